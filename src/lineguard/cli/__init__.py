@@ -1,0 +1,1 @@
+"""The ``lineguard`` command line: one click group whose subcommands load lazily."""

@@ -1,0 +1,87 @@
+"""Entry point of the ``lineguard`` command.
+
+Subcommands are imported only when invoked, so ``lineguard edge ...`` never imports the
+server stack and ``--help`` stays fast. A subcommand is listed only once its module
+exists: commands land with the capability behind them.
+
+Errors are turned into one line and a non-zero exit here, and only here: a
+:class:`~lineguard.contracts.errors.LineGuardError` prints ``error: <message>`` (plus
+one indented line per detail) and exits 2; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from lineguard import __version__
+from lineguard.contracts.errors import LineGuardError
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+#: name → (module, attribute). Each module owns one capability's commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("lineguard.cli.config_cmd", "config"),
+    "contracts": ("lineguard.cli.contracts_cmd", "contracts"),
+    "demo": ("lineguard.cli.demo_cmd", "demo"),
+    "model": ("lineguard.cli.model_cmd", "model"),
+    "server": ("lineguard.cli.server_cmd", "server"),
+    "ca": ("lineguard.cli.ca_cmd", "ca"),
+    "node": ("lineguard.cli.node_cmd", "node"),
+    "edge": ("lineguard.cli.edge_cmd", "edge"),
+    "keys": ("lineguard.cli.keys_cmd", "keys"),
+    "backup": ("lineguard.cli.backup_cmd", "backup"),
+    "retention": ("lineguard.cli.retention_cmd", "retention"),
+    "user": ("lineguard.cli.user_cmd", "user"),
+    "audit": ("lineguard.cli.audit_cmd", "audit"),
+}
+
+EXIT_USER_ERROR = 2
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        present = [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+        return sorted([*present, *super().list_commands(ctx)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None or importlib.util.find_spec(target[0]) is None:
+            return super().get_command(ctx, cmd_name)
+        command = getattr(importlib.import_module(target[0]), target[1])
+        if not isinstance(command, click.Command):
+            msg = f"{target[0]}.{target[1]} is not a click command"
+            raise TypeError(msg)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LineGuardError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            for line in exc.details:
+                click.echo(f"  {line}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lineguard")
+def cli() -> None:
+    """LineGuard: edge-first visual inspection with security and privacy designed in.
+
+    \b
+    Try it:
+      lineguard demo                      # server + edge node + synthetic line on loopback
+      lineguard config check edge.yaml    # validate a config, every error with its key path
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="lineguard")

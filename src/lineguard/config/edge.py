@@ -1,0 +1,182 @@
+"""Configuration of one edge node (``edge.yaml``): its identity, cameras and budgets.
+
+Camera sources are a discriminated union on ``type`` so each kind checks only its own
+settings, and new kinds plug in by adding a class to :data:`SourceConfig`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from lineguard.config.secrets import SecretRef
+from lineguard.contracts.events import Name
+
+__all__ = [
+    "CameraConfig",
+    "EdgeConfig",
+    "EvidenceConfig",
+    "FolderSource",
+    "MetricsConfig",
+    "NodeConfig",
+    "OutboxConfig",
+    "PrivacyZone",
+    "Roi",
+    "RtspSource",
+    "ServerLinkConfig",
+    "SourceConfig",
+    "SyntheticSource",
+    "UsbSource",
+    "VideoFileSource",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeConfig(_Section):
+    node_id: Name = Field(title="Node id", description="Unique name of this edge node in the plant.")
+    site_id: Name = Field(title="Site", description="Plant or site the node belongs to.")
+    line_id: Name = Field(title="Line", description="Production line the node inspects.")
+    data_dir: Path = Field(
+        title="Data directory",
+        description="Outbox, evidence, keys and model state live under this directory.",
+    )
+
+
+class ServerLinkConfig(_Section):
+    url: HttpUrl = Field(title="Server URL", description="HTTPS base URL of the plant server.")
+    batch_size: int = Field(default=100, ge=1, le=500, description="Events per upload request.")
+    flush_interval_ms: int = Field(default=200, ge=10, le=60_000, description="Longest wait before a send.")
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="Cap of the retry backoff.")
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per-request timeout.")
+
+    @model_validator(mode="after")
+    def _https_only(self) -> ServerLinkConfig:
+        if self.url.scheme != "https":
+            msg = "must be an https:// URL: metadata never travels in clear text"
+            raise ValueError(msg)
+        return self
+
+
+class Roi(_Section):
+    """Region of interest in full-frame pixels; inference sees only this crop."""
+
+    x: int = Field(default=0, ge=0, le=100_000)
+    y: int = Field(default=0, ge=0, le=100_000)
+    width: int = Field(gt=0, le=100_000)
+    height: int = Field(gt=0, le=100_000)
+
+
+class PrivacyZone(_Section):
+    """A polygon blacked out at capture, before any other stage sees the frame."""
+
+    name: str = Field(default="zone", max_length=64)
+    points: list[tuple[int, int]] = Field(min_length=3, max_length=64, description="(x, y) vertices.")
+
+
+class FolderSource(_Section):
+    type: Literal["folder"]
+    path: Path = Field(description="Directory watched for new image files.")
+    poll_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    pattern: str = Field(default="*.png", max_length=64, description="Glob of files to read.")
+
+
+class VideoFileSource(_Section):
+    type: Literal["video"]
+    path: Path
+    loop: bool = Field(default=False, description="Start again at the end (for demos and soak tests).")
+    fps: float | None = Field(
+        default=None, gt=0, le=1000, description="Pace playback; None = as fast as read."
+    )
+
+
+class RtspSource(_Section):
+    type: Literal["rtsp", "mjpeg"]
+    url: str = Field(max_length=2048, pattern=r"^(rtsp|rtsps|http|https)://")
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
+
+
+class UsbSource(_Section):
+    type: Literal["usb"]
+    device_index: int = Field(default=0, ge=0, le=63)
+    width: int | None = Field(default=None, gt=0, le=8192)
+    height: int | None = Field(default=None, gt=0, le=8192)
+
+
+class SyntheticSource(_Section):
+    type: Literal["synthetic"]
+    width: int = Field(default=1280, ge=64, le=8192)
+    height: int = Field(default=720, ge=64, le=8192)
+    fps: float = Field(default=10.0, gt=0, le=240)
+    defect_rate: float = Field(
+        default=0.08, ge=0, le=1, description="Share of parts with an injected defect."
+    )
+    person_rate: float = Field(default=0.1, ge=0, le=1, description="Share of frames a person walks through.")
+    seed: int = Field(default=0, ge=0)
+
+
+SourceConfig = Annotated[
+    FolderSource | VideoFileSource | RtspSource | UsbSource | SyntheticSource,
+    Field(discriminator="type"),
+]
+
+
+class CameraConfig(_Section):
+    camera_id: Name
+    station_id: Name
+    source: SourceConfig
+    model: Path = Field(description="Model package directory to run on this camera.")
+    roi: Roi | None = None
+    threshold_override: float | None = Field(
+        default=None, description="Replaces the package's calibrated threshold for this camera."
+    )
+    uncertain_margin: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Scores within this fraction below the threshold are 'uncertain', not 'pass'.",
+    )
+    privacy_zones: list[PrivacyZone] = Field(default_factory=list, max_length=32)
+    redaction: Literal["blur", "black"] = Field(default="blur", description="How people are hidden.")
+    pass_sample_rate: float = Field(default=0.0, ge=0, le=1, description="Share of pass images kept.")
+
+
+class EvidenceConfig(_Section):
+    retention_days_fail: int = Field(default=90, ge=1, le=3650)
+    retention_days_pass: int = Field(default=7, ge=1, le=3650)
+    kek_passphrase: SecretRef = Field(
+        default=SecretRef(env="LINEGUARD_EDGE_KEK_PASSPHRASE"),
+        description="Protects the node's key-encryption key.",
+    )
+
+
+class OutboxConfig(_Section):
+    disk_budget_mb: int = Field(default=2048, ge=1, le=10_000_000)
+
+
+class MetricsConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="Loopback by default: metrics stay on the node.")
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class EdgeConfig(_Section):
+    kind: Literal["edge"] = Field(description="Marks this file as an edge-node config.")
+    node: NodeConfig
+    server: ServerLinkConfig | None = Field(default=None, description="Omit to run standalone.")
+    cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
+    evidence: EvidenceConfig = EvidenceConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> EdgeConfig:
+        ids = [c.camera_id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            msg = f"camera_id must be unique, repeated: {', '.join(dupes)}"
+            raise ValueError(msg)
+        return self

@@ -1,0 +1,94 @@
+"""Configuration of the plant server (``server.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lineguard.config.secrets import SecretRef
+
+__all__ = [
+    "DatabaseConfig",
+    "HttpConfig",
+    "IngestLimits",
+    "KeyringConfig",
+    "RetentionConfig",
+    "ServerConfig",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8443, ge=0, le=65535)
+    min_tls_version: Literal["1.2", "1.3"] = Field(default="1.2", description="Oldest TLS accepted.")
+
+
+class DatabaseConfig(_Section):
+    url: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="SQLAlchemy URL; default is SQLite (WAL) under data_dir. Put no password here: "
+        "use 'password' below.",
+    )
+    password: SecretRef | None = Field(default=None, description="Database password, if any.")
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parsed = urlsplit(url)
+        if parsed.scheme.split("+")[0] not in {"sqlite", "postgresql"}:
+            msg = "must be a sqlite:// or postgresql:// URL"
+            raise ValueError(msg)
+        if parsed.password:
+            msg = "must not contain a password: reference it with database.password instead"
+            raise ValueError(msg)
+        return url
+
+
+class IngestLimits(_Section):
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    requests_per_second: float = Field(default=100.0, gt=0, le=100_000, description="Per node.")
+    burst: int = Field(default=200, ge=1, le=100_000)
+
+
+class KeyringConfig(_Section):
+    passphrase: SecretRef = Field(
+        default=SecretRef(env="LINEGUARD_KEYRING_PASSPHRASE"),
+        description="Protects the key-encryption keys of the server's keyring.",
+    )
+    backend: Literal["file", "pkcs11"] = Field(default="file", description="Where KEKs live.")
+
+
+class RetentionConfig(_Section):
+    """Days each category is kept; the sweeper deletes (crypto-shreds) what is older."""
+
+    inspection_events_days: int = Field(default=365, ge=1, le=36_500)
+    alerts_days: int = Field(default=365, ge=1, le=36_500)
+    evidence_refs_days: int = Field(default=90, ge=1, le=36_500)
+    plant_data_days: int = Field(default=730, ge=1, le=36_500)
+    user_sessions_days: int = Field(default=30, ge=1, le=36_500)
+    audit_log_days: int = Field(
+        default=2555, ge=365, le=36_500, description="Audit records are kept at least one year."
+    )
+    sweep_interval_s: int = Field(default=3600, ge=10, le=604_800)
+
+
+class ServerConfig(_Section):
+    kind: Literal["server"] = Field(description="Marks this file as a plant-server config.")
+    site_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Plant or site name.")
+    data_dir: Path = Field(description="Database, CA, keyring and backups live under this directory.")
+    http: HttpConfig = HttpConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    ingest: IngestLimits = IngestLimits()
+    keyring: KeyringConfig = KeyringConfig()
+    retention: RetentionConfig = RetentionConfig()

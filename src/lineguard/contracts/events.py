@@ -1,0 +1,223 @@
+"""Messages that cross the edge → server trust boundary (schema version 1).
+
+Only metadata crosses: every string is bounded and pattern-checked where it is an id,
+and the evidence reference is an opaque id, so there is no field in which image bytes
+could travel. Unknown fields are rejected (``extra="forbid"``) and so are payloads over
+:data:`MAX_BATCH_BYTES` (see :func:`lineguard.contracts.parsing.parse_message`).
+
+A change that breaks old readers bumps :data:`SCHEMA_VERSION`; ``docs/schemas/`` holds
+the exported JSON Schema and a test keeps it in sync with these classes.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_EVENTS_PER_BATCH",
+    "SCHEMA_VERSION",
+    "Alert",
+    "AlertKind",
+    "AlertSeverity",
+    "BoundingBox",
+    "CameraHealth",
+    "DefectRegion",
+    "IngestBatch",
+    "InspectionEvent",
+    "ModelRef",
+    "NodeHeartbeat",
+    "Verdict",
+    "WorkOrderTrigger",
+]
+
+SCHEMA_VERSION: Literal[1] = 1
+MAX_EVENTS_PER_BATCH = 500
+MAX_REGIONS_PER_EVENT = 64
+#: Largest accepted serialized batch. A full batch of 500 events with regions is ~400 KiB.
+MAX_BATCH_BYTES = 1_048_576
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = "must be timezone-aware (UTC)"
+        raise ValueError(msg)
+    return value.astimezone(UTC)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        msg = "must be a finite number"
+        raise ValueError(msg)
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
+#: Human-chosen names for sites, lines, stations, cameras and nodes.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: Opaque ids minted by LineGuard (prefix + UUIDv7 hex) or by the plant (barcodes).
+OpaqueId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+DefectClass = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=1000)
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    UNCERTAIN = "uncertain"
+
+
+class ModelRef(_Message):
+    model_id: OpaqueId = Field(title="Model id", description="Registry id of the model package.")
+    version: int = Field(ge=1, title="Release version", description="Monotonic release number.")
+    sha256: Sha256Hex = Field(title="Digest", description="sha256 of the ONNX graph that ran.")
+
+
+class BoundingBox(_Message):
+    """Pixel box in the coordinates of the full (uncropped) camera frame."""
+
+    x: int = Field(ge=0, le=100_000)
+    y: int = Field(ge=0, le=100_000)
+    width: int = Field(gt=0, le=100_000)
+    height: int = Field(gt=0, le=100_000)
+
+
+class DefectRegion(_Message):
+    defect_class: DefectClass = Field(
+        title="Defect class", description="'anomaly' for unsupervised models, else a trained class."
+    )
+    score: FiniteFloat = Field(description="Peak anomaly score inside the region.")
+    bbox: BoundingBox
+
+
+class InspectionEvent(_Message):
+    """The verdict on one part (or frame) at one station."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: OpaqueId
+    idempotency_key: OpaqueId = Field(
+        description="Stable across retries; the server stores each key at most once per node."
+    )
+    node_id: Name
+    site_id: Name
+    line_id: Name
+    station_id: Name
+    camera_id: Name
+    part_id: OpaqueId | None = None
+    frame_id: int = Field(ge=0)
+    captured_at: UtcDatetime
+    model: ModelRef
+    verdict: Verdict
+    anomaly_score: FiniteFloat
+    threshold: FiniteFloat
+    regions: list[DefectRegion] = Field(default_factory=list, max_length=MAX_REGIONS_PER_EVENT)
+    evidence_ref: OpaqueId | None = Field(
+        default=None,
+        description="Opaque id of the encrypted evidence object kept on the edge node; never image bytes.",
+    )
+    latency_ms: FiniteFloat = Field(ge=0, description="Frame arrival to decision.")
+
+
+class AlertKind(enum.StrEnum):
+    DEFECT = "defect"
+    CAMERA_OFFLINE = "camera_offline"
+    MODEL_REJECTED = "model_rejected"
+    DISK_BUDGET = "disk_budget"
+    PIPELINE_OVERLOAD = "pipeline_overload"
+
+
+class AlertSeverity(enum.StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Alert(_Message):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    alert_id: OpaqueId
+    idempotency_key: OpaqueId
+    node_id: Name
+    site_id: Name
+    line_id: Name
+    camera_id: Name | None = None
+    kind: AlertKind
+    severity: AlertSeverity
+    raised_at: UtcDatetime
+    message: str = Field(max_length=500)
+    event_id: OpaqueId | None = Field(default=None, description="The inspection event that raised it.")
+    defect_class: DefectClass | None = None
+
+
+class WorkOrderTrigger(_Message):
+    """A request that maintenance look at a station; the server decides whether a CMMS gets it."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    trigger_id: OpaqueId
+    idempotency_key: OpaqueId
+    node_id: Name
+    site_id: Name
+    line_id: Name
+    station_id: Name
+    created_at: UtcDatetime
+    reason: str = Field(max_length=500)
+    defect_class: DefectClass | None = None
+    priority: Literal["low", "medium", "high"] = "medium"
+    event_ids: list[OpaqueId] = Field(default_factory=list, max_length=100)
+
+
+class CameraHealth(_Message):
+    camera_id: Name
+    state: Literal["connecting", "streaming", "reconnecting", "ended", "failed"]
+    fps: FiniteFloat = Field(ge=0)
+    latency_p50_ms: FiniteFloat = Field(ge=0)
+    latency_p99_ms: FiniteFloat = Field(ge=0)
+    frames_dropped: int = Field(ge=0)
+    frames_corrupt: int = Field(ge=0, default=0)
+    model: ModelRef | None = None
+
+
+class NodeHeartbeat(_Message):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    node_id: Name
+    site_id: Name
+    line_id: Name
+    sent_at: UtcDatetime
+    software_version: str = Field(max_length=64)
+    uptime_s: FiniteFloat = Field(ge=0)
+    outbox_backlog: int = Field(ge=0)
+    disk_used_bytes: int = Field(ge=0)
+    cameras: list[CameraHealth] = Field(default_factory=list, max_length=64)
+
+
+class IngestBatch(_Message):
+    """What one ``POST /api/v1/ingest/batch`` carries; every item must name the sending node."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    node_id: Name
+    sent_at: UtcDatetime
+    events: list[InspectionEvent] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
+    alerts: list[Alert] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
+    work_orders: list[WorkOrderTrigger] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _items_belong_to_sender(self) -> IngestBatch:
+        items: list[InspectionEvent | Alert | WorkOrderTrigger] = [
+            *self.events,
+            *self.alerts,
+            *self.work_orders,
+        ]
+        for item in items:
+            if item.node_id != self.node_id:
+                msg = f"item node_id {item.node_id!r} differs from batch node_id {self.node_id!r}"
+                raise ValueError(msg)
+        return self

@@ -1,0 +1,30 @@
+"""Opaque, time-ordered identifiers (UUIDv7, RFC 9562).
+
+IDs are never sequential integers: they leak volume and invite enumeration. UUIDv7
+sorts by creation time, which keeps B-tree inserts append-mostly on the server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+__all__ = ["new_id", "uuid7"]
+
+
+def uuid7(now_ms: int | None = None) -> uuid.UUID:
+    """Return a UUIDv7: 48-bit Unix milliseconds, then 74 random bits."""
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
+    return uuid.UUID(int=value)
+
+
+def new_id(prefix: str) -> str:
+    """An opaque id such as ``evt_0193...`` whose prefix names what it identifies."""
+    return f"{prefix}_{uuid7().hex}"

@@ -1,0 +1,100 @@
+"""In-process types shared by the vision engine and the edge node.
+
+These never cross the network (that is ``events.py``); they are the seams inside a
+node: a frame source produces :class:`CapturedFrame`, a :class:`ModelRunner` turns an
+image into :class:`Scores`. Every implementation of a Protocol here is exercised by a
+conformance test, so implementations cannot drift from the contract.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "AnomalyMap",
+    "CapturedFrame",
+    "Frame",
+    "FrameSource",
+    "ModelRunner",
+    "Scores",
+    "SourceState",
+]
+
+#: An image as OpenCV holds it: height x width x 3, uint8, BGR channel order.
+Frame: TypeAlias = npt.NDArray[np.uint8]
+#: Per-pixel anomaly scores, height x width, float32; larger means more anomalous.
+AnomalyMap: TypeAlias = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """What a model says about one image."""
+
+    #: Image-level anomaly score on the package's calibrated scale.
+    anomaly_score: float
+    #: Pixel anomaly map at the model's input resolution (resize to the frame to localise).
+    anomaly_map: AnomalyMap
+
+
+@runtime_checkable
+class ModelRunner(Protocol):
+    """Runs one detection model package on single images."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def digest(self) -> str:
+        """sha256 hex digest of the ONNX graph the runner executes."""
+        ...
+
+    @property
+    def threshold(self) -> float:
+        """Calibrated image-score threshold above which a part fails."""
+        ...
+
+    def infer(self, image: Frame) -> Scores: ...
+
+
+class SourceState(enum.StrEnum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    camera_id: str
+    #: Monotonic per camera, starting at 0 for each run of the source.
+    frame_id: int
+    captured_at: datetime
+    image: Frame
+    #: Part identifier when the source knows it (a conveyor encoder, a barcode, a file name).
+    part_id: str | None = None
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """A camera or anything that behaves like one."""
+
+    @property
+    def camera_id(self) -> str: ...
+
+    @property
+    def state(self) -> SourceState: ...
+
+    def open(self) -> None: ...
+
+    def read(self) -> CapturedFrame | None:
+        """The next frame, or ``None`` when none is available right now or the source ended."""
+        ...
+
+    def close(self) -> None: ...

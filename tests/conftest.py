@@ -1,0 +1,57 @@
+"""Fixtures every test may use.
+
+``db_url`` runs a test once on SQLite and once on a real PostgreSQL server (one
+cluster per test session, one fresh database per test), so the whole storage layer is
+proven on both engines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lineguard.contracts.ids import uuid7
+from tests.support.postgres import postgres_cluster
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+MAGNETIC_TILE = SHARED / "datasets" / "magnetic-tile"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    external = os.environ.get("LINEGUARD_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lineguard.db'}"
+        return
+    import psycopg
+
+    base = request.getfixturevalue("postgres_base_url")
+    name = f"t_{uuid7().hex[:24]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{base}/{name}"
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def magnetic_tile() -> Path:
+    """The shared real dataset; tests that need it skip with the reason when it is absent."""
+    if not (MAGNETIC_TILE / "train" / "good").is_dir():
+        pytest.skip(f"needs the shared magnetic-tile dataset at {MAGNETIC_TILE} (not part of a user's clone)")
+    return MAGNETIC_TILE

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from lineguard.contracts.errors import ContractError, PayloadTooLargeError
+from lineguard.contracts.events import IngestBatch, InspectionEvent, Verdict
+from lineguard.contracts.ids import new_id, uuid7
+from lineguard.contracts.validation import parse_message
+
+
+def make_event(**overrides: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "event_id": new_id("evt"),
+        "idempotency_key": new_id("idem"),
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "station_id": "st-10",
+        "camera_id": "cam-1",
+        "part_id": "P-000123",
+        "frame_id": 42,
+        "captured_at": datetime(2026, 11, 22, 8, 0, tzinfo=UTC).isoformat(),
+        "model": {"model_id": "tile-v1", "version": 3, "sha256": "ab" * 32},
+        "verdict": "fail",
+        "anomaly_score": 0.91,
+        "threshold": 0.5,
+        "regions": [
+            {"defect_class": "anomaly", "score": 0.91, "bbox": {"x": 1, "y": 2, "width": 30, "height": 40}}
+        ],
+        "evidence_ref": new_id("ev"),
+        "latency_ms": 12.5,
+    }
+    event.update(overrides)
+    return event
+
+
+def test_valid_event_round_trips_through_json() -> None:
+    raw = json.dumps(make_event()).encode()
+    event = parse_message(InspectionEvent, raw)
+    assert event.verdict is Verdict.FAIL
+    assert event.regions[0].bbox.width == 30
+    assert parse_message(InspectionEvent, event.model_dump_json().encode()) == event
+
+
+def test_captured_at_is_normalised_to_utc() -> None:
+    local = datetime(2026, 11, 22, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    event = InspectionEvent.model_validate(make_event(captured_at=local.isoformat()))
+    assert event.captured_at == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    assert event.captured_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"captured_at": "2026-11-22T08:00:00"}, "captured_at: must be timezone-aware (UTC)"),
+        ({"verdict": "maybe"}, "verdict:"),
+        ({"anomaly_score": float("nan")}, "anomaly_score: must be a finite number"),
+        ({"frame_id": -1}, "frame_id: must be >= 0"),
+        ({"evidence_ref": "data:image/png;base64,iVBORw0KGgo="}, "evidence_ref: must match"),
+        ({"model": {"model_id": "m", "version": 1, "sha256": "xyz"}}, "model.sha256: must match"),
+        ({"image": "aGVsbG8="}, "image: is not a known setting"),
+        (
+            {
+                "regions": [
+                    {"defect_class": "anomaly", "score": 1, "bbox": {"x": 0, "y": 0, "width": 0, "height": 1}}
+                ]
+            },
+            "regions[0].bbox.width: must be > 0",
+        ),
+    ],
+)
+def test_invalid_event_names_the_field(overrides: dict[str, object], expected: str) -> None:
+    raw = json.dumps(make_event(**overrides), allow_nan=True).encode()
+    with pytest.raises(ContractError) as info:
+        parse_message(InspectionEvent, raw)
+    assert any(line.startswith(expected) for line in info.value.details), info.value.details
+
+
+def test_oversized_payload_is_refused_before_parsing() -> None:
+    with pytest.raises(PayloadTooLargeError, match="limit is 1024"):
+        parse_message(InspectionEvent, b"{" + b" " * 2000 + b"}", max_bytes=1024)
+
+
+def test_malformed_json_is_a_contract_error() -> None:
+    with pytest.raises(ContractError, match="invalid InspectionEvent"):
+        parse_message(InspectionEvent, b"{not json")
+
+
+def test_batch_rejects_items_of_another_node() -> None:
+    batch = {
+        "node_id": "node-1",
+        "sent_at": datetime.now(UTC).isoformat(),
+        "events": [make_event(node_id="node-2")],
+    }
+    with pytest.raises(ContractError, match="differs from batch node_id"):
+        parse_message(IngestBatch, json.dumps(batch).encode())
+
+
+def test_batch_size_is_bounded() -> None:
+    batch = {"node_id": "node-1", "sent_at": datetime.now(UTC).isoformat(), "events": [make_event()] * 501}
+    with pytest.raises(ContractError, match="events: must have at most 500 items"):
+        parse_message(IngestBatch, json.dumps(batch).encode(), max_bytes=10_000_000)
+
+
+def test_uuid7_is_time_ordered_and_versioned() -> None:
+    a, b = uuid7(now_ms=1_000), uuid7(now_ms=2_000)
+    assert a.version == 7 and b.version == 7
+    assert a.int < b.int
+    assert new_id("evt").startswith("evt_")
