@@ -22,7 +22,7 @@ import click
 from lineguard import __version__
 from lineguard.contracts.errors import LineGuardError
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
 
 #: name → (module, attribute). Each module owns one capability's commands.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,14 +45,22 @@ EXIT_USER_ERROR = 2
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use.
+
+    ``lazy_commands`` maps a subcommand name to ``(module, attribute)``; a name whose
+    module does not exist is not listed.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands if lazy_commands is not None else COMMANDS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        present = [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+        present = [n for n, (module, _) in self.lazy_commands.items() if importlib.util.find_spec(module)]
         return sorted([*present, *super().list_commands(ctx)])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.lazy_commands.get(cmd_name)
         if target is None or importlib.util.find_spec(target[0]) is None:
             return super().get_command(ctx, cmd_name)
         command = getattr(importlib.import_module(target[0]), target[1])
@@ -62,6 +70,8 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is not None:  # only the root turns errors into messages
+            return super().invoke(ctx)
         try:
             return super().invoke(ctx)
         except LineGuardError as exc:
