@@ -1,0 +1,91 @@
+"""OnnxModelRunner: the ModelRunner contract, any frame size, gray and colour, providers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lineguard.contracts.errors import ConfigError, InputError
+from lineguard.contracts.types import ModelRunner
+from lineguard.vision.package import sha256_hex
+from lineguard.vision.runtime import OnnxModelRunner, select_providers
+from lineguard.vision.testing import build_tiny_package
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> OnnxModelRunner:
+    build_tiny_package(tmp_path / "pkg", threshold=0.2, model_id="tiny-1")
+    return OnnxModelRunner(tmp_path / "pkg", threads=1)
+
+
+def test_runner_conforms_to_the_model_runner_protocol(runner: OnnxModelRunner, tmp_path: Path) -> None:
+    assert isinstance(runner, ModelRunner)
+    assert runner.model_id == "tiny-1"
+    assert runner.threshold == 0.2
+    assert runner.digest == sha256_hex((tmp_path / "pkg" / "model.onnx").read_bytes())
+
+
+@pytest.mark.parametrize(
+    "shape", [(64, 64, 3), (480, 640, 3), (17, 900, 3), (64, 64), (64, 64, 1), (50, 70, 4)]
+)
+def test_any_size_and_channel_layout(runner: OnnxModelRunner, shape: tuple[int, ...]) -> None:
+    frame = np.full(shape, 128, dtype=np.uint8)
+    scores = runner.infer(frame)
+    assert scores.anomaly_map.shape == (64, 64)
+    assert scores.anomaly_map.dtype == np.float32
+    assert scores.anomaly_score < 0.01
+
+
+def test_gray_and_colour_give_the_same_scores(runner: OnnxModelRunner) -> None:
+    gray = np.random.default_rng(0).integers(0, 256, (120, 90), dtype=np.uint8)
+    colour = np.repeat(gray[:, :, None], 3, axis=2)
+    assert runner.infer(gray).anomaly_score == pytest.approx(runner.infer(colour).anomaly_score)
+
+
+def test_a_bright_blob_scores_high(runner: OnnxModelRunner) -> None:
+    frame = np.full((64, 64, 3), 128, dtype=np.uint8)
+    frame[10:20, 10:20] = 255
+    scores = runner.infer(frame)
+    assert scores.anomaly_score > runner.threshold
+    y, x = np.unravel_index(np.argmax(scores.anomaly_map), scores.anomaly_map.shape)
+    assert 10 <= y < 20 and 10 <= x < 20
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (np.zeros((64, 64, 2), np.uint8), "1, 3 or 4 channels"),
+        (np.zeros((64, 64, 3), np.float32), "uint8"),
+        (np.zeros((4, 64, 3), np.uint8), "at least 8x8"),
+        (np.zeros((2, 3, 4, 5), np.uint8), "HxW or HxWxC"),
+    ],
+)
+def test_bad_frames_are_refused_clearly(runner: OnnxModelRunner, frame: np.ndarray, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        runner.infer(frame)
+
+
+def test_providers_default_to_an_explicit_list_ending_in_cpu() -> None:
+    providers = select_providers(None)
+    assert providers[-1] == "CPUExecutionProvider"
+    assert "AzureExecutionProvider" not in providers
+    assert select_providers(["cpu"]) == ["CPUExecutionProvider"]
+
+
+def test_unknown_provider_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not available"):
+        select_providers(["NoSuchExecutionProvider"])
+
+
+def test_runtime_modules_do_not_import_torch() -> None:
+    code = (
+        "import sys, lineguard.vision.runtime, lineguard.vision.package, lineguard.vision.regions, "
+        "lineguard.vision.testing, lineguard.vision.preprocess, lineguard.vision.dataset\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
