@@ -1,0 +1,183 @@
+"""Tables written by ingest: inspection events, alerts, work-order triggers, the hourly
+rollup that dashboard queries read, the latest health of each node and camera, and
+per-node ingest counters.
+
+Sized for tens of millions of events: the raw table carries the indexes the drill-down
+views need (time; line, camera and verdict each with time), and every aggregate the
+dashboard shows comes from ``rollup_hourly``, which ingest maintains in the same
+transaction as the rows it counts. Each item is stored at most once per
+``(node_id, idempotency_key)`` (a unique constraint, not a check in Python).
+Fields that may carry plant information in free text (part ids, alert messages,
+work-order reasons) are stored sealed (envelope-encrypted) as bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lineguard.server.storage import Base, UtcDateTime, utcnow
+
+__all__ = [
+    "ALL_PARTS",
+    "AlertRow",
+    "CameraHealthRow",
+    "IngestCounters",
+    "InspectionEventRow",
+    "NodeHealthRow",
+    "RollupHourly",
+    "WorkOrderRow",
+]
+
+#: ``rollup_hourly.defect_class`` of the row that counts every inspected part.
+ALL_PARTS = ""
+
+#: Integer row ids stay internal (never in a URL); SQLite needs INTEGER for its rowid alias.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class InspectionEventRow(Base):
+    __tablename__ = "inspection_events"
+    __table_args__ = (
+        UniqueConstraint("node_id", "idempotency_key"),
+        Index(None, "captured_at"),
+        Index(None, "line_id", "captured_at"),
+        Index(None, "camera_id", "captured_at"),
+        Index(None, "verdict", "captured_at"),
+    )
+
+    row_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    node_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    part_id_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    frame_id: Mapped[int] = mapped_column(BigInteger)
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    model_id: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[int] = mapped_column(Integer)
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    anomaly_score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    regions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    evidence_ref: Mapped[str | None] = mapped_column(String(128))
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("node_id", "idempotency_key"),
+        Index(None, "raised_at"),
+        Index(None, "line_id", "raised_at"),
+    )
+
+    row_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    node_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    message_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    defect_class: Mapped[str | None] = mapped_column(String(64))
+
+
+class WorkOrderRow(Base):
+    __tablename__ = "work_order_triggers"
+    __table_args__ = (UniqueConstraint("node_id", "idempotency_key"), Index(None, "created_at"))
+
+    row_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    trigger_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    node_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    defect_class: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16))
+    event_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class RollupHourly(Base):
+    """Inspected parts per (line, camera, defect class, hour), by verdict.
+
+    ``defect_class == ALL_PARTS`` counts every part; a named class counts the parts
+    whose regions include that class (once per part), so yield, defect rate and Pareto
+    are sums over this table.
+    """
+
+    __tablename__ = "rollup_hourly"
+    __table_args__ = (Index(None, "hour"),)
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    defect_class: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    inspected: Mapped[int] = mapped_column(BigInteger, default=0)
+    passed: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    uncertain: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NodeHealthRow(Base):
+    """The latest heartbeat of each node (one row per node, overwritten)."""
+
+    __tablename__ = "node_health"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    software_version: Mapped[str] = mapped_column(String(64))
+    uptime_s: Mapped[float] = mapped_column(Float)
+    outbox_backlog: Mapped[int] = mapped_column(BigInteger)
+    disk_used_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class CameraHealthRow(Base):
+    __tablename__ = "camera_health"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    fps: Mapped[float] = mapped_column(Float)
+    latency_p50_ms: Mapped[float] = mapped_column(Float)
+    latency_p99_ms: Mapped[float] = mapped_column(Float)
+    frames_dropped: Mapped[int] = mapped_column(BigInteger)
+    frames_corrupt: Mapped[int] = mapped_column(BigInteger)
+    model_id: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    model_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class IngestCounters(Base):
+    """Per-node totals: what was stored, what was a duplicate, what was refused."""
+
+    __tablename__ = "ingest_counters"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    batches_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    batches_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    items_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    items_duplicate: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_batch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,26 @@
+"""Storage of the plant server: one declarative ``Base`` (one metadata for every
+domain), an engine factory tuned per dialect, a session factory, and Alembic
+migrations applied programmatically at start-up.
+
+Every domain puts its tables in ``server/<domain>/models.py`` on :class:`Base` and adds
+an Alembic revision under ``server/storage/migrations/versions/`` whose
+``down_revision`` is the current head; a test checks there is exactly one head and that
+``upgrade head`` yields exactly ``Base.metadata`` on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from lineguard.server.storage._base import Base, UtcDateTime, utcnow
+from lineguard.server.storage._engine import create_engine_for, session_factory
+from lineguard.server.storage._migrate import alembic_config, current_heads, upgrade_to_head
+
+__all__ = [
+    "Base",
+    "UtcDateTime",
+    "alembic_config",
+    "create_engine_for",
+    "current_heads",
+    "session_factory",
+    "upgrade_to_head",
+    "utcnow",
+]

@@ -1,0 +1,66 @@
+"""Engines and sessions, tuned per dialect.
+
+SQLite (the default, one file under ``data_dir``): WAL journal so readers never block
+the writer, ``synchronous=NORMAL`` (durable at checkpoints, safe with WAL), foreign keys
+on, and a busy timeout so concurrent writers wait instead of failing. PostgreSQL goes
+through psycopg 3; a plain ``postgresql://`` URL is pointed at that driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineguard.contracts.errors import ConfigError
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_engine_for", "session_factory"]
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _normalise(url: str | URL) -> URL:
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        msg = f"database URL must be sqlite:// or postgresql://, got {parsed.drivername}://"
+        raise ConfigError(msg)
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def create_engine_for(url: str | URL, *, password: str | None = None, pool_size: int = 5) -> Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL) with LineGuard's connection settings.
+
+    ``password`` comes from a :class:`~lineguard.config.secrets.SecretRef`, never from
+    the URL in the config file.
+    """
+    parsed = _normalise(url)
+    if password is not None:
+        parsed = parsed.set(password=password)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (views serialise after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
