@@ -1,0 +1,127 @@
+"""``create_app(settings)``: the plant server as one FastAPI application.
+
+The app is assembled from its domains, each a folder under ``lineguard.server``:
+
+* ``<domain>/models.py`` tables on the shared ``storage.Base`` (migrated at start-up),
+* ``<domain>/views.py`` exporting ``router``, mounted under ``/api/v1``,
+* ``<domain>/scheduled.py`` exporting ``lifespan(app)``, an async context manager run
+  for the app's lifetime (the retention sweeper starts here).
+
+Start-up runs, in order: migrations (``upgrade head``), each domain's lifespan, then
+any ``lifespan_hooks`` given by the caller; shutdown runs them in reverse. Errors
+become responses in :mod:`lineguard.server.errors` only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+from lineguard import __version__
+from lineguard.config.server import ServerConfig
+from lineguard.server.context import AuditHook, Sealer, ServerContext
+from lineguard.server.errors import install_error_handlers
+from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+
+__all__ = ["API_PREFIX", "LifespanHook", "create_app", "database_url", "domain_modules"]
+
+API_PREFIX = "/api/v1"
+
+#: An async context manager factory that runs for the app's lifetime.
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def database_url(settings: ServerConfig) -> str:
+    """The configured URL, or SQLite (WAL) under ``data_dir``."""
+    if settings.database.url:
+        return settings.database.url
+    return f"sqlite:///{settings.data_dir / 'lineguard.db'}"
+
+
+def domain_modules(leaf: str) -> list[Any]:
+    """``lineguard.server.<domain>.<leaf>`` for every domain that has one, by name."""
+    import lineguard.server as server_pkg
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(server_pkg.__path__), key=lambda i: i.name):
+        name = f"{server_pkg.__name__}.{info.name}.{leaf}"
+        if info.ispkg and importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name))
+    return found
+
+
+def _routers() -> list[APIRouter]:
+    routers = []
+    for module in domain_modules("views"):
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            routers.append(router)
+    return routers
+
+
+def create_app(
+    settings: ServerConfig,
+    *,
+    engine: Engine | None = None,
+    sealer: Sealer | None = None,
+    audit: AuditHook | None = None,
+    extras: dict[str, Any] | None = None,
+    lifespan_hooks: Sequence[LifespanHook] = (),
+) -> FastAPI:
+    """Build the server app for ``settings``.
+
+    ``engine``, ``sealer`` and ``audit`` default to what the settings describe (the
+    database under ``data_dir`` or ``database.url``; the keyring's envelope
+    encryption; the hash-chained audit log). Tests and benchmarks pass their own.
+    ``extras`` pre-seeds per-domain objects (for example a loaded plant CA).
+    """
+    from lineguard.server import protection
+
+    if engine is None:
+        password = (
+            settings.database.password.resolve().get_secret_value() if settings.database.password else None
+        )
+        engine = create_engine_for(
+            database_url(settings), password=password, pool_size=settings.database.pool_size
+        )
+    context = ServerContext(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        sealer=sealer if sealer is not None else protection.default_sealer(settings),
+        audit=audit if audit is not None else protection.default_audit(settings),
+        extras=dict(extras or {}),
+    )
+    domain_lifespans: list[LifespanHook] = [
+        m.lifespan for m in domain_modules("scheduled") if callable(getattr(m, "lifespan", None))
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upgrade_to_head(context.engine)
+        async with AsyncExitStack() as stack:
+            for hook in [*domain_lifespans, *lifespan_hooks]:
+                await stack.enter_async_context(hook(app))
+            yield
+
+    app = FastAPI(
+        title="LineGuard plant server",
+        version=__version__,
+        description="Ingest from enrolled edge nodes, dashboard queries, administration.",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.lineguard = context
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router, prefix=API_PREFIX)
+    return app
