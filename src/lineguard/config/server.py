@@ -15,6 +15,7 @@ __all__ = [
     "HttpConfig",
     "IngestLimits",
     "KeyringConfig",
+    "PkiConfig",
     "RetentionConfig",
     "ServerConfig",
 ]
@@ -69,6 +70,28 @@ class KeyringConfig(_Section):
     backend: Literal["file", "pkcs11"] = Field(default="file", description="Where KEKs live.")
 
 
+class PkiConfig(_Section):
+    """The plant CA, the server's TLS certificate and node client certificates."""
+
+    ca_passphrase: SecretRef = Field(
+        default=SecretRef(env="LINEGUARD_CA_PASSPHRASE"),
+        description="Encrypts the plant CA's private key at rest.",
+    )
+    server_names: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"],
+        min_length=1,
+        max_length=32,
+        description="Host names and IP addresses nodes and browsers use to reach the server "
+        "(put in the server certificate).",
+    )
+    node_cert_days: float = Field(
+        default=7, ge=0.01, le=90, description="Lifetime of a node client certificate; nodes renew at 2/3."
+    )
+    enrollment_token_hours: float = Field(
+        default=24, ge=0.05, le=720, description="How long an unused enrollment token stays valid."
+    )
+
+
 class RetentionConfig(_Section):
     """Days each category is kept; the sweeper deletes (crypto-shreds) what is older."""
 
@@ -91,4 +114,5 @@ class ServerConfig(_Section):
     database: DatabaseConfig = DatabaseConfig()
     ingest: IngestLimits = IngestLimits()
     keyring: KeyringConfig = KeyringConfig()
+    pki: PkiConfig = PkiConfig()
     retention: RetentionConfig = RetentionConfig()
