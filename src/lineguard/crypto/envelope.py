@@ -1,0 +1,91 @@
+"""Envelope encryption: a fresh AES-256 data key per object, wrapped by the active KEK.
+
+::
+
+    env = Envelope(keyring, SqliteDataKeyStore(path))
+    blob = env.seal(image_bytes, object_id="evd_0193...", category="evidence")
+    env.open(blob, object_id="evd_0193...", category="evidence")   # → image_bytes
+    env.shred(object_id="evd_0193...", category="evidence")       # blob is now noise
+
+Each object gets its own 256-bit data key (DEK) and a random 96-bit nonce; with one
+message per key, nonce reuse cannot happen. The DEK is wrapped by the keyring's active
+KEK, bound to the object, and stored in a :class:`DataKeyStore`; the ciphertext carries
+only the DEK's id (:mod:`lineguard.crypto.sealed`). Opening checks that the sealed
+object belongs to the record being read, so a ciphertext moved to another record
+fails. Deleting the wrapped DEK crypto-shreds the object.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from lineguard.contracts.errors import CryptoError
+from lineguard.contracts.ids import new_id
+from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
+from lineguard.crypto.kek import KekProvider
+from lineguard.crypto.sealed import NONCE_BYTES, SealedHeader, parse_sealed
+
+__all__ = ["Envelope"]
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/#")
+
+
+def _check_id(name: str, value: str) -> None:
+    if not value or len(value) > 256 or not set(value) <= _ID_CHARS:
+        msg = f"{name} must be 1-256 characters of [A-Za-z0-9_-.:/#], got {value[:40]!r}"
+        raise CryptoError(msg)
+
+
+class Envelope:
+    """Seals and opens objects; holds no key material itself."""
+
+    def __init__(self, keys: KekProvider, store: DataKeyStore) -> None:
+        self.keys = keys
+        self.store = store
+
+    def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes:
+        """Encrypt ``plaintext`` for the record ``(category, object_id)`` under a fresh DEK."""
+        _check_id("object_id", object_id)
+        _check_id("category", category)
+        key_id = new_id("dek")
+        dek = AESGCM.generate_key(bit_length=256)
+        kek = self.keys.active()
+        wrapped = kek.wrap(dek, dek_aad(key_id, category, object_id))
+        self.store.put(WrappedKey(key_id, category, object_id, kek.kek_id, wrapped))
+        header = SealedHeader(key_id, category, object_id).encode()
+        nonce = os.urandom(NONCE_BYTES)
+        return header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header)
+
+    def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes:
+        """Decrypt a sealed object of the record ``(category, object_id)``."""
+        parsed = parse_sealed(sealed)
+        header = parsed.header
+        if (header.category, header.object_id) != (category, object_id):
+            msg = (
+                f"sealed object belongs to {header.category}/{header.object_id}, "
+                f"expected {category}/{object_id}: refusing to open it for another record"
+            )
+            raise CryptoError(msg)
+        record = self.store.get(header.key_id)
+        if (record.category, record.object_id) != (category, object_id):
+            msg = (
+                f"data key {header.key_id} belongs to {record.category}/{record.object_id}, "
+                f"expected {category}/{object_id}"
+            )
+            raise CryptoError(msg)
+        dek = self.keys.get(record.kek_id).unwrap(record.wrapped, dek_aad(record.key_id, category, object_id))
+        try:
+            return AESGCM(dek).decrypt(parsed.nonce, parsed.body, parsed.aad)
+        except InvalidTag:
+            msg = f"sealed object {category}/{object_id} failed authentication: it was altered or truncated"
+            raise CryptoError(msg) from None
+
+    def shred(self, *, object_id: str, category: str) -> int:
+        """Delete the object's data keys: every copy of its ciphertext becomes undecryptable."""
+        return self.store.delete_object(category, object_id)
+
+    def __repr__(self) -> str:
+        return f"Envelope(keys={self.keys!r}, store={self.store!r})"

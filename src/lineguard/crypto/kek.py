@@ -1,0 +1,103 @@
+"""Key-encryption keys (KEKs): the seam where a software key or an HSM plugs in.
+
+A KEK never encrypts data itself: it wraps the per-object data keys (DEKs). Every
+wrap binds the DEK to *associated data* naming the record it belongs to, so a wrapped
+DEK copied onto another record does not unwrap. :class:`KeyEncryptionKey` is the
+protocol; :class:`SoftwareKek` is the AES-256-GCM implementation held by the file
+keyring, and ``lineguard.crypto.pkcs11`` the one whose key stays inside a PKCS#11
+token. A :class:`KekProvider` hands out the active KEK for new wraps and any known KEK
+(active or retired) for unwraps.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from lineguard.contracts.errors import CryptoError
+
+__all__ = ["KekProvider", "KeyEncryptionKey", "SoftwareKek"]
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+@runtime_checkable
+class KeyEncryptionKey(Protocol):
+    """Wraps and unwraps 32-byte data keys; implementations never expose key material."""
+
+    @property
+    def kek_id(self) -> str: ...
+
+    def wrap(self, dek: bytes, aad: bytes) -> bytes:
+        """Encrypt ``dek`` bound to ``aad``; the result is self-contained (nonce included)."""
+        ...
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        """Inverse of :meth:`wrap`; raise :class:`CryptoError` if ``wrapped`` or ``aad`` differ."""
+        ...
+
+
+class KekProvider(Protocol):
+    """Where KEKs come from: a keyring file, or an HSM."""
+
+    def active(self) -> KeyEncryptionKey:
+        """The KEK new data keys are wrapped under."""
+        ...
+
+    def get(self, kek_id: str) -> KeyEncryptionKey:
+        """Any KEK still held (active or retired); :class:`CryptoError` if unknown."""
+        ...
+
+
+def gcm_wrap(key: bytes, dek: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, dek, aad)
+
+
+def gcm_unwrap(key: bytes, wrapped: bytes, aad: bytes, *, what: str) -> bytes:
+    if len(wrapped) < NONCE_BYTES + 16:
+        msg = f"{what}: wrapped key is {len(wrapped)} bytes, expected at least {NONCE_BYTES + 16}"
+        raise CryptoError(msg)
+    try:
+        return AESGCM(key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+    except InvalidTag:
+        msg = f"{what}: cannot unwrap (wrong key, or the wrapped key or its record was altered)"
+        raise CryptoError(msg) from None
+
+
+class SoftwareKek:
+    """An AES-256 KEK held in process memory (loaded from the passphrase-protected keyring)."""
+
+    __slots__ = ("__key", "_kek_id")
+
+    def __init__(self, kek_id: str, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            msg = f"KEK {kek_id}: expected a {KEY_BYTES}-byte key, got {len(key)} bytes"
+            raise CryptoError(msg)
+        self._kek_id = kek_id
+        self.__key = key
+
+    @classmethod
+    def generate(cls, kek_id: str) -> SoftwareKek:
+        return cls(kek_id, AESGCM.generate_key(bit_length=256))
+
+    @property
+    def kek_id(self) -> str:
+        return self._kek_id
+
+    def wrap(self, dek: bytes, aad: bytes) -> bytes:
+        return gcm_wrap(self.__key, dek, aad)
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        return gcm_unwrap(self.__key, wrapped, aad, what=f"KEK {self._kek_id}")
+
+    def export_wrapped(self, wrapping_key: bytes, aad: bytes) -> bytes:
+        """This KEK wrapped under ``wrapping_key`` (the keyring's passphrase-derived key)."""
+        return gcm_wrap(wrapping_key, self.__key, aad)
+
+    def __repr__(self) -> str:
+        return f"SoftwareKek(kek_id={self._kek_id!r})"

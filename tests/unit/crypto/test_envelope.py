@@ -1,0 +1,101 @@
+"""Envelope encryption: per-object keys, records bound to their ciphertext, crypto-shredding."""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+import pytest
+
+from lineguard.contracts.errors import CryptoError
+from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, parse_sealed
+
+SECRET = b"supplier price 12.34 EUR per part"
+
+
+@pytest.fixture
+def env(keyring: Keyring, store: DataKeyStore) -> Envelope:
+    return Envelope(keyring, store)
+
+
+def test_round_trip_with_a_fresh_key_per_object(env: Envelope, store: DataKeyStore) -> None:
+    a = env.seal(SECRET, object_id="rec_1", category="plant_data")
+    b = env.seal(SECRET, object_id="rec_2", category="plant_data")
+    assert SECRET not in a
+    assert parse_sealed(a).header.key_id != parse_sealed(b).header.key_id
+    assert env.open(a, object_id="rec_1", category="plant_data") == SECRET
+    assert sum(store.count_by_kek().values()) == 2
+
+
+def test_ciphertext_moved_to_another_record_is_refused(env: Envelope) -> None:
+    sealed = env.seal(SECRET, object_id="rec_1", category="plant_data")
+    with pytest.raises(CryptoError, match="belongs to plant_data/rec_1, expected plant_data/rec_2"):
+        env.open(sealed, object_id="rec_2", category="plant_data")
+    with pytest.raises(CryptoError, match="expected notes/rec_1"):
+        env.open(sealed, object_id="rec_1", category="notes")
+
+
+def test_forged_header_fails_authentication(env: Envelope) -> None:
+    """Rewriting the header to name another record cannot get past the tag or the key binding."""
+    sealed = env.seal(SECRET, object_id="rec_1", category="plant_data")
+    other = env.seal(b"x", object_id="rec_2", category="plant_data")
+    forged = bytes(parse_sealed(other).aad) + sealed[len(parse_sealed(sealed).aad) :]
+    with pytest.raises(CryptoError, match="failed authentication"):
+        env.open(forged, object_id="rec_2", category="plant_data")
+
+
+def test_wrapped_key_moved_between_rows_does_not_unwrap(env: Envelope, store: DataKeyStore) -> None:
+    sealed = env.seal(SECRET, object_id="rec_1", category="c")
+    key_id = parse_sealed(sealed).header.key_id
+    original = store.get(key_id)
+    env.shred(object_id="rec_1", category="c")
+    # An attacker re-inserts the wrapped key under another record's name.
+    store.put(WrappedKey("dek_evil", "c", "rec_9", original.kek_id, original.wrapped))
+    header = parse_sealed(sealed)
+    hdr = b'{"alg":"A256GCM","category":"c","key_id":"dek_evil","object_id":"rec_9"}'
+    relabelled = b"LGSEAL\x01" + struct.pack(">H", len(hdr)) + hdr + header.nonce + header.body
+    with pytest.raises(CryptoError, match="cannot unwrap"):
+        env.open(relabelled, object_id="rec_9", category="c")
+
+
+@pytest.mark.parametrize("position", [0, 7, 20, -1, -20])
+def test_any_flipped_byte_is_refused(env: Envelope, position: int) -> None:
+    sealed = bytearray(env.seal(SECRET, object_id="rec_1", category="c"))
+    sealed[position] ^= 0x01
+    with pytest.raises(CryptoError):
+        env.open(bytes(sealed), object_id="rec_1", category="c")
+
+
+def test_truncated_is_refused(env: Envelope) -> None:
+    sealed = env.seal(SECRET, object_id="rec_1", category="c")
+    for cut in (0, 5, 30, len(sealed) - 1):
+        with pytest.raises(CryptoError):
+            env.open(sealed[:cut], object_id="rec_1", category="c")
+
+
+def test_shredding_makes_every_copy_undecryptable(env: Envelope) -> None:
+    sealed = env.seal(SECRET, object_id="rec_1", category="c")
+    backup_copy = bytes(sealed)
+    assert env.shred(object_id="rec_1", category="c") == 1
+    with pytest.raises(CryptoError, match="crypto-shredded"):
+        env.open(backup_copy, object_id="rec_1", category="c")
+    assert env.shred(object_id="rec_1", category="c") == 0
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "x" * 300, "ünïcode"])
+def test_ids_are_checked(env: Envelope, bad: str) -> None:
+    with pytest.raises(CryptoError):
+        env.seal(b"x", object_id=bad, category="c")
+
+
+def test_plaintext_and_keys_never_logged(
+    env: Envelope, keyring: Keyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sealed = env.seal(SECRET, object_id="rec_1", category="c")
+    env.open(sealed, object_id="rec_1", category="c")
+    keyring.rotate()
+    assert SECRET.decode() not in caplog.text
+    assert SECRET.decode() not in repr(env)
+    key = env.store.get(parse_sealed(sealed).header.key_id)
+    assert key.wrapped.hex() not in repr(key)
