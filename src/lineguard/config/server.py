@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lineguard.config.secrets import SecretRef
 
 __all__ = [
+    "AuthConfig",
     "DatabaseConfig",
     "HttpConfig",
     "IngestLimits",
@@ -92,6 +93,34 @@ class PkiConfig(_Section):
     )
 
 
+class AuthConfig(_Section):
+    """Accounts, sessions and API tokens (``lineguard.server.auth``)."""
+
+    session_idle_minutes: int = Field(
+        default=15, ge=1, le=240, description="A browser session ends after this long without a request."
+    )
+    session_absolute_hours: float = Field(
+        default=8, ge=0.25, le=24, description="A browser session ends this long after sign-in (a shift)."
+    )
+    lockout_threshold: int = Field(
+        default=5,
+        ge=3,
+        le=20,
+        description="Consecutive failed sign-ins (password or code) that lock an account.",
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, le=1440, description="First lockout; each further lockout doubles it (max one day)."
+    )
+    login_attempts_per_minute: int = Field(
+        default=20, ge=1, le=10_000, description="Sign-in attempts accepted per source address per minute."
+    )
+    password_min_length: int = Field(default=12, ge=12, le=128, description="Shortest password accepted.")
+    api_token_max_days: int = Field(default=90, ge=1, le=365, description="Longest lifetime of an API token.")
+    argon2_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations.")
+    argon2_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304, description="argon2id memory (KiB).")
+    argon2_parallelism: int = Field(default=4, ge=1, le=64, description="argon2id lanes.")
+
+
 class RetentionConfig(_Section):
     """Days each category is kept; the sweeper deletes (crypto-shreds) what is older."""
 
@@ -115,4 +144,5 @@ class ServerConfig(_Section):
     ingest: IngestLimits = IngestLimits()
     keyring: KeyringConfig = KeyringConfig()
     pki: PkiConfig = PkiConfig()
+    auth: AuthConfig = AuthConfig()
     retention: RetentionConfig = RetentionConfig()
