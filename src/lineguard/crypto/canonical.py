@@ -19,7 +19,7 @@ from typing import Any
 
 from lineguard.contracts.errors import InputError
 
-__all__ = ["b64d", "b64e", "canonical_json", "utc_text"]
+__all__ = ["b64d", "b64e", "canonical_json", "canonical_strings", "utc_text"]
 
 
 def utc_text(moment: datetime) -> str:
@@ -74,6 +74,11 @@ def _normalise(value: Any) -> Any:
         return [_normalise(item) for item in value]
     msg = f"cannot canonicalise a {type(value).__name__}"
     raise InputError(msg)
+
+
+def canonical_strings(value: Mapping[str, str]) -> bytes:
+    """Fast path of :func:`canonical_json` for a flat object of strings (headers, AAD)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def canonical_json(value: Any) -> bytes:

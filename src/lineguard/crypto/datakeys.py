@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto.canonical import canonical_json
+from lineguard.crypto.canonical import canonical_strings
 
 __all__ = ["DataKeyStore", "SqliteDataKeyStore", "WrappedKey", "dek_aad"]
 
@@ -41,7 +41,7 @@ class WrappedKey:
 
 def dek_aad(key_id: str, category: str, object_id: str) -> bytes:
     """Associated data of a DEK wrap: a wrapped key moved to another row will not unwrap."""
-    return b"lineguard/dek/v1|" + canonical_json(
+    return b"lineguard/dek/v1|" + canonical_strings(
         {"key_id": key_id, "category": category, "object_id": object_id}
     )
 
@@ -52,6 +52,10 @@ class DataKeyStore(Protocol):
 
     def put(self, key: WrappedKey) -> None:
         """Insert a new wrapped key; :class:`CryptoError` if ``key_id`` exists."""
+        ...
+
+    def put_many(self, keys: Sequence[WrappedKey]) -> None:
+        """Insert several wrapped keys in one transaction (all or none)."""
         ...
 
     def get(self, key_id: str) -> WrappedKey:
@@ -108,12 +112,20 @@ class SqliteDataKeyStore:
             self._db.close()
 
     def put(self, key: WrappedKey) -> None:
-        row = (key.key_id, key.category, key.object_id, key.kek_id, key.wrapped, key.created_at.isoformat())
+        self.put_many([key])
+
+    def put_many(self, keys: Sequence[WrappedKey]) -> None:
+        rows = [
+            (k.key_id, k.category, k.object_id, k.kek_id, k.wrapped, k.created_at.isoformat()) for k in keys
+        ]
         with self._lock:
             try:
-                self._db.execute("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, ?)", row)
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
-                msg = f"data key {key.key_id} already exists"
+                self._db.execute("ROLLBACK")
+                msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
                 raise CryptoError(msg) from None
 
     def get(self, key_id: str) -> WrappedKey:

@@ -18,6 +18,9 @@ fails. Deleting the wrapped DEK crypto-shreds the object.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,6 +48,28 @@ class Envelope:
     def __init__(self, keys: KekProvider, store: DataKeyStore) -> None:
         self.keys = keys
         self.store = store
+        self._pending: ContextVar[list[WrappedKey] | None] = ContextVar(f"envelope-{id(self)}", default=None)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Store the data keys of every seal in this block with one write, at its end.
+
+        Storing a key is a durable database write; an ingest batch of a hundred events
+        pays for it once instead of a hundred times. If the block raises, its keys are
+        dropped (the caller's records were not written either). Nested blocks join the
+        outermost one.
+        """
+        if self._pending.get() is not None:
+            yield
+            return
+        pending: list[WrappedKey] = []
+        token = self._pending.set(pending)
+        try:
+            yield
+        finally:
+            self._pending.reset(token)
+        if pending:
+            self.store.put_many(pending)
 
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes:
         """Encrypt ``plaintext`` for the record ``(category, object_id)`` under a fresh DEK."""
@@ -54,7 +79,12 @@ class Envelope:
         dek = AESGCM.generate_key(bit_length=256)
         kek = self.keys.active()
         wrapped = kek.wrap(dek, dek_aad(key_id, category, object_id))
-        self.store.put(WrappedKey(key_id, category, object_id, kek.kek_id, wrapped))
+        record = WrappedKey(key_id, category, object_id, kek.kek_id, wrapped)
+        pending = self._pending.get()
+        if pending is None:
+            self.store.put(record)
+        else:
+            pending.append(record)
         header = SealedHeader(key_id, category, object_id).encode()
         nonce = os.urandom(NONCE_BYTES)
         return header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header)
@@ -69,7 +99,7 @@ class Envelope:
                 f"expected {category}/{object_id}: refusing to open it for another record"
             )
             raise CryptoError(msg)
-        record = self.store.get(header.key_id)
+        record = self._pending_key(header.key_id) or self.store.get(header.key_id)
         if (record.category, record.object_id) != (category, object_id):
             msg = (
                 f"data key {header.key_id} belongs to {record.category}/{record.object_id}, "
@@ -82,6 +112,12 @@ class Envelope:
         except InvalidTag:
             msg = f"sealed object {category}/{object_id} failed authentication: it was altered or truncated"
             raise CryptoError(msg) from None
+
+    def _pending_key(self, key_id: str) -> WrappedKey | None:
+        for record in self._pending.get() or ():
+            if record.key_id == key_id:
+                return record
+        return None
 
     def shred(self, *, object_id: str, category: str) -> int:
         """Delete the object's data keys: every copy of its ciphertext becomes undecryptable."""

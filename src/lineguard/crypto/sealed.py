@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto.canonical import canonical_json
+from lineguard.crypto.canonical import canonical_strings
 
 __all__ = ["SEALED_MAGIC", "SealedHeader", "parse_sealed"]
 
@@ -45,7 +45,7 @@ class SealedHeader:
     object_id: str
 
     def encode(self) -> bytes:
-        header = canonical_json(
+        header = canonical_strings(
             {"alg": ALG, "category": self.category, "key_id": self.key_id, "object_id": self.object_id}
         )
         if len(header) > MAX_HEADER:

@@ -99,3 +99,35 @@ def test_plaintext_and_keys_never_logged(
     assert SECRET.decode() not in repr(env)
     key = env.store.get(parse_sealed(sealed).header.key_id)
     assert key.wrapped.hex() not in repr(key)
+
+
+def test_batch_stores_keys_once_at_the_end(env: Envelope, store: DataKeyStore) -> None:
+    with env.batch():
+        blobs = [env.seal(b"v", object_id=f"r{i}", category="c") for i in range(5)]
+        assert store.count_by_kek() == {}  # nothing written yet
+        assert env.open(blobs[0], object_id="r0", category="c") == b"v"  # pending keys still open
+        with env.batch():  # nested blocks join the outer one
+            env.seal(b"w", object_id="r5", category="c")
+    assert sum(store.count_by_kek().values()) == 6
+    assert env.open(blobs[4], object_id="r4", category="c") == b"v"
+
+
+def test_failed_batch_stores_no_keys(env: Envelope, store: DataKeyStore) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), env.batch():
+        env.seal(b"v", object_id="r1", category="c")
+        raise Boom
+    assert store.count_by_kek() == {}
+
+
+def test_put_many_is_all_or_nothing(env: Envelope, store: DataKeyStore) -> None:
+    env.seal(b"v", object_id="r1", category="c")
+    existing = next(iter(store.count_by_kek()))
+    dup = store.wrapped_under([existing], 1)[0]
+    fresh = WrappedKey("dek_new", "c", "r2", dup.kek_id, dup.wrapped)
+    with pytest.raises(CryptoError, match="already exists"):
+        store.put_many([fresh, dup])
+    with pytest.raises(CryptoError, match="crypto-shredded"):
+        store.get("dek_new")
