@@ -113,12 +113,12 @@ def test_batch_stores_keys_once_at_the_end(env: Envelope, store: DataKeyStore) -
 
 
 def test_failed_batch_stores_no_keys(env: Envelope, store: DataKeyStore) -> None:
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
-    with pytest.raises(Boom), env.batch():
+    with pytest.raises(BoomError), env.batch():
         env.seal(b"v", object_id="r1", category="c")
-        raise Boom
+        raise BoomError
     assert store.count_by_kek() == {}
 
 
