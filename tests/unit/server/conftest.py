@@ -43,3 +43,85 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def audit_trail() -> AuditTrail:
     return AuditTrail()
+
+
+# -- a real plant server over HTTPS + mTLS on loopback --------------------------------
+
+import secrets  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from pydantic import SecretStr  # noqa: E402
+
+from lineguard.server.app import create_app  # noqa: E402
+from lineguard.server.nodes import service as node_service  # noqa: E402
+from lineguard.server.pki import PlantCa, ca_paths  # noqa: E402
+from lineguard.server.protection import NoEncryption  # noqa: E402
+from lineguard.server.storage import session_factory  # noqa: E402
+from lineguard.server.tls import ServerThread  # noqa: E402
+
+CA_PASSPHRASE = SecretStr("correct horse battery staple")
+
+
+@dataclass
+class Plant:
+    settings: ServerConfig
+    ca: PlantCa
+    engine: Engine
+    server: ServerThread
+    audit: AuditTrail
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def token(
+        self,
+        node_id: str,
+        *,
+        line_id: str = "line-1",
+        cameras: tuple[str, ...] = ("cam-1",),
+        ttl_s: float = 600,
+    ) -> str:
+        with session_factory(self.engine)() as session:
+            token = node_service.issue_token(
+                session,
+                ca=self.ca,
+                node_id=node_id,
+                site_id=self.settings.site_id,
+                line_id=line_id,
+                camera_ids=list(cameras),
+                ttl=timedelta(seconds=ttl_s),
+                created_by="test-admin",
+                audit=self.audit,
+            )
+        return str(token)
+
+    def revoke(self, node_id: str) -> None:
+        with session_factory(self.engine)() as session:
+            node_service.revoke(session, node_id=node_id, reason="test", actor="test-admin", audit=self.audit)
+
+
+def make_plant_ca(data_dir: Path) -> PlantCa:
+    ca = PlantCa.create(data_dir, CA_PASSPHRASE, site_id="plant-a")
+    ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
+    return ca
+
+
+@pytest.fixture
+def plant(server_settings: ServerConfig, engine: Engine, audit_trail: AuditTrail) -> Iterator[Plant]:
+    """A running server (real uvicorn, real TLS) on ``db_url``, with its own CA."""
+    ca = make_plant_ca(server_settings.data_dir)
+    app = create_app(
+        server_settings, engine=engine, sealer=NoEncryption(), audit=audit_trail, extras={"ca": ca}
+    )
+    paths = ca_paths(server_settings.data_dir)
+    with ServerThread(
+        app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
+    ) as server:
+        yield Plant(server_settings, ca, engine, server, audit_trail)
+
+
+@pytest.fixture
+def random_name() -> str:
+    return f"n{secrets.token_hex(4)}"

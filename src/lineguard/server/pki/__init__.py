@@ -1,0 +1,22 @@
+"""The plant's own certificate authority and the one-time enrollment tokens.
+
+``PlantCa`` creates and loads the CA (key encrypted at rest under a passphrase from a
+SecretRef), issues the server's TLS certificate and short-lived node client
+certificates from CSRs. ``EnrollmentTokenText`` is the token an administrator hands to
+a node: it embeds the sha256 of the CA certificate, so the node pins the server on
+first contact (like kubeadm's discovery hash).
+"""
+
+from __future__ import annotations
+
+from lineguard.server.pki.ca import PlantCa, ca_paths, certificate_fingerprint
+from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "EnrollmentTokenText",
+    "PlantCa",
+    "ca_paths",
+    "certificate_fingerprint",
+    "hash_secret",
+]

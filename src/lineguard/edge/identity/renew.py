@@ -1,0 +1,54 @@
+"""Certificate renewal: before expiry, with the current certificate, for a fresh key.
+
+A node renews once two thirds of its certificate's lifetime have passed (a 7-day
+certificate at day ~4.7), so a server outage of two days still leaves time. Each
+renewal rotates the node key too: the new key is generated beside the old one and
+replaces it (in one atomic write with its certificate) only once the server has
+certified it. The server marks the previous certificate superseded at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from lineguard.edge.identity.client import https_client
+from lineguard.edge.identity.enroll import API, raise_for_server_error
+from lineguard.edge.identity.store import IdentityStore
+
+__all__ = ["RENEW_AT_FRACTION", "maybe_renew", "needs_renewal", "renew"]
+
+RENEW_AT_FRACTION = 2 / 3
+
+
+def needs_renewal(cert: x509.Certificate, *, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return now >= start + (end - start) * RENEW_AT_FRACTION
+
+
+def renew(data_dir: Path, server_url: str | None = None) -> datetime:
+    """Get a new certificate for a new key; returns its expiry."""
+    store = IdentityStore(data_dir)
+    info = store.info()
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    with https_client(data_dir, server_url or info.server_url) as client:
+        response = client.post(f"{API}/nodes/renew", json={"csr_pem": store.csr_pem(new_key, info.node_id)})
+    raise_for_server_error(response, "certificate renewal refused")
+    body = response.json()
+    store.save(
+        key=new_key, cert_pem=body["certificate_pem"], ca_pem=store.ca_file.read_text(encoding="ascii")
+    )
+    return store.not_after()
+
+
+def maybe_renew(
+    data_dir: Path, server_url: str | None = None, *, now: datetime | None = None
+) -> datetime | None:
+    """Renew when due; returns the new expiry, or None when nothing was due."""
+    if not needs_renewal(IdentityStore(data_dir).certificate(), now=now):
+        return None
+    return renew(data_dir, server_url)

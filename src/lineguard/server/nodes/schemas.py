@@ -1,0 +1,45 @@
+"""Request and response bodies of the node-identity API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CertificateResponse", "EnrollRequest", "NodeView", "RenewRequest"]
+
+_PEM_MAX = 8192
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnrollRequest(_Body):
+    token: str = Field(max_length=200, description="The one-time enrollment token (lgt1.…).")
+    csr_pem: str = Field(max_length=_PEM_MAX, description="PKCS#10 CSR signed with the node's own key.")
+
+
+class RenewRequest(_Body):
+    csr_pem: str = Field(max_length=_PEM_MAX, description="A CSR for the node's (possibly new) key.")
+
+
+class CertificateResponse(_Body):
+    node_id: str
+    site_id: str
+    line_id: str
+    camera_ids: list[str]
+    certificate_pem: str
+    ca_pem: str
+    not_after: datetime
+
+
+class NodeView(_Body):
+    node_id: str
+    site_id: str
+    line_id: str
+    camera_ids: list[str]
+    status: str
+    enrolled_at: datetime
+    revoked_at: datetime | None
+    certificate_not_after: datetime | None

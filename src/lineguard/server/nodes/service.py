@@ -1,0 +1,346 @@
+"""Node identity: issue enrollment tokens, enroll, renew, revoke, authenticate.
+
+Keyword-only functions taking a session; each commits its own transaction so an
+audit record and the change it describes are written together. Authentication runs on
+every node request: the certificate's serial must be one this server issued, not
+superseded or revoked, for an active node, and within its validity period, so a
+revocation takes effect on the very next request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from lineguard.server.context import AuditHook
+from lineguard.server.nodes.models import EnrollmentToken, Node, NodeCertificate, NodeStatus
+from lineguard.server.nodes.schemas import CertificateResponse, NodeView
+from lineguard.server.pki import EnrollmentTokenText, PlantCa, certificate_fingerprint
+from lineguard.server.pki.tokens import hash_secret, secrets_match
+
+__all__ = [
+    "NodeIdentity",
+    "authenticate_certificate",
+    "enroll",
+    "issue_token",
+    "list_nodes",
+    "renew",
+    "revoke",
+]
+
+#: Same rule as the contracts' ``Name`` (sites, lines, cameras, nodes).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who a node request comes from, as the server enrolled it."""
+
+    node_id: str
+    site_id: str
+    line_id: str
+    camera_ids: frozenset[str]
+    serial: str
+
+
+def _check_name(what: str, value: str) -> None:
+    if not _NAME.fullmatch(value):
+        msg = f"{what} {value!r} is not a valid name (expected {_NAME.pattern})"
+        raise InputError(msg)
+
+
+def issue_token(
+    session: Session,
+    *,
+    ca: PlantCa,
+    node_id: str,
+    site_id: str,
+    line_id: str,
+    camera_ids: list[str],
+    ttl: timedelta,
+    created_by: str,
+    audit: AuditHook,
+    now: datetime | None = None,
+) -> EnrollmentTokenText:
+    """A one-time token binding ``node_id`` to a site, a line and its cameras."""
+    now = now or datetime.now(UTC)
+    for what, value in [("node id", node_id), ("site id", site_id), ("line id", line_id)]:
+        _check_name(what, value)
+    if not camera_ids:
+        msg = "a node needs at least one camera id"
+        raise InputError(msg)
+    for camera_id in camera_ids:
+        _check_name("camera id", camera_id)
+    existing = session.get(Node, node_id)
+    if existing is not None and existing.status == NodeStatus.ACTIVE:
+        msg = f"node {node_id} is enrolled and active; revoke it before issuing a new token"
+        raise ConflictError(msg)
+    token = EnrollmentTokenText.generate(ca.fingerprint_sha256)
+    session.add(
+        EnrollmentToken(
+            token_id=token.token_id,
+            secret_sha256=hash_secret(token.secret),
+            node_id=node_id,
+            site_id=site_id,
+            line_id=line_id,
+            camera_ids=sorted(set(camera_ids)),
+            created_at=now,
+            expires_at=now + ttl,
+            created_by=created_by,
+        )
+    )
+    audit(
+        session,
+        "node.token_issued",
+        actor=created_by,
+        node_id=node_id,
+        token_id=token.token_id,
+        line_id=line_id,
+        expires_at=(now + ttl).isoformat(),
+    )
+    session.commit()
+    return token
+
+
+def _load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
+    try:
+        return x509.load_pem_x509_csr(csr_pem.encode("ascii", errors="replace"))
+    except ValueError:
+        msg = "csr_pem is not a PEM-encoded PKCS#10 certificate signing request"
+        raise InputError(msg) from None
+
+
+def _record(session: Session, issued_node: Node, cert: x509.Certificate, ca: PlantCa, now: datetime) -> None:
+    session.add(
+        NodeCertificate(
+            serial=format(cert.serial_number, "x"),
+            node_id=issued_node.node_id,
+            fingerprint_sha256=certificate_fingerprint(cert),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            issued_at=now,
+        )
+    )
+
+
+def _response(node: Node, pem: str, ca: PlantCa, not_after: datetime) -> CertificateResponse:
+    return CertificateResponse(
+        node_id=node.node_id,
+        site_id=node.site_id,
+        line_id=node.line_id,
+        camera_ids=list(node.camera_ids),
+        certificate_pem=pem,
+        ca_pem=ca.pem,
+        not_after=not_after,
+    )
+
+
+def enroll(
+    session: Session,
+    *,
+    ca: PlantCa,
+    token_text: str,
+    csr_pem: str,
+    cert_days: float,
+    audit: AuditHook,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> CertificateResponse:
+    """Redeem a token: check it, sign the node's CSR, record the certificate."""
+    now = now or datetime.now(UTC)
+    token = EnrollmentTokenText.parse(token_text)
+    # Lock the token row so two concurrent redemptions cannot both succeed.
+    row = session.scalars(
+        select(EnrollmentToken).where(EnrollmentToken.token_id == token.token_id).with_for_update()
+    ).one_or_none()
+    refusal = None
+    if row is None or not secrets_match(token.secret, row.secret_sha256):
+        refusal = "unknown enrollment token"
+    elif token.ca_sha256 != ca.fingerprint_sha256:
+        refusal = "enrollment token was issued for another plant CA"
+    elif row.used_at is not None:
+        refusal = f"enrollment token {row.token_id} was already used at {row.used_at.isoformat()}"
+    elif row.expires_at <= now:
+        refusal = f"enrollment token {row.token_id} expired at {row.expires_at.isoformat()}"
+    if refusal is not None:
+        audit(session, "node.enrollment_refused", token_id=token.token_id, reason=refusal, source=source)
+        session.commit()
+        raise AuthenticationError(refusal)
+    assert row is not None  # noqa: S101 - refusal covers None
+    csr = _load_csr(csr_pem)
+    issued = ca.issue_node_certificate(csr, node_id=row.node_id, days=cert_days, now=now)
+    node = session.get(Node, row.node_id)
+    if node is None:
+        node = Node(
+            node_id=row.node_id, site_id=row.site_id, line_id=row.line_id, camera_ids=list(row.camera_ids)
+        )
+        session.add(node)
+    else:  # re-enrolling a revoked node (replacement hardware) takes the new binding
+        node.site_id, node.line_id, node.camera_ids = row.site_id, row.line_id, list(row.camera_ids)
+        node.revoked_at, node.revoked_reason = None, None
+    node.status = NodeStatus.ACTIVE
+    node.enrolled_at = now
+    row.used_at = now
+    session.flush()
+    _record(session, node, issued.certificate, ca, now)
+    audit(
+        session,
+        "node.enrolled",
+        node_id=node.node_id,
+        token_id=row.token_id,
+        serial=issued.serial_hex,
+        not_after=issued.not_after.isoformat(),
+        source=source,
+    )
+    session.commit()
+    return _response(node, issued.pem, ca, issued.not_after)
+
+
+def renew(
+    session: Session,
+    *,
+    ca: PlantCa,
+    identity: NodeIdentity,
+    csr_pem: str,
+    cert_days: float,
+    audit: AuditHook,
+    now: datetime | None = None,
+) -> CertificateResponse:
+    """Issue a fresh certificate to an authenticated node; the old one stops working."""
+    now = now or datetime.now(UTC)
+    node = session.get(Node, identity.node_id)
+    if node is None or node.status != NodeStatus.ACTIVE:
+        msg = f"node {identity.node_id} is not active"
+        raise AuthenticationError(msg)
+    issued = ca.issue_node_certificate(_load_csr(csr_pem), node_id=node.node_id, days=cert_days, now=now)
+    session.execute(
+        update(NodeCertificate)
+        .where(NodeCertificate.node_id == node.node_id, NodeCertificate.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    _record(session, node, issued.certificate, ca, now)
+    audit(
+        session,
+        "node.certificate_renewed",
+        node_id=node.node_id,
+        old_serial=identity.serial,
+        serial=issued.serial_hex,
+    )
+    session.commit()
+    return _response(node, issued.pem, ca, issued.not_after)
+
+
+def revoke(
+    session: Session, *, node_id: str, reason: str, actor: str, audit: AuditHook, now: datetime | None = None
+) -> None:
+    """Revoke a node and every certificate it holds; effective on its next request."""
+    now = now or datetime.now(UTC)
+    node = session.get(Node, node_id)
+    if node is None:
+        msg = f"no node {node_id!r} is enrolled"
+        raise NotFoundError(msg)
+    if node.status == NodeStatus.REVOKED:
+        msg = (
+            f"node {node_id} was already revoked at {node.revoked_at.isoformat() if node.revoked_at else '?'}"
+        )
+        raise ConflictError(msg)
+    node.status = NodeStatus.REVOKED
+    node.revoked_at = now
+    node.revoked_reason = reason[:500]
+    session.execute(
+        update(NodeCertificate)
+        .where(NodeCertificate.node_id == node_id, NodeCertificate.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit(session, "node.revoked", actor=actor, node_id=node_id, reason=reason[:500])
+    session.commit()
+
+
+def list_nodes(session: Session) -> list[NodeView]:
+    nodes = session.scalars(select(Node).order_by(Node.node_id)).all()
+    views = []
+    for node in nodes:
+        not_after = session.scalar(
+            select(NodeCertificate.not_after)
+            .where(NodeCertificate.node_id == node.node_id, NodeCertificate.revoked_at.is_(None))
+            .order_by(NodeCertificate.not_after.desc())
+            .limit(1)
+        )
+        views.append(
+            NodeView(
+                node_id=node.node_id,
+                site_id=node.site_id,
+                line_id=node.line_id,
+                camera_ids=list(node.camera_ids),
+                status=node.status,
+                enrolled_at=node.enrolled_at,
+                revoked_at=node.revoked_at,
+                certificate_not_after=not_after,
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class _ParsedCert:
+    serial: str
+    fingerprint: str
+    not_before: datetime
+    not_after: datetime
+
+
+@lru_cache(maxsize=4096)
+def _parse_pem(pem: str) -> _ParsedCert:
+    # Parsing X.509 costs more than the database lookup; certificates are immutable, so
+    # the parse is cached by the PEM text. Their *status* is never cached.
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:
+        msg = "the client certificate could not be parsed"
+        raise AuthenticationError(msg) from None
+    return _ParsedCert(
+        format(cert.serial_number, "x"),
+        certificate_fingerprint(cert),
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+    )
+
+
+def authenticate_certificate(session: Session, *, cert_pem: str, now: datetime | None = None) -> NodeIdentity:
+    """The node behind a TLS-verified client certificate, or :class:`AuthenticationError`."""
+    now = now or datetime.now(UTC)
+    parsed = _parse_pem(cert_pem)
+    found = session.execute(
+        select(NodeCertificate, Node)
+        .join(Node, Node.node_id == NodeCertificate.node_id)
+        .where(NodeCertificate.serial == parsed.serial)
+    ).one_or_none()
+    if found is None:
+        msg = f"client certificate {parsed.serial} was not issued to any enrolled node"
+        raise AuthenticationError(msg)
+    record, node = found
+    if record.fingerprint_sha256 != parsed.fingerprint:
+        msg = f"client certificate {parsed.serial} does not match the certificate issued with that serial"
+        raise AuthenticationError(msg)
+    if node.status != NodeStatus.ACTIVE:
+        msg = f"node {node.node_id} was revoked"
+        raise AuthenticationError(msg)
+    if record.revoked_at is not None:
+        msg = (
+            f"client certificate {parsed.serial} was superseded or revoked at {record.revoked_at.isoformat()}"
+        )
+        raise AuthenticationError(msg)
+    if not parsed.not_before <= now < parsed.not_after:
+        msg = (
+            f"client certificate {parsed.serial} is valid from {parsed.not_before.isoformat()} "
+            f"to {parsed.not_after.isoformat()}, not at {now.isoformat()}"
+        )
+        raise AuthenticationError(msg)
+    return NodeIdentity(node.node_id, node.site_id, node.line_id, frozenset(node.camera_ids), record.serial)

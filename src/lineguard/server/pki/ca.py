@@ -1,0 +1,298 @@
+"""The plant CA: an EC P-256 key encrypted at rest and a self-signed CA certificate.
+
+Files under ``data_dir/ca/`` (mode 0600 for the key)::
+
+    ca.key.pem       PKCS#8, encrypted with the CA passphrase (BestAvailableEncryption)
+    ca.crt.pem       the CA certificate that nodes pin by its sha256
+    server.key.pem   the server's TLS key (unencrypted: uvicorn reads it at start)
+    server.crt.pem   issued by the CA for the configured host names
+
+Node certificates carry the node id as common name and as the SAN URI
+``urn:lineguard:node:<node_id>``, the clientAuth extended key usage only, and a random
+serial that the server records; an unrecorded serial is refused even if the CA signed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import SecretStr
+
+from lineguard.contracts.errors import ConflictError, CryptoError, InputError, NotFoundError
+
+__all__ = ["CaPaths", "IssuedCertificate", "PlantCa", "ca_paths", "certificate_fingerprint", "node_uri"]
+
+CA_VALIDITY = timedelta(days=3650)
+#: Clock skew we tolerate between server and nodes when a certificate starts.
+BACKDATE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class CaPaths:
+    directory: Path
+    key: Path
+    cert: Path
+    server_key: Path
+    server_cert: Path
+
+
+def ca_paths(data_dir: Path) -> CaPaths:
+    d = data_dir / "ca"
+    return CaPaths(d, d / "ca.key.pem", d / "ca.crt.pem", d / "server.key.pem", d / "server.crt.pem")
+
+
+def certificate_fingerprint(cert: x509.Certificate) -> str:
+    """sha256 of the DER encoding, lower-case hex."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def node_uri(node_id: str) -> str:
+    return f"urn:lineguard:node:{node_id}"
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    certificate: x509.Certificate
+    serial_hex: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    path.chmod(0o600)
+
+
+def _serial() -> int:
+    return x509.random_serial_number()
+
+
+class PlantCa:
+    """Holds the CA key in memory while the server runs; never writes it unencrypted."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+        self._key = key
+        self.certificate = cert
+        self.fingerprint_sha256 = certificate_fingerprint(cert)
+
+    def __repr__(self) -> str:
+        return f"PlantCa(fingerprint={self.fingerprint_sha256[:16]}...)"
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    # -- creation and loading -------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, data_dir: Path, passphrase: SecretStr, *, site_id: str, now: datetime | None = None
+    ) -> PlantCa:
+        paths = ca_paths(data_dir)
+        if paths.key.exists() or paths.cert.exists():
+            msg = f"a plant CA already exists in {paths.directory}; refusing to overwrite it"
+            raise ConflictError(msg)
+        secret = passphrase.get_secret_value().encode()
+        if len(secret) < 12:
+            msg = f"the CA passphrase must be at least 12 characters, got {len(secret)}"
+            raise InputError(msg)
+        now = now or datetime.now(UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"LineGuard plant CA {site_id}"),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(_serial())
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(now + CA_VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        encrypted = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(secret),
+        )
+        _write_private(paths.key, encrypted)
+        paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cls(key, cert)
+
+    @classmethod
+    def load(cls, data_dir: Path, passphrase: SecretStr) -> PlantCa:
+        paths = ca_paths(data_dir)
+        if not paths.key.exists() or not paths.cert.exists():
+            msg = f"no plant CA in {paths.directory}: run `lineguard ca init --config server.yaml` first"
+            raise NotFoundError(msg)
+        try:
+            key = serialization.load_pem_private_key(
+                paths.key.read_bytes(), password=passphrase.get_secret_value().encode()
+            )
+        except (ValueError, TypeError):
+            msg = f"cannot decrypt the CA key {paths.key}: wrong passphrase or corrupt file"
+            raise CryptoError(msg) from None
+        cert = x509.load_pem_x509_certificate(paths.cert.read_bytes())
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+            msg = f"CA key {paths.key} does not match CA certificate {paths.cert}"
+            raise CryptoError(msg)
+        return cls(key, cert)
+
+    # -- issuing --------------------------------------------------------------------
+
+    def _builder(
+        self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey, now: datetime, days: float
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.certificate.subject)
+            .public_key(public_key)
+            .serial_number(_serial())
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
+            )
+        )
+
+    def _issued(self, cert: x509.Certificate) -> IssuedCertificate:
+        return IssuedCertificate(
+            cert,
+            format(cert.serial_number, "x"),
+            certificate_fingerprint(cert),
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+        )
+
+    def issue_node_certificate(
+        self, csr: x509.CertificateSigningRequest, *, node_id: str, days: float, now: datetime | None = None
+    ) -> IssuedCertificate:
+        """Sign a node's CSR; the subject is ours (the node id), not what the CSR asks for."""
+        if not csr.is_signature_valid:
+            msg = "CSR signature does not verify against its public key (expected a self-signed CSR)"
+            raise InputError(msg)
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+            got = (
+                public_key.curve.name
+                if isinstance(public_key, ec.EllipticCurvePublicKey)
+                else type(public_key).__name__
+            )
+            msg = f"node key must be EC P-256 (secp256r1), got {got}"
+            raise InputError(msg)
+        now = now or datetime.now(UTC)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard node"),
+                x509.NameAttribute(NameOID.COMMON_NAME, node_id),
+            ]
+        )
+        cert = (
+            self._builder(subject, public_key, now, days)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(node_uri(node_id))]),
+                critical=False,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(_leaf_key_usage(), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        return self._issued(cert)
+
+    def issue_server_certificate(
+        self, data_dir: Path, *, names: list[str], days: float = 397
+    ) -> IssuedCertificate:
+        """A TLS server key and certificate for ``names`` (DNS names or IP addresses)."""
+        if not names:
+            msg = "the server certificate needs at least one host name or IP address"
+            raise InputError(msg)
+        sans: list[x509.GeneralName] = []
+        for name in names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                sans.append(x509.DNSName(name))
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+        cert = (
+            self._builder(subject, key.public_key(), datetime.now(UTC), days)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(_leaf_key_usage(), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        paths = ca_paths(data_dir)
+        _write_private(
+            paths.server_key,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
+        paths.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return self._issued(cert)
+
+    def verify_issued(self, cert: x509.Certificate) -> None:
+        """Raise unless ``cert`` was signed by this CA's key."""
+        try:
+            cert.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            msg = (
+                f"certificate {format(cert.serial_number, 'x')} was not issued by this plant CA "
+                f"(expected issuer {self.certificate.subject.rfc4514_string()}, "
+                f"got {cert.issuer.rfc4514_string()})"
+            )
+            raise InputError(msg) from None
+
+
+def _leaf_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )

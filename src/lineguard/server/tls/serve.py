@@ -1,0 +1,98 @@
+"""Run the app under uvicorn over HTTPS only; ``ServerThread`` runs it in-process for
+tests and benchmarks (real sockets, real TLS)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI
+
+from lineguard.server.tls.context import server_ssl_context
+from lineguard.server.tls.protocol import PeerCertificateProtocol
+
+__all__ = ["ServerThread", "serve", "uvicorn_config"]
+
+
+def uvicorn_config(
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    cert_file: Path,
+    key_file: Path,
+    ca_file: Path,
+    min_tls_version: Literal["1.2", "1.3"] = "1.2",
+    log_level: str = "info",
+    access_log: bool = True,
+) -> uvicorn.Config:
+    """uvicorn settings: our TLS context, our protocol class, no plain HTTP."""
+
+    def ssl_factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        return server_ssl_context(
+            cert_file=cert_file, key_file=key_file, ca_file=ca_file, min_version=min_tls_version
+        )
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=PeerCertificateProtocol,
+        # uvicorn only calls the factory when it believes TLS is on: naming the files
+        # makes it so, the factory then builds the context our way.
+        ssl_certfile=str(cert_file),
+        ssl_keyfile=str(key_file),
+        ssl_context_factory=ssl_factory,
+        log_level=log_level,
+        access_log=access_log,
+        server_header=False,
+        proxy_headers=False,
+        lifespan="on",
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+
+
+def serve(app: FastAPI, **kwargs: Any) -> None:
+    """Serve until interrupted (``lineguard server``)."""
+    uvicorn.Server(uvicorn_config(app, **kwargs)).run()
+
+
+class ServerThread:
+    """uvicorn in a background thread on a free loopback port; a context manager."""
+
+    def __init__(self, app: FastAPI, **kwargs: Any) -> None:
+        kwargs.setdefault("host", "127.0.0.1")
+        if not kwargs.get("port"):
+            with socket.socket() as s:
+                s.bind((kwargs["host"], 0))
+                kwargs["port"] = s.getsockname()[1]
+        kwargs.setdefault("log_level", "warning")
+        kwargs.setdefault("access_log", False)
+        self.port: int = kwargs["port"]
+        self.host: str = kwargs["host"]
+        self.server = uvicorn.Server(uvicorn_config(app, **kwargs))
+        self.thread = threading.Thread(target=self.server.run, name="lineguard-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                msg = "the test server did not start (see the log above)"
+                raise RuntimeError(msg)
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
