@@ -1,0 +1,416 @@
+"""Typed audit events: every fact the plant server puts in its tamper-evident log.
+
+Each event is a frozen pydantic model with a stable dotted ``event_name`` (the
+``<domain>.<what happened>`` a SIEM filters on) and only the fields that fact needs.
+Writers build one and hand it to the single choke point,
+``lineguard.server.audit.record(session, event, actor=...)``; nothing else writes the
+audit table. ``docs/audit-events.md`` documents every name (a test fails when one is
+missing), and :data:`AUDIT_EVENTS` maps names back to classes for readers.
+
+Fields hold no floats (they have no canonical JSON form, and the log is hashed over
+canonical JSON), no secrets and no plaintext of protected data: an event names what
+was touched (ids, counts, categories), never its content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lineguard.contracts.errors import ContractError
+
+__all__ = [
+    "ACTOR_PATTERN",
+    "AUDIT_EVENTS",
+    "AccessDenied",
+    "AccountLocked",
+    "AiRecommendationDecided",
+    "AiRecommendationMade",
+    "ApiTokenIssued",
+    "ApiTokenRevoked",
+    "AuditEvent",
+    "AuditExported",
+    "AuditPruned",
+    "AuditReadAccess",
+    "BackupCreated",
+    "BackupRestored",
+    "ConfigChanged",
+    "EnrollmentTokenIssued",
+    "EvidenceAccessed",
+    "IngestBatchAccepted",
+    "IngestBatchRejected",
+    "InspectionRecordsRead",
+    "KekDestroyed",
+    "KeysRotated",
+    "LegalHoldPlaced",
+    "LegalHoldReleased",
+    "LoginFailed",
+    "LoginSucceeded",
+    "Logout",
+    "MfaEnrolled",
+    "MfaFailed",
+    "MfaReset",
+    "ModelApproved",
+    "ModelDeployed",
+    "ModelRegistered",
+    "ModelRejected",
+    "ModelRolledBack",
+    "NodeCertificateRenewed",
+    "NodeEnrolled",
+    "NodeRevoked",
+    "PasswordChanged",
+    "PlantDataRead",
+    "RetentionSweep",
+    "RoleGranted",
+    "RoleRevoked",
+    "UserCreated",
+    "UserDisabled",
+    "audit_event_class",
+]
+
+#: ``kind:name`` of whoever caused an event: a person, a node, a token, or the system.
+ACTOR_PATTERN = r"^(user|node|token|system|cli):[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$"
+
+Text = Annotated[str, Field(max_length=500)]
+Ident = Annotated[str, Field(min_length=1, max_length=200)]
+Count = Annotated[int, Field(ge=0, le=2**53)]
+SourceIp = Annotated[str | None, Field(default=None, max_length=64, description="Client address.")]
+
+
+class AuditEvent(BaseModel):
+    """Base of every audit event: ``event_name`` is its stable identifier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=2000)
+
+    event_name: ClassVar[str] = ""
+    outcome: Literal["success", "failure", "denied"] = "success"
+
+
+# -- accounts and sessions --------------------------------------------------------
+
+
+class LoginSucceeded(AuditEvent):
+    event_name: ClassVar[str] = "auth.login_succeeded"
+    username: Ident
+    method: Literal["password", "password+totp", "api_token"]
+    source_ip: SourceIp
+
+
+class LoginFailed(AuditEvent):
+    event_name: ClassVar[str] = "auth.login_failed"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    username: Ident
+    reason: Literal["bad_password", "bad_totp", "unknown_user", "disabled", "locked", "rate_limited"]
+    source_ip: SourceIp
+
+
+class Logout(AuditEvent):
+    event_name: ClassVar[str] = "auth.logout"
+    username: Ident
+    reason: Literal["user", "expired", "revoked"] = "user"
+
+
+class MfaEnrolled(AuditEvent):
+    event_name: ClassVar[str] = "auth.mfa_enrolled"
+    username: Ident
+
+
+class MfaFailed(AuditEvent):
+    event_name: ClassVar[str] = "auth.mfa_failed"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    username: Ident
+    source_ip: SourceIp
+
+
+class MfaReset(AuditEvent):
+    event_name: ClassVar[str] = "auth.mfa_reset"
+    username: Ident
+
+
+class AccountLocked(AuditEvent):
+    event_name: ClassVar[str] = "auth.account_locked"
+    username: Ident
+    failures: Count
+    source_ip: SourceIp
+
+
+class PasswordChanged(AuditEvent):
+    event_name: ClassVar[str] = "auth.password_changed"
+    username: Ident
+
+
+class ApiTokenIssued(AuditEvent):
+    event_name: ClassVar[str] = "auth.api_token_issued"
+    token_id: Ident
+    owner: Ident
+    scopes: list[Ident] = Field(max_length=100)
+    expires_at: datetime
+
+
+class ApiTokenRevoked(AuditEvent):
+    event_name: ClassVar[str] = "auth.api_token_revoked"
+    token_id: Ident
+
+
+# -- users and roles --------------------------------------------------------------
+
+
+class UserCreated(AuditEvent):
+    event_name: ClassVar[str] = "user.created"
+    username: Ident
+    roles: list[Ident] = Field(max_length=50)
+
+
+class UserDisabled(AuditEvent):
+    event_name: ClassVar[str] = "user.disabled"
+    username: Ident
+
+
+class RoleGranted(AuditEvent):
+    event_name: ClassVar[str] = "user.role_granted"
+    username: Ident
+    role: Ident
+    scope: Text = "*"
+
+
+class RoleRevoked(AuditEvent):
+    event_name: ClassVar[str] = "user.role_revoked"
+    username: Ident
+    role: Ident
+    scope: Text = "*"
+
+
+# -- reads of protected data and denials ------------------------------------------
+
+
+class AccessDenied(AuditEvent):
+    event_name: ClassVar[str] = "access.denied"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    action: Ident
+    resource: Text
+    reason: Text
+    source_ip: SourceIp
+
+
+class InspectionRecordsRead(AuditEvent):
+    event_name: ClassVar[str] = "access.inspection_read"
+    query: Text = Field(description="What was asked for (route and filters), never the results.")
+    records: Count
+
+
+class EvidenceAccessed(AuditEvent):
+    event_name: ClassVar[str] = "access.evidence"
+    evidence_ref: Ident
+    purpose: Text = ""
+
+
+class PlantDataRead(AuditEvent):
+    event_name: ClassVar[str] = "access.plant_data_read"
+    domain: Literal[
+        "production", "quality", "maintenance", "finance_pricing", "vendor_terms", "customer_orders"
+    ]
+    query: Text
+    records: Count
+
+
+class AuditReadAccess(AuditEvent):
+    event_name: ClassVar[str] = "access.audit_read"
+    query: Text
+    records: Count
+
+
+# -- configuration ----------------------------------------------------------------
+
+
+class ConfigChanged(AuditEvent):
+    event_name: ClassVar[str] = "config.changed"
+    setting: Ident = Field(description="Dotted path of what changed, e.g. 'camera.cam-1.threshold'.")
+    before: Text | None = Field(description="Canonical JSON of the old value (None when created).")
+    after: Text | None = Field(description="Canonical JSON of the new value (None when removed).")
+
+
+# -- nodes ------------------------------------------------------------------------
+
+
+class EnrollmentTokenIssued(AuditEvent):
+    event_name: ClassVar[str] = "node.enrollment_token_issued"
+    token_id: Ident
+    line_id: Ident
+    expires_at: datetime
+
+
+class NodeEnrolled(AuditEvent):
+    event_name: ClassVar[str] = "node.enrolled"
+    node_id: Ident
+    line_id: Ident
+    certificate_serial: Ident
+
+
+class NodeCertificateRenewed(AuditEvent):
+    event_name: ClassVar[str] = "node.certificate_renewed"
+    node_id: Ident
+    certificate_serial: Ident
+
+
+class NodeRevoked(AuditEvent):
+    event_name: ClassVar[str] = "node.revoked"
+    node_id: Ident
+    reason: Text
+
+
+# -- models -----------------------------------------------------------------------
+
+
+class _ModelEvent(AuditEvent):
+    model_id: Ident
+    version: Count
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ModelRegistered(_ModelEvent):
+    event_name: ClassVar[str] = "model.registered"
+
+
+class ModelApproved(_ModelEvent):
+    event_name: ClassVar[str] = "model.approved"
+
+
+class ModelRejected(_ModelEvent):
+    event_name: ClassVar[str] = "model.rejected"
+    reason: Text
+
+
+class ModelDeployed(_ModelEvent):
+    event_name: ClassVar[str] = "model.deployed"
+    target: Ident = Field(description="Line, camera or node the model went to.")
+
+
+class ModelRolledBack(_ModelEvent):
+    event_name: ClassVar[str] = "model.rolled_back"
+    target: Ident
+    reason: Text
+
+
+# -- AI assistance ----------------------------------------------------------------
+
+
+class AiRecommendationMade(AuditEvent):
+    event_name: ClassVar[str] = "ai.recommendation"
+    recommendation_id: Ident
+    kind: Ident
+    subject: Text
+
+
+class AiRecommendationDecided(AuditEvent):
+    event_name: ClassVar[str] = "ai.decision"
+    recommendation_id: Ident
+    decision: Literal["approved", "rejected"]
+    reason: Text = ""
+
+
+# -- data protection --------------------------------------------------------------
+
+
+class RetentionSweep(AuditEvent):
+    event_name: ClassVar[str] = "retention.sweep"
+    sweep_id: Ident
+    deleted: dict[Ident, Count] = Field(description="Records deleted per category.")
+    held: dict[Ident, Count] = Field(description="Records kept per category because of a legal hold.")
+    keys_shredded: Count
+
+
+class LegalHoldPlaced(AuditEvent):
+    event_name: ClassVar[str] = "retention.hold_placed"
+    hold_id: Ident
+    category: Ident
+    record_id: Ident
+    reason: Text
+
+
+class LegalHoldReleased(AuditEvent):
+    event_name: ClassVar[str] = "retention.hold_released"
+    hold_id: Ident
+    reason: Text
+
+
+class KeysRotated(AuditEvent):
+    event_name: ClassVar[str] = "keys.rotated"
+    old_kek_id: Ident
+    new_kek_id: Ident
+    rewrapped: Count
+
+
+class KekDestroyed(AuditEvent):
+    event_name: ClassVar[str] = "keys.kek_destroyed"
+    kek_id: Ident
+
+
+class BackupCreated(AuditEvent):
+    event_name: ClassVar[str] = "backup.created"
+    backup_id: Ident
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    tables: Count
+    rows: Count
+    files: Count
+
+
+class BackupRestored(AuditEvent):
+    event_name: ClassVar[str] = "backup.restored"
+    backup_id: Ident
+    rows: Count
+
+
+# -- ingest -----------------------------------------------------------------------
+
+
+class IngestBatchAccepted(AuditEvent):
+    event_name: ClassVar[str] = "ingest.batch_accepted"
+    node_id: Ident
+    batch_id: Ident
+    events: Count
+    alerts: Count = 0
+    duplicates: Count = 0
+
+
+class IngestBatchRejected(AuditEvent):
+    event_name: ClassVar[str] = "ingest.batch_rejected"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    node_id: Ident
+    reason: Text
+
+
+# -- the audit log itself ---------------------------------------------------------
+
+
+class AuditExported(AuditEvent):
+    event_name: ClassVar[str] = "audit.exported"
+    through_seq: Count
+    checkpoint_seq: Count
+
+
+class AuditPruned(AuditEvent):
+    event_name: ClassVar[str] = "audit.pruned"
+    through_seq: Count
+    retention_days: Count
+
+
+def _concrete(cls: type[AuditEvent]) -> list[type[AuditEvent]]:
+    found = [cls] if cls.event_name else []
+    for sub in cls.__subclasses__():
+        found += _concrete(sub)
+    return found
+
+
+#: event name → class, for every concrete event.
+AUDIT_EVENTS: dict[str, type[AuditEvent]] = {c.event_name: c for c in _concrete(AuditEvent)}
+
+
+def audit_event_class(name: str) -> type[AuditEvent]:
+    """The class of a named event; :class:`ContractError` naming the unknown event."""
+    try:
+        return AUDIT_EVENTS[name]
+    except KeyError:
+        msg = f"unknown audit event {name!r}: expected one of the names in docs/audit-events.md"
+        raise ContractError(msg) from None

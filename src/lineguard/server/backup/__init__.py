@@ -1,0 +1,1 @@
+"""Backup and restore: an encrypted, authenticated, verifiable archive of the database and data files."""

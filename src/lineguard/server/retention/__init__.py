@@ -1,0 +1,1 @@
+"""Retention: per-category deletion (crypto-shredding where encrypted), legal holds, sweep records."""
