@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lineguard.config.secrets import SecretRef
 
@@ -16,6 +16,7 @@ __all__ = [
     "HttpConfig",
     "IngestLimits",
     "KeyringConfig",
+    "Pkcs11Config",
     "PkiConfig",
     "RetentionConfig",
     "ServerConfig",
@@ -63,12 +64,30 @@ class IngestLimits(_Section):
     burst: int = Field(default=200, ge=1, le=100_000)
 
 
+class Pkcs11Config(_Section):
+    """A PKCS#11 token (HSM) holding the KEKs; they never leave it."""
+
+    library: Path = Field(title="PKCS#11 module", description="Path of the vendor's PKCS#11 library (.so).")
+    token_label: str = Field(min_length=1, max_length=32, description="Label of the token to use.")
+    pin: SecretRef = Field(
+        default=SecretRef(env="LINEGUARD_PKCS11_PIN"), description="User PIN of the token."
+    )
+
+
 class KeyringConfig(_Section):
     passphrase: SecretRef = Field(
         default=SecretRef(env="LINEGUARD_KEYRING_PASSPHRASE"),
         description="Protects the key-encryption keys of the server's keyring.",
     )
     backend: Literal["file", "pkcs11"] = Field(default="file", description="Where KEKs live.")
+    pkcs11: Pkcs11Config | None = Field(default=None, description="Required when backend is 'pkcs11'.")
+
+    @model_validator(mode="after")
+    def _pkcs11_needs_token(self) -> KeyringConfig:
+        if self.backend == "pkcs11" and self.pkcs11 is None:
+            msg = "backend 'pkcs11' needs a 'pkcs11' section (library, token_label, pin)"
+            raise ValueError(msg)
+        return self
 
 
 class PkiConfig(_Section):
