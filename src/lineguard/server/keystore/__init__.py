@@ -1,1 +1,10 @@
-"""The server's data-key store: wrapped DEKs in the main database (:class:`SqlDataKeyStore`)."""
+"""The server's data-key store: wrapped DEKs in the main database, beside the records they protect.
+
+``open_envelope(settings, sessions)`` gives the server's envelope encryption: the
+configured keyring (file or PKCS#11) over :class:`SqlDataKeyStore`.
+"""
+
+from lineguard.server.keystore.envelope import open_envelope, open_keyring
+from lineguard.server.keystore.store import SqlDataKeyStore
+
+__all__ = ["SqlDataKeyStore", "open_envelope", "open_keyring"]

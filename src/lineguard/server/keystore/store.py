@@ -1,0 +1,135 @@
+"""Wrapped data keys in the server's own database: :class:`SqlDataKeyStore`.
+
+Implements :class:`lineguard.crypto.datakeys.DataKeyStore` on the ``data_keys`` table,
+so the keys live, are backed up and are restored with the records they protect, on
+SQLite and PostgreSQL alike. Two modes:
+
+* ``SqlDataKeyStore(sessions)`` runs each call in its own short transaction (the
+  envelope used by request handlers and by ``lineguard keys rotate``);
+* ``SqlDataKeyStore.bound(session)`` works inside the caller's transaction, so a
+  retention sweep deletes rows and their keys atomically: commit both or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineguard.contracts.errors import CryptoError
+from lineguard.crypto.datakeys import WrappedKey
+from lineguard.server.keystore.models import DataKeyRow
+
+__all__ = ["SqlDataKeyStore"]
+
+
+class SqlDataKeyStore:
+    """The ``data_keys`` table as a :class:`~lineguard.crypto.datakeys.DataKeyStore`."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session] | None = None, *, session: Session | None = None
+    ) -> None:
+        if (sessions is None) == (session is None):
+            msg = "give exactly one of sessions (own transactions) or session (the caller's)"
+            raise TypeError(msg)
+        self._sessions = sessions
+        self._session = session
+
+    @classmethod
+    def bound(cls, session: Session) -> SqlDataKeyStore:
+        """A store that works inside ``session``'s transaction and never commits."""
+        return cls(session=session)
+
+    @contextmanager
+    def _scope(self) -> Iterator[Session]:
+        if self._session is not None:
+            yield self._session
+            return
+        assert self._sessions is not None  # noqa: S101 - guaranteed by __init__
+        with self._sessions.begin() as session:
+            yield session
+
+    def put(self, key: WrappedKey) -> None:
+        self.put_many([key])
+
+    def put_many(self, keys: Sequence[WrappedKey]) -> None:
+        if not keys:
+            return
+        rows = [
+            {
+                "key_id": k.key_id,
+                "category": k.category,
+                "object_id": k.object_id,
+                "kek_id": k.kek_id,
+                "wrapped": k.wrapped,
+                "created_at": k.created_at,
+            }
+            for k in keys
+        ]
+        try:
+            with self._scope() as session:
+                if self._session is not None:
+                    with session.begin_nested():  # a duplicate must not poison the caller's transaction
+                        session.execute(insert(DataKeyRow), rows)
+                else:
+                    session.execute(insert(DataKeyRow), rows)
+        except IntegrityError:
+            msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
+            raise CryptoError(msg) from None
+
+    def get(self, key_id: str) -> WrappedKey:
+        with self._scope() as session:
+            row = session.get(DataKeyRow, key_id)
+            if row is None:
+                msg = f"data key {key_id} does not exist: the object was crypto-shredded or never sealed here"
+                raise CryptoError(msg)
+            return _key(row)
+
+    def delete_object(self, category: str, object_id: str) -> int:
+        return self.delete_objects(category, [object_id])
+
+    def delete_objects(self, category: str, object_ids: Sequence[str]) -> int:
+        """Crypto-shred many objects of one category in one statement per 500 ids."""
+        deleted = 0
+        with self._scope() as session:
+            for start in range(0, len(object_ids), 500):
+                chunk = list(object_ids[start : start + 500])
+                result = session.execute(
+                    delete(DataKeyRow).where(DataKeyRow.category == category, DataKeyRow.object_id.in_(chunk))
+                )
+                deleted += int(getattr(result, "rowcount", 0) or 0)
+        return deleted
+
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
+        ids = list(kek_ids)
+        if not ids:
+            return []
+        with self._scope() as session:
+            rows = session.scalars(
+                select(DataKeyRow).where(DataKeyRow.kek_id.in_(ids)).order_by(DataKeyRow.key_id).limit(limit)
+            ).all()
+            return [_key(r) for r in rows]
+
+    def rewrap(self, key_id: str, *, old_kek_id: str, new_kek_id: str, wrapped: bytes) -> bool:
+        with self._scope() as session:
+            result = session.execute(
+                update(DataKeyRow)
+                .where(DataKeyRow.key_id == key_id, DataKeyRow.kek_id == old_kek_id)
+                .values(kek_id=new_kek_id, wrapped=wrapped)
+            )
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    def count_by_kek(self) -> dict[str, int]:
+        with self._scope() as session:
+            rows = session.execute(select(DataKeyRow.kek_id, func.count()).group_by(DataKeyRow.kek_id)).all()
+            return {str(k): int(n) for k, n in rows}
+
+    def __repr__(self) -> str:
+        return "SqlDataKeyStore(bound)" if self._session is not None else "SqlDataKeyStore()"
+
+
+def _key(row: DataKeyRow) -> WrappedKey:
+    return WrappedKey(row.key_id, row.category, row.object_id, row.kek_id, bytes(row.wrapped), row.created_at)
