@@ -91,11 +91,12 @@ def create_app(
         engine = create_engine_for(
             database_url(settings), password=password, pool_size=settings.database.pool_size
         )
+    sessions = session_factory(engine)
     context = ServerContext(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
-        sealer=sealer if sealer is not None else protection.default_sealer(settings),
+        sessions=sessions,
+        sealer=sealer if sealer is not None else protection.default_sealer(settings, sessions),
         audit=audit if audit is not None else protection.default_audit(settings),
         extras=dict(extras or {}),
     )

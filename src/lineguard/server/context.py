@@ -8,6 +8,7 @@ global. Other domains add what they need as fields with defaults.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +22,13 @@ __all__ = ["AuditHook", "Sealer", "ServerContext", "get_context", "get_session"]
 
 
 class Sealer(Protocol):
-    """Envelope encryption of one field or file (``lineguard.crypto.envelope.Envelope``)."""
+    """Envelope encryption of one field or file (``lineguard.crypto.envelope.Envelope``).
+
+    ``batch()`` groups the data keys of many seals into one durable write; ingest seals
+    a whole request inside one such block, before committing the rows.
+    """
+
+    def batch(self) -> AbstractContextManager[None]: ...
 
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes: ...
 

@@ -9,9 +9,10 @@ unless a caller (a test, a benchmark baseline) passes its own.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
 from lineguard.server.context import AuditHook, Sealer
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 class NoEncryption:
     """Stores fields as plaintext. Only for benchmark baselines and tests that say so."""
 
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes:
         return plaintext
 
@@ -31,16 +35,11 @@ class NoEncryption:
         return sealed
 
 
-def default_sealer(settings: ServerConfig) -> Sealer:
-    """Envelope encryption under the server keyring at ``data_dir/keys``."""
-    from lineguard.crypto.datakeys import SqliteDataKeyStore
-    from lineguard.crypto.envelope import Envelope
-    from lineguard.crypto.keyring import Keyring, keyring_path
+def default_sealer(settings: ServerConfig, sessions: sessionmaker[Session]) -> Sealer:
+    """Envelope encryption under the server keyring; data keys in the server database."""
+    from lineguard.server.keystore.envelope import open_envelope
 
-    passphrase = settings.keyring.passphrase.resolve()
-    path = keyring_path(settings.data_dir)
-    keyring = Keyring(path, passphrase) if path.exists() else Keyring.create(path, passphrase)
-    return Envelope(keyring, SqliteDataKeyStore(path.parent / "datakeys.db"))
+    return open_envelope(settings, sessions)
 
 
 def _log_only(session: Session, name: str, **fields: Any) -> None:

@@ -1,18 +1,31 @@
-"""Server test fixtures: settings under a temp dir, an app on the ``db_url`` engine with
-an in-memory audit trail, and a helper to build apps with or without encryption."""
+"""Server test fixtures: settings under a temp dir, an engine on ``db_url`` (SQLite and
+PostgreSQL), an in-memory audit trail, and a real plant server (uvicorn, HTTPS, mTLS)
+on loopback with its own CA."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import ServerConfig
-from lineguard.server.storage import create_engine_for
+from lineguard.server.app import create_app
+from lineguard.server.context import Sealer
+from lineguard.server.nodes import service as node_service
+from lineguard.server.pki import PlantCa, ca_paths
+from lineguard.server.protection import NoEncryption
+from lineguard.server.storage import create_engine_for, session_factory
+from lineguard.server.tls import ServerThread
+
+CA_PASSPHRASE = SecretStr("correct horse battery staple")
 
 
 class AuditTrail:
@@ -45,24 +58,6 @@ def audit_trail() -> AuditTrail:
     return AuditTrail()
 
 
-# -- a real plant server over HTTPS + mTLS on loopback --------------------------------
-
-import secrets  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import timedelta  # noqa: E402
-
-from pydantic import SecretStr  # noqa: E402
-
-from lineguard.server.app import create_app  # noqa: E402
-from lineguard.server.nodes import service as node_service  # noqa: E402
-from lineguard.server.pki import PlantCa, ca_paths  # noqa: E402
-from lineguard.server.protection import NoEncryption  # noqa: E402
-from lineguard.server.storage import session_factory  # noqa: E402
-from lineguard.server.tls import ServerThread  # noqa: E402
-
-CA_PASSPHRASE = SecretStr("correct horse battery staple")
-
-
 @dataclass
 class Plant:
     settings: ServerConfig
@@ -75,6 +70,9 @@ class Plant:
     def url(self) -> str:
         return self.server.url
 
+    def session(self) -> Session:
+        return session_factory(self.engine)()
+
     def token(
         self,
         node_id: str,
@@ -83,7 +81,7 @@ class Plant:
         cameras: tuple[str, ...] = ("cam-1",),
         ttl_s: float = 600,
     ) -> str:
-        with session_factory(self.engine)() as session:
+        with self.session() as session:
             token = node_service.issue_token(
                 session,
                 ca=self.ca,
@@ -98,7 +96,7 @@ class Plant:
         return str(token)
 
     def revoke(self, node_id: str) -> None:
-        with session_factory(self.engine)() as session:
+        with self.session() as session:
             node_service.revoke(session, node_id=node_id, reason="test", actor="test-admin", audit=self.audit)
 
 
@@ -108,20 +106,22 @@ def make_plant_ca(data_dir: Path) -> PlantCa:
     return ca
 
 
-@pytest.fixture
-def plant(server_settings: ServerConfig, engine: Engine, audit_trail: AuditTrail) -> Iterator[Plant]:
-    """A running server (real uvicorn, real TLS) on ``db_url``, with its own CA."""
-    ca = make_plant_ca(server_settings.data_dir)
-    app = create_app(
-        server_settings, engine=engine, sealer=NoEncryption(), audit=audit_trail, extras={"ca": ca}
-    )
-    paths = ca_paths(server_settings.data_dir)
+@contextlib.contextmanager
+def running_plant(
+    settings: ServerConfig, engine: Engine, audit: AuditTrail, sealer: Sealer | None = None
+) -> Iterator[Plant]:
+    """A running server (real uvicorn, real TLS) with its own CA."""
+    ca = make_plant_ca(settings.data_dir)
+    app = create_app(settings, engine=engine, sealer=sealer or NoEncryption(), audit=audit, extras={"ca": ca})
+    paths = ca_paths(settings.data_dir)
     with ServerThread(
         app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
     ) as server:
-        yield Plant(server_settings, ca, engine, server, audit_trail)
+        yield Plant(settings, ca, engine, server, audit)
 
 
 @pytest.fixture
-def random_name() -> str:
-    return f"n{secrets.token_hex(4)}"
+def plant(server_settings: ServerConfig, engine: Engine, audit_trail: AuditTrail) -> Iterator[Plant]:
+    """A running server on ``db_url`` (SQLite and PostgreSQL)."""
+    with running_plant(server_settings, engine, audit_trail) as p:
+        yield p

@@ -14,9 +14,7 @@ from lineguard.server.storage._migrate import compare_type, load_all_models
 
 def test_there_is_exactly_one_head() -> None:
     heads = current_heads()
-    assert len(heads) == 1, (
-        f"{len(heads)} heads {heads}: set your down_revision to the head"
-    )
+    assert len(heads) == 1, f"{len(heads)} heads {heads}: set your down_revision to the head"
 
 
 def test_every_revision_chains_to_the_root() -> None:

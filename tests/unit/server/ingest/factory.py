@@ -1,0 +1,118 @@
+"""Build contract-valid ingest messages for tests and benchmarks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lineguard.contracts.events import IngestBatch, NodeHeartbeat
+from lineguard.contracts.ids import new_id
+
+MODEL = {"model_id": "mdl_tile", "version": 3, "sha256": "ab" * 32}
+
+
+def event(
+    node_id: str,
+    *,
+    camera_id: str = "cam-1",
+    line_id: str = "line-1",
+    site_id: str = "plant-a",
+    verdict: str = "pass",
+    defects: tuple[str, ...] = (),
+    at: datetime | None = None,
+    key: str | None = None,
+    part_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "event_id": new_id("evt"),
+        "idempotency_key": key or new_id("idk"),
+        "node_id": node_id,
+        "site_id": site_id,
+        "line_id": line_id,
+        "station_id": "st-1",
+        "camera_id": camera_id,
+        "part_id": part_id,
+        "frame_id": 7,
+        "captured_at": (at or datetime.now(UTC)).isoformat(),
+        "model": MODEL,
+        "verdict": verdict,
+        "anomaly_score": 0.9 if verdict != "pass" else 0.1,
+        "threshold": 0.5,
+        "regions": [
+            {"defect_class": d, "score": 0.9, "bbox": {"x": 1, "y": 2, "width": 3, "height": 4}}
+            for d in defects
+        ],
+        "latency_ms": 12.5,
+    }
+
+
+def alert(node_id: str, *, line_id: str = "line-1", camera_id: str | None = "cam-1") -> dict[str, Any]:
+    return {
+        "alert_id": new_id("alr"),
+        "idempotency_key": new_id("idk"),
+        "node_id": node_id,
+        "site_id": "plant-a",
+        "line_id": line_id,
+        "camera_id": camera_id,
+        "kind": "defect",
+        "severity": "warning",
+        "raised_at": datetime.now(UTC).isoformat(),
+        "message": "scratch on part P-1234 for customer ACME",
+        "defect_class": "scratch",
+    }
+
+
+def batch(
+    node_id: str, events: list[dict[str, Any]], alerts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body = {
+        "node_id": node_id,
+        "sent_at": datetime.now(UTC).isoformat(),
+        "events": events,
+        "alerts": alerts or [],
+    }
+    IngestBatch.model_validate(body)  # the factory itself must produce valid messages
+    return body
+
+
+def mixed_events(node_id: str, n: int, *, start: datetime, camera_id: str = "cam-1") -> list[dict[str, Any]]:
+    """n events one minute apart: every 5th fails with a scratch, every 7th is uncertain with a dent."""
+    out = []
+    for i in range(n):
+        at = start + timedelta(minutes=i)
+        if i % 5 == 0:
+            out.append(event(node_id, camera_id=camera_id, verdict="fail", defects=("scratch",), at=at))
+        elif i % 7 == 0:
+            out.append(
+                event(node_id, camera_id=camera_id, verdict="uncertain", defects=("dent", "scratch"), at=at)
+            )
+        else:
+            out.append(event(node_id, camera_id=camera_id, at=at))
+    return out
+
+
+def heartbeat(node_id: str, *, cameras: tuple[str, ...] = ("cam-1",), backlog: int = 3) -> dict[str, Any]:
+    body = {
+        "node_id": node_id,
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "sent_at": datetime.now(UTC).isoformat(),
+        "software_version": "0.1.0",
+        "uptime_s": 120.0,
+        "outbox_backlog": backlog,
+        "disk_used_bytes": 1000,
+        "cameras": [
+            {
+                "camera_id": c,
+                "state": "streaming",
+                "fps": 29.5,
+                "latency_p50_ms": 11.0,
+                "latency_p99_ms": 30.0,
+                "frames_dropped": 2,
+                "model": MODEL,
+            }
+            for c in cameras
+        ],
+    }
+    NodeHeartbeat.model_validate(body)
+    return body
