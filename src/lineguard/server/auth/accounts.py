@@ -1,0 +1,165 @@
+"""User accounts: individual people only, with passwords that start as one-time passwords.
+
+Every account names one person (a user name such as ``j.doe`` and a display name); the
+names teams use for shared logins (``admin``, ``operator``, ``shift1``…) are refused. An
+account created by someone else starts with a generated one-time password that must be
+changed at the first sign-in. Disabling an account ends its sessions and revokes its API
+tokens in the same transaction. Functions take the database session first and
+keyword-only arguments; they flush but leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.audit import PasswordChanged, UserCreated, UserDisabled
+from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
+from lineguard.contracts.ids import uuid7
+from lineguard.server.auth.events import emit, user_actor
+from lineguard.server.auth.models import ApiToken, BrowserSession, User
+from lineguard.server.auth.runtime import AuthRuntime
+from lineguard.server.context import AuditHook
+
+__all__ = [
+    "SHARED_ACCOUNT_NAMES",
+    "change_password",
+    "create_user",
+    "disable_user",
+    "get_user",
+    "reset_password",
+    "user_by_name",
+]
+
+log = logging.getLogger(__name__)
+
+_USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+#: Names of role or team accounts, which would hide who did what.
+SHARED_ACCOUNT_NAMES = frozenset(
+    {"admin", "administrator", "root", "operator", "operators", "shared", "team", "guest", "test",
+     "user", "users", "service", "lineguard", "quality", "maintenance", "supervisor", "auditor",
+     "it", "support", "vendor", "partner", "kiosk", "line", "plant"}
+)  # fmt: skip
+_SHARED_PATTERN = re.compile(r"^(shift|line|team|station|kiosk|cell)[._-]?\d*$")
+
+
+def _check_username(username: str) -> str:
+    name = username.strip().lower()
+    if not _USERNAME_RE.match(name):
+        msg = f"user name {username!r} invalid: expected 2-64 of a-z 0-9 . _ - starting with a letter"
+        raise InputError(msg)
+    if name in SHARED_ACCOUNT_NAMES or _SHARED_PATTERN.match(name):
+        msg = f"user name {name!r} looks like a shared account: accounts are for individual people"
+        raise InputError(msg)
+    return name
+
+
+def one_time_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def get_user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        msg = f"no user with id {user_id}"
+        raise NotFoundError(msg)
+    return user
+
+
+def user_by_name(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username.strip().lower())).first()
+
+
+def create_user(
+    session: Session,
+    *,
+    runtime: AuthRuntime,
+    username: str,
+    display_name: str,
+    by: str,
+    audit: AuditHook,
+) -> tuple[User, str]:
+    """Create an account with a one-time password; return it with that password (shown once)."""
+    name = _check_username(username)
+    if not display_name.strip() or len(display_name) > 128:
+        msg = "display name must be the person's name, 1-128 characters"
+        raise InputError(msg)
+    if user_by_name(session, name) is not None:
+        msg = f"user {name!r} exists already"
+        raise ConflictError(msg)
+    password = one_time_password()
+    now = runtime.now()
+    user = User(
+        id=f"usr_{uuid7().hex}",
+        username=name,
+        display_name=display_name.strip(),
+        password_hash=runtime.hasher.hash(password),
+        must_change_password=True,
+        disabled=False,
+        created_at=now,
+        password_changed_at=now,
+        failed_logins=0,
+        lockouts=0,
+    )
+    session.add(user)
+    session.flush()
+    emit(audit, session, UserCreated(username=name, roles=[]), actor=by)
+    return user, password
+
+
+def reset_password(session: Session, *, runtime: AuthRuntime, user: User, by: str, audit: AuditHook) -> str:
+    """Replace the password with a new one-time password, end sessions; return it (shown once)."""
+    password = one_time_password()
+    user.password_hash = runtime.hasher.hash(password)
+    user.must_change_password = True
+    user.password_changed_at = runtime.now()
+    user.failed_logins, user.locked_until = 0, None
+    end_sessions(session, user_id=user.id, runtime=runtime)
+    emit(audit, session, PasswordChanged(username=user.username), actor=by)
+    return password
+
+
+def change_password(
+    session: Session, *, runtime: AuthRuntime, user: User, current: str, new: str, audit: AuditHook
+) -> None:
+    """The user's own change: prove the current password, pick a new, different one."""
+    runtime.hasher.verify(user.password_hash, current)
+    runtime.rules.check(new, username=user.username)
+    if new == current:
+        msg = "new password must differ from the current one"
+        raise InputError(msg)
+    user.password_hash = runtime.hasher.hash(new)
+    user.must_change_password = False
+    user.password_changed_at = runtime.now()
+    emit(audit, session, PasswordChanged(username=user.username), actor=user_actor(user.username))
+
+
+def end_sessions(session: Session, *, user_id: str, runtime: AuthRuntime, keep: str | None = None) -> int:
+    """Revoke every live browser session of a user (but ``keep``); return how many."""
+    stmt = (
+        update(BrowserSession)
+        .where(BrowserSession.user_id == user_id, BrowserSession.revoked_at.is_(None))
+        .values(revoked_at=runtime.now())
+    )
+    if keep is not None:
+        stmt = stmt.where(BrowserSession.id != keep)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def disable_user(session: Session, *, runtime: AuthRuntime, user: User, by: str, audit: AuditHook) -> None:
+    if by == user_actor(user.username):
+        msg = "you cannot disable your own account: ask another administrator"
+        raise ConflictError(msg)
+    user.disabled = True
+    ended = end_sessions(session, user_id=user.id, runtime=runtime)
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=runtime.now())
+    ).rowcount  # type: ignore[attr-defined]
+    log.info("disabled %s: %d sessions ended, %d tokens revoked", user.username, ended, revoked)
+    emit(audit, session, UserDisabled(username=user.username), actor=by)
