@@ -26,8 +26,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.audit import IngestBatchAccepted, IngestBatchRejected
 from lineguard.contracts.errors import PermissionDeniedError
 from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
+from lineguard.contracts.ids import new_id
 from lineguard.server.context import AuditHook, Sealer
 from lineguard.server.ingest.models import (
     ALL_PARTS,
@@ -40,7 +42,7 @@ from lineguard.server.ingest.models import (
     WorkOrderRow,
 )
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
-from lineguard.server.nodes.service import NodeIdentity
+from lineguard.server.nodes.service import NodeIdentity, emit
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -227,7 +229,7 @@ def record_rejection(session: Session, *, node_id: str, reason: str, audit: Audi
     """Count and audit a refused batch (its items are not stored)."""
     now = datetime.now(UTC)
     _bump_counters(session, node_id, now, batches_rejected=1)
-    audit(session, "ingest.batch_rejected", node_id=node_id, reason=reason[:500])
+    emit(audit, session, IngestBatchRejected(node_id=node_id, reason=reason[:500]), actor=f"node:{node_id}")
     session.commit()
 
 
@@ -266,15 +268,14 @@ def ingest_batch(
     _bump_counters(
         session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates
     )
-    audit(
-        session,
-        "ingest.batch_accepted",
+    accepted = IngestBatchAccepted(
         node_id=node.node_id,
-        serial=node.serial,
-        items=total,
-        stored=stored,
+        batch_id=new_id("bat"),
+        events=len(batch.events),
+        alerts=len(batch.alerts),
         duplicates=duplicates,
     )
+    emit(audit, session, accepted, actor=f"node:{node.node_id}")
     session.commit()
     return IngestReceipt(node_id=node.node_id, acknowledged=total, stored=stored, duplicates=duplicates)
 

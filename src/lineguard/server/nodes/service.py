@@ -18,6 +18,13 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.audit import (
+    AccessDenied,
+    AuditEvent,
+    EnrollmentTokenIssued,
+    NodeEnrolled,
+    NodeRevoked,
+)
 from lineguard.contracts.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from lineguard.server.context import AuditHook
 from lineguard.server.nodes.models import EnrollmentToken, Node, NodeCertificate, NodeStatus
@@ -37,6 +44,11 @@ __all__ = [
 
 #: Same rule as the contracts' ``Name`` (sites, lines, cameras, nodes).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def emit(audit: AuditHook, session: Session, event: AuditEvent, *, actor: str) -> None:
+    """Hand a typed audit event to the server's audit choke point, in this transaction."""
+    audit(session, event.event_name, actor=actor, **event.model_dump())
 
 
 @dataclass(frozen=True)
@@ -96,14 +108,11 @@ def issue_token(
             created_by=created_by,
         )
     )
-    audit(
+    emit(
+        audit,
         session,
-        "node.token_issued",
+        EnrollmentTokenIssued(token_id=token.token_id, line_id=line_id, expires_at=now + ttl),
         actor=created_by,
-        node_id=node_id,
-        token_id=token.token_id,
-        line_id=line_id,
-        expires_at=(now + ttl).isoformat(),
     )
     session.commit()
     return token
@@ -170,7 +179,13 @@ def enroll(
     elif row.expires_at <= now:
         refusal = f"enrollment token {row.token_id} expired at {row.expires_at.isoformat()}"
     if refusal is not None:
-        audit(session, "node.enrollment_refused", token_id=token.token_id, reason=refusal, source=source)
+        denied = AccessDenied(
+            action="node.enroll",
+            resource=f"enrollment_token:{token.token_id}",
+            reason=refusal,
+            source_ip=source,
+        )
+        emit(audit, session, denied, actor="system:enrollment")
         session.commit()
         raise AuthenticationError(refusal)
     assert row is not None  # noqa: S101 - refusal covers None
@@ -190,15 +205,8 @@ def enroll(
     row.used_at = now
     session.flush()
     _record(session, node, issued.certificate, ca, now)
-    audit(
-        session,
-        "node.enrolled",
-        node_id=node.node_id,
-        token_id=row.token_id,
-        serial=issued.serial_hex,
-        not_after=issued.not_after.isoformat(),
-        source=source,
-    )
+    enrolled = NodeEnrolled(node_id=node.node_id, line_id=node.line_id, certificate_serial=issued.serial_hex)
+    emit(audit, session, enrolled, actor=f"node:{node.node_id}")
     session.commit()
     return _response(node, issued.pem, ca, issued.not_after)
 
@@ -259,7 +267,7 @@ def revoke(
         .where(NodeCertificate.node_id == node_id, NodeCertificate.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    audit(session, "node.revoked", actor=actor, node_id=node_id, reason=reason[:500])
+    emit(audit, session, NodeRevoked(node_id=node_id, reason=reason[:500]), actor=actor)
     session.commit()
 
 

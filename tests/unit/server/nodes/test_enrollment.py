@@ -23,7 +23,7 @@ def test_enroll_issues_a_certificate_for_a_key_that_never_left_the_node(plant: P
     assert store.certificate().public_key() == store.load_key().public_key()
     assert store.certificate().subject.rfc4514_string().startswith("CN=node-a,")
     assert "node.enrolled" in plant.audit.names()
-    assert "node.token_issued" in plant.audit.names()
+    assert "node.enrollment_token_issued" in plant.audit.names()
 
 
 def test_a_token_works_once(plant: Plant, tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_a_forged_secret_is_refused(plant: Plant, tmp_path: Path) -> None:
     forged = ".".join([prefix, token_id, ("A" if secret[0] != "A" else "B") + secret[1:], ca_hash])
     with pytest.raises(AuthenticationError, match="unknown enrollment token"):
         enroll(plant.url, forged, tmp_path / "d")
-    assert "node.enrollment_refused" in plant.audit.names()
+    assert "access.denied" in plant.audit.names()
 
 
 def test_the_node_refuses_a_server_whose_ca_does_not_match_the_token(plant: Plant, tmp_path: Path) -> None:
