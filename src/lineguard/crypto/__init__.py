@@ -13,6 +13,7 @@ Key material never appears in a ``repr`` or a log line. Formats are versioned an
 documented in ``docs/data-protection.md``.
 """
 
+from lineguard.crypto._files import atomic_write
 from lineguard.crypto.canonical import b64d, b64e, canonical_json, utc_text
 from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore, WrappedKey, dek_aad
 from lineguard.crypto.envelope import Envelope
@@ -36,6 +37,7 @@ __all__ = [
     "SoftwareKek",
     "SqliteDataKeyStore",
     "WrappedKey",
+    "atomic_write",
     "b64d",
     "b64e",
     "canonical_json",

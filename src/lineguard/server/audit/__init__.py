@@ -1,1 +1,42 @@
-"""Tamper-evident audit log: one ``record`` choke point, a hash chain, signed checkpoints, verification."""
+"""Tamper-evident audit log of the plant server.
+
+* :func:`record` — the one choke point every writer goes through (in its transaction);
+  :class:`AuditRecorder` adapts it to ``create_app``'s ``audit`` hook.
+* :mod:`.chain` — entry hashes over canonical JSON and the Merkle frontier.
+* :func:`create_checkpoint` — an Ed25519-signed Merkle root (:class:`AuditSigner`);
+  ``scheduled.lifespan`` makes one periodically.
+* :class:`Ed25519Verifier` — the template-method verifier, over the live database
+  (:class:`DatabaseLog`) or an export (:class:`ExportedLog`, :func:`write_export`).
+* :func:`prune` — the audit log's own retention, cut only at a signed checkpoint.
+"""
+
+from lineguard.server.audit.chain import MerkleFrontier, entry_hash
+from lineguard.server.audit.export import ExportedLog, read_checkpoints, write_export
+from lineguard.server.audit.hook import AuditRecorder
+from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
+from lineguard.server.audit.service import create_checkpoint, prune, record
+from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
+from lineguard.server.audit.verifier import Ed25519Verifier, Verifier, VerifyReport
+
+__all__ = [
+    "AuditRecorder",
+    "AuditSigner",
+    "Checkpoint",
+    "DatabaseLog",
+    "Ed25519Verifier",
+    "Entry",
+    "ExportedLog",
+    "LogSource",
+    "MerkleFrontier",
+    "Verifier",
+    "VerifyReport",
+    "create_checkpoint",
+    "entry_hash",
+    "key_id_of",
+    "load_public_key",
+    "prune",
+    "public_key_pem",
+    "read_checkpoints",
+    "record",
+    "write_export",
+]

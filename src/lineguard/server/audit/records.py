@@ -1,0 +1,129 @@
+"""Plain records of the log as verifiers and exports see it: entries and checkpoints.
+
+A :class:`LogSource` yields them, whatever they are read from: the live database
+(:class:`DatabaseLog`) or an exported JSON-lines file (``export.read_export``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lineguard.crypto import utc_text
+from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
+
+__all__ = ["Checkpoint", "DatabaseLog", "Entry", "LogSource"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    event_id: str
+    recorded_at: str
+    name: str
+    actor: str
+    outcome: str
+    payload: str  # canonical JSON text of the event's fields
+    prev_hash: str
+    entry_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "entry",
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "recorded_at": self.recorded_at,
+            "name": self.name,
+            "actor": self.actor,
+            "outcome": self.outcome,
+            "payload": json.loads(self.payload),
+            "prev_hash": self.prev_hash,
+            "entry_hash": self.entry_hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    seq: int
+    entry_hash: str
+    merkle_root: str
+    frontier: str
+    created_at: str
+    key_id: str
+    signature: str
+    site_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "checkpoint", **{f: getattr(self, f) for f in self.__dataclass_fields__}}
+
+
+class LogSource(Protocol):
+    """Where a verifier reads a log from."""
+
+    def base(self) -> Checkpoint | None:
+        """The checkpoint the kept log starts after (entries before it were pruned), or None."""
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def entries(self) -> Iterator[Entry]:
+        """Entries in the order stored."""
+        ...
+
+    def tail(self) -> tuple[int, str] | None:
+        """What the source claims its last entry is (seq, hash), if it records that."""
+        ...
+
+
+class DatabaseLog:
+    """The live audit tables as a :class:`LogSource`."""
+
+    def __init__(self, session: Session, *, site_id: str, batch: int = 5000) -> None:
+        self.session = session
+        self.site_id = site_id
+        self.batch = batch
+
+    def _head(self) -> AuditChainHead | None:
+        return self.session.get(AuditChainHead, 1)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self.session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).all()
+        return [
+            Checkpoint(
+                r.seq,
+                r.entry_hash,
+                r.merkle_root,
+                r.frontier,
+                utc_text(r.created_at),
+                r.key_id,
+                r.signature,
+                self.site_id,
+            )
+            for r in rows
+        ]
+
+    def base(self) -> Checkpoint | None:
+        head = self._head()
+        if head is None or head.base_seq == 0:
+            return None
+        for cp in self.checkpoints():
+            if cp.seq == head.base_seq:
+                return cp
+        return Checkpoint(head.base_seq, "", "", "[]", "", "", "", self.site_id)  # fails verification
+
+    def tail(self) -> tuple[int, str] | None:
+        head = self._head()
+        return None if head is None else (head.seq, head.entry_hash)
+
+    def entries(self) -> Iterator[Entry]:
+        t = AuditEntryRow
+        stmt = select(
+            t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
+        ).order_by(t.seq)
+        for row in self.session.execute(stmt.execution_options(yield_per=self.batch)):
+            yield Entry(row[0], row[1], utc_text(row[2]), *row[3:])

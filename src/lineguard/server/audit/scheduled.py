@@ -1,0 +1,68 @@
+"""Periodic signed checkpoints for the running server (found by ``create_app``).
+
+Every ``audit.checkpoint_interval_s`` seconds (default 300, or ``extras`` of the
+server context) and once at shutdown, the current Merkle root is signed if entries
+were added since the last checkpoint. A checkpoint bounds what an attacker with
+database access could cut off the end of the log unnoticed to the entries since it.
+Checkpoints need the audit key, which is sealed with the server's envelope; a server
+started without encryption (a benchmark baseline) logs that it makes none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from lineguard.crypto import Envelope
+from lineguard.server.audit.service import create_checkpoint
+from lineguard.server.audit.signing import AuditSigner
+
+__all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "checkpoint_now", "lifespan"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT_INTERVAL_S = 300.0
+
+
+def checkpoint_now(context: Any, signer: AuditSigner) -> int | None:
+    """Sign a checkpoint over the current log in its own transaction; its seq, or None."""
+    with context.sessions.begin() as session:
+        row = create_checkpoint(session, signer, site_id=context.settings.site_id)
+        return None if row is None else row.seq
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context = app.state.lineguard
+    if not isinstance(context.sealer, Envelope):
+        log.warning("audit checkpoints are off: the server runs without envelope encryption")
+        yield
+        return
+    signer = await asyncio.to_thread(
+        AuditSigner.load_or_create, context.settings.data_dir / "audit", context.sealer
+    )
+    interval = float(context.extras.get("audit.checkpoint_interval_s", DEFAULT_CHECKPOINT_INTERVAL_S))
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            try:
+                await asyncio.to_thread(checkpoint_now, context, signer)
+            except Exception:
+                log.exception("audit checkpoint failed; will retry")
+
+    task = asyncio.create_task(loop(), name="audit-checkpoints")
+    context.extras["audit.signer"] = signer
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

@@ -1,0 +1,177 @@
+"""The one way into the audit log: ``record(session, event, actor=...)``.
+
+Every writer of the server calls :func:`record` inside its own transaction, so an
+audited action and its audit entry commit together or not at all. Appends are
+serialised on the ``audit_chain_head`` row, so concurrent writers can never fork the
+chain: PostgreSQL takes ``SELECT … FOR UPDATE`` on it; SQLite's first statement is an
+``UPDATE`` of it, which takes the database's write lock for the rest of the
+transaction (what ``BEGIN IMMEDIATE`` would do, without reopening the connection).
+
+Cost: four small statements. Ingest audits one entry per batch, not per event.
+:func:`create_checkpoint` signs the current Merkle root; :func:`prune` drops entries
+older than the audit retention, but only up to a signed checkpoint, from which
+verification then starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent
+from lineguard.contracts.errors import InputError
+from lineguard.contracts.ids import new_id
+from lineguard.crypto import b64e, canonical_json, utc_text
+from lineguard.server.audit.chain import MerkleFrontier, entry_hash
+from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
+from lineguard.server.audit.signing import AuditSigner
+
+__all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "create_checkpoint", "prune", "record"]
+
+CHECKPOINT_FORMAT = "lineguard-audit-checkpoint/v1"
+_ACTOR = re.compile(ACTOR_PATTERN)
+
+
+def _lock_head(session: Session) -> AuditChainHead:
+    """The chain head, locked against every other appender until this transaction ends."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
+    head = session.scalars(
+        select(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if head is None:
+        msg = "the audit chain head is missing: run the database migrations (upgrade head)"
+        raise InputError(msg)
+    return head
+
+
+def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | None = None) -> AuditEntryRow:
+    """Append ``event`` to the chain in ``session``'s transaction (the caller commits).
+
+    ``actor`` is ``kind:name``: ``user:alice``, ``node:line1-cam``, ``system:retention``,
+    ``cli:keys``.
+    """
+    if not _ACTOR.match(actor):
+        msg = f"audit actor must look like 'user:alice' or 'system:retention', got {actor[:80]!r}"
+        raise InputError(msg)
+    if not event.event_name:
+        msg = f"{type(event).__name__} is not a concrete audit event (it has no event_name)"
+        raise InputError(msg)
+    payload = canonical_json(event.model_dump(mode="json")).decode("utf-8")
+    moment = now or datetime.now(UTC)
+    head = _lock_head(session)
+    seq = head.seq + 1
+    row = AuditEntryRow(
+        seq=seq,
+        event_id=new_id("aud"),
+        recorded_at=moment,
+        name=event.event_name,
+        actor=actor,
+        outcome=event.outcome,
+        payload=payload,
+        prev_hash=head.entry_hash,
+        entry_hash="",
+    )
+    row.entry_hash = entry_hash(
+        seq=seq,
+        event_id=row.event_id,
+        recorded_at=utc_text(moment),
+        name=row.name,
+        actor=actor,
+        outcome=row.outcome,
+        payload=payload,
+        prev_hash=head.entry_hash,
+    )
+    frontier = MerkleFrontier.from_json(head.frontier)
+    frontier.append_entry(row.entry_hash)
+    session.add(row)
+    head.seq, head.entry_hash, head.frontier = seq, row.entry_hash, frontier.to_json()
+    session.flush()
+    return row
+
+
+def checkpoint_statement(
+    *, seq: int, entry_hash: str, merkle_root: str, created_at: str, key_id: str, site_id: str
+) -> bytes:
+    """The exact bytes a checkpoint signature covers."""
+    return canonical_json(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "site_id": site_id,
+            "seq": seq,
+            "entry_hash": entry_hash,
+            "merkle_root": merkle_root,
+            "created_at": created_at,
+            "key_id": key_id,
+        }
+    )
+
+
+def create_checkpoint(
+    session: Session, signer: AuditSigner, *, site_id: str, now: datetime | None = None
+) -> AuditCheckpointRow | None:
+    """Sign the current head (Merkle root over every entry); None if nothing new since the last one."""
+    head = _lock_head(session)
+    if head.seq == 0:
+        return None
+    latest = session.scalar(select(func.max(AuditCheckpointRow.seq)))
+    if latest is not None and latest >= head.seq:
+        return None
+    frontier = MerkleFrontier.from_json(head.frontier)
+    created = utc_text(now or datetime.now(UTC))
+    root = frontier.root()
+    statement = checkpoint_statement(
+        seq=head.seq,
+        entry_hash=head.entry_hash,
+        merkle_root=root,
+        created_at=created,
+        key_id=signer.key_id,
+        site_id=site_id,
+    )
+    row = AuditCheckpointRow(
+        seq=head.seq,
+        entry_hash=head.entry_hash,
+        merkle_root=root,
+        frontier=head.frontier,
+        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
+        key_id=signer.key_id,
+        signature=b64e(signer.sign(statement)),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    through_seq: int
+    deleted: int
+
+
+def prune(session: Session, *, retention_days: int, now: datetime | None = None) -> PruneResult:
+    """Delete entries older than ``retention_days``, up to the newest signed checkpoint that allows it.
+
+    Verification of the remaining log then starts from that checkpoint (its entry
+    hash and Merkle frontier), so pruning never breaks the chain.
+    """
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    head = _lock_head(session)
+    candidate = session.scalar(
+        select(func.max(AuditCheckpointRow.seq)).where(
+            AuditCheckpointRow.seq > head.base_seq,
+            AuditCheckpointRow.seq.in_(select(AuditEntryRow.seq).where(AuditEntryRow.recorded_at < cutoff)),
+        )
+    )
+    if candidate is None:
+        return PruneResult(head.base_seq, 0)
+    result = session.execute(delete(AuditEntryRow).where(AuditEntryRow.seq <= candidate))
+    head.base_seq = candidate
+    session.flush()
+    return PruneResult(candidate, int(getattr(result, "rowcount", 0) or 0))

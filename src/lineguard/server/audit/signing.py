@@ -1,0 +1,93 @@
+"""The server's Ed25519 audit key: signs checkpoints; its public key is published.
+
+The private key is stored under ``data_dir/audit/`` as a sealed object (envelope
+encryption under the server keyring, data key in the database), so it is protected at
+rest like every other secret and follows key rotation. The public key is written
+beside it as PEM and printed by ``lineguard audit public-key``: give it to whoever
+must verify exports (auditors, the SIEM), who then need nothing else from the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from lineguard.contracts.errors import InputError, SignatureError
+from lineguard.crypto import Envelope, atomic_write
+
+__all__ = ["AuditSigner", "key_id_of", "load_public_key", "public_key_pem", "verify_ed25519"]
+
+_OBJECT_ID = "audit-signing-key"
+_CATEGORY = "audit_key"
+
+
+def key_id_of(public: Ed25519PublicKey) -> str:
+    """Short stable name of a public key: the first 16 bytes of SHA-256 of its raw form, hex."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def public_key_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key(pem: bytes, *, source: str = "public key") -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM; :class:`InputError` saying what was found instead."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        msg = f"{source} is not a PEM public key"
+        raise InputError(msg) from None
+    if not isinstance(key, Ed25519PublicKey):
+        found = type(key).__name__.removesuffix("PublicKey") or "non-Ed25519"
+        msg = f"{source} is a {found} key, expected Ed25519"
+        raise InputError(msg)
+    return key
+
+
+class AuditSigner:
+    """Holds the private audit key; signs checkpoint statements."""
+
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+        self.public = private.public_key()
+        self.key_id = key_id_of(self.public)
+
+    @classmethod
+    def generate(cls) -> AuditSigner:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load_or_create(cls, directory: Path, envelope: Envelope) -> AuditSigner:
+        """The server's audit key from ``directory`` (created, sealed and published on first use)."""
+        sealed_path = directory / "signing-key.sealed"
+        if sealed_path.exists():
+            raw = envelope.open(sealed_path.read_bytes(), object_id=_OBJECT_ID, category=_CATEGORY)
+            signer = cls(Ed25519PrivateKey.from_private_bytes(raw))
+        else:
+            signer = cls.generate()
+            raw = signer._private.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            atomic_write(sealed_path, envelope.seal(raw, object_id=_OBJECT_ID, category=_CATEGORY))
+        atomic_write(directory / "signing-key.pub.pem", public_key_pem(signer.public), mode=0o644)
+        return signer
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+    def __repr__(self) -> str:
+        return f"AuditSigner(key_id={self.key_id!r})"
+
+
+def verify_ed25519(public: Ed25519PublicKey, message: bytes, signature: bytes, *, what: str) -> None:
+    """Raise :class:`SignatureError` unless ``signature`` is ``public``'s over ``message``."""
+    try:
+        public.verify(signature, message)
+    except InvalidSignature:
+        msg = f"{what}: Ed25519 signature does not verify with key {key_id_of(public)}"
+        raise SignatureError(msg) from None
