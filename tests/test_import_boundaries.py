@@ -1,6 +1,6 @@
 """The dependency rule of the architecture, enforced.
 
-contracts ← config ← {vision, crypto} ← {edge, server} ← cli. Edge and server never
+contracts ← config ← {vision, crypto} ← signing ← {edge, server} ← cli. Edge and server never
 import each other; the edge node never imports the web-server stack; the CLI imports
 edge and server only inside functions (lazily).
 """
@@ -23,10 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"contracts", "config"},
     "crypto": {"contracts", "config", "crypto"},
     "vision": {"contracts", "vision"},
-    "edge": {"contracts", "config", "crypto", "vision", "edge"},
-    "server": {"contracts", "config", "crypto", "vision", "server", "web"},
+    "signing": {"contracts", "config", "crypto", "vision", "signing"},
+    "edge": {"contracts", "config", "crypto", "vision", "signing", "edge"},
+    "server": {"contracts", "config", "crypto", "vision", "signing", "server", "web"},
     "web": {"web"},
-    "cli": {"contracts", "config", "crypto", "vision", "edge", "server", "cli"},
+    "cli": {"contracts", "config", "crypto", "vision", "signing", "edge", "server", "cli"},
 }
 WEB_STACK = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "jinja2", "cedarpy", "psycopg"}
 LAZY_ONLY_FROM_CLI = {"edge", "server", "vision"}
@@ -67,7 +68,7 @@ def test_module_respects_dependency_rule(path: Path) -> None:
             assert target in ALLOWED[package], f"lineguard.{package} must not import {module}"
             if package == "cli" and target in LAZY_ONLY_FROM_CLI:
                 assert not top_level, f"cli must import {module} lazily, inside the command"
-        if package in {"edge", "vision", "contracts", "config", "crypto"}:
+        if package in {"edge", "vision", "contracts", "config", "crypto", "signing"}:
             assert parts[0] not in WEB_STACK, f"lineguard.{package} must not import the web stack ({module})"
 
 
