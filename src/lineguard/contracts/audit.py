@@ -92,6 +92,8 @@ class AuditEvent(BaseModel):
 
 
 class LoginSucceeded(AuditEvent):
+    """A person or token logged in."""
+
     event_name: ClassVar[str] = "auth.login_succeeded"
     username: Ident
     method: Literal["password", "password+totp", "api_token"]
@@ -99,6 +101,8 @@ class LoginSucceeded(AuditEvent):
 
 
 class LoginFailed(AuditEvent):
+    """A login attempt failed (wrong password or code, unknown or disabled user, lockout, rate limit)."""
+
     event_name: ClassVar[str] = "auth.login_failed"
     outcome: Literal["success", "failure", "denied"] = "failure"
     username: Ident
@@ -107,17 +111,23 @@ class LoginFailed(AuditEvent):
 
 
 class Logout(AuditEvent):
+    """A session ended: by the user, by expiry, or revoked."""
+
     event_name: ClassVar[str] = "auth.logout"
     username: Ident
     reason: Literal["user", "expired", "revoked"] = "user"
 
 
 class MfaEnrolled(AuditEvent):
+    """A user enrolled a TOTP authenticator."""
+
     event_name: ClassVar[str] = "auth.mfa_enrolled"
     username: Ident
 
 
 class MfaFailed(AuditEvent):
+    """A TOTP code was wrong or replayed."""
+
     event_name: ClassVar[str] = "auth.mfa_failed"
     outcome: Literal["success", "failure", "denied"] = "failure"
     username: Ident
@@ -125,11 +135,15 @@ class MfaFailed(AuditEvent):
 
 
 class MfaReset(AuditEvent):
+    """An administrator reset a user's MFA (the user must enrol again)."""
+
     event_name: ClassVar[str] = "auth.mfa_reset"
     username: Ident
 
 
 class AccountLocked(AuditEvent):
+    """An account was locked after repeated failures."""
+
     event_name: ClassVar[str] = "auth.account_locked"
     username: Ident
     failures: Count
@@ -137,11 +151,15 @@ class AccountLocked(AuditEvent):
 
 
 class PasswordChanged(AuditEvent):
+    """A user's password was changed or reset."""
+
     event_name: ClassVar[str] = "auth.password_changed"
     username: Ident
 
 
 class ApiTokenIssued(AuditEvent):
+    """A scoped, expiring API token was issued for an integration."""
+
     event_name: ClassVar[str] = "auth.api_token_issued"
     token_id: Ident
     owner: Ident
@@ -150,6 +168,8 @@ class ApiTokenIssued(AuditEvent):
 
 
 class ApiTokenRevoked(AuditEvent):
+    """An API token was revoked."""
+
     event_name: ClassVar[str] = "auth.api_token_revoked"
     token_id: Ident
 
@@ -158,17 +178,23 @@ class ApiTokenRevoked(AuditEvent):
 
 
 class UserCreated(AuditEvent):
+    """An individual account was created."""
+
     event_name: ClassVar[str] = "user.created"
     username: Ident
     roles: list[Ident] = Field(max_length=50)
 
 
 class UserDisabled(AuditEvent):
+    """An account was disabled."""
+
     event_name: ClassVar[str] = "user.disabled"
     username: Ident
 
 
 class RoleGranted(AuditEvent):
+    """A role was granted to a user, scoped to a site or line."""
+
     event_name: ClassVar[str] = "user.role_granted"
     username: Ident
     role: Ident
@@ -176,6 +202,8 @@ class RoleGranted(AuditEvent):
 
 
 class RoleRevoked(AuditEvent):
+    """A role was taken from a user."""
+
     event_name: ClassVar[str] = "user.role_revoked"
     username: Ident
     role: Ident
@@ -186,6 +214,8 @@ class RoleRevoked(AuditEvent):
 
 
 class AccessDenied(AuditEvent):
+    """A request was refused by policy (who tried what on which resource)."""
+
     event_name: ClassVar[str] = "access.denied"
     outcome: Literal["success", "failure", "denied"] = "denied"
     action: Ident
@@ -195,18 +225,24 @@ class AccessDenied(AuditEvent):
 
 
 class InspectionRecordsRead(AuditEvent):
+    """Inspection results were read (the query and how many records, never the records)."""
+
     event_name: ClassVar[str] = "access.inspection_read"
     query: Text = Field(description="What was asked for (route and filters), never the results.")
     records: Count
 
 
 class EvidenceAccessed(AuditEvent):
+    """An evidence image reference was opened."""
+
     event_name: ClassVar[str] = "access.evidence"
     evidence_ref: Ident
     purpose: Text = ""
 
 
 class PlantDataRead(AuditEvent):
+    """Records of a plant-data domain were read."""
+
     event_name: ClassVar[str] = "access.plant_data_read"
     domain: Literal[
         "production", "quality", "maintenance", "finance_pricing", "vendor_terms", "customer_orders"
@@ -216,6 +252,8 @@ class PlantDataRead(AuditEvent):
 
 
 class AuditReadAccess(AuditEvent):
+    """The audit log was read or exported through the API."""
+
     event_name: ClassVar[str] = "access.audit_read"
     query: Text
     records: Count
@@ -225,6 +263,8 @@ class AuditReadAccess(AuditEvent):
 
 
 class ConfigChanged(AuditEvent):
+    """A setting changed; before and after values as canonical JSON."""
+
     event_name: ClassVar[str] = "config.changed"
     setting: Ident = Field(description="Dotted path of what changed, e.g. 'camera.cam-1.threshold'.")
     before: Text | None = Field(description="Canonical JSON of the old value (None when created).")
@@ -235,6 +275,8 @@ class ConfigChanged(AuditEvent):
 
 
 class EnrollmentTokenIssued(AuditEvent):
+    """A one-time enrollment token was issued for a line."""
+
     event_name: ClassVar[str] = "node.enrollment_token_issued"
     token_id: Ident
     line_id: Ident
@@ -242,6 +284,8 @@ class EnrollmentTokenIssued(AuditEvent):
 
 
 class NodeEnrolled(AuditEvent):
+    """An edge node enrolled and received its first certificate."""
+
     event_name: ClassVar[str] = "node.enrolled"
     node_id: Ident
     line_id: Ident
@@ -249,12 +293,16 @@ class NodeEnrolled(AuditEvent):
 
 
 class NodeCertificateRenewed(AuditEvent):
+    """A node renewed its client certificate."""
+
     event_name: ClassVar[str] = "node.certificate_renewed"
     node_id: Ident
     certificate_serial: Ident
 
 
 class NodeRevoked(AuditEvent):
+    """A node's identity was revoked."""
+
     event_name: ClassVar[str] = "node.revoked"
     node_id: Ident
     reason: Text
@@ -270,24 +318,34 @@ class _ModelEvent(AuditEvent):
 
 
 class ModelRegistered(_ModelEvent):
+    """A signed model package was registered."""
+
     event_name: ClassVar[str] = "model.registered"
 
 
 class ModelApproved(_ModelEvent):
+    """A model version was approved (by a second person)."""
+
     event_name: ClassVar[str] = "model.approved"
 
 
 class ModelRejected(_ModelEvent):
+    """A model version was rejected."""
+
     event_name: ClassVar[str] = "model.rejected"
     reason: Text
 
 
 class ModelDeployed(_ModelEvent):
+    """A model version was deployed to a line, camera or node."""
+
     event_name: ClassVar[str] = "model.deployed"
     target: Ident = Field(description="Line, camera or node the model went to.")
 
 
 class ModelRolledBack(_ModelEvent):
+    """A deployment was rolled back."""
+
     event_name: ClassVar[str] = "model.rolled_back"
     target: Ident
     reason: Text
@@ -297,6 +355,8 @@ class ModelRolledBack(_ModelEvent):
 
 
 class AiRecommendationMade(AuditEvent):
+    """The assistant made a recommendation (what about, not its text)."""
+
     event_name: ClassVar[str] = "ai.recommendation"
     recommendation_id: Ident
     kind: Ident
@@ -304,6 +364,8 @@ class AiRecommendationMade(AuditEvent):
 
 
 class AiRecommendationDecided(AuditEvent):
+    """A person approved or rejected an assistant recommendation."""
+
     event_name: ClassVar[str] = "ai.decision"
     recommendation_id: Ident
     decision: Literal["approved", "rejected"]
@@ -314,6 +376,8 @@ class AiRecommendationDecided(AuditEvent):
 
 
 class RetentionSweep(AuditEvent):
+    """A retention sweep ran: records deleted and held per category, data keys shredded."""
+
     event_name: ClassVar[str] = "retention.sweep"
     sweep_id: Ident
     deleted: dict[Ident, Count] = Field(description="Records deleted per category.")
@@ -322,6 +386,8 @@ class RetentionSweep(AuditEvent):
 
 
 class LegalHoldPlaced(AuditEvent):
+    """A legal hold exempted a named record from deletion."""
+
     event_name: ClassVar[str] = "retention.hold_placed"
     hold_id: Ident
     category: Ident
@@ -330,12 +396,16 @@ class LegalHoldPlaced(AuditEvent):
 
 
 class LegalHoldReleased(AuditEvent):
+    """A legal hold was released."""
+
     event_name: ClassVar[str] = "retention.hold_released"
     hold_id: Ident
     reason: Text
 
 
 class KeysRotated(AuditEvent):
+    """A new key-encryption key became active; data keys re-wrapped under it."""
+
     event_name: ClassVar[str] = "keys.rotated"
     old_kek_id: Ident
     new_kek_id: Ident
@@ -343,11 +413,15 @@ class KeysRotated(AuditEvent):
 
 
 class KekDestroyed(AuditEvent):
+    """A retired key-encryption key was destroyed (no data key needed it)."""
+
     event_name: ClassVar[str] = "keys.kek_destroyed"
     kek_id: Ident
 
 
 class BackupCreated(AuditEvent):
+    """An encrypted backup archive was written."""
+
     event_name: ClassVar[str] = "backup.created"
     backup_id: Ident
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -357,6 +431,8 @@ class BackupCreated(AuditEvent):
 
 
 class BackupRestored(AuditEvent):
+    """A backup archive was restored into an empty database."""
+
     event_name: ClassVar[str] = "backup.restored"
     backup_id: Ident
     rows: Count
@@ -366,6 +442,8 @@ class BackupRestored(AuditEvent):
 
 
 class IngestBatchAccepted(AuditEvent):
+    """An edge node's batch was stored (one entry per batch, not per event)."""
+
     event_name: ClassVar[str] = "ingest.batch_accepted"
     node_id: Ident
     batch_id: Ident
@@ -375,6 +453,8 @@ class IngestBatchAccepted(AuditEvent):
 
 
 class IngestBatchRejected(AuditEvent):
+    """An edge node's batch was refused."""
+
     event_name: ClassVar[str] = "ingest.batch_rejected"
     outcome: Literal["success", "failure", "denied"] = "failure"
     node_id: Ident
@@ -385,12 +465,16 @@ class IngestBatchRejected(AuditEvent):
 
 
 class AuditExported(AuditEvent):
+    """The audit log was exported with its checkpoints."""
+
     event_name: ClassVar[str] = "audit.exported"
     through_seq: Count
     checkpoint_seq: Count
 
 
 class AuditPruned(AuditEvent):
+    """Audit entries older than the audit retention were removed up to a signed checkpoint."""
+
     event_name: ClassVar[str] = "audit.pruned"
     through_seq: Count
     retention_days: Count
