@@ -34,8 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import Depends, Request
-from fastapi.routing import APIRoute
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
@@ -65,11 +66,13 @@ __all__ = [
     "SESSION_COOKIE",
     "Access",
     "AccessRule",
+    "DeclaredRoute",
     "access_rules",
     "allow_authenticated",
     "allow_node",
     "allow_public",
     "current_principal",
+    "declared_routes",
     "require",
 ]
 
@@ -116,10 +119,44 @@ def _mark(dependency: Callable[..., Any], rule: AccessRule) -> Callable[..., Any
     return dependency
 
 
-def access_rules(route: APIRoute) -> list[AccessRule]:
+@dataclass(frozen=True, slots=True)
+class DeclaredRoute:
+    """One route of an app as a client reaches it, with the access rules it declared."""
+
+    path: str
+    methods: frozenset[str]
+    is_api: bool
+    rules: tuple[AccessRule, ...]
+
+
+def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
+    """Every route of ``app`` (prefixes of included routers applied) and its access rules.
+
+    Non-API routes (OpenAPI schema, docs, static mounts) carry no rules; the walk test
+    lists the few that may exist.
+    """
+    found = []
+    for context in iter_route_contexts(app.routes):
+        dependant = (
+            getattr(context, "dependant", None) if isinstance(context.original_route, APIRoute) else None
+        )
+        rules = tuple(access_rules(dependant)) if dependant is not None else ()
+        found.append(
+            DeclaredRoute(
+                path=str(context.path),
+                methods=frozenset(context.methods or ()),
+                is_api=dependant is not None,
+                rules=rules,
+            )
+        )
+    return found
+
+
+def access_rules(route: APIRoute | Dependant) -> list[AccessRule]:
     """Every access rule declared on ``route`` (directly or inside its dependencies)."""
     found: list[AccessRule] = []
-    stack = list(route.dependant.dependencies)
+    dependant = route.dependant if isinstance(route, APIRoute) else route
+    stack = list(dependant.dependencies)
     while stack:
         dep = stack.pop()
         rule = getattr(dep.call, _ACCESS_ATTR, None)
