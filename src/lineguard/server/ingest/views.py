@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from lineguard.contracts.errors import LineGuardError
 from lineguard.contracts.events import IngestBatch, NodeHeartbeat
 from lineguard.contracts.validation import parse_message
+from lineguard.server.auth.dependencies import allow_node
 from lineguard.server.context import ServerContext, get_context, get_session
 from lineguard.server.ingest import service
 from lineguard.server.ingest.limits import TokenBuckets, read_limited_body
@@ -26,7 +27,7 @@ from lineguard.server.nodes.service import NodeIdentity
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/ingest", tags=["ingest"])
+router = APIRouter(prefix="/ingest", tags=["ingest"], dependencies=[Depends(allow_node())])
 
 _BODY_DOC = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}

@@ -6,7 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CertificateResponse", "EnrollRequest", "NodeView", "RenewRequest"]
+__all__ = [
+    "CertificateResponse",
+    "EnrollRequest",
+    "NodeView",
+    "RenewRequest",
+    "RevokeRequest",
+    "TokenRequest",
+    "TokenResponse",
+]
 
 _PEM_MAX = 8192
 
@@ -43,3 +51,23 @@ class NodeView(_Body):
     enrolled_at: datetime
     revoked_at: datetime | None
     certificate_not_after: datetime | None
+
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class TokenRequest(_Body):
+    node_id: str = Field(pattern=_NAME)
+    line_id: str = Field(pattern=_NAME)
+    camera_ids: list[str] = Field(min_length=1, max_length=64)
+    ttl_hours: float | None = Field(default=None, ge=0.05, le=720)
+
+
+class TokenResponse(_Body):
+    token: str = Field(description="Hand to the node's installer; shown once, stored only as a hash.")
+    node_id: str
+    expires_in_hours: float
+
+
+class RevokeRequest(_Body):
+    reason: str = Field(min_length=1, max_length=500)

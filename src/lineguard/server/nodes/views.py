@@ -1,39 +1,58 @@
-"""Node-identity routes: fetch the CA (public), enroll with a token, renew with mTLS.
-
-Administration (issue tokens, list, revoke) runs through ``lineguard node …`` on the
-server host, which writes the same tables; the server sees a revocation on the node's
-next request because authentication reads the database every time.
+"""Node-identity routes: fetch the CA (public), enroll with a token, renew with mTLS,
+and administration (list, issue tokens, revoke) for people holding node-management
+permissions. ``lineguard node …`` on the server host writes the same tables; either
+way a revocation is seen on the node's next request, because node authentication
+reads the database every time.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.errors import NotFoundError
+from lineguard.server.auth.catalog import Action
+from lineguard.server.auth.dependencies import Access, allow_node, allow_public, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import service
 from lineguard.server.nodes.identity import CurrentNode, plant_ca
-from lineguard.server.nodes.schemas import CertificateResponse, EnrollRequest, RenewRequest
+from lineguard.server.nodes.schemas import (
+    CertificateResponse,
+    EnrollRequest,
+    NodeView,
+    RenewRequest,
+    RevokeRequest,
+    TokenRequest,
+    TokenResponse,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["nodes"])
 
-#: Routes a node reaches before it has a certificate; access control treats them as
-#: public (the token, or nothing secret, is the credential).
-PUBLIC_ROUTES = {"/enroll/ca", "/enroll"}
 
-
-@router.get("/enroll/ca", response_class=PlainTextResponse, summary="The plant CA certificate (PEM)")
+@router.get(
+    "/enroll/ca",
+    response_class=PlainTextResponse,
+    summary="The plant CA certificate (PEM)",
+    dependencies=[
+        Depends(allow_public("the CA certificate is public; nodes check its sha256 against their token"))
+    ],
+)
 def get_ca_certificate(request: Request) -> str:
     """Public: a node checks its sha256 against the enrollment token before trusting it."""
     return plant_ca(get_context(request)).pem
 
 
-@router.post("/enroll", summary="Redeem an enrollment token for a client certificate")
+@router.post(
+    "/enroll",
+    summary="Redeem an enrollment token for a client certificate",
+    dependencies=[Depends(allow_public("the one-time enrollment token in the body is the credential"))],
+)
 def post_enroll(
     body: EnrollRequest, request: Request, session: Annotated[Session, Depends(get_session)]
 ) -> CertificateResponse:
@@ -49,7 +68,11 @@ def post_enroll(
     )
 
 
-@router.post("/nodes/renew", summary="Renew the calling node's certificate (mTLS)")
+@router.post(
+    "/nodes/renew",
+    summary="Renew the calling node's certificate (mTLS)",
+    dependencies=[Depends(allow_node())],
+)
 def post_renew(
     body: RenewRequest, node: CurrentNode, request: Request, session: Annotated[Session, Depends(get_session)]
 ) -> CertificateResponse:
@@ -62,3 +85,59 @@ def post_renew(
         cert_days=context.settings.pki.node_cert_days,
         audit=context.audit,
     )
+
+
+ManageNodes = Annotated[Access, Depends(require(Action.NODE_MANAGEMENT_WRITE))]
+ReadNodes = Annotated[Access, Depends(require(Action.NODE_MANAGEMENT_READ))]
+
+
+@router.get("/nodes", summary="Enrolled nodes and their certificates")
+def get_nodes(access: ReadNodes, session: Annotated[Session, Depends(get_session)]) -> list[NodeView]:
+    return [n for n in service.list_nodes(session) if access.scope.allows(n.line_id)]
+
+
+@router.post("/nodes/tokens", summary="Issue a one-time enrollment token", status_code=201)
+def post_token(
+    body: TokenRequest,
+    access: ManageNodes,
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+) -> TokenResponse:
+    access.check_line(body.line_id, record=body.node_id)
+    context = get_context(request)
+    hours = body.ttl_hours or context.settings.pki.enrollment_token_hours
+    token = service.issue_token(
+        session,
+        ca=plant_ca(context),
+        node_id=body.node_id,
+        site_id=context.settings.site_id,
+        line_id=body.line_id,
+        camera_ids=body.camera_ids,
+        ttl=timedelta(hours=hours),
+        created_by=access.principal.actor,
+        audit=context.audit,
+    )
+    return TokenResponse(token=str(token), node_id=body.node_id, expires_in_hours=hours)
+
+
+@router.post("/nodes/{node_id}/revoke", summary="Revoke a node (effective on its next request)")
+def post_revoke(
+    node_id: str,
+    body: RevokeRequest,
+    access: ManageNodes,
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+) -> NodeView:
+    node = next((n for n in service.list_nodes(session) if n.node_id == node_id), None)
+    if node is None:
+        msg = f"no node {node_id!r} is enrolled"
+        raise NotFoundError(msg)
+    access.check_line(node.line_id, record=node_id)
+    service.revoke(
+        session,
+        node_id=node_id,
+        reason=body.reason,
+        actor=access.principal.actor,
+        audit=get_context(request).audit,
+    )
+    return next(n for n in service.list_nodes(session) if n.node_id == node_id)

@@ -1,0 +1,290 @@
+"""Dashboard query services: keyword-only functions taking a session.
+
+``lines`` is the set of lines the caller may read (``None``: every line of the site);
+it is applied in SQL, before any aggregation. Time ranges are half-open
+``[start, end)`` in UTC; buckets are UTC hours or UTC days. Everything but alerts and
+node health is computed from ``rollup_hourly``, so the cost depends on lines × cameras
+× hours in range, not on the number of events stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import InputError
+from lineguard.server.context import Sealer
+from lineguard.server.ingest.models import ALL_PARTS, AlertRow, CameraHealthRow, NodeHealthRow, RollupHourly
+from lineguard.server.nodes.models import Node
+from lineguard.server.query.schemas import (
+    AlertView,
+    CameraHealthView,
+    DefectClassPoint,
+    NodeHealthView,
+    ParetoEntry,
+    QualityPoint,
+)
+
+__all__ = ["defect_pareto", "defect_rate_by_class", "node_health", "quality_over_time", "recent_alerts"]
+
+Bucket = Literal["hour", "day"]
+GroupBy = Literal["site", "line", "camera"]
+MAX_RANGE = {"hour": timedelta(days=31), "day": timedelta(days=1000)}
+
+
+def _check_range(start: datetime, end: datetime, bucket: Bucket) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        msg = "start and end must be timezone-aware (UTC)"
+        raise InputError(msg)
+    if end <= start:
+        msg = f"end ({end.isoformat()}) must be after start ({start.isoformat()})"
+        raise InputError(msg)
+    if end - start > MAX_RANGE[bucket]:
+        msg = f"a {bucket}ly series covers at most {MAX_RANGE[bucket].days} days, got {(end - start).days}"
+        raise InputError(msg)
+
+
+def _in_scope(
+    site_id: str, lines: Collection[str] | None, line_id: str | None, camera_id: str | None
+) -> list[ColumnElement[bool]]:
+    r = RollupHourly
+    where = [r.site_id == site_id, r.line_id.in_(sorted(lines)) if lines is not None else true()]
+    if line_id is not None:
+        where.append(r.line_id == line_id)
+    if camera_id is not None:
+        where.append(r.camera_id == camera_id)
+    return where
+
+
+def _bucket(hour: datetime, bucket: Bucket) -> datetime:
+    return hour if bucket == "hour" else hour.replace(hour=0)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def quality_over_time(
+    session: Session,
+    *,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket = "hour",
+    group_by: GroupBy = "line",
+    lines: Collection[str] | None,
+    line_id: str | None = None,
+    camera_id: str | None = None,
+) -> list[QualityPoint]:
+    """Yield and defect rate per bucket, per site, line or camera."""
+    _check_range(start, end, bucket)
+    r = RollupHourly
+    dims: list[Any] = {"site": [], "line": [r.line_id], "camera": [r.line_id, r.camera_id]}[group_by]
+    stmt: Select[Any] = (
+        select(
+            r.hour,
+            *dims,
+            func.sum(r.inspected),
+            func.sum(r.passed),
+            func.sum(r.failed),
+            func.sum(r.uncertain),
+        )
+        .where(r.defect_class == ALL_PARTS, r.hour >= start, r.hour < end)
+        .where(*_in_scope(site_id, lines, line_id, camera_id))
+        .group_by(r.hour, *dims)
+    )
+    totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in session.execute(stmt):
+        hour, *rest = row
+        key_dims, counts = rest[: len(dims)], rest[len(dims) :]
+        acc = totals[(_bucket(hour, bucket), *key_dims)]
+        for i, n in enumerate(counts):
+            acc[i] += int(n or 0)
+    points = []
+    for key, (inspected, passed, failed, uncertain) in sorted(totals.items()):
+        points.append(
+            QualityPoint(
+                bucket_start=key[0],
+                line_id=key[1] if group_by != "site" else None,
+                camera_id=key[2] if group_by == "camera" else None,
+                inspected=inspected,
+                passed=passed,
+                failed=failed,
+                uncertain=uncertain,
+                yield_rate=_rate(passed, inspected),
+                defect_rate=_rate(failed, inspected),
+            )
+        )
+    return points
+
+
+def _class_counts(session: Session, where: list[ColumnElement[bool]], by_hour: bool) -> list[Any]:
+    r = RollupHourly
+    cols: list[Any] = [r.hour] if by_hour else []
+    stmt = (
+        select(*cols, r.defect_class, func.sum(r.failed + r.uncertain), func.sum(r.inspected))
+        .where(*where)
+        .group_by(*cols, r.defect_class)
+    )
+    return list(session.execute(stmt))
+
+
+def defect_rate_by_class(
+    session: Session,
+    *,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket = "day",
+    lines: Collection[str] | None,
+    line_id: str | None = None,
+    camera_id: str | None = None,
+) -> list[DefectClassPoint]:
+    """Per bucket and defect class: defective parts of that class, as a share of all parts."""
+    _check_range(start, end, bucket)
+    r = RollupHourly
+    where = [r.hour >= start, r.hour < end, *_in_scope(site_id, lines, line_id, camera_id)]
+    inspected: dict[datetime, int] = defaultdict(int)
+    parts: dict[tuple[datetime, str], int] = defaultdict(int)
+    for hour, defect_class, defective, all_parts in _class_counts(session, where, by_hour=True):
+        b = _bucket(hour, bucket)
+        if defect_class == ALL_PARTS:
+            inspected[b] += int(all_parts or 0)
+        else:
+            parts[(b, defect_class)] += int(defective or 0)
+    return [
+        DefectClassPoint(bucket_start=b, defect_class=c, parts=n, rate=_rate(n, inspected[b]))
+        for (b, c), n in sorted(parts.items())
+        if n
+    ]
+
+
+def defect_pareto(
+    session: Session,
+    *,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    lines: Collection[str] | None,
+    line_id: str | None = None,
+    camera_id: str | None = None,
+) -> list[ParetoEntry]:
+    """Defect classes by number of defective parts, largest first, with cumulative share."""
+    _check_range(start, end, "day")
+    r = RollupHourly
+    where = [r.hour >= start, r.hour < end, r.defect_class != ALL_PARTS]
+    where += _in_scope(site_id, lines, line_id, camera_id)
+    counts = [(c, int(n or 0)) for c, n, _ in _class_counts(session, where, by_hour=False)]
+    counts = sorted((x for x in counts if x[1]), key=lambda x: (-x[1], x[0]))
+    total = sum(n for _, n in counts)
+    entries, running = [], 0
+    for defect_class, n in counts:
+        running += n
+        entries.append(
+            ParetoEntry(defect_class=defect_class, parts=n, share=n / total, cumulative_share=running / total)
+        )
+    return entries
+
+
+def recent_alerts(
+    session: Session,
+    *,
+    site_id: str,
+    lines: Collection[str] | None,
+    sealer: Sealer,
+    limit: int = 50,
+    since: datetime | None = None,
+) -> list[AlertView]:
+    """Newest alerts first; messages are opened (decrypted) for the caller."""
+    if not 1 <= limit <= 500:
+        msg = f"limit must be between 1 and 500, got {limit}"
+        raise InputError(msg)
+    a = AlertRow
+    stmt = select(a).where(a.site_id == site_id).order_by(a.raised_at.desc()).limit(limit)
+    if lines is not None:
+        stmt = stmt.where(a.line_id.in_(sorted(lines)))
+    if since is not None:
+        stmt = stmt.where(a.raised_at >= since)
+    views = []
+    for row in session.scalars(stmt):
+        message = sealer.open(
+            row.message_sealed, object_id=f"{row.node_id}:{row.idempotency_key}", category="alerts"
+        )
+        views.append(
+            AlertView(
+                alert_id=row.alert_id,
+                node_id=row.node_id,
+                line_id=row.line_id,
+                camera_id=row.camera_id,
+                kind=row.kind,
+                severity=row.severity,
+                raised_at=row.raised_at,
+                message=message.decode("utf-8", errors="replace"),
+                defect_class=row.defect_class,
+            )
+        )
+    return views
+
+
+def node_health(
+    session: Session,
+    *,
+    site_id: str,
+    lines: Collection[str] | None,
+    now: datetime | None = None,
+    offline_after_s: float = 120.0,
+) -> list[NodeHealthView]:
+    """Every enrolled node of the site with its latest heartbeat and cameras."""
+    now = now or datetime.now(UTC)
+    stmt = (
+        select(Node, NodeHealthRow)
+        .outerjoin(NodeHealthRow, NodeHealthRow.node_id == Node.node_id)
+        .where(Node.site_id == site_id)
+        .order_by(Node.line_id, Node.node_id)
+    )
+    if lines is not None:
+        stmt = stmt.where(Node.line_id.in_(sorted(lines)))
+    rows = session.execute(stmt).all()
+    cameras: dict[str, list[CameraHealthView]] = defaultdict(list)
+    node_ids = [node.node_id for node, _ in rows]
+    if node_ids:
+        for c in session.scalars(
+            select(CameraHealthRow)
+            .where(CameraHealthRow.node_id.in_(node_ids))
+            .order_by(CameraHealthRow.camera_id)
+        ):
+            cameras[c.node_id].append(
+                CameraHealthView(
+                    camera_id=c.camera_id,
+                    state=c.state,
+                    fps=c.fps,
+                    latency_p50_ms=c.latency_p50_ms,
+                    latency_p99_ms=c.latency_p99_ms,
+                    frames_dropped=c.frames_dropped,
+                    model_id=c.model_id,
+                    model_version=c.model_version,
+                    updated_at=c.updated_at,
+                )
+            )
+    views = []
+    for node, health in rows:
+        last_seen = health.last_seen_at if health else None
+        views.append(
+            NodeHealthView(
+                node_id=node.node_id,
+                line_id=node.line_id,
+                status=node.status,
+                last_seen_at=last_seen,
+                online=last_seen is not None and (now - last_seen).total_seconds() <= offline_after_s,
+                software_version=health.software_version if health else None,
+                outbox_backlog=health.outbox_backlog if health else None,
+                disk_used_bytes=health.disk_used_bytes if health else None,
+                cameras=cameras[node.node_id],
+            )
+        )
+    return views

@@ -1,0 +1,147 @@
+"""Dashboard routes (thin): each declares its permission, passes the caller's readable
+lines to the service and records the read in the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from lineguard.server.auth.catalog import Action
+from lineguard.server.auth.dependencies import Access, require
+from lineguard.server.context import get_session
+from lineguard.server.query import service
+from lineguard.server.query.schemas import (
+    AlertView,
+    DefectClassPoint,
+    NodeHealthView,
+    ParetoEntry,
+    QualityPoint,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+ReadResults = Annotated[Access, Depends(require(Action.INSPECTION_RESULTS_READ))]
+ReadNodes = Annotated[Access, Depends(require(Action.NODE_MANAGEMENT_READ))]
+DbSession = Annotated[Session, Depends(get_session)]
+Start = Annotated[datetime | None, Query(description="UTC, inclusive; default: end minus 7 days.")]
+End = Annotated[datetime | None, Query(description="UTC, exclusive; default: now.")]
+LineId = Annotated[str | None, Query(max_length=64)]
+CameraId = Annotated[str | None, Query(max_length=64)]
+
+
+def _utc(moment: datetime) -> datetime:
+    # A time without an offset in a query string is read as UTC (documented on the route).
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = _utc(end) if end is not None else datetime.now(UTC)
+    return (_utc(start) if start is not None else end - timedelta(days=7)), end
+
+
+def _lines(access: Access) -> frozenset[str] | None:
+    return None if access.scope.all_lines else access.scope.lines
+
+
+@router.get("/quality", summary="Yield and defect rate over time")
+def get_quality(
+    access: ReadResults,
+    session: DbSession,
+    start: Start = None,
+    end: End = None,
+    bucket: service.Bucket = "hour",
+    group_by: service.GroupBy = "line",
+    line_id: LineId = None,
+    camera_id: CameraId = None,
+) -> list[QualityPoint]:
+    start, end = _range(start, end)
+    points = service.quality_over_time(
+        session,
+        site_id=access.runtime.site,
+        start=start,
+        end=end,
+        bucket=bucket,
+        group_by=group_by,
+        lines=_lines(access),
+        line_id=line_id,
+        camera_id=camera_id,
+    )
+    access.record_read(records=sum(p.inspected for p in points))
+    return points
+
+
+@router.get("/defects", summary="Defect rate by defect class over time")
+def get_defects(
+    access: ReadResults,
+    session: DbSession,
+    start: Start = None,
+    end: End = None,
+    bucket: service.Bucket = "day",
+    line_id: LineId = None,
+    camera_id: CameraId = None,
+) -> list[DefectClassPoint]:
+    start, end = _range(start, end)
+    points = service.defect_rate_by_class(
+        session,
+        site_id=access.runtime.site,
+        start=start,
+        end=end,
+        bucket=bucket,
+        lines=_lines(access),
+        line_id=line_id,
+        camera_id=camera_id,
+    )
+    access.record_read(records=sum(p.parts for p in points))
+    return points
+
+
+@router.get("/pareto", summary="Pareto of defect classes")
+def get_pareto(
+    access: ReadResults,
+    session: DbSession,
+    start: Start = None,
+    end: End = None,
+    line_id: LineId = None,
+    camera_id: CameraId = None,
+) -> list[ParetoEntry]:
+    start, end = _range(start, end)
+    entries = service.defect_pareto(
+        session,
+        site_id=access.runtime.site,
+        start=start,
+        end=end,
+        lines=_lines(access),
+        line_id=line_id,
+        camera_id=camera_id,
+    )
+    access.record_read(records=sum(e.parts for e in entries))
+    return entries
+
+
+@router.get("/alerts", summary="Recent alerts, newest first")
+def get_alerts(
+    access: ReadResults,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    since: datetime | None = None,
+) -> list[AlertView]:
+    alerts = service.recent_alerts(
+        session,
+        site_id=access.runtime.site,
+        lines=_lines(access),
+        sealer=access.context.sealer,
+        limit=limit,
+        since=since,
+    )
+    access.record_read(records=len(alerts))
+    return alerts
+
+
+@router.get("/nodes", summary="Health of every edge node")
+def get_nodes(access: ReadNodes, session: DbSession) -> list[NodeHealthView]:
+    return service.node_health(session, site_id=access.runtime.site, lines=_lines(access))

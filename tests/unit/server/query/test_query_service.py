@@ -1,0 +1,193 @@
+"""Dashboard query services on SQLite and PostgreSQL, against numbers computed here
+from the events we ingest (the rollup must agree with the raw events)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import InputError
+from lineguard.contracts.events import IngestBatch, NodeHeartbeat
+from lineguard.server.ingest import service as ingest
+from lineguard.server.nodes.models import Node
+from lineguard.server.nodes.service import NodeIdentity
+from lineguard.server.protection import NoEncryption
+from lineguard.server.query import service as query
+from lineguard.server.storage import session_factory, upgrade_to_head
+from tests.unit.server.conftest import AuditTrail
+from tests.unit.server.ingest import factory
+
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+NODES = {
+    "node-1": NodeIdentity("node-1", "plant-a", "line-1", frozenset({"cam-1", "cam-2"}), "s1"),
+    "node-2": NodeIdentity("node-2", "plant-a", "line-2", frozenset({"cam-9"}), "s2"),
+}
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    upgrade_to_head(engine)
+    with session_factory(engine)() as s:
+        for n in NODES.values():
+            s.add(
+                Node(node_id=n.node_id, site_id=n.site_id, line_id=n.line_id, camera_ids=sorted(n.camera_ids))
+            )
+        s.commit()
+        yield s
+
+
+def _ingest(
+    session: Session, node: NodeIdentity, events: list[dict[str, object]], alerts: list | None = None
+) -> None:
+    batch = IngestBatch.model_validate(factory.batch(node.node_id, events, alerts))
+    ingest.ingest_batch(session, node=node, batch=batch, sealer=NoEncryption(), audit=AuditTrail())
+
+
+@pytest.fixture
+def loaded(session: Session) -> dict[str, list[dict[str, object]]]:
+    line1 = factory.mixed_events("node-1", 150, start=T0, camera_id="cam-1")
+    line1 += factory.mixed_events("node-1", 50, start=T0, camera_id="cam-2")
+    line2 = [
+        factory.event(
+            "node-2", camera_id="cam-9", line_id="line-2", verdict="fail", defects=("crack",), at=T0
+        )
+        for _ in range(30)
+    ]
+    _ingest(session, NODES["node-1"], line1[:100])
+    _ingest(session, NODES["node-1"], line1[100:])
+    _ingest(session, NODES["node-2"], line2)
+    return {"line-1": line1, "line-2": line2}
+
+
+def _expected(events: list[dict[str, object]]) -> Counter[str]:
+    return Counter(str(e["verdict"]) for e in events)
+
+
+def test_quality_by_line_per_day_matches_the_raw_events(session: Session, loaded: dict) -> None:
+    points = query.quality_over_time(
+        session,
+        site_id="plant-a",
+        start=T0,
+        end=T0 + timedelta(days=1),
+        bucket="day",
+        group_by="line",
+        lines=None,
+    )
+    by_line = {p.line_id: p for p in points}
+    assert set(by_line) == {"line-1", "line-2"}
+    exp = _expected(loaded["line-1"])
+    p = by_line["line-1"]
+    assert (p.inspected, p.passed, p.failed, p.uncertain) == (200, exp["pass"], exp["fail"], exp["uncertain"])
+    assert p.yield_rate == pytest.approx(exp["pass"] / 200)
+    assert p.defect_rate == pytest.approx(exp["fail"] / 200)
+    assert p.bucket_start == T0.replace(hour=0)
+
+
+def test_hourly_series_per_camera(session: Session, loaded: dict) -> None:
+    points = query.quality_over_time(
+        session,
+        site_id="plant-a",
+        start=T0,
+        end=T0 + timedelta(hours=3),
+        bucket="hour",
+        group_by="camera",
+        lines=None,
+        line_id="line-1",
+    )
+    cam1 = [p for p in points if p.camera_id == "cam-1"]
+    assert [p.bucket_start for p in cam1] == [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    assert [p.inspected for p in cam1] == [60, 60, 30]
+    assert {p.camera_id for p in points} == {"cam-1", "cam-2"}
+
+
+def test_scope_is_applied_before_aggregation(session: Session, loaded: dict) -> None:
+    site = query.quality_over_time(
+        session,
+        site_id="plant-a",
+        start=T0,
+        end=T0 + timedelta(days=1),
+        bucket="day",
+        group_by="site",
+        lines={"line-2"},
+    )
+    assert len(site) == 1
+    assert (site[0].inspected, site[0].failed) == (30, 30)  # line-1 is not mixed in
+    pareto = query.defect_pareto(
+        session, site_id="plant-a", start=T0, end=T0 + timedelta(days=1), lines={"line-2"}
+    )
+    assert [(e.defect_class, e.parts) for e in pareto] == [("crack", 30)]
+    nothing = query.quality_over_time(
+        session, site_id="plant-a", start=T0, end=T0 + timedelta(days=1), lines=frozenset()
+    )
+    assert nothing == []
+
+
+def test_pareto_orders_classes_with_cumulative_share(session: Session, loaded: dict) -> None:
+    entries = query.defect_pareto(
+        session, site_id="plant-a", start=T0, end=T0 + timedelta(days=1), lines=None
+    )
+    counts: Counter[str] = Counter()
+    for e in loaded["line-1"] + loaded["line-2"]:
+        if e["verdict"] != "pass":
+            counts.update({r["defect_class"] for r in e["regions"]})  # type: ignore[attr-defined]
+    assert [(e.defect_class, e.parts) for e in entries] == sorted(
+        counts.items(), key=lambda kv: (-kv[1], kv[0])
+    )
+    assert entries[-1].cumulative_share == pytest.approx(1.0)
+    assert entries[0].share == pytest.approx(entries[0].parts / sum(counts.values()))
+
+
+def test_defect_rate_by_class_is_a_share_of_all_inspected_parts(session: Session, loaded: dict) -> None:
+    points = query.defect_rate_by_class(
+        session, site_id="plant-a", start=T0, end=T0 + timedelta(days=1), lines={"line-1"}
+    )
+    dent = next(p for p in points if p.defect_class == "dent")
+    expected = sum(1 for e in loaded["line-1"] if e["verdict"] == "uncertain")
+    assert dent.parts == expected
+    assert dent.rate == pytest.approx(expected / 200)
+
+
+def test_recent_alerts_newest_first_and_scoped(session: Session) -> None:
+    _ingest(session, NODES["node-1"], [], [factory.alert("node-1") for _ in range(3)])
+    _ingest(session, NODES["node-2"], [], [factory.alert("node-2", line_id="line-2", camera_id="cam-9")])
+    alerts = query.recent_alerts(
+        session, site_id="plant-a", lines={"line-1"}, sealer=NoEncryption(), limit=10
+    )
+    assert len(alerts) == 3
+    assert all(a.line_id == "line-1" for a in alerts)
+    assert alerts[0].message == "scratch on part P-1234 for customer ACME"
+    assert [a.raised_at for a in alerts] == sorted((a.raised_at for a in alerts), reverse=True)
+    with pytest.raises(InputError, match="limit"):
+        query.recent_alerts(session, site_id="plant-a", lines=None, sealer=NoEncryption(), limit=0)
+
+
+def test_node_health_reports_last_seen_and_cameras(session: Session) -> None:
+    hb = NodeHeartbeat.model_validate(factory.heartbeat("node-1", cameras=("cam-1", "cam-2"), backlog=42))
+    ingest.record_heartbeat(session, node=NODES["node-1"], heartbeat=hb)
+    views = {v.node_id: v for v in query.node_health(session, site_id="plant-a", lines=None)}
+    assert views["node-1"].online and views["node-1"].outbox_backlog == 42
+    assert [c.camera_id for c in views["node-1"].cameras] == ["cam-1", "cam-2"]
+    assert views["node-1"].cameras[0].model_version == 3
+    assert not views["node-2"].online and views["node-2"].last_seen_at is None
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert not query.node_health(session, site_id="plant-a", lines={"line-1"}, now=later)[0].online
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "bucket", "match"),
+    [
+        (T0, T0, "hour", "must be after"),
+        (T0, T0 + timedelta(days=40), "hour", "at most 31 days"),
+        (T0.replace(tzinfo=None), T0 + timedelta(hours=1), "hour", "timezone-aware"),
+    ],
+)
+def test_bad_ranges_are_input_errors(
+    session: Session, start: datetime, end: datetime, bucket: str, match: str
+) -> None:
+    with pytest.raises(InputError, match=match):
+        query.quality_over_time(session, site_id="plant-a", start=start, end=end, bucket=bucket, lines=None)  # type: ignore[arg-type]
