@@ -1,10 +1,10 @@
 """How access control writes to the audit log: typed events, one call.
 
 Events are the typed contracts of :mod:`lineguard.contracts.audit` (documented in
-``docs/audit-events.md``). :func:`emit` validates the event where it is raised, then
-hands it to the server's one audit choke point, ``ServerContext.audit(session, name,
-actor=..., **fields)``, in the caller's transaction (a denial or a failed sign-in
-commits its event on its own). Actors read ``user:<name>``, ``token:<id>`` or
+``docs/audit-events.md``), validated where they are built. :func:`emit` hands one to the
+server's audit choke point, ``ServerContext.audit(session, event, actor=...)``
+(``lineguard.server.audit.record`` behind it), in the caller's transaction (a denial or
+a failed sign-in commits its event on its own). Actors read ``user:<name>``, ``token:<id>`` or
 ``cli:<os user>``. No password, code, session id or token secret is ever a field.
 """
 
@@ -23,4 +23,4 @@ def user_actor(username: str) -> str:
 
 
 def emit(audit: AuditHook, session: Session, event: AuditEvent, *, actor: str) -> None:
-    audit(session, event.event_name, actor=actor, **event.model_dump())
+    audit(session, event, actor=actor)

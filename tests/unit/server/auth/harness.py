@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import AuthConfig, ServerConfig
-from lineguard.contracts.audit import ACTOR_PATTERN, audit_event_class
+from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent, audit_event_class
 from lineguard.server.app import create_app
 from lineguard.server.auth import accounts, grants, totp
 from lineguard.server.auth.catalog import Role
@@ -43,9 +43,14 @@ class StrictAuditTrail:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
 
-    def __call__(self, session: Session, name: str, *, actor: str, **fields: Any) -> None:
+    def __call__(self, session: Session, event: str | AuditEvent, *, actor: str, **fields: Any) -> None:
+        if isinstance(event, AuditEvent):
+            assert not fields
+            name, fields = event.event_name, event.model_dump()
+        else:
+            name = event
+            audit_event_class(name).model_validate(fields)
         assert re.match(ACTOR_PATTERN, actor), f"bad actor {actor!r} for {name}"
-        audit_event_class(name).model_validate(fields)
         self.events.append((name, actor, fields))
 
     def names(self) -> list[str]:

@@ -1,0 +1,388 @@
+"""``lineguard user``: accounts and roles from the server host.
+
+The CLI works on the server's database directly (run it on the server host, as the
+service account). It is how the first IT administrator comes to exist, and the
+break-glass path when nobody can sign in: every command is written to the audit log as
+``cli:<os user>``. Passwords are never typed on the command line: new accounts and
+resets get a generated one-time password, printed once, that must be changed at the
+first sign-in.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from lineguard.server.auth.runtime import AuthRuntime
+    from lineguard.server.context import AuditHook
+
+__all__ = ["user"]
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    envvar="LINEGUARD_SERVER_CONFIG",
+    required=True,
+    help="The server's server.yaml (or set LINEGUARD_SERVER_CONFIG).",
+)
+
+
+@dataclass
+class _Cli:
+    session: Session
+    runtime: AuthRuntime
+    audit: AuditHook
+    actor: str
+
+
+def _actor() -> str:
+    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser()) or "unknown"
+    return f"cli:{name if name[0].isalnum() else 'u' + name}"[:130]
+
+
+@contextmanager
+def _open(config_path: Path) -> Iterator[_Cli]:
+    from lineguard.config import load_config
+    from lineguard.config.server import ServerConfig
+    from lineguard.server.app import database_url
+    from lineguard.server.auth.runtime import AuthRuntime
+    from lineguard.server.protection import default_audit
+    from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+
+    settings = load_config(config_path)
+    if not isinstance(settings, ServerConfig):
+        msg = f"{config_path} is an edge config: expected the server's server.yaml"
+        raise InputError(msg)
+    password = settings.database.password.resolve().get_secret_value() if settings.database.password else None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(database_url(settings), password=password)
+    try:
+        upgrade_to_head(engine)
+        with session_factory(engine)() as session:
+            runtime = AuthRuntime.build(settings.site_id, settings.auth)
+            yield _Cli(session, runtime, default_audit(settings), _actor())
+    finally:
+        engine.dispose()
+
+
+def _find(cli: _Cli, username: str) -> Any:
+    from lineguard.server.auth.accounts import user_by_name
+
+    found = user_by_name(cli.session, username)
+    if found is None:
+        msg = f"no user named {username!r}: see `lineguard user list`"
+        raise NotFoundError(msg)
+    return found
+
+
+def _until(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        msg = f"--until {value!r}: expected an ISO date or time such as 2027-01-31 or 2027-01-31T18:00Z"
+        raise InputError(msg) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _lines(value: str | None) -> list[str] | None:
+    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _print_password(username: str, password: str) -> None:
+    click.echo(f"one-time password for {username}: {password}")
+    click.echo(
+        "  shown once; the user must change it at the first sign-in (and enroll MFA if their role needs it)"
+    )
+
+
+@click.group()
+def user() -> None:
+    """Manage user accounts and their roles on the plant server.
+
+    \b
+    Example:
+      lineguard user create-admin a.admin --name "Alex Admin" --config server.yaml
+    """
+
+
+@user.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's full name.")
+@_CONFIG
+def create_admin(username: str, display_name: str, config_path: Path) -> None:
+    """Create the first IT administrator, with a one-time password.
+
+    Refused once an IT administrator exists: further accounts are created by an
+    administrator (web or `lineguard user add`).
+
+    \b
+    Example:
+      lineguard user create-admin a.admin --name "Alex Admin" --config server.yaml
+    """
+    from sqlalchemy import select
+
+    from lineguard.server.auth.accounts import create_user
+    from lineguard.server.auth.catalog import Role
+    from lineguard.server.auth.grants import grant_role
+    from lineguard.server.auth.models import RoleGrant
+
+    with _open(config_path) as cli:
+        existing = cli.session.scalars(
+            select(RoleGrant).where(
+                RoleGrant.role == Role.IT_ADMINISTRATOR.value, RoleGrant.revoked_at.is_(None)
+            )
+        ).first()
+        if existing is not None:
+            msg = "an IT administrator exists already: use `lineguard user add ... --role it_administrator`"
+            raise ConflictError(msg)
+        account, password = create_user(
+            cli.session,
+            runtime=cli.runtime,
+            username=username,
+            display_name=display_name,
+            by=cli.actor,
+            audit=cli.audit,
+        )
+        grant_role(
+            cli.session,
+            runtime=cli.runtime,
+            grantee=account,
+            role=Role.IT_ADMINISTRATOR,
+            by=None,
+            by_label=cli.actor,
+            audit=cli.audit,
+        )
+        cli.session.commit()
+        click.echo(f"created IT administrator {account.username}")
+        _print_password(account.username, password)
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's full name.")
+@click.option("--role", "roles", multiple=True, help="Role to grant (repeatable).")
+@click.option("--lines", default=None, help="Comma-separated lines the roles apply to (default: whole site).")
+@click.option("--until", default=None, help="When the roles end (ISO date/time, UTC if no zone).")
+@_CONFIG
+def add(
+    username: str,
+    display_name: str,
+    roles: tuple[str, ...],
+    lines: str | None,
+    until: str | None,
+    config_path: Path,
+) -> None:
+    """Create an account for one person, optionally with roles.
+
+    \b
+    Example:
+      lineguard user add j.doe --name "Jo Doe" --role quality_engineer --config server.yaml
+      lineguard user add v.partner --name "Vic Vendor" --role external_partner \\
+          --lines line-3 --until 2027-01-31 --config server.yaml
+    """
+    from lineguard.server.auth.accounts import create_user
+    from lineguard.server.auth.catalog import Role
+    from lineguard.server.auth.grants import grant_role
+
+    parsed_roles = [_role(r) for r in roles]
+    with _open(config_path) as cli:
+        account, password = create_user(
+            cli.session,
+            runtime=cli.runtime,
+            username=username,
+            display_name=display_name,
+            by=cli.actor,
+            audit=cli.audit,
+        )
+        for role in parsed_roles:
+            grant_role(
+                cli.session,
+                runtime=cli.runtime,
+                grantee=account,
+                role=Role(role),
+                lines=_lines(lines),
+                until=_until(until),
+                by=None,
+                by_label=cli.actor,
+                audit=cli.audit,
+            )
+        cli.session.commit()
+        click.echo(
+            f"created {account.username}" + (f" with {', '.join(parsed_roles)}" if parsed_roles else "")
+        )
+        _print_password(account.username, password)
+
+
+def _role(value: str) -> str:
+    from lineguard.server.auth.catalog import Role
+
+    try:
+        return Role(value).value
+    except ValueError:
+        msg = f"unknown role {value!r}: expected one of {', '.join(r.value for r in Role)}"
+        raise InputError(msg) from None
+
+
+@user.command("grant")
+@click.argument("username")
+@click.argument("role")
+@click.option("--lines", default=None, help="Comma-separated lines (default: whole site).")
+@click.option("--until", default=None, help="When the role ends (ISO date/time, UTC if no zone).")
+@_CONFIG
+def grant(username: str, role: str, lines: str | None, until: str | None, config_path: Path) -> None:
+    """Grant ROLE to USERNAME (separation-of-duties rules apply).
+
+    \b
+    Example:
+      lineguard user grant j.doe production_supervisor --lines line-1,line-2 --config server.yaml
+    """
+    from lineguard.server.auth.catalog import Role
+    from lineguard.server.auth.grants import describe, grant_role
+
+    with _open(config_path) as cli:
+        row = grant_role(
+            cli.session,
+            runtime=cli.runtime,
+            grantee=_find(cli, username),
+            role=Role(_role(role)),
+            lines=_lines(lines),
+            until=_until(until),
+            by=None,
+            by_label=cli.actor,
+            audit=cli.audit,
+        )
+        cli.session.commit()
+        click.echo(f"granted {row.role} to {username} on {describe(row)} (grant {row.id})")
+
+
+@user.command("revoke")
+@click.argument("grant_id")
+@_CONFIG
+def revoke(grant_id: str, config_path: Path) -> None:
+    """Revoke one role grant (ids are shown by `lineguard user list`).
+
+    \b
+    Example:
+      lineguard user revoke grt_0193c1d2e3f4... --config server.yaml
+    """
+    from lineguard.server.auth.grants import revoke_role
+
+    with _open(config_path) as cli:
+        row = revoke_role(
+            cli.session, runtime=cli.runtime, grant_id=grant_id, by=None, by_label=cli.actor, audit=cli.audit
+        )
+        cli.session.commit()
+        click.echo(f"revoked {row.role} ({grant_id})")
+
+
+@user.command("disable")
+@click.argument("username")
+@_CONFIG
+def disable(username: str, config_path: Path) -> None:
+    """Disable an account: its sessions end and its API tokens stop working at once.
+
+    \b
+    Example:
+      lineguard user disable j.doe --config server.yaml
+    """
+    from lineguard.server.auth.accounts import disable_user
+
+    with _open(config_path) as cli:
+        disable_user(
+            cli.session, runtime=cli.runtime, user=_find(cli, username), by=cli.actor, audit=cli.audit
+        )
+        cli.session.commit()
+        click.echo(f"disabled {username}")
+
+
+@user.command("reset-mfa")
+@click.argument("username")
+@_CONFIG
+def reset_mfa(username: str, config_path: Path) -> None:
+    """Remove a user's authenticator (lost phone); they enroll again at the next sign-in.
+
+    \b
+    Example:
+      lineguard user reset-mfa j.doe --config server.yaml
+    """
+    from lineguard.server.auth.login import reset_mfa as reset
+
+    with _open(config_path) as cli:
+        reset(cli.session, runtime=cli.runtime, user=_find(cli, username), by=cli.actor, audit=cli.audit)
+        cli.session.commit()
+        click.echo(f"multi-factor authentication of {username} reset; their sessions ended")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@_CONFIG
+def reset_password(username: str, config_path: Path) -> None:
+    """Give a user a new one-time password (forgotten password); their sessions end.
+
+    \b
+    Example:
+      lineguard user reset-password j.doe --config server.yaml
+    """
+    from lineguard.server.auth.accounts import reset_password as reset
+
+    with _open(config_path) as cli:
+        password = reset(
+            cli.session, runtime=cli.runtime, user=_find(cli, username), by=cli.actor, audit=cli.audit
+        )
+        cli.session.commit()
+        _print_password(username, password)
+
+
+@user.command("list")
+@_CONFIG
+def list_users(config_path: Path) -> None:
+    """List accounts with their state and active role grants.
+
+    \b
+    Example:
+      lineguard user list --config server.yaml
+    """
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from lineguard.server.auth.grants import describe, grant_rows
+    from lineguard.server.auth.models import User
+
+    table = Table("user", "name", "state", "MFA", "roles (grant id: scope)")
+    with _open(config_path) as cli:
+        now = cli.runtime.now()
+        for account in cli.session.scalars(select(User).order_by(User.username)):
+            state = (
+                "disabled"
+                if account.disabled
+                else "must change password"
+                if account.must_change_password
+                else "ok"
+            )
+            if account.locked_until is not None and account.locked_until > now:
+                state = f"locked until {account.locked_until:%Y-%m-%d %H:%M}Z"
+            roles = "\n".join(
+                f"{g.role} ({g.id}: {describe(g)})"
+                for g in grant_rows(cli.session, user_id=account.id, now=now)
+            )
+            table.add_row(
+                account.username, account.display_name, state, "yes" if account.mfa_enabled else "no", roles
+            )
+    Console(width=200).print(table)
