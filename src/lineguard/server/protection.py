@@ -8,9 +8,7 @@ unless a caller (a test, a benchmark baseline) passes its own.
 
 from __future__ import annotations
 
-import logging
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,8 +16,6 @@ from lineguard.config.server import ServerConfig
 from lineguard.server.context import AuditHook, Sealer
 
 __all__ = ["NoEncryption", "default_audit", "default_sealer"]
-
-log = logging.getLogger(__name__)
 
 
 class NoEncryption:
@@ -42,10 +38,8 @@ def default_sealer(settings: ServerConfig, sessions: sessionmaker[Session]) -> S
     return open_envelope(settings, sessions)
 
 
-def _log_only(session: Session, name: str, **fields: Any) -> None:
-    log.info("audit %s %s", name, sorted(fields))
-
-
 def default_audit(settings: ServerConfig) -> AuditHook:
-    """The audit domain's recorder."""
-    return _log_only
+    """The audit domain's recorder: hash-chained entries in the caller's transaction."""
+    from lineguard.server.audit import AuditRecorder
+
+    return AuditRecorder()

@@ -1,0 +1,36 @@
+"""``lineguard server``: run the plant server over HTTPS (mTLS for edge nodes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lineguard.config import load_server_config
+
+__all__ = ["server"]
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The server's YAML config (kind: server).",
+)
+def server(config_file: Path) -> None:
+    """Run the plant server: HTTPS only, TLS 1.2+ (1.3 by config), nodes by client certificate.
+
+    Needs the plant CA (`lineguard ca init`) and the CA and keyring passphrases in the
+    environment or secrets files the config names. Migrations run at start-up.
+
+    \b
+    Example:
+      export LINEGUARD_CA_PASSPHRASE=... LINEGUARD_KEYRING_PASSPHRASE=...
+      lineguard server --config /etc/lineguard/server.yaml
+      # API docs: https://<host>:8443/api/v1/docs
+    """
+    from lineguard.server.admin import run_server
+
+    run_server(load_server_config(config_file))

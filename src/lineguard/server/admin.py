@@ -1,0 +1,120 @@
+"""What the ``lineguard server`` / ``ca`` / ``node`` commands do, as plain functions.
+
+The CLI stays a thin shell over these: open the database the server uses (migrated to
+head) with the server's audit recorder, create or load the plant CA, keep the server's
+TLS certificate current, and run the HTTPS server.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from lineguard.config.server import ServerConfig
+from lineguard.server.app import create_app, database_url
+from lineguard.server.context import AuditHook
+from lineguard.server.pki import PlantCa, ca_paths
+from lineguard.server.pki.ca import CaPaths, IssuedCertificate
+from lineguard.server.protection import default_audit
+from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+
+__all__ = [
+    "AdminSession",
+    "admin_session",
+    "cli_actor",
+    "ensure_server_certificate",
+    "init_ca",
+    "load_ca",
+    "run_server",
+]
+
+#: Reissue the server certificate when less than this is left.
+SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
+
+
+def cli_actor() -> str:
+    """``cli:<os user>``: who ran an administrative command on the server host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{''.join(c for c in user if c.isalnum() or c in '._-') or 'unknown'}"
+
+
+@dataclass
+class AdminSession:
+    session: Session
+    audit: AuditHook
+    actor: str
+
+
+@contextmanager
+def admin_session(settings: ServerConfig) -> Iterator[AdminSession]:
+    password = settings.database.password.resolve().get_secret_value() if settings.database.password else None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(database_url(settings), password=password, pool_size=1)
+    try:
+        upgrade_to_head(engine)
+        with session_factory(engine)() as session:
+            yield AdminSession(session, default_audit(settings), cli_actor())
+    finally:
+        engine.dispose()
+
+
+def load_ca(settings: ServerConfig) -> PlantCa:
+    return PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve())
+
+
+def init_ca(settings: ServerConfig) -> tuple[PlantCa, IssuedCertificate]:
+    """Create the plant CA and the server's first TLS certificate."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ca = PlantCa.create(settings.data_dir, settings.pki.ca_passphrase.resolve(), site_id=settings.site_id)
+    return ca, ca.issue_server_certificate(settings.data_dir, names=list(settings.pki.server_names))
+
+
+def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datetime | None = None) -> CaPaths:
+    """Issue a new server certificate if it is missing, expiring, or for other names."""
+    from cryptography import x509
+
+    now = now or datetime.now(UTC)
+    paths = ca_paths(settings.data_dir)
+    current = None
+    if paths.server_cert.exists() and paths.server_key.exists():
+        current = x509.load_pem_x509_certificate(paths.server_cert.read_bytes())
+    reissue = current is None
+    if current is not None:
+        try:
+            san = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = {str(n.value) for n in san}
+        except x509.ExtensionNotFound:
+            names = set()
+        expiring = current.not_valid_after_utc - now < SERVER_CERT_RENEW_BEFORE
+        reissue = (
+            expiring or names != set(settings.pki.server_names) or current.issuer != ca.certificate.subject
+        )
+    if reissue:
+        ca.issue_server_certificate(settings.data_dir, names=list(settings.pki.server_names))
+    return paths
+
+
+def run_server(settings: ServerConfig) -> None:
+    """Serve the plant server over HTTPS until interrupted."""
+    from lineguard.server.tls import serve
+
+    ca = load_ca(settings)
+    paths = ensure_server_certificate(settings, ca)
+    app = create_app(settings, extras={"ca": ca})
+    serve(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        cert_file=paths.server_cert,
+        key_file=paths.server_key,
+        ca_file=paths.cert,
+        min_tls_version=settings.http.min_tls_version,
+    )

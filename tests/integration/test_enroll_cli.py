@@ -1,0 +1,176 @@
+"""The whole node-identity story through the real commands, as separate processes:
+``ca init`` → ``node token`` → ``server`` → ``edge enroll`` → ingest → ``node revoke``
+→ the node's next request is refused. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from tests.unit.server.ingest import factory
+
+from lineguard.edge.identity import https_client
+from lineguard.server.storage import create_engine_for, session_factory
+
+ENV = {
+    "LINEGUARD_CA_PASSPHRASE": "integration ca passphrase",
+    "LINEGUARD_KEYRING_PASSPHRASE": "integration keyring pw",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lineguard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lineguard.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    return {**os.environ, **ENV}
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> Path:
+    port = _free_port()
+    cfg = {
+        "kind": "server",
+        "site_id": "plant-a",
+        "data_dir": str(tmp_path / "server"),
+        "http": {"host": "127.0.0.1", "port": port},
+        "database": {"url": db_url},
+        "pki": {"server_names": ["127.0.0.1"]},
+    }
+    path = tmp_path / "server.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def running_server(config: Path, env: dict[str, str]) -> Iterator[str]:
+    init = lineguard("ca", "init", "--config", str(config), env=env)
+    assert init.returncode == 0, init.stderr
+    port = yaml.safe_load(config.read_text())["http"]["port"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lineguard.cli", "server", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stdout.read() if proc.stdout else ""
+                pytest.fail(f"server did not start:\n{output}")
+            time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_enroll_ingest_revoke_through_the_commands(
+    running_server: str, config: Path, env: dict[str, str], tmp_path: Path, db_url: str
+) -> None:
+    issued = lineguard(
+        "node",
+        "token",
+        "--config",
+        str(config),
+        "--node-id",
+        "line1-node",
+        "--line",
+        "line-1",
+        "--camera",
+        "cam-1",
+        env=env,
+    )
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert token.startswith("lgt1.")
+
+    node_dir = tmp_path / "edge"
+    enrolled = lineguard(
+        "edge",
+        "enroll",
+        "--server",
+        running_server,
+        "--data-dir",
+        str(node_dir),
+        env={**env, "LINEGUARD_ENROLL_TOKEN": token},
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "enrolled as line1-node" in enrolled.stdout
+
+    again = lineguard(
+        "edge",
+        "enroll",
+        "--server",
+        running_server,
+        "--token",
+        token,
+        "--data-dir",
+        str(tmp_path / "x"),
+        env=env,
+    )
+    assert again.returncode == 2
+    assert "already used" in again.stderr
+    assert "Traceback" not in again.stderr
+
+    events = factory.mixed_events("line1-node", 100, start=datetime.now(UTC))
+    with https_client(node_dir) as client:
+        r = client.post(
+            "/api/v1/ingest/batch", json=factory.batch("line1-node", events, [factory.alert("line1-node")])
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["stored"] == 101
+        listed = lineguard("node", "list", "--config", str(config), env=env)
+        assert "line1-node\tactive\tline-1\tcam-1" in listed.stdout
+        revoked = lineguard(
+            "node", "revoke", "--config", str(config), "line1-node", "--reason", "stolen", env=env
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        r = client.post("/api/v1/ingest/heartbeat", json=factory.heartbeat("line1-node"))
+    assert r.status_code == 401
+    assert "revoked" in r.json()["message"]
+
+    # Everything was audited, hash-chained, by the server and by the commands alike.
+    from lineguard.server.audit.models import AuditEntryRow
+    from lineguard.server.ingest.models import AlertRow
+
+    engine = create_engine_for(db_url)
+    try:
+        with session_factory(engine)() as s:
+            names = list(s.scalars(select(AuditEntryRow.name).order_by(AuditEntryRow.seq)))
+            sealed = s.scalars(select(AlertRow.message_sealed)).one()
+            assert s.scalar(select(func.count()).select_from(AuditEntryRow)) == len(names)
+    finally:
+        engine.dispose()
+    for name in [
+        "node.enrollment_token_issued",
+        "node.enrolled",
+        "access.denied",
+        "ingest.batch_accepted",
+        "node.revoked",
+    ]:
+        assert name in names
+    assert b"ACME" not in sealed  # encrypted at rest by default
