@@ -54,7 +54,10 @@ def csrf_matches(session_token: str, presented: str | None) -> bool:
     """Constant-time comparison of a presented CSRF token with the session's."""
     if not presented:
         return False
-    return hmac.compare_digest(csrf_token_for(session_token), presented)
+    # Compare bytes: a header may carry any latin-1 text, and compare_digest refuses
+    # non-ASCII str (a TypeError would turn a forged header into a 500).
+    expected = csrf_token_for(session_token).encode("ascii")
+    return hmac.compare_digest(expected, presented.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def provisioning_uri(secret: str, *, username: str, site: str) -> str:
 def verify_code(secret: str, code: str, *, now: datetime, last_step: int | None) -> int:
     """Return the time step ``code`` belongs to; raise when wrong, malformed or replayed."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         msg = f"authentication code must be 6 digits, got {len(code)} characters"
         raise InputError(msg)
     totp = pyotp.TOTP(secret, interval=STEP_S)

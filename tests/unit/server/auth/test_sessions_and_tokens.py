@@ -162,3 +162,11 @@ def test_expired_and_revoked_api_tokens_are_401(harness: AuthHarness) -> None:
     assert "expired" in response.json()["message"]
     names = harness.trail.names()
     assert "auth.api_token_issued" in names and "auth.api_token_revoked" in names
+
+
+def test_non_ascii_csrf_header_is_403_not_500(harness: AuthHarness) -> None:
+    _signed_in_technician(harness)
+    response = harness.client.post(
+        TOKENS, json={"name": "x", "actions": ["inspection_results.read"], "days": 1}, headers={CSRF_HEADER: b"\xe9\x80"}
+    )
+    assert response.status_code == 403
