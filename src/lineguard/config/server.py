@@ -31,6 +31,9 @@ class HttpConfig(_Section):
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8443, ge=0, le=65535)
     min_tls_version: Literal["1.2", "1.3"] = Field(default="1.2", description="Oldest TLS accepted.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes sharing the port (use the number of cores)."
+    )
 
 
 class DatabaseConfig(_Section):
