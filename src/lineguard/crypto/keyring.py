@@ -214,6 +214,10 @@ class Keyring:
         self._maybe_reload()
         return sorted(self._info.values(), key=lambda i: i.created_at)
 
+    def kek_ids(self) -> list[str]:
+        """Every KEK held, oldest first."""
+        return [i.kek_id for i in self.describe()]
+
     @property
     def active_id(self) -> str:
         self._maybe_reload()

@@ -7,23 +7,21 @@ from pathlib import Path
 from lineguard.config.server import KeyringConfig
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto.kdf import KdfParams
-from lineguard.crypto.kek import KekProvider
 from lineguard.crypto.keyring import Keyring, keyring_path
+from lineguard.crypto.pkcs11 import Pkcs11Keyring
 
 __all__ = ["open_keyring"]
 
 
 def open_keyring(
     config: KeyringConfig, data_dir: Path, *, create: bool = False, kdf: KdfParams | None = None
-) -> KekProvider:
+) -> Keyring | Pkcs11Keyring:
     """The configured KEK provider; ``create`` makes a new file keyring if none exists.
 
     Without ``create`` a missing keyring is an error: silently starting a fresh one
     would make every existing encrypted record unreadable.
     """
     if config.backend == "pkcs11":
-        from lineguard.crypto.pkcs11 import Pkcs11Keyring
-
         assert config.pkcs11 is not None  # noqa: S101 - enforced by KeyringConfig
         return Pkcs11Keyring(
             str(config.pkcs11.library), config.pkcs11.token_label, config.pkcs11.pin.resolve()

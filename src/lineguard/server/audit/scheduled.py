@@ -4,8 +4,8 @@ Every ``audit.checkpoint_interval_s`` seconds (default 300, or ``extras`` of the
 server context) and once at shutdown, the current Merkle root is signed if entries
 were added since the last checkpoint. A checkpoint bounds what an attacker with
 database access could cut off the end of the log unnoticed to the entries since it.
-Checkpoints need the audit key, which is sealed with the server's envelope; a server
-started without encryption (a benchmark baseline) logs that it makes none.
+Checkpoints need the audit key, which is sealed under the server keyring; a server
+without a keyring (a benchmark baseline) logs that it makes none.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lineguard.contracts.errors import LineGuardError
 from lineguard.crypto import Envelope
 from lineguard.server.audit.service import create_checkpoint
 from lineguard.server.audit.signing import AuditSigner
+from lineguard.server.keystore.envelope import open_keyring
 
 __all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "checkpoint_now", "lifespan"]
 
@@ -40,13 +42,15 @@ def checkpoint_now(context: Any, signer: AuditSigner) -> int | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context = app.state.lineguard
-    if not isinstance(context.sealer, Envelope):
-        log.warning("audit checkpoints are off: the server runs without envelope encryption")
+    try:
+        keys = context.sealer.keys if isinstance(context.sealer, Envelope) else open_keyring(context.settings)
+        signer = await asyncio.to_thread(
+            AuditSigner.load_or_create, context.settings.data_dir / "audit", keys
+        )
+    except LineGuardError as exc:
+        log.warning("audit checkpoints are off: no keyring to hold the audit key (%s)", exc.message)
         yield
         return
-    signer = await asyncio.to_thread(
-        AuditSigner.load_or_create, context.settings.data_dir / "audit", context.sealer
-    )
     interval = float(context.extras.get("audit.checkpoint_interval_s", DEFAULT_CHECKPOINT_INTERVAL_S))
     stop = asyncio.Event()
 

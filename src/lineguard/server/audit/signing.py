@@ -1,8 +1,8 @@
 """The server's Ed25519 audit key: signs checkpoints; its public key is published.
 
 The private key is stored under ``data_dir/audit/`` as a sealed object (envelope
-encryption under the server keyring, data key in the database), so it is protected at
-rest like every other secret and follows key rotation. The public key is written
+encryption under the server keyring), so it is protected at rest like every other
+secret and follows key rotation. The public key is written
 beside it as PEM and printed by ``lineguard audit public-key``: give it to whoever
 must verify exports (auditors, the SIEM), who then need nothing else from the server.
 """
@@ -17,12 +17,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lineguard.contracts.errors import InputError, SignatureError
-from lineguard.crypto import Envelope, atomic_write
+from lineguard.crypto import Envelope, KekProvider, SqliteDataKeyStore, atomic_write
 
-__all__ = ["AuditSigner", "key_id_of", "load_public_key", "public_key_pem", "verify_ed25519"]
+__all__ = [
+    "AuditSigner",
+    "key_id_of",
+    "load_public_key",
+    "public_key_pem",
+    "signer_key_store_path",
+    "verify_ed25519",
+]
 
 _OBJECT_ID = "audit-signing-key"
 _CATEGORY = "audit_key"
+
+
+def signer_key_store_path(directory: Path) -> Path:
+    """Where the audit key's wrapped data key is kept."""
+    return directory / "signing-key.keys.db"
 
 
 def key_id_of(public: Ed25519PublicKey) -> str:
@@ -62,8 +74,14 @@ class AuditSigner:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load_or_create(cls, directory: Path, envelope: Envelope) -> AuditSigner:
-        """The server's audit key from ``directory`` (created, sealed and published on first use)."""
+    def load_or_create(cls, directory: Path, keys: KekProvider) -> AuditSigner:
+        """The server's audit key from ``directory`` (created, sealed and published on first use).
+
+        Its data key lives in a small store beside it (``signing-key.keys.db``), so the
+        key opens the same way whichever envelope the server uses for its data, and
+        ``lineguard keys rotate`` re-wraps it with everything else.
+        """
+        envelope = Envelope(keys, SqliteDataKeyStore(signer_key_store_path(directory)))
         sealed_path = directory / "signing-key.sealed"
         if sealed_path.exists():
             raw = envelope.open(sealed_path.read_bytes(), object_id=_OBJECT_ID, category=_CATEGORY)

@@ -4,7 +4,7 @@
 configured keyring (file or PKCS#11) over :class:`SqlDataKeyStore`.
 """
 
-from lineguard.server.keystore.envelope import open_envelope, open_keyring
+from lineguard.server.keystore.envelope import all_data_key_stores, open_envelope, open_keyring, open_storage
 from lineguard.server.keystore.store import SqlDataKeyStore
 
-__all__ = ["SqlDataKeyStore", "open_envelope", "open_keyring"]
+__all__ = ["SqlDataKeyStore", "all_data_key_stores", "open_envelope", "open_keyring", "open_storage"]

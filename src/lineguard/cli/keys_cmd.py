@@ -1,0 +1,241 @@
+"""``lineguard keys``: the server keyring — create it, inspect it, rotate and prune KEKs.
+
+Rotation never stops the server: ``rotate`` adds a new active KEK, then re-wraps every
+data key in batches (the running server reloads the keyring on its own); ``prune``
+destroys retired KEKs once no data key needs them and running processes have had
+time to notice. Each step is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from pathlib import Path
+
+import click
+
+from lineguard.config import load_server_config
+from lineguard.contracts.audit import KekDestroyed, KeysRotated
+from lineguard.contracts.errors import CryptoError
+from lineguard.crypto import Keyring, rewrap_all
+
+__all__ = ["cli_actor", "keys"]
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The server's server.yaml.",
+)
+
+
+def cli_actor(tool: str) -> str:
+    """``cli:<tool>.<os user>``: who ran a command, in audit-actor form."""
+    user = re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:60] or "unknown"
+    return f"cli:{tool}.{user}"
+
+
+@click.group()
+def keys() -> None:
+    """Manage the server keyring (key-encryption keys)."""
+
+
+@keys.command("init")
+@CONFIG
+def init(config_path: Path) -> None:
+    """Create the keyring under data_dir/keys with one active KEK.
+
+    The passphrase comes from keyring.passphrase in the config (an environment
+    variable or a secrets file), never from the command line.
+
+    \b
+    Example:
+      export LINEGUARD_KEYRING_PASSPHRASE="$(cat /etc/lineguard/keyring-pass)"
+      lineguard keys init --config /etc/lineguard/server.yaml
+    """
+    from lineguard.server.keystore import open_keyring
+
+    settings = load_server_config(config_path)
+    if settings.keyring.backend != "file":
+        msg = "keys init creates a file keyring; the pkcs11 backend creates its first KEK on first use"
+        raise CryptoError(msg)
+    provider = open_keyring(settings, create=True)
+    assert isinstance(provider, Keyring)  # noqa: S101 - file backend
+    click.echo(f"keyring {provider.path}: active KEK {provider.active_id}")
+
+
+@keys.command("status")
+@CONFIG
+def status(config_path: Path) -> None:
+    """List the KEKs and how many data keys each one wraps.
+
+    \b
+    Example:
+      lineguard keys status --config server.yaml
+      kek_0193…  active   created 2026-11-22T00:47:02Z   data keys: 120433
+    """
+    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+
+    settings = load_server_config(config_path)
+    provider = open_keyring(settings)
+    engine, sessions = open_storage(settings)
+    try:
+        counts: dict[str, int] = {}
+        for store in all_data_key_stores(settings, sessions).values():
+            for kek_id, n in store.count_by_kek().items():
+                counts[kek_id] = counts.get(kek_id, 0) + n
+    finally:
+        engine.dispose()
+    if isinstance(provider, Keyring):
+        for info in provider.describe():
+            retired = f"   retired {info.retired_at:%Y-%m-%dT%H:%M:%SZ}" if info.retired_at else ""
+            click.echo(
+                f"{info.kek_id}  {info.state:<7}  created {info.created_at:%Y-%m-%dT%H:%M:%SZ}{retired}"
+                f"   data keys: {counts.pop(info.kek_id, 0)}"
+            )
+    else:
+        active = provider.active().kek_id
+        for kek_id in provider.kek_ids():
+            state = "active" if kek_id == active else "retired"
+            click.echo(f"{kek_id}  {state:<7}  data keys: {counts.pop(kek_id, 0)}")
+    for kek_id, n in counts.items():
+        click.secho(f"{kek_id}  MISSING  data keys: {n} (their objects cannot be opened)", fg="red")
+
+
+@keys.command("rotate")
+@CONFIG
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def rotate(config_path: Path, batch_size: int) -> None:
+    """Make a new KEK active and re-wrap every data key under it, without downtime.
+
+    The server keeps serving: until a data key is re-wrapped, the retired KEK still
+    opens it, and the running server picks up the new KEK by itself. Destroy retired
+    KEKs afterwards with `lineguard keys prune`.
+
+    \b
+    Example:
+      lineguard keys rotate --config /etc/lineguard/server.yaml
+      new active KEK kek_0193…; re-wrapped 120433 data keys in 241 batches
+    """
+    from rich.progress import Progress, TaskID
+
+    from lineguard.server.audit import record
+    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+
+    settings = load_server_config(config_path)
+    provider = open_keyring(settings)
+    old_id = provider.active().kek_id
+    new_id = provider.rotate()
+    engine, sessions = open_storage(settings)
+    try:
+        total = rewrapped = batches = 0
+        with Progress(transient=True) as progress:
+            for name, store in all_data_key_stores(settings, sessions).items():
+                task = progress.add_task(f"re-wrapping {name}", total=None)
+
+                def show(done: int, of: int, task: TaskID = task) -> None:
+                    progress.update(task, completed=done, total=of)
+
+                report = rewrap_all(provider, store, batch_size=batch_size, progress=show)
+                rewrapped, batches = rewrapped + report.rewrapped, batches + report.batches
+                total += sum(report.remaining.values())
+        with sessions.begin() as session:
+            record(
+                session,
+                KeysRotated(old_kek_id=old_id, new_kek_id=new_id, rewrapped=rewrapped),
+                actor=cli_actor("keys"),
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"new active KEK {new_id}; re-wrapped {rewrapped} data keys in {batches} batches")
+    if total:
+        click.secho(f"{total} data keys remain under retired KEKs; run rotate again", fg="yellow")
+
+
+@keys.command("prune")
+@CONFIG
+@click.option(
+    "--grace-s",
+    default=300,
+    show_default=True,
+    type=click.IntRange(0, 10**7),
+    help="Keep KEKs retired less than this long (running servers reload the keyring once a second).",
+)
+def prune(config_path: Path, grace_s: int) -> None:
+    """Destroy retired KEKs that no data key needs any more.
+
+    A KEK that still wraps a data key anywhere is kept, whatever you ask: destroying
+    it would make those objects unreadable for good.
+
+    \b
+    Example:
+      lineguard keys prune --config /etc/lineguard/server.yaml
+      destroyed kek_0193…
+    """
+    from lineguard.server.audit import record
+    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+
+    settings = load_server_config(config_path)
+    provider = open_keyring(settings)
+    engine, sessions = open_storage(settings)
+    destroyed: list[str] = []
+    try:
+        in_use: set[str] = set()
+        for store in all_data_key_stores(settings, sessions).values():
+            in_use |= {k for k, n in store.count_by_kek().items() if n}
+        active = provider.active().kek_id
+        if isinstance(provider, Keyring):
+            candidates = [i.kek_id for i in provider.describe() if i.state == "retired"]
+        else:
+            candidates = [k for k in provider.kek_ids() if k != active]
+        for kek_id in candidates:
+            if kek_id in in_use:
+                click.echo(f"kept {kek_id}: data keys still wrapped under it (run `lineguard keys rotate`)")
+                continue
+            try:
+                if isinstance(provider, Keyring):
+                    provider.destroy(kek_id, min_retired_s=grace_s)
+                else:
+                    provider.destroy(kek_id)
+            except CryptoError as exc:
+                click.echo(f"kept {kek_id}: {exc.message}")
+                continue
+            destroyed.append(kek_id)
+            with sessions.begin() as session:
+                record(session, KekDestroyed(kek_id=kek_id), actor=cli_actor("keys"))
+            click.echo(f"destroyed {kek_id}")
+    finally:
+        engine.dispose()
+    if not destroyed:
+        click.echo("nothing to destroy")
+
+
+@keys.command("change-passphrase")
+@CONFIG
+@click.option(
+    "--new-passphrase-env",
+    required=True,
+    metavar="VAR",
+    help="Environment variable holding the new passphrase (never typed on the command line).",
+)
+def change_passphrase(config_path: Path, new_passphrase_env: str) -> None:
+    """Re-protect the keyring file under a new passphrase (KEKs and data keys unchanged).
+
+    Afterwards, point keyring.passphrase in the config at the new secret.
+
+    \b
+    Example:
+      NEW_PASS="$(cat /etc/lineguard/keyring-pass.new)" \\
+        lineguard keys change-passphrase --config server.yaml --new-passphrase-env NEW_PASS
+    """
+    from lineguard.config import SecretRef
+    from lineguard.server.keystore import open_keyring
+
+    settings = load_server_config(config_path)
+    provider = open_keyring(settings)
+    if not isinstance(provider, Keyring):
+        msg = "the pkcs11 backend has no passphrase: change the token PIN with the HSM's tools"
+        raise CryptoError(msg)
+    provider.change_passphrase(SecretRef(env=new_passphrase_env).resolve())
+    click.echo(f"keyring {provider.path} now opens with the passphrase in ${new_passphrase_env}")
