@@ -24,6 +24,7 @@ from lineguard.signing.release import (
     node_release_target,
     package_targets,
 )
+from lineguard.signing.report import UpdateReport
 from lineguard.signing.trust import SignerKey, SignerTrust, key_id_of, load_public_key, public_key_pem
 from lineguard.signing.verify import (
     KeyVerifier,
@@ -44,6 +45,7 @@ __all__ = [
     "SignerKey",
     "SignerTrust",
     "TrustListVerifier",
+    "UpdateReport",
     "VerificationError",
     "VerifiedPackage",
     "key_id_of",
