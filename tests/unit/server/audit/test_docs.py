@@ -26,7 +26,9 @@ def test_every_audit_event_is_documented_with_its_fields() -> None:
     for name, cls in AUDIT_EVENTS.items():
         for field in cls.model_fields:
             if field != "outcome":
-                assert f"`{field}`" in rows[name], f"{name}: field {field!r} is not listed in docs/audit-events.md"
+                assert f"`{field}`" in rows[name], (
+                    f"{name}: field {field!r} is not listed in docs/audit-events.md"
+                )
 
 
 def test_no_documented_event_is_stale() -> None:
