@@ -49,6 +49,7 @@ __all__ = [
     "login",
     "needs_mfa",
     "next_state",
+    "record_failure",
     "reset_mfa",
     "verify_mfa",
 ]
@@ -72,7 +73,7 @@ def next_state(session: Session, *, runtime: AuthRuntime, user: User, mfa: bool)
     return "active"
 
 
-def _failure(
+def record_failure(
     session: Session, *, runtime: AuthRuntime, user: User, source: str | None, audit: AuditHook
 ) -> None:
     """Count a failed attempt on the account; lock it when the threshold is reached."""
@@ -145,7 +146,7 @@ def login(
     try:
         runtime.hasher.verify(user.password_hash, password)
     except AuthenticationError:
-        _failure(session, runtime=runtime, user=user, source=source, audit=audit)
+        record_failure(session, runtime=runtime, user=user, source=source, audit=audit)
         event = LoginFailed(username=user.username, reason="bad_password", source_ip=source)
         emit(audit, session, event, actor=actor)
         session.commit()
@@ -190,7 +191,7 @@ def verify_mfa(
     try:
         step = totp.verify_code(secret, code, now=now, last_step=user.totp_last_step)
     except AuthenticationError as exc:
-        _failure(session, runtime=runtime, user=user, source=source, audit=audit)
+        record_failure(session, runtime=runtime, user=user, source=source, audit=audit)
         log.info("authentication code refused for %s: %s", user.username, exc.message)
         emit(
             audit,

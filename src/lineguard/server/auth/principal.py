@@ -58,6 +58,8 @@ class Principal:
         if self.token_actions is not None and action not in self.token_actions:
             return replace(scope, all_lines=False, lines=frozenset())
         if self.token_lines is not None:
+            if action.level == "site":  # a line-bound token never reaches site-wide data
+                return replace(scope, all_lines=False, lines=frozenset())
             lines = self.token_lines if scope.all_lines else scope.lines & self.token_lines
             return replace(scope, all_lines=False, lines=frozenset(lines))
         return scope

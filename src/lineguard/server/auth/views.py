@@ -221,14 +221,23 @@ def post_password(
 ) -> SessionResponse:
     runtime, context = _runtime(request), get_context(request)
     row, user = _current_row(request, session, principal)
-    accounts.change_password(
-        session,
-        runtime=runtime,
-        user=user,
-        current=body.current_password,
-        new=body.new_password,
-        audit=context.audit,
-    )
+    try:
+        accounts.change_password(
+            session,
+            runtime=runtime,
+            user=user,
+            current=body.current_password,
+            new=body.new_password,
+            audit=context.audit,
+        )
+    except AuthenticationError:
+        # A stolen session must not become a free password oracle: count it like a sign-in.
+        login.record_failure(
+            session, runtime=runtime, user=user, source=_source(request), audit=context.audit
+        )
+        session.commit()
+        msg = "current password is wrong"
+        raise InputError(msg) from None
     accounts.end_sessions(session, user_id=user.id, runtime=runtime, keep=row.id)
     issued = start_session(
         session,

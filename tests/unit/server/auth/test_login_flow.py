@@ -177,3 +177,15 @@ def test_privileged_role_without_mfa_must_enroll_before_anything_else(harness: A
     me = harness.client.get(ME).json()
     assert any(p["action"] == "evidence_images.read" for p in me["permissions"])
     assert "auth.mfa_enrolled" in harness.trail.names()
+
+
+def test_wrong_current_password_on_change_counts_towards_lockout(harness: AuthHarness) -> None:
+    person = harness.add_person("j.doe", [Role.MAINTENANCE_TECHNICIAN], mfa=False)
+    csrf = harness.sign_in(person)
+    body = {"current_password": "not it at all", "new_password": "another long passphrase"}
+    for _ in range(harness.runtime.config.lockout_threshold):
+        response = harness.client.post("/api/v1/auth/password", json=body, headers={CSRF_HEADER: csrf})
+        assert response.status_code == 400
+        assert response.json()["message"] == "current password is wrong"
+    harness.client.cookies.clear()
+    assert harness.login(person).status_code == 429

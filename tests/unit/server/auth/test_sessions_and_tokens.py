@@ -167,6 +167,23 @@ def test_expired_and_revoked_api_tokens_are_401(harness: AuthHarness) -> None:
 def test_non_ascii_csrf_header_is_403_not_500(harness: AuthHarness) -> None:
     _signed_in_technician(harness)
     response = harness.client.post(
-        TOKENS, json={"name": "x", "actions": ["inspection_results.read"], "days": 1}, headers={CSRF_HEADER: b"\xe9\x80"}
+        TOKENS,
+        json={"name": "x", "actions": ["inspection_results.read"], "days": 1},
+        headers={CSRF_HEADER: b"\xe9\x80"},
     )
     assert response.status_code == 403
+
+
+def test_line_bound_token_reaches_neither_other_lines_nor_site_data(harness: AuthHarness) -> None:
+    finance = harness.add_person("f.ctrl", [Role.FINANCE_CONTROLLER, Role.PRODUCTION_SUPERVISOR])
+    csrf = harness.sign_in(finance)
+    refused = harness.client.post(
+        TOKENS,
+        json={"name": "x", "actions": ["finance_pricing.read"], "lines": ["line-1"], "days": 1},
+        headers={CSRF_HEADER: csrf},
+    )
+    assert refused.status_code == 403  # site-wide data through a line-bound token: never
+    minted = _mint(harness, csrf, actions=["production_data.read"], lines=["line-1"])
+    harness.client.cookies.clear()
+    me = harness.client.get(ME, headers={"Authorization": f"Bearer {minted['token']}"}).json()
+    assert me["permissions"] == [{"action": "production_data.read", "lines": ["line-1"]}]
