@@ -1,0 +1,14 @@
+"""The model registry: signed packages in, four-eyes approval, TUF-published releases out.
+
+::
+
+    register (model_configuration.write)      signature checked against the signing trust list
+        → approve (model_deployment.approve)  by someone other than the registrar (Cedar forbid
+                                              + ensure_four_eyes)
+        → deploy (model_deployment.request)   a new release: package + release documents
+                                              published as TUF targets for lines / nodes
+        → rollback                            a NEW, higher release pointing at older weights
+
+Nodes read the TUF repository (:mod:`.tuf_repo`) over their mTLS channel and report
+what they installed or refused; every step lands in the audit log.
+"""
