@@ -1,0 +1,92 @@
+"""Record lookups for the dashboard's detail page: keyword-only functions taking a session.
+
+The caller (a route) has already checked the permission; it re-checks the record's line
+against the caller's scope with ``Access.check_line`` before answering. Sealed fields
+(part ids) are opened with the server's sealer, exactly as ingest sealed them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import NotFoundError
+from lineguard.server.context import Sealer
+from lineguard.server.dashboard.schemas import RecordView
+from lineguard.server.ingest.models import AlertRow, InspectionEventRow
+from lineguard.server.query.schemas import AlertView
+
+__all__ = ["alert_view", "find_alert", "find_record", "find_record_or_none", "record_view"]
+
+
+def find_record_or_none(session: Session, *, site_id: str, event_id: str) -> InspectionEventRow | None:
+    return session.scalars(
+        select(InspectionEventRow)
+        .where(InspectionEventRow.site_id == site_id, InspectionEventRow.event_id == event_id)
+        .limit(1)
+    ).first()
+
+
+def find_record(session: Session, *, site_id: str, event_id: str) -> InspectionEventRow:
+    row = find_record_or_none(session, site_id=site_id, event_id=event_id)
+    if row is None:
+        msg = f"no inspection record {event_id[:128]!r} on this site"
+        raise NotFoundError(msg)
+    return row
+
+
+def find_alert(session: Session, *, site_id: str, alert_id: str) -> AlertRow:
+    row = session.scalars(
+        select(AlertRow).where(AlertRow.site_id == site_id, AlertRow.alert_id == alert_id).limit(1)
+    ).first()
+    if row is None:
+        msg = f"no alert {alert_id[:128]!r} on this site"
+        raise NotFoundError(msg)
+    return row
+
+
+def record_view(row: InspectionEventRow, *, sealer: Sealer) -> RecordView:
+    part_id = None
+    if row.part_id_sealed is not None:
+        part_id = sealer.open(
+            row.part_id_sealed,
+            object_id=f"{row.node_id}:{row.idempotency_key}",
+            category="inspection_events",
+        ).decode("utf-8", errors="replace")
+    return RecordView(
+        event_id=row.event_id,
+        node_id=row.node_id,
+        line_id=row.line_id,
+        station_id=row.station_id,
+        camera_id=row.camera_id,
+        part_id=part_id,
+        frame_id=row.frame_id,
+        captured_at=row.captured_at,
+        received_at=row.received_at,
+        model_id=row.model_id,
+        model_version=row.model_version,
+        model_sha256=row.model_sha256,
+        verdict=row.verdict,
+        anomaly_score=row.anomaly_score,
+        threshold=row.threshold,
+        regions=list(row.regions or []),
+        latency_ms=row.latency_ms,
+        has_evidence=row.evidence_ref is not None,
+    )
+
+
+def alert_view(row: AlertRow, *, sealer: Sealer) -> AlertView:
+    message = sealer.open(
+        row.message_sealed, object_id=f"{row.node_id}:{row.idempotency_key}", category="alerts"
+    )
+    return AlertView(
+        alert_id=row.alert_id,
+        node_id=row.node_id,
+        line_id=row.line_id,
+        camera_id=row.camera_id,
+        kind=row.kind,
+        severity=row.severity,
+        raised_at=row.raised_at,
+        message=message.decode("utf-8", errors="replace"),
+        defect_class=row.defect_class,
+    )

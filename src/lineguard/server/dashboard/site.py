@@ -1,0 +1,113 @@
+"""The dashboard's pages and static files, served at the site root.
+
+Each page is a static HTML shell from ``lineguard.web/templates`` that loads its own
+JavaScript module; the module asks ``/api/v1/auth/me`` what the signed-in person may do
+and fetches every figure from the JSON API, where permissions are enforced. Pages and
+assets therefore hold no data and are public (each route says so with
+``allow_public``), which lets the sign-in page load before anyone is signed in.
+
+Static files are looked up only under ``lineguard.web/static``, with an allow-list of
+file types; anything that would resolve outside that folder is a 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.params import Path as PathParam
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from lineguard.contracts.errors import NotFoundError
+from lineguard.server.auth.dependencies import allow_public
+from lineguard.server.dashboard.headers import security_headers
+from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
+
+__all__ = ["PAGES", "Page", "install_site", "router"]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    path: str
+    template: str
+    title: str
+
+
+#: Every page of the dashboard. What each shows, and to whom, is in docs/dashboard.md.
+PAGES: tuple[Page, ...] = (
+    Page("/", "home.html", "LineGuard"),
+    Page("/signin", "signin.html", "Sign in"),
+    Page("/overview", "overview.html", "Overview"),
+    Page("/defects", "defects.html", "Defect analysis"),
+    Page("/alerts", "alerts.html", "Live alerts"),
+    Page("/record", "record.html", "Inspection record"),
+    Page("/nodes", "nodes.html", "Node health"),
+    Page("/models", "models.html", "Model registry"),
+    Page("/audit", "audit.html", "Audit log"),
+    Page("/users", "users.html", "Users and roles"),
+    Page("/retention", "retention.html", "Retention"),
+)
+
+_CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".woff2": "font/woff2",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+}
+
+_PUBLIC = Depends(allow_public("page shells and static assets hold no data; the API checks permissions"))
+router = APIRouter(include_in_schema=False, dependencies=[_PUBLIC])
+
+
+def _page_route(page: Page) -> None:
+    source = TEMPLATES_DIR / page.template
+
+    def serve_page() -> Response:
+        return FileResponse(source, media_type="text/html; charset=utf-8", headers=security_headers())
+
+    serve_page.__name__ = f"page_{page.template.removesuffix('.html')}"
+    router.add_api_route(page.path, serve_page, methods=["GET"], summary=page.title)
+
+
+for _page in PAGES:
+    _page_route(_page)
+
+
+def static_file(relative: str) -> Path:
+    """The file under ``STATIC_DIR`` that ``relative`` names; NotFoundError for anything else."""
+    root = STATIC_DIR.resolve()
+    candidate = (root / relative).resolve()
+    if (
+        not relative
+        or "\\" in relative
+        or not candidate.is_relative_to(root)
+        or candidate.suffix not in _CONTENT_TYPES
+        or not candidate.is_file()
+    ):
+        msg = f"no static file {relative[:200]!r}"
+        raise NotFoundError(msg)
+    return candidate
+
+
+@router.get("/static/{relative:path}", summary="Dashboard scripts, styles and images")
+def get_static(relative: Annotated[str, PathParam(max_length=300)]) -> Response:
+    path = static_file(relative)
+    return FileResponse(
+        path, media_type=_CONTENT_TYPES[path.suffix], headers=security_headers(cache="no-cache")
+    )
+
+
+@router.get("/favicon.ico", summary="Browsers ask for it; point them at the SVG icon")
+def get_favicon() -> Response:
+    return RedirectResponse("/static/img/favicon.svg", status_code=308, headers=security_headers())
+
+
+def install_site(app: FastAPI) -> None:
+    """Serve the dashboard pages and static files at the root of ``app``."""
+    app.include_router(router)

@@ -1,0 +1,144 @@
+"""The dashboard's API routes (mounted under ``/api/v1/dashboard`` beside the query domain's).
+
+* ``GET /dashboard/alerts/stream`` — live alerts as Server-Sent Events
+  (``inspection_results.read``; see :mod:`.live`).
+* ``GET /dashboard/alerts/{alert_id}`` — one alert with the inspection record that raised it.
+* ``GET /dashboard/records/{event_id}`` — one inspection record.
+* ``POST /dashboard/records/{event_id}/evidence`` — an audited request to open the
+  record's evidence image (``evidence_images.read``, never through an API token).
+
+Each route declares its permission with ``require``, re-checks the record's line against
+the caller's scope (a refusal is a 403 and an ``access.denied`` audit entry) and records
+the read in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import LineGuardError
+from lineguard.server.auth.catalog import Action
+from lineguard.server.auth.dependencies import Access, current_principal, require
+from lineguard.server.context import get_session
+from lineguard.server.dashboard import service
+from lineguard.server.dashboard.headers import security_headers
+from lineguard.server.dashboard.live import LiveSettings, alert_frames
+from lineguard.server.dashboard.schemas import AlertDetail, EvidenceAnswer, EvidenceRequest, RecordView
+from lineguard.server.ingest.models import NodeHealthRow
+from lineguard.server.query import service as query
+from lineguard.server.query.schemas import AlertView
+
+__all__ = ["LIVE_SETTINGS_KEY", "router"]
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+ReadResults = Annotated[Access, Depends(require(Action.INSPECTION_RESULTS_READ))]
+ReadEvidence = Annotated[Access, Depends(require(Action.EVIDENCE_IMAGES_READ))]
+DbSession = Annotated[Session, Depends(get_session)]
+RecordId = Annotated[str, Path(min_length=1, max_length=128)]
+#: ``ServerContext.extras`` key for :class:`LiveSettings` (tests shorten the intervals).
+LIVE_SETTINGS_KEY = "dashboard.live"
+#: A node whose last heartbeat is older than this is shown offline (as on node health).
+OFFLINE_AFTER = timedelta(seconds=120)
+
+
+def _lines(access: Access) -> frozenset[str] | None:
+    return None if access.scope.all_lines else access.scope.lines
+
+
+@router.get("/alerts/stream", summary="Live alerts (Server-Sent Events; send Accept: text/event-stream)")
+def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse:
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise HTTPException(406, "this route streams Server-Sent Events: send Accept: text/event-stream")
+    context = access.context
+    settings = context.extras.get(LIVE_SETTINGS_KEY, LiveSettings())
+    site = access.runtime.site
+    lines = [_lines(access)]
+    access.record_read(records=0)
+
+    def fetch(since: datetime) -> list[AlertView]:
+        with context.sessions() as session:
+            return query.recent_alerts(
+                session, site_id=site, lines=lines[0], sealer=context.sealer, limit=200, since=since
+            )
+
+    def recheck() -> bool:
+        # The same checks as the route's: a live session in state "active", and a scope
+        # that still reaches some line.
+        with context.sessions() as session:
+            try:
+                principal = current_principal(request, session, states=frozenset({"active"}))
+            except LineGuardError:
+                return False
+            scope = principal.scope(access.runtime.engine, access.action, site=site, now=access.runtime.now())
+            lines[0] = None if scope.all_lines else scope.lines
+            return not scope.empty
+
+    frames = alert_frames(
+        fetch=fetch, recheck=recheck, is_disconnected=request.is_disconnected, settings=settings
+    )
+    headers = {**security_headers(), "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/alerts/{alert_id}", summary="One alert and the inspection record that raised it")
+def get_alert(alert_id: RecordId, access: ReadResults, session: DbSession) -> AlertDetail:
+    site, sealer = access.runtime.site, access.context.sealer
+    row = service.find_alert(session, site_id=site, alert_id=alert_id)
+    access.check_line(row.line_id, record=alert_id)
+    record = None
+    if row.event_id is not None:
+        found = service.find_record_or_none(session, site_id=site, event_id=row.event_id)
+        # None: removed by retention, or not delivered yet (alerts and events travel apart).
+        record = None if found is None else service.record_view(found, sealer=sealer)
+    access.record_read(records=1 + (record is not None))
+    return AlertDetail(alert=service.alert_view(row, sealer=sealer), event_id=row.event_id, record=record)
+
+
+@router.get("/records/{event_id}", summary="One inspection record")
+def get_record(event_id: RecordId, access: ReadResults, session: DbSession) -> RecordView:
+    row = service.find_record(session, site_id=access.runtime.site, event_id=event_id)
+    access.check_line(row.line_id, record=event_id)
+    view = service.record_view(row, sealer=access.context.sealer)
+    access.record_read(records=1)
+    return view
+
+
+_HELD_ON_NODE = (
+    "The redacted image is stored encrypted on edge node {node}. The plant server has no "
+    "channel to fetch it: nodes connect out to the server over mTLS, the server never "
+    "connects in. Open it on the node (lineguard edge evidence) with its key holder."
+)
+
+
+@router.post("/records/{event_id}/evidence", summary="Open a record's evidence image (audited)")
+def post_evidence(
+    event_id: RecordId, body: EvidenceRequest, access: ReadEvidence, session: DbSession
+) -> EvidenceAnswer:
+    site = access.runtime.site
+    row = service.find_record(session, site_id=site, event_id=event_id)
+    access.check_line(row.line_id, record=event_id)
+    health = session.get(NodeHealthRow, row.node_id)
+    now = access.runtime.now()
+    online = health is not None and now - health.last_seen_at <= OFFLINE_AFTER
+    if row.evidence_ref is None:
+        status, message = "none", "The node kept no evidence image for this part."
+    else:
+        status, message = "held_on_node", _HELD_ON_NODE.format(node=row.node_id)
+    # Audited whatever the outcome: the request itself is the access to account for.
+    access.record_read(records=1, evidence_ref=row.evidence_ref or event_id, purpose=body.purpose)
+    return EvidenceAnswer(
+        event_id=row.event_id,
+        node_id=row.node_id,
+        evidence_ref=row.evidence_ref,
+        status=status,
+        message=message,
+        purpose=body.purpose,
+        audited_at=now.astimezone(UTC),
+        node_online=online,
+    )

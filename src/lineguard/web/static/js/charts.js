@@ -1,0 +1,88 @@
+// Chart helpers over the vendored Chart.js (window.Chart, loaded by the page before
+// this module runs). Colours stay the same for a line across charts, percentages are
+// labelled as such, and animations are off so a glance shows the final picture.
+
+const PALETTE = ["#0b5cad", "#d1495b", "#2e933c", "#8e44ad", "#e07a00", "#1b998b", "#5c6b7a", "#b5179e"];
+const charts = new WeakMap();
+
+export function colour(index) {
+  return PALETTE[index % PALETTE.length];
+}
+
+function draw(canvas, config) {
+  charts.get(canvas)?.destroy();
+  const chart = new window.Chart(canvas, {
+    ...config,
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+      ...config.options,
+    },
+  });
+  charts.set(canvas, chart);
+  return chart;
+}
+
+const percentAxis = (max) => ({
+  min: 0,
+  max,
+  ticks: { callback: (v) => `${Math.round(v * 1000) / 10} %` },
+});
+
+/** One line per series over shared labels; values are fractions shown as percent. */
+export function percentLines(canvas, labels, series, { max } = {}) {
+  return draw(canvas, {
+    type: "line",
+    data: {
+      labels,
+      datasets: series.map((s, i) => ({
+        label: s.label,
+        data: s.values,
+        borderColor: colour(i),
+        backgroundColor: colour(i),
+        pointRadius: labels.length > 60 ? 0 : 2,
+        borderWidth: 2,
+        spanGaps: true,
+        tension: 0.15,
+      })),
+    },
+    options: {
+      scales: { y: percentAxis(max), x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 } } },
+      plugins: {
+        legend: { position: "bottom", labels: { boxWidth: 12 } },
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.parsed.y === null ? "—" : (c.parsed.y * 100).toFixed(1)} %` } },
+      },
+    },
+  });
+}
+
+/** Pareto: bars of counts, largest first, and the cumulative share as a line. */
+export function pareto(canvas, entries) {
+  return draw(canvas, {
+    type: "bar",
+    data: {
+      labels: entries.map((e) => e.defect_class),
+      datasets: [
+        { type: "bar", label: "Defective parts", data: entries.map((e) => e.parts), backgroundColor: "#0b5cad", yAxisID: "y" },
+        {
+          type: "line",
+          label: "Cumulative share",
+          data: entries.map((e) => e.cumulative_share),
+          borderColor: "#d1495b",
+          backgroundColor: "#d1495b",
+          yAxisID: "share",
+          pointRadius: 3,
+        },
+      ],
+    },
+    options: {
+      scales: {
+        y: { beginAtZero: true, title: { display: true, text: "parts" } },
+        share: { position: "right", grid: { drawOnChartArea: false }, ...percentAxis(1) },
+      },
+    },
+  });
+}

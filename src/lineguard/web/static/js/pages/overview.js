@@ -1,0 +1,85 @@
+// Overview: yield and defect rate per line over the last shift, day or week, from
+// GET /api/v1/dashboard/quality (hourly buckets, or daily for the week).
+
+import { api } from "../api.js";
+import { percentLines } from "../charts.js";
+import { $, clear, el, empty, explain, fmtInt, fmtPct, fmtShort, status } from "../dom.js";
+import { startPage } from "../layout.js";
+
+const RANGES = {
+  shift: { hours: 8, bucket: "hour" },
+  day: { hours: 24, bucket: "hour" },
+  week: { hours: 24 * 7, bucket: "day" },
+};
+
+function tone(yieldRate) {
+  if (yieldRate === null) return null;
+  return yieldRate >= 0.97 ? "good" : yieldRate >= 0.9 ? "warn" : "bad";
+}
+
+function lineCards(points) {
+  const totals = new Map();
+  for (const p of points) {
+    const t = totals.get(p.line_id) || { inspected: 0, passed: 0, failed: 0, uncertain: 0 };
+    t.inspected += p.inspected;
+    t.passed += p.passed;
+    t.failed += p.failed;
+    t.uncertain += p.uncertain;
+    totals.set(p.line_id, t);
+  }
+  return [...totals.entries()].sort().map(([line, t]) => {
+    const y = t.inspected ? t.passed / t.inspected : null;
+    const d = t.inspected ? t.failed / t.inspected : null;
+    return el(
+      "article",
+      { class: "card", dataset: tone(y) ? { tone: tone(y) } : {}, "aria-label": `Line ${line}` },
+      el("h3", {}, line),
+      el("div", { class: "big" }, fmtPct(y)),
+      el("div", { class: "sub" }, "yield"),
+      el("div", {}, `Defect rate ${fmtPct(d)} · ${fmtInt(t.failed)} failed, ${fmtInt(t.uncertain)} uncertain`),
+      el("div", { class: "sub" }, `${fmtInt(t.inspected)} parts inspected`),
+    );
+  });
+}
+
+function series(points, field) {
+  const labels = [...new Set(points.map((p) => p.bucket_start))].sort();
+  const lines = [...new Set(points.map((p) => p.line_id))].sort();
+  const index = new Map(points.map((p) => [`${p.line_id}|${p.bucket_start}`, p]));
+  return {
+    labels: labels.map(fmtShort),
+    series: lines.map((line) => ({
+      label: line,
+      values: labels.map((b) => index.get(`${line}|${b}`)?.[field] ?? null),
+    })),
+  };
+}
+
+async function load() {
+  const range = RANGES[document.querySelector("input[name=range]:checked").value];
+  const end = new Date();
+  const start = new Date(end.getTime() - range.hours * 3600 * 1000);
+  status("");
+  try {
+    const points = await api("/dashboard/quality", {
+      query: { start: start.toISOString(), end: end.toISOString(), bucket: range.bucket, group_by: "line" },
+    });
+    const cards = $("#line-cards");
+    if (!points.length) {
+      clear(cards, empty("No parts were inspected in this period. Results appear here as soon as edge nodes send them."));
+    } else {
+      clear(cards, lineCards(points));
+    }
+    const y = series(points, "yield_rate");
+    const d = series(points, "defect_rate");
+    percentLines($("#yield-chart"), y.labels, y.series, { max: 1 });
+    percentLines($("#defect-chart"), d.labels, d.series);
+  } catch (error) {
+    status(explain(error, "Could not load yield"));
+  }
+}
+
+if (await startPage("inspection_results.read")) {
+  for (const input of document.querySelectorAll("input[name=range]")) input.addEventListener("change", load);
+  await load();
+}

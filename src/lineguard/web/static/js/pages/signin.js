@@ -1,0 +1,96 @@
+// Sign-in: password, then the authenticator code; a one-time password must be changed
+// and a role that requires MFA must enroll an authenticator before the session becomes
+// active. The server's session state decides which form shows; this page only follows it.
+
+import { api, ApiError, safeNext, setCsrf } from "../api.js";
+import { $ } from "../dom.js";
+
+const FORMS = {
+  password: "#password-form",
+  mfa_pending: "#code-form",
+  password_change: "#change-form",
+  mfa_enroll: "#enroll-form",
+};
+
+function showError(message) {
+  const box = $("#signin-error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+function next() {
+  return safeNext(new URLSearchParams(location.search).get("next"));
+}
+
+async function show(state) {
+  if (state === "active") {
+    location.assign(next());
+    return;
+  }
+  for (const [key, selector] of Object.entries(FORMS)) $(selector).hidden = key !== state;
+  if (state === "mfa_enroll") {
+    const enrollment = await api("/auth/mfa/enroll", { method: "POST", redirectOn401: false });
+    $("#enroll-secret").textContent = enrollment.secret;
+    $("#enroll-uri").textContent = enrollment.otpauth_uri;
+  }
+  const form = $(FORMS[state] || FORMS.password);
+  form.querySelector("input")?.focus();
+}
+
+function submitting(form, handler) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    showError("");
+    try {
+      const session = await handler();
+      setCsrf(session.csrf_token);
+      form.reset();
+      await show(session.state);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401 && form.id !== "password-form") {
+        // The sign-in step expired (or the session ended): start again.
+        await show("password");
+      }
+      showError(error instanceof ApiError ? error.message : String(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+submitting($("#password-form"), () =>
+  api("/auth/login", {
+    method: "POST",
+    body: { username: $("#username").value.trim(), password: $("#password").value },
+    redirectOn401: false,
+  }),
+);
+
+submitting($("#code-form"), () =>
+  api("/auth/login/mfa", { method: "POST", body: { code: $("#code").value.trim() }, redirectOn401: false }),
+);
+
+submitting($("#change-form"), async () => {
+  if ($("#new-password").value !== $("#repeat-password").value) {
+    throw new Error("the two new passwords differ");
+  }
+  return api("/auth/password", {
+    method: "POST",
+    body: { current_password: $("#current-password").value, new_password: $("#new-password").value },
+    redirectOn401: false,
+  });
+});
+
+submitting($("#enroll-form"), () =>
+  api("/auth/mfa/confirm", { method: "POST", body: { code: $("#enroll-code").value.trim() }, redirectOn401: false }),
+);
+
+// Resume where the session stands (a reload between steps keeps the step).
+try {
+  const who = await api("/auth/me", { redirectOn401: false });
+  await show(who.state);
+} catch {
+  await show("password");
+}

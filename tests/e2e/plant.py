@@ -1,0 +1,305 @@
+"""A real plant server for the browser tests and the dashboard benchmark.
+
+``running_plant`` starts ``create_app`` with its defaults (envelope encryption under a
+file keyring, the hash-chained audit recorder) under uvicorn over HTTPS on loopback,
+with a plant CA and server certificate, then seeds it through the real services: nodes,
+a week of inspection events and alerts through ``ingest_batch``, heartbeats through
+``record_heartbeat``, and one person per role (with TOTP) through the auth services.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from lineguard.config.server import AuthConfig, ServerConfig
+from lineguard.contracts.events import IngestBatch, NodeHeartbeat
+from lineguard.contracts.ids import new_id
+from lineguard.server.app import create_app
+from lineguard.server.auth import accounts, grants, totp
+from lineguard.server.auth.catalog import Role
+from lineguard.server.auth.models import User
+from lineguard.server.auth.runtime import auth_runtime
+from lineguard.server.context import ServerContext
+from lineguard.server.dashboard.live import LiveSettings
+from lineguard.server.dashboard.views import LIVE_SETTINGS_KEY
+from lineguard.server.ingest import service as ingest_service
+from lineguard.server.nodes.models import Node
+from lineguard.server.nodes.service import NodeIdentity
+from lineguard.server.pki import PlantCa, ca_paths
+from lineguard.server.storage import create_engine_for
+from lineguard.server.tls import ServerThread
+
+SITE = "plant-a"
+PASSWORD = "correct horse battery staple"
+TOTP_CATEGORY = "auth_totp_secret"  # what lineguard.server.auth.login seals TOTP secrets under
+MODEL = {"model_id": "mdl_tile", "version": 3, "sha256": "ab" * 32}
+NODES = {
+    "edge-l1": NodeIdentity("edge-l1", SITE, "line-1", frozenset({"cam-1", "cam-2"}), "s1"),
+    "edge-l2": NodeIdentity("edge-l2", SITE, "line-2", frozenset({"cam-3"}), "s2"),
+    "edge-l3": NodeIdentity("edge-l3", SITE, "line-3", frozenset({"cam-4"}), "s3"),
+}
+#: Defect classes and how often each appears on a failed part (a Pareto worth reading).
+CLASSES = [("scratch", 9), ("dent", 5), ("crack", 3), ("stain", 2), ("chip", 1)]
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+    secret: str | None
+    roles: tuple[Role, ...]
+
+    def code(self) -> str:
+        assert self.secret is not None
+        return pyotp.TOTP(self.secret).now()
+
+
+@dataclass
+class Plant:
+    url: str
+    settings: ServerConfig
+    context: ServerContext
+    ca_file: Path
+    people: dict[str, Person] = field(default_factory=dict)
+    alert_ids: list[str] = field(default_factory=list)
+    evidence_event_id: str = ""
+
+    def session(self) -> Session:
+        return self.context.sessions()
+
+
+def plant_settings(data_dir: Path) -> ServerConfig:
+    cheap = AuthConfig(argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
+    return ServerConfig(kind="server", site_id=SITE, data_dir=data_dir, auth=cheap)
+
+
+@contextmanager
+def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool = True) -> Iterator[Plant]:
+    os.environ.setdefault("LINEGUARD_KEYRING_PASSPHRASE", "e2e keyring passphrase")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = plant_settings(data_dir)
+    ca = PlantCa.create(data_dir, SecretStr("e2e ca passphrase!"), site_id=SITE)
+    ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
+    engine = create_engine_for(database_url or f"sqlite:///{data_dir / 'lineguard.db'}")
+    live = LiveSettings(poll_s=0.3, recheck_s=2.0, keepalive_s=5.0, lifetime_s=60.0)
+    app = create_app(settings, engine=engine, extras={"ca": ca, LIVE_SETTINGS_KEY: live})
+    paths = ca_paths(data_dir)
+    try:
+        with ServerThread(
+            app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
+        ) as srv:
+            plant = Plant(url=srv.url, settings=settings, context=app.state.lineguard, ca_file=paths.cert)
+            if seed:
+                seed_people(plant)
+                seed_plant(plant)
+            yield plant
+    finally:
+        engine.dispose()
+
+
+# ---- people ---------------------------------------------------------------------------
+
+
+def add_person(
+    plant: Plant, username: str, roles: tuple[Role, ...], *, mfa: bool = True, one_time: bool = False
+) -> Person:
+    context = plant.context
+    runtime = auth_runtime(context)
+    with context.sessions() as session:
+        user, otp = accounts.create_user(
+            session,
+            runtime=runtime,
+            username=username,
+            display_name=username.replace(".", " ").title(),
+            by="cli:e2e",
+            audit=context.audit,
+        )
+        password = otp
+        if not one_time:
+            user.password_hash = runtime.hasher.hash(PASSWORD)
+            user.must_change_password = False
+            password = PASSWORD
+        for role in roles:
+            grants.grant_role(
+                session,
+                runtime=runtime,
+                grantee=user,
+                role=role,
+                lines=None,
+                until=None,
+                by=None,
+                by_label="cli:e2e",
+                audit=context.audit,
+            )
+        session.commit()
+        user_id = user.id
+    secret = totp.new_secret() if mfa else None
+    if secret is not None:
+        # Sealed outside the write transaction: the envelope stores its data key itself.
+        sealed = context.sealer.seal(secret.encode(), object_id=user_id, category=TOTP_CATEGORY)
+        with context.sessions() as session:
+            stored = session.get(User, user_id)
+            assert stored is not None
+            stored.totp_sealed = sealed
+            session.commit()
+    person = Person(username, password, secret, roles)
+    plant.people[username] = person
+    return person
+
+
+def seed_people(plant: Plant) -> None:
+    add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
+    add_person(plant, "tom.maintenance", (Role.MAINTENANCE_TECHNICIAN,), mfa=False)
+    add_person(plant, "anna.audit", (Role.AUDITOR,))
+    add_person(plant, "ada.admin", (Role.IT_ADMINISTRATOR,))
+    add_person(plant, "nina.new", (Role.QUALITY_ENGINEER,), mfa=False, one_time=True)
+
+
+# ---- inspection data -----------------------------------------------------------------
+
+
+def _event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[str, Any]:
+    fail = i % 23 == 0 or (node.line_id == "line-2" and i % 11 == 0)
+    uncertain = not fail and i % 41 == 0
+    defects: list[str] = []
+    if fail or uncertain:
+        weights = [name for name, w in CLASSES for _ in range(w)]
+        defects = [weights[(i * 7 + len(camera)) % len(weights)]]
+    return {
+        "event_id": new_id("evt"),
+        "idempotency_key": new_id("idk"),
+        "node_id": node.node_id,
+        "site_id": SITE,
+        "line_id": node.line_id,
+        "station_id": "st-1",
+        "camera_id": camera,
+        "part_id": f"P-{i:06d}" if fail else None,
+        "frame_id": i,
+        "captured_at": at.isoformat(),
+        "model": MODEL,
+        "verdict": "fail" if fail else "uncertain" if uncertain else "pass",
+        "anomaly_score": 0.91 if fail else 0.55 if uncertain else 0.12,
+        "threshold": 0.5,
+        "regions": [
+            {"defect_class": d, "score": 0.9, "bbox": {"x": 120, "y": 64, "width": 40, "height": 22}}
+            for d in defects
+        ],
+        "evidence_ref": f"evd_{new_id('x')[2:]}" if fail else None,
+        "latency_ms": 14.0 + (i % 9),
+    }
+
+
+def _alert(event: dict[str, Any], at: datetime, severity: str = "warning") -> dict[str, Any]:
+    cls = event["regions"][0]["defect_class"] if event["regions"] else None
+    return {
+        "alert_id": new_id("alr"),
+        "idempotency_key": new_id("idk"),
+        "node_id": event["node_id"],
+        "site_id": SITE,
+        "line_id": event["line_id"],
+        "camera_id": event["camera_id"],
+        "kind": "defect",
+        "severity": severity,
+        "raised_at": at.isoformat(),
+        "message": f"{cls or 'defect'} on part {event['part_id'] or 'unknown'} at {event['camera_id']}",
+        "event_id": event["event_id"],
+        "defect_class": cls,
+    }
+
+
+def send(
+    plant: Plant, node: NodeIdentity, events: list[dict[str, Any]], alerts: list[dict[str, Any]]
+) -> None:
+    context = plant.context
+    for start in range(0, max(len(events), len(alerts), 1), 500):
+        body = {
+            "node_id": node.node_id,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "events": events[start : start + 500],
+            "alerts": alerts[start : start + 500],
+        }
+        with context.sessions() as session:
+            ingest_service.ingest_batch(
+                session,
+                node=node,
+                batch=IngestBatch.model_validate(body),
+                sealer=context.sealer,
+                audit=context.audit,
+            )
+
+
+def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
+    """A week of results on three lines, a few alerts, heartbeats (line 3's node is silent)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with plant.session() as session:
+        for n in NODES.values():
+            session.add(
+                Node(node_id=n.node_id, site_id=SITE, line_id=n.line_id, camera_ids=sorted(n.camera_ids))
+            )
+        session.commit()
+    for node in NODES.values():
+        events, alerts = [], []
+        i = 0
+        for h in range(hours, 0, -1):
+            for camera in sorted(node.camera_ids):
+                for k in range(per_hour):
+                    at = now - timedelta(hours=h) + timedelta(minutes=k * (60 // per_hour))
+                    event = _event(node, camera, at, i)
+                    i += 1
+                    events.append(event)
+                    if event["verdict"] == "fail" and h <= 3 and len(alerts) < 4:
+                        alerts.append(_alert(event, at, "critical" if len(alerts) == 0 else "warning"))
+        send(plant, node, events, alerts)
+        plant.alert_ids += [a["alert_id"] for a in alerts]
+        if alerts and not plant.evidence_event_id:
+            plant.evidence_event_id = str(alerts[0]["event_id"])
+    for node_id, backlog in (("edge-l1", 3), ("edge-l2", 120)):
+        node = NODES[node_id]
+        beat = NodeHeartbeat.model_validate(
+            {
+                "node_id": node_id,
+                "site_id": SITE,
+                "line_id": node.line_id,
+                "sent_at": datetime.now(UTC).isoformat(),
+                "software_version": "0.1.0",
+                "uptime_s": 86400.0,
+                "outbox_backlog": backlog,
+                "disk_used_bytes": 3_200_000_000,
+                "cameras": [
+                    {
+                        "camera_id": c,
+                        "state": "streaming",
+                        "fps": 24.8,
+                        "latency_p50_ms": 15.0,
+                        "latency_p99_ms": 38.0,
+                        "frames_dropped": 4,
+                        "model": MODEL,
+                    }
+                    for c in sorted(node.camera_ids)
+                ],
+            }
+        )
+        with plant.session() as session:
+            ingest_service.record_heartbeat(session, node=node, heartbeat=beat)
+            session.commit()
+
+
+def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
+    """Ingest one new failed part and its critical alert now (what a node would send)."""
+    node = NODES["edge-l1"]
+    now = datetime.now(UTC)
+    event = _event(node, "cam-1", now, 0)
+    event["part_id"] = message_part
+    alert = _alert(event, now, "critical")
+    send(plant, node, [event], [alert])
+    return str(alert["alert_id"])
