@@ -125,4 +125,8 @@ def create_app(
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    # The dashboard's pages and static files live at the site root, not under /api/v1.
+    from lineguard.server.dashboard.site import install_site
+
+    install_site(app)
     return app
