@@ -1,1 +1,24 @@
-"""Retention: per-category deletion (crypto-shredding where encrypted), legal holds, sweep records."""
+"""Retention: per-category deletion (crypto-shredding where encrypted), legal holds, sweep records.
+
+* :data:`CATEGORIES` / :func:`register` — the registry of data categories.
+* :func:`run_sweep` — one sweep; :func:`start_sweeper` — the periodic worker that the
+  server starts through ``scheduled.lifespan``.
+* :func:`place_hold` / :func:`release_hold` — legal holds on named records.
+"""
+
+from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category, register
+from lineguard.server.retention.scheduled import Sweeper, start_sweeper
+from lineguard.server.retention.service import SweepResult, place_hold, release_hold, run_sweep
+
+__all__ = [
+    "CATEGORIES",
+    "RetentionCategory",
+    "SweepResult",
+    "Sweeper",
+    "category",
+    "place_hold",
+    "register",
+    "release_hold",
+    "run_sweep",
+    "start_sweeper",
+]

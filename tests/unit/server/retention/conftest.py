@@ -1,0 +1,94 @@
+"""Retention fixtures: a migrated database on each engine, envelope encryption on the server table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineguard.crypto import Envelope, KdfParams, Keyring
+from lineguard.server.ingest.models import AlertRow, InspectionEventRow
+from lineguard.server.keystore import SqlDataKeyStore
+from lineguard.server.storage import session_factory, upgrade_to_head
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    upgrade_to_head(engine)
+    return session_factory(engine)
+
+
+@pytest.fixture
+def envelope(sessions: sessionmaker[Session], tmp_path: Path) -> Envelope:
+    keyring = Keyring.create(
+        tmp_path / "keyring.json", SecretStr("retention tests"), kdf=KdfParams.insecure_for_tests()
+    )
+    return Envelope(keyring, SqlDataKeyStore(sessions))
+
+
+def add_event(
+    sessions: sessionmaker[Session], envelope: Envelope, key: str, age_days: float, *, evidence: bool = True
+) -> bytes:
+    """One inspection event captured ``age_days`` before NOW; returns its sealed part id."""
+    sealed = envelope.seal(f"part-{key}".encode(), object_id=f"node-1:{key}", category="inspection_events")
+    at = NOW - timedelta(days=age_days)
+    with sessions.begin() as session:
+        session.execute(
+            insert(InspectionEventRow),
+            [
+                {
+                    "event_id": f"evt_{key}",
+                    "idempotency_key": key,
+                    "node_id": "node-1",
+                    "site_id": "plant-a",
+                    "line_id": "line-1",
+                    "station_id": "st-1",
+                    "camera_id": "cam-1",
+                    "part_id_sealed": sealed,
+                    "frame_id": 1,
+                    "captured_at": at,
+                    "received_at": at,
+                    "model_id": "m",
+                    "model_version": 1,
+                    "model_sha256": "0" * 64,
+                    "verdict": "fail",
+                    "anomaly_score": 0.9,
+                    "threshold": 0.5,
+                    "regions": [],
+                    "evidence_ref": f"evd_{key}" if evidence else None,
+                    "latency_ms": 12.0,
+                }
+            ],
+        )
+    return sealed
+
+
+def add_alert(sessions: sessionmaker[Session], envelope: Envelope, key: str, age_days: float) -> bytes:
+    sealed = envelope.seal(b"scratch on part", object_id=f"node-1:{key}", category="alerts")
+    at = NOW - timedelta(days=age_days)
+    with sessions.begin() as session:
+        session.execute(
+            insert(AlertRow),
+            [
+                {
+                    "alert_id": f"alr_{key}",
+                    "idempotency_key": key,
+                    "node_id": "node-1",
+                    "site_id": "plant-a",
+                    "line_id": "line-1",
+                    "camera_id": "cam-1",
+                    "kind": "defect",
+                    "severity": "high",
+                    "raised_at": at,
+                    "received_at": at,
+                    "message_sealed": sealed,
+                }
+            ],
+        )
+    return sealed
