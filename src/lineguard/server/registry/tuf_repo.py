@@ -298,6 +298,9 @@ class TufRepository:
         head, _, name = path.rpartition("/")
         return f"{head}/{sha256}.{name}" if head else f"{sha256}.{name}"
 
+    def _has_timestamp(self) -> bool:
+        return (self.metadata_dir / "timestamp.json").exists()
+
     def _snapshot(self) -> Metadata[Snapshot]:
         version = self.timestamp().signed.snapshot_meta.version
         return Metadata[Snapshot].from_file(str(self.metadata_dir / f"{version}.snapshot.json"))
@@ -315,10 +318,7 @@ class TufRepository:
             targets_md.to_bytes(_SERIALIZER),
             mode=0o644,
         )
-        try:
-            previous = self._snapshot().signed.version
-        except FileNotFoundError:
-            previous = 0
+        previous = self._snapshot().signed.version if self._has_timestamp() else 0
         snapshot = Snapshot(
             version=previous + 1,
             expires=_expiry(self.policy.period("snapshot"), now),
@@ -339,10 +339,7 @@ class TufRepository:
         self, root: Root, snapshot_md: Metadata[Snapshot], *, now: datetime, expires: datetime
     ) -> None:
         data = snapshot_md.to_bytes(_SERIALIZER)
-        try:
-            version = self.timestamp().signed.version + 1
-        except FileNotFoundError:
-            version = 1
+        version = self.timestamp().signed.version + 1 if self._has_timestamp() else 1
         meta = MetaFile(
             version=snapshot_md.signed.version,
             length=len(data),

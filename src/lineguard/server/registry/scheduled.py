@@ -1,0 +1,60 @@
+"""The registry's background duty: keep TUF metadata fresh and the trust list published.
+
+Every ``REFRESH_INTERVAL_S`` the task re-signs roles close to expiry (so nodes never
+see expired metadata from a healthy server) and republishes ``trust/signers.json``
+when a signing key was rotated or revoked on this host. Without the keyring
+passphrase the registry stays closed and the task logs why instead of stopping the
+server: the rest of the plant server does not depend on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from lineguard.contracts.errors import LineGuardError
+from lineguard.server.context import ServerContext
+from lineguard.server.registry.views import registry_for
+
+__all__ = ["REFRESH_INTERVAL_S", "lifespan", "refresh_once"]
+
+log = logging.getLogger(__name__)
+REFRESH_INTERVAL_S = 300.0
+
+
+def refresh_once(context: ServerContext) -> list[str]:
+    """One pass: re-sign what is close to expiry, publish a changed trust list."""
+    registry = registry_for(context)
+    renewed = registry.repo.refresh()
+    if registry.publish_trust():
+        renewed.append("trust list")
+    return renewed
+
+
+async def _loop(context: ServerContext) -> None:
+    while True:
+        try:
+            renewed = await asyncio.to_thread(refresh_once, context)
+            if renewed:
+                log.info("registry: re-signed %s", ", ".join(renewed))
+        except LineGuardError as exc:
+            log.warning("registry: metadata refresh skipped: %s", exc.message)
+        except Exception:  # a bug here must not take the server down; it is logged with its cause
+            log.exception("registry: metadata refresh failed")
+        await asyncio.sleep(REFRESH_INTERVAL_S)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context = app.state.lineguard
+    task = asyncio.create_task(_loop(context), name="registry-refresh")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

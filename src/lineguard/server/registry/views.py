@@ -1,0 +1,239 @@
+"""Registry routes: people manage models (``require``), nodes fetch TUF files (``allow_node``).
+
+People (every route declares its permission)::
+
+    GET  /registry/models                       model_configuration.read
+    POST /registry/models                       model_configuration.write   (multipart upload)
+    POST /registry/models/{id}/approve          model_deployment.approve    (not the registrar: Cedar forbid)
+    POST /registry/models/{id}/reject           model_deployment.approve
+    GET  /registry/releases                     model_configuration.read
+    POST /registry/deployments                  model_deployment.request    (per line checked)
+    POST /registry/rollbacks                    model_deployment.request
+
+Nodes (client certificate)::
+
+    GET  /registry/tuf/metadata/{name}          root chain, timestamp, snapshot, targets
+    GET  /registry/tuf/targets/{path}           hash-named target files
+    POST /registry/reports                      installed / refused (audited)
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import InputError, NotFoundError, PayloadTooLargeError
+from lineguard.server.auth.approval import check_approval
+from lineguard.server.auth.catalog import Action
+from lineguard.server.auth.dependencies import Access, allow_node, require
+from lineguard.server.context import ServerContext, get_context, get_session
+from lineguard.server.nodes.identity import CurrentNode
+from lineguard.server.nodes.models import Node
+from lineguard.server.registry import service
+from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
+from lineguard.server.registry.schemas import (
+    DeployRequest,
+    ModelVersionView,
+    RejectRequest,
+    ReleaseView,
+    RollbackRequest,
+)
+from lineguard.signing import UpdateReport
+from lineguard.vision.package import MAX_METADATA_BYTES, MAX_MODEL_BYTES
+
+__all__ = ["registry_for", "router"]
+
+router = APIRouter(tags=["model registry"])
+
+DbSession = Annotated[Session, Depends(get_session)]
+ReadModels = Annotated[Access, Depends(require(Action.MODEL_CONFIGURATION_READ))]
+WriteModels = Annotated[Access, Depends(require(Action.MODEL_CONFIGURATION_WRITE))]
+Approver = Annotated[Access, Depends(require(Action.MODEL_DEPLOYMENT_APPROVE))]
+Deployer = Annotated[Access, Depends(require(Action.MODEL_DEPLOYMENT_REQUEST))]
+_MAX_SIGNATURE_BYTES = 1 << 20
+
+
+def registry_for(context: ServerContext) -> Registry:
+    """The registry of this server (opened once; TUF keys need the keyring passphrase)."""
+    registry = context.extras.get(REGISTRY_EXTRA)
+    if not isinstance(registry, Registry):
+        registry = Registry.from_settings(context.settings)
+        context.extras[REGISTRY_EXTRA] = registry
+    return registry
+
+
+async def _save(upload: UploadFile, path: Path, limit: int) -> None:
+    size = 0
+    with path.open("wb") as handle:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                msg = f"{upload.filename or path.name} is larger than the {limit:,} bytes allowed"
+                raise PayloadTooLargeError(msg)
+            handle.write(chunk)
+
+
+# -- people -------------------------------------------------------------------------------
+
+
+@router.get("/registry/models", summary="Registered model versions")
+def get_models(access: ReadModels, session: DbSession) -> list[ModelVersionView]:
+    return [ModelVersionView.of(v) for v in service.list_versions(session)]
+
+
+@router.post("/registry/models", summary="Register a signed model package", status_code=201)
+async def post_model(
+    access: WriteModels,
+    request: Request,
+    session: DbSession,
+    model: UploadFile,
+    metadata: UploadFile,
+    signature: UploadFile,
+) -> ModelVersionView:
+    context = get_context(request)
+    with tempfile.TemporaryDirectory(prefix="lineguard-upload-") as tmp:
+        package_dir = Path(tmp) / "package"
+        package_dir.mkdir()
+        await _save(model, package_dir / "model.onnx", MAX_MODEL_BYTES)
+        await _save(metadata, package_dir / "metadata.json", MAX_METADATA_BYTES)
+        await _save(signature, Path(tmp) / "package.sig", _MAX_SIGNATURE_BYTES)
+        version = service.register(
+            session,
+            registry=registry_for(context),
+            package_dir=package_dir,
+            user_id=access.principal.user_id,
+            actor=access.principal.actor,
+            audit=context.audit,
+        )
+        shutil.rmtree(package_dir, ignore_errors=True)
+    return ModelVersionView.of(version)
+
+
+@router.post("/registry/models/{version_id}/approve", summary="Approve a model version (four eyes)")
+def post_approve(version_id: str, access: Approver, request: Request, session: DbSession) -> ModelVersionView:
+    version = service.get_version(session, version_id)
+    check_approval(access, deployment_id=version.id, line=None, requested_by=version.registered_by)
+    approved = service.approve(
+        session,
+        version_id=version_id,
+        approver_id=access.principal.user_id,
+        actor=access.principal.actor,
+        audit=get_context(request).audit,
+    )
+    return ModelVersionView.of(approved)
+
+
+@router.post("/registry/models/{version_id}/reject", summary="Reject a model version")
+def post_reject(
+    version_id: str, body: RejectRequest, access: Approver, request: Request, session: DbSession
+) -> ModelVersionView:
+    version = service.get_version(session, version_id)
+    check_approval(access, deployment_id=version.id, line=None, requested_by=version.registered_by)
+    rejected = service.reject(
+        session,
+        version_id=version_id,
+        approver_id=access.principal.user_id,
+        actor=access.principal.actor,
+        reason=body.reason,
+        audit=get_context(request).audit,
+    )
+    return ModelVersionView.of(rejected)
+
+
+@router.get("/registry/releases", summary="Every release (deployments and rollbacks)")
+def get_releases(access: ReadModels, session: DbSession) -> list[ReleaseView]:
+    return [ReleaseView.of(r) for r in service.list_releases(session)]
+
+
+def _check_targets(access: Access, session: Session, lines: list[str], nodes: list[str]) -> None:
+    for line in lines:
+        access.check_line(line)
+    for node_id in nodes:
+        node = session.get(Node, node_id)
+        if node is None:
+            msg = f"no node {node_id!r} is enrolled"
+            raise NotFoundError(msg)
+        access.check_line(node.line_id, record=node_id)
+
+
+@router.post("/registry/deployments", summary="Deploy an approved version to lines / nodes", status_code=201)
+def post_deployment(
+    body: DeployRequest, access: Deployer, request: Request, session: DbSession
+) -> ReleaseView:
+    _check_targets(access, session, body.lines, body.nodes)
+    context = get_context(request)
+    row = service.deploy(
+        session,
+        registry=registry_for(context),
+        version_id=body.version_id,
+        lines=body.lines,
+        nodes=body.nodes,
+        actor=access.principal.actor,
+        audit=context.audit,
+    )
+    return ReleaseView.of(row)
+
+
+@router.post(
+    "/registry/rollbacks", summary="Roll a line or node back (a new, higher release)", status_code=201
+)
+def post_rollback(
+    body: RollbackRequest, access: Deployer, request: Request, session: DbSession
+) -> ReleaseView:
+    _check_targets(access, session, [body.line] if body.line else [], [body.node] if body.node else [])
+    context = get_context(request)
+    row = service.rollback(
+        session,
+        registry=registry_for(context),
+        line=body.line,
+        node=body.node,
+        to_version_id=body.to_version_id,
+        reason=body.reason,
+        actor=access.principal.actor,
+        audit=context.audit,
+    )
+    return ReleaseView.of(row)
+
+
+# -- nodes ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/registry/tuf/metadata/{name}",
+    summary="TUF metadata for nodes",
+    dependencies=[Depends(allow_node())],
+    response_class=FileResponse,
+)
+def get_tuf_metadata(name: str, node: CurrentNode, request: Request) -> FileResponse:
+    path = registry_for(get_context(request)).repo.metadata_file(name)
+    return FileResponse(path, media_type="application/json")
+
+
+@router.get(
+    "/registry/tuf/targets/{path:path}",
+    summary="TUF target files for nodes",
+    dependencies=[Depends(allow_node())],
+    response_class=FileResponse,
+)
+def get_tuf_target(path: str, node: CurrentNode, request: Request) -> FileResponse:
+    found = registry_for(get_context(request)).repo.target_file(path)
+    return FileResponse(found, media_type="application/octet-stream")
+
+
+@router.post(
+    "/registry/reports",
+    summary="A node reports an installed or refused update",
+    dependencies=[Depends(allow_node())],
+    status_code=204,
+)
+def post_report(report: UpdateReport, node: CurrentNode, request: Request, session: DbSession) -> None:
+    if report.outcome == "rejected" and not report.check:
+        msg = "a rejection report names the failed check"
+        raise InputError(msg)
+    service.record_report(session, node_id=node.node_id, report=report, audit=get_context(request).audit)
