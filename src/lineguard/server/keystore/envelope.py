@@ -44,6 +44,7 @@ def open_storage(settings: ServerConfig, *, migrate: bool = True) -> tuple[Engin
     from lineguard.server.app import database_url
     from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     password = settings.database.password.resolve().get_secret_value() if settings.database.password else None
     engine = create_engine_for(
         database_url(settings), password=password, pool_size=settings.database.pool_size
