@@ -60,6 +60,7 @@ _TUF_CHECKS: tuple[tuple[type[Exception], Check], ...] = (
     (tuf_errors.ExpiredMetadataError, "expired_metadata"),
     (tuf_errors.BadVersionNumberError, "replayed_release"),
     (tuf_errors.LengthOrHashMismatchError, "tampered"),
+    (tuf_errors.DownloadLengthMismatchError, "tampered"),
     (tuf_errors.DownloadError, "download"),
     (tuf_errors.RepositoryError, "metadata"),
 )
@@ -187,11 +188,13 @@ class UpdateClient:
             bootstrap=bootstrap,
         )
 
-    def _download(self, updater: Updater, path: str, destination: Path | None = None) -> bytes:
+    def _download(
+        self, updater: Updater, path: str, destination: Path | None = None, *, missing: Check = "metadata"
+    ) -> bytes:
         info = updater.get_targetinfo(path)
         if info is None:
             msg = f"TUF targets metadata lists no {path}"
-            raise VerificationError(msg, check="metadata")
+            raise VerificationError(msg, check=missing)
         destination = destination or self.state.staging_dir / path.replace("/", "_")
         destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         destination.unlink(missing_ok=True)
@@ -233,7 +236,8 @@ class UpdateClient:
         files = release.files
         self._download(updater, files.model, package_dir / "model.onnx")
         self._download(updater, files.metadata, package_dir / "metadata.json")
-        self._download(updater, files.signature, staging / "package.sig")
+        # A release whose package has no signature is an unsigned package, whatever TUF says.
+        self._download(updater, files.signature, staging / "package.sig", missing="unsigned")
         return package_dir
 
     @staticmethod
