@@ -20,7 +20,7 @@ from lineguard.server.app import create_app, database_url
 from lineguard.server.context import AuditHook
 from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.pki.ca import CaPaths, IssuedCertificate
-from lineguard.server.protection import default_audit
+from lineguard.server.protection import default_audit, ensure_keyring
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
 __all__ = [
@@ -104,13 +104,17 @@ def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datet
 
 def run_server(settings: ServerConfig) -> None:
     """Serve the plant server over HTTPS until interrupted."""
-    from lineguard.server.tls import serve
+    from lineguard.server.tls import serve_workers
 
     ca = load_ca(settings)
     paths = ensure_server_certificate(settings, ca)
-    app = create_app(settings, extras={"ca": ca})
-    serve(
-        app,
+    # Migrate once here, so workers starting together find the schema at head.
+    with admin_session(settings):
+        pass
+    ensure_keyring(settings)
+    serve_workers(
+        lambda: create_app(settings, extras={"ca": ca}),
+        workers=settings.http.workers,
         host=settings.http.host,
         port=settings.http.port,
         cert_file=paths.server_cert,

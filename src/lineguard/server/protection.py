@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineguard.config.server import ServerConfig
 from lineguard.server.context import AuditHook, Sealer
 
-__all__ = ["NoEncryption", "default_audit", "default_sealer"]
+__all__ = ["NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "sealer_in"]
 
 
 class NoEncryption:
@@ -36,6 +36,27 @@ def default_sealer(settings: ServerConfig, sessions: sessionmaker[Session]) -> S
     from lineguard.server.keystore.envelope import open_envelope
 
     return open_envelope(settings, sessions)
+
+
+def ensure_keyring(settings: ServerConfig) -> None:
+    """Create the server keyring if it is missing (once, before worker processes start)."""
+    from lineguard.server.keystore.envelope import open_keyring
+
+    open_keyring(settings, create=True)
+
+
+def sealer_in(sealer: Sealer, session: Session) -> Sealer:
+    """``sealer`` with its data keys written in ``session``'s transaction.
+
+    Ingest seals a batch and stores its rows and their data keys in one commit: both
+    or neither, and one write transaction instead of two.
+    """
+    from lineguard.crypto.envelope import Envelope
+    from lineguard.server.keystore.store import SqlDataKeyStore
+
+    if isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore):
+        return Envelope(sealer.keys, SqlDataKeyStore.bound(session))
+    return sealer
 
 
 def default_audit(settings: ServerConfig) -> AuditHook:

@@ -43,6 +43,7 @@ from lineguard.server.ingest.models import (
 )
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
+from lineguard.server.protection import sealer_in
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -252,18 +253,18 @@ def ingest_batch(
         (WorkOrderRow, batch.work_orders, _work_order_row),
     ]
     stored = 0
-    with sealer.batch():  # data keys are durable before the rows that need them
-        planned = []
+    sealer = sealer_in(sealer, session)
+    # Data keys are stored when the block ends, in this transaction: rows and the keys
+    # that open them commit together.
+    with sealer.batch():
         for model, items, to_row in kinds:
             unique = _first_per_key(items)
             existing = _existing_keys(session, model, node.node_id, [i.idempotency_key for i in unique])
             fresh = [i for i in unique if i.idempotency_key not in existing]
-            planned.append((model, fresh, [to_row(i, sealer, now) for i in fresh]))
-    for model, fresh, rows in planned:
-        inserted = _insert_new(session, model, rows)
-        stored += len(inserted)
-        if model is InspectionEventRow:
-            _roll_up(session, [e for e in fresh if e.idempotency_key in inserted])
+            inserted = _insert_new(session, model, [to_row(i, sealer, now) for i in fresh])
+            stored += len(inserted)
+            if model is InspectionEventRow:
+                _roll_up(session, [e for e in fresh if e.idempotency_key in inserted])
     duplicates = total - stored
     _bump_counters(
         session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates

@@ -2,7 +2,8 @@
 
 SQLite (the default, one file under ``data_dir``): WAL journal so readers never block
 the writer, ``synchronous=NORMAL`` (durable at checkpoints, safe with WAL), foreign keys
-on, and a busy timeout so concurrent writers wait instead of failing. PostgreSQL goes
+on, a busy timeout so concurrent writers wait instead of failing, and WAL checkpoints
+moved off the request path (see ``storage/scheduled.py``). PostgreSQL goes
 through psycopg 3; a plain ``postgresql://`` URL is pointed at that driver.
 """
 
@@ -16,9 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.contracts.errors import ConfigError
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_engine_for", "session_factory"]
+__all__ = [
+    "SQLITE_AUTOCHECKPOINT_PAGES",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_engine_for",
+    "session_factory",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_AUTOCHECKPOINT_PAGES = 20_000
 
 
 def _normalise(url: str | URL) -> URL:
@@ -38,6 +45,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Checkpoints (which fsync) run in the server's background checkpointer
+        # (storage/scheduled.py), not inside a request's commit; this is only the
+        # safety net for processes without one.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
     finally:
         cursor.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lineguard.server.tls.context import MODERN_CIPHERS, server_ssl_context
 from lineguard.server.tls.protocol import TLS_EXTENSION, PeerCertificateProtocol, client_certificate_pem
-from lineguard.server.tls.serve import ServerThread, serve, uvicorn_config
+from lineguard.server.tls.serve import ServerThread, serve, serve_workers, uvicorn_config
 
 __all__ = [
     "MODERN_CIPHERS",
@@ -20,6 +20,7 @@ __all__ = [
     "ServerThread",
     "client_certificate_pem",
     "serve",
+    "serve_workers",
     "server_ssl_context",
     "uvicorn_config",
 ]

@@ -3,6 +3,7 @@ tests and benchmarks (real sockets, real TLS)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -17,7 +18,7 @@ from fastapi import FastAPI
 from lineguard.server.tls.context import server_ssl_context
 from lineguard.server.tls.protocol import PeerCertificateProtocol
 
-__all__ = ["ServerThread", "serve", "uvicorn_config"]
+__all__ = ["ServerThread", "serve", "serve_workers", "uvicorn_config"]
 
 
 def uvicorn_config(
@@ -59,8 +60,55 @@ def uvicorn_config(
 
 
 def serve(app: FastAPI, **kwargs: Any) -> None:
-    """Serve until interrupted (``lineguard server``)."""
+    """Serve ``app`` in this process until interrupted."""
     uvicorn.Server(uvicorn_config(app, **kwargs)).run()
+
+
+def _worker(app_factory: Callable[[], FastAPI], sock: socket.socket, kwargs: dict[str, Any]) -> None:
+    # Each worker builds its own app (engine, pools, caches) after the fork.
+    uvicorn.Server(uvicorn_config(app_factory(), **kwargs)).run(sockets=[sock])
+
+
+def serve_workers(
+    app_factory: Callable[[], FastAPI], *, workers: int, host: str, port: int, **kwargs: Any
+) -> None:
+    """Serve with ``workers`` processes sharing one listening socket (the kernel spreads
+    connections between them); parsing, sealing and TLS then use every core.
+
+    The parent binds the socket, forks the workers and waits; Ctrl-C or SIGTERM stops
+    them all. With one worker the app runs in this process.
+    """
+    if workers <= 1:
+        serve(app_factory(), host=host, port=port, **kwargs)
+        return
+    import multiprocessing
+    import signal
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    kwargs = {"host": host, "port": port, **kwargs}
+    context = multiprocessing.get_context("fork")
+    procs = [
+        context.Process(target=_worker, args=(app_factory, sock, kwargs), daemon=False)
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for proc in procs:
+        proc.join()
+    sock.close()
 
 
 class ServerThread:

@@ -1,0 +1,508 @@
+"""Ingest and dashboard-query benchmark of the plant server.
+
+Ingest: a real server process (uvicorn, HTTPS, mTLS) and client threads acting as
+enrolled edge nodes over loopback, each sending batches of 100 events. Two runs per
+engine in the same invocation, with audit + encryption ON (the default server) and
+OFF (``NoEncryption`` + a disabled audit recorder); the script prints the ratio.
+
+* paced: the target rate (default 5,000 events/s, i.e. 50 batches/s spread over the
+  nodes) for ``--seconds``; reports achieved events/s and p50/p99 request latency;
+* saturation: every node sends back to back; reports the maximum events/s.
+
+Queries: a database filled with ``--query-events`` synthetic events over 90 days
+(4 lines x 4 cameras, rollup built alongside), then each dashboard query timed.
+
+    python bench/bench_ingest.py                       # SQLite and PostgreSQL
+    python bench/bench_ingest.py --engine sqlite --seconds 20 --query-events 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support.postgres: the same throwaway cluster as the tests
+
+BATCH = 100
+NODES = 4
+ENV = {
+    "LINEGUARD_CA_PASSPHRASE": "bench ca passphrase " + secrets.token_hex(8),
+    "LINEGUARD_KEYRING_PASSPHRASE": "bench keyring passphrase " + secrets.token_hex(8),
+}
+
+
+# -- the server process ---------------------------------------------------------------
+
+
+def _settings(data_dir: Path, db_url: str, port: int, workers: int = 1):  # type: ignore[no-untyped-def]
+    from lineguard.config.server import IngestLimits, ServerConfig
+
+    return ServerConfig.model_validate(
+        {
+            "kind": "server",
+            "site_id": "plant-a",
+            "data_dir": str(data_dir),
+            "http": {"host": "127.0.0.1", "port": port, "workers": workers},
+            "database": {"url": db_url, "pool_size": 8},
+            # The benchmark measures throughput, not the per-node limit.
+            "ingest": IngestLimits(requests_per_second=10_000, burst=10_000).model_dump(),
+            "pki": {"server_names": ["127.0.0.1"]},
+        }
+    )
+
+
+def serve(data_dir: Path, db_url: str, port: int, protected: bool, workers: int) -> None:
+    from lineguard.server.admin import admin_session, ensure_server_certificate, load_ca
+    from lineguard.server.app import create_app
+    from lineguard.server.audit import AuditRecorder
+    from lineguard.server.protection import NoEncryption, ensure_keyring
+    from lineguard.server.tls import serve_workers
+
+    settings = _settings(data_dir, db_url, port, workers)
+    ca = load_ca(settings)
+    paths = ensure_server_certificate(settings, ca)
+    with admin_session(settings):
+        pass  # migrate once before the workers start
+    if protected:
+        ensure_keyring(settings)
+
+    def app():  # type: ignore[no-untyped-def]
+        if protected:  # the defaults: envelope encryption + audit chain
+            return create_app(settings, extras={"ca": ca})
+        return create_app(
+            settings, extras={"ca": ca}, sealer=NoEncryption(), audit=AuditRecorder(enabled=False)
+        )
+
+    serve_workers(
+        app,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        cert_file=paths.server_cert,
+        key_file=paths.server_key,
+        ca_file=paths.cert,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+# -- the client side ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _event(node: str, camera: str, line: str, at: datetime, rng: random.Random) -> dict[str, object]:
+    roll = rng.random()
+    verdict, defects = ("pass", []) if roll > 0.08 else ("fail", [rng.choice(["scratch", "dent", "crack"])])
+    return {
+        "event_id": f"evt_{secrets.token_hex(12)}",
+        "idempotency_key": f"idk_{secrets.token_hex(12)}",
+        "node_id": node,
+        "site_id": "plant-a",
+        "line_id": line,
+        "station_id": "st-1",
+        "camera_id": camera,
+        "part_id": f"P-{rng.randrange(10**8):08d}",
+        "frame_id": rng.randrange(10**6),
+        "captured_at": at.isoformat(),
+        "model": {"model_id": "mdl_tile", "version": 3, "sha256": "ab" * 32},
+        "verdict": verdict,
+        "anomaly_score": rng.random(),
+        "threshold": 0.5,
+        "regions": [
+            {"defect_class": d, "score": 0.9, "bbox": {"x": 10, "y": 20, "width": 30, "height": 40}}
+            for d in defects
+        ],
+        "latency_ms": 12.0,
+    }
+
+
+def _bodies(node: str, line: str, count: int) -> list[bytes]:
+    rng = random.Random(node)
+    now = datetime.now(UTC)
+    out = []
+    for _ in range(count):
+        events = [_event(node, f"{node}-cam{i % 2}", line, now, rng) for i in range(BATCH)]
+        out.append(json.dumps({"node_id": node, "sent_at": now.isoformat(), "events": events}).encode())
+    return out
+
+
+@contextmanager
+def server_process(data_dir: Path, db_url: str, protected: bool, workers: int) -> Iterator[str]:
+    port = _free_port()
+    mode = "on" if protected else "off"
+    cmd = [sys.executable, __file__, "--serve", str(data_dir), db_url, str(port), mode, str(workers)]
+    proc = subprocess.Popen(cmd, env={**os.environ, **ENV})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("benchmark server did not start")
+            time.sleep(0.05)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _enroll_nodes(settings, url: str, root: Path) -> list[tuple[str, Path]]:  # type: ignore[no-untyped-def]
+    from lineguard.edge.identity import enroll
+    from lineguard.server.admin import admin_session, load_ca
+    from lineguard.server.nodes import service
+
+    ca = load_ca(settings)
+    nodes = []
+    with admin_session(settings) as admin:
+        tokens = []
+        for i in range(NODES):
+            node = f"bench-node-{i}"
+            tokens.append(
+                service.issue_token(
+                    admin.session,
+                    ca=ca,
+                    node_id=node,
+                    site_id="plant-a",
+                    line_id=f"line-{i}",
+                    camera_ids=[f"{node}-cam0", f"{node}-cam1"],
+                    ttl=timedelta(hours=1),
+                    created_by="cli:bench",
+                    audit=admin.audit,
+                )
+            )
+    for i, token in enumerate(tokens):
+        node_dir = root / f"node-{i}"
+        enroll(url, str(token), node_dir)
+        nodes.append((f"bench-node-{i}", node_dir))
+    return nodes
+
+
+def _run_load(
+    url: str,
+    nodes: list[tuple[str, Path]],
+    bodies: dict[str, list[bytes]],
+    *,
+    seconds: float,
+    rate_eps: float | None,
+) -> dict[str, float]:
+    """Send batches from every node for ``seconds``; paced at ``rate_eps`` or back to back."""
+    from lineguard.edge.identity import https_client
+
+    latencies: list[float] = []
+    sent = Counter[str]()
+    errors = Counter[int]()
+    lock = threading.Lock()
+    start_at = time.perf_counter() + 0.5
+    interval = None if rate_eps is None else BATCH * len(nodes) / rate_eps
+
+    def worker(node: str, data: Path) -> None:
+        mine: list[float] = []
+        with https_client(data, url, timeout=30) as client:
+            client.get("/api/v1/enroll/ca")  # handshake before the clock starts
+            n = 0
+            while time.perf_counter() < start_at:
+                time.sleep(0.001)
+            while True:
+                due = start_at + (n * interval if interval else 0)
+                now = time.perf_counter()
+                if now - start_at >= seconds:
+                    break
+                if interval and due > now:
+                    time.sleep(due - now)
+                body = bodies[node][n % len(bodies[node])]
+                t0 = time.perf_counter()
+                r = client.post(
+                    "/api/v1/ingest/batch", content=body, headers={"content-type": "application/json"}
+                )
+                mine.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    with lock:
+                        errors[r.status_code] += 1
+                n += 1
+        with lock:
+            latencies.extend(mine)
+            sent[node] += len(mine)
+
+    threads = [threading.Thread(target=worker, args=nd) for nd in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = max(seconds, 1e-9)
+    latencies.sort()
+    total = sum(sent.values())
+    if errors:
+        print(f"    errors: {dict(errors)}")
+    return {
+        "events_per_s": total * BATCH / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "requests": total,
+    }
+
+
+def bench_ingest(
+    db_url_factory, engine_name: str, seconds: float, rate: float, workers: int
+) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for protected in (False, True):
+        mode = "on" if protected else "off"
+        root = Path(tempfile.mkdtemp(prefix=f"lg-bench-{engine_name}-{mode}-"))
+        try:
+            db_url = db_url_factory(root)
+            os.environ.update(ENV)
+            from lineguard.server.admin import init_ca
+
+            settings = _settings(root / "server", db_url, 0)
+            init_ca(settings)
+            with server_process(root / "server", db_url, protected, workers) as url:
+                nodes = _enroll_nodes(settings, url, root)
+                per_node = max(10, int(rate / BATCH / NODES * seconds * 2))
+                bodies = {node: _bodies(node, f"line-{i}", per_node) for i, (node, _) in enumerate(nodes)}
+                # Bodies are unique per run so every event is stored (no duplicates).
+                paced = _run_load(url, nodes, bodies, seconds=seconds, rate_eps=rate)
+                fresh = {
+                    node: _bodies(node + "", f"line-{i}", per_node * 3)[per_node:]
+                    for i, (node, _) in enumerate(nodes)
+                }
+                saturated = _run_load(url, nodes, fresh, seconds=seconds, rate_eps=None)
+            results[mode] = {"paced": paced, "saturated": saturated}
+            print(
+                f"  {engine_name:10s} audit+encryption {mode:3s}: paced {paced['events_per_s']:7.0f} ev/s "
+                f"p50 {paced['p50_ms']:5.1f} ms p99 {paced['p99_ms']:5.1f} ms | "
+                f"saturated {saturated['events_per_s']:7.0f} ev/s p99 {saturated['p99_ms']:5.1f} ms",
+                flush=True,
+            )
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    on, off = results["on"], results["off"]
+    print(
+        f"  {engine_name:10s} cost of audit+encryption: saturated throughput on/off = "
+        f"{on['saturated']['events_per_s'] / off['saturated']['events_per_s']:.2f}, "
+        f"paced p99 on/off = {on['paced']['p99_ms'] / off['paced']['p99_ms']:.2f}",
+        flush=True,
+    )
+    return results
+
+
+# -- dashboard queries over a large table -----------------------------------------------
+
+
+def _fill(engine, n_events: int) -> None:  # type: ignore[no-untyped-def]
+    """Insert ``n_events`` raw events over 90 days and the matching hourly rollup."""
+    from sqlalchemy import insert
+
+    from lineguard.server.ingest.models import ALL_PARTS, InspectionEventRow, RollupHourly
+
+    rng = random.Random(7)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=90)
+    span_s = int((end - start).total_seconds())
+    cameras = [(f"line-{l}", f"cam-{l}{c}") for l in range(4) for c in range(4)]
+    rollup: dict[tuple[str, str, str, datetime], list[int]] = {}
+    chunk = 20_000
+    received = datetime.now(UTC)
+    done = 0
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        while done < n_events:
+            rows = []
+            for _ in range(min(chunk, n_events - done)):
+                line, cam = cameras[rng.randrange(16)]
+                at = start + timedelta(seconds=rng.randrange(span_s))
+                roll = rng.random()
+                if roll < 0.9:
+                    verdict, cls = "pass", None
+                else:
+                    verdict = "fail" if roll < 0.97 else "uncertain"
+                    cls = rng.choices(["scratch", "dent", "crack", "stain", "missing"], [40, 25, 15, 12, 8])[
+                        0
+                    ]
+                hour = at.replace(minute=0, second=0, microsecond=0)
+                col = {"pass": 1, "fail": 2, "uncertain": 3}[verdict]
+                for key_cls in (ALL_PARTS, cls) if cls else (ALL_PARTS,):
+                    acc = rollup.setdefault((line, cam, key_cls, hour), [0, 0, 0, 0])
+                    acc[0] += 1
+                    acc[col] += 1
+                rows.append(
+                    {
+                        "event_id": f"evt_{done}",
+                        "idempotency_key": f"idk_{done}",
+                        "node_id": f"node-{line}",
+                        "site_id": "plant-a",
+                        "line_id": line,
+                        "station_id": "st-1",
+                        "camera_id": cam,
+                        "part_id_sealed": None,
+                        "frame_id": done,
+                        "captured_at": at,
+                        "received_at": received,
+                        "model_id": "mdl_tile",
+                        "model_version": 3,
+                        "model_sha256": "ab" * 32,
+                        "verdict": verdict,
+                        "anomaly_score": 0.5,
+                        "threshold": 0.5,
+                        "regions": [] if cls is None else [{"defect_class": cls}],
+                        "evidence_ref": None,
+                        "latency_ms": 10.0,
+                    }
+                )
+                done += 1
+            conn.execute(insert(InspectionEventRow), rows)
+            print(
+                f"\r    filled {done:,}/{n_events:,} events ({done / (time.perf_counter() - t0):,.0f}/s)",
+                end="",
+                flush=True,
+            )
+        print()
+        conn.execute(
+            insert(RollupHourly),
+            [
+                {
+                    "site_id": "plant-a",
+                    "line_id": k[0],
+                    "camera_id": k[1],
+                    "defect_class": k[2],
+                    "hour": k[3],
+                    "inspected": v[0],
+                    "passed": v[1],
+                    "failed": v[2],
+                    "uncertain": v[3],
+                }
+                for k, v in rollup.items()
+            ],
+        )
+    print(f"    rollup rows: {len(rollup):,}")
+
+
+def bench_queries(db_url: str, engine_name: str, n_events: int) -> dict[str, float]:
+    from sqlalchemy import text
+
+    from lineguard.server.protection import NoEncryption
+    from lineguard.server.query import service
+    from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+
+    engine = create_engine_for(db_url)
+    upgrade_to_head(engine)
+    _fill(engine, n_events)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    now = datetime.now(UTC)
+    week, quarter = now - timedelta(days=7), now - timedelta(days=90)
+    queries = {
+        "yield by line, hourly, 7 days": lambda s: service.quality_over_time(
+            s, site_id="plant-a", start=week, end=now, bucket="hour", group_by="line", lines=None
+        ),
+        "yield by camera, daily, 90 days": lambda s: service.quality_over_time(
+            s, site_id="plant-a", start=quarter, end=now, bucket="day", group_by="camera", lines=None
+        ),
+        "defect rate by class, daily, 90 days": lambda s: service.defect_rate_by_class(
+            s, site_id="plant-a", start=quarter, end=now, bucket="day", lines=None
+        ),
+        "Pareto, 90 days, 2 of 4 lines": lambda s: service.defect_pareto(
+            s, site_id="plant-a", start=quarter, end=now, lines={"line-0", "line-1"}
+        ),
+        "recent alerts (50)": lambda s: service.recent_alerts(
+            s, site_id="plant-a", lines=None, sealer=NoEncryption(), limit=50
+        ),
+        "node health": lambda s: service.node_health(s, site_id="plant-a", lines=None),
+    }
+    out = {}
+    with session_factory(engine)() as session:
+        for name, run in queries.items():
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                run(session)
+                times.append(1000 * (time.perf_counter() - t0))
+            out[name] = max(times[1:])
+            print(
+                f"  {engine_name:10s} {name:40s} median {statistics.median(times):7.1f} ms  worst-warm {max(times[1:]):7.1f} ms"
+            )
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Duration of each load phase.")
+    parser.add_argument("--rate", type=float, default=5000.0, help="Paced target, events per second.")
+    parser.add_argument(
+        "--query-events", type=int, default=2_000_000, help="Events in the query benchmark table."
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Server processes (http.workers).")
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true")
+    args = parser.parse_args()
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    print(
+        f"bench_ingest: {os.cpu_count()} CPUs, batches of {BATCH}, {NODES} nodes over HTTPS+mTLS, {args.seconds:g} s per phase"
+    )
+    for engine_name in engines:
+        if engine_name == "sqlite":
+            cluster = None
+            factory = lambda root: f"sqlite:///{root / 'bench.db'}"  # noqa: E731
+        else:
+            from tests.support.postgres import postgres_cluster
+
+            cluster = postgres_cluster()
+            base = cluster.__enter__()
+
+            def factory(root: Path, base: str = base) -> str:
+                import psycopg
+
+                name = f"bench_{secrets.token_hex(6)}"
+                with psycopg.connect(
+                    base.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
+                ) as c:
+                    c.execute(f'CREATE DATABASE "{name}"')
+                return f"{base}/{name}"
+
+        try:
+            if not args.skip_ingest:
+                bench_ingest(factory, engine_name, args.seconds, args.rate, args.workers)
+            if not args.skip_queries:
+                root = Path(tempfile.mkdtemp(prefix="lg-bench-q-"))
+                try:
+                    print(f"  {engine_name:10s} dashboard queries over {args.query_events:,} events")
+                    bench_queries(factory(root), engine_name, args.query_events)
+                finally:
+                    shutil.rmtree(root, ignore_errors=True)
+        finally:
+            if cluster is not None:
+                cluster.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 7 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "on", int(sys.argv[6]))
+    else:
+        main()
