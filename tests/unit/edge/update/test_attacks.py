@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.unit.edge.update.world import FRAME, SIGNING_PASSPHRASE, Published, UpdateWorld
 
 from lineguard.edge.update import UpdateClient
 from lineguard.signing import (
@@ -14,9 +15,7 @@ from lineguard.signing import (
     line_release_target,
     package_targets,
 )
-from lineguard.signing.sign import sign_package
 from lineguard.signing.keystore import SigningKeyStore
-from tests.unit.edge.update.world import FRAME, SIGNING_PASSPHRASE, Published, UpdateWorld
 
 
 def refused(node: UpdateClient, check: str) -> VerificationError:
