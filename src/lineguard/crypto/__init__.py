@@ -22,10 +22,12 @@ from lineguard.crypto.kek import KekProvider, KeyEncryptionKey, SoftwareKek
 from lineguard.crypto.keyring import KekInfo, Keyring, keyring_path
 from lineguard.crypto.rewrap import RewrapReport, rewrap_all
 from lineguard.crypto.sealed import SealedHeader, parse_sealed
-from lineguard.crypto.stream import decrypt_stream, encrypt_stream
+from lineguard.crypto.stream import DecryptingReader, EncryptingWriter, decrypt_stream, encrypt_stream
 
 __all__ = [
     "DataKeyStore",
+    "DecryptingReader",
+    "EncryptingWriter",
     "Envelope",
     "KdfParams",
     "KekInfo",
