@@ -1,4 +1,4 @@
-"""Backup → restore round trips between SQLite and PostgreSQL; tampered archives are refused, nothing written."""
+"""Backup → restore round trips between SQLite and PostgreSQL; tampered archives refused, nothing written."""
 
 from __future__ import annotations
 
