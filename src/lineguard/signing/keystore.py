@@ -65,7 +65,7 @@ class SigningKeyStore:
             return SignerTrust()
         return SignerTrust.from_bytes(self.trust_file.read_bytes(), source=str(self.trust_file))
 
-    def keys(self) -> list[SignerKey]:
+    def entries(self) -> list[SignerKey]:
         return sorted(self.trust().keys, key=lambda k: k.created_at)
 
     def load_signing_key(
@@ -218,5 +218,5 @@ class SigningKeyStore:
                 "created_at": k.created_at.isoformat(),
                 "revoked": json.dumps(k.reason) if k.state == "revoked" else "",
             }
-            for k in self.keys()
+            for k in self.entries()
         ]
