@@ -74,18 +74,18 @@ def _canonical_payload(payload: Any) -> str:
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         msg = f"cannot read audit export {path} ({exc.strerror})"
         raise AuditChainError(msg) from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except ValueError:
-                msg = f"{path} line {number}: not valid JSON"
+                obj = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                msg = f"{path} line {number}: not valid UTF-8 JSON"
                 raise AuditChainError(msg) from None
             if not isinstance(obj, dict):
                 msg = f"{path} line {number}: expected a JSON object"

@@ -172,7 +172,7 @@ def test_no_checkpoint_is_an_error_not_a_pass(
         ("", "is empty"),
         ('{"type": "entry"}\n', "does not start with"),
         ('{"type": "header", "format": "lineguard-audit-export", "version": 7}\n', "version 7"),
-        ("not json\n", "line 1: not valid JSON"),
+        ("not json\n", "line 1: not valid UTF-8 JSON"),
     ],
 )
 def test_malformed_export_is_refused_clearly(
