@@ -111,7 +111,13 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
 
 
 def add_person(
-    plant: Plant, username: str, roles: tuple[Role, ...], *, mfa: bool = True, one_time: bool = False
+    plant: Plant,
+    username: str,
+    roles: tuple[Role, ...],
+    *,
+    mfa: bool = True,
+    one_time: bool = False,
+    lines: list[str] | None = None,
 ) -> Person:
     context = plant.context
     runtime = auth_runtime(context)
@@ -135,7 +141,7 @@ def add_person(
                 runtime=runtime,
                 grantee=user,
                 role=role,
-                lines=None,
+                lines=lines,
                 until=None,
                 by=None,
                 by_label="cli:e2e",

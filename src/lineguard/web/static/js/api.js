@@ -22,7 +22,7 @@ export function setCsrf(token) {
 
 async function csrf() {
   if (!csrfToken) {
-    const body = await api("/auth/csrf");
+    const body = await api("/auth/csrf", { redirectOn401: false });
     csrfToken = body.csrf_token;
   }
   return csrfToken;
@@ -40,16 +40,18 @@ export function toSignIn() {
 
 /**
  * Call the API. `query` values that are null, undefined or "" are left out.
+ * A 401 sends the person to the sign-in page unless `redirectOn401` is false.
  * Throws ApiError for any non-2xx answer (after redirecting on 401 unless told not to).
  */
-export async function api(path, { method = "GET", body, query, redirectOn401 = true, signal } = {}) {
+export async function api(path, { method = "GET", body, query, redirectOn401 = true, csrf: sendCsrf = true, signal } = {}) {
   const url = new URL(API + path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = await csrf();
+  // Signing in has no session yet, so no CSRF token (csrf: false).
+  if (sendCsrf && !["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = await csrf();
   const response = await fetch(url, {
     method,
     headers,

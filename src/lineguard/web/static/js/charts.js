@@ -32,8 +32,12 @@ const percentAxis = (max) => ({
   ticks: { callback: (v) => `${Math.round(v * 1000) / 10} %` },
 });
 
-/** One line per series over shared labels; values are fractions shown as percent. */
-export function percentLines(canvas, labels, series, { max } = {}) {
+/**
+ * One line per series over shared labels; values are fractions shown as percent.
+ * A series may carry `counts` (parts per point): the tooltip shows them, so a 100 %
+ * from three parts is not mistaken for a trend.
+ */
+export function percentLines(canvas, labels, series, { max, autoMin = false } = {}) {
   return draw(canvas, {
     type: "line",
     data: {
@@ -50,10 +54,18 @@ export function percentLines(canvas, labels, series, { max } = {}) {
       })),
     },
     options: {
-      scales: { y: percentAxis(max), x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 } } },
+      scales: { y: { ...percentAxis(max), min: autoMin ? undefined : 0 }, x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 } } },
       plugins: {
         legend: { position: "bottom", labels: { boxWidth: 12 } },
-        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.parsed.y === null ? "—" : (c.parsed.y * 100).toFixed(1)} %` } },
+        tooltip: {
+          callbacks: {
+            label: (c) => {
+              const value = c.parsed.y === null ? "—" : `${(c.parsed.y * 100).toFixed(1)} %`;
+              const n = series[c.datasetIndex].counts?.[c.dataIndex];
+              return `${c.dataset.label}: ${value}${n === undefined ? "" : ` of ${n} parts`}`;
+            },
+          },
+        },
       },
     },
   });
@@ -66,7 +78,7 @@ export function pareto(canvas, entries) {
     data: {
       labels: entries.map((e) => e.defect_class),
       datasets: [
-        { type: "bar", label: "Defective parts", data: entries.map((e) => e.parts), backgroundColor: "#0b5cad", yAxisID: "y" },
+        { type: "bar", label: "Defective parts", data: entries.map((e) => e.parts), backgroundColor: "#0b5cad", yAxisID: "y", order: 2 },
         {
           type: "line",
           label: "Cumulative share",
@@ -75,6 +87,7 @@ export function pareto(canvas, entries) {
           backgroundColor: "#d1495b",
           yAxisID: "share",
           pointRadius: 3,
+          order: 1, // drawn over the bars
         },
       ],
     },

@@ -51,6 +51,7 @@ function series(points, field) {
     series: lines.map((line) => ({
       label: line,
       values: labels.map((b) => index.get(`${line}|${b}`)?.[field] ?? null),
+      counts: labels.map((b) => index.get(`${line}|${b}`)?.inspected ?? 0),
     })),
   };
 }
@@ -72,7 +73,8 @@ async function load() {
     }
     const y = series(points, "yield_rate");
     const d = series(points, "defect_rate");
-    percentLines($("#yield-chart"), y.labels, y.series, { max: 1 });
+    // Yield lives near the top: let the axis start where the data does, so a drop shows.
+    percentLines($("#yield-chart"), y.labels, y.series, { max: 1, autoMin: true });
     percentLines($("#defect-chart"), d.labels, d.series);
   } catch (error) {
     status(explain(error, "Could not load yield"));

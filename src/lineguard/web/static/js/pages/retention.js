@@ -44,15 +44,18 @@ async function load() {
   }
   try {
     const sweeps = await api("/retention/sweeps", { query: { limit: 20 } });
+    const counts = (obj) => Object.entries(obj || {}).filter(([, n]) => n).map(([k, n]) => `${k} ${fmtInt(n)}`).join(", ") || "—";
     clear(
       $("#sweeps"),
       sweeps.length
         ? table(
             [
               { label: "Started", value: (s) => fmtTime(s.started_at) },
-              { label: "Category", value: (s) => s.category },
-              { label: "Deleted", value: (s) => fmtInt(s.deleted), num: true },
-              { label: "Held back", value: (s) => fmtInt(s.held), num: true },
+              { label: "Trigger", value: (s) => s.trigger },
+              { label: "Status", value: (s) => s.status },
+              { label: "Deleted", value: (s) => counts(s.deleted) },
+              { label: "Kept by a hold", value: (s) => counts(s.held) },
+              { label: "Keys shredded", value: (s) => fmtInt(s.keys_shredded), num: true },
             ],
             sweeps,
             { caption: "Recent retention sweeps" },
@@ -61,6 +64,27 @@ async function load() {
     );
   } catch (error) {
     clear($("#sweeps"), empty(explain(error, "Sweeps")));
+  }
+  try {
+    const holds = await api("/retention/holds");
+    clear(
+      $("#holds"),
+      holds.length
+        ? table(
+            [
+              { label: "Category", value: (h) => h.category },
+              { label: "Record", value: (h) => h.record_id },
+              { label: "Reason", value: (h) => h.reason },
+              { label: "Placed", value: (h) => `${h.placed_by}, ${fmtTime(h.placed_at)}` },
+              { label: "Released", value: (h) => (h.released_at ? `${h.released_by}, ${fmtTime(h.released_at)}` : "in force") },
+            ],
+            holds,
+            { caption: "Legal holds" },
+          )
+        : empty("No legal hold is in force."),
+    );
+  } catch (error) {
+    clear($("#holds"), empty(explain(error, "Legal holds")));
   }
 }
 

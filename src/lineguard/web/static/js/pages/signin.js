@@ -65,6 +65,7 @@ submitting($("#password-form"), () =>
     method: "POST",
     body: { username: $("#username").value.trim(), password: $("#password").value },
     redirectOn401: false,
+    csrf: false,
   }),
 );
 

@@ -1,0 +1,217 @@
+"""Role journeys through the real dashboard in headless Chromium, against a real server
+over HTTPS: what each role sees, what it cannot, and that the API refuses the same.
+
+Screenshots of every page go to ``artifacts/screenshots/`` (kept by CI as artifacts).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from lineguard.server.audit.models import AuditEntryRow
+from tests.e2e.conftest import screenshot
+from tests.e2e.plant import Plant, raise_alert
+
+pytestmark = pytest.mark.browser
+
+NAV_ALL = ["Overview", "Defects", "Alerts", "Nodes", "Models", "Audit log", "Users & roles", "Retention"]
+
+
+def sign_in(page: Page, plant: Plant, username: str) -> None:
+    person = plant.people[username]
+    page.goto(plant.url + "/signin")
+    page.get_by_label("User name", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_role("button", name="Sign in").click()
+    if person.secret is not None:
+        page.get_by_label("Authentication code", exact=True).fill(person.code())
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(lambda url: "/signin" not in url and not url.rstrip("/").endswith(str(plant.url)))
+
+
+def nav_labels(page: Page) -> list[str]:
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link").first).to_be_visible()
+    return [t.strip() for t in nav.get_by_role("link").all_inner_texts()]
+
+
+def api(page: Page, method: str, path: str, body: Any = None) -> int:
+    """Call the API from inside the page, as its scripts would (session cookie + CSRF)."""
+    return int(
+        page.evaluate(
+            """async ([method, path, body]) => {
+                const csrf = (await (await fetch('/api/v1/auth/csrf')).json()).csrf_token;
+                const r = await fetch('/api/v1' + path, {method, headers: {'Content-Type': 'application/json',
+                    'X-CSRF-Token': csrf}, body: body === null ? undefined : JSON.stringify(body)});
+                return r.status;
+            }""",
+            [method, path, body],
+        )
+    )
+
+
+def audit_names(plant: Plant, actor: str) -> list[str]:
+    with plant.session() as session:
+        rows = session.scalars(select(AuditEntryRow.name).where(AuditEntryRow.actor == actor)).all()
+    return list(rows)
+
+
+def test_sign_in_form_is_labelled_and_keyboard_ordered(page: Page, plant: Plant) -> None:
+    page.goto(plant.url + "/signin")
+    username = page.get_by_label("User name", exact=True)
+    expect(username).to_be_focused()
+    order = []
+    for _ in range(3):
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+        page.keyboard.press("Tab")
+    assert order == ["username", "password", "Sign in"]
+    # A wrong password is announced in an alert region, and the form stays usable.
+    username.fill("quinn.quality")
+    page.get_by_label("Password", exact=True).fill("not the password at all")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text(re.compile("password|credentials|sign", re.I))
+    screenshot(page, "signin")
+
+
+def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Plant) -> None:
+    sign_in(page, plant, "quinn.quality")
+    expect(page).to_have_url(re.compile(r"/overview$"))
+    assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes", "Models", "Retention"]
+    cards = page.locator("#line-cards .card")
+    expect(cards).to_have_count(3)
+    expect(cards.first).to_contain_text("yield")
+    page.get_by_text("Last week").click()
+    expect(page.locator("#line-cards .card").first).to_contain_text("parts inspected")
+    screenshot(page, "overview")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Defects").click()
+    expect(page.locator("#pareto-table tbody tr").first).to_contain_text("scratch")
+    expect(page.locator("#breakdown tbody tr")).to_have_count(4)
+    page.get_by_label("Line", exact=True).select_option("line-2")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#breakdown tbody tr")).to_have_count(1)
+    screenshot(page, "defects")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
+    expect(page.locator("#live-state")).to_have_text("Live")
+    expect(page.locator("#alert-feed li").first).to_be_visible()
+    before = page.locator("#alert-feed li").count()
+    live_id = raise_alert(plant, message_part="P-LIVE-1")  # pushed: no reload
+    fresh = page.locator(f'#alert-feed li[data-alert-id="{live_id}"]')
+    expect(fresh).to_contain_text("P-LIVE-1")
+    assert page.locator("#alert-feed li").count() == before + 1
+    screenshot(page, "alerts")
+
+    fresh.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/record\?alert="))
+    expect(page.locator("#record-fields")).to_contain_text("P-LIVE-1")
+    panel = page.locator("#evidence-panel")
+    expect(panel).to_be_visible()
+    page.get_by_label("Purpose").select_option("customer complaint")
+    page.get_by_role("button", name="Open evidence").click()
+    expect(page.locator("#evidence-held")).to_contain_text("Evidence held on node edge-l1")
+    expect(panel).to_contain_text("recorded in the audit log")
+    screenshot(page, "record")
+    assert "access.evidence" in audit_names(plant, "user:quinn.quality")
+
+    for name, path in [("nodes", "/nodes"), ("models", "/models"), ("retention", "/retention")]:
+        page.goto(plant.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        screenshot(page, name)
+    expect(page.locator("#nodes")).to_have_count(0)  # on the retention page now
+    page.goto(plant.url + "/nodes")
+    expect(page.locator("#nodes tbody tr")).to_have_count(3)
+    expect(page.locator("#nodes")).to_contain_text("offline")
+    # The quality engineer may not manage nodes: no revoke control, and the API refuses it.
+    expect(page.get_by_role("button", name=re.compile("Revoke"))).to_have_count(0)
+    assert api(page, "POST", "/nodes/edge-l1/revoke", {"reason": "test"}) == 403
+
+
+def test_maintenance_technician_sees_alerts_but_no_evidence(page: Page, plant: Plant) -> None:
+    sign_in(page, plant, "tom.maintenance")
+    assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes"]
+    page.goto(plant.url + "/alerts")
+    expect(page.locator("#alert-feed li").first).to_be_visible()
+    page.locator("#alert-feed li a").first.click()
+    expect(page.locator("#record-fields")).to_contain_text("Verdict")
+    expect(page.locator("#evidence-panel")).to_be_hidden()
+    expect(page.get_by_role("button", name="Open evidence")).to_have_count(0)
+    screenshot(page, "record-maintenance")
+    assert (
+        api(page, "POST", f"/dashboard/records/{plant.evidence_event_id}/evidence", {"purpose": "x"}) == 403
+    )
+    assert "access.denied" in audit_names(plant, "user:tom.maintenance")
+    page.goto(plant.url + "/nodes")
+    expect(page.locator("#nodes tbody tr")).to_have_count(3)
+
+
+def test_auditor_sees_only_the_audit_log(page: Page, plant: Plant) -> None:
+    sign_in(page, plant, "anna.audit")
+    expect(page).to_have_url(re.compile(r"/audit$"))
+    assert nav_labels(page) == ["Audit log"]
+    expect(page.locator("#chain-status")).not_to_have_text("Checking…")
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "audit")
+    for path in ["/dashboard/quality", "/dashboard/alerts", "/dashboard/nodes", "/auth/users"]:
+        assert api(page, "GET", path) == 403, path
+    page.goto(plant.url + "/overview")
+    expect(page.locator("h1")).to_have_text("Not available to your roles")
+    expect(page.locator("#line-cards")).to_have_count(0)
+
+
+def test_administrator_cannot_open_evidence(page: Page, plant: Plant) -> None:
+    sign_in(page, plant, "ada.admin")
+    assert nav_labels(page) == ["Nodes", "Models", "Users & roles", "Retention"]
+    page.goto(plant.url + "/users")
+    expect(page.locator("#users tbody tr")).to_have_count(len(plant.people))
+    expect(page.get_by_role("button", name="Create account")).to_be_visible()
+    screenshot(page, "users")
+    page.goto(plant.url + "/nodes")
+    expect(page.get_by_role("button", name="Revoke node edge-l1")).to_be_visible()
+    page.goto(f"{plant.url}/record?alert={plant.alert_ids[0]}")
+    expect(page.locator("h1")).to_have_text("Not available to your roles")
+    expect(page.get_by_role("button", name="Open evidence")).to_have_count(0)
+    assert (
+        api(page, "POST", f"/dashboard/records/{plant.evidence_event_id}/evidence", {"purpose": "x"}) == 403
+    )
+    assert api(page, "GET", f"/dashboard/records/{plant.evidence_event_id}") == 403
+
+
+def test_first_sign_in_changes_the_one_time_password_and_enrolls_mfa(page: Page, plant: Plant) -> None:
+    person = plant.people["nina.new"]
+    page.goto(plant.url + "/signin")
+    page.get_by_label("User name", exact=True).fill("nina.new")
+    page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Current (one-time) password").fill(person.password)
+    page.get_by_label("New password", exact=True).fill("a long new passphrase for nina")
+    page.get_by_label("Repeat the new password").fill("a long new passphrase for nina")
+    page.get_by_role("button", name="Change password").click()
+    secret = page.locator("#enroll-secret")
+    expect(secret).not_to_be_empty()
+    screenshot(page, "signin-enroll")
+    page.get_by_label("Code shown by the app").fill(pyotp.TOTP(secret.inner_text().strip()).now())
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/overview$"))
+
+
+def test_pages_fit_a_tablet(browser: Any, plant: Plant) -> None:
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, plant, "tom.maintenance")
+        for name, path in [("tablet-overview", "/overview"), ("tablet-nodes", "/nodes")]:
+            page.goto(plant.url + path)
+            page.wait_for_load_state("networkidle")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a tablet"
+            screenshot(page, name)
+    finally:
+        context.close()
