@@ -124,13 +124,16 @@ class RollupHourly(Base):
     """
 
     __tablename__ = "rollup_hourly"
-    __table_args__ = (Index(None, "hour"),)
+    # Key order serves the dashboard's scans: one site, one class ("" for all parts),
+    # a range of hours. SQLite stores the table clustered by that key (WITHOUT ROWID),
+    # so a query reads one contiguous range. The hour index serves retention.
+    __table_args__ = (Index(None, "hour"), {"sqlite_with_rowid": False})
 
     site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     defect_class: Mapped[str] = mapped_column(String(64), primary_key=True)
     hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     inspected: Mapped[int] = mapped_column(BigInteger, default=0)
     passed: Mapped[int] = mapped_column(BigInteger, default=0)
     failed: Mapped[int] = mapped_column(BigInteger, default=0)

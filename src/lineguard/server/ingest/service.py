@@ -139,7 +139,7 @@ def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
     ]
     stmt = _insert(session, table)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_update(
-        index_elements=["site_id", "line_id", "camera_id", "defect_class", "hour"],
+        index_elements=["site_id", "defect_class", "hour", "line_id", "camera_id"],
         set_={c: table.c[c] + stmt.excluded[c] for c in ("inspected", "passed", "failed", "uncertain")},
     )
     session.execute(stmt, values)

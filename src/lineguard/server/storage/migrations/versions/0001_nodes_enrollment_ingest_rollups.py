@@ -159,17 +159,18 @@ def upgrade() -> None:
     op.create_table(
         "rollup_hourly",
         sa.Column("site_id", sa.String(length=64), nullable=False),
-        sa.Column("line_id", sa.String(length=64), nullable=False),
-        sa.Column("camera_id", sa.String(length=64), nullable=False),
         sa.Column("defect_class", sa.String(length=64), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("line_id", sa.String(length=64), nullable=False),
+        sa.Column("camera_id", sa.String(length=64), nullable=False),
         sa.Column("inspected", sa.BigInteger(), nullable=False),
         sa.Column("passed", sa.BigInteger(), nullable=False),
         sa.Column("failed", sa.BigInteger(), nullable=False),
         sa.Column("uncertain", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "site_id", "line_id", "camera_id", "defect_class", "hour", name=op.f("pk_rollup_hourly")
+            "site_id", "defect_class", "hour", "line_id", "camera_id", name=op.f("pk_rollup_hourly")
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_hourly", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rollup_hourly_hour"), ["hour"], unique=False)
