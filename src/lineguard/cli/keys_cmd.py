@@ -239,3 +239,9 @@ def change_passphrase(config_path: Path, new_passphrase_env: str) -> None:
         raise CryptoError(msg)
     provider.change_passphrase(SecretRef(env=new_passphrase_env).resolve())
     click.echo(f"keyring {provider.path} now opens with the passphrase in ${new_passphrase_env}")
+
+
+# Model-signing keys live with the registry (issue 7); the module imports only click at load.
+from lineguard.cli.signing_keys_cmd import signing as _signing  # noqa: E402
+
+keys.add_command(_signing)

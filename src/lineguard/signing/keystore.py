@@ -69,7 +69,7 @@ class SigningKeyStore:
         return sorted(self.trust().keys, key=lambda k: k.created_at)
 
     def load_signing_key(
-        self, passphrase: SecretStr, *, key_id: str | None = None, pin: SecretStr | None = None
+        self, passphrase: SecretStr | None, *, key_id: str | None = None, pin: SecretStr | None = None
     ) -> SigningKey:
         """The private key of ``key_id`` (default: the active key), ready to sign."""
         trust = self.trust()
@@ -93,6 +93,9 @@ class SigningKeyStore:
         if not pem_file.exists():
             msg = f"the private half of signing key {entry.key_id[:16]}… is not in {self.private_dir}"
             raise NotFoundError(msg)
+        if passphrase is None:
+            msg = f"signing key {entry.key_id[:16]}… is encrypted: give the signing passphrase"
+            raise CryptoError(msg)
         try:
             key = serialization.load_pem_private_key(
                 pem_file.read_bytes(), passphrase.get_secret_value().encode("utf-8")
