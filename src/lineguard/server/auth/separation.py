@@ -9,6 +9,7 @@ every pair of permissions that must not meet in one person.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -51,12 +52,18 @@ def combined_actions(
     return frozenset(a for a in ACTIONS if engine.decide(subject, a, matrix_target(a), now=now).allowed)
 
 
+@functools.lru_cache(maxsize=64)
+def _alone(engine: PolicyEngine, role: Role) -> frozenset[Action]:
+    # The policy is immutable once loaded, so what one role permits never changes.
+    return combined_actions(engine, [role])
+
+
 def conflicts(engine: PolicyEngine, roles: Iterable[Role], *, now: datetime | None = None) -> list[str]:
     """One line per separation-of-duties rule the role combination breaks (empty: fine)."""
     roles = set(roles)
     # Judge each role by what it permits alone too: a forbid triggered by one role (an IT
     # administrator sees no evidence) must not hide that another role brings evidence in.
-    alone = {role: combined_actions(engine, [role], now=now) for role in roles}
+    alone = {role: _alone(engine, role) for role in roles}
     held = set(combined_actions(engine, roles, now=now)).union(*alone.values())
     problems = [f"{a} and {b} in one person: {why}" for a, b, why in TOXIC_PAIRS if a in held and b in held]
     for exclusive in EXCLUSIVE_ACTIONS:
