@@ -53,6 +53,13 @@ class ServerLinkConfig(_Section):
     flush_interval_ms: int = Field(default=200, ge=10, le=60_000, description="Longest wait before a send.")
     retry_max_s: float = Field(default=30.0, gt=0, le=3600, description="Cap of the retry backoff.")
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per-request timeout.")
+    heartbeat_interval_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=3600,
+        title="Heartbeat interval",
+        description="Seconds between node heartbeats.",
+    )
 
     @model_validator(mode="after")
     def _https_only(self) -> ServerLinkConfig:
@@ -156,9 +163,22 @@ class EvidenceConfig(_Section):
 
 class OutboxConfig(_Section):
     disk_budget_mb: int = Field(default=2048, ge=1, le=10_000_000)
+    fsync: bool = Field(
+        default=True,
+        title="Sync every write",
+        description="true: an event in the outbox survives power loss; false: survives a killed process only.",
+    )
+    keep_sent_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=8760,
+        title="Keep delivered",
+        description="Hours delivered rows stay in the outbox.",
+    )
 
 
 class MetricsConfig(_Section):
+    enabled: bool = Field(default=True, title="Serve metrics", description="Expose the Prometheus endpoint.")
     host: str = Field(default="127.0.0.1", description="Loopback by default: metrics stay on the node.")
     port: int = Field(default=9464, ge=0, le=65535)
 
