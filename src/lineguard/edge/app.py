@@ -1,0 +1,319 @@
+"""The edge node: configuration in, workers running, one readable :meth:`EdgeNode.start`.
+
+::
+
+    node = EdgeNode(load_edge_config(path))
+    node.start()          # metrics, cameras, outbox sender, housekeeping
+    node.wait()           # until SIGTERM / Ctrl-C sets node.stop_event
+    node.close()
+
+Each camera gets a capture worker and an inspect worker joined by a bounded
+freshest-wins queue; all cameras share the durable outbox, the evidence store (through
+the redaction gate) and one sender. A camera whose model cannot load is reported as
+failed (a ``model_rejected`` alert goes to the outbox) and the other cameras carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lineguard import __version__
+from lineguard.config.edge import CameraConfig, EdgeConfig
+from lineguard.contracts.errors import ModelError
+from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
+from lineguard.contracts.ids import new_id
+from lineguard.contracts.types import FrameSource, ModelRunner, SourceState
+from lineguard.crypto import KdfParams, atomic_write
+from lineguard.edge.camera import Arrival, CameraStats, CaptureWorker, InspectWorker
+from lineguard.edge.capture import PrivacyMask, build_source
+from lineguard.edge.decide import StationMonitor
+from lineguard.edge.evidence import EvidenceStore
+from lineguard.edge.evidence_gate import EvidenceGate
+from lineguard.edge.housekeeping import Housekeeping
+from lineguard.edge.infer import ModelCache
+from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
+from lineguard.edge.redact import Redactor
+from lineguard.edge.workers import LatestQueue, Worker
+
+__all__ = ["EdgeNode", "default_redactor", "status_path"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 2  # per camera: small, so latency stays low and overload shows as drops
+
+
+def status_path(data_dir: Path) -> Path:
+    return data_dir / "status.json"
+
+
+def default_redactor() -> Redactor | None:
+    """The packaged person redactor, or ``None`` (then no evidence is stored) if unavailable."""
+    from lineguard.edge import redact
+
+    factory = getattr(redact, "PersonRedactor", None)
+    if factory is None:
+        log.error("no person redactor installed: evidence images will not be stored")
+        return None
+    try:
+        return factory()  # type: ignore[no-any-return]
+    except Exception as exc:
+        log.error("person redactor failed to load (%s): evidence images will not be stored", exc)  # noqa: TRY400
+        return None
+
+
+class EdgeNode:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        runners: dict[str, ModelRunner] | None = None,
+        sources: dict[str, FrameSource] | None = None,
+        redactor: Redactor | str | None = "auto",
+        transport: Transport | None = None,
+        allow_demo_secrets: bool = False,
+        kdf: KdfParams | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = config.node.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.stop_event = threading.Event()
+        self.started_at = time.monotonic()
+        self.workers: list[Worker] = []
+        self.stats: dict[str, CameraStats] = {c.camera_id: CameraStats(c.camera_id) for c in config.cameras}
+        self._runners = runners or {}
+        self._sources = sources or {}
+        self.models = ModelCache(threads=1)
+        self.outbox = Outbox(self.data_dir / "outbox" / "outbox.db", fsync=config.outbox.fsync)
+        ev = config.evidence
+        self.evidence = EvidenceStore(
+            self.data_dir,
+            node_id=config.node.node_id,
+            passphrase=ev.kek_passphrase.resolve(allow_demo=allow_demo_secrets),
+            retention_days={
+                "fail": ev.retention_days_fail,
+                "uncertain": ev.retention_days_fail,
+                "pass": ev.retention_days_pass,
+            },
+            kdf=kdf,
+        )
+        self.gate = EvidenceGate(self.evidence, default_redactor() if redactor == "auto" else redactor)  # type: ignore[arg-type]
+        self._transport = transport
+        self.sender: OutboxSender | None = None
+        self.metrics_port: int | None = None
+        self._metrics_server: Any = None
+        self.housekeeping: Housekeeping | None = None
+
+    # -- the node, start to finish -------------------------------------------------
+
+    def start(self) -> None:
+        self._start_metrics_endpoint()
+        for camera in self.config.cameras:
+            self._start_camera(camera)
+        self._start_outbox_sender()
+        self._start_housekeeping()
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        self.stop_event.wait(timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop every worker, then close the stores (workers finish their current frame)."""
+        self.stop_event.set()
+        for worker in self.workers:
+            worker.join(timeout_s)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        if self.housekeeping is not None:
+            self.housekeeping.write_status()
+        self.outbox.close()
+        self.evidence.close()
+
+    # -- the start_* steps -----------------------------------------------------------
+
+    def _start_metrics_endpoint(self) -> None:
+        cfg = self.config.metrics
+        if cfg.enabled:
+            from lineguard.edge.metrics import serve_metrics
+
+            self._metrics_server, self.metrics_port = serve_metrics(self, cfg.host, cfg.port)
+            log.info("metrics on http://%s:%d/metrics", cfg.host, self.metrics_port)
+
+    def _start_camera(self, camera: CameraConfig) -> None:
+        stats = self.stats[camera.camera_id]
+        try:
+            runner = self._runners.get(camera.camera_id) or self.models.get(camera.model)
+        except ModelError as exc:
+            stats.state, stats.last_error = SourceState.FAILED.value, f"model: {exc.message}"
+            log.error("camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400
+            self.raise_alert(
+                AlertKind.MODEL_REJECTED,
+                AlertSeverity.CRITICAL,
+                f"camera {camera.camera_id}: {exc.message}",
+                camera_id=camera.camera_id,
+            )
+            return
+        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
+        stats.queue = queue
+        source = self._sources.get(camera.camera_id) or build_source(camera)
+        capture = CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)
+        inspect = InspectWorker(
+            self.stop_event,
+            node=self.config.node,
+            camera=camera,
+            runner=runner,
+            model_version=1,
+            queue=queue,
+            stats=stats,
+            outbox=self.outbox,
+            gate=self.gate,
+            monitor=StationMonitor(),
+        )
+        for worker in (inspect, capture):
+            worker.start()
+            self.workers.append(worker)
+
+    def _start_outbox_sender(self) -> None:
+        link = self.config.server
+        if link is None and self._transport is None:
+            log.info("no server configured: running standalone, events stay in the outbox")
+            return
+        transport = self._transport
+        if transport is None:
+            assert link is not None  # noqa: S101 - checked above
+            from lineguard.edge.identity import https_client
+
+            transport = HttpsTransport(
+                https_client(self.data_dir, str(link.url).rstrip("/"), timeout=link.timeout_s)
+            )
+        self.sender = OutboxSender(
+            self.stop_event,
+            outbox=self.outbox,
+            transport=transport,
+            node_id=self.config.node.node_id,
+            batch_size=link.batch_size if link else 100,
+            flush_interval_s=(link.flush_interval_ms if link else 200) / 1000,
+            retry_max_s=link.retry_max_s if link else 30.0,
+            heartbeat=self.heartbeat,
+            heartbeat_interval_s=link.heartbeat_interval_s if link else 10.0,
+        )
+        self.sender.start()
+        self.workers.append(self.sender)
+
+    def _start_housekeeping(self) -> None:
+        self.housekeeping = Housekeeping(self)
+        self.housekeeping.start()
+        self.workers.append(self.housekeeping)
+
+    # -- what the node says about itself -------------------------------------------------
+
+    def raise_alert(
+        self, kind: AlertKind, severity: AlertSeverity, message: str, *, camera_id: str | None = None
+    ) -> None:
+        node = self.config.node
+        alert_id = new_id("alr")
+        self.outbox.put(
+            Alert(
+                alert_id=alert_id,
+                idempotency_key=f"{node.node_id}:{alert_id}",
+                node_id=node.node_id,
+                site_id=node.site_id,
+                line_id=node.line_id,
+                camera_id=camera_id,
+                kind=kind,
+                severity=severity,
+                raised_at=datetime.now(UTC),
+                message=message[:500],
+            )
+        )
+
+    def disk_used_bytes(self) -> int:
+        return self.outbox.used_bytes() + self.evidence.used_bytes()
+
+    def health(self) -> dict[str, Any]:
+        sender = self.sender
+        counts = self.outbox.counts()
+        return {
+            "node_id": self.config.node.node_id,
+            "pid": os.getpid(),
+            "version": __version__,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "metrics_port": self.metrics_port,
+            "cameras": [
+                {
+                    "camera_id": s.camera_id,
+                    "state": s.state,
+                    "fps": round(s.fps.rate(), 2),
+                    "latency_p50_ms": round(s.end_to_end.p50, 2),
+                    "latency_p99_ms": round(s.end_to_end.p99, 2),
+                    "frames_inspected": s.frames_inspected,
+                    "frames_dropped": s.frames_dropped,
+                    "frames_corrupt": s.frames_corrupt,
+                    "frames_invalid": s.frames_invalid,
+                    "model_errors": s.model_errors,
+                    "queue_depth": len(s.queue) if s.queue else 0,
+                    "verdicts": dict(s.verdicts),
+                    "alerts": s.alerts,
+                    "work_orders": s.work_orders,
+                    "model": s.model.model_id if s.model else None,
+                    "last_error": s.last_error,
+                }
+                for s in self.stats.values()
+            ],
+            "outbox": {
+                "backlog": counts.get("pending", 0),
+                "sent": sender.sent if sender else 0,
+                "rejected": counts.get("rejected", 0),
+                "shed": self.outbox.shed_count,
+                "server": str(self.config.server.url) if self.config.server else None,
+                "connected": sender.connected if sender else False,
+                "last_error": sender.last_error if sender else None,
+            },
+            "evidence": {
+                "stored": self.gate.stored,
+                "redaction_failures": self.gate.redaction_failures,
+                "store_failures": self.gate.store_failures,
+                "shredded": self.evidence.shredded,
+            },
+            "disk": {
+                "used_bytes": self.disk_used_bytes(),
+                "budget_bytes": self.config.outbox.disk_budget_mb * 2**20,
+            },
+        }
+
+    def heartbeat(self) -> NodeHeartbeat:
+        node = self.config.node
+        cameras = [
+            CameraHealth(
+                camera_id=s.camera_id,
+                state=s.state,
+                fps=s.fps.rate(),
+                latency_p50_ms=s.end_to_end.p50,
+                latency_p99_ms=s.end_to_end.p99,
+                frames_dropped=s.frames_dropped,
+                frames_corrupt=s.frames_corrupt,
+                model=s.model,
+            )
+            for s in self.stats.values()
+        ]
+        return NodeHeartbeat(
+            node_id=node.node_id,
+            site_id=node.site_id,
+            line_id=node.line_id,
+            sent_at=datetime.now(UTC),
+            software_version=__version__,
+            uptime_s=time.monotonic() - self.started_at,
+            outbox_backlog=self.outbox.backlog(),
+            disk_used_bytes=self.disk_used_bytes(),
+            cameras=cameras,
+        )
+
+    def write_status(self) -> None:
+        import json
+
+        atomic_write(status_path(self.data_dir), json.dumps(self.health(), indent=2).encode(), mode=0o644)
