@@ -58,6 +58,7 @@ class Person:
     password: str
     secret: str | None
     roles: tuple[Role, ...]
+    user_id: str = ""
 
     def code(self) -> str:
         assert self.secret is not None
@@ -102,6 +103,7 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
             if seed:
                 seed_people(plant)
                 seed_plant(plant)
+                seed_registry(plant)
             yield plant
     finally:
         engine.dispose()
@@ -158,7 +160,7 @@ def add_person(
             assert stored is not None
             stored.totp_sealed = sealed
             session.commit()
-    person = Person(username, password, secret, roles)
+    person = Person(username, password, secret, roles, user_id)
     plant.people[username] = person
     return person
 
@@ -309,3 +311,56 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
     alert = _alert(event, now, "critical")
     send(plant, node, [event], [alert])
     return str(alert["alert_id"])
+
+
+# ---- model registry ---------------------------------------------------------------------
+
+
+def seed_registry(plant: Plant) -> None:
+    """Two signed versions of a model through the registry service: v1 approved and deployed
+    to line-1 (registered by Nina, approved by Quinn), v2 registered by Nina and waiting."""
+    from lineguard.server.registry import service as registry_service
+    from lineguard.server.registry.views import registry_for
+    from lineguard.signing.keystore import SigningKeyStore
+    from lineguard.signing.sign import sign_package
+    from lineguard.vision.testing import build_tiny_package
+
+    context = plant.context
+    passphrase = SecretStr("e2e signing passphrase")
+    store = SigningKeyStore(plant.settings.data_dir / "signing")
+    store.create(passphrase, label="quality lab")
+    registry = registry_for(context)
+    nina, quinn = plant.people["nina.new"], plant.people["quinn.quality"]
+    versions = []
+    for gray in (0.5, 0.45):
+        package = plant.settings.data_dir / "uploads" / f"tile-{gray}" / "package"
+        build_tiny_package(package, model_id="tile-anomaly", gray_level=gray)
+        sign_package(package, store.load_signing_key(passphrase))
+        with context.sessions() as session:
+            version = registry_service.register(
+                session,
+                registry=registry,
+                package_dir=package,
+                user_id=nina.user_id,
+                actor="user:nina.new",
+                audit=context.audit,
+            )
+            session.commit()
+            versions.append(version.id)
+    with context.sessions() as session:
+        registry_service.approve(
+            session,
+            version_id=versions[0],
+            approver_id=quinn.user_id,
+            actor="user:quinn.quality",
+            audit=context.audit,
+        )
+        registry_service.deploy(
+            session,
+            registry=registry,
+            version_id=versions[0],
+            lines=["line-1"],
+            nodes=[],
+            actor="user:quinn.quality",
+            audit=context.audit,
+        )

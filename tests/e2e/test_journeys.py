@@ -120,7 +120,16 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
     screenshot(page, "record")
     assert "access.evidence" in audit_names(plant, "user:quinn.quality")
 
-    for name, path in [("nodes", "/nodes"), ("models", "/models"), ("retention", "/retention")]:
+    # Model registry: v2 waits for approval; Quinn did not register it, so may approve it.
+    page.goto(plant.url + "/models")
+    expect(page.locator("#models tbody tr")).to_have_count(2)
+    expect(page.locator("#releases tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="Roll back line line-1")).to_be_visible()
+    page.get_by_role("button", name="Approve tile-anomaly v2").click()
+    expect(page.get_by_role("button", name="Deploy tile-anomaly v2")).to_be_visible()
+    screenshot(page, "models")
+
+    for name, path in [("nodes", "/nodes"), ("retention", "/retention")]:
         page.goto(plant.url + path)
         expect(page.locator("h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
@@ -137,6 +146,16 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
 def test_maintenance_technician_sees_alerts_but_no_evidence(page: Page, plant: Plant) -> None:
     sign_in(page, plant, "tom.maintenance")
     assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes"]
+    # The keyboard reaches the skip link first, then the menu in order.
+    page.goto(plant.url + "/overview")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link").first).to_be_visible()
+    focused = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert focused == ["Skip to content", "LineGuard", "Overview", "Defects", "Alerts", "Nodes"]
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/nodes$"))
     page.goto(plant.url + "/alerts")
     expect(page.locator("#alert-feed li").first).to_be_visible()
     page.locator("#alert-feed li a").first.click()

@@ -93,7 +93,8 @@ export function fmtBytes(value) {
 
 /** An explanation of an API failure, for the page. */
 export function explain(error, what) {
-  if (error?.status === 404 && error.code === "not_found" && /no route|Not Found/i.test(error.message)) {
+  // Starlette's bare 404 for an unknown route (our own NotFoundErrors say what is missing).
+  if (error?.status === 404 && error.message === "Not Found") {
     return `${what}: this server does not offer that API yet.`;
   }
   if (error?.status === 403) return `${what}: your roles do not allow this.`;

@@ -61,10 +61,15 @@ async function load() {
   try {
     const [versions, releases] = await Promise.all([api("/registry/models"), api("/registry/releases")]);
     const byId = new Map(versions.map((v) => [v.id, v]));
+    // What each line runs now: the highest release that names it.
+    const running = new Map();
+    for (const r of [...releases].sort((a, b) => a.release - b.release)) for (const line of r.lines) running.set(line, r.model_version_id);
+    const runsOn = (v) => [...running.entries()].filter(([, id]) => id === v.id).map(([line]) => line);
     const columns = [
       { label: "Model", value: (v) => el("span", {}, el("strong", {}, v.model_id), ` v${v.version}`) },
       { label: "State", value: (v) => badge(v.state, STATE_TONE[v.state]) },
-      { label: "Signed by", value: (v) => el("code", {}, v.signer_key_id) },
+      { label: "Running on", value: (v) => runsOn(v).join(", ") || "—" },
+      { label: "Signing key", value: (v) => el("code", { title: v.signer_key_id }, `${v.signer_key_id.slice(0, 12)}…`) },
       { label: "Digest", value: (v) => el("code", { title: v.sha256 }, `${v.sha256.slice(0, 12)}…`) },
       { label: "Registered", value: (v) => `${fmtTime(v.registered_at)} by ${v.registered_by}` },
       { label: "Decision", value: (v) => (v.decided_by ? `${v.decided_by}, ${fmtTime(v.decided_at)}${v.reject_reason ? `: ${v.reject_reason}` : ""}` : "—") },
