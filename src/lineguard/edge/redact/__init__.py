@@ -17,6 +17,8 @@ from __future__ import annotations
 from lineguard.edge.redact._apply import apply_hiding, black_frame, check_frame
 from lineguard.edge.redact._errors import RedactionError
 from lineguard.edge.redact._fake import FakeRedactor
+from lineguard.edge.redact._models import MODELS, ModelSpec
+from lineguard.edge.redact._person import PersonRedactor, RedactorSettings
 from lineguard.edge.redact._types import (
     Box,
     HiddenMask,
@@ -28,14 +30,18 @@ from lineguard.edge.redact._types import (
 )
 
 __all__ = [
+    "MODELS",
     "Box",
     "FakeRedactor",
     "HiddenMask",
+    "ModelSpec",
+    "PersonRedactor",
     "PersonRegion",
     "Redacted",
     "RedactionError",
     "RedactionMode",
     "Redactor",
+    "RedactorSettings",
     "RegionSource",
     "apply_hiding",
     "black_frame",
