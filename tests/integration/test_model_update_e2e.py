@@ -22,12 +22,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
-from tests.unit.server.auth.harness import AuthHarness, FakeClock, StrictAuditTrail, harness_settings
+from tests.unit.server.auth.harness import AuthHarness, FakeClock, Person, StrictAuditTrail, harness_settings
 from tests.unit.server.conftest import make_plant_ca
 
 from lineguard.contracts.events import CameraHealth, NodeHeartbeat
 from lineguard.edge.identity import enroll, https_client
-from lineguard.edge.update import ModelSlot, connect
+from lineguard.edge.update import ModelSlot, UpdateClient, connect
 from lineguard.server.app import create_app
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
@@ -120,16 +120,16 @@ def signed_upload(plant: Plant, package: Path) -> dict[str, tuple[str, bytes]]:
     }
 
 
-def release_to_line(plant: Plant, package: Path, alice: object, bob: object) -> dict[str, object]:
+def release_to_line(plant: Plant, package: Path, alice: Person, bob: Person) -> dict[str, object]:
     people, client = plant.people, plant.people.client
-    as_alice = {CSRF_HEADER: people.sign_in(alice)}  # type: ignore[arg-type]
+    as_alice = {CSRF_HEADER: people.sign_in(alice)}
     registered = client.post("/api/v1/registry/models", files=signed_upload(plant, package), headers=as_alice)
     assert registered.status_code == 201, registered.text
     version_id = registered.json()["id"]
-    as_bob = {CSRF_HEADER: people.sign_in(bob)}  # type: ignore[arg-type]
+    as_bob = {CSRF_HEADER: people.sign_in(bob)}
     approved = client.post(f"/api/v1/registry/models/{version_id}/approve", headers=as_bob)
     assert approved.status_code == 200, approved.text
-    as_alice = {CSRF_HEADER: people.sign_in(alice)}  # type: ignore[arg-type]
+    as_alice = {CSRF_HEADER: people.sign_in(alice)}
     deployed = client.post(
         "/api/v1/registry/deployments", json={"version_id": version_id, "lines": ["line-1"]}, headers=as_alice
     )
@@ -176,7 +176,21 @@ def test_sign_approve_deploy_and_the_node_runs_the_new_digest(plant: Plant, tmp_
     from lineguard.vision.runtime import OnnxModelRunner
 
     slot = ModelSlot(OnnxModelRunner(configured.path))
-    updater = connect(node_dir, slot)
+    with connect(node_dir, slot) as updater:
+        update_path(plant, updater, slot, node_dir, tmp_path, configured.digest, (alice, bob))
+
+
+def update_path(
+    plant: Plant,
+    updater: UpdateClient,
+    slot: ModelSlot,
+    node_dir: Path,
+    tmp_path: Path,
+    configured: str,
+    people_: tuple[Person, Person],
+) -> None:
+    people = plant.people
+    alice, bob = people_
     assert updater.check().status == "none"
 
     new = build_tiny_package(tmp_path / "release-1" / "tile", gray_level=0.42)
@@ -184,7 +198,7 @@ def test_sign_approve_deploy_and_the_node_runs_the_new_digest(plant: Plant, tmp_
     outcome = updater.check()
     assert outcome.status == "installed"
     assert outcome.release is not None and outcome.release.release == deployed["release"]
-    assert slot.digest == new.digest != configured.digest
+    assert slot.digest == new.digest != configured
     heartbeat(node_dir, slot)
     with session_factory(people.context.engine)() as session:
         row = session.scalars(select(CameraHealthRow).where(CameraHealthRow.node_id == "node-1")).one()

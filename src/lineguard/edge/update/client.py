@@ -124,6 +124,18 @@ class UpdateClient:
         self._loader = loader
         self._reporter = reporter
 
+    def close(self) -> None:
+        """Release the fetcher's connections (an :class:`HttpxFetcher` closes its client)."""
+        close = getattr(self._fetcher, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> UpdateClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- the one public step ------------------------------------------------------
 
     def check(self) -> UpdateOutcome:

@@ -25,6 +25,10 @@ class HttpxFetcher(FetcherInterface):
     def __init__(self, client: httpx.Client) -> None:
         self._client = client
 
+    def close(self) -> None:
+        """Close the connections (the server waits for open keep-alive connections on shutdown)."""
+        self._client.close()
+
     def _fetch(self, url: str) -> Iterator[bytes]:
         try:
             response = self._client.send(self._client.build_request("GET", url), stream=True)
