@@ -27,7 +27,7 @@ def utc_text(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         msg = f"expected a timezone-aware datetime, got naive {moment.isoformat()}"
         raise InputError(msg)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def b64e(data: bytes) -> str:

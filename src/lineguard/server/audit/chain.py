@@ -21,16 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 
 from lineguard.contracts.errors import AuditChainError
 
 __all__ = ["MerkleFrontier", "entry_hash", "leaf_hash"]
 
 _EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
-
-
-def _s(value: str) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 def entry_hash(
@@ -46,32 +43,17 @@ def entry_hash(
 ) -> str:
     """Hex hash of one entry; ``payload`` is the canonical JSON text of its fields.
 
-    Built by concatenation in sorted-key order, which is byte-for-byte what
-    ``canonical_json`` of the dict gives (a test holds the two together), at a
-    fraction of the cost: verification must run at ≥ 100,000 entries/s.
+    Built by formatting in sorted-key order, which is byte-for-byte what
+    ``canonical_json`` of the dict gives (a property test holds the two together), at
+    a fraction of the cost: verification must keep up with ≥ 100,000 entries/s.
+    ``encode_basestring`` is the C string encoder ``json.dumps(ensure_ascii=False)`` uses.
     """
-    data = b"".join(
-        (
-            b'{"actor":',
-            _s(actor),
-            b',"event_id":',
-            _s(event_id),
-            b',"name":',
-            _s(name),
-            b',"outcome":',
-            _s(outcome),
-            b',"payload":',
-            payload.encode("utf-8"),
-            b',"prev_hash":',
-            _s(prev_hash),
-            b',"recorded_at":',
-            _s(recorded_at),
-            b',"seq":',
-            str(seq).encode("ascii"),
-            b"}",
-        )
+    e = encode_basestring
+    text = (
+        f'{{"actor":{e(actor)},"event_id":{e(event_id)},"name":{e(name)},"outcome":{e(outcome)},'
+        f'"payload":{payload},"prev_hash":{e(prev_hash)},"recorded_at":{e(recorded_at)},"seq":{seq:d}}}'
     )
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def leaf_hash(entry_hex: str) -> bytes:

@@ -90,6 +90,10 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(obj, dict):
                 msg = f"{path} line {number}: expected a JSON object"
                 raise AuditChainError(msg)
+            kind = obj.get("type")
+            if kind not in ("entry", "checkpoint") and not (kind == "header" and number == 1):
+                msg = f"{path} line {number}: unexpected line type {str(kind)[:40]!r}"
+                raise AuditChainError(msg)
             yield number, obj
 
 

@@ -125,5 +125,7 @@ class DatabaseLog:
         stmt = select(
             t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
         ).order_by(t.seq)
-        for row in self.session.execute(stmt.execution_options(yield_per=self.batch)):
+        # Core rows through the session's connection: no ORM loading on the hot path.
+        result = self.session.connection().execution_options(yield_per=self.batch).execute(stmt)
+        for row in result:
             yield Entry(row[0], row[1], utc_text(row[2]), *row[3:])
