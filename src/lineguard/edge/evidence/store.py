@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from pydantic import SecretStr
 
+from lineguard.config.edge import EdgeConfig
 from lineguard.contracts.errors import CryptoError, ImageDecodeError, IntegrityError, NotFoundError
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import Frame
@@ -135,6 +136,21 @@ class EvidenceStore:
         self._db.executescript(_SCHEMA)
         self.stored = 0
         self.shredded = 0
+
+    @classmethod
+    def from_config(cls, config: EdgeConfig, *, allow_demo_secrets: bool = False) -> EvidenceStore:
+        """The store of the node ``config`` describes (KEK passphrase from its secret reference)."""
+        ev = config.evidence
+        return cls(
+            config.node.data_dir,
+            node_id=config.node.node_id,
+            passphrase=ev.kek_passphrase.resolve(allow_demo=allow_demo_secrets),
+            retention_days={
+                "fail": ev.retention_days_fail,
+                "uncertain": ev.retention_days_fail,
+                "pass": ev.retention_days_pass,
+            },
+        )
 
     def close(self) -> None:
         with self._lock:
