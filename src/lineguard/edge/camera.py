@@ -161,9 +161,22 @@ class InspectWorker(Worker):
         )
         self.model_ref = ModelRef(model_id=runner.model_id, version=model_version, sha256=runner.digest)
         stats.model = self.model_ref
+        self._model = (self.runner, self.model_ref, self.threshold)
         self.check = FrameCheck(camera.camera_id)
         self.debouncer = PartDebouncer()
         self._sample = random.Random()  # noqa: S311 - sampling passes, not crypto
+
+    def use_model(self, runner: ModelRunner, ref: ModelRef) -> None:
+        """Hot swap (``lineguard.edge.update``): the next frame runs ``runner``; none waits or drops.
+
+        One tuple is replaced in one assignment, and each frame reads it once, so a frame
+        is scored, judged and reported by the same model.
+        """
+        override = self.camera.threshold_override
+        threshold = override if override is not None else runner.threshold
+        self._model = (runner, ref, threshold)
+        self.runner, self.model_ref, self.threshold = self._model
+        self.stats.model = ref
 
     def step(self) -> None:
         arrival = self.queue.get(timeout=0.1)
@@ -173,6 +186,7 @@ class InspectWorker(Worker):
     def inspect(self, arrival: Arrival) -> InspectionEvent | None:
         """Run every stage on one frame; returns the event written (``None`` if refused)."""
         frame, cam, stats = arrival.frame, self.camera, self.stats
+        runner, model_ref, threshold = self._model  # one model for the whole frame, even mid-swap
         lap = time.perf_counter_ns()
 
         def stage(name: str) -> None:
@@ -191,15 +205,15 @@ class InspectWorker(Worker):
             return None
         stage("preprocess")
         try:
-            scores = self.runner.infer(crop)
+            scores = runner.infer(crop)
         except (ModelError, InputError) as exc:
             stats.model_errors += 1
             stats.last_error = str(exc)
             log.warning("camera %s: inference failed: %s", cam.camera_id, exc)
             return None
         stage("infer")
-        verdict = classify(scores.anomaly_score, self.threshold, cam.uncertain_margin)
-        regions = defect_regions(scores, self.threshold, roi_box) if verdict is not Verdict.PASS else []
+        verdict = classify(scores.anomaly_score, threshold, cam.uncertain_margin)
+        regions = defect_regions(scores, threshold, roi_box) if verdict is not Verdict.PASS else []
         event_id = new_id("evt")
         alert = (
             self._alert(frame, event_id, regions[0].defect_class if regions else "anomaly")
@@ -222,10 +236,10 @@ class InspectWorker(Worker):
             part_id=frame.part_id,
             frame_id=frame.frame_id,
             captured_at=frame.captured_at,
-            model=self.model_ref,
+            model=model_ref,
             verdict=verdict,
             anomaly_score=scores.anomaly_score,
-            threshold=self.threshold,
+            threshold=threshold,
             regions=regions,
             evidence_ref=evidence_ref,
             latency_ms=(time.perf_counter_ns() - arrival.arrived_ns) / 1e6,
