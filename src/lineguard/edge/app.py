@@ -116,6 +116,7 @@ class EdgeNode:
         for camera in self.config.cameras:
             self._start_camera(camera)
         self._start_outbox_sender()
+        self._start_model_updates()
         self._start_housekeeping()
 
     def wait(self, timeout_s: float | None = None) -> None:
@@ -203,6 +204,21 @@ class EdgeNode:
         )
         self.sender.start()
         self.workers.append(self.sender)
+
+    def _start_model_updates(self) -> None:
+        """Signed, TUF-verified models from the registry hot-swap into the cameras (issue 7)."""
+        from lineguard.edge.camera import InspectWorker
+        from lineguard.edge.identity import IdentityStore
+
+        link = self.config.server
+        if link is None or not IdentityStore(self.data_dir).credentials_file.exists():
+            return  # standalone or not enrolled yet: the configured packages run
+        from lineguard.edge.update import start_model_updates
+
+        users = [w for w in self.workers if isinstance(w, InspectWorker)]
+        self.workers.append(
+            start_model_updates(self.stop_event, self.data_dir, users, server_url=str(link.url))
+        )
 
     def _start_housekeeping(self) -> None:
         self.housekeeping = Housekeeping(self)
