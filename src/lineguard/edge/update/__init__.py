@@ -16,17 +16,21 @@ from lineguard.edge.update.fetcher import HttpxFetcher
 from lineguard.edge.update.link import bootstrap_root, connect, server_reporter
 from lineguard.edge.update.slot import ModelSlot, SwapListener
 from lineguard.edge.update.state import InstalledRelease, UpdateState
+from lineguard.edge.update.worker import ModelUser, UpdateWorker, start_model_updates
 
 __all__ = [
     "HttpxFetcher",
     "InstalledRelease",
     "ModelSlot",
+    "ModelUser",
     "SwapListener",
     "UpdateClient",
     "UpdateOutcome",
     "UpdateState",
+    "UpdateWorker",
     "bootstrap_root",
     "connect",
     "default_loader",
     "server_reporter",
+    "start_model_updates",
 ]

@@ -74,7 +74,8 @@ def default_loader(package_dir: Path) -> ModelRunner:
 
 @dataclass(frozen=True, slots=True)
 class UpdateOutcome:
-    """What one check did: ``installed`` a release, or found it ``current`` / ``none``."""
+    """What one check did: ``installed`` a release, ``restored`` the installed one after a
+    restart (verified again before loading), or found it ``current`` / ``none``."""
 
     status: str
     release: Release | None = None
@@ -168,18 +169,32 @@ class UpdateClient:
         seen.append(release)
         installed = self.state.installed
         if installed is not None and release.release == installed.release:
+            if self.slot.digest != installed.sha256:  # a restart: verify again, then load
+                self._load(release, TrustListVerifier(trust), Path(installed.package_dir))
+                return UpdateOutcome("restored", release, self.slot.model_ref)
             return UpdateOutcome("current", release, self.slot.model_ref)
         self.state.check_newer(release)
         package_dir = self._fetch_package(updater, release)
-        verified = TrustListVerifier(trust).verify(package_dir)
-        _same_graph(release, verified.digest, check="tampered", what="the signed package")
-        runner = self._loader(package_dir)  # loaded only now, after every check passed
-        _same_graph(release, runner.digest, check="package", what="the loaded runner")
+        runner = self._verified_runner(release, TrustListVerifier(trust), package_dir)
         installed_dir = self._promote(package_dir.parent, self.state.models_dir / f"r{release.release}")
         self.state.accept(release, installed_dir / "package")
         ref = ModelRef(model_id=release.model_id, version=release.model_version, sha256=release.sha256)
         self.slot.swap(runner, ref)
         return UpdateOutcome("installed", release, ref)
+
+    def _verified_runner(
+        self, release: Release, verifier: TrustListVerifier, package_dir: Path
+    ) -> ModelRunner:
+        verified = verifier.verify(package_dir)
+        _same_graph(release, verified.digest, check="tampered", what="the signed package")
+        runner = self._loader(package_dir)  # loaded only now, after every check passed
+        _same_graph(release, runner.digest, check="package", what="the loaded runner")
+        return runner
+
+    def _load(self, release: Release, verifier: TrustListVerifier, package_dir: Path) -> None:
+        runner = self._verified_runner(release, verifier, package_dir)
+        ref = ModelRef(model_id=release.model_id, version=release.model_version, sha256=release.sha256)
+        self.slot.swap(runner, ref)
 
     def _updater(self) -> Updater:
         self.state.metadata_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.unit.edge.update.world import Published, UpdateWorld, make_world
 
 

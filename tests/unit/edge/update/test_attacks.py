@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.unit.edge.update.world import FRAME, SIGNING_PASSPHRASE, Published, UpdateWorld
 
 from lineguard.edge.update import UpdateClient
 from lineguard.signing import (
@@ -16,6 +15,7 @@ from lineguard.signing import (
     package_targets,
 )
 from lineguard.signing.keystore import SigningKeyStore
+from tests.unit.edge.update.world import FRAME, SIGNING_PASSPHRASE, Published, UpdateWorld
 
 
 def refused(node: UpdateClient, check: str) -> VerificationError:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests.unit.edge.update.world import FRAME, Published, UpdateWorld
 
 from lineguard.edge.update import ModelSlot
 from lineguard.signing import VerificationError
+from tests.unit.edge.update.world import FRAME, Published, UpdateWorld
 
 
 def test_first_install_reports_the_running_digest(world: UpdateWorld) -> None:
