@@ -76,7 +76,7 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-class TestPki:
+class PlantPki:
     """A plant CA, a server certificate for 127.0.0.1, and node enrollment into a data dir."""
 
     def __init__(self, directory: Path) -> None:

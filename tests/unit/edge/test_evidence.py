@@ -1,0 +1,144 @@
+"""Encrypted, signed evidence: round trip, tampering, retention by crypto-shredding, rotation."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from lineguard.contracts.errors import CryptoError, IntegrityError, NotFoundError, SignatureError
+from lineguard.contracts.events import Verdict
+from lineguard.contracts.types import CapturedFrame
+from lineguard.crypto import KdfParams
+from lineguard.edge.evidence import EvidenceStore
+from lineguard.edge.evidence_gate import EvidenceGate
+from lineguard.edge.redact import Box, FakeRedactor
+from tests.unit.edge.support import PASSPHRASE, PlantPki
+
+
+def _store(data_dir: Path, passphrase: str = PASSPHRASE) -> EvidenceStore:
+    return EvidenceStore(
+        data_dir, node_id="node-1", passphrase=SecretStr(passphrase),
+        retention_days={"fail": 90, "uncertain": 90, "pass": 7}, kdf=KdfParams.insecure_for_tests(),
+    )
+
+
+def _image() -> np.ndarray:
+    yy, xx = np.mgrid[0:60, 0:80]
+    return np.stack([xx * 3, yy * 4, (xx + yy) * 2], axis=2).astype(np.uint8)
+
+
+def _put(store: EvidenceStore, category: str = "fail") -> str:
+    return store.put(_image(), category=category, camera_id="cam-1", event_id="evt_1",  # type: ignore[arg-type]
+                     captured_at=datetime.now(UTC), redaction="blur:fake:0").evidence_id
+
+
+def test_evidence_round_trips_encrypted_and_signed(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    evidence_id = _put(store)
+    sealed = (tmp_path / "evidence" / "objects" / f"{evidence_id}.lge").read_bytes()
+    assert b"JFIF" not in sealed and b"\xff\xd8\xff" not in sealed  # no plaintext JPEG on disk
+    record = store.verify(evidence_id)
+    assert record.category == "fail"
+    decoded = store.image(evidence_id)
+    assert decoded.shape == (60, 80, 3)
+    assert np.abs(decoded.astype(int) - _image().astype(int)).mean() < 12  # JPEG q95
+
+
+def test_flipped_byte_in_the_file_is_detected(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    evidence_id = _put(store)
+    path = tmp_path / "evidence" / "objects" / f"{evidence_id}.lge"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(CryptoError, match="altered or truncated"):
+        store.read(evidence_id)
+
+
+def test_altered_index_record_breaks_the_signature(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    evidence_id = _put(store)
+    with sqlite3.connect(tmp_path / "evidence" / "index.db") as db:
+        db.execute("UPDATE evidence SET camera_id = 'cam-9' WHERE evidence_id = ?", (evidence_id,))
+    with pytest.raises(SignatureError, match="does not match the statement"):
+        store.verify(evidence_id)
+
+
+def test_swapped_content_hash_is_an_integrity_error(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    a, b = _put(store), _put(store)
+    # Copy b's sealed object over a's: the envelope refuses an object of another record.
+    objects = tmp_path / "evidence" / "objects"
+    (objects / f"{a}.lge").write_bytes((objects / f"{b}.lge").read_bytes())
+    with pytest.raises((CryptoError, IntegrityError), match=f"belongs to .*{b}"):
+        store.read(a)
+
+
+def test_retention_crypto_shreds_key_then_file(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    old_pass, fail = _put(store, "pass"), _put(store, "fail")
+    sealed = (tmp_path / "evidence" / "objects" / f"{old_pass}.lge").read_bytes()
+    week = 7 * 86400 + 60
+    assert store.sweep(now=time.time() + week) == 1
+    assert not (tmp_path / "evidence" / "objects" / f"{old_pass}.lge").exists()
+    with pytest.raises(NotFoundError):
+        store.record(old_pass)
+    # A copy of the file (a backup) can no longer be opened: its data key is gone.
+    with pytest.raises(CryptoError, match="crypto-shredded"):
+        store.envelope.open(sealed, object_id=old_pass, category="edge-evidence")
+    store.verify(fail)
+
+
+def test_kek_rotation_rewraps_every_data_key(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    ids = [_put(store) for _ in range(3)]
+    old = store.keyring.active_id
+    report = store.rotate_kek()
+    assert report.rewrapped == 3
+    assert store.keyring.active_id != old
+    assert set(store.datakeys.count_by_kek()) == {store.keyring.active_id}
+    for evidence_id in ids:
+        store.verify(evidence_id)
+
+
+def test_wrong_passphrase_cannot_open_the_store(tmp_path: Path) -> None:
+    _put(_store(tmp_path))
+    with pytest.raises(CryptoError):
+        _store(tmp_path, passphrase="not-the-passphrase-000")
+
+
+def test_enrolled_node_signs_with_its_identity_key(tmp_path: Path) -> None:
+    PlantPki(tmp_path / "pki").enroll(tmp_path / "data", "node-1", "https://127.0.0.1:1")
+    store = _store(tmp_path / "data")
+    assert store.signer.algorithm == "ecdsa-p256-sha256"
+    store.verify(_put(store))
+
+
+def _frame() -> CapturedFrame:
+    return CapturedFrame("cam-1", 0, datetime.now(UTC), np.full((60, 80, 3), 200, np.uint8))
+
+
+def test_gate_stores_only_the_redacted_image(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    gate = EvidenceGate(store, FakeRedactor([Box(0, 0, 40, 60)]))
+    evidence_id = gate.store(_frame(), verdict=Verdict.FAIL, event_id="evt_1", mode="black")
+    assert evidence_id is not None
+    stored = store.image(evidence_id)
+    assert stored[:, :38].max() < 10  # the person's box is black in what was stored
+    assert stored[:, 42:].min() > 190
+
+
+@pytest.mark.parametrize("redactor", [FakeRedactor(fail=True), None])
+def test_gate_stores_nothing_when_redaction_is_impossible(tmp_path: Path, redactor: FakeRedactor | None) -> None:
+    store = _store(tmp_path)
+    gate = EvidenceGate(store, redactor)
+    assert gate.store(_frame(), verdict=Verdict.FAIL, event_id="evt_1", mode="blur") is None
+    assert gate.redaction_failures == 1
+    assert store.records() == []
+    assert list((tmp_path / "evidence" / "objects").iterdir()) == []
