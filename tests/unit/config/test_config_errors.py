@@ -125,3 +125,5 @@ def test_secret_ref_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(SecretError, match="demo secret"):
         SecretRef(env="LG_DEMO").resolve()
     assert SecretRef(env="LG_DEMO").resolve(allow_demo=True).get_secret_value() == "lineguard-demo-abc"
+    monkeypatch.setenv("LINEGUARD_DEMO_MODE", "1")
+    assert SecretRef(env="LG_DEMO").resolve().get_secret_value() == "lineguard-demo-abc"
