@@ -63,14 +63,14 @@ def apply_hiding(image: Frame, hidden: HiddenMask, mode: RedactionMode) -> Frame
     if hidden.shape != image.shape[:2]:
         msg = f"hidden mask shape {hidden.shape} does not match image {image.shape[:2]}"
         raise InputError(msg)
+    if mode not in ("blur", "black"):
+        msg = f"redaction mode must be 'blur' or 'black', got {mode!r}"
+        raise InputError(msg)
     out = image.copy()
     if not hidden.any():
         return out
     if mode == "black":
         out[hidden] = 0
-    elif mode == "blur":
-        out[hidden] = _pixelated(image)[hidden]
     else:
-        msg = f"redaction mode must be 'blur' or 'black', got {mode!r}"
-        raise InputError(msg)
+        out[hidden] = _pixelated(image)[hidden]
     return out

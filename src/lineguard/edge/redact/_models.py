@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lineguard.edge.redact._errors import RedactionError
@@ -69,8 +70,10 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def _read(spec: ModelSpec) -> bytes:
+def _read(spec: ModelSpec, model_dir: Path | None) -> bytes:
     try:
+        if model_dir is not None:
+            return (model_dir / spec.filename).read_bytes()
         return (resources.files("lineguard.edge.redact") / "models" / spec.filename).read_bytes()
     except OSError as exc:
         msg = (
@@ -80,9 +83,13 @@ def _read(spec: ModelSpec) -> bytes:
         raise RedactionError(msg) from exc
 
 
-def load_session(spec: ModelSpec, *, threads: int) -> Any:
-    """An onnxruntime session for ``spec`` after checking the file's digest; CPU only."""
-    data = _read(spec)
+def load_session(spec: ModelSpec, *, threads: int, model_dir: Path | None = None) -> Any:
+    """An onnxruntime session for ``spec`` after checking the file's digest; CPU only.
+
+    ``model_dir`` replaces the packaged folder (tests use it to prove that a damaged
+    copy is refused); the digests stay the pinned ones either way.
+    """
+    data = _read(spec, model_dir)
     digest = hashlib.sha256(data).hexdigest()
     if digest != spec.sha256:
         msg = (

@@ -19,6 +19,8 @@ frame is never returned unredacted because a model did not run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,23 +60,16 @@ class RedactorSettings:
 class PersonRedactor:
     """The production redactor: vendored MediaPipe models on onnxruntime (CPU)."""
 
-    def __init__(self, settings: RedactorSettings | None = None) -> None:
+    def __init__(self, settings: RedactorSettings | None = None, *, model_dir: Path | None = None) -> None:
+        """Load and verify every model now: a broken install fails at start, not at the first evidence."""
         self.settings = settings or RedactorSettings()
-        threads = self.settings.threads
-        self._segmenter = PersonSegmenter(
-            load_session(MODELS["segmentation"], threads=threads),
-            load_session(MODELS["segmentation_landscape"], threads=threads),
-        )
-        self._body = SsdDetector(
-            load_session(MODELS["body"], threads=threads),
-            "body",
-            score_threshold=self.settings.body_threshold,
-        )
-        self._face = SsdDetector(
-            load_session(MODELS["face"], threads=threads),
-            "face",
-            score_threshold=self.settings.face_threshold,
-        )
+
+        def load(name: str) -> Any:
+            return load_session(MODELS[name], threads=self.settings.threads, model_dir=model_dir)
+
+        self._segmenter = PersonSegmenter(load("segmentation"), load("segmentation_landscape"))
+        self._body = SsdDetector(load("body"), "body", score_threshold=self.settings.body_threshold)
+        self._face = SsdDetector(load("face"), "face", score_threshold=self.settings.face_threshold)
         self._model_id = "mediapipe-0.10.21:" + ",".join(
             f"{spec.name}@{spec.sha256[:12]}" for spec in MODELS.values()
         )
