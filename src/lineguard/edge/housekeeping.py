@@ -3,8 +3,8 @@
 * ``status.json`` in the data directory is rewritten atomically every second; it is
   what ``lineguard edge status`` reads (no network needed to ask a node how it is).
 * Disk budget: when outbox + evidence exceed ``outbox.disk_budget_mb`` the node keeps
-  inspecting and frees space in a fixed order: delivered outbox rows, then the oldest
-  undelivered *pass* events, then the oldest *pass* evidence samples. Fail and
+  inspecting and frees space, each second: delivered outbox rows, then the oldest
+  undelivered *pass* events, and the oldest *pass* evidence samples. Fail and
   uncertain records are never shed. A ``disk_budget`` alert is raised once per episode.
 * Retention: expired evidence is crypto-shredded and old delivered rows pruned, once a
   minute.
@@ -39,6 +39,7 @@ class Housekeeping(Worker):
         self.node = node
         self.over_budget = False
         self.budget_alerts = 0
+        self.nothing_to_shed = False
         self._next_retention = 0.0
 
     def write_status(self) -> None:
@@ -53,7 +54,7 @@ class Housekeeping(Worker):
         used = self.node.disk_used_bytes()
         if used <= budget:
             if used < budget * 0.9:
-                self.over_budget = False
+                self.over_budget = self.nothing_to_shed = False
             return 0
         if not self.over_budget:
             self.over_budget = True
@@ -64,11 +65,10 @@ class Housekeeping(Worker):
                 f"disk budget reached ({used / 2**20:.1f} of {budget / 2**20:.0f} MiB): "
                 "shedding delivered rows and oldest pass events; fail events are kept",
             )
-        freed = self.node.outbox.shed(SHED_ROWS)
-        if freed == 0:
-            freed = self.node.evidence.shed_passes(SHED_EVIDENCE)
-        if freed == 0:
-            log.error("over disk budget and nothing left to shed but fail records (%d bytes used)", used)
+        freed = self.node.outbox.shed(SHED_ROWS) + self.node.evidence.shed_passes(SHED_EVIDENCE)
+        if freed == 0 and not self.nothing_to_shed:
+            self.nothing_to_shed = True
+            log.error("over disk budget with only fail / uncertain records left (%d bytes used)", used)
         return freed
 
     def step(self) -> None:

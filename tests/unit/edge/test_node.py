@@ -1,0 +1,255 @@
+"""The whole node in-process: bad input of every kind is counted and the node carries on."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from lineguard.config.edge import EdgeConfig, SyntheticSource
+from lineguard.contracts.errors import ModelError
+from lineguard.contracts.events import Alert, AlertKind, InspectionEvent, Verdict, WorkOrderTrigger
+from lineguard.contracts.types import Frame
+from lineguard.crypto import KdfParams
+from lineguard.edge.app import EdgeNode
+from lineguard.edge.capture import SyntheticLine
+from lineguard.edge.infer import StaticRunner
+from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
+from lineguard.edge.redact import FakeRedactor
+from tests.unit.edge.support import camera, edge_config
+
+pytestmark = pytest.mark.usefixtures("kek_env")
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def _items(node: EdgeNode) -> list[InspectionEvent | Alert | WorkOrderTrigger]:
+    out: list[InspectionEvent | Alert | WorkOrderTrigger] = []
+    for item in node.outbox.pending(100_000):
+        cls = {"event": InspectionEvent, "alert": Alert, "work_order": WorkOrderTrigger}[item.kind]
+        out.append(cls.model_validate_json(item.body))  # type: ignore[attr-defined]
+    return out
+
+
+@pytest.fixture
+def running() -> Iterator[Callable[..., EdgeNode]]:
+    nodes: list[EdgeNode] = []
+
+    def start(config: EdgeConfig, **kwargs: Any) -> EdgeNode:
+        kwargs.setdefault("redactor", FakeRedactor())
+        node = EdgeNode(config, kdf=KdfParams.insecure_for_tests(), **kwargs)
+        node.start()
+        nodes.append(node)
+        return node
+
+    yield start
+    for node in nodes:
+        node.close()
+
+
+def _line(frames: int, defect_rate: float = 0.0, **kw: Any) -> SyntheticLine:
+    cfg = SyntheticSource(type="synthetic", width=320, height=240, fps=200, defect_rate=defect_rate, seed=1)
+    return SyntheticLine("cam-a", cfg, max_frames=frames, **kw)
+
+
+def test_a_model_that_cannot_load_disables_only_its_camera(tmp_path: Path, running: Any) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not onnx")
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "x"), camera("cam-b", broken)])
+    node = running(config, runners={"cam-a": StaticRunner(score=0.1)}, sources={"cam-a": _line(30)})
+    _wait(lambda: node.stats["cam-a"].frames_inspected >= 5)
+    bad = node.stats["cam-b"]
+    assert bad.state == "failed"
+    assert bad.last_error is not None and "broken-model" in bad.last_error
+    alerts = [i for i in _items(node) if isinstance(i, Alert)]
+    assert [a.kind for a in alerts] == [AlertKind.MODEL_REJECTED]
+    assert alerts[0].camera_id == "cam-b"
+
+
+def test_corrupt_wrong_size_and_vanishing_input_is_counted_and_survived(tmp_path: Path, running: Any) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    config = edge_config(
+        tmp_path / "data",
+        [camera("cam-a", tmp_path / "m", {"type": "folder", "path": str(folder), "poll_interval_ms": 10})],
+    )
+    node = running(config, runners={"cam-a": StaticRunner(score=0.1)})
+    stats = node.stats["cam-a"]
+
+    def drop(name: str, data: bytes) -> None:
+        (folder / f".{name}").write_bytes(data)
+        (folder / f".{name}").rename(folder / name)
+
+    good = cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+    drop("p1.png", good)
+    _wait(lambda: stats.frames_inspected == 1)
+    drop("p2.png", good[:-40])  # truncated
+    drop("p3.png", b"garbage")
+    drop("p4.png", cv2.imencode(".png", np.zeros((30, 30, 3), np.uint8))[1].tobytes())  # wrong size
+    drop("p5.png", good)
+    _wait(lambda: stats.frames_inspected == 2 and stats.frames_corrupt == 2 and stats.frames_invalid == 1)
+    assert "expected 64x48" in (stats.last_error or "")
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()  # the camera (share) vanishes
+    _wait(lambda: stats.state == "reconnecting")
+    folder.mkdir()
+    drop("p6.png", good)
+    _wait(lambda: stats.frames_inspected == 3)
+    assert stats.state == "streaming"
+
+
+def test_inference_errors_are_counted_and_the_camera_carries_on(tmp_path: Path, running: Any) -> None:
+    calls = {"n": 0}
+
+    def flaky(image: Frame) -> float:
+        calls["n"] += 1
+        if calls["n"] % 2:
+            raise ModelError("model m failed to run: simulated")
+        return 0.1
+
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")])
+    node = running(config, runners={"cam-a": StaticRunner(score_fn=flaky)}, sources={"cam-a": _line(200)})
+    _wait(lambda: node.stats["cam-a"].model_errors >= 3 and node.stats["cam-a"].frames_inspected >= 3)
+
+
+def test_one_defective_part_raises_one_alert_and_keeps_evidence(tmp_path: Path, running: Any) -> None:
+    line = _line(18, defect_rate=1.0, realtime=True)  # 3 parts x 6 frames, all defective
+
+    def amap(image: Frame) -> np.ndarray:
+        m = np.zeros((8, 8), np.float32)
+        m[2:4, 2:4] = 1.0
+        return m
+
+    runner = StaticRunner(threshold=0.5, score=0.9, map_fn=amap)
+    config = edge_config(
+        tmp_path / "data",
+        [camera("cam-a", tmp_path / "m", roi={"x": 80, "y": 40, "width": 160, "height": 160})],
+    )
+    node = running(config, runners={"cam-a": runner}, sources={"cam-a": line})
+    _wait(
+        lambda: (
+            line.state.value == "ended"
+            and node.stats["cam-a"].queue is not None
+            and len(node.stats["cam-a"].queue) == 0
+        )
+    )
+    time.sleep(0.2)
+    items = _items(node)
+    events = [i for i in items if isinstance(i, InspectionEvent)]
+    alerts = [i for i in items if isinstance(i, Alert)]
+    parts = {e.part_id for e in events}
+    assert all(e.verdict is Verdict.FAIL for e in events)
+    assert len(alerts) == len(parts) == 3
+    assert {a.event_id for a in alerts} <= {e.event_id for e in events}
+    region = events[0].regions[0].bbox  # map cell (2..4) of 8 over a 160 px ROI at (80, 40)
+    assert (region.x, region.y, region.width, region.height) == (80 + 40, 40 + 40, 40, 40)
+    assert all(e.evidence_ref for e in events)
+    for e in events:
+        assert e.evidence_ref is not None
+        node.evidence.verify(e.evidence_ref)
+
+
+def test_redaction_failure_means_no_evidence_but_the_event_still_counts(tmp_path: Path, running: Any) -> None:
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")])
+    node = running(
+        config,
+        runners={"cam-a": StaticRunner(score=0.9)},
+        sources={"cam-a": _line(20)},
+        redactor=FakeRedactor(fail=True),
+    )
+    _wait(lambda: node.stats["cam-a"].frames_inspected >= 3)
+    events = [i for i in _items(node) if isinstance(i, InspectionEvent)]
+    assert events and all(e.evidence_ref is None for e in events)
+    assert node.gate.redaction_failures >= 3
+    assert node.evidence.records() == []
+
+
+def test_disk_budget_sheds_passes_keeps_every_fail_and_raises_an_alert(tmp_path: Path, running: Any) -> None:
+    config = edge_config(
+        tmp_path / "data",
+        [camera("cam-a", tmp_path / "m", pass_sample_rate=1.0), camera("cam-b", tmp_path / "m")],
+        outbox={"disk_budget_mb": 1, "fsync": False},
+    )
+    passes = SyntheticLine("cam-a", SyntheticSource(type="synthetic", width=320, height=240, fps=60, seed=2))
+    fails = SyntheticLine("cam-b", SyntheticSource(type="synthetic", width=64, height=64, fps=5, seed=3))
+    node = running(
+        config,
+        runners={"cam-a": StaticRunner(score=0.1), "cam-b": StaticRunner(score=0.9)},
+        sources={"cam-a": passes, "cam-b": fails},
+    )
+    _wait(
+        lambda: (
+            node.housekeeping is not None
+            and node.housekeeping.budget_alerts == 1
+            and node.evidence.shredded > 0
+            and node.outbox.shed_count > 0
+        ),
+        timeout_s=30,
+    )
+    node.stop_event.set()
+    for w in node.workers:
+        w.join(5)
+    items = _items(node)
+    kept_fails = [e for e in items if isinstance(e, InspectionEvent) and e.verdict is Verdict.FAIL]
+    assert len(kept_fails) == node.stats["cam-b"].verdicts["fail"]  # not one fail event shed
+    assert node.stats["cam-a"].frames_inspected > len(
+        [e for e in items if isinstance(e, InspectionEvent) and e.verdict is Verdict.PASS]
+    )
+    alerts = [i for i in items if isinstance(i, Alert) and i.kind is AlertKind.DISK_BUDGET]
+    assert len(alerts) == 1
+    fail_evidence = {e.evidence_ref for e in kept_fails if e.evidence_ref}
+    assert fail_evidence <= {r.evidence_id for r in node.evidence.records()}  # fail evidence all kept
+
+
+def test_metrics_on_loopback_status_file_and_heartbeat(tmp_path: Path, running: Any) -> None:
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")], metrics={"port": 0})
+    server = MemoryIngestServer()
+    node = running(
+        config,
+        runners={"cam-a": StaticRunner(score=0.1)},
+        sources={"cam-a": _line(400, realtime=True)},
+        transport=MemoryTransport(server),
+    )
+    _wait(
+        lambda: node.stats["cam-a"].frames_inspected >= 10 and bool(server.items) and bool(server.heartbeats)
+    )
+    assert node._metrics_server.server_address[0] == "127.0.0.1"
+    text = urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5).read().decode()
+    for name in (
+        "lineguard_edge_fps",
+        "lineguard_edge_latency_ms",
+        "lineguard_edge_stage_latency_ms",
+        "lineguard_edge_frames_dropped_total",
+        "lineguard_edge_queue_depth",
+        "lineguard_edge_outbox_backlog",
+    ):
+        assert name in text
+    _wait(lambda: (tmp_path / "data" / "status.json").exists())
+    status = json.loads((tmp_path / "data" / "status.json").read_text())
+    assert status["cameras"][0]["camera_id"] == "cam-a"
+    assert server.heartbeats[0].cameras[0].camera_id == "cam-a"
+
+
+def test_freshest_frame_wins_under_overload_and_drops_are_counted(tmp_path: Path, running: Any) -> None:
+    slow = StaticRunner(score_fn=lambda image: time.sleep(0.02) or 0.1)
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")])
+    node = running(config, runners={"cam-a": slow}, sources={"cam-a": _line(300)})
+    _wait(lambda: node.stats["cam-a"].frames_dropped > 20)
+    stats = node.stats["cam-a"]
+    assert stats.frames_captured >= stats.frames_inspected + stats.frames_dropped - 2
