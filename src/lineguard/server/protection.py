@@ -8,14 +8,18 @@ unless a caller (a test, a benchmark baseline) passes its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
+from lineguard.contracts.errors import CryptoError
+from lineguard.crypto.datakeys import WrappedKey
 from lineguard.server.context import AuditHook, Sealer
 
-__all__ = ["NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "sealer_in"]
+__all__ = ["NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "staged_sealer"]
 
 
 class NoEncryption:
@@ -45,18 +49,63 @@ def ensure_keyring(settings: ServerConfig) -> None:
     open_keyring(settings, create=True)
 
 
-def sealer_in(sealer: Sealer, session: Session) -> Sealer:
-    """``sealer`` with its data keys written in ``session``'s transaction.
+class _StagedKeys:
+    """A data-key store that only collects: keys are written later, in a transaction.
 
-    Ingest seals a batch and stores its rows and their data keys in one commit: both
-    or neither, and one write transaction instead of two.
+    Ingest seals a batch before its write transaction starts (sealing is CPU work that
+    should not hold SQLite's single write lock), then writes the staged keys together
+    with the rows. Reading or shredding through it is a programming error.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[WrappedKey] = []
+
+    def put(self, key: WrappedKey) -> None:
+        self.keys.append(key)
+
+    def put_many(self, keys: Sequence[WrappedKey]) -> None:
+        self.keys.extend(keys)
+
+    def _not_here(self) -> NoReturn:
+        msg = "staged data keys can only be written, not read or shredded"
+        raise CryptoError(msg)
+
+    def get(self, key_id: str) -> WrappedKey:
+        self._not_here()
+
+    def delete_object(self, category: str, object_id: str) -> int:
+        self._not_here()
+
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
+        self._not_here()
+
+    def rewrap(self, key_id: str, *, old_kek_id: str, new_kek_id: str, wrapped: bytes) -> bool:
+        self._not_here()
+
+    def count_by_kek(self) -> dict[str, int]:
+        self._not_here()
+
+
+def staged_sealer(sealer: Sealer) -> tuple[Sealer, Callable[[Session], None]]:
+    """A sealer whose data keys are held back, and ``flush(session)`` to write them.
+
+    Call ``flush`` inside the transaction that stores the sealed rows: rows and the keys
+    that open them commit together, or neither does. Sealers without a database key
+    store (no encryption) flush nothing.
     """
     from lineguard.crypto.envelope import Envelope
     from lineguard.server.keystore.store import SqlDataKeyStore
 
-    if isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore):
-        return Envelope(sealer.keys, SqlDataKeyStore.bound(session))
-    return sealer
+    if not (isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore)):
+        return sealer, lambda _session: None
+    staged = _StagedKeys()
+
+    def flush(session: Session) -> None:
+        if staged.keys:
+            SqlDataKeyStore.bound(session).put_many(staged.keys)
+            staged.keys.clear()
+
+    return Envelope(sealer.keys, staged), flush
 
 
 def default_audit(settings: ServerConfig) -> AuditHook:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -44,7 +45,7 @@ from lineguard.server.ingest.models import (
 )
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
-from lineguard.server.protection import sealer_in
+from lineguard.server.protection import staged_sealer
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -251,9 +252,14 @@ def ingest_batch(
     batch: IngestBatch,
     sealer: Sealer,
     audit: AuditHook,
+    write_gate: AbstractContextManager[Any] | None = None,
     now: datetime | None = None,
 ) -> IngestReceipt:
-    """Store a contract-valid batch from ``node``; see the module docstring for semantics."""
+    """Store a contract-valid batch from ``node``; see the module docstring for semantics.
+
+    The CPU work (authorising, sealing) happens before the write transaction starts;
+    ``write_gate`` (SQLite: one writer per process) is held only around the writes.
+    """
     now = now or datetime.now(UTC)
     authorize_batch(node, batch)
     total = len(batch.events) + len(batch.alerts) + len(batch.work_orders)
@@ -262,36 +268,44 @@ def ingest_batch(
         (AlertRow, batch.alerts, _alert_row),
         (WorkOrderRow, batch.work_orders, _work_order_row),
     ]
-    stored = 0
-    # First statement: lock this node's counter row for the transaction. Batches of one
-    # node are then stored one after another, so the duplicate pre-check below is exact;
-    # different nodes do not wait for each other (on PostgreSQL).
-    _bump_counters(session, node.node_id, now)
-    sealer = sealer_in(sealer, session)
-    # Data keys are stored when the block ends, in this transaction: rows and the keys
-    # that open them commit together.
-    with sealer.batch():
-        for model, items, to_row in kinds:
-            unique = _first_per_key(items)
-            existing = _existing_keys(session, model, node.node_id, [i.idempotency_key for i in unique])
-            fresh = [i for i in unique if i.idempotency_key not in existing]
-            _insert_new(session, model, [to_row(i, sealer, now) for i in fresh])
-            stored += len(fresh)
+    # Sealing is CPU work: it happens before the write transaction, and its data keys
+    # are written inside it (flush_keys), so rows and keys commit together or not at all.
+    sealer, flush_keys = staged_sealer(sealer)
+    planned = []
+    for model, items, to_row in kinds:
+        unique = _first_per_key(items)
+        existing = _existing_keys(session, model, node.node_id, [i.idempotency_key for i in unique])
+        fresh = [i for i in unique if i.idempotency_key not in existing]
+        planned.append((model, fresh, [to_row(i, sealer, now) for i in fresh]))
+    with write_gate or nullcontext():
+        # First write: lock this node's counter row. Batches of one node are stored one
+        # after another, so re-checking which keys exist is exact; other nodes do not
+        # wait (on PostgreSQL).
+        _bump_counters(session, node.node_id, now)
+        stored = 0
+        for model, fresh, rows in planned:
+            if _existing_keys(session, model, node.node_id, [i.idempotency_key for i in fresh]):
+                session.rollback()
+                msg = "part of this batch was stored by a concurrent delivery; retry the batch"
+                raise ConflictError(msg)
+            _insert_new(session, model, rows)
+            stored += len(rows)
             if model is InspectionEventRow:
                 _roll_up(session, fresh)
-    duplicates = total - stored
-    _bump_counters(
-        session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates
-    )
-    accepted = IngestBatchAccepted(
-        node_id=node.node_id,
-        batch_id=new_id("bat"),
-        events=len(batch.events),
-        alerts=len(batch.alerts),
-        duplicates=duplicates,
-    )
-    emit(audit, session, accepted, actor=f"node:{node.node_id}")
-    session.commit()
+        flush_keys(session)
+        duplicates = total - stored
+        _bump_counters(
+            session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates
+        )
+        accepted = IngestBatchAccepted(
+            node_id=node.node_id,
+            batch_id=new_id("bat"),
+            events=len(batch.events),
+            alerts=len(batch.alerts),
+            duplicates=duplicates,
+        )
+        emit(audit, session, accepted, actor=f"node:{node.node_id}")
+        session.commit()
     return IngestReceipt(node_id=node.node_id, acknowledged=total, stored=stored, duplicates=duplicates)
 
 
