@@ -17,7 +17,7 @@ import click
 from lineguard.config import load_server_config
 from lineguard.contracts.audit import KekDestroyed, KeysRotated
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto import Keyring, rewrap_all
+from lineguard.crypto import Keyring, keyring_path, rewrap_all
 
 __all__ = ["cli_actor", "keys"]
 
@@ -59,6 +59,10 @@ def init(config_path: Path) -> None:
     settings = load_server_config(config_path)
     if settings.keyring.backend != "file":
         msg = "keys init creates a file keyring; the pkcs11 backend creates its first KEK on first use"
+        raise CryptoError(msg)
+    path = keyring_path(settings.data_dir)
+    if path.exists():
+        msg = f"keyring {path} already exists; refusing to replace it (rotate with `lineguard keys rotate`)"
         raise CryptoError(msg)
     provider = open_keyring(settings, create=True)
     assert isinstance(provider, Keyring)  # noqa: S101 - file backend

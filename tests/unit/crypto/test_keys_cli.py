@@ -47,11 +47,18 @@ def _run(*args: str) -> str:
     return result.output
 
 
+def _run_fail(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
 def test_rotate_rewraps_every_store_and_prune_destroys_the_old_kek(server_yaml: Path) -> None:
     from lineguard.server.audit.models import AuditEntryRow
     from lineguard.server.keystore import open_envelope, open_keyring, open_storage
 
-    assert "active KEK kek_" in _run("keys", "init", "--config", str(server_yaml))
+    _test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     envelope = open_envelope(settings, sessions)
@@ -81,7 +88,7 @@ def test_prune_keeps_a_kek_that_still_wraps_data(sqlite_server_yaml: Path) -> No
     server_yaml = sqlite_server_yaml
     from lineguard.server.keystore import open_envelope, open_keyring, open_storage
 
-    _run("keys", "init", "--config", str(server_yaml))
+    _test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     open_envelope(settings, sessions).seal(b"x", object_id="r1", category="c")
@@ -98,8 +105,22 @@ def test_user_mistakes_are_one_line_errors(sqlite_server_yaml: Path, monkeypatch
     result = CliRunner().invoke(cli, ["keys", "status", "--config", str(server_yaml)])
     assert result.exit_code == 2
     assert "no keyring at" in result.output and "Traceback" not in result.output
-    _run("keys", "init", "--config", str(server_yaml))
+    assert "active KEK kek_" in _run("keys", "init", "--config", str(server_yaml))
+    assert "already exists" in _run_fail("keys", "init", "--config", str(server_yaml))
     monkeypatch.setenv(PASS_ENV, "the wrong passphrase entirely")
     result = CliRunner().invoke(cli, ["keys", "rotate", "--config", str(server_yaml)])
     assert result.exit_code == 2
     assert "wrong passphrase" in result.output
+
+
+def _test_keyring(config: Path) -> None:
+    """What `lineguard keys init` does, with test-strength KDF parameters to keep the suite fast."""
+    from lineguard.config import load_server_config as _load
+    from lineguard.crypto import KdfParams, Keyring, keyring_path
+
+    settings = _load(config)
+    Keyring.create(
+        keyring_path(settings.data_dir),
+        settings.keyring.passphrase.resolve(),
+        kdf=KdfParams.insecure_for_tests(),
+    )

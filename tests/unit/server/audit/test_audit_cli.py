@@ -41,7 +41,7 @@ def test_export_verify_and_detect_tampering(server_yaml: Path, tmp_path: Path) -
     from lineguard.server.audit import record
     from lineguard.server.keystore import open_storage
 
-    _run("keys", "init", "--config", str(server_yaml))
+    _test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     for i in range(25):
@@ -80,4 +80,17 @@ def test_verify_needs_a_key_it_did_not_get_from_the_file(tmp_path: Path) -> None
     not_pem.write_text("hello")
     assert "is not a PEM public key" in _run(
         "audit", "verify", str(export), "--public-key", str(not_pem), code=2
+    )
+
+
+def _test_keyring(config: Path) -> None:
+    """What `lineguard keys init` does, with test-strength KDF parameters to keep the suite fast."""
+    from lineguard.config import load_server_config as _load
+    from lineguard.crypto import KdfParams, Keyring, keyring_path
+
+    settings = _load(config)
+    Keyring.create(
+        keyring_path(settings.data_dir),
+        settings.keyring.passphrase.resolve(),
+        kdf=KdfParams.insecure_for_tests(),
     )
