@@ -37,6 +37,7 @@ from lineguard.edge.update.slot import ModelSlot
 from lineguard.edge.update.state import UpdateState
 from lineguard.signing import (
     SIGNERS_TARGET,
+    Check,
     Release,
     SignerTrust,
     TrustListVerifier,
@@ -45,7 +46,6 @@ from lineguard.signing import (
     line_release_target,
     node_release_target,
 )
-from lineguard.signing._errors import Check
 
 __all__ = ["UpdateClient", "UpdateOutcome", "default_loader"]
 
