@@ -69,8 +69,9 @@ def apply_hiding(image: Frame, hidden: HiddenMask, mode: RedactionMode) -> Frame
     out = image.copy()
     if not hidden.any():
         return out
-    if mode == "black":
-        out[hidden] = 0
-    else:
-        out[hidden] = _pixelated(image)[hidden]
+    import cv2
+
+    # cv2.copyTo with a mask is several times faster than boolean-index assignment.
+    source = np.zeros_like(image) if mode == "black" else _pixelated(image)
+    cv2.copyTo(source, hidden.astype(np.uint8), out)
     return out

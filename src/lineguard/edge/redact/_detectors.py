@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from lineguard.contracts.types import Frame
 from lineguard.edge.redact._errors import RedactionError
-from lineguard.edge.redact._geometry import Tile, letterbox
+from lineguard.edge.redact._geometry import Tile, letterbox, tile_inputs
 
 __all__ = ["Detection", "PersonSegmenter", "SsdDetector", "ssd_anchors"]
 
@@ -111,10 +111,14 @@ class SsdDetector:
 
     def detect(self, image: Frame, tiles: list[Tile]) -> list[Detection]:
         """Every detection above the threshold, in frame pixels (overlaps are kept: we hide their union)."""
-        crops = [(0, 0, image)] + [(t.x, t.y, image[t.y : t.y + t.side, t.x : t.x + t.side]) for t in tiles]
+        # (offset x, offset y, crop-pixels-per-frame-pixel, crop): the whole frame, then the tiles.
+        crops = [(0, 0, 1.0, image)] + [
+            (t.x, t.y, scale, crop) for t, scale, crop in tile_inputs(image, tiles, self._size)
+        ]
         detections = []
-        for off_x, off_y, crop in crops:
+        for off_x, off_y, scale, crop in crops:
             for score, corners, keypoints in self._run(crop):
+                corners, keypoints = corners / scale, keypoints / scale
                 if self.kind == "face":
                     (x0, y0), (x1, y1) = corners
                 else:
@@ -136,26 +140,34 @@ class PersonSegmenter:
         self._square = square
         self._landscape = landscape
 
-    def _run(self, session: Any, crop: Frame, hw: tuple[int, int]) -> Floats:
+    def _run(self, session: Any, crop: Frame, hw: tuple[int, int], out_wh: tuple[int, int]) -> Floats:
         import cv2
 
         small = np.asarray(cv2.resize(crop, (hw[1], hw[0]), interpolation=cv2.INTER_AREA), dtype=np.uint8)
         out = session.run(None, {"input": (_rgb(small) / 255.0)[None]})[0]
         prob = _check_output("segmentation", out, (1, hw[0], hw[1], 1))[0, :, :, 0]
-        return np.asarray(cv2.resize(prob, (crop.shape[1], crop.shape[0])), dtype=np.float32)
+        return np.asarray(cv2.resize(prob, out_wh, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
-    def probability(self, image: Frame, tiles: list[Tile]) -> Floats:
+    def probability(self, image: Frame, tiles: list[Tile], work_scale: float) -> Floats:
+        """Person probability on a map ``work_scale`` times the frame's size.
+
+        Tiles are cut from the full-resolution frame (small people keep their pixels);
+        only the fused map is kept at the coarser working scale, which is all that box
+        finding needs and saves most of the resizing.
+        """
         height, width = image.shape[:2]
+        work_w, work_h = max(1, round(width * work_scale)), max(1, round(height * work_scale))
         # The landscape model fits wide frames without squeezing people thin.
         if width >= height * 1.3:
-            prob = self._run(self._landscape, image, (144, 256))
+            prob = self._run(self._landscape, image, (144, 256), (work_w, work_h))
         else:
-            prob = self._run(self._square, image, (256, 256))
-        for t in tiles:
-            view = prob[t.y : t.y + t.side, t.x : t.x + t.side]
-            np.maximum(
-                view,
-                self._run(self._square, image[t.y : t.y + t.side, t.x : t.x + t.side], (256, 256)),
-                out=view,
-            )
+            prob = self._run(self._square, image, (256, 256), (work_w, work_h))
+        for t, _, crop in tile_inputs(image, tiles, 256):
+            x0, y0 = round(t.x * work_scale), round(t.y * work_scale)
+            x1 = min(work_w, round((t.x + t.side) * work_scale))
+            y1 = min(work_h, round((t.y + t.side) * work_scale))
+            if x1 <= x0 or y1 <= y0:
+                continue
+            view = prob[y0:y1, x0:x1]
+            np.maximum(view, self._run(self._square, crop, (256, 256), (x1 - x0, y1 - y0)), out=view)
         return prob

@@ -8,6 +8,7 @@ leaves hair, ears and the neck visible.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from lineguard.contracts.types import Frame
 from lineguard.edge.redact._types import Box
 
-__all__ = ["Letterboxed", "Tile", "grow_box", "letterbox", "merge_count", "square_tiles"]
+__all__ = ["Letterboxed", "Tile", "grow_box", "letterbox", "merge_count", "square_tiles", "tile_inputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,28 @@ def square_tiles(height: int, width: int, fraction: float) -> list[Tile]:
         return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
     return [Tile(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def tile_inputs(image: Frame, tiles: list[Tile], size: int) -> Iterator[tuple[Tile, float, Frame]]:
+    """``(tile, scale, size x size crop)`` for every tile, resizing the frame once per tile side.
+
+    Cutting tiles from one downscaled copy costs one resize per tile size instead of
+    one per tile. ``scale`` maps tile pixels to crop pixels.
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    for side in sorted({t.side for t in tiles}, reverse=True):
+        scale = size / side
+        scaled_w, scaled_h = max(size, round(width * scale)), max(size, round(height * scale))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        scaled = cv2.resize(image, (scaled_w, scaled_h), interpolation=interpolation)
+        for t in tiles:
+            if t.side != side:
+                continue
+            x = min(round(t.x * scale), scaled_w - size)
+            y = min(round(t.y * scale), scaled_h - size)
+            yield t, scale, np.asarray(scaled[y : y + size, x : x + size], dtype=np.uint8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ class RedactorSettings:
     min_blob_fraction: float = 0.0002
     #: Each blob's bounding box grows by this share of its size on every side.
     blob_growth: float = 0.3
+    #: Long side of the fused segmentation map (boxes are found on it, then scaled up).
+    work_long_side_px: int = 640
     face_threshold: float = 0.4
     body_threshold: float = 0.3
     #: onnxruntime intra-op threads (the edge node has two cores).
@@ -119,17 +121,21 @@ class PersonRedactor:
 
         if "segmentation" in s.cues:
             tiles = [t for f in s.segmentation_tiles for t in square_tiles(height, width, f)]
-            prob = self._segmenter.probability(frame, tiles)
+            # Box finding needs no more than ~640 px on the long side.
+            work_scale = min(1.0, s.work_long_side_px / max(height, width))
+            prob = self._segmenter.probability(frame, tiles, work_scale)
             person = (prob >= s.segmentation_threshold).astype(np.uint8)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(person, connectivity=8)
-            min_area = max(4, int(s.min_blob_fraction * height * width))
+            min_area = max(2, int(s.min_blob_fraction * person.size))
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
                 if area < min_area:
                     continue
                 score = float(prob[labels == i].mean())
                 g = s.blob_growth
-                add(grow_box(x, y, x + w, y + h, frame_hw=hw, side=g, top=g, bottom=g), score, "segmentation")
+                x0, y0 = x / work_scale, y / work_scale
+                x1, y1 = (x + w) / work_scale, (y + h) / work_scale
+                add(grow_box(x0, y0, x1, y1, frame_hw=hw, side=g, top=g, bottom=g), score, "segmentation")
         if "body" in s.cues:
             tiles = [t for f in s.detector_tiles for t in square_tiles(height, width, f)]
             for d in self._body.detect(frame, tiles):
