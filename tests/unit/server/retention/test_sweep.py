@@ -60,7 +60,7 @@ def test_sweep_deletes_shreds_and_clears_per_category(
     assert _events(sessions) == {"middle": None, "fresh": "evd_fresh"}
     with sessions() as session:
         assert session.scalars(select(AlertRow.idempotency_key)).all() == ["a-new"]
-    # Crypto-shredding: a copy of the old ciphertext (say, in a backup) no longer opens.
+    # Crypto-shredding: a stale copy of the old ciphertext elsewhere no longer opens.
     with pytest.raises(CryptoError, match="crypto-shredded"):
         envelope.open(old, object_id="node-1:old", category="inspection_events")
     with pytest.raises(CryptoError, match="crypto-shredded"):
