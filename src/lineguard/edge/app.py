@@ -34,7 +34,7 @@ from lineguard.edge.camera import Arrival, CameraStats, CaptureWorker, InspectWo
 from lineguard.edge.capture import PrivacyMask, build_source
 from lineguard.edge.decide import StationMonitor
 from lineguard.edge.evidence import EvidenceStore
-from lineguard.edge.evidence_gate import EvidenceGate
+from lineguard.edge.evidence_gate import EvidenceGate, EvidenceWriter
 from lineguard.edge.housekeeping import Housekeeping
 from lineguard.edge.infer import ModelCache
 from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
@@ -115,6 +115,7 @@ class EdgeNode:
         self._start_metrics_endpoint()
         for camera in self.config.cameras:
             self._start_camera(camera)
+        self._start_evidence_writer()
         self._start_outbox_sender()
         self._start_model_updates()
         self._start_housekeeping()
@@ -177,6 +178,11 @@ class EdgeNode:
         for worker in (inspect, capture):
             worker.start()
             self.workers.append(worker)
+
+    def _start_evidence_writer(self) -> None:
+        writer = EvidenceWriter(self.stop_event, self.gate)
+        writer.start()
+        self.workers.append(writer)
 
     def _start_outbox_sender(self) -> None:
         link = self.config.server
@@ -294,6 +300,9 @@ class EdgeNode:
                 "stored": self.gate.stored,
                 "redaction_failures": self.gate.redaction_failures,
                 "store_failures": self.gate.store_failures,
+                "dropped": self.gate.dropped,
+                "queued": len(self.gate.queue),
+                "latency_p99_ms": round(self.gate.latency.p99, 1),
                 "shredded": self.evidence.shredded,
             },
             "disk": {

@@ -7,8 +7,9 @@ vanishes is retried every few seconds while its state says so.
 
 :class:`InspectWorker` takes frames off that queue and runs the stages. Per frame it
 always writes one inspection event; the first failing frame of a part also raises an
-alert; a station that keeps failing raises a work-order trigger; fail / uncertain
-frames (and a sample of passes) become evidence through the redaction gate.
+alert and becomes evidence (as does the first uncertain frame of a part and a sample
+of passes), handed to the redaction gate's own worker; a station that keeps failing
+raises a work-order trigger.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ class CaptureWorker(Worker):
             return
         state = self.source.state
         self.stats.state = state.value
-        self.stats.last_error = getattr(self.source, "last_error", None)
+        source_error = getattr(self.source, "last_error", None)
+        if source_error is not None:  # keep the inspect worker's last error otherwise
+            self.stats.last_error = source_error
         if frame is None:
             if state is SourceState.ENDED:
                 self.stop_event.wait(0.2)
@@ -164,6 +167,7 @@ class InspectWorker(Worker):
         self._model = (self.runner, self.model_ref, self.threshold)
         self.check = FrameCheck(camera.camera_id)
         self.debouncer = PartDebouncer()
+        self.uncertain_debouncer = PartDebouncer()
         self._sample = random.Random()  # noqa: S311 - sampling passes, not crypto
 
     def use_model(self, runner: ModelRunner, ref: ModelRef) -> None:
@@ -222,8 +226,9 @@ class InspectWorker(Worker):
         )
         stage("decide")
         evidence_ref = None
-        if self.gate is not None and self._keep_evidence(verdict):
-            evidence_ref = self.gate.store(frame, verdict=verdict, event_id=event_id, mode=cam.redaction)
+        if self.gate is not None and self._keep_evidence(frame, verdict, first_failure=alert is not None):
+            # Redaction is slow and rare: the gate's own worker does it, off this path.
+            evidence_ref = self.gate.submit(frame, verdict=verdict, event_id=event_id, mode=cam.redaction)
         stage("evidence")
         event = InspectionEvent(
             event_id=event_id,
@@ -256,9 +261,12 @@ class InspectWorker(Worker):
         stats.end_to_end.add((time.perf_counter_ns() - arrival.arrived_ns) / 1e6)
         return event
 
-    def _keep_evidence(self, verdict: Verdict) -> bool:
-        if verdict is not Verdict.PASS:
-            return True
+    def _keep_evidence(self, frame: CapturedFrame, verdict: Verdict, *, first_failure: bool) -> bool:
+        """One image per defective part (its first failing frame), per uncertain part, and sampled passes."""
+        if verdict is Verdict.FAIL:
+            return first_failure
+        if verdict is Verdict.UNCERTAIN:
+            return self.uncertain_debouncer.first_failure(part_id=frame.part_id, frame_id=frame.frame_id)
         rate = self.camera.pass_sample_rate
         return rate > 0 and self._sample.random() < rate
 

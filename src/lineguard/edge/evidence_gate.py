@@ -2,22 +2,49 @@
 
 Evidence frames (fail, uncertain, sampled pass) go through the camera's redaction mode
 first (:class:`lineguard.edge.redact.Redactor`), then into the encrypted store. If the
-redactor is missing or fails, *nothing* is stored: the event still goes to the outbox
-(without an ``evidence_ref``), the failure is logged and counted, and the frame is
-gone. A missed inspection image is recoverable; a stored image of a person is not.
+redactor is missing or fails, *nothing* is stored: the failure is logged and counted,
+and the frame is gone. A missed inspection image is recoverable; a stored image of a
+person is not.
+
+Person detection costs far more than inspecting a frame, so it never runs on the
+inspection path: :meth:`EvidenceGate.submit` mints the evidence id (which the event
+carries at once) and queues the frame for :class:`EvidenceWriter`, a worker of its
+own. The queue is bounded; if evidence arrives faster than it can be redacted, the
+oldest queued frame is dropped and counted (``evidence_dropped``) and its id stays
+unresolved, exactly like an id whose object retention later shredded. On shutdown the
+writer finishes what is queued.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
 
 from lineguard.contracts.events import Verdict
+from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame
 from lineguard.edge.evidence.store import EvidenceStore
 from lineguard.edge.redact import RedactionMode, Redactor
+from lineguard.edge.stats import LatencyWindow
+from lineguard.edge.workers import LatestQueue, Worker
 
-__all__ = ["EvidenceGate"]
+__all__ = ["EvidenceGate", "EvidenceWriter"]
+
+#: Frames waiting for redaction; at 720p each holds 2.7 MB of memory.
+QUEUE_FRAMES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    frame: CapturedFrame
+    verdict: Verdict
+    event_id: str
+    mode: RedactionMode
+    evidence_id: str
+    queued_ns: int
+
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +54,48 @@ class EvidenceGate:
         self.evidence = store
         self.redactor = redactor
         self._lock = threading.Lock()
+        self.queue: LatestQueue[_Pending] = LatestQueue(QUEUE_FRAMES)
+        #: Frame queued → evidence object written (redaction and encryption included).
+        self.latency = LatencyWindow(512)
         self.stored = 0
         self.redaction_failures = 0
         self.store_failures = 0
 
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
+
+    def submit(self, frame: CapturedFrame, *, verdict: Verdict, event_id: str, mode: RedactionMode) -> str:
+        """Queue a frame for redaction and storage; returns the id it will be stored under."""
+        evidence_id = new_id("evd")
+        item = _Pending(frame, verdict, event_id, mode, evidence_id, time.perf_counter_ns())
+        if self.queue.put(item) is not None:
+            log.warning("evidence queue full: oldest queued evidence frame dropped (%d so far)", self.dropped)
+        return evidence_id
+
+    def drain_one(self, timeout_s: float) -> bool:
+        """Redact and store the oldest queued frame; ``False`` when none came within the timeout."""
+        item = self.queue.get(timeout_s)
+        if item is None:
+            return False
+        self.store(
+            item.frame,
+            verdict=item.verdict,
+            event_id=item.event_id,
+            mode=item.mode,
+            evidence_id=item.evidence_id,
+        )
+        self.latency.add((time.perf_counter_ns() - item.queued_ns) / 1e6)
+        return True
+
     def store(
-        self, frame: CapturedFrame, *, verdict: Verdict, event_id: str, mode: RedactionMode
+        self,
+        frame: CapturedFrame,
+        *,
+        verdict: Verdict,
+        event_id: str,
+        mode: RedactionMode,
+        evidence_id: str | None = None,
     ) -> str | None:
         """Redact, then store; the evidence id, or ``None`` when nothing could be stored safely."""
         if self.redactor is None:
@@ -54,6 +117,7 @@ class EvidenceGate:
                 event_id=event_id,
                 captured_at=frame.captured_at,
                 redaction=redaction[:200],
+                evidence_id=evidence_id,
             )
         except Exception as exc:
             self._count("store_failures")
@@ -65,3 +129,18 @@ class EvidenceGate:
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+
+
+class EvidenceWriter(Worker):
+    """Drains the gate's queue: redaction and encryption off the inspection path."""
+
+    def __init__(self, stop: threading.Event, gate: EvidenceGate) -> None:
+        super().__init__("evidence-writer", stop)
+        self.gate = gate
+
+    def step(self) -> None:
+        self.gate.drain_one(0.1)
+
+    def teardown(self) -> None:
+        while self.gate.drain_one(0.0):
+            pass
