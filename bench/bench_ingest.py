@@ -321,7 +321,7 @@ def _fill(engine, n_events: int) -> None:  # type: ignore[no-untyped-def]
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=90)
     span_s = int((end - start).total_seconds())
-    cameras = [(f"line-{l}", f"cam-{l}{c}") for l in range(4) for c in range(4)]
+    cameras = [(f"line-{n}", f"cam-{n}{c}") for n in range(4) for c in range(4)]
     rollup: dict[tuple[str, str, str, datetime], list[int]] = {}
     chunk = 20_000
     received = datetime.now(UTC)
@@ -442,7 +442,8 @@ def bench_queries(db_url: str, engine_name: str, n_events: int) -> dict[str, flo
                 times.append(1000 * (time.perf_counter() - t0))
             out[name] = max(times[1:])
             print(
-                f"  {engine_name:10s} {name:40s} median {statistics.median(times):7.1f} ms  worst-warm {max(times[1:]):7.1f} ms"
+                f"  {engine_name:10s} {name:40s} median {statistics.median(times):7.1f} ms"
+                f"  worst-warm {max(times[1:]):7.1f} ms"
             )
     engine.dispose()
     return out
@@ -458,13 +459,19 @@ def main() -> None:
     parser.add_argument(
         "--query-events", type=int, default=2_000_000, help="Events in the query benchmark table."
     )
-    parser.add_argument("--workers", type=int, default=2, help="Server processes (http.workers).")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Server processes (http.workers); default 1 on SQLite (one writer), 2 on PostgreSQL.",
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-queries", action="store_true")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(
-        f"bench_ingest: {os.cpu_count()} CPUs, batches of {BATCH}, {NODES} nodes over HTTPS+mTLS, {args.seconds:g} s per phase"
+        f"bench_ingest: {os.cpu_count()} CPUs, batches of {BATCH}, {NODES} nodes over HTTPS+mTLS,"
+        f" {args.seconds:g} s per phase"
     )
     for engine_name in engines:
         if engine_name == "sqlite":
@@ -488,7 +495,8 @@ def main() -> None:
 
         try:
             if not args.skip_ingest:
-                bench_ingest(factory, engine_name, args.seconds, args.rate, args.workers)
+                workers = args.workers or (1 if engine_name == "sqlite" else 2)
+                bench_ingest(factory, engine_name, args.seconds, args.rate, workers)
             if not args.skip_queries:
                 root = Path(tempfile.mkdtemp(prefix="lg-bench-q-"))
                 try:

@@ -167,15 +167,6 @@ def test_ingest_without_a_client_certificate_is_401(plant: Plant, tmp_path: Path
     assert _count(plant, InspectionEventRow) == 0
 
 
-def test_alert_messages_are_stored_sealed(plant: Plant, node_a: httpx.Client) -> None:
-    node_a.post(BATCH, json=factory.batch("node-a", [], [factory.alert("node-a")]))
-    with plant.session() as s:
-        row = s.scalars(select(AlertRow)).one()
-        assert (
-            row.message_sealed == b"scratch on part P-1234 for customer ACME"
-        )  # NoEncryption in this fixture
-
-
 def test_sensitive_fields_are_envelope_encrypted_at_rest(
     server_settings: ServerConfig,
     engine: Engine,
