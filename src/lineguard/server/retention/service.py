@@ -12,6 +12,7 @@ that also makes copies in older backups unreadable. The audit log's own retentio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -167,8 +168,18 @@ def run_sweep(
     return result
 
 
+#: ``audit(session, event, actor=...)``: the server's audit hook, or ``record`` itself.
+AuditHook = Callable[..., object]
+
+
 def place_hold(
-    session: Session, *, category_name: str, record_id: str, reason: str, actor: str
+    session: Session,
+    *,
+    category_name: str,
+    record_id: str,
+    reason: str,
+    actor: str,
+    audit: AuditHook = record,
 ) -> LegalHoldRow:
     """Exempt one named record from deletion until released; audited."""
     category(category_name)
@@ -194,7 +205,7 @@ def place_hold(
         placed_at=datetime.now(UTC),
     )
     session.add(hold)
-    record(
+    audit(
         session,
         LegalHoldPlaced(
             hold_id=hold.hold_id, category=category_name, record_id=record_id, reason=reason[:500]
@@ -204,7 +215,9 @@ def place_hold(
     return hold
 
 
-def release_hold(session: Session, *, hold_id: str, reason: str, actor: str) -> LegalHoldRow:
+def release_hold(
+    session: Session, *, hold_id: str, reason: str, actor: str, audit: AuditHook = record
+) -> LegalHoldRow:
     """End a legal hold; the record ages out normally from the next sweep. Audited."""
     hold = session.get(LegalHoldRow, hold_id)
     if hold is None:
@@ -214,5 +227,5 @@ def release_hold(session: Session, *, hold_id: str, reason: str, actor: str) -> 
         msg = f"legal hold {hold_id} was already released at {hold.released_at:%Y-%m-%dT%H:%M:%SZ}"
         raise ConflictError(msg)
     hold.released_at, hold.released_by, hold.release_reason = datetime.now(UTC), actor, reason
-    record(session, LegalHoldReleased(hold_id=hold_id, reason=reason[:500]), actor=actor)
+    audit(session, LegalHoldReleased(hold_id=hold_id, reason=reason[:500]), actor=actor)
     return hold

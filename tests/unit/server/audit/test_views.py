@@ -1,0 +1,82 @@
+"""Audit and retention routes through the real app: the auditor reads and verifies, others get 403."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from lineguard.contracts.audit import EvidenceAccessed
+from lineguard.crypto import KdfParams, Keyring
+from lineguard.server.audit import AuditSigner, create_checkpoint, record
+from lineguard.server.auth.catalog import Role
+from lineguard.server.auth.dependencies import CSRF_HEADER
+from lineguard.server.storage import create_engine_for, session_factory
+from tests.unit.server.auth.harness import MATRIX_SITE, running_harness
+
+
+def test_auditor_reads_and_verifies_the_log_others_are_refused(db_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "server"
+    with running_harness(db_url, data_dir) as h:
+        keyring = Keyring.create(
+            tmp_path / "k.json", SecretStr("views test"), kdf=KdfParams.insecure_for_tests()
+        )
+        signer = AuditSigner.load_or_create(data_dir / "audit", keyring)
+        engine = create_engine_for(db_url)
+        sessions = session_factory(engine)
+        for i in range(7):
+            with sessions.begin() as session:
+                record(session, EvidenceAccessed(evidence_ref=f"evd_{i}"), actor="user:qe")
+        with sessions.begin() as session:
+            create_checkpoint(session, signer, site_id=MATRIX_SITE)
+
+        auditor = h.add_person("a.auditor", [Role.AUDITOR])
+        h.sign_in(auditor)
+        entries = h.client.get("/api/v1/audit/entries", params={"after_seq": 2, "limit": 3}).json()
+        assert [e["seq"] for e in entries] == [3, 4, 5]
+        assert h.client.get("/api/v1/audit/checkpoints").json()[0]["seq"] == 7
+        assert h.client.get("/api/v1/audit/public-key").text.startswith("-----BEGIN PUBLIC KEY-----")
+        report = h.client.get("/api/v1/audit/verify").json()
+        assert (report["entries"], report["last_checkpoint_seq"]) == (7, 7)
+        assert [n for n in h.trail.names() if n == "access.audit_read"] == ["access.audit_read"] * 4
+
+        with sessions.begin() as session:  # an insider edits an entry in the database
+            session.execute(text("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 4"))
+        broken = h.client.get("/api/v1/audit/verify")
+        assert broken.status_code == 400
+        assert "entry 4 was altered" in broken.text
+
+        engineer = h.add_person("q.engineer", [Role.QUALITY_ENGINEER])
+        h.sign_in(engineer)
+        assert h.client.get("/api/v1/audit/entries").status_code == 403
+        engine.dispose()
+
+
+def test_legal_holds_through_the_api(db_url: str, tmp_path: Path) -> None:
+    with running_harness(db_url, tmp_path / "server") as h:
+        admin = h.add_person("i.admin", [Role.IT_ADMINISTRATOR])
+        csrf = h.sign_in(admin)
+        placed = h.client.post(
+            "/api/v1/retention/holds",
+            json={"category": "alerts", "record_id": "alr_1", "reason": "complaint 17"},
+            headers={CSRF_HEADER: csrf},
+        )
+        assert placed.status_code == 201, placed.text
+        hold_id = placed.json()["hold_id"]
+        status = h.client.get("/api/v1/retention/status").json()
+        assert [x["hold_id"] for x in status["holds"]] == [hold_id]
+        assert status["categories"]["audit_log"] >= 365
+        unknown = h.client.post(
+            "/api/v1/retention/holds",
+            json={"category": "nope", "record_id": "x", "reason": "y"},
+            headers={CSRF_HEADER: csrf},
+        )
+        assert unknown.status_code == 400 and "unknown data category" in unknown.text
+        released = h.client.post(
+            f"/api/v1/retention/holds/{hold_id}/release",
+            json={"reason": "closed"},
+            headers={CSRF_HEADER: csrf},
+        )
+        assert released.status_code == 200 and released.json()["released_at"]
+        assert {"retention.hold_placed", "retention.hold_released"} <= set(h.trail.names())
