@@ -128,6 +128,8 @@ class EdgeNode:
         self.stop_event.set()
         for worker in self.workers:
             worker.join(timeout_s)
+        if self.sender is not None:
+            self.sender.final_flush()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
         if self.housekeeping is not None:

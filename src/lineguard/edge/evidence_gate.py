@@ -12,7 +12,7 @@ carries at once) and queues the frame for :class:`EvidenceWriter`, a worker of i
 own. The queue is bounded; if evidence arrives faster than it can be redacted, the
 oldest queued frame is dropped and counted (``evidence_dropped``) and its id stays
 unresolved, exactly like an id whose object retention later shredded. On shutdown the
-writer finishes what is queued.
+writer finishes what is queued within a few seconds and counts what it abandons.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class EvidenceGate:
         self.stored = 0
         self.redaction_failures = 0
         self.store_failures = 0
+        #: Frames still queued when the node stopped.
+        self.abandoned = 0
 
     @property
     def dropped(self) -> int:
@@ -141,6 +143,14 @@ class EvidenceWriter(Worker):
     def step(self) -> None:
         self.gate.drain_one(0.1)
 
+    #: On shutdown, finish queued evidence for at most this long; the rest is dropped and counted.
+    drain_budget_s = 3.0
+
     def teardown(self) -> None:
-        while self.gate.drain_one(0.0):
+        deadline = time.monotonic() + self.drain_budget_s
+        while time.monotonic() < deadline and self.gate.drain_one(0.0):
             pass
+        left = len(self.gate.queue)
+        if left:
+            self.gate.abandoned += left
+            log.warning("shutdown: %d queued evidence frames not stored", left)

@@ -52,8 +52,13 @@ def _name(cn: str) -> x509.Name:
 
 
 def _cert(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey, *,
-    ca: bool = False, ip: str | None = None,
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool = False,
+    ip: str | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     builder = (
@@ -67,8 +72,9 @@ def _cert(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ip:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-                                        critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -88,17 +94,23 @@ class PlantPki:
         server_key = ec.generate_private_key(ec.SECP256R1())
         self.server_cert_file = directory / "server.pem"
         self.server_key_file = directory / "server.key"
-        self.server_cert_file.write_bytes(_pem(_cert("server", server_key, "test-plant-ca", self.ca_key, ip="127.0.0.1")))
+        self.server_cert_file.write_bytes(
+            _pem(_cert("server", server_key, "test-plant-ca", self.ca_key, ip="127.0.0.1"))
+        )
         self.server_key_file.write_bytes(
-            server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
+            server_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
         )
 
     def enroll(self, data_dir: Path, node_id: str, server_url: str) -> None:
         key = IdentityStore.generate_key()
         cert = _cert(node_id, key, "test-plant-ca", self.ca_key)
         IdentityStore(data_dir).save(
-            key=key, cert_pem=_pem(cert).decode(), ca_pem=_pem(self.ca_cert).decode(),
-            info=NodeIdentityInfo(node_id=node_id, site_id="plant-a", line_id="line-1", camera_ids=[],
-                                  server_url=server_url),
+            key=key,
+            cert_pem=_pem(cert).decode(),
+            ca_pem=_pem(self.ca_cert).decode(),
+            info=NodeIdentityInfo(
+                node_id=node_id, site_id="plant-a", line_id="line-1", camera_ids=[], server_url=server_url
+            ),
         )

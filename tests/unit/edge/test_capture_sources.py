@@ -96,7 +96,9 @@ def test_video_file_source_reads_every_frame_then_ends(tmp_path: Path) -> None:
 
 def test_video_file_source_loops_when_asked(tmp_path: Path) -> None:
     _video(tmp_path / "line.mp4", 3)
-    source = VideoFileFrameSource("cam-1", VideoFileSource(type="video", path=tmp_path / "line.mp4", loop=True))
+    source = VideoFileFrameSource(
+        "cam-1", VideoFileSource(type="video", path=tmp_path / "line.mp4", loop=True)
+    )
     source.open()
     assert len(_read_until(source, 7)) == 7
 
@@ -150,7 +152,9 @@ def test_every_source_conforms_to_the_frame_source_protocol(tmp_path: Path) -> N
         FolderFrameSource("c", FolderSource(type="folder", path=tmp_path)),
         VideoFileFrameSource("c", VideoFileSource(type="video", path=tmp_path / "v.mp4")),
         StreamFrameSource("c", RtspSource(type="mjpeg", url="http://127.0.0.1:9/x")),
-        SyntheticLine("c", __import__("lineguard.config.edge", fromlist=["x"]).SyntheticSource(type="synthetic")),
+        SyntheticLine(
+            "c", __import__("lineguard.config.edge", fromlist=["x"]).SyntheticSource(type="synthetic")
+        ),
     ]
     for source in sources:
         assert isinstance(source, FrameSource)

@@ -12,8 +12,13 @@ from lineguard.edge.decide import PartDebouncer, StationMonitor, classify, defec
 
 @pytest.mark.parametrize(
     ("score", "verdict"),
-    [(0.5, Verdict.FAIL), (0.9, Verdict.FAIL), (0.46, Verdict.UNCERTAIN), (0.45, Verdict.UNCERTAIN),
-     (0.44, Verdict.PASS)],
+    [
+        (0.5, Verdict.FAIL),
+        (0.9, Verdict.FAIL),
+        (0.46, Verdict.UNCERTAIN),
+        (0.45, Verdict.UNCERTAIN),
+        (0.44, Verdict.PASS),
+    ],
 )
 def test_uncertain_band_sits_just_below_the_threshold(score: float, verdict: Verdict) -> None:
     assert classify(score, 0.5, 0.1) is verdict
@@ -38,7 +43,14 @@ def test_debouncer_alerts_once_per_part_id() -> None:
 def test_debouncer_without_part_ids_groups_runs_of_failing_frames() -> None:
     d = PartDebouncer(gap_frames=2)
     frames = [10, 11, 12, 14, 30, 31]
-    assert [d.first_failure(part_id=None, frame_id=f) for f in frames] == [True, False, False, False, True, False]
+    assert [d.first_failure(part_id=None, frame_id=f) for f in frames] == [
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
 
 
 def test_station_monitor_triggers_once_then_cools_down() -> None:

@@ -23,8 +23,11 @@ from tests.unit.edge.support import PASSPHRASE, PlantPki
 
 def _store(data_dir: Path, passphrase: str = PASSPHRASE) -> EvidenceStore:
     return EvidenceStore(
-        data_dir, node_id="node-1", passphrase=SecretStr(passphrase),
-        retention_days={"fail": 90, "uncertain": 90, "pass": 7}, kdf=KdfParams.insecure_for_tests(),
+        data_dir,
+        node_id="node-1",
+        passphrase=SecretStr(passphrase),
+        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
+        kdf=KdfParams.insecure_for_tests(),
     )
 
 
@@ -34,8 +37,14 @@ def _image() -> np.ndarray:
 
 
 def _put(store: EvidenceStore, category: str = "fail") -> str:
-    return store.put(_image(), category=category, camera_id="cam-1", event_id="evt_1",  # type: ignore[arg-type]
-                     captured_at=datetime.now(UTC), redaction="blur:fake:0").evidence_id
+    return store.put(
+        _image(),
+        category=category,
+        camera_id="cam-1",
+        event_id="evt_1",  # type: ignore[arg-type]
+        captured_at=datetime.now(UTC),
+        redaction="blur:fake:0",
+    ).evidence_id
 
 
 def test_evidence_round_trips_encrypted_and_signed(tmp_path: Path) -> None:
@@ -135,7 +144,9 @@ def test_gate_stores_only_the_redacted_image(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("redactor", [FakeRedactor(fail=True), None])
-def test_gate_stores_nothing_when_redaction_is_impossible(tmp_path: Path, redactor: FakeRedactor | None) -> None:
+def test_gate_stores_nothing_when_redaction_is_impossible(
+    tmp_path: Path, redactor: FakeRedactor | None
+) -> None:
     store = _store(tmp_path)
     gate = EvidenceGate(store, redactor)
     assert gate.store(_frame(), verdict=Verdict.FAIL, event_id="evt_1", mode="blur") is None

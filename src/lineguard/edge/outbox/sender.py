@@ -5,7 +5,8 @@ Each round takes the oldest ``batch_size`` undelivered items, sends them as one
 server said yes. If the server is away the batch stays in the outbox and the next try
 waits twice as long (with jitter, capped at ``retry_max_s``), so an outage of any
 length costs nothing but delay; when it comes back the backlog drains at full batch
-size. Heartbeats ride the same transport, never blocking the events.
+size. Heartbeats ride the same transport, never blocking the events. On a clean stop
+:meth:`OutboxSender.final_flush` sends what the last frames produced.
 """
 
 from __future__ import annotations
@@ -109,5 +110,24 @@ class OutboxSender(Worker):
         except (TransportUnavailableError, BatchRejectedError) as exc:
             log.debug("heartbeat not delivered: %s", exc)
 
-    def teardown(self) -> None:
-        self.transport.close()
+    def final_flush(self, budget_s: float = 3.0) -> int:
+        """On a clean stop (every camera already stopped): send what is left, briefly.
+
+        Whatever cannot be sent within ``budget_s`` simply stays in the outbox for the
+        next start. Closes the transport. Returns the number of items sent.
+        """
+        deadline = time.monotonic() + budget_s
+        sent_before = self.sent
+        try:
+            while time.monotonic() < deadline:
+                items = self.outbox.pending(self.batch_size)
+                if not items:
+                    break
+                self.transport.send_batch(build_batch(self.node_id, items))
+                self.outbox.mark_sent([i.seq for i in items])
+                self.sent += len(items)
+        except (TransportUnavailableError, BatchRejectedError) as exc:
+            log.info("final flush stopped: %s; %d items wait for the next start", exc, self.outbox.backlog())
+        finally:
+            self.transport.close()
+        return self.sent - sent_before
