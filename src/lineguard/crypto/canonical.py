@@ -76,13 +76,15 @@ def _normalise(value: Any) -> Any:
     raise InputError(msg)
 
 
+#: One encoder for every call: building one per call costs more than encoding a small object.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_strings(value: Mapping[str, str]) -> bytes:
     """Fast path of :func:`canonical_json` for a flat object of strings (headers, AAD)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 encoding of ``value`` (see the module docstring)."""
-    return json.dumps(
-        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(_normalise(value)).encode("utf-8")
