@@ -1,6 +1,6 @@
 """Audit log and envelope-encryption benchmark (one command, figures for docs/benchmarks.md).
 
-    .venv/bin/python bench/bench_audit.py [--entries 200000] [--db sqlite|URL]
+    .venv/bin/python bench/bench_audit.py [--entries 200000] [--db sqlite|postgresql|URL]
 
 Measures, in one run and against baselines taken in the same run:
 
@@ -15,8 +15,10 @@ Measures, in one run and against baselines taken in the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -168,7 +170,28 @@ def main() -> None:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lg-bench-audit-"))
-    url = f"sqlite:///{tmp / 'bench.db'}" if args.db == "sqlite" else args.db
+    with contextlib.ExitStack() as stack:
+        if args.db == "sqlite":
+            url = f"sqlite:///{tmp / 'bench.db'}"
+        elif args.db == "postgresql":
+            import psycopg
+
+            # tests.support.postgres: the same throwaway cluster as the tests
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.support.postgres import postgres_cluster
+
+            base = stack.enter_context(postgres_cluster())
+            with psycopg.connect(
+                base.replace("postgresql+psycopg://", "postgresql://") + "/postgres", autocommit=True
+            ) as c:
+                c.execute('CREATE DATABASE "bench_audit"')
+            url = f"{base}/bench_audit"
+        else:
+            url = args.db
+        run(args, tmp, url)
+
+
+def run(args: argparse.Namespace, tmp: Path, url: str) -> None:
     engine = create_engine_for(url)
     upgrade_to_head(engine)
     sessions = session_factory(engine)

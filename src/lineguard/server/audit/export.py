@@ -68,8 +68,11 @@ def write_export(session: Session, out: IO[str], *, site_id: str, key_id: str) -
     return count, last_cp
 
 
+_PAYLOAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canonical_payload(payload: Any) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _PAYLOAD.encode(payload)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -177,8 +180,14 @@ class ExportedLog:
             yield entry
 
 
-_TEXT_FIELDS = ("event_id", "recorded_at", "name", "actor", "outcome", "prev_hash", "entry_hash")
-
-
-def _well_typed(entry: Entry) -> bool:
-    return type(entry.seq) is int and all(type(getattr(entry, f)) is str for f in _TEXT_FIELDS)
+def _well_typed(e: Entry) -> bool:
+    return (
+        type(e.seq) is int
+        and type(e.event_id) is str
+        and type(e.recorded_at) is str
+        and type(e.name) is str
+        and type(e.actor) is str
+        and type(e.outcome) is str
+        and type(e.prev_hash) is str
+        and type(e.entry_hash) is str
+    )
