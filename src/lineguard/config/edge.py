@@ -164,9 +164,12 @@ class EvidenceConfig(_Section):
 class OutboxConfig(_Section):
     disk_budget_mb: int = Field(default=2048, ge=1, le=10_000_000)
     fsync: bool = Field(
-        default=True,
+        default=False,
         title="Sync every write",
-        description="true: an event in the outbox survives power loss; false: survives a killed process only.",
+        description=(
+            "false: every event in the outbox survives a crash or kill of the node process (SQLite WAL, "
+            "synchronous=NORMAL); true: it also survives power loss, at the cost of one disk flush per event."
+        ),
     )
     keep_sent_hours: float = Field(
         default=24.0,
