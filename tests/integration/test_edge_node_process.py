@@ -76,7 +76,7 @@ def _setup(tmp_path: Path, tiny_package: Path) -> tuple[LocalIngestReceiver, Pat
                 "uncertain_margin": 0.02,
             }
         ],
-        "outbox": {"fsync": True},
+        "outbox": {"fsync": False},  # the default: durable against kill -9
         "metrics": {"port": 0},
     }
     path = tmp_path / "edge.yaml"

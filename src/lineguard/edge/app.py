@@ -102,7 +102,10 @@ class EdgeNode:
             },
             kdf=kdf,
         )
-        self.gate = EvidenceGate(self.evidence, default_redactor() if redactor == "auto" else redactor)  # type: ignore[arg-type]
+        if redactor == "auto":  # built lazily, in the evidence writer's low-priority thread
+            self.gate = EvidenceGate(self.evidence, None, redactor_factory=default_redactor)
+        else:
+            self.gate = EvidenceGate(self.evidence, redactor)  # type: ignore[arg-type]
         self._transport = transport
         self.sender: OutboxSender | None = None
         self.metrics_port: int | None = None

@@ -18,8 +18,10 @@ writer finishes what is queued within a few seconds and counts what it abandons.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lineguard.contracts.events import Verdict
@@ -50,9 +52,17 @@ log = logging.getLogger(__name__)
 
 
 class EvidenceGate:
-    def __init__(self, store: EvidenceStore, redactor: Redactor | None) -> None:
+    def __init__(
+        self,
+        store: EvidenceStore,
+        redactor: Redactor | None,
+        *,
+        redactor_factory: Callable[[], Redactor | None] | None = None,
+    ) -> None:
         self.evidence = store
         self.redactor = redactor
+        #: Builds the redactor inside the (low-priority) writer thread, see :class:`EvidenceWriter`.
+        self.redactor_factory = redactor_factory
         self._lock = threading.Lock()
         self.queue: LatestQueue[_Pending] = LatestQueue(QUEUE_FRAMES)
         #: Frame queued → evidence object written (redaction and encryption included).
@@ -139,6 +149,20 @@ class EvidenceWriter(Worker):
     def __init__(self, stop: threading.Event, gate: EvidenceGate) -> None:
         super().__init__("evidence-writer", stop)
         self.gate = gate
+
+    #: Niceness of the writer thread: inspection always gets the CPU first.
+    niceness = 10
+
+    def setup(self) -> None:
+        # Linux schedules threads individually and new threads inherit the creator's
+        # niceness, so building the redactor here puts its model thread pools at low
+        # priority too: on a 2-core node a burst of evidence slows evidence, not inspection.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+        except (AttributeError, OSError) as exc:  # not Linux, or not permitted
+            log.info("evidence writer keeps normal priority: %s", exc)
+        if self.gate.redactor is None and self.gate.redactor_factory is not None:
+            self.gate.redactor = self.gate.redactor_factory()
 
     def step(self) -> None:
         self.gate.drain_one(0.1)
