@@ -56,7 +56,7 @@ def _bare_inference_ms(model: Path, roi: Any, n: int = 200) -> tuple[float, floa
 
 
 def run_scenario(
-    model: Path, cameras: int, seconds: float, fps: float, threshold: float | None
+    model: Path, cameras: int, seconds: float, fps: float, threshold: float | None, redactor: str
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         probe = SyntheticLine("x", SyntheticSource(type="synthetic"), realtime=False)
@@ -91,7 +91,14 @@ def run_scenario(
             }
         )
         server = MemoryIngestServer()
-        node = EdgeNode(config, transport=MemoryTransport(server), kdf=KdfParams.insecure_for_tests())
+        kwargs: dict[str, Any] = {}
+        if redactor == "fake":  # isolates the pipeline from the person model's CPU use
+            from lineguard.edge.redact import FakeRedactor
+
+            kwargs["redactor"] = FakeRedactor()
+        node = EdgeNode(
+            config, transport=MemoryTransport(server), kdf=KdfParams.insecure_for_tests(), **kwargs
+        )
         node.start()
         time.sleep(2.0)  # warm-up: model sessions, redactor, first part renders
         for s in node.stats.values():  # measure the steady state only
@@ -135,6 +142,12 @@ def main() -> None:
     )
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--redactor",
+        choices=["person", "fake"],
+        default="person",
+        help="person: the packaged person redactor (default); fake: no person model",
+    )
     args = parser.parse_args()
     threshold = args.threshold
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,7 +166,7 @@ def main() -> None:
         )
         results = []
         for n in args.cameras:
-            r = run_scenario(model, n, args.seconds, args.fps, threshold)
+            r = run_scenario(model, n, args.seconds, args.fps, threshold, args.redactor)
             r["bare_infer_p50_ms"] = round(bare_p50, 2)
             r["e2e_over_bare_p50"] = round(r["e2e_p50_ms"] / bare_p50, 1)
             results.append(r)
