@@ -122,6 +122,11 @@ class CaptureWorker(Worker):
             self.stats.frames_corrupt += 1
             log.warning("camera %s: corrupt frame skipped: %s", self.source.camera_id, exc)
             return
+        except InputError as exc:  # decodable, but not an image we can inspect (e.g. 4x4 pixels)
+            self.stats.frames_invalid += 1
+            self.stats.last_error = str(exc)
+            log.warning("camera %s: unusable frame skipped: %s", self.source.camera_id, exc)
+            return
         state = self.source.state
         self.stats.state = state.value
         source_error = getattr(self.source, "last_error", None)

@@ -101,15 +101,17 @@ def test_corrupt_wrong_size_and_vanishing_input_is_counted_and_survived(tmp_path
     drop("p2.png", good[:-40])  # truncated
     drop("p3.png", b"garbage")
     drop("p4.png", cv2.imencode(".png", np.zeros((30, 30, 3), np.uint8))[1].tobytes())  # wrong size
-    drop("p5.png", good)
-    _wait(lambda: stats.frames_inspected == 2 and stats.frames_corrupt == 2 and stats.frames_invalid == 1)
+    _wait(lambda: stats.frames_invalid == 1)
     assert "expected 64x48" in (stats.last_error or "")
+    drop("p5.png", cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes())  # too small to inspect
+    drop("p6.png", good)
+    _wait(lambda: stats.frames_inspected == 2 and stats.frames_corrupt == 2 and stats.frames_invalid == 2)
     for f in folder.iterdir():
         f.unlink()
     folder.rmdir()  # the camera (share) vanishes
     _wait(lambda: stats.state == "reconnecting")
     folder.mkdir()
-    drop("p6.png", good)
+    drop("p7.png", good)
     _wait(lambda: stats.frames_inspected == 3)
     assert stats.state == "streaming"
 
