@@ -1,8 +1,10 @@
 """Audit-log routes for auditors (thin): read entries and checkpoints, fetch the public key,
-verify the live chain. Each needs ``audit_log.read`` and is itself recorded as a read."""
+verify the live chain (the dashboard's audit page). Each needs ``audit_log.read`` and is
+itself recorded as a read (``access.audit_read``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -10,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.errors import NotFoundError
+from lineguard.contracts.errors import IntegrityError, NotFoundError
 from lineguard.crypto import utc_text
 from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Checkpoint, DatabaseLog
@@ -28,21 +30,30 @@ ReadAudit = Annotated[Access, Depends(require(Action.AUDIT_LOG_READ))]
 DbSession = Annotated[Session, Depends(get_session)]
 
 
-@router.get("/entries", summary="Audit entries in order, after a sequence number")
+@router.get("/entries", summary="Audit entries, newest first (or oldest first after a sequence number)")
 def list_entries(
     access: ReadAudit,
     session: DbSession,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    name: Annotated[str | None, Query(max_length=64)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, description="Newest first, older than this.")] = None,
+    after_seq: Annotated[int | None, Query(ge=0, description="Oldest first, newer than this.")] = None,
+    name_prefix: Annotated[
+        str | None, Query(max_length=64, description="e.g. 'auth.' or 'access.evidence'")
+    ] = None,
     actor: Annotated[str | None, Query(max_length=160)] = None,
 ) -> list[dict[str, Any]]:
-    stmt = select(AuditEntryRow).where(AuditEntryRow.seq > after_seq)
-    if name:
-        stmt = stmt.where(AuditEntryRow.name == name)
+    stmt = select(AuditEntryRow)
+    if name_prefix:
+        stmt = stmt.where(AuditEntryRow.name.startswith(name_prefix, autoescape=True))
     if actor:
         stmt = stmt.where(AuditEntryRow.actor == actor)
-    rows = session.scalars(stmt.order_by(AuditEntryRow.seq).limit(limit)).all()
+    if after_seq is not None:
+        stmt = stmt.where(AuditEntryRow.seq > after_seq).order_by(AuditEntryRow.seq)
+    else:
+        if before_seq is not None:
+            stmt = stmt.where(AuditEntryRow.seq < before_seq)
+        stmt = stmt.order_by(AuditEntryRow.seq.desc())
+    rows = session.scalars(stmt.limit(limit)).all()
     out = [
         {
             "seq": r.seq,
@@ -51,7 +62,7 @@ def list_entries(
             "name": r.name,
             "actor": r.actor,
             "outcome": r.outcome,
-            "payload": r.payload,
+            "payload": json.loads(r.payload),
             "prev_hash": r.prev_hash,
             "entry_hash": r.entry_hash,
         }
@@ -98,12 +109,18 @@ def public_key(access: ReadAudit) -> PlainTextResponse:
     return PlainTextResponse(pem.decode("ascii"), media_type="application/x-pem-file")
 
 
-@router.get("/verify", summary="Verify the whole live chain against its signed checkpoints")
-def verify(access: ReadAudit, session: DbSession) -> dict[str, int]:
+@router.get("/verification", summary="Verify the whole live chain against its signed checkpoints")
+def verification(access: ReadAudit, session: DbSession) -> dict[str, Any]:
+    """``{"ok": true, …report}``, or ``{"ok": false, "code", "error"}`` naming the first broken entry."""
     verifier = Ed25519Verifier(load_public_key(_public_key_pem(access)))
-    report = verifier.verify(DatabaseLog(session, site_id=access.context.settings.site_id))
+    try:
+        report = verifier.verify(DatabaseLog(session, site_id=access.context.settings.site_id))
+    except IntegrityError as exc:
+        access.record_read(records=0)
+        return {"ok": False, "code": exc.code, "error": exc.message}
     access.record_read(records=report.entries)
     return {
+        "ok": True,
         "entries": report.entries,
         "first_seq": report.first_seq,
         "last_seq": report.last_seq,

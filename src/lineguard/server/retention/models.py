@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["LegalHoldRow", "RetentionSweepRow"]
+__all__ = ["LegalHoldRow", "RetentionPolicyRow", "RetentionSweepRow"]
 
 
 class RetentionSweepRow(Base):
@@ -45,3 +45,14 @@ class LegalHoldRow(Base):
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     released_by: Mapped[str | None] = mapped_column(String(160))
     release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RetentionPolicyRow(Base):
+    """A retention period changed at run time (``PUT /retention/policy``), overriding server.yaml."""
+
+    __tablename__ = "retention_policy"
+
+    setting: Mapped[str] = mapped_column(String(64), primary_key=True)
+    days: Mapped[int] = mapped_column(BigInteger)
+    changed_by: Mapped[str] = mapped_column(String(160))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)

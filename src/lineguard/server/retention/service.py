@@ -27,6 +27,7 @@ from lineguard.server.audit import prune as prune_audit
 from lineguard.server.audit import record
 from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
+from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category
 from lineguard.server.storage import Base
 
@@ -101,6 +102,7 @@ def run_sweep(
     moment = now or datetime.now(UTC)
     result = SweepResult(sweep_id=new_id("swp"))
     with sessions.begin() as session:
+        config = effective_policy(session, config)  # server.yaml plus changes made through the API
         session.add(
             RetentionSweepRow(
                 sweep_id=result.sweep_id,

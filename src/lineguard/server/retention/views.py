@@ -1,10 +1,10 @@
-"""Retention routes (thin): the policy and its state, and legal holds."""
+"""Retention routes (thin): the policy (read, change), recent sweeps, legal holds."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from lineguard.server.auth.dependencies import Access, require
 from lineguard.server.context import get_session
 from lineguard.server.retention import service
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
-from lineguard.server.retention.registry import CATEGORIES
+from lineguard.server.retention.policy import effective_policy, update_policy
 
 __all__ = ["router"]
 
@@ -47,33 +47,59 @@ def _hold(h: LegalHoldRow) -> dict[str, Any]:
         "placed_by": h.placed_by,
         "placed_at": utc_text(h.placed_at),
         "released_at": utc_text(h.released_at) if h.released_at else None,
+        "released_by": h.released_by,
+        "release_reason": h.release_reason,
     }
 
 
-@router.get("/status", summary="Retention per category, active legal holds, recent sweeps")
-def status(access: ReadPolicy, session: DbSession) -> dict[str, Any]:
-    config = access.context.settings.retention
-    holds = session.scalars(select(LegalHoldRow).where(LegalHoldRow.released_at.is_(None))).all()
+@router.get("/policy", summary="Days each data category is kept (server.yaml plus changes made here)")
+def get_policy(access: ReadPolicy, session: DbSession) -> dict[str, int]:
+    return effective_policy(session, access.context.settings.retention).model_dump()
+
+
+@router.put("/policy", summary="Change retention periods (audited as config.changed)")
+def put_policy(access: WritePolicy, session: DbSession, body: dict[str, int]) -> dict[str, int]:
+    changes = {k: v for k, v in body.items() if k != "sweep_interval_s"}
+    policy = update_policy(
+        session,
+        access.context.settings.retention,
+        changes,
+        actor=access.principal.actor,
+        audit=access.context.audit,
+    )
+    session.commit()
+    return policy.model_dump()
+
+
+@router.get("/sweeps", summary="Recent retention sweeps, newest first")
+def list_sweeps(
+    access: ReadPolicy, session: DbSession, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> list[dict[str, Any]]:
     sweeps = session.scalars(
-        select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(10)
-    ).all()
-    return {
-        "categories": {c.name: c.days(config) for c in CATEGORIES.values()}
-        | {"audit_log": config.audit_log_days},
-        "sweep_interval_s": config.sweep_interval_s,
-        "holds": [_hold(h) for h in holds],
-        "sweeps": [
-            {
-                "sweep_id": s.sweep_id,
-                "started_at": utc_text(s.started_at),
-                "status": s.status,
-                "deleted": s.deleted,
-                "held": s.held,
-                "keys_shredded": s.keys_shredded,
-            }
-            for s in sweeps
-        ],
-    }
+        select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(limit)
+    )
+    return [
+        {
+            "sweep_id": s.sweep_id,
+            "started_at": utc_text(s.started_at),
+            "finished_at": utc_text(s.finished_at) if s.finished_at else None,
+            "trigger": s.trigger,
+            "status": s.status,
+            "deleted": s.deleted,
+            "held": s.held,
+            "keys_shredded": s.keys_shredded,
+            "error": s.error,
+        }
+        for s in sweeps
+    ]
+
+
+@router.get("/holds", summary="Legal holds, newest first (released ones included)")
+def list_holds(
+    access: ReadPolicy, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
+    holds = session.scalars(select(LegalHoldRow).order_by(LegalHoldRow.placed_at.desc()).limit(limit))
+    return [_hold(h) for h in holds]
 
 
 @router.post("/holds", status_code=201, summary="Place a legal hold on a named record")

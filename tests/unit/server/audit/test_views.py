@@ -35,17 +35,21 @@ def test_auditor_reads_and_verifies_the_log_others_are_refused(db_url: str, tmp_
         h.sign_in(auditor)
         entries = h.client.get("/api/v1/audit/entries", params={"after_seq": 2, "limit": 3}).json()
         assert [e["seq"] for e in entries] == [3, 4, 5]
+        newest = h.client.get("/api/v1/audit/entries", params={"limit": 2, "name_prefix": "access."}).json()
+        assert [e["seq"] for e in newest] == [7, 6] and newest[0]["payload"]["evidence_ref"] == "evd_6"
+        older = h.client.get("/api/v1/audit/entries", params={"before_seq": 3}).json()
+        assert [e["seq"] for e in older] == [2, 1]
         assert h.client.get("/api/v1/audit/checkpoints").json()[0]["seq"] == 7
         assert h.client.get("/api/v1/audit/public-key").text.startswith("-----BEGIN PUBLIC KEY-----")
-        report = h.client.get("/api/v1/audit/verify").json()
-        assert (report["entries"], report["last_checkpoint_seq"]) == (7, 7)
-        assert [n for n in h.trail.names() if n == "access.audit_read"] == ["access.audit_read"] * 4
+        report = h.client.get("/api/v1/audit/verification").json()
+        assert (report["ok"], report["entries"], report["last_checkpoint_seq"]) == (True, 7, 7)
+        assert [n for n in h.trail.names() if n == "access.audit_read"] == ["access.audit_read"] * 6
 
         with sessions.begin() as session:  # an insider edits an entry in the database
             session.execute(text("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 4"))
-        broken = h.client.get("/api/v1/audit/verify")
-        assert broken.status_code == 400
-        assert "entry 4 was altered" in broken.text
+        broken = h.client.get("/api/v1/audit/verification").json()
+        assert broken["ok"] is False and broken["code"] == "audit_chain_broken"
+        assert broken["error"].startswith("entry 4 was altered")
 
         engineer = h.add_person("q.engineer", [Role.QUALITY_ENGINEER])
         h.sign_in(engineer)
@@ -64,9 +68,7 @@ def test_legal_holds_through_the_api(db_url: str, tmp_path: Path) -> None:
         )
         assert placed.status_code == 201, placed.text
         hold_id = placed.json()["hold_id"]
-        status = h.client.get("/api/v1/retention/status").json()
-        assert [x["hold_id"] for x in status["holds"]] == [hold_id]
-        assert status["categories"]["audit_log"] >= 365
+        assert [x["hold_id"] for x in h.client.get("/api/v1/retention/holds").json()] == [hold_id]
         unknown = h.client.post(
             "/api/v1/retention/holds",
             json={"category": "nope", "record_id": "x", "reason": "y"},
@@ -80,3 +82,28 @@ def test_legal_holds_through_the_api(db_url: str, tmp_path: Path) -> None:
         )
         assert released.status_code == 200 and released.json()["released_at"]
         assert {"retention.hold_placed", "retention.hold_released"} <= set(h.trail.names())
+        assert h.client.get("/api/v1/retention/holds").json()[0]["released_by"] == "user:i.admin"
+
+
+def test_retention_policy_through_the_api(db_url: str, tmp_path: Path) -> None:
+    with running_harness(db_url, tmp_path / "server") as h:
+        admin = h.add_person("i.admin", [Role.IT_ADMINISTRATOR])
+        csrf = h.sign_in(admin)
+        assert h.client.get("/api/v1/retention/policy").json()["alerts_days"] == 365
+        changed = h.client.put(
+            "/api/v1/retention/policy",
+            json={"alerts_days": 90, "audit_log_days": 2555},
+            headers={CSRF_HEADER: csrf},
+        )
+        assert changed.status_code == 200 and changed.json()["alerts_days"] == 90
+        assert h.client.get("/api/v1/retention/policy").json()["alerts_days"] == 90
+        assert h.trail.of("config.changed") == [
+            {"outcome": "success", "setting": "retention.alerts_days", "before": "365", "after": "90"}
+        ]
+        too_short = h.client.put(
+            "/api/v1/retention/policy", json={"audit_log_days": 30}, headers={CSRF_HEADER: csrf}
+        )
+        assert too_short.status_code == 400 and "audit_log_days" in too_short.text
+        unknown = h.client.put("/api/v1/retention/policy", json={"nope_days": 3}, headers={CSRF_HEADER: csrf})
+        assert unknown.status_code == 400 and "unknown retention settings" in unknown.text
+        assert h.client.get("/api/v1/retention/sweeps").json() == []

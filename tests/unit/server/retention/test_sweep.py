@@ -205,3 +205,16 @@ def test_sweeper_lifecycle(sessions: sessionmaker[Session]) -> None:
         sweeper.stop()
     assert done.is_set() and sweeper.failures == 0
     assert not sweeper._thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_sweeps_follow_policy_changes_made_at_run_time(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    from lineguard.server.retention.policy import update_policy
+
+    add_alert(sessions, envelope, "a-20", 20)
+    assert run_sweep(sessions, CONFIG, now=NOW).deleted["alerts"] == 0  # 30 days in server.yaml
+    with sessions.begin() as session:
+        update_policy(session, CONFIG, {"alerts_days": 10}, actor="user:admin")
+    assert run_sweep(sessions, CONFIG, now=NOW).deleted["alerts"] == 1
+    assert _audit_names(sessions)[1] == "config.changed"
