@@ -1,0 +1,58 @@
+"""What each edge package exports is deliberate: this pins it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPORTS = {
+    "lineguard.edge.capture": {
+        "DEFECT_KINDS",
+        "SOURCE_TYPES",
+        "DefectKind",
+        "FolderFrameSource",
+        "FrameTruth",
+        "PrivacyMask",
+        "StreamFrameSource",
+        "SyntheticLine",
+        "VideoFileFrameSource",
+        "build_source",
+        "render_part",
+        "write_mvtec_dataset",
+    },
+    "lineguard.edge.infer": {"ModelCache", "StaticRunner", "load_runner"},
+    "lineguard.edge.decide": {"PartDebouncer", "StationMonitor", "classify", "defect_regions"},
+    "lineguard.edge.evidence": {
+        "EVIDENCE_CATEGORY",
+        "EvidenceCategory",
+        "EvidenceRecord",
+        "EvidenceSigner",
+        "EvidenceStore",
+        "verify_signature",
+    },
+    "lineguard.edge.outbox": {
+        "BATCH_PATH",
+        "HEARTBEAT_PATH",
+        "BatchRejectedError",
+        "HttpsTransport",
+        "MemoryIngestServer",
+        "MemoryTransport",
+        "Outbox",
+        "OutboxItem",
+        "OutboxSender",
+        "Transport",
+        "TransportUnavailableError",
+        "build_batch",
+    },
+    "lineguard.edge.workers": {"LatestQueue", "Worker"},
+    "lineguard.edge.evidence_gate": {"EvidenceGate", "EvidenceWriter"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(EXPORTS))
+def test_exports_are_pinned_and_importable(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert set(mod.__all__) == EXPORTS[module]
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} is listed but missing"
