@@ -1,4 +1,4 @@
-"""The node's chores, once a second: status file, disk budget, retention.
+"""The node's chores, once a second: status file, disk budget, camera watch, retention.
 
 * ``status.json`` in the data directory is rewritten atomically every second; it is
   what ``lineguard edge status`` reads (no network needed to ask a node how it is).
@@ -6,6 +6,9 @@
   inspecting and frees space, each second: delivered outbox rows, then the oldest
   undelivered *pass* events, and the oldest *pass* evidence samples. Fail and
   uncertain records are never shed. A ``disk_budget`` alert is raised once per episode.
+* Cameras: a ``camera_offline`` alert when a camera has been reconnecting or failed for
+  ``offline_alert_after_s``, a ``pipeline_overload`` alert when it drops over a fifth of
+  its frames within ``overload_window_s``; each once per episode.
 * Retention: expired evidence is crypto-shredded and old delivered rows pruned, once a
   minute.
 """
@@ -33,6 +36,8 @@ SHED_EVIDENCE = 50
 class Housekeeping(Worker):
     interval_s = 1.0
     retention_interval_s = 60.0
+    offline_alert_after_s = 30.0
+    overload_window_s = 10.0
 
     def __init__(self, node: EdgeNode) -> None:
         super().__init__("housekeeping", node.stop_event)
@@ -41,6 +46,11 @@ class Housekeeping(Worker):
         self.budget_alerts = 0
         self.nothing_to_shed = False
         self._next_retention = 0.0
+        self._offline_since: dict[str, float] = {}
+        self._offline_alerted: set[str] = set()
+        self._load: dict[str, tuple[int, int]] = {}
+        self._overloaded: set[str] = set()
+        self._next_overload_check = 0.0
 
     def write_status(self) -> None:
         try:
@@ -71,8 +81,50 @@ class Housekeeping(Worker):
             log.error("over disk budget with only fail / uncertain records left (%d bytes used)", used)
         return freed
 
+    def watch_cameras(self, now: float | None = None) -> None:
+        """One ``camera_offline`` alert per outage longer than ``offline_alert_after_s``, and one
+        ``pipeline_overload`` alert per episode in which a camera drops over a fifth of its frames.
+        """
+        t = time.monotonic() if now is None else now
+        for camera_id, stats in self.node.stats.items():
+            if stats.state in ("reconnecting", "failed"):
+                since = self._offline_since.setdefault(camera_id, t)
+                if t - since >= self.offline_alert_after_s and camera_id not in self._offline_alerted:
+                    self._offline_alerted.add(camera_id)
+                    self.node.raise_alert(
+                        AlertKind.CAMERA_OFFLINE,
+                        AlertSeverity.CRITICAL,
+                        f"camera {camera_id} is {stats.state} for {t - since:.0f}s: "
+                        f"{stats.last_error or 'no frames'}",
+                        camera_id=camera_id,
+                    )
+            else:
+                self._offline_since.pop(camera_id, None)
+                self._offline_alerted.discard(camera_id)
+            if t < self._next_overload_check:
+                continue
+            inspected, dropped = stats.frames_inspected, stats.frames_dropped
+            last_inspected, last_dropped = self._load.get(camera_id, (inspected, dropped))
+            self._load[camera_id] = (inspected, dropped)
+            new_drops, new_frames = dropped - last_dropped, inspected - last_inspected
+            overloaded = new_drops > 0.2 * max(new_frames + new_drops, 1)
+            if overloaded and camera_id not in self._overloaded:
+                self._overloaded.add(camera_id)
+                self.node.raise_alert(
+                    AlertKind.PIPELINE_OVERLOAD,
+                    AlertSeverity.WARNING,
+                    f"camera {camera_id}: {new_drops} of {new_frames + new_drops} frames dropped in the last "
+                    f"{self.overload_window_s:.0f}s (inspection slower than the camera)",
+                    camera_id=camera_id,
+                )
+            elif not overloaded:
+                self._overloaded.discard(camera_id)
+        if t >= self._next_overload_check:
+            self._next_overload_check = t + self.overload_window_s
+
     def step(self) -> None:
         self.enforce_budget()
+        self.watch_cameras()
         now = time.monotonic()
         if now >= self._next_retention:
             self._next_retention = now + self.retention_interval_s

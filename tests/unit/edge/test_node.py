@@ -89,6 +89,8 @@ def test_corrupt_wrong_size_and_vanishing_input_is_counted_and_survived(tmp_path
         [camera("cam-a", tmp_path / "m", {"type": "folder", "path": str(folder), "poll_interval_ms": 10})],
     )
     node = running(config, runners={"cam-a": StaticRunner(score=0.1)})
+    assert node.housekeeping is not None
+    node.housekeeping.offline_alert_after_s = 0.2
     stats = node.stats["cam-a"]
 
     def drop(name: str, data: bytes) -> None:
@@ -110,6 +112,7 @@ def test_corrupt_wrong_size_and_vanishing_input_is_counted_and_survived(tmp_path
         f.unlink()
     folder.rmdir()  # the camera (share) vanishes
     _wait(lambda: stats.state == "reconnecting")
+    _wait(lambda: any(isinstance(i, Alert) and i.kind is AlertKind.CAMERA_OFFLINE for i in _items(node)))
     folder.mkdir()
     drop("p7.png", good)
     _wait(lambda: stats.frames_inspected == 3)
@@ -255,6 +258,14 @@ def test_freshest_frame_wins_under_overload_and_drops_are_counted(tmp_path: Path
     slow = StaticRunner(score_fn=lambda image: time.sleep(0.02) or 0.1)
     config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")])
     node = running(config, runners={"cam-a": slow}, sources={"cam-a": _line(300)})
+    assert node.housekeeping is not None
+    node.housekeeping.overload_window_s = 0.5
     _wait(lambda: node.stats["cam-a"].frames_dropped > 20)
     stats = node.stats["cam-a"]
     assert stats.frames_captured >= stats.frames_inspected + stats.frames_dropped - 2
+
+    def overload() -> list[Alert]:
+        return [i for i in _items(node) if isinstance(i, Alert) and i.kind is AlertKind.PIPELINE_OVERLOAD]
+
+    _wait(lambda: len(overload()) == 1)
+    assert overload()[0].camera_id == "cam-a"
