@@ -15,7 +15,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.contracts.types import Frame
 from lineguard.edge.redact._types import HiddenMask, RedactionMode
 
-__all__ = ["apply_hiding", "black_frame", "check_frame"]
+__all__ = ["apply_hiding", "black_frame", "check_frame", "check_mode"]
 
 #: Smallest pixelation cell; larger frames get proportionally larger cells.
 MIN_CELL_PX = 12
@@ -36,6 +36,14 @@ def check_frame(image: object) -> Frame:
         msg = f"redaction expects a non-empty image, got shape {image.shape}"
         raise InputError(msg)
     return image
+
+
+def check_mode(mode: object) -> RedactionMode:
+    """Return ``mode`` if it is ``"blur"`` or ``"black"``, else raise ``InputError``."""
+    if mode == "blur" or mode == "black":
+        return mode
+    msg = f"redaction mode must be 'blur' or 'black', got {mode!r}"
+    raise InputError(msg)
 
 
 def black_frame(image: Frame) -> Frame:
@@ -63,9 +71,7 @@ def apply_hiding(image: Frame, hidden: HiddenMask, mode: RedactionMode) -> Frame
     if hidden.shape != image.shape[:2]:
         msg = f"hidden mask shape {hidden.shape} does not match image {image.shape[:2]}"
         raise InputError(msg)
-    if mode not in ("blur", "black"):
-        msg = f"redaction mode must be 'blur' or 'black', got {mode!r}"
-        raise InputError(msg)
+    check_mode(mode)
     out = image.copy()
     if not hidden.any():
         return out

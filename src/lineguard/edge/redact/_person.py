@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from lineguard.contracts.types import Frame
-from lineguard.edge.redact._apply import apply_hiding, check_frame
+from lineguard.edge.redact._apply import apply_hiding, check_frame, check_mode
 from lineguard.edge.redact._detectors import Detection, PersonSegmenter, SsdDetector
 from lineguard.edge.redact._errors import RedactionError
 from lineguard.edge.redact._geometry import grow_box, merge_count, square_tiles
 from lineguard.edge.redact._models import MODELS, load_session
-from lineguard.edge.redact._types import Box, PersonRegion, Redacted, RedactionMode
+from lineguard.edge.redact._types import Box, PersonRegion, Redacted, RedactionMode, RegionSource
 
 __all__ = ["PersonRedactor", "RedactorSettings"]
 
@@ -82,26 +82,22 @@ class PersonRedactor:
 
     def redact(self, image: Frame, mode: RedactionMode) -> Redacted:
         frame = check_frame(image)
-        if mode not in ("blur", "black"):
-            from lineguard.contracts.errors import InputError
-
-            msg = f"redaction mode must be 'blur' or 'black', got {mode!r}"
-            raise InputError(msg)
+        check_mode(mode)  # before any model runs
         try:
             regions, hidden = self._find(frame)
+            redacted = apply_hiding(frame, hidden, mode)
         except RedactionError:
             raise
         except Exception as exc:  # any runtime failure of a model means: not safe to store
             msg = f"person detection failed, frame must not be stored: {exc}"
             raise RedactionError(msg) from exc
-        bodies = [r.box for r in regions if r.source != "face"]
         return Redacted(
-            image=apply_hiding(frame, hidden, mode),
+            image=redacted,
             hidden=hidden,
             regions=tuple(regions),
             mode=mode,
             face_count=merge_count([r.box for r in regions if r.source == "face"]),
-            person_count=merge_count(bodies),
+            person_count=merge_count([r.box for r in regions if r.source != "face"]),
         )
 
     def _find(self, frame: Frame) -> tuple[list[PersonRegion], np.ndarray]:
@@ -113,11 +109,11 @@ class PersonRedactor:
         hidden = np.zeros(hw, dtype=np.bool_)
         regions: list[PersonRegion] = []
 
-        def add(box: Box | None, score: float, source: str) -> None:
+        def add(box: Box | None, score: float, source: RegionSource) -> None:
             if box is None:
                 return
             hidden[box.y0 : box.y1, box.x0 : box.x1] = True
-            regions.append(PersonRegion(box=box, score=score, source=source))  # type: ignore[arg-type]
+            regions.append(PersonRegion(box=box, score=score, source=source))
 
         if "segmentation" in s.cues:
             tiles = [t for f in s.segmentation_tiles for t in square_tiles(height, width, f)]
