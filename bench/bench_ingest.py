@@ -384,91 +384,87 @@ def bench_ingest(
 # -- dashboard queries over a large table -----------------------------------------------
 
 
+_EVENT_COLUMNS = [
+    *("event_id", "idempotency_key", "node_id", "site_id", "line_id", "station_id", "camera_id"),
+    *("part_id_sealed", "frame_id", "captured_at", "received_at", "model_id", "model_version"),
+    *("model_sha256", "verdict", "anomaly_score", "threshold", "regions", "evidence_ref", "latency_ms"),
+]
+_ROLLUP_COLUMNS = [
+    *("site_id", "defect_class", "hour", "line_id", "camera_id"),
+    *("inspected", "passed", "failed", "uncertain"),
+]
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # SQLAlchemy's storage format for DateTime on SQLite (naive UTC text).
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _write_rows(engine, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:  # type: ignore[no-untyped-def]
+    """Bulk load through the driver (sqlite3 executemany / PostgreSQL COPY)."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        else:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+
+
 def _fill(engine, n_events: int) -> None:  # type: ignore[no-untyped-def]
-    """Insert ``n_events`` raw events over 90 days and the matching hourly rollup."""
-    from sqlalchemy import insert
+    """Insert ``n_events`` raw events over 90 days (4 lines x 4 cameras) and their rollup."""
+    from lineguard.server.ingest.models import ALL_PARTS
 
-    from lineguard.server.ingest.models import ALL_PARTS, InspectionEventRow, RollupHourly
-
+    sqlite = engine.dialect.name == "sqlite"
+    when = _sqlite_time if sqlite else (lambda m: m)
     rng = random.Random(7)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=90)
     span_s = int((end - start).total_seconds())
     cameras = [(f"line-{n}", f"cam-{n}{c}") for n in range(4) for c in range(4)]
-    rollup: dict[tuple[str, str, str, datetime], list[int]] = {}
-    chunk = 20_000
-    received = datetime.now(UTC)
-    done = 0
+    classes, weights = ["scratch", "dent", "crack", "stain", "missing"], [40, 25, 15, 12, 8]
+    rollup: dict[tuple[str, str, datetime, str, str], list[int]] = {}
+    received = when(datetime.now(UTC))
+    done, chunk = 0, 50_000
     t0 = time.perf_counter()
-    with engine.begin() as conn:
-        while done < n_events:
-            rows = []
-            for _ in range(min(chunk, n_events - done)):
-                line, cam = cameras[rng.randrange(16)]
-                at = start + timedelta(seconds=rng.randrange(span_s))
-                roll = rng.random()
-                if roll < 0.9:
-                    verdict, cls = "pass", None
-                else:
-                    verdict = "fail" if roll < 0.97 else "uncertain"
-                    cls = rng.choices(["scratch", "dent", "crack", "stain", "missing"], [40, 25, 15, 12, 8])[
-                        0
-                    ]
-                hour = at.replace(minute=0, second=0, microsecond=0)
-                col = {"pass": 1, "fail": 2, "uncertain": 3}[verdict]
-                for key_cls in (ALL_PARTS, cls) if cls else (ALL_PARTS,):
-                    acc = rollup.setdefault((line, cam, key_cls, hour), [0, 0, 0, 0])
-                    acc[0] += 1
-                    acc[col] += 1
-                rows.append(
-                    {
-                        "event_id": f"evt_{done}",
-                        "idempotency_key": f"idk_{done}",
-                        "node_id": f"node-{line}",
-                        "site_id": "plant-a",
-                        "line_id": line,
-                        "station_id": "st-1",
-                        "camera_id": cam,
-                        "part_id_sealed": None,
-                        "frame_id": done,
-                        "captured_at": at,
-                        "received_at": received,
-                        "model_id": "mdl_tile",
-                        "model_version": 3,
-                        "model_sha256": "ab" * 32,
-                        "verdict": verdict,
-                        "anomaly_score": 0.5,
-                        "threshold": 0.5,
-                        "regions": [] if cls is None else [{"defect_class": cls}],
-                        "evidence_ref": None,
-                        "latency_ms": 10.0,
-                    }
-                )
-                done += 1
-            conn.execute(insert(InspectionEventRow), rows)
-            print(
-                f"\r    filled {done:,}/{n_events:,} events ({done / (time.perf_counter() - t0):,.0f}/s)",
-                end="",
-                flush=True,
-            )
-        print()
-        conn.execute(
-            insert(RollupHourly),
-            [
-                {
-                    "site_id": "plant-a",
-                    "line_id": k[0],
-                    "camera_id": k[1],
-                    "defect_class": k[2],
-                    "hour": k[3],
-                    "inspected": v[0],
-                    "passed": v[1],
-                    "failed": v[2],
-                    "uncertain": v[3],
-                }
-                for k, v in rollup.items()
-            ],
-        )
+    while done < n_events:
+        rows = []
+        for _ in range(min(chunk, n_events - done)):
+            line, cam = cameras[rng.randrange(16)]
+            at = start + timedelta(seconds=rng.randrange(span_s))
+            roll = rng.random()
+            verdict, cls = "pass", None
+            if roll >= 0.9:
+                verdict = "fail" if roll < 0.97 else "uncertain"
+                cls = rng.choices(classes, weights)[0]
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            col = {"pass": 1, "fail": 2, "uncertain": 3}[verdict]
+            for key_cls in (ALL_PARTS, cls) if cls else (ALL_PARTS,):
+                acc = rollup.setdefault(("plant-a", key_cls, hour, line, cam), [0, 0, 0, 0])
+                acc[0] += 1
+                acc[col] += 1
+            regions = "[]" if cls is None else json.dumps([{"defect_class": cls}])
+            rows.append(
+                (f"evt_{done}", f"idk_{done}", f"node-{line}", "plant-a", line, "st-1", cam, None, done,
+                 when(at), received, "mdl_tile", 3, "ab" * 32, verdict, 0.5, 0.5, regions, None, 10.0)
+            )  # fmt: skip
+            done += 1
+        _write_rows(engine, "inspection_events", _EVENT_COLUMNS, rows)
+        rate = done / (time.perf_counter() - t0)
+        print(f"\r    filled {done:,}/{n_events:,} events ({rate:,.0f}/s)", end="", flush=True)
+    print()
+    _write_rows(
+        engine,
+        "rollup_hourly",
+        _ROLLUP_COLUMNS,
+        [(*(k[:2]), when(k[2]), *k[3:], *v) for k, v in rollup.items()],
+    )
     print(f"    rollup rows: {len(rollup):,}")
 
 
