@@ -56,6 +56,11 @@ class Registry:
         registry.repo.ensure_initialized()
         return registry
 
+    @staticmethod
+    def exists(data_dir: Path) -> bool:
+        """Has a registry been set up under ``data_dir`` (its TUF root written)?"""
+        return (data_dir / "registry" / "tuf" / "metadata" / "1.root.json").exists()
+
     @classmethod
     def from_settings(cls, settings: ServerConfig) -> Registry:
         """TUF role keys are encrypted under the keyring passphrase."""

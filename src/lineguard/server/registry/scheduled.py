@@ -4,7 +4,8 @@ Every ``REFRESH_INTERVAL_S`` the task re-signs roles close to expiry (so nodes n
 see expired metadata from a healthy server) and republishes ``trust/signers.json``
 when a signing key was rotated or revoked on this host. Without the keyring
 passphrase the registry stays closed and the task logs why instead of stopping the
-server: the rest of the plant server does not depend on it.
+server: the rest of the plant server does not depend on it. A server whose registry was
+never used has nothing to refresh.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from lineguard.contracts.errors import LineGuardError
 from lineguard.server.context import ServerContext
+from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
 from lineguard.server.registry.views import registry_for
 
 __all__ = ["REFRESH_INTERVAL_S", "lifespan", "refresh_once"]
@@ -27,7 +29,13 @@ REFRESH_INTERVAL_S = 300.0
 
 
 def refresh_once(context: ServerContext) -> list[str]:
-    """One pass: re-sign what is close to expiry, publish a changed trust list."""
+    """One pass: re-sign what is close to expiry, publish a changed trust list.
+
+    A background task never creates the repository (and its keys): that happens on the
+    registry's first use, by a person or a command.
+    """
+    if REGISTRY_EXTRA not in context.extras and not Registry.exists(context.settings.data_dir):
+        return []
     registry = registry_for(context)
     renewed = registry.repo.refresh()
     if registry.publish_trust():

@@ -63,8 +63,9 @@ def registry_for(context: ServerContext) -> Registry:
     """The registry of this server (opened once; TUF keys need the keyring passphrase)."""
     registry = context.extras.get(REGISTRY_EXTRA)
     if not isinstance(registry, Registry):
-        registry = Registry.from_settings(context.settings)
-        context.extras[REGISTRY_EXTRA] = registry
+        # setdefault: when two requests open it at once, both end up with the same one.
+        registry = context.extras.setdefault(REGISTRY_EXTRA, Registry.from_settings(context.settings))
+    assert isinstance(registry, Registry)  # noqa: S101 - only this module stores it
     return registry
 
 

@@ -68,9 +68,9 @@ class RegistryWorld:
 @pytest.fixture
 def world(db_url: str, tmp_path: Path) -> Iterator[RegistryWorld]:
     with running_harness(db_url, tmp_path / "server") as harness:
-        registry = Registry.open(
-            tmp_path / "server", SecretStr("tuf keys"), policy=TufPolicy(root_keys=1, root_threshold=1)
-        )
+        # Its own home: the app's lifespan (already running) never finds it under data_dir.
+        policy = TufPolicy(root_keys=1, root_threshold=1)
+        registry = Registry.open(tmp_path / "registry-home", SecretStr("tuf keys"), policy=policy)
         registry.signers.create(SIGNING, label="qa")
         harness.context.extras[REGISTRY_EXTRA] = registry
         alice = harness.add_person("alice.q", [Role.QUALITY_ENGINEER])
