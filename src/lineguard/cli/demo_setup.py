@@ -1,0 +1,274 @@
+"""Prepare the demo's state directory: secrets, configs, CA, accounts, enrollment, model.
+
+Everything lives under one directory (``./.lineguard-demo`` by default) so a second
+run reuses it: each step checks whether its result already exists. Set-up steps run
+the real ``lineguard`` commands in child processes, exactly as an operator would, so
+the demo exercises the same paths as a plant installation.
+
+Demo secrets are random but carry the ``lineguard-demo-`` prefix, which every other
+process refuses unless ``LINEGUARD_DEMO_MODE=1`` — set only for the demo's children.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
+from lineguard.contracts.errors import LineGuardError
+
+__all__ = ["DEMO_ACCOUNTS", "DemoLayout", "demo_env", "prepare"]
+
+NODE_ID = "demo-node"
+LINE_ID = "line-1"
+CAMERA_ID = "cam-1"
+SITE_ID = "demo-plant"
+ADMIN = "demo.admin"
+#: One account per role, so every dashboard journey can be tried (username, name, role).
+DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("quinn.quality", "Quinn Quality", "quality_engineer"),
+    ("max.maint", "Max Maintenance", "maintenance_technician"),
+    ("sam.super", "Sam Supervisor", "production_supervisor"),
+    ("ada.audit", "Ada Auditor", "auditor"),
+)
+_SECRETS = ("keyring", "ca", "edge-kek")
+
+
+class DemoSetupError(LineGuardError):
+    code = "demo_setup_failed"
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    root: Path
+    port: int
+
+    @property
+    def server_dir(self) -> Path:
+        return self.root / "server"
+
+    @property
+    def edge_dir(self) -> Path:
+        return self.root / "edge"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def server_config(self) -> Path:
+        return self.root / "server.yaml"
+
+    @property
+    def edge_config(self) -> Path:
+        return self.root / "edge.yaml"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models" / "demo-part-v1"
+
+    @property
+    def accounts_file(self) -> Path:
+        return self.root / "accounts.txt"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}/"
+
+    def secret_file(self, name: str) -> Path:
+        return self.secrets_dir / f"{name}.txt"
+
+
+def demo_env() -> dict[str, str]:
+    """The environment of the demo's child processes."""
+    return {**os.environ, DEMO_MODE_ENV: "1", "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args: str, log: Path) -> str:
+    """Run ``lineguard ARGS`` in a child process; return its stdout or raise with its error."""
+    out = subprocess.run(  # noqa: S603 - our own CLI with arguments we built
+        [sys.executable, "-m", "lineguard.cli", *args],
+        capture_output=True,
+        text=True,
+        env=demo_env(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    with log.open("a", encoding="utf-8") as f:
+        f.write(f"$ lineguard {args[0]} {args[1] if len(args) > 1 else ''}\n{out.stderr}")
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
+        msg = f"`lineguard {' '.join(args[:2])}` failed: {last}"
+        raise DemoSetupError(msg)
+    return out.stdout
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _ensure_secrets(layout: DemoLayout) -> None:
+    for name in _SECRETS:
+        path = layout.secret_file(name)
+        if not path.exists():
+            _write_private(path, DEMO_SECRET_MARKER + secrets.token_urlsafe(32) + "\n")
+
+
+def _write_server_config(layout: DemoLayout) -> None:
+    config = {
+        "kind": "server",
+        "site_id": SITE_ID,
+        "data_dir": str(layout.server_dir),
+        "http": {"host": "127.0.0.1", "port": layout.port},
+        "keyring": {"passphrase": {"file": str(layout.secret_file("keyring"))}},
+        "pki": {
+            "ca_passphrase": {"file": str(layout.secret_file("ca"))},
+            "server_names": ["127.0.0.1", "localhost"],
+        },
+    }
+    layout.server_config.write_text(
+        "# Written by `lineguard demo`; see examples/server.yaml for every setting.\n"
+        + yaml.safe_dump(config, sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def _write_edge_config(layout: DemoLayout, roi: dict[str, int]) -> None:
+    config = {
+        "kind": "edge",
+        "node": {
+            "node_id": NODE_ID,
+            "site_id": SITE_ID,
+            "line_id": LINE_ID,
+            "data_dir": str(layout.edge_dir),
+        },
+        "server": {"url": f"https://127.0.0.1:{layout.port}", "heartbeat_interval_s": 2},
+        "cameras": [
+            {
+                "camera_id": CAMERA_ID,
+                "station_id": "st-10",
+                "source": {
+                    "type": "synthetic",
+                    "width": 1280,
+                    "height": 720,
+                    "fps": 8,
+                    "defect_rate": 0.15,
+                    "person_rate": 0.2,
+                    "seed": 7,
+                },
+                "model": str(layout.model_dir),
+                "roi": roi,
+                "redaction": "blur",
+                "pass_sample_rate": 0.02,
+                # The walkway at the left edge of the frame is never recorded.
+                "privacy_zones": [{"name": "walkway", "points": [[0, 0], [120, 0], [120, 720], [0, 720]]}],
+            }
+        ],
+        "evidence": {"kek_passphrase": {"file": str(layout.secret_file("edge-kek"))}},
+        "metrics": {"port": 0},
+    }
+    layout.edge_config.write_text(
+        "# Written by `lineguard demo`; see examples/edge.yaml for every setting.\n"
+        + yaml.safe_dump(config, sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def _ensure_accounts(layout: DemoLayout, log: Path) -> None:
+    if layout.accounts_file.exists():
+        return
+    lines = []
+    cfg = str(layout.server_config)
+    # The administrator's password is reset (and printed) at every start instead.
+    run_cli("user", "create-admin", ADMIN, "--name", "Demo Administrator", "--config", cfg, log=log)
+    for username, name, role in DEMO_ACCOUNTS:
+        out = run_cli("user", "add", username, "--name", name, "--role", role, "--config", cfg, log=log)
+        lines.append(_credential_line(username, role, out))
+    _write_private(
+        layout.accounts_file,
+        "# Demo accounts and their one-time passwords (each must be changed at first sign-in).\n"
+        + "\n".join(lines)
+        + "\n",
+    )
+
+
+_PASSWORD = re.compile(r"one-time password for (\S+): (\S+)")
+
+
+def _credential_line(username: str, role: str, output: str) -> str:
+    match = _PASSWORD.search(output)
+    if match is None:
+        msg = f"no one-time password in the output of the command that created {username}"
+        raise DemoSetupError(msg)
+    return f"{username:<15} {role:<24} {match.group(2)}"
+
+
+def fresh_admin_password(layout: DemoLayout, log: Path) -> str:
+    """A new one-time password for the demo administrator (printed at every start)."""
+    out = run_cli("user", "reset-password", ADMIN, "--config", str(layout.server_config), log=log)
+    match = _PASSWORD.search(out)
+    if match is None:
+        msg = "no one-time password in the output of `lineguard user reset-password`"
+        raise DemoSetupError(msg)
+    return match.group(2)
+
+
+def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> dict[str, int]:
+    """Train the demo's model on synthetic good parts (first run only); return the camera ROI."""
+    from lineguard.config.edge import SyntheticSource
+    from lineguard.edge.capture.dataset import write_mvtec_dataset
+    from lineguard.edge.capture.synthetic import SyntheticLine
+    from lineguard.vision.train import train_package
+
+    line = SyntheticLine(CAMERA_ID, SyntheticSource(type="synthetic", seed=7), realtime=False)
+    roi = line.part_roi()
+    if not (layout.model_dir / "metadata.json").exists():
+        dataset = layout.root / "dataset"
+        if not (dataset / "train" / "good").is_dir():
+            report("rendering 120 synthetic good parts to learn from ...")
+            write_mvtec_dataset(dataset, n_train_good=120, n_test_good=20, n_test_per_defect=4, seed=7)
+        report("training the demo model on them (first run only, about a minute) ...")
+        train_package(dataset, layout.model_dir)
+    return {"x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height}
+
+
+def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
+    """Bring the state directory up to date; return an enrollment token if the node needs one."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    log = layout.root / "setup.log"
+    _ensure_secrets(layout)
+    _write_server_config(layout)
+    roi = _ensure_model(layout, report)
+    _write_edge_config(layout, roi)
+    cfg = str(layout.server_config)
+    if not (layout.server_dir / "ca" / "ca.crt.pem").exists():
+        report("creating the plant CA and the server certificate ...")
+        run_cli("ca", "init", "--config", cfg, log=log)
+    _ensure_accounts(layout, log)
+    if (layout.edge_dir / "identity").is_dir() and any((layout.edge_dir / "identity").iterdir()):
+        return None
+    out = run_cli(
+        "node",
+        "token",
+        "--config",
+        cfg,
+        "--node-id",
+        NODE_ID,
+        "--line",
+        LINE_ID,
+        "--camera",
+        CAMERA_ID,
+        log=log,
+    )
+    return out.strip().splitlines()[-1]

@@ -1,0 +1,121 @@
+"""`lineguard demo` end to end: real server and edge processes on loopback.
+
+The first run prepares everything (secrets, CA, accounts, model trained on synthetic
+parts, enrollment), serves the dashboard over HTTPS and moves inspection results
+from the edge node to the server; Ctrl-C stops it cleanly; a second run reuses state.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DemoProcess:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lineguard.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        pytest.fail(f"demo never printed {text!r}; output:\n" + "\n".join(self.lines))
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self._reader.join(timeout=5)
+        return code
+
+
+def _edge_status(data_dir: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lineguard.cli",
+            "edge",
+            "status",
+            "--config",
+            str(data_dir / "edge.yaml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    doc = json.loads(out.stdout)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    port = _free_port()
+    first = DemoProcess(data_dir, port)
+    try:
+        first.wait_for("Dashboard:", timeout_s=400)
+        context = ssl.create_default_context(cafile=str(data_dir / "server" / "ca" / "ca.crt.pem"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/", context=context, timeout=10) as response:
+            assert response.status == 200
+            assert "<html" in response.read().decode("utf-8").lower()
+        # Results flow: the node's outbox reports events acknowledged by the server.
+        deadline = time.monotonic() + 90
+        sent = 0
+        while time.monotonic() < deadline and sent == 0:
+            status = _edge_status(data_dir)
+            outbox = status.get("outbox")
+            sent = int(outbox.get("sent", 0)) if isinstance(outbox, dict) else 0
+            time.sleep(1)
+        assert sent > 0, f"no event reached the server; edge status: {status}"
+        password_line = next(line for line in first.lines if "Sign in as:" in line)
+        assert "demo.admin / " in password_line
+    finally:
+        code = first.interrupt()
+    assert code == 0, "\n".join(first.lines)
+    assert any("stopped cleanly" in line for line in first.lines)
+
+    second = DemoProcess(data_dir, port)
+    try:
+        second.wait_for("Dashboard:", timeout_s=120)
+    finally:
+        code = second.interrupt()
+    assert code == 0, "\n".join(second.lines)
+    joined = "\n".join(second.lines)
+    assert "training" not in joined and "creating the plant CA" not in joined and "enrolling" not in joined
