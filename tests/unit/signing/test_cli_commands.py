@@ -119,3 +119,38 @@ def test_the_keys_group_of_lineguard_lists_signing() -> None:
     assert result.exit_code == 0
     for name in ("create", "rotate", "revoke", "list"):
         assert name in result.output
+
+
+def test_on_the_server_a_revocation_is_published_and_audited(tmp_path: Path) -> None:
+    """With --config the server's own store changes, TUF publishes it, the audit log records it."""
+    import yaml
+    from pydantic import SecretStr
+    from sqlalchemy import select
+
+    from lineguard.server.audit.models import AuditEntryRow
+    from lineguard.server.registry.tuf_repo import TufRepository
+    from lineguard.server.storage import create_engine_for, session_factory
+    from lineguard.signing import SIGNERS_TARGET, SignerTrust
+
+    data_dir = tmp_path / "server"
+    config = tmp_path / "server.yaml"
+    config.write_text(yaml.safe_dump({"kind": "server", "site_id": "plant-a", "data_dir": str(data_dir)}))
+    env = {"LINEGUARD_SIGNING_PASSPHRASE": PASSPHRASE, "LINEGUARD_KEYRING_PASSPHRASE": "server keyring pass"}
+    created = CliRunner().invoke(root, ["keys", "signing", "create", "--config", str(config)], env=env)
+    assert created.exit_code == 0, created.output
+    assert "published the new trust list" in created.output
+    key_id = json.loads((data_dir / "signing" / "signers.json").read_text())["keys"][0]["key_id"]
+    revoked = CliRunner().invoke(
+        root, ["keys", "signing", "revoke", "--config", str(config), key_id, "--reason", "stolen"], env=env
+    )
+    assert revoked.exit_code == 0, revoked.output
+    repo = TufRepository(data_dir / "registry" / "tuf", SecretStr("server keyring pass"))
+    published = SignerTrust.from_bytes(repo.target_bytes(SIGNERS_TARGET))
+    assert published.keys[0].state == "revoked" and published.keys[0].reason == "stolen"
+    engine = create_engine_for(f"sqlite:///{data_dir / 'lineguard.db'}")
+    with session_factory(engine)() as session:
+        rows = session.scalars(select(AuditEntryRow).where(AuditEntryRow.name == "config.changed")).all()
+    engine.dispose()
+    assert [json.loads(r.payload)["setting"] for r in rows] == [f"signing.keys.{key_id[:16]}"] * 2
+    assert '"revoked"' in json.loads(rows[-1].payload)["after"]
+    assert all(r.actor.startswith("cli:keys.") for r in rows)
