@@ -60,6 +60,11 @@ class UpdateWorker(Worker):
             self.record_error(exc)
             self.last_status = "refused" if getattr(exc, "check", None) else "error"
             log.warning("model update: %s", exc.message)
+        except Exception as exc:  # e.g. the server unreachable or the TLS files unreadable: try later
+            self.record_error(exc)
+            self.last_status = "error"
+            self._client = None  # rebuilt next time (a renewed certificate, a new server address)
+            log.warning("model update check failed: %s: %s", type(exc).__name__, exc)
         self.stop_event.wait(self.interval_s)
 
     def teardown(self) -> None:

@@ -14,7 +14,7 @@ from lineguard.contracts.types import CapturedFrame, ModelRunner
 from lineguard.edge.camera import Arrival, CameraStats, InspectWorker
 from lineguard.edge.decide import StationMonitor
 from lineguard.edge.outbox.store import Outbox
-from lineguard.edge.update import ModelSlot, UpdateWorker
+from lineguard.edge.update import ModelSlot, UpdateClient, UpdateWorker
 from lineguard.edge.workers import LatestQueue
 from lineguard.signing import VerificationError
 from lineguard.vision.runtime import OnnxModelRunner
@@ -121,3 +121,24 @@ def test_inspect_worker_swaps_between_frames(world: UpdateWorld, tmp_path: Path)
     assert after is not None and after.model == ref
     assert stats.model == ref  # what the heartbeat reports
     outbox.close()
+
+
+def test_an_unreachable_server_waits_for_the_next_interval_not_a_tight_loop() -> None:
+    attempts: list[float] = []
+    failed = threading.Event()
+
+    def connect() -> UpdateClient:
+        attempts.append(time.monotonic())
+        failed.set()
+        raise ConnectionRefusedError("server down")
+
+    stop = threading.Event()
+    worker = UpdateWorker(stop, connect, interval_s=3600)
+    worker.start()
+    assert failed.wait(timeout=30)
+    time.sleep(0.3)  # a tight retry loop would have tried again by now
+    stop.set()
+    worker.join(timeout=5)
+    assert not worker.alive  # the stop event ends the wait at once
+    assert len(attempts) == 1
+    assert worker.last_status == "error" and "ConnectionRefusedError" in (worker.last_error or "")
