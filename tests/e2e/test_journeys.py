@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from lineguard.server.audit.models import AuditEntryRow
+from lineguard.server.auth.catalog import Role
 from tests.e2e.conftest import screenshot
-from tests.e2e.plant import Plant, raise_alert
+from tests.e2e.plant import Plant, add_person, raise_alert
 
 pytestmark = pytest.mark.browser
 
@@ -234,3 +235,17 @@ def test_pages_fit_a_tablet(browser: Any, plant: Plant) -> None:
             screenshot(page, name)
     finally:
         context.close()
+
+
+def test_a_line_without_data_shows_empty_states(page: Page, plant: Plant) -> None:
+    add_person(plant, "una.newline", (Role.QUALITY_ENGINEER,), lines=["line-9"])
+    sign_in(page, plant, "una.newline")
+    expect(page.locator("#line-cards .empty")).to_contain_text("No parts were inspected")
+    screenshot(page, "overview-empty")
+    page.goto(plant.url + "/defects")
+    expect(page.locator("#pareto-table .empty")).to_contain_text("No defects")
+    expect(page.locator("#breakdown .empty")).to_be_visible()
+    page.goto(plant.url + "/alerts")
+    expect(page.locator("#alert-feed")).to_contain_text("No alerts yet")
+    # Other lines' alerts are not readable either, by id.
+    assert api(page, "GET", f"/dashboard/alerts/{plant.alert_ids[0]}") == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from lineguard.server.dashboard.live import LiveSettings, alert_frames, sse_frame
@@ -43,7 +44,10 @@ def collect(fetch, recheck, settings: LiveSettings = FAST, limit: int = 200) -> 
                 break
         return out
 
-    return asyncio.run(run())
+    # A thread of its own: Playwright's sync API keeps an event loop on the main thread
+    # when the browser tests run in the same session.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def events(frames: list[bytes]) -> list[tuple[str, str]]:

@@ -9,8 +9,25 @@ export function colour(index) {
   return PALETTE[index % PALETTE.length];
 }
 
-function draw(canvas, config) {
+/** With no data, a chart becomes a sentence saying so (axes with nothing on them mislead). */
+function emptyInstead(canvas, isEmpty, message = "No data for this period and scope.") {
   charts.get(canvas)?.destroy();
+  charts.delete(canvas);
+  const box = canvas.parentElement;
+  let note = box.querySelector(".chart-empty");
+  if (isEmpty && !note) {
+    note = document.createElement("p");
+    note.className = "empty chart-empty";
+    note.textContent = message;
+    box.append(note);
+  }
+  if (!isEmpty && note) note.remove();
+  canvas.hidden = isEmpty;
+  return isEmpty;
+}
+
+function draw(canvas, config) {
+  if (emptyInstead(canvas, config.data.labels.length === 0)) return null;
   const chart = new window.Chart(canvas, {
     ...config,
     options: {
