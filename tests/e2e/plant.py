@@ -41,6 +41,7 @@ from lineguard.server.tls import ServerThread
 
 SITE = "plant-a"
 PASSWORD = "correct horse battery staple"
+KEYRING_ENV = "LINEGUARD_KEYRING_PASSPHRASE"
 TOTP_CATEGORY = "auth_totp_secret"  # what lineguard.server.auth.login seals TOTP secrets under
 MODEL = {"model_id": "mdl_tile", "version": 3, "sha256": "ab" * 32}
 NODES = {
@@ -86,16 +87,20 @@ def plant_settings(data_dir: Path) -> ServerConfig:
 
 @contextmanager
 def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool = True) -> Iterator[Plant]:
-    os.environ.setdefault("LINEGUARD_KEYRING_PASSPHRASE", "e2e keyring passphrase")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = plant_settings(data_dir)
-    ca = PlantCa.create(data_dir, SecretStr("e2e ca passphrase!"), site_id=SITE)
-    ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
-    engine = create_engine_for(database_url or f"sqlite:///{data_dir / 'lineguard.db'}")
-    live = LiveSettings(poll_s=0.3, recheck_s=2.0, keepalive_s=5.0, lifetime_s=60.0)
-    app = create_app(settings, engine=engine, extras={"ca": ca, LIVE_SETTINGS_KEY: live})
-    paths = ca_paths(data_dir)
+    # The keyring passphrase comes from the environment, as in production; it is put back
+    # afterwards so later tests see the environment they expect.
+    saved = os.environ.get(KEYRING_ENV)
+    os.environ[KEYRING_ENV] = saved or "e2e keyring passphrase"
+    engine = None
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = plant_settings(data_dir)
+        ca = PlantCa.create(data_dir, SecretStr("e2e ca passphrase!"), site_id=SITE)
+        ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
+        engine = create_engine_for(database_url or f"sqlite:///{data_dir / 'lineguard.db'}")
+        live = LiveSettings(poll_s=0.3, recheck_s=2.0, keepalive_s=5.0, lifetime_s=60.0)
+        app = create_app(settings, engine=engine, extras={"ca": ca, LIVE_SETTINGS_KEY: live})
+        paths = ca_paths(data_dir)
         with ServerThread(
             app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
         ) as srv:
@@ -106,7 +111,10 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
                 seed_registry(plant)
             yield plant
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+        if saved is None:
+            os.environ.pop(KEYRING_ENV, None)
 
 
 # ---- people ---------------------------------------------------------------------------
