@@ -58,6 +58,7 @@ def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse
     context = access.context
     settings = context.extras.get(LIVE_SETTINGS_KEY, LiveSettings())
     site = access.runtime.site
+    # The reader's lines, in a cell that each recheck refreshes (a revoked grant narrows it).
     lines = [_lines(access)]
     access.record_read(records=0)
 
