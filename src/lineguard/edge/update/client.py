@@ -31,6 +31,7 @@ from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import FetcherInterface, Updater
 from tuf.ngclient.config import UpdaterConfig
 
+from lineguard.contracts.errors import ContractError
 from lineguard.contracts.events import ModelRef
 from lineguard.contracts.types import ModelRunner
 from lineguard.edge.update.slot import ModelSlot
@@ -88,6 +89,8 @@ def _as_verification_error(exc: Exception) -> VerificationError:
     for kind, check in _TUF_CHECKS:
         if isinstance(exc, kind):
             return VerificationError(f"TUF refused the update: {type(exc).__name__}: {exc}", check=check)
+    if isinstance(exc, ContractError):  # a malformed trust list or release document
+        return VerificationError(f"{type(exc).__name__}: {exc}", check="metadata")
     return VerificationError(f"{type(exc).__name__}: {exc}", check="package")
 
 
@@ -147,7 +150,8 @@ class UpdateClient:
         except Exception as exc:
             error = _as_verification_error(exc)
             shutil.rmtree(self.state.staging_dir, ignore_errors=True)
-            self._record("rejected", seen[-1] if seen else None, check=error.check, reason=error.reason)
+            if seen or error.check != "download":  # an unreachable server is no refused update
+                self._record("rejected", seen[-1] if seen else None, check=error.check, reason=error.reason)
             raise error from exc
         if outcome.status == "installed" and outcome.release is not None:
             self._record("installed", outcome.release)

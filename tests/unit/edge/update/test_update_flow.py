@@ -139,3 +139,13 @@ def test_node_release_overrides_its_line_and_a_rollback_is_a_newer_release(
     assert node.check().status == "installed"
     assert world.slot.digest == running.digest
     assert node.state.last_release == back.release
+
+
+def test_an_unreachable_server_is_no_refusal(world: UpdateWorld, running: Published) -> None:
+    node = world.node()
+    node.metadata_url = "http://127.0.0.1:9/metadata/"  # discard port: nothing listens
+    with pytest.raises(VerificationError) as caught:
+        node.check()
+    assert caught.value.check == "download"
+    assert [d["outcome"] for d in node.state.decisions()] == ["installed"]  # nothing journaled
+    assert world.slot.digest == running.digest
