@@ -16,6 +16,7 @@ from sqlalchemy import select
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.auth.catalog import Role
 from lineguard.server.dashboard import PAGES
+from lineguard.server.dashboard.site import render_page
 from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
 from tests.e2e.plant import Plant, add_person, raise_alert
 
@@ -82,21 +83,26 @@ def test_every_page_is_served_with_a_strict_policy(plant: Plant) -> None:
             assert r.headers["cache-control"] == "no-store"
 
 
-def test_templates_hold_no_inline_script_style_or_foreign_url() -> None:
-    for path in TEMPLATES_DIR.glob("*.html"):
-        text = path.read_text()
-        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{path.name}: inline <script>"
-        assert not re.search(r"\son[a-z]+\s*=", text), f"{path.name}: inline event handler"
-        assert not re.search(r"\sstyle\s*=|<style", text), f"{path.name}: inline style"
-        assert not re.search(r"(src|href)=\"(https?:)?//", text), f"{path.name}: a URL outside the server"
+def test_pages_hold_no_inline_script_style_or_foreign_url() -> None:
+    for page in PAGES:
+        text = render_page(page).decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"{page.path}: inline <script>"
+        assert not re.search(r"\son[a-z]+\s*=", text), f"{page.path}: inline event handler"
+        assert not re.search(r"\sstyle\s*=|<style", text), f"{page.path}: inline style"
+        assert not re.search(r"(src|href)=\"(https?:)?//", text), f"{page.path}: a URL outside the server"
+        assert "{{" not in text, f"{page.path}: a layout placeholder was left"
 
 
 def test_every_referenced_script_and_module_exists() -> None:
     missing = []
-    for path in TEMPLATES_DIR.glob("*.html"):
-        for ref in re.findall(r'(?:src|href)="/static/([^"]+)"', path.read_text()):
+    for page in PAGES:
+        for ref in re.findall(r'(?:src|href)="/static/([^"]+)"', render_page(page).decode()):
             if not (STATIC_DIR / ref).is_file():
-                missing.append(f"{path.name} → {ref}")
+                missing.append(f"{page.path} → {ref}")
+    fragments = {p.stem for p in (TEMPLATES_DIR / "pages").glob("*.html")}
+    assert fragments == {p.name for p in PAGES if not p.standalone}, (
+        "a fragment without a page, or the reverse"
+    )
     for script in STATIC_DIR.joinpath("js").rglob("*.js"):
         for ref in re.findall(r'from "(\.[^"]+)"', script.read_text()):
             if not (script.parent / ref).resolve().is_file():

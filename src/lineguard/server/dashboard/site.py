@@ -1,10 +1,12 @@
 """The dashboard's pages and static files, served at the site root.
 
-Each page is a static HTML shell from ``lineguard.web/templates`` that loads its own
-JavaScript module; the module asks ``/api/v1/auth/me`` what the signed-in person may do
-and fetches every figure from the JSON API, where permissions are enforced. Pages and
-assets therefore hold no data and are public (each route says so with
-``allow_public``), which lets the sign-in page load before anyone is signed in.
+Each page is a static HTML shell: ``templates/layout.html`` (head, menu bar, status line)
+around the page's own fragment from ``templates/pages/``, put together once per process
+from constants — never from data. The shell loads the page's JavaScript module, which
+asks ``/api/v1/auth/me`` what the signed-in person may do and fetches every figure from
+the JSON API, where permissions are enforced. Pages and assets therefore hold no data and
+are public (each route says so with ``allow_public``), which lets the sign-in page load
+before anyone is signed in. The sign-in page is a document of its own (no menu).
 
 Static files are looked up only under ``lineguard.web/static``, with an allow-list of
 file types; anything that would resolve outside that folder is a 404.
@@ -13,6 +15,7 @@ file types; anything that would resolve outside that folder is a 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
@@ -25,30 +28,53 @@ from lineguard.server.auth.dependencies import allow_public
 from lineguard.server.dashboard.headers import security_headers
 from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
 
-__all__ = ["PAGES", "Page", "install_site", "router"]
+__all__ = ["PAGES", "Page", "install_site", "render_page", "router", "static_file"]
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One page: its path, title, and ``static/js/pages/<name>.js`` + ``templates/pages/<name>.html``."""
+
     path: str
-    template: str
+    name: str
     title: str
+    #: Whether the page draws charts (loads the vendored Chart.js first).
+    charts: bool = False
+    #: A complete document in ``templates/`` instead of a fragment in the layout.
+    standalone: bool = False
 
 
 #: Every page of the dashboard. What each shows, and to whom, is in docs/dashboard.md.
 PAGES: tuple[Page, ...] = (
-    Page("/", "home.html", "LineGuard"),
-    Page("/signin", "signin.html", "Sign in"),
-    Page("/overview", "overview.html", "Overview"),
-    Page("/defects", "defects.html", "Defect analysis"),
-    Page("/alerts", "alerts.html", "Live alerts"),
-    Page("/record", "record.html", "Inspection record"),
-    Page("/nodes", "nodes.html", "Node health"),
-    Page("/models", "models.html", "Model registry"),
-    Page("/audit", "audit.html", "Audit log"),
-    Page("/users", "users.html", "Users and roles"),
-    Page("/retention", "retention.html", "Retention"),
+    Page("/", "home", "LineGuard"),
+    Page("/signin", "signin", "Sign in", standalone=True),
+    Page("/overview", "overview", "Overview", charts=True),
+    Page("/defects", "defects", "Defect analysis", charts=True),
+    Page("/alerts", "alerts", "Live alerts"),
+    Page("/record", "record", "Inspection record"),
+    Page("/nodes", "nodes", "Node health"),
+    Page("/models", "models", "Model registry"),
+    Page("/audit", "audit", "Audit log"),
+    Page("/users", "users", "Users and roles"),
+    Page("/retention", "retention", "Retention"),
 )
+
+_CHARTS = '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>\n'
+
+
+@cache
+def render_page(page: Page) -> bytes:
+    """The page's HTML: the layout around its fragment (constants only, built once)."""
+    if page.standalone:
+        return (TEMPLATES_DIR / f"{page.name}.html").read_bytes()
+    scripts = (
+        _CHARTS if page.charts else ""
+    ) + f'<script type="module" src="/static/js/pages/{page.name}.js"></script>'
+    layout = (TEMPLATES_DIR / "layout.html").read_text(encoding="utf-8")
+    content = (TEMPLATES_DIR / "pages" / f"{page.name}.html").read_text(encoding="utf-8")
+    html = layout.replace("{{title}}", page.title).replace("{{scripts}}", scripts)
+    return html.replace("{{content}}", content).encode("utf-8")
+
 
 _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -66,12 +92,10 @@ router = APIRouter(include_in_schema=False, dependencies=[_PUBLIC])
 
 
 def _page_route(page: Page) -> None:
-    source = TEMPLATES_DIR / page.template
-
     def serve_page() -> Response:
-        return FileResponse(source, media_type="text/html; charset=utf-8", headers=security_headers())
+        return Response(render_page(page), media_type="text/html; charset=utf-8", headers=security_headers())
 
-    serve_page.__name__ = f"page_{page.template.removesuffix('.html')}"
+    serve_page.__name__ = f"page_{page.name}"
     router.add_api_route(page.path, serve_page, methods=["GET"], summary=page.title)
 
 
