@@ -104,6 +104,8 @@ def load_session(spec: ModelSpec, *, threads: int, model_dir: Path | None = None
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting between ops: redaction shares two cores with the inspection path.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
         msg = f"person model {spec.filename} failed to load: {exc}"
