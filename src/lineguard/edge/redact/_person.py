@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from lineguard.contracts.errors import ConfigError
 from lineguard.contracts.types import Frame
 from lineguard.edge.redact._apply import apply_hiding, check_frame, check_mode
 from lineguard.edge.redact._detectors import Detection, PersonSegmenter, SsdDetector
@@ -32,7 +33,10 @@ from lineguard.edge.redact._geometry import grow_box, merge_count, square_tiles
 from lineguard.edge.redact._models import MODELS, load_session
 from lineguard.edge.redact._types import Box, PersonRegion, Redacted, RedactionMode, RegionSource
 
-__all__ = ["PersonRedactor", "RedactorSettings"]
+__all__ = ["CUES", "PersonRedactor", "RedactorSettings"]
+
+#: The person cues a redactor can combine.
+CUES = frozenset({"segmentation", "body", "face"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,22 @@ class RedactorSettings:
     threads: int = 2
     #: Which cues run; all three unless a benchmark switches one off to measure it.
     cues: frozenset[str] = field(default_factory=lambda: frozenset({"segmentation", "body", "face"}))
+
+    def __post_init__(self) -> None:
+        # A redactor configured to look for nobody would pass every frame through unredacted.
+        problems = []
+        if not self.cues or not self.cues <= CUES:
+            problems.append(f"cues must be a non-empty subset of {sorted(CUES)}, got {sorted(self.cues)}")
+        for name in ("segmentation_threshold", "face_threshold", "body_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                problems.append(f"{name} must be in (0, 1), got {value}")
+        if not all(0.05 <= f <= 1.0 for f in (*self.segmentation_tiles, *self.detector_tiles)):
+            problems.append("tile fractions must be in [0.05, 1]")
+        if self.threads < 1 or self.work_long_side_px < 64 or self.blob_growth < 0:
+            problems.append("threads >= 1, work_long_side_px >= 64 and blob_growth >= 0 are required")
+        if problems:
+            raise ConfigError("invalid redactor settings: " + "; ".join(problems), details=problems)
 
 
 class PersonRedactor:

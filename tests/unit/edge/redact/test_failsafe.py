@@ -103,3 +103,22 @@ def test_black_frame_is_the_safe_fallback(photos: list[LabelledPhoto]) -> None:
     safe = black_frame(image)
     assert safe.shape == image.shape and not safe.any()
     assert image.any()  # the input is untouched
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cues": frozenset()},
+        {"cues": frozenset({"segmentation", "crystal-ball"})},
+        {"segmentation_threshold": 1.0},
+        {"face_threshold": 0.0},
+        {"segmentation_tiles": (0.0,)},
+        {"threads": 0},
+    ],
+)
+def test_settings_that_could_find_nobody_are_refused(kwargs: dict[str, object]) -> None:
+    from lineguard.contracts.errors import ConfigError
+    from lineguard.edge.redact import RedactorSettings
+
+    with pytest.raises(ConfigError, match="invalid redactor settings"):
+        RedactorSettings(**kwargs)  # type: ignore[arg-type]
