@@ -188,3 +188,37 @@ def public_key(config_path: Path) -> None:
     settings = load_server_config(config_path)
     signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
     click.echo(public_key_pem(signer.public).decode("ascii"), nl=False)
+
+
+@audit.command("forward")
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--syslog", "target_url", required=True, help="udp://host:514 or tcp://host:6514 of the SIEM.")
+@click.option("--follow", is_flag=True, help="Keep running, forwarding new entries every --interval-s.")
+@click.option("--interval-s", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
+def forward(config_path: Path, target_url: str, follow: bool, interval_s: float) -> None:
+    """Send audit entries not yet forwarded to a SIEM over syslog (RFC 5424, JSON body).
+
+    \b
+    Example:
+      lineguard audit forward --config server.yaml --syslog tcp://siem.plant.local:6514 --follow
+    """
+    import socket
+
+    from lineguard.server.audit.syslog import SyslogTarget, forward_new_entries
+    from lineguard.server.keystore import open_storage
+
+    settings = load_server_config(config_path)
+    target = SyslogTarget(target_url)
+    engine, sessions = open_storage(settings, migrate=False)
+    state = settings.data_dir / "audit" / "forwarded.seq"
+    try:
+        while True:
+            with sessions() as session:
+                sent = forward_new_entries(session, target, state_path=state, hostname=socket.gethostname())
+            if sent or not follow:
+                click.echo(f"forwarded {sent} entries to {target_url}")
+            if not follow:
+                return
+            time.sleep(interval_s)
+    finally:
+        engine.dispose()

@@ -1,0 +1,100 @@
+"""Forward audit entries to a SIEM over syslog (RFC 5424), picking up where it left off.
+
+Each entry becomes one message: facility 13 ("log audit"), severity notice (5) for a
+success and warning (4) for a failure or denial, MSGID the event name, and the whole
+entry (hashes included, so the SIEM can verify the chain later) as JSON in MSG. UDP
+sends one datagram per entry; TCP uses octet-counting framing (RFC 6587). The highest
+forwarded ``seq`` is kept in ``data_dir/audit/forwarded.seq``, written only after a
+batch was handed to the socket, so a restart resends at most one batch and never skips.
+Forwarding is a copy for monitoring: the signed chain in the database stays the record.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.errors import InputError
+from lineguard.crypto import atomic_write, utc_text
+from lineguard.server.audit.models import AuditEntryRow
+
+__all__ = ["SyslogTarget", "format_message", "forward_new_entries"]
+
+_FACILITY_LOG_AUDIT = 13
+
+
+class SyslogTarget:
+    """``udp://host:port`` or ``tcp://host:port``."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"udp", "tcp"} or not parts.hostname or parts.port is None:
+            msg = f"syslog target must look like udp://host:514 or tcp://host:6514, got {url!r}"
+            raise InputError(msg)
+        self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+
+    def send(self, messages: Iterable[bytes]) -> None:
+        if self.scheme == "udp":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                for message in messages:
+                    sock.sendto(message, (self.host, self.port))
+            return
+        try:
+            with socket.create_connection((self.host, self.port), timeout=10) as sock:
+                for message in messages:
+                    sock.sendall(str(len(message)).encode() + b" " + message)
+        except OSError as exc:
+            msg = f"cannot send to syslog at tcp://{self.host}:{self.port} ({exc.strerror or exc})"
+            raise InputError(msg) from None
+
+
+def format_message(row: AuditEntryRow, *, hostname: str, app_name: str = "lineguard") -> bytes:
+    severity = 5 if row.outcome == "success" else 4
+    entry = {
+        "seq": row.seq,
+        "event_id": row.event_id,
+        "recorded_at": utc_text(row.recorded_at),
+        "name": row.name,
+        "actor": row.actor,
+        "outcome": row.outcome,
+        "payload": json.loads(row.payload),
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+    }
+    pri = _FACILITY_LOG_AUDIT * 8 + severity
+    header = f"<{pri}>1 {entry['recorded_at']} {hostname} {app_name} - {row.name[:32]} -"
+    return header.encode("ascii", "replace") + b" " + json.dumps(entry, ensure_ascii=False).encode("utf-8")
+
+
+def _read_state(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except FileNotFoundError:
+        return 0
+    except ValueError:
+        msg = f"{path} does not hold a sequence number; delete it to resend everything"
+        raise InputError(msg) from None
+
+
+def forward_new_entries(
+    session: Session, target: SyslogTarget, *, state_path: Path, hostname: str, batch: int = 500
+) -> int:
+    """Send every entry after the last forwarded one; return how many were sent."""
+    sent = 0
+    last = _read_state(state_path)
+    while True:
+        rows = session.scalars(
+            select(AuditEntryRow).where(AuditEntryRow.seq > last).order_by(AuditEntryRow.seq).limit(batch)
+        ).all()
+        if not rows:
+            return sent
+        target.send(format_message(r, hostname=hostname) for r in rows)
+        last = rows[-1].seq
+        atomic_write(state_path, f"{last}\n".encode())
+        sent += len(rows)
