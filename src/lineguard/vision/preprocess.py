@@ -27,6 +27,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_IMAGE_PIXELS",
     "MIN_IMAGE_SIDE",
+    "ColourOrder",
     "prepare_batch",
     "prepare_input",
     "read_image",

@@ -1,0 +1,100 @@
+"""Choosing the image-score threshold a package ships with.
+
+Two regimes:
+
+* **Good images only** (the usual case on a new line): the threshold is the
+  ``1 - target_frr`` quantile of held-out good scores, so about ``target_frr`` of good
+  parts would be rejected. With fewer than ``1 / target_frr`` held-out images this is
+  simply their maximum, and the metadata says so.
+* **Labelled defects available**: the threshold maximises F1 (or reaches a recall
+  target) on the validation set, but only among thresholds whose false-reject rate on
+  the validation goods stays within ``max_frr``.
+
+Either way the threshold is never below every good score: a validation set without
+defects cannot pull it down to "flag everything" (the anomalib failure where an
+adaptive F1 threshold on good-only data rejects every part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from lineguard.contracts.errors import InputError
+from lineguard.vision.metrics import stats_at_threshold
+from lineguard.vision.package import ThresholdSpec
+
+__all__ = ["calibrate_threshold"]
+
+
+def _as_scores(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(arr).all():
+        msg = f"{what} scores contain NaN or infinity"
+        raise InputError(msg)
+    return arr
+
+
+def calibrate_threshold(
+    good_scores: Sequence[float] | np.ndarray,
+    defect_scores: Sequence[float] | np.ndarray | None = None,
+    *,
+    target_frr: float = 0.01,
+    max_frr: float = 0.05,
+    objective: Literal["f1", "recall"] = "f1",
+    min_recall: float = 0.95,
+) -> ThresholdSpec:
+    """Threshold from validation scores (higher = more anomalous; fail when score > threshold)."""
+    if not 0 <= target_frr < 1 or not 0 <= max_frr < 1:
+        msg = f"false-reject rates must be in [0, 1), got target {target_frr}, max {max_frr}"
+        raise InputError(msg)
+    good = _as_scores(good_scores, "good")
+    defects = _as_scores(defect_scores if defect_scores is not None else [], "defect")
+    if good.size == 0:
+        msg = "threshold calibration needs at least one held-out good image"
+        raise InputError(msg)
+    if defects.size == 0:
+        value = float(np.quantile(good, 1 - target_frr, method="higher"))
+        small = good.size * target_frr < 1
+        note = (
+            f"maximum of {good.size} held-out good scores (too few to estimate a {target_frr:.1%} quantile)"
+            if small
+            else f"{1 - target_frr:.1%} quantile of {good.size} held-out good scores"
+        )
+        frr = float((good > value).mean())
+        return ThresholdSpec(
+            value=value,
+            method="good_quantile",
+            target_frr=target_frr,
+            validation_good_count=int(good.size),
+            validation_frr=frr,
+            note=note,
+        )
+    labels = np.r_[np.zeros(good.size), np.ones(defects.size)]
+    scores = np.r_[good, defects]
+    # Candidate thresholds: every distinct score, each meaning "fail above this value".
+    candidates = np.unique(scores)
+    floor = float(np.quantile(good, 1 - max_frr, method="higher"))  # FRR cap
+    candidates = candidates[candidates >= floor]
+    stats = [stats_at_threshold(labels, scores, float(t)) for t in candidates]
+    if objective == "recall":
+        reaching = [s for s in stats if s.recall >= min_recall]
+        best = max(reaching, key=lambda s: s.threshold) if reaching else min(stats, key=lambda s: s.threshold)
+        method: Literal["labelled_f1", "labelled_recall"] = "labelled_recall"
+        note = f"highest threshold reaching recall {min_recall:.0%} with FRR <= {max_frr:.0%}"
+    else:
+        best = max(stats, key=lambda s: (s.f1, s.threshold))
+        method = "labelled_f1"
+        note = f"maximum F1 with FRR <= {max_frr:.0%} on validation goods"
+    return ThresholdSpec(
+        value=float(best.threshold),
+        method=method,
+        target_frr=max_frr,
+        validation_good_count=int(good.size),
+        validation_defect_count=int(defects.size),
+        validation_frr=float(best.frr),
+        validation_recall=float(best.recall),
+        note=note,
+    )

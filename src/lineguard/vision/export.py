@@ -1,0 +1,85 @@
+"""Exporting the in-process detector to ONE ONNX graph, and proving the two agree.
+
+torch 2.13's default exporter (``dynamo=True``) needs ``onnxscript``, which LineGuard
+does not install; the TorchScript exporter (``dynamo=False``) handles this graph
+(convolutions, matmuls, resize, reflect padding) and writes IR 8 / opset 17, both
+within what onnxruntime 1.31 accepts (IR <= 13, opset <= 26).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from lineguard.contracts.errors import ModelError
+
+__all__ = ["EXPORT_OPSET", "MAX_IR_VERSION", "export_onnx", "onnx_session", "parity"]
+
+EXPORT_OPSET = 17
+MAX_IR_VERSION = 13
+
+
+def export_onnx(module: nn.Module, *, height: int, width: int) -> bytes:
+    """``module(image [N,3,H,W]) → (score [N], map [N,H,W])`` as ONNX bytes (batch dimension dynamic)."""
+    module.eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice and tracer hints
+        torch.onnx.export(
+            module,
+            (torch.zeros(1, 3, height, width),),
+            buffer,  # type: ignore[arg-type]  # file-like objects are accepted
+            dynamo=False,
+            opset_version=EXPORT_OPSET,
+            input_names=["image"],
+            output_names=["anomaly_score", "anomaly_map"],
+            dynamic_axes={"image": {0: "N"}, "anomaly_score": {0: "N"}, "anomaly_map": {0: "N"}},
+            do_constant_folding=True,
+        )
+    import onnx
+
+    model = onnx.load_from_string(buffer.getvalue())
+    if model.ir_version > MAX_IR_VERSION:
+        model.ir_version = MAX_IR_VERSION
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def onnx_session(model_bytes: bytes, *, threads: int | None = None) -> object:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def parity(
+    module: nn.Module, model_bytes: bytes, batches: list[np.ndarray], *, tolerance: float = 1e-4
+) -> tuple[float, float]:
+    """Max |ONNX - torch| over (scores, maps) on the given input batches; raises past ``tolerance``.
+
+    Scores must agree within ``tolerance``; maps (many more values, each a sum of the
+    same float32 terms in another order) within ``10 * tolerance``.
+    """
+    session = onnx_session(model_bytes)
+    worst_score = worst_map = 0.0
+    with torch.no_grad():
+        for batch in batches:
+            t_score, t_map = module(torch.from_numpy(batch))
+            o_score, o_map = session.run(None, {"image": batch})  # type: ignore[attr-defined]
+            worst_score = max(worst_score, float(np.abs(t_score.numpy() - o_score).max()))
+            worst_map = max(worst_map, float(np.abs(t_map.numpy() - o_map).max()))
+    if worst_score > tolerance or worst_map > 10 * tolerance:
+        msg = (
+            f"exported ONNX graph disagrees with the in-process model: max score difference "
+            f"{worst_score:.2e} (allowed {tolerance:.0e}), max map difference {worst_map:.2e}"
+        )
+        raise ModelError(msg)
+    return worst_score, worst_map

@@ -1,0 +1,359 @@
+"""Training a model package from a folder of good images (MVTec AD layout).
+
+``train_package(DIR, OUT)``: read ``DIR/train/good`` → split off held-out good images
+(deterministically, by a hash of each file name; ``DIR/validation`` is used instead
+when it exists) → backbone features → fit the local and global Gaussians on the rest
+→ standardise both branches and calibrate the threshold on the held-out images → export
+one ONNX graph → check ONNX against torch on every held-out image → write the package.
+
+Everything is closed-form (means, shrunk covariances, an SVD): no epochs, no random
+initialisation, the same data gives the same package (up to ``created_at``).
+Imports torch: training-time only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lineguard.contracts.errors import DatasetError, InputError
+from lineguard.vision.backbones import build_backbone
+from lineguard.vision.calibration import calibrate_threshold
+from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
+from lineguard.vision.export import export_onnx, parity
+from lineguard.vision.metrics import auroc, recall_at_frr
+from lineguard.vision.package import (
+    EvaluationSummary,
+    InputSpec,
+    ModelMetadata,
+    ModelPackage,
+    ScoreNormalisation,
+    TrainingDataSpec,
+    save_package,
+    sha256_hex,
+)
+from lineguard.vision.preprocess import ColourOrder, prepare_input, read_image
+from lineguard.vision.scoring import Detector, GaussianStats, LocalGlobalHead, LowRankGaussian
+
+__all__ = [
+    "METHOD",
+    "FittedDetector",
+    "ProgressCallback",
+    "TrainConfig",
+    "TrainResult",
+    "fit_detector",
+    "load_inputs",
+    "split_holdout",
+    "train_package",
+]
+
+METHOD = "local-global-gaussian"
+#: (stage, done, total) — called as work progresses; stages: read, fit, calibrate, export, parity.
+ProgressCallback = Callable[[str, int, int], None]
+MIN_FIT_IMAGES = 8
+MIN_HOLDOUT_IMAGES = 4
+#: Held-out (and validation-defect) images whose ONNX and torch scores are compared at export.
+PARITY_SAMPLE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    backbone: str = "mobilenet-v2"
+    #: Square input side; a multiple of 128 so every feature map splits into the pyramid's 4x4 grid.
+    image_size: int = 256
+    #: Backbone blocks whose outputs are read (shallow to deep); indices below refer to this list.
+    backbone_layers: tuple[int, ...] = (2, 5, 12, 15)
+    local_layers: tuple[int, ...] = (1, 2)
+    global_layers: tuple[int, ...] = (0, 1, 2, 3)
+    #: Gaussian smoothing of the upsampled local map, in input pixels.
+    sigma: float = 4.0
+    max_rank: int = 256
+    holdout_fraction: float = 0.15
+    target_frr: float = 0.01
+    batch_size: int = 16
+    threads: int | None = None
+    model_id: str | None = None
+    parity_tolerance: float = 1e-4
+
+    def check(self) -> None:
+        if self.image_size % 128 or not 128 <= self.image_size <= 1024:
+            msg = f"image_size must be a multiple of 128 between 128 and 1024, got {self.image_size}"
+            raise InputError(msg)
+        if not 0 < self.holdout_fraction < 0.5:
+            msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
+            raise InputError(msg)
+        n = len(self.backbone_layers)
+        if any(not 0 <= i < n for i in (*self.local_layers, *self.global_layers)):
+            msg = f"local/global layer indices must index backbone_layers (0..{n - 1})"
+            raise InputError(msg)
+
+
+@dataclass(slots=True)
+class FittedDetector:
+    detector: Detector
+    config: TrainConfig
+    fit_paths: list[Path]
+    holdout_paths: list[Path]
+    holdout_scores: np.ndarray
+    local_norm: tuple[float, float]
+    global_norm: tuple[float, float]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def score(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            s, m = self.detector(torch.from_numpy(tensor))
+        return s.numpy(), m.numpy()
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    package: ModelPackage
+    fitted: FittedDetector
+    seconds: float
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    del stage, done, total
+
+
+def split_holdout(root: Path, paths: Sequence[Path], fraction: float) -> tuple[list[Path], list[Path]]:
+    """(fit, holdout): the holdout is the files whose name hashes lowest — stable across runs and machines."""
+    n = len(paths)
+    n_hold = max(MIN_HOLDOUT_IMAGES, round(fraction * n))
+    if n - n_hold < MIN_FIT_IMAGES:
+        msg = (
+            f"{root / 'train' / GOOD} holds {n} good images; at least {MIN_FIT_IMAGES + MIN_HOLDOUT_IMAGES} "
+            f"are needed ({MIN_FIT_IMAGES} to learn from, {MIN_HOLDOUT_IMAGES} held out to calibrate)"
+        )
+        raise DatasetError(msg)
+
+    def key(p: Path) -> str:
+        return hashlib.sha256(p.relative_to(root).as_posix().encode()).hexdigest()
+
+    ranked = sorted(paths, key=key)
+    holdout = set(ranked[:n_hold])
+    return [p for p in paths if p not in holdout], [p for p in paths if p in holdout]
+
+
+def load_inputs(paths: Sequence[Path], size: int, colour_order: ColourOrder = "RGB") -> np.ndarray:
+    """Decode and preprocess files → [N, 3, size, size]; a bad file raises naming it."""
+    return np.concatenate(
+        [
+            prepare_input(read_image(p), width=size, height=size, colour_order=colour_order, source=str(p))
+            for p in paths
+        ]
+    )
+
+
+def _extract(
+    backbone: torch.nn.Module,
+    head_parts: Callable[[list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
+    paths: Sequence[Path],
+    config: TrainConfig,
+    progress: ProgressCallback,
+    stage: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    embs: np.ndarray | None = None
+    descs: np.ndarray | None = None
+    for start in range(0, len(paths), config.batch_size):
+        chunk = paths[start : start + config.batch_size]
+        with torch.no_grad():
+            emb, desc = head_parts(backbone(torch.from_numpy(load_inputs(chunk, config.image_size))))
+        if embs is None or descs is None:
+            embs = np.empty((len(paths), *emb.shape[1:]), dtype=np.float32)
+            descs = np.empty((len(paths), desc.shape[1]), dtype=np.float32)
+        embs[start : start + len(chunk)] = emb.numpy()
+        descs[start : start + len(chunk)] = desc.numpy()
+        progress(stage, start + len(chunk), len(paths))
+    assert embs is not None and descs is not None  # noqa: S101 - paths is never empty here
+    return embs, descs
+
+
+def _fit_local(embs: np.ndarray, chunk: int = 64) -> GaussianStats:
+    n, c, h, w = embs.shape
+    flat = embs.reshape(n, c, h * w)
+    means, precisions, shrinks = [], [], []
+    for a in range(0, h * w, chunk):
+        stats = GaussianStats.fit(flat[:, :, a : a + chunk].transpose(2, 0, 1))  # [positions, n, c]
+        means.append(stats.mean)
+        precisions.append(stats.precision)
+        shrinks.append(stats.shrinkage)
+    return GaussianStats(np.concatenate(means), np.concatenate(precisions), np.concatenate(shrinks))
+
+
+def _standardiser(values: np.ndarray) -> tuple[float, float]:
+    mean = float(values.mean())
+    std = float(values.std())
+    return mean, max(std, 1e-3 * abs(mean), 1e-6)
+
+
+def fit_detector(
+    fit_paths: Sequence[Path],
+    holdout_paths: Sequence[Path],
+    config: TrainConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> FittedDetector:
+    """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``."""
+    config = config or TrainConfig()
+    config.check()
+    report = progress or _noop
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    timings: dict[str, float] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    backbone = build_backbone(config.backbone, layers=config.backbone_layers, image_size=config.image_size)
+    probe = LocalGlobalHead.parts_only(config.local_layers, config.global_layers)
+    fit_emb, fit_desc = _extract(backbone, probe, list(fit_paths), config, report, "features")
+    hold_emb, hold_desc = _extract(backbone, probe, list(holdout_paths), config, report, "holdout")
+    timings["features_s"] = time.perf_counter() - t0
+    timings["features_cpu_s"] = time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
+    report("fit", 0, 2)
+    local = _fit_local(fit_emb)
+    report("fit", 1, 2)
+    glob = LowRankGaussian.fit(fit_desc, max_rank=config.max_rank)
+    report("fit", 2, 2)
+    size = config.image_size
+    head = LocalGlobalHead(
+        local_layers=config.local_layers,
+        global_layers=config.global_layers,
+        local_stats=local,
+        global_stats=glob,
+        grid=(int(fit_emb.shape[2]), int(fit_emb.shape[3])),
+        output_size=(size, size),
+        sigma=config.sigma,
+    )
+    with torch.no_grad():
+        local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
+    local_norm = _standardiser(local_map.flatten(1).amax(1).numpy())
+    global_norm = _standardiser(gdist.numpy())
+    head.set_normalisation(local_norm, global_norm)
+    with torch.no_grad():
+        holdout_scores, _ = head.combine(local_map, gdist)
+    timings["fit_s"] = time.perf_counter() - t1
+    timings["fit_cpu_s"] = time.process_time() - c1
+    detector = Detector(backbone, head).eval()
+    return FittedDetector(
+        detector=detector,
+        config=config,
+        fit_paths=list(fit_paths),
+        holdout_paths=list(holdout_paths),
+        holdout_scores=holdout_scores.numpy(),
+        local_norm=local_norm,
+        global_norm=global_norm,
+        seconds=timings,
+    )
+
+
+def _model_id(root: Path, created: datetime) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", root.resolve().name).strip("-._") or "model"
+    return f"{slug[:80]}-{created:%Y%m%dT%H%M%SZ}"
+
+
+def _score_paths(fitted: FittedDetector, paths: Sequence[Path]) -> np.ndarray:
+    out = [
+        fitted.score(load_inputs(paths[i : i + 16], fitted.config.image_size))[0]
+        for i in range(0, len(paths), 16)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def train_package(
+    data_dir: Path | str,
+    out_dir: Path | str,
+    *,
+    config: TrainConfig | None = None,
+    progress: ProgressCallback | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
+    """Train on ``data_dir`` (MVTec AD layout) and write a package to ``out_dir``."""
+    started = time.perf_counter()
+    config = config or TrainConfig()
+    config.check()
+    report = progress or _noop
+    root = Path(data_dir)
+    out = Path(out_dir)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        msg = f"{out} already exists and is not empty (choose another path or overwrite)"
+        raise InputError(msg)
+    dataset: Dataset = scan_dataset(root)
+    val_good = [i.path for i in dataset.validation if not i.is_defect]
+    val_defects = [i.path for i in dataset.validation if i.is_defect]
+    if val_good:
+        fit_paths, holdout_paths = list(dataset.train_good), val_good
+        holdout_note = f"{len(val_good)} good images from validation/good"
+    else:
+        fit_paths, holdout_paths = split_holdout(root, dataset.train_good, config.holdout_fraction)
+        holdout_note = f"{len(holdout_paths)} good images held out of train/good by file-name hash"
+    fitted = fit_detector(fit_paths, holdout_paths, config, report)
+
+    report("calibrate", 0, 1)
+    defect_scores = _score_paths(fitted, val_defects)
+    threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=config.target_frr)
+    evaluation = EvaluationSummary(dataset=holdout_note, good_count=len(holdout_paths))
+    if val_defects:
+        labels = np.r_[np.zeros(len(holdout_paths)), np.ones(len(val_defects))]
+        scores = np.r_[fitted.holdout_scores, defect_scores]
+        evaluation = EvaluationSummary(
+            dataset=f"validation: {holdout_note} and {len(val_defects)} labelled defects",
+            image_auroc=auroc(labels, scores),
+            recall_at_1pct_frr=recall_at_frr(labels, scores, 0.01),
+            good_count=len(holdout_paths),
+            defect_count=len(val_defects),
+        )
+    report("calibrate", 1, 1)
+
+    report("export", 0, 1)
+    size = config.image_size
+    model_bytes = export_onnx(fitted.detector, height=size, width=size)
+    report("export", 1, 1)
+    # Parity on a sample here (the benchmark and CI check every test image): the check
+    # runs torch and onnxruntime side by side, which costs as much as training itself.
+    check_paths = [*holdout_paths[:PARITY_SAMPLE], *val_defects[:PARITY_SAMPLE]]
+    batches = [load_inputs(check_paths[i : i + 8], size) for i in range(0, len(check_paths), 8)]
+    batches.append(batches[0][:1])  # batch size 1, as the edge node runs it
+    score_diff, _ = parity(fitted.detector, model_bytes, batches, tolerance=config.parity_tolerance)
+    report("parity", 1, 1)
+
+    created = datetime.now(UTC)
+    spec = fitted.detector.backbone.spec
+    metadata = ModelMetadata(
+        model_id=config.model_id or _model_id(root, created),
+        created_at=created,
+        method=METHOD,
+        backbone=config.backbone,
+        model_sha256=sha256_hex(model_bytes),
+        input=InputSpec(width=size, height=size, colour_order="RGB", mean=spec.mean, std=spec.std),
+        threshold=threshold,
+        score_normalisation=ScoreNormalisation(
+            description=(
+                "graph output = z_local + z_global, each branch standardised on the held-out good images "
+                f"(local map max: mean {fitted.local_norm[0]:.4g}, std {fitted.local_norm[1]:.4g}; "
+                f"global distance: mean {fitted.global_norm[0]:.4g}, std {fitted.global_norm[1]:.4g})"
+            )
+        ),
+        training_data=TrainingDataSpec(
+            sha256=dataset_digest(root, [*dataset.train_good, *(i.path for i in dataset.validation)]),
+            image_count=len(dataset.train_good) + len(dataset.validation),
+            description=f"{len(fit_paths)} images fitted, {holdout_note}",
+        ),
+        evaluation=evaluation.model_copy(update={"parity_max_abs_diff": score_diff}),
+        parameters={
+            "backbone_layers": ",".join(map(str, config.backbone_layers)),
+            "local_layers": ",".join(map(str, config.local_layers)),
+            "global_layers": ",".join(map(str, config.global_layers)),
+            "sigma": config.sigma,
+            "max_rank": config.max_rank,
+            "holdout_fraction": config.holdout_fraction,
+        },
+    )
+    package = save_package(out, model_bytes=model_bytes, metadata=metadata, overwrite=overwrite)
+    return TrainResult(package=package, fitted=fitted, seconds=time.perf_counter() - started)

@@ -1,0 +1,158 @@
+"""Train → package → ONNX parity → evaluate → localise, on synthetic parts (no shared data needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
+from lineguard.vision.dataset import scan_dataset
+from lineguard.vision.evaluate import evaluate_package, load_mask
+from lineguard.vision.package import load_package
+from lineguard.vision.preprocess import read_image
+from lineguard.vision.regions import regions_from_map
+from lineguard.vision.runtime import OnnxModelRunner
+from lineguard.vision.train import TrainResult, load_inputs, split_holdout, train_package
+from tests.unit.vision.conftest import FAST
+
+pytestmark = pytest.mark.slow
+
+
+def test_package_holds_a_complete_description(trained: TrainResult) -> None:
+    meta = load_package(trained.package.path).metadata
+    assert meta.method == "local-global-gaussian"
+    assert meta.backbone == "mobilenet-v2"
+    assert (meta.input.width, meta.input.height, meta.input.colour_order) == (128, 128, "RGB")
+    assert meta.training_data.image_count == 40
+    assert meta.threshold.method == "good_quantile"
+    assert meta.threshold.validation_good_count == 6  # 15% of 40, by file-name hash
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    assert meta.class_names == ["anomaly"]
+    assert sorted(p.name for p in trained.package.path.iterdir()) == ["metadata.json", "model.onnx"]
+
+
+def test_onnx_matches_torch_on_every_test_image(trained: TrainResult, synthetic_dataset: Path) -> None:
+    runner = OnnxModelRunner(trained.package.path, threads=2)
+    paths = [i.path for i in scan_dataset(synthetic_dataset).test]
+    torch_scores, torch_maps = trained.fitted.score(load_inputs(paths, 128))
+    for path, t_score, t_map in zip(paths, torch_scores, torch_maps, strict=True):
+        scores = runner.infer(read_image(path))
+        assert abs(scores.anomaly_score - float(t_score)) <= 1e-4, path
+        assert np.abs(scores.anomaly_map - t_map).max() <= 1e-3, path
+
+
+def test_defects_are_found_and_localised(trained: TrainResult, synthetic_dataset: Path) -> None:
+    report = evaluate_package(trained.package.path, synthetic_dataset, threads=2)
+    assert report.image_auroc >= 0.95
+    assert report.pixel_auroc is not None and report.pixel_auroc >= 0.9
+    assert report.at_threshold.frr <= 0.2
+    assert {t.defect_type for t in report.per_type} == {"hole", "scratch"}
+    hits = 0
+    for result in (r for r in report.results if r.label == "hole"):
+        assert result.mask is not None
+        regions = regions_from_map(result.anomaly_map, threshold=report.threshold, out_width=128, out_height=128)
+        ys, xs = np.nonzero(result.mask)
+        cy, cx = ys.mean(), xs.mean()
+        hits += any(
+            r.bbox.x <= cx <= r.bbox.x + r.bbox.width and r.bbox.y <= cy <= r.bbox.y + r.bbox.height
+            for r in regions
+        )
+    assert hits >= 5  # of 6 holes, the box covers the hole's centre
+
+
+def test_holdout_split_is_deterministic_and_disjoint(synthetic_dataset: Path) -> None:
+    paths = scan_dataset(synthetic_dataset).train_good
+    fit, hold = split_holdout(synthetic_dataset, paths, 0.15)
+    assert set(fit).isdisjoint(hold) and len(fit) + len(hold) == len(paths)
+    assert len(hold) == 6
+    _, hold_reversed = split_holdout(synthetic_dataset, sorted(paths, reverse=True), 0.15)
+    assert set(hold_reversed) == set(hold)  # chosen by name hash, not by listing order
+
+
+def test_too_few_images_is_a_clear_error(synthetic_dataset: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    (small / "train" / "good").mkdir(parents=True)
+    for p in sorted((synthetic_dataset / "train" / "good").iterdir())[:5]:
+        shutil.copy(p, small / "train" / "good" / p.name)
+    with pytest.raises(DatasetError, match="holds 5 good images; at least 12"):
+        train_package(small, tmp_path / "out", config=FAST)
+
+
+def _copy_train(src: Path, dst: Path) -> Path:
+    shutil.copytree(src / "train", dst / "train")
+    return dst
+
+
+def test_corrupt_image_is_named_and_never_skipped(synthetic_dataset: Path, tmp_path: Path) -> None:
+    data = _copy_train(synthetic_dataset, tmp_path / "d")
+    bad = data / "train" / "good" / "007.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(ImageDecodeError, match=r"007\.png"):
+        train_package(data, tmp_path / "out", config=FAST)
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_image_is_refused(synthetic_dataset: Path, tmp_path: Path) -> None:
+    data = _copy_train(synthetic_dataset, tmp_path / "d")
+    path = data / "train" / "good" / "003.png"
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ImageDecodeError, match=r"003\.png: image file is truncated"):
+        read_image(path)
+
+
+def test_non_image_file_in_train_folder_is_an_error(synthetic_dataset: Path, tmp_path: Path) -> None:
+    data = _copy_train(synthetic_dataset, tmp_path / "d")
+    (data / "train" / "good" / "notes.txt").write_text("hello")
+    with pytest.raises(DatasetError, match=r"notes\.txt: not an image file"):
+        train_package(data, tmp_path / "out", config=FAST)
+
+
+@pytest.mark.parametrize("layout", ["missing", "misnamed", "empty"])
+def test_bad_dataset_layouts(tmp_path: Path, layout: str) -> None:
+    root = tmp_path / "ds"
+    if layout == "misnamed":
+        (root / "train" / "ok").mkdir(parents=True)
+    elif layout == "empty":
+        (root / "train" / "good").mkdir(parents=True)
+    with pytest.raises(DatasetError) as info:
+        train_package(root, tmp_path / "out", config=FAST)
+    expected = {"missing": "does not exist", "misnamed": "holds ok/", "empty": "holds no images"}[layout]
+    assert expected in str(info.value)
+
+
+def test_existing_output_is_not_clobbered(trained: TrainResult, synthetic_dataset: Path) -> None:
+    with pytest.raises(InputError, match="already exists"):
+        train_package(synthetic_dataset, trained.package.path, config=FAST)
+
+
+def test_image_size_must_suit_the_pyramid(synthetic_dataset: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match="multiple of 128"):
+        train_package(synthetic_dataset, tmp_path / "o", config=replace(FAST, image_size=200))
+
+
+def test_gray_and_colour_frames_score_alike(trained: TrainResult, synthetic_dataset: Path) -> None:
+    runner = OnnxModelRunner(trained.package.path, threads=1)
+    gray = read_image(sorted((synthetic_dataset / "test" / "good").iterdir())[0])[:, :, 0]
+    assert runner.infer(gray).anomaly_score == pytest.approx(runner.infer(np.dstack([gray] * 3)).anomaly_score)
+    tiny, huge = gray[:10, :10], np.tile(gray, (20, 20))
+    assert np.isfinite(runner.infer(tiny).anomaly_score)
+    assert np.isfinite(runner.infer(huge).anomaly_score)
+
+
+def test_mask_loading(synthetic_dataset: Path) -> None:
+    mask = load_mask(next((synthetic_dataset / "ground_truth" / "hole").iterdir()), 64, 32)
+    assert mask.shape == (32, 64) and mask.any()
+    assert not load_mask(None, 8, 8).any()
+
+
+def test_metadata_records_the_method_settings(trained: TrainResult) -> None:
+    raw = json.loads((trained.package.path / "metadata.json").read_text())
+    assert raw["format_version"] == 1
+    assert raw["parameters"]["local_layers"] == "1,2"
+    assert raw["created_at"].endswith("Z") or raw["created_at"].endswith("+00:00")
