@@ -206,7 +206,19 @@ def pages(plant: Plant, alert_id: str, event_id: str) -> dict[str, tuple[str, Ca
             lambda b: (b.get("/auth/me"), b.get("/registry/models"), b.get("/registry/releases")),
         ),
         "users and roles": ("admin", lambda b: (b.get("/auth/me"), b.get("/auth/users"))),
-        "audit log (page shell + me)": ("auditor", lambda b: b.get("/auth/me")),
+        "audit log (verify + 100 entries)": (
+            "auditor",
+            lambda b: (b.get("/auth/me"), b.get("/audit/verification"), b.get("/audit/entries", limit=100)),
+        ),
+        "retention": (
+            "admin",
+            lambda b: (
+                b.get("/auth/me"),
+                b.get("/retention/policy"),
+                b.get("/retention/sweeps", limit=20),
+                b.get("/retention/holds"),
+            ),
+        ),
     }
 
 

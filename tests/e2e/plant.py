@@ -109,6 +109,7 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
                 seed_people(plant)
                 seed_plant(plant)
                 seed_registry(plant)
+                seed_retention_and_checkpoint(plant)
             yield plant
     finally:
         if engine is not None:
@@ -372,3 +373,29 @@ def seed_registry(plant: Plant) -> None:
             actor="user:quinn.quality",
             audit=context.audit,
         )
+
+
+# ---- retention and the audit chain ---------------------------------------------------------
+
+
+def seed_retention_and_checkpoint(plant: Plant) -> None:
+    """A manual retention sweep, a legal hold on the record behind the first alert, and a
+    signed audit checkpoint (the server signs one every 5 minutes; tests cannot wait)."""
+    from lineguard.server.audit.scheduled import checkpoint_now
+    from lineguard.server.retention import service as retention
+
+    context = plant.context
+    retention.run_sweep(context.sessions, plant.settings.retention, trigger="manual", actor="user:ada.admin")
+    with context.sessions() as session:
+        retention.place_hold(
+            session,
+            category_name="inspection_events",
+            record_id=plant.evidence_event_id,
+            reason="customer complaint C-1042",
+            actor="user:quinn.quality",
+            audit=context.audit,
+        )
+        session.commit()
+    signer = context.extras.get("audit.signer")
+    assert signer is not None, "the audit domain's lifespan keeps its signer in the context extras"
+    checkpoint_now(context, signer)
