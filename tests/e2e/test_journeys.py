@@ -114,6 +114,7 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
     expect(page.locator("#record-fields")).to_contain_text("P-LIVE-1")
     panel = page.locator("#evidence-panel")
     expect(panel).to_be_visible()
+    expect(page.locator("#evidence-note")).to_be_hidden()
     page.get_by_label("Purpose").select_option("customer complaint")
     page.get_by_role("button", name="Open evidence").click()
     expect(page.locator("#evidence-held")).to_contain_text("Evidence held on node edge-l1")
@@ -164,6 +165,7 @@ def test_maintenance_technician_sees_alerts_but_no_evidence(page: Page, plant: P
     page.locator("#alert-feed li a").first.click()
     expect(page.locator("#record-fields")).to_contain_text("Verdict")
     expect(page.locator("#evidence-panel")).to_be_hidden()
+    expect(page.locator("#evidence-note")).to_contain_text("only to roles that may see them")
     expect(page.get_by_role("button", name="Open evidence")).to_have_count(0)
     screenshot(page, "record-maintenance")
     assert (

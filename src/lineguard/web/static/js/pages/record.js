@@ -3,7 +3,7 @@
 // evidence posts an audited request (with a purpose) to the server, which answers
 // with the image when it can reach it, or says which node holds it.
 
-import { api, ApiError } from "../api.js";
+import { api, ApiError, can } from "../api.js";
 import { $, badge, clear, el, empty, explain, fmtTime, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
 
@@ -126,7 +126,9 @@ async function load() {
   });
 }
 
-if (await startPage("inspection_results.read")) {
+const who = await startPage("inspection_results.read");
+if (who) {
+  $("#evidence-note").hidden = can(who, "evidence_images.read");
   try {
     await load();
   } catch (error) {
