@@ -22,7 +22,7 @@ import numpy as np
 
 from lineguard.config.edge import SyntheticSource
 from lineguard.contracts.errors import InputError
-from lineguard.edge.capture.part_render import DEFECT_KINDS
+from lineguard.edge.capture.part_render import DEFECT_KINDS, render_part
 from lineguard.edge.capture.synthetic import SyntheticLine
 
 __all__ = ["write_mvtec_dataset"]
@@ -76,8 +76,6 @@ def write_mvtec_dataset(
             _write(root / split / "good" / f"{i:03d}.png", crop(line.render(fid)))
             tick()
     # Defective parts: render with a forced defect on fresh part indices.
-    from lineguard.edge.capture.part_render import render_part
-
     base = n_train_good + n_test_good
     for k, kind in enumerate(DEFECT_KINDS):
         for i in range(n_test_per_defect):

@@ -8,6 +8,7 @@ naming it (the capture worker counts it and moves on), and is never read again.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from lineguard.edge.capture.base import BaseSource
 from lineguard.vision.preprocess import read_image
 
 __all__ = ["FolderFrameSource"]
+
+_PART_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 class FolderFrameSource(BaseSource):
@@ -84,6 +87,5 @@ class FolderFrameSource(BaseSource):
 
 
 def _safe_id(stem: str) -> bool:
-    import re
-
-    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", stem) is not None
+    """A file name usable as a part id on the wire (else the event carries none)."""
+    return _PART_ID.fullmatch(stem) is not None
