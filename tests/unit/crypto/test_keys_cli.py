@@ -12,6 +12,7 @@ from sqlalchemy import select
 from lineguard.cli.main import cli
 from lineguard.config import load_server_config
 from lineguard.crypto import Envelope, SqliteDataKeyStore
+from tests.unit.crypto.conftest import make_test_keyring
 
 PASS_ENV = "LG_TEST_KEYRING_PASS"
 
@@ -58,7 +59,7 @@ def test_rotate_rewraps_every_store_and_prune_destroys_the_old_kek(server_yaml: 
     from lineguard.server.audit.models import AuditEntryRow
     from lineguard.server.keystore import open_envelope, open_keyring, open_storage
 
-    _test_keyring(server_yaml)
+    make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     envelope = open_envelope(settings, sessions)
@@ -88,7 +89,7 @@ def test_prune_keeps_a_kek_that_still_wraps_data(sqlite_server_yaml: Path) -> No
     server_yaml = sqlite_server_yaml
     from lineguard.server.keystore import open_envelope, open_keyring, open_storage
 
-    _test_keyring(server_yaml)
+    make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     open_envelope(settings, sessions).seal(b"x", object_id="r1", category="c")
@@ -111,16 +112,3 @@ def test_user_mistakes_are_one_line_errors(sqlite_server_yaml: Path, monkeypatch
     result = CliRunner().invoke(cli, ["keys", "rotate", "--config", str(server_yaml)])
     assert result.exit_code == 2
     assert "wrong passphrase" in result.output
-
-
-def _test_keyring(config: Path) -> None:
-    """What `lineguard keys init` does, with test-strength KDF parameters to keep the suite fast."""
-    from lineguard.config import load_server_config as _load
-    from lineguard.crypto import KdfParams, Keyring, keyring_path
-
-    settings = _load(config)
-    Keyring.create(
-        keyring_path(settings.data_dir),
-        settings.keyring.passphrase.resolve(),
-        kdf=KdfParams.insecure_for_tests(),
-    )

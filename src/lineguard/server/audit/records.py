@@ -32,6 +32,20 @@ class Entry:
     prev_hash: str
     entry_hash: str
 
+    @classmethod
+    def from_row(cls, row: AuditEntryRow) -> Entry:
+        return cls(
+            row.seq,
+            row.event_id,
+            utc_text(row.recorded_at),
+            row.name,
+            row.actor,
+            row.outcome,
+            row.payload,
+            row.prev_hash,
+            row.entry_hash,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "entry",

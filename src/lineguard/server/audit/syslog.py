@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
-from lineguard.crypto import atomic_write, utc_text
+from lineguard.crypto import atomic_write
 from lineguard.server.audit.models import AuditEntryRow
+from lineguard.server.audit.records import Entry
 
 __all__ = ["SyslogTarget", "format_message", "forward_new_entries"]
 
@@ -56,17 +57,8 @@ class SyslogTarget:
 
 def format_message(row: AuditEntryRow, *, hostname: str, app_name: str = "lineguard") -> bytes:
     severity = 5 if row.outcome == "success" else 4
-    entry = {
-        "seq": row.seq,
-        "event_id": row.event_id,
-        "recorded_at": utc_text(row.recorded_at),
-        "name": row.name,
-        "actor": row.actor,
-        "outcome": row.outcome,
-        "payload": json.loads(row.payload),
-        "prev_hash": row.prev_hash,
-        "entry_hash": row.entry_hash,
-    }
+    entry = Entry.from_row(row).to_json()
+    del entry["type"]
     pri = _FACILITY_LOG_AUDIT * 8 + severity
     header = f"<{pri}>1 {entry['recorded_at']} {hostname} {app_name} - {row.name[:32]} -"
     return header.encode("ascii", "replace") + b" " + json.dumps(entry, ensure_ascii=False).encode("utf-8")

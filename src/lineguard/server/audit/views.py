@@ -4,7 +4,6 @@ itself recorded as a read (``access.audit_read``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.errors import IntegrityError, NotFoundError
 from lineguard.crypto import utc_text
 from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
-from lineguard.server.audit.records import Checkpoint, DatabaseLog
+from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry
 from lineguard.server.audit.signing import load_public_key
 from lineguard.server.audit.verifier import Ed25519Verifier
 from lineguard.server.auth.catalog import Action
@@ -54,20 +53,7 @@ def list_entries(
             stmt = stmt.where(AuditEntryRow.seq < before_seq)
         stmt = stmt.order_by(AuditEntryRow.seq.desc())
     rows = session.scalars(stmt.limit(limit)).all()
-    out = [
-        {
-            "seq": r.seq,
-            "event_id": r.event_id,
-            "recorded_at": utc_text(r.recorded_at),
-            "name": r.name,
-            "actor": r.actor,
-            "outcome": r.outcome,
-            "payload": json.loads(r.payload),
-            "prev_hash": r.prev_hash,
-            "entry_hash": r.entry_hash,
-        }
-        for r in rows
-    ]
+    out = [Entry.from_row(r).to_json() for r in rows]
     access.record_read(records=len(out))
     return out
 

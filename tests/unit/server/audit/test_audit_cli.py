@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from lineguard.cli.main import cli
 from lineguard.config import load_server_config
 from lineguard.contracts.audit import EvidenceAccessed
+from tests.unit.crypto.conftest import make_test_keyring
 
 PASS_ENV = "LG_TEST_AUDIT_KEYRING_PASS"
 
@@ -41,7 +42,7 @@ def test_export_verify_and_detect_tampering(server_yaml: Path, tmp_path: Path) -
     from lineguard.server.audit import record
     from lineguard.server.keystore import open_storage
 
-    _test_keyring(server_yaml)
+    make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
     engine, sessions = open_storage(settings)
     for i in range(25):
@@ -80,17 +81,4 @@ def test_verify_needs_a_key_it_did_not_get_from_the_file(tmp_path: Path) -> None
     not_pem.write_text("hello")
     assert "is not a PEM public key" in _run(
         "audit", "verify", str(export), "--public-key", str(not_pem), code=2
-    )
-
-
-def _test_keyring(config: Path) -> None:
-    """What `lineguard keys init` does, with test-strength KDF parameters to keep the suite fast."""
-    from lineguard.config import load_server_config as _load
-    from lineguard.crypto import KdfParams, Keyring, keyring_path
-
-    settings = _load(config)
-    Keyring.create(
-        keyring_path(settings.data_dir),
-        settings.keyring.passphrase.resolve(),
-        kdf=KdfParams.insecure_for_tests(),
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lineguard.cli.main import cli
 from lineguard.config import load_server_config
+from tests.unit.crypto.conftest import make_test_keyring
 
 
 def _run(*args: str, code: int = 0) -> str:
@@ -39,7 +40,7 @@ def test_create_verify_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LG_TEST_BK_KEYRING", "keyring passphrase, long enough")
     monkeypatch.setenv("LINEGUARD_BACKUP_PASSPHRASE", "backup passphrase, also long")
     source = _config(tmp_path, "source")
-    _test_keyring(source)
+    make_test_keyring(source)
     archive = tmp_path / "a.lgbackup"
     assert "written:" in _run("backup", "create", "--config", str(source), "--out", str(archive))
     assert "ok: backup bak_" in _run("backup", "verify", str(archive))
@@ -61,16 +62,3 @@ def test_create_verify_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "passphrase is wrong" in _run("backup", "verify", str(archive), code=2)
     monkeypatch.delenv("LINEGUARD_BACKUP_PASSPHRASE")
     assert "LINEGUARD_BACKUP_PASSPHRASE" in _run("backup", "verify", str(archive), code=2)
-
-
-def _test_keyring(config: Path) -> None:
-    """What `lineguard keys init` does, with test-strength KDF parameters to keep the suite fast."""
-    from lineguard.config import load_server_config as _load
-    from lineguard.crypto import KdfParams, Keyring, keyring_path
-
-    settings = _load(config)
-    Keyring.create(
-        keyring_path(settings.data_dir),
-        settings.keyring.passphrase.resolve(),
-        kdf=KdfParams.insecure_for_tests(),
-    )
