@@ -1,0 +1,31 @@
+"""What other engineers build on is pinned: renaming it breaks this test first."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "lineguard.server.storage": [
+        "Base", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads", "session_factory",
+        "upgrade_to_head", "utcnow",
+    ],
+    "lineguard.server.app": ["API_PREFIX", "LifespanHook", "create_app", "database_url", "domain_modules"],
+    "lineguard.server.tls": [
+        "MODERN_CIPHERS", "TLS_EXTENSION", "PeerCertificateProtocol", "ServerThread",
+        "client_certificate_pem", "serve", "serve_workers", "server_ssl_context", "uvicorn_config",
+    ],
+    "lineguard.edge.identity": [
+        "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
+        "maybe_renew", "needs_renewal", "node_ssl_context", "renew",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_api_is_pinned(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module} exports {name} but does not define it"
