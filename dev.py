@@ -6,7 +6,7 @@
 
 Needs only Python >= 3.11, pip/venv and the package registries. Re-running is cheap:
 the install is skipped while pyproject.toml and the constraints file are unchanged.
-System packages the tests need (PostgreSQL, Mosquitto, Chromium) are installed with
+System packages the tests need (PostgreSQL, Mosquitto, Chromium, SoftHSM) are installed with
 apt-get when missing and the user is root; otherwise the command says what to install.
 """
 
@@ -32,6 +32,7 @@ SYSTEM_PACKAGES = {
     "/usr/bin/chromium": "chromium",
     "/usr/sbin/mosquitto": "mosquitto",
     "/usr/lib/postgresql": "postgresql",
+    "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
 }
 
 
