@@ -185,7 +185,7 @@ def seed_people(plant: Plant) -> None:
 # ---- inspection data -----------------------------------------------------------------
 
 
-def _event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[str, Any]:
+def make_event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[str, Any]:
     fail = i % 23 == 0 or (node.line_id == "line-2" and i % 11 == 0)
     uncertain = not fail and i % 41 == 0
     defects: list[str] = []
@@ -216,7 +216,7 @@ def _event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[str, A
     }
 
 
-def _alert(event: dict[str, Any], at: datetime, severity: str = "warning") -> dict[str, Any]:
+def make_alert(event: dict[str, Any], at: datetime, severity: str = "warning") -> dict[str, Any]:
     cls = event["regions"][0]["defect_class"] if event["regions"] else None
     return {
         "alert_id": new_id("alr"),
@@ -271,11 +271,11 @@ def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
             for camera in sorted(node.camera_ids):
                 for k in range(per_hour):
                     at = now - timedelta(hours=h) + timedelta(minutes=k * (60 // per_hour))
-                    event = _event(node, camera, at, i)
+                    event = make_event(node, camera, at, i)
                     i += 1
                     events.append(event)
                     if event["verdict"] == "fail" and h <= 3 and len(alerts) < 4:
-                        alerts.append(_alert(event, at, "critical" if len(alerts) == 0 else "warning"))
+                        alerts.append(make_alert(event, at, "critical" if len(alerts) == 0 else "warning"))
         send(plant, node, events, alerts)
         plant.alert_ids += [a["alert_id"] for a in alerts]
         if alerts and not plant.evidence_event_id:
@@ -315,9 +315,9 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
     """Ingest one new failed part and its critical alert now (what a node would send)."""
     node = NODES["edge-l1"]
     now = datetime.now(UTC)
-    event = _event(node, "cam-1", now, 0)
+    event = make_event(node, "cam-1", now, 0)
     event["part_id"] = message_part
-    alert = _alert(event, now, "critical")
+    alert = make_alert(event, now, "critical")
     send(plant, node, [event], [alert])
     return str(alert["alert_id"])
 

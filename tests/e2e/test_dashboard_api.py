@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from lineguard.server.auth.catalog import Role
 from lineguard.server.dashboard import PAGES
 from lineguard.server.dashboard.site import render_page
 from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
-from tests.e2e.plant import Plant, add_person, raise_alert
+from tests.e2e.plant import NODES, Plant, add_person, make_event, raise_alert, send
 
 
 def client(plant: Plant) -> httpx.Client:
@@ -265,3 +267,34 @@ def test_stream_pushes_new_alerts_and_ends_when_the_session_ends(plant: Plant) -
                 break
     assert events[0] == "alert" and events[-1] == "end"
     c.close()
+
+
+def test_minted_at_reads_lineguard_ids_only() -> None:
+    from lineguard.contracts.ids import uuid7
+    from lineguard.server.dashboard.service import minted_at
+
+    moment = datetime(2026, 3, 2, 6, 0, 1, 500_000, tzinfo=UTC)
+    assert minted_at(f"evt_{uuid7(int(moment.timestamp() * 1000)).hex}") == moment
+    for other in ["lot42:part-7", "evt_bulk_1", f"evt_{uuid.uuid4().hex}", "evt_" + "z" * 32, "_", ""]:
+        assert minted_at(other) is None, other
+
+
+@pytest.mark.parametrize(
+    ("event_id", "captured_days_ago"),
+    [
+        ("lot42:part-7", 0),  # a plant-minted id: no time in it, found by a scan
+        (None, 30),  # a LineGuard id minted long after capture (a backfill): outside the window
+    ],
+)
+def test_records_are_found_whatever_their_id_says_about_time(
+    plant: Plant, people: dict[str, tuple[httpx.Client, str]], event_id: str | None, captured_days_ago: int
+) -> None:
+    node = NODES["edge-l1"]
+    event = make_event(node, "cam-1", datetime.now(UTC) - timedelta(days=captured_days_ago), 1)
+    if event_id is not None:
+        event["event_id"] = event_id
+    send(plant, node, [event], [])
+    c, _ = people["quentin.api"]
+    r = c.get(f"/api/v1/dashboard/records/{event['event_id']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["captured_at"][:10] == event["captured_at"][:10]
