@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from lineguard.signing.keystore import Pkcs11KeyRef, SigningKeyStore
+    from lineguard.signing.trust import SignerKey
 
 __all__ = ["open_store", "passphrase_options", "signing", "store_options"]
 
@@ -137,21 +138,24 @@ def signing() -> None:
     """Model-signing keys: create, rotate, revoke, list."""
 
 
+def _new_key_options(func: Any) -> Any:
+    func = click.option("--label", default="", help="A name for people (e.g. the team and year).")(func)
+    return store_options(passphrase_options(_pkcs11_options(func)))
+
+
+def _new_key(options: dict[str, Any], *, rotate: bool) -> tuple[SigningKeyStore, SignerKey]:
+    """Create (or rotate to) a key on disk or on a token, as the options say."""
+    store = open_store(options["store_dir"], options["config_path"])
+    ref = _pkcs11_ref(options["pkcs11_library"], options["token_label"], options["key_label"])
+    pin = read_pin(options["pin_env"]) if ref else None
+    passphrase = None if ref else read_passphrase(options["passphrase_file"])
+    make = store.rotate if rotate else store.create
+    return store, make(passphrase, label=options["label"], pkcs11=ref, pin=pin)
+
+
 @signing.command("create")
-@store_options
-@passphrase_options
-@_pkcs11_options
-@click.option("--label", default="", help="A name for people (e.g. the team and year).")
-def create(
-    store_dir: Path | None,
-    config_path: Path | None,
-    passphrase_file: Path | None,
-    pin_env: str,
-    pkcs11_library: str | None,
-    token_label: str | None,
-    key_label: str | None,
-    label: str,
-) -> None:
+@_new_key_options
+def create(**options: Any) -> None:
     """Create the first signing key (EC P-256), encrypted at rest or on a PKCS#11 token.
 
     \b
@@ -161,45 +165,26 @@ def create(
       lineguard keys signing create --config server.yaml --pkcs11-library /usr/lib/softhsm/libsofthsm2.so \\
           --token-label qa --key-label model-signing-1
     """
-    store = open_store(store_dir, config_path)
-    ref = _pkcs11_ref(pkcs11_library, token_label, key_label)
-    pin = read_pin(pin_env) if ref else None
-    entry = store.create(None if ref else read_passphrase(passphrase_file), label=label, pkcs11=ref, pin=pin)
+    store, entry = _new_key(options, rotate=False)
     click.echo(f"created signing key {entry.key_id} ({entry.backend}); trust list: {store.trust_file}")
-    _after_change(config_path, f"signing.keys.{entry.key_id[:16]}", None, _summary(entry))
+    _after_change(options["config_path"], f"signing.keys.{entry.key_id[:16]}", None, _summary(entry))
 
 
 @signing.command("rotate")
-@store_options
-@passphrase_options
-@_pkcs11_options
-@click.option("--label", default="", help="A name for the new key.")
-def rotate(
-    store_dir: Path | None,
-    config_path: Path | None,
-    passphrase_file: Path | None,
-    pin_env: str,
-    pkcs11_library: str | None,
-    token_label: str | None,
-    key_label: str | None,
-    label: str,
-) -> None:
+@_new_key_options
+def rotate(**options: Any) -> None:
     """Make a new active signing key; the old one is retired (what it signed stays valid).
 
     \b
     Example:
       lineguard keys signing rotate --config /etc/lineguard/server.yaml --label qa-2027
     """
-    store = open_store(store_dir, config_path)
-    before = store.trust().active
-    ref = _pkcs11_ref(pkcs11_library, token_label, key_label)
-    pin = read_pin(pin_env) if ref else None
-    entry = store.rotate(None if ref else read_passphrase(passphrase_file), label=label, pkcs11=ref, pin=pin)
+    before = open_store(options["store_dir"], options["config_path"]).trust().active
+    _, entry = _new_key(options, rotate=True)
     retired = f"; retired {before.key_id}" if before else ""
     click.echo(f"new active signing key {entry.key_id}{retired}")
-    _after_change(
-        config_path, "signing.keys.active", None if before is None else _summary(before), _summary(entry)
-    )
+    summary = None if before is None else _summary(before)
+    _after_change(options["config_path"], "signing.keys.active", summary, _summary(entry))
 
 
 @signing.command("revoke")

@@ -19,10 +19,7 @@ directory. Nothing here is ever copied to an edge node: nodes receive
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from lineguard.contracts.errors import ConflictError, CryptoError, NotFoundError
 from lineguard.crypto import atomic_write
+from lineguard.crypto._files import exclusive_lock  # the keyring's own writer lock
 from lineguard.signing.sign import Pkcs11SigningKey, SigningKey
 from lineguard.signing.trust import SignerKey, SignerTrust, key_id_of, public_key_pem
 
@@ -199,16 +197,10 @@ class SigningKeyStore:
     def _write(self, trust: SignerTrust) -> None:
         atomic_write(self.trust_file, trust.to_bytes(), mode=0o644)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        """One writer at a time, across processes (the CLI beside a running server)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return exclusive_lock(self.directory / "writer")
 
     def describe(self) -> list[dict[str, str]]:
         """Rows for ``lineguard keys signing list`` (no key material)."""

@@ -25,11 +25,9 @@ from then on accept only the new keys.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +50,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from lineguard.contracts.errors import ConfigError, CryptoError, InputError, NotFoundError
 from lineguard.crypto import atomic_write
+from lineguard.crypto._files import exclusive_lock  # the keyring's own writer lock
 
 __all__ = ["ROLES", "TufPolicy", "TufRepository", "metadata_name_ok"]
 
@@ -392,13 +391,7 @@ class TufRepository:
     def _secret(self) -> bytes:
         return self._passphrase.get_secret_value().encode("utf-8")
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        """One writer at a time, across processes (the CLI beside a running server)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return exclusive_lock(self.directory / "writer")
