@@ -18,6 +18,7 @@ __all__ = [
     "KeyringConfig",
     "Pkcs11Config",
     "PkiConfig",
+    "RegistryConfig",
     "RetentionConfig",
     "ServerConfig",
 ]
@@ -157,6 +158,31 @@ class RetentionConfig(_Section):
     sweep_interval_s: int = Field(default=3600, ge=10, le=604_800)
 
 
+class RegistryConfig(_Section):
+    """The model registry's TUF repository (``lineguard.server.registry``, docs/model-updates.md)."""
+
+    tuf_passphrase: SecretRef | None = Field(
+        default=None,
+        title="TUF key passphrase",
+        description="Encrypts the TUF role keys at rest; default: the keyring passphrase.",
+    )
+    root_keys: int = Field(default=2, ge=1, le=9, description="Keys of the TUF root role.")
+    root_threshold: int = Field(default=2, ge=1, le=9, description="Root signatures a new root needs.")
+    root_days: float = Field(default=365, ge=1, le=3650, description="Lifetime of root metadata.")
+    targets_days: float = Field(default=30, ge=1, le=365, description="Lifetime of targets metadata.")
+    snapshot_days: float = Field(default=7, ge=0.1, le=90, description="Lifetime of snapshot metadata.")
+    timestamp_days: float = Field(
+        default=1, ge=0.01, le=30, description="Lifetime of timestamp metadata: how long a frozen view lasts."
+    )
+
+    @model_validator(mode="after")
+    def _threshold_within_keys(self) -> RegistryConfig:
+        if self.root_threshold > self.root_keys:
+            msg = f"root_threshold {self.root_threshold} exceeds root_keys {self.root_keys}"
+            raise ValueError(msg)
+        return self
+
+
 class ServerConfig(_Section):
     kind: Literal["server"] = Field(description="Marks this file as a plant-server config.")
     site_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Plant or site name.")
@@ -168,3 +194,4 @@ class ServerConfig(_Section):
     pki: PkiConfig = PkiConfig()
     auth: AuthConfig = AuthConfig()
     retention: RetentionConfig = RetentionConfig()
+    registry: RegistryConfig = RegistryConfig()

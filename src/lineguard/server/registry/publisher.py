@@ -63,8 +63,19 @@ class Registry:
 
     @classmethod
     def from_settings(cls, settings: ServerConfig) -> Registry:
-        """TUF role keys are encrypted under the keyring passphrase."""
-        return cls.open(settings.data_dir, settings.keyring.passphrase.resolve())
+        """Thresholds and expiry from ``registry``; TUF role keys encrypted under
+        ``registry.tuf_passphrase``, or the keyring passphrase when that is not set."""
+        cfg = settings.registry
+        policy = TufPolicy(
+            root_keys=cfg.root_keys,
+            root_threshold=cfg.root_threshold,
+            root_days=cfg.root_days,
+            targets_days=cfg.targets_days,
+            snapshot_days=cfg.snapshot_days,
+            timestamp_days=cfg.timestamp_days,
+        )
+        passphrase = (cfg.tuf_passphrase or settings.keyring.passphrase).resolve()
+        return cls.open(settings.data_dir, passphrase, policy=policy)
 
     # -- packages -------------------------------------------------------------------
 

@@ -91,3 +91,28 @@ def test_root_rotation_chains_signatures(repo: TufRepository) -> None:
 def test_policy_bounds() -> None:
     with pytest.raises(ConfigError, match="root threshold"):
         TufPolicy(root_keys=1, root_threshold=2)
+
+
+def test_the_server_config_sets_thresholds_expiry_and_the_key_passphrase(tmp_path: Path, monkeypatch) -> None:
+    from lineguard.config.secrets import SecretRef
+    from lineguard.config.server import RegistryConfig, ServerConfig
+    from lineguard.server.registry.publisher import Registry
+
+    monkeypatch.setenv("LG_TEST_TUF_PASS", "its own tuf passphrase")
+    registry_cfg = RegistryConfig(
+        tuf_passphrase=SecretRef(env="LG_TEST_TUF_PASS"), root_keys=3, root_threshold=2, timestamp_days=0.5
+    )
+    settings = ServerConfig(
+        kind="server", site_id="plant-a", data_dir=tmp_path / "server", registry=registry_cfg
+    )
+    repo = Registry.from_settings(settings).repo
+    root = repo.root().signed
+    assert (len(root.roles["root"].keyids), root.roles["root"].threshold) == (3, 2)
+    assert repo.timestamp().signed.expires - datetime.now(UTC) < timedelta(hours=12, minutes=1)
+    assert (
+        TufRepository(repo.directory, SecretStr("its own tuf passphrase")).put_targets({"a.json": b"{}"}) == 2
+    )
+    with pytest.raises(CryptoError):
+        TufRepository(repo.directory, SecretStr("some other passphrase")).put_targets({"a.json": b"{}"})
+    with pytest.raises(ValueError, match="exceeds root_keys"):
+        RegistryConfig(root_keys=1, root_threshold=2)
