@@ -19,7 +19,8 @@ from lineguard.vision.runtime import OnnxModelRunner
 from lineguard.vision.train import TrainResult, load_inputs, split_holdout, train_package
 from tests.unit.vision.conftest import FAST
 
-pytestmark = pytest.mark.slow
+# Training happens in the first test that needs it; a loaded 2-core CI machine needs minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_package_holds_a_complete_description(trained: TrainResult) -> None:
@@ -54,7 +55,9 @@ def test_defects_are_found_and_localised(trained: TrainResult, synthetic_dataset
     hits = 0
     for result in (r for r in report.results if r.label == "hole"):
         assert result.mask is not None
-        regions = regions_from_map(result.anomaly_map, threshold=report.threshold, out_width=128, out_height=128)
+        regions = regions_from_map(
+            result.anomaly_map, threshold=report.threshold, out_width=128, out_height=128
+        )
         ys, xs = np.nonzero(result.mask)
         cy, cx = ys.mean(), xs.mean()
         hits += any(
@@ -139,7 +142,9 @@ def test_image_size_must_suit_the_pyramid(synthetic_dataset: Path, tmp_path: Pat
 def test_gray_and_colour_frames_score_alike(trained: TrainResult, synthetic_dataset: Path) -> None:
     runner = OnnxModelRunner(trained.package.path, threads=1)
     gray = read_image(sorted((synthetic_dataset / "test" / "good").iterdir())[0])[:, :, 0]
-    assert runner.infer(gray).anomaly_score == pytest.approx(runner.infer(np.dstack([gray] * 3)).anomaly_score)
+    assert runner.infer(gray).anomaly_score == pytest.approx(
+        runner.infer(np.dstack([gray] * 3)).anomaly_score
+    )
     tiny, huge = gray[:10, :10], np.tile(gray, (20, 20))
     assert np.isfinite(runner.infer(tiny).anomaly_score)
     assert np.isfinite(runner.infer(huge).anomaly_score)

@@ -1,0 +1,195 @@
+"""Detection benchmark on a real dataset: accuracy vs a baseline, export parity, latency, training time.
+
+    .venv/bin/python bench/bench_detection.py                       # ../shared/datasets/magnetic-tile
+    .venv/bin/python bench/bench_detection.py --data DIR --threads 2 --json bench/results/detection.json
+
+One run does everything the issue asks for, on the same split:
+1. trains a package on DIR/train/good (wall and CPU seconds),
+2. evaluates it through onnxruntime exactly as the edge node runs it (image / pixel AUROC,
+   recall at 1% FRR, P/R/F1 at the package threshold, per defect type),
+3. checks ONNX against the in-process torch model on EVERY test image (max |diff|),
+4. measures a simple baseline in the same run: a per-pixel Gaussian of the aligned good
+   images (grayscale, stretched to the same size, z-score map smoothed like ours, max),
+5. times inference at batch 1 with N threads (graph only, and preprocessing included),
+   recording the machine's load average, since a shared machine inflates wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lineguard.vision.dataset import scan_dataset  # noqa: E402
+from lineguard.vision.evaluate import evaluate_package, load_mask  # noqa: E402
+from lineguard.vision.metrics import auroc  # noqa: E402
+from lineguard.vision.preprocess import read_image  # noqa: E402
+from lineguard.vision.runtime import OnnxModelRunner  # noqa: E402
+from lineguard.vision.train import TrainConfig, load_inputs, train_package  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "magnetic-tile"
+
+
+def baseline(dataset_root: Path, size: int, sigma: float) -> dict[str, float]:
+    """Per-pixel Gaussian of aligned good images: the simplest 'learn good, flag deviation' model."""
+    ds = scan_dataset(dataset_root, require_test=True)
+
+    def gray(path: Path) -> np.ndarray:
+        img = cv2.cvtColor(read_image(path), cv2.COLOR_BGR2GRAY)
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    train = np.stack([gray(p) for p in ds.train_good])
+    mean, std = train.mean(0), train.std(0) + 1.0
+    labels, scores, masks, maps = [], [], [], []
+    for item in ds.test:
+        z = cv2.GaussianBlur(np.abs(gray(item.path) - mean) / std, (0, 0), sigma)
+        labels.append(item.is_defect)
+        scores.append(float(z.max()))
+        maps.append(z[::2, ::2])
+        masks.append(load_mask(item.mask, size, size)[::2, ::2])
+    return {
+        "image_auroc": auroc(labels, scores),
+        "pixel_auroc": auroc(
+            np.concatenate([m.ravel() for m in masks]), np.concatenate([m.ravel() for m in maps])
+        ),
+    }
+
+
+def parity_all(result: object, package: Path, dataset_root: Path, size: int) -> float:
+    runner = OnnxModelRunner(package, threads=2)
+    worst = 0.0
+    paths = [i.path for i in scan_dataset(dataset_root, require_test=True).test]
+    for start in range(0, len(paths), 16):
+        chunk = paths[start : start + 16]
+        torch_scores, _ = result.fitted.score(load_inputs(chunk, size))  # type: ignore[attr-defined]
+        for path, t_score in zip(chunk, torch_scores, strict=True):
+            worst = max(worst, abs(runner.infer(read_image(path)).anomaly_score - float(t_score)))
+    return worst
+
+
+def latency(package: Path, threads: int, runs: int) -> dict[str, float]:
+    runner = OnnxModelRunner(package, threads=threads, providers=["cpu"])
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    tensor = runner.prepare(frame)
+    for _ in range(10):
+        runner.run_tensor(tensor)
+    graph, cpu, full = [], [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        runner.run_tensor(tensor)
+        graph.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+        t0 = time.perf_counter()
+        runner.infer(frame)
+        full.append((time.perf_counter() - t0) * 1000)
+    return {
+        "graph_ms_median": float(np.median(graph)),
+        "graph_ms_p99": float(np.percentile(graph, 99)),
+        "cpu_ms_per_inference_median": float(np.median(cpu)),
+        "with_preprocess_ms_median": float(np.median(full)),
+        "with_preprocess_ms_p99": float(np.percentile(full, 99)),
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=300, help="latency iterations")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
+    args = parser.parse_args()
+    if not (args.data / "train" / "good").is_dir():
+        print(f"no dataset at {args.data} (expects MVTec AD layout)", file=sys.stderr)
+        return 2
+    config = TrainConfig(threads=args.threads, model_id="bench-detection")
+    with tempfile.TemporaryDirectory() as tmp:
+        package = args.keep or Path(tmp) / "model"
+        print(f"training on {args.data} with {args.threads} threads ...", flush=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = train_package(args.data, package, config=config, overwrite=True)
+        train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        load_after_train = os.getloadavg()[0]
+        print(
+            f"  {train_s:.1f} s wall, {train_cpu_s:.1f} s CPU (load average {load_after_train:.1f})",
+            flush=True,
+        )
+        print("evaluating through onnxruntime ...", flush=True)
+        report = evaluate_package(package, args.data, threads=args.threads, keep_results=False)
+        print("checking ONNX against torch on every test image ...", flush=True)
+        parity = parity_all(result, package, args.data, config.image_size)
+        print("baseline: per-pixel Gaussian of aligned good images ...", flush=True)
+        base = baseline(args.data, config.image_size, config.sigma)
+        print(f"latency: batch 1, {args.threads} threads, {args.runs} runs ...", flush=True)
+        lat = latency(package, args.threads, args.runs)
+        size_mb = (package / "model.onnx").stat().st_size / 1e6
+    figures = {
+        "dataset": str(args.data),
+        "method": result.package.metadata.method,
+        "backbone": result.package.metadata.backbone,
+        "image_auroc": report.image_auroc,
+        "pixel_auroc": report.pixel_auroc,
+        "recall_at_1pct_frr": report.recall_at_1pct_frr,
+        "threshold": report.threshold,
+        "at_threshold": report.to_dict()["at_threshold"],
+        "per_type": report.to_dict()["per_type"],
+        "baseline": base,
+        "image_auroc_ratio_vs_baseline": report.image_auroc / base["image_auroc"],
+        "image_error_ratio_baseline_over_ours": (1 - base["image_auroc"]) / max(1 - report.image_auroc, 1e-9),
+        "parity_max_abs_score_diff_all_test_images": parity,
+        "train_s": train_s,
+        "train_cpu_s": train_cpu_s,
+        "train_stage_s": result.fitted.seconds,
+        "load_average_after_train": load_after_train,
+        "eval_latency_ms_median": report.latency_ms_median,
+        "eval_latency_ms_p99": report.latency_ms_p99,
+        "latency": lat,
+        "model_mb": size_mb,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    px = "n/a" if report.pixel_auroc is None else f"{report.pixel_auroc:.4f}"
+    print(
+        f"\nimage AUROC {report.image_auroc:.4f} (baseline {base['image_auroc']:.4f}, "
+        f"ratio {figures['image_auroc_ratio_vs_baseline']:.2f}x, error ratio "
+        f"{figures['image_error_ratio_baseline_over_ours']:.1f}x)\n"
+        f"pixel AUROC {px} (baseline {base['pixel_auroc']:.4f})\n"
+        f"recall at 1% FRR {report.recall_at_1pct_frr:.3f}; at threshold: precision "
+        f"{report.at_threshold.precision:.3f} recall {report.at_threshold.recall:.3f} "
+        f"F1 {report.at_threshold.f1:.3f} FRR {report.at_threshold.frr:.3f}"
+    )
+    for t in report.per_type:
+        tpx = "" if t.pixel_auroc is None else f" pixel {t.pixel_auroc:.4f}"
+        print(
+            f"  {t.defect_type:<10} n={t.count:<4} image {t.image_auroc:.4f}{tpx} "
+            f"recall {t.recall_at_threshold:.3f}"
+        )
+    print(
+        f"ONNX vs torch, every test image: max |score diff| {parity:.2e}\n"
+        f"train {train_s:.1f} s wall / {train_cpu_s:.1f} s CPU on {args.threads} threads\n"
+        f"latency graph median {lat['graph_ms_median']:.1f} ms p99 {lat['graph_ms_p99']:.1f} ms "
+        f"(CPU {lat['cpu_ms_per_inference_median']:.1f} ms/inference); with preprocessing median "
+        f"{lat['with_preprocess_ms_median']:.1f} p99 {lat['with_preprocess_ms_p99']:.1f} ms; "
+        f"load average {lat['load_average_1min']:.1f} on {os.cpu_count()} CPUs\n"
+        f"figures: {args.json}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
