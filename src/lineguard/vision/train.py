@@ -20,16 +20,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from lineguard.contracts.errors import DatasetError, InputError
-from lineguard.vision.backbones import build_backbone
+from lineguard.vision.backbones import Backbone, build_backbone
 from lineguard.vision.calibration import calibrate_threshold
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
 from lineguard.vision.export import export_onnx, parity
 from lineguard.vision.metrics import auroc, recall_at_frr
+from lineguard.vision.onnx_backbone import OnnxBackbone, export_with_onnx_backbone, is_onnx_backbone
 from lineguard.vision.package import (
     EvaluationSummary,
     InputSpec,
@@ -66,13 +68,18 @@ PARITY_SAMPLE = 16
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
+    #: A built-in name (``mobilenet-v2``, ``efficientnet-lite0``) or the path of an ONNX feature extractor.
     backbone: str = "mobilenet-v2"
     #: Square input side; a multiple of 128 so every feature map splits into the pyramid's 4x4 grid.
     image_size: int = 256
-    #: Backbone blocks whose outputs are read (shallow to deep); indices below refer to this list.
+    #: Built-in backbones: blocks whose outputs are read (shallow to deep).
     backbone_layers: tuple[int, ...] = (2, 5, 12, 15)
-    local_layers: tuple[int, ...] = (1, 2)
-    global_layers: tuple[int, ...] = (0, 1, 2, 3)
+    #: Indices into the backbone's outputs; None = the default for the backbone (see resolve_layers).
+    local_layers: tuple[int, ...] | None = None
+    global_layers: tuple[int, ...] | None = None
+    #: Normalisation an ONNX backbone expects (built-ins know their own).
+    onnx_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    onnx_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     #: Gaussian smoothing of the upsampled local map, in input pixels.
     sigma: float = 4.0
     max_rank: int = 256
@@ -90,10 +97,21 @@ class TrainConfig:
         if not 0 < self.holdout_fraction < 0.5:
             msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
             raise InputError(msg)
-        n = len(self.backbone_layers)
-        if any(not 0 <= i < n for i in (*self.local_layers, *self.global_layers)):
-            msg = f"local/global layer indices must index backbone_layers (0..{n - 1})"
+
+    def resolve_layers(self, outputs: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(local, global) output indices: explicit ones checked, defaults filled in.
+
+        Defaults: the global descriptor reads every output; the local embedding reads all
+        but the shallowest when there are three or more (stride 4 is noisy and costly).
+        """
+        local = self.local_layers or (tuple(range(1, outputs)) if outputs >= 3 else tuple(range(outputs)))
+        if outputs == 4 and self.local_layers is None:
+            local = (1, 2)  # stride 8 + 16: the deepest (stride 32) is too coarse to localise
+        glob = self.global_layers or tuple(range(outputs))
+        if any(not 0 <= i < outputs for i in (*local, *glob)):
+            msg = f"local/global layer indices must index the backbone's {outputs} outputs (0..{outputs - 1})"
             raise InputError(msg)
+        return local, glob
 
 
 @dataclass(slots=True)
@@ -209,8 +227,12 @@ def fit_detector(
         torch.set_num_threads(config.threads)
     timings: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
-    backbone = build_backbone(config.backbone, layers=config.backbone_layers, image_size=config.image_size)
-    probe = LocalGlobalHead.parts_only(config.local_layers, config.global_layers)
+    backbone = _backbone(config)
+    n_outputs = (
+        len(backbone.output_names) if isinstance(backbone, OnnxBackbone) else len(config.backbone_layers)
+    )
+    local_layers, global_layers = config.resolve_layers(n_outputs)
+    probe = LocalGlobalHead.parts_only(local_layers, global_layers)
     fit_emb, fit_desc = _extract(backbone, probe, list(fit_paths), config, report, "features")
     hold_emb, hold_desc = _extract(backbone, probe, list(holdout_paths), config, report, "holdout")
     timings["features_s"] = time.perf_counter() - t0
@@ -223,8 +245,8 @@ def fit_detector(
     report("fit", 2, 2)
     size = config.image_size
     head = LocalGlobalHead(
-        local_layers=config.local_layers,
-        global_layers=config.global_layers,
+        local_layers=local_layers,
+        global_layers=global_layers,
         local_stats=local,
         global_stats=glob,
         grid=(int(fit_emb.shape[2]), int(fit_emb.shape[3])),
@@ -251,6 +273,18 @@ def fit_detector(
         global_norm=global_norm,
         seconds=timings,
     )
+
+
+def _backbone(config: TrainConfig) -> Backbone | OnnxBackbone:
+    if is_onnx_backbone(config.backbone):
+        return OnnxBackbone(
+            config.backbone,
+            image_size=config.image_size,
+            mean=config.onnx_mean,
+            std=config.onnx_std,
+            threads=config.threads,
+        )
+    return build_backbone(config.backbone, layers=config.backbone_layers, image_size=config.image_size)
 
 
 def _model_id(root: Path, created: datetime) -> str:
@@ -313,7 +347,11 @@ def train_package(
 
     report("export", 0, 1)
     size = config.image_size
-    model_bytes = export_onnx(fitted.detector, height=size, width=size)
+    backbone = fitted.detector.backbone
+    if isinstance(backbone, OnnxBackbone):
+        model_bytes = export_with_onnx_backbone(backbone, fitted.detector.head, size=size)
+    else:
+        model_bytes = export_onnx(fitted.detector, height=size, width=size)
     report("export", 1, 1)
     # Parity on a sample here (the benchmark and CI check every test image): the check
     # runs torch and onnxruntime side by side, which costs as much as training itself.
@@ -324,12 +362,13 @@ def train_package(
     report("parity", 1, 1)
 
     created = datetime.now(UTC)
-    spec = fitted.detector.backbone.spec
+    spec = cast("Backbone | OnnxBackbone", backbone).spec
+    head = fitted.detector.head
     metadata = ModelMetadata(
         model_id=config.model_id or _model_id(root, created),
         created_at=created,
         method=METHOD,
-        backbone=config.backbone,
+        backbone=spec.name,
         model_sha256=sha256_hex(model_bytes),
         input=InputSpec(width=size, height=size, colour_order="RGB", mean=spec.mean, std=spec.std),
         threshold=threshold,
@@ -348,8 +387,8 @@ def train_package(
         evaluation=evaluation.model_copy(update={"parity_max_abs_diff": score_diff}),
         parameters={
             "backbone_layers": ",".join(map(str, config.backbone_layers)),
-            "local_layers": ",".join(map(str, config.local_layers)),
-            "global_layers": ",".join(map(str, config.global_layers)),
+            "local_layers": ",".join(map(str, head.local_layers)),
+            "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,
             "max_rank": config.max_rank,
             "holdout_fraction": config.holdout_fraction,
