@@ -52,6 +52,7 @@ def roc_svg(fpr: list[float], tpr: list[float], *, size: int = 320) -> str:
 def _heatmap_png(result: ImageResult, threshold: float, lo: float, hi: float) -> str:
     h, w = result.anomaly_map.shape
     image = cv2.resize(read_image(result.path), (w, h), interpolation=cv2.INTER_AREA)
+    hi = max(hi, float(result.anomaly_map.max()))  # far-off parts: still show where the peak is
     scaled = np.clip((result.anomaly_map - lo) / max(hi - lo, 1e-6), 0, 1)
     colour = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
     blend = cv2.addWeighted(image, 0.55, colour, 0.45, 0)
@@ -70,7 +71,10 @@ def _heatmap_png(result: ImageResult, threshold: float, lo: float, hi: float) ->
 def _examples(report: EvalReport, per_group: int) -> list[tuple[str, ImageResult]]:
     goods = sorted((r for r in report.results if r.label == "good"), key=lambda r: -r.score)
     defects = sorted((r for r in report.results if r.label != "good"), key=lambda r: -r.score)
-    picked = [("highest-scoring defect", r) for r in defects[:per_group]]
+    best_per_type: dict[str, ImageResult] = {}
+    for r in defects:
+        best_per_type.setdefault(r.label, r)
+    picked = [("highest-scoring of its type", r) for r in best_per_type.values()]
     picked += [("lowest-scoring defect", r) for r in defects[::-1][:per_group]]
     picked += [("highest-scoring good part", r) for r in goods[:per_group]]
     return picked
@@ -119,7 +123,8 @@ Model sha256 <code>{report.model_sha256}</code>. Providers: {html.escape(", ".jo
 <h2>Per defect type</h2><table><tr><th>type</th><th>images</th><th>image AUROC</th><th>pixel AUROC</th>
 <th>recall at threshold</th></tr>{rows}</table>
 <h2>Examples</h2><p>Left: input as the model sees it; right: anomaly map (blue = typical, red = anomalous;
-the threshold is mid-scale), white boxes = reported regions, green = ground-truth mask.</p>{figures}
+the threshold is mid-scale, or the image's peak is red when it lies further up), white boxes = reported
+regions, green = ground-truth mask.</p>{figures}
 </body></html>
 """
     path.write_text(body, encoding="utf-8")
