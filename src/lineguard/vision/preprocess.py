@@ -47,9 +47,9 @@ ColourOrder = Literal["RGB", "BGR"]
 def to_bgr(image: npt.NDArray[np.generic], *, source: str = "image") -> Frame:
     """Return ``image`` as a 3-channel uint8 BGR array, or raise :class:`InputError`.
 
-    Grayscale (HxW or HxWx1) is replicated to three channels, BGRA drops its alpha.
-    Anything else (other dtypes, 2 or 5+ channels, empty, tiny or huge) is refused with a
-    message naming ``source``.
+    Grayscale (HxW or HxWx1) is replicated to three channels; gray + alpha and BGRA drop
+    their alpha. Anything else (other dtypes, 5+ channels, empty, tiny or huge) is
+    refused with a message naming ``source``.
     """
     if not isinstance(image, np.ndarray):
         msg = f"{source}: expected a numpy image array, got {type(image).__name__}"
@@ -69,13 +69,14 @@ def to_bgr(image: npt.NDArray[np.generic], *, source: str = "image") -> Frame:
     if height * width > MAX_IMAGE_PIXELS:
         msg = f"{source}: image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed"
         raise InputError(msg)
-    if channels == 1:
+    if channels in {1, 2}:  # gray, or gray + alpha
+        image = image[:, :, :1]
         return np.ascontiguousarray(np.repeat(image, 3, axis=2))
     if channels == 3:
         return np.ascontiguousarray(image)
     if channels == 4:
         return np.ascontiguousarray(image[:, :, :3])
-    msg = f"{source}: expected 1, 3 or 4 channels (gray, BGR, BGRA), got {channels}"
+    msg = f"{source}: expected 1 to 4 channels (gray, gray+alpha, BGR, BGRA), got {channels}"
     raise InputError(msg)
 
 

@@ -58,7 +58,7 @@ def test_a_bright_blob_scores_high(runner: OnnxModelRunner) -> None:
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (np.zeros((64, 64, 2), np.uint8), "1, 3 or 4 channels"),
+        (np.zeros((64, 64, 5), np.uint8), "1 to 4 channels"),
         (np.zeros((64, 64, 3), np.float32), "uint8"),
         (np.zeros((4, 64, 3), np.uint8), "at least 8x8"),
         (np.zeros((2, 3, 4, 5), np.uint8), "HxW or HxWxC"),
