@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_detection.py                       # ../shared/datasets/magnetic-tile
     .venv/bin/python bench/bench_detection.py --data DIR --threads 2 --json bench/results/detection.json
+    .venv/bin/python bench/bench_detection.py --latency-only PACKAGE   # re-time a kept package
 
 One run does everything the issue asks for, on the same split:
 1. trains a package on DIR/train/good (wall and CPU seconds),
@@ -111,7 +112,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
+    parser.add_argument(
+        "--latency-only", type=Path, default=None, metavar="PACKAGE", help="only time an existing package"
+    )
     args = parser.parse_args()
+    if args.latency_only:
+        lat = latency(args.latency_only, args.threads, args.runs)
+        print(json.dumps(lat, indent=2))
+        return 0
     if not (args.data / "train" / "good").is_dir():
         print(f"no dataset at {args.data} (expects MVTec AD layout)", file=sys.stderr)
         return 2
