@@ -8,16 +8,18 @@ Training and evaluation import the vision stack (torch, onnxruntime) only when r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from lineguard.cli.main import LazyGroup
 
 __all__ = ["model"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(
@@ -58,21 +60,16 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield update
 
 
+def _folder(flag: str, dest: str, help_text: str) -> Callable[[F], F]:
+    """A required directory option."""
+    return click.option(
+        flag, dest, required=True, type=click.Path(path_type=Path, file_okay=False), help=help_text
+    )
+
+
 @model.command("train")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Dataset folder in MVTec AD layout; learns from DATA/train/good.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Package folder to write (model.onnx + metadata.json).",
-)
+@_folder("--data", "data_dir", "Dataset folder in MVTec AD layout; learns from DATA/train/good.")
+@_folder("--out", "out_dir", "Package folder to write (model.onnx + metadata.json).")
 @click.option(
     "--backbone",
     default="mobilenet-v2",
@@ -135,19 +132,9 @@ def train(
 
 
 @model.command("eval")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model package folder.",
-)
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Dataset folder with test/good, test/<defect_type> and optional ground_truth masks.",
+@_folder("--model", "model_dir", "Model package folder.")
+@_folder(
+    "--data", "data_dir", "Dataset folder with test/good, test/<defect_type> and optional ground_truth masks."
 )
 @click.option(
     "--report",

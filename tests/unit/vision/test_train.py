@@ -161,3 +161,16 @@ def test_metadata_records_the_method_settings(trained: TrainResult) -> None:
     assert raw["format_version"] == 1
     assert raw["parameters"]["local_layers"] == "1,2"
     assert raw["created_at"].endswith("Z") or raw["created_at"].endswith("+00:00")
+
+
+def test_labelled_validation_defects_calibrate_the_threshold(synthetic_dataset: Path, tmp_path: Path) -> None:
+    data = _copy_train(synthetic_dataset, tmp_path / "d")
+    for kind in ("good", "hole"):
+        shutil.copytree(synthetic_dataset / "test" / kind, data / "validation" / kind)
+    result = train_package(data, tmp_path / "pkg", config=FAST)
+    meta = result.package.metadata
+    assert meta.threshold.method == "labelled_f1"
+    assert meta.threshold.validation_good_count == 10 and meta.threshold.validation_defect_count == 6
+    assert meta.threshold.validation_frr is not None and meta.threshold.validation_frr <= 0.05
+    assert meta.evaluation.image_auroc is not None and meta.evaluation.image_auroc >= 0.9
+    assert meta.training_data.image_count == 40 + 16  # every file given counts in the digest
