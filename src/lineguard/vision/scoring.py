@@ -119,7 +119,8 @@ class LowRankGaussian:
         shrink = float(beta / delta) if delta > 0 else 1.0
         shrink = min(max(shrink, 1e-3), 1.0)  # never a singular covariance
         _, sing, vt = np.linalg.svd(xc / np.sqrt(n), full_matrices=False)
-        rank = int(min(max_rank, int((sing > 1e-9 * max(sing[0], 1e-30)).sum())))
+        # At least one component: a zero-width basis would not survive ONNX broadcasting.
+        rank = max(1, int(min(max_rank, int((sing > 1e-9 * max(sing[0], 1e-30)).sum()))))
         lam = sing[:rank] ** 2
         iso = shrink * mu
         return cls(mean, vt[:rank].T, 1.0 / ((1 - shrink) * lam + iso), 1.0 / iso, shrink)

@@ -255,7 +255,16 @@ def fit_detector(
     )
     with torch.no_grad():
         local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
-    local_norm = _standardiser(local_map.flatten(1).amax(1).numpy())
+    local_max = local_map.flatten(1).amax(1).numpy()
+    if np.ptp(local_max) <= 1e-6 * (1 + np.abs(local_max).max()) and np.ptp(gdist.numpy()) <= 1e-6 * (
+        1 + float(gdist.abs().max())
+    ):
+        msg = (
+            f"the {len(holdout_paths)} held-out good images all score the same: the training images are "
+            "(nearly) identical, so there is no normal variation to learn; add images of different good parts"
+        )
+        raise DatasetError(msg)
+    local_norm = _standardiser(local_max)
     global_norm = _standardiser(gdist.numpy())
     head.set_normalisation(local_norm, global_norm)
     with torch.no_grad():

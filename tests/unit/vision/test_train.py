@@ -174,3 +174,15 @@ def test_labelled_validation_defects_calibrate_the_threshold(synthetic_dataset: 
     assert meta.threshold.validation_frr is not None and meta.threshold.validation_frr <= 0.05
     assert meta.evaluation.image_auroc is not None and meta.evaluation.image_auroc >= 0.9
     assert meta.training_data.image_count == 40 + 16  # every file given counts in the digest
+
+
+def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:
+    import cv2
+
+    folder = tmp_path / "same" / "train" / "good"
+    folder.mkdir(parents=True)
+    image = np.random.default_rng(0).integers(0, 256, (100, 100), dtype=np.uint8)
+    for i in range(16):
+        cv2.imwrite(str(folder / f"{i:02d}.png"), image)
+    with pytest.raises(DatasetError, match="nearly\\) identical"):
+        train_package(tmp_path / "same", tmp_path / "out", config=FAST)
