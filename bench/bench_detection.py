@@ -109,6 +109,7 @@ def main() -> int:
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backbone", default="mobilenet-v2", help="built-in name or ONNX file")
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
@@ -123,7 +124,7 @@ def main() -> int:
     if not (args.data / "train" / "good").is_dir():
         print(f"no dataset at {args.data} (expects MVTec AD layout)", file=sys.stderr)
         return 2
-    config = TrainConfig(threads=args.threads, model_id="bench-detection")
+    config = TrainConfig(threads=args.threads, model_id="bench-detection", backbone=args.backbone)
     with tempfile.TemporaryDirectory() as tmp:
         package = args.keep or Path(tmp) / "model"
         print(f"training on {args.data} with {args.threads} threads ...", flush=True)

@@ -35,7 +35,7 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     colour_order: str
-    #: Default layers whose outputs the scorer reads.
+    #: Default blocks whose outputs the scorer reads: strides 4, 8, 16 and 32.
     layers: tuple[int, ...]
 
 
@@ -172,10 +172,10 @@ def _mobilenet_v2(layers: Sequence[int], image_size: int) -> Backbone:
 BACKBONES: dict[str, BackboneSpec] = {
     # Lite models were trained on inputs scaled to [-1, 1].
     "efficientnet-lite0": BackboneSpec(
-        "efficientnet-lite0", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "RGB", (2, 4, 10)
+        "efficientnet-lite0", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "RGB", (2, 4, 10, 14)
     ),
     "mobilenet-v2": BackboneSpec(
-        "mobilenet-v2", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "RGB", (2, 5, 12)
+        "mobilenet-v2", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "RGB", (2, 5, 12, 15)
     ),
 }
 _BUILDERS: dict[str, Callable[[Sequence[int], int], Backbone]] = {

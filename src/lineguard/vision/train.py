@@ -72,8 +72,9 @@ class TrainConfig:
     backbone: str = "mobilenet-v2"
     #: Square input side; a multiple of 128 so every feature map splits into the pyramid's 4x4 grid.
     image_size: int = 256
-    #: Built-in backbones: blocks whose outputs are read (shallow to deep).
-    backbone_layers: tuple[int, ...] = (2, 5, 12, 15)
+    #: Built-in backbones: blocks whose outputs are read (shallow to deep); None = the
+    #: backbone's strides 4 / 8 / 16 / 32 (MobileNetV2: features.3, .6, .13, .16).
+    backbone_layers: tuple[int, ...] | None = None
     #: Indices into the backbone's outputs; None = the default for the backbone (see resolve_layers).
     local_layers: tuple[int, ...] | None = None
     global_layers: tuple[int, ...] | None = None
@@ -228,9 +229,7 @@ def fit_detector(
     timings: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
     backbone = _backbone(config)
-    n_outputs = (
-        len(backbone.output_names) if isinstance(backbone, OnnxBackbone) else len(config.backbone_layers)
-    )
+    n_outputs = len(backbone.output_names) if isinstance(backbone, OnnxBackbone) else len(backbone.layers)
     local_layers, global_layers = config.resolve_layers(n_outputs)
     probe = LocalGlobalHead.parts_only(local_layers, global_layers)
     fit_emb, fit_desc = _extract(backbone, probe, list(fit_paths), config, report, "features")
@@ -395,7 +394,7 @@ def train_package(
         ),
         evaluation=evaluation.model_copy(update={"parity_max_abs_diff": score_diff}),
         parameters={
-            "backbone_layers": ",".join(map(str, config.backbone_layers)),
+            "backbone_layers": ",".join(map(str, getattr(backbone, "layers", ()))),
             "local_layers": ",".join(map(str, head.local_layers)),
             "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,

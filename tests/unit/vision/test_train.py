@@ -186,3 +186,16 @@ def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:
         cv2.imwrite(str(folder / f"{i:02d}.png"), image)
     with pytest.raises(DatasetError, match="nearly\\) identical"):
         train_package(tmp_path / "same", tmp_path / "out", config=FAST)
+
+
+def test_efficientnet_lite0_backbone_also_trains(synthetic_dataset: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    result = train_package(
+        synthetic_dataset, tmp_path / "eff", config=replace(FAST, backbone="efficientnet-lite0")
+    )
+    meta = result.package.metadata
+    assert meta.backbone == "efficientnet-lite0"
+    assert meta.input.mean == (0.5, 0.5, 0.5)
+    assert meta.parameters["backbone_layers"] == "2,4,10,14"
+    assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
