@@ -6,17 +6,10 @@ from pathlib import Path
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG
 from lineguard.config import load_server_config
 
 __all__ = ["ca"]
-
-_CONFIG = click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The server's YAML config (kind: server).",
-)
 
 
 @click.group()
@@ -25,7 +18,7 @@ def ca() -> None:
 
 
 @ca.command("init")
-@_CONFIG
+@SERVER_CONFIG
 def init(config_file: Path) -> None:
     """Create the plant CA (key encrypted with the CA passphrase) and the server certificate.
 
@@ -48,7 +41,7 @@ def init(config_file: Path) -> None:
 
 
 @ca.command("show")
-@_CONFIG
+@SERVER_CONFIG
 def show(config_file: Path) -> None:
     """Print the CA certificate's fingerprint and validity (no passphrase needed).
 

@@ -6,17 +6,10 @@ from pathlib import Path
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG
 from lineguard.config import load_server_config
 
 __all__ = ["node"]
-
-_CONFIG = click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The server's YAML config (kind: server).",
-)
 
 
 @click.group()
@@ -25,7 +18,7 @@ def node() -> None:
 
 
 @node.command("token")
-@_CONFIG
+@SERVER_CONFIG
 @click.option("--node-id", required=True, help="Name of the node to enroll.")
 @click.option("--line", "line_id", required=True, help="The production line the node serves.")
 @click.option("--camera", "camera_ids", multiple=True, required=True, help="A camera id (repeat for each).")
@@ -71,7 +64,7 @@ def token(
 
 
 @node.command("list")
-@_CONFIG
+@SERVER_CONFIG
 def list_(config_file: Path) -> None:
     """List enrolled nodes, their binding, status and certificate expiry.
 
@@ -96,7 +89,7 @@ def list_(config_file: Path) -> None:
 
 
 @node.command("revoke")
-@_CONFIG
+@SERVER_CONFIG
 @click.argument("node_id")
 @click.option("--reason", required=True, help="Why (kept in the audit log).")
 def revoke(config_file: Path, node_id: str, reason: str) -> None:
