@@ -23,7 +23,7 @@ from lineguard.contracts.errors import NotFoundError
 from lineguard.server.context import Sealer
 from lineguard.server.dashboard.schemas import RecordView
 from lineguard.server.ingest.models import AlertRow, InspectionEventRow
-from lineguard.server.query.schemas import AlertView
+from lineguard.server.query.service import alert_view
 
 __all__ = ["alert_view", "find_alert", "find_record", "find_record_or_none", "minted_at", "record_view"]
 
@@ -109,21 +109,4 @@ def record_view(row: InspectionEventRow, *, sealer: Sealer) -> RecordView:
         regions=list(row.regions or []),
         latency_ms=row.latency_ms,
         has_evidence=row.evidence_ref is not None,
-    )
-
-
-def alert_view(row: AlertRow, *, sealer: Sealer) -> AlertView:
-    message = sealer.open(
-        row.message_sealed, object_id=f"{row.node_id}:{row.idempotency_key}", category="alerts"
-    )
-    return AlertView(
-        alert_id=row.alert_id,
-        node_id=row.node_id,
-        line_id=row.line_id,
-        camera_id=row.camera_id,
-        kind=row.kind,
-        severity=row.severity,
-        raised_at=row.raised_at,
-        message=message.decode("utf-8", errors="replace"),
-        defect_class=row.defect_class,
     )

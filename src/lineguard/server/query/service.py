@@ -30,7 +30,14 @@ from lineguard.server.query.schemas import (
     QualityPoint,
 )
 
-__all__ = ["defect_pareto", "defect_rate_by_class", "node_health", "quality_over_time", "recent_alerts"]
+__all__ = [
+    "alert_view",
+    "defect_pareto",
+    "defect_rate_by_class",
+    "node_health",
+    "quality_over_time",
+    "recent_alerts",
+]
 
 Bucket = Literal["hour", "day"]
 GroupBy = Literal["site", "line", "camera"]
@@ -217,25 +224,25 @@ def recent_alerts(
         stmt = stmt.where(a.line_id.in_(sorted(lines)))
     if since is not None:
         stmt = stmt.where(a.raised_at >= since)
-    views = []
-    for row in session.scalars(stmt):
-        message = sealer.open(
-            row.message_sealed, object_id=f"{row.node_id}:{row.idempotency_key}", category="alerts"
-        )
-        views.append(
-            AlertView(
-                alert_id=row.alert_id,
-                node_id=row.node_id,
-                line_id=row.line_id,
-                camera_id=row.camera_id,
-                kind=row.kind,
-                severity=row.severity,
-                raised_at=row.raised_at,
-                message=message.decode("utf-8", errors="replace"),
-                defect_class=row.defect_class,
-            )
-        )
-    return views
+    return [alert_view(row, sealer=sealer) for row in session.scalars(stmt)]
+
+
+def alert_view(row: AlertRow, *, sealer: Sealer) -> AlertView:
+    """One stored alert as the API shows it, its sealed message opened for the caller."""
+    message = sealer.open(
+        row.message_sealed, object_id=f"{row.node_id}:{row.idempotency_key}", category="alerts"
+    )
+    return AlertView(
+        alert_id=row.alert_id,
+        node_id=row.node_id,
+        line_id=row.line_id,
+        camera_id=row.camera_id,
+        kind=row.kind,
+        severity=row.severity,
+        raised_at=row.raised_at,
+        message=message.decode("utf-8", errors="replace"),
+        defect_class=row.defect_class,
+    )
 
 
 def node_health(
