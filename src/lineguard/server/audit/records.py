@@ -101,12 +101,27 @@ class DatabaseLog:
         self.session = session
         self.site_id = site_id
         self.batch = batch
+        self._snapshot: tuple[int, str, int] | None = None
 
-    def _head(self) -> AuditChainHead | None:
-        return self.session.get(AuditChainHead, 1)
+    def _head(self) -> tuple[int, str, int] | None:
+        """(seq, entry hash, base seq) of the chain head, read once per verification.
+
+        Writers keep appending while a verifier reads; every later read is bounded by this
+        snapshot so entries recorded meanwhile are not mistaken for a broken chain.
+        """
+        if self._snapshot is None:
+            head = self.session.get(AuditChainHead, 1)
+            if head is None:
+                return None
+            self._snapshot = (head.seq, head.entry_hash, head.base_seq)
+        return self._snapshot
 
     def checkpoints(self) -> list[Checkpoint]:
-        rows = self.session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).all()
+        head = self._head()
+        stmt = select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)
+        if head is not None:
+            stmt = stmt.where(AuditCheckpointRow.seq <= head[0])
+        rows = self.session.scalars(stmt).all()
         return [
             Checkpoint(
                 r.seq,
@@ -123,22 +138,25 @@ class DatabaseLog:
 
     def base(self) -> Checkpoint | None:
         head = self._head()
-        if head is None or head.base_seq == 0:
+        if head is None or head[2] == 0:
             return None
         for cp in self.checkpoints():
-            if cp.seq == head.base_seq:
+            if cp.seq == head[2]:
                 return cp
-        return Checkpoint(head.base_seq, "", "", "[]", "", "", "", self.site_id)  # fails verification
+        return Checkpoint(head[2], "", "", "[]", "", "", "", self.site_id)  # fails verification
 
     def tail(self) -> tuple[int, str] | None:
         head = self._head()
-        return None if head is None else (head.seq, head.entry_hash)
+        return None if head is None else (head[0], head[1])
 
     def entries(self) -> Iterator[Entry]:
         t = AuditEntryRow
         stmt = select(
             t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
         ).order_by(t.seq)
+        head = self._head()
+        if head is not None:
+            stmt = stmt.where(t.seq <= head[0])
         # Core rows through the session's connection: no ORM loading on the hot path.
         result = self.session.connection().execution_options(yield_per=self.batch).execute(stmt)
         for row in result:

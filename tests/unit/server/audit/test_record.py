@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,8 @@ from lineguard.server.audit import (
     record,
 )
 from lineguard.server.audit.models import AuditEntryRow
-from tests.unit.server.audit.conftest import SITE
+from lineguard.server.audit.records import Entry
+from tests.unit.server.audit.conftest import SITE, fill
 
 
 def _entries(sessions: sessionmaker[Session]) -> list[AuditEntryRow]:
@@ -121,3 +123,20 @@ def test_concurrent_writers_never_fork_the_chain(
     with sessions() as session:
         report = Ed25519Verifier(signer.public).verify(DatabaseLog(session, site_id=SITE))
     assert (report.entries, report.last_checkpoint_seq) == (120, 120)
+
+
+def test_entries_recorded_while_verifying_are_not_a_false_tamper_alarm(
+    filled: sessionmaker[Session], signer: AuditSigner
+) -> None:
+    """A live server keeps auditing while someone verifies; the verifier checks a snapshot."""
+
+    class WritesWhileReading(DatabaseLog):
+        def entries(self) -> Iterator[Entry]:
+            yield from super().entries()
+            fill(filled, signer, 5, checkpoint_every=5)  # another request is audited meanwhile
+
+    with filled() as session:
+        report = Ed25519Verifier(signer.public).verify(WritesWhileReading(session, site_id=SITE))
+    assert (report.entries, report.last_seq) == (30, 30)
+    with filled() as session:
+        assert Ed25519Verifier(signer.public).verify(DatabaseLog(session, site_id=SITE)).entries == 35
