@@ -19,6 +19,7 @@ __all__ = [
     "EdgeConfig",
     "EvidenceConfig",
     "FolderSource",
+    "InferenceConfig",
     "MetricsConfig",
     "NodeConfig",
     "OutboxConfig",
@@ -180,6 +181,18 @@ class OutboxConfig(_Section):
     )
 
 
+class InferenceConfig(_Section):
+    """How ONNX Runtime runs the models on this node."""
+
+    providers: list[Literal["cpu", "cuda", "tensorrt", "openvino"]] = Field(
+        default_factory=list,
+        max_length=4,
+        title="Execution providers",
+        description="In order of preference; empty = automatic (an available GPU runtime, else the CPU).",
+    )
+    threads: int = Field(default=1, ge=1, le=64, description="Intra-op threads per model session.")
+
+
 class MetricsConfig(_Section):
     enabled: bool = Field(default=True, title="Serve metrics", description="Expose the Prometheus endpoint.")
     host: str = Field(default="127.0.0.1", description="Loopback by default: metrics stay on the node.")
@@ -193,6 +206,7 @@ class EdgeConfig(_Section):
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
     evidence: EvidenceConfig = EvidenceConfig()
     outbox: OutboxConfig = OutboxConfig()
+    inference: InferenceConfig = InferenceConfig()
     metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ failed (a ``model_rejected`` alert goes to the outbox) and the other cameras car
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -37,6 +38,7 @@ from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence_gate import EvidenceGate, EvidenceWriter
 from lineguard.edge.housekeeping import Housekeeping
 from lineguard.edge.infer import ModelCache
+from lineguard.edge.infer.loader import load_runner
 from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
 from lineguard.edge.redact import Redactor
 from lineguard.edge.workers import LatestQueue, Worker
@@ -88,7 +90,7 @@ class EdgeNode:
         self.stats: dict[str, CameraStats] = {c.camera_id: CameraStats(c.camera_id) for c in config.cameras}
         self._runners = runners or {}
         self._sources = sources or {}
-        self.models = ModelCache(threads=1)
+        self.models = ModelCache(threads=config.inference.threads, providers=config.inference.providers)
         self.outbox = Outbox(self.data_dir / "outbox" / "outbox.db", fsync=config.outbox.fsync)
         ev = config.evidence
         self.evidence = EvidenceStore(
@@ -228,7 +230,17 @@ class EdgeNode:
 
         users = [w for w in self.workers if isinstance(w, InspectWorker)]
         self.workers.append(
-            start_model_updates(self.stop_event, self.data_dir, users, server_url=str(link.url))
+            start_model_updates(
+                self.stop_event,
+                self.data_dir,
+                users,
+                server_url=str(link.url),
+                loader=functools.partial(
+                    load_runner,
+                    threads=self.config.inference.threads,
+                    providers=self.config.inference.providers,
+                ),
+            )
         )
 
     def _start_housekeeping(self) -> None:

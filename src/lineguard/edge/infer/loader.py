@@ -9,6 +9,7 @@ Runners are shared between cameras that name the same package directory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from lineguard.contracts.errors import LineGuardError, ModelError
@@ -19,12 +20,18 @@ __all__ = ["ModelCache", "load_runner"]
 log = logging.getLogger(__name__)
 
 
-def load_runner(package_dir: Path, *, threads: int | None = 1) -> ModelRunner:
-    """An ONNX Runtime runner for a model package directory, or :class:`ModelError`."""
+def load_runner(
+    package_dir: Path, *, threads: int | None = 1, providers: Sequence[str] | None = None
+) -> ModelRunner:
+    """An ONNX Runtime runner for a model package directory, or :class:`ModelError`.
+
+    ``providers`` in order of preference (``None`` or empty: automatic, see
+    :func:`lineguard.vision.runtime.select_providers`).
+    """
     from lineguard.vision.runtime import OnnxModelRunner  # onnxruntime only when a model is run
 
     try:
-        return OnnxModelRunner(package_dir, threads=threads)
+        return OnnxModelRunner(package_dir, threads=threads, providers=providers or None)
     except ModelError:
         raise
     except LineGuardError as exc:
@@ -38,8 +45,9 @@ def load_runner(package_dir: Path, *, threads: int | None = 1) -> ModelRunner:
 class ModelCache:
     """One runner per package directory; failures remembered (and counted) per directory."""
 
-    def __init__(self, *, threads: int | None = 1) -> None:
+    def __init__(self, *, threads: int | None = 1, providers: Sequence[str] | None = None) -> None:
         self.threads = threads
+        self.providers = list(providers or [])
         self._runners: dict[Path, ModelRunner] = {}
         self.failures: dict[Path, str] = {}
 
@@ -50,7 +58,7 @@ class ModelCache:
         if key in self.failures:
             raise ModelError(self.failures[key])
         try:
-            runner = load_runner(package_dir, threads=self.threads)
+            runner = load_runner(package_dir, threads=self.threads, providers=self.providers)
         except ModelError as exc:
             self.failures[key] = exc.message
             raise

@@ -19,7 +19,7 @@ from typing import Protocol
 from lineguard.contracts.errors import LineGuardError
 from lineguard.contracts.events import ModelRef
 from lineguard.contracts.types import ModelRunner
-from lineguard.edge.update.client import UpdateClient
+from lineguard.edge.update.client import RunnerLoader, UpdateClient
 from lineguard.edge.update.slot import ModelSlot
 from lineguard.edge.workers import Worker
 
@@ -79,8 +79,14 @@ def start_model_updates(
     *,
     server_url: str | None = None,
     interval_s: float = DEFAULT_INTERVAL_S,
+    loader: RunnerLoader | None = None,
 ) -> UpdateWorker:
-    """Start the update loop for an enrolled node; verified models go to every ``user``."""
+    """Start the update loop for an enrolled node; verified models go to every ``user``.
+
+    ``loader`` turns a verified package directory into a runner (the node's execution
+    providers and threads); the default is :func:`~lineguard.edge.update.client.default_loader`.
+    """
+    from lineguard.edge.update.client import default_loader
     from lineguard.edge.update.link import connect
 
     slot = ModelSlot()
@@ -93,6 +99,9 @@ def start_model_updates(
         log.info("now running %s v%d (sha256 %s…)", ref.model_id, ref.version, ref.sha256[:16])
 
     slot.subscribe(hand_over)
-    worker = UpdateWorker(stop, lambda: connect(data_dir, slot, server_url=server_url), interval_s=interval_s)
+    load = loader or default_loader
+    worker = UpdateWorker(
+        stop, lambda: connect(data_dir, slot, server_url=server_url, loader=load), interval_s=interval_s
+    )
     worker.start()
     return worker
