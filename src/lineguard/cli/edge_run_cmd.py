@@ -45,6 +45,8 @@ def run(config_path: Path, for_seconds: float | None, log_level: str) -> None:
     from lineguard.edge.app import EdgeNode
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per upload request drowns the node's own messages; failures still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     config = load_edge_config(config_path)
     node = EdgeNode(config)
 

@@ -38,6 +38,11 @@ __all__ = ["EvidenceGate", "EvidenceWriter"]
 QUEUE_FRAMES = 32
 
 
+def _worth_logging(count: int) -> bool:
+    """True for the 1st, 10th and 100th drop, then every 1000th: a flood stays readable."""
+    return count >= 1 and (count % 1000 == 0 or count in {1, 10, 100})
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     frame: CapturedFrame
@@ -81,7 +86,8 @@ class EvidenceGate:
         """Queue a frame for redaction and storage; returns the id it will be stored under."""
         evidence_id = new_id("evd")
         item = _Pending(frame, verdict, event_id, mode, evidence_id, time.perf_counter_ns())
-        if self.queue.put(item) is not None:
+        if self.queue.put(item) is not None and _worth_logging(self.dropped):
+            # Every drop is counted (metrics, status); the log gets the 1st, 10th, 100th, ...
             log.warning("evidence queue full: oldest queued evidence frame dropped (%d so far)", self.dropped)
         return evidence_id
 
