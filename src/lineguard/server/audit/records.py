@@ -72,6 +72,19 @@ class Checkpoint:
     signature: str
     site_id: str
 
+    @classmethod
+    def from_row(cls, row: AuditCheckpointRow, *, site_id: str) -> Checkpoint:
+        return cls(
+            row.seq,
+            row.entry_hash,
+            row.merkle_root,
+            row.frontier,
+            utc_text(row.created_at),
+            row.key_id,
+            row.signature,
+            site_id,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {"type": "checkpoint", **{f: getattr(self, f) for f in self.__dataclass_fields__}}
 
@@ -121,20 +134,7 @@ class DatabaseLog:
         stmt = select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)
         if head is not None:
             stmt = stmt.where(AuditCheckpointRow.seq <= head[0])
-        rows = self.session.scalars(stmt).all()
-        return [
-            Checkpoint(
-                r.seq,
-                r.entry_hash,
-                r.merkle_root,
-                r.frontier,
-                utc_text(r.created_at),
-                r.key_id,
-                r.signature,
-                self.site_id,
-            )
-            for r in rows
-        ]
+        return [Checkpoint.from_row(r, site_id=self.site_id) for r in self.session.scalars(stmt)]
 
     def base(self) -> Checkpoint | None:
         head = self._head()

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import IntegrityError, NotFoundError
-from lineguard.crypto import utc_text
 from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry
 from lineguard.server.audit.signing import load_public_key
@@ -62,19 +61,7 @@ def list_entries(
 def list_checkpoints(access: ReadAudit, session: DbSession) -> list[dict[str, Any]]:
     rows = session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).all()
     site = access.context.settings.site_id
-    out = [
-        Checkpoint(
-            r.seq,
-            r.entry_hash,
-            r.merkle_root,
-            r.frontier,
-            utc_text(r.created_at),
-            r.key_id,
-            r.signature,
-            site,
-        ).to_json()
-        for r in rows
-    ]
+    out = [Checkpoint.from_row(r, site_id=site).to_json() for r in rows]
     access.record_read(records=len(out))
     return out
 
