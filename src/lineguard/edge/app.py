@@ -92,18 +92,7 @@ class EdgeNode:
         self._sources = sources or {}
         self.models = ModelCache(threads=config.inference.threads, providers=config.inference.providers)
         self.outbox = Outbox(self.data_dir / "outbox" / "outbox.db", fsync=config.outbox.fsync)
-        ev = config.evidence
-        self.evidence = EvidenceStore(
-            self.data_dir,
-            node_id=config.node.node_id,
-            passphrase=ev.kek_passphrase.resolve(allow_demo=allow_demo_secrets),
-            retention_days={
-                "fail": ev.retention_days_fail,
-                "uncertain": ev.retention_days_fail,
-                "pass": ev.retention_days_pass,
-            },
-            kdf=kdf,
-        )
+        self.evidence = EvidenceStore.from_config(config, allow_demo_secrets=allow_demo_secrets, kdf=kdf)
         if redactor == "auto":  # built lazily, in the evidence writer's low-priority thread
             self.gate = EvidenceGate(self.evidence, None, redactor_factory=default_redactor)
         else:

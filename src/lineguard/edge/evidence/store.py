@@ -138,8 +138,13 @@ class EvidenceStore:
         self.shredded = 0
 
     @classmethod
-    def from_config(cls, config: EdgeConfig, *, allow_demo_secrets: bool = False) -> EvidenceStore:
-        """The store of the node ``config`` describes (KEK passphrase from its secret reference)."""
+    def from_config(
+        cls, config: EdgeConfig, *, allow_demo_secrets: bool = False, kdf: KdfParams | None = None
+    ) -> EvidenceStore:
+        """The store of the node ``config`` describes (KEK passphrase from its secret reference).
+
+        ``kdf`` sets the key-derivation cost of a keyring created here (tests, benchmarks).
+        """
         ev = config.evidence
         return cls(
             config.node.data_dir,
@@ -150,6 +155,7 @@ class EvidenceStore:
                 "uncertain": ev.retention_days_fail,
                 "pass": ev.retention_days_pass,
             },
+            kdf=kdf,
         )
 
     def close(self) -> None:
