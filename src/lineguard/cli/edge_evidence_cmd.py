@@ -6,17 +6,10 @@ from pathlib import Path
 
 import click
 
+from lineguard.cli.options import EDGE_CONFIG
 from lineguard.contracts.errors import InputError
 
 __all__ = ["evidence"]
-
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The node's edge.yaml.",
-)
 
 
 @click.group("evidence")
@@ -25,7 +18,7 @@ def evidence() -> None:
 
 
 @evidence.command("list")
-@_CONFIG
+@EDGE_CONFIG
 def list_(config_path: Path) -> None:
     """List evidence objects: id, category, camera, capture time, retention.
 
@@ -48,7 +41,7 @@ def list_(config_path: Path) -> None:
 
 
 @evidence.command("verify")
-@_CONFIG
+@EDGE_CONFIG
 @click.argument("evidence_ids", nargs=-1)
 def verify(config_path: Path, evidence_ids: tuple[str, ...]) -> None:
     """Prove evidence is what the node captured: decrypt, re-hash, check the signature.
@@ -80,7 +73,7 @@ def verify(config_path: Path, evidence_ids: tuple[str, ...]) -> None:
 
 
 @evidence.command("export")
-@_CONFIG
+@EDGE_CONFIG
 @click.argument("evidence_id")
 @click.option(
     "--out",

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from lineguard.cli.options import EDGE_CONFIG
+
 __all__ = ["keys"]
 
 
@@ -15,13 +17,7 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The node's edge.yaml.",
-)
+@EDGE_CONFIG
 def rotate(config_path: Path) -> None:
     """Create a new KEK and re-wrap every evidence data key under it.
 

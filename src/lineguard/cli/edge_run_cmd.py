@@ -9,17 +9,13 @@ from types import FrameType
 
 import click
 
+from lineguard.cli.options import EDGE_CONFIG
+
 __all__ = ["run"]
 
 
 @click.command("run")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The node's edge.yaml.",
-)
+@EDGE_CONFIG
 @click.option(
     "--for-seconds",
     type=click.FloatRange(min=0.1),
