@@ -23,6 +23,8 @@ from lineguard.server.storage import Base, UtcDateTime, utcnow
 
 __all__ = [
     "ALL_PARTS",
+    "UNKNOWN_MODEL_ID",
+    "UNKNOWN_MODEL_VERSION",
     "AlertRow",
     "CameraHealthRow",
     "IngestCounters",
@@ -34,6 +36,11 @@ __all__ = [
 
 #: ``rollup_hourly.defect_class`` of the row that counts every inspected part.
 ALL_PARTS = ""
+
+#: ``rollup_hourly.model_id`` / ``model_version`` of parts counted before the rollup kept
+#: the model (a real release is never version 0: ``ModelRef.version >= 1``).
+UNKNOWN_MODEL_ID = ""
+UNKNOWN_MODEL_VERSION = 0
 
 #: Integer row ids stay internal (never in a URL); SQLite needs INTEGER for its rowid alias.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
@@ -116,11 +123,13 @@ class WorkOrderRow(Base):
 
 
 class RollupHourly(Base):
-    """Inspected parts per (line, camera, defect class, hour), by verdict.
+    """Inspected parts per (line, camera, defect class, hour, model version), by verdict.
 
     ``defect_class == ALL_PARTS`` counts every part; a named class counts the parts
     whose regions include that class (once per part), so yield, defect rate and Pareto
-    are sums over this table.
+    are sums over this table. The model that judged the parts is part of the key, so
+    every figure can be narrowed to one model version; rows counted before the rollup
+    kept the model (revision ingest_0002) carry ``UNKNOWN_MODEL_ID`` / ``UNKNOWN_MODEL_VERSION``.
     """
 
     __tablename__ = "rollup_hourly"
@@ -134,6 +143,12 @@ class RollupHourly(Base):
     hour: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(
+        String(128), primary_key=True, default=UNKNOWN_MODEL_ID, server_default=UNKNOWN_MODEL_ID
+    )
+    model_version: Mapped[int] = mapped_column(
+        Integer, primary_key=True, default=UNKNOWN_MODEL_VERSION, server_default=str(UNKNOWN_MODEL_VERSION)
+    )
     inspected: Mapped[int] = mapped_column(BigInteger, default=0)
     passed: Mapped[int] = mapped_column(BigInteger, default=0)
     failed: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -127,30 +127,29 @@ def _hour(moment: datetime) -> datetime:
 
 
 def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
-    counts: Counter[tuple[str, str, str, str, datetime, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str, datetime, str, int, str]] = Counter()
     for event in events:
         verdict = _VERDICT_COLUMN[event.verdict.value]
+        model = (event.model.model_id, event.model.version)
         base = (event.site_id, event.line_id, event.camera_id)
         hour = _hour(event.captured_at)
-        counts[(*base, ALL_PARTS, hour, verdict)] += 1
+        counts[(*base, ALL_PARTS, hour, *model, verdict)] += 1
         for defect_class in {r.defect_class for r in event.regions}:
-            counts[(*base, defect_class, hour, verdict)] += 1
-    grouped: dict[tuple[str, str, str, str, datetime], dict[str, int]] = {}
+            counts[(*base, defect_class, hour, *model, verdict)] += 1
+    grouped: dict[tuple[Any, ...], dict[str, int]] = {}
     for (*key, verdict), n in counts.items():
-        row = grouped.setdefault(tuple(key), {"inspected": 0, "passed": 0, "failed": 0, "uncertain": 0})  # type: ignore[arg-type]
+        row = grouped.setdefault(tuple(key), {"inspected": 0, "passed": 0, "failed": 0, "uncertain": 0})
         row["inspected"] += n
         row[verdict] += n
     if not grouped:
         return
     table = RollupHourly.__table__
+    names = ("site_id", "line_id", "camera_id", "defect_class", "hour", "model_id", "model_version")
     # Sorted so concurrent batches lock rollup rows in the same order (no deadlocks).
-    values = [
-        {"site_id": k[0], "line_id": k[1], "camera_id": k[2], "defect_class": k[3], "hour": k[4], **v}
-        for k, v in sorted(grouped.items())
-    ]
+    values = [dict(zip(names, k, strict=True)) | v for k, v in sorted(grouped.items())]
     stmt = _insert(session, table)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_update(
-        index_elements=["site_id", "defect_class", "hour", "line_id", "camera_id"],
+        index_elements=[c.name for c in RollupHourly.__table__.primary_key],
         set_={c: table.c[c] + stmt.excluded[c] for c in ("inspected", "passed", "failed", "uncertain")},
     )
     session.execute(stmt, values)

@@ -10,6 +10,7 @@ __all__ = [
     "AlertView",
     "CameraHealthView",
     "DefectClassPoint",
+    "ModelVersionSeen",
     "NodeHealthView",
     "ParetoEntry",
     "QualityPoint",
@@ -48,6 +49,18 @@ class ParetoEntry(_View):
     parts: int
     share: float
     cumulative_share: float
+
+
+class ModelVersionSeen(_View):
+    """One model release that judged parts in the caller's scope."""
+
+    model_id: str
+    #: The release number (``ModelRef.version``); pass it back as ``model_version``.
+    model_version: int
+    #: Start of the first and of the last UTC hour with parts judged by this release.
+    first_hour: datetime
+    last_hour: datetime
+    inspected: int
 
 
 class AlertView(_View):

@@ -5,6 +5,12 @@ it is applied in SQL, before any aggregation. Time ranges are half-open
 ``[start, end)`` in UTC; buckets are UTC hours or UTC days. Everything but alerts and
 node health is computed from ``rollup_hourly``, so the cost depends on lines × cameras
 × hours in range, not on the number of events stored.
+
+Every query takes an optional model filter, ``model_id`` and/or ``model_version``
+(the release number; with ``model_id`` it names one release, alone it matches that
+release number of any model). Aggregates filter the rollup, whose key includes the
+model; alerts are kept when the inspection event that raised them was judged by that
+model; node health lists the cameras currently running it (and the nodes that have one).
 """
 
 from __future__ import annotations
@@ -14,17 +20,26 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, Select, exists, func, select, true
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
 from lineguard.server.context import Sealer
-from lineguard.server.ingest.models import ALL_PARTS, AlertRow, CameraHealthRow, NodeHealthRow, RollupHourly
+from lineguard.server.ingest.models import (
+    ALL_PARTS,
+    UNKNOWN_MODEL_ID,
+    AlertRow,
+    CameraHealthRow,
+    InspectionEventRow,
+    NodeHealthRow,
+    RollupHourly,
+)
 from lineguard.server.nodes.models import Node
 from lineguard.server.query.schemas import (
     AlertView,
     CameraHealthView,
     DefectClassPoint,
+    ModelVersionSeen,
     NodeHealthView,
     ParetoEntry,
     QualityPoint,
@@ -34,6 +49,7 @@ __all__ = [
     "alert_view",
     "defect_pareto",
     "defect_rate_by_class",
+    "model_versions_seen",
     "node_health",
     "quality_over_time",
     "recent_alerts",
@@ -56,8 +72,23 @@ def _check_range(start: datetime, end: datetime, bucket: Bucket) -> None:
         raise InputError(msg)
 
 
+def _of_model(table: Any, model_id: str | None, model_version: int | None) -> list[ColumnElement[bool]]:
+    """The model filter on any table with ``model_id`` and ``model_version`` columns."""
+    where = []
+    if model_id is not None:
+        where.append(table.model_id == model_id)
+    if model_version is not None:
+        where.append(table.model_version == model_version)
+    return where
+
+
 def _in_scope(
-    site_id: str, lines: Collection[str] | None, line_id: str | None, camera_id: str | None
+    site_id: str,
+    lines: Collection[str] | None,
+    line_id: str | None,
+    camera_id: str | None,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[ColumnElement[bool]]:
     r = RollupHourly
     where = [r.site_id == site_id, r.line_id.in_(sorted(lines)) if lines is not None else true()]
@@ -65,7 +96,7 @@ def _in_scope(
         where.append(r.line_id == line_id)
     if camera_id is not None:
         where.append(r.camera_id == camera_id)
-    return where
+    return where + _of_model(r, model_id, model_version)
 
 
 def _bucket_column(session: Session, bucket: Bucket) -> Any:
@@ -102,6 +133,8 @@ def quality_over_time(
     lines: Collection[str] | None,
     line_id: str | None = None,
     camera_id: str | None = None,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[QualityPoint]:
     """Yield and defect rate per bucket, per site, line or camera."""
     _check_range(start, end, bucket)
@@ -112,7 +145,7 @@ def quality_over_time(
     stmt: Select[Any] = (
         select(bucket_col, *dims, *sums)
         .where(r.defect_class == ALL_PARTS, r.hour >= start, r.hour < end)
-        .where(*_in_scope(site_id, lines, line_id, camera_id))
+        .where(*_in_scope(site_id, lines, line_id, camera_id, model_id, model_version))
         .group_by(bucket_col, *dims)
     )
     totals: dict[tuple[Any, ...], list[int]] = {}
@@ -158,11 +191,17 @@ def defect_rate_by_class(
     lines: Collection[str] | None,
     line_id: str | None = None,
     camera_id: str | None = None,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[DefectClassPoint]:
     """Per bucket and defect class: defective parts of that class, as a share of all parts."""
     _check_range(start, end, bucket)
     r = RollupHourly
-    where = [r.hour >= start, r.hour < end, *_in_scope(site_id, lines, line_id, camera_id)]
+    where = [
+        r.hour >= start,
+        r.hour < end,
+        *_in_scope(site_id, lines, line_id, camera_id, model_id, model_version),
+    ]
     inspected: dict[datetime, int] = defaultdict(int)
     parts: dict[tuple[datetime, str], int] = defaultdict(int)
     for raw_bucket, defect_class, defective, all_parts in _class_counts(session, where, bucket):
@@ -187,12 +226,14 @@ def defect_pareto(
     lines: Collection[str] | None,
     line_id: str | None = None,
     camera_id: str | None = None,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[ParetoEntry]:
     """Defect classes by number of defective parts, largest first, with cumulative share."""
     _check_range(start, end, "day")
     r = RollupHourly
     where = [r.hour >= start, r.hour < end, r.defect_class != ALL_PARTS]
-    where += _in_scope(site_id, lines, line_id, camera_id)
+    where += _in_scope(site_id, lines, line_id, camera_id, model_id, model_version)
     counts = [(c, int(n or 0)) for c, n, _ in _class_counts(session, where, None)]
     counts = sorted((x for x in counts if x[1]), key=lambda x: (-x[1], x[0]))
     total = sum(n for _, n in counts)
@@ -213,8 +254,13 @@ def recent_alerts(
     sealer: Sealer,
     limit: int = 50,
     since: datetime | None = None,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[AlertView]:
-    """Newest alerts first; messages are opened (decrypted) for the caller."""
+    """Newest alerts first; messages are opened (decrypted) for the caller.
+
+    With a model filter, only alerts raised for an inspection event judged by that
+    model (alerts without an event, such as camera faults, are left out)."""
     if not 1 <= limit <= 500:
         msg = f"limit must be between 1 and 500, got {limit}"
         raise InputError(msg)
@@ -224,6 +270,13 @@ def recent_alerts(
         stmt = stmt.where(a.line_id.in_(sorted(lines)))
     if since is not None:
         stmt = stmt.where(a.raised_at >= since)
+    if model_id is not None or model_version is not None:
+        e = InspectionEventRow
+        stmt = stmt.where(
+            exists().where(
+                e.event_id == a.event_id, e.node_id == a.node_id, *_of_model(e, model_id, model_version)
+            )
+        )
     return [alert_view(row, sealer=sealer) for row in session.scalars(stmt)]
 
 
@@ -252,8 +305,13 @@ def node_health(
     lines: Collection[str] | None,
     now: datetime | None = None,
     offline_after_s: float = 120.0,
+    model_id: str | None = None,
+    model_version: int | None = None,
 ) -> list[NodeHealthView]:
-    """Every enrolled node of the site with its latest heartbeat and cameras."""
+    """Every enrolled node of the site with its latest heartbeat and cameras.
+
+    With a model filter: only the cameras whose last heartbeat reports that model, and
+    only the nodes with at least one such camera."""
     now = now or datetime.now(UTC)
     stmt = (
         select(Node, NodeHealthRow)
@@ -269,7 +327,9 @@ def node_health(
     if node_ids:
         for c in session.scalars(
             select(CameraHealthRow)
-            .where(CameraHealthRow.node_id.in_(node_ids))
+            .where(
+                CameraHealthRow.node_id.in_(node_ids), *_of_model(CameraHealthRow, model_id, model_version)
+            )
             .order_by(CameraHealthRow.camera_id)
         ):
             cameras[c.node_id].append(
@@ -285,8 +345,11 @@ def node_health(
                     updated_at=c.updated_at,
                 )
             )
+    filtered = model_id is not None or model_version is not None
     views = []
     for node, health in rows:
+        if filtered and not cameras[node.node_id]:
+            continue
         last_seen = health.last_seen_at if health else None
         views.append(
             NodeHealthView(
@@ -302,3 +365,41 @@ def node_health(
             )
         )
     return views
+
+
+def model_versions_seen(
+    session: Session,
+    *,
+    site_id: str,
+    lines: Collection[str] | None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    line_id: str | None = None,
+    camera_id: str | None = None,
+) -> list[ModelVersionSeen]:
+    """The model versions that judged parts in scope (optionally in ``[start, end)``),
+    newest first: what the dashboard offers as its model filter. Parts counted before
+    the rollup kept the model (``UNKNOWN_MODEL_ID``) are not listed."""
+    r = RollupHourly
+    where = [r.defect_class == ALL_PARTS, r.model_id != UNKNOWN_MODEL_ID]
+    where += _in_scope(site_id, lines, line_id, camera_id)
+    if start is not None:
+        where.append(r.hour >= start)
+    if end is not None:
+        where.append(r.hour < end)
+    stmt = (
+        select(r.model_id, r.model_version, func.min(r.hour), func.max(r.hour), func.sum(r.inspected))
+        .where(*where)
+        .group_by(r.model_id, r.model_version)
+    )
+    seen = [
+        ModelVersionSeen(
+            model_id=model_id,
+            model_version=version,
+            first_hour=_as_utc(first),
+            last_hour=_as_utc(last),
+            inspected=int(inspected or 0),
+        )
+        for model_id, version, first, last, inspected in session.execute(stmt)
+    ]
+    return sorted(seen, key=lambda m: (m.last_hour, m.model_id, m.model_version), reverse=True)

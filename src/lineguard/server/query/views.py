@@ -16,6 +16,7 @@ from lineguard.server.query import service
 from lineguard.server.query.schemas import (
     AlertView,
     DefectClassPoint,
+    ModelVersionSeen,
     NodeHealthView,
     ParetoEntry,
     QualityPoint,
@@ -32,6 +33,11 @@ Start = Annotated[datetime | None, Query(description="UTC, inclusive; default: e
 End = Annotated[datetime | None, Query(description="UTC, exclusive; default: now.")]
 LineId = Annotated[str | None, Query(max_length=64)]
 CameraId = Annotated[str | None, Query(max_length=64)]
+ModelId = Annotated[str | None, Query(max_length=128, description="Only parts judged by this model.")]
+ModelVersion = Annotated[
+    int | None,
+    Query(ge=1, description="Only parts judged by this release number (with model_id: of that model)."),
+]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -58,6 +64,8 @@ def get_quality(
     group_by: service.GroupBy = "line",
     line_id: LineId = None,
     camera_id: CameraId = None,
+    model_id: ModelId = None,
+    model_version: ModelVersion = None,
 ) -> list[QualityPoint]:
     start, end = _range(start, end)
     points = service.quality_over_time(
@@ -70,6 +78,8 @@ def get_quality(
         lines=_lines(access),
         line_id=line_id,
         camera_id=camera_id,
+        model_id=model_id,
+        model_version=model_version,
     )
     access.record_read(records=sum(p.inspected for p in points))
     return points
@@ -84,6 +94,8 @@ def get_defects(
     bucket: service.Bucket = "day",
     line_id: LineId = None,
     camera_id: CameraId = None,
+    model_id: ModelId = None,
+    model_version: ModelVersion = None,
 ) -> list[DefectClassPoint]:
     start, end = _range(start, end)
     points = service.defect_rate_by_class(
@@ -95,6 +107,8 @@ def get_defects(
         lines=_lines(access),
         line_id=line_id,
         camera_id=camera_id,
+        model_id=model_id,
+        model_version=model_version,
     )
     access.record_read(records=sum(p.parts for p in points))
     return points
@@ -108,6 +122,8 @@ def get_pareto(
     end: End = None,
     line_id: LineId = None,
     camera_id: CameraId = None,
+    model_id: ModelId = None,
+    model_version: ModelVersion = None,
 ) -> list[ParetoEntry]:
     start, end = _range(start, end)
     entries = service.defect_pareto(
@@ -118,6 +134,8 @@ def get_pareto(
         lines=_lines(access),
         line_id=line_id,
         camera_id=camera_id,
+        model_id=model_id,
+        model_version=model_version,
     )
     access.record_read(records=sum(e.parts for e in entries))
     return entries
@@ -129,6 +147,8 @@ def get_alerts(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     since: datetime | None = None,
+    model_id: ModelId = None,
+    model_version: ModelVersion = None,
 ) -> list[AlertView]:
     alerts = service.recent_alerts(
         session,
@@ -137,11 +157,43 @@ def get_alerts(
         sealer=access.context.sealer,
         limit=limit,
         since=since,
+        model_id=model_id,
+        model_version=model_version,
     )
     access.record_read(records=len(alerts))
     return alerts
 
 
 @router.get("/nodes", summary="Health of every edge node")
-def get_nodes(access: ReadNodes, session: DbSession) -> list[NodeHealthView]:
-    return service.node_health(session, site_id=access.runtime.site, lines=_lines(access))
+def get_nodes(
+    access: ReadNodes, session: DbSession, model_id: ModelId = None, model_version: ModelVersion = None
+) -> list[NodeHealthView]:
+    return service.node_health(
+        session,
+        site_id=access.runtime.site,
+        lines=_lines(access),
+        model_id=model_id,
+        model_version=model_version,
+    )
+
+
+@router.get("/model-versions", summary="Model versions that judged parts (the dashboard's model filter)")
+def get_model_versions(
+    access: ReadResults,
+    session: DbSession,
+    start: Annotated[datetime | None, Query(description="UTC, inclusive; default: no lower bound.")] = None,
+    end: Annotated[datetime | None, Query(description="UTC, exclusive; default: no upper bound.")] = None,
+    line_id: LineId = None,
+    camera_id: CameraId = None,
+) -> list[ModelVersionSeen]:
+    seen = service.model_versions_seen(
+        session,
+        site_id=access.runtime.site,
+        lines=_lines(access),
+        start=_utc(start) if start is not None else None,
+        end=_utc(end) if end is not None else None,
+        line_id=line_id,
+        camera_id=camera_id,
+    )
+    access.record_read(records=len(seen))
+    return seen

@@ -22,6 +22,7 @@ def event(
     at: datetime | None = None,
     key: str | None = None,
     part_id: str | None = None,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "event_id": new_id("evt"),
@@ -34,7 +35,7 @@ def event(
         "part_id": part_id,
         "frame_id": 7,
         "captured_at": (at or datetime.now(UTC)).isoformat(),
-        "model": MODEL,
+        "model": model or MODEL,
         "verdict": verdict,
         "anomaly_score": 0.9 if verdict != "pass" else 0.1,
         "threshold": 0.5,
@@ -46,7 +47,9 @@ def event(
     }
 
 
-def alert(node_id: str, *, line_id: str = "line-1", camera_id: str | None = "cam-1") -> dict[str, Any]:
+def alert(
+    node_id: str, *, line_id: str = "line-1", camera_id: str | None = "cam-1", event_id: str | None = None
+) -> dict[str, Any]:
     return {
         "alert_id": new_id("alr"),
         "idempotency_key": new_id("idk"),
@@ -59,6 +62,7 @@ def alert(node_id: str, *, line_id: str = "line-1", camera_id: str | None = "cam
         "raised_at": datetime.now(UTC).isoformat(),
         "message": "scratch on part P-1234 for customer ACME",
         "defect_class": "scratch",
+        "event_id": event_id,
     }
 
 

@@ -191,3 +191,94 @@ def test_bad_ranges_are_input_errors(
 ) -> None:
     with pytest.raises(InputError, match=match):
         query.quality_over_time(session, site_id="plant-a", start=start, end=end, bucket=bucket, lines=None)  # type: ignore[arg-type]
+
+
+NEW_MODEL = {"model_id": "mdl_tile", "version": 4, "sha256": "cd" * 32}
+OTHER_MODEL = {"model_id": "mdl_edge", "version": 4, "sha256": "ef" * 32}
+
+
+@pytest.fixture
+def two_releases(session: Session) -> dict[str, list[dict[str, object]]]:
+    """Line 1, one day: v3 of mdl_tile until 08:00, then v4; line 2 runs mdl_edge v4."""
+    old = factory.mixed_events("node-1", 120, start=T0)  # 06:00-07:59, factory.MODEL (v3)
+    new = [
+        factory.event(
+            "node-1",
+            verdict="fail",
+            defects=("dent",),
+            at=T0 + timedelta(hours=2, minutes=i),
+            model=NEW_MODEL,
+        )
+        for i in range(40)
+    ]
+    other = [
+        factory.event(
+            "node-2",
+            camera_id="cam-9",
+            line_id="line-2",
+            verdict="fail",
+            defects=("crack",),
+            at=T0,
+            model=OTHER_MODEL,
+        )
+        for _ in range(10)
+    ]
+    _ingest(session, NODES["node-1"], old[:100])
+    _ingest(session, NODES["node-1"], old[100:] + new)
+    _ingest(session, NODES["node-2"], other)
+    return {"v3": old, "v4": new, "other": other}
+
+
+def test_model_filter_narrows_every_aggregate(session: Session, two_releases: dict) -> None:
+    day = {"site_id": "plant-a", "start": T0, "end": T0 + timedelta(days=1), "lines": None}
+    v3 = {"model_id": "mdl_tile", "model_version": 3}
+    quality = query.quality_over_time(session, bucket="day", group_by="site", **day, **v3)  # type: ignore[arg-type]
+    exp = _expected(two_releases["v3"])
+    assert [(p.inspected, p.passed, p.failed) for p in quality] == [(120, exp["pass"], exp["fail"])]
+    pareto = query.defect_pareto(session, **day, model_id="mdl_tile", model_version=4)  # type: ignore[arg-type]
+    assert [(e.defect_class, e.parts) for e in pareto] == [("dent", 40)]
+    # A release number alone matches that release of any model: v4 of mdl_tile and mdl_edge.
+    by_class = query.defect_rate_by_class(session, **day, model_version=4)  # type: ignore[arg-type]
+    assert {(p.defect_class, p.parts) for p in by_class} == {("crack", 10), ("dent", 40)}
+    assert all(p.rate == pytest.approx(p.parts / 50) for p in by_class)
+    unfiltered = query.quality_over_time(session, bucket="day", group_by="site", **day)  # type: ignore[arg-type]
+    assert unfiltered[0].inspected == 170
+    assert query.quality_over_time(session, **day, model_id="mdl_none") == []  # type: ignore[arg-type]
+
+
+def test_model_versions_seen_newest_first_and_scoped(session: Session, two_releases: dict) -> None:
+    seen = query.model_versions_seen(session, site_id="plant-a", lines=None)
+    assert [(m.model_id, m.model_version, m.inspected) for m in seen] == [
+        ("mdl_tile", 4, 40),
+        ("mdl_tile", 3, 120),
+        ("mdl_edge", 4, 10),
+    ]
+    assert (seen[0].first_hour, seen[0].last_hour) == (T0 + timedelta(hours=2), T0 + timedelta(hours=2))
+    assert (seen[1].first_hour, seen[1].last_hour) == (T0, T0 + timedelta(hours=1))
+    line2 = query.model_versions_seen(session, site_id="plant-a", lines={"line-2"})
+    assert [(m.model_id, m.model_version) for m in line2] == [("mdl_edge", 4)]
+    later = query.model_versions_seen(session, site_id="plant-a", lines=None, start=T0 + timedelta(hours=2))
+    assert [(m.model_id, m.model_version) for m in later] == [("mdl_tile", 4)]
+
+
+def test_alerts_filtered_by_the_model_of_their_event(session: Session) -> None:
+    v3 = factory.event("node-1", verdict="fail", defects=("scratch",))
+    v4 = factory.event("node-1", verdict="fail", defects=("scratch",), model=NEW_MODEL)
+    alerts = [factory.alert("node-1", event_id=str(e["event_id"])) for e in (v3, v4)]
+    _ingest(session, NODES["node-1"], [v3, v4], [*alerts, factory.alert("node-1")])
+    everything = query.recent_alerts(session, site_id="plant-a", lines=None, sealer=NoEncryption())
+    assert len(everything) == 3
+    of_v4 = query.recent_alerts(
+        session, site_id="plant-a", lines=None, sealer=NoEncryption(), model_id="mdl_tile", model_version=4
+    )
+    assert [a.alert_id for a in of_v4] == [alerts[1]["alert_id"]]
+
+
+def test_node_health_filtered_by_the_model_cameras_run(session: Session) -> None:
+    hb = NodeHeartbeat.model_validate(factory.heartbeat("node-1", cameras=("cam-1", "cam-2")))
+    ingest.record_heartbeat(session, node=NODES["node-1"], heartbeat=hb)
+    running = query.node_health(session, site_id="plant-a", lines=None, model_version=3)
+    assert [(v.node_id, [c.camera_id for c in v.cameras]) for v in running] == [
+        ("node-1", ["cam-1", "cam-2"])
+    ]
+    assert query.node_health(session, site_id="plant-a", lines=None, model_version=4) == []
