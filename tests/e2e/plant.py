@@ -5,11 +5,17 @@ file keyring, the hash-chained audit recorder) under uvicorn over HTTPS on loopb
 with a plant CA and server certificate, then seeds it through the real services: nodes,
 a week of inspection events and alerts through ``ingest_batch``, heartbeats through
 ``record_heartbeat``, and one person per role (with TOTP) through the auth services.
+
+Node ``edge-l1`` is a real enrolled node for evidence: its certificate comes from the
+server's enrollment service, its encrypted store holds the images of the records behind
+its alerts, and its remote-view worker long-polls the server over mTLS, as with
+``evidence.remote_view: true``.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +44,7 @@ from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
 
 SITE = "plant-a"
 PASSWORD = "correct horse battery staple"
@@ -75,6 +82,7 @@ class Plant:
     people: dict[str, Person] = field(default_factory=dict)
     alert_ids: list[str] = field(default_factory=list)
     evidence_event_id: str = ""
+    evidence_node: EvidenceNode | None = None
 
     def session(self) -> Session:
         return self.context.sessions()
@@ -109,17 +117,63 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
             app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
         ) as srv:
             plant = Plant(url=srv.url, settings=settings, context=app.state.lineguard, ca_file=paths.cert)
-            if seed:
+            if not seed:
+                yield plant
+                return
+            with evidence_node(plant, ca, data_dir.parent / "edge-l1"):
                 seed_people(plant)
                 seed_plant(plant)
                 seed_registry(plant)
                 seed_retention_and_checkpoint(plant)
-            yield plant
+                yield plant
     finally:
         if engine is not None:
             engine.dispose()
         if saved is None:
             os.environ.pop(KEYRING_ENV, None)
+
+
+@contextmanager
+def evidence_node(plant: Plant, ca: PlantCa, data_dir: Path) -> Iterator[EvidenceNode]:
+    """``edge-l1`` enrolled for real, answering evidence requests until the plant stops."""
+    from lineguard.edge.evidence.remote_view import RemoteViewWorker
+    from lineguard.edge.identity import https_client
+
+    node = NODES["edge-l1"]
+    enrolled = enroll_evidence_node(
+        plant.context,
+        ca,
+        data_dir,
+        node_id=node.node_id,
+        site_id=SITE,
+        line_id=node.line_id,
+        camera_ids=sorted(node.camera_ids),
+        server_url=plant.url,
+    )
+    plant.evidence_node = enrolled
+    stop = threading.Event()
+    worker = RemoteViewWorker(
+        stop,
+        store=enrolled.store,
+        client_factory=lambda: https_client(data_dir, plant.url),
+        wait_s=2.0,
+    )
+    worker.start()
+    try:
+        yield enrolled
+    finally:
+        stop.set()
+        worker.join(30)
+        enrolled.store.close()
+
+
+def keep_evidence(plant: Plant, event: dict[str, Any]) -> None:
+    """Store the image of ``event`` on its node, when that node is the real one."""
+    node = plant.evidence_node
+    if node is not None and event["node_id"] == node.identity.node_id and event["evidence_ref"]:
+        put_evidence(
+            node, evidence_id=event["evidence_ref"], event_id=event["event_id"], camera_id=event["camera_id"]
+        )
 
 
 # ---- people ---------------------------------------------------------------------------
@@ -264,9 +318,10 @@ def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with plant.session() as session:
         for n in NODES.values():
-            session.add(
-                Node(node_id=n.node_id, site_id=SITE, line_id=n.line_id, camera_ids=sorted(n.camera_ids))
-            )
+            if session.get(Node, n.node_id) is None:  # edge-l1 enrolled for real
+                session.add(
+                    Node(node_id=n.node_id, site_id=SITE, line_id=n.line_id, camera_ids=sorted(n.camera_ids))
+                )
         session.commit()
     for node in NODES.values():
         events, alerts = [], []
@@ -281,6 +336,10 @@ def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
                     if event["verdict"] == "fail" and h <= 3 and len(alerts) < 4:
                         alerts.append(make_alert(event, at, "critical" if len(alerts) == 0 else "warning"))
         send(plant, node, events, alerts)
+        kept = {a["event_id"] for a in alerts}
+        for event in events:
+            if event["event_id"] in kept:
+                keep_evidence(plant, event)
         plant.alert_ids += [a["alert_id"] for a in alerts]
         if alerts and not plant.evidence_event_id:
             plant.evidence_event_id = str(alerts[0]["event_id"])
@@ -323,6 +382,7 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
     event["part_id"] = message_part
     alert = make_alert(event, now, "critical")
     send(plant, node, [event], [alert])
+    keep_evidence(plant, event)
     return str(alert["alert_id"])
 
 

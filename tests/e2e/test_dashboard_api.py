@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -156,11 +157,22 @@ def test_quality_engineer_opens_evidence_and_the_request_is_audited(
         json={"purpose": "customer complaint"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text
     answer = r.json()
-    assert answer["status"] == "held_on_node" and answer["node_id"] == "edge-l1"
+    assert answer["status"] == "pending" and answer["node_id"] == "edge-l1"
     payloads = audit_entries(plant, "user:quentin.api", "access.evidence")
     assert any(answer["evidence_ref"] in p and "customer complaint" in p for p in payloads)
+    # The real node edge-l1 answers over mTLS; the image is handed out once.
+    deadline = time.monotonic() + 60
+    view = c.get(answer["view_url"])
+    while view.status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        view = c.get(answer["view_url"])
+    assert view.status_code == 200, view.text
+    assert view.headers["content-type"] == "image/jpeg" and view.headers["cache-control"] == "no-store"
+    assert view.content[:3] == b"\xff\xd8\xff"
+    assert c.get(answer["view_url"]).status_code == 410
+    assert any('"delivered"' in p for p in audit_entries(plant, "user:quentin.api", "access.evidence_view"))
 
 
 def test_evidence_request_needs_the_csrf_token(
@@ -183,6 +195,7 @@ def test_roles_without_evidence_rights_are_refused_and_audited(
     )
     assert r.status_code == 403
     assert r.json()["code"] == "forbidden"
+    assert c.get("/api/v1/evidence-views/evv_0000").status_code == 403
     assert any("evidence_images.read" in p for p in audit_entries(plant, f"user:{username}", "access.denied"))
     assert audit_entries(plant, f"user:{username}", "access.evidence") == []
 

@@ -117,10 +117,15 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
     expect(page.locator("#evidence-note")).to_be_hidden()
     page.get_by_label("Purpose").select_option("customer complaint")
     page.get_by_role("button", name="Open evidence").click()
-    expect(page.locator("#evidence-held")).to_contain_text("Evidence held on node edge-l1")
+    # The real node edge-l1 uploads the redacted image over mTLS; the page polls until it arrives.
+    image = page.locator("#evidence-image")
+    expect(image).to_have_attribute("data-loaded", "true", timeout=60_000)
+    assert page.evaluate("document.querySelector('#evidence-image').naturalWidth") > 0
+    assert (image.get_attribute("src") or "").startswith("blob:")
     expect(panel).to_contain_text("recorded in the audit log")
     screenshot(page, "record")
-    assert "access.evidence" in audit_names(plant, "user:quinn.quality")
+    names = audit_names(plant, "user:quinn.quality")
+    assert "access.evidence" in names and "access.evidence_view" in names
 
     # Model registry: v2 waits for approval; Quinn did not register it, so may approve it.
     page.goto(plant.url + "/models")
@@ -171,6 +176,7 @@ def test_maintenance_technician_sees_alerts_but_no_evidence(page: Page, plant: P
     assert (
         api(page, "POST", f"/dashboard/records/{plant.evidence_event_id}/evidence", {"purpose": "x"}) == 403
     )
+    assert api(page, "GET", "/evidence-views/evv_0000") == 403
     assert "access.denied" in audit_names(plant, "user:tom.maintenance")
     page.goto(plant.url + "/nodes")
     expect(page.locator("#nodes tbody tr")).to_have_count(3)
@@ -226,6 +232,7 @@ def test_administrator_cannot_open_evidence(page: Page, plant: Plant) -> None:
         api(page, "POST", f"/dashboard/records/{plant.evidence_event_id}/evidence", {"purpose": "x"}) == 403
     )
     assert api(page, "GET", f"/dashboard/records/{plant.evidence_event_id}") == 403
+    assert api(page, "GET", "/evidence-views/evv_0000") == 403
 
 
 def test_first_sign_in_changes_the_one_time_password_and_enrolls_mfa(page: Page, plant: Plant) -> None:

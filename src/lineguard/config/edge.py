@@ -203,6 +203,22 @@ class EvidenceConfig(_Section):
         default=SecretRef(env="LINEGUARD_EDGE_KEK_PASSPHRASE"),
         description="Protects the node's key-encryption key.",
     )
+    remote_view: bool = Field(
+        default=False,
+        title="Remote view",
+        description=(
+            "Answer the plant server's requests for evidence images (the node polls for them over its "
+            "mTLS connection and never listens): a person allowed to see evidence then sees the redacted "
+            "image on the dashboard. Off: evidence is opened only on the node."
+        ),
+    )
+    remote_view_per_hour: int = Field(
+        default=120,
+        ge=1,
+        le=3600,
+        title="Remote views per hour",
+        description="Most evidence images the node uploads in any hour; further requests are refused.",
+    )
 
 
 class OutboxConfig(_Section):

@@ -39,6 +39,7 @@ __all__ = [
     "ConfigChanged",
     "EnrollmentTokenIssued",
     "EvidenceAccessed",
+    "EvidenceViewed",
     "IngestBatchAccepted",
     "IngestBatchRejected",
     "InspectionRecordsRead",
@@ -238,6 +239,17 @@ class EvidenceAccessed(AuditEvent):
     event_name: ClassVar[str] = "access.evidence"
     evidence_ref: Ident
     purpose: Text = ""
+
+
+class EvidenceViewed(AuditEvent):
+    """A remote evidence view ended: the image was handed to the person who asked, or why not."""
+
+    event_name: ClassVar[str] = "access.evidence_view"
+    view_id: Ident
+    evidence_ref: Ident
+    node_id: Ident
+    result: Literal["delivered", "node_refused", "node_timeout", "upload_rejected", "expired"]
+    reason: Text = ""
 
 
 class PlantDataRead(AuditEvent):

@@ -19,6 +19,7 @@ from lineguard.contracts.events import (
     NodeHeartbeat,
     WorkOrderTrigger,
 )
+from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequests
 
 __all__ = ["WIRE_MESSAGES", "render_schemas", "write_schemas"]
 
@@ -28,6 +29,9 @@ WIRE_MESSAGES: tuple[type[BaseModel], ...] = (
     Alert,
     WorkOrderTrigger,
     IngestBatch,
+    EvidenceViewRequests,
+    EvidenceUpload,
+    EvidenceRefusal,
 )
 
 

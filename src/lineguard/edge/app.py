@@ -111,6 +111,7 @@ class EdgeNode:
             self._start_camera(camera)
         self._start_evidence_writer()
         self._start_outbox_sender()
+        self._start_evidence_remote_view()
         self._start_model_updates()
         self._start_housekeeping()
 
@@ -206,6 +207,30 @@ class EdgeNode:
         )
         self.sender.start()
         self.workers.append(self.sender)
+
+    def _start_evidence_remote_view(self) -> None:
+        """Answer the server's evidence requests (outbound long poll), when configured."""
+        from lineguard.edge.identity import IdentityStore
+
+        link, evidence = self.config.server, self.config.evidence
+        if not evidence.remote_view:
+            return
+        if link is None or not IdentityStore(self.data_dir).enrolled:
+            log.warning("evidence.remote_view is on, but the node has no enrolled server link: not started")
+            return
+        from lineguard.edge.evidence.remote_view import RemoteViewWorker
+        from lineguard.edge.identity import https_client
+
+        url = str(link.url).rstrip("/")
+        worker = RemoteViewWorker(
+            self.stop_event,
+            store=self.evidence,
+            client_factory=lambda: https_client(self.data_dir, url, timeout=link.timeout_s),
+            per_hour=evidence.remote_view_per_hour,
+            retry_max_s=link.retry_max_s,
+        )
+        worker.start()
+        self.workers.append(worker)
 
     def _start_model_updates(self) -> None:
         """Signed, TUF-verified models from the registry hot-swap into the cameras (issue 7)."""

@@ -40,6 +40,11 @@ _HTTP_CODES: dict[int, str] = {
 }
 
 
+#: 502 and 504 report a failure of an edge node the server relayed for (a rejected
+#: upload, no answer in time): their message names the node's fault, not the server's.
+_GATEWAY = frozenset({502, 504})
+
+
 def error_body(code: str, message: str, details: list[str] | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": list(details or [])}
 
@@ -58,7 +63,7 @@ async def _lineguard_error(_request: Request, exc: Exception) -> JSONResponse:
     retry_after = getattr(exc, "retry_after_s", None)
     if isinstance(exc, RateLimitedError) and isinstance(retry_after, int | float):
         headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
-    if exc.http_status >= 500:
+    if exc.http_status >= 500 and exc.http_status not in _GATEWAY:
         # Our own errors with a 5xx status (crypto, model) are server faults: log the
         # cause, tell the client only the code.
         logger.error("request failed: %s (%s)", exc.code, exc.message)

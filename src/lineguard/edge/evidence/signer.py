@@ -4,7 +4,8 @@ The node signs with its enrolled identity key (EC P-256, ECDSA-SHA256, the key b
 its client certificate from the plant CA) when it has one, otherwise with an Ed25519
 key of its own under ``data_dir/keys/evidence-signing.pem`` (0600). Every public key
 that ever signed is kept under ``data_dir/evidence/signers/<key_id>.pem`` (key id =
-sha256 of the public key), so signatures stay verifiable after a certificate renewal.
+sha256 of the public key), so signatures stay verifiable after a certificate renewal;
+an enrolled key's certificate is kept beside it (``<key_id>.crt.pem``) for the server.
 Verification raises :class:`~lineguard.contracts.errors.SignatureError` saying what
 was expected and what was found; it never returns a bool.
 """
@@ -41,6 +42,7 @@ class EvidenceSigner:
         self.key_id = _key_id(self.public_pem)
         self.algorithm = "ecdsa-p256-sha256" if isinstance(key, ec.EllipticCurvePrivateKey) else "ed25519"
         signers_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._signers_dir = signers_dir
         published = signers_dir / f"{self.key_id}.pem"
         if not published.exists():
             published.write_bytes(self.public_pem)
@@ -53,7 +55,9 @@ class EvidenceSigner:
 
         identity = IdentityStore(data_dir)
         if identity.enrolled:
-            return cls(identity.load_key(), signers)
+            signer = cls(identity.load_key(), signers)
+            signer.publish_certificate(identity.certificate().public_bytes(serialization.Encoding.PEM))
+            return signer
         path = data_dir / "keys" / "evidence-signing.pem"
         if path.exists():
             try:
@@ -74,6 +78,13 @@ class EvidenceSigner:
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
         return cls(key, signers)
+
+    def publish_certificate(self, cert_pem: bytes) -> None:
+        """Keep the plant-CA certificate of this key beside it (``<key_id>.crt.pem``), so the
+        server can check later, after renewals, that the key was certified for this node."""
+        path = self._signers_dir / f"{self.key_id}.crt.pem"
+        if not path.exists():
+            path.write_bytes(cert_pem)
 
     def sign(self, statement: bytes) -> bytes:
         if isinstance(self._key, ec.EllipticCurvePrivateKey):

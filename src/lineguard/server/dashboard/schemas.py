@@ -62,17 +62,22 @@ class EvidenceRequest(BaseModel):
 class EvidenceAnswer(_View):
     """The answer to an audited evidence request.
 
-    ``status`` is ``available`` with the decrypted, redacted image, or ``held_on_node``
-    when the server cannot fetch it (today: always; see docs/dashboard.md).
+    ``status`` is ``pending`` when the node holding the image was asked for it: the
+    browser then polls ``view_url`` (``GET /api/v1/evidence-views/{view_id}``), which
+    answers 202 until the node has uploaded and 200 with the image once. ``none`` when
+    the node kept no image for this part.
     """
 
     event_id: str
     node_id: str
     evidence_ref: str | None
-    status: Literal["available", "held_on_node", "none"]
+    status: Literal["pending", "none"]
     message: str
     purpose: str
     audited_at: datetime
     node_online: bool
-    media_type: str | None = None
-    image_base64: str | None = None
+    #: Whether the node asked for evidence requests within the last minute (a node with
+    #: ``evidence.remote_view`` off never does).
+    node_polling: bool = False
+    view_id: str | None = None
+    view_url: str | None = None

@@ -5,7 +5,9 @@
 * ``GET /dashboard/alerts/{alert_id}`` — one alert with the inspection record that raised it.
 * ``GET /dashboard/records/{event_id}`` — one inspection record.
 * ``POST /dashboard/records/{event_id}/evidence`` — an audited request to open the
-  record's evidence image (``evidence_images.read``, never through an API token).
+  record's evidence image (``evidence_images.read``, never through an API token): the
+  server asks the node holding it and answers 202 with the view to poll
+  (:mod:`lineguard.server.evidence_views`).
 
 Each route declares its permission with ``require``, re-checks the record's line against
 the caller's scope (a refusal is a 403 and an ``access.denied`` audit entry) and records
@@ -17,11 +19,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import LineGuardError
+from lineguard.server.app import API_PREFIX
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, current_principal, require
 from lineguard.server.context import get_session
@@ -29,6 +32,7 @@ from lineguard.server.dashboard import service
 from lineguard.server.dashboard.headers import security_headers
 from lineguard.server.dashboard.live import LiveSettings, alert_frames
 from lineguard.server.dashboard.schemas import AlertDetail, EvidenceAnswer, EvidenceRequest, RecordView
+from lineguard.server.evidence_views import service as evidence_views
 from lineguard.server.ingest.models import NodeHealthRow
 from lineguard.server.query import service as query
 from lineguard.server.query.schemas import AlertView
@@ -110,16 +114,12 @@ def get_record(event_id: RecordId, access: ReadResults, session: DbSession) -> R
     return view
 
 
-_HELD_ON_NODE = (
-    "The redacted image is stored encrypted on edge node {node}. The plant server has no "
-    "channel to fetch it: nodes connect out to the server over mTLS, the server never "
-    "connects in. Open it on the node (lineguard edge evidence) with its key holder."
+@router.post(
+    "/records/{event_id}/evidence",
+    summary="Open a record's evidence image (audited): asks the node, answers 202 with the view to poll",
 )
-
-
-@router.post("/records/{event_id}/evidence", summary="Open a record's evidence image (audited)")
 def post_evidence(
-    event_id: RecordId, body: EvidenceRequest, access: ReadEvidence, session: DbSession
+    event_id: RecordId, body: EvidenceRequest, access: ReadEvidence, session: DbSession, response: Response
 ) -> EvidenceAnswer:
     site = access.runtime.site
     row = service.find_record(session, site_id=site, event_id=event_id)
@@ -127,19 +127,32 @@ def post_evidence(
     health = session.get(NodeHealthRow, row.node_id)
     now = access.runtime.now()
     online = health is not None and now - health.last_seen_at <= OFFLINE_AFTER
-    if row.evidence_ref is None:
-        status, message = "none", "The node kept no evidence image for this part."
-    else:
-        status, message = "held_on_node", _HELD_ON_NODE.format(node=row.node_id)
     # Audited whatever the outcome: the request itself is the access to account for.
     access.record_read(records=1, evidence_ref=row.evidence_ref or event_id, purpose=body.purpose)
+    view, polling = (
+        (None, False) if row.evidence_ref is None else evidence_views.open_view(access=access, row=row)
+    )
+    if view is None:
+        message = "The node kept no evidence image for this part."
+    elif polling:
+        message = f"Asked edge node {row.node_id} for the redacted image."
+    else:
+        message = (
+            f"Asked edge node {row.node_id} for the redacted image; it has not polled for requests "
+            "in the last minute (is evidence.remote_view on at the node?)."
+        )
+    if view is not None:
+        response.status_code = 202
     return EvidenceAnswer(
         event_id=row.event_id,
         node_id=row.node_id,
         evidence_ref=row.evidence_ref,
-        status=status,
+        status="none" if view is None else "pending",
         message=message,
         purpose=body.purpose,
         audited_at=now.astimezone(UTC),
         node_online=online,
+        node_polling=polling,
+        view_id=None if view is None else view.view_id,
+        view_url=None if view is None else f"{API_PREFIX}/evidence-views/{view.view_id}",
     )

@@ -68,6 +68,29 @@ export async function api(path, { method = "GET", body, query, redirectOn401 = t
   return data;
 }
 
+/**
+ * GET something that may be an image: `{ status: 200, blob }` for the image,
+ * `{ status: 202, body }` while the server is still getting it; throws ApiError for any
+ * other answer. `url` is a same-origin path the API handed out (it starts with /api/v1).
+ */
+export async function apiImage(url) {
+  if (!url.startsWith(API + "/")) throw new ApiError(400, { message: `not an API path: ${url}` });
+  const response = await fetch(new URL(url, location.origin), {
+    headers: { Accept: "image/jpeg, application/json" },
+    credentials: "same-origin",
+    cache: "no-store",
+    redirect: "error",
+  });
+  if (response.status === 200 && (response.headers.get("content-type") || "").startsWith("image/")) {
+    return { status: 200, blob: await response.blob() };
+  }
+  const isJson = (response.headers.get("content-type") || "").includes("json");
+  const data = isJson ? await response.json() : null;
+  if (response.status === 202) return { status: 202, body: data };
+  if (response.status === 401) toSignIn();
+  throw new ApiError(response.status, data);
+}
+
 /** Who is signed in and what they may do (GET /auth/me), fetched once per page. */
 export function me({ redirectOn401 = true } = {}) {
   if (!mePromise) {

@@ -1,9 +1,10 @@
 // Inspection record detail, opened from an alert (?alert=ID) or a record (?event=ID).
 // The evidence panel exists only for roles with evidence_images.read; opening the
-// evidence posts an audited request (with a purpose) to the server, which answers
-// with the image when it can reach it, or says which node holds it.
+// evidence posts an audited request (with a purpose): the server asks the edge node
+// holding the image, and this page polls the view it was given until the redacted image
+// arrives (once) or the reason it cannot be shown.
 
-import { api, ApiError, can } from "../api.js";
+import { api, ApiError, apiImage, can } from "../api.js";
 import { $, badge, clear, el, empty, explain, fmtTime, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
 
@@ -60,39 +61,82 @@ function renderAlert(alert) {
   );
 }
 
-function renderEvidence(answer) {
-  const box = $("#evidence-result");
-  const audit = el("p", { class: "hint" }, `Your request was recorded in the audit log (${fmtTime(answer.audited_at)}, purpose: ${answer.purpose}).`);
-  if (answer.status === "available" && answer.image_base64) {
-    const bytes = Uint8Array.from(atob(answer.image_base64), (c) => c.charCodeAt(0));
-    const url = URL.createObjectURL(new Blob([bytes], { type: answer.media_type || "image/jpeg" }));
-    clear(box, el("img", { class: "evidence-image", src: url, alt: `Redacted evidence image of record ${answer.event_id}` }), audit);
-    return;
+const POLL_LIMIT_MS = 90_000;
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Ask the server for the view until the node has answered: 202 means "still asking",
+// 200 is the image (handed out once), anything else is the reason it cannot be shown.
+async function fetchEvidence(answer) {
+  const until = Date.now() + POLL_LIMIT_MS;
+  while (Date.now() < until) {
+    const result = await apiImage(answer.view_url);
+    if (result.status === 200) return result.blob;
+    await sleep(Math.min(Math.max(result.body?.retry_after_ms || 500, 200), 2000));
   }
+  throw new ApiError(504, { message: `node ${answer.node_id} did not answer in time` });
+}
+
+function auditNote(answer) {
+  return el("p", { class: "hint" }, `Your request was recorded in the audit log (${fmtTime(answer.audited_at)}, purpose: ${answer.purpose}).`);
+}
+
+function renderWaiting(answer) {
+  clear($("#evidence-result"), el("p", { id: "evidence-waiting", class: "hint" }, answer.message), auditNote(answer));
+}
+
+function renderImage(answer, blob) {
+  const url = URL.createObjectURL(blob);
+  const img = el("img", { id: "evidence-image", class: "evidence-image", src: url, alt: `Redacted evidence image of record ${answer.event_id}` });
+  // The image is handed out once: the object URL lives as long as this page shows it.
+  img.addEventListener("load", () => img.setAttribute("data-loaded", "true"), { once: true });
   clear(
-    box,
+    $("#evidence-result"),
+    img,
+    el("p", { class: "hint" }, `Redacted image from edge node ${answer.node_id}; signature and hash checked by the server. Shown once: open it again to see it later.`),
+    auditNote(answer),
+  );
+}
+
+function renderRefusal(answer, error) {
+  const reasons = {
+    410: "The image was already shown once, or its time ran out. Open the evidence again.",
+    504: `Edge node ${answer.node_id} did not answer in time. Is it online, with evidence.remote_view on?`,
+    409: "The edge node refused.",
+    502: "The edge node's upload failed the server's checks; nothing was shown.",
+  };
+  clear(
+    $("#evidence-result"),
     el(
       "div",
-      { class: "notice", id: "evidence-held" },
-      el("strong", {}, `Evidence held on node ${answer.node_id}`),
-      el("p", {}, answer.message),
-      el("p", {}, "Reference: ", el("code", { class: "wrap" }, answer.evidence_ref || "—")),
+      { class: "notice", id: "evidence-error", role: "alert" },
+      el("strong", {}, reasons[error?.status] || "The evidence could not be shown."),
+      el("p", {}, explain(error, "Reason")),
     ),
-    audit,
+    auditNote(answer),
   );
 }
 
 async function openEvidence(record) {
   const button = $("#evidence-open");
   button.disabled = true;
+  let answer = null;
   try {
-    const answer = await api(`/dashboard/records/${encodeURIComponent(record.event_id)}/evidence`, {
+    answer = await api(`/dashboard/records/${encodeURIComponent(record.event_id)}/evidence`, {
       method: "POST",
       body: { purpose: $("#evidence-purpose").value },
     });
-    renderEvidence(answer);
+    if (answer.status !== "pending") {
+      clear($("#evidence-result"), empty(answer.message), auditNote(answer));
+      return;
+    }
+    renderWaiting(answer);
+    renderImage(answer, await fetchEvidence(answer));
   } catch (error) {
-    clear($("#evidence-result"), el("p", { class: "form-error", role: "alert" }, explain(error, "Evidence not opened")));
+    if (answer) renderRefusal(answer, error);
+    else clear($("#evidence-result"), el("p", { class: "form-error", role: "alert" }, explain(error, "Evidence not opened")));
   } finally {
     button.disabled = false;
   }

@@ -1,0 +1,163 @@
+"""Remote evidence view: the messages between the plant server and an edge node.
+
+The node stays outbound-only. It long-polls the server for view requests and answers
+each one with the redacted JPEG and the provenance statement it signed at capture, or
+with a refusal::
+
+    browser ── POST /dashboard/records/{id}/evidence ──► server   (queues a request)
+    node    ── GET  /nodes/self/evidence-requests?wait=10 ──► server
+            ◄── EvidenceViewRequests
+    node    ── POST /nodes/self/evidence-requests/{request_id} ──► server
+               EvidenceUpload | EvidenceRefusal (discriminated on ``kind``)
+    browser ── GET  /evidence-views/{view_id} (polls: 202 … then 200 image/jpeg once)
+
+:class:`EvidenceStatement` holds exactly the fields the node signed
+(``EvidenceRecord.statement``): the server re-serialises it as canonical JSON and checks
+the signature over those bytes, so every field is kept as the text that was signed.
+
+The errors a browser sees while polling a view are drawn here, each a
+:class:`~lineguard.contracts.errors.LineGuardError` with its HTTP status::
+
+    LineGuardError
+    ├── ConflictError                (409)
+    │   ├── EvidenceRefusedError         (409, "evidence_refused")   the node said no
+    │   └── EvidenceViewUnavailableError (409, "evidence_view_unavailable")  http.workers > 1
+    ├── EvidenceViewGoneError        (410, "evidence_view_gone")    handed out already, or expired
+    ├── EvidenceUploadRejectedError  (502, "evidence_upload_rejected")  the upload failed a check
+    └── NodeTimeoutError             (504, "node_timeout")          the node did not answer in time
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lineguard.contracts.errors import ConflictError, LineGuardError
+
+__all__ = [
+    "MAX_EVIDENCE_JPEG_BYTES",
+    "STATEMENT_FORMAT",
+    "EvidenceRefusal",
+    "EvidenceRefusedError",
+    "EvidenceReply",
+    "EvidenceStatement",
+    "EvidenceUpload",
+    "EvidenceUploadRejectedError",
+    "EvidenceViewGoneError",
+    "EvidenceViewRequest",
+    "EvidenceViewRequests",
+    "EvidenceViewUnavailableError",
+    "NodeTimeoutError",
+    "RefusalReason",
+]
+
+#: The largest evidence image a node may upload (8 MiB).
+MAX_EVIDENCE_JPEG_BYTES = 8 * 2**20
+#: ``format`` of the statement a node signs at capture.
+STATEMENT_FORMAT = "lineguard-evidence-v1"
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=_ID)]
+#: Why a node did not upload: it holds no such object (never stored, or crypto-shredded
+#: by retention), remote view is off, its hourly limit is spent, or the stored object
+#: failed its own integrity check on the node.
+RefusalReason = Literal["not_held", "disabled", "rate_limited", "unreadable"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvidenceViewRequest(_Message):
+    """One request for one evidence object, from the server to the node holding it."""
+
+    request_id: Ident
+    evidence_ref: Ident = Field(description="The evidence_ref the node reported with the event.")
+    event_id: Ident
+    camera_id: Ident
+    expires_at: datetime = Field(description="After this the server no longer takes an answer.")
+
+
+class EvidenceViewRequests(_Message):
+    """The answer to a node's long poll: pending requests, possibly none."""
+
+    requests: list[EvidenceViewRequest] = Field(default_factory=list, max_length=64)
+
+
+class EvidenceStatement(_Message):
+    """Exactly what the node signed at capture (see ``EvidenceRecord.statement``)."""
+
+    format: Literal["lineguard-evidence-v1"]
+    node_id: Ident
+    evidence_id: Ident
+    category: Literal["fail", "uncertain", "pass"]
+    camera_id: Ident
+    event_id: Ident
+    captured_at: str = Field(max_length=40, description="UTC time as signed (text, not re-formatted).")
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    redaction: str = Field(max_length=200)
+
+
+class EvidenceUpload(_Message):
+    """The node's answer: the redacted JPEG and its provenance."""
+
+    kind: Literal["upload"] = "upload"
+    statement: EvidenceStatement
+    signature_b64: str = Field(max_length=400, description="Signature over the canonical statement.")
+    signer_key_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    signer_certificate_pem: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="The plant-CA certificate of the key that signed (None: signed before enrollment).",
+    )
+    image_jpeg_b64: str = Field(
+        max_length=(MAX_EVIDENCE_JPEG_BYTES * 4) // 3 + 4,
+        description="The redacted JPEG, base64 (at most 8 MiB decoded).",
+    )
+
+
+class EvidenceRefusal(_Message):
+    """The node's answer when it will not or cannot upload."""
+
+    kind: Literal["refusal"] = "refusal"
+    reason: RefusalReason
+    message: str = Field(default="", max_length=500)
+
+
+#: What a node posts for one request.
+EvidenceReply = Annotated[EvidenceUpload | EvidenceRefusal, Field(discriminator="kind")]
+
+
+class EvidenceViewGoneError(LineGuardError):
+    """The image was handed out already (once only), or its time ran out."""
+
+    code: ClassVar[str] = "evidence_view_gone"
+    http_status: ClassVar[int] = 410
+
+
+class EvidenceRefusedError(ConflictError):
+    """The node answered with a refusal (for example: the evidence was shredded by retention)."""
+
+    code: ClassVar[str] = "evidence_refused"
+
+
+class EvidenceViewUnavailableError(ConflictError):
+    """This server cannot relay evidence (it runs several worker processes)."""
+
+    code: ClassVar[str] = "evidence_view_unavailable"
+
+
+class EvidenceUploadRejectedError(LineGuardError):
+    """The node's upload failed a check (format, size, hash, signature, certificate)."""
+
+    code: ClassVar[str] = "evidence_upload_rejected"
+    http_status: ClassVar[int] = 502
+
+
+class NodeTimeoutError(LineGuardError):
+    """The node holding the evidence did not answer in time."""
+
+    code: ClassVar[str] = "node_timeout"
+    http_status: ClassVar[int] = 504

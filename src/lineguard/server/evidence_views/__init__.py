@@ -1,0 +1,13 @@
+"""Remote evidence views: the redacted image, fetched from its edge node on demand.
+
+Evidence stays on the edge node, encrypted. When a person allowed to see evidence opens
+a record's image, the server queues a request for the node that holds it; the node,
+which only ever connects out, long-polls for such requests over its mTLS connection,
+decrypts the object and uploads the redacted JPEG with the statement it signed at
+capture. The server checks format, size, hash, signature and that the signing key was
+certified for that node (:mod:`.provenance`), keeps the image in memory only
+(:mod:`.relay`) and hands it once to the person and browser session that asked.
+
+Files: ``relay.py`` (in-memory state), ``jpeg.py`` and ``provenance.py`` (checks),
+``service.py``, ``schemas.py``, ``views.py`` (routes) and ``scheduled.py`` (purging).
+"""

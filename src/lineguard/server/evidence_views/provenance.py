@@ -1,0 +1,200 @@
+"""Checks on an evidence upload before a byte of it reaches a browser.
+
+:meth:`ProvenanceVerifier.verify` runs every check in order and raises the first
+failure as an :class:`~lineguard.contracts.errors.IntegrityError` (or
+``ImageDecodeError``) that says what was expected and what was found:
+
+1. the image is at most 8 MiB and really a JPEG (:func:`.jpeg.check_jpeg`);
+2. its sha256 is the ``content_sha256`` of the signed statement;
+3. the statement is about what was asked: this node, this evidence object, this event
+   and camera;
+4. the key that signed is one the plant CA certified for this node, and it was
+   certified when the image was captured (subclasses supply the key:
+   :class:`CertifiedSigner` from the certificate the node sends, checked against
+   the CA and the server's record of the certificates it issued);
+5. the signature over the canonical statement verifies with that key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from lineguard.contracts.errors import InputError, IntegrityError, SignatureError
+from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceStatement, EvidenceUpload
+from lineguard.crypto import canonical_json
+from lineguard.server.evidence_views.jpeg import JpegInfo, check_jpeg
+from lineguard.server.pki import PlantCa, certificate_fingerprint
+
+__all__ = ["CertificateRecord", "CertifiedSigner", "Expected", "ProvenanceVerifier", "VerifiedEvidence"]
+
+#: Allowed difference between the node's clock and the certificate's validity period.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the server asked the node for."""
+
+    node_id: str
+    evidence_ref: str
+    event_id: str
+    camera_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """What the server recorded when it issued a node certificate."""
+
+    node_id: str
+    fingerprint_sha256: str
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEvidence:
+    image: bytes
+    info: JpegInfo
+    statement: EvidenceStatement
+    certificate_serial: str
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The node's key id: sha256 of the PEM public key, as ``EvidenceSigner`` computes it."""
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(pem).hexdigest()[:32]
+
+
+def _utc(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"captured_at {text[:40]!r} is not an ISO 8601 time"
+        raise IntegrityError(msg) from None
+    if moment.tzinfo is None:
+        msg = f"captured_at {text[:40]!r} has no time zone (expected UTC)"
+        raise IntegrityError(msg)
+    return moment
+
+
+class ProvenanceVerifier(ABC):
+    """Template: :meth:`verify` runs every check; subclasses find the signer's key."""
+
+    def verify(self, upload: EvidenceUpload, expected: Expected) -> VerifiedEvidence:
+        image = self._decode(upload.image_jpeg_b64)
+        info = check_jpeg(image)
+        statement = upload.statement
+        digest = hashlib.sha256(image).hexdigest()
+        if digest != statement.content_sha256:
+            msg = f"the image hashes to {digest}, but the signed statement says {statement.content_sha256}"
+            raise IntegrityError(msg)
+        self._check_binding(statement, expected)
+        public_key, serial = self.signer_key(upload, statement)
+        if key_id(public_key) != upload.signer_key_id:
+            msg = (
+                f"the signer key id is {upload.signer_key_id}, "
+                f"but the certified key's id is {key_id(public_key)}"
+            )
+            raise SignatureError(msg)
+        try:
+            signature = base64.b64decode(upload.signature_b64, validate=True)
+            public_key.verify(signature, canonical_json(statement.model_dump()), ec.ECDSA(hashes.SHA256()))
+        except (binascii.Error, InvalidSignature):
+            msg = (
+                f"the signature by key {upload.signer_key_id} does not match the statement for "
+                f"{statement.evidence_id}: the evidence or its statement was altered"
+            )
+            raise SignatureError(msg) from None
+        return VerifiedEvidence(image=image, info=info, statement=statement, certificate_serial=serial)
+
+    @abstractmethod
+    def signer_key(
+        self, upload: EvidenceUpload, statement: EvidenceStatement
+    ) -> tuple[ec.EllipticCurvePublicKey, str]:
+        """The key certified for the node at capture time, and its certificate's serial."""
+
+    @staticmethod
+    def _decode(text: str) -> bytes:
+        try:
+            image = base64.b64decode(text, validate=True)
+        except binascii.Error:
+            msg = "image_jpeg_b64 is not valid base64"
+            raise InputError(msg) from None
+        if len(image) > MAX_EVIDENCE_JPEG_BYTES:
+            msg = f"the image is {len(image)} bytes; the limit is {MAX_EVIDENCE_JPEG_BYTES}"
+            raise InputError(msg)
+        return image
+
+    @staticmethod
+    def _check_binding(statement: EvidenceStatement, expected: Expected) -> None:
+        pairs = [
+            ("node_id", statement.node_id, expected.node_id),
+            ("evidence_id", statement.evidence_id, expected.evidence_ref),
+            ("event_id", statement.event_id, expected.event_id),
+            ("camera_id", statement.camera_id, expected.camera_id),
+        ]
+        for name, got, want in pairs:
+            if got != want:
+                msg = f"the signed statement's {name} is {got!r}, but {want!r} was requested"
+                raise IntegrityError(msg)
+
+
+class CertifiedSigner(ProvenanceVerifier):
+    """The signer's key comes from a plant-CA certificate the server issued to this node."""
+
+    def __init__(self, ca: PlantCa, lookup: Callable[[str], CertificateRecord | None]) -> None:
+        self.ca = ca
+        self.lookup = lookup
+
+    def signer_key(
+        self, upload: EvidenceUpload, statement: EvidenceStatement
+    ) -> tuple[ec.EllipticCurvePublicKey, str]:
+        if upload.signer_certificate_pem is None:
+            msg = (
+                f"evidence {statement.evidence_id} was signed by key {upload.signer_key_id}, which no "
+                f"certificate of node {statement.node_id} certifies (captured before the node enrolled)"
+            )
+            raise SignatureError(msg)
+        try:
+            cert = x509.load_pem_x509_certificate(upload.signer_certificate_pem.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            msg = "signer_certificate_pem is not a PEM certificate"
+            raise SignatureError(msg) from None
+        try:
+            self.ca.verify_issued(cert)
+        except InputError as exc:
+            raise SignatureError(exc.message) from None
+        serial = format(cert.serial_number, "x")
+        record = self.lookup(serial)
+        if record is None or record.node_id != statement.node_id:
+            owner = "no node" if record is None else f"node {record.node_id}"
+            msg = f"certificate {serial} was issued to {owner}, expected node {statement.node_id}"
+            raise SignatureError(msg)
+        if record.fingerprint_sha256 != certificate_fingerprint(cert):
+            msg = f"certificate {serial} does not match the certificate issued with that serial"
+            raise SignatureError(msg)
+        captured = _utc(statement.captured_at)
+        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+        if record.revoked_at is not None:
+            end = min(end, record.revoked_at)
+        if not start - CLOCK_SKEW <= captured <= end + CLOCK_SKEW:
+            msg = (
+                f"evidence captured at {captured.isoformat()} outside the period certificate {serial} "
+                f"certified its key ({start.isoformat()} to {end.isoformat()})"
+            )
+            raise SignatureError(msg)
+        public_key = cert.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            msg = f"certificate {serial} holds a {type(public_key).__name__}, expected an EC P-256 key"
+            raise SignatureError(msg)
+        return public_key, serial

@@ -1,0 +1,37 @@
+"""The relay for the app's lifetime, and a sweep that drops images nobody fetched."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lineguard.server.context import ServerContext
+from lineguard.server.evidence_views.service import relay_for
+
+__all__ = ["PURGE_INTERVAL_S", "lifespan"]
+
+PURGE_INTERVAL_S = 5.0
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context: ServerContext = app.state.lineguard
+    relay = relay_for(context)
+
+    async def purge() -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_S)
+            relay.purge()
+
+    task = asyncio.create_task(purge(), name="evidence-views-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        relay.purge()

@@ -1,0 +1,228 @@
+"""Remote evidence views: open one for a person, serve a node's poll and reply, hand the image over.
+
+Keyword-only functions; the routes in :mod:`.views` stay thin. The image passes through
+this process's memory only (:mod:`.relay`): it is never written to the database, a
+file or a log, and it is handed out once, to the person and session that opened the
+view. Each view's outcome is audited once as ``access.evidence_view`` (the request itself
+is audited as ``access.evidence`` by the route that opens it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.audit import AccessDenied, EvidenceViewed
+from lineguard.contracts.errors import ContractError, InputError, IntegrityError, NotFoundError
+from lineguard.contracts.evidence_view import (
+    EvidenceRefusal,
+    EvidenceRefusedError,
+    EvidenceReply,
+    EvidenceUploadRejectedError,
+    EvidenceViewGoneError,
+    EvidenceViewRequest,
+    EvidenceViewRequests,
+    EvidenceViewUnavailableError,
+    NodeTimeoutError,
+)
+from lineguard.contracts.validation import format_validation_error
+from lineguard.server.auth.dependencies import Access
+from lineguard.server.auth.events import emit
+from lineguard.server.context import ServerContext
+from lineguard.server.evidence_views.provenance import CertificateRecord, CertifiedSigner, Expected
+from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings, View
+from lineguard.server.ingest.models import InspectionEventRow
+from lineguard.server.nodes.identity import plant_ca
+from lineguard.server.nodes.models import NodeCertificate
+from lineguard.server.nodes.service import NodeIdentity
+
+__all__ = [
+    "RELAY_KEY",
+    "SETTINGS_KEY",
+    "accept_reply",
+    "collect",
+    "open_view",
+    "parse_reply",
+    "relay_for",
+    "requests_message",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``ServerContext.extras`` keys: the relay, and its settings (tests shorten the times).
+RELAY_KEY = "evidence_views.relay"
+SETTINGS_KEY = "evidence_views.settings"
+#: A node that has not polled for this long probably has ``evidence.remote_view`` off.
+POLL_SEEN_S = 60.0
+
+_REFUSALS = {
+    "not_held": "node {node} no longer holds this evidence (removed by its retention, or never stored)",
+    "disabled": "node {node} has remote evidence viewing turned off (evidence.remote_view)",
+    "rate_limited": "node {node} has reached its hourly limit of evidence views "
+    "(evidence.remote_view_per_hour)",
+    "unreadable": "node {node} could not read this evidence: it failed the node's own integrity check",
+}
+_REPLY = TypeAdapter(EvidenceReply)
+
+
+def relay_for(context: ServerContext) -> EvidenceRelay:
+    """The process's relay (made on first use; the domain's lifespan purges it)."""
+    relay = context.extras.get(RELAY_KEY)
+    if not isinstance(relay, EvidenceRelay):
+        settings = context.extras.get(SETTINGS_KEY)
+        relay = EvidenceRelay(settings if isinstance(settings, RelaySettings) else None)
+        context.extras[RELAY_KEY] = relay
+    return relay
+
+
+# -- the person's side ------------------------------------------------------------------
+
+
+def open_view(*, access: Access, row: InspectionEventRow) -> tuple[View, bool]:
+    """Queue a request for ``row``'s evidence; returns the view and whether the node polls."""
+    context = access.context
+    workers = context.settings.http.workers
+    if workers > 1:
+        msg = (
+            "evidence images are relayed through the server's memory, which needs http.workers: 1; "
+            f"this server runs {workers} worker processes"
+        )
+        raise EvidenceViewUnavailableError(msg)
+    if row.evidence_ref is None:
+        msg = f"the node kept no evidence image for record {row.event_id}"
+        raise NotFoundError(msg)
+    relay = relay_for(context)
+    principal = access.principal
+    view = relay.open(
+        node_id=row.node_id,
+        event_id=row.event_id,
+        evidence_ref=row.evidence_ref,
+        camera_id=row.camera_id,
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+    )
+    seen = relay.last_poll.get(row.node_id)
+    polling = seen is not None and relay.clock() - seen <= POLL_SEEN_S
+    return view, polling
+
+
+def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None:
+    event = EvidenceViewed(
+        view_id=view.view_id,
+        evidence_ref=view.evidence_ref,
+        node_id=view.node_id,
+        result=result,
+        reason=reason[:500],
+        outcome="success" if result == "delivered" else "failure",
+    )
+    emit(access.context.audit, access.session, event, actor=access.principal.actor)
+    access.session.commit()
+
+
+def collect(*, access: Access, view_id: str) -> View | bytes:
+    """The image (once) or the pending view; a typed error for every other state."""
+    relay = relay_for(access.context)
+    view = relay.get(view_id)
+    missing = f"no evidence view {view_id[:80]!r}"
+    if view is None:
+        raise NotFoundError(missing)
+    principal = access.principal
+    if view.user_id != principal.user_id or view.session_id != principal.session_id:
+        denied = AccessDenied(
+            action=access.action.value,
+            resource=f"evidence_view:{view_id}"[:500],
+            reason="the view was opened by another person or browser session",
+            source_ip=access.request.client.host if access.request.client else None,
+        )
+        emit(access.context.audit, access.session, denied, actor=principal.actor)
+        access.session.commit()
+        raise NotFoundError(missing)
+    if view.state in ("queued", "sent"):
+        return view
+    if view.state == "ready":
+        image = relay.take_image(view)
+        relay.mark_reported(view)
+        _audit_outcome(access, view, "delivered", "")
+        return image
+    first = relay.mark_reported(view)
+    if view.state == "taken":
+        msg = f"evidence view {view_id} was handed out already; open the evidence again to see it"
+        raise EvidenceViewGoneError(msg)
+    result, error = {
+        "expired": ("expired", EvidenceViewGoneError),
+        "timeout": ("node_timeout", NodeTimeoutError),
+        "refused": ("node_refused", EvidenceRefusedError),
+        "rejected": ("upload_rejected", EvidenceUploadRejectedError),
+    }[view.state]
+    if first:
+        _audit_outcome(access, view, result, view.reason)
+    raise error(view.reason)
+
+
+# -- the node's side --------------------------------------------------------------------
+
+
+def requests_message(views: list[View]) -> EvidenceViewRequests:
+    return EvidenceViewRequests(
+        requests=[
+            EvidenceViewRequest(
+                request_id=v.request_id,
+                evidence_ref=v.evidence_ref,
+                event_id=v.event_id,
+                camera_id=v.camera_id,
+                expires_at=v.expires_at,
+            )
+            for v in views
+        ]
+    )
+
+
+def parse_reply(raw: bytes) -> EvidenceReply:
+    try:
+        return _REPLY.validate_json(raw)
+    except ValidationError as exc:
+        details = format_validation_error(exc)
+        msg = f"invalid evidence reply: {details[0]}" if details else "invalid evidence reply"
+        raise ContractError(msg, details=details) from None
+
+
+def _certificate_lookup(session: Session) -> Any:
+    def lookup(serial: str) -> CertificateRecord | None:
+        row = session.get(NodeCertificate, serial)
+        if row is None:
+            return None
+        return CertificateRecord(row.node_id, row.fingerprint_sha256, row.revoked_at)
+
+    return lookup
+
+
+def accept_reply(
+    session: Session, *, context: ServerContext, node: NodeIdentity, request_id: str, reply: EvidenceReply
+) -> None:
+    """Take a node's answer to one request: keep a verified image in memory, or record why not."""
+    relay = relay_for(context)
+    view = relay.for_reply(request_id)
+    if view is None or view.node_id != node.node_id:
+        msg = f"no evidence request {request_id[:80]!r} for node {node.node_id}"
+        raise NotFoundError(msg)
+    if view.state not in ("queued", "sent"):
+        msg = f"evidence request {request_id} is {view.state}: the answer is no longer wanted"
+        raise EvidenceViewGoneError(msg)
+    if isinstance(reply, EvidenceRefusal):
+        reason = _REFUSALS[reply.reason].format(node=node.node_id)
+        relay.fail(view, "refused", f"{reason}" + (f" ({reply.message})" if reply.message else ""))
+        return
+    verifier = CertifiedSigner(plant_ca(context), _certificate_lookup(session))
+    expected = Expected(node.node_id, view.evidence_ref, view.event_id, view.camera_id)
+    try:
+        verified = verifier.verify(reply, expected)
+    except (IntegrityError, InputError) as exc:
+        log.warning("evidence upload from node %s refused: %s", node.node_id, exc.message)
+        relay.fail(view, "rejected", f"the upload from node {node.node_id} failed a check: {exc.message}")
+        raise
+    finally:
+        session.rollback()  # read-only lookups: release the connection
+    relay.deliver(view, verified.image)

@@ -1,0 +1,117 @@
+"""Routes of remote evidence views (mounted under ``/api/v1``).
+
+For the browser (``evidence_images.read``; the view is opened by
+``POST /dashboard/records/{event_id}/evidence``):
+
+* ``GET /evidence-views/{view_id}`` — 202 while the node is asked; 200 ``image/jpeg``
+  once (``Cache-Control: no-store``); 410 handed out already or expired; 504 the node
+  did not answer in time; 409 the node refused; 502 the upload failed a check; 404 for
+  an unknown view or another person's (that attempt is audited).
+
+For edge nodes (client certificate, mTLS):
+
+* ``GET /nodes/self/evidence-requests?wait=10`` — a long poll: requests queued for the
+  calling node, answered as soon as one arrives or after ``wait`` seconds (empty).
+* ``POST /nodes/self/evidence-requests/{request_id}`` — the node's answer: an
+  :class:`~lineguard.contracts.evidence_view.EvidenceUpload` or an
+  :class:`~lineguard.contracts.evidence_view.EvidenceRefusal`. 204 when taken; 4xx
+  says why it was not.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceViewRequests
+from lineguard.server.auth.catalog import Action
+from lineguard.server.auth.dependencies import Access, allow_node, require
+from lineguard.server.context import ServerContext, get_context, get_session
+from lineguard.server.dashboard.headers import security_headers
+from lineguard.server.evidence_views import service
+from lineguard.server.evidence_views.schemas import ViewPending
+from lineguard.server.ingest.limits import TokenBuckets, read_limited_body
+from lineguard.server.nodes.identity import CurrentNode
+from lineguard.server.nodes.service import NodeIdentity
+
+__all__ = ["POLL_BURST", "POLL_RATE_PER_S", "router"]
+
+router = APIRouter(tags=["evidence views"])
+
+ReadEvidence = Annotated[Access, Depends(require(Action.EVIDENCE_IMAGES_READ))]
+DbSession = Annotated[Session, Depends(get_session)]
+Ident = Annotated[str, Path(min_length=1, max_length=128)]
+#: Polls per second a node may make (it polls again at once after each answer).
+POLL_RATE_PER_S = 1.0
+POLL_BURST = 20
+#: An upload is the image in base64 plus its statement and certificate.
+_MAX_REPLY_BYTES = (MAX_EVIDENCE_JPEG_BYTES * 4) // 3 + 64 * 1024
+_RETRY_AFTER_MS = 500
+
+
+@router.get(
+    "/evidence-views/{view_id}",
+    summary="Fetch a requested evidence image (202 while the node is asked, then 200 once)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 202: {"model": ViewPending}},
+)
+def get_view(view_id: Ident, access: ReadEvidence) -> Response:
+    result = service.collect(access=access, view_id=view_id)
+    if isinstance(result, bytes):
+        return Response(result, media_type="image/jpeg", headers=security_headers())
+    pending = ViewPending(view_id=result.view_id, node_id=result.node_id, retry_after_ms=_RETRY_AFTER_MS)
+    return JSONResponse(pending.model_dump(mode="json"), status_code=202, headers=security_headers())
+
+
+def _poll_buckets(context: ServerContext) -> TokenBuckets:
+    buckets = context.extras.get("evidence_views.poll_rate")
+    if not isinstance(buckets, TokenBuckets):
+        buckets = TokenBuckets(rate=POLL_RATE_PER_S, burst=POLL_BURST)
+        context.extras["evidence_views.poll_rate"] = buckets
+    return buckets
+
+
+def polling_node(request: Request, node: CurrentNode, session: DbSession) -> NodeIdentity:
+    """The authenticated node, within its poll rate; the database connection is released
+    before the long wait."""
+    session.close()
+    _poll_buckets(get_context(request)).take(node.node_id)
+    return node
+
+
+@router.get(
+    "/nodes/self/evidence-requests",
+    summary="Evidence requests for the calling node (long poll, mTLS)",
+    dependencies=[Depends(allow_node())],
+)
+async def get_requests(
+    request: Request,
+    node: Annotated[NodeIdentity, Depends(polling_node)],
+    wait: Annotated[float, Query(ge=0, le=30, description="Seconds to wait for a request.")] = 10.0,
+) -> EvidenceViewRequests:
+    relay = service.relay_for(get_context(request))
+    views = await relay.wait_for_requests(node.node_id, wait)
+    return service.requests_message(views)
+
+
+@router.post(
+    "/nodes/self/evidence-requests/{request_id}",
+    summary="Answer an evidence request: the signed, redacted image or a refusal (mTLS)",
+    status_code=204,
+    dependencies=[Depends(allow_node())],
+    openapi_extra={"x-lineguard-schema": "evidence-upload.v1 | evidence-refusal.v1"},
+)
+async def post_reply(request_id: Ident, request: Request, node: CurrentNode, session: DbSession) -> Response:
+    context = get_context(request)
+    raw = await read_limited_body(
+        request.stream(), content_length=request.headers.get("content-length"), max_bytes=_MAX_REPLY_BYTES
+    )
+    reply = service.parse_reply(raw)
+    await run_in_threadpool(
+        service.accept_reply, session, context=context, node=node, request_id=request_id, reply=reply
+    )
+    return Response(status_code=204)

@@ -1,0 +1,153 @@
+"""The node's remote-view worker against a real plant server over mTLS.
+
+A node enrolled through the server's own services long-polls for evidence requests with
+its client certificate; a quality engineer signed in over HTTPS opens evidence and polls
+the view: the redacted JPEG arrives once, byte for byte what the node stored; evidence
+the node no longer holds, and uploads over the node's hourly limit, come back as the
+node's refusal (409). Waits are for an outcome with a generous deadline, never a sleep
+followed by an assertion.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.e2e.plant import SITE, Plant, add_person, running_plant, send
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+
+from lineguard.contracts.ids import new_id
+from lineguard.edge.evidence.remote_view import RemoteViewWorker
+from lineguard.edge.identity import https_client
+from lineguard.server.auth.catalog import Role
+
+pytestmark = pytest.mark.slow
+
+DEADLINE_S = 60.0
+
+
+@dataclass
+class Relay:
+    plant: Plant
+    node: EvidenceNode
+    worker: RemoteViewWorker
+    browser: httpx.Client
+    csrf: str
+
+
+def _event(node: EvidenceNode, evidence_ref: str) -> dict[str, Any]:
+    return {
+        "event_id": new_id("evt"),
+        "idempotency_key": new_id("idk"),
+        "node_id": node.identity.node_id,
+        "site_id": SITE,
+        "line_id": "line-1",
+        "station_id": "st-1",
+        "camera_id": "cam-1",
+        "part_id": None,
+        "frame_id": 1,
+        "captured_at": datetime.now(UTC).isoformat(),
+        "model": {"model_id": "mdl", "version": 1, "sha256": "ab" * 32},
+        "verdict": "fail",
+        "anomaly_score": 0.9,
+        "threshold": 0.5,
+        "regions": [],
+        "evidence_ref": evidence_ref,
+        "latency_ms": 12.0,
+    }
+
+
+def _record(relay: Relay, *, stored: bool) -> str:
+    evidence_ref = new_id("evd")
+    event = _event(relay.node, evidence_ref)
+    send(relay.plant, relay.node.identity, [event], [])
+    if stored:
+        put_evidence(relay.node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
+    return str(event["event_id"])
+
+
+def _sign_in(plant: Plant, username: str) -> tuple[httpx.Client, str]:
+    person = plant.people[username]
+    c = httpx.Client(base_url=plant.url, verify=ssl.create_default_context(cafile=str(plant.ca_file)))
+    body = c.post("/api/v1/auth/login", json={"username": username, "password": person.password}).json()
+    body = c.post(
+        "/api/v1/auth/login/mfa", json={"code": person.code()}, headers={"X-CSRF-Token": body["csrf_token"]}
+    ).json()
+    assert body["state"] == "active", body
+    return c, str(body["csrf_token"])
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    with running_plant(tmp_path / "server", seed=False) as plant:
+        node = enroll_evidence_node(
+            plant.context,
+            plant.context.extras["ca"],
+            tmp_path / "node",
+            node_id="edge-rv",
+            site_id=SITE,
+            line_id="line-1",
+            camera_ids=["cam-1"],
+            server_url=plant.url,
+        )
+        stop = threading.Event()
+        worker = RemoteViewWorker(
+            stop,
+            store=node.store,
+            client_factory=lambda: https_client(node.data_dir, plant.url),
+            per_hour=1,
+            wait_s=2.0,
+        )
+        worker.start()
+        add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
+        browser, csrf = _sign_in(plant, "quinn.quality")
+        try:
+            yield Relay(plant, node, worker, browser, csrf)
+        finally:
+            stop.set()
+            worker.join(30)
+            browser.close()
+            node.store.close()
+
+
+def _view(relay: Relay, event_id: str) -> httpx.Response:
+    r = relay.browser.post(
+        f"/api/v1/dashboard/records/{event_id}/evidence",
+        json={"purpose": "defect review"},
+        headers={"X-CSRF-Token": relay.csrf},
+    )
+    assert r.status_code == 202, r.text
+    url = r.json()["view_url"]
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        answer = relay.browser.get(url)
+        if answer.status_code != 202:
+            return answer
+        time.sleep(0.1)
+    pytest.fail(f"the view {url} was still pending after {DEADLINE_S:.0f} s")
+
+
+def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Relay) -> None:
+    shown = _view(relay, _record(relay, stored=True))
+    assert shown.status_code == 200, shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    assert shown.content[:3] == b"\xff\xd8\xff"
+    [evidence_ref] = [r.evidence_id for r in relay.node.store.records()]
+    assert shown.content == relay.node.store.read(evidence_ref)
+    assert relay.worker.uploaded == 1 and relay.worker.polls >= 1
+
+    gone = _view(relay, _record(relay, stored=False))
+    assert gone.status_code == 409 and gone.json()["code"] == "evidence_refused"
+    assert "no longer holds" in gone.json()["message"]
+
+    limited = _view(relay, _record(relay, stored=True))  # per_hour=1: the second image is refused
+    assert limited.status_code == 409 and "hourly limit" in limited.json()["message"]
+    assert relay.worker.uploaded == 1 and relay.worker.refused == 2

@@ -1,0 +1,341 @@
+"""Remote evidence views on a real app: every answer a polling browser can get, the audit
+trail, single use, another person's view, and forged or tampered uploads.
+
+The browser side goes through HTTP (the harness's TestClient, a signed-in quality
+engineer); the node's side calls the service functions the mTLS routes call (a
+TestClient cannot present a client certificate; ``tests/integration`` does, for real).
+Time is a movable clock on the relay: nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from lineguard.config.server import HttpConfig
+from lineguard.contracts.errors import ImageDecodeError, IntegrityError, NotFoundError, SignatureError
+from lineguard.contracts.events import IngestBatch
+from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequest
+from lineguard.contracts.ids import new_id
+from lineguard.edge.evidence.remote_view import HourlyLimit, build_reply
+from lineguard.server.auth.catalog import Role
+from lineguard.server.auth.dependencies import CSRF_HEADER
+from lineguard.server.auth.matrix import MATRIX_LINE, MATRIX_SITE
+from lineguard.server.evidence_views import service
+from lineguard.server.evidence_views.relay import EvidenceRelay
+from lineguard.server.ingest import service as ingest
+from lineguard.server.pki import PlantCa
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+from tests.unit.server.auth.harness import AuthHarness, Person, running_harness
+
+
+@dataclass
+class Clock:
+    t: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Setup:
+    h: AuthHarness
+    node: EvidenceNode
+    other: EvidenceNode
+    event_id: str
+    evidence_ref: str
+    quinn: Person
+    csrf: str
+    clock: Clock
+
+    @property
+    def relay(self) -> EvidenceRelay:
+        return service.relay_for(self.h.context)
+
+
+def _event(node: EvidenceNode, *, evidence_ref: str | None) -> dict[str, Any]:
+    return {
+        "event_id": new_id("evt"),
+        "idempotency_key": new_id("idk"),
+        "node_id": node.identity.node_id,
+        "site_id": MATRIX_SITE,
+        "line_id": node.identity.line_id,
+        "station_id": "st-1",
+        "camera_id": "cam-1",
+        "part_id": "P-1",
+        "frame_id": 1,
+        "captured_at": datetime.now(UTC).isoformat(),
+        "model": {"model_id": "mdl", "version": 1, "sha256": "ab" * 32},
+        "verdict": "fail",
+        "anomaly_score": 0.9,
+        "threshold": 0.5,
+        "regions": [],
+        "evidence_ref": evidence_ref,
+        "latency_ms": 12.0,
+    }
+
+
+def _ingest(s: AuthHarness, node: EvidenceNode, event: dict[str, Any]) -> None:
+    body = {"node_id": node.identity.node_id, "sent_at": datetime.now(UTC).isoformat(), "events": [event]}
+    with s.context.sessions() as session:
+        ingest.ingest_batch(
+            session,
+            node=node.identity,
+            batch=IngestBatch.model_validate(body),
+            sealer=s.context.sealer,
+            audit=s.context.audit,
+        )
+
+
+@pytest.fixture
+def s(tmp_path: Path) -> Iterator[Setup]:
+    with running_harness(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "server") as h:
+        ca = PlantCa.create(tmp_path / "server", SecretStr("test ca passphrase!!"), site_id=MATRIX_SITE)
+        h.context.extras["ca"] = ca
+        node = enroll_evidence_node(
+            h.context,
+            ca,
+            tmp_path / "node",
+            node_id="edge-1",
+            site_id=MATRIX_SITE,
+            line_id=MATRIX_LINE,
+            camera_ids=["cam-1"],
+        )
+        other = enroll_evidence_node(
+            h.context,
+            ca,
+            tmp_path / "other",
+            node_id="edge-2",
+            site_id=MATRIX_SITE,
+            line_id="line-2",
+            camera_ids=["cam-1"],
+        )
+        evidence_ref = new_id("evd")
+        event = _event(node, evidence_ref=evidence_ref)
+        _ingest(h, node, event)
+        put_evidence(node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
+        clock = Clock()
+        service.relay_for(h.context).clock = clock
+        quinn = h.add_person("quinn", [Role.QUALITY_ENGINEER])
+        csrf = h.sign_in(quinn)
+        yield Setup(h, node, other, event["event_id"], evidence_ref, quinn, csrf, clock)
+        node.store.close()
+        other.store.close()
+
+
+def _open(s: Setup, event_id: str | None = None) -> Any:
+    return s.h.client.post(
+        f"/api/v1/dashboard/records/{event_id or s.event_id}/evidence",
+        json={"purpose": "customer complaint"},
+        headers={CSRF_HEADER: s.csrf},
+    )
+
+
+def _view_url(s: Setup) -> str:
+    r = _open(s)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "pending" and body["node_id"] == "edge-1"
+    return str(body["view_url"])
+
+
+def _node_request(s: Setup) -> EvidenceViewRequest:
+    views = s.relay.requests_now("edge-1")
+    assert len(views) == 1
+    return service.requests_message(views).requests[0]
+
+
+def _answer(s: Setup, request: EvidenceViewRequest, reply: EvidenceUpload | EvidenceRefusal) -> None:
+    with s.h.context.sessions() as session:
+        service.accept_reply(
+            session, context=s.h.context, node=s.node.identity, request_id=request.request_id, reply=reply
+        )
+
+
+def _upload(s: Setup, request: EvidenceViewRequest) -> EvidenceUpload:
+    reply = build_reply(s.node.store, request, HourlyLimit(10))
+    assert isinstance(reply, EvidenceUpload)
+    return reply
+
+
+def _outcomes(s: Setup) -> list[dict[str, Any]]:
+    return s.h.trail.of("access.evidence_view")
+
+
+def test_the_image_is_handed_once_to_the_person_who_asked_and_audited(s: Setup) -> None:
+    url = _view_url(s)
+    assert any("customer complaint" in e["purpose"] for e in s.h.trail.of("access.evidence"))
+    pending = s.h.client.get(url)
+    assert pending.status_code == 202 and pending.json()["status"] == "pending"
+    request = _node_request(s)
+    assert request.evidence_ref == s.evidence_ref and request.event_id == s.event_id
+    assert s.relay.requests_now("edge-1") == []  # handed to the node once
+    _answer(s, request, _upload(s, request))
+    r = s.h.client.get(url)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/jpeg"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.content == s.node.store.read(s.evidence_ref)
+    [outcome] = _outcomes(s)
+    assert outcome["result"] == "delivered" and outcome["outcome"] == "success"
+    assert outcome["evidence_ref"] == s.evidence_ref and outcome["node_id"] == "edge-1"
+    again = s.h.client.get(url)
+    assert again.status_code == 410 and again.json()["code"] == "evidence_view_gone"
+    assert s.relay.held_bytes() == 0
+
+
+def test_another_persons_view_is_not_found_and_the_attempt_is_audited(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    _answer(s, request, _upload(s, request))
+    pat = s.h.add_person("pat", [Role.QUALITY_ENGINEER])
+    s.h.sign_in(pat)
+    r = s.h.client.get(url)
+    assert r.status_code == 404
+    denied = [e for e in s.h.trail.of("access.denied") if "evidence_view:" in e["resource"]]
+    assert len(denied) == 1 and "another person" in denied[0]["reason"]
+    # The image is still there for its owner, in a session of their own only.
+    s.csrf = s.h.sign_in(s.quinn)
+    assert s.h.client.get(url).status_code == 404  # a new session of the same person: not the same view
+
+
+def test_a_silent_node_is_a_504_and_audited_once(s: Setup) -> None:
+    url = _view_url(s)
+    s.clock.t += s.relay.settings.node_timeout_s + 1
+    r = s.h.client.get(url)
+    assert r.status_code == 504 and r.json()["code"] == "node_timeout"
+    assert "edge-1" in r.json()["message"]
+    assert s.h.client.get(url).status_code == 504
+    assert [o["result"] for o in _outcomes(s)] == ["node_timeout"]
+
+
+def test_a_refusal_by_the_node_is_a_409_with_the_reason(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    s.node.store.sweep(now=datetime.now(UTC).timestamp() + 10**9)  # retention shreds it
+    reply = build_reply(s.node.store, request, HourlyLimit(10))
+    assert isinstance(reply, EvidenceRefusal) and reply.reason == "not_held"
+    _answer(s, request, reply)
+    r = s.h.client.get(url)
+    assert r.status_code == 409 and r.json()["code"] == "evidence_refused"
+    assert "retention" in r.json()["message"]
+    assert _outcomes(s)[0]["result"] == "node_refused"
+
+
+def test_the_hourly_limit_on_the_node_refuses_further_uploads(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    limit = HourlyLimit(1)
+    assert limit.take()
+    reply = build_reply(s.node.store, request, limit)
+    assert isinstance(reply, EvidenceRefusal) and reply.reason == "rate_limited"
+    _answer(s, request, reply)
+    assert s.h.client.get(url).status_code == 409
+
+
+def test_an_image_not_fetched_in_time_expires(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    _answer(s, request, _upload(s, request))
+    s.clock.t += s.relay.settings.pickup_s + 1
+    s.relay.purge()
+    r = s.h.client.get(url)
+    assert r.status_code == 410
+    assert s.relay.held_bytes() == 0
+    assert _outcomes(s)[0]["result"] == "expired"
+
+
+def _tampered_image(upload: EvidenceUpload) -> EvidenceUpload:
+    image = bytearray(base64.b64decode(upload.image_jpeg_b64))
+    image[len(image) // 2] ^= 0x01  # inside the scan data: still a well-formed JPEG
+    return upload.model_copy(update={"image_jpeg_b64": base64.b64encode(bytes(image)).decode()})
+
+
+def _forged_statement(upload: EvidenceUpload) -> EvidenceUpload:
+    image = base64.b64decode(_tampered_image(upload).image_jpeg_b64)
+    statement = upload.statement.model_copy(update={"content_sha256": hashlib.sha256(image).hexdigest()})
+    return upload.model_copy(
+        update={"statement": statement, "image_jpeg_b64": base64.b64encode(image).decode()}
+    )
+
+
+def _not_a_jpeg(upload: EvidenceUpload) -> EvidenceUpload:
+    data = b"GIF89a" + bytes(200)
+    statement = upload.statement.model_copy(update={"content_sha256": hashlib.sha256(data).hexdigest()})
+    return upload.model_copy(
+        update={"statement": statement, "image_jpeg_b64": base64.b64encode(data).decode()}
+    )
+
+
+def _another_nodes_certificate(s: Setup, upload: EvidenceUpload) -> EvidenceUpload:
+    pem = s.other.data_dir.joinpath("identity", "node.pem").read_text()
+    cert = pem[pem.index("-----BEGIN CERTIFICATE-----") :]
+    return upload.model_copy(update={"signer_certificate_pem": cert})
+
+
+def _no_certificate(upload: EvidenceUpload) -> EvidenceUpload:
+    return upload.model_copy(update={"signer_certificate_pem": None})
+
+
+@pytest.mark.parametrize(
+    ("forge", "error", "says"),
+    [
+        (lambda s, u: _tampered_image(u), IntegrityError, "hashes to"),
+        (lambda s, u: _forged_statement(u), SignatureError, "altered"),
+        (lambda s, u: _not_a_jpeg(u), ImageDecodeError, "not a JPEG"),
+        (lambda s, u: _another_nodes_certificate(s, u), SignatureError, "issued to node edge-2"),
+        (lambda s, u: _no_certificate(u), SignatureError, "before the node enrolled"),
+    ],
+    ids=["tampered-image", "forged-statement", "not-a-jpeg", "other-nodes-certificate", "uncertified-key"],
+)
+def test_a_forged_or_tampered_upload_is_a_502_and_nothing_is_handed_out(
+    s: Setup, forge: Any, error: type[Exception], says: str
+) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    forged = forge(s, _upload(s, request))
+    with pytest.raises(error, match=says):
+        _answer(s, request, forged)
+    assert s.relay.held_bytes() == 0
+    r = s.h.client.get(url)
+    assert r.status_code == 502 and r.json()["code"] == "evidence_upload_rejected"
+    assert says in r.json()["message"]
+    assert r.headers["content-type"].startswith("application/json")
+    assert _outcomes(s)[0]["result"] == "upload_rejected"
+
+
+def test_another_node_cannot_answer_for_the_node_asked(s: Setup) -> None:
+    _view_url(s)
+    request = _node_request(s)
+    with s.h.context.sessions() as session, pytest.raises(NotFoundError, match="no evidence request"):
+        service.accept_reply(
+            session,
+            context=s.h.context,
+            node=s.other.identity,
+            request_id=request.request_id,
+            reply=EvidenceRefusal(reason="not_held"),
+        )
+
+
+def test_a_record_without_evidence_asks_no_node(s: Setup) -> None:
+    event = _event(s.node, evidence_ref=None)
+    _ingest(s.h, s.node, event)
+    r = _open(s, event["event_id"])
+    assert r.status_code == 200 and r.json()["status"] == "none"
+    assert s.relay.requests_now("edge-1") == []
+
+
+def test_evidence_viewing_is_refused_when_the_server_runs_several_workers(s: Setup) -> None:
+    context = s.h.context
+    context.settings = context.settings.model_copy(update={"http": HttpConfig(workers=2)})
+    r = _open(s)
+    assert r.status_code == 409
+    assert r.json()["code"] == "evidence_view_unavailable" and "http.workers: 1" in r.json()["message"]
