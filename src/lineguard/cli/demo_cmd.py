@@ -8,6 +8,7 @@ a second run reuses the state directory.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import ssl
@@ -15,15 +16,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
+from urllib.parse import quote
 
 import click
 
 from lineguard.cli.demo_setup import DemoLayout, demo_env, fresh_admin_password, prepare, run_cli
 from lineguard.contracts.errors import LineGuardError
 
-__all__ = ["demo"]
+__all__ = ["demo", "should_open_browser"]
 
 READY_TIMEOUT_S = 90.0
 
@@ -77,6 +80,32 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
                 process.wait()
 
 
+def should_open_browser(
+    *, no_browser: bool, interactive: bool, environ: Mapping[str, str], platform: str
+) -> bool:
+    """Open the dashboard only for a person at a terminal with a display.
+
+    Never with ``--no-browser``, never when stdout is not a terminal (CI, a pipe, a
+    service), and on Linux and other Unixes only when a display is set (X11 or Wayland);
+    macOS and Windows always have one.
+    """
+    if no_browser or not interactive:
+        return False
+    if platform == "darwin" or platform.startswith(("win32", "cygwin")):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_browser(url: str, say: Callable[[str], None]) -> None:
+    import webbrowser
+
+    try:
+        opened = webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        opened = False
+    say(f"opened {url} in your browser" if opened else f"could not start a browser; open {url}")
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -98,18 +127,25 @@ def _port_free(port: int) -> bool:
 @click.option(
     "--for-seconds", type=click.FloatRange(min=1), default=None, help="Stop by itself after this long."
 )
-def demo(data_dir: Path, port: int, for_seconds: float | None) -> None:
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="Do not open the dashboard in a browser (it opens only at a terminal with a display anyway).",
+)
+def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool) -> None:
     """Run a plant server and one edge node on loopback, fed by a synthetic production line.
 
     Parts travel on a conveyor, some with scratches, dents, contamination or missing
     holes, and now and then a person walks through the frame (blurred before any
-    evidence is stored). Prints the dashboard URL and a one-time admin credential;
-    Ctrl-C stops everything cleanly. Needs no network and no files outside DATA_DIR.
+    evidence is stored). Prints the dashboard URL and a one-time admin credential, and
+    opens the sign-in page in a browser when run at a terminal with a display (not with
+    --no-browser). Ctrl-C stops everything cleanly. Needs no network and no files outside
+    DATA_DIR.
 
     \b
     Example:
       lineguard demo
-      lineguard demo --port 9443 --data-dir /tmp/lg-demo --for-seconds 60
+      lineguard demo --port 9443 --data-dir /tmp/lg-demo --for-seconds 60 --no-browser
     """
     layout = DemoLayout(data_dir.resolve(), port)
     if not _port_free(port):
@@ -159,6 +195,11 @@ def demo(data_dir: Path, port: int, for_seconds: float | None) -> None:
         click.echo(f"  Logs:            {logs}")
         click.echo("  Stop with Ctrl-C.")
         click.echo("")
+        interactive = sys.stdout.isatty()
+        if should_open_browser(
+            no_browser=no_browser, interactive=interactive, environ=os.environ, platform=sys.platform
+        ):
+            _open_browser(f"{layout.url}signin?next={quote('/overview', safe='')}", say)
         deadline = None if for_seconds is None else time.monotonic() + for_seconds
         while not stop.is_set():
             for process, name in zip(processes, ("server", "edge node"), strict=True):

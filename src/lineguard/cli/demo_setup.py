@@ -175,7 +175,8 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int]) -> None:
                 "privacy_zones": [{"name": "walkway", "points": [[0, 0], [120, 0], [120, 720], [0, 720]]}],
             }
         ],
-        "evidence": {"kek_passphrase": {"file": str(layout.secret_file("edge-kek"))}},
+        # The dashboard's record page shows evidence images: the node answers the server's requests.
+        "evidence": {"kek_passphrase": {"file": str(layout.secret_file("edge-kek"))}, "remote_view": True},
         "metrics": {"port": 0},
     }
     layout.edge_config.write_text(
