@@ -10,6 +10,7 @@ the same port.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -156,6 +157,11 @@ class RtspCamera:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def texture(length: int = 4096) -> bytes:
+    """``rtsp_server.texture`` (a copy: the server runs under the system Python, without this module)."""
+    return bytes(int(128 + 60 * math.sin(i / 9.0) + 25 * math.sin(i / 2.3)) for i in range(length))
 
 
 def decode_stamp(image: np.ndarray) -> int:

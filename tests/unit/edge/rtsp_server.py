@@ -7,10 +7,11 @@ project's virtual environment does not need them. It serves two mounts:
 - ``/h264``: H.264 (x264, zero-latency tuning), RTP payload type 96;
 - ``/jpeg``: RTP/JPEG (RFC 2435), payload type 26.
 
-By default the picture is GStreamer's moving test pattern. With ``--stamp`` every frame
-carries its creation time (wall clock, milliseconds) as a row of black and white blocks
-along the top edge, so a reader can measure how long a frame took to arrive
-(:func:`decode_stamp` in ``tests/unit/edge/rtsp_camera.py`` reads it back).
+By default the picture is GStreamer's moving test pattern. With ``--stamp`` the picture
+is moving textured stripes (:func:`texture`) and every frame carries its creation time
+(wall clock, milliseconds) as a row of black and white blocks along the top edge, so a
+reader can measure how long a frame took to arrive (:func:`decode_stamp` in
+``tests/unit/edge/rtsp_camera.py`` reads it back).
 
 Optional credentials (``--user``/``--password``, ``--auth basic|digest``) and a
 transport restriction (``--protocols tcp|udp|any``). When the server listens it prints
@@ -22,6 +23,7 @@ transport restriction (``--protocols tcp|udp|any``). When the server listens it 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -46,6 +48,25 @@ ENCODERS = {
 }
 
 
+def texture(length: int = 4096) -> bytes:
+    """Smooth diagonal stripes with fine detail: pixel (x, y) of frame k is ``t[(x + y + 4k) % len]``.
+
+    Every pixel moves, so the encoder works as on a real line (a flat picture would
+    make H.264 look far cheaper than it is). The benchmark's MJPEG camera draws the same.
+    """
+    return bytes(int(128 + 60 * math.sin(i / 9.0) + 25 * math.sin(i / 2.3)) for i in range(length))
+
+
+def _textured_luma(width: int, height: int, k: int) -> bytearray:
+    t = texture()
+    doubled = t + t
+    luma = bytearray()
+    for y in range(height):
+        start = (y + 4 * k) % len(t)
+        luma += doubled[start : start + width]
+    return luma
+
+
 def _stamped_frame(base: bytearray, width: int, now_ms: int) -> bytes:
     """An I420 frame: ``base`` with ``now_ms`` as bits in the luma plane's top rows."""
     frame = bytearray(base)
@@ -64,9 +85,8 @@ class StampPusher:
 
     def __init__(self, width: int, height: int, fps: int) -> None:
         self.width, self.height, self.fps = width, height, fps
-        luma = bytearray([96]) * (width * height)
         chroma = bytearray([128]) * (width * height // 2)
-        self.base = luma + chroma
+        self.bases = [_textured_luma(width, height, k) + chroma for k in range(fps)]
         self.sources: list[Gst.Element] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._run, daemon=True).start()
@@ -79,14 +99,17 @@ class StampPusher:
     def _run(self) -> None:
         period = 1.0 / self.fps
         due = time.monotonic()
+        k = 0
         while True:
+            k += 1
             due += period
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             else:
                 due = time.monotonic()  # fell behind: no burst
-            data = _stamped_frame(self.base, self.width, int(time.time() * 1000) % (1 << STAMP_BITS))
+            now_ms = int(time.time() * 1000) % (1 << STAMP_BITS)
+            data = _stamped_frame(self.bases[k % len(self.bases)], self.width, now_ms)
             with self.lock:
                 sources = list(self.sources)
             for appsrc in sources:

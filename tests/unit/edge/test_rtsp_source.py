@@ -27,7 +27,7 @@ from lineguard.edge.app import EdgeNode
 from lineguard.edge.capture import StreamFrameSource
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.redact import FakeRedactor
-from tests.unit.edge.rtsp_camera import RtspCamera, free_port, require_rtsp_server
+from tests.unit.edge.rtsp_camera import STAMP_BITS, RtspCamera, decode_stamp, free_port, require_rtsp_server
 from tests.unit.edge.support import camera, edge_config
 
 #: Generous: the machine running the suite may be loaded.
@@ -100,6 +100,15 @@ def test_frames_arrive_with_the_cameras_size(cameras: Any, sources: Any, mount: 
     assert source.state is SourceState.STREAMING
     assert source.last_error is None
     assert list(source.retry_delays_s) == []
+
+
+@pytest.mark.parametrize("mount", ["h264", "jpeg"])
+def test_the_benchmarks_time_stamp_survives_encoding(cameras: Any, sources: Any, mount: str) -> None:
+    cam = cameras(width=640, height=480, stamp=True)
+    frames = _frames(sources(cam.url(mount), timeout_s=10), 3)
+    now_ms = int(time.time() * 1000) % (1 << STAMP_BITS)
+    for frame in frames:  # a wrongly read bit would be off by far more than a minute
+        assert abs(now_ms - decode_stamp(frame.image)) < 60_000
 
 
 def test_rtp_jpeg_over_udp(cameras: Any, sources: Any) -> None:
