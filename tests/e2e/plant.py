@@ -51,6 +51,8 @@ PASSWORD = "correct horse battery staple"
 KEYRING_ENV = "LINEGUARD_KEYRING_PASSPHRASE"
 TOTP_CATEGORY = "auth_totp_secret"  # what lineguard.server.auth.login seals TOTP secrets under
 MODEL = {"model_id": "mdl_tile", "version": 3, "sha256": "ab" * 32}
+#: The release line 3 has run for the last day (the defect page's model filter has two to choose).
+MODEL_V4 = {"model_id": "mdl_tile", "version": 4, "sha256": "cd" * 32}
 NODES = {
     "edge-l1": NodeIdentity("edge-l1", SITE, "line-1", frozenset({"cam-1", "cam-2"}), "s1"),
     "edge-l2": NodeIdentity("edge-l2", SITE, "line-2", frozenset({"cam-3"}), "s2"),
@@ -243,7 +245,9 @@ def seed_people(plant: Plant) -> None:
 # ---- inspection data -----------------------------------------------------------------
 
 
-def make_event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[str, Any]:
+def make_event(
+    node: NodeIdentity, camera: str, at: datetime, i: int, model: dict[str, Any] | None = None
+) -> dict[str, Any]:
     fail = i % 23 == 0 or (node.line_id == "line-2" and i % 11 == 0)
     uncertain = not fail and i % 41 == 0
     defects: list[str] = []
@@ -261,7 +265,7 @@ def make_event(node: NodeIdentity, camera: str, at: datetime, i: int) -> dict[st
         "part_id": f"P-{i:06d}" if fail else None,
         "frame_id": i,
         "captured_at": at.isoformat(),
-        "model": MODEL,
+        "model": model or MODEL,
         "verdict": "fail" if fail else "uncertain" if uncertain else "pass",
         "anomaly_score": 0.91 if fail else 0.55 if uncertain else 0.12,
         "threshold": 0.5,
@@ -330,7 +334,8 @@ def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
             for camera in sorted(node.camera_ids):
                 for k in range(per_hour):
                     at = now - timedelta(hours=h) + timedelta(minutes=k * (60 // per_hour))
-                    event = make_event(node, camera, at, i)
+                    model = MODEL_V4 if node.node_id == "edge-l3" and h <= 24 else MODEL
+                    event = make_event(node, camera, at, i, model)
                     i += 1
                     events.append(event)
                     if event["verdict"] == "fail" and h <= 3 and len(alerts) < 4:

@@ -280,3 +280,31 @@ def test_a_line_without_data_shows_empty_states(page: Page, plant: Plant) -> Non
     expect(page.locator("#alert-feed")).to_contain_text("No alerts yet")
     # Other lines' alerts are not readable either, by id.
     assert api(page, "GET", f"/dashboard/alerts/{plant.alert_ids[0]}") == 403
+
+
+def test_defect_analysis_filters_every_chart_by_model_version(page: Page, plant: Plant, watch: Any) -> None:
+    sign_in(page, plant, "quinn.quality")
+    page.goto(plant.url + "/defects")
+    expect(page.locator("#breakdown tbody tr")).to_have_count(4)
+    model = page.get_by_label("Model version", exact=True)
+    expect(model.locator("option")).to_have_count(3)  # all, v3 (lines 1 and 2, all week), v4 (line 3, a day)
+    # Keyboard only: arrow keys choose the release, Tab reaches Apply, Enter submits.
+    model.focus()
+    for _ in range(3):
+        if model.input_value() == "mdl_tile|4":
+            break
+        page.keyboard.press("ArrowDown")
+    assert model.input_value() == "mdl_tile|4"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Apply"
+    page.keyboard.press("Enter")
+    rows = page.locator("#breakdown tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("line-3")
+    filtered = [u for u in watch.requests if "model_version=4" in u]
+    for route in ("/dashboard/pareto", "/dashboard/defects", "/dashboard/quality"):
+        assert any(route in u and "model_id=mdl_tile" in u for u in filtered), route
+    screenshot(page, "defects-model-version")
+    model.select_option("")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#breakdown tbody tr")).to_have_count(4)

@@ -1,6 +1,7 @@
 // Defect analysis: Pareto of defect classes, their daily rate, and yield by line and
-// camera, for a chosen time range, line and camera. Data: /dashboard/pareto,
-// /dashboard/defects and /dashboard/quality (group_by=camera).
+// camera, for a chosen time range, line, camera and model release. Data: /dashboard/pareto,
+// /dashboard/defects and /dashboard/quality (group_by=camera), each with the same filters;
+// the releases to choose from: /dashboard/model-versions.
 
 import { api } from "../api.js";
 import { pareto, percentLines } from "../charts.js";
@@ -22,6 +23,29 @@ function fillSelect(select, values, allLabel) {
   const current = select.value;
   clear(select, el("option", { value: "" }, allLabel), values.map((v) => el("option", { value: v }, v)));
   if (values.includes(current)) select.value = current;
+}
+
+// A release is chosen as "model_id|model_version" (a model id holds no "|").
+function modelFilter() {
+  const value = $("#f-model").value;
+  if (!value) return {};
+  const at = value.lastIndexOf("|");
+  return { model_id: value.slice(0, at), model_version: value.slice(at + 1) };
+}
+
+function fillModels(versions) {
+  const select = $("#f-model");
+  const current = select.value;
+  const values = versions.map((v) => `${v.model_id}|${v.model_version}`);
+  clear(
+    select,
+    el("option", { value: "" }, "All versions"),
+    versions.map((v, i) => el("option", { value: values[i] }, `${v.model_id} v${v.model_version} (${fmtInt(v.inspected)} parts)`)),
+  );
+  if (values.includes(current)) select.value = current;
+  $("#f-model-hint").textContent = versions.length
+    ? "Every chart and table below counts only the parts the chosen release judged."
+    : "No model release judged parts in this range.";
 }
 
 function renderPareto(entries) {
@@ -85,17 +109,20 @@ function renderBreakdown(points) {
 
 async function load() {
   status("");
-  const scope = { ...range(), line_id: $("#f-line").value, camera_id: $("#f-camera").value };
+  const place = { ...range(), line_id: $("#f-line").value, camera_id: $("#f-camera").value };
+  const scope = { ...place, ...modelFilter() };
   try {
-    const [entries, trend, byCamera] = await Promise.all([
+    const [entries, trend, byCamera, versions] = await Promise.all([
       api("/dashboard/pareto", { query: scope }),
       api("/dashboard/defects", { query: { ...scope, bucket: "day" } }),
       api("/dashboard/quality", { query: { ...scope, bucket: "day", group_by: "camera" } }),
+      api("/dashboard/model-versions", { query: place }),
     ]);
+    fillModels(versions);
     renderPareto(entries);
     renderTrend(trend);
     const rows = renderBreakdown(byCamera);
-    if (!scope.line_id && !scope.camera_id) {
+    if (!scope.line_id && !scope.camera_id && !scope.model_id) {
       fillSelect($("#f-line"), [...new Set(rows.map((r) => r.line_id))].sort(), "All lines");
       fillSelect($("#f-camera"), [...new Set(rows.map((r) => r.camera_id))].sort(), "All cameras");
     }
