@@ -6,12 +6,13 @@ settings, and new kinds plug in by adding a class to :data:`SourceConfig`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from lineguard.config.secrets import SecretRef
+from lineguard.config.secrets import DEMO_MODE_ENV, SecretRef
 from lineguard.contracts.events import Name
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "RtspSource",
     "ServerLinkConfig",
     "SourceConfig",
+    "StreamCredentials",
     "SyntheticSource",
     "UsbSource",
     "VideoFileSource",
@@ -102,6 +104,17 @@ class VideoFileSource(_Section):
     )
 
 
+class StreamCredentials(_Section):
+    """Who the node signs in to a network camera as; the password never lives in the YAML."""
+
+    username: str = Field(
+        min_length=1, max_length=256, title="User name", description="The camera account's user name."
+    )
+    password: SecretRef = Field(
+        title="Password", description="Environment variable or file holding the camera account's password."
+    )
+
+
 class RtspSource(_Section):
     """A network camera: RTSP (H.264, H.265, RTP/JPEG, ...) or MJPEG over HTTP, read with FFmpeg."""
 
@@ -134,6 +147,11 @@ class RtspSource(_Section):
         title="Decoder threads",
         description="FFmpeg decoder threads; 1 adds no frame delay, 0 = one per core (adds latency).",
     )
+    credentials: StreamCredentials | None = Field(
+        default=None,
+        title="Credentials",
+        description="User name, and where the password comes from; a password in the URL is refused.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -149,6 +167,23 @@ class RtspSource(_Section):
             )
             raise ValueError(msg)
         return url
+
+    @model_validator(mode="after")
+    def _password_not_in_url(self) -> RtspSource:
+        rest = self.url.split("://", 1)[1]
+        authority = rest[: min((rest.index(sep) for sep in "/?#" if sep in rest), default=len(rest))]
+        userinfo = authority.rpartition("@")[0]
+        if userinfo and self.credentials is not None:
+            msg = "credentials are given twice: in the URL and in 'credentials'; keep only 'credentials'"
+            raise ValueError(msg)
+        # Secrets come from the environment or a file, never from the YAML (the demo excepted).
+        if ":" in userinfo and os.environ.get(DEMO_MODE_ENV) != "1":
+            msg = (
+                "a password in the URL is refused outside the demo: remove it from the URL and give "
+                "'credentials' (username, and password from an environment variable or a file)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class UsbSource(_Section):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lineguard.config.edge import CameraConfig, FolderSource, RtspSource, VideoFileSource
+from lineguard.config.secrets import DEMO_MODE_ENV
 from lineguard.contracts.errors import ImageDecodeError, InputError
 from lineguard.contracts.types import CapturedFrame, FrameSource, SourceState
 from lineguard.edge.capture import (
@@ -133,7 +134,8 @@ def test_mjpeg_stream_over_http_reconnects_after_the_camera_vanishes() -> None:
         camera.stop()
 
 
-def test_stream_urls_never_reach_logs_with_credentials() -> None:
+def test_stream_urls_never_reach_logs_with_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DEMO_MODE_ENV, "1")  # outside the demo a password in the URL is refused
     source = StreamFrameSource("c", RtspSource(type="rtsp", url="rtsp://admin:secret@10.0.0.5/s"))
     assert source.target == "rtsp://***@10.0.0.5/s"
 

@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from lineguard.config.edge import CameraConfig, RtspSource
 from lineguard.config.loader import validate_config
+from lineguard.config.secrets import DEMO_MODE_ENV
 from lineguard.contracts.errors import ConfigError
 from lineguard.edge.capture.rtsp_probe import diagnose_rtsp, parse_response
 from lineguard.edge.capture.stream import open_ffmpeg
-from lineguard.edge.capture.stream_url import redact_url, split_credentials
+from lineguard.edge.capture.stream_url import redact_url, split_credentials, with_credentials
 
 
 def _source(**settings: object) -> RtspSource:
@@ -209,3 +210,41 @@ def test_a_silent_server_is_reported_after_the_timeout() -> None:
         port = silent.getsockname()[1]
         reason = diagnose_rtsp(f"rtsp://127.0.0.1:{port}/live", transport="udp", timeout_s=0.5)
     assert reason == f"127.0.0.1:{port} accepted the connection but sent no RTSP reply within 0.5s"
+
+
+def test_a_password_in_the_url_is_refused_outside_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DEMO_MODE_ENV, raising=False)
+    with pytest.raises(ValidationError, match="a password in the URL is refused outside the demo"):
+        _source(url="rtsp://admin:secret@10.0.0.5/s")
+    assert _source(url="rtsp://viewer@10.0.0.5/s").credentials is None  # a user name alone is no secret
+    monkeypatch.setenv(DEMO_MODE_ENV, "1")
+    assert _source(url="rtsp://admin:secret@10.0.0.5/s").url == "rtsp://admin:secret@10.0.0.5/s"
+
+
+def test_credentials_take_the_password_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    source = _source(credentials={"username": "inspector", "password": {"env": "CAM_PASSWORD"}})
+    assert source.credentials is not None
+    assert source.credentials.username == "inspector"
+    assert source.credentials.password.env == "CAM_PASSWORD"
+    from_file = _source(credentials={"username": "u", "password": {"file": str(tmp_path / "pw")}})
+    assert from_file.credentials is not None
+    with pytest.raises(ValidationError):
+        _source(credentials={"username": "u", "password": "plain-text-password"})
+    with pytest.raises(ValidationError):
+        _source(credentials={"username": "", "password": {"env": "CAM_PASSWORD"}})
+    with pytest.raises(ValidationError, match="credentials are given twice"):
+        _source(url="rtsp://admin@10.0.0.5/s", credentials={"username": "u", "password": {"env": "P"}})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rtsp://10.0.0.5:554/s", "rtsp://in%40spector:p%40ss%3Aw%2F%23%3F@10.0.0.5:554/s"),
+        ("http://old@10.0.0.5/mjpeg?x=1", "http://in%40spector:p%40ss%3Aw%2F%23%3F@10.0.0.5/mjpeg?x=1"),
+    ],
+)
+def test_credentials_are_percent_encoded_into_the_url(url: str, expected: str) -> None:
+    filled = with_credentials(url, "in@spector", "p@ss:w/#?")
+    assert filled == expected
+    assert split_credentials(filled)[1:] == ("in@spector", "p@ss:w/#?")
+    assert "p%40ss" not in redact_url(filled)

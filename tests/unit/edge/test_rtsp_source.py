@@ -20,6 +20,8 @@ from urllib.parse import quote
 import pytest
 
 from lineguard.config.edge import RtspSource
+from lineguard.config.secrets import DEMO_MODE_ENV
+from lineguard.contracts.errors import InputError
 from lineguard.contracts.events import InspectionEvent
 from lineguard.contracts.types import CapturedFrame, SourceState
 from lineguard.crypto import KdfParams
@@ -149,29 +151,60 @@ def _secret_forms(password: str) -> list[str]:
     return [password, quote(password, safe=""), quote(password)]
 
 
+def _credentials(password_env: str) -> dict[str, Any]:
+    return {"username": "inspector", "password": {"env": password_env}}
+
+
 @pytest.mark.parametrize("auth", ["basic", "digest"])
 def test_credentials_work_and_never_reach_logs(
-    cameras: Any, sources: Any, caplog: pytest.LogCaptureFixture, auth: str
+    cameras: Any, sources: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, auth: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("CAM_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CAM_WRONG_PASSWORD", "not-" + PASSWORD)
     cam = cameras(user="inspector", password=PASSWORD, auth=auth)
-    good = sources(cam.url("h264"), timeout_s=10)
+    url = cam.url("h264", user="")
+    good = sources(url, timeout_s=10, credentials=_credentials("CAM_PASSWORD"))
     _frames(good, 3)
-    assert good.target == f"rtsp://***@127.0.0.1:{cam.port}/h264"
+    assert good.target == url
 
-    wrong = sources(cam.url("h264", password="not-" + PASSWORD), timeout_s=10)
+    wrong = sources(url, timeout_s=10, credentials=_credentials("CAM_WRONG_PASSWORD"))
     assert wrong.state is SourceState.RECONNECTING
     assert wrong.last_error is not None
     assert "credentials rejected by the camera (401" in wrong.last_error
 
-    missing = sources(cam.url("h264", user=""), timeout_s=10)
+    missing = sources(url, timeout_s=10)
     assert missing.last_error is not None
     assert "requires credentials (401" in missing.last_error
 
-    assert f"rtsp://***@127.0.0.1:{cam.port}/h264" in caplog.text
+    assert f"camera cam-1 ({url})" in caplog.text
     reported = caplog.text + repr([list(s.transitions) for s in (good, wrong, missing)])
     for secret in _secret_forms(PASSWORD):
         assert secret not in reported
+
+
+def test_in_the_demo_a_password_in_the_url_works_and_is_redacted(
+    cameras: Any, sources: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DEMO_MODE_ENV, "1")
+    cam = cameras(user="inspector", password=PASSWORD)
+    source = sources(cam.url("h264"), timeout_s=10)
+    _frames(source, 2)
+    assert source.target == f"rtsp://***@127.0.0.1:{cam.port}/h264"
+    wrong = sources(cam.url("h264", password="x" + PASSWORD), timeout_s=10)
+    assert wrong.last_error is not None
+    assert "credentials rejected" in wrong.last_error
+    assert f"rtsp://***@127.0.0.1:{cam.port}/h264" in caplog.text
+    for secret in _secret_forms(PASSWORD):
+        assert secret not in caplog.text
+
+
+def test_a_missing_password_secret_fails_the_camera_naming_where_it_was_looked_for(
+    sources: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CAM_PASSWORD_NOT_SET", raising=False)
+    with pytest.raises(InputError, match="CAM_PASSWORD_NOT_SET"):
+        sources(f"rtsp://127.0.0.1:{free_port()}/h264", credentials=_credentials("CAM_PASSWORD_NOT_SET"))
 
 
 def test_kill_9_then_restart_reconnects_with_backoff(cameras: Any, sources: Any) -> None:

@@ -8,7 +8,9 @@ closing the connection (frozen, unplugged switch) is noticed after one ``timeout
 read that took that long returns FFmpeg's stale leftover, so it counts as a stall. When
 an RTSP camera cannot be opened, :func:`diagnose_rtsp` asks it why (refused, 404, 401,
 transport not offered) and the answer becomes ``last_error``. A video file ends (or
-loops) instead. Credentials in a URL never reach a log line (:func:`redact_url`).
+loops) instead. A camera's password comes from ``credentials`` (an environment variable
+or a file), is filled into the URL only for FFmpeg and the probe, and never reaches a
+log line (:func:`redact_url`).
 
 FFmpeg takes the RTSP transport only from the process-wide ``OPENCV_FFMPEG_CAPTURE_OPTIONS``
 environment variable, which OpenCV reads when a capture opens; :func:`open_ffmpeg` sets
@@ -29,11 +31,11 @@ import cv2
 import numpy as np
 
 from lineguard.config.edge import RtspSource, UsbSource, VideoFileSource
-from lineguard.contracts.errors import ImageDecodeError, InputError
+from lineguard.contracts.errors import ImageDecodeError, InputError, SecretError
 from lineguard.contracts.types import CapturedFrame, SourceState
 from lineguard.edge.capture.base import BaseSource, Pacer
 from lineguard.edge.capture.rtsp_probe import diagnose_rtsp
-from lineguard.edge.capture.stream_url import redact_url
+from lineguard.edge.capture.stream_url import redact_url, with_credentials
 
 __all__ = ["StreamFrameSource", "VideoFileFrameSource", "open_ffmpeg"]
 
@@ -79,6 +81,8 @@ class StreamFrameSource(BaseSource):
         self.reconnect_max_s = config.reconnect_max_s if isinstance(config, RtspSource) else 10.0
         self.timeout_s = config.timeout_s if isinstance(config, RtspSource) else _USB_TIMEOUT_S
         self._cap: Any = None
+        #: The URL FFmpeg opens, credentials filled in at ``open()``: never logged.
+        self._url = config.url if isinstance(config, RtspSource) else ""
         self._backoff = self.initial_backoff_s
         self._retry_at = 0.0
         self.reconnects = 0
@@ -106,7 +110,7 @@ class StreamFrameSource(BaseSource):
 
     def _connect(self) -> bool:
         if isinstance(self.config, RtspSource):
-            url = self.config.url
+            url = self._url
             options = f"rtsp_transport;{self.config.transport}" if url.startswith("rtsp") else None
             cap = open_ffmpeg(url, options, self._params())
         else:
@@ -123,7 +127,7 @@ class StreamFrameSource(BaseSource):
     def _open_failure(self) -> str:
         """Why the last connect failed; for RTSP, asked of the camera itself."""
         if isinstance(self.config, RtspSource) and self.config.url.startswith("rtsp"):
-            reason = diagnose_rtsp(self.config.url, transport=self.config.transport, timeout_s=self.timeout_s)
+            reason = diagnose_rtsp(self._url, transport=self.config.transport, timeout_s=self.timeout_s)
             return f"cannot open stream: {reason}"
         return "cannot open stream"
 
@@ -139,7 +143,21 @@ class StreamFrameSource(BaseSource):
             self._cap.release()
             self._cap = None
 
+    def _resolve_credentials(self) -> None:
+        """Fill the configured user and password (from its env var or file) into the URL."""
+        if not isinstance(self.config, RtspSource) or self.config.credentials is None:
+            return
+        credentials = self.config.credentials
+        try:
+            password = credentials.password.resolve().get_secret_value()
+        except SecretError as exc:
+            self._set_state(SourceState.FAILED, f"camera password: {exc}")
+            msg = f"camera {self.camera_id}: camera password: {exc}"
+            raise InputError(msg) from None
+        self._url = with_credentials(self.config.url, credentials.username, password)
+
     def open(self) -> None:
+        self._resolve_credentials()
         self._set_state(SourceState.CONNECTING)
         if not self._connect():
             self._schedule_retry(self._open_failure())

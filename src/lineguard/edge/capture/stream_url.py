@@ -1,15 +1,16 @@
 """Stream URLs and the credentials inside them: what may be logged, what goes on the wire.
 
-A camera URL may carry ``user:password@`` (percent-encoded). Only :func:`redact_url`'s
-form ever reaches a log line, a status file or an error message; :func:`split_credentials`
-gives the URL without them plus the decoded user and password for an RTSP request.
+A camera URL may carry ``user:password@`` (percent-encoded): :func:`with_credentials` puts
+the configured ones in just before FFmpeg opens it. Only :func:`redact_url`'s form ever
+reaches a log line, a status file or an error message; :func:`split_credentials` gives
+the URL without them plus the decoded user and password for an RTSP request.
 """
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-__all__ = ["redact_url", "split_credentials"]
+__all__ = ["redact_url", "split_credentials", "with_credentials"]
 
 
 def _split(url: str) -> tuple[str, str, str]:
@@ -43,3 +44,10 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     userinfo, _, host = authority.rpartition("@")
     user, colon, password = userinfo.partition(":")
     return f"{prefix}{host}{rest}", unquote(user), unquote(password) if colon else None
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` signing in as ``user``/``password`` (percent-encoded; replaces any user-info)."""
+    prefix, authority, rest = _split(url)
+    host = authority.rpartition("@")[2]
+    return f"{prefix}{quote(user, safe='')}:{quote(password, safe='')}@{host}{rest}"
