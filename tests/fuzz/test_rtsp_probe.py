@@ -17,6 +17,9 @@ class ScriptedSocket:
         self.chunks = list(chunks)
         self.sent = b""
 
+    def settimeout(self, timeout_s: float) -> None:
+        pass
+
     def sendall(self, data: bytes) -> None:
         self.sent += data
 

@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -248,3 +249,27 @@ def test_credentials_are_percent_encoded_into_the_url(url: str, expected: str) -
     assert filled == expected
     assert split_credentials(filled)[1:] == ("in@spector", "p@ss:w/#?")
     assert "p%40ss" not in redact_url(filled)
+
+
+def test_a_camera_dripping_its_reply_is_cut_off_at_the_timeout(scripted: Callable[..., int]) -> None:
+    def dripping(conn: socket.socket) -> None:
+        for _ in _requests(conn):
+            for byte in b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Padding: " + b"x" * 10_000:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)
+
+    port = scripted(dripping)
+    reason = diagnose_rtsp(f"rtsp://127.0.0.1:{port}/live", transport="tcp", timeout_s=0.5)
+    assert reason == f"127.0.0.1:{port} accepted the connection but sent no RTSP reply within 0.5s"
+
+
+def test_a_camera_busy_for_a_moment_is_asked_again(scripted: Callable[..., int]) -> None:
+    def busy_then_missing(conn: socket.socket) -> None:
+        for n, request in enumerate(_requests(conn)):
+            cseq = request.split("CSeq: ")[1].split("\r\n")[0]
+            status = "503 Service Unavailable" if n < 2 else "404 Not Found"
+            conn.sendall(f"RTSP/1.0 {status}\r\nCSeq: {cseq}\r\n\r\n".encode())
+
+    port = scripted(busy_then_missing)
+    reason = diagnose_rtsp(f"rtsp://127.0.0.1:{port}/live", transport="tcp", timeout_s=30)
+    assert reason == "stream not found (404 Not Found for /live): check the path in the URL"

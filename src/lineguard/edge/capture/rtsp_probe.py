@@ -3,7 +3,8 @@
 FFmpeg (through OpenCV) only says that opening failed. When it does, the source asks the
 camera itself, over a plain socket with a short timeout: one ``DESCRIBE`` (again with
 credentials when the camera asks for them), and when the stream is described, one
-``SETUP`` with the configured transport, then ``TEARDOWN``. The answer becomes the
+``SETUP`` with the configured transport, then ``TEARDOWN``; connecting within the
+camera's ``timeout_s`` and the whole conversation within another. The answer becomes the
 camera's ``last_error`` and the log line: connection refused, no answer, 404 stream not
 found, 401 credentials missing or rejected, 461 transport not offered, or "answers but
 did not stream". Credentials never appear in what it returns.
@@ -18,6 +19,7 @@ import os
 import re
 import socket
 import ssl
+import time
 from urllib.parse import urljoin, urlsplit
 
 from lineguard.edge.capture.stream_url import redact_url, split_credentials
@@ -63,8 +65,10 @@ def parse_response(head: bytes) -> tuple[int, str, dict[str, str]]:
 
 
 class _Connection:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    """Requests and replies on one socket, all of them within one ``deadline`` (monotonic)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock, self.deadline = sock, deadline
         self.cseq = 0
         self.buffer = b""
 
@@ -87,7 +91,27 @@ class _Connection:
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return RtspResponse(status, reason, reply_headers, body)
 
+    def describe(self, url: str, headers: dict[str, str]) -> RtspResponse:
+        """``DESCRIBE``, asked again while the camera is briefly busy (503) and time is left.
+
+        A camera (GStreamer's server among them) answers 503 for a moment after a client
+        left, which is just when the probe asks: right after FFmpeg gave up.
+        """
+        pause_s = 0.1
+        reply = self.request("DESCRIBE", url, headers)
+        while reply.status == 503 and time.monotonic() + pause_s < self.deadline:
+            time.sleep(pause_s)
+            pause_s *= 2
+            reply = self.request("DESCRIBE", url, headers)
+        return reply
+
     def _fill(self, limit: int) -> None:
+        # One budget for the whole conversation: a camera dripping a byte at a time
+        # cannot hold the capture worker longer than the timeout.
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.sock.settimeout(remaining)
         chunk = self.sock.recv(4096)
         if not chunk:
             msg = "the camera closed the connection mid-reply"
@@ -174,7 +198,7 @@ def converse(sock: socket.socket, url: str, *, transport: str, where: str, timeo
     """Ask the camera on the connected ``sock`` why ``url`` does not stream; never raises."""
     bare, user, password = split_credentials(url)
     try:
-        return _ask(_Connection(sock), bare, user, password, transport)
+        return _ask(_Connection(sock, time.monotonic() + timeout_s), bare, user, password, transport)
     except TimeoutError:
         return f"{where} accepted the connection but sent no RTSP reply within {timeout_s:g}s"
     except _ProtocolError as exc:
@@ -185,7 +209,7 @@ def converse(sock: socket.socket, url: str, *, transport: str, where: str, timeo
 
 def _ask(conn: _Connection, url: str, user: str | None, password: str | None, transport: str) -> str:
     path = redact_url(url).split("://", 1)[1].partition("/")[2]
-    reply = conn.request("DESCRIBE", url, {"Accept": "application/sdp"})
+    reply = conn.describe(url, {"Accept": "application/sdp"})
     challenges = ""
     if reply.status == 401:
         challenges = reply.headers.get("www-authenticate", "")
@@ -194,7 +218,7 @@ def _ask(conn: _Connection, url: str, user: str | None, password: str | None, tr
         authorization = _authorization(challenges, "DESCRIBE", url, user, password or "")
         if authorization is None:
             return "the camera asks for an authentication scheme LineGuard does not speak (401)"
-        reply = conn.request("DESCRIBE", url, {"Accept": "application/sdp", "Authorization": authorization})
+        reply = conn.describe(url, {"Accept": "application/sdp", "Authorization": authorization})
         if reply.status == 401:
             return "credentials rejected by the camera (401 Unauthorized): check user and password"
     if reply.status == 404:
