@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from lineguard.server.pki import ca_paths
 from tests.e2e.plant import Plant, running_plant
@@ -52,17 +52,29 @@ def _spki_pin(cert_file: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(plant: Plant) -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """One Playwright driver per test session: the sync API allows only one per thread, so
+    every browser (the seeded plant's, the demo's) is launched from this one."""
     if not CHROMIUM.exists():
         pytest.fail(f"browser tests need Debian's chromium at {CHROMIUM} (python3 dev.py test installs it)")
-    pin = _spki_pin(ca_paths(plant.settings.data_dir).server_cert)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"],
-        )
-        yield browser
-        browser.close()
+        yield pw
+
+
+def launch_chromium(playwright: Playwright, server_cert: Path) -> Browser:
+    """Headless Chromium that trusts exactly ``server_cert`` (by its public key pin)."""
+    pin = _spki_pin(server_cert)
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"],
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, plant: Plant) -> Iterator[Browser]:
+    browser = launch_chromium(playwright, ca_paths(plant.settings.data_dir).server_cert)
+    yield browser
+    browser.close()
 
 
 @dataclass

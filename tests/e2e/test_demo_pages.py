@@ -1,0 +1,295 @@
+"""The real `lineguard demo` in headless Chromium: every role signs in the way a new user
+does (one-time password changed, authenticator enrolled where the role requires it) and
+every page it may open shows the demo's own data; screenshots go to
+``artifacts/screenshots/demo-*.png``.
+
+One demo runs for the whole module (its first start trains the model: about a minute
+here, several on a loaded machine). Before any page is opened the fixture waits, with a
+generous deadline, until the demo has produced what the pages show: inspection events,
+a defect alert whose evidence image the node holds, and a node heartbeat. Pages then
+wait for their data with Playwright's own expectations, never a sleep.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect
+
+from lineguard.server.pki import ca_paths
+from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+START_TIMEOUT_S = 600.0
+DATA_TIMEOUT_S = 240.0
+UI_TIMEOUT_MS = 30_000
+NEW_PASSWORD = "a long demo passphrase for the page tests"
+
+
+@dataclass
+class Demo:
+    url: str
+    root: Path
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+    alert_id: str = ""
+
+    def wait_for(self, text: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = next((line for line in self.lines if text in line), None)
+            if found is not None:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        pytest.fail(f"the demo never printed {text!r}; output:\n" + "\n".join(self.lines))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # tables not created yet
+            return []
+
+
+def _alert_with_evidence(root: Path) -> str | None:
+    """A defect alert whose record's evidence image the node already stored, if any."""
+    held = {
+        str(r[0]) for r in _query(root / "edge" / "evidence" / "index.db", "SELECT evidence_id FROM evidence")
+    }
+    rows = _query(
+        root / "server" / "lineguard.db",
+        "SELECT a.alert_id, e.evidence_ref FROM alerts a JOIN inspection_events e ON e.event_id = a.event_id "
+        "WHERE a.kind = 'defect' AND e.evidence_ref IS NOT NULL ORDER BY a.raised_at DESC",
+    )
+    return next((str(alert) for alert, ref in rows if ref in held), None)
+
+
+def _has_heartbeat(root: Path) -> bool:
+    return bool(_query(root / "server" / "lineguard.db", "SELECT node_id FROM node_health"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    root = tmp_path_factory.mktemp("demo-pages") / "demo"
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lineguard.cli",
+            "demo",
+            "--data-dir",
+            str(root),
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    demo = Demo(url=f"https://127.0.0.1:{port}", root=root, process=process)
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            demo.lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        admin = demo.wait_for("Sign in as:", START_TIMEOUT_S)
+        demo.passwords["demo.admin"] = admin.split("demo.admin / ", 1)[1].split()[0]
+        for line in (root / "accounts.txt").read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                username, _role, password = line.split()
+                demo.passwords[username] = password
+        deadline = time.monotonic() + DATA_TIMEOUT_S
+        while time.monotonic() < deadline and not (demo.alert_id and _has_heartbeat(root)):
+            demo.alert_id = _alert_with_evidence(root) or ""
+            time.sleep(0.5)
+        assert demo.alert_id, f"no defect alert with stored evidence within {DATA_TIMEOUT_S:.0f} s"
+        yield demo
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        reader.join(timeout=5)
+    assert code == 0, "\n".join(demo.lines)
+
+
+@pytest.fixture(scope="module")
+def demo_browser(playwright: Playwright, demo: Demo) -> Iterator[Browser]:
+    browser = launch_chromium(playwright, ca_paths(demo.root / "server").server_cert)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(demo_browser: Browser, demo: Demo) -> Iterator[Page]:
+    watch = Watch(demo.url)
+    context = demo_browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="en-GB", timezone_id="UTC"
+    )
+    page = context.new_page()
+    page.on("request", lambda r: watch.requests.append(r.url))
+    page.on("console", lambda m: watch.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: watch.errors.append(str(e)))
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    yield page
+    context.close()
+    assert watch.foreign() == [], "the dashboard must not reach outside the plant server"
+    assert [e for e in watch.errors if not e.startswith("Failed to load resource")] == []
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
+
+
+def first_sign_in(page: Page, demo: Demo, username: str) -> None:
+    """Sign in with the one-time password, choose a new one, enroll TOTP when asked."""
+    page.goto(f"{demo.url}/signin")
+    page.get_by_label("User name", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(demo.passwords[username])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Current (one-time) password").fill(demo.passwords[username])
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    # Then either the authenticator enrollment (roles that require MFA) or the first page.
+    enroll = page.locator("#enroll-form")
+    expect(enroll.or_(page.get_by_role("navigation", name="Main"))).to_be_visible()
+    if "/signin" in page.url and enroll.is_visible():
+        secret = page.locator("#enroll-secret")
+        expect(secret).not_to_be_empty()
+        page.get_by_label("Code shown by the app").fill(pyotp.TOTP(secret.inner_text().strip()).now())
+        page.get_by_role("button", name="Confirm").click()
+    # The site root forwards to the role's first page: wait for that page, not the root.
+    page.wait_for_url(lambda url: "/signin" not in url and urlsplit(url).path not in ("", "/"))
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def nav(page: Page) -> list[str]:
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    expect(links.first).to_be_visible()
+    return [t.strip() for t in links.all_inner_texts()]
+
+
+def check_overview(page: Page, demo: Demo, who: str) -> None:
+    page.goto(f"{demo.url}/overview")
+    expect(page.locator("#line-cards .card").first).to_contain_text("parts inspected")
+    shot(page, f"{who}-overview")
+
+
+def check_defects(page: Page, demo: Demo, who: str) -> None:
+    page.goto(f"{demo.url}/defects")
+    expect(page.locator("#breakdown tbody tr").first).to_contain_text("cam-1")
+    expect(page.locator("#pareto-table tbody tr").first).to_be_visible()
+    expect(page.get_by_label("Model version", exact=True).locator("option")).to_have_count(2)
+    shot(page, f"{who}-defects")
+
+
+def check_alerts(page: Page, demo: Demo, who: str) -> None:
+    page.goto(f"{demo.url}/alerts")
+    expect(page.locator("#live-state")).to_have_text("Live")
+    expect(page.locator("#alert-feed li").first).to_be_visible()
+    shot(page, f"{who}-alerts")
+
+
+def check_nodes(page: Page, demo: Demo, who: str) -> None:
+    page.goto(f"{demo.url}/nodes")
+    expect(page.locator("#nodes tbody tr").first).to_contain_text("demo-node")
+    shot(page, f"{who}-nodes")
+
+
+def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, demo: Demo) -> None:
+    first_sign_in(page, demo, "quinn.quality")
+    assert nav(page) == ["Overview", "Defects", "Alerts", "Nodes", "Models", "Retention"]
+    for check in (check_overview, check_defects, check_alerts, check_nodes):
+        check(page, demo, "quality")
+    page.goto(f"{demo.url}/record?alert={demo.alert_id}")
+    expect(page.locator("#record-fields")).to_contain_text("demo-node")
+    page.get_by_role("button", name="Open evidence").click()
+    image = page.locator("#evidence-image")
+    expect(image).to_have_attribute("data-loaded", "true", timeout=90_000)
+    assert page.evaluate("document.querySelector('#evidence-image').naturalWidth") > 0
+    shot(page, "quality-record")
+    page.goto(f"{demo.url}/models")
+    expect(page.get_by_role("heading", name="Register a signed model package")).to_be_visible()
+    expect(page.locator("#models")).to_contain_text(re.compile(r"\S"))
+    shot(page, "quality-models")
+    page.goto(f"{demo.url}/retention")
+    expect(page.get_by_label("Inspection results (days)")).to_have_value(re.compile(r"^\d+$"))
+    shot(page, "quality-retention")
+
+
+def test_maintenance_technician_sees_results_but_no_evidence(page: Page, demo: Demo) -> None:
+    first_sign_in(page, demo, "max.maint")
+    assert nav(page) == ["Overview", "Defects", "Alerts", "Nodes"]
+    for check in (check_overview, check_alerts, check_nodes):
+        check(page, demo, "maintenance")
+    page.goto(f"{demo.url}/record?alert={demo.alert_id}")
+    expect(page.locator("#record-fields")).to_contain_text("Verdict")
+    expect(page.locator("#evidence-note")).to_contain_text("only to roles that may see them")
+    expect(page.get_by_role("button", name="Open evidence")).to_have_count(0)
+    shot(page, "maintenance-record")
+
+
+def test_production_supervisor_sees_quality_and_alerts(page: Page, demo: Demo) -> None:
+    first_sign_in(page, demo, "sam.super")
+    for check in (check_overview, check_defects, check_alerts):
+        check(page, demo, "supervisor")
+
+
+def test_auditor_reads_the_audit_log(page: Page, demo: Demo) -> None:
+    first_sign_in(page, demo, "ada.audit")
+    assert nav(page) == ["Audit log"]
+    page.goto(f"{demo.url}/audit")
+    expect(page.locator("#entries tbody tr").nth(5)).to_be_visible()
+    expect(page.locator("#chain-status")).to_contain_text(re.compile(r"\S"))
+    shot(page, "auditor-audit")
+
+
+def test_administrator_manages_accounts_nodes_and_retention(page: Page, demo: Demo) -> None:
+    first_sign_in(page, demo, "demo.admin")
+    assert nav(page) == ["Nodes", "Models", "Users & roles", "Retention"]
+    page.goto(f"{demo.url}/users")
+    expect(page.locator("#users tbody tr")).to_have_count(5)
+    shot(page, "admin-users")
+    page.goto(f"{demo.url}/nodes")
+    expect(page.get_by_role("button", name="Revoke node demo-node")).to_be_visible()
+    shot(page, "admin-nodes")
+    page.goto(f"{demo.url}/retention")
+    expect(page.get_by_label("Inspection results (days)")).to_be_editable()
+    shot(page, "admin-retention")
