@@ -104,6 +104,13 @@ class VideoFileSource(_Section):
     )
 
 
+def _split_authority(url: str) -> tuple[str, str]:
+    """``(authority, rest)`` of ``scheme://authority/rest``: the authority ends at ``/``, ``?`` or ``#``."""
+    rest = url.split("://", 1)[1]
+    end = min((rest.index(sep) for sep in "/?#" if sep in rest), default=len(rest))
+    return rest[:end], rest[end:]
+
+
 class StreamCredentials(_Section):
     """Who the node signs in to a network camera as; the password never lives in the YAML."""
 
@@ -123,7 +130,10 @@ class RtspSource(_Section):
         max_length=2048,
         pattern=r"^(rtsp|rtsps|http|https)://",
         title="Stream URL",
-        description="Credentials in the URL must be percent-encoded (@ as %40, : as %3A, / as %2F).",
+        description=(
+            "No password here: give 'credentials'. (In the demo a password may be in the URL, "
+            "percent-encoded: @ as %40, : as %3A, / as %2F.)"
+        ),
     )
     reconnect_max_s: float = Field(
         default=30.0, gt=0, le=3600, title="Backoff cap", description="Longest wait between reconnects."
@@ -158,9 +168,7 @@ class RtspSource(_Section):
     def _credentials_encoded(cls, url: str) -> str:
         # An unencoded @ / ? # in a password moves the URL's authority: the camera would get
         # a wrong host, and the log redaction could miss part of the password.
-        rest = url.split("://", 1)[1]
-        authority_end = min((rest.index(sep) for sep in "/?#" if sep in rest), default=len(rest))
-        if "@" in rest[authority_end:]:
+        if "@" in _split_authority(url)[1]:
             msg = (
                 "'@' after the host: percent-encode credentials in the URL "
                 "(@ as %40, / as %2F, ? as %3F, # as %23)"
@@ -170,9 +178,7 @@ class RtspSource(_Section):
 
     @model_validator(mode="after")
     def _password_not_in_url(self) -> RtspSource:
-        rest = self.url.split("://", 1)[1]
-        authority = rest[: min((rest.index(sep) for sep in "/?#" if sep in rest), default=len(rest))]
-        userinfo = authority.rpartition("@")[0]
+        userinfo = _split_authority(self.url)[0].rpartition("@")[0]
         if userinfo and self.credentials is not None:
             msg = "credentials are given twice: in the URL and in 'credentials'; keep only 'credentials'"
             raise ValueError(msg)
