@@ -25,9 +25,10 @@ from tests.e2e.plant import SITE, Plant, add_person, running_plant, send
 from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
 
 from lineguard.contracts.ids import new_id
-from lineguard.edge.evidence.remote_view import RemoteViewWorker
+from lineguard.edge.evidence.remote_view import REQUESTS_PATH, RemoteViewWorker
 from lineguard.edge.identity import https_client
 from lineguard.server.auth.catalog import Role
+from lineguard.server.ingest.limits import TokenBuckets
 
 pytestmark = pytest.mark.slow
 
@@ -151,3 +152,25 @@ def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Rel
     limited = _view(relay, _record(relay, stored=True))  # per_hour=1: the second image is refused
     assert limited.status_code == 409 and "hourly limit" in limited.json()["message"]
     assert relay.worker.uploaded == 1 and relay.worker.refused == 2
+
+
+def test_node_polls_are_rate_limited_per_node(tmp_path: Path) -> None:
+    with running_plant(tmp_path / "server", seed=False) as plant:
+        node = enroll_evidence_node(
+            plant.context,
+            plant.context.extras["ca"],
+            tmp_path / "node",
+            node_id="edge-poll",
+            site_id=SITE,
+            line_id="line-1",
+            camera_ids=["cam-1"],
+            server_url=plant.url,
+        )
+        # A bucket that never refills: the third poll in a row is over the limit, however slow the machine.
+        plant.context.extras["evidence_views.poll_rate"] = TokenBuckets(rate=1e-9, burst=2, clock=lambda: 0.0)
+        with https_client(node.data_dir, plant.url) as client:
+            answers = [client.get(REQUESTS_PATH, params={"wait": 0}) for _ in range(3)]
+        node.store.close()
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].json() == {"requests": []}
+    assert int(answers[2].headers["retry-after"]) >= 1

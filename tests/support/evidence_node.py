@@ -24,7 +24,7 @@ from lineguard.server.nodes import service as nodes
 from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.pki import PlantCa
 
-__all__ = ["EvidenceNode", "enroll_evidence_node", "evidence_image", "put_evidence"]
+__all__ = ["EvidenceNode", "enroll_evidence_node", "evidence_image", "evidence_store", "put_evidence"]
 
 PASSPHRASE = SecretStr("evidence node test passphrase")
 
@@ -71,16 +71,21 @@ def enroll_evidence_node(
         )
     info = NodeIdentityInfo(node_id, site_id, line_id, camera_ids, server_url)
     IdentityStore(data_dir).save(key=key, cert_pem=issued.certificate_pem, ca_pem=issued.ca_pem, info=info)
-    store = EvidenceStore(
+    store = evidence_store(data_dir, node_id)
+    serial = format(IdentityStore(data_dir).certificate().serial_number, "x")
+    identity = NodeIdentity(node_id, site_id, line_id, frozenset(camera_ids), serial)
+    return EvidenceNode(identity, data_dir, store)
+
+
+def evidence_store(data_dir: Path, node_id: str) -> EvidenceStore:
+    """The node's store (before enrollment its signer is the node's own Ed25519 key)."""
+    return EvidenceStore(
         data_dir,
         node_id=node_id,
         passphrase=PASSPHRASE,
         retention_days={"fail": 90, "uncertain": 90, "pass": 7},
         kdf=KdfParams.insecure_for_tests(),
     )
-    serial = format(IdentityStore(data_dir).certificate().serial_number, "x")
-    identity = NodeIdentity(node_id, site_id, line_id, frozenset(camera_ids), serial)
-    return EvidenceNode(identity, data_dir, store)
 
 
 def evidence_image(width: int = 160, height: int = 120) -> np.ndarray:
@@ -88,8 +93,11 @@ def evidence_image(width: int = 160, height: int = 120) -> np.ndarray:
     return np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=2).astype(np.uint8)
 
 
-def put_evidence(node: EvidenceNode, *, evidence_id: str, event_id: str, camera_id: str) -> None:
-    node.store.put(
+def put_evidence(
+    node: EvidenceNode | EvidenceStore, *, evidence_id: str, event_id: str, camera_id: str
+) -> None:
+    store = node.store if isinstance(node, EvidenceNode) else node
+    store.put(
         evidence_image(),
         category="fail",
         camera_id=camera_id,

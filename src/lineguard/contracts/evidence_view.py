@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lineguard.contracts.errors import ConflictError, LineGuardError
 
 __all__ = [
+    "ENDORSEMENT_FORMAT",
     "MAX_EVIDENCE_JPEG_BYTES",
     "STATEMENT_FORMAT",
     "EvidenceRefusal",
@@ -51,6 +52,7 @@ __all__ = [
     "EvidenceViewUnavailableError",
     "NodeTimeoutError",
     "RefusalReason",
+    "endorsement_statement",
 ]
 
 #: The largest evidence image a node may upload (8 MiB).
@@ -112,6 +114,17 @@ class EvidenceUpload(_Message):
         max_length=8192,
         description="The plant-CA certificate of the key that signed (None: signed before enrollment).",
     )
+    signer_public_key_pem: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Signed before enrollment: the node's own (Ed25519) public key that signed.",
+    )
+    endorsement_b64: str | None = Field(
+        default=None,
+        max_length=400,
+        description="Signed before enrollment: the node's enrolled key's signature over "
+        "endorsement_statement(node_id, signer_key_id, signer_public_key_pem).",
+    )
     image_jpeg_b64: str = Field(
         max_length=(MAX_EVIDENCE_JPEG_BYTES * 4) // 3 + 4,
         description="The redacted JPEG, base64 (at most 8 MiB decoded).",
@@ -124,6 +137,21 @@ class EvidenceRefusal(_Message):
     kind: Literal["refusal"] = "refusal"
     reason: RefusalReason
     message: str = Field(default="", max_length=500)
+
+
+#: ``format`` of the statement by which an enrolled node vouches for its pre-enrollment key.
+ENDORSEMENT_FORMAT = "lineguard-signer-endorsement-v1"
+
+
+def endorsement_statement(*, node_id: str, key_id: str, public_key_pem: str) -> dict[str, str]:
+    """What the node's enrolled key signs (as canonical JSON) to vouch for the key that signed
+    its evidence before it enrolled."""
+    return {
+        "format": ENDORSEMENT_FORMAT,
+        "node_id": node_id,
+        "key_id": key_id,
+        "public_key_pem": public_key_pem,
+    }
 
 
 #: What a node posts for one request.

@@ -5,9 +5,11 @@ long-polls ``GET /api/v1/nodes/self/evidence-requests?wait=10`` over the node's 
 client connection. For each request it opens the stored object
 (:meth:`EvidenceStore.read` decrypts it and checks its hash and signature first) and
 posts the redacted JPEG with the statement signed at capture and the certificate of the
-key that signed it; or it posts a refusal: ``not_held`` (never stored, or shredded by
-retention), ``rate_limited`` (more than ``evidence.remote_view_per_hour`` uploads in the
-last hour) or ``unreadable`` (the object failed the node's own check). The image is
+key that signed it — or, for evidence signed before the node enrolled (its own Ed25519
+key, which no certificate covers), that public key and the enrolled key's signature
+vouching for it. Otherwise it posts a refusal: ``not_held`` (never stored, or shredded
+by retention), ``rate_limited`` (more than ``evidence.remote_view_per_hour`` uploads in
+the last hour) or ``unreadable`` (the object failed the node's own check). The image is
 only ever in memory on its way out.
 
 The worker stops within one poll (``wait_s``) of the node's stop event; a failed poll
@@ -25,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from lineguard.contracts.errors import CryptoError, IntegrityError, NotFoundError
 from lineguard.contracts.evidence_view import (
@@ -36,11 +39,20 @@ from lineguard.contracts.evidence_view import (
     EvidenceUpload,
     EvidenceViewRequest,
     EvidenceViewRequests,
+    endorsement_statement,
 )
+from lineguard.crypto import canonical_json
 from lineguard.edge.evidence.store import EvidenceRecord, EvidenceStore
 from lineguard.edge.workers import Worker
 
-__all__ = ["REQUESTS_PATH", "HourlyLimit", "RemoteViewWorker", "build_reply", "signer_certificate"]
+__all__ = [
+    "REQUESTS_PATH",
+    "HourlyLimit",
+    "RemoteViewWorker",
+    "build_reply",
+    "endorse_signer",
+    "signer_certificate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +103,21 @@ def signer_certificate(data_dir: Path, key_id: str) -> str | None:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+def endorse_signer(data_dir: Path, node_id: str, key_id: str) -> tuple[str, str] | None:
+    """For evidence signed before enrollment: the pre-enrollment public key and the enrolled
+    key's signature vouching for it (:func:`endorsement_statement`); None if not enrolled."""
+    from lineguard.edge.identity import IdentityStore
+
+    identity = IdentityStore(data_dir)
+    published = data_dir / "evidence" / "signers" / f"{key_id}.pem"
+    if not identity.enrolled or not published.exists():
+        return None
+    public_pem = published.read_text(encoding="ascii")
+    statement = endorsement_statement(node_id=node_id, key_id=key_id, public_key_pem=public_pem)
+    signature = identity.load_key().sign(canonical_json(statement), ec.ECDSA(hashes.SHA256()))
+    return public_pem, base64.b64encode(signature).decode("ascii")
+
+
 def _statement(record: EvidenceRecord, node_id: str) -> EvidenceStatement:
     return EvidenceStatement(
         format=STATEMENT_FORMAT,
@@ -123,11 +150,15 @@ def build_reply(
         return EvidenceRefusal(
             reason="rate_limited", message=f"{limit.per_hour} evidence images sent in the last hour"
         )
+    certificate = signer_certificate(store.data_dir, record.signer_key_id)
+    endorsed = None if certificate else endorse_signer(store.data_dir, store.node_id, record.signer_key_id)
     return EvidenceUpload(
         statement=_statement(record, store.node_id),
         signature_b64=base64.b64encode(record.signature).decode("ascii"),
         signer_key_id=record.signer_key_id,
-        signer_certificate_pem=signer_certificate(store.data_dir, record.signer_key_id),
+        signer_certificate_pem=certificate,
+        signer_public_key_pem=endorsed[0] if endorsed else None,
+        endorsement_b64=endorsed[1] if endorsed else None,
         image_jpeg_b64=base64.b64encode(content).decode("ascii"),
     )
 

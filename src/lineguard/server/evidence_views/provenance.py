@@ -11,7 +11,10 @@ failure as an :class:`~lineguard.contracts.errors.IntegrityError` (or
 4. the key that signed is one the plant CA certified for this node, and it was
    certified when the image was captured (subclasses supply the key:
    :class:`CertifiedSigner` from the certificate the node sends, checked against
-   the CA and the server's record of the certificates it issued);
+   the CA and the server's record of the certificates it issued;
+   :class:`EndorsedSigner` for evidence captured before the node enrolled, signed by
+   the node's own key, which its enrolled key — the client certificate of this very
+   request — vouches for);
 5. the signature over the canonical statement verifies with that key.
 """
 
@@ -28,18 +31,32 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from lineguard.contracts.errors import InputError, IntegrityError, SignatureError
-from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceStatement, EvidenceUpload
+from lineguard.contracts.evidence_view import (
+    MAX_EVIDENCE_JPEG_BYTES,
+    EvidenceStatement,
+    EvidenceUpload,
+    endorsement_statement,
+)
 from lineguard.crypto import canonical_json
 from lineguard.server.evidence_views.jpeg import JpegInfo, check_jpeg
 from lineguard.server.pki import PlantCa, certificate_fingerprint
 
-__all__ = ["CertificateRecord", "CertifiedSigner", "Expected", "ProvenanceVerifier", "VerifiedEvidence"]
+__all__ = [
+    "CertificateRecord",
+    "CertifiedSigner",
+    "EndorsedSigner",
+    "Expected",
+    "ProvenanceVerifier",
+    "VerifiedEvidence",
+]
 
 #: Allowed difference between the node's clock and the certificate's validity period.
 CLOCK_SKEW = timedelta(minutes=5)
+
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +86,19 @@ class VerifiedEvidence:
     certificate_serial: str
 
 
-def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+def key_id(public_key: PublicKey) -> str:
     """The node's key id: sha256 of the PEM public key, as ``EvidenceSigner`` computes it."""
     pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(pem).hexdigest()[:32]
+
+
+def _verify(public_key: PublicKey, signature_b64: str, data: bytes) -> None:
+    """Raise ``InvalidSignature`` (or ``binascii.Error``) unless the signature verifies."""
+    signature = base64.b64decode(signature_b64, validate=True)
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+    else:
+        public_key.verify(signature, data)
 
 
 def _utc(text: str) -> datetime:
@@ -107,8 +133,7 @@ class ProvenanceVerifier(ABC):
             )
             raise SignatureError(msg)
         try:
-            signature = base64.b64decode(upload.signature_b64, validate=True)
-            public_key.verify(signature, canonical_json(statement.model_dump()), ec.ECDSA(hashes.SHA256()))
+            _verify(public_key, upload.signature_b64, canonical_json(statement.model_dump()))
         except (binascii.Error, InvalidSignature):
             msg = (
                 f"the signature by key {upload.signer_key_id} does not match the statement for "
@@ -118,9 +143,7 @@ class ProvenanceVerifier(ABC):
         return VerifiedEvidence(image=image, info=info, statement=statement, certificate_serial=serial)
 
     @abstractmethod
-    def signer_key(
-        self, upload: EvidenceUpload, statement: EvidenceStatement
-    ) -> tuple[ec.EllipticCurvePublicKey, str]:
+    def signer_key(self, upload: EvidenceUpload, statement: EvidenceStatement) -> tuple[PublicKey, str]:
         """The key certified for the node at capture time, and its certificate's serial."""
 
     @staticmethod
@@ -156,9 +179,7 @@ class CertifiedSigner(ProvenanceVerifier):
         self.ca = ca
         self.lookup = lookup
 
-    def signer_key(
-        self, upload: EvidenceUpload, statement: EvidenceStatement
-    ) -> tuple[ec.EllipticCurvePublicKey, str]:
+    def signer_key(self, upload: EvidenceUpload, statement: EvidenceStatement) -> tuple[PublicKey, str]:
         if upload.signer_certificate_pem is None:
             msg = (
                 f"evidence {statement.evidence_id} was signed by key {upload.signer_key_id}, which no "
@@ -197,4 +218,65 @@ class CertifiedSigner(ProvenanceVerifier):
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             msg = f"certificate {serial} holds a {type(public_key).__name__}, expected an EC P-256 key"
             raise SignatureError(msg)
+        return public_key, serial
+
+
+class EndorsedSigner(ProvenanceVerifier):
+    """Evidence captured before the node enrolled: its own key signed it, and its enrolled
+    key (the client certificate of the request that uploads it) vouches for that key.
+
+    Only evidence captured before the node's enrollment (``enrolled_at``, ±5 min) is
+    accepted this way; anything later must come with a certified key.
+    """
+
+    def __init__(self, *, client_cert_pem: str | None, enrolled_at: datetime | None) -> None:
+        self.client_cert_pem = client_cert_pem
+        self.enrolled_at = enrolled_at
+
+    def signer_key(self, upload: EvidenceUpload, statement: EvidenceStatement) -> tuple[PublicKey, str]:
+        if upload.signer_public_key_pem is None or upload.endorsement_b64 is None:
+            msg = (
+                f"evidence {statement.evidence_id} was signed by key {upload.signer_key_id}, which no "
+                f"certificate of node {statement.node_id} certifies (captured before the node enrolled) "
+                "and which the node's enrolled key does not vouch for"
+            )
+            raise SignatureError(msg)
+        if self.client_cert_pem is None or self.enrolled_at is None:
+            msg = f"node {statement.node_id} has no enrolled key here to vouch for key {upload.signer_key_id}"
+            raise SignatureError(msg)
+        captured = _utc(statement.captured_at)
+        if captured > self.enrolled_at + CLOCK_SKEW:
+            msg = (
+                f"evidence captured at {captured.isoformat()}, after node {statement.node_id} enrolled "
+                f"({self.enrolled_at.isoformat()}), must be signed by a certified key, "
+                f"not key {upload.signer_key_id}"
+            )
+            raise SignatureError(msg)
+        try:
+            public_key = serialization.load_pem_public_key(upload.signer_public_key_pem.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            msg = "signer_public_key_pem is not a PEM public key"
+            raise SignatureError(msg) from None
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+            msg = f"the pre-enrollment key is a {type(public_key).__name__}, expected Ed25519 or EC"
+            raise SignatureError(msg)
+        client = x509.load_pem_x509_certificate(self.client_cert_pem.encode("ascii"))
+        endorser = client.public_key()
+        serial = format(client.serial_number, "x")
+        if not isinstance(endorser, ec.EllipticCurvePublicKey):
+            msg = f"client certificate {serial} holds a {type(endorser).__name__}, expected an EC P-256 key"
+            raise SignatureError(msg)
+        vouched = endorsement_statement(
+            node_id=statement.node_id,
+            key_id=upload.signer_key_id,
+            public_key_pem=upload.signer_public_key_pem,
+        )
+        try:
+            _verify(endorser, upload.endorsement_b64, canonical_json(vouched))
+        except (binascii.Error, InvalidSignature):
+            msg = (
+                f"the endorsement of key {upload.signer_key_id} does not verify with the key of client "
+                f"certificate {serial}: node {statement.node_id} did not vouch for it"
+            )
+            raise SignatureError(msg) from None
         return public_key, serial

@@ -21,6 +21,7 @@ from lineguard.contracts.evidence_view import (
     EvidenceRefusal,
     EvidenceRefusedError,
     EvidenceReply,
+    EvidenceUpload,
     EvidenceUploadRejectedError,
     EvidenceViewGoneError,
     EvidenceViewRequest,
@@ -32,11 +33,17 @@ from lineguard.contracts.validation import format_validation_error
 from lineguard.server.auth.dependencies import Access
 from lineguard.server.auth.events import emit
 from lineguard.server.context import ServerContext
-from lineguard.server.evidence_views.provenance import CertificateRecord, CertifiedSigner, Expected
+from lineguard.server.evidence_views.provenance import (
+    CertificateRecord,
+    CertifiedSigner,
+    EndorsedSigner,
+    Expected,
+    ProvenanceVerifier,
+)
 from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings, View
 from lineguard.server.ingest.models import InspectionEventRow
 from lineguard.server.nodes.identity import plant_ca
-from lineguard.server.nodes.models import NodeCertificate
+from lineguard.server.nodes.models import Node, NodeCertificate
 from lineguard.server.nodes.service import NodeIdentity
 
 __all__ = [
@@ -199,10 +206,35 @@ def _certificate_lookup(session: Session) -> Any:
     return lookup
 
 
+def _verifier(
+    session: Session,
+    context: ServerContext,
+    node: NodeIdentity,
+    upload: EvidenceUpload,
+    client_cert_pem: str | None,
+) -> ProvenanceVerifier:
+    if upload.signer_certificate_pem is not None:
+        return CertifiedSigner(plant_ca(context), _certificate_lookup(session))
+    enrolled = session.get(Node, node.node_id)
+    return EndorsedSigner(
+        client_cert_pem=client_cert_pem, enrolled_at=None if enrolled is None else enrolled.enrolled_at
+    )
+
+
 def accept_reply(
-    session: Session, *, context: ServerContext, node: NodeIdentity, request_id: str, reply: EvidenceReply
+    session: Session,
+    *,
+    context: ServerContext,
+    node: NodeIdentity,
+    request_id: str,
+    reply: EvidenceReply,
+    client_cert_pem: str | None = None,
 ) -> None:
-    """Take a node's answer to one request: keep a verified image in memory, or record why not."""
+    """Take a node's answer to one request: keep a verified image in memory, or record why not.
+
+    ``client_cert_pem`` is the certificate the node presented on this request (it vouches
+    for a key that signed evidence before the node enrolled).
+    """
     relay = relay_for(context)
     view = relay.for_reply(request_id)
     if view is None or view.node_id != node.node_id:
@@ -215,10 +247,9 @@ def accept_reply(
         reason = _REFUSALS[reply.reason].format(node=node.node_id)
         relay.fail(view, "refused", f"{reason}" + (f" ({reply.message})" if reply.message else ""))
         return
-    verifier = CertifiedSigner(plant_ca(context), _certificate_lookup(session))
     expected = Expected(node.node_id, view.evidence_ref, view.event_id, view.camera_id)
     try:
-        verified = verifier.verify(reply, expected)
+        verified = _verifier(session, context, node, reply, client_cert_pem).verify(reply, expected)
     except (IntegrityError, InputError) as exc:
         log.warning("evidence upload from node %s refused: %s", node.node_id, exc.message)
         relay.fail(view, "rejected", f"the upload from node {node.node_id} failed a check: {exc.message}")

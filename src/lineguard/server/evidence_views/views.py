@@ -37,6 +37,7 @@ from lineguard.server.evidence_views.schemas import ViewPending
 from lineguard.server.ingest.limits import TokenBuckets, read_limited_body
 from lineguard.server.nodes.identity import CurrentNode
 from lineguard.server.nodes.service import NodeIdentity
+from lineguard.server.tls.protocol import client_certificate_pem
 
 __all__ = ["POLL_BURST", "POLL_RATE_PER_S", "router"]
 
@@ -112,6 +113,12 @@ async def post_reply(request_id: Ident, request: Request, node: CurrentNode, ses
     )
     reply = service.parse_reply(raw)
     await run_in_threadpool(
-        service.accept_reply, session, context=context, node=node, request_id=request_id, reply=reply
+        service.accept_reply,
+        session,
+        context=context,
+        node=node,
+        request_id=request_id,
+        reply=reply,
+        client_cert_pem=client_certificate_pem(request.scope),
     )
     return Response(status_code=204)

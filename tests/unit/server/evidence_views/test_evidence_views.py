@@ -13,7 +13,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from lineguard.server.auth.matrix import MATRIX_LINE, MATRIX_SITE
 from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import EvidenceRelay
 from lineguard.server.ingest import service as ingest
+from lineguard.server.nodes.models import Node
 from lineguard.server.pki import PlantCa
-from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, evidence_store, put_evidence
 from tests.unit.server.auth.harness import AuthHarness, Person, running_harness
 
 
@@ -339,3 +340,95 @@ def test_evidence_viewing_is_refused_when_the_server_runs_several_workers(s: Set
     r = _open(s)
     assert r.status_code == 409
     assert r.json()["code"] == "evidence_view_unavailable" and "http.workers: 1" in r.json()["message"]
+
+
+# ---- evidence signed before the node enrolled -------------------------------------------
+
+
+@pytest.fixture
+def early(s: Setup, tmp_path: Path) -> Iterator[tuple[EvidenceNode, str, str]]:
+    """Node edge-3: evidence stored (signed by its own Ed25519 key) before it enrolled."""
+    data_dir = tmp_path / "early"
+    evidence_ref, event_id = new_id("evd"), new_id("evt")
+    before = evidence_store(data_dir, "edge-3")
+    assert before.signer.algorithm == "ed25519"
+    put_evidence(before, evidence_id=evidence_ref, event_id=event_id, camera_id="cam-1")
+    before.close()
+    node = enroll_evidence_node(
+        s.h.context,
+        s.h.context.extras["ca"],
+        data_dir,
+        node_id="edge-3",
+        site_id=MATRIX_SITE,
+        line_id=MATRIX_LINE,
+        camera_ids=["cam-1"],
+    )
+    assert node.store.signer.algorithm == "ecdsa-p256-sha256"
+    event = _event(node, evidence_ref=evidence_ref) | {"event_id": event_id}
+    _ingest(s.h, node, event)
+    yield node, event_id, evidence_ref
+    node.store.close()
+
+
+def _early_view(s: Setup, node: EvidenceNode, event_id: str) -> tuple[str, EvidenceViewRequest]:
+    r = _open(s, event_id)
+    assert r.status_code == 202, r.text
+    [view] = s.relay.requests_now(node.identity.node_id)
+    return str(r.json()["view_url"]), service.requests_message([view]).requests[0]
+
+
+def _client_cert(node: EvidenceNode) -> str:
+    pem = node.data_dir.joinpath("identity", "node.pem").read_text()
+    return pem[pem.index("-----BEGIN CERTIFICATE-----") :]
+
+
+def _answer_as(s: Setup, node: EvidenceNode, request: EvidenceViewRequest, reply: Any, cert: str) -> None:
+    with s.h.context.sessions() as session:
+        service.accept_reply(
+            session,
+            context=s.h.context,
+            node=node.identity,
+            request_id=request.request_id,
+            reply=reply,
+            client_cert_pem=cert,
+        )
+
+
+def test_evidence_signed_before_enrollment_is_vouched_for_by_the_enrolled_key(
+    s: Setup, early: tuple[EvidenceNode, str, str]
+) -> None:
+    node, event_id, evidence_ref = early
+    url, request = _early_view(s, node, event_id)
+    reply = build_reply(node.store, request, HourlyLimit(10))
+    assert isinstance(reply, EvidenceUpload)
+    assert reply.signer_certificate_pem is None and reply.endorsement_b64 and reply.signer_public_key_pem
+    _answer_as(s, node, request, reply, _client_cert(node))
+    r = s.h.client.get(url)
+    assert r.status_code == 200 and r.content == node.store.read(evidence_ref)
+
+
+def test_another_nodes_key_cannot_vouch_for_a_pre_enrollment_key(
+    s: Setup, early: tuple[EvidenceNode, str, str]
+) -> None:
+    node, event_id, _ = early
+    url, request = _early_view(s, node, event_id)
+    reply = build_reply(node.store, request, HourlyLimit(10))
+    with pytest.raises(SignatureError, match="did not vouch"):
+        _answer_as(s, node, request, reply, _client_cert(s.other))
+    assert s.h.client.get(url).status_code == 502
+
+
+def test_a_pre_enrollment_key_is_refused_for_evidence_captured_after_enrollment(
+    s: Setup, early: tuple[EvidenceNode, str, str]
+) -> None:
+    node, event_id, _ = early
+    with s.h.context.sessions() as session:
+        row = session.get(Node, "edge-3")
+        assert row is not None
+        row.enrolled_at = datetime.now(UTC) - timedelta(hours=1)  # as if it had enrolled before the capture
+        session.commit()
+    url, request = _early_view(s, node, event_id)
+    reply = build_reply(node.store, request, HourlyLimit(10))
+    with pytest.raises(SignatureError, match="must be signed by a certified key"):
+        _answer_as(s, node, request, reply, _client_cert(node))
+    assert s.h.client.get(url).status_code == 502
