@@ -273,3 +273,17 @@ def test_a_camera_busy_for_a_moment_is_asked_again(scripted: Callable[..., int])
     port = scripted(busy_then_missing)
     reason = diagnose_rtsp(f"rtsp://127.0.0.1:{port}/live", transport="tcp", timeout_s=30)
     assert reason == "stream not found (404 Not Found for /live): check the path in the URL"
+
+
+def test_a_path_beyond_ascii_is_asked_for_and_reported(scripted: Callable[..., int]) -> None:
+    seen: list[str] = []
+
+    def missing(conn: socket.socket) -> None:
+        for request in _requests(conn):
+            seen.append(request)
+            conn.sendall(b"RTSP/1.0 404 Not Found\r\nCSeq: 1\r\n\r\n")
+
+    port = scripted(missing)
+    reason = diagnose_rtsp(f"rtsp://opérateur:mot@127.0.0.1:{port}/caméra-1", transport="tcp", timeout_s=30)
+    assert reason == "stream not found (404 Not Found for /caméra-1): check the path in the URL"
+    assert seen[0].startswith(f"DESCRIBE rtsp://127.0.0.1:{port}/caméra-1 RTSP/1.0")

@@ -20,6 +20,7 @@ import re
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from lineguard.edge.capture.stream_url import redact_url, split_credentials
@@ -36,11 +37,14 @@ _TRANSPORTS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class RtspResponse:
     """Status, lower-cased headers (repeated ones joined by ``\\n``) and body of one reply."""
 
-    def __init__(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
-        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class _ProtocolError(Exception):
@@ -76,7 +80,7 @@ class _Connection:
         self.cseq += 1
         lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", f"User-Agent: {_USER_AGENT}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())  # UTF-8, as RTSP/1.0 allows
         while b"\r\n\r\n" not in self.buffer:
             self._fill(_MAX_HEAD_BYTES)
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
