@@ -51,10 +51,15 @@ def _spki_pin(cert_file: Path) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    """One Playwright driver per test session: the sync API allows only one per thread, so
-    every browser (the seeded plant's, the demo's) is launched from this one."""
+    """One Playwright driver per test module: the sync API allows only one per thread, so
+    every browser of a module (the seeded plant's, the demo's) is launched from it.
+
+    While it lives, the main thread has a *running* asyncio loop (Playwright's), and
+    ``asyncio.run()`` there fails. Module scope ends it with the module, so tests that
+    run later (fuzz, integration, unit) never see it.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"browser tests need Debian's chromium at {CHROMIUM} (python3 dev.py test installs it)")
     with sync_playwright() as pw:
@@ -70,7 +75,7 @@ def launch_chromium(playwright: Playwright, server_cert: Path) -> Browser:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, plant: Plant) -> Iterator[Browser]:
     browser = launch_chromium(playwright, ca_paths(plant.settings.data_dir).server_cert)
     yield browser
