@@ -15,14 +15,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from tests.e2e.plant import SITE, Plant, add_person, running_plant, send
-from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, failed_event, put_evidence
 
 from lineguard.contracts.ids import new_id
 from lineguard.edge.evidence.remote_view import REQUESTS_PATH, RemoteViewWorker
@@ -44,35 +42,27 @@ class Relay:
     csrf: str
 
 
-def _event(node: EvidenceNode, evidence_ref: str) -> dict[str, Any]:
-    return {
-        "event_id": new_id("evt"),
-        "idempotency_key": new_id("idk"),
-        "node_id": node.identity.node_id,
-        "site_id": SITE,
-        "line_id": "line-1",
-        "station_id": "st-1",
-        "camera_id": "cam-1",
-        "part_id": None,
-        "frame_id": 1,
-        "captured_at": datetime.now(UTC).isoformat(),
-        "model": {"model_id": "mdl", "version": 1, "sha256": "ab" * 32},
-        "verdict": "fail",
-        "anomaly_score": 0.9,
-        "threshold": 0.5,
-        "regions": [],
-        "evidence_ref": evidence_ref,
-        "latency_ms": 12.0,
-    }
-
-
 def _record(relay: Relay, *, stored: bool) -> str:
     evidence_ref = new_id("evd")
-    event = _event(relay.node, evidence_ref)
+    event = failed_event(relay.node, evidence_ref=evidence_ref)
     send(relay.plant, relay.node.identity, [event], [])
     if stored:
         put_evidence(relay.node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
     return str(event["event_id"])
+
+
+def _enrolled(plant: Plant, data_dir: Path, node_id: str) -> EvidenceNode:
+    ca = plant.context.extras["ca"]
+    return enroll_evidence_node(
+        plant.context,
+        ca,
+        data_dir,
+        node_id=node_id,
+        site_id=SITE,
+        line_id="line-1",
+        camera_ids=["cam-1"],
+        server_url=plant.url,
+    )
 
 
 def _sign_in(plant: Plant, username: str) -> tuple[httpx.Client, str]:
@@ -89,16 +79,7 @@ def _sign_in(plant: Plant, username: str) -> tuple[httpx.Client, str]:
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[Relay]:
     with running_plant(tmp_path / "server", seed=False) as plant:
-        node = enroll_evidence_node(
-            plant.context,
-            plant.context.extras["ca"],
-            tmp_path / "node",
-            node_id="edge-rv",
-            site_id=SITE,
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            server_url=plant.url,
-        )
+        node = _enrolled(plant, tmp_path / "node", "edge-rv")
         stop = threading.Event()
         worker = RemoteViewWorker(
             stop,
@@ -156,16 +137,7 @@ def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Rel
 
 def test_node_polls_are_rate_limited_per_node(tmp_path: Path) -> None:
     with running_plant(tmp_path / "server", seed=False) as plant:
-        node = enroll_evidence_node(
-            plant.context,
-            plant.context.extras["ca"],
-            tmp_path / "node",
-            node_id="edge-poll",
-            site_id=SITE,
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            server_url=plant.url,
-        )
+        node = _enrolled(plant, tmp_path / "node", "edge-poll")
         # A bucket that never refills: the third poll in a row is over the limit, however slow the machine.
         plant.context.extras["evidence_views.poll_rate"] = TokenBuckets(rate=1e-9, burst=2, clock=lambda: 0.0)
         with https_client(node.data_dir, plant.url) as client:

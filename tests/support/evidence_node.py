@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import SecretStr
 
+from lineguard.contracts.ids import new_id
 from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.identity import IdentityStore, NodeIdentityInfo
@@ -24,7 +26,14 @@ from lineguard.server.nodes import service as nodes
 from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.pki import PlantCa
 
-__all__ = ["EvidenceNode", "enroll_evidence_node", "evidence_image", "evidence_store", "put_evidence"]
+__all__ = [
+    "EvidenceNode",
+    "enroll_evidence_node",
+    "evidence_image",
+    "evidence_store",
+    "failed_event",
+    "put_evidence",
+]
 
 PASSPHRASE = SecretStr("evidence node test passphrase")
 
@@ -106,3 +115,26 @@ def put_evidence(
         redaction="blur:test:0",
         evidence_id=evidence_id,
     )
+
+
+def failed_event(node: EvidenceNode, *, evidence_ref: str | None, camera_id: str = "cam-1") -> dict[str, Any]:
+    """An inspection event (wire form) of a failed part on ``node``, captured now."""
+    return {
+        "event_id": new_id("evt"),
+        "idempotency_key": new_id("idk"),
+        "node_id": node.identity.node_id,
+        "site_id": node.identity.site_id,
+        "line_id": node.identity.line_id,
+        "station_id": "st-1",
+        "camera_id": camera_id,
+        "part_id": None,
+        "frame_id": 1,
+        "captured_at": datetime.now(UTC).isoformat(),
+        "model": {"model_id": "mdl", "version": 1, "sha256": "ab" * 32},
+        "verdict": "fail",
+        "anomaly_score": 0.9,
+        "threshold": 0.5,
+        "regions": [],
+        "evidence_ref": evidence_ref,
+        "latency_ms": 12.0,
+    }

@@ -34,7 +34,13 @@ from lineguard.server.evidence_views.relay import EvidenceRelay
 from lineguard.server.ingest import service as ingest
 from lineguard.server.nodes.models import Node
 from lineguard.server.pki import PlantCa
-from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, evidence_store, put_evidence
+from tests.support.evidence_node import (
+    EvidenceNode,
+    enroll_evidence_node,
+    evidence_store,
+    failed_event,
+    put_evidence,
+)
 from tests.unit.server.auth.harness import AuthHarness, Person, running_harness
 
 
@@ -60,28 +66,6 @@ class Setup:
     @property
     def relay(self) -> EvidenceRelay:
         return service.relay_for(self.h.context)
-
-
-def _event(node: EvidenceNode, *, evidence_ref: str | None) -> dict[str, Any]:
-    return {
-        "event_id": new_id("evt"),
-        "idempotency_key": new_id("idk"),
-        "node_id": node.identity.node_id,
-        "site_id": MATRIX_SITE,
-        "line_id": node.identity.line_id,
-        "station_id": "st-1",
-        "camera_id": "cam-1",
-        "part_id": "P-1",
-        "frame_id": 1,
-        "captured_at": datetime.now(UTC).isoformat(),
-        "model": {"model_id": "mdl", "version": 1, "sha256": "ab" * 32},
-        "verdict": "fail",
-        "anomaly_score": 0.9,
-        "threshold": 0.5,
-        "regions": [],
-        "evidence_ref": evidence_ref,
-        "latency_ms": 12.0,
-    }
 
 
 def _ingest(s: AuthHarness, node: EvidenceNode, event: dict[str, Any]) -> None:
@@ -120,7 +104,7 @@ def s(tmp_path: Path) -> Iterator[Setup]:
             camera_ids=["cam-1"],
         )
         evidence_ref = new_id("evd")
-        event = _event(node, evidence_ref=evidence_ref)
+        event = failed_event(node, evidence_ref=evidence_ref)
         _ingest(h, node, event)
         put_evidence(node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
         clock = Clock()
@@ -327,7 +311,7 @@ def test_another_node_cannot_answer_for_the_node_asked(s: Setup) -> None:
 
 
 def test_a_record_without_evidence_asks_no_node(s: Setup) -> None:
-    event = _event(s.node, evidence_ref=None)
+    event = failed_event(s.node, evidence_ref=None)
     _ingest(s.h, s.node, event)
     r = _open(s, event["event_id"])
     assert r.status_code == 200 and r.json()["status"] == "none"
@@ -364,7 +348,7 @@ def early(s: Setup, tmp_path: Path) -> Iterator[tuple[EvidenceNode, str, str]]:
         camera_ids=["cam-1"],
     )
     assert node.store.signer.algorithm == "ecdsa-p256-sha256"
-    event = _event(node, evidence_ref=evidence_ref) | {"event_id": event_id}
+    event = failed_event(node, evidence_ref=evidence_ref) | {"event_id": event_id}
     _ingest(s.h, node, event)
     yield node, event_id, evidence_ref
     node.store.close()
