@@ -53,6 +53,7 @@ __all__ = [
     "collect",
     "open_view",
     "parse_reply",
+    "reject_reply",
     "relay_for",
     "requests_message",
 ]
@@ -194,6 +195,16 @@ def parse_reply(raw: bytes) -> EvidenceReply:
         details = format_validation_error(exc)
         msg = f"invalid evidence reply: {details[0]}" if details else "invalid evidence reply"
         raise ContractError(msg, details=details) from None
+
+
+def reject_reply(*, context: ServerContext, node: NodeIdentity, request_id: str, reason: str) -> None:
+    """An answer that could not even be read (too large, malformed): the view fails at once."""
+    view = relay_for(context).for_reply(request_id)
+    if view is not None and view.node_id == node.node_id:
+        log.warning("evidence reply from node %s refused: %s", node.node_id, reason)
+        relay_for(context).fail(
+            view, "rejected", f"the upload from node {node.node_id} was refused: {reason}"
+        )
 
 
 def _certificate_lookup(session: Session) -> Any:

@@ -27,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.errors import ContractError
 from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceViewRequests
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, allow_node, require
@@ -108,10 +109,14 @@ async def get_requests(
 )
 async def post_reply(request_id: Ident, request: Request, node: CurrentNode, session: DbSession) -> Response:
     context = get_context(request)
-    raw = await read_limited_body(
-        request.stream(), content_length=request.headers.get("content-length"), max_bytes=_MAX_REPLY_BYTES
-    )
-    reply = service.parse_reply(raw)
+    try:
+        raw = await read_limited_body(
+            request.stream(), content_length=request.headers.get("content-length"), max_bytes=_MAX_REPLY_BYTES
+        )
+        reply = service.parse_reply(raw)
+    except ContractError as exc:  # too large or malformed: the person waiting learns it at once
+        service.reject_reply(context=context, node=node, request_id=request_id, reason=exc.message)
+        raise
     await run_in_threadpool(
         service.accept_reply,
         session,

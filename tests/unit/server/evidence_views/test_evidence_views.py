@@ -21,7 +21,13 @@ import pytest
 from pydantic import SecretStr
 
 from lineguard.config.server import HttpConfig
-from lineguard.contracts.errors import ImageDecodeError, IntegrityError, NotFoundError, SignatureError
+from lineguard.contracts.errors import (
+    ContractError,
+    ImageDecodeError,
+    IntegrityError,
+    NotFoundError,
+    SignatureError,
+)
 from lineguard.contracts.events import IngestBatch
 from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequest
 from lineguard.contracts.ids import new_id
@@ -416,3 +422,19 @@ def test_a_pre_enrollment_key_is_refused_for_evidence_captured_after_enrollment(
     with pytest.raises(SignatureError, match="must be signed by a certified key"):
         _answer_as(s, node, request, reply, _client_cert(node))
     assert s.h.client.get(url).status_code == 502
+
+
+def test_an_unreadable_answer_fails_the_view_at_once(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    with pytest.raises(ContractError):
+        service.parse_reply(b'{"kind": "upload", "image_jpeg_b64": 1}')
+    service.reject_reply(
+        context=s.h.context, node=s.other.identity, request_id=request.request_id, reason="x"
+    )
+    assert s.h.client.get(url).status_code == 202  # another node's bad answer changes nothing
+    service.reject_reply(
+        context=s.h.context, node=s.node.identity, request_id=request.request_id, reason="bad"
+    )
+    r = s.h.client.get(url)
+    assert r.status_code == 502 and "was refused: bad" in r.json()["message"]
