@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
@@ -34,9 +34,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Tests trade durability for speed: a throwaway cluster need not survive a crash.
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
 @contextlib.contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Start a cluster; yield a libpq URL base ``postgresql+psycopg://user@127.0.0.1:PORT``."""
+def postgres_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start a cluster; yield a libpq URL base ``postgresql+psycopg://user@127.0.0.1:PORT``.
+
+    ``settings`` replace :data:`TEST_SETTINGS` (benchmarks run a durable cluster)."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise RuntimeError("PostgreSQL server binaries not found; run `python3 dev.py test` to install them")
@@ -50,9 +56,9 @@ def postgres_cluster() -> Iterator[str]:
     port = _free_port()
     data = root / "data"
     subprocess.run([str(pg_bin / "initdb"), "-D", str(data), "--auth=trust", "-U", user], **kwargs)  # type: ignore[call-overload]
-    opts = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    chosen = TEST_SETTINGS if settings is None else settings
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1" + "".join(
+        f" -c {name}={value}" for name, value in chosen.items()
     )
     subprocess.run(  # type: ignore[call-overload]
         [str(pg_bin / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],

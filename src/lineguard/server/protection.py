@@ -8,7 +8,7 @@ unless a caller (a test, a benchmark baseline) passes its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import NoReturn
 
@@ -19,7 +19,7 @@ from lineguard.contracts.errors import CryptoError
 from lineguard.crypto.datakeys import WrappedKey
 from lineguard.server.context import AuditHook, Sealer
 
-__all__ = ["NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "staged_sealer"]
+__all__ = ["FlushKeys", "NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "staged_sealer"]
 
 
 class NoEncryption:
@@ -86,24 +86,32 @@ class _StagedKeys:
         self._not_here()
 
 
-def staged_sealer(sealer: Sealer) -> tuple[Sealer, Callable[[Session], None]]:
-    """A sealer whose data keys are held back, and ``flush(session)`` to write them.
+#: ``flush(session, keep)``: write the staged data keys (only those whose
+#: ``(category, object_id)`` is in ``keep``, when given) in the caller's transaction.
+FlushKeys = Callable[[Session, Collection[tuple[str, str]] | None], None]
+
+
+def staged_sealer(sealer: Sealer) -> tuple[Sealer, FlushKeys]:
+    """A sealer whose data keys are held back, and ``flush(session, keep)`` to write them.
 
     Call ``flush`` inside the transaction that stores the sealed rows: rows and the keys
-    that open them commit together, or neither does. Sealers without a database key
-    store (no encryption) flush nothing.
+    that open them commit together, or neither does. ``keep`` names the objects whose
+    rows were actually written (ingest seals before it knows which items are
+    duplicates; the keys of skipped duplicates are dropped, never stored). Sealers
+    without a database key store (no encryption) flush nothing.
     """
     from lineguard.crypto.envelope import Envelope
     from lineguard.server.keystore.store import SqlDataKeyStore
 
     if not (isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore)):
-        return sealer, lambda _session: None
+        return sealer, lambda _session, _keep: None
     staged = _StagedKeys()
 
-    def flush(session: Session) -> None:
-        if staged.keys:
-            SqlDataKeyStore.bound(session).put_many(staged.keys)
-            staged.keys.clear()
+    def flush(session: Session, keep: Collection[tuple[str, str]] | None) -> None:
+        keys = staged.keys if keep is None else [k for k in staged.keys if (k.category, k.object_id) in keep]
+        if keys:
+            SqlDataKeyStore.bound(session).put_many(keys)
+        staged.keys.clear()
 
     return Envelope(sealer.keys, staged), flush
 

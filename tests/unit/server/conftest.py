@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import ServerConfig
+from lineguard.contracts.audit import AuditEvent
 from lineguard.server.app import create_app
 from lineguard.server.context import Sealer
 from lineguard.server.nodes import service as node_service
@@ -34,7 +35,9 @@ class AuditTrail:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, session: Session, name: str, **fields: Any) -> None:
+    def __call__(self, session: Session, name: str | AuditEvent, **fields: Any) -> None:
+        if isinstance(name, AuditEvent):  # a typed event (what ``emit`` passes)
+            name, fields = name.event_name, name.model_dump() | fields
         self.events.append((name, fields))
 
     def names(self) -> list[str]:

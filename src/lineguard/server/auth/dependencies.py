@@ -30,7 +30,7 @@ No credential or a bad one → 401; a credential without the permission → 403,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -357,10 +357,10 @@ def allow_public(reason: str) -> Callable[[], None]:
     return _mark(dependency, AccessRule("public", reason=reason))
 
 
-def allow_node() -> Callable[[], None]:
+def allow_node() -> Callable[[], Awaitable[None]]:
     """Edge-node routes: the node's client certificate is checked by ``lineguard.server.nodes``."""
 
-    def dependency() -> None:
+    async def dependency() -> None:  # async: FastAPI would run a plain def in a worker thread
         return None
 
     return _mark(dependency, AccessRule("node", reason="mutual TLS client certificate"))

@@ -6,14 +6,20 @@ line and enrolled cameras, and one foreign item rejects the batch with a 403 who
 details name every offending item. Nothing of a rejected batch is stored, and nothing
 is lost either: the node keeps the batch in its outbox until it is acknowledged.
 
-Idempotency: each item is stored at most once per ``(node_id, idempotency_key)``.
-Batches of one node are serialised by a row lock on the node's counters, so checking
-which keys exist is exact; a unique constraint (``ON CONFLICT DO NOTHING`` + a row
-count check) backs it up. Keys already present are counted as duplicates; a retried
-batch is acknowledged exactly like the first delivery.
+Idempotency: each item is stored at most once per ``(node_id, idempotency_key)``. The
+unique constraint decides, in the insert itself: ``INSERT … ON CONFLICT DO NOTHING
+RETURNING idempotency_key`` names exactly the items that are new, also when two
+deliveries of one batch race (PostgreSQL makes the second wait for the first and then
+skip). Keys already present are counted as duplicates; a retried batch is
+acknowledged exactly like the first delivery.
 
-The hourly rollup is updated in the same transaction, from the rows actually inserted,
-so rollup counts always equal the raw table.
+Cost: the CPU work (authorising, building and sealing rows) happens before the write
+section; the write section is one statement per table (events, alerts, work orders,
+rollup, data keys, counters) plus the audit entry, then one commit
+(:func:`lineguard.server.storage.insert_rows`). The hourly and daily rollups are
+aggregated in Python from the rows actually inserted and added in the same transaction,
+so rollup counts always equal the raw table. Rows are written in key order, so concurrent
+batches take their locks in the same order (no deadlocks).
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import IngestBatchAccepted, IngestBatchRejected
-from lineguard.contracts.errors import ConflictError, PermissionDeniedError
+from lineguard.contracts.errors import PermissionDeniedError
 from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
 from lineguard.contracts.ids import new_id
 from lineguard.server.context import AuditHook, Sealer
@@ -40,12 +46,14 @@ from lineguard.server.ingest.models import (
     IngestCounters,
     InspectionEventRow,
     NodeHealthRow,
+    RollupDaily,
     RollupHourly,
     WorkOrderRow,
 )
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
 from lineguard.server.protection import staged_sealer
+from lineguard.server.storage import insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -86,40 +94,23 @@ def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
 
 
 def _first_per_key(items: Sequence[_Item]) -> list[_Item]:
+    """One item per idempotency key (the first), in key order."""
     seen: dict[str, _Item] = {}
     for item in items:
         seen.setdefault(item.idempotency_key, item)
-    return list(seen.values())
+    return [seen[k] for k in sorted(seen)]
 
 
-def _existing_keys(session: Session, model: Any, node_id: str, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    # One expanding parameter instead of a literal per key: the statement is built and
-    # compiled once, not once per batch with a hundred coerced values.
-    stmt = select(model.idempotency_key).where(
-        model.node_id == bindparam("node_id"), model.idempotency_key.in_(bindparam("keys", expanding=True))
+def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose key is not stored yet; return the keys actually inserted."""
+    inserted = insert_rows(
+        session,
+        model.__table__,
+        rows,
+        on_conflict=["node_id", "idempotency_key"],
+        returning="idempotency_key",
     )
-    return set(session.scalars(stmt, {"node_id": node_id, "keys": keys}))
-
-
-def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that the node's lock and the pre-check say are new.
-
-    A plain executemany (no RETURNING): each row is one short statement the driver
-    prepares once (psycopg pipelines them), instead of one statement with thousands of
-    parameters re-parsed for every batch. The unique constraint still guards; should a
-    row already exist after all, the batch is refused (409) and the node's retry sees it.
-    """
-    if not rows:
-        return
-    stmt = _insert(session, model.__table__).on_conflict_do_nothing(
-        index_elements=["node_id", "idempotency_key"]
-    )
-    result = session.execute(stmt, rows)
-    if result.rowcount not in (-1, len(rows)):  # type: ignore[attr-defined]
-        msg = f"{len(rows) - result.rowcount} item(s) were stored concurrently; retry the batch"  # type: ignore[attr-defined]
-        raise ConflictError(msg)
+    return set(inserted)
 
 
 def _hour(moment: datetime) -> datetime:
@@ -143,16 +134,33 @@ def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
         row[verdict] += n
     if not grouped:
         return
-    table = RollupHourly.__table__
     names = ("site_id", "line_id", "camera_id", "defect_class", "hour", "model_id", "model_version")
-    # Sorted so concurrent batches lock rollup rows in the same order (no deadlocks).
-    values = [dict(zip(names, k, strict=True)) | v for k, v in sorted(grouped.items())]
-    stmt = _insert(session, table)  # type: ignore[arg-type]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.name for c in RollupHourly.__table__.primary_key],
-        set_={c: table.c[c] + stmt.excluded[c] for c in ("inspected", "passed", "failed", "uncertain")},
-    )
-    session.execute(stmt, values)
+    daily: dict[tuple[Any, ...], dict[str, int]] = {}
+    for (site, line, camera, defect_class, hour, *release), counts_of in grouped.items():
+        day = daily.setdefault(
+            (site, line, camera, defect_class, hour.replace(hour=0), *release), dict.fromkeys(counts_of, 0)
+        )
+        for column, n in counts_of.items():
+            day[column] += n
+    rollups: list[tuple[Any, dict[tuple[Any, ...], dict[str, int]], str]] = [
+        (RollupHourly, grouped, "hour"),
+        (RollupDaily, daily, "day"),
+    ]
+    for rollup, by_key, time_column in rollups:
+        table = cast(Table, rollup.__table__)
+        columns = [time_column if n == "hour" else n for n in names]
+        # Sorted so concurrent batches lock rollup rows in the same order (no deadlocks).
+        values = [dict(zip(columns, k, strict=True)) | v for k, v in sorted(by_key.items())]
+        insert_rows(
+            session,
+            table,
+            values,
+            on_conflict=[c.name for c in table.primary_key],
+            add_on_conflict=_COUNT_COLUMNS,
+        )
+
+
+_COUNT_COLUMNS = ("inspected", "passed", "failed", "uncertain")
 
 
 def _event_row(e: InspectionEvent, sealer: Sealer, now: datetime) -> dict[str, Any]:
@@ -257,41 +265,36 @@ def ingest_batch(
     """Store a contract-valid batch from ``node``; see the module docstring for semantics.
 
     The CPU work (authorising, sealing) happens before the write transaction starts;
-    ``write_gate`` (SQLite: one writer per process) is held only around the writes.
+    ``write_gate`` (SQLite: one writer) is held only around the writes.
     """
     now = now or datetime.now(UTC)
     authorize_batch(node, batch)
     total = len(batch.events) + len(batch.alerts) + len(batch.work_orders)
-    kinds: list[tuple[Any, Sequence[Any], Any]] = [
-        (InspectionEventRow, batch.events, _event_row),
-        (AlertRow, batch.alerts, _alert_row),
-        (WorkOrderRow, batch.work_orders, _work_order_row),
+    kinds: list[tuple[Any, Sequence[Any], Any, str]] = [
+        (InspectionEventRow, batch.events, _event_row, "inspection_events"),
+        (AlertRow, batch.alerts, _alert_row, "alerts"),
+        (WorkOrderRow, batch.work_orders, _work_order_row, "work_orders"),
     ]
-    # Sealing is CPU work: it happens before the write transaction, and its data keys
-    # are written inside it (flush_keys), so rows and keys commit together or not at all.
+    # Sealing is CPU work: it happens before the write transaction, and the data keys
+    # of the rows actually inserted are written inside it (flush_keys), so rows and
+    # keys commit together or not at all; keys of duplicates are never stored.
     sealer, flush_keys = staged_sealer(sealer)
     planned = []
-    for model, items, to_row in kinds:
+    for model, items, to_row, category in kinds:
         unique = _first_per_key(items)
-        existing = _existing_keys(session, model, node.node_id, [i.idempotency_key for i in unique])
-        fresh = [i for i in unique if i.idempotency_key not in existing]
-        planned.append((model, fresh, [to_row(i, sealer, now) for i in fresh]))
+        planned.append((model, unique, [to_row(i, sealer, now) for i in unique], category))
     with write_gate or nullcontext():
-        # First write: lock this node's counter row. Batches of one node are stored one
-        # after another, so re-checking which keys exist is exact; other nodes do not
-        # wait (on PostgreSQL).
-        _bump_counters(session, node.node_id, now)
         stored = 0
-        for model, fresh, rows in planned:
-            if _existing_keys(session, model, node.node_id, [i.idempotency_key for i in fresh]):
-                session.rollback()
-                msg = "part of this batch was stored by a concurrent delivery; retry the batch"
-                raise ConflictError(msg)
-            _insert_new(session, model, rows)
-            stored += len(rows)
+        written: set[tuple[str, str]] = set()
+        for model, unique, rows, category in planned:
+            if not rows:
+                continue
+            inserted = _insert_new(session, model, rows)
+            stored += len(inserted)
+            written.update((category, f"{node.node_id}:{key}") for key in inserted)
             if model is InspectionEventRow:
-                _roll_up(session, fresh)
-        flush_keys(session)
+                _roll_up(session, [e for e in unique if e.idempotency_key in inserted])
+        flush_keys(session, written)
         duplicates = total - stored
         _bump_counters(
             session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto.datakeys import WrappedKey
 from lineguard.server.keystore.models import DataKeyRow
+from lineguard.server.storage import insert_rows
 
 __all__ = ["SqlDataKeyStore"]
 
@@ -69,13 +71,14 @@ class SqlDataKeyStore:
             }
             for k in keys
         ]
-        try:
+        table = cast(Table, DataKeyRow.__table__)
+        try:  # one statement for all keys (an ingest batch stores a hundred)
             with self._scope() as session:
                 if self._session is not None:
                     with session.begin_nested():  # a duplicate must not poison the caller's transaction
-                        session.execute(insert(DataKeyRow), rows)
+                        insert_rows(session, table, rows)
                 else:
-                    session.execute(insert(DataKeyRow), rows)
+                    insert_rows(session, table, rows)
         except IntegrityError:
             msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
             raise CryptoError(msg) from None

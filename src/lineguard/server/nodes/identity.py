@@ -19,7 +19,7 @@ from lineguard.server.nodes.service import NodeIdentity, authenticate_certificat
 from lineguard.server.pki import PlantCa
 from lineguard.server.tls.protocol import client_certificate_pem
 
-__all__ = ["CurrentNode", "current_node", "plant_ca"]
+__all__ = ["CurrentNode", "current_node", "plant_ca", "presented_certificate"]
 
 CA_EXTRA = "ca"
 
@@ -34,11 +34,17 @@ def plant_ca(context: ServerContext) -> PlantCa:
     return ca
 
 
-def current_node(request: Request, session: Annotated[Session, Depends(get_session)]) -> NodeIdentity:
+def presented_certificate(request: Request) -> str:
+    """The client certificate the TLS layer verified (PEM), or 401 when none was presented."""
     pem = client_certificate_pem(request.scope)
     if pem is None:
         msg = "this route is for enrolled edge nodes: present the node's client certificate (mTLS)"
         raise AuthenticationError(msg)
+    return pem
+
+
+def current_node(request: Request, session: Annotated[Session, Depends(get_session)]) -> NodeIdentity:
+    pem = presented_certificate(request)
     get_context(request)  # the route runs inside a LineGuard app
     return authenticate_certificate(session, cert_pem=pem)
 

@@ -47,8 +47,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def emit(audit: AuditHook, session: Session, event: AuditEvent, *, actor: str) -> None:
-    """Hand a typed audit event to the server's audit choke point, in this transaction."""
-    audit(session, event.event_name, actor=actor, **event.model_dump())
+    """Hand a typed audit event to the server's audit choke point, in this transaction.
+
+    The event object itself, not its fields: it was validated when it was built, and
+    the recorder would otherwise rebuild (and validate) it from a dump a second time.
+    """
+    audit(session, event, actor=actor)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ an Alembic revision under ``server/storage/migrations/versions/`` whose
 from __future__ import annotations
 
 from lineguard.server.storage._base import Base, UtcDateTime, utcnow
+from lineguard.server.storage._bulk import insert_rows
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._migrate import alembic_config, current_heads, upgrade_to_head
 
@@ -20,6 +21,7 @@ __all__ = [
     "alembic_config",
     "create_engine_for",
     "current_heads",
+    "insert_rows",
     "session_factory",
     "upgrade_to_head",
     "utcnow",

@@ -282,3 +282,34 @@ def test_node_health_filtered_by_the_model_cameras_run(session: Session) -> None
         ("node-1", ["cam-1", "cam-2"])
     ]
     assert query.node_health(session, site_id="plant-a", lines=None, model_version=4) == []
+
+
+def test_whole_days_from_the_daily_rollup_agree_with_the_hours(session: Session) -> None:
+    """A range from mid-morning of one day to mid-morning three days later: the two
+    whole days come from rollup_daily, the partial days from rollup_hourly."""
+    day0 = T0.replace(hour=0)
+    failing = {i for i in range(18) if i % 3 == 0}
+    events = [
+        factory.event(
+            "node-1",
+            verdict="fail" if i in failing else "pass",
+            defects=("scratch",) if i in failing else (),
+            at=day0 + timedelta(hours=5 * i),
+        )
+        for i in range(18)
+    ]
+    _ingest(session, NODES["node-1"], events)
+    start, end = day0 + timedelta(hours=7), day0 + timedelta(days=3, hours=9)
+    common = {"site_id": "plant-a", "start": start, "end": end, "lines": None}
+    daily = query.quality_over_time(session, bucket="day", group_by="site", **common)  # type: ignore[arg-type]
+    hourly = query.quality_over_time(session, bucket="hour", group_by="site", **common)  # type: ignore[arg-type]
+    per_day: Counter[datetime] = Counter()
+    for p in hourly:
+        per_day[p.bucket_start.replace(hour=0)] += p.inspected
+    assert {p.bucket_start: p.inspected for p in daily} == dict(per_day)
+    in_range = [e for e in events if start <= datetime.fromisoformat(str(e["captured_at"])) < end]
+    assert sum(per_day.values()) == len(in_range)
+    pareto = query.defect_pareto(session, **common)  # type: ignore[arg-type]
+    assert [(e.defect_class, e.parts) for e in pareto] == [
+        ("scratch", sum(1 for e in in_range if e["verdict"] == "fail"))
+    ]

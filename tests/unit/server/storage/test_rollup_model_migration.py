@@ -62,3 +62,9 @@ def test_existing_counts_move_to_the_unknown_model_and_back(migrated_engine: Eng
     ]
     command.upgrade(cfg, "ingest_0002")  # and up again, from the merged rows
     assert _rows(migrated_engine, "model_id, model_version, inspected") == [("", 0, 15)]
+    command.upgrade(cfg, "ingest_0004")  # the daily rollup starts as the sum of the hours
+    with migrated_engine.connect() as conn:
+        daily = conn.execute(
+            text("SELECT model_id, model_version, inspected, passed FROM rollup_daily")
+        ).all()
+    assert [tuple(r) for r in daily] == [("", 0, 15, 12)]

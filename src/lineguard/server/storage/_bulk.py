@@ -1,0 +1,163 @@
+"""Many rows, one statement: the write path of ingest (and of its data keys).
+
+An ingest batch stores about a hundred rows per table. Written through the ORM or a
+SQLAlchemy ``executemany``, every row costs Python work per bound value and, on
+PostgreSQL, one statement per row in the database. :func:`insert_rows` instead sends
+the whole batch of a table as **one** statement whose text depends only on the table
+(so the driver prepares it once):
+
+* SQLite: a multi-row ``INSERT … VALUES (?, …), (?, …)`` (the text depends on the row
+  count too; sqlite3 keeps the few shapes seen in its statement cache);
+* PostgreSQL: ``INSERT … SELECT … FROM jsonb_to_recordset(%s::jsonb)`` — the rows
+  travel as one JSON parameter that the server parses in C; bytes go as hex.
+
+Conflicts are resolved in the same statement: ``ON CONFLICT (…) DO NOTHING
+RETURNING key`` tells the caller exactly which rows were new (idempotent ingest), and
+``ON CONFLICT (…) DO UPDATE SET n = n + excluded.n`` adds counts (rollups). Values are
+converted here the way the column types would (UTC datetimes, JSON, bytes), so rows
+read back through the ORM are indistinguishable from rows it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, LargeBinary, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+__all__ = ["insert_rows"]
+
+#: SQLite binds at most 32,766 values per statement; stay well below it.
+_SQLITE_MAX_VALUES = 30_000
+
+
+def _sqlite_time(value: datetime) -> str:
+    # SQLAlchemy's SQLite storage format for DateTime, in UTC (see UtcDateTime).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
+@cache
+def _sqlite_converters(table: Table, columns: tuple[str, ...]) -> tuple[Callable[[Any], Any], ...]:
+    out: list[Callable[[Any], Any]] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, DateTime) or isinstance(getattr(column_type, "impl", None), DateTime):
+            out.append(_nullable(_sqlite_time))
+        elif isinstance(column_type, JSON):
+            out.append(_nullable(_as_json))
+        else:
+            out.append(_identity)
+    return tuple(out)
+
+
+def _pg_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        msg = f"naive datetime {value.isoformat()} given; expected a timezone-aware UTC time"
+        raise ValueError(msg)
+    return value.isoformat()
+
+
+@cache
+def _pg_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, str, tuple[Callable[[Any], Any], ...]]:
+    """(recordset column list, select list, converters) for ``columns`` of ``table``."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    record, select, convert = [], [], []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):
+            record.append(f"{name} text")
+            select.append(f"decode(x.{name}, 'hex')")
+            convert.append(_nullable(bytes.hex))
+            continue
+        if isinstance(column_type, DateTime) or isinstance(getattr(column_type, "impl", None), DateTime):
+            record.append(f"{name} timestamptz")
+            convert.append(_nullable(_pg_time))
+        else:
+            impl = getattr(column_type, "impl", column_type)
+            record.append(f"{name} {impl.compile(dialect=dialect)}")
+            convert.append(_identity)
+        select.append(f"x.{name}")
+    return ", ".join(record), ", ".join(select), tuple(convert)
+
+
+def _conflict_clause(
+    conflict: Sequence[str] | None, add: Sequence[str], returning: str | None, table: str
+) -> str:
+    if conflict is None:
+        clause = ""
+    elif add:
+        sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in add)
+        clause = f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets}"
+    else:
+        clause = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    return clause + (f" RETURNING {returning}" if returning else "")
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    on_conflict: Sequence[str] | None = None,
+    add_on_conflict: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` with one statement.
+
+    ``on_conflict``: the unique columns; without ``add_on_conflict`` a conflicting row
+    is skipped (``DO NOTHING``), with it those counters are added to the stored row.
+    ``returning``: a column whose values for the rows actually written come back (with
+    ``DO NOTHING``: exactly the new rows). Runs in the session's transaction.
+    """
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    name = table.name
+    conflict = _conflict_clause(on_conflict, add_on_conflict, returning, name)
+    connection = session.connection()
+    returned: list[Any] = []
+    if connection.dialect.name == "postgresql":
+        record, select, converters = _pg_plan(table, columns)
+        payload = json.dumps(
+            [{c: f(row[c]) for c, f in zip(columns, converters, strict=True)} for row in rows]
+        )
+        sql = (
+            f"INSERT INTO {name} ({', '.join(columns)}) SELECT {select}"  # noqa: S608 - names from Table metadata
+            f" FROM jsonb_to_recordset(%s::jsonb) AS x({record}){conflict}"
+        )
+        result = connection.exec_driver_sql(sql, (payload,))
+        if returning:
+            returned = [r[0] for r in result]
+        return returned
+    converters = _sqlite_converters(table, columns)
+    marks = "(" + ", ".join("?" * len(columns)) + ")"
+    per_statement = max(1, _SQLITE_MAX_VALUES // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params = [f(row[c]) for row in chunk for c, f in zip(columns, converters, strict=True)]
+        sql = (
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES "  # noqa: S608 - names from Table metadata
+            + ", ".join([marks] * len(chunk))
+            + conflict
+        )
+        result = connection.exec_driver_sql(sql, tuple(params))
+        if returning:
+            returned += [r[0] for r in result]
+    return returned
