@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from lineguard.config.server import HttpConfig
 from lineguard.contracts.errors import (
@@ -38,7 +39,7 @@ from lineguard.server.auth.matrix import MATRIX_LINE, MATRIX_SITE
 from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import EvidenceRelay
 from lineguard.server.ingest import service as ingest
-from lineguard.server.nodes.models import Node
+from lineguard.server.nodes.models import Node, NodeCertificate
 from lineguard.server.pki import PlantCa
 from tests.support.evidence_node import (
     EvidenceNode,
@@ -438,3 +439,28 @@ def test_an_unreadable_answer_fails_the_view_at_once(s: Setup) -> None:
     )
     r = s.h.client.get(url)
     assert r.status_code == 502 and "was refused: bad" in r.json()["message"]
+
+
+def _supersede_certificates(s: Setup, node_id: str, at: datetime) -> None:
+    """What a renewal does to the node's earlier certificates (``revoked_at`` = superseded)."""
+    with s.h.context.sessions() as session:
+        for row in session.scalars(select(NodeCertificate).where(NodeCertificate.node_id == node_id)):
+            row.revoked_at = at
+        session.commit()
+
+
+def test_evidence_signed_before_a_renewal_stays_viewable(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    _supersede_certificates(s, "edge-1", datetime.now(UTC) + timedelta(minutes=10))
+    _answer(s, request, _upload(s, request))
+    assert s.h.client.get(url).status_code == 200
+
+
+def test_a_superseded_key_cannot_sign_evidence_captured_after_the_renewal(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    _supersede_certificates(s, "edge-1", datetime.now(UTC) - timedelta(hours=1))
+    with pytest.raises(SignatureError, match="outside the period"):
+        _answer(s, request, _upload(s, request))
+    assert s.h.client.get(url).status_code == 502
