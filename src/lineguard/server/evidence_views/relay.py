@@ -141,13 +141,16 @@ class EvidenceRelay:
                 self._advance(view, self.clock())
             return view
 
-    def take_image(self, view: View) -> bytes:
-        """Hand the image out (once): the view becomes ``taken`` and the bytes are dropped."""
+    def take_image(self, view: View) -> bytes | None:
+        """Hand the image out (once): the view becomes ``taken`` and the bytes are dropped.
+
+        None when there is none to hand out (another request took it a moment ago, or it
+        expired): the caller then reports the view's state instead.
+        """
         with self._lock:
             self._advance(view, self.clock())
             if view.state != "ready" or view.image is None:
-                msg = f"view {view.view_id} holds no image (state {view.state})"
-                raise RuntimeError(msg)
+                return None
             image, view.image = view.image, None
             self._finish(view, "taken", "")
             return image

@@ -150,8 +150,8 @@ def collect(*, access: Access, view_id: str) -> View | bytes:
         raise NotFoundError(missing)
     if view.state in ("queued", "sent"):
         return view
-    if view.state == "ready":
-        image = relay.take_image(view)
+    image = relay.take_image(view) if view.state == "ready" else None
+    if image is not None:
         relay.mark_reported(view)
         _audit_outcome(access, view, "delivered", "")
         return image

@@ -464,3 +464,14 @@ def test_a_superseded_key_cannot_sign_evidence_captured_after_the_renewal(s: Set
     with pytest.raises(SignatureError, match="outside the period"):
         _answer(s, request, _upload(s, request))
     assert s.h.client.get(url).status_code == 502
+
+
+def test_two_fetches_at_once_hand_the_image_out_once(s: Setup) -> None:
+    url = _view_url(s)
+    request = _node_request(s)
+    _answer(s, request, _upload(s, request))
+    view = s.relay.get(url.rsplit("/", 1)[1])
+    assert view is not None and view.state == "ready"
+    assert s.relay.take_image(view) is not None  # the other request got there first
+    assert s.relay.take_image(view) is None
+    assert s.h.client.get(url).status_code == 410
