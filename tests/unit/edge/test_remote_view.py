@@ -145,8 +145,13 @@ def test_a_node_signing_before_enrollment_vouches_for_its_key_once_enrolled(tmp_
 
 @pytest.mark.parametrize(
     "answer",
-    [httpx.Response(429, headers={"retry-after": "4"}), httpx.Response(401, json={}), httpx.Response(503)],
-    ids=["rate-limited", "revoked", "unavailable"],
+    [
+        httpx.Response(429, headers={"retry-after": "4"}),
+        httpx.Response(401, json={}),
+        httpx.Response(503),
+        httpx.Response(200, json={"requests": "nonsense"}),
+    ],
+    ids=["rate-limited", "revoked", "unavailable", "malformed"],
 )
 def test_a_failed_poll_backs_off_and_posts_nothing(enrolled: EvidenceStore, answer: httpx.Response) -> None:
     server = FakeServer([answer])
@@ -155,7 +160,8 @@ def test_a_failed_poll_backs_off_and_posts_nothing(enrolled: EvidenceStore, answ
     worker = _worker(enrolled, server, stop)
     worker.step()
     assert server.posted == [] and worker.uploaded == 0
-    assert worker.last_error is not None and str(answer.status_code) in worker.last_error
+    assert worker.last_error is not None
+    assert str(answer.status_code) in worker.last_error or "not a list of requests" in worker.last_error
     assert 0 < worker._backoff_s <= worker.retry_max_s
     worker.teardown()
 

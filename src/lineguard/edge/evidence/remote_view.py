@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
 
 from lineguard.contracts.errors import CryptoError, IntegrityError, NotFoundError
 from lineguard.contracts.evidence_view import (
@@ -228,8 +229,15 @@ class RemoteViewWorker(Worker):
         if response.status_code != 200:
             self._fail(f"the server answered the poll with {response.status_code}: {response.text[:200]}")
             return None
+        try:
+            requests = EvidenceViewRequests.model_validate_json(response.content)
+        except ValidationError as exc:
+            self._fail(
+                f"the server's answer to the poll is not a list of requests: {exc.error_count()} errors"
+            )
+            return None
         self.connected = True
-        return EvidenceViewRequests.model_validate_json(response.content)
+        return requests
 
     def _fail(self, message: str) -> None:
         if self.connected or self.last_error != message:
