@@ -22,6 +22,7 @@ from lineguard.contracts.audit import (
     AccessDenied,
     AuditEvent,
     EnrollmentTokenIssued,
+    NodeCertificateRenewed,
     NodeEnrolled,
     NodeRevoked,
 )
@@ -238,13 +239,8 @@ def renew(
         .values(revoked_at=now)
     )
     _record(session, node, issued.certificate, ca, now)
-    audit(
-        session,
-        "node.certificate_renewed",
-        node_id=node.node_id,
-        old_serial=identity.serial,
-        serial=issued.serial_hex,
-    )
+    renewed = NodeCertificateRenewed(node_id=node.node_id, certificate_serial=issued.serial_hex)
+    emit(audit, session, renewed, actor=f"node:{node.node_id}")
     session.commit()
     return _response(node, issued.pem, ca, issued.not_after)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lineguard.contracts.audit import NodeCertificateRenewed, audit_event_class
 from lineguard.contracts.errors import AuthenticationError, InputError, IntegrityError
 from lineguard.edge.identity import IdentityStore, enroll, https_client, renew
 from tests.unit.server.conftest import Plant
@@ -77,6 +78,23 @@ def test_renewal_replaces_key_and_certificate_and_retires_the_old_one(plant: Pla
         response = client.post(f"{API}/nodes/renew", json={"csr_pem": "x"})
     assert response.status_code == 401
     assert "superseded or revoked" in response.json()["message"]
+
+
+def test_a_renewal_is_audited_as_the_typed_event_the_docs_describe(plant: Plant, tmp_path: Path) -> None:
+    data = tmp_path / "r"
+    enroll(plant.url, plant.token("node-r"), data)
+    old_serial = IdentityStore(data).certificate().serial_number
+    renew(data)
+    new_serial = IdentityStore(data).certificate().serial_number
+    renewals = [fields for name, fields in plant.audit.events if name == "node.certificate_renewed"]
+    assert len(renewals) == 1
+    fields = dict(renewals[0])
+    assert fields.pop("actor") == "node:node-r"
+    # What the real recorder does with these fields: build the typed event (extra fields refused).
+    event = audit_event_class("node.certificate_renewed")(**fields)
+    assert isinstance(event, NodeCertificateRenewed)
+    assert event.node_id == "node-r"
+    assert int(event.certificate_serial, 16) == new_serial != old_serial
 
 
 def test_revocation_takes_effect_on_the_next_request_of_an_open_connection(
