@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("lineguard.cli.server_cmd", "server"),
     "ca": ("lineguard.cli.ca_cmd", "ca"),
     "node": ("lineguard.cli.node_cmd", "node"),
+    "registry": ("lineguard.cli.registry_cmd", "registry"),
     "edge": ("lineguard.cli.edge_cmd", "edge"),
     "keys": ("lineguard.cli.keys_cmd", "keys"),
     "backup": ("lineguard.cli.backup_cmd", "backup"),
