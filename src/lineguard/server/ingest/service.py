@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import IngestBatchAccepted, IngestBatchRejected
@@ -60,12 +59,6 @@ __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_reject
 _Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger)
 
 _VERDICT_COLUMN = {"pass": "passed", "fail": "failed", "uncertain": "uncertain"}
-
-
-def _insert(session: Session, table: Table) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_nothing/do_update``."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
@@ -233,15 +226,15 @@ def _work_order_row(w: WorkOrderTrigger, sealer: Sealer, now: datetime) -> dict[
 
 
 def _bump_counters(session: Session, node_id: str, now: datetime, **deltas: int) -> None:
-    table = IngestCounters.__table__
-    values = {"node_id": node_id, "last_batch_at": now, "batches_accepted": 0, "batches_rejected": 0}
-    values |= {"items_stored": 0, "items_duplicate": 0} | deltas
-    stmt = _insert(session, table)  # type: ignore[arg-type]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["node_id"],
-        set_={"last_batch_at": now} | {c: table.c[c] + stmt.excluded[c] for c in deltas},
+    counts = {"batches_accepted": 0, "batches_rejected": 0, "items_stored": 0, "items_duplicate": 0}
+    insert_rows(
+        session,
+        cast(Table, IngestCounters.__table__),
+        [{"node_id": node_id, "last_batch_at": now} | counts | deltas],
+        on_conflict=["node_id"],
+        add_on_conflict=list(counts),
+        replace_on_conflict=["last_batch_at"],
     )
-    session.execute(stmt, values)
 
 
 def record_rejection(session: Session, *, node_id: str, reason: str, audit: AuditHook) -> None:
