@@ -8,6 +8,7 @@ from the edge node to the server; Ctrl-C stops it cleanly; a second run reuses s
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import ssl
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +66,8 @@ class DemoProcess:
         return code
 
 
-def _edge_status(data_dir: Path) -> dict[str, object]:
+def _edge_status(data_dir: Path) -> dict[str, object] | None:
+    """The node's status document, or None while the node has not written one yet."""
     out = subprocess.run(
         [
             sys.executable,
@@ -80,6 +83,25 @@ def _edge_status(data_dir: Path) -> dict[str, object]:
         text=True,
         check=False,
     )
+    if not out.stdout and "no status at" in out.stderr:
+        # The dashboard comes up before the node's first status write; under load that
+        # gap is seconds, so "not yet" is an answer to wait on, not a failure.
+        return None
+    doc = json.loads(out.stdout)
+    assert isinstance(doc, dict), out.stderr
+    return doc
+
+
+def _registry(data_dir: Path) -> dict[str, Any]:
+    config = str(data_dir / "server.yaml")
+    out = subprocess.run(
+        [sys.executable, "-m", "lineguard.cli", "registry", "list", "--config", config, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LINEGUARD_DEMO_MODE": "1"},
+    )
+    assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert isinstance(doc, dict)
     return doc
@@ -98,12 +120,25 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
         # Results flow: the node's outbox reports events acknowledged by the server.
         deadline = time.monotonic() + 90
         sent = 0
+        status: dict[str, object] | None = None
         while time.monotonic() < deadline and sent == 0:
             status = _edge_status(data_dir)
-            outbox = status.get("outbox")
+            outbox = status.get("outbox") if status is not None else None
             sent = int(outbox.get("sent", 0)) if isinstance(outbox, dict) else 0
             time.sleep(1)
         assert sent > 0, f"no event reached the server; edge status: {status}"
+        # The demo model went through the registry: signed, registered, approved by someone
+        # else, deployed to the demo line, and it is the very package the node runs.
+        registry = _registry(data_dir)
+        [version] = registry["versions"]
+        metadata = json.loads((data_dir / "models" / "demo-part-v1" / "metadata.json").read_text())
+        assert (version["model_id"], version["state"]) == (metadata["model_id"], "approved")
+        assert version["sha256"] == metadata["model_sha256"]
+        assert version["registered_by"].endswith(":quinn.quality")
+        assert version["decided_by"].endswith(":sam.super")
+        assert [(r["release"], r["lines"], r["model_version_id"]) for r in registry["releases"]] == [
+            (1, ["line-1"], version["id"])
+        ]
         password_line = next(line for line in first.lines if "Sign in as:" in line)
         assert "demo.admin / " in password_line
     finally:
@@ -119,3 +154,5 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
     assert code == 0, "\n".join(second.lines)
     joined = "\n".join(second.lines)
     assert "training" not in joined and "creating the plant CA" not in joined and "enrolling" not in joined
+    assert "registry" not in joined
+    assert len(_registry(data_dir)["releases"]) == 1

@@ -1,4 +1,4 @@
-"""Prepare the demo's state directory: secrets, configs, CA, accounts, enrollment, model.
+"""Prepare the demo's state directory: secrets, configs, CA, accounts, model, registry, enrollment.
 
 Everything lives under one directory (``./.lineguard-demo`` by default) so a second
 run reuses it: each step checks whether its result already exists. Set-up steps run
@@ -11,6 +11,7 @@ process refuses unless ``LINEGUARD_DEMO_MODE=1`` — set only for the demo's chi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ NODE_ID = "demo-node"
 LINE_ID = "line-1"
 CAMERA_ID = "cam-1"
 SITE_ID = "demo-plant"
+MODEL_ID = "demo-part"
 ADMIN = "demo.admin"
 #: One account per role, so every dashboard journey can be tried (username, name, role).
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
@@ -39,7 +41,9 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("sam.super", "Sam Supervisor", "production_supervisor"),
     ("ada.audit", "Ada Auditor", "auditor"),
 )
-_SECRETS = ("keyring", "ca", "edge-kek")
+REGISTRAR = "quinn.quality"  # registers and deploys the demo model (model_configuration.write)
+APPROVER = "sam.super"  # approves it: four eyes, another person
+_SECRETS = ("keyring", "ca", "edge-kek", "signing")
 
 
 class DemoSetupError(LineGuardError):
@@ -74,6 +78,15 @@ class DemoLayout:
     @property
     def model_dir(self) -> Path:
         return self.root / "models" / "demo-part-v1"
+
+    @property
+    def signature_file(self) -> Path:
+        return self.model_dir.with_name(self.model_dir.name + ".sig")
+
+    @property
+    def release_file(self) -> Path:
+        """Written once the demo model is registered, approved and deployed."""
+        return self.root / "model-release.json"
 
     @property
     def accounts_file(self) -> Path:
@@ -230,7 +243,7 @@ def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> dict[str
     from lineguard.config.edge import SyntheticSource
     from lineguard.edge.capture.dataset import write_mvtec_dataset
     from lineguard.edge.capture.synthetic import SyntheticLine
-    from lineguard.vision.train import train_package
+    from lineguard.vision.train import TrainConfig, train_package
 
     line = SyntheticLine(CAMERA_ID, SyntheticSource(type="synthetic", seed=7), realtime=False)
     roi = line.part_roi()
@@ -240,8 +253,45 @@ def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> dict[str
             report("rendering 120 synthetic good parts to learn from ...")
             write_mvtec_dataset(dataset, n_train_good=120, n_test_good=20, n_test_per_defect=4, seed=7)
         report("training the demo model on them (first run only, about a minute) ...")
-        train_package(dataset, layout.model_dir)
+        train_package(dataset, layout.model_dir, config=TrainConfig(model_id=MODEL_ID))
     return {"x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height}
+
+
+def _ensure_registered(layout: DemoLayout, log: Path, report: Callable[[str], None]) -> None:
+    """Put the demo model in the registry the way a plant does (first run only).
+
+    A signing key in the server's store signs the package; the quality engineer
+    registers it, the production supervisor approves it (four eyes) and the quality
+    engineer deploys it to the demo line: release 1, the very package the node runs.
+    """
+    if layout.release_file.exists():
+        return
+    report("signing the demo model and releasing it through the registry (first run only) ...")
+    cfg = str(layout.server_config)
+    signing = ("--passphrase-file", str(layout.secret_file("signing")))
+    if not (layout.server_dir / "signing" / "signers.json").exists():
+        run_cli("keys", "signing", "create", "--config", cfg, "--label", "demo-qa", *signing, log=log)
+    if not layout.signature_file.exists():
+        run_cli("model", "sign", str(layout.model_dir), "--config", cfg, *signing, log=log)
+    registered = run_cli(
+        "registry", "register", str(layout.model_dir), "--as", REGISTRAR, "--config", cfg, "--json", log=log
+    )
+    version_id = str(json.loads(registered)["id"])
+    run_cli("registry", "approve", version_id, "--as", APPROVER, "--config", cfg, log=log)
+    released = run_cli(
+        "registry",
+        "deploy",
+        version_id,
+        "--line",
+        LINE_ID,
+        "--as",
+        REGISTRAR,
+        "--config",
+        cfg,
+        "--json",
+        log=log,
+    )
+    layout.release_file.write_text(released, encoding="utf-8")
 
 
 def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
@@ -257,6 +307,7 @@ def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
         report("creating the plant CA and the server certificate ...")
         run_cli("ca", "init", "--config", cfg, log=log)
     _ensure_accounts(layout, log)
+    _ensure_registered(layout, log, report)
     if (layout.edge_dir / "identity").is_dir() and any((layout.edge_dir / "identity").iterdir()):
         return None
     out = run_cli(
