@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG
 from lineguard.contracts.errors import InputError, NotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
@@ -40,14 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["registry"]
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    envvar="LINEGUARD_SERVER_CONFIG",
-    required=True,
-    help="The server's server.yaml (or set LINEGUARD_SERVER_CONFIG).",
-)
 _AS = click.option(
     "--as",
     "username",
@@ -77,13 +70,13 @@ class _Person:
 
 
 @contextmanager
-def _open(config_path: Path) -> Iterator[_Cli]:
+def _open(config_file: Path) -> Iterator[_Cli]:
     from lineguard.config import load_server_config
     from lineguard.server.auth.runtime import AuthRuntime
     from lineguard.server.keystore import open_storage
     from lineguard.server.protection import default_audit
 
-    settings = load_server_config(config_path)
+    settings = load_server_config(config_file)
     engine, sessions = open_storage(settings)
     try:
         with sessions() as session:
@@ -168,9 +161,9 @@ def registry() -> None:
 @registry.command("register")
 @click.argument("package", type=click.Path(path_type=Path))
 @_AS
-@_CONFIG
+@SERVER_CONFIG
 @_JSON
-def register(package: Path, username: str, config_path: Path, as_json: bool) -> None:
+def register(package: Path, username: str, config_file: Path, as_json: bool) -> None:
     """Register a signed package (PACKAGE.sig beside the folder) as the model's next version.
 
     The package must verify against the server's signing trust list: unsigned, unknown
@@ -186,7 +179,7 @@ def register(package: Path, username: str, config_path: Path, as_json: bool) -> 
     if not (package / "model.onnx").is_file():
         msg = f"{package} is not a model package folder (no model.onnx in it)"
         raise InputError(msg)
-    with _open(config_path) as cli:
+    with _open(config_file) as cli:
         person = _person(cli, username, Action.MODEL_CONFIGURATION_WRITE)
         version = service.register(
             cli.session,
@@ -199,12 +192,12 @@ def register(package: Path, username: str, config_path: Path, as_json: bool) -> 
         _echo_version(version, as_json, "registered")
 
 
-def _decide(config_path: Path, username: str, version_id: str, reason: str | None, as_json: bool) -> None:
+def _decide(config_file: Path, username: str, version_id: str, reason: str | None, as_json: bool) -> None:
     from lineguard.server.auth.catalog import Action
     from lineguard.server.auth.engine import Target
     from lineguard.server.registry import service
 
-    with _open(config_path) as cli:
+    with _open(config_file) as cli:
         version = service.get_version(cli.session, version_id)
         # The approval route's own question (check_approval): the forbid on approving one's own.
         target = Target(
@@ -222,25 +215,25 @@ def _decide(config_path: Path, username: str, version_id: str, reason: str | Non
 @registry.command("approve")
 @click.argument("version_id")
 @_AS
-@_CONFIG
+@SERVER_CONFIG
 @_JSON
-def approve(version_id: str, username: str, config_path: Path, as_json: bool) -> None:
+def approve(version_id: str, username: str, config_file: Path, as_json: bool) -> None:
     """Approve a registered version: someone other than whoever registered it (four eyes).
 
     \b
     Example:
       lineguard registry approve mv_01J… --as p.supervisor --config server.yaml
     """
-    _decide(config_path, username, version_id, None, as_json)
+    _decide(config_file, username, version_id, None, as_json)
 
 
 @registry.command("reject")
 @click.argument("version_id")
 @click.option("--reason", required=True, help="Why (recorded in the audit log).")
 @_AS
-@_CONFIG
+@SERVER_CONFIG
 @_JSON
-def reject(version_id: str, reason: str, username: str, config_path: Path, as_json: bool) -> None:
+def reject(version_id: str, reason: str, username: str, config_file: Path, as_json: bool) -> None:
     """Reject a registered version (four eyes, like approval).
 
     \b
@@ -250,7 +243,7 @@ def reject(version_id: str, reason: str, username: str, config_path: Path, as_js
     if not reason.strip():
         msg = "say why the version is rejected (it goes into the audit log)"
         raise InputError(msg)
-    _decide(config_path, username, version_id, reason, as_json)
+    _decide(config_file, username, version_id, reason, as_json)
 
 
 def _check_targets(cli: _Cli, username: str, lines: list[str], nodes: list[str]) -> _Person:
@@ -282,14 +275,14 @@ def _check_targets(cli: _Cli, username: str, lines: list[str], nodes: list[str])
 @click.option("--line", "lines", multiple=True, help="A line to run the version on (repeatable).")
 @click.option("--node", "nodes", multiple=True, help="A single node to run it on (repeatable).")
 @_AS
-@_CONFIG
+@SERVER_CONFIG
 @_JSON
 def deploy(
     version_id: str,
     lines: tuple[str, ...],
     nodes: tuple[str, ...],
     username: str,
-    config_path: Path,
+    config_file: Path,
     as_json: bool,
 ) -> None:
     """Deploy an approved version: a new release, published to the nodes through TUF.
@@ -300,7 +293,7 @@ def deploy(
     """
     from lineguard.server.registry import service
 
-    with _open(config_path) as cli:
+    with _open(config_file) as cli:
         person = _check_targets(cli, username, list(lines), list(nodes))
         row = service.deploy(
             cli.session,
@@ -320,7 +313,7 @@ def deploy(
 @click.option("--to", "to_version_id", default=None, help="Version to run (default: the one before).")
 @click.option("--reason", required=True, help="Why (recorded in the audit log).")
 @_AS
-@_CONFIG
+@SERVER_CONFIG
 @_JSON
 def rollback(
     line: str | None,
@@ -328,7 +321,7 @@ def rollback(
     to_version_id: str | None,
     reason: str,
     username: str,
-    config_path: Path,
+    config_file: Path,
     as_json: bool,
 ) -> None:
     """Roll a line or node back to an earlier approved version (a new, higher release).
@@ -339,7 +332,7 @@ def rollback(
     """
     from lineguard.server.registry import service
 
-    with _open(config_path) as cli:
+    with _open(config_file) as cli:
         person = _check_targets(cli, username, [line] if line else [], [node] if node else [])
         row = service.rollback(
             cli.session,
@@ -355,9 +348,9 @@ def rollback(
 
 
 @registry.command("list")
-@_CONFIG
+@SERVER_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_versions(config_path: Path, as_json: bool) -> None:
+def list_versions(config_file: Path, as_json: bool) -> None:
     """List registered versions and releases.
 
     \b
@@ -367,7 +360,7 @@ def list_versions(config_path: Path, as_json: bool) -> None:
     from lineguard.server.registry import service
     from lineguard.server.registry.schemas import ModelVersionView, ReleaseView
 
-    with _open(config_path) as cli:
+    with _open(config_file) as cli:
         versions = [ModelVersionView.of(v) for v in service.list_versions(cli.session)]
         releases = [ReleaseView.of(r) for r in service.list_releases(cli.session)]
     if as_json:
