@@ -139,6 +139,18 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
         assert [(r["release"], r["lines"], r["model_version_id"]) for r in registry["releases"]] == [
             (1, ["line-1"], version["id"])
         ]
+        # The node takes release 1 over TUF and verifies it: the same graph it was started with.
+        decisions = data_dir / "edge" / "update" / "decisions.jsonl"
+        deadline = time.monotonic() + 240
+        installed: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not installed:
+            text = decisions.read_text(encoding="utf-8") if decisions.exists() else ""
+            lines = text.splitlines(keepends=True)
+            lines = [line for line in lines if line.endswith("\n")]  # a line being written is skipped
+            installed = [d for d in map(json.loads, lines) if d["outcome"] == "installed"]
+            time.sleep(1)
+        assert installed, f"the node never installed release 1; decisions: {decisions}"
+        assert (installed[0]["release"], installed[0]["sha256"]) == (1, metadata["model_sha256"])
         password_line = next(line for line in first.lines if "Sign in as:" in line)
         assert "demo.admin / " in password_line
     finally:
