@@ -25,6 +25,7 @@ from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.server.tls import ServerThread
+from tests.support.audit_calls import checked_audit_call
 
 CA_PASSPHRASE = SecretStr("correct horse battery staple")
 
@@ -34,11 +35,11 @@ class AuditTrail:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.actors: list[str] = []  # beside ``events``, one per event
 
-    def __call__(self, session: Session, name: str | AuditEvent, **fields: Any) -> None:
-        if isinstance(name, AuditEvent):  # a typed event (what ``emit`` passes)
-            name, fields = name.event_name, name.model_dump() | fields
-        self.events.append((name, fields))
+    def __call__(self, session: Session, event: str | AuditEvent, /, *, actor: str, **fields: Any) -> None:
+        self.events.append(checked_audit_call(event, actor, fields))
+        self.actors.append(actor)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.events]
@@ -93,14 +94,16 @@ class Plant:
                 line_id=line_id,
                 camera_ids=list(cameras),
                 ttl=timedelta(seconds=ttl_s),
-                created_by="test-admin",
+                created_by="user:test-admin",
                 audit=self.audit,
             )
         return str(token)
 
     def revoke(self, node_id: str) -> None:
         with self.session() as session:
-            node_service.revoke(session, node_id=node_id, reason="test", actor="test-admin", audit=self.audit)
+            node_service.revoke(
+                session, node_id=node_id, reason="test", actor="user:test-admin", audit=self.audit
+            )
 
 
 def make_plant_ca(data_dir: Path) -> PlantCa:

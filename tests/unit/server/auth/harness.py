@@ -8,7 +8,6 @@ against its typed contract in ``lineguard.contracts.audit``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import AuthConfig, ServerConfig
-from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent, audit_event_class
+from lineguard.contracts.audit import AuditEvent
 from lineguard.server.app import create_app
 from lineguard.server.auth import accounts, grants, totp
 from lineguard.server.auth.catalog import Role
@@ -32,6 +31,7 @@ from lineguard.server.auth.runtime import AuthRuntime, auth_runtime
 from lineguard.server.context import ServerContext
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
+from tests.support.audit_calls import checked_audit_call
 
 PASSWORD = "correct horse battery staple"
 START = datetime(2026, 11, 23, 6, 0, 7, tzinfo=UTC)
@@ -44,13 +44,7 @@ class StrictAuditTrail:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
 
     def __call__(self, session: Session, event: str | AuditEvent, *, actor: str, **fields: Any) -> None:
-        if isinstance(event, AuditEvent):
-            assert not fields
-            name, fields = event.event_name, event.model_dump()
-        else:
-            name = event
-            audit_event_class(name).model_validate(fields)
-        assert re.match(ACTOR_PATTERN, actor), f"bad actor {actor!r} for {name}"
+        name, fields = checked_audit_call(event, actor, fields)
         self.events.append((name, actor, fields))
 
     def names(self) -> list[str]:
