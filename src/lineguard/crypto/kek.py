@@ -53,17 +53,20 @@ class KekProvider(Protocol):
         ...
 
 
-def gcm_wrap(key: bytes, dek: bytes, aad: bytes) -> bytes:
+def gcm_wrap(key: bytes | AESGCM, dek: bytes, aad: bytes) -> bytes:
+    """``dek`` under ``key`` (raw bytes, or an ``AESGCM`` built once for a key used often)."""
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, dek, aad)
+    return nonce + aead.encrypt(nonce, dek, aad)
 
 
-def gcm_unwrap(key: bytes, wrapped: bytes, aad: bytes, *, what: str) -> bytes:
+def gcm_unwrap(key: bytes | AESGCM, wrapped: bytes, aad: bytes, *, what: str) -> bytes:
     if len(wrapped) < NONCE_BYTES + 16:
         msg = f"{what}: wrapped key is {len(wrapped)} bytes, expected at least {NONCE_BYTES + 16}"
         raise CryptoError(msg)
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+        return aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
     except InvalidTag:
         msg = f"{what}: cannot unwrap (wrong key, or the wrapped key or its record was altered)"
         raise CryptoError(msg) from None
@@ -72,7 +75,8 @@ def gcm_unwrap(key: bytes, wrapped: bytes, aad: bytes, *, what: str) -> bytes:
 class SoftwareKek:
     """An AES-256 KEK held in process memory (loaded from the passphrase-protected keyring)."""
 
-    __slots__ = ("__key", "_kek_id")
+    # The AESGCM object is built once per KEK, not per wrap: every sealed field wraps a key.
+    __slots__ = ("__aead", "__key", "_kek_id")
 
     def __init__(self, kek_id: str, key: bytes) -> None:
         if len(key) != KEY_BYTES:
@@ -80,6 +84,7 @@ class SoftwareKek:
             raise CryptoError(msg)
         self._kek_id = kek_id
         self.__key = key
+        self.__aead = AESGCM(key)
 
     @classmethod
     def generate(cls, kek_id: str) -> SoftwareKek:
@@ -90,10 +95,10 @@ class SoftwareKek:
         return self._kek_id
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
-        return gcm_wrap(self.__key, dek, aad)
+        return gcm_wrap(self.__aead, dek, aad)
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
-        return gcm_unwrap(self.__key, wrapped, aad, what=f"KEK {self._kek_id}")
+        return gcm_unwrap(self.__aead, wrapped, aad, what=f"KEK {self._kek_id}")
 
     def export_wrapped(self, wrapping_key: bytes, aad: bytes) -> bytes:
         """This KEK wrapped under ``wrapping_key`` (the keyring's passphrase-derived key)."""

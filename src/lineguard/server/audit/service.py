@@ -7,7 +7,9 @@ chain: PostgreSQL takes ``SELECT … FOR UPDATE`` on it; SQLite's first statemen
 ``UPDATE`` of it, which takes the database's write lock for the rest of the
 transaction (what ``BEGIN IMMEDIATE`` would do, without reopening the connection).
 
-Cost: three small statements. Ingest audits one entry per batch, not per event.
+Cost: claim the next seq (``UPDATE … RETURNING``, which takes the lock), then write the
+entry and the new head: one statement on PostgreSQL (the insert as a data-modifying
+CTE of the head update), two on SQLite. Ingest audits one entry per batch, not per event.
 :func:`create_checkpoint` signs the current Merkle root; :func:`prune` drops entries
 older than the audit retention, but only up to a signed checkpoint, from which
 verification then starts.
@@ -80,7 +82,8 @@ def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | N
     """Append ``event`` to the chain in ``session``'s transaction (the caller commits).
 
     ``actor`` is ``kind:name``: ``user:alice``, ``node:line1-cam``, ``system:retention``,
-    ``cli:keys``. Three statements, no ORM: cheap enough to audit every ingest batch.
+    ``cli:keys``. Two statements on PostgreSQL, three on SQLite, no ORM: cheap enough to
+    audit every ingest batch.
     """
     if not _ACTOR.match(actor):
         msg = f"audit actor must look like 'user:alice' or 'system:retention', got {actor[:80]!r}"
@@ -116,9 +119,16 @@ def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | N
     frontier = MerkleFrontier.from_json(frontier_json)
     frontier.append_entry(digest)
     values = {f: getattr(entry, f) for f in _ENTRY_FIELDS}
-    session.execute(insert(_LOG).values(**values, recorded_at=moment))
+    append = insert(_LOG).values(**values, recorded_at=moment)
     head = _HEAD
-    session.execute(update(head).where(head.c.id == 1).values(entry_hash=digest, frontier=frontier.to_json()))
+    advance = update(head).where(head.c.id == 1).values(entry_hash=digest, frontier=frontier.to_json())
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: ``WITH appended AS (INSERT …) UPDATE audit_chain_head …``.
+        # PostgreSQL runs a data-modifying CTE exactly once even if nothing reads it.
+        session.execute(advance.add_cte(append.cte("appended")))
+    else:
+        session.execute(append)
+        session.execute(advance)
     return entry
 
 

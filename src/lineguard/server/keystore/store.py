@@ -8,6 +8,7 @@ SQLite and PostgreSQL alike. Two modes:
   envelope used by request handlers and by ``lineguard keys rotate``);
 * ``SqlDataKeyStore.bound(session)`` works inside the caller's transaction, so a
   retention sweep deletes rows and their keys atomically: commit both or neither.
+  A failed write (a duplicate key id) leaves that transaction to be rolled back.
 """
 
 from __future__ import annotations
@@ -72,13 +73,12 @@ class SqlDataKeyStore:
             for k in keys
         ]
         table = cast(Table, DataKeyRow.__table__)
-        try:  # one statement for all keys (an ingest batch stores a hundred)
+        # One statement for all keys (an ingest batch stores a hundred). No savepoint in
+        # bound mode: key ids are fresh, so a duplicate is a bug, and the caller's
+        # transaction (which holds the rows these keys open) must roll back as a whole.
+        try:
             with self._scope() as session:
-                if self._session is not None:
-                    with session.begin_nested():  # a duplicate must not poison the caller's transaction
-                        insert_rows(session, table, rows)
-                else:
-                    insert_rows(session, table, rows)
+                insert_rows(session, table, rows)
         except IntegrityError:
             msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
             raise CryptoError(msg) from None
