@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.service import relay_for
 
@@ -27,11 +27,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.sleep(PURGE_INTERVAL_S)
             relay.purge()
 
-    task = asyncio.create_task(purge(), name="evidence-views-purge")
     try:
-        yield
+        async with background_task(purge(), name="evidence-views-purge"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         relay.purge()

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from lineguard.contracts.errors import LineGuardError
+from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
 from lineguard.server.registry.views import registry_for
@@ -59,10 +60,5 @@ async def _loop(context: ServerContext) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context = app.state.lineguard
-    task = asyncio.create_task(_loop(context), name="registry-refresh")
-    try:
+    async with background_task(_loop(context), name="registry-refresh"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -10,13 +10,14 @@ readers or writers) every couple of seconds instead. PostgreSQL needs nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
+
+from lineguard.server.background import background_task
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "checkpoint", "lifespan"]
 
@@ -45,11 +46,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:  # a failed checkpoint is retried next time; the WAL stays valid
                 log.exception("WAL checkpoint failed")
 
-    task = asyncio.create_task(loop(), name="sqlite-wal-checkpointer")
     try:
-        yield
+        async with background_task(loop(), name="sqlite-wal-checkpointer"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await asyncio.to_thread(checkpoint, engine)
