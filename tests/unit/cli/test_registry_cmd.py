@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -15,6 +14,7 @@ from lineguard.cli.main import cli
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.vision.testing import build_tiny_package
+from tests.support.server_yaml import write_server_yaml
 
 ENV = {
     "LINEGUARD_SIGNING_PASSPHRASE": "registry cli signing passphrase",
@@ -29,15 +29,7 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "server.yaml"
-    data = {
-        "kind": "server",
-        "site_id": "plant",
-        "data_dir": str(tmp_path / "data"),
-        "database": {"url": db_url},
-        "auth": {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1},
-    }
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    path = write_server_yaml(tmp_path, db_url)
     for username, role in (
         ("quinn", "quality_engineer"),
         ("sam", "production_supervisor"),

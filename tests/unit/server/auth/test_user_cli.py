@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -14,20 +13,12 @@ from lineguard.cli.main import cli
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.storage import create_engine_for, session_factory
+from tests.support.server_yaml import write_server_yaml
 
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "server.yaml"
-    data = {
-        "kind": "server",
-        "site_id": "plant",
-        "data_dir": str(tmp_path / "data"),
-        "database": {"url": db_url},
-        "auth": {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1},
-    }
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return write_server_yaml(tmp_path, db_url)
 
 
 def run(*args: str, config: Path) -> tuple[int, str]:
