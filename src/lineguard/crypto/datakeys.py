@@ -18,11 +18,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto.canonical import canonical_strings
 
 __all__ = ["DataKeyStore", "SqliteDataKeyStore", "WrappedKey", "dek_aad"]
 
@@ -40,10 +40,15 @@ class WrappedKey:
 
 
 def dek_aad(key_id: str, category: str, object_id: str) -> bytes:
-    """Associated data of a DEK wrap: a wrapped key moved to another row will not unwrap."""
-    return b"lineguard/dek/v1|" + canonical_strings(
-        {"key_id": key_id, "category": category, "object_id": object_id}
-    )
+    """Associated data of a DEK wrap: a wrapped key moved to another row will not unwrap.
+
+    ``lineguard/dek/v1|`` and the canonical JSON of the three fields, formatted in
+    sorted-key order (byte-for-byte ``canonical_strings``; a property test holds the two
+    together): one is built for every sealed field.
+    """
+    e = encode_basestring
+    text = f'{{"category":{e(category)},"key_id":{e(key_id)},"object_id":{e(object_id)}}}'
+    return b"lineguard/dek/v1|" + text.encode()
 
 
 @runtime_checkable

@@ -18,9 +18,11 @@ fails. Deleting the wrapped DEK crypto-shreds the object.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,16 +30,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_id
 from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
-from lineguard.crypto.kek import KekProvider
-from lineguard.crypto.sealed import NONCE_BYTES, SealedHeader, parse_sealed
+from lineguard.crypto.kek import KEY_BYTES, KekProvider
+from lineguard.crypto.sealed import NONCE_BYTES, encode_header, parse_sealed
 
 __all__ = ["Envelope"]
 
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/#")
+_ID = re.compile(r"[A-Za-z0-9_.:/#-]{1,256}")
 
 
 def _check_id(name: str, value: str) -> None:
-    if not value or len(value) > 256 or not set(value) <= _ID_CHARS:
+    if not _ID.fullmatch(value):
         msg = f"{name} must be 1-256 characters of [A-Za-z0-9_-.:/#], got {value[:40]!r}"
         raise CryptoError(msg)
 
@@ -73,21 +75,39 @@ class Envelope:
 
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes:
         """Encrypt ``plaintext`` for the record ``(category, object_id)`` under a fresh DEK."""
-        _check_id("object_id", object_id)
+        return self.seal_many([(object_id, plaintext)], category=category)[0]
+
+    def seal_many(self, items: Sequence[tuple[str, bytes]], *, category: str) -> list[bytes]:
+        """:meth:`seal` for many ``(object_id, plaintext)`` records of one category.
+
+        Each object still gets its own DEK, nonce and header bound to its record: the
+        output is exactly what one :meth:`seal` per item would give. What is shared is
+        the per-call work (checking the category, finding the active KEK, the clock)
+        and, outside :meth:`batch`, the write of the data keys (one, all or none).
+        """
         _check_id("category", category)
-        key_id = new_id("dek")
-        dek = AESGCM.generate_key(bit_length=256)
         kek = self.keys.active()
-        wrapped = kek.wrap(dek, dek_aad(key_id, category, object_id))
-        record = WrappedKey(key_id, category, object_id, kek.kek_id, wrapped)
+        kek_id = kek.kek_id
+        created_at = datetime.now(UTC)
+        records: list[WrappedKey] = []
+        sealed: list[bytes] = []
+        for object_id, plaintext in items:
+            _check_id("object_id", object_id)
+            key_id = new_id("dek")
+            # The DEK and the nonce from one call to the OS's CSPRNG (both random bytes).
+            secret = os.urandom(KEY_BYTES + NONCE_BYTES)
+            dek, nonce = secret[:KEY_BYTES], secret[KEY_BYTES:]
+            wrapped = kek.wrap(dek, dek_aad(key_id, category, object_id))
+            records.append(WrappedKey(key_id, category, object_id, kek_id, wrapped, created_at))
+            header = encode_header(key_id, category, object_id)
+            sealed.append(header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header))
         pending = self._pending.get()
         if pending is None:
-            self.store.put(record)
+            if records:
+                self.store.put_many(records)
         else:
-            pending.append(record)
-        header = SealedHeader(key_id, category, object_id).encode()
-        nonce = os.urandom(NONCE_BYTES)
-        return header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header)
+            pending.extend(records)
+        return sealed
 
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes:
         """Decrypt a sealed object of the record ``(category, object_id)``."""

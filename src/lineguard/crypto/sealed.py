@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto.canonical import canonical_strings
 
-__all__ = ["SEALED_MAGIC", "SealedHeader", "parse_sealed"]
+__all__ = ["SEALED_MAGIC", "SealedHeader", "encode_header", "parse_sealed"]
 
 SEALED_MAGIC = b"LGSEAL"
 SEALED_VERSION = 1
@@ -45,13 +45,25 @@ class SealedHeader:
     object_id: str
 
     def encode(self) -> bytes:
-        header = canonical_strings(
-            {"alg": ALG, "category": self.category, "key_id": self.key_id, "object_id": self.object_id}
-        )
-        if len(header) > MAX_HEADER:
-            msg = f"sealed header is {len(header)} bytes, at most {MAX_HEADER} allowed (ids too long)"
-            raise CryptoError(msg)
-        return _PREFIX.pack(SEALED_MAGIC, SEALED_VERSION, len(header)) + header
+        return encode_header(self.key_id, self.category, self.object_id)
+
+
+def encode_header(key_id: str, category: str, object_id: str) -> bytes:
+    """Everything before the nonce (prefix and header): what the tag authenticates.
+
+    The header is formatted in sorted-key order, which is byte-for-byte the canonical
+    JSON of the four fields (``canonical_strings``; a property test holds the two
+    together) at a sixth of the cost: every sealed field of an ingest batch builds one.
+    ``encode_basestring`` is the C string encoder canonical JSON uses.
+    """
+    e = encode_basestring
+    header = (
+        f'{{"alg":"{ALG}","category":{e(category)},"key_id":{e(key_id)},"object_id":{e(object_id)}}}'
+    ).encode()
+    if len(header) > MAX_HEADER:
+        msg = f"sealed header is {len(header)} bytes, at most {MAX_HEADER} allowed (ids too long)"
+        raise CryptoError(msg)
+    return _PREFIX.pack(SEALED_MAGIC, SEALED_VERSION, len(header)) + header
 
 
 @dataclass(frozen=True)

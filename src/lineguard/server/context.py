@@ -7,7 +7,7 @@ global. Other domains add what they need as fields with defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +31,10 @@ class Sealer(Protocol):
     def batch(self) -> AbstractContextManager[None]: ...
 
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes: ...
+
+    def seal_many(self, items: Sequence[tuple[str, bytes]], *, category: str) -> list[bytes]:
+        """``seal`` of each ``(object_id, plaintext)``, the per-call work done once."""
+        ...
 
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes: ...
 

@@ -31,6 +31,9 @@ class NoEncryption:
     def seal(self, plaintext: bytes, *, object_id: str, category: str) -> bytes:
         return plaintext
 
+    def seal_many(self, items: Sequence[tuple[str, bytes]], *, category: str) -> list[bytes]:
+        return [plaintext for _, plaintext in items]
+
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes:
         return sealed
 

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lineguard.contracts.errors import InputError
 from lineguard.crypto import b64d, b64e, canonical_json
+from lineguard.crypto.canonical import canonical_strings
+from lineguard.crypto.datakeys import dek_aad
+from lineguard.crypto.sealed import encode_header
 
 
 def test_keys_sorted_no_whitespace_utf8() -> None:
@@ -30,3 +36,23 @@ def test_base64url_round_trip_and_refusal() -> None:
         assert b64d(b64e(data)) == data
     with pytest.raises(InputError):
         b64d("not base64!")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))
+def test_sealed_header_and_key_aad_are_the_canonical_json_of_their_fields(
+    key_id: str, category: str, object_id: str
+) -> None:
+    """Both are formatted directly (every sealed field builds one) and must stay the
+    canonical JSON that existing ciphertexts and wrapped keys were bound to."""
+    try:
+        header = canonical_strings(
+            {"alg": "A256GCM", "category": category, "key_id": key_id, "object_id": object_id}
+        )
+        aad = canonical_strings({"key_id": key_id, "category": category, "object_id": object_id})
+    except UnicodeEncodeError:
+        return  # lone surrogates have no UTF-8 form at all
+    if len(header) <= 2048:
+        prefix = b"LGSEAL\x01" + struct.pack(">H", len(header))
+        assert encode_header(key_id, category, object_id) == prefix + header
+    assert dek_aad(key_id, category, object_id) == b"lineguard/dek/v1|" + aad

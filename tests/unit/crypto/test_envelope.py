@@ -131,3 +131,46 @@ def test_put_many_is_all_or_nothing(env: Envelope, store: DataKeyStore) -> None:
         store.put_many([fresh, dup])
     with pytest.raises(CryptoError, match="crypto-shredded"):
         store.get("dek_new")
+
+
+def test_seal_many_gives_each_record_its_own_key_and_binding(env: Envelope, store: DataKeyStore) -> None:
+    """Sealing a batch in one call is what one seal per record would give: a fresh data
+    key, nonce and header per object, each bound to its own record, the keys stored in
+    one write."""
+    items = [(f"node-a:evt_{i}", f"P-{i:04d}".encode()) for i in range(20)]
+    blobs = env.seal_many(items, category="inspection_events")
+    assert len(blobs) == 20
+    assert len({parse_sealed(b).header.key_id for b in blobs}) == 20
+    assert len({parse_sealed(b).nonce for b in blobs}) == 20
+    assert sum(store.count_by_kek().values()) == 20
+    for (object_id, plaintext), blob in zip(items, blobs, strict=True):
+        header = parse_sealed(blob).header
+        assert (header.category, header.object_id) == ("inspection_events", object_id)
+        assert env.open(blob, object_id=object_id, category="inspection_events") == plaintext
+    with pytest.raises(CryptoError, match="expected inspection_events/node-a:evt_1"):
+        env.open(blobs[0], object_id="node-a:evt_1", category="inspection_events")
+    assert env.seal_many([], category="c") == []
+
+
+@pytest.mark.parametrize("position", [0, 7, 20, 60, -1, -20])
+def test_a_flipped_byte_in_a_batch_sealed_object_is_refused(env: Envelope, position: int) -> None:
+    blob = bytearray(env.seal_many([("rec_1", SECRET), ("rec_2", SECRET)], category="c")[1])
+    blob[position] ^= 0x01
+    with pytest.raises(CryptoError):
+        env.open(bytes(blob), object_id="rec_2", category="c")
+
+
+def test_seal_many_with_one_bad_id_seals_and_stores_nothing(env: Envelope, store: DataKeyStore) -> None:
+    with pytest.raises(CryptoError, match="object_id must be"):
+        env.seal_many([("rec_1", b"a"), ("has space", b"b")], category="c")
+    with pytest.raises(CryptoError, match="category must be"):
+        env.seal_many([("rec_1", b"a")], category="")
+    assert store.count_by_kek() == {}
+
+
+def test_seal_many_inside_a_batch_defers_its_keys(env: Envelope, store: DataKeyStore) -> None:
+    with env.batch():
+        blobs = env.seal_many([("r1", b"v"), ("r2", b"w")], category="c")
+        assert store.count_by_kek() == {}
+        assert env.open(blobs[1], object_id="r2", category="c") == b"w"
+    assert sum(store.count_by_kek().values()) == 2

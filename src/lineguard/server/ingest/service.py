@@ -107,7 +107,9 @@ def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set
 
 
 def _hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if moment.tzinfo is not UTC:  # the contracts' validators already give UTC
+        moment = moment.astimezone(UTC)
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
@@ -156,12 +158,7 @@ def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
 _COUNT_COLUMNS = ("inspected", "passed", "failed", "uncertain")
 
 
-def _event_row(e: InspectionEvent, sealer: Sealer, now: datetime) -> dict[str, Any]:
-    part = None
-    if e.part_id is not None:
-        part = sealer.seal(
-            e.part_id.encode(), object_id=f"{e.node_id}:{e.idempotency_key}", category="inspection_events"
-        )
+def _event_row(e: InspectionEvent, part: bytes | None, now: datetime) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
         "idempotency_key": e.idempotency_key,
@@ -186,8 +183,7 @@ def _event_row(e: InspectionEvent, sealer: Sealer, now: datetime) -> dict[str, A
     }
 
 
-def _alert_row(a: Alert, sealer: Sealer, now: datetime) -> dict[str, Any]:
-    sealed = sealer.seal(a.message.encode(), object_id=f"{a.node_id}:{a.idempotency_key}", category="alerts")
+def _alert_row(a: Alert, sealed: bytes | None, now: datetime) -> dict[str, Any]:
     return {
         "alert_id": a.alert_id,
         "idempotency_key": a.idempotency_key,
@@ -205,10 +201,7 @@ def _alert_row(a: Alert, sealer: Sealer, now: datetime) -> dict[str, Any]:
     }
 
 
-def _work_order_row(w: WorkOrderTrigger, sealer: Sealer, now: datetime) -> dict[str, Any]:
-    sealed = sealer.seal(
-        w.reason.encode(), object_id=f"{w.node_id}:{w.idempotency_key}", category="work_orders"
-    )
+def _work_order_row(w: WorkOrderTrigger, sealed: bytes | None, now: datetime) -> dict[str, Any]:
     return {
         "trigger_id": w.trigger_id,
         "idempotency_key": w.idempotency_key,
@@ -223,6 +216,23 @@ def _work_order_row(w: WorkOrderTrigger, sealer: Sealer, now: datetime) -> dict[
         "priority": w.priority,
         "event_ids": list(w.event_ids),
     }
+
+
+def _seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) -> list[bytes | None]:
+    """Each item's ``field`` sealed for its record ``<node>:<idempotency key>`` (None stays None),
+    with one :meth:`~lineguard.server.context.Sealer.seal_many` call for the batch."""
+    texts = [getattr(item, field) for item in items]
+    sealed = iter(
+        sealer.seal_many(
+            [
+                (f"{item.node_id}:{item.idempotency_key}", text.encode())
+                for item, text in zip(items, texts, strict=True)
+                if text is not None
+            ],
+            category=category,
+        )
+    )
+    return [None if text is None else next(sealed) for text in texts]
 
 
 def _bump_counters(session: Session, node_id: str, now: datetime, **deltas: int) -> None:
@@ -263,19 +273,22 @@ def ingest_batch(
     now = now or datetime.now(UTC)
     authorize_batch(node, batch)
     total = len(batch.events) + len(batch.alerts) + len(batch.work_orders)
-    kinds: list[tuple[Any, Sequence[Any], Any, str]] = [
-        (InspectionEventRow, batch.events, _event_row, "inspection_events"),
-        (AlertRow, batch.alerts, _alert_row, "alerts"),
-        (WorkOrderRow, batch.work_orders, _work_order_row, "work_orders"),
+    kinds: list[tuple[Any, Sequence[Any], Any, str, str]] = [
+        (InspectionEventRow, batch.events, _event_row, "inspection_events", "part_id"),
+        (AlertRow, batch.alerts, _alert_row, "alerts", "message"),
+        (WorkOrderRow, batch.work_orders, _work_order_row, "work_orders", "reason"),
     ]
     # Sealing is CPU work: it happens before the write transaction, and the data keys
     # of the rows actually inserted are written inside it (flush_keys), so rows and
     # keys commit together or not at all; keys of duplicates are never stored.
     sealer, flush_keys = staged_sealer(sealer)
     planned = []
-    for model, items, to_row, category in kinds:
+    for model, items, to_row, category, secret in kinds:
         unique = _first_per_key(items)
-        planned.append((model, unique, [to_row(i, sealer, now) for i in unique], category))
+        sealed = _seal_all(sealer, unique, secret, category)
+        planned.append(
+            (model, unique, [to_row(i, s, now) for i, s in zip(unique, sealed, strict=True)], category)
+        )
     with write_gate or nullcontext():
         stored = 0
         written: set[tuple[str, str]] = set()

@@ -50,6 +50,8 @@ def _aware(value: datetime) -> datetime:
 
 def _sqlite_time(value: datetime) -> str:
     # SQLAlchemy's SQLite storage format for DateTime, in UTC (see UtcDateTime).
+    if value.tzinfo is UTC:  # what the contracts' validators give: drop the "+00:00"
+        return value.isoformat(sep=" ", timespec="microseconds")[:-6]
     return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
