@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +19,17 @@ from lineguard.contracts.errors import CryptoError
 from lineguard.crypto.datakeys import WrappedKey
 from lineguard.server.context import AuditHook, Sealer
 
-__all__ = ["FlushKeys", "NoEncryption", "default_audit", "default_sealer", "ensure_keyring", "staged_sealer"]
+if TYPE_CHECKING:
+    from lineguard.server.storage import TableRows
+
+__all__ = [
+    "NoEncryption",
+    "StagedKeyRows",
+    "default_audit",
+    "default_sealer",
+    "ensure_keyring",
+    "staged_sealer",
+]
 
 
 class NoEncryption:
@@ -89,34 +99,34 @@ class _StagedKeys:
         self._not_here()
 
 
-#: ``flush(session, keep)``: write the staged data keys (only those whose
-#: ``(category, object_id)`` is in ``keep``, when given) in the caller's transaction.
-FlushKeys = Callable[[Session, Collection[tuple[str, str]] | None], None]
+#: ``key_rows(keep)``: the staged data keys whose ``(category, object_id)`` is in
+#: ``keep``, as rows of the ``data_keys`` table (None when there are none).
+StagedKeyRows = Callable[[Collection[tuple[str, str]]], "TableRows | None"]
 
 
-def staged_sealer(sealer: Sealer) -> tuple[Sealer, FlushKeys]:
-    """A sealer whose data keys are held back, and ``flush(session, keep)`` to write them.
+def staged_sealer(sealer: Sealer) -> tuple[Sealer, StagedKeyRows]:
+    """A sealer whose data keys are held back, and ``key_rows(keep)`` to write them.
 
-    Call ``flush`` inside the transaction that stores the sealed rows: rows and the keys
-    that open them commit together, or neither does. ``keep`` names the objects whose
-    rows were actually written (ingest seals before it knows which items are
-    duplicates; the keys of skipped duplicates are dropped, never stored). Sealers
-    without a database key store (no encryption) flush nothing.
+    The caller writes the key rows in the transaction that stores the sealed rows
+    (:func:`~lineguard.server.storage.insert_many`): rows and the keys that open them
+    commit together, or neither does. ``keep`` names the objects whose rows were
+    actually written (ingest seals before it knows which items are duplicates; the keys
+    of skipped duplicates are dropped, never stored). Sealers without a database key
+    store (no encryption) have no key rows.
     """
     from lineguard.crypto.envelope import Envelope
     from lineguard.server.keystore.store import SqlDataKeyStore
 
     if not (isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore)):
-        return sealer, lambda _session, _keep: None
+        return sealer, lambda _keep: None
     staged = _StagedKeys()
 
-    def flush(session: Session, keep: Collection[tuple[str, str]] | None) -> None:
-        keys = staged.keys if keep is None else [k for k in staged.keys if (k.category, k.object_id) in keep]
-        if keys:
-            SqlDataKeyStore.bound(session).put_many(keys)
+    def key_rows(keep: Collection[tuple[str, str]]) -> TableRows | None:
+        keys = [k for k in staged.keys if (k.category, k.object_id) in keep]
         staged.keys.clear()
+        return SqlDataKeyStore.table_rows(keys) if keys else None
 
-    return Envelope(sealer.keys, staged), flush
+    return Envelope(sealer.keys, staged), key_rows
 
 
 def default_audit(settings: ServerConfig) -> AuditHook:

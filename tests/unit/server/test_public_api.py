@@ -8,8 +8,8 @@ import pytest
 
 PUBLIC = {
     "lineguard.server.storage": [
-        "Base", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads", "insert_rows",
-        "session_factory", "upgrade_to_head", "utcnow",
+        "Base", "TableRows", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads",
+        "insert_many", "insert_rows", "session_factory", "upgrade_to_head", "utcnow",
     ],
     "lineguard.server.app": ["API_PREFIX", "LifespanHook", "create_app", "database_url", "domain_modules"],
     "lineguard.server.tls": [

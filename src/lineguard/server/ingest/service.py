@@ -13,10 +13,12 @@ deliveries of one batch race (PostgreSQL makes the second wait for the first and
 skip). Keys already present are counted as duplicates; a retried batch is
 acknowledged exactly like the first delivery.
 
-Cost: the CPU work (authorising, building and sealing rows) happens before the write
-section; the write section is one statement per table (events, alerts, work orders,
-rollup, data keys, counters) plus the audit entry, then one commit
-(:func:`lineguard.server.storage.insert_rows`). The hourly and daily rollups are
+Cost: the CPU work (authorising, building and sealing rows, one ``seal_many`` per
+kind) happens before the write section; the write section is one statement per kind
+of item (events, alerts, work orders: :func:`lineguard.server.storage.insert_rows`),
+then the rollups, data keys and counters (:func:`lineguard.server.storage.insert_many`:
+one statement on PostgreSQL, one per table on SQLite), the audit entry, and one
+commit. The hourly and daily rollups are
 aggregated in Python from the rows actually inserted and added in the same transaction,
 so rollup counts always equal the raw table. Rows are written in key order, so concurrent
 batches take their locks in the same order (no deadlocks).
@@ -52,7 +54,7 @@ from lineguard.server.ingest.models import (
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
 from lineguard.server.protection import staged_sealer
-from lineguard.server.storage import insert_rows
+from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -112,7 +114,8 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
+def _rollup_rows(events: list[InspectionEvent]) -> list[TableRows]:
+    """The hourly and daily rollup increments of ``events`` (added to stored counts on conflict)."""
     counts: Counter[tuple[str, str, str, str, datetime, str, int, str]] = Counter()
     for event in events:
         verdict = _VERDICT_COLUMN[event.verdict.value]
@@ -128,7 +131,7 @@ def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
         row["inspected"] += n
         row[verdict] += n
     if not grouped:
-        return
+        return []
     names = ("site_id", "line_id", "camera_id", "defect_class", "hour", "model_id", "model_version")
     daily: dict[tuple[Any, ...], dict[str, int]] = {}
     for (site, line, camera, defect_class, hour, *release), counts_of in grouped.items():
@@ -141,18 +144,18 @@ def _roll_up(session: Session, events: list[InspectionEvent]) -> None:
         (RollupHourly, grouped, "hour"),
         (RollupDaily, daily, "day"),
     ]
+    writes = []
     for rollup, by_key, time_column in rollups:
         table = cast(Table, rollup.__table__)
         columns = [time_column if n == "hour" else n for n in names]
         # Sorted so concurrent batches lock rollup rows in the same order (no deadlocks).
         values = [dict(zip(columns, k, strict=True)) | v for k, v in sorted(by_key.items())]
-        insert_rows(
-            session,
-            table,
-            values,
-            on_conflict=[c.name for c in table.primary_key],
-            add_on_conflict=_COUNT_COLUMNS,
+        writes.append(
+            TableRows(
+                table, values, on_conflict=[c.name for c in table.primary_key], add_on_conflict=_COUNT_COLUMNS
+            )
         )
+    return writes
 
 
 _COUNT_COLUMNS = ("inspected", "passed", "failed", "uncertain")
@@ -235,10 +238,10 @@ def _seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) -
     return [None if text is None else next(sealed) for text in texts]
 
 
-def _bump_counters(session: Session, node_id: str, now: datetime, **deltas: int) -> None:
+def _counter_rows(node_id: str, now: datetime, **deltas: int) -> TableRows:
+    """The node's ingest counters, added to the stored ones."""
     counts = {"batches_accepted": 0, "batches_rejected": 0, "items_stored": 0, "items_duplicate": 0}
-    insert_rows(
-        session,
+    return TableRows(
         cast(Table, IngestCounters.__table__),
         [{"node_id": node_id, "last_batch_at": now} | counts | deltas],
         on_conflict=["node_id"],
@@ -250,7 +253,7 @@ def _bump_counters(session: Session, node_id: str, now: datetime, **deltas: int)
 def record_rejection(session: Session, *, node_id: str, reason: str, audit: AuditHook) -> None:
     """Count and audit a refused batch (its items are not stored)."""
     now = datetime.now(UTC)
-    _bump_counters(session, node_id, now, batches_rejected=1)
+    insert_many(session, [_counter_rows(node_id, now, batches_rejected=1)])
     emit(audit, session, IngestBatchRejected(node_id=node_id, reason=reason[:500]), actor=f"node:{node_id}")
     session.commit()
 
@@ -281,7 +284,7 @@ def ingest_batch(
     # Sealing is CPU work: it happens before the write transaction, and the data keys
     # of the rows actually inserted are written inside it (flush_keys), so rows and
     # keys commit together or not at all; keys of duplicates are never stored.
-    sealer, flush_keys = staged_sealer(sealer)
+    sealer, key_rows = staged_sealer(sealer)
     planned = []
     for model, items, to_row, category, secret in kinds:
         unique = _first_per_key(items)
@@ -292,6 +295,7 @@ def ingest_batch(
     with write_gate or nullcontext():
         stored = 0
         written: set[tuple[str, str]] = set()
+        writes: list[TableRows | None] = []
         for model, unique, rows, category in planned:
             if not rows:
                 continue
@@ -299,12 +303,16 @@ def ingest_batch(
             stored += len(inserted)
             written.update((category, f"{node.node_id}:{key}") for key in inserted)
             if model is InspectionEventRow:
-                _roll_up(session, [e for e in unique if e.idempotency_key in inserted])
-        flush_keys(session, written)
+                writes += _rollup_rows([e for e in unique if e.idempotency_key in inserted])
         duplicates = total - stored
-        _bump_counters(
-            session, node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates
+        writes.append(key_rows(written))
+        writes.append(
+            _counter_rows(
+                node.node_id, now, batches_accepted=1, items_stored=stored, items_duplicate=duplicates
+            )
         )
+        # Rollups, data keys and counters: one statement on PostgreSQL (one round trip).
+        insert_many(session, [w for w in writes if w is not None])
         accepted = IngestBatchAccepted(
             node_id=node.node_id,
             batch_id=new_id("bat"),

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto.datakeys import WrappedKey
 from lineguard.server.keystore.models import DataKeyRow
-from lineguard.server.storage import insert_rows
+from lineguard.server.storage import TableRows, insert_rows
 
 __all__ = ["SqlDataKeyStore"]
 
@@ -58,9 +58,10 @@ class SqlDataKeyStore:
     def put(self, key: WrappedKey) -> None:
         self.put_many([key])
 
-    def put_many(self, keys: Sequence[WrappedKey]) -> None:
-        if not keys:
-            return
+    @staticmethod
+    def table_rows(keys: Sequence[WrappedKey]) -> TableRows:
+        """``keys`` as rows of the ``data_keys`` table, for a caller that writes them
+        together with other tables (:func:`~lineguard.server.storage.insert_many`)."""
         rows = [
             {
                 "key_id": k.key_id,
@@ -72,13 +73,18 @@ class SqlDataKeyStore:
             }
             for k in keys
         ]
-        table = cast(Table, DataKeyRow.__table__)
+        return TableRows(cast(Table, DataKeyRow.__table__), rows)
+
+    def put_many(self, keys: Sequence[WrappedKey]) -> None:
+        if not keys:
+            return
+        write = self.table_rows(keys)
         # One statement for all keys (an ingest batch stores a hundred). No savepoint in
         # bound mode: key ids are fresh, so a duplicate is a bug, and the caller's
         # transaction (which holds the rows these keys open) must roll back as a whole.
         try:
             with self._scope() as session:
-                insert_rows(session, table, rows)
+                insert_rows(session, write.table, write.rows)
         except IntegrityError:
             msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
             raise CryptoError(msg) from None

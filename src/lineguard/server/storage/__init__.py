@@ -11,16 +11,18 @@ an Alembic revision under ``server/storage/migrations/versions/`` whose
 from __future__ import annotations
 
 from lineguard.server.storage._base import Base, UtcDateTime, utcnow
-from lineguard.server.storage._bulk import insert_rows
+from lineguard.server.storage._bulk import TableRows, insert_many, insert_rows
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._migrate import alembic_config, current_heads, upgrade_to_head
 
 __all__ = [
     "Base",
+    "TableRows",
     "UtcDateTime",
     "alembic_config",
     "create_engine_for",
     "current_heads",
+    "insert_many",
     "insert_rows",
     "session_factory",
     "upgrade_to_head",

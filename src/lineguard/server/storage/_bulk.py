@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
@@ -31,7 +32,7 @@ from sqlalchemy import JSON, DateTime, LargeBinary, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-__all__ = ["insert_rows"]
+__all__ = ["TableRows", "insert_many", "insert_rows"]
 
 #: SQLite binds at most 32,766 values per statement; stay well below it.
 _SQLITE_MAX_VALUES = 30_000
@@ -82,11 +83,20 @@ def _values(
     (a few columns of twenty: the rest are taken as they are, at C speed)."""
     get = itemgetter(*columns)
     out: list[Any] = []
+    # The last conversion per column: rows of a batch share objects (``received_at`` is
+    # one datetime for every row), and an identity check costs less than a conversion.
+    last: list[tuple[Any, Any]] = [(None, None)] * len(converters)
     for row in rows:
         values = list(get(row)) if len(columns) > 1 else [get(row)]
-        for i, convert in converters:
-            if values[i] is not None:
-                values[i] = convert(values[i])
+        for n, (i, convert) in enumerate(converters):
+            value = values[i]
+            if value is None:
+                continue
+            seen, converted = last[n]
+            if value is not seen:
+                converted = convert(value)
+                last[n] = (value, converted)
+            values[i] = converted
         out.append(values)
     return out
 
@@ -132,6 +142,31 @@ def _conflict_clause(
     return clause + (f" RETURNING {returning}" if returning else "")
 
 
+@dataclass(frozen=True)
+class TableRows:
+    """One table's rows for :func:`insert_many`; the options are :func:`insert_rows`'s."""
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+    on_conflict: Sequence[str] | None = None
+    add_on_conflict: Sequence[str] = ()
+    replace_on_conflict: Sequence[str] = ()
+
+
+def _pg_insert(table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -> tuple[str, str]:
+    """(statement, its one JSON parameter) for ``rows`` of ``table`` on PostgreSQL."""
+    columns = tuple(rows[0])
+    record, select, converters = _pg_plan(table, columns)
+    payload = json.dumps(
+        [dict(zip(columns, values, strict=True)) for values in _values(rows, columns, converters)]
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {select}"  # noqa: S608 - names from Table metadata
+        f" FROM jsonb_to_recordset(%s::jsonb) AS x({record}){conflict}"
+    )
+    return sql, payload
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -158,14 +193,7 @@ def insert_rows(
     connection = session.connection()
     returned: list[Any] = []
     if connection.dialect.name == "postgresql":
-        record, select, converters = _pg_plan(table, columns)
-        payload = json.dumps(
-            [dict(zip(columns, values, strict=True)) for values in _values(rows, columns, converters)]
-        )
-        sql = (
-            f"INSERT INTO {name} ({', '.join(columns)}) SELECT {select}"  # noqa: S608 - names from Table metadata
-            f" FROM jsonb_to_recordset(%s::jsonb) AS x({record}){conflict}"
-        )
+        sql, payload = _pg_insert(table, rows, conflict)
         result = connection.exec_driver_sql(sql, (payload,))
         if returning:
             returned = [r[0] for r in result]
@@ -185,3 +213,39 @@ def insert_rows(
         if returning:
             returned += [r[0] for r in result]
     return returned
+
+
+def insert_many(session: Session, writes: Sequence[TableRows]) -> None:
+    """Each write as :func:`insert_rows` does it, in the session's transaction, and on
+    PostgreSQL all in **one** statement: every write but the last is a data-modifying
+    CTE (``WITH w0 AS (INSERT …), w1 AS (INSERT …) INSERT …``), which PostgreSQL runs
+    exactly once, to completion, whether or not anything reads it; one round trip
+    instead of one per table. On SQLite (in process, no round trips) one statement per
+    table. The tables must differ: one statement may not change a row twice.
+    """
+    writes = [w for w in writes if w.rows]
+    names = [w.table.name for w in writes]
+    if len(set(names)) != len(names):
+        msg = f"insert_many writes each table once; got {names}"
+        raise ValueError(msg)
+    if len(writes) > 1 and session.connection().dialect.name == "postgresql":
+        statements, payloads = [], []
+        for w in writes:
+            conflict = _conflict_clause(
+                w.on_conflict, w.add_on_conflict, w.replace_on_conflict, None, w.table.name
+            )
+            sql, payload = _pg_insert(w.table, w.rows, conflict)
+            statements.append(sql)
+            payloads.append(payload)
+        ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(statements[:-1]))
+        session.connection().exec_driver_sql(f"WITH {ctes} {statements[-1]}", tuple(payloads))
+        return
+    for w in writes:
+        insert_rows(
+            session,
+            w.table,
+            w.rows,
+            on_conflict=w.on_conflict,
+            add_on_conflict=w.add_on_conflict,
+            replace_on_conflict=w.replace_on_conflict,
+        )

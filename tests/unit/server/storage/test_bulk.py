@@ -1,6 +1,7 @@
-"""``insert_rows`` (one statement per batch) on SQLite and PostgreSQL: exactly the new
-keys come back, counters add up, and what the ORM reads back equals what it would
-have written itself (UTC times, JSON, bytes, NULLs)."""
+"""``insert_rows`` (one statement per batch) and ``insert_many`` (several tables, one
+statement on PostgreSQL) on SQLite and PostgreSQL: exactly the new keys come back,
+counters add up, and what the ORM reads back equals what it would have written itself
+(UTC times, JSON, bytes, NULLs)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import JSON, BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, event, select
 from sqlalchemy.orm import Session
 
-from lineguard.server.storage import UtcDateTime, insert_rows, session_factory
+from lineguard.server.storage import TableRows, UtcDateTime, insert_many, insert_rows, session_factory
 
 METADATA = MetaData()
 THINGS = Table(
@@ -23,6 +24,12 @@ THINGS = Table(
     Column("payload", JSON, nullable=False),
     Column("blob", LargeBinary, nullable=True),
     Column("hits", BigInteger, nullable=False),
+)
+TALLIES = Table(
+    "bulk_tallies",
+    METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 T0 = datetime(2026, 3, 2, 6, 0, 1, 250_000, tzinfo=UTC)
 
@@ -81,3 +88,55 @@ def test_counters_add_and_replaced_columns_take_the_new_value(session: Session) 
 def test_a_naive_time_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         insert_rows(session, THINGS, [_row("a", seen_at=datetime(2026, 3, 2, 6))])
+
+
+def test_insert_many_writes_every_table_as_insert_rows_would(session: Session) -> None:
+    insert_rows(session, TALLIES, [{"name": "x", "n": 1}])
+    later = T0 + timedelta(minutes=1)
+    insert_many(
+        session,
+        [
+            TableRows(THINGS, [_row("a"), _row("b", blob=None, seen_at=later)]),
+            TableRows(TALLIES, []),  # nothing to write: skipped
+            TableRows(
+                TALLIES,
+                [{"name": "x", "n": 2}, {"name": "y", "n": 5}],
+                on_conflict=["name"],
+                add_on_conflict=["n"],
+            ),
+        ],
+    )
+    insert_many(session, [TableRows(THINGS, [_row("a", hits=7)], on_conflict=["key"])])  # one table
+    session.commit()
+    rows = {r.key: r for r in session.execute(select(THINGS))}
+    assert (rows["a"].hits, bytes(rows["a"].blob), rows["a"].payload) == (1, b"\x00\xffk", {"a": [1, "x"]})
+    assert (rows["b"].blob, rows["b"].seen_at) == (None, later)
+    assert dict(session.execute(select(TALLIES.c.name, TALLIES.c.n)).all()) == {"x": 3, "y": 5}
+
+
+def test_insert_many_is_one_statement_on_postgresql(session: Session, engine: Engine) -> None:
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    writes = [TableRows(THINGS, [_row("a")]), TableRows(TALLIES, [{"name": "x", "n": 1}])]
+    session.connection()  # begin first: BEGIN is not one of the statements counted
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        insert_many(session, writes)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(sent) == (1 if engine.dialect.name == "postgresql" else 2), sent
+
+
+def test_insert_many_is_one_transaction_with_the_caller(session: Session) -> None:
+    insert_many(session, [TableRows(THINGS, [_row("a")]), TableRows(TALLIES, [{"name": "x", "n": 1}])])
+    session.rollback()
+    assert session.execute(select(THINGS)).all() == []
+    assert session.execute(select(TALLIES)).all() == []
+
+
+def test_insert_many_refuses_one_table_twice(session: Session) -> None:
+    with pytest.raises(ValueError, match="each table once"):
+        insert_many(session, [TableRows(THINGS, [_row("a")]), TableRows(THINGS, [_row("b")])])
