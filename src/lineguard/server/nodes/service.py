@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
@@ -321,19 +321,33 @@ def _parse_pem(pem: str) -> _ParsedCert:
     )
 
 
+#: What authentication reads on every node request: columns, not ORM objects (loading
+#: two entities into the session cost more than the query), built once.
+_CERTIFICATE_STATUS = (
+    select(
+        NodeCertificate.serial,
+        NodeCertificate.fingerprint_sha256,
+        NodeCertificate.revoked_at,
+        Node.node_id,
+        Node.site_id,
+        Node.line_id,
+        Node.camera_ids,
+        Node.status,
+    )
+    .join(Node, Node.node_id == NodeCertificate.node_id)
+    .where(NodeCertificate.serial == bindparam("serial"))
+)
+
+
 def authenticate_certificate(session: Session, *, cert_pem: str, now: datetime | None = None) -> NodeIdentity:
     """The node behind a TLS-verified client certificate, or :class:`AuthenticationError`."""
     now = now or datetime.now(UTC)
     parsed = _parse_pem(cert_pem)
-    found = session.execute(
-        select(NodeCertificate, Node)
-        .join(Node, Node.node_id == NodeCertificate.node_id)
-        .where(NodeCertificate.serial == parsed.serial)
-    ).one_or_none()
+    found = session.connection().execute(_CERTIFICATE_STATUS, {"serial": parsed.serial}).one_or_none()
     if found is None:
         msg = f"client certificate {parsed.serial} was not issued to any enrolled node"
         raise AuthenticationError(msg)
-    record, node = found
+    record = node = found  # one row: the certificate's columns and its node's
     if record.fingerprint_sha256 != parsed.fingerprint:
         msg = f"client certificate {parsed.serial} does not match the certificate issued with that serial"
         raise AuthenticationError(msg)
