@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.contracts.ids import new_id
+from lineguard.contracts.ids import new_ids
 from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
 from lineguard.crypto.kek import KEY_BYTES, KekProvider
 from lineguard.crypto.sealed import NONCE_BYTES, encode_header, parse_sealed
@@ -36,6 +36,8 @@ from lineguard.crypto.sealed import NONCE_BYTES, encode_header, parse_sealed
 __all__ = ["Envelope"]
 
 _ID = re.compile(r"[A-Za-z0-9_.:/#-]{1,256}")
+#: Random bytes per sealed object: its DEK and its nonce.
+_SECRET = KEY_BYTES + NONCE_BYTES
 
 
 def _check_id(name: str, value: str) -> None:
@@ -82,23 +84,38 @@ class Envelope:
 
         Each object still gets its own DEK, nonce and header bound to its record: the
         output is exactly what one :meth:`seal` per item would give. What is shared is
-        the per-call work (checking the category, finding the active KEK, the clock)
-        and, outside :meth:`batch`, the write of the data keys (one, all or none).
+        the per-call work (checking the category, finding the active KEK, the clock,
+        drawing random bytes) and, outside :meth:`batch`, the write of the data keys
+        (one, all or none). Nothing is sealed if any ``object_id`` is invalid.
         """
         _check_id("category", category)
+        for object_id, _ in items:
+            _check_id("object_id", object_id)
         kek = self.keys.active()
         kek_id = kek.kek_id
         created_at = datetime.now(UTC)
+        count = len(items)
+        # The DEKs and nonces, the key ids and the KEK's wrap nonces each from one call to
+        # the OS's CSPRNG (random bytes, each used once): os.urandom releases and retakes
+        # the GIL, and three calls per record made a batch's worker thread and the event
+        # loop hand the GIL back and forth hundreds of times.
+        randomness = os.urandom(_SECRET * count)
+        key_ids = new_ids("dek", count)
+        deks = [randomness[i * _SECRET : i * _SECRET + KEY_BYTES] for i in range(count)]
+        aads = [
+            dek_aad(key_id, category, object_id)
+            for key_id, (object_id, _) in zip(key_ids, items, strict=True)
+        ]
+        wrap_many = getattr(kek, "wrap_many", None)  # a PKCS#11 KEK wraps one at a time
+        wrapped = (
+            wrap_many(deks, aads) if wrap_many else [kek.wrap(d, a) for d, a in zip(deks, aads, strict=True)]
+        )
         records: list[WrappedKey] = []
         sealed: list[bytes] = []
-        for object_id, plaintext in items:
-            _check_id("object_id", object_id)
-            key_id = new_id("dek")
-            # The DEK and the nonce from one call to the OS's CSPRNG (both random bytes).
-            secret = os.urandom(KEY_BYTES + NONCE_BYTES)
-            dek, nonce = secret[:KEY_BYTES], secret[KEY_BYTES:]
-            wrapped = kek.wrap(dek, dek_aad(key_id, category, object_id))
-            records.append(WrappedKey(key_id, category, object_id, kek_id, wrapped, created_at))
+        for i, (object_id, plaintext) in enumerate(items):
+            key_id, dek = key_ids[i], deks[i]
+            nonce = randomness[i * _SECRET + KEY_BYTES : (i + 1) * _SECRET]
+            records.append(WrappedKey(key_id, category, object_id, kek_id, wrapped[i], created_at))
             header = encode_header(key_id, category, object_id)
             sealed.append(header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header))
         pending = self._pending.get()

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from lineguard.contracts.errors import ContractError, PayloadTooLargeError
 from lineguard.contracts.events import IngestBatch, InspectionEvent, Verdict
-from lineguard.contracts.ids import new_id, uuid7
+from lineguard.contracts.ids import new_id, new_ids, uuid7
 from lineguard.contracts.validation import parse_message
 
 
@@ -110,3 +111,14 @@ def test_uuid7_is_time_ordered_and_versioned() -> None:
     assert a.version == 7 and b.version == 7
     assert a.int < b.int
     assert new_id("evt").startswith("evt_")
+
+
+def test_new_ids_are_what_new_id_makes_and_all_different() -> None:
+    ids = new_ids("dek", 200)
+    assert len(set(ids)) == 200
+    for text in ids:
+        prefix, hex_digits = text.split("_")
+        value = uuid.UUID(hex_digits)
+        assert (prefix, value.version, value.variant) == ("dek", 7, uuid.RFC_4122)
+    assert new_ids("dek", 0) == []
+    assert len(new_id("dek")) == len(ids[0])

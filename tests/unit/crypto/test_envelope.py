@@ -9,6 +9,7 @@ import pytest
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, parse_sealed
+from lineguard.crypto.kek import KeyEncryptionKey, SoftwareKek
 
 SECRET = b"supplier price 12.34 EUR per part"
 
@@ -174,3 +175,49 @@ def test_seal_many_inside_a_batch_defers_its_keys(env: Envelope, store: DataKeyS
         assert store.count_by_kek() == {}
         assert env.open(blobs[1], object_id="r2", category="c") == b"w"
     assert sum(store.count_by_kek().values()) == 2
+
+
+def test_kek_wrap_many_gives_each_key_its_own_nonce_and_binding(keyring: Keyring) -> None:
+    kek = keyring.active()
+    assert isinstance(kek, SoftwareKek)
+    deks = [bytes([i]) * 32 for i in range(10)]
+    aads = [f"record-{i}".encode() for i in range(10)]
+    wrapped = kek.wrap_many(deks, aads)
+    assert len({w[:12] for w in wrapped}) == 10  # a fresh nonce per wrap
+    for dek, aad, blob in zip(deks, aads, wrapped, strict=True):
+        assert kek.unwrap(blob, aad) == dek
+    with pytest.raises(CryptoError, match="cannot unwrap"):
+        kek.unwrap(wrapped[0], aads[1])
+    with pytest.raises(CryptoError, match="2 keys and 1 associated data"):
+        kek.wrap_many(deks[:2], aads[:1])
+
+
+class _OneAtATime:
+    """A KEK provider whose KEK has only ``wrap`` (as a PKCS#11 one)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def active(self) -> _OneAtATimeKek:
+        return _OneAtATimeKek(self.keyring.active())
+
+    def get(self, kek_id: str) -> KeyEncryptionKey:
+        return self.keyring.get(kek_id)
+
+
+class _OneAtATimeKek:
+    def __init__(self, inner: KeyEncryptionKey) -> None:
+        self.inner = inner
+        self.kek_id = inner.kek_id
+
+    def wrap(self, dek: bytes, aad: bytes) -> bytes:
+        return self.inner.wrap(dek, aad)
+
+    def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
+        return self.inner.unwrap(wrapped, aad)
+
+
+def test_seal_many_with_a_kek_that_wraps_one_at_a_time(keyring: Keyring, store: DataKeyStore) -> None:
+    env = Envelope(_OneAtATime(keyring), store)
+    blobs = env.seal_many([("r1", b"a"), ("r2", b"b")], category="c")
+    assert Envelope(keyring, store).open(blobs[1], object_id="r2", category="c") == b"b"
