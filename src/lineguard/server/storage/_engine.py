@@ -73,6 +73,12 @@ def create_engine_for(url: str | URL, *, password: str | None = None, pool_size:
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # The most recently returned connection first. SQLite drops a connection's
+            # whole page cache when another connection has committed since its last
+            # transaction; handing out the connection idle longest (FIFO) meant every
+            # ingest batch re-read its pages (read syscalls in 5 s of paced ingest:
+            # 17,800 FIFO, 2,800 LIFO).
+            pool_use_lifo=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
