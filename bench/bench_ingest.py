@@ -432,7 +432,8 @@ def bench_ingest(
             )
             print(
                 f"  {engine_name:10s} {'':20s}  CPU per batch: server+db"
-                f" {saturated['server_cpu_ms_per_batch']:5.1f} ms,"
+                f" {saturated['server_cpu_ms_per_batch']:5.1f} ms"
+                f" (paced {paced['server_cpu_ms_per_batch']:4.1f} ms),"
                 f" client {saturated['client_cpu_ms_per_batch']:4.1f} ms"
                 f" -> capacity on 2 dedicated cores {saturated['capacity_2_cores_eps']:6.0f} ev/s",
                 flush=True,
