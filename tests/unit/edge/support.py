@@ -103,6 +103,18 @@ class PlantPki:
             )
         )
 
+    def client_files(self, directory: Path, node_id: str) -> tuple[Path, Path]:
+        """A node's client certificate and key as PEM files (for raw TLS clients in tests)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert_file, key_file = directory / f"{node_id}.pem", directory / f"{node_id}.key"
+        cert_file.write_bytes(_pem(_cert(node_id, key, "test-plant-ca", self.ca_key)))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return cert_file, key_file
+
     def enroll(self, data_dir: Path, node_id: str, server_url: str) -> None:
         key = IdentityStore.generate_key()
         cert = _cert(node_id, key, "test-plant-ca", self.ca_key)

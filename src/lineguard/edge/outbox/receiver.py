@@ -37,6 +37,8 @@ class LocalIngestReceiver:
         self.bodies: list[bytes] = []
         self.peers: set[str] = set()
         self.rejections: list[str] = []
+        #: Requests whose client went away before its whole body arrived (not judged).
+        self.aborted = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -62,6 +64,13 @@ class LocalIngestReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The client went away mid-request (a node killed while sending):
+                    # nothing complete arrived to accept or reject, as a real server sees it.
+                    self.close_connection = True
+                    with receiver.lock:
+                        receiver.aborted += 1
+                    return
                 cert = self.connection.getpeercert()
                 subject = dict(x[0] for x in cert.get("subject", ())) if cert else {}
                 try:
