@@ -35,8 +35,7 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
 
 def new_id(prefix: str) -> str:
     """An opaque id such as ``evt_0193...`` whose prefix names what it identifies."""
-    # The UUID's hex digits without building a uuid.UUID: an ingest batch makes a hundred.
-    return f"{prefix}_{_uuid7_int(_now_ms(), int.from_bytes(os.urandom(10), 'big')):032x}"
+    return new_ids(prefix, 1)[0]
 
 
 def new_ids(prefix: str, count: int) -> list[str]:

@@ -106,10 +106,7 @@ class Envelope:
             dek_aad(key_id, category, object_id)
             for key_id, (object_id, _) in zip(key_ids, items, strict=True)
         ]
-        wrap_many = getattr(kek, "wrap_many", None)  # a PKCS#11 KEK wraps one at a time
-        wrapped = (
-            wrap_many(deks, aads) if wrap_many else [kek.wrap(d, a) for d, a in zip(deks, aads, strict=True)]
-        )
+        wrapped = kek.wrap_many(deks, aads)
         records: list[WrappedKey] = []
         sealed: list[bytes] = []
         for i, (object_id, plaintext) in enumerate(items):

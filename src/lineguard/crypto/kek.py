@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lineguard.contracts.errors import CryptoError
 
-__all__ = ["KekProvider", "KeyEncryptionKey", "SoftwareKek"]
+__all__ = ["KekProvider", "KeyEncryptionKey", "SoftwareKek", "check_pairs"]
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -37,9 +37,20 @@ class KeyEncryptionKey(Protocol):
         """Encrypt ``dek`` bound to ``aad``; the result is self-contained (nonce included)."""
         ...
 
+    def wrap_many(self, deks: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
+        """:meth:`wrap` of each ``(dek, aad)`` pair, in order (see :func:`check_pairs`)."""
+        ...
+
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         """Inverse of :meth:`wrap`; raise :class:`CryptoError` if ``wrapped`` or ``aad`` differ."""
         ...
+
+
+def check_pairs(deks: Sequence[bytes], aads: Sequence[bytes]) -> None:
+    """What every ``wrap_many`` checks first: one associated data per key."""
+    if len(deks) != len(aads):
+        msg = f"wrap_many got {len(deks)} keys and {len(aads)} associated data"
+        raise CryptoError(msg)
 
 
 class KekProvider(Protocol):
@@ -110,9 +121,7 @@ class SoftwareKek:
         """:meth:`wrap` of each ``(dek, aad)``: every wrap gets its own random nonce, all
         drawn with one ``os.urandom`` call (a call per wrap released and retook the GIL
         a hundred times per ingest batch). Nothing is kept between calls."""
-        if len(deks) != len(aads):
-            msg = f"wrap_many got {len(deks)} keys and {len(aads)} associated data"
-            raise CryptoError(msg)
+        check_pairs(deks, aads)
         nonces = os.urandom(NONCE_BYTES * len(deks))
         return [
             gcm_wrap(self.__aead, dek, aad, nonce=nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES])

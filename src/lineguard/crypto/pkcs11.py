@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import SecretStr
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_id
+from lineguard.crypto.kek import check_pairs
 
 __all__ = ["LABEL_PREFIX", "Pkcs11Kek", "Pkcs11Keyring"]
 
@@ -55,6 +57,11 @@ class Pkcs11Kek:
             msg = f"PKCS#11 KEK {self._kek_id}: wrap failed ({type(exc).__name__})"
             raise CryptoError(msg) from None
         return nonce + bytes(body)
+
+    def wrap_many(self, deks: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
+        """One token call per key: the token draws its own nonces, nothing is batched."""
+        check_pairs(deks, aads)
+        return [self.wrap(dek, aad) for dek, aad in zip(deks, aads, strict=True)]
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         from pkcs11 import Mechanism, PKCS11Error

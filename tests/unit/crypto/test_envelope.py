@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Sequence
 
 import pytest
 
@@ -193,7 +194,7 @@ def test_kek_wrap_many_gives_each_key_its_own_nonce_and_binding(keyring: Keyring
 
 
 class _OneAtATime:
-    """A KEK provider whose KEK has only ``wrap`` (as a PKCS#11 one)."""
+    """A KEK provider whose KEK wraps one key per call (as a PKCS#11 one does)."""
 
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
@@ -212,6 +213,9 @@ class _OneAtATimeKek:
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
         return self.inner.wrap(dek, aad)
+
+    def wrap_many(self, deks: Sequence[bytes], aads: Sequence[bytes]) -> list[bytes]:
+        return [self.wrap(dek, aad) for dek, aad in zip(deks, aads, strict=True)]
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         return self.inner.unwrap(wrapped, aad)

@@ -84,6 +84,14 @@ def test_kek_conformance(provider: KekProvider) -> None:
     with pytest.raises(CryptoError):
         provider.get("kek_unknown")
     assert "\x07" not in repr(kek)
+    aads = [dek_aad(f"dek_{i}", "c", "o") for i in range(3)]
+    many = kek.wrap_many([bytes([i]) * 32 for i in range(3)], aads)
+    assert len({w[:12] for w in many}) == 3  # a nonce of its own per key
+    assert [provider.get(kek.kek_id).unwrap(w, a) for w, a in zip(many, aads, strict=True)] == [
+        bytes([i]) * 32 for i in range(3)
+    ]
+    with pytest.raises(CryptoError, match="associated data"):
+        kek.wrap_many([b"\x07" * 32] * 2, aads[:1])
 
 
 def test_envelope_and_rotation_on_the_token(hsm: KekProvider, store: DataKeyStore) -> None:
