@@ -16,33 +16,16 @@ to reach it. Same split, same backbone and same fitted statistics as the product
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from lineguard.vision.metrics import auroc
+from pixel_research import EVAL, add_common_args, fit_and_map, resize, zscore
 
-from lineguard.vision.dataset import scan_dataset  # noqa: E402
-from lineguard.vision.evaluate import load_mask  # noqa: E402
-from lineguard.vision.metrics import auroc  # noqa: E402
-from lineguard.vision.train import TrainConfig, fit_detector, load_inputs, split_holdout  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "magnetic-tile"
-EVAL = 128  # pixel-metric resolution
 FOLDS = 5
-
-
-def _resize(maps: torch.Tensor, size: int) -> np.ndarray:
-    return F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-12)
 
 
 def _linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, keep: torch.Tensor) -> torch.nn.Module:
@@ -90,39 +73,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_common_args(parser)
     parser.add_argument("--defect", default="uneven", help="the defect type whose masks the probes learn")
     parser.add_argument("--conv", action="store_true", help="also train the convolutional probe (slower)")
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    if not args.data.is_dir():
-        sys.exit(f"dataset not found: {args.data} (the shared datasets live in ../shared/datasets)")
-    torch.set_num_threads(args.threads)
     started = time.perf_counter()
-
-    ds = scan_dataset(args.data, require_test=True)
-    fit_paths, holdout_paths = split_holdout(args.data, ds.train_good, TrainConfig().holdout_fraction)
-    fitted = fit_detector(fit_paths, holdout_paths, TrainConfig(threads=args.threads))
-    head = fitted.detector.head
-    test = list(ds.test)
-    types = np.array([i.label for i in test])
-    masks = np.stack([load_mask(i.mask, EVAL, EVAL) for i in test])
-
-    embs, z_local, product = [], [], []
-    for start in range(0, len(test), 16):
-        x = torch.from_numpy(
-            load_inputs([i.path for i in test[start : start + 16]], fitted.config.image_size)
-        )
-        with torch.no_grad():
-            emb, desc = head.parts(fitted.detector.backbone(x))
-            local_map, gdist = head.raw_from_parts(emb, desc)
-            _, fused = head.combine(local_map, gdist)
-        embs.append(emb)
-        z_local.append(_resize((local_map - head.norm[0]) / head.norm[1], EVAL))
-        product.append(_resize(fused, EVAL))
-    emb = torch.cat(embs)
-    local = np.concatenate(z_local)
-    product_map = np.concatenate(product)
+    maps = fit_and_map(args.data, args.threads)
+    test, types, masks = maps.test, maps.types, maps.masks
+    emb, local, product_map = maps.emb, maps.z_local, maps.product
 
     print(
         f"{len(test)} test images, {int(masks.sum())} defect pixels ({args.defect}: "
@@ -151,7 +109,7 @@ def main() -> None:
             probe = train(x[tr], y[tr], keep[tr])
             with torch.no_grad():
                 out[te] = probe(x[te])[:, 0]
-        p = _zscore(_resize(out, EVAL))
+        p = zscore(resize(out, EVAL))
         inside = types == args.defect
         print(
             f"{name} probe (trained on the test masks, {FOLDS}-fold by image): "
