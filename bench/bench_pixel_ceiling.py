@@ -90,6 +90,10 @@ def main() -> None:
     print(f"product map, pooled pixel AUROC: {auroc(masks, product_map):.3f}")
     print(f"product map without {args.defect} images: {auroc(masks[other], product_map[other]):.3f}")
     print(f"local map alone: {auroc(masks, local):.3f}")
+    # A perfect gate: the global lift only on the defect type's own images (it reads the
+    # test labels). If even this misses a target, gating the lift cannot reach it.
+    gated = local + (maps.z_global * ~other)[:, None, None]
+    print(f"oracle gate (global lift only on {args.defect} images): {auroc(masks, gated):.3f}")
 
     # Probe inputs: the local embedding and its per-image centred copy, standardised.
     x = torch.cat([emb, emb - emb.mean((2, 3), keepdim=True)], 1)
