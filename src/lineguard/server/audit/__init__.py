@@ -16,9 +16,10 @@ from lineguard.server.audit.hook import AuditRecorder
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
 from lineguard.server.audit.service import create_checkpoint, prune, record
 from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
-from lineguard.server.audit.verifier import Ed25519Verifier, Verifier, VerifyReport
+from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
 
 __all__ = [
+    "MIN_AUDIT_RETENTION_DAYS",
     "AuditRecorder",
     "AuditSigner",
     "Checkpoint",

@@ -205,13 +205,17 @@ def prune(session: Session, *, retention_days: int, now: datetime | None = None)
     """Delete entries older than ``retention_days``, up to the newest signed checkpoint that allows it.
 
     Verification of the remaining log then starts from that checkpoint (its entry
-    hash and Merkle frontier), so pruning never breaks the chain.
+    hash and Merkle frontier), so pruning never breaks the chain. The checkpoint must
+    itself be signed before the cutoff: the verifier proves a prune by the checkpoint's
+    signed time being older than the retention (a cut of recent entries cannot be
+    passed off as a prune). The caller records ``audit.pruned`` in the same transaction.
     """
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     head = _lock_head(session)
     candidate = session.scalar(
         select(func.max(AuditCheckpointRow.seq)).where(
             AuditCheckpointRow.seq > head.base_seq,
+            AuditCheckpointRow.created_at < cutoff,
             AuditCheckpointRow.seq.in_(select(AuditEntryRow.seq).where(AuditEntryRow.recorded_at < cutoff)),
         )
     )

@@ -10,7 +10,12 @@
    previous entry's hash, each entry's hash recomputed from its content, and at every
    checkpoint the entry hash and Merkle root it signed;
 3. that no checkpoint (from the log or kept elsewhere) lies beyond the end: a
-   truncated tail is detected by a checkpoint that covers entries no longer there.
+   truncated tail is detected by a checkpoint that covers entries no longer there;
+4. that a pruned log (one that starts after seq 1) was pruned by retention, provably:
+   the kept entries hold an ``audit.pruned`` entry naming the base, the base is a
+   signed checkpoint, and that checkpoint is older (at verification time) than the
+   retention the entry claims, itself at least :data:`MIN_AUDIT_RETENTION_DAYS`. A
+   cut of recent entries dressed up as a prune fails here, naming the gap.
 
 The first problem raises :class:`AuditChainError` (or :class:`SignatureError`) naming
 the entry and what was expected vs found. An empty policy is an error: with no signed
@@ -21,9 +26,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -34,7 +41,11 @@ from lineguard.server.audit.records import Checkpoint, Entry, LogSource
 from lineguard.server.audit.service import checkpoint_statement
 from lineguard.server.audit.signing import key_id_of, verify_ed25519
 
-__all__ = ["Ed25519Verifier", "Verifier", "VerifyReport"]
+__all__ = ["MIN_AUDIT_RETENTION_DAYS", "Ed25519Verifier", "Verifier", "VerifyReport"]
+
+#: The floor of ``retention.audit_log_days`` (config refuses less): no prune is younger.
+MIN_AUDIT_RETENTION_DAYS = 365
+_PRUNED = "audit.pruned"
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,13 @@ class Verifier(ABC):
     def verify_signature(self, checkpoint: Checkpoint, statement: bytes, signature: bytes) -> None:
         """Raise :class:`SignatureError` unless ``signature`` over ``statement`` is valid."""
 
-    def verify(self, log: LogSource, *, trusted_checkpoints: Iterable[Checkpoint] = ()) -> VerifyReport:
+    def verify(
+        self,
+        log: LogSource,
+        *,
+        trusted_checkpoints: Iterable[Checkpoint] = (),
+        now: datetime | None = None,
+    ) -> VerifyReport:
         by_seq = self._check_checkpoints([*log.checkpoints(), *trusted_checkpoints])
         if not by_seq:
             msg = "no signed checkpoint to verify against: truncation could not be ruled out"
@@ -68,7 +85,10 @@ class Verifier(ABC):
         walk = _Walk.start(log.base(), by_seq)
         for entry in log.entries():
             walk.step(entry)
-        return walk.finish(log.tail())
+        report = walk.finish(log.tail())
+        if walk.base is not None:
+            _check_prune(walk.base, walk.prune_claims, now or datetime.now(UTC))
+        return report
 
     def _check_checkpoints(self, checkpoints: list[Checkpoint]) -> dict[int, Checkpoint]:
         by_seq: dict[int, Checkpoint] = {}
@@ -125,6 +145,9 @@ class _Walk:
 
     def __init__(self, base: Checkpoint | None, by_seq: dict[int, Checkpoint]) -> None:
         self.by_seq = by_seq
+        self.base = base
+        #: ``audit.pruned`` entries seen: (seq, through_seq, retention_days).
+        self.prune_claims: list[tuple[int, int, int]] = []
         if base is None:
             self.expected, self.prev, self.frontier = 1, GENESIS_HASH, MerkleFrontier()
         else:
@@ -178,6 +201,8 @@ class _Walk:
             )
             raise AuditChainError(msg)
         self.frontier.append_entry(computed)
+        if entry.name == _PRUNED and self.base is not None:
+            self.prune_claims.append(_prune_claim(entry))
         if self.pending_i < len(self.pending) and self.pending[self.pending_i] == entry.seq:
             self._check_against(self.by_seq[entry.seq], computed)
         self.prev, self.expected, self.count = computed, expected + 1, self.count + 1
@@ -206,3 +231,45 @@ class _Walk:
             msg = f"the log ends at seq {last} ({self.prev}), its chain head says {tail[0]} ({tail[1]})"
             raise AuditChainError(msg)
         return VerifyReport(self.count, self.first, last, self.checked, self.last_cp)
+
+
+def _prune_claim(entry: Entry) -> tuple[int, int, int]:
+    try:
+        fields = json.loads(entry.payload)
+        through, days = fields["through_seq"], fields["retention_days"]
+    except (ValueError, TypeError, KeyError):
+        through = days = None
+    if type(through) is not int or type(days) is not int:
+        msg = f"entry {entry.seq} ({_PRUNED}) does not name through_seq and retention_days as integers"
+        raise AuditChainError(msg)
+    return entry.seq, through, days
+
+
+def _check_prune(base: Checkpoint, claims: list[tuple[int, int, int]], now: datetime) -> None:
+    """A log that starts after seq 1 must show a retention prune to that point, old enough."""
+    gap = f"entries 1-{base.seq} were removed"
+    claim = next((c for c in claims if c[1] == base.seq), None)
+    if claim is None:
+        msg = (
+            f"{gap}, but the kept log holds no {_PRUNED} entry through seq {base.seq}: not a retention prune"
+        )
+        raise AuditChainError(msg)
+    seq, _, days = claim
+    if days < MIN_AUDIT_RETENTION_DAYS:
+        msg = (
+            f"{gap}: the {_PRUNED} entry {seq} claims a retention of {days} days, below the floor of "
+            f"{MIN_AUDIT_RETENTION_DAYS}"
+        )
+        raise AuditChainError(msg)
+    try:
+        signed_at = datetime.fromisoformat(base.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"{gap}: the checkpoint at seq {base.seq} has no readable time ({base.created_at[:40]!r})"
+        raise AuditChainError(msg) from None
+    age = now - signed_at
+    if age < timedelta(days=days):
+        msg = (
+            f"{gap}: the checkpoint at seq {base.seq} ({base.created_at}) is only {age.days} days old, "
+            f"but entries may be pruned only after {days} days ({_PRUNED} entry {seq})"
+        )
+        raise AuditChainError(msg)
