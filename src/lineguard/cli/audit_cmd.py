@@ -192,7 +192,13 @@ def public_key(config_path: Path) -> None:
 
 @audit.command("forward")
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--syslog", "target_url", required=True, help="udp://host:514 or tcp://host:6514 of the SIEM.")
+@click.option(
+    "--syslog",
+    "target_url",
+    required=True,
+    help="udp://host:514, tcp://host:601 or tls://host:6514 (RFC 5425) of the SIEM; "
+    "it must be in the egress allowlist of server.yaml (syslog+udp / syslog+tcp / syslog+tls).",
+)
 @click.option("--follow", is_flag=True, help="Keep running, forwarding new entries every --interval-s.")
 @click.option("--interval-s", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
 def forward(config_path: Path, target_url: str, follow: bool, interval_s: float) -> None:
@@ -200,16 +206,18 @@ def forward(config_path: Path, target_url: str, follow: bool, interval_s: float)
 
     \b
     Example:
-      lineguard audit forward --config server.yaml --syslog tcp://siem.plant.local:6514 --follow
+      lineguard audit forward --config server.yaml --syslog tls://siem.plant.local:6514 --follow
     """
     import socket
 
+    from lineguard.server.audit import AuditRecorder
     from lineguard.server.audit.syslog import SyslogTarget, forward_new_entries
+    from lineguard.server.egress import build_gate
     from lineguard.server.keystore import open_storage
 
     settings = load_server_config(config_path)
-    target = SyslogTarget(target_url)
     engine, sessions = open_storage(settings, migrate=False)
+    target = SyslogTarget(target_url, build_gate(settings, sessions=sessions, audit=AuditRecorder()))
     state = settings.data_dir / "audit" / "forwarded.seq"
     try:
         while True:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lineguard.config.egress import EgressConfig
 from lineguard.config.secrets import SecretRef
 
 __all__ = [
@@ -195,3 +196,4 @@ class ServerConfig(_Section):
     auth: AuthConfig = AuthConfig()
     retention: RetentionConfig = RetentionConfig()
     registry: RegistryConfig = RegistryConfig()
+    egress: EgressConfig = EgressConfig()

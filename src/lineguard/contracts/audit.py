@@ -37,6 +37,7 @@ __all__ = [
     "BackupCreated",
     "BackupRestored",
     "ConfigChanged",
+    "EgressDenied",
     "EnrollmentTokenIssued",
     "EvidenceAccessed",
     "EvidenceViewed",
@@ -470,6 +471,19 @@ class IngestBatchRejected(AuditEvent):
     event_name: ClassVar[str] = "ingest.batch_rejected"
     outcome: Literal["success", "failure", "denied"] = "failure"
     node_id: Ident
+    reason: Text
+
+
+# -- outbound connections ---------------------------------------------------------
+
+
+class EgressDenied(AuditEvent):
+    """The server refused to connect somewhere the egress allowlist does not allow."""
+
+    event_name: ClassVar[str] = "egress.denied"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    destination: Text = Field(description="scheme://host:port as requested.")
+    purpose: Text = Field(description="What the connection was for (cmms:<name>, mqtt, siem).")
     reason: Text
 
 

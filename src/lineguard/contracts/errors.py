@@ -15,6 +15,7 @@ and CLI messages in exactly one place (``lineguard.cli.main``)::
     │   └── DatasetError                (400, "dataset_invalid")     missing / misnamed dataset
     ├── AuthenticationError             (401, "unauthenticated")
     ├── PermissionDeniedError           (403, "forbidden")
+    │   └── EgressDeniedError           (403, "egress_denied")      destination not allowlisted
     ├── NotFoundError                   (404, "not_found")
     ├── ConflictError                   (409, "conflict")
     ├── RateLimitedError                (429, "rate_limited")
@@ -22,6 +23,7 @@ and CLI messages in exactly one place (``lineguard.cli.main``)::
     │   ├── SignatureError              (400, "signature_invalid")
     │   └── AuditChainError             (400, "audit_chain_broken")
     ├── CryptoError                     (500, "crypto_failed")       wrong key / undecryptable
+    ├── UpstreamError                   (502, "upstream_failed")     a CMMS / broker / SIEM failed
     └── ModelError                      (500, "model_failed")        model cannot load or run
 
 Security checks raise an :class:`IntegrityError` subclass whose message says what was
@@ -40,6 +42,7 @@ __all__ = [
     "ContractError",
     "CryptoError",
     "DatasetError",
+    "EgressDeniedError",
     "ImageDecodeError",
     "InputError",
     "IntegrityError",
@@ -51,6 +54,7 @@ __all__ = [
     "RateLimitedError",
     "SecretError",
     "SignatureError",
+    "UpstreamError",
 ]
 
 
@@ -113,6 +117,12 @@ class PermissionDeniedError(LineGuardError):
     http_status = 403
 
 
+class EgressDeniedError(PermissionDeniedError):
+    """The server was about to connect somewhere the egress allowlist does not name."""
+
+    code = "egress_denied"
+
+
 class NotFoundError(LineGuardError):
     code = "not_found"
     http_status = 404
@@ -149,3 +159,18 @@ class CryptoError(LineGuardError):
 class ModelError(LineGuardError):
     code = "model_failed"
     http_status = 500
+
+
+class UpstreamError(LineGuardError):
+    """A destination the server talks to (CMMS, broker, SIEM) failed or answered wrongly.
+
+    ``retryable`` says whether trying again later may succeed (a 5xx, a timeout, a
+    dropped connection) or not (a 4xx, a redirect off the allowlist, a forged answer).
+    """
+
+    code = "upstream_failed"
+    http_status = 502
+
+    def __init__(self, message: str, *, retryable: bool, details: list[str] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retryable = retryable

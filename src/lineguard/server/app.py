@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from lineguard import __version__
 from lineguard.config.server import ServerConfig
 from lineguard.server.context import AuditHook, Sealer, ServerContext
+from lineguard.server.egress import build_gate
 from lineguard.server.errors import install_error_handlers
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
@@ -92,12 +93,14 @@ def create_app(
             database_url(settings), password=password, pool_size=settings.database.pool_size
         )
     sessions = session_factory(engine)
+    audit_hook = audit if audit is not None else protection.default_audit(settings)
     context = ServerContext(
         settings=settings,
         engine=engine,
         sessions=sessions,
         sealer=sealer if sealer is not None else protection.default_sealer(settings, sessions),
-        audit=audit if audit is not None else protection.default_audit(settings),
+        audit=audit_hook,
+        egress=build_gate(settings, sessions=sessions, audit=audit_hook),
         extras=dict(extras or {}),
     )
     domain_lifespans: list[LifespanHook] = [

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
+from lineguard.server.egress import EgressGate
 
 __all__ = ["AuditHook", "Sealer", "ServerContext", "get_context", "get_session"]
 
@@ -51,6 +52,8 @@ class ServerContext:
     sessions: sessionmaker[Session]
     sealer: Sealer
     audit: AuditHook
+    #: The one door to the outside (``lineguard.server.egress``); built by ``create_app``.
+    egress: EgressGate
     #: Per-domain objects (PKI, rate limiters, caches), keyed by domain name.
     extras: dict[str, Any] = field(default_factory=dict)
 

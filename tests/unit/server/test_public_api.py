@@ -16,6 +16,10 @@ PUBLIC = {
         "MODERN_CIPHERS", "TLS_EXTENSION", "PeerCertificateProtocol", "ServerThread",
         "client_certificate_pem", "serve", "serve_workers", "server_ssl_context", "uvicorn_config",
     ],
+    "lineguard.server.egress": [
+        "EGRESS_ACTOR", "ClientChain", "Denial", "Destination", "EgressGate", "GatedHttp", "HttpResult",
+        "IpAddress", "Pass", "Resolver", "build_gate", "system_resolver",
+    ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
         "maybe_renew", "needs_renewal", "node_ssl_context", "renew",

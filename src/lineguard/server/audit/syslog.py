@@ -3,7 +3,10 @@
 Each entry becomes one message: facility 13 ("log audit"), severity notice (5) for a
 success and warning (4) for a failure or denial, MSGID the event name, and the whole
 entry (hashes included, so the SIEM can verify the chain later) as JSON in MSG. UDP
-sends one datagram per entry; TCP uses octet-counting framing (RFC 6587). The highest
+sends one datagram per entry; TCP uses octet-counting framing (RFC 6587) and TLS the same
+framing over TLS 1.2+ (RFC 5425, ``tls://siem:6514``; the certificate is checked
+against the SIEM's name and the CA pinned in its egress rule). Every connection goes
+through the egress gate (``syslog+udp``, ``syslog+tcp`` or ``syslog+tls`` rules). The highest
 forwarded ``seq`` is kept in ``data_dir/audit/forwarded.seq``, written only after a
 batch was handed to the socket, so a restart resends at most one batch and never skips.
 Forwarding is a copy for monitoring: the signed chain in the database stays the record.
@@ -12,7 +15,6 @@ Forwarding is a copy for monitoring: the signed chain in the database stays the 
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,10 +22,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.errors import InputError
+from lineguard.contracts.errors import InputError, UpstreamError
 from lineguard.crypto import atomic_write
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.audit.records import Entry
+from lineguard.server.egress import Destination, EgressGate
 
 __all__ = ["SyslogTarget", "format_message", "forward_new_entries"]
 
@@ -31,27 +34,36 @@ _FACILITY_LOG_AUDIT = 13
 
 
 class SyslogTarget:
-    """``udp://host:port`` or ``tcp://host:port``."""
+    """``udp://host:port``, ``tcp://host:port`` or ``tls://host:port``, reached through ``gate``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, gate: EgressGate) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in {"udp", "tcp"} or not parts.hostname or parts.port is None:
-            msg = f"syslog target must look like udp://host:514 or tcp://host:6514, got {url!r}"
+        if parts.scheme not in {"udp", "tcp", "tls"} or not parts.hostname or parts.port is None:
+            msg = (
+                f"syslog target must look like udp://host:514, tcp://host:601 or tls://host:6514, got {url!r}"
+            )
             raise InputError(msg)
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+        self._gate = gate
+        self._destination = Destination(scheme=f"syslog+{self.scheme}", host=self.host, port=self.port)
 
     def send(self, messages: Iterable[bytes]) -> None:
-        if self.scheme == "udp":
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                for message in messages:
-                    sock.sendto(message, (self.host, self.port))
-            return
         try:
-            with socket.create_connection((self.host, self.port), timeout=10) as sock:
+            if self.scheme == "udp":
+                with self._gate.open_udp(self._destination, purpose="siem") as sock:
+                    for message in messages:
+                        sock.send(message)
+                return
+            opener = self._gate.open_tls if self.scheme == "tls" else self._gate.open_tcp
+            with opener(self._destination, purpose="siem", timeout_s=10) as sock:
                 for message in messages:
+                    # Octet counting: "MSG-LEN SP SYSLOG-MSG" (RFC 6587 3.4.1, RFC 5425 4.3).
                     sock.sendall(str(len(message)).encode() + b" " + message)
+        except UpstreamError as exc:
+            msg = f"cannot send to syslog at {self.scheme}://{self.host}:{self.port} ({exc.message})"
+            raise InputError(msg) from None
         except OSError as exc:
-            msg = f"cannot send to syslog at tcp://{self.host}:{self.port} ({exc.strerror or exc})"
+            msg = f"cannot send to syslog at {self.scheme}://{self.host}:{self.port} ({exc.strerror or exc})"
             raise InputError(msg) from None
 
 
