@@ -3,7 +3,8 @@
 * :func:`record` — the one choke point every writer goes through (in its transaction);
   :class:`AuditRecorder` adapts it to ``create_app``'s ``audit`` hook.
 * :mod:`.chain` — entry hashes over canonical JSON and the Merkle frontier.
-* :func:`create_checkpoint` — an Ed25519-signed Merkle root (:class:`AuditSigner`);
+* :func:`create_checkpoint` — an Ed25519-signed Merkle root (:class:`AuditSigner`) over a
+  span it re-walked and compared with what this process wrote (:class:`ChainWitness`);
   ``scheduled.lifespan`` makes one periodically.
 * :class:`Ed25519Verifier` — the template-method verifier, over the live database
   (:class:`DatabaseLog`) or an export (:class:`ExportedLog`, :func:`write_export`).
@@ -11,17 +12,20 @@
 """
 
 from lineguard.server.audit.chain import MerkleFrontier, entry_hash
+from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.export import ExportedLog, read_checkpoints, write_export
 from lineguard.server.audit.hook import AuditRecorder
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
-from lineguard.server.audit.service import create_checkpoint, prune, record
+from lineguard.server.audit.service import prune, record
 from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
 from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
+from lineguard.server.audit.witness import ChainWitness
 
 __all__ = [
     "MIN_AUDIT_RETENTION_DAYS",
     "AuditRecorder",
     "AuditSigner",
+    "ChainWitness",
     "Checkpoint",
     "DatabaseLog",
     "Ed25519Verifier",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from lineguard.crypto import utc_text
 from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
 
-__all__ = ["Checkpoint", "DatabaseLog", "Entry", "LogSource"]
+__all__ = ["Checkpoint", "DatabaseLog", "Entry", "LogSource", "entries_between"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +150,25 @@ class DatabaseLog:
         return None if head is None else (head[0], head[1])
 
     def entries(self) -> Iterator[Entry]:
-        t = AuditEntryRow
-        stmt = select(
-            t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
-        ).order_by(t.seq)
         head = self._head()
-        if head is not None:
-            stmt = stmt.where(t.seq <= head[0])
-        # Core rows through the session's connection: no ORM loading on the hot path.
-        result = self.session.connection().execution_options(yield_per=self.batch).execute(stmt)
-        for row in result:
-            yield Entry(row[0], row[1], utc_text(row[2]), *row[3:])
+        through = None if head is None else head[0]
+        return entries_between(self.session, after_seq=0, through_seq=through, batch=self.batch)
+
+
+def entries_between(
+    session: Session, *, after_seq: int, through_seq: int | None, batch: int = 5000
+) -> Iterator[Entry]:
+    """Entries with ``after_seq < seq <= through_seq`` (no upper bound if None), in seq order."""
+    t = AuditEntryRow
+    stmt = select(
+        t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
+    ).order_by(t.seq)
+    if after_seq:
+        stmt = stmt.where(t.seq > after_seq)
+    if through_seq is not None:
+        stmt = stmt.where(t.seq <= through_seq)
+    # Core rows through the session's connection: no ORM loading on the hot path. The
+    # streaming option goes on the statement: on the connection it would outlive the read.
+    result = session.connection().execute(stmt.execution_options(yield_per=batch))
+    for row in result:
+        yield Entry(row[0], row[1], utc_text(row[2]), *row[3:])

@@ -2,7 +2,9 @@
 
 Every ``audit.checkpoint_interval_s`` seconds (default 300, or ``extras`` of the
 server context) and once at shutdown, the current Merkle root is signed if entries
-were added since the last checkpoint. A checkpoint bounds what an attacker with
+were added since the last checkpoint, after re-walking them and comparing them with
+what this process wrote (``checkpoint.create_checkpoint``); a span that disagrees is
+never signed and is logged as tampering at every try. A checkpoint bounds what an attacker with
 database access could cut off the end of the log unnoticed to the entries since it.
 Checkpoints need the audit key, which is sealed under the server keyring; a server
 without a keyring (a benchmark baseline) logs that it makes none.
@@ -19,10 +21,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lineguard.contracts.errors import LineGuardError
+from lineguard.contracts.errors import AuditChainError, LineGuardError
 from lineguard.crypto import Envelope
-from lineguard.server.audit.service import create_checkpoint
+from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.signing import AuditSigner
+from lineguard.server.audit.witness import ChainWitness
 from lineguard.server.keystore.envelope import open_keyring
 
 __all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "checkpoint_now", "lifespan"]
@@ -51,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("audit checkpoints are off: no keyring to hold the audit key (%s)", exc.message)
         yield
         return
+    ChainWitness().attach(context.sessions)  # every append of this process, checked before signing
     interval = float(context.extras.get("audit.checkpoint_interval_s", DEFAULT_CHECKPOINT_INTERVAL_S))
     stop = asyncio.Event()
 
@@ -60,6 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             try:
                 await asyncio.to_thread(checkpoint_now, context, signer)
+            except AuditChainError as exc:
+                log.error("AUDIT CHAIN TAMPERED since the last checkpoint; nothing signed: %s", exc.message)  # noqa: TRY400 - the message is the finding, a traceback adds nothing
             except Exception:
                 log.exception("audit checkpoint failed; will retry")
 

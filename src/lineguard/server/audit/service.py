@@ -10,9 +10,9 @@ transaction (what ``BEGIN IMMEDIATE`` would do, without reopening the connection
 Cost: claim the next seq (``UPDATE … RETURNING``, which takes the lock), then write the
 entry and the new head: one statement on PostgreSQL (the insert as a data-modifying
 CTE of the head update), two on SQLite. Ingest audits one entry per batch, not per event.
-:func:`create_checkpoint` signs the current Merkle root; :func:`prune` drops entries
+``checkpoint.create_checkpoint`` signs the Merkle root; :func:`prune` drops entries
 older than the audit retention, but only up to a signed checkpoint, from which
-verification then starts.
+verification then starts. Each append is noted for this process's ``ChainWitness``.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent
 from lineguard.contracts.errors import InputError
 from lineguard.contracts.ids import new_id
-from lineguard.crypto import b64e, canonical_json, utc_text
+from lineguard.crypto import canonical_json, utc_text
 from lineguard.server.audit.chain import MerkleFrontier, entry_hash
 from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Entry
-from lineguard.server.audit.signing import AuditSigner
+from lineguard.server.audit.witness import note_append
 
-__all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "create_checkpoint", "prune", "record"]
+__all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "lock_head", "prune", "record"]
 
 CHECKPOINT_FORMAT = "lineguard-audit-checkpoint/v1"
 _ACTOR = re.compile(ACTOR_PATTERN)
@@ -42,7 +42,7 @@ _LOG = cast(Table, AuditEntryRow.__table__)
 _HEAD = cast(Table, AuditChainHead.__table__)
 
 
-def _lock_head(session: Session) -> AuditChainHead:
+def lock_head(session: Session) -> AuditChainHead:
     """The chain head, locked against every other appender until this transaction ends."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
@@ -140,6 +140,7 @@ def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | N
     else:
         connection.execute(_APPEND, appended)
         connection.execute(_ADVANCE, advanced)
+    note_append(session, seq, digest)
     return entry
 
 
@@ -160,41 +161,6 @@ def checkpoint_statement(
     )
 
 
-def create_checkpoint(
-    session: Session, signer: AuditSigner, *, site_id: str, now: datetime | None = None
-) -> AuditCheckpointRow | None:
-    """Sign the current head (Merkle root over every entry); None if nothing new since the last one."""
-    head = _lock_head(session)
-    if head.seq == 0:
-        return None
-    latest = session.scalar(select(func.max(AuditCheckpointRow.seq)))
-    if latest is not None and latest >= head.seq:
-        return None
-    frontier = MerkleFrontier.from_json(head.frontier)
-    created = utc_text(now or datetime.now(UTC))
-    root = frontier.root()
-    statement = checkpoint_statement(
-        seq=head.seq,
-        entry_hash=head.entry_hash,
-        merkle_root=root,
-        created_at=created,
-        key_id=signer.key_id,
-        site_id=site_id,
-    )
-    row = AuditCheckpointRow(
-        seq=head.seq,
-        entry_hash=head.entry_hash,
-        merkle_root=root,
-        frontier=head.frontier,
-        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
-        key_id=signer.key_id,
-        signature=b64e(signer.sign(statement)),
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 @dataclass(frozen=True)
 class PruneResult:
     through_seq: int
@@ -211,7 +177,7 @@ def prune(session: Session, *, retention_days: int, now: datetime | None = None)
     passed off as a prune). The caller records ``audit.pruned`` in the same transaction.
     """
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-    head = _lock_head(session)
+    head = lock_head(session)
     candidate = session.scalar(
         select(func.max(AuditCheckpointRow.seq)).where(
             AuditCheckpointRow.seq > head.base_seq,
