@@ -11,37 +11,50 @@ names exist.
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 from dataclasses import dataclass
+from importlib import resources
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lineguard.contracts.errors import AuthenticationError, InputError
 
-__all__ = ["PasswordHasher", "PasswordRules"]
+__all__ = ["PasswordHasher", "PasswordRules", "common_passwords"]
 
-#: A few passwords every cracking list starts with; length rules catch most others.
-_COMMON = frozenset(
-    {
-        "password1234",
-        "passwort1234",
-        "123456789012",
-        "qwertyuiop12",
-        "administrator",
-        "lineguard123",
-        "changeme1234",
-        "letmein12345",
-        "welcome12345",
-    }
-)
+_COMMON_LIST = "data/common-passwords.txt.gz"
+#: Shortest context word checked: shorter ones ("qa") would refuse too much by accident.
+_MIN_CONTEXT_WORD = 4
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common and breached passwords (lower case), read once, offline."""
+    raw = resources.files("lineguard.server.auth").joinpath(_COMMON_LIST).read_bytes()
+    lines = gzip.decompress(raw).decode("utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def _base_word(lowered: str) -> str:
+    """The password without the digits and symbols people pad a common word with."""
+    return lowered.strip("0123456789!@#$%^&*()-_=+.,;:?~ ")
 
 
 @dataclass(frozen=True, slots=True)
 class PasswordRules:
-    """Length over composition (NIST SP 800-63B): long, not trivial, not the user name."""
+    """NIST SP 800-63B §3.1.1.2: length, a blocklist and context words; no composition rules.
+
+    Refused: shorter than ``min_length`` (≥ 12) or longer than ``max_length``; on the
+    shipped list of common and breached passwords (:func:`common_passwords`), also once
+    the digits and symbols padded around it are removed (``password12345``); fewer
+    than 4 distinct characters; containing the user name or a context word (the site
+    id, ``lineguard``). Nothing else: no required digits, cases or symbols.
+    """
 
     min_length: int = 12
     max_length: int = 256
+    context_words: tuple[str, ...] = ("lineguard",)
 
     def check(self, password: str, *, username: str) -> None:
         if len(password) < self.min_length:
@@ -51,12 +64,20 @@ class PasswordRules:
             msg = f"password too long: expected at most {self.max_length} characters, got {len(password)}"
             raise InputError(msg)
         lowered = password.lower()
-        if lowered in _COMMON or len(set(password)) < 4:
+        common = common_passwords()
+        if lowered in common or _base_word(lowered) in common:
+            msg = "password is on the list of common or breached passwords: choose a longer passphrase"
+            raise InputError(msg)
+        if len(set(password)) < 4:
             msg = "password too easy to guess: use a longer passphrase"
             raise InputError(msg)
         if username and username.lower() in lowered:
             msg = "password must not contain the user name"
             raise InputError(msg)
+        for word in self.context_words:
+            if len(word) >= _MIN_CONTEXT_WORD and word.lower() in lowered:
+                msg = f"password must not contain the name of this site or service ({word!r})"
+                raise InputError(msg)
 
 
 class PasswordHasher:

@@ -51,7 +51,7 @@ class AuthRuntime:
                 memory_kib=config.argon2_memory_kib,
                 parallelism=config.argon2_parallelism,
             ),
-            rules=PasswordRules(min_length=config.password_min_length),
+            rules=PasswordRules(min_length=config.password_min_length, context_words=(site, "lineguard")),
             lockout=LockoutPolicy(config.lockout_threshold, timedelta(minutes=config.lockout_minutes)),
             limiter=AddressRateLimiter(config.login_attempts_per_minute),
         )
