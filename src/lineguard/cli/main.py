@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("lineguard.cli.retention_cmd", "retention"),
     "user": ("lineguard.cli.user_cmd", "user"),
     "audit": ("lineguard.cli.audit_cmd", "audit"),
+    "doctor": ("lineguard.cli.doctor_cmd", "doctor"),
 }
 
 EXIT_USER_ERROR = 2

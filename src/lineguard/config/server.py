@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lineguard.config.egress import EgressConfig
+from lineguard.config.governance import GovernanceConfig
 from lineguard.config.secrets import SecretRef
 
 __all__ = [
     "AuthConfig",
     "DatabaseConfig",
+    "GovernanceConfig",
     "HttpConfig",
     "IngestLimits",
     "KeyringConfig",
@@ -197,3 +199,4 @@ class ServerConfig(_Section):
     retention: RetentionConfig = RetentionConfig()
     registry: RegistryConfig = RegistryConfig()
     egress: EgressConfig = EgressConfig()
+    governance: GovernanceConfig = GovernanceConfig()

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from lineguard.server.auth.accounts import looks_shared
 from lineguard.server.auth.approval import check_approval, ensure_four_eyes
 from lineguard.server.auth.catalog import ACTIONS, CATEGORIES, ROLES, Action, Category, Role
 from lineguard.server.auth.dependencies import (
@@ -28,8 +29,14 @@ from lineguard.server.auth.dependencies import (
     require,
 )
 from lineguard.server.auth.engine import Decision, Grant, PolicyEngine, Subject, Target
+from lineguard.server.auth.grants import describe as describe_grant
+from lineguard.server.auth.grants import revoke_role
+from lineguard.server.auth.matrix import Matrix, build_matrix, matrix_target, sample_grant
+from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.auth.principal import Principal
+from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.scoping import ReadScope, readable_scope
+from lineguard.server.auth.separation import conflicts
 
 __all__ = [
     "ACTIONS",
@@ -37,21 +44,32 @@ __all__ = [
     "ROLES",
     "Access",
     "Action",
+    "AuthRuntime",
     "Category",
     "Decision",
     "Grant",
+    "Matrix",
     "PolicyEngine",
     "Principal",
     "ReadScope",
     "Role",
+    "RoleGrant",
     "Subject",
     "Target",
+    "User",
     "allow_authenticated",
     "allow_node",
     "allow_public",
+    "build_matrix",
     "check_approval",
+    "conflicts",
     "declared_routes",
+    "describe_grant",
     "ensure_four_eyes",
+    "looks_shared",
+    "matrix_target",
     "readable_scope",
     "require",
+    "revoke_role",
+    "sample_grant",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "create_user",
     "disable_user",
     "get_user",
+    "looks_shared",
     "reset_password",
     "user_by_name",
 ]
@@ -47,12 +48,18 @@ SHARED_ACCOUNT_NAMES = frozenset(
 _SHARED_PATTERN = re.compile(r"^(shift|line|team|station|kiosk|cell)[._-]?\d*$")
 
 
+def looks_shared(username: str) -> bool:
+    """Does ``username`` name a function, a group or a place rather than one person?"""
+    name = username.strip().lower()
+    return name in SHARED_ACCOUNT_NAMES or _SHARED_PATTERN.match(name) is not None
+
+
 def _check_username(username: str) -> str:
     name = username.strip().lower()
     if not _USERNAME_RE.match(name):
         msg = f"user name {username!r} invalid: expected 2-64 of a-z 0-9 . _ - starting with a letter"
         raise InputError(msg)
-    if name in SHARED_ACCOUNT_NAMES or _SHARED_PATTERN.match(name):
+    if looks_shared(name):
         msg = f"user name {name!r} looks like a shared account: accounts are for individual people"
         raise InputError(msg)
     return name

@@ -50,6 +50,7 @@ class Category(StrEnum):
     FINANCE_PRICING = "finance_pricing"
     VENDOR_TERMS = "vendor_terms"
     CUSTOMER_ORDERS = "customer_orders"
+    GOVERNANCE = "governance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ CATEGORIES: dict[Category, CategoryInfo] = {
     Category.FINANCE_PRICING: CategoryInfo("Plant data: finance and pricing", "site"),
     Category.VENDOR_TERMS: CategoryInfo("Plant data: vendor terms", "site"),
     Category.CUSTOMER_ORDERS: CategoryInfo("Plant data: customer orders", "site"),
+    Category.GOVERNANCE: CategoryInfo("Governance documents and the deployment self-check", "site"),
 }
 
 
@@ -109,6 +111,7 @@ class Action(StrEnum):
     VENDOR_TERMS_WRITE = "vendor_terms.write"
     CUSTOMER_ORDERS_READ = "customer_orders.read"
     CUSTOMER_ORDERS_WRITE = "customer_orders.write"
+    GOVERNANCE_READ = "governance.read"
 
     @property
     def category(self) -> Category:

@@ -12,3 +12,8 @@
 Nodes read the TUF repository (:mod:`.tuf_repo`) over their mTLS channel and report
 what they installed or refused; every step lands in the audit log.
 """
+
+from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
+from lineguard.server.registry.publisher import Registry
+
+__all__ = ["ModelVersion", "ModelVersionState", "Registry", "ReleaseRow"]

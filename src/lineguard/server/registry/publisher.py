@@ -49,7 +49,7 @@ class Registry:
     @classmethod
     def open(cls, data_dir: Path, passphrase: SecretStr, *, policy: TufPolicy | None = None) -> Registry:
         registry = cls(
-            packages_dir=data_dir / "registry" / "packages",
+            packages_dir=cls.stored_package(data_dir, "-").parent.parent,
             signers=SigningKeyStore(data_dir / "signing"),
             repo=TufRepository(data_dir / "registry" / "tuf", passphrase, policy),
         )
@@ -81,6 +81,11 @@ class Registry:
 
     def package_dir(self, version_id: str) -> Path:
         return self.packages_dir / version_id / "package"
+
+    @staticmethod
+    def stored_package(data_dir: Path, version_id: str) -> Path:
+        """Where :meth:`keep` stores a version's package under ``data_dir`` (no keys needed)."""
+        return data_dir / "registry" / "packages" / version_id / "package"
 
     def verify_upload(self, package_dir: Path) -> VerifiedPackage:
         """Check an uploaded package against the server's trust list (signature beside it)."""

@@ -6,6 +6,7 @@
 * :func:`place_hold` / :func:`release_hold` — legal holds on named records.
 """
 
+from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category, register
 from lineguard.server.retention.scheduled import Sweeper, start_sweeper
 from lineguard.server.retention.service import SweepResult, place_hold, release_hold, run_sweep
@@ -16,6 +17,7 @@ __all__ = [
     "SweepResult",
     "Sweeper",
     "category",
+    "effective_policy",
     "place_hold",
     "register",
     "release_hold",

@@ -8,10 +8,11 @@ import lineguard.server.auth as auth
 def test_public_api_is_pinned() -> None:
     assert auth.__all__ == sorted(auth.__all__, key=lambda n: (not n.isupper(), n))
     assert set(auth.__all__) == {
-        "ACTIONS", "CATEGORIES", "ROLES", "Access", "Action", "Category", "Decision", "Grant",
-        "PolicyEngine", "Principal", "ReadScope", "Role", "Subject", "Target", "allow_authenticated",
-        "allow_node", "allow_public", "check_approval", "declared_routes", "ensure_four_eyes",
-        "readable_scope", "require",
+        "ACTIONS", "CATEGORIES", "ROLES", "Access", "Action", "AuthRuntime", "Category", "Decision",
+        "Grant", "Matrix", "PolicyEngine", "Principal", "ReadScope", "Role", "RoleGrant", "Subject", "Target",
+        "User", "allow_authenticated", "allow_node", "allow_public", "build_matrix", "check_approval",
+        "conflicts", "declared_routes", "describe_grant", "ensure_four_eyes", "looks_shared", "matrix_target",
+        "readable_scope", "require", "revoke_role", "sample_grant",
     }  # fmt: skip
     for name in auth.__all__:
         assert getattr(auth, name) is not None
