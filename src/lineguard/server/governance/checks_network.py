@@ -83,13 +83,30 @@ def client_certificates(i: DoctorInputs) -> Result:
     return ("pass", f"{len(nodes)} active nodes, each with a valid client certificate (mTLS required)", None)
 
 
+_CLEARTEXT = {"http", "mqtt", "syslog+tcp", "syslog+udp"}
+
+
 @check("network.outbound", "network", "Outbound connections only through the allowlist")
 def outbound(i: DoctorInputs) -> Result:
-    return (
-        "pass",
-        "this version opens no outbound connection from the server: nodes connect to it, never the reverse",
-        None,
-    )
+    egress = i.state.settings.egress
+    if not egress.allow:
+        return ("pass", "egress allowlist is empty: the egress gate refuses every outbound connection", None)
+    rules = ", ".join(r.describe() + (f" ({r.purpose})" if r.purpose else "") for r in egress.allow)
+    evidence = f"{len(egress.allow)} allowed destinations through the egress gate: {rules}"
+    cleartext = [r.describe() for r in egress.allow if r.scheme in _CLEARTEXT]
+    if egress.allow_wildcards:
+        return (
+            "warn",
+            f"{evidence}; wildcard hosts allowed",
+            "list exact hosts and set allow_wildcards: false",
+        )
+    if cleartext:
+        return (
+            "warn",
+            f"{evidence}; without TLS: {', '.join(cleartext)}",
+            "use https, mqtts or syslog+tls for these destinations in egress.allow",
+        )
+    return ("pass", evidence, None)
 
 
 def telemetry_leftovers(home: Path | None = None) -> Path | None:

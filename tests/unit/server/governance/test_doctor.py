@@ -150,3 +150,20 @@ def test_cli_refuses_an_edge_config_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["doctor", "--config", str(config)])
     assert result.exit_code == 2
     assert "error:" in result.output
+
+
+def test_outbound_connections_are_judged_by_the_egress_allowlist(db_url: str, tmp_path: Path) -> None:
+    with open_plant(db_url, tmp_path / "server") as plant:
+        assert _by_id(_run(plant))["network.outbound"][0] == "pass"
+        allow = [
+            {"scheme": "https", "host": "cmms.plant.local", "port": 443, "purpose": "work orders"},
+            {"scheme": "syslog+udp", "host": "10.0.0.5", "port": 514},
+        ]
+        plant.settings = plant.settings.model_copy(
+            update={"egress": plant.settings.egress.model_validate({"allow": allow})}
+        )
+        status, evidence, fix = _by_id(_run(plant))["network.outbound"]
+    assert status == "warn"
+    assert "https://cmms.plant.local:443 (work orders)" in evidence
+    assert "without TLS: syslog+udp://10.0.0.5:514" in evidence
+    assert fix is not None
