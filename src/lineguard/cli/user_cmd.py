@@ -311,6 +311,24 @@ def disable(username: str, config_path: Path) -> None:
         click.echo(f"disabled {username}")
 
 
+@user.command("unlock")
+@click.argument("username")
+@_CONFIG
+def unlock(username: str, config_path: Path) -> None:
+    """Clear an account's sign-in locks from every source address (audited).
+
+    \b
+    Example:
+      lineguard user unlock j.doe --config server.yaml
+    """
+    from lineguard.server.auth.login import unlock_account
+
+    with _open(config_path) as cli:
+        cleared = unlock_account(cli.session, user=_find(cli, username), by=cli.actor, audit=cli.audit)
+        cli.session.commit()
+        click.echo(f"unlocked {username} ({cleared} source address(es) cleared)")
+
+
 @user.command("reset-mfa")
 @click.argument("username")
 @_CONFIG
@@ -363,6 +381,7 @@ def list_users(config_path: Path) -> None:
     from sqlalchemy import select
 
     from lineguard.server.auth.grants import describe, grant_rows
+    from lineguard.server.auth.lockout import account_key, locked_until
     from lineguard.server.auth.models import User
 
     table = Table("user", "name", "state", "MFA", "roles (grant id: scope)")
@@ -376,8 +395,9 @@ def list_users(config_path: Path) -> None:
                 if account.must_change_password
                 else "ok"
             )
-            if account.locked_until is not None and account.locked_until > now:
-                state = f"locked until {account.locked_until:%Y-%m-%d %H:%M}Z"
+            lock = locked_until(cli.session, account=account_key(account.username), now=now)
+            if lock is not None:
+                state = f"locked until {lock:%Y-%m-%d %H:%M}Z (from some source)"
             roles = "\n".join(
                 f"{g.role} ({g.id}: {describe(g)})"
                 for g in grant_rows(cli.session, user_id=account.id, now=now)

@@ -152,6 +152,14 @@ class AccountLocked(AuditEvent):
     source_ip: SourceIp
 
 
+class AccountUnlocked(AuditEvent):
+    """An administrator cleared an account's sign-in locks (every source address)."""
+
+    event_name: ClassVar[str] = "auth.account_unlocked"
+    username: Ident
+    sources_cleared: Count
+
+
 class PasswordChanged(AuditEvent):
     """A user's password was changed or reset."""
 

@@ -21,6 +21,7 @@ from lineguard.contracts.audit import PasswordChanged, UserCreated, UserDisabled
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import uuid7
 from lineguard.server.auth.events import emit, user_actor
+from lineguard.server.auth.lockout import account_key, clear_locks
 from lineguard.server.auth.models import ApiToken, BrowserSession, User
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.context import AuditHook
@@ -124,7 +125,7 @@ def reset_password(session: Session, *, runtime: AuthRuntime, user: User, by: st
     user.password_hash = runtime.hasher.hash(password)
     user.must_change_password = True
     user.password_changed_at = runtime.now()
-    user.failed_logins, user.locked_until = 0, None
+    clear_locks(session, account=account_key(user.username))
     end_sessions(session, user_id=user.id, runtime=runtime)
     emit(audit, session, PasswordChanged(username=user.username), actor=by)
     return password

@@ -1,11 +1,16 @@
-"""Brute-force defence: per-account lockout and per-address rate limiting.
+"""Brute-force defence: lockout per (account name, source address) and per-address rate limiting.
 
-Two independent brakes. An **account** that collects ``threshold`` consecutive failures
-(wrong password or wrong code) is locked for ``base``, doubling with each further lockout
-up to a day; a success resets the count. The state lives on the user row, so it holds
-across restarts and workers. A **source address** may try at most ``per_minute`` sign-ins
-per minute whatever the account (sliding window, in memory, per process): that slows a
-spray of one password over many accounts, which per-account lockout cannot see.
+Two independent brakes. An **account name tried from one source address** that collects
+``threshold`` consecutive failures (wrong password or wrong code) is locked *for that
+source* for ``base``, doubling with each further lockout up to a day; a success from
+that source resets it entirely, and an administrator can unlock an account (audited).
+Keyed by the name as typed (:func:`account_key`), known or not, so an unknown name
+locks, answers and costs exactly like a real one: neither the status code nor the time
+tells which names exist. Locking per source means an attacker elsewhere cannot keep a
+person locked out. The state lives in ``auth_login_locks``, so it holds across restarts
+and workers. A **source address** may try at most ``per_minute`` sign-ins per minute
+whatever the account (sliding window, in memory, per process): that slows a spray of
+one password over many accounts, which lockout cannot see.
 """
 
 from __future__ import annotations
@@ -15,9 +20,23 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from lineguard.contracts.errors import RateLimitedError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
-__all__ = ["AddressRateLimiter", "LockoutPolicy", "LockoutState", "TooManyAttemptsError"]
+from lineguard.contracts.errors import RateLimitedError
+from lineguard.server.auth.models import LoginLock
+
+__all__ = [
+    "AddressRateLimiter",
+    "LockoutPolicy",
+    "LockoutState",
+    "TooManyAttemptsError",
+    "account_key",
+    "clear_locks",
+    "load_lock",
+    "locked_until",
+    "save_lock",
+]
 
 _MAX_LOCK = timedelta(days=1)
 
@@ -58,9 +77,56 @@ class LockoutPolicy:
         return LockoutState(failures=0, lockouts=state.lockouts + 1, locked_until=now + lock)
 
     def after_success(self, state: LockoutState) -> LockoutState:
-        # Keep the lockout count: an attacker who guesses right once between lockouts
-        # should not reset the doubling for the next run.
-        return LockoutState(failures=0, lockouts=state.lockouts, locked_until=None)
+        # Everything resets: the lock is per source, so a success proves this source
+        # knows the password (and TOTP); an attacker elsewhere keeps their own count.
+        return LockoutState()
+
+
+def account_key(username: str) -> str:
+    """What a lock is keyed by: the name as typed, lower-cased, known or not."""
+    return username.strip().lower()[:64] or "-"
+
+
+def _source_key(source: str | None) -> str:
+    return (source or "unknown")[:64]
+
+
+def load_lock(session: Session, *, account: str, source: str | None) -> LockoutState:
+    row = session.get(LoginLock, (account, _source_key(source)))
+    if row is None:
+        return LockoutState()
+    return LockoutState(row.failures, row.lockouts, row.locked_until)
+
+
+def save_lock(
+    session: Session, *, account: str, source: str | None, state: LockoutState, now: datetime
+) -> None:
+    """Store ``state`` (a reset state deletes the row)."""
+    key = (account, _source_key(source))
+    row = session.get(LoginLock, key)
+    if state == LockoutState():
+        if row is not None:
+            session.delete(row)
+        return
+    if row is None:
+        row = LoginLock(account=key[0], source=key[1])
+        session.add(row)
+    row.failures, row.lockouts, row.locked_until = state.failures, state.lockouts, state.locked_until
+    row.updated_at = now
+
+
+def clear_locks(session: Session, *, account: str) -> int:
+    """An administrator's unlock: forget every source's failures for ``account``; how many rows."""
+    result = session.execute(delete(LoginLock).where(LoginLock.account == account))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def locked_until(session: Session, *, account: str, now: datetime) -> datetime | None:
+    """The latest lock on ``account`` from any source that is still running, if any."""
+    until: datetime | None = session.scalar(
+        select(func.max(LoginLock.locked_until)).where(LoginLock.account == account)
+    )
+    return until if until is not None and until > now else None
 
 
 class AddressRateLimiter:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
     AccountLocked,
+    AccountUnlocked,
     LoginFailed,
     LoginSucceeded,
     MfaEnrolled,
@@ -36,7 +37,14 @@ from lineguard.server.auth.accounts import end_sessions, user_by_name
 from lineguard.server.auth.catalog import ROLES
 from lineguard.server.auth.events import emit, user_actor
 from lineguard.server.auth.grants import active_grants
-from lineguard.server.auth.lockout import LockoutState, TooManyAttemptsError
+from lineguard.server.auth.lockout import (
+    LockoutState,
+    TooManyAttemptsError,
+    account_key,
+    clear_locks,
+    load_lock,
+    save_lock,
+)
 from lineguard.server.auth.models import BrowserSession, User
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.sessions import IssuedSession, SessionState, start_session
@@ -46,11 +54,13 @@ __all__ = [
     "LoginStep",
     "begin_mfa_enrollment",
     "confirm_mfa_enrollment",
+    "ensure_unlocked",
     "login",
     "needs_mfa",
     "next_state",
     "record_failure",
     "reset_mfa",
+    "unlock_account",
     "verify_mfa",
 ]
 
@@ -74,22 +84,35 @@ def next_state(session: Session, *, runtime: AuthRuntime, user: User, mfa: bool)
 
 
 def record_failure(
-    session: Session, *, runtime: AuthRuntime, user: User, source: str | None, audit: AuditHook
+    session: Session, *, runtime: AuthRuntime, username: str, source: str | None, audit: AuditHook
 ) -> None:
-    """Count a failed attempt on the account; lock it when the threshold is reached."""
-    now = runtime.now()
-    state = LockoutState(user.failed_logins, user.lockouts, user.locked_until)
+    """Count a failed attempt on (account name, source); lock that pair at the threshold."""
+    now, account = runtime.now(), account_key(username)
+    state = load_lock(session, account=account, source=source)
     after = runtime.lockout.after_failure(state, now=now)
-    user.failed_logins, user.lockouts, user.locked_until = after.failures, after.lockouts, after.locked_until
+    save_lock(session, account=account, source=source, state=after, now=now)
     if after.lockouts > state.lockouts and after.locked_until is not None:
-        event = AccountLocked(username=user.username, failures=state.failures + 1, source_ip=source)
-        emit(audit, session, event, actor=user_actor(user.username))
+        event = AccountLocked(username=account, failures=state.failures + 1, source_ip=source)
+        emit(audit, session, event, actor="system:login")
 
 
-def _success(session: Session, *, runtime: AuthRuntime, user: User) -> None:
-    after = runtime.lockout.after_success(LockoutState(user.failed_logins, user.lockouts, user.locked_until))
-    user.failed_logins, user.lockouts, user.locked_until = after.failures, after.lockouts, after.locked_until
-    user.last_login_at = runtime.now()
+def ensure_unlocked(session: Session, *, runtime: AuthRuntime, username: str, source: str | None) -> None:
+    """Raise :class:`TooManyAttemptsError` while (account name, source) is locked."""
+    state = load_lock(session, account=account_key(username), source=source)
+    runtime.lockout.ensure_unlocked(state, now=runtime.now())
+
+
+def unlock_account(session: Session, *, user: User, by: str, audit: AuditHook) -> int:
+    """An administrator's unlock: clear the account's locks from every source (audited)."""
+    cleared = clear_locks(session, account=account_key(user.username))
+    emit(audit, session, AccountUnlocked(username=user.username, sources_cleared=cleared), actor=by)
+    return cleared
+
+
+def _success(session: Session, *, runtime: AuthRuntime, user: User, source: str | None) -> None:
+    now = runtime.now()
+    save_lock(session, account=account_key(user.username), source=source, state=LockoutState(), now=now)
+    user.last_login_at = now
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +141,18 @@ def login(
         session.commit()
         raise
     user = user_by_name(session, username) if len(username) <= 64 else None
+    try:
+        ensure_unlocked(session, runtime=runtime, username=username, source=source)
+    except TooManyAttemptsError:
+        # The same work as an attempt, known name or not: a lock must not answer faster.
+        runtime.hasher.burn(password)
+        event = LoginFailed(username=account_key(username), reason="locked", source_ip=source)
+        emit(audit, session, event, actor="system:login")
+        session.commit()
+        raise
     if user is None or user.disabled:
         runtime.hasher.burn(password)
+        record_failure(session, runtime=runtime, username=username, source=source, audit=audit)
         event = LoginFailed(
             username=username[:64] or "-",
             reason="unknown_user" if user is None else "disabled",
@@ -131,22 +164,9 @@ def login(
         raise AuthenticationError(msg)
     actor = user_actor(user.username)
     try:
-        runtime.lockout.ensure_unlocked(
-            LockoutState(user.failed_logins, user.lockouts, user.locked_until), now=now
-        )
-    except TooManyAttemptsError:
-        emit(
-            audit,
-            session,
-            LoginFailed(username=user.username, reason="locked", source_ip=source),
-            actor=actor,
-        )
-        session.commit()
-        raise
-    try:
         runtime.hasher.verify(user.password_hash, password)
     except AuthenticationError:
-        record_failure(session, runtime=runtime, user=user, source=source, audit=audit)
+        record_failure(session, runtime=runtime, username=user.username, source=source, audit=audit)
         event = LoginFailed(username=user.username, reason="bad_password", source_ip=source)
         emit(audit, session, event, actor=actor)
         session.commit()
@@ -157,7 +177,7 @@ def login(
         state: SessionState = "mfa_pending"
     else:
         state = next_state(session, runtime=runtime, user=user, mfa=False)
-        _success(session, runtime=runtime, user=user)
+        _success(session, runtime=runtime, user=user, source=source)
     issued = start_session(
         session, runtime=runtime, user=user, state=state, mfa=False, source=source, user_agent=user_agent
     )
@@ -184,14 +204,12 @@ def verify_mfa(
     if pending.state != "mfa_pending" or user.totp_sealed is None:
         msg = "no sign-in waiting for an authentication code"
         raise ConflictError(msg)
-    runtime.lockout.ensure_unlocked(
-        LockoutState(user.failed_logins, user.lockouts, user.locked_until), now=now
-    )
+    ensure_unlocked(session, runtime=runtime, username=user.username, source=source)
     secret = sealer.open(user.totp_sealed, object_id=user.id, category=_TOTP_CATEGORY).decode()
     try:
         step = totp.verify_code(secret, code, now=now, last_step=user.totp_last_step)
     except AuthenticationError as exc:
-        record_failure(session, runtime=runtime, user=user, source=source, audit=audit)
+        record_failure(session, runtime=runtime, username=user.username, source=source, audit=audit)
         log.info("authentication code refused for %s: %s", user.username, exc.message)
         emit(
             audit,
@@ -202,7 +220,7 @@ def verify_mfa(
         session.commit()
         raise
     user.totp_last_step = step
-    _success(session, runtime=runtime, user=user)
+    _success(session, runtime=runtime, user=user, source=source)
     state = next_state(session, runtime=runtime, user=user, mfa=True)
     issued = start_session(
         session,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime, utcnow
 
-__all__ = ["ApiToken", "BrowserSession", "RoleGrant", "User"]
+__all__ = ["ApiToken", "BrowserSession", "LoginLock", "RoleGrant", "User"]
 
 
 class User(Base):
@@ -38,6 +38,8 @@ class User(Base):
     totp_pending_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: Time step of the last accepted code: codes of this step or older are replays.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Unused since auth_0002 (lockout moved to :class:`LoginLock`, per account and source);
+    #: kept so a downgrade finds them.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -45,6 +47,24 @@ class User(Base):
     @property
     def mfa_enabled(self) -> bool:
         return self.totp_sealed is not None
+
+
+class LoginLock(Base):
+    """Failed sign-ins of one account name from one source address, and its lock.
+
+    Keyed by the lower-cased name as typed, whether or not such an account exists, so
+    an unknown name and a real one behave the same. A success from that source deletes
+    the row; an administrator's unlock deletes every row of the account.
+    """
+
+    __tablename__ = "auth_login_locks"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class RoleGrant(Base):

@@ -17,6 +17,7 @@ from lineguard.server.auth.dependencies import (
     require,
 )
 from lineguard.server.auth.engine import Target
+from lineguard.server.auth.lockout import account_key, locked_until
 from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.schemas import (
@@ -48,7 +49,7 @@ def _user_view(session: Session, user: User, runtime: AuthRuntime) -> UserView:
         disabled=user.disabled,
         mfa_enabled=user.mfa_enabled,
         must_change_password=user.must_change_password,
-        locked_until=user.locked_until,
+        locked_until=locked_until(session, account=account_key(user.username), now=runtime.now()),
         grants=[grant_view(r) for r in rows],
     )
 
@@ -104,6 +105,16 @@ def post_reset_mfa(
         by=access.principal.actor,
         audit=access.context.audit,
     )
+    access.session.commit()
+    return _user_view(access.session, user, access.runtime)
+
+
+@router.post("/users/{user_id}/unlock", summary="Clear an account's sign-in locks from every source")
+def post_unlock(
+    user_id: str, access: Annotated[Access, Depends(require(Action.USERS_AND_ROLES_WRITE))]
+) -> UserView:
+    user = accounts.get_user(access.session, user_id)
+    login.unlock_account(access.session, user=user, by=access.principal.actor, audit=access.context.audit)
     access.session.commit()
     return _user_view(access.session, user, access.runtime)
 

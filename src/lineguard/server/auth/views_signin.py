@@ -205,7 +205,7 @@ def post_password(
     except AuthenticationError:
         # A stolen session must not become a free password oracle: count it like a sign-in.
         login.record_failure(
-            session, runtime=runtime, user=user, source=source_of(request), audit=context.audit
+            session, runtime=runtime, username=user.username, source=source_of(request), audit=context.audit
         )
         session.commit()
         msg = "current password is wrong"
