@@ -1,7 +1,7 @@
 """Sign-in lockout per (account name, source address) instead of per account.
 
 Revision ID: auth_0002
-Revises: ingest_0004
+Revises: governance_0001
 Create Date: 2026-12-06 01:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "auth_0002"
-down_revision = "ingest_0004"
+down_revision = "governance_0001"
 branch_labels = None
 depends_on = None
 
