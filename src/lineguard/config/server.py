@@ -23,6 +23,7 @@ __all__ = [
     "PkiConfig",
     "RegistryConfig",
     "RetentionConfig",
+    "ReviewConfig",
     "ServerConfig",
 ]
 
@@ -186,6 +187,31 @@ class RegistryConfig(_Section):
         return self
 
 
+class ReviewConfig(_Section):
+    """The review workflow of AI output (``lineguard.server.review``, docs/review.md)."""
+
+    escalate_after_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=10_080,
+        title="Escalate after",
+        description="An item still unacknowledged this many minutes after it was raised is escalated.",
+    )
+    escalate_to: Literal[
+        "quality_engineer",
+        "maintenance_technician",
+        "production_supervisor",
+        "it_administrator",
+    ] = Field(
+        default="production_supervisor",
+        title="Escalation role",
+        description="The role an overdue item is escalated to (it appears in that role's escalation list).",
+    )
+    sweep_interval_s: int = Field(
+        default=60, ge=1, le=86_400, description="How often overdue items are looked for."
+    )
+
+
 class ServerConfig(_Section):
     kind: Literal["server"] = Field(description="Marks this file as a plant-server config.")
     site_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Plant or site name.")
@@ -200,3 +226,4 @@ class ServerConfig(_Section):
     registry: RegistryConfig = RegistryConfig()
     egress: EgressConfig = EgressConfig()
     governance: GovernanceConfig = GovernanceConfig()
+    review: ReviewConfig = ReviewConfig()

@@ -41,6 +41,7 @@ __all__ = [
     "EnrollmentTokenIssued",
     "EvidenceAccessed",
     "EvidenceViewed",
+    "FieldChange",
     "IngestBatchAccepted",
     "IngestBatchRejected",
     "InspectionRecordsRead",
@@ -65,6 +66,7 @@ __all__ = [
     "PasswordChanged",
     "PlantDataRead",
     "RetentionSweep",
+    "ReviewStateChanged",
     "RoleGranted",
     "RoleRevoked",
     "UserCreated",
@@ -376,7 +378,8 @@ class ModelRolledBack(_ModelEvent):
 
 
 class AiRecommendationMade(AuditEvent):
-    """The assistant made a recommendation (what about, not its text)."""
+    """The system proposed something a person may act on: a verdict, an alert, a work order
+    (what about, not its text). ``recommendation_id`` is the review item that tracks it."""
 
     event_name: ClassVar[str] = "ai.recommendation"
     recommendation_id: Ident
@@ -384,12 +387,43 @@ class AiRecommendationMade(AuditEvent):
     subject: Text
 
 
+class FieldChange(BaseModel):
+    """One field a person changed in an AI proposal: its value before and after, as JSON text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Ident
+    before: Text
+    after: Text
+
+
 class AiRecommendationDecided(AuditEvent):
-    """A person approved or rejected an assistant recommendation."""
+    """A person decided on an AI proposal: approved (confirmed), rejected (overruled as a
+    false call), edited (changed before accepting, with the before/after of each field) or
+    escalated (handed to a named role)."""
 
     event_name: ClassVar[str] = "ai.decision"
     recommendation_id: Ident
-    decision: Literal["approved", "rejected"]
+    decision: Literal["approved", "rejected", "edited", "escalated"]
+    reason: Text = ""
+    kind: Ident | None = Field(default=None, description="Subject kind of the review item (alert…).")
+    subject: Text = ""
+    changes: tuple[FieldChange, ...] = Field(default=(), max_length=50)
+
+
+class ReviewStateChanged(AuditEvent):
+    """A review item moved through its lifecycle: acknowledged, assigned, resolved, or
+    escalated (by a person, or by the system when it stayed unacknowledged too long)."""
+
+    event_name: ClassVar[str] = "review.state_changed"
+    recommendation_id: Ident
+    kind: Ident
+    subject: Text
+    step: Literal["acknowledged", "assigned", "resolved", "escalated"]
+    from_state: Ident
+    to_state: Ident
+    assignee: Ident | None = None
+    role: Ident | None = None
     reason: Text = ""
 
 

@@ -83,6 +83,7 @@ class Action(StrEnum):
     """A permission: ``<category>.<verb>``; the Cedar action of the same name."""
 
     INSPECTION_RESULTS_READ = "inspection_results.read"
+    INSPECTION_RESULTS_ACKNOWLEDGE = "inspection_results.acknowledge"
     INSPECTION_RESULTS_WRITE = "inspection_results.write"
     EVIDENCE_IMAGES_READ = "evidence_images.read"
     MODEL_CONFIGURATION_READ = "model_configuration.read"

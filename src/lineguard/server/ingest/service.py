@@ -54,6 +54,7 @@ from lineguard.server.ingest.models import (
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
 from lineguard.server.protection import staged_sealer
+from lineguard.server.review import ALERT, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
@@ -250,6 +251,36 @@ def _counter_rows(node_id: str, now: datetime, **deltas: int) -> TableRows:
     )
 
 
+def _propose_alerts(
+    session: Session, node: NodeIdentity, alerts: list[Alert], audit: AuditHook, now: datetime
+) -> None:
+    """Put every newly stored alert under review (``ai.recommendation``), in the batch's transaction.
+
+    A defect alert carries the AI's verdict (fail, its class) for a person to confirm or
+    overrule; other alerts (camera offline, disk budget…) carry none and are acknowledged
+    and resolved. Only the alert's metadata is proposed: its message stays sealed.
+    """
+    proposals = [
+        Proposal(
+            subject_id=a.alert_id,
+            site_id=a.site_id,
+            line_id=a.line_id,
+            raised_at=a.raised_at,
+            content={
+                "kind": a.kind.value,
+                "severity": a.severity.value,
+                "judged": a.kind.value == "defect",
+                "verdict": "fail" if a.kind.value == "defect" else None,
+                "defect_class": a.defect_class,
+                "event_id": a.event_id,
+                "camera_id": a.camera_id,
+            },
+        )
+        for a in alerts
+    ]
+    propose_many(session, kind=ALERT, proposals=proposals, actor=f"node:{node.node_id}", audit=audit, now=now)
+
+
 def record_rejection(session: Session, *, node_id: str, reason: str, audit: AuditHook) -> None:
     """Count and audit a refused batch (its items are not stored)."""
     now = datetime.now(UTC)
@@ -304,6 +335,10 @@ def ingest_batch(
             written.update((category, f"{node.node_id}:{key}") for key in inserted)
             if model is InspectionEventRow:
                 writes += _rollup_rows([e for e in unique if e.idempotency_key in inserted])
+            elif model is AlertRow:
+                _propose_alerts(
+                    session, node, [a for a in unique if a.idempotency_key in inserted], audit, now
+                )
         duplicates = total - stored
         writes.append(key_rows(written))
         writes.append(

@@ -22,6 +22,7 @@ from lineguard.server.ingest.models import (
     NodeHealthRow,
     RollupHourly,
 )
+from lineguard.server.review import ReviewItemRow
 from tests.unit.server.conftest import AuditTrail, Plant, running_plant
 from tests.unit.server.ingest import factory
 
@@ -76,6 +77,23 @@ def test_a_retried_batch_gets_the_same_acknowledgement_and_is_stored_once(
         counters = s.get(IngestCounters, "node-a")
         assert counters is not None
         assert (counters.batches_accepted, counters.items_stored, counters.items_duplicate) == (2, 20, 20)
+
+
+def test_every_stored_alert_is_put_under_review_once(plant: Plant, node_a: httpx.Client) -> None:
+    defect = factory.alert("node-a")
+    offline = {**factory.alert("node-a"), "kind": "camera_offline", "defect_class": None}
+    body = factory.batch("node-a", [], [defect, offline])
+    assert node_a.post(BATCH, json=body).json()["stored"] == 2
+    assert node_a.post(BATCH, json=body).json()["duplicates"] == 2  # a retry proposes nothing again
+    with plant.session() as s:
+        items = {i.subject_id: i for i in s.scalars(select(ReviewItemRow))}
+    assert set(items) == {defect["alert_id"], offline["alert_id"]}
+    assert items[defect["alert_id"]].ai_proposal["verdict"] == "fail"
+    assert items[defect["alert_id"]].ai_proposal["defect_class"] == "scratch"
+    assert items[offline["alert_id"]].ai_proposal["judged"] is False
+    assert all(i.state == "new" and i.line_id == "line-1" for i in items.values())
+    assert "P-1234" not in json.dumps([i.ai_proposal for i in items.values()])  # the message stays sealed
+    assert plant.audit.names().count("ai.recommendation") == 2
 
 
 def test_duplicates_inside_one_batch_are_counted_not_stored(plant: Plant, node_a: httpx.Client) -> None:
