@@ -271,9 +271,10 @@ def loaded_plant(engine: str, n_events: int, root: Path) -> Iterator[tuple[Plant
             # Each timed evidence request queues a view for a node that is not there: lift the
             # relay's cap on waiting views (8 per node) so every repetition is measured.
             from lineguard.server.evidence_views.relay import RelaySettings
-            from lineguard.server.evidence_views.service import relay_for
 
-            relay_for(plant.context).settings = RelaySettings(max_open_per_node=100_000, max_open=100_000)
+            plant.context.evidence_views.relay.settings = RelaySettings(
+                max_open_per_node=100_000, max_open=100_000
+            )
             yield plant, alert_id, str(event_id)
     finally:
         if pg is not None:

@@ -88,10 +88,8 @@ def serve(data_dir: Path, db_url: str, port: int, protected: bool, workers: int)
 
     def app():  # type: ignore[no-untyped-def]
         if protected:  # the defaults: envelope encryption + audit chain
-            return create_app(settings, extras={"ca": ca})
-        return create_app(
-            settings, extras={"ca": ca}, sealer=NoEncryption(), audit=AuditRecorder(enabled=False)
-        )
+            return create_app(settings, ca=ca)
+        return create_app(settings, ca=ca, sealer=NoEncryption(), audit=AuditRecorder(enabled=False))
 
     serve_workers(
         app,

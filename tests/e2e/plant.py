@@ -34,10 +34,8 @@ from lineguard.server.app import create_app
 from lineguard.server.auth import accounts, grants, totp
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.models import User
-from lineguard.server.auth.runtime import auth_runtime
 from lineguard.server.context import ServerContext
 from lineguard.server.dashboard.live import LiveSettings
-from lineguard.server.dashboard.views import LIVE_SETTINGS_KEY
 from lineguard.server.ingest import service as ingest_service
 from lineguard.server.nodes.models import Node
 from lineguard.server.nodes.service import NodeIdentity
@@ -113,7 +111,8 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
         ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
         engine = create_engine_for(database_url or f"sqlite:///{data_dir / 'lineguard.db'}")
         live = LiveSettings(poll_s=0.3, recheck_s=2.0, keepalive_s=5.0, lifetime_s=60.0)
-        app = create_app(settings, engine=engine, extras={"ca": ca, LIVE_SETTINGS_KEY: live})
+        app = create_app(settings, engine=engine, ca=ca)
+        app.state.lineguard.live = live
         paths = ca_paths(data_dir)
         with ServerThread(
             app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
@@ -191,7 +190,7 @@ def add_person(
     lines: list[str] | None = None,
 ) -> Person:
     context = plant.context
-    runtime = auth_runtime(context)
+    runtime = context.auth
     with context.sessions() as session:
         user, otp = accounts.create_user(
             session,
@@ -398,7 +397,6 @@ def seed_registry(plant: Plant) -> None:
     """Two signed versions of a model through the registry service: v1 approved and deployed
     to line-1 (registered by Nina, approved by Quinn), v2 registered by Nina and waiting."""
     from lineguard.server.registry import service as registry_service
-    from lineguard.server.registry.views import registry_for
     from lineguard.signing.keystore import SigningKeyStore
     from lineguard.signing.sign import sign_package
     from lineguard.vision.testing import build_tiny_package
@@ -407,7 +405,7 @@ def seed_registry(plant: Plant) -> None:
     passphrase = SecretStr("e2e signing passphrase")
     store = SigningKeyStore(plant.settings.data_dir / "signing")
     store.create(passphrase, label="quality lab")
-    registry = registry_for(context)
+    registry = context.registry.get()
     nina, quinn = plant.people["nina.new"], plant.people["quinn.quality"]
     versions = []
     for gray in (0.5, 0.45):
@@ -465,6 +463,6 @@ def seed_retention_and_checkpoint(plant: Plant) -> None:
             audit=context.audit,
         )
         session.commit()
-    signer = context.extras.get("audit.signer")
-    assert signer is not None, "the audit domain's lifespan keeps its signer in the context extras"
+    signer = context.checkpoints.signer
+    assert signer is not None, "the audit domain's lifespan keeps its signer in the context"
     checkpoint_now(context, signer)

@@ -52,7 +52,7 @@ def _record(relay: Relay, *, stored: bool) -> str:
 
 
 def _enrolled(plant: Plant, data_dir: Path, node_id: str) -> EvidenceNode:
-    ca = plant.context.extras["ca"]
+    ca = plant.context.ca.get()
     return enroll_evidence_node(
         plant.context,
         ca,
@@ -139,7 +139,7 @@ def test_node_polls_are_rate_limited_per_node(tmp_path: Path) -> None:
     with running_plant(tmp_path / "server", seed=False) as plant:
         node = _enrolled(plant, tmp_path / "node", "edge-poll")
         # A bucket that never refills: the third poll in a row is over the limit, however slow the machine.
-        plant.context.extras["evidence_views.poll_rate"] = TokenBuckets(rate=1e-9, burst=2, clock=lambda: 0.0)
+        plant.context.evidence_views.poll_buckets = TokenBuckets(rate=1e-9, burst=2, clock=lambda: 0.0)
         with https_client(node.data_dir, plant.url) as client:
             answers = [client.get(REQUESTS_PATH, params={"wait": 0}) for _ in range(3)]
         node.store.close()

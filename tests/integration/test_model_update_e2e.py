@@ -31,12 +31,11 @@ from lineguard.edge.update import ModelSlot, UpdateClient, connect
 from lineguard.server.app import create_app
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
-from lineguard.server.auth.runtime import auth_runtime
 from lineguard.server.ingest.models import CameraHealthRow
 from lineguard.server.nodes import service as node_service
 from lineguard.server.pki import ca_paths
 from lineguard.server.protection import NoEncryption
-from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
+from lineguard.server.registry import Registry
 from lineguard.server.registry.tuf_repo import TufPolicy
 from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.server.tls import ServerThread
@@ -70,7 +69,8 @@ def running_plant(db_url: str, data_dir: Path) -> Iterator[Plant]:
         engine=engine,
         sealer=NoEncryption(),
         audit=trail,
-        extras={"ca": ca, REGISTRY_EXTRA: registry},
+        ca=ca,
+        registry=registry,
     )
     paths = ca_paths(data_dir)
     clock = FakeClock()
@@ -78,7 +78,7 @@ def running_plant(db_url: str, data_dir: Path) -> Iterator[Plant]:
         with ServerThread(
             app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
         ) as server:
-            auth_runtime(app.state.lineguard).clock = clock
+            app.state.lineguard.auth.clock = clock
             with httpx.Client(
                 base_url=server.url, verify=ssl.create_default_context(cafile=str(paths.cert)), timeout=30
             ) as browser:
@@ -99,7 +99,7 @@ def enrolled_node(plant: Plant, data_dir: Path) -> None:
     with context.sessions() as session:
         token = node_service.issue_token(
             session,
-            ca=context.extras["ca"],
+            ca=context.ca.get(),
             node_id="node-1",
             site_id=context.settings.site_id,
             line_id="line-1",

@@ -113,7 +113,7 @@ def run_server(settings: ServerConfig) -> None:
         pass
     ensure_keyring(settings)
     serve_workers(
-        lambda: create_app(settings, extras={"ca": ca}),
+        lambda: create_app(settings, ca=ca),
         workers=settings.http.workers,
         host=settings.http.host,
         port=settings.http.port,

@@ -26,14 +26,20 @@ from sqlalchemy import Engine
 
 from lineguard import __version__
 from lineguard.config.server import ServerConfig
-from lineguard.server.context import AuditHook, Sealer, ServerContext
+from lineguard.server.audit import Checkpoints
+from lineguard.server.auth import AuthRuntime
+from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
+from lineguard.server.dashboard import LiveSettings
 from lineguard.server.egress import build_gate
 from lineguard.server.errors import install_error_handlers
+from lineguard.server.evidence_views import EvidenceViewsState
+from lineguard.server.ingest import IngestState
+from lineguard.server.once import Once
+from lineguard.server.pki import PlantCa
+from lineguard.server.registry import Registry
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
 __all__ = ["API_PREFIX", "LifespanHook", "create_app", "database_url", "domain_modules"]
-
-API_PREFIX = "/api/v1"
 
 #: An async context manager factory that runs for the app's lifetime.
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
@@ -73,7 +79,8 @@ def create_app(
     engine: Engine | None = None,
     sealer: Sealer | None = None,
     audit: AuditHook | None = None,
-    extras: dict[str, Any] | None = None,
+    ca: PlantCa | None = None,
+    registry: Registry | None = None,
     lifespan_hooks: Sequence[LifespanHook] = (),
 ) -> FastAPI:
     """Build the server app for ``settings``.
@@ -81,7 +88,9 @@ def create_app(
     ``engine``, ``sealer`` and ``audit`` default to what the settings describe (the
     database under ``data_dir`` or ``database.url``; the keyring's envelope
     encryption; the hash-chained audit log). Tests and benchmarks pass their own.
-    ``extras`` pre-seeds per-domain objects (for example a loaded plant CA).
+    ``ca`` and ``registry`` are an already opened plant CA and model registry; without
+    them each is opened from the settings on first use. Every domain's state is built
+    here, once (:class:`~lineguard.server.context.ServerContext`).
     """
     from lineguard.server import protection
 
@@ -101,7 +110,13 @@ def create_app(
         sealer=sealer if sealer is not None else protection.default_sealer(settings, sessions),
         audit=audit_hook,
         egress=build_gate(settings, sessions=sessions, audit=audit_hook),
-        extras=dict(extras or {}),
+        auth=AuthRuntime.build(settings.site_id, settings.auth),
+        ca=Once(lambda: PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve()), ca),
+        registry=Once(lambda: Registry.from_settings(settings), registry),
+        ingest=IngestState.build(settings, engine),
+        evidence_views=EvidenceViewsState(),
+        checkpoints=Checkpoints(),
+        live=LiveSettings(),
     )
     domain_lifespans: list[LifespanHook] = [
         m.lifespan for m in domain_modules("scheduled") if callable(getattr(m, "lifespan", None))

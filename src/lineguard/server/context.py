@@ -2,15 +2,19 @@
 
 ``create_app`` builds it once from the settings and keeps it on ``app.state``;
 handlers get it (and a database session) through the dependencies here, never from a
-global. Other domains add what they need as fields with defaults.
+global. A domain that keeps state for the app's lifetime (a rate limit, a relay, a
+decrypted key) defines one typed object for it, exported from its front module;
+``create_app`` builds it and the context holds it in a field named after it. What is
+expensive or needs a secret is a :class:`~lineguard.server.once.Once`, built on first
+use exactly once, even under concurrent first requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -18,8 +22,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
 from lineguard.server.egress import EgressGate
+from lineguard.server.once import Once
 
-__all__ = ["AuditHook", "Sealer", "ServerContext", "get_context", "get_session"]
+if TYPE_CHECKING:  # the domains' state types; they import this module, not the reverse
+    from lineguard.server.audit import Checkpoints
+    from lineguard.server.auth import AuthRuntime
+    from lineguard.server.dashboard import LiveSettings
+    from lineguard.server.evidence_views import EvidenceViewsState
+    from lineguard.server.ingest import IngestState
+    from lineguard.server.pki import PlantCa
+    from lineguard.server.registry import Registry
+
+__all__ = ["API_PREFIX", "AuditHook", "Sealer", "ServerContext", "get_context", "get_session"]
+
+#: Where every domain's router is mounted.
+API_PREFIX = "/api/v1"
 
 
 class Sealer(Protocol):
@@ -54,8 +71,20 @@ class ServerContext:
     audit: AuditHook
     #: The one door to the outside (``lineguard.server.egress``); built by ``create_app``.
     egress: EgressGate
-    #: Per-domain objects (PKI, rate limiters, caches), keyed by domain name.
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: Access control: policy engine, hashing, lockout, session timeouts, the clock.
+    auth: AuthRuntime
+    #: The plant CA, decrypted with ``pki.ca_passphrase`` on first use.
+    ca: Once[PlantCa]
+    #: The model registry, opened on first use (its TUF keys need the keyring passphrase).
+    registry: Once[Registry]
+    #: Ingest's per-node rate limit and SQLite write gate.
+    ingest: IngestState
+    #: Remote evidence views: the in-memory relay and the nodes' poll rate.
+    evidence_views: EvidenceViewsState
+    #: Signed audit checkpoints: the interval and, once loaded, the signing key.
+    checkpoints: Checkpoints
+    #: Timing of the dashboard's live alert stream.
+    live: LiveSettings
 
 
 def get_context(request: Request) -> ServerContext:

@@ -118,7 +118,7 @@ def running_plant(
 ) -> Iterator[Plant]:
     """A running server (real uvicorn, real TLS) with its own CA."""
     ca = make_plant_ca(settings.data_dir)
-    app = create_app(settings, engine=engine, sealer=sealer or NoEncryption(), audit=audit, extras={"ca": ca})
+    app = create_app(settings, engine=engine, sealer=sealer or NoEncryption(), audit=audit, ca=ca)
     paths = ca_paths(settings.data_dir)
     with ServerThread(
         app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert

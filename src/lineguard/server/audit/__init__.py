@@ -16,6 +16,7 @@ from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.export import ExportedLog, read_checkpoints, write_export
 from lineguard.server.audit.hook import AuditRecorder
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
+from lineguard.server.audit.scheduled import Checkpoints
 from lineguard.server.audit.service import prune, record
 from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
 from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
@@ -27,6 +28,7 @@ __all__ = [
     "AuditSigner",
     "ChainWitness",
     "Checkpoint",
+    "Checkpoints",
     "DatabaseLog",
     "Ed25519Verifier",
     "Entry",

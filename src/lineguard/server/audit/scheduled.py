@@ -1,7 +1,7 @@
 """Periodic signed checkpoints for the running server (found by ``create_app``).
 
-Every ``audit.checkpoint_interval_s`` seconds (default 300, or ``extras`` of the
-server context) and once at shutdown, the current Merkle root is signed if entries
+Every ``Checkpoints.interval_s`` seconds (default 300; ``ServerContext.checkpoints``)
+and once at shutdown, the current Merkle root is signed if entries
 were added since the last checkpoint, after re-walking them and comparing them with
 what this process wrote (``checkpoint.create_checkpoint``); a span that disagrees is
 never signed and is logged as tampering at every try. A checkpoint bounds what an attacker with
@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -26,16 +26,26 @@ from lineguard.crypto import Envelope
 from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.signing import AuditSigner
 from lineguard.server.audit.witness import ChainWitness
+from lineguard.server.context import ServerContext
 from lineguard.server.keystore.envelope import open_keyring
 
-__all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "checkpoint_now", "lifespan"]
+__all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "Checkpoints", "checkpoint_now", "lifespan"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT_INTERVAL_S = 300.0
 
 
-def checkpoint_now(context: Any, signer: AuditSigner) -> int | None:
+@dataclass
+class Checkpoints:
+    """The audit domain's state in a running server (``ServerContext.checkpoints``)."""
+
+    interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
+    #: The key that signs checkpoints, once the lifespan has loaded it (None: none made).
+    signer: AuditSigner | None = None
+
+
+def checkpoint_now(context: ServerContext, signer: AuditSigner) -> int | None:
     """Sign a checkpoint over the current log in its own transaction; its seq, or None."""
     with context.sessions.begin() as session:
         row = create_checkpoint(session, signer, site_id=context.settings.site_id)
@@ -44,7 +54,7 @@ def checkpoint_now(context: Any, signer: AuditSigner) -> int | None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    context = app.state.lineguard
+    context: ServerContext = app.state.lineguard
     try:
         keys = context.sealer.keys if isinstance(context.sealer, Envelope) else open_keyring(context.settings)
         signer = await asyncio.to_thread(
@@ -55,7 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         return
     ChainWitness().attach(context.sessions)  # every append of this process, checked before signing
-    interval = float(context.extras.get("audit.checkpoint_interval_s", DEFAULT_CHECKPOINT_INTERVAL_S))
+    interval = context.checkpoints.interval_s
     stop = asyncio.Event()
 
     async def loop() -> None:
@@ -70,7 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log.exception("audit checkpoint failed; will retry")
 
     task = asyncio.create_task(loop(), name="audit-checkpoints")
-    context.extras["audit.signer"] = signer
+    context.checkpoints.signer = signer
     try:
         yield
     finally:

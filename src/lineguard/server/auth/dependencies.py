@@ -55,7 +55,7 @@ from lineguard.server.auth.engine import Decision, Subject, Target
 from lineguard.server.auth.events import emit
 from lineguard.server.auth.grants import active_grants
 from lineguard.server.auth.principal import Principal
-from lineguard.server.auth.runtime import AuthRuntime, auth_runtime
+from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.scoping import ReadScope
 from lineguard.server.auth.sessions import resolve_session
 from lineguard.server.context import ServerContext, get_context, get_session
@@ -191,7 +191,7 @@ def current_principal(
 ) -> Principal:
     """Authenticate the request (401), enforce CSRF and the session state (403)."""
     context = get_context(request)
-    runtime = auth_runtime(context)
+    runtime = context.auth
     authorization = request.headers.get("authorization", "")
     if authorization:
         scheme, _, credential = authorization.partition(" ")
@@ -320,7 +320,7 @@ def require(action: Action) -> Callable[..., Access]:
 
     def dependency(request: Request, session: Session = Depends(get_session)) -> Access:  # noqa: B008
         context = get_context(request)
-        runtime = auth_runtime(context)
+        runtime = context.auth
         principal = current_principal(request, session, states=frozenset({"active"}), action=action)
         now = runtime.now()
         scope = principal.scope(runtime.engine, action, site=runtime.site, now=now)

@@ -1,8 +1,8 @@
 """Everything access control needs at run time, built once per app from ``server.yaml``.
 
-``auth_runtime(context)`` returns the one :class:`AuthRuntime` of a server (created on
-first use and kept in ``ServerContext.extras``); the domain's lifespan builds it at
-start-up, so a policy that fails validation stops the server before it serves anything.
+``create_app`` builds the one :class:`AuthRuntime` of a server (``ServerContext.auth``)
+before the app exists, so a policy that fails validation stops the server before it
+serves anything.
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from lineguard.config.server import AuthConfig
 from lineguard.server.auth.engine import PolicyEngine
 from lineguard.server.auth.lockout import AddressRateLimiter, LockoutPolicy
 from lineguard.server.auth.passwords import PasswordHasher, PasswordRules
-from lineguard.server.context import ServerContext
 
-__all__ = ["AuthRuntime", "auth_runtime"]
-
-_EXTRAS_KEY = "auth"
+__all__ = ["AuthRuntime"]
 
 
 def _utcnow() -> datetime:
@@ -67,12 +64,3 @@ class AuthRuntime:
     @property
     def absolute_timeout(self) -> timedelta:
         return timedelta(hours=self.config.session_absolute_hours)
-
-
-def auth_runtime(context: ServerContext) -> AuthRuntime:
-    """The server's :class:`AuthRuntime`, built on first use."""
-    runtime = context.extras.get(_EXTRAS_KEY)
-    if not isinstance(runtime, AuthRuntime):
-        runtime = AuthRuntime.build(context.settings.site_id, context.settings.auth)
-        context.extras[_EXTRAS_KEY] = runtime
-    return runtime

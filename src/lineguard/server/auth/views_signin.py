@@ -20,7 +20,7 @@ from lineguard.server.auth.dependencies import (
 from lineguard.server.auth.events import emit
 from lineguard.server.auth.models import BrowserSession, RoleGrant, User
 from lineguard.server.auth.principal import Principal
-from lineguard.server.auth.runtime import AuthRuntime, auth_runtime
+from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.schemas import (
     CodeRequest,
     CsrfResponse,
@@ -47,7 +47,7 @@ ANY_STATE = frozenset({"mfa_pending", "password_change", "mfa_enroll", "active"}
 
 
 def runtime_of(request: Request) -> AuthRuntime:
-    return auth_runtime(get_context(request))
+    return get_context(request).auth
 
 
 def source_of(request: Request) -> str | None:

@@ -9,6 +9,13 @@ dashboard needs (live alert stream, inspection record detail, audited evidence r
 """
 
 from lineguard.server.dashboard.headers import CONTENT_SECURITY_POLICY, security_headers
+from lineguard.server.dashboard.live import LiveSettings
 from lineguard.server.dashboard.site import PAGES, install_site
 
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGES", "install_site", "security_headers"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "PAGES",
+    "LiveSettings",
+    "install_site",
+    "security_headers",
+]

@@ -24,20 +24,19 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import LineGuardError
-from lineguard.server.app import API_PREFIX
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, current_principal, require
-from lineguard.server.context import get_session
+from lineguard.server.context import API_PREFIX, get_session
 from lineguard.server.dashboard import service
 from lineguard.server.dashboard.headers import security_headers
-from lineguard.server.dashboard.live import LiveSettings, alert_frames
+from lineguard.server.dashboard.live import alert_frames
 from lineguard.server.dashboard.schemas import AlertDetail, EvidenceAnswer, EvidenceRequest, RecordView
 from lineguard.server.evidence_views import service as evidence_views
 from lineguard.server.ingest.models import NodeHealthRow
 from lineguard.server.query import service as query
 from lineguard.server.query.schemas import AlertView
 
-__all__ = ["LIVE_SETTINGS_KEY", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
@@ -45,8 +44,6 @@ ReadResults = Annotated[Access, Depends(require(Action.INSPECTION_RESULTS_READ))
 ReadEvidence = Annotated[Access, Depends(require(Action.EVIDENCE_IMAGES_READ))]
 DbSession = Annotated[Session, Depends(get_session)]
 RecordId = Annotated[str, Path(min_length=1, max_length=128)]
-#: ``ServerContext.extras`` key for :class:`LiveSettings` (tests shorten the intervals).
-LIVE_SETTINGS_KEY = "dashboard.live"
 #: A node whose last heartbeat is older than this is shown offline (as on node health).
 OFFLINE_AFTER = timedelta(seconds=120)
 
@@ -60,7 +57,7 @@ def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse
     if "text/event-stream" not in request.headers.get("accept", ""):
         raise HTTPException(406, "this route streams Server-Sent Events: send Accept: text/event-stream")
     context = access.context
-    settings = context.extras.get(LIVE_SETTINGS_KEY, LiveSettings())
+    settings = context.live
     site = access.runtime.site
     # The reader's lines, in a cell that each recheck refreshes (a revoked grant narrows it).
     lines = [_lines(access)]

@@ -11,3 +11,7 @@ certified for that node (:mod:`.provenance`), keeps the image in memory only
 Files: ``relay.py`` (in-memory state), ``jpeg.py`` and ``provenance.py`` (checks),
 ``service.py``, ``schemas.py``, ``views.py`` (routes) and ``scheduled.py`` (purging).
 """
+
+from lineguard.server.evidence_views.state import EvidenceViewsState
+
+__all__ = ["EvidenceViewsState"]

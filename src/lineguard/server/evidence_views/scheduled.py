@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
-from lineguard.server.evidence_views.service import relay_for
 
 __all__ = ["PURGE_INTERVAL_S", "lifespan"]
 
@@ -20,7 +19,7 @@ PURGE_INTERVAL_S = 5.0
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.lineguard
-    relay = relay_for(context)
+    relay = context.evidence_views.relay
 
     async def purge() -> None:
         while True:

@@ -40,29 +40,22 @@ from lineguard.server.evidence_views.provenance import (
     Expected,
     ProvenanceVerifier,
 )
-from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings, View
+from lineguard.server.evidence_views.relay import View
 from lineguard.server.ingest.models import InspectionEventRow
-from lineguard.server.nodes.identity import plant_ca
 from lineguard.server.nodes.models import Node, NodeCertificate
 from lineguard.server.nodes.service import NodeIdentity
 
 __all__ = [
-    "RELAY_KEY",
-    "SETTINGS_KEY",
     "accept_reply",
     "collect",
     "open_view",
     "parse_reply",
     "reject_reply",
-    "relay_for",
     "requests_message",
 ]
 
 log = logging.getLogger(__name__)
 
-#: ``ServerContext.extras`` keys: the relay, and its settings (tests shorten the times).
-RELAY_KEY = "evidence_views.relay"
-SETTINGS_KEY = "evidence_views.settings"
 #: A node that has not polled for this long probably has ``evidence.remote_view`` off.
 POLL_SEEN_S = 60.0
 
@@ -74,16 +67,6 @@ _REFUSALS = {
     "unreadable": "node {node} could not read this evidence: it failed the node's own integrity check",
 }
 _REPLY = TypeAdapter(EvidenceReply)
-
-
-def relay_for(context: ServerContext) -> EvidenceRelay:
-    """The process's relay (made on first use; the domain's lifespan purges it)."""
-    relay = context.extras.get(RELAY_KEY)
-    if not isinstance(relay, EvidenceRelay):
-        settings = context.extras.get(SETTINGS_KEY)
-        relay = EvidenceRelay(settings if isinstance(settings, RelaySettings) else None)
-        context.extras[RELAY_KEY] = relay
-    return relay
 
 
 # -- the person's side ------------------------------------------------------------------
@@ -102,7 +85,7 @@ def open_view(*, access: Access, row: InspectionEventRow) -> tuple[View, bool]:
     if row.evidence_ref is None:
         msg = f"the node kept no evidence image for record {row.event_id}"
         raise NotFoundError(msg)
-    relay = relay_for(context)
+    relay = context.evidence_views.relay
     principal = access.principal
     view = relay.open(
         node_id=row.node_id,
@@ -132,7 +115,7 @@ def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None
 
 def collect(*, access: Access, view_id: str) -> View | bytes:
     """The image (once) or the pending view; a typed error for every other state."""
-    relay = relay_for(access.context)
+    relay = access.context.evidence_views.relay
     view = relay.get(view_id)
     missing = f"no evidence view {view_id[:80]!r}"
     if view is None:
@@ -199,10 +182,10 @@ def parse_reply(raw: bytes) -> EvidenceReply:
 
 def reject_reply(*, context: ServerContext, node: NodeIdentity, request_id: str, reason: str) -> None:
     """An answer that could not even be read (too large, malformed): the view fails at once."""
-    view = relay_for(context).for_reply(request_id)
+    view = context.evidence_views.relay.for_reply(request_id)
     if view is not None and view.node_id == node.node_id:
         log.warning("evidence reply from node %s refused: %s", node.node_id, reason)
-        relay_for(context).fail(
+        context.evidence_views.relay.fail(
             view, "rejected", f"the upload from node {node.node_id} was refused: {reason}"
         )
 
@@ -225,7 +208,7 @@ def _verifier(
     client_cert_pem: str | None,
 ) -> ProvenanceVerifier:
     if upload.signer_certificate_pem is not None:
-        return CertifiedSigner(plant_ca(context), _certificate_lookup(session))
+        return CertifiedSigner(context.ca.get(), _certificate_lookup(session))
     enrolled = session.get(Node, node.node_id)
     return EndorsedSigner(
         client_cert_pem=client_cert_pem, enrolled_at=None if enrolled is None else enrolled.enrolled_at
@@ -246,7 +229,7 @@ def accept_reply(
     ``client_cert_pem`` is the certificate the node presented on this request (it vouches
     for a key that signed evidence before the node enrolled).
     """
-    relay = relay_for(context)
+    relay = context.evidence_views.relay
     view = relay.for_reply(request_id)
     if view is None or view.node_id != node.node_id:
         msg = f"no evidence request {request_id[:80]!r} for node {node.node_id}"

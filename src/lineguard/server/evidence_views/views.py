@@ -31,25 +31,22 @@ from lineguard.contracts.errors import ContractError
 from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceViewRequests
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, allow_node, require
-from lineguard.server.context import ServerContext, get_context, get_session
+from lineguard.server.context import get_context, get_session
 from lineguard.server.dashboard.headers import security_headers
 from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.schemas import ViewPending
-from lineguard.server.ingest.limits import TokenBuckets, read_limited_body
+from lineguard.server.ingest.limits import read_limited_body
 from lineguard.server.nodes.identity import CurrentNode
 from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.tls.protocol import client_certificate_pem
 
-__all__ = ["POLL_BURST", "POLL_RATE_PER_S", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["evidence views"])
 
 ReadEvidence = Annotated[Access, Depends(require(Action.EVIDENCE_IMAGES_READ))]
 DbSession = Annotated[Session, Depends(get_session)]
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
-#: Polls per second a node may make (it polls again at once after each answer).
-POLL_RATE_PER_S = 1.0
-POLL_BURST = 20
 #: An upload is the image in base64 plus its statement and certificate.
 _MAX_REPLY_BYTES = (MAX_EVIDENCE_JPEG_BYTES * 4) // 3 + 64 * 1024
 _RETRY_AFTER_MS = 500
@@ -69,19 +66,11 @@ def get_view(view_id: Ident, access: ReadEvidence) -> Response:
     return JSONResponse(pending.model_dump(mode="json"), status_code=202, headers=security_headers())
 
 
-def _poll_buckets(context: ServerContext) -> TokenBuckets:
-    buckets = context.extras.get("evidence_views.poll_rate")
-    if not isinstance(buckets, TokenBuckets):
-        buckets = TokenBuckets(rate=POLL_RATE_PER_S, burst=POLL_BURST)
-        context.extras["evidence_views.poll_rate"] = buckets
-    return buckets
-
-
 def polling_node(request: Request, node: CurrentNode, session: DbSession) -> NodeIdentity:
     """The authenticated node, within its poll rate; the database connection is released
     before the long wait."""
     session.close()
-    _poll_buckets(get_context(request)).take(node.node_id)
+    get_context(request).evidence_views.poll_buckets.take(node.node_id)
     return node
 
 
@@ -95,7 +84,7 @@ async def get_requests(
     node: Annotated[NodeIdentity, Depends(polling_node)],
     wait: Annotated[float, Query(ge=0, le=30, description="Seconds to wait for a request.")] = 10.0,
 ) -> EvidenceViewRequests:
-    relay = service.relay_for(get_context(request))
+    relay = get_context(request).evidence_views.relay
     views = await relay.wait_for_requests(node.node_id, wait)
     return service.requests_message(views)
 

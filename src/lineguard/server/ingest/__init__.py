@@ -5,3 +5,7 @@ rate limit; ``service`` authorises every item against the node's enrolment, stor
 at most once per idempotency key, maintains the hourly rollup in the same transaction
 and records the outcome in the audit log.
 """
+
+from lineguard.server.ingest.state import IngestState
+
+__all__ = ["IngestState"]

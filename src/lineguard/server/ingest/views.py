@@ -13,12 +13,7 @@ parsed in the worker as well, so the event loop keeps serving other connections.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
-from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -30,7 +25,7 @@ from lineguard.contracts.validation import parse_message
 from lineguard.server.auth.dependencies import allow_node
 from lineguard.server.context import ServerContext, get_context, get_session
 from lineguard.server.ingest import service
-from lineguard.server.ingest.limits import TokenBuckets, read_limited_body
+from lineguard.server.ingest.limits import read_limited_body
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.identity import CurrentNode, presented_certificate
 from lineguard.server.nodes.service import NodeIdentity, authenticate_certificate
@@ -44,61 +39,8 @@ _BODY_DOC = {
 }
 
 
-def _buckets(context: ServerContext) -> TokenBuckets:
-    buckets = context.extras.get("ingest.rate")
-    if not isinstance(buckets, TokenBuckets):
-        # Each server process keeps its own buckets; together they allow the configured rate.
-        limits, workers = context.settings.ingest, context.settings.http.workers
-        buckets = TokenBuckets(
-            rate=limits.requests_per_second / workers, burst=max(1, limits.burst // workers)
-        )
-        context.extras["ingest.rate"] = buckets
-    return buckets
-
-
-class _SqliteWriteGate:
-    """One SQLite writer at a time: threads of this process take turns on a lock and,
-    with ``http.workers`` > 1, processes on an exclusive ``flock`` of a file beside the
-    data (released by the kernel if a worker dies). Waiting here is a queue; waiting in
-    SQLite's busy handler is a series of sleeps of up to 100 ms, which would dominate
-    the latency tail."""
-
-    def __init__(self, lock_file: Path | None) -> None:
-        self._thread_lock = threading.Lock()
-        self._fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600) if lock_file else None
-
-    def __enter__(self) -> None:
-        self._thread_lock.acquire()
-        if self._fd is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except BaseException:
-                self._thread_lock.release()
-                raise
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._thread_lock.release()
-
-
-def _write_gate(context: ServerContext) -> AbstractContextManager[Any]:
-    """Where ingest transactions wait for their turn to write (PostgreSQL: nowhere, it
-    writes concurrently; SQLite: :class:`_SqliteWriteGate`)."""
-    gate = context.extras.get("ingest.write_gate")
-    if gate is None:
-        if context.engine.dialect.name != "sqlite":
-            gate = nullcontext()
-        else:
-            settings = context.settings
-            shared = settings.http.workers > 1
-            gate = _SqliteWriteGate(settings.data_dir / "ingest-write.lock" if shared else None)
-        context.extras["ingest.write_gate"] = gate
-    return cast(AbstractContextManager[Any], gate)
-
-
 def rate_limited_node(request: Request, node: CurrentNode) -> NodeIdentity:
-    _buckets(get_context(request)).take(node.node_id)
+    get_context(request).ingest.buckets.take(node.node_id)
     return node
 
 
@@ -117,7 +59,7 @@ def _authenticate(context: ServerContext, session: Session, cert_pem: str) -> No
     """Worker hop 1: the certificate against the database (401), the rate limit (429)."""
     try:
         node = authenticate_certificate(session, cert_pem=cert_pem)
-        _buckets(context).take(node.node_id)
+        context.ingest.buckets.take(node.node_id)
     except BaseException:
         session.close()
         raise
@@ -138,7 +80,7 @@ def _store(
             batch=batch,
             sealer=context.sealer,
             audit=context.audit,
-            write_gate=_write_gate(context),
+            write_gate=context.ingest.write_gate,
         )
     except LineGuardError as exc:
         if exc.http_status < 500:

@@ -14,24 +14,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import AuthenticationError
-from lineguard.server.context import ServerContext, get_context, get_session
+from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes.service import NodeIdentity, authenticate_certificate
-from lineguard.server.pki import PlantCa
 from lineguard.server.tls.protocol import client_certificate_pem
 
-__all__ = ["CurrentNode", "current_node", "plant_ca", "presented_certificate"]
-
-CA_EXTRA = "ca"
-
-
-def plant_ca(context: ServerContext) -> PlantCa:
-    """The plant CA, decrypted once per process with the configured passphrase."""
-    ca = context.extras.get(CA_EXTRA)
-    if not isinstance(ca, PlantCa):
-        settings = context.settings
-        ca = PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve())
-        context.extras[CA_EXTRA] = ca
-    return ca
+__all__ = ["CurrentNode", "current_node", "presented_certificate"]
 
 
 def presented_certificate(request: Request) -> str:

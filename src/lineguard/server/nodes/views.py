@@ -19,7 +19,7 @@ from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, allow_node, allow_public, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import service
-from lineguard.server.nodes.identity import CurrentNode, plant_ca
+from lineguard.server.nodes.identity import CurrentNode
 from lineguard.server.nodes.schemas import (
     CertificateResponse,
     EnrollRequest,
@@ -45,7 +45,7 @@ router = APIRouter(tags=["nodes"])
 )
 def get_ca_certificate(request: Request) -> str:
     """Public: a node checks its sha256 against the enrollment token before trusting it."""
-    return plant_ca(get_context(request)).pem
+    return get_context(request).ca.get().pem
 
 
 @router.post(
@@ -59,7 +59,7 @@ def post_enroll(
     context = get_context(request)
     return service.enroll(
         session,
-        ca=plant_ca(context),
+        ca=context.ca.get(),
         token_text=body.token,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
@@ -79,7 +79,7 @@ def post_renew(
     context = get_context(request)
     return service.renew(
         session,
-        ca=plant_ca(context),
+        ca=context.ca.get(),
         identity=node,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
@@ -108,7 +108,7 @@ def post_token(
     hours = body.ttl_hours or context.settings.pki.enrollment_token_hours
     token = service.issue_token(
         session,
-        ca=plant_ca(context),
+        ca=context.ca.get(),
         node_id=body.node_id,
         site_id=context.settings.site_id,
         line_id=body.line_id,

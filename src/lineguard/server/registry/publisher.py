@@ -33,9 +33,7 @@ from lineguard.signing import (
 )
 from lineguard.signing.keystore import SigningKeyStore
 
-__all__ = ["REGISTRY_EXTRA", "Registry"]
-
-REGISTRY_EXTRA = "registry"
+__all__ = ["Registry"]
 
 
 @dataclass

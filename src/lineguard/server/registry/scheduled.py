@@ -20,8 +20,7 @@ from fastapi import FastAPI
 from lineguard.contracts.errors import LineGuardError
 from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
-from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
-from lineguard.server.registry.views import registry_for
+from lineguard.server.registry.publisher import Registry
 
 __all__ = ["REFRESH_INTERVAL_S", "lifespan", "refresh_once"]
 
@@ -35,9 +34,9 @@ def refresh_once(context: ServerContext) -> list[str]:
     A background task never creates the repository (and its keys): that happens on the
     registry's first use, by a person or a command.
     """
-    if REGISTRY_EXTRA not in context.extras and not Registry.exists(context.settings.data_dir):
+    if not context.registry.built and not Registry.exists(context.settings.data_dir):
         return []
-    registry = registry_for(context)
+    registry = context.registry.get()
     renewed = registry.repo.refresh()
     if registry.publish_trust():
         renewed.append("trust list")

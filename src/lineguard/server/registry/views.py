@@ -32,11 +32,10 @@ from lineguard.contracts.errors import InputError, NotFoundError, PayloadTooLarg
 from lineguard.server.auth.approval import check_approval
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, allow_node, require
-from lineguard.server.context import ServerContext, get_context, get_session
+from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes.identity import CurrentNode
 from lineguard.server.nodes.models import Node
 from lineguard.server.registry import service
-from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
 from lineguard.server.registry.schemas import (
     DeployRequest,
     ModelVersionView,
@@ -47,7 +46,7 @@ from lineguard.server.registry.schemas import (
 from lineguard.signing import UpdateReport
 from lineguard.vision.package import MAX_METADATA_BYTES, MAX_MODEL_BYTES
 
-__all__ = ["registry_for", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["model registry"])
 
@@ -57,16 +56,6 @@ WriteModels = Annotated[Access, Depends(require(Action.MODEL_CONFIGURATION_WRITE
 Approver = Annotated[Access, Depends(require(Action.MODEL_DEPLOYMENT_APPROVE))]
 Deployer = Annotated[Access, Depends(require(Action.MODEL_DEPLOYMENT_REQUEST))]
 _MAX_SIGNATURE_BYTES = 1 << 20
-
-
-def registry_for(context: ServerContext) -> Registry:
-    """The registry of this server (opened once; TUF keys need the keyring passphrase)."""
-    registry = context.extras.get(REGISTRY_EXTRA)
-    if not isinstance(registry, Registry):
-        # setdefault: when two requests open it at once, both end up with the same one.
-        registry = context.extras.setdefault(REGISTRY_EXTRA, Registry.from_settings(context.settings))
-    assert isinstance(registry, Registry)  # noqa: S101 - only this module stores it
-    return registry
 
 
 async def _save(upload: UploadFile, path: Path, limit: int) -> None:
@@ -106,7 +95,7 @@ async def post_model(
         await _save(signature, Path(tmp) / "package.sig", _MAX_SIGNATURE_BYTES)
         version = service.register(
             session,
-            registry=registry_for(context),
+            registry=context.registry.get(),
             package_dir=package_dir,
             user_id=access.principal.user_id,
             actor=access.principal.actor,
@@ -171,7 +160,7 @@ def post_deployment(
     context = get_context(request)
     row = service.deploy(
         session,
-        registry=registry_for(context),
+        registry=context.registry.get(),
         version_id=body.version_id,
         lines=body.lines,
         nodes=body.nodes,
@@ -191,7 +180,7 @@ def post_rollback(
     context = get_context(request)
     row = service.rollback(
         session,
-        registry=registry_for(context),
+        registry=context.registry.get(),
         line=body.line,
         node=body.node,
         to_version_id=body.to_version_id,
@@ -212,7 +201,7 @@ def post_rollback(
     response_class=FileResponse,
 )
 def get_tuf_metadata(name: str, node: CurrentNode, request: Request) -> FileResponse:
-    path = registry_for(get_context(request)).repo.metadata_file(name)
+    path = get_context(request).registry.get().repo.metadata_file(name)
     return FileResponse(path, media_type="application/json")
 
 
@@ -223,7 +212,7 @@ def get_tuf_metadata(name: str, node: CurrentNode, request: Request) -> FileResp
     response_class=FileResponse,
 )
 def get_tuf_target(path: str, node: CurrentNode, request: Request) -> FileResponse:
-    found = registry_for(get_context(request)).repo.target_file(path)
+    found = get_context(request).registry.get().repo.target_file(path)
     return FileResponse(found, media_type="application/octet-stream")
 
 

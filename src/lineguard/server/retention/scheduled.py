@@ -83,7 +83,6 @@ def start_sweeper(
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context = app.state.lineguard
     sweeper = start_sweeper(context.sessions, context.settings.retention)
-    context.extras["retention.sweeper"] = sweeper
     try:
         yield
     finally:

@@ -27,7 +27,7 @@ from lineguard.server.auth import accounts, grants, totp
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER, SESSION_COOKIE
 from lineguard.server.auth.matrix import MATRIX_SITE, sample_grant
-from lineguard.server.auth.runtime import AuthRuntime, auth_runtime
+from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.context import ServerContext
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
@@ -90,7 +90,7 @@ class AuthHarness:
 
     @property
     def runtime(self) -> AuthRuntime:
-        return auth_runtime(self.context)
+        return self.context.auth
 
     def add_person(
         self,
@@ -178,7 +178,7 @@ def running_harness(db_url: str, data_dir: Path, **auth: Any) -> Iterator[AuthHa
     app = create_app(harness_settings(data_dir, **auth), engine=engine, sealer=NoEncryption(), audit=trail)
     try:
         with TestClient(app, base_url="https://testserver", raise_server_exceptions=True) as client:
-            auth_runtime(app.state.lineguard).clock = clock
+            app.state.lineguard.auth.clock = clock
             yield AuthHarness(app=app, client=client, trail=trail, clock=clock)
     finally:
         engine.dispose()

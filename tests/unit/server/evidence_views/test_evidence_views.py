@@ -40,6 +40,7 @@ from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import EvidenceRelay
 from lineguard.server.ingest import service as ingest
 from lineguard.server.nodes.models import Node, NodeCertificate
+from lineguard.server.once import Once
 from lineguard.server.pki import PlantCa
 from tests.support.evidence_node import (
     EvidenceNode,
@@ -72,7 +73,7 @@ class Setup:
 
     @property
     def relay(self) -> EvidenceRelay:
-        return service.relay_for(self.h.context)
+        return self.h.context.evidence_views.relay
 
 
 def _ingest(s: AuthHarness, node: EvidenceNode, event: dict[str, Any]) -> None:
@@ -91,7 +92,7 @@ def _ingest(s: AuthHarness, node: EvidenceNode, event: dict[str, Any]) -> None:
 def s(tmp_path: Path) -> Iterator[Setup]:
     with running_harness(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "server") as h:
         ca = PlantCa.create(tmp_path / "server", SecretStr("test ca passphrase!!"), site_id=MATRIX_SITE)
-        h.context.extras["ca"] = ca
+        h.context.ca = Once.of(ca)
         node = enroll_evidence_node(
             h.context,
             ca,
@@ -115,7 +116,7 @@ def s(tmp_path: Path) -> Iterator[Setup]:
         _ingest(h, node, event)
         put_evidence(node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
         clock = Clock()
-        service.relay_for(h.context).clock = clock
+        h.context.evidence_views.relay.clock = clock
         quinn = h.add_person("quinn", [Role.QUALITY_ENGINEER])
         csrf = h.sign_in(quinn)
         yield Setup(h, node, other, event["event_id"], evidence_ref, quinn, csrf, clock)
@@ -347,7 +348,7 @@ def early(s: Setup, tmp_path: Path) -> Iterator[tuple[EvidenceNode, str, str]]:
     before.close()
     node = enroll_evidence_node(
         s.h.context,
-        s.h.context.extras["ca"],
+        s.h.context.ca.get(),
         data_dir,
         node_id="edge-3",
         site_id=MATRIX_SITE,

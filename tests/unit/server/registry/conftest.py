@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
-from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
+from lineguard.server.once import Once
+from lineguard.server.registry import Registry
 from lineguard.server.registry.tuf_repo import TufPolicy
 from lineguard.signing import signature_path_for
 from lineguard.signing.sign import SigningKey, sign_package
@@ -72,7 +73,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[RegistryWorld]:
         policy = TufPolicy(root_keys=1, root_threshold=1)
         registry = Registry.open(tmp_path / "registry-home", SecretStr("tuf keys"), policy=policy)
         registry.signers.create(SIGNING, label="qa")
-        harness.context.extras[REGISTRY_EXTRA] = registry
+        harness.context.registry = Once.of(registry)
         alice = harness.add_person("alice.q", [Role.QUALITY_ENGINEER])
         bob = harness.add_person("bob.s", [Role.PRODUCTION_SUPERVISOR])
         yield RegistryWorld(harness, registry, tmp_path, alice, bob)

@@ -8,8 +8,9 @@ from pydantic import SecretStr
 
 from lineguard.config.server import ServerConfig
 from lineguard.server.app import create_app
+from lineguard.server.once import Once
 from lineguard.server.protection import NoEncryption
-from lineguard.server.registry.publisher import REGISTRY_EXTRA, Registry
+from lineguard.server.registry import Registry
 from lineguard.server.registry.scheduled import refresh_once
 from lineguard.server.registry.tuf_repo import TufPolicy
 from lineguard.server.storage import create_engine_for
@@ -28,7 +29,7 @@ def test_refresh_publishes_trust_changes_and_never_creates_keys(tmp_path: Path, 
     registry = Registry.open(
         tmp_path / "home", SecretStr("tuf keys"), policy=TufPolicy(root_keys=1, root_threshold=1)
     )
-    context.extras[REGISTRY_EXTRA] = registry
+    context.registry = Once.of(registry)
     registry.signers.create(SecretStr("signing passphrase!"), label="qa")
     assert refresh_once(context) == ["trust list"]
     published = SignerTrust.from_bytes(registry.repo.target_bytes(SIGNERS_TARGET))

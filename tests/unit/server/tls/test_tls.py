@@ -20,7 +20,6 @@ from lineguard.edge.identity import enroll, node_ssl_context
 from lineguard.server.app import API_PREFIX, create_app
 from lineguard.server.context import ServerContext
 from lineguard.server.nodes import service
-from lineguard.server.nodes.identity import plant_ca
 from lineguard.server.pki import ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, session_factory
@@ -45,9 +44,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 def _serve(settings: ServerConfig, engine: Engine) -> ServerThread:
     ca = make_plant_ca(settings.data_dir)
-    app: FastAPI = create_app(
-        settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), extras={"ca": ca}
-    )
+    app: FastAPI = create_app(settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), ca=ca)
     app.include_router(probe, prefix=API_PREFIX)
     paths = ca_paths(settings.data_dir)
     return ServerThread(
@@ -133,7 +130,7 @@ def test_probe_sees_the_certificate_on_every_request_of_a_connection(
         with session_factory(sqlite_engine)() as session:
             token = service.issue_token(
                 session,
-                ca=plant_ca(context),
+                ca=context.ca.get(),
                 node_id="node-p",
                 site_id="plant-a",
                 line_id="line-1",

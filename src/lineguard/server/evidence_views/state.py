@@ -1,0 +1,30 @@
+"""What remote evidence views keep for the app's lifetime: the relay and the nodes' poll rate.
+
+``create_app`` builds one :class:`EvidenceViewsState`; tests replace the relay with one
+on a fake clock or shorter limits before the first request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lineguard.server.evidence_views.relay import EvidenceRelay
+from lineguard.server.ingest.limits import TokenBuckets
+
+__all__ = ["POLL_BURST", "POLL_RATE_PER_S", "EvidenceViewsState"]
+
+#: Polls per second a node may make (it polls again at once after each answer).
+POLL_RATE_PER_S = 1.0
+POLL_BURST = 20
+
+
+def _poll_buckets() -> TokenBuckets:
+    return TokenBuckets(rate=POLL_RATE_PER_S, burst=POLL_BURST)
+
+
+@dataclass
+class EvidenceViewsState:
+    #: Views in this process's memory only (the image is never written anywhere).
+    relay: EvidenceRelay = field(default_factory=EvidenceRelay)
+    #: Each node's long-poll rate.
+    poll_buckets: TokenBuckets = field(default_factory=_poll_buckets)
