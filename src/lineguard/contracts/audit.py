@@ -184,6 +184,8 @@ class ApiTokenRevoked(AuditEvent):
 
     event_name: ClassVar[str] = "auth.api_token_revoked"
     token_id: Ident
+    #: Why, when not revoked one by one: ``password_changed``, ``password_reset``, ``disabled``.
+    reason: Literal["password_changed", "password_reset", "disabled"] | None = None
 
 
 # -- users and roles --------------------------------------------------------------

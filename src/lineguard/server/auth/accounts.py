@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.audit import PasswordChanged, UserCreated, UserDisabled
+from lineguard.contracts.audit import ApiTokenRevoked, PasswordChanged, UserCreated, UserDisabled
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import uuid7
 from lineguard.server.auth.events import emit, user_actor
@@ -34,6 +35,7 @@ __all__ = [
     "get_user",
     "looks_shared",
     "reset_password",
+    "revoke_tokens",
     "user_by_name",
 ]
 
@@ -127,6 +129,7 @@ def reset_password(session: Session, *, runtime: AuthRuntime, user: User, by: st
     user.password_changed_at = runtime.now()
     clear_locks(session, account=account_key(user.username))
     end_sessions(session, user_id=user.id, runtime=runtime)
+    revoke_tokens(session, runtime=runtime, user=user, reason="password_reset", by=by, audit=audit)
     emit(audit, session, PasswordChanged(username=user.username), actor=by)
     return password
 
@@ -143,7 +146,33 @@ def change_password(
     user.password_hash = runtime.hasher.hash(new)
     user.must_change_password = False
     user.password_changed_at = runtime.now()
-    emit(audit, session, PasswordChanged(username=user.username), actor=user_actor(user.username))
+    actor = user_actor(user.username)
+    revoke_tokens(session, runtime=runtime, user=user, reason="password_changed", by=actor, audit=audit)
+    emit(audit, session, PasswordChanged(username=user.username), actor=actor)
+
+
+def revoke_tokens(
+    session: Session,
+    *,
+    runtime: AuthRuntime,
+    user: User,
+    reason: Literal["password_changed", "password_reset", "disabled"],
+    by: str,
+    audit: AuditHook,
+) -> int:
+    """Revoke every live API token of ``user`` (credentials changed); one audit entry each.
+
+    A token minted under the old password would otherwise outlive it: whoever stole the
+    password, or a token made with it, keeps access after the owner changed it.
+    """
+    live = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = runtime.now()
+    for token in live:
+        token.revoked_at = now
+        emit(audit, session, ApiTokenRevoked(token_id=token.id, reason=reason), actor=by)
+    return len(live)
 
 
 def end_sessions(session: Session, *, user_id: str, runtime: AuthRuntime, keep: str | None = None) -> int:
@@ -164,10 +193,6 @@ def disable_user(session: Session, *, runtime: AuthRuntime, user: User, by: str,
         raise ConflictError(msg)
     user.disabled = True
     ended = end_sessions(session, user_id=user.id, runtime=runtime)
-    revoked = session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=runtime.now())
-    ).rowcount  # type: ignore[attr-defined]
+    revoked = revoke_tokens(session, runtime=runtime, user=user, reason="disabled", by=by, audit=audit)
     log.info("disabled %s: %d sessions ended, %d tokens revoked", user.username, ended, revoked)
     emit(audit, session, UserDisabled(username=user.username), actor=by)
