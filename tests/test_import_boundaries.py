@@ -29,6 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "web": {"web"},
     "cli": {"contracts", "config", "crypto", "vision", "signing", "edge", "server", "cli"},
 }
+#: Modules at the package root that every package may import; they import only the standard library.
+ROOT_MODULES = {"no_telemetry"}
 WEB_STACK = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "jinja2", "cedarpy", "psycopg"}
 LAZY_ONLY_FROM_CLI = {"edge", "server", "vision"}
 
@@ -65,11 +67,18 @@ def test_module_respects_dependency_rule(path: Path) -> None:
         parts = module.split(".")
         if parts[0] == "lineguard" and len(parts) > 1:
             target = parts[1]
-            assert target in ALLOWED[package], f"lineguard.{package} must not import {module}"
+            assert target in ALLOWED[package] | ROOT_MODULES, f"lineguard.{package} must not import {module}"
             if package == "cli" and target in LAZY_ONLY_FROM_CLI:
                 assert not top_level, f"cli must import {module} lazily, inside the command"
         if package in {"edge", "vision", "contracts", "config", "crypto", "signing"}:
             assert parts[0] not in WEB_STACK, f"lineguard.{package} must not import the web stack ({module})"
+
+
+@pytest.mark.parametrize("name", sorted(ROOT_MODULES))
+def test_root_modules_import_only_the_standard_library(name: str) -> None:
+    for module, _ in _imports(ast.parse((SRC / f"{name}.py").read_text(encoding="utf-8"))):
+        top = module.split(".")[0]
+        assert top in sys.stdlib_module_names or top == "__future__", f"lineguard.{name} imports {module}"
 
 
 def test_contracts_import_no_io_libraries() -> None:

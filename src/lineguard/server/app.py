@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import Engine
 
 from lineguard import __version__
@@ -39,7 +40,17 @@ from lineguard.server.pki import PlantCa
 from lineguard.server.registry import Registry
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
-__all__ = ["API_PREFIX", "LifespanHook", "create_app", "database_url", "domain_modules"]
+__all__ = ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "database_url", "domain_modules"]
+
+#: FastAPI's native OpenTelemetry off, OTLP export from environment variables included
+#: (FASTAPI_OTEL_AUTO_CONFIGURE would otherwise add exporters): docs/security.md.
+TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 #: An async context manager factory that runs for the app's lifetime.
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
@@ -138,6 +149,7 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        telemetry=TELEMETRY_OFF,
     )
     app.state.lineguard = context
     install_error_handlers(app)

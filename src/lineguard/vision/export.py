@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from lineguard.contracts.errors import ModelError
+from lineguard.vision.ort import import_onnxruntime, session_options
 
 __all__ = ["EXPORT_OPSET", "MAX_IR_VERSION", "export_onnx", "onnx_session", "parity"]
 
@@ -50,14 +51,10 @@ def export_onnx(module: nn.Module, *, height: int, width: int) -> bytes:
 
 
 def onnx_session(model_bytes: bytes, *, threads: int | None = None) -> object:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+    options = session_options(intra_op_threads=threads or None)
+    return import_onnxruntime().InferenceSession(
+        model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 def parity(

@@ -26,6 +26,7 @@ from torch import nn
 from lineguard.contracts.errors import InputError, ModelError
 from lineguard.vision.backbones import BackboneSpec
 from lineguard.vision.export import EXPORT_OPSET, MAX_IR_VERSION
+from lineguard.vision.ort import import_onnxruntime, session_options
 
 __all__ = ["OnnxBackbone", "export_with_onnx_backbone", "is_onnx_backbone"]
 
@@ -50,18 +51,14 @@ class OnnxBackbone(nn.Module):
         threads: int | None = None,
     ) -> None:
         super().__init__()
-        import onnxruntime as ort
-
         self.path = Path(path)
         if not self.path.is_file():
             msg = f"backbone file {self.path} does not exist"
             raise ModelError(msg)
         self.model_bytes = self.path.read_bytes()
         self.spec = BackboneSpec(f"onnx:{self.path.name}", mean, std, "RGB", ())
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
+        ort = import_onnxruntime()
+        options = session_options(intra_op_threads=threads or None, inter_op_threads=None)
         try:
             self.session = ort.InferenceSession(self.model_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from lineguard.contracts.errors import ConfigError, ModelError
 from lineguard.contracts.types import Scores
+from lineguard.vision.ort import import_onnxruntime, session_options
 from lineguard.vision.package import ModelMetadata, load_package
 from lineguard.vision.preprocess import prepare_input
 
@@ -36,9 +37,7 @@ PROVIDER_ALIASES = {
 
 
 def available_providers() -> list[str]:
-    import onnxruntime as ort
-
-    return list(ort.get_available_providers())
+    return list(import_onnxruntime().get_available_providers())
 
 
 def select_providers(preference: Sequence[str] | None = None) -> list[str]:
@@ -78,20 +77,15 @@ class OnnxModelRunner:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         package = load_package(package_dir)
         self._metadata = package.metadata
         self._digest = package.digest
-        options = ort.SessionOptions()
+        if threads is not None and threads < 1:
+            msg = f"threads must be >= 1, got {threads}"
+            raise ConfigError(msg)
+        options = session_options(intra_op_threads=threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads is not None:
-            if threads < 1:
-                msg = f"threads must be >= 1, got {threads}"
-                raise ConfigError(msg)
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
         self._providers = select_providers(providers)
         try:
             self._session = ort.InferenceSession(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lineguard.edge.redact._errors import RedactionError
+from lineguard.vision.ort import import_onnxruntime, session_options
 
 __all__ = ["MODELS", "ModelSpec", "load_session"]
 
@@ -97,13 +98,9 @@ def load_session(spec: ModelSpec, *, threads: int, model_dir: Path | None = None
             "the file is damaged or was replaced"
         )
         raise RedactionError(msg)
+    ort = import_onnxruntime()  # outside the try: a refusal is not a damaged model
     try:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        options = session_options(intra_op_threads=threads)
         # No busy-waiting between ops: redaction shares two cores with the inspection path.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])

@@ -314,7 +314,7 @@ def convert(tflite_path: Path, onnx_path: Path) -> None:
 
 def verify(tflite_path: Path, onnx_path: Path, samples: list[np.ndarray]) -> float:
     """Largest absolute difference between LiteRT and onnxruntime outputs over ``samples``."""
-    ort = importlib.import_module("onnxruntime")
+    ort = importlib.import_module("lineguard.vision.ort").import_onnxruntime()
     lite = _litert()
     interp = lite.Interpreter(model_path=str(tflite_path))  # default delegate knows MediaPipe's custom op
     interp.allocate_tensors()
