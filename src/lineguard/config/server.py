@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lineguard.config.egress import EgressConfig
 from lineguard.config.governance import GovernanceConfig
+from lineguard.config.integrations import IntegrationsConfig
 from lineguard.config.secrets import SecretRef
 
 __all__ = [
@@ -227,3 +228,4 @@ class ServerConfig(_Section):
     egress: EgressConfig = EgressConfig()
     governance: GovernanceConfig = GovernanceConfig()
     review: ReviewConfig = ReviewConfig()
+    integrations: IntegrationsConfig = IntegrationsConfig()

@@ -36,6 +36,11 @@ __all__ = [
     "AuditReadAccess",
     "BackupCreated",
     "BackupRestored",
+    "CmmsDeliveriesReplayed",
+    "CmmsDeliveryDeadLettered",
+    "CmmsStatusRejected",
+    "CmmsWorkOrderClosed",
+    "CmmsWorkOrderSent",
     "ConfigChanged",
     "EgressDenied",
     "EnrollmentTokenIssued",
@@ -529,6 +534,59 @@ class EgressDenied(AuditEvent):
     destination: Text = Field(description="scheme://host:port as requested.")
     purpose: Text = Field(description="What the connection was for (cmms:<name>, mqtt, siem).")
     reason: Text
+
+
+# -- CMMS work orders -------------------------------------------------------------
+
+
+class CmmsWorkOrderSent(AuditEvent):
+    """A work order reached a CMMS (it answered with success)."""
+
+    event_name: ClassVar[str] = "cmms.work_order_sent"
+    destination: Ident
+    work_order_id: Ident
+    external_id: Ident | None = None
+    attempts: Count
+
+
+class CmmsDeliveryDeadLettered(AuditEvent):
+    """A work order went to the dead-letter queue: out of attempts, or a failure retrying cannot fix."""
+
+    event_name: ClassVar[str] = "cmms.delivery_dead_lettered"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    destination: Ident
+    work_order_id: Ident
+    attempts: Count
+    error: Text
+
+
+class CmmsDeliveriesReplayed(AuditEvent):
+    """Someone put dead-lettered work orders back in the queue."""
+
+    event_name: ClassVar[str] = "cmms.deliveries_replayed"
+    destination: Ident | None = None
+    work_orders: Count
+
+
+class CmmsWorkOrderClosed(AuditEvent):
+    """A CMMS reported a work order closed (or cancelled); its recommendation and alerts were closed."""
+
+    event_name: ClassVar[str] = "cmms.work_order_closed"
+    destination: Ident
+    work_order_id: Ident
+    external_id: Ident | None = None
+    status: Literal["closed", "cancelled"]
+    alerts_closed: Count = 0
+
+
+class CmmsStatusRejected(AuditEvent):
+    """A status message claiming to come from a CMMS was refused (signature, timestamp, body)."""
+
+    event_name: ClassVar[str] = "cmms.status_rejected"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    destination: Ident
+    reason: Text
+    source_ip: SourceIp
 
 
 # -- the audit log itself ---------------------------------------------------------

@@ -35,6 +35,7 @@ from lineguard.server.egress import build_gate
 from lineguard.server.errors import install_error_handlers
 from lineguard.server.evidence_views import EvidenceViewsState
 from lineguard.server.ingest import IngestState
+from lineguard.server.integrations import IntegrationsState
 from lineguard.server.once import Once
 from lineguard.server.pki import PlantCa
 from lineguard.server.registry import Registry
@@ -114,13 +115,18 @@ def create_app(
         )
     sessions = session_factory(engine)
     audit_hook = audit if audit is not None else protection.default_audit(settings)
+    sealer = sealer if sealer is not None else protection.default_sealer(settings, sessions)
+    gate = build_gate(settings, sessions=sessions, audit=audit_hook)
     context = ServerContext(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        sealer=sealer if sealer is not None else protection.default_sealer(settings, sessions),
+        sealer=sealer,
         audit=audit_hook,
-        egress=build_gate(settings, sessions=sessions, audit=audit_hook),
+        egress=gate,
+        integrations=IntegrationsState.build(
+            settings, sessions=sessions, sealer=sealer, audit=audit_hook, gate=gate
+        ),
         auth=AuthRuntime.build(settings.site_id, settings.auth),
         ca=Once(lambda: PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve()), ca),
         registry=Once(lambda: Registry.from_settings(settings), registry),

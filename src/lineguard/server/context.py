@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the domains' state types; they import this module, not the 
     from lineguard.server.dashboard import LiveSettings
     from lineguard.server.evidence_views import EvidenceViewsState
     from lineguard.server.ingest import IngestState
+    from lineguard.server.integrations import IntegrationsState
     from lineguard.server.pki import PlantCa
     from lineguard.server.registry import Registry
 
@@ -85,6 +86,8 @@ class ServerContext:
     checkpoints: Checkpoints
     #: Timing of the dashboard's live alert stream.
     live: LiveSettings
+    #: CMMS connectors, their delivery queue and the MQTT publisher.
+    integrations: IntegrationsState
 
 
 def get_context(request: Request) -> ServerContext:

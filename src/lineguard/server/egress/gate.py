@@ -98,6 +98,10 @@ class EgressGate:
                 log.exception("could not record the egress denial of %s", dest)
         return EgressDeniedError(f"egress to {dest} refused ({purpose}): {reason}")
 
+    def allows(self, dest: Destination) -> bool:
+        """Whether a rule names ``dest`` (no DNS, nothing recorded): for checking config at start."""
+        return match_rule(self.config, dest) is not None
+
     def check(self, dest: Destination, *, purpose: str) -> Pass:
         """The rule and address for ``dest``; :class:`EgressDeniedError` if it is not allowed."""
         rule = match_rule(self.config, dest)
