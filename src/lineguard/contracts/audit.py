@@ -600,6 +600,17 @@ class AuditExported(AuditEvent):
     checkpoint_seq: Count
 
 
+class AuditSuppressed(AuditEvent):
+    """Unauthenticated events of one kind left out of the log in one window, counted here."""
+
+    event_name: ClassVar[str] = "audit.suppressed"
+    event: Ident = Field(description="Name of the event kind that was throttled.")
+    suppressed: Count
+    sources: Count = Field(description="Distinct source addresses among them (capped).")
+    window_start: datetime
+    window_end: datetime
+
+
 class AuditPruned(AuditEvent):
     """Audit entries older than the audit retention were removed up to a signed checkpoint."""
 

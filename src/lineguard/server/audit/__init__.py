@@ -9,6 +9,7 @@
 * :class:`Ed25519Verifier` — the template-method verifier, over the live database
   (:class:`DatabaseLog`) or an export (:class:`ExportedLog`, :func:`write_export`).
 * :func:`prune` — the audit log's own retention, cut only at a signed checkpoint.
+* :class:`AuditThrottle` — bounds what unauthenticated requests can write (counted, summarised).
 """
 
 from lineguard.server.audit.chain import MerkleFrontier, entry_hash
@@ -19,6 +20,7 @@ from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSo
 from lineguard.server.audit.scheduled import Checkpoints
 from lineguard.server.audit.service import prune, record
 from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
+from lineguard.server.audit.throttle import AuditThrottle
 from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
 from lineguard.server.audit.witness import ChainWitness
 
@@ -26,6 +28,7 @@ __all__ = [
     "MIN_AUDIT_RETENTION_DAYS",
     "AuditRecorder",
     "AuditSigner",
+    "AuditThrottle",
     "ChainWitness",
     "Checkpoint",
     "Checkpoints",

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
@@ -25,11 +25,12 @@ from lineguard.contracts.errors import AuditChainError, LineGuardError
 from lineguard.crypto import Envelope
 from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.signing import AuditSigner
+from lineguard.server.audit.throttle import THROTTLE_ACTOR, AuditThrottle
 from lineguard.server.audit.witness import ChainWitness
 from lineguard.server.context import ServerContext
 from lineguard.server.keystore.envelope import open_keyring
 
-__all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "Checkpoints", "checkpoint_now", "lifespan"]
+__all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "Checkpoints", "checkpoint_now", "flush_throttle", "lifespan"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,18 @@ class Checkpoints:
     interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
     #: The key that signs checkpoints, once the lifespan has loaded it (None: none made).
     signer: AuditSigner | None = None
+    #: What unauthenticated requests may write (``throttle.AuditThrottle``); flushed here.
+    throttle: AuditThrottle = field(default_factory=AuditThrottle)
+
+
+def flush_throttle(context: ServerContext, *, close: bool = False) -> int:
+    """Write the ``audit.suppressed`` summaries of ended windows (``close``: this one too); how many."""
+    summaries = context.checkpoints.throttle.summaries(close=close)
+    if summaries:
+        with context.sessions.begin() as session:
+            for summary in summaries:
+                context.audit(session, summary, actor=THROTTLE_ACTOR)
+    return len(summaries)
 
 
 def checkpoint_now(context: ServerContext, signer: AuditSigner) -> int | None:
@@ -73,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             try:
+                await asyncio.to_thread(flush_throttle, context, close=stop.is_set())
                 await asyncio.to_thread(checkpoint_now, context, signer)
             except AuditChainError as exc:
                 log.error("AUDIT CHAIN TAMPERED since the last checkpoint; nothing signed: %s", exc.message)  # noqa: TRY400 - the message is the finding, a traceback adds nothing

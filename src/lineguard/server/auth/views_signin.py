@@ -105,7 +105,8 @@ def post_login(
         password=body.password,
         source=source_of(request),
         user_agent=request.headers.get("user-agent"),
-        audit=context.audit,
+        # Anyone can reach this route: failures are throttled and summarised.
+        audit=context.checkpoints.throttle.hook(context.audit, source=source_of(request)),
     )
     return _answer(response, step.issued, step.user, runtime)
 

@@ -57,14 +57,16 @@ def post_enroll(
     body: EnrollRequest, request: Request, session: Annotated[Session, Depends(get_session)]
 ) -> CertificateResponse:
     context = get_context(request)
+    source = request.client.host if request.client else None
     return service.enroll(
         session,
         ca=context.ca.get(),
         token_text=body.token,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
-        audit=context.audit,
-        source=request.client.host if request.client else None,
+        # Anyone can reach this route: refusals are throttled and summarised.
+        audit=context.checkpoints.throttle.hook(context.audit, source=source),
+        source=source,
     )
 
 
