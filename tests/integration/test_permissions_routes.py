@@ -32,8 +32,8 @@ from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
 
 #: Framework routes that are not part of the JSON API: the OpenAPI description and its
-#: viewer (they describe the API, they return no data).
-FRAMEWORK_ROUTES = {"/api/v1/openapi.json", "/api/v1/docs", "/docs/oauth2-redirect"}
+#: (it describes the API, it returns no data; there is no Swagger UI page).
+FRAMEWORK_ROUTES = {"/api/v1/openapi.json"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 READ_EVENTS = {"access.inspection_read", "access.evidence", "access.plant_data_read", "access.audit_read"}
 

@@ -29,7 +29,7 @@ def server(config_file: Path) -> None:
     Example:
       export LINEGUARD_CA_PASSPHRASE=... LINEGUARD_KEYRING_PASSPHRASE=...
       lineguard server --config /etc/lineguard/server.yaml
-      # API docs: https://<host>:8443/api/v1/docs
+      # API description (OpenAPI): https://<host>:8443/api/v1/openapi.json
     """
     from lineguard.server.admin import run_server
 

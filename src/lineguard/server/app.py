@@ -152,7 +152,10 @@ def create_app(
         version=__version__,
         description="Ingest from enrolled edge nodes, dashboard queries, administration.",
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs",
+        # No Swagger UI page: FastAPI's loads its script from a CDN (floating version, no
+        # integrity hash) into the dashboard's origin. The OpenAPI JSON stays, public: it
+        # is the API's contract, holds no data, and every route it lists denies by default.
+        docs_url=None,
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         telemetry=TELEMETRY_OFF,

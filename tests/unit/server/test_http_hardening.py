@@ -1,0 +1,49 @@
+"""HTTP-level findings of the 2026-12 security review, each reproduced against a real app.
+
+* Finding 3: ``/api/v1/docs`` loaded ``swagger-ui-bundle.js`` from a CDN (floating
+  version, no integrity hash, no CSP) into the dashboard's origin. The page is gone;
+  the OpenAPI JSON stays public; every page left loads scripts from its own origin only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lineguard.config.server import ServerConfig
+from lineguard.server.app import API_PREFIX, create_app
+from lineguard.server.dashboard.site import PAGES
+from lineguard.server.protection import NoEncryption
+from lineguard.server.storage import create_engine_for
+from tests.unit.server.conftest import AuditTrail
+
+_SCRIPT_SRC = re.compile(r"<script[^>]*\bsrc=[\"']([^\"']+)", re.IGNORECASE)
+
+
+@pytest.fixture
+def client(server_settings: ServerConfig) -> Iterator[TestClient]:
+    engine = create_engine_for(f"sqlite:///{server_settings.data_dir.parent / 'app.db'}")
+    app = create_app(server_settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail())
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
+        yield c
+    engine.dispose()
+
+
+def test_no_page_loads_a_third_party_script(client: TestClient) -> None:
+    assert client.get(f"{API_PREFIX}/docs").status_code == 404
+    assert client.get("/docs/oauth2-redirect").status_code == 404
+    for path in [page.path for page in PAGES]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        sources = _SCRIPT_SRC.findall(response.text)
+        assert all(src.startswith("/") and not src.startswith("//") for src in sources), (path, sources)
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_the_openapi_description_stays_public(client: TestClient) -> None:
+    response = client.get(f"{API_PREFIX}/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "LineGuard plant server"
