@@ -35,6 +35,8 @@ SYSTEM_PACKAGES = {
     "/usr/sbin/mosquitto": "mosquitto",
     "/usr/lib/postgresql": "postgresql",
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
+    # pdftotext: the governance tests read the text of the PDFs they render.
+    "/usr/bin/pdftotext": "poppler-utils",
     # A real RTSP camera for the stream tests: GStreamer's RTSP server under the system Python.
     "/usr/lib/python3/dist-packages/gi/__init__.py": "python3-gi",
     "/usr/lib/*/girepository-1.0/Gst-1.0.typelib": "gir1.2-gstreamer-1.0",

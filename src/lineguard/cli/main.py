@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("lineguard.cli.user_cmd", "user"),
     "audit": ("lineguard.cli.audit_cmd", "audit"),
     "doctor": ("lineguard.cli.doctor_cmd", "doctor"),
+    "governance": ("lineguard.cli.governance_cmd", "governance"),
 }
 
 EXIT_USER_ERROR = 2

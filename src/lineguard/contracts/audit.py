@@ -25,6 +25,8 @@ __all__ = [
     "ACTOR_PATTERN",
     "AUDIT_EVENTS",
     "AccessDenied",
+    "AccessReviewSignedOff",
+    "AccessReviewStarted",
     "AccountLocked",
     "AiRecommendationDecided",
     "AiRecommendationMade",
@@ -47,6 +49,7 @@ __all__ = [
     "EvidenceAccessed",
     "EvidenceViewed",
     "FieldChange",
+    "GovernanceDocumentsBuilt",
     "IngestBatchAccepted",
     "IngestBatchRejected",
     "InspectionRecordsRead",
@@ -76,6 +79,7 @@ __all__ = [
     "RoleRevoked",
     "UserCreated",
     "UserDisabled",
+    "WorkerNoticePublished",
     "audit_event_class",
 ]
 
@@ -617,6 +621,49 @@ class AuditPruned(AuditEvent):
     event_name: ClassVar[str] = "audit.pruned"
     through_seq: Count
     retention_days: Count
+
+
+# -- governance -------------------------------------------------------------------
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class GovernanceDocumentsBuilt(AuditEvent):
+    """Governance documents were built from the live configuration; the manifest's digest."""
+
+    event_name: ClassVar[str] = "governance.documents_built"
+    build_id: Ident
+    manifest_sha256: Sha256
+    facts_sha256: Sha256
+    documents: Count
+    software_version: Ident
+
+
+class WorkerNoticePublished(AuditEvent):
+    """The worker notice of a build was published (date and place as recorded)."""
+
+    event_name: ClassVar[str] = "governance.notice_published"
+    build_id: Ident
+    published_on: Ident = Field(description="ISO date the notice was put up.")
+    where: Text
+
+
+class AccessReviewStarted(AuditEvent):
+    """An access review was started: every account listed with its findings."""
+
+    event_name: ClassVar[str] = "governance.access_review_started"
+    review_id: Ident
+    accounts: Count
+    findings: Count
+
+
+class AccessReviewSignedOff(AuditEvent):
+    """The reviewer signed an access review off (revocations it led to are role_revoked events)."""
+
+    event_name: ClassVar[str] = "governance.access_review_signed_off"
+    review_id: Ident
+    revoked_grants: Count
+    overdue: bool
 
 
 def _concrete(cls: type[AuditEvent]) -> list[type[AuditEvent]]:

@@ -2,25 +2,42 @@
 
 * :func:`doctor` — the deployment checklist as a self-check (``lineguard doctor``), each
   item pass / warn / fail with its evidence and the command that fixes it.
+* :func:`build_documents` — every governance document as HTML and PDF with a manifest
+  whose sha256 is audited (``lineguard governance build``); :func:`compose_all` and
+  :func:`render_html` / :func:`render_pdf` for one document on demand (the dashboard).
 * :func:`current_facts` — the facts (cameras, retention, roles per data category,
   models, owners) every governance document is rendered from; never hand-kept text.
 
 docs/governance.md explains each document, its legal anchor and how to keep it current.
 """
 
+from lineguard.server.governance.build import (
+    BuildResult,
+    build_documents,
+    compose_all,
+    record_notice_publication,
+)
 from lineguard.server.governance.checklist import GROUPS, CheckResult, Status
 from lineguard.server.governance.doctor import DoctorReport
+from lineguard.server.governance.document import Document, render_html, render_pdf
 from lineguard.server.governance.facts import facts_sha256
 from lineguard.server.governance.service import current_facts, doctor
 from lineguard.server.governance.state import PlantState
 
 __all__ = [
     "GROUPS",
+    "BuildResult",
     "CheckResult",
     "DoctorReport",
+    "Document",
     "PlantState",
     "Status",
+    "build_documents",
+    "compose_all",
     "current_facts",
     "doctor",
     "facts_sha256",
+    "record_notice_publication",
+    "render_html",
+    "render_pdf",
 ]

@@ -174,6 +174,9 @@ def plant_facts(state: PlantState) -> dict[str, Any]:
             for r, i in ROLES.items()
         },
         "security": _security(state),
+        "egress": [
+            {"scheme": r.scheme, "host": r.host, "port": r.port, "purpose": r.purpose} for r in s.egress.allow
+        ],
         "models": [_model(m) for m in state.models],
         "policy_sha256": hashlib.sha256(policy_engine().policy_text.encode("utf-8")).hexdigest(),
     }

@@ -286,7 +286,10 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         edge_configs=_edge_configs(edge_config_paths(settings)),
         ca_certificate=_certificate(paths.cert),
         server_certificate=_certificate(paths.server_cert),
-        last_build=_latest(session, select(DocumentBuildRow).order_by(DocumentBuildRow.built_at.desc())),
+        last_build=_latest(
+            session,
+            select(DocumentBuildRow).order_by(DocumentBuildRow.built_at.desc(), DocumentBuildRow.id.desc()),
+        ),
         last_notice=_latest(
             session, select(NoticePublicationRow).order_by(NoticePublicationRow.recorded_at.desc())
         ),

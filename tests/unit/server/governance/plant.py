@@ -23,9 +23,18 @@ from lineguard.server.auth import AuthRuntime, Role, User
 from lineguard.server.auth.accounts import create_user
 from lineguard.server.auth.grants import grant_role
 from lineguard.server.keystore import open_keyring
+from lineguard.server.nodes import Node
 from lineguard.server.pki import PlantCa
+from lineguard.server.registry import ModelVersion, ModelVersionState, Registry, ReleaseRow
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 from lineguard.signing.keystore import SigningKeyStore
+from lineguard.vision.package import (
+    EvaluationSummary,
+    InputSpec,
+    ModelMetadata,
+    ThresholdSpec,
+    TrainingDataSpec,
+)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PASSPHRASE = "correct horse battery staple"
@@ -36,12 +45,13 @@ OWNERS = {
 }
 
 
-def plant_settings(data_dir: Path, **governance: Any) -> ServerConfig:
+def plant_settings(data_dir: Path, db_url: str, **governance: Any) -> ServerConfig:
     return ServerConfig.model_validate(
         {
             "kind": "server",
             "site_id": "plant-a",
             "data_dir": str(data_dir),
+            "database": {"url": db_url},
             "auth": {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1},
             "governance": governance,
         }
@@ -73,17 +83,28 @@ class Plant:
         runtime = self.runtime
         with self.sessions() as session:
             user, _ = create_user(
-                session, runtime=runtime, username=username, display_name=username.replace(".", " ").title(),
-                by="cli:test", audit=self.audit,
-            )  # fmt: skip
+                session,
+                runtime=runtime,
+                username=username,
+                display_name=username.replace(".", " ").title(),
+                by="cli:test",
+                audit=self.audit,
+            )
             user.created_at, user.last_login_at = created, last_login
             if mfa:
                 user.totp_sealed = b"sealed-totp-secret"  # what enrollment stores (sealed), never read here
             for role in roles:
                 grant_role(
-                    session, runtime=runtime, grantee=user, role=role, lines=lines, until=until,
-                    by=None, by_label="cli:test", audit=self.audit,
-                )  # fmt: skip
+                    session,
+                    runtime=runtime,
+                    grantee=user,
+                    role=role,
+                    lines=lines,
+                    until=until,
+                    by=None,
+                    by_label="cli:test",
+                    audit=self.audit,
+                )
             session.commit()
             return user
 
@@ -103,6 +124,67 @@ class Plant:
             create_checkpoint(session, signer, site_id=self.settings.site_id)
         SigningKeyStore(self.settings.data_dir / "signing").create(SecretStr(PASSPHRASE), label="qa")
 
+    def add_node(self, node_id: str, line: str, cameras: list[str]) -> None:
+        """An enrolled node as the enrollment flow leaves it (tested in tests/unit/server/nodes)."""
+        with self.sessions.begin() as session:
+            session.add(
+                Node(node_id=node_id, site_id=self.settings.site_id, line_id=line, camera_ids=cameras)
+            )
+
+    def add_deployed_model(self, model_id: str = "part-a") -> str:
+        """A registered, approved and deployed version with its package metadata, as the registry
+        workflow leaves them (that workflow is tested in tests/unit/server/registry)."""
+        version_id = f"mv_{model_id}"
+        metadata = ModelMetadata(
+            model_id=model_id,
+            created_at=NOW - timedelta(days=3),
+            method="multiscale-gaussian",
+            backbone="mobilenetv2",
+            model_sha256="ab" * 32,
+            input=InputSpec(width=224, height=224, mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2)),
+            threshold=ThresholdSpec(
+                value=3.25, method="good_quantile", target_frr=0.01, validation_good_count=40
+            ),
+            training_data=TrainingDataSpec(
+                sha256="cd" * 32, image_count=120, description="line-1 good parts"
+            ),
+            evaluation=EvaluationSummary(dataset="held-out line-1 images", image_auroc=0.987, good_count=20),
+        )
+        package = Registry.stored_package(self.settings.data_dir, version_id)
+        package.mkdir(parents=True)
+        (package / "metadata.json").write_text(metadata.model_dump_json(), "utf-8")
+        with self.sessions.begin() as session:
+            session.add(
+                ModelVersion(
+                    id=version_id,
+                    model_id=model_id,
+                    version=1,
+                    sha256="ab" * 32,
+                    signer_key_id="k" * 16,
+                    state=ModelVersionState.APPROVED,
+                    registered_by="u1",
+                    registered_by_actor="user:quinn.quality",
+                    registered_at=NOW - timedelta(days=2),
+                    decided_by="u2",
+                    decided_by_actor="user:sam.super",
+                    decided_at=NOW - timedelta(days=1),
+                )
+            )
+            session.flush()
+            session.add(
+                ReleaseRow(
+                    id=f"rel_{model_id}",
+                    release=1,
+                    kind="deploy",
+                    model_version_id=version_id,
+                    lines=["line-1"],
+                    nodes=[],
+                    created_by_actor="user:quinn.quality",
+                    created_at=NOW - timedelta(hours=20),
+                )
+            )
+        return version_id
+
     def write_config(self, path: Path) -> Path:
         path.write_text(yaml.safe_dump(self.settings.model_dump(mode="json", exclude_defaults=True)), "utf-8")
         return path
@@ -110,7 +192,7 @@ class Plant:
 
 @contextmanager
 def open_plant(db_url: str, data_dir: Path, **governance: Any) -> Iterator[Plant]:
-    settings = plant_settings(data_dir, **governance)
+    settings = plant_settings(data_dir, db_url, **governance)
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(db_url)
     upgrade_to_head(engine)
@@ -118,3 +200,33 @@ def open_plant(db_url: str, data_dir: Path, **governance: Any) -> Iterator[Plant
         yield Plant(settings, engine, session_factory(engine), AuditRecorder())
     finally:
         engine.dispose()
+
+
+def write_edge_config(
+    path: Path, node_id: str, line: str, cameras: list[tuple[str, list[str]]], **evidence: int
+) -> Path:
+    """An edge.yaml with one synthetic camera per ``(camera_id, privacy zone names)``."""
+    config = {
+        "kind": "edge",
+        "node": {
+            "node_id": node_id,
+            "site_id": "plant-a",
+            "line_id": line,
+            "data_dir": str(path.parent / node_id),
+        },
+        "cameras": [
+            {
+                "camera_id": camera,
+                "station_id": f"st-{i + 1}0",
+                "source": {"type": "synthetic"},
+                "model": "/opt/models/part-a",
+                "redaction": "blur",
+                "pass_sample_rate": 0.02,
+                "privacy_zones": [{"name": z, "points": [[0, 0], [10, 0], [10, 10]]} for z in zones],
+            }
+            for i, (camera, zones) in enumerate(cameras)
+        ],
+        "evidence": evidence,
+    }
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    return path
