@@ -123,5 +123,5 @@ def telemetry(i: DoctorInputs) -> Result:
     return (
         "fail",
         f"{found} exists: a runtime wrote telemetry state on this host",
-        f"rm -rf {found} and keep ONNX Runtime telemetry disabled",
+        f"rm -rf {found}; run LineGuard only with ORT_DISABLE_TELEMETRY=1 (docs/security.md)",
     )

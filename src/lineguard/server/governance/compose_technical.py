@@ -40,6 +40,7 @@ def _ai_act(facts: Facts, model: Facts) -> Document:
     training = meta.get("training_data", {})
     evaluation = meta.get("evaluation", {})
     releases = model["releases"]
+    review = facts["review"]
     name = f"ai-act-{model['model_id']}-v{model['version']}"
     return Document(
         name=name,
@@ -115,8 +116,15 @@ def _ai_act(facts: Facts, model: Facts) -> Document:
             ),
             Section(
                 "Human oversight",
+                paragraphs=(
+                    "The review workflow (lineguard.server.review, docs/review.md) puts every alert and "
+                    "per-part verdict before a person, who acknowledges it and confirms or overrules it; the "
+                    "AI's proposal is kept beside the person's outcome and every step is audited.",
+                ),
                 bullets=(
                     "A flagged part is an alert for a person; the system stops nothing on its own.",
+                    f"An item nobody acknowledges within {review['escalate_after_minutes']} minutes is "
+                    f"escalated to the {review['escalate_to']} role.",
                     "Scores within the uncertain margin below the threshold are marked uncertain for review.",
                     "Quality engineers and supervisors open the redacted evidence image of each failed part.",
                     "A model reaches a line only after a second person approved it (four eyes).",

@@ -174,6 +174,10 @@ def plant_facts(state: PlantState) -> dict[str, Any]:
             for r, i in ROLES.items()
         },
         "security": _security(state),
+        "review": {
+            "escalate_after_minutes": s.review.escalate_after_minutes,
+            "escalate_to": s.review.escalate_to,
+        },
         "egress": [
             {"scheme": r.scheme, "host": r.host, "port": r.port, "purpose": r.purpose} for r in s.egress.allow
         ],

@@ -130,11 +130,13 @@ def test_the_facts_in_each_document_equal_the_live_configuration(plant: Plant, t
         assert "3.25" in text and "good_quantile" in text  # threshold and calibration
         assert "0.987" in text and "held-out line-1 images" in text  # metric and its dataset
         assert "user:sam.super" in text  # approval
+        assert "within 30 minutes is escalated to the production_supervisor role" in text  # review.*
         assert "line-1" in text  # deployment
     for text in _both(out, "vendor-assessment"):
         assert "configuration: retention.audit_log_days = 2555" in text
         assert "test: test_edited_entry_is_located in tests/unit/server/audit/test_tamper.py" in text
         assert "no shared or cross-customer model" in text
+        assert "Outbound destinations allowed: none." in text
     for text in _both(out, "architecture"):
         assert "port 8443" in text
 
