@@ -31,7 +31,7 @@ from lineguard.server.auth.matrix import Matrix, build_matrix
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
 
-#: Framework routes that are not part of the JSON API: the OpenAPI description and its
+#: Framework routes that are not part of the JSON API: the OpenAPI description
 #: (it describes the API, it returns no data; there is no Swagger UI page).
 FRAMEWORK_ROUTES = {"/api/v1/openapi.json"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from lineguard import __version__
 from lineguard.config.server import ServerConfig
+from lineguard.server import logsafe
 from lineguard.server.audit import Checkpoints
 from lineguard.server.auth import AuthRuntime
 from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
@@ -161,6 +162,7 @@ def create_app(
         telemetry=TELEMETRY_OFF,
     )
     app.state.lineguard = context
+    logsafe.install()  # every log line escapes control characters (clients' text is logged)
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)

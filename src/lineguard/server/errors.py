@@ -6,23 +6,28 @@ Every response body for an error has the same shape, ``{"code", "message",
 ``path: message`` line per problem. A malformed request is always a 4xx: request
 validation failures become 422, unknown routes 404, wrong methods 405. Anything else
 is a bug: it is logged with its traceback and answered with a bare 500 that leaks
-nothing about the cause.
+nothing about the cause. A request whose path or query string holds a control
+character (a NUL reached ``open()`` and became a 500) is refused with 400 before any
+route sees it (:class:`ControlCharacterGuard`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lineguard.contracts.errors import LineGuardError, RateLimitedError
 from lineguard.contracts.validation import format_location
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = ["ControlCharacterGuard", "error_body", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +99,35 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal", "the server could not complete the request"), 500)
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterGuard:
+    """Pure ASGI: 400 for a path or query string with a control character (NUL, CR, LF, ESC…).
+
+    No route, file name or database value of ours may hold one; refusing them at the
+    door keeps them out of ``open()``, SQL parameters (PostgreSQL rejects NUL) and logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            query = scope.get("query_string", b"")
+            if _CONTROL.search(unquote_to_bytes(raw_path)) or _CONTROL.search(unquote_to_bytes(query)):
+                body = error_body(
+                    "bad_request", "control characters are not allowed in the request path or query"
+                )
+                await JSONResponse(body, 400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one mapping from exceptions to responses on ``app``."""
+    app.add_middleware(ControlCharacterGuard)
     app.add_exception_handler(LineGuardError, _lineguard_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

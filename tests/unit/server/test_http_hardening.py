@@ -1,5 +1,6 @@
 """HTTP-level findings of the 2026-12 security review, each reproduced against a real app.
 
+* Finding 3 and 9 are below; finding 10 at the end.
 * Finding 3: ``/api/v1/docs`` loaded ``swagger-ui-bundle.js`` from a CDN (floating
   version, no integrity hash, no CSP) into the dashboard's origin. The page is gone;
   the OpenAPI JSON stays public; every page left loads scripts from its own origin only.
@@ -47,3 +48,38 @@ def test_the_openapi_description_stays_public(client: TestClient) -> None:
     response = client.get(f"{API_PREFIX}/openapi.json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "LineGuard plant server"
+
+
+# Finding 9: an unauthenticated request with an embedded NUL caused a 500 and wrote a raw
+# NUL into the log. Now such requests are refused with 400 before any route, and every
+# log record's message escapes control characters.
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/css/app.css%00.js",
+        "/static/css/app%0d%0aX-Injected:%20yes.css",
+        f"{API_PREFIX}/auth/users/ab%00c/disable",
+        f"{API_PREFIX}/audit/entries?name_prefix=%00",
+        "/%1b[31mred",
+    ],
+)
+def test_control_characters_in_path_or_query_are_400_never_500(
+    client: TestClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_request"
+    assert not any("\x00" in r.getMessage() for r in caplog.records)
+
+
+def test_log_messages_escape_control_characters(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    logging.getLogger("lineguard.test").warning("login failed for %s", "eve\x00\nFORGED entry\x1b[0m")
+    (record,) = [r for r in caplog.records if r.name == "lineguard.test"]
+    message = record.getMessage()
+    assert message == "login failed for eve\\x00\\x0aFORGED entry\\x1b[0m"
+    assert "\n" not in message and "\x00" not in message
