@@ -74,6 +74,10 @@ def _setup(tmp_path: Path, tiny_package: Path) -> tuple[LocalIngestReceiver, Pat
                 "model": str(tiny_package),
                 "threshold_override": 0.35,
                 "uncertain_margin": 0.02,
+                "evidence": {
+                    "full_frame": True,
+                    "full_frame_purpose": "test: the whole synthetic frame is the part",
+                },
             }
         ],
         "outbox": {"fsync": False},  # the default: durable against kill -9

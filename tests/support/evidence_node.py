@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
+from lineguard.contracts.events import BoundingBox
 from lineguard.contracts.ids import new_id
 from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
@@ -103,8 +104,15 @@ def evidence_image(width: int = 160, height: int = 120) -> np.ndarray:
 
 
 def put_evidence(
-    node: EvidenceNode | EvidenceStore, *, evidence_id: str, event_id: str, camera_id: str
+    node: EvidenceNode | EvidenceStore,
+    *,
+    evidence_id: str,
+    event_id: str,
+    camera_id: str,
+    region: BoundingBox | None = None,
+    defect_hidden: bool = False,
 ) -> None:
+    """A stored evidence image (160x120); with ``region``, a crop signed as a v2 statement."""
     store = node.store if isinstance(node, EvidenceNode) else node
     store.put(
         evidence_image(),
@@ -114,6 +122,8 @@ def put_evidence(
         captured_at=datetime.now(UTC),
         redaction="blur:test:0",
         evidence_id=evidence_id,
+        region=region,
+        defect_hidden=defect_hidden,
     )
 
 

@@ -70,6 +70,7 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(f"outbox: {out['backlog']} waiting, {out['sent']} sent, {out['shed']} shed, {link}")
         click.echo(
             f"evidence: {ev['stored']} stored, {ev['redaction_failures']} not stored (redaction failed)"
+            + _shed_text(ev)
         )
         click.echo(
             f"disk: {doc['disk']['used_bytes'] / 2**20:.1f} of {doc['disk']['budget_bytes'] / 2**20:.0f} MiB"
@@ -80,6 +81,15 @@ def status(config_path: Path, as_json: bool) -> None:
         and (doc["outbox"]["server"] is None or doc["outbox"]["connected"])
     )
     raise SystemExit(0 if healthy else 1)
+
+
+def _shed_text(ev: dict[str, Any]) -> str:
+    """Evidence shed under load, per verdict; written by nodes since evidence shedding (else empty)."""
+    shed = ev.get("dropped_by_category")
+    if not shed or not any(shed.values()):
+        return ""
+    parts = ", ".join(f"{shed.get(c, 0)} {c}" for c in ("fail", "uncertain", "pass"))
+    return f"; SHED under load: {parts}"
 
 
 def _camera_line(cam: dict[str, Any]) -> str:

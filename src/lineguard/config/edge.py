@@ -17,6 +17,7 @@ from lineguard.contracts.events import Name
 
 __all__ = [
     "CameraConfig",
+    "CameraEvidenceConfig",
     "EdgeConfig",
     "EvidenceConfig",
     "FolderSource",
@@ -34,6 +35,10 @@ __all__ = [
     "UsbSource",
     "VideoFileSource",
 ]
+
+
+#: Shortest written purpose accepted for full-frame evidence.
+MIN_PURPOSE_CHARS = 20
 
 
 class _Section(BaseModel):
@@ -211,6 +216,49 @@ class SyntheticSource(_Section):
     seed: int = Field(default=0, ge=0)
 
 
+class CameraEvidenceConfig(_Section):
+    """What part of the frame an evidence image keeps: the inspection ROI, not the scene.
+
+    The stored image is the ROI plus ``margin_px`` on every side, at full resolution; the
+    rest of the frame (walkways, workstations, people passing) is never written. Keeping
+    the whole frame is an explicit, justified exception: ``full_frame: true`` with a
+    written ``full_frame_purpose``, which the governance documents list.
+    """
+
+    margin_px: int = Field(
+        default=16,
+        ge=0,
+        le=2000,
+        title="Evidence margin",
+        description="Pixels kept around the ROI on every side (context for the reviewer).",
+    )
+    full_frame: bool = Field(
+        default=False,
+        title="Store the whole frame",
+        description="Keep the whole frame instead of the ROI; needs full_frame_purpose.",
+    )
+    full_frame_purpose: str = Field(
+        default="",
+        max_length=500,
+        title="Purpose of full-frame evidence",
+        description="Why this camera's evidence must show more than the part (record of processing).",
+    )
+
+    @model_validator(mode="after")
+    def _purpose_for_full_frame(self) -> CameraEvidenceConfig:
+        if self.full_frame and len(self.full_frame_purpose.strip()) < MIN_PURPOSE_CHARS:
+            msg = (
+                "full_frame: true stores the whole scene (people around the line included); it needs "
+                f"full_frame_purpose: a written reason of at least {MIN_PURPOSE_CHARS} characters, "
+                f"got {self.full_frame_purpose.strip()!r}"
+            )
+            raise ValueError(msg)
+        if self.full_frame_purpose and not self.full_frame:
+            msg = "full_frame_purpose is set but full_frame is false: remove the purpose or set full_frame"
+            raise ValueError(msg)
+        return self
+
+
 SourceConfig = Annotated[
     FolderSource | VideoFileSource | RtspSource | UsbSource | SyntheticSource,
     Field(discriminator="type"),
@@ -234,7 +282,43 @@ class CameraConfig(_Section):
     )
     privacy_zones: list[PrivacyZone] = Field(default_factory=list, max_length=32)
     redaction: Literal["blur", "black"] = Field(default="blur", description="How people are hidden.")
-    pass_sample_rate: float = Field(default=0.0, ge=0, le=1, description="Share of pass images kept.")
+    pass_sample_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        title="Pass sample rate",
+        description=(
+            "Chance that a passing part is kept as an audit sample once pass_samples_per_hour allows "
+            "the next one; 0 keeps no passes."
+        ),
+    )
+    pass_samples_per_hour: float | None = Field(
+        default=6.0,
+        ge=0,
+        le=3600,
+        title="Pass samples per hour",
+        description=(
+            "Most passing parts kept as evidence per hour (spread over the hour, at random); "
+            "a handful is what an audit needs. 0 keeps no passes; null removes the cap "
+            "(then pass_sample_rate alone decides, per passing frame)."
+        ),
+    )
+    evidence: CameraEvidenceConfig = Field(
+        default_factory=CameraEvidenceConfig,
+        title="Evidence region",
+        description="Evidence images keep the ROI plus a margin; the whole frame only with a purpose.",
+    )
+
+    @model_validator(mode="after")
+    def _evidence_is_the_part(self) -> CameraConfig:
+        if self.roi is None and not self.evidence.full_frame:
+            msg = (
+                "no roi: evidence images would be the whole frame. Set roi to the part's region "
+                "(evidence then keeps only it, plus evidence.margin_px), or set evidence.full_frame: true "
+                "with evidence.full_frame_purpose"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class EvidenceConfig(_Section):

@@ -32,14 +32,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lineguard.contracts.errors import ConflictError, LineGuardError
+from lineguard.contracts.events import BoundingBox
 
 __all__ = [
     "ENDORSEMENT_FORMAT",
     "MAX_EVIDENCE_JPEG_BYTES",
     "STATEMENT_FORMAT",
+    "STATEMENT_FORMAT_V2",
     "EvidenceRefusal",
     "EvidenceRefusedError",
     "EvidenceReply",
@@ -57,8 +59,10 @@ __all__ = [
 
 #: The largest evidence image a node may upload (8 MiB).
 MAX_EVIDENCE_JPEG_BYTES = 8 * 2**20
-#: ``format`` of the statement a node signs at capture.
+#: ``format`` of the statement a node signs at capture (v1: whole frames, before regions were recorded).
 STATEMENT_FORMAT = "lineguard-evidence-v1"
+#: ``format`` of a statement that also names the frame region shown and whether redaction hid a defect.
+STATEMENT_FORMAT_V2 = "lineguard-evidence-v2"
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=_ID)]
@@ -89,9 +93,15 @@ class EvidenceViewRequests(_Message):
 
 
 class EvidenceStatement(_Message):
-    """Exactly what the node signed at capture (see ``EvidenceRecord.statement``)."""
+    """Exactly what the node signed at capture (see ``EvidenceRecord.statement``).
 
-    format: Literal["lineguard-evidence-v1"]
+    A v2 statement also says which region of the camera frame the image shows (the
+    evidence crop, in frame pixels, the coordinates of the event's defect boxes) and
+    whether privacy redaction hid part of a defect region; a v1 statement has neither.
+    The signature covers the JSON without the absent (``None``) fields.
+    """
+
+    format: Literal["lineguard-evidence-v1", "lineguard-evidence-v2"]
     node_id: Ident
     evidence_id: Ident
     category: Literal["fail", "uncertain", "pass"]
@@ -100,6 +110,29 @@ class EvidenceStatement(_Message):
     captured_at: str = Field(max_length=40, description="UTC time as signed (text, not re-formatted).")
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     redaction: str = Field(max_length=200)
+    stored_region: BoundingBox | None = Field(
+        default=None, description="v2: where the image sits in the camera frame (frame pixels)."
+    )
+    defect_hidden: bool | None = Field(
+        default=None, description="v2: privacy redaction hid part of a defect region in this image."
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_the_format(self) -> EvidenceStatement:
+        v2 = self.format == STATEMENT_FORMAT_V2
+        present = (self.stored_region is not None, self.defect_hidden is not None)
+        if present != (v2, v2):
+            msg = (
+                f"a {self.format} statement must {'' if v2 else 'not '}carry stored_region and "
+                f"defect_hidden, got stored_region={self.stored_region is not None}, "
+                f"defect_hidden={self.defect_hidden is not None}"
+            )
+            raise ValueError(msg)
+        return self
+
+    def signed_fields(self) -> dict[str, object]:
+        """The fields as signed: absent (v1) fields are left out, not sent as ``null``."""
+        return self.model_dump(exclude_none=True)
 
 
 class EvidenceUpload(_Message):

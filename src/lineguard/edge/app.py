@@ -332,6 +332,8 @@ class EdgeNode:
                 "redaction_failures": self.gate.redaction_failures,
                 "store_failures": self.gate.store_failures,
                 "dropped": self.gate.dropped,
+                "dropped_by_category": self.gate.dropped_by_category,
+                "defect_hidden": self.gate.defect_hidden,
                 "queued": len(self.gate.queue),
                 "latency_p99_ms": round(self.gate.latency.p99, 1),
                 "shredded": self.evidence.shredded,

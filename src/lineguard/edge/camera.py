@@ -15,7 +15,6 @@ raises a work-order trigger.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame, FrameSource, ModelRunner, SourceState
 from lineguard.edge.capture.privacy import PrivacyMask
 from lineguard.edge.decide import PartDebouncer, StationMonitor, classify, defect_regions
+from lineguard.edge.evidence.region import stored_region
+from lineguard.edge.evidence.sampling import PassSampler
 from lineguard.edge.evidence_gate import EvidenceGate
 from lineguard.edge.outbox.store import Outbox
 from lineguard.edge.preprocess import FrameCheck, crop_roi
@@ -173,7 +174,7 @@ class InspectWorker(Worker):
         self.check = FrameCheck(camera.camera_id)
         self.debouncer = PartDebouncer()
         self.uncertain_debouncer = PartDebouncer()
-        self._sample = random.Random()  # noqa: S311 - sampling passes, not crypto
+        self.pass_sampler = PassSampler(camera.pass_sample_rate, camera.pass_samples_per_hour)
 
     def use_model(self, runner: ModelRunner, ref: ModelRef) -> None:
         """Hot swap (``lineguard.edge.update``): the next frame runs ``runner``; none waits or drops.
@@ -233,7 +234,16 @@ class InspectWorker(Worker):
         evidence_ref = None
         if self.gate is not None and self._keep_evidence(frame, verdict, first_failure=alert is not None):
             # Redaction is slow and rare: the gate's own worker does it, off this path.
-            evidence_ref = self.gate.submit(frame, verdict=verdict, event_id=event_id, mode=cam.redaction)
+            # Only the stored region (ROI + margin) is ever written; the redactor also sees a
+            # context window around it, in memory.
+            evidence_ref = self.gate.submit(
+                frame,
+                verdict=verdict,
+                event_id=event_id,
+                mode=cam.redaction,
+                region=stored_region(image.shape, roi_box, cam.evidence),
+                defects=[r.bbox for r in regions],
+            )
         stage("evidence")
         event = InspectionEvent(
             event_id=event_id,
@@ -272,8 +282,7 @@ class InspectWorker(Worker):
             return first_failure
         if verdict is Verdict.UNCERTAIN:
             return self.uncertain_debouncer.first_failure(part_id=frame.part_id, frame_id=frame.frame_id)
-        rate = self.camera.pass_sample_rate
-        return rate > 0 and self._sample.random() < rate
+        return self.pass_sampler.keep()
 
     def _alert(self, frame: CapturedFrame, event_id: str, defect_class: str) -> Alert | None:
         if not self.debouncer.first_failure(part_id=frame.part_id, frame_id=frame.frame_id):

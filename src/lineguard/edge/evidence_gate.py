@@ -1,18 +1,29 @@
-"""The one door into the evidence store: nothing passes it unredacted.
+"""The one door into the evidence store: nothing passes it unredacted, and only the part.
 
-Evidence frames (fail, uncertain, sampled pass) go through the camera's redaction mode
-first (:class:`lineguard.edge.redact.Redactor`), then into the encrypted store. If the
-redactor is missing or fails, *nothing* is stored: the failure is logged and counted,
-and the frame is gone. A missed inspection image is recoverable; a stored image of a
-person is not.
+Evidence (fail, uncertain, sampled pass) is cut down at :meth:`EvidenceGate.submit`,
+on the inspection path, to the camera's stored region (:mod:`lineguard.edge.evidence.region`:
+the inspection ROI plus a small margin, the whole frame only with a written purpose) and
+a context window around it that the redactor looks at, in memory only. The redactor
+(:class:`lineguard.edge.redact.Redactor`, the camera's redaction mode) runs on the window
+— a hand reaching into the crop is recognised with the arm and body it belongs to —
+and only the stored region of the redacted window goes into the encrypted store. If
+the redactor is missing or fails, *nothing* is stored: the failure is logged and
+counted, and the crop is gone. A missed inspection image is
+recoverable; a stored image of a person is not.
+
+When redaction hides pixels inside a defect region, the stored record says so
+(``defect_hidden``, signed with the image and shown beside it on the dashboard): a
+reviewer must know that the defect may be larger than what they see.
 
 Person detection costs far more than inspecting a frame, so it never runs on the
 inspection path: :meth:`EvidenceGate.submit` mints the evidence id (which the event
-carries at once) and queues the frame for :class:`EvidenceWriter`, a worker of its
-own. The queue is bounded; if evidence arrives faster than it can be redacted, the
-oldest queued frame is dropped and counted (``evidence_dropped``) and its id stays
-unresolved, exactly like an id whose object retention later shredded. On shutdown the
-writer finishes what is queued within a few seconds and counts what it abandons.
+carries at once) and queues the crop for :class:`EvidenceWriter`, a worker of its own.
+The queue (:class:`~lineguard.edge.evidence.shed_queue.ShedQueue`) is bounded; when
+evidence arrives faster than it can be redacted, passing samples are shed first, then
+uncertain parts, a failed part's evidence last, each drop counted per category
+(``evidence_dropped``), and a shed item's id stays unresolved, exactly like an id whose
+object retention later shredded. On shutdown the writer finishes what is queued within
+a few seconds and counts what it abandons.
 """
 
 from __future__ import annotations
@@ -21,21 +32,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from lineguard.contracts.events import Verdict
+from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame
+from lineguard.edge.evidence.region import EvidenceCrop, cut
+from lineguard.edge.evidence.shed_queue import ShedQueue
 from lineguard.edge.evidence.store import EvidenceStore
 from lineguard.edge.redact import RedactionMode, Redactor
 from lineguard.edge.stats import LatencyWindow
-from lineguard.edge.workers import LatestQueue, Worker
+from lineguard.edge.workers import Worker
 
 __all__ = ["EvidenceGate", "EvidenceWriter"]
 
-#: Frames waiting for redaction; at 720p each holds 2.7 MB of memory.
-QUEUE_FRAMES = 32
+#: Crops waiting for redaction, at most (a 640x480 ROI crop holds ~1 MB, a 720p frame 2.7 MB).
+QUEUE_ITEMS = 64
+#: ... and at most this much memory together.
+QUEUE_BYTES = 96 * 2**20
 
 
 def _worth_logging(count: int) -> bool:
@@ -45,7 +61,9 @@ def _worth_logging(count: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    frame: CapturedFrame
+    crop: EvidenceCrop
+    camera_id: str
+    captured_at: datetime
     verdict: Verdict
     event_id: str
     mode: RedactionMode
@@ -69,26 +87,62 @@ class EvidenceGate:
         #: Builds the redactor inside the (low-priority) writer thread, see :class:`EvidenceWriter`.
         self.redactor_factory = redactor_factory
         self._lock = threading.Lock()
-        self.queue: LatestQueue[_Pending] = LatestQueue(QUEUE_FRAMES)
+        self.queue: ShedQueue[_Pending] = ShedQueue(QUEUE_ITEMS, QUEUE_BYTES, lambda p: p.crop.nbytes)
         #: Frame queued → evidence object written (redaction and encryption included).
         self.latency = LatencyWindow(512)
         self.stored = 0
         self.redaction_failures = 0
         self.store_failures = 0
-        #: Frames still queued when the node stopped.
+        #: Crops still queued when the node stopped.
         self.abandoned = 0
+        #: Stored images in which redaction hid part of a defect region.
+        self.defect_hidden = 0
 
     @property
     def dropped(self) -> int:
         return self.queue.dropped
 
-    def submit(self, frame: CapturedFrame, *, verdict: Verdict, event_id: str, mode: RedactionMode) -> str:
-        """Queue a frame for redaction and storage; returns the id it will be stored under."""
+    @property
+    def dropped_by_category(self) -> dict[str, int]:
+        """Evidence shed under load, per verdict: passes go first, fails last."""
+        return {verdict.value: count for verdict, count in self.queue.dropped_by.items()}
+
+    def submit(
+        self,
+        frame: CapturedFrame,
+        *,
+        verdict: Verdict,
+        event_id: str,
+        mode: RedactionMode,
+        region: BoundingBox,
+        defects: Sequence[BoundingBox] = (),
+    ) -> str:
+        """Cut ``region`` (and its context window) out of the frame and queue it; returns the
+        id it will be stored under.
+
+        ``region`` (frame pixels) is the camera's stored region; ``defects`` are the
+        event's defect boxes (frame pixels). The frame itself is not kept past this call.
+        """
         evidence_id = new_id("evd")
-        item = _Pending(frame, verdict, event_id, mode, evidence_id, time.perf_counter_ns())
-        if self.queue.put(item) is not None and _worth_logging(self.dropped):
+        item = _Pending(
+            cut(frame.image, region, defects),
+            frame.camera_id,
+            frame.captured_at,
+            verdict,
+            event_id,
+            mode,
+            evidence_id,
+            time.perf_counter_ns(),
+        )
+        shed = self.queue.put(item, verdict)
+        if shed and _worth_logging(self.dropped):
             # Every drop is counted (metrics, status); the log gets the 1st, 10th, 100th, ...
-            log.warning("evidence queue full: oldest queued evidence frame dropped (%d so far)", self.dropped)
+            log.warning(
+                "evidence queue full: %s evidence shed (%d so far: %s)",
+                shed[-1].verdict.value,
+                self.dropped,
+                self.dropped_by_category,
+            )
         return evidence_id
 
     def drain_one(self, timeout_s: float) -> bool:
@@ -97,7 +151,9 @@ class EvidenceGate:
         if item is None:
             return False
         self.store(
-            item.frame,
+            item.crop,
+            camera_id=item.camera_id,
+            captured_at=item.captured_at,
             verdict=item.verdict,
             event_id=item.event_id,
             mode=item.mode,
@@ -108,8 +164,10 @@ class EvidenceGate:
 
     def store(
         self,
-        frame: CapturedFrame,
+        crop: EvidenceCrop,
         *,
+        camera_id: str,
+        captured_at: datetime,
         verdict: Verdict,
         event_id: str,
         mode: RedactionMode,
@@ -118,30 +176,39 @@ class EvidenceGate:
         """Redact, then store; the evidence id, or ``None`` when nothing could be stored safely."""
         if self.redactor is None:
             self._count("redaction_failures")
-            log.error("camera %s: no redactor available; evidence not stored", frame.camera_id)
+            log.error("camera %s: no redactor available; evidence not stored", camera_id)
             return None
         try:
-            redacted = self.redactor.redact(frame.image, mode)
+            # The redactor looks at the context window (people reaching in are seen whole);
+            # only the stored region of what it returns is kept.
+            redacted = self.redactor.redact(crop.context, mode)
+            image, hidden = crop.stored(redacted.image), crop.stored(redacted.hidden)
         except Exception as exc:  # any failure, typed or not, means: store nothing
             self._count("redaction_failures")
-            log.error("camera %s: redaction failed, evidence not stored: %s", frame.camera_id, exc)  # noqa: TRY400
+            log.error("camera %s: redaction failed, evidence not stored: %s", camera_id, exc)  # noqa: TRY400
             return None
+        defect_hidden = any(hidden[y0:y1, x0:x1].any() for x0, y0, x1, y1 in crop.defects)
         redaction = f"{mode}:{self.redactor.model_id}:{len(redacted.regions)}"
         try:
             record = self.evidence.put(
-                redacted.image,
+                image,
                 category=verdict.value,
-                camera_id=frame.camera_id,
+                camera_id=camera_id,
                 event_id=event_id,
-                captured_at=frame.captured_at,
+                captured_at=captured_at,
                 redaction=redaction[:200],
                 evidence_id=evidence_id,
+                region=crop.region,
+                defect_hidden=defect_hidden,
             )
         except Exception as exc:
             self._count("store_failures")
-            log.error("camera %s: evidence could not be stored: %s", frame.camera_id, exc)  # noqa: TRY400
+            log.error("camera %s: evidence could not be stored: %s", camera_id, exc)  # noqa: TRY400
             return None
         self._count("stored")
+        if defect_hidden:
+            self._count("defect_hidden")
+            log.info("evidence %s: defect partly hidden by privacy redaction", record.evidence_id)
         return record.evidence_id
 
     def _count(self, name: str) -> None:

@@ -125,6 +125,19 @@ class NodeCollector:
             [([], float(ev["redaction_failures"]))],
             [],
         )
+        shed = ev["dropped_by_category"]
+        yield counter(
+            "evidence_dropped",
+            "Evidence shed under load before redaction, per verdict (passes first, fails last).",
+            [([category], float(count)) for category, count in shed.items()],
+            ["category"],
+        )
+        yield counter(
+            "evidence_defect_hidden",
+            "Evidence images in which privacy redaction hid part of a defect region.",
+            [([], float(ev["defect_hidden"]))],
+            [],
+        )
         yield gauge(
             "disk_used_bytes", "Outbox plus evidence bytes.", [([], float(health["disk"]["used_bytes"]))], []
         )

@@ -127,3 +127,43 @@ def test_secret_ref_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert SecretRef(env="LG_DEMO").resolve(allow_demo=True).get_secret_value() == "lineguard-demo-abc"
     monkeypatch.setenv("LINEGUARD_DEMO_MODE", "1")
     assert SecretRef(env="LG_DEMO").resolve().get_secret_value() == "lineguard-demo-abc"
+
+
+def test_full_frame_evidence_without_a_written_purpose_is_refused(tmp_path: Path) -> None:
+    data = edge_example()
+    data["cameras"][0]["evidence"] = {"full_frame": True}  # type: ignore[index]
+    data["cameras"][1]["evidence"] = {"full_frame": True, "full_frame_purpose": "  audit  "}  # type: ignore[index]
+    found = errors_for(write(tmp_path, data))
+    assert len(found) == 2
+    assert found[0].startswith("cameras[0].evidence: full_frame: true stores the whole scene")
+    assert "full_frame_purpose: a written reason of at least 20 characters, got ''" in found[0]
+    assert found[1].startswith("cameras[1].evidence: full_frame: true stores the whole scene")
+    assert "got 'audit'" in found[1]
+
+
+def test_a_camera_without_roi_must_say_why_it_keeps_whole_frames(tmp_path: Path) -> None:
+    data = edge_example()
+    del data["cameras"][1]["evidence"]  # type: ignore[attr-defined, index]
+    found = errors_for(write(tmp_path, data))
+    assert len(found) == 1
+    assert found[0].startswith("cameras[1]: no roi: evidence images would be the whole frame")
+    assert "evidence.full_frame_purpose" in found[0]
+
+
+def test_a_purpose_without_full_frame_is_refused_not_ignored(tmp_path: Path) -> None:
+    data = edge_example()
+    data["cameras"][0]["evidence"] = {"full_frame_purpose": "the conveyor and the operator's hands"}  # type: ignore[index]
+    found = errors_for(write(tmp_path, data))
+    assert found == [
+        "cameras[0].evidence: full_frame_purpose is set but full_frame is false: "
+        "remove the purpose or set full_frame"
+    ]
+
+
+def test_evidence_keeps_the_roi_and_a_small_margin_by_default() -> None:
+    edge = load_edge_config(EXAMPLES / "edge.yaml")
+    top, side = edge.cameras
+    assert not top.evidence.full_frame and top.evidence.margin_px == 16
+    assert (
+        side.roi is None and side.evidence.full_frame and "framed tightly" in side.evidence.full_frame_purpose
+    )

@@ -32,7 +32,13 @@ def edge_config(data_dir: Path, cameras: list[dict[str, Any]], **extra: Any) -> 
     return EdgeConfig.model_validate(doc)
 
 
+#: Cameras built here without an ROI inspect and keep the whole (synthetic, person-free) frame.
+WHOLE_FRAME = {"full_frame": True, "full_frame_purpose": "unit tests: the synthetic frame is the part"}
+
+
 def camera(camera_id: str, model: Path, source: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    if "roi" not in extra and "evidence" not in extra:
+        extra["evidence"] = WHOLE_FRAME
     return {
         "camera_id": camera_id,
         "station_id": "st-10",

@@ -143,7 +143,13 @@ def test_stream_urls_never_reach_logs_with_credentials(monkeypatch: pytest.Monke
 def test_registry_builds_each_configured_kind(tmp_path: Path) -> None:
     assert set(SOURCE_TYPES) == {"folder", "video", "rtsp", "mjpeg", "usb", "synthetic"}
     cam = CameraConfig.model_validate(
-        {"camera_id": "c", "station_id": "s", "model": str(tmp_path), "source": {"type": "synthetic"}}
+        {
+            "camera_id": "c",
+            "station_id": "s",
+            "model": str(tmp_path),
+            "source": {"type": "synthetic"},
+            "roi": {"x": 0, "y": 0, "width": 64, "height": 64},
+        }
     )
     assert isinstance(build_source(cam), SyntheticLine)
 

@@ -59,6 +59,7 @@ def node(tmp_path: Path) -> tuple[Path, Path, str]:
                         "station_id": "st-10",
                         "source": {"type": "synthetic"},
                         "model": str(tmp_path / "m"),
+                        "roi": {"x": 320, "y": 100, "width": 640, "height": 480},
                     }
                 ],
             }

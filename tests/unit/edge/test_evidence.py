@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from lineguard.contracts.errors import CryptoError, IntegrityError, NotFoundError, SignatureError
-from lineguard.contracts.events import Verdict
+from lineguard.contracts.errors import CryptoError, InputError, IntegrityError, NotFoundError, SignatureError
+from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.types import CapturedFrame
 from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
+from lineguard.edge.evidence.region import cut
 from lineguard.edge.evidence_gate import EvidenceGate
-from lineguard.edge.redact import Box, FakeRedactor
+from lineguard.edge.redact import Box, FakeRedactor, RedactionMode
 from tests.unit.edge.support import PASSPHRASE, PlantPki
 
 
@@ -133,10 +134,23 @@ def _frame() -> CapturedFrame:
     return CapturedFrame("cam-1", 0, datetime.now(UTC), np.full((60, 80, 3), 200, np.uint8))
 
 
+def _store_whole(gate: EvidenceGate, frame: CapturedFrame, mode: RedactionMode) -> str | None:
+    """The gate's writer step for a crop that is the whole frame."""
+    crop = cut(frame.image, BoundingBox(x=0, y=0, width=80, height=60))  # the window is the frame too
+    return gate.store(
+        crop,
+        camera_id=frame.camera_id,
+        captured_at=frame.captured_at,
+        verdict=Verdict.FAIL,
+        event_id="evt_1",
+        mode=mode,
+    )
+
+
 def test_gate_stores_only_the_redacted_image(tmp_path: Path) -> None:
     store = _store(tmp_path)
     gate = EvidenceGate(store, FakeRedactor([Box(0, 0, 40, 60)]))
-    evidence_id = gate.store(_frame(), verdict=Verdict.FAIL, event_id="evt_1", mode="black")
+    evidence_id = _store_whole(gate, _frame(), "black")
     assert evidence_id is not None
     stored = store.image(evidence_id)
     assert stored[:, :38].max() < 10  # the person's box is black in what was stored
@@ -149,7 +163,66 @@ def test_gate_stores_nothing_when_redaction_is_impossible(
 ) -> None:
     store = _store(tmp_path)
     gate = EvidenceGate(store, redactor)
-    assert gate.store(_frame(), verdict=Verdict.FAIL, event_id="evt_1", mode="blur") is None
+    assert _store_whole(gate, _frame(), "blur") is None
     assert gate.redaction_failures == 1
     assert store.records() == []
     assert list((tmp_path / "evidence" / "objects").iterdir()) == []
+
+
+def _submit_and_store(gate: EvidenceGate, defect: BoundingBox) -> str:
+    frame = CapturedFrame("cam-1", 0, datetime.now(UTC), np.full((60, 80, 3), 200, np.uint8))
+    region = BoundingBox(x=10, y=10, width=60, height=40)
+    evidence_id = gate.submit(
+        frame, verdict=Verdict.FAIL, event_id="evt_1", mode="black", region=region, defects=[defect]
+    )
+    assert gate.drain_one(0.0)
+    return evidence_id
+
+
+def test_redaction_over_a_defect_is_recorded_and_signed_with_the_image(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    # The context window is the whole 80x60 frame here: the box is in frame pixels.
+    gate = EvidenceGate(store, FakeRedactor([Box(0, 0, 20, 20)]))
+    hidden = _submit_and_store(gate, BoundingBox(x=12, y=12, width=10, height=10))  # frame pixels
+    clear = _submit_and_store(gate, BoundingBox(x=50, y=35, width=10, height=10))
+    assert store.verify(hidden).defect_hidden is True
+    assert store.verify(clear).defect_hidden is False
+    assert gate.defect_hidden == 1
+    record = store.record(hidden)
+    assert record.region == "10,10,60,40" and store.image(hidden).shape == (40, 60, 3)
+    fields = record.statement_fields("node-1")
+    assert fields["format"] == "lineguard-evidence-v2" and fields["defect_hidden"] is True
+    # The flag is part of what was signed: clearing it afterwards breaks the signature.
+    with sqlite3.connect(tmp_path / "evidence" / "index.db") as db:
+        db.execute("UPDATE evidence SET defect_hidden = 0 WHERE evidence_id = ?", (hidden,))
+    with pytest.raises(SignatureError, match="does not match the statement"):
+        store.verify(hidden)
+
+
+def test_a_region_that_does_not_match_the_image_is_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    with pytest.raises(InputError, match="evidence region is 60x40, but the image is 80x60"):
+        store.put(
+            _image(),
+            category="fail",
+            camera_id="cam-1",
+            event_id="evt_1",
+            captured_at=datetime.now(UTC),
+            redaction="blur:fake:0",
+            region=BoundingBox(x=0, y=0, width=60, height=40),
+        )
+    assert store.records() == []
+
+
+def test_evidence_stored_before_regions_were_recorded_still_verifies(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    evidence_id = _put(store)  # no region: a whole frame, signed as a v1 statement
+    store.close()
+    with sqlite3.connect(tmp_path / "evidence" / "index.db") as db:  # the index of an older node
+        db.execute("ALTER TABLE evidence DROP COLUMN region")
+        db.execute("ALTER TABLE evidence DROP COLUMN defect_hidden")
+    reopened = _store(tmp_path)
+    record = reopened.verify(evidence_id)
+    assert (record.region, record.defect_hidden, record.region_box) == ("", False, None)
+    assert record.statement_fields("node-1")["format"] == "lineguard-evidence-v1"
+    assert "defect_hidden" not in record.statement_fields("node-1")

@@ -191,7 +191,10 @@ def test_redaction_failure_means_no_evidence_but_the_event_still_counts(tmp_path
 def test_disk_budget_sheds_passes_keeps_every_fail_and_raises_an_alert(tmp_path: Path, running: Any) -> None:
     config = edge_config(
         tmp_path / "data",
-        [camera("cam-a", tmp_path / "m", pass_sample_rate=1.0), camera("cam-b", tmp_path / "m")],
+        [
+            camera("cam-a", tmp_path / "m", pass_sample_rate=1.0, pass_samples_per_hour=None),
+            camera("cam-b", tmp_path / "m"),
+        ],
         outbox={"disk_budget_mb": 1, "fsync": False},
     )
     passes = SyntheticLine("cam-a", SyntheticSource(type="synthetic", width=320, height=240, fps=60, seed=2))

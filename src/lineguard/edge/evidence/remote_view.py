@@ -34,7 +34,6 @@ from pydantic import ValidationError
 from lineguard.contracts.errors import CryptoError, IntegrityError, NotFoundError
 from lineguard.contracts.evidence_view import (
     MAX_EVIDENCE_JPEG_BYTES,
-    STATEMENT_FORMAT,
     EvidenceRefusal,
     EvidenceStatement,
     EvidenceUpload,
@@ -120,17 +119,7 @@ def endorse_signer(data_dir: Path, node_id: str, key_id: str) -> tuple[str, str]
 
 
 def _statement(record: EvidenceRecord, node_id: str) -> EvidenceStatement:
-    return EvidenceStatement(
-        format=STATEMENT_FORMAT,
-        node_id=node_id,
-        evidence_id=record.evidence_id,
-        category=record.category,
-        camera_id=record.camera_id,
-        event_id=record.event_id,
-        captured_at=record.captured_at,
-        content_sha256=record.content_sha256,
-        redaction=record.redaction,
-    )
+    return EvidenceStatement.model_validate(record.statement_fields(node_id))
 
 
 def build_reply(

@@ -34,7 +34,14 @@ import numpy as np
 from pydantic import SecretStr
 
 from lineguard.config.edge import EdgeConfig
-from lineguard.contracts.errors import CryptoError, ImageDecodeError, IntegrityError, NotFoundError
+from lineguard.contracts.errors import (
+    CryptoError,
+    ImageDecodeError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+)
+from lineguard.contracts.events import BoundingBox
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import Frame
 from lineguard.crypto import (
@@ -69,10 +76,29 @@ CREATE TABLE IF NOT EXISTS evidence (
     size INTEGER NOT NULL,
     redaction TEXT NOT NULL,
     signer_key_id TEXT NOT NULL,
-    signature BLOB NOT NULL
+    signature BLOB NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    defect_hidden INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS evidence_expiry ON evidence (expires_at);
 """
+#: Columns added after the first release; an older index gains them on open (old rows: '' and 0).
+_ADDED_COLUMNS = {
+    "region": "ALTER TABLE evidence ADD COLUMN region TEXT NOT NULL DEFAULT ''",
+    "defect_hidden": "ALTER TABLE evidence ADD COLUMN defect_hidden INTEGER NOT NULL DEFAULT 0",
+}
+#: Every column, in the order of :class:`EvidenceRecord`'s fields (an index gains new ones at the end).
+_SELECT = (
+    "SELECT evidence_id, category, camera_id, event_id, captured_at, expires_at, content_sha256, size, "
+    "redaction, signer_key_id, signature, region, defect_hidden FROM evidence"
+)
+_INSERT = (
+    "INSERT INTO evidence (evidence_id, category, camera_id, event_id, captured_at, expires_at, "
+    "content_sha256, size, redaction, signer_key_id, signature, region, defect_hidden) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+#: Statement format of evidence that records its region and whether redaction covered a defect.
+STATEMENT_V2 = "lineguard-evidence-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +114,43 @@ class EvidenceRecord:
     redaction: str
     signer_key_id: str
     signature: bytes
+    #: Where the stored image sits in the camera frame, ``"x,y,width,height"`` in frame
+    #: pixels; ``""`` for evidence stored before regions were recorded (whole frames).
+    region: str = ""
+    #: Redaction hid pixels inside a defect region of this image (the reviewer must be told).
+    defect_hidden: bool = False
+
+    @property
+    def region_box(self) -> BoundingBox | None:
+        if not self.region:
+            return None
+        x, y, width, height = (int(v) for v in self.region.split(","))
+        return BoundingBox(x=x, y=y, width=width, height=height)
+
+    def statement_fields(self, node_id: str) -> dict[str, object]:
+        """What the node signs: what the object is, the hash of its content and, since v2,
+        the region of the frame it shows and whether redaction covered a defect in it."""
+        fields: dict[str, object] = {
+            "format": "lineguard-evidence-v1",
+            "node_id": node_id,
+            "evidence_id": self.evidence_id,
+            "category": self.category,
+            "camera_id": self.camera_id,
+            "event_id": self.event_id,
+            "captured_at": self.captured_at,
+            "content_sha256": self.content_sha256,
+            "redaction": self.redaction,
+        }
+        box = self.region_box
+        if box is not None:  # v1 objects keep signing (and verifying) exactly what they did
+            fields["format"] = STATEMENT_V2
+            fields["stored_region"] = box.model_dump()
+            fields["defect_hidden"] = self.defect_hidden
+        return fields
 
     def statement(self, node_id: str) -> bytes:
-        """The bytes that were signed: what the object is and the hash of its content."""
-        return canonical_json(
-            {
-                "format": "lineguard-evidence-v1",
-                "node_id": node_id,
-                "evidence_id": self.evidence_id,
-                "category": self.category,
-                "camera_id": self.camera_id,
-                "event_id": self.event_id,
-                "captured_at": self.captured_at,
-                "content_sha256": self.content_sha256,
-                "redaction": self.redaction,
-            }
-        )
+        """The bytes that were signed (canonical JSON of :meth:`statement_fields`)."""
+        return canonical_json(self.statement_fields(node_id))
 
 
 class EvidenceStore:
@@ -134,6 +181,10 @@ class EvidenceStore:
         self._db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        have = {str(row[1]) for row in self._db.execute("PRAGMA table_info(evidence)")}
+        for column, ddl in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._db.execute(ddl)
         self.stored = 0
         self.shredded = 0
 
@@ -175,8 +226,20 @@ class EvidenceStore:
         captured_at: datetime,
         redaction: str,
         evidence_id: str | None = None,
+        region: BoundingBox | None = None,
+        defect_hidden: bool = False,
     ) -> EvidenceRecord:
-        """Encode, sign, seal and write an already-redacted frame; returns its record."""
+        """Encode, sign, seal and write an already-redacted image; returns its record.
+
+        ``region`` is where the image sits in the camera frame (the evidence crop);
+        ``defect_hidden`` that redaction hid part of a defect region in it.
+        """
+        if region is not None and (region.width, region.height) != (redacted.shape[1], redacted.shape[0]):
+            msg = (
+                f"evidence region is {region.width}x{region.height}, "
+                f"but the image is {redacted.shape[1]}x{redacted.shape[0]}"
+            )
+            raise InputError(msg)
         ok, encoded = cv2.imencode(".jpg", redacted, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
         if not ok:
             msg = f"cannot encode evidence image of shape {redacted.shape}"
@@ -194,6 +257,8 @@ class EvidenceStore:
             redaction=redaction,
             signer_key_id=self.signer.key_id,
             signature=b"",
+            region="" if region is None else f"{region.x},{region.y},{region.width},{region.height}",
+            defect_hidden=defect_hidden,
         )
         signature = self.signer.sign(record.statement(self.node_id))
         record = dataclasses.replace(record, signature=signature)
@@ -204,7 +269,8 @@ class EvidenceStore:
         tmp.replace(path)
         with self._lock:
             self._db.execute(
-                "INSERT INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?)", tuple(_as_dict(record).values())
+                _INSERT,
+                tuple(_as_dict(record).values()),
             )
         self.stored += 1
         return record
@@ -219,7 +285,7 @@ class EvidenceStore:
 
     def record(self, evidence_id: str) -> EvidenceRecord:
         with self._lock:
-            row = self._db.execute("SELECT * FROM evidence WHERE evidence_id = ?", (evidence_id,)).fetchone()
+            row = self._db.execute(_SELECT + " WHERE evidence_id = ?", (evidence_id,)).fetchone()
         if row is None:
             msg = f"no evidence object {evidence_id} on this node"
             raise NotFoundError(msg)
@@ -227,7 +293,7 @@ class EvidenceStore:
 
     def records(self) -> list[EvidenceRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM evidence ORDER BY captured_at").fetchall()
+            rows = self._db.execute(_SELECT + " ORDER BY captured_at").fetchall()
         return [_record(r) for r in rows]
 
     def read(self, evidence_id: str) -> bytes:
@@ -309,11 +375,15 @@ class EvidenceStore:
         return report
 
 
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EvidenceRecord))
+
+
 def _record(row: tuple[Any, ...]) -> EvidenceRecord:
-    fields = dict(zip(EvidenceRecord.__slots__, row, strict=True))
+    fields = dict(zip(_FIELDS, row, strict=True))
     fields["signature"] = bytes(fields["signature"])
+    fields["defect_hidden"] = bool(fields["defect_hidden"])
     return EvidenceRecord(**fields)
 
 
 def _as_dict(record: EvidenceRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in EvidenceRecord.__slots__}
+    return {name: getattr(record, name) for name in _FIELDS}

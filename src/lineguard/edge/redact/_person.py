@@ -57,10 +57,19 @@ class RedactorSettings:
     work_long_side_px: int = 640
     face_threshold: float = 0.4
     body_threshold: float = 0.3
+    #: Fail closed: also hide what a cue finds *below* its threshold, down to these floors.
+    fail_closed: bool = True
+    uncertain_segmentation_threshold: float = 0.1
+    uncertain_face_threshold: float = 0.2
+    uncertain_body_threshold: float = 0.15
     #: onnxruntime intra-op threads (the edge node has two cores).
     threads: int = 2
     #: Which cues run; all three unless a benchmark switches one off to measure it.
     cues: frozenset[str] = field(default_factory=lambda: frozenset({"segmentation", "body", "face"}))
+
+    def floor(self, cue: str) -> float:
+        """The lowest score of ``cue`` that is hidden: the uncertain floor when failing closed."""
+        return float(getattr(self, f"uncertain_{cue}_threshold" if self.fail_closed else f"{cue}_threshold"))
 
     def __post_init__(self) -> None:
         # A redactor configured to look for nobody would pass every frame through unredacted.
@@ -71,6 +80,9 @@ class RedactorSettings:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 problems.append(f"{name} must be in (0, 1), got {value}")
+            floor = getattr(self, f"uncertain_{name}")
+            if not 0.0 < floor <= value:
+                problems.append(f"uncertain_{name} must be in (0, {name}], got {floor}")
         if not all(0.05 <= f <= 1.0 for f in (*self.segmentation_tiles, *self.detector_tiles)):
             problems.append("tile fractions must be in [0.05, 1]")
         if self.threads < 1 or self.work_long_side_px < 64 or self.blob_growth < 0:
@@ -90,8 +102,9 @@ class PersonRedactor:
             return load_session(MODELS[name], threads=self.settings.threads, model_dir=model_dir)
 
         self._segmenter = PersonSegmenter(load("segmentation"), load("segmentation_landscape"))
-        self._body = SsdDetector(load("body"), "body", score_threshold=self.settings.body_threshold)
-        self._face = SsdDetector(load("face"), "face", score_threshold=self.settings.face_threshold)
+        s = self.settings
+        self._body = SsdDetector(load("body"), "body", score_threshold=s.floor("body"))
+        self._face = SsdDetector(load("face"), "face", score_threshold=s.floor("face"))
         self._model_id = "mediapipe-0.10.21:" + ",".join(
             f"{spec.name}@{spec.sha256[:12]}" for spec in MODELS.values()
         )
@@ -129,38 +142,43 @@ class PersonRedactor:
         hidden = np.zeros(hw, dtype=np.bool_)
         regions: list[PersonRegion] = []
 
-        def add(box: Box | None, score: float, source: RegionSource) -> None:
+        def add(box: Box | None, score: float, source: RegionSource, *, confident: bool) -> None:
             if box is None:
                 return
             hidden[box.y0 : box.y1, box.x0 : box.x1] = True
-            regions.append(PersonRegion(box=box, score=score, source=source))
+            regions.append(PersonRegion(box=box, score=score, source=source, confident=confident))
 
         if "segmentation" in s.cues:
             tiles = [t for f in s.segmentation_tiles for t in square_tiles(height, width, f)]
             # Box finding needs no more than ~640 px on the long side.
             work_scale = min(1.0, s.work_long_side_px / max(height, width))
             prob = self._segmenter.probability(frame, tiles, work_scale)
-            person = (prob >= s.segmentation_threshold).astype(np.uint8)
+            person = (prob >= s.floor("segmentation")).astype(np.uint8)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(person, connectivity=8)
             min_area = max(2, int(s.min_blob_fraction * person.size))
             for i in range(1, count):
                 x, y, w, h, area = (int(v) for v in stats[i])
                 if area < min_area:
                     continue
-                score = float(prob[labels == i].mean())
+                blob = prob[labels == i]
                 g = s.blob_growth
                 x0, y0 = x / work_scale, y / work_scale
                 x1, y1 = (x + w) / work_scale, (y + h) / work_scale
-                add(grow_box(x0, y0, x1, y1, frame_hw=hw, side=g, top=g, bottom=g), score, "segmentation")
+                add(
+                    grow_box(x0, y0, x1, y1, frame_hw=hw, side=g, top=g, bottom=g),
+                    float(blob.mean()),
+                    "segmentation",
+                    confident=bool(blob.max() >= s.segmentation_threshold),
+                )
         if "body" in s.cues:
             tiles = [t for f in s.detector_tiles for t in square_tiles(height, width, f)]
             for d in self._body.detect(frame, tiles):
-                add(self._grow(d, hw, 0.1, 0.1, 0.1), d.score, "body")
+                add(self._grow(d, hw, 0.1, 0.1, 0.1), d.score, "body", confident=d.score >= s.body_threshold)
         if "face" in s.cues:
             tiles = [t for f in s.detector_tiles for t in square_tiles(height, width, f)]
             for d in self._face.detect(frame, tiles):
                 # Faces: hair and forehead above, ears to the sides, chin and neck below.
-                add(self._grow(d, hw, 0.3, 0.6, 0.4), d.score, "face")
+                add(self._grow(d, hw, 0.3, 0.6, 0.4), d.score, "face", confident=d.score >= s.face_threshold)
         return regions, hidden
 
     @staticmethod

@@ -49,6 +49,9 @@ class PersonRegion:
     #: Detector confidence in [0, 1] (for a segmentation blob: its mean probability).
     score: float
     source: RegionSource
+    #: False for a *possible* person: the cue saw one below its usual threshold, and the
+    #: redactor hid it anyway (fail closed) — it costs evidence area, never privacy.
+    confident: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ class ProvenanceVerifier(ABC):
             )
             raise SignatureError(msg)
         try:
-            _verify(public_key, upload.signature_b64, canonical_json(statement.model_dump()))
+            _verify(public_key, upload.signature_b64, canonical_json(statement.signed_fields()))
         except (binascii.Error, InvalidSignature):
             msg = (
                 f"the signature by key {upload.signer_key_id} does not match the statement for "

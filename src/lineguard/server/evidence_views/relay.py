@@ -31,7 +31,7 @@ from typing import Literal
 from lineguard.contracts.errors import RateLimitedError
 from lineguard.contracts.ids import new_id
 
-__all__ = ["EvidenceRelay", "RelaySettings", "View", "ViewState"]
+__all__ = ["Delivered", "EvidenceRelay", "RelaySettings", "View", "ViewState"]
 
 ViewState = Literal["queued", "sent", "ready", "taken", "refused", "rejected", "timeout", "expired"]
 TERMINAL: frozenset[ViewState] = frozenset({"taken", "refused", "rejected", "timeout", "expired"})
@@ -55,6 +55,17 @@ class RelaySettings:
     max_wait_s: float = 30.0
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """An image handed out, with what the node signed about it (v2 statements; else None)."""
+
+    image: bytes = field(repr=False)
+    #: Where the image sits in the camera frame: ``(x, y, width, height)`` in frame pixels.
+    stored_region: tuple[int, int, int, int] | None = None
+    #: Privacy redaction hid part of a defect region in the image.
+    defect_hidden: bool | None = None
+
+
 @dataclass
 class View:
     view_id: str
@@ -70,6 +81,8 @@ class View:
     state: ViewState = "queued"
     reason: str = ""
     image: bytes | None = field(default=None, repr=False)
+    #: What the node signed about the image besides its hash (kept only while the image is).
+    image_notes: tuple[tuple[int, int, int, int] | None, bool | None] = (None, None)
     ready_at: float | None = None
     finished_at: float | None = None
     #: Whether the person who opened it has been told (and the outcome audited).
@@ -141,7 +154,7 @@ class EvidenceRelay:
                 self._advance(view, self.clock())
             return view
 
-    def take_image(self, view: View) -> bytes | None:
+    def take_image(self, view: View) -> Delivered | None:
         """Hand the image out (once): the view becomes ``taken`` and the bytes are dropped.
 
         None when there is none to hand out (another request took it a moment ago, or it
@@ -153,7 +166,7 @@ class EvidenceRelay:
                 return None
             image, view.image = view.image, None
             self._finish(view, "taken", "")
-            return image
+            return Delivered(image, *view.image_notes)
 
     def mark_reported(self, view: View) -> bool:
         """Set ``reported``; True only the first time (so each outcome is audited once)."""
@@ -205,12 +218,20 @@ class EvidenceRelay:
                 self._advance(view, self.clock())
             return view
 
-    def deliver(self, view: View, image: bytes) -> None:
+    def deliver(
+        self,
+        view: View,
+        image: bytes,
+        *,
+        stored_region: tuple[int, int, int, int] | None = None,
+        defect_hidden: bool | None = None,
+    ) -> None:
         with self._lock:
             self._advance(view, self.clock())
             if view.state not in ("queued", "sent"):
                 return
             view.image = image
+            view.image_notes = (stored_region, defect_hidden)
             view.state = "ready"
             view.ready_at = self.clock()
 

@@ -40,7 +40,7 @@ from lineguard.server.evidence_views.provenance import (
     Expected,
     ProvenanceVerifier,
 )
-from lineguard.server.evidence_views.relay import View
+from lineguard.server.evidence_views.relay import Delivered, View
 from lineguard.server.ingest.models import InspectionEventRow
 from lineguard.server.nodes.models import Node, NodeCertificate
 from lineguard.server.nodes.service import NodeIdentity
@@ -113,7 +113,7 @@ def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None
     access.session.commit()
 
 
-def collect(*, access: Access, view_id: str) -> View | bytes:
+def collect(*, access: Access, view_id: str) -> View | Delivered:
     """The image (once) or the pending view; a typed error for every other state."""
     relay = access.context.evidence_views.relay
     view = relay.get(view_id)
@@ -250,4 +250,12 @@ def accept_reply(
         raise
     finally:
         session.rollback()  # read-only lookups: release the connection
-    relay.deliver(view, verified.image)
+    # A v2 statement also says which region of the frame the image shows and whether
+    # redaction hid part of a defect: both signed, both passed on to the reviewer.
+    region = verified.statement.stored_region
+    relay.deliver(
+        view,
+        verified.image,
+        stored_region=None if region is None else (region.x, region.y, region.width, region.height),
+        defect_hidden=verified.statement.defect_hidden,
+    )

@@ -34,6 +34,7 @@ from lineguard.server.auth.dependencies import Access, allow_node, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.dashboard.headers import security_headers
 from lineguard.server.evidence_views import service
+from lineguard.server.evidence_views.relay import Delivered
 from lineguard.server.evidence_views.schemas import ViewPending
 from lineguard.server.ingest.limits import read_limited_body
 from lineguard.server.nodes.identity import CurrentNode
@@ -60,10 +61,25 @@ _RETRY_AFTER_MS = 500
 )
 def get_view(view_id: Ident, access: ReadEvidence) -> Response:
     result = service.collect(access=access, view_id=view_id)
-    if isinstance(result, bytes):
-        return Response(result, media_type="image/jpeg", headers=security_headers())
+    if isinstance(result, Delivered):
+        return Response(result.image, media_type="image/jpeg", headers=security_headers() | _notes(result))
     pending = ViewPending(view_id=result.view_id, node_id=result.node_id, retry_after_ms=_RETRY_AFTER_MS)
     return JSONResponse(pending.model_dump(mode="json"), status_code=202, headers=security_headers())
+
+
+#: Headers that carry what the node signed about an image (v2 evidence statements).
+REGION_HEADER = "X-Evidence-Region"
+DEFECT_HIDDEN_HEADER = "X-Evidence-Defect-Hidden"
+
+
+def _notes(delivered: Delivered) -> dict[str, str]:
+    """The frame region the image shows (``x,y,width,height``) and whether redaction hid a defect."""
+    notes = {}
+    if delivered.stored_region is not None:
+        notes[REGION_HEADER] = ",".join(str(v) for v in delivered.stored_region)
+    if delivered.defect_hidden is not None:
+        notes[DEFECT_HIDDEN_HEADER] = "true" if delivered.defect_hidden else "false"
+    return notes
 
 
 def polling_node(request: Request, node: CurrentNode, session: DbSession) -> NodeIdentity:

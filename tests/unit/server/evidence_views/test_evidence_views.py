@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
 from lineguard.config.server import HttpConfig
@@ -29,8 +29,13 @@ from lineguard.contracts.errors import (
     NotFoundError,
     SignatureError,
 )
-from lineguard.contracts.events import IngestBatch
-from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequest
+from lineguard.contracts.events import BoundingBox, IngestBatch
+from lineguard.contracts.evidence_view import (
+    EvidenceRefusal,
+    EvidenceStatement,
+    EvidenceUpload,
+    EvidenceViewRequest,
+)
 from lineguard.contracts.ids import new_id
 from lineguard.edge.evidence.remote_view import HourlyLimit, build_reply
 from lineguard.server.auth.catalog import Role
@@ -476,3 +481,73 @@ def test_two_fetches_at_once_hand_the_image_out_once(s: Setup) -> None:
     assert s.relay.take_image(view) is not None  # the other request got there first
     assert s.relay.take_image(view) is None
     assert s.h.client.get(url).status_code == 410
+
+
+def _crop_record(s: Setup, *, defect_hidden: bool) -> str:
+    """A failed part whose evidence is a 160x120 crop at (200, 100), signed as a v2 statement."""
+    evidence_ref = new_id("evd")
+    event = failed_event(s.node, evidence_ref=evidence_ref)
+    _ingest(s.h, s.node, event)
+    region = BoundingBox(x=200, y=100, width=160, height=120)
+    put_evidence(
+        s.node,
+        evidence_id=evidence_ref,
+        event_id=event["event_id"],
+        camera_id="cam-1",
+        region=region,
+        defect_hidden=defect_hidden,
+    )
+    return str(event["event_id"])
+
+
+def test_the_region_shown_and_a_defect_hidden_by_redaction_reach_the_reviewer(s: Setup) -> None:
+    event_id = _crop_record(s, defect_hidden=True)
+    r = _open(s, event_id)
+    assert r.status_code == 202, r.text
+    request = _node_request(s)
+    upload = _upload(s, request)
+    assert upload.statement.format == "lineguard-evidence-v2" and upload.statement.defect_hidden is True
+    _answer(s, request, upload)
+    image = s.h.client.get(r.json()["view_url"])
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert image.headers["x-evidence-defect-hidden"] == "true"
+    assert image.headers["x-evidence-region"] == "200,100,160,120"
+
+
+def test_whole_frame_evidence_of_older_nodes_carries_no_region_or_flag(s: Setup) -> None:
+    url = _view_url(s)  # the fixture's record: stored without a region (v1 statement)
+    request = _node_request(s)
+    _answer(s, request, _upload(s, request))
+    image = s.h.client.get(url)
+    assert image.status_code == 200
+    assert "x-evidence-region" not in image.headers and "x-evidence-defect-hidden" not in image.headers
+
+
+def test_a_node_or_relay_cannot_drop_the_defect_hidden_flag(s: Setup) -> None:
+    event_id = _crop_record(s, defect_hidden=True)
+    url = _open(s, event_id).json()["view_url"]
+    request = _node_request(s)
+    upload = _upload(s, request)
+    cleared = upload.model_copy(
+        update={"statement": upload.statement.model_copy(update={"defect_hidden": False})}
+    )
+    with pytest.raises(SignatureError, match="altered"):
+        _answer(s, request, cleared)
+    assert s.h.client.get(url).status_code == 502
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"format": "lineguard-evidence-v2"}, "must carry stored_region and defect_hidden"),
+        ({"defect_hidden": True}, "must not carry stored_region and defect_hidden"),
+    ],
+)
+def test_a_statement_must_carry_exactly_the_fields_of_its_format(
+    s: Setup, changes: dict[str, Any], says: str
+) -> None:
+    _view_url(s)
+    request = _node_request(s)
+    fields = _upload(s, request).statement.model_dump() | changes
+    with pytest.raises(ValidationError, match=says):
+        EvidenceStatement.model_validate(fields)

@@ -82,7 +82,7 @@ export async function apiImage(url) {
     redirect: "error",
   });
   if (response.status === 200 && (response.headers.get("content-type") || "").startsWith("image/")) {
-    return { status: 200, blob: await response.blob() };
+    return { status: 200, blob: await response.blob(), headers: response.headers };
   }
   const isJson = (response.headers.get("content-type") || "").includes("json");
   const data = isJson ? await response.json() : null;

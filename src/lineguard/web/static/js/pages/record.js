@@ -73,7 +73,7 @@ async function fetchEvidence(answer) {
   const until = Date.now() + POLL_LIMIT_MS;
   while (Date.now() < until) {
     const result = await apiImage(answer.view_url);
-    if (result.status === 200) return result.blob;
+    if (result.status === 200) return result;
     await sleep(Math.min(Math.max(result.body?.retry_after_ms || 500, 200), 2000));
   }
   throw new ApiError(504, { message: `node ${answer.node_id} did not answer in time` });
@@ -87,14 +87,39 @@ function renderWaiting(answer) {
   clear($("#evidence-result"), el("p", { id: "evidence-waiting", class: "hint" }, answer.message), auditNote(answer));
 }
 
-function renderImage(answer, blob) {
-  const url = URL.createObjectURL(blob);
+// What the node signed about the image besides its hash (v2 evidence): the frame region it
+// shows, and whether privacy redaction hid part of a defect in it.
+function evidenceNotes(headers) {
+  const notes = [];
+  if (headers?.get("X-Evidence-Defect-Hidden") === "true") {
+    notes.push(
+      el(
+        "p",
+        { class: "notice", id: "evidence-defect-hidden", role: "alert" },
+        el("strong", {}, "Defect partly hidden by privacy redaction. "),
+        "A person-like shape overlapped the defect region and was hidden before the image was stored: the defect may be larger than it looks. The defect boxes above were measured before redaction.",
+      ),
+    );
+  }
+  const region = headers?.get("X-Evidence-Region");
+  if (region) {
+    const [x, y, w, h] = region.split(",");
+    notes.push(
+      el("p", { class: "hint", id: "evidence-region" }, `The image shows only the inspected part of the frame: x ${x}, y ${y}, ${w} × ${h} px. Defect boxes are in frame coordinates: subtract (${x}, ${y}) to find them in the image.`),
+    );
+  }
+  return notes;
+}
+
+function renderImage(answer, result) {
+  const url = URL.createObjectURL(result.blob);
   const img = el("img", { id: "evidence-image", class: "evidence-image", src: url, alt: `Redacted evidence image of record ${answer.event_id}` });
   // The image is handed out once: the object URL lives as long as this page shows it.
   img.addEventListener("load", () => img.setAttribute("data-loaded", "true"), { once: true });
   clear(
     $("#evidence-result"),
     img,
+    ...evidenceNotes(result.headers),
     el("p", { class: "hint" }, `Redacted image from edge node ${answer.node_id}; signature and hash checked by the server. Shown once: open it again to see it later.`),
     auditNote(answer),
   );
