@@ -98,6 +98,10 @@ class EgressGate:
                 log.exception("could not record the egress denial of %s", dest)
         return EgressDeniedError(f"egress to {dest} refused ({purpose}): {reason}")
 
+    def rule_for(self, dest: Destination) -> EgressRule | None:
+        """The rule naming ``dest`` (no DNS, nothing recorded), e.g. for its pinned CA."""
+        return match_rule(self.config, dest)
+
     def allows(self, dest: Destination) -> bool:
         """Whether a rule names ``dest`` (no DNS, nothing recorded): for checking config at start."""
         return match_rule(self.config, dest) is not None

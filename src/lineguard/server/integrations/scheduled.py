@@ -1,4 +1,4 @@
-"""The delivery loop for the app's lifetime (found by ``create_app``).
+"""The delivery loop and the MQTT publisher for the app's lifetime (found by ``create_app``).
 
 Every ``integrations.delivery.poll_interval_s`` — or at once when a work order was
 queued (``state.wake``) — one :meth:`Dispatcher.run_once` runs in a worker thread, and
@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from lineguard.server.background import background_task
+from lineguard.server.integrations.mqtt import MqttPublisher
 from lineguard.server.integrations.state import IntegrationsState
 
-__all__ = ["delivery_loop", "lifespan"]
+__all__ = ["delivery_loop", "lifespan", "publish_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,31 @@ async def delivery_loop(state: IntegrationsState) -> None:
         state.wake.clear()
 
 
+async def publish_loop(publisher: MqttPublisher, interval_s: float) -> None:
+    while True:
+        try:
+            report = await asyncio.to_thread(publisher.run_once)
+        except Exception:
+            log.exception("MQTT publish round failed; will retry")
+            report = None
+        if report is None or not report.published:
+            await asyncio.sleep(interval_s)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: IntegrationsState = app.state.lineguard.integrations
-    if not state.connectors:
+    async with AsyncExitStack() as stack:
+        if state.connectors:
+            await stack.enter_async_context(background_task(delivery_loop(state), name="cmms-delivery"))
+            # Runs before the loop is cancelled: a round waiting in its thread ends now.
+            stack.callback(state.wake.set)
+        if state.mqtt is not None:
+            publisher = state.mqtt
+            await asyncio.to_thread(publisher.start)
+            stack.push_async_callback(asyncio.to_thread, publisher.stop)
+            interval = state.config.mqtt.publish_interval_s if state.config.mqtt else 1.0
+            await stack.enter_async_context(
+                background_task(publish_loop(publisher, interval), name="mqtt-publish")
+            )
         yield
-        return
-    async with background_task(delivery_loop(state), name="cmms-delivery"):
-        try:
-            yield
-        finally:
-            state.wake.set()  # let a round waiting in its thread finish now, not at its next tick

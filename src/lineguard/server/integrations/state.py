@@ -24,6 +24,8 @@ from lineguard.server.context import Sealer
 from lineguard.server.egress import Destination, EgressGate
 from lineguard.server.integrations.connectors import Connector, build_connector
 from lineguard.server.integrations.delivery import Dispatcher
+from lineguard.server.integrations.mqtt import MqttPublisher
+from lineguard.server.integrations.mqtt.client import broker_destination
 from lineguard.server.integrations.status import OnClosed
 
 __all__ = ["IntegrationsState"]
@@ -44,10 +46,12 @@ class IntegrationsState:
     wake: threading.Event = field(default_factory=threading.Event)
     #: Closes a work order's recommendation and alerts (set by the recommendations side).
     on_closed: OnClosed = _close_nothing
+    #: Inspection metadata to the OT side's broker (None: no ``integrations.mqtt``).
+    mqtt: MqttPublisher | None = None
 
     def mqtt_status(self) -> dict[str, object] | None:
         """The MQTT publisher's health for the dashboard (None: no broker configured)."""
-        return None
+        return None if self.mqtt is None else self.mqtt.status()
 
     @classmethod
     def build(
@@ -69,8 +73,15 @@ class IntegrationsState:
             )
             if not gate.allows(dest):
                 missing.append(f"integrations.cmms[{name}]: {dest} is not in egress.allow")
+        mqtt = None
+        if config.mqtt is not None:
+            broker = broker_destination(config.mqtt)
+            if not gate.allows(broker):
+                missing.append(f"integrations.mqtt.url: {broker} is not in egress.allow")
+            password = config.mqtt.password.resolve().get_secret_value() if config.mqtt.password else None
+            mqtt = MqttPublisher(config.mqtt, gate, sessions, settings.site_id, password=password)
         if missing:
-            msg = "CMMS destinations must be allowed by the egress allowlist"
+            msg = "integration destinations must be allowed by the egress allowlist"
             raise ConfigError(msg, details=missing)
         enabled = frozenset(d.name for d in config.cmms if d.enabled)
         keys = {}
@@ -88,5 +99,10 @@ class IntegrationsState:
             enabled=enabled,
         )
         return cls(
-            config=config, connectors=connectors, enabled=enabled, dispatcher=dispatcher, status_keys=keys
+            config=config,
+            connectors=connectors,
+            enabled=enabled,
+            dispatcher=dispatcher,
+            status_keys=keys,
+            mqtt=mqtt,
         )
