@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("lineguard.cli.user_cmd", "user"),
     "audit": ("lineguard.cli.audit_cmd", "audit"),
     "doctor": ("lineguard.cli.doctor_cmd", "doctor"),
+    "access-review": ("lineguard.cli.access_review_cmd", "access_review"),
     "governance": ("lineguard.cli.governance_cmd", "governance"),
 }
 

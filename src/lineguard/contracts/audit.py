@@ -658,7 +658,7 @@ class AccessReviewStarted(AuditEvent):
 
 
 class AccessReviewSignedOff(AuditEvent):
-    """The reviewer signed an access review off (revocations it led to are role_revoked events)."""
+    """The reviewer signed an access review off (revocations it led to are user.role_revoked events)."""
 
     event_name: ClassVar[str] = "governance.access_review_signed_off"
     review_id: Ident

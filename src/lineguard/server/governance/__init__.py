@@ -5,12 +5,17 @@
 * :func:`build_documents` — every governance document as HTML and PDF with a manifest
   whose sha256 is audited (``lineguard governance build``); :func:`compose_all` and
   :func:`render_html` / :func:`render_pdf` for one document on demand (the dashboard).
+* :func:`start_review` / :func:`sign_off_review` — periodic access reviews
+  (``lineguard access-review``), start and sign-off audited, revocations through auth.
 * :func:`current_facts` — the facts (cameras, retention, roles per data category,
   models, owners) every governance document is rendered from; never hand-kept text.
 
 docs/governance.md explains each document, its legal anchor and how to keep it current.
 """
 
+from lineguard.server.governance.access_review import get_review, start_review
+from lineguard.server.governance.access_review import sign_off as sign_off_review
+from lineguard.server.governance.access_review import status as access_review_status
 from lineguard.server.governance.build import (
     BuildResult,
     build_documents,
@@ -32,12 +37,16 @@ __all__ = [
     "Document",
     "PlantState",
     "Status",
+    "access_review_status",
     "build_documents",
     "compose_all",
     "current_facts",
     "doctor",
     "facts_sha256",
+    "get_review",
     "record_notice_publication",
     "render_html",
     "render_pdf",
+    "sign_off_review",
+    "start_review",
 ]

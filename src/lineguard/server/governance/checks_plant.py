@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lineguard import __version__
+from lineguard.server.governance.access_review import due_state
 from lineguard.server.governance.checklist import DoctorInputs, Status, age_days, check
 from lineguard.server.retention import CATEGORIES
 
@@ -157,19 +158,15 @@ def audit_verification(i: DoctorInputs) -> Result:
 
 @check("security.access_review", "ongoing_security", "Last access review")
 def access_review(i: DoctorInputs) -> Result:
-    interval = i.state.settings.governance.access_review_interval_days
     signed = i.state.last_signed_review
+    overdue, due = due_state(i.state)
     fix = "lineguard access-review start --config server.yaml, then sign-off"
     if signed is None or signed.signed_off_at is None:
-        return ("fail", "no access review was ever signed off", fix)
-    age = age_days(i.state.now, signed.signed_off_at)
+        return ("fail", due, fix)
     evidence = (
-        f"review {signed.id} signed off by {signed.signed_off_by} "
-        f"{signed.signed_off_at:%Y-%m-%d} ({age:.0f} days)"
+        f"review {signed.id} signed off by {signed.signed_off_by} {signed.signed_off_at:%Y-%m-%d}; {due}"
     )
-    if age > interval:
-        return ("fail", f"overdue: {evidence}; due every {interval} days", fix)
-    return ("pass", evidence, None)
+    return ("fail", evidence, fix) if overdue else ("pass", evidence, None)
 
 
 @check("security.software_version", "ongoing_security", "Software version")

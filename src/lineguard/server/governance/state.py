@@ -46,6 +46,7 @@ __all__ = [
     "PlantState",
     "edge_config_paths",
     "gather",
+    "latest_review",
 ]
 
 _R = TypeVar("_R")
@@ -144,6 +145,7 @@ class PlantState:
     last_build: DocumentBuildRow | None
     last_notice: NoticePublicationRow | None
     last_review: AccessReviewRow | None
+    last_signed_review: AccessReviewRow | None
     keys: KeyState
     audit: AuditState
     models: tuple[ModelState, ...]
@@ -154,10 +156,6 @@ class PlantState:
     @property
     def active_accounts(self) -> tuple[AccountState, ...]:
         return tuple(a for a in self.accounts if not a.disabled)
-
-    @property
-    def last_signed_review(self) -> AccessReviewRow | None:
-        return self.last_review if self.last_review and self.last_review.signed_off_at else None
 
 
 def _certificate(path: Path) -> CertificateState | None:
@@ -269,6 +267,13 @@ def _models(session: Session, data_dir: Path) -> tuple[ModelState, ...]:
     return tuple(found)
 
 
+_NEWEST_REVIEW = (AccessReviewRow.started_at.desc(), AccessReviewRow.id.desc())
+
+
+def latest_review(session: Session) -> AccessReviewRow | None:
+    return _latest(session, select(AccessReviewRow).order_by(*_NEWEST_REVIEW))
+
+
 def _latest(session: Session, stmt: Select[_R]) -> _R | None:
     return session.scalars(stmt).first()
 
@@ -293,7 +298,13 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         last_notice=_latest(
             session, select(NoticePublicationRow).order_by(NoticePublicationRow.recorded_at.desc())
         ),
-        last_review=_latest(session, select(AccessReviewRow).order_by(AccessReviewRow.started_at.desc())),
+        last_review=latest_review(session),
+        last_signed_review=_latest(
+            session,
+            select(AccessReviewRow)
+            .where(AccessReviewRow.signed_off_at.is_not(None))
+            .order_by(*_NEWEST_REVIEW),
+        ),
         keys=_keys(settings.data_dir),
         audit=_audit(session, settings),
         models=_models(session, settings.data_dir),

@@ -67,7 +67,10 @@ class Plant:
 
     @property
     def runtime(self) -> AuthRuntime:
-        return AuthRuntime.build(self.settings.site_id, self.settings.auth)
+        """Access control on the plant's clock (``NOW``), so grant end dates are checked against it."""
+        runtime = AuthRuntime.build(self.settings.site_id, self.settings.auth)
+        runtime.clock = lambda: NOW
+        return runtime
 
     def add_person(
         self,

@@ -1,0 +1,126 @@
+"""``lineguard access-review``: list every account and its findings, then sign the review off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lineguard.cli.keys_cmd import cli_actor
+from lineguard.cli.options import SERVER_CONFIG
+from lineguard.config import load_server_config
+
+__all__ = ["access_review"]
+
+
+@click.group("access-review")
+def access_review() -> None:
+    """Periodic access reviews (who holds which role where; dormant, partner, duty findings)."""
+
+
+@access_review.command("start")
+@SERVER_CONFIG
+def start(config_file: Path) -> None:
+    """Freeze every account, role, line scope and last sign-in, with the findings, into a review.
+
+    \b
+    Example:
+      lineguard access-review start --config server.yaml
+      started arv_0193…: 14 accounts, 3 findings (lineguard access-review show to read them)
+    """
+    from lineguard.server.governance import start_review
+    from lineguard.server.keystore import open_storage
+
+    settings = load_server_config(config_file)
+    engine, sessions = open_storage(settings)
+    try:
+        with sessions() as session:
+            row = start_review(session, settings=settings, actor=cli_actor("access-review"))
+    finally:
+        engine.dispose()
+    snap = row.snapshot
+    click.echo(
+        f"started {row.id}: {len(snap['accounts'])} accounts, {len(snap['findings'])} findings "
+        "(lineguard access-review show to read them)"
+    )
+
+
+@access_review.command("show")
+@SERVER_CONFIG
+@click.option("--review", "review_id", help="Review id (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
+def show(config_file: Path, review_id: str | None, as_json: bool) -> None:
+    """Show a review: each account with its grants, the findings, and whether a review is overdue.
+
+    \b
+    Example:
+      lineguard access-review show --config server.yaml
+    """
+    from lineguard.server.governance import access_review_status
+    from lineguard.server.keystore import open_storage
+
+    settings = load_server_config(config_file)
+    engine, sessions = open_storage(settings)
+    try:
+        with sessions() as session:
+            row, overdue, due = access_review_status(session, settings=settings, review_id=review_id)
+    finally:
+        engine.dispose()
+    signed = (
+        f"signed off by {row.signed_off_by} {row.signed_off_at:%Y-%m-%d}" if row.signed_off_at else "open"
+    )
+    if as_json:
+        body = {"id": row.id, "status": signed, "overdue": overdue, "due": due, **row.snapshot}
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"access review {row.id} started {row.started_at:%Y-%m-%d} by {row.started_by}: {signed}")
+    click.secho(("OVERDUE: " if overdue else "") + due, fg="red" if overdue else None)
+    for account in row.snapshot["accounts"]:
+        state = "disabled" if account["disabled"] else ("MFA" if account["mfa"] else "no MFA")
+        click.echo(
+            f"  {account['username']} ({account['name']}, {state}, last sign-in {account['last_sign_in']})"
+        )
+        for g in account["grants"]:
+            until = f" until {g['until']}" if g["until"] else ""
+            click.echo(f"      {g['grant_id']}  {g['role']} on {g['scope']}{until}")
+    click.echo(f"findings ({len(row.snapshot['findings'])}):")
+    for f in row.snapshot["findings"]:
+        grant = f" [{f['grant']}]" if "grant" in f else ""
+        click.echo(f"  {f['kind']}: {f['username']}{grant}: {f['detail']}")
+
+
+@access_review.command("sign-off")
+@SERVER_CONFIG
+@click.option("--review", "review_id", required=True, help="The review to sign off.")
+@click.option("--as", "reviewer", required=True, help="Your username: a reviewer named in governance.owners.")
+@click.option(
+    "--revoke", "revoke", multiple=True, help="A grant id to revoke as part of the review. Repeatable."
+)
+@click.option("--note", default="", help="What was decided, for the record.")
+def sign_off(config_file: Path, review_id: str, reviewer: str, revoke: tuple[str, ...], note: str) -> None:
+    """Sign a review off, revoking the grants it found unjustified (each revocation audited).
+
+    \b
+    Example:
+      lineguard access-review sign-off --config server.yaml --review arv_0193… --as a.auditor \\
+          --revoke grt_0193… --note "partner contract ended"
+    """
+    from lineguard.server.governance import sign_off_review
+    from lineguard.server.keystore import open_storage
+
+    settings = load_server_config(config_file)
+    engine, sessions = open_storage(settings)
+    try:
+        with sessions() as session:
+            row = sign_off_review(
+                session,
+                settings=settings,
+                review_id=review_id,
+                reviewer=reviewer,
+                revoke=list(revoke),
+                note=note,
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"signed off {row.id} as {reviewer}; revoked {len(row.revoked_grants)} grants")
