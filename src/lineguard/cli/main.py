@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -98,4 +99,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Everything a LineGuard command creates (data directories, databases, WAL, keys,
+    # logs) is private to its user; files meant to be public are chmod-ed explicitly.
+    os.umask(0o077)
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="lineguard")

@@ -19,11 +19,18 @@ __all__ = ["server"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="The server's YAML config (kind: server).",
 )
-def server(config_file: Path) -> None:
+@click.option(
+    "--fix-permissions",
+    is_flag=True,
+    help="Narrow data-directory modes wider than private (0700 directories, 0600 files) instead of refusing.",
+)
+def server(config_file: Path, fix_permissions: bool) -> None:
     """Run the plant server: HTTPS only, TLS 1.2+ (1.3 by config), nodes by client certificate.
 
     Needs the plant CA (`lineguard ca init`) and the CA and keyring passphrases in the
-    environment or secrets files the config names. Migrations run at start-up.
+    environment or secrets files the config names. Migrations run at start-up. The
+    data directory must be private (0700 directories, 0600 files): the server refuses
+    to start otherwise, naming each path, or narrows them with --fix-permissions.
 
     \b
     Example:
@@ -33,4 +40,4 @@ def server(config_file: Path) -> None:
     """
     from lineguard.server.admin import run_server
 
-    run_server(load_server_config(config_file))
+    run_server(load_server_config(config_file), fix_permissions=fix_permissions)

@@ -8,6 +8,8 @@ TLS certificate current, and run the HTTPS server.
 from __future__ import annotations
 
 import getpass
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ __all__ = [
     "load_ca",
     "run_server",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Reissue the server certificate when less than this is left.
 SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
@@ -102,10 +106,20 @@ def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datet
     return paths
 
 
-def run_server(settings: ServerConfig) -> None:
-    """Serve the plant server over HTTPS until interrupted."""
+def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None:
+    """Serve the plant server over HTTPS until interrupted.
+
+    First, before anything is opened: new files are private (umask 077), and the data
+    directory is checked (``file_modes``): anything readable by other users refuses the
+    start, or is narrowed with ``fix_permissions``.
+    """
+    from lineguard.server.file_modes import check_private_tree
     from lineguard.server.tls import serve_workers
 
+    os.umask(0o077)
+    fixed = check_private_tree(settings.data_dir, fix=fix_permissions)
+    if fixed:
+        log.warning("narrowed the modes of %d path(s) under %s to private", fixed, settings.data_dir)
     ca = load_ca(settings)
     paths = ensure_server_certificate(settings, ca)
     # Migrate once here, so workers starting together find the schema at head.
