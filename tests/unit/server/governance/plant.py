@@ -223,6 +223,7 @@ def write_edge_config(
                 "station_id": f"st-{i + 1}0",
                 "source": {"type": "synthetic"},
                 "model": "/opt/models/part-a",
+                "roi": {"x": 100, "y": 50, "width": 400, "height": 300},
                 "redaction": "blur",
                 "pass_sample_rate": 0.02,
                 "privacy_zones": [{"name": z, "points": [[0, 0], [10, 0], [10, 10]]} for z in zones],
