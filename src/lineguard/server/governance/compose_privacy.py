@@ -41,6 +41,15 @@ def _inventory_rows(facts: Facts) -> tuple[tuple[str, ...], ...]:
     return tuple(rows)
 
 
+def _evidence_region(camera: Facts) -> str:
+    if "evidence_margin_px" not in camera:
+        return "unknown (no edge.yaml listed)"
+    purpose = camera.get("evidence_full_frame_purpose")
+    if purpose:
+        return f"whole frame, purpose: {purpose}"
+    return f"the part only (region + {camera['evidence_margin_px']} px)"
+
+
 def record_of_processing(facts: Facts) -> Document:
     s = facts["security"]
     cameras = facts["cameras"]
@@ -106,7 +115,7 @@ def record_of_processing(facts: Facts) -> Document:
             Section(
                 "Cameras covered",
                 table=Table(
-                    ("site", "line", "node", "camera", "privacy zones"),
+                    ("site", "line", "node", "camera", "privacy zones", "evidence image"),
                     tuple(
                         (
                             c["site"],
@@ -114,6 +123,7 @@ def record_of_processing(facts: Facts) -> Document:
                             c["node"],
                             c["camera"],
                             ", ".join(c.get("privacy_zones", [])) or "—",
+                            _evidence_region(c),
                         )
                         for c in cameras
                     ),
@@ -140,6 +150,19 @@ def _notice(facts: Facts, lang: str, site: str, line: str, cameras: list[Facts])
         "notice.nosample"
     )
     unknown = c.t("notice.unknown")
+    margins = sorted(
+        {
+            cam["evidence_margin_px"]
+            for cam in cameras
+            if "evidence_margin_px" in cam and not cam.get("evidence_full_frame_purpose")
+        }
+    )
+    region = [c.t("notice.captures.region", margin="/".join(str(m) for m in margins))] if margins else []
+    full_frame = [
+        c.t("notice.captures.fullframe", camera=cam["camera"], purpose=cam["evidence_full_frame_purpose"])
+        for cam in cameras
+        if cam.get("evidence_full_frame_purpose")
+    ]
     return Document(
         name=f"worker-notice-{site}-{line}.{lang}",
         title=c.t("notice.title", line=line),
@@ -164,6 +187,8 @@ def _notice(facts: Facts, lang: str, site: str, line: str, cameras: list[Facts])
                 c.t("notice.captures.heading"),
                 paragraphs=(
                     c.t("notice.captures.text", sample=sample),
+                    *region,
+                    *full_frame,
                     c.t("notice.captures.redaction", redaction=", ".join(redaction) or unknown),
                     c.t("notice.captures.zones", zones=", ".join(zones))
                     if zones

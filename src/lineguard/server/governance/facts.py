@@ -83,6 +83,10 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
                 evidence_fail_days=cfg.evidence.retention_days_fail,
                 evidence_pass_days=cfg.evidence.retention_days_pass,
                 remote_view=cfg.evidence.remote_view,
+                evidence_margin_px=cam.evidence.margin_px,
+                evidence_full_frame_purpose=cam.evidence.full_frame_purpose
+                if cam.evidence.full_frame
+                else None,
             )
     return [cameras[k] for k in sorted(cameras)]
 

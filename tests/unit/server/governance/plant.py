@@ -206,9 +206,16 @@ def open_plant(db_url: str, data_dir: Path, **governance: Any) -> Iterator[Plant
 
 
 def write_edge_config(
-    path: Path, node_id: str, line: str, cameras: list[tuple[str, list[str]]], **evidence: int
+    path: Path,
+    node_id: str,
+    line: str,
+    cameras: list[tuple[str, list[str]]],
+    full_frame: dict[str, str] | None = None,
+    **evidence: int,
 ) -> Path:
-    """An edge.yaml with one synthetic camera per ``(camera_id, privacy zone names)``."""
+    """An edge.yaml with one synthetic camera per ``(camera_id, privacy zone names)``;
+    ``full_frame`` names cameras whose evidence keeps the whole frame, with the purpose."""
+    full_frame = full_frame or {}
     config = {
         "kind": "edge",
         "node": {
@@ -227,6 +234,11 @@ def write_edge_config(
                 "redaction": "blur",
                 "pass_sample_rate": 0.02,
                 "privacy_zones": [{"name": z, "points": [[0, 0], [10, 0], [10, 10]]} for z in zones],
+                "evidence": (
+                    {"full_frame": True, "full_frame_purpose": full_frame[camera]}
+                    if camera in full_frame
+                    else {"margin_px": 24}
+                ),
             }
             for i, (camera, zones) in enumerate(cameras)
         ],

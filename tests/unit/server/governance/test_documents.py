@@ -40,6 +40,7 @@ def plant(db_url: str, tmp_path: Path) -> Iterator[Plant]:
         "line1-node",
         "line-1",
         [("cam-1", ["walkway"]), ("cam-2", [])],
+        full_frame={"cam-2": "fixture alignment needs the whole cell in view"},
         retention_days_fail=45,
         retention_days_pass=3,
     )
@@ -105,10 +106,14 @@ def test_the_facts_in_each_document_equal_the_live_configuration(plant: Plant, t
         assert "node: fail 45 d / pass 3 d" in text  # evidence, from the node's edge.yaml
         assert "cam-1" in text and "walkway" in text
         assert "None. All data stays" in text
+        assert "the part only (region + 24 px)" in text
+        assert "whole frame, purpose: fixture alignment needs the whole cell in view" in text
     for text in _both(out, "worker-notice-plant-a-line-1.en"):
         assert "Camera cam-1 (station st-10, node line1-node)" in text
         assert "Camera cam-2 (station st-20, node line1-node)" in text
         assert "never recorded at all (blacked out in the camera image): walkway" in text
+        assert "only the inspected part: its region plus 24 pixels around it" in text
+        assert "Camera cam-2 keeps the whole frame as evidence, for this purpose: fixture alignment" in text
         assert "failed parts: 45 days; of passed parts: 3 days" in text
         assert "Evidence images: quality engineers, production supervisors." in text
         assert "It does not identify anyone." in text
@@ -119,6 +124,7 @@ def test_the_facts_in_each_document_equal_the_live_configuration(plant: Plant, t
         assert "Kamera cam-1 (Station st-10, Knoten line1-node)" in text
         assert "Nachweisbilder fehlerhafter Teile: 45 Tage; guter Teile: 3 Tage" in text
         assert "Es identifiziert niemanden." in text
+        assert "Kamera cam-2 speichert das ganze Bild als Nachweis" in text
         assert "Qualitätsingenieur/innen, Schichtleitung" in text
     for text in _both(out, "data-inventory"):
         # readers from the Cedar policy: only the auditor reads the audit log
