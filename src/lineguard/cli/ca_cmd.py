@@ -31,10 +31,17 @@ def init(config_file: Path) -> None:
       lineguard ca init --config /etc/lineguard/server.yaml
       plant CA created: sha256 3f2a...; server certificate for localhost, 127.0.0.1
     """
-    from lineguard.server.admin import init_ca
+    from lineguard.contracts.audit import CaCreated
+    from lineguard.server.admin import admin_session, init_ca
 
     settings = load_server_config(config_file)
     plant_ca, server_cert = init_ca(settings)
+    with admin_session(settings) as admin:
+        event = CaCreated(
+            fingerprint_sha256=plant_ca.fingerprint_sha256, server_names=list(settings.pki.server_names)
+        )
+        admin.audit(admin.session, event, actor=admin.actor)
+        admin.session.commit()
     click.echo(f"plant CA created in {settings.data_dir / 'ca'}: sha256 {plant_ca.fingerprint_sha256}")
     names = ", ".join(settings.pki.server_names)
     click.echo(f"server certificate for {names}, valid to {server_cert.not_after:%Y-%m-%d}")

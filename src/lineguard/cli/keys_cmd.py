@@ -54,6 +54,8 @@ def init(config_path: Path) -> None:
       export LINEGUARD_KEYRING_PASSPHRASE="$(cat /etc/lineguard/keyring-pass)"
       lineguard keys init --config /etc/lineguard/server.yaml
     """
+    from lineguard.contracts.audit import KeyringCreated
+    from lineguard.server.admin import admin_session
     from lineguard.server.keystore import open_keyring
 
     settings = load_server_config(config_path)
@@ -66,6 +68,9 @@ def init(config_path: Path) -> None:
         raise CryptoError(msg)
     provider = open_keyring(settings, create=True)
     assert isinstance(provider, Keyring)  # noqa: S101 - file backend
+    with admin_session(settings) as admin:
+        admin.audit(admin.session, KeyringCreated(kek_id=provider.active_id), actor=cli_actor("keys"))
+        admin.session.commit()
     click.echo(f"keyring {provider.path}: active KEK {provider.active_id}")
 
 

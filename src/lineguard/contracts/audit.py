@@ -469,6 +469,21 @@ class LegalHoldReleased(AuditEvent):
     reason: Text
 
 
+class KeyringCreated(AuditEvent):
+    """``lineguard keys init`` created the server keyring with its first KEK."""
+
+    event_name: ClassVar[str] = "keys.keyring_created"
+    kek_id: Ident
+
+
+class CaCreated(AuditEvent):
+    """``lineguard ca init`` created the plant CA and the server's first TLS certificate."""
+
+    event_name: ClassVar[str] = "pki.ca_created"
+    fingerprint_sha256: Ident
+    server_names: list[Ident]
+
+
 class KeysRotated(AuditEvent):
     """A new key-encryption key became active; data keys re-wrapped under it."""
 

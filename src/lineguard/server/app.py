@@ -29,9 +29,9 @@ from lineguard import __version__
 from lineguard.config.server import ServerConfig
 from lineguard.server import logsafe
 from lineguard.server.audit import Checkpoints
-from lineguard.server.auth import AuthRuntime
+from lineguard.server.auth import AuthRuntime, document_access_answers
 from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
-from lineguard.server.dashboard import LiveSettings
+from lineguard.server.dashboard import LiveSettings, SecurityHeaders
 from lineguard.server.egress import build_gate
 from lineguard.server.errors import install_error_handlers
 from lineguard.server.evidence_views import EvidenceViewsState
@@ -170,4 +170,6 @@ def create_app(
     from lineguard.server.dashboard.site import install_site
 
     install_site(app)
+    document_access_answers(app)  # 401/403 on every guarded operation of the OpenAPI description
+    app.add_middleware(SecurityHeaders)  # nosniff, HSTS, no-store, CSP on every answer
     return app

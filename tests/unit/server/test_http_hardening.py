@@ -83,3 +83,33 @@ def test_log_messages_escape_control_characters(client: TestClient, caplog: pyte
     message = record.getMessage()
     assert message == "login failed for eve\\x00\\x0aFORGED entry\\x1b[0m"
     assert "\n" not in message and "\x00" not in message
+
+
+# Finding 10 (smaller ones): API answers lacked Cache-Control: no-store, nosniff and
+# HSTS; the OpenAPI description listed no 401/403.
+
+
+@pytest.mark.parametrize(
+    "path", [f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/auth/me", f"{API_PREFIX}/nope"]
+)
+def test_every_api_answer_carries_the_security_headers(client: TestClient, path: str) -> None:
+    headers = client.get(path).headers
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert "default-src 'none'" in headers["content-security-policy"]
+
+
+def test_static_files_keep_their_own_cache_policy(client: TestClient) -> None:
+    headers = client.get("/static/css/app.css").headers
+    assert headers["cache-control"] == "no-cache"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_openapi_lists_401_and_403_on_guarded_operations_only(client: TestClient) -> None:
+    paths = client.get(f"{API_PREFIX}/openapi.json").json()["paths"]
+    users = paths[f"{API_PREFIX}/auth/users"]["get"]["responses"]
+    assert {"401", "403"} <= set(users)
+    assert users["403"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    login = paths[f"{API_PREFIX}/auth/login"]["post"]["responses"]
+    assert "403" not in login  # public

@@ -33,6 +33,7 @@ from lineguard.server.auth.grants import describe as describe_grant
 from lineguard.server.auth.grants import revoke_role
 from lineguard.server.auth.matrix import Matrix, build_matrix, matrix_target, sample_grant
 from lineguard.server.auth.models import RoleGrant, User
+from lineguard.server.auth.openapi import document_access_answers
 from lineguard.server.auth.principal import Principal
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.scoping import ReadScope, readable_scope
@@ -65,6 +66,7 @@ __all__ = [
     "conflicts",
     "declared_routes",
     "describe_grant",
+    "document_access_answers",
     "ensure_four_eyes",
     "looks_shared",
     "matrix_target",

@@ -54,15 +54,14 @@ def source_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _set_cookie(response: Response, issued: IssuedSession, runtime: AuthRuntime) -> None:
-    max_age = int((issued.row.expires_at - issued.row.created_at).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE, issued.token, max_age=max_age, path="/", secure=True, httponly=True, samesite="strict"
-    )
+def _set_cookie(response: Response, issued: IssuedSession) -> None:
+    # A browser-session cookie (no Max-Age/Expires): it dies with the browser; the
+    # server ends the session itself on idle and absolute timeouts.
+    response.set_cookie(SESSION_COOKIE, issued.token, path="/", secure=True, httponly=True, samesite="strict")
 
 
 def _answer(response: Response, issued: IssuedSession, user: User, runtime: AuthRuntime) -> SessionResponse:
-    _set_cookie(response, issued, runtime)
+    _set_cookie(response, issued)
     response.headers["Cache-Control"] = "no-store"
     return SessionResponse(
         state=issued.row.state,
@@ -171,13 +170,18 @@ def get_me(
             if not scope.empty:
                 lines = None if scope.all_lines else sorted(scope.lines)
                 permissions.append(PermissionView(action=action, lines=lines))
+    active = principal.session_state == "active"
+    # Before sign-in is complete (password only, or a step still owed) the answer says
+    # where the session stands and nothing about the person's roles.
     return MeResponse(
         user_id=user.id,
         username=user.username,
-        display_name=user.display_name,
+        display_name=user.display_name if active else user.username,
         state=principal.session_state,
         mfa=principal.subject.mfa,
-        grants=[grant_view(r) for r in grants.grant_rows(session, user_id=user.id, now=now)],
+        grants=[grant_view(r) for r in grants.grant_rows(session, user_id=user.id, now=now)]
+        if active
+        else [],
         permissions=permissions,
     )
 

@@ -8,7 +8,7 @@ dashboard needs (live alert stream, inspection record detail, audited evidence r
 * :mod:`.headers` is the one place the strict Content-Security-Policy is written.
 """
 
-from lineguard.server.dashboard.headers import CONTENT_SECURITY_POLICY, security_headers
+from lineguard.server.dashboard.headers import CONTENT_SECURITY_POLICY, SecurityHeaders, security_headers
 from lineguard.server.dashboard.live import LiveSettings
 from lineguard.server.dashboard.site import PAGES, install_site
 
@@ -16,6 +16,7 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "PAGES",
     "LiveSettings",
+    "SecurityHeaders",
     "install_site",
     "security_headers",
 ]

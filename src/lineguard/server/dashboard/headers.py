@@ -10,7 +10,9 @@ the page (URLs carry record ids), and responses that may hold data are not cache
 
 from __future__ import annotations
 
-__all__ = ["CONTENT_SECURITY_POLICY", "security_headers"]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeaders", "security_headers"]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -47,3 +49,33 @@ def security_headers(*, cache: str = "no-store") -> dict[str, str]:
     their ETag, so an upgrade of the server is picked up on the next load).
     """
     return {**_COMMON, "Cache-Control": cache}
+
+
+_DEFAULTS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security_headers().items()]
+
+
+class SecurityHeaders:
+    """Pure ASGI: every response of the server carries the headers above.
+
+    Pages and static files set their own (``Cache-Control: no-cache`` for assets); every
+    other answer — the JSON API, errors, the OpenAPI description — gets the same set
+    with ``no-store``, unless it already names a header itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in _DEFAULTS if name not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -11,8 +11,8 @@ def test_public_api_is_pinned() -> None:
         "ACTIONS", "CATEGORIES", "ROLES", "Access", "Action", "AuthRuntime", "Category", "Decision",
         "Grant", "Matrix", "PolicyEngine", "Principal", "ReadScope", "Role", "RoleGrant", "Subject", "Target",
         "User", "allow_authenticated", "allow_node", "allow_public", "build_matrix", "check_approval",
-        "conflicts", "declared_routes", "describe_grant", "ensure_four_eyes", "looks_shared", "matrix_target",
-        "readable_scope", "require", "revoke_role", "sample_grant",
+        "conflicts", "declared_routes", "describe_grant", "document_access_answers", "ensure_four_eyes",
+        "looks_shared", "matrix_target", "readable_scope", "require", "revoke_role", "sample_grant",
     }  # fmt: skip
     for name in auth.__all__:
         assert getattr(auth, name) is not None
