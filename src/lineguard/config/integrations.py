@@ -20,16 +20,20 @@ from lineguard.config.secrets import SecretRef
 
 __all__ = [
     "AssetRef",
+    "CameraStalledRule",
     "CmmsDestination",
+    "DefectBurstRule",
     "DeliveryPolicy",
     "IntegrationsConfig",
     "MaintainXDestination",
     "MqttConfig",
+    "RecommendationRules",
     "SapPmDestination",
     "SigningKey",
     "StatusWebhookConfig",
     "UpKeepDestination",
     "WebhookDestination",
+    "WorkOrderPriority",
 ]
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -204,6 +208,38 @@ class MqttConfig(_Section):
         return self
 
 
+WorkOrderPriority = Literal["low", "medium", "high", "urgent"]
+
+
+class DefectBurstRule(_Section):
+    """ "N defects of one class on a line within W minutes" → a work-order recommendation."""
+
+    enabled: bool = Field(default=True, title="Enabled")
+    defects: int = Field(default=3, ge=2, le=1000, title="Defects", description="Defect alerts of one class…")
+    window_minutes: int = Field(
+        default=10, ge=1, le=1440, title="Window (min)", description="…within this long."
+    )
+    priority: WorkOrderPriority = Field(default="high", title="Priority")
+
+
+class CameraStalledRule(_Section):
+    """A camera that failed, ended, or sent no health for a while → a work-order recommendation."""
+
+    enabled: bool = Field(default=True, title="Enabled")
+    after_minutes: int = Field(
+        default=5, ge=1, le=1440, title="Silence (min)", description="No health this long."
+    )
+    priority: WorkOrderPriority = Field(default="medium", title="Priority")
+
+
+class RecommendationRules(_Section):
+    """Rules the server evaluates itself, beside the work-order triggers nodes send."""
+
+    defect_burst: DefectBurstRule = DefectBurstRule()
+    camera_stalled: CameraStalledRule = CameraStalledRule()
+    interval_s: float = Field(default=5.0, ge=0.05, le=3600, title="Evaluation interval (s)")
+
+
 class IntegrationsConfig(_Section):
     cmms: list[CmmsDestination] = Field(default_factory=list, max_length=16, title="CMMS destinations")
     delivery: DeliveryPolicy = DeliveryPolicy()
@@ -215,6 +251,7 @@ class IntegrationsConfig(_Section):
         description="'line' or 'line/station' → asset and location ids in the CMMS.",
     )
     mqtt: MqttConfig | None = Field(default=None, title="MQTT")
+    rules: RecommendationRules = RecommendationRules()
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:

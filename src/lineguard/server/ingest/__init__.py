@@ -6,10 +6,27 @@ at most once per idempotency key, maintains the hourly rollup in the same transa
 and records the outcome in the audit log.
 """
 
-from lineguard.server.ingest.models import ALL_PARTS, AlertRow, InspectionEventRow, RollupHourly, WorkOrderRow
+from lineguard.server.ingest.models import (
+    ALL_PARTS,
+    AlertRow,
+    CameraHealthRow,
+    InspectionEventRow,
+    NodeHealthRow,
+    RollupHourly,
+    WorkOrderRow,
+)
 from lineguard.server.ingest.state import IngestState
 
 #: The tables are exported read-only in spirit: other domains read them (the MQTT
 #: publisher follows inspection_events and alerts by row id; work-order triggers become
 #: recommendations), only ingest writes them.
-__all__ = ["ALL_PARTS", "AlertRow", "IngestState", "InspectionEventRow", "RollupHourly", "WorkOrderRow"]
+__all__ = [
+    "ALL_PARTS",
+    "AlertRow",
+    "CameraHealthRow",
+    "IngestState",
+    "InspectionEventRow",
+    "NodeHealthRow",
+    "RollupHourly",
+    "WorkOrderRow",
+]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["DELIVERY_STATES", "CmmsDeliveryRow", "IntegrationCursorRow"]
+__all__ = ["DELIVERY_STATES", "AutoApprovalRow", "CmmsDeliveryRow", "IntegrationCursorRow"]
 
 DELIVERY_STATES = ("pending", "delivered", "dead")
 
@@ -61,3 +61,18 @@ class IntegrationCursorRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AutoApprovalRow(Base):
+    """An administrator's per-rule policy: recommendations of ``rule`` are approved without a person.
+
+    Absent means off. Each change is audited (``config.changed``); the auto-approval
+    itself is an ``ai.decision`` naming the policy, its author and when it was set.
+    """
+
+    __tablename__ = "work_order_auto_approval"
+
+    rule: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by: Mapped[str] = mapped_column(String(160))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)

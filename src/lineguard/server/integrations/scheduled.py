@@ -19,7 +19,7 @@ from lineguard.server.background import background_task
 from lineguard.server.integrations.mqtt import MqttPublisher
 from lineguard.server.integrations.state import IntegrationsState
 
-__all__ = ["delivery_loop", "lifespan", "publish_loop"]
+__all__ = ["delivery_loop", "lifespan", "publish_loop", "recommend_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,29 @@ async def publish_loop(publisher: MqttPublisher, interval_s: float) -> None:
             await asyncio.sleep(interval_s)
 
 
+async def recommend_loop(state: IntegrationsState, interval_s: float) -> None:
+    recommender = state.recommender
+    assert recommender is not None  # noqa: S101 - the lifespan starts this loop only with one
+    while True:
+        await asyncio.sleep(interval_s)  # first round after one interval: start-up stays quiet
+        try:
+            report = await asyncio.to_thread(recommender.run_once)
+        except Exception:
+            log.exception("work-order recommendation round failed; will retry")
+            continue
+        if report.queued:
+            state.wake.set()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: IntegrationsState = app.state.lineguard.integrations
     async with AsyncExitStack() as stack:
+        if state.recommender is not None:
+            interval = state.config.rules.interval_s
+            await stack.enter_async_context(
+                background_task(recommend_loop(state, interval), name="recommend")
+            )
         if state.connectors:
             await stack.enter_async_context(background_task(delivery_loop(state), name="cmms-delivery"))
             # Runs before the loop is cancelled: a round waiting in its thread ends now.

@@ -26,6 +26,7 @@ from lineguard.server.integrations.connectors import Connector, build_connector
 from lineguard.server.integrations.delivery import Dispatcher
 from lineguard.server.integrations.mqtt import MqttPublisher
 from lineguard.server.integrations.mqtt.client import broker_destination
+from lineguard.server.integrations.recommendations import Recommender
 from lineguard.server.integrations.status import OnClosed
 
 __all__ = ["IntegrationsState"]
@@ -42,9 +43,11 @@ class IntegrationsState:
     enabled: frozenset[str]
     dispatcher: Dispatcher
     status_keys: dict[str, bytes]
+    #: Node triggers and server rules → work-order recommendations → the delivery queue.
+    recommender: Recommender | None = None
     #: Set when something was queued: the delivery loop runs now instead of at its next tick.
     wake: threading.Event = field(default_factory=threading.Event)
-    #: Closes a work order's recommendation and alerts (set by the recommendations side).
+    #: Closes a work order's alerts when the CMMS closes it (the recommender's ``close``).
     on_closed: OnClosed = _close_nothing
     #: Inspection metadata to the OT side's broker (None: no ``integrations.mqtt``).
     mqtt: MqttPublisher | None = None
@@ -98,6 +101,14 @@ class IntegrationsState:
             policy=config.delivery,
             enabled=enabled,
         )
+        recommender = Recommender(
+            config=config,
+            sessions=sessions,
+            sealer=sealer,
+            audit=audit,
+            site_id=settings.site_id,
+            destinations=sorted(enabled),
+        )
         return cls(
             config=config,
             connectors=connectors,
@@ -105,4 +116,6 @@ class IntegrationsState:
             dispatcher=dispatcher,
             status_keys=keys,
             mqtt=mqtt,
+            recommender=recommender,
+            on_closed=recommender.close,
         )

@@ -1,4 +1,6 @@
-"""Integrations routes (thin): overview, deliveries, replay, probe, and the CMMS status webhook."""
+"""Integrations routes (thin): overview, deliveries, replay, probe, the CMMS status webhook,
+the auto-approval policy, and the review routes of work-order recommendations
+(``/reviews/work_order``, from the review domain's :func:`review_router`)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,19 @@ from lineguard.server.auth.dependencies import Access, allow_public, require
 from lineguard.server.context import ServerContext, get_context, get_session
 from lineguard.server.integrations import service
 from lineguard.server.integrations.probe import ProbeResult, probe
+from lineguard.server.integrations.recommendations import (
+    RULES,
+    WORK_ORDER,
+    policies,
+    set_auto_approval_in_transaction,
+)
 from lineguard.server.integrations.schemas import DeliveryView, IntegrationsOverview
 from lineguard.server.integrations.status import receive_status
+from lineguard.server.review import review_router
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/integrations", tags=["integrations"])
+api = APIRouter(prefix="/integrations", tags=["integrations"])
 
 Read = Annotated[Access, Depends(require(Action.INTEGRATIONS_READ))]
 Write = Annotated[Access, Depends(require(Action.INTEGRATIONS_WRITE))]
@@ -52,7 +61,7 @@ def _known(context: ServerContext, destination: str) -> None:
         raise NotFoundError(msg)
 
 
-@router.get("", summary="CMMS destinations (health, queue depth, dead letters, last error) and MQTT")
+@api.get("", summary="CMMS destinations (health, queue depth, dead letters, last error) and MQTT")
 def overview(access: Read, session: DbSession) -> IntegrationsOverview:
     state = access.context.integrations
     return IntegrationsOverview(
@@ -64,7 +73,7 @@ def overview(access: Read, session: DbSession) -> IntegrationsOverview:
     )
 
 
-@router.get("/deliveries", summary="Work-order deliveries, newest first (dead letters with state=dead)")
+@api.get("/deliveries", summary="Work-order deliveries, newest first (dead letters with state=dead)")
 def deliveries(
     access: Read,
     session: DbSession,
@@ -75,9 +84,7 @@ def deliveries(
     return service.list_deliveries(session, state=state, destination=destination, limit=limit)
 
 
-@router.post(
-    "/cmms/{destination}/replay", summary="Put dead-lettered work orders back in the queue (audited)"
-)
+@api.post("/cmms/{destination}/replay", summary="Put dead-lettered work orders back in the queue (audited)")
 def replay(access: Write, destination: str, body: ReplayRequest) -> ReplayResult:
     context = access.context
     _known(context, destination)
@@ -92,7 +99,7 @@ def replay(access: Write, destination: str, body: ReplayRequest) -> ReplayResult
     return ReplayResult(replayed=count)
 
 
-@router.post(
+@api.post(
     "/cmms/{destination}/test", summary="Reach the destination through the egress gate (creates nothing)"
 )
 def test_destination(access: Write, destination: str) -> ProbeResult:
@@ -101,7 +108,7 @@ def test_destination(access: Write, destination: str) -> ProbeResult:
     return probe(context.integrations.connectors[destination], context.egress)
 
 
-@router.post(
+@api.post(
     "/cmms/{destination}/status",
     dependencies=[Signed],
     summary="A CMMS reports a work order's status (signed)",
@@ -125,3 +132,38 @@ async def status(request: Request, destination: str) -> StatusAnswer:
     return StatusAnswer(
         work_order_id=outcome.work_order_id, result=outcome.result, alerts_closed=outcome.alerts_closed
     )
+
+
+class AutoApprovalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auto_approve: bool
+
+
+@api.get("/auto-approval", summary="Per-rule auto-approval of work-order recommendations")
+def get_auto_approval(access: Read, session: DbSession) -> dict[str, dict[str, object]]:
+    on = policies(session)
+    return {
+        rule: {
+            "auto_approve": rule in on,
+            "changed_by": on[rule].changed_by if rule in on else None,
+            "changed_at": on[rule].changed_at.isoformat() if rule in on else None,
+        }
+        for rule in RULES
+    }
+
+
+@api.put("/auto-approval/{rule}", summary="Turn a rule's auto-approval on or off (audited as config.changed)")
+def put_auto_approval(access: Write, rule: str, body: AutoApprovalRequest) -> dict[str, object]:
+    context = access.context
+    return set_auto_approval_in_transaction(
+        context.sessions,
+        rule=rule,
+        enabled=body.auto_approve,
+        actor=access.principal.actor,
+        audit=context.audit,
+    )
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(review_router(WORK_ORDER))

@@ -8,7 +8,9 @@ Each step
 3. changes the item (the ORM's ``version_id_col`` makes the ``UPDATE`` itself refuse a
    row changed between read and write: of two people acting at once, one wins, one gets 409),
 4. appends the step to ``review_steps`` and its audit entry (``ai.decision`` for a
-   decision, ``review.state_changed`` for the lifecycle), and commits.
+   decision, ``review.state_changed`` for the lifecycle), and commits — or, with
+   ``commit=False``, leaves that to the caller whose transaction it joined (a service
+   acting inside its own unit of work: auto-approval, a CMMS closing alerts).
 
 The AI's proposal is never written here; a decision goes to ``human_outcome`` beside it.
 """
@@ -68,6 +70,7 @@ def _step(
     detail: Mapping[str, Any],
     events: Sequence[Any],
     audit: AuditHook,
+    commit: bool = True,
 ) -> ReviewItemRow:
     """Move ``item`` (already changed by the caller) to its next state, record and commit."""
     from_state = State(item.state)
@@ -87,13 +90,17 @@ def _step(
     try:
         session.flush()  # the versioned UPDATE: refuses a row someone changed meanwhile
     except StaleDataError:
-        session.rollback()
+        if commit:  # inside the caller's transaction, the caller's context rolls back
+            session.rollback()
         msg = f"review {item.review_id} was changed by someone else while you acted on it: reload it"
         raise ConflictError(msg) from None
     session.add(step_row)
     for event in events:
         audit(session, event, actor=actor)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return item
 
 
@@ -239,6 +246,7 @@ def resolve(
     actor: str,
     audit: AuditHook,
     now: datetime,
+    commit: bool = True,
 ) -> ReviewItemRow:
     """Close an open item without a verdict (nothing to judge, or handled elsewhere)."""
     require_reason(reason, "resolving without a decision")
@@ -256,6 +264,7 @@ def resolve(
         detail={},
         events=[event],
         audit=audit,
+        commit=commit,
     )
 
 
@@ -273,6 +282,7 @@ def decide(
     label: OverruleLabel | None = None,
     defect_class: str | None = None,
     changes: Mapping[str, Any] | None = None,
+    commit: bool = True,
 ) -> ReviewItemRow:
     """Record a person's decision beside the AI's proposal and resolve the item.
 
@@ -327,6 +337,7 @@ def decide(
         detail=detail,
         events=events,
         audit=audit,
+        commit=commit,
     )
 
 

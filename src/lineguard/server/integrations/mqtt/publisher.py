@@ -23,15 +23,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.integrations import MqttConfig
 from lineguard.crypto import utc_text
 from lineguard.server.egress import EgressGate
 from lineguard.server.ingest import ALL_PARTS, AlertRow, InspectionEventRow, RollupHourly
-from lineguard.server.integrations.models import IntegrationCursorRow
+from lineguard.server.integrations.cursors import advance, positions
 from lineguard.server.integrations.mqtt import sparkplug
 from lineguard.server.integrations.mqtt.client import GatedMqttClient
 from lineguard.server.integrations.mqtt.messages import (
@@ -197,9 +195,9 @@ class MqttPublisher:
                 return PublishReport(skipped_reason=self.last_error)
         with self.sessions.begin() as session:
             if events:
-                self._advance(session, EVENTS_CURSOR, events[-1].row_id)
+                advance(session, EVENTS_CURSOR, events[-1].row_id, now=self.clock())
             if alerts:
-                self._advance(session, ALERTS_CURSOR, alerts[-1].row_id)
+                advance(session, ALERTS_CURSOR, alerts[-1].row_id, now=self.clock())
         self.published_total += len(outgoing)
         self.last_published_at = self.clock()
         self.last_error = None
@@ -221,23 +219,8 @@ class MqttPublisher:
     # -- helpers --------------------------------------------------------------------------
 
     def _positions(self, session: Session) -> tuple[int, int]:
-        rows = dict(
-            session.execute(
-                select(IntegrationCursorRow.name, IntegrationCursorRow.position).where(
-                    IntegrationCursorRow.name.in_([EVENTS_CURSOR, ALERTS_CURSOR])
-                )
-            ).all()
-        )
-        return int(rows.get(EVENTS_CURSOR, 0)), int(rows.get(ALERTS_CURSOR, 0))
-
-    def _advance(self, session: Session, name: str, position: int) -> None:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(IntegrationCursorRow).values(name=name, position=position, updated_at=self.clock())
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["name"], set_={"position": position, "updated_at": self.clock()}
-            )
-        )
+        at = positions(session, [EVENTS_CURSOR, ALERTS_CURSOR])
+        return at[EVENTS_CURSOR], at[ALERTS_CURSOR]
 
     def _line_counts(self, session: Session, site_id: str, line_id: str) -> LineCounts:
         hour = self.clock().replace(minute=0, second=0, microsecond=0)
