@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from lineguard.contracts.errors import InputError, SignatureError
 from lineguard.crypto import Envelope, KekProvider, SqliteDataKeyStore, atomic_write
+from lineguard.server.keystore import signer_key_store_path
 
 __all__ = [
     "AuditSigner",
@@ -30,11 +31,6 @@ __all__ = [
 
 _OBJECT_ID = "audit-signing-key"
 _CATEGORY = "audit_key"
-
-
-def signer_key_store_path(directory: Path) -> Path:
-    """Where the audit key's wrapped data key is kept."""
-    return directory / "signing-key.keys.db"
 
 
 def key_id_of(public: Ed25519PublicKey) -> str:

@@ -4,7 +4,20 @@
 configured keyring (file or PKCS#11) over :class:`SqlDataKeyStore`.
 """
 
-from lineguard.server.keystore.envelope import all_data_key_stores, open_envelope, open_keyring, open_storage
+from lineguard.server.keystore.envelope import (
+    all_data_key_stores,
+    open_envelope,
+    open_keyring,
+    open_storage,
+    signer_key_store_path,
+)
 from lineguard.server.keystore.store import SqlDataKeyStore
 
-__all__ = ["SqlDataKeyStore", "all_data_key_stores", "open_envelope", "open_keyring", "open_storage"]
+__all__ = [
+    "SqlDataKeyStore",
+    "all_data_key_stores",
+    "open_envelope",
+    "open_keyring",
+    "open_storage",
+    "signer_key_store_path",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,10 +15,18 @@ from lineguard.crypto.kek import KekProvider
 from lineguard.crypto.keyring import Keyring
 from lineguard.crypto.pkcs11 import Pkcs11Keyring
 from lineguard.crypto.provider import open_keyring as _open_keyring
-from lineguard.server.audit.signing import signer_key_store_path
 from lineguard.server.keystore.store import SqlDataKeyStore
 
-__all__ = ["all_data_key_stores", "open_envelope", "open_keyring", "open_storage"]
+__all__ = ["all_data_key_stores", "open_envelope", "open_keyring", "open_storage", "signer_key_store_path"]
+
+
+def signer_key_store_path(directory: Path) -> Path:
+    """Where the audit signing key's wrapped data key is kept (``directory`` = ``data_dir/audit``).
+
+    Defined here, where every data-key store is listed for rotation; the audit domain
+    imports it (the other way round made an import cycle through the audit domain).
+    """
+    return directory / "signing-key.keys.db"
 
 
 def open_keyring(
