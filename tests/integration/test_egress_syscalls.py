@@ -17,14 +17,13 @@ the node (tests/integration/test_edge_node_process.py) stays as a second layer.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from tests.support.egress import egress_attempts, strace_prefix
+from tests.support.egress import assert_no_egress, clean_env, egress_attempts, strace_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -61,23 +60,6 @@ VISION_RUN = textwrap.dedent(
     print(f"ok auroc={report.image_auroc:.3f} runs={runs}")
     """
 )
-
-
-def clean_env(home: Path) -> dict[str, str]:
-    """The caller's environment minus the telemetry switch, with a fresh home and cache."""
-    dropped = {"ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME"}
-    return {**{k: v for k, v in os.environ.items() if k not in dropped}, "HOME": str(home)}
-
-
-def assert_no_egress(trace_file: Path, home: Path) -> None:
-    attempts = egress_attempts(trace_file.read_text(encoding="utf-8", errors="replace"))
-    dns = [a for a in attempts if a.is_dns]
-    assert attempts == [], (
-        f"{len(attempts)} attempts to reach beyond loopback, {len(dns)} of them DNS queries:\n"
-        + "\n".join(map(str, attempts[:20]))
-    )
-    # Judged here, not by the doctor's check: the test must not trust the code it checks.
-    assert not (home / ".cache" / "Microsoft").exists(), sorted(map(str, (home / ".cache").rglob("*")))
 
 
 def test_training_evaluation_and_inference_never_reach_the_network(tmp_path: Path) -> None:

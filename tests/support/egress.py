@@ -16,6 +16,7 @@ missing, because a skipped egress test proves nothing.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -23,7 +24,16 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Attempt", "egress_attempts", "in_loopback_namespace", "require", "strace_prefix"]
+__all__ = [
+    "Attempt",
+    "assert_no_egress",
+    "clean_env",
+    "egress_attempts",
+    "in_loopback_namespace",
+    "require",
+    "strace_prefix",
+    "traced_child",
+]
 
 #: The system calls that name or use a destination.
 TRACED = "connect,sendto,sendmsg,sendmmsg"
@@ -68,7 +78,10 @@ def require(tool: str) -> str:
 
 def strace_prefix(trace_file: Path) -> list[str]:
     """Command prefix that records every destination-bearing call of the process tree."""
-    return [require("strace"), "-f", "-qq", "-s", "96", "-e", f"trace={TRACED}", "-o", str(trace_file)]
+    strace = require("strace")
+    # --seccomp-bpf stops the tracee only on the traced calls (the rest run at full speed).
+    options = ["--seccomp-bpf", "-f", "-qq", "-s", "96", "-e", f"trace={TRACED}", "-e", "signal=none"]
+    return [strace, *options, "-o", str(trace_file)]
 
 
 def in_loopback_namespace(command: str) -> list[str]:
@@ -115,3 +128,33 @@ def egress_attempts(trace: str) -> list[Attempt]:
             if not allowed:
                 attempts.append(Attempt(int(call.group(1)), call.group(2), family, where, port, line))
     return attempts
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """This environment minus the telemetry switch, with a fresh home and cache: LineGuard
+    must switch ONNX Runtime's telemetry off by itself, as it does in an operator's shell."""
+    dropped = {"ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME"}
+    return {**{k: v for k, v in os.environ.items() if k not in dropped}, "HOME": str(home)}
+
+
+def assert_no_egress(trace_file: Path, home: Path) -> None:
+    """No attempt beyond loopback in the trace, and no telemetry state under ``home``."""
+    attempts = egress_attempts(trace_file.read_text(encoding="utf-8", errors="replace"))
+    dns = [a for a in attempts if a.is_dns]
+    assert attempts == [], (
+        f"{len(attempts)} attempts to reach beyond loopback, {len(dns)} of them DNS queries:\n"
+        + "\n".join(map(str, attempts[:20]))
+    )
+    # Judged here, not by the doctor's check: the test must not trust the code it checks.
+    leftovers = home / ".cache" / "Microsoft"
+    assert not leftovers.exists(), sorted(map(str, leftovers.rglob("*")))
+
+
+def traced_child(strace_pid: int) -> int | None:
+    """The pid of the command strace runs (signals go to it: strace ignores SIGINT); None once it ended."""
+    try:
+        children = Path(f"/proc/{strace_pid}/task/{strace_pid}/children").read_text(encoding="ascii").split()
+    except FileNotFoundError:  # strace itself has exited
+        return None
+    assert len(children) <= 1, f"strace {strace_pid} has children {children}"
+    return int(children[0]) if children else None
