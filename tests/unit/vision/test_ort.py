@@ -20,18 +20,15 @@ import pytest
 from lineguard import no_telemetry
 from lineguard.contracts.errors import ConfigError
 from lineguard.vision.ort import import_onnxruntime, require_telemetry_off, session_options
+from tests.support.egress import clean_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _python(code: str, *, env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME"}}
+def _python(code: str, *, home: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter started without the switch, with a fresh home."""
     return subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, "HOME": str(home), **env},
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-c", code], env=clean_env(home), capture_output=True, text=True, check=False
     )
 
 
@@ -44,7 +41,7 @@ def test_importing_lineguard_switches_ort_telemetry_off(tmp_path: Path) -> None:
         "import_onnxruntime()\n"
         "print(json.dumps([before, os.environ['ORT_DISABLE_TELEMETRY']]))\n"
     )
-    out = _python(code, env={}, home=tmp_path)
+    out = _python(code, home=tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [False, "1"]
     assert not (tmp_path / ".cache" / "Microsoft").exists()
@@ -76,7 +73,7 @@ def test_onnxruntime_imported_before_lineguard_is_refused(tmp_path: Path) -> Non
         "except ConfigError as exc:\n"
         "    print(exc.message)\n"
     )
-    out = _python(code, env={}, home=tmp_path)
+    out = _python(code, home=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "imported before lineguard set ORT_DISABLE_TELEMETRY=1" in out.stdout
 
