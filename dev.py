@@ -8,7 +8,7 @@
 
 Needs only Python >= 3.11, pip/venv and the package registries. Re-running is cheap:
 the install is skipped while pyproject.toml and the constraints file are unchanged.
-System packages the tests need (PostgreSQL, Mosquitto, Chromium, SoftHSM, GStreamer's RTSP
+System packages the tests need (PostgreSQL, Mosquitto, Chromium, SoftHSM, strace, GStreamer's RTSP
 server) are installed with apt-get when missing and the user is root; otherwise the command
 says what to install.
 """
@@ -39,6 +39,9 @@ SYSTEM_PACKAGES = {
     "/usr/sbin/mosquitto": "mosquitto",
     "/usr/lib/postgresql": "postgresql",
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
+    # The egress tests: strace sees native code's connections; ip brings up lo in a namespace.
+    "/usr/bin/strace": "strace",
+    "/usr/*bin/ip": "iproute2",
     # pdftotext: the governance tests read the text of the PDFs they render.
     "/usr/bin/pdftotext": "poppler-utils",
     # A real RTSP camera for the stream tests: GStreamer's RTSP server under the system Python.
