@@ -14,7 +14,9 @@ Forwarding is a copy for monitoring: the signed chain in the database stays the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,6 +61,12 @@ class SyslogTarget:
                 for message in messages:
                     # Octet counting: "MSG-LEN SP SYSLOG-MSG" (RFC 6587 3.4.1, RFC 5425 4.3).
                     sock.sendall(str(len(message)).encode() + b" " + message)
+                if isinstance(sock, ssl.SSLSocket):
+                    # close_notify (RFC 5425 4.4). It also reads what the SIEM sent us (TLS 1.3
+                    # session tickets): closing with unread data would reset the connection and
+                    # the SIEM could lose the end of the batch it had not read yet.
+                    with contextlib.suppress(OSError):
+                        sock.unwrap()
         except UpstreamError as exc:
             msg = f"cannot send to syslog at {self.scheme}://{self.host}:{self.port} ({exc.message})"
             raise InputError(msg) from None
