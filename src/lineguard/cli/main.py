@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("lineguard.cli.doctor_cmd", "doctor"),
     "access-review": ("lineguard.cli.access_review_cmd", "access_review"),
     "governance": ("lineguard.cli.governance_cmd", "governance"),
+    "integrations": ("lineguard.cli.integrations_cmd", "integrations"),
 }
 
 EXIT_USER_ERROR = 2
