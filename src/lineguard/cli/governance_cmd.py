@@ -92,3 +92,37 @@ def notice_published(config_file: Path, published_on: str, where: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"recorded: notice of build {row.build_id} published {row.published_on} ({row.where})")
+
+
+@governance.command("config-audit")
+@SERVER_CONFIG
+def config_audit(config_file: Path) -> None:
+    """Audit what changed in server.yaml and the listed edge.yaml files since last recorded.
+
+    The server does this at every start; run it after editing a node's edge.yaml. Each
+    changed setting becomes one config.changed entry (before and after, never a secret).
+
+    \b
+    Example:
+      lineguard governance config-audit --config server.yaml
+      2 settings changed: server.yaml:retention.alerts_days 365 -> 400, ...
+    """
+    from lineguard.server.audit import AuditRecorder
+    from lineguard.server.governance import record_config_changes
+    from lineguard.server.keystore import open_storage
+
+    settings = load_server_config(config_file)
+    engine, sessions = open_storage(settings)
+    try:
+        with sessions() as session:
+            changes = record_config_changes(
+                session, settings=settings, audit=AuditRecorder(), actor=cli_actor("governance")
+            )
+    finally:
+        engine.dispose()
+    if not changes:
+        click.echo("no configuration change since the values were last recorded")
+        return
+    click.echo(f"{len(changes)} settings changed:")
+    for c in changes:
+        click.echo(f"  {c.setting}: {c.before} -> {c.after}")

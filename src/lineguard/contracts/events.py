@@ -197,6 +197,12 @@ class NodeHeartbeat(_Message):
     outbox_backlog: int = Field(ge=0)
     disk_used_bytes: int = Field(ge=0)
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=64)
+    config_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Digest of the node's non-secret edge.yaml values (lineguard.config.digest): "
+        "the server compares it with the edge.yaml it was given, so drift shows.",
+    )
 
 
 class IngestBatch(_Message):

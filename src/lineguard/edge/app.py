@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lineguard import __version__
+from lineguard.config.digest import config_sha256
 from lineguard.config.edge import CameraConfig, EdgeConfig
 from lineguard.contracts.errors import ModelError
 from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
@@ -82,6 +83,8 @@ class EdgeNode:
         kdf: KdfParams | None = None,
     ) -> None:
         self.config = config
+        #: Reported in every heartbeat: the server shows drift from the edge.yaml it was given.
+        self.config_sha256 = config_sha256(config)
         self.data_dir = config.node.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.stop_event = threading.Event()
@@ -369,6 +372,7 @@ class EdgeNode:
             outbox_backlog=self.outbox.backlog(),
             disk_used_bytes=self.disk_used_bytes(),
             cameras=cameras,
+            config_sha256=self.config_sha256,
         )
 
     def write_status(self) -> None:

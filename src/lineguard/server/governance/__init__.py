@@ -7,6 +7,8 @@
   :func:`render_html` / :func:`render_pdf` for one document on demand (the dashboard).
 * :func:`start_review` / :func:`sign_off_review` — periodic access reviews
   (``lineguard access-review``), start and sign-off audited, revocations through auth.
+* :func:`record_config_changes` — a changed ``server.yaml`` / ``edge.yaml`` audited
+  setting by setting at start (``scheduled.lifespan``) and on demand.
 * :func:`current_facts` — the facts (cameras, retention, roles per data category,
   models, owners) every governance document is rendered from; never hand-kept text.
 
@@ -23,6 +25,7 @@ from lineguard.server.governance.build import (
     record_notice_publication,
 )
 from lineguard.server.governance.checklist import GROUPS, CheckResult, Status
+from lineguard.server.governance.config_audit import ConfigChange, record_config_changes
 from lineguard.server.governance.doctor import DoctorReport
 from lineguard.server.governance.document import Document, render_html, render_pdf
 from lineguard.server.governance.facts import facts_sha256
@@ -33,6 +36,7 @@ __all__ = [
     "GROUPS",
     "BuildResult",
     "CheckResult",
+    "ConfigChange",
     "DoctorReport",
     "Document",
     "PlantState",
@@ -44,6 +48,7 @@ __all__ = [
     "doctor",
     "facts_sha256",
     "get_review",
+    "record_config_changes",
     "record_notice_publication",
     "render_html",
     "render_pdf",

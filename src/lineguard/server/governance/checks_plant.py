@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lineguard import __version__
+from lineguard.config.digest import config_sha256
 from lineguard.server.governance.access_review import due_state
 from lineguard.server.governance.checklist import DoctorInputs, Status, age_days, check
 from lineguard.server.retention import CATEGORIES
@@ -167,6 +168,35 @@ def access_review(i: DoctorInputs) -> Result:
         f"review {signed.id} signed off by {signed.signed_off_by} {signed.signed_off_at:%Y-%m-%d}; {due}"
     )
     return ("fail", evidence, fix) if overdue else ("pass", evidence, None)
+
+
+@check("security.config_drift", "ongoing_security", "Configuration changes audited, no drift")
+def config_drift(i: DoctorInputs) -> Result:
+    problems, fine = [], []
+    recorded = i.state.recorded_configs
+    if recorded.get("server.yaml") != config_sha256(i.state.settings):
+        problems.append("server.yaml changed since its values were last audited")
+    for edge in i.state.edge_configs:
+        if edge.config is None:
+            continue
+        node, digest = edge.config.node.node_id, config_sha256(edge.config)
+        if recorded.get(f"edge.yaml[{node}]") != digest:
+            problems.append(f"{edge.path} changed since its values were last audited")
+        if node not in i.state.reported_configs:
+            continue  # not enrolled or never seen: the client-certificate check reports it
+        reported = i.state.reported_configs[node]
+        if reported != digest:
+            problems.append(f"node {node} runs another configuration than {edge.path}")
+        else:
+            fine.append(node)
+    if problems:
+        return ("warn", "; ".join(problems), "lineguard governance config-audit --config server.yaml, then "
+                "deploy the listed edge.yaml to each node")  # fmt: skip
+    return (
+        "pass",
+        "configuration audited; nodes running their listed edge.yaml: " + (", ".join(fine) or "none"),
+        None,
+    )
 
 
 @check("security.software_version", "ongoing_security", "Software version")

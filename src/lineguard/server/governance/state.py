@@ -26,7 +26,13 @@ from lineguard.contracts.errors import LineGuardError
 from lineguard.crypto.keyring import keyring_path
 from lineguard.server.audit import DatabaseLog, Ed25519Verifier, load_public_key
 from lineguard.server.auth import ROLES, Role, RoleGrant, User
-from lineguard.server.governance.models import AccessReviewRow, DocumentBuildRow, NoticePublicationRow
+from lineguard.server.governance.models import (
+    AccessReviewRow,
+    ConfigSnapshotRow,
+    DocumentBuildRow,
+    NoticePublicationRow,
+)
+from lineguard.server.ingest import NodeHealthRow
 from lineguard.server.nodes import Node, NodeCertificate, NodeStatus
 from lineguard.server.pki import ca_paths
 from lineguard.server.registry import ModelVersion, Registry, ReleaseRow
@@ -47,6 +53,7 @@ __all__ = [
     "edge_config_paths",
     "gather",
     "latest_review",
+    "load_edge_configs",
 ]
 
 _R = TypeVar("_R")
@@ -149,6 +156,10 @@ class PlantState:
     keys: KeyState
     audit: AuditState
     models: tuple[ModelState, ...]
+    #: Digest of each config file's values as last audited (``server.yaml``, ``edge.yaml[node]``).
+    recorded_configs: dict[str, str]
+    #: Digest of its edge.yaml each node reported in its last heartbeat (None: not reported).
+    reported_configs: dict[str, str | None]
 
     def account(self, username: str) -> AccountState | None:
         return next((a for a in self.accounts if a.username == username), None)
@@ -209,7 +220,7 @@ def edge_config_paths(settings: ServerConfig) -> list[Path]:
     return list(settings.governance.edge_configs)
 
 
-def _edge_configs(paths: list[Path]) -> tuple[EdgeConfigState, ...]:
+def load_edge_configs(paths: list[Path]) -> tuple[EdgeConfigState, ...]:
     found = []
     for path in paths:
         try:
@@ -288,7 +299,7 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         retention=effective_policy(session, settings.retention),
         accounts=_accounts(session, now),
         nodes=_nodes(session),
-        edge_configs=_edge_configs(edge_config_paths(settings)),
+        edge_configs=load_edge_configs(edge_config_paths(settings)),
         ca_certificate=_certificate(paths.cert),
         server_certificate=_certificate(paths.server_cert),
         last_build=_latest(
@@ -308,4 +319,6 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         keys=_keys(settings.data_dir),
         audit=_audit(session, settings),
         models=_models(session, settings.data_dir),
+        recorded_configs={r.source: r.sha256 for r in session.scalars(select(ConfigSnapshotRow))},
+        reported_configs={h.node_id: h.config_sha256 for h in session.scalars(select(NodeHealthRow))},
     )

@@ -197,6 +197,8 @@ class NodeHealthRow(Base):
     uptime_s: Mapped[float] = mapped_column(Float)
     outbox_backlog: Mapped[int] = mapped_column(BigInteger)
     disk_used_bytes: Mapped[int] = mapped_column(BigInteger)
+    #: Digest of the node's edge.yaml values, as the node reported it (None: an older node).
+    config_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class CameraHealthRow(Base):

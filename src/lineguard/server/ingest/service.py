@@ -386,6 +386,7 @@ def record_heartbeat(
     health.last_seen_at, health.sent_at = now, heartbeat.sent_at
     health.software_version, health.uptime_s = heartbeat.software_version, heartbeat.uptime_s
     health.outbox_backlog, health.disk_used_bytes = heartbeat.outbox_backlog, heartbeat.disk_used_bytes
+    health.config_sha256 = heartbeat.config_sha256
     session.add(health)
     for camera in heartbeat.cameras:
         row = session.get(CameraHealthRow, (node.node_id, camera.camera_id)) or CameraHealthRow(
