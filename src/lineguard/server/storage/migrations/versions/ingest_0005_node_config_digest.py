@@ -1,7 +1,7 @@
 """Node health: the digest of the node's edge.yaml values its heartbeat reports (config drift).
 
 Revision ID: ingest_0005
-Revises: integrations_0001
+Revises: integrations_0002
 Create Date: 2026-12-06 02:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ingest_0005"
-down_revision = "integrations_0001"
+down_revision = "integrations_0002"
 branch_labels = None
 depends_on = None
 
