@@ -21,7 +21,10 @@ from tests.e2e.plant import Plant, add_person, raise_alert
 
 pytestmark = pytest.mark.browser
 
-NAV_ALL = ["Overview", "Defects", "Alerts", "Nodes", "Models", "Audit log", "Users & roles", "Retention"]
+NAV_ALL = [
+    "Overview", "Defects", "Alerts", "Nodes", "Models", "Audit log", "Users & roles", "Retention",
+    "Integrations",
+]  # fmt: skip
 
 
 def sign_in(page: Page, plant: Plant, username: str) -> None:
@@ -84,6 +87,7 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
     sign_in(page, plant, "quinn.quality")
     expect(page).to_have_url(re.compile(r"/overview$"))
     assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes", "Models", "Retention"]
+    assert api(page, "GET", "/integrations") == 403  # no Integrations page: not integrations.read
     cards = page.locator("#line-cards .card")
     expect(cards).to_have_count(3)
     expect(cards.first).to_contain_text("yield")
@@ -207,7 +211,13 @@ def test_auditor_sees_only_the_audit_log(page: Page, plant: Plant) -> None:
 
 def test_administrator_cannot_open_evidence(page: Page, plant: Plant) -> None:
     sign_in(page, plant, "ada.admin")
-    assert nav_labels(page) == ["Nodes", "Models", "Users & roles", "Retention"]
+    assert nav_labels(page) == ["Nodes", "Models", "Users & roles", "Retention", "Integrations"]
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Integrations").click()
+    expect(page.locator("h1")).to_have_text("Integrations")
+    expect(page.locator("#destinations")).to_contain_text("No CMMS destination is configured")
+    expect(page.locator("#dead")).to_contain_text("No dead letter.")
+    expect(page.locator("#egress")).to_contain_text("connection(s) refused since the server started")
+    screenshot(page, "integrations")
     page.goto(plant.url + "/users")
     expect(page.locator("#users tbody tr")).to_have_count(len(plant.people))
     expect(page.get_by_role("button", name="Create account")).to_be_visible()

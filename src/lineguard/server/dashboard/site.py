@@ -57,6 +57,7 @@ PAGES: tuple[Page, ...] = (
     Page("/audit", "audit", "Audit log"),
     Page("/users", "users", "Users and roles"),
     Page("/retention", "retention", "Retention"),
+    Page("/integrations", "integrations", "Integrations"),
 )
 
 _CHARTS = '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>\n'

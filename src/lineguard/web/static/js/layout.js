@@ -15,6 +15,7 @@ export const NAV = [
   { href: "/audit", label: "Audit log", needs: "audit_log.read" },
   { href: "/users", label: "Users & roles", needs: "users_and_roles.read" },
   { href: "/retention", label: "Retention", needs: "retention_policy.read" },
+  { href: "/integrations", label: "Integrations", needs: "integrations.read" },
 ];
 
 /** Pages `who` may open, in menu order. */
