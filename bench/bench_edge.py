@@ -8,7 +8,12 @@ synthetic line, paced at the camera's frame rate, and reports:
 * sustained inspected frames/s and drops per camera;
 * end-to-end latency p50 / p99, frame arrival → event committed in the outbox;
 * evidence latency p99, frame queued → redacted, encrypted, signed object on disk,
-  plus evidence frames dropped when redaction cannot keep up;
+  plus evidence shed when redaction cannot keep up, per verdict (passes go first);
+* failed parts (their first failing frame raised an alert) and how many of them have no
+  stored evidence once the writer has drained its queue — the target is none;
+* stored evidence size, and from it the storage per camera per day at this line's rates;
+* the load average before and after (the machine is shared: the neighbours' load sets
+  these numbers as much as the node does).
 * bare model inference p50 on the same crops, measured in the same run, and the ratio
   of end-to-end time to it (the pipeline's overhead).
 
@@ -17,6 +22,7 @@ Usage::
     python bench/bench_edge.py                      # tiny test package, 20 s per scenario
     python bench/bench_edge.py --model PKG_DIR      # a trained package from `lineguard model train`
     python bench/bench_edge.py --seconds 60 --fps 30 --json out.json
+    python bench/bench_edge.py --model PKG --line-seed 7 --threshold 9 --defect-rate 0.05 --person-rate 0.02
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import numpy as np
 os.environ.setdefault("LINEGUARD_EDGE_KEK_PASSPHRASE", "bench-only-passphrase-0001")
 
 from lineguard.config.edge import EdgeConfig, SyntheticSource
+from lineguard.contracts.events import Alert, InspectionEvent
 from lineguard.crypto import KdfParams
 from lineguard.edge.app import EdgeNode
 from lineguard.edge.capture import SyntheticLine
@@ -55,8 +62,33 @@ def _bare_inference_ms(model: Path, roi: Any, n: int = 200) -> tuple[float, floa
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
+def _evidence_of_failed_parts(node: EdgeNode, server: MemoryIngestServer) -> tuple[int, int]:
+    """(failed parts, failed parts without stored evidence), after the writer drained its queue."""
+    deadline = time.monotonic() + 60.0
+    while len(node.gate.queue) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the item being redacted when the queue emptied
+    events = {i.event_id: i for i in server.items.values() if isinstance(i, InspectionEvent)}
+    alerted = [i.event_id for i in server.items.values() if isinstance(i, Alert) and i.event_id]
+    stored = {r.evidence_id for r in node.evidence.records()}
+    missing = [
+        e
+        for e in alerted
+        if e in events and (events[e].evidence_ref is None or events[e].evidence_ref not in stored)
+    ]
+    return len(alerted), len(missing)
+
+
 def run_scenario(
-    model: Path, cameras: int, seconds: float, fps: float, threshold: float | None, redactor: str
+    model: Path,
+    cameras: int,
+    seconds: float,
+    fps: float,
+    threshold: float | None,
+    redactor: str,
+    defect_rate: float,
+    line_seed: int | None,
+    person_rate: float,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         probe = SyntheticLine("x", SyntheticSource(type="synthetic"), realtime=False)
@@ -70,15 +102,14 @@ def run_scenario(
                     "width": 1280,
                     "height": 720,
                     "fps": fps,
-                    "seed": i,
-                    "defect_rate": 0.08,
-                    "person_rate": 0.1,
+                    "seed": i if line_seed is None else line_seed,
+                    "defect_rate": defect_rate,
+                    "person_rate": person_rate,
                 },
                 "model": str(model),
                 "roi": {"x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height},
                 "threshold_override": threshold,
                 "privacy_zones": [{"name": "walkway", "points": [[0, 0], [160, 0], [160, 720], [0, 720]]}],
-                "pass_sample_rate": 0.01,
             }
             for i in range(cameras)
         ]
@@ -105,24 +136,57 @@ def run_scenario(
             s.end_to_end = type(s.end_to_end)(100_000)
         node.gate.latency = type(node.gate.latency)(10_000)
         start = {k: (s.frames_inspected, s.frames_dropped) for k, s in node.stats.items()}
-        ev0 = (node.gate.stored, node.gate.dropped)
+        ev0 = (node.gate.stored, node.gate.dropped, dict(node.gate.dropped_by_category))
+        load0 = os.getloadavg()[0]
         time.sleep(seconds)
         end = {k: (s.frames_inspected, s.frames_dropped) for k, s in node.stats.items()}
+        load1 = os.getloadavg()[0]
         e2e = np.concatenate([np.fromiter(s.end_to_end._samples, float) for s in node.stats.values()])
+        shed = {k: v - ev0[2][k] for k, v in node.gate.dropped_by_category.items()}
+        stored_after_run = node.gate.stored - ev0[0]
+        node.stop_event.set()
+        for worker in node.workers:
+            if worker.name.startswith(("capture-", "inspect-")):
+                worker.join(5)
+        failed_parts, failed_without_evidence = _evidence_of_failed_parts(node, server)
+        records = node.evidence.records()
+        sizes = [r.size for r in records]
         result = {
             "cameras": cameras,
             "fps_per_camera": [round((end[k][0] - start[k][0]) / seconds, 1) for k in end],
             "dropped_per_camera": [end[k][1] - start[k][1] for k in end],
             "e2e_p50_ms": round(float(np.percentile(e2e, 50)), 2),
             "e2e_p99_ms": round(float(np.percentile(e2e, 99)), 2),
-            "evidence_stored": node.gate.stored - ev0[0],
+            "evidence_stored": stored_after_run,
             "evidence_dropped": node.gate.dropped - ev0[1],
+            "evidence_shed_by_verdict": shed,
+            "failed_parts": failed_parts,
+            "failed_parts_without_evidence": failed_without_evidence,
+            "evidence_mean_kb": round(float(np.mean(sizes)) / 1024, 1) if sizes else None,
+            "evidence_fail_uncertain_total": sum(r.category != "pass" for r in records),
+            "evidence_pass_total": sum(r.category == "pass" for r in records),
+            "parts_seen": len(
+                {(i.camera_id, i.part_id) for i in server.items.values() if isinstance(i, InspectionEvent)}
+            ),
+            "load_avg_1m": [round(load0, 1), round(load1, 1)],
             "evidence_p99_ms": round(node.gate.latency.p99, 1),
             "verdicts": {k: dict(s.verdicts) for k, s in node.stats.items()},
             "events_delivered": len(server.items),
         }
         node.close()
         return result
+
+
+def _storage_per_camera_day(result: dict[str, Any], parts_per_s: float) -> str:
+    """Evidence per camera per day for a line making ``parts_per_s`` parts a second: the failed and
+    uncertain parts' share seen in this run, plus 6 audit samples of passes an hour."""
+    kb = result["evidence_mean_kb"]
+    if not kb or not result["parts_seen"]:
+        return "n/a"
+    share = result["evidence_fail_uncertain_total"] / result["parts_seen"]
+    images = share * parts_per_s * 86_400 + 6 * 24
+    mb = images * kb / 1024
+    return f"{images:,.0f} images/day x {kb:.0f} KB = {mb:,.0f} MB/day (at {parts_per_s:g} part/s)"
 
 
 def main() -> None:
@@ -141,6 +205,17 @@ def main() -> None:
         help="threshold override (default: 0.35 for the tiny package, else the package's)",
     )
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--defect-rate", type=float, default=0.05, help="share of parts with a defect")
+    parser.add_argument(
+        "--person-rate", type=float, default=0.1, help="share of frames a person walks through"
+    )
+    parser.add_argument(
+        "--line-seed",
+        type=int,
+        default=None,
+        help="synthetic line of every camera (default: camera i gets seed i); a trained package knows "
+        "only the line it was trained on (the demo's: 7)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--redactor",
@@ -166,7 +241,17 @@ def main() -> None:
         )
         results = []
         for n in args.cameras:
-            r = run_scenario(model, n, args.seconds, args.fps, threshold, args.redactor)
+            r = run_scenario(
+                model,
+                n,
+                args.seconds,
+                args.fps,
+                threshold,
+                args.redactor,
+                args.defect_rate,
+                args.line_seed,
+                args.person_rate,
+            )
             r["bare_infer_p50_ms"] = round(bare_p50, 2)
             r["e2e_over_bare_p50"] = round(r["e2e_p50_ms"] / bare_p50, 1)
             results.append(r)
@@ -174,7 +259,14 @@ def main() -> None:
                 f"{n} camera(s) @ {args.fps:g} fps offered: inspected {r['fps_per_camera']} fps, dropped "
                 f"{r['dropped_per_camera']}; end-to-end p50 {r['e2e_p50_ms']} ms p99 {r['e2e_p99_ms']} ms "
                 f"({r['e2e_over_bare_p50']}x bare inference); evidence stored {r['evidence_stored']} "
-                f"dropped {r['evidence_dropped']} p99 {r['evidence_p99_ms']} ms"
+                f"shed {r['evidence_shed_by_verdict']} p99 {r['evidence_p99_ms']} ms; failed parts "
+                f"{r['failed_parts']}, of them without evidence {r['failed_parts_without_evidence']}; "
+                f"evidence {r['evidence_mean_kb']} KB each; load average {r['load_avg_1m']}"
+            )
+            print(
+                f"  evidence: {r['evidence_fail_uncertain_total']} fail/uncertain of {r['parts_seen']} parts,"
+                f" {r['evidence_pass_total']} pass samples; per camera per day: "
+                f"{_storage_per_camera_day(r, 1.0)}; {_storage_per_camera_day(r, args.fps / 6)}"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

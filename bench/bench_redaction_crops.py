@@ -11,11 +11,13 @@ hidden — visible *in the stored crop*.
 Methods, all in the same run on the same crops:
 * ``context+fail-closed`` — what the node does: the default ``PersonRedactor`` (every cue
   also hides what it finds below its threshold, down to a floor: segmentation 0.1, body
-  0.15, face 0.2) runs on the context window around the crop (the crop grown by half its
-  larger side, in memory only); its mask is cut to the crop;
-* ``context+confident`` — the same window, ``fail_closed=False`` (the previous thresholds);
+  0.15, face 0.2; segmentation blobs grown by 50 %) runs on the context window around the
+  crop (the crop grown by half its larger side, in memory only); its mask is cut to the crop;
+* ``context+previous`` — the same window, the previous settings (``fail_closed=False``,
+  blobs grown by 30 %);
 * ``crop+fail-closed`` — the default redactor on the stored crop alone (no context);
-* ``crop+confident`` — the previous redactor on the crop alone;
+* ``crop+previous`` — the previous redactor on the crop alone (the baseline: what
+  redacting the stored image with the old settings gives);
 * ``skin-baseline`` — the skin-colour heuristic of bench_redaction.py, on the crop.
 Person-free crops give the cost: how much of the evidence is hidden when nobody is there.
 
@@ -46,7 +48,7 @@ Method = Callable[[EvidenceCropScene], np.ndarray]
 
 
 def methods() -> dict[str, Method]:
-    closed, confident = PersonRedactor(), PersonRedactor(RedactorSettings(fail_closed=False))
+    closed, previous = PersonRedactor(), PersonRedactor(RedactorSettings(fail_closed=False, blob_growth=0.3))
 
     def on_context(redactor: PersonRedactor) -> Method:
         return lambda scene: scene.crop_of(redactor.redact(scene.context, "black").hidden)
@@ -56,9 +58,9 @@ def methods() -> dict[str, Method]:
 
     return {
         "context+fail-closed": on_context(closed),
-        "context+confident": on_context(confident),
+        "context+previous": on_context(previous),
         "crop+fail-closed": on_crop(closed),
-        "crop+confident": on_crop(confident),
+        "crop+previous": on_crop(previous),
         "skin-baseline": lambda scene: skin_baseline(scene.image),
     }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,16 @@ def camera(camera_id: str, model: Path, source: dict[str, Any] | None = None, **
         "model": str(model),
         **extra,
     }
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
 
 
 def precreate_keyring(data_dir: Path) -> None:

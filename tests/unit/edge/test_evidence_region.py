@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import logging
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from lineguard.edge.app import EdgeNode
 from lineguard.edge.evidence.region import cut, stored_region
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.redact import FakeRedactor
-from tests.unit.edge.support import camera, edge_config
+from tests.unit.edge.support import camera, edge_config, wait_for
 
 pytestmark = pytest.mark.usefixtures("kek_env")
 
@@ -72,15 +71,6 @@ def _green(image: np.ndarray) -> int:
     return int(((b < 80) & (g > 180) & (r < 80)).sum())
 
 
-def _wait(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
 @pytest.fixture
 def node_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -115,7 +105,10 @@ def node_run(
         nodes.append(node)
         stats = node.stats["cam-a"]
         # Every frame read is inspected or dropped (freshest wins); every alert's evidence stored.
-        _wait(lambda: stats.frames_inspected + stats.frames_dropped == 4 and node.gate.stored == stats.alerts)
+        wait_for(
+            lambda: stats.frames_inspected + stats.frames_dropped == 4 and node.gate.stored == stats.alerts,
+            timeout_s=20,
+        )
         return node, tmp_path / "data", temp
 
     yield run

@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
 
 from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame
-from lineguard.crypto import KdfParams
-from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence.shed_queue import ShedQueue
 from lineguard.edge.evidence_gate import QUEUE_ITEMS, EvidenceGate
 from lineguard.edge.redact import FakeRedactor
-from tests.unit.edge.support import PASSPHRASE
+from tests.support.evidence_node import evidence_store
 
 F, U, P = Verdict.FAIL, Verdict.UNCERTAIN, Verdict.PASS
 
@@ -93,13 +90,7 @@ def test_bounds_below_one_are_refused(maxsize: int, max_bytes: int) -> None:
 
 
 def test_the_gate_under_load_keeps_every_fail_and_counts_the_passes_it_shed(tmp_path: Path) -> None:
-    store = EvidenceStore(
-        tmp_path,
-        node_id="node-1",
-        passphrase=SecretStr(PASSPHRASE),
-        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
-        kdf=KdfParams.insecure_for_tests(),
-    )
+    store = evidence_store(tmp_path, "node-1")
     gate = EvidenceGate(store, FakeRedactor())
     region = BoundingBox(x=0, y=0, width=32, height=24)
 

@@ -51,8 +51,9 @@ class RedactorSettings:
     segmentation_threshold: float = 0.3
     #: Blobs smaller than this share of the frame are sensor noise, not people.
     min_blob_fraction: float = 0.0002
-    #: Each blob's bounding box grows by this share of its size on every side.
-    blob_growth: float = 0.3
+    #: Each blob's bounding box grows by this share of its size on every side (0.5 since
+    #: evidence crops: limbs reaching in stick out of a tighter box; 0.3 before).
+    blob_growth: float = 0.5
     #: Long side of the fused segmentation map (boxes are found on it, then scaled up).
     work_long_side_px: int = 640
     face_threshold: float = 0.4
