@@ -20,8 +20,7 @@ import socket
 import ssl
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tests.support.fake_cmms import FakeWebhook
 from tests.support.http_stub import HttpStub, Reply
 from tests.support.mosquitto import Mosquitto
 from tests.support.test_pki import TestCa
+from tests.support.waiting import until
 
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.ids import new_id
@@ -83,14 +83,6 @@ def recording() -> Iterator[list[tuple[str, int]]]:
     _RECORDING[0] = True
     yield _CONNECTS
     _RECORDING[0] = False
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 class TlsSyslog:
@@ -191,17 +183,20 @@ def test_a_whole_run_connects_only_to_allowlisted_destinations(
                 ))  # fmt: skip
             state = app.state.lineguard.integrations
             # The CMMS's first answer redirects off the allowlist: refused, dead-lettered, replayed.
-            _until(lambda: client.get("/api/v1/integrations/deliveries").status_code in {401, 403}
-                   and _count(sessions, "dead") == 1)  # fmt: skip
+            until(
+                lambda: client.get("/api/v1/integrations/deliveries").status_code in {401, 403}
+                and _count(sessions, "dead") == 1,
+                timeout_s=30,
+            )
             assert replay_in_transaction(sessions, audit=AuditRecorder(), actor="user:admin") == 1
             state.wake.set()
-            _until(lambda: len(cmms.created) == 1 and _count(sessions, "delivered") == 1)
+            until(lambda: len(cmms.created) == 1 and _count(sessions, "delivered") == 1, timeout_s=30)
             (order,) = [c["work_order"] for c in cmms.created.values()]
             body = json.dumps({"work_order_id": order["work_order_id"], "status": "closed"}).encode()
             answer = client.post("/api/v1/integrations/cmms/hook/status", content=body,
                                  headers=sign(body, key_id="c1", key=STATUS_KEY.encode()))  # fmt: skip
             assert answer.status_code == 200 and answer.json()["result"] == "closed"
-            _until(lambda: any(m.topic.endswith("/verdict") for m in received))
+            until(lambda: any(m.topic.endswith("/verdict") for m in received), timeout_s=30)
             with sessions() as session:
                 target = SyslogTarget(f"tls://localhost:{siem.port}", app.state.lineguard.egress)
                 assert (

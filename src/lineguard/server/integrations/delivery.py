@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +30,7 @@ from lineguard.server.egress import EgressGate, GatedHttp
 from lineguard.server.integrations.connectors import Connector, Delivered
 from lineguard.server.integrations.queue import Claim, claim_due, mark_delivered, mark_failed
 from lineguard.server.integrations.schemas import WorkOrder
+from lineguard.server.storage import utcnow
 
 __all__ = ["DELIVERY_ACTOR", "SEALED_CATEGORY", "Dispatcher", "RoundReport"]
 
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 DELIVERY_ACTOR = "system:integrations"
 #: The retention/sealing category of work-order text (shared with ingest's triggers).
 SEALED_CATEGORY = "work_orders"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -67,7 +64,7 @@ class Dispatcher:
     policy: DeliveryPolicy
     enabled: frozenset[str]
     concurrency: int = 4
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     #: Per destination: the last error and when the last delivery succeeded (dashboard health).
     last_error: dict[str, str] = field(default_factory=dict)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from lineguard.server.ingest import ALL_PARTS, AlertRow, InspectionEventRow, Rol
 from lineguard.server.integrations.mqtt import MqttPublisher, payload_class
 from tests.support.mosquitto import Mosquitto
 from tests.support.test_pki import Leaf, TestCa
+from tests.support.waiting import until
 
 BROKER = "broker.ot.test"
 
@@ -64,14 +64,6 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _add_events(sessions: sessionmaker[Session], n: int, *, verdict: str = "fail") -> list[str]:
@@ -148,7 +140,7 @@ def test_verdicts_alerts_and_retained_line_state_survive_a_broker_restart(
         first = _add_events(migrated, 5)
         alert = _add_alert(migrated)
         assert publisher.run_once().published == 5 + 1 + 1  # verdicts, alert, line state
-        _until(lambda: len(subscriber.received("/verdict")) >= 5 and subscriber.received("/alert"))
+        until(lambda: len(subscriber.received("/verdict")) >= 5 and subscriber.received("/alert"))
         verdict = json.loads(subscriber.received("/verdict")[0].payload)
         assert subscriber.received("/verdict")[0].topic == "lineguard/plant-a/line-1/cam-1/verdict"
         assert verdict["verdict"] == "fail" and verdict["defect_classes"] == ["scratch"]
@@ -158,16 +150,16 @@ def test_verdicts_alerts_and_retained_line_state_survive_a_broker_restart(
         assert all(m.qos == 1 for m in subscriber.messages if not m.topic.endswith("/status"))
 
         broker.stop()  # the broker goes away; inspections go on
-        _until(lambda: not publisher.connected)
+        until(lambda: not publisher.connected)
         second = _add_events(migrated, 5)
         assert publisher.run_once().skipped_reason == "not connected"
         with migrated() as session:
             assert publisher.queued(session) == 5
         broker.start()
-        _until(lambda: subscriber.subscribed.is_set() and publisher.connected, timeout_s=40)
-        _until(lambda: publisher.run_once().published > 0 or not _queued(publisher, migrated), timeout_s=20)
+        until(lambda: subscriber.subscribed.is_set() and publisher.connected, timeout_s=40)
+        until(lambda: publisher.run_once().published > 0 or not _queued(publisher, migrated), timeout_s=20)
         assert not _queued(publisher, migrated)
-        _until(
+        until(
             lambda: (
                 {json.loads(m.payload)["event_id"] for m in subscriber.received("/verdict")} >= set(second)
             )
@@ -179,7 +171,7 @@ def test_verdicts_alerts_and_retained_line_state_survive_a_broker_restart(
         subscriber.close()
     late = Subscriber(broker, broker.client_leaf("late"), ["lineguard/plant-a/line-1/state"])
     try:
-        _until(lambda: bool(late.received("/state")))
+        until(lambda: bool(late.received("/state")))
         state = late.received("/state")[-1]
         assert state.retain and json.loads(state.payload)["inspected"] == 10  # retained: seen on connect
     finally:
@@ -197,15 +189,15 @@ def test_sparkplug_b_birth_data_and_death(broker: Mosquitto, migrated: sessionma
     publisher.start()
     try:
         assert publisher.wait_connected(10)
-        _until(lambda: bool(subscriber.received("/NBIRTH/plant-a")))
+        until(lambda: bool(subscriber.received("/NBIRTH/plant-a")))
         _add_events(migrated, 3)
         publisher.run_once()
         _add_events(migrated, 2)
         publisher.run_once()
-        _until(lambda: bool(subscriber.received("/DDATA/plant-a/line-1")))
+        until(lambda: bool(subscriber.received("/DDATA/plant-a/line-1")))
     finally:
         publisher.stop()
-    _until(lambda: bool(subscriber.received("/NDEATH/plant-a")))
+    until(lambda: bool(subscriber.received("/NDEATH/plant-a")))
     subscriber.close()
     decode = payload_class()
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -40,6 +40,7 @@ from lineguard.server.integrations.mqtt.messages import (
     status_topic,
     verdict_message,
 )
+from lineguard.server.storage import utcnow
 
 __all__ = ["ALERTS_CURSOR", "EVENTS_CURSOR", "MqttPublisher", "PublishReport"]
 
@@ -48,10 +49,6 @@ log = logging.getLogger(__name__)
 EVENTS_CURSOR = "mqtt:inspection_events"
 ALERTS_CURSOR = "mqtt:alerts"
 ACK_TIMEOUT_S = 10.0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -67,7 +64,7 @@ class MqttPublisher:
     sessions: sessionmaker[Session]
     site_id: str
     password: str | None = None
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     published_total: int = 0
     last_error: str | None = None
     last_published_at: datetime | None = None

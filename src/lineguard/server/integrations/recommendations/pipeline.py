@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -51,16 +51,13 @@ from lineguard.server.review import (
     propose_many,
     resolve,
 )
+from lineguard.server.storage import utcnow
 
 __all__ = ["RECOMMENDER_ACTOR", "TRIGGERS_CURSOR", "Recommender", "RecommenderReport", "work_order_from"]
 
 RECOMMENDER_ACTOR = "system:recommender"
 CLOSER_ACTOR = "system:cmms-status"
 TRIGGERS_CURSOR = "recommend:work_order_triggers"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -100,7 +97,7 @@ class Recommender:
     audit: Callable[..., Any]
     site_id: str
     destinations: Sequence[str]
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     batch: int = 200
 
     def run_once(self) -> RecommenderReport:

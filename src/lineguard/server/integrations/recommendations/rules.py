@@ -65,6 +65,17 @@ def _content(
     }
 
 
+def _first_evidence(session: Session, event_ids: Sequence[str]) -> str | None:
+    """The evidence reference of the first of ``event_ids`` that has one (a reference, never an image)."""
+    if not event_ids:
+        return None
+    return session.scalar(
+        select(InspectionEventRow.evidence_ref)
+        .where(InspectionEventRow.event_id.in_(list(event_ids)), InspectionEventRow.evidence_ref.is_not(None))
+        .limit(1)
+    )
+
+
 def _has_open(session: Session, prefix: str) -> bool:
     found = session.scalar(
         select(ReviewItemRow.review_id)
@@ -91,11 +102,7 @@ def trigger_proposals(
     proposals = []
     for t in rows:
         events = list(t.event_ids or [])
-        evidence = session.scalar(
-            select(InspectionEventRow.evidence_ref)
-            .where(InspectionEventRow.event_id.in_(events), InspectionEventRow.evidence_ref.is_not(None))
-            .limit(1)
-        ) if events else None  # fmt: skip
+        evidence = _first_evidence(session, events)
         alerts = (
             list(session.scalars(select(AlertRow.alert_id).where(AlertRow.event_id.in_(events))))
             if events
@@ -149,11 +156,7 @@ def burst_proposals(
             .order_by(AlertRow.raised_at, AlertRow.alert_id)
         ).all()  # fmt: skip
         events = [a.event_id for a in alerts if a.event_id]
-        evidence = session.scalar(
-            select(InspectionEventRow.evidence_ref)
-            .where(InspectionEventRow.event_id.in_(events), InspectionEventRow.evidence_ref.is_not(None))
-            .limit(1)
-        ) if events else None  # fmt: skip
+        evidence = _first_evidence(session, events)
         cameras = sorted({a.camera_id for a in alerts if a.camera_id})
         description = (
             f"{count} {defect_class} defects on line {line_id} within {rule.window_minutes} minutes "
