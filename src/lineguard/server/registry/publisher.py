@@ -93,8 +93,12 @@ class Registry:
         """Move a verified upload into the registry's storage."""
         target = self.package_dir(version_id)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copytree(package_dir, target)
+        # Contents only, never the upload's modes: the data directory stays private
+        # (``server/file_modes.py`` refuses to start otherwise).
+        shutil.copytree(package_dir, target, copy_function=shutil.copyfile)
         shutil.copyfile(signature_path_for(package_dir), signature_path_for(target))
+        for path in [target, *target.rglob("*"), signature_path_for(target)]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
         return target
 
     # -- publishing ---------------------------------------------------------------------
