@@ -17,6 +17,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,14 +106,14 @@ def demo_env() -> dict[str, str]:
     return {**os.environ, DEMO_MODE_ENV: "1", "PYTHONUNBUFFERED": "1"}
 
 
-def run_cli(*args: str, log: Path) -> str:
+def run_cli(*args: str, log: Path, stdin_text: str | None = None) -> str:
     """Run ``lineguard ARGS`` in a child process; return its stdout or raise with its error."""
     out = subprocess.run(  # noqa: S603 - our own CLI with arguments we built
         [sys.executable, "-m", "lineguard.cli", *args],
         capture_output=True,
         text=True,
         env=demo_env(),
-        stdin=subprocess.DEVNULL,
+        input=stdin_text,
         check=False,
     )
     with log.open("a", encoding="utf-8") as f:
@@ -206,15 +207,83 @@ def _ensure_accounts(layout: DemoLayout, log: Path) -> None:
     cfg = str(layout.server_config)
     # The administrator's password is reset (and printed) at every start instead.
     run_cli("user", "create-admin", ADMIN, "--name", "Demo Administrator", "--config", cfg, log=log)
+    people: dict[str, str] = {}
     for username, name, role in DEMO_ACCOUNTS:
         out = run_cli("user", "add", username, "--name", name, "--role", role, "--config", cfg, log=log)
         lines.append(_credential_line(username, role, out))
+        people[username] = lines[-1].split()[-1]
+    # The two people of the model's four-eyes release do what a person does at first
+    # sign-in (own password, an authenticator), so the registry steps can authenticate
+    # them like any person: password and a fresh code (review finding 11).
+    scripted = {u: _first_sign_in(layout, u, people[u]) for u in (REGISTRAR, APPROVER)}
+    lines = [line if line.split()[0] not in scripted else _scripted_line(line, scripted) for line in lines]
     _write_private(
         layout.accounts_file,
         "# Demo accounts and their one-time passwords (each must be changed at first sign-in).\n"
-        + "\n".join(lines)
-        + "\n",
+        "# The registrar and the approver have set their own password and authenticator\n"
+        "# (secret shown; add it to an authenticator app to sign in as them).\n" + "\n".join(lines) + "\n",
     )
+
+
+def _scripted_line(line: str, scripted: dict[str, tuple[str, str]]) -> str:
+    username, role, _ = line.split()
+    password, secret = scripted[username]
+    return f"{username:<15} {role:<24} {password}  totp:{secret}"
+
+
+def _first_sign_in(layout: DemoLayout, username: str, one_time_password: str) -> tuple[str, str]:
+    """Change the one-time password and enroll an authenticator, as the person would."""
+    import pyotp
+
+    from lineguard.config import load_server_config
+    from lineguard.server.auth import AuthRuntime
+    from lineguard.server.auth.accounts import change_password, user_by_name
+    from lineguard.server.auth.login import enroll_without_browser
+    from lineguard.server.keystore import open_storage
+    from lineguard.server.protection import default_audit, default_sealer
+
+    settings = load_server_config(layout.server_config)
+    engine, sessions = open_storage(settings)
+    password = secrets.token_urlsafe(18)
+    try:
+        with sessions() as session:
+            runtime, audit = AuthRuntime.build(settings.site_id, settings.auth), default_audit(settings)
+            user = user_by_name(session, username)
+            if user is None:
+                msg = f"the demo account {username} was not created"
+                raise DemoSetupError(msg)
+            change_password(
+                session, runtime=runtime, user=user, current=one_time_password, new=password, audit=audit
+            )
+            session.commit()
+            secret = enroll_without_browser(
+                session,
+                runtime=runtime,
+                user=user,
+                sealer=default_sealer(settings, sessions),
+                code_of=lambda s: pyotp.TOTP(s).now(),
+                audit=audit,
+            )
+    finally:
+        engine.dispose()
+    return password, secret
+
+
+def _credentials(layout: DemoLayout, username: str) -> str:
+    """What the person types at a four-eyes step: password, then a fresh authenticator code.
+
+    The code is the next 30-second step's (accepted within the allowed drift), so a step
+    right after the previous one is not refused as a replay.
+    """
+    import pyotp
+
+    for line in layout.accounts_file.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if parts and parts[0] == username and parts[-1].startswith("totp:"):
+            code = pyotp.TOTP(parts[-1].removeprefix("totp:")).at(time.time() + 30)
+            return f"{parts[2]}\n{code}\n"
+    msg = f"no password and authenticator for {username} in {layout.accounts_file}"
+    raise DemoSetupError(msg)
 
 
 _PASSWORD = re.compile(r"one-time password for (\S+): (\S+)")
@@ -274,10 +343,20 @@ def _ensure_registered(layout: DemoLayout, log: Path, report: Callable[[str], No
     if not layout.signature_file.exists():
         run_cli("model", "sign", str(layout.model_dir), "--config", cfg, *signing, log=log)
     registered = run_cli(
-        "registry", "register", str(layout.model_dir), "--as", REGISTRAR, "--config", cfg, "--json", log=log
+        "registry",
+        "register",
+        str(layout.model_dir),
+        "--as",
+        REGISTRAR,
+        "--config",
+        cfg,
+        "--json",
+        log=log,
+        stdin_text=_credentials(layout, REGISTRAR),
     )
     version_id = str(json.loads(registered)["id"])
-    run_cli("registry", "approve", version_id, "--as", APPROVER, "--config", cfg, log=log)
+    approve = ("registry", "approve", version_id, "--as", APPROVER, "--config", cfg)
+    run_cli(*approve, log=log, stdin_text=_credentials(layout, APPROVER))
     released = run_cli(
         "registry",
         "deploy",

@@ -10,9 +10,12 @@ trust list, approval is four-eyes, releases only ever go up.
 Every step names the person it is done for (``--as USERNAME``), and the access policy
 decides with that person's active grants, exactly as for their browser session: a
 quality engineer registers and deploys, someone else (a production supervisor, or a
-second quality engineer) approves. Access to the server host as its service account
-stands in for the second factor, as for ``lineguard user``. The audit log names both:
-``cli:registry.<os user>:<username>``.
+second quality engineer) approves. The two four-eyes steps — registering (asking) and
+approving or rejecting — authenticate that person themself, as at sign-in: their
+password and a fresh authenticator code, read from the terminal (or stdin), never from
+the command line; access to the server host does not stand in for anyone (review
+finding 11). Deploy, rollback and list act with ``--as`` and are audited with the OS
+user who ran them: ``cli:registry.<os user>:<username>``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from lineguard.cli.options import SERVER_CONFIG
 from lineguard.contracts.errors import InputError, NotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from lineguard.config.server import ServerConfig
     from lineguard.server.auth.catalog import Action
@@ -56,6 +59,7 @@ class _Cli:
     session: Session
     runtime: AuthRuntime
     audit: AuditHook
+    sessions: sessionmaker[Session]
 
     def registry(self) -> Registry:
         from lineguard.server.registry.publisher import Registry
@@ -81,7 +85,7 @@ def _open(config_file: Path) -> Iterator[_Cli]:
     try:
         with sessions() as session:
             runtime = AuthRuntime.build(settings.site_id, settings.auth)
-            yield _Cli(settings, session, runtime, default_audit(settings))
+            yield _Cli(settings, session, runtime, default_audit(settings), sessions)
     finally:
         engine.dispose()
 
@@ -119,6 +123,27 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
         msg = f"permission denied: {action} for {user.username} on {where} ({reason})"
         raise PermissionDeniedError(msg)
     return _Person(user_id=user.id, actor=actor)
+
+
+def _confirm(cli: _Cli, username: str, purpose: str) -> None:
+    """The person proves themself for this four-eyes step: password, then a fresh code."""
+    from lineguard.cli.keys_cmd import cli_actor
+    from lineguard.server.auth.login import confirm_person
+    from lineguard.server.protection import default_sealer
+
+    password = click.prompt(f"password of {username}", hide_input=True, err=True)
+    code = click.prompt(f"authenticator code of {username}", err=True)
+    confirm_person(
+        cli.session,
+        runtime=cli.runtime,
+        username=username,
+        password=password,
+        code=str(code).strip(),
+        sealer=default_sealer(cli.settings, cli.sessions),
+        purpose=purpose,
+        via=cli_actor("registry"),
+        audit=cli.audit,
+    )
 
 
 def _echo_version(version: Any, as_json: bool, done: str) -> None:
@@ -166,6 +191,8 @@ def registry() -> None:
 def register(package: Path, username: str, config_file: Path, as_json: bool) -> None:
     """Register a signed package (PACKAGE.sig beside the folder) as the model's next version.
 
+    Asks for the registering person's password and authenticator code (typed, or on stdin).
+
     The package must verify against the server's signing trust list: unsigned, unknown
     or revoked key, or tampered packages are refused before anything is stored.
 
@@ -181,6 +208,7 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
         raise InputError(msg)
     with _open(config_file) as cli:
         person = _person(cli, username, Action.MODEL_CONFIGURATION_WRITE)
+        _confirm(cli, username, "model_version.register")
         version = service.register(
             cli.session,
             registry=cli.registry(),
@@ -204,6 +232,7 @@ def _decide(config_file: Path, username: str, version_id: str, reason: str | Non
             site=cli.runtime.site, line=None, kind="deployment", requested_by=version.registered_by
         )
         person = _person(cli, username, Action.MODEL_DEPLOYMENT_APPROVE, target)
+        _confirm(cli, username, "model_version.approve" if reason is None else "model_version.reject")
         common = {"version_id": version_id, "approver_id": person.user_id, "actor": person.actor}
         if reason is None:
             decided = service.approve(cli.session, audit=cli.audit, **common)
@@ -219,6 +248,8 @@ def _decide(config_file: Path, username: str, version_id: str, reason: str | Non
 @_JSON
 def approve(version_id: str, username: str, config_file: Path, as_json: bool) -> None:
     """Approve a registered version: someone other than whoever registered it (four eyes).
+
+    Asks for the approver's password and authenticator code (typed, or on stdin).
 
     \b
     Example:

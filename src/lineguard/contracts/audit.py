@@ -163,6 +163,15 @@ class AccountLocked(AuditEvent):
     source_ip: SourceIp
 
 
+class PersonConfirmed(AuditEvent):
+    """A person proved themself (password and authenticator code) for one four-eyes step."""
+
+    event_name: ClassVar[str] = "auth.person_confirmed"
+    username: Ident
+    purpose: Ident = Field(description="The step: model_version.register, model_version.approve, …")
+    via: Ident = Field(description="Where: cli:<os user> on the server host, or the API.")
+
+
 class AccountUnlocked(AuditEvent):
     """An administrator cleared an account's sign-in locks (every source address)."""
 

@@ -18,6 +18,7 @@ roles (``RoleInfo.mfa_required``) never get an ``active`` session without MFA.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from lineguard.contracts.audit import (
     MfaEnrolled,
     MfaFailed,
     MfaReset,
+    PersonConfirmed,
 )
 from lineguard.contracts.errors import AuthenticationError, ConflictError
 from lineguard.server.auth import totp
@@ -54,6 +56,8 @@ __all__ = [
     "LoginStep",
     "begin_mfa_enrollment",
     "confirm_mfa_enrollment",
+    "confirm_person",
+    "enroll_without_browser",
     "ensure_unlocked",
     "login",
     "needs_mfa",
@@ -296,3 +300,89 @@ def reset_mfa(session: Session, *, runtime: AuthRuntime, user: User, by: str, au
     user.totp_sealed, user.totp_pending_sealed, user.totp_last_step = None, None, None
     end_sessions(session, user_id=user.id, runtime=runtime)
     emit(audit, session, MfaReset(username=user.username), actor=by)
+
+
+def confirm_person(
+    session: Session,
+    *,
+    runtime: AuthRuntime,
+    username: str,
+    password: str,
+    code: str,
+    sealer: Sealer,
+    purpose: str,
+    via: str,
+    audit: AuditHook,
+) -> User:
+    """The person behind one four-eyes step proves themself: password and a fresh code.
+
+    Exactly the checks of a sign-in — the lockout of (name, ``via``), the password, the
+    authenticator code once per step — and the same failures counted and audited, so
+    access to the server host or to someone's API token no longer stands in for them.
+    A person without an authenticator cannot take part in a four-eyes step. Commits
+    the outcome; returns the confirmed (enabled) user.
+    """
+    ensure_unlocked(session, runtime=runtime, username=username, source=via)
+    user = user_by_name(session, username) if len(username) <= 64 else None
+    if user is None or user.disabled:
+        runtime.hasher.burn(password)
+        user = None
+    else:
+        try:
+            runtime.hasher.verify(user.password_hash, password)
+        except AuthenticationError:
+            user = None
+    if user is None or user.must_change_password:
+        record_failure(session, runtime=runtime, username=username, source=via, audit=audit)
+        event = LoginFailed(username=account_key(username), reason="bad_password", source_ip=via[:64])
+        emit(audit, session, event, actor="system:login")
+        session.commit()
+        msg = "wrong user name or password (or a one-time password not yet changed)"
+        raise AuthenticationError(msg)
+    if user.totp_sealed is None:
+        msg = f"{user.username} has no authenticator: a four-eyes step needs one (enroll it at sign-in)"
+        raise AuthenticationError(msg)
+    secret = sealer.open(user.totp_sealed, object_id=user.id, category=_TOTP_CATEGORY).decode()
+    try:
+        step = totp.verify_code(secret, code, now=runtime.now(), last_step=user.totp_last_step)
+    except AuthenticationError:
+        record_failure(session, runtime=runtime, username=user.username, source=via, audit=audit)
+        emit(
+            audit,
+            session,
+            MfaFailed(username=user.username, source_ip=via[:64]),
+            actor=user_actor(user.username),
+        )
+        session.commit()
+        raise
+    user.totp_last_step = step
+    _success(session, runtime=runtime, user=user, source=via)
+    emit(
+        audit,
+        session,
+        PersonConfirmed(username=user.username, purpose=purpose, via=via),
+        actor=user_actor(user.username),
+    )
+    session.commit()
+    return user
+
+
+def enroll_without_browser(
+    session: Session,
+    *,
+    runtime: AuthRuntime,
+    user: User,
+    sealer: Sealer,
+    code_of: Callable[[str], str],
+    audit: AuditHook,
+) -> str:
+    """TOTP enrolment where no browser is at hand (the demo's scripted people): the same
+    begin/confirm checks as ``/auth/mfa/enroll`` + ``/auth/mfa/confirm``; ``code_of`` is
+    the person's authenticator (secret → current code). Commits; returns the secret.
+    """
+    enrollment = begin_mfa_enrollment(session, runtime=runtime, user=user, sealer=sealer)
+    step = totp.verify_code(enrollment.secret, code_of(enrollment.secret), now=runtime.now(), last_step=None)
+    user.totp_sealed, user.totp_pending_sealed, user.totp_last_step = user.totp_pending_sealed, None, step
+    emit(audit, session, MfaEnrolled(username=user.username), actor=user_actor(user.username))
+    session.commit()
+    return enrollment.secret
