@@ -20,6 +20,14 @@ PUBLIC = {
         "EGRESS_ACTOR", "ClientChain", "Denial", "Destination", "EgressGate", "GatedHttp", "HttpResult",
         "IpAddress", "Pass", "Resolver", "build_gate", "system_resolver",
     ],
+    "lineguard.server.integrations": [
+        "CONNECTORS", "DELIVERY_ACTOR", "SEALED_CATEGORY", "CmmsDeliveryRow", "Connector", "Delivered",
+        "Dispatcher", "IntegrationCursorRow", "IntegrationsState", "OnClosed", "ProbeResult", "RoundReport",
+        "StatusOutcome", "StatusUpdate", "WorkOrder", "backoff_s", "build_connector", "list_deliveries",
+        "overview_destinations", "probe", "queue_work_order", "receive_status", "replay",
+        "replay_in_transaction",
+        "sign", "verify",
+    ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
         "maybe_renew", "needs_renewal", "node_ssl_context", "renew",
