@@ -27,7 +27,7 @@ import yaml
 from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
 from lineguard.contracts.errors import LineGuardError
 
-__all__ = ["DEMO_ACCOUNTS", "DemoLayout", "demo_env", "prepare"]
+__all__ = ["DEMO_ACCOUNTS", "DemoLayout", "demo_env", "first_sign_in", "prepare"]
 
 NODE_ID = "demo-node"
 LINE_ID = "line-1"
@@ -215,7 +215,7 @@ def _ensure_accounts(layout: DemoLayout, log: Path) -> None:
     # The two people of the model's four-eyes release do what a person does at first
     # sign-in (own password, an authenticator), so the registry steps can authenticate
     # them like any person: password and a fresh code (review finding 11).
-    scripted = {u: _first_sign_in(layout, u, people[u]) for u in (REGISTRAR, APPROVER)}
+    scripted = {u: first_sign_in(layout.server_config, u, people[u]) for u in (REGISTRAR, APPROVER)}
     lines = [line if line.split()[0] not in scripted else _scripted_line(line, scripted) for line in lines]
     _write_private(
         layout.accounts_file,
@@ -231,8 +231,9 @@ def _scripted_line(line: str, scripted: dict[str, tuple[str, str]]) -> str:
     return f"{username:<15} {role:<24} {password}  totp:{secret}"
 
 
-def _first_sign_in(layout: DemoLayout, username: str, one_time_password: str) -> tuple[str, str]:
-    """Change the one-time password and enroll an authenticator, as the person would."""
+def first_sign_in(config: Path, username: str, one_time_password: str) -> tuple[str, str]:
+    """Change the one-time password and enroll an authenticator, as the person would at a
+    first sign-in (no browser at hand); return their new password and TOTP secret."""
     import pyotp
 
     from lineguard.config import load_server_config
@@ -242,7 +243,7 @@ def _first_sign_in(layout: DemoLayout, username: str, one_time_password: str) ->
     from lineguard.server.keystore import open_storage
     from lineguard.server.protection import default_audit, default_sealer
 
-    settings = load_server_config(layout.server_config)
+    settings = load_server_config(config)
     engine, sessions = open_storage(settings)
     password = secrets.token_urlsafe(18)
     try:
