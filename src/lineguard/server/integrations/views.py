@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.errors import NotFoundError
+from lineguard.contracts.errors import NotFoundError, PayloadTooLargeError
 from lineguard.server.auth.catalog import Action
 from lineguard.server.auth.dependencies import Access, allow_public, require
 from lineguard.server.context import ServerContext, get_context, get_session
@@ -29,6 +29,9 @@ from lineguard.server.review import review_router
 __all__ = ["router"]
 
 api = APIRouter(prefix="/integrations", tags=["integrations"])
+
+#: A status message is a few hundred bytes; anything far larger is refused before parsing.
+MAX_STATUS_BYTES = 16_384
 
 Read = Annotated[Access, Depends(require(Action.INTEGRATIONS_READ))]
 Write = Annotated[Access, Depends(require(Action.INTEGRATIONS_WRITE))]
@@ -116,6 +119,9 @@ def test_destination(access: Write, destination: str) -> ProbeResult:
 async def status(request: Request, destination: str) -> StatusAnswer:
     context = get_context(request)
     body = await request.body()
+    if len(body) > MAX_STATUS_BYTES:
+        msg = f"a status message is at most {MAX_STATUS_BYTES} bytes, got {len(body)}"
+        raise PayloadTooLargeError(msg)
     state = context.integrations
     outcome = receive_status(
         sessions=context.sessions,
@@ -125,7 +131,7 @@ async def status(request: Request, destination: str) -> StatusAnswer:
         destination=destination,
         known_destinations=frozenset(state.connectors),
         headers=dict(request.headers),
-        body=body[:65_536],
+        body=body,
         source_ip=request.client.host if request.client else None,
         on_closed=state.on_closed,
     )

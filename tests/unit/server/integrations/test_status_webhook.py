@@ -127,3 +127,11 @@ def test_unknown_destination_is_not_found(delivered: Any) -> None:
     _rig, client, _ = delivered
     answer = _post(client, {"work_order_id": "x", "status": "closed"}, destination="nope")
     assert answer.status_code == 404
+
+
+def test_an_oversized_status_message_is_refused_unread(delivered: Any) -> None:
+    rig, client, closed = delivered
+    body = {"work_order_id": rig.orders[0].work_order_id, "status": "closed", "note": "x" * 20_000}
+    answer = _post(client, body)
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+    assert closed == [] and rig.rows()[0].closed_at is None
