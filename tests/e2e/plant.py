@@ -43,6 +43,7 @@ from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
 from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+from tests.unit.server.ingest.factory import part_of
 
 SITE = "plant-a"
 PASSWORD = "correct horse battery staple"
@@ -305,6 +306,8 @@ def send(
             "sent_at": datetime.now(UTC).isoformat(),
             "events": events[start : start + 500],
             "alerts": alerts[start : start + 500],
+            # A triggered camera: each event is one part seen in one frame.
+            "parts": [part_of([e]) for e in events[start : start + 500]],
         }
         with context.sessions() as session:
             ingest_service.ingest_batch(

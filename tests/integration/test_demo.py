@@ -164,7 +164,8 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
     port = _free_port()
     first = DemoProcess(data_dir, port, env=clean_env(home), trace=trace)
     try:
-        first.wait_for("Dashboard:", timeout_s=400)
+        # First run: renders 400 good parts, trains on them and calibrates the part threshold.
+        first.wait_for("Dashboard:", timeout_s=900)
         context = ssl.create_default_context(cafile=str(data_dir / "server" / "ca" / "ca.crt.pem"))
         with urllib.request.urlopen(f"https://127.0.0.1:{port}/", context=context, timeout=10) as response:
             assert response.status == 200

@@ -25,6 +25,7 @@ __all__ = [
     "MetricsConfig",
     "NodeConfig",
     "OutboxConfig",
+    "PartsConfig",
     "PrivacyZone",
     "Roi",
     "RtspSource",
@@ -265,6 +266,47 @@ SourceConfig = Annotated[
 ]
 
 
+class PartsConfig(_Section):
+    """How frames become parts (``lineguard.edge.decide.parts``, docs/parts.md)."""
+
+    id_source: Literal["auto", "line", "barcode", "trigger", "tracker"] = Field(
+        default="auto",
+        title="Part identity",
+        description=(
+            "Where a frame's part id comes from: 'line' (the source supplies it), 'barcode' (a code on "
+            "the part), 'trigger' (a UDP trigger per part), 'tracker' (follow the part on the belt), "
+            "'auto' (the source's id when it has one, else the tracker)."
+        ),
+    )
+    part_threshold: float | None = Field(
+        default=None,
+        title="Part threshold",
+        description=(
+            "Threshold on a part's fused (median) score, calibrated on known-good parts of this line "
+            "(`lineguard.edge.calibrate`); default: the frame threshold."
+        ),
+    )
+    max_part_frames: int = Field(
+        default=60,
+        ge=1,
+        le=10_000,
+        description="A part still in view after this many frames is closed as stuck.",
+    )
+    idle_close_s: float = Field(
+        default=1.0, gt=0, le=600, description="A part in view is closed when no frame arrived for this long."
+    )
+    barcode_hold_frames: int = Field(
+        default=3, ge=0, le=100, description="Frames an unreadable code stays with the last part read."
+    )
+    trigger_host: str = Field(default="127.0.0.1", description="Interface the UDP trigger input listens on.")
+    trigger_port: int = Field(
+        default=0, ge=0, le=65535, description="UDP port of the trigger input (0: any)."
+    )
+    tracker_min_gray: int = Field(
+        default=110, ge=1, le=254, description="Tracker: grey level above which a pixel is part, not belt."
+    )
+
+
 class CameraConfig(_Section):
     camera_id: Name
     station_id: Name
@@ -308,6 +350,7 @@ class CameraConfig(_Section):
         title="Evidence region",
         description="Evidence images keep the ROI plus a margin; the whole frame only with a purpose.",
     )
+    parts: PartsConfig = PartsConfig()
 
     @model_validator(mode="after")
     def _evidence_is_the_part(self) -> CameraConfig:

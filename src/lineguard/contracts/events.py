@@ -32,6 +32,10 @@ __all__ = [
     "InspectionEvent",
     "ModelRef",
     "NodeHeartbeat",
+    "PartAnomaly",
+    "PartClosedBy",
+    "PartIdSource",
+    "PartVerdict",
     "Verdict",
     "WorkOrderTrigger",
 ]
@@ -128,6 +132,69 @@ class InspectionEvent(_Message):
     latency_ms: FiniteFloat = Field(ge=0, description="Frame arrival to decision.")
 
 
+class PartIdSource(enum.StrEnum):
+    """Where a part's identity came from, in order of preference."""
+
+    LINE = "line"  # the line supplies it with the frame (encoder, PLC tag, MES, the synthetic line)
+    BARCODE = "barcode"  # read from a code printed on the part
+    TRIGGER = "trigger"  # an external trigger (photo-eye, PLC output) announced each part
+    TRACKER = "tracker"  # none of those: the node's tracker on the conveyor
+
+
+#: Why a part's fusion window closed.
+PartClosedBy = Literal["next_part", "stuck", "idle", "shutdown"]
+#: What was unusual about a part's frames (documented in docs/parts.md).
+PartAnomaly = Literal["two_parts_in_view", "out_of_order", "stuck", "partial_only"]
+
+
+class PartVerdict(_Message):
+    """One verdict per physical part, fused over the frames in which the part was seen.
+
+    Every count the server shows (yield, defect rate, Pareto, trends) counts these; the
+    per-frame :class:`InspectionEvent` records stay as a diagnostic. ``anomaly_score`` is
+    the fused score (the median over the complete frames); ``regions`` and the evidence are
+    those of the decisive frame (see docs/parts.md for the fusion rule).
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    part_verdict_id: OpaqueId
+    idempotency_key: OpaqueId
+    node_id: Name
+    site_id: Name
+    line_id: Name
+    station_id: Name
+    camera_id: Name
+    part_id: OpaqueId | None = Field(
+        default=None, description="The plant's id of the part (sealed at the server)."
+    )
+    id_source: PartIdSource
+    first_frame_id: int = Field(ge=0)
+    last_frame_id: int = Field(ge=0)
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    frames: int = Field(ge=1, le=100_000, description="Frames that showed the part.")
+    frames_fused: int = Field(ge=0, le=100_000, description="Frames the fusion rule judged on.")
+    model: ModelRef
+    verdict: Verdict
+    anomaly_score: FiniteFloat
+    threshold: FiniteFloat
+    regions: list[DefectRegion] = Field(default_factory=list, max_length=MAX_REGIONS_PER_EVENT)
+    decisive_event_id: OpaqueId = Field(description="The frame event whose score decided the verdict.")
+    evidence_ref: OpaqueId | None = None
+    closed_by: PartClosedBy = "next_part"
+    anomalies: list[PartAnomaly] = Field(default_factory=list, max_length=4)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PartVerdict:
+        if self.frames_fused > self.frames:
+            msg = f"frames_fused {self.frames_fused} exceeds frames {self.frames}"
+            raise ValueError(msg)
+        if self.last_seen_at < self.first_seen_at:
+            msg = "last_seen_at is before first_seen_at"
+            raise ValueError(msg)
+        return self
+
+
 class AlertKind(enum.StrEnum):
     DEFECT = "defect"
     CAMERA_OFFLINE = "camera_offline"
@@ -214,11 +281,13 @@ class IngestBatch(_Message):
     events: list[InspectionEvent] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
     alerts: list[Alert] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
     work_orders: list[WorkOrderTrigger] = Field(default_factory=list, max_length=100)
+    parts: list[PartVerdict] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
 
     @model_validator(mode="after")
     def _items_belong_to_sender(self) -> IngestBatch:
-        items: list[InspectionEvent | Alert | WorkOrderTrigger] = [
+        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = [
             *self.events,
+            *self.parts,
             *self.alerts,
             *self.work_orders,
         ]

@@ -6,10 +6,12 @@ drops counted). A corrupt frame is counted and skipped; a source that fails to o
 vanishes is retried every few seconds while its state says so.
 
 :class:`InspectWorker` takes frames off that queue and runs the stages. Per frame it
-always writes one inspection event; the first failing frame of a part also raises an
-alert and becomes evidence (as does the first uncertain frame of a part and a sample
-of passes), handed to the redaction gate's own worker; a station that keeps failing
-raises a work-order trigger.
+writes one inspection event (a diagnostic); frames are grouped into physical parts
+(:mod:`lineguard.edge.decide.parts`), and when a part leaves the view its fused
+:class:`~lineguard.contracts.events.PartVerdict` is written with its frames' events. A
+failing part raises one alert; the decisive frame of a failing or uncertain part (and
+of a sample of passing parts) becomes evidence, handed to the redaction gate's own
+worker; a station whose parts keep failing raises a work-order trigger.
 """
 
 from __future__ import annotations
@@ -25,15 +27,25 @@ from lineguard.contracts.events import (
     Alert,
     AlertKind,
     AlertSeverity,
+    BoundingBox,
     InspectionEvent,
     ModelRef,
+    PartVerdict,
     Verdict,
     WorkOrderTrigger,
 )
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame, FrameSource, ModelRunner, SourceState
 from lineguard.edge.capture.privacy import PrivacyMask
-from lineguard.edge.decide import PartDebouncer, StationMonitor, classify, defect_regions
+from lineguard.edge.decide import (
+    ClosedPart,
+    FrameJudgement,
+    PartFuser,
+    StationMonitor,
+    classify,
+    defect_regions,
+    part_id_reader,
+)
 from lineguard.edge.evidence.region import stored_region
 from lineguard.edge.evidence.sampling import PassSampler
 from lineguard.edge.evidence_gate import EvidenceGate
@@ -57,6 +69,14 @@ class Arrival:
     arrived_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a part's decisive frame needs for evidence: the frame and the region to store."""
+
+    frame: CapturedFrame
+    region: BoundingBox
+
+
 @dataclass
 class CameraStats:
     """Everything the node reports about one camera (status file and Prometheus)."""
@@ -73,6 +93,8 @@ class CameraStats:
     verdicts: dict[str, int] = field(default_factory=lambda: {v.value: 0 for v in Verdict})
     alerts: int = 0
     work_orders: int = 0
+    parts: int = 0
+    part_verdicts: dict[str, int] = field(default_factory=lambda: {v.value: 0 for v in Verdict})
     fps: RateMeter = field(default_factory=RateMeter)
     end_to_end: LatencyWindow = field(default_factory=LatencyWindow)
     stages: dict[str, LatencyWindow] = field(default_factory=lambda: {s: LatencyWindow(512) for s in STAGES})
@@ -172,9 +194,39 @@ class InspectWorker(Worker):
         stats.model = self.model_ref
         self._model = (self.runner, self.model_ref, self.threshold)
         self.check = FrameCheck(camera.camera_id)
-        self.debouncer = PartDebouncer()
-        self.uncertain_debouncer = PartDebouncer()
+        self.ids, self.trigger_listener = part_id_reader(camera.parts)
+        self.parts = PartFuser(self._classify, max_part_frames=camera.parts.max_part_frames)
+        #: Frame events of the part in view, written when the part closes (the decisive one
+        #: then carries the evidence reference).
+        self._pending: dict[str, InspectionEvent] = {}
+        self._last_arrival_ns = time.perf_counter_ns()
+        self._idle_ns = int(camera.parts.idle_close_s * 1e9)
         self.pass_sampler = PassSampler(camera.pass_sample_rate, camera.pass_samples_per_hour)
+
+    @property
+    def part_threshold(self) -> float:
+        """The threshold on a part's fused score: calibrated for the line, else the frame threshold."""
+        calibrated = self.camera.parts.part_threshold
+        return calibrated if calibrated is not None else self._model[2]
+
+    def _classify(self, score: float) -> Verdict:
+        """A part's fused score → its verdict."""
+        return classify(score, self.part_threshold, self.camera.uncertain_margin)
+
+    def setup(self) -> None:
+        if self.trigger_listener is not None:
+            self.trigger_listener.start()
+            log.info(
+                "camera %s: part trigger input on udp %s:%d",
+                self.camera.camera_id,
+                *self.trigger_listener.address,
+            )
+
+    def teardown(self) -> None:
+        # The node is stopping (the evidence gate too): the part in view is reported without an image.
+        self._report(self.parts.flush(), with_evidence=False)
+        if self.trigger_listener is not None:
+            self.trigger_listener.stop()
 
     def use_model(self, runner: ModelRunner, ref: ModelRef) -> None:
         """Hot swap (``lineguard.edge.update``): the next frame runs ``runner``; none waits or drops.
@@ -192,6 +244,9 @@ class InspectWorker(Worker):
         arrival = self.queue.get(timeout=0.1)
         if arrival is not None:
             self.inspect(arrival)
+            self._last_arrival_ns = arrival.arrived_ns
+        elif self.parts.has_open_part and time.perf_counter_ns() - self._last_arrival_ns > self._idle_ns:
+            self._report(self.parts.flush("idle"))  # the source went quiet: the part has left
 
     def inspect(self, arrival: Arrival) -> InspectionEvent | None:
         """Run every stage on one frame; returns the event written (``None`` if refused)."""
@@ -225,26 +280,8 @@ class InspectWorker(Worker):
         verdict = classify(scores.anomaly_score, threshold, cam.uncertain_margin)
         regions = defect_regions(scores, threshold, roi_box) if verdict is not Verdict.PASS else []
         event_id = new_id("evt")
-        alert = (
-            self._alert(frame, event_id, regions[0].defect_class if regions else "anomaly")
-            if verdict is Verdict.FAIL
-            else None
-        )
+        sighting = self.ids.sight(frame, crop)
         stage("decide")
-        evidence_ref = None
-        if self.gate is not None and self._keep_evidence(frame, verdict, first_failure=alert is not None):
-            # Redaction is slow and rare: the gate's own worker does it, off this path.
-            # Only the stored region (ROI + margin) is ever written; the redactor also sees a
-            # context window around it, in memory.
-            evidence_ref = self.gate.submit(
-                frame,
-                verdict=verdict,
-                event_id=event_id,
-                mode=cam.redaction,
-                region=stored_region(image.shape, roi_box, cam.evidence),
-                defects=[r.bbox for r in regions],
-            )
-        stage("evidence")
         event = InspectionEvent(
             event_id=event_id,
             idempotency_key=f"{self.node.node_id}:{event_id}",
@@ -253,7 +290,7 @@ class InspectWorker(Worker):
             line_id=self.node.line_id,
             station_id=cam.station_id,
             camera_id=cam.camera_id,
-            part_id=frame.part_id,
+            part_id=sighting.part_id if sighting.part_id is not None else frame.part_id,
             frame_id=frame.frame_id,
             captured_at=frame.captured_at,
             model=model_ref,
@@ -261,14 +298,18 @@ class InspectWorker(Worker):
             anomaly_score=scores.anomaly_score,
             threshold=threshold,
             regions=regions,
-            evidence_ref=evidence_ref,
             latency_ms=(time.perf_counter_ns() - arrival.arrived_ns) / 1e6,
         )
-        self.outbox.put(event)
-        if alert is not None:
-            self.outbox.put(alert)
-            stats.alerts += 1
-        self._maybe_work_order(frame, verdict, event_id)
+        seen = _Seen(frame, stored_region(image.shape, roi_box, cam.evidence))
+        judgement = FrameJudgement(
+            event_id, frame.frame_id, frame.captured_at, verdict, scores.anomaly_score, tuple(regions), seen
+        )
+        step = self.parts.add(sighting, judgement)
+        if step.taken:
+            self._pending[event_id] = event
+        else:
+            self.outbox.put(event)  # no part took it (belt empty, stuck or late): diagnostic only
+        self._report(step.closed, model_ref=model_ref)
         stage("outbox")
         stats.frames_inspected += 1
         stats.verdicts[verdict.value] += 1
@@ -276,19 +317,85 @@ class InspectWorker(Worker):
         stats.end_to_end.add((time.perf_counter_ns() - arrival.arrived_ns) / 1e6)
         return event
 
-    def _keep_evidence(self, frame: CapturedFrame, verdict: Verdict, *, first_failure: bool) -> bool:
-        """One image per defective part (its first failing frame), per uncertain part, and sampled passes."""
-        if verdict is Verdict.FAIL:
-            return first_failure
-        if verdict is Verdict.UNCERTAIN:
-            return self.uncertain_debouncer.first_failure(part_id=frame.part_id, frame_id=frame.frame_id)
+    def _report(
+        self, closed: list[ClosedPart], *, model_ref: ModelRef | None = None, with_evidence: bool = True
+    ) -> None:
+        """Write each closed part: evidence of its decisive frame, its frames' events, its
+        verdict, an alert if it failed, and its outcome to the station monitor."""
+        for part in closed:
+            decisive = part.decisive
+            evidence_ref = None
+            seen = decisive.payload
+            if (
+                with_evidence
+                and self.gate is not None
+                and isinstance(seen, _Seen)
+                and self._keep_evidence(part)
+            ):
+                # Redaction is slow and rare: the gate's own worker does it, off this path.
+                # Only the stored region (ROI + margin) is ever written; the redactor also
+                # sees a context window around it, in memory.
+                evidence_ref = self.gate.submit(
+                    seen.frame,
+                    verdict=part.verdict,
+                    event_id=decisive.event_id,
+                    mode=self.camera.redaction,
+                    region=seen.region,
+                    defects=[r.bbox for r in decisive.regions],
+                )
+            events = [self._pending.pop(f.event_id) for f in part.frames if f.event_id in self._pending]
+            for event in events:
+                if event.event_id == decisive.event_id and evidence_ref is not None:
+                    event = event.model_copy(update={"evidence_ref": evidence_ref})
+                self.outbox.put(event)
+            first = events[0] if events else None
+            ref = first.model if first is not None else (model_ref or self.model_ref)
+            verdict_id = new_id("prt")
+            self.outbox.put(
+                PartVerdict(
+                    part_verdict_id=verdict_id,
+                    idempotency_key=f"{self.node.node_id}:{verdict_id}",
+                    node_id=self.node.node_id,
+                    site_id=self.node.site_id,
+                    line_id=self.node.line_id,
+                    station_id=self.camera.station_id,
+                    camera_id=self.camera.camera_id,
+                    part_id=part.part_id,
+                    id_source=part.source,
+                    first_frame_id=min(f.frame_id for f in part.frames),
+                    last_frame_id=max(f.frame_id for f in part.frames),
+                    first_seen_at=min(f.captured_at for f in part.frames),
+                    last_seen_at=max(f.captured_at for f in part.frames),
+                    frames=len(part.frames),
+                    frames_fused=part.fused,
+                    model=ref,
+                    verdict=part.verdict,
+                    anomaly_score=part.score,
+                    threshold=self.part_threshold,
+                    regions=list(decisive.regions),
+                    decisive_event_id=decisive.event_id,
+                    evidence_ref=evidence_ref,
+                    closed_by=part.closed_by,
+                    anomalies=part.anomalies,
+                )
+            )
+            if part.verdict is Verdict.FAIL:
+                self.outbox.put(self._alert(part))
+                self.stats.alerts += 1
+            self.stats.parts += 1
+            self.stats.part_verdicts[part.verdict.value] += 1
+            self._maybe_work_order(part)
+
+    def _keep_evidence(self, part: ClosedPart) -> bool:
+        """The decisive image of every failing or uncertain part, and of a sample of passing parts."""
+        if part.verdict is not Verdict.PASS:
+            return True
         return self.pass_sampler.keep()
 
-    def _alert(self, frame: CapturedFrame, event_id: str, defect_class: str) -> Alert | None:
-        if not self.debouncer.first_failure(part_id=frame.part_id, frame_id=frame.frame_id):
-            return None
+    def _alert(self, part: ClosedPart) -> Alert:
+        decisive = part.decisive
         alert_id = new_id("alr")
-        part = f" part {frame.part_id}" if frame.part_id else ""
+        name = f" part {part.part_id}" if part.part_id else ""
         return Alert(
             alert_id=alert_id,
             idempotency_key=f"{self.node.node_id}:{alert_id}",
@@ -298,15 +405,14 @@ class InspectWorker(Worker):
             camera_id=self.camera.camera_id,
             kind=AlertKind.DEFECT,
             severity=AlertSeverity.WARNING,
-            raised_at=frame.captured_at,
-            message=f"defect on{part} at station {self.camera.station_id} (camera {self.camera.camera_id})",
-            event_id=event_id,
-            defect_class=defect_class,
+            raised_at=decisive.captured_at,
+            message=f"defect on{name} at station {self.camera.station_id} (camera {self.camera.camera_id})",
+            event_id=decisive.event_id,
+            defect_class=decisive.regions[0].defect_class if decisive.regions else "anomaly",
         )
 
-    def _maybe_work_order(self, frame: CapturedFrame, verdict: Verdict, event_id: str) -> None:
-        part_key = self.debouncer.current_part(part_id=frame.part_id, frame_id=frame.frame_id)
-        failing = self.monitor.record(part_key, verdict is Verdict.FAIL)
+    def _maybe_work_order(self, part: ClosedPart) -> None:
+        failing = self.monitor.record(part.key, part.verdict is Verdict.FAIL)
         if failing is None:
             return
         trigger_id = new_id("wot")
@@ -318,13 +424,13 @@ class InspectWorker(Worker):
                 site_id=self.node.site_id,
                 line_id=self.node.line_id,
                 station_id=self.camera.station_id,
-                created_at=frame.captured_at,
+                created_at=part.decisive.captured_at,
                 reason=(
                     f"{len(failing)} of the last {self.monitor.window} parts failed at station "
                     f"{self.camera.station_id}"
                 ),
                 priority="high",
-                event_ids=[event_id],
+                event_ids=[part.decisive.event_id],
             )
         )
         self.stats.work_orders += 1

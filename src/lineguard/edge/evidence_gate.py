@@ -93,10 +93,12 @@ class EvidenceGate:
         self.stored = 0
         self.redaction_failures = 0
         self.store_failures = 0
-        #: Crops still queued when the node stopped.
+        #: Crops still queued when the node stopped, or offered after the writer stopped.
         self.abandoned = 0
         #: Stored images in which redaction hid part of a defect region.
         self.defect_hidden = 0
+        #: Set when the writer has stopped: nothing queued after that would ever be stored.
+        self.closed = False
 
     @property
     def dropped(self) -> int:
@@ -116,13 +118,17 @@ class EvidenceGate:
         mode: RedactionMode,
         region: BoundingBox,
         defects: Sequence[BoundingBox] = (),
-    ) -> str:
+    ) -> str | None:
         """Cut ``region`` (and its context window) out of the frame and queue it; returns the
-        id it will be stored under.
+        id it will be stored under (``None`` once the writer has stopped: an event must not
+        name evidence that will never exist).
 
         ``region`` (frame pixels) is the camera's stored region; ``defects`` are the
         event's defect boxes (frame pixels). The frame itself is not kept past this call.
         """
+        if self.closed:
+            self.abandoned += 1
+            return None
         evidence_id = new_id("evd")
         item = _Pending(
             cut(frame.image, region, defects),
@@ -244,6 +250,7 @@ class EvidenceWriter(Worker):
     drain_budget_s = 3.0
 
     def teardown(self) -> None:
+        self.gate.closed = True
         deadline = time.monotonic() + self.drain_budget_s
         while time.monotonic() < deadline and self.gate.drain_one(0.0):
             pass

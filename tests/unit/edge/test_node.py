@@ -15,7 +15,14 @@ import pytest
 
 from lineguard.config.edge import EdgeConfig, SyntheticSource
 from lineguard.contracts.errors import ModelError
-from lineguard.contracts.events import Alert, AlertKind, InspectionEvent, Verdict, WorkOrderTrigger
+from lineguard.contracts.events import (
+    Alert,
+    AlertKind,
+    InspectionEvent,
+    PartVerdict,
+    Verdict,
+    WorkOrderTrigger,
+)
 from lineguard.contracts.types import Frame
 from lineguard.crypto import KdfParams
 from lineguard.edge.app import EdgeNode
@@ -37,10 +44,11 @@ def _wait(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-def _items(node: EdgeNode) -> list[InspectionEvent | Alert | WorkOrderTrigger]:
-    out: list[InspectionEvent | Alert | WorkOrderTrigger] = []
+def _items(node: EdgeNode) -> list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict]:
+    out: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = []
+    kinds = {"event": InspectionEvent, "alert": Alert, "work_order": WorkOrderTrigger, "part": PartVerdict}
     for item in node.outbox.pending(100_000):
-        cls = {"event": InspectionEvent, "alert": Alert, "work_order": WorkOrderTrigger}[item.kind]
+        cls = kinds[item.kind]
         out.append(cls.model_validate_json(item.body))  # type: ignore[attr-defined]
     return out
 
@@ -147,24 +155,25 @@ def test_one_defective_part_raises_one_alert_and_keeps_evidence(tmp_path: Path, 
         [camera("cam-a", tmp_path / "m", roi={"x": 80, "y": 40, "width": 160, "height": 160})],
     )
     node = running(config, runners={"cam-a": runner}, sources={"cam-a": line})
-    _wait(
-        lambda: (
-            line.state.value == "ended"
-            and node.stats["cam-a"].queue is not None
-            and len(node.stats["cam-a"].queue) == 0
-        )
-    )
+    # The last part closes when the source goes quiet (parts.idle_close_s).
+    _wait(lambda: line.state.value == "ended" and node.stats["cam-a"].parts == 3)
     time.sleep(0.2)
     items = _items(node)
     events = [i for i in items if isinstance(i, InspectionEvent)]
     alerts = [i for i in items if isinstance(i, Alert)]
+    verdicts = [i for i in items if isinstance(i, PartVerdict)]
+    assert sorted((v.part_id, v.verdict) for v in verdicts) == [
+        (f"part-00000{n}", Verdict.FAIL) for n in range(3)
+    ]
+    assert all(1 <= v.frames <= 6 for v in verdicts)  # a realtime source may lose a frame to the queue
+    assert {v.decisive_event_id for v in verdicts} == {a.event_id for a in alerts}
     parts = {e.part_id for e in events}
     assert all(e.verdict is Verdict.FAIL for e in events)
     assert len(alerts) == len(parts) == 3
     assert {a.event_id for a in alerts} <= {e.event_id for e in events}
     region = events[0].regions[0].bbox  # map cell (2..4) of 8 over a 160 px ROI at (80, 40)
     assert (region.x, region.y, region.width, region.height) == (80 + 40, 40 + 40, 40, 40)
-    # One evidence image per defective part: its first failing frame, the one that alerted.
+    # One evidence image per defective part: its decisive frame, the one that alerted.
     with_evidence = [e for e in events if e.evidence_ref]
     assert {e.event_id for e in with_evidence} == {a.event_id for a in alerts}
     _wait(lambda: node.gate.stored == 3)

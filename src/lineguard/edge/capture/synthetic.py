@@ -15,7 +15,9 @@ tile, a few OpenCV primitives), so the source is never the bottleneck of a bench
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import cv2
@@ -220,6 +222,19 @@ class SyntheticLine(BaseSource):
         cv2.ellipse(image, (cx, y + head_r // 2), (int(head_r * 0.9), head_r // 2), 0, 180, 360, hair, -1)
         cv2.circle(image, (cx - head_r // 3, y + head_r), max(1, head_r // 8), (20, 20, 20), -1)
         cv2.circle(image, (cx + head_r // 3, y + head_r), max(1, head_r // 8), (20, 20, 20), -1)
+
+    def frames_of_parts(self, first_part: int, count: int) -> Iterator[CapturedFrame]:
+        """The frames of parts ``first_part`` … ``first_part + count - 1``, unpaced: known
+        parts of this same line (its belt, camera, lighting) for calibration and benchmarks."""
+        start = first_part * self.frames_per_part
+        for fid in range(start, start + count * self.frames_per_part):
+            yield CapturedFrame(
+                self.camera_id,
+                fid,
+                datetime.now(UTC),
+                self.render(fid),
+                f"part-{fid // self.frames_per_part:06d}",
+            )
 
     # -- FrameSource -----------------------------------------------------------
 

@@ -16,7 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from lineguard.contracts.errors import ContractError
-from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
+from lineguard.contracts.events import (
+    Alert,
+    IngestBatch,
+    InspectionEvent,
+    NodeHeartbeat,
+    PartVerdict,
+    WorkOrderTrigger,
+)
 from lineguard.contracts.validation import parse_message
 from lineguard.edge.outbox.transport import BATCH_PATH, HEARTBEAT_PATH
 
@@ -30,7 +37,7 @@ class LocalIngestReceiver:
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
         self.port = port
         self.lock = threading.Lock()
-        self.items: dict[str, InspectionEvent | Alert | WorkOrderTrigger] = {}
+        self.items: dict[str, InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = {}
         self.deliveries = 0
         self.duplicates = 0
         self.heartbeats = 0
@@ -111,10 +118,11 @@ class LocalIngestReceiver:
         batch = parse_message(IngestBatch, body)
         if batch.node_id != peer:
             return 403
-        items: list[InspectionEvent | Alert | WorkOrderTrigger] = [
+        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = [
             *batch.events,
             *batch.alerts,
             *batch.work_orders,
+            *batch.parts,
         ]
         with self.lock:
             for item in items:

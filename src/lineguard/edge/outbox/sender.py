@@ -18,7 +18,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
+from lineguard.contracts.events import (
+    Alert,
+    IngestBatch,
+    InspectionEvent,
+    NodeHeartbeat,
+    PartVerdict,
+    WorkOrderTrigger,
+)
 from lineguard.edge.outbox.store import Outbox, OutboxItem
 from lineguard.edge.outbox.transport import BatchRejectedError, Transport, TransportUnavailableError
 from lineguard.edge.workers import Worker
@@ -32,8 +39,14 @@ def build_batch(node_id: str, items: list[OutboxItem]) -> IngestBatch:
     events = [InspectionEvent.model_validate_json(i.body) for i in items if i.kind == "event"]
     alerts = [Alert.model_validate_json(i.body) for i in items if i.kind == "alert"]
     orders = [WorkOrderTrigger.model_validate_json(i.body) for i in items if i.kind == "work_order"]
+    parts = [PartVerdict.model_validate_json(i.body) for i in items if i.kind == "part"]
     return IngestBatch(
-        node_id=node_id, sent_at=datetime.now(UTC), events=events, alerts=alerts, work_orders=orders
+        node_id=node_id,
+        sent_at=datetime.now(UTC),
+        events=events,
+        alerts=alerts,
+        work_orders=orders,
+        parts=parts,
     )
 
 

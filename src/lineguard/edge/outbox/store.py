@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lineguard.contracts.events import Alert, InspectionEvent, Verdict, WorkOrderTrigger
+from lineguard.contracts.events import Alert, InspectionEvent, PartVerdict, Verdict, WorkOrderTrigger
 
 __all__ = ["Outbox", "OutboxItem", "OutboxKind"]
 
-OutboxKind = Literal["event", "alert", "work_order"]
+OutboxKind = Literal["event", "alert", "work_order", "part"]
+OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -52,9 +53,11 @@ class OutboxItem:
     body: bytes
 
 
-def _kind_of(item: InspectionEvent | Alert | WorkOrderTrigger) -> OutboxKind:
+def _kind_of(item: OutboxMessage) -> OutboxKind:
     if isinstance(item, InspectionEvent):
         return "event"
+    if isinstance(item, PartVerdict):
+        return "part"
     return "alert" if isinstance(item, Alert) else "work_order"
 
 
@@ -75,7 +78,7 @@ class Outbox:
         with self._lock:
             self._db.close()
 
-    def put(self, item: InspectionEvent | Alert | WorkOrderTrigger) -> int:
+    def put(self, item: OutboxMessage) -> int:
         """Store ``item`` durably; returns its sequence number. A repeated key is ignored."""
         verdict = item.verdict.value if isinstance(item, InspectionEvent) else None
         body = item.model_dump_json().encode()

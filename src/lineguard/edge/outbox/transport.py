@@ -25,7 +25,14 @@ from typing import Protocol
 import httpx
 
 from lineguard.contracts.errors import ContractError, LineGuardError
-from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
+from lineguard.contracts.events import (
+    Alert,
+    IngestBatch,
+    InspectionEvent,
+    NodeHeartbeat,
+    PartVerdict,
+    WorkOrderTrigger,
+)
 
 __all__ = [
     "BATCH_PATH",
@@ -107,10 +114,11 @@ class MemoryIngestServer:
             if not self.up:
                 msg = "memory server is down"
                 raise TransportUnavailableError(msg)
-            items: list[InspectionEvent | Alert | WorkOrderTrigger] = [
+            items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = [
                 *batch.events,
                 *batch.alerts,
                 *batch.work_orders,
+                *batch.parts,
             ]
             for item in items:
                 self.deliveries += 1

@@ -1,6 +1,6 @@
-"""Tables written by ingest: inspection events, alerts, work-order triggers, the hourly
-rollup that dashboard queries read, the latest health of each node and camera, and
-per-node ingest counters.
+"""Tables written by ingest: per-part verdicts, per-frame inspection events (a
+diagnostic), alerts, work-order triggers, the hourly rollup that dashboard queries
+read, the latest health of each node and camera, and per-node ingest counters.
 
 Sized for tens of millions of events: the raw table carries the indexes the drill-down
 views need (time; line, camera and verdict each with time), and every aggregate the
@@ -30,6 +30,7 @@ __all__ = [
     "IngestCounters",
     "InspectionEventRow",
     "NodeHealthRow",
+    "PartVerdictRow",
     "RollupDaily",
     "RollupHourly",
     "WorkOrderRow",
@@ -81,6 +82,53 @@ class InspectionEventRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
 
 
+class PartVerdictRow(Base):
+    """One verdict per physical part (fused on the node over the frames that showed it).
+
+    What every count of the dashboard counts; ``decisive_event_id`` names the frame event
+    whose score decided, and the part's other frames share its ``part_id``.
+    """
+
+    __tablename__ = "part_verdicts"
+    __table_args__ = (
+        UniqueConstraint("node_id", "idempotency_key"),
+        Index(None, "part_verdict_id"),
+        Index(None, "first_seen_at"),
+        Index(None, "line_id", "first_seen_at"),
+        Index(None, "verdict", "first_seen_at"),
+        Index(None, "decisive_event_id"),
+    )
+
+    row_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    part_verdict_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    node_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    part_id_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_source: Mapped[str] = mapped_column(String(16))
+    first_frame_id: Mapped[int] = mapped_column(BigInteger)
+    last_frame_id: Mapped[int] = mapped_column(BigInteger)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    frames: Mapped[int] = mapped_column(Integer)
+    frames_fused: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[int] = mapped_column(Integer)
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    anomaly_score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    regions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    decisive_event_id: Mapped[str] = mapped_column(String(128))
+    evidence_ref: Mapped[str | None] = mapped_column(String(128))
+    closed_by: Mapped[str] = mapped_column(String(16))
+    anomalies: Mapped[list[str]] = mapped_column(JSON)
+
+
 class AlertRow(Base):
     __tablename__ = "alerts"
     __table_args__ = (
@@ -128,6 +176,10 @@ class WorkOrderRow(Base):
 class RollupHourly(Base):
     """Inspected parts per (line, camera, defect class, hour, model version), by verdict.
 
+    ``inspected``/``passed``/``failed``/``uncertain`` count **parts** (part verdicts);
+    ``frames``/``frames_failed`` count the frames that showed them (a diagnostic: about
+    six frames per part on a conveyor). Rows written before revision ingest_0005 counted
+    frames: that revision moved those counts to the frame columns (parts unknown: 0).
     ``defect_class == ALL_PARTS`` counts every part; a named class counts the parts
     whose regions include that class (once per part), so yield, defect rate and Pareto
     are sums over this table. The model that judged the parts is part of the key, so
@@ -156,6 +208,8 @@ class RollupHourly(Base):
     passed: Mapped[int] = mapped_column(BigInteger, default=0)
     failed: Mapped[int] = mapped_column(BigInteger, default=0)
     uncertain: Mapped[int] = mapped_column(BigInteger, default=0)
+    frames: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    frames_failed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class RollupDaily(Base):
@@ -181,6 +235,8 @@ class RollupDaily(Base):
     passed: Mapped[int] = mapped_column(BigInteger, default=0)
     failed: Mapped[int] = mapped_column(BigInteger, default=0)
     uncertain: Mapped[int] = mapped_column(BigInteger, default=0)
+    frames: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    frames_failed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class NodeHealthRow(Base):

@@ -26,7 +26,6 @@ batches take their locks in the same order (no deadlocks).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -37,31 +36,37 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import IngestBatchAccepted, IngestBatchRejected
 from lineguard.contracts.errors import PermissionDeniedError
-from lineguard.contracts.events import Alert, IngestBatch, InspectionEvent, NodeHeartbeat, WorkOrderTrigger
+from lineguard.contracts.events import (
+    Alert,
+    IngestBatch,
+    InspectionEvent,
+    NodeHeartbeat,
+    PartVerdict,
+    Verdict,
+    WorkOrderTrigger,
+)
 from lineguard.contracts.ids import new_id
 from lineguard.server.context import AuditHook, Sealer
 from lineguard.server.ingest.models import (
-    ALL_PARTS,
     AlertRow,
     CameraHealthRow,
     IngestCounters,
     InspectionEventRow,
     NodeHealthRow,
-    RollupDaily,
-    RollupHourly,
+    PartVerdictRow,
     WorkOrderRow,
 )
+from lineguard.server.ingest.rollups import rollup_rows
+from lineguard.server.ingest.rows import alert_row, event_row, part_row, seal_all, work_order_row
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.nodes.service import NodeIdentity, emit
 from lineguard.server.protection import staged_sealer
-from lineguard.server.review import ALERT, Proposal, propose_many
+from lineguard.server.review import ALERT, PART_VERDICT, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
-_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger)
-
-_VERDICT_COLUMN = {"pass": "passed", "fail": "failed", "uncertain": "uncertain"}
+_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger, PartVerdict)
 
 
 def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
@@ -84,6 +89,8 @@ def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
         check(f"alerts[{i}]", alert.site_id, alert.line_id, alert.camera_id)
     for i, order in enumerate(batch.work_orders):
         check(f"work_orders[{i}]", order.site_id, order.line_id, None)
+    for i, part in enumerate(batch.parts):
+        check(f"parts[{i}]", part.site_id, part.line_id, part.camera_id)
     if problems:
         msg = f"batch refused: {len(problems)} item(s) are not node {node.node_id}'s to write"
         raise PermissionDeniedError(msg, details=problems[:50])
@@ -109,136 +116,6 @@ def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set
     return set(inserted)
 
 
-def _hour(moment: datetime) -> datetime:
-    if moment.tzinfo is not UTC:  # the contracts' validators already give UTC
-        moment = moment.astimezone(UTC)
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _rollup_rows(events: list[InspectionEvent]) -> list[TableRows]:
-    """The hourly and daily rollup increments of ``events`` (added to stored counts on conflict)."""
-    counts: Counter[tuple[str, str, str, str, datetime, str, int, str]] = Counter()
-    for event in events:
-        verdict = _VERDICT_COLUMN[event.verdict.value]
-        model = (event.model.model_id, event.model.version)
-        base = (event.site_id, event.line_id, event.camera_id)
-        hour = _hour(event.captured_at)
-        counts[(*base, ALL_PARTS, hour, *model, verdict)] += 1
-        for defect_class in {r.defect_class for r in event.regions}:
-            counts[(*base, defect_class, hour, *model, verdict)] += 1
-    grouped: dict[tuple[Any, ...], dict[str, int]] = {}
-    for (*key, verdict), n in counts.items():
-        row = grouped.setdefault(tuple(key), {"inspected": 0, "passed": 0, "failed": 0, "uncertain": 0})
-        row["inspected"] += n
-        row[verdict] += n
-    if not grouped:
-        return []
-    names = ("site_id", "line_id", "camera_id", "defect_class", "hour", "model_id", "model_version")
-    daily: dict[tuple[Any, ...], dict[str, int]] = {}
-    for (site, line, camera, defect_class, hour, *release), counts_of in grouped.items():
-        day = daily.setdefault(
-            (site, line, camera, defect_class, hour.replace(hour=0), *release), dict.fromkeys(counts_of, 0)
-        )
-        for column, n in counts_of.items():
-            day[column] += n
-    rollups: list[tuple[Any, dict[tuple[Any, ...], dict[str, int]], str]] = [
-        (RollupHourly, grouped, "hour"),
-        (RollupDaily, daily, "day"),
-    ]
-    writes = []
-    for rollup, by_key, time_column in rollups:
-        table = cast(Table, rollup.__table__)
-        columns = [time_column if n == "hour" else n for n in names]
-        # Sorted so concurrent batches lock rollup rows in the same order (no deadlocks).
-        values = [dict(zip(columns, k, strict=True)) | v for k, v in sorted(by_key.items())]
-        writes.append(
-            TableRows(
-                table, values, on_conflict=[c.name for c in table.primary_key], add_on_conflict=_COUNT_COLUMNS
-            )
-        )
-    return writes
-
-
-_COUNT_COLUMNS = ("inspected", "passed", "failed", "uncertain")
-
-
-def _event_row(e: InspectionEvent, part: bytes | None, now: datetime) -> dict[str, Any]:
-    return {
-        "event_id": e.event_id,
-        "idempotency_key": e.idempotency_key,
-        "node_id": e.node_id,
-        "site_id": e.site_id,
-        "line_id": e.line_id,
-        "station_id": e.station_id,
-        "camera_id": e.camera_id,
-        "part_id_sealed": part,
-        "frame_id": e.frame_id,
-        "captured_at": e.captured_at,
-        "received_at": now,
-        "model_id": e.model.model_id,
-        "model_version": e.model.version,
-        "model_sha256": e.model.sha256,
-        "verdict": e.verdict.value,
-        "anomaly_score": e.anomaly_score,
-        "threshold": e.threshold,
-        "regions": [r.model_dump(mode="json") for r in e.regions],
-        "evidence_ref": e.evidence_ref,
-        "latency_ms": e.latency_ms,
-    }
-
-
-def _alert_row(a: Alert, sealed: bytes | None, now: datetime) -> dict[str, Any]:
-    return {
-        "alert_id": a.alert_id,
-        "idempotency_key": a.idempotency_key,
-        "node_id": a.node_id,
-        "site_id": a.site_id,
-        "line_id": a.line_id,
-        "camera_id": a.camera_id,
-        "kind": a.kind.value,
-        "severity": a.severity.value,
-        "raised_at": a.raised_at,
-        "received_at": now,
-        "message_sealed": sealed,
-        "event_id": a.event_id,
-        "defect_class": a.defect_class,
-    }
-
-
-def _work_order_row(w: WorkOrderTrigger, sealed: bytes | None, now: datetime) -> dict[str, Any]:
-    return {
-        "trigger_id": w.trigger_id,
-        "idempotency_key": w.idempotency_key,
-        "node_id": w.node_id,
-        "site_id": w.site_id,
-        "line_id": w.line_id,
-        "station_id": w.station_id,
-        "created_at": w.created_at,
-        "received_at": now,
-        "reason_sealed": sealed,
-        "defect_class": w.defect_class,
-        "priority": w.priority,
-        "event_ids": list(w.event_ids),
-    }
-
-
-def _seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) -> list[bytes | None]:
-    """Each item's ``field`` sealed for its record ``<node>:<idempotency key>`` (None stays None),
-    with one :meth:`~lineguard.server.context.Sealer.seal_many` call for the batch."""
-    texts = [getattr(item, field) for item in items]
-    sealed = iter(
-        sealer.seal_many(
-            [
-                (f"{item.node_id}:{item.idempotency_key}", text.encode())
-                for item, text in zip(items, texts, strict=True)
-                if text is not None
-            ],
-            category=category,
-        )
-    )
-    return [None if text is None else next(sealed) for text in texts]
-
-
 def _counter_rows(node_id: str, now: datetime, **deltas: int) -> TableRows:
     """The node's ingest counters, added to the stored ones."""
     counts = {"batches_accepted": 0, "batches_rejected": 0, "items_stored": 0, "items_duplicate": 0}
@@ -248,6 +125,33 @@ def _counter_rows(node_id: str, now: datetime, **deltas: int) -> TableRows:
         on_conflict=["node_id"],
         add_on_conflict=list(counts),
         replace_on_conflict=["last_batch_at"],
+    )
+
+
+def _propose_uncertain_parts(
+    session: Session, node: NodeIdentity, parts: list[PartVerdict], audit: AuditHook, now: datetime
+) -> None:
+    """Parts the model was unsure about (or judged on partial views only) go to a person."""
+    proposals = [
+        Proposal(
+            subject_id=p.part_verdict_id,
+            site_id=p.site_id,
+            line_id=p.line_id,
+            raised_at=p.last_seen_at,
+            content={
+                "judged": True,
+                "verdict": p.verdict.value,
+                "defect_class": p.regions[0].defect_class if p.regions else None,
+                "event_id": p.decisive_event_id,
+                "camera_id": p.camera_id,
+                "anomalies": list(p.anomalies),
+            },
+        )
+        for p in parts
+        if p.verdict is Verdict.UNCERTAIN or "partial_only" in p.anomalies
+    ]
+    propose_many(
+        session, kind=PART_VERDICT, proposals=proposals, actor=f"node:{node.node_id}", audit=audit, now=now
     )
 
 
@@ -306,11 +210,12 @@ def ingest_batch(
     """
     now = now or datetime.now(UTC)
     authorize_batch(node, batch)
-    total = len(batch.events) + len(batch.alerts) + len(batch.work_orders)
+    total = len(batch.events) + len(batch.alerts) + len(batch.work_orders) + len(batch.parts)
     kinds: list[tuple[Any, Sequence[Any], Any, str, str]] = [
-        (InspectionEventRow, batch.events, _event_row, "inspection_events", "part_id"),
-        (AlertRow, batch.alerts, _alert_row, "alerts", "message"),
-        (WorkOrderRow, batch.work_orders, _work_order_row, "work_orders", "reason"),
+        (PartVerdictRow, batch.parts, part_row, "part_verdicts", "part_id"),
+        (InspectionEventRow, batch.events, event_row, "inspection_events", "part_id"),
+        (AlertRow, batch.alerts, alert_row, "alerts", "message"),
+        (WorkOrderRow, batch.work_orders, work_order_row, "work_orders", "reason"),
     ]
     # Sealing is CPU work: it happens before the write transaction, and the data keys
     # of the rows actually inserted are written inside it (flush_keys), so rows and
@@ -319,7 +224,7 @@ def ingest_batch(
     planned = []
     for model, items, to_row, category, secret in kinds:
         unique = _first_per_key(items)
-        sealed = _seal_all(sealer, unique, secret, category)
+        sealed = seal_all(sealer, unique, secret, category)
         planned.append(
             (model, unique, [to_row(i, s, now) for i, s in zip(unique, sealed, strict=True)], category)
         )
@@ -327,19 +232,25 @@ def ingest_batch(
         stored = 0
         written: set[tuple[str, str]] = set()
         writes: list[TableRows | None] = []
+        new_parts: list[PartVerdict] = []
+        new_events: list[InspectionEvent] = []
         for model, unique, rows, category in planned:
             if not rows:
                 continue
             inserted = _insert_new(session, model, rows)
             stored += len(inserted)
             written.update((category, f"{node.node_id}:{key}") for key in inserted)
-            if model is InspectionEventRow:
-                writes += _rollup_rows([e for e in unique if e.idempotency_key in inserted])
+            if model is PartVerdictRow:
+                new_parts = [p for p in unique if p.idempotency_key in inserted]
+                _propose_uncertain_parts(session, node, new_parts, audit, now)
+            elif model is InspectionEventRow:
+                new_events = [e for e in unique if e.idempotency_key in inserted]
             elif model is AlertRow:
                 _propose_alerts(
                     session, node, [a for a in unique if a.idempotency_key in inserted], audit, now
                 )
         duplicates = total - stored
+        writes += rollup_rows(new_events, new_parts)
         writes.append(key_rows(written))
         writes.append(
             _counter_rows(

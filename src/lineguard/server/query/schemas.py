@@ -29,6 +29,10 @@ class QualityPoint(_View):
     passed: int
     failed: int
     uncertain: int
+    #: Frames that showed these parts, and how many of them failed (a diagnostic: the
+    #: counts above are parts).
+    frames: int
+    frames_failed: int
     #: passed / inspected (None when nothing was inspected).
     yield_rate: float | None
     #: failed / inspected.

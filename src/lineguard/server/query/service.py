@@ -208,6 +208,8 @@ def _verdict_sums(table: Any) -> list[Any]:
         func.sum(table.passed),
         func.sum(table.failed),
         func.sum(table.uncertain),
+        func.sum(table.frames),
+        func.sum(table.frames_failed),
     ]
 
 
@@ -237,7 +239,7 @@ def quality_over_time(
         session, scope, start, end, bucket=bucket, group=dims, sums=_verdict_sums, classes=_all_parts
     )
     points = []
-    for key, (inspected, passed, failed, uncertain) in sorted(totals.items()):
+    for key, (inspected, passed, failed, uncertain, frames, frames_failed) in sorted(totals.items()):
         points.append(
             QualityPoint(
                 bucket_start=key[0],
@@ -247,6 +249,8 @@ def quality_over_time(
                 passed=passed,
                 failed=failed,
                 uncertain=uncertain,
+                frames=frames,
+                frames_failed=frames_failed,
                 yield_rate=_rate(passed, inspected),
                 defect_rate=_rate(failed, inspected),
             )

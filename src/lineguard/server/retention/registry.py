@@ -72,6 +72,18 @@ register(
 )
 register(
     RetentionCategory(
+        name="part_verdicts",
+        table="part_verdicts",
+        time_column="first_seen_at",
+        hold_column="part_verdict_id",
+        days=lambda r: r.inspection_events_days,
+        object_id_columns=("node_id", "idempotency_key"),
+        sealed_category="part_verdicts",
+        description="Per-part verdicts (kept as long as the frame events they fuse).",
+    )
+)
+register(
+    RetentionCategory(
         name="evidence_refs",
         table="inspection_events",
         time_column="captured_at",

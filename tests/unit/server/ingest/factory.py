@@ -66,14 +66,48 @@ def alert(
     }
 
 
+def part_of(frames: list[dict[str, Any]], *, key: str | None = None) -> dict[str, Any]:
+    """The part verdict a node would send for ``frames`` (one part): fused by the max rule."""
+    decisive = max(frames, key=lambda e: e["anomaly_score"])
+    part_verdict_id = new_id("prt")
+    return {
+        "part_verdict_id": part_verdict_id,
+        "idempotency_key": key or f"idk-{part_verdict_id}",
+        "node_id": decisive["node_id"],
+        "site_id": decisive["site_id"],
+        "line_id": decisive["line_id"],
+        "station_id": decisive["station_id"],
+        "camera_id": decisive["camera_id"],
+        "part_id": decisive["part_id"],
+        "id_source": "line" if decisive["part_id"] else "tracker",
+        "first_frame_id": min(e["frame_id"] for e in frames),
+        "last_frame_id": max(e["frame_id"] for e in frames),
+        "first_seen_at": min(e["captured_at"] for e in frames),
+        "last_seen_at": max(e["captured_at"] for e in frames),
+        "frames": len(frames),
+        "frames_fused": len(frames),
+        "model": decisive["model"],
+        "verdict": decisive["verdict"],
+        "anomaly_score": decisive["anomaly_score"],
+        "threshold": decisive["threshold"],
+        "regions": decisive["regions"],
+        "decisive_event_id": decisive["event_id"],
+    }
+
+
 def batch(
-    node_id: str, events: list[dict[str, Any]], alerts: list[dict[str, Any]] | None = None
+    node_id: str,
+    events: list[dict[str, Any]],
+    alerts: list[dict[str, Any]] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """A batch; without ``parts``, each event is a part seen in one frame (a triggered camera)."""
     body = {
         "node_id": node_id,
         "sent_at": datetime.now(UTC).isoformat(),
         "events": events,
         "alerts": alerts or [],
+        "parts": [part_of([e]) for e in events] if parts is None else parts,
     }
     IngestBatch.model_validate(body)  # the factory itself must produce valid messages
     return body

@@ -20,6 +20,8 @@ from lineguard.server.ingest.models import (
     IngestCounters,
     InspectionEventRow,
     NodeHealthRow,
+    PartVerdictRow,
+    RollupDaily,
     RollupHourly,
 )
 from lineguard.server.review import ReviewItemRow
@@ -42,25 +44,51 @@ def _count(plant: Plant, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_batch_is_stored_and_rolled_up(plant: Plant, node_a: httpx.Client) -> None:
+def test_batch_is_stored_and_rolled_up_in_parts_with_frames_as_a_diagnostic(
+    plant: Plant, node_a: httpx.Client
+) -> None:
     start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     events = factory.mixed_events("node-a", 100, start=start)
-    r = node_a.post(BATCH, json=factory.batch("node-a", events, [factory.alert("node-a")]))
+    # 50 parts of two frames each: a part fails when either of its frames failed (max rule).
+    parts = [factory.part_of(events[i : i + 2]) for i in range(0, 100, 2)]
+    r = node_a.post(BATCH, json=factory.batch("node-a", events, [factory.alert("node-a")], parts=parts))
     assert r.status_code == 200, r.text
-    assert r.json() == {"node_id": "node-a", "acknowledged": 101, "stored": 101, "duplicates": 0}
+    assert r.json() == {"node_id": "node-a", "acknowledged": 151, "stored": 151, "duplicates": 0}
     assert _count(plant, InspectionEventRow) == 100
+    assert _count(plant, PartVerdictRow) == 50
     with plant.session() as s:
         rows = s.scalars(select(RollupHourly)).all()
         everything = [r for r in rows if r.defect_class == ALL_PARTS]
-        assert sum(r.inspected for r in everything) == 100
-        fails = sum(1 for e in events if e["verdict"] == "fail")
-        assert sum(r.failed for r in everything) == fails
+        assert sum(r.inspected for r in everything) == 50
+        part_fails = sum(1 for p in parts if p["verdict"] == "fail")
+        assert sum(r.failed for r in everything) == part_fails
+        assert sum(r.passed + r.failed + r.uncertain for r in everything) == 50
+        assert sum(r.frames for r in everything) == 100
+        frame_fails = sum(1 for e in events if e["verdict"] == "fail")
+        assert sum(r.frames_failed for r in everything) == frame_fails
         assert {r.hour for r in everything} == {start, start + timedelta(hours=1)}
         scratch = sum(r.inspected for r in rows if r.defect_class == "scratch")
-        assert scratch == sum(1 for e in events if e["regions"])
-        raw_fail = s.scalar(select(func.count()).where(InspectionEventRow.verdict == "fail"))
-        assert raw_fail == fails
+        assert scratch == sum(1 for p in parts if any(g["defect_class"] == "scratch" for g in p["regions"]))
+        raw_fail = s.scalar(select(func.count()).where(PartVerdictRow.verdict == "fail"))
+        assert raw_fail == part_fails
+        daily = s.scalars(select(RollupDaily).where(RollupDaily.defect_class == ALL_PARTS)).all()
+        assert (sum(d.inspected for d in daily), sum(d.frames for d in daily)) == (50, 100)
     assert plant.audit.names().count("ingest.batch_accepted") == 1
+
+
+def test_uncertain_parts_go_to_review(plant: Plant, node_a: httpx.Client) -> None:
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    events = factory.mixed_events("node-a", 15, start=start)  # 0, 5, 10 fail; 7 and 14 uncertain
+    parts = [factory.part_of([e]) for e in events]
+    assert node_a.post(BATCH, json=factory.batch("node-a", events, parts=parts)).status_code == 200
+    with plant.session() as s:
+        items = s.scalars(select(ReviewItemRow)).all()
+    uncertain = [p for p in parts if p["verdict"] == "uncertain"]
+    assert len(uncertain) == 2
+    assert sorted((i.subject_kind, i.subject_id) for i in items) == sorted(
+        ("part_verdict", p["part_verdict_id"]) for p in uncertain
+    )
+    assert {i.ai_proposal["verdict"] for i in items} == {"uncertain"}
 
 
 def test_a_retried_batch_gets_the_same_acknowledgement_and_is_stored_once(
@@ -69,14 +97,15 @@ def test_a_retried_batch_gets_the_same_acknowledgement_and_is_stored_once(
     body = factory.batch("node-a", factory.mixed_events("node-a", 20, start=datetime.now(UTC)))
     first = node_a.post(BATCH, json=body).json()
     again = node_a.post(BATCH, json=body).json()
-    assert first["acknowledged"] == again["acknowledged"] == 20
-    assert (first["stored"], again["stored"], again["duplicates"]) == (20, 0, 20)
+    # 20 frame events and the 20 one-frame parts they make.
+    assert first["acknowledged"] == again["acknowledged"] == 40
+    assert (first["stored"], again["stored"], again["duplicates"]) == (40, 0, 40)
     assert _count(plant, InspectionEventRow) == 20
     with plant.session() as s:
         assert sum(r.inspected for r in s.scalars(select(RollupHourly)) if r.defect_class == ALL_PARTS) == 20
         counters = s.get(IngestCounters, "node-a")
         assert counters is not None
-        assert (counters.batches_accepted, counters.items_stored, counters.items_duplicate) == (2, 20, 20)
+        assert (counters.batches_accepted, counters.items_stored, counters.items_duplicate) == (2, 40, 40)
 
 
 def test_every_stored_alert_is_put_under_review_once(plant: Plant, node_a: httpx.Client) -> None:
@@ -99,7 +128,7 @@ def test_every_stored_alert_is_put_under_review_once(plant: Plant, node_a: httpx
 def test_duplicates_inside_one_batch_are_counted_not_stored(plant: Plant, node_a: httpx.Client) -> None:
     e = factory.event("node-a", key="idk-same")
     twin = {**factory.event("node-a"), "idempotency_key": "idk-same"}
-    r = node_a.post(BATCH, json=factory.batch("node-a", [e, twin]))
+    r = node_a.post(BATCH, json=factory.batch("node-a", [e, twin], parts=[]))
     assert r.json()["stored"] == 1
     assert r.json()["duplicates"] == 1
     assert _count(plant, InspectionEventRow) == 1
@@ -112,7 +141,10 @@ def test_a_node_cannot_write_for_a_camera_it_was_not_enrolled_with(
     foreign = factory.event("node-a", camera_id="cam-9")
     r = node_a.post(BATCH, json=factory.batch("node-a", [good, foreign]))
     assert r.status_code == 403
-    assert r.json()["details"] == ["events[1].camera_id: 'cam-9' is not enrolled for node 'node-a'"]
+    assert r.json()["details"] == [
+        "events[1].camera_id: 'cam-9' is not enrolled for node 'node-a'",
+        "parts[1].camera_id: 'cam-9' is not enrolled for node 'node-a'",
+    ]
     assert _count(plant, InspectionEventRow) == 0  # whole batch refused, the node keeps it
     assert "ingest.batch_rejected" in plant.audit.names()
 

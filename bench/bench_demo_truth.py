@@ -1,0 +1,244 @@
+"""Does the demo tell the truth? Part-level recall and false-reject rate against the
+synthetic line's ground truth, and the node's disk growth per hour of demo.
+
+The synthetic line knows which parts it made defective (``SyntheticLine.truth``). This
+benchmark takes the demo's model (``--model``, or trains one with the demo's recipe into
+``--work``), calibrates the part threshold on known-good parts of the same line
+(:mod:`lineguard.edge.calibrate`, as ``lineguard demo`` does), then runs the demo line
+(seed 7, 15 % defective parts, a worker in 20 % of part cycles) through the node's own
+components — ROI crop, ONNX model, part identity + view check, :class:`PartFuser` — and
+scores every part:
+
+* **recall**: defective parts failed (and failed-or-uncertain: a person looks at those);
+* **false-reject rate (FRR)**: good parts failed; **review rate**: good parts uncertain;
+* the same frames under the node's **old rule** (a part alerted at its first failing
+  frame = max over all its frames, package threshold): the baseline of the same run.
+
+Then it runs the real edge node in-process on the demo's camera config for
+``--node-seconds`` (realtime, 8 fps, evidence redacted and sealed) and reports the data
+directory's growth scaled to MiB per hour.
+
+Targets (issue 14): recall >= 0.95 at FRR <= 2 %, disk growth <= 20 MiB/h.
+
+Usage::
+
+    python bench/bench_demo_truth.py --model .lineguard-demo/models/demo-part-v1
+    python bench/bench_demo_truth.py --work /tmp/demo-truth --parts 200 --node-seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LINEGUARD_EDGE_KEK_PASSPHRASE", "bench-only-passphrase-0001")
+
+from lineguard.config.edge import EdgeConfig, PartsConfig, Roi, SyntheticSource
+from lineguard.contracts.events import Verdict
+from lineguard.crypto import KdfParams
+from lineguard.edge.app import EdgeNode
+from lineguard.edge.calibrate import fused_part_scores, part_threshold
+from lineguard.edge.capture import SyntheticLine
+from lineguard.edge.decide import FrameJudgement, PartFuser, classify, part_id_reader
+from lineguard.edge.infer.loader import load_runner
+from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
+from lineguard.edge.preprocess import crop_roi
+
+DEMO = {"fps": 8.0, "defect_rate": 0.15, "person_rate": 0.2, "seed": 7}
+UNCERTAIN_MARGIN = 0.1
+CALIBRATION_FIRST_PART = 1_000_000  # as lineguard.cli.demo_setup
+
+
+def demo_model(work: Path, n_train: int) -> Path:
+    """The demo's recipe (``lineguard.cli.demo_setup``), cached under ``work``."""
+    from lineguard.edge.capture.dataset import write_mvtec_dataset
+    from lineguard.vision.train import train_package
+
+    model = work / f"model-{n_train}"
+    if not (model / "metadata.json").exists():
+        dataset = work / f"dataset-{n_train}"
+        if not (dataset / "train" / "good").is_dir():
+            write_mvtec_dataset(dataset, n_train_good=n_train, n_test_good=20, n_test_per_defect=4, seed=7)
+        train_package(dataset, model, overwrite=True)
+    return model
+
+
+def _line(seed: int, *, defect_rate: float, parts: int) -> SyntheticLine:
+    source = SyntheticSource(
+        type="synthetic", fps=DEMO["fps"], defect_rate=defect_rate, person_rate=DEMO["person_rate"], seed=seed
+    )
+    line = SyntheticLine("cam-1", source, realtime=False, max_frames=parts * 6)
+    line.open()
+    return line
+
+
+def _frames(line: SyntheticLine) -> Any:
+    while (frame := line.read()) is not None:
+        yield frame
+
+
+def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
+    runner = load_runner(model, threads=2)
+    probe = _line(DEMO["seed"], defect_rate=0.0, parts=1)
+    r = probe.part_roi()
+    roi = Roi(x=r.x, y=r.y, width=r.width, height=r.height)
+    config = PartsConfig()
+    t0 = time.perf_counter()
+    # Known-good parts of the same line (its belt, lighting, workers), far from the scored ones.
+    good_line = SyntheticLine(
+        "cam-1",
+        SyntheticSource(
+            type="synthetic", seed=DEMO["seed"], defect_rate=0.0, person_rate=DEMO["person_rate"]
+        ),
+        realtime=False,
+    )
+    good = fused_part_scores(
+        runner, good_line.frames_of_parts(CALIBRATION_FIRST_PART, calibration_parts), roi=roi, parts=config
+    )
+    threshold = part_threshold(good)
+    calibrate_s = time.perf_counter() - t0
+
+    line = _line(DEMO["seed"], defect_rate=DEMO["defect_rate"], parts=parts)
+    reader, _ = part_id_reader(config)
+    fuser = PartFuser(
+        lambda s: classify(s, threshold, UNCERTAIN_MARGIN), max_part_frames=config.max_part_frames
+    )
+    frame_th = runner.threshold
+    outcomes: list[tuple[bool, Verdict, Verdict]] = []  # (defective, new rule, old rule)
+    frame_scores: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
+    for n, frame in enumerate(_frames(line)):
+        crop, _ = crop_roi(frame.image, roi)
+        score = runner.infer(crop).anomaly_score
+        verdict = classify(score, frame_th, UNCERTAIN_MARGIN)
+        key = frame.part_id or ""
+        frame_scores.setdefault(key, []).append(score)
+        judgement = FrameJudgement(f"e{n}", frame.frame_id, frame.captured_at, verdict, score)
+        closed = fuser.add(reader.sight(frame, crop), judgement).closed
+        for part in closed:
+            index = int(part.key.rsplit("-", 1)[1])
+            old = Verdict.FAIL if max(frame_scores[part.key]) >= frame_th else Verdict.PASS
+            outcomes.append((line.part_defect(index) is not None, part.verdict, old))
+    for part in fuser.flush():
+        index = int(part.key.rsplit("-", 1)[1])
+        old = Verdict.FAIL if max(frame_scores[part.key]) >= frame_th else Verdict.PASS
+        outcomes.append((line.part_defect(index) is not None, part.verdict, old))
+    infer_s = time.perf_counter() - t0
+
+    bad = [o for o in outcomes if o[0]]
+    ok = [o for o in outcomes if not o[0]]
+
+    def share(rows: list[tuple[bool, Verdict, Verdict]], col: int, *verdicts: Verdict) -> float:
+        return round(sum(1 for r in rows if r[col] in verdicts) / max(len(rows), 1), 4)
+
+    return {
+        "parts": len(outcomes),
+        "defective_parts": len(bad),
+        "good_parts": len(ok),
+        "frame_threshold": round(frame_th, 3),
+        "part_threshold": round(threshold, 3),
+        "calibration_good_parts": len(good),
+        "calibration_median": round(statistics.median(good), 3),
+        "recall": share(bad, 1, Verdict.FAIL),
+        "recall_fail_or_uncertain": share(bad, 1, Verdict.FAIL, Verdict.UNCERTAIN),
+        "frr": share(ok, 1, Verdict.FAIL),
+        "review_rate_good": share(ok, 1, Verdict.UNCERTAIN),
+        "old_rule_recall": share(bad, 2, Verdict.FAIL),
+        "old_rule_frr": share(ok, 2, Verdict.FAIL),
+        "parts_alerted_old_rule": share(outcomes, 2, Verdict.FAIL),
+        "parts_failed_new_rule": share(outcomes, 1, Verdict.FAIL),
+        "calibrate_s": round(calibrate_s, 1),
+        "evaluate_s": round(infer_s, 1),
+    }
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def node_disk(model: Path, seconds: float, threshold: float) -> dict[str, Any]:
+    """The demo camera on the real node for ``seconds``; data-directory growth per hour."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = SyntheticLine("x", SyntheticSource(type="synthetic"), realtime=False)
+        r = probe.part_roi()
+        camera = {
+            "camera_id": "cam-1",
+            "station_id": "st-10",
+            "source": {"type": "synthetic", "width": 1280, "height": 720, **DEMO},
+            "model": str(model),
+            "roi": {"x": r.x, "y": r.y, "width": r.width, "height": r.height},
+            "redaction": "blur",
+            "pass_sample_rate": 0.02,
+            "parts": {"part_threshold": threshold},
+            "privacy_zones": [{"name": "walkway", "points": [[0, 0], [120, 0], [120, 720], [0, 720]]}],
+        }
+        config = EdgeConfig.model_validate(
+            {
+                "kind": "edge",
+                "node": {"node_id": "bench-node", "site_id": "plant", "line_id": "line-1", "data_dir": tmp},
+                "cameras": [camera],
+                "metrics": {"enabled": False},
+            }
+        )
+        server = MemoryIngestServer()
+        node = EdgeNode(config, transport=MemoryTransport(server), kdf=KdfParams.insecure_for_tests())
+        node.start()
+        time.sleep(3.0)  # warm-up: model session, redactor, databases created
+        before, t0 = _dir_bytes(Path(tmp)), time.monotonic()
+        ev_before = _dir_bytes(Path(tmp) / "evidence")
+        time.sleep(seconds)
+        grown, elapsed = _dir_bytes(Path(tmp)) - before, time.monotonic() - t0
+        evidence = _dir_bytes(Path(tmp) / "evidence") - ev_before
+        stats = node.stats["cam-1"]
+        result = {
+            "seconds": round(elapsed, 1),
+            "frames": stats.frames_inspected,
+            "parts": stats.parts,
+            "part_verdicts": dict(stats.part_verdicts),
+            "alerts": stats.alerts,
+            "evidence_stored": node.gate.stored,
+            "growth_mib_per_h": round(grown / 2**20 * 3600 / elapsed, 1),
+            "evidence_mib_per_h": round(evidence / 2**20 * 3600 / elapsed, 1),
+        }
+        node.close()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, help="the demo's model package (default: train one)"
+    )
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "lineguard-demo-truth")
+    parser.add_argument(
+        "--train-images", type=int, default=400, help="good images the trained model learns from"
+    )
+    parser.add_argument("--parts", type=int, default=200, help="demo-line parts scored against the truth")
+    parser.add_argument("--calibration-parts", type=int, default=60)
+    parser.add_argument("--node-seconds", type=float, default=60.0, help="0 skips the node run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    model = args.model or demo_model(args.work, args.train_images)
+    truth = evaluate(model, args.parts, args.calibration_parts)
+    print(json.dumps({"truth": truth}, indent=2))
+    result: dict[str, Any] = {"model": str(model), "truth": truth}
+    if args.node_seconds > 0:
+        result["node"] = node_disk(model, args.node_seconds, truth["part_threshold"])
+        print(json.dumps({"node": result["node"]}, indent=2))
+    met = truth["recall"] >= 0.95 and truth["frr"] <= 0.02
+    print(f"recall {truth['recall']:.3f} at FRR {truth['frr']:.3f}: target {'met' if met else 'NOT met'}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
