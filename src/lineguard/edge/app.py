@@ -181,6 +181,7 @@ class EdgeNode:
 
     def _start_evidence_writer(self) -> None:
         writer = EvidenceWriter(self.stop_event, self.gate)
+        writer.producers = [w for w in self.workers if isinstance(w, InspectWorker)]  # cameras start first
         writer.start()
         self.workers.append(writer)
 

@@ -223,8 +223,8 @@ class InspectWorker(Worker):
             )
 
     def teardown(self) -> None:
-        # The node is stopping (the evidence gate too): the part in view is reported without an image.
-        self._report(self.parts.flush(), with_evidence=False)
+        # The evidence writer waits for this before it closes the gate: the part in view keeps its image.
+        self._report(self.parts.flush())
         if self.trigger_listener is not None:
             self.trigger_listener.stop()
 
@@ -317,21 +317,14 @@ class InspectWorker(Worker):
         stats.end_to_end.add((time.perf_counter_ns() - arrival.arrived_ns) / 1e6)
         return event
 
-    def _report(
-        self, closed: list[ClosedPart], *, model_ref: ModelRef | None = None, with_evidence: bool = True
-    ) -> None:
+    def _report(self, closed: list[ClosedPart], *, model_ref: ModelRef | None = None) -> None:
         """Write each closed part: evidence of its decisive frame, its frames' events, its
         verdict, an alert if it failed, and its outcome to the station monitor."""
         for part in closed:
             decisive = part.decisive
             evidence_ref = None
             seen = decisive.payload
-            if (
-                with_evidence
-                and self.gate is not None
-                and isinstance(seen, _Seen)
-                and self._keep_evidence(part)
-            ):
+            if self.gate is not None and isinstance(seen, _Seen) and self._keep_evidence(part):
                 # Redaction is slow and rare: the gate's own worker does it, off this path.
                 # Only the stored region (ROI + margin) is ever written; the redactor also
                 # sees a context window around it, in memory.

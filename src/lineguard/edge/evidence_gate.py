@@ -228,6 +228,9 @@ class EvidenceWriter(Worker):
     def __init__(self, stop: threading.Event, gate: EvidenceGate) -> None:
         super().__init__("evidence-writer", stop)
         self.gate = gate
+        #: Workers that submit evidence: on shutdown the writer lets them finish (the part
+        #: in view is reported, with its image) before it closes the gate and drains.
+        self.producers: list[Worker] = []
 
     #: Niceness of the writer thread: inspection always gets the CPU first.
     niceness = 10
@@ -250,8 +253,10 @@ class EvidenceWriter(Worker):
     drain_budget_s = 3.0
 
     def teardown(self) -> None:
-        self.gate.closed = True
         deadline = time.monotonic() + self.drain_budget_s
+        for producer in self.producers:
+            producer.join(max(0.0, deadline - time.monotonic()))
+        self.gate.closed = True
         while time.monotonic() < deadline and self.gate.drain_one(0.0):
             pass
         left = len(self.gate.queue)
