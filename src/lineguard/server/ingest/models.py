@@ -178,7 +178,7 @@ class RollupHourly(Base):
 
     ``inspected``/``passed``/``failed``/``uncertain`` count **parts** (part verdicts);
     ``frames``/``frames_failed`` count the frames that showed them (a diagnostic: about
-    six frames per part on a conveyor). Rows written before revision ingest_0005 counted
+    six frames per part on a conveyor). Rows written before revision ingest_0006 counted
     frames: that revision moved those counts to the frame columns (parts unknown: 0).
     ``defect_class == ALL_PARTS`` counts every part; a named class counts the parts
     whose regions include that class (once per part), so yield, defect rate and Pareto

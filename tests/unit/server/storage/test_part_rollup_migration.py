@@ -1,4 +1,4 @@
-"""Revision ingest_0005: rollup rows counted before it counted frames, so their counts move
+"""Revision ingest_0006: rollup rows counted before it counted frames, so their counts move
 to the frame columns and their part counts become 0 (parts cannot be recovered: part ids
 are sealed per record); the downgrade puts the frame counts back (SQLite and PostgreSQL)."""
 
@@ -34,7 +34,7 @@ def _counts(engine: Engine, table: str) -> list[tuple[object, ...]]:
 
 def test_frame_counts_move_to_the_frame_columns_and_back(engine: Engine) -> None:
     cfg = alembic_config(engine)
-    command.upgrade(cfg, "integrations_0002")
+    command.upgrade(cfg, "ingest_0005")
     with engine.begin() as conn:
         for table, time_column in (("rollup_hourly", "hour"), ("rollup_daily", "day")):
             conn.execute(
@@ -45,9 +45,9 @@ def test_frame_counts_move_to_the_frame_columns_and_back(engine: Engine) -> None
                 ),
                 KEY,
             )
-    command.upgrade(cfg, "ingest_0005")
+    command.upgrade(cfg, "ingest_0006")
     assert _counts(engine, "rollup_hourly") == _counts(engine, "rollup_daily") == [(0, 0, 0, 0, 60, 9)]
-    command.downgrade(cfg, "integrations_0002")
+    command.downgrade(cfg, "ingest_0005")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT inspected, passed, failed, uncertain FROM rollup_hourly")).all()
     assert [tuple(r) for r in rows] == [(60, 51, 9, 0)]  # frames back; pass/uncertain split is not kept

@@ -7,8 +7,8 @@ part ids are sealed per record), so their counts move to the new ``frames`` /
 hours as "no parts identified" rather than a frame count posing as parts. Downgrading
 puts the frame counts back (parts counted since are lost).
 
-Revision ID: ingest_0005
-Revises: integrations_0002
+Revision ID: ingest_0006
+Revises: ingest_0005
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "ingest_0005"
-down_revision = "integrations_0002"
+revision = "ingest_0006"
+down_revision = "ingest_0005"
 branch_labels = None
 depends_on = None
 
