@@ -217,6 +217,8 @@ def _ensure_accounts(layout: DemoLayout, log: Path) -> None:
     # The two people of the model's four-eyes release do what a person does at first
     # sign-in (own password, an authenticator), so the registry steps can authenticate
     # them like any person: password and a fresh code (review finding 11).
+    # In this process, as in the demo's children: its secret files hold demo secrets.
+    os.environ[DEMO_MODE_ENV] = "1"
     scripted = {u: first_sign_in(layout.server_config, u, people[u]) for u in (REGISTRAR, APPROVER)}
     lines = [line if line.split()[0] not in scripted else _scripted_line(line, scripted) for line in lines]
     _write_private(
