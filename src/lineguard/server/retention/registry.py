@@ -119,6 +119,19 @@ register(
 )
 register(
     RetentionCategory(
+        name="work_order_deliveries",
+        table="cmms_deliveries",
+        time_column="created_at",
+        hold_column="work_order_id",
+        days=lambda r: r.alerts_days,
+        object_id_columns=("work_order_id",),
+        sealed_category="work_orders",
+        description="Work orders queued for and sent to a CMMS (sealed, lineguard.server.integrations); "
+        "kept as long as alerts.",
+    )
+)
+register(
+    RetentionCategory(
         name="user_sessions",
         table="auth_sessions",
         time_column="expires_at",
