@@ -290,7 +290,7 @@ def test_auditor_reads_the_audit_log(page: Page, demo: Demo) -> None:
 
 def test_administrator_manages_accounts_nodes_and_retention(page: Page, demo: Demo) -> None:
     first_sign_in(page, demo, "demo.admin")
-    assert nav(page) == ["Nodes", "Models", "Users & roles", "Retention"]
+    assert nav(page) == ["Nodes", "Models", "Users & roles", "Retention", "Integrations", "Governance"]
     page.goto(f"{demo.url}/users")
     expect(page.locator("#users tbody tr")).to_have_count(5)
     shot(page, "admin-users")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 NAV_ALL = [
     "Overview", "Defects", "Alerts", "Nodes", "Models", "Audit log", "Users & roles", "Retention",
-    "Integrations",
+    "Integrations", "Governance",
 ]  # fmt: skip
 
 
@@ -211,13 +211,18 @@ def test_auditor_sees_only_the_audit_log(page: Page, plant: Plant) -> None:
 
 def test_administrator_cannot_open_evidence(page: Page, plant: Plant) -> None:
     sign_in(page, plant, "ada.admin")
-    assert nav_labels(page) == ["Nodes", "Models", "Users & roles", "Retention", "Integrations"]
+    assert nav_labels(page) == ["Nodes", "Models", "Users & roles", "Retention", "Integrations", "Governance"]
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Integrations").click()
     expect(page.locator("h1")).to_have_text("Integrations")
     expect(page.locator("#destinations")).to_contain_text("No CMMS destination is configured")
     expect(page.locator("#dead")).to_contain_text("No dead letter.")
     expect(page.locator("#egress")).to_contain_text("connection(s) refused since the server started")
     screenshot(page, "integrations")
+    # Governance: the deployment self-check (the doctor's report) and the documents.
+    page.goto(plant.url + "/governance")
+    expect(page.locator("#doctor")).to_contain_text("Owners named")
+    expect(page.locator("#doctor-summary")).to_contain_text("failed")
+    expect(page.locator("#documents")).to_contain_text("Record of processing activities")
     page.goto(plant.url + "/users")
     expect(page.locator("#users tbody tr")).to_have_count(len(plant.people))
     expect(page.get_by_role("button", name="Create account")).to_be_visible()

@@ -9,7 +9,7 @@ import click
 
 from lineguard.cli.keys_cmd import cli_actor
 from lineguard.cli.options import SERVER_CONFIG
-from lineguard.config import load_server_config
+from lineguard.cli.server_db import server_session
 
 __all__ = ["access_review"]
 
@@ -30,15 +30,9 @@ def start(config_file: Path) -> None:
       started arv_0193…: 14 accounts, 3 findings (lineguard access-review show to read them)
     """
     from lineguard.server.governance import start_review
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            row = start_review(session, settings=settings, actor=cli_actor("access-review"))
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        row = start_review(session, settings=settings, actor=cli_actor("access-review"))
     snap = row.snapshot
     click.echo(
         f"started {row.id}: {len(snap['accounts'])} accounts, {len(snap['findings'])} findings "
@@ -58,15 +52,9 @@ def show(config_file: Path, review_id: str | None, as_json: bool) -> None:
       lineguard access-review show --config server.yaml
     """
     from lineguard.server.governance import access_review_status
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            row, overdue, due = access_review_status(session, settings=settings, review_id=review_id)
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        row, overdue, due = access_review_status(session, settings=settings, review_id=review_id)
     signed = (
         f"signed off by {row.signed_off_by} {row.signed_off_at:%Y-%m-%d}" if row.signed_off_at else "open"
     )
@@ -107,20 +95,14 @@ def sign_off(config_file: Path, review_id: str, reviewer: str, revoke: tuple[str
           --revoke grt_0193… --note "partner contract ended"
     """
     from lineguard.server.governance import sign_off_review
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            row = sign_off_review(
-                session,
-                settings=settings,
-                review_id=review_id,
-                reviewer=reviewer,
-                revoke=list(revoke),
-                note=note,
-            )
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        row = sign_off_review(
+            session,
+            settings=settings,
+            review_id=review_id,
+            reviewer=reviewer,
+            revoke=list(revoke),
+            note=note,
+        )
     click.echo(f"signed off {row.id} as {reviewer}; revoked {len(row.revoked_grants)} grants")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lineguard.cli.options import SERVER_CONFIG
-from lineguard.config import load_server_config
+from lineguard.cli.server_db import server_session
 
 __all__ = ["EXIT_CHECK_FAILED", "doctor"]
 
@@ -37,15 +37,9 @@ def doctor(config_file: Path, as_json: bool) -> None:
     """
     from lineguard.server.governance import GROUPS
     from lineguard.server.governance import doctor as run
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            report = run(session, settings=settings)
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        report = run(session, settings=settings)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

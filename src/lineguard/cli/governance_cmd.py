@@ -9,7 +9,7 @@ import click
 
 from lineguard.cli.keys_cmd import cli_actor
 from lineguard.cli.options import SERVER_CONFIG
-from lineguard.config import load_server_config
+from lineguard.cli.server_db import server_session
 from lineguard.contracts.errors import InputError
 
 __all__ = ["governance"]
@@ -42,17 +42,9 @@ def build(config_file: Path, out_dir: Path) -> None:
       built 11 documents into governance-2026-12 (manifest sha256 3f1c…)
     """
     from lineguard.server.governance import build_documents
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            result = build_documents(
-                session, settings=settings, out_dir=out_dir, actor=cli_actor("governance")
-            )
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        result = build_documents(session, settings=settings, out_dir=out_dir, actor=cli_actor("governance"))
     click.echo(
         f"built {len(result.documents)} documents into {out_dir} (manifest sha256 {result.manifest_sha256})"
     )
@@ -79,18 +71,10 @@ def notice_published(config_file: Path, published_on: str, where: str) -> None:
           --where "notice board at the line-1 entrance"
     """
     from lineguard.server.governance import record_notice_publication
-    from lineguard.server.keystore import open_storage
 
     day = _date(published_on)
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            row = record_notice_publication(
-                session, published_on=day, where=where, actor=cli_actor("governance")
-            )
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (_, session):
+        row = record_notice_publication(session, published_on=day, where=where, actor=cli_actor("governance"))
     click.echo(f"recorded: notice of build {row.build_id} published {row.published_on} ({row.where})")
 
 
@@ -109,17 +93,11 @@ def config_audit(config_file: Path) -> None:
     """
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.governance import record_config_changes
-    from lineguard.server.keystore import open_storage
 
-    settings = load_server_config(config_file)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            changes = record_config_changes(
-                session, settings=settings, audit=AuditRecorder(), actor=cli_actor("governance")
-            )
-    finally:
-        engine.dispose()
+    with server_session(config_file) as (settings, session):
+        changes = record_config_changes(
+            session, settings=settings, audit=AuditRecorder(), actor=cli_actor("governance")
+        )
     if not changes:
         click.echo("no configuration change since the values were last recorded")
         return

@@ -58,6 +58,7 @@ PAGES: tuple[Page, ...] = (
     Page("/users", "users", "Users and roles"),
     Page("/retention", "retention", "Retention"),
     Page("/integrations", "integrations", "Integrations"),
+    Page("/governance", "governance", "Governance"),
 )
 
 _CHARTS = '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>\n'

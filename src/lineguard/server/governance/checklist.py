@@ -17,7 +17,17 @@ from typing import Literal
 
 from lineguard.server.governance.state import PlantState
 
-__all__ = ["CHECKS", "GROUPS", "Check", "CheckResult", "DoctorInputs", "Status", "age_days", "check"]
+__all__ = [
+    "CHECKS",
+    "GROUPS",
+    "Check",
+    "CheckResult",
+    "DoctorInputs",
+    "Registered",
+    "Status",
+    "age_days",
+    "check",
+]
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -54,14 +64,14 @@ Check = Callable[[DoctorInputs], tuple[Status, str, str | None]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Registered:
+class Registered:
     id: str
     group: str
     title: str
     run: Check
 
 
-CHECKS: list[_Registered] = []
+CHECKS: list[Registered] = []
 
 
 def check(check_id: str, group: str, title: str) -> Callable[[Check], Check]:
@@ -71,7 +81,7 @@ def check(check_id: str, group: str, title: str) -> Callable[[Check], Check]:
         raise ValueError(msg)
 
     def add(func: Check) -> Check:
-        CHECKS.append(_Registered(check_id, group, title, func))
+        CHECKS.append(Registered(check_id, group, title, func))
         return func
 
     return add

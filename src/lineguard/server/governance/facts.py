@@ -62,7 +62,6 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
                 "line": node.line_id,
                 "node": node.node_id,
                 "camera": camera_id,
-                "enrolled": True,
             }
     for edge in state.edge_configs:
         if edge.config is None:
@@ -72,7 +71,7 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
             entry = cameras.setdefault(
                 (cfg.node.node_id, cam.camera_id),
                 {"site": cfg.node.site_id, "line": cfg.node.line_id, "node": cfg.node.node_id,
-                 "camera": cam.camera_id, "enrolled": False},
+                 "camera": cam.camera_id},
             )  # fmt: skip
             entry.update(
                 station=cam.station_id,

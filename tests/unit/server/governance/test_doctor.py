@@ -167,3 +167,15 @@ def test_outbound_connections_are_judged_by_the_egress_allowlist(db_url: str, tm
     assert "https://cmms.plant.local:443 (work orders)" in evidence
     assert "without TLS: syslog+udp://10.0.0.5:514" in evidence
     assert fix is not None
+
+
+def test_in_the_demo_what_a_demo_cannot_have_warns_and_says_so(plant: Plant) -> None:
+    plant.add_person("quinn.quality", [Role.QUALITY_ENGINEER], mfa=False)
+    with plant.sessions() as session:
+        report = doctor(session, settings=plant.settings, now=NOW, demo=True)
+    checks = _by_id(report)
+    for cid in ("access.mfa", "workers.notice_published", "security.access_review"):
+        assert checks[cid][0] == "warn", cid
+        assert "(a demo cannot have this: " in checks[cid][1], cid
+    assert checks["access.owners_named"][0] == "fail"  # a demo can name its owners: no excuse
+    assert "a demo cannot" not in checks["access.owners_named"][1]

@@ -16,6 +16,7 @@ export const NAV = [
   { href: "/users", label: "Users & roles", needs: "users_and_roles.read" },
   { href: "/retention", label: "Retention", needs: "retention_policy.read" },
   { href: "/integrations", label: "Integrations", needs: "integrations.read" },
+  { href: "/governance", label: "Governance", needs: "governance.read" },
 ];
 
 /** Pages `who` may open, in menu order. */
