@@ -16,10 +16,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from lineguard.server.background import background_task
+from lineguard.server.integrations.leadership import ProcessLeader
 from lineguard.server.integrations.mqtt import MqttPublisher
 from lineguard.server.integrations.state import IntegrationsState
 
-__all__ = ["delivery_loop", "lifespan", "publish_loop", "recommend_loop"]
+__all__ = ["LEADER_RETRY_S", "delivery_loop", "lifespan", "mqtt_loop", "publish_loop", "recommend_loop"]
+
+#: How often a process that does not publish to MQTT checks whether it should take over.
+LEADER_RETRY_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,20 @@ async def recommend_loop(state: IntegrationsState, interval_s: float) -> None:
             state.wake.set()
 
 
+async def mqtt_loop(publisher: MqttPublisher, leader: ProcessLeader, interval_s: float) -> None:
+    """Publish while this process leads (:mod:`.leadership`); otherwise try again every few seconds."""
+    try:
+        while not leader.try_acquire():
+            await asyncio.sleep(LEADER_RETRY_S)
+        await asyncio.to_thread(publisher.start)
+        try:
+            await publish_loop(publisher, interval_s)
+        finally:
+            await asyncio.to_thread(publisher.stop)
+    finally:
+        leader.release()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: IntegrationsState = app.state.lineguard.integrations
@@ -77,11 +95,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # Runs before the loop is cancelled: a round waiting in its thread ends now.
             stack.callback(state.wake.set)
         if state.mqtt is not None:
-            publisher = state.mqtt
-            await asyncio.to_thread(publisher.start)
-            stack.push_async_callback(asyncio.to_thread, publisher.stop)
             interval = state.config.mqtt.publish_interval_s if state.config.mqtt else 1.0
-            await stack.enter_async_context(
-                background_task(publish_loop(publisher, interval), name="mqtt-publish")
-            )
+            leader = ProcessLeader(app.state.lineguard.settings.data_dir / "mqtt-publisher.lock")
+            loop = mqtt_loop(state.mqtt, leader, interval)
+            await stack.enter_async_context(background_task(loop, name="mqtt-publish"))
         yield

@@ -244,3 +244,31 @@ def test_a_broker_off_the_allowlist_is_a_config_error(
             settings, sessions=migrated, sealer=NoEncryption(), audit=AuditRecorder(), gate=gate
         )
     assert info.value.details == ["integrations.mqtt.url: mqtts://broker.ot.test:8883 is not in egress.allow"]
+
+
+def test_one_publisher_per_server_however_many_workers(
+    broker: Mosquitto, migrated: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from lineguard.server.integrations import scheduled
+    from lineguard.server.integrations.leadership import ProcessLeader
+
+    monkeypatch.setattr(scheduled, "LEADER_RETRY_S", 0.05)
+    lock = tmp_path / "mqtt-publisher.lock"
+    first, second = _publisher(broker, migrated), _publisher(broker, migrated)  # two workers, one client id
+
+    async def scenario() -> None:
+        a = asyncio.create_task(scheduled.mqtt_loop(first, ProcessLeader(lock), 0.05))
+        b = asyncio.create_task(scheduled.mqtt_loop(second, ProcessLeader(lock), 0.05))
+        await asyncio.to_thread(until, lambda: first.connected)
+        await asyncio.sleep(0.5)
+        assert not second.connected  # the other worker waits: no session ping-pong at the broker
+        a.cancel()  # the leading worker stops (or dies: the kernel drops its lock)
+        await asyncio.gather(a, return_exceptions=True)
+        await asyncio.to_thread(until, lambda: second.connected)
+        b.cancel()
+        await asyncio.gather(b, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert not lock.stat().st_mode & 0o077  # private, like the rest of data_dir
