@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import AuthConfig, ServerConfig
-from lineguard.contracts.events import IngestBatch, NodeHeartbeat
+from lineguard.contracts.events import BoundingBox, IngestBatch, NodeHeartbeat
 from lineguard.contracts.ids import new_id
 from lineguard.server.app import create_app
 from lineguard.server.auth import accounts, grants, totp
@@ -169,12 +169,20 @@ def evidence_node(plant: Plant, ca: PlantCa, data_dir: Path) -> Iterator[Evidenc
         enrolled.store.close()
 
 
-def keep_evidence(plant: Plant, event: dict[str, Any]) -> None:
-    """Store the image of ``event`` on its node, when that node is the real one."""
+def keep_evidence(
+    plant: Plant, event: dict[str, Any], *, region: BoundingBox | None = None, defect_hidden: bool = False
+) -> None:
+    """Store the image of ``event`` on its node, when that node is the real one (with ``region``:
+    a crop of the frame there, signed with ``defect_hidden`` as a node since evidence crops does)."""
     node = plant.evidence_node
     if node is not None and event["node_id"] == node.identity.node_id and event["evidence_ref"]:
         put_evidence(
-            node, evidence_id=event["evidence_ref"], event_id=event["event_id"], camera_id=event["camera_id"]
+            node,
+            evidence_id=event["evidence_ref"],
+            event_id=event["event_id"],
+            camera_id=event["camera_id"],
+            region=region,
+            defect_hidden=defect_hidden,
         )
 
 
@@ -389,7 +397,9 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
     event["part_id"] = message_part
     alert = make_alert(event, now, "critical")
     send(plant, node, [event], [alert])
-    keep_evidence(plant, event)
+    # The stored crop (160x120 at (40, 20)) holds the defect box (120, 64, 40x22), and a
+    # worker's hand over it was hidden by redaction: the record view must say so.
+    keep_evidence(plant, event, region=BoundingBox(x=40, y=20, width=160, height=120), defect_hidden=True)
     return str(alert["alert_id"])
 
 

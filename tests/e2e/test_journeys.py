@@ -126,6 +126,10 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
     expect(image).to_have_attribute("data-loaded", "true", timeout=60_000)
     assert page.evaluate("document.querySelector('#evidence-image').naturalWidth") > 0
     assert (image.get_attribute("src") or "").startswith("blob:")
+    expect(page.locator("#evidence-defect-hidden")).to_contain_text(
+        "Defect partly hidden by privacy redaction"
+    )
+    expect(page.locator("#evidence-region")).to_contain_text("x 40, y 20, 160 × 120 px")
     expect(panel).to_contain_text("recorded in the audit log")
     screenshot(page, "record")
     names = audit_names(plant, "user:quinn.quality")
