@@ -1,5 +1,6 @@
 """The real `lineguard demo` in headless Chromium: every role signs in the way a new user
-does (one-time password changed, authenticator enrolled where the role requires it) and
+does (one-time password changed, authenticator enrolled where the role requires it; the
+registrar and approver of the demo model already did so and sign in with password and code) and
 every page it may open shows the demo's own data; screenshots go to
 ``artifacts/screenshots/demo-*.png``.
 
@@ -47,6 +48,8 @@ class Demo:
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
+    #: Authenticator secrets of the people the demo set up already (its four-eyes release).
+    totp: dict[str, str] = field(default_factory=dict)
     alert_id: str = ""
 
     def wait_for(self, text: str, timeout_s: float) -> str:
@@ -129,8 +132,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         demo.passwords["demo.admin"] = admin.split("demo.admin / ", 1)[1].split()[0]
         for line in (root / "accounts.txt").read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):
-                username, _role, password = line.split()
+                username, _role, password, *secret = line.split()
                 demo.passwords[username] = password
+                if secret:
+                    demo.totp[username] = secret[0].removeprefix("totp:")
         deadline = time.monotonic() + DATA_TIMEOUT_S
         while time.monotonic() < deadline and not (demo.alert_id and _has_heartbeat(root)):
             demo.alert_id = _alert_with_evidence(root) or ""
@@ -178,11 +183,21 @@ def shot(page: Page, name: str) -> None:
 
 
 def first_sign_in(page: Page, demo: Demo, username: str) -> None:
-    """Sign in with the one-time password, choose a new one, enroll TOTP when asked."""
+    """Sign in with the one-time password, choose a new one, enroll TOTP when asked.
+
+    The demo's registrar and approver already have their own password and authenticator
+    (they registered and approved its model): they sign in with password and code.
+    """
     page.goto(f"{demo.url}/signin")
     page.get_by_label("User name", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(demo.passwords[username])
     page.get_by_role("button", name="Sign in").click()
+    if username in demo.totp:
+        page.get_by_label("Authentication code").fill(pyotp.TOTP(demo.totp[username]).now())
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_url(lambda url: "/signin" not in url and urlsplit(url).path not in ("", "/"))
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        return
     page.get_by_label("Current (one-time) password").fill(demo.passwords[username])
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
