@@ -158,6 +158,34 @@ def _registry(data_dir: Path) -> dict[str, Any]:
     return doc
 
 
+def _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir: Path, home: Path) -> None:
+    """``lineguard doctor`` on the demo: nothing fails; what a demo cannot have says so."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lineguard.cli",
+            "doctor",
+            "--config",
+            str(data_dir / "server.yaml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**clean_env(home), "LINEGUARD_DEMO_MODE": "1"},
+    )
+    report = json.loads(out.stdout)
+    checks = {c["id"]: c for group in report["groups"] for c in group["checks"]}
+    failed = {cid: c["evidence"] for cid, c in checks.items() if c["status"] == "fail"}
+    assert out.returncode == 0 and not failed, failed
+    for cid in ("access.mfa", "security.access_review", "workers.notice_published"):
+        assert "(a demo cannot have this: " in checks[cid]["evidence"], checks[cid]
+    for cid in ("access.owners_named", "data.inventory", "workers.notice_generated", "vendor.pack"):
+        assert checks[cid]["status"] == "pass", checks[cid]
+    assert (data_dir / "governance" / "manifest.json").is_file()
+
+
 def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path) -> None:
     data_dir, home, trace = tmp_path / "demo", tmp_path / "home", tmp_path / "demo.trace"
     home.mkdir()
@@ -203,6 +231,7 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
     assert code == 0, "\n".join(first.lines)
     assert any("stopped cleanly" in line for line in first.lines)
     assert_no_egress(trace, home)
+    _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir, home)
 
     second = DemoProcess(data_dir, port, env=clean_env(home), air_gapped=True)
     try:

@@ -150,6 +150,17 @@ def _write_server_config(layout: DemoLayout) -> None:
             "ca_passphrase": {"file": str(layout.secret_file("ca"))},
             "server_names": ["127.0.0.1", "localhost"],
         },
+        # Named owners (accounts of the demo) and the node's edge.yaml: `lineguard doctor`
+        # and the governance documents read them (docs/governance.md).
+        "governance": {
+            "controller": "LineGuard demo plant",
+            "owners": {
+                "audit_log_reviewer": {"username": "ada.audit", "review_interval_days": 30},
+                "security_owner": {"username": ADMIN, "review_interval_days": 90},
+                "data_protection_contact": {"username": ADMIN, "review_interval_days": 365},
+            },
+            "edge_configs": [str(layout.edge_config)],
+        },
     }
     layout.server_config.write_text(
         "# Written by `lineguard demo`; see examples/server.yaml for every setting.\n"
@@ -422,6 +433,8 @@ def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
         run_cli("ca", "init", "--config", cfg, log=log)
     _ensure_accounts(layout, log)
     _ensure_registered(layout, log, report)
+    # The governance documents of this very configuration (cheap: rebuilt at every start).
+    run_cli("governance", "build", "--config", cfg, "--out", str(layout.root / "governance"), log=log)
     if (layout.edge_dir / "identity").is_dir() and any((layout.edge_dir / "identity").iterdir()):
         return None
     out = run_cli(

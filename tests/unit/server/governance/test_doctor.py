@@ -4,6 +4,7 @@ and a fix) and on a plant where those items were put right (they pass)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -179,3 +180,11 @@ def test_in_the_demo_what_a_demo_cannot_have_warns_and_says_so(plant: Plant) -> 
         assert "(a demo cannot have this: " in checks[cid][1], cid
     assert checks["access.owners_named"][0] == "fail"  # a demo can name its owners: no excuse
     assert "a demo cannot" not in checks["access.owners_named"][1]
+
+
+def test_every_check_is_documented_in_docs_governance() -> None:
+    from lineguard.server.governance.doctor import CHECKS
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "governance.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| [a-z ]+ \| `([a-z_.]+)` \|", doc, flags=re.M))
+    assert documented == {c.id for c in CHECKS}
