@@ -74,6 +74,7 @@ __all__ = [
     "PasswordChanged",
     "PlantDataRead",
     "RetentionSweep",
+    "ReviewLabelsExported",
     "ReviewStateChanged",
     "RoleGranted",
     "RoleRevoked",
@@ -429,6 +430,18 @@ class AiRecommendationDecided(AuditEvent):
     kind: Ident | None = Field(default=None, description="Subject kind of the review item (alert…).")
     subject: Text = ""
     changes: tuple[FieldChange, ...] = Field(default=(), max_length=50)
+
+
+class ReviewLabelsExported(AuditEvent):
+    """A person exported reviewed verdicts (AI verdict beside the human one) as labelled data
+    for the next training run: which kind, how many, over which period (no images: the
+    evidence stays on the nodes)."""
+
+    event_name: ClassVar[str] = "review.labels_exported"
+    kind: Ident
+    records: Count
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class ReviewStateChanged(AuditEvent):

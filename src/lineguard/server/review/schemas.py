@@ -19,6 +19,7 @@ __all__ = [
     "AssignRequest",
     "DecideRequest",
     "EscalateRequest",
+    "LabelView",
     "ResolveRequest",
     "ReviewDetail",
     "ReviewItemView",
@@ -138,6 +139,41 @@ class ReviewItemView(BaseModel):
             resolved_by=row.resolved_by,
             resolved_at=row.resolved_at,
             updated_at=row.updated_at,
+        )
+
+
+class LabelView(BaseModel):
+    """One reviewed verdict as training data: the AI's call beside the person's."""
+
+    review_id: str
+    subject_id: str
+    line_id: str | None
+    camera_id: str | None
+    event_id: str | None
+    ai_verdict: str | None
+    ai_defect_class: str | None
+    human_verdict: str | None
+    human_defect_class: str | None
+    label: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ReviewItemRow) -> LabelView:
+        ai, human = row.ai_proposal, row.human_outcome or {}
+        return cls(
+            review_id=row.review_id,
+            subject_id=row.subject_id,
+            line_id=row.line_id,
+            camera_id=ai.get("camera_id"),
+            event_id=ai.get("event_id"),
+            ai_verdict=ai.get("verdict"),
+            ai_defect_class=ai.get("defect_class"),
+            human_verdict=human.get("verdict"),
+            human_defect_class=human.get("defect_class"),
+            label=human.get("label"),
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
         )
 
 

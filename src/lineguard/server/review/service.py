@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, or_, select, true
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.audit import AiRecommendationMade
+from lineguard.contracts.audit import AiRecommendationMade, ReviewLabelsExported
 from lineguard.contracts.errors import NotFoundError
 from lineguard.contracts.ids import new_ids
 from lineguard.server.context import AuditHook
@@ -25,7 +25,15 @@ from lineguard.server.review.machine import State
 from lineguard.server.review.models import ReviewItemRow, ReviewStepRow
 from lineguard.server.storage import insert_rows
 
-__all__ = ["Proposal", "get_item", "list_items", "propose_many", "steps_of"]
+__all__ = [
+    "Proposal",
+    "get_item",
+    "labelled_items",
+    "list_items",
+    "propose_many",
+    "record_export",
+    "steps_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,3 +185,51 @@ def list_items(
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def labelled_items(
+    session: Session,
+    *,
+    kind: SubjectKind,
+    site_id: str,
+    where: ColumnElement[bool] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10_000,
+) -> list[ReviewItemRow]:
+    """Items of a verdict kind a person confirmed or overruled (decided in ``[since, until)``),
+    oldest decision first: the labelled data of the next training run."""
+    conditions: list[ColumnElement[bool]] = [
+        ReviewItemRow.subject_kind == kind.name,
+        ReviewItemRow.site_id == site_id,
+        ReviewItemRow.decision.in_(["confirm", "overrule"]),
+        where if where is not None else true(),
+    ]
+    if since is not None:
+        conditions.append(ReviewItemRow.decided_at >= since)
+    if until is not None:
+        conditions.append(ReviewItemRow.decided_at < until)
+    stmt = (
+        select(ReviewItemRow)
+        .where(*conditions)
+        .order_by(ReviewItemRow.decided_at, ReviewItemRow.review_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def record_export(
+    session: Session,
+    *,
+    kind: SubjectKind,
+    records: int,
+    since: datetime | None,
+    until: datetime | None,
+    actor: str,
+    audit: AuditHook,
+) -> None:
+    """Audit an export of labels (``review.labels_exported``) and commit it."""
+    audit(
+        session, ReviewLabelsExported(kind=kind.name, records=records, since=since, until=until), actor=actor
+    )
+    session.commit()

@@ -9,6 +9,8 @@ For a kind named ``<k>`` (``alert``, ``part_verdict``; ``work_order`` mounts its
     POST /reviews/<k>/{subject_id}/assign          kind.decide
     POST /reviews/<k>/{subject_id}/decide          kind.decide   confirm/overrule or approve/reject/edit
     POST /reviews/<k>/{subject_id}/resolve         kind.decide   close without a verdict, with a reason
+    GET  /reviews/<k>/labels                       model_configuration.write  (verdict kinds only)
+                                                   confirmed / overruled verdicts as training labels, audited
 
 For alerts and part verdicts: read = ``inspection_results.read``, triage =
 ``inspection_results.acknowledge``, decide = ``inspection_results.write``. Each change
@@ -26,7 +28,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
-from lineguard.server.auth import Access, require
+from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 from lineguard.server.review import service, workflow
 from lineguard.server.review.kinds import ALERT, PART_VERDICT, SubjectKind
@@ -37,6 +39,7 @@ from lineguard.server.review.schemas import (
     AssignRequest,
     DecideRequest,
     EscalateRequest,
+    LabelView,
     ResolveRequest,
     ReviewDetail,
     ReviewItemView,
@@ -57,6 +60,9 @@ def review_router(kind: SubjectKind) -> APIRouter:
     """The review routes of ``kind``, each declaring the permission the kind names."""
     router = APIRouter(prefix=f"/reviews/{kind.name}", tags=["review"])
     reader, triage, decider = require(kind.read), require(kind.triage), require(kind.decide)
+    # Training data leaves the plant's review record: the people who may train and register
+    # models export it (a quality engineer), never a line's reader.
+    exporter = require(Action.MODEL_CONFIGURATION_WRITE)
 
     def item_for(access: Access, session: Session, subject_id: str) -> ReviewItemRow:
         item = service.get_item(session, kind=kind, subject_id=subject_id)
@@ -94,6 +100,29 @@ def review_router(kind: SubjectKind) -> APIRouter:
         )
         access.record_read(records=len(items))
         return [ReviewItemView.of(i) for i in items]
+
+    if kind.judges_verdicts:
+
+        @router.get("/labels", summary=f"Confirmed and overruled {kind.title.lower()}s as training labels")
+        def get_labels(
+            access: Annotated[Access, Depends(exporter)],
+            session: DbSession,
+            since: Annotated[datetime | None, Query(description="Decided at or after (UTC).")] = None,
+            until: Annotated[datetime | None, Query(description="Decided before (UTC).")] = None,
+        ) -> list[LabelView]:
+            rows = service.labelled_items(
+                session,
+                kind=kind,
+                site_id=access.runtime.site,
+                where=access.scope.filter(ReviewItemRow.__table__.c.line_id),
+                since=since,
+                until=until,
+            )
+            service.record_export(
+                session, kind=kind, records=len(rows), since=since, until=until,
+                actor=access.principal.actor, audit=access.context.audit,
+            )  # fmt: skip
+            return [LabelView.of(r) for r in rows]
 
     @router.get("/{subject_id}", summary=f"One {kind.title.lower()} under review, with its timeline")
     def get_item(

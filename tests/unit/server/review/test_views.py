@@ -159,3 +159,31 @@ def test_supervisor_sees_what_was_escalated_to_them(h: AuthHarness) -> None:
     assert [i["subject_id"] for i in r.json()] == ["alr_1", "alr_0"]
     r2 = h.client.get(URL, params={"before_raised_at": r.json()[0]["raised_at"]})
     assert r2.status_code == 400 and "before_id" in r2.json()["message"]
+
+
+def test_reviewed_verdicts_export_as_training_labels_for_the_quality_engineer_only(h: AuthHarness) -> None:
+    quinn = h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    body = {
+        "version": 1,
+        "decision": "overrule",
+        "label": "other_class",
+        "defect_class": "dent",
+        "reason": "r",
+    }
+    assert _post(h, quinn, "alr_0/decide", body).status_code == 200
+    assert _post(h, quinn, "alr_1/decide", {"version": 1, "decision": "confirm"}).status_code == 200
+    assert _post(h, quinn, "alr_2/acknowledge", {"version": 1}).status_code == 200  # no decision: no label
+    r = h.client.get(f"{URL}/labels")
+    assert r.status_code == 200, r.text
+    labels = {row["subject_id"]: row for row in r.json()}
+    assert set(labels) == {"alr_0", "alr_1"}
+    assert (labels["alr_0"]["ai_defect_class"], labels["alr_0"]["human_defect_class"]) == ("scratch", "dent")
+    assert (labels["alr_0"]["label"], labels["alr_1"]["label"]) == ("other_class", "confirmed")
+    exported = h.trail.of("review.labels_exported")
+    assert [(e["kind"], e["records"]) for e in exported] == [("alert", 2)]
+    later = h.client.get(f"{URL}/labels", params={"since": (h.clock.now + timedelta(hours=1)).isoformat()})
+    assert later.json() == []
+    h.sign_in(h.add_person("sam", [Role.PRODUCTION_SUPERVISOR]))
+    assert h.client.get(f"{URL}/labels").status_code == 403  # reads verdicts, does not train models
+    h.sign_in(h.add_person("toni", [Role.MAINTENANCE_TECHNICIAN], mfa=False))
+    assert h.client.get(f"{URL}/labels").status_code == 403
