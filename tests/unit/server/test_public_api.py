@@ -11,7 +11,9 @@ PUBLIC = {
         "Base", "TableRows", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads",
         "insert_many", "insert_rows", "session_factory", "upgrade_to_head", "utcnow",
     ],
-    "lineguard.server.app": ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "database_url", "domain_modules"],
+    "lineguard.server.app": [
+        "API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "database_url", "domain_modules",
+    ],
     "lineguard.server.tls": [
         "MODERN_CIPHERS", "TLS_EXTENSION", "PeerCertificateProtocol", "ServerThread",
         "client_certificate_pem", "serve", "serve_workers", "server_ssl_context", "uvicorn_config",
