@@ -184,8 +184,10 @@ def test_a_whole_run_connects_only_to_allowlisted_destinations(
             state = app.state.lineguard.integrations
             # The CMMS's first answer redirects off the allowlist: refused, dead-lettered, replayed.
             until(
-                lambda: client.get("/api/v1/integrations/deliveries").status_code in {401, 403}
-                and _count(sessions, "dead") == 1,
+                lambda: (
+                    client.get("/api/v1/integrations/deliveries").status_code in {401, 403}
+                    and _count(sessions, "dead") == 1
+                ),
                 timeout_s=30,
             )
             assert replay_in_transaction(sessions, audit=AuditRecorder(), actor="user:admin") == 1

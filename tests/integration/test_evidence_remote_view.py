@@ -26,7 +26,7 @@ from lineguard.contracts.ids import new_id
 from lineguard.edge.evidence.remote_view import REQUESTS_PATH, RemoteViewWorker
 from lineguard.edge.identity import https_client
 from lineguard.server.auth.catalog import Role
-from lineguard.server.ingest.limits import TokenBuckets
+from lineguard.server.limits import TokenBuckets
 
 pytestmark = pytest.mark.slow
 

@@ -45,7 +45,8 @@ def export(config_path: Path, out_path: Path) -> None:
     """
     from lineguard.contracts.audit import AuditExported
     from lineguard.server.audit import AuditSigner, create_checkpoint, record, write_export
-    from lineguard.server.keystore import open_keyring, open_storage
+    from lineguard.server.keystore import open_keyring
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
@@ -124,7 +125,7 @@ def verify(
     if file is not None:
         report = verifier.verify(ExportedLog(file), trusted_checkpoints=trusted)
     else:
-        from lineguard.server.keystore import open_storage
+        from lineguard.server.storage import open_storage
 
         assert settings is not None  # noqa: S101 - config_path given
         engine, sessions = open_storage(settings, migrate=False)
@@ -159,7 +160,8 @@ def checkpoint(config_path: Path) -> None:
       signed checkpoint at seq 48211
     """
     from lineguard.server.audit import AuditSigner, create_checkpoint
-    from lineguard.server.keystore import open_keyring, open_storage
+    from lineguard.server.keystore import open_keyring
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
@@ -210,10 +212,9 @@ def forward(config_path: Path, target_url: str, follow: bool, interval_s: float)
     """
     import socket
 
-    from lineguard.server.audit import AuditRecorder
-    from lineguard.server.audit.syslog import SyslogTarget, forward_new_entries
+    from lineguard.server.audit import AuditRecorder, SyslogTarget, forward_new_entries
     from lineguard.server.egress import build_gate
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings, migrate=False)

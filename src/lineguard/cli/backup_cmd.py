@@ -61,7 +61,7 @@ def create(config_path: Path, out_path: Path, passphrase_env: str, passphrase_fi
     from lineguard.contracts.audit import BackupCreated
     from lineguard.server.audit import record
     from lineguard.server.backup import create_backup
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     passphrase = _passphrase(passphrase_env, passphrase_file)
@@ -139,7 +139,7 @@ def restore(file: Path, config_path: Path, passphrase_env: str, passphrase_file:
     from lineguard.contracts.audit import BackupRestored
     from lineguard.server.audit import record
     from lineguard.server.backup import restore_backup
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     passphrase = _passphrase(passphrase_env, passphrase_file)

@@ -252,11 +252,9 @@ def first_sign_in(config: Path, username: str, one_time_password: str) -> tuple[
     import pyotp
 
     from lineguard.config import load_server_config
-    from lineguard.server.auth import AuthRuntime
-    from lineguard.server.auth.accounts import change_password, user_by_name
-    from lineguard.server.auth.login import enroll_without_browser
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.auth import AuthRuntime, change_password, enroll_without_browser, user_by_name
     from lineguard.server.protection import default_audit, default_sealer
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config)
     engine, sessions = open_storage(settings)

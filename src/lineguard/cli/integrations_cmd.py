@@ -34,7 +34,7 @@ def list_destinations(config_file: Path) -> None:
       maintainx  maintainx  https://api.getmaintainx.com/v1/workorders  ok  queued 0  dead 1  delivered 42
     """
     from lineguard.server.integrations import build_connector, overview_destinations
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_file)
     connectors = {d.name: build_connector(d) for d in settings.integrations.cmms}
@@ -78,7 +78,7 @@ def test_destinations(config_file: Path, names: tuple[str, ...]) -> None:
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.egress import build_gate
     from lineguard.server.integrations import build_connector, probe
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_file)
     chosen = [d for d in settings.integrations.cmms if not names or d.name in names]
@@ -113,7 +113,7 @@ def replay(config_file: Path, destination: str | None, delivery_ids: tuple[str, 
     """
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.integrations import replay as replay_dead
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_file)
     known = [d.name for d in settings.integrations.cmms]

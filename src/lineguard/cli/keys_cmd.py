@@ -84,7 +84,9 @@ def status(config_path: Path) -> None:
       lineguard keys status --config server.yaml
       kek_0193…  active   created 2026-11-22T00:47:02Z   data keys: 120433
     """
-    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+    from lineguard.server.admin import all_data_key_stores
+    from lineguard.server.keystore import open_keyring
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     provider = open_keyring(settings)
@@ -129,8 +131,10 @@ def rotate(config_path: Path, batch_size: int) -> None:
     """
     from rich.progress import Progress, TaskID
 
+    from lineguard.server.admin import all_data_key_stores
     from lineguard.server.audit import record
-    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+    from lineguard.server.keystore import open_keyring
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     provider = open_keyring(settings)
@@ -182,8 +186,10 @@ def prune(config_path: Path, grace_s: int) -> None:
       lineguard keys prune --config /etc/lineguard/server.yaml
       destroyed kek_0193…
     """
+    from lineguard.server.admin import all_data_key_stores
     from lineguard.server.audit import record
-    from lineguard.server.keystore import all_data_key_stores, open_keyring, open_storage
+    from lineguard.server.keystore import open_keyring
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     provider = open_keyring(settings)

@@ -41,14 +41,14 @@ def token(
     """
     from datetime import timedelta
 
+    from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session, load_ca
-    from lineguard.server.nodes import service
 
     settings = load_server_config(config_file)
     hours = ttl_hours if ttl_hours is not None else settings.pki.enrollment_token_hours
     plant_ca = load_ca(settings)
     with admin_session(settings) as admin:
-        issued = service.issue_token(
+        issued = node_service.issue_token(
             admin.session,
             ca=plant_ca,
             node_id=node_id,
@@ -72,11 +72,11 @@ def list_(config_file: Path) -> None:
     Example:
       lineguard node list --config server.yaml
     """
+    from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session
-    from lineguard.server.nodes import service
 
     with admin_session(load_server_config(config_file)) as admin:
-        nodes = service.list_nodes(admin.session)
+        nodes = node_service.list_nodes(admin.session)
     if not nodes:
         click.echo("no nodes enrolled")
     for n in nodes:
@@ -99,9 +99,11 @@ def revoke(config_file: Path, node_id: str, reason: str) -> None:
     Example:
       lineguard node revoke --config server.yaml line1-node --reason "replaced hardware"
     """
+    from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session
-    from lineguard.server.nodes import service
 
     with admin_session(load_server_config(config_file)) as admin:
-        service.revoke(admin.session, node_id=node_id, reason=reason, actor=admin.actor, audit=admin.audit)
+        node_service.revoke(
+            admin.session, node_id=node_id, reason=reason, actor=admin.actor, audit=admin.audit
+        )
     click.echo(f"node {node_id} revoked")

@@ -36,11 +36,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from lineguard.config.server import ServerConfig
-    from lineguard.server.auth.catalog import Action
-    from lineguard.server.auth.engine import Target
-    from lineguard.server.auth.runtime import AuthRuntime
+    from lineguard.server.auth import Action, AuthRuntime, Target
     from lineguard.server.context import AuditHook
-    from lineguard.server.registry.publisher import Registry
+    from lineguard.server.registry import Registry
 
 __all__ = ["registry"]
 
@@ -62,7 +60,7 @@ class _Cli:
     sessions: sessionmaker[Session]
 
     def registry(self) -> Registry:
-        from lineguard.server.registry.publisher import Registry
+        from lineguard.server.registry import Registry
 
         return Registry.from_settings(self.settings)
 
@@ -76,9 +74,9 @@ class _Person:
 @contextmanager
 def _open(config_file: Path) -> Iterator[_Cli]:
     from lineguard.config import load_server_config
-    from lineguard.server.auth.runtime import AuthRuntime
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_file)
     engine, sessions = open_storage(settings)
@@ -94,10 +92,7 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
     """Who the step is for, if the policy lets them do ``action`` (on ``target``, or anywhere)."""
     from lineguard.cli.keys_cmd import cli_actor
     from lineguard.contracts.audit import AccessDenied
-    from lineguard.server.auth.accounts import user_by_name
-    from lineguard.server.auth.engine import Subject
-    from lineguard.server.auth.grants import active_grants
-    from lineguard.server.auth.scoping import readable_scope
+    from lineguard.server.auth import Subject, active_grants, readable_scope, user_by_name
 
     user = user_by_name(cli.session, username)
     if user is None:
@@ -128,7 +123,7 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
 def _confirm(cli: _Cli, username: str, purpose: str) -> None:
     """The person proves themself for this four-eyes step: password, then a fresh code."""
     from lineguard.cli.keys_cmd import cli_actor
-    from lineguard.server.auth.login import confirm_person
+    from lineguard.server.auth import confirm_person
     from lineguard.server.protection import default_sealer
 
     password = click.prompt(f"password of {username}", hide_input=True, err=True)
@@ -147,7 +142,7 @@ def _confirm(cli: _Cli, username: str, purpose: str) -> None:
 
 
 def _echo_version(version: Any, as_json: bool, done: str) -> None:
-    from lineguard.server.registry.schemas import ModelVersionView
+    from lineguard.server.registry import ModelVersionView
 
     view = ModelVersionView.of(version)
     if as_json:
@@ -160,7 +155,7 @@ def _echo_version(version: Any, as_json: bool, done: str) -> None:
 
 
 def _echo_release(row: Any, as_json: bool) -> None:
-    from lineguard.server.registry.schemas import ReleaseView
+    from lineguard.server.registry import ReleaseView
 
     view = ReleaseView.of(row)
     if as_json:
@@ -200,8 +195,8 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
     Example:
       lineguard registry register models/bracket-v2 --as q.engineer --config server.yaml
     """
-    from lineguard.server.auth.catalog import Action
-    from lineguard.server.registry import service
+    from lineguard.server import registry as workflow
+    from lineguard.server.auth import Action
 
     if not (package / "model.onnx").is_file():
         msg = f"{package} is not a model package folder (no model.onnx in it)"
@@ -209,7 +204,7 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
     with _open(config_file) as cli:
         person = _person(cli, username, Action.MODEL_CONFIGURATION_WRITE)
         _confirm(cli, username, "model_version.register")
-        version = service.register(
+        version = workflow.register(
             cli.session,
             registry=cli.registry(),
             package_dir=package,
@@ -221,12 +216,11 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
 
 
 def _decide(config_file: Path, username: str, version_id: str, reason: str | None, as_json: bool) -> None:
-    from lineguard.server.auth.catalog import Action
-    from lineguard.server.auth.engine import Target
-    from lineguard.server.registry import service
+    from lineguard.server import registry as workflow
+    from lineguard.server.auth import Action, Target
 
     with _open(config_file) as cli:
-        version = service.get_version(cli.session, version_id)
+        version = workflow.get_version(cli.session, version_id)
         # The approval route's own question (check_approval): the forbid on approving one's own.
         target = Target(
             site=cli.runtime.site, line=None, kind="deployment", requested_by=version.registered_by
@@ -235,9 +229,9 @@ def _decide(config_file: Path, username: str, version_id: str, reason: str | Non
         _confirm(cli, username, "model_version.approve" if reason is None else "model_version.reject")
         common = {"version_id": version_id, "approver_id": person.user_id, "actor": person.actor}
         if reason is None:
-            decided = service.approve(cli.session, audit=cli.audit, **common)
+            decided = workflow.approve(cli.session, audit=cli.audit, **common)
         else:
-            decided = service.reject(cli.session, audit=cli.audit, reason=reason, **common)
+            decided = workflow.reject(cli.session, audit=cli.audit, reason=reason, **common)
         _echo_version(decided, as_json, "approved" if reason is None else "rejected")
 
 
@@ -279,9 +273,8 @@ def reject(version_id: str, reason: str, username: str, config_file: Path, as_js
 
 def _check_targets(cli: _Cli, username: str, lines: list[str], nodes: list[str]) -> _Person:
     """The deploy route's per-line check; a node counts as its line."""
-    from lineguard.server.auth.catalog import Action
-    from lineguard.server.auth.engine import Target
-    from lineguard.server.nodes.models import Node
+    from lineguard.server.auth import Action, Target
+    from lineguard.server.nodes import Node
 
     all_lines = list(lines)
     for node_id in nodes:
@@ -322,11 +315,11 @@ def deploy(
     Example:
       lineguard registry deploy mv_01J… --line line-1 --as q.engineer --config server.yaml
     """
-    from lineguard.server.registry import service
+    from lineguard.server import registry as workflow
 
     with _open(config_file) as cli:
         person = _check_targets(cli, username, list(lines), list(nodes))
-        row = service.deploy(
+        row = workflow.deploy(
             cli.session,
             registry=cli.registry(),
             version_id=version_id,
@@ -361,11 +354,11 @@ def rollback(
     Example:
       lineguard registry rollback --line line-1 --reason "false rejects" --as q.engineer --config server.yaml
     """
-    from lineguard.server.registry import service
+    from lineguard.server import registry as workflow
 
     with _open(config_file) as cli:
         person = _check_targets(cli, username, [line] if line else [], [node] if node else [])
-        row = service.rollback(
+        row = workflow.rollback(
             cli.session,
             registry=cli.registry(),
             line=line,
@@ -388,12 +381,12 @@ def list_versions(config_file: Path, as_json: bool) -> None:
     Example:
       lineguard registry list --config server.yaml
     """
-    from lineguard.server.registry import service
-    from lineguard.server.registry.schemas import ModelVersionView, ReleaseView
+    from lineguard.server import registry as workflow
+    from lineguard.server.registry import ModelVersionView, ReleaseView
 
     with _open(config_file) as cli:
-        versions = [ModelVersionView.of(v) for v in service.list_versions(cli.session)]
-        releases = [ReleaseView.of(r) for r in service.list_releases(cli.session)]
+        versions = [ModelVersionView.of(v) for v in workflow.list_versions(cli.session)]
+        releases = [ReleaseView.of(r) for r in workflow.list_releases(cli.session)]
     if as_json:
         doc = {
             "versions": [v.model_dump(mode="json") for v in versions],

@@ -39,8 +39,8 @@ def sweep(config_path: Path) -> None:
       lineguard retention sweep --config server.yaml
       sweep swp_0193…: inspection_events 1200 deleted, alerts 14 deleted, 2 held; 1214 data keys shredded
     """
-    from lineguard.server.keystore import open_storage
     from lineguard.server.retention import run_sweep
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
@@ -71,8 +71,8 @@ def hold(config_path: Path, category_name: str, record_id: str, reason: str) -> 
           --record evt_0193ab… --reason "customer complaint 2026-117"
       hold_0193… placed on inspection_events/evt_0193ab…
     """
-    from lineguard.server.keystore import open_storage
     from lineguard.server.retention import place_hold
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
@@ -102,8 +102,8 @@ def release(config_path: Path, hold_id: str, reason: str) -> None:
     Example:
       lineguard retention release --config server.yaml hold_0193… --reason "case closed"
     """
-    from lineguard.server.keystore import open_storage
     from lineguard.server.retention import release_hold
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
@@ -126,9 +126,8 @@ def status(config_path: Path) -> None:
     """
     from sqlalchemy import select
 
-    from lineguard.server.keystore import open_storage
-    from lineguard.server.retention import CATEGORIES
-    from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
+    from lineguard.server.retention import CATEGORIES, LegalHoldRow, RetentionSweepRow
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     click.echo("retention:")

@@ -23,7 +23,7 @@ __all__ = ["server_session"]
 
 @contextmanager
 def server_session(config_file: Path) -> Iterator[tuple[ServerConfig, Session]]:
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_file)
     engine, sessions = open_storage(settings)

@@ -109,8 +109,8 @@ def _after_change(config_path: Path | None, setting: str, before: Any, after: An
     from lineguard.contracts.audit import ConfigChanged
     from lineguard.crypto import canonical_json
     from lineguard.server.audit import record
-    from lineguard.server.keystore import open_storage
-    from lineguard.server.registry.publisher import Registry
+    from lineguard.server.registry import Registry
+    from lineguard.server.storage import open_storage
 
     settings = load_server_config(config_path)
     published = Registry.from_settings(settings).publish_trust()

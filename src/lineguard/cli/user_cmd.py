@@ -26,7 +26,7 @@ from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from lineguard.server.auth.runtime import AuthRuntime
+    from lineguard.server.auth import AuthRuntime
     from lineguard.server.context import AuditHook
 
 __all__ = ["user"]
@@ -58,10 +58,9 @@ def _actor() -> str:
 def _open(config_path: Path) -> Iterator[_Cli]:
     from lineguard.config import load_config
     from lineguard.config.server import ServerConfig
-    from lineguard.server.app import database_url
-    from lineguard.server.auth.runtime import AuthRuntime
+    from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
-    from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+    from lineguard.server.storage import create_engine_for, database_url, session_factory, upgrade_to_head
 
     settings = load_config(config_path)
     if not isinstance(settings, ServerConfig):
@@ -80,7 +79,7 @@ def _open(config_path: Path) -> Iterator[_Cli]:
 
 
 def _find(cli: _Cli, username: str) -> Any:
-    from lineguard.server.auth.accounts import user_by_name
+    from lineguard.server.auth import user_by_name
 
     found = user_by_name(cli.session, username)
     if found is None:
@@ -137,10 +136,7 @@ def create_admin(username: str, display_name: str, config_path: Path) -> None:
     """
     from sqlalchemy import select
 
-    from lineguard.server.auth.accounts import create_user
-    from lineguard.server.auth.catalog import Role
-    from lineguard.server.auth.grants import grant_role
-    from lineguard.server.auth.models import RoleGrant
+    from lineguard.server.auth import Role, RoleGrant, create_user, grant_role
 
     with _open(config_path) as cli:
         existing = cli.session.scalars(
@@ -196,9 +192,7 @@ def add(
       lineguard user add v.partner --name "Vic Vendor" --role external_partner \\
           --lines line-3 --until 2027-01-31 --config server.yaml
     """
-    from lineguard.server.auth.accounts import create_user
-    from lineguard.server.auth.catalog import Role
-    from lineguard.server.auth.grants import grant_role
+    from lineguard.server.auth import Role, create_user, grant_role
 
     parsed_roles = [_role(r) for r in roles]
     with _open(config_path) as cli:
@@ -230,7 +224,7 @@ def add(
 
 
 def _role(value: str) -> str:
-    from lineguard.server.auth.catalog import Role
+    from lineguard.server.auth import Role
 
     try:
         return Role(value).value
@@ -252,8 +246,7 @@ def grant(username: str, role: str, lines: str | None, until: str | None, config
     Example:
       lineguard user grant j.doe production_supervisor --lines line-1,line-2 --config server.yaml
     """
-    from lineguard.server.auth.catalog import Role
-    from lineguard.server.auth.grants import describe, grant_role
+    from lineguard.server.auth import Role, describe, grant_role
 
     with _open(config_path) as cli:
         row = grant_role(
@@ -281,7 +274,7 @@ def revoke(grant_id: str, config_path: Path) -> None:
     Example:
       lineguard user revoke grt_0193c1d2e3f4... --config server.yaml
     """
-    from lineguard.server.auth.grants import revoke_role
+    from lineguard.server.auth import revoke_role
 
     with _open(config_path) as cli:
         row = revoke_role(
@@ -301,7 +294,7 @@ def disable(username: str, config_path: Path) -> None:
     Example:
       lineguard user disable j.doe --config server.yaml
     """
-    from lineguard.server.auth.accounts import disable_user
+    from lineguard.server.auth import disable_user
 
     with _open(config_path) as cli:
         disable_user(
@@ -321,7 +314,7 @@ def unlock(username: str, config_path: Path) -> None:
     Example:
       lineguard user unlock j.doe --config server.yaml
     """
-    from lineguard.server.auth.login import unlock_account
+    from lineguard.server.auth import unlock_account
 
     with _open(config_path) as cli:
         cleared = unlock_account(cli.session, user=_find(cli, username), by=cli.actor, audit=cli.audit)
@@ -339,7 +332,7 @@ def reset_mfa(username: str, config_path: Path) -> None:
     Example:
       lineguard user reset-mfa j.doe --config server.yaml
     """
-    from lineguard.server.auth.login import reset_mfa as reset
+    from lineguard.server.auth import reset_mfa as reset
 
     with _open(config_path) as cli:
         reset(cli.session, runtime=cli.runtime, user=_find(cli, username), by=cli.actor, audit=cli.audit)
@@ -357,7 +350,7 @@ def reset_password(username: str, config_path: Path) -> None:
     Example:
       lineguard user reset-password j.doe --config server.yaml
     """
-    from lineguard.server.auth.accounts import reset_password as reset
+    from lineguard.server.auth import reset_password as reset
 
     with _open(config_path) as cli:
         password = reset(
@@ -380,9 +373,7 @@ def list_users(config_path: Path) -> None:
     from rich.table import Table
     from sqlalchemy import select
 
-    from lineguard.server.auth.grants import describe, grant_rows
-    from lineguard.server.auth.lockout import account_key, locked_until
-    from lineguard.server.auth.models import User
+    from lineguard.server.auth import User, account_key, describe, grant_rows, locked_until
 
     table = Table("user", "name", "state", "MFA", "roles (grant id: scope)")
     with _open(config_path) as cli:

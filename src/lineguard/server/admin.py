@@ -15,19 +15,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
-from lineguard.server.app import create_app, database_url
+from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore
+from lineguard.server.app import create_app
 from lineguard.server.context import AuditHook
-from lineguard.server.pki import PlantCa, ca_paths
-from lineguard.server.pki.ca import CaPaths, IssuedCertificate
+from lineguard.server.keystore import SqlDataKeyStore, signer_key_store_path
+from lineguard.server.pki import CaPaths, IssuedCertificate, PlantCa, ca_paths
 from lineguard.server.protection import default_audit, ensure_keyring
-from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+from lineguard.server.storage import open_engine, session_factory, upgrade_to_head
 
 __all__ = [
     "AdminSession",
     "admin_session",
+    "all_data_key_stores",
     "cli_actor",
     "ensure_server_certificate",
     "init_ca",
@@ -59,15 +61,30 @@ class AdminSession:
 
 @contextmanager
 def admin_session(settings: ServerConfig) -> Iterator[AdminSession]:
-    password = settings.database.password.resolve().get_secret_value() if settings.database.password else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine_for(database_url(settings), password=password, pool_size=1)
+    engine = open_engine(settings, pool_size=1)
     try:
         upgrade_to_head(engine)
         with session_factory(engine)() as session:
             yield AdminSession(session, default_audit(settings), cli_actor())
     finally:
         engine.dispose()
+
+
+def all_data_key_stores(settings: ServerConfig, sessions: sessionmaker[Session]) -> dict[str, DataKeyStore]:
+    """Every place the server keeps wrapped data keys, by name: rotation must cover them all.
+
+    The ``data_keys`` table; the audit key's own store; and the SQLite sidecar store
+    under ``data_dir/keys`` when an older or alternative setup uses one.
+    """
+    stores: dict[str, DataKeyStore] = {"database": SqlDataKeyStore(sessions)}
+    for name, path in (
+        ("audit-key", signer_key_store_path(settings.data_dir / "audit")),
+        ("sidecar", settings.data_dir / "keys" / "datakeys.db"),
+    ):
+        if path.exists():
+            stores[name] = SqliteDataKeyStore(path)
+    return stores
 
 
 def load_ca(settings: ServerConfig) -> PlantCa:

@@ -31,18 +31,20 @@ from lineguard.server import logsafe
 from lineguard.server.audit import Checkpoints
 from lineguard.server.auth import AuthRuntime, document_access_answers
 from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
-from lineguard.server.dashboard import LiveSettings, SecurityHeaders
+from lineguard.server.dashboard import LiveSettings, install_site
 from lineguard.server.egress import build_gate
 from lineguard.server.errors import install_error_handlers
 from lineguard.server.evidence_views import EvidenceViewsState
+from lineguard.server.headers import SecurityHeaders
 from lineguard.server.ingest import IngestState
 from lineguard.server.integrations import IntegrationsState
 from lineguard.server.once import Once
 from lineguard.server.pki import PlantCa
+from lineguard.server.protection import default_audit, default_sealer
 from lineguard.server.registry import Registry
-from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+from lineguard.server.storage import open_engine, session_factory, upgrade_to_head
 
-__all__ = ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "database_url", "domain_modules"]
+__all__ = ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "domain_modules"]
 
 #: FastAPI's native OpenTelemetry off, OTLP export from environment variables included
 #: (FASTAPI_OTEL_AUTO_CONFIGURE would otherwise add exporters): docs/security.md.
@@ -56,13 +58,6 @@ TELEMETRY_OFF: TelemetryConfig = {
 
 #: An async context manager factory that runs for the app's lifetime.
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
-
-
-def database_url(settings: ServerConfig) -> str:
-    """The configured URL, or SQLite (WAL) under ``data_dir``."""
-    if settings.database.url:
-        return settings.database.url
-    return f"sqlite:///{settings.data_dir / 'lineguard.db'}"
 
 
 def domain_modules(leaf: str) -> list[Any]:
@@ -105,18 +100,11 @@ def create_app(
     them each is opened from the settings on first use. Every domain's state is built
     here, once (:class:`~lineguard.server.context.ServerContext`).
     """
-    from lineguard.server import protection
-
     if engine is None:
-        password = (
-            settings.database.password.resolve().get_secret_value() if settings.database.password else None
-        )
-        engine = create_engine_for(
-            database_url(settings), password=password, pool_size=settings.database.pool_size
-        )
+        engine = open_engine(settings)
     sessions = session_factory(engine)
-    audit_hook = audit if audit is not None else protection.default_audit(settings)
-    sealer = sealer if sealer is not None else protection.default_sealer(settings, sessions)
+    audit_hook = audit if audit is not None else default_audit(settings)
+    sealer = sealer if sealer is not None else default_sealer(settings, sessions)
     gate = build_gate(settings, sessions=sessions, audit=audit_hook)
     context = ServerContext(
         settings=settings,
@@ -167,8 +155,6 @@ def create_app(
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
     # The dashboard's pages and static files live at the site root, not under /api/v1.
-    from lineguard.server.dashboard.site import install_site
-
     install_site(app)
     document_access_answers(app)  # 401/403 on every guarded operation of the OpenAPI description
     app.add_middleware(SecurityHeaders)  # nosniff, HSTS, no-store, CSP on every answer

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from lineguard.cli.main import cli
 from lineguard.config import load_server_config
 from lineguard.server.audit.models import AuditEntryRow
-from lineguard.server.keystore import open_storage
+from lineguard.server.storage import open_storage
 
 
 @pytest.fixture

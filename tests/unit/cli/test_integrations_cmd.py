@@ -14,8 +14,8 @@ from lineguard.cli.main import cli
 from lineguard.config import load_server_config
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.integrations import CmmsDeliveryRow, WorkOrder, queue_work_order
-from lineguard.server.keystore import open_storage
 from lineguard.server.protection import NoEncryption
+from lineguard.server.storage import open_storage
 from tests.support.http_stub import HttpStub, Reply
 from tests.support.test_pki import TestCa
 

@@ -57,7 +57,8 @@ def _run_fail(*args: str) -> str:
 
 def test_rotate_rewraps_every_store_and_prune_destroys_the_old_kek(server_yaml: Path) -> None:
     from lineguard.server.audit.models import AuditEntryRow
-    from lineguard.server.keystore import open_envelope, open_keyring, open_storage
+    from lineguard.server.keystore import open_envelope, open_keyring
+    from lineguard.server.storage import open_storage
 
     make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)
@@ -87,7 +88,8 @@ def test_rotate_rewraps_every_store_and_prune_destroys_the_old_kek(server_yaml: 
 
 def test_prune_keeps_a_kek_that_still_wraps_data(sqlite_server_yaml: Path) -> None:
     server_yaml = sqlite_server_yaml
-    from lineguard.server.keystore import open_envelope, open_keyring, open_storage
+    from lineguard.server.keystore import open_envelope, open_keyring
+    from lineguard.server.storage import open_storage
 
     make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)

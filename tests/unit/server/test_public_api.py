@@ -9,11 +9,11 @@ import pytest
 PUBLIC = {
     "lineguard.server.storage": [
         "Base", "TableRows", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads",
-        "insert_many", "insert_rows", "session_factory", "upgrade_to_head", "utcnow",
+        "database_url", "insert_many", "insert_rows", "load_all_models", "open_engine", "open_storage",
+        "session_factory",
+        "upgrade_to_head", "utcnow",
     ],
-    "lineguard.server.app": [
-        "API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "database_url", "domain_modules",
-    ],
+    "lineguard.server.app": ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "domain_modules"],
     "lineguard.server.tls": [
         "MODERN_CIPHERS", "TLS_EXTENSION", "PeerCertificateProtocol", "ServerThread",
         "client_certificate_pem", "serve", "serve_workers", "server_ssl_context", "uvicorn_config",

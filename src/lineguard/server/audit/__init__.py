@@ -19,7 +19,13 @@ from lineguard.server.audit.hook import AuditRecorder
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
 from lineguard.server.audit.scheduled import Checkpoints
 from lineguard.server.audit.service import prune, record
-from lineguard.server.audit.signing import AuditSigner, key_id_of, load_public_key, public_key_pem
+from lineguard.server.audit.signing import (
+    AuditSigner,
+    key_id_of,
+    load_public_key,
+    public_key_pem,
+)
+from lineguard.server.audit.syslog import SyslogTarget, forward_new_entries
 from lineguard.server.audit.throttle import AuditThrottle
 from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
 from lineguard.server.audit.witness import ChainWitness
@@ -38,10 +44,12 @@ __all__ = [
     "ExportedLog",
     "LogSource",
     "MerkleFrontier",
+    "SyslogTarget",
     "Verifier",
     "VerifyReport",
     "create_checkpoint",
     "entry_hash",
+    "forward_new_entries",
     "key_id_of",
     "load_public_key",
     "prune",

@@ -28,7 +28,7 @@ from lineguard.server.audit.signing import AuditSigner
 from lineguard.server.audit.throttle import THROTTLE_ACTOR, AuditThrottle
 from lineguard.server.audit.witness import ChainWitness
 from lineguard.server.context import ServerContext
-from lineguard.server.keystore.envelope import open_keyring
+from lineguard.server.keystore import open_keyring
 
 __all__ = ["DEFAULT_CHECKPOINT_INTERVAL_S", "Checkpoints", "checkpoint_now", "flush_throttle", "lifespan"]
 

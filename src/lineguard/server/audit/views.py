@@ -16,8 +16,7 @@ from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry
 from lineguard.server.audit.signing import load_public_key
 from lineguard.server.audit.verifier import Ed25519Verifier
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, require
+from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 
 __all__ = ["router"]

@@ -17,7 +17,14 @@
 
 from __future__ import annotations
 
-from lineguard.server.auth.accounts import looks_shared
+from lineguard.server.auth.accounts import (
+    change_password,
+    create_user,
+    disable_user,
+    looks_shared,
+    reset_password,
+    user_by_name,
+)
 from lineguard.server.auth.approval import check_approval, ensure_four_eyes
 from lineguard.server.auth.catalog import ACTIONS, CATEGORIES, ROLES, Action, Category, Role
 from lineguard.server.auth.dependencies import (
@@ -25,12 +32,15 @@ from lineguard.server.auth.dependencies import (
     allow_authenticated,
     allow_node,
     allow_public,
+    current_principal,
     declared_routes,
     require,
 )
 from lineguard.server.auth.engine import Decision, Grant, PolicyEngine, Subject, Target
+from lineguard.server.auth.grants import active_grants, describe, grant_role, grant_rows, revoke_role
 from lineguard.server.auth.grants import describe as describe_grant
-from lineguard.server.auth.grants import revoke_role
+from lineguard.server.auth.lockout import account_key, locked_until
+from lineguard.server.auth.login import confirm_person, enroll_without_browser, reset_mfa, unlock_account
 from lineguard.server.auth.matrix import Matrix, build_matrix, matrix_target, sample_grant
 from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.auth.openapi import document_access_answers
@@ -58,20 +68,36 @@ __all__ = [
     "Subject",
     "Target",
     "User",
+    "account_key",
+    "active_grants",
     "allow_authenticated",
     "allow_node",
     "allow_public",
     "build_matrix",
+    "change_password",
     "check_approval",
+    "confirm_person",
     "conflicts",
+    "create_user",
+    "current_principal",
     "declared_routes",
+    "describe",
     "describe_grant",
+    "disable_user",
     "document_access_answers",
+    "enroll_without_browser",
     "ensure_four_eyes",
+    "grant_role",
+    "grant_rows",
+    "locked_until",
     "looks_shared",
     "matrix_target",
     "readable_scope",
     "require",
+    "reset_mfa",
+    "reset_password",
     "revoke_role",
     "sample_grant",
+    "unlock_account",
+    "user_by_name",
 ]

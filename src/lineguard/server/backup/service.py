@@ -43,8 +43,7 @@ from lineguard.contracts.ids import new_id
 from lineguard.crypto import DecryptingReader, EncryptingWriter, KdfParams, atomic_write, utc_text
 from lineguard.server.backup.archive import ArchiveHeader, read_header, write_header
 from lineguard.server.backup.rows import decode_row, encode_row
-from lineguard.server.storage import Base, current_heads
-from lineguard.server.storage._migrate import load_all_models
+from lineguard.server.storage import Base, current_heads, load_all_models
 
 __all__ = ["BackupReport", "Manifest", "create_backup", "restore_backup", "verify_backup"]
 

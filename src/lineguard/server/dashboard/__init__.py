@@ -5,18 +5,15 @@ dashboard needs (live alert stream, inspection record detail, audited evidence r
   (``create_app`` calls :func:`install_site`); they hold no data.
 * :mod:`.views` is mounted under ``/api/v1`` like every domain's routes, with the same
   permission checks (``require(action)``) and read auditing.
-* :mod:`.headers` is the one place the strict Content-Security-Policy is written.
+* The strict Content-Security-Policy is written in one place, :mod:`lineguard.server.headers`
+  (shared with every route that serves evidence or pages).
 """
 
-from lineguard.server.dashboard.headers import CONTENT_SECURITY_POLICY, SecurityHeaders, security_headers
 from lineguard.server.dashboard.live import LiveSettings
 from lineguard.server.dashboard.site import PAGES, install_site
 
 __all__ = [
-    "CONTENT_SECURITY_POLICY",
     "PAGES",
     "LiveSettings",
-    "SecurityHeaders",
     "install_site",
-    "security_headers",
 ]

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from lineguard.server.query.schemas import AlertView
+from lineguard.server.query import AlertView
 
 __all__ = ["LiveSettings", "alert_frames", "sse_frame"]
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lineguard.server.query.schemas import AlertView
+from lineguard.server.query import AlertView
 
 __all__ = ["AlertDetail", "EvidenceAnswer", "EvidenceRequest", "RecordView"]
 

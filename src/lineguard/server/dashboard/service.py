@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.errors import NotFoundError
 from lineguard.server.context import Sealer
 from lineguard.server.dashboard.schemas import RecordView
-from lineguard.server.ingest.models import AlertRow, InspectionEventRow
-from lineguard.server.query.service import alert_view
+from lineguard.server.ingest import AlertRow, InspectionEventRow
+from lineguard.server.query import alert_view
 
 __all__ = ["alert_view", "find_alert", "find_record", "find_record_or_none", "record_view"]
 

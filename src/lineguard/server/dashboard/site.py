@@ -24,8 +24,8 @@ from fastapi.params import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from lineguard.contracts.errors import NotFoundError
-from lineguard.server.auth.dependencies import allow_public
-from lineguard.server.dashboard.headers import security_headers
+from lineguard.server.auth import allow_public
+from lineguard.server.headers import security_headers
 from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
 
 __all__ = ["PAGES", "Page", "install_site", "render_page", "router", "static_file"]

@@ -24,17 +24,15 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import LineGuardError
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, current_principal, require
+from lineguard.server import evidence_views, query
+from lineguard.server.auth import Access, Action, current_principal, require
 from lineguard.server.context import API_PREFIX, get_session
 from lineguard.server.dashboard import service
-from lineguard.server.dashboard.headers import security_headers
 from lineguard.server.dashboard.live import alert_frames
 from lineguard.server.dashboard.schemas import AlertDetail, EvidenceAnswer, EvidenceRequest, RecordView
-from lineguard.server.evidence_views import service as evidence_views
-from lineguard.server.ingest.models import NodeHealthRow
-from lineguard.server.query import service as query
-from lineguard.server.query.schemas import AlertView
+from lineguard.server.headers import security_headers
+from lineguard.server.ingest import NodeHealthRow
+from lineguard.server.query import AlertView
 
 __all__ = ["router"]
 

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from lineguard.crypto import utc_text
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, require
+from lineguard.server.auth import Access, Action, require
 from lineguard.server.egress.schemas import DenialOut, EgressStatus, RuleOut
 
 __all__ = ["router"]

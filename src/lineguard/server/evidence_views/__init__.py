@@ -12,6 +12,10 @@ Files: ``relay.py`` (in-memory state), ``jpeg.py`` and ``provenance.py`` (checks
 ``service.py``, ``schemas.py``, ``views.py`` (routes) and ``scheduled.py`` (purging).
 """
 
+from lineguard.server.evidence_views.service import open_view
 from lineguard.server.evidence_views.state import EvidenceViewsState
 
-__all__ = ["EvidenceViewsState"]
+__all__ = [
+    "EvidenceViewsState",
+    "open_view",
+]

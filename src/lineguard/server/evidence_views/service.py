@@ -30,8 +30,7 @@ from lineguard.contracts.evidence_view import (
     NodeTimeoutError,
 )
 from lineguard.contracts.validation import format_validation_error
-from lineguard.server.auth.dependencies import Access
-from lineguard.server.auth.events import emit
+from lineguard.server.auth import Access
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.provenance import (
     CertificateRecord,
@@ -41,9 +40,8 @@ from lineguard.server.evidence_views.provenance import (
     ProvenanceVerifier,
 )
 from lineguard.server.evidence_views.relay import Delivered, View
-from lineguard.server.ingest.models import InspectionEventRow
-from lineguard.server.nodes.models import Node, NodeCertificate
-from lineguard.server.nodes.service import NodeIdentity
+from lineguard.server.ingest import InspectionEventRow
+from lineguard.server.nodes import Node, NodeCertificate, NodeIdentity
 
 __all__ = [
     "accept_reply",
@@ -109,7 +107,7 @@ def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None
         reason=reason[:500],
         outcome="success" if result == "delivered" else "failure",
     )
-    emit(access.context.audit, access.session, event, actor=access.principal.actor)
+    access.context.audit(access.session, event, actor=access.principal.actor)
     access.session.commit()
 
 
@@ -128,7 +126,7 @@ def collect(*, access: Access, view_id: str) -> View | Delivered:
             reason="the view was opened by another person or browser session",
             source_ip=access.request.client.host if access.request.client else None,
         )
-        emit(access.context.audit, access.session, denied, actor=principal.actor)
+        access.context.audit(access.session, denied, actor=principal.actor)
         access.session.commit()
         raise NotFoundError(missing)
     if view.state in ("queued", "sent"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lineguard.server.evidence_views.relay import EvidenceRelay
-from lineguard.server.ingest.limits import TokenBuckets
+from lineguard.server.limits import TokenBuckets
 
 __all__ = ["POLL_BURST", "POLL_RATE_PER_S", "EvidenceViewsState"]
 

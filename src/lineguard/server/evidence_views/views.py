@@ -29,17 +29,15 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import ContractError
 from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceViewRequests
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, allow_node, require
+from lineguard.server.auth import Access, Action, allow_node, require
 from lineguard.server.context import get_context, get_session
-from lineguard.server.dashboard.headers import security_headers
 from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import Delivered
 from lineguard.server.evidence_views.schemas import ViewPending
-from lineguard.server.ingest.limits import read_limited_body
-from lineguard.server.nodes.identity import CurrentNode
-from lineguard.server.nodes.service import NodeIdentity
-from lineguard.server.tls.protocol import client_certificate_pem
+from lineguard.server.headers import security_headers
+from lineguard.server.limits import read_limited_body
+from lineguard.server.nodes import CurrentNode, NodeIdentity
+from lineguard.server.tls import client_certificate_pem
 
 __all__ = ["router"]
 

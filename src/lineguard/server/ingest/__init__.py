@@ -8,10 +8,12 @@ and records the outcome in the audit log.
 
 from lineguard.server.ingest.models import (
     ALL_PARTS,
+    UNKNOWN_MODEL_ID,
     AlertRow,
     CameraHealthRow,
     InspectionEventRow,
     NodeHealthRow,
+    RollupDaily,
     RollupHourly,
     WorkOrderRow,
 )
@@ -19,14 +21,16 @@ from lineguard.server.ingest.state import IngestState
 
 #: The tables are exported read-only in spirit: other domains read them (the MQTT
 #: publisher follows inspection_events and alerts by row id; work-order triggers become
-#: recommendations), only ingest writes them.
+#: recommendations; the dashboard and queries read them), only ingest writes them.
 __all__ = [
     "ALL_PARTS",
+    "UNKNOWN_MODEL_ID",
     "AlertRow",
     "CameraHealthRow",
     "IngestState",
     "InspectionEventRow",
     "NodeHealthRow",
+    "RollupDaily",
     "RollupHourly",
     "WorkOrderRow",
 ]

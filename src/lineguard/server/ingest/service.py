@@ -59,8 +59,8 @@ from lineguard.server.ingest.models import (
 from lineguard.server.ingest.rollups import rollup_rows
 from lineguard.server.ingest.rows import alert_row, event_row, part_row, seal_all, work_order_row
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
-from lineguard.server.nodes.service import NodeIdentity, emit
-from lineguard.server.protection import staged_sealer
+from lineguard.server.keystore import staged_sealer
+from lineguard.server.nodes import NodeIdentity
 from lineguard.server.review import ALERT, PART_VERDICT, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
 
@@ -189,7 +189,7 @@ def record_rejection(session: Session, *, node_id: str, reason: str, audit: Audi
     """Count and audit a refused batch (its items are not stored)."""
     now = datetime.now(UTC)
     insert_many(session, [_counter_rows(node_id, now, batches_rejected=1)])
-    emit(audit, session, IngestBatchRejected(node_id=node_id, reason=reason[:500]), actor=f"node:{node_id}")
+    audit(session, IngestBatchRejected(node_id=node_id, reason=reason[:500]), actor=f"node:{node_id}")
     session.commit()
 
 
@@ -266,7 +266,7 @@ def ingest_batch(
             alerts=len(batch.alerts),
             duplicates=duplicates,
         )
-        emit(audit, session, accepted, actor=f"node:{node.node_id}")
+        audit(session, accepted, actor=f"node:{node.node_id}")
         session.commit()
     return IngestReceipt(node_id=node.node_id, acknowledged=total, stored=stored, duplicates=duplicates)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from lineguard.config.server import ServerConfig
-from lineguard.server.ingest.limits import TokenBuckets
+from lineguard.server.limits import TokenBuckets
 
 __all__ = ["IngestState", "SqliteWriteGate"]
 

@@ -22,13 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from lineguard.contracts.errors import LineGuardError
 from lineguard.contracts.events import IngestBatch, NodeHeartbeat
 from lineguard.contracts.validation import parse_message
-from lineguard.server.auth.dependencies import allow_node
+from lineguard.server.auth import allow_node
 from lineguard.server.context import ServerContext, get_context, get_session
 from lineguard.server.ingest import service
-from lineguard.server.ingest.limits import read_limited_body
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
-from lineguard.server.nodes.identity import CurrentNode, presented_certificate
-from lineguard.server.nodes.service import NodeIdentity, authenticate_certificate
+from lineguard.server.limits import read_limited_body
+from lineguard.server.nodes import CurrentNode, NodeIdentity, authenticate_certificate, presented_certificate
 
 __all__ = ["router"]
 

@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import NotFoundError, PayloadTooLargeError
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, allow_public, require
+from lineguard.server.auth import Access, Action, allow_public, require
 from lineguard.server.context import ServerContext, get_context, get_session
 from lineguard.server.integrations import service
 from lineguard.server.integrations.probe import ProbeResult, probe

@@ -4,20 +4,15 @@
 configured keyring (file or PKCS#11) over :class:`SqlDataKeyStore`.
 """
 
-from lineguard.server.keystore.envelope import (
-    all_data_key_stores,
-    open_envelope,
-    open_keyring,
-    open_storage,
-    signer_key_store_path,
-)
+from lineguard.server.keystore.envelope import open_envelope, open_keyring, signer_key_store_path
+from lineguard.server.keystore.staged import StagedKeyRows, staged_sealer
 from lineguard.server.keystore.store import SqlDataKeyStore
 
 __all__ = [
     "SqlDataKeyStore",
-    "all_data_key_stores",
+    "StagedKeyRows",
     "open_envelope",
     "open_keyring",
-    "open_storage",
     "signer_key_store_path",
+    "staged_sealer",
 ]

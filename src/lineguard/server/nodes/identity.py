@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.errors import AuthenticationError
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes.service import NodeIdentity, authenticate_certificate
-from lineguard.server.tls.protocol import client_certificate_pem
+from lineguard.server.tls import client_certificate_pem
 
 __all__ = ["CurrentNode", "current_node", "presented_certificate"]
 

@@ -30,8 +30,13 @@ from lineguard.contracts.errors import AuthenticationError, ConflictError, Input
 from lineguard.server.context import AuditHook
 from lineguard.server.nodes.models import EnrollmentToken, Node, NodeCertificate, NodeStatus
 from lineguard.server.nodes.schemas import CertificateResponse, NodeView
-from lineguard.server.pki import EnrollmentTokenText, PlantCa, certificate_fingerprint
-from lineguard.server.pki.tokens import hash_secret, secrets_match
+from lineguard.server.pki import (
+    EnrollmentTokenText,
+    PlantCa,
+    certificate_fingerprint,
+    hash_secret,
+    secrets_match,
+)
 
 __all__ = [
     "NodeIdentity",

@@ -15,8 +15,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import NotFoundError
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, allow_node, allow_public, require
+from lineguard.server.auth import Access, Action, allow_node, allow_public, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import service
 from lineguard.server.nodes.identity import CurrentNode

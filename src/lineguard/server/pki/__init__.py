@@ -9,14 +9,17 @@ first contact (like kubeadm's discovery hash).
 
 from __future__ import annotations
 
-from lineguard.server.pki.ca import PlantCa, ca_paths, certificate_fingerprint
-from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret
+from lineguard.server.pki.ca import CaPaths, IssuedCertificate, PlantCa, ca_paths, certificate_fingerprint
+from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret, secrets_match
 
 __all__ = [
     "TOKEN_PREFIX",
+    "CaPaths",
     "EnrollmentTokenText",
+    "IssuedCertificate",
     "PlantCa",
     "ca_paths",
     "certificate_fingerprint",
     "hash_secret",
+    "secrets_match",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
 from lineguard.server.context import Sealer
-from lineguard.server.ingest.models import (
+from lineguard.server.ingest import (
     ALL_PARTS,
     UNKNOWN_MODEL_ID,
     AlertRow,
@@ -38,7 +38,7 @@ from lineguard.server.ingest.models import (
     RollupDaily,
     RollupHourly,
 )
-from lineguard.server.nodes.models import Node
+from lineguard.server.nodes import Node
 from lineguard.server.query.schemas import (
     AlertView,
     CameraHealthView,

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, require
+from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 from lineguard.server.query import service
 from lineguard.server.query.schemas import (

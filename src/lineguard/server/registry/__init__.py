@@ -15,5 +15,31 @@ what they installed or refused; every step lands in the audit log.
 
 from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
 from lineguard.server.registry.publisher import Registry
+from lineguard.server.registry.schemas import ModelVersionView, ReleaseView
+from lineguard.server.registry.service import (
+    approve,
+    deploy,
+    get_version,
+    list_releases,
+    list_versions,
+    register,
+    reject,
+    rollback,
+)
 
-__all__ = ["ModelVersion", "ModelVersionState", "Registry", "ReleaseRow"]
+__all__ = [
+    "ModelVersion",
+    "ModelVersionState",
+    "ModelVersionView",
+    "Registry",
+    "ReleaseRow",
+    "ReleaseView",
+    "approve",
+    "deploy",
+    "get_version",
+    "list_releases",
+    "list_versions",
+    "register",
+    "reject",
+    "rollback",
+]

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import new_id
-from lineguard.server.auth.approval import ensure_four_eyes
+from lineguard.server.auth import ensure_four_eyes
 from lineguard.server.context import AuditHook
 from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
 from lineguard.server.registry.publisher import Registry

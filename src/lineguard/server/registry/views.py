@@ -29,12 +29,9 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError, NotFoundError, PayloadTooLargeError
-from lineguard.server.auth.approval import check_approval
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, allow_node, require
+from lineguard.server.auth import Access, Action, allow_node, check_approval, require
 from lineguard.server.context import get_context, get_session
-from lineguard.server.nodes.identity import CurrentNode
-from lineguard.server.nodes.models import Node
+from lineguard.server.nodes import CurrentNode, Node
 from lineguard.server.registry import service
 from lineguard.server.registry.schemas import (
     DeployRequest,

@@ -6,6 +6,7 @@
 * :func:`place_hold` / :func:`release_hold` — legal holds on named records.
 """
 
+from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
 from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category, register
 from lineguard.server.retention.scheduled import Sweeper, start_sweeper
@@ -13,7 +14,9 @@ from lineguard.server.retention.service import SweepResult, place_hold, release_
 
 __all__ = [
     "CATEGORIES",
+    "LegalHoldRow",
     "RetentionCategory",
+    "RetentionSweepRow",
     "SweepResult",
     "Sweeper",
     "category",

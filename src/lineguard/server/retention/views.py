@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.crypto import utc_text
-from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.dependencies import Access, require
+from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 from lineguard.server.retention import service
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow

@@ -6,6 +6,9 @@ Every domain puts its tables in ``server/<domain>/models.py`` on :class:`Base` a
 an Alembic revision under ``server/storage/migrations/versions/`` whose
 ``down_revision`` is the current head; a test checks there is exactly one head and that
 ``upgrade head`` yields exactly ``Base.metadata`` on SQLite and PostgreSQL.
+
+:func:`open_storage` (and :func:`open_engine`, :func:`database_url`) is the one way the
+server and the command-line tools open the database from ``server.yaml``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 from lineguard.server.storage._base import Base, UtcDateTime, utcnow
 from lineguard.server.storage._bulk import TableRows, insert_many, insert_rows
 from lineguard.server.storage._engine import create_engine_for, session_factory
-from lineguard.server.storage._migrate import alembic_config, current_heads, upgrade_to_head
+from lineguard.server.storage._migrate import alembic_config, current_heads, load_all_models, upgrade_to_head
+from lineguard.server.storage._open import database_url, open_engine, open_storage
 
 __all__ = [
     "Base",
@@ -22,8 +26,12 @@ __all__ = [
     "alembic_config",
     "create_engine_for",
     "current_heads",
+    "database_url",
     "insert_many",
     "insert_rows",
+    "load_all_models",
+    "open_engine",
+    "open_storage",
     "session_factory",
     "upgrade_to_head",
     "utcnow",

@@ -40,7 +40,7 @@ def _run(*args: str, code: int = 0) -> str:
 
 def test_export_verify_and_detect_tampering(server_yaml: Path, tmp_path: Path) -> None:
     from lineguard.server.audit import record
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     make_test_keyring(server_yaml)
     settings = load_server_config(server_yaml)

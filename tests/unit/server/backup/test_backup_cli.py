@@ -35,7 +35,7 @@ def _config(tmp_path: Path, name: str) -> Path:
 
 def test_create_verify_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lineguard.server.audit.models import AuditEntryRow
-    from lineguard.server.keystore import open_storage
+    from lineguard.server.storage import open_storage
 
     monkeypatch.setenv("LG_TEST_BK_KEYRING", "keyring passphrase, long enough")
     monkeypatch.setenv("LINEGUARD_BACKUP_PASSPHRASE", "backup passphrase, also long")

@@ -1,4 +1,4 @@
-"""Security headers of everything the dashboard serves.
+"""Security headers of every answer the server gives (one place; the kernel, shared by every domain).
 
 The Content-Security-Policy allows scripts, styles, fonts, images and connections
 from the server's own origin only: no inline script or style, no ``eval``, no third

@@ -1,4 +1,5 @@
-"""Per-node rate limiting (token bucket) and a request body read under a size limit.
+"""Per-node rate limiting (token bucket) and a request body read under a size limit,
+shared by every domain that takes requests from nodes (ingest, evidence views).
 
 The body is read chunk by chunk and refused with 413 as soon as it passes the limit,
 whether or not the client sent a Content-Length (a lying or absent header changes
