@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.testclient import TestClient
 from tests.unit.server.auth.harness import AuthHarness, StrictAuditTrail, harness_settings, running_harness
 
+from lineguard.contracts.errors import ConfigError
 from lineguard.server.app import create_app
+from lineguard.server.auth import allow_public, refuse_undeclared_routes
 from lineguard.server.auth.catalog import ROLES, Action, Role
 from lineguard.server.auth.dependencies import (
     AUDITED_READS,
@@ -74,6 +77,29 @@ def test_a_route_without_a_declaration_fails_the_walk(tmp_path: Path) -> None:
 
     app.include_router(sneaky, prefix="/api/v1")
     assert _undeclared(app) == ["['GET'] /api/v1/sneaky: declares 0 access rules"]
+
+
+def test_the_server_refuses_to_start_with_an_undeclared_route(tmp_path: Path) -> None:
+    """Deny by default at start-up, not only in this walk: the app never serves it."""
+    app = _app(tmp_path)
+    refuse_undeclared_routes(app)  # what create_app mounted is all declared
+    sneaky = APIRouter()
+
+    @sneaky.get("/sneaky")
+    def sneaky_route() -> dict[str, str]:
+        return {"secret": "data"}
+
+    @sneaky.post("/twice", dependencies=[Depends(allow_public("a")), Depends(allow_public("b"))])
+    def twice() -> None:
+        return None
+
+    app.include_router(sneaky, prefix="/api/v1")
+    with pytest.raises(ConfigError) as refused:
+        refuse_undeclared_routes(app)
+    assert "['GET'] /api/v1/sneaky: declares 0 access rules" in refused.value.message
+    assert "['POST'] /api/v1/twice: declares 2 access rules" in refused.value.message
+    with pytest.raises(ConfigError, match="refusing to start"), TestClient(app):
+        pass  # start-up (the lifespan) refuses before any request is served
 
 
 # ---- every route × every role ---------------------------------------------------------

@@ -7,6 +7,10 @@ The app is assembled from its domains, each a folder under ``lineguard.server``:
 * ``<domain>/scheduled.py`` exporting ``lifespan(app)``, an async context manager run
   for the app's lifetime (the retention sweeper starts here).
 
+Every route must declare its access rule (``require``, ``allow_authenticated``,
+``allow_public`` or ``allow_node``): ``create_app`` raises ``ConfigError`` naming any
+route that does not, and so does start-up for routes mounted afterwards.
+
 Start-up runs, in order: migrations (``upgrade head``), each domain's lifespan, then
 any ``lifespan_hooks`` given by the caller; shutdown runs them in reverse. Errors
 become responses in :mod:`lineguard.server.errors` only.
@@ -29,7 +33,7 @@ from lineguard import __version__
 from lineguard.config.server import ServerConfig
 from lineguard.server import logsafe
 from lineguard.server.audit import Checkpoints
-from lineguard.server.auth import AuthRuntime, document_access_answers
+from lineguard.server.auth import AuthRuntime, document_access_answers, refuse_undeclared_routes
 from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
 from lineguard.server.dashboard import LiveSettings, install_site
 from lineguard.server.egress import build_gate
@@ -130,6 +134,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        refuse_undeclared_routes(app)  # also those mounted after create_app returned
         upgrade_to_head(context.engine)
         async with AsyncExitStack() as stack:
             for hook in [*domain_lifespans, *lifespan_hooks]:
@@ -156,6 +161,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     # The dashboard's pages and static files live at the site root, not under /api/v1.
     install_site(app)
+    refuse_undeclared_routes(app)  # deny by default: an undeclared route never starts
     document_access_answers(app)  # 401/403 on every guarded operation of the OpenAPI description
     app.add_middleware(SecurityHeaders)  # nosniff, HSTS, no-store, CSP on every answer
     return app

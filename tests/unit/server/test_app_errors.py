@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import ConflictError, CryptoError
 from lineguard.server.app import API_PREFIX, create_app
+from lineguard.server.auth import allow_public
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
 from tests.unit.server.conftest import AuditTrail
@@ -25,7 +26,7 @@ class Widget(BaseModel):
     size: int
 
 
-probe = APIRouter(prefix="/probe")
+probe = APIRouter(prefix="/probe", dependencies=[Depends(allow_public("a test probe of the error handlers"))])
 
 
 @probe.post("/widgets")

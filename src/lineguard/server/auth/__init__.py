@@ -34,7 +34,9 @@ from lineguard.server.auth.dependencies import (
     allow_public,
     current_principal,
     declared_routes,
+    refuse_undeclared_routes,
     require,
+    undeclared_routes,
 )
 from lineguard.server.auth.engine import Decision, Grant, PolicyEngine, Subject, Target
 from lineguard.server.auth.grants import active_grants, describe, grant_role, grant_rows, revoke_role
@@ -93,11 +95,13 @@ __all__ = [
     "looks_shared",
     "matrix_target",
     "readable_scope",
+    "refuse_undeclared_routes",
     "require",
     "reset_mfa",
     "reset_password",
     "revoke_role",
     "sample_grant",
+    "undeclared_routes",
     "unlock_account",
     "user_by_name",
 ]

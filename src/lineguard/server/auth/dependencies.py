@@ -47,7 +47,7 @@ from lineguard.contracts.audit import (
     InspectionRecordsRead,
     PlantDataRead,
 )
-from lineguard.contracts.errors import AuthenticationError, PermissionDeniedError
+from lineguard.contracts.errors import AuthenticationError, ConfigError, PermissionDeniedError
 from lineguard.server.auth.api_tokens import resolve_token
 from lineguard.server.auth.bearer import API_TOKEN_PREFIX, csrf_matches
 from lineguard.server.auth.catalog import Action, Category
@@ -73,7 +73,9 @@ __all__ = [
     "allow_public",
     "current_principal",
     "declared_routes",
+    "refuse_undeclared_routes",
     "require",
+    "undeclared_routes",
 ]
 
 SESSION_COOKIE = "__Host-lineguard_session"
@@ -150,6 +152,29 @@ def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
             )
         )
     return found
+
+
+def undeclared_routes(app: FastAPI) -> list[str]:
+    """The API routes of ``app`` that do not declare exactly one access rule, described."""
+    return [
+        f"{sorted(route.methods)} {route.path}: declares {len(route.rules)} access rules"
+        for route in declared_routes(app)
+        if route.is_api and len(route.rules) != 1
+    ]
+
+
+def refuse_undeclared_routes(app: FastAPI) -> None:
+    """Deny by default at start-up: a route that declares no access rule (or several) is a
+    :class:`~lineguard.contracts.errors.ConfigError` and the server does not start, rather
+    than serving it to anyone. ``create_app`` calls this once its routes are mounted and
+    again when the app starts (a route mounted later is caught there)."""
+    problems = undeclared_routes(app)
+    if problems:
+        msg = (
+            "every route must declare exactly one of require(...), allow_authenticated(), "
+            "allow_public() or allow_node(); refusing to start: " + "; ".join(problems)
+        )
+        raise ConfigError(msg)
 
 
 def access_rules(route: APIRoute | Dependant) -> list[AccessRule]:

@@ -14,8 +14,9 @@ def test_public_api_is_pinned() -> None:
         "allow_public", "build_matrix", "change_password", "check_approval", "confirm_person", "conflicts",
         "create_user", "current_principal", "declared_routes", "describe", "describe_grant", "disable_user",
         "document_access_answers", "enroll_without_browser", "ensure_four_eyes", "grant_role", "grant_rows",
-        "locked_until", "looks_shared", "matrix_target", "readable_scope", "require", "reset_mfa",
-        "reset_password", "revoke_role", "sample_grant", "unlock_account", "user_by_name",
+        "locked_until", "looks_shared", "matrix_target", "readable_scope", "refuse_undeclared_routes",
+        "require", "reset_mfa", "reset_password", "revoke_role", "sample_grant", "undeclared_routes",
+        "unlock_account", "user_by_name",
     }  # fmt: skip
     for name in auth.__all__:
         assert getattr(auth, name) is not None

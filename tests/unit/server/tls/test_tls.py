@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Engine
 
 from lineguard.config.server import HttpConfig, ServerConfig
 from lineguard.edge.identity import enroll, node_ssl_context
 from lineguard.server.app import API_PREFIX, create_app
+from lineguard.server.auth import allow_public
 from lineguard.server.context import ServerContext
 from lineguard.server.nodes import service
 from lineguard.server.pki import ca_paths
@@ -26,7 +27,7 @@ from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.server.tls import ServerThread, client_certificate_pem
 from tests.unit.server.conftest import AuditTrail, Plant, make_plant_ca
 
-probe = APIRouter()
+probe = APIRouter(dependencies=[Depends(allow_public("a test probe of the TLS layer"))])
 
 
 @probe.get("/tls-probe")
