@@ -11,7 +11,7 @@ use exactly once, even under concurrent first requests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
+from lineguard.contracts.audit import AuditEvent
 from lineguard.server.egress import EgressGate
 from lineguard.server.once import Once
 
@@ -58,9 +59,15 @@ class Sealer(Protocol):
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes: ...
 
 
-#: ``audit(session, name, **fields)`` appends one typed audit event in the caller's
-#: transaction (the audit domain's single choke point, adapted in ``server/app.py``).
-AuditHook = Callable[..., None]
+class AuditHook(Protocol):
+    """The audit domain's single choke point: ``audit(session, event, actor=...)`` appends
+    one typed event (:mod:`lineguard.contracts.audit`) in the caller's transaction.
+
+    ``lineguard.server.audit.AuditRecorder`` is the server's; there is no other way to
+    write an audit entry, and no event by name.
+    """
+
+    def __call__(self, session: Session, event: AuditEvent, /, *, actor: str) -> None: ...
 
 
 @dataclass

@@ -37,8 +37,8 @@ class AuditTrail:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.actors: list[str] = []  # beside ``events``, one per event
 
-    def __call__(self, session: Session, event: str | AuditEvent, /, *, actor: str, **fields: Any) -> None:
-        self.events.append(checked_audit_call(event, actor, fields))
+    def __call__(self, session: Session, event: AuditEvent, /, *, actor: str) -> None:
+        self.events.append(checked_audit_call(event, actor))
         self.actors.append(actor)
 
     def names(self) -> list[str]:

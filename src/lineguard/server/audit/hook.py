@@ -1,20 +1,17 @@
-"""The audit hook handed to ``create_app``: named events in, typed entries out.
+"""The server's audit recorder: typed events in, hash-chained entries out.
 
-``ServerContext.audit(session, "ingest.batch_accepted", actor="node:n1", node_id=…,
-batch_id=…, events=100)`` builds the typed event named in
-:mod:`lineguard.contracts.audit` and appends it through :func:`record`, in the
-caller's transaction. A ready event may be passed instead of a name. Benchmarks
-measure the cost of auditing with ``AuditRecorder(enabled=False)``.
+``ServerContext.audit(session, IngestBatchAccepted(node_id=…, batch_id=…, events=100),
+actor="node:n1")`` appends the event through :func:`record`, in the caller's
+transaction. Events are the typed contracts of :mod:`lineguard.contracts.audit`,
+validated where they are built; there is no way to audit by name with loose fields.
+Benchmarks measure the cost of auditing with ``AuditRecorder(enabled=False)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.audit import AuditEvent, audit_event_class
+from lineguard.contracts.audit import AuditEvent
 from lineguard.contracts.errors import ContractError
 from lineguard.server.audit.service import record
 
@@ -22,24 +19,16 @@ __all__ = ["AuditRecorder"]
 
 
 class AuditRecorder:
-    """Callable ``(session, name_or_event, *, actor, **fields)``; the server's ``AuditHook``."""
+    """Callable ``(session, event, *, actor)``: the server's ``AuditHook``."""
 
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
 
-    def __call__(self, session: Session, event: str | AuditEvent, /, *, actor: str, **fields: Any) -> None:
+    def __call__(self, session: Session, event: AuditEvent, /, *, actor: str) -> None:
         if not self.enabled:
             return
-        if isinstance(event, str):
-            cls = audit_event_class(event)
-            try:
-                event = cls(**fields)
-            except ValidationError as exc:
-                msg = f"audit event {cls.event_name!r} is malformed"
-                details = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-                raise ContractError(msg, details=details) from None
-        elif fields:
-            msg = "pass either an event object or a name with fields, not both"
+        if not isinstance(event, AuditEvent):  # an untyped caller (a name, a dict) is a bug
+            msg = f"audit events are typed (lineguard.contracts.audit), not {type(event).__name__}"
             raise ContractError(msg)
         record(session, event, actor=actor)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.audit import ApiTokenRevoked, PasswordChanged, UserCreated, UserDisabled
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import uuid7
-from lineguard.server.auth.events import emit, user_actor
+from lineguard.server.auth.events import user_actor
 from lineguard.server.auth.lockout import account_key, clear_locks
 from lineguard.server.auth.models import ApiToken, BrowserSession, User
 from lineguard.server.auth.runtime import AuthRuntime
@@ -117,7 +117,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    emit(audit, session, UserCreated(username=name, roles=[]), actor=by)
+    audit(session, UserCreated(username=name, roles=[]), actor=by)
     return user, password
 
 
@@ -130,7 +130,7 @@ def reset_password(session: Session, *, runtime: AuthRuntime, user: User, by: st
     clear_locks(session, account=account_key(user.username))
     end_sessions(session, user_id=user.id, runtime=runtime)
     revoke_tokens(session, runtime=runtime, user=user, reason="password_reset", by=by, audit=audit)
-    emit(audit, session, PasswordChanged(username=user.username), actor=by)
+    audit(session, PasswordChanged(username=user.username), actor=by)
     return password
 
 
@@ -148,7 +148,7 @@ def change_password(
     user.password_changed_at = runtime.now()
     actor = user_actor(user.username)
     revoke_tokens(session, runtime=runtime, user=user, reason="password_changed", by=actor, audit=audit)
-    emit(audit, session, PasswordChanged(username=user.username), actor=actor)
+    audit(session, PasswordChanged(username=user.username), actor=actor)
 
 
 def revoke_tokens(
@@ -171,7 +171,7 @@ def revoke_tokens(
     now = runtime.now()
     for token in live:
         token.revoked_at = now
-        emit(audit, session, ApiTokenRevoked(token_id=token.id, reason=reason), actor=by)
+        audit(session, ApiTokenRevoked(token_id=token.id, reason=reason), actor=by)
     return len(live)
 
 
@@ -195,4 +195,4 @@ def disable_user(session: Session, *, runtime: AuthRuntime, user: User, by: str,
     ended = end_sessions(session, user_id=user.id, runtime=runtime)
     revoked = revoke_tokens(session, runtime=runtime, user=user, reason="disabled", by=by, audit=audit)
     log.info("disabled %s: %d sessions ended, %d tokens revoked", user.username, ended, revoked)
-    emit(audit, session, UserDisabled(username=user.username), actor=by)
+    audit(session, UserDisabled(username=user.username), actor=by)

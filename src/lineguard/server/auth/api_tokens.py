@@ -22,7 +22,7 @@ from lineguard.contracts.errors import AuthenticationError, InputError, NotFound
 from lineguard.contracts.ids import uuid7
 from lineguard.server.auth.bearer import digest, new_api_token, parse_api_token
 from lineguard.server.auth.catalog import Action
-from lineguard.server.auth.events import emit, user_actor
+from lineguard.server.auth.events import user_actor
 from lineguard.server.auth.models import ApiToken, User
 from lineguard.server.auth.principal import Principal
 from lineguard.server.auth.runtime import AuthRuntime
@@ -88,7 +88,7 @@ def issue_token(
     event = ApiTokenIssued(
         token_id=token_id, owner=owner.username, scopes=row.actions, expires_at=row.expires_at
     )
-    emit(audit, session, event, actor=user_actor(owner.username))
+    audit(session, event, actor=user_actor(owner.username))
     return text, row
 
 
@@ -130,5 +130,5 @@ def revoke_token(
         raise NotFoundError(msg)
     if row.revoked_at is None:
         row.revoked_at = runtime.now()
-        emit(audit, session, ApiTokenRevoked(token_id=row.id), actor=by.actor)
+        audit(session, ApiTokenRevoked(token_id=row.id), actor=by.actor)
     return row

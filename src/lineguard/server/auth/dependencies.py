@@ -52,7 +52,6 @@ from lineguard.server.auth.api_tokens import resolve_token
 from lineguard.server.auth.bearer import API_TOKEN_PREFIX, csrf_matches
 from lineguard.server.auth.catalog import Action, Category
 from lineguard.server.auth.engine import Decision, Subject, Target
-from lineguard.server.auth.events import emit
 from lineguard.server.auth.grants import active_grants
 from lineguard.server.auth.principal import Principal
 from lineguard.server.auth.runtime import AuthRuntime
@@ -304,7 +303,7 @@ class Access:
             event = PlantDataRead(domain=_PLANT_DOMAINS[category], query=query, records=records)
         else:
             event = InspectionRecordsRead(query=query, records=records)
-        emit(self.context.audit, self.session, event, actor=self.principal.actor)
+        self.context.audit(self.session, event, actor=self.principal.actor)
         self.session.commit()
 
 
@@ -335,7 +334,7 @@ def _deny(
         reason=reason[:500],
         source_ip=_source(request),
     )
-    emit(context.audit, session, event, actor=actor)
+    context.audit(session, event, actor=actor)
     session.commit()
 
 

@@ -1,8 +1,8 @@
 """How access control writes to the audit log: typed events, one call.
 
 Events are the typed contracts of :mod:`lineguard.contracts.audit` (documented in
-``docs/audit-events.md``), validated where they are built. :func:`emit` hands one to the
-server's audit choke point, ``ServerContext.audit(session, event, actor=...)``
+``docs/audit-events.md``), validated where they are built, and handed to the server's
+audit choke point, ``ServerContext.audit(session, event, actor=...)``
 (``lineguard.server.audit.record`` behind it), in the caller's transaction (a denial or
 a failed sign-in commits its event on its own). Actors read ``user:<name>``, ``token:<id>`` or
 ``cli:<os user>``. No password, code, session id or token secret is ever a field.
@@ -10,17 +10,8 @@ a failed sign-in commits its event on its own). Actors read ``user:<name>``, ``t
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
-from lineguard.contracts.audit import AuditEvent
-from lineguard.server.context import AuditHook
-
-__all__ = ["emit", "user_actor"]
+__all__ = ["user_actor"]
 
 
 def user_actor(username: str) -> str:
     return f"user:{username}"
-
-
-def emit(audit: AuditHook, session: Session, event: AuditEvent, *, actor: str) -> None:
-    audit(session, event, actor=actor)

@@ -26,7 +26,6 @@ from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import uuid7
 from lineguard.server.auth.catalog import ROLES, Action, Role
 from lineguard.server.auth.engine import Grant, Subject, Target
-from lineguard.server.auth.events import emit
 from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.separation import conflicts
@@ -125,7 +124,7 @@ def grant_role(
     session.add(row)
     session.flush()
     event = RoleGranted(username=grantee.username, role=role.value, scope=describe(row))
-    emit(audit, session, event, actor=by_label)
+    audit(session, event, actor=by_label)
     return row
 
 
@@ -149,5 +148,5 @@ def revoke_role(
     row.revoked_at, row.revoked_by = now, by_label
     grantee = session.get(User, row.user_id)
     username = grantee.username if grantee is not None else row.user_id
-    emit(audit, session, RoleRevoked(username=username, role=row.role, scope=describe(row)), actor=by_label)
+    audit(session, RoleRevoked(username=username, role=row.role, scope=describe(row)), actor=by_label)
     return row

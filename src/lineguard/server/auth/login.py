@@ -37,7 +37,7 @@ from lineguard.contracts.errors import AuthenticationError, ConflictError
 from lineguard.server.auth import totp
 from lineguard.server.auth.accounts import end_sessions, user_by_name
 from lineguard.server.auth.catalog import ROLES
-from lineguard.server.auth.events import emit, user_actor
+from lineguard.server.auth.events import user_actor
 from lineguard.server.auth.grants import active_grants
 from lineguard.server.auth.lockout import (
     LockoutState,
@@ -97,7 +97,7 @@ def record_failure(
     save_lock(session, account=account, source=source, state=after, now=now)
     if after.lockouts > state.lockouts and after.locked_until is not None:
         event = AccountLocked(username=account, failures=state.failures + 1, source_ip=source)
-        emit(audit, session, event, actor="system:login")
+        audit(session, event, actor="system:login")
 
 
 def ensure_unlocked(session: Session, *, runtime: AuthRuntime, username: str, source: str | None) -> None:
@@ -109,7 +109,7 @@ def ensure_unlocked(session: Session, *, runtime: AuthRuntime, username: str, so
 def unlock_account(session: Session, *, user: User, by: str, audit: AuditHook) -> int:
     """An administrator's unlock: clear the account's locks from every source (audited)."""
     cleared = clear_locks(session, account=account_key(user.username))
-    emit(audit, session, AccountUnlocked(username=user.username, sources_cleared=cleared), actor=by)
+    audit(session, AccountUnlocked(username=user.username, sources_cleared=cleared), actor=by)
     return cleared
 
 
@@ -141,7 +141,7 @@ def login(
         runtime.limiter.hit(source or "unknown", now_s=now.timestamp())
     except TooManyAttemptsError:
         event = LoginFailed(username=username[:64] or "-", reason="rate_limited", source_ip=source)
-        emit(audit, session, event, actor="system:login")
+        audit(session, event, actor="system:login")
         session.commit()
         raise
     user = user_by_name(session, username) if len(username) <= 64 else None
@@ -151,7 +151,7 @@ def login(
         # The same work as an attempt, known name or not: a lock must not answer faster.
         runtime.hasher.burn(password)
         event = LoginFailed(username=account_key(username), reason="locked", source_ip=source)
-        emit(audit, session, event, actor="system:login")
+        audit(session, event, actor="system:login")
         session.commit()
         raise
     if user is None or user.disabled:
@@ -162,7 +162,7 @@ def login(
             reason="unknown_user" if user is None else "disabled",
             source_ip=source,
         )
-        emit(audit, session, event, actor="system:login")
+        audit(session, event, actor="system:login")
         session.commit()
         msg = "wrong user name or password"
         raise AuthenticationError(msg)
@@ -172,7 +172,7 @@ def login(
     except AuthenticationError:
         record_failure(session, runtime=runtime, username=user.username, source=source, audit=audit)
         event = LoginFailed(username=user.username, reason="bad_password", source_ip=source)
-        emit(audit, session, event, actor=actor)
+        audit(session, event, actor=actor)
         session.commit()
         raise
     if runtime.hasher.needs_rehash(user.password_hash):
@@ -187,7 +187,7 @@ def login(
     )
     if state != "mfa_pending":
         succeeded = LoginSucceeded(username=user.username, method="password", source_ip=source)
-        emit(audit, session, succeeded, actor=actor)
+        audit(session, succeeded, actor=actor)
     session.commit()
     return LoginStep(issued=issued, user=user)
 
@@ -215,8 +215,7 @@ def verify_mfa(
     except AuthenticationError as exc:
         record_failure(session, runtime=runtime, username=user.username, source=source, audit=audit)
         log.info("authentication code refused for %s: %s", user.username, exc.message)
-        emit(
-            audit,
+        audit(
             session,
             MfaFailed(username=user.username, source_ip=source),
             actor=user_actor(user.username),
@@ -237,7 +236,7 @@ def verify_mfa(
         replaces=pending,
     )
     event = LoginSucceeded(username=user.username, method="password+totp", source_ip=source)
-    emit(audit, session, event, actor=user_actor(user.username))
+    audit(session, event, actor=user_actor(user.username))
     session.commit()
     return issued
 
@@ -276,11 +275,11 @@ def confirm_mfa_enrollment(
         step = totp.verify_code(secret, code, now=runtime.now(), last_step=None)
     except AuthenticationError:
         event = MfaFailed(username=user.username, source_ip=current.source_address)
-        emit(audit, session, event, actor=user_actor(user.username))
+        audit(session, event, actor=user_actor(user.username))
         session.commit()
         raise
     user.totp_sealed, user.totp_pending_sealed, user.totp_last_step = user.totp_pending_sealed, None, step
-    emit(audit, session, MfaEnrolled(username=user.username), actor=user_actor(user.username))
+    audit(session, MfaEnrolled(username=user.username), actor=user_actor(user.username))
     issued = start_session(
         session,
         runtime=runtime,
@@ -299,7 +298,7 @@ def reset_mfa(session: Session, *, runtime: AuthRuntime, user: User, by: str, au
     """Remove the user's TOTP (lost phone); their sessions end and enrollment starts over."""
     user.totp_sealed, user.totp_pending_sealed, user.totp_last_step = None, None, None
     end_sessions(session, user_id=user.id, runtime=runtime)
-    emit(audit, session, MfaReset(username=user.username), actor=by)
+    audit(session, MfaReset(username=user.username), actor=by)
 
 
 def confirm_person(
@@ -335,7 +334,7 @@ def confirm_person(
     if user is None or user.must_change_password:
         record_failure(session, runtime=runtime, username=username, source=via, audit=audit)
         event = LoginFailed(username=account_key(username), reason="bad_password", source_ip=via[:64])
-        emit(audit, session, event, actor="system:login")
+        audit(session, event, actor="system:login")
         session.commit()
         msg = "wrong user name or password (or a one-time password not yet changed)"
         raise AuthenticationError(msg)
@@ -347,8 +346,7 @@ def confirm_person(
         step = totp.verify_code(secret, code, now=runtime.now(), last_step=user.totp_last_step)
     except AuthenticationError:
         record_failure(session, runtime=runtime, username=user.username, source=via, audit=audit)
-        emit(
-            audit,
+        audit(
             session,
             MfaFailed(username=user.username, source_ip=via[:64]),
             actor=user_actor(user.username),
@@ -357,8 +355,7 @@ def confirm_person(
         raise
     user.totp_last_step = step
     _success(session, runtime=runtime, user=user, source=via)
-    emit(
-        audit,
+    audit(
         session,
         PersonConfirmed(username=user.username, purpose=purpose, via=via),
         actor=user_actor(user.username),
@@ -383,6 +380,6 @@ def enroll_without_browser(
     enrollment = begin_mfa_enrollment(session, runtime=runtime, user=user, sealer=sealer)
     step = totp.verify_code(enrollment.secret, code_of(enrollment.secret), now=runtime.now(), last_step=None)
     user.totp_sealed, user.totp_pending_sealed, user.totp_last_step = user.totp_pending_sealed, None, step
-    emit(audit, session, MfaEnrolled(username=user.username), actor=user_actor(user.username))
+    audit(session, MfaEnrolled(username=user.username), actor=user_actor(user.username))
     session.commit()
     return enrollment.secret

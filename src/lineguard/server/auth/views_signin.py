@@ -17,7 +17,6 @@ from lineguard.server.auth.dependencies import (
     allow_authenticated,
     allow_public,
 )
-from lineguard.server.auth.events import emit
 from lineguard.server.auth.models import BrowserSession, RoleGrant, User
 from lineguard.server.auth.principal import Principal
 from lineguard.server.auth.runtime import AuthRuntime
@@ -142,7 +141,7 @@ def post_logout(
 ) -> None:
     row, _ = _current_row(request, session, principal)
     row.revoked_at = runtime_of(request).now()
-    emit(get_context(request).audit, session, Logout(username=principal.username), actor=principal.actor)
+    get_context(request).audit(session, Logout(username=principal.username), actor=principal.actor)
     session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
     AccessDenied,
-    AuditEvent,
     EnrollmentTokenIssued,
     NodeCertificateRenewed,
     NodeEnrolled,
@@ -50,15 +49,6 @@ __all__ = [
 
 #: Same rule as the contracts' ``Name`` (sites, lines, cameras, nodes).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def emit(audit: AuditHook, session: Session, event: AuditEvent, *, actor: str) -> None:
-    """Hand a typed audit event to the server's audit choke point, in this transaction.
-
-    The event object itself, not its fields: it was validated when it was built, and
-    the recorder would otherwise rebuild (and validate) it from a dump a second time.
-    """
-    audit(session, event, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -118,8 +108,7 @@ def issue_token(
             created_by=created_by,
         )
     )
-    emit(
-        audit,
+    audit(
         session,
         EnrollmentTokenIssued(token_id=token.token_id, line_id=line_id, expires_at=now + ttl),
         actor=created_by,
@@ -195,7 +184,7 @@ def enroll(
             reason=refusal,
             source_ip=source,
         )
-        emit(audit, session, denied, actor="system:enrollment")
+        audit(session, denied, actor="system:enrollment")
         session.commit()
         raise AuthenticationError(refusal)
     assert row is not None  # noqa: S101 - refusal covers None
@@ -216,7 +205,7 @@ def enroll(
     session.flush()
     _record(session, node, issued.certificate, ca, now)
     enrolled = NodeEnrolled(node_id=node.node_id, line_id=node.line_id, certificate_serial=issued.serial_hex)
-    emit(audit, session, enrolled, actor=f"node:{node.node_id}")
+    audit(session, enrolled, actor=f"node:{node.node_id}")
     session.commit()
     return _response(node, issued.pem, ca, issued.not_after)
 
@@ -245,7 +234,7 @@ def renew(
     )
     _record(session, node, issued.certificate, ca, now)
     renewed = NodeCertificateRenewed(node_id=node.node_id, certificate_serial=issued.serial_hex)
-    emit(audit, session, renewed, actor=f"node:{node.node_id}")
+    audit(session, renewed, actor=f"node:{node.node_id}")
     session.commit()
     return _response(node, issued.pem, ca, issued.not_after)
 
@@ -272,7 +261,7 @@ def revoke(
         .where(NodeCertificate.node_id == node_id, NodeCertificate.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    emit(audit, session, NodeRevoked(node_id=node_id, reason=reason[:500]), actor=actor)
+    audit(session, NodeRevoked(node_id=node_id, reason=reason[:500]), actor=actor)
     session.commit()
 
 

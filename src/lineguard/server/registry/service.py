@@ -19,11 +19,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.audit import (
+    ModelApproved,
+    ModelDeployed,
+    ModelRegistered,
+    ModelRejected,
+    ModelRolledBack,
+)
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import new_id
 from lineguard.server.auth import ensure_four_eyes
@@ -101,7 +109,7 @@ def register(
     session.add(version)
     session.flush()
     registry.keep(version.id, package_dir)
-    audit(session, "model.registered", actor=actor, **_fields(version))
+    audit(session, ModelRegistered(**_fields(version)), actor=actor)
     session.commit()
     return version
 
@@ -113,7 +121,7 @@ def approve(
     ensure_four_eyes(requested_by=version.registered_by, approvers=[approver_id])
     version.state = ModelVersionState.APPROVED
     version.decided_by, version.decided_by_actor, version.decided_at = approver_id, actor, datetime.now(UTC)
-    audit(session, "model.approved", actor=actor, **_fields(version))
+    audit(session, ModelApproved(**_fields(version)), actor=actor)
     session.commit()
     return version
 
@@ -126,7 +134,7 @@ def reject(
     version.state = ModelVersionState.REJECTED
     version.decided_by, version.decided_by_actor, version.decided_at = approver_id, actor, datetime.now(UTC)
     version.reject_reason = reason[:500]
-    audit(session, "model.rejected", actor=actor, reason=reason[:500], **_fields(version))
+    audit(session, ModelRejected(reason=reason[:500], **_fields(version)), actor=actor)
     session.commit()
     return version
 
@@ -145,7 +153,7 @@ def deploy(
     version = _deployable(session, version_id)
     row = _new_release(session, registry, version, lines=lines, nodes=nodes, kind="deploy", actor=actor)
     for target in [*row.lines, *row.nodes]:
-        audit(session, "model.deployed", actor=actor, target=target, **_fields(version))
+        audit(session, ModelDeployed(target=target, **_fields(version)), actor=actor)
     session.commit()
     return row
 
@@ -196,14 +204,8 @@ def rollback(
         reason=reason,
         replaces=current.release,
     )
-    audit(
-        session,
-        "model.rolled_back",
-        actor=actor,
-        target=line or node,
-        reason=reason[:500],
-        **_fields(version),
-    )
+    rolled_back = ModelRolledBack(target=line or node, reason=reason[:500], **_fields(version))
+    audit(session, rolled_back, actor=actor)
     session.commit()
     return row
 
@@ -213,31 +215,26 @@ def record_report(session: Session, *, node_id: str, report: UpdateReport, audit
     if report.node_id != node_id:
         msg = f"report names node {report.node_id}, but the client certificate is node {node_id}"
         raise InputError(msg)
-    fields = {
-        "model_id": report.model_id or "unknown",
-        "version": report.model_version or 0,
+    model_id, version = report.model_id or "unknown", report.model_version or 0
+    fields: dict[str, Any] = {
+        "model_id": model_id,
+        "version": version,
         "sha256": report.sha256 or _UNKNOWN_SHA256,
     }
     if report.outcome == "installed":
-        audit(session, "model.deployed", actor=f"node:{node_id}", target=node_id, **fields)
+        audit(session, ModelDeployed(target=node_id, **fields), actor=f"node:{node_id}")
     else:
         release = f"release {report.release}" if report.release else "an update"
         reason = f"node {node_id} refused {release}: check '{report.check}' failed: {report.reason}"
-        audit(
-            session,
-            "model.rejected",
-            actor=f"node:{node_id}",
-            outcome="denied",
-            reason=reason[:500],
-            **fields,
-        )
+        refused = ModelRejected(outcome="denied", reason=reason[:500], **fields)
+        audit(session, refused, actor=f"node:{node_id}")
     session.commit()
 
 
 # -- internals -------------------------------------------------------------------------
 
 
-def _fields(version: ModelVersion) -> dict[str, object]:
+def _fields(version: ModelVersion) -> dict[str, Any]:
     return {"model_id": version.model_id, "version": version.version, "sha256": version.sha256}
 
 

@@ -6,10 +6,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lineguard.contracts.audit import AUDIT_EVENTS, AuditEvent, KeysRotated, LoginFailed
+from lineguard.contracts.audit import AUDIT_EVENTS, AuditEvent, IngestBatchAccepted, KeysRotated, LoginFailed
 from lineguard.contracts.errors import ContractError, InputError
 from lineguard.server.audit import (
     AuditRecorder,
@@ -68,18 +69,20 @@ def test_abstract_event_refused(sessions: sessionmaker[Session]) -> None:
         record(session, AuditEvent(), actor="cli:x")
 
 
-def test_hook_builds_typed_events_by_name(sessions: sessionmaker[Session]) -> None:
+def test_recorder_takes_typed_events_only(sessions: sessionmaker[Session]) -> None:
     hook = AuditRecorder()
     with sessions.begin() as session:
-        hook(session, "ingest.batch_accepted", actor="node:n1", node_id="n1", batch_id="b1", events=100)
-        with pytest.raises(ContractError, match="unknown audit event"):
-            hook(session, "ingest.nope", actor="node:n1")
-        with pytest.raises(ContractError, match="malformed") as err:
-            hook(session, "ingest.batch_accepted", actor="node:n1", node_id="n1", events=-1)
-        assert any("batch_id" in d for d in err.value.details)
+        hook(session, IngestBatchAccepted(node_id="n1", batch_id="b1", events=100), actor="node:n1")
+        with pytest.raises(ContractError, match="audit events are typed"):
+            hook(session, "ingest.batch_accepted", actor="node:n1")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as err:  # a malformed event never gets built
+        IngestBatchAccepted(node_id="n1", events=-1)  # type: ignore[call-arg]
+    assert {str(e["loc"][0]) for e in err.value.errors()} == {"batch_id", "events"}
     assert [r.name for r in _entries(sessions)] == ["ingest.batch_accepted"]
     with sessions.begin() as session:
-        AuditRecorder(enabled=False)(session, "ingest.nope", actor="node:n1")
+        AuditRecorder(enabled=False)(
+            session, IngestBatchAccepted(node_id="n1", batch_id="b2", events=1), actor="node:n1"
+        )
     assert len(_entries(sessions)) == 1
 
 

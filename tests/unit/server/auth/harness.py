@@ -43,8 +43,8 @@ class StrictAuditTrail:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
 
-    def __call__(self, session: Session, event: str | AuditEvent, *, actor: str, **fields: Any) -> None:
-        name, fields = checked_audit_call(event, actor, fields)
+    def __call__(self, session: Session, event: AuditEvent, /, *, actor: str) -> None:
+        name, fields = checked_audit_call(event, actor)
         self.events.append((name, actor, fields))
 
     def names(self) -> list[str]:
