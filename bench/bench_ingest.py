@@ -81,7 +81,7 @@ def serve(data_dir: Path, db_url: str, port: int, protected: bool, workers: int)
     settings = _settings(data_dir, db_url, port, workers)
     ca = load_ca(settings)
     paths = ensure_server_certificate(settings, ca)
-    with admin_session(settings):
+    with admin_session(settings, actor="cli:bench"):
         pass  # migrate once before the workers start
     if protected:
         ensure_keyring(settings)
@@ -228,7 +228,7 @@ def _enroll_nodes(settings, url: str, root: Path) -> list[tuple[str, Path]]:  # 
 
     ca = load_ca(settings)
     nodes = []
-    with admin_session(settings) as admin:
+    with admin_session(settings, actor="cli:bench") as admin:
         tokens = []
         for i in range(NODES):
             node = f"bench-node-{i}"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.keys_cmd import cli_actor
-from lineguard.cli.options import SERVER_CONFIG
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.cli.server_db import server_session
 
 __all__ = ["access_review"]
@@ -21,7 +20,7 @@ def access_review() -> None:
 
 @access_review.command("start")
 @SERVER_CONFIG
-def start(config_file: Path) -> None:
+def start(config_path: Path) -> None:
     """Freeze every account, role, line scope and last sign-in, with the findings, into a review.
 
     \b
@@ -31,7 +30,7 @@ def start(config_file: Path) -> None:
     """
     from lineguard.server.governance import start_review
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         row = start_review(session, settings=settings, actor=cli_actor("access-review"))
     snap = row.snapshot
     click.echo(
@@ -44,7 +43,7 @@ def start(config_file: Path) -> None:
 @SERVER_CONFIG
 @click.option("--review", "review_id", help="Review id (default: the latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
-def show(config_file: Path, review_id: str | None, as_json: bool) -> None:
+def show(config_path: Path, review_id: str | None, as_json: bool) -> None:
     """Show a review: each account with its grants, the findings, and whether a review is overdue.
 
     \b
@@ -53,7 +52,7 @@ def show(config_file: Path, review_id: str | None, as_json: bool) -> None:
     """
     from lineguard.server.governance import access_review_status
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         row, overdue, due = access_review_status(session, settings=settings, review_id=review_id)
     signed = (
         f"signed off by {row.signed_off_by} {row.signed_off_at:%Y-%m-%d}" if row.signed_off_at else "open"
@@ -86,7 +85,7 @@ def show(config_file: Path, review_id: str | None, as_json: bool) -> None:
     "--revoke", "revoke", multiple=True, help="A grant id to revoke as part of the review. Repeatable."
 )
 @click.option("--note", default="", help="What was decided, for the record.")
-def sign_off(config_file: Path, review_id: str, reviewer: str, revoke: tuple[str, ...], note: str) -> None:
+def sign_off(config_path: Path, review_id: str, reviewer: str, revoke: tuple[str, ...], note: str) -> None:
     """Sign a review off, revoking the grants it found unjustified (each revocation audited).
 
     \b
@@ -96,7 +95,7 @@ def sign_off(config_file: Path, review_id: str, reviewer: str, revoke: tuple[str
     """
     from lineguard.server.governance import sign_off_review
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         row = sign_off_review(
             session,
             settings=settings,

@@ -13,18 +13,11 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.keys_cmd import cli_actor
+from lineguard.cli.options import SERVER_CONFIG, cli_actor, optional_server_config
 from lineguard.config import load_server_config
 from lineguard.contracts.errors import InputError
 
 __all__ = ["audit"]
-
-CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The server's server.yaml.",
-)
 
 
 @click.group()
@@ -33,7 +26,7 @@ def audit() -> None:
 
 
 @audit.command("export")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
 def export(config_path: Path, out_path: Path) -> None:
     """Sign a checkpoint over the whole log, then write it as JSON lines (entries + checkpoints).
@@ -69,7 +62,7 @@ def export(config_path: Path, out_path: Path) -> None:
 
 @audit.command("verify")
 @click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@CONFIG
+@optional_server_config("The server's server.yaml.")
 @click.option(
     "--public-key",
     "public_key_path",
@@ -150,7 +143,7 @@ def verify(
 
 
 @audit.command("checkpoint")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 def checkpoint(config_path: Path) -> None:
     """Sign a checkpoint over the log now (the server also does so every few minutes).
 
@@ -176,7 +169,7 @@ def checkpoint(config_path: Path) -> None:
 
 
 @audit.command("public-key")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 def public_key(config_path: Path) -> None:
     """Print the audit public key (PEM) to hand to auditors and the SIEM.
 
@@ -193,7 +186,7 @@ def public_key(config_path: Path) -> None:
 
 
 @audit.command("forward")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 @click.option(
     "--syslog",
     "target_url",

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
-from lineguard.cli.keys_cmd import cli_actor
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import SecretRef, load_server_config
 
 __all__ = ["backup"]
@@ -41,7 +41,7 @@ def backup() -> None:
 
 
 @backup.command("create")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @PASSPHRASE_ENV
 @PASSPHRASE_FILE
@@ -121,7 +121,7 @@ def verify(file: Path, passphrase_env: str, passphrase_file: Path | None) -> Non
 
 @backup.command("restore")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@SERVER_CONFIG
 @PASSPHRASE_ENV
 @PASSPHRASE_FILE
 def restore(file: Path, config_path: Path, passphrase_env: str, passphrase_file: Path | None) -> None:

@@ -19,7 +19,7 @@ def ca() -> None:
 
 @ca.command("init")
 @SERVER_CONFIG
-def init(config_file: Path) -> None:
+def init(config_path: Path) -> None:
     """Create the plant CA (key encrypted with the CA passphrase) and the server certificate.
 
     The passphrase comes from the environment variable or secrets file named by
@@ -34,7 +34,7 @@ def init(config_file: Path) -> None:
     from lineguard.contracts.audit import CaCreated
     from lineguard.server.admin import admin_session, init_ca
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     plant_ca, server_cert = init_ca(settings)
     with admin_session(settings) as admin:
         event = CaCreated(
@@ -49,7 +49,7 @@ def init(config_file: Path) -> None:
 
 @ca.command("show")
 @SERVER_CONFIG
-def show(config_file: Path) -> None:
+def show(config_path: Path) -> None:
     """Print the CA certificate's fingerprint and validity (no passphrase needed).
 
     \b
@@ -61,10 +61,10 @@ def show(config_file: Path) -> None:
     from lineguard.contracts.errors import NotFoundError
     from lineguard.server.pki import ca_paths, certificate_fingerprint
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     path = ca_paths(settings.data_dir).cert
     if not path.exists():
-        msg = f"no plant CA at {path}: run `lineguard ca init --config {config_file}`"
+        msg = f"no plant CA at {path}: run `lineguard ca init --config {config_path}`"
         raise NotFoundError(msg)
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     click.echo(f"subject: {cert.subject.rfc4514_string()}")

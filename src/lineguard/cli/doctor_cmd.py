@@ -20,7 +20,7 @@ _COLOURS = {"pass": "green", "warn": "yellow", "fail": "red"}
 @click.command()
 @SERVER_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for automation).")
-def doctor(config_file: Path, as_json: bool) -> None:
+def doctor(config_path: Path, as_json: bool) -> None:
     """Check the deployment against the go-live checklist; exit 1 when anything fails.
 
     Groups: network, access, data governance, worker communication, vendor assessment,
@@ -38,7 +38,7 @@ def doctor(config_file: Path, as_json: bool) -> None:
     from lineguard.server.governance import GROUPS
     from lineguard.server.governance import doctor as run
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         report = run(session, settings=settings)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

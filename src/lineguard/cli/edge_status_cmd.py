@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from lineguard.cli.options import EDGE_CONFIG
 from lineguard.contracts.errors import NotFoundError
 
 __all__ = ["status"]
@@ -17,13 +18,7 @@ STALE_AFTER_S = 10.0
 
 
 @click.command("status")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The node's edge.yaml (its data_dir holds status.json).",
-)
+@EDGE_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status document.")
 def status(config_path: Path, as_json: bool) -> None:
     """Show the node's health: cameras, fps, latency, drops, outbox backlog, evidence.

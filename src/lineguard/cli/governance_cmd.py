@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.keys_cmd import cli_actor
-from lineguard.cli.options import SERVER_CONFIG
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.cli.server_db import server_session
 from lineguard.contracts.errors import InputError
 
@@ -29,7 +28,7 @@ def governance() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write.",
 )
-def build(config_file: Path, out_dir: Path) -> None:
+def build(config_path: Path, out_dir: Path) -> None:
     """Write every document as HTML and PDF, and manifest.json; audit the manifest's sha256.
 
     Record of processing (GDPR Art. 30), worker notices per line in English and German,
@@ -43,7 +42,7 @@ def build(config_file: Path, out_dir: Path) -> None:
     """
     from lineguard.server.governance import build_documents
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         result = build_documents(session, settings=settings, out_dir=out_dir, actor=cli_actor("governance"))
     click.echo(
         f"built {len(result.documents)} documents into {out_dir} (manifest sha256 {result.manifest_sha256})"
@@ -62,7 +61,7 @@ def _date(value: str) -> date:
 @SERVER_CONFIG
 @click.option("--date", "published_on", required=True, help="The day the notice was put up (YYYY-MM-DD).")
 @click.option("--where", required=True, help="Where workers find it (notice board, intranet page ...).")
-def notice_published(config_file: Path, published_on: str, where: str) -> None:
+def notice_published(config_path: Path, published_on: str, where: str) -> None:
     """Record that the worker notice of the latest build was published (the doctor checks it).
 
     \b
@@ -73,14 +72,14 @@ def notice_published(config_file: Path, published_on: str, where: str) -> None:
     from lineguard.server.governance import record_notice_publication
 
     day = _date(published_on)
-    with server_session(config_file) as (_, session):
+    with server_session(config_path) as (_, session):
         row = record_notice_publication(session, published_on=day, where=where, actor=cli_actor("governance"))
     click.echo(f"recorded: notice of build {row.build_id} published {row.published_on} ({row.where})")
 
 
 @governance.command("config-audit")
 @SERVER_CONFIG
-def config_audit(config_file: Path) -> None:
+def config_audit(config_path: Path) -> None:
     """Audit what changed in server.yaml and the listed edge.yaml files since last recorded.
 
     The server does this at every start; run it after editing a node's edge.yaml. Each
@@ -94,7 +93,7 @@ def config_audit(config_file: Path) -> None:
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.governance import record_config_changes
 
-    with server_session(config_file) as (settings, session):
+    with server_session(config_path) as (settings, session):
         changes = record_config_changes(
             session, settings=settings, audit=AuditRecorder(), actor=cli_actor("governance")
         )

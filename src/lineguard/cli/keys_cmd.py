@@ -8,32 +8,17 @@ time to notice. Each step is recorded in the audit log.
 
 from __future__ import annotations
 
-import getpass
-import re
 from pathlib import Path
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import load_server_config
 from lineguard.contracts.audit import KekDestroyed, KeysRotated
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto import Keyring, keyring_path, rewrap_all
 
-__all__ = ["cli_actor", "keys"]
-
-CONFIG = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The server's server.yaml.",
-)
-
-
-def cli_actor(tool: str) -> str:
-    """``cli:<tool>.<os user>``: who ran a command, in audit-actor form."""
-    user = re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:60] or "unknown"
-    return f"cli:{tool}.{user}"
+__all__ = ["keys"]
 
 
 @click.group()
@@ -42,7 +27,7 @@ def keys() -> None:
 
 
 @keys.command("init")
-@CONFIG
+@SERVER_CONFIG
 def init(config_path: Path) -> None:
     """Create the keyring under data_dir/keys with one active KEK.
 
@@ -75,7 +60,7 @@ def init(config_path: Path) -> None:
 
 
 @keys.command("status")
-@CONFIG
+@SERVER_CONFIG
 def status(config_path: Path) -> None:
     """List the KEKs and how many data keys each one wraps.
 
@@ -115,7 +100,7 @@ def status(config_path: Path) -> None:
 
 
 @keys.command("rotate")
-@CONFIG
+@SERVER_CONFIG
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
 def rotate(config_path: Path, batch_size: int) -> None:
     """Make a new KEK active and re-wrap every data key under it, without downtime.
@@ -167,7 +152,7 @@ def rotate(config_path: Path, batch_size: int) -> None:
 
 
 @keys.command("prune")
-@CONFIG
+@SERVER_CONFIG
 @click.option(
     "--grace-s",
     default=300,
@@ -227,7 +212,7 @@ def prune(config_path: Path, grace_s: int) -> None:
 
 
 @keys.command("change-passphrase")
-@CONFIG
+@SERVER_CONFIG
 @click.option(
     "--new-passphrase-env",
     required=True,

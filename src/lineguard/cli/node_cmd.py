@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.options import SERVER_CONFIG
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import load_server_config
 
 __all__ = ["node"]
@@ -26,7 +26,7 @@ def node() -> None:
     "--ttl-hours", type=float, default=None, help="Token lifetime (default: pki.enrollment_token_hours)."
 )
 def token(
-    config_file: Path, node_id: str, line_id: str, camera_ids: tuple[str, ...], ttl_hours: float | None
+    config_path: Path, node_id: str, line_id: str, camera_ids: tuple[str, ...], ttl_hours: float | None
 ) -> None:
     """Issue a one-time enrollment token binding NODE to a line and its cameras.
 
@@ -44,10 +44,10 @@ def token(
     from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session, load_ca
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     hours = ttl_hours if ttl_hours is not None else settings.pki.enrollment_token_hours
     plant_ca = load_ca(settings)
-    with admin_session(settings) as admin:
+    with admin_session(settings, actor=cli_actor("node")) as admin:
         issued = node_service.issue_token(
             admin.session,
             ca=plant_ca,
@@ -65,7 +65,7 @@ def token(
 
 @node.command("list")
 @SERVER_CONFIG
-def list_(config_file: Path) -> None:
+def list_(config_path: Path) -> None:
     """List enrolled nodes, their binding, status and certificate expiry.
 
     \b
@@ -75,7 +75,7 @@ def list_(config_file: Path) -> None:
     from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session
 
-    with admin_session(load_server_config(config_file)) as admin:
+    with admin_session(load_server_config(config_path), actor=cli_actor("node")) as admin:
         nodes = node_service.list_nodes(admin.session)
     if not nodes:
         click.echo("no nodes enrolled")
@@ -92,7 +92,7 @@ def list_(config_file: Path) -> None:
 @SERVER_CONFIG
 @click.argument("node_id")
 @click.option("--reason", required=True, help="Why (kept in the audit log).")
-def revoke(config_file: Path, node_id: str, reason: str) -> None:
+def revoke(config_path: Path, node_id: str, reason: str) -> None:
     """Revoke NODE_ID: its certificates stop working on its next request.
 
     \b
@@ -102,7 +102,7 @@ def revoke(config_file: Path, node_id: str, reason: str) -> None:
     from lineguard.server import nodes as node_service
     from lineguard.server.admin import admin_session
 
-    with admin_session(load_server_config(config_file)) as admin:
+    with admin_session(load_server_config(config_path), actor=cli_actor("node")) as admin:
         node_service.revoke(
             admin.session, node_id=node_id, reason=reason, actor=admin.actor, audit=admin.audit
         )

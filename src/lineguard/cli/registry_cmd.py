@@ -72,13 +72,13 @@ class _Person:
 
 
 @contextmanager
-def _open(config_file: Path) -> Iterator[_Cli]:
+def _open(config_path: Path) -> Iterator[_Cli]:
     from lineguard.config import load_server_config
     from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
     from lineguard.server.storage import open_storage
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
     try:
         with sessions() as session:
@@ -90,7 +90,7 @@ def _open(config_file: Path) -> Iterator[_Cli]:
 
 def _person(cli: _Cli, username: str, action: Action, target: Target | None = None) -> _Person:
     """Who the step is for, if the policy lets them do ``action`` (on ``target``, or anywhere)."""
-    from lineguard.cli.keys_cmd import cli_actor
+    from lineguard.cli.options import cli_actor
     from lineguard.contracts.audit import AccessDenied
     from lineguard.server.auth import Subject, active_grants, readable_scope, user_by_name
 
@@ -98,7 +98,7 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
     if user is None:
         msg = f"no user named {username!r}: see `lineguard user list`"
         raise NotFoundError(msg)
-    actor = f"{cli_actor('registry')}:{user.username}"[:130]
+    actor = cli_actor("registry", user.username)
     now = cli.runtime.now()
     subject = Subject(user_id=user.id, grants=active_grants(cli.session, user_id=user.id, now=now), mfa=True)
     site = cli.runtime.site
@@ -183,7 +183,7 @@ def registry() -> None:
 @_AS
 @SERVER_CONFIG
 @_JSON
-def register(package: Path, username: str, config_file: Path, as_json: bool) -> None:
+def register(package: Path, username: str, config_path: Path, as_json: bool) -> None:
     """Register a signed package (PACKAGE.sig beside the folder) as the model's next version.
 
     Asks for the registering person's password and authenticator code (typed, or on stdin).
@@ -201,7 +201,7 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
     if not (package / "model.onnx").is_file():
         msg = f"{package} is not a model package folder (no model.onnx in it)"
         raise InputError(msg)
-    with _open(config_file) as cli:
+    with _open(config_path) as cli:
         person = _person(cli, username, Action.MODEL_CONFIGURATION_WRITE)
         _confirm(cli, username, "model_version.register")
         version = workflow.register(
@@ -215,11 +215,11 @@ def register(package: Path, username: str, config_file: Path, as_json: bool) -> 
         _echo_version(version, as_json, "registered")
 
 
-def _decide(config_file: Path, username: str, version_id: str, reason: str | None, as_json: bool) -> None:
+def _decide(config_path: Path, username: str, version_id: str, reason: str | None, as_json: bool) -> None:
     from lineguard.server import registry as workflow
     from lineguard.server.auth import Action, Target
 
-    with _open(config_file) as cli:
+    with _open(config_path) as cli:
         version = workflow.get_version(cli.session, version_id)
         # The approval route's own question (check_approval): the forbid on approving one's own.
         target = Target(
@@ -240,7 +240,7 @@ def _decide(config_file: Path, username: str, version_id: str, reason: str | Non
 @_AS
 @SERVER_CONFIG
 @_JSON
-def approve(version_id: str, username: str, config_file: Path, as_json: bool) -> None:
+def approve(version_id: str, username: str, config_path: Path, as_json: bool) -> None:
     """Approve a registered version: someone other than whoever registered it (four eyes).
 
     Asks for the approver's password and authenticator code (typed, or on stdin).
@@ -249,7 +249,7 @@ def approve(version_id: str, username: str, config_file: Path, as_json: bool) ->
     Example:
       lineguard registry approve mv_01J… --as p.supervisor --config server.yaml
     """
-    _decide(config_file, username, version_id, None, as_json)
+    _decide(config_path, username, version_id, None, as_json)
 
 
 @registry.command("reject")
@@ -258,7 +258,7 @@ def approve(version_id: str, username: str, config_file: Path, as_json: bool) ->
 @_AS
 @SERVER_CONFIG
 @_JSON
-def reject(version_id: str, reason: str, username: str, config_file: Path, as_json: bool) -> None:
+def reject(version_id: str, reason: str, username: str, config_path: Path, as_json: bool) -> None:
     """Reject a registered version (four eyes, like approval).
 
     \b
@@ -268,7 +268,7 @@ def reject(version_id: str, reason: str, username: str, config_file: Path, as_js
     if not reason.strip():
         msg = "say why the version is rejected (it goes into the audit log)"
         raise InputError(msg)
-    _decide(config_file, username, version_id, reason, as_json)
+    _decide(config_path, username, version_id, reason, as_json)
 
 
 def _check_targets(cli: _Cli, username: str, lines: list[str], nodes: list[str]) -> _Person:
@@ -306,7 +306,7 @@ def deploy(
     lines: tuple[str, ...],
     nodes: tuple[str, ...],
     username: str,
-    config_file: Path,
+    config_path: Path,
     as_json: bool,
 ) -> None:
     """Deploy an approved version: a new release, published to the nodes through TUF.
@@ -317,7 +317,7 @@ def deploy(
     """
     from lineguard.server import registry as workflow
 
-    with _open(config_file) as cli:
+    with _open(config_path) as cli:
         person = _check_targets(cli, username, list(lines), list(nodes))
         row = workflow.deploy(
             cli.session,
@@ -345,7 +345,7 @@ def rollback(
     to_version_id: str | None,
     reason: str,
     username: str,
-    config_file: Path,
+    config_path: Path,
     as_json: bool,
 ) -> None:
     """Roll a line or node back to an earlier approved version (a new, higher release).
@@ -356,7 +356,7 @@ def rollback(
     """
     from lineguard.server import registry as workflow
 
-    with _open(config_file) as cli:
+    with _open(config_path) as cli:
         person = _check_targets(cli, username, [line] if line else [], [node] if node else [])
         row = workflow.rollback(
             cli.session,
@@ -374,7 +374,7 @@ def rollback(
 @registry.command("list")
 @SERVER_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_versions(config_file: Path, as_json: bool) -> None:
+def list_versions(config_path: Path, as_json: bool) -> None:
     """List registered versions and releases.
 
     \b
@@ -384,7 +384,7 @@ def list_versions(config_file: Path, as_json: bool) -> None:
     from lineguard.server import registry as workflow
     from lineguard.server.registry import ModelVersionView, ReleaseView
 
-    with _open(config_file) as cli:
+    with _open(config_path) as cli:
         versions = [ModelVersionView.of(v) for v in workflow.list_versions(cli.session)]
         releases = [ReleaseView.of(r) for r in workflow.list_releases(cli.session)]
     if as_json:

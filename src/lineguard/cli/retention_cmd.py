@@ -10,18 +10,10 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.keys_cmd import cli_actor
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import load_server_config
 
 __all__ = ["retention"]
-
-CONFIG = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="server.yaml",
-)
 
 
 @click.group()
@@ -30,7 +22,7 @@ def retention() -> None:
 
 
 @retention.command("sweep")
-@CONFIG
+@SERVER_CONFIG
 def sweep(config_path: Path) -> None:
     """Delete (crypto-shred) everything older than its category's retention, now.
 
@@ -56,7 +48,7 @@ def sweep(config_path: Path) -> None:
 
 
 @retention.command("hold")
-@CONFIG
+@SERVER_CONFIG
 @click.option("--category", "category_name", required=True, help="Data category, e.g. inspection_events.")
 @click.option(
     "--record", "record_id", required=True, help="The record's id (event_id, alert_id, evidence ref…)."
@@ -92,7 +84,7 @@ def hold(config_path: Path, category_name: str, record_id: str, reason: str) -> 
 
 
 @retention.command("release")
-@CONFIG
+@SERVER_CONFIG
 @click.argument("hold_id")
 @click.option("--reason", required=True, help="Why the hold ends.")
 def release(config_path: Path, hold_id: str, reason: str) -> None:
@@ -116,7 +108,7 @@ def release(config_path: Path, hold_id: str, reason: str) -> None:
 
 
 @retention.command("status")
-@CONFIG
+@SERVER_CONFIG
 def status(config_path: Path) -> None:
     """Show retention per category, active legal holds and the last sweeps.
 

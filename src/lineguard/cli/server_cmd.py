@@ -6,25 +6,20 @@ from pathlib import Path
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG
 from lineguard.config import load_server_config
 
 __all__ = ["server"]
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The server's YAML config (kind: server).",
-)
+@SERVER_CONFIG
 @click.option(
     "--fix-permissions",
     is_flag=True,
     help="Narrow data-directory modes wider than private (0700 directories, 0600 files) instead of refusing.",
 )
-def server(config_file: Path, fix_permissions: bool) -> None:
+def server(config_path: Path, fix_permissions: bool) -> None:
     """Run the plant server: HTTPS only, TLS 1.2+ (1.3 by config), nodes by client certificate.
 
     Needs the plant CA (`lineguard ca init`) and the CA and keyring passphrases in the
@@ -40,4 +35,4 @@ def server(config_file: Path, fix_permissions: bool) -> None:
     """
     from lineguard.server.admin import run_server
 
-    run_server(load_server_config(config_file), fix_permissions=fix_permissions)
+    run_server(load_server_config(config_path), fix_permissions=fix_permissions)

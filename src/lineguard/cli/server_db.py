@@ -22,10 +22,10 @@ __all__ = ["server_session"]
 
 
 @contextmanager
-def server_session(config_file: Path) -> Iterator[tuple[ServerConfig, Session]]:
+def server_session(config_path: Path) -> Iterator[tuple[ServerConfig, Session]]:
     from lineguard.server.storage import open_storage
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
     try:
         with sessions() as session:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lineguard.cli.options import optional_server_config
 from lineguard.config.secrets import SecretRef
 from lineguard.contracts.errors import InputError
 
@@ -32,11 +33,8 @@ PIN_ENV = "LINEGUARD_PKCS11_PIN"
 
 
 def store_options(func: Any) -> Any:
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="server.yaml: use the server's store (data_dir/signing) and publish changes.",
+    func = optional_server_config(
+        "server.yaml: use the server's store (data_dir/signing) and publish changes."
     )(func)
     return click.option(
         "--store",
@@ -104,7 +102,7 @@ def _after_change(config_path: Path | None, setting: str, before: Any, after: An
     """With --config: publish the new trust list through TUF and audit the change."""
     if config_path is None:
         return
-    from lineguard.cli.keys_cmd import cli_actor
+    from lineguard.cli.options import cli_actor
     from lineguard.config import load_server_config
     from lineguard.contracts.audit import ConfigChanged
     from lineguard.crypto import canonical_json

@@ -10,8 +10,6 @@ first sign-in.
 
 from __future__ import annotations
 
-import getpass
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -31,15 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["user"]
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    envvar="LINEGUARD_SERVER_CONFIG",
-    required=True,
-    help="The server's server.yaml (or set LINEGUARD_SERVER_CONFIG).",
-)
-
 
 @dataclass
 class _Cli:
@@ -49,31 +39,23 @@ class _Cli:
     actor: str
 
 
-def _actor() -> str:
-    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser()) or "unknown"
-    return f"cli:{name if name[0].isalnum() else 'u' + name}"[:130]
-
-
 @contextmanager
 def _open(config_path: Path) -> Iterator[_Cli]:
     from lineguard.config import load_config
     from lineguard.config.server import ServerConfig
     from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
-    from lineguard.server.storage import create_engine_for, database_url, session_factory, upgrade_to_head
+    from lineguard.server.storage import open_storage
 
     settings = load_config(config_path)
     if not isinstance(settings, ServerConfig):
         msg = f"{config_path} is an edge config: expected the server's server.yaml"
         raise InputError(msg)
-    password = settings.database.password.resolve().get_secret_value() if settings.database.password else None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine_for(database_url(settings), password=password)
+    engine, sessions = open_storage(settings)
     try:
-        upgrade_to_head(engine)
-        with session_factory(engine)() as session:
+        with sessions() as session:
             runtime = AuthRuntime.build(settings.site_id, settings.auth)
-            yield _Cli(session, runtime, default_audit(settings), _actor())
+            yield _Cli(session, runtime, default_audit(settings), cli_actor("user"))
     finally:
         engine.dispose()
 
@@ -123,7 +105,7 @@ def user() -> None:
 @user.command("create-admin")
 @click.argument("username")
 @click.option("--name", "display_name", required=True, help="The person's full name.")
-@_CONFIG
+@SERVER_CONFIG
 def create_admin(username: str, display_name: str, config_path: Path) -> None:
     """Create the first IT administrator, with a one-time password.
 
@@ -175,7 +157,7 @@ def create_admin(username: str, display_name: str, config_path: Path) -> None:
 @click.option("--role", "roles", multiple=True, help="Role to grant (repeatable).")
 @click.option("--lines", default=None, help="Comma-separated lines the roles apply to (default: whole site).")
 @click.option("--until", default=None, help="When the roles end (ISO date/time, UTC if no zone).")
-@_CONFIG
+@SERVER_CONFIG
 def add(
     username: str,
     display_name: str,
@@ -238,7 +220,7 @@ def _role(value: str) -> str:
 @click.argument("role")
 @click.option("--lines", default=None, help="Comma-separated lines (default: whole site).")
 @click.option("--until", default=None, help="When the role ends (ISO date/time, UTC if no zone).")
-@_CONFIG
+@SERVER_CONFIG
 def grant(username: str, role: str, lines: str | None, until: str | None, config_path: Path) -> None:
     """Grant ROLE to USERNAME (separation-of-duties rules apply).
 
@@ -266,7 +248,7 @@ def grant(username: str, role: str, lines: str | None, until: str | None, config
 
 @user.command("revoke")
 @click.argument("grant_id")
-@_CONFIG
+@SERVER_CONFIG
 def revoke(grant_id: str, config_path: Path) -> None:
     """Revoke one role grant (ids are shown by `lineguard user list`).
 
@@ -286,7 +268,7 @@ def revoke(grant_id: str, config_path: Path) -> None:
 
 @user.command("disable")
 @click.argument("username")
-@_CONFIG
+@SERVER_CONFIG
 def disable(username: str, config_path: Path) -> None:
     """Disable an account: its sessions end and its API tokens stop working at once.
 
@@ -306,7 +288,7 @@ def disable(username: str, config_path: Path) -> None:
 
 @user.command("unlock")
 @click.argument("username")
-@_CONFIG
+@SERVER_CONFIG
 def unlock(username: str, config_path: Path) -> None:
     """Clear an account's sign-in locks from every source address (audited).
 
@@ -324,7 +306,7 @@ def unlock(username: str, config_path: Path) -> None:
 
 @user.command("reset-mfa")
 @click.argument("username")
-@_CONFIG
+@SERVER_CONFIG
 def reset_mfa(username: str, config_path: Path) -> None:
     """Remove a user's authenticator (lost phone); they enroll again at the next sign-in.
 
@@ -342,7 +324,7 @@ def reset_mfa(username: str, config_path: Path) -> None:
 
 @user.command("reset-password")
 @click.argument("username")
-@_CONFIG
+@SERVER_CONFIG
 def reset_password(username: str, config_path: Path) -> None:
     """Give a user a new one-time password (forgotten password); their sessions end.
 
@@ -361,7 +343,7 @@ def reset_password(username: str, config_path: Path) -> None:
 
 
 @user.command("list")
-@_CONFIG
+@SERVER_CONFIG
 def list_users(config_path: Path) -> None:
     """List accounts with their state and active role grants.
 

@@ -7,7 +7,6 @@ TLS certificate current, and run the HTTPS server.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 from collections.abc import Iterator
@@ -24,13 +23,12 @@ from lineguard.server.context import AuditHook
 from lineguard.server.keystore import SqlDataKeyStore, signer_key_store_path
 from lineguard.server.pki import CaPaths, IssuedCertificate, PlantCa, ca_paths
 from lineguard.server.protection import default_audit, ensure_keyring
-from lineguard.server.storage import open_engine, session_factory, upgrade_to_head
+from lineguard.server.storage import open_storage
 
 __all__ = [
     "AdminSession",
     "admin_session",
     "all_data_key_stores",
-    "cli_actor",
     "ensure_server_certificate",
     "init_ca",
     "load_ca",
@@ -43,15 +41,6 @@ log = logging.getLogger(__name__)
 SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
 
 
-def cli_actor() -> str:
-    """``cli:<os user>``: who ran an administrative command on the server host."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"cli:{''.join(c for c in user if c.isalnum() or c in '._-') or 'unknown'}"
-
-
 @dataclass
 class AdminSession:
     session: Session
@@ -60,13 +49,15 @@ class AdminSession:
 
 
 @contextmanager
-def admin_session(settings: ServerConfig) -> Iterator[AdminSession]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings, pool_size=1)
+def admin_session(settings: ServerConfig, *, actor: str) -> Iterator[AdminSession]:
+    """A session on the server database (migrated to head), its audit recorder, and who acts.
+
+    ``actor`` is the command's audit actor (``lineguard.cli.options.cli_actor``).
+    """
+    engine, sessions = open_storage(settings)
     try:
-        upgrade_to_head(engine)
-        with session_factory(engine)() as session:
-            yield AdminSession(session, default_audit(settings), cli_actor())
+        with sessions() as session:
+            yield AdminSession(session, default_audit(settings), actor)
     finally:
         engine.dispose()
 
@@ -140,8 +131,8 @@ def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None
     ca = load_ca(settings)
     paths = ensure_server_certificate(settings, ca)
     # Migrate once here, so workers starting together find the schema at head.
-    with admin_session(settings):
-        pass
+    engine, _ = open_storage(settings)
+    engine.dispose()
     ensure_keyring(settings)
     serve_workers(
         lambda: create_app(settings, ca=ca),
