@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.options import SERVER_CONFIG
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import load_server_config
 
 __all__ = ["ca"]
@@ -36,7 +36,7 @@ def init(config_path: Path) -> None:
 
     settings = load_server_config(config_path)
     plant_ca, server_cert = init_ca(settings)
-    with admin_session(settings) as admin:
+    with admin_session(settings, actor=cli_actor("ca")) as admin:
         event = CaCreated(
             fingerprint_sha256=plant_ca.fingerprint_sha256, server_names=list(settings.pki.server_names)
         )

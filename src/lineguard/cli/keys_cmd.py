@@ -53,8 +53,8 @@ def init(config_path: Path) -> None:
         raise CryptoError(msg)
     provider = open_keyring(settings, create=True)
     assert isinstance(provider, Keyring)  # noqa: S101 - file backend
-    with admin_session(settings) as admin:
-        admin.audit(admin.session, KeyringCreated(kek_id=provider.active_id), actor=cli_actor("keys"))
+    with admin_session(settings, actor=cli_actor("keys")) as admin:
+        admin.audit(admin.session, KeyringCreated(kek_id=provider.active_id), actor=admin.actor)
         admin.session.commit()
     click.echo(f"keyring {provider.path}: active KEK {provider.active_id}")
 
