@@ -168,3 +168,14 @@ def test_every_source_conforms_to_the_frame_source_protocol(tmp_path: Path) -> N
         assert isinstance(source, FrameSource)
         assert source.camera_id == "c"
         assert isinstance(source.state, SourceState)
+
+
+def test_source_types_follow_the_config_union(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry is derived from the discriminated union: a config class without a
+    reader is refused at import time, by name, instead of failing when a camera uses it."""
+    from lineguard.edge.capture import registry
+
+    assert registry._source_types() == SOURCE_TYPES
+    monkeypatch.delitem(registry.READERS, VideoFileSource)
+    with pytest.raises(TypeError, match="VideoFileSource has no reader"):
+        registry._source_types()

@@ -1,10 +1,10 @@
 """The vendored person models: what they are, where they came from, how they load.
 
 The four ONNX graphs in ``models/`` were converted once from the ``.tflite`` files in
-the ``mediapipe==0.10.21`` wheel (Apache-2.0; see ``models/NOTICE.md``) by
-``models/convert_tflite.py``. They ship inside this package, so nothing is downloaded
-at run time. Each file is checked against the sha256 pinned here before onnxruntime
-sees it: a missing, truncated or altered model raises :class:`RedactionError`, which
+the ``mediapipe==0.10.21`` wheel (Apache-2.0; see ``models/NOTICE.md``) by the
+repository's build-time ``tools/convert_tflite.py`` (not part of the package). They ship
+inside this package, so nothing is downloaded at run time. Each file is checked against
+the sha256 pinned here before onnxruntime sees it: a missing, truncated or altered model raises :class:`RedactionError`, which
 the evidence store treats as "do not store this frame".
 """
 

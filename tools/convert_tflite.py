@@ -1,6 +1,6 @@
 """Build-time tool: turn the vendored MediaPipe ``.tflite`` models into ONNX graphs.
 
-Run once by a maintainer (see ``models/NOTICE.md``) in a throwaway environment with
+Run once by a maintainer (see ``src/lineguard/edge/redact/models/NOTICE.md``) in a throwaway environment with
 ``ai-edge-litert`` and ``tflite`` installed; neither is a LineGuard dependency. The
 edge node only ever loads the resulting ``.onnx`` files with onnxruntime.
 
