@@ -3,8 +3,9 @@ lines to the service and records the read in the audit log."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from lineguard.server.query.schemas import (
     QualityPoint,
 )
 
-__all__ = ["router"]
+__all__ = ["RecordFilter", "record_filter", "router"]
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
@@ -53,32 +54,53 @@ def _lines(access: Access) -> frozenset[str] | None:
     return None if access.scope.all_lines else access.scope.lines
 
 
-@router.get("/quality", summary="Yield and defect rate over time")
-def get_quality(
-    access: ReadResults,
-    session: DbSession,
+@dataclass(frozen=True)
+class RecordFilter:
+    """The filters every chart shares: a time range (default: the last 7 days, UTC) and
+    optionally one line, camera, model and release. Declared once, as a dependency."""
+
+    start: datetime
+    end: datetime
+    line_id: str | None
+    camera_id: str | None
+    model_id: str | None
+    model_version: int | None
+
+    def kwargs(self) -> dict[str, Any]:
+        """As the service functions' keyword arguments."""
+        return asdict(self)
+
+
+def record_filter(
     start: Start = None,
     end: End = None,
-    bucket: service.Bucket = "hour",
-    group_by: service.GroupBy = "line",
     line_id: LineId = None,
     camera_id: CameraId = None,
     model_id: ModelId = None,
     model_version: ModelVersion = None,
-) -> list[QualityPoint]:
+) -> RecordFilter:
     start, end = _range(start, end)
+    return RecordFilter(start, end, line_id, camera_id, model_id, model_version)
+
+
+Filter = Annotated[RecordFilter, Depends(record_filter)]
+
+
+@router.get("/quality", summary="Yield and defect rate over time")
+def get_quality(
+    access: ReadResults,
+    session: DbSession,
+    where: Filter,
+    bucket: service.Bucket = "hour",
+    group_by: service.GroupBy = "line",
+) -> list[QualityPoint]:
     points = service.quality_over_time(
         session,
         site_id=access.runtime.site,
-        start=start,
-        end=end,
         bucket=bucket,
         group_by=group_by,
         lines=_lines(access),
-        line_id=line_id,
-        camera_id=camera_id,
-        model_id=model_id,
-        model_version=model_version,
+        **where.kwargs(),
     )
     access.record_read(records=sum(p.inspected for p in points))
     return points
@@ -86,55 +108,19 @@ def get_quality(
 
 @router.get("/defects", summary="Defect rate by defect class over time")
 def get_defects(
-    access: ReadResults,
-    session: DbSession,
-    start: Start = None,
-    end: End = None,
-    bucket: service.Bucket = "day",
-    line_id: LineId = None,
-    camera_id: CameraId = None,
-    model_id: ModelId = None,
-    model_version: ModelVersion = None,
+    access: ReadResults, session: DbSession, where: Filter, bucket: service.Bucket = "day"
 ) -> list[DefectClassPoint]:
-    start, end = _range(start, end)
     points = service.defect_rate_by_class(
-        session,
-        site_id=access.runtime.site,
-        start=start,
-        end=end,
-        bucket=bucket,
-        lines=_lines(access),
-        line_id=line_id,
-        camera_id=camera_id,
-        model_id=model_id,
-        model_version=model_version,
+        session, site_id=access.runtime.site, bucket=bucket, lines=_lines(access), **where.kwargs()
     )
     access.record_read(records=sum(p.parts for p in points))
     return points
 
 
 @router.get("/pareto", summary="Pareto of defect classes")
-def get_pareto(
-    access: ReadResults,
-    session: DbSession,
-    start: Start = None,
-    end: End = None,
-    line_id: LineId = None,
-    camera_id: CameraId = None,
-    model_id: ModelId = None,
-    model_version: ModelVersion = None,
-) -> list[ParetoEntry]:
-    start, end = _range(start, end)
+def get_pareto(access: ReadResults, session: DbSession, where: Filter) -> list[ParetoEntry]:
     entries = service.defect_pareto(
-        session,
-        site_id=access.runtime.site,
-        start=start,
-        end=end,
-        lines=_lines(access),
-        line_id=line_id,
-        camera_id=camera_id,
-        model_id=model_id,
-        model_version=model_version,
+        session, site_id=access.runtime.site, lines=_lines(access), **where.kwargs()
     )
     access.record_read(records=sum(e.parts for e in entries))
     return entries
