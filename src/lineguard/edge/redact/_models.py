@@ -4,8 +4,8 @@ The four ONNX graphs in ``models/`` were converted once from the ``.tflite`` fil
 the ``mediapipe==0.10.21`` wheel (Apache-2.0; see ``models/NOTICE.md``) by the
 repository's build-time ``tools/convert_tflite.py`` (not part of the package). They ship
 inside this package, so nothing is downloaded at run time. Each file is checked against
-the sha256 pinned here before onnxruntime sees it: a missing, truncated or altered model raises :class:`RedactionError`, which
-the evidence store treats as "do not store this frame".
+the sha256 pinned here before onnxruntime sees it: a missing, truncated or altered model
+raises :class:`RedactionError`, which the evidence store treats as "do not store this frame".
 """
 
 from __future__ import annotations

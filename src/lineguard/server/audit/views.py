@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import IntegrityError, NotFoundError
-from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
-from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry
+from lineguard.server.audit import queries
+from lineguard.server.audit.records import DatabaseLog
 from lineguard.server.audit.signing import load_public_key
 from lineguard.server.audit.verifier import Ed25519Verifier
 from lineguard.server.auth import Access, Action, require
@@ -39,28 +38,18 @@ def list_entries(
     ] = None,
     actor: Annotated[str | None, Query(max_length=160)] = None,
 ) -> list[dict[str, Any]]:
-    stmt = select(AuditEntryRow)
-    if name_prefix:
-        stmt = stmt.where(AuditEntryRow.name.startswith(name_prefix, autoescape=True))
-    if actor:
-        stmt = stmt.where(AuditEntryRow.actor == actor)
-    if after_seq is not None:
-        stmt = stmt.where(AuditEntryRow.seq > after_seq).order_by(AuditEntryRow.seq)
-    else:
-        if before_seq is not None:
-            stmt = stmt.where(AuditEntryRow.seq < before_seq)
-        stmt = stmt.order_by(AuditEntryRow.seq.desc())
-    rows = session.scalars(stmt.limit(limit)).all()
-    out = [Entry.from_row(r).to_json() for r in rows]
+    entries = queries.list_entries(
+        session, limit=limit, before_seq=before_seq, after_seq=after_seq, name_prefix=name_prefix, actor=actor
+    )
+    out = [e.to_json() for e in entries]
     access.record_read(records=len(out))
     return out
 
 
 @router.get("/checkpoints", summary="Signed checkpoints (keep copies outside the server)")
 def list_checkpoints(access: ReadAudit, session: DbSession) -> list[dict[str, Any]]:
-    rows = session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)).all()
-    site = access.context.settings.site_id
-    out = [Checkpoint.from_row(r, site_id=site).to_json() for r in rows]
+    checkpoints = queries.list_checkpoints(session, site_id=access.context.settings.site_id)
+    out = [c.to_json() for c in checkpoints]
     access.record_read(records=len(out))
     return out
 

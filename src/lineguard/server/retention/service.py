@@ -31,7 +31,7 @@ from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category
 from lineguard.server.storage import Base
 
-__all__ = ["SweepResult", "place_hold", "release_hold", "run_sweep"]
+__all__ = ["SweepResult", "list_holds", "list_sweeps", "place_hold", "release_hold", "run_sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -231,3 +231,14 @@ def release_hold(
     hold.released_at, hold.released_by, hold.release_reason = datetime.now(UTC), actor, reason
     audit(session, LegalHoldReleased(hold_id=hold_id, reason=reason[:500]), actor=actor)
     return hold
+
+
+def list_sweeps(session: Session, *, limit: int) -> list[RetentionSweepRow]:
+    """The most recent sweeps, newest first."""
+    stmt = select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def list_holds(session: Session, *, limit: int) -> list[LegalHoldRow]:
+    """Legal holds, newest first (released ones included)."""
+    return list(session.scalars(select(LegalHoldRow).order_by(LegalHoldRow.placed_at.desc()).limit(limit)))

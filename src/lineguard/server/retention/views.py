@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.crypto import utc_text
 from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 from lineguard.server.retention import service
-from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
+from lineguard.server.retention.models import LegalHoldRow
 from lineguard.server.retention.policy import effective_policy, update_policy
 
 __all__ = ["router"]
@@ -74,9 +73,7 @@ def put_policy(access: WritePolicy, session: DbSession, body: dict[str, int]) ->
 def list_sweeps(
     access: ReadPolicy, session: DbSession, limit: Annotated[int, Query(ge=1, le=500)] = 20
 ) -> list[dict[str, Any]]:
-    sweeps = session.scalars(
-        select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(limit)
-    )
+    sweeps = service.list_sweeps(session, limit=limit)
     return [
         {
             "sweep_id": s.sweep_id,
@@ -97,7 +94,7 @@ def list_sweeps(
 def list_holds(
     access: ReadPolicy, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[dict[str, Any]]:
-    holds = session.scalars(select(LegalHoldRow).order_by(LegalHoldRow.placed_at.desc()).limit(limit))
+    holds = service.list_holds(session, limit=limit)
     return [_hold(h) for h in holds]
 
 
