@@ -44,7 +44,7 @@ def test_an_install_is_audited(session: Session) -> None:
     assert trail.events[-1] == (
         "model.deployed",
         "node:node-1",
-        {"model_id": "tile", "version": 3, "sha256": "a" * 64, "target": "node-1"},
+        {"outcome": "success", "model_id": "tile", "version": 3, "sha256": "a" * 64, "target": "node-1"},
     )
 
 
