@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.keys_cmd import cli_actor
-from lineguard.cli.options import SERVER_CONFIG
+from lineguard.cli.options import SERVER_CONFIG, cli_actor
 from lineguard.config import load_server_config
 
 __all__ = ["integrations"]

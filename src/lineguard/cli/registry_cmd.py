@@ -122,7 +122,7 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
 
 def _confirm(cli: _Cli, username: str, purpose: str) -> None:
     """The person proves themself for this four-eyes step: password, then a fresh code."""
-    from lineguard.cli.keys_cmd import cli_actor
+    from lineguard.cli.options import cli_actor
     from lineguard.server.auth import confirm_person
     from lineguard.server.protection import default_sealer
 
