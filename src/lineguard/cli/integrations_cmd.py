@@ -24,7 +24,7 @@ def integrations() -> None:
 
 @integrations.command("list")
 @SERVER_CONFIG
-def list_destinations(config_file: Path) -> None:
+def list_destinations(config_path: Path) -> None:
     """Each CMMS destination with its health, queue depth, dead letters and last error.
 
     \b
@@ -35,7 +35,7 @@ def list_destinations(config_file: Path) -> None:
     from lineguard.server.integrations import build_connector, overview_destinations
     from lineguard.server.storage import open_storage
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     connectors = {d.name: build_connector(d) for d in settings.integrations.cmms}
     enabled = frozenset(d.name for d in settings.integrations.cmms if d.enabled)
     engine, sessions = open_storage(settings)
@@ -63,7 +63,7 @@ def list_destinations(config_file: Path) -> None:
 @integrations.command("test")
 @SERVER_CONFIG
 @click.argument("names", nargs=-1)
-def test_destinations(config_file: Path, names: tuple[str, ...]) -> None:
+def test_destinations(config_path: Path, names: tuple[str, ...]) -> None:
     """Reach each destination (or the NAMES given) through the egress gate; creates nothing.
 
     A plain GET without credentials: it proves the allowlist, DNS, the connection and the
@@ -79,7 +79,7 @@ def test_destinations(config_file: Path, names: tuple[str, ...]) -> None:
     from lineguard.server.integrations import build_connector, probe
     from lineguard.server.storage import open_storage
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     chosen = [d for d in settings.integrations.cmms if not names or d.name in names]
     unknown = sorted(set(names) - {d.name for d in chosen})
     if unknown:
@@ -102,7 +102,7 @@ def test_destinations(config_file: Path, names: tuple[str, ...]) -> None:
 @SERVER_CONFIG
 @click.option("--destination", default=None, help="Only this destination's dead letters.")
 @click.option("--delivery", "delivery_ids", multiple=True, help="Only these deliveries (repeatable).")
-def replay(config_file: Path, destination: str | None, delivery_ids: tuple[str, ...]) -> None:
+def replay(config_path: Path, destination: str | None, delivery_ids: tuple[str, ...]) -> None:
     """Put dead-lettered work orders back in the delivery queue (audited); the server sends them.
 
     \b
@@ -114,7 +114,7 @@ def replay(config_file: Path, destination: str | None, delivery_ids: tuple[str, 
     from lineguard.server.integrations import replay as replay_dead
     from lineguard.server.storage import open_storage
 
-    settings = load_server_config(config_file)
+    settings = load_server_config(config_path)
     known = [d.name for d in settings.integrations.cmms]
     engine, sessions = open_storage(settings)
     try:
