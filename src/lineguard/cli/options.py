@@ -5,8 +5,8 @@ Every server command takes ``--config server.yaml`` as ``config_path`` (required
 ``$LINEGUARD_SERVER_CONFIG``; a few commands where it is optional say what it changes),
 every edge command ``--config edge.yaml`` as ``config_path``. Every command that writes
 the audit log names its actor with :func:`cli_actor`; every command that opens the
-server database does it with ``lineguard.server.storage.open_storage`` (or
-``lineguard.server.admin.admin_session`` on top of it).
+server database does it through ``lineguard.server.storage.open_storage`` (usually via
+:func:`lineguard.cli.server_db.server_session` or ``lineguard.server.admin.admin_session``).
 """
 
 from __future__ import annotations
