@@ -50,6 +50,15 @@ log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 2  # per camera: small, so latency stays low and overload shows as drops
 
+# The version a camera's configured (local) package reports in its events until a registry
+# release replaces it. A model version is not a property of the package: the registry assigns
+# it (one more than the model's latest) when the package is registered, and the signed package
+# bytes cannot carry a number assigned after signing. A local package is therefore version 1 of
+# itself; once the node is enrolled, the update worker swaps in the installed release and every
+# later event carries that release's ``model_version`` (edge/update/client.py), also after a
+# restart (the installed release is restored from the update state).
+LOCAL_MODEL_VERSION = 1
+
 
 def status_path(data_dir: Path) -> Path:
     return data_dir / "status.json"
@@ -168,7 +177,7 @@ class EdgeNode:
             node=self.config.node,
             camera=camera,
             runner=runner,
-            model_version=1,
+            model_version=LOCAL_MODEL_VERSION,
             queue=queue,
             stats=stats,
             outbox=self.outbox,

@@ -25,7 +25,7 @@ from lineguard.contracts.events import (
 )
 from lineguard.contracts.types import Frame
 from lineguard.crypto import KdfParams
-from lineguard.edge.app import EdgeNode
+from lineguard.edge.app import LOCAL_MODEL_VERSION, EdgeNode
 from lineguard.edge.capture import SyntheticLine
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
@@ -180,6 +180,23 @@ def test_one_defective_part_raises_one_alert_and_keeps_evidence(tmp_path: Path, 
     for e in with_evidence:
         assert e.evidence_ref is not None
         assert node.evidence.verify(e.evidence_ref).event_id == e.event_id
+
+
+def test_a_configured_package_reports_the_local_model_version(tmp_path: Path, running: Any) -> None:
+    # A package run from the node's own config has no registry release: its events carry
+    # version 1 of that package, with the package's own id and digest (see LOCAL_MODEL_VERSION).
+    line = _line(6, defect_rate=1.0)
+    runner = StaticRunner(threshold=0.5, score=0.9, model_id="local-pkg")
+    config = edge_config(tmp_path / "data", [camera("cam-a", tmp_path / "m")])
+    node = running(config, runners={"cam-a": runner}, sources={"cam-a": line})
+    _wait(lambda: any(isinstance(i, InspectionEvent) for i in _items(node)))
+    events = [i for i in _items(node) if isinstance(i, InspectionEvent)]
+    assert LOCAL_MODEL_VERSION == 1
+    assert {(e.model.model_id, e.model.version, e.model.sha256) for e in events} == {
+        ("local-pkg", LOCAL_MODEL_VERSION, runner.digest)
+    }
+    assert node.stats["cam-a"].model is not None
+    assert node.stats["cam-a"].model.version == LOCAL_MODEL_VERSION
 
 
 def test_redaction_failure_means_no_evidence_but_the_event_still_counts(tmp_path: Path, running: Any) -> None:
