@@ -475,7 +475,6 @@ def seed_retention_and_checkpoint(plant: Plant) -> None:
             actor="user:quinn.quality",
             audit=context.audit,
         )
-        session.commit()
     signer = context.checkpoints.signer
     assert signer is not None, "the audit domain's lifespan keeps its signer in the context"
     checkpoint_now(context, signer)

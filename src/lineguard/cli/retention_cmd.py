@@ -69,7 +69,7 @@ def hold(config_path: Path, category_name: str, record_id: str, reason: str) -> 
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
     try:
-        with sessions.begin() as session:
+        with sessions() as session:  # place_hold / release_hold commit
             row = place_hold(
                 session,
                 category_name=category_name,
@@ -100,7 +100,7 @@ def release(config_path: Path, hold_id: str, reason: str) -> None:
     settings = load_server_config(config_path)
     engine, sessions = open_storage(settings)
     try:
-        with sessions.begin() as session:
+        with sessions() as session:  # place_hold / release_hold commit
             release_hold(session, hold_id=hold_id, reason=reason, actor=cli_actor("retention"))
     finally:
         engine.dispose()

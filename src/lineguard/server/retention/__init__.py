@@ -3,7 +3,8 @@
 * :data:`CATEGORIES` / :func:`register` — the registry of data categories.
 * :func:`run_sweep` — one sweep; :func:`start_sweeper` — the periodic worker that the
   server starts through ``scheduled.lifespan``.
-* :func:`place_hold` / :func:`release_hold` — legal holds on named records.
+* :func:`place_hold` / :func:`release_hold` — legal holds on named records; each is audited and
+  commits (the service owns the transaction: callers pass a plain session, not `sessions.begin()`).
 """
 
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow

@@ -44,7 +44,7 @@ def update_policy(
     actor: str,
     audit: Callable[..., object] = record,
 ) -> RetentionConfig:
-    """Apply ``changes`` (setting → days); audit each change; return the new effective policy."""
+    """Apply ``changes`` (setting → days); audit each change and commit; return the new effective policy."""
     unknown = sorted(set(changes) - set(DAY_SETTINGS))
     if unknown:
         msg = f"unknown retention settings: {', '.join(unknown)}; expected some of {', '.join(DAY_SETTINGS)}"
@@ -70,4 +70,5 @@ def update_policy(
             ConfigChanged(setting=f"retention.{setting}", before=str(before), after=str(days)),
             actor=actor,
         )
+    session.commit()
     return merged

@@ -183,7 +183,7 @@ def place_hold(
     actor: str,
     audit: AuditHook = record,
 ) -> LegalHoldRow:
-    """Exempt one named record from deletion until released; audited."""
+    """Exempt one named record from deletion until released; audited and committed."""
     category(category_name)
     if not reason.strip():
         msg = "a legal hold needs a reason (case or ticket reference)"
@@ -214,13 +214,14 @@ def place_hold(
         ),
         actor=actor,
     )
+    session.commit()
     return hold
 
 
 def release_hold(
     session: Session, *, hold_id: str, reason: str, actor: str, audit: AuditHook = record
 ) -> LegalHoldRow:
-    """End a legal hold; the record ages out normally from the next sweep. Audited."""
+    """End a legal hold; the record ages out normally from the next sweep. Audited and committed."""
     hold = session.get(LegalHoldRow, hold_id)
     if hold is None:
         msg = f"no legal hold {hold_id}"
@@ -230,6 +231,7 @@ def release_hold(
         raise ConflictError(msg)
     hold.released_at, hold.released_by, hold.release_reason = datetime.now(UTC), actor, reason
     audit(session, LegalHoldReleased(hold_id=hold_id, reason=reason[:500]), actor=actor)
+    session.commit()
     return hold
 
 

@@ -65,7 +65,6 @@ def put_policy(access: WritePolicy, session: DbSession, body: dict[str, int]) ->
         actor=access.principal.actor,
         audit=access.context.audit,
     )
-    session.commit()
     return policy.model_dump()
 
 
@@ -108,7 +107,6 @@ def place_hold(access: WritePolicy, session: DbSession, body: HoldRequest) -> di
         actor=access.principal.actor,
         audit=access.context.audit,
     )
-    session.commit()
     return _hold(hold)
 
 
@@ -119,5 +117,4 @@ def release_hold(
     hold = service.release_hold(
         session, hold_id=hold_id, reason=body.reason, actor=access.principal.actor, audit=access.context.audit
     )
-    session.commit()
     return _hold(hold)

@@ -23,7 +23,7 @@ def test_old_deliveries_are_deleted_and_held_ones_kept(rig_factory: Any) -> None
             .where(CmmsDeliveryRow.work_order_id == recent.work_order_id)
             .values(created_at=now - timedelta(days=1))
         )
-    with rig.sessions.begin() as session:
+    with rig.sessions() as session:
         place_hold(
             session, category_name="work_order_deliveries", record_id=held.work_order_id, reason="case 7",
             actor="user:legal", audit=rig.state.dispatcher.audit,

@@ -88,7 +88,7 @@ def test_legal_hold_exempts_a_named_record_until_released(
 ) -> None:
     held = add_event(sessions, envelope, "case-17", 400)
     add_event(sessions, envelope, "other", 400)
-    with sessions.begin() as session:
+    with sessions() as session:
         hold = place_hold(
             session,
             category_name="inspection_events",
@@ -103,7 +103,7 @@ def test_legal_hold_exempts_a_named_record_until_released(
     assert set(_events(sessions)) == {"case-17"}
     assert envelope.open(held, object_id="node-1:case-17", category="inspection_events") == b"part-case-17"
 
-    with sessions.begin() as session:
+    with sessions() as session:
         release_hold(session, hold_id=hold_id, reason="case closed", actor="user:qm")
     assert run_sweep(sessions, CONFIG, now=NOW).deleted["inspection_events"] == 1
     assert _events(sessions) == {}
@@ -116,7 +116,7 @@ def test_legal_hold_exempts_a_named_record_until_released(
 
 
 def test_hold_mistakes_are_clear_errors(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
+    with sessions() as session:
         with pytest.raises(InputError, match="unknown data category 'evnts'"):
             place_hold(session, category_name="evnts", record_id="x", reason="r", actor="user:qm")
         with pytest.raises(InputError, match="needs a reason"):
@@ -214,7 +214,7 @@ def test_sweeps_follow_policy_changes_made_at_run_time(
 
     add_alert(sessions, envelope, "a-20", 20)
     assert run_sweep(sessions, CONFIG, now=NOW).deleted["alerts"] == 0  # 30 days in server.yaml
-    with sessions.begin() as session:
+    with sessions() as session:
         update_policy(session, CONFIG, {"alerts_days": 10}, actor="user:admin")
     assert run_sweep(sessions, CONFIG, now=NOW).deleted["alerts"] == 1
     assert _audit_names(sessions)[1] == "config.changed"
