@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 from lineguard.server.governance.checklist import DoctorInputs, Status, check
@@ -109,9 +110,20 @@ def outbound(i: DoctorInputs) -> Result:
     return ("pass", evidence, None)
 
 
-def telemetry_leftovers(home: Path | None = None) -> Path | None:
-    """``~/.cache/Microsoft`` if it exists: what ONNX Runtime's telemetry leaves behind."""
-    folder = (home or Path.home()) / ".cache" / "Microsoft"
+def telemetry_cache_dir(home: Path | None = None, xdg_cache_home: str | None = None) -> Path:
+    """Where ONNX Runtime's telemetry keeps its device id and offline queue.
+
+    It follows ``$XDG_CACHE_HOME`` when set, else ``~/.cache``; only the ``.onnxruntime``
+    folder is ONNX Runtime's: ``Microsoft/DeveloperTools`` may also hold other Microsoft
+    tools' state (the .NET SDK), which the fix must not delete."""
+    xdg = os.environ.get("XDG_CACHE_HOME") if xdg_cache_home is None else xdg_cache_home
+    cache = Path(xdg) if xdg else (home or Path.home()) / ".cache"
+    return cache / "Microsoft" / "DeveloperTools" / ".onnxruntime"
+
+
+def telemetry_leftovers(home: Path | None = None, xdg_cache_home: str | None = None) -> Path | None:
+    """ONNX Runtime's telemetry folder if it exists (docs/security.md)."""
+    folder = telemetry_cache_dir(home, xdg_cache_home)
     return folder if folder.exists() else None
 
 
@@ -119,9 +131,9 @@ def telemetry_leftovers(home: Path | None = None) -> Path | None:
 def telemetry(i: DoctorInputs) -> Result:
     found = telemetry_leftovers()
     if found is None:
-        return ("pass", f"{Path.home() / '.cache' / 'Microsoft'} does not exist", None)
+        return ("pass", f"{telemetry_cache_dir()} does not exist", None)
     return (
         "fail",
-        f"{found} exists: a runtime wrote telemetry state on this host",
+        f"{found} exists: ONNX Runtime wrote telemetry state (device id, queued events) on this host",
         f"rm -rf {found}; run LineGuard only with ORT_DISABLE_TELEMETRY=1 (docs/security.md)",
     )

@@ -24,6 +24,7 @@ def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("LINEGUARD_KEYRING_PASSPHRASE", PASSPHRASE)
     return home
 
@@ -108,11 +109,29 @@ def test_a_dormant_account_is_detected_as_time_passes(plant: Plant) -> None:
 
 
 def test_telemetry_leftovers_of_onnx_runtime_fail(plant: Plant, _home: Path) -> None:
-    (_home / ".cache" / "Microsoft").mkdir(parents=True)
+    folder = _home / ".cache" / "Microsoft" / "DeveloperTools" / ".onnxruntime"
+    folder.mkdir(parents=True)
     status, evidence, fix = _by_id(_run(plant))["network.telemetry"]
     assert status == "fail"
-    assert str(_home / ".cache" / "Microsoft") in evidence
-    assert fix is not None and "rm -rf" in fix
+    assert str(folder) in evidence
+    # The fix removes ONNX Runtime's folder only, never other Microsoft tools' state.
+    assert fix is not None and f"rm -rf {folder};" in fix
+
+
+def test_other_microsoft_tools_state_is_not_telemetry(plant: Plant, _home: Path) -> None:
+    (_home / ".cache" / "Microsoft" / "DeveloperTools" / "dotnet").mkdir(parents=True)
+    assert _by_id(_run(plant))["network.telemetry"][0] == "pass"
+
+
+def test_telemetry_leftovers_follow_xdg_cache_home(
+    plant: Plant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    (cache / "Microsoft" / "DeveloperTools" / ".onnxruntime").mkdir(parents=True)
+    status, evidence, _ = _by_id(_run(plant))["network.telemetry"]
+    assert status == "fail"
+    assert str(cache) in evidence
 
 
 def test_a_tampered_audit_log_fails_verification(plant: Plant) -> None:
