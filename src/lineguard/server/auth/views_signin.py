@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.audit import Logout
 from lineguard.contracts.errors import AuthenticationError, InputError
 from lineguard.server.auth import accounts, grants, login
+from lineguard.server.auth.admin import grant_view
 from lineguard.server.auth.bearer import csrf_token_for
 from lineguard.server.auth.catalog import ACTIONS
 from lineguard.server.auth.dependencies import (
@@ -17,13 +18,12 @@ from lineguard.server.auth.dependencies import (
     allow_authenticated,
     allow_public,
 )
-from lineguard.server.auth.models import BrowserSession, RoleGrant, User
+from lineguard.server.auth.models import BrowserSession, User
 from lineguard.server.auth.principal import Principal
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.schemas import (
     CodeRequest,
     CsrfResponse,
-    GrantView,
     LoginRequest,
     MeResponse,
     MfaEnrollment,
@@ -78,10 +78,6 @@ def _current_row(request: Request, session: Session, principal: Principal) -> tu
     user = session.get(User, principal.user_id)
     assert row is not None and user is not None  # noqa: S101 - resolved this request
     return row, user
-
-
-def grant_view(row: RoleGrant) -> GrantView:
-    return GrantView(id=row.id, role=row.role, site=row.site, lines=row.lines, until=row.valid_until)
 
 
 # ---- signing in and out -------------------------------------------------------------
