@@ -159,7 +159,7 @@ def _event(node: str, camera: str, line: str, at: datetime, rng: random.Random) 
 
     roll = rng.random()
     verdict, defects = ("pass", []) if roll > 0.08 else ("fail", [rng.choice(["scratch", "dent", "crack"])])
-    # Ids as the edge node makes them (edge/camera.py): UUIDv7 event ids, so a node's
+    # Ids as the edge node makes them (edge/pipeline/camera.py): UUIDv7 event ids, so a node's
     # keys arrive in increasing order, and the idempotency key is "<node>:<event id>".
     event_id = new_id("evt")
     return {

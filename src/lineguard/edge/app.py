@@ -32,15 +32,15 @@ from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHe
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import FrameSource, ModelRunner, SourceState
 from lineguard.crypto import KdfParams, atomic_write
-from lineguard.edge.camera import Arrival, CameraStats, CaptureWorker, InspectWorker
 from lineguard.edge.capture import PrivacyMask, build_source
 from lineguard.edge.decide import StationMonitor
 from lineguard.edge.evidence import EvidenceStore
-from lineguard.edge.evidence_gate import EvidenceGate, EvidenceWriter
+from lineguard.edge.evidence.gate import EvidenceGate, EvidenceWriter
 from lineguard.edge.housekeeping import Housekeeping
 from lineguard.edge.infer import ModelCache
 from lineguard.edge.infer.loader import load_runner
 from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
+from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker, InspectWorker
 from lineguard.edge.redact import Redactor
 from lineguard.edge.workers import LatestQueue, Worker
 
@@ -247,8 +247,8 @@ class EdgeNode:
 
     def _start_model_updates(self) -> None:
         """Signed, TUF-verified models from the registry hot-swap into the cameras (issue 7)."""
-        from lineguard.edge.camera import InspectWorker
         from lineguard.edge.identity import IdentityStore
+        from lineguard.edge.pipeline import InspectWorker
 
         link = self.config.server
         if link is None or not IdentityStore(self.data_dir).credentials_file.exists():

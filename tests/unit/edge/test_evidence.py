@@ -16,8 +16,8 @@ from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.types import CapturedFrame
 from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
+from lineguard.edge.evidence.gate import EvidenceGate
 from lineguard.edge.evidence.region import cut
-from lineguard.edge.evidence_gate import EvidenceGate
 from lineguard.edge.redact import Box, FakeRedactor, RedactionMode
 from tests.unit.edge.support import PASSPHRASE, PlantPki
 

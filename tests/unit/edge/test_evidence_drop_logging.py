@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lineguard.edge.evidence_gate import _worth_logging
+from lineguard.edge.evidence.gate import _worth_logging
 
 
 def test_drops_are_logged_at_decades_then_every_thousandth() -> None:

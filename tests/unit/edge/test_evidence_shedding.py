@@ -12,8 +12,8 @@ import pytest
 from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import CapturedFrame
+from lineguard.edge.evidence.gate import QUEUE_ITEMS, EvidenceGate
 from lineguard.edge.evidence.shed_queue import ShedQueue
-from lineguard.edge.evidence_gate import QUEUE_ITEMS, EvidenceGate
 from lineguard.edge.redact import FakeRedactor
 from tests.support.evidence_node import evidence_store
 

@@ -11,8 +11,8 @@ import pytest
 from lineguard.config.edge import PrivacyZone, Roi
 from lineguard.contracts.errors import InputError
 from lineguard.contracts.types import CapturedFrame, SourceState
-from lineguard.edge.camera import Arrival, CameraStats, CaptureWorker
 from lineguard.edge.capture import PrivacyMask
+from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker
 from lineguard.edge.preprocess import FrameCheck, crop_roi
 from lineguard.edge.workers import LatestQueue
 

@@ -60,7 +60,9 @@ EXPORTS = {
         "build_batch",
     },
     "lineguard.edge.workers": {"LatestQueue", "Worker"},
-    "lineguard.edge.evidence_gate": {"EvidenceGate", "EvidenceWriter"},
+    "lineguard.edge.evidence.gate": {"EvidenceGate", "EvidenceWriter"},
+    "lineguard.edge.preprocess": {"FrameCheck", "crop_roi"},
+    "lineguard.edge.pipeline": {"Arrival", "CameraStats", "CaptureWorker", "InspectWorker"},
 }
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from lineguard.contracts.events import ModelRef
 from lineguard.contracts.types import CapturedFrame, ModelRunner
-from lineguard.edge.camera import Arrival, CameraStats, InspectWorker
 from lineguard.edge.decide import StationMonitor
 from lineguard.edge.outbox.store import Outbox
+from lineguard.edge.pipeline import Arrival, CameraStats, InspectWorker
 from lineguard.edge.update import ModelSlot, UpdateClient, UpdateWorker
 from lineguard.edge.workers import LatestQueue
 from lineguard.signing import VerificationError

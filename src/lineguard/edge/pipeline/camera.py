@@ -46,9 +46,9 @@ from lineguard.edge.decide import (
     defect_regions,
     part_id_reader,
 )
+from lineguard.edge.evidence.gate import EvidenceGate
 from lineguard.edge.evidence.region import stored_region
 from lineguard.edge.evidence.sampling import PassSampler
-from lineguard.edge.evidence_gate import EvidenceGate
 from lineguard.edge.outbox.store import Outbox
 from lineguard.edge.preprocess import FrameCheck, crop_roi
 from lineguard.edge.stats import LatencyWindow, RateMeter
