@@ -142,7 +142,9 @@ def test_enroll_ingest_revoke_through_the_commands(
             "/api/v1/ingest/batch", json=factory.batch("line1-node", events, [factory.alert("line1-node")])
         )
         assert r.status_code == 200, r.text
-        assert r.json()["stored"] == 101
+        # Every item counts: 100 frame events, the 100 parts they show (factory.batch makes
+        # each event a part seen in one frame) and the alert.
+        assert r.json()["stored"] == 100 + 100 + 1
         listed = lineguard("node", "list", "--config", str(config), env=env)
         assert "line1-node\tactive\tline-1\tcam-1" in listed.stdout
         revoked = lineguard(
