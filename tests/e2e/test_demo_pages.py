@@ -30,6 +30,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
+from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
 from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
 
@@ -70,12 +71,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     if not db.exists():
         return []
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
         try:
-            return conn.execute(sql).fetchall()
+            return conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError:  # tables not created yet
             return []
 
@@ -182,6 +183,27 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
 
 
+def fresh_code(demo: Demo, username: str) -> str:
+    """The authenticator's next code, once the server has not seen its step yet.
+
+    Codes are single-use: the server refuses any code of the step it last accepted or an
+    earlier one. The demo's setup has just typed this person's next-step code for its
+    four-eyes release, so, as a person told "wait for the next code" would, wait until the
+    step after the last accepted one is the next step (within the allowed drift), then type it.
+    """
+    rows = _query(
+        demo.root / "server" / "lineguard.db",
+        "SELECT totp_last_step FROM auth_users WHERE username = ?",
+        (username,),
+    )
+    assert rows, f"{username} is not in the demo's database"
+    last = rows[0][0]
+    assert last is None or isinstance(last, int)
+    while last is not None and int(time.time()) // totp.STEP_S < last:
+        time.sleep(0.5)
+    return pyotp.TOTP(demo.totp[username], interval=totp.STEP_S).at(time.time() + totp.STEP_S)
+
+
 def first_sign_in(page: Page, demo: Demo, username: str) -> None:
     """Sign in with the one-time password, choose a new one, enroll TOTP when asked.
 
@@ -193,7 +215,7 @@ def first_sign_in(page: Page, demo: Demo, username: str) -> None:
     page.get_by_label("Password", exact=True).fill(demo.passwords[username])
     page.get_by_role("button", name="Sign in").click()
     if username in demo.totp:
-        page.get_by_label("Authentication code").fill(pyotp.TOTP(demo.totp[username]).now())
+        page.get_by_label("Authentication code").fill(fresh_code(demo, username))
         page.get_by_role("button", name="Verify").click()
         page.wait_for_url(lambda url: "/signin" not in url and urlsplit(url).path not in ("", "/"))
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
