@@ -26,16 +26,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import AuditEvent, AuditSuppressed
+from lineguard.server.storage import utcnow
 
 __all__ = ["THROTTLE_ACTOR", "AuditThrottle"]
 
 THROTTLE_ACTOR = "system:audit-throttle"
 #: Attacker-triggerable although not a failure: a lock on a name anyone may type.
 _ALSO_THROTTLED = frozenset({"auth.account_locked"})
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AuditThrottle:
@@ -48,7 +45,7 @@ class AuditThrottle:
         per_source: int = 3,
         per_window: int = 300,
         max_sources: int = 10_000,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.window_s, self.per_source, self.per_window = window_s, per_source, per_window
         self.max_sources = max_sources
