@@ -33,17 +33,13 @@ def list_destinations(config_path: Path) -> None:
       maintainx  maintainx  https://api.getmaintainx.com/v1/workorders  ok  queued 0  dead 1  delivered 42
     """
     from lineguard.server.integrations import build_connector, overview_destinations
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     connectors = {d.name: build_connector(d) for d in settings.integrations.cmms}
     enabled = frozenset(d.name for d in settings.integrations.cmms if d.enabled)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            views = overview_destinations(session, connectors=connectors, enabled=enabled, dispatcher=None)
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        views = overview_destinations(session, connectors=connectors, enabled=enabled, dispatcher=None)
     if not views:
         click.echo("no CMMS destinations configured (integrations.cmms in server.yaml)")
     for v in views:
@@ -77,7 +73,7 @@ def test_destinations(config_path: Path, names: tuple[str, ...]) -> None:
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.egress import build_gate
     from lineguard.server.integrations import build_connector, probe
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     chosen = [d for d in settings.integrations.cmms if not names or d.name in names]
@@ -85,12 +81,9 @@ def test_destinations(config_path: Path, names: tuple[str, ...]) -> None:
     if unknown:
         msg = f"no CMMS destination named {', '.join(unknown)}"
         raise click.UsageError(msg)
-    engine, sessions = open_storage(settings)
-    try:
+    with opened_storage(settings) as sessions:
         gate = build_gate(settings, sessions=sessions, audit=AuditRecorder())
         results = [probe(build_connector(d), gate) for d in chosen]
-    finally:
-        engine.dispose()
     for r in results:
         outcome = f"reachable (HTTP {r.http_status})" if r.reachable else f"UNREACHABLE: {r.error}"
         click.echo(f"{r.destination}  {r.target}  {outcome}")
@@ -112,17 +105,13 @@ def replay(config_path: Path, destination: str | None, delivery_ids: tuple[str, 
     """
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.integrations import replay as replay_dead
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     known = [d.name for d in settings.integrations.cmms]
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions.begin() as session:
-            count = replay_dead(
-                session, audit=AuditRecorder(), actor=cli_actor("integrations"), destination=destination,
-                delivery_ids=delivery_ids, known=known,
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions.begin() as session:
+        count = replay_dead(
+            session, audit=AuditRecorder(), actor=cli_actor("integrations"), destination=destination,
+            delivery_ids=delivery_ids, known=known,
+        )  # fmt: skip
     click.echo(f"replayed {count} work order{'s' if count != 1 else ''}")

@@ -23,12 +23,8 @@ __all__ = ["server_session"]
 
 @contextmanager
 def server_session(config_path: Path) -> Iterator[tuple[ServerConfig, Session]]:
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            yield settings, session
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        yield settings, session

@@ -23,7 +23,7 @@ from lineguard.server.context import AuditHook
 from lineguard.server.keystore import SqlDataKeyStore, signer_key_store_path
 from lineguard.server.pki import CaPaths, IssuedCertificate, PlantCa, ca_paths
 from lineguard.server.protection import default_audit, ensure_keyring
-from lineguard.server.storage import open_storage
+from lineguard.server.storage import open_storage, opened_storage
 
 __all__ = [
     "AdminSession",
@@ -54,12 +54,8 @@ def admin_session(settings: ServerConfig, *, actor: str) -> Iterator[AdminSessio
 
     ``actor`` is the command's audit actor (``lineguard.cli.options.cli_actor``).
     """
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            yield AdminSession(session, default_audit(settings), actor)
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        yield AdminSession(session, default_audit(settings), actor)
 
 
 def all_data_key_stores(settings: ServerConfig, sessions: sessionmaker[Session]) -> dict[str, DataKeyStore]:

@@ -10,8 +10,7 @@ PUBLIC = {
     "lineguard.server.storage": [
         "Base", "TableRows", "UtcDateTime", "alembic_config", "create_engine_for", "current_heads",
         "database_url", "insert_many", "insert_rows", "load_all_models", "open_engine", "open_storage",
-        "session_factory",
-        "upgrade_to_head", "utcnow",
+        "opened_storage", "session_factory", "upgrade_to_head", "utcnow",
     ],
     "lineguard.server.app": ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "domain_modules"],
     "lineguard.server.tls": [

@@ -17,7 +17,7 @@ from lineguard.server.storage._base import Base, UtcDateTime, utcnow
 from lineguard.server.storage._bulk import TableRows, insert_many, insert_rows
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._migrate import alembic_config, current_heads, load_all_models, upgrade_to_head
-from lineguard.server.storage._open import database_url, open_engine, open_storage
+from lineguard.server.storage._open import database_url, open_engine, open_storage, opened_storage
 
 __all__ = [
     "Base",
@@ -32,6 +32,7 @@ __all__ = [
     "load_all_models",
     "open_engine",
     "open_storage",
+    "opened_storage",
     "session_factory",
     "upgrade_to_head",
     "utcnow",

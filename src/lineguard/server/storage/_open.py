@@ -3,6 +3,9 @@ command-line tool reach it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -10,7 +13,7 @@ from lineguard.config.server import ServerConfig
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._migrate import upgrade_to_head
 
-__all__ = ["database_url", "open_engine", "open_storage"]
+__all__ = ["database_url", "open_engine", "open_storage", "opened_storage"]
 
 
 def database_url(settings: ServerConfig) -> str:
@@ -37,3 +40,14 @@ def open_storage(settings: ServerConfig, *, migrate: bool = True) -> tuple[Engin
     if migrate:
         upgrade_to_head(engine)
     return engine, session_factory(engine)
+
+
+@contextmanager
+def opened_storage(settings: ServerConfig, *, migrate: bool = True) -> Iterator[sessionmaker[Session]]:
+    """:func:`open_storage` for the length of a ``with`` block: the engine (and its pooled
+    connections) is disposed of when the block ends, however it ends."""
+    engine, sessions = open_storage(settings, migrate=migrate)
+    try:
+        yield sessions
+    finally:
+        engine.dispose()
