@@ -39,12 +39,11 @@ def export(config_path: Path, out_path: Path) -> None:
     from lineguard.contracts.audit import AuditExported
     from lineguard.server.audit import AuditSigner, create_checkpoint, record, write_export
     from lineguard.server.keystore import open_keyring
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
-    engine, sessions = open_storage(settings)
-    try:
+    with opened_storage(settings) as sessions:
         with sessions.begin() as session:
             create_checkpoint(session, signer, site_id=settings.site_id)
         tmp = out_path.with_name(out_path.name + ".partial")
@@ -55,8 +54,6 @@ def export(config_path: Path, out_path: Path) -> None:
             record(
                 session, AuditExported(through_seq=last_cp, checkpoint_seq=last_cp), actor=cli_actor("audit")
             )
-    finally:
-        engine.dispose()
     click.echo(f"wrote {count} entries to {out_path} (signed through seq {last_cp})")
 
 
@@ -118,16 +115,12 @@ def verify(
     if file is not None:
         report = verifier.verify(ExportedLog(file), trusted_checkpoints=trusted)
     else:
-        from lineguard.server.storage import open_storage
+        from lineguard.server.storage import opened_storage
 
         assert settings is not None  # noqa: S101 - config_path given
-        engine, sessions = open_storage(settings, migrate=False)
-        try:
-            with sessions() as session:
-                log = DatabaseLog(session, site_id=settings.site_id)
-                report = verifier.verify(log, trusted_checkpoints=trusted)
-        finally:
-            engine.dispose()
+        with opened_storage(settings, migrate=False) as sessions, sessions() as session:
+            log = DatabaseLog(session, site_id=settings.site_id)
+            report = verifier.verify(log, trusted_checkpoints=trusted)
     elapsed = time.perf_counter() - started
     click.echo(
         f"ok: {report.entries} entries (seq {report.first_seq}-{report.last_seq}), "
@@ -154,17 +147,13 @@ def checkpoint(config_path: Path) -> None:
     """
     from lineguard.server.audit import AuditSigner, create_checkpoint
     from lineguard.server.keystore import open_keyring
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions.begin() as session:
-            row = create_checkpoint(session, signer, site_id=settings.site_id)
-            seq = None if row is None else row.seq
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions.begin() as session:
+        row = create_checkpoint(session, signer, site_id=settings.site_id)
+        seq = None if row is None else row.seq
     click.echo("nothing new since the last checkpoint" if seq is None else f"signed checkpoint at seq {seq}")
 
 

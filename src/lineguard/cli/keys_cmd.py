@@ -71,18 +71,15 @@ def status(config_path: Path) -> None:
     """
     from lineguard.server.admin import all_data_key_stores
     from lineguard.server.keystore import open_keyring
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     provider = open_keyring(settings)
-    engine, sessions = open_storage(settings)
-    try:
+    with opened_storage(settings) as sessions:
         counts: dict[str, int] = {}
         for store in all_data_key_stores(settings, sessions).values():
             for kek_id, n in store.count_by_kek().items():
                 counts[kek_id] = counts.get(kek_id, 0) + n
-    finally:
-        engine.dispose()
     if isinstance(provider, Keyring):
         for info in provider.describe():
             retired = f"   retired {info.retired_at:%Y-%m-%dT%H:%M:%SZ}" if info.retired_at else ""
@@ -119,14 +116,13 @@ def rotate(config_path: Path, batch_size: int) -> None:
     from lineguard.server.admin import all_data_key_stores
     from lineguard.server.audit import record
     from lineguard.server.keystore import open_keyring
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     provider = open_keyring(settings)
     old_id = provider.active().kek_id
     new_id = provider.rotate()
-    engine, sessions = open_storage(settings)
-    try:
+    with opened_storage(settings) as sessions:
         total = rewrapped = batches = 0
         with Progress(transient=True) as progress:
             for name, store in all_data_key_stores(settings, sessions).items():
@@ -144,8 +140,6 @@ def rotate(config_path: Path, batch_size: int) -> None:
                 KeysRotated(old_kek_id=old_id, new_kek_id=new_id, rewrapped=rewrapped),
                 actor=cli_actor("keys"),
             )
-    finally:
-        engine.dispose()
     click.echo(f"new active KEK {new_id}; re-wrapped {rewrapped} data keys in {batches} batches")
     if total:
         click.secho(f"{total} data keys remain under retired KEKs; run rotate again", fg="yellow")

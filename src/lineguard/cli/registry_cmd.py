@@ -76,16 +76,12 @@ def _open(config_path: Path) -> Iterator[_Cli]:
     from lineguard.config import load_server_config
     from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            runtime = AuthRuntime.build(settings.site_id, settings.auth)
-            yield _Cli(settings, session, runtime, default_audit(settings), sessions)
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        runtime = AuthRuntime.build(settings.site_id, settings.auth)
+        yield _Cli(settings, session, runtime, default_audit(settings), sessions)
 
 
 def _person(cli: _Cli, username: str, action: Action, target: Target | None = None) -> _Person:

@@ -32,14 +32,11 @@ def sweep(config_path: Path) -> None:
       sweep swp_0193…: inspection_events 1200 deleted, alerts 14 deleted, 2 held; 1214 data keys shredded
     """
     from lineguard.server.retention import run_sweep
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    engine, sessions = open_storage(settings)
-    try:
+    with opened_storage(settings) as sessions:
         result = run_sweep(sessions, settings.retention, trigger="manual", actor=cli_actor("retention"))
-    finally:
-        engine.dispose()
     parts = [
         f"{name} {n} deleted" + (f" ({result.held[name]} held)" if result.held.get(name) else "")
         for name, n in result.deleted.items()
@@ -64,22 +61,18 @@ def hold(config_path: Path, category_name: str, record_id: str, reason: str) -> 
       hold_0193… placed on inspection_events/evt_0193ab…
     """
     from lineguard.server.retention import place_hold
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:  # place_hold / release_hold commit
-            row = place_hold(
-                session,
-                category_name=category_name,
-                record_id=record_id,
-                reason=reason,
-                actor=cli_actor("retention"),
-            )
-            hold_id = row.hold_id
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:  # place_hold / release_hold commit
+        row = place_hold(
+            session,
+            category_name=category_name,
+            record_id=record_id,
+            reason=reason,
+            actor=cli_actor("retention"),
+        )
+        hold_id = row.hold_id
     click.echo(f"{hold_id} placed on {category_name}/{record_id}")
 
 
@@ -95,15 +88,11 @@ def release(config_path: Path, hold_id: str, reason: str) -> None:
       lineguard retention release --config server.yaml hold_0193… --reason "case closed"
     """
     from lineguard.server.retention import release_hold
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:  # place_hold / release_hold commit
-            release_hold(session, hold_id=hold_id, reason=reason, actor=cli_actor("retention"))
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:  # place_hold / release_hold commit
+        release_hold(session, hold_id=hold_id, reason=reason, actor=cli_actor("retention"))
     click.echo(f"{hold_id} released")
 
 
@@ -119,7 +108,7 @@ def status(config_path: Path) -> None:
     from sqlalchemy import select
 
     from lineguard.server.retention import CATEGORIES, LegalHoldRow, RetentionSweepRow
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     click.echo("retention:")
@@ -128,21 +117,17 @@ def status(config_path: Path) -> None:
     click.echo(
         f"  {'audit_log':<20} {settings.retention.audit_log_days:>6} days  pruned only at signed checkpoints"
     )
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            holds = session.scalars(select(LegalHoldRow).where(LegalHoldRow.released_at.is_(None))).all()
-            sweeps = session.scalars(
-                select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(5)
-            ).all()
-            click.echo(f"active legal holds: {len(holds)}")
-            for h in holds:
-                when = f"{h.placed_at:%Y-%m-%d}"
-                click.echo(f"  {h.hold_id}  {h.category}/{h.record_id}  by {h.placed_by}  {when}  {h.reason}")
-            click.echo("last sweeps:")
-            for s in sweeps:
-                deleted = sum(int(v) for v in s.deleted.values())
-                started = f"{s.started_at:%Y-%m-%dT%H:%M:%SZ}"
-                click.echo(f"  {s.sweep_id}  {started}  {s.status:<7} {deleted} deleted  {s.error or ''}")
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        holds = session.scalars(select(LegalHoldRow).where(LegalHoldRow.released_at.is_(None))).all()
+        sweeps = session.scalars(
+            select(RetentionSweepRow).order_by(RetentionSweepRow.started_at.desc()).limit(5)
+        ).all()
+        click.echo(f"active legal holds: {len(holds)}")
+        for h in holds:
+            when = f"{h.placed_at:%Y-%m-%d}"
+            click.echo(f"  {h.hold_id}  {h.category}/{h.record_id}  by {h.placed_by}  {when}  {h.reason}")
+        click.echo("last sweeps:")
+        for s in sweeps:
+            deleted = sum(int(v) for v in s.deleted.values())
+            started = f"{s.started_at:%Y-%m-%dT%H:%M:%SZ}"
+            click.echo(f"  {s.sweep_id}  {started}  {s.status:<7} {deleted} deleted  {s.error or ''}")

@@ -108,21 +108,17 @@ def _after_change(config_path: Path | None, setting: str, before: Any, after: An
     from lineguard.crypto import canonical_json
     from lineguard.server.audit import record
     from lineguard.server.registry import Registry
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
     published = Registry.from_settings(settings).publish_trust()
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions.begin() as session:
-            event = ConfigChanged(
-                setting=setting,
-                before=None if before is None else canonical_json(before).decode(),
-                after=None if after is None else canonical_json(after).decode(),
-            )
-            record(session, event, actor=cli_actor("keys"))
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions.begin() as session:
+        event = ConfigChanged(
+            setting=setting,
+            before=None if before is None else canonical_json(before).decode(),
+            after=None if after is None else canonical_json(after).decode(),
+        )
+        record(session, event, actor=cli_actor("keys"))
     if published:
         click.echo("published the new trust list to nodes (TUF target trust/signers.json)")
 

@@ -45,19 +45,15 @@ def _open(config_path: Path) -> Iterator[_Cli]:
     from lineguard.config.server import ServerConfig
     from lineguard.server.auth import AuthRuntime
     from lineguard.server.protection import default_audit
-    from lineguard.server.storage import open_storage
+    from lineguard.server.storage import opened_storage
 
     settings = load_config(config_path)
     if not isinstance(settings, ServerConfig):
         msg = f"{config_path} is an edge config: expected the server's server.yaml"
         raise InputError(msg)
-    engine, sessions = open_storage(settings)
-    try:
-        with sessions() as session:
-            runtime = AuthRuntime.build(settings.site_id, settings.auth)
-            yield _Cli(session, runtime, default_audit(settings), cli_actor("user"))
-    finally:
-        engine.dispose()
+    with opened_storage(settings) as sessions, sessions() as session:
+        runtime = AuthRuntime.build(settings.site_id, settings.auth)
+        yield _Cli(session, runtime, default_audit(settings), cli_actor("user"))
 
 
 def _find(cli: _Cli, username: str) -> Any:
