@@ -181,7 +181,13 @@ def _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir: Path, home: 
     assert out.returncode == 0 and not failed, failed
     for cid in ("access.mfa", "security.access_review", "workers.notice_published"):
         assert "(a demo cannot have this: " in checks[cid]["evidence"], checks[cid]
-    for cid in ("access.owners_named", "data.inventory", "workers.notice_generated", "vendor.pack"):
+    for cid in (
+        "access.owners_named",
+        "data.inventory",
+        "data.evidence_region",
+        "workers.notice_generated",
+        "vendor.pack",
+    ):
         assert checks[cid]["status"] == "pass", checks[cid]
     assert (data_dir / "governance" / "manifest.json").is_file()
 

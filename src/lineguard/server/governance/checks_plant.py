@@ -39,6 +39,36 @@ def retention(i: DoctorInputs) -> Result:
     return ("pass", f"server: {evidence}; nodes: {edge}", None)
 
 
+@check("data.evidence_region", "data_governance", "Evidence images keep only the part")
+def evidence_region(i: DoctorInputs) -> Result:
+    """Flag every camera that stores whole frames: allowed with a written purpose, but it keeps
+    the scene around the line (people included), so a reviewer must see each one and why."""
+    broken = [e for e in i.state.edge_configs if e.config is None]
+    if broken:
+        return ("warn", f"unknown for {broken[0].path}: {broken[0].error}", "fix that edge.yaml")
+    configs = [e.config for e in i.state.edge_configs if e.config is not None]
+    if not configs:
+        return (
+            "warn",
+            "unknown: no readable edge config lists what the cameras store",
+            "list every node's edge.yaml under governance.edge_configs in server.yaml",
+        )
+    cameras = [(c.node.node_id, cam) for c in configs for cam in c.cameras]
+    full = [(node, cam) for node, cam in cameras if cam.evidence.full_frame]
+    if full:
+        listed = "; ".join(
+            f"{node}/{cam.camera_id} stores full frames: {cam.evidence.full_frame_purpose.strip()!r}"
+            for node, cam in full
+        )
+        return (
+            "warn",
+            f"{len(full)} of {len(cameras)} cameras: {listed}",
+            "check each purpose still holds; otherwise remove evidence.full_frame from that camera "
+            "in edge.yaml (its evidence becomes the ROI plus margin_px)",
+        )
+    return ("pass", f"all {len(cameras)} cameras store the ROI plus a margin, never the whole frame", None)
+
+
 def _current(i: DoctorInputs) -> bool:
     build = i.state.last_build
     return build is not None and build.facts_sha256 == i.facts_sha256

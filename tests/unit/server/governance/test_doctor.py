@@ -15,7 +15,14 @@ from click.testing import CliRunner
 from lineguard.cli.main import cli
 from lineguard.server.auth import Role
 from lineguard.server.governance import GROUPS, DoctorReport, doctor
-from tests.unit.server.governance.plant import NOW, OWNERS, PASSPHRASE, Plant, open_plant
+from tests.unit.server.governance.plant import (
+    NOW,
+    OWNERS,
+    PASSPHRASE,
+    Plant,
+    open_plant,
+    write_edge_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -187,6 +194,39 @@ def test_outbound_connections_are_judged_by_the_egress_allowlist(db_url: str, tm
     assert "https://cmms.plant.local:443 (work orders)" in evidence
     assert "without TLS: syslog+udp://10.0.0.5:514" in evidence
     assert fix is not None
+
+
+def test_cameras_storing_full_frames_are_flagged_with_their_purpose(db_url: str, tmp_path: Path) -> None:
+    purpose = "weld spatter lands beside the part; the reviewer needs the fixture"
+    crops = write_edge_config(tmp_path / "n1.yaml", "line1-node", "line-1", [("cam-1", []), ("cam-2", [])])
+    full = write_edge_config(
+        tmp_path / "n2.yaml", "line2-node", "line-2", [("cam-3", []), ("cam-4", [])], {"cam-4": purpose}
+    )
+    with open_plant(db_url, tmp_path / "s0") as plant:  # nothing listed: unknown, not a pass
+        status, evidence, fix = _by_id(_run(plant))["data.evidence_region"]
+        assert (status, fix is not None) == ("warn", True)
+        assert "no readable edge config" in evidence
+    with open_plant(db_url, tmp_path / "s1", edge_configs=[str(crops)]) as plant:
+        assert _by_id(_run(plant))["data.evidence_region"] == (
+            "pass",
+            "all 2 cameras store the ROI plus a margin, never the whole frame",
+            None,
+        )
+    with open_plant(db_url, tmp_path / "s2", edge_configs=[str(crops), str(full)]) as plant:
+        status, evidence, fix = _by_id(_run(plant))["data.evidence_region"]
+    assert status == "warn"
+    assert evidence == f"1 of 4 cameras: line2-node/cam-4 stores full frames: {purpose!r}"
+    assert fix is not None
+    assert "evidence.full_frame" in fix
+
+
+def test_an_unreadable_edge_config_leaves_the_evidence_region_unknown(db_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: edge\ncameras: 3\n", "utf-8")
+    with open_plant(db_url, tmp_path / "s", edge_configs=[str(broken)]) as plant:
+        status, evidence, _ = _by_id(_run(plant))["data.evidence_region"]
+    assert status == "warn"
+    assert evidence.startswith(f"unknown for {broken}")
 
 
 def test_in_the_demo_what_a_demo_cannot_have_warns_and_says_so(plant: Plant) -> None:
