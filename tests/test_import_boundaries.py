@@ -123,6 +123,35 @@ def test_importing_the_edge_node_loads_no_web_server_stack() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
+# -- edge inspection stages ----------------------------------------------------------------
+
+#: Stage packages under ``edge/``: pure checks on a frame (or a thermal frame), wired into the
+#: pipeline by others. They use contracts, config and vision and their own package, never another
+#: edge package (a stage cannot reach the outbox or the evidence store), and load their heavy
+#: readers only inside functions, so a camera without the stage never imports them.
+EDGE_STAGES = {"labels"}
+STAGE_LAZY_ONLY = {"zxingcpp", "rapidocr_onnxruntime", "onnxruntime"}
+
+
+def _stage_modules() -> list[Path]:
+    return sorted(p for stage in EDGE_STAGES for p in (SRC / "edge" / stage).rglob("*.py"))
+
+
+def test_every_stage_folder_exists() -> None:
+    assert all((SRC / "edge" / stage / "__init__.py").is_file() for stage in EDGE_STAGES)
+
+
+@pytest.mark.parametrize("path", _stage_modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_stage_modules_import_only_their_own_package_and_load_readers_lazily(path: Path) -> None:
+    stage = path.relative_to(SRC / "edge").parts[0]
+    for module, top_level in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        parts = module.split(".")
+        if parts[:2] == ["lineguard", "edge"]:
+            assert parts[2:3] == [stage], f"edge/{stage} must not import {module} (another edge package)"
+        if parts[0] in STAGE_LAZY_ONLY:
+            assert not top_level, f"edge/{stage} imports {module} at module level: load it on first use"
+
+
 # -- server domains ------------------------------------------------------------------------
 
 

@@ -63,6 +63,22 @@ EXPORTS = {
     "lineguard.edge.evidence.gate": {"EvidenceGate", "EvidenceWriter"},
     "lineguard.edge.preprocess": {"FrameCheck", "crop_roi"},
     "lineguard.edge.pipeline": {"Arrival", "CameraStats", "CaptureWorker", "InspectWorker"},
+    "lineguard.edge.labels": {
+        "CodeRead",
+        "CodeReader",
+        "ExpectedLabelSource",
+        "Gs1Error",
+        "Gs1Fields",
+        "LabelCheck",
+        "LabelFailure",
+        "LabelVerifier",
+        "RapidTextReader",
+        "Reason",
+        "TableExpectedLabels",
+        "TextLine",
+        "TextReader",
+        "parse_element_string",
+    },
 }
 
 

@@ -1,0 +1,225 @@
+"""Checking one label against the one expected for the current order.
+
+The label region is cut from the frame, then, cheapest first:
+
+1. **missing** — the region is blank (no contrast at all): there is no label to read;
+2. **code** — the symbol is read (zxing-cpp); a failed checksum (the symbol's own or a GTIN's
+   check digit) is ``bad_checksum``; no symbol on a present label is ``unreadable``; a symbol
+   rotated by 180° is ``upside_down``; a GS1 element string gives GTIN, lot, date, quantity;
+3. **text** — the printed lines are read (RapidOCR) for the fields the stage lists in
+   ``text_fields``; a line the classifier finds rotated by 180° is ``upside_down``; a field
+   not found is ``unreadable``;
+4. **compare** — every field the expected label gives must have been read somewhere
+   (``missing`` otherwise) and equal the expected value wherever it was read (``mismatch``).
+
+Every problem found is reported, each naming its field; the label passes only with none.
+Values read stay on the node: a failure says *which* field differs, never what the label said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lineguard.config.labels import ExpectedLabel, LabelField, LabelStageConfig, canonical
+from lineguard.contracts.errors import InputError
+from lineguard.edge.labels.codes import CodeRead, CodeReader
+from lineguard.edge.labels.gs1 import Gs1Error, parse_element_string
+from lineguard.edge.labels.ocr import TextLine, TextReader
+
+__all__ = ["LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
+
+#: Grey-level spread (std) below which the region holds no label at all.
+BLANK_STD = 4.0
+
+
+class Reason:
+    """Reason codes of a failed label (``StageReason.code``)."""
+
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+    MISMATCH = "mismatch"
+    UPSIDE_DOWN = "upside_down"
+    BAD_CHECKSUM = "bad_checksum"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True)
+class LabelFailure:
+    reason: str
+    #: The field (``lot``, ``gtin``…) or ``label`` / ``code`` / ``text`` for the label as a whole.
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    """The outcome of one label check; ``read`` stays on the node."""
+
+    failures: list[LabelFailure]
+    read: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _crop(frame: np.ndarray[Any, Any], config: LabelStageConfig) -> np.ndarray[Any, Any]:
+    r = config.region
+    height, width = frame.shape[:2]
+    if r.x + r.width > width or r.y + r.height > height:
+        msg = (
+            f"label region {r.width}x{r.height} at ({r.x}, {r.y}) reaches outside the {width}x{height} frame"
+        )
+        raise InputError(msg, details=["fix the stage's region in edge.yaml"])
+    return frame[r.y : r.y + r.height, r.x : r.x + r.width]
+
+
+def _grey(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return region if region.ndim == 2 else region.mean(axis=2)
+
+
+class LabelVerifier:
+    """Checks labels for one stage; the readers are injected (real ones in production)."""
+
+    def __init__(
+        self, config: LabelStageConfig, *, codes: CodeReader | None, text: TextReader | None
+    ) -> None:
+        if config.code_required and codes is None:
+            msg = f"label stage {config.name!r} requires a code but has no code reader"
+            raise InputError(msg)
+        if config.text_fields and text is None:
+            msg = f"label stage {config.name!r} checks printed text but has no text reader"
+            raise InputError(msg)
+        self.config = config
+        self._codes = codes
+        self._text = text
+        self._patterns = {f: re.compile(p) for f, p in config.text_patterns.items()}
+
+    def check(self, frame: np.ndarray[Any, Any], expected: ExpectedLabel) -> LabelCheck:
+        region = _crop(frame, self.config)
+        if float(_grey(region).std()) < BLANK_STD:
+            return LabelCheck([LabelFailure(Reason.MISSING, "label", "no label in the label region")])
+        failures: list[LabelFailure] = []
+        from_code: dict[LabelField, str] = {}
+        if self._codes is not None:
+            from_code = self._code_fields(self._codes.read(region), expected, failures)
+        from_text: dict[LabelField, str] = {}
+        if self._text is not None and self.config.text_fields:
+            from_text = self._text_fields(self._text.read(region), failures)
+        self._compare(expected, from_code, from_text, failures)
+        read = {f"code.{k.value}": v for k, v in from_code.items()}
+        read |= {f"text.{k.value}": v for k, v in from_text.items()}
+        return LabelCheck(failures, read)
+
+    # -- code ----------------------------------------------------------------------------
+
+    def _code_fields(
+        self, reads: list[CodeRead], expected: ExpectedLabel, failures: list[LabelFailure]
+    ) -> dict[LabelField, str]:
+        if any(r.error == "checksum" for r in reads):
+            failures.append(LabelFailure(Reason.BAD_CHECKSUM, "code", "the code's checksum does not match"))
+            return {}
+        good = list({r.text: r for r in reads}.values())
+        if not good:
+            if self.config.code_required:
+                failures.append(LabelFailure(Reason.UNREADABLE, "code", "no readable code on the label"))
+            return {}
+        if len(good) > 1:
+            failures.append(
+                LabelFailure(Reason.AMBIGUOUS, "code", f"{len(good)} different codes on one label")
+            )
+            return {}
+        symbol = good[0]
+        if symbol.upside_down:
+            failures.append(LabelFailure(Reason.UPSIDE_DOWN, "label", "the code reads upside down"))
+        if symbol.gs1 or symbol.text.startswith("("):
+            return self._gs1_fields(symbol, expected, failures)
+        if symbol.format in {"EAN13", "EAN8"}:
+            return {LabelField.GTIN: symbol.text.zfill(14)}
+        return {LabelField.PART_NUMBER: symbol.text.strip().upper()}
+
+    @staticmethod
+    def _gs1_fields(
+        symbol: CodeRead, expected: ExpectedLabel, failures: list[LabelFailure]
+    ) -> dict[LabelField, str]:
+        try:
+            parsed = parse_element_string(symbol.text)
+        except Gs1Error as exc:
+            reason = Reason.BAD_CHECKSUM if "check digit" in exc.message else Reason.UNREADABLE
+            failures.append(LabelFailure(reason, exc.field, exc.message))
+            return {}
+        fields: dict[LabelField, str] = {}
+        date = parsed.expiry_date if expected.date_ai == "17" else parsed.production_date
+        for name, value in (
+            (LabelField.GTIN, parsed.gtin),
+            (LabelField.LOT, parsed.lot),
+            (LabelField.DATE, date.isoformat() if isinstance(date, dt.date) else None),
+            (LabelField.QUANTITY, None if parsed.quantity is None else str(parsed.quantity)),
+        ):
+            if value is not None:
+                fields[name] = value
+        return fields
+
+    # -- text ----------------------------------------------------------------------------
+
+    def _text_fields(self, lines: list[TextLine], failures: list[LabelFailure]) -> dict[LabelField, str]:
+        if not lines:
+            failures.append(LabelFailure(Reason.UNREADABLE, "text", "no printed text could be read"))
+            return {}
+        flipped = sum(line.upside_down for line in lines)
+        if flipped * 2 > len(lines):
+            failures.append(
+                LabelFailure(
+                    Reason.UPSIDE_DOWN, "label", f"{flipped} of {len(lines)} text lines are upside down"
+                )
+            )
+        found: dict[LabelField, str] = {}
+        for name in self.config.text_fields:
+            for line in lines:
+                match = self._patterns[name].search(line.text.upper().strip())
+                if match:
+                    found[name] = match.group(1)
+                    break
+            else:
+                failures.append(
+                    LabelFailure(Reason.UNREADABLE, name.value, f"{name.value} not found in the printed text")
+                )
+        return found
+
+    # -- compare -------------------------------------------------------------------------
+
+    def _compare(
+        self,
+        expected: ExpectedLabel,
+        from_code: dict[LabelField, str],
+        from_text: dict[LabelField, str],
+        failures: list[LabelFailure],
+    ) -> None:
+        already = {f.subject for f in failures}
+        for name in expected.checked_fields():
+            want = canonical(expected.text_value(name) or "")
+            seen = [
+                (where, got)
+                for where, got in (("code", from_code.get(name)), ("text", from_text.get(name)))
+                if got is not None
+            ]
+            if not seen:
+                if name.value not in already and not already & {"code", "label", "text"}:
+                    failures.append(
+                        LabelFailure(Reason.MISSING, name.value, f"the label does not carry {name.value}")
+                    )
+                continue
+            wrong = [where for where, got in seen if canonical(got) != want]
+            if wrong:
+                failures.append(
+                    LabelFailure(
+                        Reason.MISMATCH,
+                        name.value,
+                        f"{name.value} differs from the expected label (read in the {' and '.join(wrong)})",
+                    )
+                )

@@ -1,0 +1,169 @@
+"""Label checks on generated labels, with the real readers (zxing-cpp and RapidOCR's models)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from lineguard.config.labels import ExpectedLabel, LabelField, LabelRegion, LabelStageConfig
+from lineguard.contracts.errors import ConfigError, InputError, NotFoundError
+from lineguard.edge.labels import (
+    CodeReader,
+    LabelCheck,
+    LabelVerifier,
+    RapidTextReader,
+    Reason,
+    TableExpectedLabels,
+)
+from lineguard.edge.labels.render import Degradation, LabelContent, degrade, place, render_label
+
+pytestmark = pytest.mark.slow  # RapidOCR's models load once per module (~1 s), then ~0.3 s a label
+
+FRAME = (800, 520)
+GOOD = LabelContent("4711-0815", "09501101530003", "A12345", dt.date(2026, 12, 5), 12)
+EXPECTED = ExpectedLabel(
+    part_number="4711-0815", gtin="09501101530003", lot="A12345", date=dt.date(2026, 12, 5), quantity=12
+)
+CONFIG = LabelStageConfig(
+    region=LabelRegion(x=20, y=40, width=720, height=440),
+    code_formats=["DataMatrix", "Code128"],
+    text_fields=[LabelField.PART_NUMBER, LabelField.LOT, LabelField.DATE, LabelField.QUANTITY],
+)
+
+
+@pytest.fixture(scope="module")
+def verifier() -> LabelVerifier:
+    return LabelVerifier(CONFIG, codes=CodeReader(CONFIG.code_formats), text=RapidTextReader())
+
+
+CLEAN = Degradation()
+
+
+def _check(
+    verifier: LabelVerifier, content: LabelContent, d: Degradation = CLEAN, code: str = "DataMatrix"
+) -> LabelCheck:
+    label = degrade(render_label(content, code=code), d, np.random.default_rng(7))  # type: ignore[arg-type]
+    return verifier.check(place(label, frame_size=FRAME), EXPECTED)
+
+
+def _reasons(check: LabelCheck) -> set[tuple[str, str]]:
+    return {(f.reason, f.subject) for f in check.failures}
+
+
+@pytest.mark.parametrize("code", ["DataMatrix", "Code128"])
+def test_the_expected_label_passes_and_every_field_was_read(verifier: LabelVerifier, code: str) -> None:
+    check = _check(verifier, GOOD, code=code)
+    assert check.passed, check.failures
+    assert check.read["code.lot"] == "A12345"
+    assert check.read["code.date"] == "2026-12-05"
+    assert check.read["text.part_number"].replace(" ", "-") == "4711-0815"
+
+
+def test_a_degraded_but_acceptable_label_still_passes(verifier: LabelVerifier) -> None:
+    d = Degradation(perspective=0.05, blur_sigma_px=1.0, glare=80, contrast=0.5, defects=4, noise_std=5)
+    check = _check(verifier, GOOD, d)
+    assert check.passed, check.failures
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lot": "A12346"}, "lot"),
+        ({"quantity": 13}, "quantity"),
+        ({"date": dt.date(2026, 12, 6)}, "date"),
+        ({"gtin": "09501101530010"}, "gtin"),
+        ({"part_number": "4711-0816"}, "part_number"),
+    ],
+)
+def test_a_wrong_field_fails_naming_it(
+    verifier: LabelVerifier, change: dict[str, object], field: str
+) -> None:
+    check = _check(verifier, GOOD.with_(**change))
+    assert _reasons(check) == {(Reason.MISMATCH, field)}, check.failures
+
+
+def test_printed_text_that_contradicts_the_code_fails_on_that_field(verifier: LabelVerifier) -> None:
+    check = _check(verifier, GOOD.with_(text_override=(("lot", "A12399"),)))
+    assert _reasons(check) == {(Reason.MISMATCH, "lot")}
+    assert "read in the text" in check.failures[0].message
+    assert "A12399" not in check.failures[0].message  # what the label said stays on the node
+
+
+def test_an_upside_down_label_fails_as_such(verifier: LabelVerifier) -> None:
+    check = _check(verifier, GOOD, Degradation(upside_down=True))
+    assert (Reason.UPSIDE_DOWN, "label") in _reasons(check)
+    assert all(f.reason == Reason.UPSIDE_DOWN for f in check.failures)
+
+
+def test_an_empty_label_region_fails_as_missing(verifier: LabelVerifier) -> None:
+    check = verifier.check(place(None, frame_size=FRAME), EXPECTED)
+    assert _reasons(check) == {(Reason.MISSING, "label")}
+
+
+def test_a_gtin_with_a_bad_check_digit_fails_as_bad_checksum(verifier: LabelVerifier) -> None:
+    check = _check(verifier, GOOD.with_(gtin="09501101530004"))
+    assert (Reason.BAD_CHECKSUM, "gtin") in _reasons(check)
+    assert "check digit" in check.failures[0].message
+
+
+def test_a_label_whose_code_is_destroyed_fails_as_unreadable(verifier: LabelVerifier) -> None:
+    label = render_label(GOOD)
+    label[15:135, 15:135] = np.where(np.arange(120)[:, None] % 6 < 3, 0, 255)[..., None]  # code smeared
+    check = verifier.check(place(label, frame_size=FRAME), EXPECTED)
+    assert (Reason.UNREADABLE, "code") in _reasons(check)
+    assert check.failures and not check.passed
+
+
+def test_a_code_without_a_field_the_order_expects_fails_as_missing() -> None:
+    config = LabelStageConfig(region=CONFIG.region, text_fields=[])
+    verifier = LabelVerifier(config, codes=CodeReader(config.code_formats), text=None)
+    expected = EXPECTED.model_copy(update={"part_number": None})
+    import zxingcpp
+
+    symbol = zxingcpp.create_barcode(
+        "(01)09501101530003(10)A12345", zxingcpp.BarcodeFormat.DataMatrix, gs1=True
+    )
+    card = np.pad(np.asarray(symbol.to_image(scale=6)), 30, constant_values=255)
+    check = verifier.check(place(np.repeat(card[..., None], 3, axis=2), frame_size=FRAME), expected)
+    assert _reasons(check) == {(Reason.MISSING, "date"), (Reason.MISSING, "quantity")}
+
+
+def test_a_region_outside_the_frame_is_a_clear_error(verifier: LabelVerifier) -> None:
+    with pytest.raises(InputError, match="reaches outside the 320x200 frame"):
+        verifier.check(np.zeros((200, 320, 3), np.uint8), EXPECTED)
+
+
+def test_a_stage_needs_the_readers_its_config_asks_for() -> None:
+    with pytest.raises(InputError, match="requires a code but has no code reader"):
+        LabelVerifier(CONFIG, codes=None, text=RapidTextReader())
+    with pytest.raises(InputError, match="checks printed text but has no text reader"):
+        LabelVerifier(CONFIG, codes=CodeReader(["DataMatrix"]), text=None)
+
+
+def test_the_ocr_refuses_to_load_with_onnxruntime_telemetry_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "0")
+    with pytest.raises(ConfigError, match="telemetry"):
+        RapidTextReader().read(np.full((40, 40, 3), 255, np.uint8))
+
+
+def test_an_order_without_an_expected_label_is_not_checked_against_nothing() -> None:
+    table = TableExpectedLabels({"PO-1": EXPECTED})
+    assert table.expected_for("PO-1") is EXPECTED
+    with pytest.raises(NotFoundError, match=r"no expected label for order 'PO-2'.*PO-1"):
+        table.expected_for("PO-2")
+
+
+def test_config_refuses_expectations_that_would_pass_anything() -> None:
+    with pytest.raises(ValidationError, match="would accept any label"):
+        ExpectedLabel()
+    with pytest.raises(ValidationError, match="check digit is 4"):
+        ExpectedLabel(gtin="09501101530004")
+    with pytest.raises(ValidationError, match="needs a group"):
+        LabelStageConfig(region=CONFIG.region, text_patterns={LabelField.PART_NUMBER: "P/N"})
+    with pytest.raises(ValidationError, match="without a text_patterns entry"):
+        LabelStageConfig(region=CONFIG.region, text_patterns={})
+    with pytest.raises(ValidationError, match="reads neither a code nor text"):
+        LabelStageConfig(region=CONFIG.region, code_required=False, text_fields=[])
