@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from lineguard.config.secrets import DEMO_MODE_ENV, SecretRef
+from lineguard.config.stages import StageConfig
 from lineguard.contracts.events import Name
 
 __all__ = [
@@ -351,6 +352,21 @@ class CameraConfig(_Section):
         description="Evidence images keep the ROI plus a margin; the whole frame only with a purpose.",
     )
     parts: PartsConfig = PartsConfig()
+    stages: list[StageConfig] = Field(
+        default_factory=list,
+        max_length=16,
+        title="Inspection stages",
+        description="Checks run on each part besides the anomaly model (gauging, …); see docs/inspection.md.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> CameraConfig:
+        names = [s.name for s in self.stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            msg = f"stage names must be unique per camera, repeated: {', '.join(dupes)}"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _evidence_is_the_part(self) -> CameraConfig:

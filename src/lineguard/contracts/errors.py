@@ -12,7 +12,8 @@ and CLI messages in exactly one place (``lineguard.cli.main``)::
     │   └── PayloadTooLargeError        (413, "payload_too_large")
     ├── InputError                      (400, "input_invalid")       bad user/data input
     │   ├── ImageDecodeError            (400, "image_invalid")       corrupt / truncated frame
-    │   └── DatasetError                (400, "dataset_invalid")     missing / misnamed dataset
+    │   ├── DatasetError                (400, "dataset_invalid")     missing / misnamed dataset
+    │   └── CalibrationError            (400, "calibration_invalid") no / stale / other camera's calibration
     ├── AuthenticationError             (401, "unauthenticated")
     ├── PermissionDeniedError           (403, "forbidden")
     │   └── EgressDeniedError           (403, "egress_denied")      destination not allowlisted
@@ -37,6 +38,7 @@ from typing import ClassVar
 __all__ = [
     "AuditChainError",
     "AuthenticationError",
+    "CalibrationError",
     "ConfigError",
     "ConflictError",
     "ContractError",
@@ -105,6 +107,12 @@ class ImageDecodeError(InputError):
 
 class DatasetError(InputError):
     code = "dataset_invalid"
+
+
+class CalibrationError(InputError):
+    """A stage cannot measure: its calibration is missing, stale, unsigned or another camera's."""
+
+    code = "calibration_invalid"
 
 
 class AuthenticationError(LineGuardError):

@@ -12,11 +12,22 @@ the exported JSON Schema and a test keeps it in sync with these classes.
 from __future__ import annotations
 
 import enum
-import math
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from lineguard.contracts.fields import (
+    SCHEMA_VERSION,
+    DefectClass,
+    FiniteFloat,
+    Name,
+    OpaqueId,
+    Sha256Hex,
+    UtcDatetime,
+    Verdict,
+)
+from lineguard.contracts.fields import WireMessage as _Message
+from lineguard.contracts.stages import MAX_STAGES_PER_PART, PartStageVerdict, StageResult, worst_verdict
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -27,58 +38,29 @@ __all__ = [
     "AlertSeverity",
     "BoundingBox",
     "CameraHealth",
+    "DefectClass",
     "DefectRegion",
+    "FiniteFloat",
     "IngestBatch",
     "InspectionEvent",
     "ModelRef",
+    "Name",
     "NodeHeartbeat",
+    "OpaqueId",
     "PartAnomaly",
     "PartClosedBy",
     "PartIdSource",
     "PartVerdict",
+    "Sha256Hex",
+    "UtcDatetime",
     "Verdict",
     "WorkOrderTrigger",
 ]
 
-SCHEMA_VERSION: Literal[1] = 1
 MAX_EVENTS_PER_BATCH = 500
 MAX_REGIONS_PER_EVENT = 64
 #: Largest accepted serialized batch. A full batch of 500 events with regions is ~400 KiB.
 MAX_BATCH_BYTES = 1_048_576
-
-
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        msg = "must be timezone-aware (UTC)"
-        raise ValueError(msg)
-    return value.astimezone(UTC)
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        msg = "must be a finite number"
-        raise ValueError(msg)
-    return value
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
-#: Human-chosen names for sites, lines, stations, cameras and nodes.
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-#: Opaque ids minted by LineGuard (prefix + UUIDv7 hex) or by the plant (barcodes).
-OpaqueId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-DefectClass = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=1000)
-
-
-class Verdict(enum.StrEnum):
-    PASS = "pass"  # noqa: S105 - a verdict, not a password
-    FAIL = "fail"
-    UNCERTAIN = "uncertain"
 
 
 class ModelRef(_Message):
@@ -183,6 +165,11 @@ class PartVerdict(_Message):
     evidence_ref: OpaqueId | None = None
     closed_by: PartClosedBy = "next_part"
     anomalies: list[PartAnomaly] = Field(default_factory=list, max_length=4)
+    stages: list[PartStageVerdict] = Field(
+        default_factory=list,
+        max_length=MAX_STAGES_PER_PART,
+        description="Each configured stage's verdict; 'verdict' is the worst of them and the model's.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PartVerdict:
@@ -192,6 +179,13 @@ class PartVerdict(_Message):
         if self.last_seen_at < self.first_seen_at:
             msg = "last_seen_at is before first_seen_at"
             raise ValueError(msg)
+        names = [s.stage for s in self.stages]
+        if len(set(names)) != len(names):
+            msg = f"a stage is listed twice: {sorted(names)}"
+            raise ValueError(msg)
+        if worst_verdict(self.verdict, *(s.verdict for s in self.stages)) is not self.verdict:
+            msg = f"verdict {self.verdict.value!r} is milder than a stage's: a failing stage fails the part"
+            raise ValueError(msg)
         return self
 
 
@@ -199,6 +193,7 @@ class AlertKind(enum.StrEnum):
     DEFECT = "defect"
     CAMERA_OFFLINE = "camera_offline"
     MODEL_REJECTED = "model_rejected"
+    STAGE_REJECTED = "stage_rejected"  # a configured stage cannot run (e.g. no valid calibration)
     DISK_BUDGET = "disk_budget"
     PIPELINE_OVERLOAD = "pipeline_overload"
 
@@ -282,12 +277,18 @@ class IngestBatch(_Message):
     alerts: list[Alert] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
     work_orders: list[WorkOrderTrigger] = Field(default_factory=list, max_length=100)
     parts: list[PartVerdict] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
+    stage_results: list[StageResult] = Field(
+        default_factory=list,
+        max_length=MAX_EVENTS_PER_BATCH,
+        description="What each configured stage (gauging, label, …) found; see contracts/stages.py.",
+    )
 
     @model_validator(mode="after")
     def _items_belong_to_sender(self) -> IngestBatch:
-        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = [
+        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = [
             *self.events,
             *self.parts,
+            *self.stage_results,
             *self.alerts,
             *self.work_orders,
         ]

@@ -16,14 +16,20 @@ from typing import Protocol, TypeAlias, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from lineguard.contracts.events import BoundingBox
+from lineguard.contracts.fields import Verdict
+from lineguard.contracts.stages import Measurement, StageInput, StageKind, StageReason
+
 __all__ = [
     "AnomalyMap",
     "CapturedFrame",
     "Frame",
     "FrameSource",
+    "InspectionStage",
     "ModelRunner",
     "Scores",
     "SourceState",
+    "StageOutcome",
 ]
 
 #: An image as OpenCV holds it: height x width x 3, uint8, BGR channel order.
@@ -98,3 +104,34 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutcome:
+    """What one inspection stage found on one image (the node wraps it in a ``StageResult``)."""
+
+    verdict: Verdict
+    reasons: tuple[StageReason, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+    #: The files the stage ran with (calibration, spec…), by version and digest.
+    inputs: tuple[StageInput, ...] = ()
+
+
+@runtime_checkable
+class InspectionStage(Protocol):
+    """A check a camera runs on each part besides its anomaly model (``cameras[].stages``).
+
+    ``inspect`` gets the full (privacy-masked) frame and the camera's ROI in it; it must
+    not keep the image. Bad input it cannot judge is an ``uncertain`` outcome with a
+    reason, never an exception: an exception is a bug and the node counts it as one.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> StageKind: ...
+
+    def inspect(self, image: Frame, roi: BoundingBox) -> StageOutcome:
+        """Judge one image; ``roi`` is the camera's ROI in full-frame pixels."""
+        ...

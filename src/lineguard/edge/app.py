@@ -27,7 +27,7 @@ from typing import Any
 from lineguard import __version__
 from lineguard.config.digest import config_sha256
 from lineguard.config.edge import CameraConfig, EdgeConfig
-from lineguard.contracts.errors import ModelError
+from lineguard.contracts.errors import LineGuardError, ModelError
 from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.types import FrameSource, ModelRunner, SourceState
@@ -42,6 +42,7 @@ from lineguard.edge.infer.loader import load_runner
 from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
 from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker, InspectWorker
 from lineguard.edge.redact import Redactor
+from lineguard.edge.stages import build_stages
 from lineguard.edge.workers import LatestQueue, Worker
 
 __all__ = ["EdgeNode", "default_redactor", "status_path"]
@@ -168,6 +169,20 @@ class EdgeNode:
                 camera_id=camera.camera_id,
             )
             return
+        try:
+            stages = build_stages(camera)
+        except LineGuardError as exc:
+            # A stage that cannot judge (no valid calibration, a bad spec) must not let parts
+            # pass unchecked: the camera stays off until the operator fixes it.
+            stats.state, stats.last_error = SourceState.FAILED.value, f"stage: {exc.message}"
+            log.error("camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400
+            self.raise_alert(
+                AlertKind.STAGE_REJECTED,
+                AlertSeverity.CRITICAL,
+                f"camera {camera.camera_id}: {exc.message}",
+                camera_id=camera.camera_id,
+            )
+            return
         queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
         stats.queue = queue
         source = self._sources.get(camera.camera_id) or build_source(camera)
@@ -183,6 +198,7 @@ class EdgeNode:
             outbox=self.outbox,
             gate=self.gate,
             monitor=StationMonitor(),
+            stages=stages,
         )
         for worker in (inspect, capture):
             worker.start()

@@ -79,6 +79,13 @@ EXPORTS = {
         "TextReader",
         "parse_element_string",
     },
+    "lineguard.edge.stages": {
+        "STAGE_BUILDERS",
+        "PartContext",
+        "ScriptedStage",
+        "StageRunner",
+        "build_stages",
+    },
 }
 
 

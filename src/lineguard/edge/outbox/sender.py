@@ -26,6 +26,7 @@ from lineguard.contracts.events import (
     PartVerdict,
     WorkOrderTrigger,
 )
+from lineguard.contracts.stages import StageResult
 from lineguard.edge.outbox.store import Outbox, OutboxItem
 from lineguard.edge.outbox.transport import BatchRejectedError, Transport, TransportUnavailableError
 from lineguard.edge.workers import Worker
@@ -40,6 +41,7 @@ def build_batch(node_id: str, items: list[OutboxItem]) -> IngestBatch:
     alerts = [Alert.model_validate_json(i.body) for i in items if i.kind == "alert"]
     orders = [WorkOrderTrigger.model_validate_json(i.body) for i in items if i.kind == "work_order"]
     parts = [PartVerdict.model_validate_json(i.body) for i in items if i.kind == "part"]
+    stage_results = [StageResult.model_validate_json(i.body) for i in items if i.kind == "stage"]
     return IngestBatch(
         node_id=node_id,
         sent_at=datetime.now(UTC),
@@ -47,6 +49,7 @@ def build_batch(node_id: str, items: list[OutboxItem]) -> IngestBatch:
         alerts=alerts,
         work_orders=orders,
         parts=parts,
+        stage_results=stage_results,
     )
 
 

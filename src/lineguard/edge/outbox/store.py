@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Literal
 
 from lineguard.contracts.events import Alert, InspectionEvent, PartVerdict, Verdict, WorkOrderTrigger
+from lineguard.contracts.stages import StageResult
 
 __all__ = ["Outbox", "OutboxItem", "OutboxKind"]
 
-OutboxKind = Literal["event", "alert", "work_order", "part"]
-OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict
+OutboxKind = Literal["event", "alert", "work_order", "part", "stage"]
+OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -58,6 +59,8 @@ def _kind_of(item: OutboxMessage) -> OutboxKind:
         return "event"
     if isinstance(item, PartVerdict):
         return "part"
+    if isinstance(item, StageResult):
+        return "stage"
     return "alert" if isinstance(item, Alert) else "work_order"
 
 

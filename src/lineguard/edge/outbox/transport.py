@@ -33,6 +33,7 @@ from lineguard.contracts.events import (
     PartVerdict,
     WorkOrderTrigger,
 )
+from lineguard.contracts.stages import StageResult
 
 __all__ = [
     "BATCH_PATH",
@@ -114,11 +115,12 @@ class MemoryIngestServer:
             if not self.up:
                 msg = "memory server is down"
                 raise TransportUnavailableError(msg)
-            items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict] = [
+            items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = [
                 *batch.events,
                 *batch.alerts,
                 *batch.work_orders,
                 *batch.parts,
+                *batch.stage_results,
             ]
             for item in items:
                 self.deliveries += 1

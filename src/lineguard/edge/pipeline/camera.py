@@ -11,7 +11,9 @@ writes one inspection event (a diagnostic); frames are grouped into physical par
 :class:`~lineguard.contracts.events.PartVerdict` is written with its frames' events. A
 failing part raises one alert; the decisive frame of a failing or uncertain part (and
 of a sample of passing parts) becomes evidence, handed to the redaction gate's own
-worker; a station whose parts keep failing raises a work-order trigger.
+worker; a station whose parts keep failing raises a work-order trigger. The camera's
+stages (gauging, …: :mod:`lineguard.edge.stages`) judge each part's decisive frame first,
+and the part's verdict is the worst of the model's and theirs (docs/inspection.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lineguard.config.edge import CameraConfig, NodeConfig
@@ -35,7 +38,8 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.ids import new_id
-from lineguard.contracts.types import CapturedFrame, FrameSource, ModelRunner, SourceState
+from lineguard.contracts.stages import PartStageVerdict, worst_verdict
+from lineguard.contracts.types import CapturedFrame, FrameSource, InspectionStage, ModelRunner, SourceState
 from lineguard.edge.capture.privacy import PrivacyMask
 from lineguard.edge.decide import (
     ClosedPart,
@@ -51,6 +55,7 @@ from lineguard.edge.evidence.region import stored_region
 from lineguard.edge.evidence.sampling import PassSampler
 from lineguard.edge.outbox.store import Outbox
 from lineguard.edge.preprocess import FrameCheck, crop_roi
+from lineguard.edge.stages import PartContext, StageRunner
 from lineguard.edge.stats import LatencyWindow, RateMeter
 from lineguard.edge.workers import LatestQueue, Worker
 
@@ -71,10 +76,12 @@ class Arrival:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """What a part's decisive frame needs for evidence: the frame and the region to store."""
+    """What a part's decisive frame needs for evidence and stages: the frame, the region
+    to store, and the ROI the stages measure in."""
 
     frame: CapturedFrame
     region: BoundingBox
+    roi: BoundingBox
 
 
 @dataclass
@@ -183,8 +190,11 @@ class InspectWorker(Worker):
         outbox: Outbox,
         gate: EvidenceGate | None,
         monitor: StationMonitor,
+        stages: Sequence[InspectionStage] = (),
     ) -> None:
         super().__init__(f"inspect-{camera.camera_id}", stop)
+        #: The camera's other checks (gauging, …), run on each part's decisive frame.
+        self.stages = StageRunner(node, stages)
         self.node, self.camera, self.runner = node, camera, runner
         self.queue, self.stats, self.outbox, self.gate, self.monitor = queue, stats, outbox, gate, monitor
         self.threshold = (
@@ -300,7 +310,7 @@ class InspectWorker(Worker):
             regions=regions,
             latency_ms=(time.perf_counter_ns() - arrival.arrived_ns) / 1e6,
         )
-        seen = _Seen(frame, stored_region(image.shape, roi_box, cam.evidence))
+        seen = _Seen(frame, stored_region(image.shape, roi_box, cam.evidence), roi_box)
         judgement = FrameJudgement(
             event_id, frame.frame_id, frame.captured_at, verdict, scores.anomaly_score, tuple(regions), seen
         )
@@ -322,15 +332,19 @@ class InspectWorker(Worker):
         verdict, an alert if it failed, and its outcome to the station monitor."""
         for part in closed:
             decisive = part.decisive
+            # Stages first: they read the decisive frame before the evidence gate may redact it.
+            verdict_id = new_id("prt")
+            stage_verdicts = self._run_stages(part, verdict_id)
+            verdict = worst_verdict(part.verdict, *(s.verdict for s in stage_verdicts))
             evidence_ref = None
             seen = decisive.payload
-            if self.gate is not None and isinstance(seen, _Seen) and self._keep_evidence(part):
+            if self.gate is not None and isinstance(seen, _Seen) and self._keep_evidence(verdict):
                 # Redaction is slow and rare: the gate's own worker does it, off this path.
                 # Only the stored region (ROI + margin) is ever written; the redactor also
                 # sees a context window around it, in memory.
                 evidence_ref = self.gate.submit(
                     seen.frame,
-                    verdict=part.verdict,
+                    verdict=verdict,
                     event_id=decisive.event_id,
                     mode=self.camera.redaction,
                     region=seen.region,
@@ -343,7 +357,6 @@ class InspectWorker(Worker):
                 self.outbox.put(event)
             first = events[0] if events else None
             ref = first.model if first is not None else (model_ref or self.model_ref)
-            verdict_id = new_id("prt")
             self.outbox.put(
                 PartVerdict(
                     part_verdict_id=verdict_id,
@@ -362,7 +375,7 @@ class InspectWorker(Worker):
                     frames=len(part.frames),
                     frames_fused=part.fused,
                     model=ref,
-                    verdict=part.verdict,
+                    verdict=verdict,
                     anomaly_score=part.score,
                     threshold=self.part_threshold,
                     regions=list(decisive.regions),
@@ -370,25 +383,49 @@ class InspectWorker(Worker):
                     evidence_ref=evidence_ref,
                     closed_by=part.closed_by,
                     anomalies=part.anomalies,
+                    stages=stage_verdicts,
                 )
             )
-            if part.verdict is Verdict.FAIL:
-                self.outbox.put(self._alert(part))
+            if verdict is Verdict.FAIL:
+                self.outbox.put(self._alert(part, stage_verdicts))
                 self.stats.alerts += 1
             self.stats.parts += 1
-            self.stats.part_verdicts[part.verdict.value] += 1
-            self._maybe_work_order(part)
+            self.stats.part_verdicts[verdict.value] += 1
+            self._maybe_work_order(part, failed=verdict is Verdict.FAIL)
 
-    def _keep_evidence(self, part: ClosedPart) -> bool:
+    def _run_stages(self, part: ClosedPart, verdict_id: str) -> list[PartStageVerdict]:
+        """Run the camera's stages on the part's decisive frame; their results go to the outbox."""
+        seen = part.decisive.payload
+        if not self.stages or not isinstance(seen, _Seen):
+            return []
+        context = PartContext(
+            camera_id=self.camera.camera_id,
+            station_id=self.camera.station_id,
+            part_verdict_id=verdict_id,
+            frame_id=seen.frame.frame_id,
+            captured_at=seen.frame.captured_at,
+        )
+        results, verdicts = self.stages.judge(seen.frame.image, seen.roi, context)
+        for result in results:
+            self.outbox.put(result)
+        return verdicts
+
+    def _keep_evidence(self, verdict: Verdict) -> bool:
         """The decisive image of every failing or uncertain part, and of a sample of passing parts."""
-        if part.verdict is not Verdict.PASS:
+        if verdict is not Verdict.PASS:
             return True
         return self.pass_sampler.keep()
 
-    def _alert(self, part: ClosedPart) -> Alert:
+    def _alert(self, part: ClosedPart, stages: list[PartStageVerdict]) -> Alert:
         decisive = part.decisive
         alert_id = new_id("alr")
         name = f" part {part.part_id}" if part.part_id else ""
+        # The model's class when the model failed the part, else the first failing stage's kind.
+        failed_stage = next((s for s in stages if s.verdict is Verdict.FAIL), None)
+        if part.verdict is Verdict.FAIL or failed_stage is None:
+            defect_class = decisive.regions[0].defect_class if decisive.regions else "anomaly"
+        else:
+            defect_class = failed_stage.kind.value
         return Alert(
             alert_id=alert_id,
             idempotency_key=f"{self.node.node_id}:{alert_id}",
@@ -401,11 +438,11 @@ class InspectWorker(Worker):
             raised_at=decisive.captured_at,
             message=f"defect on{name} at station {self.camera.station_id} (camera {self.camera.camera_id})",
             event_id=decisive.event_id,
-            defect_class=decisive.regions[0].defect_class if decisive.regions else "anomaly",
+            defect_class=defect_class,
         )
 
-    def _maybe_work_order(self, part: ClosedPart) -> None:
-        failing = self.monitor.record(part.key, part.verdict is Verdict.FAIL)
+    def _maybe_work_order(self, part: ClosedPart, *, failed: bool) -> None:
+        failing = self.monitor.record(part.key, failed)
         if failing is None:
             return
         trigger_id = new_id("wot")

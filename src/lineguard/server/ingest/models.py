@@ -33,6 +33,7 @@ __all__ = [
     "PartVerdictRow",
     "RollupDaily",
     "RollupHourly",
+    "StageResultRow",
     "WorkOrderRow",
 ]
 
@@ -127,6 +128,46 @@ class PartVerdictRow(Base):
     evidence_ref: Mapped[str | None] = mapped_column(String(128))
     closed_by: Mapped[str] = mapped_column(String(16))
     anomalies: Mapped[list[str]] = mapped_column(JSON)
+    #: Each configured stage's verdict on the part (``contracts.stages.PartStageVerdict``).
+    stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class StageResultRow(Base):
+    """What one inspection stage (gauging, label, …) found on one part: ``contracts.stages``.
+
+    ``part_verdict_id`` names the part verdict the result fed (that verdict lists each
+    stage's say in ``stages``). Reasons, measurements and inputs are stored as sent; the
+    measurements domain keeps one row per measured value for SPC.
+    """
+
+    __tablename__ = "stage_results"
+    __table_args__ = (
+        UniqueConstraint("node_id", "idempotency_key"),
+        Index(None, "result_id"),
+        Index(None, "part_verdict_id"),
+        Index(None, "line_id", "captured_at"),
+        Index(None, "kind", "verdict", "captured_at"),
+    )
+
+    row_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    result_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    node_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    part_verdict_id: Mapped[str | None] = mapped_column(String(128))
+    frame_id: Mapped[int] = mapped_column(BigInteger)
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    measurements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
 
 
 class AlertRow(Base):

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from lineguard.contracts.events import Alert, InspectionEvent, PartVerdict, WorkOrderTrigger
+from lineguard.contracts.stages import StageResult
 from lineguard.server.context import Sealer
 
-__all__ = ["alert_row", "event_row", "part_row", "seal_all", "work_order_row"]
+__all__ = ["alert_row", "event_row", "part_row", "seal_all", "stage_result_row", "work_order_row"]
 
 
 def event_row(e: InspectionEvent, part: bytes | None, now: datetime) -> dict[str, Any]:
@@ -66,6 +67,31 @@ def part_row(p: PartVerdict, part: bytes | None, now: datetime) -> dict[str, Any
         "evidence_ref": p.evidence_ref,
         "closed_by": p.closed_by,
         "anomalies": list(p.anomalies),
+        "stages": [v.model_dump(mode="json") for v in p.stages],
+    }
+
+
+def stage_result_row(r: StageResult, _sealed: bytes | None, now: datetime) -> dict[str, Any]:
+    """A stage result carries no free plant text: nothing of it is sealed."""
+    return {
+        "result_id": r.result_id,
+        "idempotency_key": r.idempotency_key,
+        "node_id": r.node_id,
+        "site_id": r.site_id,
+        "line_id": r.line_id,
+        "station_id": r.station_id,
+        "camera_id": r.camera_id,
+        "stage": r.stage,
+        "kind": r.kind.value,
+        "part_verdict_id": r.part_verdict_id,
+        "frame_id": r.frame_id,
+        "captured_at": r.captured_at,
+        "received_at": now,
+        "verdict": r.verdict.value,
+        "reasons": [x.model_dump(mode="json") for x in r.reasons],
+        "measurements": [m.model_dump(mode="json") for m in r.measurements],
+        "inputs": [i.model_dump(mode="json") for i in r.inputs],
+        "latency_ms": r.latency_ms,
     }
 
 

@@ -46,6 +46,7 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.ids import new_id
+from lineguard.contracts.stages import StageResult
 from lineguard.server.context import AuditHook, Sealer
 from lineguard.server.ingest.models import (
     AlertRow,
@@ -54,10 +55,18 @@ from lineguard.server.ingest.models import (
     InspectionEventRow,
     NodeHealthRow,
     PartVerdictRow,
+    StageResultRow,
     WorkOrderRow,
 )
 from lineguard.server.ingest.rollups import rollup_rows
-from lineguard.server.ingest.rows import alert_row, event_row, part_row, seal_all, work_order_row
+from lineguard.server.ingest.rows import (
+    alert_row,
+    event_row,
+    part_row,
+    seal_all,
+    stage_result_row,
+    work_order_row,
+)
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.keystore import staged_sealer
 from lineguard.server.nodes import NodeIdentity
@@ -66,7 +75,7 @@ from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
-_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger, PartVerdict)
+_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger, PartVerdict, StageResult)
 
 
 def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
@@ -91,6 +100,8 @@ def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
         check(f"work_orders[{i}]", order.site_id, order.line_id, None)
     for i, part in enumerate(batch.parts):
         check(f"parts[{i}]", part.site_id, part.line_id, part.camera_id)
+    for i, result in enumerate(batch.stage_results):
+        check(f"stage_results[{i}]", result.site_id, result.line_id, result.camera_id)
     if problems:
         msg = f"batch refused: {len(problems)} item(s) are not node {node.node_id}'s to write"
         raise PermissionDeniedError(msg, details=problems[:50])
@@ -210,12 +221,19 @@ def ingest_batch(
     """
     now = now or datetime.now(UTC)
     authorize_batch(node, batch)
-    total = len(batch.events) + len(batch.alerts) + len(batch.work_orders) + len(batch.parts)
-    kinds: list[tuple[Any, Sequence[Any], Any, str, str]] = [
+    total = (
+        len(batch.events)
+        + len(batch.alerts)
+        + len(batch.work_orders)
+        + len(batch.parts)
+        + len(batch.stage_results)
+    )
+    kinds: list[tuple[Any, Sequence[Any], Any, str, str | None]] = [
         (PartVerdictRow, batch.parts, part_row, "part_verdicts", "part_id"),
         (InspectionEventRow, batch.events, event_row, "inspection_events", "part_id"),
         (AlertRow, batch.alerts, alert_row, "alerts", "message"),
         (WorkOrderRow, batch.work_orders, work_order_row, "work_orders", "reason"),
+        (StageResultRow, batch.stage_results, stage_result_row, "stage_results", None),
     ]
     # Sealing is CPU work: it happens before the write transaction, and the data keys
     # of the rows actually inserted are written inside it (flush_keys), so rows and
@@ -224,7 +242,7 @@ def ingest_batch(
     planned = []
     for model, items, to_row, category, secret in kinds:
         unique = _first_per_key(items)
-        sealed = seal_all(sealer, unique, secret, category)
+        sealed = seal_all(sealer, unique, secret, category) if secret else [None] * len(unique)
         planned.append(
             (model, unique, [to_row(i, s, now) for i, s in zip(unique, sealed, strict=True)], category)
         )

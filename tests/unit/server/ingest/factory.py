@@ -154,3 +154,39 @@ def heartbeat(node_id: str, *, cameras: tuple[str, ...] = ("cam-1",), backlog: i
     }
     NodeHeartbeat.model_validate(body)
     return body
+
+
+def stage_result(
+    part: dict[str, Any],
+    *,
+    verdict: str = "pass",
+    measurements: list[dict[str, Any]] | None = None,
+    camera_id: str | None = None,
+    stage: str = "gauge",
+) -> dict[str, Any]:
+    """What a node's gauging stage sends for ``part`` (a part verdict from :func:`part_of`)."""
+    result_id = new_id("stg")
+    reasons = (
+        []
+        if verdict == "pass"
+        else [{"code": "out_of_tolerance", "subject": "hole_a", "message": "8.31 mm above 8.10 mm"}]
+    )
+    return {
+        "result_id": result_id,
+        "idempotency_key": f"idk-{result_id}",
+        "node_id": part["node_id"],
+        "site_id": part["site_id"],
+        "line_id": part["line_id"],
+        "station_id": part["station_id"],
+        "camera_id": camera_id or part["camera_id"],
+        "stage": stage,
+        "kind": "gauging",
+        "part_verdict_id": part["part_verdict_id"],
+        "frame_id": part["last_frame_id"],
+        "captured_at": part["last_seen_at"],
+        "verdict": verdict,
+        "reasons": reasons,
+        "measurements": measurements or [],
+        "inputs": [{"name": "calibration", "version": 1, "sha256": "a" * 64}],
+        "latency_ms": 2.5,
+    }

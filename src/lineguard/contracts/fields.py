@@ -1,0 +1,64 @@
+"""Field types every wire message shares: bounded names and ids, finite numbers, UTC times.
+
+They live apart from the messages so that message modules (``events``, ``stages``) can
+import them without importing each other.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DefectClass",
+    "FiniteFloat",
+    "Name",
+    "OpaqueId",
+    "Sha256Hex",
+    "UtcDatetime",
+    "Verdict",
+    "WireMessage",
+]
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = "must be timezone-aware (UTC)"
+        raise ValueError(msg)
+    return value.astimezone(UTC)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        msg = "must be a finite number"
+        raise ValueError(msg)
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+FiniteFloat = Annotated[float, AfterValidator(_finite)]
+#: Human-chosen names for sites, lines, stations, cameras and nodes.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: Opaque ids minted by LineGuard (prefix + UUIDv7 hex) or by the plant (barcodes).
+OpaqueId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+DefectClass = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class WireMessage(BaseModel):
+    """Base of every wire message: unknown fields refused, immutable, strings bounded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=1000)
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    UNCERTAIN = "uncertain"

@@ -1,0 +1,96 @@
+"""Run a camera's stages on one part and say what the part's verdict becomes.
+
+A stage that raises is a bug, not a verdict: the runner catches it, counts it, and
+reports that stage ``uncertain`` (reason ``stage_error``) so the part goes to a person
+instead of passing on a check that never ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from lineguard.config.edge import NodeConfig
+from lineguard.contracts.events import BoundingBox, Verdict
+from lineguard.contracts.ids import new_id
+from lineguard.contracts.stages import PartStageVerdict, StageReason, StageResult
+from lineguard.contracts.types import Frame, InspectionStage, StageOutcome
+
+__all__ = ["PartContext", "StageRunner"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartContext:
+    """The part the stages judge: where it was seen, and the verdict id it will carry."""
+
+    camera_id: str
+    station_id: str
+    part_verdict_id: str | None
+    frame_id: int
+    captured_at: datetime
+
+
+class StageRunner:
+    """Runs each stage in order; returns the results to send and each stage's say in the part."""
+
+    def __init__(self, node: NodeConfig, stages: Sequence[InspectionStage]) -> None:
+        self.node, self.stages = node, list(stages)
+        #: Stage name → exceptions caught (each made that part uncertain).
+        self.errors: dict[str, int] = {s.name: 0 for s in self.stages}
+
+    def __bool__(self) -> bool:
+        return bool(self.stages)
+
+    def _outcome(self, stage: InspectionStage, image: Frame, roi: BoundingBox) -> StageOutcome:
+        try:
+            return stage.inspect(image, roi)
+        except Exception as exc:  # a bug in a stage must not pass the part nor stop the camera
+            self.errors[stage.name] += 1
+            log.exception("stage %s failed on a part", stage.name)
+            reason = StageReason(
+                code="stage_error",
+                subject=stage.kind.value,
+                message=f"the stage failed: {type(exc).__name__}"[:300],
+            )
+            return StageOutcome(Verdict.UNCERTAIN, reasons=(reason,))
+
+    def judge(
+        self, image: Frame, roi: BoundingBox, part: PartContext
+    ) -> tuple[list[StageResult], list[PartStageVerdict]]:
+        results: list[StageResult] = []
+        verdicts: list[PartStageVerdict] = []
+        for stage in self.stages:
+            started = time.perf_counter_ns()
+            outcome = self._outcome(stage, image, roi)
+            result_id = new_id("stg")
+            result = StageResult(
+                result_id=result_id,
+                idempotency_key=f"{self.node.node_id}:{result_id}",
+                node_id=self.node.node_id,
+                site_id=self.node.site_id,
+                line_id=self.node.line_id,
+                station_id=part.station_id,
+                camera_id=part.camera_id,
+                stage=stage.name,
+                kind=stage.kind,
+                part_verdict_id=part.part_verdict_id,
+                frame_id=part.frame_id,
+                captured_at=part.captured_at,
+                verdict=outcome.verdict,
+                reasons=list(outcome.reasons),
+                measurements=list(outcome.measurements),
+                inputs=list(outcome.inputs),
+                latency_ms=(time.perf_counter_ns() - started) / 1e6,
+            )
+            results.append(result)
+            verdicts.append(
+                PartStageVerdict(
+                    stage=stage.name, kind=stage.kind, verdict=outcome.verdict, result_id=result_id
+                )
+            )
+        return results, verdicts

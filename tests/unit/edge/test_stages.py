@@ -1,0 +1,215 @@
+"""Stages on the node: each part's decisive frame goes through the camera's stages, their
+results travel in the outbox, and the part's verdict is the worst of the model's and theirs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from lineguard.contracts.events import AlertKind, BoundingBox, IngestBatch, PartVerdict, Verdict
+from lineguard.contracts.stages import StageKind, StageReason, StageResult
+from lineguard.contracts.types import CapturedFrame, InspectionStage, StageOutcome
+from lineguard.edge.decide import StationMonitor
+from lineguard.edge.infer import StaticRunner
+from lineguard.edge.outbox import Outbox, build_batch
+from lineguard.edge.pipeline import Arrival, CameraStats, InspectWorker
+from lineguard.edge.stages import ScriptedStage
+from tests.unit.edge.support import camera, edge_config
+
+START = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+PASS = StageOutcome(Verdict.PASS)
+FAIL = StageOutcome(
+    Verdict.FAIL,
+    reasons=(StageReason(code="out_of_tolerance", subject="hole_a", message="8.31 mm above 8.10 mm"),),
+)
+
+
+def _image() -> np.ndarray:
+    image = np.full((240, 320, 3), 30, np.uint8)
+    image[80:160, 100:220] = 200  # a bright part inside the frame, on a dark belt
+    return image
+
+
+def _worker(
+    tmp_path: Path, stages: list[InspectionStage], score: float = 0.0
+) -> tuple[InspectWorker, Outbox]:
+    config = edge_config(
+        tmp_path / "node", [camera("cam-1", tmp_path / "model", parts={"id_source": "line"})]
+    )
+    outbox = Outbox(tmp_path / "outbox.db")
+    worker = InspectWorker(
+        threading.Event(),
+        node=config.node,
+        camera=config.cameras[0],
+        runner=StaticRunner(score=score, threshold=0.5),
+        model_version=1,
+        queue=None,  # type: ignore[arg-type]  # frames are handed to inspect() directly
+        stats=CameraStats("cam-1"),
+        outbox=outbox,
+        gate=None,
+        monitor=StationMonitor(),
+        stages=stages,
+    )
+    return worker, outbox
+
+
+def _parts(worker: InspectWorker, part_ids: list[str], frames_each: int = 3) -> None:
+    fid = 0
+    for part in [*part_ids, "next"]:  # the next part closes the last one
+        for _ in range(frames_each):
+            captured = CapturedFrame("cam-1", fid, START + timedelta(seconds=fid), _image(), part_id=part)
+            worker.inspect(Arrival(captured, time.perf_counter_ns()))
+            fid += 1
+
+
+def _sent(outbox: Outbox) -> IngestBatch:
+    return build_batch("node-1", outbox.pending(500))
+
+
+def test_a_failing_stage_fails_a_part_the_model_passed(tmp_path: Path) -> None:
+    stage = ScriptedStage([PASS, FAIL])
+    worker, outbox = _worker(tmp_path, [stage])
+    _parts(worker, ["P-1", "P-2"])
+    batch = _sent(outbox)
+    parts = {p.part_id: p for p in batch.parts}
+    assert parts["P-1"].verdict is Verdict.PASS and parts["P-2"].verdict is Verdict.FAIL
+    assert parts["P-2"].anomaly_score == 0.0  # the model passed it: the stage failed it
+    results = {r.part_verdict_id: r for r in batch.stage_results}
+    assert set(results) == {p.part_verdict_id for p in batch.parts}
+    failed = results[parts["P-2"].part_verdict_id]
+    assert failed.verdict is Verdict.FAIL and failed.reasons[0].subject == "hole_a"
+    assert [(s.stage, s.verdict, s.result_id) for s in parts["P-2"].stages] == [
+        ("scripted", Verdict.FAIL, failed.result_id)
+    ]
+    (alert,) = batch.alerts
+    assert alert.kind is AlertKind.DEFECT and alert.defect_class == "gauging"
+    # The stage judged the part's decisive frame, in the camera's ROI (here the whole frame).
+    assert stage.seen == [BoundingBox(x=0, y=0, width=320, height=240)] * 2
+    assert worker.stats.part_verdicts == {"pass": 1, "fail": 1, "uncertain": 0}
+    outbox.close()
+
+
+def test_the_models_fail_stays_a_fail_whatever_the_stages_say(tmp_path: Path) -> None:
+    worker, outbox = _worker(tmp_path, [ScriptedStage([PASS])], score=0.9)
+    _parts(worker, ["P-1"])
+    batch = _sent(outbox)
+    (part,) = batch.parts
+    assert part.verdict is Verdict.FAIL and part.stages[0].verdict is Verdict.PASS
+    assert batch.alerts[0].defect_class == "anomaly"
+    outbox.close()
+
+
+def test_a_stage_that_raises_makes_the_part_uncertain_and_is_counted(tmp_path: Path) -> None:
+    worker, outbox = _worker(tmp_path, [ScriptedStage([RuntimeError("bug")], name="gauge")])
+    _parts(worker, ["P-1"])
+    batch = _sent(outbox)
+    (part,), (result,) = batch.parts, batch.stage_results
+    assert part.verdict is Verdict.UNCERTAIN
+    assert (result.reasons[0].code, result.reasons[0].subject) == ("stage_error", "gauging")
+    assert worker.stages.errors == {"gauge": 1}
+    outbox.close()
+
+
+def test_a_camera_without_stages_sends_no_stage_results(tmp_path: Path) -> None:
+    worker, outbox = _worker(tmp_path, [])
+    _parts(worker, ["P-1"])
+    batch = _sent(outbox)
+    assert batch.stage_results == [] and batch.parts[0].stages == []
+    outbox.close()
+
+
+def test_every_stage_implementation_conforms_to_the_protocol() -> None:
+    assert isinstance(ScriptedStage([PASS]), InspectionStage)
+
+
+def test_a_part_verdict_milder_than_one_of_its_stages_is_refused() -> None:
+    worker_fields = {
+        "stage": "gauge",
+        "kind": StageKind.GAUGING,
+        "verdict": "fail",
+        "result_id": "stg-1",
+    }
+    with pytest.raises(ValidationError, match="milder than a stage"):
+        PartVerdict.model_validate(_part(verdict="pass", stages=[worker_fields]))
+    with pytest.raises(ValidationError, match="listed twice"):
+        PartVerdict.model_validate(_part(verdict="fail", stages=[worker_fields, worker_fields]))
+    assert (
+        PartVerdict.model_validate(_part(verdict="fail", stages=[worker_fields])).stages[0].stage == "gauge"
+    )
+
+
+def test_a_stage_result_that_fails_must_say_why_and_limits_must_be_ordered() -> None:
+    base = {
+        "result_id": "stg-1",
+        "idempotency_key": "node-1:stg-1",
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "station_id": "st-10",
+        "camera_id": "cam-1",
+        "stage": "gauge",
+        "kind": "gauging",
+        "frame_id": 3,
+        "captured_at": START.isoformat(),
+        "verdict": "fail",
+        "latency_ms": 1.0,
+    }
+    with pytest.raises(ValidationError, match="needs at least one reason"):
+        StageResult.model_validate(base)
+    measurement = {"characteristic": "hole_a", "value": 8.0, "uncertainty": 0.01, "unit": "mm"}
+    with pytest.raises(ValidationError, match="above upper_limit"):
+        StageResult.model_validate(
+            base
+            | {"verdict": "pass", "measurements": [measurement | {"lower_limit": 8.1, "upper_limit": 7.9}]}
+        )
+    with pytest.raises(ValidationError, match="finite"):
+        StageResult.model_validate(
+            base | {"verdict": "pass", "measurements": [measurement | {"value": "nan"}]}
+        )
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        StageResult.model_validate(base | {"verdict": "pass", "image": "AAAA"})
+    other_node = StageResult.model_validate(base | {"verdict": "pass", "node_id": "node-2"})
+    with pytest.raises(ValidationError, match="differs from batch node_id"):
+        IngestBatch(node_id="node-1", sent_at=START, stage_results=[other_node])
+
+
+def _part(**extra: object) -> dict[str, object]:
+    return {
+        "part_verdict_id": "prt-1",
+        "idempotency_key": "node-1:prt-1",
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "station_id": "st-10",
+        "camera_id": "cam-1",
+        "id_source": "line",
+        "first_frame_id": 0,
+        "last_frame_id": 2,
+        "first_seen_at": START.isoformat(),
+        "last_seen_at": START.isoformat(),
+        "frames": 3,
+        "frames_fused": 3,
+        "model": {"model_id": "m", "version": 1, "sha256": "0" * 64},
+        "anomaly_score": 0.0,
+        "threshold": 0.5,
+        "decisive_event_id": "evt-1",
+        **extra,
+    }
+
+
+def test_edge_yaml_refuses_unknown_stage_kinds_and_repeated_stage_names(tmp_path: Path) -> None:
+    gauge = {"kind": "gauging", "name": "gauge", "calibration": "c", "signer_key": "k.pem", "spec": "s.yaml"}
+    with pytest.raises(ValidationError, match="repeated: gauge"):
+        edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge, gauge])])
+    with pytest.raises(ValidationError, match="does not match any of the expected tags"):
+        edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge | {"kind": "xray"}])])
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge | {"tolerance": 1}])])
+    config = edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge])])
+    assert config.cameras[0].stages[0].max_calibration_age_days == 180
