@@ -1,0 +1,40 @@
+"""The test ERP itself: a real Tryton server with the seeded plant and a user who can only read."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.tryton import READER_LOGIN, READER_PASSWORD, TrytonServer
+
+
+def test_the_seeded_plant_is_served_over_json_rpc(tryton: TrytonServer) -> None:
+    sales = tryton.call(
+        "model.sale.sale.search_read", [], 0, None, [["id", "ASC"]], ["number", "comment"], tryton.context()
+    )
+    assert [s["id"] for s in sales] == tryton.ids["sales"]
+    injected = next(s for s in sales if s["id"] == tryton.ids["injected_sale"])
+    assert injected["comment"] == tryton.ids["injection"]
+    inspections = tryton.call(
+        "model.quality.inspection.search_read", [], 0, None, [["id", "ASC"]], ["state"], tryton.context()
+    )
+    assert [i["state"] for i in inspections] == ["passed", "failed"]
+
+
+def test_the_reader_reads_but_every_write_is_refused(tryton: TrytonServer) -> None:
+    as_reader = {"login": READER_LOGIN, "password": READER_PASSWORD}
+    ctx = tryton.context()
+    read = tryton.call("model.sale.sale.read", tryton.ids["sales"], ["number"], ctx, **as_reader)
+    assert len(read) == len(tryton.ids["sales"])
+    writes = [
+        ("model.sale.sale.write", [tryton.ids["sales"][:1], {"comment": "changed"}]),
+        ("model.product.product.write", [list(tryton.ids["products"].values())[:1], {"active": False}]),
+        ("model.quality.inspection.delete", [tryton.ids["inspections"][:1]]),
+        ("model.party.party.create", [[{"name": "Intruder"}]]),
+    ]
+    for method, params in writes:
+        with pytest.raises(RuntimeError, match=r"UserError|AccessError"):
+            tryton.call(method, *params, ctx, **as_reader)
+    # Nothing changed: the admin still sees the seeded values.
+    [sale] = tryton.call("model.sale.sale.read", tryton.ids["sales"][:1], ["comment"], ctx)
+    assert sale["comment"] is None
+    assert tryton.call("model.party.party.search", [["name", "=", "Intruder"]], 0, None, None, ctx) == []
