@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "access-review": ("lineguard.cli.access_review_cmd", "access_review"),
     "governance": ("lineguard.cli.governance_cmd", "governance"),
     "integrations": ("lineguard.cli.integrations_cmd", "integrations"),
+    "data": ("lineguard.cli.data_cmd", "data"),
 }
 
 EXIT_USER_ERROR = 2

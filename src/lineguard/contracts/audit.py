@@ -72,6 +72,7 @@ __all__ = [
     "NodeEnrolled",
     "NodeRevoked",
     "PasswordChanged",
+    "PlantDataImported",
     "PlantDataRead",
     "RetentionSweep",
     "ReviewLabelsExported",
@@ -293,6 +294,20 @@ class PlantDataRead(AuditEvent):
     ]
     query: Text
     records: Count
+
+
+class PlantDataImported(AuditEvent):
+    """Plant records were imported or synced into the plant-data store (how many, of which
+    categories, from which source; never their content). ``kept_narrower``: records offered
+    with a wider scope than stored, kept at the stored one."""
+
+    event_name: ClassVar[str] = "plant_data.imported"
+    source: Ident
+    categories: tuple[Ident, ...] = Field(max_length=20)
+    inserted: Count
+    updated: Count
+    unchanged: Count
+    kept_narrower: Count = 0
 
 
 class AuditReadAccess(AuditEvent):

@@ -29,6 +29,14 @@ PUBLIC = {
         "replay_in_transaction",
         "sign", "verify",
     ],
+    "lineguard.server.plantdata": [
+        "DIMENSIONS", "PLANT_CATEGORIES", "SEALED_CATEGORY", "STRICTNESS", "CategoryScope", "FieldValue",
+        "ImportedFile", "IndexKey", "Label", "PlantIndexKeyRow", "PlantRecordIn", "PlantRecordLineRow",
+        "PlantRecordRow", "PlantTermRow", "RecordBody", "Scope", "UpsertResult", "cedar_targets",
+        "derived_label", "import_records", "index_key", "lines_of", "narrowest", "normalise", "open_records",
+        "parse_file", "plant_category", "read_action", "readable_condition", "record_readable", "tokens",
+        "upsert_records",
+    ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
         "maybe_renew", "needs_renewal", "node_ssl_context", "renew",

@@ -140,3 +140,16 @@ register(
         description="Browser sessions, counted from their expiry.",
     )
 )
+register(
+    RetentionCategory(
+        name="plant_data",
+        table="plant_records",
+        time_column="updated_at",
+        hold_column="record_id",
+        days=lambda r: r.plant_data_days,
+        object_id_columns=("record_id",),
+        sealed_category="plant_data",
+        description="Plant records and documents (lineguard.server.plantdata), counted from their last "
+        "change; their lines and index terms go with them.",
+    )
+)
