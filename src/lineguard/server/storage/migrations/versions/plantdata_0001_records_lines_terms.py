@@ -1,7 +1,7 @@
 """Plant data: sealed records and documents, their lines, the keyed term index, the index key.
 
 Revision ID: plantdata_0001
-Revises: ingest_0006
+Revises: ingest_0007
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "plantdata_0001"
-down_revision = "ingest_0006"
+down_revision = "ingest_0007"
 branch_labels = None
 depends_on = None
 
