@@ -86,6 +86,21 @@ EXPORTS = {
         "StageRunner",
         "build_stages",
     },
+    "lineguard.edge.thermal": {
+        "Band",
+        "MaintenanceRecommendation",
+        "NormalBand",
+        "RoiReading",
+        "ThermalAlarm",
+        "ThermalFolderReader",
+        "ThermalFrame",
+        "ThermalFrameError",
+        "ThermalMonitor",
+        "ThermalObservation",
+        "ThermalStream",
+        "read_thermal_file",
+        "to_celsius",
+    },
 }
 
 
