@@ -94,6 +94,11 @@ class Watch:
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failures: list[tuple[int, str]] = field(default_factory=list)
+    #: (status, path prefix) of refusals a test provokes on purpose (a 409 on a stale review).
+    provoked: set[tuple[int, str]] = field(default_factory=set)
+
+    def expect_refusal(self, status: int, path_prefix: str) -> None:
+        self.provoked.add((status, path_prefix))
 
     def foreign(self) -> list[str]:
         return [u for u in self.requests if not u.startswith((self.origin + "/", "data:", "blob:"))]
@@ -119,7 +124,12 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
     assert watch.foreign() == [], "the dashboard must not reach outside the plant server"
     # A failed request is logged by the browser too; it is judged below, by its URL.
     assert [e for e in watch.errors if not e.startswith("Failed to load resource")] == []
-    assert [f for f in watch.failures if not _expected_failure(*f)] == []
+    assert [f for f in watch.failures if not _expected_failure(*f) and not _provoked(watch, *f)] == []
+
+
+def _provoked(watch: Watch, status: int, url: str) -> bool:
+    path = "/" + url.split("/", 3)[-1]
+    return any(status == s and path.startswith(prefix) for s, prefix in watch.provoked)
 
 
 def _expected_failure(status: int, url: str) -> bool:

@@ -14,6 +14,7 @@ its alerts, and its remote-view worker long-polls the server over mTLS, as with
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -305,17 +306,23 @@ def make_alert(event: dict[str, Any], at: datetime, severity: str = "warning") -
 
 
 def send(
-    plant: Plant, node: NodeIdentity, events: list[dict[str, Any]], alerts: list[dict[str, Any]]
+    plant: Plant,
+    node: NodeIdentity,
+    events: list[dict[str, Any]],
+    alerts: list[dict[str, Any]],
+    parts: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Ingest through the real service; without ``parts`` each event is a part seen in one
+    frame (a triggered camera)."""
     context = plant.context
     for start in range(0, max(len(events), len(alerts), 1), 500):
+        chunk = events[start : start + 500]
         body = {
             "node_id": node.node_id,
             "sent_at": datetime.now(UTC).isoformat(),
-            "events": events[start : start + 500],
+            "events": chunk,
             "alerts": alerts[start : start + 500],
-            # A triggered camera: each event is one part seen in one frame.
-            "parts": [part_of([e]) for e in events[start : start + 500]],
+            "parts": [part_of([e]) for e in chunk] if parts is None else parts[start : start + 500],
         }
         with context.sessions() as session:
             ingest_service.ingest_batch(
@@ -401,6 +408,41 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
     # worker's hand over it was hidden by redaction: the record view must say so.
     keep_evidence(plant, event, region=BoundingBox(x=40, y=20, width=160, height=120), defect_hidden=True)
     return str(alert["alert_id"])
+
+
+#: Frame numbers of raised parts: a camera's frame counter only goes up while the node runs.
+_frames = itertools.count(90_000)
+
+
+def raise_part_alert(plant: Plant, *, part: str, frames: int = 4, decisive: int = 2) -> tuple[str, list[str]]:
+    """One failed part seen in ``frames`` frames on line 1 (frame ``decisive`` decided it),
+    its alert and its evidence image now; returns the alert id and the frames' event ids."""
+    node = NODES["edge-l1"]
+    now = datetime.now(UTC)
+    events = []
+    for k in range(frames):
+        event = make_event(node, "cam-1", now - timedelta(seconds=(frames - k) * 0.2), 0)
+        event |= {"part_id": part, "frame_id": next(_frames)}
+        if k != decisive:
+            event |= {"verdict": "pass", "anomaly_score": 0.3 + 0.05 * k, "regions": [], "evidence_ref": None}
+        else:
+            event["regions"] = [
+                {
+                    "defect_class": "scratch",
+                    "score": 0.91,
+                    "bbox": {"x": 120, "y": 64, "width": 40, "height": 22},
+                },
+                {
+                    "defect_class": "dent",
+                    "score": 0.62,
+                    "bbox": {"x": 60, "y": 100, "width": 24, "height": 24},
+                },
+            ]
+        events.append(event)
+    alert = make_alert(events[decisive], now, "critical")
+    send(plant, node, events, [alert], [part_of(events)])
+    keep_evidence(plant, events[decisive], region=BoundingBox(x=40, y=20, width=160, height=120))
+    return str(alert["alert_id"]), [str(e["event_id"]) for e in events]
 
 
 # ---- model registry ---------------------------------------------------------------------

@@ -8,8 +8,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lineguard.server.query import AlertView
+from lineguard.server.review import ReviewItemView
 
-__all__ = ["AlertDetail", "EvidenceAnswer", "EvidenceRequest", "RecordView"]
+__all__ = [
+    "AlertDetail",
+    "AlertPage",
+    "EvidenceAnswer",
+    "EvidenceRequest",
+    "PageCursor",
+    "PartFrame",
+    "PartView",
+    "QueuedAlert",
+    "RecordView",
+]
 
 
 class _View(BaseModel):
@@ -81,3 +92,59 @@ class EvidenceAnswer(_View):
     node_polling: bool = False
     view_id: str | None = None
     view_url: str | None = None
+
+
+class QueuedAlert(_View):
+    """One alert of the alerts page: the alert, its part and where its review stands."""
+
+    alert: AlertView
+    #: The part the alert is about (opened for the reader), when its record is stored.
+    part_id: str | None
+    #: The review item (state, version to send with a step); None for alerts stored
+    #: before the review domain existed.
+    review: ReviewItemView | None
+
+
+class PageCursor(_View):
+    """Where the next (older) page starts: send both as ``before_raised_at`` and ``before_id``."""
+
+    before_raised_at: datetime
+    before_id: str
+
+
+class AlertPage(_View):
+    items: list[QueuedAlert]
+    #: None on the last page.
+    next: PageCursor | None
+
+
+class PartFrame(_View):
+    """One frame in which the part was seen (a diagnostic: counts are in parts)."""
+
+    event_id: str
+    frame_id: int
+    captured_at: datetime
+    verdict: str
+    anomaly_score: float
+    has_evidence: bool
+    #: The frame whose score decided the part's verdict.
+    decisive: bool
+
+
+class PartView(_View):
+    """The part a record belongs to: its fused verdict, its review, and its frames."""
+
+    part_verdict_id: str
+    part_id: str | None
+    id_source: str
+    verdict: str
+    anomaly_score: float
+    threshold: float
+    first_seen_at: datetime
+    last_seen_at: datetime
+    frames_seen: int
+    frames_fused: int
+    decisive_event_id: str | None
+    frames: list[PartFrame]
+    #: The part-verdict review item, when the node asked a person to look (uncertain parts).
+    review: ReviewItemView | None

@@ -18,7 +18,14 @@ from lineguard.server.dashboard.schemas import RecordView
 from lineguard.server.ingest import AlertRow, InspectionEventRow
 from lineguard.server.query import alert_view
 
-__all__ = ["alert_view", "find_alert", "find_record", "find_record_or_none", "record_view"]
+__all__ = [
+    "alert_view",
+    "find_alert",
+    "find_record",
+    "find_record_or_none",
+    "open_part_id",
+    "record_view",
+]
 
 
 def find_record_or_none(session: Session, *, site_id: str, event_id: str) -> InspectionEventRow | None:
@@ -43,14 +50,20 @@ def find_alert(session: Session, *, site_id: str, alert_id: str) -> AlertRow:
     return row
 
 
+def open_part_id(
+    sealer: Sealer, sealed: bytes | None, *, node_id: str, key: str | None, category: str
+) -> str | None:
+    """A part id as ingest sealed it for the record ``<node>:<idempotency key>`` of ``category``."""
+    if sealed is None or key is None:
+        return None
+    opened = sealer.open(sealed, object_id=f"{node_id}:{key}", category=category)
+    return opened.decode("utf-8", errors="replace")
+
+
 def record_view(row: InspectionEventRow, *, sealer: Sealer) -> RecordView:
-    part_id = None
-    if row.part_id_sealed is not None:
-        part_id = sealer.open(
-            row.part_id_sealed,
-            object_id=f"{row.node_id}:{row.idempotency_key}",
-            category="inspection_events",
-        ).decode("utf-8", errors="replace")
+    part_id = open_part_id(
+        sealer, row.part_id_sealed, node_id=row.node_id, key=row.idempotency_key, category="inspection_events"
+    )
     return RecordView(
         event_id=row.event_id,
         node_id=row.node_id,

@@ -2,8 +2,12 @@
 
 * ``GET /dashboard/alerts/stream`` — live alerts as Server-Sent Events
   (``inspection_results.read``; see :mod:`.live`).
+* ``GET /dashboard/alerts/page`` — the alerts page's list: a page of alerts, newest
+  first, filtered, each with its part and review item (see :mod:`.queue`).
 * ``GET /dashboard/alerts/{alert_id}`` — one alert with the inspection record that raised it.
 * ``GET /dashboard/records/{event_id}`` — one inspection record.
+* ``GET /dashboard/records/{event_id}/part`` — the part it was a frame of: the fused
+  verdict, its review item and the part's other frames (see :mod:`.parts`).
 * ``POST /dashboard/records/{event_id}/evidence`` — an audited request to open the
   record's evidence image (``evidence_images.read``, never through an API token): the
   server asks the node holding it and answers 202 with the view to poll
@@ -17,19 +21,28 @@ the read in the audit log.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.errors import LineGuardError
+from lineguard.contracts.errors import InputError, LineGuardError
 from lineguard.server import evidence_views, query
 from lineguard.server.auth import Access, Action, current_principal, require
 from lineguard.server.context import API_PREFIX, get_session
 from lineguard.server.dashboard import service
 from lineguard.server.dashboard.live import alert_frames
-from lineguard.server.dashboard.schemas import AlertDetail, EvidenceAnswer, EvidenceRequest, RecordView
+from lineguard.server.dashboard.parts import part_of_record
+from lineguard.server.dashboard.queue import AlertFilter, alert_page
+from lineguard.server.dashboard.schemas import (
+    AlertDetail,
+    AlertPage,
+    EvidenceAnswer,
+    EvidenceRequest,
+    PartView,
+    RecordView,
+)
 from lineguard.server.headers import security_headers
 from lineguard.server.ingest import NodeHealthRow
 from lineguard.server.query import AlertView
@@ -86,6 +99,49 @@ def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse
     return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
 
+Name = Annotated[str | None, Query(max_length=64)]
+ReviewState = Literal["open", "unreviewed", "new", "acknowledged", "assigned", "escalated", "resolved"]
+
+
+@router.get("/alerts/page", summary="A page of alerts, newest first, with their part and review state")
+def get_alert_page(
+    access: ReadResults,
+    session: DbSession,
+    severity: Annotated[Literal["info", "warning", "critical"] | None, Query()] = None,
+    kind: Name = None,
+    line_id: Name = None,
+    defect_class: Name = None,
+    state: Annotated[list[ReviewState] | None, Query(description="Review states; open = any open.")] = None,
+    since: Annotated[datetime | None, Query(description="Raised at or after (UTC).")] = None,
+    until: Annotated[datetime | None, Query(description="Raised before (UTC).")] = None,
+    before_raised_at: Annotated[datetime | None, Query(description="Page on: cursor's raised_at.")] = None,
+    before_id: Annotated[str | None, Query(max_length=128, description="…and its alert id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AlertPage:
+    if (before_raised_at is None) != (before_id is None):
+        msg = "page with both before_raised_at and before_id (the cursor's), or neither"
+        raise InputError(msg)
+    page = alert_page(
+        session,
+        site_id=access.runtime.site,
+        lines=_lines(access),
+        sealer=access.context.sealer,
+        where=AlertFilter(
+            severity=severity,
+            kind=kind,
+            line_id=line_id,
+            defect_class=defect_class,
+            states=list(state or ()),
+            since=since,
+            until=until,
+        ),
+        before=(before_raised_at, before_id) if before_raised_at and before_id else None,
+        limit=limit,
+    )
+    access.record_read(records=len(page.items))
+    return page
+
+
 @router.get("/alerts/{alert_id}", summary="One alert and the inspection record that raised it")
 def get_alert(alert_id: RecordId, access: ReadResults, session: DbSession) -> AlertDetail:
     site, sealer = access.runtime.site, access.context.sealer
@@ -107,6 +163,15 @@ def get_record(event_id: RecordId, access: ReadResults, session: DbSession) -> R
     view = service.record_view(row, sealer=access.context.sealer)
     access.record_read(records=1)
     return view
+
+
+@router.get("/records/{event_id}/part", summary="The part a record was a frame of, and its other frames")
+def get_record_part(event_id: RecordId, access: ReadResults, session: DbSession) -> PartView | None:
+    row = service.find_record(session, site_id=access.runtime.site, event_id=event_id)
+    access.check_line(row.line_id, record=event_id)
+    part = part_of_record(session, record=row, sealer=access.context.sealer)
+    access.record_read(records=0 if part is None else 1 + len(part.frames))
+    return part
 
 
 @router.post(

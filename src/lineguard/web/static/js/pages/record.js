@@ -1,12 +1,17 @@
-// Inspection record detail, opened from an alert (?alert=ID) or a record (?event=ID).
-// The evidence panel exists only for roles with evidence_images.read; opening the
-// evidence posts an audited request (with a purpose): the server asks the edge node
-// holding the image, and this page polls the view it was given until the redacted image
-// arrives (once) or the reason it cannot be shown.
+// The inspection record as a workstation, opened from an alert (?alert=ID) or a record
+// (?event=ID): the result and its regions, the review of the finding (acknowledge,
+// confirm, overrule with a reason, escalate; see reviewpanel.js), the part the record
+// was a frame of with its other frames, and the evidence image with the regions drawn
+// over it (viewer.js). The evidence panel exists only for roles with
+// evidence_images.read; opening the evidence posts an audited request (with a purpose):
+// the server asks the edge node holding the image, and this page polls the view it was
+// given until the redacted image arrives (once) or the reason it cannot be shown.
 
 import { api, ApiError, apiImage, can } from "../api.js";
 import { $, badge, clear, el, empty, explain, fmtTime, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
+import { reviewPanel } from "../reviewpanel.js";
+import { evidenceViewer } from "../viewer.js";
 
 const VERDICT_TONE = { pass: "good", fail: "bad", uncertain: "warn" };
 
@@ -36,6 +41,7 @@ function renderRecord(record) {
     record.regions.length
       ? table(
           [
+            { label: "#", value: (r) => record.regions.indexOf(r) + 1, num: true },
             { label: "Defect class", value: (r) => r.defect_class },
             { label: "Score", value: (r) => r.score.toFixed(3), num: true },
             { label: "Box (x, y, w × h)", value: (r) => `${r.bbox.x}, ${r.bbox.y}, ${r.bbox.width} × ${r.bbox.height}` },
@@ -45,6 +51,34 @@ function renderRecord(record) {
         )
       : empty("No defect regions on this part."),
   );
+}
+
+function renderPart(part, record) {
+  $("#part-panel").hidden = false;
+  clear(
+    $("#part-fields"),
+    field("Part verdict", badge(part.verdict, VERDICT_TONE[part.verdict])),
+    field("Part score", `${part.anomaly_score.toFixed(3)} (threshold ${part.threshold.toFixed(3)})`),
+    field("Part", part.part_id ? `${part.part_id} (id from ${part.id_source})` : `no id (${part.id_source})`),
+    field("Frames", `seen in ${part.frames_seen}, ${part.frames_fused} fused into the verdict`),
+    field("Seen", `${fmtTime(part.first_seen_at)} – ${fmtTime(part.last_seen_at)}`),
+  );
+  const rows = part.frames.map((f) => ({ ...f, current: f.event_id === record.event_id }));
+  const wrap = table(
+    [
+      { label: "Frame", value: (f) => (f.current ? `${f.frame_id} (this one)` : el("a", { href: `/record?event=${encodeURIComponent(f.event_id)}` }, String(f.frame_id))), num: true },
+      { label: "Captured", value: (f) => fmtTime(f.captured_at) },
+      { label: "Verdict", value: (f) => badge(f.verdict, VERDICT_TONE[f.verdict]) },
+      { label: "Score", value: (f) => f.anomaly_score.toFixed(3), num: true },
+      { label: "", value: (f) => [f.decisive ? "decided the part" : "", f.has_evidence ? "evidence kept" : ""].filter(Boolean).join(" · ") },
+    ],
+    rows,
+    { caption: "Frames of this part" },
+  );
+  wrap.querySelectorAll("tbody tr").forEach((tr, i) => {
+    if (rows[i].current) tr.setAttribute("aria-current", "true");
+  });
+  clear($("#part-frames"), rows.length ? wrap : empty("The part's frames are no longer stored."));
 }
 
 function renderAlert(alert) {
@@ -105,20 +139,29 @@ function evidenceNotes(headers) {
   if (region) {
     const [x, y, w, h] = region.split(",");
     notes.push(
-      el("p", { class: "hint", id: "evidence-region" }, `The image shows only the inspected part of the frame: x ${x}, y ${y}, ${w} × ${h} px. Defect boxes are in frame coordinates: subtract (${x}, ${y}) to find them in the image.`),
+      el("p", { class: "hint", id: "evidence-region" }, `The image shows only the inspected part of the frame: x ${x}, y ${y}, ${w} × ${h} px. The table's boxes are in frame coordinates; the boxes drawn on the image are shifted by (${x}, ${y}) to match it.`),
     );
   }
   return notes;
 }
 
-function renderImage(answer, result) {
+function renderImage(answer, result, record) {
   const url = URL.createObjectURL(result.blob);
   const img = el("img", { id: "evidence-image", class: "evidence-image", src: url, alt: `Redacted evidence image of record ${answer.event_id}` });
+  const holder = el("div", { id: "evidence-view" }, img);
   // The image is handed out once: the object URL lives as long as this page shows it.
-  img.addEventListener("load", () => img.setAttribute("data-loaded", "true"), { once: true });
+  img.addEventListener(
+    "load",
+    () => {
+      const viewer = evidenceViewer(img, { regions: record.regions, threshold: record.threshold, headers: result.headers });
+      clear(holder, viewer.node);
+      img.setAttribute("data-loaded", "true");
+    },
+    { once: true },
+  );
   clear(
     $("#evidence-result"),
-    img,
+    holder,
     ...evidenceNotes(result.headers),
     el("p", { class: "hint" }, `Redacted image from edge node ${answer.node_id}; signature and hash checked by the server. Shown once: open it again to see it later.`),
     auditNote(answer),
@@ -158,7 +201,7 @@ async function openEvidence(record) {
       return;
     }
     renderWaiting(answer);
-    renderImage(answer, await fetchEvidence(answer));
+    renderImage(answer, await fetchEvidence(answer), record);
   } catch (error) {
     if (answer) renderRefusal(answer, error);
     else clear($("#evidence-result"), el("p", { class: "form-error", role: "alert" }, explain(error, "Evidence not opened")));
@@ -167,7 +210,21 @@ async function openEvidence(record) {
   }
 }
 
-async function load() {
+// The review of what this page shows: the alert's when opened from one, else the part's
+// verdict when the node asked a person to look at it (an uncertain part).
+async function loadReview(who, alertId, part) {
+  if (alertId) {
+    try {
+      reviewPanel(who, "alert", await api(`/reviews/alert/${encodeURIComponent(alertId)}`));
+    } catch (error) {
+      if (error?.status !== 404) status(explain(error, "Could not load the review"));
+    }
+  } else if (part?.review) {
+    reviewPanel(who, "part_verdict", await api(`/reviews/part_verdict/${encodeURIComponent(part.part_verdict_id)}`));
+  }
+}
+
+async function load(who) {
   const params = new URLSearchParams(location.search);
   const alertId = params.get("alert");
   const eventId = params.get("event");
@@ -182,9 +239,13 @@ async function load() {
   if (!record) {
     clear($("#record-fields"), empty(alertId ? "This alert is not linked to an inspection record." : "No record chosen."));
     $("#evidence-panel").hidden = true;
+    await loadReview(who, alertId, null);
     return;
   }
   renderRecord(record);
+  const part = await api(`/dashboard/records/${encodeURIComponent(record.event_id)}/part`);
+  if (part) renderPart(part, record);
+  await loadReview(who, alertId, part);
   if (!record.has_evidence) {
     $("#evidence-form").hidden = true;
     clear($("#evidence-result"), empty("No evidence image was kept for this part."));
@@ -199,7 +260,7 @@ const who = await startPage("inspection_results.read");
 if (who) {
   $("#evidence-note").hidden = can(who, "evidence_images.read");
   try {
-    await load();
+    await load(who);
   } catch (error) {
     status(explain(error, error instanceof ApiError && error.status === 404 ? "Not found" : "Could not load the record"));
   }
