@@ -1,10 +1,25 @@
-"""Schemathesis over the server's own OpenAPI description, unauthenticated, bounded.
+"""Schemathesis over the server's own OpenAPI description, as nobody and as every role, bounded.
 
-Every operation gets a few generated requests (``MAX_EXAMPLES`` each: this runs in the
-normal test suite, so in CI) against the real app (SQLite, migrated): no answer may be
-a server error, and no operation that documents 401/403 (every guarded one: see
-``auth.document_access_answers``) may succeed without credentials. The 2026-12 review
-ran the same tool against the demo; this keeps the result from regressing.
+One server (the real app, SQLite, migrated) holds one signed-in person per role of
+``docs/permissions.md`` (password and TOTP, as in a browser). This runs in the normal
+test suite, so in CI, and is bounded:
+
+* without credentials, every operation gets schemathesis' explicit examples, its
+  coverage cases (boundary and invalid values, 10-45 per operation) and
+  ``MAX_EXAMPLES`` random ones: no server error, and no operation that documents
+  401/403 (every guarded one: see ``auth.document_access_answers``) may succeed;
+* as every role, every operation gets the explicit examples and ``MAX_ROLE_EXAMPLES``
+  random ones (coverage cases off: seven roles times the coverage set took minutes on
+  a loaded 2-core machine), each request sent once per role so generation is paid
+  once: no server error, and no operation guarded by ``require(action)`` may succeed
+  (2xx) for a role that the matrix built from the Cedar policy — the one
+  ``docs/permissions.md`` is generated from — denies that action to.
+
+The 2026-12 review ran the same tool against the demo; this keeps the result from
+regressing. ``POST /auth/logout`` is sent only without credentials: as a role it would
+end the session the rest of the run depends on (sign-out is tested in the unit tests),
+and :func:`test_every_role_was_signed_in_throughout` checks, after the run, that every
+session still works, so that no role silently fuzzed as nobody.
 """
 
 from __future__ import annotations
@@ -12,38 +27,127 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from tests.unit.server.conftest import AuditTrail
+from schemathesis.config import SchemathesisConfig
+from tests.unit.server.auth.harness import AuthHarness, FakeClock, StrictAuditTrail, harness_settings
 
-from lineguard.config.server import ServerConfig
 from lineguard.server.app import create_app
+from lineguard.server.auth.catalog import ROLES, Action, Role
+from lineguard.server.auth.dependencies import CSRF_HEADER, SESSION_COOKIE, declared_routes
+from lineguard.server.auth.engine import PolicyEngine
+from lineguard.server.auth.matrix import build_matrix
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, upgrade_to_head
 
 MAX_EXAMPLES = 3
+MAX_ROLE_EXAMPLES = 2
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+#: Sent only without credentials (see the module docstring).
+ANONYMOUS_ONLY = {("POST", "/api/v1/auth/logout")}
 
 _HOME = Path(tempfile.mkdtemp(prefix="lineguard-schemathesis-"))
 _ENGINE = create_engine_for(f"sqlite:///{_HOME / 'fuzz.db'}")
 upgrade_to_head(_ENGINE)
-APP = create_app(
-    ServerConfig(kind="server", site_id="plant-a", data_dir=_HOME / "server"),
-    engine=_ENGINE,
-    sealer=NoEncryption(),
-    audit=AuditTrail(),
+_TRAIL = StrictAuditTrail()
+APP = create_app(harness_settings(_HOME / "server"), engine=_ENGINE, sealer=NoEncryption(), audit=_TRAIL)
+_HARNESS = AuthHarness(
+    app=APP,
+    client=TestClient(APP, base_url="https://testserver", raise_server_exceptions=False),
+    trail=_TRAIL,
+    clock=FakeClock(),
 )
+APP.state.lineguard.auth.clock = _HARNESS.clock
+
+
+def _sign_in_every_role() -> dict[Role, tuple[str, str]]:
+    """role → (session cookie, CSRF token), one person per role, signed in with MFA."""
+    sessions = {}
+    for role in ROLES:
+        person = _HARNESS.add_person(f"fuzz.{role.value.replace('_', '-')}", [role])
+        csrf = _HARNESS.sign_in(person)
+        cookie = _HARNESS.session_cookie()
+        assert cookie, role
+        sessions[role] = (cookie, csrf)
+    _HARNESS.client.cookies.clear()
+    return sessions
+
+
+SESSIONS = _sign_in_every_role()
+MATRIX = build_matrix(PolicyEngine.load(), now=_HARNESS.clock.now)
+#: (METHOD, path template) → the action a ``require(...)`` route checks.
+ACTIONS: dict[tuple[str, str], Action] = {
+    (method, route.path): rule.action
+    for route in declared_routes(APP)
+    if route.is_api
+    for rule in route.rules
+    if rule.kind == "permission" and rule.action is not None
+    for method in route.methods
+}
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
+role_schema = schemathesis.openapi.from_asgi(
+    "/api/v1/openapi.json",
+    APP,
+    config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
+)
+
+
+def _call(case: schemathesis.Case, role: Role | None) -> schemathesis.Response:
+    headers = {"host": "testserver"}
+    cookies = {}
+    if role is not None:
+        cookie, csrf = SESSIONS[role]
+        cookies[SESSION_COOKIE] = cookie
+        if case.method.upper() in UNSAFE:
+            headers[CSRF_HEADER] = csrf
+    return case.call(base_url="https://testserver", headers=headers, cookies=cookies)
+
+
+def _where(case: schemathesis.Case, role: Role | None, response: schemathesis.Response) -> str:
+    who = role.value if role else "nobody"
+    return f"{case.method} {case.formatted_path} as {who}: {response.status_code} {response.text[:300]}"
 
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_error_and_no_unauthenticated_success(case: schemathesis.Case) -> None:
-    response = case.call(headers={"host": "testserver"})
-    assert response.status_code < 500, (
-        f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
-    )
-    guarded = "401" in case.operation.definition.raw.get("responses", {})
-    if guarded:
-        assert response.status_code >= 400, (
-            f"{case.method} {case.formatted_path} answered {response.status_code} without credentials"
-        )
+def test_no_server_error_and_no_success_without_credentials(case: schemathesis.Case) -> None:
+    response = _call(case, None)
+    assert response.status_code < 500, _where(case, None, response)
+    if "401" in case.operation.definition.raw.get("responses", {}):
+        assert response.status_code >= 400, _where(case, None, response)
+
+
+@role_schema.parametrize()
+@settings(max_examples=MAX_ROLE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_error_and_no_success_the_policy_denies(case: schemathesis.Case) -> None:
+    method, template = case.method.upper(), case.operation.path
+    if (method, template) in ANONYMOUS_ONLY:
+        return
+    action = ACTIONS.get((method, template))
+    for role in ROLES:
+        response = _call(case, role)
+        assert response.status_code < 500, _where(case, role, response)
+        if action is not None and not MATRIX.allowed[(role, action)]:
+            assert not 200 <= response.status_code < 300, _where(case, role, response)
+
+
+def test_the_run_covers_guarded_operations_and_denials() -> None:
+    """The map from operations to actions is not empty, and every role is denied something."""
+    assert len(ACTIONS) >= 40
+    for role in ROLES:
+        assert any(not MATRIX.allowed[(role, action)] for action in ACTIONS.values()), role
+
+
+@pytest.mark.parametrize("role", list(ROLES), ids=lambda role: role.value)
+def test_every_role_was_signed_in_throughout(role: Role) -> None:
+    """Runs after the fuzzing (file order): each session still answers as its person."""
+    cookie, _ = SESSIONS[role]
+    client = _HARNESS.client
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, cookie)
+    response = client.get("/api/v1/auth/me")
+    client.cookies.clear()
+    assert response.status_code == 200, response.text
+    assert response.json()["username"] == f"fuzz.{role.value.replace('_', '-')}"
