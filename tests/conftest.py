@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lineguard.contracts.ids import uuid7
+from tests.support.demo_model import train_demo_model
 from tests.support.postgres import postgres_cluster
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -55,3 +56,10 @@ def magnetic_tile() -> Path:
     if not (MAGNETIC_TILE / "train" / "good").is_dir():
         pytest.skip(f"needs the shared magnetic-tile dataset at {MAGNETIC_TILE} (not part of a user's clone)")
     return MAGNETIC_TILE
+
+
+@pytest.fixture(scope="session")
+def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's trained model and part threshold, trained once per session (see
+    tests/support/demo_model.py); seed a demo data directory with ``seed_demo_model``."""
+    return train_demo_model(tmp_path_factory.mktemp("demo-model"))

@@ -4,8 +4,8 @@ registrar and approver of the demo model already did so and sign in with passwor
 every page it may open shows the demo's own data; screenshots go to
 ``artifacts/screenshots/demo-*.png``.
 
-One demo runs for the whole module (its first start trains the model: about a minute
-here, several on a loaded machine). Before any page is opened the fixture waits, with a
+One demo runs for the whole module, seeded with the session's trained demo model
+(tests/support/demo_model.py). Before any page is opened the fixture waits, with a
 generous deadline, until the demo has produced what the pages show: inspection events,
 a defect alert whose evidence image the node holds, and a node heartbeat. Pages then
 wait for their data with Playwright's own expectations, never a sleep.
@@ -33,6 +33,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
 from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
+from tests.support.demo_model import seed_demo_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -99,8 +100,9 @@ def _has_heartbeat(root: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator[Demo]:
     root = tmp_path_factory.mktemp("demo-pages") / "demo"
+    seed_demo_model(demo_model, root)  # the session's trained demo model: see tests/support/demo_model.py
     port = _free_port()
     process = subprocess.Popen(
         [

@@ -1,13 +1,15 @@
 """`lineguard demo` end to end: real server and edge processes on loopback.
 
-The first run prepares everything (secrets, CA, accounts, model trained on synthetic
-parts, enrollment), serves the dashboard over HTTPS and moves inspection results
-from the edge node to the server; Ctrl-C stops it cleanly; a second run reuses state.
+The first run prepares everything (secrets, CA, accounts, signing and registry,
+enrollment; the model comes trained from the session, see tests/support/demo_model.py),
+serves the dashboard over HTTPS and moves inspection results from the edge node to the
+server; Ctrl-C stops it cleanly; a second run reuses state.
 
 Both runs also prove LineGuard never phones home (docs/security.md, "Dependencies' own
 network behaviour"). They start without ``ORT_DISABLE_TELEMETRY`` and with a fresh
-``HOME``. The first runs under ``strace -f``: training, registry, server, enrollment, node
-and the TUF model update make no connection attempt and no DNS query beyond loopback,
+``HOME``. The first runs under ``strace -f``: registry, server, enrollment, node and the TUF
+model update make no connection attempt (training's own silence is proven by
+tests/integration/test_egress_syscalls.py) and no DNS query beyond loopback,
 and leave no ``~/.cache/Microsoft``. The second runs in a network namespace with only
 loopback (the air-gap proof) and must still move results from the node to the server.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.demo_model import seed_demo_model
 from tests.support.egress import (
     assert_no_egress,
     clean_env,
@@ -192,13 +195,14 @@ def _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir: Path, home: 
     assert (data_dir / "governance" / "manifest.json").is_file()
 
 
-def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path) -> None:
+def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path, demo_model: Path) -> None:
     data_dir, home, trace = tmp_path / "demo", tmp_path / "home", tmp_path / "demo.trace"
     home.mkdir()
+    seed_demo_model(demo_model, data_dir)  # the session's trained demo model: see tests/support/demo_model.py
     port = _free_port()
     first = DemoProcess(data_dir, port, env=clean_env(home), trace=trace)
     try:
-        # First run: renders 400 good parts, trains on them and calibrates the part threshold.
+        # First run (with the session's trained model): secrets, CA, accounts, registry, enrolment.
         first.wait_for("Dashboard:", timeout_s=900)
         context = ssl.create_default_context(cafile=str(data_dir / "server" / "ca" / "ca.crt.pem"))
         with urllib.request.urlopen(f"https://127.0.0.1:{port}/", context=context, timeout=10) as response:
