@@ -4,6 +4,7 @@ itself recorded as a read (``access.audit_read``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -37,9 +38,23 @@ def list_entries(
         str | None, Query(max_length=64, description="e.g. 'auth.' or 'access.evidence'")
     ] = None,
     actor: Annotated[str | None, Query(max_length=160)] = None,
+    exclude: Annotated[
+        list[Annotated[str, Query(max_length=64)]] | None,
+        Query(max_length=20, description="Leave out names starting with these, e.g. 'ingest.'"),
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Recorded at or after (UTC).")] = None,
+    until: Annotated[datetime | None, Query(description="Recorded before (UTC).")] = None,
 ) -> list[dict[str, Any]]:
     entries = queries.list_entries(
-        session, limit=limit, before_seq=before_seq, after_seq=after_seq, name_prefix=name_prefix, actor=actor
+        session,
+        limit=limit,
+        before_seq=before_seq,
+        after_seq=after_seq,
+        name_prefix=name_prefix,
+        actor=actor,
+        exclude=exclude or (),
+        since=since,
+        until=until,
     )
     out = [e.to_json() for e in entries]
     access.record_read(records=len(out))

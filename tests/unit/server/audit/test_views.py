@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from lineguard.contracts.audit import EvidenceAccessed
+from lineguard.contracts.audit import EvidenceAccessed, IngestBatchAccepted
 from lineguard.crypto import KdfParams, Keyring
 from lineguard.server.audit import AuditSigner, create_checkpoint, record
 from lineguard.server.auth.catalog import Role
@@ -107,3 +108,41 @@ def test_retention_policy_through_the_api(db_url: str, tmp_path: Path) -> None:
         unknown = h.client.put("/api/v1/retention/policy", json={"nope_days": 3}, headers={CSRF_HEADER: csrf})
         assert unknown.status_code == 400 and "unknown retention settings" in unknown.text
         assert h.client.get("/api/v1/retention/sweeps").json() == []
+
+
+def test_entries_by_time_window_and_without_machine_events(db_url: str, tmp_path: Path) -> None:
+    """The audit page's filters: a time range (``[since, until)``) and names left out
+    (``exclude``), so people's actions show between the ingest batches."""
+    with running_harness(db_url, tmp_path / "server") as h:
+        engine = create_engine_for(db_url)
+        sessions = session_factory(engine)
+        t0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+        for minute in range(6):
+            with sessions.begin() as session:
+                actor, event = (
+                    ("node:edge-1", IngestBatchAccepted(node_id="edge-1", batch_id=f"b{minute}", events=3))
+                    if minute % 3
+                    else ("user:qe", EvidenceAccessed(evidence_ref=f"evd_{minute}"))
+                )
+                record(session, event, actor=actor, now=t0 + timedelta(minutes=minute, seconds=7))
+        h.sign_in(h.add_person("a.auditor", [Role.AUDITOR]))
+        url = "/api/v1/audit/entries"
+        people = h.client.get(url, params={"exclude": ["ingest.", "auth."]}).json()
+        assert [(e["actor"], e["recorded_at"][11:19]) for e in people] == [
+            ("user:qe", "08:03:07"),
+            ("user:qe", "08:00:07"),
+        ]
+        window = {
+            "since": (t0 + timedelta(minutes=1)).isoformat(),
+            "until": (t0 + timedelta(minutes=3)).isoformat(),
+        }
+        assert [e["recorded_at"][14:19] for e in h.client.get(url, params=window).json()] == [
+            "02:07",
+            "01:07",
+        ]
+        backwards = {"since": window["until"], "until": window["since"]}
+        r = h.client.get(url, params=backwards)
+        assert r.status_code == 400 and "must be before" in r.json()["message"]
+        assert h.client.get(url, params={"since": "last tuesday"}).status_code == 422
+        assert h.client.get(url, params={"exclude": ["x" * 65]}).status_code == 422
+        engine.dispose()

@@ -2,6 +2,29 @@
 // this module runs). Colours stay the same for a line across charts, percentages are
 // labelled as such, and animations are off so a glance shows the final picture.
 
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Every bucket start (ms, UTC hours or UTC days, as the server buckets) from the one
+ * holding `start` up to `end`: a chart's time axis is the window chosen, and buckets
+ * without parts are drawn as gaps, never left out.
+ */
+export function windowBuckets(start, end, bucket) {
+  const step = bucket === "day" ? DAY_MS : HOUR_MS;
+  const first = Math.floor(new Date(start).getTime() / step) * step;
+  const last = new Date(end).getTime();
+  const out = [];
+  for (let t = first; t < last && out.length < 2000; t += step) out.push(t);
+  return out;
+}
+
+/** Axis labels for bucket starts: date and hour for hourly buckets, the date for daily ones. */
+export function bucketLabels(buckets, bucket) {
+  const format = new Intl.DateTimeFormat(undefined, bucket === "day" ? { month: "short", day: "numeric", timeZone: "UTC" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return buckets.map((t) => format.format(new Date(t)));
+}
+
 const PALETTE = ["#0b5cad", "#d1495b", "#2e933c", "#8e44ad", "#e07a00", "#1b998b", "#5c6b7a", "#b5179e"];
 const charts = new WeakMap();
 
@@ -11,6 +34,7 @@ export function colour(index) {
 
 /** With no data, a chart becomes a sentence saying so (axes with nothing on them mislead). */
 function emptyInstead(canvas, isEmpty, message = "No data for this period and scope.") {
+  canvas.dataset.points = "0";
   charts.get(canvas)?.destroy();
   charts.delete(canvas);
   const box = canvas.parentElement;
@@ -27,7 +51,11 @@ function emptyInstead(canvas, isEmpty, message = "No data for this period and sc
 }
 
 function draw(canvas, config) {
-  if (emptyInstead(canvas, config.data.labels.length === 0)) return null;
+  const values = config.data.datasets.flatMap((d) => d.data).filter((v) => v !== null && v !== undefined);
+  if (emptyInstead(canvas, config.data.labels.length === 0 || values.length === 0)) return null;
+  // What the chart shows, for tests and assistive checks: buckets on the axis, points drawn.
+  canvas.dataset.buckets = String(config.data.labels.length);
+  canvas.dataset.points = String(values.length);
   const chart = new window.Chart(canvas, {
     ...config,
     options: {
@@ -64,9 +92,10 @@ export function percentLines(canvas, labels, series, { max, autoMin = false } = 
         data: s.values,
         borderColor: colour(i),
         backgroundColor: colour(i),
-        pointRadius: labels.length > 60 ? 0 : 2,
+        pointRadius: labels.length > 60 ? 1 : 2,
         borderWidth: 2,
-        spanGaps: true,
+        // A bucket without parts is a gap in the line, not a straight line across it.
+        spanGaps: false,
         tension: 0.15,
       })),
     },

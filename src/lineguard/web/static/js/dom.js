@@ -61,10 +61,16 @@ export function badge(text, tone) {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const shortTime = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 
 export function fmtTime(iso) {
   return iso ? dateTime.format(new Date(iso)) : "—";
+}
+
+/** Date and time to the second (the audit log: what happened in which order). */
+export function fmtSeconds(iso) {
+  return iso ? dateTimeSeconds.format(new Date(iso)) : "—";
 }
 
 export function fmtShort(iso) {

@@ -4,8 +4,8 @@
 // the releases to choose from: /dashboard/model-versions.
 
 import { api } from "../api.js";
-import { pareto, percentLines } from "../charts.js";
-import { $, clear, el, empty, explain, fmtInt, fmtPct, fmtShort, status, table } from "../dom.js";
+import { bucketLabels, pareto, percentLines, windowBuckets } from "../charts.js";
+import { $, clear, el, empty, explain, fmtInt, fmtPct, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -67,14 +67,25 @@ function renderPareto(entries) {
   );
 }
 
-function renderTrend(points) {
-  const days = [...new Set(points.map((p) => p.bucket_start))].sort();
+// Each class's daily rate over every day of the range: 0 % on a day with parts but none of
+// that class, a gap on a day without parts (nothing was inspected, so no rate).
+function renderTrend(points, byCamera, { start, end }) {
+  const days = windowBuckets(start, end, "day");
+  const inspected = new Map();
+  for (const p of byCamera) {
+    const day = Date.parse(p.bucket_start);
+    inspected.set(day, (inspected.get(day) || 0) + p.inspected);
+  }
   const classes = [...new Set(points.map((p) => p.defect_class))].sort();
-  const index = new Map(points.map((p) => [`${p.defect_class}|${p.bucket_start}`, p.rate]));
+  const index = new Map(points.map((p) => [`${p.defect_class}|${Date.parse(p.bucket_start)}`, p.rate]));
   percentLines(
     $("#trend-chart"),
-    days.map(fmtShort),
-    classes.map((c) => ({ label: c, values: days.map((d) => index.get(`${c}|${d}`) ?? 0) })),
+    bucketLabels(days, "day"),
+    classes.map((c) => ({
+      label: c,
+      values: days.map((d) => (inspected.get(d) ? index.get(`${c}|${d}`) ?? 0 : null)),
+      counts: days.map((d) => inspected.get(d) ?? 0),
+    })),
   );
 }
 
@@ -120,7 +131,7 @@ async function load() {
     ]);
     fillModels(versions);
     renderPareto(entries);
-    renderTrend(trend);
+    renderTrend(trend, byCamera, range());
     const rows = renderBreakdown(byCamera);
     if (!scope.line_id && !scope.camera_id && !scope.model_id) {
       fillSelect($("#f-line"), [...new Set(rows.map((r) => r.line_id))].sort(), "All lines");

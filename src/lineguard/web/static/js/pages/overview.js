@@ -2,8 +2,8 @@
 // GET /api/v1/dashboard/quality (hourly buckets, or daily for the week).
 
 import { api } from "../api.js";
-import { percentLines } from "../charts.js";
-import { $, clear, el, empty, explain, fmtInt, fmtPct, fmtShort, status } from "../dom.js";
+import { bucketLabels, percentLines, windowBuckets } from "../charts.js";
+import { $, clear, el, empty, explain, fmtInt, fmtPct, status } from "../dom.js";
 import { startPage } from "../layout.js";
 
 const RANGES = {
@@ -42,16 +42,17 @@ function lineCards(points) {
   });
 }
 
-function series(points, field) {
-  const labels = [...new Set(points.map((p) => p.bucket_start))].sort();
+// One series per line over every bucket of the window; a bucket without parts is null (a gap).
+function series(points, field, buckets, bucket) {
   const lines = [...new Set(points.map((p) => p.line_id))].sort();
-  const index = new Map(points.map((p) => [`${p.line_id}|${p.bucket_start}`, p]));
+  const index = new Map(points.map((p) => [`${p.line_id}|${Date.parse(p.bucket_start)}`, p]));
+  const at = (line, b) => index.get(`${line}|${b}`);
   return {
-    labels: labels.map(fmtShort),
+    labels: bucketLabels(buckets, bucket),
     series: lines.map((line) => ({
       label: line,
-      values: labels.map((b) => index.get(`${line}|${b}`)?.[field] ?? null),
-      counts: labels.map((b) => index.get(`${line}|${b}`)?.inspected ?? 0),
+      values: buckets.map((b) => (at(line, b)?.inspected ? at(line, b)[field] : null)),
+      counts: buckets.map((b) => at(line, b)?.inspected ?? 0),
     })),
   };
 }
@@ -71,8 +72,9 @@ async function load() {
     } else {
       clear(cards, lineCards(points));
     }
-    const y = series(points, "yield_rate");
-    const d = series(points, "defect_rate");
+    const buckets = windowBuckets(start, end, range.bucket);
+    const y = series(points, "yield_rate", buckets, range.bucket);
+    const d = series(points, "defect_rate", buckets, range.bucket);
     // Yield lives near the top: let the axis start where the data does, so a drop shows.
     percentLines($("#yield-chart"), y.labels, y.series, { max: 1, autoMin: true });
     percentLines($("#defect-chart"), d.labels, d.series);
