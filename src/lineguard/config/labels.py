@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lineguard.contracts.events import Name
+from lineguard.contracts.fields import Name
 
 __all__ = [
     "CODE_FORMATS",
@@ -52,6 +52,7 @@ CODE_FORMATS: tuple[CodeFormat, ...] = ("DataMatrix", "QRCode", "Code128", "EAN1
 
 def _default_formats() -> list[CodeFormat]:
     return ["DataMatrix", "Code128"]
+
 
 #: Where each field sits in the printed text: a regex whose group 1 is the value. Matched
 #: against each OCR line in upper case. Values are compared without spaces, hyphens, dots
@@ -127,18 +128,28 @@ class ExpectedLabel(_Section):
 
 
 class LabelStageConfig(_Section):
-    """A camera's label check: region, symbologies, which fields the text must show, expected rows."""
+    """A camera's label check (``cameras[].stages``, ``kind: label``): where, how, and what it must say."""
 
-    type: Literal["label"] = "label"
-    name: Name = Field(default="label", description="The stage's name (unique per camera).")
-    region: LabelRegion
+    kind: Literal["label"]
+    name: Name = Field(
+        title="Stage name", description="Unique per camera; results and part verdicts carry it."
+    )
+    region: LabelRegion | None = Field(
+        default=None, description="The label's region in full-frame pixels; none: the camera's ROI."
+    )
+    order: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="The order the line runs now: its row of expected is the label to find.",
+    )
     code_formats: list[CodeFormat] = Field(
         default_factory=_default_formats,
         min_length=1,
         description="Symbologies read in the region; a code of another format does not count.",
     )
     code_required: bool = Field(
-        default=True, description="A label without a readable code fails ('unreadable' or 'missing')."
+        default=True, description="Read the label's code; a label without a readable one fails (unreadable)."
     )
     text_fields: list[LabelField] = Field(
         default_factory=lambda: [LabelField.PART_NUMBER],
@@ -153,7 +164,8 @@ class LabelStageConfig(_Section):
     )
     expected: dict[str, ExpectedLabel] = Field(
         default_factory=dict,
-        description="Expected label per order id (the table; a MES/ERP hook may replace it).",
+        max_length=10_000,
+        description="Expected label per order id (the table; a MES/ERP hook may answer instead).",
     )
 
     @field_validator("text_patterns")

@@ -12,9 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lineguard.config.labels import LabelStageConfig
 from lineguard.contracts.fields import Name
 
-__all__ = ["GaugingStageConfig", "StageConfig"]
+__all__ = ["GaugingStageConfig", "LabelStageConfig", "StageConfig"]
 
 
 class _Stage(BaseModel):
@@ -46,4 +47,4 @@ class GaugingStageConfig(_Stage):
     )
 
 
-StageConfig = Annotated[GaugingStageConfig, Field(discriminator="kind")]
+StageConfig = Annotated[GaugingStageConfig | LabelStageConfig, Field(discriminator="kind")]

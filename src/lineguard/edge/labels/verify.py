@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lineguard.config.labels import ExpectedLabel, LabelField, LabelStageConfig, canonical
+from lineguard.config.labels import ExpectedLabel, LabelField, LabelRegion, LabelStageConfig, canonical
 from lineguard.contracts.errors import InputError
 from lineguard.edge.labels.codes import CodeRead, CodeReader
 from lineguard.edge.labels.gs1 import Gs1Error, parse_element_string
@@ -68,8 +68,7 @@ class LabelCheck:
         return not self.failures
 
 
-def _crop(frame: np.ndarray[Any, Any], config: LabelStageConfig) -> np.ndarray[Any, Any]:
-    r = config.region
+def _crop(frame: np.ndarray[Any, Any], r: LabelRegion) -> np.ndarray[Any, Any]:
     height, width = frame.shape[:2]
     if r.x + r.width > width or r.y + r.height > height:
         msg = (
@@ -100,8 +99,15 @@ class LabelVerifier:
         self._text = text
         self._patterns = {f: re.compile(p) for f, p in config.text_patterns.items()}
 
-    def check(self, frame: np.ndarray[Any, Any], expected: ExpectedLabel) -> LabelCheck:
-        region = _crop(frame, self.config)
+    def check(
+        self, frame: np.ndarray[Any, Any], expected: ExpectedLabel, region_box: LabelRegion | None = None
+    ) -> LabelCheck:
+        """Check the label in ``region_box`` (default: the stage's configured region)."""
+        box = region_box or self.config.region
+        if box is None:
+            msg = f"label stage {self.config.name!r} has no region: configure one or pass the camera's ROI"
+            raise InputError(msg)
+        region = _crop(frame, box)
         if float(_grey(region).std()) < BLANK_STD:
             return LabelCheck([LabelFailure(Reason.MISSING, "label", "no label in the label region")])
         failures: list[LabelFailure] = []
@@ -149,9 +155,15 @@ class LabelVerifier:
     ) -> dict[LabelField, str]:
         try:
             parsed = parse_element_string(symbol.text)
-        except Gs1Error as exc:
-            reason = Reason.BAD_CHECKSUM if "check digit" in exc.message else Reason.UNREADABLE
-            failures.append(LabelFailure(reason, exc.field, exc.message))
+        except Gs1Error as exc:  # its message quotes the code: only the field leaves the node
+            if "check digit" in exc.message:
+                failures.append(
+                    LabelFailure(Reason.BAD_CHECKSUM, exc.field, "the GTIN's check digit is wrong")
+                )
+            else:
+                failures.append(
+                    LabelFailure(Reason.UNREADABLE, exc.field, f"the code's {exc.field} is not valid GS1")
+                )
             return {}
         fields: dict[LabelField, str] = {}
         date = parsed.expiry_date if expected.date_ai == "17" else parsed.production_date

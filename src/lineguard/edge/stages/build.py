@@ -21,6 +21,15 @@ __all__ = ["STAGE_BUILDERS", "build_stages"]
 STAGE_BUILDERS: dict[str, Callable[[Any, CameraConfig], InspectionStage]] = {}
 
 
+def _label(config: Any, camera: CameraConfig) -> InspectionStage:
+    from lineguard.edge.labels import build_label_stage  # zxing-cpp and RapidOCR load on first use
+
+    return build_label_stage(config)
+
+
+STAGE_BUILDERS["label"] = _label
+
+
 def build_stages(camera: CameraConfig) -> list[InspectionStage]:
     """Every stage ``camera`` lists, in order (the first refusal stops and is raised)."""
     stages = []

@@ -28,10 +28,18 @@ EXPECTED = ExpectedLabel(
     part_number="4711-0815", gtin="09501101530003", lot="A12345", date=dt.date(2026, 12, 5), quantity=12
 )
 CONFIG = LabelStageConfig(
+    kind="label",
+    name="carton-label",
+    order="PO-1",
     region=LabelRegion(x=20, y=40, width=720, height=440),
     code_formats=["DataMatrix", "Code128"],
     text_fields=[LabelField.PART_NUMBER, LabelField.LOT, LabelField.DATE, LabelField.QUANTITY],
 )
+
+
+def _config(**changes: object) -> LabelStageConfig:
+    """CONFIG with changes, validated again (model_copy would skip the checks)."""
+    return LabelStageConfig.model_validate(CONFIG.model_dump() | changes)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +126,7 @@ def test_a_label_whose_code_is_destroyed_fails_as_unreadable(verifier: LabelVeri
 
 
 def test_a_code_without_a_field_the_order_expects_fails_as_missing() -> None:
-    config = LabelStageConfig(region=CONFIG.region, text_fields=[])
+    config = _config(text_fields=[])
     verifier = LabelVerifier(config, codes=CodeReader(config.code_formats), text=None)
     expected = EXPECTED.model_copy(update={"part_number": None})
     import zxingcpp
@@ -162,8 +170,8 @@ def test_config_refuses_expectations_that_would_pass_anything() -> None:
     with pytest.raises(ValidationError, match="check digit is 4"):
         ExpectedLabel(gtin="09501101530004")
     with pytest.raises(ValidationError, match="needs a group"):
-        LabelStageConfig(region=CONFIG.region, text_patterns={LabelField.PART_NUMBER: "P/N"})
+        _config(text_patterns={LabelField.PART_NUMBER: "P/N"})
     with pytest.raises(ValidationError, match="without a text_patterns entry"):
-        LabelStageConfig(region=CONFIG.region, text_patterns={})
+        _config(text_patterns={})
     with pytest.raises(ValidationError, match="reads neither a code nor text"):
-        LabelStageConfig(region=CONFIG.region, code_required=False, text_fields=[])
+        _config(code_required=False, text_fields=[])
