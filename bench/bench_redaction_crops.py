@@ -11,23 +11,30 @@ hidden — visible *in the stored crop*.
 Methods, all in the same run on the same crops:
 * ``context+fail-closed`` — what the node does: the default ``PersonRedactor`` (every cue
   also hides what it finds below its threshold, down to a floor: segmentation 0.1, body
-  0.15, face 0.2; segmentation blobs grown by 50 %) runs on the context window around the
+  0.05, face 0.2; segmentation blobs grown by 50 %, body boxes by 40 %; segmentation tiles
+  fade in over 1/8 of their side at inner edges) runs on the context window around the
   crop (the crop grown by half its larger side, in memory only); its mask is cut to the crop;
-* ``context+previous`` — the same window, the previous settings (``fail_closed=False``,
-  blobs grown by 30 %);
+* ``context+fail-closed-v1`` — the same, with the first fail-closed settings (body floor
+  0.15, body boxes grown by 10 %, no tile-edge fade): the baseline of this change;
+* ``context+previous`` — the same window, the settings before failing closed
+  (``fail_closed=False``, blobs grown by 30 %);
 * ``crop+fail-closed`` — the default redactor on the stored crop alone (no context);
 * ``crop+previous`` — the previous redactor on the crop alone (the baseline: what
   redacting the stored image with the old settings gives);
 * ``skin-baseline`` — the skin-colour heuristic of bench_redaction.py, on the crop.
-Person-free crops give the cost: how much of the evidence is hidden when nobody is there.
+Person-free crops give the cost: how much of the evidence is hidden when nobody is there;
+``--demo N`` adds N person-free stored crops of the demo's own line (seed 7, its ROI), where
+the shiny bracket used to be taken for a person.
 
-Run:  .venv/bin/python bench/bench_redaction_crops.py [--crops 200] [--free 60] [--json out.json]
+Run:  .venv/bin/python bench/bench_redaction_crops.py [--crops 200] [--free 60] [--demo 30]
+          [--methods context+fail-closed context+fail-closed-v1] [--seed 2026] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +54,13 @@ from lineguard.edge.redact.evaluation import (
 Method = Callable[[EvidenceCropScene], np.ndarray]
 
 
-def methods() -> dict[str, Method]:
+#: The first fail-closed settings (before the tile-edge fade and the wider, lower body cue).
+FAIL_CLOSED_V1 = RedactorSettings(tile_edge_taper=0.0, body_growth=0.1, uncertain_body_threshold=0.15)
+
+
+def methods(names: list[str] | None = None) -> dict[str, Method]:
     closed, previous = PersonRedactor(), PersonRedactor(RedactorSettings(fail_closed=False, blob_growth=0.3))
+    closed_v1 = PersonRedactor(FAIL_CLOSED_V1)
 
     def on_context(redactor: PersonRedactor) -> Method:
         return lambda scene: scene.crop_of(redactor.redact(scene.context, "black").hidden)
@@ -56,13 +68,40 @@ def methods() -> dict[str, Method]:
     def on_crop(redactor: PersonRedactor) -> Method:
         return lambda scene: redactor.redact(scene.image, "black").hidden
 
-    return {
+    every = {
         "context+fail-closed": on_context(closed),
+        "context+fail-closed-v1": on_context(closed_v1),
         "context+previous": on_context(previous),
         "crop+fail-closed": on_crop(closed),
         "crop+previous": on_crop(previous),
         "skin-baseline": lambda scene: skin_baseline(scene.image),
     }
+    unknown = sorted(set(names or []) - set(every))
+    if unknown:
+        msg = f"unknown methods {unknown}; choose from {sorted(every)}"
+        raise SystemExit(msg)
+    return {k: v for k, v in every.items() if not names or k in names}
+
+
+def demo_scenes(count: int) -> list[EvidenceCropScene]:
+    """Person-free stored crops of the demo's line (seed 7, its ROI, the default margin)."""
+    from lineguard.config.edge import CameraEvidenceConfig, SyntheticSource
+    from lineguard.edge.capture import SyntheticLine
+    from lineguard.edge.evidence.region import cut, stored_region
+
+    line = SyntheticLine("demo", SyntheticSource(type="synthetic", seed=7, person_rate=0.0), realtime=False)
+    roi, out = line.part_roi(), []
+    for frame_id in range(0, count * 7, 7):  # parts at every position along the belt
+        image = line.render(frame_id)
+        crop = cut(image, stored_region(image.shape, roi, CameraEvidenceConfig()))
+        r, w = crop.region, crop.window
+        out.append(
+            EvidenceCropScene(
+                f"demo-{frame_id}", crop.stored(crop.context), (r.x, r.y, r.width, r.height), (),
+                crop.context, (w.x, w.y, w.width, w.height),
+            )
+        )  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -72,13 +111,16 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=200, help="evidence crops with people")
     parser.add_argument("--free", type=int, default=60, help="person-free evidence crops")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--demo", type=int, default=30, help="person-free crops of the demo's line")
+    parser.add_argument("--methods", nargs="+", default=None, help="run only these methods")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    run = methods()
+    run = methods(args.methods)
     groups = ["all", "unoccluded", "occluded", *CROP_KINDS]
     reports = {m: {g: RecallReport() for g in groups} for m in run}
     free = {m: FalseRedaction() for m in run}
+    demo = {m: FalseRedaction() for m in run}
     cpu: dict[str, list[float]] = {m: [] for m in run}
     start = time.perf_counter()
     shape = None
@@ -94,8 +136,13 @@ def main() -> None:
     for scene in evidence_crops(args.free, seed=args.seed + 1, people_share=0.0):
         for name, method in run.items():
             free[name].add(method(scene))
+    for scene in demo_scenes(args.demo):
+        for name, method in run.items():
+            demo[name].add(method(scene))
     print(
-        f"{args.crops} crops with people, {args.free} without; crop and context window {shape};"
+        f"{args.crops} crops with people, {args.free} without, {args.demo} of the demo's line;"
+        f" seed {args.seed};"
+        f" crop and context window {shape}; load average {os.getloadavg()[0]:.1f};"
         f" {time.perf_counter() - start:.0f} s"
     )
     figures: dict[str, object] = {"crops": args.crops, "person_free": args.free}
@@ -111,6 +158,13 @@ def main() -> None:
             f"  person-free crops: something hidden in {fr.frame_rate:6.1%}, mean share of the crop hidden"
             f" {fr.mean_hidden_fraction:6.1%}, p90 {float(np.percentile(fr.hidden_fractions, 90)):6.1%}"
         )
+        if demo[name].frames:
+            dm = demo[name]
+            p90 = float(np.percentile(dm.hidden_fractions, 90))
+            print(
+                f"  demo line (bracket, nobody there): something hidden in {dm.frame_rate:6.1%}, mean share"
+                f" hidden {dm.mean_hidden_fraction:6.1%}, p90 {p90:6.1%}"
+            )
         print(f"  CPU per crop (all threads): median {float(np.median(cpu[name])):.0f} ms")
         print(f"  misses (crop, person, body hidden, head hidden): {reports[name]['all'].misses[:8]}")
         figures[name] = {
@@ -119,6 +173,10 @@ def main() -> None:
                 for k, r in reports[name].items()
             },
             "person_free": {"frame_rate": fr.frame_rate, "mean_hidden": fr.mean_hidden_fraction},
+            "demo_line": {
+                "frame_rate": demo[name].frame_rate,
+                "mean_hidden": demo[name].mean_hidden_fraction,
+            },
             "cpu_ms_median": float(np.median(cpu[name])),
             "misses": reports[name]["all"].misses,
         }

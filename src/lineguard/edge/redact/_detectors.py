@@ -25,7 +25,7 @@ from lineguard.contracts.types import Frame
 from lineguard.edge.redact._errors import RedactionError
 from lineguard.edge.redact._geometry import Tile, letterbox, tile_inputs
 
-__all__ = ["Detection", "PersonSegmenter", "SsdDetector", "ssd_anchors"]
+__all__ = ["Detection", "PersonSegmenter", "SsdDetector", "edge_weights", "ssd_anchors"]
 
 Floats = npt.NDArray[np.float32]
 
@@ -148,12 +148,14 @@ class PersonSegmenter:
         prob = _check_output("segmentation", out, (1, hw[0], hw[1], 1))[0, :, :, 0]
         return np.asarray(cv2.resize(prob, out_wh, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
-    def probability(self, image: Frame, tiles: list[Tile], work_scale: float) -> Floats:
+    def probability(
+        self, image: Frame, tiles: list[Tile], work_scale: float, *, taper: float = 0.0
+    ) -> Floats:
         """Person probability on a map ``work_scale`` times the frame's size.
 
         Tiles are cut from the full-resolution frame (small people keep their pixels);
         only the fused map is kept at the coarser working scale, which is all that box
-        finding needs and saves most of the resizing.
+        finding needs and saves most of the resizing. ``taper``: see :func:`edge_weights`.
         """
         height, width = image.shape[:2]
         work_w, work_h = max(1, round(width * work_scale)), max(1, round(height * work_scale))
@@ -169,5 +171,36 @@ class PersonSegmenter:
             if x1 <= x0 or y1 <= y0:
                 continue
             view = prob[y0:y1, x0:x1]
-            np.maximum(view, self._run(self._square, crop, (256, 256), (x1 - x0, y1 - y0)), out=view)
+            tile_prob = self._run(self._square, crop, (256, 256), (x1 - x0, y1 - y0))
+            if taper > 0:
+                tile_prob *= edge_weights(
+                    (y1 - y0, x1 - x0),
+                    taper,
+                    inner=(t.y > 0, t.y + t.side < height, t.x > 0, t.x + t.side < width),
+                )
+            np.maximum(view, tile_prob, out=view)
         return prob
+
+
+def edge_weights(shape: tuple[int, int], taper: float, *, inner: tuple[bool, bool, bool, bool]) -> Floats:
+    """Weights of a tile's probabilities: 1 inside, fading to 0 over ``taper`` of its side
+    towards each edge that lies inside the frame (``inner``: top, bottom, left, right).
+
+    The selfie model was trained on pictures a person enters from the border, so it calls
+    anything its input's border cuts a person; tiles overlap, so another view sees that
+    place away from its own border and decides there.
+    """
+    height, width = shape
+
+    def ramp(n: int, low: bool, high: bool) -> Floats:
+        band = max(1, round(taper * n))
+        weights = np.ones(n, np.float32)
+        fade = (np.arange(band, dtype=np.float32) + 0.5) / band
+        if low:
+            weights[: min(band, n)] = np.minimum(weights[: min(band, n)], fade[:n])
+        if high:
+            weights[-min(band, n) :] = np.minimum(weights[-min(band, n) :], fade[::-1][-n:])
+        return weights
+
+    top, bottom, left, right = inner
+    return np.asarray(ramp(height, top, bottom)[:, None] * ramp(width, left, right)[None, :], np.float32)
