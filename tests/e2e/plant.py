@@ -100,7 +100,14 @@ def plant_settings(data_dir: Path) -> ServerConfig:
 
 
 @contextmanager
-def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool = True) -> Iterator[Plant]:
+def running_plant(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    seed: bool = True,
+    sections: dict[str, Any] | None = None,
+) -> Iterator[Plant]:
+    """The plant server; ``sections`` replaces whole config sections (``{"dashboard": …}``)."""
     # The keyring passphrase comes from the environment, as in production; it is put back
     # afterwards so later tests see the environment they expect.
     saved = os.environ.get(KEYRING_ENV)
@@ -108,7 +115,7 @@ def running_plant(data_dir: Path, *, database_url: str | None = None, seed: bool
     engine = None
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        settings = plant_settings(data_dir)
+        settings = plant_settings(data_dir).model_copy(update=sections or {})
         ca = PlantCa.create(data_dir, SecretStr("e2e ca passphrase!"), site_id=SITE)
         ca.issue_server_certificate(data_dir, names=["127.0.0.1", "localhost"])
         engine = create_engine_for(database_url or f"sqlite:///{data_dir / 'lineguard.db'}")

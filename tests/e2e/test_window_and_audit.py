@@ -5,18 +5,23 @@ runs of machine entries so people's actions are visible."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 
+from lineguard.config.server import DashboardConfig
 from lineguard.contracts.audit import IngestBatchAccepted
 from lineguard.server.audit import record
 from lineguard.server.auth.catalog import Role
-from tests.e2e.conftest import screenshot
-from tests.e2e.plant import Plant, add_person
+from lineguard.server.pki import ca_paths
+from tests.e2e.conftest import launch_chromium, screenshot
+from tests.e2e.plant import NODES, Plant, add_person, make_event, running_plant, send
 from tests.e2e.test_journeys import sign_in
+from tests.unit.server.ingest.factory import part_of
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +96,46 @@ def test_audit_page_seconds_time_range_exclude_and_folded_machine_events(page: P
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#entries")).to_contain_text("user:audrey.audit")
     screenshot(page, "audit-filtered", full_page=False)
+
+
+def test_overview_scores_the_line_against_its_ground_truth(playwright: Playwright, tmp_path: Path) -> None:
+    """A plant of its own, whose config names a ground-truth file (as the demo's does)."""
+    truth = {f"part-{i:06d}": ("scratch" if i % 5 == 0 else None) for i in range(40)}
+    path = tmp_path / "ground-truth.json"
+    path.write_text(json.dumps({"schema_version": 1, "source": "a golden set of 40 parts", "parts": truth}))
+    sections = {"dashboard": DashboardConfig(ground_truth_file=path)}
+    with running_plant(tmp_path / "server", seed=False, sections=sections) as plant:
+        node = NODES["edge-l1"]
+        now = datetime.now(UTC) - timedelta(minutes=30)
+        events = []
+        for i in range(40):
+            # The AI misses one of the eight defective parts and fails one good part.
+            fail = (i % 5 == 0 and i != 35) or i == 12
+            e = make_event(node, "cam-1", now + timedelta(seconds=i), i)
+            e |= {"part_id": f"part-{i:06d}", "verdict": "fail" if fail else "pass", "regions": []}
+            e["anomaly_score"] = 0.9 if fail else 0.1
+            events.append(e)
+        send(plant, node, events, [], [part_of([e]) for e in events])
+        add_person(plant, "tess.truth", (Role.QUALITY_ENGINEER,))
+        browser = launch_chromium(playwright, ca_paths(plant.settings.data_dir).server_cert)
+        try:
+            page = browser.new_page(
+                viewport={"width": 1366, "height": 768}, locale="en-GB", timezone_id="UTC"
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            sign_in(page, plant, "tess.truth")
+            page.goto(plant.url + "/overview")
+            panel = page.locator("#truth-panel")
+            expect(panel).to_be_visible()
+            expect(panel.get_by_label("Part-level recall")).to_contain_text("87.5 %")
+            expect(panel.get_by_label("Part-level recall")).to_contain_text("7 of 8 defective parts failed")
+            expect(panel.get_by_label("False-reject rate")).to_contain_text("3.1 %")
+            expect(panel.get_by_label("False-reject rate")).to_contain_text("1 of 32 good parts failed")
+            expect(page.locator("#truth-source")).to_contain_text(
+                "a golden set of 40 parts. 40 parts scored."
+            )
+            screenshot(page, "overview-truth", full_page=False)
+            assert errors == []
+        finally:
+            browser.close()

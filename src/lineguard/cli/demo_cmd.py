@@ -23,12 +23,21 @@ from urllib.parse import quote
 
 import click
 
-from lineguard.cli.demo_setup import DemoLayout, demo_env, fresh_admin_password, prepare, run_cli
+from lineguard.cli.demo_setup import (
+    DemoLayout,
+    demo_env,
+    fresh_admin_password,
+    prepare,
+    run_cli,
+    truth_summary,
+)
 from lineguard.contracts.errors import LineGuardError
 
 __all__ = ["demo", "should_open_browser"]
 
 READY_TIMEOUT_S = 90.0
+#: How often the demo prints its part verdicts scored against the line's ground truth.
+TRUTH_EVERY_S = 120.0
 
 
 class DemoError(LineGuardError):
@@ -106,6 +115,16 @@ def _open_browser(url: str, say: Callable[[str], None]) -> None:
     say(f"opened {url} in your browser" if opened else f"could not start a browser; open {url}")
 
 
+def _say_truth(layout: DemoLayout, since: float, say: Callable[[str], None]) -> None:
+    """Print the run's part verdicts scored against the synthetic line's ground truth."""
+    try:
+        summary = truth_summary(layout, since=since)
+    except LineGuardError as error:
+        say(f"ground truth: not scored ({error})")
+        return
+    say(f"against the line's ground truth: {summary or 'no part judged yet'}")
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -167,6 +186,7 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     processes: list[subprocess.Popen[bytes]] = []
+    started = time.time()
     try:
         say("starting the plant server ...")
         processes.append(_start(["server", "--config", str(layout.server_config)], logs / "server.log"))
@@ -201,7 +221,11 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
         ):
             _open_browser(f"{layout.url}signin?next={quote('/overview', safe='')}", say)
         deadline = None if for_seconds is None else time.monotonic() + for_seconds
+        next_truth = time.monotonic() + TRUTH_EVERY_S
         while not stop.is_set():
+            if time.monotonic() >= next_truth:
+                next_truth = time.monotonic() + TRUTH_EVERY_S
+                _say_truth(layout, started, say)
             for process, name in zip(processes, ("server", "edge node"), strict=True):
                 if process.poll() is not None:
                     msg = f"the {name} exited with code {process.returncode}; see {logs}"
@@ -212,4 +236,6 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
     finally:
         say("stopping ...")
         _stop(processes)
+    if processes:
+        _say_truth(layout, started, say)
     say("stopped cleanly; run `lineguard demo` again to continue where you left off.")

@@ -15,6 +15,7 @@ from lineguard.config.secrets import SecretRef
 
 __all__ = [
     "AuthConfig",
+    "DashboardConfig",
     "DatabaseConfig",
     "GovernanceConfig",
     "HttpConfig",
@@ -213,6 +214,20 @@ class ReviewConfig(_Section):
     )
 
 
+class DashboardConfig(_Section):
+    """The dashboard's settings (``lineguard.server.dashboard``, docs/dashboard.md)."""
+
+    ground_truth_file: Path | None = Field(
+        default=None,
+        title="Ground truth",
+        description=(
+            "A JSON file of parts whose true verdict is known (a validation run on a golden set, "
+            "or the demo's synthetic line): the overview scores the AI's part verdicts against "
+            "it (part-level recall and false-reject rate). None: no such score."
+        ),
+    )
+
+
 class ServerConfig(_Section):
     kind: Literal["server"] = Field(description="Marks this file as a plant-server config.")
     site_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Plant or site name.")
@@ -228,4 +243,5 @@ class ServerConfig(_Section):
     egress: EgressConfig = EgressConfig()
     governance: GovernanceConfig = GovernanceConfig()
     review: ReviewConfig = ReviewConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     integrations: IntegrationsConfig = IntegrationsConfig()

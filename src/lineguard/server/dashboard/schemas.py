@@ -20,6 +20,7 @@ __all__ = [
     "PartView",
     "QueuedAlert",
     "RecordView",
+    "TruthScore",
 ]
 
 
@@ -148,3 +149,24 @@ class PartView(_View):
     frames: list[PartFrame]
     #: The part-verdict review item, when the node asked a person to look (uncertain parts).
     review: ReviewItemView | None
+
+
+class TruthScore(_View):
+    """The AI's part verdicts in a window scored against parts whose truth is known."""
+
+    source: str
+    start: datetime
+    end: datetime
+    defective_parts: int
+    good_parts: int
+    #: Parts in the window whose id the ground truth does not list (not scored).
+    unknown_parts: int
+    defective_failed: int
+    defective_flagged: int
+    good_failed: int
+    good_uncertain: int
+    #: None when there was no part of that kind to score.
+    recall: float | None
+    recall_flagged: float | None
+    false_reject_rate: float | None
+    review_rate: float | None

@@ -6,6 +6,8 @@
   first, filtered, each with its part and review item (see :mod:`.queue`).
 * ``GET /dashboard/alerts/{alert_id}`` — one alert with the inspection record that raised it.
 * ``GET /dashboard/records/{event_id}`` — one inspection record.
+* ``GET /dashboard/truth`` — the AI's part verdicts in a window scored against the
+  configured ground truth (``dashboard.ground_truth_file``; null when none; see :mod:`.truth`).
 * ``GET /dashboard/records/{event_id}/part`` — the part it was a frame of: the fused
   verdict, its review item and the part's other frames (see :mod:`.parts`).
 * ``POST /dashboard/records/{event_id}/evidence`` — an audited request to open the
@@ -42,7 +44,9 @@ from lineguard.server.dashboard.schemas import (
     EvidenceRequest,
     PartView,
     RecordView,
+    TruthScore,
 )
+from lineguard.server.dashboard.truth import load_ground_truth, score_parts
 from lineguard.server.headers import security_headers
 from lineguard.server.ingest import NodeHealthRow
 from lineguard.server.query import AlertView
@@ -140,6 +144,30 @@ def get_alert_page(
     )
     access.record_read(records=len(page.items))
     return page
+
+
+@router.get("/truth", summary="Part verdicts in a window scored against the configured ground truth")
+def get_truth(
+    access: ReadResults,
+    session: DbSession,
+    start: Annotated[datetime, Query(description="First seen at or after (UTC).")],
+    end: Annotated[datetime, Query(description="First seen before (UTC).")],
+) -> TruthScore | None:
+    path = access.context.settings.dashboard.ground_truth_file
+    if path is None:
+        access.record_read(records=0)
+        return None
+    score = score_parts(
+        session,
+        truth=load_ground_truth(path),
+        site_id=access.runtime.site,
+        lines=_lines(access),
+        sealer=access.context.sealer,
+        start=start,
+        end=end,
+    )
+    access.record_read(records=score.defective_parts + score.good_parts + score.unknown_parts)
+    return score
 
 
 @router.get("/alerts/{alert_id}", summary="One alert and the inspection record that raised it")

@@ -171,11 +171,15 @@ def harness_settings(data_dir: Path, **auth: Any) -> ServerConfig:
 
 
 @contextmanager
-def running_harness(db_url: str, data_dir: Path, **auth: Any) -> Iterator[AuthHarness]:
+def running_harness(
+    db_url: str, data_dir: Path, *, sections: dict[str, Any] | None = None, **auth: Any
+) -> Iterator[AuthHarness]:
+    """A running app; ``sections`` replaces whole config sections (``{"dashboard": DashboardConfig(…)}``)."""
     engine = create_engine_for(db_url)
     trail = StrictAuditTrail()
     clock = FakeClock()
-    app = create_app(harness_settings(data_dir, **auth), engine=engine, sealer=NoEncryption(), audit=trail)
+    settings = harness_settings(data_dir, **auth).model_copy(update=sections or {})
+    app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=trail)
     try:
         with TestClient(app, base_url="https://testserver", raise_server_exceptions=True) as client:
             app.state.lineguard.auth.clock = clock

@@ -1,5 +1,7 @@
 // Overview: yield and defect rate per line over the last shift, day or week, from
-// GET /api/v1/dashboard/quality (hourly buckets, or daily for the week).
+// GET /api/v1/dashboard/quality (hourly buckets, or daily for the week), and, where the
+// server knows the truth about some parts (a validation run, the demo's synthetic line),
+// the AI's part-level recall and false-reject rate against it (GET /dashboard/truth).
 
 import { api } from "../api.js";
 import { bucketLabels, percentLines, windowBuckets } from "../charts.js";
@@ -57,6 +59,29 @@ function series(points, field, buckets, bucket) {
   };
 }
 
+function truthCards(score) {
+  const card = (label, value, tone, sub) =>
+    el("article", { class: "card", dataset: tone ? { tone } : {}, "aria-label": label }, el("h3", {}, label), el("div", { class: "big" }, fmtPct(value)), el("div", { class: "sub" }, sub));
+  const recallTone = score.recall === null ? null : score.recall >= 0.95 ? "good" : score.recall >= 0.8 ? "warn" : "bad";
+  const frrTone = score.false_reject_rate === null ? null : score.false_reject_rate <= 0.02 ? "good" : score.false_reject_rate <= 0.05 ? "warn" : "bad";
+  return [
+    card("Part-level recall", score.recall, recallTone, `${fmtInt(score.defective_failed)} of ${fmtInt(score.defective_parts)} defective parts failed; ${fmtInt(score.defective_flagged)} failed or sent to review`),
+    card("False-reject rate", score.false_reject_rate, frrTone, `${fmtInt(score.good_failed)} of ${fmtInt(score.good_parts)} good parts failed`),
+    card("Good parts to review", score.review_rate, null, `${fmtInt(score.good_uncertain)} good parts judged uncertain`),
+  ];
+}
+
+async function loadTruth(start, end) {
+  const panel = $("#truth-panel");
+  const score = await api("/dashboard/truth", { query: { start: start.toISOString(), end: end.toISOString() } });
+  panel.hidden = !score;
+  if (!score) return;
+  const judged = score.defective_parts + score.good_parts;
+  clear($("#truth"), judged ? truthCards(score) : empty("No part with a known truth was judged in this period."));
+  $("#truth-source").textContent =
+    `Truth: ${score.source}. ${fmtInt(judged)} parts scored` + (score.unknown_parts ? `; ${fmtInt(score.unknown_parts)} parts of unknown truth left out.` : ".");
+}
+
 async function load() {
   const range = RANGES[document.querySelector("input[name=range]:checked").value];
   const end = new Date();
@@ -78,6 +103,7 @@ async function load() {
     // Yield lives near the top: let the axis start where the data does, so a drop shows.
     percentLines($("#yield-chart"), y.labels, y.series, { max: 1, autoMin: true });
     percentLines($("#defect-chart"), d.labels, d.series);
+    await loadTruth(start, end);
   } catch (error) {
     status(explain(error, "Could not load yield"));
   }
