@@ -122,16 +122,18 @@ async def status(request: Request, destination: str) -> StatusAnswer:
         msg = f"a status message is at most {MAX_STATUS_BYTES} bytes, got {len(body)}"
         raise PayloadTooLargeError(msg)
     state = context.integrations
+    source = request.client.host if request.client else None
     outcome = receive_status(
         sessions=context.sessions,
-        audit=context.audit,
+        # Anyone can reach this route: refusals are throttled and summarised like sign-ins.
+        audit=context.checkpoints.throttle.hook(context.audit, source=source),
         config=state.config.status_webhook,
         keys=state.status_keys,
         destination=destination,
         known_destinations=frozenset(state.connectors),
         headers=dict(request.headers),
         body=body,
-        source_ip=request.client.host if request.client else None,
+        source_ip=source,
         on_closed=state.on_closed,
     )
     return StatusAnswer(

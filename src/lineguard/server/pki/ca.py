@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -208,10 +208,15 @@ class PlantCa:
         self, csr: x509.CertificateSigningRequest, *, node_id: str, days: float, now: datetime | None = None
     ) -> IssuedCertificate:
         """Sign a node's CSR; the subject is ours (the node id), not what the CSR asks for."""
-        if not csr.is_signature_valid:
+        try:  # the CSR comes from the network: an unknown key or signature type is the client's error
+            signature_valid = csr.is_signature_valid
+            public_key = csr.public_key()
+        except (UnsupportedAlgorithm, ValueError) as exc:
+            msg = f"CSR key or signature cannot be read: {exc}"[:300]
+            raise InputError(msg) from None
+        if not signature_valid:
             msg = "CSR signature does not verify against its public key (expected a self-signed CSR)"
             raise InputError(msg)
-        public_key = csr.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
             got = (
                 public_key.curve.name

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
@@ -26,6 +30,7 @@ from lineguard.contracts.errors import (
     ContractError,
     ImageDecodeError,
     IntegrityError,
+    LineGuardError,
     NotFoundError,
     SignatureError,
 )
@@ -551,3 +556,83 @@ def test_a_statement_must_carry_exactly_the_fields_of_its_format(
     fields = _upload(s, request).statement.model_dump() | changes
     with pytest.raises(ValidationError, match=says):
         EvidenceStatement.model_validate(fields)
+
+
+# ---- fuzzing: view tickets from browsers, answers from nodes ---------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@pytest.fixture
+def pending_url(s: Setup) -> str:
+    return _view_url(s)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(view_id=st.text(min_size=1, max_size=140))
+def test_a_fuzzed_view_ticket_is_a_typed_4xx_and_the_real_view_stays_pending(
+    s: Setup, pending_url: str, view_id: str
+) -> None:
+    """The view id in ``/evidence-views/{id}`` is the browser's ticket: any other text is a
+    typed 4xx (never a 5xx) and does not disturb the real, pending view."""
+    r = s.h.client.get("/api/v1/evidence-views/" + quote(view_id, safe=""))
+    assert 400 <= r.status_code < 500, (view_id, r.status_code, r.text)
+    assert set(r.json()) == {"code", "message", "details"}
+    assert s.h.client.get(pending_url).status_code == 202
+
+
+@st.composite
+def _mutated_answers(draw: st.DrawFn, genuine: dict[str, Any]) -> bytes:
+    """Random bytes, or the genuine upload with one field (top level or in the statement)
+    replaced, or one character of the image's base64 changed."""
+    kind = draw(st.sampled_from(["bytes", "field", "statement", "image"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    body = json.loads(json.dumps(genuine))
+    if kind == "field":
+        body[draw(st.sampled_from(sorted(body)))] = draw(_json_values)
+    elif kind == "statement":
+        body["statement"][draw(st.sampled_from(sorted(body["statement"])))] = draw(_json_values)
+    else:
+        image = body["image_jpeg_b64"]
+        at = draw(st.integers(0, len(image) - 1))
+        replacement = draw(st.sampled_from("AQgw+/9"))
+        assume(replacement != image[at])
+        body["image_jpeg_b64"] = image[:at] + replacement + image[at + 1 :]
+    return json.dumps(body).encode()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_a_fuzzed_node_answer_is_refused_typed_and_hands_out_nothing_forged(s: Setup, data: Any) -> None:
+    """What the node route does with an answer (parse, then verify and accept), on a fresh
+    view per example: a typed error or the genuine image, never a forged one; a refused
+    answer fails the view (the browser learns why), it never becomes an image."""
+    url = _view_url(s)
+    request = _node_request(s)
+    genuine = _upload(s, request)
+    raw = data.draw(_mutated_answers(genuine.model_dump(mode="json")))
+    refused = False
+    try:
+        reply = service.parse_reply(raw)
+    except ContractError as exc:
+        service.reject_reply(context=s.h.context, node=s.node.identity, request_id=request.request_id,
+                             reason=exc.message)  # fmt: skip
+        refused = True
+    else:
+        try:
+            _answer(s, request, reply)
+        except LineGuardError:
+            refused = True
+    r = s.h.client.get(url)
+    assert r.status_code < 500 or r.status_code in {502, 504}, r.text
+    if r.status_code == 200:
+        assert r.content == s.node.store.read(s.evidence_ref)
+    else:
+        assert set(r.json()) == {"code", "message", "details"}
+    if refused:
+        assert r.status_code != 200

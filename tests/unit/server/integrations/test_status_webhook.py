@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -135,3 +137,83 @@ def test_an_oversized_status_message_is_refused_unread(delivered: Any) -> None:
     answer = _post(client, body)
     assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
     assert closed == [] and rig.rows()[0].closed_at is None
+
+
+def test_forged_status_messages_cannot_grow_the_audit_log(delivered: Any) -> None:
+    """The route is public (HMAC is the credential): refusals are throttled per source and
+    summarised, as failed sign-ins are (review finding 6), instead of one entry each."""
+    rig, client, closed = delivered
+    body = {"work_order_id": rig.orders[0].work_order_id, "status": "closed"}
+    for _ in range(20):
+        assert _post(client, body, key="not-the-key-" + "x" * 32).status_code == 400
+    rejected = [p for n, p in rig.audit() if n == "cmms.status_rejected"]
+    assert len(rejected) == 3  # the throttle's per-source allowance for one kind of refusal
+    state = client.app.state.lineguard  # type: ignore[attr-defined]
+    (summary,) = state.checkpoints.throttle.summaries(close=True)
+    assert (summary.event, summary.suppressed, summary.sources) == ("cmms.status_rejected", 17, 1)
+    assert closed == [] and rig.rows()[0].closed_at is None
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_STATUSES = st.sampled_from(["open", "in_progress", "on_hold", "closed", "cancelled", "exploded", ""])
+
+
+@st.composite
+def _status_bodies(draw: st.DrawFn, work_order_id: str) -> bytes:
+    """Random bytes, random JSON, or a status message with one field replaced."""
+    kind = draw(st.sampled_from(["bytes", "json", "mutated"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=300))
+    if kind == "json":
+        return json.dumps(draw(_json_values)).encode()
+    body: dict[str, Any] = {"work_order_id": work_order_id, "status": draw(_STATUSES)}
+    field = draw(st.sampled_from(["work_order_id", "external_id", "status", "note", "extra"]))
+    body[field] = draw(_json_values)
+    return json.dumps(body).encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fuzzed_status_messages_are_a_typed_refusal_and_change_nothing(delivered: Any, data: Any) -> None:
+    """Whatever a client sends, signed with the right key, a wrong one or not at all: never
+    a 5xx, a refusal in the error shape, and a refused message closes nothing."""
+    rig, client, closed = delivered
+    raw = data.draw(_status_bodies(rig.orders[0].work_order_id))
+    signer = data.draw(st.sampled_from(["right", "wrong", "none", "garbage"]))
+    if signer == "garbage":
+        headers = data.draw(
+            st.fixed_dictionaries(
+                {
+                    "x-lineguard-key-id": st.text(
+                        st.characters(min_codepoint=32, max_codepoint=126), max_size=20
+                    ),
+                    "x-lineguard-timestamp": st.text(
+                        st.characters(min_codepoint=32, max_codepoint=126), max_size=20
+                    ),
+                    "x-lineguard-signature": st.text(
+                        st.characters(min_codepoint=32, max_codepoint=126), max_size=80
+                    ),
+                }
+            )
+        )
+    elif signer == "none":
+        headers = {}
+    else:
+        key = STATUS_KEY if signer == "right" else "not-the-key-" + "x" * 32
+        headers = sign(raw, key_id="cmms-1", key=key.encode())
+    before = list(closed)
+    answer = client.post("/api/v1/integrations/cmms/hook/status", content=raw, headers=headers)
+    assert answer.status_code < 500, answer.text
+    if answer.status_code != 200:
+        assert answer.status_code in {400, 404, 422}, answer.text
+        assert set(answer.json()) == {"code", "message", "details"}
+        assert closed == before
+        assert STATUS_KEY not in answer.text
+    else:
+        assert signer == "right"
+    if signer != "right":
+        assert rig.rows()[0].closed_at is None
