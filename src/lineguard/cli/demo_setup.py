@@ -201,6 +201,9 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int], part_threshold: 
                 "privacy_zones": [{"name": "walkway", "points": [[0, 0], [120, 0], [120, 720], [0, 720]]}],
             }
         ],
+        # Delivered rows are kept an hour, not a day: the demo line makes 28,800 frame events an
+        # hour, and a laptop's disk should not grow by a day of them (docs/benchmarks.md, Demo truth).
+        "outbox": {"keep_sent_hours": 1},
         # The dashboard's record page shows evidence images: the node answers the server's requests.
         "evidence": {"kek_passphrase": {"file": str(layout.secret_file("edge-kek"))}, "remote_view": True},
         "metrics": {"port": 0},

@@ -396,6 +396,17 @@ class EvidenceConfig(_Section):
             "image on the dashboard. Off: evidence is opened only on the node."
         ),
     )
+    jpeg_quality: int = Field(
+        default=85,
+        ge=50,
+        le=100,
+        title="JPEG quality",
+        description=(
+            "Quality of stored evidence images. 85 keeps a defect region within about 35 dB PSNR of "
+            "the frame at 44 % of the bytes of 95 (docs/benchmarks.md, Demo truth); raise it for "
+            "defects finer than the camera's noise."
+        ),
+    )
     remote_view_per_hour: int = Field(
         default=120,
         ge=1,

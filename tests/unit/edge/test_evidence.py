@@ -226,3 +226,35 @@ def test_evidence_stored_before_regions_were_recorded_still_verifies(tmp_path: P
     assert (record.region, record.defect_hidden, record.region_box) == ("", False, None)
     assert record.statement_fields("node-1")["format"] == "lineguard-evidence-v1"
     assert "defect_hidden" not in record.statement_fields("node-1")
+
+
+def test_jpeg_quality_is_the_configured_one(tmp_path: Path) -> None:
+    """``evidence.jpeg_quality`` (default 85) sets the stored JPEG's quality: fewer bytes
+    at a lower quality, the same image either way; a quality outside 1-100 is refused."""
+    rng = np.random.default_rng(3)
+    textured = rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)  # detail JPEG must spend bytes on
+    sizes = {}
+    for quality in (95, 60):
+        store = EvidenceStore(
+            tmp_path / f"q{quality}",
+            node_id="node-1",
+            passphrase=SecretStr(PASSPHRASE),
+            retention_days={"fail": 90, "uncertain": 90, "pass": 7},
+            kdf=KdfParams.insecure_for_tests(),
+            jpeg_quality=quality,
+        )
+        evidence_id = store.put(
+            textured, category="fail", camera_id="cam-1", event_id="evt_1",  # type: ignore[arg-type]
+            captured_at=datetime.now(UTC), redaction="blur:fake:0",
+        ).evidence_id  # fmt: skip
+        sizes[quality] = len(store.read(evidence_id))
+        assert store.image(evidence_id).shape == (120, 160, 3)
+        store.close()
+    assert sizes[60] < sizes[95] * 0.6
+    assert _store(tmp_path / "default").jpeg_quality == 85
+    with pytest.raises(InputError, match="between 1 and 100, got 0"):
+        EvidenceStore(
+            tmp_path / "bad", node_id="node-1", passphrase=SecretStr(PASSPHRASE),
+            retention_days={"fail": 90, "uncertain": 90, "pass": 7}, kdf=KdfParams.insecure_for_tests(),
+            jpeg_quality=0,
+        )  # fmt: skip
