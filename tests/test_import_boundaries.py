@@ -129,7 +129,7 @@ def test_importing_the_edge_node_loads_no_web_server_stack() -> None:
 #: pipeline by others. They use contracts, config and vision and their own package, never another
 #: edge package (a stage cannot reach the outbox or the evidence store), and load their heavy
 #: readers only inside functions, so a camera without the stage never imports them.
-EDGE_STAGES = {"labels", "thermal"}
+EDGE_STAGES = {"gauging", "labels", "thermal"}
 STAGE_LAZY_ONLY = {"zxingcpp", "rapidocr_onnxruntime", "onnxruntime"}
 
 

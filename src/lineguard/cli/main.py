@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "contracts": ("lineguard.cli.contracts_cmd", "contracts"),
     "demo": ("lineguard.cli.demo_cmd", "demo"),
     "model": ("lineguard.cli.model_cmd", "model"),
+    "gauge": ("lineguard.cli.gauge_cmd", "gauge"),
     "server": ("lineguard.cli.server_cmd", "server"),
     "ca": ("lineguard.cli.ca_cmd", "ca"),
     "node": ("lineguard.cli.node_cmd", "node"),

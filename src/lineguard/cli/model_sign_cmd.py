@@ -14,10 +14,9 @@ from pathlib import Path
 import click
 
 from lineguard.cli.signing_keys_cmd import (
+    load_signing_key,
     open_store,
     passphrase_options,
-    read_passphrase,
-    read_pin,
     store_options,
 )
 from lineguard.contracts.errors import InputError
@@ -58,11 +57,7 @@ def sign(
     """
     from lineguard.signing.sign import sign_package
 
-    store = open_store(store_dir, config_path)
-    entry = store.trust().require(key_id) if key_id else store.trust().active
-    pin = read_pin(pin_env) if entry is not None and entry.backend == "pkcs11" else None
-    passphrase = None if pin is not None else read_passphrase(passphrase_file)
-    key = store.load_signing_key(passphrase, key_id=key_id, pin=pin)
+    key = load_signing_key(store_dir, config_path, passphrase_file, pin_env, key_id)
     signed = sign_package(package, key, signature_path=signature_path)
     click.echo(
         f"signed {signed.package_dir} → {signed.signature_path} "

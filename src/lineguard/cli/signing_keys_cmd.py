@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from lineguard.signing.keystore import Pkcs11KeyRef, SigningKeyStore
+    from lineguard.signing.sign import SigningKey
     from lineguard.signing.trust import SignerKey
 
-__all__ = ["open_store", "passphrase_options", "signing", "store_options"]
+__all__ = ["load_signing_key", "open_store", "passphrase_options", "signing", "store_options"]
 
 PASSPHRASE_ENV = "LINEGUARD_SIGNING_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 PIN_ENV = "LINEGUARD_PKCS11_PIN"
@@ -76,6 +77,21 @@ def read_passphrase(passphrase_file: Path | None) -> SecretStr:
 
 def read_pin(pin_env: str) -> SecretStr:
     return SecretRef(env=pin_env).resolve()
+
+
+def load_signing_key(
+    store_dir: Path | None,
+    config_path: Path | None,
+    passphrase_file: Path | None,
+    pin_env: str,
+    key_id: str | None = None,
+) -> SigningKey:
+    """The store's active key (or ``key_id``), unlocked by PIN (PKCS#11) or passphrase."""
+    store = open_store(store_dir, config_path)
+    entry = store.trust().require(key_id) if key_id else store.trust().active
+    pin = read_pin(pin_env) if entry is not None and entry.backend == "pkcs11" else None
+    passphrase = None if pin is not None else read_passphrase(passphrase_file)
+    return store.load_signing_key(passphrase, key_id=key_id, pin=pin)
 
 
 def _pkcs11_ref(library: str | None, token_label: str | None, key_label: str | None) -> Pkcs11KeyRef | None:

@@ -35,7 +35,8 @@ class GaugingStageConfig(_Stage):
         description="Folder written by `lineguard gauge calibrate` (signature beside it: <folder>.sig).",
     )
     signer_key: Path = Field(
-        title="Calibration signer", description="PEM public key the calibration must be signed with."
+        title="Calibration signer",
+        description="PEM public key, or trust list (signers.json), the calibration must be signed with.",
     )
     spec: Path = Field(title="Measurement spec", description="YAML spec of the part type's measurements.")
     max_calibration_age_days: int = Field(

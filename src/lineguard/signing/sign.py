@@ -35,7 +35,7 @@ from lineguard.signing.trust import key_id_of, public_key_pem
 from lineguard.signing.verify import signature_path_for
 from lineguard.vision.package import load_package
 
-__all__ = ["Pkcs11SigningKey", "SignedPackage", "SigningKey", "sign_package"]
+__all__ = ["Pkcs11SigningKey", "SignedPackage", "SigningKey", "sign_folder", "sign_package"]
 
 
 class SigningKey(Protocol):
@@ -63,14 +63,28 @@ def sign_package(
     overwrite: bool = True,
 ) -> SignedPackage:
     """Sign every file of a valid package; write the bundle beside it (``<package>.sig``)."""
+    package_dir = Path(package_dir)
+    package = load_package(package_dir)  # only valid packages (two files, digest pinned) get signed
+    sig_path, key_id = sign_folder(package_dir, key, signature_path=signature_path, overwrite=overwrite)
+    return SignedPackage(package_dir, sig_path, key_id, package.digest)
+
+
+def sign_folder(
+    folder: Path | str,
+    key: SigningKey,
+    *,
+    signature_path: Path | str | None = None,
+    overwrite: bool = True,
+) -> tuple[Path, str]:
+    """Sign every file of ``folder`` (a model package, a camera calibration…) the same way:
+    an OpenSSF model-signing bundle beside it. Returns the signature path and the key id."""
     from model_signing import hashing
     from model_signing._signing import sign_ec_key
     from model_signing._signing import signing as ms_signing
 
-    package_dir = Path(package_dir)
-    package = load_package(package_dir)  # only valid packages (two files, digest pinned) get signed
-    sig_path = Path(signature_path) if signature_path is not None else signature_path_for(package_dir)
-    if sig_path.resolve().is_relative_to(package_dir.resolve()):
+    folder = Path(folder)
+    sig_path = Path(signature_path) if signature_path is not None else signature_path_for(folder)
+    if sig_path.resolve().is_relative_to(folder.resolve()):
         msg = f"the signature must live outside the package folder, not at {sig_path}"
         raise InputError(msg)
     if sig_path.exists() and not overwrite:
@@ -82,7 +96,7 @@ def sign_package(
             self._private_key = private_key  # type: ignore[assignment]
             sign_ec_key._check_supported_ec_key(private_key.public_key())
 
-    manifest = hashing.Config().hash(package_dir)  # type: ignore[no-untyped-call]
+    manifest = hashing.Config().hash(folder)  # type: ignore[no-untyped-call]
     signature = _Signer(key).sign(ms_signing.Payload(manifest))
     # Write atomically (the bundle serialiser only writes to a path): a crash never
     # leaves a half-written signature beside a package.
@@ -92,7 +106,7 @@ def sign_package(
         atomic_write(sig_path, staging.read_bytes(), mode=0o644)
     finally:
         staging.unlink(missing_ok=True)
-    return SignedPackage(package_dir, sig_path, key_id_of(key.public_key()), package.digest)
+    return sig_path, key_id_of(key.public_key())
 
 
 class Pkcs11SigningKey:

@@ -105,9 +105,23 @@ class PackageVerifier:
 
     def verify(self, package_dir: Path | str, signature_path: Path | str | None = None) -> VerifiedPackage:
         package_dir = Path(package_dir)
-        sig_path = Path(signature_path) if signature_path is not None else signature_path_for(package_dir)
-        if not package_dir.is_dir():
-            msg = f"model package {package_dir} is not a directory"
+        key_id, signed = self.verify_folder(package_dir, signature_path, what="model package")
+        try:
+            package = load_package(package_dir)
+        except Exception as exc:
+            msg = f"{package_dir} verifies but is not a valid model package: {exc}"
+            raise VerificationError(msg, check="package") from None
+        return VerifiedPackage(package=package, key_id=key_id, files=signed)
+
+    def verify_folder(
+        self, folder: Path | str, signature_path: Path | str | None = None, *, what: str = "signed folder"
+    ) -> tuple[str, dict[str, str]]:
+        """Every check but the last (``package``) on any signed folder (a camera calibration…):
+        returns the signing key id and the signed files' sha256 digests."""
+        folder = Path(folder)
+        sig_path = Path(signature_path) if signature_path is not None else signature_path_for(folder)
+        if not folder.is_dir():
+            msg = f"{what} {folder} is not a directory"
             raise VerificationError(msg, check="package")
         signature = _read_bundle(sig_path)
         hint = signature.bundle.verification_material.public_key.hint
@@ -116,13 +130,8 @@ class PackageVerifier:
             raise VerificationError(msg, check="unknown_key")
         key = self.trusted_key(str(hint))
         signed = self._check_signature(signature, key, sig_path)
-        self._check_files(package_dir, signed)
-        try:
-            package = load_package(package_dir)
-        except Exception as exc:
-            msg = f"{package_dir} verifies but is not a valid model package: {exc}"
-            raise VerificationError(msg, check="package") from None
-        return VerifiedPackage(package=package, key_id=str(hint), files=signed)
+        self._check_files(folder, signed)
+        return str(hint), signed
 
     @staticmethod
     def _check_signature(signature: object, key: ec.EllipticCurvePublicKey, sig_path: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from lineguard.config.stages import GaugingStageConfig
 from lineguard.contracts.events import AlertKind, BoundingBox, IngestBatch, PartVerdict, Verdict
 from lineguard.contracts.stages import StageKind, StageReason, StageResult
 from lineguard.contracts.types import CapturedFrame, InspectionStage, StageOutcome
@@ -212,4 +213,5 @@ def test_edge_yaml_refuses_unknown_stage_kinds_and_repeated_stage_names(tmp_path
     with pytest.raises(ValidationError, match="Extra inputs"):
         edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge | {"tolerance": 1}])])
     config = edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[gauge])])
-    assert config.cameras[0].stages[0].max_calibration_age_days == 180
+    (stage,) = config.cameras[0].stages
+    assert isinstance(stage, GaugingStageConfig) and stage.max_calibration_age_days == 180

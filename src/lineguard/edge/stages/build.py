@@ -16,9 +16,11 @@ from lineguard.contracts.types import InspectionStage
 
 __all__ = ["STAGE_BUILDERS", "build_stages"]
 
-#: Stage kind → builder. A builder raises a typed error (``CalibrationError``,
-#: ``ConfigError``…) that names what is wrong; the camera is then not started.
-STAGE_BUILDERS: dict[str, Callable[[Any, CameraConfig], InspectionStage]] = {}
+
+def _gauging(config: Any, camera: CameraConfig) -> InspectionStage:
+    from lineguard.edge.gauging import GaugingStage
+
+    return GaugingStage.from_config(config, camera_id=camera.camera_id)
 
 
 def _label(config: Any, camera: CameraConfig) -> InspectionStage:
@@ -27,7 +29,12 @@ def _label(config: Any, camera: CameraConfig) -> InspectionStage:
     return build_label_stage(config)
 
 
-STAGE_BUILDERS["label"] = _label
+#: Stage kind → builder. A builder raises a typed error (``CalibrationError``,
+#: ``ConfigError``…) that names what is wrong; the camera is then not started.
+STAGE_BUILDERS: dict[str, Callable[[Any, CameraConfig], InspectionStage]] = {
+    "gauging": _gauging,
+    "label": _label,
+}
 
 
 def build_stages(camera: CameraConfig) -> list[InspectionStage]:
