@@ -83,3 +83,65 @@ def import_file(
             else ""
         )
     )
+
+
+@data.group("sync")
+def sync() -> None:
+    """Read plant data from a connected system (the ERP) into the plant-data store."""
+
+
+@sync.command("erp")
+@SERVER_CONFIG
+def sync_erp(config_path: Path) -> None:
+    """Read what changed in the ERP (erp: in server.yaml) and store it, labelled.
+
+    Reads through the ERP's API as its read-only user, through the egress gate; each
+    model becomes its category (sales → customer_orders, purchase prices and terms →
+    vendor_terms, costs and stock valuation → finance_pricing, production →
+    production_data, inspections → quality_data), scoped by erp.warehouses. Incremental
+    and idempotent; one transaction; audited (erp.synced / erp.sync_failed). A record
+    missing a field its category needs is listed and left out (read again next time);
+    exit status 1 then. An ERP that is down or refuses the login stores nothing (exit 2).
+
+    \b
+    Example:
+      lineguard data sync erp --config server.yaml
+      erp tryton: read 19, 20 new, 0 updated, 0 unchanged, 1 derived
+        sale.sale  read 3  stored 3
+        ...
+    """
+    from lineguard.contracts.errors import InputError
+    from lineguard.server.egress import build_gate
+    from lineguard.server.integrations import sync_erp as run_sync
+    from lineguard.server.protection import default_audit, default_sealer
+    from lineguard.server.storage import opened_storage
+
+    settings = load_server_config(config_path)
+    if settings.erp is None:
+        msg = "no ERP configured: add an erp: section to server.yaml (docs/plant-data.md#erp-connector)"
+        raise InputError(msg)
+    audit = default_audit(settings)
+    with opened_storage(settings) as sessions:
+        report = run_sync(
+            sessions,
+            config=settings.erp,
+            site_id=settings.site_id,
+            gate=build_gate(settings, sessions=sessions, audit=audit),
+            sealer=default_sealer(settings, sessions),
+            audit=audit,
+            actor=cli_actor("data"),
+        )
+    click.echo(
+        f"erp {report.erp}: read {report.read}, {report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.derived} derived"
+        + (f", {report.kept_narrower} kept at their narrower stored scope" if report.kept_narrower else "")
+    )
+    for model, count in report.models.items():
+        extra = f"  left out {count.skipped}" if count.skipped else ""
+        if count.site_wide_unmapped:
+            extra += f"  site-wide (warehouse not in erp.warehouses) {count.site_wide_unmapped}"
+        click.echo(f"  {model}  read {count.read}  stored {count.stored}{extra}")
+    for problem in report.problems:
+        click.echo(f"  left out: {problem}")
+    if report.problems:
+        raise SystemExit(1)

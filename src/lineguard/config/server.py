@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lineguard.config.egress import EgressConfig
+from lineguard.config.erp import TrytonErpConfig
 from lineguard.config.governance import GovernanceConfig
 from lineguard.config.integrations import IntegrationsConfig
 from lineguard.config.secrets import SecretRef
@@ -245,3 +246,6 @@ class ServerConfig(_Section):
     review: ReviewConfig = ReviewConfig()
     dashboard: DashboardConfig = DashboardConfig()
     integrations: IntegrationsConfig = IntegrationsConfig()
+    erp: TrytonErpConfig | None = Field(
+        default=None, description="The ERP that `lineguard data sync erp` reads plant data from."
+    )

@@ -46,6 +46,8 @@ __all__ = [
     "ConfigChanged",
     "EgressDenied",
     "EnrollmentTokenIssued",
+    "ErpSyncFailed",
+    "ErpSynced",
     "EvidenceAccessed",
     "EvidenceViewed",
     "FieldChange",
@@ -590,6 +592,31 @@ class EgressDenied(AuditEvent):
     destination: Text = Field(description="scheme://host:port as requested.")
     purpose: Text = Field(description="What the connection was for (cmms:<name>, mqtt, siem).")
     reason: Text
+
+
+# -- the ERP connector -------------------------------------------------------------
+
+
+class ErpSynced(AuditEvent):
+    """``lineguard data sync erp`` read the ERP and stored what it read (one transaction)."""
+
+    event_name: ClassVar[str] = "erp.synced"
+    erp: Ident = Field(description="The ERP's name in server.yaml (erp.name).")
+    records_read: Count
+    inserted: Count
+    updated: Count
+    unchanged: Count
+    skipped: Count = Field(description="Records left out because a field their category needs was missing.")
+    derived: Count = Field(description="Derived records (labelled with the strictest of their sources).")
+
+
+class ErpSyncFailed(AuditEvent):
+    """An ERP sync stopped before storing anything (ERP down, credentials refused, egress denied)."""
+
+    event_name: ClassVar[str] = "erp.sync_failed"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    erp: Ident
+    error: Text
 
 
 # -- CMMS work orders -------------------------------------------------------------

@@ -24,10 +24,15 @@ PUBLIC = {
     "lineguard.server.integrations": [
         "CONNECTORS", "DELIVERY_ACTOR", "SEALED_CATEGORY", "CmmsDeliveryRow", "Connector", "Delivered",
         "Dispatcher", "IntegrationCursorRow", "IntegrationsState", "OnClosed", "ProbeResult", "RoundReport",
-        "StatusOutcome", "StatusUpdate", "WorkOrder", "backoff_s", "build_connector", "list_deliveries",
-        "overview_destinations", "probe", "queue_work_order", "receive_status", "replay",
+        "StatusOutcome", "StatusUpdate", "SyncReport", "WorkOrder", "backoff_s", "build_connector",
+        "list_deliveries", "overview_destinations", "probe", "queue_work_order", "receive_status", "replay",
         "replay_in_transaction",
-        "sign", "verify",
+        "sign", "sync_erp", "verify",
+    ],
+    "lineguard.server.integrations.erp": [
+        "MAPPINGS", "Locations", "MissingField", "ModelCount", "ModelMapping", "SyncReport", "TrytonClient",
+        "cursor_name", "cursor_positions", "decode", "encode_datetime", "scrap_costs", "source_key",
+        "sync_erp",
     ],
     "lineguard.server.plantdata": [
         "DIMENSIONS", "PLANT_CATEGORIES", "SEALED_CATEGORY", "STRICTNESS", "CategoryScope", "FieldValue",

@@ -6,12 +6,15 @@
 * :func:`queue_work_order` — queue an approved work order for every enabled CMMS
   (sealed, idempotent); :func:`replay` dead letters; :func:`overview_destinations`.
 * :func:`receive_status` — a signed status message from a CMMS closes a work order.
+* :func:`sync_erp` — plant data read from the ERP (:mod:`.erp`, Tryton) into the
+  plant-data store (``lineguard data sync erp``).
 
 All traffic leaves through ``lineguard.server.egress``. See docs/integrations.md.
 """
 
 from lineguard.server.integrations.connectors import CONNECTORS, Connector, Delivered, build_connector
 from lineguard.server.integrations.delivery import DELIVERY_ACTOR, SEALED_CATEGORY, Dispatcher, RoundReport
+from lineguard.server.integrations.erp import SyncReport, sync_erp
 from lineguard.server.integrations.models import CmmsDeliveryRow, IntegrationCursorRow
 from lineguard.server.integrations.probe import ProbeResult, probe
 from lineguard.server.integrations.queue import backoff_s
@@ -42,6 +45,7 @@ __all__ = [
     "RoundReport",
     "StatusOutcome",
     "StatusUpdate",
+    "SyncReport",
     "WorkOrder",
     "backoff_s",
     "build_connector",
@@ -53,5 +57,6 @@ __all__ = [
     "replay",
     "replay_in_transaction",
     "sign",
+    "sync_erp",
     "verify",
 ]
