@@ -37,12 +37,12 @@ def export(config_path: Path, out_path: Path) -> None:
       wrote 48211 entries to audit-2026-11-22.jsonl (signed through seq 48211)
     """
     from lineguard.contracts.audit import AuditExported
-    from lineguard.server.audit import AuditSigner, create_checkpoint, record, write_export
+    from lineguard.server.audit import create_checkpoint, open_audit_key, record, write_export
     from lineguard.server.keystore import open_keyring
     from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
+    signer = open_audit_key(settings, lambda: open_keyring(settings))
     with opened_storage(settings) as sessions:
         with sessions.begin() as session:
             create_checkpoint(session, signer, site_id=settings.site_id)
@@ -145,12 +145,12 @@ def checkpoint(config_path: Path) -> None:
       lineguard audit checkpoint --config server.yaml
       signed checkpoint at seq 48211
     """
-    from lineguard.server.audit import AuditSigner, create_checkpoint
+    from lineguard.server.audit import create_checkpoint, open_audit_key
     from lineguard.server.keystore import open_keyring
     from lineguard.server.storage import opened_storage
 
     settings = load_server_config(config_path)
-    signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
+    signer = open_audit_key(settings, lambda: open_keyring(settings))
     with opened_storage(settings) as sessions, sessions.begin() as session:
         row = create_checkpoint(session, signer, site_id=settings.site_id)
         seq = None if row is None else row.seq
@@ -166,11 +166,11 @@ def public_key(config_path: Path) -> None:
     Example:
       lineguard audit public-key --config server.yaml > audit.pub.pem
     """
-    from lineguard.server.audit import AuditSigner, public_key_pem
+    from lineguard.server.audit import open_audit_key, public_key_pem
     from lineguard.server.keystore import open_keyring
 
     settings = load_server_config(config_path)
-    signer = AuditSigner.load_or_create(settings.data_dir / "audit", open_keyring(settings))
+    signer = open_audit_key(settings, lambda: open_keyring(settings))
     click.echo(public_key_pem(signer.public).decode("ascii"), nl=False)
 
 

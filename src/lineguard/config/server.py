@@ -91,12 +91,27 @@ class KeyringConfig(_Section):
         description="Protects the key-encryption keys of the server's keyring.",
     )
     backend: Literal["file", "pkcs11"] = Field(default="file", description="Where KEKs live.")
-    pkcs11: Pkcs11Config | None = Field(default=None, description="Required when backend is 'pkcs11'.")
+    pkcs11: Pkcs11Config | None = Field(
+        default=None, description="Required when backend or audit_key is 'pkcs11'."
+    )
+    audit_key: Literal["sealed", "pkcs11"] = Field(
+        default="sealed",
+        title="Where the audit checkpoint key lives",
+        description="'sealed': an Ed25519 key sealed under the keyring in data_dir/audit; 'pkcs11': a "
+        "non-extractable Ed25519 key on the token of the 'pkcs11' section, which signs inside it "
+        "(independent of where the KEKs live).",
+    )
+    audit_key_label: str = Field(
+        default="lineguard-audit",
+        min_length=1,
+        max_length=64,
+        description="CKA_LABEL of the audit key pair on the token (created on first use).",
+    )
 
     @model_validator(mode="after")
     def _pkcs11_needs_token(self) -> KeyringConfig:
-        if self.backend == "pkcs11" and self.pkcs11 is None:
-            msg = "backend 'pkcs11' needs a 'pkcs11' section (library, token_label, pin)"
+        if "pkcs11" in (self.backend, self.audit_key) and self.pkcs11 is None:
+            msg = "backend or audit_key 'pkcs11' needs a 'pkcs11' section (library, token_label, pin)"
             raise ValueError(msg)
         return self
 

@@ -1,52 +1,30 @@
 """Signing with a key that never leaves a PKCS#11 token (SoftHSM v2 as the HSM).
 
-SoftHSM reads ``SOFTHSM2_CONF`` once per process, when the library initialises, and
-other test modules open their own token in this process; so each scenario runs in a
-fresh interpreter against this module's token and reports back as JSON.
+Each scenario runs in a fresh interpreter against this module's token
+(:mod:`tests.support.softhsm` says why) and reports back as JSON.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-SOFTHSM_LIB = Path("/usr/lib/softhsm/libsofthsm2.so")
+from tests.support.softhsm import in_fresh_process as run_in_fresh_process
+from tests.support.softhsm import softhsm_token
+
 PIN = "246810"
 TOKEN = "lg-signing"
 
 
 @pytest.fixture(scope="module")
 def hsm_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    if not SOFTHSM_LIB.exists() or shutil.which("softhsm2-util") is None:
-        pytest.skip("needs SoftHSM v2 (apt-get install softhsm2) for a real PKCS#11 token")
-    root = tmp_path_factory.mktemp("softhsm-signing")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
-    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
-    init = ["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "13579"]
-    subprocess.run(init, check=True, capture_output=True, env=env)
-    return env
+    return softhsm_token(tmp_path_factory.mktemp("softhsm-signing"), label=TOKEN, pin=PIN, so_pin="13579")
 
 
 def in_fresh_process(env: dict[str, str], body: str, **values: str) -> Any:
-    prelude = f"import json\nLIB, TOKEN, PIN = {str(SOFTHSM_LIB)!r}, {TOKEN!r}, {PIN!r}\n"
-    prelude += "".join(f"{name} = {value!r}\n" for name, value in values.items())
-    done = subprocess.run(
-        [sys.executable, "-c", prelude + textwrap.dedent(body)], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_fresh_process(env, body, TOKEN=TOKEN, PIN=PIN, **values)
 
 
 def test_an_hsm_key_signs_packages_the_standard_verifier_accepts(

@@ -3,7 +3,8 @@
 * :func:`record` — the one choke point every writer goes through (in its transaction);
   :class:`AuditRecorder` adapts it to ``create_app``'s ``audit`` hook.
 * :mod:`.chain` — entry hashes over canonical JSON and the Merkle frontier.
-* :func:`create_checkpoint` — an Ed25519-signed Merkle root (:class:`AuditSigner`) over a
+* :func:`create_checkpoint` — an Ed25519-signed Merkle root (:class:`AuditKey`: sealed
+  :class:`AuditSigner`, or on the HSM; :func:`open_audit_key` picks) over a
   span it re-walked and compared with what this process wrote (:class:`ChainWitness`);
   ``scheduled.lifespan`` makes one periodically.
 * :class:`Ed25519Verifier` — the template-method verifier, over the live database
@@ -16,10 +17,12 @@ from lineguard.server.audit.chain import MerkleFrontier, entry_hash
 from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.export import ExportedLog, read_checkpoints, write_export
 from lineguard.server.audit.hook import AuditRecorder
+from lineguard.server.audit.keys import open_audit_key
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
 from lineguard.server.audit.scheduled import Checkpoints
 from lineguard.server.audit.service import prune, record
 from lineguard.server.audit.signing import (
+    AuditKey,
     AuditSigner,
     key_id_of,
     load_public_key,
@@ -32,6 +35,7 @@ from lineguard.server.audit.witness import ChainWitness
 
 __all__ = [
     "MIN_AUDIT_RETENTION_DAYS",
+    "AuditKey",
     "AuditRecorder",
     "AuditSigner",
     "AuditThrottle",
@@ -52,6 +56,7 @@ __all__ = [
     "forward_new_entries",
     "key_id_of",
     "load_public_key",
+    "open_audit_key",
     "prune",
     "public_key_pem",
     "read_checkpoints",

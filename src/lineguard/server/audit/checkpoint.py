@@ -33,7 +33,7 @@ from lineguard.server.audit.chain import MerkleFrontier
 from lineguard.server.audit.models import AuditCheckpointRow
 from lineguard.server.audit.records import Checkpoint, entries_between
 from lineguard.server.audit.service import checkpoint_statement, lock_head
-from lineguard.server.audit.signing import AuditSigner, verify_ed25519
+from lineguard.server.audit.signing import AuditKey, verify_ed25519
 from lineguard.server.audit.verifier import _Walk
 from lineguard.server.audit.witness import pending_appends, witness_of
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def create_checkpoint(
-    session: Session, signer: AuditSigner, *, site_id: str, now: datetime | None = None
+    session: Session, signer: AuditKey, *, site_id: str, now: datetime | None = None
 ) -> AuditCheckpointRow | None:
     """Sign the Merkle root over every entry, after re-walking the span since the last checkpoint.
 
@@ -97,7 +97,7 @@ def create_checkpoint(
 
 def _recheck_span(
     session: Session,
-    signer: AuditSigner,
+    signer: AuditKey,
     previous: AuditCheckpointRow | None,
     head_seq: int,
     head_hash: str,
@@ -134,7 +134,7 @@ def _recheck_span(
 
 
 def _span_walk(
-    session: Session, signer: AuditSigner, previous: AuditCheckpointRow | None, *, site_id: str, base_seq: int
+    session: Session, signer: AuditKey, previous: AuditCheckpointRow | None, *, site_id: str, base_seq: int
 ) -> _Walk:
     """A walk positioned after the previous checkpoint, whose signature is checked first."""
     if previous is None:
@@ -168,7 +168,7 @@ def _witnessed(session: Session) -> dict[int, str]:
 
 def _sign(
     session: Session,
-    signer: AuditSigner,
+    signer: AuditKey,
     *,
     seq: int,
     entry_hash: str,

@@ -6,8 +6,9 @@ were added since the last checkpoint, after re-walking them and comparing them w
 what this process wrote (``checkpoint.create_checkpoint``); a span that disagrees is
 never signed and is logged as tampering at every try. A checkpoint bounds what an attacker with
 database access could cut off the end of the log unnoticed to the entries since it.
-Checkpoints need the audit key, which is sealed under the server keyring; a server
-without a keyring (a benchmark baseline) logs that it makes none.
+Checkpoints need the audit key, sealed under the server keyring or on the HSM
+(``keyring.audit_key``); a server without a keyring (a benchmark baseline) logs that it
+makes none, while a server told to use the HSM refuses to start without it.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from lineguard.contracts.errors import AuditChainError, LineGuardError
-from lineguard.crypto import Envelope
+from lineguard.crypto import Envelope, KekProvider
 from lineguard.server.audit.checkpoint import create_checkpoint
-from lineguard.server.audit.signing import AuditSigner
+from lineguard.server.audit.keys import open_audit_key
+from lineguard.server.audit.signing import AuditKey
 from lineguard.server.audit.throttle import THROTTLE_ACTOR, AuditThrottle
 from lineguard.server.audit.witness import ChainWitness
 from lineguard.server.context import ServerContext
@@ -43,7 +45,7 @@ class Checkpoints:
 
     interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
     #: The key that signs checkpoints, once the lifespan has loaded it (None: none made).
-    signer: AuditSigner | None = None
+    signer: AuditKey | None = None
     #: What unauthenticated requests may write (``throttle.AuditThrottle``); flushed here.
     throttle: AuditThrottle = field(default_factory=AuditThrottle)
 
@@ -58,7 +60,7 @@ def flush_throttle(context: ServerContext, *, close: bool = False) -> int:
     return len(summaries)
 
 
-def checkpoint_now(context: ServerContext, signer: AuditSigner) -> int | None:
+def checkpoint_now(context: ServerContext, signer: AuditKey) -> int | None:
     """Sign a checkpoint over the current log in its own transaction; its seq, or None."""
     with context.sessions.begin() as session:
         row = create_checkpoint(session, signer, site_id=context.settings.site_id)
@@ -68,12 +70,17 @@ def checkpoint_now(context: ServerContext, signer: AuditSigner) -> int | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.lineguard
+    sealer = context.sealer
+
+    def keys() -> KekProvider:
+        return sealer.keys if isinstance(sealer, Envelope) else open_keyring(context.settings)
+
     try:
-        keys = context.sealer.keys if isinstance(context.sealer, Envelope) else open_keyring(context.settings)
-        signer = await asyncio.to_thread(
-            AuditSigner.load_or_create, context.settings.data_dir / "audit", keys
-        )
+        signer = await asyncio.to_thread(open_audit_key, context.settings, keys)
     except LineGuardError as exc:
+        if context.settings.keyring.audit_key == "pkcs11":
+            # The operator asked for the key on the HSM: refuse to start rather than run unsigned.
+            raise
         log.warning("audit checkpoints are off: no keyring to hold the audit key (%s)", exc.message)
         yield
         return

@@ -1,8 +1,9 @@
 """The server's Ed25519 audit key: signs checkpoints; its public key is published.
 
-The private key is stored under ``data_dir/audit/`` as a sealed object (envelope
-encryption under the server keyring), so it is protected at rest like every other
-secret and follows key rotation. The public key is written
+By default the private key is stored under ``data_dir/audit/`` as a sealed object
+(envelope encryption under the server keyring), so it is protected at rest like every
+other secret and follows key rotation. With ``keyring.audit_key: pkcs11`` it lives on
+the HSM instead (:mod:`.pkcs11_signer`); :func:`.keys.open_audit_key` picks. The public key is written
 beside it as PEM and printed by ``lineguard audit public-key``: give it to whoever
 must verify exports (auditors, the SIEM), who then need nothing else from the server.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +23,7 @@ from lineguard.crypto import Envelope, KekProvider, SqliteDataKeyStore, atomic_w
 from lineguard.server.keystore import signer_key_store_path
 
 __all__ = [
+    "AuditKey",
     "AuditSigner",
     "key_id_of",
     "load_public_key",
@@ -57,8 +60,20 @@ def load_public_key(pem: bytes, *, source: str = "public key") -> Ed25519PublicK
     return key
 
 
+class AuditKey(Protocol):
+    """What signs checkpoints: the sealed :class:`AuditSigner` or the HSM's ``Pkcs11AuditSigner``."""
+
+    @property
+    def public(self) -> Ed25519PublicKey: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
 class AuditSigner:
-    """Holds the private audit key; signs checkpoint statements."""
+    """Holds the private audit key (sealed at rest); signs checkpoint statements."""
 
     def __init__(self, private: Ed25519PrivateKey) -> None:
         self._private = private
