@@ -30,9 +30,9 @@ PUBLIC = {
         "sign", "sync_erp", "verify",
     ],
     "lineguard.server.integrations.erp": [
-        "MAPPINGS", "Locations", "MissingField", "ModelCount", "ModelMapping", "SyncReport", "TrytonClient",
-        "cursor_name", "cursor_positions", "decode", "encode_datetime", "scrap_costs", "source_key",
-        "sync_erp",
+        "MAPPINGS", "InvalidRecord", "Locations", "MissingField", "ModelCount", "ModelMapping", "SyncReport",
+        "TrytonClient", "cursor_name", "cursor_positions", "decode", "encode_datetime", "read_answer",
+        "scrap_costs", "source_key", "sync_erp",
     ],
     "lineguard.server.plantdata": [
         "DIMENSIONS", "PLANT_CATEGORIES", "SEALED_CATEGORY", "STRICTNESS", "CategoryScope", "FieldValue",

@@ -11,9 +11,10 @@ See docs/plant-data.md#erp-connector.
 """
 
 from lineguard.server.integrations.erp.derived import scrap_costs
-from lineguard.server.integrations.erp.jsonrpc import TrytonClient, decode, encode_datetime
+from lineguard.server.integrations.erp.jsonrpc import TrytonClient, decode, encode_datetime, read_answer
 from lineguard.server.integrations.erp.mapping import (
     MAPPINGS,
+    InvalidRecord,
     Locations,
     MissingField,
     ModelMapping,
@@ -29,6 +30,7 @@ from lineguard.server.integrations.erp.sync import (
 
 __all__ = [
     "MAPPINGS",
+    "InvalidRecord",
     "Locations",
     "MissingField",
     "ModelCount",
@@ -39,6 +41,7 @@ __all__ = [
     "cursor_positions",
     "decode",
     "encode_datetime",
+    "read_answer",
     "scrap_costs",
     "source_key",
     "sync_erp",

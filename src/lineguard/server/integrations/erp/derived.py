@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
+from lineguard.contracts.errors import UpstreamError
 from lineguard.server.auth import Category
 from lineguard.server.integrations.erp.jsonrpc import TrytonClient
 from lineguard.server.integrations.erp.mapping import Locations, nested, source_key
@@ -34,6 +35,10 @@ class Derived:
 
     record: PlantRecordIn
     sources: tuple[str, ...]
+
+
+def _is_id(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -53,18 +58,22 @@ def scrap_costs(client: TrytonClient, *, source: str, locations: Locations, page
             page_size=page_size,
         )
     )
-    product_ids = sorted(
-        {int(nested(r, "origin")["product"]) for r in failed if nested(r, "origin").get("product")}
-    )
+    product_ids = sorted({p for r in failed if _is_id(p := nested(r, "origin").get("product"))})
     costs: dict[int, Any] = {}
     if product_ids:
-        for product in client.call("model.product.product.read", product_ids, ["cost_price", "code"]):
-            costs[int(product["id"])] = (product.get("cost_price"), product.get("code"))
+        products = client.call("model.product.product.read", product_ids, ["cost_price", "code"])
+        if not isinstance(products, list) or not all(
+            isinstance(p, dict) and _is_id(p.get("id")) for p in products
+        ):
+            msg = "product.product.read answered something that is not a list of records"
+            raise UpstreamError(msg, retryable=True)
+        for product in products:
+            costs[product["id"]] = (product.get("cost_price"), product.get("code"))
     out: list[Derived] = []
     for r in failed:
         production = nested(r, "origin")
         product_id = production.get("product")
-        if not isinstance(product_id, int):
+        if not _is_id(product_id) or not _is_id(production.get("id")):
             continue  # no product, no cost: the inspection itself is still synced as quality data
         cost, part = costs.get(product_id, (None, None))
         quantity, unit_cost = _decimal(production.get("quantity")), _decimal(cost)

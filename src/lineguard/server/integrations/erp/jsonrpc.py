@@ -18,15 +18,20 @@ message travels to logs and terminals that plant data must not reach.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lineguard.contracts.errors import UpstreamError
-from lineguard.server.egress import GatedHttp
+from lineguard.server.egress import GatedHttp, HttpResult
 
-__all__ = ["TrytonClient", "decode", "encode_datetime"]
+__all__ = ["TrytonClient", "decode", "encode_datetime", "read_answer"]
+
+#: What an error kind must look like to be repeated in a message (``UserError``, ``LoginException``).
+_ERROR_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,60}(Error|Exception|Warning)")
 
 #: ``search_read`` records come as plain dicts of decoded values.
 Record = dict[str, Any]
@@ -77,6 +82,45 @@ def decode(value: Any) -> Any:
     return value
 
 
+def read_answer(result: HttpResult, *, method: str, name: str) -> Any:
+    """The decoded ``result`` of one JSON-RPC answer, or an :class:`UpstreamError` saying why not.
+
+    Of an error Tryton reports, only its kind (``UserError``) is repeated, and only when it
+    looks like a name: its text may quote record data.
+    """
+    if result.status in {401, 403}:
+        what = "the login" if method == "common.db.login" else method
+        msg = f"{name}: Tryton refused {what} (HTTP {result.status}): check erp.username and password"
+        raise UpstreamError(msg, retryable=False)
+    if result.status == 429:
+        msg = f"{name}: Tryton is throttling logins (HTTP 429); try again later"
+        raise UpstreamError(msg, retryable=True)
+    if result.status == 404:
+        msg = f"{name}: {result.url} answered HTTP 404: is erp.database right?"
+        raise UpstreamError(msg, retryable=False)
+    if not 200 <= result.status < 300:
+        msg = f"{name}: {result.url} answered HTTP {result.status} to {method}"
+        raise UpstreamError(msg, retryable=result.status >= 500)
+    try:
+        answer = json.loads(result.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        answer = None
+    if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+        msg = f"{name}: {result.url} answered {method} with something that is not JSON-RPC"
+        raise UpstreamError(msg, retryable=True)
+    if answer.get("error") is not None:
+        error = answer["error"]
+        named = str(error[0] if isinstance(error, list) and error else error).strip("'\"")
+        kind = named if _ERROR_KIND.fullmatch(named) else "an error"
+        msg = f"{name}: Tryton refused {method} ({kind})"
+        raise UpstreamError(msg, retryable=False)
+    try:
+        return decode(answer["result"])
+    except (KeyError, ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
+        msg = f"{name}: {result.url} answered {method} with a value Tryton's JSON cannot hold"
+        raise UpstreamError(msg, retryable=True) from None
+
+
 class TrytonClient:
     """One logged-in session with a Tryton database, every request through ``http`` (the gate)."""
 
@@ -95,34 +139,7 @@ class TrytonClient:
             headers["Authorization"] = self._auth
         body = json.dumps({"id": self._ids, "method": method, "params": list(params)}).encode()
         result = self._http.request("POST", self._endpoint, headers=headers, content=body)
-        if result.status in {401, 403}:
-            what = "the login" if method == "common.db.login" else method
-            msg = (
-                f"{self._name}: Tryton refused {what} (HTTP {result.status}): check erp.username and password"
-            )
-            raise UpstreamError(msg, retryable=False)
-        if result.status == 429:
-            msg = f"{self._name}: Tryton is throttling logins (HTTP 429); try again later"
-            raise UpstreamError(msg, retryable=True)
-        if result.status == 404:
-            msg = f"{self._name}: {result.url} answered HTTP 404: is erp.database right?"
-            raise UpstreamError(msg, retryable=False)
-        if not 200 <= result.status < 300:
-            msg = f"{self._name}: {result.url} answered HTTP {result.status} to {method}"
-            raise UpstreamError(msg, retryable=result.status >= 500)
-        try:
-            answer = json.loads(result.body)
-        except (ValueError, UnicodeDecodeError):
-            answer = None
-        if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
-            msg = f"{self._name}: {result.url} answered {method} with something that is not JSON-RPC"
-            raise UpstreamError(msg, retryable=True)
-        if answer.get("error") is not None:
-            error = answer["error"]
-            kind = str(error[0] if isinstance(error, list) and error else error)[:80]
-            msg = f"{self._name}: Tryton refused {method} ({kind})"
-            raise UpstreamError(msg, retryable=False)
-        return decode(answer["result"])
+        return read_answer(result, method=method, name=self._name)
 
     def login(self, username: str, password: str) -> None:
         answer = self._post("common.db.login", [username, {"password": password}, "en"])

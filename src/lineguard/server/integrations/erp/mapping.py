@@ -29,12 +29,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from lineguard.server.auth import Category
 from lineguard.server.plantdata import FieldValue, PlantRecordIn
 
-__all__ = ["MAPPINGS", "Locations", "MissingField", "ModelMapping", "changed_at", "nested", "source_key"]
+__all__ = [
+    "MAPPINGS",
+    "InvalidRecord",
+    "Locations",
+    "MissingField",
+    "ModelMapping",
+    "changed_at",
+    "nested",
+    "source_key",
+]
 
 Record = dict[str, Any]
+
+
+class InvalidRecord(Exception):  # noqa: N818 - a finding, like MissingField
+    """A record whose values cannot make a plant record (e.g. a number that is not finite)."""
+
+    def __init__(self, model: str, erp_id: int, problem: str) -> None:
+        super().__init__(f"{model} {erp_id}: not a valid plant record ({problem})")
+        self.model, self.erp_id = model, erp_id
 
 
 class MissingField(Exception):  # noqa: N818 - a finding of the mapping, reported, never raised to a caller
@@ -125,6 +144,18 @@ class ModelMapping:
         for name in self.required:
             if values.get(name) is None or values.get(name) == "":
                 raise MissingField(self.model, int(record["id"]), name)
+        try:
+            return self._plant(record, source, title, values, lines, occurred, text)
+        except ValidationError as exc:
+            # Name the field and the kind of problem, never the value (it is plant data).
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "record"
+            raise InvalidRecord(self.model, int(record["id"]), f"{where}: {first.get('type')}") from None
+
+    def _plant(
+        self, record: Record, source: str, title: str, values: dict[str, Any], lines: tuple[str, ...] | None,
+        occurred: Any, text: str,
+    ) -> PlantRecordIn:  # fmt: skip
         return PlantRecordIn(
             category=self.category.value,
             source=source,
@@ -132,9 +163,9 @@ class ModelMapping:
             record_type=self.record_type,
             lines=lines,
             occurred_at=_moment(occurred),
-            title=title[:500],
+            title=str(title)[:500],
             fields={k: _value(v) for k, v in values.items()},
-            text=text,
+            text=text if isinstance(text, str) else str(text),
         )
 
 
@@ -261,7 +292,7 @@ def _production(r: Record, loc: Locations) -> tuple[str, dict[str, Any], tuple[s
 
 
 def _inspection(r: Record, loc: Locations) -> tuple[str, dict[str, Any], tuple[str, ...] | None, Any, str]:
-    origin = r.get("origin") or ""
+    origin = r["origin"] if isinstance(r.get("origin"), str) else ""
     production = nested(r, "origin")
     values: dict[str, Any] = {
         "inspection": r.get("number"),

@@ -40,6 +40,7 @@ from lineguard.server.integrations.erp.derived import Derived, scrap_costs
 from lineguard.server.integrations.erp.jsonrpc import TrytonClient, encode_datetime
 from lineguard.server.integrations.erp.mapping import (
     MAPPINGS,
+    InvalidRecord,
     Locations,
     MissingField,
     ModelMapping,
@@ -108,10 +109,12 @@ def _locations(client: TrytonClient, config: TrytonErpConfig) -> Locations:
         "stock.location", [("type", "=", "warehouse")], ["code"], page_size=config.page_size
     ):
         line = config.warehouses.get(str(warehouse.get("code") or ""))
-        for location_id in client.call(
-            "model.stock.location.search", [("parent", "child_of", [warehouse["id"]])]
-        ):
-            line_of[int(location_id)] = line
+        inside = client.call("model.stock.location.search", [("parent", "child_of", [warehouse["id"]])])
+        if not isinstance(inside, list) or not all(isinstance(i, int) for i in inside):
+            msg = f"{config.name}: stock.location.search answered something that is not a list of ids"
+            raise UpstreamError(msg, retryable=True)
+        for location_id in inside:
+            line_of[location_id] = line
     return Locations(line_of)
 
 
@@ -141,7 +144,7 @@ def _read_model(
         micros = _micros(moment) if moment is not None else since
         try:
             plant = mapping.to_plant(record, source=source, locations=locations)
-        except MissingField as exc:
+        except (MissingField, InvalidRecord) as exc:
             count.skipped += 1
             report.problems.append(str(exc))
             first_problem = micros if first_problem is None else min(first_problem, micros)
