@@ -126,10 +126,11 @@ def test_importing_the_edge_node_loads_no_web_server_stack() -> None:
 # -- edge inspection stages ----------------------------------------------------------------
 
 #: Stage packages under ``edge/``: pure checks on a frame (or a thermal frame), wired into the
-#: pipeline by others. They use contracts, config and vision and their own package, never another
+#: pipeline by others (``drift`` is a monitor, not a stage, and keeps the same rules).
+#: They use contracts, config and vision and their own package, never another
 #: edge package (a stage cannot reach the outbox or the evidence store), and load their heavy
 #: readers only inside functions, so a camera without the stage never imports them.
-EDGE_STAGES = {"gauging", "labels", "thermal"}
+EDGE_STAGES = {"drift", "gauging", "labels", "thermal"}
 STAGE_LAZY_ONLY = {"zxingcpp", "rapidocr_onnxruntime", "onnxruntime"}
 
 

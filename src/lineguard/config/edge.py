@@ -19,6 +19,7 @@ from lineguard.contracts.events import Name
 __all__ = [
     "CameraConfig",
     "CameraEvidenceConfig",
+    "DriftConfig",
     "EdgeConfig",
     "EvidenceConfig",
     "FolderSource",
@@ -308,6 +309,41 @@ class PartsConfig(_Section):
     )
 
 
+class DriftConfig(_Section):
+    """Drift monitoring of a camera (``lineguard.edge.drift``, docs/drift.md)."""
+
+    enabled: bool = Field(default=True, description="Watch image statistics and part scores for drift.")
+    reference_parts: int = Field(
+        default=300,
+        ge=50,
+        le=100_000,
+        title="Reference parts",
+        description="Parts after each start or model swap that form the reference the line is compared with.",
+    )
+    persistence_parts: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Consecutive parts a statistic must stay beyond its limit before drift is raised.",
+    )
+    smoothing: float = Field(
+        default=0.05, gt=0, le=1, description="EWMA weight of the newest part (smaller: slower, steadier)."
+    )
+    horizon_parts: int = Field(
+        default=3_000,
+        ge=100,
+        le=100_000,
+        description="Run length the limits are calibrated for: at most 1 % of such stationary runs alarm.",
+    )
+
+    @model_validator(mode="after")
+    def _persistence_fits(self) -> DriftConfig:
+        if self.persistence_parts >= self.horizon_parts:
+            msg = "drift.persistence_parts must be smaller than drift.horizon_parts"
+            raise ValueError(msg)
+        return self
+
+
 class CameraConfig(_Section):
     camera_id: Name
     station_id: Name
@@ -352,6 +388,7 @@ class CameraConfig(_Section):
         description="Evidence images keep the ROI plus a margin; the whole frame only with a purpose.",
     )
     parts: PartsConfig = PartsConfig()
+    drift: DriftConfig = DriftConfig()
     stages: list[StageConfig] = Field(
         default_factory=list,
         max_length=16,

@@ -196,6 +196,7 @@ class AlertKind(enum.StrEnum):
     STAGE_REJECTED = "stage_rejected"  # a configured stage cannot run (e.g. no valid calibration)
     DISK_BUDGET = "disk_budget"
     PIPELINE_OVERLOAD = "pipeline_overload"
+    DRIFT = "drift"  # image statistics or part scores left the camera's reference (edge.drift)
 
 
 class AlertSeverity(enum.StrEnum):

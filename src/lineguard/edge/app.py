@@ -342,6 +342,7 @@ class EdgeNode:
                     "verdicts": dict(s.verdicts),
                     "alerts": s.alerts,
                     "work_orders": s.work_orders,
+                    "drift": s.drift,
                     "model": s.model.model_id if s.model else None,
                     "last_error": s.last_error,
                 }

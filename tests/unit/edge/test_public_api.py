@@ -81,6 +81,14 @@ EXPORTS = {
         "build_label_stage",
         "parse_element_string",
     },
+    "lineguard.edge.drift": {
+        "IMAGE_STATISTICS",
+        "DriftCause",
+        "DriftFinding",
+        "DriftMonitor",
+        "ImageStats",
+        "image_stats",
+    },
     "lineguard.edge.stages": {
         "STAGE_BUILDERS",
         "PartContext",

@@ -50,6 +50,7 @@ from lineguard.edge.decide import (
     defect_regions,
     part_id_reader,
 )
+from lineguard.edge.drift import DriftFinding, DriftMonitor, image_stats
 from lineguard.edge.evidence.gate import EvidenceGate
 from lineguard.edge.evidence.region import stored_region
 from lineguard.edge.evidence.sampling import PassSampler
@@ -101,6 +102,8 @@ class CameraStats:
     alerts: int = 0
     work_orders: int = 0
     parts: int = 0
+    #: The drift monitor's snapshot (``DriftMonitor.snapshot``), refreshed per part.
+    drift: dict[str, object] = field(default_factory=dict)
     part_verdicts: dict[str, int] = field(default_factory=lambda: {v.value: 0 for v in Verdict})
     fps: RateMeter = field(default_factory=RateMeter)
     end_to_end: LatencyWindow = field(default_factory=LatencyWindow)
@@ -212,6 +215,7 @@ class InspectWorker(Worker):
         self._last_arrival_ns = time.perf_counter_ns()
         self._idle_ns = int(camera.parts.idle_close_s * 1e9)
         self.pass_sampler = PassSampler(camera.pass_sample_rate, camera.pass_samples_per_hour)
+        self.drift = DriftMonitor(camera.drift, threshold=self.part_threshold)
 
     @property
     def part_threshold(self) -> float:
@@ -249,6 +253,8 @@ class InspectWorker(Worker):
         self._model = (runner, ref, threshold)
         self.runner, self.model_ref, self.threshold = self._model
         self.stats.model = ref
+        # Another model scores differently: its reference is the line as it runs from now on.
+        self.drift.reset(self.part_threshold)
 
     def step(self) -> None:
         arrival = self.queue.get(timeout=0.1)
@@ -336,6 +342,7 @@ class InspectWorker(Worker):
             verdict_id = new_id("prt")
             stage_verdicts = self._run_stages(part, verdict_id)
             verdict = worst_verdict(part.verdict, *(s.verdict for s in stage_verdicts))
+            drift = self._observe_drift(part, verdict)  # also before the gate: it reads unredacted pixels
             evidence_ref = None
             seen = decisive.payload
             if self.gate is not None and isinstance(seen, _Seen) and self._keep_evidence(verdict):
@@ -392,6 +399,36 @@ class InspectWorker(Worker):
             self.stats.parts += 1
             self.stats.part_verdicts[verdict.value] += 1
             self._maybe_work_order(part, failed=verdict is Verdict.FAIL)
+            if drift is not None:
+                log.warning("camera %s: %s", self.camera.camera_id, drift.message)
+                self.outbox.put(self._drift_alert(part, drift))
+                self.stats.alerts += 1
+
+    def _observe_drift(self, part: ClosedPart, verdict: Verdict) -> DriftFinding | None:
+        """Feed the drift monitor the part's decisive region (and its score unless it failed)."""
+        seen = part.decisive.payload
+        if not self.camera.drift.enabled or not isinstance(seen, _Seen):
+            return None
+        region, _ = crop_roi(seen.frame.image, self.camera.roi)
+        finding = self.drift.observe(image_stats(region), None if verdict is Verdict.FAIL else part.score)
+        self.stats.drift = self.drift.snapshot()
+        return finding
+
+    def _drift_alert(self, part: ClosedPart, finding: DriftFinding) -> Alert:
+        alert_id = new_id("alr")
+        return Alert(
+            alert_id=alert_id,
+            idempotency_key=f"{self.node.node_id}:{alert_id}",
+            node_id=self.node.node_id,
+            site_id=self.node.site_id,
+            line_id=self.node.line_id,
+            camera_id=self.camera.camera_id,
+            kind=AlertKind.DRIFT,
+            severity=AlertSeverity.WARNING,
+            raised_at=part.decisive.captured_at,
+            message=f"camera {self.camera.camera_id} at station {self.camera.station_id}: {finding.message}",
+            event_id=part.decisive.event_id,
+        )
 
     def _run_stages(self, part: ClosedPart, verdict_id: str) -> list[PartStageVerdict]:
         """Run the camera's stages on the part's decisive frame; their results go to the outbox."""

@@ -1,0 +1,180 @@
+"""Drift detection on the demo line: delay to detect a lighting, focus or fixture change,
+and false alarms on a line that did not change.
+
+Takes the demo's model (``--model``, or trains one with the demo's recipe into ``--work``),
+calibrates the part threshold on known-good parts like ``lineguard demo``, then runs the
+demo line (5 % defective parts, a worker in 20 % of part cycles) through the node's own
+steps — ROI crop, ONNX model, part identity and view check, :class:`PartFuser`, and the
+camera's :class:`~lineguard.edge.drift.DriftMonitor` with its default settings:
+
+* **reference**: the first ``--reference`` parts (default 300, the node's default);
+* **stationary**: the next ``--watch`` parts unchanged: every finding is a false alarm;
+* **drifts**, each starting from the same reference at the same part: lighting −20 %
+  (sudden), lighting −30 % ramped over 300 parts, blur (Gaussian σ = 1.5 px), the scene
+  shifted 12 px (camera or fixture moved). Delay = parts from onset to the finding.
+
+Usage::
+
+    python bench/bench_drift.py --work /tmp/drift --train 120 --watch 1500 --drift-parts 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bench_demo_truth import CALIBRATION_FIRST_PART, DEMO, demo_model
+from lineguard.config.edge import DriftConfig, PartsConfig, Roi, SyntheticSource
+from lineguard.contracts.events import Verdict
+from lineguard.contracts.types import CapturedFrame, ModelRunner
+from lineguard.edge.calibrate import fused_part_scores, part_threshold
+from lineguard.edge.capture import SyntheticLine
+from lineguard.edge.decide import FrameJudgement, PartFuser, classify, part_id_reader
+from lineguard.edge.drift import DriftMonitor, image_stats
+from lineguard.edge.infer.loader import load_runner
+from lineguard.edge.preprocess import crop_roi
+
+Transform = Callable[[np.ndarray, int], np.ndarray]  # (frame, parts since onset) -> frame
+
+
+def _gain(factor: float, ramp_parts: int = 0) -> Transform:
+    def apply(image: np.ndarray, since: int) -> np.ndarray:
+        f = 1 + (factor - 1) * (min(1.0, since / ramp_parts) if ramp_parts else 1.0)
+        return np.clip(image.astype(np.float32) * f, 0, 255).astype(np.uint8)
+
+    return apply
+
+
+def _blur(sigma: float) -> Transform:
+    return lambda image, _since: cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def _shift(dx: int) -> Transform:
+    def apply(image: np.ndarray, _since: int) -> np.ndarray:
+        h, w = image.shape[:2]
+        return cv2.warpAffine(
+            image, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE
+        )
+
+    return apply
+
+
+SCENARIOS: dict[str, Transform] = {
+    "lighting -20 % (sudden)": _gain(0.8),
+    "lighting -30 % (ramp over 300 parts)": _gain(0.7, ramp_parts=300),
+    "blur sigma 1.5 px": _blur(1.5),
+    "scene shifted 12 px": _shift(12),
+}
+
+
+def _parts(
+    runner: ModelRunner,
+    frames: Iterator[CapturedFrame],
+    roi: Roi,
+    threshold: float,
+    transform: Transform | None = None,
+    onset_part: int = 0,
+) -> Iterator[tuple[np.ndarray, float, Verdict]]:
+    """Each closed part: its decisive ROI crop, fused score and verdict, as the node has them."""
+    config = PartsConfig()
+    reader, _ = part_id_reader(config)
+    fuser = PartFuser(lambda s: classify(s, threshold, 0.1), max_part_frames=config.max_part_frames)
+    for n, frame in enumerate(frames):
+        image = frame.image
+        if transform is not None:
+            index = int((frame.part_id or "part-0").rsplit("-", 1)[1])
+            image = transform(image, index - onset_part)
+        crop, _ = crop_roi(image, roi)
+        score = runner.infer(crop).anomaly_score
+        judgement = FrameJudgement(f"e{n}", frame.frame_id, frame.captured_at, Verdict.PASS, score, (), crop)
+        seen = CapturedFrame(frame.camera_id, frame.frame_id, frame.captured_at, image, frame.part_id)
+        for part in fuser.add(reader.sight(seen, crop), judgement).closed:
+            yield part.decisive.payload, part.score, part.verdict
+    for part in fuser.flush():
+        yield part.decisive.payload, part.score, part.verdict
+
+
+def _observe(monitor: DriftMonitor, parts: Iterator[tuple[np.ndarray, float, Verdict]]) -> list[int]:
+    """Feed ``parts``; the part numbers (from 0) at which a finding was raised."""
+    found = []
+    for n, (crop, score, verdict) in enumerate(parts):
+        if monitor.observe(image_stats(crop), None if verdict is Verdict.FAIL else score) is not None:
+            found.append(n)
+    return found
+
+
+def run(model: Path, reference: int, watch: int, drift_parts: int) -> dict[str, Any]:
+    runner = load_runner(model, threads=2)
+    line = SyntheticLine(
+        "cam-1",
+        SyntheticSource(
+            type="synthetic", seed=DEMO["seed"], defect_rate=0.05, person_rate=DEMO["person_rate"]
+        ),
+        realtime=False,
+    )
+    r = line.part_roi()
+    roi = Roi(x=r.x, y=r.y, width=r.width, height=r.height)
+    good_line = SyntheticLine(
+        "cam-1",
+        SyntheticSource(
+            type="synthetic", seed=DEMO["seed"], defect_rate=0.0, person_rate=DEMO["person_rate"]
+        ),
+        realtime=False,
+    )
+    good = fused_part_scores(
+        runner, good_line.frames_of_parts(CALIBRATION_FIRST_PART, 60), roi=roi, parts=PartsConfig()
+    )
+    threshold = part_threshold(good)
+    config = DriftConfig(reference_parts=reference)
+    monitor = DriftMonitor(config, threshold=threshold)
+    t0 = time.perf_counter()
+    assert _observe(monitor, _parts(runner, line.frames_of_parts(0, reference), roi, threshold)) == []
+    assert monitor.state == "watching", monitor.snapshot()
+    reference_state = copy.deepcopy(monitor)
+    stationary = _observe(monitor, _parts(runner, line.frames_of_parts(reference, watch), roi, threshold))
+    results: dict[str, Any] = {
+        "part_threshold": round(threshold, 3),
+        "reference_parts": reference,
+        "limits": {name: round(chart.limit, 3) for name, chart in reference_state._charts.items()},
+        "stationary": {"parts_watched": watch, "false_alarms": len(stationary), "at_parts": stationary},
+        "drifts": {},
+    }
+    for name, transform in SCENARIOS.items():
+        scenario = copy.deepcopy(reference_state)
+        frames = line.frames_of_parts(reference, drift_parts)
+        found = _observe(scenario, _parts(runner, frames, roi, threshold, transform, onset_part=reference))
+        finding = scenario.last_finding
+        results["drifts"][name] = {
+            "detected": bool(found),
+            "delay_parts": found[0] + 1 if found else None,
+            "cause": finding.cause if finding else None,
+            "message": finding.message if finding else None,
+        }
+    results["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="a trained demo package (default: train one into --work)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/lineguard-bench-drift"))
+    parser.add_argument("--train", type=int, default=120, help="good images to train on when no --model")
+    parser.add_argument("--reference", type=int, default=300)
+    parser.add_argument("--watch", type=int, default=1500)
+    parser.add_argument("--drift-parts", type=int, default=300)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    model = args.model or demo_model(args.work, args.train)
+    print(json.dumps(run(model, args.reference, args.watch, args.drift_parts), indent=2))
+
+
+if __name__ == "__main__":
+    main()
