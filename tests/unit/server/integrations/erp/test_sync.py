@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import select
 
 from lineguard.server.integrations.erp import cursor_positions
 from lineguard.server.plantdata import PlantRecordRow
+from tests.support.test_pki import TestCa
 from tests.support.tryton import TrytonServer
 from tests.unit.server.integrations.erp.conftest import Erp
 
@@ -117,17 +119,15 @@ def test_a_second_sync_is_idempotent_and_reads_only_what_changed(erp: Erp, tryto
     assert {r.source_key: r.record_id for r in erp.rows()} == {k: v[0] for k, v in rows_before.items()}
 
 
-def test_incremental_reads_follow_the_cursor(erp: Erp, tryton: TrytonServer) -> None:
+def test_incremental_reads_follow_the_cursor(
+    erp: Erp, tryton: TrytonServer, tmp_path: Path, erp_ca: TestCa
+) -> None:
     """With no overlap, a sync after the first reads only records written after the cursor."""
-    assert erp.settings.erp is not None
-    narrow = Erp.__new__(Erp)
-    narrow.__dict__.update(erp.__dict__)
-    narrow.settings = erp.settings.model_copy(
-        update={"erp": erp.settings.erp.model_copy(update={"overlap_s": 0})}
-    )
+    narrow = Erp(tmp_path, erp.sessions, erp.envelope, tryton, erp_ca, overlap_s=0)
     narrow.sync()
+    assert narrow.settings.erp is not None
     with erp.sessions() as session:
-        cursors = cursor_positions(session, narrow.settings.erp)  # type: ignore[arg-type]
+        cursors = cursor_positions(session, narrow.settings.erp)
     assert all(cursors[m] is not None for m in ("sale.sale", "production", "quality.inspection"))
     started = {"__class__": "date", "year": 2026, "month": 12, "day": 2}
     tryton.call(
