@@ -80,7 +80,13 @@ def show(config_path: Path, review_id: str | None, as_json: bool) -> None:
 @access_review.command("sign-off")
 @SERVER_CONFIG
 @click.option("--review", "review_id", required=True, help="The review to sign off.")
-@click.option("--as", "reviewer", required=True, help="Your username: a reviewer named in governance.owners.")
+@click.option(
+    "--as",
+    "reviewer",
+    required=True,
+    help="Your username: a reviewer named in governance.owners. You are asked for your password "
+    "and a fresh authenticator code.",
+)
 @click.option(
     "--revoke", "revoke", multiple=True, help="A grant id to revoke as part of the review. Repeatable."
 )
@@ -88,14 +94,38 @@ def show(config_path: Path, review_id: str | None, as_json: bool) -> None:
 def sign_off(config_path: Path, review_id: str, reviewer: str, revoke: tuple[str, ...], note: str) -> None:
     """Sign a review off, revoking the grants it found unjustified (each revocation audited).
 
+    The sign-off is the reviewer's own act: they type their password and a fresh
+    authenticator code (terminal or stdin), checked as at sign-in and audited as
+    ``auth.person_confirmed``; access to the server host does not stand in for them.
+
     \b
     Example:
       lineguard access-review sign-off --config server.yaml --review arv_0193… --as a.auditor \\
           --revoke grt_0193… --note "partner contract ended"
+      password of a.auditor:
+      authenticator code of a.auditor: 492817
+      signed off arv_0193… as a.auditor; revoked 1 grants
     """
-    from lineguard.server.governance import sign_off_review
+    from lineguard.cli.four_eyes import confirm_at_terminal
+    from lineguard.config import load_server_config
+    from lineguard.server.auth import AuthRuntime
+    from lineguard.server.governance import check_reviewer, sign_off_review
+    from lineguard.server.protection import default_audit
+    from lineguard.server.storage import opened_storage
 
-    with server_session(config_path) as (settings, session):
+    settings = load_server_config(config_path)
+    check_reviewer(settings, reviewer)  # before asking anyone for a password
+    with opened_storage(settings) as sessions, sessions() as session:
+        confirm_at_terminal(
+            settings=settings,
+            session=session,
+            sessions=sessions,
+            runtime=AuthRuntime.build(settings.site_id, settings.auth),
+            audit=default_audit(settings),
+            username=reviewer,
+            purpose="access_review.sign_off",
+            via=cli_actor("access-review"),
+        )
         row = sign_off_review(
             session,
             settings=settings,

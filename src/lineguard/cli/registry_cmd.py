@@ -118,22 +118,18 @@ def _person(cli: _Cli, username: str, action: Action, target: Target | None = No
 
 def _confirm(cli: _Cli, username: str, purpose: str) -> None:
     """The person proves themself for this four-eyes step: password, then a fresh code."""
+    from lineguard.cli.four_eyes import confirm_at_terminal
     from lineguard.cli.options import cli_actor
-    from lineguard.server.auth import confirm_person
-    from lineguard.server.protection import default_sealer
 
-    password = click.prompt(f"password of {username}", hide_input=True, err=True)
-    code = click.prompt(f"authenticator code of {username}", err=True)
-    confirm_person(
-        cli.session,
+    confirm_at_terminal(
+        settings=cli.settings,
+        session=cli.session,
+        sessions=cli.sessions,
         runtime=cli.runtime,
+        audit=cli.audit,
         username=username,
-        password=password,
-        code=str(code).strip(),
-        sealer=default_sealer(cli.settings, cli.sessions),
         purpose=purpose,
         via=cli_actor("registry"),
-        audit=cli.audit,
     )
 
 

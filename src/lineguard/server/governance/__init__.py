@@ -15,7 +15,7 @@
 docs/governance.md explains each document, its legal anchor and how to keep it current.
 """
 
-from lineguard.server.governance.access_review import get_review, start_review
+from lineguard.server.governance.access_review import check_reviewer, get_review, start_review
 from lineguard.server.governance.access_review import sign_off as sign_off_review
 from lineguard.server.governance.access_review import status as access_review_status
 from lineguard.server.governance.build import (
@@ -43,6 +43,7 @@ __all__ = [
     "Status",
     "access_review_status",
     "build_documents",
+    "check_reviewer",
     "compose_all",
     "current_facts",
     "doctor",

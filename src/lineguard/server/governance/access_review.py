@@ -30,6 +30,7 @@ from lineguard.server.governance.state import PlantState, gather, latest_review
 
 __all__ = [
     "REVIEWER_DUTIES",
+    "check_reviewer",
     "due_state",
     "findings",
     "get_review",
@@ -161,7 +162,8 @@ def status(
     return row, overdue, due
 
 
-def _reviewer(settings: ServerConfig, username: str) -> None:
+def check_reviewer(settings: ServerConfig, username: str) -> None:
+    """:class:`PermissionDeniedError` unless ``username`` is a named reviewer (governance.owners)."""
     owners = settings.governance.owners
     allowed = {getattr(owners, d).username for d in REVIEWER_DUTIES if getattr(owners, d) is not None}
     if username not in allowed:
@@ -181,7 +183,7 @@ def sign_off(
     now: datetime | None = None,
 ) -> AccessReviewRow:
     """Sign ``review_id`` off as ``reviewer``, revoking the listed grants first (all or none)."""
-    _reviewer(settings, reviewer)
+    check_reviewer(settings, reviewer)
     row = get_review(session, review_id)
     if row.signed_off_at is not None:
         msg = f"access review {row.id} was signed off already by {row.signed_off_by}"

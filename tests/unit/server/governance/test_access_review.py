@@ -5,24 +5,34 @@ overdue review is flagged by the review itself and by the doctor."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from click.testing import CliRunner
 
 from lineguard.cli.main import cli
 from lineguard.contracts.errors import ConflictError, InputError, PermissionDeniedError
 from lineguard.server.audit import DatabaseLog
-from lineguard.server.auth import Role
-from lineguard.server.governance import access_review_status, doctor, sign_off_review, start_review
+from lineguard.server.auth import AuthRuntime, Role, enroll_without_browser, user_by_name
+from lineguard.server.governance import (
+    access_review_status,
+    doctor,
+    get_review,
+    sign_off_review,
+    start_review,
+)
+from lineguard.server.protection import default_sealer
 from tests.unit.server.governance.plant import NOW, OWNERS, Plant, open_plant
 
 
 @pytest.fixture
 def plant(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plant]:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LINEGUARD_KEYRING_PASSPHRASE", "access review test keyring passphrase")
     with open_plant(db_url, tmp_path / "server", owners=OWNERS) as p:
         p.add_person("ada.audit", [Role.AUDITOR])
         p.add_person("ivan.it", [Role.IT_ADMINISTRATOR])
@@ -142,8 +152,90 @@ def test_the_cli_starts_shows_and_signs_off(plant: Plant, tmp_path: Path) -> Non
     )
     assert refused.exit_code == 2
     assert "may not sign off access reviews" in refused.output
+    password, secret = _own_credentials(plant, "ivan.it")
     ok = runner.invoke(
-        cli, ["access-review", "sign-off", "--config", config, "--review", review_id, "--as", "ivan.it"]
+        cli,
+        ["access-review", "sign-off", "--config", config, "--review", review_id, "--as", "ivan.it"],
+        input=f"{password}\n{pyotp.TOTP(secret).at(time.time() + 30)}\n",
     )
     assert ok.exit_code == 0, ok.output
     assert f"signed off {review_id} as ivan.it; revoked 0 grants" in ok.output
+    assert password not in ok.output
+    confirmed = _events(plant, "auth.person_confirmed")
+    assert [(f["username"], f["purpose"]) for _, _, f in confirmed] == [("ivan.it", "access_review.sign_off")]
+
+
+def _own_credentials(plant: Plant, username: str) -> tuple[str, str]:
+    """Give ``username`` their own password and authenticator, as at a first sign-in."""
+    runtime = AuthRuntime.build(plant.settings.site_id, plant.settings.auth)  # the real clock: TOTP
+    password = "ivans own long passphrase 42"
+    with plant.sessions() as session:
+        user = user_by_name(session, username)
+        assert user is not None
+        user.password_hash, user.must_change_password, user.totp_sealed = (
+            runtime.hasher.hash(password),
+            False,
+            None,
+        )
+        session.commit()
+        secret = enroll_without_browser(
+            session,
+            runtime=runtime,
+            user=user,
+            sealer=default_sealer(plant.settings, plant.sessions),
+            code_of=lambda s: pyotp.TOTP(s).now(),
+            audit=plant.audit,
+        )
+    return password, secret
+
+
+@pytest.fixture
+def open_review(plant: Plant, tmp_path: Path) -> tuple[str, str, str, str]:
+    """(config, review id, ivan's password, ivan's TOTP secret) for an open review."""
+    config = str(plant.write_config(tmp_path / "server.yaml"))
+    with plant.sessions() as session:
+        review = start_review(session, settings=plant.settings, actor="cli:t", now=NOW)
+    return config, review.id, *_own_credentials(plant, "ivan.it")
+
+
+@pytest.mark.parametrize("typed", ["nothing", "wrong_password", "wrong_code", "someone_elses_password"])
+def test_the_host_operator_cannot_sign_off_as_the_reviewer(
+    plant: Plant, open_review: tuple[str, str, str, str], typed: str
+) -> None:
+    """Review finding 11 for access reviews: ``--as`` names the reviewer, it does not prove them."""
+    config, review_id, password, secret = open_review
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    stdin = {
+        "nothing": "",
+        "wrong_password": f"not ivans password at all\n{code}\n",
+        "wrong_code": f"{password}\n{'000000' if code != '000000' else '111111'}\n",
+        "someone_elses_password": f"{PASSWORD_OF_ADA}\n{code}\n",
+    }[typed]
+    if typed == "someone_elses_password":
+        _set_password(plant, "ada.audit", PASSWORD_OF_ADA)
+    result = CliRunner().invoke(
+        cli,
+        ["access-review", "sign-off", "--config", config, "--review", review_id, "--as", "ivan.it"],
+        input=stdin,
+    )
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    with plant.sessions() as session:
+        assert get_review(session, review_id).signed_off_at is None
+    assert _events(plant, "governance.access_review_signed_off") == []
+    assert _events(plant, "auth.person_confirmed") == []
+    if typed != "nothing":
+        failures = _events(plant, "auth.login_failed") + _events(plant, "auth.mfa_failed")
+        assert failures, "a failed confirmation is audited like a failed sign-in"
+
+
+PASSWORD_OF_ADA = "adas own long passphrase 42"
+
+
+def _set_password(plant: Plant, username: str, password: str) -> None:
+    runtime = AuthRuntime.build(plant.settings.site_id, plant.settings.auth)
+    with plant.sessions() as session:
+        user = user_by_name(session, username)
+        assert user is not None
+        user.password_hash, user.must_change_password = runtime.hasher.hash(password), False
+        session.commit()
