@@ -14,6 +14,10 @@ synthetic line, paced at the camera's frame rate, and reports:
 * stored evidence size, and from it the storage per camera per day at this line's rates;
 * the load average before and after (the machine is shared: the neighbours' load sets
   these numbers as much as the node does).
+* the node's CPU time per inspected frame (all threads, redaction included): the work,
+  which the neighbours' load does not set as much as it sets the frame rate;
+* with several cameras, the same scenario without and with batching across cameras
+  (``inference.batch_across_cameras``) and the batch sizes that formed;
 * bare model inference p50 on the same crops, measured in the same run, and the ratio
   of end-to-end time to it (the pipeline's overhead).
 
@@ -23,6 +27,7 @@ Usage::
     python bench/bench_edge.py --model PKG_DIR      # a trained package from `lineguard model train`
     python bench/bench_edge.py --seconds 60 --fps 30 --json out.json
     python bench/bench_edge.py --model PKG --line-seed 7 --threshold 9 --defect-rate 0.05 --person-rate 0.02
+    python bench/bench_edge.py --model PKG --cameras 4 --batching off on   # batching, same run
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from lineguard.crypto import KdfParams
 from lineguard.edge.app import EdgeNode
 from lineguard.edge.capture import SyntheticLine
 from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
+from lineguard.edge.pipeline import BatchingRunner, CaptureWorker
 from lineguard.vision.runtime import OnnxModelRunner
 
 
@@ -60,6 +66,44 @@ def _bare_inference_ms(model: Path, roi: Any, n: int = 200) -> tuple[float, floa
         runner.infer(crops[i % len(crops)])
         times.append((time.perf_counter_ns() - t) / 1e6)
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+
+
+def _shared_inference_fps(
+    model: Path, roi: Any, cameras: int, frames: int = 40, rounds: int = 3
+) -> list[dict[str, float]]:
+    """Frames/s when ``cameras`` threads score crops through one shared session, without and with
+    batching across cameras, interleaved ``rounds`` times (the neighbours' load drifts)."""
+    import threading
+
+    runner = OnnxModelRunner(model, threads=1)
+    line = SyntheticLine("bench", SyntheticSource(type="synthetic", seed=9), realtime=False)
+    crops = [line.render(i)[roi.y : roi.y + roi.height, roi.x : roi.x + roi.width] for i in range(8)]
+    runner.infer(crops[0])
+    cores = len(os.sched_getaffinity(0))
+    variants: dict[str, Any] = {
+        "unbatched": runner,
+        "batched, 1 in flight": BatchingRunner(runner, max_batch=cameras, max_in_flight=1),
+        f"batched, {cores} in flight": BatchingRunner(runner, max_batch=cameras, max_in_flight=cores),
+    }
+    out = []
+    for _ in range(rounds):
+        row = {}
+        for name, shared in variants.items():
+
+            def work(camera: int, shared: Any = shared) -> None:
+                for i in range(frames):
+                    shared.infer(crops[(camera + i) % len(crops)])
+
+            threads = [threading.Thread(target=work, args=(c,)) for c in range(cameras)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            row[name] = cameras * frames / (time.perf_counter() - t0)
+        row["load"] = os.getloadavg()[0]
+        out.append(row)
+    return out
 
 
 def _evidence_of_failed_parts(node: EdgeNode, server: MemoryIngestServer) -> tuple[int, int]:
@@ -89,6 +133,7 @@ def run_scenario(
     defect_rate: float,
     line_seed: int | None,
     person_rate: float,
+    batch: bool = True,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         probe = SyntheticLine("x", SyntheticSource(type="synthetic"), realtime=False)
@@ -119,6 +164,7 @@ def run_scenario(
                 "node": {"node_id": "bench-node", "site_id": "plant", "line_id": "line", "data_dir": tmp},
                 "cameras": cams,
                 "metrics": {"enabled": False},
+                "inference": {"batch_across_cameras": batch},
             }
         )
         server = MemoryIngestServer()
@@ -138,12 +184,25 @@ def run_scenario(
         start = {k: (s.frames_inspected, s.frames_dropped) for k, s in node.stats.items()}
         ev0 = (node.gate.stored, node.gate.dropped, dict(node.gate.dropped_by_category))
         load0 = os.getloadavg()[0]
+        cpu0 = os.times()
         time.sleep(seconds)
+        cpu1 = os.times()
         end = {k: (s.frames_inspected, s.frames_dropped) for k, s in node.stats.items()}
         load1 = os.getloadavg()[0]
         e2e = np.concatenate([np.fromiter(s.end_to_end._samples, float) for s in node.stats.values()])
         shed = {k: v - ev0[2][k] for k, v in node.gate.dropped_by_category.items()}
         stored_after_run = node.gate.stored - ev0[0]
+        # End the cameras' streams (the line stops), let the parts in view close and the evidence
+        # writer drain its queue, then stop: what a node that keeps running would store. Evidence
+        # still queued after 60 s is abandoned at shutdown and counted apart from what was shed.
+        for worker in node.workers:
+            if isinstance(worker, CaptureWorker) and isinstance(worker.source, SyntheticLine):
+                worker.source.max_frames = 0
+        drain_started = time.monotonic()
+        time.sleep(2.0)  # the parts in view close after the camera's idle time
+        while len(node.gate.queue) and time.monotonic() - drain_started < 60:
+            time.sleep(0.2)
+        drain_s = time.monotonic() - drain_started
         node.stop_event.set()
         for worker in node.workers:
             if worker.name.startswith(("capture-", "inspect-")):
@@ -169,12 +228,34 @@ def run_scenario(
                 {(i.camera_id, i.part_id) for i in server.items.values() if isinstance(i, InspectionEvent)}
             ),
             "load_avg_1m": [round(load0, 1), round(load1, 1)],
+            "batching": batch,
+            # CPU the whole node used per inspected frame (all its threads, redaction included):
+            # the work, as opposed to the wall-clock rate the neighbours' load also sets.
+            "cpu_ms_per_frame": round(
+                (cpu1.user + cpu1.system - cpu0.user - cpu0.system)
+                * 1000
+                / max(1, sum(end[k][0] - start[k][0] for k in end)),
+                1,
+            ),
+            "batch_sizes": _batch_sizes(node),
             "evidence_p99_ms": round(node.gate.latency.p99, 1),
+            "evidence_drain_s": round(drain_s, 1),
+            "evidence_abandoned_at_shutdown": node.gate.abandoned,
             "verdicts": {k: dict(s.verdicts) for k, s in node.stats.items()},
             "events_delivered": len(server.items),
         }
         node.close()
         return result
+
+
+def _batch_sizes(node: EdgeNode) -> dict[int, int]:
+    """How many batches of each size the cameras' shared runners ran (empty: no batching)."""
+    sizes: dict[int, int] = {}
+    for runner in node._batched.values():
+        if isinstance(runner, BatchingRunner):
+            for size, count in runner.stats.sizes.items():
+                sizes[size] = sizes.get(size, 0) + count
+    return dict(sorted(sizes.items()))
 
 
 def _storage_per_camera_day(result: dict[str, Any], parts_per_s: float) -> str:
@@ -218,6 +299,13 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
+        "--batching",
+        nargs="+",
+        type=lambda v: {"on": True, "off": False}[v],
+        default=[False, True],
+        help="several cameras: run without (off) and with (on) batching across cameras, in that order",
+    )
+    parser.add_argument(
         "--redactor",
         choices=["person", "fake"],
         default="person",
@@ -239,8 +327,20 @@ def main() -> None:
             f"cores: {len(os.sched_getaffinity(0))}  model: {model}  bare inference p50 {bare_p50:.2f} ms "
             f"p99 {bare_p99:.2f} ms"
         )
+        if max(args.cameras) > 1:
+            n = max(args.cameras)
+            rows = _shared_inference_fps(model, roi, n)
+            for row in rows:
+                base = row["unbatched"]
+                print(
+                    f"{n} threads on one session: "
+                    + ", ".join(
+                        f"{k} {v:.1f} frames/s (x{v / base:.2f})" for k, v in row.items() if k != "load"
+                    )
+                    + f"; load {row['load']:.1f}"
+                )
         results = []
-        for n in args.cameras:
+        for n, batch in [(c, b) for c in args.cameras for b in (args.batching if c > 1 else [True])]:
             r = run_scenario(
                 model,
                 n,
@@ -251,16 +351,22 @@ def main() -> None:
                 args.defect_rate,
                 args.line_seed,
                 args.person_rate,
+                batch,
             )
             r["bare_infer_p50_ms"] = round(bare_p50, 2)
             r["e2e_over_bare_p50"] = round(r["e2e_p50_ms"] / bare_p50, 1)
             results.append(r)
+            batching = f"batched {r['batch_sizes']}" if batch and n > 1 else "unbatched" if n > 1 else ""
             print(
-                f"{n} camera(s) @ {args.fps:g} fps offered: inspected {r['fps_per_camera']} fps, dropped "
-                f"{r['dropped_per_camera']}; end-to-end p50 {r['e2e_p50_ms']} ms p99 {r['e2e_p99_ms']} ms "
-                f"({r['e2e_over_bare_p50']}x bare inference); evidence stored {r['evidence_stored']} "
+                f"{n} camera(s) @ {args.fps:g} fps offered {batching}: inspected {r['fps_per_camera']} fps, "
+                f"dropped {r['dropped_per_camera']}; end-to-end p50 {r['e2e_p50_ms']} ms "
+                f"p99 {r['e2e_p99_ms']} ms ({r['e2e_over_bare_p50']}x bare inference); "
+                f"CPU {r['cpu_ms_per_frame']} ms per inspected frame; "
+                f"evidence stored {r['evidence_stored']} "
                 f"shed {r['evidence_shed_by_verdict']} p99 {r['evidence_p99_ms']} ms; failed parts "
-                f"{r['failed_parts']}, of them without evidence {r['failed_parts_without_evidence']}; "
+                f"{r['failed_parts']}, of them without evidence {r['failed_parts_without_evidence']} "
+                f"(queue drained {r['evidence_drain_s']} s after the line stopped, "
+                f"{r['evidence_abandoned_at_shutdown']} abandoned at shutdown); "
                 f"evidence {r['evidence_mean_kb']} KB each; load average {r['load_avg_1m']}"
             )
             print(

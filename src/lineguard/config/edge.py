@@ -482,6 +482,15 @@ class InferenceConfig(_Section):
         description="In order of preference; empty = automatic (an available GPU runtime, else the CPU).",
     )
     threads: int = Field(default=1, ge=1, le=64, description="Intra-op threads per model session.")
+    batch_across_cameras: bool = Field(
+        default=False,
+        title="Batch inference across cameras",
+        description=(
+            "Cameras on the same package score their concurrent frames as one batch (never waits "
+            "for a batch to fill). Off by default: on a 2-core CPU node it measured no reliable gain "
+            "(docs/benchmarks.md, § Evidence under load); meant for accelerators."
+        ),
+    )
 
 
 class MetricsConfig(_Section):

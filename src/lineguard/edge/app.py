@@ -40,7 +40,7 @@ from lineguard.edge.housekeeping import Housekeeping
 from lineguard.edge.infer import ModelCache
 from lineguard.edge.infer.loader import load_runner
 from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transport
-from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker, InspectWorker
+from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker, InspectWorker, batching
 from lineguard.edge.redact import Redactor
 from lineguard.edge.stages import build_stages
 from lineguard.edge.workers import LatestQueue, Worker
@@ -102,6 +102,8 @@ class EdgeNode:
         self.workers: list[Worker] = []
         self.stats: dict[str, CameraStats] = {c.camera_id: CameraStats(c.camera_id) for c in config.cameras}
         self._runners = runners or {}
+        #: One batching runner per package shared by several cameras (edge/pipeline/batching.py).
+        self._batched: dict[Path, ModelRunner] = {}
         self._sources = sources or {}
         self.models = ModelCache(threads=config.inference.threads, providers=config.inference.providers)
         self.outbox = Outbox(self.data_dir / "outbox" / "outbox.db", fsync=config.outbox.fsync)
@@ -155,10 +157,21 @@ class EdgeNode:
             self._metrics_server, self.metrics_port = serve_metrics(self, cfg.host, cfg.port)
             log.info("metrics on http://%s:%d/metrics", cfg.host, self.metrics_port)
 
+    def _shared_runner(self, camera: CameraConfig) -> ModelRunner:
+        """The package's runner, batched across the cameras that share it (when configured)."""
+        runner = self.models.get(camera.model)
+        if not self.config.inference.batch_across_cameras:
+            return runner
+        key = camera.model.resolve()
+        if key not in self._batched:
+            sharing = sum(c.model.resolve() == key for c in self.config.cameras)
+            self._batched[key] = batching(runner, cameras=sharing)
+        return self._batched[key]
+
     def _start_camera(self, camera: CameraConfig) -> None:
         stats = self.stats[camera.camera_id]
         try:
-            runner = self._runners.get(camera.camera_id) or self.models.get(camera.model)
+            runner = self._runners.get(camera.camera_id) or self._shared_runner(camera)
         except ModelError as exc:
             stats.state, stats.last_error = SourceState.FAILED.value, f"model: {exc.message}"
             log.error("camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400

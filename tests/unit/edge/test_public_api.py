@@ -62,7 +62,14 @@ EXPORTS = {
     "lineguard.edge.workers": {"LatestQueue", "Worker"},
     "lineguard.edge.evidence.gate": {"EvidenceGate", "EvidenceWriter"},
     "lineguard.edge.preprocess": {"FrameCheck", "crop_roi"},
-    "lineguard.edge.pipeline": {"Arrival", "CameraStats", "CaptureWorker", "InspectWorker"},
+    "lineguard.edge.pipeline": {
+        "Arrival",
+        "BatchingRunner",
+        "CameraStats",
+        "CaptureWorker",
+        "InspectWorker",
+        "batching",
+    },
     "lineguard.edge.labels": {
         "CodeRead",
         "CodeReader",
