@@ -297,6 +297,17 @@ def test_no_cycles_between_domains() -> None:
     assert cycle is None, "server domains import each other in a cycle: " + " → ".join(cycle or [])
 
 
+def test_spc_statistics_are_pure_and_ingest_reaches_measurements_through_its_front() -> None:
+    """``server/measurements/spc.py`` is arithmetic only (testable without a database), and
+    ingest hands measurements over through the domain's front, never its tables."""
+    spc = ast.parse((SERVER / "measurements" / "spc.py").read_text(encoding="utf-8"))
+    allowed = {"__future__", "math", "collections", "dataclasses"}
+    assert {module.split(".")[0] for module, _ in _imports(spc)} <= allowed
+    ingest = ast.parse((SERVER / "ingest" / "service.py").read_text(encoding="utf-8"))
+    taken = {(domain, name) for domain, name, _ in server_references(ingest) if domain == "measurements"}
+    assert taken == {("measurements", "record_measurements")}
+
+
 def test_the_rules_catch_what_they_are_for() -> None:
     """The checks above fail on the patterns they forbid (so an empty result means something)."""
     code = (

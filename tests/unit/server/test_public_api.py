@@ -42,6 +42,9 @@ PUBLIC = {
         "parse_file", "plant_category", "read_action", "readable_condition", "record_readable", "tokens",
         "upsert_records",
     ],
+    "lineguard.server.measurements": [
+        "SPC_DRIFT", "MeasurementRow", "control_chart", "list_characteristics", "record_measurements",
+    ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
         "maybe_renew", "needs_renewal", "node_ssl_context", "renew",

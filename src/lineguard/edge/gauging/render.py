@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
-Shape = Callable[[Floats, Floats], Floats]
+#: ``shape(x_mm, y_mm, footprint_mm)`` → coverage in [0, 1] of each sample (its footprint: the
+#: plane distance between two samples, for edges drawn with sub-sample precision).
+Shape = Callable[[Floats, Floats, float], Floats]
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ def _render(
     w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
     px = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
     py = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
-    inside = shape(px, py).astype(np.float32)
+    footprint = pose.tvec[2] / camera.focal_px / supersample
+    inside = shape(px, py, footprint).astype(np.float32)
     # The lens blurs the scene, then each pixel integrates the light falling on it: blur at
     # the sub-pixel grid first (which also smooths away the grid's own stair-steps), then
     # average each pixel's samples.
@@ -168,7 +171,7 @@ def _board_shape(columns: int, rows: int, square_mm: float) -> Shape:
     """A checkerboard with ``columns`` x ``rows`` inner corners, origin at the first inner corner,
     and a one-square white margin (the detector needs it)."""
 
-    def shape(px: Floats, py: Floats) -> Floats:
+    def shape(px: Floats, py: Floats, _footprint: float) -> Floats:
         i = np.floor(px / square_mm)
         j = np.floor(py / square_mm)
         on_board = (i >= -1) & (i <= columns - 1) & (j >= -1) & (j <= rows - 1)
@@ -212,7 +215,7 @@ def render_board(
     square_mm: float = 10.0,
     lighting: Lighting | None = None,
     seed: int = 0,
-    supersample: int = 4,
+    supersample: int = 3,
 ) -> Frame:
     light = lighting or Lighting(background=30.0, part=220.0, blur_sigma_px=0.7, noise_sigma=1.5)
     return _render(
@@ -256,14 +259,16 @@ class BracketTruth:
         cos, sin = math.cos(math.radians(self.angle_deg)), math.sin(math.radians(self.angle_deg))
         ox, oy = self.at_mm
 
-        def shape(px: Floats, py: Floats) -> Floats:
+        def shape(px: Floats, py: Floats, footprint: float) -> Floats:
             dx, dy = px - ox, py - oy
             u, v = cos * dx + sin * dy, -sin * dx + cos * dy  # plane → part coordinates
             bottom = self.height_mm + self.bottom_bow_mm * np.sin(np.pi * np.clip(u / self.width_mm, 0, 1))
-            plate = (u >= 0) & (u <= self.width_mm) & (v >= 0) & (v <= bottom)
+            # Signed distance to the plate's outline (negative inside), then the holes cut out;
+            # coverage ramps across one sample, so an edge sits where it is, not on a sample row.
+            outside = np.maximum(np.maximum(-u, u - self.width_mm), np.maximum(-v, v - bottom))
             for cx, cy, diameter in self.holes.values():
-                plate &= (u - cx) ** 2 + (v - cy) ** 2 > (diameter / 2) ** 2
-            return plate.astype(np.float64)
+                outside = np.maximum(outside, diameter / 2 - np.hypot(u - cx, v - cy))
+            return np.asarray(np.clip(0.5 - outside / footprint, 0.0, 1.0), np.float64)
 
         return shape
 
@@ -279,7 +284,7 @@ def render_bracket(
     pose: PlanePose | None = None,
     lighting: Lighting | None = None,
     seed: int = 0,
-    supersample: int = 4,
+    supersample: int = 3,
 ) -> Frame:
     """The bracket on the part plane (by default square to the camera at 300 mm)."""
     plane = pose or PART_PLANE

@@ -69,6 +69,7 @@ from lineguard.server.ingest.rows import (
 )
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.keystore import staged_sealer
+from lineguard.server.measurements import record_measurements
 from lineguard.server.nodes import NodeIdentity
 from lineguard.server.review import ALERT, PART_VERDICT, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
@@ -263,6 +264,9 @@ def ingest_batch(
                 _propose_uncertain_parts(session, node, new_parts, audit, now)
             elif model is InspectionEventRow:
                 new_events = [e for e in unique if e.idempotency_key in inserted]
+            elif model is StageResultRow:
+                new_results = [r for r in unique if r.idempotency_key in inserted]
+                record_measurements(session, node_id=node.node_id, results=new_results, audit=audit, now=now)
             elif model is AlertRow:
                 _propose_alerts(
                     session, node, [a for a in unique if a.idempotency_key in inserted], audit, now

@@ -1,0 +1,132 @@
+"""The SPC routes through the real app (SQLite and PostgreSQL): the chart, line scoping, the
+drift review items, and who may act on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lineguard.contracts.stages import StageResult
+from lineguard.server.auth import Role
+from lineguard.server.auth.dependencies import CSRF_HEADER
+from lineguard.server.measurements import record_measurements
+from tests.unit.server.auth.harness import AuthHarness, running_harness
+
+CHART = "/api/v1/spc/chart"
+
+
+def _result(h: AuthHarness, i: int, line: str, value: float) -> StageResult:
+    return StageResult.model_validate(
+        {
+            "result_id": f"stg-{line}-{i}",
+            "idempotency_key": f"n1:stg-{line}-{i}",
+            "node_id": "n1",
+            "site_id": h.runtime.site,
+            "line_id": line,
+            "station_id": "st-10",
+            "camera_id": "cam-1",
+            "stage": "gauge",
+            "kind": "gauging",
+            "frame_id": i,
+            "captured_at": (h.clock.now - timedelta(hours=1) + timedelta(seconds=i)).isoformat(),
+            "verdict": "pass",
+            "measurements": [
+                {
+                    "characteristic": "hole_pitch",
+                    "value": value,
+                    "uncertainty": 0.003,
+                    "unit": "mm",
+                    "nominal": 40.0,
+                    "lower_limit": 39.85,
+                    "upper_limit": 40.15,
+                }
+            ],
+            "latency_ms": 3.0,
+        }
+    )
+
+
+@pytest.fixture
+def h(db_url: str, tmp_path: Path) -> Iterator[AuthHarness]:
+    rng = np.random.default_rng(11)
+    values = [40.0 + rng.normal(0, 0.01) for _ in range(100)]
+    values += [40.0 + 0.03 + rng.normal(0, 0.01) for _ in range(60)]  # a shift, all in tolerance
+    with running_harness(db_url, tmp_path / "server") as harness:
+        with harness.context.sessions() as s:
+            for line in ("line-1", "line-2"):
+                results = [_result(harness, i, line, float(v)) for i, v in enumerate(values)]
+                for start in range(0, len(results), 40):
+                    record_measurements(
+                        s,
+                        node_id="n1",
+                        results=results[start : start + 40],
+                        audit=harness.trail,
+                        now=harness.clock.now,
+                    )
+            s.commit()
+        yield harness
+
+
+def test_the_chart_shows_limits_capability_and_the_rules_that_fired(h: AuthHarness) -> None:
+    h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    r = h.client.get(
+        CHART, params={"line_id": "line-1", "station_id": "st-10", "characteristic": "hole_pitch"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["measurements"], body["subgroup_size"], body["baseline_subgroups"]) == (160, 5, 20)
+    assert len(body["subgroups"]) == 32
+    assert body["centre"] == pytest.approx(40.0, abs=0.005)
+    assert body["lcl"] < body["centre"] < body["ucl"] and body["cpk"] <= body["cp"]
+    assert body["rule_hits"] and {hit["side"] for hit in body["rule_hits"]} == {"above"}
+    assert h.trail.names()[-1] == "access.inspection_read"
+    listed = h.client.get("/api/v1/spc/characteristics").json()
+    assert [(c["line_id"], c["characteristic"], c["measurements"]) for c in listed] == [
+        ("line-1", "hole_pitch", 160),
+        ("line-2", "hole_pitch", 160),
+    ]
+    missing = h.client.get(
+        CHART, params={"line_id": "line-1", "station_id": "st-10", "characteristic": "nope"}
+    )
+    assert missing.status_code == 404
+    bad = h.client.get(CHART, params={"line_id": "line 1!", "station_id": "st-10", "characteristic": "x"})
+    assert bad.status_code == 422
+
+
+def test_a_person_sees_only_the_lines_they_are_granted(h: AuthHarness) -> None:
+    h.sign_in(h.add_person("lina", [Role.QUALITY_ENGINEER], lines=["line-2"]))
+    listed = h.client.get("/api/v1/spc/characteristics").json()
+    assert {c["line_id"] for c in listed} == {"line-2"}
+    refused = h.client.get(
+        CHART, params={"line_id": "line-1", "station_id": "st-10", "characteristic": "hole_pitch"}
+    )
+    assert refused.status_code == 403
+    items = h.client.get("/api/v1/reviews/spc_drift").json()
+    assert items and {i["line_id"] for i in items} == {"line-2"}
+
+
+def test_drift_items_are_approved_by_quality_and_only_acknowledged_by_maintenance(h: AuthHarness) -> None:
+    csrf = h.sign_in(h.add_person("toni", [Role.MAINTENANCE_TECHNICIAN], mfa=False))
+    item = h.client.get("/api/v1/reviews/spc_drift", params={"line_id": "line-1"}).json()[0]
+    assert item["ai_proposal"]["characteristic"] == "hole_pitch"
+    url = f"/api/v1/reviews/spc_drift/{item['subject_id']}"
+    ack = h.client.post(f"{url}/acknowledge", json={"version": 1}, headers={CSRF_HEADER: csrf})
+    assert ack.status_code == 200, ack.text
+    refused = h.client.post(
+        f"{url}/decide", json={"version": 2, "decision": "approve"}, headers={CSRF_HEADER: csrf}
+    )
+    assert refused.status_code == 403
+    csrf = h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    edit = {
+        "version": 2,
+        "decision": "edit",
+        "reason": "the reamer is worn",
+        "changes": {"action": "change the reamer"},
+    }
+    done = h.client.post(f"{url}/decide", json=edit, headers={CSRF_HEADER: csrf})
+    assert done.status_code == 200, done.text
+    assert done.json()["item"]["human_outcome"]["action"] == "change the reamer"
