@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "governance": ("lineguard.cli.governance_cmd", "governance"),
     "integrations": ("lineguard.cli.integrations_cmd", "integrations"),
     "data": ("lineguard.cli.data_cmd", "data"),
+    "ask": ("lineguard.cli.ask_cmd", "ask"),
 }
 
 EXIT_USER_ERROR = 2

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lineguard.config.assistant import AssistantConfig
 from lineguard.config.egress import EgressConfig
 from lineguard.config.erp import TrytonErpConfig
 from lineguard.config.governance import GovernanceConfig
@@ -15,6 +16,7 @@ from lineguard.config.integrations import IntegrationsConfig
 from lineguard.config.secrets import SecretRef
 
 __all__ = [
+    "AssistantConfig",
     "AuthConfig",
     "DashboardConfig",
     "DatabaseConfig",
@@ -173,6 +175,9 @@ class RetentionConfig(_Section):
     alerts_days: int = Field(default=365, ge=1, le=36_500)
     evidence_refs_days: int = Field(default=90, ge=1, le=36_500)
     plant_data_days: int = Field(default=730, ge=1, le=36_500)
+    assistant_questions_days: int = Field(
+        default=180, ge=1, le=36_500, description="Questions asked of the assistant and its answers (sealed)."
+    )
     user_sessions_days: int = Field(default=30, ge=1, le=36_500)
     audit_log_days: int = Field(
         default=2555, ge=365, le=36_500, description="Audit records are kept at least one year."
@@ -264,3 +269,4 @@ class ServerConfig(_Section):
     erp: TrytonErpConfig | None = Field(
         default=None, description="The ERP that `lineguard data sync erp` reads plant data from."
     )
+    assistant: AssistantConfig = AssistantConfig()

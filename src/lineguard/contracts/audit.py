@@ -28,6 +28,7 @@ __all__ = [
     "AccessReviewSignedOff",
     "AccessReviewStarted",
     "AccountLocked",
+    "AiQuestionAnswered",
     "AiRecommendationDecided",
     "AiRecommendationMade",
     "ApiTokenIssued",
@@ -423,6 +424,23 @@ class AiRecommendationMade(AuditEvent):
     recommendation_id: Ident
     kind: Ident
     subject: Text
+
+
+class AiQuestionAnswered(AuditEvent):
+    """A person asked the plant assistant a question: in which workflow, within which
+    effective scope, which records the answer cites, which answerer (and version) wrote
+    it, and the SHA-256 of the answer text. The question and the answer themselves are
+    sealed in ``assistant_questions`` under ``question_id``, never in the log."""
+
+    event_name: ClassVar[str] = "ai.question"
+    question_id: Ident
+    workflow: Ident
+    scope: Text
+    cited: tuple[Ident, ...] = Field(default=(), max_length=200)
+    answerer: Ident
+    answerer_version: Ident
+    answer_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    refused: bool = False
 
 
 class FieldChange(BaseModel):

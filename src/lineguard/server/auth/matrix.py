@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lineguard.config.assistant import DEFAULT_WORKFLOWS
 from lineguard.server.auth.catalog import ACTIONS, CATEGORIES, ROLES, Action, Category, Role
 from lineguard.server.auth.engine import Grant, PolicyEngine, Subject, Target
 
@@ -123,7 +124,36 @@ def render_markdown(matrix: Matrix, policy_text: str) -> str:
     out += [f"- `{a}`" for a in needs_mfa]
     out += ["", "## Guarantees no grant can override (Cedar `forbid` policies)", ""]
     out += [f"- {g}" for g in _guarantees(policy_text)]
+    out += _assistant_workflows(matrix, roles)
     return "\n".join(out) + "\n"
+
+
+def _assistant_workflows(matrix: Matrix, roles: list[Role]) -> list[str]:
+    """The shipped assistant workflows: who may use each, and which of its categories each
+    role's grants then reach (``POST /api/v1/assistant/ask``; docs/assistant.md)."""
+    out = [
+        "",
+        "## Plant assistant workflows (`POST /api/v1/assistant/ask`)",
+        "",
+        "Any signed-in person may call the route; what it answers from is the workflow's categories",
+        "∩ the person's `<category>.read` grants (this matrix) ∩ the question's line filter, decided",
+        "before retrieval. A workflow not granted to the person is refused (403). Cells: the",
+        "categories a role reaches in the workflow (defaults; `assistant.workflows` in server.yaml",
+        "replaces them).",
+        "",
+        "| workflow | categories | " + " | ".join(f"`{r}`" for r in roles) + " |",
+        "| --- | --- |" + " --- |" * len(roles),
+    ]
+    for flow in DEFAULT_WORKFLOWS:
+        cells = []
+        for role in roles:
+            if role.value not in flow.roles:
+                cells.append("—")
+                continue
+            reach = [c for c in flow.categories if matrix.allowed[(role, Action(f"{c}.read"))]]
+            cells.append(", ".join(f"`{c}`" for c in reach) or "(none)")
+        out.append(f"| `{flow.name}` | {', '.join(flow.categories)} | " + " | ".join(cells) + " |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

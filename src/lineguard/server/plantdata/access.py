@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy.orm import aliased
 
 from lineguard.server.auth import CATEGORIES, Category, Target
 from lineguard.server.plantdata.labels import Scope
@@ -55,22 +56,26 @@ def cedar_targets(site: str, category: Category, scope: Scope) -> list[Target]:
 
 
 def _outside(lines: frozenset[str]) -> ColumnElement[bool]:
-    """The record has a line outside ``lines``."""
+    """The record has a line outside ``lines``.
+
+    The subquery reads its own alias of ``plant_record_lines`` and correlates only to
+    ``plant_records``, so it stays correct inside a query that joins the lines table.
+    """
+    own = aliased(PlantRecordLineRow)
     return exists(
-        select(PlantRecordLineRow.line_id).where(
-            PlantRecordLineRow.record_id == PlantRecordRow.record_id,
-            PlantRecordLineRow.line_id.not_in(sorted(lines)),
-        )
+        select(own.line_id)
+        .where(own.record_id == PlantRecordRow.record_id, own.line_id.not_in(sorted(lines)))
+        .correlate(PlantRecordRow)
     )
 
 
 def _touches(lines: frozenset[str]) -> ColumnElement[bool]:
-    """The record has a line in ``lines``."""
+    """The record has a line in ``lines`` (an alias, as in :func:`_outside`)."""
+    own = aliased(PlantRecordLineRow)
     return exists(
-        select(PlantRecordLineRow.line_id).where(
-            PlantRecordLineRow.record_id == PlantRecordRow.record_id,
-            PlantRecordLineRow.line_id.in_(sorted(lines)),
-        )
+        select(own.line_id)
+        .where(own.record_id == PlantRecordRow.record_id, own.line_id.in_(sorted(lines)))
+        .correlate(PlantRecordRow)
     )
 
 

@@ -153,3 +153,16 @@ register(
         "change; their lines and index terms go with them.",
     )
 )
+register(
+    RetentionCategory(
+        name="assistant_questions",
+        table="assistant_questions",
+        time_column="asked_at",
+        hold_column="question_id",
+        days=lambda r: r.assistant_questions_days,
+        object_id_columns=("question_id",),
+        sealed_category="assistant_questions",
+        description="Questions asked of the plant assistant and its answers (sealed; lineguard.server.assistant); "
+        "the ai.question audit entries stay with the audit log.",
+    )
+)

@@ -11,6 +11,7 @@ const LABELS = {
   alerts_days: "Alerts",
   evidence_refs_days: "Evidence references",
   plant_data_days: "Plant data",
+  assistant_questions_days: "Assistant questions and answers",
   user_sessions_days: "Sign-in sessions",
   audit_log_days: "Audit log (at least 365)",
 };
