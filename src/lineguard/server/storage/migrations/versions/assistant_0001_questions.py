@@ -1,7 +1,7 @@
 """Assistant: every question asked, its answer sealed, under its own retention.
 
 Revision ID: assistant_0001
-Revises: plantdata_0001
+Revises: measurements_0001
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "assistant_0001"
-down_revision = "plantdata_0001"
+down_revision = "measurements_0001"
 branch_labels = None
 depends_on = None
 
