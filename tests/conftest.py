@@ -38,9 +38,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'lineguard.db'}"
         return
+    yield from _fresh_postgres_database(request.getfixturevalue("postgres_base_url"))
+
+
+@pytest.fixture
+def postgres_url(postgres_base_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database: what several server replicas share (they need one)."""
+    yield from _fresh_postgres_database(postgres_base_url)
+
+
+def _fresh_postgres_database(base: str) -> Iterator[str]:
     import psycopg
 
-    base = request.getfixturevalue("postgres_base_url")
     name = f"t_{uuid7().hex[:24]}"
     plain = base.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:

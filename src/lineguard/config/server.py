@@ -44,6 +44,13 @@ class HttpConfig(_Section):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes sharing the port (use the number of cores)."
     )
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Servers behind one load balancer on one PostgreSQL, this one included "
+        "(docs/deployment.md); more than 1 needs database.url on PostgreSQL.",
+    )
 
 
 class DatabaseConfig(_Section):
@@ -270,3 +277,14 @@ class ServerConfig(_Section):
         default=None, description="The ERP that `lineguard data sync erp` reads plant data from."
     )
     assistant: AssistantConfig = AssistantConfig()
+
+    @model_validator(mode="after")
+    def _replicas_share_postgresql(self) -> ServerConfig:
+        url = self.database.url or ""
+        if self.http.replicas > 1 and not url.startswith("postgresql"):
+            msg = (
+                f"http.replicas is {self.http.replicas}, but replicas share one database and "
+                "coordinate through PostgreSQL: set database.url to a postgresql:// URL"
+            )
+            raise ValueError(msg)
+        return self

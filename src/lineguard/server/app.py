@@ -46,7 +46,7 @@ from lineguard.server.once import Once
 from lineguard.server.pki import PlantCa
 from lineguard.server.protection import default_audit, default_sealer
 from lineguard.server.registry import Registry
-from lineguard.server.storage import open_engine, session_factory, upgrade_to_head
+from lineguard.server.storage import Leadership, open_engine, session_factory, upgrade_to_head
 
 __all__ = ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "domain_modules"]
 
@@ -127,6 +127,7 @@ def create_app(
         evidence_views=EvidenceViewsState(),
         checkpoints=Checkpoints(),
         live=LiveSettings(),
+        leadership=Leadership(engine, settings.data_dir),
     )
     domain_lifespans: list[LifespanHook] = [
         m.lifespan for m in domain_modules("scheduled") if callable(getattr(m, "lifespan", None))
@@ -137,6 +138,7 @@ def create_app(
         refuse_undeclared_routes(app)  # also those mounted after create_app returned
         upgrade_to_head(context.engine)
         async with AsyncExitStack() as stack:
+            stack.callback(context.leadership.release)  # after every duty has stopped
             for hook in [*domain_lifespans, *lifespan_hooks]:
                 await stack.enter_async_context(hook(app))
             yield

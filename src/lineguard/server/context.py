@@ -24,6 +24,7 @@ from lineguard.config.server import ServerConfig
 from lineguard.contracts.audit import AuditEvent
 from lineguard.server.egress import EgressGate
 from lineguard.server.once import Once
+from lineguard.server.storage import Leadership
 
 if TYPE_CHECKING:  # the domains' state types; they import this module, not the reverse
     from lineguard.server.audit import Checkpoints
@@ -95,6 +96,8 @@ class ServerContext:
     live: LiveSettings
     #: CMMS connectors, their delivery queue and the MQTT publisher.
     integrations: IntegrationsState
+    #: Which singleton background duties this process runs (advisory locks across replicas).
+    leadership: Leadership
 
 
 def get_context(request: Request) -> ServerContext:

@@ -167,3 +167,14 @@ def test_evidence_keeps_the_roi_and_a_small_margin_by_default() -> None:
     assert (
         side.roi is None and side.evidence.full_frame and "framed tightly" in side.evidence.full_frame_purpose
     )
+
+
+def test_replicas_need_postgresql(tmp_path: Path) -> None:
+    base = {"kind": "server", "site_id": "plant-a", "data_dir": str(tmp_path / "d"), "http": {"replicas": 2}}
+    details = errors_for(write(tmp_path, base))
+    assert len(details) == 1
+    assert "http.replicas is 2" in details[0] and "postgresql://" in details[0]
+    base["database"] = {
+        "url": "postgresql://lineguard@/lineguard?host=db1.plant.test:5432&host=db2.plant.test:5432"
+    }
+    assert load_server_config(write(tmp_path, base)).http.replicas == 2

@@ -10,7 +10,9 @@ must verify exports (auditors, the SIEM), who then need nothing else from the se
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -90,8 +92,20 @@ class AuditSigner:
 
         Its data key lives in a small store beside it (``signing-key.keys.db``), so the
         key opens the same way whichever envelope the server uses for its data, and
-        ``lineguard keys rotate`` re-wraps it with everything else.
+        ``lineguard keys rotate`` re-wraps it with everything else. Replicas sharing one
+        ``data_dir`` that start together take turns on a ``flock``: one creates the key, the
+        others open it (two keys would make each other's checkpoints unverifiable).
         """
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(directory / "signing-key.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return cls._load_or_create_locked(directory, keys)
+        finally:
+            os.close(fd)  # drops the flock
+
+    @classmethod
+    def _load_or_create_locked(cls, directory: Path, keys: KekProvider) -> AuditSigner:
         envelope = Envelope(keys, SqliteDataKeyStore(signer_key_store_path(directory)))
         sealed_path = directory / "signing-key.sealed"
         if sealed_path.exists():

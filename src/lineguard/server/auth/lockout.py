@@ -9,22 +9,24 @@ locks, answers and costs exactly like a real one: neither the status code nor th
 tells which names exist. Locking per source means an attacker elsewhere cannot keep a
 person locked out. The state lives in ``auth_login_locks``, so it holds across restarts
 and workers. A **source address** may try at most ``per_minute`` sign-ins per minute
-whatever the account (sliding window, in memory, per process): that slows a spray of
-one password over many accounts, which lockout cannot see.
+whatever the account (sliding window): that slows a spray of one password over many
+accounts, which lockout cannot see. Both are kept in the database (``auth_login_locks``,
+``auth_signin_attempts``) and updated under a per-key ``storage.transaction_lock``, so
+every worker and every replica counts the same attempts: two replicas behind a load
+balancer neither double an attacker's budget nor lose a failure to a concurrent one.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import RateLimitedError
-from lineguard.server.auth.models import LoginLock
+from lineguard.server.auth.models import LoginLock, SignInAttempt
+from lineguard.server.storage import transaction_lock
 
 __all__ = [
     "AddressRateLimiter",
@@ -91,7 +93,12 @@ def _source_key(source: str | None) -> str:
     return (source or "unknown")[:64]
 
 
-def load_lock(session: Session, *, account: str, source: str | None) -> LockoutState:
+def load_lock(
+    session: Session, *, account: str, source: str | None, for_update: bool = False
+) -> LockoutState:
+    """The pair's state; ``for_update``: hold it until the transaction ends (a failure to count)."""
+    if for_update:
+        transaction_lock(session, f"signin-lock:{account}:{_source_key(source)}")
     row = session.get(LoginLock, (account, _source_key(source)))
     if row is None:
         return LockoutState()
@@ -130,25 +137,38 @@ def locked_until(session: Session, *, account: str, now: datetime) -> datetime |
 
 
 class AddressRateLimiter:
-    """At most ``per_minute`` attempts per source address in any 60-second window."""
+    """At most ``per_minute`` attempts per source address in any 60-second window.
 
-    def __init__(self, per_minute: int, *, max_addresses: int = 100_000) -> None:
+    Counted in ``auth_signin_attempts`` in a short transaction of its own (committed
+    before the password is even checked, so a failing request still counts), under a
+    per-address lock so two replicas cannot both let the last allowed attempt through.
+    A refused attempt is not recorded: the window frees up a minute after the allowed ones.
+    """
+
+    def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._max_addresses = max_addresses
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def hit(self, address: str, *, now_s: float) -> None:
-        """Count one attempt from ``address``; raise :class:`RateLimitedError` over the limit."""
-        with self._lock:
-            window = self._seen.get(address)
-            if window is None:
-                if len(self._seen) >= self._max_addresses:
-                    self._seen.clear()  # bounded memory under an address-spraying flood
-                window = self._seen.setdefault(address, deque())
-            while window and window[0] <= now_s - 60:
-                window.popleft()
-            if len(window) >= self.per_minute:
+    def hit(self, bind: Engine | Connection, address: str, *, now: datetime) -> None:
+        """Count one attempt from ``address``; raise :class:`TooManyAttemptsError` over the limit."""
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        source, window_start = _source_key(address), now - timedelta(seconds=60)
+        with engine.begin() as connection:
+            transaction_lock(connection, f"signin-rate:{source}")
+            at = SignInAttempt.attempted_at
+            connection.execute(delete(SignInAttempt).where(at <= window_start))
+            recent = connection.scalars(
+                select(at)
+                .where(SignInAttempt.source == source, at > window_start)
+                .order_by(at)
+                .limit(self.per_minute)
+            ).all()
+            if len(recent) >= self.per_minute:
                 msg = f"too many sign-in attempts from {address}: at most {self.per_minute} per minute"
-                raise TooManyAttemptsError(msg, retry_after_s=60 - (now_s - window[0]))
-            window.append(now_s)
+                wait = 60 - (now - _aware(recent[0], now)).total_seconds()
+                raise TooManyAttemptsError(msg, retry_after_s=max(wait, 0.001))
+            connection.execute(insert(SignInAttempt).values(source=source, attempted_at=now))
+
+
+def _aware(moment: datetime, like: datetime) -> datetime:
+    """Core rows of a ``UtcDateTime`` column come back aware; a naive one is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=like.tzinfo)

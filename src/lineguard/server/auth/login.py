@@ -92,7 +92,7 @@ def record_failure(
 ) -> None:
     """Count a failed attempt on (account name, source); lock that pair at the threshold."""
     now, account = runtime.now(), account_key(username)
-    state = load_lock(session, account=account, source=source)
+    state = load_lock(session, account=account, source=source, for_update=True)
     after = runtime.lockout.after_failure(state, now=now)
     save_lock(session, account=account, source=source, state=after, now=now)
     if after.lockouts > state.lockouts and after.locked_until is not None:
@@ -138,7 +138,7 @@ def login(
     """Check the password; commit the outcome (failures too) and return the new session."""
     now = runtime.now()
     try:
-        runtime.limiter.hit(source or "unknown", now_s=now.timestamp())
+        runtime.limiter.hit(session.get_bind(), source or "unknown", now=now)
     except TooManyAttemptsError:
         event = LoginFailed(username=username[:64] or "-", reason="rate_limited", source_ip=source)
         audit(session, event, actor="system:login")

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime, utcnow
 
-__all__ = ["ApiToken", "BrowserSession", "LoginLock", "RoleGrant", "User"]
+__all__ = ["ApiToken", "BrowserSession", "LoginLock", "RoleGrant", "SignInAttempt", "User"]
 
 
 class User(Base):
@@ -65,6 +65,21 @@ class LoginLock(Base):
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt from a source address, kept a minute: the per-address rate limit.
+
+    In the database rather than in a process's memory, so every worker and every replica
+    counts the same attempts (``lockout.AddressRateLimiter``).
+    """
+
+    __tablename__ = "auth_signin_attempts"
+    __table_args__ = (Index(None, "source", "attempted_at"), Index(None, "attempted_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RoleGrant(Base):

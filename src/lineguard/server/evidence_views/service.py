@@ -73,11 +73,12 @@ _REPLY = TypeAdapter(EvidenceReply)
 def open_view(*, access: Access, row: InspectionEventRow) -> tuple[View, bool]:
     """Queue a request for ``row``'s evidence; returns the view and whether the node polls."""
     context = access.context
-    workers = context.settings.http.workers
-    if workers > 1:
+    http = context.settings.http
+    if http.workers > 1 or http.replicas > 1:
         msg = (
-            "evidence images are relayed through the server's memory, which needs http.workers: 1; "
-            f"this server runs {workers} worker processes"
+            "evidence images are relayed through the server's memory, which needs one server "
+            f"process (http.workers: 1, http.replicas: 1); this server runs {http.workers} worker "
+            f"processes and is one of {http.replicas} replicas"
         )
         raise EvidenceViewUnavailableError(msg)
     if row.evidence_ref is None:

@@ -24,6 +24,7 @@ from lineguard.contracts.audit import ConfigChanged
 from lineguard.server.context import AuditHook
 from lineguard.server.governance.models import ConfigSnapshotRow
 from lineguard.server.governance.state import edge_config_paths, load_edge_configs
+from lineguard.server.storage import transaction_lock
 
 __all__ = ["CONFIG_ACTOR", "ConfigChange", "config_sources", "record_config_changes"]
 
@@ -57,7 +58,12 @@ def record_config_changes(
     session: Session, *, settings: ServerConfig, audit: AuditHook, actor: str = CONFIG_ACTOR,
     now: datetime | None = None,
 ) -> list[ConfigChange]:  # fmt: skip
-    """Audit what changed in each config file since it was last recorded; commit."""
+    """Audit what changed in each config file since it was last recorded; commit.
+
+    Replicas starting together take turns (``storage.transaction_lock``): one records a
+    change, the next finds the snapshot already current.
+    """
+    transaction_lock(session, "config-audit")
     moment = now or datetime.now(UTC)
     changes: list[ConfigChange] = []
     for source, config in config_sources(settings).items():

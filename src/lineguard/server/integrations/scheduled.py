@@ -16,12 +16,27 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from lineguard.server.background import background_task
-from lineguard.server.integrations.leadership import ProcessLeader
 from lineguard.server.integrations.mqtt import MqttPublisher
 from lineguard.server.integrations.state import IntegrationsState
+from lineguard.server.storage import Leadership
 
-__all__ = ["LEADER_RETRY_S", "delivery_loop", "lifespan", "mqtt_loop", "publish_loop", "recommend_loop"]
+__all__ = [
+    "LEADER_DUTY",
+    "LEADER_RETRY_S",
+    "RECOMMENDER_DUTY",
+    "delivery_loop",
+    "lifespan",
+    "mqtt_loop",
+    "publish_loop",
+    "recommend_loop",
+]
 
+#: One MQTT publisher per server, however many worker processes or replicas serve it:
+#: two publishers with the same ``client_id`` would take the broker session from each
+#: other in turn. The one leading this duty (``storage.Leadership``) publishes.
+LEADER_DUTY = "mqtt-publisher"
+#: The recommender follows a cursor over triggers: two replicas would propose twice.
+RECOMMENDER_DUTY = "work-order-recommender"
 #: How often a process that does not publish to MQTT checks whether it should take over.
 LEADER_RETRY_S = 5.0
 
@@ -53,12 +68,20 @@ async def publish_loop(publisher: MqttPublisher, interval_s: float) -> None:
             await asyncio.sleep(interval_s)
 
 
-async def recommend_loop(state: IntegrationsState, interval_s: float) -> None:
+async def recommend_loop(
+    state: IntegrationsState, interval_s: float, leadership: Leadership | None = None
+) -> None:
+    """A round every ``interval_s`` where this process leads :data:`RECOMMENDER_DUTY`.
+
+    Without ``leadership`` (tests of one process) every round runs.
+    """
     recommender = state.recommender
     assert recommender is not None  # noqa: S101 - the lifespan starts this loop only with one
     while True:
         await asyncio.sleep(interval_s)  # first round after one interval: start-up stays quiet
         try:
+            if leadership is not None and not await asyncio.to_thread(leadership.holds, RECOMMENDER_DUTY):
+                continue  # another replica recommends
             report = await asyncio.to_thread(recommender.run_once)
         except Exception:
             log.exception("work-order recommendation round failed; will retry")
@@ -67,10 +90,10 @@ async def recommend_loop(state: IntegrationsState, interval_s: float) -> None:
             state.wake.set()
 
 
-async def mqtt_loop(publisher: MqttPublisher, leader: ProcessLeader, interval_s: float) -> None:
-    """Publish while this process leads (:mod:`.leadership`); otherwise try again every few seconds."""
+async def mqtt_loop(publisher: MqttPublisher, leadership: Leadership, interval_s: float) -> None:
+    """Publish while this process leads :data:`LEADER_DUTY`; otherwise try again every few seconds."""
     try:
-        while not leader.try_acquire():
+        while not await asyncio.to_thread(leadership.holds, LEADER_DUTY):
             await asyncio.sleep(LEADER_RETRY_S)
         await asyncio.to_thread(publisher.start)
         try:
@@ -78,7 +101,7 @@ async def mqtt_loop(publisher: MqttPublisher, leader: ProcessLeader, interval_s:
         finally:
             await asyncio.to_thread(publisher.stop)
     finally:
-        leader.release()
+        leadership.release(LEADER_DUTY)
 
 
 @asynccontextmanager
@@ -88,7 +111,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.recommender is not None:
             interval = state.config.rules.interval_s
             await stack.enter_async_context(
-                background_task(recommend_loop(state, interval), name="recommend")
+                background_task(
+                    recommend_loop(state, interval, app.state.lineguard.leadership), name="recommend"
+                )
             )
         if state.connectors:
             await stack.enter_async_context(background_task(delivery_loop(state), name="cmms-delivery"))
@@ -96,7 +121,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.callback(state.wake.set)
         if state.mqtt is not None:
             interval = state.config.mqtt.publish_interval_s if state.config.mqtt else 1.0
-            leader = ProcessLeader(app.state.lineguard.settings.data_dir / "mqtt-publisher.lock")
-            loop = mqtt_loop(state.mqtt, leader, interval)
+            loop = mqtt_loop(state.mqtt, app.state.lineguard.leadership, interval)
             await stack.enter_async_context(background_task(loop, name="mqtt-publish"))
         yield

@@ -5,7 +5,9 @@ see expired metadata from a healthy server) and republishes ``trust/signers.json
 when a signing key was rotated or revoked on this host. Without the keyring
 passphrase the registry stays closed and the task logs why instead of stopping the
 server: the rest of the plant server does not depend on it. A server whose registry was
-never used has nothing to refresh.
+never used has nothing to refresh. With several replicas (sharing ``data_dir``) only the
+one leading the ``registry-refresh`` duty re-signs (``storage.Leadership``): two signers of
+the same role at once would race on its version number.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.registry.publisher import Registry
 
-__all__ = ["REFRESH_INTERVAL_S", "lifespan", "refresh_once"]
+__all__ = ["LEADER_DUTY", "REFRESH_INTERVAL_S", "lifespan", "refresh_once"]
+
+#: The name under which one replica leads the refresh.
+LEADER_DUTY = "registry-refresh"
 
 log = logging.getLogger(__name__)
 REFRESH_INTERVAL_S = 300.0
@@ -46,7 +51,8 @@ def refresh_once(context: ServerContext) -> list[str]:
 async def _loop(context: ServerContext) -> None:
     while True:
         try:
-            renewed = await asyncio.to_thread(refresh_once, context)
+            leading = await asyncio.to_thread(context.leadership.holds, LEADER_DUTY)
+            renewed = await asyncio.to_thread(refresh_once, context) if leading else []
             if renewed:
                 log.info("registry: re-signed %s", ", ".join(renewed))
         except LineGuardError as exc:

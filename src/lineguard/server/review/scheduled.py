@@ -5,6 +5,8 @@ A worker with an explicit lifecycle, started with the server (``create_app`` fin
 ``new`` ``review.escalate_after_minutes`` after they were raised, to the role
 ``review.escalate_to`` (``review.state_changed`` with step ``escalated``, actor
 ``system:review``). An item a person acknowledges meanwhile is skipped, not overwritten.
+With several replicas only the one leading the ``review-escalator`` duty escalates
+(``storage.Leadership``), so an item is escalated once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from lineguard.config.server import ReviewConfig
 from lineguard.server.context import AuditHook, ServerContext
 from lineguard.server.review.workflow import escalate_overdue
 
-__all__ = ["Escalator", "lifespan", "run_escalation"]
+__all__ = ["LEADER_DUTY", "Escalator", "lifespan", "run_escalation"]
+
+#: The name under which one replica leads escalation.
+LEADER_DUTY = "review-escalator"
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,10 @@ class Escalator:
         *,
         audit: AuditHook,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        leader: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sessions = sessions
+        self.leader = leader
         self.config = config
         self.audit = audit
         self.clock = clock
@@ -69,7 +76,8 @@ class Escalator:
     def run_loop(self) -> None:
         while not self.stop_event.wait(self.config.sweep_interval_s):
             try:
-                self.run_once()
+                if self.leader():  # else another replica escalates
+                    self.run_once()
             except Exception:
                 self.failures += 1
                 log.exception("review escalation failed; next try in %d s", self.config.sweep_interval_s)
@@ -100,7 +108,13 @@ class Escalator:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.lineguard
-    escalator = Escalator(context.sessions, context.settings.review, audit=context.audit).start()
+    leadership = context.leadership
+    escalator = Escalator(
+        context.sessions,
+        context.settings.review,
+        audit=context.audit,
+        leader=lambda: leadership.holds(LEADER_DUTY),
+    ).start()
     try:
         yield
     finally:

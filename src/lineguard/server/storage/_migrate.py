@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,7 +80,14 @@ def current_heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+#: Alembic's ``context`` is a module-global proxy: two upgrades in one process at once
+#: (two apps started by one test process) would run on each other's connection. Across
+#: processes (replicas) ``env.py`` takes a database advisory lock instead.
+_ONE_UPGRADE_PER_PROCESS = threading.Lock()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the database schema to the newest revision (idempotent)."""
     load_all_models()
-    command.upgrade(alembic_config(engine), "head")
+    with _ONE_UPGRADE_PER_PROCESS:
+        command.upgrade(alembic_config(engine), "head")

@@ -344,6 +344,15 @@ def test_evidence_viewing_is_refused_when_the_server_runs_several_workers(s: Set
     assert r.json()["code"] == "evidence_view_unavailable" and "http.workers: 1" in r.json()["message"]
 
 
+def test_evidence_viewing_is_refused_on_one_of_several_replicas(s: Setup) -> None:
+    """The node's long poll and the person's request may land on different replicas."""
+    context = s.h.context
+    context.settings = context.settings.model_copy(update={"http": HttpConfig(replicas=2)})
+    r = _open(s)
+    assert r.status_code == 409
+    assert "one of 2 replicas" in r.json()["message"]
+
+
 # ---- evidence signed before the node enrolled -------------------------------------------
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.egress import EgressConfig, EgressRule
@@ -247,20 +248,25 @@ def test_a_broker_off_the_allowlist_is_a_config_error(
 
 
 def test_one_publisher_per_server_however_many_workers(
-    broker: Mosquitto, migrated: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broker: Mosquitto,
+    migrated: sessionmaker[Session],
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Two workers (SQLite: a flock each) or two replicas (PostgreSQL: an advisory lock each)."""
     import asyncio
 
     from lineguard.server.integrations import scheduled
-    from lineguard.server.integrations.leadership import ProcessLeader
+    from lineguard.server.storage import Leadership
 
     monkeypatch.setattr(scheduled, "LEADER_RETRY_S", 0.05)
-    lock = tmp_path / "mqtt-publisher.lock"
+    lock = tmp_path / "leader-mqtt-publisher.lock"
     first, second = _publisher(broker, migrated), _publisher(broker, migrated)  # two workers, one client id
 
     async def scenario() -> None:
-        a = asyncio.create_task(scheduled.mqtt_loop(first, ProcessLeader(lock), 0.05))
-        b = asyncio.create_task(scheduled.mqtt_loop(second, ProcessLeader(lock), 0.05))
+        a = asyncio.create_task(scheduled.mqtt_loop(first, Leadership(engine, tmp_path), 0.05))
+        b = asyncio.create_task(scheduled.mqtt_loop(second, Leadership(engine, tmp_path), 0.05))
         await asyncio.to_thread(until, lambda: first.connected)
         await asyncio.sleep(0.5)
         assert not second.connected  # the other worker waits: no session ping-pong at the broker
@@ -271,4 +277,5 @@ def test_one_publisher_per_server_however_many_workers(
         await asyncio.gather(b, return_exceptions=True)
 
     asyncio.run(scenario())
-    assert not lock.stat().st_mode & 0o077  # private, like the rest of data_dir
+    if engine.dialect.name == "sqlite":
+        assert not lock.stat().st_mode & 0o077  # private, like the rest of data_dir

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from lineguard.server.storage._base import Base
+from lineguard.server.storage._locks import transaction_lock
 from lineguard.server.storage._migrate import compare_type, load_all_models, render_item
 
 load_all_models()
@@ -27,6 +28,9 @@ def run_migrations_online() -> None:
             render_item=render_item,
         )
         with context.begin_transaction():
+            # Replicas starting together: one migrates, the others wait and then find
+            # the schema at head (PostgreSQL's DDL is transactional).
+            transaction_lock(connection, "schema-migration")
             context.run_migrations()
         connection.commit()
 
