@@ -1,7 +1,7 @@
 """Sign-in attempts per source address in the database: one rate limit across replicas.
 
 Revision ID: auth_0003
-Revises: plantdata_0001
+Revises: assistant_0001
 Create Date: 2026-12-06 04:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "auth_0003"
-down_revision = "plantdata_0001"
+down_revision = "assistant_0001"
 branch_labels = None
 depends_on = None
 
