@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from lineguard.config.edge import SyntheticSource
 from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
 from lineguard.contracts.errors import LineGuardError
 
@@ -330,20 +331,23 @@ DEMO_LINE: dict[str, float] = {"defect_rate": 0.15, "person_rate": 0.2, "seed": 
 DEMO_TRUTH_PARTS = 50_000
 
 
-def _ensure_ground_truth(layout: DemoLayout, parts_known: int = DEMO_TRUTH_PARTS) -> None:
-    """Write which parts of the demo line are defective (and how), for the overview's score."""
-    from lineguard.config.edge import SyntheticSource
-    from lineguard.edge.capture.synthetic import SyntheticLine
-
-    if layout.ground_truth_file.exists():
-        return
-    source = SyntheticSource(
+def demo_source() -> SyntheticSource:
+    """The demo camera's synthetic line (as its edge config describes it)."""
+    return SyntheticSource(
         type="synthetic",
         seed=int(DEMO_LINE["seed"]),
         defect_rate=DEMO_LINE["defect_rate"],
         person_rate=DEMO_LINE["person_rate"],
     )
-    line = SyntheticLine(CAMERA_ID, source, realtime=False)
+
+
+def _ensure_ground_truth(layout: DemoLayout, parts_known: int = DEMO_TRUTH_PARTS) -> None:
+    """Write which parts of the demo line are defective (and how), for the overview's score."""
+    from lineguard.edge.capture.synthetic import SyntheticLine
+
+    if layout.ground_truth_file.exists():
+        return
+    line = SyntheticLine(CAMERA_ID, demo_source(), realtime=False)
     parts: dict[str, str | None] = {}
     for index in range(parts_known):
         kind = line.part_defect(index)
@@ -407,7 +411,7 @@ CALIBRATION_FIRST_PART = 1_000_000
 def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> tuple[dict[str, int], float]:
     """Train the demo's model on synthetic good parts and calibrate its part threshold on
     known-good parts of the line (first run only); return the camera ROI and the threshold."""
-    from lineguard.config.edge import PartsConfig, Roi, SyntheticSource
+    from lineguard.config.edge import PartsConfig, Roi
     from lineguard.edge.calibrate import fused_part_scores, part_threshold
     from lineguard.edge.capture.dataset import write_mvtec_dataset
     from lineguard.edge.capture.synthetic import SyntheticLine

@@ -11,12 +11,11 @@ import yaml
 
 from lineguard.cli.demo_setup import (
     CAMERA_ID,
-    DEMO_LINE,
     DemoLayout,
     _ensure_ground_truth,
     _write_server_config,
+    demo_source,
 )
-from lineguard.config.edge import SyntheticSource
 from lineguard.config.server import ServerConfig
 from lineguard.edge.capture.synthetic import SyntheticLine
 from lineguard.server.dashboard import load_ground_truth
@@ -27,13 +26,7 @@ def test_the_ground_truth_is_what_the_line_renders(tmp_path: Path) -> None:
     _ensure_ground_truth(layout, parts_known=120)
     truth = load_ground_truth(layout.ground_truth_file)
     assert len(truth.parts) == 120 and "seed 7" in truth.source
-    source = SyntheticSource(
-        type="synthetic",
-        seed=int(DEMO_LINE["seed"]),
-        defect_rate=DEMO_LINE["defect_rate"],
-        person_rate=DEMO_LINE["person_rate"],
-    )
-    line = SyntheticLine(CAMERA_ID, source, realtime=False)
+    line = SyntheticLine(CAMERA_ID, demo_source(), realtime=False)
     defective = 0
     for index in range(0, 120, 3):
         rendered = line.truth(index * line.frames_per_part)
