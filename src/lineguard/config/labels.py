@@ -58,10 +58,11 @@ def _default_formats() -> list[CodeFormat]:
 #: against each OCR line in upper case. Values are compared without spaces, hyphens, dots
 #: and slashes (:func:`canonical`): a print defect through a hyphen must not fail a label.
 DEFAULT_TEXT_PATTERNS: dict[LabelField, str] = {
-    LabelField.PART_NUMBER: r"^P\s*/?\s*N\W*([A-Z0-9][A-Z0-9 -]*)$",
-    LabelField.LOT: r"^L[O0]T\W*([A-Z0-9][A-Z0-9 -]*)$",
-    LabelField.DATE: r"^(?:DATE|PROD|MFG|EXP)\W*(\d{4}\W?\d{2}\W?\d{2})$",
-    LabelField.QUANTITY: r"^QTY\W*(\d[\d ]*)$",
+    # Keywords accept the OCR's usual confusions (O/0/Q, I/1/T, Y/V, E/F/3); values never do.
+    LabelField.PART_NUMBER: r"^P\s*[/I1L|]?\s*N\W*([A-Z0-9][A-Z0-9 -]*)$",
+    LabelField.LOT: r"^L[O0Q][T1I]\W*([A-Z0-9][A-Z0-9 -]*)$",
+    LabelField.DATE: r"^(?:D[A4][T1I][E3F]|PROD|MFG|EXP)\W*(\d{4}\W*\d{2}\W*\d{2})$",
+    LabelField.QUANTITY: r"^[QO0][T1I][YV]\W*(\d[\d ]*)$",
 }
 
 

@@ -112,6 +112,12 @@ class ThermalStageConfig(_Section):
     dropout_after_s: float = Field(
         default=300.0, gt=0, le=86_400, description="No valid frame for this long is a sensor dropout."
     )
+    accuracy_c: float = Field(
+        default=2.0,
+        gt=0,
+        le=50,
+        description="The camera's stated accuracy (°C): reported as the uncertainty of every temperature.",
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> ThermalStageConfig:

@@ -31,6 +31,7 @@ from lineguard.contracts.fields import (
 )
 
 __all__ = [
+    "MAINTENANCE_RECOMMENDED",
     "MAX_MEASUREMENTS_PER_RESULT",
     "MAX_STAGES_PER_PART",
     "Characteristic",
@@ -46,6 +47,9 @@ __all__ = [
 
 MAX_MEASUREMENTS_PER_RESULT = 64
 MAX_STAGES_PER_PART = 16
+#: The reason a thermal stage gives when an asset's trend crossed its limit; the server puts
+#: such a result under review as a maintenance recommendation (``thermal_maintenance``).
+MAINTENANCE_RECOMMENDED = "maintenance_recommended"
 
 #: A measured characteristic or checked field, e.g. ``hole_a_diameter``, ``lot``.
 Characteristic = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]

@@ -114,6 +114,7 @@ EXPORTS = {
         "ThermalFrameError",
         "ThermalMonitor",
         "ThermalObservation",
+        "ThermalReporter",
         "ThermalStream",
         "read_thermal_file",
         "to_celsius",

@@ -59,14 +59,15 @@ class LabelContent:
 
 
 def render_label(
-    content: LabelContent, *, code: Literal["DataMatrix", "Code128"] = "DataMatrix", module_px: int = 5
+    content: LabelContent, *, code: Literal["DataMatrix", "Code128"] = "DataMatrix", module_px: int = 6
 ) -> Image:
-    """The label as printed: BGR uint8, white card, black ink."""
+    """The label as printed: BGR uint8, white card, black ink; ``module_px`` pixels per 2D module
+    (a 1D code gets half, at least 3: what an imager needs to resolve a bar)."""
     import zxingcpp
 
     fmt = zxingcpp.BarcodeFormat.DataMatrix if code == "DataMatrix" else zxingcpp.BarcodeFormat.Code128
     symbol = zxingcpp.create_barcode(content.element_string(), fmt, gs1=True)
-    mark = np.asarray(symbol.to_image(scale=module_px if code == "DataMatrix" else 2))
+    mark = np.asarray(symbol.to_image(scale=module_px if code == "DataMatrix" else max(3, module_px // 2)))
     if code == "Code128":
         mark = cv2.resize(mark, (mark.shape[1], 70), interpolation=cv2.INTER_NEAREST)
     lines = content.text_lines()
@@ -96,7 +97,7 @@ class Degradation:
     blur_sigma_px: float = 0.0
     glare: float = 0.0  # peak added brightness of a glare spot, grey levels
     contrast: float = 1.0  # ink darkness kept: 1 = black, 0.3 = light grey
-    defects: int = 0  # print defects: white streaks through the ink (a dead printhead dot) and voids
+    defects: int = 0  # print defects: unprinted lines along the feed (a dead printhead dot) and voids
     noise_std: float = 0.0
     upside_down: bool = False
 
@@ -108,11 +109,13 @@ def degrade(label: Image, d: Degradation, rng: np.random.Generator) -> Image:
     if d.contrast < 1.0:
         img = 255 - (255 - img) * d.contrast
     for _ in range(d.defects):
-        if rng.random() < 0.5:  # a printhead streak: a thin white line across the print direction
-            x = int(rng.integers(0, w))
-            img[:, x : x + int(rng.integers(1, 3))] = 255
+        if rng.random() < 0.5:
+            # A dead printhead dot: a thin unprinted line along the feed direction. Labels feed
+            # along their length, so it runs across the bars of a 1D code (ISO 15416 "picket fence").
+            y = int(rng.integers(0, h))
+            img[y : y + int(rng.integers(1, 3)), :] = 255
         else:  # a void: a small unprinted patch
-            cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(2, 6))
+            cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(1, 4))
             cv2.circle(img, (cx, cy), r, (255, 255, 255), -1)
     if d.upside_down:
         img = cv2.rotate(img, cv2.ROTATE_180)

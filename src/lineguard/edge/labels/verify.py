@@ -127,12 +127,12 @@ class LabelVerifier:
     def _code_fields(
         self, reads: list[CodeRead], expected: ExpectedLabel, failures: list[LabelFailure]
     ) -> dict[LabelField, str]:
-        if any(r.error == "checksum" for r in reads):
-            failures.append(LabelFailure(Reason.BAD_CHECKSUM, "code", "the code's checksum does not match"))
-            return {}
-        good = list({r.text: r for r in reads}.values())
+        good = list({r.text: r for r in reads if r.error is None}.values())
         if not good:
-            if self.config.code_required:
+            if any(r.error == "checksum" for r in reads):
+                # A symbol found whose own check failed (a misprint or damage): never read past it.
+                failures.append(LabelFailure(Reason.BAD_CHECKSUM, "code", "the code's own checksum fails"))
+            elif self.config.code_required:
                 failures.append(LabelFailure(Reason.UNREADABLE, "code", "no readable code on the label"))
             return {}
         if len(good) > 1:

@@ -20,6 +20,7 @@ from lineguard.edge.thermal.monitor import (
     ThermalMonitor,
     ThermalObservation,
 )
+from lineguard.edge.thermal.report import ThermalReporter
 from lineguard.edge.thermal.source import ThermalFolderReader, ThermalStream
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ThermalFrameError",
     "ThermalMonitor",
     "ThermalObservation",
+    "ThermalReporter",
     "ThermalStream",
     "read_thermal_file",
     "to_celsius",

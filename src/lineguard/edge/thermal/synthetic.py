@@ -82,7 +82,11 @@ def _blob(cy: float, cx: float, sy: float, sx: float) -> CelsiusFrame:
 class ThermalScene:
     """Frames of the scene at any time; deterministic for a seed."""
 
-    def __init__(self, *, seed: int = 0, faults: tuple[Fault, ...] = ()) -> None:
+    def __init__(
+        self, *, seed: int = 0, faults: tuple[Fault, ...] = (), epoch: dt.datetime | None = None
+    ) -> None:
+        """``epoch``: the hour the load pattern starts from (default: the first frame's hour);
+        give the learning period's start to watch later days of the same line."""
         self.rng = np.random.default_rng(seed)
         self.faults = faults
         self._hour_load = np.random.default_rng(seed + 1).uniform(0.85, 1.0, 24 * 400)
@@ -91,7 +95,7 @@ class ThermalScene:
         self._spot = _blob(46, 93, 1.5, 1.5)
         self._panel = np.zeros((HEIGHT, WIDTH), np.float32)
         self._panel[70:92, 100:124] = 1.0
-        self._epoch: dt.datetime | None = None
+        self._epoch = epoch
         # Sensor noise (0.15 °C) drawn from a bank of frames: a fresh draw per frame costs more
         # than everything else here, and 256 frames do not repeat in any pattern a monitor sees.
         self._noise = self.rng.normal(0.0, 0.15, (256, HEIGHT, WIDTH)).astype(np.float32)

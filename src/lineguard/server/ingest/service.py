@@ -46,7 +46,7 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.ids import new_id
-from lineguard.contracts.stages import StageResult
+from lineguard.contracts.stages import MAINTENANCE_RECOMMENDED, StageKind, StageResult
 from lineguard.server.context import AuditHook, Sealer
 from lineguard.server.ingest.models import (
     AlertRow,
@@ -71,7 +71,7 @@ from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.keystore import staged_sealer
 from lineguard.server.measurements import record_measurements
 from lineguard.server.nodes import NodeIdentity
-from lineguard.server.review import ALERT, PART_VERDICT, Proposal, propose_many
+from lineguard.server.review import ALERT, PART_VERDICT, THERMAL_MAINTENANCE, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
@@ -197,6 +197,45 @@ def _propose_alerts(
     propose_many(session, kind=ALERT, proposals=proposals, actor=f"node:{node.node_id}", audit=audit, now=now)
 
 
+def _propose_thermal_maintenance(
+    session: Session, node: NodeIdentity, results: list[StageResult], audit: AuditHook, now: datetime
+) -> None:
+    """A thermal trend past its limit becomes a maintenance recommendation under review.
+
+    The proposal is the node's numbers (the rise over normal, its limit, the slope) and a
+    priority a technician may edit; the asset is the reason's subject.
+    """
+    proposals = []
+    for r in results:
+        reason = next((x for x in r.reasons if x.code == MAINTENANCE_RECOMMENDED), None)
+        if r.kind is not StageKind.THERMAL or reason is None:
+            continue
+        values = {m.characteristic.rsplit(".", 1)[-1]: m for m in r.measurements}
+        trend, slope = values.get("trend"), values.get("slope")
+        proposals.append(
+            Proposal(
+                subject_id=r.result_id,
+                site_id=r.site_id,
+                line_id=r.line_id,
+                raised_at=r.captured_at,
+                content={
+                    "asset": reason.subject,
+                    "camera_id": r.camera_id,
+                    "station_id": r.station_id,
+                    "stage": r.stage,
+                    "trend_c": trend.value if trend else None,
+                    "limit_c": trend.upper_limit if trend else None,
+                    "slope_c_per_h": slope.value if slope else None,
+                    "title": f"Thermal inspection of {reason.subject}",
+                    "priority": "medium",
+                    "note": "",
+                },
+            )
+        )
+    actor = f"node:{node.node_id}"
+    propose_many(session, kind=THERMAL_MAINTENANCE, proposals=proposals, actor=actor, audit=audit, now=now)
+
+
 def record_rejection(session: Session, *, node_id: str, reason: str, audit: AuditHook) -> None:
     """Count and audit a refused batch (its items are not stored)."""
     now = datetime.now(UTC)
@@ -266,7 +305,11 @@ def ingest_batch(
                 new_events = [e for e in unique if e.idempotency_key in inserted]
             elif model is StageResultRow:
                 new_results = [r for r in unique if r.idempotency_key in inserted]
-                record_measurements(session, node_id=node.node_id, results=new_results, audit=audit, now=now)
+                # Thermal values are alarm snapshots, not samples of a process: no SPC chart for them
+                # (the node keeps their trend); their recommendations have their own review kind.
+                sampled = [r for r in new_results if r.kind is not StageKind.THERMAL]
+                record_measurements(session, node_id=node.node_id, results=sampled, audit=audit, now=now)
+                _propose_thermal_maintenance(session, node, new_results, audit, now)
             elif model is AlertRow:
                 _propose_alerts(
                     session, node, [a for a in unique if a.idempotency_key in inserted], audit, now

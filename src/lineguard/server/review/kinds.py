@@ -30,6 +30,7 @@ __all__ = [
     "ALERT",
     "PART_VERDICT",
     "PROPOSAL_DECISIONS",
+    "THERMAL_MAINTENANCE",
     "VERDICT_DECISIONS",
     "Decision",
     "OverruleLabel",
@@ -116,4 +117,16 @@ PART_VERDICT = SubjectKind(
     decide=Action.INSPECTION_RESULTS_WRITE,
     decisions=VERDICT_DECISIONS,
     class_check=_classes_of_proposal,
+)
+
+#: A thermal camera's trend crossed its limit: a maintenance technician approves (an
+#: inspection is scheduled), edits the priority or note, or rejects it with a reason.
+THERMAL_MAINTENANCE = SubjectKind(
+    name="thermal_maintenance",
+    title="Thermal maintenance recommendation",
+    read=Action.MAINTENANCE_DATA_READ,
+    triage=Action.MAINTENANCE_DATA_WRITE,
+    decide=Action.MAINTENANCE_DATA_WRITE,
+    decisions=PROPOSAL_DECISIONS,
+    editable=frozenset({"priority", "note"}),
 )

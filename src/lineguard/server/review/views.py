@@ -31,7 +31,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.server.auth import Access, Action, require
 from lineguard.server.context import get_session
 from lineguard.server.review import service, workflow
-from lineguard.server.review.kinds import ALERT, PART_VERDICT, SubjectKind
+from lineguard.server.review.kinds import ALERT, PART_VERDICT, THERMAL_MAINTENANCE, SubjectKind
 from lineguard.server.review.machine import State
 from lineguard.server.review.models import ReviewItemRow
 from lineguard.server.review.schemas import (
@@ -223,5 +223,5 @@ def review_router(kind: SubjectKind) -> APIRouter:
 
 
 router = APIRouter()
-for _kind in (ALERT, PART_VERDICT):
+for _kind in (ALERT, PART_VERDICT, THERMAL_MAINTENANCE):
     router.include_router(review_router(_kind))

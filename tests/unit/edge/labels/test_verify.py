@@ -22,7 +22,7 @@ from lineguard.edge.labels.render import Degradation, LabelContent, degrade, pla
 
 pytestmark = pytest.mark.slow  # RapidOCR's models load once per module (~1 s), then ~0.3 s a label
 
-FRAME = (800, 520)
+FRAME = (1200, 600)
 GOOD = LabelContent("4711-0815", "09501101530003", "A12345", dt.date(2026, 12, 5), 12)
 EXPECTED = ExpectedLabel(
     part_number="4711-0815", gtin="09501101530003", lot="A12345", date=dt.date(2026, 12, 5), quantity=12
@@ -31,7 +31,7 @@ CONFIG = LabelStageConfig(
     kind="label",
     name="carton-label",
     order="PO-1",
-    region=LabelRegion(x=20, y=40, width=720, height=440),
+    region=LabelRegion(x=20, y=40, width=1160, height=540),
     code_formats=["DataMatrix", "Code128"],
     text_fields=[LabelField.PART_NUMBER, LabelField.LOT, LabelField.DATE, LabelField.QUANTITY],
 )
