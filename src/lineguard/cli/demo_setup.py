@@ -418,9 +418,7 @@ def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> tuple[di
     from lineguard.edge.infer.loader import load_runner
     from lineguard.vision.train import TrainConfig, train_package
 
-    line = SyntheticLine(
-        CAMERA_ID, SyntheticSource(type="synthetic", seed=int(DEMO_LINE["seed"])), realtime=False
-    )
+    line = SyntheticLine(CAMERA_ID, demo_source(), realtime=False)
     roi = line.part_roi()
     box = {"x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height}
     if not (layout.model_dir / "metadata.json").exists():
@@ -439,7 +437,7 @@ def _ensure_model(layout: DemoLayout, report: Callable[[str], None]) -> tuple[di
         # for days, with no defects: the "known-good parts" a plant runs when commissioning.
         good_line = SyntheticLine(
             CAMERA_ID,
-            SyntheticSource(type="synthetic", seed=int(DEMO_LINE["seed"]), defect_rate=0.0, person_rate=0.2),
+            demo_source().model_copy(update={"defect_rate": 0.0}),
             realtime=False,
         )
         frames = good_line.frames_of_parts(CALIBRATION_FIRST_PART, DEMO_CALIBRATION_PARTS)
