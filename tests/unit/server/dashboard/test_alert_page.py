@@ -189,3 +189,21 @@ def test_a_record_lists_its_part_and_the_parts_other_frames(h: AuthHarness) -> N
     assert h.client.get("/api/v1/dashboard/records/evt_nope/part").status_code == 404
     h.sign_in(h.add_person("lena", [Role.QUALITY_ENGINEER], lines=["line-2"]))
     assert h.client.get(f"/api/v1/dashboard/records/{frames[0]['event_id']}/part").status_code == 403
+
+
+def test_an_uncertain_parts_record_carries_its_review_item(h: AuthHarness) -> None:
+    # The node asks a person to look at uncertain parts (a part_verdict review item);
+    # the record page reviews that item when opened from one of the part's frames.
+    at = T0 + timedelta(hours=5)
+    frames = [
+        _event("line-1", at + timedelta(seconds=i), 500 + i, verdict="uncertain", part="P-U")
+        for i in range(2)
+    ]
+    ingest(h, "line-1", frames, [], [factory.part_of(frames)])
+    h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    part = h.client.get(f"/api/v1/dashboard/records/{frames[1]['event_id']}/part").json()
+    assert part["verdict"] == "uncertain"
+    assert part["review"]["subject_kind"] == "part_verdict" and part["review"]["state"] == "new"
+    assert part["review"]["subject_id"] == part["part_verdict_id"]
+    detail = h.client.get(f"/api/v1/reviews/part_verdict/{part['part_verdict_id']}")
+    assert detail.status_code == 200 and detail.json()["item"]["ai_proposal"]["verdict"] == "uncertain"
