@@ -86,6 +86,12 @@ def _folder(flag: str, dest: str, help_text: str) -> Callable[[F], F]:
     show_default=True,
     help="False-reject rate the threshold aims at on held-out good images.",
 )
+@click.option(
+    "--min-recall",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Instead: the recall the threshold must reach on labelled defects (DATA/validation/<defect>).",
+)
 @click.option("--threads", type=int, default=None, help="CPU threads for training (default: all).")
 @click.option("--model-id", default=None, help="Package id (default: dataset folder name + UTC time).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing package at --out.")
@@ -96,6 +102,7 @@ def train(
     backbone: str,
     image_size: int,
     target_frr: float,
+    min_recall: float | None,
     threads: int | None,
     model_id: str | None,
     overwrite: bool,
@@ -112,10 +119,16 @@ def train(
       lineguard model train --data datasets/bracket --out models/bracket-v1
       lineguard model eval --model models/bracket-v1 --data datasets/bracket
     """
+    from lineguard.vision.calibration import describe_operating_point
     from lineguard.vision.train import TrainConfig, train_package
 
     config = TrainConfig(
-        backbone=backbone, image_size=image_size, target_frr=target_frr, threads=threads, model_id=model_id
+        backbone=backbone,
+        image_size=image_size,
+        target_frr=target_frr,
+        min_recall=min_recall,
+        threads=threads,
+        model_id=model_id,
     )
     with _progress(not as_json) as progress:
         result = train_package(data_dir, out_dir, config=config, progress=progress, overwrite=overwrite)
@@ -129,6 +142,7 @@ def train(
         f"threshold {meta.threshold.value:.4g} ({meta.threshold.note}); "
         f"ONNX parity max |diff| {meta.evaluation.parity_max_abs_diff:.1e}"
     )
+    click.echo(f"operating point: {describe_operating_point(meta.threshold)}")
 
 
 @model.command("eval")

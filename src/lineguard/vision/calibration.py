@@ -26,7 +26,53 @@ from lineguard.contracts.errors import InputError
 from lineguard.vision.metrics import stats_at_threshold
 from lineguard.vision.package import ThresholdSpec
 
-__all__ = ["calibrate_threshold"]
+__all__ = ["calibrate_threshold", "describe_operating_point", "wilson_interval"]
+
+#: Two-sided 95 % normal quantile for the Wilson intervals.
+_Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes / n`` (95 % by default).
+
+    Chosen over the normal approximation because the rates that matter here sit near 0
+    (false rejects) or 1 (recall) on small validation sets, where the normal interval
+    collapses to zero width or leaves [0, 1]; Wilson stays inside and honest there.
+    """
+    if n <= 0 or not 0 <= successes <= n:
+        msg = f"a proportion needs 0 <= successes <= n and n > 0, got {successes} of {n}"
+        raise InputError(msg)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, float(centre - half)), min(1.0, float(centre + half)))
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def describe_operating_point(spec: ThresholdSpec) -> str:
+    """The operating point in a quality engineer's words: the goal, then what validation says
+    about both rates with their 95 % intervals (or that a rate could not be measured)."""
+    parts = [spec.goal or spec.note]
+    if spec.validation_frr is not None:
+        ci = spec.validation_frr_ci
+        interval = f", 95 % CI {_pct(ci[0])}–{_pct(ci[1])}" if ci else ""
+        parts.append(
+            f"expected false rejects {_pct(spec.validation_frr)}{interval} "
+            f"({spec.validation_good_count} good images)"
+        )
+    if spec.validation_recall is not None:
+        ci = spec.validation_recall_ci
+        interval = f", 95 % CI {_pct(ci[0])}–{_pct(ci[1])}" if ci else ""
+        parts.append(
+            f"expected recall {_pct(spec.validation_recall)}{interval} "
+            f"({spec.validation_defect_count} defects)"
+        )
+    else:
+        parts.append("recall not measured (no labelled defects)")
+    return "; ".join(parts)
 
 
 def _as_scores(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
@@ -63,13 +109,15 @@ def calibrate_threshold(
             if small
             else f"{1 - target_frr:.1%} quantile of {good.size} held-out good scores"
         )
-        frr = float((good > value).mean())
+        rejected = int((good > value).sum())
         return ThresholdSpec(
             value=value,
             method="good_quantile",
             target_frr=target_frr,
             validation_good_count=int(good.size),
-            validation_frr=frr,
+            validation_frr=rejected / good.size,
+            validation_frr_ci=wilson_interval(rejected, int(good.size)),
+            goal=f"at most {_pct(target_frr)} false rejects",
             note=note,
         )
     labels = np.r_[np.zeros(good.size), np.ones(defects.size)]
@@ -84,10 +132,15 @@ def calibrate_threshold(
         best = max(reaching, key=lambda s: s.threshold) if reaching else min(stats, key=lambda s: s.threshold)
         method: Literal["labelled_f1", "labelled_recall"] = "labelled_recall"
         note = f"highest threshold reaching recall {min_recall:.0%} with FRR <= {max_frr:.0%}"
+        goal = f"at least {_pct(min_recall)} recall"
+        goal += "" if reaching else " (not reachable: lowest threshold)"
     else:
         best = max(stats, key=lambda s: (s.f1, s.threshold))
         method = "labelled_f1"
         note = f"maximum F1 with FRR <= {max_frr:.0%} on validation goods"
+        goal = f"best F1 with at most {_pct(max_frr)} false rejects"
+    rejected = int((good > best.threshold).sum())
+    caught = int((defects > best.threshold).sum())
     return ThresholdSpec(
         value=float(best.threshold),
         method=method,
@@ -96,5 +149,8 @@ def calibrate_threshold(
         validation_defect_count=int(defects.size),
         validation_frr=float(best.frr),
         validation_recall=float(best.recall),
+        validation_frr_ci=wilson_interval(rejected, int(good.size)),
+        validation_recall_ci=wilson_interval(caught, int(defects.size)),
+        goal=goal,
         note=note,
     )

@@ -122,6 +122,17 @@ class ThresholdSpec(_Strict):
     validation_recall: float | None = Field(
         default=None, ge=0, le=1, description="Recall on validation defects."
     )
+    goal: str = Field(
+        default="",
+        max_length=200,
+        description="The operating point as the quality engineer set it ('at most 1.0 % false rejects').",
+    )
+    validation_frr_ci: tuple[float, float] | None = Field(
+        default=None, description="95 % Wilson interval of the validation false-reject rate."
+    )
+    validation_recall_ci: tuple[float, float] | None = Field(
+        default=None, description="95 % Wilson interval of the validation recall."
+    )
     note: str = Field(default="", max_length=1000)
 
 

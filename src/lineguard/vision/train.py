@@ -86,6 +86,8 @@ class TrainConfig:
     max_rank: int = 256
     holdout_fraction: float = 0.15
     target_frr: float = 0.01
+    #: "At least this recall" instead of a false-reject target; needs labelled defects.
+    min_recall: float | None = None
     batch_size: int = 16
     threads: int | None = None
     model_id: str | None = None
@@ -94,6 +96,9 @@ class TrainConfig:
     def check(self) -> None:
         if self.image_size % 128 or not 128 <= self.image_size <= 1024:
             msg = f"image_size must be a multiple of 128 between 128 and 1024, got {self.image_size}"
+            raise InputError(msg)
+        if self.min_recall is not None and not 0 < self.min_recall <= 1:
+            msg = f"min_recall must be in (0, 1], got {self.min_recall}"
             raise InputError(msg)
         if not 0 < self.holdout_fraction < 0.5:
             msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
@@ -329,6 +334,12 @@ def train_package(
     dataset: Dataset = scan_dataset(root)
     val_good = [i.path for i in dataset.validation if not i.is_defect]
     val_defects = [i.path for i in dataset.validation if i.is_defect]
+    if config.min_recall is not None and not val_defects:
+        msg = (
+            f"a recall target ({config.min_recall:.1%}) needs labelled defects in "
+            f"{root}/validation/<defect>; without them set a false-reject target instead"
+        )
+        raise InputError(msg)
     if val_good:
         fit_paths, holdout_paths = list(dataset.train_good), val_good
         holdout_note = f"{len(val_good)} good images from validation/good"
@@ -339,7 +350,18 @@ def train_package(
 
     report("calibrate", 0, 1)
     defect_scores = _score_paths(fitted, val_defects)
-    threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=config.target_frr)
+    if config.min_recall is None:
+        threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=config.target_frr)
+    else:
+        # "At least Y % recall": the highest threshold that still catches Y % of the labelled
+        # defects, whatever false-reject rate that costs (reported with its interval).
+        threshold = calibrate_threshold(
+            fitted.holdout_scores,
+            defect_scores,
+            objective="recall",
+            min_recall=config.min_recall,
+            max_frr=0.999,
+        )
     evaluation = EvaluationSummary(dataset=holdout_note, good_count=len(holdout_paths))
     if val_defects:
         labels = np.r_[np.zeros(len(holdout_paths)), np.ones(len(val_defects))]

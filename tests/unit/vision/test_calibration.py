@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
 from lineguard.contracts.errors import InputError
-from lineguard.vision.calibration import calibrate_threshold
+from lineguard.vision.calibration import calibrate_threshold, describe_operating_point, wilson_interval
+from lineguard.vision.train import TrainConfig, train_package
 
 
 def test_good_only_threshold_is_the_target_quantile() -> None:
@@ -64,3 +68,65 @@ def test_bad_inputs_are_refused() -> None:
         calibrate_threshold([])
     with pytest.raises(InputError, match="NaN"):
         calibrate_threshold([0.1, float("nan")])
+
+
+# -- the operating point in a quality engineer's terms ---------------------------------------
+
+
+def test_wilson_interval_matches_published_values_and_stays_inside_zero_one() -> None:
+    # Newcombe (1998), table I: 81 of 263 → 0.2553–0.3662; 0 of 10 → 0–0.2775; 15 of 148.
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
+    low, high = wilson_interval(20, 20)
+    assert 0.8 < low < 1.0 and high == 1.0
+
+
+def test_a_false_reject_goal_reports_its_rate_with_an_interval_and_no_recall() -> None:
+    spec = calibrate_threshold(np.arange(200, dtype=float), target_frr=0.02)
+    assert spec.goal == "at most 2.0 % false rejects"
+    assert spec.validation_frr_ci is not None
+    low, high = spec.validation_frr_ci
+    assert spec.validation_frr is not None and low <= spec.validation_frr <= high
+    text = describe_operating_point(spec)
+    assert text.startswith("at most 2.0 % false rejects; expected false rejects 1.5 %, 95 % CI")
+    assert "(200 good images)" in text and "recall not measured (no labelled defects)" in text
+
+
+def test_a_recall_goal_reports_the_false_rejects_it_costs_with_intervals() -> None:
+    good = np.linspace(0, 1, 101)
+    defects = np.linspace(0.5, 3, 40)
+    spec = calibrate_threshold(good, defects, objective="recall", min_recall=0.9, max_frr=0.999)
+    assert spec.goal == "at least 90.0 % recall"
+    caught = int((defects > spec.value).sum())
+    assert spec.validation_recall == pytest.approx(caught / 40) and spec.validation_recall >= 0.9
+    assert spec.validation_recall_ci == pytest.approx(wilson_interval(caught, 40))
+    assert spec.validation_frr_ci == pytest.approx(wilson_interval(int((good > spec.value).sum()), 101))
+    text = describe_operating_point(spec)
+    assert "expected recall" in text and "(40 defects)" in text and "expected false rejects" in text
+
+
+def test_an_unreachable_recall_goal_says_so() -> None:
+    good = np.linspace(1, 2, 50)
+    defects = np.linspace(0, 0.5, 10)  # scored below every good part: no threshold catches 90 %
+    spec = calibrate_threshold(good, defects, objective="recall", min_recall=0.9, max_frr=0.999)
+    assert spec.goal.endswith("(not reachable: lowest threshold)")
+
+
+def test_bad_proportions_are_refused() -> None:
+    with pytest.raises(InputError, match="0 <= successes <= n"):
+        wilson_interval(3, 2)
+    with pytest.raises(InputError, match="n > 0"):
+        wilson_interval(0, 0)
+
+
+def test_a_recall_goal_without_labelled_defects_is_refused_before_training(tmp_path: Path) -> None:
+    good = tmp_path / "data" / "train" / "good"
+    good.mkdir(parents=True)
+    for n in range(4):
+        cv2.imwrite(str(good / f"{n}.png"), np.full((64, 64, 3), 100 + n, np.uint8))
+    with pytest.raises(InputError, match=r"recall target \(90.0%\) needs labelled defects"):
+        train_package(tmp_path / "data", tmp_path / "model", config=TrainConfig(min_recall=0.9))
+    assert not (tmp_path / "model").exists()  # refused before anything was written
+    with pytest.raises(InputError, match="min_recall must be in"):
+        TrainConfig(min_recall=1.5).check()

@@ -7,6 +7,8 @@ from typing import Any
 
 from lineguard.server.governance.controls import VENDOR_ANSWERS
 from lineguard.server.governance.document import Document, Section, Table
+from lineguard.vision.calibration import describe_operating_point
+from lineguard.vision.package import ThresholdSpec
 
 __all__ = ["ai_act_files", "architecture_pack", "lookup", "vendor_answers"]
 
@@ -27,6 +29,14 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _operating_point(threshold: dict[str, Any]) -> str:
+    """The package's operating point with its 95 % intervals, or why it cannot be said."""
+    try:
+        return describe_operating_point(ThresholdSpec.model_validate(threshold))
+    except ValueError:
+        return "not recorded in the package"
 
 
 def _fields(pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
@@ -111,6 +121,7 @@ def _ai_act(facts: Facts, model: Facts) -> Document:
                         ),
                         ("validation false-reject rate", _fmt(threshold.get("validation_frr"))),
                         ("validation recall", _fmt(threshold.get("validation_recall"))),
+                        ("operating point", _operating_point(threshold)),
                     ),
                 ),
             ),

@@ -47,9 +47,12 @@ class ModelVersionView(_Body):
     decided_by: str | None
     decided_at: datetime | None
     reject_reason: str | None
+    #: The package's operating point in a quality engineer's words (goal, expected false
+    #: rejects and recall with 95 % intervals); None when the stored package cannot be read.
+    operating_point: str | None = None
 
     @classmethod
-    def of(cls, row: ModelVersion) -> ModelVersionView:
+    def of(cls, row: ModelVersion, *, operating_point: str | None = None) -> ModelVersionView:
         return cls(
             id=row.id,
             model_id=row.model_id,
@@ -62,6 +65,7 @@ class ModelVersionView(_Body):
             decided_by=row.decided_by_actor,
             decided_at=row.decided_at,
             reject_reason=row.reject_reason,
+            operating_point=operating_point,
         )
 
 

@@ -16,6 +16,7 @@ transaction as its rows, and commits. Views only translate HTTP to these calls.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,10 @@ from lineguard.server.context import AuditHook
 from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
 from lineguard.server.registry.publisher import Registry
 from lineguard.signing import Release, UpdateReport, package_targets
+from lineguard.vision.calibration import describe_operating_point
+from lineguard.vision.package import METADATA_FILE, ModelMetadata
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "approve",
@@ -47,6 +52,7 @@ __all__ = [
     "get_version",
     "list_releases",
     "list_versions",
+    "operating_point",
     "record_report",
     "register",
     "reject",
@@ -62,6 +68,17 @@ def get_version(session: Session, version_id: str) -> ModelVersion:
         msg = f"no registered model version {version_id!r}"
         raise NotFoundError(msg)
     return version
+
+
+def operating_point(package_dir: Path) -> str | None:
+    """A stored version's operating point, read from its (verified at registration) metadata."""
+    path = package_dir / METADATA_FILE
+    try:
+        meta = ModelMetadata.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        log.warning("registry: the metadata at %s cannot be read", path)
+        return None
+    return describe_operating_point(meta.threshold)
 
 
 def list_versions(session: Session) -> Sequence[ModelVersion]:

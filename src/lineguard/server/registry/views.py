@@ -19,6 +19,7 @@ Nodes (client certificate)::
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,11 +29,12 @@ from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.errors import InputError, NotFoundError, PayloadTooLargeError
+from lineguard.contracts.errors import InputError, LineGuardError, NotFoundError, PayloadTooLargeError
 from lineguard.server.auth import Access, Action, allow_node, check_approval, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import CurrentNode, Node
 from lineguard.server.registry import service
+from lineguard.server.registry.publisher import Registry
 from lineguard.server.registry.schemas import (
     DeployRequest,
     ModelVersionView,
@@ -70,8 +72,17 @@ async def _save(upload: UploadFile, path: Path, limit: int) -> None:
 
 
 @router.get("/registry/models", summary="Registered model versions")
-def get_models(access: ReadModels, session: DbSession) -> list[ModelVersionView]:
-    return [ModelVersionView.of(v) for v in service.list_versions(session)]
+def get_models(access: ReadModels, request: Request, session: DbSession) -> list[ModelVersionView]:
+    context = get_context(request)
+    try:
+        package_dir = context.registry.get().package_dir
+    except LineGuardError:  # the registry cannot open now (its passphrase): where it keeps packages
+        data_dir = context.settings.data_dir
+        package_dir = functools.partial(Registry.stored_package, data_dir)
+    return [
+        ModelVersionView.of(v, operating_point=service.operating_point(package_dir(v.id)))
+        for v in service.list_versions(session)
+    ]
 
 
 @router.post("/registry/models", summary="Register a signed model package", status_code=201)

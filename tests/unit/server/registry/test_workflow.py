@@ -10,6 +10,8 @@ import pytest
 from lineguard.server.auth.catalog import Role
 from lineguard.signing import Release, line_release_target
 from lineguard.signing.keystore import SigningKeyStore
+from lineguard.vision.calibration import describe_operating_point
+from lineguard.vision.package import METADATA_FILE, ModelMetadata
 from tests.unit.server.registry.conftest import SIGNING, RegistryWorld
 
 
@@ -135,3 +137,21 @@ def test_deploying_to_a_line_outside_the_grant_is_refused(world: RegistryWorld) 
     )
     assert response.status_code == 403
     assert json.loads(response.text)["code"] == "forbidden"
+
+
+def test_each_version_shows_its_operating_point_and_an_unreadable_package_does_not_hide_the_list(
+    world: RegistryWorld,
+) -> None:
+    alice = world.as_person(world.alice)
+    package = world.package()
+    registered = world.upload(package, alice)
+    assert registered.status_code == 201, registered.text
+    meta = ModelMetadata.model_validate_json((package / METADATA_FILE).read_bytes())
+    [listed] = world.harness.client.get("/api/v1/registry/models", headers=alice).json()
+    assert listed["operating_point"] == describe_operating_point(meta.threshold)
+    assert listed["operating_point"] == "test package; recall not measured (no labelled defects)"
+    # The stored copy damaged on disk: the version is still listed, without the figure.
+    stored = world.registry.package_dir(listed["id"]) / METADATA_FILE
+    stored.write_text("{not json", encoding="utf-8")
+    [again] = world.harness.client.get("/api/v1/registry/models", headers=alice).json()
+    assert (again["id"], again["operating_point"]) == (listed["id"], None)

@@ -69,6 +69,7 @@ async function load() {
       { label: "Model", value: (v) => el("span", {}, el("strong", {}, v.model_id), ` v${v.version}`) },
       { label: "State", value: (v) => badge(v.state, STATE_TONE[v.state]) },
       { label: "Running on", value: (v) => runsOn(v).join(", ") || "—" },
+      { label: "Operating point", value: (v) => v.operating_point || "—" },
       { label: "Signing key", value: (v) => el("code", { title: v.signer_key_id }, `${v.signer_key_id.slice(0, 12)}…`) },
       { label: "Digest", value: (v) => el("code", { title: v.sha256 }, `${v.sha256.slice(0, 12)}…`) },
       { label: "Registered", value: (v) => `${fmtTime(v.registered_at)} by ${v.registered_by}` },
