@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from lineguard.cli.demo_cmd import _say_truth
 from lineguard.cli.demo_setup import (
     CAMERA_ID,
     DemoLayout,
@@ -46,3 +47,9 @@ def test_the_demo_server_config_names_the_ground_truth(tmp_path: Path) -> None:
     _write_server_config(layout)
     config = ServerConfig.model_validate(yaml.safe_load(layout.server_config.read_text()))
     assert config.dashboard.ground_truth_file == layout.ground_truth_file
+
+
+def test_a_failed_score_is_said_and_never_ends_the_demo(tmp_path: Path) -> None:
+    said: list[str] = []
+    _say_truth(DemoLayout(tmp_path / "nothing-here", 8443), 0.0, said.append)
+    assert len(said) == 1 and said[0].startswith("ground truth: not scored this time (")
