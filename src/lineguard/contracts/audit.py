@@ -413,6 +413,18 @@ class ModelRolledBack(_ModelEvent):
     reason: Text
 
 
+class NodeSoftwarePublished(AuditEvent):
+    """A node-software bundle (LineGuard wheel + pinned dependencies) was published for a site,
+    signed by the TUF ``software`` role."""
+
+    event_name: ClassVar[str] = "node_software.published"
+    site_id: Ident
+    release: Count
+    version: Ident
+    bundle_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    bundle_bytes: Count
+
+
 # -- AI assistance ----------------------------------------------------------------
 
 

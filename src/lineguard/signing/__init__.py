@@ -25,6 +25,12 @@ from lineguard.signing.release import (
     package_targets,
 )
 from lineguard.signing.report import UpdateReport
+from lineguard.signing.software import (
+    SoftwareRelease,
+    build_software_bundle,
+    software_bundle_target,
+    software_release_target,
+)
 from lineguard.signing.trust import SignerKey, SignerTrust, key_id_of, load_public_key, public_key_pem
 from lineguard.signing.verify import (
     KeyVerifier,
@@ -44,10 +50,12 @@ __all__ = [
     "Release",
     "SignerKey",
     "SignerTrust",
+    "SoftwareRelease",
     "TrustListVerifier",
     "UpdateReport",
     "VerificationError",
     "VerifiedPackage",
+    "build_software_bundle",
     "key_id_of",
     "line_release_target",
     "load_public_key",
@@ -55,4 +63,6 @@ __all__ = [
     "package_targets",
     "public_key_pem",
     "signature_path_for",
+    "software_bundle_target",
+    "software_release_target",
 ]

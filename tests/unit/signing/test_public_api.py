@@ -18,6 +18,7 @@ def test_signing_exports() -> None:
             "Release",
             "SignerKey",
             "SignerTrust",
+            "SoftwareRelease",
             "TrustListVerifier",
             "UpdateReport",
             "VerificationError",
@@ -29,6 +30,9 @@ def test_signing_exports() -> None:
             "package_targets",
             "public_key_pem",
             "signature_path_for",
+            "build_software_bundle",
+            "software_bundle_target",
+            "software_release_target",
         ]
     )
     for name in signing.__all__:
@@ -42,6 +46,10 @@ def test_edge_update_exports() -> None:
             "InstalledRelease",
             "ModelSlot",
             "ModelUser",
+            "SoftwareDecision",
+            "SoftwareOutcome",
+            "SoftwareSlots",
+            "SoftwareUpdater",
             "SwapListener",
             "UpdateClient",
             "UpdateOutcome",

@@ -8,6 +8,10 @@
     slot.current().infer(frame)   # what the infer worker does per frame
     slot.model_ref            # what the heartbeat reports (CameraHealth.model)
 
+Node software (the LineGuard wheel and pinned dependencies) comes the same way under
+the TUF ``software`` role: :class:`SoftwareUpdater` verifies a bundle, unpacks it into
+a versioned slot and switches ``current``, keeping ``previous`` for rollback.
+
 The node holds public keys and TUF metadata only; nothing on this path can sign.
 """
 
@@ -15,6 +19,8 @@ from lineguard.edge.update.client import UpdateClient, UpdateOutcome, default_lo
 from lineguard.edge.update.fetcher import HttpxFetcher
 from lineguard.edge.update.link import bootstrap_root, connect, server_reporter
 from lineguard.edge.update.slot import ModelSlot, SwapListener
+from lineguard.edge.update.software import SoftwareOutcome, SoftwareUpdater
+from lineguard.edge.update.software_slots import SoftwareDecision, SoftwareSlots
 from lineguard.edge.update.state import InstalledRelease, UpdateState
 from lineguard.edge.update.worker import ModelUser, UpdateWorker, start_model_updates
 
@@ -23,6 +29,10 @@ __all__ = [
     "InstalledRelease",
     "ModelSlot",
     "ModelUser",
+    "SoftwareDecision",
+    "SoftwareOutcome",
+    "SoftwareSlots",
+    "SoftwareUpdater",
     "SwapListener",
     "UpdateClient",
     "UpdateOutcome",

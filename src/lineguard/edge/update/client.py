@@ -48,7 +48,7 @@ from lineguard.signing import (
     node_release_target,
 )
 
-__all__ = ["UpdateClient", "UpdateOutcome", "default_loader"]
+__all__ = ["UpdateClient", "UpdateOutcome", "as_verification_error", "default_loader"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ class UpdateOutcome:
     ref: ModelRef | None = None
 
 
-def _as_verification_error(exc: Exception) -> VerificationError:
+def as_verification_error(exc: Exception) -> VerificationError:
+    """Any failure on an update path as a :class:`VerificationError` naming its check."""
     if isinstance(exc, VerificationError):
         return exc
     for kind, check in _TUF_CHECKS:
@@ -148,7 +149,7 @@ class UpdateClient:
         try:
             outcome = self._check(seen)
         except Exception as exc:
-            error = _as_verification_error(exc)
+            error = as_verification_error(exc)
             shutil.rmtree(self.state.staging_dir, ignore_errors=True)
             if seen or error.check != "download":  # an unreachable server is no refused update
                 self._record("rejected", seen[-1] if seen else None, check=error.check, reason=error.reason)

@@ -10,10 +10,13 @@
         → rollback                            a NEW, higher release pointing at older weights
 
 Nodes read the TUF repository (:mod:`.tuf_repo`) over their mTLS channel and report
-what they installed or refused; every step lands in the audit log.
+what they installed or refused; every step lands in the audit log. Node software (the
+LineGuard wheel and pinned dependencies) is published through the same repository
+under its own delegated role: :func:`publish_node_software`.
 """
 
 from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
+from lineguard.server.registry.node_software import publish_node_software
 from lineguard.server.registry.publisher import Registry
 from lineguard.server.registry.schemas import ModelVersionView, ReleaseView
 from lineguard.server.registry.service import (
@@ -39,6 +42,7 @@ __all__ = [
     "get_version",
     "list_releases",
     "list_versions",
+    "publish_node_software",
     "register",
     "reject",
     "rollback",

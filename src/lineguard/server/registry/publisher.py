@@ -20,16 +20,19 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from lineguard.config.server import ServerConfig
+from lineguard.contracts.errors import InputError, NotFoundError
 from lineguard.server.registry.tuf_repo import TufPolicy, TufRepository
 from lineguard.signing import (
     SIGNERS_TARGET,
     Release,
+    SoftwareRelease,
     TrustListVerifier,
     VerifiedPackage,
     line_release_target,
     node_release_target,
     package_targets,
     signature_path_for,
+    software_release_target,
 )
 from lineguard.signing.keystore import SigningKeyStore
 
@@ -130,6 +133,29 @@ class Registry:
             return False
         self.repo.put_targets({SIGNERS_TARGET: current})
         return True
+
+    def publish_software(self, release: SoftwareRelease, bundle: bytes) -> int:
+        """Publish a node-software release and its bundle under the ``software`` role."""
+        if (
+            hashlib.sha256(bundle).hexdigest() != release.bundle_sha256
+            or len(bundle) != release.bundle_length
+        ):
+            msg = f"the bundle is not the one release {release.release} names (sha256 and length differ)"
+            raise InputError(msg)
+        document = software_release_target(release.site_id)
+        files = {document: release.to_bytes(), release.bundle: bundle}
+        return self.repo.put_software(files, custom={document: release.custom()})
+
+    def highest_software_release(self, site_id: str) -> int:
+        """The release number of the node software published for ``site_id`` (0: none yet)."""
+        try:
+            info = self.repo.software().signed.targets.get(software_release_target(site_id))
+        except NotFoundError:
+            return 0
+        facts = (
+            {} if info is None else info.unrecognized_fields.get("custom", {}).get("lineguard_software", {})
+        )
+        return int(facts.get("release", 0))
 
     def highest_published_release(self) -> int:
         """The largest release number any published target names (survives a lost DB commit)."""

@@ -17,6 +17,13 @@ to expiry (the registry's scheduled task runs it), so a node whose server stops
 publishing — or whose traffic an attacker freezes — refuses the stale metadata once it
 expires.
 
+Node software (the LineGuard wheel and its pinned dependencies, one bundle per site)
+is published under its own delegated role, ``software`` (:meth:`TufRepository.put_software`):
+targets delegates ``software/*/*`` to it, terminating, with its own keys and threshold
+(``TufPolicy.software_keys`` / ``software_threshold``, two of two by default), so the
+online targets key that publishes model releases cannot sign node software, and
+``put_targets`` refuses ``software/`` paths.
+
 Root rotation (:meth:`TufRepository.rotate_root`) writes root ``n+1`` signed by the
 current root keys and the new ones; nodes that trust root ``n`` verify the step and
 from then on accept only the new keys.
@@ -36,8 +43,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
-from securesystemslib.signer import CryptoSigner, SSlibKey
+from securesystemslib.signer import CryptoSigner, Key, SSlibKey
 from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
     Metadata,
     MetaFile,
     Root,
@@ -52,10 +61,13 @@ from lineguard.contracts.errors import ConfigError, CryptoError, InputError, Not
 from lineguard.crypto import atomic_write
 from lineguard.crypto._files import exclusive_lock  # the keyring's own writer lock
 
-__all__ = ["ROLES", "TufPolicy", "TufRepository", "metadata_name_ok"]
+__all__ = ["ROLES", "SOFTWARE_PATHS", "SOFTWARE_ROLE", "TufPolicy", "TufRepository", "metadata_name_ok"]
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
-_METADATA_NAME = re.compile(r"^(?:[1-9][0-9]{0,8}\.)?(root|timestamp|snapshot|targets)\.json$")
+#: The delegated role that alone signs node software, and the target paths it owns.
+SOFTWARE_ROLE = "software"
+SOFTWARE_PATHS = ("software/*/*",)
+_METADATA_NAME = re.compile(r"^(?:[1-9][0-9]{0,8}\.)?(root|timestamp|snapshot|targets|software)\.json$")
 _TARGET_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,300}$")
 _SERIALIZER = JSONSerializer(compact=False)
 
@@ -75,10 +87,19 @@ class TufPolicy:
     targets_days: float = 30
     snapshot_days: float = 7
     timestamp_days: float = 1
+    software_keys: int = 2
+    software_threshold: int = 2
+    software_days: float = 30
 
     def __post_init__(self) -> None:
         if not 1 <= self.root_threshold <= self.root_keys:
             msg = f"root threshold must be 1..{self.root_keys} (root keys), got {self.root_threshold}"
+            raise ConfigError(msg)
+        if not 1 <= self.software_threshold <= self.software_keys:
+            msg = (
+                f"software threshold must be 1..{self.software_keys} (software keys), "
+                f"got {self.software_threshold}"
+            )
             raise ConfigError(msg)
 
     def period(self, role: str) -> timedelta:
@@ -196,20 +217,54 @@ class TufRepository:
             for path in remove:
                 targets.targets.pop(path, None)
             for path, data in files.items():
-                if not _TARGET_PATH.fullmatch(path) or ".." in path.split("/"):
-                    msg = f"target path {path!r} is not allowed"
+                if path.startswith("software/"):
+                    msg = f"target {path!r}: node software is signed by the {SOFTWARE_ROLE} role only"
                     raise InputError(msg)
-                info = TargetFile.from_data(path, data, ["sha256"])
-                if path in custom:
-                    info.unrecognized_fields["custom"] = custom[path]
-                atomic_write(
-                    self.targets_dir / self._stored_name(path, info.hashes["sha256"]), data, mode=0o644
-                )
-                targets.targets[path] = info
+                targets.targets[path] = self._store_target(path, data, custom.get(path))
             targets.version += 1
             targets.expires = _expiry(self.policy.period("targets"), now)
             self._publish(root, current, now=now)
             return targets.version
+
+    def software(self) -> Metadata[Targets]:
+        """The ``software`` role's current metadata (:class:`NotFoundError` before the first bundle)."""
+        version = self._software_version()
+        if version is None:
+            msg = "no node software was published in this repository"
+            raise NotFoundError(msg)
+        return Metadata[Targets].from_file(str(self.metadata_dir / f"{version}.{SOFTWARE_ROLE}.json"))
+
+    def put_software(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        custom: Mapping[str, dict[str, Any]] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Add node-software targets (``software/<site>/<name>``), signed by the ``software`` role.
+
+        The first call delegates ``software/*/*`` from targets to a new role with
+        ``TufPolicy.software_keys`` keys and ``software_threshold``. Returns the role's version.
+        """
+        custom = custom or {}
+        with self._locked():
+            now = now or datetime.now(UTC)
+            root = self.root().signed
+            targets_md = self.targets()
+            if self._software_version() is None:
+                self._delegate_software(targets_md.signed)
+                software = Targets(version=1, expires=now)
+            else:
+                software = self.software().signed
+                software.version += 1
+            for path, data in files.items():
+                if not path.startswith("software/") or path.count("/") != 2:
+                    msg = f"node software targets are software/<site>/<name>, got {path!r}"
+                    raise InputError(msg)
+                software.targets[path] = self._store_target(path, data, custom.get(path))
+            self._write_software(software, targets_md.signed, now=now)
+            self._publish(root, targets_md, now=now, software_version=software.version)
+            return software.version
 
     def refresh(self, *, now: datetime | None = None) -> list[str]:
         """Re-sign every role within half its period of expiry; return the roles re-signed."""
@@ -230,6 +285,12 @@ class TufRepository:
                 targets_md.signed.version += 1
                 targets_md.signed.expires = _expiry(self.policy.period("targets"), now)
                 renewed.append("targets")
+            if self._software_version() is not None:
+                software = self.software().signed
+                if software.expires - now < self.policy.period("software") / 2:
+                    software.version += 1
+                    self._write_software(software, targets_md.signed, now=now)
+                    renewed.append(SOFTWARE_ROLE)
             snapshot = self._snapshot().signed
             timestamp = self.timestamp().signed
             stale = (
@@ -297,6 +358,61 @@ class TufRepository:
         head, _, name = path.rpartition("/")
         return f"{head}/{sha256}.{name}" if head else f"{sha256}.{name}"
 
+    def _store_target(self, path: str, data: bytes, custom: dict[str, Any] | None) -> TargetFile:
+        if not _TARGET_PATH.fullmatch(path) or ".." in path.split("/"):
+            msg = f"target path {path!r} is not allowed"
+            raise InputError(msg)
+        info = TargetFile.from_data(path, data, ["sha256"])
+        if custom is not None:
+            info.unrecognized_fields["custom"] = custom
+        atomic_write(self.targets_dir / self._stored_name(path, info.hashes["sha256"]), data, mode=0o644)
+        return info
+
+    def _software_version(self) -> int | None:
+        if not self._has_timestamp():
+            return None
+        meta = self._snapshot().signed.meta.get(f"{SOFTWARE_ROLE}.json")
+        return None if meta is None else meta.version
+
+    def _delegate_software(self, targets: Targets) -> None:
+        """Targets delegates ``software/*/*`` to a new role with its own keys (terminating)."""
+        keys = [self._new_key(SOFTWARE_ROLE) for _ in range(self.policy.software_keys)]
+        targets.delegations = Delegations(
+            keys={key.keyid: key for key in keys},
+            roles={
+                SOFTWARE_ROLE: DelegatedRole(
+                    name=SOFTWARE_ROLE,
+                    keyids=[key.keyid for key in keys],
+                    threshold=self.policy.software_threshold,
+                    terminating=True,
+                    paths=list(SOFTWARE_PATHS),
+                )
+            },
+        )
+        targets.version += 1
+
+    def _write_software(self, software: Targets, targets: Targets, *, now: datetime) -> None:
+        """Sign ``software`` (its version already set) with the keys targets delegated to it."""
+        software.expires = _expiry(self.policy.period(SOFTWARE_ROLE), now)
+        md: Metadata[Targets] = Metadata(software)
+        assert targets.delegations is not None and targets.delegations.roles is not None  # noqa: S101
+        role = targets.delegations.roles[SOFTWARE_ROLE]
+        signers = [
+            signer
+            for keyid in role.keyids
+            if (signer := self._signer_for(SOFTWARE_ROLE, keyid, targets.delegations.keys[keyid]))
+        ]
+        if len(signers) < role.threshold:
+            msg = f"{len(signers)} key(s) for TUF role {SOFTWARE_ROLE} here, threshold {role.threshold}"
+            raise CryptoError(msg)
+        for signer in signers:
+            md.sign(signer, append=True)
+        atomic_write(
+            self.metadata_dir / f"{software.version}.{SOFTWARE_ROLE}.json",
+            md.to_bytes(_SERIALIZER),
+            mode=0o644,
+        )
+
     def _has_timestamp(self) -> bool:
         return (self.metadata_dir / "timestamp.json").exists()
 
@@ -305,9 +421,17 @@ class TufRepository:
         return Metadata[Snapshot].from_file(str(self.metadata_dir / f"{version}.snapshot.json"))
 
     def _publish(
-        self, root: Root, targets_md: Metadata[Targets], *, now: datetime, bump_targets: bool = False
+        self,
+        root: Root,
+        targets_md: Metadata[Targets],
+        *,
+        now: datetime,
+        bump_targets: bool = False,
+        software_version: int | None = None,
     ) -> None:
-        """Sign and write targets, then a snapshot naming it, then a timestamp naming that."""
+        """Sign and write targets, then a snapshot naming it (and the software role, once it
+        exists), then a timestamp naming that."""
+        software_version = software_version or self._software_version()
         if bump_targets:
             targets_md.signed.version += 1
         targets_md.signatures.clear()
@@ -323,6 +447,8 @@ class TufRepository:
             expires=_expiry(self.policy.period("snapshot"), now),
             meta={"targets.json": MetaFile(version=targets_md.signed.version)},
         )
+        if software_version is not None:
+            snapshot.meta[f"{SOFTWARE_ROLE}.json"] = MetaFile(version=software_version)
         snapshot_md: Metadata[Snapshot] = Metadata(snapshot)
         self._sign(snapshot_md, "snapshot", root)
         atomic_write(
@@ -364,18 +490,23 @@ class TufRepository:
             md.sign(signer, append=True)
 
     def _signers(self, role: str, root: Root) -> list[CryptoSigner]:
-        signers = []
-        for keyid in root.roles[role].keyids:
-            path = self.keys_dir / f"{role}-{keyid}.pem"
-            if not path.exists():
-                continue  # an offline key: not held on this server
-            try:
-                private = serialization.load_pem_private_key(path.read_bytes(), self._secret())
-            except (ValueError, TypeError):
-                msg = f"cannot decrypt TUF key {path.name}: wrong passphrase, or the file was altered"
-                raise CryptoError(msg) from None
-            signers.append(CryptoSigner(private, root.keys[keyid]))  # type: ignore[arg-type]
-        return signers
+        return [
+            signer
+            for keyid in root.roles[role].keyids
+            if (signer := self._signer_for(role, keyid, root.keys[keyid])) is not None
+        ]
+
+    def _signer_for(self, role: str, keyid: str, public: Key) -> CryptoSigner | None:
+        """The signer of one role key held here; None for an offline key (not on this server)."""
+        path = self.keys_dir / f"{role}-{keyid}.pem"
+        if not path.exists():
+            return None
+        try:
+            private = serialization.load_pem_private_key(path.read_bytes(), self._secret())
+        except (ValueError, TypeError):
+            msg = f"cannot decrypt TUF key {path.name}: wrong passphrase, or the file was altered"
+            raise CryptoError(msg) from None
+        return CryptoSigner(private, public)  # type: ignore[arg-type]
 
     def _new_key(self, role: str) -> SSlibKey:
         private = ec.generate_private_key(ec.SECP256R1())
