@@ -79,6 +79,50 @@ def test_training_evaluation_and_inference_never_reach_the_network(tmp_path: Pat
     assert_no_egress(trace, home)
 
 
+LABEL_RUN = textwrap.dedent(
+    """
+    import socket, sys, time
+    import datetime as dt
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        socket.create_connection(server.getsockname()).close()
+    from lineguard.config.labels import ExpectedLabel, LabelStageConfig
+    from lineguard.edge.labels import build_label_stage
+    from lineguard.edge.labels.render import LabelContent, place, render_label
+    from lineguard.contracts.events import BoundingBox
+
+    content = LabelContent("4711-0815", "09501101530003", "A12345", dt.date(2026, 12, 5), 12)
+    expected = ExpectedLabel(part_number="4711-0815", gtin="09501101530003", lot="A12345")
+    config = LabelStageConfig(kind="label", name="lbl", order="PO-1", expected={"PO-1": expected})
+    stage = build_label_stage(config)  # zxing-cpp and RapidOCR (its ONNX models, onnxruntime)
+    frame = place(render_label(content))
+    started = time.monotonic()
+    runs = 0
+    while time.monotonic() - started < float(sys.argv[1]):
+        outcome = stage.inspect(frame, BoundingBox(x=0, y=0, width=640, height=480))
+        runs += 1
+        time.sleep(0.2)
+    print(f"ok {outcome.verdict.value} runs={runs}")
+    """
+)
+
+
+def test_label_reading_with_its_ocr_models_never_reaches_the_network(tmp_path: Path) -> None:
+    """RapidOCR brings its own ONNX models and imports onnxruntime itself: same proof as above."""
+    home, trace = tmp_path / "home", tmp_path / "labels.trace"
+    home.mkdir()
+    out = subprocess.run(
+        [*strace_prefix(trace), sys.executable, "-c", LABEL_RUN, str(MIN_LIFETIME_S)],
+        env=clean_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("ok pass "), out.stdout
+    assert 'inet_addr("127.0.0.1")' in trace.read_text(encoding="utf-8"), "strace saw no call at all"
+    assert_no_egress(trace, home)
+
 # The judge itself, on lines strace printed for real (ONNX Runtime 1.31.1 without the switch).
 LEAK = [
     '7813  connect(7, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.255.255.53")}, 16'
