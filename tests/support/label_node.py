@@ -18,14 +18,15 @@ import numpy as np
 
 from lineguard.contracts.types import CapturedFrame
 from lineguard.edge.decide import StationMonitor
+from lineguard.edge.identity import https_client
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.labels.render import Degradation, LabelContent, degrade, place, render_label
-from lineguard.edge.outbox import Outbox
+from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender
 from lineguard.edge.pipeline import Arrival, CameraStats, InspectWorker
 from lineguard.edge.stages import build_stages
-from tests.unit.edge.support import camera, edge_config
+from tests.unit.edge.support import camera, edge_config, wait_for
 
-__all__ = ["GOOD", "START", "label_frame", "label_worker", "run_parts"]
+__all__ = ["GOOD", "START", "label_frame", "label_worker", "run_parts", "send_outbox"]
 
 START = dt.datetime(2026, 12, 6, 8, 0, tzinfo=dt.UTC)
 GOOD = LabelContent("4711-0815", "09501101530003", "A12345", dt.date(2026, 12, 5), 12)
@@ -93,3 +94,18 @@ def run_parts(
                 )
             )
             fid += 1
+
+
+def send_outbox(outbox: Outbox, *, identity_dir: Path, server_url: str, node_id: str) -> None:
+    """The node's own sender drains ``outbox`` to the server over mTLS, then stops."""
+    stop = threading.Event()
+    with https_client(identity_dir, server_url) as client:
+        sender = OutboxSender(
+            stop, outbox=outbox, transport=HttpsTransport(client), node_id=node_id, flush_interval_s=0.05
+        )
+        sender.start()
+        try:
+            wait_for(lambda: outbox.backlog() == 0, timeout_s=30)
+        finally:
+            stop.set()
+            sender.join(10)

@@ -105,20 +105,10 @@ def test_one_hot_frame_is_not_an_alarm() -> None:
 
 
 def test_absolute_and_delta_t_limits() -> None:
-    rois = [
-        SCENE_ROIS[0],
-        ThermalRoi(
-            asset="motor",
-            kind="motor",
-            x=40,
-            y=30,
-            width=40,
-            height=36,
-            reference="wall",
-            hot_spot_limit_c=45.0,
-            delta_t_limit_c=20.0,
-        ),
-    ]
+    motor = SCENE_ROIS[1].model_copy(
+        update={"hot_spot_limit_c": 45.0, "delta_t_limit_c": 20.0, "trend_limit_c": None}
+    )
+    rois = [SCENE_ROIS[0], motor]
     alarms, _, _ = _run(config=ThermalStageConfig(rois=rois), hours=12)  # 00:00-12:00, shift from 06:00
     kinds = {(a.kind, a.asset) for a in alarms}
     assert kinds == {("hot_spot", "motor"), ("delta_t", "motor")}

@@ -4,18 +4,16 @@ PostgreSQL) → stored stage results and part verdicts, each failure naming its 
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from lineguard.edge.identity import enroll, https_client
+from lineguard.edge.identity import enroll
 from lineguard.edge.labels.render import Degradation
-from lineguard.edge.outbox import HttpsTransport, OutboxSender, build_batch
+from lineguard.edge.outbox import build_batch
 from lineguard.server.ingest.models import PartVerdictRow, StageResultRow
-from tests.support.label_node import GOOD, label_frame, label_worker, run_parts
-from tests.unit.edge.support import wait_for
+from tests.support.label_node import GOOD, label_frame, label_worker, run_parts, send_outbox
 from tests.unit.server.conftest import Plant
 
 pytestmark = pytest.mark.slow  # RapidOCR's models load with the stage (~1 s), then ~0.3 s a label
@@ -35,17 +33,7 @@ def test_label_results_travel_from_the_node_to_the_server(plant: Plant, tmp_path
     )
     # The server seals part ids: the node's own record says which verdict id is which part.
     ids = {p.part_id: p.part_verdict_id for p in build_batch("node-lbl", outbox.pending(500)).parts}
-    stop = threading.Event()
-    with https_client(tmp_path / "identity", plant.url) as client:
-        sender = OutboxSender(
-            stop, outbox=outbox, transport=HttpsTransport(client), node_id="node-lbl", flush_interval_s=0.05
-        )
-        sender.start()
-        try:
-            wait_for(lambda: outbox.backlog() == 0, timeout_s=30)
-        finally:
-            stop.set()
-            sender.join(10)
+    send_outbox(outbox, identity_dir=tmp_path / "identity", server_url=plant.url, node_id="node-lbl")
     assert outbox.counts().get("rejected", 0) == 0
 
     with plant.session() as session:

@@ -5,7 +5,6 @@ and PostgreSQL), where the trend's crossing is a maintenance recommendation unde
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,13 @@ from sqlalchemy import select
 from lineguard.config.edge import NodeConfig
 from lineguard.config.thermal import ThermalStageConfig
 from lineguard.contracts.errors import InputError, NotFoundError
-from lineguard.edge.identity import enroll, https_client
-from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender
+from lineguard.edge.identity import enroll
+from lineguard.edge.outbox import Outbox
 from lineguard.edge.thermal import ThermalMonitor, ThermalReporter
 from lineguard.edge.thermal.synthetic import SCENE_ROIS, Fault, ThermalScene
 from lineguard.server.ingest.models import StageResultRow
 from lineguard.server.review import THERMAL_MAINTENANCE, Decision, decide, get_item
-from tests.unit.edge.support import wait_for
+from tests.support.label_node import send_outbox
 from tests.unit.server.conftest import Plant
 
 pytestmark = pytest.mark.slow
@@ -53,17 +52,7 @@ def test_an_overheating_motor_becomes_a_maintenance_recommendation_on_the_server
     outbox = Outbox(tmp_path / "outbox.db")
     put = _observe_overheating(outbox, tmp_path / "node")
     assert put >= 2  # at least the motor's alarm and its recommendation
-    stop = threading.Event()
-    with https_client(tmp_path / "identity", plant.url) as client:
-        sender = OutboxSender(
-            stop, outbox=outbox, transport=HttpsTransport(client), node_id="node-th", flush_interval_s=0.05
-        )
-        sender.start()
-        try:
-            wait_for(lambda: outbox.backlog() == 0, timeout_s=30)
-        finally:
-            stop.set()
-            sender.join(10)
+    send_outbox(outbox, identity_dir=tmp_path / "identity", server_url=plant.url, node_id="node-th")
     outbox.close()
 
     with plant.session() as session:
