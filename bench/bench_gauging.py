@@ -17,7 +17,7 @@ the demo spec's tightest band (0.1 mm, straightness). Target: 6·GRR ≤ 1/10 of
 tightest band. Baseline in the same run: the hole diameter from the Otsu blob's area
 (whole pixels), the obvious method without sub-pixel edges.
 
-About 3 minutes on an idle 2-core machine (--quick: under a minute).
+About 8 minutes on the shared 2-core machine at load 10-12 (--quick: under a minute).
 """
 
 from __future__ import annotations
