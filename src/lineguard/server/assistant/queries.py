@@ -100,17 +100,19 @@ def match_entities(session: Session, scope: EffectiveScope, key: IndexKey, plan:
     spans = [s for s in plan.spans if not set(s.split()) <= _GENERIC]
     found: Matches = {}
     covered: set[str] = set()
-    for dim, column in _DIMENSION_COLUMNS.items():
-        by_hash = {key.dimension(dim, s): s for s in spans}
-        if not by_hash:
-            break
-        rows = session.scalars(
-            select(column).where(scope.condition(), column.in_(sorted(by_hash))).distinct().limit(50)
+    wanted = {dim: {key.dimension(dim, s): s for s in spans} for dim in _DIMENSION_COLUMNS}
+    if spans:  # one query for all five dimensions
+        columns = list(_DIMENSION_COLUMNS.values())
+        any_named = or_(*(col.in_(sorted(wanted[dim])) for dim, col in _DIMENSION_COLUMNS.items()))
+        rows = session.execute(
+            select(*columns).where(scope.condition(), any_named).distinct().limit(200)
         ).all()
-        if rows:
-            found[dim] = {str(h) for h in rows}
-            for h in rows:
-                covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", by_hash[str(h)]))
+        for row in rows:
+            for dim, value in zip(_DIMENSION_COLUMNS, row, strict=True):
+                span = wanted[dim].get(str(value)) if value is not None else None
+                if span is not None:
+                    found.setdefault(dim, set()).add(str(value))
+                    covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", span))
     if any(name not in covered for name in plan.names):
         found["unknown"] = set()
     return found

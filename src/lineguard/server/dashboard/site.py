@@ -59,6 +59,7 @@ PAGES: tuple[Page, ...] = (
     Page("/retention", "retention", "Retention"),
     Page("/integrations", "integrations", "Integrations"),
     Page("/governance", "governance", "Governance"),
+    Page("/ask", "ask", "Ask"),
 )
 
 _CHARTS = '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>\n'

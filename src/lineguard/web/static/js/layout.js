@@ -17,11 +17,17 @@ export const NAV = [
   { href: "/retention", label: "Retention", needs: "retention_policy.read" },
   { href: "/integrations", label: "Integrations", needs: "integrations.read" },
   { href: "/governance", label: "Governance", needs: "governance.read" },
+  // The assistant: shown to anyone who may read some plant data; the API decides per workflow.
+  {
+    href: "/ask",
+    label: "Ask",
+    needsAny: ["production_data.read", "quality_data.read", "maintenance_data.read", "customer_orders.read"],
+  },
 ];
 
 /** Pages `who` may open, in menu order. */
 export function allowedPages(who) {
-  return NAV.filter((item) => can(who, item.needs));
+  return NAV.filter((item) => (item.needsAny ? item.needsAny.some((a) => can(who, a)) : can(who, item.needs)));
 }
 
 function renderNav(who) {

@@ -1,0 +1,257 @@
+"""Plant assistant benchmark: answer latency on many records, the full leak suite, correctness.
+
+    .venv/bin/python bench/bench_assistant.py --speed [--records 100000] [--db sqlite|postgresql]
+    .venv/bin/python bench/bench_assistant.py --leak [--no-interference]
+    .venv/bin/python bench/bench_assistant.py --correctness
+
+``--speed`` loads ``--records`` structured records (the seed plant scaled up, every body
+sealed under a real keyring through ``upsert_records`` in batches of 5,000, so the
+terms, lines and data keys are all there) and asks a fixed set of questions — counts,
+sums, top-N, a monthly trend, a line comparison, lookups, a word search — as a
+line-scoped production supervisor and a site-wide finance controller, each question
+``--repeats`` times, through :func:`lineguard.server.assistant.ask` (question log and
+audit included). Baseline in the same run: the same questions with the authorization
+filter replaced by "everything" (an unscoped superuser that LineGuard does not have),
+so the ratio is what deciding before retrieval costs.
+
+``--leak`` runs every adversarial question (tests/support/assistant_suite.py) as every
+profile in every workflow, with the non-interference check unless told not to.
+``--correctness`` asks the 112 known-answer questions as every profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pydantic import SecretStr
+from tests.support.assistant_suite import adversarial_questions, known_questions, readable_seed
+from tests.support.leak_run import NOW, built_plant, run_leak_suite
+from tests.support.plant import PROFILES, SITE, canaries, principal, seed_plant
+from tests.support.postgres import postgres_cluster
+from tests.unit.server.conftest import AuditTrail
+
+from lineguard.config.server import ServerConfig
+from lineguard.contracts.errors import PermissionDeniedError
+from lineguard.crypto import Envelope, KdfParams, Keyring
+from lineguard.server.assistant import NOTHING, EffectiveScope, ask, effective_scope, workflows_for
+from lineguard.server.assistant import service as service_module
+from lineguard.server.auth import Category, PolicyEngine
+from lineguard.server.keystore import SqlDataKeyStore
+from lineguard.server.plantdata import CategoryScope, index_key, upsert_records
+from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+
+SPEED_QUESTIONS = {
+    "ps-line2": (
+        "production_assistant",
+        (
+            "How many production orders are there on line 2?",
+            "What is the total quantity produced?",
+            "Top 3 parts by units produced",
+            "Monthly trend of units produced",
+            "Which machine had the most downtime?",
+            "How many units were rejected in November 2026?",
+            "Show production order PO-2002",
+            "What was the result of lot LOT-3002?",
+            "How do I inspect castings for porosity?",
+        ),
+    ),
+    "fc-site": (
+        "finance_review",
+        (
+            "What is the total order value?",
+            "Which customer has the highest order value?",
+            "Compare order value per line",
+            "What is the unit price of P-200 from Borealis Castings?",
+            "How many sales orders for Zephyr Motors?",
+            "What is the total stock value?",
+        ),
+    ),
+}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+#: The service's own scope function, swapped for the baseline and put back after it.
+original_scope = vars(service_module)["effective_scope"]
+
+
+def _everything(engine, principal, workflow, *, site, now, line_filter=None):  # type: ignore[no-untyped-def]
+    scopes = tuple(CategoryScope(Category(c), True, frozenset()) for c in workflow.categories)
+    return EffectiveScope(workflow, scopes, line_filter)
+
+
+def speed(records: int, db: str, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        folder = Path(tmp)
+        if db == "postgresql":
+            base = stack.enter_context(postgres_cluster())
+            import psycopg
+
+            with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
+                c.execute('CREATE DATABASE "assistant_bench"')
+            url = f"{base}/assistant_bench"
+        else:
+            url = f"sqlite:///{folder / 'bench.db'}"
+        engine = create_engine_for(url)
+        try:
+            upgrade_to_head(engine)
+            sessions = session_factory(engine)
+            keyring = Keyring.create(
+                folder / "k.json", SecretStr("bench"), kdf=KdfParams.insecure_for_tests()
+            )
+            sealer = Envelope(keyring, SqlDataKeyStore(sessions))
+            key = index_key(sessions, site_id=SITE, sealer=sealer)
+            plant = seed_plant(scale=max(1, records // 190)).records
+            started = time.perf_counter()
+            for start in range(0, len(plant), 5000):
+                with sessions.begin() as session:
+                    upsert_records(
+                        session,
+                        site_id=SITE,
+                        records=plant[start : start + 5000],
+                        sealer=sealer,
+                        key=key,
+                        actor="cli:bench",
+                        audit=AuditTrail(),
+                    )
+            load_s = time.perf_counter() - started
+            print(
+                f"{db}: {len(plant)} records loaded in {load_s:.0f} s ({len(plant) / load_s:.0f} records/s)"
+            )
+            settings = ServerConfig(kind="server", site_id=SITE, data_dir=folder / "d")
+            policy = PolicyEngine.load()
+            people = {p.name: p for p in PROFILES}
+            for mode in ("scoped", "unscoped baseline"):
+                # The baseline swaps the service's scope function for "everything in the workflow's
+                # categories": a benchmark-only stand-in, never reachable in the server.
+                vars(service_module)["effective_scope"] = original_scope if mode == "scoped" else _everything
+                try:
+                    for who, (workflow, questions) in SPEED_QUESTIONS.items():
+                        person = principal(people[who], now=NOW)
+                        times = []
+                        for question in questions:
+                            for _ in range(repeats):
+                                t = time.perf_counter()
+                                ask(
+                                    sessions,
+                                    settings=settings,
+                                    engine=policy,
+                                    principal=person,
+                                    question=question,
+                                    workflow=workflow,
+                                    sealer=sealer,
+                                    audit=AuditTrail(),
+                                    now=NOW,
+                                )
+                                times.append((time.perf_counter() - t) * 1000)
+                        print(
+                            f"  {mode:18s} {who:9s} {len(times):4d} answers  p50 {_pct(times, 0.5):6.1f} ms  "
+                            f"p95 {_pct(times, 0.95):6.1f} ms  max {max(times):6.1f} ms"
+                        )
+                finally:
+                    vars(service_module)["effective_scope"] = original_scope
+        finally:
+            engine.dispose()
+
+
+def leak(interference: bool) -> None:
+    questions = adversarial_questions(canaries())
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        report = run_leak_suite(Path(tmp), questions, interference=interference)
+        took = time.perf_counter() - started
+    checked = len(report.interference) if interference else "not checked"
+    print(
+        f"leak suite: {len(questions)} questions × {len(PROFILES)} profiles × 5 workflows = {report.asked} "
+        f"asks in {took:.0f} s; refused or denied {report.refused} (denied {report.denied}); "
+        f"leaks {len(report.leaks)}; interference {checked}"
+    )
+    for line in report.leaks[:20] + report.interference[:10]:
+        print("  " + line)
+
+
+def correctness() -> None:
+    seed = seed_plant().records
+    policy = PolicyEngine.load()
+    with tempfile.TemporaryDirectory() as tmp, built_plant(Path(tmp), "seeded") as plant:
+        for profile in PROFILES:
+            person = principal(profile, now=NOW)
+            flows = workflows_for(plant.settings.assistant, person, NOW)
+            right = total = 0
+            for known in known_questions():
+                total += 1
+                flow = next((w for w in flows if known.category in w.categories), flows[0] if flows else None)
+                if flow is None:
+                    try:
+                        ask(
+                            plant.sessions,
+                            settings=plant.settings,
+                            engine=policy,
+                            principal=person,
+                            question=known.question,
+                            workflow="production_assistant",
+                            sealer=plant.sealer,
+                            audit=AuditTrail(),
+                            now=NOW,
+                        )
+                    except PermissionDeniedError:
+                        right += 1
+                    continue
+                scope = effective_scope(policy, person, flow, site=SITE, now=NOW, line_filter=known.lines)
+                answer = ask(
+                    plant.sessions,
+                    settings=plant.settings,
+                    engine=policy,
+                    principal=person,
+                    question=known.question,
+                    workflow=flow.name,
+                    sealer=plant.sealer,
+                    audit=AuditTrail(),
+                    now=NOW,
+                )
+                if not scope.allows(Category(known.category)):
+                    right += answer.refused
+                    continue
+                expected = known.expect(readable_seed(scope, seed))
+                right += (
+                    answer.answer == NOTHING
+                    if expected is None
+                    else all(e in answer.answer for e in expected)
+                )
+            print(f"  {profile.name:14s} {right}/{total} = {100 * right / total:.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--leak", action="store_true")
+    parser.add_argument("--correctness", action="store_true")
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-interference", action="store_true")
+    args = parser.parse_args()
+    if args.speed:
+        speed(args.records, args.db, args.repeats)
+    if args.leak:
+        leak(not args.no_interference)
+    if args.correctness:
+        correctness()
+    if not (args.speed or args.leak or args.correctness):
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()
