@@ -8,7 +8,7 @@ The label region is cut from the frame, then, cheapest first:
    rotated by 180° is ``upside_down``; a GS1 element string gives GTIN, lot, date, quantity;
 3. **text** — the printed lines are read (RapidOCR) for the fields the stage lists in
    ``text_fields``; a line the classifier finds rotated by 180° is ``upside_down``; a field
-   not found is ``unreadable``;
+   not found gets a second look on the contrast-equalised region, then is ``unreadable``;
 4. **compare** — every field the expected label gives must have been read somewhere
    (``missing`` otherwise) and equal the expected value wherever it was read (``mismatch``).
 
@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from lineguard.config.labels import ExpectedLabel, LabelField, LabelRegion, LabelStageConfig, canonical
@@ -82,6 +83,13 @@ def _grey(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return region if region.ndim == 2 else region.mean(axis=2)
 
 
+def _equalised(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The region with local contrast equalised (CLAHE), as BGR."""
+    grey = region if region.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_BGR2GRAY)
+    flat = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(grey.astype(np.uint8))
+    return cv2.cvtColor(flat, cv2.COLOR_GRAY2BGR)
+
+
 class LabelVerifier:
     """Checks labels for one stage; the readers are injected (real ones in production)."""
 
@@ -116,7 +124,7 @@ class LabelVerifier:
             from_code = self._code_fields(self._codes.read(region), expected, failures)
         from_text: dict[LabelField, str] = {}
         if self._text is not None and self.config.text_fields:
-            from_text = self._text_fields(self._text.read(region), failures)
+            from_text = self._text_fields(region, failures)
         self._compare(expected, from_code, from_text, failures)
         read = {f"code.{k.value}": v for k, v in from_code.items()}
         read |= {f"text.{k.value}": v for k, v in from_text.items()}
@@ -179,7 +187,21 @@ class LabelVerifier:
 
     # -- text ----------------------------------------------------------------------------
 
-    def _text_fields(self, lines: list[TextLine], failures: list[LabelFailure]) -> dict[LabelField, str]:
+    def _find(self, lines: list[TextLine], names: list[LabelField]) -> dict[LabelField, str]:
+        found: dict[LabelField, str] = {}
+        for name in names:
+            for line in lines:
+                match = self._patterns[name].search(line.text.upper().strip())
+                if match:
+                    found[name] = match.group(1)
+                    break
+        return found
+
+    def _text_fields(
+        self, region: np.ndarray[Any, Any], failures: list[LabelFailure]
+    ) -> dict[LabelField, str]:
+        assert self._text is not None  # noqa: S101 - only called with a text reader
+        lines = self._text.read(region)
         if not lines:
             failures.append(LabelFailure(Reason.UNREADABLE, "text", "no printed text could be read"))
             return {}
@@ -190,14 +212,15 @@ class LabelVerifier:
                     Reason.UPSIDE_DOWN, "label", f"{flipped} of {len(lines)} text lines are upside down"
                 )
             )
-        found: dict[LabelField, str] = {}
+        found = self._find(lines, self.config.text_fields)
+        missing = [name for name in self.config.text_fields if name not in found]
+        if missing:
+            # A second look, contrast-equalised, for the lines the first pass did not find (glare,
+            # faint print). Only *finding* a field is retried: a value read and found different
+            # is not read again until it agrees.
+            found |= self._find(self._text.read(_equalised(region)), missing)
         for name in self.config.text_fields:
-            for line in lines:
-                match = self._patterns[name].search(line.text.upper().strip())
-                if match:
-                    found[name] = match.group(1)
-                    break
-            else:
+            if name not in found:
                 failures.append(
                     LabelFailure(Reason.UNREADABLE, name.value, f"{name.value} not found in the printed text")
                 )

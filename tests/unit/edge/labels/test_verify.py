@@ -17,6 +17,7 @@ from lineguard.edge.labels import (
     RapidTextReader,
     Reason,
     TableExpectedLabels,
+    TextLine,
 )
 from lineguard.edge.labels.render import Degradation, LabelContent, degrade, place, render_label
 
@@ -175,3 +176,45 @@ def test_config_refuses_expectations_that_would_pass_anything() -> None:
         _config(text_patterns={})
     with pytest.raises(ValidationError, match="reads neither a code nor text"):
         _config(code_required=False, text_fields=[])
+
+
+class ScriptedText:
+    """Answers each read with the next scripted list of lines: the OCR's output made exact,
+    so the retry rule is tested on its own (the real reader is tested above)."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def read(self, region: np.ndarray) -> list[TextLine]:
+        self.calls += 1
+        return [TextLine(t, 0.99, upside_down=False) for t in self.answers.pop(0)]
+
+
+def _text_only(reader: ScriptedText) -> LabelVerifier:
+    return LabelVerifier(_config(code_required=False), codes=None, text=reader)
+
+
+TEXT_EXPECTED = EXPECTED.model_copy(update={"gtin": None})  # the GTIN is in the code only
+
+def test_a_field_not_found_gets_a_second_look_on_the_equalised_region() -> None:
+    first = ["P/N 4711-0815", "LOT A12345", "DATE 2026-12-05"]  # the QTY line lost in glare
+    reader = ScriptedText(first, ["QTY 12"])
+    check = _text_only(reader).check(place(render_label(GOOD), frame_size=FRAME), TEXT_EXPECTED)
+    assert check.passed, check.failures
+    assert reader.calls == 2
+
+
+def test_a_value_read_wrong_is_not_read_again_until_it_agrees() -> None:
+    lines = ["P/N 4711-0815", "LOT A12399", "DATE 2026-12-05", "QTY 12"]
+    reader = ScriptedText(lines, ["LOT A12345"])
+    check = _text_only(reader).check(place(render_label(GOOD), frame_size=FRAME), TEXT_EXPECTED)
+    assert _reasons(check) == {(Reason.MISMATCH, "lot")}
+    assert reader.calls == 1
+
+
+def test_a_field_missing_from_both_looks_is_unreadable() -> None:
+    reader = ScriptedText(["P/N 4711-0815", "LOT A12345", "QTY 12"], ["QTY 12"])
+    check = _text_only(reader).check(place(render_label(GOOD), frame_size=FRAME), TEXT_EXPECTED)
+    assert _reasons(check) == {(Reason.UNREADABLE, "date")}
+    assert reader.calls == 2
