@@ -36,6 +36,7 @@ from lineguard.server.audit.models import AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.scheduled import checkpoint_now
 from lineguard.server.context import ServerContext
 from lineguard.server.governance.models import ConfigSnapshotRow
+from lineguard.server.ingest.mqtt import LEADER_DUTY as MQTT_INGEST_DUTY
 from lineguard.server.integrations.scheduled import LEADER_DUTY as MQTT_DUTY
 from lineguard.server.integrations.scheduled import RECOMMENDER_DUTY
 from lineguard.server.registry.scheduled import LEADER_DUTY as REGISTRY_DUTY
@@ -44,7 +45,7 @@ from lineguard.server.review.scheduled import LEADER_DUTY as REVIEW_DUTY
 from lineguard.server.storage import advisory_key, create_engine_for
 
 PASS_ENV = "LG_TEST_REPLICA_KEYRING_PASS"
-DUTIES = (RETENTION_DUTY, REVIEW_DUTY, REGISTRY_DUTY, MQTT_DUTY, RECOMMENDER_DUTY)
+DUTIES = (RETENTION_DUTY, REVIEW_DUTY, REGISTRY_DUTY, MQTT_DUTY, RECOMMENDER_DUTY, MQTT_INGEST_DUTY)
 
 
 @pytest.fixture

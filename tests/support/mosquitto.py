@@ -1,7 +1,8 @@
 """A real Mosquitto broker on loopback for the tests, with TLS and required client certificates.
 
 ``Mosquitto(tmp, ca)`` writes a config (TLS listener on a free port, client
-certificates required and used as the user name, no persistence) and ``start()`` runs
+certificates required and used as the user name, no persistence unless asked, an ACL
+if given) and ``start()`` runs
 ``/usr/sbin/mosquitto``; ``stop()`` terminates it and ``start()`` again brings it back on
 the same port — a broker restart.
 """
@@ -29,23 +30,48 @@ def _free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, directory: Path, ca: TestCa, *, host_name: str = "broker.ot.test") -> None:
+    """``acl``: the text of an ACL file (topic rules per certificate name); ``persistence``:
+    QoS 1 messages and sessions survive a restart; ``client_cas``: more CAs whose client
+    certificates are accepted (the plant CA, for nodes)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        ca: TestCa,
+        *,
+        host_name: str = "broker.ot.test",
+        acl: str | None = None,
+        persistence: bool = False,
+        client_cas: tuple[Path, ...] = (),
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         self.ca = ca
         leaf = ca.issue([host_name, "127.0.0.1"], stem="broker")
+        cafile = ca.cert_path
+        if client_cas:
+            cafile = directory / "client-cas.pem"
+            cafile.write_bytes(b"".join(p.read_bytes() for p in (ca.cert_path, *client_cas)))
+        extra = []
+        if acl is not None:
+            (directory / "acl").write_text(acl)
+            extra.append(f"acl_file {directory / 'acl'}")
+        if persistence:
+            extra += ["persistence true", f"persistence_location {directory}/", "autosave_interval 1"]
+        else:
+            extra.append("persistence false")
         self.config = directory / "mosquitto.conf"
         self.config.write_text(
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    f"cafile {ca.cert_path}",
+                    f"cafile {cafile}",
                     f"certfile {leaf.cert}",
                     f"keyfile {leaf.key}",
                     "require_certificate true",
                     "use_identity_as_username true",
                     "allow_anonymous false",
-                    "persistence false",
+                    *extra,
                     "log_dest none",
                     # As root, mosquitto would drop to its own user, who cannot read pytest's 0700 temp dirs.
                     *(["user root"] if os.geteuid() == 0 else []),

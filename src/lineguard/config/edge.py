@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -25,6 +26,7 @@ __all__ = [
     "FolderSource",
     "InferenceConfig",
     "MetricsConfig",
+    "MqttLinkConfig",
     "NodeConfig",
     "OutboxConfig",
     "PartsConfig",
@@ -58,6 +60,31 @@ class NodeConfig(_Section):
     )
 
 
+class MqttLinkConfig(_Section):
+    """Send the outbox to the plant's MQTT broker instead of posting it (docs/server.md)."""
+
+    url: str = Field(max_length=300, title="Broker", description="mqtts://broker:8883 (TLS only).")
+    topic_prefix: str = Field(
+        default="lineguard/nodes",
+        pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$",
+        title="Topic prefix",
+        description="The node publishes to <prefix>/<node_id>/batch and /heartbeat.",
+    )
+    broker_ca: Path | None = Field(
+        default=None,
+        title="Broker CA",
+        description="Issuer of the broker's certificate, if not the plant CA the node enrolled with.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_only(self) -> MqttLinkConfig:
+        parts = urlsplit(self.url)
+        if parts.scheme != "mqtts" or not parts.hostname or parts.port is None:
+            msg = f"must look like mqtts://broker:8883 (TLS only), got {self.url!r}"
+            raise ValueError(msg)
+        return self
+
+
 class ServerLinkConfig(_Section):
     url: HttpUrl = Field(title="Server URL", description="HTTPS base URL of the plant server.")
     batch_size: int = Field(default=100, ge=1, le=500, description="Events per upload request.")
@@ -70,6 +97,12 @@ class ServerLinkConfig(_Section):
         le=3600,
         title="Heartbeat interval",
         description="Seconds between node heartbeats.",
+    )
+    mqtt: MqttLinkConfig | None = Field(
+        default=None,
+        title="Over MQTT",
+        description="Batches and heartbeats go to this broker (QoS 1); enrolment and evidence "
+        "views stay on HTTPS.",
     )
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ __all__ = [
     "GovernanceConfig",
     "HttpConfig",
     "IngestLimits",
+    "IngestMqttConfig",
     "KeyringConfig",
     "Pkcs11Config",
     "PkiConfig",
@@ -78,10 +79,40 @@ class DatabaseConfig(_Section):
         return url
 
 
+class IngestMqttConfig(_Section):
+    """Node batches over the plant's MQTT broker instead of (or besides) HTTPS (docs/server.md)."""
+
+    url: str = Field(max_length=300, title="Broker", description="mqtts://broker:8883")
+    client_id: str = Field(
+        default="lineguard-ingest",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        title="Client id",
+        description="A persistent session: the broker keeps QoS 1 batches for it while the server is down.",
+    )
+    client_cert: Path = Field(title="Client certificate (PEM)", description="The server's, for the broker.")
+    client_key: Path = Field(title="Client key (PEM)")
+    topic_prefix: str = Field(
+        default="lineguard/nodes",
+        pattern=r"^[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32}){0,3}$",
+        title="Topic prefix",
+        description="Nodes publish to <prefix>/<node_id>/batch and <prefix>/<node_id>/heartbeat.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme != "mqtts" or not parts.hostname or parts.port is None:
+            msg = f"must look like mqtts://broker:8883 (TLS only), got {url!r}"
+            raise ValueError(msg)
+        return url
+
+
 class IngestLimits(_Section):
     max_request_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     requests_per_second: float = Field(default=100.0, gt=0, le=100_000, description="Per node.")
     burst: int = Field(default=200, ge=1, le=100_000)
+    mqtt: IngestMqttConfig | None = Field(default=None, description="Consume node batches from MQTT too.")
 
 
 class Pkcs11Config(_Section):

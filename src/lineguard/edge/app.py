@@ -23,10 +23,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from lineguard import __version__
 from lineguard.config.digest import config_sha256
-from lineguard.config.edge import CameraConfig, EdgeConfig
+from lineguard.config.edge import CameraConfig, EdgeConfig, ServerLinkConfig
 from lineguard.contracts.errors import LineGuardError, ModelError
 from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
 from lineguard.contracts.ids import new_id
@@ -231,11 +232,7 @@ class EdgeNode:
         transport = self._transport
         if transport is None:
             assert link is not None  # noqa: S101 - checked above
-            from lineguard.edge.identity import https_client
-
-            transport = HttpsTransport(
-                https_client(self.data_dir, str(link.url).rstrip("/"), timeout=link.timeout_s)
-            )
+            transport = self._server_transport(link)
         self.sender = OutboxSender(
             self.stop_event,
             outbox=self.outbox,
@@ -249,6 +246,31 @@ class EdgeNode:
         )
         self.sender.start()
         self.workers.append(self.sender)
+
+    def _server_transport(self, link: ServerLinkConfig) -> Transport:
+        """HTTPS to the server, or QoS 1 to the plant's broker (``server.mqtt``)."""
+        if link.mqtt is None:
+            from lineguard.edge.identity import https_client
+
+            return HttpsTransport(
+                https_client(self.data_dir, str(link.url).rstrip("/"), timeout=link.timeout_s)
+            )
+        from lineguard.edge.identity import node_ssl_context
+        from lineguard.edge.outbox.mqtt import MqttTransport
+
+        context = node_ssl_context(self.data_dir)
+        if link.mqtt.broker_ca is not None:
+            context.load_verify_locations(cafile=link.mqtt.broker_ca)
+        broker = urlsplit(link.mqtt.url)
+        assert broker.hostname is not None and broker.port is not None  # noqa: S101 - validated by the config
+        return MqttTransport(
+            host=broker.hostname,
+            port=broker.port,
+            node_id=self.config.node.node_id,
+            ssl_context=context,
+            topic_prefix=link.mqtt.topic_prefix,
+            ack_timeout_s=link.timeout_s,
+        )
 
     def _start_evidence_remote_view(self) -> None:
         """Answer the server's evidence requests (outbound long poll), when configured."""

@@ -178,3 +178,15 @@ def test_replicas_need_postgresql(tmp_path: Path) -> None:
         "url": "postgresql://lineguard@/lineguard?host=db1.plant.test:5432&host=db2.plant.test:5432"
     }
     assert load_server_config(write(tmp_path, base)).http.replicas == 2
+
+
+def test_edge_mqtt_link_is_tls_only(tmp_path: Path) -> None:
+    data = edge_example()
+    data["server"]["mqtt"] = {"url": "mqtt://broker.plant.test:1883"}  # type: ignore[index]
+    details = errors_for(write(tmp_path, data))
+    assert len(details) == 1
+    assert details[0].startswith("server.mqtt") and "TLS only" in details[0]
+    data["server"]["mqtt"] = {"url": "mqtts://broker.plant.test:8883"}  # type: ignore[index]
+    edge = load_edge_config(write(tmp_path, data))
+    assert edge.server is not None and edge.server.mqtt is not None
+    assert edge.server.mqtt.topic_prefix == "lineguard/nodes"

@@ -19,8 +19,8 @@ PUBLIC = {
         "client_certificate_pem", "serve", "serve_workers", "server_ssl_context", "uvicorn_config",
     ],
     "lineguard.server.egress": [
-        "EGRESS_ACTOR", "ClientChain", "Denial", "Destination", "EgressGate", "GatedHttp", "HttpResult",
-        "IpAddress", "Pass", "Resolver", "build_gate", "system_resolver",
+        "EGRESS_ACTOR", "ClientChain", "Denial", "Destination", "EgressGate", "GatedHttp", "GatedMqttClient",
+        "HttpResult", "IpAddress", "Pass", "Resolver", "build_gate", "mqtt_destination", "system_resolver",
     ],
     "lineguard.server.integrations": [
         "CONNECTORS", "DELIVERY_ACTOR", "SEALED_CATEGORY", "CmmsDeliveryRow", "Connector", "Delivered",

@@ -14,6 +14,7 @@ end-to-end test watches ``socket.connect`` with an audit hook to prove it.
 from lineguard.server.egress.allowlist import Destination, IpAddress
 from lineguard.server.egress.gate import ClientChain, Denial, EgressGate, Pass, Resolver, system_resolver
 from lineguard.server.egress.http import GatedHttp, HttpResult
+from lineguard.server.egress.mqtt import GatedMqttClient, mqtt_destination
 from lineguard.server.egress.service import EGRESS_ACTOR, build_gate
 
 __all__ = [
@@ -23,10 +24,12 @@ __all__ = [
     "Destination",
     "EgressGate",
     "GatedHttp",
+    "GatedMqttClient",
     "HttpResult",
     "IpAddress",
     "Pass",
     "Resolver",
     "build_gate",
+    "mqtt_destination",
     "system_resolver",
 ]

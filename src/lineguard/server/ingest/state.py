@@ -12,11 +12,15 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from lineguard.config.server import ServerConfig
 from lineguard.server.limits import TokenBuckets
+
+if TYPE_CHECKING:  # it imports the context, which imports this module
+    from lineguard.server.ingest.mqtt import MqttIngest
 
 __all__ = ["IngestState", "SqliteWriteGate"]
 
@@ -57,6 +61,8 @@ class IngestState:
     buckets: TokenBuckets
     #: PostgreSQL: nowhere, it writes concurrently; SQLite: :class:`SqliteWriteGate`.
     write_gate: AbstractContextManager[object]
+    #: The MQTT subscription (``ingest.mqtt``), once the lifespan made one.
+    mqtt: MqttIngest | None = None
 
     @classmethod
     def build(cls, settings: ServerConfig, engine: Engine) -> IngestState:

@@ -4,6 +4,7 @@ from lineguard.server.nodes.identity import CurrentNode, presented_certificate
 from lineguard.server.nodes.models import Node, NodeCertificate, NodeStatus
 from lineguard.server.nodes.service import (
     NodeIdentity,
+    active_identity,
     authenticate_certificate,
     issue_token,
     list_nodes,
@@ -16,6 +17,7 @@ __all__ = [
     "NodeCertificate",
     "NodeIdentity",
     "NodeStatus",
+    "active_identity",
     "authenticate_certificate",
     "issue_token",
     "list_nodes",

@@ -360,3 +360,28 @@ def authenticate_certificate(session: Session, *, cert_pem: str, now: datetime |
         )
         raise AuthenticationError(msg)
     return NodeIdentity(node.node_id, node.site_id, node.line_id, frozenset(node.camera_ids), record.serial)
+
+
+def active_identity(session: Session, *, node_id: str) -> NodeIdentity:
+    """The enrolled, active node ``node_id`` with a certificate not revoked, or :class:`AuthenticationError`.
+
+    For transports where something else checked the certificate (the MQTT broker, against
+    the plant CA, with a topic ACL on the certificate's name): the server still refuses a
+    node it revoked, since the broker does not know about revocations.
+    """
+    found = session.execute(
+        select(Node.node_id, Node.site_id, Node.line_id, Node.camera_ids, Node.status, NodeCertificate.serial)
+        .join(NodeCertificate, NodeCertificate.node_id == Node.node_id)
+        .where(Node.node_id == node_id, NodeCertificate.revoked_at.is_(None))
+        .order_by(NodeCertificate.issued_at.desc())
+        .limit(1)
+    ).one_or_none()
+    if found is None:
+        msg = f"node {node_id} is not enrolled or holds no valid certificate"
+        raise AuthenticationError(msg)
+    if found.status != NodeStatus.ACTIVE:
+        msg = f"node {node_id} was revoked"
+        raise AuthenticationError(msg)
+    return NodeIdentity(
+        found.node_id, found.site_id, found.line_id, frozenset(found.camera_ids), found.serial
+    )

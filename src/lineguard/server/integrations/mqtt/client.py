@@ -1,64 +1,28 @@
-"""A paho-mqtt client whose every connection goes through the egress gate.
-
-paho opens its own TCP connection in ``_create_socket_connection`` (and again on each
-automatic reconnect); this subclass replaces exactly that step with
-:meth:`EgressGate.open_tcp`, so the broker is resolved once per connection, checked
-against the allowlist and connected at the checked address. paho then wraps the socket
-in TLS with the broker's *name* as ``server_hostname``, using the context the gate built
-from the rule's pinned CA and the server's client certificate. paho-mqtt is pinned
-(requirements/constraints.txt) because this hook is one of its private methods; the
-broker tests would fail on a version that renamed it.
-"""
+"""The publisher's broker connection: the egress domain's gated paho client, configured
+from ``integrations.mqtt`` (:class:`~lineguard.server.egress.GatedMqttClient`)."""
 
 from __future__ import annotations
 
-import socket
-from urllib.parse import urlsplit
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from lineguard.config.integrations import MqttConfig
-from lineguard.contracts.errors import ConfigError, EgressDeniedError, UpstreamError
-from lineguard.server.egress import ClientChain, Destination, EgressGate
+from lineguard.server.egress import Destination, EgressGate, GatedMqttClient, mqtt_destination
 
-__all__ = ["GatedMqttClient", "broker_destination"]
+__all__ = ["broker_destination", "publisher_client"]
 
 
 def broker_destination(config: MqttConfig) -> Destination:
-    parts = urlsplit(config.url)
-    assert parts.hostname is not None and parts.port is not None  # noqa: S101 - validated by MqttConfig
-    return Destination(scheme=parts.scheme, host=parts.hostname, port=parts.port)
+    return mqtt_destination(config.url)
 
 
-class GatedMqttClient(mqtt.Client):
-    def __init__(self, config: MqttConfig, gate: EgressGate, *, password: str | None) -> None:
-        super().__init__(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
-        )
-        self.destination = broker_destination(config)
-        rule = gate.rule_for(self.destination)
-        if rule is None:
-            msg = "the MQTT broker must be allowed by the egress allowlist"
-            raise ConfigError(
-                msg, details=[f"integrations.mqtt.url: {self.destination} is not in egress.allow"]
-            )
-        self._gate = gate
-        if config.username is not None:
-            self.username_pw_set(config.username, password)
-        if self.destination.scheme == "mqtts":
-            chain: ClientChain | None = None
-            if config.client_cert is not None and config.client_key is not None:
-                chain = (config.client_cert, config.client_key)
-            self.tls_set_context(gate.tls_context(rule, client_chain=chain))
-        self.reconnect_delay_set(min_delay=1, max_delay=30)
-
-    def _create_socket_connection(self) -> socket.socket:
-        try:
-            return self._gate.open_tcp(self.destination, purpose="mqtt", timeout_s=self._connect_timeout)
-        except (UpstreamError, EgressDeniedError) as exc:
-            # paho retries OSErrors (reconnect with backoff); the denial itself is already audited.
-            raise ConnectionRefusedError(exc.message) from None
+def publisher_client(config: MqttConfig, gate: EgressGate, *, password: str | None) -> GatedMqttClient:
+    chain = None
+    if config.client_cert is not None and config.client_key is not None:
+        chain = (config.client_cert, config.client_key)
+    return GatedMqttClient(
+        gate,
+        url=config.url,
+        client_id=config.client_id,
+        setting="integrations.mqtt.url",
+        client_chain=chain,
+        username=config.username,
+        password=password,
+    )

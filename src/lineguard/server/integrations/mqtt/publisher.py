@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.integrations import MqttConfig
 from lineguard.crypto import utc_text
-from lineguard.server.egress import EgressGate
+from lineguard.server.egress import EgressGate, GatedMqttClient
 from lineguard.server.ingest import ALL_PARTS, AlertRow, InspectionEventRow, RollupHourly
 from lineguard.server.integrations.cursors import advance, positions
 from lineguard.server.integrations.mqtt import sparkplug
-from lineguard.server.integrations.mqtt.client import GatedMqttClient
+from lineguard.server.integrations.mqtt.client import publisher_client
 from lineguard.server.integrations.mqtt.messages import (
     LineCounts,
     Outgoing,
@@ -77,7 +77,7 @@ class MqttPublisher:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        client = GatedMqttClient(self.config, self.gate, password=self.password)
+        client = publisher_client(self.config, self.gate, password=self.password)
         prefix = self.config.topic_prefix
         if self.config.sparkplug:
             death = sparkplug.encode_payload({"bdSeq": (self._bd_seq, "UInt64")}, seq=None)
