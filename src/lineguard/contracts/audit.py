@@ -425,6 +425,19 @@ class NodeSoftwarePublished(AuditEvent):
     bundle_bytes: Count
 
 
+class NodeSoftwareStep(AuditEvent):
+    """A node reported a step of a node-software update: verified, installed, rejected (with the
+    failed check) or rolled back. The actor is the node (its client certificate)."""
+
+    event_name: ClassVar[str] = "node_software.step"
+    step: Literal["verified", "installed", "rejected", "rolled_back"]
+    release: Count | None = None
+    version: Ident | None = None
+    check: Annotated[str, Field(max_length=32)] = ""
+    reason: Text = ""
+    running_version: Ident | None = None
+
+
 # -- AI assistance ----------------------------------------------------------------
 
 

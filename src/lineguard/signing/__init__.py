@@ -26,6 +26,7 @@ from lineguard.signing.release import (
 )
 from lineguard.signing.report import UpdateReport
 from lineguard.signing.software import (
+    SoftwareDecision,
     SoftwareRelease,
     build_software_bundle,
     software_bundle_target,
@@ -50,6 +51,7 @@ __all__ = [
     "Release",
     "SignerKey",
     "SignerTrust",
+    "SoftwareDecision",
     "SoftwareRelease",
     "TrustListVerifier",
     "UpdateReport",

@@ -29,6 +29,7 @@ from lineguard.signing._errors import VerificationError
 
 __all__ = [
     "SOFTWARE_FORMAT",
+    "SoftwareDecision",
     "SoftwareRelease",
     "build_software_bundle",
     "software_bundle_target",
@@ -76,6 +77,23 @@ class SoftwareRelease(BaseModel):
         except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
             msg = f"the software release document is not a {SOFTWARE_FORMAT} document: {exc}"
             raise VerificationError(msg, check="metadata") from None
+
+
+class SoftwareDecision(BaseModel):
+    """One step of a node-software update: journaled by the node and sent to the server
+    (``POST /api/v1/registry/software-reports``), which audits it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    outcome: Literal["verified", "installed", "rejected", "rolled_back"]
+    site_id: Name
+    release: int | None = Field(default=None, ge=1, le=2**53)
+    version: str | None = Field(default=None, pattern=r"^[0-9][0-9A-Za-z.+-]{0,63}$")
+    #: The failed check (see ``lineguard.signing.CHECKS``); empty unless rejected.
+    check: str = Field(default="", max_length=32, pattern=r"^[a-z_]*$")
+    reason: str = Field(default="", max_length=500)
+    running_version: str | None = Field(default=None, pattern=r"^[0-9][0-9A-Za-z.+-]{0,63}$")
 
 
 def build_software_bundle(version: str, wheels: dict[str, bytes], requirements: str) -> bytes:

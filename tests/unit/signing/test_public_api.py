@@ -18,6 +18,7 @@ def test_signing_exports() -> None:
             "Release",
             "SignerKey",
             "SignerTrust",
+            "SoftwareDecision",
             "SoftwareRelease",
             "TrustListVerifier",
             "UpdateReport",
@@ -46,7 +47,6 @@ def test_edge_update_exports() -> None:
             "InstalledRelease",
             "ModelSlot",
             "ModelUser",
-            "SoftwareDecision",
             "SoftwareOutcome",
             "SoftwareSlots",
             "SoftwareUpdater",
@@ -59,6 +59,7 @@ def test_edge_update_exports() -> None:
             "connect",
             "default_loader",
             "server_reporter",
+            "software_reporter",
             "start_model_updates",
         ]
     )

@@ -17,10 +17,10 @@ The node holds public keys and TUF metadata only; nothing on this path can sign.
 
 from lineguard.edge.update.client import UpdateClient, UpdateOutcome, default_loader
 from lineguard.edge.update.fetcher import HttpxFetcher
-from lineguard.edge.update.link import bootstrap_root, connect, server_reporter
+from lineguard.edge.update.link import bootstrap_root, connect, server_reporter, software_reporter
 from lineguard.edge.update.slot import ModelSlot, SwapListener
 from lineguard.edge.update.software import SoftwareOutcome, SoftwareUpdater
-from lineguard.edge.update.software_slots import SoftwareDecision, SoftwareSlots
+from lineguard.edge.update.software_slots import SoftwareSlots
 from lineguard.edge.update.state import InstalledRelease, UpdateState
 from lineguard.edge.update.worker import ModelUser, UpdateWorker, start_model_updates
 
@@ -29,7 +29,6 @@ __all__ = [
     "InstalledRelease",
     "ModelSlot",
     "ModelUser",
-    "SoftwareDecision",
     "SoftwareOutcome",
     "SoftwareSlots",
     "SoftwareUpdater",
@@ -42,5 +41,6 @@ __all__ = [
     "connect",
     "default_loader",
     "server_reporter",
+    "software_reporter",
     "start_model_updates",
 ]

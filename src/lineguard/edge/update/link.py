@@ -19,6 +19,7 @@ of the channel cannot replace it. An operator who wants no trust-on-first-use co
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,15 +29,25 @@ from lineguard.edge.update.client import Reporter, RunnerLoader, UpdateClient, d
 from lineguard.edge.update.fetcher import HttpxFetcher
 from lineguard.edge.update.slot import ModelSlot
 from lineguard.edge.update.state import UpdateState
-from lineguard.signing import UpdateReport, VerificationError
+from lineguard.signing import SoftwareDecision, UpdateReport, VerificationError
 
-__all__ = ["API_BASE", "REPORTS_PATH", "ROOT_V1_PATH", "bootstrap_root", "connect", "server_reporter"]
+__all__ = [
+    "API_BASE",
+    "REPORTS_PATH",
+    "ROOT_V1_PATH",
+    "SOFTWARE_REPORTS_PATH",
+    "bootstrap_root",
+    "connect",
+    "server_reporter",
+    "software_reporter",
+]
 
 log = logging.getLogger(__name__)
 
 API_BASE = "/api/v1/registry"
 ROOT_V1_PATH = f"{API_BASE}/tuf/metadata/1.root.json"
 REPORTS_PATH = f"{API_BASE}/reports"
+SOFTWARE_REPORTS_PATH = f"{API_BASE}/software-reports"
 _MAX_ROOT_BYTES = 512 * 1024
 
 
@@ -66,6 +77,23 @@ def server_reporter(client: httpx.Client) -> Reporter:
         if response.status_code >= 300:
             log.warning(
                 "server refused the update report: HTTP %d %s", response.status_code, response.text[:200]
+            )
+
+    return report
+
+
+def software_reporter(client: httpx.Client) -> Callable[[SoftwareDecision], None]:
+    """Send each node-software step to the server, which records it in the audit log."""
+
+    def report(decision: SoftwareDecision) -> None:
+        response = client.post(
+            SOFTWARE_REPORTS_PATH,
+            content=decision.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
+        if response.status_code >= 300:
+            log.warning(
+                "server refused the software report: HTTP %d %s", response.status_code, response.text[:200]
             )
 
     return report

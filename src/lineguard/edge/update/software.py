@@ -16,7 +16,8 @@ One :meth:`SoftwareUpdater.check` runs, in order::
     install            unpack into ``slots/r<release>-<version>``, switch ``current``,
                        keep the old one as ``previous``
 
-Each step is journaled as a typed :class:`SoftwareDecision` (and handed to ``reporter``)
+Each step is journaled as a typed ``SoftwareDecision`` (and handed to ``reporter``:
+:func:`~lineguard.edge.update.link.software_reporter` sends it to the server, which audits it)
 and any failure raises :class:`~lineguard.signing.VerificationError` naming the check;
 ``current`` is untouched by a refused release. :meth:`SoftwareUpdater.rollback`
 switches back to the kept previous version.
@@ -32,14 +33,14 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.ngclient import FetcherInterface, Updater
 
 from lineguard.edge.update.client import as_verification_error
-from lineguard.edge.update.software_slots import Outcome, SoftwareDecision, SoftwareSlots
-from lineguard.signing import SoftwareRelease, VerificationError, software_release_target
+from lineguard.edge.update.software_slots import SoftwareSlots
+from lineguard.signing import SoftwareDecision, SoftwareRelease, VerificationError, software_release_target
 
 __all__ = ["SoftwareOutcome", "SoftwareUpdater"]
 
@@ -49,6 +50,7 @@ SOFTWARE_ROLE = "software"
 _MAX_BUNDLE_FILES = 2_000
 _MAX_BUNDLE_BYTES = 1 << 30
 SoftwareReporter = Callable[[SoftwareDecision], None]
+Outcome = Literal["verified", "installed", "rejected", "rolled_back"]
 
 
 @dataclass(frozen=True, slots=True)

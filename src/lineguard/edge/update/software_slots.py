@@ -18,32 +18,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from lineguard.crypto import atomic_write
+from lineguard.signing import SoftwareDecision
 
-__all__ = ["Outcome", "SoftwareDecision", "SoftwareSlots"]
-
-Outcome = Literal["verified", "installed", "rejected", "rolled_back"]
-
-
-class SoftwareDecision(BaseModel):
-    """One step of a node-software update, as the node journals (and reports) it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    outcome: Outcome
-    site_id: str
-    release: int | None = None
-    version: str | None = None
-    check: str = ""
-    reason: str = Field(default="", max_length=500)
-    running_version: str | None = None
+__all__ = ["SoftwareSlots"]
 
 
 class _State(BaseModel):

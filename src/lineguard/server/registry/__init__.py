@@ -16,7 +16,7 @@ under its own delegated role: :func:`publish_node_software`.
 """
 
 from lineguard.server.registry.models import ModelVersion, ModelVersionState, ReleaseRow
-from lineguard.server.registry.node_software import publish_node_software
+from lineguard.server.registry.node_software import publish_node_software, record_software_report
 from lineguard.server.registry.publisher import Registry
 from lineguard.server.registry.schemas import ModelVersionView, ReleaseView
 from lineguard.server.registry.service import (
@@ -43,6 +43,7 @@ __all__ = [
     "list_releases",
     "list_versions",
     "publish_node_software",
+    "record_software_report",
     "register",
     "reject",
     "rollback",

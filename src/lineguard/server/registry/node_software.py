@@ -3,7 +3,8 @@
 The bundle goes into the registry's TUF repository under the delegated ``software``
 role (its own keys and threshold), with a release document whose number grows per
 site, and the publication is audited (``node_software.published``). Nodes then verify
-and install it themselves (``lineguard.edge.update.SoftwareUpdater``).
+and install it themselves (``lineguard.edge.update.SoftwareUpdater``) and report each
+step, audited as ``node_software.step`` under the node's name (:func:`record_software_report`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import re
 
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.audit import NodeSoftwarePublished
+from lineguard.contracts.audit import NodeSoftwarePublished, NodeSoftwareStep
 from lineguard.contracts.errors import InputError
 from lineguard.server.context import AuditHook
 from lineguard.server.registry.publisher import Registry
-from lineguard.signing import SoftwareRelease, software_bundle_target
+from lineguard.signing import SoftwareDecision, SoftwareRelease, software_bundle_target
 
-__all__ = ["publish_node_software"]
+__all__ = ["publish_node_software", "record_software_report"]
 
 _VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,63}$")
 
@@ -60,3 +61,26 @@ def publish_node_software(
     audit(session, event, actor=actor)
     session.commit()
     return release
+
+
+def record_software_report(
+    session: Session, *, node_id: str, site_id: str, report: SoftwareDecision, audit: AuditHook
+) -> None:
+    """Audit one step a node took with node software, under the node's own name."""
+    if report.site_id != site_id:
+        msg = f"report names site {report.site_id}, but node {node_id} is enrolled in {site_id}"
+        raise InputError(msg)
+    if report.outcome == "rejected" and not report.check:
+        msg = "a rejection report names the failed check"
+        raise InputError(msg)
+    step = NodeSoftwareStep(
+        outcome="denied" if report.outcome == "rejected" else "success",
+        step=report.outcome,
+        release=report.release,
+        version=report.version,
+        check=report.check,
+        reason=report.reason,
+        running_version=report.running_version,
+    )
+    audit(session, step, actor=f"node:{node_id}")
+    session.commit()

@@ -15,6 +15,7 @@ Nodes (client certificate)::
     GET  /registry/tuf/metadata/{name}          root chain, timestamp, snapshot, targets
     GET  /registry/tuf/targets/{path}           hash-named target files
     POST /registry/reports                      installed / refused (audited)
+    POST /registry/software-reports             node-software steps (audited)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lineguard.contracts.errors import InputError, LineGuardError, NotFoundError
 from lineguard.server.auth import Access, Action, allow_node, check_approval, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import CurrentNode, Node
-from lineguard.server.registry import service
+from lineguard.server.registry import record_software_report, service
 from lineguard.server.registry.publisher import Registry
 from lineguard.server.registry.schemas import (
     DeployRequest,
@@ -42,7 +43,7 @@ from lineguard.server.registry.schemas import (
     ReleaseView,
     RollbackRequest,
 )
-from lineguard.signing import UpdateReport
+from lineguard.signing import SoftwareDecision, UpdateReport
 from lineguard.vision.package import MAX_METADATA_BYTES, MAX_MODEL_BYTES
 
 __all__ = ["router"]
@@ -235,3 +236,17 @@ def post_report(report: UpdateReport, node: CurrentNode, request: Request, sessi
         msg = "a rejection report names the failed check"
         raise InputError(msg)
     service.record_report(session, node_id=node.node_id, report=report, audit=get_context(request).audit)
+
+
+@router.post(
+    "/registry/software-reports",
+    summary="A node reports a step of a node-software update (verified, installed, refused, rolled back)",
+    dependencies=[Depends(allow_node())],
+    status_code=204,
+)
+def post_software_report(
+    report: SoftwareDecision, node: CurrentNode, request: Request, session: DbSession
+) -> None:
+    record_software_report(
+        session, node_id=node.node_id, site_id=node.site_id, report=report, audit=get_context(request).audit
+    )

@@ -22,6 +22,7 @@ from tuf.api.metadata import TargetFile
 from lineguard.contracts.errors import CryptoError, InputError
 from lineguard.edge.update import HttpxFetcher, SoftwareUpdater
 from lineguard.signing import (
+    SoftwareDecision,
     SoftwareRelease,
     VerificationError,
     build_software_bundle,
@@ -57,8 +58,13 @@ def publish(world: UpdateWorld, version: str) -> SoftwareRelease:
     return release
 
 
+#: What nodes reported (the reporter hook; ``link.software_reporter`` posts it to the server).
+REPORTED: list[SoftwareDecision] = []
+
+
 def node(world: UpdateWorld, site: str = SITE) -> SoftwareUpdater:
     return SoftwareUpdater(
+        reporter=REPORTED.append,
         data_dir=world.root / "edge-sw",
         site_id=site,
         metadata_url=f"{world.base_url}/metadata/",
@@ -74,6 +80,7 @@ def refused(updater: SoftwareUpdater, check: str) -> VerificationError:
     assert caught.value.check == check, caught.value.message
     last = updater.slots.decisions()[-1]
     assert (last["outcome"], last["check"]) == ("rejected", check)
+    assert (REPORTED[-1].outcome, REPORTED[-1].check) == ("rejected", check)
     return caught.value
 
 
@@ -106,6 +113,7 @@ def test_a_release_is_verified_unpacked_into_a_slot_and_the_previous_kept(world:
     assert updater.slots.version_of(updater.slots.current()) == "0.3.0"
     assert updater.slots.previous() == first.slot  # kept for rollback
     assert [d["outcome"] for d in updater.slots.decisions()] == ["verified", "installed"] * 2
+    assert [d.outcome for d in REPORTED[-4:]] == ["verified", "installed"] * 2
 
     back = updater.rollback()
     assert back.slot == first.slot and updater.slots.version_of(updater.slots.current()) == "0.2.0"

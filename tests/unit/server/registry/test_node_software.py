@@ -13,10 +13,16 @@ from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
 from lineguard.server.audit import AuditRecorder, DatabaseLog
-from lineguard.server.registry import Registry, publish_node_software
+from lineguard.server.registry import Registry, publish_node_software, record_software_report
 from lineguard.server.registry.tuf_repo import SOFTWARE_ROLE, TufPolicy
 from lineguard.server.storage import session_factory, upgrade_to_head
-from lineguard.signing import SoftwareRelease, build_software_bundle, software_release_target
+from lineguard.signing import (
+    SoftwareDecision,
+    SoftwareRelease,
+    build_software_bundle,
+    software_release_target,
+)
+from tests.unit.server.auth.harness import StrictAuditTrail
 
 
 def _bundle(version: str) -> bytes:
@@ -82,3 +88,66 @@ def test_bad_input_is_refused_and_nothing_is_published(
         assert [
             e for e in DatabaseLog(session, site_id="plant-a").entries() if e.name.startswith("node_")
         ] == []
+
+
+@pytest.mark.parametrize(
+    ("decision", "step", "outcome"),
+    [
+        (
+            SoftwareDecision(outcome="installed", site_id="plant-a", release=2, version="0.3.0"),
+            "installed",
+            "success",
+        ),
+        (
+            SoftwareDecision(
+                outcome="rejected",
+                site_id="plant-a",
+                release=1,
+                check="replayed_release",
+                reason="older than release 2",
+            ),
+            "rejected",
+            "denied",
+        ),
+        (
+            SoftwareDecision(outcome="rolled_back", site_id="plant-a", running_version="0.2.0"),
+            "rolled_back",
+            "success",
+        ),
+    ],
+)
+def test_a_node_s_steps_are_audited_under_its_name(
+    engine: Engine, decision: SoftwareDecision, step: str, outcome: str
+) -> None:
+    upgrade_to_head(engine)
+    trail = StrictAuditTrail()
+    with session_factory(engine)() as session:
+        record_software_report(session, node_id="node-1", site_id="plant-a", report=decision, audit=trail)
+    ((name, actor, fields),) = trail.events
+    assert (name, actor, fields["step"], fields["outcome"]) == (
+        "node_software.step",
+        "node:node-1",
+        step,
+        outcome,
+    )
+    assert fields["check"] == decision.check and fields["release"] == decision.release
+
+
+@pytest.mark.parametrize(
+    ("decision", "match"),
+    [
+        (
+            SoftwareDecision(outcome="installed", site_id="plant-b", release=1, version="0.3.0"),
+            "enrolled in plant-a",
+        ),
+        (SoftwareDecision(outcome="rejected", site_id="plant-a", release=1), "names the failed check"),
+    ],
+)
+def test_a_report_for_another_site_or_without_its_check_is_refused(
+    engine: Engine, decision: SoftwareDecision, match: str
+) -> None:
+    upgrade_to_head(engine)
+    trail = StrictAuditTrail()
+    with session_factory(engine)() as session, pytest.raises(InputError, match=match):
+        record_software_report(session, node_id="node-1", site_id="plant-a", report=decision, audit=trail)
+    assert trail.events == []
