@@ -101,18 +101,20 @@ def match_entities(session: Session, scope: EffectiveScope, key: IndexKey, plan:
     found: Matches = {}
     covered: set[str] = set()
     wanted = {dim: {key.dimension(dim, s): s for s in spans} for dim in _DIMENSION_COLUMNS}
-    if spans:  # one query for all five dimensions
-        columns = list(_DIMENSION_COLUMNS.values())
-        any_named = or_(*(col.in_(sorted(wanted[dim])) for dim, col in _DIMENSION_COLUMNS.items()))
-        rows = session.execute(
-            select(*columns).where(scope.condition(), any_named).distinct().limit(200)
+    for dim, column in _DIMENSION_COLUMNS.items() if spans else ():
+        # Two steps, both inside this function: which hashes exist at all (the dimension's
+        # index alone), then which of those a permitted record carries. Only the second
+        # result is used; the first just spares the scoped query when nothing matches.
+        known = session.scalars(
+            select(column).where(column.in_(sorted(wanted[dim]))).distinct().limit(50)
         ).all()
-        for row in rows:
-            for dim, value in zip(_DIMENSION_COLUMNS, row, strict=True):
-                span = wanted[dim].get(str(value)) if value is not None else None
-                if span is not None:
-                    found.setdefault(dim, set()).add(str(value))
-                    covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", span))
+        if not known:
+            continue
+        for value in session.scalars(
+            select(column).where(column.in_(sorted(str(k) for k in known)), scope.condition()).distinct()
+        ):
+            found.setdefault(dim, set()).add(str(value))
+            covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", wanted[dim][str(value)]))
     if any(name not in covered for name in plan.names):
         found["unknown"] = set()
     return found
@@ -290,12 +292,11 @@ def search(session: Session, scope: EffectiveScope, key: IndexKey, question: str
     if not words:
         return []
     hashes = sorted({key.term(w) for w in words})
-    permitted = select(PlantRecordRow.record_id).where(scope.condition())
     hits = func.count().label("hits")
     rows = session.execute(
         select(PlantTermRow.record_id, hits)
         .join(PlantRecordRow, PlantRecordRow.record_id == PlantTermRow.record_id)
-        .where(PlantTermRow.term_h.in_(hashes), PlantTermRow.record_id.in_(permitted))
+        .where(PlantTermRow.term_h.in_(hashes), scope.condition())
         .group_by(PlantTermRow.record_id, PlantRecordRow.source_key, PlantRecordRow.kind)
         .order_by(hits.desc(), PlantRecordRow.kind, PlantRecordRow.source_key)
         .limit(limit)

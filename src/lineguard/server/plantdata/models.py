@@ -31,6 +31,8 @@ class PlantRecordRow(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "source", "source_key"),
         Index(None, "category", "record_type", "occurred_at"),
+        # Citations list a figure's records by source key: walked in order, stopped at the first few.
+        Index(None, "record_type", "source_key"),
         Index(None, "imported_at"),
         Index(None, "part_h"),
         Index(None, "order_h"),
