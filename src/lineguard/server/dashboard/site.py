@@ -50,6 +50,7 @@ PAGES: tuple[Page, ...] = (
     Page("/signin", "signin", "Sign in", standalone=True),
     Page("/overview", "overview", "Overview", charts=True),
     Page("/defects", "defects", "Defect analysis", charts=True),
+    Page("/spc", "spc", "Process control", charts=True),
     Page("/alerts", "alerts", "Live alerts"),
     Page("/record", "record", "Inspection record"),
     Page("/nodes", "nodes", "Node health"),

@@ -145,3 +145,44 @@ export function pareto(canvas, entries) {
     },
   });
 }
+
+/**
+ * A control chart: one point per subgroup, with horizontal reference lines (centre,
+ * control limits, and the tolerance limits when given) drawn dashed across it.
+ * `references` is a list of { label, value, dashed }; a null value is left out.
+ */
+export function controlChart(canvas, labels, series, references, { unit = "" } = {}) {
+  const flat = (value) => labels.map(() => value);
+  const lines = references
+    .filter((r) => r.value !== null && r.value !== undefined)
+    .map((r, i) => ({
+      label: r.label,
+      data: flat(r.value),
+      borderColor: colour(i + 1),
+      backgroundColor: colour(i + 1),
+      borderDash: r.dashed ? [6, 4] : [],
+      borderWidth: 1,
+      pointRadius: 0,
+    }));
+  return draw(canvas, {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        {
+          label: series.label,
+          data: series.values,
+          borderColor: colour(0),
+          backgroundColor: series.values.map((_, i) => (series.flagged?.has(i) ? "#d1495b" : colour(0))),
+          pointRadius: series.values.map((_, i) => (series.flagged?.has(i) ? 5 : 2)),
+          borderWidth: 2,
+          tension: 0,
+        },
+        ...lines,
+      ],
+    },
+    options: {
+      scales: { y: { title: { display: Boolean(unit), text: unit } }, x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } } },
+    },
+  });
+}

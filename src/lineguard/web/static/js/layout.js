@@ -11,6 +11,7 @@ export const NAV = [
   { href: "/defects", label: "Defects", needs: "inspection_results.read" },
   { href: "/alerts", label: "Alerts", needs: "inspection_results.read" },
   { href: "/nodes", label: "Nodes", needs: "node_management.read" },
+  { href: "/spc", label: "SPC", needs: "inspection_results.read" },
   { href: "/models", label: "Models", needs: "model_configuration.read" },
   { href: "/audit", label: "Audit log", needs: "audit_log.read" },
   { href: "/users", label: "Users & roles", needs: "users_and_roles.read" },

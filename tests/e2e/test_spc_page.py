@@ -1,0 +1,101 @@
+"""The SPC page as a quality engineer uses it: pick a gauged characteristic, read its X̄/R
+charts, capability and the rules that fired; a line not granted is not offered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from lineguard.contracts.stages import StageResult
+from lineguard.server.auth import Role
+from lineguard.server.measurements import record_measurements
+from tests.e2e.conftest import screenshot
+from tests.e2e.plant import SITE, Plant, add_person
+from tests.e2e.test_journeys import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def _seed(plant: Plant, line: str, station: str) -> None:
+    rng = np.random.default_rng(3)
+    values = [40.0 + rng.normal(0, 0.01) for _ in range(100)]
+    values += [40.03 + rng.normal(0, 0.01) for _ in range(60)]  # a shift inside the ±0.15 mm tolerance
+    start = datetime.now(UTC) - timedelta(hours=2)
+    results = [
+        StageResult.model_validate(
+            {
+                "result_id": f"stg-spc-{line}-{i}",
+                "idempotency_key": f"edge-spc:stg-spc-{line}-{i}",
+                "node_id": "edge-spc",
+                "site_id": SITE,
+                "line_id": line,
+                "station_id": station,
+                "camera_id": "cam-1",
+                "stage": "bracket-holes",
+                "kind": "gauging",
+                "frame_id": i,
+                "captured_at": (start + timedelta(seconds=30 * i)).isoformat(),
+                "verdict": "pass",
+                "measurements": [
+                    {
+                        "characteristic": "hole_pitch",
+                        "value": float(v),
+                        "uncertainty": 0.004,
+                        "unit": "mm",
+                        "nominal": 40.0,
+                        "lower_limit": 39.85,
+                        "upper_limit": 40.15,
+                    }
+                ],
+                "latency_ms": 5.0,
+            }
+        )
+        for i, v in enumerate(values)
+    ]
+    with plant.context.sessions() as session:
+        record_measurements(
+            session, node_id="edge-spc", results=results, audit=plant.context.audit, now=datetime.now(UTC)
+        )
+        session.commit()
+
+
+@pytest.fixture(scope="module")
+def gauged(plant: Plant) -> Plant:
+    _seed(plant, "line-1", "st-gauge")
+    _seed(plant, "line-2", "st-gauge")
+    return plant
+
+
+def test_quality_engineer_reads_the_control_chart_of_a_drifting_characteristic(
+    page: Page, gauged: Plant, watch: Any
+) -> None:
+    add_person(gauged, "sara.spc", (Role.QUALITY_ENGINEER,))
+    sign_in(page, gauged, "sara.spc")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="SPC").click()
+    choose = page.get_by_label("Characteristic", exact=True)
+    expect(choose.locator("option")).to_have_count(2)
+    choose.select_option("line-1|st-gauge|hole_pitch")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#xbar-chart")).to_have_attribute("data-buckets", "32")
+    expect(page.locator("#range-chart")).to_have_attribute("data-buckets", "32")
+    capability = page.locator("#capability")
+    expect(capability).to_contain_text("Cpk")
+    expect(capability).to_contain_text("39.8500 … 40.1500 mm")
+    rules = page.locator("#rules tbody tr")
+    expect(rules.first).to_contain_text("above")
+    assert any("/api/v1/spc/chart" in u and "line_id=line-1" in u for u in watch.requests)
+    screenshot(page, "spc-chart")
+
+
+def test_a_person_granted_one_line_is_offered_only_its_characteristics(page: Page, gauged: Plant) -> None:
+    add_person(gauged, "lena.line2", (Role.QUALITY_ENGINEER,), lines=["line-2"])
+    sign_in(page, gauged, "lena.line2")
+    page.goto(gauged.url + "/spc")
+    options = page.get_by_label("Characteristic", exact=True).locator("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("line-2 / st-gauge / hole_pitch")
+    expect(page.locator("#xbar-chart")).to_have_attribute("data-buckets", "32")
