@@ -393,3 +393,81 @@ def list_versions(config_path: Path, as_json: bool) -> None:
     for r in releases:
         targets = ", ".join([f"line {x}" for x in r.lines] + [f"node {x}" for x in r.nodes])
         click.echo(f"release {r.release:<4} {r.kind:<8} {r.model_version_id}  {targets}")
+
+
+@registry.command("software-bundle")
+@click.option(
+    "--wheels",
+    "wheels_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with the LineGuard wheel and every dependency wheel (pip download / pip wheel).",
+)
+@click.option(
+    "--requirements",
+    "requirements_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The exact pins (requirements/constraints.txt or pip freeze).",
+)
+@click.option("--version", "version", required=True, help="The LineGuard version the bundle installs.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def software_bundle(wheels_dir: Path, requirements_file: Path, version: str, out_path: Path) -> None:
+    """Pack node software (wheels + pinned requirements + manifest) into one reproducible bundle.
+
+    \b
+    Example:
+      pip wheel --no-deps -w dist/ . && pip download -d dist/ -r requirements/edge.txt
+      lineguard registry software-bundle --wheels dist/ --requirements requirements/constraints.txt \\
+          --version 0.3.0 --out lineguard-0.3.0.tar.gz
+    """
+    from lineguard.crypto import atomic_write
+    from lineguard.signing import build_software_bundle
+
+    wheels = {path.name: path.read_bytes() for path in sorted(wheels_dir.glob("*.whl"))}
+    if not any(name.startswith("lineguard-") for name in wheels):
+        msg = f"{wheels_dir} holds no lineguard-*.whl: the bundle must carry LineGuard itself"
+        raise InputError(msg)
+    data = build_software_bundle(version, wheels, requirements_file.read_text(encoding="utf-8"))
+    atomic_write(out_path, data, mode=0o644)
+    click.echo(f"wrote {out_path}: {len(wheels)} wheels, {len(data):,} bytes")
+
+
+@registry.command("publish-software")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", required=True, help="The LineGuard version the bundle installs.")
+@_AS
+@SERVER_CONFIG
+@_JSON
+def publish_software(bundle: Path, version: str, username: str, config_path: Path, as_json: bool) -> None:
+    """Publish a node-software bundle to this site's nodes, signed by the TUF software role.
+
+    The person (``node_management.write``) authenticates as at a four-eyes step: their
+    password and a fresh authenticator code. Nodes verify and install it themselves.
+
+    \b
+    Example:
+      lineguard registry publish-software lineguard-0.3.0.tar.gz --version 0.3.0 \\
+          --as i.admin --config server.yaml
+    """
+    from lineguard.server.auth import Action
+    from lineguard.server.registry import publish_node_software
+
+    with _open(config_path) as cli:
+        person = _person(cli, username, Action.NODE_MANAGEMENT_WRITE)
+        _confirm(cli, username, "node_software.publish")
+        release = publish_node_software(
+            cli.session,
+            registry=cli.registry(),
+            site_id=cli.settings.site_id,
+            version=version,
+            bundle=bundle.read_bytes(),
+            actor=person.actor,
+            audit=cli.audit,
+        )
+    if as_json:
+        click.echo(release.model_dump_json(indent=2))
+        return
+    click.echo(
+        f"published LineGuard {release.version} as software release {release.release} of {release.site_id}"
+    )

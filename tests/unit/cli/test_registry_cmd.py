@@ -255,3 +255,39 @@ def test_a_person_without_own_password_and_authenticator_cannot_take_a_step(
     )
     assert code == 2 and "one-time password not yet changed" in out
     assert "auth.person_confirmed" in _audit_names(db_url)  # quinn's, not sue's
+
+
+def test_node_software_is_bundled_and_published_by_an_authenticated_node_manager(
+    config: Path, tmp_path: Path, db_url: str
+) -> None:
+    cfg = str(config)
+    code, out = run("user", "add", "ivan", "--name", "Ivan", "--role", "it_administrator", "--config", cfg)
+    assert code == 0, out
+    one_time = re.search(r"one-time password for \S+: (\S+)", out)
+    assert one_time is not None, out
+    PEOPLE["ivan"] = first_sign_in(config, "ivan", one_time.group(1))
+    wheels = tmp_path / "dist"
+    wheels.mkdir()
+    (wheels / "numpy-2.3.0-cp311-none-any.whl").write_bytes(b"numpy")
+    requirements = tmp_path / "constraints.txt"
+    requirements.write_text("lineguard==0.3.0\nnumpy==2.3.0\n")
+    bundle = tmp_path / "lineguard-0.3.0.tar.gz"
+    args = ["registry", "software-bundle", "--wheels", str(wheels), "--requirements", str(requirements)]
+    code, out = run(*args, "--version", "0.3.0", "--out", str(bundle))
+    assert code == 2 and "holds no lineguard-*.whl" in out and not bundle.exists()
+    (wheels / "lineguard-0.3.0-py3-none-any.whl").write_bytes(b"lineguard")
+    code, out = run(*args, "--version", "0.3.0", "--out", str(bundle))
+    assert code == 0 and "2 wheels" in out, out
+
+    publish = ["registry", "publish-software", str(bundle), "--version", "0.3.0", "--config", cfg]
+    code, out = run(*publish, "--as", "quinn", stdin=creds("quinn"))  # a quality engineer manages no nodes
+    assert code == 2 and "permission denied: node_management.write for quinn" in out
+    code, out = run(*publish, "--as", "ivan", stdin=creds("ivan", password="not ivans password"))
+    assert code != 0 and "wrong user name or password" in out and "Traceback" not in out
+    assert "node_software.published" not in _audit_names(db_url)
+    code, out = run(*publish, "--as", "ivan", "--json", stdin=creds("ivan"))
+    assert code == 0, out
+    release = json.loads(out)
+    assert (release["site_id"], release["release"], release["version"]) == ("plant", 1, "0.3.0")
+    names = _audit_names(db_url)
+    assert names.count("node_software.published") == 1 and "auth.person_confirmed" in names
