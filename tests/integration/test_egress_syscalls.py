@@ -123,6 +123,7 @@ def test_label_reading_with_its_ocr_models_never_reaches_the_network(tmp_path: P
     assert 'inet_addr("127.0.0.1")' in trace.read_text(encoding="utf-8"), "strace saw no call at all"
     assert_no_egress(trace, home)
 
+
 # The judge itself, on lines strace printed for real (ONNX Runtime 1.31.1 without the switch).
 LEAK = [
     '7813  connect(7, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.255.255.53")}, 16'

@@ -75,3 +75,86 @@ def postgres_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]
     finally:
         subprocess.run([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], **kwargs)  # type: ignore[call-overload]
         shutil.rmtree(root, ignore_errors=True)
+
+
+class PostgresPair:
+    """A primary and a streaming standby (``pg_basebackup -R``), synchronous replication.
+
+    ``kill_primary()`` stops the primary the way a crash does (``-m immediate``);
+    ``promote()`` makes the standby the primary. ``url`` names both hosts, primary
+    first, with ``target_session_attrs=read-write``: libpq connects to whichever takes writes.
+    """
+
+    def __init__(self, root: Path, pg_bin: Path, user: str, run: dict[str, object]) -> None:
+        self.root, self.pg_bin, self.user, self._run = root, pg_bin, user, run
+        self.primary_port, self.standby_port = _free_port(), _free_port()
+        self.primary_dir, self.standby_dir = root / "primary", root / "standby"
+
+    def _pg(self, *args: str) -> None:
+        subprocess.run([str(self.pg_bin / args[0]), *args[1:]], **self._run)  # type: ignore[call-overload]
+
+    def _start(self, data: Path, port: int, log: str) -> None:
+        opts = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1"
+        self._pg("pg_ctl", "-D", str(data), "-o", opts, "-l", str(self.root / log), "-w", "start")
+
+    def start(self) -> None:
+        self._pg("initdb", "-D", str(self.primary_dir), "--auth=trust", "-U", self.user)
+        with (self.primary_dir / "postgresql.conf").open("a") as conf:
+            conf.write(
+                "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n"
+                "synchronous_standby_names = 'standby1'\nsynchronous_commit = on\n"
+            )
+        with (self.primary_dir / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
+        self._start(self.primary_dir, self.primary_port, "primary.log")
+        self._pg(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", self.user,
+            "-D", str(self.standby_dir), "-R", "-X", "stream",
+        )  # fmt: skip
+        with (self.standby_dir / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"primary_conninfo = 'host=127.0.0.1 port={self.primary_port} user={self.user} "
+                "application_name=standby1'\n"
+                # Promoted, it has no standby of its own: waiting for one would stall every commit.
+                "synchronous_standby_names = ''\n"
+            )
+        self._start(self.standby_dir, self.standby_port, "standby.log")
+
+    def kill_primary(self) -> None:
+        self._pg("pg_ctl", "-D", str(self.primary_dir), "-m", "immediate", "stop")
+
+    def promote(self) -> None:
+        self._pg("pg_ctl", "-D", str(self.standby_dir), "-w", "promote")
+
+    def url(self, database: str) -> str:
+        hosts = f"host=127.0.0.1:{self.primary_port}&host=127.0.0.1:{self.standby_port}"
+        return f"postgresql+psycopg://{self.user}@/{database}?{hosts}&target_session_attrs=read-write"
+
+    def stop(self) -> None:
+        for data in (self.primary_dir, self.standby_dir):
+            subprocess.run(  # type: ignore[call-overload]
+                [str(self.pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                **{**self._run, "check": False},
+            )
+
+
+@contextlib.contextmanager
+def postgres_pair() -> Iterator[PostgresPair]:
+    """A primary with a synchronous streaming standby on loopback; both stopped at the end."""
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        raise RuntimeError("PostgreSQL server binaries not found; run `python3 dev.py test` to install them")
+    root = Path(tempfile.mkdtemp(prefix="lineguard-pg-pair-"))
+    as_postgres = os.geteuid() == 0
+    user = "postgres" if as_postgres else os.environ.get("USER", "postgres")
+    run: dict[str, object] = {"check": True, "capture_output": True}
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+        run.update(user="postgres", group="postgres")
+    pair = PostgresPair(root, pg_bin, user, run)
+    try:
+        pair.start()
+        yield pair
+    finally:
+        pair.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -197,6 +197,7 @@ def _text_only(reader: ScriptedText) -> LabelVerifier:
 
 TEXT_EXPECTED = EXPECTED.model_copy(update={"gtin": None})  # the GTIN is in the code only
 
+
 def test_a_field_not_found_gets_a_second_look_on_the_equalised_region() -> None:
     first = ["P/N 4711-0815", "LOT A12345", "DATE 2026-12-05"]  # the QTY line lost in glare
     reader = ScriptedText(first, ["QTY 12"])
