@@ -31,16 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr
-from tests.support.assistant_suite import adversarial_questions, known_questions, readable_seed
+from tests.support.assistant_suite import adversarial_questions, score_profile
 from tests.support.leak_run import NOW, built_plant, run_leak_suite
 from tests.support.plant import PROFILES, SITE, canaries, principal, seed_plant
 from tests.support.postgres import postgres_cluster
 from tests.unit.server.conftest import AuditTrail
 
 from lineguard.config.server import ServerConfig
-from lineguard.contracts.errors import PermissionDeniedError
 from lineguard.crypto import Envelope, KdfParams, Keyring
-from lineguard.server.assistant import NOTHING, EffectiveScope, ask, effective_scope, workflows_for
+from lineguard.server.assistant import EffectiveScope, ask
 from lineguard.server.assistant import service as service_module
 from lineguard.server.auth import Category, PolicyEngine
 from lineguard.server.keystore import SqlDataKeyStore
@@ -181,54 +180,12 @@ def leak(interference: bool) -> None:
 
 
 def correctness() -> None:
-    seed = seed_plant().records
-    policy = PolicyEngine.load()
     with tempfile.TemporaryDirectory() as tmp, built_plant(Path(tmp), "seeded") as plant:
         for profile in PROFILES:
-            person = principal(profile, now=NOW)
-            flows = workflows_for(plant.settings.assistant, person, NOW)
-            right = total = 0
-            for known in known_questions():
-                total += 1
-                flow = next((w for w in flows if known.category in w.categories), flows[0] if flows else None)
-                if flow is None:
-                    try:
-                        ask(
-                            plant.sessions,
-                            settings=plant.settings,
-                            engine=policy,
-                            principal=person,
-                            question=known.question,
-                            workflow="production_assistant",
-                            sealer=plant.sealer,
-                            audit=AuditTrail(),
-                            now=NOW,
-                        )
-                    except PermissionDeniedError:
-                        right += 1
-                    continue
-                scope = effective_scope(policy, person, flow, site=SITE, now=NOW, line_filter=known.lines)
-                answer = ask(
-                    plant.sessions,
-                    settings=plant.settings,
-                    engine=policy,
-                    principal=person,
-                    question=known.question,
-                    workflow=flow.name,
-                    sealer=plant.sealer,
-                    audit=AuditTrail(),
-                    now=NOW,
-                )
-                if not scope.allows(Category(known.category)):
-                    right += answer.refused
-                    continue
-                expected = known.expect(readable_seed(scope, seed))
-                right += (
-                    answer.answer == NOTHING
-                    if expected is None
-                    else all(e in answer.answer for e in expected)
-                )
-            print(f"  {profile.name:14s} {right}/{total} = {100 * right / total:.1f} %")
+            score = score_profile(plant, profile)
+            share = 100 * score.right / score.total
+            unreadable = len(score.unreadable)
+            print(f"  {profile.name:14s} {score.right}/{score.total} = {share:.1f} %  unreadable: {unreadable}")
 
 
 def main() -> None:

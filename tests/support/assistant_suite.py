@@ -8,20 +8,41 @@ Shared by ``tests/unit/server/assistant`` (a CI subset) and ``bench/bench_assist
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from lineguard.server.assistant import EffectiveScope
+from lineguard.contracts.errors import PermissionDeniedError
+from lineguard.server.assistant import NOTHING, EffectiveScope, ask, effective_scope, workflows_for
+from lineguard.server.auth import Category, PolicyEngine
 from lineguard.server.plantdata import PlantRecordIn, Scope
-from tests.support.plant import CUSTOMERS, LINES, MACHINES, PARTS, SUPPLIERS, Canary
+from tests.support.plant import (
+    CUSTOMERS,
+    LINES,
+    MACHINES,
+    NOW,
+    PARTS,
+    SITE,
+    SUPPLIERS,
+    Canary,
+    Profile,
+    principal,
+    seed_plant,
+)
+from tests.unit.server.conftest import AuditTrail
+
+if TYPE_CHECKING:
+    from tests.support.leak_run import Plant
 
 __all__ = [
     "Known",
+    "Score",
     "adversarial_questions",
     "fmt",
     "known_questions",
     "leaks",
     "readable_seed",
+    "score_profile",
 ]
 
 
@@ -375,3 +396,54 @@ def known_questions() -> list[Known]:
 def readable_seed(scope: EffectiveScope, records: Iterable[PlantRecordIn]) -> list[PlantRecordIn]:
     """The seed records ``scope`` may read (Python over the seed: the test's own oracle)."""
     return [r for r in records if scope.readable(r.category, Scope.of(r.lines))]
+
+
+@dataclass
+class Score:
+    """How one profile did on the known questions."""
+
+    right: int = 0
+    total: int = 0
+    wrong: list[str] = field(default_factory=list)
+    #: Citations of a record the person may not read (must stay empty).
+    unreadable: list[str] = field(default_factory=list)
+
+
+def score_profile(plant: Plant, profile: Profile) -> Score:
+    """Ask every known question as ``profile`` (in the first of their workflows that holds the
+    question's category) and score the answers against the seed (see :class:`Known`)."""
+    engine = PolicyEngine.load()
+    person = principal(profile, now=NOW)
+    flows = workflows_for(plant.settings.assistant, person, NOW)
+    seed = seed_plant().records
+    by_key = {r.source_key: r for r in seed}  # keys are unique across the seed's sources
+    score = Score()
+    for known in known_questions():
+        score.total += 1
+        flow = next((w for w in flows if known.category in w.categories), flows[0] if flows else None)
+        try:
+            answer = ask(plant.sessions, settings=plant.settings, engine=engine, principal=person,
+                         question=known.question, workflow=flow.name if flow else "production_assistant",
+                         sealer=plant.sealer, audit=AuditTrail(), now=NOW)  # fmt: skip
+        except PermissionDeniedError:
+            ok = flow is None  # no workflow at all (IT administrator, auditor): refused before anything
+            score.right += ok
+            if not ok:
+                score.wrong.append(f"{known.question!r}: refused as not granted")
+            continue
+        assert flow is not None
+        scope = effective_scope(engine, person, flow, site=SITE, now=NOW, line_filter=known.lines)
+        score.unreadable += [
+            f"{known.question!r} cites {c.source_key}"
+            for c in answer.citations
+            if not scope.readable(by_key[c.source_key].category, Scope.of(by_key[c.source_key].lines))
+        ]
+        if not scope.allows(Category(known.category)):
+            ok = answer.refused
+        else:
+            expected = known.expect(readable_seed(scope, seed))
+            ok = answer.answer == NOTHING if expected is None else all(e in answer.answer for e in expected)
+        score.right += ok
+        if not ok:
+            score.wrong.append(f"{flow.name}: {known.question!r} -> {answer.answer[:200]}")
+    return score

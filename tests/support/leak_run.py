@@ -18,7 +18,6 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -33,12 +32,10 @@ from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.plantdata import Scope, import_records
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 from tests.support.assistant_suite import leaks
-from tests.support.plant import PROFILES, SITE, Canary, Profile, canaries, principal, seed_plant
+from tests.support.plant import NOW, PROFILES, SITE, Canary, Profile, canaries, principal, seed_plant
 from tests.unit.server.conftest import AuditTrail
 
 __all__ = ["NOW", "LeakReport", "Plant", "built_plant", "run_leak_suite"]
-
-NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @dataclass

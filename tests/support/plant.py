@@ -20,6 +20,7 @@ __all__ = [
     "CUSTOMERS",
     "LINES",
     "MACHINES",
+    "NOW",
     "PARTS",
     "PROFILES",
     "SITE",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 SITE = "plant-a"
+#: "Now" of every test and benchmark question (after the seed's last month).
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 LINES = ("line-1", "line-2", "line-3")
 CUSTOMERS = ("Zephyr Motors", "Acme Tractors", "Nordic Pumps", "Helios Robotics")
 SUPPLIERS = ("Borealis Castings", "Kestrel Steel", "Orion Fasteners")
