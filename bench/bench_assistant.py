@@ -185,7 +185,9 @@ def correctness() -> None:
             score = score_profile(plant, profile)
             share = 100 * score.right / score.total
             unreadable = len(score.unreadable)
-            print(f"  {profile.name:14s} {score.right}/{score.total} = {share:.1f} %  unreadable: {unreadable}")
+            print(
+                f"  {profile.name:14s} {score.right}/{score.total} = {share:.1f} %, unreadable {unreadable}"
+            )
 
 
 def main() -> None:

@@ -162,7 +162,7 @@ register(
         days=lambda r: r.assistant_questions_days,
         object_id_columns=("question_id",),
         sealed_category="assistant_questions",
-        description="Questions asked of the plant assistant and its answers (sealed; lineguard.server.assistant); "
-        "the ai.question audit entries stay with the audit log.",
+        description="Questions asked of the plant assistant and its answers (sealed; "
+        "lineguard.server.assistant); the ai.question audit entries stay with the audit log.",
     )
 )
