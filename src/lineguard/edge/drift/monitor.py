@@ -15,8 +15,9 @@ parts that did not fail (a defective part's score says nothing about the normal 
 **Chart.** Each statistic is standardised robustly on the reference (median, MAD scaled
 to a standard deviation, with a floor so a statistic that never moved in the reference
 cannot alarm on a hair's change) and smoothed by an EWMA (``smoothing`` = λ). Its limit is
-**calibrated on the reference itself**: the reference's own values are resampled into
-many runs of ``horizon_parts`` parts, the same EWMA and persistence rule run over them,
+**calibrated on the reference itself**: the reference's own values are resampled in
+blocks of consecutive parts (a moving-block bootstrap, so runs of similar parts keep
+their length) into many runs of ``horizon_parts`` parts, the same EWMA and persistence rule run over them,
 and the limit is set so that at most 1 % of those stationary runs would alarm (times a
 10 % margin, and never below 3 EWMA standard deviations). A statistic drifts when its
 EWMA stays beyond its limit for ``persistence_parts`` consecutive parts: one person
@@ -120,15 +121,23 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
 def _calibrated_limit(z: np.ndarray, config: DriftConfig, rng: np.random.Generator) -> float:
     """The EWMA limit a stationary line like the reference exceeds for ``persistence``
     parts in at most 1 % of ``horizon_parts``-long runs (see the module docstring)."""
-    lam, persistence = config.smoothing, config.persistence_parts
+    lam, persistence, horizon = config.smoothing, config.persistence_parts, config.horizon_parts
     sigma = math.sqrt(lam / (2 - lam))
-    runs = rng.choice(z, size=(_CALIBRATION_RUNS, config.horizon_parts), replace=True)
+    # Moving-block bootstrap: runs are stitched from blocks of consecutive reference parts
+    # (circularly), so what lasts several parts on a real line (a person leaning over the
+    # belt, a batch of darker parts) keeps its length in the resampled runs. Resampling
+    # single parts would break such runs up and calibrate limits too tight.
+    block = min(max(persistence, 10), z.size)
+    blocks = -(-horizon // block)
+    starts = rng.integers(0, z.size, size=(_CALIBRATION_RUNS, blocks))
+    index = (starts[:, :, None] + np.arange(block)) % z.size
+    runs = z[index.reshape(_CALIBRATION_RUNS, blocks * block)[:, :horizon]]
     level = np.zeros(_CALIBRATION_RUNS)
     # Per run, the highest level held for `persistence` consecutive parts: a rolling minimum
     # of |level| over the window, then its maximum over the run.
     window = np.full((_CALIBRATION_RUNS, persistence), np.inf)
     held = np.zeros(_CALIBRATION_RUNS)
-    for t in range(config.horizon_parts):
+    for t in range(horizon):
         level = lam * runs[:, t] + (1 - lam) * level
         window[:, t % persistence] = np.abs(level)
         if t + 1 >= persistence:
