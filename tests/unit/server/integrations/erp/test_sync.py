@@ -10,16 +10,18 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from lineguard.server.integrations.erp import cursor_positions
 from lineguard.server.plantdata import PlantRecordRow
 from tests.support.test_pki import TestCa
-from tests.support.tryton import TrytonServer
+from tests.support.tryton import Tryton
 from tests.unit.server.integrations.erp.conftest import Erp
 
 
-def test_a_sync_maps_every_model_to_its_category_and_scope(erp: Erp, tryton: TrytonServer) -> None:
+@pytest.mark.erp_reads_only
+def test_a_sync_maps_every_model_to_its_category_and_scope(erp: Erp, tryton: Tryton) -> None:
     report = erp.sync()
     records = erp.records()
     ids = tryton.ids
@@ -74,7 +76,8 @@ def test_a_sync_maps_every_model_to_its_category_and_scope(erp: Erp, tryton: Try
     assert failed.fields["point_hole_mm"] == 10.35
 
 
-def test_a_derived_value_carries_the_strictest_label_of_its_sources(erp: Erp, tryton: TrytonServer) -> None:
+@pytest.mark.erp_reads_only
+def test_a_derived_value_carries_the_strictest_label_of_its_sources(erp: Erp, tryton: Tryton) -> None:
     erp.sync()
     records = erp.records()
     [scrap] = [r for r in records.values() if r.record_type == "scrap_cost"]
@@ -97,7 +100,7 @@ def test_a_derived_value_carries_the_strictest_label_of_its_sources(erp: Erp, tr
                                                               cost.source_key)}  # fmt: skip
 
 
-def test_a_second_sync_is_idempotent_and_reads_only_what_changed(erp: Erp, tryton: TrytonServer) -> None:
+def test_a_second_sync_is_idempotent_and_reads_only_what_changed(erp: Erp, tryton: Tryton) -> None:
     first = erp.sync()
     rows_before = {r.source_key: (r.record_id, r.content_h) for r in erp.rows()}
     again = erp.sync()
@@ -120,7 +123,7 @@ def test_a_second_sync_is_idempotent_and_reads_only_what_changed(erp: Erp, tryto
 
 
 def test_incremental_reads_follow_the_cursor(
-    erp: Erp, tryton: TrytonServer, tmp_path: Path, erp_ca: TestCa
+    erp: Erp, tryton: Tryton, tmp_path: Path, erp_ca: TestCa
 ) -> None:
     """With no overlap, a sync after the first reads only records written after the cursor."""
     narrow = Erp(tmp_path, erp.sessions, erp.envelope, tryton, erp_ca, overlap_s=0)

@@ -20,32 +20,37 @@ from lineguard.server.plantdata import PlantRecordRow
 from lineguard.server.storage import opened_storage
 from tests.support.server_yaml import write_server_yaml
 from tests.support.test_pki import TestCa
-from tests.support.tryton import READER_LOGIN, READER_PASSWORD, TrytonServer
+from tests.support.tryton import READER_LOGIN, READER_PASSWORD, Tryton
 
 
 @pytest.fixture
 def config(
-    tmp_path: Path, db_url: str, tryton: TrytonServer, erp_ca: TestCa, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_url: str, tryton_alone: Tryton, erp_ca: TestCa, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     monkeypatch.setenv("LINEGUARD_KEYRING_PASSPHRASE", "erp sync tests passphrase")
     monkeypatch.setenv("LG_TEST_ERP_PASSWORD", READER_PASSWORD)
     path = write_server_yaml(tmp_path, db_url)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["erp"] = {
-        "kind": "tryton", "url": f"https://127.0.0.1:{tryton.port}", "database": "plant",
+        "kind": "tryton", "url": f"https://127.0.0.1:{tryton_alone.port}", "database": tryton_alone.database,
         "username": READER_LOGIN, "password": {"env": "LG_TEST_ERP_PASSWORD"},
         "warehouses": {"WH": "line-1", "WH2": "line-2"},
     }  # fmt: skip
     data["egress"] = {
         "allow": [
-            {"scheme": "https", "host": "127.0.0.1", "port": tryton.port, "ca_file": str(erp_ca.cert_path)}
+            {
+                "scheme": "https",
+                "host": "127.0.0.1",
+                "port": tryton_alone.port,
+                "ca_file": str(erp_ca.cert_path),
+            }
         ]
     }
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
 
-def test_sync_prints_a_summary_is_idempotent_and_fails_cleanly(config: Path, tryton: TrytonServer) -> None:
+def test_sync_prints_a_summary_is_idempotent_and_fails_cleanly(config: Path, tryton_alone: Tryton) -> None:
     run = CliRunner().invoke
     first = run(cli, ["data", "sync", "erp", "--config", str(config)])
     assert first.exit_code == 0, first.output
@@ -54,7 +59,7 @@ def test_sync_prints_a_summary_is_idempotent_and_fails_cleanly(config: Path, try
     again = run(cli, ["data", "sync", "erp", "--config", str(config)])
     assert again.exit_code == 0 and "0 new, 0 updated, 20 unchanged" in again.output
 
-    tryton.stop()
+    tryton_alone.server.stop()
     down = run(cli, ["data", "sync", "erp", "--config", str(config)])
     assert down.exit_code == 2 and "failed (ConnectError)" in down.output
     assert "Traceback" not in down.output

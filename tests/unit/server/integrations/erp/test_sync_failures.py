@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineguard.contracts.errors import EgressDeniedError, UpstreamError
 from lineguard.server.integrations.erp import cursor_positions
 from tests.support.test_pki import TestCa
-from tests.support.tryton import READER_PASSWORD, TrytonServer
+from tests.support.tryton import READER_PASSWORD, Tryton
 from tests.unit.server.integrations.erp.conftest import PASSWORD_ENV, Erp
 
 
@@ -22,10 +22,15 @@ def _cursors(erp: Erp) -> dict[str, Any]:
         return cursor_positions(session, erp.settings.erp)
 
 
-def test_an_erp_that_is_down_stores_nothing_and_keeps_the_cursors(erp: Erp, tryton: TrytonServer) -> None:
+def test_an_erp_that_is_down_stores_nothing_and_keeps_the_cursors(
+    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton_alone: Tryton, erp_ca: TestCa,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv(PASSWORD_ENV, READER_PASSWORD)
+    erp = Erp(tmp_path, migrated, envelope, tryton_alone, erp_ca)
     erp.sync()
     before = ({r.source_key: r.content_h for r in erp.rows()}, _cursors(erp))
-    tryton.stop()
+    tryton_alone.server.stop()
     with pytest.raises(UpstreamError, match=r"erp\.plant\.test.*failed \(ConnectError\)") as caught:
         erp.sync()
     assert caught.value.retryable
@@ -34,7 +39,7 @@ def test_an_erp_that_is_down_stores_nothing_and_keeps_the_cursors(erp: Erp, tryt
 
 
 def test_wrong_credentials_are_refused_and_never_echoed(
-    erp: Erp, tryton: TrytonServer, monkeypatch: pytest.MonkeyPatch
+    erp: Erp, tryton: Tryton, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "not-the-password-0042")
     with pytest.raises(UpstreamError, match=r"Tryton refused the login \(HTTP 401\)") as caught:
@@ -44,8 +49,9 @@ def test_wrong_credentials_are_refused_and_never_echoed(
     assert erp.audit_names() == ["erp.sync_failed"]
 
 
+@pytest.mark.erp_reads_only
 def test_a_host_off_the_egress_allowlist_is_never_contacted(
-    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: TrytonServer, erp_ca: TestCa,
+    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: Tryton, erp_ca: TestCa,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv(PASSWORD_ENV, READER_PASSWORD)
@@ -59,8 +65,9 @@ def test_a_host_off_the_egress_allowlist_is_never_contacted(
     assert erp.audit_names() == ["egress.denied", "erp.sync_failed"]
 
 
+@pytest.mark.erp_reads_only
 def test_a_certificate_not_from_the_pinned_ca_is_refused(
-    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: TrytonServer, erp_ca: TestCa,
+    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: Tryton, erp_ca: TestCa,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv(PASSWORD_ENV, READER_PASSWORD)
@@ -74,9 +81,7 @@ def test_a_certificate_not_from_the_pinned_ca_is_refused(
     assert erp.rows() == []
 
 
-def test_a_record_missing_a_needed_field_is_reported_and_the_rest_is_stored(
-    erp: Erp, tryton: TrytonServer
-) -> None:
+def test_a_record_missing_a_needed_field_is_reported_and_the_rest_is_stored(erp: Erp, tryton: Tryton) -> None:
     ctx = tryton.context()
     [production_location] = tryton.call(
         "model.stock.location.search", [["type", "=", "production"]], 0, 1, None, ctx
@@ -113,8 +118,9 @@ def test_a_record_missing_a_needed_field_is_reported_and_the_rest_is_stored(
     assert (record.category, record.lines, record.fields["part"]) == ("production_data", ("line-1",), "B-100")
 
 
+@pytest.mark.erp_reads_only
 def test_remapping_a_warehouse_never_widens_a_stored_scope(
-    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: TrytonServer, erp_ca: TestCa,
+    tmp_path: Path, migrated: sessionmaker[Session], envelope: Any, tryton: Tryton, erp_ca: TestCa,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv(PASSWORD_ENV, READER_PASSWORD)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.tryton import READER_LOGIN, READER_PASSWORD, TrytonServer
+from tests.support.tryton import READER_LOGIN, READER_PASSWORD, Tryton
 
 
-def test_the_seeded_plant_is_served_over_json_rpc(tryton: TrytonServer) -> None:
+@pytest.mark.erp_reads_only
+def test_the_seeded_plant_is_served_over_json_rpc(tryton: Tryton) -> None:
     sales = tryton.call(
         "model.sale.sale.search_read", [], 0, None, [["id", "ASC"]], ["number", "comment"], tryton.context()
     )
@@ -20,7 +21,7 @@ def test_the_seeded_plant_is_served_over_json_rpc(tryton: TrytonServer) -> None:
     assert [i["state"] for i in inspections] == ["passed", "failed"]
 
 
-def test_the_reader_reads_but_every_write_is_refused(tryton: TrytonServer) -> None:
+def test_the_reader_reads_but_every_write_is_refused(tryton: Tryton) -> None:
     as_reader = {"login": READER_LOGIN, "password": READER_PASSWORD}
     ctx = tryton.context()
     read = tryton.call("model.sale.sale.read", tryton.ids["sales"], ["number"], ctx, **as_reader)
