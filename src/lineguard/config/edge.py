@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from lineguard.config.secrets import DEMO_MODE_ENV, SecretRef
 from lineguard.config.stages import StageConfig
+from lineguard.config.thermal import ThermalCameraConfig
 from lineguard.contracts.events import Name
 
 __all__ = [
@@ -537,6 +538,11 @@ class EdgeConfig(_Section):
     node: NodeConfig
     server: ServerLinkConfig | None = Field(default=None, description="Omit to run standalone.")
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
+    thermal_cameras: list[ThermalCameraConfig] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Thermal cameras watching equipment (lineguard.edge.thermal; docs/inspection.md).",
+    )
     evidence: EvidenceConfig = EvidenceConfig()
     outbox: OutboxConfig = OutboxConfig()
     inference: InferenceConfig = InferenceConfig()
@@ -544,7 +550,7 @@ class EdgeConfig(_Section):
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
-        ids = [c.camera_id for c in self.cameras]
+        ids = [c.camera_id for c in self.cameras] + [c.camera_id for c in self.thermal_cameras]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             msg = f"camera_id must be unique, repeated: {', '.join(dupes)}"

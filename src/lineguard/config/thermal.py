@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lineguard.contracts.events import Name
 
-__all__ = ["ThermalCalibration", "ThermalFolderSource", "ThermalRoi", "ThermalStageConfig"]
+__all__ = [
+    "ThermalCalibration",
+    "ThermalCameraConfig",
+    "ThermalFolderSource",
+    "ThermalRoi",
+    "ThermalStageConfig",
+]
 
 
 class _Section(BaseModel):
@@ -133,3 +139,23 @@ class ThermalStageConfig(_Section):
                 msg = f"rois[{roi.asset}]: delta_t_limit_c needs a reference asset"
                 raise ValueError(msg)
         return self
+
+
+class ThermalCameraConfig(_Section):
+    """A thermal camera the node watches (``edge.yaml`` ``thermal_cameras``): its frames and its assets.
+
+    Not a ``cameras[]`` entry: it has no model and judges equipment over time, not parts
+    (docs/inspection.md). The first ``learn_hours`` of frames (by their capture time) learn
+    the normal bands; monitoring starts after them."""
+
+    camera_id: Name
+    station_id: Name
+    source: ThermalFolderSource
+    monitor: ThermalStageConfig
+    learn_hours: float = Field(
+        default=168.0,
+        gt=0,
+        le=24 * 90,
+        description="Hours of frames, from the first, that learn the normal bands (a week: every shift).",
+    )
+    poll_interval_ms: int = Field(default=1000, ge=10, le=60_000, description="How often the folder is read.")

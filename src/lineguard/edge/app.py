@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from lineguard import __version__
 from lineguard.config.digest import config_sha256
 from lineguard.config.edge import CameraConfig, EdgeConfig, ServerLinkConfig
+from lineguard.config.thermal import ThermalCameraConfig
 from lineguard.contracts.errors import LineGuardError, ModelError
 from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
 from lineguard.contracts.ids import new_id
@@ -101,7 +102,8 @@ class EdgeNode:
         self.stop_event = threading.Event()
         self.started_at = time.monotonic()
         self.workers: list[Worker] = []
-        self.stats: dict[str, CameraStats] = {c.camera_id: CameraStats(c.camera_id) for c in config.cameras}
+        camera_ids = [c.camera_id for c in config.cameras] + [c.camera_id for c in config.thermal_cameras]
+        self.stats: dict[str, CameraStats] = {i: CameraStats(i) for i in camera_ids}
         self._runners = runners or {}
         #: One batching runner per package shared by several cameras (edge/pipeline/batching.py).
         self._batched: dict[Path, ModelRunner] = {}
@@ -125,6 +127,8 @@ class EdgeNode:
         self._start_metrics_endpoint()
         for camera in self.config.cameras:
             self._start_camera(camera)
+        for thermal in self.config.thermal_cameras:
+            self._start_thermal_camera(thermal)
         self._start_evidence_writer()
         self._start_outbox_sender()
         self._start_evidence_remote_view()
@@ -217,6 +221,33 @@ class EdgeNode:
         for worker in (inspect, capture):
             worker.start()
             self.workers.append(worker)
+
+    def _start_thermal_camera(self, camera: ThermalCameraConfig) -> None:
+        """A thermal camera's worker (edge/pipeline/thermal.py); one that cannot start is failed."""
+        from lineguard.edge.pipeline.thermal import ThermalWorker
+
+        stats = self.stats[camera.camera_id]
+        try:
+            worker = ThermalWorker(
+                self.stop_event,
+                node=self.config.node,
+                camera=camera,
+                outbox=self.outbox,
+                stats=stats,
+                alert=functools.partial(self._thermal_alert, camera.camera_id),
+            )
+        except LineGuardError as exc:
+            stats.state, stats.last_error = SourceState.FAILED.value, f"thermal: {exc.message}"
+            log.error("thermal camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400
+            self._thermal_alert(
+                camera.camera_id, AlertKind.STAGE_REJECTED, AlertSeverity.CRITICAL, exc.message
+            )
+            return
+        worker.start()
+        self.workers.append(worker)
+
+    def _thermal_alert(self, camera_id: str, kind: AlertKind, severity: AlertSeverity, message: str) -> None:
+        self.raise_alert(kind, severity, f"thermal camera {camera_id}: {message}", camera_id=camera_id)
 
     def _start_evidence_writer(self) -> None:
         writer = EvidenceWriter(self.stop_event, self.gate)

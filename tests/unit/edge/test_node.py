@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lineguard.config.edge import EdgeConfig, SyntheticSource
+from lineguard.config.edge import SyntheticSource
 from lineguard.contracts.errors import ModelError
 from lineguard.contracts.events import (
     Alert,
@@ -24,7 +24,6 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.types import Frame
-from lineguard.crypto import KdfParams
 from lineguard.edge.app import LOCAL_MODEL_VERSION, EdgeNode
 from lineguard.edge.capture import SyntheticLine
 from lineguard.edge.infer import StaticRunner
@@ -51,22 +50,6 @@ def _items(node: EdgeNode) -> list[InspectionEvent | Alert | WorkOrderTrigger | 
         cls = kinds[item.kind]
         out.append(cls.model_validate_json(item.body))  # type: ignore[attr-defined]
     return out
-
-
-@pytest.fixture
-def running() -> Iterator[Callable[..., EdgeNode]]:
-    nodes: list[EdgeNode] = []
-
-    def start(config: EdgeConfig, **kwargs: Any) -> EdgeNode:
-        kwargs.setdefault("redactor", FakeRedactor())
-        node = EdgeNode(config, kdf=KdfParams.insecure_for_tests(), **kwargs)
-        node.start()
-        nodes.append(node)
-        return node
-
-    yield start
-    for node in nodes:
-        node.close()
 
 
 def _line(frames: int, defect_rate: float = 0.0, **kw: Any) -> SyntheticLine:

@@ -181,6 +181,8 @@ class ThermalMonitor:
         self._dropout = _Confirm(config.confirm_frames)
         self._last_valid: dt.datetime | None = None
         self._last_frame: CelsiusFrame | None = None
+        self._samples: dict[str, list[tuple[dt.datetime, float]]] = {a: [] for a in self._assets}
+        self._learned_frames = 0
 
     def _invalid_reason(self, celsius: CelsiusFrame) -> str | None:
         finite = celsius[np.isfinite(celsius)]
@@ -197,19 +199,32 @@ class ThermalMonitor:
 
     def learn(self, frames: Iterable[ThermalFrame]) -> int:
         """Learn every asset's normal band from frames known to be normal; returns frames used."""
-        samples: dict[str, list[tuple[dt.datetime, float]]] = {a: [] for a in self._assets}
-        used = 0
         for frame in frames:
-            if self._invalid_reason(frame.celsius) is not None:
-                continue
-            self._last_frame = frame.celsius
-            used += 1
-            for name, asset in self._assets.items():
-                stats = _stats(asset.crop(frame.celsius))
-                if stats is not None:
-                    samples[name].append((frame.captured_at, stats[0]))
+            self.add_normal(frame)
+        return self.finish_learning()
+
+    def add_normal(self, frame: ThermalFrame) -> bool:
+        """One frame of the learning period (only its per-asset hottest pixel is kept); False if unusable.
+
+        With :meth:`finish_learning`, the incremental form of :meth:`learn` for a camera that
+        learns from its first hours as they arrive (the node's thermal worker)."""
+        if self._invalid_reason(frame.celsius) is not None:
+            return False
+        self._last_frame = frame.celsius
+        self._learned_frames += 1
         for name, asset in self._assets.items():
-            asset.band.learn(samples[name], asset=name)
+            stats = _stats(asset.crop(frame.celsius))
+            if stats is not None:
+                self._samples[name].append((frame.captured_at, stats[0]))
+        return True
+
+    def finish_learning(self) -> int:
+        """Learn the bands from the frames added; returns frames used (InputError if too few)."""
+        for name, asset in self._assets.items():
+            asset.band.learn(self._samples[name], asset=name)
+        used = self._learned_frames
+        self._samples = {a: [] for a in self._assets}
+        self._learned_frames = 0
         self._last_frame = None
         return used
 

@@ -56,6 +56,8 @@ class ThermalFolderReader:
         self.strict = strict
         #: (file name, reason) of every file that was not a usable frame.
         self.rejected: list[tuple[str, str]] = []
+        self._polled: str | None = None  # the last file name :meth:`poll` read
+        self._index = 0
 
     def _pages(self, path: Path) -> list[np.ndarray[Any, Any]]:
         if path.suffix.lower() in {".tif", ".tiff"}:
@@ -68,20 +70,49 @@ class ThermalFolderReader:
             raise ImageDecodeError(msg)
         return [raw]
 
-    def __iter__(self) -> Iterator[ThermalFrame]:
+    def _frames_of(self, path: Path, index: int) -> list[ThermalFrame]:
+        """The frames of one file (``[]`` when rejected); ``index`` numbers unstamped frames."""
         period = dt.timedelta(seconds=self.config.frame_period_s)
+        try:
+            pages = [to_celsius(p, self.config.calibration, name=path.name) for p in self._pages(path)]
+        except InputError as exc:
+            if self.strict:
+                raise
+            self.rejected.append((path.name, exc.message))
+            return []
+        stamped = _stamp(path.name)
+        return [
+            ThermalFrame(
+                celsius, stamped + n * period if stamped else self.start_at + (index + n) * period, path.name
+            )
+            for n, celsius in enumerate(pages)
+        ]
+
+    def __iter__(self) -> Iterator[ThermalFrame]:
         index = 0
         for path in sorted(self.config.path.glob(self.config.pattern)):
-            try:
-                pages = [to_celsius(p, self.config.calibration, name=path.name) for p in self._pages(path)]
-            except InputError as exc:
-                if self.strict:
-                    raise
-                self.rejected.append((path.name, exc.message))
-                index += 1
-                continue
-            stamped = _stamp(path.name)
-            for page_no, celsius in enumerate(pages):
-                at = stamped + page_no * period if stamped else self.start_at + index * period
-                yield ThermalFrame(celsius, at, source=path.name)
-                index += 1
+            frames = self._frames_of(path, index)
+            index += max(len(frames), 1)
+            yield from frames
+
+    def poll(self, max_files: int) -> list[ThermalFrame]:
+        """Frames of up to ``max_files`` files whose names sort after the last file polled.
+
+        For a folder the camera keeps writing into: files must be named so that name order is
+        time order (a timestamp in the name does it); a file named earlier than one already
+        read is never read. A vanished folder raises :class:`InputError`."""
+        if not self.config.path.is_dir():
+            msg = f"thermal folder {self.config.path} does not exist"
+            raise InputError(msg)
+        paths = sorted(
+            p
+            for p in self.config.path.glob(self.config.pattern)
+            if self._polled is None or p.name > self._polled
+        )[:max_files]
+        frames: list[ThermalFrame] = []
+        for path in paths:
+            read = self._frames_of(path, self._index)
+            self._index += max(len(read), 1)
+            self._polled = path.name
+            frames += read
+        return frames
