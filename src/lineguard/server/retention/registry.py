@@ -84,6 +84,26 @@ register(
 )
 register(
     RetentionCategory(
+        name="stage_results",
+        table="stage_results",
+        time_column="captured_at",
+        hold_column="result_id",
+        days=lambda r: r.inspection_events_days,
+        description="What inspection stages (gauging, labels…) found on each part; nothing sealed.",
+    )
+)
+register(
+    RetentionCategory(
+        name="measurements",
+        table="measurements",
+        time_column="captured_at",
+        hold_column="result_id",
+        days=lambda r: r.inspection_events_days,
+        description="Measured values of gauged parts (SPC reads them); kept as long as the results.",
+    )
+)
+register(
+    RetentionCategory(
         name="evidence_refs",
         table="inspection_events",
         time_column="captured_at",

@@ -130,3 +130,24 @@ def test_drift_items_are_approved_by_quality_and_only_acknowledged_by_maintenanc
     done = h.client.post(f"{url}/decide", json=edit, headers={CSRF_HEADER: csrf})
     assert done.status_code == 200, done.text
     assert done.json()["item"]["human_outcome"]["action"] == "change the reamer"
+
+
+def test_the_retention_sweep_deletes_old_measurements_and_stage_results_only(h: AuthHarness) -> None:
+    from sqlalchemy import func, select
+
+    from lineguard.config.server import RetentionConfig
+    from lineguard.server.measurements import MeasurementRow
+    from lineguard.server.retention import run_sweep
+
+    with h.context.sessions() as s:
+        s.execute(
+            MeasurementRow.__table__.update()  # type: ignore[attr-defined]
+            .where(MeasurementRow.line_id == "line-2")
+            .values(captured_at=h.clock.now - timedelta(days=400))
+        )
+        s.commit()
+    result = run_sweep(h.context.sessions, RetentionConfig(inspection_events_days=365), now=h.clock.now)
+    assert result.deleted["measurements"] == 160
+    with h.context.sessions() as s:
+        left = s.execute(select(MeasurementRow.line_id, func.count()).group_by(MeasurementRow.line_id)).all()
+    assert [tuple(r) for r in left] == [("line-1", 160)]
