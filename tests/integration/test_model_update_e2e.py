@@ -12,6 +12,8 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +22,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from sqlalchemy import select
 from tests.unit.server.auth.harness import AuthHarness, FakeClock, Person, StrictAuditTrail, harness_settings
 from tests.unit.server.conftest import make_plant_ca
 
+from lineguard.cli.main import cli as lineguard_cli
 from lineguard.contracts.events import CameraHealth, NodeHeartbeat
 from lineguard.edge.identity import enroll, https_client
-from lineguard.edge.update import ModelSlot, UpdateClient, connect
+from lineguard.edge.update import ModelSlot, SoftwareSlots, UpdateClient, connect
 from lineguard.server.app import create_app
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
@@ -39,7 +44,13 @@ from lineguard.server.registry import Registry
 from lineguard.server.registry.tuf_repo import TufPolicy
 from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.server.tls import ServerThread
-from lineguard.signing import VerificationError, signature_path_for
+from lineguard.signing import (
+    SoftwareRelease,
+    VerificationError,
+    build_software_bundle,
+    signature_path_for,
+    software_bundle_target,
+)
 from lineguard.signing.sign import sign_package
 from lineguard.vision.testing import build_tiny_package
 
@@ -231,3 +242,87 @@ def update_path(
     refusals = [(a, f) for n, a, f in people.trail.events if n == "model.rejected"]
     assert refusals and refusals[-1][0] == "node:node-1"
     assert "check 'tampered' failed" in refusals[-1][1]["reason"]
+
+
+def _publish_software(plant: Plant, version: str) -> None:
+    """What `lineguard registry publish-software` does on the server host (tested there)."""
+    wheels = {f"lineguard-{version}-py3-none-any.whl": f"wheel {version}".encode()}
+    bundle = build_software_bundle(version, wheels, f"lineguard=={version}\n")
+    site = plant.people.context.settings.site_id
+    release = SoftwareRelease(
+        site_id=site,
+        release=plant.registry.highest_software_release(site) + 1,
+        version=version,
+        bundle=software_bundle_target(site, version),
+        bundle_sha256=hashlib.sha256(bundle).hexdigest(),
+        bundle_length=len(bundle),
+    )
+    plant.registry.publish_software(release, bundle)
+
+
+def test_node_software_reaches_the_enrolled_node_over_mtls_and_the_operator_installs_and_rolls_back(
+    plant: Plant, tmp_path: Path
+) -> None:
+    """`lineguard edge software check / rollback` on an enrolled node: the release the
+    software role signed for this site is verified over the node's mTLS channel (first
+    TUF root fetched over the CA-pinned channel), installed into a slot, and each step
+    lands in the server's audit log under the node's name."""
+    node_dir = tmp_path / "edge"
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "edge",
+                "node": {
+                    "node_id": "node-1",
+                    "site_id": "plant",
+                    "line_id": "line-1",
+                    "data_dir": str(node_dir),
+                },
+                "server": {"url": plant.url},
+                "cameras": [
+                    {
+                        "camera_id": "cam-1",
+                        "station_id": "st-1",
+                        "source": {"type": "synthetic"},
+                        "model": str(tmp_path / "model"),
+                        "roi": {"x": 0, "y": 0, "width": 64, "height": 64},
+                    }
+                ],
+            }
+        )
+    )
+    cli = CliRunner()
+
+    def software(*args: str) -> Result:
+        return cli.invoke(
+            lineguard_cli, ["edge", "software", *args, "--config", str(config)], catch_exceptions=False
+        )
+
+    refused = software("check")
+    assert refused.exit_code != 0
+    assert "node node-1 is not enrolled: run `lineguard edge enroll` first" in refused.output
+    enrolled_node(plant, node_dir)
+    nothing = software("check", "--json")
+    assert nothing.exit_code == 0, nothing.output
+    assert json.loads(nothing.output)["status"] == "none"
+
+    _publish_software(plant, "0.2.0")
+    first = software("check")
+    assert first.exit_code == 0, first.output
+    assert (
+        "installed LineGuard 0.2.0 (release 1)" in first.output and "restart the node service" in first.output
+    )
+    _publish_software(plant, "0.3.0")
+    second = software("check", "--json")
+    assert json.loads(second.output)["version"] == "0.3.0"
+    slots = SoftwareSlots(node_dir)
+    assert slots.version_of(slots.current()) == "0.3.0"
+    back = software("rollback")
+    assert back.exit_code == 0 and "now LineGuard 0.2.0" in back.output
+    assert slots.version_of(slots.current()) == "0.2.0"
+
+    steps = [(a, f["step"]) for n, a, f in plant.people.trail.events if n == "node_software.step"]
+    assert steps == [
+        ("node:node-1", o) for o in ("verified", "installed", "verified", "installed", "rolled_back")
+    ]

@@ -18,6 +18,7 @@ EDGE_COMMANDS: dict[str, tuple[str, str]] = {
     "enroll": ("lineguard.cli.edge_enroll_cmd", "enroll"),
     "keys": ("lineguard.cli.edge_keys_cmd", "keys"),
     "evidence": ("lineguard.cli.edge_evidence_cmd", "evidence"),
+    "software": ("lineguard.cli.edge_software_cmd", "software"),
 }
 
 

@@ -57,6 +57,7 @@ def test_edge_update_exports() -> None:
             "UpdateWorker",
             "bootstrap_root",
             "connect",
+            "connect_software",
             "default_loader",
             "server_reporter",
             "software_reporter",

@@ -17,7 +17,13 @@ The node holds public keys and TUF metadata only; nothing on this path can sign.
 
 from lineguard.edge.update.client import UpdateClient, UpdateOutcome, default_loader
 from lineguard.edge.update.fetcher import HttpxFetcher
-from lineguard.edge.update.link import bootstrap_root, connect, server_reporter, software_reporter
+from lineguard.edge.update.link import (
+    bootstrap_root,
+    connect,
+    connect_software,
+    server_reporter,
+    software_reporter,
+)
 from lineguard.edge.update.slot import ModelSlot, SwapListener
 from lineguard.edge.update.software import SoftwareOutcome, SoftwareUpdater
 from lineguard.edge.update.software_slots import SoftwareSlots
@@ -39,6 +45,7 @@ __all__ = [
     "UpdateWorker",
     "bootstrap_root",
     "connect",
+    "connect_software",
     "default_loader",
     "server_reporter",
     "software_reporter",

@@ -28,6 +28,8 @@ from lineguard.edge.identity import IdentityStore, https_client
 from lineguard.edge.update.client import Reporter, RunnerLoader, UpdateClient, default_loader
 from lineguard.edge.update.fetcher import HttpxFetcher
 from lineguard.edge.update.slot import ModelSlot
+from lineguard.edge.update.software import SoftwareUpdater
+from lineguard.edge.update.software_slots import SoftwareSlots
 from lineguard.edge.update.state import UpdateState
 from lineguard.signing import SoftwareDecision, UpdateReport, VerificationError
 
@@ -38,6 +40,7 @@ __all__ = [
     "SOFTWARE_REPORTS_PATH",
     "bootstrap_root",
     "connect",
+    "connect_software",
     "server_reporter",
     "software_reporter",
 ]
@@ -124,4 +127,30 @@ def connect(
         initial_root=initial_root,
         loader=loader,
         reporter=server_reporter(client),
+    )
+
+
+def connect_software(
+    data_dir: Path, *, server_url: str | None = None, initial_root: bytes | None = None
+) -> SoftwareUpdater:
+    """The node-software updater of the enrolled node in ``data_dir``, over its mTLS channel.
+
+    Its first TUF root, in order: its own trusted root; else the root the model updater
+    already trusts (the same repository, reached by TUF's root chain); else version 1
+    fetched over the CA-pinned channel, as :func:`connect` does.
+    """
+    info = IdentityStore(data_dir).info()
+    base = (server_url or info.server_url).rstrip("/")
+    client = https_client(data_dir, base)
+    if initial_root is None and not (SoftwareSlots(data_dir).metadata_dir / "root.json").exists():
+        model_root = UpdateState(data_dir).metadata_dir / "root.json"
+        initial_root = model_root.read_bytes() if model_root.exists() else bootstrap_root(client)
+    return SoftwareUpdater(
+        data_dir=data_dir,
+        site_id=info.site_id,
+        metadata_url=f"{base}{API_BASE}/tuf/metadata/",
+        targets_url=f"{base}{API_BASE}/tuf/targets/",
+        fetcher=HttpxFetcher(client),
+        initial_root=initial_root,
+        reporter=software_reporter(client),
     )
