@@ -34,6 +34,7 @@ __all__ = [
     "board_poses",
     "render_board",
     "render_bracket",
+    "render_charuco",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -221,6 +222,52 @@ def render_board(
     return _render(
         camera, pose, _board_shape(columns, rows, square_mm), light, np.random.default_rng(seed), supersample
     )
+
+
+def _charuco_shape(columns: int, rows: int, square_mm: float, marker_mm: float, dictionary: str) -> Shape:
+    """A ChArUco board (OpenCV's own drawing, sampled at 20 px/mm) with a one-square white margin."""
+    px_per_mm = 20
+    target = cv2.aruco.CharucoBoard(
+        (columns, rows),
+        square_mm,
+        marker_mm,
+        cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary)),
+    )
+    width_mm, height_mm = columns * square_mm, rows * square_mm
+    texture = target.generateImage((round(width_mm * px_per_mm), round(height_mm * px_per_mm)), marginSize=0)
+    values = texture.astype(np.float64) / 255.0
+
+    def shape(px: Floats, py: Floats, _footprint: float) -> Floats:
+        u = np.clip(np.floor(px * px_per_mm).astype(np.int64), 0, values.shape[1] - 1)
+        v = np.clip(np.floor(py * px_per_mm).astype(np.int64), 0, values.shape[0] - 1)
+        on_board = (px >= 0) & (py >= 0) & (px < width_mm) & (py < height_mm)
+        margin = (
+            (px >= -square_mm)
+            & (py >= -square_mm)
+            & (px < width_mm + square_mm)
+            & (py < height_mm + square_mm)
+        )
+        return np.asarray(np.where(on_board, values[v, u], np.where(margin, 1.0, 0.0)), np.float64)
+
+    return shape
+
+
+def render_charuco(
+    camera: SimCamera,
+    pose: PlanePose,
+    *,
+    columns: int = 10,
+    rows: int = 7,
+    square_mm: float = 10.0,
+    marker_mm: float = 7.0,
+    dictionary: str = "DICT_5X5_100",
+    seed: int = 0,
+    supersample: int = 3,
+) -> Frame:
+    """A ChArUco board (origin: its top-left square corner) seen by ``camera``."""
+    light = Lighting(background=30.0, part=220.0, blur_sigma_px=0.7, noise_sigma=1.5)
+    shape = _charuco_shape(columns, rows, square_mm, marker_mm, dictionary)
+    return _render(camera, pose, shape, light, np.random.default_rng(seed), supersample)
 
 
 # -- the demo bracket -------------------------------------------------------------------------

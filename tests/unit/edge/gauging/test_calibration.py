@@ -128,3 +128,18 @@ def test_a_calibration_folder_holds_only_the_calibration(calibration: Calibratio
 def test_the_scale_is_consistent_with_the_board(calibration: Calibration) -> None:
     # One square of the board on the part plane is 10 mm: about 10 / mm_per_px pixels.
     assert math.isclose(10 / calibration.mm_per_px, 10 * CAMERA.focal_px / 300, rel_tol=0.01)
+
+
+def test_a_charuco_board_calibrates_the_camera_and_the_part_plane() -> None:
+    from lineguard.edge.gauging.render import board_poses, render_charuco
+
+    views = [
+        render_charuco(CAMERA, p, seed=i) for i, p in enumerate(board_poses(7, board_mm=(100, 70), seed=5))
+    ]
+    views.append(render_charuco(CAMERA, PART_PLANE.moved_in_plane(-50, -35), seed=9))
+    charuco = BoardSpec(kind="charuco", columns=10, rows=7, square_mm=10, marker_mm=7)
+    result = calibrate(views, charuco, camera_id="cam-1")
+    assert result.views >= 6 and result.reprojection_error_px < 0.3
+    true_scale = PART_PLANE.tvec[2] / CAMERA.focal_px
+    assert abs(result.mm_per_px - true_scale) / true_scale < 0.005
+    assert result.board.kind == "charuco"
