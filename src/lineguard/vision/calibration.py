@@ -52,24 +52,21 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
+def _expected(what: str, rate: float, ci: tuple[float, float] | None, basis: str) -> str:
+    interval = f", 95 % CI {_pct(ci[0])}–{_pct(ci[1])}" if ci else ""
+    return f"expected {what} {_pct(rate)}{interval} ({basis})"
+
+
 def describe_operating_point(spec: ThresholdSpec) -> str:
     """The operating point in a quality engineer's words: the goal, then what validation says
     about both rates with their 95 % intervals (or that a rate could not be measured)."""
     parts = [spec.goal or spec.note]
     if spec.validation_frr is not None:
-        ci = spec.validation_frr_ci
-        interval = f", 95 % CI {_pct(ci[0])}–{_pct(ci[1])}" if ci else ""
-        parts.append(
-            f"expected false rejects {_pct(spec.validation_frr)}{interval} "
-            f"({spec.validation_good_count} good images)"
-        )
+        basis = f"{spec.validation_good_count} good images"
+        parts.append(_expected("false rejects", spec.validation_frr, spec.validation_frr_ci, basis))
     if spec.validation_recall is not None:
-        ci = spec.validation_recall_ci
-        interval = f", 95 % CI {_pct(ci[0])}–{_pct(ci[1])}" if ci else ""
-        parts.append(
-            f"expected recall {_pct(spec.validation_recall)}{interval} "
-            f"({spec.validation_defect_count} defects)"
-        )
+        basis = f"{spec.validation_defect_count} defects"
+        parts.append(_expected("recall", spec.validation_recall, spec.validation_recall_ci, basis))
     else:
         parts.append("recall not measured (no labelled defects)")
     return "; ".join(parts)
