@@ -79,11 +79,33 @@ def _touches(lines: frozenset[str]) -> ColumnElement[bool]:
     )
 
 
-def _one(scope: CategoryScope) -> ColumnElement[bool]:
+#: Up to this many granted lines, "every line of the record is granted" is tested as
+#: ``lines_key IN (every non-empty subset)`` (≤ 255 keys, on an index); beyond it, as
+#: "no line outside the grant" (a correlated ``NOT EXISTS``).
+SUBSET_LINES = 8
+
+
+def _subset_keys(lines: frozenset[str], touching: frozenset[str] | None) -> list[str]:
+    ordered = sorted(lines)
+    keys = []
+    for mask in range(1, 1 << len(ordered)):
+        subset = [line for i, line in enumerate(ordered) if mask >> i & 1]
+        if touching is None or touching.intersection(subset):
+            keys.append("|".join(subset))
+    return keys
+
+
+def _one(scope: CategoryScope, line_filter: frozenset[str] | None) -> ColumnElement[bool]:
     category = PlantRecordRow.category == scope.category.value
     if scope.all_lines:
-        return category
-    return and_(category, not_(PlantRecordRow.site_wide), not_(_outside(scope.lines)))
+        if line_filter is None:
+            return category
+        return and_(category, not_(PlantRecordRow.site_wide), _touches(line_filter))
+    if len(scope.lines) <= SUBSET_LINES:
+        keys = _subset_keys(scope.lines, line_filter)
+        return and_(category, PlantRecordRow.lines_key.in_(keys)) if keys else false()
+    inside = and_(category, not_(PlantRecordRow.site_wide), not_(_outside(scope.lines)))
+    return inside if line_filter is None else and_(inside, _touches(line_filter))
 
 
 def readable_condition(
@@ -95,13 +117,12 @@ def readable_condition(
     (site-wide records are not about a line) and still inside ``scopes``. No scope, or
     an empty filter: nothing.
     """
-    parts = [_one(s) for s in scopes if not s.empty]
-    if not parts or (line_filter is not None and not line_filter):
+    if line_filter is not None and not line_filter:
         return false()
-    condition = or_(*parts) if len(parts) > 1 else and_(true(), parts[0])
-    if line_filter is not None:
-        condition = and_(condition, not_(PlantRecordRow.site_wide), _touches(line_filter))
-    return condition
+    parts = [_one(s, line_filter) for s in scopes if not s.empty]
+    if not parts:
+        return false()
+    return or_(*parts) if len(parts) > 1 else and_(true(), parts[0])
 
 
 def record_readable(

@@ -33,6 +33,7 @@ class PlantRecordRow(Base):
         Index(None, "category", "record_type", "occurred_at"),
         # Citations list a figure's records by source key: walked in order, stopped at the first few.
         Index(None, "record_type", "source_key"),
+        Index(None, "category", "lines_key", "record_type"),
         Index(None, "imported_at"),
         Index(None, "part_h"),
         Index(None, "order_h"),
@@ -46,6 +47,9 @@ class PlantRecordRow(Base):
     category: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # record | document
     site_wide: Mapped[bool] = mapped_column(Boolean)
+    #: The record's lines, sorted and joined with ``|`` (None: the whole site): the read
+    #: filter tests "every line granted" as ``lines_key IN (subsets of the granted lines)``.
+    lines_key: Mapped[str | None] = mapped_column(String(400))
     source: Mapped[str] = mapped_column(String(64))
     source_key: Mapped[str] = mapped_column(String(200))
     record_type: Mapped[str] = mapped_column(String(64))

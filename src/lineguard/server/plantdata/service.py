@@ -82,6 +82,11 @@ def index_key(sessions: sessionmaker[Session], *, site_id: str, sealer: Sealer) 
     return IndexKey(sealer.open(sealed, object_id=site_id, category=INDEX_KEY_CATEGORY))
 
 
+def lines_key(scope: Scope) -> str | None:
+    """``plant_records.lines_key`` of a record in ``scope``."""
+    return None if scope.lines is None else "|".join(sorted(scope.lines))
+
+
 def _body_bytes(record: PlantRecordIn) -> bytes:
     return json.dumps(record.body(), sort_keys=True, separators=(",", ":"), default=str).encode()
 
@@ -215,6 +220,7 @@ def upsert_records(
         values: dict[str, Any] = {
             "kind": r.kind,
             "site_wide": scope.site_wide,
+            "lines_key": lines_key(scope),
             "record_type": r.record_type,
             "occurred_at": r.occurred_at,
             "quantity": quantity,

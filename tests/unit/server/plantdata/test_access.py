@@ -136,3 +136,42 @@ def test_no_scope_or_an_empty_line_filter_reads_nothing(
         assert count(readable_condition([])) == 0
         assert count(readable_condition(everything, line_filter=frozenset())) == 0
         assert count(readable_condition(everything, line_filter=frozenset({"line-2"}))) == 0
+
+
+def test_a_grant_on_many_lines_takes_the_subquery_path_with_the_same_answers(
+    sessions: sessionmaker[Session], envelope: Envelope, key: IndexKey
+) -> None:
+    many = [f"line-{n}" for n in range(12)]  # more than SUBSET_LINES: NOT EXISTS instead of lines_key IN
+    records = [
+        PlantRecordIn(category="quality_data", source="t", source_key=f"q{i}", lines=tuple(many[i : i + 2]))
+        for i in range(11)
+    ] + [PlantRecordIn(category="quality_data", source="t", source_key="site", lines=None)]
+    with sessions.begin() as session:
+        upsert_records(
+            session,
+            site_id=SITE,
+            records=records,
+            sealer=envelope,
+            key=key,
+            actor="cli:t",
+            audit=AuditTrail(),
+        )
+    for granted in (frozenset(many[:10]), frozenset(many[:3])):  # 10 lines: subquery; 3: lines_key
+        scopes = [
+            CategoryScope(next(c for c in PLANT_CATEGORIES if c.value == "quality_data"), False, granted)
+        ]
+        for line_filter in (None, frozenset({"line-2"})):
+            with sessions() as session:
+                got = set(
+                    session.scalars(
+                        select(PlantRecordRow.source_key).where(
+                            readable_condition(scopes, line_filter=line_filter)
+                        )
+                    )
+                )
+            want = {
+                r.source_key
+                for r in records
+                if record_readable(scopes, r.category, Scope.of(r.lines), line_filter=line_filter)
+            }
+            assert got == want and want, (len(granted), line_filter)
