@@ -68,7 +68,11 @@ def _folder(flag: str, dest: str, help_text: str) -> Callable[[F], F]:
 
 
 @model.command("train")
-@_folder("--data", "data_dir", "Dataset folder in MVTec AD layout; learns from DATA/train/good.")
+@_folder(
+    "--data",
+    "data_dir",
+    "Dataset folder in MVTec AD layout; learns from DATA/train/good (and DATA/train/<defect> as classes).",
+)
 @_folder("--out", "out_dir", "Package folder to write (model.onnx + metadata.json).")
 @click.option(
     "--backbone",
@@ -113,6 +117,12 @@ def train(
     Only defect-free images are needed (DATA/train/good). A share of them is held out
     to calibrate the threshold; DATA/validation/{good,<defect>} is used instead when
     present, and labelled defects there tune the threshold.
+
+    Named defect classes: folders DATA/train/<defect> (a few labelled images per
+    type, e.g. train/crack, train/blowhole) are picked up automatically; regions
+    are then named after the nearest type, or "unknown_anomaly" when unlike all
+    of them. Folder names become class names (lower-cased; letters, digits, '_'
+    and '-' only). Without such folders every region is "anomaly".
 
     \b
     Example:

@@ -9,6 +9,7 @@ conformance test, so implementations cannot drift from the contract.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -46,6 +47,9 @@ class Scores:
     anomaly_score: float
     #: Pixel anomaly map at the model's input resolution (resize to the frame to localise).
     anomaly_map: AnomalyMap
+    #: Names the defect class of one region, given its mask at the map's resolution; set by
+    #: runners of packages with named defect classes, None otherwise (regions stay "anomaly").
+    region_classifier: Callable[[npt.NDArray[np.bool_]], str] | None = None
 
 
 @runtime_checkable

@@ -3,6 +3,7 @@
 ::
 
     DIR/train/good/*.png|jpg          defect-free images to learn from (required)
+    DIR/train/<defect>/*              optional: a few labelled defects per type → named classes
     DIR/validation/good/*             optional: held-out good images for calibration
     DIR/validation/<defect>/*         optional: labelled defects for calibration
     DIR/test/good/*                   evaluation: good images
@@ -44,6 +45,8 @@ class LabelledImage:
 class Dataset:
     root: Path
     train_good: list[Path]
+    #: Labelled defects in ``train/<defect>`` (named defect classes); empty when there are none.
+    train_defects: list[LabelledImage] = field(default_factory=list)
     validation: list[LabelledImage] = field(default_factory=list)
     test: list[LabelledImage] = field(default_factory=list)
 
@@ -131,7 +134,14 @@ def scan_dataset(root: Path | str, *, require_train: bool = True, require_test: 
         if not any(i.label == GOOD for i in test):
             msg = f"{root / 'test' / GOOD} not found or empty: evaluation needs good test images"
             raise DatasetError(msg)
-    return Dataset(root=root, train_good=train_good, validation=_labelled(root, "validation"), test=test)
+    train_defects = [i for i in _labelled(root, "train") if i.is_defect] if require_train else []
+    return Dataset(
+        root=root,
+        train_good=train_good,
+        train_defects=train_defects,
+        validation=_labelled(root, "validation"),
+        test=test,
+    )
 
 
 def dataset_digest(root: Path, paths: list[Path]) -> str:

@@ -18,14 +18,20 @@ from torch import nn
 from lineguard.contracts.errors import ModelError
 from lineguard.vision.ort import import_onnxruntime, session_options
 
-__all__ = ["EXPORT_OPSET", "MAX_IR_VERSION", "export_onnx", "onnx_session", "parity"]
+__all__ = ["EXPORT_OPSET", "MAX_IR_VERSION", "OUTPUT_NAMES", "export_onnx", "onnx_session", "parity"]
 
 EXPORT_OPSET = 17
 MAX_IR_VERSION = 13
 
 
-def export_onnx(module: nn.Module, *, height: int, width: int) -> bytes:
-    """``module(image [N,3,H,W]) → (score [N], map [N,H,W])`` as ONNX bytes (batch dimension dynamic)."""
+#: Output names of the graph, in the order the module returns them (the third only with classes).
+OUTPUT_NAMES = ("anomaly_score", "anomaly_map", "region_features")
+
+
+def export_onnx(module: nn.Module, *, height: int, width: int, outputs: int = 2) -> bytes:
+    """``module(image [N,3,H,W]) → (score [N], map [N,H,W][, region features [N,C,h,w]])`` as ONNX
+    bytes (batch dimension dynamic)."""
+    names = list(OUTPUT_NAMES[:outputs])
     module.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -37,8 +43,8 @@ def export_onnx(module: nn.Module, *, height: int, width: int) -> bytes:
             dynamo=False,
             opset_version=EXPORT_OPSET,
             input_names=["image"],
-            output_names=["anomaly_score", "anomaly_map"],
-            dynamic_axes={"image": {0: "N"}, "anomaly_score": {0: "N"}, "anomaly_map": {0: "N"}},
+            output_names=names,
+            dynamic_axes={"image": {0: "N"}, **{n: {0: "N"} for n in names}},
             do_constant_folding=True,
         )
     import onnx
@@ -62,21 +68,22 @@ def parity(
 ) -> tuple[float, float]:
     """Max |ONNX - torch| over (scores, maps) on the given input batches; raises past ``tolerance``.
 
-    Scores must agree within ``tolerance``; maps (many more values, each a sum of the
-    same float32 terms in another order) within ``10 * tolerance``.
+    Scores must agree within ``tolerance``; maps and region features (many more values,
+    each a sum of the same float32 terms in another order) within ``10 * tolerance``.
     """
     session = onnx_session(model_bytes)
     worst_score = worst_map = 0.0
     with torch.no_grad():
         for batch in batches:
-            t_score, t_map = module(torch.from_numpy(batch))
-            o_score, o_map = session.run(None, {"image": batch})  # type: ignore[attr-defined]
-            worst_score = max(worst_score, float(np.abs(t_score.numpy() - o_score).max()))
-            worst_map = max(worst_map, float(np.abs(t_map.numpy() - o_map).max()))
+            t_out = module(torch.from_numpy(batch))
+            o_out = session.run(None, {"image": batch})  # type: ignore[attr-defined]
+            worst_score = max(worst_score, float(np.abs(t_out[0].numpy() - o_out[0]).max()))
+            for t, o in zip(t_out[1:], o_out[1:], strict=True):
+                worst_map = max(worst_map, float(np.abs(t.numpy() - o).max()))
     if worst_score > tolerance or worst_map > 10 * tolerance:
         msg = (
             f"exported ONNX graph disagrees with the in-process model: max score difference "
-            f"{worst_score:.2e} (allowed {tolerance:.0e}), max map difference {worst_map:.2e}"
+            f"{worst_score:.2e} (allowed {tolerance:.0e}), max map/feature difference {worst_map:.2e}"
         )
         raise ModelError(msg)
     return worst_score, worst_map

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from lineguard import __version__
 from lineguard.contracts.errors import InputError, ModelError
+from lineguard.vision.classes import DefectClassesSpec
 
 __all__ = [
     "FORMAT_VERSION",
@@ -94,6 +95,10 @@ class OutputSpec(_Strict):
     score: str = Field(default="anomaly_score", description="Output of shape [N]: image-level score.")
     anomaly_map: str = Field(
         default="anomaly_map", description="Output of shape [N, H, W] at the input resolution."
+    )
+    region_features: str | None = Field(
+        default=None,
+        description="Output [N, C, h, w] of per-cell feature deviations (packages with defect classes).",
     )
 
 
@@ -171,6 +176,10 @@ class ModelMetadata(_Strict):
     threshold: ThresholdSpec
     score_normalisation: ScoreNormalisation = ScoreNormalisation()
     class_names: list[str] = Field(default_factory=lambda: ["anomaly"], min_length=1, max_length=256)
+    defect_classes: DefectClassesSpec | None = Field(
+        default=None,
+        description="Named defect classes (prototypes, metric, unknown cut-off); None = 'anomaly'.",
+    )
     training_data: TrainingDataSpec
     evaluation: EvaluationSummary = EvaluationSummary()
     parameters: dict[str, float | int | str | bool] = Field(

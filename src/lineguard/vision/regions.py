@@ -7,6 +7,8 @@ shifted by the crop's offset to land in full-frame pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -28,13 +30,16 @@ def regions_from_map(
     min_area_px: int = 16,
     max_regions: int = MAX_REGIONS_PER_EVENT,
     defect_class: str = "anomaly",
+    classify: Callable[[npt.NDArray[np.bool_]], str] | None = None,
 ) -> list[DefectRegion]:
     """Connected areas of ``anomaly_map > threshold`` as boxes in output-frame pixels.
 
     ``out_width`` x ``out_height`` is the size of the image the map covers (the ROI crop,
     or the whole frame), ``offset_*`` where that image sits in the full frame. Areas
     smaller than ``min_area_px`` output pixels are dropped as speckle. Regions come
-    sorted by peak score, highest first, at most ``max_regions`` of them.
+    sorted by peak score, highest first, at most ``max_regions`` of them. ``classify``
+    (a package's named defect classes, see ``classes``) names each region from its mask
+    at the map's resolution; without it every region is ``defect_class``.
     """
     amap = np.asarray(anomaly_map, dtype=np.float32)
     if amap.ndim == 3 and amap.shape[0] == 1:
@@ -63,8 +68,10 @@ def regions_from_map(
         x0, y0 = int(np.floor(x * sx)), int(np.floor(y * sy))
         x1 = min(out_width, int(np.ceil((x + w) * sx)))
         y1 = min(out_height, int(np.ceil((y + h) * sy)))
-        peak = float(amap[labels == label].max())
+        inside = labels == label
+        peak = float(amap[inside].max())
         bbox = BoundingBox(x=x0 + offset_x, y=y0 + offset_y, width=max(1, x1 - x0), height=max(1, y1 - y0))
-        regions.append(DefectRegion(defect_class=defect_class, score=peak, bbox=bbox))
+        name = defect_class if classify is None else classify(inside)
+        regions.append(DefectRegion(defect_class=name, score=peak, bbox=bbox))
     regions.sort(key=lambda r: r.score, reverse=True)
     return regions[:max_regions]

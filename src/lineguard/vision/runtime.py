@@ -9,6 +9,7 @@ passed explicitly (onnxruntime's default order is not something to rely on).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from lineguard.contracts.errors import ConfigError, ModelError
 from lineguard.contracts.types import Scores
+from lineguard.vision.classes import DefectClassifier, region_vector
 from lineguard.vision.ort import import_onnxruntime, session_options
 from lineguard.vision.package import ModelMetadata, load_package
 from lineguard.vision.preprocess import prepare_input
@@ -95,6 +97,8 @@ class OnnxModelRunner:
             msg = f"{package.path}: onnxruntime cannot load model.onnx: {exc}"
             raise ModelError(msg) from exc
         self._check_signature()
+        classes = self._metadata.defect_classes
+        self._classes = None if classes is None else DefectClassifier(classes)
 
     def _check_signature(self) -> None:
         spec = self._metadata
@@ -104,6 +108,11 @@ class OnnxModelRunner:
             msg = f"graph has no input named {spec.input.name!r} (has {', '.join(inputs)})"
             raise ModelError(msg)
         wanted = {spec.outputs.score, spec.outputs.anomaly_map}
+        if spec.defect_classes is not None:
+            if not spec.outputs.region_features:
+                msg = "metadata.json carries defect classes but names no region_features output"
+                raise ModelError(msg)
+            wanted.add(spec.outputs.region_features)
         if not wanted <= outputs:
             msg = f"graph outputs {sorted(outputs)} lack {sorted(wanted - outputs)} named in metadata.json"
             raise ModelError(msg)
@@ -139,20 +148,58 @@ class OnnxModelRunner:
         self, tensor: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Run prepared input (Nx3xHxW) → (scores [N], maps [N, H, W])."""
+        scores, maps, _ = self._run(tensor, with_features=False)
+        return scores, maps
+
+    def _run(
+        self, tensor: npt.NDArray[np.float32], *, with_features: bool
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         spec = self._metadata.outputs
+        names = [spec.score, spec.anomaly_map]
+        if with_features and spec.region_features:
+            names.append(spec.region_features)
         try:
-            score, amap = self._session.run(
-                [spec.score, spec.anomaly_map], {self._metadata.input.name: tensor}
-            )
+            out = self._session.run(names, {self._metadata.input.name: tensor})
         except Exception as exc:
             msg = f"model {self.model_id} failed to run: {exc}"
             raise ModelError(msg) from exc
-        scores = np.asarray(score, dtype=np.float32).reshape(-1)
-        maps = np.asarray(amap, dtype=np.float32)
+        scores = np.asarray(out[0], dtype=np.float32).reshape(-1)
+        maps = np.asarray(out[1], dtype=np.float32)
         maps = maps.reshape(maps.shape[0], maps.shape[-2], maps.shape[-1])
-        return scores, maps
+        feats = np.asarray(out[2], dtype=np.float32) if len(out) > 2 else np.zeros((0,), np.float32)
+        return scores, maps, feats
+
+    @property
+    def defect_classes(self) -> DefectClassifier | None:
+        """The package's named defect classes, or None (every region is "anomaly")."""
+        return self._classes
+
+    def run_scores(self, tensor: npt.NDArray[np.float32]) -> list[Scores]:
+        """Run prepared input (Nx3xHxW) → one :class:`Scores` per image, with its region
+        classifier when the package carries defect classes."""
+        if self._classes is None:
+            scores, maps = self.run_tensor(tensor)
+            return [
+                Scores(anomaly_score=float(s), anomaly_map=np.ascontiguousarray(m))
+                for s, m in zip(scores, maps, strict=True)
+            ]
+        scores, maps, feats = self._run(tensor, with_features=True)
+        classes = self._classes
+        return [
+            Scores(
+                anomaly_score=float(scores[i]),
+                anomaly_map=np.ascontiguousarray(maps[i]),
+                region_classifier=partial(_classify_region, classes, feats[i]),
+            )
+            for i in range(scores.shape[0])
+        ]
 
     def infer(self, image: npt.NDArray[Any]) -> Scores:
         """Score one frame: BGR (or gray / BGRA) uint8 of any size."""
-        scores, maps = self.run_tensor(self.prepare(image))
-        return Scores(anomaly_score=float(scores[0]), anomaly_map=np.ascontiguousarray(maps[0]))
+        return self.run_scores(self.prepare(image))[0]
+
+
+def _classify_region(
+    classes: DefectClassifier, features: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]
+) -> str:
+    return classes.assign(region_vector(features, mask)[None])[0]

@@ -267,6 +267,11 @@ class LocalGlobalHead(nn.Module):
     def forward(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.combine(*self.raw(feats))
 
+    def deviation(self, emb: torch.Tensor) -> torch.Tensor:
+        """Local embedding minus the good mean at each position [N, C, h, w]: what region classes read."""
+        _, c, h, w = emb.shape
+        return emb - self.local_mean.transpose(0, 1).reshape(1, c, h, w)
+
     def combine(self, local_map: torch.Tensor, gdist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardise both branches and fuse: (score [N], map [N, H, W])."""
         z_local = (local_map - self.norm[0]) / self.norm[1]
@@ -277,12 +282,21 @@ class LocalGlobalHead(nn.Module):
 
 
 class Detector(nn.Module):
-    """Backbone + head: the exact module exported to ONNX (image [N,3,H,W] in [0,1] → score, map)."""
+    """Backbone + head: the exact module exported to ONNX (image [N,3,H,W] in [0,1] → score, map).
 
-    def __init__(self, backbone: nn.Module, head: LocalGlobalHead) -> None:
+    With ``region_features`` (a package with named defect classes) a third output is the
+    head's :meth:`~LocalGlobalHead.deviation` grid, which the edge pools per region.
+    """
+
+    def __init__(self, backbone: nn.Module, head: LocalGlobalHead, *, region_features: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.region_features = region_features
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.head(self.backbone(image))  # type: ignore[no-any-return]
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        emb, desc = self.head.parts(self.backbone(image))
+        score, amap = self.head.combine(*self.head.raw_from_parts(emb, desc))
+        if self.region_features:
+            return score, amap, self.head.deviation(emb)
+        return score, amap

@@ -1,6 +1,7 @@
 """Training a model package from a folder of good images (MVTec AD layout).
 
-``train_package(DIR, OUT)``: read ``DIR/train/good`` → split off held-out good images
+``train_package(DIR, OUT)``: read ``DIR/train/good`` (and ``DIR/train/<defect>``, labelled
+defects that become named defect classes, see ``classes``) → split off held-out good images
 (deterministically, by a hash of each file name; ``DIR/validation`` is used instead
 when it exists) → backbone features → fit the local and global Gaussians on the rest
 → standardise both branches and calibrate the threshold on the held-out images → export
@@ -28,8 +29,10 @@ import torch
 from lineguard.contracts.errors import DatasetError, InputError
 from lineguard.vision.backbones import Backbone, build_backbone
 from lineguard.vision.calibration import calibrate_threshold
+from lineguard.vision.classes import DefectClassesSpec, class_name_of_folder, known_names
+from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
-from lineguard.vision.export import export_onnx, parity
+from lineguard.vision.export import OUTPUT_NAMES, export_onnx, parity
 from lineguard.vision.metrics import auroc, recall_at_frr
 from lineguard.vision.onnx_backbone import OnnxBackbone, export_with_onnx_backbone, is_onnx_backbone
 from lineguard.vision.package import (
@@ -37,6 +40,7 @@ from lineguard.vision.package import (
     InputSpec,
     ModelMetadata,
     ModelPackage,
+    OutputSpec,
     ScoreNormalisation,
     TrainingDataSpec,
     save_package,
@@ -133,7 +137,7 @@ class FittedDetector:
 
     def score(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
-            s, m = self.detector(torch.from_numpy(tensor))
+            s, m = self.detector(torch.from_numpy(tensor))[:2]
         return s.numpy(), m.numpy()
 
 
@@ -313,6 +317,30 @@ def _score_paths(fitted: FittedDetector, paths: Sequence[Path]) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> DefectClassesSpec | None:
+    """Named defect classes from ``train/<defect>`` (None when there are no such folders)."""
+    if not dataset.train_defects:
+        return None
+    if isinstance(fitted.detector.backbone, OnnxBackbone):
+        msg = (
+            f"{dataset.root}/train holds labelled defects "
+            f"({', '.join(sorted({i.label for i in dataset.train_defects}))}), "
+            "but named defect classes need a built-in backbone; move them to validation/<defect> to "
+            "calibrate with them only"
+        )
+        raise InputError(msg)
+    names = [class_name_of_folder(i.label) for i in dataset.train_defects]
+    paths = [i.path for i in dataset.train_defects]
+    size = fitted.config.image_size
+    vectors = np.concatenate(
+        [
+            labelled_vectors(fitted.detector, load_inputs(paths[i : i + 16], size), threshold)
+            for i in range(0, len(paths), 16)
+        ]
+    )
+    return fit_classes(vectors, names)
+
+
 def train_package(
     data_dir: Path | str,
     out_dir: Path | str,
@@ -375,17 +403,24 @@ def train_package(
         )
     report("calibrate", 1, 1)
 
+    classes = _fit_classes(fitted, dataset, threshold.value)
+
     report("export", 0, 1)
     size = config.image_size
     backbone = fitted.detector.backbone
     if isinstance(backbone, OnnxBackbone):
         model_bytes = export_with_onnx_backbone(backbone, fitted.detector.head, size=size)
     else:
-        model_bytes = export_onnx(fitted.detector, height=size, width=size)
+        fitted.detector.region_features = classes is not None
+        model_bytes = export_onnx(fitted.detector, height=size, width=size, outputs=3 if classes else 2)
     report("export", 1, 1)
     # Parity on a sample here (the benchmark and CI check every test image): the check
     # runs torch and onnxruntime side by side, which costs as much as training itself.
-    check_paths = [*holdout_paths[:PARITY_SAMPLE], *val_defects[:PARITY_SAMPLE]]
+    check_paths = [
+        *holdout_paths[:PARITY_SAMPLE],
+        *val_defects[:PARITY_SAMPLE],
+        *(i.path for i in dataset.train_defects[:PARITY_SAMPLE]),
+    ]
     batches = [load_inputs(check_paths[i : i + 8], size) for i in range(0, len(check_paths), 8)]
     batches.append(batches[0][:1])  # batch size 1, as the edge node runs it
     score_diff, _ = parity(fitted.detector, model_bytes, batches, tolerance=config.parity_tolerance)
@@ -402,6 +437,9 @@ def train_package(
         model_sha256=sha256_hex(model_bytes),
         input=InputSpec(width=size, height=size, colour_order="RGB", mean=spec.mean, std=spec.std),
         threshold=threshold,
+        outputs=OutputSpec(region_features=OUTPUT_NAMES[2] if classes else None),
+        class_names=known_names(classes),
+        defect_classes=classes,
         score_normalisation=ScoreNormalisation(
             description=(
                 "graph output = z_local + z_global, each branch standardised on the held-out good images "
@@ -410,9 +448,13 @@ def train_package(
             )
         ),
         training_data=TrainingDataSpec(
-            sha256=dataset_digest(root, [*dataset.train_good, *(i.path for i in dataset.validation)]),
-            image_count=len(dataset.train_good) + len(dataset.validation),
-            description=f"{len(fit_paths)} images fitted, {holdout_note}",
+            sha256=dataset_digest(
+                root,
+                [*dataset.train_good, *(i.path for i in (*dataset.train_defects, *dataset.validation))],
+            ),
+            image_count=len(dataset.train_good) + len(dataset.train_defects) + len(dataset.validation),
+            description=f"{len(fit_paths)} images fitted, {holdout_note}"
+            + (f"; defect classes from {len(dataset.train_defects)} labelled images" if classes else ""),
         ),
         evaluation=evaluation.model_copy(update={"parity_max_abs_diff": score_diff}),
         parameters={

@@ -23,7 +23,11 @@ def classify(score: float, threshold: float, uncertain_margin: float) -> Verdict
 
 
 def defect_regions(scores: Scores, threshold: float, roi: BoundingBox) -> list[DefectRegion]:
-    """Regions of the map above ``threshold``, mapped from the ROI crop to the full frame."""
+    """Regions of the map above ``threshold``, mapped from the ROI crop to the full frame.
+
+    Each region is named by the package's defect classes when the runner set
+    ``scores.region_classifier`` (a known type or "unknown_anomaly"), else "anomaly".
+    """
     return regions_from_map(
         scores.anomaly_map,
         threshold=threshold,
@@ -31,4 +35,5 @@ def defect_regions(scores: Scores, threshold: float, roi: BoundingBox) -> list[D
         out_height=roi.height,
         offset_x=roi.x,
         offset_y=roi.y,
+        classify=scores.region_classifier,
     )

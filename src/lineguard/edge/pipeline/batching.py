@@ -109,14 +109,20 @@ class BatchingRunner:
 
     def _score(self, batch: list[_Slot]) -> list[Scores]:
         tensor = batch[0].tensor if len(batch) == 1 else np.concatenate([s.tensor for s in batch])
-        scores, maps = self.runner.run_tensor(tensor)
-        if scores.shape[0] != len(batch):
-            msg = f"model {self.model_id} returned {scores.shape[0]} scores for a batch of {len(batch)}"
+        # A runner of a package with named defect classes scores with its region classifier.
+        run_scores = getattr(self.runner, "run_scores", None)
+        if run_scores is not None:
+            scored: list[Scores] = run_scores(tensor)
+        else:
+            scores, maps = self.runner.run_tensor(tensor)
+            scored = [
+                Scores(anomaly_score=float(s), anomaly_map=np.ascontiguousarray(m))
+                for s, m in zip(scores, maps, strict=False)
+            ]
+        if len(scored) != len(batch):
+            msg = f"model {self.model_id} returned {len(scored)} scores for a batch of {len(batch)}"
             raise ModelError(msg)
-        return [
-            Scores(anomaly_score=float(scores[i]), anomaly_map=np.ascontiguousarray(maps[i]))
-            for i in range(len(batch))
-        ]
+        return scored
 
     def _run(self, batch: list[_Slot]) -> None:
         """Score ``batch`` as one tensor (outside the lock); every slot ends done."""
