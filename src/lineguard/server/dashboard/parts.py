@@ -4,7 +4,9 @@ A node sends one :class:`PartVerdictRow` per physical part, naming the frame eve
 decided it (``decisive_event_id``) and the frame range it was seen in. A record is
 matched to its part by that name first, else by node, camera, frame range *and* time
 (frame counters restart with the node, so a frame id alone could match an older part).
-The part's frames are the records of the same node and camera inside both ranges.
+The part's frames are the records of the same node and camera inside both ranges; its
+stage results (gauging measurements, label fields, their reasons) are those the same node
+sent naming the part verdict.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from lineguard.contracts.stages import Measurement, StageReason
 from lineguard.server.context import Sealer
-from lineguard.server.dashboard.schemas import PartFrame, PartView
+from lineguard.server.dashboard.schemas import PartFrame, PartStage, PartView
 from lineguard.server.dashboard.service import open_part_id
-from lineguard.server.ingest import InspectionEventRow, PartVerdictRow
+from lineguard.server.ingest import InspectionEventRow, PartVerdictRow, StageResultRow
 from lineguard.server.review import PART_VERDICT, ReviewItemRow, ReviewItemView
 
-__all__ = ["MAX_FRAMES", "part_of_record"]
+__all__ = ["MAX_FRAMES", "part_of_record", "stages_of_part"]
 
 #: Frames listed per part (a stuck conveyor's part may span many; the node closes it).
 MAX_FRAMES = 100
@@ -58,6 +61,7 @@ def part_of_record(session: Session, *, record: InspectionEventRow, sealer: Seal
         .order_by(e.captured_at, e.frame_id)
         .limit(MAX_FRAMES)
     ).all()
+    stages = stages_of_part(session, part)
     review = session.scalars(
         select(ReviewItemRow).where(
             ReviewItemRow.subject_kind == PART_VERDICT.name,
@@ -94,5 +98,31 @@ def part_of_record(session: Session, *, record: InspectionEventRow, sealer: Seal
             )
             for f in frames
         ],
+        stages=stages,
         review=None if review is None else ReviewItemView.of(review),
     )
+
+
+def stages_of_part(session: Session, part: PartVerdictRow) -> list[PartStage]:
+    """The stage results the part's node sent for it, in the order they were taken."""
+    s = StageResultRow
+    rows = session.scalars(
+        select(s)
+        .where(
+            s.part_verdict_id == part.part_verdict_id, s.node_id == part.node_id, s.site_id == part.site_id
+        )
+        .order_by(s.captured_at, s.stage, s.row_id)
+    ).all()
+    return [
+        PartStage(
+            result_id=r.result_id,
+            stage=r.stage,
+            kind=r.kind,
+            camera_id=r.camera_id,
+            captured_at=r.captured_at,
+            verdict=r.verdict,
+            reasons=[StageReason.model_validate(x) for x in r.reasons],
+            measurements=[Measurement.model_validate(m) for m in r.measurements],
+        )
+        for r in rows
+    ]

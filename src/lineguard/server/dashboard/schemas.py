@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lineguard.contracts.stages import Measurement, StageReason
 from lineguard.server.query import AlertView
 from lineguard.server.review import ReviewItemView
 
@@ -17,6 +18,7 @@ __all__ = [
     "EvidenceRequest",
     "PageCursor",
     "PartFrame",
+    "PartStage",
     "PartView",
     "QueuedAlert",
     "RecordView",
@@ -132,6 +134,21 @@ class PartFrame(_View):
     decisive: bool
 
 
+class PartStage(_View):
+    """What one inspection stage (gauging, label, …) found on the part, as the node sent it."""
+
+    result_id: str
+    stage: str
+    kind: str
+    camera_id: str
+    captured_at: datetime
+    verdict: str
+    #: Why it did not pass: the code, the characteristic or label field, and a message.
+    reasons: list[StageReason]
+    #: Measured values with their uncertainty and tolerance (gauging).
+    measurements: list[Measurement]
+
+
 class PartView(_View):
     """The part a record belongs to: its fused verdict, its review, and its frames."""
 
@@ -147,6 +164,8 @@ class PartView(_View):
     frames_fused: int
     decisive_event_id: str | None
     frames: list[PartFrame]
+    #: Each stage's result for this part (none when the camera runs no stages).
+    stages: list[PartStage] = Field(default_factory=list)
     #: The part-verdict review item, when the node asked a person to look (uncertain parts).
     review: ReviewItemView | None
 

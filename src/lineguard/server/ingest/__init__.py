@@ -16,6 +16,7 @@ from lineguard.server.ingest.models import (
     PartVerdictRow,
     RollupDaily,
     RollupHourly,
+    StageResultRow,
     WorkOrderRow,
 )
 from lineguard.server.ingest.state import IngestState
@@ -34,5 +35,6 @@ __all__ = [
     "PartVerdictRow",
     "RollupDaily",
     "RollupHourly",
+    "StageResultRow",
     "WorkOrderRow",
 ]

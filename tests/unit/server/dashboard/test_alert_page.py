@@ -1,7 +1,7 @@
 """The alerts page's list and the record page's part through the real app (SQLite and
 PostgreSQL), on batches stored by the real ingest service: newest first, keyed paging that
 never repeats or skips, filters (review state included), line scoping, and a record's part
-with its other frames."""
+with its other frames and its stage results."""
 
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ def ingest(
     events: list[dict[str, Any]],
     alerts: list[dict[str, Any]],
     parts: list[dict[str, Any]] | None = None,
+    stage_results: list[dict[str, Any]] | None = None,
 ) -> None:
-    body = factory.batch(NODES[line].node_id, events, alerts, parts)
+    body = factory.batch(NODES[line].node_id, events, alerts, parts) | {"stage_results": stage_results or []}
     for p in body["parts"]:
         p["site_id"] = MATRIX_SITE
     with h.context.sessions() as session:
@@ -207,3 +208,54 @@ def test_an_uncertain_parts_record_carries_its_review_item(h: AuthHarness) -> No
     assert part["review"]["subject_id"] == part["part_verdict_id"]
     detail = h.client.get(f"/api/v1/reviews/part_verdict/{part['part_verdict_id']}")
     assert detail.status_code == 200 and detail.json()["item"]["ai_proposal"]["verdict"] == "uncertain"
+
+
+def test_a_parts_record_lists_each_stage_with_its_measurements_and_reasons(h: AuthHarness) -> None:
+    # A bracket gauged (one hole out of tolerance) and its label checked (quantity differs,
+    # lot unreadable): the record page lists both stages as the node sent them.
+    at = T0 + timedelta(hours=7)
+    frames = [_event("line-1", at, 700, part="P-G")]
+    part = factory.part_of(frames) | {"site_id": MATRIX_SITE, "verdict": "fail"}
+    hole = {"characteristic": "hole_a", "value": 8.31, "uncertainty": 0.012, "unit": "mm", "nominal": 8.0,
+            "lower_limit": 7.9, "upper_limit": 8.1, "in_tolerance": False}  # fmt: skip
+    gauge = factory.stage_result(part, verdict="fail", measurements=[hole]) | {"site_id": MATRIX_SITE}
+    label = factory.stage_result(part, verdict="fail", stage="label") | {
+        "site_id": MATRIX_SITE,
+        "kind": "label",
+        "captured_at": (at + timedelta(milliseconds=5)).isoformat(),
+        "reasons": [
+            {"code": "mismatch", "subject": "quantity", "message": "quantity differs from the order"},
+            {"code": "unreadable", "subject": "lot", "message": "lot not found on the label"},
+        ],
+    }
+    part["stages"] = [
+        {"stage": "gauge", "kind": "gauging", "verdict": "fail", "result_id": gauge["result_id"]},
+        {"stage": "label", "kind": "label", "verdict": "fail", "result_id": label["result_id"]},
+    ]
+    ingest(h, "line-1", frames, [], [part], [label, gauge])
+    h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    r = h.client.get(f"/api/v1/dashboard/records/{frames[0]['event_id']}/part")
+    assert r.status_code == 200, r.text
+    stages = r.json()["stages"]
+    assert [(s["stage"], s["kind"], s["verdict"]) for s in stages] == [
+        ("gauge", "gauging", "fail"),
+        ("label", "label", "fail"),
+    ]
+    assert stages[0]["measurements"] == [hole]
+    assert stages[0]["reasons"] == [
+        {"code": "out_of_tolerance", "subject": "hole_a", "message": "8.31 mm above 8.10 mm"}
+    ]
+    assert [(x["code"], x["subject"]) for x in stages[1]["reasons"]] == [
+        ("mismatch", "quantity"),
+        ("unreadable", "lot"),
+    ]
+    assert stages[1]["measurements"] == [] and stages[1]["result_id"] == label["result_id"]
+    # A part without stages lists none; reading a part's stages needs what reading it needs.
+    bare = _event("line-1", at + timedelta(minutes=1), 701, part="P-B")
+    ingest(h, "line-1", [bare], [])
+    plain = h.client.get(f"/api/v1/dashboard/records/{bare['event_id']}/part").json()
+    assert plain["part_id"] == "P-B" and plain["stages"] == []
+    h.sign_in(h.add_person("lena", [Role.QUALITY_ENGINEER], lines=["line-2"]))
+    assert h.client.get(f"/api/v1/dashboard/records/{frames[0]['event_id']}/part").status_code == 403
+    h.sign_in(h.add_person("anna", [Role.AUDITOR]))
+    assert h.client.get(f"/api/v1/dashboard/records/{frames[0]['event_id']}/part").status_code == 403

@@ -1,7 +1,8 @@
 // The inspection record as a workstation, opened from an alert (?alert=ID) or a record
 // (?event=ID): the result and its regions, the review of the finding (acknowledge,
 // confirm, overrule with a reason, escalate; see reviewpanel.js), the part the record
-// was a frame of with its other frames, and the evidence image with the regions drawn
+// was a frame of with its other frames and its stage results (gauging measurements with
+// value, uncertainty and tolerance; label fields that differ; reason codes), and the evidence image with the regions drawn
 // over it (viewer.js). The evidence panel exists only for roles with
 // evidence_images.read; opening the evidence posts an audited request (with a purpose):
 // the server asks the edge node holding the image, and this page polls the view it was
@@ -79,6 +80,56 @@ function renderPart(part, record) {
     if (rows[i].current) tr.setAttribute("aria-current", "true");
   });
   clear($("#part-frames"), rows.length ? wrap : empty("The part's frames are no longer stored."));
+  renderStages(part.stages ?? []);
+}
+
+function num(v) {
+  return Number(v.toFixed(4)).toString();
+}
+
+function tolerance(m) {
+  const limits =
+    m.lower_limit != null && m.upper_limit != null
+      ? `${num(m.lower_limit)} – ${num(m.upper_limit)}`
+      : m.upper_limit != null
+        ? `≤ ${num(m.upper_limit)}`
+        : m.lower_limit != null
+          ? `≥ ${num(m.lower_limit)}`
+          : "";
+  if (m.nominal != null) return limits ? `${num(m.nominal)} (${limits})` : num(m.nominal);
+  return limits || "—";
+}
+
+// One block per stage: its verdict, why it did not pass (code · field or characteristic:
+// message) and what it measured. Values read off a label never leave the node, so a
+// label stage shows only which field differed or was unreadable.
+function renderStages(stages) {
+  $("#part-stages-block").hidden = stages.length === 0;
+  const blocks = stages.map((s) => {
+    const reasons = s.reasons.length
+      ? el("ul", { class: "stage-reasons" }, s.reasons.map((r) => el("li", {}, el("code", {}, r.code), ` · ${r.subject}: ${r.message}`)))
+      : null;
+    const measurements = s.measurements.length
+      ? table(
+          [
+            { label: "Characteristic", value: (m) => m.characteristic },
+            { label: "Value", value: (m) => `${num(m.value)} ± ${num(m.uncertainty)} ${m.unit}`, num: true },
+            { label: "Nominal (tolerance)", value: (m) => tolerance(m), num: true },
+            { label: "In tolerance", value: (m) => badge(m.in_tolerance ? "yes" : "no", m.in_tolerance ? "good" : "bad") },
+          ],
+          s.measurements,
+          { caption: `Measurements of ${s.stage}` },
+        )
+      : null;
+    return el(
+      "div",
+      { class: "stage-result", dataset: { stage: s.stage, kind: s.kind } },
+      el("h4", {}, `${s.stage} (${s.kind}) `, badge(s.verdict, VERDICT_TONE[s.verdict])),
+      reasons,
+      measurements,
+    );
+  });
+  clear($("#part-stages"), ...blocks);
 }
 
 function renderAlert(alert) {
