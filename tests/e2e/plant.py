@@ -44,7 +44,7 @@ from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
 from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
-from tests.unit.server.ingest.factory import part_of
+from tests.unit.server.ingest.factory import part_of, stage_result
 
 SITE = "plant-a"
 PASSWORD = "correct horse battery staple"
@@ -318,9 +318,10 @@ def send(
     events: list[dict[str, Any]],
     alerts: list[dict[str, Any]],
     parts: list[dict[str, Any]] | None = None,
+    stage_results: list[dict[str, Any]] | None = None,
 ) -> None:
     """Ingest through the real service; without ``parts`` each event is a part seen in one
-    frame (a triggered camera)."""
+    frame (a triggered camera). ``stage_results`` go with the first chunk."""
     context = plant.context
     for start in range(0, max(len(events), len(alerts), 1), 500):
         chunk = events[start : start + 500]
@@ -330,6 +331,7 @@ def send(
             "events": chunk,
             "alerts": alerts[start : start + 500],
             "parts": [part_of([e]) for e in chunk] if parts is None else parts[start : start + 500],
+            "stage_results": (stage_results or []) if start == 0 else [],
         }
         with context.sessions() as session:
             ingest_service.ingest_batch(
@@ -421,9 +423,12 @@ def raise_alert(plant: Plant, *, message_part: str = "P-LIVE-1") -> str:
 _frames = itertools.count(90_000)
 
 
-def raise_part_alert(plant: Plant, *, part: str, frames: int = 4, decisive: int = 2) -> tuple[str, list[str]]:
+def raise_part_alert(
+    plant: Plant, *, part: str, frames: int = 4, decisive: int = 2, gauged: bool = False
+) -> tuple[str, list[str]]:
     """One failed part seen in ``frames`` frames on line 1 (frame ``decisive`` decided it),
-    its alert and its evidence image now; returns the alert id and the frames' event ids."""
+    its alert and its evidence image now (``gauged``: with a gauging stage that found hole_a
+    out of tolerance); returns the alert id and the frames' event ids."""
     node = NODES["edge-l1"]
     now = datetime.now(UTC)
     events = []
@@ -447,7 +452,15 @@ def raise_part_alert(plant: Plant, *, part: str, frames: int = 4, decisive: int 
             ]
         events.append(event)
     alert = make_alert(events[decisive], now, "critical")
-    send(plant, node, events, [alert], [part_of(events)])
+    verdict, results = part_of(events), []
+    if gauged:
+        hole = {"characteristic": "hole_a", "value": 8.31, "uncertainty": 0.012, "unit": "mm",
+                "nominal": 8.0, "lower_limit": 7.9, "upper_limit": 8.1, "in_tolerance": False}  # fmt: skip
+        results = [stage_result(verdict, verdict="fail", measurements=[hole])]
+        verdict["stages"] = [
+            {"stage": "gauge", "kind": "gauging", "verdict": "fail", "result_id": results[0]["result_id"]}
+        ]
+    send(plant, node, events, [alert], [verdict], results)
     keep_evidence(plant, events[decisive], region=BoundingBox(x=40, y=20, width=160, height=120))
     return str(alert["alert_id"]), [str(e["event_id"]) for e in events]
 

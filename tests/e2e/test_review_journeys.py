@@ -108,7 +108,7 @@ def test_quality_engineer_confirms_and_overrules_on_the_workstation(
     page: Page, plant: Plant, watch: Watch
 ) -> None:
     add_person(plant, "quill.station", (Role.QUALITY_ENGINEER,))
-    confirm_id, frames = raise_part_alert(plant, part="P-CONFIRM-1")
+    confirm_id, frames = raise_part_alert(plant, part="P-CONFIRM-1", gauged=True)
     overrule_id, _ = raise_part_alert(plant, part="P-OVERRULE-1")
     watch.expect_refusal(400, f"/api/v1/reviews/alert/{overrule_id}/decide")
     sign_in(page, plant, "quill.station")
@@ -121,6 +121,13 @@ def test_quality_engineer_confirms_and_overrules_on_the_workstation(
     expect(page.locator("#part-frames tbody tr")).to_have_count(4)
     expect(page.locator('#part-frames tr[aria-current="true"]')).to_contain_text("decided the part")
     expect(page.locator("#part-frames a")).to_have_count(3)
+    # Its gauging stage: the reason and the measurement with uncertainty and tolerance.
+    expect(page.locator("#part-stages-block")).to_be_visible()
+    stage = page.locator('#part-stages .stage-result[data-kind="gauging"]')
+    expect(stage).to_contain_text("out_of_tolerance · hole_a")
+    expect(stage.locator("tbody tr")).to_have_count(1)
+    expect(stage.locator("tbody tr")).to_contain_text("8.31 ± 0.012 mm")
+    expect(stage.locator("tbody tr")).to_contain_text("8 (7.9 – 8.1)")
     expect(page.locator("#regions tbody tr")).to_have_count(2)
     # The evidence, with the two regions drawn over it, zoomable.
     page.get_by_role("button", name="Open evidence").click()
