@@ -139,6 +139,11 @@ class PlantBuilder:
         assert self._outcome is not None
         return self._outcome
 
+    def step_running(self) -> bool:
+        """Whether a step's process is running now."""
+        step = self._step
+        return step is not None and step.poll() is None
+
     def close(self) -> None:
         self._closed.set()
         step = self._step

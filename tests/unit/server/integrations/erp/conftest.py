@@ -125,7 +125,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the wait for the build is counted to it, and no other test's limit changes.
     """
     needing = [item for item in session.items if "tryton_built" in getattr(item, "fixturenames", ())]
-    if not needing:
+    if not needing or session.config.option.collectonly:
         return
     builder = PlantBuilder(Path(tempfile.mkdtemp(prefix="lineguard-tryton-")), budget_s=BUILD_BUDGET_S)
     session.config.stash[_BUILDER] = builder

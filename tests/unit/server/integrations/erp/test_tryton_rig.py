@@ -1,10 +1,14 @@
-"""The test ERP itself: a real Tryton server with the seeded plant and a user who can only read."""
+"""The test ERP itself: a real Tryton server with the seeded plant and a user who can only read, and
+the bounds of its build (a budget, a close that kills the running step)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.tryton import READER_LOGIN, READER_PASSWORD, Tryton
+from tests.support.tryton import READER_LOGIN, READER_PASSWORD, PlantBuilder, Tryton
+from tests.support.waiting import until
 
 
 @pytest.mark.erp_reads_only
@@ -39,3 +43,25 @@ def test_the_reader_reads_but_every_write_is_refused(tryton: Tryton) -> None:
     [sale] = tryton.call("model.sale.sale.read", tryton.ids["sales"][:1], ["comment"], ctx)
     assert sale["comment"] is None
     assert tryton.call("model.party.party.search", [["name", "=", "Intruder"]], 0, None, None, ctx) == []
+
+
+def test_a_build_past_its_budget_is_killed_and_fails_naming_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LINEGUARD_TRYTON_CACHE", raising=False)
+    builder = PlantBuilder(tmp_path, budget_s=1)
+    builder.start()
+    with pytest.raises(RuntimeError, match=r"passed its 1 s budget during creating the database"):
+        builder.result()
+    assert builder.step_running() is False
+
+
+def test_closing_a_build_kills_its_running_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINEGUARD_TRYTON_CACHE", raising=False)
+    builder = PlantBuilder(tmp_path)
+    builder.start()
+    until(builder.step_running, timeout_s=30)
+    builder.close()
+    assert builder.step_running() is False
+    with pytest.raises(RuntimeError, match=r"creating the database exited with -9"):
+        builder.result()
