@@ -149,3 +149,35 @@ def test_a_thermal_camera_id_must_not_repeat_a_camera_id(tmp_path: Path) -> None
             [camera("cam-a", tmp_path / "model")],
             thermal_cameras=[_thermal("cam-a", tmp_path)],
         )
+
+
+def test_a_live_thermal_camera_that_stops_sending_raises_a_sensor_dropout(
+    tmp_path: Path, running: Any
+) -> None:
+    # Frames taken just now (a live drop folder): after they stop, the silence timer runs on
+    # the wall clock and a dropout result goes to the outbox.
+    folder = tmp_path / "live"
+    folder.mkdir()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    scene = ThermalScene(seed=2)
+    for k in range(5):  # -8 s … 0 s: four learn (0.002 h = 7.2 s), the last one is watched
+        frame = scene.frame(now - dt.timedelta(seconds=8 - 2 * k))
+        assert frame is not None
+        cv2.imwrite(str(folder / _name(frame.captured_at)), to_centi_kelvin(frame.celsius))
+    monitor = {"name": "motor-view", "rois": ROIS, "band_by": "none", "min_learn_samples": 3,
+               "dropout_after_s": 10.0}  # fmt: skip
+    config = edge_config(
+        tmp_path / "data",
+        [camera("cam-a", tmp_path / "model")],
+        thermal_cameras=[_thermal("th", folder, learn_hours=0.002, monitor=monitor)],
+    )
+    node = running(config, runners={"cam-a": StaticRunner(score=0.1)})
+
+    def dropouts() -> list[StageResult]:
+        return [r for r in _outbox(node)[0] if r.reasons[0].code == "sensor_dropout"]
+
+    wait_for(lambda: bool(dropouts()), timeout_s=60)
+    (dropout,) = dropouts()
+    assert dropout.reasons[0].subject == "camera" and dropout.verdict.value == "fail"
+    assert "no valid frame for" in dropout.reasons[0].message
+    assert node.stats["th"].frames_inspected == 1
