@@ -130,9 +130,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     builder = PlantBuilder(Path(tempfile.mkdtemp(prefix="lineguard-tryton-")), budget_s=BUILD_BUDGET_S)
     session.config.stash[_BUILDER] = builder
     builder.start()
-    per_test_s = float(session.config.getoption("timeout", None) or session.config.getini("timeout") or 0)
+    per_test_s = _per_test_timeout_s(session.config)
     if per_test_s > 0:
         needing[0].add_marker(pytest.mark.timeout(per_test_s + BUILD_BUDGET_S))
+
+
+def _per_test_timeout_s(config: pytest.Config) -> float:
+    """pytest-timeout's limit for this run (``--timeout``, else pyproject's); 0 without the plugin."""
+    if not config.pluginmanager.hasplugin("timeout"):
+        return 0.0
+    return float(config.getoption("timeout", None) or config.getini("timeout") or 0)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
