@@ -108,7 +108,7 @@ Stream = list[tuple[dict[str, float], float | None]]  # per part: image statisti
 def _stream(parts: Iterator[tuple[np.ndarray, float, Verdict]]) -> Stream:
     """What the node feeds its drift monitor, part by part."""
     return [
-        (image_stats(crop).as_dict(), None if verdict is Verdict.FAIL else score)
+        (image_stats(crop).as_dict(), score if verdict is Verdict.PASS else None)
         for crop, score, verdict in parts
     ]
 
@@ -137,7 +137,9 @@ def streams(
     )
     r = line.part_roi()
     roi = Roi(x=r.x, y=r.y, width=r.width, height=r.height)
-    good_line = SyntheticLine("cam-1", SyntheticSource(**source, defect_rate=0.0), realtime=False)
+    good_line = SyntheticLine(
+        "cam-1", SyntheticSource(**source, defect_rate=0.0), realtime=False, frames_per_part=frames_per_part
+    )
     good = fused_part_scores(
         runner, good_line.frames_of_parts(CALIBRATION_FIRST_PART, 60), roi=roi, parts=PartsConfig()
     )

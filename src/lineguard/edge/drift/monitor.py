@@ -10,7 +10,7 @@ model was deployed, the reference inherits it: deploying is the moment to check.
 
 **Statistics.** Per part: the image statistics of its decisive frame
 (:mod:`lineguard.edge.drift.features`) for every part, and its fused anomaly score for
-parts that did not fail (a defective part's score says nothing about the normal ones).
+parts that passed (a failing or uncertain part's score says nothing about the normal ones).
 
 **Chart.** Each statistic is standardised robustly on the reference (median, MAD scaled
 to a standard deviation, with a floor so a statistic that never moved in the reference

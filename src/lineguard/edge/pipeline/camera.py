@@ -405,12 +405,14 @@ class InspectWorker(Worker):
                 self.stats.alerts += 1
 
     def _observe_drift(self, part: ClosedPart, verdict: Verdict) -> DriftFinding | None:
-        """Feed the drift monitor the part's decisive region (and its score unless it failed)."""
+        """Feed the drift monitor the part's decisive region (and its score if it passed)."""
         seen = part.decisive.payload
         if not self.camera.drift.enabled or not isinstance(seen, _Seen):
             return None
         region, _ = crop_roi(seen.frame.image, self.camera.roi)
-        finding = self.drift.observe(image_stats(region), None if verdict is Verdict.FAIL else part.score)
+        # Scores of passing parts only: a failing or uncertain part's score says nothing about
+        # what normal parts score now.
+        finding = self.drift.observe(image_stats(region), part.score if verdict is Verdict.PASS else None)
         self.stats.drift = self.drift.snapshot()
         return finding
 
