@@ -20,11 +20,11 @@ from lineguard.vision.classes import (
     main_region_mask,
     region_vector,
 )
-from lineguard.vision.classfit import fit_classes
+from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.package import load_package
 from lineguard.vision.preprocess import read_image
 from lineguard.vision.runtime import OnnxModelRunner
-from lineguard.vision.train import TrainResult, train_package
+from lineguard.vision.train import TrainResult, load_inputs, train_package
 from tests.support.synthetic_parts import render_part
 from tests.unit.vision.conftest import FAST
 
@@ -201,3 +201,17 @@ def test_the_batching_runner_keeps_the_region_classifier(
     assert [r.defect_class for r in defect_regions(via_batch, runner.threshold, roi)] == [
         r.defect_class for r in defect_regions(direct, runner.threshold, roi)
     ]
+
+
+def test_region_vectors_from_onnx_match_the_in_process_detector(
+    classed: TrainResult, synthetic_dataset: Path
+) -> None:
+    runner = OnnxModelRunner(classed.package.path, threads=1)
+    paths = sorted((synthetic_dataset / "test" / "scratch").iterdir())[:4]
+    batch = load_inputs(paths, FAST.image_size)
+    in_process = labelled_vectors(classed.fitted.detector, batch, runner.threshold)
+    _, maps, feats = runner._run(batch, with_features=True)
+    via_onnx = np.stack(
+        [region_vector(f, main_region_mask(m, runner.threshold)) for m, f in zip(maps, feats, strict=True)]
+    )
+    assert np.abs(in_process - via_onnx).max() <= 1e-4
