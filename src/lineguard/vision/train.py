@@ -317,11 +317,9 @@ def _score_paths(fitted: FittedDetector, paths: Sequence[Path]) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> DefectClassesSpec | None:
-    """Named defect classes from ``train/<defect>`` (None when there are no such folders)."""
-    if not dataset.train_defects:
-        return None
-    if isinstance(fitted.detector.backbone, OnnxBackbone):
+def _class_names(dataset: Dataset, config: TrainConfig) -> list[str]:
+    """Class name per ``train/<defect>`` image; refuses what cannot become a class (before any fitting)."""
+    if dataset.train_defects and is_onnx_backbone(config.backbone):
         msg = (
             f"{dataset.root}/train holds labelled defects "
             f"({', '.join(sorted({i.label for i in dataset.train_defects}))}), "
@@ -329,7 +327,14 @@ def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> 
             "calibrate with them only"
         )
         raise InputError(msg)
-    names = [class_name_of_folder(i.label) for i in dataset.train_defects]
+    return [class_name_of_folder(i.label) for i in dataset.train_defects]
+
+
+def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> DefectClassesSpec | None:
+    """Named defect classes from ``train/<defect>`` (None when there are no such folders)."""
+    if not dataset.train_defects:
+        return None
+    names = _class_names(dataset, fitted.config)
     paths = [i.path for i in dataset.train_defects]
     size = fitted.config.image_size
     vectors = np.concatenate(
@@ -374,6 +379,7 @@ def train_package(
     else:
         fit_paths, holdout_paths = split_holdout(root, dataset.train_good, config.holdout_fraction)
         holdout_note = f"{len(holdout_paths)} good images held out of train/good by file-name hash"
+    _class_names(dataset, config)  # refuse unusable class folders before the minutes of fitting
     fitted = fit_detector(fit_paths, holdout_paths, config, report)
 
     report("calibrate", 0, 1)

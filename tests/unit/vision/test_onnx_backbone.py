@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -77,3 +78,15 @@ def test_missing_or_mismatched_backbone_is_refused(synthetic_dataset: Path, tmp_
         train_package(
             synthetic_dataset, tmp_path / "b", config=replace(FAST, backbone=str(fixed), image_size=256)
         )
+
+
+def test_labelled_defect_folders_with_a_user_backbone_are_refused_before_fitting(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "parts"
+    shutil.copytree(synthetic_dataset, root)
+    shutil.copytree(synthetic_dataset / "test" / "hole", root / "train" / "hole")
+    backbone = _export(tmp_path / "my-backbone.onnx")
+    with pytest.raises(InputError, match=r"train holds labelled defects \(hole\).*built-in backbone"):
+        train_package(root, tmp_path / "pkg", config=replace(FAST, backbone=str(backbone)))
+    assert not (tmp_path / "pkg").exists()
