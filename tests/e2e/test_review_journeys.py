@@ -237,7 +237,9 @@ def test_technician_acknowledges_and_escalates_and_the_supervisor_sees_it(
         row = other.locator(f'#alert-feed li[data-alert-id="{escalated}"]')
         expect(row).to_contain_text("Escalated")
         expect(row).to_contain_text("to production supervisor")
-        expect(other.locator("#alert-feed li")).to_have_count(1)
+        # Only escalated alerts are listed (alerts other modules left unacknowledged past the
+        # escalation time may be escalated too: the session's plant is shared).
+        expect(other.locator("#alert-feed li").filter(has_not_text="Escalated")).to_have_count(0)
         screenshot(other, "alerts-escalated-supervisor")
         row.get_by_role("link").click()
         expect(other.locator("#review-timeline")).to_contain_text("third scratch this shift")

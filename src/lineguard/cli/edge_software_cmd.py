@@ -81,7 +81,13 @@ def check(config_path: Path, as_json: bool) -> None:
 @software.command("rollback")
 @EDGE_CONFIG
 def rollback(config_path: Path) -> None:
-    """Point ``current`` back at the previously installed version (then restart the node)."""
+    """Point ``current`` back at the previously installed version (then restart the node).
+
+    \b
+    Example:
+      lineguard edge software rollback --config /etc/lineguard/edge.yaml
+      now LineGuard 0.2.0: restart the node service to run it
+    """
     updater = _updater(config_path)
     outcome = updater.rollback()
     click.echo(f"now LineGuard {updater.slots.version_of(outcome.slot)}: restart the node service to run it")
