@@ -120,7 +120,7 @@ def issue_token(
 def _load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
     try:
         return x509.load_pem_x509_csr(csr_pem.encode("ascii", errors="replace"))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # a well-formed PEM may carry a bad version field
         msg = "csr_pem is not a PEM-encoded PKCS#10 certificate signing request"
         raise InputError(msg) from None
 

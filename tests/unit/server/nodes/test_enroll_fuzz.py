@@ -119,3 +119,21 @@ def test_a_refused_csr_does_not_spend_the_token(plant: Plant, client: httpx.Clie
     assert _stored(plant, token.split(".")[1]) == (0, None)
     info = enroll(plant.url, token, tmp_path / "y")  # the node it was issued for still enrols
     assert info.node_id == "node-y"
+
+
+#: Found by the fuzzing above in CI (PostgreSQL run): well-formed PEM whose CSR version
+#: field is not v1, which cryptography refuses with InvalidVersion (not a ValueError).
+BAD_VERSION_CSR = (
+    "-----BEGIN CERTIFICATE REQUEST-----\n"
+    "MIHJMHECAQEwDzENMAsGA1UEAwwEZnV6ejBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABKen6kSU\n"
+    "XwrR2riZbdaPkSMfdMoM1Po4H8Cef1mQwCrxPxt5xGg3R1r0fS72BT1puX08XNSi1De5HpYBukG1\n"
+    "XbOgADAKBggqhkjOPQQDAgNIADBFAiANUYo6D7ZoBwsbN3TeRYrKNo3QMZwgIqqV43YkRI0JqgIh\n"
+    "AJWufSC0CvCXCJ7KAsNzpWMkMb9Ekiwfa2ejzuU9/o8J\n"
+    "-----END CERTIFICATE REQUEST-----\n"
+)
+
+
+def test_a_csr_with_an_invalid_version_is_a_400_not_a_500(client: httpx.Client, real_token: str) -> None:
+    r = client.post("/api/v1/enroll", json={"token": real_token, "csr_pem": BAD_VERSION_CSR})
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert "certificate signing request" in r.json()["message"]
