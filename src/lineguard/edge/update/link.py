@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from lineguard.edge.identity import IdentityStore, https_client
+from lineguard.edge.identity import IdentityStore, NodeIdentityInfo, https_client
 from lineguard.edge.update.client import Reporter, RunnerLoader, UpdateClient, default_loader
 from lineguard.edge.update.fetcher import HttpxFetcher
 from lineguard.edge.update.slot import ModelSlot
@@ -102,6 +103,27 @@ def software_reporter(client: httpx.Client) -> Callable[[SoftwareDecision], None
     return report
 
 
+@dataclass(frozen=True)
+class _Channel:
+    """The enrolled node's mTLS channel to its registry: who it is, and the TUF URLs."""
+
+    info: NodeIdentityInfo
+    client: httpx.Client
+    metadata_url: str
+    targets_url: str
+
+
+def _channel(data_dir: Path, server_url: str | None) -> _Channel:
+    info = IdentityStore(data_dir).info()
+    base = (server_url or info.server_url).rstrip("/")
+    return _Channel(
+        info=info,
+        client=https_client(data_dir, base),
+        metadata_url=f"{base}{API_BASE}/tuf/metadata/",
+        targets_url=f"{base}{API_BASE}/tuf/targets/",
+    )
+
+
 def connect(
     data_dir: Path,
     slot: ModelSlot,
@@ -111,22 +133,20 @@ def connect(
     loader: RunnerLoader = default_loader,
 ) -> UpdateClient:
     """An updater for the enrolled node in ``data_dir``, talking to its server over mTLS."""
-    info = IdentityStore(data_dir).info()
-    base = (server_url or info.server_url).rstrip("/")
-    client = https_client(data_dir, base)
+    channel = _channel(data_dir, server_url)
     if initial_root is None and not UpdateState(data_dir).has_trusted_root:
-        initial_root = bootstrap_root(client)
+        initial_root = bootstrap_root(channel.client)
     return UpdateClient(
         data_dir=data_dir,
-        node_id=info.node_id,
-        line_id=info.line_id,
-        metadata_url=f"{base}{API_BASE}/tuf/metadata/",
-        targets_url=f"{base}{API_BASE}/tuf/targets/",
+        node_id=channel.info.node_id,
+        line_id=channel.info.line_id,
+        metadata_url=channel.metadata_url,
+        targets_url=channel.targets_url,
         slot=slot,
-        fetcher=HttpxFetcher(client),
+        fetcher=HttpxFetcher(channel.client),
         initial_root=initial_root,
         loader=loader,
-        reporter=server_reporter(client),
+        reporter=server_reporter(channel.client),
     )
 
 
@@ -139,18 +159,16 @@ def connect_software(
     already trusts (the same repository, reached by TUF's root chain); else version 1
     fetched over the CA-pinned channel, as :func:`connect` does.
     """
-    info = IdentityStore(data_dir).info()
-    base = (server_url or info.server_url).rstrip("/")
-    client = https_client(data_dir, base)
+    channel = _channel(data_dir, server_url)
     if initial_root is None and not (SoftwareSlots(data_dir).metadata_dir / "root.json").exists():
         model_root = UpdateState(data_dir).metadata_dir / "root.json"
-        initial_root = model_root.read_bytes() if model_root.exists() else bootstrap_root(client)
+        initial_root = model_root.read_bytes() if model_root.exists() else bootstrap_root(channel.client)
     return SoftwareUpdater(
         data_dir=data_dir,
-        site_id=info.site_id,
-        metadata_url=f"{base}{API_BASE}/tuf/metadata/",
-        targets_url=f"{base}{API_BASE}/tuf/targets/",
-        fetcher=HttpxFetcher(client),
+        site_id=channel.info.site_id,
+        metadata_url=channel.metadata_url,
+        targets_url=channel.targets_url,
+        fetcher=HttpxFetcher(channel.client),
         initial_root=initial_root,
-        reporter=software_reporter(client),
+        reporter=software_reporter(channel.client),
     )
