@@ -267,14 +267,19 @@ def test_one_publisher_per_server_however_many_workers(
     async def scenario() -> None:
         a = asyncio.create_task(scheduled.mqtt_loop(first, Leadership(engine, tmp_path), 0.05))
         b = asyncio.create_task(scheduled.mqtt_loop(second, Leadership(engine, tmp_path), 0.05))
-        await asyncio.to_thread(until, lambda: first.connected)
+        # Both race for the lock from their own threads; either may win, exactly one does.
+        await asyncio.to_thread(until, lambda: first.connected or second.connected)
         await asyncio.sleep(0.5)
-        assert not second.connected  # the other worker waits: no session ping-pong at the broker
-        a.cancel()  # the leading worker stops (or dies: the kernel drops its lock)
-        await asyncio.gather(a, return_exceptions=True)
-        await asyncio.to_thread(until, lambda: second.connected)
-        b.cancel()
-        await asyncio.gather(b, return_exceptions=True)
+        assert first.connected != second.connected  # the other worker waits: no session ping-pong
+        (leader, lead_task), (waiter, wait_task) = (
+            ((first, a), (second, b)) if first.connected else ((second, b), (first, a))
+        )
+        lead_task.cancel()  # the leading worker stops (or dies: the kernel drops its lock)
+        await asyncio.gather(lead_task, return_exceptions=True)
+        assert not leader.connected
+        await asyncio.to_thread(until, lambda: waiter.connected)
+        wait_task.cancel()
+        await asyncio.gather(wait_task, return_exceptions=True)
 
     asyncio.run(scenario())
     if engine.dialect.name == "sqlite":
