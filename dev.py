@@ -118,7 +118,7 @@ def test(args: list[str]) -> int:
     steps = [
         [py, "-m", "ruff", "check", *[p for p in ("src", "tests", "bench", "dev.py") if (ROOT / p).exists()]],
         [py, "-m", "mypy"],
-        [py, "-m", "pytest", *(args or ["-q"])],
+        [py, "-m", "pytest", *(args or ["-q", "--durations=25"])],  # the slowest tests, to keep CI short
     ]
     for step in steps:
         print("+", " ".join(step), flush=True)
