@@ -1,6 +1,6 @@
 """Plant assistant benchmark: answer latency on many records, the full leak suite, correctness.
 
-    .venv/bin/python bench/bench_assistant.py --speed [--records 100000] [--db sqlite|postgresql]
+    .venv/bin/python bench/bench_assistant.py --speed [--records 100000] [--db sqlite|postgresql] [--keep DIR]
     .venv/bin/python bench/bench_assistant.py --leak [--no-interference]
     .venv/bin/python bench/bench_assistant.py --correctness
 
@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 from tests.support.assistant_suite import adversarial_questions, score_profile
 from tests.support.leak_run import NOW, built_plant, run_leak_suite
 from tests.support.plant import PROFILES, SITE, canaries, principal, seed_plant
@@ -43,7 +44,7 @@ from lineguard.server.assistant import EffectiveScope, ask
 from lineguard.server.assistant import service as service_module
 from lineguard.server.auth import Category, PolicyEngine
 from lineguard.server.keystore import SqlDataKeyStore
-from lineguard.server.plantdata import CategoryScope, index_key, upsert_records
+from lineguard.server.plantdata import CategoryScope, PlantRecordRow, index_key, upsert_records
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
 SPEED_QUESTIONS = {
@@ -89,30 +90,41 @@ def _everything(engine, principal, workflow, *, site, now, line_filter=None):  #
     return EffectiveScope(workflow, scopes, line_filter)
 
 
-def speed(records: int, db: str, repeats: int) -> None:
+def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        folder = Path(tmp)
+        folder = Path(tmp) if keep is None else keep
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"assistant_bench_{records}"
         if db == "postgresql":
-            base = stack.enter_context(postgres_cluster())
+            base = stack.enter_context(postgres_cluster(keep=None if keep is None else keep / "pg"))
             import psycopg
 
             with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
-                c.execute('CREATE DATABASE "assistant_bench"')
-            url = f"{base}/assistant_bench"
+                if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                    c.execute(f'CREATE DATABASE "{name}"')
+            url = f"{base}/{name}"
         else:
-            url = f"sqlite:///{folder / 'bench.db'}"
+            url = f"sqlite:///{folder / f'{name}.db'}"
         engine = create_engine_for(url)
         try:
             upgrade_to_head(engine)
             sessions = session_factory(engine)
-            keyring = Keyring.create(
-                folder / "k.json", SecretStr("bench"), kdf=KdfParams.insecure_for_tests()
+            keyring_file = folder / "k.json"
+            keyring = (
+                Keyring(keyring_file, SecretStr("bench"))
+                if keyring_file.exists()
+                else Keyring.create(keyring_file, SecretStr("bench"), kdf=KdfParams.insecure_for_tests())
             )
             sealer = Envelope(keyring, SqlDataKeyStore(sessions))
             key = index_key(sessions, site_id=SITE, sealer=sealer)
             plant = seed_plant(scale=max(1, records // 190)).records
+            with sessions() as session:
+                stored = session.scalar(select(func.count()).select_from(PlantRecordRow)) or 0
+            # A kept database is reused: batches commit whole and in order, so an interrupted
+            # load resumes at the first batch not stored.
+            first = stored // 5000 * 5000
             started = time.perf_counter()
-            for start in range(0, len(plant), 5000):
+            for start in range(first, len(plant), 5000):
                 with sessions.begin() as session:
                     upsert_records(
                         session,
@@ -126,8 +138,10 @@ def speed(records: int, db: str, repeats: int) -> None:
             load_s = time.perf_counter() - started
             with engine.begin() as connection:  # fresh planner statistics, as autovacuum would give them
                 connection.exec_driver_sql("ANALYZE")
+            loaded = len(plant) - first
             print(
-                f"{db}: {len(plant)} records loaded in {load_s:.0f} s ({len(plant) / load_s:.0f} records/s)"
+                f"{db}: {len(plant)} records ({stored} kept from an earlier run), {loaded} loaded in "
+                f"{load_s:.0f} s ({loaded / max(load_s, 1e-9):.0f} records/s)"
             )
             settings = ServerConfig(kind="server", site_id=SITE, data_dir=folder / "d")
             policy = PolicyEngine.load()
@@ -203,9 +217,15 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-interference", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the generated database (and its keyring) in this folder and reuse it in later runs",
+    )
     args = parser.parse_args()
     if args.speed:
-        speed(args.records, args.db, args.repeats)
+        speed(args.records, args.db, args.repeats, args.keep)
     if args.leak:
         leak(not args.no_interference)
     if args.correctness:

@@ -39,14 +39,17 @@ TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 
 
 @contextlib.contextmanager
-def postgres_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]:
+def postgres_cluster(settings: Mapping[str, str] | None = None, *, keep: Path | None = None) -> Iterator[str]:
     """Start a cluster; yield a libpq URL base ``postgresql+psycopg://user@127.0.0.1:PORT``.
 
-    ``settings`` replace :data:`TEST_SETTINGS` (benchmarks run a durable cluster)."""
+    ``settings`` replace :data:`TEST_SETTINGS` (benchmarks run a durable cluster).
+    ``keep``: the cluster lives in this folder and outlives the run (created on first
+    use, started again by later runs) — benchmarks reuse a large generated database."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise RuntimeError("PostgreSQL server binaries not found; run `python3 dev.py test` to install them")
-    root = Path(tempfile.mkdtemp(prefix="lineguard-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="lineguard-pg-")) if keep is None else keep
+    root.mkdir(parents=True, exist_ok=True)
     as_postgres = os.geteuid() == 0
     user = "postgres" if as_postgres else os.environ.get("USER", "postgres")
     kwargs: dict[str, object] = {"check": True, "capture_output": True}
@@ -55,7 +58,8 @@ def postgres_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]
         kwargs.update(user="postgres", group="postgres")
     port = _free_port()
     data = root / "data"
-    subprocess.run([str(pg_bin / "initdb"), "-D", str(data), "--auth=trust", "-U", user], **kwargs)  # type: ignore[call-overload]
+    if not (data / "PG_VERSION").exists():
+        subprocess.run([str(pg_bin / "initdb"), "-D", str(data), "--auth=trust", "-U", user], **kwargs)  # type: ignore[call-overload]
     chosen = TEST_SETTINGS if settings is None else settings
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1" + "".join(
         f" -c {name}={value}" for name, value in chosen.items()
@@ -73,8 +77,10 @@ def postgres_cluster(settings: Mapping[str, str] | None = None) -> Iterator[str]
             time.sleep(0.1)
         yield f"postgresql+psycopg://{user}@127.0.0.1:{port}"
     finally:
-        subprocess.run([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], **kwargs)  # type: ignore[call-overload]
-        shutil.rmtree(root, ignore_errors=True)
+        mode = "immediate" if keep is None else "fast"  # a kept cluster shuts down cleanly
+        subprocess.run([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", mode, "stop"], **kwargs)  # type: ignore[call-overload]
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class PostgresPair:

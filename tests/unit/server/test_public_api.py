@@ -38,8 +38,9 @@ PUBLIC = {
     "lineguard.server.plantdata": [
         "DIMENSIONS", "PLANT_CATEGORIES", "SEALED_CATEGORY", "STRICTNESS", "CategoryScope", "FieldValue",
         "ImportedFile", "IndexKey", "Label", "PlantIndexKeyRow", "PlantRecordIn", "PlantRecordLineRow",
-        "PlantRecordRow", "PlantTermRow", "RecordBody", "Scope", "UpsertResult", "cedar_targets",
-        "derived_label", "import_records", "index_key", "lines_of", "narrowest", "normalise", "open_records",
+        "PlantRecordRow", "PlantRollupRow", "PlantTermRow", "ROLLUP_DIMENSIONS", "RecordBody", "Scope",
+        "UpsertResult", "cedar_targets", "day_of", "derived_label", "import_records", "index_key",
+        "labels_condition", "lines_of", "narrowest", "normalise", "open_records",
         "parse_file", "plant_category", "read_action", "readable_condition", "record_readable", "tokens",
         "upsert_records",
     ],

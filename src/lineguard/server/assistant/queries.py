@@ -3,7 +3,9 @@
 Every statement here carries ``scope.condition()`` — the compiled person × workflow ×
 line-filter condition of :mod:`.scope` — so nothing outside it is counted, summed,
 grouped, matched or opened. Results are ordered deterministically (by source key,
-never by a random id), so an answer depends on the permitted records alone.
+never by a random id), so an answer depends on the permitted records alone. Figures
+come from the daily rollups under the same condition whenever a cell can answer them
+(:mod:`.totals`); their citations always come from the records.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lineguard.server.assistant.intents import Dimension, Plan, Topic
 from lineguard.server.assistant.scope import EffectiveScope
+from lineguard.server.assistant.totals import rollup_groups, rollup_total, rollup_where
 from lineguard.server.context import Sealer
 from lineguard.server.plantdata import (
     IndexKey,
@@ -144,6 +147,12 @@ def aggregate(
 ) -> Total:
     where = _base(scope, plan, topic, matches)
     column = _measure_column(plan)
+    cells = rollup_where(scope, plan, topic, matches, group=None)
+    if cells is not None:
+        figure = rollup_total(session, plan, cells)
+        if plan.measure != "count":
+            where.append(column.is_not(None))
+        return Total(figure.value, figure.records, _cite(session, where, cite) if figure.records else [])
     if plan.operation == "average":
         value_expr = func.avg(column)
         where.append(column.is_not(None))
@@ -188,6 +197,9 @@ def grouped(
 ) -> list[Group]:
     """Top groups by the plan's measure (ties broken by group key), with citations."""
     where = _base(scope, plan, topic, matches)
+    limit = plan.top_n if plan.operation == "top" else 50
+    cells = rollup_where(scope, plan, topic, matches, group=dim)
+    rows: Sequence[Any]
     if dim == "line":
         group_col: Any = PlantRecordLineRow.line_id
         stmt = _grouped_select(plan, where, group_col).join(
@@ -196,9 +208,11 @@ def grouped(
     else:
         group_col = _DIMENSION_COLUMNS[dim]
         stmt = _grouped_select(plan, where, group_col)
-    value_order = stmt.selected_columns[1].asc() if plan.ascending else stmt.selected_columns[1].desc()
-    limit = plan.top_n if plan.operation == "top" else 50
-    rows = session.execute(stmt.order_by(value_order, group_col).limit(limit)).all()
+    if cells is not None:
+        rows = rollup_groups(session, plan, cells, group=dim, limit=limit)
+    else:
+        value_order = stmt.selected_columns[1].asc() if plan.ascending else stmt.selected_columns[1].desc()
+        rows = session.execute(stmt.order_by(value_order, group_col).limit(limit)).all()
     groups = []
     for group_key, value, count in rows:
         member = (
@@ -224,9 +238,14 @@ def by_month(
         month: Any = func.to_char(PlantRecordRow.occurred_at, "YYYY-MM")
     else:
         month = func.substr(PlantRecordRow.occurred_at, 1, 7)
-    stmt = _grouped_select(plan, where, month).order_by(month).limit(36)
+    cells = rollup_where(scope, plan, topic, matches, group=None)
+    rows: Sequence[Any]
+    if cells is not None:
+        rows = rollup_groups(session, plan, cells, group="month", limit=36)
+    else:
+        rows = session.execute(_grouped_select(plan, where, month).order_by(month).limit(36)).all()
     groups = []
-    for key_, value, count in session.execute(stmt).all():
+    for key_, value, count in rows:
         cited = _cite(session, [*where, month == key_], cite)
         groups.append(Group(str(key_), float(value or 0.0), int(count), cited))
     return groups

@@ -7,12 +7,14 @@ Markdown, text, PDF) or a connector (the ERP sync), always through
 (:mod:`.index`), under the ``plant_data`` retention category. A re-import never widens
 a record's scope; derived values carry the strictest label of their sources
 (:func:`derived_label`). Readers compile their permissions into one ``WHERE`` clause
-with :func:`readable_condition` before retrieving anything. See docs/plant-data.md.
+with :func:`readable_condition` before retrieving anything; totals read the daily
+rollups (:mod:`.rollups`) through the same condition. See docs/plant-data.md.
 """
 
 from lineguard.server.plantdata.access import (
     CategoryScope,
     cedar_targets,
+    labels_condition,
     readable_condition,
     record_readable,
 )
@@ -32,9 +34,11 @@ from lineguard.server.plantdata.models import (
     PlantIndexKeyRow,
     PlantRecordLineRow,
     PlantRecordRow,
+    PlantRollupRow,
     PlantTermRow,
 )
 from lineguard.server.plantdata.parsers import ImportedFile, parse_file
+from lineguard.server.plantdata.rollups import ROLLUP_DIMENSIONS, day_of
 from lineguard.server.plantdata.schemas import FieldValue, PlantRecordIn, RecordBody, UpsertResult
 from lineguard.server.plantdata.service import (
     SEALED_CATEGORY,
@@ -48,6 +52,7 @@ from lineguard.server.plantdata.service import (
 __all__ = [
     "DIMENSIONS",
     "PLANT_CATEGORIES",
+    "ROLLUP_DIMENSIONS",
     "SEALED_CATEGORY",
     "STRICTNESS",
     "CategoryScope",
@@ -59,14 +64,17 @@ __all__ = [
     "PlantRecordIn",
     "PlantRecordLineRow",
     "PlantRecordRow",
+    "PlantRollupRow",
     "PlantTermRow",
     "RecordBody",
     "Scope",
     "UpsertResult",
     "cedar_targets",
+    "day_of",
     "derived_label",
     "import_records",
     "index_key",
+    "labels_condition",
     "lines_of",
     "narrowest",
     "normalise",

@@ -11,6 +11,14 @@ and the line filter of the question. :func:`readable_condition` compiles those i
 * granted on lines L: records that are not site-wide and whose every line is in L;
 * a line filter F (the question is about lines F): of those, records on a line of F.
 
+The condition reads only a row's **label columns** — ``category``, ``site_wide`` and
+``lines_key`` — so it applies unchanged to any table that carries them: the records
+themselves and their daily rollups (:mod:`.rollups`, whose every row holds records of
+exactly one category and one set of lines). Only a grant of more than
+:data:`SUBSET_LINES` lines needs the record's own lines (a correlated subquery on
+``plant_record_lines``); :func:`labels_condition` says so by answering ``None``, and
+readers then use the records.
+
 :func:`record_readable` is the same rule for one record in Python; a test holds both
 against the Cedar policy decided record by record.
 """
@@ -19,15 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, literal, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
 from lineguard.server.auth import CATEGORIES, Category, Target
 from lineguard.server.plantdata.labels import Scope
 from lineguard.server.plantdata.models import PlantRecordLineRow, PlantRecordRow
 
-__all__ = ["CategoryScope", "cedar_targets", "readable_condition", "record_readable"]
+__all__ = ["CategoryScope", "cedar_targets", "labels_condition", "readable_condition", "record_readable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +78,14 @@ def _outside(lines: frozenset[str]) -> ColumnElement[bool]:
     )
 
 
-def _touches(lines: frozenset[str]) -> ColumnElement[bool]:
-    """The record has a line in ``lines`` (an alias, as in :func:`_outside`)."""
-    own = aliased(PlantRecordLineRow)
-    return exists(
-        select(own.line_id)
-        .where(own.record_id == PlantRecordRow.record_id, own.line_id.in_(sorted(lines)))
-        .correlate(PlantRecordRow)
-    )
+def _touches(table: Any, lines: frozenset[str]) -> ColumnElement[bool]:
+    """The row's lines include one of ``lines``: ``|<lines_key>|`` contains ``|<line>|``."""
+    framed = literal("|") + table.lines_key + literal("|")
+    return or_(*(framed.like(f"%|{_escaped(line)}|%", escape="\\") for line in sorted(lines)))
+
+
+def _escaped(line: str) -> str:
+    return line.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 #: Up to this many granted lines, "every line of the record is granted" is tested as
@@ -95,17 +104,36 @@ def _subset_keys(lines: frozenset[str], touching: frozenset[str] | None) -> list
     return keys
 
 
-def _one(scope: CategoryScope, line_filter: frozenset[str] | None) -> ColumnElement[bool]:
-    category = PlantRecordRow.category == scope.category.value
+def _one(table: Any, scope: CategoryScope, line_filter: frozenset[str] | None) -> ColumnElement[bool] | None:
+    category = table.category == scope.category.value
     if scope.all_lines:
         if line_filter is None:
-            return category
-        return and_(category, not_(PlantRecordRow.site_wide), _touches(line_filter))
+            return category  # type: ignore[no-any-return]
+        return and_(category, not_(table.site_wide), _touches(table, line_filter))
     if len(scope.lines) <= SUBSET_LINES:
         keys = _subset_keys(scope.lines, line_filter)
-        return and_(category, PlantRecordRow.lines_key.in_(keys)) if keys else false()
-    inside = and_(category, not_(PlantRecordRow.site_wide), not_(_outside(scope.lines)))
-    return inside if line_filter is None else and_(inside, _touches(line_filter))
+        return and_(category, table.lines_key.in_(keys)) if keys else false()
+    if table is not PlantRecordRow:
+        return None  # "no line outside the grant" needs the record's own lines
+    inside = and_(category, not_(table.site_wide), not_(_outside(scope.lines)))
+    return inside if line_filter is None else and_(inside, _touches(table, line_filter))
+
+
+def labels_condition(
+    table: Any, scopes: Sequence[CategoryScope], *, line_filter: frozenset[str] | None = None
+) -> ColumnElement[bool] | None:
+    """:func:`readable_condition` on another table with the label columns (``category``,
+    ``site_wide``, ``lines_key``), e.g. the rollups; ``None`` when a grant of more than
+    :data:`SUBSET_LINES` lines makes it need the records' own lines."""
+    if line_filter is not None and not line_filter:
+        return false()
+    parts = [_one(table, s, line_filter) for s in scopes if not s.empty]
+    if any(p is None for p in parts):
+        return None
+    conditions = [p for p in parts if p is not None]
+    if not conditions:
+        return false()
+    return or_(*conditions) if len(conditions) > 1 else and_(true(), conditions[0])
 
 
 def readable_condition(
@@ -117,12 +145,9 @@ def readable_condition(
     (site-wide records are not about a line) and still inside ``scopes``. No scope, or
     an empty filter: nothing.
     """
-    if line_filter is not None and not line_filter:
-        return false()
-    parts = [_one(s, line_filter) for s in scopes if not s.empty]
-    if not parts:
-        return false()
-    return or_(*parts) if len(parts) > 1 else and_(true(), parts[0])
+    condition = labels_condition(PlantRecordRow, scopes, line_filter=line_filter)
+    assert condition is not None  # noqa: S101 - every form exists on the records table
+    return condition
 
 
 def record_readable(

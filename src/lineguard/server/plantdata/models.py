@@ -8,6 +8,8 @@ structured queries need: category, kind, record type, date, the two measures
 :mod:`.index`). ``plant_record_lines`` lists a record's lines (none: the whole site);
 ``plant_terms`` is the posting list of the search index. Both go with their record
 (``ON DELETE CASCADE``), so the retention sweep deletes one row per record.
+``plant_rollups`` holds daily counts and sums of the records' clear measures per label,
+record type and lookup dimension (:mod:`.rollups`), kept in step with every write.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime, utcnow
 
-__all__ = ["DIMENSIONS", "PlantIndexKeyRow", "PlantRecordLineRow", "PlantRecordRow", "PlantTermRow"]
+__all__ = [
+    "DIMENSIONS",
+    "PlantIndexKeyRow",
+    "PlantRecordLineRow",
+    "PlantRecordRow",
+    "PlantRollupRow",
+    "PlantTermRow",
+]
 
 #: Lookup dimensions of a structured record, each a keyed-hash column ``<name>_h``.
 DIMENSIONS = ("part", "order", "party", "asset", "lot")
@@ -98,3 +107,31 @@ class PlantIndexKeyRow(Base):
     site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PlantRollupRow(Base):
+    """Counts and sums of the clear measures of the records in one cell.
+
+    A cell is one label (``category``, ``site_wide``, ``lines_key`` — exactly the label
+    of every record in it, so the read filter applies to it unchanged), one record type,
+    one day (``YYYY-MM-DD`` of ``occurred_at``, ``None``: undated) and one dimension
+    value (``dim`` ``""``: the records themselves; ``part``/``party``/``asset``: those
+    whose keyed hash of that dimension is ``dim_h``). ``cell`` is its key as one string.
+    """
+
+    __tablename__ = "plant_rollups"
+    __table_args__ = (Index(None, "record_type", "dim", "category", "lines_key", "day"),)
+
+    cell: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    site_wide: Mapped[bool] = mapped_column(Boolean)
+    lines_key: Mapped[str | None] = mapped_column(String(400))
+    record_type: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str | None] = mapped_column(String(10))
+    dim: Mapped[str] = mapped_column(String(8))
+    dim_h: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(Integer)
+    quantity_n: Mapped[int] = mapped_column(Integer)
+    quantity_sum: Mapped[float] = mapped_column(Float)
+    amount_n: Mapped[int] = mapped_column(Integer)
+    amount_sum: Mapped[float] = mapped_column(Float)

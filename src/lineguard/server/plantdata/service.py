@@ -5,8 +5,8 @@
   caller's transaction: bodies sealed (their data keys written in the same
   transaction), lines and index terms replaced, **scope never widened** (a re-import
   keeps :func:`~lineguard.server.plantdata.labels.narrowest` of stored and new), a
-  category change refused, every problem found before anything is written. Audited
-  as ``plant_data.imported``.
+  category change refused, every problem found before anything is written, the daily
+  rollups (:mod:`.rollups`) moved in step. Audited as ``plant_data.imported``.
 * :func:`import_records` — the same in a transaction of its own (the CLI's import).
 * :func:`open_records` — bodies of rows the caller has already filtered with
   :func:`~lineguard.server.plantdata.access.readable_condition`.
@@ -36,6 +36,7 @@ from lineguard.server.plantdata.models import (
     PlantRecordRow,
     PlantTermRow,
 )
+from lineguard.server.plantdata.rollups import Deltas, apply_deltas, contribute, row_values
 from lineguard.server.plantdata.schemas import PlantRecordIn, RecordBody, UpsertResult
 from lineguard.server.storage import insert_rows
 
@@ -214,6 +215,10 @@ def upsert_records(
     sealed = staged.seal_many([(rid, body) for _, rid, _, body, _, _ in plans], category=SEALED_CATEGORY)
     new_rows: list[dict[str, Any]] = []
     changed_ids: list[str] = []
+    deltas: Deltas = {}
+    for _, _, _, _, _, row in plans:  # the stored values, read before any update touches them
+        if row is not None:
+            contribute(deltas, row_values(row), -1)
     for (r, rid, scope, _, content, row), blob in zip(plans, sealed, strict=True):
         quantity, amount = r.measures()
         dims = {f"{name}_h": (key.dimension(name, v) if v else None) for name, v in r.dimensions().items()}
@@ -232,6 +237,7 @@ def upsert_records(
             "updated_at": moment,
             "imported_by": actor[:160],
         }
+        contribute(deltas, {**values, "category": r.category}, 1)
         if row is None:
             new_rows.append(
                 {
@@ -271,6 +277,7 @@ def upsert_records(
     for table, rows in ((PlantRecordLineRow.__table__, line_rows), (PlantTermRow.__table__, term_rows)):
         for start in range(0, len(rows), 2000):
             insert_rows(session, cast(Table, table), rows[start : start + 2000])
+    apply_deltas(session, deltas)
     keys = key_rows({(SEALED_CATEGORY, rid) for _, rid, _, _, _, _ in plans})
     if keys is not None:
         insert_rows(session, keys.table, keys.rows)

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from lineguard.config.server import RetentionConfig
 from lineguard.contracts.errors import InputError
@@ -39,6 +42,9 @@ class RetentionCategory:
     #: Clear this column instead of deleting the row.
     clear_column: str | None = None
     description: str = ""
+    #: Called in the deleting transaction with the primary keys about to be deleted, before
+    #: the delete (e.g. plant data takes them out of its rollups). Set by the owning domain.
+    before_delete: Callable[[Session, Sequence[Any]], None] | None = None
 
 
 CATEGORIES: dict[str, RetentionCategory] = {}

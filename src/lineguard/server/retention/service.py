@@ -78,6 +78,8 @@ def _expire(
     if cat.clear_column is not None:
         session.execute(update(table).where(where).values({cat.clear_column: None}))
     else:
+        if cat.before_delete is not None:
+            cat.before_delete(session, [k[0] for k in keys])
         session.execute(delete(table).where(where))
     return len(rows), shredded
 
