@@ -46,7 +46,7 @@ WEB_STACK = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "jinja2
 LAZY_ONLY_FROM_CLI = {"edge", "server", "vision"}
 SERVER = SRC / "server"
 #: Server modules every domain may import: what a request handler reaches, shared helpers.
-KERNEL = {"context", "errors", "once", "background", "limits", "headers"}
+KERNEL = {"context", "errors", "once", "background", "limits", "headers", "windows"}
 
 
 def _modules() -> list[Path]:

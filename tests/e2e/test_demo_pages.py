@@ -274,7 +274,17 @@ def check_nodes(page: Page, demo: Demo, who: str) -> None:
 
 def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, demo: Demo) -> None:
     first_sign_in(page, demo, "quinn.quality")
-    assert nav(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Models", "Retention", "Ask"]
+    assert nav(page) == [
+        "Overview",
+        "Defects",
+        "Alerts",
+        "Nodes",
+        "SPC",
+        "Labels",
+        "Models",
+        "Retention",
+        "Ask",
+    ]
     for check in (check_overview, check_defects, check_alerts, check_nodes):
         check(page, demo, "quality")
     page.goto(f"{demo.url}/record?alert={demo.alert_id}")
@@ -302,7 +312,7 @@ def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, dem
 
 def test_maintenance_technician_sees_results_but_no_evidence(page: Page, demo: Demo) -> None:
     first_sign_in(page, demo, "max.maint")
-    assert nav(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Ask"]
+    assert nav(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Labels", "Thermal", "Ask"]
     for check in (check_overview, check_alerts, check_nodes):
         check(page, demo, "maintenance")
     page.goto(f"{demo.url}/record?alert={demo.alert_id}")

@@ -22,8 +22,8 @@ from tests.e2e.plant import Plant, add_person, raise_alert
 pytestmark = pytest.mark.browser
 
 NAV_ALL = [
-    "Overview", "Defects", "Alerts", "Nodes", "SPC", "Models", "Audit log", "Users & roles", "Retention",
-    "Integrations", "Governance",
+    "Overview", "Defects", "Alerts", "Nodes", "SPC", "Labels", "Thermal", "Models", "Audit log",
+    "Users & roles", "Retention", "Integrations", "Governance",
 ]  # fmt: skip
 
 
@@ -86,7 +86,17 @@ def test_sign_in_form_is_labelled_and_keyboard_ordered(page: Page, plant: Plant)
 def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Plant) -> None:
     sign_in(page, plant, "quinn.quality")
     expect(page).to_have_url(re.compile(r"/overview$"))
-    assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Models", "Retention", "Ask"]
+    assert nav_labels(page) == [
+        "Overview",
+        "Defects",
+        "Alerts",
+        "Nodes",
+        "SPC",
+        "Labels",
+        "Models",
+        "Retention",
+        "Ask",
+    ]
     assert api(page, "GET", "/integrations") == 403  # no Integrations page: not integrations.read
     cards = page.locator("#line-cards .card")
     expect(cards).to_have_count(3)
@@ -162,7 +172,7 @@ def test_quality_engineer_opens_an_alert_and_its_evidence(page: Page, plant: Pla
 
 def test_maintenance_technician_sees_alerts_but_no_evidence(page: Page, plant: Plant) -> None:
     sign_in(page, plant, "tom.maintenance")
-    assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Ask"]
+    assert nav_labels(page) == ["Overview", "Defects", "Alerts", "Nodes", "SPC", "Labels", "Thermal", "Ask"]
     # The keyboard reaches the skip link first, then the menu in order.
     page.goto(plant.url + "/overview")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link").first).to_be_visible()

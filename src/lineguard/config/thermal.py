@@ -118,6 +118,15 @@ class ThermalStageConfig(_Section):
     dropout_after_s: float = Field(
         default=300.0, gt=0, le=86_400, description="No valid frame for this long is a sensor dropout."
     )
+    reading_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "How often (capture time) the node sends each asset's current reading — hottest pixel, "
+            "its learned band, its trend — for the dashboard's thermal view; 0: never."
+        ),
+    )
     accuracy_c: float = Field(
         default=2.0,
         gt=0,

@@ -5,7 +5,8 @@ with a per-part stage runner but its own worker (``edge.yaml`` ``thermal_cameras
 step reads the files that arrived in the camera's folder since the last step (name order is
 time order), learns the normal bands from the first ``learn_hours`` of frames, then observes
 every frame and puts the :class:`ThermalReporter`'s results — alarms and maintenance
-recommendations — in the outbox. Frames never leave the node.
+recommendations, and every ``reading_interval_s`` the assets' current reading — in the
+outbox. Frames never leave the node.
 
 A file that is not a radiometric frame (8-bit, colour, corrupt) is refused with its reason:
 the camera shows ``failed`` with that reason and a ``stage_rejected`` alert goes to the
@@ -73,6 +74,7 @@ class ThermalWorker(Worker):
         self._rejected_seen = 0
         self._frame_id = 0
         self._live = False  # frames arrive as they are taken (not a replayed folder)
+        self._last_reading_at: dt.datetime | None = None
 
     def setup(self) -> None:
         self.stats.state = SourceState.CONNECTING.value
@@ -120,12 +122,26 @@ class ThermalWorker(Worker):
             log.info("thermal camera %s: normal bands learned from %d frames", self.camera.camera_id, used)
         observation = self.monitor.observe(frame)
         self._put(self.reporter.results(observation, self._frame_id))
+        self._put_reading(observation)
         self._frame_id += 1
         if not observation.valid:
             stats.frames_invalid += 1
         else:
             stats.state, stats.last_error = SourceState.STREAMING.value, None
         stats.frames_inspected += 1  # last: a frame counted inspected has its results in the outbox
+
+    def _put_reading(self, observation: ThermalObservation) -> None:
+        """Every ``reading_interval_s`` of capture time: the assets' current reading (the trend chart)."""
+        interval = self.camera.monitor.reading_interval_s
+        last = self._last_reading_at
+        if interval <= 0 or not observation.valid:
+            return
+        if last is not None and (observation.at - last).total_seconds() < interval:
+            return
+        reading = self.reporter.reading(observation, self._frame_id)
+        if reading is not None:
+            self.outbox.put(reading)  # a reading, not a judgement: no verdict or alert counted
+            self._last_reading_at = observation.at
 
     def _put(self, results: list[StageResult]) -> None:
         for result in results:

@@ -6,8 +6,12 @@ Each new alarm becomes a ``fail`` result whose one reason is the alarm (``hot_sp
 value and its limit; each maintenance recommendation becomes an ``uncertain`` result —
 a person decides — with the reason ``maintenance_recommended`` and two measurements, the
 smoothed rise over normal (``<asset>.trend``, °C, its limit) and its slope (°C/h). The
-server turns the latter into a review item (``thermal_maintenance``). Temperatures carry
-the camera's stated accuracy as their uncertainty. Frames never leave: only these numbers.
+server turns the latter into a review item (``thermal_maintenance``). Every
+``reading_interval_s`` (capture time) a ``pass`` result with no reason carries the current
+*reading* of each asset for the dashboard's thermal view: ``<asset>.max`` (the hottest
+pixel, °C, with the learned band of that hour as nominal and limits) and ``<asset>.trend``
+(the smoothed rise over normal, °C, its limit when set). Temperatures carry the camera's
+stated accuracy as their uncertainty. Frames never leave: only these numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from lineguard.contracts.events import Verdict
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.stages import (
     MAINTENANCE_RECOMMENDED,
+    MAX_MEASUREMENTS_PER_RESULT,
     Measurement,
     StageKind,
     StageReason,
@@ -42,7 +47,7 @@ class ThermalReporter:
         observation: ThermalObservation,
         frame_id: int,
         verdict: Verdict,
-        reason: StageReason,
+        reasons: list[StageReason],
         measurements: list[Measurement],
     ) -> StageResult:
         result_id = new_id("stg")
@@ -59,7 +64,7 @@ class ThermalReporter:
             frame_id=frame_id,
             captured_at=observation.at,
             verdict=verdict,
-            reasons=[reason],
+            reasons=reasons,
             measurements=measurements,
             latency_ms=0.0,
         )
@@ -78,7 +83,7 @@ class ThermalReporter:
                 )
             )
         reason = StageReason(code=alarm.kind, subject=alarm.asset.lower(), message=alarm.message[:300])
-        return self._result(observation, frame_id, Verdict.FAIL, reason, measurements)
+        return self._result(observation, frame_id, Verdict.FAIL, [reason], measurements)
 
     def _recommendation(
         self, observation: ThermalObservation, frame_id: int, rec: MaintenanceRecommendation
@@ -101,7 +106,39 @@ class ThermalReporter:
             ),
         ]
         reason = StageReason(code=MAINTENANCE_RECOMMENDED, subject=asset, message=rec.message[:300])
-        return self._result(observation, frame_id, Verdict.UNCERTAIN, reason, measurements)
+        return self._result(observation, frame_id, Verdict.UNCERTAIN, [reason], measurements)
+
+    def reading(self, observation: ThermalObservation, frame_id: int) -> StageResult | None:
+        """The assets' current reading as a ``pass`` result (``None``: no asset measured)."""
+        limits = {roi.asset: roi.trend_limit_c for roi in self.config.rois}
+        measurements = []
+        for r in observation.readings:
+            asset, band, limit = r.asset.lower(), r.band, limits.get(r.asset)
+            measurements += [
+                Measurement(
+                    characteristic=f"{asset}.max",
+                    value=round(r.max_c, 2),
+                    uncertainty=self.config.accuracy_c,
+                    unit="degC",
+                    nominal=round(band.center_c, 2),
+                    lower_limit=round(band.low_c, 2),
+                    upper_limit=round(band.high_c, 2),
+                    in_tolerance=band.low_c <= r.max_c <= band.high_c,
+                ),
+                Measurement(
+                    characteristic=f"{asset}.trend",
+                    value=round(r.trend_c, 2),
+                    uncertainty=self.config.accuracy_c,
+                    unit="degC",
+                    upper_limit=limit,
+                    in_tolerance=limit is None or r.trend_c < limit,
+                ),
+            ]
+        if not measurements:
+            return None
+        return self._result(
+            observation, frame_id, Verdict.PASS, [], measurements[:MAX_MEASUREMENTS_PER_RESULT]
+        )
 
     def results(self, observation: ThermalObservation, frame_id: int) -> list[StageResult]:
         """One result per alarm raised and per recommendation made on this frame."""

@@ -51,6 +51,8 @@ PAGES: tuple[Page, ...] = (
     Page("/overview", "overview", "Overview", charts=True),
     Page("/defects", "defects", "Defect analysis", charts=True),
     Page("/spc", "spc", "Process control", charts=True),
+    Page("/labels", "labels", "Label checks"),
+    Page("/thermal", "thermal", "Thermal monitoring", charts=True),
     Page("/alerts", "alerts", "Live alerts"),
     Page("/record", "record", "Inspection record"),
     Page("/nodes", "nodes", "Node health"),

@@ -186,3 +186,42 @@ export function controlChart(canvas, labels, series, references, { unit = "" } =
     },
   });
 }
+
+/**
+ * A thermal asset over time: its hottest pixel against the learned band of each hour
+ * (drawn dashed, stepping where the hour's band changes) on the °C axis, and its trend
+ * (the smoothed rise over normal) with the trend limit on a second axis.
+ */
+export function bandChart(canvas, labels, points, { trendLimit = null } = {}) {
+  const line = (label, data, index, extra = {}) => ({
+    label,
+    data,
+    borderColor: colour(index),
+    backgroundColor: colour(index),
+    pointRadius: labels.length > 120 ? 0 : 2,
+    borderWidth: 2,
+    spanGaps: false,
+    tension: 0,
+    ...extra,
+  });
+  const datasets = [
+    line("Hottest pixel", points.map((p) => p.max_c), 0),
+    line("Band high", points.map((p) => p.band_high_c), 1, { borderDash: [6, 4], borderWidth: 1, pointRadius: 0, stepped: true }),
+    line("Band low", points.map((p) => p.band_low_c), 2, { borderDash: [6, 4], borderWidth: 1, pointRadius: 0, stepped: true }),
+    line("Trend (rise over normal)", points.map((p) => p.trend_c), 3, { yAxisID: "trend", borderWidth: 1 }),
+  ];
+  if (trendLimit !== null && trendLimit !== undefined) {
+    datasets.push(line("Trend limit", points.map(() => trendLimit), 4, { yAxisID: "trend", borderDash: [2, 3], borderWidth: 1, pointRadius: 0 }));
+  }
+  return draw(canvas, {
+    type: "line",
+    data: { labels, datasets },
+    options: {
+      scales: {
+        y: { title: { display: true, text: "°C" } },
+        trend: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "°C over normal" } },
+        x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 10 } },
+      },
+    },
+  });
+}

@@ -12,6 +12,8 @@ export const NAV = [
   { href: "/alerts", label: "Alerts", needs: "inspection_results.read" },
   { href: "/nodes", label: "Nodes", needs: "node_management.read" },
   { href: "/spc", label: "SPC", needs: "inspection_results.read" },
+  { href: "/labels", label: "Labels", needs: "inspection_results.read" },
+  { href: "/thermal", label: "Thermal", needs: "maintenance_data.read" },
   { href: "/models", label: "Models", needs: "model_configuration.read" },
   { href: "/audit", label: "Audit log", needs: "audit_log.read" },
   { href: "/users", label: "Users & roles", needs: "users_and_roles.read" },
