@@ -7,8 +7,11 @@ The label region is cut from the frame, then, cheapest first:
    check digit) is ``bad_checksum``; no symbol on a present label is ``unreadable``; a symbol
    rotated by 180° is ``upside_down``; a GS1 element string gives GTIN, lot, date, quantity;
 3. **text** — the printed lines are read (RapidOCR) for the fields the stage lists in
-   ``text_fields``; a line the classifier finds rotated by 180° is ``upside_down``; a field
-   not found gets a second look on the contrast-equalised region, then is ``unreadable``;
+   ``text_fields``, on the region with dead printhead lines bridged
+   (:mod:`~lineguard.edge.labels.restore`: always, whatever is read, so no retry can settle
+   on the expected value); a line the classifier finds rotated by 180° is ``upside_down``;
+   a field not found gets a second look on the contrast-equalised region, then is
+   ``unreadable``;
 4. **compare** — every field the expected label gives must have been read somewhere
    (``missing`` otherwise) and equal the expected value wherever it was read (``mismatch``).
 
@@ -31,6 +34,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.edge.labels.codes import CodeRead, CodeReader
 from lineguard.edge.labels.gs1 import Gs1Error, parse_element_string
 from lineguard.edge.labels.ocr import TextLine, TextReader
+from lineguard.edge.labels.restore import bridge_print_gaps
 
 __all__ = ["LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
 
@@ -83,11 +87,19 @@ def _grey(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return region if region.ndim == 2 else region.mean(axis=2)
 
 
-def _equalised(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The region with local contrast equalised (CLAHE), as BGR."""
-    grey = region if region.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_BGR2GRAY)
-    flat = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(grey.astype(np.uint8))
-    return cv2.cvtColor(flat, cv2.COLOR_GRAY2BGR)
+def _grey_u8(region: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if region.ndim == 2:
+        return np.ascontiguousarray(region, np.uint8)
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_BGR2GRAY), np.uint8)
+
+
+def _bgr(grey: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
+
+
+def _equalised(grey: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``grey`` with local contrast equalised (CLAHE), as BGR."""
+    return _bgr(cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(grey))
 
 
 class LabelVerifier:
@@ -201,7 +213,8 @@ class LabelVerifier:
         self, region: np.ndarray[Any, Any], failures: list[LabelFailure]
     ) -> dict[LabelField, str]:
         assert self._text is not None  # noqa: S101 - only called with a text reader
-        lines = self._text.read(region)
+        bridged = bridge_print_gaps(_grey_u8(region))
+        lines = self._text.read(_bgr(bridged))
         if not lines:
             failures.append(LabelFailure(Reason.UNREADABLE, "text", "no printed text could be read"))
             return {}
@@ -218,7 +231,7 @@ class LabelVerifier:
             # A second look, contrast-equalised, for the lines the first pass did not find (glare,
             # faint print). Only *finding* a field is retried: a value read and found different
             # is not read again until it agrees.
-            found |= self._find(self._text.read(_equalised(region)), missing)
+            found |= self._find(self._text.read(_equalised(bridged)), missing)
         for name in self.config.text_fields:
             if name not in found:
                 failures.append(

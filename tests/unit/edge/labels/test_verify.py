@@ -94,6 +94,106 @@ def test_a_wrong_field_fails_naming_it(
     assert _reasons(check) == {(Reason.MISMATCH, field)}, check.failures
 
 
+def _as_expected(content: LabelContent) -> ExpectedLabel:
+    return ExpectedLabel(
+        part_number=content.part_number,
+        gtin=content.gtin,
+        lot=content.lot,
+        date=content.date,
+        quantity=content.quantity,
+    )
+
+
+#: Acceptable labels of ``bench/bench_labels.py --seed 11`` (labels 97, 135, 185, 209) that the
+#: reader refused before dead printhead lines were bridged: a line through "28" read "26", one
+#: through "3538" read "3536", two hid the QTY line from the text detector, one cut the
+#: DataMatrix beyond its error correction. (content, code, degradation, noise seed) as drawn.
+CUT_BY_DEAD_LINES = [
+    (
+        LabelContent("9061-9636", "06184010595856", "P29923", dt.date(2027, 5, 28), 6),
+        "Code128",
+        Degradation(
+            0.039490020170431565,
+            0.7730812719322321,
+            63.869431366929604,
+            0.5543138244484928,
+            5,
+            0.2572362755888744,
+        ),
+        4125807089,
+    ),
+    (
+        LabelContent("1611-5087", "01099331132749", "G50299", dt.date(2026, 9, 6), 319),
+        "DataMatrix",
+        Degradation(
+            0.03492936534444503,
+            0.38862065166338283,
+            46.54808061034376,
+            0.5859025224623486,
+            5,
+            2.3552066026935536,
+        ),
+        3747146835,
+    ),
+    (
+        LabelContent("3538-6133", "09273701688612", "S63159", dt.date(2027, 9, 22), 18),
+        "DataMatrix",
+        Degradation(
+            0.0011434942292600913,
+            0.8681938083009829,
+            86.48897382890725,
+            0.6694317815831511,
+            5,
+            2.4829533800436936,
+        ),
+        3603915414,
+    ),
+    (
+        LabelContent("9845-1914", "07967958888520", "G88619", dt.date(2026, 3, 25), 43),
+        "Code128",
+        Degradation(
+            0.01926076783120832,
+            0.3948897635486813,
+            26.058133189022854,
+            0.5972636666266558,
+            4,
+            2.4780854583494714,
+        ),
+        295843265,
+    ),
+]
+
+
+def _cut(content: LabelContent, code: str, d: Degradation, seed: int) -> np.ndarray:
+    label = degrade(render_label(content, code=code), d, np.random.default_rng(seed))  # type: ignore[arg-type]
+    return place(label, frame_size=FRAME)
+
+
+@pytest.mark.parametrize(("content", "code", "d", "seed"), CUT_BY_DEAD_LINES)
+def test_labels_cut_by_dead_printhead_lines_are_read_with_the_lines_bridged(
+    verifier: LabelVerifier, content: LabelContent, code: str, d: Degradation, seed: int
+) -> None:
+    check = verifier.check(_cut(content, code, d, seed), _as_expected(content))
+    assert check.passed, check.failures
+    assert {"code.gtin", "text.quantity", "text.date", "text.part_number"} <= set(check.read)
+
+
+@pytest.mark.parametrize(
+    ("case", "field", "printed"),
+    [(0, "date", "2027-05-26"), (2, "part_number", "3536-6133")],
+)
+def test_a_wrong_digit_under_a_dead_printhead_line_is_still_a_mismatch(
+    verifier: LabelVerifier, case: int, field: str, printed: str
+) -> None:
+    """The digit a dead line makes of an 8 (a 6), printed for real, in the text only (the code
+    agrees with the order): bridging the line must not turn it back into what was expected."""
+    content, code, d, seed = CUT_BY_DEAD_LINES[case]
+    wrong = content.with_(text_override=((field, printed),))
+    check = verifier.check(_cut(wrong, code, d, seed), _as_expected(content))
+    assert (Reason.MISMATCH, field) in _reasons(check), check.failures
+    assert not check.passed
+
+
 def test_printed_text_that_contradicts_the_code_fails_on_that_field(verifier: LabelVerifier) -> None:
     check = _check(verifier, GOOD.with_(text_override=(("lot", "A12399"),)))
     assert _reasons(check) == {(Reason.MISMATCH, "lot")}
