@@ -12,7 +12,10 @@ A file that is not a radiometric frame (8-bit, colour, corrupt) is refused with 
 the camera shows ``failed`` with that reason and a ``stage_rejected`` alert goes to the
 outbox once per run of bad files; the next good frame puts it back to ``streaming`` (its
 state while learning and watching). Too few usable frames to learn from fails the camera
-for good (it cannot judge). Other cameras carry on.
+for good (it cannot judge). Other cameras carry on. Learned bands are saved on the node
+(``edge/thermal/bands_file.py``) and restored at the next start, so a restart does not
+relearn; a saved file that is corrupt or was learned for another config raises a
+``stage_rejected`` alert and the camera learns again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable
 
 from lineguard.config.edge import NodeConfig
 from lineguard.config.thermal import ThermalCameraConfig
-from lineguard.contracts.errors import InputError
+from lineguard.contracts.errors import InputError, LineGuardError
 from lineguard.contracts.events import AlertKind, AlertSeverity
 from lineguard.contracts.stages import StageResult
 from lineguard.contracts.types import SourceState
@@ -37,6 +40,7 @@ from lineguard.edge.thermal import (
     ThermalObservation,
     ThermalReporter,
 )
+from lineguard.edge.thermal.bands_file import bands_path, load_bands, save_bands
 from lineguard.edge.workers import Worker
 
 __all__ = ["ThermalWorker"]
@@ -75,9 +79,54 @@ class ThermalWorker(Worker):
         self._frame_id = 0
         self._live = False  # frames arrive as they are taken (not a replayed folder)
         self._last_reading_at: dt.datetime | None = None
+        self.bands_file = bands_path(node.data_dir, camera.camera_id)
 
     def setup(self) -> None:
         self.stats.state = SourceState.CONNECTING.value
+        self._restore_bands()
+
+    # -- learned bands across restarts (edge/thermal/bands_file.py) ---------------------------
+
+    def _restore_bands(self) -> None:
+        """Bands saved by an earlier run: monitoring starts at once. A file that is corrupt, or
+        was learned for another config, is set aside with an alert, and the camera learns again."""
+        path, monitor = self.bands_file, self.camera.monitor
+        if not path.exists():
+            return
+        try:
+            bands, learned_at = load_bands(path, camera_id=self.camera.camera_id, config=monitor)
+            self.monitor.restore_bands(bands)
+        except LineGuardError as exc:
+            rejected = path.with_name(path.name + ".rejected")
+            try:
+                path.replace(rejected)  # kept for a look, never read again
+            except OSError:
+                rejected = path  # overwritten once the camera has learned again
+            message = f"learned bands not used, learning again: {exc.message} (kept as {rejected.name})"
+            log.error("thermal camera %s: %s", self.camera.camera_id, message)  # noqa: TRY400
+            self.alert(AlertKind.STAGE_REJECTED, AlertSeverity.WARNING, message)
+            return
+        self.learned = True
+        log.info(
+            "thermal camera %s: normal bands learned at %s restored from %s",
+            self.camera.camera_id,
+            learned_at.isoformat(),
+            path,
+        )
+
+    def _save_bands(self, learned_at: dt.datetime) -> None:
+        try:
+            save_bands(
+                self.bands_file,
+                camera_id=self.camera.camera_id,
+                config=self.camera.monitor,
+                bands=self.monitor.export_bands(),
+                now=learned_at,
+            )
+        except OSError as exc:  # monitoring goes on; only a restart would learn again
+            message = f"learned bands could not be saved ({exc}): a restart will learn them again"
+            log.error("thermal camera %s: %s", self.camera.camera_id, message)  # noqa: TRY400
+            self.alert(AlertKind.STAGE_REJECTED, AlertSeverity.WARNING, message)
 
     def step(self) -> None:
         if self.dead:
@@ -120,6 +169,7 @@ class ThermalWorker(Worker):
                 return
             self.learned = True
             log.info("thermal camera %s: normal bands learned from %d frames", self.camera.camera_id, used)
+            self._save_bands(frame.captured_at)
         observation = self.monitor.observe(frame)
         self._put(self.reporter.results(observation, self._frame_id))
         self._put_reading(observation)

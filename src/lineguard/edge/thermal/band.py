@@ -76,6 +76,31 @@ class NormalBand:
     def learned(self) -> bool:
         return None in self._bands
 
+    def export(self) -> dict[str, list[float]]:
+        """The learned bands as plain numbers: ``"all"`` or the hour → [centre, low, high, samples]."""
+        return {
+            "all" if hour is None else str(hour): [b.center_c, b.low_c, b.high_c, float(b.samples)]
+            for hour, b in sorted(self._bands.items(), key=lambda item: -1 if item[0] is None else item[0])
+        }
+
+    def restore(self, saved: dict[str, list[float]], *, asset: str) -> None:
+        """Take bands :meth:`export` gave (read back from disk); InputError naming what is wrong."""
+        bands: dict[int | None, Band] = {}
+        for key, values in saved.items():
+            hour = None if key == "all" else int(key) if key.isdigit() and int(key) < 24 else -1
+            ok = hour != -1 and len(values) == 4 and all(isinstance(v, (int, float)) for v in values)
+            if not ok or not np.all(np.isfinite(values)) or not values[1] <= values[0] <= values[2]:
+                msg = f"asset {asset}: band {key!r} is not a valid band: {values!r}"
+                raise InputError(msg)
+            bands[hour] = Band(float(values[0]), float(values[1]), float(values[2]), int(values[3]))
+        if None not in bands:
+            msg = f"asset {asset}: no all-hours band among the saved bands"
+            raise InputError(msg)
+        if not self.by_hour and len(bands) > 1:
+            msg = f"asset {asset}: bands per hour saved, but band_by is none"
+            raise InputError(msg)
+        self._bands = bands
+
     def at(self, when: dt.datetime) -> Band:
         """The band that applies at ``when``."""
         if not self.learned:

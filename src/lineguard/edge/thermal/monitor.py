@@ -228,6 +228,24 @@ class ThermalMonitor:
         self._last_frame = None
         return used
 
+    @property
+    def learned(self) -> bool:
+        return all(asset.band.learned for asset in self._assets.values())
+
+    def export_bands(self) -> dict[str, dict[str, list[float]]]:
+        """Every asset's learned bands (:meth:`NormalBand.export`), to keep across a restart."""
+        return {name: asset.band.export() for name, asset in self._assets.items()}
+
+    def restore_bands(self, saved: dict[str, dict[str, list[float]]]) -> None:
+        """Bands :meth:`export_bands` gave, for exactly this camera's assets (InputError otherwise)."""
+        if set(saved) != set(self._assets):
+            msg = (
+                f"the saved bands are for assets {sorted(saved)}, this camera watches {sorted(self._assets)}"
+            )
+            raise InputError(msg)
+        for name, asset in self._assets.items():
+            asset.band.restore(saved[name], asset=name)
+
     def check_silence(self, now: dt.datetime) -> ThermalAlarm | None:
         """A dropout alarm when no valid frame came for ``dropout_after_s`` (call it on a timer)."""
         if self._last_valid is None or self._dropout.active:
