@@ -226,7 +226,93 @@ def seed_plant(seed: int = 16, *, scale: int = 1) -> SeedPlant:
                 occurred_at=datetime(2026, 10, 15, tzinfo=UTC),
             )
         )
+    _erp_types(plant, random.Random(seed + 1))
     return plant
+
+
+PAYMENT_TERMS = ("Net 30", "Net 45", "Net 60")
+
+
+def _erp_types(plant: SeedPlant, rng: random.Random) -> None:
+    """Records of the ERP connector's other types (docs/plant-data.md#what-becomes-what), not
+    scaled: order lines of the first sales orders, supplier terms, product costs and derived
+    scrap costs (finance, whole site — the strictest label of their sources)."""
+    add = plant.records.append
+    orders = [r for r in plant.records if r.record_type == "sales_order"][:12]
+    for order in orders:
+        for n in (1, 2):
+            quantity, price = rng.randint(5, 120), rng.choice((9.5, 14.0, 27.25))
+            add(
+                PlantRecordIn(
+                    category="customer_orders",
+                    source="erp",
+                    source_key=f"{order.source_key}/{n}",
+                    record_type="sales_order_line",
+                    lines=order.lines,
+                    occurred_at=order.occurred_at,
+                    fields={
+                        "order": order.fields["order"],
+                        "customer": order.fields["customer"],
+                        "part": rng.choice(PARTS),
+                        "quantity": quantity,
+                        "unit_price": price,
+                        "amount": round(quantity * price, 2),
+                    },
+                )
+            )
+    for i, supplier in enumerate(SUPPLIERS):
+        for part in PARTS[:2]:
+            add(
+                PlantRecordIn(
+                    category="vendor_terms",
+                    source="erp",
+                    source_key=f"TERMS-{supplier[:3].upper()}-{part}",
+                    record_type="supplier_terms",
+                    fields={
+                        "supplier": supplier,
+                        "part": part,
+                        "lead_time_days": 7 + 3 * i,
+                        "payment_term": PAYMENT_TERMS[i],
+                    },
+                )
+            )
+    for i, part in enumerate(PARTS):
+        add(
+            PlantRecordIn(
+                category="finance_pricing",
+                source="erp",
+                source_key=f"PC-{9001 + i}",
+                record_type="product_cost",
+                fields={
+                    "part": part,
+                    "cost_price": round(4.5 + i, 2),
+                    "list_price": round(11.0 + 2.5 * i, 2),
+                },
+            )
+        )
+    failed = [
+        r for r in plant.records if r.record_type == "quality_inspection" and r.fields["result"] == "fail"
+    ]
+    for n, inspection in enumerate(failed[:12]):
+        part = str(inspection.fields["part"])
+        unit_cost = round(4.5 + PARTS.index(part), 2)
+        quantity = rng.randint(20, 300)
+        add(
+            PlantRecordIn(
+                category="finance_pricing",
+                source="erp",
+                source_key=f"SC-{9101 + n}",
+                record_type="scrap_cost",
+                occurred_at=inspection.occurred_at,
+                fields={
+                    "inspection": inspection.source_key,
+                    "part": part,
+                    "quantity": quantity,
+                    "unit_cost": unit_cost,
+                    "amount": round(quantity * unit_cost, 2),
+                },
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -303,6 +389,48 @@ def canaries() -> list[Canary]:
                     f"{doc_number:.2f}",
                 )
             )
+    return out + _erp_canaries(n)
+
+
+#: Canaries of the ERP connector's other record types, on the site and on each line too.
+_ERP_CANARY_TYPES = (
+    ("customer_orders", "sales_order_line", "customer"),
+    ("vendor_terms", "supplier_terms", "supplier"),
+    ("finance_pricing", "product_cost", "product"),
+    ("finance_pricing", "scrap_cost", "inspection"),
+)
+
+
+def _erp_canaries(first: int) -> list[Canary]:
+    out = []
+    n = first
+    for category, record_type, name_field in _ERP_CANARY_TYPES:
+        for lines in (None, *((line,) for line in LINES)):
+            n += 1
+            token = f"Qzx{n:02d}canary"
+            number = 9_100_000 + n * 7_919 + 0.37
+            where = "site" if lines is None else lines[0]
+            fields: dict[str, str | float | int | None] = {
+                name_field: f"{token} Holdings",
+                "part": f"{token}-part",
+                "order": f"{token}-order",
+                "payment_term": f"{token} terms",
+                "quantity": int(number),
+                "amount": number,
+                "unit_price": number,
+                "list_price": number,
+                "cost_price": number,
+            }
+            record = PlantRecordIn(
+                category=category,
+                source="canary",
+                source_key=f"c-{record_type}-{where}",
+                record_type=record_type,
+                lines=lines,
+                occurred_at=datetime(2026, 11, 10, tzinfo=UTC),
+                fields=fields,
+            )
+            out.append(Canary(record, token, f"{number:.2f}"))
     return out
 
 

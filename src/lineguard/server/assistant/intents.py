@@ -1,8 +1,9 @@
 """From a question to a plan: what to compute, over which kind of record, filtered how.
 
 The built-in answerer understands plant questions by rules, not by a language model:
-a **topic** (which records: sales orders, production orders, inspections, work orders,
-supplier prices, stock, unit costs — each bound to one category), an **operation**
+a **topic** (which records: sales orders and their lines, production orders,
+inspections, work orders, supplier prices and terms, stock, unit and product costs,
+scrap costs — each bound to one category), an **operation**
 (count, sum, average, top-N, trend by month, comparison by line, lookup of a named
 thing, a recommendation, or a word search over documents), a **measure** (the
 record's quantity or amount) and **filters** (lines, a month or year, named things).
@@ -84,17 +85,40 @@ TOPICS: dict[str, Topic] = {
         Topic(
             "unit_cost", Category.FINANCE_PRICING, "unit costs", "units costed", "unit cost", "cost centre"
         ),
+        # Record types of the ERP connector (docs/plant-data.md#what-becomes-what).
+        Topic(
+            "sales_order_line",
+            Category.CUSTOMER_ORDERS,
+            "order lines",
+            "units ordered",
+            "line value",
+            "customer",
+        ),
+        Topic(
+            "supplier_terms",
+            Category.VENDOR_TERMS,
+            "supplier terms",
+            "terms",
+            None,
+            "supplier",
+        ),
+        Topic("product_cost", Category.FINANCE_PRICING, "product costs", "products", None, "party"),
+        # Derived: failed inspection × production quantity × cost price — finance, whole site.
+        Topic(
+            "scrap_cost", Category.FINANCE_PRICING, "scrap costs", "units scrapped", "scrap cost", "supplier"
+        ),
     )
 }
 
 # (pattern, topic): the first that matches decides; more specific phrases first.
 _TOPIC_WORDS: tuple[tuple[str, str], ...] = (
-    (
-        r"purchase price|supplier price|vendor price|purchase|payment terms|procure|cheap|expensive",
-        "purchase_price",
-    ),
+    (r"scrap costs?|cost of (the )?scrap|scrapped value|cost of (the )?rejects", "scrap_cost"),
+    (r"payment terms?|lead times?|supplier terms|delivery terms|supplier codes?", "supplier_terms"),
+    (r"purchase price|supplier price|vendor price|purchase|procure|cheap|expensive", "purchase_price"),
     (r"stock|inventory|warehouse", "stock_valuation"),
-    (r"unit cost|standard cost|cost price|costing|scrap cost|margin", "unit_cost"),
+    (r"list price|cost price|product costs?|selling price", "product_cost"),
+    (r"unit cost|standard cost|costing|margin", "unit_cost"),
+    (r"order lines?|lines? (of|on|in) (the )?(sales )?orders?|line items?", "sales_order_line"),
     (r"sales order|customer order|customer|revenue|sales|sold|order value|backlog", "sales_order"),
     (r"work order|downtime|maintenance|repair|breakdown|machine|asset|technician", "work_order"),
     (r"inspection|defect|reject|scrap|quality|lot\b|lots\b|nonconform|failed|fail\b", "quality_inspection"),
@@ -122,7 +146,7 @@ _RECOMMEND = re.compile(
     r"\b(hold|quarantine|block)\b.*\blots?\b|\blots?\b.*\b(on hold|hold|quarantine)\b"
 )
 _LINE = re.compile(
-    r"\blines?\s*[-#]?\s*([0-9]{1,3}|[a-z])((?:\s*(?:,|and|&|vs\.?|versus|or)\s*(?:line\s*[-#]?\s*)?(?:[0-9]{1,3}))*)"
+    r"\blines?\s*[-#]?\s*([0-9]{1,3}|(?<=[\s#-])[a-z]\b)((?:\s*(?:,|and|&|vs\.?|versus|or)\s*(?:line\s*[-#]?\s*)?(?:[0-9]{1,3}))*)"
 )
 _MORE_LINES = re.compile(r"[0-9]{1,3}")
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}

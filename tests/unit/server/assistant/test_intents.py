@@ -24,6 +24,18 @@ from lineguard.server.assistant import parse
         ("What is the unit price of P-200 from Borealis Castings?", "lookup", "purchase_price", "amount"),
         ("Raise a work order for Press 4", "recommend", "work_order", "count"),
         ("Should we hold lot LOT-3004?", "recommend", "quality_inspection", "count"),
+        # the ERP connector's other record types
+        ("What is the scrap cost of P-200?", "sum", "scrap_cost", "amount"),
+        ("Which part has the highest scrap cost?", "top", "scrap_cost", "amount"),
+        ("Monthly trend of scrap cost", "trend", "scrap_cost", "amount"),
+        ("What are the payment terms of Borealis Castings?", "lookup", "supplier_terms", "count"),
+        ("What is the lead time of P-100 from Kestrel Steel?", "lookup", "supplier_terms", "count"),
+        ("What is the list price of P-300?", "lookup", "product_cost", "count"),
+        ("What is the cost price of P-300?", "lookup", "product_cost", "count"),
+        ("Show the lines of order SO-1001", "lookup", "sales_order_line", "count"),
+        ("What is the total value of order lines?", "sum", "sales_order_line", "amount"),
+        ("How many order lines are there?", "count", "sales_order_line", "count"),
+        ("What is the unit cost of P-100?", "sum", "unit_cost", "amount"),
     ],
 )
 def test_plans(question: str, operation: str, record_type: str, measure: str) -> None:
@@ -45,3 +57,10 @@ def test_lines_periods_and_names() -> None:
     assert parse("Total downtime for Press 4 and SO-1001").names == ("press", "so-1001")
     assert parse("How do I set the die height?").topic is None
     assert parse("how do i set the die height").names == ()
+
+
+def test_lines_of_an_order_are_not_a_line_named_o() -> None:
+    assert parse("Show the lines of order SO-1001").lines is None
+    assert parse("Show line items on order SO-1001").lines is None
+    assert parse("Units produced on line a").lines == frozenset({"line-a"})
+    assert parse("Compare lines 1 and 2").lines == frozenset({"line-1", "line-2"})
