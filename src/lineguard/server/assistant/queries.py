@@ -16,19 +16,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from lineguard.server.assistant.intents import Dimension, Plan, Topic
 from lineguard.server.assistant.scope import EffectiveScope
 from lineguard.server.assistant.totals import rollup_groups, rollup_total, rollup_where
 from lineguard.server.context import Sealer
 from lineguard.server.plantdata import (
+    ROLLUP_DIMENSIONS,
     IndexKey,
     PlantRecordLineRow,
     PlantRecordRow,
+    PlantRollupRow,
     PlantTermRow,
     RecordBody,
+    labels_condition,
     open_records,
     tokens,
 )
@@ -99,28 +114,42 @@ def match_entities(session: Session, scope: EffectiveScope, key: IndexKey, plan:
     If the question names something (:attr:`Plan.names`) that no permitted record names,
     the result holds the empty dimension ``"unknown"``: the question is about a thing
     outside the scope (or nowhere), and the answer is "nothing found" — the same either way.
+
+    Parts, parties and assets are looked up in the rollup cells (a part names a quarter of
+    a million records at scale; its cells are a few hundred), read through the same
+    condition as the records; orders and lots, which name a record or two, in the records.
+    Named things are those of structured records (documents are found by word search).
     """
     spans = [s for s in plan.spans if not set(s.split()) <= _GENERIC]
     found: Matches = {}
     covered: set[str] = set()
     wanted = {dim: {key.dimension(dim, s): s for s in spans} for dim in _DIMENSION_COLUMNS}
+    cells = labels_condition(PlantRollupRow, scope.categories, line_filter=scope.line_filter)
     for dim, column in _DIMENSION_COLUMNS.items() if spans else ():
-        # Two steps, both inside this function: which hashes exist at all (the dimension's
-        # index alone), then which of those a permitted record carries. Only the second
-        # result is used; the first just spares the scoped query when nothing matches.
-        known = session.scalars(
-            select(column).where(column.in_(sorted(wanted[dim]))).distinct().limit(50)
-        ).all()
-        if not known:
-            continue
-        for value in session.scalars(
-            select(column).where(column.in_(sorted(str(k) for k in known)), scope.condition()).distinct()
-        ):
+        hashes = sorted(wanted[dim])
+        if dim in ROLLUP_DIMENSIONS and cells is not None:
+            present = session.scalars(
+                select(PlantRollupRow.dim_h)
+                .where(PlantRollupRow.dim == dim, PlantRollupRow.dim_h.in_(hashes), cells)
+                .distinct()
+            ).all()
+        else:
+            present = _present(session, column, hashes, scope.condition(), PlantRecordRow.kind == "record")
+        for value in present:
             found.setdefault(dim, set()).add(str(value))
             covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", wanted[dim][str(value)]))
     if any(name not in covered for name in plan.names):
         found["unknown"] = set()
     return found
+
+
+def _present(
+    session: Session, column: Any, hashes: Sequence[str], *conditions: ColumnElement[bool]
+) -> list[str]:
+    """The hashes some record meeting ``conditions`` carries: one probe per hash, each
+    stopping at its first row (a ``DISTINCT`` would read every record of a common value)."""
+    probes = [select(literal(h, String)).where(exists().where(column == h, *conditions)) for h in hashes]
+    return [str(v) for v in session.scalars(union_all(*probes))] if probes else []
 
 
 @dataclass(frozen=True)
@@ -306,22 +335,43 @@ def lookup(
 
 
 def search(session: Session, scope: EffectiveScope, key: IndexKey, question: str, *, limit: int) -> list[str]:
-    """Permitted records ranked by how many distinct words of the question they contain."""
+    """Permitted records ranked by how many distinct words of the question they contain.
+
+    With three words or more a record must hold two of them, so it holds at least one of
+    the ``k - 1`` rarest (pigeonhole): only records holding one of those are ranked — a
+    word that a third of the plant's records carry (a supplier's name) is not read
+    through unless it can decide the answer. The ranking and result are the same.
+    """
     words = [w for w in tokens(question) if w not in _GENERIC and not re.fullmatch(r"line-?\d+", w)]
     if not words:
         return []
     hashes = sorted({key.term(w) for w in words})
+    need = 1 if len(hashes) <= 2 else 2
+    where = [PlantTermRow.term_h.in_(hashes), scope.condition()]
+    if need > 1:
+        rarest = sorted(hashes, key=lambda h: (_postings(session, h), h))[: len(hashes) - need + 1]
+        holder = aliased(PlantTermRow)
+        where.append(PlantTermRow.record_id.in_(select(holder.record_id).where(holder.term_h.in_(rarest))))
     hits = func.count().label("hits")
     rows = session.execute(
         select(PlantTermRow.record_id, hits)
         .join(PlantRecordRow, PlantRecordRow.record_id == PlantTermRow.record_id)
-        .where(PlantTermRow.term_h.in_(hashes), scope.condition())
+        .where(*where)
         .group_by(PlantTermRow.record_id, PlantRecordRow.source_key, PlantRecordRow.kind)
+        .having(func.count() >= need)
         .order_by(hits.desc(), PlantRecordRow.kind, PlantRecordRow.source_key)
         .limit(limit)
     ).all()
-    need = 1 if len(hashes) <= 2 else 2
-    return [str(r[0]) for r in rows if int(r[1]) >= need]
+    return [str(r[0]) for r in rows]
+
+
+#: Postings counted per word up to this many: enough to tell rare words from common ones.
+_POSTINGS_CAP = 5_000
+
+
+def _postings(session: Session, term_h: str) -> int:
+    capped = select(PlantTermRow.record_id).where(PlantTermRow.term_h == term_h).limit(_POSTINGS_CAP)
+    return int(session.scalar(select(func.count()).select_from(capped.subquery())) or 0)
 
 
 def month_label(key: str) -> str:
