@@ -58,7 +58,8 @@ def extract(data: Path, cache_dir: Path, threads: int) -> dict[str, np.ndarray]:
     """Scores and main-region vectors of held-out goods and every test image (cached)."""
     ds = scan_dataset(data, require_test=True)
     key = dataset_digest(data, [*ds.train_good, *(i.path for i in ds.test)])[:16]
-    cache = cache_dir / f"defect_classes_{key}.npz"
+    # "relmap": region vectors cut relative to the map (vision.regions), not above the threshold.
+    cache = cache_dir / f"defect_classes_relmap_{key}.npz"
     if cache.is_file():
         print(f"features: cached {cache}")
         with np.load(cache) as z:
@@ -79,7 +80,7 @@ def extract(data: Path, cache_dir: Path, threads: int) -> dict[str, np.ndarray]:
         for i in range(0, len(paths), 16):
             batch = load_inputs(paths[i : i + 16], 256)
             scores.append(fitted.score(batch)[0])
-            vecs.append(labelled_vectors(fitted.detector, batch, threshold))
+            vecs.append(labelled_vectors(fitted.detector, batch, fitted.region_level))
         return np.concatenate(scores), np.concatenate(vecs)
 
     hold_scores, hold_vecs = run(list(hold_paths))

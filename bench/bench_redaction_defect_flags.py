@@ -72,7 +72,7 @@ def main() -> None:
         scores = runner.infer(image[roi.y : roi.y + roi.height, roi.x : roi.x + roi.width])
         if classify(scores.anomaly_score, runner.threshold, 0.0) is Verdict.PASS:
             continue
-        boxes = [r.bbox for r in defect_regions(scores, runner.threshold, roi)]
+        boxes = [r.bbox for r in defect_regions(scores, roi)]
         crop = cut(image, stored_region(image.shape, roi, CameraEvidenceConfig()), boxes)
         if not crop.defects:
             continue

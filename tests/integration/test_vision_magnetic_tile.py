@@ -121,7 +121,9 @@ def test_regions_land_on_the_defects(package: Path, tile_slice: Path) -> None:
         image = read_image(item.path)
         h, w = image.shape[:2]
         scores = runner.infer(image)
-        regions = regions_from_map(scores.anomaly_map, threshold=runner.threshold, out_width=w, out_height=h)
+        regions = regions_from_map(
+            scores.anomaly_map, pixel_threshold=scores.region_threshold, out_width=w, out_height=h
+        )
         if not regions:
             continue
         flagged += 1

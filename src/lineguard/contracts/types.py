@@ -50,6 +50,9 @@ class Scores:
     #: Names the defect class of one region, given its mask at the map's resolution; set by
     #: runners of packages with named defect classes, None otherwise (regions stay "anomaly").
     region_classifier: Callable[[npt.NDArray[np.bool_]], str] | None = None
+    #: How far above the map's own median a region must rise: the package's calibrated
+    #: region level (``metadata.regions``); 0 = the peak fraction alone outlines regions.
+    region_threshold: float = 0.0
 
 
 @runtime_checkable

@@ -4,7 +4,7 @@ A plant usually has a few labelled examples of some defect types (``train/<defec
 folders). The detector already computes, at every cell of its stride-8 grid, how the
 local features deviate from the good parts seen at that position; the graph exports
 that deviation as a third output, ``region_features`` [N, C, h, w]. A region (a
-connected area of the anomaly map above the threshold) is described by the
+connected area of the anomaly map standing out from it, see ``regions``) is described by the
 coverage-weighted mean of those deviations over the cells it covers, scaled to unit
 length (:func:`region_vector`), so the size and strength of a defect matter less than
 its kind.
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lineguard.contracts.errors import InputError, ModelError
 from lineguard.contracts.fields import DefectClass
+from lineguard.vision.regions import class_mask
 
 __all__ = [
     "ANOMALY_CLASS",
@@ -144,20 +145,13 @@ def region_vector(
     return out
 
 
-def main_region_mask(anomaly_map: npt.NDArray[np.floating], threshold: float) -> npt.NDArray[np.bool_]:
-    """The region of a labelled defect image that its class is learnt from.
-
-    The connected area above ``threshold`` holding the map's peak (the region the edge
-    node lists first); for an image that scores below the threshold (a defect the
-    detector misses), the area above the map's 99th percentile around the peak instead.
-    """
-    amap = np.asarray(anomaly_map, dtype=np.float32)
-    level = min(float(threshold), float(np.quantile(amap, 0.99)))
-    above = (amap >= level).astype(np.uint8)
-    _, labels = cv2.connectedComponents(above, connectivity=8)
-    peak = np.unravel_index(int(np.argmax(amap)), amap.shape)
-    out: npt.NDArray[np.bool_] = labels == labels[peak]
-    return out
+def main_region_mask(
+    anomaly_map: npt.NDArray[np.floating], pixel_threshold: float = 0.0
+) -> npt.NDArray[np.bool_]:
+    """The region of a labelled defect image that its class is learnt from: the class
+    mask of the map's main region (:func:`~lineguard.vision.regions.class_mask`), which
+    is what the edge node reads a region's class from."""
+    return class_mask(anomaly_map, pixel_threshold=pixel_threshold)
 
 
 class DefectClassifier:

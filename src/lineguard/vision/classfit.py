@@ -110,16 +110,17 @@ def fit_classes(vectors: np.ndarray, labels: Sequence[str]) -> DefectClassesSpec
     return base.model_copy(update={"cutoff": cutoff, "cutoff_method": how})
 
 
-def labelled_vectors(detector: Detector, batch: np.ndarray, threshold: float) -> np.ndarray:
+def labelled_vectors(detector: Detector, batch: np.ndarray, pixel_threshold: float) -> np.ndarray:
     """Region vectors [N, C] of labelled defect images (prepared input [N, 3, H, W]):
-    each image's main region (:func:`~lineguard.vision.classes.main_region_mask`)."""
+    each image's main region (:func:`~lineguard.vision.classes.main_region_mask`), cut
+    with the package's region level ``pixel_threshold`` as the edge cuts regions."""
     with torch.no_grad():
         _, maps, feats = Detector(detector.backbone, detector.head, region_features=True)(
             torch.from_numpy(batch)
         )
     return np.stack(
         [
-            region_vector(f, main_region_mask(m, threshold))
+            region_vector(f, main_region_mask(m, pixel_threshold))
             for m, f in zip(maps.numpy(), feats.numpy(), strict=True)
         ]
     )

@@ -67,6 +67,8 @@ class EvalReport:
     providers: list[str]
     threads: int | None
     roc: tuple[list[float], list[float]] = field(default=([], []))
+    #: The package's region level (``metadata.regions.pixel_threshold``), for drawing regions.
+    region_threshold: float = 0.0
     results: list[ImageResult] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,5 +171,6 @@ def evaluate_package(
         providers=runner.providers,
         threads=threads,
         roc=(fpr.tolist(), tpr.tolist()),
+        region_threshold=runner.metadata.regions.pixel_threshold,
         results=results if keep_results else [],
     )

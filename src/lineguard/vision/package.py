@@ -36,6 +36,7 @@ __all__ = [
     "ModelMetadata",
     "ModelPackage",
     "OutputSpec",
+    "RegionSpec",
     "ScoreNormalisation",
     "ThresholdSpec",
     "TrainingDataSpec",
@@ -141,6 +142,22 @@ class ThresholdSpec(_Strict):
     note: str = Field(default="", max_length=1000)
 
 
+class RegionSpec(_Strict):
+    """How the edge cuts defect regions out of the anomaly map (see ``vision.regions``: a
+    region rises above the map's median by more than half the peak's rise and by more than
+    ``pixel_threshold``)."""
+
+    pixel_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "Rise above the map's own median that a good part's map stays under; a region must "
+            "rise higher. 0 (packages trained before it existed): the peak fraction alone."
+        ),
+    )
+    validation_good_count: int = Field(default=0, ge=0, description="Good maps the level came from.")
+
+
 class TrainingDataSpec(_Strict):
     sha256: Sha256Hex = Field(description="Digest over the sorted (relative name, file sha256) list.")
     image_count: int = Field(ge=0)
@@ -176,6 +193,9 @@ class ModelMetadata(_Strict):
     threshold: ThresholdSpec
     score_normalisation: ScoreNormalisation = ScoreNormalisation()
     class_names: list[str] = Field(default_factory=lambda: ["anomaly"], min_length=1, max_length=256)
+    regions: RegionSpec = Field(
+        default_factory=RegionSpec, description="How defect regions are cut from the anomaly map."
+    )
     defect_classes: DefectClassesSpec | None = Field(
         default=None,
         description="Named defect classes (prototypes, metric, unknown cut-off); None = 'anomaly'.",

@@ -49,14 +49,16 @@ def roc_svg(fpr: list[float], tpr: list[float], *, size: int = 320) -> str:
     )
 
 
-def _heatmap_png(result: ImageResult, threshold: float, lo: float, hi: float) -> str:
+def _heatmap_png(result: ImageResult, region_threshold: float, lo: float, hi: float) -> str:
     h, w = result.anomaly_map.shape
     image = cv2.resize(read_image(result.path), (w, h), interpolation=cv2.INTER_AREA)
     hi = max(hi, float(result.anomaly_map.max()))  # far-off parts: still show where the peak is
     scaled = np.clip((result.anomaly_map - lo) / max(hi - lo, 1e-6), 0, 1)
     colour = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
     blend = cv2.addWeighted(image, 0.55, colour, 0.45, 0)
-    for region in regions_from_map(result.anomaly_map, threshold=threshold, out_width=w, out_height=h):
+    for region in regions_from_map(
+        result.anomaly_map, pixel_threshold=region_threshold, out_width=w, out_height=h
+    ):
         b = region.bbox
         cv2.rectangle(blend, (b.x, b.y), (b.x + b.width - 1, b.y + b.height - 1), (255, 255, 255), 1)
     if result.mask is not None and result.mask.any():
@@ -98,7 +100,7 @@ def write_report(report: EvalReport, path: Path | str, *, examples_per_group: in
     )
     figures = "".join(
         f'<figure><img alt="{html.escape(kind)}" src="data:image/png;base64,'
-        f'{_heatmap_png(r, report.threshold, lo, hi)}"><figcaption>{html.escape(kind)}: '
+        f'{_heatmap_png(r, report.region_threshold, lo, hi)}"><figcaption>{html.escape(kind)}: '
         f"{html.escape(r.path.name)} ({html.escape(r.label)}), score {r.score:.3f}</figcaption></figure>"
         for kind, r in _examples(report, examples_per_group)
     )

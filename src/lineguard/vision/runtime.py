@@ -175,12 +175,13 @@ class OnnxModelRunner:
         return self._classes
 
     def run_scores(self, tensor: npt.NDArray[np.float32]) -> list[Scores]:
-        """Run prepared input (Nx3xHxW) → one :class:`Scores` per image, with its region
-        classifier when the package carries defect classes."""
+        """Run prepared input (Nx3xHxW) → one :class:`Scores` per image, with the package's
+        region level, and its region classifier when the package carries defect classes."""
+        level = self._metadata.regions.pixel_threshold
         if self._classes is None:
             scores, maps = self.run_tensor(tensor)
             return [
-                Scores(anomaly_score=float(s), anomaly_map=np.ascontiguousarray(m))
+                Scores(anomaly_score=float(s), anomaly_map=np.ascontiguousarray(m), region_threshold=level)
                 for s, m in zip(scores, maps, strict=True)
             ]
         scores, maps, feats = self._run(tensor, with_features=True)
@@ -190,6 +191,7 @@ class OnnxModelRunner:
                 anomaly_score=float(scores[i]),
                 anomaly_map=np.ascontiguousarray(maps[i]),
                 region_classifier=partial(_classify_region, classes, feats[i]),
+                region_threshold=level,
             )
             for i in range(scores.shape[0])
         ]

@@ -4,7 +4,8 @@
 defects that become named defect classes, see ``classes``) → split off held-out good images
 (deterministically, by a hash of each file name; ``DIR/validation`` is used instead
 when it exists) → backbone features → fit the local and global Gaussians on the rest
-→ standardise both branches and calibrate the threshold on the held-out images → export
+→ standardise both branches and calibrate the threshold (and the level a region must
+rise to, see ``regions``) on the held-out images → export
 one ONNX graph → check ONNX against torch on every held-out image → write the package.
 
 Everything is closed-form (means, shrunk covariances, an SVD): no epochs, no random
@@ -41,12 +42,14 @@ from lineguard.vision.package import (
     ModelMetadata,
     ModelPackage,
     OutputSpec,
+    RegionSpec,
     ScoreNormalisation,
     TrainingDataSpec,
     save_package,
     sha256_hex,
 )
 from lineguard.vision.preprocess import ColourOrder, prepare_input, read_image
+from lineguard.vision.regions import good_rise_level
 from lineguard.vision.scoring import Detector, GaussianStats, LocalGlobalHead, LowRankGaussian
 
 __all__ = [
@@ -131,6 +134,8 @@ class FittedDetector:
     fit_paths: list[Path]
     holdout_paths: list[Path]
     holdout_scores: np.ndarray
+    #: Rise above its own median that a held-out good map stays under (``regions.good_rise_level``).
+    region_level: float
     local_norm: tuple[float, float]
     global_norm: tuple[float, float]
     seconds: dict[str, float] = field(default_factory=dict)
@@ -276,7 +281,8 @@ def fit_detector(
     global_norm = _standardiser(gdist.numpy())
     head.set_normalisation(local_norm, global_norm)
     with torch.no_grad():
-        holdout_scores, _ = head.combine(local_map, gdist)
+        holdout_scores, holdout_maps = head.combine(local_map, gdist)
+    region_level = good_rise_level(holdout_maps.numpy())
     timings["fit_s"] = time.perf_counter() - t1
     timings["fit_cpu_s"] = time.process_time() - c1
     detector = Detector(backbone, head).eval()
@@ -286,6 +292,7 @@ def fit_detector(
         fit_paths=list(fit_paths),
         holdout_paths=list(holdout_paths),
         holdout_scores=holdout_scores.numpy(),
+        region_level=region_level,
         local_norm=local_norm,
         global_norm=global_norm,
         seconds=timings,
@@ -330,7 +337,7 @@ def _class_names(dataset: Dataset, config: TrainConfig) -> list[str]:
     return [class_name_of_folder(i.label) for i in dataset.train_defects]
 
 
-def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> DefectClassesSpec | None:
+def _fit_classes(fitted: FittedDetector, dataset: Dataset) -> DefectClassesSpec | None:
     """Named defect classes from ``train/<defect>`` (None when there are no such folders)."""
     if not dataset.train_defects:
         return None
@@ -339,7 +346,7 @@ def _fit_classes(fitted: FittedDetector, dataset: Dataset, threshold: float) -> 
     size = fitted.config.image_size
     vectors = np.concatenate(
         [
-            labelled_vectors(fitted.detector, load_inputs(paths[i : i + 16], size), threshold)
+            labelled_vectors(fitted.detector, load_inputs(paths[i : i + 16], size), fitted.region_level)
             for i in range(0, len(paths), 16)
         ]
     )
@@ -409,7 +416,7 @@ def train_package(
         )
     report("calibrate", 1, 1)
 
-    classes = _fit_classes(fitted, dataset, threshold.value)
+    classes = _fit_classes(fitted, dataset)
 
     report("export", 0, 1)
     size = config.image_size
@@ -443,6 +450,7 @@ def train_package(
         model_sha256=sha256_hex(model_bytes),
         input=InputSpec(width=size, height=size, colour_order="RGB", mean=spec.mean, std=spec.std),
         threshold=threshold,
+        regions=RegionSpec(pixel_threshold=fitted.region_level, validation_good_count=len(holdout_paths)),
         outputs=OutputSpec(region_features=OUTPUT_NAMES[2] if classes else None),
         class_names=known_names(classes),
         defect_classes=classes,

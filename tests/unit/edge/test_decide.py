@@ -28,7 +28,7 @@ def test_regions_are_scaled_from_the_map_and_shifted_by_the_roi() -> None:
     amap = np.zeros((10, 10), np.float32)
     amap[2:4, 5:7] = 1.0  # a 2x2 hot spot
     roi = BoundingBox(x=100, y=50, width=200, height=100)
-    regions = defect_regions(Scores(anomaly_score=1.0, anomaly_map=amap), 0.5, roi)
+    regions = defect_regions(Scores(anomaly_score=1.0, anomaly_map=amap, region_threshold=0.5), roi)
     assert len(regions) == 1
     box = regions[0].bbox
     assert (box.x, box.y, box.width, box.height) == (100 + 5 * 20, 50 + 2 * 10, 40, 20)

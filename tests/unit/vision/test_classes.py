@@ -97,8 +97,12 @@ def test_region_vector_weights_cells_by_coverage_and_main_region_holds_the_peak(
     amap = np.zeros((32, 32), np.float32)
     amap[2:6, 2:6] = 5.0
     amap[20:30, 20:30] = 3.0
-    main = main_region_mask(amap, threshold=1.0)
+    main = main_region_mask(amap, pixel_threshold=1.0)
     assert main[3, 3] and not main[25, 25] and main.sum() == 16
+    # A defect whose peak rises less than a good part's: the half-maximum blob still.
+    assert main_region_mask(amap, pixel_threshold=10.0).sum() == 16
+    # Nothing stands out: the whole image.
+    assert main_region_mask(np.ones((8, 8), np.float32)).all()
 
 
 def _with_labelled_defects(src: Path, dst: Path, k: int) -> Path:
@@ -140,7 +144,7 @@ def test_edge_regions_carry_the_package_classes(classed: TrainResult, synthetic_
             image = read_image(path)
             scores = runner.infer(image)
             roi = BoundingBox(x=0, y=0, width=image.shape[1], height=image.shape[0])
-            regions = defect_regions(scores, runner.threshold, roi)
+            regions = defect_regions(scores, roi)
             names = {r.defect_class for r in regions}
             assert names <= {"hole", "scratch", UNKNOWN_CLASS}
             if regions:
@@ -159,9 +163,7 @@ def test_a_package_without_classes_still_calls_regions_anomaly(
     image = read_image(sorted((synthetic_dataset / "test" / "hole").iterdir())[0])
     scores = runner.infer(image)
     assert scores.region_classifier is None
-    regions = defect_regions(
-        scores, runner.threshold, BoundingBox(x=0, y=0, width=image.shape[1], height=image.shape[0])
-    )
+    regions = defect_regions(scores, BoundingBox(x=0, y=0, width=image.shape[1], height=image.shape[0]))
     assert {r.defect_class for r in regions} <= {"anomaly"}
 
 
@@ -198,8 +200,8 @@ def test_the_batching_runner_keeps_the_region_classifier(
     assert via_batch.region_classifier is not None
     assert via_batch.anomaly_score == pytest.approx(direct.anomaly_score, abs=1e-5)
     roi = BoundingBox(x=0, y=0, width=image.shape[1], height=image.shape[0])
-    assert [r.defect_class for r in defect_regions(via_batch, runner.threshold, roi)] == [
-        r.defect_class for r in defect_regions(direct, runner.threshold, roi)
+    assert [r.defect_class for r in defect_regions(via_batch, roi)] == [
+        r.defect_class for r in defect_regions(direct, roi)
     ]
 
 
@@ -209,9 +211,11 @@ def test_region_vectors_from_onnx_match_the_in_process_detector(
     runner = OnnxModelRunner(classed.package.path, threads=1)
     paths = sorted((synthetic_dataset / "test" / "scratch").iterdir())[:4]
     batch = load_inputs(paths, FAST.image_size)
-    in_process = labelled_vectors(classed.fitted.detector, batch, runner.threshold)
+    level = runner.metadata.regions.pixel_threshold
+    assert level == classed.fitted.region_level > 0
+    in_process = labelled_vectors(classed.fitted.detector, batch, level)
     _, maps, feats = runner._run(batch, with_features=True)
     via_onnx = np.stack(
-        [region_vector(f, main_region_mask(m, runner.threshold)) for m, f in zip(maps, feats, strict=True)]
+        [region_vector(f, main_region_mask(m, level)) for m, f in zip(maps, feats, strict=True)]
     )
     assert np.abs(in_process - via_onnx).max() <= 1e-4

@@ -56,7 +56,7 @@ def test_defects_are_found_and_localised(trained: TrainResult, synthetic_dataset
     for result in (r for r in report.results if r.label == "hole"):
         assert result.mask is not None
         regions = regions_from_map(
-            result.anomaly_map, threshold=report.threshold, out_width=128, out_height=128
+            result.anomaly_map, pixel_threshold=report.region_threshold, out_width=128, out_height=128
         )
         ys, xs = np.nonzero(result.mask)
         cy, cx = ys.mean(), xs.mean()

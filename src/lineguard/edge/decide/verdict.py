@@ -7,8 +7,11 @@ person should look, so their evidence is kept like a fail's.
 
 from __future__ import annotations
 
+import numpy as np
+
 from lineguard.contracts.events import BoundingBox, DefectRegion, Verdict
 from lineguard.contracts.types import Scores
+from lineguard.vision.classes import ANOMALY_CLASS
 from lineguard.vision.regions import regions_from_map
 
 __all__ = ["classify", "defect_regions"]
@@ -22,18 +25,27 @@ def classify(score: float, threshold: float, uncertain_margin: float) -> Verdict
     return Verdict.PASS
 
 
-def defect_regions(scores: Scores, threshold: float, roi: BoundingBox) -> list[DefectRegion]:
-    """Regions of the map above ``threshold``, mapped from the ROI crop to the full frame.
+def defect_regions(scores: Scores, roi: BoundingBox) -> list[DefectRegion]:
+    """Where the map stands out (``vision.regions``), mapped from the ROI crop to the full frame.
 
     Each region is named by the package's defect classes when the runner set
     ``scores.region_classifier`` (a known type or "unknown_anomaly"), else "anomaly".
+    A part judged not good whose map has no spot rising above what a good part's map
+    reaches (``scores.region_threshold``) is unusual as a whole (finish, colour, layout):
+    it gets one region covering the ROI, scored with the image score, which is the
+    honest answer rather than a box around noise.
     """
-    return regions_from_map(
+    regions = regions_from_map(
         scores.anomaly_map,
-        threshold=threshold,
+        pixel_threshold=scores.region_threshold,
         out_width=roi.width,
         out_height=roi.height,
         offset_x=roi.x,
         offset_y=roi.y,
         classify=scores.region_classifier,
     )
+    if regions:
+        return regions
+    whole = np.ones(np.shape(scores.anomaly_map)[-2:], bool)
+    name = ANOMALY_CLASS if scores.region_classifier is None else scores.region_classifier(whole)
+    return [DefectRegion(defect_class=name, score=scores.anomaly_score, bbox=roi)]

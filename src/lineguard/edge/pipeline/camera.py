@@ -294,7 +294,7 @@ class InspectWorker(Worker):
             return None
         stage("infer")
         verdict = classify(scores.anomaly_score, threshold, cam.uncertain_margin)
-        regions = defect_regions(scores, threshold, roi_box) if verdict is not Verdict.PASS else []
+        regions = defect_regions(scores, roi_box) if verdict is not Verdict.PASS else []
         event_id = new_id("evt")
         sighting = self.ids.sight(frame, crop)
         stage("decide")
