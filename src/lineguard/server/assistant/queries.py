@@ -117,39 +117,50 @@ def match_entities(session: Session, scope: EffectiveScope, key: IndexKey, plan:
 
     Parts, parties and assets are looked up in the rollup cells (a part names a quarter of
     a million records at scale; its cells are a few hundred), read through the same
-    condition as the records; orders and lots, which name a record or two, in the records.
-    Named things are those of structured records (documents are found by word search).
+    condition as the records; orders and lots, which name a record or two, in the records
+    by one probe per hash that stops at its first permitted record (a ``DISTINCT`` would
+    read every record of a common value). Two statements in all. Named things are those
+    of structured records (documents are found by word search).
     """
     spans = [s for s in plan.spans if not set(s.split()) <= _GENERIC]
     found: Matches = {}
     covered: set[str] = set()
+    if not spans:
+        return {"unknown": set()} if plan.names else found
     wanted = {dim: {key.dimension(dim, s): s for s in spans} for dim in _DIMENSION_COLUMNS}
     cells = labels_condition(PlantRollupRow, scope.categories, line_filter=scope.line_filter)
-    for dim, column in _DIMENSION_COLUMNS.items() if spans else ():
-        hashes = sorted(wanted[dim])
-        if dim in ROLLUP_DIMENSIONS and cells is not None:
-            present = session.scalars(
-                select(PlantRollupRow.dim_h)
-                .where(PlantRollupRow.dim == dim, PlantRollupRow.dim_h.in_(hashes), cells)
+    in_cells = ROLLUP_DIMENSIONS if cells is not None else ()
+    present: list[tuple[str, str]] = []
+    if cells is not None:
+        present += [
+            (str(dim), str(h))
+            for dim, h in session.execute(
+                select(PlantRollupRow.dim, PlantRollupRow.dim_h)
+                .where(
+                    PlantRollupRow.dim.in_(in_cells),
+                    PlantRollupRow.dim_h.in_(sorted({h for d in in_cells for h in wanted[d]})),
+                    cells,
+                )
                 .distinct()
-            ).all()
-        else:
-            present = _present(session, column, hashes, scope.condition(), PlantRecordRow.kind == "record")
-        for value in present:
-            found.setdefault(dim, set()).add(str(value))
-            covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", wanted[dim][str(value)]))
+            )
+        ]
+    probes = [
+        select(literal(dim, String), literal(h, String)).where(
+            exists().where(column == h, scope.condition(), PlantRecordRow.kind == "record")
+        )
+        for dim, column in _DIMENSION_COLUMNS.items()
+        if dim not in in_cells
+        for h in sorted(wanted[dim])
+    ]
+    present += [(str(d), str(h)) for d, h in session.execute(union_all(*probes))] if probes else []
+    for dim, value in present:
+        if value not in wanted[dim]:
+            continue  # another dimension's hash of the same span
+        found.setdefault(dim, set()).add(value)
+        covered.update(re.findall(r"[0-9a-z]+(?:-[0-9a-z]+)*", wanted[dim][value]))
     if any(name not in covered for name in plan.names):
         found["unknown"] = set()
     return found
-
-
-def _present(
-    session: Session, column: Any, hashes: Sequence[str], *conditions: ColumnElement[bool]
-) -> list[str]:
-    """The hashes some record meeting ``conditions`` carries: one probe per hash, each
-    stopping at its first row (a ``DISTINCT`` would read every record of a common value)."""
-    probes = [select(literal(h, String)).where(exists().where(column == h, *conditions)) for h in hashes]
-    return [str(v) for v in session.scalars(union_all(*probes))] if probes else []
 
 
 @dataclass(frozen=True)

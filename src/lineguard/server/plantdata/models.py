@@ -120,7 +120,11 @@ class PlantRollupRow(Base):
     """
 
     __tablename__ = "plant_rollups"
-    __table_args__ = (Index(None, "record_type", "dim", "category", "lines_key", "day"),)
+    __table_args__ = (
+        Index(None, "record_type", "dim", "category", "lines_key", "day"),
+        # Named things are matched by hash across types (queries.match_entities).
+        Index(None, "dim_h"),
+    )
 
     cell: Mapped[str] = mapped_column(String(64), primary_key=True)
     category: Mapped[str] = mapped_column(String(32))
