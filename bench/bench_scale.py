@@ -10,11 +10,12 @@ batch of ``--events`` inspection events (a line of ``--events / --interval-s`` p
 second). Bounded and loopback only: every run lasts ``--seconds``.
 
 Reported per (replicas, N): events/s sustained against events/s offered, p50/p99 request
-latency, and server + database CPU per 1,000 events (all replica processes and the
-PostgreSQL backends of the benchmark database). On a shared 2-core machine the curves
-and ratios are the point, not the absolute numbers.
+latency, server + database CPU per 1,000 events (all replica processes and the
+PostgreSQL backends of the benchmark database), and the machine's 1-minute load average
+before and at the end of the run (the machine is shared: a high "before" is other work).
+On a shared 2-core machine the curves and ratios are the point, not the absolute numbers.
 
-    python bench/bench_scale.py                                   # N = 10, 50, 200; 1 and 2 replicas
+    python bench/bench_scale.py                                   # N = 10, 50, 200; 1, 2 and 4 replicas
     python bench/bench_scale.py --nodes 10,50 --replicas 1 --seconds 5
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -100,6 +102,7 @@ def _run(
         threading.Thread(target=_node, args=(urls[i % len(urls)], node, node_dir, args, start_at, out))
         for i, (node, node_dir) in enumerate(nodes)
     ]
+    load_before = os.getloadavg()[0]
     for thread in threads:
         thread.start()
     while time.time() < start_at:
@@ -124,6 +127,8 @@ def _run(
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "errors": errors,
         "cpu_ms_per_1000_events": 1000 * 1000 * cpu_s / max(events, 1),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -132,7 +137,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--nodes", default="10,50,200", help="Comma-separated node counts.")
-    parser.add_argument("--replicas", default="1,2", help="Comma-separated replica counts.")
+    parser.add_argument("--replicas", default="1,2,4", help="Comma-separated replica counts.")
     parser.add_argument("--seconds", type=float, default=8.0, help="Length of each run (bounded).")
     parser.add_argument("--interval-s", type=float, default=1.0, help="Each node sends a batch this often.")
     parser.add_argument("--events", type=int, default=5, help="Events per batch (parts seen per interval).")
@@ -169,7 +174,8 @@ def main() -> None:
                             f"  replicas {replicas}  nodes {n:4d}: offered {r['offered_eps']:6.0f} ev/s, "
                             f"sustained {r['events_per_s']:6.0f} ev/s, p50 {r['p50_ms']:6.1f} ms, "
                             f"p99 {r['p99_ms']:6.1f} ms, server+db CPU {r['cpu_ms_per_1000_events']:6.0f} ms"
-                            f" per 1000 events, errors {r['errors']}",
+                            f" per 1000 events, errors {r['errors']}, load {r['load_before']:.1f}"
+                            f" -> {r['load_after']:.1f}",
                             flush=True,
                         )
             finally:

@@ -16,6 +16,11 @@ Two shapes, both keyed by a name (hashed to PostgreSQL's 64-bit advisory-lock ke
 Each round of a duty asks :meth:`Leadership.holds` first; the check pings the held
 connection, so a process whose connection was cut (a database failover) stops leading
 at once instead of believing it still holds a lock the database has forgotten.
+
+The kept connection is opened outside the engine's pool (its own ``NullPool`` engine on
+the same URL): it would otherwise take one of the pool's connections away from requests
+for the life of the process, and closing it really closes it, so no session lock can
+ride back into the pool on a connection a request then borrows.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 __all__ = ["Leadership", "advisory_key", "transaction_lock"]
 
@@ -57,6 +63,7 @@ class Leadership:
         self._mutex = threading.Lock()
         self._held: set[str] = set()
         self._connection: Connection | None = None
+        self._lock_engine: Engine | None = None
         self._files: dict[str, int] = {}
 
     @property
@@ -97,7 +104,9 @@ class Leadership:
     def _holds_in_database(self, name: str) -> bool:
         try:
             if self._connection is None:
-                self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                if self._lock_engine is None:
+                    self._lock_engine = create_engine(self._engine.url, poolclass=NullPool)
+                self._connection = self._lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if name in self._held:
                 self._connection.execute(text("SELECT 1"))  # still connected: still held
                 return True
