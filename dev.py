@@ -43,6 +43,8 @@ SYSTEM_PACKAGES = {
     # file (a glob: library folders carry the architecture) that proves it is present → Debian package
     "/usr/bin/chromium": "chromium",
     "/usr/sbin/mosquitto": "mosquitto",
+    # The load-balancer test: two replicas behind HAProxy (TLS passthrough).
+    "/usr/sbin/haproxy": "haproxy",
     "/usr/lib/postgresql": "postgresql",
     "/usr/lib/softhsm/libsofthsm2.so": "softhsm2",
     # The egress tests: strace sees native code's connections; ip brings up lo in a namespace.

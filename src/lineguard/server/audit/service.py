@@ -12,7 +12,8 @@ entry and the new head: one statement on PostgreSQL (the insert as a data-modify
 CTE of the head update), two on SQLite. Ingest audits one entry per batch, not per event.
 ``checkpoint.create_checkpoint`` signs the Merkle root; :func:`prune` drops entries
 older than the audit retention, but only up to a signed checkpoint, from which
-verification then starts. Each append is noted for this process's ``ChainWitness``.
+verification then starts (on PostgreSQL a month wholly inside the prune is dropped as
+a partition). Each append is noted for this process's ``ChainWitness``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent
@@ -33,6 +34,7 @@ from lineguard.server.audit.chain import MerkleFrontier, entry_hash
 from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Entry
 from lineguard.server.audit.witness import note_append
+from lineguard.server.storage import drop_partition, month_partitions, partition_key
 
 __all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "lock_head", "prune", "record"]
 
@@ -187,7 +189,25 @@ def prune(session: Session, *, retention_days: int, now: datetime | None = None)
     )
     if candidate is None:
         return PruneResult(head.base_seq, 0)
+    dropped = _drop_pruned_months(session, through_seq=candidate, cutoff=cutoff)
     result = session.execute(delete(AuditEntryRow).where(AuditEntryRow.seq <= candidate))
     head.base_seq = candidate
     session.flush()
-    return PruneResult(candidate, int(getattr(result, "rowcount", 0) or 0))
+    return PruneResult(candidate, dropped + int(getattr(result, "rowcount", 0) or 0))
+
+
+def _drop_pruned_months(session: Session, *, through_seq: int, cutoff: datetime) -> int:
+    """PostgreSQL: drop each past month of the log whose entries all fall in the prune
+    (``seq <= through_seq``) whole, instead of deleting its rows one by one; what the
+    verifier needs (the checkpoint at ``through_seq`` and every later entry) stays."""
+    connection = session.connection()
+    if partition_key(connection, _LOG.name) is None:
+        return 0
+    dropped = 0
+    for month in month_partitions(connection, _LOG.name):
+        if month.end > cutoff:
+            break
+        newest = connection.execute(text(f"SELECT max(seq) FROM {month.qualified}")).scalar()  # noqa: S608
+        if newest is None or newest <= through_seq:
+            dropped += drop_partition(connection, month)
+    return dropped

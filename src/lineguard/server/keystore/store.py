@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Select, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,6 +111,14 @@ class SqlDataKeyStore:
                 )
                 deleted += int(getattr(result, "rowcount", 0) or 0)
         return deleted
+
+    def delete_selected(self, category: str, object_ids: Select[tuple[str]]) -> int:
+        """Crypto-shred every object of ``category`` that ``object_ids`` (a query) names, in
+        one statement: retention shreds a whole month of records before dropping it."""
+        with self._scope() as session:
+            chosen = DataKeyRow.object_id.in_(object_ids)
+            result = session.execute(delete(DataKeyRow).where(DataKeyRow.category == category, chosen))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
         ids = list(kek_ids)

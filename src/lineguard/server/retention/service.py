@@ -2,7 +2,11 @@
 
 :func:`run_sweep` walks the registry. For each category it deletes (or clears) records
 older than the configured days, in batches of ``batch_size`` committed one by one so
-locks stay short, skipping every record under an active legal hold. Rows with sealed
+locks stay short, skipping every record under an active legal hold. On PostgreSQL the
+event, alert and audit tables are partitioned by month: a sweep first creates the months
+ahead (:func:`lineguard.server.storage.ensure_partitions`), and a month that ended before
+the cutoff and holds no record under legal hold has its data keys shredded in one
+statement and is then dropped whole; a month with a held record is swept row by row. Rows with sealed
 fields lose their data keys in the same transaction: that is the crypto-shredding
 that also makes copies in older backups unreadable. The audit log's own retention
 (:func:`lineguard.server.audit.prune`) runs last. Each sweep is a row in
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, Table, and_, delete, func, select, update
+from sqlalchemy import Select, Table, and_, column, delete, exists, func, select, table, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import RetentionConfig
@@ -29,7 +33,14 @@ from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
 from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category
-from lineguard.server.storage import Base
+from lineguard.server.storage import (
+    PARTITION_SCHEMA,
+    Base,
+    drop_partition,
+    ensure_partitions,
+    month_partitions,
+    partition_key,
+)
 
 __all__ = ["SweepResult", "list_holds", "list_sweeps", "place_hold", "release_hold", "run_sweep"]
 
@@ -84,6 +95,29 @@ def _expire(
     return len(rows), shredded
 
 
+def _drop_expired_months(
+    session: Session, cat: RetentionCategory, source: Table, cutoff: datetime
+) -> tuple[int, int]:
+    """PostgreSQL: every month of ``source`` that ended before ``cutoff`` and holds no
+    record under legal hold is crypto-shredded, then dropped; (records, keys) gone."""
+    connection = session.connection()
+    if cat.clear_column is not None or partition_key(connection, source.name) is None:
+        return 0, 0
+    expired = shredded = 0
+    for month in month_partitions(connection, source.name):
+        if month.end > cutoff:
+            break
+        columns = {cat.hold_column, *cat.object_id_columns}
+        part = table(month.name, *(column(c) for c in columns), schema=PARTITION_SCHEMA)
+        if session.scalar(select(exists().where(part.c[cat.hold_column].in_(_held(cat))))):
+            continue  # a held record: the row-by-row pass keeps it and expires the rest
+        if cat.sealed_category is not None and cat.object_id_columns:
+            ids = select(func.concat_ws(":", *(part.c[c] for c in cat.object_id_columns)))
+            shredded += SqlDataKeyStore.bound(session).delete_selected(cat.sealed_category, ids)
+        expired += drop_partition(connection, month)
+    return expired, shredded
+
+
 def _count_held(session: Session, cat: RetentionCategory, table: Table, cutoff: datetime) -> int:
     conditions = [table.c[cat.time_column] < cutoff, table.c[cat.hold_column].in_(_held(cat))]
     if cat.clear_column is not None:
@@ -116,21 +150,27 @@ def run_sweep(
             )
         )
     try:
+        with sessions.begin() as session:
+            created = ensure_partitions(session.connection(), now=moment)
+        if created:
+            log.info("retention sweep %s: created partitions %s", result.sweep_id, created)
         for cat in CATEGORIES.values():
-            table = Base.metadata.tables.get(cat.table)
-            if table is None:
+            source = Base.metadata.tables.get(cat.table)
+            if source is None:
                 result.skipped.append(cat.name)
                 continue
             cutoff = moment - timedelta(days=cat.days(config))
-            total = 0
+            with sessions.begin() as session:
+                total, shredded = _drop_expired_months(session, cat, source, cutoff)
+            result.keys_shredded += shredded
             while True:
                 with sessions.begin() as session:
-                    expired, shredded = _expire(session, cat, table, cutoff, batch_size)
+                    expired, shredded = _expire(session, cat, source, cutoff, batch_size)
                 total, result.keys_shredded = total + expired, result.keys_shredded + shredded
                 if expired < batch_size:
                     break
             with sessions() as session:
-                result.held[cat.name] = _count_held(session, cat, table, cutoff)
+                result.held[cat.name] = _count_held(session, cat, source, cutoff)
             result.deleted[cat.name] = total
         with sessions.begin() as session:
             pruned = prune_audit(session, retention_days=config.audit_log_days, now=moment)

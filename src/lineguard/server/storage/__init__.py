@@ -12,6 +12,10 @@ PostgreSQL agree (advisory locks); migrations at start-up run under one.
 
 :func:`open_storage` (and :func:`open_engine`, :func:`database_url`) is the one way the
 server and the command-line tools open the database from ``server.yaml``.
+
+On PostgreSQL the event, alert and audit tables are partitioned by month
+(:func:`ensure_partitions` creates months ahead, :func:`drop_partition` lets retention
+drop an expired one whole); on SQLite they are plain tables.
 """
 
 from __future__ import annotations
@@ -22,10 +26,22 @@ from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._locks import Leadership, advisory_key, transaction_lock
 from lineguard.server.storage._migrate import alembic_config, current_heads, load_all_models, upgrade_to_head
 from lineguard.server.storage._open import database_url, open_engine, open_storage, opened_storage
+from lineguard.server.storage._partitions import (
+    PARTITION_KEYS,
+    PARTITION_SCHEMA,
+    Partition,
+    drop_partition,
+    ensure_partitions,
+    month_partitions,
+    partition_key,
+)
 
 __all__ = [
+    "PARTITION_KEYS",
+    "PARTITION_SCHEMA",
     "Base",
     "Leadership",
+    "Partition",
     "TableRows",
     "UtcDateTime",
     "advisory_key",
@@ -33,12 +49,16 @@ __all__ = [
     "create_engine_for",
     "current_heads",
     "database_url",
+    "drop_partition",
+    "ensure_partitions",
     "insert_many",
     "insert_rows",
     "load_all_models",
+    "month_partitions",
     "open_engine",
     "open_storage",
     "opened_storage",
+    "partition_key",
     "session_factory",
     "transaction_lock",
     "upgrade_to_head",

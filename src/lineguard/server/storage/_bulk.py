@@ -16,6 +16,10 @@ RETURNING key`` tells the caller exactly which rows were new (idempotent ingest)
 ``ON CONFLICT (…) DO UPDATE SET n = n + excluded.n`` adds counts (rollups, counters). Values are
 converted here the way the column types would (UTC datetimes, JSON, bytes), so rows
 read back through the ORM are indistinguishable from rows it wrote.
+
+On PostgreSQL a partitioned table's unique constraints include its partition key
+(``storage._partitions``): the conflict target gains that column there, so callers name
+the same columns on both engines.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, LargeBinary, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+
+from lineguard.server.storage._partitions import PARTITION_KEYS
 
 __all__ = ["TableRows", "insert_many", "insert_rows"]
 
@@ -167,6 +173,14 @@ def _pg_insert(table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -
     return sql, payload
 
 
+def _conflict_target(table: Table, columns: Sequence[str] | None, *, postgres: bool) -> Sequence[str] | None:
+    """``columns``, plus the partition key of a partitioned table on PostgreSQL."""
+    key = PARTITION_KEYS.get(table.name) if postgres else None
+    if columns is None or key is None or key in columns:
+        return columns
+    return [*columns, key]
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -189,10 +203,12 @@ def insert_rows(
         return []
     columns = tuple(rows[0])
     name = table.name
-    conflict = _conflict_clause(on_conflict, add_on_conflict, replace_on_conflict, returning, name)
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    target = _conflict_target(table, on_conflict, postgres=postgres)
+    conflict = _conflict_clause(target, add_on_conflict, replace_on_conflict, returning, name)
     returned: list[Any] = []
-    if connection.dialect.name == "postgresql":
+    if postgres:
         sql, payload = _pg_insert(table, rows, conflict)
         result = connection.exec_driver_sql(sql, (payload,))
         if returning:
@@ -231,9 +247,8 @@ def insert_many(session: Session, writes: Sequence[TableRows]) -> None:
     if len(writes) > 1 and session.connection().dialect.name == "postgresql":
         statements, payloads = [], []
         for w in writes:
-            conflict = _conflict_clause(
-                w.on_conflict, w.add_on_conflict, w.replace_on_conflict, None, w.table.name
-            )
+            target = _conflict_target(w.table, w.on_conflict, postgres=True)
+            conflict = _conflict_clause(target, w.add_on_conflict, w.replace_on_conflict, None, w.table.name)
             sql, payload = _pg_insert(w.table, w.rows, conflict)
             statements.append(sql)
             payloads.append(payload)

@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from lineguard.server.storage._base import UtcDateTime
+from lineguard.server.storage._partitions import PARTITION_KEYS
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -31,6 +32,7 @@ __all__ = [
     "load_all_models",
     "render_item",
     "upgrade_to_head",
+    "without_partition_keys",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -64,6 +66,36 @@ def compare_type(
     if isinstance(metadata_type, UtcDateTime):
         return not isinstance(inspected_type, sa.DateTime)
     return None  # Alembic's default comparison
+
+
+def without_partition_keys(diff: list[Any]) -> list[Any]:
+    """Alembic's ``compare_metadata`` diff less the one difference partitioning makes on
+    purpose: on PostgreSQL each unique constraint of a partitioned table ends with the
+    partition key (``storage._partitions``), which the models, shared with SQLite, do not
+    name. A pair (the database's constraint, the model's) is dropped only when the two
+    differ by exactly that column; any other drift stays in the diff."""
+    added = {
+        (op[1].table.name, tuple(c.name for c in op[1].columns))
+        for op in diff
+        if isinstance(op, tuple) and op[0] == "add_constraint" and isinstance(op[1], sa.UniqueConstraint)
+    }
+    explained: set[tuple[str, tuple[str, ...]]] = set()
+    for op in diff:
+        if isinstance(op, tuple) and op[0] == "remove_constraint" and isinstance(op[1], sa.UniqueConstraint):
+            table, columns = op[1].table.name, tuple(c.name for c in op[1].columns)
+            key = PARTITION_KEYS.get(table)
+            if key is not None and columns[-1:] == (key,) and (table, columns[:-1]) in added:
+                explained |= {(table, columns), (table, columns[:-1])}
+
+    def explained_op(op: Any) -> bool:
+        if not (isinstance(op, tuple) and op[0] in {"add_constraint", "remove_constraint"}):
+            return False
+        constraint = op[1]
+        if not isinstance(constraint, sa.UniqueConstraint):
+            return False
+        return (constraint.table.name, tuple(c.name for c in constraint.columns)) in explained
+
+    return [op for op in diff if not explained_op(op)]
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
