@@ -1,0 +1,221 @@
+"""Two server replicas behind a real HAProxy (TLS passthrough) on one PostgreSQL.
+
+Each replica is a real ``lineguard server`` process on the shared ``data_dir`` and
+database (replicas share one server.yaml but for the port). HAProxy runs the
+configuration docs/deployment.md gives: ``mode tcp``, so the balancer forwards
+connections and never sees a key, and node mTLS ends at LineGuard. Through it, nodes
+enrol and post batches the way their outbox does (resend the same batch until a 200);
+one replica is killed (SIGKILL) mid-ingest, and every acknowledged event must be in the
+database exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import func, select
+from tests.support.haproxy import HAProxy
+from tests.unit.crypto.conftest import make_test_keyring
+from tests.unit.server.ingest import factory
+
+from lineguard.config import load_server_config
+from lineguard.edge.identity import enroll, https_client
+from lineguard.server.admin import admin_session, init_ca, load_ca
+from lineguard.server.ingest.models import InspectionEventRow
+from lineguard.server.nodes import service as node_service
+from lineguard.server.pki import ca_paths
+from lineguard.server.storage import create_engine_for
+
+BATCH = "/api/v1/ingest/batch"
+ENV = {
+    "LINEGUARD_CA_PASSPHRASE": "haproxy test ca passphrase",
+    "LINEGUARD_KEYRING_PASSPHRASE": "haproxy test keyring passphrase",
+}
+NODES, BATCHES, EVENTS_PER_BATCH, KILL_AFTER_ACKS = 2, 20, 4, 10
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _config(tmp_path: Path, postgres_url: str, port: int) -> Path:
+    path = tmp_path / f"server-{port}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "server",
+                "site_id": "plant-a",
+                "data_dir": str(tmp_path / "shared-data"),
+                "http": {"host": "127.0.0.1", "port": port, "replicas": 2},
+                "database": {"url": postgres_url},
+                "pki": {"server_names": ["127.0.0.1"]},
+            }
+        )
+    )
+    return path
+
+
+def _start(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from lineguard.cli.main import cli; cli()",
+                "server",
+                "--config",
+                str(config),
+                "--fix-permissions",  # pytest tmp_path is 0755
+            ],
+            env={**os.environ, **ENV},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with httpx.Client(verify=False, timeout=2) as client:
+                if client.get(f"https://127.0.0.1:{port}/api/v1/enroll/ca").status_code == 200:
+                    return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"replica on {port} did not start: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    ports = [_free_port(), _free_port()]
+    configs = [_config(tmp_path, postgres_url, port) for port in ports]
+    settings = load_server_config(configs[0])
+    init_ca(settings)
+    make_test_keyring(configs[0])
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for config, port in zip(configs, ports, strict=True):  # one after the other: the first migrates
+            processes.append(_start(config, port, tmp_path / f"replica-{port}.log"))
+        yield [settings, ports, processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _token(settings: Any, node_id: str) -> str:
+    with admin_session(settings, actor="cli:test") as admin:
+        token = node_service.issue_token(
+            admin.session,
+            ca=load_ca(settings),
+            node_id=node_id,
+            site_id="plant-a",
+            line_id="line-1",
+            camera_ids=["cam-1"],
+            ttl=timedelta(minutes=10),
+            created_by="cli:test",
+            audit=admin.audit,
+        )
+    return str(token)
+
+
+def _post_until_acknowledged(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 60) -> int:
+    """The outbox: resend the same batch until a 200; how many tries it took."""
+    deadline = time.monotonic() + timeout_s
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            response: httpx.Response | None = client.post(BATCH, json=body)
+        except httpx.HTTPError:
+            response = None
+        if response is not None and response.status_code == 200:
+            return tries
+        assert response is None or response.status_code >= 500, response.text  # never refused as bad input
+        assert time.monotonic() < deadline, "no replica took the batch"
+        time.sleep(0.1)
+
+
+def test_nodes_enrol_and_ingest_through_haproxy_and_a_dying_replica_loses_nothing(
+    replicas: list[Any], tmp_path: Path, postgres_url: str
+) -> None:
+    settings, ports, processes = replicas
+    with HAProxy(tmp_path / "haproxy", [("127.0.0.1", port) for port in ports]) as balancer:
+        # Passthrough: the certificate a client sees through the balancer is LineGuard's own.
+        server_pem = ca_paths(settings.data_dir).server_cert.read_text()
+        seen = ssl.get_server_certificate(("127.0.0.1", balancer.port))
+        assert (
+            hashlib.sha256(ssl.PEM_cert_to_DER_cert(seen)).digest()
+            == hashlib.sha256(ssl.PEM_cert_to_DER_cert(server_pem)).digest()
+        )
+        nodes = [f"node-{i}" for i in range(NODES)]
+        for node in nodes:  # enrolment through the balancer, pinned to the plant CA
+            enroll(balancer.url, _token(settings, node), tmp_path / node)
+        # A request without the node's certificate reaches LineGuard and is refused there.
+        plant_ca = ssl.create_default_context(cafile=str(ca_paths(settings.data_dir).cert))
+        with httpx.Client(verify=plant_ca, timeout=10) as anonymous:
+            refused = anonymous.post(f"{balancer.url}{BATCH}", json=factory.batch("node-0", []))
+        assert refused.status_code == 401, refused.text
+
+        acknowledged: list[dict[str, Any]] = []
+        retried = [0]
+        lock = threading.Lock()
+
+        def node_loop(node: str) -> None:
+            with https_client(tmp_path / node) as client:  # one keep-alive connection, as a node has
+                for _ in range(BATCHES):
+                    body = factory.batch(node, [factory.event(node) for _ in range(EVENTS_PER_BATCH)])
+                    tries = _post_until_acknowledged(client, body)
+                    with lock:
+                        retried[0] += tries - 1
+                        acknowledged.append(body)
+
+        threads = [threading.Thread(target=node_loop, args=(node,)) for node in nodes]
+        for thread in threads:
+            thread.start()
+        while len(acknowledged) < KILL_AFTER_ACKS and any(t.is_alive() for t in threads):
+            time.sleep(0.01)
+        processes[0].send_signal(signal.SIGKILL)  # a replica goes away mid-ingest
+        processes[0].wait(timeout=10)
+        for thread in threads:
+            thread.join(120)
+        assert not any(t.is_alive() for t in threads)
+
+    assert len(acknowledged) == NODES * BATCHES
+    sent = {e["idempotency_key"] for b in acknowledged for e in b["events"]}
+    engine = create_engine_for(postgres_url)
+    try:
+        with engine.connect() as conn:
+            keys = conn.scalars(select(InspectionEventRow.idempotency_key)).all()
+            per_key = set(
+                conn.scalars(
+                    select(func.count())
+                    .select_from(InspectionEventRow)
+                    .group_by(InspectionEventRow.idempotency_key)
+                )
+            )
+    finally:
+        engine.dispose()
+    assert per_key == {1}  # nothing stored twice
+    assert set(keys) == sent  # every acknowledged event is there
+    print(f"haproxy: {len(acknowledged)} batches acknowledged, {retried[0]} resent after the replica died")
