@@ -213,7 +213,7 @@ def main() -> None:
             try:
                 upgrade_to_head(engine)
                 if mode == "unpartitioned":
-                    command.downgrade(alembic_config(engine), "plantdata_0003")
+                    command.downgrade(alembic_config(engine), "storage_0001-1")
                 else:  # the months a running server would have made as time went by
                     with engine.begin() as conn:
                         for month in range(args.months + 1):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,9 @@ from tests.unit.server.conftest import AuditTrail
 from tests.unit.server.ingest import factory
 
 NODE = NodeIdentity("node-1", "plant-a", "line-1", frozenset({"cam-1"}), "s1")
-BEFORE_PARTITIONS = "plantdata_0003"
+#: The revision just before the partitioning one (whatever it is as others add theirs).
+_PARTITIONING = ScriptDirectory.from_config(alembic_config()).get_revision("storage_0001")
+BEFORE_PARTITIONS = str(_PARTITIONING.down_revision if _PARTITIONING else None)
 
 
 @pytest.fixture
