@@ -49,3 +49,28 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
             assert MigrationContext.configure(conn).get_current_heads() == current_heads()
     finally:
         engine.dispose()
+
+
+def test_only_the_partition_key_difference_is_discounted() -> None:
+    """The PostgreSQL unique constraints gain exactly the partition key; other drift stays."""
+    from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
+
+    def unique(table: str, *columns: str) -> UniqueConstraint:
+        t = Table(
+            table, MetaData(), *(Column(c, String) for c in ("node_id", "idempotency_key", "captured_at"))
+        )
+        constraint = UniqueConstraint(*columns)
+        t.append_constraint(constraint)
+        return constraint
+
+    partition = [
+        ("remove_constraint", unique("inspection_events", "node_id", "idempotency_key", "captured_at")),
+        ("add_constraint", unique("inspection_events", "node_id", "idempotency_key")),
+    ]
+    other = [  # the same shape on a table that is not partitioned, and a different column
+        ("remove_constraint", unique("part_verdicts", "node_id", "idempotency_key", "captured_at")),
+        ("add_constraint", unique("part_verdicts", "node_id", "idempotency_key")),
+        ("remove_constraint", unique("alerts", "node_id", "captured_at")),
+        ("add_constraint", unique("alerts", "node_id")),
+    ]
+    assert without_partition_keys(partition + other) == other
