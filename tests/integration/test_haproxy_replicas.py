@@ -30,6 +30,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 from tests.support.haproxy import HAProxy
+from tests.support.outbox import post_until_acknowledged
 from tests.unit.crypto.conftest import make_test_keyring
 from tests.unit.server.ingest import factory
 
@@ -139,23 +140,6 @@ def _token(settings: Any, node_id: str) -> str:
     return str(token)
 
 
-def _post_until_acknowledged(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 60) -> int:
-    """The outbox: resend the same batch until a 200; how many tries it took."""
-    deadline = time.monotonic() + timeout_s
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            response: httpx.Response | None = client.post(BATCH, json=body)
-        except httpx.HTTPError:
-            response = None
-        if response is not None and response.status_code == 200:
-            return tries
-        assert response is None or response.status_code >= 500, response.text  # never refused as bad input
-        assert time.monotonic() < deadline, "no replica took the batch"
-        time.sleep(0.1)
-
-
 def test_nodes_enrol_and_ingest_through_haproxy_and_a_dying_replica_loses_nothing(
     replicas: list[Any], tmp_path: Path, postgres_url: str
 ) -> None:
@@ -185,7 +169,7 @@ def test_nodes_enrol_and_ingest_through_haproxy_and_a_dying_replica_loses_nothin
             with https_client(tmp_path / node) as client:  # one keep-alive connection, as a node has
                 for _ in range(BATCHES):
                     body = factory.batch(node, [factory.event(node) for _ in range(EVENTS_PER_BATCH)])
-                    tries = _post_until_acknowledged(client, body)
+                    tries = post_until_acknowledged(client, body)
                     with lock:
                         retried[0] += tries - 1
                         acknowledged.append(body)

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from sqlalchemy import func, select
+from tests.support.outbox import post_until_acknowledged
 from tests.support.postgres import postgres_pair
 from tests.unit.server.conftest import AuditTrail, Plant, make_plant_ca
 from tests.unit.server.ingest import factory
@@ -34,23 +34,6 @@ from lineguard.server.tls import ServerThread
 
 BATCH = "/api/v1/ingest/batch"
 BATCHES, EVENTS_PER_BATCH, KILL_AFTER_ACKS = 30, 5, 8
-
-
-def _post_until_acknowledged(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 90) -> int:
-    """What the node's outbox does: resend the same batch until a 200; how many tries it took."""
-    deadline = time.monotonic() + timeout_s
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            response = client.post(BATCH, json=body)
-        except httpx.HTTPError:
-            response = None
-        if response is not None and response.status_code == 200:
-            return tries
-        assert response is None or response.status_code >= 500, response.text  # never refused as bad input
-        assert time.monotonic() < deadline, "the server did not come back after the failover"
-        time.sleep(0.2)
 
 
 def test_failover_mid_ingest_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -93,7 +76,7 @@ def test_failover_mid_ingest_loses_nothing_acknowledged_and_duplicates_nothing(t
                 retried = 0
                 with https_client(tmp_path / "node") as client:
                     for body in batches:
-                        retried += _post_until_acknowledged(client, body) - 1
+                        retried += post_until_acknowledged(client, body) - 1
                         if "killed" in failover and "first_ack_after" not in failover:
                             failover["first_ack_after"] = time.monotonic()
                         acknowledged.append(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -32,40 +33,48 @@ def envelope(sessions: sessionmaker[Session], tmp_path: Path) -> Envelope:
     return Envelope(keyring, SqlDataKeyStore(sessions))
 
 
+def event_row(
+    key: str,
+    at: datetime,
+    *,
+    part_id_sealed: bytes | None = None,
+    evidence_ref: str | None = None,
+    verdict: str = "fail",
+) -> dict[str, Any]:
+    """An ``inspection_events`` row of node-1 captured at ``at``, as ingest would store it."""
+    return {
+        "event_id": f"evt_{key}",
+        "idempotency_key": key,
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "station_id": "st-1",
+        "camera_id": "cam-1",
+        "part_id_sealed": part_id_sealed,
+        "frame_id": 1,
+        "captured_at": at,
+        "received_at": at,
+        "model_id": "m",
+        "model_version": 1,
+        "model_sha256": "0" * 64,
+        "verdict": verdict,
+        "anomaly_score": 0.9,
+        "threshold": 0.5,
+        "regions": [],
+        "evidence_ref": evidence_ref,
+        "latency_ms": 12.0,
+    }
+
+
 def add_event(
     sessions: sessionmaker[Session], envelope: Envelope, key: str, age_days: float, *, evidence: bool = True
 ) -> bytes:
     """One inspection event captured ``age_days`` before NOW; returns its sealed part id."""
     sealed = envelope.seal(f"part-{key}".encode(), object_id=f"node-1:{key}", category="inspection_events")
     at = NOW - timedelta(days=age_days)
+    row = event_row(key, at, part_id_sealed=sealed, evidence_ref=f"evd_{key}" if evidence else None)
     with sessions.begin() as session:
-        session.execute(
-            insert(InspectionEventRow),
-            [
-                {
-                    "event_id": f"evt_{key}",
-                    "idempotency_key": key,
-                    "node_id": "node-1",
-                    "site_id": "plant-a",
-                    "line_id": "line-1",
-                    "station_id": "st-1",
-                    "camera_id": "cam-1",
-                    "part_id_sealed": sealed,
-                    "frame_id": 1,
-                    "captured_at": at,
-                    "received_at": at,
-                    "model_id": "m",
-                    "model_version": 1,
-                    "model_sha256": "0" * 64,
-                    "verdict": "fail",
-                    "anomaly_score": 0.9,
-                    "threshold": 0.5,
-                    "regions": [],
-                    "evidence_ref": f"evd_{key}" if evidence else None,
-                    "latency_ms": 12.0,
-                }
-            ],
-        )
+        session.execute(insert(InspectionEventRow), [row])
     return sealed
 
 

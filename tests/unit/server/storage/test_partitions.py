@@ -29,6 +29,7 @@ from lineguard.server.storage import (
 )
 from tests.unit.server.conftest import AuditTrail
 from tests.unit.server.ingest import factory
+from tests.unit.server.retention.conftest import event_row
 
 NODE = NodeIdentity("node-1", "plant-a", "line-1", frozenset({"cam-1"}), "s1")
 #: The revision just before the partitioning one (whatever it is as others add theirs).
@@ -66,38 +67,13 @@ def _ingest(engine: Engine, batch: dict[str, object]) -> tuple[int, int]:
     return receipt.stored, receipt.duplicates
 
 
-def _event_row(key: str, at: datetime) -> dict[str, object]:
-    return {
-        "event_id": f"evt_{key}",
-        "idempotency_key": key,
-        "node_id": "node-1",
-        "site_id": "plant-a",
-        "line_id": "line-1",
-        "station_id": "st-1",
-        "camera_id": "cam-1",
-        "part_id_sealed": None,
-        "frame_id": 1,
-        "captured_at": at,
-        "received_at": at,
-        "model_id": "m",
-        "model_version": 1,
-        "model_sha256": "0" * 64,
-        "verdict": "pass",
-        "anomaly_score": 0.1,
-        "threshold": 0.5,
-        "regions": [],
-        "evidence_ref": None,
-        "latency_ms": 3.0,
-    }
-
-
 def test_the_migration_partitions_a_database_that_holds_data(pg: Engine) -> None:
     config = alembic_config(pg)
     command.upgrade(config, BEFORE_PARTITIONS)
     september, october = datetime(2026, 9, 15, tzinfo=UTC), datetime(2026, 10, 3, tzinfo=UTC)
     with Session(pg) as session, session.begin():
         session.execute(
-            insert(InspectionEventRow), [_event_row("sep-1", september), _event_row("oct-1", october)]
+            insert(InspectionEventRow), [event_row("sep-1", september), event_row("oct-1", october)]
         )
         session.execute(
             insert(AlertRow),
