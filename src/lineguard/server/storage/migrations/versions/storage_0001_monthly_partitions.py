@@ -11,7 +11,7 @@ The copy reads every row once: on a large database plan it into a maintenance wi
 what this revision does.
 
 Revision ID: storage_0001
-Revises: plantdata_0004
+Revises: plantdata_0005
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "storage_0001"
-down_revision = "plantdata_0004"
+down_revision = "plantdata_0005"
 branch_labels = None
 depends_on = None
 
