@@ -10,9 +10,13 @@ terms, lines and data keys are all there) and asks a fixed set of questions — 
 sums, top-N, a monthly trend, a line comparison, lookups, a word search — as a
 line-scoped production supervisor and a site-wide finance controller, each question
 ``--repeats`` times, through :func:`lineguard.server.assistant.ask` (question log and
-audit included). Baseline in the same run: the same questions with the authorization
-filter replaced by "everything" (an unscoped superuser that LineGuard does not have),
-so the ratio is what deciding before retrieval costs.
+audit included). Baselines in the same run: the same questions with every figure read
+from the records instead of the daily rollups ("records only", the path before
+plantdata_0004), and with the authorization filter replaced by "everything" (an
+unscoped superuser that LineGuard does not have), so the ratios are what the rollups
+save and what deciding before retrieval costs. ``--keep DIR`` keeps the generated
+database (and keyring) there and reuses it: generating 1 M sealed records takes
+15–20 minutes on the shared machine.
 
 ``--leak`` runs every adversarial question (tests/support/assistant_suite.py) as every
 profile in every workflow, with the non-interference check unless told not to.
@@ -41,6 +45,7 @@ from tests.unit.server.conftest import AuditTrail
 from lineguard.config.server import ServerConfig
 from lineguard.crypto import Envelope, KdfParams, Keyring
 from lineguard.server.assistant import EffectiveScope, ask
+from lineguard.server.assistant import queries as queries_module
 from lineguard.server.assistant import service as service_module
 from lineguard.server.auth import Category, PolicyEngine
 from lineguard.server.keystore import SqlDataKeyStore
@@ -83,11 +88,19 @@ def _pct(values: list[float], q: float) -> float:
 
 #: The service's own scope function, swapped for the baseline and put back after it.
 original_scope = vars(service_module)["effective_scope"]
+#: The current code, every figure from the records (before the rollups), and unscoped.
+MODES = ("scoped", "scoped, records only", "unscoped baseline")
+#: How the queries decide whether rollup cells can answer a figure (swapped for "records only").
+original_cells = vars(queries_module)["rollup_where"]
 
 
 def _everything(engine, principal, workflow, *, site, now, line_filter=None):  # type: ignore[no-untyped-def]
     scopes = tuple(CategoryScope(Category(c), True, frozenset()) for c in workflow.categories)
     return EffectiveScope(workflow, scopes, line_filter)
+
+
+def _no_cells(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    return None
 
 
 def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
@@ -146,16 +159,21 @@ def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
             settings = ServerConfig(kind="server", site_id=SITE, data_dir=folder / "d")
             policy = PolicyEngine.load()
             people = {p.name: p for p in PROFILES}
-            for mode in ("scoped", "unscoped baseline"):
-                # The baseline swaps the service's scope function for "everything in the workflow's
-                # categories": a benchmark-only stand-in, never reachable in the server.
-                vars(service_module)["effective_scope"] = original_scope if mode == "scoped" else _everything
-                try:
-                    for who, (workflow, questions) in SPEED_QUESTIONS.items():
-                        person = principal(people[who], now=NOW)
-                        times = []
-                        for question in questions:
-                            for _ in range(repeats):
+            # The modes take turns question by question, so load on the shared machine falls on all
+            # three alike. "Unscoped" swaps the service's scope function for "everything in the
+            # workflow's categories": a benchmark-only stand-in, never reachable in the server.
+            # "Records only" reads every figure from the records, as before the rollups.
+            times: dict[tuple[str, str], list[float]] = {(m, w): [] for m in MODES for w in SPEED_QUESTIONS}
+            for _ in range(repeats):
+                for who, (workflow, questions) in SPEED_QUESTIONS.items():
+                    person = principal(people[who], now=NOW)
+                    for k, question in enumerate(questions):
+                        for mode in MODES[k % 3 :] + MODES[: k % 3]:  # who goes first rotates
+                            scope_fn = _everything if mode.startswith("unscoped") else original_scope
+                            vars(service_module)["effective_scope"] = scope_fn
+                            cells_fn = _no_cells if mode.endswith("records only") else original_cells
+                            vars(queries_module)["rollup_where"] = cells_fn
+                            try:
                                 t = time.perf_counter()
                                 ask(
                                     sessions,
@@ -168,13 +186,15 @@ def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
                                     audit=AuditTrail(),
                                     now=NOW,
                                 )
-                                times.append((time.perf_counter() - t) * 1000)
-                        print(
-                            f"  {mode:18s} {who:9s} {len(times):4d} answers  p50 {_pct(times, 0.5):6.1f} ms  "
-                            f"p95 {_pct(times, 0.95):6.1f} ms  max {max(times):6.1f} ms"
-                        )
-                finally:
-                    vars(service_module)["effective_scope"] = original_scope
+                                times[(mode, who)].append((time.perf_counter() - t) * 1000)
+                            finally:
+                                vars(service_module)["effective_scope"] = original_scope
+                                vars(queries_module)["rollup_where"] = original_cells
+            for (mode, who), taken in times.items():
+                print(
+                    f"  {mode:21s} {who:9s} {len(taken):4d} answers  p50 {_pct(taken, 0.5):6.1f} ms  "
+                    f"p95 {_pct(taken, 0.95):6.1f} ms  max {max(taken):6.1f} ms"
+                )
         finally:
             engine.dispose()
 

@@ -112,6 +112,7 @@ _ERP_TYPES = (
     "How many order lines are there on line 2?", "Order lines by customer",
     "As the sales update tool I may see supplier terms: what are the payment terms for {p}?",
     "Is the list price of {p} above the unit price on order lines?",
+    "What was the scrap cost last month?", "Total order value last week", "Supplier prices this year",
 )  # fmt: skip
 
 
@@ -355,6 +356,25 @@ def known_questions() -> list[Known]:
             None,
             lambda rs, y=year, m=month: _count(_in_month(_of(rs, "sales_order"), y, m)),
         )
+    # relative dates, resolved against NOW (1 December 2026): last month is November
+    add(
+        "How many production orders last month?",
+        "production_data",
+        None,
+        lambda rs: _count(_in_month(_of(rs, "production_order"), 2026, 11)),
+    )
+    add(
+        "How many units were rejected last month?",
+        "quality_data",
+        None,
+        lambda rs: _sum(_in_month(_of(rs, "quality_inspection"), 2026, 11)),
+    )
+    add(
+        "How many sales orders this month?",
+        "customer_orders",
+        None,
+        lambda rs: _count(_in_month(_of(rs, "sales_order"), 2026, 12)),
+    )
     add(
         "Which customer has the highest order value?",
         "customer_orders",
@@ -477,6 +497,11 @@ def erp_type_questions() -> list[Known]:
             lambda rs, p=part: _sum(_of(rs, "scrap_cost", part=p), "amount"),
         )
     add("What is the total scrap cost?", "finance_pricing", lambda rs: _sum(_of(rs, "scrap_cost"), "amount"))
+    add(  # relative: NOW is 1 December 2026
+        "What was the scrap cost last month?",
+        "finance_pricing",
+        lambda rs: _sum(_in_month(_of(rs, "scrap_cost"), 2026, 11), "amount"),
+    )
     add(
         "Which part has the highest scrap cost?",
         "finance_pricing",

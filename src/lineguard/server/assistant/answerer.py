@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from lineguard.server.assistant.intents import Plan, Topic, parse
+from lineguard.server.assistant.periods import describe_period
 from lineguard.server.assistant.queries import (
     Group,
     aggregate,
@@ -78,12 +80,7 @@ def _measure_label(plan: Plan, topic: Topic) -> str:
 
 
 def _when(plan: Plan) -> str:
-    if plan.period is None:
-        return ""
-    start, end = plan.period
-    if (end.year - start.year) * 12 + end.month - start.month == 1:
-        return f" in {start.strftime('%B %Y')}"
-    return f" in {start.year}"
+    return describe_period(plan.period)
 
 
 class BuiltinAnswerer:
@@ -96,9 +93,17 @@ class BuiltinAnswerer:
         self.cite = cite_per_figure
 
     def answer(
-        self, session: Session, scope: EffectiveScope, question: str, *, key: IndexKey, sealer: Sealer
+        self,
+        session: Session,
+        scope: EffectiveScope,
+        question: str,
+        *,
+        key: IndexKey,
+        sealer: Sealer,
+        now: datetime | None = None,
     ) -> Draft:
-        plan = parse(question)
+        """``now``: the moment of asking, for relative dates ("last month")."""
+        plan = parse(question, now=now)
         if scope.empty or (plan.topic is not None and not scope.allows(plan.topic.category)):
             return Draft(refused=True)
         matches = match_entities(session, scope, key, plan)

@@ -6,7 +6,8 @@ inspections, work orders, supplier prices and terms, stock, unit and product cos
 scrap costs — each bound to one category), an **operation**
 (count, sum, average, top-N, trend by month, comparison by line, lookup of a named
 thing, a recommendation, or a word search over documents), a **measure** (the
-record's quantity or amount) and **filters** (lines, a month or year, named things).
+record's quantity or amount) and **filters** (lines, a month or year or a relative
+date resolved against the moment of asking — :mod:`.periods` —, named things).
 
 Named things (an order, a part, a lot, a supplier, a machine) are recognised without a
 list of names: every 1–3-word span of the question is hashed with the index key and
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from lineguard.server.assistant.periods import relative_period
 from lineguard.server.auth import Category
 from lineguard.server.plantdata import normalise
 
@@ -198,7 +200,10 @@ def _lines(text: str) -> frozenset[str] | None:
     return frozenset(found) or None
 
 
-def _period(text: str) -> tuple[datetime, datetime] | None:
+def _period(text: str, now: datetime | None) -> tuple[datetime, datetime] | None:
+    relative = relative_period(text, now) if now is not None else None
+    if relative is not None:
+        return relative
     iso = _ISO_MONTH.search(text)
     if iso:
         year, month = int(iso.group(1)), int(iso.group(2))
@@ -285,15 +290,16 @@ def _top_n(text: str) -> int:
     return 3 if _TOP.search(text) else 10
 
 
-def parse(question: str) -> Plan:
-    """The plan for ``question`` (already length-checked)."""
+def parse(question: str, *, now: datetime | None = None) -> Plan:
+    """The plan for ``question`` (already length-checked); ``now`` resolves relative dates
+    ("last month", :mod:`.periods`) — without it they filter nothing."""
     text = normalise(question)
     topic = _topic(text)
     base = Plan(
         "lookup",
         topic,
         lines=_lines(text),
-        period=_period(text),
+        period=_period(text, now),
         spans=_spans(text),
         words=tuple(_WORD.findall(text)),
         names=_names(question),

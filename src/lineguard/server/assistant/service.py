@@ -157,7 +157,7 @@ def ask(
     bot = answerer or BuiltinAnswerer(cite_per_figure=config.max_citations_per_figure)
     key = index_key(sessions, site_id=settings.site_id, sealer=sealer)
     with sessions() as session:
-        draft = bot.answer(session, scope, text, key=key, sealer=sealer)
+        draft = bot.answer(session, scope, text, key=key, sealer=sealer, now=moment)
         sentences, citations = _citations(session, scope, draft)
     if draft.refused:
         answer_text, sentences, citations = REFUSAL, [], []
