@@ -130,7 +130,7 @@ def test_importing_the_edge_node_loads_no_web_server_stack() -> None:
 #: They use contracts, config and vision and their own package, never another
 #: edge package (a stage cannot reach the outbox or the evidence store), and load their heavy
 #: readers only inside functions, so a camera without the stage never imports them.
-EDGE_STAGES = {"drift", "gauging", "labels", "thermal"}
+EDGE_STAGES = {"drift", "gauging", "labels", "ppe", "thermal"}
 STAGE_LAZY_ONLY = {"zxingcpp", "rapidocr_onnxruntime", "onnxruntime"}
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from lineguard.config.ppe import PpeSettings, privacy_conflicts
 from lineguard.config.secrets import DEMO_MODE_ENV, SecretRef
 from lineguard.config.stages import StageConfig
 from lineguard.config.thermal import ThermalCameraConfig
@@ -31,6 +32,7 @@ __all__ = [
     "NodeConfig",
     "OutboxConfig",
     "PartsConfig",
+    "PpeCameraConfig",
     "PrivacyZone",
     "Roi",
     "RtspSource",
@@ -451,6 +453,27 @@ class CameraConfig(_Section):
         return self
 
 
+class PpeCameraConfig(_Section):
+    """A camera that counts PPE compliance in zones of a walkway (``edge.yaml`` ``ppe_cameras``).
+
+    Not a ``cameras[]`` entry: it has no part model and judges no part; it reports only
+    hourly counts per zone (contracts/ppe.py). Its privacy zones are blacked out at capture
+    like any camera's, and a PPE zone may not overlap them (docs/inspection.md)."""
+
+    camera_id: Name
+    station_id: Name
+    source: SourceConfig
+    privacy_zones: list[PrivacyZone] = Field(default_factory=list, max_length=32)
+    ppe: PpeSettings
+
+    @model_validator(mode="after")
+    def _privacy_wins(self) -> PpeCameraConfig:
+        problems = privacy_conflicts(self.ppe.zones, [(z.name, z.points) for z in self.privacy_zones])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class EvidenceConfig(_Section):
     retention_days_fail: int = Field(default=90, ge=1, le=3650)
     retention_days_pass: int = Field(default=7, ge=1, le=3650)
@@ -543,6 +566,12 @@ class EdgeConfig(_Section):
         max_length=16,
         description="Thermal cameras watching equipment (lineguard.edge.thermal; docs/inspection.md).",
     )
+    ppe_cameras: list[PpeCameraConfig] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Cameras counting PPE compliance per zone and hour, off unless enabled "
+        "(docs/inspection.md).",
+    )
     evidence: EvidenceConfig = EvidenceConfig()
     outbox: OutboxConfig = OutboxConfig()
     inference: InferenceConfig = InferenceConfig()
@@ -550,7 +579,8 @@ class EdgeConfig(_Section):
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> EdgeConfig:
-        ids = [c.camera_id for c in self.cameras] + [c.camera_id for c in self.thermal_cameras]
+        ids = [c.camera_id for c in self.cameras]
+        ids += [c.camera_id for c in self.thermal_cameras] + [c.camera_id for c in self.ppe_cameras]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             msg = f"camera_id must be unique, repeated: {', '.join(dupes)}"

@@ -27,6 +27,7 @@ from lineguard.contracts.fields import (
     Verdict,
 )
 from lineguard.contracts.fields import WireMessage as _Message
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import MAX_STAGES_PER_PART, PartStageVerdict, StageResult, worst_verdict
 
 __all__ = [
@@ -283,13 +284,19 @@ class IngestBatch(_Message):
         max_length=MAX_EVENTS_PER_BATCH,
         description="What each configured stage (gauging, label, …) found; see contracts/stages.py.",
     )
+    ppe_counts: list[PpeCounts] = Field(
+        default_factory=list,
+        max_length=MAX_EVENTS_PER_BATCH,
+        description="Hourly PPE counts per zone, small counts suppressed; see contracts/ppe.py.",
+    )
 
     @model_validator(mode="after")
     def _items_belong_to_sender(self) -> IngestBatch:
-        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = [
+        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult | PpeCounts] = [
             *self.events,
             *self.parts,
             *self.stage_results,
+            *self.ppe_counts,
             *self.alerts,
             *self.work_orders,
         ]

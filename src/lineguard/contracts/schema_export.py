@@ -20,6 +20,7 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequests
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import StageResult
 
 __all__ = ["WIRE_MESSAGES", "render_schemas", "write_schemas"]
@@ -31,6 +32,7 @@ WIRE_MESSAGES: tuple[type[BaseModel], ...] = (
     WorkOrderTrigger,
     IngestBatch,
     StageResult,
+    PpeCounts,
     EvidenceViewRequests,
     EvidenceUpload,
     EvidenceRefusal,

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from lineguard import __version__
 from lineguard.config.digest import config_sha256
-from lineguard.config.edge import CameraConfig, EdgeConfig, ServerLinkConfig
+from lineguard.config.edge import CameraConfig, EdgeConfig, PpeCameraConfig, ServerLinkConfig
 from lineguard.config.thermal import ThermalCameraConfig
 from lineguard.contracts.errors import LineGuardError, ModelError
 from lineguard.contracts.events import Alert, AlertKind, AlertSeverity, CameraHealth, NodeHeartbeat
@@ -103,6 +103,7 @@ class EdgeNode:
         self.started_at = time.monotonic()
         self.workers: list[Worker] = []
         camera_ids = [c.camera_id for c in config.cameras] + [c.camera_id for c in config.thermal_cameras]
+        camera_ids += [c.camera_id for c in config.ppe_cameras]
         self.stats: dict[str, CameraStats] = {i: CameraStats(i) for i in camera_ids}
         self._runners = runners or {}
         #: One batching runner per package shared by several cameras (edge/pipeline/batching.py).
@@ -129,6 +130,8 @@ class EdgeNode:
             self._start_camera(camera)
         for thermal in self.config.thermal_cameras:
             self._start_thermal_camera(thermal)
+        for ppe in self.config.ppe_cameras:
+            self._start_ppe_camera(ppe)
         self._start_evidence_writer()
         self._start_outbox_sender()
         self._start_evidence_remote_view()
@@ -245,6 +248,46 @@ class EdgeNode:
             return
         worker.start()
         self.workers.append(worker)
+
+    def _start_ppe_camera(self, camera: PpeCameraConfig) -> None:
+        """A PPE camera's capture and counting workers (edge/pipeline/ppe.py), only when enabled."""
+        stats = self.stats[camera.camera_id]
+        if not camera.ppe.enabled:  # off by default (docs/inspection.md): not even opened
+            stats.state, stats.last_error = SourceState.ENDED.value, "PPE counting is not enabled"
+            log.info("PPE camera %s is configured but not enabled", camera.camera_id)
+            return
+        from lineguard.edge.pipeline.ppe import DetectorFinder, PpeWorker
+        from lineguard.edge.ppe import PpeClassifier, PpeCounter
+        from lineguard.edge.redact import PersonDetector
+
+        alert = functools.partial(self._ppe_alert, camera.camera_id)
+        try:
+            finder = DetectorFinder(PersonDetector(threads=self.config.inference.threads))
+            counter = PpeCounter(self.config.node, camera, finder=finder, classifier=PpeClassifier.load())
+        except LineGuardError as exc:  # the models cannot load, a zone names an item the model lacks
+            stats.state, stats.last_error = SourceState.FAILED.value, f"ppe: {exc.message}"
+            log.error("PPE camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400
+            alert(AlertKind.STAGE_REJECTED, AlertSeverity.CRITICAL, exc.message)
+            return
+        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
+        stats.queue = queue
+        source = self._sources.get(camera.camera_id) or build_source(camera)
+        capture = CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)
+        worker = PpeWorker(
+            self.stop_event,
+            camera=camera,
+            counter=counter,
+            queue=queue,
+            outbox=self.outbox,
+            stats=stats,
+            alert=alert,
+        )
+        for w in (worker, capture):
+            w.start()
+            self.workers.append(w)
+
+    def _ppe_alert(self, camera_id: str, kind: AlertKind, severity: AlertSeverity, message: str) -> None:
+        self.raise_alert(kind, severity, f"PPE camera {camera_id}: {message}", camera_id=camera_id)
 
     def _thermal_alert(self, camera_id: str, kind: AlertKind, severity: AlertSeverity, message: str) -> None:
         self.raise_alert(kind, severity, f"thermal camera {camera_id}: {message}", camera_id=camera_id)

@@ -14,6 +14,7 @@ from typing import Any, get_args
 from lineguard.config.edge import (
     CameraConfig,
     FolderSource,
+    PpeCameraConfig,
     RtspSource,
     SourceConfig,
     SyntheticSource,
@@ -52,6 +53,6 @@ def _source_types() -> dict[str, Callable[[str, Any], FrameSource]]:
 SOURCE_TYPES = _source_types()
 
 
-def build_source(camera: CameraConfig) -> FrameSource:
+def build_source(camera: CameraConfig | PpeCameraConfig) -> FrameSource:
     """The frame source a camera's config describes (not yet opened)."""
     return SOURCE_TYPES[camera.source.type](camera.camera_id, camera.source)

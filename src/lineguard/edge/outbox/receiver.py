@@ -24,6 +24,7 @@ from lineguard.contracts.events import (
     PartVerdict,
     WorkOrderTrigger,
 )
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import StageResult
 from lineguard.contracts.validation import parse_message
 from lineguard.edge.outbox.transport import BATCH_PATH, HEARTBEAT_PATH
@@ -38,7 +39,9 @@ class LocalIngestReceiver:
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
         self.port = port
         self.lock = threading.Lock()
-        self.items: dict[str, InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = {}
+        self.items: dict[
+            str, InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult | PpeCounts
+        ] = {}
         self.deliveries = 0
         self.duplicates = 0
         self.heartbeats = 0
@@ -119,12 +122,13 @@ class LocalIngestReceiver:
         batch = parse_message(IngestBatch, body)
         if batch.node_id != peer:
             return 403
-        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = [
+        items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult | PpeCounts] = [
             *batch.events,
             *batch.alerts,
             *batch.work_orders,
             *batch.parts,
             *batch.stage_results,
+            *batch.ppe_counts,
         ]
         with self.lock:
             for item in items:

@@ -26,6 +26,7 @@ from lineguard.contracts.events import (
     PartVerdict,
     WorkOrderTrigger,
 )
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import StageResult
 from lineguard.edge.outbox.store import Outbox, OutboxItem
 from lineguard.edge.outbox.transport import BatchRejectedError, Transport, TransportUnavailableError
@@ -42,6 +43,7 @@ def build_batch(node_id: str, items: list[OutboxItem]) -> IngestBatch:
     orders = [WorkOrderTrigger.model_validate_json(i.body) for i in items if i.kind == "work_order"]
     parts = [PartVerdict.model_validate_json(i.body) for i in items if i.kind == "part"]
     stage_results = [StageResult.model_validate_json(i.body) for i in items if i.kind == "stage"]
+    ppe_counts = [PpeCounts.model_validate_json(i.body) for i in items if i.kind == "ppe"]
     return IngestBatch(
         node_id=node_id,
         sent_at=datetime.now(UTC),
@@ -50,6 +52,7 @@ def build_batch(node_id: str, items: list[OutboxItem]) -> IngestBatch:
         work_orders=orders,
         parts=parts,
         stage_results=stage_results,
+        ppe_counts=ppe_counts,
     )
 
 

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Literal
 
 from lineguard.contracts.events import Alert, InspectionEvent, PartVerdict, Verdict, WorkOrderTrigger
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import StageResult
 
-__all__ = ["Outbox", "OutboxItem", "OutboxKind"]
+__all__ = ["Outbox", "OutboxItem", "OutboxKind", "OutboxMessage"]
 
-OutboxKind = Literal["event", "alert", "work_order", "part", "stage"]
-OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult
+OutboxKind = Literal["event", "alert", "work_order", "part", "stage", "ppe"]
+OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult | PpeCounts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -61,6 +62,8 @@ def _kind_of(item: OutboxMessage) -> OutboxKind:
         return "part"
     if isinstance(item, StageResult):
         return "stage"
+    if isinstance(item, PpeCounts):
+        return "ppe"
     return "alert" if isinstance(item, Alert) else "work_order"
 
 

@@ -26,14 +26,10 @@ import httpx
 
 from lineguard.contracts.errors import ContractError, LineGuardError
 from lineguard.contracts.events import (
-    Alert,
     IngestBatch,
-    InspectionEvent,
     NodeHeartbeat,
-    PartVerdict,
-    WorkOrderTrigger,
 )
-from lineguard.contracts.stages import StageResult
+from lineguard.edge.outbox.store import OutboxMessage
 
 __all__ = [
     "BATCH_PATH",
@@ -115,12 +111,13 @@ class MemoryIngestServer:
             if not self.up:
                 msg = "memory server is down"
                 raise TransportUnavailableError(msg)
-            items: list[InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult] = [
+            items: list[OutboxMessage] = [
                 *batch.events,
                 *batch.alerts,
                 *batch.work_orders,
                 *batch.parts,
                 *batch.stage_results,
+                *batch.ppe_counts,
             ]
             for item in items:
                 self.deliveries += 1

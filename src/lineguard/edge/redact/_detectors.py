@@ -109,27 +109,38 @@ class SsdDetector:
             found.append((float(scores[k]), boxed.to_crop(corners), boxed.to_crop(keypoints)))
         return found
 
-    def detect(self, image: Frame, tiles: list[Tile]) -> list[Detection]:
-        """Every detection above the threshold, in frame pixels (overlaps are kept: we hide their union)."""
+    def raw(self, image: Frame, tiles: list[Tile]) -> list[tuple[float, Floats, Floats]]:
+        """``(score, box corners, keypoints)`` of every detection above the threshold, in frame pixels.
+
+        For ``body`` the box is the detector's own (around the head) and keypoint 0 the hip
+        centre, keypoint 1 a point at full-body radius from it.
+        """
         # (offset x, offset y, crop-pixels-per-frame-pixel, crop): the whole frame, then the tiles.
         crops = [(0, 0, 1.0, image)] + [
             (t.x, t.y, scale, crop) for t, scale, crop in tile_inputs(image, tiles, self._size)
         ]
-        detections = []
+        found = []
         for off_x, off_y, scale, crop in crops:
+            offset = np.array([off_x, off_y], np.float32)
             for score, corners, keypoints in self._run(crop):
-                corners, keypoints = corners / scale, keypoints / scale
-                if self.kind == "face":
-                    (x0, y0), (x1, y1) = corners
-                else:
-                    # BlazePose: keypoint 0 is the hip centre, keypoint 1 lies at the full-body radius.
-                    radius = float(np.linalg.norm(keypoints[1] - keypoints[0])) * 1.25
-                    (cx, cy) = keypoints[0]
-                    x0, y0, x1, y1 = cx - radius, cy - radius, cx + radius, cy + radius
-                    # The detector's own box (around the head) joins the body box.
-                    x0, y0 = min(x0, corners[0][0]), min(y0, corners[0][1])
-                    x1, y1 = max(x1, corners[1][0]), max(y1, corners[1][1])
-                detections.append(Detection(x0 + off_x, y0 + off_y, x1 + off_x, y1 + off_y, score))
+                found.append((score, corners / scale + offset, keypoints / scale + offset))
+        return found
+
+    def detect(self, image: Frame, tiles: list[Tile]) -> list[Detection]:
+        """Every detection above the threshold, in frame pixels (overlaps are kept: we hide their union)."""
+        detections = []
+        for score, corners, keypoints in self.raw(image, tiles):
+            if self.kind == "face":
+                (x0, y0), (x1, y1) = corners
+            else:
+                # BlazePose: keypoint 0 is the hip centre, keypoint 1 lies at the full-body radius.
+                radius = float(np.linalg.norm(keypoints[1] - keypoints[0])) * 1.25
+                (cx, cy) = keypoints[0]
+                x0, y0, x1, y1 = cx - radius, cy - radius, cx + radius, cy + radius
+                # The detector's own box (around the head) joins the body box.
+                x0, y0 = min(x0, corners[0][0]), min(y0, corners[0][1])
+                x1, y1 = max(x1, corners[1][0]), max(y1, corners[1][1])
+            detections.append(Detection(float(x0), float(y0), float(x1), float(y1), score))
         return detections
 
 

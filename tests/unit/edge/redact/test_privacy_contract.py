@@ -24,9 +24,11 @@ def test_public_api_is_pinned() -> None:
         [
             "Box",
             "FakeRedactor",
+            "FoundPerson",
             "HiddenMask",
             "MODELS",
             "ModelSpec",
+            "PersonDetector",
             "PersonRedactor",
             "PersonRegion",
             "Redacted",
@@ -43,6 +45,7 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_results_hold_no_identity_fields() -> None:
+    assert [f.name for f in dataclasses.fields(redact.FoundPerson)] == ["box", "score"]
     assert [f.name for f in dataclasses.fields(PersonRegion)] == ["box", "score", "source", "confident"]
     assert [f.name for f in dataclasses.fields(Box)] == ["x0", "y0", "x1", "y1"]
     assert [f.name for f in dataclasses.fields(Redacted)] == [
