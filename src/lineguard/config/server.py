@@ -30,6 +30,7 @@ __all__ = [
     "RegistryConfig",
     "RetentionConfig",
     "ReviewConfig",
+    "SafetyConfig",
     "ServerConfig",
 ]
 
@@ -217,6 +218,9 @@ class RetentionConfig(_Section):
         default=180, ge=1, le=36_500, description="Questions asked of the assistant and its answers (sealed)."
     )
     user_sessions_days: int = Field(default=30, ge=1, le=36_500)
+    ppe_counts_days: int = Field(
+        default=90, ge=1, le=36_500, description="Hourly PPE counts per zone (aggregates; no person in them)."
+    )
     audit_log_days: int = Field(
         default=2555, ge=365, le=36_500, description="Audit records are kept at least one year."
     )
@@ -273,6 +277,19 @@ class ReviewConfig(_Section):
     )
 
 
+class SafetyConfig(_Section):
+    """PPE counts on the server (``lineguard.server.ppe``, docs/inspection.md)."""
+
+    ppe_min_count: int = Field(
+        default=5,
+        ge=3,
+        le=1000,
+        title="PPE minimum count",
+        description="Counts from 1 to this minus 1 are suppressed again on the server, whatever the node "
+        "sent, and after adding rows up.",
+    )
+
+
 class DashboardConfig(_Section):
     """The dashboard's settings (``lineguard.server.dashboard``, docs/dashboard.md)."""
 
@@ -303,6 +320,7 @@ class ServerConfig(_Section):
     governance: GovernanceConfig = GovernanceConfig()
     review: ReviewConfig = ReviewConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    safety: SafetyConfig = SafetyConfig()
     integrations: IntegrationsConfig = IntegrationsConfig()
     erp: TrytonErpConfig | None = Field(
         default=None, description="The ERP that `lineguard data sync erp` reads plant data from."

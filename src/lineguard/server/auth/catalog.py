@@ -51,6 +51,7 @@ class Category(StrEnum):
     VENDOR_TERMS = "vendor_terms"
     CUSTOMER_ORDERS = "customer_orders"
     GOVERNANCE = "governance"
+    SAFETY_COMPLIANCE = "safety_compliance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ CATEGORIES: dict[Category, CategoryInfo] = {
     Category.VENDOR_TERMS: CategoryInfo("Plant data: vendor terms", "site"),
     Category.CUSTOMER_ORDERS: CategoryInfo("Plant data: customer orders", "site"),
     Category.GOVERNANCE: CategoryInfo("Governance documents and the deployment self-check", "site"),
+    Category.SAFETY_COMPLIANCE: CategoryInfo("Safety compliance: PPE counts per zone and hour", "line"),
 }
 
 
@@ -113,6 +115,7 @@ class Action(StrEnum):
     CUSTOMER_ORDERS_READ = "customer_orders.read"
     CUSTOMER_ORDERS_WRITE = "customer_orders.write"
     GOVERNANCE_READ = "governance.read"
+    SAFETY_COMPLIANCE_READ = "safety_compliance.read"
 
     @property
     def category(self) -> Category:

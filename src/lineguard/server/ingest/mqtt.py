@@ -91,6 +91,7 @@ def handle_message(context: ServerContext, node_id: str, kind: str, payload: byt
                 sealer=context.sealer,
                 audit=context.audit,
                 write_gate=context.ingest.write_gate,
+                ppe_min_count=context.settings.safety.ppe_min_count,
             )
             return Outcome(node_id, kind, stored=receipt.stored, duplicates=receipt.duplicates)
         except LineGuardError as exc:

@@ -26,6 +26,7 @@ batches take their locks in the same order (no deadlocks).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from lineguard.contracts.events import (
     WorkOrderTrigger,
 )
 from lineguard.contracts.ids import new_id
+from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.stages import MAINTENANCE_RECOMMENDED, StageKind, StageResult
 from lineguard.server.context import AuditHook, Sealer
 from lineguard.server.ingest.models import (
@@ -71,12 +73,15 @@ from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.keystore import staged_sealer
 from lineguard.server.measurements import record_measurements
 from lineguard.server.nodes import NodeIdentity
+from lineguard.server.ppe import PpeCountRow, ppe_row
 from lineguard.server.review import ALERT, PART_VERDICT, THERMAL_MAINTENANCE, Proposal, propose_many
 from lineguard.server.storage import TableRows, insert_many, insert_rows
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
-_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger, PartVerdict, StageResult)
+_Item = TypeVar("_Item", InspectionEvent, Alert, WorkOrderTrigger, PartVerdict, StageResult, PpeCounts)
+#: The server's own minimum for PPE counts when the caller names none (config ``safety.ppe_min_count``).
+PPE_MIN_COUNT = 5
 
 
 def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
@@ -103,6 +108,8 @@ def authorize_batch(node: NodeIdentity, batch: IngestBatch) -> None:
         check(f"parts[{i}]", part.site_id, part.line_id, part.camera_id)
     for i, result in enumerate(batch.stage_results):
         check(f"stage_results[{i}]", result.site_id, result.line_id, result.camera_id)
+    for i, counts in enumerate(batch.ppe_counts):
+        check(f"ppe_counts[{i}]", counts.site_id, counts.line_id, counts.camera_id)
     if problems:
         msg = f"batch refused: {len(problems)} item(s) are not node {node.node_id}'s to write"
         raise PermissionDeniedError(msg, details=problems[:50])
@@ -253,6 +260,7 @@ def ingest_batch(
     audit: AuditHook,
     write_gate: AbstractContextManager[Any] | None = None,
     now: datetime | None = None,
+    ppe_min_count: int = PPE_MIN_COUNT,
 ) -> IngestReceipt:
     """Store a contract-valid batch from ``node``; see the module docstring for semantics.
 
@@ -267,6 +275,7 @@ def ingest_batch(
         + len(batch.work_orders)
         + len(batch.parts)
         + len(batch.stage_results)
+        + len(batch.ppe_counts)
     )
     kinds: list[tuple[Any, Sequence[Any], Any, str, str | None]] = [
         (PartVerdictRow, batch.parts, part_row, "part_verdicts", "part_id"),
@@ -274,6 +283,14 @@ def ingest_batch(
         (AlertRow, batch.alerts, alert_row, "alerts", "message"),
         (WorkOrderRow, batch.work_orders, work_order_row, "work_orders", "reason"),
         (StageResultRow, batch.stage_results, stage_result_row, "stage_results", None),
+        # Aggregates only; suppressed again with the server's minimum before they are stored.
+        (
+            PpeCountRow,
+            batch.ppe_counts,
+            functools.partial(ppe_row, min_count=ppe_min_count),
+            "ppe_counts",
+            None,
+        ),
     ]
     # Sealing is CPU work: it happens before the write transaction, and the data keys
     # of the rows actually inserted are written inside it (flush_keys), so rows and

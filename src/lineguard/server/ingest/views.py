@@ -90,6 +90,7 @@ def _store(context: ServerContext, node: NodeIdentity, body: bytes | LineGuardEr
                 sealer=context.sealer,
                 audit=context.audit,
                 write_gate=context.ingest.write_gate,
+                ppe_min_count=context.settings.safety.ppe_min_count,
             )
         except LineGuardError as exc:
             session.rollback()

@@ -110,6 +110,16 @@ register(
 )
 register(
     RetentionCategory(
+        name="ppe_counts",
+        table="ppe_counts",
+        time_column="hour_start",
+        hold_column="counts_id",
+        days=lambda r: r.ppe_counts_days,
+        description="Hourly PPE counts per zone (aggregates, small counts suppressed; no person in them).",
+    )
+)
+register(
+    RetentionCategory(
         name="evidence_refs",
         table="inspection_events",
         time_column="captured_at",
