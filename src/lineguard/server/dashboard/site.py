@@ -53,6 +53,7 @@ PAGES: tuple[Page, ...] = (
     Page("/spc", "spc", "Process control", charts=True),
     Page("/labels", "labels", "Label checks"),
     Page("/thermal", "thermal", "Thermal monitoring", charts=True),
+    Page("/ppe", "ppe", "PPE compliance"),
     Page("/alerts", "alerts", "Live alerts"),
     Page("/record", "record", "Inspection record"),
     Page("/nodes", "nodes", "Node health"),

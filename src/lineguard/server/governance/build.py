@@ -27,6 +27,7 @@ from lineguard.contracts.audit import GovernanceDocumentsBuilt, WorkerNoticePubl
 from lineguard.contracts.errors import InputError, NotFoundError
 from lineguard.contracts.ids import new_id
 from lineguard.server.audit import record
+from lineguard.server.governance.compose_ppe import ppe_ai_act_files
 from lineguard.server.governance.compose_privacy import (
     data_inventory,
     dpia,
@@ -59,6 +60,7 @@ def compose_all(facts: dict[str, Any]) -> list[Document]:
         data_inventory(facts),
         dpia(facts),
         *ai_act_files(facts),
+        *ppe_ai_act_files(facts),
         vendor_answers(facts),
         architecture_pack(facts),
     ]

@@ -11,6 +11,7 @@ from itertools import groupby
 from typing import Any
 
 from lineguard.server.governance.catalog import LANGUAGES, catalog
+from lineguard.server.governance.compose_ppe import enabled_ppe, ppe_notice_sections, ppe_processing_sections
 from lineguard.server.governance.controls import RISKS, Risk
 from lineguard.server.governance.document import Document, Section, Table
 
@@ -73,6 +74,11 @@ def record_of_processing(facts: Facts) -> Document:
                     "Automated visual quality inspection of parts (pass/fail, defect location).",
                     "Evidence of failed parts for quality engineering and customer complaints.",
                     "Access control and accountability of the people who use the system.",
+                    *(
+                        ("Workplace safety: hourly counts of missing PPE per zone (see below).",)
+                        if enabled_ppe(facts)
+                        else ()
+                    ),
                 ),
             ),
             Section(
@@ -80,6 +86,7 @@ def record_of_processing(facts: Facts) -> Document:
                 bullets=(
                     "Workers who pass a camera's field of view (made unrecognisable at capture).",
                     "Employees and partners with an account (names, sign-ins, actions).",
+                    *(("Workers in PPE zones, as suppressed counts only.",) if enabled_ppe(facts) else ()),
                 ),
             ),
             Section(
@@ -129,6 +136,7 @@ def record_of_processing(facts: Facts) -> Document:
                     ),
                 ),
             ),
+            *ppe_processing_sections(facts),
         ),
     )
 
@@ -219,6 +227,7 @@ def _notice(facts: Facts, lang: str, site: str, line: str, cameras: list[Facts])
                     c.t("notice.access.audit", reviewer=_owner(facts, "audit_log_reviewer", unknown)),
                 ),
             ),
+            *ppe_notice_sections(facts, c, site, line),
             Section(c.t("notice.not.heading"), bullets=tuple(c.t(k) for k in _NOT_DONE)),
             Section(
                 c.t("notice.contact.heading"),

@@ -90,11 +90,38 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
     return [cameras[k] for k in sorted(cameras)]
 
 
+def _ppe(state: PlantState) -> list[dict[str, Any]]:
+    """Every PPE camera an edge.yaml lists, enabled or not (the documents state only enabled ones)."""
+    found = []
+    for edge in state.edge_configs:
+        if edge.config is None:
+            continue
+        cfg = edge.config
+        for cam in cfg.ppe_cameras:
+            found.append(
+                {
+                    "site": cfg.node.site_id,
+                    "line": cfg.node.line_id,
+                    "node": cfg.node.node_id,
+                    "camera": cam.camera_id,
+                    "station": cam.station_id,
+                    "enabled": cam.ppe.enabled,
+                    "legal_basis": cam.ppe.legal_basis,
+                    "zones": [{"name": z.name, "required": list(z.required)} for z in cam.ppe.zones],
+                    "min_count": cam.ppe.min_count,
+                    "sample_interval_s": cam.ppe.sample_interval_s,
+                }
+            )
+    return sorted(found, key=lambda p: (p["site"], p["line"], p["node"], p["camera"]))
+
+
 def _inventory(state: PlantState) -> list[dict[str, Any]]:
     matrix = build_matrix(policy_engine(), now=state.now)
     edges = [e.config for e in state.edge_configs if e.config is not None]
     rows = []
     for item in INVENTORY:
+        if item.only_if is not None and not item.only_if(edges):
+            continue
         edge_days = sorted({item.edge_days(e) for e in edges}) if item.edge_days else []
         rows.append(
             {
@@ -171,6 +198,8 @@ def plant_facts(state: PlantState) -> dict[str, Any]:
         "owners": _owners(state),
         "retention": state.retention.model_dump(),
         "cameras": _cameras(state),
+        "ppe": _ppe(state),
+        "ppe_server_min_count": s.safety.ppe_min_count,
         "inventory": _inventory(state),
         "roles": {
             r.value: {"title": i.title, "mfa": i.mfa_required, "scope": i.scope, "max_days": i.max_days}

@@ -31,6 +31,12 @@ class InventoryItem:
     server_days: Callable[[RetentionConfig], int] | None = None
     #: Days kept on each node (fail, pass) for evidence images.
     edge_days: Callable[[EdgeConfig], tuple[int, int]] | None = None
+    #: Listed only when this holds for the edge configs (data that exists only when a feature is on).
+    only_if: Callable[[list[EdgeConfig]], bool] | None = None
+
+
+def _ppe_enabled(edges: list[EdgeConfig]) -> bool:
+    return any(cam.ppe.enabled for e in edges for cam in e.ppe_cameras)
 
 
 INVENTORY: tuple[InventoryItem, ...] = (
@@ -58,6 +64,15 @@ INVENTORY: tuple[InventoryItem, ...] = (
         Category.EVIDENCE_IMAGES,
         server_days=lambda r: r.evidence_refs_days,
         edge_days=lambda e: (e.evidence.retention_days_fail, e.evidence.retention_days_pass),
+    ),
+    InventoryItem(
+        "ppe_counts",
+        "edge outbox, then the server database",
+        "workplace safety: per zone and hour, people seen and how many lacked required PPE",
+        "workers in PPE zones, as suppressed counts only (no image, no person)",
+        Category.SAFETY_COMPLIANCE,
+        server_days=lambda r: r.ppe_counts_days,
+        only_if=_ppe_enabled,
     ),
     InventoryItem(
         "user_accounts",

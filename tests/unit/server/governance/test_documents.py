@@ -258,3 +258,68 @@ def test_the_cli_builds_and_records_the_publication(plant: Plant, tmp_path: Path
     )
     assert ok.exit_code == 0, ok.output
     assert "published 2026-11-30 (board)" in ok.output
+
+
+def _add_ppe_camera(edge_yaml: Path, *, enabled: bool) -> None:
+    import yaml
+
+    doc = yaml.safe_load(edge_yaml.read_text("utf-8"))
+    doc["ppe_cameras"] = [
+        {
+            "camera_id": "cam-walk",
+            "station_id": "walkway",
+            "source": {"type": "synthetic"},
+            "ppe": {
+                "enabled": enabled,
+                "legal_basis": "GDPR Art. 6(1)(f) workplace safety; works agreement BV-2026-07",
+                "zones": [
+                    {"name": "aisle", "x": 0, "y": 100, "width": 320, "height": 140},
+                    {
+                        "name": "dock",
+                        "x": 0,
+                        "y": 0,
+                        "width": 320,
+                        "height": 100,
+                        "required": ["hi_vis_vest"],
+                    },
+                ],
+                "min_count": 4,
+            },
+        }
+    ]
+    edge_yaml.write_text(yaml.safe_dump(doc), "utf-8")
+
+
+def test_ppe_counting_is_in_the_documents_only_when_enabled_with_its_legal_basis(
+    plant: Plant, tmp_path: Path
+) -> None:
+    edge_yaml = tmp_path / "line1-node.yaml"
+    _add_ppe_camera(edge_yaml, enabled=False)
+    off = _build(plant, tmp_path / "off")
+    assert "ai-act-ppe-classifier" not in off.documents
+    for text in (
+        *_both(tmp_path / "off", "record-of-processing"),
+        *_both(tmp_path / "off", "data-inventory"),
+    ):
+        assert "PPE" not in text and "ppe_counts" not in text and "cam-walk" not in text
+
+    _add_ppe_camera(edge_yaml, enabled=True)
+    out = tmp_path / "on"
+    result = _build(plant, out)
+    assert "ai-act-ppe-classifier" in result.documents
+    for text in _both(out, "record-of-processing"):
+        assert "PPE compliance counting (enabled)" in text
+        assert "GDPR Art. 6(1)(f) workplace safety; works agreement BV-2026-07" in text
+        assert "aisle: helmet, hi_vis_vest; dock: hi_vis_vest" in text
+        assert "below 5 again on the server" in text  # the server's safety.ppe_min_count (default 5)
+        assert "Counts are kept 90 days" in text and "production_supervisor" in text
+    for text in _both(out, "data-inventory"):
+        assert "ppe_counts" in text
+    for text in _both(out, "worker-notice-plant-a-line-1.en"):
+        assert "Camera cam-walk (station walkway) counts, per zone and hour" in text
+        assert "aisle: hard hat, high-visibility vest; dock: high-visibility vest" in text
+        assert "Counts below 5 are never shown" in text
+    for text in _both(out, "worker-notice-plant-a-line-1.de"):
+        assert "Zählung der Schutzausrüstung (PSA)" in text and "Warnweste" in text
+    for text in _both(out, "ai-act-ppe-classifier"):
+        assert "Generated images only" in text and "Real-world accuracy is not measured" in text

@@ -14,6 +14,7 @@ export const NAV = [
   { href: "/spc", label: "SPC", needs: "inspection_results.read" },
   { href: "/labels", label: "Labels", needs: "inspection_results.read" },
   { href: "/thermal", label: "Thermal", needs: "maintenance_data.read" },
+  { href: "/ppe", label: "PPE", needs: "safety_compliance.read" },
   { href: "/models", label: "Models", needs: "model_configuration.read" },
   { href: "/audit", label: "Audit log", needs: "audit_log.read" },
   { href: "/users", label: "Users & roles", needs: "users_and_roles.read" },
