@@ -61,7 +61,7 @@ def _colour_rule(image: np.ndarray, box: tuple[int, int, int, int]) -> dict[str,
     """The baseline: fluorescent torso → vest; saturated bright head top → helmet."""
     import cv2
 
-    body, head = crop_person(image, box)
+    body, _ = crop_person(image, box)
     hsv = cv2.cvtColor(body, cv2.COLOR_BGR2HSV).astype(np.float32)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     fluo = (h >= 5) & (h <= 45) & (s > 140) & (v > 150)
@@ -155,14 +155,16 @@ def main() -> None:
     args = parser.parse_args()
     classifier = PpeClassifier.load()
     crops = bench_crops(classifier, args.crops, args.seed)
-    print(f"crops: {args.crops} held-out generated workers (seed {args.seed}), {crops['per_person_ms']:.2f} ms/person")
+    ms = crops["per_person_ms"]
+    print(f"crops: {args.crops} held-out generated workers (seed {args.seed}), {ms:.2f} ms/person")
     print(f"{'item':12} {'who':9} {'recall':>7} {'prec.':>7} {'acc.':>7}   (positive class: lacks the item)")
     for item, r in crops["items"].items():
         for who in ("model", "baseline"):
             s = r[who]
             print(f"{item:12} {who:9} {s['recall']:7.1%} {s['precision']:7.1%} {s['accuracy']:7.1%}")
         for tag, s in r["by_case"].items():
-            print(f"{'':12}   {tag:15} n={s['n']:4d} recall {s['recall']:6.1%} precision {s['precision']:6.1%} acc {s['accuracy']:6.1%}")
+            figures = f"recall {s['recall']:6.1%} precision {s['precision']:6.1%} acc {s['accuracy']:6.1%}"
+            print(f"{'':12}   {tag:15} n={s['n']:4d} {figures}")
     frames = bench_frames(classifier, args.frames, args.seed + 1)
     print(
         f"walkway: {frames['frames']} frames 1280x720, {frames['people']} people, detector recall "

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lineguard.config.edge import EdgeConfig
 from lineguard.config import load_edge_config
+from lineguard.config.edge import EdgeConfig
 from lineguard.config.ppe import overlap_area
 from lineguard.contracts.errors import ConfigError
 from tests.unit.edge.support import camera, edge_config

@@ -111,12 +111,16 @@ def test_a_zone_outside_the_frame_fails_its_camera_only_and_a_disabled_camera_ne
     )
     off = ppe_camera("cam-off", source={"type": "folder", "path": str(tmp_path / "nowhere")}, enabled=False)
     config = _config(tmp_path, wide)
-    config = config.model_copy(update={"ppe_cameras": [*config.ppe_cameras, _config(tmp_path, off).ppe_cameras[0]]})
+    config = config.model_copy(
+        update={"ppe_cameras": [*config.ppe_cameras, _config(tmp_path, off).ppe_cameras[0]]}
+    )
     node = _start(config)
     _drop(folder, "walk-0", walkway_scenes(1, seed=3)[0].image)  # 640x480
     stats = node.stats["cam-wide"]
     wait_for(lambda: stats.state == "failed" and stats.last_error is not None, timeout_s=30)
-    assert "PPE zone 'beyond' spans x 600..800, y 0..100, outside the 640x480 frame" in (stats.last_error or "")
+    assert "PPE zone 'beyond' spans x 600..800, y 0..100, outside the 640x480 frame" in (
+        stats.last_error or ""
+    )
     assert node.stats["cam-off"].state == "ended"
     assert node.stats["cam-a"].state != "failed"
     node.close()

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from lineguard.config.server import RetentionConfig, SafetyConfig
 from lineguard.contracts.errors import PermissionDeniedError
 from lineguard.contracts.events import IngestBatch
-from lineguard.server.ingest import service as ingest
 from lineguard.server.auth import Role
+from lineguard.server.ingest import service as ingest
 from lineguard.server.nodes import NodeIdentity
 from lineguard.server.ppe import PpeCountRow
 from tests.unit.server.auth.harness import AuthHarness, running_harness
