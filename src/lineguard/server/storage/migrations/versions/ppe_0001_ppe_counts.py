@@ -1,7 +1,7 @@
 """PPE counts: one row per zone, hour and camera (aggregates only, small counts suppressed).
 
 Revision ID: ppe_0001
-Revises: plantdata_0005
+Revises: storage_0001
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ppe_0001"
-down_revision = "plantdata_0005"
+down_revision = "storage_0001"
 branch_labels = None
 depends_on = None
 
