@@ -1,8 +1,10 @@
 """Plant assistant benchmark: answer latency on many records, the full leak suite, correctness.
 
     .venv/bin/python bench/bench_assistant.py --speed [--records 100000] [--db sqlite|postgresql] [--keep DIR]
-    .venv/bin/python bench/bench_assistant.py --leak [--no-interference]
+    .venv/bin/python bench/bench_assistant.py --leak [--no-interference] [--answerer builtin|llm]
+        [--questions N]
     .venv/bin/python bench/bench_assistant.py --correctness
+    .venv/bin/python bench/bench_assistant.py --llm-speed [--repeats 3]
 
 ``--speed`` loads ``--records`` structured records (the seed plant scaled up, every body
 sealed under a real keyring through ``upsert_records`` in batches of 5,000, so the
@@ -21,11 +23,23 @@ database (and keyring) there and reuses it: generating 1 M sealed records takes
 ``--leak`` runs every adversarial question (tests/support/assistant_suite.py) as every
 profile in every workflow, with the non-interference check unless told not to.
 ``--correctness`` asks the 112 known-answer questions as every profile.
+
+``--answerer llm`` puts the in-process language model (gemma3-270m Q4_K_M under
+llama-cpp-python, the ``llm`` extra) behind the grounding check on every answer of the
+leak suite, and counts how often its text was used and why it fell back. At about a
+second or more per model answer on 2 cores, ``--questions N`` takes an evenly spread
+subset of the adversarial questions (every k-th, so every family is in it).
+
+``--llm-speed`` measures the model on the permitted facts of the ``--speed`` questions
+(seeded plant): time to first token, generated tokens per second, whole answer; the
+baseline in the same run is the built-in answer to the same question (no model). The
+load average is printed: the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -37,17 +51,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from tests.support.assistant_suite import adversarial_questions, score_profile
+from tests.support.gemma import gemma_config, missing
 from tests.support.leak_run import NOW, built_plant, run_leak_suite
 from tests.support.plant import PROFILES, SITE, canaries, principal, seed_plant
 from tests.support.postgres import postgres_cluster
 from tests.unit.server.conftest import AuditTrail
 
+from lineguard.config.egress import EgressConfig
 from lineguard.config.server import ServerConfig
 from lineguard.crypto import Envelope, KdfParams, Keyring
-from lineguard.server.assistant import EffectiveScope, ask
+from lineguard.server.assistant import BuiltinAnswerer, EffectiveScope, ask, effective_scope, workflow_named
 from lineguard.server.assistant import queries as queries_module
 from lineguard.server.assistant import service as service_module
+from lineguard.server.assistant.rephrase import (
+    LlamaCppModel,
+    Rephraser,
+    build_rephraser,
+    permitted_facts,
+    prompt_messages,
+)
 from lineguard.server.auth import Category, PolicyEngine
+from lineguard.server.egress import EgressGate
 from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.plantdata import CategoryScope, PlantRecordRow, index_key, upsert_records
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
@@ -199,18 +223,33 @@ def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
             engine.dispose()
 
 
-def leak(interference: bool) -> None:
+def _gemma(max_tokens: int = 128) -> Rephraser:
+    reason = missing()
+    if reason is not None:
+        sys.exit(f"--answerer llm needs the real model: {reason}")
+    rephraser = build_rephraser(gemma_config(max_tokens=max_tokens), EgressGate(EgressConfig()))
+    assert rephraser is not None
+    return rephraser
+
+
+def leak(interference: bool, answerer: str, subset: int | None) -> None:
     questions = adversarial_questions(canaries())
+    if subset is not None and subset < len(questions):
+        step = len(questions) / subset
+        questions = [questions[int(i * step)] for i in range(subset)]
+    rephraser = _gemma() if answerer == "llm" else None
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        report = run_leak_suite(Path(tmp), questions, interference=interference)
+        report = run_leak_suite(Path(tmp), questions, interference=interference, rephraser=rephraser)
         took = time.perf_counter() - started
     checked = len(report.interference) if interference else "not checked"
     print(
-        f"leak suite: {len(questions)} questions × {len(PROFILES)} profiles × 5 workflows = {report.asked} "
-        f"asks in {took:.0f} s; refused or denied {report.refused} (denied {report.denied}); "
-        f"leaks {len(report.leaks)}; interference {checked}"
+        f"leak suite ({answerer}): {len(questions)} questions × {len(PROFILES)} profiles × 5 workflows = "
+        f"{report.asked} asks in {took:.0f} s; refused or denied {report.refused} (denied {report.denied}); "
+        f"leaks {len(report.leaks)}; interference {checked}; load average {os.getloadavg()[0]:.1f}"
     )
+    if rephraser is not None:
+        print("  who wrote the answers: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
     for line in report.leaks[:20] + report.interference[:10]:
         print("  " + line)
 
@@ -224,6 +263,59 @@ def correctness() -> None:
             print(
                 f"  {profile.name:14s} {score.right}/{score.total} = {share:.1f} %, unreadable {unreadable}"
             )
+
+
+def llm_speed(repeats: int) -> None:
+    """Time to first token and tokens/s of the in-process model on real permitted facts."""
+    reason = missing()
+    if reason is not None:
+        sys.exit(f"--llm-speed needs the real model: {reason}")
+    config = gemma_config(max_tokens=128)
+    started = time.perf_counter()
+    model = LlamaCppModel(config)
+    print(f"model {model.model} ({model.model_version}) loaded in {time.perf_counter() - started:.1f} s")
+    policy = PolicyEngine.load()
+    people = {p.name: p for p in PROFILES}
+    first, rates, totals, builtin_ms, prompt_chars = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp, built_plant(Path(tmp), "seeded") as plant:
+        key = index_key(plant.sessions, site_id=SITE, sealer=plant.sealer)
+        for who, (workflow, questions) in SPEED_QUESTIONS.items():
+            person = principal(people[who], now=NOW)
+            flow = workflow_named(plant.settings.assistant, workflow)
+            scope = effective_scope(policy, person, flow, site=SITE, now=NOW)
+            for question in questions:
+                t = time.perf_counter()
+                with plant.sessions() as session:
+                    draft = BuiltinAnswerer().answer(session, scope, question, key=key, sealer=plant.sealer)
+                    facts = permitted_facts(
+                        session,
+                        scope,
+                        draft.sentences,
+                        sealer=plant.sealer,
+                        max_records=config.max_fact_records,
+                    )
+                builtin_ms.append((time.perf_counter() - t) * 1000)
+                if not facts.sentences:
+                    continue
+                messages = prompt_messages(facts)
+                prompt_chars.append(sum(len(m["content"]) for m in messages))
+                for _ in range(repeats):
+                    done = model.complete(messages, max_tokens=config.max_tokens, timeout_s=config.timeout_s)
+                    if done.first_token_s is None or done.completion_tokens < 2:
+                        continue
+                    first.append(done.first_token_s * 1000)
+                    totals.append(done.total_s * 1000)
+                    rates.append((done.completion_tokens - 1) / max(done.total_s - done.first_token_s, 1e-6))
+    print(
+        f"language model on {len(first)} answers "
+        f"(prompts {min(prompt_chars)}–{max(prompt_chars)} characters), "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:\n"
+        f"  time to first token p50 {_pct(first, 0.5):.0f} ms  p95 {_pct(first, 0.95):.0f} ms\n"
+        f"  generation          p50 {_pct(rates, 0.5):.1f} tokens/s  min {min(rates):.1f} tokens/s\n"
+        f"  whole answer        p50 {_pct(totals, 0.5):.0f} ms  p95 {_pct(totals, 0.95):.0f} ms\n"
+        f"  baseline, built-in answer to the same questions: p50 {_pct(builtin_ms, 0.5):.1f} ms "
+        f"(model answer / built-in p50 = {_pct(totals, 0.5) / _pct(builtin_ms, 0.5):.0f}x)"
+    )
 
 
 def main() -> None:
@@ -243,14 +335,19 @@ def main() -> None:
         default=None,
         help="keep the generated database (and its keyring) in this folder and reuse it in later runs",
     )
+    parser.add_argument("--answerer", choices=("builtin", "llm"), default="builtin")
+    parser.add_argument("--questions", type=int, default=None, help="--leak: an evenly spread subset")
+    parser.add_argument("--llm-speed", action="store_true")
     args = parser.parse_args()
     if args.speed:
         speed(args.records, args.db, args.repeats, args.keep)
     if args.leak:
-        leak(not args.no_interference)
+        leak(not args.no_interference, args.answerer, args.questions)
     if args.correctness:
         correctness()
-    if not (args.speed or args.leak or args.correctness):
+    if args.llm_speed:
+        llm_speed(args.repeats)
+    if not (args.speed or args.leak or args.correctness or args.llm_speed):
         parser.print_help()
 
 

@@ -10,11 +10,16 @@ Two checks per answer (and per error message):
   which every canary hidden from this person was removed: whatever the hidden records
   are, they change nothing the person sees (this catches derived values, counts,
   differencing and different refusal wording, not only copied strings).
+
+With ``rephraser`` (a language model behind the grounding check) every answer is the
+model's rephrasing or its fallback, held to the same two checks; ``outcomes`` counts
+which (``language_model``, ``fallback:<reason>``, ``builtin`` when nothing was asked).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +32,7 @@ from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import LineGuardError
 from lineguard.crypto import Envelope, KdfParams, Keyring
 from lineguard.server.assistant import ask, effective_scope, workflows_for
+from lineguard.server.assistant.rephrase import Rephraser
 from lineguard.server.auth import PolicyEngine
 from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.plantdata import Scope, import_records
@@ -88,25 +94,33 @@ class LeakReport:
     denied: int = 0
     leaks: list[str] = field(default_factory=list)
     interference: list[str] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
 
 
 def _answer(
-    plant: Plant, engine: PolicyEngine, profile: Profile, workflow: str, question: str
-) -> tuple[str, bool, str]:
-    """(everything the person sees as text, refused, comparable form)."""
+    plant: Plant,
+    engine: PolicyEngine,
+    profile: Profile,
+    workflow: str,
+    question: str,
+    rephraser: Rephraser | None = None,
+) -> tuple[str, bool, str, str]:
+    """(everything the person sees as text, refused, comparable form, who wrote it)."""
     try:
         person = principal(profile, now=NOW)
         a = ask(plant.sessions, settings=plant.settings, engine=engine, principal=person, question=question,
-                workflow=workflow, sealer=plant.sealer, audit=AuditTrail(), now=NOW)  # fmt: skip
+                workflow=workflow, sealer=plant.sealer, audit=AuditTrail(), now=NOW,
+                rephraser=rephraser)  # fmt: skip
     except LineGuardError as exc:
         text = f"{exc.code}: {exc.message} {' '.join(exc.details)}"
-        return text, True, text
+        return text, True, text, "error"
     cites = [
         (c.n, c.category, c.record_type, c.source_key, c.title, tuple(c.lines or ())) for c in a.citations
     ]
     visible = " ".join([a.answer, a.scope, *(" ".join(map(str, c)) for c in cites)])
     comparable = repr((a.answer, a.scope, a.refused, cites, [(s.text, s.cites) for s in a.sentences]))
-    return visible, a.refused, comparable
+    outcome = f"fallback:{a.fallback}" if a.fallback else a.answerer
+    return visible, a.refused, comparable, outcome
 
 
 def run_leak_suite(
@@ -115,6 +129,7 @@ def run_leak_suite(
     *,
     profiles: Iterable[Profile] = PROFILES,
     interference: bool = True,
+    rephraser: Rephraser | None = None,
 ) -> LeakReport:
     """Ask every question as every profile in every workflow (granted or not); see the module docstring."""
     engine = PolicyEngine.load()
@@ -144,15 +159,20 @@ def run_leak_suite(
                         built_plant(folder, name, visible, base=base.path)
                     )
                 for question in questions:
-                    text, refused, comparable = _answer(full, engine, profile, workflow, question)
+                    text, refused, comparable, outcome = _answer(
+                        full, engine, profile, workflow, question, rephraser
+                    )
                     report.asked += 1
+                    report.outcomes[outcome] += 1
                     report.refused += refused
                     report.denied += flow is None
                     report.leaks += [
                         f"{profile.name}/{workflow}: {question!r} leaked {t}" for t in leaks(text, hidden)
                     ]
                     if interference and flow is not None:
-                        _, _, without = _answer(clean_plants[key], engine, profile, workflow, question)
+                        _, _, without, _ = _answer(
+                            clean_plants[key], engine, profile, workflow, question, rephraser
+                        )
                         if without != comparable:
                             report.interference.append(
                                 f"{profile.name}/{workflow}: {question!r}\n  with hidden: {comparable[:400]}"

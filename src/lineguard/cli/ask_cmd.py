@@ -39,9 +39,10 @@ def ask(
     """
     from datetime import UTC, datetime
 
+    from lineguard.server.assistant import AssistantState, person_named
     from lineguard.server.assistant import ask as ask_assistant
-    from lineguard.server.assistant import person_named
     from lineguard.server.auth import PolicyEngine
+    from lineguard.server.egress import build_gate
     from lineguard.server.protection import default_audit, default_sealer
     from lineguard.server.storage import opened_storage
 
@@ -50,6 +51,8 @@ def ask(
     with opened_storage(settings) as sessions:
         with sessions() as session:
             principal = person_named(session, username, now=now)
+        audit = default_audit(settings)
+        gate = build_gate(settings, sessions=sessions, audit=audit)
         answer = ask_assistant(
             sessions,
             settings=settings,
@@ -59,9 +62,10 @@ def ask(
             workflow=workflow,
             lines=list(lines) or None,
             sealer=default_sealer(settings, sessions),
-            audit=default_audit(settings),
+            audit=audit,
             now=now,
             actor=cli_actor("ask", principal.username),
+            rephraser=AssistantState.build(settings, gate=gate).rephraser,
         )
     if as_json:
         data = answer.model_dump(mode="json")

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lineguard.config.language_model import LanguageModelConfig
+
 __all__ = ["DEFAULT_WORKFLOWS", "AssistantConfig", "PlantCategory", "WorkflowConfig", "WorkflowRole"]
 
 PlantCategory = Literal[
@@ -105,6 +107,10 @@ class AssistantConfig(_Section):
         ge=1,
         le=50,
         description="Records cited for one aggregate figure (the count is always given).",
+    )
+    language_model: LanguageModelConfig | None = Field(
+        default=None,
+        description="Optional local language model that rephrases permitted facts (off when absent).",
     )
 
     @model_validator(mode="after")

@@ -455,7 +455,10 @@ class AiQuestionAnswered(AuditEvent):
     """A person asked the plant assistant a question: in which workflow, within which
     effective scope, which records the answer cites, which answerer (and version) wrote
     it, and the SHA-256 of the answer text. The question and the answer themselves are
-    sealed in ``assistant_questions`` under ``question_id``, never in the log."""
+    sealed in ``assistant_questions`` under ``question_id``, never in the log. When a
+    language model was asked to rephrase the answer: which model and version, and
+    whether the built-in answer was returned instead (``fallback``) — ``answerer`` is then
+    ``language_model`` when the person got the model's words, ``builtin`` otherwise."""
 
     event_name: ClassVar[str] = "ai.question"
     question_id: Ident
@@ -466,6 +469,16 @@ class AiQuestionAnswered(AuditEvent):
     answerer_version: Ident
     answer_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     refused: bool = False
+    model: Ident | None = Field(
+        default=None, description="The language model asked to rephrase the answer (none when off)."
+    )
+    model_version: Ident | None = Field(
+        default=None, description="Its version as run: file digest and runtime, or the endpoint's own."
+    )
+    fallback: Literal["unavailable", "timeout", "empty", "ungrounded"] | None = Field(
+        default=None,
+        description="Why the built-in answer was returned instead of the model's (none: it was not).",
+    )
 
 
 class FieldChange(BaseModel):

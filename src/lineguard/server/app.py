@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from lineguard import __version__
 from lineguard.config.server import ServerConfig
 from lineguard.server import logsafe
+from lineguard.server.assistant import AssistantState
 from lineguard.server.audit import Checkpoints
 from lineguard.server.auth import AuthRuntime, document_access_answers, refuse_undeclared_routes
 from lineguard.server.context import API_PREFIX, AuditHook, Sealer, ServerContext
@@ -128,6 +129,7 @@ def create_app(
         checkpoints=Checkpoints(),
         live=LiveSettings(),
         leadership=Leadership(engine, settings.data_dir),
+        assistant=AssistantState.build(settings, gate=gate),
     )
     domain_lifespans: list[LifespanHook] = [
         m.lifespan for m in domain_modules("scheduled") if callable(getattr(m, "lifespan", None))

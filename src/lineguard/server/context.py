@@ -27,6 +27,7 @@ from lineguard.server.once import Once
 from lineguard.server.storage import Leadership
 
 if TYPE_CHECKING:  # the domains' state types; they import this module, not the reverse
+    from lineguard.server.assistant import AssistantState
     from lineguard.server.audit import Checkpoints
     from lineguard.server.auth import AuthRuntime
     from lineguard.server.dashboard import LiveSettings
@@ -98,6 +99,8 @@ class ServerContext:
     integrations: IntegrationsState
     #: Which singleton background duties this process runs (advisory locks across replicas).
     leadership: Leadership
+    #: The assistant's language model (``assistant.language_model``), loaded on first use.
+    assistant: AssistantState
 
 
 def get_context(request: Request) -> ServerContext:

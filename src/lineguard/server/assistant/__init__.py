@@ -7,7 +7,9 @@ filter of the question; every query then carries that one compiled condition
 (:mod:`.scope`, :func:`lineguard.server.plantdata.readable_condition`). The built-in
 answerer (:class:`BuiltinAnswerer`, no language model) turns the question into a plan
 (:mod:`.intents`), computes it over the permitted records (:mod:`.queries`) and writes
-short sentences, each citing the records it rests on. Every question is stored sealed
+short sentences, each citing the records it rests on; an optional local language model
+may rephrase those permitted facts behind a grounding check (:mod:`.rephrase`,
+:class:`AssistantState`). Every question is stored sealed
 and audited (``ai.question``); a proposed action becomes a review item
 (:data:`ASSISTANT_WORK_ORDER`, :data:`ASSISTANT_HOLD`). See docs/assistant.md.
 """
@@ -26,6 +28,7 @@ from lineguard.server.assistant.models import AssistantQuestionRow
 from lineguard.server.assistant.schemas import AnswerOut, AskRequest, Citation, SentenceOut, WorkflowOut
 from lineguard.server.assistant.scope import EffectiveScope, effective_scope, workflow_named, workflows_for
 from lineguard.server.assistant.service import SEALED_CATEGORY, ask, check_question, person_named
+from lineguard.server.assistant.state import AssistantState
 
 __all__ = [
     "ANSWERER",
@@ -40,6 +43,7 @@ __all__ = [
     "AnswerOut",
     "AskRequest",
     "AssistantQuestionRow",
+    "AssistantState",
     "BuiltinAnswerer",
     "Citation",
     "Draft",

@@ -43,8 +43,13 @@ class AnswerOut(BaseModel):
     sentences: list[SentenceOut]
     workflow: str
     question_id: str
+    #: ``builtin``, or ``language_model`` when the text is the model's (grounded) rephrasing.
     answerer: str
     recommendation_id: str | None = None
+    #: The language model and version whose words these are (``answerer == "language_model"``).
+    model: str | None = None
+    #: Why a configured language model's text was not used (the built-in answer was returned).
+    fallback: str | None = None
 
 
 class WorkflowOut(BaseModel):

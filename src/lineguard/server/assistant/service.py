@@ -7,7 +7,10 @@
    nothing searched;
 2. the effective scope (person × workflow × line filter, :mod:`.scope`) is computed
    **before** any record is touched;
-3. the answerer drafts cited sentences from records inside that scope only;
+3. the answerer drafts cited sentences from records inside that scope only; when a
+   language model is configured (``assistant.language_model``), it rephrases those
+   sentences and cited records — nothing else — and its text replaces the built-in one
+   only if it passes the grounding check (:mod:`.rephrase`);
 4. the answer, its citations (each re-checked against the scope) and its scope
    statement are returned; the question and answer are stored sealed in
    ``assistant_questions``, audited as ``ai.question``, and a proposed action becomes a
@@ -32,6 +35,7 @@ from lineguard.contracts.ids import new_id
 from lineguard.server.assistant.answerer import NOTHING, REFUSAL, BuiltinAnswerer, Draft, line_filter_of
 from lineguard.server.assistant.kinds import KIND_OF_ACTION
 from lineguard.server.assistant.models import AssistantQuestionRow
+from lineguard.server.assistant.rephrase import Facts, Rephrased, Rephraser, compose, permitted_facts
 from lineguard.server.assistant.schemas import AnswerOut, Citation, SentenceOut
 from lineguard.server.assistant.scope import EffectiveScope, effective_scope, workflow_named
 from lineguard.server.auth import PolicyEngine, Principal, Subject, active_grants, user_by_name
@@ -141,10 +145,12 @@ def ask(
     now: datetime | None = None,
     answerer: BuiltinAnswerer | None = None,
     actor: str | None = None,
+    rephraser: Rephraser | None = None,
 ) -> AnswerOut:
     """Answer ``question`` for ``principal`` in ``workflow``; see the module docstring.
 
     ``actor``: how the audit log names who asked (default: the principal, ``user:<name>``).
+    ``rephraser``: the configured language model (``assistant.language_model``), if any.
     """
     moment = now or datetime.now(UTC)
     who = actor or principal.actor
@@ -159,12 +165,24 @@ def ask(
     with sessions() as session:
         draft = bot.answer(session, scope, text, key=key, sealer=sealer, now=moment)
         sentences, citations = _citations(session, scope, draft)
+        facts: Facts | None = None
+        if rephraser is not None and sentences and not draft.refused and draft.recommendation is None:
+            facts = permitted_facts(
+                session, scope, draft.sentences, sealer=sealer, max_records=rephraser.max_fact_records
+            )
     if draft.refused:
         answer_text, sentences, citations = REFUSAL, [], []
     elif not sentences:
         answer_text = NOTHING
     else:
         answer_text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.cites) for s in sentences)
+    rephrased: Rephrased | None = None
+    if rephraser is not None and facts is not None:  # outside the session: a model may take seconds
+        rephrased = rephraser.rephrase(facts)
+        if rephrased.fallback is None:
+            answer_text, sentences = compose(rephrased, citations)
+    used = rephrased if rephrased is not None and rephrased.fallback is None else None
+    answerer_name = "language_model" if used is not None else bot.name
     question_id = new_id("ask")
     recommendation_id = None
     staged, key_rows = staged_sealer(sealer)
@@ -192,7 +210,7 @@ def ask(
                     "answer_sha256": answer_sha,
                     "refused": draft.refused,
                     "cited": cited,
-                    "answerer": bot.name,
+                    "answerer": answerer_name,
                     "answerer_version": bot.version,
                 }
             ],
@@ -207,10 +225,13 @@ def ask(
                 workflow=flow.name,
                 scope=statement[:500],
                 cited=tuple(cited[:200]),
-                answerer=bot.name,
+                answerer=answerer_name,
                 answerer_version=bot.version,
                 answer_sha256=answer_sha,
                 refused=draft.refused,
+                model=rephrased.model if rephrased is not None else None,
+                model_version=rephrased.model_version if rephrased is not None else None,
+                fallback=rephrased.fallback if rephrased is not None else None,
             ),
             actor=who,
         )
@@ -241,6 +262,8 @@ def ask(
         sentences=sentences,
         workflow=flow.name,
         question_id=question_id,
-        answerer=bot.name,
+        answerer=answerer_name,
         recommendation_id=recommendation_id,
+        model=f"{used.model} ({used.model_version})" if used is not None else None,
+        fallback=rephrased.fallback if rephrased is not None else None,
     )

@@ -41,6 +41,7 @@ def post_ask(person: Person, body: AskRequest, request: Request) -> AnswerOut:
         sealer=context.sealer,
         audit=context.audit,
         now=context.auth.now(),
+        rephraser=context.assistant.rephraser,
     )
 
 

@@ -46,12 +46,24 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
 
 
 class GatedHttp:
-    """``request(method, url, ...)`` for one purpose (named in denials and errors)."""
+    """``request(method, url, ...)`` for one purpose (named in denials and errors).
 
-    def __init__(self, gate: EgressGate, *, purpose: str, client_chain: ClientChain | None = None) -> None:
+    ``timeout_s``: the read timeout of this purpose's requests, when it needs another
+    than ``egress.read_timeout_s`` (a language model may take longer than a CMMS).
+    """
+
+    def __init__(
+        self,
+        gate: EgressGate,
+        *,
+        purpose: str,
+        client_chain: ClientChain | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         self._gate = gate
         self._purpose = purpose
         self._client_chain = client_chain
+        self._timeout_s = timeout_s
 
     def request(
         self,
@@ -102,7 +114,8 @@ class GatedHttp:
             else False
         )
         config = self._gate.config
-        timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
+        read_s = self._timeout_s if self._timeout_s is not None else config.read_timeout_s
+        timeout = httpx.Timeout(read_s, connect=config.connect_timeout_s)
         limit = config.max_response_bytes
         try:
             with (
