@@ -37,5 +37,5 @@ def gemma_path() -> Path:
 
 def gemma_config(**overrides: object) -> LlamaCppModelConfig:
     return LlamaCppModelConfig.model_validate(
-        {"backend": "llama_cpp", "model_path": gemma_path(), "threads": 2, "timeout_s": 120, **overrides}
+        {"backend": "llama_cpp", "model_path": gemma_path(), "threads": 1, "timeout_s": 120, **overrides}
     )

@@ -59,7 +59,20 @@ class LlamaCppModelConfig(_Model):
     context_tokens: int = Field(
         default=2048, ge=256, le=32_768, title="Context", description="Prompt plus answer, in tokens."
     )
-    threads: int = Field(default=2, ge=1, le=256, title="Threads", description="CPU threads for inference.")
+    chat_format: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        title="Chat format",
+        description="llama-cpp-python's chat format name; none: the GGUF's own template (gemma files "
+        "without one get 'gemma').",
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        title="Threads",
+        description="CPU threads for inference; more than the free cores is much slower (docs/assistant.md).",
+    )
 
 
 class EndpointModelConfig(_Model):

@@ -11,7 +11,11 @@ allowlist). Decoding is greedy (temperature 0), so the same facts give the same 
 * :class:`LlamaCppModel` — ``llama-cpp-python`` (the ``llm`` extra), imported only
   here and only when configured. One generation at a time (a lock: a ``Llama`` is not
   thread-safe); its state is reset before each prompt so an answer never depends on the
-  previous one. Its version names the GGUF file's SHA-256 and the runtime version.
+  previous one. Its version names the GGUF file's SHA-256 and the runtime version. The
+  instructions travel at the end of the user turn (Gemma's chat format has no system
+  role and llama.cpp's drops it; placed first, gemma3-270m repeats them as its answer);
+  a GGUF of the gemma family without a chat template gets llama.cpp's ``gemma`` format
+  instead of its ``llama-2`` default.
 * :class:`EndpointModel` — ``POST`` to an OpenAI-compatible chat-completions URL through
   :class:`~lineguard.server.egress.GatedHttp` (allowlist, pinned CA, capped body); the
   version is the ``model`` (and ``system_fingerprint``) the endpoint says it ran.
@@ -66,6 +70,15 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def _in_user_turn(messages: list[Message]) -> list[Message]:
+    """The system text put after the first user turn's (models without a system role)."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest:
+        rest[0]["content"] = f"{rest[0]['content']}\n\n{system}"
+    return rest
+
+
 class LlamaCppModel:
     """A GGUF model in this process (``assistant.language_model.backend: llama_cpp``)."""
 
@@ -80,10 +93,18 @@ class LlamaCppModel:
             msg = f"assistant.language_model.model_path {path} is not a file"
             raise ModelError(msg)
         try:
+            probe = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+            metadata = dict(probe.metadata)
+            del probe
+            chat_format = config.chat_format
+            if chat_format is None and "tokenizer.chat_template" not in metadata:
+                chat_format = "gemma" if "gemma" in metadata.get("general.architecture", "") else None
             self._llama: Any = llama_cpp.Llama(
                 model_path=str(path),
+                chat_format=chat_format,
                 n_ctx=config.context_tokens,
                 n_threads=config.threads,
+                n_threads_batch=config.threads,
                 seed=0,
                 verbose=False,
             )
@@ -107,7 +128,7 @@ class LlamaCppModel:
             first: float | None = None
             finish = "stop"
             stream: Any = self._llama.create_chat_completion(
-                messages=messages,
+                messages=_in_user_turn(messages),
                 max_tokens=max_tokens,
                 temperature=0.0,
                 stream=True,

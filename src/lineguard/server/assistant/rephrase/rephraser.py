@@ -38,7 +38,11 @@ __all__ = ["Fallback", "Rephrased", "Rephraser", "build_rephraser", "compose"]
 log = logging.getLogger(__name__)
 
 Fallback = Literal["unavailable", "timeout", "empty", "ungrounded"]
-_WHOLE = re.compile(r"^.*[.!?](?=\s|$)", re.DOTALL)
+#: Up to the last sentence end followed by a space: a cut-off text may end in "unit price 12."
+_WHOLE = re.compile(r"^.*[.!?](?=\s)", re.DOTALL)
+_HEADER = re.compile(r"\w+:")
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_BULLET = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+(?=\D))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +92,23 @@ class Rephraser:
         if done.finish_reason == "length":
             whole = _WHOLE.match(text)
             text = whole.group(0) if whole else ""
+        text = _once_each(text)
         if not text:
             return _outcome(done, "empty")
         verdict = check(text, facts)
         if not verdict.grounded:
             return _outcome(done, "ungrounded", unsupported=verdict.unsupported)
         return _outcome(done, None, text=text, sentences=verdict.sentences)
+
+
+def _once_each(text: str) -> str:
+    """The text without bullets and headers ("Facts:"), each repeated sentence once (small models loop)."""
+    seen: list[str] = []
+    for part in _SENTENCES.split(text):
+        sentence = _BULLET.sub("", part).strip()
+        if sentence and sentence not in seen and not _HEADER.fullmatch(sentence):
+            seen.append(sentence)
+    return " ".join(seen)
 
 
 def _outcome(
