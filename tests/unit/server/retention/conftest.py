@@ -78,26 +78,27 @@ def add_event(
     return sealed
 
 
+def alert_row(key: str, at: datetime, *, message_sealed: bytes = b"m") -> dict[str, Any]:
+    """An ``alerts`` row of node-1 raised at ``at``, as ingest would store it."""
+    return {
+        "alert_id": f"alr_{key}",
+        "idempotency_key": key,
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "camera_id": "cam-1",
+        "kind": "defect",
+        "severity": "high",
+        "raised_at": at,
+        "received_at": at,
+        "message_sealed": message_sealed,
+    }
+
+
 def add_alert(sessions: sessionmaker[Session], envelope: Envelope, key: str, age_days: float) -> bytes:
     sealed = envelope.seal(b"scratch on part", object_id=f"node-1:{key}", category="alerts")
-    at = NOW - timedelta(days=age_days)
     with sessions.begin() as session:
         session.execute(
-            insert(AlertRow),
-            [
-                {
-                    "alert_id": f"alr_{key}",
-                    "idempotency_key": key,
-                    "node_id": "node-1",
-                    "site_id": "plant-a",
-                    "line_id": "line-1",
-                    "camera_id": "cam-1",
-                    "kind": "defect",
-                    "severity": "high",
-                    "raised_at": at,
-                    "received_at": at,
-                    "message_sealed": sealed,
-                }
-            ],
+            insert(AlertRow), [alert_row(key, NOW - timedelta(days=age_days), message_sealed=sealed)]
         )
     return sealed

@@ -29,7 +29,7 @@ from lineguard.server.storage import (
 )
 from tests.unit.server.conftest import AuditTrail
 from tests.unit.server.ingest import factory
-from tests.unit.server.retention.conftest import event_row
+from tests.unit.server.retention.conftest import alert_row, event_row
 
 NODE = NodeIdentity("node-1", "plant-a", "line-1", frozenset({"cam-1"}), "s1")
 #: The revision just before the partitioning one (whatever it is as others add theirs).
@@ -75,24 +75,7 @@ def test_the_migration_partitions_a_database_that_holds_data(pg: Engine) -> None
         session.execute(
             insert(InspectionEventRow), [event_row("sep-1", september), event_row("oct-1", october)]
         )
-        session.execute(
-            insert(AlertRow),
-            [
-                {
-                    "alert_id": "alr_1",
-                    "idempotency_key": "a-1",
-                    "node_id": "node-1",
-                    "site_id": "plant-a",
-                    "line_id": "line-1",
-                    "camera_id": "cam-1",
-                    "kind": "defect",
-                    "severity": "high",
-                    "raised_at": september,
-                    "received_at": september,
-                    "message_sealed": b"m",
-                }
-            ],
-        )
+        session.execute(insert(AlertRow), [alert_row("1", september)])
         session.execute(
             insert(AuditEntryRow),
             [
