@@ -204,10 +204,7 @@ class EdgeNode:
                 camera_id=camera.camera_id,
             )
             return
-        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
-        stats.queue = queue
-        source = self._sources.get(camera.camera_id) or build_source(camera)
-        capture = CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)
+        queue, capture = self._capture(camera, stats)
         inspect = InspectWorker(
             self.stop_event,
             node=self.config.node,
@@ -224,6 +221,15 @@ class EdgeNode:
         for worker in (inspect, capture):
             worker.start()
             self.workers.append(worker)
+
+    def _capture(
+        self, camera: CameraConfig | PpeCameraConfig, stats: CameraStats
+    ) -> tuple[LatestQueue[Arrival], CaptureWorker]:
+        """The camera's capture worker (privacy zones blacked out first) and the queue it fills."""
+        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
+        stats.queue = queue
+        source = self._sources.get(camera.camera_id) or build_source(camera)
+        return queue, CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)
 
     def _start_thermal_camera(self, camera: ThermalCameraConfig) -> None:
         """A thermal camera's worker (edge/pipeline/thermal.py); one that cannot start is failed."""
@@ -269,10 +275,7 @@ class EdgeNode:
             log.error("PPE camera %s disabled: %s", camera.camera_id, exc.message)  # noqa: TRY400
             alert(AlertKind.STAGE_REJECTED, AlertSeverity.CRITICAL, exc.message)
             return
-        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
-        stats.queue = queue
-        source = self._sources.get(camera.camera_id) or build_source(camera)
-        capture = CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)
+        queue, capture = self._capture(camera, stats)
         worker = PpeWorker(
             self.stop_event,
             camera=camera,

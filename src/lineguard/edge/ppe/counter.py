@@ -127,10 +127,11 @@ class PpeCounter:
         hw = (int(image.shape[0]), int(image.shape[1]))
         if self._frame_hw != hw:
             self._new_frame_size(hw)
+        people = self.finder.people(image)  # first: a frame the detector fails on leaves no trace
         out = self.tally.advance(captured_at)
         self.tally.frame_seen()
         s, skipped = self.settings, self.skipped
-        for box in self.finder.people(image):
+        for box in people:
             if box.score < s.person_score:
                 skipped.low_score += 1
                 continue

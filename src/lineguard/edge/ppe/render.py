@@ -53,6 +53,8 @@ Bgr = tuple[int, int, int]
 
 HARD_CASES = ("lookalike_top", "lookalike_head", "occluded", "dim", "bright", "cast", "small", "back", "side")
 
+#: The redaction benchmark's skin tones (edge/redact/evaluation), repeated: a stage package may not
+#: import another edge package, and the shipped classifier was trained on exactly these.
 SKIN: tuple[Bgr, ...] = (
     (189, 208, 241),
     (160, 190, 228),
