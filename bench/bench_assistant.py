@@ -237,7 +237,7 @@ def leak(interference: bool, answerer: str, subset: int | None) -> None:
     if subset is not None and subset < len(questions):
         step = len(questions) / subset
         questions = [questions[int(i * step)] for i in range(subset)]
-    rephraser = _gemma() if answerer == "llm" else None
+    rephraser = _gemma(max_tokens=64) if answerer == "llm" else None
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         report = run_leak_suite(Path(tmp), questions, interference=interference, rephraser=rephraser)
