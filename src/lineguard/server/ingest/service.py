@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import IngestBatchAccepted, IngestBatchRejected
@@ -41,6 +41,7 @@ from lineguard.contracts.events import (
     Alert,
     IngestBatch,
     InspectionEvent,
+    ModelRef,
     NodeHeartbeat,
     PartVerdict,
     Verdict,
@@ -164,6 +165,7 @@ def _propose_uncertain_parts(
                 "event_id": p.decisive_event_id,
                 "camera_id": p.camera_id,
                 "anomalies": list(p.anomalies),
+                "model": _model_of(p.model),
             },
         )
         for p in parts
@@ -174,15 +176,50 @@ def _propose_uncertain_parts(
     )
 
 
+def _model_of(ref: ModelRef) -> dict[str, str | int]:
+    """The model a verdict came from, as a proposal names it (review checks a person's
+    class against that package's classes, see ``review.kinds``)."""
+    return {"model_id": ref.model_id, "version": ref.version, "sha256": ref.sha256}
+
+
+def _alert_models(
+    session: Session, node_id: str, alerts: list[Alert], events: Sequence[InspectionEvent]
+) -> dict[str, dict[str, str | int]]:
+    """event_id → model of the events that raised ``alerts``: from the batch, else (an
+    event this node sent in an earlier batch) from the stored events, in one query."""
+    wanted = {a.event_id for a in alerts if a.event_id is not None}
+    found = {e.event_id: _model_of(e.model) for e in events if e.event_id in wanted}
+    missing = wanted - set(found)
+    if missing:
+        rows = session.execute(
+            select(
+                InspectionEventRow.event_id,
+                InspectionEventRow.model_id,
+                InspectionEventRow.model_version,
+                InspectionEventRow.model_sha256,
+            ).where(InspectionEventRow.node_id == node_id, InspectionEventRow.event_id.in_(sorted(missing)))
+        )
+        for event_id, model_id, version, sha256 in rows:
+            found[event_id] = {"model_id": model_id, "version": version, "sha256": sha256}
+    return found
+
+
 def _propose_alerts(
-    session: Session, node: NodeIdentity, alerts: list[Alert], audit: AuditHook, now: datetime
+    session: Session,
+    node: NodeIdentity,
+    alerts: list[Alert],
+    events: Sequence[InspectionEvent],
+    audit: AuditHook,
+    now: datetime,
 ) -> None:
     """Put every newly stored alert under review (``ai.recommendation``), in the batch's transaction.
 
-    A defect alert carries the AI's verdict (fail, its class) for a person to confirm or
-    overrule; other alerts (camera offline, disk budget…) carry none and are acknowledged
-    and resolved. Only the alert's metadata is proposed: its message stays sealed.
+    A defect alert carries the AI's verdict (fail, its class, the model that made it) for
+    a person to confirm or overrule; other alerts (camera offline, disk budget…) carry
+    none and are acknowledged and resolved. Only the alert's metadata is proposed: its
+    message stays sealed.
     """
+    models = _alert_models(session, node.node_id, [a for a in alerts if a.kind.value == "defect"], events)
     proposals = [
         Proposal(
             subject_id=a.alert_id,
@@ -197,7 +234,8 @@ def _propose_alerts(
                 "defect_class": a.defect_class,
                 "event_id": a.event_id,
                 "camera_id": a.camera_id,
-            },
+            }
+            | ({"model": models[a.event_id]} if a.event_id in models else {}),
         )
         for a in alerts
     ]
@@ -329,7 +367,12 @@ def ingest_batch(
                 _propose_thermal_maintenance(session, node, new_results, audit, now)
             elif model is AlertRow:
                 _propose_alerts(
-                    session, node, [a for a in unique if a.idempotency_key in inserted], audit, now
+                    session,
+                    node,
+                    [a for a in unique if a.idempotency_key in inserted],
+                    batch.events,
+                    audit,
+                    now,
                 )
         duplicates = total - stored
         writes += rollup_rows(new_events, new_parts)

@@ -45,6 +45,9 @@ class ModelVersion(Base):
     decided_by_actor: Mapped[str | None] = mapped_column(String(160), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     reject_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: The package's named defect classes ([] = it names none: every region is "anomaly");
+    #: None for versions registered before the registry kept them (classes unknown).
+    class_names: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
 class ReleaseRow(Base):

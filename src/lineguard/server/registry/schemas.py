@@ -50,6 +50,8 @@ class ModelVersionView(_Body):
     #: The package's operating point in a quality engineer's words (goal, expected false
     #: rejects and recall with 95 % intervals); None when the stored package cannot be read.
     operating_point: str | None = None
+    #: The package's named defect classes ([] = none, regions are "anomaly"; None = not recorded).
+    class_names: list[str] | None = None
 
     @classmethod
     def of(cls, row: ModelVersion, *, operating_point: str | None = None) -> ModelVersionView:
@@ -66,6 +68,7 @@ class ModelVersionView(_Body):
             decided_at=row.decided_at,
             reject_reason=row.reject_reason,
             operating_point=operating_point,
+            class_names=row.class_names,
         )
 
 

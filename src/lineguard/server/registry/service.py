@@ -52,6 +52,7 @@ __all__ = [
     "get_version",
     "list_releases",
     "list_versions",
+    "model_classes",
     "operating_point",
     "record_report",
     "register",
@@ -79,6 +80,25 @@ def operating_point(package_dir: Path) -> str | None:
         log.warning("registry: the metadata at %s cannot be read", path)
         return None
     return describe_operating_point(meta.threshold)
+
+
+def named_classes(metadata: ModelMetadata) -> list[str]:
+    """The defect classes a package names ([] when its regions are all "anomaly")."""
+    return [] if metadata.defect_classes is None else list(metadata.defect_classes.names)
+
+
+def model_classes(session: Session, *, model_id: str, sha256: str) -> list[str] | None:
+    """The named defect classes of the registered package that ran (``model_id`` + graph
+    digest, as inspection events report it; the latest version when it was registered
+    twice), or None when this server does not know them: the package was never
+    registered here, or was registered before the registry kept its classes."""
+    names: list[str] | None = session.scalar(
+        select(ModelVersion.class_names)
+        .where(ModelVersion.model_id == model_id, ModelVersion.sha256 == sha256)
+        .order_by(ModelVersion.version.desc())
+        .limit(1)
+    )
+    return None if names is None else list(names)
 
 
 def list_versions(session: Session) -> Sequence[ModelVersion]:
@@ -122,6 +142,7 @@ def register(
         registered_by=user_id,
         registered_by_actor=actor,
         registered_at=datetime.now(UTC),
+        class_names=named_classes(verified.package.metadata),
     )
     session.add(version)
     session.flush()

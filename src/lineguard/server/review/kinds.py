@@ -10,8 +10,9 @@ The review workflow is one state machine for every AI output a person acts on. A
 * the decisions it accepts: verdicts (alerts, per-part verdicts) are *confirmed* or
   *overruled* with a label; proposals (work orders, assistant drafts) are *approved*,
   *rejected* or *edited*;
-* for verdict kinds, an optional check of a class name against the classes the model
-  package knows (``class_check``), so an overrule to a class that does not exist is refused.
+* for verdict kinds, where the classes of the model that made the verdict come from
+  (``known_classes``: the registry, by the model the proposal names), so an overrule to
+  a class the package does not know is refused (see :class:`ClassList`).
 
 Another domain plugs in by defining its kind (a module constant) and mounting
 ``review_router(kind)`` in its own ``views.py`` (see docs/review.md).
@@ -24,7 +25,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from sqlalchemy.orm import Session
+
 from lineguard.server.auth import Action
+from lineguard.server.registry import model_classes
 
 __all__ = [
     "ALERT",
@@ -32,6 +36,7 @@ __all__ = [
     "PROPOSAL_DECISIONS",
     "THERMAL_MAINTENANCE",
     "VERDICT_DECISIONS",
+    "ClassList",
     "Decision",
     "OverruleLabel",
     "SubjectKind",
@@ -54,8 +59,33 @@ OverruleLabel = Literal["false_call", "confirmed_defect", "other_class"]
 VERDICT_DECISIONS = frozenset({Decision.CONFIRM, Decision.OVERRULE})
 PROPOSAL_DECISIONS = frozenset({Decision.APPROVE, Decision.REJECT, Decision.EDIT})
 
-#: ``class_check(proposal, defect_class)`` returns a problem message, or ``None`` if the class is known.
-ClassCheck = Callable[[Mapping[str, Any], str], str | None]
+
+@dataclass(frozen=True, slots=True)
+class ClassList:
+    """The defect classes of the model that made a verdict, as far as the server knows them.
+
+    * ``names`` non-empty: the package names classes; an overrule must use one of them
+      (or ``unknown_anomaly``), anything else is refused with the list;
+    * ``names == ()``: the package names none (every region is "anomaly"); a person's
+      class is a **new label**, accepted: labelling is how a plant gets its first classes
+      (exported, it becomes ``train/<class>`` for the next model);
+    * ``names is None``: unknown (the model was never registered on this server, was
+      registered before the registry kept classes, or the proposal predates the model
+      reference): a well-formed name is accepted **unchecked**, and the step says so.
+    """
+
+    names: tuple[str, ...] | None
+    source: str
+
+    @property
+    def check(self) -> Literal["checked", "new_label", "unchecked"]:
+        if self.names is None:
+            return "unchecked"
+        return "checked" if self.names else "new_label"
+
+
+#: ``known_classes(session, proposal)``: the classes of the model behind a verdict proposal.
+KnownClasses = Callable[[Session, Mapping[str, Any]], ClassList]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +100,7 @@ class SubjectKind:
     decisions: frozenset[Decision]
     #: Proposal fields an ``edit`` may change (empty: every field of the proposal).
     editable: frozenset[str] = field(default_factory=frozenset)
-    class_check: ClassCheck | None = None
+    known_classes: KnownClasses | None = None
 
     def __post_init__(self) -> None:
         if not self.decisions:
@@ -85,18 +115,23 @@ class SubjectKind:
         return Decision.OVERRULE in self.decisions
 
 
-def _classes_of_proposal(proposal: Mapping[str, Any], defect_class: str) -> str | None:
-    """A class is known when the proposal lists the model's classes and names it there.
-
-    Proposals without a ``classes`` list (models before named defect classes) accept any
-    well-formed name; the contract pattern is checked by the request schema.
-    """
-    classes = proposal.get("classes")
-    if isinstance(classes, list) and classes and defect_class not in classes:
-        return (
-            f"defect class {defect_class!r} is not one of the model's classes: {', '.join(map(str, classes))}"
-        )
-    return None
+def _classes_of_model(session: Session, proposal: Mapping[str, Any]) -> ClassList:
+    """The proposal's own ``classes`` list when it carries one, else the registry's classes
+    of the model it names (``model``: ``model_id`` + ``sha256``, set by ingest)."""
+    listed = proposal.get("classes")
+    if isinstance(listed, list) and listed:
+        return ClassList(tuple(map(str, listed)), "the proposal")
+    model = proposal.get("model")
+    if not isinstance(model, Mapping):
+        return ClassList(None, "no model named by the proposal")
+    model_id, sha256 = model.get("model_id"), model.get("sha256")
+    if not isinstance(model_id, str) or not isinstance(sha256, str):
+        return ClassList(None, "no model named by the proposal")
+    names = model_classes(session, model_id=model_id, sha256=sha256)
+    where = f"model {model_id} ({sha256[:12]})"
+    if names is None:
+        return ClassList(None, f"{where} is not registered here with its classes")
+    return ClassList(tuple(names), f"the registered package of {where}")
 
 
 ALERT = SubjectKind(
@@ -106,7 +141,7 @@ ALERT = SubjectKind(
     triage=Action.INSPECTION_RESULTS_ACKNOWLEDGE,
     decide=Action.INSPECTION_RESULTS_WRITE,
     decisions=VERDICT_DECISIONS,
-    class_check=_classes_of_proposal,
+    known_classes=_classes_of_model,
 )
 
 PART_VERDICT = SubjectKind(
@@ -116,7 +151,7 @@ PART_VERDICT = SubjectKind(
     triage=Action.INSPECTION_RESULTS_ACKNOWLEDGE,
     decide=Action.INSPECTION_RESULTS_WRITE,
     decisions=VERDICT_DECISIONS,
-    class_check=_classes_of_proposal,
+    known_classes=_classes_of_model,
 )
 
 #: A thermal camera's trend crossed its limit: a maintenance technician approves (an

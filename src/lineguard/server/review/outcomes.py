@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from lineguard.contracts.audit import FieldChange
 from lineguard.contracts.errors import InputError
-from lineguard.server.review.kinds import Decision, OverruleLabel, SubjectKind
+from lineguard.server.review.kinds import ClassList, Decision, OverruleLabel, SubjectKind
+from lineguard.vision.classes import UNKNOWN_CLASS
 
 __all__ = ["Outcome", "diff", "proposal_outcome", "require_reason", "verdict_outcome"]
 
@@ -52,7 +53,11 @@ def verdict_outcome(
     decision: Decision,
     label: OverruleLabel | None,
     defect_class: str | None,
+    classes: ClassList | None = None,
 ) -> Outcome:
+    """``classes``: what the model behind the verdict knows (``None``: a kind that does not
+    check classes). A class it does not know is refused; see :class:`ClassList` for the
+    package without classes and the unknown model."""
     if proposal.get("judged") is False:
         msg = f"this {kind.name} carries no verdict to confirm or overrule: resolve it instead"
         raise InputError(msg)
@@ -77,12 +82,14 @@ def verdict_outcome(
     if label == "confirmed_defect" and ai["verdict"] == "fail" and chosen == ai["defect_class"]:
         msg = "the AI already called this a defect of that class: confirm it instead"
         raise InputError(msg)
-    if (
-        chosen is not None
-        and kind.class_check is not None
-        and (problem := kind.class_check(proposal, chosen))
-    ):
-        raise InputError(problem)
+    if defect_class is not None and classes is not None and classes.names:
+        allowed = dict.fromkeys([*classes.names, UNKNOWN_CLASS])  # a region unlike every type
+        if defect_class not in allowed:
+            msg = (
+                f"defect class {defect_class!r} is not one of the model's classes: {', '.join(allowed)} "
+                f"(from {classes.source})"
+            )
+            raise InputError(msg)
     return Outcome("edited", {"verdict": "fail", "defect_class": chosen, "label": label})
 
 

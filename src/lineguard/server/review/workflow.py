@@ -299,8 +299,11 @@ def decide(
         require_reason(reason, f"{'an' if decision.value[0] in 'aeiou' else 'a'} {decision.value}")
     _begin(item, version, Step.DECIDE)
     proposal = item.ai_proposal
+    classes = None
     if kind.judges_verdicts:
-        result = verdict_outcome(kind, proposal, decision, label, defect_class)
+        if defect_class is not None and kind.known_classes is not None:
+            classes = kind.known_classes(session, proposal)
+        result = verdict_outcome(kind, proposal, decision, label, defect_class, classes)
         before = {"verdict": proposal.get("verdict"), "defect_class": proposal.get("defect_class")}
         after = {k: result.outcome.get(k) for k in before}
     else:
@@ -320,12 +323,14 @@ def decide(
             changes=tuple(changed),
         )
     ]
-    detail = {
+    detail: dict[str, Any] = {
         "decision": decision.value,
         "audited_as": result.audited_as,
         "outcome": result.outcome,
         "changes": [c.model_dump() for c in changed],
     }
+    if classes is not None:  # a person named a class: was it checked against the model's?
+        detail["class_check"] = {"result": classes.check, "source": classes.source}
     return _step(
         session,
         item=item,

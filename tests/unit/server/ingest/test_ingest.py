@@ -125,6 +125,29 @@ def test_every_stored_alert_is_put_under_review_once(plant: Plant, node_a: httpx
     assert plant.audit.names().count("ai.recommendation") == 2
 
 
+def test_review_proposals_name_the_model_that_made_the_verdict(plant: Plant, node_a: httpx.Client) -> None:
+    """Review checks a person's class against that model's classes (review.kinds): the
+    alert's model comes from its event, in the same batch or an earlier one."""
+    early = factory.event("node-a", verdict="fail", defects=("scratch",))
+    assert node_a.post(BATCH, json=factory.batch("node-a", [early])).status_code == 200
+    other_model = {"model_id": "mdl_other", "version": 1, "sha256": "cd" * 32}
+    now_event = factory.event("node-a", verdict="uncertain", defects=("dent",), model=other_model)
+    alerts = [
+        factory.alert("node-a", event_id=early["event_id"]),
+        factory.alert("node-a", event_id=now_event["event_id"]),
+        factory.alert("node-a", event_id="evt_never_sent"),
+    ]
+    body = factory.batch("node-a", [now_event], alerts)
+    assert node_a.post(BATCH, json=body).status_code == 200
+    with plant.session() as s:
+        items = {i.subject_id: i.ai_proposal for i in s.scalars(select(ReviewItemRow))}
+    assert items[alerts[0]["alert_id"]]["model"] == factory.MODEL
+    assert items[alerts[1]["alert_id"]]["model"] == other_model
+    assert "model" not in items[alerts[2]["alert_id"]]  # unknown: the class check says so
+    (part,) = body["parts"]
+    assert items[part["part_verdict_id"]]["model"] == other_model
+
+
 def test_duplicates_inside_one_batch_are_counted_not_stored(plant: Plant, node_a: httpx.Client) -> None:
     e = factory.event("node-a", key="idk-same")
     twin = {**factory.event("node-a"), "idempotency_key": "idk-same"}
