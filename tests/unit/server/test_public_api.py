@@ -46,7 +46,8 @@ PUBLIC = {
         "upsert_records",
     ],
     "lineguard.server.measurements": [
-        "SPC_DRIFT", "MeasurementRow", "control_chart", "list_characteristics", "record_measurements",
+        "SPC_DRIFT", "MeasurementRow", "SpcSettingsRow", "control_chart", "list_characteristics",
+        "record_measurements", "update_spc_settings",
     ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",

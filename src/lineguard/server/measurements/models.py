@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["MeasurementRow"]
+__all__ = ["MeasurementRow", "SpcSettingsRow"]
 
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -45,3 +45,23 @@ class MeasurementRow(Base):
     lower_limit: Mapped[float | None] = mapped_column(Float)
     upper_limit: Mapped[float | None] = mapped_column(Float)
     in_tolerance: Mapped[bool] = mapped_column(Boolean)
+
+
+class SpcSettingsRow(Base):
+    """How one characteristic is charted, when someone changed it: which Western Electric
+    rules are tested (default :data:`~.spc.DEFAULT_RULES` without a row) and where its
+    baseline starts (None: at its first value). Changed only through the audited route."""
+
+    __tablename__ = "spc_settings"
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    characteristic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Rule numbers, comma-separated ("1,2").
+    rules: Mapped[str] = mapped_column(String(16))
+    #: Values captured at or after this instant form the chart; None: all of them.
+    baseline_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    changed_by: Mapped[str] = mapped_column(String(160))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(500))

@@ -18,6 +18,10 @@ Later subgroup means are tested against the baseline with the **Western Electric
 Rules 2–4 see a shift or a trend long before parts leave the tolerance: that is their
 point. A rule *fires* at a subgroup when the run ending there breaks it and the run
 ending at the subgroup before did not (a new episode, not the same one again).
+
+Which rules are tested is a choice (``rules=``): each added rule finds a drift sooner and
+raises more false signals on a stable process. ``bench/bench_spc.py`` measures both for
+each set (docs/benchmarks.md); :data:`DEFAULT_RULES` is the set chosen with those numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BASELINE_SUBGROUPS",
+    "DEFAULT_RULES",
     "RULES",
     "SUBGROUP",
     "Chart",
@@ -47,6 +52,10 @@ RULES: dict[int, str] = {
     3: "four of five subgroup means beyond 1 sigma on the same side",
     4: "eight subgroup means in a row on the same side of the centre line",
 }
+#: The rules tested unless a characteristic's settings say otherwise (bench/bench_spc.py).
+DEFAULT_RULES: tuple[int, ...] = (1, 2)
+#: The longest run a rule looks at (rule 4: eight means).
+_LOOK_BACK = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,7 @@ def _breaks(rule: int, zones: Sequence[float], end: int) -> str | None:
     if end < 0:
         return None
     for side, sign in (("above", 1.0), ("below", -1.0)):
-        z = [sign * v for v in zones[: end + 1]]
+        z = [sign * v for v in zones[max(end + 1 - _LOOK_BACK, 0) : end + 1]]
         if rule == 1 and z[-1] > 3:
             return side
         if rule == 2 and len(z) >= 3 and sum(v > 2 for v in z[-3:]) >= 2 and z[-1] > 2:
@@ -151,12 +160,16 @@ def _breaks(rule: int, zones: Sequence[float], end: int) -> str | None:
     return None
 
 
-def firings(result: Chart, *, since: int = 0) -> list[Firing]:
-    """Rules that fire at subgroups with absolute index ``since`` or later, after the baseline.
+def firings(result: Chart, *, since: int = 0, rules: Sequence[int] = DEFAULT_RULES) -> list[Firing]:
+    """``rules`` that fire at subgroups with absolute index ``since`` or later, after the baseline.
 
     Runs are taken over the chart's subgroups in order; a history read as its beginning
     and its end joins them, which can only start a run late, never invent one (the
     rules need consecutive subgroups beyond the same limit)."""
+    unknown = sorted(set(rules) - set(RULES))
+    if unknown:
+        msg = f"unknown Western Electric rule(s) {unknown}: the rules are {sorted(RULES)}"
+        raise ValueError(msg)
     sigma_mean = A2 * result.mean_range / 3
     if result.baseline < BASELINE_SUBGROUPS or sigma_mean <= 0 or not math.isfinite(sigma_mean):
         return []
@@ -165,7 +178,7 @@ def firings(result: Chart, *, since: int = 0) -> list[Firing]:
     for position, index in enumerate(result.indices):
         if index < max(since, BASELINE_SUBGROUPS):
             continue
-        for rule in RULES:
+        for rule in rules:
             side = _breaks(rule, zones, position)
             if side is not None and _breaks(rule, zones, position - 1) != side:
                 out.append(Firing(rule, index, result.means[position], side))

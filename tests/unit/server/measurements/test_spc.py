@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lineguard.server.measurements.spc import BASELINE_SUBGROUPS, SUBGROUP, chart, firings
+from lineguard.server.measurements.spc import (
+    BASELINE_SUBGROUPS,
+    DEFAULT_RULES,
+    RULES,
+    SUBGROUP,
+    chart,
+    firings,
+)
 
 NOMINAL, SIGMA = 8.0, 0.01
 LOWER, UPPER = 7.9, 8.1
@@ -54,11 +61,25 @@ def test_each_rule_fires_once_per_episode() -> None:
     values = _stable(BASE, seed=4)
     values += [NOMINAL + 0.09, *_stable(4, seed=5)]  # one subgroup far out: rule 1
     values += _stable(40, seed=6, mean=NOMINAL + 0.012)  # a sustained shift of ~2.7 sigma of the mean
-    hits = firings(chart(values, LOWER, UPPER))  # type: ignore[arg-type]
+    every = tuple(RULES)
+    hits = firings(chart(values, LOWER, UPPER), rules=every)  # type: ignore[arg-type]
     rules = [h.rule for h in hits]
     assert rules[0] == 1 and hits[0].subgroup == BASELINE_SUBGROUPS
     assert rules.count(4) == 1  # eight in a row above: one signal, not one per subgroup
-    assert firings(chart(values, LOWER, UPPER), since=BASELINE_SUBGROUPS + 9) == []  # type: ignore[arg-type]
+    assert firings(chart(values, LOWER, UPPER), since=BASELINE_SUBGROUPS + 9, rules=every) == []  # type: ignore[arg-type]
+
+
+def test_only_the_chosen_rules_are_tested_and_the_default_is_rules_1_and_2() -> None:
+    values = _stable(BASE, seed=4) + _stable(40, seed=6, mean=NOMINAL + 0.012)
+    result = chart(values, LOWER, UPPER)
+    assert result is not None
+    every = {h.rule for h in firings(result, rules=(1, 2, 3, 4))}
+    assert {3, 4} <= every
+    assert {h.rule for h in firings(result, rules=(1, 4))} == every & {1, 4}
+    assert DEFAULT_RULES == (1, 2)  # bench/bench_spc.py: a third of the false items of 1-4
+    assert {h.rule for h in firings(result)} == every & {1, 2}
+    with pytest.raises(ValueError, match=r"unknown Western Electric rule\(s\) \[5\]"):
+        firings(result, rules=(1, 5))
 
 
 def test_a_young_chart_tests_nothing_and_one_sided_limits_give_cpk_only() -> None:

@@ -3,8 +3,9 @@ drift review items, and who may act on them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,98 @@ def test_the_retention_sweep_deletes_old_measurements_and_stage_results_only(h: 
     with h.context.sessions() as s:
         left = s.execute(select(MeasurementRow.line_id, func.count()).group_by(MeasurementRow.line_id)).all()
     assert [tuple(r) for r in left] == [("line-1", 160)]
+
+
+SETTINGS = "/api/v1/spc/settings"
+WHERE = {"line_id": "line-1", "station_id": "st-10", "characteristic": "hole_pitch"}
+
+
+def _chart(h: AuthHarness) -> dict:  # type: ignore[type-arg]
+    r = h.client.get(CHART, params=WHERE)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_a_quality_engineer_chooses_the_rules_and_the_change_is_audited(h: AuthHarness) -> None:
+    csrf = h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    before = _chart(h)
+    assert before["rules"] == [1, 2] and before["baseline_from"] is None
+    r = h.client.put(
+        SETTINGS,
+        json=WHERE | {"rules": [4, 1], "reason": "autocorrelated: a sharper eye"},
+        headers={CSRF_HEADER: csrf},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["rules"], r.json()["changed_by"]) == ([1, 4], "user:quinn")
+    after = _chart(h)
+    assert after["rules"] == [1, 4] and {hit["rule"] for hit in after["rule_hits"]} <= {1, 4}
+    assert 4 in {hit["rule"] for hit in after["rule_hits"]}  # the shift: eight means in a row above
+    (changed,) = h.trail.of("config.changed")
+    assert changed["setting"] == "spc.line-1.st-10.hole_pitch.rules"
+    assert json.loads(changed["before"]) == [1, 2]
+    assert json.loads(changed["after"])["rules"] == [1, 4]
+    assert json.loads(changed["after"])["reason"] == "autocorrelated: a sharper eye"
+    other = _chart_of(h, "line-2")
+    assert other["rules"] == [1, 2]  # one characteristic, one line: the others keep theirs
+
+
+def _chart_of(h: AuthHarness, line: str) -> dict:  # type: ignore[type-arg]
+    return h.client.get(CHART, params=WHERE | {"line_id": line}).json()  # type: ignore[no-any-return]
+
+
+def test_a_new_baseline_charts_only_what_comes_after_it_and_drift_opens_a_new_item(h: AuthHarness) -> None:
+    csrf = h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    items_before = {i["subject_id"] for i in h.client.get("/api/v1/reviews/spc_drift").json()}
+    r = h.client.put(
+        SETTINGS,
+        json=WHERE | {"reset_baseline": True, "reason": "new reamer fitted"},
+        headers={CSRF_HEADER: csrf},
+    )
+    assert r.status_code == 200, r.text
+    reset_at = datetime.fromisoformat(r.json()["baseline_from"])
+    empty = _chart(h)
+    assert (empty["measurements"], empty["subgroups"], empty["rule_hits"]) == (0, [], [])
+    assert empty["baseline_from"] is not None
+    # The re-set process runs 0.03 mm higher: that is its new centre, not a drift...
+    rng = np.random.default_rng(5)
+    later = [40.03 + rng.normal(0, 0.01) for _ in range(100)]
+    later += [40.06 + rng.normal(0, 0.01) for _ in range(40)]  # ...and then it does drift
+    results = [_result(h, 1000 + i, "line-1", float(v)) for i, v in enumerate(later)]
+    results = [
+        r.model_copy(update={"captured_at": reset_at + timedelta(seconds=1 + i)})
+        for i, r in enumerate(results)
+    ]
+    with h.context.sessions() as s:
+        record_measurements(s, node_id="n1", results=results, audit=h.trail, now=h.clock.now)
+        s.commit()
+    chart = _chart(h)
+    assert (chart["measurements"], chart["baseline_subgroups"]) == (140, 20)
+    assert chart["centre"] == pytest.approx(40.03, abs=0.005)
+    assert chart["rule_hits"] and {hit["side"] for hit in chart["rule_hits"]} == {"above"}
+    new_items = {i["subject_id"] for i in h.client.get("/api/v1/reviews/spc_drift").json()} - items_before
+    assert new_items  # the new episode opens items of its own
+    (changed,) = h.trail.of("config.changed")
+    assert changed["setting"] == "spc.line-1.st-10.hole_pitch.baseline_from"
+    assert json.loads(changed["after"])["reason"] == "new reamer fitted"
+
+
+def test_settings_changes_that_are_not_allowed_or_make_no_sense_are_refused(h: AuthHarness) -> None:
+    csrf = h.sign_in(h.add_person("toni", [Role.MAINTENANCE_TECHNICIAN], mfa=False))
+    body = WHERE | {"rules": [1], "reason": "fewer items"}
+    assert h.client.put(SETTINGS, json=body, headers={CSRF_HEADER: csrf}).status_code == 403
+    csrf = h.sign_in(h.add_person("lina", [Role.QUALITY_ENGINEER], lines=["line-2"]))
+    assert h.client.put(SETTINGS, json=body, headers={CSRF_HEADER: csrf}).status_code == 403
+    csrf = h.sign_in(h.add_person("quinn", [Role.QUALITY_ENGINEER]))
+    cases = [
+        (WHERE | {"reason": "nothing"}, 400, "nothing to change"),
+        (WHERE | {"rules": [], "reason": "none at all"}, 400, "non-empty subset"),
+        (WHERE | {"rules": [1, 5], "reason": "a fifth"}, 400, "non-empty subset"),
+        (WHERE | {"characteristic": "nope", "rules": [1], "reason": "typo"}, 404, "no measurements"),
+        (WHERE | {"rules": [1]}, 422, "reason"),
+        (WHERE | {"rules": [1], "reason": "x", "extra": 1}, 422, "extra"),
+    ]
+    for payload, status, text in cases:
+        r = h.client.put(SETTINGS, json=payload, headers={CSRF_HEADER: csrf})
+        assert (r.status_code, text in r.text) == (status, True), (payload, r.text)
+    assert h.trail.of("config.changed") == []
+    assert _chart(h)["rules"] == [1, 2]
