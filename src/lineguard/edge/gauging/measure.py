@@ -161,7 +161,7 @@ class Gauge:
         angles = np.linspace(0, 2 * math.pi, rays, endpoint=False)
         directions = np.column_stack([np.cos(angles), np.sin(angles)])
         origins = np.repeat(coarse[None, :], rays, axis=0)
-        reach = float(np.clip(0.3 * radius, 3.0, max(radius - 1.0, 3.0)))
+        reach = float(np.clip(0.5 * radius, 3.0, max(radius - 1.0, 3.0)))
         found = crossings(gray, origins, directions, reach, expected_px=radius)
         if found.ok.sum() < rays // 2:
             return None

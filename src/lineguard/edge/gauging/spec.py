@@ -5,6 +5,7 @@ part_type: bracket
 version: 3
 outline: {width_mm: 80, height_mm: 50}    # the part's bounding rectangle: the datum
 search_mm: 1.5                            # how far a feature may sit from its nominal place
+max_mm_per_px: 0.1                        # optional: the coarsest calibration it may be gauged at
 features:                                 # part millimetres, origin at the outline's top-left
   hole_a: {type: hole, at: [15, 25], diameter_mm: 8}
   bottom: {type: edge, from: [5, 50], to: [75, 50]}
@@ -18,6 +19,13 @@ measurements:
 Every field is checked (unknown keys, a measurement of a feature that is not defined,
 a distance between an edge and an edge, negative tolerances…): a spec that loads is one
 the stage can apply. Its version and sha256 travel with every result.
+
+**Resolution.** A gauge whose repeatability is not within a tenth of the tightest band
+cannot tell a good part from a bad one near the limits, so a spec is only gauged with a
+calibration fine enough for it: at most ``max_mm_per_px`` when the spec states it (a
+poorly lit station states a finer one), else the tightest band over
+:data:`MIN_BAND_PX` (what the benchmark found enough under even light). The stage
+refuses a coarser calibration (:func:`check_resolution`).
 """
 
 from __future__ import annotations
@@ -29,10 +37,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lineguard.config.loader import load_yaml_mapping, validate_config
-from lineguard.contracts.errors import ConfigError
+from lineguard.contracts.errors import CalibrationError, ConfigError
 from lineguard.contracts.stages import Characteristic, StageInput
 
 __all__ = [
+    "MIN_BAND_PX",
     "DiameterCheck",
     "DistanceCheck",
     "EdgeFeature",
@@ -40,10 +49,17 @@ __all__ = [
     "MeasurementSpec",
     "PresenceCheck",
     "StraightnessCheck",
+    "check_resolution",
     "load_spec",
 ]
 
 Point = tuple[float, float]
+
+#: The tightest tolerance band must span at least this many pixels of the part plane. The
+#: benchmark (bench_gauging.py, docs/benchmarks.md) met 6·GRR ≤ band/10 under even or
+#: sloping light at every blur with the 0.1 mm band over 0.136 mm/px (0.74 px), not over
+#: 0.203 mm/px (0.49 px: 6·GRR up to 0.011 mm at 1.8 px blur). Poor light needs more.
+MIN_BAND_PX = 0.7
 
 
 class _Strict(BaseModel):
@@ -147,6 +163,12 @@ class MeasurementSpec(_Strict):
     version: int = Field(ge=1, le=2**31 - 1)
     outline: Outline
     search_mm: float = Field(default=1.5, gt=0, le=100)
+    max_mm_per_px: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Coarsest calibration (mm/px) to gauge at; default: tightest band / MIN_BAND_PX.",
+    )
     features: dict[Characteristic, Feature] = Field(min_length=1, max_length=64)
     measurements: list[Check] = Field(min_length=1, max_length=64)
 
@@ -183,6 +205,37 @@ class MeasurementSpec(_Strict):
         bands = [m.limits[1] - m.limits[0] for m in self.measurements if isinstance(m, _Toleranced)]
         bands += [m.max for m in self.measurements if isinstance(m, StraightnessCheck)]
         return min(bands) if bands else float("inf")
+
+    @property
+    def coarsest_mm_per_px(self) -> float:
+        """The coarsest calibration this spec may be gauged with (inf: presence checks only)."""
+        if self.max_mm_per_px is not None:
+            return self.max_mm_per_px
+        return self.tightest_tolerance_mm / MIN_BAND_PX
+
+
+def check_resolution(spec: MeasurementSpec, *, mm_per_px: float, camera_id: str) -> None:
+    """Refuse (:class:`CalibrationError`) a calibration too coarse to gauge ``spec``."""
+    allowed = spec.coarsest_mm_per_px
+    if mm_per_px <= allowed:
+        return
+    why = (
+        f"its max_mm_per_px is {allowed:.4g}"
+        if spec.max_mm_per_px is not None
+        else f"its tightest tolerance band, {spec.tightest_tolerance_mm:g} mm, needs at most "
+        f"{allowed:.4g} mm/px to be gauged to a tenth of it"
+    )
+    msg = (
+        f"camera {camera_id} is calibrated at {mm_per_px:.4g} mm/px, too coarse for spec "
+        f"{spec.part_type} v{spec.version}: {why}"
+    )
+    raise CalibrationError(
+        msg,
+        details=[
+            "bring the camera closer, use a longer lens or more pixels, and recalibrate",
+            "or state the coarsest scale the spec accepts as its max_mm_per_px (docs/inspection.md)",
+        ],
+    )
 
 
 def load_spec(path: Path) -> tuple[MeasurementSpec, StageInput]:

@@ -1,8 +1,9 @@
 """The gauging stage: a camera's calibration and a part type's spec, applied to each part.
 
 Built once per camera (:meth:`GaugingStage.from_config`): the calibration must verify
-against the configured signer key, name this camera and be younger than its allowed
-age, and the spec must load — otherwise a
+against the configured signer key, name this camera, be younger than its allowed age and
+be fine enough for the spec's tightest tolerance (:func:`~.spec.check_resolution`), and
+the spec must load — otherwise a
 :class:`~lineguard.contracts.errors.CalibrationError` / ``ConfigError`` says why and the
 camera does not start. While running, a calibration that ages past its limit, or a frame
 whose size is not the calibrated one, makes each part ``uncertain`` with that reason:
@@ -23,7 +24,7 @@ from lineguard.contracts.stages import StageInput, StageKind, StageReason
 from lineguard.contracts.types import Frame, StageOutcome
 from lineguard.edge.gauging.calibration import Calibration, check_age, load_calibration
 from lineguard.edge.gauging.measure import Gauge
-from lineguard.edge.gauging.spec import MeasurementSpec, load_spec
+from lineguard.edge.gauging.spec import MeasurementSpec, check_resolution, load_spec
 
 __all__ = ["GaugingStage"]
 
@@ -40,6 +41,7 @@ class GaugingStage:
         inputs: tuple[StageInput, ...] = (),
         max_calibration_age_days: int = 180,
     ) -> None:
+        check_resolution(spec, mm_per_px=calibration.mm_per_px, camera_id=calibration.camera_id)
         self._name = name
         self.gauge = Gauge(spec, calibration)
         self.calibration = calibration

@@ -23,6 +23,9 @@ part_type: bracket
 version: 2
 outline: {width_mm: 80, height_mm: 50}
 search_mm: 1.5
+# The tests' 640 px camera (0.203 mm/px) is coarser than the default allows for this spec's
+# 0.1 mm band (MIN_BAND_PX): accepted here, as a spec may, to keep the tests fast.
+max_mm_per_px: 0.25
 features:
   hole_a: {type: hole, at: [15, 25], diameter_mm: 8}
   hole_b: {type: hole, at: [55, 25], diameter_mm: 8}

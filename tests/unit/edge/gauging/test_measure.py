@@ -15,6 +15,7 @@ from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.types import InspectionStage
 from lineguard.edge.gauging import Calibration, GaugingStage, load_spec
 from lineguard.edge.gauging.render import BRACKET, BracketTruth, Lighting, render_bracket
+from lineguard.edge.gauging.spec import MIN_BAND_PX
 from lineguard.edge.stages import build_stages
 from tests.unit.edge.gauging.conftest import CALIBRATED_AT, CAMERA, SPEC, public_pem, signed_calibration
 from tests.unit.edge.support import camera, edge_config
@@ -130,6 +131,51 @@ def test_the_stage_is_built_from_edge_yaml_and_refuses_without_a_valid_calibrati
     direct = GaugingStageConfig.model_validate(entry | {"max_calibration_age_days": 1})
     with pytest.raises(CalibrationError, match="recalibrate"):
         GaugingStage.from_config(direct, camera_id="cam-1", now=CALIBRATED_AT + timedelta(days=3))
+
+
+DEFAULT_RESOLUTION_SPEC = SPEC.replace("max_mm_per_px: 0.25\n", "")
+
+
+def test_a_calibration_too_coarse_for_the_spec_is_refused_naming_both(
+    calibration: Calibration, signing_key: ec.EllipticCurvePrivateKey, tmp_path: Path
+) -> None:
+    """The default: the tightest band over MIN_BAND_PX. The bracket's 0.1 mm band at this
+    camera's ~0.2 mm/px is half a pixel: too little for a gauge to repeat to a tenth of it."""
+    default = tmp_path / "default.yaml"
+    default.write_text(DEFAULT_RESOLUTION_SPEC, encoding="utf-8")
+    spec, _ = load_spec(default)
+    assert spec.max_mm_per_px is None
+    assert spec.coarsest_mm_per_px == pytest.approx(0.1 / MIN_BAND_PX)
+    with pytest.raises(CalibrationError, match=r"calibrated at 0\.20\d* mm/px, too coarse") as refused:
+        GaugingStage("bracket", spec, calibration)
+    assert "tightest tolerance band, 0.1 mm, needs at most 0.1429 mm/px" in refused.value.message
+    assert any("recalibrate" in d for d in refused.value.details)
+    # The same refusal keeps the camera's stages from being built out of edge.yaml.
+    folder = signed_calibration(calibration, signing_key, tmp_path / "cal")
+    entry: dict[str, object] = {"kind": "gauging", "name": "bracket", "calibration": str(folder)}
+    entry |= {"signer_key": str(public_pem(signing_key, tmp_path / "k.pem")), "spec": str(default)}
+    entry |= {"max_calibration_age_days": 3650}
+    config = edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[entry])])
+    with pytest.raises(CalibrationError, match="too coarse for spec bracket v2"):
+        build_stages(config.cameras[0])
+
+
+def test_a_spec_may_state_the_resolution_it_needs(calibration: Calibration, tmp_path: Path) -> None:
+    """A dim station's spec asks for a finer scale than the default; a spec may also accept a
+    coarser one explicitly, as the tests' spec does (its author's call, in its sha256)."""
+    finer = tmp_path / "finer.yaml"
+    finer.write_text(SPEC.replace("max_mm_per_px: 0.25", "max_mm_per_px: 0.1"), encoding="utf-8")
+    spec, _ = load_spec(finer)
+    with pytest.raises(CalibrationError, match=r"its max_mm_per_px is 0\.1"):
+        GaugingStage("bracket", spec, calibration)
+    coarser = tmp_path / "coarser.yaml"
+    coarser.write_text(SPEC, encoding="utf-8")
+    spec, _ = load_spec(coarser)
+    assert GaugingStage("bracket", spec, calibration).calibration.mm_per_px < spec.coarsest_mm_per_px == 0.25
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("max_mm_per_px: 0.25", "max_mm_per_px: 0"), encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_spec(bad)
 
 
 @pytest.mark.parametrize(
