@@ -1,7 +1,7 @@
 """SPC settings per characteristic: the rules tested and where the baseline starts.
 
 Revision ID: measurements_0002
-Revises: ppe_0001
+Revises: registry_0002
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "measurements_0002"
-down_revision = "ppe_0001"
+down_revision = "registry_0002"
 branch_labels = None
 depends_on = None
 
