@@ -49,6 +49,7 @@ from lineguard.edge.decide import FrameJudgement, PartFuser, classify, part_id_r
 from lineguard.edge.infer.loader import load_runner
 from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
 from lineguard.edge.preprocess import crop_roi
+from lineguard.vision.calibration import wilson_interval
 
 DEMO = {"fps": 8.0, "defect_rate": 0.15, "person_rate": 0.2, "seed": 7}
 UNCERTAIN_MARGIN = 0.1
@@ -83,7 +84,9 @@ def _frames(line: SyntheticLine) -> Any:
         yield frame
 
 
-def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
+def evaluate(
+    model: Path, parts: int, calibration_parts: int, defect_rate: float = DEMO["defect_rate"]
+) -> dict[str, Any]:
     runner = load_runner(model, threads=2)
     probe = _line(int(DEMO["seed"]), defect_rate=0.0, parts=1)
     r = probe.part_roi()
@@ -104,13 +107,14 @@ def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
     threshold = part_threshold(good)
     calibrate_s = time.perf_counter() - t0
 
-    line = _line(int(DEMO["seed"]), defect_rate=DEMO["defect_rate"], parts=parts)
+    line = _line(int(DEMO["seed"]), defect_rate=defect_rate, parts=parts)
     reader, _ = part_id_reader(config)
     fuser = PartFuser(
         lambda s: classify(s, threshold, UNCERTAIN_MARGIN), max_part_frames=config.max_part_frames
     )
     frame_th = runner.threshold
     outcomes: list[tuple[bool, Verdict, Verdict]] = []  # (defective, new rule, old rule)
+    kinds: list[str] = []  # the defect drawn on each part ("" for a good one)
     frame_scores: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     for n, frame in enumerate(_frames(line)):
@@ -125,10 +129,12 @@ def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
             index = int(part.key.rsplit("-", 1)[1])
             old = Verdict.FAIL if max(frame_scores[part.key]) >= frame_th else Verdict.PASS
             outcomes.append((line.part_defect(index) is not None, part.verdict, old))
+            kinds.append(line.part_defect(index) or "")
     for part in fuser.flush():
         index = int(part.key.rsplit("-", 1)[1])
         old = Verdict.FAIL if max(frame_scores[part.key]) >= frame_th else Verdict.PASS
         outcomes.append((line.part_defect(index) is not None, part.verdict, old))
+        kinds.append(line.part_defect(index) or "")
     infer_s = time.perf_counter() - t0
 
     bad = [o for o in outcomes if o[0]]
@@ -137,8 +143,17 @@ def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
     def share(rows: list[tuple[bool, Verdict, Verdict]], col: int, *verdicts: Verdict) -> float:
         return round(sum(1 for r in rows if r[col] in verdicts) / max(len(rows), 1), 4)
 
+    def interval(rows: list[tuple[bool, Verdict, Verdict]]) -> list[float]:
+        hits = sum(1 for r in rows if r[1] is Verdict.FAIL)
+        return [round(v, 4) for v in wilson_interval(hits, len(rows))] if rows else [0.0, 1.0]
+
+    by_kind: dict[str, str] = {}
+    for kind in sorted({k for k in kinds if k}):
+        rows = [o for o, k in zip(outcomes, kinds, strict=True) if k == kind]
+        by_kind[kind] = f"{sum(1 for r in rows if r[1] is Verdict.FAIL)}/{len(rows)}"
     return {
         "parts": len(outcomes),
+        "defect_rate": defect_rate,
         "defective_parts": len(bad),
         "good_parts": len(ok),
         "frame_threshold": round(frame_th, 3),
@@ -146,8 +161,11 @@ def evaluate(model: Path, parts: int, calibration_parts: int) -> dict[str, Any]:
         "calibration_good_parts": len(good),
         "calibration_median": round(statistics.median(good), 3),
         "recall": share(bad, 1, Verdict.FAIL),
+        "recall_wilson95": interval(bad),
+        "recall_by_kind": by_kind,
         "recall_fail_or_uncertain": share(bad, 1, Verdict.FAIL, Verdict.UNCERTAIN),
         "frr": share(ok, 1, Verdict.FAIL),
+        "frr_wilson95": interval(ok),
         "review_rate_good": share(ok, 1, Verdict.UNCERTAIN),
         "old_rule_recall": share(bad, 2, Verdict.FAIL),
         "old_rule_frr": share(ok, 2, Verdict.FAIL),
@@ -167,16 +185,21 @@ DEMO_PARTS_PER_HOUR = 4800
 
 
 def node_disk(
-    model: Path, seconds: float, threshold: float, jpeg_quality: int | None = None
+    model: Path,
+    seconds: float,
+    threshold: float,
+    jpeg_quality: int | None = None,
+    keep_sent_hours: float = 0.0,
 ) -> dict[str, Any]:
     """The demo camera on the real node for ``seconds``; data-directory growth per hour.
 
     Evidence growth (the sealed images, kept 90 days: what grows for as long as the demo
     runs) is also given per part and scaled to the demo's 4,800 parts an hour: on a loaded
     machine the node judges fewer parts than the line shows (it drops frames), and wall-clock
-    growth would understate an hour of demo. The outbox's delivered rows are pruned after
-    ``outbox.keep_sent_hours``; they are measured from the demo's own outbox (see
-    docs/benchmarks.md), not here.
+    growth would understate an hour of demo. The outbox is measured directly: its rows
+    and file size at the end, bytes per row, and what it would hold after an hour of demo
+    (the delivered rows kept ``keep_sent_hours``, the demo's 0 = deleted at acknowledgement,
+    plus the backlog).
     """
     with tempfile.TemporaryDirectory() as tmp:
         probe = SyntheticLine("x", SyntheticSource(type="synthetic"), realtime=False)
@@ -199,6 +222,7 @@ def node_disk(
                 "cameras": [camera],
                 "metrics": {"enabled": False},
                 "evidence": {} if jpeg_quality is None else {"jpeg_quality": jpeg_quality},
+                "outbox": {"keep_sent_hours": keep_sent_hours},
             }
         )
         server = MemoryIngestServer()
@@ -216,6 +240,20 @@ def node_disk(
         evidence = _dir_bytes(objects) - ev_before
         stats = node.stats["cam-1"]
         parts = max(stats.parts, 1)
+        outbox_path = Path(tmp) / "outbox" / "outbox.db"
+        rows = node.outbox.counts()
+        n_rows = sum(rows.values())
+        wal = outbox_path.with_name(outbox_path.name + "-wal")
+        pages_bytes = node.outbox.used_bytes() - (wal.stat().st_size if wal.exists() else 0)
+        row_bytes = pages_bytes / n_rows if n_rows >= 100 else None
+        frames_per_part = stats.frames_inspected / parts
+        # After an hour of demo: the delivered rows kept (4,800 parts an hour, their frame events
+        # and part verdicts, for keep_sent_hours) plus the backlog; deleted at ack: the file itself.
+        kept_rows = DEMO_PARTS_PER_HOUR * (frames_per_part + 1) * min(keep_sent_hours, 1.0)
+        if keep_sent_hours == 0 or row_bytes is None:
+            outbox_after_h = outbox_path.stat().st_size
+        else:
+            outbox_after_h = (kept_rows + n_rows) * row_bytes
         result = {
             "seconds": round(elapsed, 1),
             "jpeg_quality": config.evidence.jpeg_quality,
@@ -228,6 +266,11 @@ def node_disk(
             "evidence_mib_per_h": round(evidence / 2**20 * 3600 / elapsed, 1),
             "evidence_mib_per_demo_h": round(evidence / parts * DEMO_PARTS_PER_HOUR / 2**20, 1),
             "databases_and_wal_mib_in_run": round((grown - evidence) / 2**20, 1),
+            "outbox_keep_sent_hours": keep_sent_hours,
+            "outbox_rows_at_end": rows,
+            "outbox_file_kib_at_end": round(outbox_path.stat().st_size / 1024, 1),
+            "outbox_bytes_per_row": None if row_bytes is None else round(row_bytes),
+            "outbox_mib_after_demo_h": round(outbox_after_h / 2**20, 2),
         }
         node.close()
         return result
@@ -246,6 +289,13 @@ def main() -> None:
     )
     parser.add_argument("--parts", type=int, default=200, help="demo-line parts scored against the truth")
     parser.add_argument("--calibration-parts", type=int, default=60)
+    parser.add_argument(
+        "--defect-rate",
+        type=float,
+        default=DEMO["defect_rate"],
+        help="share of defective parts on the scored line (the demo's 0.15; higher: more defective "
+        "parts per minute of benchmark, same parts otherwise)",
+    )
     parser.add_argument("--node-seconds", type=float, default=60.0, help="0 skips the node run")
     parser.add_argument(
         "--jpeg-quality", type=int, nargs="*", default=[], help="node runs at these evidence qualities"
@@ -256,6 +306,9 @@ def main() -> None:
         default=None,
         help="with --parts 0: skip the truth phase and run the node at this part threshold",
     )
+    parser.add_argument(
+        "--keep-sent-hours", type=float, default=0.0, help="outbox.keep_sent_hours of the node run (demo: 0)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -264,7 +317,7 @@ def main() -> None:
     if args.parts == 0 and args.part_threshold is not None:
         threshold = args.part_threshold
     else:
-        truth = evaluate(model, args.parts, args.calibration_parts)
+        truth = evaluate(model, args.parts, args.calibration_parts, args.defect_rate)
         print(json.dumps({"truth": truth}, indent=2))
         result["truth"] = truth
         threshold = truth["part_threshold"]
@@ -273,7 +326,7 @@ def main() -> None:
     if args.node_seconds > 0:
         runs = []
         for quality in args.jpeg_quality or [None]:
-            runs.append(node_disk(model, args.node_seconds, threshold, quality))
+            runs.append(node_disk(model, args.node_seconds, threshold, quality, args.keep_sent_hours))
             print(json.dumps({"node": runs[-1]}, indent=2))
         result["node"] = runs
     if args.json:

@@ -84,3 +84,17 @@ def test_mvtec_dataset_layout(tmp_path: Path) -> None:
         assert mask.shape == (64, 64) and mask.max() == 255
     with pytest.raises(InputError, match="not empty"):
         write_mvtec_dataset(root, n_train_good=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "least_visible"), [("dent", 0.95), ("contamination", 0.95), ("scratch", 0.4)]
+)
+def test_a_defect_is_drawn_on_metal_not_in_a_hole(kind: str, least_visible: float) -> None:
+    """The truth calls a part defective only where the defect can be seen: a dent placed
+    in a hole (punched out afterwards) was invisible, and counted as a missed defect. A
+    scratch starts on metal and may run across a hole (as real ones do)."""
+    for seed in range(40):
+        part = render_part(200, np.random.default_rng(seed), kind)  # type: ignore[arg-type]
+        mask = part.defect_mask > 0
+        visible = (mask & (part.alpha > 127)).sum() / mask.sum()
+        assert visible >= least_visible, (seed, visible)
