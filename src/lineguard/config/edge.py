@@ -525,7 +525,10 @@ class OutboxConfig(_Section):
         ge=0,
         le=8760,
         title="Keep delivered",
-        description="Hours delivered rows stay in the outbox.",
+        description=(
+            "Hours delivered rows stay in the outbox; 0 deletes each row as soon as the server "
+            "acknowledges it (the server holds it then)."
+        ),
     )
 
 

@@ -110,7 +110,11 @@ class EdgeNode:
         self._batched: dict[Path, ModelRunner] = {}
         self._sources = sources or {}
         self.models = ModelCache(threads=config.inference.threads, providers=config.inference.providers)
-        self.outbox = Outbox(self.data_dir / "outbox" / "outbox.db", fsync=config.outbox.fsync)
+        self.outbox = Outbox(
+            self.data_dir / "outbox" / "outbox.db",
+            fsync=config.outbox.fsync,
+            delete_on_ack=config.outbox.keep_sent_hours == 0,
+        )
         self.evidence = EvidenceStore.from_config(config, allow_demo_secrets=allow_demo_secrets, kdf=kdf)
         if redactor == "auto":  # built lazily, in the evidence writer's low-priority thread
             self.gate = EvidenceGate(self.evidence, None, redactor_factory=default_redactor)

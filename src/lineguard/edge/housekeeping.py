@@ -130,6 +130,7 @@ class Housekeeping(Worker):
             self._next_retention = now + self.retention_interval_s
             shredded = self.node.evidence.sweep()
             pruned = self.node.outbox.prune_sent(self.node.config.outbox.keep_sent_hours * 3600)
+            self.node.outbox.release_free_pages()
             if shredded or pruned:
                 log.info(
                     "retention: %d evidence objects shredded, %d delivered rows pruned", shredded, pruned

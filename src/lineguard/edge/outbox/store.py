@@ -9,9 +9,19 @@ power cut, for one disk flush per event. Each row
 carries the idempotency key minted when the item was created; a resend after a crash
 between "server accepted" and "marked sent" is deduplicated by the server.
 
-Rows are marked sent, not deleted, and pruned after ``keep_sent_hours``. Under disk
-pressure :meth:`shed` frees space in a fixed order that never touches a fail:
-delivered rows first, then the oldest undelivered *pass* events.
+Delivered rows are marked sent and pruned after ``keep_sent_hours``, or, with
+``delete_on_ack`` (``keep_sent_hours: 0``), deleted as soon as the server acknowledges
+them: the server holds them then, and a kept copy was most of the outbox's size (one
+row is ~850 bytes with its indexes; a camera at 8 fps sends ~33,600 rows an hour, so
+an hour of delivered rows was ~27 MiB, docs/benchmarks.md). Under disk pressure
+:meth:`shed` frees space in a fixed order that never touches a fail: delivered rows
+first, then the oldest undelivered *pass* events.
+
+A new database uses SQLite's incremental auto-vacuum, and :meth:`release_free_pages`
+(housekeeping) gives the pages of deleted rows back to the file system, so the file
+shrinks after a backlog is delivered instead of staying at its largest size. The WAL
+is truncated to ``WAL_LIMIT_BYTES`` after each checkpoint. A database created before
+keeps its mode (changing it needs a full ``VACUUM``); its free pages are still reused.
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ __all__ = ["Outbox", "OutboxItem", "OutboxKind", "OutboxMessage"]
 
 OutboxKind = Literal["event", "alert", "work_order", "part", "stage", "ppe"]
 OutboxMessage = InspectionEvent | Alert | WorkOrderTrigger | PartVerdict | StageResult | PpeCounts
+#: The write-ahead log is cut back to this after a checkpoint (SQLite leaves it at its peak).
+WAL_LIMIT_BYTES = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -70,12 +82,16 @@ def _kind_of(item: OutboxMessage) -> OutboxKind:
 class Outbox:
     """Thread-safe durable queue (one connection guarded by a lock)."""
 
-    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+    def __init__(self, path: Path, *, fsync: bool = False, delete_on_ack: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
+        self.delete_on_ack = delete_on_ack
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        # Only takes effect on a database without tables yet (a new file): see the module docstring.
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
         self.shed_count = 0
@@ -118,7 +134,16 @@ class Outbox:
             self._db.execute("COMMIT")
 
     def mark_sent(self, seqs: list[int]) -> None:
-        self._mark(seqs, "sent")
+        """The server acknowledged these: marked sent, or deleted with ``delete_on_ack``."""
+        if not self.delete_on_ack:
+            self._mark(seqs, "sent")
+            return
+        if not seqs:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM items WHERE seq = ?", [(s,) for s in seqs])
+            self._db.execute("COMMIT")
 
     def mark_rejected(self, seqs: list[int]) -> None:
         """The server refused these as invalid: keep them for inspection, stop resending."""
@@ -147,6 +172,16 @@ class Outbox:
             free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         wal = self.path.with_name(self.path.name + "-wal")
         return int(page_size) * (int(pages) - int(free)) + (wal.stat().st_size if wal.exists() else 0)
+
+    def release_free_pages(self) -> int:
+        """Give the pages of deleted rows back to the file system (incremental auto-vacuum);
+        returns how many were free. A database without auto-vacuum only reports them."""
+        with self._lock:
+            free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+            if free and int(self._db.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2:
+                # executescript steps the pragma to the end (execute frees one page per step).
+                self._db.executescript("PRAGMA incremental_vacuum;")
+            return free
 
     def prune_sent(self, older_than_s: float) -> int:
         with self._lock:
