@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 from lineguard.contracts.errors import UpstreamError
 from lineguard.server.auth import Category
 from lineguard.server.integrations.erp.jsonrpc import TrytonClient
-from lineguard.server.integrations.erp.mapping import Locations, nested, source_key
+from lineguard.server.integrations.erp.mapping import Locations, moment, nested, source_key
 from lineguard.server.plantdata import Label, PlantRecordIn, Scope, derived_label
 
 __all__ = ["Derived", "scrap_costs"]
@@ -54,7 +54,15 @@ def scrap_costs(client: TrytonClient, *, source: str, locations: Locations, page
         client.search_read(
             "quality.inspection",
             _FAILED,
-            ["number", "origin", "origin.quantity", "origin.product", "origin.warehouse", "origin.number"],
+            [
+                "number",
+                "processed_at",
+                "origin",
+                "origin.quantity",
+                "origin.product",
+                "origin.warehouse",
+                "origin.number",
+            ],
             page_size=page_size,
         )
     )
@@ -93,6 +101,8 @@ def scrap_costs(client: TrytonClient, *, source: str, locations: Locations, page
             source_key=f"derived:scrap_cost:{source_key('quality.inspection', int(r['id']))}",
             record_type="scrap_cost",
             lines=tuple(sorted(label.scope.lines)) if label.scope.lines else None,
+            # When the scrap was found: "scrap cost last month" selects it like its inspection.
+            occurred_at=moment(r.get("processed_at")),
             title=f"Scrap cost of inspection {r.get('number')} (production {production.get('number')})",
             fields={
                 "inspection": r.get("number"),

@@ -41,6 +41,7 @@ __all__ = [
     "MissingField",
     "ModelMapping",
     "changed_at",
+    "moment",
     "nested",
     "source_key",
 ]
@@ -103,7 +104,8 @@ def _related(record: Record, name: str, attribute: str = "rec_name") -> Any:
     return nested(record, name).get(attribute)
 
 
-def _moment(value: Any) -> datetime | None:
+def moment(value: Any) -> datetime | None:
+    """A Tryton date or datetime as a UTC datetime (a date: its midnight); anything else: None."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
@@ -162,7 +164,7 @@ class ModelMapping:
             source_key=source_key(self.model, int(record["id"])),
             record_type=self.record_type,
             lines=lines,
-            occurred_at=_moment(occurred),
+            occurred_at=moment(occurred),
             title=str(title)[:500],
             fields={k: _value(v) for k, v in values.items()},
             text=text if isinstance(text, str) else str(text),

@@ -91,6 +91,8 @@ def test_a_derived_value_carries_the_strictest_label_of_its_sources(erp: Erp, tr
     # The derived value: finance pricing (strictest), whole site (narrowest audience).
     assert (scrap.category, scrap.lines) == ("finance_pricing", None)
     assert Decimal(str(scrap.fields["amount"])) == Decimal("120") * Decimal(str(cost.fields["cost_price"]))
+    assert scrap.occurred_at is not None
+    assert scrap.occurred_at == failed.occurred_at  # dated like its inspection
     with erp.sessions() as session:
         [row] = session.scalars(
             select(PlantRecordRow).where(PlantRecordRow.record_type == "scrap_cost")
