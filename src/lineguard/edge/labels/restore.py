@@ -32,7 +32,11 @@ __all__ = ["GAP_PX", "bridge_print_gaps"]
 GAP_PX = 2
 
 
-def bridge_print_gaps(grey: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``grey`` (uint8, 2-D) with horizontal unprinted lines up to :data:`GAP_PX` tall closed."""
-    element = np.ones((GAP_PX + 1, 1), np.uint8)
+def bridge_print_gaps(grey: np.ndarray[Any, Any], *, gap_px: int = GAP_PX) -> np.ndarray[Any, Any]:
+    """``grey`` (uint8, 2-D) with horizontal unprinted lines up to ``gap_px`` tall closed.
+
+    Text is read with the default only. A code may be read with taller gaps bridged
+    (:mod:`~lineguard.edge.labels.codes`): a symbol that decodes passed its own checksum,
+    so a closed counter cannot make it say something else — it only fails to decode."""
+    element = np.ones((gap_px + 1, 1), np.uint8)
     return np.asarray(cv2.morphologyEx(grey, cv2.MORPH_OPEN, element), np.uint8)

@@ -34,3 +34,10 @@ def test_ink_never_grows_and_the_card_is_untouched() -> None:
     assert (bridged[:10] == 255).all() and (bridged[30:] == 255).all()  # no stroke taller
     assert (bridged[:, :10] == 255).all() and (bridged[:, 20:] == 255).all()  # nor wider
     assert (bridged <= card).all()  # an opening only darkens gaps; a letter gains no stroke elsewhere
+
+
+def test_codes_may_bridge_taller_gaps() -> None:
+    """Only for codes (a decoded symbol checks itself): gap_px widens what is closed."""
+    card = _bar_with_gap(GAP_PX + 2)
+    assert (bridge_print_gaps(card) == card).all()
+    assert (bridge_print_gaps(card, gap_px=GAP_PX + 2)[10:30, 10:20] == 0).all()

@@ -20,6 +20,7 @@ from lineguard.edge.labels import (
     TextLine,
 )
 from lineguard.edge.labels.render import Degradation, LabelContent, degrade, place, render_label
+from lineguard.edge.labels.restore import bridge_print_gaps
 
 pytestmark = pytest.mark.slow  # RapidOCR's models load once per module (~1 s), then ~0.3 s a label
 
@@ -176,6 +177,36 @@ def test_labels_cut_by_dead_printhead_lines_are_read_with_the_lines_bridged(
     check = verifier.check(_cut(content, code, d, seed), _as_expected(content))
     assert check.passed, check.failures
     assert {"code.gtin", "text.quantity", "text.date", "text.part_number"} <= set(check.read)
+
+
+#: Acceptable labels of ``bench/bench_labels.py --seed 23`` (labels 502 and 844) whose DataMatrix
+#: several dead printhead lines cut beyond its error correction: the 2 px bridge did not read
+#: them, the taller ones tried on codes only (CODE_GAPS_PX) do.
+CODES_CUT_BY_SEVERAL_LINES = [
+    (
+        LabelContent("7914-6975", "09980872397518", "N61526", dt.date(2026, 12, 18), 349),
+        Degradation(0.042990987921419324, 0.6835157823380811, 0.0, 0.8596602498998225, 6, 4.0739185288149855),
+        4273444414,
+    ),
+    (
+        LabelContent("1405-2191", "01015002407305", "M51579", dt.date(2027, 8, 1), 183),
+        Degradation(0.053825884673782236, 1.1040827932944086, 0.0, 0.4893636338740027, 5, 5.946855781855937),
+        2576849173,
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "d", "seed"), CODES_CUT_BY_SEVERAL_LINES)
+def test_a_datamatrix_cut_by_several_dead_lines_decodes_with_taller_bridges(
+    content: LabelContent, d: Degradation, seed: int
+) -> None:
+    frame = _cut(content, "DataMatrix", d, seed)
+    region = frame[CONFIG.region.y :, CONFIG.region.x :]  # type: ignore[union-attr]
+    reader = CodeReader(["DataMatrix"])
+    (read,) = [r for r in reader.read(region) if r.error is None]
+    assert content.lot in read.text and content.gtin in read.text
+    first_passes = reader._read(np.ascontiguousarray(bridge_print_gaps(region[:, :, 0], gap_px=2)))
+    assert not any(r.error is None for r in first_passes)  # what the text's bridge alone gave
 
 
 @pytest.mark.parametrize(
