@@ -38,7 +38,7 @@ from tests.support.demo_model import seed_demo_model
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 START_TIMEOUT_S = 600.0
-DATA_TIMEOUT_S = 240.0
+DATA_TIMEOUT_S = 360.0  # the motor learns its bands for two minutes first
 UI_TIMEOUT_MS = 30_000
 NEW_PASSWORD = "a long demo passphrase for the page tests"
 
@@ -99,6 +99,12 @@ def _has_heartbeat(root: Path) -> bool:
     return bool(_query(root / "server" / "lineguard.db", "SELECT node_id FROM node_health"))
 
 
+def _has_thermal_reading(root: Path) -> bool:
+    """The motor's first reading (after its bands are learned: two minutes, time-compressed)."""
+    sql = "SELECT 1 FROM stage_results WHERE kind = 'thermal' AND verdict = 'pass' LIMIT 1"
+    return bool(_query(root / "server" / "lineguard.db", sql))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator[Demo]:
     root = tmp_path_factory.mktemp("demo-pages") / "demo"
@@ -140,10 +146,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator
                 if secret:
                     demo.totp[username] = secret[0].removeprefix("totp:")
         deadline = time.monotonic() + DATA_TIMEOUT_S
-        while time.monotonic() < deadline and not (demo.alert_id and _has_heartbeat(root)):
-            demo.alert_id = _alert_with_evidence(root) or ""
+        while time.monotonic() < deadline and not (
+            demo.alert_id and _has_heartbeat(root) and _has_thermal_reading(root)
+        ):
+            demo.alert_id = demo.alert_id or _alert_with_evidence(root) or ""
             time.sleep(0.5)
         assert demo.alert_id, f"no defect alert with stored evidence within {DATA_TIMEOUT_S:.0f} s"
+        assert _has_thermal_reading(root), f"no thermal reading within {DATA_TIMEOUT_S:.0f} s"
         yield demo
     finally:
         process.send_signal(signal.SIGINT)
@@ -253,7 +262,9 @@ def check_overview(page: Page, demo: Demo, who: str) -> None:
 
 def check_defects(page: Page, demo: Demo, who: str) -> None:
     page.goto(f"{demo.url}/defects")
-    expect(page.locator("#breakdown tbody tr").first).to_contain_text("cam-1")
+    # The line's camera and the stations' (worst defect rate first, so in no fixed order).
+    for camera_id in ("cam-1", "cam-gauge", "cam-label"):
+        expect(page.locator("#breakdown tbody tr", has_text=camera_id)).to_have_count(1)
     expect(page.locator("#pareto-table tbody tr").first).to_be_visible()
     expect(page.get_by_label("Model version", exact=True).locator("option")).to_have_count(2)
     shot(page, f"{who}-defects")
@@ -308,6 +319,12 @@ def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, dem
     page.goto(f"{demo.url}/retention")
     expect(page.get_by_label("Inspection results (days)")).to_have_value(re.compile(r"^\d+$"))
     shot(page, "quality-retention")
+    # The demo's label station: its checks, and now and then a wrong label naming the field.
+    page.goto(f"{demo.url}/labels")
+    station = page.locator('#stations .card[data-station="st-30-label"]')
+    expect(station).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(station).to_contain_text("read and matched")
+    shot(page, "quality-labels")
 
 
 def test_maintenance_technician_sees_results_but_no_evidence(page: Page, demo: Demo) -> None:
@@ -318,6 +335,12 @@ def test_maintenance_technician_sees_results_but_no_evidence(page: Page, demo: D
     page.goto(f"{demo.url}/record?alert={demo.alert_id}")
     expect(page.locator("#record-fields")).to_contain_text("Verdict")
     expect(page.locator("#evidence-note")).to_contain_text("only to roles that may see them")
+    # The demo's motor under its thermal camera (the fixture waited for its first reading).
+    page.goto(f"{demo.url}/thermal")
+    motor = page.locator('#assets .card[data-asset="motor"]', has_text="cam-thermal")
+    expect(motor).to_contain_text("Band")
+    expect(page.locator("#thermal-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+    shot(page, "maintenance-thermal")
     expect(page.get_by_role("button", name="Open evidence")).to_have_count(0)
     shot(page, "maintenance-record")
 

@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -146,6 +147,31 @@ def _wait_for_sent_events(data_dir: Path, *, not_pid: object = None) -> dict[str
     pytest.fail(f"no event reached the server; edge status: {status}")
 
 
+#: What each station sends: (station, stage kind).
+STATIONS = {("st-20-gauge", "gauging"), ("st-30-label", "label"), ("st-40-motor", "thermal")}
+
+
+def _station_results(data_dir: Path) -> set[tuple[str, str]]:
+    db = data_dir / "server" / "lineguard.db"
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            rows = conn.execute("SELECT DISTINCT station_id, kind FROM stage_results").fetchall()
+    except sqlite3.OperationalError:  # not created yet, or busy
+        return set()
+    return {(str(a), str(b)) for a, b in rows}
+
+
+def _wait_for_stations(data_dir: Path) -> None:
+    """Every station's results reached the server: a measured bracket, a checked label, and the
+    motor's readings (after its two-minute, time-compressed learning period)."""
+    deadline = time.monotonic() + 420
+    found: set[tuple[str, str]] = set()
+    while time.monotonic() < deadline and not found >= STATIONS:
+        found = _station_results(data_dir)
+        time.sleep(2)
+    assert found >= STATIONS, f"station results on the server: {sorted(found)}"
+
+
 def _registry(data_dir: Path) -> dict[str, Any]:
     config = str(data_dir / "server.yaml")
     out = subprocess.run(
@@ -210,6 +236,8 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
             assert "<html" in response.read().decode("utf-8").lower()
         # Results flow: the node's outbox reports events acknowledged by the server.
         first_node = _wait_for_sent_events(data_dir)
+        _wait_for_stations(data_dir)
+        assert any("gauging camera: calibrated cam-gauge version 1" in line for line in first.lines)
         # The demo model went through the registry: signed, registered, approved by someone
         # else, deployed to the demo line, and it is the very package the node runs.
         registry = _registry(data_dir)
@@ -254,4 +282,9 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
     joined = "\n".join(second.lines)
     assert "training" not in joined and "creating the plant CA" not in joined and "enrolling" not in joined
     assert "registry" not in joined
+    # The run's part verdicts were scored against the line's truth, as on the first run.
+    assert "against the line's ground truth:" in joined and "not scored this time" not in joined
+    # A fresh signed calibration at every start; the motor's learned bands were kept.
+    assert "calibrated cam-gauge version 2" in joined
+    assert "normal bands learned at" in (data_dir / "logs" / "edge.log").read_text(encoding="utf-8")
     assert len(_registry(data_dir)["releases"]) == 1

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import click
 
+from lineguard.cli.demo_feeder import StationFeeder
 from lineguard.cli.demo_setup import (
     DemoLayout,
     demo_env,
@@ -31,6 +32,7 @@ from lineguard.cli.demo_setup import (
     run_cli,
     truth_summary,
 )
+from lineguard.cli.demo_stations import PPE_PLACEHOLDER, StationLayout
 from lineguard.contracts.errors import LineGuardError
 
 __all__ = ["demo", "should_open_browser"]
@@ -38,6 +40,15 @@ __all__ = ["demo", "should_open_browser"]
 READY_TIMEOUT_S = 90.0
 #: How often the demo prints its part verdicts scored against the line's ground truth.
 TRUTH_EVERY_S = 120.0
+
+
+#: What the stations are, said once the node starts (lineguard.cli.demo_stations).
+STATIONS_SAID = (
+    "stations: a bracket gauged every 3 s (st-20-gauge), a label checked every 4 s (st-30-label), "
+    "a motor under a thermal camera (st-40-motor; time-compressed: it learns its band in 2 min, "
+    "then heats 3 °C a minute for 5 min every 6 min, so a thermal_maintenance item appears after "
+    "about 5 min)"
+)
 
 
 class DemoError(LineGuardError):
@@ -115,10 +126,16 @@ def _open_browser(url: str, say: Callable[[str], None]) -> None:
     say(f"opened {url} in your browser" if opened else f"could not start a browser; open {url}")
 
 
-def _say_truth(layout: DemoLayout, since: float, say: Callable[[str], None]) -> None:
-    """Print the run's part verdicts scored against the synthetic line's ground truth."""
+def _say_truth(
+    layout: DemoLayout,
+    since: float,
+    say: Callable[[str], None],
+    stations: dict[str, str | None] | None = None,
+) -> None:
+    """Print the run's part verdicts scored against the synthetic line's ground truth (and the
+    stations' against what they were fed)."""
     try:
-        summary = truth_summary(layout, since=since)
+        summary = truth_summary(layout, since=since, stations=stations)
     except Exception as error:  # a printout must never end the demo (a busy database, a bad file)
         say(f"ground truth: not scored this time ({type(error).__name__}: {error})")
         return
@@ -156,9 +173,12 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
 
     Parts travel on a conveyor, some with scratches, dents, contamination or missing
     holes, and now and then a person walks through the frame (blurred before any
-    evidence is stored). Prints the dashboard URL and a one-time admin credential, and
-    opens the sign-in page in a browser when run at a terminal with a display (not with
-    --no-browser). Ctrl-C stops everything cleanly. Needs no network and no files outside
+    evidence is stored). Beside the line three stations: a bracket whose holes are
+    measured (a signed calibration made at every start), a label that is now and then
+    wrong, and a motor under a thermal camera that heats up (time-compressed).
+    Prints the dashboard URL and a one-time admin credential, and opens the sign-in
+    page in a browser when run at a terminal with a display (not with --no-browser).
+    Ctrl-C stops everything cleanly. Needs no network and no files outside
     DATA_DIR.
 
     \b
@@ -186,6 +206,7 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     processes: list[subprocess.Popen[bytes]] = []
+    feeder: StationFeeder | None = None
     started = time.time()
     try:
         say("starting the plant server ...")
@@ -204,8 +225,12 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
                 str(layout.edge_dir),
                 log=layout.root / "setup.log",
             )
-        say("starting the edge node on the synthetic line ...")
+        say("starting the edge node on the synthetic line and its stations ...")
         processes.append(_start(["edge", "run", "--config", str(layout.edge_config)], logs / "edge.log"))
+        feeder = StationFeeder(StationLayout(layout.root), stop, say)
+        feeder.start()
+        say(STATIONS_SAID)
+        say(PPE_PLACEHOLDER)
         password = fresh_admin_password(layout, layout.root / "setup.log")
         click.echo("")
         click.echo(f"  Dashboard:       {layout.url}")
@@ -225,7 +250,7 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
         while not stop.is_set():
             if time.monotonic() >= next_truth:
                 next_truth = time.monotonic() + TRUTH_EVERY_S
-                _say_truth(layout, started, say)
+                _say_truth(layout, started, say, dict(feeder.truth))
             for process, name in zip(processes, ("server", "edge node"), strict=True):
                 if process.poll() is not None:
                     msg = f"the {name} exited with code {process.returncode}; see {logs}"
@@ -235,7 +260,8 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
             stop.wait(0.5)
     finally:
         say("stopping ...")
+        stop.set()  # the station feeder too
         _stop(processes)
     if processes:
-        _say_truth(layout, started, say)
+        _say_truth(layout, started, say, None if feeder is None else dict(feeder.truth))
     say("stopped cleanly; run `lineguard demo` again to continue where you left off.")

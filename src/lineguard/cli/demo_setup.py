@@ -15,18 +15,30 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
+from lineguard.cli.demo_stations import (
+    STATION_CAMERAS,
+    StationLayout,
+    prepare_stations,
+    station_cameras,
+    thermal_cameras,
+)
 from lineguard.config.edge import SyntheticSource
 from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
 from lineguard.contracts.errors import LineGuardError
+
+if TYPE_CHECKING:
+    from lineguard.server.dashboard import TruthScore
 
 __all__ = ["DEMO_ACCOUNTS", "DemoLayout", "demo_env", "first_sign_in", "prepare"]
 
@@ -200,12 +212,16 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int], part_threshold: 
                 "parts": {"part_threshold": round(part_threshold, 4)},
                 # The walkway at the left edge of the frame is never recorded.
                 "privacy_zones": [{"name": "walkway", "points": [[0, 0], [120, 0], [120, 720], [0, 720]]}],
-            }
+            },
+            *station_cameras(StationLayout(layout.root), layout.model_dir),
         ],
         # Delivered rows are deleted when the server acknowledges them: the demo line makes
         # 28,800 frame events an hour (~27 MiB kept for an hour), and the server holds them
         # (docs/benchmarks.md, Demo truth).
         "outbox": {"keep_sent_hours": 0},
+        # The stations beside the line: a gauged bracket, a checked label, a motor under a thermal
+        # camera (lineguard.cli.demo_stations; the thermal one is time-compressed).
+        "thermal_cameras": thermal_cameras(StationLayout(layout.root)),
         # The dashboard's record page shows evidence images: the node answers the server's requests.
         # JPEG 75 instead of the default 85: a demo line is 15 % defective, so about a fifth
         # of its parts keep an image; at 75 the images are 29 % smaller (20 vs 29 KiB) for
@@ -239,8 +255,6 @@ def _ensure_accounts(layout: DemoLayout, log: Path) -> None:
     # The two people of the model's four-eyes release do what a person does at first
     # sign-in (own password, an authenticator), so the registry steps can authenticate
     # them like any person: password and a fresh code (review finding 11).
-    # In this process, as in the demo's children: its secret files hold demo secrets.
-    os.environ[DEMO_MODE_ENV] = "1"
     scripted = {u: first_sign_in(layout.server_config, u, people[u]) for u in (REGISTRAR, APPROVER)}
     lines = [line if line.split()[0] not in scripted else _scripted_line(line, scripted) for line in lines]
     _write_private(
@@ -369,38 +383,54 @@ def _ensure_ground_truth(layout: DemoLayout, parts_known: int = DEMO_TRUTH_PARTS
     tmp.replace(layout.ground_truth_file)
 
 
-def truth_summary(layout: DemoLayout, *, since: float) -> str | None:
+def truth_summary(
+    layout: DemoLayout, *, since: float, stations: dict[str, str | None] | None = None
+) -> str | None:
     """The demo's part verdicts since ``since`` (epoch seconds) against the line's truth, in
-    words; None before any known part was judged. Reads the server's database and opens part
-    ids in this process (the counts leave it, no id does)."""
+    words; None before any known part was judged. With ``stations`` (part id → what was wrong
+    with it, None: a good part; what the station feeder fed), the stations' parts are scored
+    against it the same way and said after the line's. Reads the server's database and opens
+    part ids in this process (the counts leave it, no id does)."""
     from datetime import UTC, datetime
 
     from lineguard.config import load_server_config
-    from lineguard.server.dashboard import load_ground_truth, score_parts
+    from lineguard.server.dashboard import GroundTruth, load_ground_truth, score_parts
     from lineguard.server.protection import default_sealer
     from lineguard.server.storage import opened_storage
 
+    truths = [load_ground_truth(layout.ground_truth_file)]
+    if stations:
+        truths.append(GroundTruth(schema_version=1, source="what the stations were fed", parts=stations))
     settings = load_server_config(layout.server_config)
     with opened_storage(settings, migrate=False) as sessions, sessions() as session:
-        score = score_parts(
-            session,
-            truth=load_ground_truth(layout.ground_truth_file),
-            site_id=SITE_ID,
-            lines=None,
-            sealer=default_sealer(settings, sessions),
-            start=datetime.fromtimestamp(since, UTC),
-            end=datetime.now(UTC),
-        )
-    if score.defective_parts + score.good_parts == 0:
+        scores = [
+            score_parts(
+                session,
+                truth=truth,
+                site_id=SITE_ID,
+                lines=None,
+                sealer=default_sealer(settings, sessions),
+                start=datetime.fromtimestamp(since, UTC),
+                end=datetime.now(UTC),
+            )
+            for truth in truths
+        ]
+    if scores[0].defective_parts + scores[0].good_parts == 0:
         return None
+    said = _score_words(scores[0], "defective parts")
+    if len(scores) > 1 and scores[1].defective_parts + scores[1].good_parts:
+        fed = _score_words(scores[1], "wrong parts")
+        said += f"; the stations (brackets and labels) against what they were fed: {fed}"
+    return said
 
+
+def _score_words(s: TruthScore, defective: str) -> str:
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value:.1%}"
 
-    s = score
     return (
         f"{s.defective_parts + s.good_parts} parts judged: "
-        f"recall {pct(s.recall)} ({s.defective_failed}/{s.defective_parts} defective parts failed, "
+        f"recall {pct(s.recall)} ({s.defective_failed}/{s.defective_parts} {defective} failed, "
         f"{s.defective_flagged} failed or sent to review), "
         f"false-reject rate {pct(s.false_reject_rate)} ({s.good_failed}/{s.good_parts} good parts), "
         f"review rate {pct(s.review_rate)}"
@@ -505,6 +535,9 @@ def _ensure_registered(layout: DemoLayout, log: Path, report: Callable[[str], No
 
 def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
     """Bring the state directory up to date; return an enrollment token if the node needs one."""
+    # In this process, as in the demo's children, the secret files hold demo secrets: the
+    # accounts' first sign-in (first run) and the ground-truth printout (every run) open them.
+    os.environ[DEMO_MODE_ENV] = "1"
     layout.root.mkdir(parents=True, exist_ok=True)
     log = layout.root / "setup.log"
     _ensure_secrets(layout)
@@ -518,21 +551,44 @@ def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
         run_cli("ca", "init", "--config", cfg, log=log)
     _ensure_accounts(layout, log)
     _ensure_registered(layout, log, report)
+    prepare_stations(
+        StationLayout(layout.root),
+        server_config=layout.server_config,
+        passphrase_file=layout.secret_file("signing"),
+        signers=layout.server_dir / "signing" / "signers.json",
+        run_cli=lambda *args: run_cli(*args, log=log),
+        report=report,
+    )
     # The governance documents of this very configuration (cheap: rebuilt at every start).
     run_cli("governance", "build", "--config", cfg, "--out", str(layout.root / "governance"), log=log)
-    if (layout.edge_dir / "identity").is_dir() and any((layout.edge_dir / "identity").iterdir()):
+    if _enrolled_as_configured(layout, log, report):
         return None
+    cameras = [arg for camera in DEMO_CAMERAS for arg in ("--camera", camera)]
     out = run_cli(
-        "node",
-        "token",
-        "--config",
-        cfg,
-        "--node-id",
-        NODE_ID,
-        "--line",
-        LINE_ID,
-        "--camera",
-        CAMERA_ID,
-        log=log,
+        "node", "token", "--config", cfg, "--node-id", NODE_ID, "--line", LINE_ID, *cameras, log=log
     )
     return out.strip().splitlines()[-1]
+
+
+#: Every camera of the demo node: the line's and the stations'.
+DEMO_CAMERAS = (CAMERA_ID, *STATION_CAMERAS)
+
+
+def _enrolled_as_configured(layout: DemoLayout, log: Path, report: Callable[[str], None]) -> bool:
+    """Whether the node is enrolled with exactly the demo's cameras. A state directory from before
+    the stations (one camera) is enrolled again: the old identity is revoked and removed, as a
+    plant does when a node's cameras change (the server refuses results of unenrolled cameras)."""
+    identity = layout.edge_dir / "identity"
+    info = identity / "identity.json"
+    if not info.exists():
+        return False
+    enrolled = set(json.loads(info.read_text(encoding="utf-8")).get("camera_ids", []))
+    if enrolled == set(DEMO_CAMERAS):
+        return True
+    report(
+        f"the demo node's cameras changed ({', '.join(sorted(enrolled))} enrolled): enrolling it again ..."
+    )
+    reason = "demo stations added: the node is enrolled again with its new cameras"
+    run_cli("node", "revoke", NODE_ID, "--reason", reason, "--config", str(layout.server_config), log=log)
+    shutil.rmtree(identity)
+    return False
