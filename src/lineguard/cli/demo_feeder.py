@@ -89,6 +89,7 @@ class StationFeeder(threading.Thread):
         self._gauge = sorted(stations.gauge_pool.glob("*.png"))
         self._labels = sorted(stations.label_pool.glob("*.png"))
         self._scene: Any = None
+        self._last_thermal = ""
 
     def _copy(self, camera_id: str, pool: list[Path], prefix: str, index: int) -> str:
         """Drop the pool's next image under a new part id; returns the part id."""
@@ -107,13 +108,12 @@ class StationFeeder(threading.Thread):
             self._scene = ThermalScene(seed=11, faults=(fault,), epoch=SCENE_TIME)
         heating = heating_s(elapsed_s)
         frame = self._scene.frame(SCENE_TIME + dt.timedelta(seconds=heating))
-        now = dt.datetime.now(dt.UTC)
+        name = f"motor-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z.png"
+        if name == self._last_thermal:
+            return  # a second frame within one second would replace the first: skip it
+        self._last_thermal = name
         image = to_centi_kelvin(frame.celsius)
-        _drop(
-            self.stations.frames(THERMAL_CAMERA),
-            f"motor-{now:%Y%m%dT%H%M%S}Z.png",
-            lambda path: _imwrite(path, image),
-        )
+        _drop(self.stations.frames(THERMAL_CAMERA), name, lambda path: _imwrite(path, image))
         self.fed["thermal_frames"] += 1
         self.fed["thermal_frames_heating"] += heating > 0
 
@@ -140,7 +140,7 @@ class StationFeeder(threading.Thread):
                     self.truth[part] = None if change is None else f"{change[0]}_out_of_tolerance"
                     self.fed["brackets"] += 1
                     self.fed["brackets_out_of_tolerance"] += change is not None
-                    due["gauge"] = now + GAUGE_EVERY_S
+                    due["gauge"] = time.monotonic() + GAUGE_EVERY_S
                 if now >= due["label"]:
                     index = self.fed["labels"]
                     part = self._copy(LABEL_CAMERA, self._labels, "L", index)
@@ -148,10 +148,10 @@ class StationFeeder(threading.Thread):
                     self.truth[part] = f"wrong_{'_'.join(sorted(wrong))}" if wrong else None
                     self.fed["labels"] += 1
                     self.fed["labels_wrong"] += bool(wrong)
-                    due["label"] = now + LABEL_EVERY_S
+                    due["label"] = time.monotonic() + LABEL_EVERY_S
                 if now >= due["thermal"]:
                     self._thermal(now - start)
-                    due["thermal"] = now + THERMAL_EVERY_S
+                    due["thermal"] = time.monotonic() + THERMAL_EVERY_S
                 if now >= due["prune"]:
                     self._prune()
                     due["prune"] = now + 30.0

@@ -52,10 +52,24 @@ __all__ = [
 GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA = "cam-gauge", "cam-label", "cam-thermal"
 #: The cameras the stations add to the demo node (its enrollment lists them).
 STATION_CAMERAS = (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA)
-#: Said at every start: PPE counts are another engineer's stage, not on main yet.
+#: Said at every start: no PPE stage is built yet, so the walkway station is a placeholder, off.
 PPE_PLACEHOLDER = (
-    "walkway (PPE counts): placeholder, off — the PPE stage is not built yet (docs/inspection.md)"
+    "walkway (PPE counts): placeholder, off — the PPE stage is not built yet "
+    "(stations/walkway-ppe.placeholder.yaml, docs/inspection.md)"
 )
+#: The placeholder's config, written for whoever builds the PPE stage: nothing reads it.
+PPE_PLACEHOLDER_YAML = """\
+# PLACEHOLDER — OFF. Nothing reads this file and no camera watches the walkway.
+# The demo's fourth station, PPE compliance as counts (docs/inspection.md), waits for a PPE
+# stage: none is built yet. When one is, the walkway becomes a camera of the demo node
+# with that stage here, and the demo says so instead of "placeholder, off".
+enabled: false
+station_id: st-50-walkway
+camera_id: cam-walkway
+zone: walkway
+required_items: [helmet, high_visibility_vest]
+report: counts per zone and hour only; counts below a minimum suppressed; never a frame, a crop or a person
+"""
 
 GAUGE_EVERY_S, LABEL_EVERY_S, THERMAL_EVERY_S = 3.0, 4.0, 2.0
 #: Anomaly thresholds of the stage-only stations: no score reaches them.
@@ -227,6 +241,9 @@ def prepare_stations(
         signers=signers,
         run_cli=run_cli,
         report=report,
+    )
+    (stations.root / "stations" / "walkway-ppe.placeholder.yaml").write_text(
+        PPE_PLACEHOLDER_YAML, encoding="utf-8"
     )
     for camera_id in STATION_CAMERAS:
         folder = stations.frames(camera_id)

@@ -152,3 +152,12 @@ def test_the_fed_motor_raises_a_recommendation_within_minutes_and_no_alarm_befor
 def test_the_pools_make_some_parts_wrong_now_and_then(pool: tuple[object, ...]) -> None:
     wrong = sum(bool(p) for p in pool)
     assert 0 < wrong <= len(pool) // 5
+
+
+def test_the_ppe_walkway_is_a_placeholder_that_is_off_and_says_so() -> None:
+    from lineguard.cli.demo_stations import PPE_PLACEHOLDER, PPE_PLACEHOLDER_YAML
+
+    placeholder = yaml.safe_load(PPE_PLACEHOLDER_YAML)
+    assert placeholder["enabled"] is False and PPE_PLACEHOLDER_YAML.startswith("# PLACEHOLDER — OFF.")
+    assert "placeholder, off" in PPE_PLACEHOLDER
+    assert placeholder["camera_id"] not in DEMO_CAMERAS  # no camera is enrolled or started for it
