@@ -87,6 +87,15 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
                 if cam.evidence.full_frame
                 else None,
             )
+        # Thermal cameras (edge.yaml thermal_cameras) are enrolled like the others: listed with
+        # their station, so the facts are the same before and after the node enrolls.
+        for thermal in cfg.thermal_cameras:
+            entry = cameras.setdefault(
+                (cfg.node.node_id, thermal.camera_id),
+                {"site": cfg.node.site_id, "line": cfg.node.line_id, "node": cfg.node.node_id,
+                 "camera": thermal.camera_id},
+            )  # fmt: skip
+            entry.update(station=thermal.station_id, source=thermal.source.type, kind="thermal")
     return [cameras[k] for k in sorted(cameras)]
 
 

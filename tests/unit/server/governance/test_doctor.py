@@ -247,3 +247,41 @@ def test_every_check_is_documented_in_docs_governance() -> None:
     doc = (Path(__file__).resolve().parents[4] / "docs" / "governance.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| [a-z ]+ \| `([a-z_.]+)` \|", doc, flags=re.M))
     assert documented == {c.id for c in CHECKS}
+
+
+def test_a_thermal_camera_is_listed_from_edge_yaml_so_enrolling_it_changes_no_fact(
+    db_url: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    from lineguard.server.governance import compose_all, current_facts, facts_sha256
+
+    path = write_edge_config(tmp_path / "n1.yaml", "line1-node", "line-1", [("cam-1", [])])
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config["thermal_cameras"] = [
+        {
+            "camera_id": "cam-th",
+            "station_id": "st-motor",
+            "source": {"path": str(tmp_path), "calibration": {"units": "centi_kelvin"}},
+            "monitor": {"rois": [{"asset": "motor", "x": 0, "y": 0, "width": 8, "height": 8}]},
+        }
+    ]
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    with open_plant(db_url, tmp_path / "s", edge_configs=[str(path)]) as plant:
+        with plant.sessions() as session:
+            _, before = current_facts(session, settings=plant.settings, now=NOW)
+        plant.add_node("line1-node", "line-1", ["cam-1", "cam-th"])  # the node enrolls, thermal camera too
+        with plant.sessions() as session:
+            _, after = current_facts(session, settings=plant.settings, now=NOW)
+    assert facts_sha256(before) == facts_sha256(after)
+    (thermal,) = [c for c in after["cameras"] if c["camera"] == "cam-th"]
+    assert (thermal["station"], thermal["source"], thermal["kind"]) == (
+        "st-motor",
+        "thermal_folder",
+        "thermal",
+    )
+    record = next(d for d in compose_all(after) if d.name == "record-of-processing")
+    rows = [row for s in record.sections if s.table for row in s.table.rows]
+    assert any(
+        row[3] == "cam-th" and row[5].startswith("none: a thermal camera keeps no image") for row in rows
+    )
