@@ -1,5 +1,6 @@
 """The demo's inspection stations beside its synthetic line: a gauged bracket, a checked label,
-and a motor under a thermal camera (a walkway for PPE counts is a placeholder, off).
+and a motor under a thermal camera (a walkway for PPE counts is a placeholder, off: not wired
+to the PPE stage yet).
 
 Each station is a camera of the demo node fed from a folder, the way a plant's line-scan
 or trigger camera drops images: :class:`~lineguard.cli.demo_feeder.StationFeeder` (in the
@@ -52,22 +53,23 @@ __all__ = [
 GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA = "cam-gauge", "cam-label", "cam-thermal"
 #: The cameras the stations add to the demo node (its enrollment lists them).
 STATION_CAMERAS = (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA)
-#: Said at every start: no PPE stage is built yet, so the walkway station is a placeholder, off.
+#: Said at every start: the walkway station is a placeholder, off (not wired to the PPE stage).
 PPE_PLACEHOLDER = (
-    "walkway (PPE counts): placeholder, off — the PPE stage is not built yet "
+    "walkway (PPE counts): placeholder, off — not wired to the PPE stage yet "
     "(stations/walkway-ppe.placeholder.yaml, docs/inspection.md)"
 )
 #: The placeholder's config, written for whoever builds the PPE stage: nothing reads it.
 PPE_PLACEHOLDER_YAML = """\
 # PLACEHOLDER — OFF. Nothing reads this file and no camera watches the walkway.
-# The demo's fourth station, PPE compliance as counts (docs/inspection.md), waits for a PPE
-# stage: none is built yet. When one is, the walkway becomes a camera of the demo node
-# with that stage here, and the demo says so instead of "placeholder, off".
+# The demo's fourth station, PPE compliance as counts (docs/inspection.md): the PPE stage
+# (edge.yaml ppe_cameras, off by default) is not wired into the demo yet. When it is, the
+# walkway becomes a camera of the demo node here, and the demo says so instead of
+# "placeholder, off".
 enabled: false
 station_id: st-50-walkway
 camera_id: cam-walkway
 zone: walkway
-required_items: [helmet, high_visibility_vest]
+required_items: [helmet, hi_vis_vest]
 report: counts per zone and hour only; counts below a minimum suppressed; never a frame, a crop or a person
 """
 
