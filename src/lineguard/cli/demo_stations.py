@@ -190,16 +190,8 @@ def _ensure_label_pool(stations: StationLayout) -> None:
         _write_image(stations.label_pool / f"{i:02d}.png", frame)
 
 
-def _calibrate(
-    stations: StationLayout,
-    *,
-    server_config: Path,
-    passphrase_file: Path,
-    signers: Path,
-    run_cli: Callable[..., str],
-    report: Callable[[str], None],
-) -> None:
-    """Board views (rendered once), then `lineguard gauge calibrate` and its signature: every start."""
+def _ensure_board_views(stations: StationLayout, report: Callable[[str], None]) -> Path:
+    """Rendered checkerboard views (first run only); returns the one lying on the part plane."""
     from lineguard.edge.gauging.render import PART_PLANE, SimCamera, board_poses, render_board
 
     camera = SimCamera.scaled(FRAME_SIZE[0])
@@ -209,15 +201,7 @@ def _calibrate(
         for i, pose in enumerate(board_poses(9, board_mm=(80, 50), seed=3)):
             _write_image(stations.board_views / f"view-{i:02d}.png", render_board(camera, pose, seed=i))
         _write_image(plane, render_board(camera, PART_PLANE.moved_in_plane(-40, -25), seed=99))
-    out = run_cli(
-        "gauge", "calibrate", "--camera-id", GAUGE_CAMERA, "--images", str(stations.board_views),
-        "--plane-image", str(plane), "--columns", "9", "--rows", "6", "--square-mm", "10",
-        "--out", str(stations.calibration), "--config", str(server_config),
-        "--passphrase-file", str(passphrase_file),
-    )  # fmt: skip
-    report(f"gauging camera: {out.strip().splitlines()[0] if out.strip() else 'calibrated'}")
-    # The node trusts the server's signers (a plant copies the list onto the node the same way).
-    shutil.copyfile(signers, stations.signers)
+    return plane
 
 
 def prepare_stations(
@@ -236,14 +220,17 @@ def prepare_stations(
     _ensure_label_pool(stations)
     stations.gauge_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(gauging_init).parent / "demo_bracket.yaml", stations.spec)
-    _calibrate(
-        stations,
-        server_config=server_config,
-        passphrase_file=passphrase_file,
-        signers=signers,
-        run_cli=run_cli,
-        report=report,
-    )
+    # `lineguard gauge calibrate` on the board views, signed: a fresh calibration every start.
+    plane = _ensure_board_views(stations, report)
+    out = run_cli(
+        "gauge", "calibrate", "--camera-id", GAUGE_CAMERA, "--images", str(stations.board_views),
+        "--plane-image", str(plane), "--columns", "9", "--rows", "6", "--square-mm", "10",
+        "--out", str(stations.calibration), "--config", str(server_config),
+        "--passphrase-file", str(passphrase_file),
+    )  # fmt: skip
+    report(f"gauging camera: {out.strip().splitlines()[0] if out.strip() else 'calibrated'}")
+    # The node trusts the server's signers (a plant copies the list onto the node the same way).
+    shutil.copyfile(signers, stations.signers)
     (stations.root / "stations" / "walkway-ppe.placeholder.yaml").write_text(
         PPE_PLACEHOLDER_YAML, encoding="utf-8"
     )
