@@ -134,6 +134,7 @@ def export_with_onnx_backbone(backbone: OnnxBackbone, head: nn.Module, *, size: 
             input_names=names,
             output_names=["anomaly_score", "anomaly_map"],
             dynamic_axes={**{n: {0: "N"} for n in names}, "anomaly_score": {0: "N"}, "anomaly_map": {0: "N"}},
+            do_constant_folding=False,  # keep the packed statistics packed (see export.export_onnx)
         )
     head_model = onnx.load_from_string(buffer.getvalue())
     user = onnx.load_from_string(backbone.model_bytes)

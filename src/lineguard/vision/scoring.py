@@ -43,6 +43,8 @@ __all__ = [
     "global_descriptor",
     "ledoit_wolf",
     "local_embedding",
+    "pack_precision",
+    "unpack_index",
 ]
 
 
@@ -174,19 +176,48 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
-def _mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
-    """x [N, C, h, w] against per-position stats (mean [P, C], precision [P, C, C]) → [N, h, w]."""
+def pack_precision(precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position precisions ``[P, C, C]`` → (packed float16 factors ``[P, C(C+1)/2]``, scales ``[P]``).
+
+    ``precision = L Lᵀ`` (Cholesky, L lower triangular), so ``dᵀ precision d = |d L|²``: a
+    sum of squares, which float16 rounding of L cannot make negative or cancel. Only the
+    lower triangle is kept, scaled per position to its largest entry (float16 tops out
+    at 65504; a near-constant channel makes entries of 1e3 and more), and rounded to
+    float16: a quarter of the float32 matrices that made most of an 87 MB package.
+    The scores move by about 1e-4 of their value (measured in
+    ``bench/bench_generalisation.py``, config "float16 local stats").
+    """
+    lower = np.linalg.cholesky(precision.astype(np.float64))
+    scale = np.abs(lower).max((-2, -1))
+    rows, cols = np.tril_indices(precision.shape[-1])
+    packed = (lower[:, rows, cols] / scale[:, None]).astype(np.float16)
+    return packed, scale.astype(np.float32)
+
+
+def unpack_index(channels: int) -> np.ndarray:
+    """For each entry of a ``[C, C]`` matrix (row-major), its index in the packed lower
+    triangle, or ``C(C+1)/2`` (a zero appended to the packed row) above the diagonal."""
+    rows, cols = np.tril_indices(channels)
+    index = np.full((channels, channels), len(rows), dtype=np.int64)
+    index[rows, cols] = np.arange(len(rows))
+    return index.reshape(-1)
+
+
+def _whitened_distance(x: torch.Tensor, mean: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """x [N, C, h, w] against per-position (mean [P, C], factor L [P, C, C]) → |(x - mean) L| [N, h, w]."""
     n, _c, h, w = x.shape
     d = x.flatten(2).permute(2, 0, 1) - mean[:, None, :]  # [P, N, C]
-    m = (torch.matmul(d, precision) * d).sum(-1)  # [P, N]
-    return m.clamp_min(0).sqrt().permute(1, 0).reshape(n, h, w)
+    y = torch.matmul(d, factor)  # [P, N, C]
+    return (y * y).sum(-1).sqrt().permute(1, 0).reshape(n, h, w)
 
 
 class LocalGlobalHead(nn.Module):
     """Fitted statistics as buffers; forward(feature maps) → (score [N], map [N, H, W])."""
 
     local_mean: torch.Tensor
-    local_precision: torch.Tensor
+    local_factor: torch.Tensor
+    local_scale: torch.Tensor
+    local_index: torch.Tensor
     global_mean: torch.Tensor
     global_basis: torch.Tensor
     global_inv_var: torch.Tensor
@@ -219,7 +250,10 @@ class LocalGlobalHead(nn.Module):
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
         self.register_buffer("local_mean", f32(local_stats.mean))
-        self.register_buffer("local_precision", f32(local_stats.precision))
+        packed, scale = pack_precision(local_stats.precision)
+        self.register_buffer("local_factor", torch.from_numpy(np.ascontiguousarray(packed)))
+        self.register_buffer("local_scale", f32(scale[:, None, None]))
+        self.register_buffer("local_index", torch.from_numpy(unpack_index(local_stats.mean.shape[-1])))
         self.register_buffer("global_mean", f32(global_stats.mean))
         self.register_buffer("global_basis", f32(global_stats.basis))
         self.register_buffer("global_inv_var", f32(global_stats.inv_var))
@@ -251,8 +285,19 @@ class LocalGlobalHead(nn.Module):
         """Unstandardised (smoothed local map [N, H, W], global distance [N])."""
         return self.raw_from_parts(*self.parts(feats))
 
+    def local_whitening(self) -> torch.Tensor:
+        """The per-position factors L [P, C, C] (precision = L Lᵀ) from their packed float16 form.
+
+        In the exported graph these are operations on constants, which onnxruntime folds
+        once when the session is created: the file keeps the float16 triangles, inference
+        multiplies by the same float32 matrices torch uses here.
+        """
+        p, c = int(self.local_mean.shape[0]), int(self.local_mean.shape[1])
+        padded = torch.cat([self.local_factor.float(), torch.zeros(p, 1, dtype=torch.float32)], 1)
+        return torch.index_select(padded, 1, self.local_index).reshape(p, c, c) * self.local_scale
+
     def raw_from_parts(self, emb: torch.Tensor, desc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dist = _mahalanobis(emb, self.local_mean, self.local_precision)
+        dist = _whitened_distance(emb, self.local_mean, self.local_whitening())
         up = F.interpolate(dist[:, None], size=self.output_size, mode="bilinear", align_corners=False)
         r = int(self.kernel_x.shape[-1]) // 2
         up = F.conv2d(F.pad(up, (r, r, 0, 0), mode="reflect"), self.kernel_x)

@@ -199,3 +199,23 @@ def test_efficientnet_lite0_backbone_also_trains(synthetic_dataset: Path, tmp_pa
     assert meta.input.mean == (0.5, 0.5, 0.5)
     assert meta.parameters["backbone_layers"] == "2,4,10,14"
     assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+
+
+def test_package_stores_the_local_statistics_packed_in_float16(trained: TrainResult) -> None:
+    import onnx
+
+    model = onnx.load(str(trained.package.path / "model.onnx"))
+    big = {t.name: (list(t.dims), t.data_type) for t in model.graph.initializer if np.prod(t.dims) > 10_000}
+    packed = [v for v in big.values() if v[1] == onnx.TensorProto.FLOAT16]
+    assert len(packed) == 1 and packed[0][0][1] == 128 * 129 // 2  # lower triangles of 128 x 128
+    # no dense float32 per-position matrix, and the global basis stored once (not also transposed)
+    assert not [v for v in big.values() if len(v[0]) == 3 and v[0][1:] == [128, 128]]
+    assert sum(1 for v in big.values() if sorted(v[0]) == sorted(big["head.global_basis"][0])) == 1
+
+
+def test_training_is_deterministic(trained: TrainResult, synthetic_dataset: Path, tmp_path: Path) -> None:
+    again = train_package(synthetic_dataset, tmp_path / "again", config=FAST)
+    assert again.package.metadata.model_sha256 == trained.package.metadata.model_sha256
+    assert (tmp_path / "again" / "model.onnx").read_bytes() == (
+        trained.package.path / "model.onnx"
+    ).read_bytes()

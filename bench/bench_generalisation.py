@@ -1,0 +1,464 @@
+"""Generalisation suite (issue #24, item 1): does the engine hold beyond magnetic tile?
+
+    .venv/bin/python bench/bench_generalisation.py                 # ~10 min cold, ~3 min cached
+    .venv/bin/python bench/bench_generalisation.py --splits 3 --configs default,padim-recipe
+
+What it measures, on every set of :mod:`generalisation_data` (real sets under
+``../shared/datasets``, the synthetic line under three seeds and conditions):
+
+* **repeated splits** — the fixed split, then ``--splits`` random splits of the pooled good
+  images (same train / test sizes as the fixed split); every split holds out 15 % of its
+  training goods to standardise the branches and set the threshold, as ``train_package``
+  does. Per split: image AUROC, recall at 1 % false rejects, and the false-reject rate and
+  recall at the calibrated threshold (``calibrate_threshold``, 1 % target).
+* **leave one defect type out** — for each defect type, the head configuration that scores
+  best on the *other* types of the suite is chosen, and its AUROC on the left-out type
+  compared with the shipped default's: whether choosing on known defects carries over to an
+  unseen one.
+* **nuisances** — on each set's fixed split, the test goods again under the nuisances of
+  :data:`NUISANCES`; their false-reject rate at the calibrated threshold against the same
+  goods unchanged (paired bootstrap 95 % interval of the difference). Target: within 1 point.
+
+The engine's own fitting code is used (``train._fit_local``, ``LowRankGaussian``,
+``calibrate_threshold``); image scores are the map's peak exactly as the graph computes it
+(``score = max(z_local map) + z_global``). Configurations (``--configs``) vary one default
+at a time: fusion, smoothing, global rank, local layers, local shrinkage, storage of the
+local statistics (float16 factors as shipped, or exact float32: the package-size question,
+item 3), and the anchor
+**padim-recipe** — anomalib's PaDiM recipe on the same features (per-position Gaussian of
+``features.6 + features.13``, covariance + 0.01 I, σ = 4 smoothing, map max), a
+re-implementation: anomalib is not a dependency.
+
+Features are cached (``--cache``); the load average is printed with every timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402, N812
+
+from generalisation_data import NUISANCES, Features, ImageSet, extract, real_sets, synthetic_sets  # noqa: E402
+from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
+from lineguard.vision.metrics import auroc, recall_at_frr  # noqa: E402
+from lineguard.vision.scoring import (  # noqa: E402
+    LowRankGaussian,
+    _whitened_distance,
+    gaussian_kernel,
+    pack_precision,
+    unpack_index,
+)
+from lineguard.vision.train import _fit_local, split_holdout  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+LAYERS = {"s8": 32, "s16": 96, "s32": 160}
+
+
+@dataclass(frozen=True, slots=True)
+class HeadConfig:
+    name: str
+    local_layers: tuple[str, ...] = ("s8", "s16")
+    shrink: str = "ledoit-wolf"  # or "fixed-0.01" (PaDiM's covariance + 0.01 I)
+    storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
+    sigma: float = 4.0
+    rank: int = 256
+    fusion: str = "sum"  # sum of z-scores (shipped), max, local only, global only
+
+
+DEFAULT = HeadConfig("default")
+CONFIGS: dict[str, HeadConfig] = {
+    c.name: c
+    for c in (
+        DEFAULT,
+        replace(DEFAULT, name="fusion max", fusion="max"),
+        replace(DEFAULT, name="local only", fusion="local"),
+        replace(DEFAULT, name="global only", fusion="global"),
+        replace(DEFAULT, name="sigma 2", sigma=2.0),
+        replace(DEFAULT, name="sigma 8", sigma=8.0),
+        replace(DEFAULT, name="rank 64", rank=64),
+        replace(DEFAULT, name="local +features.16", local_layers=("s8", "s16", "s32")),
+        replace(DEFAULT, name="shrink fixed 0.01", shrink="fixed-0.01"),
+        replace(DEFAULT, name="float32 local stats", storage="float32"),
+        replace(DEFAULT, name="padim-recipe", shrink="fixed-0.01", fusion="local", storage="float32"),
+    )
+}
+
+
+def embedding(f: Features, layers: tuple[str, ...]) -> np.ndarray:
+    maps = [torch.from_numpy({"s8": f.s8, "s16": f.s16, "s32": f.s32}[k]) for k in layers]
+    size = maps[0].shape[-2:]
+    up = [
+        m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False)
+        for m in maps
+    ]
+    return torch.cat(up, 1).numpy()
+
+
+def fit_local_fixed(embs: np.ndarray, eps: float = 0.01, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """PaDiM's per-position Gaussian: unbiased covariance + eps * I (anomalib's recipe)."""
+    n, c, h, w = embs.shape
+    flat = embs.reshape(n, c, h * w)
+    means, precs = [], []
+    for a in range(0, h * w, chunk):
+        x = flat[:, :, a : a + chunk].transpose(2, 0, 1).astype(np.float64)  # [p, n, c]
+        mu = x.mean(1, keepdims=True)
+        xc = x - mu
+        cov = np.swapaxes(xc, 1, 2) @ xc / (n - 1) + eps * np.eye(c)
+        means.append(mu[:, 0])
+        precs.append(np.linalg.inv(cov))
+    return np.concatenate(means), np.concatenate(precs)
+
+
+def whitening(precision: np.ndarray, storage: str) -> np.ndarray:
+    """The factors L (precision = L Lᵀ) the head multiplies by: exact, or as the package stores them."""
+    if storage == "float32":
+        return np.linalg.cholesky(precision.astype(np.float64)).astype(np.float32)
+    packed, scale = pack_precision(precision)  # the shipped packed float16 form
+    p, c = precision.shape[0], precision.shape[-1]
+    padded = np.concatenate([packed.astype(np.float32), np.zeros((p, 1), np.float32)], 1)
+    out: np.ndarray = padded[:, unpack_index(c)].reshape(p, c, c) * scale[:, None, None]
+    return out
+
+
+@dataclass(slots=True)
+class LocalModel:
+    mean: torch.Tensor
+    factor: torch.Tensor
+
+    def dist(self, emb: np.ndarray, batch: int = 32) -> torch.Tensor:
+        out = [
+            _whitened_distance(torch.from_numpy(emb[i : i + batch]), self.mean, self.factor)
+            for i in range(0, len(emb), batch)
+        ]
+        return torch.cat(out)
+
+
+def fit_precision(embs: np.ndarray, shrink: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position (mean, precision) with the engine's Ledoit–Wolf fit or PaDiM's fixed one."""
+    if shrink == "fixed-0.01":
+        return fit_local_fixed(embs)
+    stats = _fit_local(embs)
+    return stats.mean, stats.precision
+
+
+def peak(dist: torch.Tensor, sigma: float, size: int = 256, batch: int = 64) -> np.ndarray:
+    """Max of the upsampled, smoothed map: the graph's local branch before standardisation."""
+    k = gaussian_kernel(sigma)
+    kx, ky = k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)
+    r = int(k.shape[0]) // 2
+    out = []
+    for i in range(0, len(dist), batch):
+        up = F.interpolate(dist[i : i + batch, None], size=(size, size), mode="bilinear", align_corners=False)
+        up = F.conv2d(F.pad(up, (r, r, 0, 0), mode="reflect"), kx)
+        up = F.conv2d(F.pad(up, (0, 0, r, r), mode="reflect"), ky)
+        out.append(up.flatten(1).amax(1))
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    std = max(float(ref.std()), 1e-3 * abs(float(ref.mean())), 1e-6)
+    return (values - float(ref.mean())) / std
+
+
+def fuse(cfg: HeadConfig, local: dict[str, np.ndarray], glob: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Image scores per group (``hold`` standardises), as the graph computes them."""
+    out = {}
+    for g in local:
+        zl, zg = _z(local[g], local["hold"]), _z(glob[g], glob["hold"])
+        out[g] = {"sum": zl + zg, "max": np.maximum(zl, zg), "local": zl, "global": zg}[cfg.fusion]
+    return out
+
+
+@dataclass(slots=True)
+class Split:
+    name: str
+    fit: np.ndarray  # indices into the set's goods
+    hold: np.ndarray
+    test: np.ndarray
+
+
+def splits(s: ImageSet, n_random: int) -> list[Split]:
+    n, n_train = len(s.goods), s.n_fixed_train
+    fit_p, hold_p = split_holdout(s.root, s.goods[:n_train], 0.15)
+    index = {p: i for i, p in enumerate(s.goods)}
+    out = [
+        Split(
+            "fixed",
+            np.array([index[p] for p in fit_p]),
+            np.array([index[p] for p in hold_p]),
+            np.arange(n_train, n),
+        )
+    ]
+    n_hold = len(hold_p)
+    for r in range(n_random):
+        perm = np.random.default_rng([24, r]).permutation(n)
+        train = perm[:n_train]
+        out.append(
+            Split(f"random {r}", np.sort(train[n_hold:]), np.sort(train[:n_hold]), np.sort(perm[n_train:]))
+        )
+    return out
+
+
+def metrics(
+    scores: dict[str, np.ndarray], defect_types: list[str], nuisance: dict[str, np.ndarray] | None
+) -> dict[str, Any]:
+    good, bad = scores["test"], scores["bad"]
+    labels = np.r_[np.zeros(len(good)), np.ones(len(bad))]
+    allscores = np.r_[good, bad]
+    th = calibrate_threshold(scores["hold"], target_frr=0.01).value
+    types = np.asarray(defect_types)
+    out: dict[str, Any] = {
+        "auroc": auroc(labels, allscores),
+        "recall_at_1pct_frr": recall_at_frr(labels, allscores, 0.01),
+        "frr_at_threshold": float((good >= th).mean()),
+        "recall_at_threshold": float((bad >= th).mean()),
+        "per_type": {
+            t: auroc(
+                np.r_[np.zeros(len(good)), np.ones(int((types == t).sum()))], np.r_[good, bad[types == t]]
+            )
+            for t in sorted(set(defect_types))
+        },
+    }
+    if nuisance is not None:
+        base = good >= th
+        rng = np.random.default_rng(0)
+        boots = rng.integers(0, len(good), (2000, len(good)))
+        out["nuisance"] = {}
+        for name, sc in nuisance.items():
+            flagged = sc >= th
+            diff = flagged.astype(float) - base.astype(float)
+            lo, hi = np.percentile(diff[boots].mean(1), [2.5, 97.5])
+            out["nuisance"][name] = {
+                "frr": float(flagged.mean()),
+                "frr_unvaried": float(base.mean()),
+                "diff": float(diff.mean()),
+                "diff_ci95": [float(lo), float(hi)],
+            }
+    return out
+
+
+def run_set(
+    s: ImageSet,
+    configs: list[HeadConfig],
+    n_random: int,
+    cache: Path,
+    threads: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    tag = f"{s.name}"
+    goods = extract(s.goods, cache=cache, tag=f"{tag} goods", transform=s.condition, threads=threads, log=log)
+    bad = extract(
+        s.defects, cache=cache, tag=f"{tag} defects", transform=s.condition, threads=threads, log=log
+    )
+    fixed_test = s.fixed_test_goods
+
+    def chain(t: Callable[[np.ndarray, int], np.ndarray]) -> Callable[[np.ndarray, int], np.ndarray]:
+        if s.condition is None:
+            return t
+        cond = s.condition
+        return lambda im, i: t(cond(im, i), i)
+
+    nuis = {
+        name: extract(
+            fixed_test, cache=cache, tag=f"{tag} {name}", transform=chain(t), threads=threads, log=log
+        )
+        for name, t in NUISANCES.items()
+    }
+    result: dict[str, Any] = {"kind": s.kind, "goods": len(s.goods), "defects": len(s.defects), "splits": {}}
+    for sp in splits(s, n_random):
+        t0 = time.perf_counter()
+        groups = {"hold": goods.take(sp.hold), "test": goods.take(sp.test), "bad": bad}
+        if sp.name == "fixed":
+            groups |= {f"n:{k}": v for k, v in nuis.items()}
+        fit_feats = goods.take(sp.fit)
+        fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        local_cache: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
+        glob_cache: dict[int, dict[str, np.ndarray]] = {}
+        peaks: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
+        per_cfg = {}
+        for cfg in configs:
+            fit_key = (cfg.local_layers, cfg.shrink)
+            if fit_key not in fits:
+                fits[fit_key] = fit_precision(embedding(fit_feats, cfg.local_layers), cfg.shrink)
+            key = (*fit_key, cfg.storage)
+            if key not in local_cache:
+                mean, prec = fits[fit_key]
+                model = LocalModel(
+                    torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(whitening(prec, cfg.storage))
+                )
+                local_cache[key] = {g: model.dist(embedding(f, cfg.local_layers)) for g, f in groups.items()}
+            if cfg.rank not in glob_cache:
+                gm = LowRankGaussian.fit(fit_feats.desc, max_rank=cfg.rank)
+                glob_cache[cfg.rank] = {g: gm.distance(f.desc) for g, f in groups.items()}
+            if (*key, cfg.sigma) not in peaks:
+                peaks[(*key, cfg.sigma)] = {g: peak(d, cfg.sigma) for g, d in local_cache[key].items()}
+            scores = fuse(cfg, peaks[(*key, cfg.sigma)], glob_cache[cfg.rank])
+            nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
+            per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance)
+        result["splits"][sp.name] = per_cfg
+        d = per_cfg.get(DEFAULT.name) or next(iter(per_cfg.values()))
+        log(
+            f"  {s.name} / {sp.name}: fit {len(sp.fit)} hold {len(sp.hold)} "
+            f"test {len(sp.test)}+{len(s.defects)}; "
+            f"default AUROC {d['auroc']:.4f} recall@1% {d['recall_at_1pct_frr']:.3f} "
+            f"({time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f})"
+        )
+    return result
+
+
+def summarise(results: dict[str, Any], configs: list[str]) -> dict[str, Any]:
+    """Per set and config: mean ± sd over splits; suite means; paired differences to the default."""
+    table: dict[str, Any] = {}
+    for set_name, r in results.items():
+        table[set_name] = {}
+        for c in configs:
+            rows = [sp[c] for sp in r["splits"].values()]
+            entry = {}
+            for m in ("auroc", "recall_at_1pct_frr", "frr_at_threshold", "recall_at_threshold"):
+                v = np.array([row[m] for row in rows])
+                entry[m] = [float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, float(v.min())]
+            if DEFAULT.name in configs:
+                dv = np.array(
+                    [
+                        row["auroc"] - sp[DEFAULT.name]["auroc"]
+                        for row, sp in zip(rows, r["splits"].values(), strict=True)
+                    ]
+                )
+                entry["auroc_minus_default"] = [
+                    float(dv.mean()),
+                    float(dv.std(ddof=1)) if len(dv) > 1 else 0.0,
+                ]
+            nz = r["splits"]["fixed"][c].get("nuisance", {})
+            entry["nuisance_worst_diff"] = max((v["diff"] for v in nz.values()), default=0.0)
+            table[set_name][c] = entry
+    suite = {
+        c: {
+            "mean_auroc": float(np.mean([table[s][c]["auroc"][0] for s in table])),
+            "mean_recall_at_1pct_frr": float(np.mean([table[s][c]["recall_at_1pct_frr"][0] for s in table])),
+            "worst_nuisance_diff": float(max(table[s][c]["nuisance_worst_diff"] for s in table)),
+        }
+        for c in configs
+    }
+    return {"per_set": table, "suite": suite}
+
+
+def leave_one_type_out(results: dict[str, Any], configs: list[str]) -> list[dict[str, Any]]:
+    """Choose the config on every other (set, type), score it on the left-out type."""
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    for set_name, r in results.items():
+        for c in configs:
+            for t in r["splits"]["fixed"][c]["per_type"]:
+                v = np.mean([sp[c]["per_type"][t] for sp in r["splits"].values()])
+                cells.setdefault((set_name, t), {})[c] = float(v)
+    out = []
+    for left in cells:
+        others = [k for k in cells if k != left]
+        chosen = max(configs, key=lambda c: np.mean([cells[k][c] for k in others]))
+        out.append(
+            {
+                "set": left[0],
+                "left_out": left[1],
+                "chosen": chosen,
+                "auroc_chosen": cells[left][chosen],
+                "auroc_default": cells[left].get(DEFAULT.name, float("nan")),
+                "best_possible": max(cells[left].values()),
+            }
+        )
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=SHARED, help="folder of MVTec-layout real sets")
+    parser.add_argument("--splits", type=int, default=4, help="random splits per set, besides the fixed one")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names")
+    parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--synthetic-size", default="200,60,15", help="train goods, test goods, per defect")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "cache" / "generalisation")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "generalisation.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        print(f"unknown configs {unknown}; known: {list(CONFIGS)}", file=sys.stderr)
+        return 2
+    configs = [CONFIGS[n] for n in names]
+    sets = real_sets(args.data) if args.data.is_dir() else []
+    if not args.no_synthetic:
+        n_train, n_test, per = (int(x) for x in args.synthetic_size.split(","))
+        sets += synthetic_sets(args.cache / "datasets", n_train, n_test, per)
+    t0 = time.perf_counter()
+    results = {}
+    for s in sets:
+        print(f"{s.name}: {len(s.goods)} goods, {len(s.defects)} defects ({s.kind})", flush=True)
+        results[s.name] = run_set(
+            s, configs, args.splits, args.cache, args.threads, lambda m: print(m, flush=True)
+        )
+    summary = summarise(results, names)
+    lodo = leave_one_type_out(results, names)
+    report = {
+        "configs": {c.name: asdict(c) for c in configs},
+        "random_splits": args.splits,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "load_average": os.getloadavg(),
+        "summary": summary,
+        "leave_one_type_out": lodo,
+        "results": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1))
+    print(f"\n{'config':<22} {'suite AUROC':>11} {'recall@1%':>9} {'worst nuisance Δ':>16}")
+    for c, v in summary["suite"].items():
+        print(
+            f"{c:<22} {v['mean_auroc']:>11.4f} {v['mean_recall_at_1pct_frr']:>9.3f} "
+            f"{v['worst_nuisance_diff']:>+16.3f}"
+        )
+    for set_name, per in summary["per_set"].items():
+        print(f"\n{set_name}  (mean ± sd over {len(results[set_name]['splits'])} splits, min)")
+        for c, e in per.items():
+            a, rc = e["auroc"], e["recall_at_1pct_frr"]
+            diff = e.get("auroc_minus_default", [0, 0])
+            print(
+                f"  {c:<22} AUROC {a[0]:.4f} ± {a[1]:.4f} (min {a[2]:.4f})  "
+                f"Δdefault {diff[0]:+.4f} ± {diff[1]:.4f}"
+                f"  recall@1% {rc[0]:.3f} ± {rc[1]:.3f}  FRR@th {e['frr_at_threshold'][0]:.3f}"
+                f"  recall@th {e['recall_at_threshold'][0]:.3f}"
+            )
+        fixed = results[set_name]["splits"]["fixed"].get(DEFAULT.name, {})
+        for name, v in fixed.get("nuisance", {}).items():
+            lo, hi = v["diff_ci95"]
+            print(
+                f"    nuisance {name:<12} FRR {v['frr']:.3f} vs {v['frr_unvaried']:.3f}  "
+                f"Δ {v['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            )
+    print("\nleave one defect type out (config chosen on the rest of the suite):")
+    for row in lodo:
+        print(
+            f"  {row['set']:<26} {row['left_out']:<14} chosen {row['chosen']:<20} {row['auroc_chosen']:.4f} "
+            f"(default {row['auroc_default']:.4f}, best {row['best_possible']:.4f})"
+        )
+    print(f"\n{report['seconds']:.0f} s, load average {os.getloadavg()[0]:.1f}; figures: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

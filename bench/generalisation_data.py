@@ -1,0 +1,213 @@
+"""The generalisation suite's data: which images, which nuisances, and their cached features.
+
+Used by ``bench_generalisation.py`` (issue #24, item 1). Three kinds of set:
+
+* **real** — every MVTec-layout dataset under ``../shared/datasets`` (today only
+  magnetic tile); its good images (``train/good`` + ``test/good``) are pooled so that
+  random splits can be drawn, and the shared fixed split is kept as one of them;
+* **synthetic** — the synthetic line (:func:`write_mvtec_dataset`) rendered with other
+  seeds (other parts, belt, noise) under a few line-wide conditions (nominal; dim and
+  noisy; a low-resolution camera), each condition applied to every image of its set;
+* **nuisance** — each set's fixed-split test goods again, changed in ways a plant sees
+  between two calibrations (light ±15 %, blur, a few pixels of shift, 2° of rotation,
+  sensor noise). These are good parts: a model must not flag them.
+
+Features are the built-in backbone's stage outputs at the model's input size (what the
+engine's local and global branches read), computed once per image and cached under
+``--cache`` (one ``.npz`` per set and variant, keyed by backbone, size and the files'
+digest), so every later run only fits and scores the heads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lineguard.vision.dataset import scan_dataset
+from lineguard.vision.preprocess import _resize, prepare_input, read_image  # the product's stretch
+
+Transform = Callable[[np.ndarray, int], np.ndarray]  # (BGR image at input size, image index) -> image
+
+
+def _gain(f: float) -> Transform:
+    return lambda im, _i: np.clip(im.astype(np.float32) * f, 0, 255).astype(np.uint8)
+
+
+def _blur(sigma: float) -> Transform:
+    return lambda im, _i: cv2.GaussianBlur(im, (0, 0), sigma)
+
+
+def _affine(dx: float, angle: float) -> Transform:
+    def apply(im: np.ndarray, _i: int) -> np.ndarray:
+        h, w = im.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        m[0, 2] += dx
+        return cv2.warpAffine(im, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    return apply
+
+
+def _noise(sigma: float) -> Transform:
+    def apply(im: np.ndarray, i: int) -> np.ndarray:
+        rng = np.random.default_rng([17, i])
+        return np.clip(im.astype(np.float32) + rng.normal(0, sigma, im.shape), 0, 255).astype(np.uint8)
+
+    return apply
+
+
+#: Nuisances applied to good images at the model's input size (256 px: 4 px is 1.6 %).
+NUISANCES: dict[str, Transform] = {
+    "light -15%": _gain(0.85),
+    "light +15%": _gain(1.15),
+    "blur 1px": _blur(1.0),
+    "shift 4px": _affine(4, 0.0),
+    "rotate 2deg": _affine(0, 2.0),
+    "noise 5": _noise(5.0),
+}
+
+
+def _low_res(im: np.ndarray, _i: int) -> np.ndarray:
+    h, w = im.shape[:2]
+    small = cv2.resize(im, (w // 3, h // 3), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _dim_noisy(im: np.ndarray, i: int) -> np.ndarray:
+    return _noise(6.0)(_gain(0.7)(im, i), i + 100_000)
+
+
+#: Line-wide conditions of a synthetic set (applied to every image of it, train and test).
+CONDITIONS: dict[str, Transform | None] = {"nominal": None, "dim+noisy": _dim_noisy, "low-res": _low_res}
+#: (seed, condition) of each synthetic set: other parts and belt per seed.
+SYNTHETIC_SETS = ((1, "nominal"), (2, "dim+noisy"), (3, "low-res"))
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSet:
+    """A set's images: pooled goods (first ``n_fixed_train`` are the fixed split's train/good) and defects."""
+
+    name: str
+    kind: str  # "real" or "synthetic"
+    root: Path
+    goods: list[Path]
+    n_fixed_train: int
+    defects: list[Path]
+    defect_types: list[str]
+    condition: Transform | None = None
+
+    @property
+    def fixed_test_goods(self) -> list[Path]:
+        return self.goods[self.n_fixed_train :]
+
+
+def real_sets(root: Path) -> list[ImageSet]:
+    out = []
+    for d in sorted(p for p in root.iterdir() if (p / "train" / "good").is_dir() and (p / "test").is_dir()):
+        ds = scan_dataset(d, require_test=True)
+        goods = [*ds.train_good, *(i.path for i in ds.test if not i.is_defect)]
+        bad = [i for i in ds.test if i.is_defect]
+        out.append(
+            ImageSet(
+                d.name, "real", d, goods, len(ds.train_good), [i.path for i in bad], [i.label for i in bad]
+            )
+        )
+    return out
+
+
+def synthetic_sets(work: Path, n_train: int, n_test: int, per_defect: int) -> list[ImageSet]:
+    from lineguard.edge.capture.dataset import write_mvtec_dataset
+
+    out = []
+    for seed, cond in SYNTHETIC_SETS:
+        root = work / f"synthetic-s{seed}-{n_train}-{n_test}-{per_defect}"
+        if not (root / "ground_truth").is_dir():
+            write_mvtec_dataset(
+                root, n_train_good=n_train, n_test_good=n_test, n_test_per_defect=per_defect, seed=seed
+            )
+        ds = scan_dataset(root, require_test=True)
+        goods = [*ds.train_good, *(i.path for i in ds.test if not i.is_defect)]
+        bad = [i for i in ds.test if i.is_defect]
+        out.append(
+            ImageSet(
+                f"synthetic s{seed} {cond}",
+                "synthetic",
+                root,
+                goods,
+                len(ds.train_good),
+                [i.path for i in bad],
+                [i.label for i in bad],
+                CONDITIONS[cond],
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
+class Features:
+    """Stage outputs used by the heads: strides 8 / 16 / 32 maps and the global descriptor."""
+
+    s8: np.ndarray  # [N, 32, h, w]
+    s16: np.ndarray  # [N, 96, h/2, w/2]
+    s32: np.ndarray  # [N, 160, h/4, w/4]
+    desc: np.ndarray  # [N, D] the engine's spatial-pyramid descriptor of all four stages
+
+    def take(self, idx: np.ndarray | list[int]) -> Features:
+        i = np.asarray(idx, dtype=np.int64)
+        return Features(self.s8[i], self.s16[i], self.s32[i], self.desc[i])
+
+
+def _digest(paths: list[Path], tag: str) -> str:
+    h = hashlib.sha256(tag.encode())
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p}|{st.st_size}|{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:16]
+
+
+def extract(
+    paths: list[Path],
+    *,
+    cache: Path,
+    tag: str,
+    size: int = 256,
+    transform: Transform | None = None,
+    threads: int = 2,
+    log: Callable[[str], None] = print,
+) -> Features:
+    """Features of ``paths`` (each optionally transformed at the input size), cached on disk."""
+    file = cache / f"{tag.replace(' ', '_').replace('%', 'pct')}-{_digest(paths, tag)}.npz"
+    if file.is_file():
+        with np.load(file) as z:
+            return Features(z["s8"], z["s16"], z["s32"], z["desc"])
+    import torch
+
+    from lineguard.vision.backbones import build_backbone
+    from lineguard.vision.scoring import global_descriptor
+
+    torch.set_num_threads(threads)
+    backbone = build_backbone("mobilenet-v2", image_size=size)
+    t0 = time.perf_counter()
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    for start in range(0, len(paths), 16):
+        batch = []
+        for k, p in enumerate(paths[start : start + 16]):
+            im = _resize(read_image(p), size, size)
+            if transform is not None:
+                im = transform(im, start + k)
+            batch.append(prepare_input(im, width=size, height=size, source=str(p)))
+        with torch.no_grad():
+            feats = backbone(torch.from_numpy(np.concatenate(batch)))
+            desc = global_descriptor(feats, range(len(feats)))
+        for j, f in enumerate((feats[1], feats[2], feats[3], desc)):
+            parts[j].append(f.numpy().astype(np.float32))
+    out = Features(*(np.concatenate(p) for p in parts))
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(file, s8=out.s8, s16=out.s16, s32=out.s32, desc=out.desc)
+    log(f"  features {tag}: {len(paths)} images in {time.perf_counter() - t0:.0f} s")
+    return out

@@ -1,0 +1,61 @@
+"""The local statistics' packed float16 storage (issue #24: package size) against exact float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lineguard.vision.scoring import (
+    GaussianStats,
+    LocalGlobalHead,
+    LowRankGaussian,
+    pack_precision,
+    unpack_index,
+)
+
+
+def _precisions(rng: np.random.Generator, positions: int, channels: int, n: int) -> GaussianStats:
+    scales = np.exp(rng.normal(0, 2, channels))  # channels spanning orders of magnitude
+    samples = rng.normal(size=(positions, n, channels)) * scales
+    samples[0, :, 0] = 1.0  # a dead channel: the covariance floor makes huge precisions
+    return GaussianStats.fit(samples)
+
+
+def test_packed_factors_reproduce_mahalanobis_distances() -> None:
+    rng = np.random.default_rng(0)
+    stats = _precisions(rng, positions=6, channels=24, n=60)
+    packed, scale = pack_precision(stats.precision)
+    assert packed.dtype == np.float16 and packed.shape == (6, 24 * 25 // 2)
+    assert np.isfinite(packed).all() and np.abs(packed).max() <= 1.0  # no float16 overflow
+    factors = np.concatenate([packed.astype(np.float64), np.zeros((6, 1))], 1)[:, unpack_index(24)]
+    factors = factors.reshape(6, 24, 24) * scale[:, None, None]
+    assert np.allclose(np.triu(factors, 1), 0)  # lower triangular
+    d = rng.normal(size=(6, 50, 24)) * np.sqrt(np.diagonal(np.linalg.inv(stats.precision), 0, 1, 2))[:, None]
+    exact = np.einsum("pnc,pcd,pnd->pn", d, stats.precision, d)
+    packed_d2 = ((d @ factors) ** 2).sum(-1)
+    assert np.abs(np.sqrt(packed_d2) / np.sqrt(exact) - 1).max() < 2e-3
+
+
+def test_head_scores_with_the_packed_statistics() -> None:
+    rng = np.random.default_rng(1)
+    c, h, w = 8, 4, 4
+    emb = rng.normal(size=(30, c, h, w)).astype(np.float32)
+    local = GaussianStats.fit(emb.reshape(30, c, h * w).transpose(2, 0, 1))
+    head = LocalGlobalHead(
+        local_layers=(0,),
+        global_layers=(0,),
+        local_stats=local,
+        global_stats=LowRankGaussian.fit(rng.normal(size=(30, 5)), max_rank=4),
+        grid=(h, w),
+        output_size=(h, w),
+        sigma=0.5,
+    )
+    assert head.local_factor.dtype == torch.float16
+    assert "local_precision" not in dict(head.named_buffers())
+    x = rng.normal(size=(3, c, h, w)).astype(np.float32)
+    d = x.reshape(3, c, h * w).transpose(2, 0, 1) - local.mean[:, None]  # [P, N, C]
+    exact = np.sqrt(np.einsum("pnc,pcd,pnd->pn", d, local.precision, d)).T.reshape(3, h, w)
+    with torch.no_grad():
+        dist = torch.from_numpy(x).flatten(2).permute(2, 0, 1) - head.local_mean[:, None]
+        got = (torch.matmul(dist, head.local_whitening()) ** 2).sum(-1).sqrt().T.reshape(3, h, w)
+    assert np.abs(got.numpy() / exact - 1).max() < 2e-3
