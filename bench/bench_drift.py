@@ -124,7 +124,7 @@ def _observe(monitor: DriftMonitor, stream: Stream) -> list[tuple[int, str, list
 
 
 def streams(
-    model: Path, reference: int, watch: int, drift_parts: int, frames_per_part: int
+    model: Path, reference: int, watch: int, drift_parts: int, frames_per_part: int, first_part: int = 0
 ) -> dict[str, Any]:
     """Run the line through the model once: the per-part streams every replay reads."""
     runner = load_runner(model, threads=2)
@@ -148,13 +148,17 @@ def streams(
     out: dict[str, Any] = {
         "frames_per_part": frames_per_part,
         "part_threshold": threshold,
-        "reference": _stream(_parts(runner, line.frames_of_parts(0, reference), roi, threshold)),
-        "stationary": _stream(_parts(runner, line.frames_of_parts(reference, watch), roi, threshold)),
+        "first_part": first_part,
+        "reference": _stream(_parts(runner, line.frames_of_parts(first_part, reference), roi, threshold)),
+        "stationary": _stream(
+            _parts(runner, line.frames_of_parts(first_part + reference, watch), roi, threshold)
+        ),
         "drifts": {},
     }
     for name, transform in SCENARIOS.items():
-        frames = line.frames_of_parts(reference, drift_parts)
-        out["drifts"][name] = _stream(_parts(runner, frames, roi, threshold, transform, onset_part=reference))
+        onset = first_part + reference
+        frames = line.frames_of_parts(onset, drift_parts)
+        out["drifts"][name] = _stream(_parts(runner, frames, roi, threshold, transform, onset_part=onset))
     out["inference_s"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -181,31 +185,80 @@ def replay(data: dict[str, Any], config: DriftConfig) -> dict[str, Any]:
     return result
 
 
+def by_training_part(data: dict[str, Any], n_train: int, holdout_fraction: float = 0.15) -> dict[str, Any]:
+    """Median fused score of passing parts by what the demo model did with each part.
+
+    The demo's dataset renders ``train/good/NNN.png`` from part NNN of this same line (seed
+    7), and ``train_package`` holds 15 % of them out by file-name hash: so parts below
+    ``n_train`` are either fitted or held out, parts ``n_train`` on were never seen.
+    """
+    import statistics
+
+    from lineguard.vision.train import split_holdout
+
+    root = Path("dataset")
+    paths = [root / "train" / "good" / f"{i:03d}.png" for i in range(n_train)]
+    _, held = split_holdout(root, paths, holdout_fraction)
+    held_out = {int(p.stem) for p in held}
+    first = int(data.get("first_part", 0))
+    scores = {first + n: s for n, (_, s) in enumerate([*data["reference"], *data["stationary"]])}
+    groups: dict[str, list[float]] = {"fitted": [], "held out": [], "never seen": []}
+    for part, score in scores.items():
+        if score is None:
+            continue
+        kind = "never seen" if part >= n_train else "held out" if part in held_out else "fitted"
+        groups[kind].append(score)
+    return {
+        k: {"parts": len(v), "median": round(statistics.median(v), 3) if v else None}
+        for k, v in groups.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="a trained demo package (default: train one into --work)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lineguard-bench-drift"))
     parser.add_argument("--train", type=int, default=120, help="good images to train on when no --model")
     parser.add_argument("--reference", type=int, default=300)
+    parser.add_argument(
+        "--first-part",
+        type=int,
+        default=0,
+        help="line part to start at; the demo model is trained on parts 0-399 of this line, so "
+        "use 2000 to watch only parts it never saw (docs/drift.md)",
+    )
     parser.add_argument("--watch", type=int, default=1500)
     parser.add_argument("--drift-parts", type=int, default=300)
     parser.add_argument("--persistence", type=int, default=DriftConfig().persistence_parts)
     parser.add_argument(
         "--frames-per-part", type=int, default=6, help="frames the line shows each part (the demo: 6)"
     )
+    parser.add_argument(
+        "--by-training-part",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the median score of the parts the demo model was fitted on, held out, "
+        "and never saw (N = its training images)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / (
         f"streams-r{args.reference}-w{args.watch}-d{args.drift_parts}-f{args.frames_per_part}"
-        f"{'-' + args.model.name if args.model else ''}.json"
+        f"{'-' + args.model.name if args.model else ''}"
+        f"{f'-p{args.first_part}' if args.first_part else ''}.json"
     )
     if not cache.exists():  # the slow part (every frame through the model), kept for replays
         model = args.model or demo_model(args.work, args.train)
-        data = streams(model, args.reference, args.watch, args.drift_parts, args.frames_per_part)
+        data = streams(
+            model, args.reference, args.watch, args.drift_parts, args.frames_per_part, args.first_part
+        )
         cache.write_text(json.dumps(data))
     data = json.loads(cache.read_text())
     config = DriftConfig(reference_parts=args.reference, persistence_parts=args.persistence)
     report = {"streams": str(cache), "inference_s": data["inference_s"], **replay(data, config)}
+    if args.by_training_part:
+        report["passing_score_by_training_part"] = by_training_part(data, args.by_training_part)
     print(json.dumps(report, indent=2))
 
 
