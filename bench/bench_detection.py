@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_detection.py                       # ../shared/datasets/magnetic-tile
     .venv/bin/python bench/bench_detection.py --data DIR --threads 2 --json bench/results/detection.json
     .venv/bin/python bench/bench_detection.py --latency-only PACKAGE   # re-time a kept package
+    .venv/bin/python bench/bench_detection.py --latency-only PACKAGE --baseline OTHER --runs 200
 
 One run does everything the issue asks for, on the same split:
 1. trains a package on DIR/train/good (wall and CPU seconds),
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -103,6 +105,40 @@ def latency(package: Path, threads: int, runs: int) -> dict[str, float]:
     }
 
 
+def latency_pair(package: Path, baseline: Path, threads: int, runs: int) -> dict[str, Any]:
+    """Two packages timed in one process, runs interleaved: their ratio survives a loaded machine."""
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    runners = {
+        "package": OnnxModelRunner(package, threads=threads, providers=["cpu"]),
+        "baseline": OnnxModelRunner(baseline, threads=threads, providers=["cpu"]),
+    }
+    tensors = {k: r.prepare(frame) for k, r in runners.items()}
+    for k, r in runners.items():
+        for _ in range(10):
+            r.run_tensor(tensors[k])
+    wall: dict[str, list[float]] = {k: [] for k in runners}
+    cpu: dict[str, list[float]] = {k: [] for k in runners}
+    for i in range(runs):
+        for k in ("package", "baseline") if i % 2 else ("baseline", "package"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            runners[k].run_tensor(tensors[k])
+            wall[k].append((time.perf_counter() - t0) * 1000)
+            cpu[k].append((time.process_time() - c0) * 1000)
+    out: dict[str, Any] = {
+        k: {
+            "graph_ms_median": float(np.median(wall[k])),
+            "graph_ms_p99": float(np.percentile(wall[k], 99)),
+            "cpu_ms_per_inference_median": float(np.median(cpu[k])),
+        }
+        for k in runners
+    }
+    out["cpu_ratio_package_over_baseline"] = (
+        out["package"]["cpu_ms_per_inference_median"] / out["baseline"]["cpu_ms_per_inference_median"]
+    )
+    out["load_average_1min"] = os.getloadavg()[0]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,7 +152,13 @@ def main() -> int:
     parser.add_argument(
         "--latency-only", type=Path, default=None, metavar="PACKAGE", help="only time an existing package"
     )
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="with --latency-only: another package timed interleaved"
+    )
     args = parser.parse_args()
+    if args.latency_only and args.baseline:
+        print(json.dumps(latency_pair(args.latency_only, args.baseline, args.threads, args.runs), indent=2))
+        return 0
     if args.latency_only:
         lat = latency(args.latency_only, args.threads, args.runs)
         print(json.dumps(lat, indent=2))

@@ -145,6 +145,9 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=300)
     parser.add_argument("--first-part", type=int, default=2000)
     parser.add_argument("--defect-rate", type=float, default=0.3)
+    parser.add_argument(
+        "--pool", type=Path, nargs="*", default=[], help="frame caches of other runs (other parts) to add"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -156,8 +159,8 @@ def main() -> int:
         print(
             f"scored {args.parts} parts in {time.perf_counter() - t0:.0f} s (load {os.getloadavg()[0]:.1f})"
         )
-    parts = json.loads(cache.read_text())
-    result = {"model": str(model), "frames": str(cache), **compare(parts)}
+    parts = [p for f in (cache, *args.pool) for p in json.loads(f.read_text())]
+    result = {"model": str(model), "frames": [str(f) for f in (cache, *args.pool)], **compare(parts)}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -453,6 +453,7 @@ def main() -> int:
     parser.add_argument("--splits", type=int, default=3, help="random splits per set, besides the fixed one")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names")
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--only", default=None, help="run only the sets whose name contains this")
     parser.add_argument("--synthetic-size", default="80,30,8", help="train goods, test goods, per defect")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
@@ -498,6 +499,7 @@ def main() -> int:
     if not args.no_synthetic:
         n_train, n_test, per = (int(x) for x in args.synthetic_size.split(","))
         sets += synthetic_sets(args.cache / "datasets", n_train, n_test, per)
+    sets = [s for s in sets if args.only is None or args.only in s.name]
     t0 = time.perf_counter()
     results = {}
     for s in sets:
