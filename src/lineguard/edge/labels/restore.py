@@ -35,8 +35,8 @@ GAP_PX = 2
 def bridge_print_gaps(grey: np.ndarray[Any, Any], *, gap_px: int = GAP_PX) -> np.ndarray[Any, Any]:
     """``grey`` (uint8, 2-D) with horizontal unprinted lines up to ``gap_px`` tall closed.
 
-    Text is read with the default only. A code may be read with taller gaps bridged
-    (:mod:`~lineguard.edge.labels.codes`): a symbol that decodes passed its own checksum,
-    so a closed counter cannot make it say something else — it only fails to decode."""
+    Text is read with the default only. A 2D code may be read with taller gaps bridged
+    (:mod:`~lineguard.edge.labels.codes`): its Reed-Solomon check makes a misdecode
+    practically impossible, so a closed gap can only make it decode or fail to."""
     element = np.ones((gap_px + 1, 1), np.uint8)
     return np.asarray(cv2.morphologyEx(grey, cv2.MORPH_OPEN, element), np.uint8)
