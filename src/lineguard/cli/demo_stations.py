@@ -7,7 +7,7 @@ or trigger camera drops images: :class:`~lineguard.cli.demo_feeder.StationFeeder
 ``lineguard demo`` process) writes one frame at a time, at a low rate, so the three stations
 together cost the node a fraction of the main camera's 8 frames per second.
 
-- **Gauging** (``cam-gauge``, station ``st-20-gauge``): rendered 640 x 480 brackets of known
+- **Gauging** (``cam-gauge``, station ``st-20-gauge``): rendered 960 x 720 brackets of known
   geometry (``edge/gauging/render.py``), one every :data:`GAUGE_EVERY_S` seconds, measured
   against the demo bracket's spec; two in :data:`GAUGE_POOL` are out of tolerance (hole A
   bored 8.25 mm, hole C missing). The camera's calibration is rendered board views put
@@ -77,6 +77,9 @@ GAUGE_EVERY_S, LABEL_EVERY_S, THERMAL_EVERY_S = 3.0, 4.0, 2.0
 #: Anomaly thresholds of the stage-only stations: no score reaches them.
 STAGE_ONLY_THRESHOLD = 1.0e9
 FRAME_SIZE = (640, 480)
+#: The gauging camera's frames: the spec's tightest band (0.1 mm) needs at most 0.143 mm per
+#: pixel (the stage refuses a coarser calibration); 960 px across 130 mm gives 0.135.
+GAUGE_SIZE = (960, 720)
 
 #: Brackets the feeder cycles through: (hole changed, its diameter; None: the nominal part).
 GAUGE_POOL: tuple[tuple[str, float | None] | None, ...] = (
@@ -118,11 +121,11 @@ class StationLayout:
 
     @property
     def gauge_pool(self) -> Path:
-        return self.gauge_dir / "pool"
+        return self.gauge_dir / f"pool-{GAUGE_SIZE[0]}"  # rendered for this resolution
 
     @property
     def board_views(self) -> Path:
-        return self.gauge_dir / "board-views"
+        return self.gauge_dir / f"board-views-{GAUGE_SIZE[0]}"
 
     @property
     def calibration(self) -> Path:
@@ -162,7 +165,7 @@ def _ensure_gauge_pool(stations: StationLayout, report: Callable[[str], None]) -
     report(
         f"rendering {len(GAUGE_POOL)} brackets of known geometry for the gauging station (first run only) ..."
     )
-    camera = SimCamera.scaled(FRAME_SIZE[0])
+    camera = SimCamera.scaled(GAUGE_SIZE[0])
     for i, change in enumerate(GAUGE_POOL):
         truth = BRACKET if change is None else BRACKET.with_hole(*change)
         _write_image(stations.gauge_pool / f"{i:02d}.png", render_bracket(camera, truth, seed=100 + i))
@@ -194,7 +197,7 @@ def _ensure_board_views(stations: StationLayout, report: Callable[[str], None]) 
     """Rendered checkerboard views (first run only); returns the one lying on the part plane."""
     from lineguard.edge.gauging.render import PART_PLANE, SimCamera, board_poses, render_board
 
-    camera = SimCamera.scaled(FRAME_SIZE[0])
+    camera = SimCamera.scaled(GAUGE_SIZE[0])
     plane = stations.board_views / "plane" / "flat.png"
     if not plane.exists():
         report("rendering checkerboard views for the gauging camera's calibration (first run only) ...")
@@ -241,14 +244,19 @@ def prepare_stations(
 
 
 def _stage_only_camera(
-    stations: StationLayout, model_dir: Path, camera_id: str, station_id: str, stage: dict[str, Any]
+    stations: StationLayout,
+    model_dir: Path,
+    camera_id: str,
+    station_id: str,
+    stage: dict[str, Any],
+    size: tuple[int, int],
 ) -> dict[str, Any]:
     return {
         "camera_id": camera_id,
         "station_id": station_id,
         "source": {"type": "folder", "path": str(stations.frames(camera_id)), "poll_interval_ms": 250},
         "model": str(model_dir),
-        "roi": {"x": 0, "y": 0, "width": FRAME_SIZE[0], "height": FRAME_SIZE[1]},
+        "roi": {"x": 0, "y": 0, "width": size[0], "height": size[1]},
         # The stage judges these parts; the line's model runs but never fails one.
         "threshold_override": STAGE_ONLY_THRESHOLD,
         "uncertain_margin": 0.0,
@@ -278,8 +286,8 @@ def station_cameras(stations: StationLayout, model_dir: Path) -> list[dict[str, 
         "expected": {LABEL_ORDER: EXPECTED_LABEL},
     }
     return [
-        _stage_only_camera(stations, model_dir, GAUGE_CAMERA, "st-20-gauge", gauging),
-        _stage_only_camera(stations, model_dir, LABEL_CAMERA, "st-30-label", label),
+        _stage_only_camera(stations, model_dir, GAUGE_CAMERA, "st-20-gauge", gauging, GAUGE_SIZE),
+        _stage_only_camera(stations, model_dir, LABEL_CAMERA, "st-30-label", label, FRAME_SIZE),
     ]
 
 

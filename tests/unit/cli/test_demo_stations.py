@@ -161,3 +161,15 @@ def test_the_ppe_walkway_is_a_placeholder_that_is_off_and_says_so() -> None:
     assert placeholder["enabled"] is False and PPE_PLACEHOLDER_YAML.startswith("# PLACEHOLDER — OFF.")
     assert "placeholder, off" in PPE_PLACEHOLDER
     assert placeholder["camera_id"] not in DEMO_CAMERAS  # no camera is enrolled or started for it
+
+
+def test_the_gauging_station_sees_the_bracket_finely_enough_for_its_spec() -> None:
+    """The stage refuses a calibration too coarse for the spec's tightest band: the demo's camera
+    (at the part plane, 300 mm away, 130 mm across) must be fine enough for the demo bracket."""
+    from lineguard.cli.demo_stations import GAUGE_SIZE
+    from lineguard.edge.gauging import __file__ as gauging_init
+    from lineguard.edge.gauging import load_spec
+    from lineguard.edge.gauging.spec import check_resolution
+
+    spec, _ = load_spec(Path(gauging_init).parent / "demo_bracket.yaml")
+    check_resolution(spec, mm_per_px=130.0 / GAUGE_SIZE[0], camera_id=GAUGE_CAMERA)  # raises if too coarse
