@@ -90,7 +90,10 @@ def _alert_with_evidence(root: Path) -> str | None:
     rows = _query(
         root / "server" / "lineguard.db",
         "SELECT a.alert_id, e.evidence_ref FROM alerts a JOIN inspection_events e ON e.event_id = a.event_id "
-        "WHERE a.kind = 'defect' AND e.evidence_ref IS NOT NULL ORDER BY a.raised_at DESC",
+        # The line's camera (cam-1): the journey opens a line part's redacted evidence image. The
+        # stations' alerts (cam-gauge, cam-label) are left out here.
+        "WHERE a.kind = 'defect' AND a.camera_id = 'cam-1' AND e.evidence_ref IS NOT NULL "
+        "ORDER BY a.raised_at DESC",
     )
     return next((str(alert) for alert, ref in rows if ref in held), None)
 
@@ -149,7 +152,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator
         while time.monotonic() < deadline and not (
             demo.alert_id and _has_heartbeat(root) and _has_thermal_reading(root)
         ):
-            demo.alert_id = demo.alert_id or _alert_with_evidence(root) or ""
+            demo.alert_id = _alert_with_evidence(root) or ""
             time.sleep(0.5)
         assert demo.alert_id, f"no defect alert with stored evidence within {DATA_TIMEOUT_S:.0f} s"
         assert _has_thermal_reading(root), f"no thermal reading within {DATA_TIMEOUT_S:.0f} s"
