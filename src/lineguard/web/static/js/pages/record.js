@@ -294,17 +294,19 @@ async function load(who) {
     return;
   }
   renderRecord(record);
-  const part = await api(`/dashboard/records/${encodeURIComponent(record.event_id)}/part`);
-  if (part) renderPart(part, record);
-  await loadReview(who, alertId, part);
-  if (!record.has_evidence) {
-    $("#evidence-form").hidden = true;
-    clear($("#evidence-result"), empty("No evidence image was kept for this part."));
-  }
+  // Before anything else is awaited: a click on "Open evidence" while the part and its review
+  // load must not submit the form as a plain GET (which reloads the page with no record).
   $("#evidence-form").addEventListener("submit", (event) => {
     event.preventDefault();
     openEvidence(record);
   });
+  if (!record.has_evidence) {
+    $("#evidence-form").hidden = true;
+    clear($("#evidence-result"), empty("No evidence image was kept for this part."));
+  }
+  const part = await api(`/dashboard/records/${encodeURIComponent(record.event_id)}/part`);
+  if (part) renderPart(part, record);
+  await loadReview(who, alertId, part);
 }
 
 const who = await startPage("inspection_results.read");
