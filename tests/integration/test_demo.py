@@ -41,7 +41,9 @@ from tests.support.egress import (
     traced_child,
 )
 
-pytestmark = pytest.mark.slow
+# Two demo starts; the first waits for every station, the motor's after a two-minute,
+# time-compressed learning period.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _free_port() -> int:
