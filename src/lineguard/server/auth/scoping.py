@@ -41,6 +41,11 @@ class ReadScope:
     def empty(self) -> bool:
         return not self.all_lines and not self.lines
 
+    @property
+    def line_filter(self) -> frozenset[str] | None:
+        """The lines a query is restricted to; ``None`` when every line is readable."""
+        return None if self.all_lines else self.lines
+
     def allows(self, line: str | None) -> bool:
         """Whether a record of ``line`` (``None``: site-level record) is inside the scope."""
         if self.all_lines:

@@ -63,10 +63,6 @@ RecordId = Annotated[str, Path(min_length=1, max_length=128)]
 OFFLINE_AFTER = timedelta(seconds=120)
 
 
-def _lines(access: Access) -> frozenset[str] | None:
-    return None if access.scope.all_lines else access.scope.lines
-
-
 @router.get("/alerts/stream", summary="Live alerts (Server-Sent Events; send Accept: text/event-stream)")
 def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse:
     if "text/event-stream" not in request.headers.get("accept", ""):
@@ -75,7 +71,7 @@ def get_alert_stream(access: ReadResults, request: Request) -> StreamingResponse
     settings = context.live
     site = access.runtime.site
     # The reader's lines, in a cell that each recheck refreshes (a revoked grant narrows it).
-    lines = [_lines(access)]
+    lines = [access.scope.line_filter]
     access.record_read(records=0)
 
     def fetch(since: datetime) -> list[AlertView]:
@@ -128,7 +124,7 @@ def get_alert_page(
     page = alert_page(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         sealer=access.context.sealer,
         where=AlertFilter(
             severity=severity,
@@ -161,7 +157,7 @@ def get_truth(
         session,
         truth=load_ground_truth(path),
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         sealer=access.context.sealer,
         start=start,
         end=end,

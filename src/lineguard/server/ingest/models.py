@@ -169,6 +169,21 @@ class StageResultRow(Base):
     inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
 
+    @classmethod
+    def of_kind_in_window(
+        cls, kind: str, *, site_id: str, lines: frozenset[str] | None, start: datetime, end: datetime
+    ) -> list[Any]:
+        """Conditions for one kind's results of a site in ``[start, end)`` (``lines`` ``None``: all)."""
+        where: list[Any] = [
+            cls.kind == kind,
+            cls.site_id == site_id,
+            cls.captured_at >= start,
+            cls.captured_at < end,
+        ]
+        if lines is not None:
+            where.append(cls.line_id.in_(sorted(lines)))
+        return where
+
 
 class AlertRow(Base):
     __tablename__ = "alerts"

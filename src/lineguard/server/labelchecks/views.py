@@ -30,17 +30,13 @@ Id = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z
 MAX_WINDOW = timedelta(days=31)
 
 
-def _lines(access: Access) -> frozenset[str] | None:
-    return None if access.scope.all_lines else access.scope.lines
-
-
 @router.get("/stations", summary="Label stations: checks by outcome and the fields that differed")
 def get_stations(
     access: ReadResults, session: DbSession, start: Start = None, end: End = None
 ) -> list[LabelStationView]:
     begin, stop = read_window(start, end, default=timedelta(hours=24), longest=MAX_WINDOW)
     found = service.station_summaries(
-        session, site_id=access.runtime.site, lines=_lines(access), start=begin, end=stop
+        session, site_id=access.runtime.site, lines=access.scope.line_filter, start=begin, end=stop
     )
     access.record_read(records=sum(s.checks for s in found))
     return found
@@ -63,7 +59,7 @@ def get_recent(
     found = service.recent_checks(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         start=begin,
         end=stop,
         line_id=line_id,

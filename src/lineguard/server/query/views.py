@@ -50,10 +50,6 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
     return (_utc(start) if start is not None else end - timedelta(days=7)), end
 
 
-def _lines(access: Access) -> frozenset[str] | None:
-    return None if access.scope.all_lines else access.scope.lines
-
-
 @dataclass(frozen=True)
 class RecordFilter:
     """The filters every chart shares: a time range (default: the last 7 days, UTC) and
@@ -99,7 +95,7 @@ def get_quality(
         site_id=access.runtime.site,
         bucket=bucket,
         group_by=group_by,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         **where.kwargs(),
     )
     access.record_read(records=sum(p.inspected for p in points))
@@ -111,7 +107,7 @@ def get_defects(
     access: ReadResults, session: DbSession, where: Filter, bucket: service.Bucket = "day"
 ) -> list[DefectClassPoint]:
     points = service.defect_rate_by_class(
-        session, site_id=access.runtime.site, bucket=bucket, lines=_lines(access), **where.kwargs()
+        session, site_id=access.runtime.site, bucket=bucket, lines=access.scope.line_filter, **where.kwargs()
     )
     access.record_read(records=sum(p.parts for p in points))
     return points
@@ -120,7 +116,7 @@ def get_defects(
 @router.get("/pareto", summary="Pareto of defect classes")
 def get_pareto(access: ReadResults, session: DbSession, where: Filter) -> list[ParetoEntry]:
     entries = service.defect_pareto(
-        session, site_id=access.runtime.site, lines=_lines(access), **where.kwargs()
+        session, site_id=access.runtime.site, lines=access.scope.line_filter, **where.kwargs()
     )
     access.record_read(records=sum(e.parts for e in entries))
     return entries
@@ -138,7 +134,7 @@ def get_alerts(
     alerts = service.recent_alerts(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         sealer=access.context.sealer,
         limit=limit,
         since=since,
@@ -156,7 +152,7 @@ def get_nodes(
     return service.node_health(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         model_id=model_id,
         model_version=model_version,
     )
@@ -174,7 +170,7 @@ def get_model_versions(
     seen = service.model_versions_seen(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         start=_utc(start) if start is not None else None,
         end=_utc(end) if end is not None else None,
         line_id=line_id,

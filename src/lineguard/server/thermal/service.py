@@ -34,16 +34,9 @@ Camera = tuple[str, str, str, str]  # line, station, camera, stage
 
 
 def _where(*, site_id: str, lines: frozenset[str] | None, start: datetime, end: datetime) -> list[Any]:
-    s = StageResultRow
-    where = [
-        s.kind == StageKind.THERMAL.value,
-        s.site_id == site_id,
-        s.captured_at >= start,
-        s.captured_at < end,
-    ]
-    if lines is not None:
-        where.append(s.line_id.in_(sorted(lines)))
-    return where
+    return StageResultRow.of_kind_in_window(
+        StageKind.THERMAL.value, site_id=site_id, lines=lines, start=start, end=end
+    )
 
 
 def _alarm(row: StageResultRow) -> ThermalAlarmView:

@@ -39,17 +39,13 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return read_window(start, end, default=timedelta(hours=24), longest=MAX_WINDOW)
 
 
-def _lines(access: Access) -> frozenset[str] | None:
-    return None if access.scope.all_lines else access.scope.lines
-
-
 @router.get("/assets", summary="Watched assets: latest temperature against the learned band, alarms")
 def get_assets(
     access: ReadMaintenance, session: DbSession, start: Start = None, end: End = None
 ) -> list[ThermalAssetView]:
     begin, stop = _window(start, end)
     found = service.asset_summaries(
-        session, site_id=access.runtime.site, lines=_lines(access), start=begin, end=stop
+        session, site_id=access.runtime.site, lines=access.scope.line_filter, start=begin, end=stop
     )
     access.record_read(records=len(found))
     return found
@@ -71,7 +67,7 @@ def get_series(
     found = service.asset_series(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         line_id=line_id,
         camera_id=camera_id,
         asset=asset,
@@ -102,7 +98,7 @@ def get_alarms(
     found = service.recent_alarms(
         session,
         site_id=access.runtime.site,
-        lines=_lines(access),
+        lines=access.scope.line_filter,
         start=begin,
         end=stop,
         line_id=line_id,
