@@ -33,7 +33,7 @@ Id = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-
 
 @api.get("/characteristics", summary="Characteristics measured on the caller's lines")
 def get_characteristics(access: ReadResults, session: DbSession) -> list[CharacteristicView]:
-    lines = None if access.scope.all_lines else access.scope.lines
+    lines = access.scope.line_filter
     found = service.list_characteristics(session, site_id=access.runtime.site, lines=lines)
     access.record_read(records=sum(c.measurements for c in found))
     return found

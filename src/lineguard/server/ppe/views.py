@@ -28,7 +28,7 @@ def get_counts(
     context: Context,
     hours: Annotated[int, Query(ge=1, le=24 * 92, description="How many hours back.")] = 24,
 ) -> PpeReport:
-    lines = None if access.scope.all_lines else access.scope.lines
+    lines = access.scope.line_filter
     since = (datetime.now(UTC) - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
     report = service.ppe_report(
         session,
