@@ -29,6 +29,11 @@ llama-cpp-python, the ``llm`` extra) behind the grounding check on every answer 
 leak suite, and counts how often its text was used and why it fell back. At about a
 second or more per model answer on 2 cores, ``--questions N`` takes an evenly spread
 subset of the adversarial questions (every k-th, so every family is in it).
+The model is asked through :class:`_SameInputSameText`: decoding is greedy with a fixed
+seed, so an input already answered gets the text it got before instead of a second
+generation. That makes the full suite (the same facts reach the model from many
+profiles and workflows) a few hours of CPU instead of a day; the counts printed are of
+generations and of answers, separately.
 
 ``--llm-speed`` measures the model on the permitted facts of the ``--speed`` questions
 (seeded plant): time to first token, generated tokens per second, whole answer; the
@@ -39,6 +44,7 @@ load average is printed: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -64,6 +70,7 @@ from lineguard.server.assistant import BuiltinAnswerer, EffectiveScope, ask, eff
 from lineguard.server.assistant import queries as queries_module
 from lineguard.server.assistant import service as service_module
 from lineguard.server.assistant.rephrase import (
+    Completion,
     LlamaCppModel,
     Rephraser,
     build_rephraser,
@@ -223,6 +230,56 @@ def speed(records: int, db: str, repeats: int, keep: Path | None) -> None:
             engine.dispose()
 
 
+class _SameInputSameText:
+    """A :class:`LlamaCppModel` that generates once per distinct input (greedy, seed 0).
+
+    Only the leak run uses it: the check is on what reaches the person, and a repeated
+    input would produce the same text again. A timed-out generation is not kept.
+    """
+
+    def __init__(self, inner: LlamaCppModel) -> None:
+        self._inner = inner
+        self._done: dict[str, Completion] = {}
+        self.generated = 0
+        self.reused = 0
+
+    @property
+    def model(self) -> str:
+        return self._inner.model
+
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int, timeout_s: float) -> Completion:
+        key = json.dumps([messages, max_tokens], sort_keys=True)
+        if key in self._done:
+            self.reused += 1
+            return self._done[key]
+        done = self._inner.complete(messages, max_tokens=max_tokens, timeout_s=timeout_s)
+        self.generated += 1
+        if done.finish_reason != "timeout":
+            self._done[key] = done
+        return done
+
+
+def _gemma_once_per_input(max_tokens: int) -> tuple[Rephraser, list[_SameInputSameText]]:
+    reason = missing()
+    if reason is not None:
+        sys.exit(f"--answerer llm needs the real model: {reason}")
+    config = gemma_config(max_tokens=max_tokens)
+    made: list[_SameInputSameText] = []
+
+    def build() -> _SameInputSameText:
+        made.append(_SameInputSameText(LlamaCppModel(config)))
+        return made[-1]
+
+    rephraser = Rephraser(
+        build,
+        label=config.model_path.name,
+        max_tokens=config.max_tokens,
+        timeout_s=config.timeout_s,
+        max_fact_records=config.max_fact_records,
+    )
+    return rephraser, made
+
+
 def _gemma(max_tokens: int = 128) -> Rephraser:
     reason = missing()
     if reason is not None:
@@ -237,7 +294,7 @@ def leak(interference: bool, answerer: str, subset: int | None) -> None:
     if subset is not None and subset < len(questions):
         step = len(questions) / subset
         questions = [questions[int(i * step)] for i in range(subset)]
-    rephraser = _gemma(max_tokens=64) if answerer == "llm" else None
+    rephraser, made = _gemma_once_per_input(max_tokens=64) if answerer == "llm" else (None, [])
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         report = run_leak_suite(Path(tmp), questions, interference=interference, rephraser=rephraser)
@@ -250,6 +307,9 @@ def leak(interference: bool, answerer: str, subset: int | None) -> None:
     )
     if rephraser is not None:
         print("  who wrote the answers: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
+        generated = sum(m.generated for m in made)
+        reused = sum(m.reused for m in made)
+        print(f"  model generations {generated}, inputs seen before (same text reused) {reused}")
     for line in report.leaks[:20] + report.interference[:10]:
         print("  " + line)
 
