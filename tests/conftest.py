@@ -2,12 +2,17 @@
 
 ``db_url`` runs a test once on SQLite and once on a real PostgreSQL server (one
 cluster per test session, one fresh database per test), so the whole storage layer is
-proven on both engines.
+proven on both engines. The database it hands out is already at the newest schema: a
+copy of one migrated per session (PostgreSQL ``CREATE DATABASE … TEMPLATE``, a file copy
+for SQLite), because running every migration again for each of ~800 tests cost CI
+minutes. A test that is about migrating itself asks for ``empty_db_url``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,11 +39,57 @@ def postgres_base_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each engine."""
+    """A fresh database at the newest schema, with no rows of its own, on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "lineguard.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_at_head"), path)
+        yield f"sqlite:///{path}"
+        return
+    base = request.getfixturevalue("postgres_base_url")
+    yield from _fresh_postgres_database(base, template=request.getfixturevalue("_postgres_at_head"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database (no schema) on each engine: for tests of the migrations."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'lineguard.db'}"
         return
     yield from _fresh_postgres_database(request.getfixturevalue("postgres_base_url"))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lineguard.server.storage import create_engine_for, upgrade_to_head
+
+    path = tmp_path_factory.mktemp("schema") / "at-head.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    # Fold any write-ahead log into the file so that copying the one file copies everything.
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_at_head(postgres_base_url: str) -> Iterator[str]:
+    from lineguard.server.storage import create_engine_for, upgrade_to_head
+
+    databases = _fresh_postgres_database(postgres_base_url)
+    url = next(databases)
+    engine = create_engine_for(url)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()  # no connection may stay open on a template that is being copied
+    yield url.rsplit("/", 1)[1]
+    next(databases, None)  # drops it
 
 
 @pytest.fixture
@@ -47,13 +98,14 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
     yield from _fresh_postgres_database(postgres_base_url)
 
 
-def _fresh_postgres_database(base: str) -> Iterator[str]:
+def _fresh_postgres_database(base: str, template: str | None = None) -> Iterator[str]:
     import psycopg
 
     name = f"t_{uuid7().hex[:24]}"
     plain = base.replace("postgresql+psycopg://", "postgresql://")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     yield f"{base}/{name}"
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

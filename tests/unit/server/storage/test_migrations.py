@@ -24,9 +24,9 @@ def test_every_revision_chains_to_the_root() -> None:
     assert roots == ["0001"]
 
 
-def test_upgrade_head_yields_exactly_the_models(db_url: str) -> None:
+def test_upgrade_head_yields_exactly_the_models(empty_db_url: str) -> None:
     load_all_models()
-    engine = create_engine_for(db_url)
+    engine = create_engine_for(empty_db_url)
     try:
         upgrade_to_head(engine)
         with engine.connect() as conn:
@@ -40,8 +40,8 @@ def test_upgrade_head_yields_exactly_the_models(db_url: str) -> None:
         engine.dispose()
 
 
-def test_upgrade_is_idempotent(db_url: str) -> None:
-    engine = create_engine_for(db_url)
+def test_upgrade_is_idempotent(empty_db_url: str) -> None:
+    engine = create_engine_for(empty_db_url)
     try:
         upgrade_to_head(engine)
         upgrade_to_head(engine)

@@ -20,9 +20,9 @@ COUNTS = "inspected, passed, failed, uncertain, frames, frames_failed"
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(empty_db_url: str) -> Iterator[Engine]:
     load_all_models()
-    engine = create_engine_for(db_url)
+    engine = create_engine_for(empty_db_url)
     yield engine
     engine.dispose()
 

@@ -167,9 +167,9 @@ def test_a_row_for_a_month_without_a_partition_waits_in_the_default_and_moves_wh
         assert ensure_partitions(conn) == []  # nothing left to create
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_sqlite_keeps_plain_tables(db_url: str) -> None:
-    engine = create_engine_for(db_url)
+@pytest.mark.parametrize("empty_db_url", ["sqlite"], indirect=True)
+def test_sqlite_keeps_plain_tables(empty_db_url: str) -> None:
+    engine = create_engine_for(empty_db_url)
     try:
         upgrade_to_head(engine)
         with engine.begin() as conn:

@@ -19,9 +19,9 @@ KEY = {"site_id": "plant-a", "defect_class": "", "hour": HOUR, "line_id": "line-
 
 
 @pytest.fixture
-def migrated_engine(db_url: str) -> Iterator[Engine]:
+def migrated_engine(empty_db_url: str) -> Iterator[Engine]:
     load_all_models()
-    engine = create_engine_for(db_url)
+    engine = create_engine_for(empty_db_url)
     yield engine
     engine.dispose()
 
