@@ -3,6 +3,7 @@ charts, capability and the rules that fired; a line not granted is not offered."
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -101,3 +102,79 @@ def test_a_person_granted_one_line_is_offered_only_its_characteristics(page: Pag
     expect(options).to_have_count(1)
     expect(options.first).to_contain_text("line-2 / st-gauge / hole_pitch")
     expect(page.locator("#xbar-chart")).to_have_attribute("data-buckets", "32")
+
+
+@pytest.fixture(scope="module")
+def settable(gauged: Plant) -> Plant:
+    """A station of its own (line-1), so changing its settings leaves the charts above unchanged."""
+    _seed(gauged, "line-1", "st-gauge-set")
+    return gauged
+
+
+SETTABLE = "line-1|st-gauge-set|hole_pitch"
+
+
+def test_a_quality_engineer_sees_the_settings_and_changes_the_rules_and_the_baseline(
+    page: Page, settable: Plant, watch: Any
+) -> None:
+    add_person(settable, "sven.spc", (Role.QUALITY_ENGINEER,))
+    sign_in(page, settable, "sven.spc")
+    page.goto(settable.url + "/spc")
+    page.get_by_label("Characteristic", exact=True).select_option(SETTABLE)
+    page.get_by_role("button", name="Show").click()
+    settings = page.locator("#spc-settings")
+    # Everyone who reads the chart sees its settings: the default rules and an untouched baseline.
+    expect(settings).to_contain_text("1: one subgroup mean beyond 3 sigma")
+    expect(settings).to_contain_text("from the first value (never reset)")
+    expect(settings).not_to_contain_text("3: four of five")
+    form = page.get_by_role("form", name="Change the settings of this characteristic")
+    expect(form).to_be_visible()
+    expect(form.get_by_label("Rule 1: one subgroup mean beyond 3 sigma")).to_be_checked()
+    expect(
+        form.get_by_label("Rule 3: four of five subgroup means beyond 1 sigma on the same side")
+    ).not_to_be_checked()
+    # No rule at all is refused by the server, with its reason, and nothing changes.
+    watch.expect_refusal(400, "/api/v1/spc/settings")
+    for rule in ("Rule 1:", "Rule 2:"):
+        form.get_by_label(re.compile(rule)).uncheck()
+    form.get_by_label("Reason (kept in the audit trail)").fill("trying no rule")
+    form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#page-status")).to_contain_text("non-empty subset")
+    expect(settings).to_contain_text("1: one subgroup mean beyond 3 sigma")
+    # Rules 1 to 3 and a new baseline, with a reason: saved, and the page shows them.
+    for rule in ("Rule 1:", "Rule 2:", "Rule 3:"):
+        form.get_by_label(re.compile(rule)).check()
+    form.get_by_label(re.compile("Start the baseline anew")).check()
+    form.get_by_label("Reason (kept in the audit trail)").fill("fixture re-shimmed after the drift")
+    form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#page-status")).to_contain_text("Settings saved at")
+    expect(settings).to_contain_text("3: four of five subgroup means beyond 1 sigma on the same side")
+    expect(settings).to_contain_text("started anew at")
+    expect(settings).not_to_contain_text("never reset")
+    expect(form.get_by_label(re.compile("Rule 3:"))).to_be_checked()
+    assert any("/api/v1/spc/chart" in u and "station_id=st-gauge-set" in u for u in watch.requests)
+    screenshot(page, "spc-settings")
+
+
+def test_a_maintenance_technician_sees_the_settings_but_gets_no_form_and_the_api_refuses_a_change(
+    page: Page, settable: Plant, watch: Any
+) -> None:
+    add_person(settable, "tom.spc", (Role.MAINTENANCE_TECHNICIAN,), mfa=False)
+    sign_in(page, settable, "tom.spc")
+    page.goto(settable.url + "/spc")
+    page.get_by_label("Characteristic", exact=True).select_option(SETTABLE)
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#spc-settings")).to_contain_text("Rules tested")
+    expect(page.locator("#settings-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
+    # The form is only a convenience: the route itself refuses the role (inspection_results.write).
+    refused = page.evaluate(
+        """async () => {
+          const { api } = await import("/static/js/api.js");
+          const body = { line_id: "line-1", station_id: "st-gauge-set", characteristic: "hole_pitch",
+                         rules: [1], reason: "not mine to change" };
+          try { await api("/spc/settings", { method: "PUT", body }); return 0; }
+          catch (error) { return error.status; }
+        }"""
+    )
+    assert refused == 403

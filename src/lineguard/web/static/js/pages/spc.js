@@ -1,11 +1,23 @@
 // Process control: the X̄ and R charts of one measured characteristic (gauging), its
-// capability (Cp, Cpk) and the Western Electric rules that fired. Data:
-// /spc/characteristics (what is measured on the caller's lines) and /spc/chart.
+// capability (Cp, Cpk), the Western Electric rules that fired, and its settings (the rules
+// tested, where the baseline starts). Data: /spc/characteristics (what is measured on the
+// caller's lines) and /spc/chart. The settings form shows only with inspection_results.write
+// on the chart's line and saves through PUT /spc/settings (a reason is required; audited).
 
-import { api } from "../api.js";
+import { api, linesFor } from "../api.js";
 import { controlChart } from "../charts.js";
-import { $, clear, el, empty, explain, fmtInt, status, table } from "../dom.js";
+import { $, clear, el, empty, explain, fmtInt, fmtTime, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
+
+// The server's Western Electric rules (server/measurements/spc.py RULES), as the form names them.
+const RULES = Object.fromEntries(
+  [...document.querySelectorAll('#settings-form input[name="rule"]')].map((box) => [
+    Number(box.value),
+    box.labels[0].textContent.trim().replace(/^Rule \d+: /, ""),
+  ]),
+);
+let who = null;
+let shown = null; // the chart on the page
 
 const fmt = (value, digits = 4) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 
@@ -85,6 +97,49 @@ function renderRules(chart) {
   );
 }
 
+function mayChange(lineId) {
+  const lines = linesFor(who, "inspection_results.write");
+  return lines === null || lines.includes(lineId);
+}
+
+function renderSettings(chart) {
+  const rows = [
+    ["Rules tested", chart.rules.map((r) => `${r}: ${RULES[r] || "rule " + r}`).join("; ") || "none"],
+    ["Baseline", chart.baseline_from ? `started anew at ${fmtTime(chart.baseline_from)}` : "from the first value (never reset)"],
+  ];
+  clear(
+    $("#spc-settings"),
+    table([{ label: "Setting", value: (r) => r[0] }, { label: "Value", value: (r) => r[1] }], rows, {
+      caption: `Settings of ${chart.line_id} / ${chart.station_id} / ${chart.characteristic}`,
+    }),
+  );
+  const form = $("#settings-form");
+  form.hidden = !mayChange(chart.line_id);
+  for (const box of form.querySelectorAll('input[name="rule"]')) box.checked = chart.rules.includes(Number(box.value));
+  $("#s-reset").checked = false;
+}
+
+async function saveSettings() {
+  if (!shown) return;
+  const rules = [...document.querySelectorAll('#settings-form input[name="rule"]:checked')].map((box) => Number(box.value));
+  const body = {
+    line_id: shown.line_id,
+    station_id: shown.station_id,
+    characteristic: shown.characteristic,
+    rules,
+    reset_baseline: $("#s-reset").checked,
+    reason: $("#s-reason").value.trim(),
+  };
+  try {
+    const saved = await api("/spc/settings", { method: "PUT", body });
+    $("#s-reason").value = "";
+    await loadChart();
+    status(`Settings saved at ${fmtTime(saved.changed_at)}: rules ${saved.rules.join(", ")}.`);
+  } catch (error) {
+    status(explain(error, "Settings not saved"));
+  }
+}
+
 async function loadChart() {
   const value = $("#f-characteristic").value;
   if (!value) return;
@@ -94,6 +149,8 @@ async function loadChart() {
     renderCharts(chart);
     renderCapability(chart);
     renderRules(chart);
+    renderSettings(chart);
+    shown = chart;
   } catch (error) {
     status(explain(error, "Could not load the chart"));
   }
@@ -114,11 +171,18 @@ async function load() {
   }
 }
 
-if (await startPage("inspection_results.read")) {
+who = await startPage("inspection_results.read");
+if (who) {
   $("#filters").addEventListener("submit", (event) => {
     event.preventDefault();
     status("");
     loadChart();
+  });
+  $("#settings-form").hidden = true; // until a chart of a line the caller may change is shown
+  $("#settings-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    status("");
+    saveSettings();
   });
   await load();
 }
