@@ -38,12 +38,14 @@ ALLOWED: dict[str, set[str]] = {
     "edge": {"contracts", "config", "crypto", "vision", "signing", "edge"},
     "server": {"contracts", "config", "crypto", "vision", "signing", "server", "web"},
     "web": {"web"},
-    "cli": {"contracts", "config", "crypto", "vision", "signing", "edge", "server", "cli"},
+    # The enterprise roll-up: a separate service built from the server's blocks (storage, TLS, PKI).
+    "enterprise": {"contracts", "config", "crypto", "server", "enterprise"},
+    "cli": {"contracts", "config", "crypto", "vision", "signing", "edge", "server", "enterprise", "cli"},
 }
 #: Modules at the package root that every package may import; they import only the standard library.
 ROOT_MODULES = {"no_telemetry"}
 WEB_STACK = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "jinja2", "cedarpy", "psycopg"}
-LAZY_ONLY_FROM_CLI = {"edge", "server", "vision"}
+LAZY_ONLY_FROM_CLI = {"edge", "server", "vision", "enterprise"}
 SERVER = SRC / "server"
 #: Server modules every domain may import: what a request handler reaches, shared helpers.
 KERNEL = {"context", "errors", "once", "background", "limits", "headers", "windows"}

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "integrations": ("lineguard.cli.integrations_cmd", "integrations"),
     "data": ("lineguard.cli.data_cmd", "data"),
     "ask": ("lineguard.cli.ask_cmd", "ask"),
+    "enterprise": ("lineguard.cli.enterprise_cmd", "enterprise"),
 }
 
 EXIT_USER_ERROR = 2

@@ -8,12 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from lineguard.config.edge import EdgeConfig
+from lineguard.config.enterprise import EnterpriseServiceConfig
 from lineguard.config.loader import load_yaml_mapping, validate_config
 from lineguard.config.secrets import SecretRef
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import ConfigError
 
-__all__ = ["EdgeConfig", "SecretRef", "ServerConfig", "load_config", "load_edge_config", "load_server_config"]
+__all__ = [
+    "EdgeConfig",
+    "EnterpriseServiceConfig",
+    "SecretRef",
+    "ServerConfig",
+    "load_config",
+    "load_edge_config",
+    "load_enterprise_config",
+    "load_server_config",
+]
 
 _KINDS: dict[str, type[EdgeConfig] | type[ServerConfig]] = {"edge": EdgeConfig, "server": ServerConfig}
 
@@ -35,3 +45,8 @@ def load_edge_config(path: Path) -> EdgeConfig:
 
 def load_server_config(path: Path) -> ServerConfig:
     return validate_config(ServerConfig, load_yaml_mapping(path), source=str(path))
+
+
+def load_enterprise_config(path: Path) -> EnterpriseServiceConfig:
+    """The enterprise roll-up's ``enterprise.yaml`` (``kind: enterprise``)."""
+    return validate_config(EnterpriseServiceConfig, load_yaml_mapping(path), source=str(path))

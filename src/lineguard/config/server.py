@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lineguard.config.assistant import AssistantConfig
 from lineguard.config.egress import EgressConfig
+from lineguard.config.enterprise import EnterpriseRollupConfig
 from lineguard.config.erp import TrytonErpConfig
 from lineguard.config.governance import GovernanceConfig
 from lineguard.config.integrations import IntegrationsConfig
@@ -326,6 +327,7 @@ class ServerConfig(_Section):
         default=None, description="The ERP that `lineguard data sync erp` reads plant data from."
     )
     assistant: AssistantConfig = AssistantConfig()
+    enterprise: EnterpriseRollupConfig = EnterpriseRollupConfig()
 
     @model_validator(mode="after")
     def _replicas_share_postgresql(self) -> ServerConfig:

@@ -89,7 +89,7 @@ __all__ = [
 ]
 
 #: ``kind:name`` of whoever caused an event: a person, a node, a token, or the system.
-ACTOR_PATTERN = r"^(user|node|token|system|cli):[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$"
+ACTOR_PATTERN = r"^(user|node|token|system|cli|plant):[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$"
 
 Text = Annotated[str, Field(max_length=500)]
 Ident = Annotated[str, Field(min_length=1, max_length=200)]
@@ -799,6 +799,78 @@ class AccessReviewSignedOff(AuditEvent):
     review_id: Ident
     revoked_grants: Count
     overdue: bool
+
+
+# -- the enterprise roll-up: the plant's side -----------------------------------------
+
+
+class EnterpriseRollupSent(AuditEvent):
+    """The plant sent line-day aggregates (counts only) to its enterprise roll-up, which took them."""
+
+    event_name: ClassVar[str] = "enterprise.rollup_sent"
+    destination: Text = Field(description="scheme://host:port of the roll-up.")
+    line_days: Count = Field(description="Line-day snapshots in the request.")
+    stored: Count
+    duplicates: Count
+    stale: Count
+
+
+class EnterpriseRollupFailed(AuditEvent):
+    """A send to the roll-up was refused (egress, the roll-up's 4xx) or failed; it is retried later."""
+
+    event_name: ClassVar[str] = "enterprise.rollup_failed"
+    outcome: Literal["success", "failure", "denied"] = "failure"
+    destination: Text
+    line_days: Count
+    reason: Text
+    retry_in_s: Count
+
+
+# -- the enterprise roll-up service (its own log) ------------------------------------
+
+
+class EnterprisePlantEnrolled(AuditEvent):
+    """The roll-up issued a plant its client certificate and will accept its aggregates."""
+
+    event_name: ClassVar[str] = "enterprise.plant_enrolled"
+    plant_id: Ident
+    fingerprint: Text = Field(description="sha256 of the issued certificate.")
+
+
+class EnterprisePlantRevoked(AuditEvent):
+    """A plant's certificate is no longer accepted by the roll-up."""
+
+    event_name: ClassVar[str] = "enterprise.plant_revoked"
+    plant_id: Ident
+
+
+class EnterpriseTokenCreated(AuditEvent):
+    """An API token of one enterprise role was created for a named holder."""
+
+    event_name: ClassVar[str] = "enterprise.token_created"
+    token_id: Ident
+    holder: Ident
+    role: Ident
+
+
+class EnterpriseAggregatesReceived(AuditEvent):
+    """A plant's aggregates were validated and stored (or found already stored)."""
+
+    event_name: ClassVar[str] = "enterprise.aggregates_received"
+    plant_id: Ident
+    line_days: Count
+    stored: Count
+    duplicates: Count
+    stale: Count
+
+
+class EnterpriseAggregatesRefused(AuditEvent):
+    """A request to store aggregates was refused; nothing of it was stored."""
+
+    event_name: ClassVar[str] = "enterprise.aggregates_refused"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    plant_id: Ident = Field(description="The certificate's plant, or 'unknown'.")
+    reason: Text
 
 
 def _concrete(cls: type[AuditEvent]) -> list[type[AuditEvent]]:

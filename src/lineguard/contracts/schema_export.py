@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from lineguard.contracts.enterprise import PlantAggregates
 from lineguard.contracts.events import (
     SCHEMA_VERSION,
     Alert,
@@ -36,6 +37,7 @@ WIRE_MESSAGES: tuple[type[BaseModel], ...] = (
     EvidenceViewRequests,
     EvidenceUpload,
     EvidenceRefusal,
+    PlantAggregates,
 )
 
 

@@ -1,0 +1,162 @@
+"""``lineguard enterprise``: the optional enterprise roll-up (aggregates only), both ends.
+
+On the roll-up host: ``init``, ``serve``, ``plant enrol``, ``token create``,
+``audit verify`` (all with ``--config enterprise.yaml``). On a plant: ``plant-request``
+makes the plant's key and the request the roll-up signs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lineguard.cli.options import cli_actor
+
+__all__ = ["enterprise"]
+
+ENTERPRISE_CONFIG_ENV = "LINEGUARD_ENTERPRISE_CONFIG"
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    envvar=ENTERPRISE_CONFIG_ENV,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"The roll-up's enterprise.yaml (or set {ENTERPRISE_CONFIG_ENV}).",
+)
+
+
+@click.group()
+def enterprise() -> None:
+    """The enterprise roll-up: line-day counts from many plants, nothing else.
+
+    \b
+    Example (roll-up host, then each plant, then the roll-up again):
+      lineguard enterprise init --config enterprise.yaml
+      lineguard enterprise plant-request --plant-id plant-a --out /etc/lineguard/enterprise   # on the plant
+      lineguard enterprise plant enrol --config enterprise.yaml --plant-id plant-a \\
+          --csr enterprise.csr.pem --out enterprise.crt.pem
+      lineguard enterprise token create --config enterprise.yaml --role quality_viewer --holder "QA lead"
+      lineguard enterprise serve --config enterprise.yaml
+    """
+
+
+@enterprise.command("init")
+@_CONFIG
+def init(config_path: Path) -> None:
+    """Create the roll-up's CA (passphrase from ca_passphrase) and its TLS certificate."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import init_enterprise_ca, open_enterprise_storage
+
+    config = load_enterprise_config(config_path)
+    ca, server_cert = init_enterprise_ca(config)
+    open_enterprise_storage(config)
+    click.echo(f"roll-up CA created: sha256 {ca.fingerprint_sha256}")
+    click.echo(
+        f"server certificate for {', '.join(config.server_names)}: sha256 {server_cert.fingerprint_sha256}"
+    )
+
+
+@enterprise.command("serve")
+@_CONFIG
+def serve(config_path: Path) -> None:
+    """Serve the roll-up over HTTPS (plants with their client certificates, people with tokens)."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import create_enterprise_app, open_enterprise_storage, service_tls
+    from lineguard.server.tls import serve as serve_tls
+
+    config = load_enterprise_config(config_path)
+    tls = service_tls(config)
+    _engine, sessions = open_enterprise_storage(config)
+    serve_tls(
+        create_enterprise_app(config, sessions),
+        host=config.http.host,
+        port=config.http.port,
+        cert_file=tls.server_cert,
+        key_file=tls.server_key,
+        ca_file=tls.cert,
+        min_tls_version=config.http.min_tls_version,
+    )
+
+
+@enterprise.command("plant-request")
+@click.option(
+    "--plant-id", required=True, help="The plant's id (server.yaml: enterprise.plant_id or site_id)."
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+def plant_request_cmd(plant_id: str, out_dir: Path) -> None:
+    """On a plant: make its roll-up key (stays here) and the request to send to the roll-up."""
+    from lineguard.enterprise import plant_request
+
+    made = plant_request(out_dir, plant_id=plant_id)
+    click.echo(f"key: {made.key_file} (keep it here)\nrequest: {made.csr_file} (send it to the roll-up)")
+
+
+@enterprise.group("plant")
+def plant() -> None:
+    """Plants that may report to this roll-up."""
+
+
+@plant.command("enrol")
+@_CONFIG
+@click.option("--plant-id", required=True)
+@click.option(
+    "--csr", "csr_file", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+def enrol(config_path: Path, plant_id: str, csr_file: Path, out_file: Path) -> None:
+    """Sign a plant's request and accept its certificate from now on (replaces an earlier one)."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import enrol_plant, open_enterprise_storage
+
+    config = load_enterprise_config(config_path)
+    _engine, sessions = open_enterprise_storage(config)
+    issued = enrol_plant(
+        config, sessions, plant_id=plant_id, csr_pem=csr_file.read_bytes(), actor=cli_actor("enterprise")
+    )
+    out_file.write_text(issued.pem, encoding="ascii")
+    click.echo(
+        f"plant {plant_id} enrolled: certificate sha256 {issued.fingerprint_sha256} written to {out_file}"
+    )
+
+
+@enterprise.group("token")
+def token() -> None:
+    """People's API tokens, one role each."""
+
+
+@token.command("create")
+@_CONFIG
+@click.option("--role", required=True, type=click.Choice(["quality_viewer", "plant_admin", "auditor"]))
+@click.option("--holder", required=True, help="Who holds it (shown in the audit log).")
+def token_create(config_path: Path, role: str, holder: str) -> None:
+    """Create a token and print it once (only its digest is stored)."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.contracts.audit import EnterpriseTokenCreated
+    from lineguard.enterprise import Role, create_token, open_enterprise_storage, record
+
+    config = load_enterprise_config(config_path)
+    _engine, sessions = open_enterprise_storage(config)
+    with sessions.begin() as session:
+        token_id, secret = create_token(session, holder=holder, role=Role(role))
+        event = EnterpriseTokenCreated(token_id=token_id, holder=holder, role=role)
+        record(session, event, actor=cli_actor("enterprise"))
+    click.echo(secret)
+
+
+@enterprise.group("audit")
+def audit() -> None:
+    """The roll-up's own audit log."""
+
+
+@audit.command("verify")
+@_CONFIG
+def audit_verify(config_path: Path) -> None:
+    """Re-walk the roll-up's audit chain; exit non-zero naming the first broken entry."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import open_enterprise_storage, verify_chain
+
+    config = load_enterprise_config(config_path)
+    _engine, sessions = open_enterprise_storage(config)
+    with sessions() as session:
+        click.echo(f"audit chain verified: {verify_chain(session)} entries")

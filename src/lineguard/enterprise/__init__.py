@@ -1,0 +1,40 @@
+"""The enterprise roll-up service: line-day aggregates from many plants, nothing else.
+
+A separate process (``lineguard enterprise serve --config enterprise.yaml``) with its own
+database, CA, roles and audit chain. Plants push to it (``lineguard.server.enterprise``);
+it has no way back into a plant.
+
+* :func:`create_enterprise_app` — the HTTP API (:mod:`.app`): plants submit over mutual
+  TLS, people read by role (:mod:`.roles`: ``quality_viewer``, ``plant_admin``,
+  ``auditor``).
+* :func:`open_enterprise_storage` — SQLite or PostgreSQL, schema versioned.
+* :func:`init_enterprise_ca`, :func:`enrol_plant`, :func:`plant_request` — the roll-up's
+  CA and each plant's client certificate.
+* :func:`record`, :func:`verify_chain` — its audit log.
+"""
+
+from lineguard.enterprise.access import DeclaredRoute, declared_routes
+from lineguard.enterprise.app import create_enterprise_app
+from lineguard.enterprise.audit import record, verify_chain
+from lineguard.enterprise.pki import PlantRequest, enrol_plant, init_enterprise_ca, plant_request, service_tls
+from lineguard.enterprise.roles import GRANTS, Permission, Role
+from lineguard.enterprise.service import create_token
+from lineguard.enterprise.storage import open_enterprise_storage
+
+__all__ = [
+    "GRANTS",
+    "DeclaredRoute",
+    "Permission",
+    "PlantRequest",
+    "Role",
+    "create_enterprise_app",
+    "create_token",
+    "declared_routes",
+    "enrol_plant",
+    "init_enterprise_ca",
+    "open_enterprise_storage",
+    "plant_request",
+    "record",
+    "service_tls",
+    "verify_chain",
+]

@@ -1,0 +1,338 @@
+"""The plant's side of the roll-up against a real roll-up over real mutual TLS.
+
+Two plants (one on ``db_url``, one on its own SQLite file) report to one roll-up that is
+down first and up later: nothing is lost, nothing is counted twice, every send and every
+refusal is audited. The egress gate refuses a destination its rule does not allow, and a
+plant keeps ingesting while its roll-up is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineguard.config.enterprise import EnterpriseRollupConfig
+from lineguard.config.server import ServerConfig
+from lineguard.contracts.enterprise import PlantAggregates
+from lineguard.contracts.errors import ConfigError
+from lineguard.edge.identity import enroll, https_client
+from lineguard.enterprise import verify_chain
+from lineguard.enterprise.models import LineDayRow
+from lineguard.server.egress import build_gate
+from lineguard.server.enterprise import RollupSender, count_line_days
+from lineguard.server.enterprise.queue import due, refresh
+from lineguard.server.enterprise.service import rollup_status
+from lineguard.server.ingest import ALL_PARTS, AlertRow, RollupDaily
+from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
+from tests.support.enterprise import PlantCredentials, Rollup, make_rollup
+from tests.support.waiting import until
+from tests.unit.server.conftest import AuditTrail, running_plant
+from tests.unit.server.ingest import factory
+
+DAY = date(2026, 12, 1)
+NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def plant_settings(
+    tmp: Path, site_id: str, rollup: Rollup, creds: PlantCredentials, *, addresses: list[str] | None = None
+) -> ServerConfig:
+    rule: dict[str, Any] = {
+        "scheme": "https",
+        "host": "127.0.0.1",
+        "port": rollup.port,
+        "ca_file": rollup.ca_file,
+    }
+    if addresses is not None:
+        rule["addresses"] = addresses
+    return ServerConfig.model_validate(
+        {
+            "kind": "server",
+            "site_id": site_id,
+            "data_dir": tmp / site_id,
+            "egress": {"allow": [rule]},
+            "enterprise": {
+                "enabled": True,
+                "url": rollup.url,
+                "client_cert_file": creds.cert_file,
+                "client_key_file": creds.key_file,
+                "interval_s": 10,
+                "retry_max_s": 60,
+            },
+        }
+    )
+
+
+@dataclass
+class PlantSide:
+    settings: ServerConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    trail: AuditTrail
+    clock: Clock
+    sender: RollupSender
+
+    def add_parts(self, line: str, *, passed: int, failed: int, scratch: int = 0, cam: str = "cam-1") -> None:
+        """Parts judged on ``line`` today, as ingest adds them to ``rollup_daily``."""
+        site = self.settings.site_id
+        with self.sessions.begin() as s:
+            for cls, n_passed, n_failed in ((ALL_PARTS, passed, failed), ("scratch", 0, scratch)):
+                n = n_passed + n_failed
+                if n == 0:
+                    continue
+                key = {
+                    "site_id": site,
+                    "defect_class": cls,
+                    "day": datetime(2026, 12, 1, tzinfo=UTC),
+                    "line_id": line,
+                    "camera_id": cam,
+                    "model_id": "mdl",
+                    "model_version": 1,
+                }
+                row = s.get(RollupDaily, tuple(key.values()))
+                if row is None:
+                    s.execute(
+                        insert(RollupDaily).values(
+                            **key,
+                            inspected=n,
+                            passed=n_passed,
+                            failed=n_failed,
+                            uncertain=0,
+                            frames=n,
+                            frames_failed=n_failed,
+                        )
+                    )
+                else:
+                    row.inspected += n
+                    row.passed += n_passed
+                    row.failed += n_failed
+
+    def add_alert(self, line: str, key: str) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                insert(AlertRow).values(
+                    alert_id=f"alr_{key}",
+                    idempotency_key=key,
+                    node_id="node-1",
+                    site_id=self.settings.site_id,
+                    line_id=line,
+                    camera_id="cam-1",
+                    kind="defect",
+                    severity="warning",
+                    raised_at=NOON,
+                    received_at=NOON,
+                    message_sealed=b"sealed",
+                )
+            )
+
+
+def make_plant(settings: ServerConfig, engine: Engine) -> PlantSide:
+    upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    trail = AuditTrail()
+    clock = Clock(NOON)
+    gate = build_gate(settings, sessions=sessions, audit=trail)
+    sender = RollupSender(
+        config=settings.enterprise,
+        plant_id=settings.site_id,
+        site_id=settings.site_id,
+        sessions=sessions,
+        audit=trail,
+        gate=gate,
+        clock=clock,
+    )
+    return PlantSide(settings, engine, sessions, trail, clock, sender)
+
+
+@pytest.fixture
+def rollup(tmp_path: Path, db_url: str) -> Iterator[Rollup]:
+    r = make_rollup(
+        tmp_path / "rollup", f"sqlite:///{tmp_path / 'rollup.db'}" if "sqlite" in db_url else db_url
+    )
+    yield r
+    r.stop()
+    r.engine.dispose()
+
+
+def rollup_rows(rollup: Rollup) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    with rollup.sessions() as s:
+        return {
+            (r.plant_id, r.line_id): (r.revision, r.parts_inspected, r.parts_passed, r.parts_failed)
+            for r in s.scalars(select(LineDayRow))
+        }
+
+
+def test_two_plants_report_after_the_rollup_comes_back_nothing_lost_nothing_doubled(
+    rollup: Rollup, tmp_path: Path, engine: Engine
+) -> None:
+    a = make_plant(
+        plant_settings(tmp_path, "plant-a", rollup, rollup.enrol("plant-a", tmp_path / "ca")), engine
+    )
+    b_engine = create_engine_for(f"sqlite:///{tmp_path / 'plant-b.db'}")
+    b = make_plant(
+        plant_settings(tmp_path, "plant-b", rollup, rollup.enrol("plant-b", tmp_path / "cb")), b_engine
+    )
+    a.add_parts("line-1", passed=90, failed=10, scratch=6)
+    a.add_alert("line-1", "k1")
+    b.add_parts("line-1", passed=40, failed=5)
+    b.add_parts("line-2", passed=70, failed=0)
+
+    # The roll-up is down: the round fails, is audited, and the snapshot waits in the queue.
+    report = a.sender.run_once()
+    assert (report.queued, report.sent, report.failed) == (1, 0, 1)
+    assert a.trail.names() == ["enterprise.rollup_failed"]
+    assert a.trail.events[0][1]["outcome"] == "failure"
+    assert a.trail.events[0][1]["retry_in_s"] == 20  # 2^1 × interval
+    assert b.sender.run_once().failed == 2
+
+    rollup.start()
+    assert a.sender.run_once().sent == 0  # still waiting out its back-off
+    a.clock.now += timedelta(seconds=21)
+    b.clock.now += timedelta(seconds=21)
+    assert a.sender.run_once().sent == 1
+    assert b.sender.run_once().sent == 2
+    assert rollup_rows(rollup) == {
+        ("plant-a", "line-1"): (1, 100, 90, 10),
+        ("plant-b", "line-1"): (1, 45, 40, 5),
+        ("plant-b", "line-2"): (1, 70, 70, 0),
+    }
+    sent = [f for n, f in a.trail.events if n == "enterprise.rollup_sent"]
+    assert sent == [
+        {
+            "outcome": "success",
+            "destination": f"https://127.0.0.1:{rollup.port}",
+            "line_days": 1,
+            "stored": 1,
+            "duplicates": 0,
+            "stale": 0,
+        }
+    ]
+    with rollup.sessions() as s:
+        alerts = s.scalars(select(LineDayRow.alerts).where(LineDayRow.plant_id == "plant-a")).one()
+        classes = s.scalars(select(LineDayRow.defect_classes).where(LineDayRow.plant_id == "plant-a")).one()
+    assert alerts == [{"kind": "defect", "severity": "warning", "count": 1}]
+    assert classes == [{"defect_class": "scratch", "parts": 6}]
+
+    # Nothing new: a round recounts, finds the same counts and sends nothing.
+    assert a.sender.run_once() == type(report)(queued=0, sent=0, failed=0)
+
+    # More parts: revision 2 replaces revision 1 (the roll-up holds the day's total, not a sum).
+    a.add_parts("line-1", passed=5, failed=1)
+    assert a.sender.run_once().sent == 1
+    assert rollup_rows(rollup)[("plant-a", "line-1")] == (2, 106, 95, 11)
+
+    # A send whose answer was lost (the plant crashed before settling): the roll-up already
+    # has revision 3 when the plant sends it again, and counts it once.
+    a.add_parts("line-1", passed=1, failed=0)
+    with a.sessions.begin() as s:
+        refresh(s, site_id="plant-a", now=a.clock.now, lookback_days=7)
+        pending = due(s, now=a.clock.now, limit=10)
+    body = PlantAggregates(plant_id="plant-a", sent_at=a.clock.now, aggregates=[p.message for p in pending])
+    creds = PlantCredentials(
+        "plant-a", tmp_path / "ca" / "enterprise.crt.pem", tmp_path / "ca" / "enterprise.key.pem"
+    )
+    with rollup.client(creds) as client:
+        assert client.post("/api/v1/plant/aggregates", content=body.model_dump_json()).json()["stored"] == 1
+    assert a.sender.run_once().sent == 1
+    assert [f["duplicates"] for n, f in a.trail.events if n == "enterprise.rollup_sent"][-1] == 1
+    assert rollup_rows(rollup)[("plant-a", "line-1")] == (3, 107, 96, 11)
+    with a.sessions() as s:
+        assert due(s, now=a.clock.now + timedelta(days=1), limit=10) == []
+    with rollup.sessions() as s:
+        verify_chain(s)
+    b_engine.dispose()
+
+
+def test_a_destination_the_rule_does_not_allow_is_refused_by_the_gate_and_audited(
+    rollup: Rollup, tmp_path: Path, engine: Engine
+) -> None:
+    creds = rollup.enrol("plant-a", tmp_path / "ca")
+    # The rule names the roll-up but pins it to 10.0.0.0/8; 127.0.0.1 is outside.
+    a = make_plant(plant_settings(tmp_path, "plant-a", rollup, creds, addresses=["10.0.0.0/8"]), engine)
+    a.add_parts("line-1", passed=1, failed=0)
+    rollup.start()
+    report = a.sender.run_once()
+    assert report.failed == 1 and report.error is not None and "refused" in report.error
+    assert a.trail.names() == ["egress.denied", "enterprise.rollup_failed"]
+    assert a.trail.events[1][1]["outcome"] == "denied"
+    assert rollup_rows(rollup) == {}
+
+
+def test_a_rollup_missing_from_the_allowlist_stops_the_sender_being_built(
+    rollup: Rollup, tmp_path: Path, engine: Engine
+) -> None:
+    settings = plant_settings(tmp_path, "plant-a", rollup, rollup.enrol("plant-a", tmp_path / "ca"))
+    settings = settings.model_copy(update={"egress": settings.egress.model_copy(update={"allow": []})})
+    with pytest.raises(ConfigError, match="egress allowlist") as raised:
+        make_plant(settings, engine)
+    assert raised.value.details == [f"enterprise.url: https://127.0.0.1:{rollup.port} is not in egress.allow"]
+
+
+def test_the_setting_is_off_by_default_and_refuses_an_incomplete_or_plain_http_destination() -> None:
+    assert EnterpriseRollupConfig().enabled is False
+    with pytest.raises(
+        ValidationError, match=r"enterprise\.enabled needs url, client_cert_file, client_key_file"
+    ):
+        EnterpriseRollupConfig(enabled=True)
+    with pytest.raises(ValidationError, match="https://host"):
+        EnterpriseRollupConfig(url="http://rollup.example:9443")
+
+
+def test_a_plant_keeps_ingesting_while_its_rollup_is_down_and_reports_what_it_ingested(
+    rollup: Rollup, tmp_path: Path, engine: Engine
+) -> None:
+    creds = rollup.enrol("plant-a", tmp_path / "ca")
+    settings = plant_settings(tmp_path, "plant-a", rollup, creds)
+    settings = settings.model_copy(
+        update={"enterprise": settings.enterprise.model_copy(update={"interval_s": 1, "retry_max_s": 1})}
+    )
+    trail = AuditTrail()
+    with running_plant(settings, engine, trail) as plant:
+        enroll(plant.url, plant.token("node-a"), tmp_path / "node")
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        events = factory.mixed_events("node-a", 20, start=today)
+        with https_client(tmp_path / "node") as node:
+            r = node.post(
+                "/api/v1/ingest/batch", json=factory.batch("node-a", events, [factory.alert("node-a")])
+            )
+            assert r.status_code == 200, r.text
+            # The roll-up loop has tried and failed; the plant's own work goes on regardless.
+            until(lambda: "enterprise.rollup_failed" in trail.names())
+            later = [factory.event("node-a", at=today + timedelta(hours=1))]
+            r = node.post("/api/v1/ingest/batch", json=factory.batch("node-a", later))
+            assert r.status_code == 200, r.text
+        with plant.session() as s:
+            (counts,) = count_line_days(s, site_id="plant-a", first_day=today.date(), last_day=today.date())
+            status = rollup_status(s, settings=settings)
+        assert (counts.inspected, counts.failed, counts.uncertain) == (
+            21,
+            sum(e["verdict"] == "fail" for e in events),
+            sum(e["verdict"] == "uncertain" for e in events),
+        )
+        assert counts.alerts == {("defect", "warning"): 1}
+        assert status.enabled and status.last_error is not None and status.line_days_unacknowledged == 1
+        assert status.unacknowledged[0].line_id == "line-1"
+        rollup.start()
+        until(lambda: rollup_rows(rollup).get(("plant-a", "line-1"), (0, 0))[1] == 21, timeout_s=30)
+
+        def settled() -> bool:
+            with plant.session() as s:
+                return rollup_status(s, settings=settings).line_days_unacknowledged == 0
+
+        until(settled)
+    assert "enterprise.rollup_sent" in trail.names()
