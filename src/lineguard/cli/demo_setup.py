@@ -207,6 +207,9 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int], part_threshold: 
                 "model": str(layout.model_dir),
                 "roi": roi,
                 "redaction": "blur",
+                # A part with defect regions keeps only them and 96 px around them, not the
+                # whole ROI: about 40 % of the bytes (docs/benchmarks.md, Node disk growth).
+                "evidence": {"crop": "defects"},
                 "pass_sample_rate": 0.02,
                 # Calibrated on known-good parts of the line (lineguard.edge.calibrate, docs/parts.md).
                 "parts": {"part_threshold": round(part_threshold, 4)},

@@ -262,6 +262,11 @@ class CameraEvidenceConfig(_Section):
     rest of the frame (walkways, workstations, people passing) is never written. Keeping
     the whole frame is an explicit, justified exception: ``full_frame: true`` with a
     written ``full_frame_purpose``, which the governance documents list.
+
+    ``crop: defects`` keeps less still: the image of a part with defect regions is only
+    the regions' bounding rectangle plus ``defect_context_px`` around it (inside the ROI
+    and margin); a part without regions (a sampled pass) keeps the ROI. Redaction still
+    looks at the context window around the whole ROI before the smaller crop is cut.
     """
 
     margin_px: int = Field(
@@ -270,6 +275,21 @@ class CameraEvidenceConfig(_Section):
         le=2000,
         title="Evidence margin",
         description="Pixels kept around the ROI on every side (context for the reviewer).",
+    )
+    crop: Literal["roi", "defects"] = Field(
+        default="roi",
+        title="Evidence crop",
+        description=(
+            "roi: the ROI plus margin_px. defects: only the defect regions plus defect_context_px "
+            "(the ROI plus margin for parts without regions); about a third of the bytes on the demo line."
+        ),
+    )
+    defect_context_px: int = Field(
+        default=96,
+        ge=0,
+        le=2000,
+        title="Context around defects",
+        description="With crop: defects, pixels kept around the defect regions' bounding rectangle.",
     )
     full_frame: bool = Field(
         default=False,
@@ -294,6 +314,12 @@ class CameraEvidenceConfig(_Section):
             raise ValueError(msg)
         if self.full_frame_purpose and not self.full_frame:
             msg = "full_frame_purpose is set but full_frame is false: remove the purpose or set full_frame"
+            raise ValueError(msg)
+        if self.full_frame and self.crop == "defects":
+            msg = (
+                "full_frame: true keeps the whole scene and crop: defects keeps only the defects: "
+                "choose one (crop: roi with full_frame, or full_frame: false with crop: defects)"
+            )
             raise ValueError(msg)
         return self
 
@@ -384,6 +410,16 @@ class CameraConfig(_Section):
     camera_id: Name
     station_id: Name
     source: SourceConfig
+    frame_queue: Literal["auto", "latest", "every_frame"] = Field(
+        default="auto",
+        title="Frame queue",
+        description=(
+            "latest: under overload the freshest frame wins and older ones are dropped (live cameras). "
+            "every_frame: no frame is dropped; the source is read at the pace inspection keeps (a "
+            "camera that takes one image per part or trigger). auto: every_frame for a folder and an "
+            "unpaced video file, latest for live sources."
+        ),
+    )
     model: Path = Field(description="Model package directory to run on this camera.")
     roi: Roi | None = None
     threshold_override: float | None = Field(
@@ -431,6 +467,14 @@ class CameraConfig(_Section):
         title="Inspection stages",
         description="Checks run on each part besides the anomaly model (gauging, …); see docs/inspection.md.",
     )
+
+    @property
+    def keeps_every_frame(self) -> bool:
+        """Whether the camera's frame queue makes capture wait instead of dropping a frame."""
+        if self.frame_queue != "auto":
+            return self.frame_queue == "every_frame"
+        source = self.source
+        return source.type == "folder" or (source.type == "video" and source.fps is None)
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> CameraConfig:

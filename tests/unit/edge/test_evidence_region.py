@@ -31,9 +31,9 @@ from lineguard.contracts.errors import InputError
 from lineguard.contracts.events import BoundingBox, InspectionEvent
 from lineguard.crypto import KdfParams
 from lineguard.edge.app import EdgeNode
-from lineguard.edge.evidence.region import cut, stored_region
+from lineguard.edge.evidence.region import context_window, cut, kept_region, stored_region
 from lineguard.edge.infer import StaticRunner
-from lineguard.edge.redact import FakeRedactor
+from lineguard.edge.redact import Box, FakeRedactor, Redacted, RedactionMode
 from tests.unit.edge.support import camera, edge_config, wait_for
 
 pytestmark = pytest.mark.usefixtures("kek_env")
@@ -43,6 +43,7 @@ ROI = {"x": 100, "y": 60, "width": 120, "height": 100}
 MARGIN = 16
 #: ROI grown by the margin: the only pixels that may be stored.
 STORED = (ROI["x"] - MARGIN, ROI["y"] - MARGIN, ROI["width"] + 2 * MARGIN, ROI["height"] + 2 * MARGIN)
+NodeRun = Callable[..., tuple[EdgeNode, Path, Path]]
 RAW_MARKER = np.random.default_rng(20261206).integers(0, 256, (1, 40, 3), dtype=np.uint8)
 
 
@@ -74,7 +75,7 @@ def _green(image: np.ndarray) -> int:
 @pytest.fixture
 def node_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> Iterator[Callable[[dict[str, Any]], tuple[EdgeNode, Path, Path]]]:
+) -> Iterator[NodeRun]:
     nodes: list[EdgeNode] = []
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -82,7 +83,9 @@ def node_run(
     monkeypatch.setenv("TMPDIR", str(temp))
     caplog.set_level(logging.DEBUG)
 
-    def run(cam_settings: dict[str, Any]) -> tuple[EdgeNode, Path, Path]:
+    def run(
+        cam_settings: dict[str, Any], redactor: FakeRedactor | None = None
+    ) -> tuple[EdgeNode, Path, Path]:
         frames = tmp_path / "camera"
         frames.mkdir()
         for i in range(4):
@@ -99,7 +102,8 @@ def node_run(
             config,
             kdf=KdfParams.insecure_for_tests(),
             runners={"cam-a": StaticRunner(threshold=0.5, score=0.9, map_fn=amap)},
-            redactor=FakeRedactor(),  # hides nothing: whatever reaches the store is kept as is
+            # By default hides nothing: whatever reaches the store is kept as is.
+            redactor=redactor or FakeRedactor(),
         )
         node.start()
         nodes.append(node)
@@ -121,7 +125,7 @@ def _written_files(*roots: Path) -> list[Path]:
 
 
 def test_nothing_outside_the_stored_region_is_written_anywhere(
-    node_run: Callable[[dict[str, Any]], tuple[EdgeNode, Path, Path]], caplog: pytest.LogCaptureFixture
+    node_run: NodeRun, caplog: pytest.LogCaptureFixture
 ) -> None:
     node, data, temp = node_run({"roi": ROI})
     node.stop_event.set()
@@ -163,7 +167,7 @@ def test_nothing_outside_the_stored_region_is_written_anywhere(
 
 
 def test_a_full_frame_camera_stores_the_frame_so_the_scan_can_see_a_leak(
-    node_run: Callable[[dict[str, Any]], tuple[EdgeNode, Path, Path]],
+    node_run: NodeRun,
 ) -> None:
     purpose = {"full_frame": True, "full_frame_purpose": "control: the scan must find the marker here"}
     node, _, _ = node_run({"roi": ROI, "evidence": purpose})
@@ -209,3 +213,106 @@ def test_the_crop_is_a_copy_and_defects_move_into_its_coordinates() -> None:
     assert crop.defects == ((10, 10, 20, 20), (70, 50, 80, 60))
     with pytest.raises(InputError, match="reaches past the 320x240 frame"):
         cut(frame, BoundingBox(x=300, y=0, width=40, height=10))
+
+
+class _SeeingRedactor(FakeRedactor):
+    """Records the shape of every image it was asked to redact."""
+
+    def __init__(self, boxes: list[Box]) -> None:
+        super().__init__(boxes)
+        self.shapes: list[tuple[int, ...]] = []
+
+    def redact(self, image: np.ndarray, mode: RedactionMode) -> Redacted:
+        self.shapes.append(image.shape)
+        return super().redact(image, mode)
+
+
+def _decisive_boxes(node: EdgeNode, evidence_id: str) -> list[BoundingBox]:
+    events = [
+        InspectionEvent.model_validate_json(i.body) for i in node.outbox.pending(1000) if i.kind == "event"
+    ]
+    (event,) = [e for e in events if e.evidence_ref == evidence_id]
+    return [r.bbox for r in event.regions]
+
+
+def test_crop_defects_stores_only_the_defects_and_their_context_redacted_first(node_run: NodeRun) -> None:
+    stored_box = BoundingBox(x=STORED[0], y=STORED[1], width=STORED[2], height=STORED[3])
+    window = context_window((H, W), stored_box)
+    # Hides the whole window it is shown (black): the stored crop must come out of the redacted window.
+    redactor = _SeeingRedactor([Box(0, 0, window.width, window.height)])
+    settings = {"crop": "defects", "defect_context_px": 8}
+    node, _, _ = node_run({"roi": ROI, "redaction": "black", "evidence": settings}, redactor)
+    records = node.evidence.records()
+    assert records
+    # Redaction looked at the context window of the whole ROI + margin, not of the smaller crop.
+    assert redactor.shapes and set(redactor.shapes) == {(window.height, window.width, 3)}
+    for record in records:
+        boxes = _decisive_boxes(node, record.evidence_id)
+        assert boxes  # the failing frame's regions
+        x0, y0 = min(b.x for b in boxes) - 8, min(b.y for b in boxes) - 8
+        x1 = max(b.x + b.width for b in boxes) + 8
+        y1 = max(b.y + b.height for b in boxes) + 8
+        assert record.region == f"{x0},{y0},{x1 - x0},{y1 - y0}"  # signed with the image (v2 statement)
+        assert record.statement_fields("node-1")["stored_region"] == {
+            "x": x0,
+            "y": y0,
+            "width": x1 - x0,
+            "height": y1 - y0,
+        }
+        image = node.evidence.image(record.evidence_id)
+        assert image.shape[:2] == (y1 - y0, x1 - x0)
+        assert image.shape[0] * image.shape[1] < STORED[2] * STORED[3] / 4  # less kept than the ROI
+        assert int(image.max()) <= 8  # blacked out by the redactor before it was cut and stored
+        assert record.defect_hidden
+
+
+def test_crop_defects_without_redaction_keeps_the_pixels_of_the_defects(node_run: NodeRun) -> None:
+    node, _, _ = node_run({"roi": ROI, "evidence": {"crop": "defects", "defect_context_px": 8}})
+    for record in node.evidence.records():
+        box = record.region_box
+        assert box is not None
+        image = node.evidence.image(record.evidence_id)
+        frame = _marked_frame(0)[box.y : box.y + box.height, box.x : box.x + box.width]
+        # The same pixels as the frame there (any of the four frames: they differ by 0-3 grey levels).
+        assert float(np.abs(image.astype(int) - frame.astype(int)).mean()) < 8
+        assert _green(image) == 0
+
+
+def test_kept_region_is_the_defects_plus_context_inside_the_stored_region() -> None:
+    stored = BoundingBox(x=84, y=44, width=152, height=132)
+    defects = CameraEvidenceConfig(crop="defects", defect_context_px=10)
+    a = BoundingBox(x=120, y=80, width=10, height=10)
+    b = BoundingBox(x=150, y=100, width=20, height=5)
+    assert kept_region(stored, [a, b], defects) == BoundingBox(x=110, y=70, width=70, height=45)
+    # Near the edge: clipped to the stored region, never beyond it.
+    edge = BoundingBox(x=86, y=46, width=4, height=4)
+    assert kept_region(stored, [edge], defects) == BoundingBox(x=84, y=44, width=16, height=16)
+    # A box partly outside the stored region counts only with its inside part; one wholly outside not at all.
+    outside = BoundingBox(x=0, y=0, width=20, height=20)
+    assert kept_region(stored, [outside, a], defects) == BoundingBox(x=110, y=70, width=30, height=30)
+    # No region on the frame (a sampled pass), or only ones outside: the whole stored region.
+    assert kept_region(stored, [], defects) == stored
+    assert kept_region(stored, [outside], defects) == stored
+    # crop: roi (the default) keeps the stored region whatever the defects.
+    assert kept_region(stored, [a], CameraEvidenceConfig()) == stored
+
+
+def test_a_crop_inside_a_larger_region_is_redacted_in_the_larger_regions_window() -> None:
+    frame = np.zeros((240, 320, 3), np.uint8)
+    stored = BoundingBox(x=100, y=50, width=80, height=60)
+    kept = BoundingBox(x=120, y=60, width=20, height=20)
+    crop = cut(frame, kept, [BoundingBox(x=125, y=65, width=5, height=5)], context_of=stored)
+    assert (
+        crop.window == context_window(frame.shape, stored) == BoundingBox(x=60, y=10, width=160, height=140)
+    )
+    assert crop.region == kept and crop.stored(crop.context).shape == (20, 20, 3)
+    assert crop.defects == ((5, 5, 10, 10),)
+    with pytest.raises(InputError, match="is not inside the region"):
+        cut(frame, BoundingBox(x=90, y=60, width=20, height=20), context_of=stored)
+
+
+def test_crop_defects_with_full_frame_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one"):
+        CameraEvidenceConfig(
+            full_frame=True, full_frame_purpose="whole frame for this test case", crop="defects"
+        )

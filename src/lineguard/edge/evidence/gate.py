@@ -118,20 +118,23 @@ class EvidenceGate:
         mode: RedactionMode,
         region: BoundingBox,
         defects: Sequence[BoundingBox] = (),
+        context_of: BoundingBox | None = None,
     ) -> str | None:
         """Cut ``region`` (and its context window) out of the frame and queue it; returns the
         id it will be stored under (``None`` once the writer has stopped: an event must not
         name evidence that will never exist).
 
-        ``region`` (frame pixels) is the camera's stored region; ``defects`` are the
-        event's defect boxes (frame pixels). The frame itself is not kept past this call.
+        ``region`` (frame pixels) is what is stored: the camera's stored region, or the part
+        of it around the defects (``evidence.crop: defects``), in which case ``context_of`` is
+        the whole stored region, whose context window the redactor looks at. ``defects`` are
+        the event's defect boxes (frame pixels). The frame itself is not kept past this call.
         """
         if self.closed:
             self.abandoned += 1
             return None
         evidence_id = new_id("evd")
         item = _Pending(
-            cut(frame.image, region, defects),
+            cut(frame.image, region, defects, context_of=context_of),
             frame.camera_id,
             frame.captured_at,
             verdict,

@@ -13,6 +13,13 @@ side on every side, clipped to the frame (:func:`context_window`) — for the re
 look at, in memory only; the gate then keeps only the stored region of the redacted
 window. The window is dropped as soon as the crop is stored.
 
+Less still with ``evidence.crop: defects`` (:func:`kept_region`): a part with defect
+regions keeps only their bounding rectangle grown by ``evidence.defect_context_px``,
+inside the stored region; the image's offset in the frame is recorded and signed like
+any stored region's, so the record page draws the boxes where they belong. Redaction
+still looks at the context window of the **whole** stored region (``cut(...,
+context_of=...)``): a smaller crop must not make a person harder to recognise.
+
 Defect boxes arrive in full-frame coordinates (the event's contract); :func:`cut`
 translates them into the crop's, where the redaction mask lives, so the gate can tell
 whether redaction covered a defect.
@@ -30,7 +37,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.contracts.events import BoundingBox
 from lineguard.contracts.types import Frame
 
-__all__ = ["CONTEXT_FACTOR", "EvidenceCrop", "context_window", "cut", "stored_region"]
+__all__ = ["CONTEXT_FACTOR", "EvidenceCrop", "context_window", "cut", "kept_region", "stored_region"]
 
 #: The redactor's context window grows the stored region by this share of its larger side.
 CONTEXT_FACTOR = 0.5
@@ -50,6 +57,33 @@ def stored_region(
     if x1 <= x0 or y1 <= y0:
         msg = f"the evidence region around roi {roi_box} lies outside the {width}x{height} frame"
         raise InputError(msg)
+    return BoundingBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0)
+
+
+def kept_region(
+    stored: BoundingBox, defects: Sequence[BoundingBox], settings: CameraEvidenceConfig
+) -> BoundingBox:
+    """What an evidence image keeps: ``stored``, or with ``crop: defects`` the defect boxes'
+    bounding rectangle grown by ``defect_context_px`` and clipped to ``stored``.
+
+    ``stored`` itself when the camera keeps the ROI, or no defect box meets it (a sampled
+    pass, an uncertain part without regions): then the reviewer sees the whole part.
+    """
+    if settings.crop == "roi":
+        return stored
+    sx1, sy1 = stored.x + stored.width, stored.y + stored.height
+    inside = [
+        (max(b.x, stored.x), max(b.y, stored.y), min(b.x + b.width, sx1), min(b.y + b.height, sy1))
+        for b in defects
+    ]
+    inside = [(x0, y0, x1, y1) for x0, y0, x1, y1 in inside if x1 > x0 and y1 > y0]
+    if not inside:
+        return stored
+    m = settings.defect_context_px
+    x0 = max(stored.x, min(b[0] for b in inside) - m)
+    y0 = max(stored.y, min(b[1] for b in inside) - m)
+    x1 = min(sx1, max(b[2] for b in inside) + m)
+    y1 = min(sy1, max(b[3] for b in inside) + m)
     return BoundingBox(x=x0, y=y0, width=x1 - x0, height=y1 - y0)
 
 
@@ -85,14 +119,31 @@ class EvidenceCrop:
         return int(self.context.nbytes)
 
 
-def cut(image: Frame, region: BoundingBox, defects: Sequence[BoundingBox] = ()) -> EvidenceCrop:
-    """Copy the context window around ``region`` out of ``image``; move ``defects`` into the crop's pixels."""
+def cut(
+    image: Frame,
+    region: BoundingBox,
+    defects: Sequence[BoundingBox] = (),
+    *,
+    context_of: BoundingBox | None = None,
+) -> EvidenceCrop:
+    """Copy the context window around ``context_of`` (default: ``region``) out of ``image``;
+    ``region``, which must lie inside ``context_of``, is what will be stored. ``defects``
+    move into the stored image's pixels."""
     height, width = image.shape[:2]
     x1, y1 = region.x + region.width, region.y + region.height
     if x1 > width or y1 > height:
         msg = f"evidence region {region} reaches past the {width}x{height} frame"
         raise InputError(msg)
-    window = context_window(image.shape, region)
+    around = region if context_of is None else context_of
+    if not (
+        around.x <= region.x
+        and around.y <= region.y
+        and x1 <= around.x + around.width
+        and y1 <= around.y + around.height
+    ):
+        msg = f"evidence region {region} is not inside the region {around} redaction looks around"
+        raise InputError(msg)
+    window = context_window(image.shape, around)
     context = np.ascontiguousarray(
         image[window.y : window.y + window.height, window.x : window.x + window.width]
     ).copy()

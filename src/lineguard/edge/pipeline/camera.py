@@ -1,9 +1,12 @@
 """One camera's two workers: capture, and inspect (preprocess → infer → decide → evidence → outbox).
 
 :class:`CaptureWorker` reads the source, blacks out the privacy zones at once and
-offers the frame to a :class:`~lineguard.edge.workers.LatestQueue` (freshest wins,
-drops counted). A corrupt frame is counted and skipped; a source that fails to open or
-vanishes is retried every few seconds while its state says so.
+offers the frame to the camera's queue: a :class:`~lineguard.edge.workers.LatestQueue`
+for a live camera (freshest wins, drops counted), a
+:class:`~lineguard.edge.workers.BackpressureQueue` where every frame is a part (a folder,
+an unpaced video, ``frame_queue: every_frame``), which makes capture wait instead. A
+corrupt frame is counted and skipped; a source that fails to open or vanishes is retried
+every few seconds while its state says so.
 
 :class:`InspectWorker` takes frames off that queue and runs the stages. Per frame it
 writes one inspection event (a diagnostic); frames are grouped into physical parts
@@ -52,13 +55,13 @@ from lineguard.edge.decide import (
 )
 from lineguard.edge.drift import DriftFinding, DriftMonitor, image_stats
 from lineguard.edge.evidence.gate import EvidenceGate
-from lineguard.edge.evidence.region import stored_region
+from lineguard.edge.evidence.region import kept_region, stored_region
 from lineguard.edge.evidence.sampling import PassSampler
 from lineguard.edge.outbox.store import Outbox
 from lineguard.edge.preprocess import FrameCheck, crop_roi
 from lineguard.edge.stages import PartContext, StageRunner
 from lineguard.edge.stats import LatencyWindow, RateMeter
-from lineguard.edge.workers import LatestQueue, Worker
+from lineguard.edge.workers import FrameQueue, Worker
 
 __all__ = ["Arrival", "CameraStats", "CaptureWorker", "InspectWorker"]
 
@@ -108,7 +111,7 @@ class CameraStats:
     fps: RateMeter = field(default_factory=RateMeter)
     end_to_end: LatencyWindow = field(default_factory=LatencyWindow)
     stages: dict[str, LatencyWindow] = field(default_factory=lambda: {s: LatencyWindow(512) for s in STAGES})
-    queue: LatestQueue[Arrival] | None = None
+    queue: FrameQueue[Arrival] | None = None
 
     @property
     def frames_dropped(self) -> int:
@@ -123,7 +126,7 @@ class CaptureWorker(Worker):
         stop: threading.Event,
         source: FrameSource,
         mask: PrivacyMask,
-        queue: LatestQueue[Arrival],
+        queue: FrameQueue[Arrival],
         stats: CameraStats,
     ) -> None:
         super().__init__(f"capture-{source.camera_id}", stop)
@@ -188,7 +191,7 @@ class InspectWorker(Worker):
         camera: CameraConfig,
         runner: ModelRunner,
         model_version: int,
-        queue: LatestQueue[Arrival],
+        queue: FrameQueue[Arrival],
         stats: CameraStats,
         outbox: Outbox,
         gate: EvidenceGate | None,
@@ -347,15 +350,18 @@ class InspectWorker(Worker):
             seen = decisive.payload
             if self.gate is not None and isinstance(seen, _Seen) and self._keep_evidence(verdict):
                 # Redaction is slow and rare: the gate's own worker does it, off this path.
-                # Only the stored region (ROI + margin) is ever written; the redactor also
-                # sees a context window around it, in memory.
+                # Only the stored region (ROI + margin, or just the defects and some context
+                # with evidence.crop: defects) is ever written; the redactor also sees a
+                # context window around the whole ROI, in memory.
+                defects = [r.bbox for r in decisive.regions]
                 evidence_ref = self.gate.submit(
                     seen.frame,
                     verdict=verdict,
                     event_id=decisive.event_id,
                     mode=self.camera.redaction,
-                    region=seen.region,
-                    defects=[r.bbox for r in decisive.regions],
+                    region=kept_region(seen.region, defects, self.camera.evidence),
+                    defects=defects,
+                    context_of=seen.region,
                 )
             events = [self._pending.pop(f.event_id) for f in part.frames if f.event_id in self._pending]
             for event in events:

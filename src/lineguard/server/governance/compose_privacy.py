@@ -50,7 +50,14 @@ def _evidence_region(camera: Facts) -> str:
     purpose = camera.get("evidence_full_frame_purpose")
     if purpose:
         return f"whole frame, purpose: {purpose}"
-    return f"the part only (region + {camera['evidence_margin_px']} px)"
+    margin = camera["evidence_margin_px"]
+    context = camera.get("evidence_defect_context_px")
+    if context is not None:
+        return (
+            f"the defects only (their regions + {context} px; "
+            f"a part without defect regions: the part, region + {margin} px)"
+        )
+    return f"the part only (region + {margin} px)"
 
 
 def record_of_processing(facts: Facts) -> Document:

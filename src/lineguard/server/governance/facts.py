@@ -83,6 +83,10 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
                 evidence_pass_days=cfg.evidence.retention_days_pass,
                 remote_view=cfg.evidence.remote_view,
                 evidence_margin_px=cam.evidence.margin_px,
+                # evidence.crop: defects keeps only the defect regions plus this much around them.
+                evidence_defect_context_px=cam.evidence.defect_context_px
+                if cam.evidence.crop == "defects"
+                else None,
                 evidence_full_frame_purpose=cam.evidence.full_frame_purpose
                 if cam.evidence.full_frame
                 else None,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from lineguard.cli.main import cli
@@ -185,6 +186,27 @@ def test_an_added_camera_appears_and_a_new_line_gets_its_own_notice(plant: Plant
         assert "cam-1" not in text  # another line's camera is not on this notice
     for text in _both(out, "record-of-processing"):
         assert "cam-9" in text
+
+
+def test_a_camera_that_keeps_only_the_defects_says_so_in_the_record_of_processing(
+    plant: Plant, tmp_path: Path
+) -> None:
+    path = write_edge_config(tmp_path / "line2-node.yaml", "line2-node", "line-2", [("cam-7", [])])
+    doc = yaml.safe_load(path.read_text("utf-8"))
+    doc["cameras"][0]["evidence"].update(crop="defects", defect_context_px=64)
+    path.write_text(yaml.safe_dump(doc), "utf-8")
+    governance = plant.settings.governance
+    plant.settings = plant.settings.model_copy(
+        update={
+            "governance": governance.model_copy(update={"edge_configs": [*governance.edge_configs, path]})
+        }
+    )
+    out = tmp_path / "out"
+    _build(plant, out)
+    kept = "the defects only (their regions + 64 px; a part without defect regions: the part, region + 24 px)"
+    for text in _both(out, "record-of-processing"):
+        assert kept in text
+        assert "the part only (region + 24 px)" in text  # cam-1 keeps the ROI
 
 
 def test_the_build_is_audited_with_the_manifest_digest(plant: Plant, tmp_path: Path) -> None:
