@@ -45,7 +45,7 @@ from lineguard.edge.outbox import HttpsTransport, Outbox, OutboxSender, Transpor
 from lineguard.edge.pipeline import Arrival, CameraStats, CaptureWorker, InspectWorker, batching
 from lineguard.edge.redact import Redactor
 from lineguard.edge.stages import build_stages
-from lineguard.edge.workers import LatestQueue, Worker
+from lineguard.edge.workers import BackpressureQueue, FrameQueue, LatestQueue, Worker
 
 __all__ = ["EdgeNode", "default_redactor", "status_path"]
 
@@ -228,9 +228,14 @@ class EdgeNode:
 
     def _capture(
         self, camera: CameraConfig | PpeCameraConfig, stats: CameraStats
-    ) -> tuple[LatestQueue[Arrival], CaptureWorker]:
-        """The camera's capture worker (privacy zones blacked out first) and the queue it fills."""
-        queue: LatestQueue[Arrival] = LatestQueue(QUEUE_FRAMES)
+    ) -> tuple[FrameQueue[Arrival], CaptureWorker]:
+        """The camera's capture worker (privacy zones blacked out first) and the queue it fills:
+        one that never drops where every frame is a part (``camera.keeps_every_frame``)."""
+        queue: FrameQueue[Arrival]
+        if isinstance(camera, CameraConfig) and camera.keeps_every_frame:
+            queue = BackpressureQueue(QUEUE_FRAMES, self.stop_event)
+        else:
+            queue = LatestQueue(QUEUE_FRAMES)
         stats.queue = queue
         source = self._sources.get(camera.camera_id) or build_source(camera)
         return queue, CaptureWorker(self.stop_event, source, PrivacyMask(camera.privacy_zones), queue, stats)

@@ -8,7 +8,14 @@ carries on; one bad frame never stops a camera.
 Between stages sits a :class:`LatestQueue`: bounded, and under overload the *freshest*
 item wins. A full queue drops its oldest item and counts the drop, so a slow model sees
 the line as it is now instead of falling ever further behind; nothing is dropped
-silently.
+silently. That suits a live camera, whose next frame shows the same part again.
+
+Where every frame is a part of its own — image files dropped into a folder by the line's
+vision system, a recorded video replayed, a camera that takes one image per trigger —
+a dropped frame is a part never judged. Such cameras get a :class:`BackpressureQueue`:
+just as bounded, but a full queue makes the producer wait instead of dropping, so the
+source is read at the pace the inspection keeps (the folder's files wait on disk). Both
+queues satisfy :class:`FrameQueue`.
 """
 
 from __future__ import annotations
@@ -16,12 +23,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["LatestQueue", "Worker"]
+__all__ = ["BackpressureQueue", "FrameQueue", "LatestQueue", "Worker"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+class FrameQueue(Protocol[T]):
+    """What a capture worker puts frames into and an inspect worker takes them from."""
+
+    #: Items dropped so far to make room (always 0 for a queue that never drops).
+    dropped: int
+
+    def put(self, item: T) -> T | None:
+        """Queue ``item``; return an item that was not kept (dropped, or refused on stop)."""
+        ...
+
+    def get(self, timeout: float) -> T | None: ...
+
+    def __len__(self) -> int: ...
 
 
 class LatestQueue(Generic[T]):
@@ -53,6 +75,59 @@ class LatestQueue(Generic[T]):
             if not self._items:
                 self._cond.wait(timeout)
             return self._items.popleft() if self._items else None
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+
+class BackpressureQueue(Generic[T]):
+    """A bounded FIFO that never drops: ``put`` waits while it is full.
+
+    The producer slows to the consumer's pace. ``put`` gives up only when ``stop`` is set
+    (the node is shutting down): the item is then returned, not queued, and counted in
+    :attr:`abandoned`. :attr:`waits` counts the puts that found the queue full.
+    """
+
+    #: How often a waiting ``put`` looks at the stop event.
+    poll_s = 0.1
+
+    def __init__(self, maxsize: int, stop: threading.Event) -> None:
+        if maxsize < 1:
+            msg = f"queue size must be >= 1, got {maxsize}"
+            raise ValueError(msg)
+        self.maxsize = maxsize
+        self.stop = stop
+        self._items: deque[T] = deque()
+        self._cond = threading.Condition()
+        self.dropped = 0  # by construction; kept so the camera's statistics read the same
+        self.waits = 0
+        self.abandoned = 0
+
+    def put(self, item: T) -> T | None:
+        """Add ``item``, waiting while the queue is full; ``item`` back if the node stopped first."""
+        with self._cond:
+            if len(self._items) >= self.maxsize:
+                self.waits += 1
+            while len(self._items) >= self.maxsize:
+                if self.stop.is_set():
+                    self.abandoned += 1
+                    return item
+                self._cond.wait(self.poll_s)
+            self._items.append(item)
+            self._cond.notify_all()
+            return None
+
+    def get(self, timeout: float) -> T | None:
+        """The oldest item, waiting up to ``timeout`` seconds; ``None`` when none came."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()  # a producer waiting for room
+            return item
 
     def __len__(self) -> int:
         with self._cond:

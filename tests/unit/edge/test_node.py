@@ -29,6 +29,7 @@ from lineguard.edge.capture import SyntheticLine
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.outbox import MemoryIngestServer, MemoryTransport
 from lineguard.edge.redact import FakeRedactor
+from lineguard.edge.workers import BackpressureQueue
 from tests.unit.edge.support import camera, edge_config
 
 pytestmark = pytest.mark.usefixtures("kek_env")
@@ -281,3 +282,66 @@ def test_freshest_frame_wins_under_overload_and_drops_are_counted(tmp_path: Path
 
     _wait(lambda: len(overload()) == 1)
     assert overload()[0].camera_id == "cam-a"
+
+
+def _write_parts(folder: Path, count: int) -> None:
+    folder.mkdir()
+    for i in range(count):
+        image = np.full((48, 64, 3), 40 + i, np.uint8)
+        cv2.imwrite(str(folder / f"P-{i:03d}.png"), image)
+
+
+def _slow_runner(seconds: float) -> StaticRunner:
+    def score(_: Frame) -> float:
+        time.sleep(seconds)  # a loaded node: inspection far slower than the folder is read
+        return 0.1
+
+    return StaticRunner(score_fn=score)
+
+
+@pytest.mark.parametrize("frame_queue", ["auto", "every_frame"])
+def test_a_folder_camera_judges_every_part_however_slow_inspection_is(
+    tmp_path: Path, running: Any, frame_queue: str
+) -> None:
+    folder = tmp_path / "drop"
+    _write_parts(folder, 20)
+    source = {"type": "folder", "path": str(folder), "poll_interval_ms": 10}
+    cam = camera("cam-a", tmp_path / "m", source, frame_queue=frame_queue, parts={"idle_close_s": 0.3})
+    node = running(edge_config(tmp_path / "data", [cam]), runners={"cam-a": _slow_runner(0.05)})
+    stats = node.stats["cam-a"]
+    _wait(lambda: stats.parts == 20, timeout_s=60)
+    assert stats.frames_captured == stats.frames_inspected == 20
+    assert stats.frames_dropped == 0
+    assert isinstance(stats.queue, BackpressureQueue) and stats.queue.waits > 0  # held back, not dropped
+    parts = sorted(i.part_id or "" for i in _items(node) if isinstance(i, PartVerdict))
+    assert parts == [f"P-{i:03d}" for i in range(20)]
+
+
+def test_a_folder_camera_told_to_keep_the_latest_frame_loses_parts_under_load(
+    tmp_path: Path, running: Any
+) -> None:
+    """The control: the same folder and slow inspection with the live cameras' queue drops parts."""
+    folder = tmp_path / "drop"
+    _write_parts(folder, 20)
+    source = {"type": "folder", "path": str(folder), "poll_interval_ms": 10}
+    cam = camera("cam-a", tmp_path / "m", source, frame_queue="latest", parts={"idle_close_s": 0.3})
+    node = running(edge_config(tmp_path / "data", [cam]), runners={"cam-a": _slow_runner(0.1)})
+    stats = node.stats["cam-a"]
+    _wait(lambda: stats.frames_captured == 20 and stats.frames_inspected + stats.frames_dropped == 20, 60)
+    assert stats.frames_dropped > 0
+    _wait(lambda: stats.parts == stats.frames_inspected, timeout_s=10)
+    assert stats.parts < 20  # a dropped frame of a folder camera is a part never judged
+
+
+def test_only_sources_where_every_frame_is_a_part_wait_instead_of_dropping(tmp_path: Path) -> None:
+    def cam(source: dict[str, Any], **extra: Any) -> bool:
+        return edge_config(tmp_path, [camera("c", tmp_path, source, **extra)]).cameras[0].keeps_every_frame
+
+    folder = {"type": "folder", "path": str(tmp_path)}
+    assert cam(folder)
+    assert cam({"type": "video", "path": str(tmp_path / "v.mp4")})  # unpaced replay: every frame
+    assert not cam({"type": "video", "path": str(tmp_path / "v.mp4"), "fps": 25})  # paced: like live
+    assert not cam({"type": "synthetic"})
+    assert not cam({"type": "rtsp", "url": "rtsp://cam.local/stream"})
+    assert not cam(folder, frame_queue="latest")
+    assert cam({"type": "rtsp", "url": "rtsp://cam.local/stream"}, frame_queue="every_frame")

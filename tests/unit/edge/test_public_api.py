@@ -59,7 +59,7 @@ EXPORTS = {
         "TransportUnavailableError",
         "build_batch",
     },
-    "lineguard.edge.workers": {"LatestQueue", "Worker"},
+    "lineguard.edge.workers": {"BackpressureQueue", "FrameQueue", "LatestQueue", "Worker"},
     "lineguard.edge.evidence.gate": {"EvidenceGate", "EvidenceWriter"},
     "lineguard.edge.preprocess": {"FrameCheck", "crop_roi"},
     "lineguard.edge.pipeline": {

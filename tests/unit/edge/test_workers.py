@@ -1,4 +1,4 @@
-"""Worker lifecycle and the freshest-wins queue."""
+"""Worker lifecycle, the freshest-wins queue and the queue that never drops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from lineguard.edge.stats import LatencyWindow, RateMeter
-from lineguard.edge.workers import LatestQueue, Worker
+from lineguard.edge.workers import BackpressureQueue, LatestQueue, Worker
 
 
 def test_full_queue_drops_the_oldest_and_counts_it() -> None:
@@ -22,6 +22,41 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 def test_queue_refuses_zero_size() -> None:
     with pytest.raises(ValueError, match="must be >= 1"):
         LatestQueue(0)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        BackpressureQueue(0, threading.Event())
+
+
+def test_backpressure_queue_loses_nothing_to_a_slow_consumer() -> None:
+    q: BackpressureQueue[int] = BackpressureQueue(2, threading.Event())
+    got: list[int] = []
+
+    def consume() -> None:
+        while len(got) < 50:
+            item = q.get(1.0)
+            if item is not None:
+                got.append(item)
+                threading.Event().wait(0.002)  # slower than the producer
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for i in range(50):
+        assert q.put(i) is None  # waits for room; never drops
+        assert len(q) <= 2  # still bounded
+    consumer.join(10)
+    assert got == list(range(50))  # every item, in order
+    assert q.dropped == 0 and q.abandoned == 0
+    assert q.waits > 0  # the producer was held back
+
+
+def test_backpressure_queue_gives_the_item_back_when_the_node_stops() -> None:
+    stop = threading.Event()
+    q: BackpressureQueue[str] = BackpressureQueue(1, stop)
+    assert q.put("a") is None
+    stopper = threading.Timer(0.2, stop.set)
+    stopper.start()
+    assert q.put("b") == "b"  # waited while full, then the stop came: not queued
+    assert q.abandoned == 1 and q.dropped == 0
+    assert [q.get(0.01), q.get(0.01)] == ["a", None]
 
 
 class Recorder(Worker):

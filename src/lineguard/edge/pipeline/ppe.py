@@ -30,7 +30,7 @@ from lineguard.edge.outbox import Outbox
 from lineguard.edge.pipeline.camera import Arrival, CameraStats
 from lineguard.edge.ppe import PersonBox, PpeCounter
 from lineguard.edge.redact import PersonDetector, RedactionError
-from lineguard.edge.workers import LatestQueue, Worker
+from lineguard.edge.workers import FrameQueue, Worker
 
 __all__ = ["DetectorFinder", "PpeWorker"]
 
@@ -56,7 +56,7 @@ class PpeWorker(Worker):
         *,
         camera: PpeCameraConfig,
         counter: PpeCounter,
-        queue: LatestQueue[Arrival],
+        queue: FrameQueue[Arrival],
         outbox: Outbox,
         stats: CameraStats,
         alert: AlertSink,
