@@ -46,8 +46,8 @@ class FrameQueue(Protocol[T]):
     def __len__(self) -> int: ...
 
 
-class LatestQueue(Generic[T]):
-    """A bounded FIFO whose ``put`` never blocks: when full, the oldest item is dropped."""
+class _BoundedFifo(Generic[T]):
+    """What both queues share: a bounded deque under a condition, taken oldest first."""
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 1:
@@ -58,6 +58,25 @@ class LatestQueue(Generic[T]):
         self._cond = threading.Condition()
         self.dropped = 0
 
+    def get(self, timeout: float) -> T | None:
+        """The oldest item, waiting up to ``timeout`` seconds; ``None`` when none came."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()  # a producer waiting for room (BackpressureQueue)
+            return item
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+
+class LatestQueue(_BoundedFifo[T]):
+    """A bounded FIFO whose ``put`` never blocks: when full, the oldest item is dropped."""
+
     def put(self, item: T) -> T | None:
         """Add ``item``; return the item dropped to make room, if any."""
         with self._cond:
@@ -66,41 +85,25 @@ class LatestQueue(Generic[T]):
                 dropped = self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
-            self._cond.notify()
+            self._cond.notify_all()
             return dropped
 
-    def get(self, timeout: float) -> T | None:
-        """The oldest item, waiting up to ``timeout`` seconds; ``None`` when none came."""
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            return self._items.popleft() if self._items else None
 
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
-
-
-class BackpressureQueue(Generic[T]):
+class BackpressureQueue(_BoundedFifo[T]):
     """A bounded FIFO that never drops: ``put`` waits while it is full.
 
     The producer slows to the consumer's pace. ``put`` gives up only when ``stop`` is set
     (the node is shutting down): the item is then returned, not queued, and counted in
     :attr:`abandoned`. :attr:`waits` counts the puts that found the queue full.
+    ``dropped`` stays 0, so the camera's statistics read the same for both queues.
     """
 
     #: How often a waiting ``put`` looks at the stop event.
     poll_s = 0.1
 
     def __init__(self, maxsize: int, stop: threading.Event) -> None:
-        if maxsize < 1:
-            msg = f"queue size must be >= 1, got {maxsize}"
-            raise ValueError(msg)
-        self.maxsize = maxsize
+        super().__init__(maxsize)
         self.stop = stop
-        self._items: deque[T] = deque()
-        self._cond = threading.Condition()
-        self.dropped = 0  # by construction; kept so the camera's statistics read the same
         self.waits = 0
         self.abandoned = 0
 
@@ -117,21 +120,6 @@ class BackpressureQueue(Generic[T]):
             self._items.append(item)
             self._cond.notify_all()
             return None
-
-    def get(self, timeout: float) -> T | None:
-        """The oldest item, waiting up to ``timeout`` seconds; ``None`` when none came."""
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            if not self._items:
-                return None
-            item = self._items.popleft()
-            self._cond.notify_all()  # a producer waiting for room
-            return item
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
 
 
 class Worker:
