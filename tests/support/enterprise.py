@@ -10,14 +10,17 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.enterprise import EnterpriseServiceConfig
 from lineguard.config.secrets import SecretRef
+from lineguard.config.server import ServerConfig
 from lineguard.enterprise import (
     Role,
     create_enterprise_app,
@@ -28,9 +31,24 @@ from lineguard.enterprise import (
     plant_request,
     service_tls,
 )
+from lineguard.server.egress import build_gate
+from lineguard.server.enterprise import RollupSender
+from lineguard.server.ingest import ALL_PARTS, AlertRow, RollupDaily
+from lineguard.server.storage import session_factory, upgrade_to_head
 from lineguard.server.tls import ServerThread
+from tests.unit.server.conftest import AuditTrail
 
-__all__ = ["PlantCredentials", "Rollup", "free_port", "make_rollup"]
+__all__ = [
+    "NOON",
+    "Clock",
+    "PlantCredentials",
+    "PlantSide",
+    "Rollup",
+    "free_port",
+    "make_plant",
+    "make_rollup",
+    "plant_settings",
+]
 
 PASSPHRASE = "enterprise roll-up passphrase"
 
@@ -63,6 +81,11 @@ class Rollup:
     @property
     def ca_file(self) -> Path:
         return service_tls(self.config).cert
+
+    @property
+    def address(self) -> tuple[int, Path]:
+        """``(port, CA file)``: what a plant needs to reach and trust this roll-up."""
+        return self.port, self.ca_file
 
     def start(self) -> None:
         tls = service_tls(self.config)
@@ -122,3 +145,129 @@ def make_rollup(directory: Path, database_url: str) -> Rollup:
     init_enterprise_ca(config)
     engine, sessions = open_enterprise_storage(config)
     return Rollup(config=config, engine=engine, sessions=sessions, port=free_port())
+
+
+# -- the plant's side ------------------------------------------------------------------
+
+#: The plants' "now" in tests that drive their sender by hand.
+NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def plant_settings(
+    tmp: Path,
+    site_id: str,
+    rollup: tuple[int, Path],
+    creds: PlantCredentials,
+    *,
+    addresses: list[str] | None = None,
+) -> ServerConfig:
+    """A plant sending to the roll-up at ``(port, CA file)`` on loopback, allowed by its egress rule."""
+    port, ca_file = rollup
+    rule: dict[str, Any] = {"scheme": "https", "host": "127.0.0.1", "port": port, "ca_file": ca_file}
+    if addresses is not None:
+        rule["addresses"] = addresses
+    return ServerConfig.model_validate(
+        {
+            "kind": "server",
+            "site_id": site_id,
+            "data_dir": tmp / site_id,
+            "egress": {"allow": [rule]},
+            "enterprise": {
+                "enabled": True,
+                "url": f"https://127.0.0.1:{port}",
+                "client_cert_file": creds.cert_file,
+                "client_key_file": creds.key_file,
+                "interval_s": 10,
+                "retry_max_s": 60,
+            },
+        }
+    )
+
+
+@dataclass
+class PlantSide:
+    settings: ServerConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    trail: AuditTrail
+    clock: Clock
+    sender: RollupSender
+
+    def add_parts(self, line: str, *, passed: int, failed: int, scratch: int = 0, cam: str = "cam-1") -> None:
+        """Parts judged on ``line`` today, as ingest adds them to ``rollup_daily``."""
+        site = self.settings.site_id
+        with self.sessions.begin() as s:
+            for cls, n_passed, n_failed in ((ALL_PARTS, passed, failed), ("scratch", 0, scratch)):
+                n = n_passed + n_failed
+                if n == 0:
+                    continue
+                key = {
+                    "site_id": site,
+                    "defect_class": cls,
+                    "day": datetime(2026, 12, 1, tzinfo=UTC),
+                    "line_id": line,
+                    "camera_id": cam,
+                    "model_id": "mdl",
+                    "model_version": 1,
+                }
+                row = s.get(RollupDaily, tuple(key.values()))
+                if row is None:
+                    s.execute(
+                        insert(RollupDaily).values(
+                            **key,
+                            inspected=n,
+                            passed=n_passed,
+                            failed=n_failed,
+                            uncertain=0,
+                            frames=n,
+                            frames_failed=n_failed,
+                        )
+                    )
+                else:
+                    row.inspected += n
+                    row.passed += n_passed
+                    row.failed += n_failed
+
+    def add_alert(self, line: str, key: str) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                insert(AlertRow).values(
+                    alert_id=f"alr_{key}",
+                    idempotency_key=key,
+                    node_id="node-1",
+                    site_id=self.settings.site_id,
+                    line_id=line,
+                    camera_id="cam-1",
+                    kind="defect",
+                    severity="warning",
+                    raised_at=NOON,
+                    received_at=NOON,
+                    message_sealed=b"sealed",
+                )
+            )
+
+
+def make_plant(settings: ServerConfig, engine: Engine) -> PlantSide:
+    upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    trail = AuditTrail()
+    clock = Clock(NOON)
+    gate = build_gate(settings, sessions=sessions, audit=trail)
+    sender = RollupSender(
+        config=settings.enterprise,
+        plant_id=settings.site_id,
+        site_id=settings.site_id,
+        sessions=sessions,
+        audit=trail,
+        gate=gate,
+        clock=clock,
+    )
+    return PlantSide(settings, engine, sessions, trail, clock, sender)

@@ -11,19 +11,9 @@ from pathlib import Path
 
 import click
 
-from lineguard.cli.options import cli_actor
+from lineguard.cli.options import ENTERPRISE_CONFIG, cli_actor
 
 __all__ = ["enterprise"]
-
-ENTERPRISE_CONFIG_ENV = "LINEGUARD_ENTERPRISE_CONFIG"
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    envvar=ENTERPRISE_CONFIG_ENV,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help=f"The roll-up's enterprise.yaml (or set {ENTERPRISE_CONFIG_ENV}).",
-)
 
 
 @click.group()
@@ -42,7 +32,7 @@ def enterprise() -> None:
 
 
 @enterprise.command("init")
-@_CONFIG
+@ENTERPRISE_CONFIG
 def init(config_path: Path) -> None:
     """Create the roll-up's CA (passphrase from ca_passphrase) and its TLS certificate."""
     from lineguard.config import load_enterprise_config
@@ -58,7 +48,7 @@ def init(config_path: Path) -> None:
 
 
 @enterprise.command("serve")
-@_CONFIG
+@ENTERPRISE_CONFIG
 def serve(config_path: Path) -> None:
     """Serve the roll-up over HTTPS (plants with their client certificates, people with tokens)."""
     from lineguard.config import load_enterprise_config
@@ -98,7 +88,7 @@ def plant() -> None:
 
 
 @plant.command("enrol")
-@_CONFIG
+@ENTERPRISE_CONFIG
 @click.option("--plant-id", required=True)
 @click.option(
     "--csr", "csr_file", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
@@ -126,7 +116,7 @@ def token() -> None:
 
 
 @token.command("create")
-@_CONFIG
+@ENTERPRISE_CONFIG
 @click.option("--role", required=True, type=click.Choice(["quality_viewer", "plant_admin", "auditor"]))
 @click.option("--holder", required=True, help="Who holds it (shown in the audit log).")
 def token_create(config_path: Path, role: str, holder: str) -> None:
@@ -141,7 +131,25 @@ def token_create(config_path: Path, role: str, holder: str) -> None:
         token_id, secret = create_token(session, holder=holder, role=Role(role))
         event = EnterpriseTokenCreated(token_id=token_id, holder=holder, role=role)
         record(session, event, actor=cli_actor("enterprise"))
+    click.echo(f"token {token_id} for {holder} ({role}), shown once:", err=True)
     click.echo(secret)
+
+
+@token.command("revoke")
+@ENTERPRISE_CONFIG
+@click.option("--token-id", required=True, help="The id printed when the token was created.")
+def token_revoke(config_path: Path, token_id: str) -> None:
+    """Stop accepting a token at once."""
+    from lineguard.config import load_enterprise_config
+    from lineguard.contracts.audit import EnterpriseTokenRevoked
+    from lineguard.enterprise import open_enterprise_storage, record, revoke_token
+
+    config = load_enterprise_config(config_path)
+    _engine, sessions = open_enterprise_storage(config)
+    with sessions.begin() as session:
+        revoke_token(session, token_id=token_id)
+        record(session, EnterpriseTokenRevoked(token_id=token_id), actor=cli_actor("enterprise"))
+    click.echo(f"token {token_id} revoked")
 
 
 @enterprise.group("audit")
@@ -150,7 +158,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@_CONFIG
+@ENTERPRISE_CONFIG
 def audit_verify(config_path: Path) -> None:
     """Re-walk the roll-up's audit chain; exit non-zero naming the first broken entry."""
     from lineguard.config import load_enterprise_config

@@ -3,7 +3,8 @@ and the audit actor of a person at the server's command line.
 
 Every server command takes ``--config server.yaml`` as ``config_path`` (required, or
 ``$LINEGUARD_SERVER_CONFIG``; a few commands where it is optional say what it changes),
-every edge command ``--config edge.yaml`` as ``config_path``. Every command that writes
+every edge command ``--config edge.yaml`` as ``config_path``, every enterprise roll-up
+command ``--config enterprise.yaml`` (or ``$LINEGUARD_ENTERPRISE_CONFIG``). Every command that writes
 the audit log names its actor with :func:`cli_actor`; every command that opens the
 server database does it through ``lineguard.server.storage.open_storage`` (usually via
 :func:`lineguard.cli.server_db.server_session` or ``lineguard.server.admin.admin_session``).
@@ -19,7 +20,15 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["EDGE_CONFIG", "SERVER_CONFIG", "SERVER_CONFIG_ENV", "cli_actor", "optional_server_config"]
+__all__ = [
+    "EDGE_CONFIG",
+    "ENTERPRISE_CONFIG",
+    "ENTERPRISE_CONFIG_ENV",
+    "SERVER_CONFIG",
+    "SERVER_CONFIG_ENV",
+    "cli_actor",
+    "optional_server_config",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +52,19 @@ EDGE_CONFIG: Callable[[F], F] = click.option(
     required=True,
     type=_CONFIG_FILE,
     help="The node's edge.yaml.",
+)
+
+
+ENTERPRISE_CONFIG_ENV = "LINEGUARD_ENTERPRISE_CONFIG"
+
+#: ``--config FILE`` naming an enterprise roll-up's YAML (kind: enterprise), passed as ``config_path``.
+ENTERPRISE_CONFIG: Callable[[F], F] = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    envvar=ENTERPRISE_CONFIG_ENV,
+    type=_CONFIG_FILE,
+    help=f"The roll-up's enterprise.yaml (or set {ENTERPRISE_CONFIG_ENV}).",
 )
 
 

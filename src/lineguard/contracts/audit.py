@@ -853,6 +853,13 @@ class EnterpriseTokenCreated(AuditEvent):
     role: Ident
 
 
+class EnterpriseTokenRevoked(AuditEvent):
+    """An enterprise API token is no longer accepted."""
+
+    event_name: ClassVar[str] = "enterprise.token_revoked"
+    token_id: Ident
+
+
 class EnterpriseAggregatesReceived(AuditEvent):
     """A plant's aggregates were validated and stored (or found already stored)."""
 

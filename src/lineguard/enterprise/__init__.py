@@ -18,7 +18,7 @@ from lineguard.enterprise.app import create_enterprise_app
 from lineguard.enterprise.audit import record, verify_chain
 from lineguard.enterprise.pki import PlantRequest, enrol_plant, init_enterprise_ca, plant_request, service_tls
 from lineguard.enterprise.roles import GRANTS, Permission, Role
-from lineguard.enterprise.service import create_token
+from lineguard.enterprise.service import create_token, revoke_token
 from lineguard.enterprise.storage import open_enterprise_storage
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "open_enterprise_storage",
     "plant_request",
     "record",
+    "revoke_token",
     "service_tls",
     "verify_chain",
 ]

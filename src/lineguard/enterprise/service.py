@@ -32,6 +32,7 @@ __all__ = [
     "plant_of_certificate",
     "plants",
     "revoke_plant",
+    "revoke_token",
     "store_aggregates",
     "token_caller",
 ]
@@ -69,6 +70,17 @@ def token_caller(session: Session, token: str) -> Caller:
         msg = "unknown or revoked token"
         raise AuthenticationError(msg)
     return Caller(token_id=row.token_id, holder=row.holder, role=Role(row.role))
+
+
+def revoke_token(session: Session, *, token_id: str) -> None:
+    row = session.get(TokenRow, token_id, with_for_update=True)
+    if row is None:
+        msg = f"no token {token_id!r}"
+        raise NotFoundError(msg)
+    if row.revoked_at is not None:
+        msg = f"token {token_id!r} was already revoked"
+        raise ConflictError(msg)
+    row.revoked_at = utcnow()
 
 
 def enrol_plant(session: Session, *, plant_id: str, fingerprint: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import click
 
 from lineguard.cli.main import cli
-from lineguard.cli.options import SERVER_CONFIG_ENV
+from lineguard.cli.options import ENTERPRISE_CONFIG_ENV, SERVER_CONFIG_ENV
 
 
 def _commands(group: click.Command, path: str = "lineguard") -> Iterator[tuple[str, click.Command]]:
@@ -38,7 +38,10 @@ def test_every_config_option_is_the_shared_one() -> None:
             parameters = inspect.signature(command.callback).parameters
             takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
             assert takes_all or "config_path" in parameters, path
-            if param.required:  # server commands may also read it from the environment
+            if param.required:  # server and roll-up commands may also read it from the environment
                 help_text = getattr(param, "help", "") or ""
-                assert "edge.yaml" in help_text or param.envvar == SERVER_CONFIG_ENV, path
+                assert "edge.yaml" in help_text or param.envvar in {
+                    SERVER_CONFIG_ENV,
+                    ENTERPRISE_CONFIG_ENV,
+                }, path
     assert seen >= 30  # the walk really reached the commands

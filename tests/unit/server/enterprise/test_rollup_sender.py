@@ -9,154 +9,27 @@ plant keeps ingesting while its roll-up is down.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
 
 from lineguard.config.enterprise import EnterpriseRollupConfig
-from lineguard.config.server import ServerConfig
 from lineguard.contracts.enterprise import PlantAggregates
 from lineguard.contracts.errors import ConfigError
 from lineguard.edge.identity import enroll, https_client
 from lineguard.enterprise import verify_chain
 from lineguard.enterprise.models import LineDayRow
-from lineguard.server.egress import build_gate
-from lineguard.server.enterprise import RollupSender, count_line_days
+from lineguard.server.enterprise import count_line_days
 from lineguard.server.enterprise.queue import due, refresh
 from lineguard.server.enterprise.service import rollup_status
-from lineguard.server.ingest import ALL_PARTS, AlertRow, RollupDaily
-from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
-from tests.support.enterprise import PlantCredentials, Rollup, make_rollup
+from lineguard.server.storage import create_engine_for
+from tests.support.enterprise import PlantCredentials, Rollup, make_plant, make_rollup, plant_settings
 from tests.support.waiting import until
 from tests.unit.server.conftest import AuditTrail, running_plant
 from tests.unit.server.ingest import factory
-
-DAY = date(2026, 12, 1)
-NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def plant_settings(
-    tmp: Path, site_id: str, rollup: Rollup, creds: PlantCredentials, *, addresses: list[str] | None = None
-) -> ServerConfig:
-    rule: dict[str, Any] = {
-        "scheme": "https",
-        "host": "127.0.0.1",
-        "port": rollup.port,
-        "ca_file": rollup.ca_file,
-    }
-    if addresses is not None:
-        rule["addresses"] = addresses
-    return ServerConfig.model_validate(
-        {
-            "kind": "server",
-            "site_id": site_id,
-            "data_dir": tmp / site_id,
-            "egress": {"allow": [rule]},
-            "enterprise": {
-                "enabled": True,
-                "url": rollup.url,
-                "client_cert_file": creds.cert_file,
-                "client_key_file": creds.key_file,
-                "interval_s": 10,
-                "retry_max_s": 60,
-            },
-        }
-    )
-
-
-@dataclass
-class PlantSide:
-    settings: ServerConfig
-    engine: Engine
-    sessions: sessionmaker[Session]
-    trail: AuditTrail
-    clock: Clock
-    sender: RollupSender
-
-    def add_parts(self, line: str, *, passed: int, failed: int, scratch: int = 0, cam: str = "cam-1") -> None:
-        """Parts judged on ``line`` today, as ingest adds them to ``rollup_daily``."""
-        site = self.settings.site_id
-        with self.sessions.begin() as s:
-            for cls, n_passed, n_failed in ((ALL_PARTS, passed, failed), ("scratch", 0, scratch)):
-                n = n_passed + n_failed
-                if n == 0:
-                    continue
-                key = {
-                    "site_id": site,
-                    "defect_class": cls,
-                    "day": datetime(2026, 12, 1, tzinfo=UTC),
-                    "line_id": line,
-                    "camera_id": cam,
-                    "model_id": "mdl",
-                    "model_version": 1,
-                }
-                row = s.get(RollupDaily, tuple(key.values()))
-                if row is None:
-                    s.execute(
-                        insert(RollupDaily).values(
-                            **key,
-                            inspected=n,
-                            passed=n_passed,
-                            failed=n_failed,
-                            uncertain=0,
-                            frames=n,
-                            frames_failed=n_failed,
-                        )
-                    )
-                else:
-                    row.inspected += n
-                    row.passed += n_passed
-                    row.failed += n_failed
-
-    def add_alert(self, line: str, key: str) -> None:
-        with self.sessions.begin() as s:
-            s.execute(
-                insert(AlertRow).values(
-                    alert_id=f"alr_{key}",
-                    idempotency_key=key,
-                    node_id="node-1",
-                    site_id=self.settings.site_id,
-                    line_id=line,
-                    camera_id="cam-1",
-                    kind="defect",
-                    severity="warning",
-                    raised_at=NOON,
-                    received_at=NOON,
-                    message_sealed=b"sealed",
-                )
-            )
-
-
-def make_plant(settings: ServerConfig, engine: Engine) -> PlantSide:
-    upgrade_to_head(engine)
-    sessions = session_factory(engine)
-    trail = AuditTrail()
-    clock = Clock(NOON)
-    gate = build_gate(settings, sessions=sessions, audit=trail)
-    sender = RollupSender(
-        config=settings.enterprise,
-        plant_id=settings.site_id,
-        site_id=settings.site_id,
-        sessions=sessions,
-        audit=trail,
-        gate=gate,
-        clock=clock,
-    )
-    return PlantSide(settings, engine, sessions, trail, clock, sender)
 
 
 @pytest.fixture
@@ -181,11 +54,12 @@ def test_two_plants_report_after_the_rollup_comes_back_nothing_lost_nothing_doub
     rollup: Rollup, tmp_path: Path, engine: Engine
 ) -> None:
     a = make_plant(
-        plant_settings(tmp_path, "plant-a", rollup, rollup.enrol("plant-a", tmp_path / "ca")), engine
+        plant_settings(tmp_path, "plant-a", rollup.address, rollup.enrol("plant-a", tmp_path / "ca")), engine
     )
     b_engine = create_engine_for(f"sqlite:///{tmp_path / 'plant-b.db'}")
     b = make_plant(
-        plant_settings(tmp_path, "plant-b", rollup, rollup.enrol("plant-b", tmp_path / "cb")), b_engine
+        plant_settings(tmp_path, "plant-b", rollup.address, rollup.enrol("plant-b", tmp_path / "cb")),
+        b_engine,
     )
     a.add_parts("line-1", passed=90, failed=10, scratch=6)
     a.add_alert("line-1", "k1")
@@ -263,7 +137,9 @@ def test_a_destination_the_rule_does_not_allow_is_refused_by_the_gate_and_audite
 ) -> None:
     creds = rollup.enrol("plant-a", tmp_path / "ca")
     # The rule names the roll-up but pins it to 10.0.0.0/8; 127.0.0.1 is outside.
-    a = make_plant(plant_settings(tmp_path, "plant-a", rollup, creds, addresses=["10.0.0.0/8"]), engine)
+    a = make_plant(
+        plant_settings(tmp_path, "plant-a", rollup.address, creds, addresses=["10.0.0.0/8"]), engine
+    )
     a.add_parts("line-1", passed=1, failed=0)
     rollup.start()
     report = a.sender.run_once()
@@ -276,7 +152,7 @@ def test_a_destination_the_rule_does_not_allow_is_refused_by_the_gate_and_audite
 def test_a_rollup_missing_from_the_allowlist_stops_the_sender_being_built(
     rollup: Rollup, tmp_path: Path, engine: Engine
 ) -> None:
-    settings = plant_settings(tmp_path, "plant-a", rollup, rollup.enrol("plant-a", tmp_path / "ca"))
+    settings = plant_settings(tmp_path, "plant-a", rollup.address, rollup.enrol("plant-a", tmp_path / "ca"))
     settings = settings.model_copy(update={"egress": settings.egress.model_copy(update={"allow": []})})
     with pytest.raises(ConfigError, match="egress allowlist") as raised:
         make_plant(settings, engine)
@@ -297,7 +173,7 @@ def test_a_plant_keeps_ingesting_while_its_rollup_is_down_and_reports_what_it_in
     rollup: Rollup, tmp_path: Path, engine: Engine
 ) -> None:
     creds = rollup.enrol("plant-a", tmp_path / "ca")
-    settings = plant_settings(tmp_path, "plant-a", rollup, creds)
+    settings = plant_settings(tmp_path, "plant-a", rollup.address, creds)
     settings = settings.model_copy(
         update={"enterprise": settings.enterprise.model_copy(update={"interval_s": 1, "retry_max_s": 1})}
     )
