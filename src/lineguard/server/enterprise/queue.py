@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.enterprise import LineDayAggregate
@@ -40,8 +40,15 @@ class QueueStatus:
 
 
 def refresh(session: Session, *, site_id: str, now: datetime, lookback_days: int) -> int:
-    """Recount the last ``lookback_days`` days (today included); the number of line-days queued anew."""
+    """Recount the last ``lookback_days`` days (today included); the number of line-days queued anew.
+
+    Acknowledged rows of days before the window are deleted: they are never recounted, so
+    nothing about them can change or be sent again (unacknowledged ones stay until sent).
+    """
     today = now.date()
+    o = EnterpriseOutboxRow
+    window_start = day_start(today - timedelta(days=lookback_days - 1))
+    session.execute(delete(o).where(o.day < window_start, o.sent_revision >= o.revision))
     counts = count_line_days(
         session, site_id=site_id, first_day=today - timedelta(days=lookback_days - 1), last_day=today
     )

@@ -22,7 +22,7 @@ from lineguard.contracts.errors import ConfigError
 from lineguard.edge.identity import enroll, https_client
 from lineguard.enterprise import verify_chain
 from lineguard.enterprise.models import LineDayRow
-from lineguard.server.enterprise import count_line_days
+from lineguard.server.enterprise import EnterpriseOutboxRow, count_line_days
 from lineguard.server.enterprise.queue import due, refresh
 from lineguard.server.enterprise.service import rollup_status
 from lineguard.server.storage import create_engine_for
@@ -127,6 +127,11 @@ def test_two_plants_report_after_the_rollup_comes_back_nothing_lost_nothing_doub
     assert rollup_rows(rollup)[("plant-a", "line-1")] == (3, 107, 96, 11)
     with a.sessions() as s:
         assert due(s, now=a.clock.now + timedelta(days=1), limit=10) == []
+    # A week on, the acknowledged day has left the recount window and its queue row goes.
+    a.clock.now += timedelta(days=8)
+    assert a.sender.run_once().queued == 0
+    with a.sessions() as s:
+        assert s.scalars(select(EnterpriseOutboxRow)).all() == []
     with rollup.sessions() as s:
         verify_chain(s)
     b_engine.dispose()
