@@ -8,6 +8,7 @@ plant keeps ingesting while its roll-up is down.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,3 +218,33 @@ def test_a_plant_keeps_ingesting_while_its_rollup_is_down_and_reports_what_it_in
 
         until(settled)
     assert "enterprise.rollup_sent" in trail.names()
+
+
+def test_two_replicas_of_a_plant_send_through_one_leader(tmp_path: Path, postgres_url: str) -> None:
+    """Both replicas run the loop on one PostgreSQL; only the leader of enterprise-rollup sends."""
+    rollup = make_rollup(tmp_path / "rollup", f"sqlite:///{tmp_path / 'rollup.db'}")
+    rollup.start()
+    creds = rollup.enrol("plant-a", tmp_path / "ca")
+    engine = create_engine_for(postgres_url)
+    trails = [AuditTrail(), AuditTrail()]
+    try:
+        with contextlib.ExitStack() as replicas:
+            for i, trail in enumerate(trails):
+                settings = plant_settings(tmp_path / f"r{i}", "plant-a", rollup.address, creds)
+                fast = settings.enterprise.model_copy(update={"interval_s": 1})
+                replicas.enter_context(
+                    running_plant(settings.model_copy(update={"enterprise": fast}), engine, trail)
+                )
+            plant = make_plant(plant_settings(tmp_path / "writer", "plant-a", rollup.address, creds), engine)
+            for n in range(1, 4):  # three changes of the day's counts, each reported once
+                plant.add_parts("line-1", passed=1, failed=0)
+                until(lambda n=n: rollup_rows(rollup).get(("plant-a", "line-1"), (0,))[0] == n, timeout_s=30)
+        senders = [t for t in trails if "enterprise.rollup_sent" in t.names()]
+        assert len(senders) == 1, [t.names() for t in trails]
+        sent = [f for name, f in senders[0].events if name == "enterprise.rollup_sent"]
+        assert sum(f["stored"] for f in sent) == 3 and sum(f["duplicates"] for f in sent) == 0
+        assert rollup_rows(rollup)[("plant-a", "line-1")] == (3, 3, 3, 0)
+    finally:
+        rollup.stop()
+        rollup.engine.dispose()
+        engine.dispose()
