@@ -19,7 +19,7 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def check(file: Path) -> None:
-    """Validate FILE (an edge or server config) and report every error with its key path.
+    """Validate FILE (an edge, server or enterprise roll-up config) and report every error with its key path.
 
     \b
     Example:
@@ -29,6 +29,8 @@ def check(file: Path) -> None:
     loaded = load_config(file)
     if loaded.kind == "edge":
         summary = f"edge config, node {loaded.node.node_id}, {len(loaded.cameras)} camera(s)"
+    elif loaded.kind == "enterprise":
+        summary = f"enterprise roll-up config, listening on {loaded.http.host}:{loaded.http.port}"
     else:
         summary = f"server config, site {loaded.site_id}"
     click.echo(f"{file}: ok ({summary})")

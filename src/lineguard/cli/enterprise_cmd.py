@@ -34,7 +34,13 @@ def enterprise() -> None:
 @enterprise.command("init")
 @ENTERPRISE_CONFIG
 def init(config_path: Path) -> None:
-    """Create the roll-up's CA (passphrase from ca_passphrase) and its TLS certificate."""
+    """Create the roll-up's CA (passphrase from ca_passphrase) and its TLS certificate.
+
+    \b
+    Example:
+      export LINEGUARD_ENTERPRISE_CA_PASSPHRASE="$(cat /etc/lineguard-enterprise/ca-passphrase)"
+      lineguard enterprise init --config enterprise.yaml
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.enterprise import init_enterprise_ca, open_enterprise_storage
 
@@ -50,7 +56,12 @@ def init(config_path: Path) -> None:
 @enterprise.command("serve")
 @ENTERPRISE_CONFIG
 def serve(config_path: Path) -> None:
-    """Serve the roll-up over HTTPS (plants with their client certificates, people with tokens)."""
+    """Serve the roll-up over HTTPS (plants with their client certificates, people with tokens).
+
+    \b
+    Example:
+      lineguard enterprise serve --config enterprise.yaml
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.enterprise import create_enterprise_app, open_enterprise_storage, service_tls
     from lineguard.server.tls import serve as serve_tls
@@ -75,7 +86,12 @@ def serve(config_path: Path) -> None:
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 def plant_request_cmd(plant_id: str, out_dir: Path) -> None:
-    """On a plant: make its roll-up key (stays here) and the request to send to the roll-up."""
+    """On a plant: make its roll-up key (stays here) and the request to send to the roll-up.
+
+    \b
+    Example:
+      lineguard enterprise plant-request --plant-id plant-a --out /etc/lineguard/enterprise
+    """
     from lineguard.enterprise import plant_request
 
     made = plant_request(out_dir, plant_id=plant_id)
@@ -84,7 +100,13 @@ def plant_request_cmd(plant_id: str, out_dir: Path) -> None:
 
 @enterprise.group("plant")
 def plant() -> None:
-    """Plants that may report to this roll-up."""
+    """Plants that may report to this roll-up.
+
+    \b
+    Example:
+      lineguard enterprise plant enrol --config enterprise.yaml --plant-id plant-a \\
+          --csr a.csr.pem --out a.crt.pem
+    """
 
 
 @plant.command("enrol")
@@ -95,7 +117,13 @@ def plant() -> None:
 )
 @click.option("--out", "out_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
 def enrol(config_path: Path, plant_id: str, csr_file: Path, out_file: Path) -> None:
-    """Sign a plant's request and accept its certificate from now on (replaces an earlier one)."""
+    """Sign a plant's request and accept its certificate from now on (replaces an earlier one).
+
+    \b
+    Example:
+      lineguard enterprise plant enrol --config enterprise.yaml --plant-id plant-a \\
+          --csr enterprise.csr.pem --out enterprise.crt.pem
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.enterprise import enrol_plant, open_enterprise_storage
 
@@ -112,7 +140,12 @@ def enrol(config_path: Path, plant_id: str, csr_file: Path, out_file: Path) -> N
 
 @enterprise.group("token")
 def token() -> None:
-    """People's API tokens, one role each."""
+    """People's API tokens, one role each.
+
+    \b
+    Example:
+      lineguard enterprise token create --config enterprise.yaml --role auditor --holder "Internal audit"
+    """
 
 
 @token.command("create")
@@ -120,7 +153,12 @@ def token() -> None:
 @click.option("--role", required=True, type=click.Choice(["quality_viewer", "plant_admin", "auditor"]))
 @click.option("--holder", required=True, help="Who holds it (shown in the audit log).")
 def token_create(config_path: Path, role: str, holder: str) -> None:
-    """Create a token and print it once (only its digest is stored)."""
+    """Create a token and print it once (only its digest is stored).
+
+    \b
+    Example:
+      lineguard enterprise token create --config enterprise.yaml --role quality_viewer --holder "Group QA"
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.contracts.audit import EnterpriseTokenCreated
     from lineguard.enterprise import Role, create_token, open_enterprise_storage, record
@@ -139,7 +177,12 @@ def token_create(config_path: Path, role: str, holder: str) -> None:
 @ENTERPRISE_CONFIG
 @click.option("--token-id", required=True, help="The id printed when the token was created.")
 def token_revoke(config_path: Path, token_id: str) -> None:
-    """Stop accepting a token at once."""
+    """Stop accepting a token at once.
+
+    \b
+    Example:
+      lineguard enterprise token revoke --config enterprise.yaml --token-id tok_0193…
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.contracts.audit import EnterpriseTokenRevoked
     from lineguard.enterprise import open_enterprise_storage, record, revoke_token
@@ -154,13 +197,24 @@ def token_revoke(config_path: Path, token_id: str) -> None:
 
 @enterprise.group("audit")
 def audit() -> None:
-    """The roll-up's own audit log."""
+    """The roll-up's own audit log.
+
+    \b
+    Example:
+      lineguard enterprise audit verify --config enterprise.yaml
+    """
 
 
 @audit.command("verify")
 @ENTERPRISE_CONFIG
 def audit_verify(config_path: Path) -> None:
-    """Re-walk the roll-up's audit chain; exit non-zero naming the first broken entry."""
+    """Re-walk the roll-up's audit chain; exit non-zero naming the first broken entry.
+
+    \b
+    Example:
+      lineguard enterprise audit verify --config enterprise.yaml
+      audit chain verified: 42 entries
+    """
     from lineguard.config import load_enterprise_config
     from lineguard.enterprise import open_enterprise_storage, verify_chain
 

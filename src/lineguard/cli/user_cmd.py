@@ -49,7 +49,7 @@ def _open(config_path: Path) -> Iterator[_Cli]:
 
     settings = load_config(config_path)
     if not isinstance(settings, ServerConfig):
-        msg = f"{config_path} is an edge config: expected the server's server.yaml"
+        msg = f"{config_path} is an {settings.kind} config: expected the server's server.yaml"
         raise InputError(msg)
     with opened_storage(settings) as sessions, sessions() as session:
         runtime = AuthRuntime.build(settings.site_id, settings.auth)

@@ -1,6 +1,7 @@
 """Configuration files: one YAML per process, each a strict pydantic tree.
 
-``kind: edge`` or ``kind: server`` at the top says which tree a file is checked against.
+``kind: edge``, ``kind: server`` or ``kind: enterprise`` (an enterprise roll-up) at the top
+says which tree a file is checked against.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ __all__ = [
     "load_server_config",
 ]
 
-_KINDS: dict[str, type[EdgeConfig] | type[ServerConfig]] = {"edge": EdgeConfig, "server": ServerConfig}
+_KINDS: dict[str, type[EdgeConfig] | type[ServerConfig] | type[EnterpriseServiceConfig]] = {
+    "edge": EdgeConfig,
+    "server": ServerConfig,
+    "enterprise": EnterpriseServiceConfig,
+}
 
 
-def load_config(path: Path) -> EdgeConfig | ServerConfig:
+def load_config(path: Path) -> EdgeConfig | ServerConfig | EnterpriseServiceConfig:
     """Load any LineGuard config, choosing the tree by its ``kind`` key."""
     data = load_yaml_mapping(path)
     kind = data.get("kind")

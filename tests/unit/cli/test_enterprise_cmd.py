@@ -116,3 +116,21 @@ def test_the_enterprise_commands_run_a_rollup_a_plant_reports_to(
     assert verified.exit_code == 0, verified.output
     # enrolled, token created, aggregates received, token revoked
     assert "audit chain verified: 4 entries" in verified.stdout
+
+
+def test_config_check_knows_an_enterprise_config_and_names_a_wrong_key(tmp_path: Path) -> None:
+    good = tmp_path / "enterprise.yaml"
+    good.write_text(yaml.safe_dump({"kind": "enterprise", "data_dir": str(tmp_path)}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "enterprise roll-up config, listening on 127.0.0.1:9443" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {"kind": "enterprise", "data_dir": str(tmp_path), "http": {"port": 9443, "tls": "off"}}
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    assert "http.tls" in result.output

@@ -102,7 +102,7 @@ def test_broken_files_give_one_clear_error(tmp_path: Path, text: str, expected: 
     with pytest.raises(ConfigError) as info:
         load_config(path)
     if expected is None:
-        assert info.value.details == ["kind: must be one of edge, server, got 'robot'"]
+        assert info.value.details == ["kind: must be one of edge, enterprise, server, got 'robot'"]
     else:
         assert expected in info.value.message
 
