@@ -860,6 +860,15 @@ class EnterpriseTokenRevoked(AuditEvent):
     token_id: Ident
 
 
+class EnterpriseAccessDenied(AuditEvent):
+    """A person's valid token lacked the permission a roll-up route requires (403)."""
+
+    event_name: ClassVar[str] = "enterprise.access_denied"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    permission: Ident
+    role: Ident
+
+
 class EnterpriseAggregatesReceived(AuditEvent):
     """A plant's aggregates were validated and stored (or found already stored)."""
 

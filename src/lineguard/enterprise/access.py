@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session, sessionmaker
 
-from lineguard.contracts.audit import EnterpriseAggregatesRefused
+from lineguard.contracts.audit import EnterpriseAccessDenied, EnterpriseAggregatesRefused
 from lineguard.contracts.errors import AuthenticationError, ConfigError, PermissionDeniedError
 from lineguard.enterprise.audit import record
 from lineguard.enterprise.roles import GRANTS, Permission
@@ -66,6 +66,10 @@ def require(permission: Permission) -> Callable[..., Caller]:
         with sessions_of(request)() as session:
             caller = token_caller(session, token.strip())
         if permission not in GRANTS[caller.role]:
+            # Audited for a known token only: an anonymous caller cannot fill the log.
+            with sessions_of(request).begin() as session:
+                event = EnterpriseAccessDenied(permission=permission.value, role=caller.role.value)
+                record(session, event, actor=f"token:{caller.token_id}")
             msg = f"the {caller.role.value} role does not hold {permission.value}"
             raise PermissionDeniedError(msg)
         return caller

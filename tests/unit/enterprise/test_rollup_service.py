@@ -257,6 +257,10 @@ def test_every_route_answers_every_role_as_the_grants_say(rollup: Rollup, tmp_pa
                 mismatches.append(f"{method} {path} as {role.value}: {status}, expected {expected}")
     assert mismatches == []
     assert not any(GRANTS[r] == frozenset(Permission) for r in Role), "no role may hold every permission"
+    denied = sum(
+        1 for _m, _p, rule in calls for r in Role if rule != "plant" and Permission(rule) not in GRANTS[r]
+    )
+    assert audit_names(rollup).count("enterprise.access_denied") == denied
 
 
 def test_a_tampered_audit_entry_is_found(rollup: Rollup, tmp_path: Path) -> None:
