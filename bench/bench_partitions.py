@@ -23,11 +23,19 @@ partitioned and do not grow with the raw tables (bench_dashboard.py).
 
     python bench/bench_partitions.py                        # 10,000,000 events over 12 months
     python bench/bench_partitions.py --events 1000000       # the 1 M point of the curve
+    nice -n 10 python bench/bench_partitions.py --layout partitioned --events 1000000,10000000,50000000
+
+``--layout`` measures one layout only (half the disk: a copy is ~480 B per event with its
+indexes). ``--events`` takes several sizes, ascending: the same database is grown to each
+and measured there, every size spread evenly over the same months (each growth step is one
+more even layer of events over the whole span), so the curve shows how query time grows
+with total size on one database. Fill, ``VACUUM ANALYZE`` and measurement print as they go.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -54,36 +62,50 @@ SELECT 'evt_' || g, 'k' || g, 'node-' || (g % 9), 'plant-a', 'line-' || (g % 3 +
     CASE WHEN g % 20 = 0 THEN 'fail' ELSE 'pass' END, (g % 997) / 997.0, 0.5,
     CASE WHEN g % 20 = 0 THEN '[{"defect_class": "scratch"}]' ELSE '[]' END::json,
     CASE WHEN g % 20 = 0 THEN 'evd_' || g END, 12.0
-FROM generate_series(:a, :b) AS g, LATERAL (SELECT :start + g * :step * interval '1 microsecond' AS t) AS x
+FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g,
+    LATERAL (SELECT :start + (g - :first) * :step * interval '1 microsecond' AS t) AS x
 """
 _ALERTS = """
 INSERT INTO alerts (alert_id, idempotency_key, node_id, site_id, line_id, camera_id, kind, severity,
     raised_at, received_at, message_sealed, event_id, defect_class)
 SELECT 'alr_' || g, 'a' || g, 'node-' || (g % 9), 'plant-a', 'line-' || (g % 3 + 1), 'cam-' || (g % 9),
     'defect', 'high', t, t, convert_to('scratch on part', 'UTF8'), 'evt_' || g, 'scratch'
-FROM generate_series(:a, :b) AS g, LATERAL (SELECT :start + g * :step * interval '1 microsecond' AS t) AS x
+FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g,
+    LATERAL (SELECT :start + (g - :first) * :step * interval '1 microsecond' AS t) AS x
 WHERE g % 20 = 0
 """
 _AUDIT = """
 INSERT INTO audit_log (seq, event_id, recorded_at, name, actor, outcome, payload, prev_hash, entry_hash)
 SELECT g / 100, 'aud_' || g, t, 'ingest.batch_accepted', 'node:node-' || (g % 9), 'success',
     '{"events": 100}', repeat('0', 64), repeat('1', 64)
-FROM generate_series(:a, :b) AS g, LATERAL (SELECT :start + g * :step * interval '1 microsecond' AS t) AS x
+FROM generate_series(CAST(:a AS bigint), CAST(:b AS bigint)) AS g,
+    LATERAL (SELECT :start + (g - :first) * :step * interval '1 microsecond' AS t) AS x
 WHERE g % 100 = 0
 """
 
 
-def fill(engine: Any, n_events: int, start: datetime, end: datetime) -> float:
-    """Insert the rows in chunks of a million; returns the seconds it took."""
+_LINE_HOUR = (
+    "SELECT event_id, verdict FROM inspection_events WHERE line_id = :line"
+    " AND captured_at >= :a AND captured_at < :b ORDER BY captured_at DESC LIMIT 100"
+)
+_LINE_DAY_FAILS = (
+    "SELECT count(*) FROM inspection_events WHERE line_id = :line AND verdict = 'fail'"
+    " AND captured_at >= :a AND captured_at < :b"
+)
+
+
+def fill(engine: Any, first: int, last: int, start: datetime, end: datetime) -> float:
+    """Insert events ``first..last`` spread evenly over ``start..end``, in chunks of a
+    million; returns the seconds it took (VACUUM ANALYZE included)."""
     from sqlalchemy import text
 
-    step_us = (end - start) / timedelta(microseconds=1) / n_events
+    step_us = (end - start) / timedelta(microseconds=1) / (last - first + 1)
     began = time.perf_counter()
-    for a in range(1, n_events + 1, CHUNK):
-        b = min(n_events, a + CHUNK - 1)
+    for a in range(first, last + 1, CHUNK):
+        b = min(last, a + CHUNK - 1)
         with engine.begin() as conn:
             for sql in (_EVENTS, _ALERTS, _AUDIT):
-                conn.execute(text(sql), {"a": a, "b": b, "start": start, "step": step_us})
+                conn.execute(text(sql), {"a": a, "b": b, "first": first, "start": start, "step": step_us})
         print(f"    {b:>11,} events ({time.perf_counter() - began:.0f} s)", flush=True)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE inspection_events, alerts, audit_log"))
@@ -114,20 +136,8 @@ def queries(now: datetime, n_events: int) -> dict[str, Callable[[Any], Any]]:
         "audit: one day, 100": lambda s: list_entries(
             s, limit=100, since=now - timedelta(days=30), until=now - timedelta(days=29)
         ),
-        "line: last hour, 100 newest": lambda s: s.execute(
-            text(
-                "SELECT event_id, verdict FROM inspection_events WHERE line_id = :line"
-                " AND captured_at >= :a AND captured_at < :b ORDER BY captured_at DESC LIMIT 100"
-            ),
-            hour,
-        ).all(),
-        "line: failures in one day (count)": lambda s: s.execute(
-            text(
-                "SELECT count(*) FROM inspection_events WHERE line_id = :line AND verdict = 'fail'"
-                " AND captured_at >= :a AND captured_at < :b"
-            ),
-            day,
-        ).scalar(),
+        "line: last hour, 100 newest": lambda s: s.execute(text(_LINE_HOUR), hour).all(),
+        "line: failures in one day (count)": lambda s: s.execute(text(_LINE_DAY_FAILS), day).scalar(),
         "MQTT catch-up (row_id > x, 500)": lambda s: s.execute(
             text("SELECT row_id FROM inspection_events WHERE row_id > :x ORDER BY row_id LIMIT 500"),
             {"x": n_events - 1000},
@@ -149,6 +159,42 @@ def measure(engine: Any, now: datetime, n_events: int, repeat: int) -> dict[str,
                 times.append(1000 * (time.perf_counter() - t0))
         out[name] = (statistics.median(times), max(times))
     return out
+
+
+def explain(engine: Any, now: datetime) -> list[str]:
+    """The plan of each time-bounded drill-down: which months it reads, buffers, ms.
+
+    This is what makes those queries independent of the table's total size: the planner
+    prunes to the months the bounds name, so the work grows with one month's rows."""
+    from sqlalchemy import text
+
+    hour = {"line": "line-2", "a": now - timedelta(hours=1), "b": now}
+    day = {"line": "line-2", "a": now - timedelta(days=30), "b": now - timedelta(days=29)}
+    lines = []
+    with engine.connect() as conn:
+        for name, sql, params in (
+            ("line: last hour, 100 newest", _LINE_HOUR, hour),
+            ("line: failures in one day (count)", _LINE_DAY_FAILS, day),
+        ):
+            plan = conn.execute(text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql), params).scalar_one()[
+                0
+            ]
+            relations: list[str] = []
+
+            def walk(node: dict[str, Any], relations: list[str] = relations) -> None:
+                if "Relation Name" in node:
+                    relations.append(node["Relation Name"])
+                for child in node.get("Plans", []):
+                    walk(child)
+
+            walk(plan["Plan"])
+            top = plan["Plan"]
+            lines.append(
+                f"    plan of {name}: reads {sorted(set(relations))},"
+                f" buffers hit {top.get('Shared Hit Blocks', 0)} read {top.get('Shared Read Blocks', 0)},"
+                f" planning {plan['Planning Time']:.2f} ms, execution {plan['Execution Time']:.2f} ms"
+            )
+    return lines
 
 
 def drop_oldest_month(engine: Any, partitioned: bool, start: datetime) -> tuple[float, int]:
@@ -186,14 +232,25 @@ def size_mb(engine: Any) -> float:
         )
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument(
+        "--events", default="10000000", help="events, or several ascending sizes separated by commas"
+    )
+    parser.add_argument("--layout", choices=["both", "partitioned", "unpartitioned"], default="both")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    sizes = [int(x) for x in args.events.split(",")]
+    if sizes != sorted(set(sizes)) or sizes[0] < 1:
+        parser.error("--events: positive sizes in ascending order")
+    modes = ("unpartitioned", "partitioned") if args.layout == "both" else (args.layout,)
 
     import psycopg
     from alembic import command
@@ -203,10 +260,14 @@ def main() -> None:
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=30.4 * args.months)
-    results: dict[str, dict[str, tuple[float, float]]] = {}
-    print(f"bench_partitions: {args.events:,} events over {args.months} months, {args.repeat} warm runs each")
+    results: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+    print(
+        f"bench_partitions: {', '.join(f'{n:,}' for n in sizes)} events over {args.months} months,"
+        f" {'/'.join(modes)}, {args.repeat} warm runs each; {load()}",
+        flush=True,
+    )
     with postgres_cluster(BENCH_PG_SETTINGS) as base:
-        for mode in ("unpartitioned", "partitioned"):
+        for mode in modes:
             with psycopg.connect(base.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
                 c.execute(f'CREATE DATABASE "{mode}"')
             engine = create_engine_for(f"{base}/{mode}")
@@ -218,27 +279,37 @@ def main() -> None:
                     with engine.begin() as conn:
                         for month in range(args.months + 1):
                             ensure_partitions(conn, now=start + timedelta(days=30.4 * month))
-                print(f"  {mode}: filling", flush=True)
-                fill_s = fill(engine, args.events, start, now)
-                results[mode] = measure(engine, now, args.events, args.repeat)
-                mb = size_mb(engine)
+                filled = 0
+                for n_events in sizes:
+                    print(f"  {mode}: filling to {n_events:,} ({load()})", flush=True)
+                    fill_s = fill(engine, filled + 1, n_events, start, now)
+                    filled = n_events
+                    results[mode, n_events] = measured = measure(engine, now, n_events, args.repeat)
+                    print(
+                        f"  {mode} at {n_events:,}: filled in {fill_s:.0f} s, events table + indexes"
+                        f" {size_mb(engine):,.0f} MB; {load()}",
+                        flush=True,
+                    )
+                    for name, (median, worst) in measured.items():
+                        print(f"    {name:36s} {median:8.2f} / {worst:8.2f} ms", flush=True)
+                    for line in explain(engine, now):
+                        print(line, flush=True)
                 drop_s, dropped = drop_oldest_month(engine, mode == "partitioned", start)
                 print(
-                    f"  {mode}: filled in {fill_s:.0f} s, events table + indexes {mb:,.0f} MB;"
-                    f" removing the oldest month ({dropped:,} events) took {drop_s:.2f} s",
+                    f"  {mode}: removing the oldest month ({dropped:,} events) took {drop_s:.2f} s; {load()}",
                     flush=True,
                 )
             finally:
                 engine.dispose()
-    print(
-        f"\n  {'query':36s} {'plain median/worst ms':>22s} {'partitioned median/worst ms':>28s} {'ratio':>6s}"
-    )
-    for name, (median, worst) in results["unpartitioned"].items():
-        p_median, p_worst = results["partitioned"][name]
-        print(
-            f"  {name:36s} {median:10.2f} / {worst:8.2f}  {p_median:14.2f} / {p_worst:9.2f}"
-            f" {p_median / median:6.2f}"
+    header = "".join(f" {f'{mode[:5]} {n / 1e6:g} M':>17s}" for mode in modes for n in sizes)
+    print(f"\n  median / worst ms\n  {'query':36s}{header}")
+    for name in results[modes[0], sizes[0]]:
+        cells = "".join(
+            f" {results[mode, n][name][0]:7.2f} / {results[mode, n][name][1]:6.2f}"
+            for mode in modes
+            for n in sizes
         )
+        print(f"  {name:36s}{cells}")
 
 
 if __name__ == "__main__":
