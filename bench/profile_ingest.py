@@ -8,6 +8,14 @@ microseconds per event, their ratio, and the functions whose own time differs mo
 between the two (cProfile, ``tottime``), so the extra cost per event is named.
 
     python bench/profile_ingest.py --batches 200          # 200 batches of 100 events each
+    python bench/profile_ingest.py --split --batches 200  # the extra cost split, no profiler
+
+``--split`` runs, without the profiler, five servers taking turns ``--repeat`` times
+(the fastest of each is kept: on a shared machine the minimum is the least disturbed):
+**off**; **audit only** (the audit entry per batch, no encryption); **sealing only**
+(every part id sealed under its own data key, the data-key rows not written);
+**sealing + data-key rows** (audit off); **on** (the default server). The differences
+name what each piece costs per event.
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -29,15 +39,29 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_ingest as ingest  # noqa: E402 - the same synthetic events as the HTTP benchmark
 
+#: ``--split``'s servers, in order: name → (sealing, data-key rows written, audit).
+SPLIT = {
+    "off": (False, False, False),
+    "audit only": (False, False, True),
+    "sealing only": (True, False, False),
+    "sealing + key rows": (True, True, False),
+    "on": (True, True, True),
+}
 
-def _run(root: Path, protected: bool, batches: int) -> tuple[float, pstats.Stats]:
+
+def _run(
+    root: Path, protected: bool, batches: int, *, split: tuple[bool, bool, bool] | None = None
+) -> tuple[float, pstats.Stats | None]:
+    """CPU µs per event of ``batches`` through ``ingest_batch``, and its profile.
+
+    ``split`` (sealing, key rows, audit) replaces ``protected`` and runs unprofiled."""
     import random
 
     from pydantic import SecretStr
 
     from lineguard.config.server import ServerConfig
     from lineguard.contracts.events import IngestBatch
-    from lineguard.crypto import KdfParams, Keyring, keyring_path
+    from lineguard.crypto import Envelope, KdfParams, Keyring, keyring_path
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.ingest import service
     from lineguard.server.keystore import open_envelope
@@ -49,13 +73,16 @@ def _run(root: Path, protected: bool, batches: int) -> tuple[float, pstats.Stats
     engine = create_engine_for(f"sqlite:///{root / 'bench.db'}")
     upgrade_to_head(engine)
     sessions = session_factory(engine)
-    if protected:
+    seal, key_rows, audited = split if split is not None else (protected, protected, protected)
+    sealer: Any = NoEncryption()
+    if seal:
         keys = Keyring.create(
             keyring_path(root), SecretStr("bench passphrase " * 2), kdf=KdfParams.insecure_for_tests()
         )
-        sealer, audit = open_envelope(settings, sessions, keys=keys), AuditRecorder()
-    else:
-        sealer, audit = NoEncryption(), AuditRecorder(enabled=False)
+        # Without key rows: the same envelope over a store that only collects (not the
+        # server's SqlDataKeyStore, so ingest has no data-key rows to write).
+        sealer = open_envelope(settings, sessions, keys=keys) if key_rows else Envelope(keys, _Collected())
+    audit = AuditRecorder(enabled=audited)
     node = NodeIdentity(
         "bench-node-0", "plant-a", "line-0", frozenset({"bench-node-0-cam0", "bench-node-0-cam1"}), "1"
     )
@@ -75,14 +102,50 @@ def _run(root: Path, protected: bool, batches: int) -> tuple[float, pstats.Stats
         )
     profiler = cProfile.Profile()
     cpu0 = time.process_time()
-    profiler.enable()
+    if split is None:
+        profiler.enable()
     for batch in parsed:
         with sessions() as session:
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
     profiler.disable()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
     engine.dispose()
+    if split is not None:
+        return cpu_us_per_event, None
     return cpu_us_per_event, pstats.Stats(profiler, stream=io.StringIO())
+
+
+class _Collected:
+    """A data-key store that keeps keys in memory: ``--split``'s "sealing only"."""
+
+    def __init__(self) -> None:
+        self.keys: list[Any] = []
+
+    def put_many(self, keys: Any) -> None:
+        self.keys.extend(keys)
+
+
+def _split(batches: int, repeat: int) -> None:
+    best = {name: float("inf") for name in SPLIT}
+    for _ in range(repeat):
+        for name, split in SPLIT.items():
+            with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
+                best[name] = min(best[name], _run(Path(tmp), False, batches, split=split)[0])
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"ingest_batch on SQLite, {batches} x {ingest.BATCH} events, fastest of {repeat}, load average {load}"
+    )
+    for name, us in best.items():
+        print(f"  {name:20s} {us:6.1f} us per event")
+    pieces = {
+        "audit entry (audit only - off)": best["audit only"] - best["off"],
+        "sealing (sealing only - off)": best["sealing only"] - best["off"],
+        "data-key rows (+ key rows - sealing only)": best["sealing + key rows"] - best["sealing only"],
+        "audit beside encryption (on - sealing + key rows)": best["on"] - best["sealing + key rows"],
+    }
+    for name, us in pieces.items():
+        print(f"  {name:50s} {us:+6.1f} us per event")
+    print(f"  on/off {best['on'] / best['off']:.2f}")
 
 
 def _own_time(stats: pstats.Stats) -> dict[str, float]:
@@ -99,7 +162,12 @@ def main() -> None:
     )
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--split", action="store_true", help="split the extra cost; no profiler")
+    parser.add_argument("--repeat", type=int, default=5, help="--split: runs of each server")
     args = parser.parse_args()
+    if args.split:
+        _split(args.batches, args.repeat)
+        return
     results = {}
     for protected in (False, True):
         with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
@@ -110,6 +178,7 @@ def main() -> None:
         f"ingest_batch on SQLite, {args.batches} batches x {ingest.BATCH} events (profiler on in both runs)"
     )
     print(f"  CPU per event: off {off_us:6.1f} us, on {on_us:6.1f} us, on/off {on_us / off_us:.2f}")
+    assert off_stats is not None and on_stats is not None
     off_t, on_t = _own_time(off_stats), _own_time(on_stats)
     extra = sorted(((on_t.get(k, 0.0) - off_t.get(k, 0.0), k) for k in set(on_t) | set(off_t)), reverse=True)
     print(f"  where the extra {on_us - off_us:.1f} us per event goes (own time per event, on minus off):")
