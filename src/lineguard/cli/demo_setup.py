@@ -208,7 +208,8 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int], part_threshold: 
                 "roi": roi,
                 "redaction": "blur",
                 # A part with defect regions keeps only them and 96 px around them, not the
-                # whole ROI: about 40 % of the bytes (docs/benchmarks.md, Node disk growth).
+                # whole ROI: about half the bytes, 15 instead of 26 MiB per demo hour
+                # (docs/benchmarks.md, Node disk growth).
                 "evidence": {"crop": "defects"},
                 "pass_sample_rate": 0.02,
                 # Calibrated on known-good parts of the line (lineguard.edge.calibrate, docs/parts.md).

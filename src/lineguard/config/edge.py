@@ -281,7 +281,7 @@ class CameraEvidenceConfig(_Section):
         title="Evidence crop",
         description=(
             "roi: the ROI plus margin_px. defects: only the defect regions plus defect_context_px "
-            "(the ROI plus margin for parts without regions); about a third of the bytes on the demo line."
+            "(the ROI plus margin for parts without regions); about half the bytes on the demo line."
         ),
     )
     defect_context_px: int = Field(
