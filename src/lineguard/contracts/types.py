@@ -9,7 +9,7 @@ conformance test, so implementations cannot drift from the contract.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -28,6 +28,7 @@ __all__ = [
     "FrameSource",
     "InspectionStage",
     "ModelRunner",
+    "MultiViewStage",
     "Scores",
     "SourceState",
     "StageOutcome",
@@ -141,4 +142,20 @@ class InspectionStage(Protocol):
 
     def inspect(self, image: Frame, roi: BoundingBox) -> StageOutcome:
         """Judge one image; ``roi`` is the camera's ROI in full-frame pixels."""
+        ...
+
+
+@runtime_checkable
+class MultiViewStage(InspectionStage, Protocol):
+    """A stage that judges a part from several of its frames (the node gives it them all).
+
+    A part crosses the view in several frames; ``views`` are the frames where it was
+    complete (fully inside the ROI and alone), each with the ROI — at least one: the
+    decisive frame first, then the others in capture order. The stage chooses or fuses
+    (gauging measures the most centred views and averages; a label is re-read on the
+    other views before it fails). ``inspect`` stays the one-image form.
+    """
+
+    def inspect_views(self, views: Sequence[tuple[Frame, BoundingBox]]) -> StageOutcome:
+        """Judge the part from ``views`` (decisive first, never empty)."""
         ...

@@ -215,3 +215,38 @@ def test_the_view_check_refuses_frames_where_a_worker_is_over_the_part(line: Syn
         results.append((over, view.look(_crop(line, f)).complete))
     assert any(over for over, _ in results)
     assert all(complete != over for over, complete in results)
+
+
+def test_views_are_the_complete_frames_with_images_bounded_and_spread() -> None:
+    fuser = PartFuser(_classify, max_views=4)
+    for i in range(10):
+        frame = _judge(i, 0.9 if i == 5 else 0.1)
+        fuser.add(
+            _seen("p", complete=i not in (0, 9)),  # entering and leaving: not fully in view
+            FrameJudgement(frame.event_id, i, frame.captured_at, frame.verdict, frame.score, (), f"img{i}"),
+        )
+    (part,) = fuser.flush()
+    kept = [f.payload for f in part.frames if f.payload is not None]
+    views = [f.payload for f in part.views]
+    assert views == kept  # capture order, every image kept is a view
+    # At most 4, the decisive frame (5) among them, never a frame the part was not fully in
+    # (0, 9); over the bound every other one was let go, so they spread over the crossing.
+    assert views == ["img1", "img5", "img6", "img8"]
+    assert part.decisive.payload == "img5"
+
+
+def test_with_no_complete_frame_the_decisive_frame_is_the_only_view() -> None:
+    fuser = PartFuser(_classify, max_views=4)
+    for i in range(3):
+        frame = _judge(i, 0.1 * (i + 1))
+        fuser.add(
+            _seen("p", complete=False),
+            FrameJudgement(frame.event_id, i, frame.captured_at, frame.verdict, frame.score, (), f"img{i}"),
+        )
+    (part,) = fuser.flush()
+    assert [f.payload for f in part.views] == [part.decisive.payload] == ["img2"]
+
+
+def test_max_views_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_views"):
+        PartFuser(_classify, max_views=0)

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from lineguard.config.stages import GaugingStageConfig
 from lineguard.contracts.events import AlertKind, BoundingBox, IngestBatch, PartVerdict, Verdict
 from lineguard.contracts.stages import StageKind, StageReason, StageResult
-from lineguard.contracts.types import CapturedFrame, InspectionStage, StageOutcome
+from lineguard.contracts.types import CapturedFrame, InspectionStage, MultiViewStage, StageOutcome
 from lineguard.edge.decide import StationMonitor
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.outbox import Outbox, build_batch
 from lineguard.edge.pipeline import Arrival, CameraStats, InspectWorker
-from lineguard.edge.stages import ScriptedStage
+from lineguard.edge.stages import ScriptedStage, ScriptedViewsStage
 from tests.unit.edge.support import camera, edge_config
 
 START = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
@@ -31,9 +31,10 @@ FAIL = StageOutcome(
 )
 
 
-def _image() -> np.ndarray:
+def _image(fid: int = 0) -> np.ndarray:
     image = np.full((240, 320, 3), 30, np.uint8)
     image[80:160, 100:220] = 200  # a bright part inside the frame, on a dark belt
+    image[0, 0, 0] = fid  # which frame it is (a stage's view is told by it)
     return image
 
 
@@ -64,7 +65,7 @@ def _parts(worker: InspectWorker, part_ids: list[str], frames_each: int = 3) -> 
     fid = 0
     for part in [*part_ids, "next"]:  # the next part closes the last one
         for _ in range(frames_each):
-            captured = CapturedFrame("cam-1", fid, START + timedelta(seconds=fid), _image(), part_id=part)
+            captured = CapturedFrame("cam-1", fid, START + timedelta(seconds=fid), _image(fid), part_id=part)
             worker.inspect(Arrival(captured, time.perf_counter_ns()))
             fid += 1
 
@@ -93,6 +94,24 @@ def test_a_failing_stage_fails_a_part_the_model_passed(tmp_path: Path) -> None:
     # The stage judged the part's decisive frame, in the camera's ROI (here the whole frame).
     assert stage.seen == [BoundingBox(x=0, y=0, width=320, height=240)] * 2
     assert worker.stats.part_verdicts == {"pass": 1, "fail": 1, "uncertain": 0}
+    outbox.close()
+
+
+def test_a_multi_view_stage_gets_every_complete_frame_of_the_part_decisive_first(tmp_path: Path) -> None:
+    views, plain = ScriptedViewsStage([PASS], name="views"), ScriptedStage([PASS], name="plain")
+    worker, outbox = _worker(tmp_path, [views, plain])
+    _parts(worker, ["P-1", "P-2"], frames_each=4)
+    # Equal scores: the decisive frame is the part's first complete one, then the rest in order.
+    assert [[int(image[0, 0, 0]) for image in call] for call in views.views] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert len(plain.seen) == 2  # a one-image stage still judges the decisive frame only
+    assert worker.parts.max_views > 1
+    assert isinstance(views, MultiViewStage) and not isinstance(plain, MultiViewStage)
+    outbox.close()
+
+
+def test_a_camera_whose_stages_read_one_image_keeps_one_image_per_part(tmp_path: Path) -> None:
+    worker, outbox = _worker(tmp_path, [ScriptedStage([PASS])])
+    assert worker.parts.max_views == 1
     outbox.close()
 
 

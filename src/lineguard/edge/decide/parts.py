@@ -11,7 +11,11 @@ the ROI and alone in view — the frames the model was trained on). Its score is
 **median** of their scores, classified with the camera's threshold; if that passes but
 at least one complete frame failed on its own, the part is **uncertain** (a person
 looks). The decisive frame — regions, evidence image — is the complete frame with the
-highest score.
+highest score. Stages that judge a part from several frames (gauging, labels:
+:class:`~lineguard.contracts.types.MultiViewStage`) get its **views**: the complete frames,
+in capture order, at most ``max_views`` of them kept with their images, the decisive one
+included (thinned to every other one when more arrive, so a part that lingers is still seen
+across the view, not only at its exit; 1, the default, keeps the decisive frame alone).
 
 Why not the max: each frame has its own small chance of a false alarm (noise, flicker,
 a position the model saw less often), and the max over six frames multiplies it by six —
@@ -80,11 +84,15 @@ class ClosedPart:
     verdict: Verdict
     closed_by: PartClosedBy
     anomalies: list[PartAnomaly]
+    #: The complete frames kept with their payloads, in capture order (the decisive frame
+    #: alone when none was complete): what multi-view stages judge.
+    views: list[FrameJudgement] = field(default_factory=list)
 
 
 @dataclass
 class _OpenPart:
     sighting: Sighting
+    max_views: int = 1
     frames: list[FrameJudgement] = field(default_factory=list)
     complete: list[bool] = field(default_factory=list)
     anomalies: set[PartAnomaly] = field(default_factory=set)
@@ -95,10 +103,16 @@ class _OpenPart:
         self.frames.append(judgement)
         self.complete.append(sighting.complete)
         self.anomalies |= sighting.anomalies
-        # Only the best frame keeps its payload (an image): one frame of memory per part.
+        # The best frame and at most max_views complete frames keep their payloads (images):
+        # memory per part is bounded. Over the bound, every other kept view is let go.
         best = max(range(len(self.frames)), key=self._rank)
+        others = [
+            i for i, f in enumerate(self.frames) if f.payload is not None and self.complete[i] and i != best
+        ]
+        while len(others) > self.max_views - 1:
+            others = others[::2] if self.max_views > 2 else others[: self.max_views - 1]
         for i, f in enumerate(self.frames):
-            if f.payload is not None and i != best:
+            if f.payload is not None and i != best and i not in others:
                 self.frames[i] = FrameJudgement(
                     f.event_id, f.frame_id, f.captured_at, f.verdict, f.score, f.regions
                 )
@@ -119,6 +133,7 @@ class _OpenPart:
         if verdict is Verdict.PASS and any(f.verdict is Verdict.FAIL for f in judged):
             verdict = Verdict.UNCERTAIN  # one frame saw something the others did not: a person looks
         best = max(range(len(self.frames)), key=self._rank)
+        views = [f for f, c in zip(self.frames, self.complete, strict=True) if c and f.payload is not None]
         return ClosedPart(
             key=self.sighting.key or "",
             part_id=self.sighting.part_id,
@@ -130,6 +145,7 @@ class _OpenPart:
             verdict=verdict,
             closed_by=closed_by,
             anomalies=sorted(anomalies),
+            views=views or [self.frames[best]],
         )
 
 
@@ -145,11 +161,21 @@ class PartFuser:
     """Frames in, closed parts out (see the module docstring for the rule)."""
 
     def __init__(
-        self, classify: Callable[[float], Verdict], *, max_part_frames: int = 60, remember: int = 256
+        self,
+        classify: Callable[[float], Verdict],
+        *,
+        max_part_frames: int = 60,
+        remember: int = 256,
+        max_views: int = 1,
     ) -> None:
         if max_part_frames < 1:
             msg = "max_part_frames must be at least 1"
             raise ValueError(msg)
+        if max_views < 1:
+            msg = "max_views must be at least 1"
+            raise ValueError(msg)
+        #: Frames a part keeps with their images for multi-view stages (1: the decisive one).
+        self.max_views = max_views
         #: Score → verdict with the camera's threshold (the fused score is classified like a frame's).
         self.classify = classify
         self.max_part_frames = max_part_frames
@@ -180,7 +206,7 @@ class PartFuser:
             return PartStep(False, [])
         self._stuck_key = None
         closed = self._close("next_part")
-        self._open = _OpenPart(sighting)
+        self._open = _OpenPart(sighting, self.max_views)
         self._open.add(sighting, judgement)
         return PartStep(True, closed)
 

@@ -9,12 +9,17 @@ camera does not start. While running, a calibration that ages past its limit, or
 whose size is not the calibrated one, makes each part ``uncertain`` with that reason:
 nothing is measured with a calibration that no longer holds.
 
+A part seen in several frames is measured on the views it is fully in, the most centred
+first, each length averaged over them (:meth:`~.measure.Gauge.read_views`); the result
+names the decisive frame, the measurements rest on those views.
+
 Verdict: any measurement out of tolerance or a missing feature → ``fail``; the part or a
 feature not measurable (not fully in view, no edge found) → ``uncertain``; else ``pass``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from lineguard.config.stages import GaugingStageConfig
@@ -92,10 +97,14 @@ class GaugingStage:
         return None
 
     def inspect(self, image: Frame, roi: BoundingBox) -> StageOutcome:
-        refusal = self._refusal(image)
+        return self.inspect_views([(image, roi)])
+
+    def inspect_views(self, views: Sequence[tuple[Frame, BoundingBox]]) -> StageOutcome:
+        refusal = next((r for r in (self._refusal(image) for image, _ in views) if r is not None), None)
         if refusal is not None:
             return StageOutcome(Verdict.UNCERTAIN, reasons=(refusal,), inputs=self.inputs)
-        reading = self.gauge.read(image, (roi.x, roi.y, roi.width, roi.height))
+        roi = views[0][1]  # the camera's ROI: the same in every view
+        reading = self.gauge.read_views([image for image, _ in views], (roi.x, roi.y, roi.width, roi.height))
         if any(r.code in _FAILING for r in reading.reasons):
             verdict = Verdict.FAIL
         elif reading.reasons:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-__all__ = ["Degradation", "LabelContent", "degrade", "place", "render_label"]
+__all__ = ["Degradation", "LabelContent", "capture", "degrade", "place", "print_label", "render_label"]
 
 Image = np.ndarray[Any, Any]
 
@@ -104,6 +104,12 @@ class Degradation:
 
 def degrade(label: Image, d: Degradation, rng: np.random.Generator) -> Image:
     """The label as the camera sees it under ``d`` (random placement of defects and glare)."""
+    return capture(print_label(label, d, rng), d, rng)
+
+
+def print_label(label: Image, d: Degradation, rng: np.random.Generator) -> Image:
+    """The label as printed and applied (contrast, print defects, orientation): the same in
+    every frame the camera takes of it. Float32, for :func:`capture`."""
     img: Image = label.astype(np.float32)
     h, w = img.shape[:2]
     if d.contrast < 1.0:
@@ -119,6 +125,14 @@ def degrade(label: Image, d: Degradation, rng: np.random.Generator) -> Image:
             cv2.circle(img, (cx, cy), r, (255, 255, 255), -1)
     if d.upside_down:
         img = cv2.rotate(img, cv2.ROTATE_180)
+    return img
+
+
+def capture(printed: Image, d: Degradation, rng: np.random.Generator) -> Image:
+    """One frame of a printed label (:func:`print_label`): glare spot, perspective jitter and
+    sensor noise are drawn from ``rng`` (they change from frame to frame as the part moves)."""
+    img = printed.copy()
+    h, w = img.shape[:2]
     if d.glare > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h

@@ -1,7 +1,8 @@
 """The label check as a camera stage (``cameras[].stages``, ``kind: label``).
 
 :class:`LabelStage` adapts :class:`~lineguard.edge.labels.verify.LabelVerifier` to the node's
-:class:`~lineguard.contracts.types.InspectionStage`: the part's decisive frame in, a
+:class:`~lineguard.contracts.types.MultiViewStage`: the part's frames in (the decisive one
+read first, the others only when it fails: :meth:`LabelVerifier.check_views`), a
 :class:`~lineguard.contracts.types.StageOutcome` out — ``pass``, or ``fail`` with one reason
 per problem (``code`` = ``mismatch``, ``unreadable``, ``missing``, ``upside_down``,
 ``bad_checksum``, ``ambiguous``; ``subject`` = the field). What it cannot judge is
@@ -14,7 +15,7 @@ expectation it was checked against without carrying it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from lineguard.config.labels import LabelRegion, LabelStageConfig
 from lineguard.contracts.errors import InputError, NotFoundError
@@ -52,6 +53,11 @@ class LabelStage:
         return self.config.name
 
     def inspect(self, image: Frame, roi: BoundingBox) -> StageOutcome:
+        return self.inspect_views([(image, roi)])
+
+    def inspect_views(self, views: Sequence[tuple[Frame, BoundingBox]]) -> StageOutcome:
+        """The label on the part's views, decisive first: re-read on the others before it fails."""
+        roi = views[0][1]
         order = self._current_order()
         try:
             expected = self._expected.expected_for(order)
@@ -62,7 +68,7 @@ class LabelStage:
             return StageOutcome(Verdict.UNCERTAIN, reasons=(reason,))
         region = self.config.region or LabelRegion(x=roi.x, y=roi.y, width=roi.width, height=roi.height)
         try:
-            check = self._verifier.check(image, expected, region)
+            check = self._verifier.check_views([frame for frame, _ in views], expected, region)
         except InputError:
             reason = StageReason(
                 code="region_outside_frame",

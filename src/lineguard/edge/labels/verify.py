@@ -17,12 +17,22 @@ The label region is cut from the frame, then, cheapest first:
 
 Every problem found is reported, each naming its field; the label passes only with none.
 Values read stay on the node: a failure says *which* field differs, never what the label said.
+
+**Several views of one label** (:meth:`LabelVerifier.check_views`: the part's frames, the
+decisive one first). The first view is read as above; if it passes, the label passes (one
+read, as before). If it fails, the other views are read, and the label passes only when at
+least :data:`CONFIRMING_VIEWS` of them pass in full *and* more views pass than fail. A
+misread caused by noise, glare or the angle in one frame is outvoted; a wrong label stays
+failed, because accepting it would take two independent reads of *its* print coming out as
+exactly the expected content. Otherwise the failure the most views agree on is reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +46,12 @@ from lineguard.edge.labels.gs1 import Gs1Error, parse_element_string
 from lineguard.edge.labels.ocr import TextLine, TextReader
 from lineguard.edge.labels.restore import bridge_print_gaps
 
-__all__ = ["LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
+__all__ = ["CONFIRMING_VIEWS", "LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
 
 #: Grey-level spread (std) below which the region holds no label at all.
 BLANK_STD = 4.0
+#: Views (besides the first, which failed) that must pass in full to overturn its failure.
+CONFIRMING_VIEWS = 2
 
 
 class Reason:
@@ -67,6 +79,8 @@ class LabelCheck:
 
     failures: list[LabelFailure]
     read: dict[str, str] = field(default_factory=dict)
+    #: Views read to reach this outcome (1 unless the first view failed).
+    views_read: int = 1
 
     @property
     def passed(self) -> bool:
@@ -141,6 +155,32 @@ class LabelVerifier:
         read = {f"code.{k.value}": v for k, v in from_code.items()}
         read |= {f"text.{k.value}": v for k, v in from_text.items()}
         return LabelCheck(failures, read)
+
+    def check_views(
+        self,
+        frames: Sequence[np.ndarray[Any, Any]],
+        expected: ExpectedLabel,
+        region_box: LabelRegion | None = None,
+    ) -> LabelCheck:
+        """Check one label seen in several ``frames`` (the decisive one first; module docstring)."""
+        if not frames:
+            msg = "check_views needs at least one frame"
+            raise InputError(msg)
+        first = self.check(frames[0], expected, region_box)
+        if first.passed or len(frames) == 1:
+            return first
+        checks = [first, *(self.check(frame, expected, region_box) for frame in frames[1:])]
+        passed = [c for c in checks[1:] if c.passed]
+        if len(passed) >= CONFIRMING_VIEWS and len(passed) > len(checks) - len(passed):
+            return LabelCheck([], passed[0].read, views_read=len(checks))
+        # The failure most views agree on (ties: the earliest view's), each view's reasons as a set.
+        failing = [c for c in checks if not c.passed]
+        votes = Counter(frozenset((f.reason, f.subject) for f in c.failures) for c in failing)
+        top = max(votes.values())
+        chosen = next(
+            c for c in failing if votes[frozenset((f.reason, f.subject) for f in c.failures)] == top
+        )
+        return LabelCheck(chosen.failures, chosen.read, views_read=len(checks))
 
     # -- code ----------------------------------------------------------------------------
 

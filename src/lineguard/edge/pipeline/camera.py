@@ -42,7 +42,14 @@ from lineguard.contracts.events import (
 )
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.stages import PartStageVerdict, worst_verdict
-from lineguard.contracts.types import CapturedFrame, FrameSource, InspectionStage, ModelRunner, SourceState
+from lineguard.contracts.types import (
+    CapturedFrame,
+    FrameSource,
+    InspectionStage,
+    ModelRunner,
+    MultiViewStage,
+    SourceState,
+)
 from lineguard.edge.capture.privacy import PrivacyMask
 from lineguard.edge.decide import (
     ClosedPart,
@@ -66,6 +73,9 @@ from lineguard.edge.workers import FrameQueue, Worker
 __all__ = ["Arrival", "CameraStats", "CaptureWorker", "InspectWorker"]
 
 log = logging.getLogger(__name__)
+
+#: Complete frames of a part kept (with their images) for the camera's multi-view stages.
+STAGE_VIEWS = 8
 
 STAGES = ("capture", "preprocess", "infer", "decide", "evidence", "outbox")
 
@@ -211,7 +221,12 @@ class InspectWorker(Worker):
         self._model = (self.runner, self.model_ref, self.threshold)
         self.check = FrameCheck(camera.camera_id)
         self.ids, self.trigger_listener = part_id_reader(camera.parts)
-        self.parts = PartFuser(self._classify, max_part_frames=camera.parts.max_part_frames)
+        self.parts = PartFuser(
+            self._classify,
+            max_part_frames=camera.parts.max_part_frames,
+            # Images kept per part beyond the decisive one only when a stage reads them.
+            max_views=STAGE_VIEWS if any(isinstance(s, MultiViewStage) for s in stages) else 1,
+        )
         #: Frame events of the part in view, written when the part closes (the decisive one
         #: then carries the evidence reference).
         self._pending: dict[str, InspectionEvent] = {}
@@ -439,7 +454,8 @@ class InspectWorker(Worker):
         )
 
     def _run_stages(self, part: ClosedPart, verdict_id: str) -> list[PartStageVerdict]:
-        """Run the camera's stages on the part's decisive frame; their results go to the outbox."""
+        """Run the camera's stages on the part (its decisive frame; multi-view stages get every
+        complete frame kept); their results go to the outbox."""
         seen = part.decisive.payload
         if not self.stages or not isinstance(seen, _Seen):
             return []
@@ -450,7 +466,10 @@ class InspectWorker(Worker):
             frame_id=seen.frame.frame_id,
             captured_at=seen.frame.captured_at,
         )
-        results, verdicts = self.stages.judge(seen.frame.image, seen.roi, context)
+        # The decisive frame first, then the part's other views in capture order.
+        others = [v.payload for v in part.views if isinstance(v.payload, _Seen) and v.payload is not seen]
+        views = [(s.frame.image, s.roi) for s in [seen, *others]]
+        results, verdicts = self.stages.judge(seen.frame.image, seen.roi, context, views)
         for result in results:
             self.outbox.put(result)
         return verdicts

@@ -12,7 +12,14 @@ verdict is the worst of the model's and every stage's.
 from __future__ import annotations
 
 from lineguard.edge.stages.build import STAGE_BUILDERS, build_stages
-from lineguard.edge.stages.fake import ScriptedStage
+from lineguard.edge.stages.fake import ScriptedStage, ScriptedViewsStage
 from lineguard.edge.stages.run import PartContext, StageRunner
 
-__all__ = ["STAGE_BUILDERS", "PartContext", "ScriptedStage", "StageRunner", "build_stages"]
+__all__ = [
+    "STAGE_BUILDERS",
+    "PartContext",
+    "ScriptedStage",
+    "ScriptedViewsStage",
+    "StageRunner",
+    "build_stages",
+]

@@ -2,7 +2,8 @@
 
 :class:`ScriptedStage` returns its outcomes in turn (the last one repeats), and raises
 when the script holds an exception, so the runner's handling of a broken stage can be
-exercised without a real check.
+exercised without a real check. :class:`ScriptedViewsStage` is the same as a
+:class:`~lineguard.contracts.types.MultiViewStage`, and records the views it was given.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from lineguard.contracts.events import BoundingBox
 from lineguard.contracts.stages import StageKind
 from lineguard.contracts.types import Frame, StageOutcome
 
-__all__ = ["ScriptedStage"]
+__all__ = ["ScriptedStage", "ScriptedViewsStage"]
 
 
 class ScriptedStage:
@@ -46,3 +47,15 @@ class ScriptedStage:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+
+class ScriptedViewsStage(ScriptedStage):
+    """A scripted multi-view stage: ``views`` holds, per call, the images it was given."""
+
+    def __init__(self, outcomes: Sequence[StageOutcome | Exception], **kw: object) -> None:
+        super().__init__(outcomes, **kw)  # type: ignore[arg-type]
+        self.views: list[list[Frame]] = []
+
+    def inspect_views(self, views: Sequence[tuple[Frame, BoundingBox]]) -> StageOutcome:
+        self.views.append([image for image, _ in views])
+        return self.inspect(*views[0])

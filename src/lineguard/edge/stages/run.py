@@ -1,5 +1,8 @@
 """Run a camera's stages on one part and say what the part's verdict becomes.
 
+A :class:`~lineguard.contracts.types.MultiViewStage` gets every view of the part (its
+complete frames, decisive one included); any other stage gets the decisive frame.
+
 A stage that raises is a bug, not a verdict: the runner catches it, counts it, and
 reports that stage ``uncertain`` (reason ``stage_error``) so the part goes to a person
 instead of passing on a check that never ran.
@@ -17,7 +20,7 @@ from lineguard.config.edge import NodeConfig
 from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.stages import PartStageVerdict, StageReason, StageResult
-from lineguard.contracts.types import Frame, InspectionStage, StageOutcome
+from lineguard.contracts.types import Frame, InspectionStage, MultiViewStage, StageOutcome
 
 __all__ = ["PartContext", "StageRunner"]
 
@@ -46,8 +49,16 @@ class StageRunner:
     def __bool__(self) -> bool:
         return bool(self.stages)
 
-    def _outcome(self, stage: InspectionStage, image: Frame, roi: BoundingBox) -> StageOutcome:
+    def _outcome(
+        self,
+        stage: InspectionStage,
+        image: Frame,
+        roi: BoundingBox,
+        views: Sequence[tuple[Frame, BoundingBox]],
+    ) -> StageOutcome:
         try:
+            if isinstance(stage, MultiViewStage):
+                return stage.inspect_views(views)
             return stage.inspect(image, roi)
         except Exception as exc:  # a bug in a stage must not pass the part nor stop the camera
             self.errors[stage.name] += 1
@@ -60,13 +71,20 @@ class StageRunner:
             return StageOutcome(Verdict.UNCERTAIN, reasons=(reason,))
 
     def judge(
-        self, image: Frame, roi: BoundingBox, part: PartContext
+        self,
+        image: Frame,
+        roi: BoundingBox,
+        part: PartContext,
+        views: Sequence[tuple[Frame, BoundingBox]] = (),
     ) -> tuple[list[StageResult], list[PartStageVerdict]]:
+        """Judge the part: ``image``/``roi`` is its decisive frame, ``views`` its complete frames,
+        the decisive one first (default: the decisive frame alone)."""
+        views = list(views) or [(image, roi)]
         results: list[StageResult] = []
         verdicts: list[PartStageVerdict] = []
         for stage in self.stages:
             started = time.perf_counter_ns()
-            outcome = self._outcome(stage, image, roi)
+            outcome = self._outcome(stage, image, roi, views)
             result_id = new_id("stg")
             result = StageResult(
                 result_id=result_id,

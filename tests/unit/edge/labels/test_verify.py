@@ -19,7 +19,15 @@ from lineguard.edge.labels import (
     TableExpectedLabels,
     TextLine,
 )
-from lineguard.edge.labels.render import Degradation, LabelContent, degrade, place, render_label
+from lineguard.edge.labels.render import (
+    Degradation,
+    LabelContent,
+    capture,
+    degrade,
+    place,
+    print_label,
+    render_label,
+)
 from lineguard.edge.labels.restore import bridge_print_gaps
 
 pytestmark = pytest.mark.slow  # RapidOCR's models load once per module (~1 s), then ~0.3 s a label
@@ -350,3 +358,76 @@ def test_a_field_missing_from_both_looks_is_unreadable() -> None:
     check = _text_only(reader).check(place(render_label(GOOD), frame_size=FRAME), TEXT_EXPECTED)
     assert _reasons(check) == {(Reason.UNREADABLE, "date")}
     assert reader.calls == 2
+
+
+# -- several views of one label: re-read before failing, never outvoted into a pass ------------
+
+TEXT_OK = ["P/N 4711-0815", "LOT A12345", "DATE 2026-12-05", "QTY 12"]
+TEXT_LOT_WRONG = ["P/N 4711-0815", "LOT A12395", "DATE 2026-12-05", "QTY 12"]
+
+
+def _views(n: int) -> list[np.ndarray]:
+    return [place(render_label(GOOD), frame_size=FRAME)] * n
+
+
+def test_a_label_that_passes_on_its_first_view_is_read_once() -> None:
+    reader = ScriptedText(TEXT_OK)
+    check = _text_only(reader).check_views(_views(3), TEXT_EXPECTED)
+    assert (check.passed, check.views_read, reader.calls) == (True, 1, 1)
+
+
+def test_a_misread_first_view_is_overturned_by_two_views_that_pass() -> None:
+    reader = ScriptedText(TEXT_LOT_WRONG, TEXT_OK, TEXT_OK)
+    check = _text_only(reader).check_views(_views(3), TEXT_EXPECTED)
+    assert (check.passed, check.failures, check.views_read) == (True, [], 3)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        # one other view agrees with the expected label: one read is never enough to overturn
+        [TEXT_LOT_WRONG, TEXT_OK, TEXT_LOT_WRONG],
+        [TEXT_LOT_WRONG, TEXT_OK],
+        # two views pass, but more fail: still the failure
+        [TEXT_LOT_WRONG, TEXT_OK, TEXT_OK, TEXT_LOT_WRONG, TEXT_LOT_WRONG],
+    ],
+)
+def test_a_failure_stands_unless_two_views_and_a_majority_pass(answers: list[list[str]]) -> None:
+    reader = ScriptedText(*answers)
+    check = _text_only(reader).check_views(_views(len(answers)), TEXT_EXPECTED)
+    assert _reasons(check) == {(Reason.MISMATCH, "lot")}
+    assert check.views_read == len(answers) == reader.calls
+
+
+def test_the_failure_reported_is_the_one_most_views_agree_on() -> None:
+    unreadable_qty = ["P/N 4711-0815", "LOT A12345", "DATE 2026-12-05"]
+    # view 1: QTY lost (then the second look finds nothing either); views 2 and 3: the lot differs
+    reader = ScriptedText(unreadable_qty, [], TEXT_LOT_WRONG, TEXT_LOT_WRONG)
+    check = _text_only(reader).check_views(_views(3), TEXT_EXPECTED)
+    assert _reasons(check) == {(Reason.MISMATCH, "lot")}
+
+
+def test_check_views_needs_a_frame() -> None:
+    with pytest.raises(InputError, match="at least one frame"):
+        _text_only(ScriptedText()).check_views([], TEXT_EXPECTED)
+
+
+def test_a_wrong_label_seen_in_three_real_frames_still_fails_naming_its_field(
+    verifier: LabelVerifier,
+) -> None:
+    wrong = GOOD.with_(part_number="4711-0816")
+    label = render_label(wrong)
+    d = Degradation(perspective=0.03, blur_sigma_px=0.8, glare=40.0, contrast=0.7, noise_std=4.0)
+    printed = print_label(label, d, np.random.default_rng(3))
+    frames = [place(capture(printed, d, np.random.default_rng([3, k])), frame_size=FRAME) for k in range(3)]
+    check = verifier.check_views(frames, EXPECTED)
+    assert (Reason.MISMATCH, "part_number") in _reasons(check)
+    assert check.views_read == 3
+
+
+def test_degrade_is_the_print_then_one_capture_with_the_same_draws() -> None:
+    label = render_label(GOOD)
+    d = Degradation(perspective=0.03, blur_sigma_px=0.8, glare=40.0, contrast=0.7, defects=4, noise_std=4.0)
+    rng = np.random.default_rng(5)
+    again = capture(print_label(label, d, rng), d, rng)
+    assert np.array_equal(degrade(label, d, np.random.default_rng(5)), again)
