@@ -100,6 +100,7 @@ EXPORTS = {
         "STAGE_BUILDERS",
         "PartContext",
         "ScriptedStage",
+        "ScriptedViewsStage",
         "StageRunner",
         "build_stages",
     },

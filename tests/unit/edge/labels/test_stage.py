@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from lineguard.contracts.events import BoundingBox, IngestBatch, Verdict
-from lineguard.contracts.types import InspectionStage
+from lineguard.contracts.types import InspectionStage, MultiViewStage
 from lineguard.edge.labels import LabelVerifier
 from lineguard.edge.labels.render import Degradation
 from lineguard.edge.labels.stage import LabelStage, build_label_stage
@@ -103,6 +103,7 @@ def test_the_label_stage_conforms_to_the_stage_protocol(tmp_path: Path) -> None:
         edge_config(tmp_path, [camera("cam-1", tmp_path / "m", stages=[STAGE])]).cameras[0]
     )
     assert isinstance(stage, LabelStage) and isinstance(stage, InspectionStage)
+    assert isinstance(stage, MultiViewStage)  # re-read on the part's other views before failing
     assert stage.name == "carton-label"
     assert isinstance(stage._verifier, LabelVerifier)
 
