@@ -20,8 +20,10 @@ Values read stay on the node: a failure says *which* field differs, never what t
 
 **Several views of one label** (:meth:`LabelVerifier.check_views`: the part's frames, the
 decisive one first). The first view is read as above; if it passes, the label passes (one
-read, as before). If it fails, the other views are read, and the label passes only when at
-least :data:`CONFIRMING_VIEWS` of them pass in full *and* more views pass than fail. A
+read, as before). If it fails, the next views are read (at most :data:`MAX_VIEWS` in all:
+OCR is the costly part, and three is what the benchmark measured), and the label passes
+only when at least :data:`CONFIRMING_VIEWS` of them pass in full *and* more views pass
+than fail. A
 misread caused by noise, glare or the angle in one frame is outvoted; a wrong label stays
 failed, because accepting it would take two independent reads of *its* print coming out as
 exactly the expected content. Otherwise the failure the most views agree on is reported.
@@ -46,12 +48,14 @@ from lineguard.edge.labels.gs1 import Gs1Error, parse_element_string
 from lineguard.edge.labels.ocr import TextLine, TextReader
 from lineguard.edge.labels.restore import bridge_print_gaps
 
-__all__ = ["CONFIRMING_VIEWS", "LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
+__all__ = ["CONFIRMING_VIEWS", "MAX_VIEWS", "LabelCheck", "LabelFailure", "LabelVerifier", "Reason"]
 
 #: Grey-level spread (std) below which the region holds no label at all.
 BLANK_STD = 4.0
 #: Views (besides the first, which failed) that must pass in full to overturn its failure.
 CONFIRMING_VIEWS = 2
+#: Views of one label read at most (the first and, when it fails, the next two).
+MAX_VIEWS = 3
 
 
 class Reason:
@@ -169,7 +173,7 @@ class LabelVerifier:
         first = self.check(frames[0], expected, region_box)
         if first.passed or len(frames) == 1:
             return first
-        checks = [first, *(self.check(frame, expected, region_box) for frame in frames[1:])]
+        checks = [first, *(self.check(frame, expected, region_box) for frame in frames[1:MAX_VIEWS])]
         passed = [c for c in checks[1:] if c.passed]
         if len(passed) >= CONFIRMING_VIEWS and len(passed) > len(checks) - len(passed):
             return LabelCheck([], passed[0].read, views_read=len(checks))
