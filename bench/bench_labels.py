@@ -15,8 +15,10 @@ what a line would still call an *acceptable* label:
 ``--frames N`` (N > 1): each label is seen in N frames, as on a belt. The print (content,
 contrast, print defects, orientation) and the blur are the label's; the glare spot,
 perspective jitter (same strength) and sensor noise are drawn afresh per frame. Frame 0 is
-exactly the single-frame image, so ``--frames 1`` and the "first view only" row of a
-multi-frame run are the same measurement. The verifier reads the first frame and, only when
+the label's single-frame image, so ``--frames 1`` and the "first view only" row of a
+multi-frame run are the same measurement. (Since ``--frames`` every label draws its image
+seed, a missing one too: a seed gives other labels than before it — seeds 11–37 of
+docs/benchmarks.md are not reproduced label for label.) The verifier reads the first frame and, only when
 it fails, the others (``LabelVerifier.check_views``).
 
 Baseline in the same run, on the same images: the code alone (zxing-cpp, no OCR; the part
