@@ -31,10 +31,11 @@ from lineguard.enterprise import (
     plant_request,
     service_tls,
 )
+from lineguard.enterprise.service import token_expiry
 from lineguard.server.egress import build_gate
 from lineguard.server.enterprise import RollupSender
 from lineguard.server.ingest import ALL_PARTS, AlertRow, RollupDaily
-from lineguard.server.storage import session_factory, upgrade_to_head
+from lineguard.server.storage import session_factory, upgrade_to_head, utcnow
 from lineguard.server.tls import ServerThread
 from tests.unit.server.conftest import AuditTrail
 
@@ -116,9 +117,17 @@ class Rollup:
         cert_file.write_text(issued.pem, encoding="ascii")
         return PlantCredentials(plant_id, cert_file, made.key_file)
 
-    def token(self, role: Role) -> str:
+    def token(self, role: Role, *, expires_at: datetime | None = None) -> str:
+        """A token as ``token create`` makes it (default expiry), without its audit entry."""
+        if expires_at is None:
+            config = self.config
+            expires_at = token_expiry(
+                days=None, default_days=config.token_days, max_days=config.token_max_days, now=utcnow()
+            )
         with self.sessions.begin() as session:
-            _token_id, token = create_token(session, holder=f"test {role.value}", role=role)
+            _token_id, token = create_token(
+                session, holder=f"test {role.value}", role=role, expires_at=expires_at
+            )
         return token
 
     def client(
@@ -131,8 +140,8 @@ class Rollup:
         return httpx.Client(base_url=self.url, verify=context, headers=headers, timeout=10, trust_env=False)
 
 
-def make_rollup(directory: Path, database_url: str) -> Rollup:
-    """A roll-up with its CA made and its database opened, not yet listening."""
+def make_rollup(directory: Path, database_url: str, **settings: Any) -> Rollup:
+    """A roll-up with its CA made and its database opened, not yet listening (``settings``: config fields)."""
     secret = directory / "ca-passphrase"
     directory.mkdir(parents=True, exist_ok=True)
     secret.write_text(PASSPHRASE, encoding="utf-8")
@@ -141,6 +150,7 @@ def make_rollup(directory: Path, database_url: str) -> Rollup:
         data_dir=directory / "data",
         database_url=database_url,
         ca_passphrase=SecretRef(file=secret),
+        **settings,
     )
     init_enterprise_ca(config)
     engine, sessions = open_enterprise_storage(config)

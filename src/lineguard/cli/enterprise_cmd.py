@@ -152,25 +152,61 @@ def token() -> None:
 @ENTERPRISE_CONFIG
 @click.option("--role", required=True, type=click.Choice(["quality_viewer", "plant_admin", "auditor"]))
 @click.option("--holder", required=True, help="Who holds it (shown in the audit log).")
-def token_create(config_path: Path, role: str, holder: str) -> None:
-    """Create a token and print it once (only its digest is stored).
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Validity in days (default: token_days, 30; at most token_max_days, 90).",
+)
+def token_create(config_path: Path, role: str, holder: str, days: int | None) -> None:
+    """Create a token and print it once (only its digest is stored); it expires after --days.
 
     \b
     Example:
       lineguard enterprise token create --config enterprise.yaml --role quality_viewer --holder "Group QA"
+      lineguard enterprise token create --config enterprise.yaml --role auditor --holder "Audit" --days 7
     """
     from lineguard.config import load_enterprise_config
-    from lineguard.contracts.audit import EnterpriseTokenCreated
-    from lineguard.enterprise import Role, create_token, open_enterprise_storage, record
+    from lineguard.enterprise import Role, issue_token, open_enterprise_storage
 
     config = load_enterprise_config(config_path)
     _engine, sessions = open_enterprise_storage(config)
-    with sessions.begin() as session:
-        token_id, secret = create_token(session, holder=holder, role=Role(role))
-        event = EnterpriseTokenCreated(token_id=token_id, holder=holder, role=role)
-        record(session, event, actor=cli_actor("enterprise"))
-    click.echo(f"token {token_id} for {holder} ({role}), shown once:", err=True)
-    click.echo(secret)
+    issued = issue_token(
+        config, sessions, holder=holder, role=Role(role), days=days, actor=cli_actor("enterprise")
+    )
+    expires = issued.expires_at.isoformat(timespec="seconds")
+    click.echo(f"token {issued.token_id} for {holder} ({role}), expires {expires}, shown once:", err=True)
+    click.echo(issued.secret)
+
+
+@token.command("list")
+@ENTERPRISE_CONFIG
+def token_list(config_path: Path) -> None:
+    """Every token's id, holder, role, expiry and state (never the token itself).
+
+    \b
+    Example:
+      lineguard enterprise token list --config enterprise.yaml
+    """
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import list_tokens, open_enterprise_storage
+    from lineguard.server.storage import utcnow
+
+    config = load_enterprise_config(config_path)
+    _engine, sessions = open_enterprise_storage(config)
+    now = utcnow()
+    click.echo("token_id\tholder\trole\texpires_at\tstate")
+    with sessions() as session:
+        for row in list_tokens(session):
+            expires = row.expires_at.isoformat(timespec="seconds") if row.expires_at else "-"
+            state = (
+                "revoked"
+                if row.revoked_at is not None
+                else "expired"
+                if row.expires_at is None or row.expires_at <= now
+                else "active"
+            )
+            click.echo(f"{row.token_id}\t{row.holder}\t{row.role}\t{expires}\t{state}")
 
 
 @token.command("revoke")

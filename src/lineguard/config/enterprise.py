@@ -129,3 +129,32 @@ class EnterpriseServiceConfig(_Section):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request accepted."
     )
+    token_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Validity of a person's API token when `token create` is given no --days.",
+    )
+    token_max_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="The longest validity `token create --days` may give a token.",
+    )
+    auth_failures_allowed: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Failed token checks one client address may make per window before every "
+        "token from it (a correct one too) is refused until the window passes.",
+    )
+    auth_failure_window_s: int = Field(
+        default=300, ge=1, le=86_400, description="The sliding window failed token checks are counted in."
+    )
+
+    @model_validator(mode="after")
+    def _token_days_within_max(self) -> EnterpriseServiceConfig:
+        if self.token_days > self.token_max_days:
+            msg = f"token_days ({self.token_days}) is over token_max_days ({self.token_max_days})"
+            raise ValueError(msg)
+        return self

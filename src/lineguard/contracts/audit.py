@@ -851,6 +851,7 @@ class EnterpriseTokenCreated(AuditEvent):
     token_id: Ident
     holder: Ident
     role: Ident
+    expires_at: datetime
 
 
 class EnterpriseTokenRevoked(AuditEvent):
@@ -867,6 +868,25 @@ class EnterpriseAccessDenied(AuditEvent):
     outcome: Literal["success", "failure", "denied"] = "denied"
     permission: Ident
     role: Ident
+
+
+class EnterpriseTokenRefused(AuditEvent):
+    """A known token was refused: past its expiry, or from an address over its failure limit (401/429)."""
+
+    event_name: ClassVar[str] = "enterprise.token_refused"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    reason: Literal["expired", "rate_limited"]
+    source: Ident = Field(description="The client address the token came from.")
+
+
+class EnterpriseAuthBlocked(AuditEvent):
+    """A client address reached its limit of failed token checks: all its tokens are refused a while."""
+
+    event_name: ClassVar[str] = "enterprise.auth_blocked"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    source: Ident = Field(description="The client address.")
+    failures: int = Field(ge=1)
+    window_s: int = Field(ge=1)
 
 
 class EnterpriseAggregatesReceived(AuditEvent):

@@ -10,6 +10,7 @@ it has no way back into a plant.
 * :func:`open_enterprise_storage` — SQLite or PostgreSQL, schema versioned.
 * :func:`init_enterprise_ca`, :func:`enrol_plant`, :func:`plant_request` — the roll-up's
   CA and each plant's client certificate.
+* :func:`issue_token`, :func:`revoke_token`, :func:`list_tokens` — people's expiring API tokens.
 * :func:`record`, :func:`verify_chain` — its audit log.
 """
 
@@ -18,12 +19,14 @@ from lineguard.enterprise.app import create_enterprise_app
 from lineguard.enterprise.audit import record, verify_chain
 from lineguard.enterprise.pki import PlantRequest, enrol_plant, init_enterprise_ca, plant_request, service_tls
 from lineguard.enterprise.roles import GRANTS, Permission, Role
-from lineguard.enterprise.service import create_token, revoke_token
+from lineguard.enterprise.service import create_token, list_tokens, revoke_token
 from lineguard.enterprise.storage import open_enterprise_storage
+from lineguard.enterprise.tokens import IssuedToken, issue_token
 
 __all__ = [
     "GRANTS",
     "DeclaredRoute",
+    "IssuedToken",
     "Permission",
     "PlantRequest",
     "Role",
@@ -32,6 +35,8 @@ __all__ = [
     "declared_routes",
     "enrol_plant",
     "init_enterprise_ca",
+    "issue_token",
+    "list_tokens",
     "open_enterprise_storage",
     "plant_request",
     "record",

@@ -30,6 +30,7 @@ from lineguard.contracts.errors import ContractError, PayloadTooLargeError, Perm
 from lineguard.enterprise import service
 from lineguard.enterprise.access import (
     PlantCaller,
+    auth_limiter,
     refuse_plant,
     refuse_undeclared_routes,
     require,
@@ -200,6 +201,7 @@ def create_enterprise_app(config: EnterpriseServiceConfig, sessions: sessionmake
     )
     app.state.enterprise_sessions = sessions
     app.state.enterprise_config = config
+    app.state.enterprise_auth_limiter = auth_limiter(config)
     install_error_handlers(app)
     app.include_router(router)
     refuse_undeclared_routes(app)

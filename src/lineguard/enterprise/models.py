@@ -1,5 +1,8 @@
 """The roll-up's tables: enrolled plants, line-day aggregates, people's tokens and its own audit chain.
 
+Schema versions: 1, the first release; 2 added ``enterprise_tokens.expires_at`` and
+``enterprise_auth_failures`` (``storage.prepare_schema`` upgrades a version-1 database).
+
 Its own metadata, not the plant server's: the roll-up's database holds no plant table and
 a plant's database holds none of these. ``line_days`` keeps one row per (plant, line, day)
 at the highest revision received; a plant resending the same revision changes nothing.
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, Date, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lineguard.server.storage import UtcDateTime
@@ -20,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditHeadRow",
     "AuditRow",
+    "AuthFailureRow",
     "EnterpriseBase",
     "LineDayRow",
     "PlantRow",
@@ -28,7 +32,7 @@ __all__ = [
 ]
 
 #: Bumped with every change of these tables (the service refuses a database of another version).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: ``prev_hash`` of the first audit entry.
 GENESIS = "0" * 64
 
@@ -83,7 +87,24 @@ class TokenRow(EnterpriseBase):
     holder: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Refused from this moment on (401, audited); null only for a version-1 row never upgraded.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class AuthFailureRow(EnterpriseBase):
+    """One failed token check from a client address, kept for the failure window.
+
+    Counted by the plant server's ``AddressRateLimiter`` (the same rule as its sign-in
+    rate limit) against this table, so every worker of the roll-up counts the same failures.
+    """
+
+    __tablename__ = "enterprise_auth_failures"
+    __table_args__ = (Index(None, "source", "attempted_at"), Index(None, "attempted_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AuditRow(EnterpriseBase):

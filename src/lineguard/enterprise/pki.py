@@ -3,7 +3,9 @@
 The same building block as a plant's CA (:class:`~lineguard.server.pki.PlantCa`: an EC
 P-256 key encrypted with a passphrase, files under ``data_dir/ca/``), kept by the
 roll-up, never by a plant. A plant makes its own key and a CSR
-(:func:`plant_request`); the roll-up signs it with the plant id as the subject and
+(:func:`plant_request`); the roll-up signs it with the plant profile
+(``PlantCa.issue_plant_certificate``: O="LineGuard plant", the plant policy OID, the
+plant id as the subject) and
 records the certificate's sha256 as the one it accepts from that plant
 (:func:`enrol_plant`). The key never leaves the plant.
 """
@@ -61,7 +63,7 @@ def enrol_plant(
         msg = "the plant's request is not a PEM certificate signing request"
         raise InputError(msg) from None
     ca = PlantCa.load(config.data_dir, config.ca_passphrase.resolve())
-    issued = ca.issue_node_certificate(csr, node_id=plant_id, days=config.certificate_days)
+    issued = ca.issue_plant_certificate(csr, plant_id=plant_id, days=config.certificate_days)
     with sessions.begin() as session:
         service.enrol_plant(session, plant_id=plant_id, fingerprint=issued.fingerprint_sha256)
         record(

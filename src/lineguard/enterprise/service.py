@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.enterprise import LineDayAggregate, PlantAggregates, RollupReceipt
-from lineguard.contracts.errors import AuthenticationError, ConflictError, NotFoundError
+from lineguard.contracts.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import new_id
 from lineguard.enterprise.models import AuditRow, LineDayRow, PlantRow, TokenRow
 from lineguard.enterprise.roles import Role
@@ -25,16 +25,19 @@ from lineguard.server.storage import transaction_lock, utcnow
 
 __all__ = [
     "Caller",
+    "TokenExpiredError",
     "audit_entries",
     "create_token",
     "enrol_plant",
     "line_days",
+    "list_tokens",
     "plant_of_certificate",
     "plants",
     "revoke_plant",
     "revoke_token",
     "store_aggregates",
     "token_caller",
+    "token_expiry",
 ]
 
 TOKEN_PREFIX = "lge_"  # noqa: S105 - marks a token, is none
@@ -51,25 +54,55 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, *, holder: str, role: Role) -> tuple[str, str]:
+class TokenExpiredError(AuthenticationError):
+    """A known token past its ``expires_at`` (401; the roll-up audits it under the token's id)."""
+
+    def __init__(self, message: str, *, token_id: str) -> None:
+        super().__init__(message)
+        self.token_id = token_id
+
+
+def token_expiry(*, days: int | None, default_days: int, max_days: int, now: datetime) -> datetime:
+    """When a token created ``now`` for ``days`` (default ``default_days``) expires; at most ``max_days``."""
+    chosen = default_days if days is None else days
+    if not 1 <= chosen <= max_days:
+        msg = f"a token's validity must be 1 to {max_days} days (token_max_days), not {chosen}"
+        raise InputError(msg)
+    return now + timedelta(days=chosen)
+
+
+def create_token(session: Session, *, holder: str, role: Role, expires_at: datetime) -> tuple[str, str]:
     """``(token_id, token)``; the token is returned once and only its digest is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = new_id("tok")
     session.add(
         TokenRow(
-            token_id=token_id, digest=_digest(token), holder=holder, role=role.value, created_at=utcnow()
+            token_id=token_id,
+            digest=_digest(token),
+            holder=holder,
+            role=role.value,
+            created_at=utcnow(),
+            expires_at=expires_at,
         )
     )
     session.flush()
     return token_id, token
 
 
-def token_caller(session: Session, token: str) -> Caller:
+def token_caller(session: Session, token: str, *, now: datetime) -> Caller:
     row = session.scalars(select(TokenRow).where(TokenRow.digest == _digest(token))).first()
     if row is None or row.revoked_at is not None:
         msg = "unknown or revoked token"
         raise AuthenticationError(msg)
+    if row.expires_at is None or row.expires_at <= now:
+        msg = f"token {row.token_id} expired; ask for a new one (`lineguard enterprise token create`)"
+        raise TokenExpiredError(msg, token_id=row.token_id)
     return Caller(token_id=row.token_id, holder=row.holder, role=Role(row.role))
+
+
+def list_tokens(session: Session) -> list[TokenRow]:
+    """Every token (never its secret), newest first."""
+    return list(session.scalars(select(TokenRow).order_by(TokenRow.created_at.desc(), TokenRow.token_id)))
 
 
 def revoke_token(session: Session, *, token_id: str) -> None:

@@ -4,25 +4,61 @@ The roll-up's schema is small and versioned by :data:`~.models.SCHEMA_VERSION`: 
 database is created at that version (``create_all`` under a transaction lock, so two
 processes starting together agree), and a database of another version is refused with
 the two versions named rather than used. A change of these tables bumps the version and
-ships its upgrade step here.
+ships its upgrade step here (:data:`_UPGRADES`, applied in order inside the same locked
+transaction, so a crash leaves the old version intact). Version 1 → 2 adds
+``enterprise_tokens.expires_at`` (existing tokens get ``token_days`` from now, so an
+upgrade never silently keeps a token valid for ever) and ``enterprise_auth_failures``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.enterprise import EnterpriseServiceConfig
 from lineguard.contracts.errors import ConfigError
-from lineguard.enterprise.models import GENESIS, SCHEMA_VERSION, AuditHeadRow, EnterpriseBase, SchemaRow
-from lineguard.server.storage import create_engine_for, session_factory, transaction_lock
+from lineguard.enterprise.models import (
+    GENESIS,
+    SCHEMA_VERSION,
+    AuditHeadRow,
+    EnterpriseBase,
+    SchemaRow,
+    TokenRow,
+)
+from lineguard.server.storage import create_engine_for, session_factory, transaction_lock, utcnow
 
 __all__ = ["open_enterprise_storage", "prepare_schema"]
 
 
-def prepare_schema(engine: Engine) -> None:
+def _upgrade_1_to_2(connection: Connection, token_days: int) -> None:
+    column = TokenRow.__table__.c.expires_at
+    kind = column.type.compile(dialect=connection.dialect)
+    table = connection.dialect.identifier_preparer.quote(TokenRow.__tablename__)
+    connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN expires_at {kind}")
+    expiry = utcnow() + timedelta(days=token_days)
+    connection.execute(update(TokenRow).where(TokenRow.expires_at.is_(None)).values(expires_at=expiry))
+
+
+#: ``version → step`` that brings a database of that version to the next one.
+_UPGRADES: dict[int, Callable[[Connection, int], None]] = {1: _upgrade_1_to_2}
+
+
+def prepare_schema(engine: Engine, *, token_days: int = 30) -> None:
     with engine.begin() as connection:
         transaction_lock(connection, "enterprise-schema")
+        with Session(bind=connection) as session:
+            row = (
+                session.get(SchemaRow, 1)
+                if engine.dialect.has_table(connection, "enterprise_schema")
+                else None
+            )
+            while row is not None and row.version in _UPGRADES:
+                _UPGRADES[row.version](connection, token_days)
+                row.version += 1
+                session.flush()
         EnterpriseBase.metadata.create_all(connection)
         with Session(bind=connection) as session:
             row = session.get(SchemaRow, 1)
@@ -43,5 +79,5 @@ def open_enterprise_storage(config: EnterpriseServiceConfig) -> tuple[Engine, se
     if config.database_url is None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(url)
-    prepare_schema(engine)
+    prepare_schema(engine, token_days=config.token_days)
     return engine, session_factory(engine)

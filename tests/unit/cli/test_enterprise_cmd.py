@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from lineguard.cli.main import cli
-from lineguard.server.storage import create_engine_for
+from lineguard.server.storage import create_engine_for, utcnow
 from tests.support.enterprise import PlantCredentials, free_port, make_plant, plant_settings
 
 pytestmark = pytest.mark.timeout(300)
@@ -134,3 +135,37 @@ def test_config_check_knows_an_enterprise_config_and_names_a_wrong_key(tmp_path:
     result = CliRunner().invoke(cli, ["config", "check", str(bad)])
     assert result.exit_code == 2
     assert "http.tls" in result.output
+
+
+def test_token_create_prints_the_expiry_refuses_over_the_maximum_and_token_list_shows_states(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "enterprise.yaml"
+    config.write_text(
+        yaml.safe_dump({"kind": "enterprise", "data_dir": str(tmp_path / "r")}), encoding="utf-8"
+    )
+    run = CliRunner().invoke
+    c = ["--config", str(config)]
+    week = run(
+        cli, ["enterprise", "token", "create", *c, "--role", "auditor", "--holder", "Audit", "--days", "7"]
+    )
+    assert week.exit_code == 0, week.output
+    expected_day = (utcnow() + timedelta(days=7)).date().isoformat()
+    assert f"expires {expected_day}" in week.stderr
+    week_id = week.stderr.split()[1]
+    default = run(cli, ["enterprise", "token", "create", *c, "--role", "quality_viewer", "--holder", "QA"])
+    assert f"expires {(utcnow() + timedelta(days=30)).date().isoformat()}" in default.stderr
+    too_long = run(
+        cli, ["enterprise", "token", "create", *c, "--role", "auditor", "--holder", "X", "--days", "91"]
+    )
+    assert too_long.exit_code != 0
+    assert "1 to 90 days" in too_long.output
+    assert run(cli, ["enterprise", "token", "revoke", *c, "--token-id", week_id]).exit_code == 0
+    listed = run(cli, ["enterprise", "token", "list", *c])
+    assert listed.exit_code == 0, listed.output
+    rows = {line.split("\t")[1]: line.split("\t") for line in listed.stdout.strip().splitlines()[1:]}
+    assert set(rows) == {"Audit", "QA"}  # the refused one was never created
+    assert rows["Audit"][2:] == ["auditor", rows["Audit"][3], "revoked"]
+    assert rows["Audit"][3].startswith(expected_day)
+    assert rows["QA"][4] == "active"
+    assert "lge_" not in listed.stdout

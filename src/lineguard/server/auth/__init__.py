@@ -41,7 +41,7 @@ from lineguard.server.auth.dependencies import (
 from lineguard.server.auth.engine import Decision, Grant, PolicyEngine, Subject, Target
 from lineguard.server.auth.grants import active_grants, describe, grant_role, grant_rows, revoke_role
 from lineguard.server.auth.grants import describe as describe_grant
-from lineguard.server.auth.lockout import account_key, locked_until
+from lineguard.server.auth.lockout import AddressRateLimiter, TooManyAttemptsError, account_key, locked_until
 from lineguard.server.auth.login import confirm_person, enroll_without_browser, reset_mfa, unlock_account
 from lineguard.server.auth.matrix import Matrix, build_matrix, matrix_target, sample_grant
 from lineguard.server.auth.models import RoleGrant, User
@@ -57,6 +57,7 @@ __all__ = [
     "ROLES",
     "Access",
     "Action",
+    "AddressRateLimiter",
     "AuthRuntime",
     "Category",
     "Decision",
@@ -69,6 +70,7 @@ __all__ = [
     "RoleGrant",
     "Subject",
     "Target",
+    "TooManyAttemptsError",
     "User",
     "account_key",
     "active_grants",

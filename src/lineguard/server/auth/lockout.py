@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import RateLimitedError
@@ -137,36 +138,73 @@ def locked_until(session: Session, *, account: str, now: datetime) -> datetime |
 
 
 class AddressRateLimiter:
-    """At most ``per_minute`` attempts per source address in any 60-second window.
+    """At most ``per_minute`` attempts per source address in any sliding window (60 s by default).
 
     Counted in ``auth_signin_attempts`` in a short transaction of its own (committed
     before the password is even checked, so a failing request still counts), under a
     per-address lock so two replicas cannot both let the last allowed attempt through.
     A refused attempt is not recorded: the window frees up a minute after the allowed ones.
+
+    ``table`` (any table with ``source`` and ``attempted_at`` columns, like
+    ``auth_signin_attempts``) and ``window`` let another service count its own attempts
+    with the same rule: the enterprise roll-up counts only *failed* token checks
+    (:meth:`check` before, :meth:`record` after a failure) in its own database.
     """
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        table: Table | None = None,
+        window: timedelta = timedelta(seconds=60),
+        what: str = "sign-in attempts",
+    ) -> None:
         self.per_minute = per_minute
+        self.window = window
+        self._table: Table = table if table is not None else cast(Table, SignInAttempt.__table__)
+        self._what = what
 
     def hit(self, bind: Engine | Connection, address: str, *, now: datetime) -> None:
         """Count one attempt from ``address``; raise :class:`TooManyAttemptsError` over the limit."""
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        source, window_start = _source_key(address), now - timedelta(seconds=60)
-        with engine.begin() as connection:
+        with _engine(bind).begin() as connection:
+            self._ensure_under(connection, address, now)
+            connection.execute(insert(self._table).values(source=_source_key(address), attempted_at=now))
+
+    def check(self, bind: Engine | Connection, address: str, *, now: datetime) -> None:
+        """Raise :class:`TooManyAttemptsError` if ``address`` is at the limit; count nothing."""
+        with _engine(bind).begin() as connection:
+            self._ensure_under(connection, address, now)
+
+    def record(self, bind: Engine | Connection, address: str, *, now: datetime) -> int:
+        """Count one attempt from ``address`` (refused or not); how many it now has in the window."""
+        source = _source_key(address)
+        with _engine(bind).begin() as connection:
             transaction_lock(connection, f"signin-rate:{source}")
-            at = SignInAttempt.attempted_at
-            connection.execute(delete(SignInAttempt).where(at <= window_start))
-            recent = connection.scalars(
-                select(at)
-                .where(SignInAttempt.source == source, at > window_start)
-                .order_by(at)
-                .limit(self.per_minute)
-            ).all()
-            if len(recent) >= self.per_minute:
-                msg = f"too many sign-in attempts from {address}: at most {self.per_minute} per minute"
-                wait = 60 - (now - _aware(recent[0], now)).total_seconds()
-                raise TooManyAttemptsError(msg, retry_after_s=max(wait, 0.001))
-            connection.execute(insert(SignInAttempt).values(source=source, attempted_at=now))
+            connection.execute(insert(self._table).values(source=source, attempted_at=now))
+            return len(self._recent(connection, source, now, limit=None))
+
+    def _recent(
+        self, connection: Connection, source: str, now: datetime, *, limit: int | None
+    ) -> list[datetime]:
+        at, window_start = self._table.c.attempted_at, now - self.window
+        connection.execute(delete(self._table).where(at <= window_start))
+        query = select(at).where(self._table.c.source == source, at > window_start).order_by(at)
+        return list(connection.scalars(query if limit is None else query.limit(limit)).all())
+
+    def _ensure_under(self, connection: Connection, address: str, now: datetime) -> None:
+        source = _source_key(address)
+        transaction_lock(connection, f"signin-rate:{source}")
+        recent = self._recent(connection, source, now, limit=self.per_minute)
+        if len(recent) >= self.per_minute:
+            seconds = int(self.window.total_seconds())
+            per = "minute" if seconds == 60 else f"{seconds} s"
+            msg = f"too many {self._what} from {address}: at most {self.per_minute} per {per}"
+            wait = self.window.total_seconds() - (now - _aware(recent[0], now)).total_seconds()
+            raise TooManyAttemptsError(msg, retry_after_s=max(wait, 0.001))
+
+
+def _engine(bind: Engine | Connection) -> Engine:
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def _aware(moment: datetime, like: datetime) -> datetime:

@@ -9,10 +9,19 @@ first contact (like kubeadm's discovery hash).
 
 from __future__ import annotations
 
-from lineguard.server.pki.ca import CaPaths, IssuedCertificate, PlantCa, ca_paths, certificate_fingerprint
+from lineguard.server.pki.ca import (
+    PLANT_CERTIFICATE_POLICY,
+    CaPaths,
+    IssuedCertificate,
+    PlantCa,
+    ca_paths,
+    certificate_fingerprint,
+    is_plant_certificate,
+)
 from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret, secrets_match
 
 __all__ = [
+    "PLANT_CERTIFICATE_POLICY",
     "TOKEN_PREFIX",
     "CaPaths",
     "EnrollmentTokenText",
@@ -21,5 +30,6 @@ __all__ = [
     "ca_paths",
     "certificate_fingerprint",
     "hash_secret",
+    "is_plant_certificate",
     "secrets_match",
 ]

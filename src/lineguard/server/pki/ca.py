@@ -10,6 +10,11 @@ Files under ``data_dir/ca/`` (mode 0600 for the key)::
 Node certificates carry the node id as common name and as the SAN URI
 ``urn:lineguard:node:<node_id>``, the clientAuth extended key usage only, and a random
 serial that the server records; an unrecorded serial is refused even if the CA signed it.
+
+Plant certificates (the enterprise roll-up's CA signing a plant's CSR) are a profile of
+their own: O="LineGuard plant", the SAN URI ``urn:lineguard:plant:<plant_id>`` and the
+certificate policy :data:`PLANT_CERTIFICATE_POLICY`, which no node certificate carries;
+:func:`is_plant_certificate` is what the roll-up checks before it looks a plant up.
 """
 
 from __future__ import annotations
@@ -30,7 +35,17 @@ from pydantic import SecretStr
 
 from lineguard.contracts.errors import ConflictError, CryptoError, InputError, NotFoundError
 
-__all__ = ["CaPaths", "IssuedCertificate", "PlantCa", "ca_paths", "certificate_fingerprint", "node_uri"]
+__all__ = [
+    "PLANT_CERTIFICATE_POLICY",
+    "CaPaths",
+    "IssuedCertificate",
+    "PlantCa",
+    "ca_paths",
+    "certificate_fingerprint",
+    "is_plant_certificate",
+    "node_uri",
+    "plant_uri",
+]
 
 CA_VALIDITY = timedelta(days=3650)
 #: Clock skew we tolerate between server and nodes when a certificate starts.
@@ -58,6 +73,31 @@ def certificate_fingerprint(cert: x509.Certificate) -> str:
 
 def node_uri(node_id: str) -> str:
     return f"urn:lineguard:node:{node_id}"
+
+
+def plant_uri(plant_id: str) -> str:
+    return f"urn:lineguard:plant:{plant_id}"
+
+
+#: The certificate policy of a plant's roll-up certificate (a 2.25 UUID arc: unique
+#: without registration). Only :meth:`PlantCa.issue_plant_certificate` puts it in.
+PLANT_CERTIFICATE_POLICY = x509.ObjectIdentifier("2.25.314447536795019890971249180351256145052")
+_PLANT_ORGANIZATION = "LineGuard plant"
+
+
+def is_plant_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` was issued with the plant profile (policy, organisation, clientAuth)."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    organizations = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    return (
+        any(p.policy_identifier == PLANT_CERTIFICATE_POLICY for p in policies)
+        and organizations == [_PLANT_ORGANIZATION]
+        and list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +248,25 @@ class PlantCa:
         self, csr: x509.CertificateSigningRequest, *, node_id: str, days: float, now: datetime | None = None
     ) -> IssuedCertificate:
         """Sign a node's CSR; the subject is ours (the node id), not what the CSR asks for."""
+        return self._issue_client(csr, "node", node_id, node_uri(node_id), None, days, now)
+
+    def issue_plant_certificate(
+        self, csr: x509.CertificateSigningRequest, *, plant_id: str, days: float, now: datetime | None = None
+    ) -> IssuedCertificate:
+        """Sign a plant's CSR with the plant profile (:data:`PLANT_CERTIFICATE_POLICY`)."""
+        policy = x509.CertificatePolicies([x509.PolicyInformation(PLANT_CERTIFICATE_POLICY, None)])
+        return self._issue_client(csr, "plant", plant_id, plant_uri(plant_id), policy, days, now)
+
+    def _issue_client(
+        self,
+        csr: x509.CertificateSigningRequest,
+        kind: str,
+        subject_id: str,
+        uri: str,
+        policy: x509.CertificatePolicies | None,
+        days: float,
+        now: datetime | None,
+    ) -> IssuedCertificate:
         try:  # the CSR comes from the network: an unknown key or signature type is the client's error
             signature_valid = csr.is_signature_valid
             public_key = csr.public_key()
@@ -223,25 +282,24 @@ class PlantCa:
                 if isinstance(public_key, ec.EllipticCurvePublicKey)
                 else type(public_key).__name__
             )
-            msg = f"node key must be EC P-256 (secp256r1), got {got}"
+            msg = f"{kind} key must be EC P-256 (secp256r1), got {got}"
             raise InputError(msg)
         now = now or datetime.now(UTC)
         subject = x509.Name(
             [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard node"),
-                x509.NameAttribute(NameOID.COMMON_NAME, node_id),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"LineGuard {kind}"),
+                x509.NameAttribute(NameOID.COMMON_NAME, subject_id),
             ]
         )
-        cert = (
+        builder = (
             self._builder(subject, public_key, now, days)
-            .add_extension(
-                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(node_uri(node_id))]),
-                critical=False,
-            )
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(_leaf_key_usage(), critical=True)
-            .sign(self._key, hashes.SHA256())
         )
+        if policy is not None:
+            builder = builder.add_extension(policy, critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
         return self._issued(cert)
 
     def issue_server_certificate(

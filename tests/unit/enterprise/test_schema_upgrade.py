@@ -1,0 +1,61 @@
+"""A version-1 roll-up database (tokens without expiry, no failure table) is upgraded in
+place on both engines when the service opens it: the tokens it holds get the default
+validity from the upgrade on, never "for ever", and nothing else changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from lineguard.contracts.errors import ConfigError
+from lineguard.enterprise import open_enterprise_storage
+from lineguard.enterprise.models import SCHEMA_VERSION, SchemaRow, TokenRow
+from lineguard.enterprise.storage import prepare_schema
+from lineguard.server.storage import utcnow
+from tests.support.enterprise import make_rollup
+
+
+def test_a_version_1_database_is_upgraded_and_its_tokens_get_an_expiry(tmp_path: Path, db_url: str) -> None:
+    rollup = make_rollup(tmp_path / "r", db_url)
+    engine = rollup.engine
+    created = utcnow() - timedelta(days=400)
+    with engine.begin() as c:  # back to what version 1 created
+        c.execute(text("DROP TABLE enterprise_auth_failures"))
+        c.execute(text("ALTER TABLE enterprise_tokens DROP COLUMN expires_at"))
+        c.execute(text("UPDATE enterprise_schema SET version = 1"))
+        c.execute(
+            text(
+                "INSERT INTO enterprise_tokens (token_id, digest, holder, role, created_at) "
+                "VALUES ('tok_old', :d, 'QA', 'quality_viewer', :t)"
+            ),
+            {"d": "a" * 64, "t": created},
+        )
+    engine.dispose()
+
+    engine, sessions = open_enterprise_storage(rollup.config)
+    assert "enterprise_auth_failures" in inspect(engine).get_table_names()
+    with sessions() as session:
+        schema = session.get(SchemaRow, 1)
+        token = session.get(TokenRow, "tok_old")
+        assert schema is not None and schema.version == SCHEMA_VERSION == 2
+        assert token is not None and token.expires_at is not None
+        left = token.expires_at - utcnow()
+        assert timedelta(days=29, hours=23) < left <= timedelta(days=30)
+        assert token.holder == "QA"
+    prepare_schema(engine)  # opening it again changes nothing
+    with sessions() as session:
+        again = session.get(TokenRow, "tok_old")
+        assert again is not None and again.expires_at == token.expires_at
+    engine.dispose()
+
+
+def test_a_database_of_an_unknown_version_is_refused_naming_both(tmp_path: Path, db_url: str) -> None:
+    rollup = make_rollup(tmp_path / "r", db_url)
+    with rollup.engine.begin() as c:
+        c.execute(text("UPDATE enterprise_schema SET version = 7"))
+    with pytest.raises(ConfigError, match=f"schema version 7, this program expects {SCHEMA_VERSION}"):
+        prepare_schema(rollup.engine)
+    rollup.engine.dispose()
