@@ -36,6 +36,7 @@ Usage::
 
     python bench/bench_demo_truth.py --model .lineguard-demo/models/demo-part-v1
     python bench/bench_demo_truth.py --work /tmp/demo-truth --parts 200 --node-seconds 60
+    python bench/bench_demo_truth.py --model MODEL --parts 400 --node-seconds 90 --evidence-crop defects roi
 """
 
 from __future__ import annotations
