@@ -146,6 +146,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backbone", default="mobilenet-v2", help="built-in name or ONNX file")
+    parser.add_argument("--fusion", default=TrainConfig.fusion, choices=["max", "sum"])
+    parser.add_argument("--nuisance-copies", type=int, default=TrainConfig.nuisance_copies)
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
@@ -166,7 +168,13 @@ def main() -> int:
     if not (args.data / "train" / "good").is_dir():
         print(f"no dataset at {args.data} (expects MVTec AD layout)", file=sys.stderr)
         return 2
-    config = TrainConfig(threads=args.threads, model_id="bench-detection", backbone=args.backbone)
+    config = TrainConfig(
+        threads=args.threads,
+        model_id="bench-detection",
+        backbone=args.backbone,
+        fusion=args.fusion,
+        nuisance_copies=args.nuisance_copies,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         package = args.keep or Path(tmp) / "model"
         print(f"training on {args.data} with {args.threads} threads ...", flush=True)
@@ -193,6 +201,7 @@ def main() -> int:
         "backbone": result.package.metadata.backbone,
         "image_auroc": report.image_auroc,
         "pixel_auroc": report.pixel_auroc,
+        "aupro": report.aupro,
         "recall_at_1pct_frr": report.recall_at_1pct_frr,
         "threshold": report.threshold,
         "at_threshold": report.to_dict()["at_threshold"],
@@ -205,6 +214,7 @@ def main() -> int:
         "train_cpu_s": train_cpu_s,
         "train_stage_s": result.fitted.seconds,
         "load_average_after_train": load_after_train,
+        "train_config": {"fusion": config.fusion, "nuisance_copies": config.nuisance_copies},
         "eval_latency_ms_median": report.latency_ms_median,
         "eval_latency_ms_p99": report.latency_ms_p99,
         "latency": lat,
@@ -219,20 +229,24 @@ def main() -> int:
         f"\nimage AUROC {report.image_auroc:.4f} (baseline {base['image_auroc']:.4f}, "
         f"ratio {figures['image_auroc_ratio_vs_baseline']:.2f}x, error ratio "
         f"{figures['image_error_ratio_baseline_over_ours']:.1f}x)\n"
-        f"pixel AUROC {px} (baseline {base['pixel_auroc']:.4f})\n"
+        f"pixel AUROC {px} (baseline {base['pixel_auroc']:.4f}), AUPRO "
+        f"{'n/a' if report.aupro is None else f'{report.aupro:.4f}'}\n"
         f"recall at 1% FRR {report.recall_at_1pct_frr:.3f}; at threshold: precision "
         f"{report.at_threshold.precision:.3f} recall {report.at_threshold.recall:.3f} "
         f"F1 {report.at_threshold.f1:.3f} FRR {report.at_threshold.frr:.3f}"
     )
     for t in report.per_type:
         tpx = "" if t.pixel_auroc is None else f" pixel {t.pixel_auroc:.4f}"
+        tpx += "" if t.aupro is None else f" AUPRO {t.aupro:.4f}"
         print(
             f"  {t.defect_type:<10} n={t.count:<4} image {t.image_auroc:.4f}{tpx} "
             f"recall {t.recall_at_threshold:.3f}"
         )
     print(
         f"ONNX vs torch, every test image: max |score diff| {parity:.2e}\n"
-        f"train {train_s:.1f} s wall / {train_cpu_s:.1f} s CPU on {args.threads} threads\n"
+        f"train {train_s:.1f} s wall / {train_cpu_s:.1f} s CPU on {args.threads} threads (stages: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in result.fitted.seconds.items())
+        + ")\n"
         f"latency graph median {lat['graph_ms_median']:.1f} ms p99 {lat['graph_ms_p99']:.1f} ms "
         f"(CPU {lat['cpu_ms_per_inference_median']:.1f} ms/inference); with preprocessing median "
         f"{lat['with_preprocess_ms_median']:.1f} p99 {lat['with_preprocess_ms_p99']:.1f} ms; "

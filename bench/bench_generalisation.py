@@ -20,14 +20,20 @@ What it measures, on every set of :mod:`generalisation_data` (real sets under
   goods unchanged (paired bootstrap 95 % interval of the difference). Target: within 1 point.
 
 The engine's own fitting code is used (``train._fit_local``, ``LowRankGaussian``,
-``calibrate_threshold``); image scores are the map's peak exactly as the graph computes it
-(``score = max(z_local map) + z_global``). Configurations (``--configs``) vary one default
-at a time: fusion, smoothing, global rank, local layers, local shrinkage, storage of the
-local statistics (float16 factors as shipped, or exact float32: the package-size question,
-item 3), and the anchor
+``calibrate_threshold``, ``augment.nuisance_copy``); image scores are the map's peak exactly
+as the graph computes it (``score = max(max(z_local map), z_global)``, or with ``fusion sum``
+the first round's ``max(z_local map) + z_global``). Configurations (``--configs``) vary one
+default at a time: fusion, nuisance copies of the fit goods (all of the Gaussians, or only
+the local or the global one), smoothing, global rank, local layers, local shrinkage,
+storage of the local statistics (float16 factors as shipped, or exact float32: the
+package-size question, item 3), and the anchor
 **padim-recipe** — anomalib's PaDiM recipe on the same features (per-position Gaussian of
 ``features.6 + features.13``, covariance + 0.01 I, σ = 4 smoothing, map max), a
 re-implementation: anomalib is not a dependency.
+
+**Localisation** (fixed split, configs of ``--pixel-configs``): AUPRO (``metrics.aupro``:
+per-region overlap up to 30 % pixel FPR) and pooled pixel AUROC of the fused map against
+each set's ground-truth masks, over the test goods and defects.
 
 Features are cached (``--cache``); the load average is printed with every timing.
 """
@@ -54,8 +60,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402, N812
 
 from generalisation_data import NUISANCES, Features, ImageSet, extract, real_sets, synthetic_sets  # noqa: E402
+from lineguard.vision.augment import nuisance_copy  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
-from lineguard.vision.metrics import auroc, recall_at_frr  # noqa: E402
+from lineguard.vision.evaluate import load_mask  # noqa: E402
+from lineguard.vision.metrics import aupro, auroc, recall_at_frr  # noqa: E402
 from lineguard.vision.scoring import (  # noqa: E402
     LowRankGaussian,
     _whitened_distance,
@@ -77,7 +85,16 @@ class HeadConfig:
     storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
     sigma: float = 4.0
     rank: int = 256
-    fusion: str = "sum"  # sum of z-scores (shipped), max, local only, global only
+    fusion: str = "max"  # max of z-scores (shipped), sum (first round), local only, global only
+    copies: str = "none"  # nuisance copies of the fit goods for: none, both Gaussians, local, global
+
+    @property
+    def copies_local(self) -> bool:
+        return self.copies in ("both", "local")
+
+    @property
+    def copies_global(self) -> bool:
+        return self.copies in ("both", "global")
 
 
 DEFAULT = HeadConfig("default")
@@ -85,7 +102,10 @@ CONFIGS: dict[str, HeadConfig] = {
     c.name: c
     for c in (
         DEFAULT,
-        replace(DEFAULT, name="fusion max", fusion="max"),
+        replace(DEFAULT, name="fusion sum", fusion="sum"),
+        replace(DEFAULT, name="nuisance copies", copies="both"),
+        replace(DEFAULT, name="copies local only", copies="local"),
+        replace(DEFAULT, name="copies global only", copies="global"),
         replace(DEFAULT, name="local only", fusion="local"),
         replace(DEFAULT, name="global only", fusion="global"),
         replace(DEFAULT, name="sigma 2", sigma=2.0),
@@ -156,18 +176,52 @@ def fit_precision(embs: np.ndarray, shrink: str) -> tuple[np.ndarray, np.ndarray
     return stats.mean, stats.precision
 
 
-def peak(dist: torch.Tensor, sigma: float, size: int = 256, batch: int = 64) -> np.ndarray:
-    """Max of the upsampled, smoothed map: the graph's local branch before standardisation."""
+def smoothed(dist: torch.Tensor, sigma: float, size: int = 256) -> torch.Tensor:
+    """The upsampled, smoothed local map [N, size, size], as the graph computes it."""
     k = gaussian_kernel(sigma)
     kx, ky = k.view(1, 1, 1, -1), k.view(1, 1, -1, 1)
     r = int(k.shape[0]) // 2
-    out = []
-    for i in range(0, len(dist), batch):
-        up = F.interpolate(dist[i : i + batch, None], size=(size, size), mode="bilinear", align_corners=False)
-        up = F.conv2d(F.pad(up, (r, r, 0, 0), mode="reflect"), kx)
-        up = F.conv2d(F.pad(up, (0, 0, r, r), mode="reflect"), ky)
-        out.append(up.flatten(1).amax(1))
+    up = F.interpolate(dist[:, None], size=(size, size), mode="bilinear", align_corners=False)
+    up = F.conv2d(F.pad(up, (r, r, 0, 0), mode="reflect"), kx)
+    return F.conv2d(F.pad(up, (0, 0, r, r), mode="reflect"), ky)[:, 0]
+
+
+def peak(dist: torch.Tensor, sigma: float, size: int = 256, batch: int = 64) -> np.ndarray:
+    """Max of the upsampled, smoothed map: the graph's local branch before standardisation."""
+    out = [smoothed(dist[i : i + batch], sigma, size).flatten(1).amax(1) for i in range(0, len(dist), batch)]
     return torch.cat(out).numpy().astype(np.float64)
+
+
+def pixel_metrics(
+    cfg: HeadConfig,
+    dist: dict[str, torch.Tensor],
+    peaks: dict[str, np.ndarray],
+    glob: dict[str, np.ndarray],
+    masks: list[Path | None],
+    size: int = 256,
+) -> dict[str, float]:
+    """AUPRO and pooled pixel AUROC of the fused map (fixed split: test goods + defects)."""
+    lm, ls = float(peaks["hold"].mean()), max(float(peaks["hold"].std()), 1e-6)
+    maps, truth = [], []
+    for g in ("test", "bad"):
+        zg = _z(glob[g], glob["hold"])
+        for i in range(0, len(dist[g]), 32):
+            zl = (smoothed(dist[g][i : i + 32], cfg.sigma, size).numpy() - lm) / ls
+            floor = zg[i : i + 32, None, None].astype(np.float32)
+            fused = {"max": np.maximum(zl, floor), "sum": zl + floor, "local": zl}.get(
+                cfg.fusion, np.broadcast_to(floor, zl.shape)
+            )
+            maps.append(np.asarray(fused, np.float32))
+        truth += (
+            [np.zeros((size, size), bool)] * len(dist[g])
+            if g == "test"
+            else [load_mask(m, size, size) for m in masks]
+        )
+    amap, gt = np.concatenate(maps), np.stack(truth)
+    return {
+        "aupro": aupro(gt, amap),
+        "pixel_auroc": auroc(gt[:, ::4, ::4].ravel(), amap[:, ::4, ::4].ravel()),
+    }
 
 
 def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -263,6 +317,7 @@ def run_set(
     threads: int,
     log: Callable[[str], None],
     nuisance_goods: int,
+    pixel_configs: set[str],
 ) -> dict[str, Any]:
     tag = f"{s.name}"
     goods = extract(s.goods, cache=cache, tag=f"{tag} goods", transform=s.condition, threads=threads, log=log)
@@ -292,6 +347,16 @@ def run_set(
         )
         for name, t in NUISANCES.items()
     }
+    copies = None
+    if any(c.copies != "none" for c in configs):  # one nuisance copy of every good (see vision.augment)
+        copies = extract(
+            s.goods,
+            cache=cache,
+            tag=f"{tag} goods nuisance copies",
+            transform=chain(lambda im, i: nuisance_copy(im, i)),
+            threads=threads,
+            log=log,
+        )
     result: dict[str, Any] = {"kind": s.kind, "goods": len(s.goods), "defects": len(s.defects), "splits": {}}
     for sp in splits(s, n_random):
         t0 = time.perf_counter()
@@ -299,15 +364,19 @@ def run_set(
         if sp.name == "fixed":
             groups |= {f"n:{k}": v for k, v in nuis.items()}
         fit_feats = goods.take(sp.fit)
+        copy_feats = copies.take(sp.fit) if copies is not None else None
         fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         local_cache: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
-        glob_cache: dict[int, dict[str, np.ndarray]] = {}
+        glob_cache: dict[tuple[int, bool], dict[str, np.ndarray]] = {}
         peaks: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
         per_cfg = {}
         for cfg in configs:
-            fit_key = (cfg.local_layers, cfg.shrink)
+            fit_key = (cfg.local_layers, cfg.shrink, cfg.copies_local)
             if fit_key not in fits:
-                fits[fit_key] = fit_precision(embedding(fit_feats, cfg.local_layers), cfg.shrink)
+                emb = embedding(fit_feats, cfg.local_layers)
+                if cfg.copies_local and copy_feats is not None:
+                    emb = np.concatenate([emb, embedding(copy_feats, cfg.local_layers)])
+                fits[fit_key] = fit_precision(emb, cfg.shrink)
             key = (*fit_key, cfg.storage)
             if key not in local_cache:
                 mean, prec = fits[fit_key]
@@ -315,14 +384,22 @@ def run_set(
                     torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(whitening(prec, cfg.storage))
                 )
                 local_cache[key] = {g: model.dist(embedding(f, cfg.local_layers)) for g, f in groups.items()}
-            if cfg.rank not in glob_cache:
-                gm = LowRankGaussian.fit(fit_feats.desc, max_rank=cfg.rank)
-                glob_cache[cfg.rank] = {g: gm.distance(f.desc) for g, f in groups.items()}
+            gkey = (cfg.rank, cfg.copies_global)
+            if gkey not in glob_cache:
+                desc = fit_feats.desc
+                if cfg.copies_global and copy_feats is not None:
+                    desc = np.concatenate([desc, copy_feats.desc])
+                gm = LowRankGaussian.fit(desc, max_rank=cfg.rank)
+                glob_cache[gkey] = {g: gm.distance(f.desc) for g, f in groups.items()}
             if (*key, cfg.sigma) not in peaks:
                 peaks[(*key, cfg.sigma)] = {g: peak(d, cfg.sigma) for g, d in local_cache[key].items()}
-            scores = fuse(cfg, peaks[(*key, cfg.sigma)], glob_cache[cfg.rank])
+            scores = fuse(cfg, peaks[(*key, cfg.sigma)], glob_cache[gkey])
             nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
             per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset)
+            if sp.name == "fixed" and cfg.name in pixel_configs and all(m is not None for m in s.masks):
+                per_cfg[cfg.name]["pixel"] = pixel_metrics(
+                    cfg, local_cache[key], peaks[(*key, cfg.sigma)], glob_cache[gkey], list(s.masks)
+                )
         result["splits"][sp.name] = per_cfg
         d = per_cfg.get(DEFAULT.name) or next(iter(per_cfg.values()))
         log(
@@ -459,6 +536,11 @@ def main() -> int:
     parser.add_argument(
         "--nuisance-goods", type=int, default=135, help="fixed-split test goods that get each nuisance"
     )
+    parser.add_argument(
+        "--pixel-configs",
+        default="default,fusion sum,nuisance copies",
+        help="configs whose AUPRO and pixel AUROC are computed (fixed split)",
+    )
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "cache" / "generalisation")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "generalisation.json")
     parser.add_argument("--markdown", type=Path, default=None, help="only print the tables of a report")
@@ -512,6 +594,7 @@ def main() -> int:
             args.threads,
             lambda m: print(m, flush=True),
             args.nuisance_goods,
+            {n.strip() for n in args.pixel_configs.split(",")},
         )
     summary = summarise(results, names)
     lodo = leave_one_type_out(results, names)
@@ -543,6 +626,10 @@ def main() -> int:
                 f"  recall@1% {rc[0]:.3f} ± {rc[1]:.3f}  FRR@th {e['frr_at_threshold'][0]:.3f}"
                 f"  recall@th {e['recall_at_threshold'][0]:.3f}"
             )
+        for c, v in results[set_name]["splits"]["fixed"].items():
+            if "pixel" in v:
+                px = v["pixel"]
+                print(f"  {c:<22} AUPRO {px['aupro']:.4f}  pixel AUROC {px['pixel_auroc']:.4f} (fixed split)")
         fixed = results[set_name]["splits"]["fixed"].get(DEFAULT.name, {})
         for name, v in fixed.get("nuisance", {}).items():
             lo, hi = v["diff_ci95"]

@@ -204,9 +204,10 @@ def evaluate(
         return
     t = report.at_threshold
     pixel = "n/a" if report.pixel_auroc is None else f"{report.pixel_auroc:.4f}"
+    pro = "n/a" if report.aupro is None else f"{report.aupro:.4f}"
     click.echo(
         f"{report.model_id} on {report.good_count} good / {report.defect_count} defective images\n"
-        f"  image AUROC {report.image_auroc:.4f}   pixel AUROC {pixel}   "
+        f"  image AUROC {report.image_auroc:.4f}   pixel AUROC {pixel}   AUPRO {pro}   "
         f"recall@1%FRR {report.recall_at_1pct_frr:.3f}\n"
         f"  at threshold {report.threshold:.4g}: precision {t.precision:.3f} recall {t.recall:.3f} "
         f"F1 {t.f1:.3f} FRR {t.frr:.3f}\n"
@@ -215,6 +216,7 @@ def evaluate(
     )
     for m in report.per_type:
         px = "" if m.pixel_auroc is None else f"  pixel AUROC {m.pixel_auroc:.4f}"
+        px += "" if m.aupro is None else f"  AUPRO {m.aupro:.4f}"
         click.echo(
             f"  {m.defect_type:<16} n={m.count:<4} image AUROC {m.image_auroc:.4f}{px}  "
             f"recall {m.recall_at_threshold:.3f}"

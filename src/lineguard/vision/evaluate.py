@@ -19,7 +19,14 @@ import numpy as np
 
 from lineguard.contracts.errors import DatasetError, ImageDecodeError
 from lineguard.vision.dataset import GOOD, LabelledImage, scan_dataset
-from lineguard.vision.metrics import ThresholdStats, auroc, recall_at_frr, roc_curve, stats_at_threshold
+from lineguard.vision.metrics import (
+    ThresholdStats,
+    aupro,
+    auroc,
+    recall_at_frr,
+    roc_curve,
+    stats_at_threshold,
+)
 from lineguard.vision.preprocess import read_image
 from lineguard.vision.runtime import OnnxModelRunner
 
@@ -38,6 +45,8 @@ class TypeMetrics:
     image_auroc: float
     pixel_auroc: float | None
     recall_at_threshold: float
+    #: Per-region overlap up to 30 % pixel FPR (``metrics.aupro``); None without masks.
+    aupro: float | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +78,8 @@ class EvalReport:
     roc: tuple[list[float], list[float]] = field(default=([], []))
     #: The package's region level (``metadata.regions.pixel_threshold``), for drawing regions.
     region_threshold: float = 0.0
+    #: Per-region overlap up to 30 % pixel FPR over every test image (``metrics.aupro``).
+    aupro: float | None = None
     results: list[ImageResult] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +111,18 @@ def _pixel_auroc(results: Sequence[ImageResult]) -> float | None:
     if labels.all():
         return None
     return auroc(labels, scores)
+
+
+def _aupro(results: Sequence[ImageResult]) -> float | None:
+    usable = [r for r in results if r.mask is not None]
+    if not any(r.mask is not None and r.mask.any() for r in usable) or all(
+        r.mask is not None and r.mask.all() for r in usable
+    ):
+        return None
+    total = sum(r.anomaly_map.size for r in usable)
+    step = 2 if total > MAX_PIXELS else 1
+    masks = np.stack([r.mask[::step, ::step] for r in usable if r.mask is not None])
+    return aupro(masks, np.stack([r.anomaly_map[::step, ::step] for r in usable]))
 
 
 def evaluate_package(
@@ -151,6 +174,7 @@ def evaluate_package(
                 image_auroc=auroc(y, s),
                 pixel_auroc=_pixel_auroc(sel) if has_masks else None,
                 recall_at_threshold=float((s[y] > threshold).mean()),
+                aupro=_aupro(sel) if has_masks else None,
             )
         )
     fpr, tpr, _ = roc_curve(labels, scores_arr)
@@ -172,5 +196,6 @@ def evaluate_package(
         threads=threads,
         roc=(fpr.tolist(), tpr.tolist()),
         region_threshold=runner.metadata.regions.pixel_threshold,
+        aupro=_aupro(results) if has_masks else None,
         results=results if keep_results else [],
     )

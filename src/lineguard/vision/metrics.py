@@ -1,4 +1,5 @@
-"""Detection metrics in plain numpy: ROC / AUROC, recall at a false-reject rate, P/R/F1.
+"""Detection metrics in plain numpy: ROC / AUROC, recall at a false-reject rate, P/R/F1,
+and the localisation metric AUPRO.
 
 Convention everywhere: label 1 = defective (positive), 0 = good; larger score = more
 anomalous. The false-reject rate (FRR) is the share of good parts scored above the
@@ -9,12 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from lineguard.contracts.errors import InputError
 
-__all__ = ["ThresholdStats", "auroc", "recall_at_frr", "roc_curve", "stats_at_threshold"]
+__all__ = [
+    "AUPRO_MAX_FPR",
+    "ThresholdStats",
+    "aupro",
+    "auroc",
+    "recall_at_frr",
+    "roc_curve",
+    "stats_at_threshold",
+]
 
 FloatArray = npt.NDArray[np.floating]
 
@@ -99,3 +109,58 @@ def stats_at_threshold(labels: npt.ArrayLike, scores: npt.ArrayLike, threshold: 
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     frr = fp / (fp + tn) if fp + tn else 0.0
     return ThresholdStats(threshold, precision, recall, f1, frr, tp, fp, fn, tn)
+
+
+#: AUPRO integrates up to this pixel false-positive rate (the MVTec AD definition).
+AUPRO_MAX_FPR = 0.3
+
+
+def aupro(
+    masks: npt.ArrayLike, maps: npt.ArrayLike, *, max_fpr: float = AUPRO_MAX_FPR, steps: int = 1000
+) -> float:
+    """Area under the per-region-overlap curve up to ``max_fpr``, normalised to [0, 1].
+
+    Bergmann et al. (MVTec AD, 2021): at a threshold, the **PRO** is the mean over every
+    connected defect region of the ground truth (8-connected, per image) of the share of
+    its pixels at or above the threshold, so a small defect counts as much as a large
+    one; the **FPR** is the share of all defect-free pixels (of every image) at or above
+    it. PRO as a function of the FPR is taken at the lowest threshold whose FPR does not
+    exceed it (a step curve), sampled at ``steps`` FPRs from 0 to ``max_fpr``,
+    integrated by trapezoids and divided by ``max_fpr``: 1 is perfect, and a map of
+    random numbers scores ``max_fpr / 2``.
+
+    ``masks`` (bool, defect = True) and ``maps`` are ``[N, H, W]`` (or one ``[H, W]``).
+    """
+    m = np.asarray(masks).astype(bool)
+    a = np.asarray(maps, dtype=np.float32)
+    if m.ndim == 2:
+        m, a = m[None], a[None]
+    if m.shape != a.shape or m.ndim != 3:
+        msg = f"masks and maps must both be [N, H, W] of the same shape, got {m.shape} and {a.shape}"
+        raise InputError(msg)
+    if not np.isfinite(a).all():
+        msg = "anomaly maps contain NaN or infinity"
+        raise InputError(msg)
+    if not 0.0 < max_fpr <= 1.0 or steps < 2:
+        msg = f"need 0 < max_fpr <= 1 and steps >= 2, got {max_fpr} and {steps}"
+        raise InputError(msg)
+    neg = np.sort(a[~m])
+    regions: list[npt.NDArray[np.float32]] = []
+    for mask, amap in zip(m, a, strict=True):
+        if mask.any():
+            count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+            regions += [np.sort(amap[labels == k]) for k in range(1, count)]
+    if not regions or neg.size == 0:
+        msg = (
+            f"AUPRO needs defect and defect-free pixels, got {len(regions)} defect regions "
+            f"and {neg.size} other pixels"
+        )
+        raise InputError(msg)
+    fprs = np.linspace(0.0, max_fpr, steps)
+    # At FPR f at most k = floor(f N) defect-free pixels may reach the threshold: the lowest
+    # such threshold sits just above the (k+1)-th highest of them (ties pull it higher).
+    k = np.floor(fprs * neg.size + 1e-9).astype(np.int64)
+    above = neg[np.clip(neg.size - 1 - k, 0, neg.size - 1)]
+    thresholds = np.where(k >= neg.size, np.float32(-np.inf), np.nextafter(above, np.float32(np.inf)))
+    pro = np.mean([(r.size - np.searchsorted(r, thresholds, side="left")) / r.size for r in regions], axis=0)
+    return float(np.trapezoid(pro, fprs) / max_fpr)

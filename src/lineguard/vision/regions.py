@@ -1,13 +1,14 @@
 """Defect regions from an anomaly map: where on the part the model saw something wrong.
 
-**Relative to the map, not to the image threshold.** The map is ``z_local + z_global``
-(see ``scoring``): the global branch lifts every pixel of a part that is unusual as a
-whole by the same amount, so on a failing part the map can sit above the image
-threshold almost everywhere and a region "above the threshold" is the whole crop. A
-region is therefore cut from the map *relative to itself*:
+**Relative to the map, not to the image threshold.** The map is
+``max(z_local, z_global)`` (see ``scoring``; packages of the first round:
+``z_local + z_global``): the global branch lifts every pixel of a part that is unusual
+as a whole to the same floor (or by the same amount), so on a failing part the map can
+sit above the image threshold almost everywhere and a region "above the threshold" is
+the whole crop. A region is therefore cut from the map *relative to itself*:
 
-* the map's **median** is its baseline (it carries the global offset and the typical
-  local background, and a defect covers far less than half of a part);
+* the map's **median** is its baseline (it carries the global floor or offset and the
+  typical local background, and a defect covers far less than half of a part);
 * a pixel belongs to a region when it rises above that baseline by more than
   ``peak_fraction`` of the peak's rise (half-maximum by default: the blob's outline at
   half its height) **and** by more than ``pixel_threshold``, the rise a good part's map

@@ -95,6 +95,7 @@ def write_report(report: EvalReport, path: Path | str, *, examples_per_group: in
     rows = "".join(
         f"<tr><td>{html.escape(t.defect_type)}</td><td>{t.count}</td><td>{t.image_auroc:.4f}</td>"
         f"<td>{'' if t.pixel_auroc is None else f'{t.pixel_auroc:.4f}'}</td>"
+        f"<td>{'' if t.aupro is None else f'{t.aupro:.4f}'}</td>"
         f"<td>{t.recall_at_threshold:.3f}</td></tr>"
         for t in report.per_type
     )
@@ -106,6 +107,7 @@ def write_report(report: EvalReport, path: Path | str, *, examples_per_group: in
     )
     t = report.at_threshold
     pixel = "n/a (no masks)" if report.pixel_auroc is None else f"{report.pixel_auroc:.4f}"
+    pro = "n/a (no masks)" if report.aupro is None else f"{report.aupro:.4f}"
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>LineGuard evaluation: {html.escape(report.model_id)}</title>
@@ -116,14 +118,15 @@ img{{image-rendering:pixelated;max-width:520px}}</style></head><body>
 <p>Dataset <code>{html.escape(report.dataset)}</code>:
 {report.good_count} good, {report.defect_count} defective images.
 Model sha256 <code>{report.model_sha256}</code>. Providers: {html.escape(", ".join(report.providers))}.</p>
-<table><tr><th>image AUROC</th><th>pixel AUROC</th><th>recall at 1% FRR</th><th>threshold</th>
+<table><tr><th>image AUROC</th><th>pixel AUROC</th><th>AUPRO (30 % FPR)</th><th>recall at 1% FRR</th>
+<th>threshold</th>
 <th>precision</th><th>recall</th><th>F1</th><th>FRR</th><th>latency median / p99 (ms)</th></tr>
-<tr><td>{report.image_auroc:.4f}</td><td>{pixel}</td><td>{report.recall_at_1pct_frr:.3f}</td>
+<tr><td>{report.image_auroc:.4f}</td><td>{pixel}</td><td>{pro}</td><td>{report.recall_at_1pct_frr:.3f}</td>
 <td>{report.threshold:.4g}</td><td>{t.precision:.3f}</td><td>{t.recall:.3f}</td><td>{t.f1:.3f}</td>
 <td>{t.frr:.3f}</td><td>{report.latency_ms_median:.1f} / {report.latency_ms_p99:.1f}</td></tr></table>
 <h2>ROC curve</h2>{roc_svg(*report.roc)}
 <h2>Per defect type</h2><table><tr><th>type</th><th>images</th><th>image AUROC</th><th>pixel AUROC</th>
-<th>recall at threshold</th></tr>{rows}</table>
+<th>AUPRO</th><th>recall at threshold</th></tr>{rows}</table>
 <h2>Examples</h2><p>Left: input as the model sees it; right: anomaly map (blue = typical, red = anomalous;
 the threshold is mid-scale, or the image's peak is red when it lies further up), white boxes = reported
 regions, green = ground-truth mask.</p>{figures}

@@ -13,10 +13,14 @@ Method ("local-global Gaussian", see ``docs/detection.md`` for the measurements)
   in low-rank form) couples all cells, so it scores *how typical the whole part's
   appearance and layout* are: texture or finish changes spread over a large area,
   and shifts of brightness between regions, which no single position shows clearly.
-* Both distances are standardised on held-out good images (z-scores) and added:
-  ``map = z_local(map) + z_global``; ``score = max(map)``. The score is therefore
-  the peak of the map, and the map and the threshold share one scale, so regions
-  are simply where the map exceeds the threshold.
+* Both distances are standardised on held-out good images (z-scores) and fused by
+  their maximum: ``map = max(z_local(map), z_global)``; ``score = max(map)``. A part is
+  as suspect as its more suspect branch; adding the two (the first round's rule,
+  ``fusion="sum"``) let a typical-looking global descriptor dilute a clear local spot,
+  and the generalisation suite chose the maximum on every set (``docs/detection.md``).
+  The score is the peak of the map, and the map and the threshold share one scale;
+  the global z-score is the map's floor, so a part unusual only as a whole gets a flat
+  map (no local region), and a local spot stands out above that floor.
 
 Every statistic is estimated in float64 with closed forms (no iterative training), so
 fitting is deterministic and fast on a CPU; the whole head is plain tensor algebra and
@@ -27,15 +31,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 from torch import nn
 
+from lineguard.contracts.errors import InputError
+
 __all__ = [
+    "FUSIONS",
     "PYRAMID_GRIDS",
     "Detector",
+    "Fusion",
     "GaussianStats",
     "LocalGlobalHead",
     "LowRankGaussian",
@@ -46,6 +55,11 @@ __all__ = [
     "pack_precision",
     "unpack_index",
 ]
+
+
+#: How the two standardised branches make the map: their maximum (default) or their sum.
+Fusion = Literal["max", "sum"]
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 
 def ledoit_wolf(centered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +134,21 @@ class LowRankGaussian:
         beta = min((x4 - s_fro2) / (n * p), delta)
         shrink = float(beta / delta) if delta > 0 else 1.0
         shrink = min(max(shrink, 1e-3), 1.0)  # never a singular covariance
-        _, sing, vt = np.linalg.svd(xc / np.sqrt(n), full_matrices=False)
+        # Eigenvectors of S = xcᵀ xc / n from the n x n Gram matrix (eigh), mapped back to
+        # the p dimensions: the same basis as an SVD of xc, at a seventh of its cost
+        # (15 s of CPU for 580 x 6,864 descriptors). Eigenvalues below 1e-12 of the
+        # largest (singular values below 1e-6) carry only rounding: the centred samples
+        # always leave one such direction, and the isotropic part covers the rest.
+        eigval, eigvec = np.linalg.eigh(gram / n)
+        order = np.argsort(eigval)[::-1]
+        eigval, eigvec = eigval[order], eigvec[:, order]
+        top = max(float(eigval[0]), 1e-30)
         # At least one component: a zero-width basis would not survive ONNX broadcasting.
-        rank = max(1, int(min(max_rank, int((sing > 1e-9 * max(sing[0], 1e-30)).sum()))))
-        lam = sing[:rank] ** 2
+        rank = max(1, int(min(max_rank, int((eigval > 1e-12 * top).sum()))))
+        lam = np.maximum(eigval[:rank], 1e-12 * top)
+        basis = xc.T @ eigvec[:, :rank] / np.sqrt(n * lam)
         iso = shrink * mu
-        return cls(mean, vt[:rank].T, 1.0 / ((1 - shrink) * lam + iso), 1.0 / iso, shrink)
+        return cls(mean, basis, 1.0 / ((1 - shrink) * lam + iso), 1.0 / iso, shrink)
 
     def distance(self, x: np.ndarray) -> np.ndarray:
         d = x.astype(np.float64) - self.mean
@@ -238,8 +261,13 @@ class LocalGlobalHead(nn.Module):
         sigma: float,
         local_norm: tuple[float, float] = (0.0, 1.0),
         global_norm: tuple[float, float] = (0.0, 1.0),
+        fusion: Fusion = "max",
     ) -> None:
         super().__init__()
+        if fusion not in FUSIONS:
+            msg = f"fusion must be one of {FUSIONS}, got {fusion!r}"
+            raise InputError(msg)
+        self.fusion: Fusion = fusion
         self.local_layers = tuple(local_layers)
         self.global_layers = tuple(global_layers)
         self.grid = grid
@@ -318,10 +346,11 @@ class LocalGlobalHead(nn.Module):
         return emb - self.local_mean.transpose(0, 1).reshape(1, c, h, w)
 
     def combine(self, local_map: torch.Tensor, gdist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardise both branches and fuse: (score [N], map [N, H, W])."""
+        """Standardise both branches and fuse (``fusion``): (score [N], map [N, H, W])."""
         z_local = (local_map - self.norm[0]) / self.norm[1]
         z_global = (gdist - self.norm[2]) / self.norm[3]
-        amap = z_local + z_global[:, None, None]
+        floor = z_global[:, None, None]
+        amap = torch.maximum(z_local, floor) if self.fusion == "max" else z_local + floor
         score = amap.flatten(1).amax(1)
         return score, amap
 

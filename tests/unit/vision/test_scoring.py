@@ -1,10 +1,13 @@
-"""The local statistics' packed float16 storage (issue #24: package size) against exact float64."""
+"""The scoring head: packed float16 local statistics against exact float64 (issue #24: package size),
+and how the two branches are fused into the map."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from lineguard.contracts.errors import InputError
 from lineguard.vision.scoring import (
     GaussianStats,
     LocalGlobalHead,
@@ -59,3 +62,44 @@ def test_head_scores_with_the_packed_statistics() -> None:
         dist = torch.from_numpy(x).flatten(2).permute(2, 0, 1) - head.local_mean[:, None]
         got = (torch.matmul(dist, head.local_whitening()) ** 2).sum(-1).sqrt().T.reshape(3, h, w)
     assert np.abs(got.numpy() / exact - 1).max() < 2e-3
+
+
+def _small_head(fusion: str) -> tuple[LocalGlobalHead, torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(2)
+    c, h, w = 4, 4, 4
+    emb = rng.normal(size=(20, c, h, w))
+    head = LocalGlobalHead(
+        local_layers=(0,),
+        global_layers=(0,),
+        local_stats=GaussianStats.fit(emb.reshape(20, c, h * w).transpose(2, 0, 1)),
+        global_stats=LowRankGaussian.fit(rng.normal(size=(20, 5)), max_rank=4),
+        grid=(h, w),
+        output_size=(h, w),
+        sigma=0.5,
+        local_norm=(1.0, 2.0),
+        global_norm=(3.0, 0.5),
+        fusion=fusion,  # type: ignore[arg-type]
+    )
+    local_map = torch.from_numpy(rng.normal(3, 2, (2, h, w)).astype(np.float32))
+    return head, local_map, torch.tensor([3.0, 5.0])  # z_global 0 and 4
+
+
+def test_max_fusion_floors_the_local_map_at_the_global_z_score() -> None:
+    head, local_map, gdist = _small_head("max")
+    score, amap = head.combine(local_map, gdist)
+    z_local = (local_map - 1.0) / 2.0
+    assert torch.allclose(amap[0], torch.clamp_min(z_local[0], 0.0))
+    assert torch.allclose(amap[1], torch.clamp_min(z_local[1], 4.0))
+    assert torch.allclose(score, amap.flatten(1).amax(1))  # the score is the map's peak
+
+
+def test_sum_fusion_is_the_first_rounds_rule() -> None:
+    head, local_map, gdist = _small_head("sum")
+    score, amap = head.combine(local_map, gdist)
+    assert torch.allclose(amap[1], (local_map[1] - 1.0) / 2.0 + 4.0)
+    assert torch.allclose(score, amap.flatten(1).amax(1))
+
+
+def test_an_unknown_fusion_is_refused() -> None:
+    with pytest.raises(InputError, match="fusion"):
+        _small_head("mean")

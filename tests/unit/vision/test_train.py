@@ -50,6 +50,8 @@ def test_defects_are_found_and_localised(trained: TrainResult, synthetic_dataset
     report = evaluate_package(trained.package.path, synthetic_dataset, threads=2)
     assert report.image_auroc >= 0.95
     assert report.pixel_auroc is not None and report.pixel_auroc >= 0.9
+    assert report.aupro is not None and 0.5 <= report.aupro <= 1.0  # random maps score 0.15
+    assert all(t.aupro is not None for t in report.per_type)
     assert report.at_threshold.frr <= 0.2
     assert {t.defect_type for t in report.per_type} == {"hole", "scratch"}
     hits = 0
@@ -219,3 +221,31 @@ def test_training_is_deterministic(trained: TrainResult, synthetic_dataset: Path
     assert (tmp_path / "again" / "model.onnx").read_bytes() == (
         trained.package.path / "model.onnx"
     ).read_bytes()
+
+
+def test_fusion_and_nuisance_copies_are_checked_before_any_work(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match="fusion"):
+        train_package(synthetic_dataset, tmp_path / "a", config=replace(FAST, fusion="mean"))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="nuisance_copies"):
+        train_package(synthetic_dataset, tmp_path / "b", config=replace(FAST, nuisance_copies=9))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_nuisance_copies_are_fitted_deterministically_and_recorded(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    config = replace(FAST, nuisance_copies=1)
+    first = train_package(synthetic_dataset, tmp_path / "one", config=config)
+    again = train_package(synthetic_dataset, tmp_path / "two", config=config)
+    meta = first.package.metadata
+    assert meta.parameters["nuisance_copies"] == 1 and meta.parameters["fusion"] == "max"
+    assert "with 1 nuisance copy each" in meta.training_data.description
+    assert meta.model_sha256 == again.package.metadata.model_sha256  # the copies are seeded
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    assert evaluate_package(first.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
