@@ -1,6 +1,6 @@
 """``lineguard enterprise``: the optional enterprise roll-up (aggregates only), both ends.
 
-On the roll-up host: ``init``, ``serve``, ``plant enrol``, ``token create``,
+On the roll-up host: ``init``, ``serve``, ``plant enrol``, ``token create`` / ``list`` / ``revoke``,
 ``audit verify`` (all with ``--config enterprise.yaml``). On a plant: ``plant-request``
 makes the plant's key and the request the roll-up signs.
 """
