@@ -306,6 +306,18 @@ def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, dem
     image = page.locator("#evidence-image")
     expect(image).to_have_attribute("data-loaded", "true", timeout=90_000)
     assert page.evaluate("document.querySelector('#evidence-image').naturalWidth") > 0
+    # The demo keeps only the defects (evidence.crop: defects): the image is at most the ROI
+    # plus margin (500 x 464), its place in the frame is shown, and every region box drawn
+    # over it, shifted by that place, lies inside it.
+    width, height = page.locator("#evidence-image").evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert 0 < width <= 500 and 0 < height <= 464
+    expect(page.locator("#evidence-region")).to_contain_text(f"{width} × {height} px")
+    boxes = page.locator("#evidence-viewer .region-box rect").evaluate_all(
+        "rs => rs.map(r => ['x', 'y', 'width', 'height'].map(a => Number(r.getAttribute(a))))"
+    )
+    assert boxes
+    for x, y, w, h in boxes:
+        assert min(x, y) >= -0.5 and x + w <= width + 0.5 and y + h <= height + 0.5
     shot(page, "quality-record")
     page.goto(f"{demo.url}/models")
     expect(page.get_by_role("heading", name="Register a signed model package")).to_be_visible()
