@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
+from sqlalchemy import false, update
 from sqlalchemy.orm import Session
 
 from lineguard.config.digest import config_sha256, config_values, diff_values
@@ -61,9 +62,15 @@ def record_config_changes(
     """Audit what changed in each config file since it was last recorded; commit.
 
     Replicas starting together take turns (``storage.transaction_lock``): one records a
-    change, the next finds the snapshot already current.
+    change, the next finds the snapshot already current. On SQLite that lock is a no-op, and
+    ``http.workers`` processes start together on one file: each would read "no snapshot"
+    and the second insert failed its start (a UNIQUE error). So the SQLite path first takes
+    the database's write lock with an update that matches no row; the other worker waits
+    for the commit (busy timeout) and then reads the current snapshot.
     """
     transaction_lock(session, "config-audit")
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(ConfigSnapshotRow).where(false()).values(source=ConfigSnapshotRow.source))
     moment = now or datetime.now(UTC)
     changes: list[ConfigChange] = []
     for source, config in config_sources(settings).items():

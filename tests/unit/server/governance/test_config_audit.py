@@ -4,13 +4,16 @@ demand, and a node whose reported config digest differs from its listed edge.yam
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.cli.main import cli
 from lineguard.config import load_edge_config
@@ -67,6 +70,49 @@ def test_a_changed_server_yaml_is_audited_with_before_and_after(plant: Plant) ->
     }
     assert _audit(plant) == [("cli:t", "config.changed", change)]
     assert _record(plant) == []
+
+
+def test_two_workers_starting_together_record_one_baseline_and_audit_a_change_once(plant: Plant) -> None:
+    """``http.workers: 2`` start at once on one database. The first worker is held between
+    reading "no snapshot yet" and writing it until the second has run; both must succeed, and
+    a later change is audited once, not once per worker (SQLite failed the second start)."""
+    first_has_read = threading.Event()
+
+    class HeldAfterRead(Session):
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            row = super().get(*args, **kwargs)
+            if threading.current_thread().name == "first" and not first_has_read.is_set():
+                first_has_read.set()
+                threading.Event().wait(1.0)  # the second worker runs meanwhile (or waits for the lock)
+            return row
+
+    held = sessionmaker(bind=plant.engine, class_=HeldAfterRead)
+    outcomes: dict[str, object] = {}
+
+    def start(name: str) -> None:
+        try:
+            with held() as session:
+                outcomes[name] = record_config_changes(
+                    session, settings=plant.settings, audit=AuditRecorder()
+                )
+        except Exception as exc:  # the test reports which worker failed and why
+            outcomes[name] = exc
+
+    def both() -> None:
+        first = threading.Thread(target=start, args=("first",), name="first")
+        first.start()
+        assert first_has_read.wait(30)
+        start("second")
+        first.join(30)
+
+    both()
+    assert outcomes == {"first": [], "second": []}
+    plant.settings = plant.settings.model_copy(update={"retention": RetentionConfig(alerts_days=400)})
+    first_has_read.clear()
+    both()
+    recorded = [c for c in outcomes.values() if c]
+    assert [[c.setting for c in changes] for changes in recorded] == [["server.yaml:retention.alerts_days"]]  # type: ignore[attr-defined]
+    assert [f["setting"] for _, _, f in _audit(plant)] == ["server.yaml:retention.alerts_days"]
 
 
 def test_an_added_camera_in_an_edge_yaml_is_audited(plant: Plant, edge_yaml: Path) -> None:
