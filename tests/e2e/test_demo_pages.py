@@ -341,10 +341,31 @@ def test_quality_engineer_sees_every_page_and_the_evidence_image(page: Page, dem
     shot(page, "quality-labels")
 
 
+def _walkway_hours(root: Path) -> int:
+    """Zone-hours of the walkway's PPE counts on the server (an hour arrives once it is over)."""
+    sql = "SELECT row_id FROM ppe_counts WHERE camera_id = 'cam-walkway'"
+    return len(_query(root / "server" / "lineguard.db", sql))
+
+
 def test_production_supervisor_sees_quality_and_alerts(page: Page, demo: Demo) -> None:
     first_sign_in(page, demo, "sam.super")
     for check in (check_overview, check_defects, check_alerts):
         check(page, demo, "supervisor")
+    # The walkway's PPE counts (enabled for the demo only). Counts leave the node per zone and
+    # hour, when the hour is over or the node stops: the page shows the walkway's hours once
+    # one has turned during this run, and otherwise says when they come.
+    assert "PPE" in nav(page)
+    arrived = _walkway_hours(demo.root)
+    page.goto(f"{demo.url}/ppe")
+    expect(page.locator("#ppe-note")).to_contain_text("Minimum count: 5")
+    expect(page.locator("#ppe-title + .hint")).to_contain_text("when the hour is over")
+    walkway = page.locator("#ppe-hours tbody tr", has_text="cam-walkway").first
+    if arrived:  # counts on the server before the page was opened are on the page
+        expect(walkway).to_contain_text("walkway")
+    else:  # none yet (or an hour turned this very moment)
+        waiting = page.get_by_text("an hour's counts arrive when the hour is over or the node stops")
+        expect(waiting.or_(walkway)).to_be_visible()
+    shot(page, "supervisor-ppe")
 
 
 def test_auditor_reads_the_audit_log(page: Page, demo: Demo) -> None:

@@ -174,6 +174,14 @@ def _wait_for_stations(data_dir: Path) -> None:
     assert found >= STATIONS, f"station results on the server: {sorted(found)}"
 
 
+def _walkway_counts(data_dir: Path) -> list[tuple[str, str, int | None, int]]:
+    """(camera, zone, people seen, frames looked at) of every PPE count row on the server."""
+    db = data_dir / "server" / "lineguard.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute("SELECT camera_id, zone, people_seen, sampled_frames FROM ppe_counts").fetchall()
+    return [(str(c), str(z), None if n is None else int(n), int(f)) for c, z, n, f in rows]
+
+
 def _registry(data_dir: Path) -> dict[str, Any]:
     config = str(data_dir / "server.yaml")
     out = subprocess.run(
@@ -270,6 +278,16 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
         code = first.interrupt()
     assert code == 0, "\n".join(first.lines)
     assert any("stopped cleanly" in line for line in first.lines)
+    # The walkway (PPE counting, enabled for the demo only): the node sent its open hour's counts
+    # when it stopped, per zone and hour only, above the minimum; the demo scored them against
+    # what it fed, and the governance documents describe the counting from the live edge.yaml.
+    walkway = _walkway_counts(data_dir)
+    assert walkway and {(c, z) for c, z, _, _ in walkway} == {("cam-walkway", "walkway")}, walkway
+    assert sum(n or 0 for _, _, n, _ in walkway) >= 5 and sum(f for *_, f in walkway) > 0, walkway
+    scored = [line for line in first.lines if "walkway (PPE counts, fed / counted):" in line]
+    assert scored and " counted (" in scored[-1], "\n".join(first.lines)
+    [ppe_file] = (data_dir / "governance").glob("ai-act-ppe-classifier.html")
+    assert "generated images" in ppe_file.read_text(encoding="utf-8")
     assert_no_egress(trace, home)
     _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir, home)
 

@@ -31,8 +31,9 @@ from lineguard.cli.demo_setup import (
     prepare,
     run_cli,
     truth_summary,
+    walkway_words,
 )
-from lineguard.cli.demo_stations import PPE_PLACEHOLDER, StationLayout
+from lineguard.cli.demo_stations import StationLayout
 from lineguard.contracts.errors import LineGuardError
 
 __all__ = ["demo", "should_open_browser"]
@@ -47,7 +48,9 @@ STATIONS_SAID = (
     "stations: a bracket gauged every 3 s (st-20-gauge), a label checked every 4 s (st-30-label), "
     "a motor under a thermal camera (st-40-motor; time-compressed: it learns its band in 2 min, "
     "then heats 3 °C a minute for 5 min every 6 min, so a thermal_maintenance item appears after "
-    "about 5 min)"
+    "about 5 min), and a walkway where PPE is counted (st-50-walkway; generated people; enabled for "
+    "the demo only; counts per zone and hour, so an hour shows on /ppe once it is over or the demo "
+    "stopped)"
 )
 
 
@@ -133,13 +136,17 @@ def _say_truth(
     stations: dict[str, str | None] | None = None,
 ) -> None:
     """Print the run's part verdicts scored against the synthetic line's ground truth (and the
-    stations' against what they were fed)."""
+    stations' against what they were fed), then the walkway's PPE counts beside what it was fed.
+    A printout must never end the demo (a busy database, a bad file): a failure is said instead."""
     try:
         summary = truth_summary(layout, since=since, stations=stations)
-    except Exception as error:  # a printout must never end the demo (a busy database, a bad file)
+        say(f"against the line's ground truth: {summary or 'no part judged yet'}")
+    except Exception as error:
         say(f"ground truth: not scored this time ({type(error).__name__}: {error})")
-        return
-    say(f"against the line's ground truth: {summary or 'no part judged yet'}")
+    try:
+        say(f"walkway (PPE counts, fed / counted): {walkway_words(layout)}")
+    except Exception as error:
+        say(f"walkway: not scored this time ({type(error).__name__}: {error})")
 
 
 def _port_free(port: int) -> bool:
@@ -175,7 +182,8 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
     holes, and now and then a person walks through the frame (blurred before any
     evidence is stored). Beside the line three stations: a bracket whose holes are
     measured (a signed calibration made at every start), a label that is now and then
-    wrong, and a motor under a thermal camera that heats up (time-compressed).
+    wrong, a motor under a thermal camera that heats up (time-compressed), and a walkway
+    of generated workers where PPE is counted per zone and hour (enabled for the demo only).
     Prints the dashboard URL and a one-time admin credential, and opens the sign-in
     page in a browser when run at a terminal with a display (not with --no-browser).
     Ctrl-C stops everything cleanly. Needs no network and no files outside
@@ -230,7 +238,6 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
         feeder = StationFeeder(StationLayout(layout.root), stop, say)
         feeder.start()
         say(STATIONS_SAID)
-        say(PPE_PLACEHOLDER)
         password = fresh_admin_password(layout, layout.root / "setup.log")
         click.echo("")
         click.echo(f"  Dashboard:       {layout.url}")

@@ -1,11 +1,13 @@
 """Feeds the demo's stations (:mod:`lineguard.cli.demo_stations`) one frame at a time.
 
-A thread of the ``lineguard demo`` process. Bracket and label frames are copied from their
-pools (rendered once) under a new part id (``B-000001``, ``L-000001``: the folder camera
-takes the file name as the part id); thermal frames are rendered as they are due, named by
-their capture time. Each file is written under a temporary name and renamed, so a camera
-never reads half a file, and files older than :data:`KEEP_S` are deleted (the node read them
-long before). What was fed is counted in :attr:`StationFeeder.fed`, so the demo can say it.
+A thread of the ``lineguard demo`` process. Bracket, label and walkway frames are copied from
+their pools (rendered once) under a new part id (``B-000001``, ``L-000001``, ``W-000001``: the
+folder camera takes the file name as the part id; the walkway's counts carry none); thermal
+frames are rendered as they are due, named by their capture time. Each file is written under
+a temporary name and renamed, so a camera never reads half a file, and files older than
+:data:`KEEP_S` are deleted (the node read them long before). What was fed is counted in
+:attr:`StationFeeder.fed`, so the demo can say it; what the walkway's frames held, per hour,
+in :class:`~lineguard.cli.demo_walkway.WalkwayFed`.
 
 The motor's scene is evaluated at a fixed time of day (its load and the ambient air do not
 drift over a long demo, which a band learned in two minutes could not follow), plus the
@@ -37,8 +39,10 @@ from lineguard.cli.demo_stations import (
     THERMAL_CAMERA,
     THERMAL_EVERY_S,
     THERMAL_LEARN_S,
+    WALKWAY_CAMERA,
     StationLayout,
 )
+from lineguard.cli.demo_walkway import WALKWAY_EVERY_S, WalkwayFed
 
 __all__ = ["KEEP_S", "StationFeeder", "heating_s"]
 
@@ -82,12 +86,14 @@ class StationFeeder(threading.Thread):
         super().__init__(name="demo-stations", daemon=True)
         self.stations, self.stop_event, self.say = stations, stop, say
         #: What was fed: ``brackets``, ``brackets_out_of_tolerance``, ``labels``, ``labels_wrong``,
-        #: ``thermal_frames``.
+        #: ``thermal_frames``, ``walkway_frames``.
         self.fed: Counter[str] = Counter()
         #: Part id → what was wrong with it (None: a good part), for scoring the stations' verdicts.
         self.truth: dict[str, str | None] = {}
         self._gauge = sorted(stations.gauge_pool.glob("*.png"))
         self._labels = sorted(stations.label_pool.glob("*.png"))
+        self._walkway = sorted(stations.walkway_pool.glob("*.png"))
+        self.walkway = WalkwayFed(stations)
         self._scene: Any = None
         self._last_thermal = ""
 
@@ -119,7 +125,7 @@ class StationFeeder(threading.Thread):
 
     def _prune(self) -> None:
         cutoff = time.time() - KEEP_S
-        for camera_id in (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA):
+        for camera_id in (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA, WALKWAY_CAMERA):
             for path in self.stations.frames(camera_id).glob("*.png"):
                 try:
                     if path.stat().st_mtime < cutoff:
@@ -129,7 +135,13 @@ class StationFeeder(threading.Thread):
 
     def run(self) -> None:
         start = time.monotonic()
-        due = {"gauge": start + 1.0, "label": start + 2.0, "thermal": start, "prune": start}
+        due = {
+            "gauge": start + 1.0,
+            "label": start + 2.0,
+            "thermal": start,
+            "walkway": start + 3.0,
+            "prune": start,
+        }
         while not self.stop_event.is_set():
             now = time.monotonic()
             try:
@@ -152,6 +164,12 @@ class StationFeeder(threading.Thread):
                 if now >= due["thermal"]:
                     self._thermal(now - start)
                     due["thermal"] = time.monotonic() + THERMAL_EVERY_S
+                if now >= due["walkway"]:
+                    index = self.fed["walkway_frames"]
+                    self._copy(WALKWAY_CAMERA, self._walkway, "W", index)
+                    self.walkway.add(index, dt.datetime.now(dt.UTC))
+                    self.fed["walkway_frames"] += 1
+                    due["walkway"] = time.monotonic() + WALKWAY_EVERY_S
                 if now >= due["prune"]:
                     self._prune()
                     due["prune"] = now + 30.0

@@ -28,11 +28,13 @@ import yaml
 
 from lineguard.cli.demo_stations import (
     STATION_CAMERAS,
+    WALKWAY_CAMERA,
     StationLayout,
     prepare_stations,
     station_cameras,
     thermal_cameras,
 )
+from lineguard.cli.demo_walkway import ensure_walkway_pool, ppe_cameras, walkway_summary
 from lineguard.config.edge import SyntheticSource
 from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
 from lineguard.contracts.errors import LineGuardError
@@ -226,6 +228,9 @@ def _write_edge_config(layout: DemoLayout, roi: dict[str, int], part_threshold: 
         # The stations beside the line: a gauged bracket, a checked label, a motor under a thermal
         # camera (lineguard.cli.demo_stations; the thermal one is time-compressed).
         "thermal_cameras": thermal_cameras(StationLayout(layout.root)),
+        # The walkway: PPE counting, off in the product, enabled here for generated people only
+        # (lineguard.cli.demo_walkway; the governance documents describe it from this file).
+        "ppe_cameras": ppe_cameras(StationLayout(layout.root)),
         # The dashboard's record page shows evidence images: the node answers the server's requests.
         # JPEG 75 instead of the default 85: a demo line is 15 % defective, so about a fifth
         # of its parts keep an image; at 75 the images are 29 % smaller (20 vs 29 KiB) for
@@ -428,6 +433,25 @@ def truth_summary(
     return said
 
 
+def walkway_words(layout: DemoLayout) -> str:
+    """The walkway's PPE counts on the server (as the /ppe page reads them: hours added up, small
+    counts suppressed with the server's minimum) beside what the feeder fed, in words."""
+    from datetime import UTC, datetime
+
+    from lineguard.config import load_server_config
+    from lineguard.server.ppe import ppe_report
+    from lineguard.server.storage import opened_storage
+
+    stations = StationLayout(layout.root)
+    settings = load_server_config(layout.server_config)
+    since = datetime.fromtimestamp(time.time() - 4 * 3600, UTC)
+    with opened_storage(settings, migrate=False) as sessions, sessions() as session:
+        report = ppe_report(
+            session, site_id=SITE_ID, lines=None, since=since, min_count=settings.safety.ppe_min_count
+        )
+    return walkway_summary(stations, [h for h in report.hours if h.camera_id == WALKWAY_CAMERA])
+
+
 def _score_words(s: TruthScore, defective: str) -> str:
     def pct(value: float | None) -> str:
         return "—" if value is None else f"{value:.1%}"
@@ -555,6 +579,7 @@ def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
         run_cli("ca", "init", "--config", cfg, log=log)
     _ensure_accounts(layout, log)
     _ensure_registered(layout, log, report)
+    ensure_walkway_pool(StationLayout(layout.root))
     prepare_stations(
         StationLayout(layout.root),
         server_config=layout.server_config,

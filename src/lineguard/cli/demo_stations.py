@@ -1,10 +1,9 @@
 """The demo's inspection stations beside its synthetic line: a gauged bracket, a checked label,
-and a motor under a thermal camera (a walkway for PPE counts is a placeholder, off: not wired
-to the PPE stage yet).
+a motor under a thermal camera and a walkway where PPE is counted.
 
 Each station is a camera of the demo node fed from a folder, the way a plant's line-scan
 or trigger camera drops images: :class:`~lineguard.cli.demo_feeder.StationFeeder` (in the
-``lineguard demo`` process) writes one frame at a time, at a low rate, so the three stations
+``lineguard demo`` process) writes one frame at a time, at a low rate, so the four stations
 together cost the node a fraction of the main camera's 8 frames per second.
 
 - **Gauging** (``cam-gauge``, station ``st-20-gauge``): rendered 960 x 720 brackets of known
@@ -23,6 +22,19 @@ together cost the node a fraction of the main camera's 8 frames per second.
   :data:`HEAT_C_PER_MIN` °C a minute (a real fault: about 1 °C an hour), so a
   ``thermal_maintenance`` item appears about five minutes after the start and again every
   cycle (the motor is "repaired" after :data:`HEAT_S` seconds of heating).
+- **Walkway** (``cam-walkway``, ``st-50-walkway``): generated workers with and without a
+  helmet and a hi-vis vest (``edge/ppe/render.py``, the PPE classifier's own generator),
+  one frame every :data:`WALKWAY_EVERY_S` seconds. **PPE counting is off by default in
+  the product**; the demo enables it for this camera only, with a legal basis saying the
+  people are generated (the governance documents, built from this edge.yaml, say so).
+  The door on the right of the frame is a privacy zone (blacked out at capture, never
+  looked at); the PPE zone is the walkway's floor beside it and does not overlap it. Only
+  counts per zone and hour leave the node, and an hour's counts go out when the hour ends
+  or the node stops: **real time, not compressed** (the hour is what the counts
+  protect). At one frame every 6 s with one to three people each, a zone-hour holds
+  hundreds of sightings, far above the minimum count of :data:`WALKWAY_MIN_COUNT`; a
+  run of a few minutes still passes it, and an item lacked fewer times than that shows
+  as suppressed.
 
 The stations' cameras run the line's anomaly model too (a node's line has one release, and
 model updates swap it into every camera), with its thresholds set out of reach
@@ -41,9 +53,9 @@ from typing import Any
 __all__ = [
     "GAUGE_CAMERA",
     "LABEL_CAMERA",
-    "PPE_PLACEHOLDER",
     "STATION_CAMERAS",
     "THERMAL_CAMERA",
+    "WALKWAY_CAMERA",
     "StationLayout",
     "prepare_stations",
     "station_cameras",
@@ -51,27 +63,9 @@ __all__ = [
 ]
 
 GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA = "cam-gauge", "cam-label", "cam-thermal"
+WALKWAY_CAMERA = "cam-walkway"
 #: The cameras the stations add to the demo node (its enrollment lists them).
-STATION_CAMERAS = (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA)
-#: Said at every start: the walkway station is a placeholder, off (not wired to the PPE stage).
-PPE_PLACEHOLDER = (
-    "walkway (PPE counts): placeholder, off — not wired to the PPE stage yet "
-    "(stations/walkway-ppe.placeholder.yaml, docs/inspection.md)"
-)
-#: The placeholder's config, written for whoever builds the PPE stage: nothing reads it.
-PPE_PLACEHOLDER_YAML = """\
-# PLACEHOLDER — OFF. Nothing reads this file and no camera watches the walkway.
-# The demo's fourth station, PPE compliance as counts (docs/inspection.md): the PPE stage
-# (edge.yaml ppe_cameras, off by default) is not wired into the demo yet. When it is, the
-# walkway becomes a camera of the demo node here, and the demo says so instead of
-# "placeholder, off".
-enabled: false
-station_id: st-50-walkway
-camera_id: cam-walkway
-zone: walkway
-required_items: [helmet, hi_vis_vest]
-report: counts per zone and hour only; counts below a minimum suppressed; never a frame, a crop or a person
-"""
+STATION_CAMERAS = (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA, WALKWAY_CAMERA)
 
 GAUGE_EVERY_S, LABEL_EVERY_S, THERMAL_EVERY_S = 3.0, 4.0, 2.0
 #: Anomaly thresholds of the stage-only stations: no score reaches them.
@@ -143,12 +137,22 @@ class StationLayout:
     def label_pool(self) -> Path:
         return self.root / "stations" / "label" / "pool"
 
+    @property
+    def walkway_pool(self) -> Path:
+        return self.root / "stations" / "walkway" / "pool-800"  # rendered for demo_walkway.WALKWAY_SIZE
+
+    @property
+    def walkway_fed(self) -> Path:
+        """What the feeder fed the walkway, per hour (kept across runs: the server adds up an hour
+        split by a restart, so the demo scores the whole hour)."""
+        return self.root / "stations" / "walkway" / "fed.json"
+
     def frames(self, camera_id: str) -> Path:
         """The folder the feeder drops the camera's frames into (the camera watches it)."""
         return self.root / "stations" / "frames" / camera_id
 
 
-def _write_image(path: Path, image: Any) -> None:
+def write_image(path: Path, image: Any) -> None:
     import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +172,7 @@ def _ensure_gauge_pool(stations: StationLayout, report: Callable[[str], None]) -
     camera = SimCamera.scaled(GAUGE_SIZE[0])
     for i, change in enumerate(GAUGE_POOL):
         truth = BRACKET if change is None else BRACKET.with_hole(*change)
-        _write_image(stations.gauge_pool / f"{i:02d}.png", render_bracket(camera, truth, seed=100 + i))
+        write_image(stations.gauge_pool / f"{i:02d}.png", render_bracket(camera, truth, seed=100 + i))
 
 
 def _ensure_label_pool(stations: StationLayout) -> None:
@@ -190,7 +194,7 @@ def _ensure_label_pool(stations: StationLayout) -> None:
     for i, wrong in enumerate(LABEL_POOL):
         label = degrade(render_label(good.with_(**wrong)), seen, np.random.default_rng(200 + i))
         frame = place(label, frame_size=FRAME_SIZE, at=(LABEL_REGION["x"] + 20, LABEL_REGION["y"] + 20))
-        _write_image(stations.label_pool / f"{i:02d}.png", frame)
+        write_image(stations.label_pool / f"{i:02d}.png", frame)
 
 
 def _ensure_board_views(stations: StationLayout, report: Callable[[str], None]) -> Path:
@@ -202,8 +206,8 @@ def _ensure_board_views(stations: StationLayout, report: Callable[[str], None]) 
     if not plane.exists():
         report("rendering checkerboard views for the gauging camera's calibration (first run only) ...")
         for i, pose in enumerate(board_poses(9, board_mm=(80, 50), seed=3)):
-            _write_image(stations.board_views / f"view-{i:02d}.png", render_board(camera, pose, seed=i))
-        _write_image(plane, render_board(camera, PART_PLANE.moved_in_plane(-40, -25), seed=99))
+            write_image(stations.board_views / f"view-{i:02d}.png", render_board(camera, pose, seed=i))
+        write_image(plane, render_board(camera, PART_PLANE.moved_in_plane(-40, -25), seed=99))
     return plane
 
 
@@ -234,9 +238,7 @@ def prepare_stations(
     report(f"gauging camera: {out.strip().splitlines()[0] if out.strip() else 'calibrated'}")
     # The node trusts the server's signers (a plant copies the list onto the node the same way).
     shutil.copyfile(signers, stations.signers)
-    (stations.root / "stations" / "walkway-ppe.placeholder.yaml").write_text(
-        PPE_PLACEHOLDER_YAML, encoding="utf-8"
-    )
+    (stations.root / "stations" / "walkway-ppe.placeholder.yaml").unlink(missing_ok=True)  # older demos
     for camera_id in STATION_CAMERAS:
         folder = stations.frames(camera_id)
         shutil.rmtree(folder, ignore_errors=True)  # a previous run's frames: never fed twice

@@ -7,6 +7,7 @@ running normally and a maintenance recommendation within the demo's first minute
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 from pathlib import Path
@@ -30,9 +31,19 @@ from lineguard.cli.demo_stations import (
     THERMAL_CAMERA,
     THERMAL_EVERY_S,
     THERMAL_LEARN_S,
+    WALKWAY_CAMERA,
     StationLayout,
 )
-from lineguard.config.edge import EdgeConfig
+from lineguard.cli.demo_walkway import (
+    WALKWAY_MIN_COUNT,
+    WALKWAY_PRIVACY,
+    WALKWAY_SIZE,
+    WALKWAY_ZONE,
+    WalkwayFed,
+    ensure_walkway_pool,
+    walkway_summary,
+)
+from lineguard.config.edge import EdgeConfig, NodeConfig, PpeCameraConfig
 from lineguard.edge.thermal import ThermalFolderReader, ThermalMonitor
 from lineguard.edge.thermal.synthetic import Fault, ThermalScene
 
@@ -47,7 +58,8 @@ def _edge_config(tmp_path: Path) -> EdgeConfig:
 def test_the_demo_node_has_a_camera_per_station_and_is_enrolled_with_all_of_them(tmp_path: Path) -> None:
     config = _edge_config(tmp_path)
     cameras = {c.camera_id: c for c in config.cameras}
-    assert set(cameras) | {t.camera_id for t in config.thermal_cameras} == set(DEMO_CAMERAS)
+    others = [*config.thermal_cameras, *config.ppe_cameras]
+    assert set(cameras) | {c.camera_id for c in others} == set(DEMO_CAMERAS)
     gauge, label = cameras[GAUGE_CAMERA], cameras[LABEL_CAMERA]
     assert [s.kind for s in gauge.stages] == ["gauging"] and [s.kind for s in label.stages] == ["label"]
     for station in (gauge, label):
@@ -68,11 +80,17 @@ def test_the_motor_heats_only_after_learning_in_cycles() -> None:
 
 
 def _pools(stations: StationLayout) -> None:
-    for folder, n in ((stations.gauge_pool, len(GAUGE_POOL)), (stations.label_pool, len(LABEL_POOL))):
+    pools = ((stations.gauge_pool, len(GAUGE_POOL)), (stations.label_pool, len(LABEL_POOL)))
+    for folder, n in (*pools, (stations.walkway_pool, 2)):
         folder.mkdir(parents=True)
         for i in range(n):
             cv2.imwrite(str(folder / f"{i:02d}.png"), np.full((48, 64, 3), i, np.uint8))
-    for camera_id in (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA):
+    scenes = [
+        {"people": 3, "lacking": {"helmet": 1, "hi_vis_vest": 0}},
+        {"people": 1, "lacking": {"helmet": 0}},
+    ]
+    (stations.walkway_pool / "truth.json").write_text(json.dumps(scenes))
+    for camera_id in (GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA, WALKWAY_CAMERA):
         stations.frames(camera_id).mkdir(parents=True)
 
 
@@ -88,7 +106,9 @@ def test_the_feeder_drops_whole_frames_under_part_ids_and_prunes_old_ones(tmp_pa
     feeder.start()
     try:
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
-        while feeder.fed["labels"] < 2 and dt.datetime.now(dt.UTC) < deadline:
+        while min(feeder.fed["labels"], 2 * feeder.fed["walkway_frames"]) < 2 and (
+            dt.datetime.now(dt.UTC) < deadline
+        ):
             stop.wait(0.2)
     finally:
         stop.set()
@@ -103,6 +123,13 @@ def test_the_feeder_drops_whole_frames_under_part_ids_and_prunes_old_ones(tmp_pa
     assert set(feeder.truth) == {Path(n).stem for n in brackets + labels}
     assert feeder.truth["B-000001"] is None and feeder.truth["L-000001"] is None
     assert not any(stations.frames(GAUGE_CAMERA).joinpath(".incoming").iterdir())
+    # The walkway's frames, and per hour what they held (kept for scoring the server's counts).
+    walkway = sorted(p.name for p in stations.frames(WALKWAY_CAMERA).glob("*.png"))
+    assert walkway[0] == "W-000001.png" and len(walkway) == feeder.fed["walkway_frames"]
+    fed = WalkwayFed.read(stations)
+    assert sum(h["frames"] for h in fed.values()) == len(walkway)
+    assert sum(h["people"] for h in fed.values()) >= 3  # the first frame held three people
+    assert sum(h["lacking"]["helmet"] for h in fed.values()) >= 1
     # The thermal frames are radiometric PNG16 the node's reader takes, stamped with the real time.
     reader = ThermalFolderReader(
         _edge_config(tmp_path / "cfg")
@@ -154,13 +181,88 @@ def test_the_pools_make_some_parts_wrong_now_and_then(pool: tuple[object, ...]) 
     assert 0 < wrong <= len(pool) // 5
 
 
-def test_the_ppe_walkway_is_a_placeholder_that_is_off_and_says_so() -> None:
-    from lineguard.cli.demo_stations import PPE_PLACEHOLDER, PPE_PLACEHOLDER_YAML
+def test_the_walkway_counts_ppe_for_the_demo_only_with_its_zone_off_the_door(tmp_path: Path) -> None:
+    from lineguard.config.ppe import PpeSettings, overlap_area
 
-    placeholder = yaml.safe_load(PPE_PLACEHOLDER_YAML)
-    assert placeholder["enabled"] is False and PPE_PLACEHOLDER_YAML.startswith("# PLACEHOLDER — OFF.")
-    assert "placeholder, off" in PPE_PLACEHOLDER
-    assert placeholder["camera_id"] not in DEMO_CAMERAS  # no camera is enrolled or started for it
+    (walkway,) = _edge_config(tmp_path).ppe_cameras
+    assert walkway.camera_id == WALKWAY_CAMERA and walkway.source.type == "folder"
+    # Off in the product; the demo enables it, saying why it may (its people are generated).
+    assert PpeSettings(zones=walkway.ppe.zones).enabled is False
+    assert walkway.ppe.enabled and "generated" in walkway.ppe.legal_basis
+    (zone,) = walkway.ppe.zones
+    (door,) = walkway.privacy_zones
+    assert overlap_area(zone.rect, door.points) == 0.0  # privacy wins; here nothing to win
+    assert zone.x + zone.width <= WALKWAY_SIZE[0] and zone.y + zone.height <= WALKWAY_SIZE[1]
+    assert walkway.ppe.min_count == WALKWAY_MIN_COUNT and door.name == WALKWAY_PRIVACY["name"]
+
+
+@pytest.mark.slow
+def test_the_walkway_frames_through_the_nodes_counter_give_counts_near_what_was_fed(tmp_path: Path) -> None:
+    """The rendered pool, blacked out at the door as capture does, through the node's real person
+    detector and PPE classifier: one hour's counts, above the minimum, near the pool's truth."""
+    from lineguard.edge.pipeline.ppe import DetectorFinder
+    from lineguard.edge.ppe import PpeClassifier, PpeCounter
+    from lineguard.edge.redact import PersonDetector
+    from lineguard.vision.preprocess import read_image
+
+    stations = StationLayout(tmp_path)
+    ensure_walkway_pool(stations)
+    truth = json.loads((stations.walkway_pool / "truth.json").read_text())
+    camera = PpeCameraConfig.model_validate(_edge_config(tmp_path / "cfg").ppe_cameras[0])
+    node = NodeConfig.model_validate({"node_id": "n", "site_id": "s", "line_id": "l", "data_dir": tmp_path})
+    counter = PpeCounter(
+        node, camera, finder=DetectorFinder(PersonDetector(threads=1)), classifier=PpeClassifier.load()
+    )
+    hour = dt.datetime(2026, 12, 6, 11, tzinfo=dt.UTC)
+    frames = sorted(stations.walkway_pool.glob("*.png"))
+    assert len(frames) == len(truth)
+    for i, path in enumerate(frames):
+        image = read_image(path)
+        image[:, WALKWAY_PRIVACY["points"][0][0] :] = 0  # the door, as capture blacks it out
+        assert counter.observe(image, hour + dt.timedelta(seconds=6 * i)) == []  # the hour is open
+    (counts,) = counter.close()
+    fed = sum(t["people"] for t in truth)
+    assert counts.zone == WALKWAY_ZONE["name"] and counts.sampled_frames == len(frames)
+    assert counts.people_seen is not None and WALKWAY_MIN_COUNT <= counts.people_seen <= fed
+    assert counts.people_seen >= 0.7 * fed  # the detector misses some (docs/benchmarks.md, bench_ppe)
+    for item in counts.items:
+        lacking = sum(t["lacking"][item.item] for t in truth)
+        assert item.lacking is not None and abs(item.lacking - lacking) <= max(3, lacking // 3)
+
+
+def test_the_walkway_score_says_each_hour_fed_beside_its_counts_or_that_they_are_not_in_yet(
+    tmp_path: Path,
+) -> None:
+    from lineguard.server.ppe.schemas import PpeHourView
+
+    stations = StationLayout(tmp_path)
+    stations.walkway_fed.parent.mkdir(parents=True)
+    assert walkway_summary(stations, []) == "nothing fed yet"
+    stations.walkway_fed.write_text(
+        json.dumps(
+            {
+                "2026-12-06T10:00:00+00:00": {"frames": 600, "people": 1200, "lacking": {"helmet": 3}},
+                "2026-12-06T11:00:00+00:00": {"frames": 10, "people": 20, "lacking": {"helmet": 6}},
+            }
+        )
+    )
+    counted = PpeHourView(
+        line_id="line-1",
+        station_id="st-50-walkway",
+        camera_id=WALKWAY_CAMERA,
+        zone="walkway",
+        hour_start=dt.datetime(2026, 12, 6, 10, tzinfo=dt.UTC),
+        sampled_frames=598,
+        people_seen=1100,
+        lacking={"helmet": None, "hi_vis_vest": 240},
+        suppressed=False,
+    )
+    said = walkway_summary(stations, [counted])
+    assert said.startswith("10:00 UTC: 1200 people fed / 1100 counted (600 frames fed / 598 looked at)")
+    assert "no helmet 3 fed / suppressed" in said and "no hi vis vest 0 fed / 240" in said
+    assert said.endswith(
+        "11:00 UTC: 20 people fed in 10 frames, counts arrive when the hour ends or the demo stops"
+    )
 
 
 def test_the_gauging_station_sees_the_bracket_finely_enough_for_its_spec() -> None:

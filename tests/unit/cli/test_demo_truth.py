@@ -52,4 +52,5 @@ def test_the_demo_server_config_names_the_ground_truth(tmp_path: Path) -> None:
 def test_a_failed_score_is_said_and_never_ends_the_demo(tmp_path: Path) -> None:
     said: list[str] = []
     _say_truth(DemoLayout(tmp_path / "nothing-here", 8443), 0.0, said.append)
-    assert len(said) == 1 and said[0].startswith("ground truth: not scored this time (")
+    assert len(said) == 2 and said[0].startswith("ground truth: not scored this time (")
+    assert said[1].startswith("walkway: not scored this time (")  # each printout fails on its own

@@ -37,7 +37,10 @@ function render(report) {
           report.hours,
           { caption: "PPE counts per zone and hour" },
         )
-      : empty("No PPE counts in this period (PPE counting is off unless a camera enables it: docs/inspection.md)."),
+      : empty(
+          "No PPE counts in this period. PPE counting is off unless a camera enables it (docs/inspection.md); " +
+            "where it is on, an hour's counts arrive when the hour is over or the node stops.",
+        ),
   );
 }
 
