@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -562,7 +563,18 @@ def _ensure_registered(layout: DemoLayout, log: Path, report: Callable[[str], No
 
 
 def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
-    """Bring the state directory up to date; return an enrollment token if the node needs one."""
+    """Bring the state directory up to date; return an enrollment token if the node needs one.
+
+    The walkway's frames are rendered (first run only) in a thread meanwhile: the other steps
+    mostly wait for the CLI commands they run."""
+    with ThreadPoolExecutor(1, thread_name_prefix="walkway-pool") as pool:
+        walkway = pool.submit(ensure_walkway_pool, StationLayout(layout.root))
+        token = _prepare(layout, report)
+        walkway.result()  # its error, if any, is the demo's
+    return token
+
+
+def _prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
     # In this process, as in the demo's children, the secret files hold demo secrets: the
     # accounts' first sign-in (first run) and the ground-truth printout (every run) open them.
     os.environ[DEMO_MODE_ENV] = "1"
@@ -579,7 +591,6 @@ def prepare(layout: DemoLayout, report: Callable[[str], None]) -> str | None:
         run_cli("ca", "init", "--config", cfg, log=log)
     _ensure_accounts(layout, log)
     _ensure_registered(layout, log, report)
-    ensure_walkway_pool(StationLayout(layout.root))
     prepare_stations(
         StationLayout(layout.root),
         server_config=layout.server_config,

@@ -50,6 +50,8 @@ from lineguard.edge.workers import BackpressureQueue, FrameQueue, LatestQueue, W
 __all__ = ["EdgeNode", "default_redactor", "status_path"]
 
 log = logging.getLogger(__name__)
+#: The longest the main thread sleeps in :meth:`EdgeNode.wait` before looking at signals again.
+WAKE_S = 1.0
 
 QUEUE_FRAMES = 2  # per camera: small, so latency stays low and overload shows as drops
 
@@ -143,7 +145,18 @@ class EdgeNode:
         self._start_housekeeping()
 
     def wait(self, timeout_s: float | None = None) -> None:
-        self.stop_event.wait(timeout_s)
+        """Until the node is stopped (or ``timeout_s`` passed), waking at least once a second.
+
+        The waking is what lets SIGTERM stop the node: Python runs a signal handler in the main
+        thread only when that thread runs, and a signal the kernel hands to another thread (an
+        inference library's, say; reproduced with a PPE camera's person detector under
+        ``strace -f``) does not wake a main thread blocked in an endless wait."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self.stop_event.is_set():
+            left = WAKE_S if deadline is None else min(WAKE_S, deadline - time.monotonic())
+            if left <= 0:
+                return
+            self.stop_event.wait(left)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop every worker, then close the stores (workers finish their current frame)."""
