@@ -45,6 +45,8 @@ def _inventory_rows(facts: Facts) -> tuple[tuple[str, ...], ...]:
 def _evidence_region(camera: Facts) -> str:
     if camera.get("kind") == "thermal":
         return "none: a thermal camera keeps no image, only temperatures"
+    if camera.get("kind") == "ppe":
+        return "none: a PPE camera keeps no image, only counts per zone and hour"
     if "evidence_margin_px" not in camera:
         return "unknown (no edge.yaml listed)"
     purpose = camera.get("evidence_full_frame_purpose")

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from lineguard import __version__
+from lineguard.config.edge import EdgeConfig
 from lineguard.crypto import utc_text
 from lineguard.server.auth import CATEGORIES, ROLES, build_matrix
 from lineguard.server.governance.checks_access import OWNER_ROLES, policy_engine
@@ -52,6 +53,17 @@ def _owners(state: PlantState) -> dict[str, Any]:
     return found
 
 
+def _camera_entry(
+    cameras: dict[tuple[str, str], dict[str, Any]], cfg: EdgeConfig, camera_id: str
+) -> dict[str, Any]:
+    """The camera's entry (made from the edge.yaml's node if the node has not enrolled it)."""
+    node = cfg.node
+    return cameras.setdefault(
+        (node.node_id, camera_id),
+        {"site": node.site_id, "line": node.line_id, "node": node.node_id, "camera": camera_id},
+    )
+
+
 def _cameras(state: PlantState) -> list[dict[str, Any]]:
     """Every camera: enrolled on a node (server database) and/or described by an edge.yaml."""
     cameras: dict[tuple[str, str], dict[str, Any]] = {}
@@ -68,12 +80,7 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
             continue
         cfg = edge.config
         for cam in cfg.cameras:
-            entry = cameras.setdefault(
-                (cfg.node.node_id, cam.camera_id),
-                {"site": cfg.node.site_id, "line": cfg.node.line_id, "node": cfg.node.node_id,
-                 "camera": cam.camera_id},
-            )  # fmt: skip
-            entry.update(
+            _camera_entry(cameras, cfg, cam.camera_id).update(
                 station=cam.station_id,
                 source=cam.source.type,
                 privacy_zones=[z.name for z in cam.privacy_zones],
@@ -94,12 +101,18 @@ def _cameras(state: PlantState) -> list[dict[str, Any]]:
         # Thermal cameras (edge.yaml thermal_cameras) are enrolled like the others: listed with
         # their station, so the facts are the same before and after the node enrolls.
         for thermal in cfg.thermal_cameras:
-            entry = cameras.setdefault(
-                (cfg.node.node_id, thermal.camera_id),
-                {"site": cfg.node.site_id, "line": cfg.node.line_id, "node": cfg.node.node_id,
-                 "camera": thermal.camera_id},
-            )  # fmt: skip
-            entry.update(station=thermal.station_id, source=thermal.source.type, kind="thermal")
+            _camera_entry(cameras, cfg, thermal.camera_id).update(
+                station=thermal.station_id, source=thermal.source.type, kind="thermal"
+            )
+        # So are enabled PPE cameras (edge.yaml ppe_cameras): they keep no image either. A disabled
+        # one is left out, as the documents leave out PPE counting that is off.
+        for ppe in (c for c in cfg.ppe_cameras if c.ppe.enabled):
+            _camera_entry(cameras, cfg, ppe.camera_id).update(
+                station=ppe.station_id,
+                source=ppe.source.type,
+                privacy_zones=[z.name for z in ppe.privacy_zones],
+                kind="ppe",
+            )
     return [cameras[k] for k in sorted(cameras)]
 
 

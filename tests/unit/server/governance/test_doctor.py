@@ -285,3 +285,47 @@ def test_a_thermal_camera_is_listed_from_edge_yaml_so_enrolling_it_changes_no_fa
     assert any(
         row[3] == "cam-th" and row[5].startswith("none: a thermal camera keeps no image") for row in rows
     )
+
+
+def test_a_ppe_camera_is_listed_from_edge_yaml_so_enrolling_it_changes_no_fact(
+    db_url: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    from lineguard.server.governance import compose_all, current_facts, facts_sha256
+
+    path = write_edge_config(tmp_path / "n1.yaml", "line1-node", "line-1", [("cam-1", [])])
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config["ppe_cameras"] = [
+        {
+            "camera_id": "cam-walk",
+            "station_id": "st-walk",
+            "source": {"type": "folder", "path": str(tmp_path)},
+            "privacy_zones": [{"name": "door", "points": [[100, 0], [120, 0], [120, 50], [100, 50]]}],
+            "ppe": {
+                "enabled": True,
+                "legal_basis": "works agreement 2026-04 and GDPR Art. 6(1)(f)",
+                "zones": [{"name": "aisle", "x": 0, "y": 0, "width": 100, "height": 50}],
+            },
+        }
+    ]
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    with open_plant(db_url, tmp_path / "s", edge_configs=[str(path)]) as plant:
+        with plant.sessions() as session:
+            _, before = current_facts(session, settings=plant.settings, now=NOW)
+        plant.add_node("line1-node", "line-1", ["cam-1", "cam-walk"])  # the node enrolls, PPE camera too
+        with plant.sessions() as session:
+            _, after = current_facts(session, settings=plant.settings, now=NOW)
+    assert facts_sha256(before) == facts_sha256(after)
+    (walk,) = [c for c in after["cameras"] if c["camera"] == "cam-walk"]
+    assert (walk["station"], walk["source"], walk["kind"], walk["privacy_zones"]) == (
+        "st-walk",
+        "folder",
+        "ppe",
+        ["door"],
+    )
+    record = next(d for d in compose_all(after) if d.name == "record-of-processing")
+    rows = [row for s in record.sections if s.table for row in s.table.rows]
+    assert any(
+        row[3] == "cam-walk" and row[5].startswith("none: a PPE camera keeps no image") for row in rows
+    )
