@@ -85,7 +85,8 @@ class HeadConfig:
     storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
     sigma: float = 4.0
     rank: int = 256
-    fusion: str = "max"  # max of z-scores (the suite's choice; packages ship sum, docs/detection.md), sum, local, global
+    # max of z-scores (the suite's choice; packages ship sum, docs/detection.md), sum, local, global
+    fusion: str = "max"
     copies: str = "none"  # nuisance copies of the fit goods for: none, both Gaussians, local, global
 
     @property
