@@ -39,7 +39,20 @@ OUTPUT_NAMES = ("anomaly_score", "anomaly_map", "region_features")
 def export_onnx(module: nn.Module, *, height: int, width: int, outputs: int = 2) -> bytes:
     """``module(image [N,3,H,W]) → (score [N], map [N,H,W][, region features [N,C,h,w]])`` as ONNX
     bytes (batch dimension dynamic)."""
-    names = list(OUTPUT_NAMES[:outputs])
+    # Folding here would expand the packed float16 statistics to float32 in the file (4x
+    # the size); onnxruntime folds them when it loads the graph instead.
+    traced = _traced(module, height, width, list(OUTPUT_NAMES[:outputs]), fold=False)
+    import onnx
+
+    model = onnx.load_from_string(traced)
+    if model.ir_version > MAX_IR_VERSION:
+        model.ir_version = MAX_IR_VERSION
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def _traced(module: nn.Module, height: int, width: int, names: list[str], *, fold: bool) -> bytes:
+    """``module`` traced on one ``[1, 3, height, width]`` image, batch dimension dynamic."""
     module.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -53,17 +66,9 @@ def export_onnx(module: nn.Module, *, height: int, width: int, outputs: int = 2)
             input_names=["image"],
             output_names=names,
             dynamic_axes={"image": {0: "N"}, **{n: {0: "N"} for n in names}},
-            # Folding here would expand the packed float16 statistics to float32 in the
-            # file (4x the size); onnxruntime folds them when it loads the graph instead.
-            do_constant_folding=False,
+            do_constant_folding=fold,
         )
-    import onnx
-
-    model = onnx.load_from_string(buffer.getvalue())
-    if model.ir_version > MAX_IR_VERSION:
-        model.ir_version = MAX_IR_VERSION
-    onnx.checker.check_model(model)
-    return bytes(model.SerializeToString())
+    return buffer.getvalue()
 
 
 class OnnxFeatures:
@@ -79,21 +84,7 @@ class OnnxFeatures:
 
     def __init__(self, backbone: nn.Module, *, size: int, outputs: int, threads: int | None = None) -> None:
         names = [f"feature_{i}" for i in range(outputs)]
-        backbone.eval()
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                backbone,
-                (torch.zeros(1, 3, size, size),),
-                buffer,  # type: ignore[arg-type]  # file-like objects are accepted
-                dynamo=False,
-                opset_version=EXPORT_OPSET,
-                input_names=["image"],
-                output_names=names,
-                dynamic_axes={"image": {0: "N"}, **{n: {0: "N"} for n in names}},
-            )
-        self.session = onnx_session(buffer.getvalue(), threads=threads)
+        self.session = onnx_session(_traced(backbone, size, size, names, fold=True), threads=threads)
 
     def __call__(self, image: torch.Tensor) -> list[torch.Tensor]:
         outs = self.session.run(None, {"image": image.numpy()})  # type: ignore[attr-defined]
