@@ -352,8 +352,8 @@ def test_production_supervisor_sees_quality_and_alerts(page: Page, demo: Demo) -
     for check in (check_overview, check_defects, check_alerts):
         check(page, demo, "supervisor")
     # The walkway's PPE counts (enabled for the demo only). Counts leave the node per zone and
-    # hour, when the hour is over or the node stops: the page shows the walkway's hours once
-    # one has turned during this run, and otherwise says when they come.
+    # hour, when the hour is over or (the demo's setting) the node stops: the page shows the
+    # walkway's hours once one has turned during this run, and otherwise says when they come.
     assert "PPE" in nav(page)
     arrived = _walkway_hours(demo.root)
     page.goto(f"{demo.url}/ppe")
@@ -363,7 +363,9 @@ def test_production_supervisor_sees_quality_and_alerts(page: Page, demo: Demo) -
     if arrived:  # counts on the server before the page was opened are on the page
         expect(walkway).to_contain_text("walkway")
     else:  # none yet (or an hour turned this very moment)
-        waiting = page.get_by_text("an hour's counts arrive when the hour is over or the node stops")
+        waiting = page.get_by_text(
+            "an hour's counts arrive when the hour is over (a node restart continues the hour"
+        )
         expect(waiting.or_(walkway)).to_be_visible()
     shot(page, "supervisor-ppe")
 

@@ -180,6 +180,9 @@ def ppe_cameras(stations: StationLayout) -> list[dict[str, Any]]:
                 "min_count": WALKWAY_MIN_COUNT,
                 "sample_interval_s": WALKWAY_SAMPLE_S,
                 "min_person_height_px": WALKWAY_MIN_PERSON_PX,
+                # A demo is stopped before its hour is over and should show counts: it sends the
+                # open hour at the stop, so a restart splits that hour (docs/inspection.md).
+                "send_open_hour_at_stop": True,
             },
         }
     ]

@@ -98,6 +98,14 @@ class PpeSettings(_Section):
     person_score: float = Field(
         default=0.5, gt=0, lt=1, description="Person detector score to count someone."
     )
+    send_open_hour_at_stop: bool = Field(
+        default=False,
+        title="Send the open hour at stop",
+        description="Send the hour's counts so far when the node stops. Off: the open hour is saved on "
+        "the node and sent once, whole, when it is over, so a restart does not split it (a small part "
+        "after a restart, suppressed alone, hides the whole hour on the server). For a demo that stops "
+        "before the hour is over.",
+    )
     min_person_height_px: int = Field(
         default=80,
         ge=40,

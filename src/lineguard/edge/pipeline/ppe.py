@@ -8,6 +8,12 @@ inspection camera. :class:`PpeWorker` takes the freshest frame at most once ever
 to :class:`~lineguard.edge.ppe.PpeCounter`. The counts of an hour that ended go to the
 outbox; the frame, the boxes and the crops go nowhere.
 
+An hour is sent once, when it is over. After each frame (once the messages of an hour
+that ended are in the outbox) the counter saves the open hour on the node's disk; a stop
+sends nothing, and the next start takes the hour up again, or sends it at once when it is
+over by then (:mod:`~lineguard.edge.ppe.open_hour` says why: a restart must not split an
+hour into two separately suppressed parts, nor report it twice).
+
 A zone outside the frame fails the camera with a ``stage_rejected`` alert (nothing is
 counted until edge.yaml is fixed). A detector that fails on a frame skips that frame (the
 hour's ``sampled_frames`` says how many were looked at) and raises one alert per run of
@@ -60,6 +66,7 @@ class PpeWorker(Worker):
         outbox: Outbox,
         stats: CameraStats,
         alert: AlertSink,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         super().__init__(f"ppe-{camera.camera_id}", stop)
         self.camera, self.counter, self.queue = camera, counter, queue
@@ -69,6 +76,13 @@ class PpeWorker(Worker):
         self.dead = False
         self.detector_errors = 0
         self._failing = False
+        self.clock = clock
+        self._save_failing = False
+
+    def setup(self) -> None:
+        if self.counter.restore_problem is not None:
+            self.alert(AlertKind.STAGE_REJECTED, AlertSeverity.WARNING, self.counter.restore_problem)
+        self._put(self.counter.resume(self.clock()))
 
     def step(self) -> None:
         arrival = self.queue.get(timeout=0.2)
@@ -97,8 +111,18 @@ class PpeWorker(Worker):
         self.stats.frames_inspected += 1
 
     def _put(self, messages: list[PpeCounts]) -> None:
+        """Queue the messages of hours that are over, then save the open hour (in this order: a
+        crash between the two re-sends the same messages, which the server stores once)."""
         for message in messages:
             self.outbox.put(message)
+        try:
+            self.counter.save()
+        except OSError as exc:  # counting goes on in memory; a restart would lose the hour so far
+            if not self._save_failing:
+                self._save_failing = True
+                self.alert(AlertKind.STAGE_REJECTED, AlertSeverity.WARNING, f"open hour not saved: {exc}")
+            return
+        self._save_failing = False
 
     def _fail(self, message: str) -> None:
         log.error("PPE camera %s: %s", self.camera.camera_id, message)
@@ -106,6 +130,8 @@ class PpeWorker(Worker):
         self.stats.state, self.stats.last_error = SourceState.FAILED.value, message
 
     def teardown(self) -> None:
-        """The open hour's counts go out too: a restart loses no hour, it splits it in two rows."""
+        """The open hour stays saved, not sent: the next start goes on with it (or sends it when over).
+
+        With ``send_open_hour_at_stop`` (a demo) it goes out now and a restart begins a second part."""
         if not self.dead:
-            self._put(self.counter.close())
+            self._put(self.counter.close() if self.camera.ppe.send_open_hour_at_stop else [])

@@ -13,8 +13,10 @@ node) the counter decides, in this order:
    the zone's tally adds one sighting and one per missing item.
 
 The crop, the box and the answer are dropped when the person is done; the counter keeps
-only the tallies (:class:`~lineguard.edge.ppe.tally.HourlyTally`) and node-local
-diagnostics (how many were skipped for each reason), which never leave the node.
+only the tallies (:class:`~lineguard.edge.ppe.tally.HourlyTally`, saved after each frame by
+:meth:`PpeCounter.save` and taken up again when the counter is built, see
+:mod:`~lineguard.edge.ppe.open_hour`) and node-local diagnostics (how many were skipped
+for each reason), which never leave the node.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from typing import Protocol
 import numpy as np
 
 from lineguard.config.edge import NodeConfig, PpeCameraConfig
-from lineguard.contracts.errors import ConfigError, InputError
+from lineguard.contracts.errors import ConfigError, InputError, IntegrityError
 from lineguard.contracts.ppe import PpeCounts
 from lineguard.contracts.types import Frame
 from lineguard.edge.ppe.classifier import PpeClassifier
 from lineguard.edge.ppe.features import crop_person
-from lineguard.edge.ppe.tally import HourlyTally
+from lineguard.edge.ppe.open_hour import OpenHourFile, open_hour_path
+from lineguard.edge.ppe.tally import HourlyTally, hour_of
 
 __all__ = ["PersonBox", "PersonFinder", "PpeCounter", "SkipCounts", "check_zones_fit"]
 
@@ -99,8 +102,34 @@ class PpeCounter:
             classifier_id=classifier.model_id,
         )
         self.skipped = SkipCounts()
+        self.saved = OpenHourFile(open_hour_path(node.data_dir, camera.camera_id))
+        #: Why a saved open hour was not taken up (the worker raises an alert), if it was not.
+        self.restore_problem: str | None = None
+        self._pending = self._take_up_saved_hour()
         self._frame_hw: tuple[int, int] | None = None
         self._privacy: np.ndarray | None = None  # the privacy zones' pixels, for the frame size seen
+
+    def _take_up_saved_hour(self) -> list[PpeCounts]:
+        """The hour a stop interrupted goes on; a file that cannot be taken up is set aside, not merged."""
+        now = dt.datetime.now(dt.UTC)
+        try:
+            saved = self.saved.load(self.camera.camera_id)
+        except (IntegrityError, InputError) as exc:
+            kept = self.saved.set_aside(now)
+            self.restore_problem = f"saved open hour not taken up: {exc.message}; kept as {kept.name}"
+            return []
+        return [] if saved is None else self.tally.resume(saved)
+
+    def resume(self, now: dt.datetime) -> list[PpeCounts]:
+        """At start: the messages of a saved hour that cannot go on or is over by ``now``."""
+        out, self._pending = self._pending, []
+        if self.tally.hour is not None and hour_of(now) > self.tally.hour:
+            out += self.tally.close()
+        return out
+
+    def save(self) -> None:
+        """Write the open hour to the node's disk (after the messages of a closed one are queued)."""
+        self.saved.save(self.tally.snapshot())
 
     def _new_frame_size(self, hw: tuple[int, int]) -> None:
         import cv2
@@ -156,5 +185,8 @@ class PpeCounter:
         return out
 
     def close(self) -> list[PpeCounts]:
-        """The open hour's messages (the camera stops)."""
-        return self.tally.close()
+        """The open hour's messages now, even though it is not over (the camera is retired for good).
+
+        A node that only restarts does not call this: it saves the hour (:meth:`save`)."""
+        out, self._pending = self._pending, []
+        return out + self.tally.close()

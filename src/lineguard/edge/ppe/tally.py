@@ -5,7 +5,10 @@ required item how many lacked it. Nothing else is kept — no box, no time finer
 hour, nothing that tells one sighting from another. When an hour is over (a frame of a
 later hour arrives, or the camera stops) its tallies become one message per zone, with
 every count from 1 to ``min_count - 1`` suppressed (:func:`~lineguard.contracts.ppe.suppress`),
-and are dropped.
+and are dropped. An hour is sent once, when it is over: a restart does not end it, the
+counter saves the open hour (:meth:`HourlyTally.snapshot`, :mod:`~lineguard.edge.ppe.open_hour`)
+and takes it up again (:meth:`HourlyTally.resume`). Each zone's ``counts_id`` is drawn when the
+hour opens and kept with it, so a message sent twice is the same message.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from lineguard.config.edge import NodeConfig
 from lineguard.config.ppe import PpeSettings
 from lineguard.contracts.ids import new_id
 from lineguard.contracts.ppe import PpeCounts, PpeItemCount, suppress
+from lineguard.edge.ppe.open_hour import OpenHour, ZoneCounts
 
 __all__ = ["HourlyTally", "hour_of"]
 
@@ -27,6 +31,7 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 
 @dataclass
 class _ZoneHour:
+    counts_id: str = field(default_factory=lambda: new_id("ppe"))
     frames: int = 0
     seen: int = 0
     lacking: dict[str, int] = field(default_factory=dict)
@@ -57,6 +62,43 @@ class HourlyTally:
             return []
         return self.close(next_hour=hour)
 
+    def snapshot(self) -> OpenHour | None:
+        """The open hour as the node saves it (None: no frame seen in it yet)."""
+        if self.hour is None or not any(z.frames for z in self._zones.values()):
+            return None
+        return OpenHour(
+            camera_id=self.camera_id,
+            hour_start=self.hour,
+            zones={
+                name: ZoneCounts(counts_id=z.counts_id, frames=z.frames, seen=z.seen, lacking=dict(z.lacking))
+                for name, z in self._zones.items()
+            },
+        )
+
+    def resume(self, saved: OpenHour) -> list[PpeCounts]:
+        """Take up a saved open hour; the messages of one that cannot go on.
+
+        Nothing is open yet (a fresh tally). When the saved zones and required items are this
+        camera's, the hour goes on counting where it stopped. When edge.yaml changed them the
+        counts cannot be merged: the saved hour is sent as it stands (suppressed as always)
+        and the hour's rest becomes a second message; the server never adds a suppressed part
+        to a shown one, so a small part stays hidden.
+        """
+        if self.hour is not None:
+            msg = "resume() is for a fresh tally: an hour is already open"
+            raise RuntimeError(msg)
+        same = {n: set(z.lacking) for n, z in self._zones.items()} == {
+            n: set(z.lacking) for n, z in saved.zones.items()
+        }
+        zones = {
+            name: _ZoneHour(counts_id=z.counts_id, frames=z.frames, seen=z.seen, lacking=dict(z.lacking))
+            for name, z in saved.zones.items()
+        }
+        if not same:
+            return [self._message(name, saved.hour_start, z) for name, z in zones.items()]
+        self.hour, self._zones = saved.hour_start, zones
+        return []
+
     def frame_seen(self) -> None:
         for zone in self._zones.values():
             zone.frames += 1
@@ -80,10 +122,9 @@ class HourlyTally:
     def _message(self, zone: str, hour: dt.datetime, tally: _ZoneHour) -> PpeCounts:
         k = self.settings.min_count
         seen = suppress(tally.seen, k)
-        counts_id = new_id("ppe")
         return PpeCounts(
-            counts_id=counts_id,
-            idempotency_key=f"{self.node.node_id}:{counts_id}",
+            counts_id=tally.counts_id,
+            idempotency_key=f"{self.node.node_id}:{tally.counts_id}",
             node_id=self.node.node_id,
             site_id=self.node.site_id,
             line_id=self.node.line_id,

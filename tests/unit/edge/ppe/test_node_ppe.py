@@ -20,7 +20,7 @@ from lineguard.edge.app import EdgeNode
 from lineguard.edge.infer import StaticRunner
 from lineguard.edge.outbox import Outbox
 from lineguard.edge.pipeline.ppe import DetectorFinder
-from lineguard.edge.ppe import PpeClassifier, PpeCounter
+from lineguard.edge.ppe import PpeClassifier, PpeCounter, hour_of
 from lineguard.edge.ppe.render import walkway_scenes
 from lineguard.edge.redact import FakeRedactor, PersonDetector
 from tests.unit.edge.ppe.test_config import _config, ppe_camera
@@ -90,8 +90,19 @@ def test_a_ppe_camera_sends_only_hourly_counts_matching_the_detector_and_classif
         wait_for(lambda i=i: stats.frames_inspected == i + 1, timeout_s=30)
         time.sleep(0.25)  # sample_interval_s is 0.2: every frame is looked at
     node.close()
-    counts, alerts = _outbox(cam_config)
+    sent, alerts = _outbox(cam_config)
     assert not [a for a in alerts if a.camera_id == "cam-walk"]
+    # The stop sent no open hour (it is saved on the node's disk, the next start goes on with it):
+    # only an hour that turned during the test has gone out. The saved one, taken up, is the rest.
+    assert all(c.hour_start < hour_of(dt.datetime.now(dt.UTC)) for c in sent)
+    restarted = PpeCounter(
+        cam_config.node,
+        cam_config.ppe_cameras[0],
+        finder=DetectorFinder(PersonDetector()),
+        classifier=PpeClassifier.load(),
+    )
+    assert restarted.restore_problem is None
+    counts = sent + restarted.close()
     assert {c.zone for c in counts} == {"aisle"} and all(c.camera_id == "cam-walk" for c in counts)
     assert sum(c.sampled_frames for c in counts) == frames
     assert sum(c.people_seen or 0 for c in counts) == expected.people_seen

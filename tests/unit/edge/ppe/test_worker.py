@@ -1,5 +1,6 @@
 """The PPE worker between capture and outbox: sampling by capture time, a detector failure skips its
-frame with one alert per run of failures, and the open hour goes out when the worker stops.
+frame with one alert per run of failures, and the open hour is saved when the worker stops and goes out
+at the next start once it is over (tests/unit/edge/ppe/test_open_hour.py has the restarts).
 
 The failing finder is a fake: the vendored models do not fail on demand (a damaged model file is
 refused at start, tested in test_node_ppe.py)."""
@@ -72,6 +73,18 @@ def test_sampling_detector_failures_and_the_last_hour(tmp_path: Path) -> None:
         )
     ]
     worker.teardown()
+    assert outbox.pending(10) == []  # the hour is not over: saved, not sent
+    restarted = PpeWorker(
+        threading.Event(),
+        camera=camera,
+        counter=PpeCounter(config.node, camera, finder=finder, classifier=PpeClassifier.load()),
+        queue=queue,
+        outbox=outbox,
+        stats=stats,
+        alert=lambda kind, severity, message: alerts.append((kind, severity, message)),
+        clock=lambda: T0 + dt.timedelta(hours=1),
+    )
+    restarted.setup()
     (item,) = outbox.pending(10)
     counts = PpeCounts.model_validate_json(item.body)
     assert counts.sampled_frames == 2 and counts.people_seen == 0  # the failed frames left no trace

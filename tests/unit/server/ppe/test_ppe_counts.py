@@ -146,3 +146,30 @@ def test_retention_deletes_old_hours(h: AuthHarness) -> None:
     assert result.deleted["ppe_counts"] == 1
     with h.context.sessions() as s:
         assert [r.counts_id for r in s.scalars(select(PpeCountRow))] == ["new"]
+
+
+def test_two_reports_of_one_hour_never_differ_by_a_count_below_the_minimum(h: AuthHarness) -> None:
+    """Differencing: a reader who saw an hour before and after its second part arrived (an older node
+    that splits hours at a restart, or zones changed) learns the second part only when it is 0 or at
+    least the minimum; a small one turns the whole hour into "suppressed". The node suppressed with 3,
+    the server stores with 5: parts of 3 and 4 are hidden too."""
+    h.sign_in(h.add_person("sam", [Role.PRODUCTION_SUPERVISOR]))
+    k = 5
+
+    def seen(hour: datetime) -> int | None:
+        body = h.client.get(COUNTS, params={"hours": 24}).json()
+        (row,) = [r for r in body["hours"] if r["hour_start"].startswith(hour.isoformat()[:13])]
+        return row["people_seen"]  # type: ignore[no-any-return]
+
+    for back, second_part in enumerate([0, 1, 2, 3, 4, 5, 9], start=1):
+        hour = _hour(h, back)
+        _ingest(h, _counts(h, f"d{back}a", hour, 30, 6))
+        before = seen(hour)
+        node_side = None if 0 < second_part < 3 else second_part
+        _ingest(h, _counts(h, f"d{back}b", hour, node_side, 0 if node_side is not None else None))
+        after = seen(hour)
+        assert before == 30
+        if 0 < second_part < k:
+            assert after is None  # nothing to subtract
+        else:
+            assert after is not None and after - before == second_part

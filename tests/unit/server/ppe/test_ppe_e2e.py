@@ -82,7 +82,7 @@ def test_hourly_counts_travel_from_the_node_to_the_server_and_nothing_else(
     first_hour_seen = counter.skipped.counted
     for message in counter.observe(scenes[0].image, HOUR + dt.timedelta(hours=1)):  # 07:00 closes 06:00
         outbox.put(message)
-    for message in counter.close():  # the node stops: 07:00 goes out too
+    for message in counter.close():  # the camera is retired: 07:00 goes out too
         outbox.put(message)
     sent = outbox.pending(1000)
     assert [i.kind for i in sent] == ["ppe", "ppe"]

@@ -39,7 +39,8 @@ function render(report) {
         )
       : empty(
           "No PPE counts in this period. PPE counting is off unless a camera enables it (docs/inspection.md); " +
-            "where it is on, an hour's counts arrive when the hour is over or the node stops.",
+            "where it is on, an hour's counts arrive when the hour is over (a node restart continues the hour; " +
+            "a demo node also sends them when it stops).",
         ),
   );
 }
