@@ -114,7 +114,7 @@ def fill(engine: Any, first: int, last: int, start: datetime, end: datetime) -> 
     return time.perf_counter() - began
 
 
-def queries(now: datetime, n_events: int) -> dict[str, Callable[[Any], Any]]:
+def queries(now: datetime, n_events: int, middle_event: str | None = None) -> dict[str, Callable[[Any], Any]]:
     """Name → a function of a session that runs one dashboard query."""
     from sqlalchemy import text
 
@@ -125,7 +125,8 @@ def queries(now: datetime, n_events: int) -> dict[str, Callable[[Any], Any]]:
     from lineguard.server.query.service import recent_alerts
 
     sealer = NoEncryption()
-    middle_event = f"evt_{(n_events // 2) // 20 * 20}"
+    if middle_event is None:
+        middle_event = f"evt_{(n_events // 2) // 20 * 20}"
     hour = {"line": "line-2", "a": now - timedelta(hours=1), "b": now}
     day = {"line": "line-2", "a": now - timedelta(days=30), "b": now - timedelta(days=29)}
     return {
@@ -147,11 +148,13 @@ def queries(now: datetime, n_events: int) -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def measure(engine: Any, now: datetime, n_events: int, repeat: int) -> dict[str, tuple[float, float]]:
+def measure(
+    engine: Any, now: datetime, n_events: int, repeat: int, middle_event: str | None = None
+) -> dict[str, tuple[float, float]]:
     from sqlalchemy.orm import Session
 
     out = {}
-    for name, run in queries(now, n_events).items():
+    for name, run in queries(now, n_events, middle_event).items():
         with Session(engine) as session:
             run(session)  # warm
             times = []
@@ -248,10 +251,37 @@ def main() -> None:
     parser.add_argument("--layout", choices=["both", "partitioned", "unpartitioned"], default="both")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="fast bulk loader (bench_partitions_bulk.py): a fresh database per size, partitioned only,"
+        " on a throwaway cluster with wal_level=minimal; cold and warm figures and every query's plan",
+    )
+    parser.add_argument("--min-free-gb", type=float, default=12.0, help="--bulk stops cleanly below this")
+    parser.add_argument(
+        "--fill-deadline",
+        help="--bulk: UTC HH:MM after which no further month is started (the months loaded are measured)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.events.split(",")]
     if sizes != sorted(set(sizes)) or sizes[0] < 1:
         parser.error("--events: positive sizes in ascending order")
+    if args.bulk:
+        from bench_partitions_bulk import run_bulk
+
+        deadline = None
+        if args.fill_deadline:
+            hour, minute = (int(x) for x in args.fill_deadline.split(":"))
+            moment = datetime.now(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+            deadline = moment.timestamp()
+        run_bulk(
+            sizes,
+            months=args.months,
+            repeat=args.repeat,
+            min_free_gb=args.min_free_gb,
+            fill_deadline=deadline,
+        )
+        return
     modes = ("unpartitioned", "partitioned") if args.layout == "both" else (args.layout,)
 
     import psycopg

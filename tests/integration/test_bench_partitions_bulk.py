@@ -1,0 +1,176 @@
+"""``bench/bench_partitions.py --bulk`` on a real PostgreSQL, a few thousand rows: every month
+loaded into its partition with the parent's indexes, ids and sealed payloads as ingest makes
+them, and the disk floor stopping the fill cleanly."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from lineguard.crypto.sealed import parse_sealed
+from lineguard.server.storage import create_engine_for, ensure_partitions, month_partitions, upgrade_to_head
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import bench_partitions_bulk as bulk
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+MONTHS = 12
+UUID7 = re.compile(r"^(evt|alr|evd|aud)_([0-9a-f]{12})7[0-9a-f]{3}[89ab][0-9a-f]{15}$")
+GB = 1024**3
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(postgres_url)
+    upgrade_to_head(engine)
+    span = bulk.span_for(1, NOW, MONTHS)
+    with engine.begin() as conn:
+        for month in range(MONTHS + 1):
+            ensure_partitions(conn, now=span.start + timedelta(days=30.4 * month))
+    yield engine
+    engine.dispose()
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def _guard(floor_gb: float) -> bulk.DiskGuard:
+    return bulk.DiskGuard(Path("/tmp"), floor_gb)
+
+
+def test_span_puts_every_event_in_exactly_one_month() -> None:
+    span = bulk.span_for(3_000, NOW, MONTHS)
+    month = span.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    covered = []
+    while month <= NOW:
+        end = (month + timedelta(days=32)).replace(day=1)
+        a, b = span.range_in(month, end)
+        for g in (a, b) if a <= b else ():
+            assert month <= span.at(g) < end
+        covered += range(a, b + 1)
+        month = end
+    assert covered == list(range(1, 3_001))
+
+
+def test_bulk_fill_loads_each_month_with_the_parents_indexes(pg: Engine) -> None:
+    span = bulk.span_for(3_000, NOW, MONTHS)
+    report = bulk.fill_bulk(pg, span, _guard(0), log=_quiet)
+
+    assert (report.events, report.first, report.stopped) == (3_000, 1, None)
+    with pg.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("inspection_events", "alerts", "audit_log")
+        ]
+        assert counts == [3_000, 150, 30]
+        for table in ("inspection_events", "alerts", "audit_log"):
+            assert (
+                conn.execute(text(f"SELECT count(*) FROM lineguard_partitions.{table}_default")).scalar_one()
+                == 0
+            )
+            parent_indexes = conn.execute(
+                text("SELECT count(*) FROM pg_index WHERE indrelid = to_regclass(:t)"), {"t": table}
+            ).scalar_one()
+            for month in month_partitions(conn, table):
+                # every index of the parent has its partition on this month (attached, none extra)
+                attached = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid"
+                        " WHERE x.indrelid = to_regclass(:m) AND i.inhparent IN"
+                        " (SELECT indexrelid FROM pg_index WHERE indrelid = to_regclass(:t))"
+                    ),
+                    {"m": month.qualified, "t": table},
+                ).scalar_one()
+                own = conn.execute(
+                    text("SELECT count(*) FROM pg_index WHERE indrelid = to_regclass(:m)"),
+                    {"m": month.qualified},
+                ).scalar_one()
+                assert attached == own == parent_indexes, month.name
+        assert (
+            conn.execute(text("SELECT count(*) FROM pg_constraint WHERE conname = 'bulk_range'")).scalar_one()
+            == 0
+        )
+
+        events = conn.execute(
+            text(
+                "SELECT row_id, event_id, idempotency_key, node_id, captured_at, part_id_sealed, verdict,"
+                " evidence_ref FROM inspection_events ORDER BY captured_at"
+            )
+        ).all()
+        assert [e.row_id for e in events] == list(range(1, 3_001))
+        # time-ordered ids: they append to the B-tree in capture order, like the node's UUIDv7
+        assert [e.event_id for e in events] == sorted(e.event_id for e in events)
+        for e in events[::97]:
+            match = UUID7.match(e.event_id)
+            assert match and int(match[2], 16) == int(e.captured_at.timestamp() * 1000)
+            assert e.idempotency_key == f"{e.node_id}:{e.event_id}"
+            assert span.at(e.row_id) == e.captured_at
+            sealed = bytes(e.part_id_sealed)
+            header = parse_sealed(sealed).header
+            assert (header.category, header.object_id) == (
+                "inspection_events",
+                f"{e.node_id}:{e.idempotency_key}",
+            )
+            assert header.key_id.startswith("dek_")
+            assert len(sealed) == bulk.sealed_length(
+                "inspection_events", header.object_id, bulk.PART_ID_BYTES
+            )
+            assert (e.verdict == "fail") == (e.row_id % 20 == 0) == (e.evidence_ref is not None)
+            if e.evidence_ref is not None:
+                assert UUID7.match(e.evidence_ref)
+        alert = conn.execute(
+            text(
+                "SELECT alert_id, idempotency_key, node_id, event_id, message_sealed"
+                " FROM alerts WHERE row_id = 5"
+            )
+        ).one()
+        assert alert.event_id == events[99].event_id
+        assert alert.idempotency_key == f"{alert.node_id}:{alert.alert_id}"
+        assert (
+            parse_sealed(bytes(alert.message_sealed)).header.object_id
+            == f"{alert.node_id}:{alert.idempotency_key}"
+        )
+        next_row = conn.execute(text("SELECT nextval(pg_get_serial_sequence('inspection_events', 'row_id'))"))
+        assert next_row.scalar_one() == 3_001
+
+
+def test_the_disk_floor_stops_the_fill_before_a_month_and_leaves_the_partitions(pg: Engine) -> None:
+    free_gb = shutil.disk_usage("/tmp").free / GB
+    lines: list[str] = []
+    report = bulk.fill_bulk(pg, bulk.span_for(3_000, NOW, MONTHS), _guard(free_gb + 1), log=lines.append)
+
+    assert report.events == 0
+    assert report.stopped is not None and "stopping before it" in report.stopped
+    assert any("STOPPED" in line for line in lines)
+    with pg.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM inspection_events")).scalar_one() == 0
+        assert len(month_partitions(conn, "inspection_events")) >= MONTHS
+
+
+def test_the_disk_watchdog_cancels_the_running_statement(pg: Engine) -> None:
+    """Below the floor while a statement runs: the watchdog cancels it on the server."""
+    free_gb = shutil.disk_usage("/tmp").free / GB
+    guard = bulk.DiskGuard(Path("/tmp"), free_gb + 1, poll_s=0.05)
+    cancelled = threading.Event()
+    with pg.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        conn.commit()
+
+        def cancel() -> None:
+            with pg.connect() as other:
+                other.execute(text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+            cancelled.set()
+
+        with guard.watching(cancel), pytest.raises(Exception, match="cancel"):
+            conn.execute(text("SELECT pg_sleep(30)"))
+    assert guard.tripped and cancelled.is_set()
