@@ -19,17 +19,22 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.enterprise import EnterpriseServiceConfig
+from lineguard.config.keyring import KeyringConfig
 from lineguard.config.secrets import SecretRef
 from lineguard.config.server import ServerConfig
 from lineguard.enterprise import (
     Role,
+    checkpoint,
     create_enterprise_app,
     create_token,
     enrol_plant,
     init_enterprise_ca,
     open_enterprise_storage,
+    open_rollup_audit_key,
     plant_request,
+    public_key_file,
     service_tls,
+    verify_log,
 )
 from lineguard.enterprise.service import token_expiry
 from lineguard.server.egress import build_gate
@@ -130,6 +135,13 @@ class Rollup:
             )
         return token
 
+    def verify_audit(self) -> int:
+        """Sign a checkpoint with the roll-up's key, then verify the whole log: its entries."""
+        with self.sessions.begin() as session:
+            checkpoint(session, open_rollup_audit_key(self.config))
+        with self.sessions() as session:
+            return verify_log(session, public_key_file(self.config).read_bytes()).entries
+
     def client(
         self, credentials: PlantCredentials | None = None, *, token: str | None = None
     ) -> httpx.Client:
@@ -145,6 +157,9 @@ def make_rollup(directory: Path, database_url: str, **settings: Any) -> Rollup:
     secret = directory / "ca-passphrase"
     directory.mkdir(parents=True, exist_ok=True)
     secret.write_text(PASSPHRASE, encoding="utf-8")
+    keyring_secret = directory / "keyring-passphrase"
+    keyring_secret.write_text("enterprise keyring passphrase", encoding="utf-8")
+    settings.setdefault("keyring", KeyringConfig(passphrase=SecretRef(file=keyring_secret)))
     config = EnterpriseServiceConfig(
         kind="enterprise",
         data_dir=directory / "data",

@@ -1,7 +1,7 @@
 """``lineguard enterprise``: the optional enterprise roll-up (aggregates only), both ends.
 
 On the roll-up host: ``init``, ``serve``, ``plant enrol``, ``token create`` / ``list`` / ``revoke``,
-``audit verify`` (all with ``--config enterprise.yaml``). On a plant: ``plant-request``
+``audit verify`` / ``checkpoint`` (all with ``--config enterprise.yaml``). On a plant: ``plant-request``
 makes the plant's key and the request the roll-up signs.
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from lineguard.cli.options import ENTERPRISE_CONFIG, cli_actor
+from lineguard.contracts.errors import InputError
 
 __all__ = ["enterprise"]
 
@@ -34,20 +35,29 @@ def enterprise() -> None:
 @enterprise.command("init")
 @ENTERPRISE_CONFIG
 def init(config_path: Path) -> None:
-    """Create the roll-up's CA (passphrase from ca_passphrase) and its TLS certificate.
+    """Create the roll-up's CA (passphrase from ca_passphrase), its TLS certificate, its keyring
+    and its audit checkpoint key (passphrase from keyring.passphrase; or the HSM's key).
 
     \b
     Example:
       export LINEGUARD_ENTERPRISE_CA_PASSPHRASE="$(cat /etc/lineguard-enterprise/ca-passphrase)"
+      export LINEGUARD_ENTERPRISE_KEYRING_PASSPHRASE="$(cat /etc/lineguard-enterprise/keyring-passphrase)"
       lineguard enterprise init --config enterprise.yaml
     """
     from lineguard.config import load_enterprise_config
-    from lineguard.enterprise import init_enterprise_ca, open_enterprise_storage
+    from lineguard.enterprise import (
+        init_enterprise_ca,
+        open_enterprise_storage,
+        open_rollup_audit_key,
+        public_key_file,
+    )
 
     config = load_enterprise_config(config_path)
     ca, server_cert = init_enterprise_ca(config)
     open_enterprise_storage(config)
+    audit_key = open_rollup_audit_key(config)
     click.echo(f"roll-up CA created: sha256 {ca.fingerprint_sha256}")
+    click.echo(f"audit checkpoint key {audit_key.key_id}: public key {public_key_file(config)}")
     click.echo(
         f"server certificate for {', '.join(config.server_names)}: sha256 {server_cert.fingerprint_sha256}"
     )
@@ -243,18 +253,67 @@ def audit() -> None:
 
 @audit.command("verify")
 @ENTERPRISE_CONFIG
-def audit_verify(config_path: Path) -> None:
-    """Re-walk the roll-up's audit chain; exit non-zero naming the first broken entry.
+@click.option(
+    "--public-key",
+    "public_key_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The roll-up's published audit public key (PEM), ideally a copy kept away from its host. "
+    "Default: data_dir/audit/signing-key.pub.pem.",
+)
+def audit_verify(config_path: Path, public_key_path: Path | None) -> None:
+    """Verify the roll-up's audit log: every signed checkpoint, hash link and Merkle root.
+
+    Exits non-zero naming the first rewritten entry, a cut tail (a checkpoint covering
+    entries no longer there) or a checkpoint whose signature does not verify. A log with
+    no signed checkpoint yet is refused (`serve` signs one every few minutes, or run
+    `audit checkpoint`).
 
     \b
     Example:
-      lineguard enterprise audit verify --config enterprise.yaml
-      audit chain verified: 42 entries
+      lineguard enterprise audit verify --config enterprise.yaml --public-key rollup-audit.pub.pem
+      ok: 42 entries (seq 1-42), 3 signed checkpoints, last at seq 40
     """
     from lineguard.config import load_enterprise_config
-    from lineguard.enterprise import open_enterprise_storage, verify_chain
+    from lineguard.enterprise import open_enterprise_storage, public_key_file, verify_log
 
     config = load_enterprise_config(config_path)
+    key_path = public_key_path or public_key_file(config)
+    try:
+        pem = key_path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read the roll-up's audit public key {key_path} ({exc.strerror})"
+        raise InputError(msg) from None
     _engine, sessions = open_enterprise_storage(config)
     with sessions() as session:
-        click.echo(f"audit chain verified: {verify_chain(session)} entries")
+        report = verify_log(session, pem, source=str(key_path))
+    click.echo(
+        f"ok: {report.entries} entries (seq {report.first_seq}-{report.last_seq}), "
+        f"{report.checkpoints} signed checkpoints, last at seq {report.last_checkpoint_seq}"
+    )
+    if report.unanchored:
+        click.echo(
+            f"note: the last {report.unanchored} entries come after the last signed checkpoint; "
+            "a cut there would not be detected until the next one"
+        )
+
+
+@audit.command("checkpoint")
+@ENTERPRISE_CONFIG
+def audit_checkpoint(config_path: Path) -> None:
+    """Sign a checkpoint over the roll-up's audit log now (`serve` also does so periodically).
+
+    \b
+    Example:
+      export LINEGUARD_ENTERPRISE_KEYRING_PASSPHRASE="$(cat /etc/lineguard-enterprise/keyring-passphrase)"
+      lineguard enterprise audit checkpoint --config enterprise.yaml
+      signed checkpoint at seq 42
+    """
+    from lineguard.config import load_enterprise_config
+    from lineguard.enterprise import checkpoint, open_enterprise_storage, open_rollup_audit_key
+
+    config = load_enterprise_config(config_path)
+    signer = open_rollup_audit_key(config)
+    _engine, sessions = open_enterprise_storage(config)
+    with sessions.begin() as session:
+        seq = checkpoint(session, signer)
+    click.echo("nothing new since the last checkpoint" if seq is None else f"signed checkpoint at seq {seq}")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lineguard.config.keyring import KeyringConfig
 from lineguard.config.secrets import SecretRef
 
 __all__ = ["EnterpriseRollupConfig", "EnterpriseServiceConfig"]
@@ -150,6 +151,20 @@ class EnterpriseServiceConfig(_Section):
     )
     auth_failure_window_s: int = Field(
         default=300, ge=1, le=86_400, description="The sliding window failed token checks are counted in."
+    )
+    keyring: KeyringConfig = Field(
+        default=KeyringConfig(
+            passphrase=SecretRef(env="LINEGUARD_ENTERPRISE_KEYRING_PASSPHRASE"),
+            audit_key_label="lineguard-enterprise-audit",
+        ),
+        description="The roll-up's own keyring under data_dir/keys, sealing its audit checkpoint key "
+        "(data_dir/audit), or the HSM holding that key (audit_key: pkcs11). Never the plant's.",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="How often `serve` signs a checkpoint over its audit log (and once at shutdown).",
     )
 
     @model_validator(mode="after")

@@ -89,7 +89,10 @@ def _authenticate(request: Request, token: str) -> Caller:
     """The token's caller, or a refusal that is counted against the client address.
 
     An address with ``auth_failures_allowed`` failed checks in the window is refused
-    every token (a correct one too, 429) until the window passes. Audited: the moment an
+    every token (a correct one too, 429) until the window passes. The limit check, the
+    token check and the failure's count are one transaction under the address's lock
+    (``AddressRateLimiter.attempt``), so simultaneous wrong guesses from one address are
+    decided one after another and never overshoot the limit. Audited: the moment an
     address reaches the limit (``enterprise.auth_blocked``), a known token refused as
     expired or from a blocked address (``enterprise.token_refused``). Unknown tokens
     are counted but not logged one by one, so guessing cannot fill the log.
@@ -100,8 +103,14 @@ def _authenticate(request: Request, token: str) -> Caller:
     now = utcnow()
     with sessions() as session:
         bind = session.get_bind()
+    refused: AuthenticationError | None = None
+    failures = 0
     try:
-        limiter.check(bind, source, now=now)
+        with limiter.attempt(bind, source, now=now) as attempt, Session(bind=attempt.connection) as session:
+            try:
+                return token_caller(session, token, now=now)
+            except AuthenticationError as exc:
+                refused, failures = exc, attempt.fail()
     except TooManyAttemptsError:
         blocked = _known_caller(sessions, token, now)
         if blocked is not None:
@@ -109,20 +118,15 @@ def _authenticate(request: Request, token: str) -> Caller:
                 event = EnterpriseTokenRefused(reason="rate_limited", source=source)
                 record(session, event, actor=f"token:{blocked.token_id}")
         raise
-    try:
-        with sessions() as session:
-            return token_caller(session, token, now=now)
-    except AuthenticationError as exc:
-        failures = limiter.record(bind, source, now=now)
-        with sessions.begin() as session:
-            if isinstance(exc, TokenExpiredError):
-                refused = EnterpriseTokenRefused(reason="expired", source=source)
-                record(session, refused, actor=f"token:{exc.token_id}")
-            if failures == limiter.per_minute:
-                window_s = int(limiter.window.total_seconds())
-                reached = EnterpriseAuthBlocked(source=source, failures=failures, window_s=window_s)
-                record(session, reached, actor="system:enterprise.auth")
-        raise
+    with sessions.begin() as session:
+        if isinstance(refused, TokenExpiredError):
+            expired = EnterpriseTokenRefused(reason="expired", source=source)
+            record(session, expired, actor=f"token:{refused.token_id}")
+        if failures == limiter.per_minute:
+            window_s = int(limiter.window.total_seconds())
+            reached = EnterpriseAuthBlocked(source=source, failures=failures, window_s=window_s)
+            record(session, reached, actor="system:enterprise.auth")
+    raise refused
 
 
 def require(permission: Permission) -> Callable[..., Caller]:

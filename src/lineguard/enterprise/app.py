@@ -10,6 +10,9 @@
 * ``GET /api/v1/aggregates`` (``aggregates.read``), ``GET /api/v1/plants``
   (``plants.read``), ``POST /api/v1/plants/{plant_id}/revoke`` (``plants.manage``),
   ``GET /api/v1/audit`` (``audit.read``) — people, by role (:mod:`.roles`).
+
+The lifespan (:mod:`.scheduled`) opens the roll-up's audit key (no key, no start) and
+signs a checkpoint over its log every ``audit_checkpoint_interval_s`` and at shutdown.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from lineguard.enterprise.access import (
 from lineguard.enterprise.audit import record
 from lineguard.enterprise.models import LineDayRow
 from lineguard.enterprise.roles import Permission
+from lineguard.enterprise.scheduled import lifespan
 from lineguard.enterprise.schemas import AuditEntryOut, LineDayOut, PlantOut
 from lineguard.enterprise.service import Caller
 from lineguard.server.errors import install_error_handlers
@@ -192,6 +196,7 @@ def get_audit(
 def create_enterprise_app(config: EnterpriseServiceConfig, sessions: sessionmaker[Session]) -> FastAPI:
     """The roll-up app over an opened database (``storage.open_enterprise_storage``)."""
     app = FastAPI(
+        lifespan=lifespan,
         title="LineGuard enterprise roll-up",
         version=__version__,
         description="Line-day aggregates from enrolled plants; no records, evidence or people.",

@@ -1,101 +1,77 @@
-"""The roll-up's own audit log: a hash chain like the plant's, appended in the audited transaction.
+"""The roll-up's own audit log: the plant's hash chain and signed checkpoints, with its own key.
 
-``record(session, event, actor=...)`` takes typed events from ``contracts.audit`` (the
-``enterprise.*`` ones), claims the next ``seq`` by updating the head row first (a row
-lock on PostgreSQL, the write lock on SQLite, so appends never fork the chain), and
-stores the entry hashed with the plant's :func:`~lineguard.server.audit.entry_hash`.
-:func:`verify_chain` re-walks it and raises :class:`AuditChainError` naming the first
-entry whose hash is not what it should be.
+One implementation serves both logs: :func:`record` is the plant's
+:func:`lineguard.server.audit.record` over :data:`~.models.ROLLUP_AUDIT` (appends
+serialised on the chain head, entry hashes and the Merkle frontier as the plant's), and
+:func:`checkpoint` is the plant's ``create_checkpoint``: it re-walks the span since the
+last checkpoint (and, in ``serve``, compares it with what that process wrote) before
+signing the Merkle root with the roll-up's Ed25519 key (:func:`open_rollup_audit_key`:
+sealed under the roll-up's own keyring, or on an HSM). :func:`verify_log` runs the
+plant's :class:`~lineguard.server.audit.Ed25519Verifier` with the published public key,
+so a rewritten entry, a cut tail or a forged checkpoint is reported naming the entry.
 """
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent
-from lineguard.contracts.errors import AuditChainError, InputError
-from lineguard.contracts.ids import new_id
-from lineguard.crypto import canonical_json, utc_text
-from lineguard.enterprise.models import GENESIS, AuditHeadRow, AuditRow
-from lineguard.server.audit import entry_hash
-from lineguard.server.storage import utcnow
+from lineguard.config.enterprise import EnterpriseServiceConfig
+from lineguard.contracts.audit import AuditEvent
+from lineguard.enterprise.models import ROLLUP_AUDIT
+from lineguard.server.audit import (
+    AuditKey,
+    DatabaseLog,
+    Ed25519Verifier,
+    Entry,
+    VerifyReport,
+    create_checkpoint,
+    load_public_key,
+    open_checkpoint_key,
+)
+from lineguard.server.audit import record as record_in
 
-__all__ = ["record", "verify_chain"]
+__all__ = [
+    "ROLLUP_SITE_ID",
+    "checkpoint",
+    "open_rollup_audit_key",
+    "public_key_file",
+    "record",
+    "verify_log",
+]
 
-
-_ACTOR = re.compile(ACTOR_PATTERN)
-
-
-def record(session: Session, event: AuditEvent, *, actor: str) -> AuditRow:
-    if not _ACTOR.match(actor):
-        msg = f"audit actor {actor!r} does not match {ACTOR_PATTERN}"
-        raise InputError(msg)
-    claimed = session.execute(
-        update(AuditHeadRow)
-        .where(AuditHeadRow.id == 1)
-        .values(seq=AuditHeadRow.seq + 1)
-        .returning(AuditHeadRow.seq, AuditHeadRow.entry_hash)
-    ).one()
-    seq, prev_hash = int(claimed[0]), str(claimed[1])
-    now = utcnow()
-    payload = canonical_json(event.model_dump(mode="json", exclude={"outcome"})).decode()
-    row = AuditRow(
-        seq=seq,
-        event_id=new_id("aud"),
-        recorded_at=now,
-        name=event.event_name,
-        actor=actor,
-        outcome=event.outcome,
-        payload=payload,
-        prev_hash=prev_hash,
-    )
-    row.entry_hash = _hash(row)
-    session.add(row)
-    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(entry_hash=row.entry_hash))
-    session.flush()
-    return row
+#: What the roll-up's checkpoint statements name as their log (the plant's name their site).
+ROLLUP_SITE_ID = "enterprise-rollup"
 
 
-def _hash(row: AuditRow) -> str:
-    return entry_hash(
-        seq=row.seq,
-        event_id=row.event_id,
-        recorded_at=utc_text(row.recorded_at),
-        name=row.name,
-        actor=row.actor,
-        outcome=row.outcome,
-        payload=row.payload,
-        prev_hash=row.prev_hash,
-    )
+def record(session: Session, event: AuditEvent, *, actor: str) -> Entry:
+    """Append ``event`` to the roll-up's chain in ``session``'s transaction (the caller commits)."""
+    return record_in(session, event, actor=actor, tables=ROLLUP_AUDIT)
 
 
-def verify_chain(session: Session) -> int:
-    """The number of entries, all linked and hashed as recorded; :class:`AuditChainError` if not."""
-    prev, expected_seq = GENESIS, 1
-    for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)):
-        if row.seq != expected_seq:
-            msg = f"audit entry {expected_seq} is missing: the next entry is {row.seq}"
-            raise AuditChainError(msg)
-        if row.prev_hash != prev:
-            msg = (
-                f"audit entry {row.seq} links to {row.prev_hash[:16]}…, "
-                f"but entry {row.seq - 1} hashes to {prev[:16]}…"
-            )
-            raise AuditChainError(msg)
-        actual = _hash(row)
-        if actual != row.entry_hash:
-            msg = (
-                f"audit entry {row.seq} records hash {row.entry_hash[:16]}…, "
-                f"but its fields hash to {actual[:16]}…"
-            )
-            raise AuditChainError(msg)
-        prev, expected_seq = row.entry_hash, expected_seq + 1
-    head = session.get(AuditHeadRow, 1)
-    if head is None or head.seq != expected_seq - 1 or head.entry_hash != prev:
-        named = head.seq if head else "?"
-        msg = f"the audit head names entry {named}, but the chain ends at {expected_seq - 1}"
-        raise AuditChainError(msg)
-    return expected_seq - 1
+def open_rollup_audit_key(config: EnterpriseServiceConfig) -> AuditKey:
+    """The roll-up's checkpoint key (``keyring`` in enterprise.yaml), created on first use;
+    its public key is published as :func:`public_key_file`."""
+    return open_checkpoint_key(config.keyring, data_dir=config.data_dir)
+
+
+def public_key_file(config: EnterpriseServiceConfig) -> Path:
+    return config.data_dir / "audit" / "signing-key.pub.pem"
+
+
+def checkpoint(session: Session, signer: AuditKey) -> int | None:
+    """Sign the log's Merkle root now, after re-walking the span since the last checkpoint;
+    its seq, or None if nothing is new. ``AuditChainError`` (nothing signed) if the span disagrees."""
+    row = create_checkpoint(session, signer, site_id=ROLLUP_SITE_ID, tables=ROLLUP_AUDIT)
+    return None if row is None else row.seq
+
+
+def verify_log(session: Session, public_key_pem: bytes, *, source: str = "public key") -> VerifyReport:
+    """Every checkpoint signature, hash link and Merkle root of the roll-up's log.
+
+    ``AuditChainError`` / ``SignatureError`` name the first problem; a log with no signed
+    checkpoint is refused (a cut tail could not be ruled out).
+    """
+    verifier = Ed25519Verifier(load_public_key(public_key_pem, source=source))
+    return verifier.verify(DatabaseLog(session, site_id=ROLLUP_SITE_ID, tables=ROLLUP_AUDIT))

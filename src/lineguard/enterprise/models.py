@@ -1,7 +1,13 @@
 """The roll-up's tables: enrolled plants, line-day aggregates, people's tokens and its own audit chain.
 
 Schema versions: 1, the first release; 2 added ``enterprise_tokens.expires_at`` and
-``enterprise_auth_failures`` (``storage.prepare_schema`` upgrades a version-1 database).
+``enterprise_auth_failures``; 3 signed the audit log: ``enterprise_audit_head`` gained
+the plant's ``frontier`` and ``base_seq`` and ``enterprise_audit_checkpoints`` was added
+(``storage.prepare_schema`` upgrades an older database).
+
+The three audit tables are the plant's (``lineguard.server.audit``'s column mixins), so
+the plant's ``record``, ``create_checkpoint`` and verifier serve this log through
+:data:`ROLLUP_AUDIT`.
 
 Its own metadata, not the plant server's: the roll-up's database holds no plant table and
 a plant's database holds none of these. ``line_days`` keeps one row per (plant, line, day)
@@ -13,14 +19,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, Date, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from lineguard.server.audit import (
+    GENESIS_HASH,
+    AuditChainHeadColumns,
+    AuditCheckpointColumns,
+    AuditEntryColumns,
+    AuditTables,
+)
 from lineguard.server.storage import UtcDateTime
 
 __all__ = [
     "GENESIS",
+    "ROLLUP_AUDIT",
     "SCHEMA_VERSION",
+    "AuditCheckpointRow",
     "AuditHeadRow",
     "AuditRow",
     "AuthFailureRow",
@@ -32,9 +47,9 @@ __all__ = [
 ]
 
 #: Bumped with every change of these tables (the service refuses a database of another version).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``prev_hash`` of the first audit entry.
-GENESIS = "0" * 64
+GENESIS = GENESIS_HASH
 
 
 class EnterpriseBase(DeclarativeBase):
@@ -107,23 +122,21 @@ class AuthFailureRow(EnterpriseBase):
     attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class AuditRow(EnterpriseBase):
+class AuditRow(AuditEntryColumns, EnterpriseBase):
     __tablename__ = "enterprise_audit"
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    name: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str] = mapped_column(String(160))
-    outcome: Mapped[str] = mapped_column(String(16))
-    payload: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHeadRow(EnterpriseBase):
+class AuditHeadRow(AuditChainHeadColumns, EnterpriseBase):
     """One row: appends update it first, which serialises them on both engines."""
 
     __tablename__ = "enterprise_audit_head"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(AuditCheckpointColumns, EnterpriseBase):
+    """Signed Merkle roots over the roll-up's log (its own key, ``keyring`` in enterprise.yaml)."""
+
+    __tablename__ = "enterprise_audit_checkpoints"
+
+
+#: The roll-up's audit log, for the plant's ``record`` / ``create_checkpoint`` / ``DatabaseLog``.
+ROLLUP_AUDIT = AuditTables(AuditRow, AuditHeadRow, AuditCheckpointRow)

@@ -1,6 +1,8 @@
 """A version-1 roll-up database (tokens without expiry, no failure table) is upgraded in
 place on both engines when the service opens it: the tokens it holds get the default
-validity from the upgrade on, never "for ever", and nothing else changes."""
+validity from the upgrade on, never "for ever", and nothing else changes. A version-2
+database (an unsigned audit chain) gets the Merkle frontier of the entries it holds, so
+the first signed checkpoint covers them."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
+from lineguard.contracts.audit import EnterpriseTokenRevoked
 from lineguard.contracts.errors import ConfigError
-from lineguard.enterprise import open_enterprise_storage
-from lineguard.enterprise.models import SCHEMA_VERSION, SchemaRow, TokenRow
+from lineguard.enterprise import open_enterprise_storage, record
+from lineguard.enterprise.models import SCHEMA_VERSION, AuditHeadRow, SchemaRow, TokenRow
 from lineguard.enterprise.storage import prepare_schema
+from lineguard.server.audit import MerkleFrontier
 from lineguard.server.storage import utcnow
 from tests.support.enterprise import make_rollup
 
@@ -23,6 +27,7 @@ def test_a_version_1_database_is_upgraded_and_its_tokens_get_an_expiry(tmp_path:
     engine = rollup.engine
     created = utcnow() - timedelta(days=400)
     with engine.begin() as c:  # back to what version 1 created
+        _back_to_version_2(c)
         c.execute(text("DROP TABLE enterprise_auth_failures"))
         c.execute(text("ALTER TABLE enterprise_tokens DROP COLUMN expires_at"))
         c.execute(text("UPDATE enterprise_schema SET version = 1"))
@@ -40,7 +45,7 @@ def test_a_version_1_database_is_upgraded_and_its_tokens_get_an_expiry(tmp_path:
     with sessions() as session:
         schema = session.get(SchemaRow, 1)
         token = session.get(TokenRow, "tok_old")
-        assert schema is not None and schema.version == SCHEMA_VERSION == 2
+        assert schema is not None and schema.version == SCHEMA_VERSION == 3
         assert token is not None and token.expires_at is not None
         left = token.expires_at - utcnow()
         assert timedelta(days=29, hours=23) < left <= timedelta(days=30)
@@ -49,6 +54,38 @@ def test_a_version_1_database_is_upgraded_and_its_tokens_get_an_expiry(tmp_path:
     with sessions() as session:
         again = session.get(TokenRow, "tok_old")
         assert again is not None and again.expires_at == token.expires_at
+    engine.dispose()
+
+
+def _back_to_version_2(c: Connection) -> None:
+    """What version 2 had: an unsigned chain (no frontier, no base, no checkpoints)."""
+    c.execute(text("DROP TABLE enterprise_audit_checkpoints"))
+    c.execute(text("ALTER TABLE enterprise_audit_head DROP COLUMN frontier"))
+    c.execute(text("ALTER TABLE enterprise_audit_head DROP COLUMN base_seq"))
+    c.execute(text("UPDATE enterprise_schema SET version = 2"))
+
+
+def test_a_version_2_chain_is_upgraded_so_its_first_checkpoint_signs_the_old_entries(
+    tmp_path: Path, db_url: str
+) -> None:
+    rollup = make_rollup(tmp_path / "r", db_url)
+    for n in range(5):  # entries an unsigned (version-2) roll-up wrote
+        rollup.enrol(f"plant-{n}", tmp_path / f"p{n}")
+    with rollup.engine.begin() as c:
+        _back_to_version_2(c)
+    rollup.engine.dispose()
+
+    engine, sessions = open_enterprise_storage(rollup.config)
+    rollup.engine, rollup.sessions = engine, sessions
+    with sessions() as session:
+        head = session.get(AuditHeadRow, 1)
+        assert head is not None and head.seq == 5 and head.base_seq == 0
+        frontier = MerkleFrontier.from_json(head.frontier)
+        assert frontier.size == 5
+    assert rollup.verify_audit() == 5  # the old entries are now under a signed root
+    with sessions.begin() as session:  # and appends go on from the rebuilt frontier
+        record(session, EnterpriseTokenRevoked(token_id="tok_x"), actor="cli:test")
+    assert rollup.verify_audit() == 6
     engine.dispose()
 
 

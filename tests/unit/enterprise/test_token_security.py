@@ -9,7 +9,9 @@ refused as a plant even when its fingerprint is enrolled.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,8 @@ from sqlalchemy import select
 
 from lineguard.config.enterprise import EnterpriseServiceConfig
 from lineguard.contracts.errors import InputError
-from lineguard.enterprise import Role, issue_token, plant_request, verify_chain
-from lineguard.enterprise.models import AuditRow, PlantRow
+from lineguard.enterprise import Role, issue_token, plant_request
+from lineguard.enterprise.models import AuditRow, AuthFailureRow, PlantRow
 from lineguard.server.pki import PLANT_CERTIFICATE_POLICY, PlantCa, is_plant_certificate
 from lineguard.server.storage import utcnow
 from tests.support.enterprise import PlantCredentials, Rollup, make_rollup
@@ -69,8 +71,7 @@ def test_an_expired_token_is_refused_with_401_and_audited(rollup: Rollup) -> Non
     assert payload["source"] == "127.0.0.1"
     with rollup.client(token=valid) as c:
         assert c.get("/api/v1/plants").status_code == 200
-    with rollup.sessions() as session:
-        assert verify_chain(session) == 1
+    assert rollup.verify_audit() == 1
 
 
 def test_token_validity_defaults_to_30_days_and_is_capped(rollup: Rollup) -> None:
@@ -103,7 +104,9 @@ def test_failed_guesses_block_the_address_even_for_a_correct_token_until_the_win
         with limited.client(token=f"lge_wrong{n}") as c:
             assert c.get(AUDIT).status_code == 401
     blocked = entries(limited, "enterprise.auth_blocked")
-    assert blocked == [("system:enterprise.auth", {"failures": 3, "source": "127.0.0.1", "window_s": 2})]
+    assert blocked == [
+        ("system:enterprise.auth", {"failures": 3, "outcome": "denied", "source": "127.0.0.1", "window_s": 2})
+    ]
 
     with limited.client(token=good) as c:
         refused = c.get(AUDIT)
@@ -112,7 +115,7 @@ def test_failed_guesses_block_the_address_even_for_a_correct_token_until_the_win
     wait = int(refused.headers["Retry-After"])
     assert 1 <= wait <= 3
     assert entries(limited, "enterprise.token_refused") == [
-        (f"token:{good_id}", {"reason": "rate_limited", "source": "127.0.0.1"})
+        (f"token:{good_id}", {"outcome": "denied", "reason": "rate_limited", "source": "127.0.0.1"})
     ]
     # More guesses while blocked are refused and not logged one by one.
     with limited.client(token="lge_wrong-again") as c:
@@ -125,8 +128,7 @@ def test_failed_guesses_block_the_address_even_for_a_correct_token_until_the_win
         r = c.get(AUDIT)
     assert r.status_code == 200
     assert [e["name"] for e in r.json()] == ["enterprise.auth_blocked", "enterprise.token_refused"]
-    with limited.sessions() as session:
-        assert verify_chain(session) == 2
+    assert limited.verify_audit() == 2
 
 
 def test_a_correct_token_does_not_count_towards_the_limit(limited: Rollup) -> None:
@@ -174,3 +176,39 @@ def test_a_node_profile_certificate_from_the_same_ca_is_refused_as_a_plant(
     with rollup.client(plant) as c:
         ok = c.post("/api/v1/plant/aggregates", json={**body, "plant_id": "plant-a"})
     assert ok.status_code == 200, ok.text
+
+
+def test_simultaneous_wrong_guesses_never_overshoot_the_limit(tmp_path: Path, db_url: str) -> None:
+    """16 wrong tokens from one address at once, limit 3: the limit check, the token check
+    and the failure's count are one transaction under the address's lock, so exactly 3 are
+    checked (401) and counted, every other one is refused unchecked (429), and the block is
+    audited once. (With check and count in separate transactions, every guess in flight
+    passed the check before any was counted.)"""
+    rollup = make_rollup(tmp_path / "r", db_url, auth_failures_allowed=3, auth_failure_window_s=600)
+    rollup.start()
+    try:
+        guesses = 16
+        start = threading.Barrier(guesses)
+        clients = [rollup.client(token=f"lge_wrong{n}") for n in range(guesses)]
+
+        def guess(n: int) -> int:
+            start.wait(timeout=30)
+            return clients[n].get(AUDIT).status_code
+
+        with ThreadPoolExecutor(max_workers=guesses) as pool:
+            statuses = sorted(pool.map(guess, range(guesses)))
+        for client in clients:
+            client.close()
+    finally:
+        rollup.stop()
+    assert statuses == [401] * 3 + [429] * (guesses - 3)
+    with rollup.sessions() as session:
+        counted = session.scalars(select(AuthFailureRow.source)).all()
+    assert counted == ["127.0.0.1"] * 3
+    assert entries(rollup, "enterprise.auth_blocked") == [
+        (
+            "system:enterprise.auth",
+            {"failures": 3, "outcome": "denied", "source": "127.0.0.1", "window_s": 600},
+        )
+    ]
+    rollup.engine.dispose()

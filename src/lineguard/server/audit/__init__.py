@@ -10,6 +10,9 @@
 * :class:`Ed25519Verifier` — the template-method verifier, over the live database
   (:class:`DatabaseLog`) or an export (:class:`ExportedLog`, :func:`write_export`).
 * :func:`prune` — the audit log's own retention, cut only at a signed checkpoint.
+* :class:`AuditTables` — which tables a log lives in (:data:`PLANT_AUDIT`, or another
+  log's built from the column mixins, the enterprise roll-up's): ``record``,
+  ``create_checkpoint`` and ``DatabaseLog`` take it, so every log is one implementation.
 * :class:`AuditThrottle` — bounds what unauthenticated requests can write (counted, summarised).
 """
 
@@ -17,7 +20,13 @@ from lineguard.server.audit.chain import MerkleFrontier, entry_hash
 from lineguard.server.audit.checkpoint import create_checkpoint
 from lineguard.server.audit.export import ExportedLog, read_checkpoints, write_export
 from lineguard.server.audit.hook import AuditRecorder
-from lineguard.server.audit.keys import open_audit_key
+from lineguard.server.audit.keys import open_audit_key, open_checkpoint_key
+from lineguard.server.audit.models import (
+    GENESIS_HASH,
+    AuditChainHeadColumns,
+    AuditCheckpointColumns,
+    AuditEntryColumns,
+)
 from lineguard.server.audit.records import Checkpoint, DatabaseLog, Entry, LogSource
 from lineguard.server.audit.scheduled import Checkpoints
 from lineguard.server.audit.service import prune, record
@@ -29,15 +38,22 @@ from lineguard.server.audit.signing import (
     public_key_pem,
 )
 from lineguard.server.audit.syslog import SyslogTarget, forward_new_entries
+from lineguard.server.audit.tables import PLANT_AUDIT, AuditTables
 from lineguard.server.audit.throttle import AuditThrottle
 from lineguard.server.audit.verifier import MIN_AUDIT_RETENTION_DAYS, Ed25519Verifier, Verifier, VerifyReport
 from lineguard.server.audit.witness import ChainWitness
 
 __all__ = [
+    "GENESIS_HASH",
     "MIN_AUDIT_RETENTION_DAYS",
+    "PLANT_AUDIT",
+    "AuditChainHeadColumns",
+    "AuditCheckpointColumns",
+    "AuditEntryColumns",
     "AuditKey",
     "AuditRecorder",
     "AuditSigner",
+    "AuditTables",
     "AuditThrottle",
     "ChainWitness",
     "Checkpoint",
@@ -57,6 +73,7 @@ __all__ = [
     "key_id_of",
     "load_public_key",
     "open_audit_key",
+    "open_checkpoint_key",
     "prune",
     "public_key_pem",
     "read_checkpoints",

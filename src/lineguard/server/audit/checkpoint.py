@@ -30,10 +30,11 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.errors import AuditChainError, SignatureError
 from lineguard.crypto import b64e, utc_text
 from lineguard.server.audit.chain import MerkleFrontier
-from lineguard.server.audit.models import AuditCheckpointRow
+from lineguard.server.audit.models import AuditCheckpointColumns
 from lineguard.server.audit.records import Checkpoint, entries_between
 from lineguard.server.audit.service import checkpoint_statement, lock_head
 from lineguard.server.audit.signing import AuditKey, verify_ed25519
+from lineguard.server.audit.tables import PLANT_AUDIT, AuditTables
 from lineguard.server.audit.verifier import _Walk
 from lineguard.server.audit.witness import pending_appends, witness_of
 
@@ -43,26 +44,30 @@ log = logging.getLogger(__name__)
 
 
 def create_checkpoint(
-    session: Session, signer: AuditKey, *, site_id: str, now: datetime | None = None
-) -> AuditCheckpointRow | None:
+    session: Session,
+    signer: AuditKey,
+    *,
+    site_id: str,
+    now: datetime | None = None,
+    tables: AuditTables = PLANT_AUDIT,
+) -> AuditCheckpointColumns | None:
     """Sign the Merkle root over every entry, after re-walking the span since the last checkpoint.
 
     None if nothing is new since the last one; :class:`AuditChainError` (nothing signed)
     if the span, the chain head or this process's own writes disagree.
     """
-    head = lock_head(session)
+    head = lock_head(session, tables=tables)
     if head.seq == 0:
         return None
-    beyond = session.scalar(select(AuditCheckpointRow.seq).where(AuditCheckpointRow.seq > head.seq).limit(1))
+    checkpoints = tables.checkpoints
+    beyond = session.scalar(select(checkpoints.seq).where(checkpoints.seq > head.seq).limit(1))
     if beyond is not None:
         msg = (
             f"refusing to sign: a checkpoint covers seq {beyond}, but the chain head is at seq {head.seq} "
             "(the log was cut and its head rewound)"
         )
         raise AuditChainError(msg)
-    previous = session.scalars(
-        select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
-    ).one_or_none()
+    previous = session.scalars(select(checkpoints).order_by(checkpoints.seq.desc()).limit(1)).one_or_none()
     if previous is not None and previous.seq == head.seq:
         return None
     try:
@@ -75,12 +80,20 @@ def create_checkpoint(
             head.frontier,
             site_id=site_id,
             base_seq=head.base_seq,
+            tables=tables,
         )
     except AuditChainError as exc:
         msg = f"refusing to sign a checkpoint: {exc.message}"
         raise AuditChainError(msg) from None
     row = _sign(
-        session, signer, seq=head.seq, entry_hash=walk.prev, frontier=walk.frontier, site_id=site_id, now=now
+        session,
+        signer,
+        seq=head.seq,
+        entry_hash=walk.prev,
+        frontier=walk.frontier,
+        site_id=site_id,
+        now=now,
+        row_type=checkpoints,
     )
     witness = witness_of(session)
     if witness is not None:
@@ -98,19 +111,20 @@ def create_checkpoint(
 def _recheck_span(
     session: Session,
     signer: AuditKey,
-    previous: AuditCheckpointRow | None,
+    previous: AuditCheckpointColumns | None,
     head_seq: int,
     head_hash: str,
     head_frontier: str,
     *,
     site_id: str,
     base_seq: int,
+    tables: AuditTables,
 ) -> tuple[_Walk, int]:
     """Walk the entries after ``previous`` up to the head; (the walk, entries not witnessed)."""
     walk = _span_walk(session, signer, previous, site_id=site_id, base_seq=base_seq)
     witnessed = _witnessed(session)
     unwitnessed = 0
-    for entry in entries_between(session, after_seq=walk.expected - 1, through_seq=head_seq):
+    for entry in entries_between(session, after_seq=walk.expected - 1, through_seq=head_seq, tables=tables):
         walk.step(entry)
         wrote = witnessed.get(entry.seq)
         if wrote is None:
@@ -134,7 +148,12 @@ def _recheck_span(
 
 
 def _span_walk(
-    session: Session, signer: AuditKey, previous: AuditCheckpointRow | None, *, site_id: str, base_seq: int
+    session: Session,
+    signer: AuditKey,
+    previous: AuditCheckpointColumns | None,
+    *,
+    site_id: str,
+    base_seq: int,
 ) -> _Walk:
     """A walk positioned after the previous checkpoint, whose signature is checked first."""
     if previous is None:
@@ -175,7 +194,8 @@ def _sign(
     frontier: MerkleFrontier,
     site_id: str,
     now: datetime | None,
-) -> AuditCheckpointRow:
+    row_type: type[AuditCheckpointColumns],
+) -> AuditCheckpointColumns:
     created = utc_text(now or datetime.now(UTC))
     root = frontier.root()
     statement = checkpoint_statement(
@@ -186,15 +206,11 @@ def _sign(
         key_id=signer.key_id,
         site_id=site_id,
     )
-    row = AuditCheckpointRow(
-        seq=seq,
-        entry_hash=entry_hash,
-        merkle_root=root,
-        frontier=frontier.to_json(),
-        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
-        key_id=signer.key_id,
-        signature=b64e(signer.sign(statement)),
-    )
+    row = row_type()  # a mapped class built from the mixin: attributes set one by one
+    row.seq, row.entry_hash, row.merkle_root = seq, entry_hash, root
+    row.frontier, row.key_id = frontier.to_json(), signer.key_id
+    row.created_at = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    row.signature = b64e(signer.sign(statement))
     session.add(row)
     session.flush()
     return row

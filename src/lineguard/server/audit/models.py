@@ -6,6 +6,12 @@ row stores the hash of its predecessor and its own hash, forming a chain.
 Merkle frontier over all entries: appends lock it, which serialises writers so the
 chain never forks. ``audit_checkpoints`` holds signed Merkle roots; a truncated tail
 or a rewritten history no longer matches them.
+
+The columns are mixins (:class:`AuditEntryColumns`, :class:`AuditChainHeadColumns`,
+:class:`AuditCheckpointColumns`) so that another log with its own metadata (the
+enterprise roll-up's) is the same chain, table for table, and
+:class:`~lineguard.server.audit.tables.AuditTables` lets one ``record`` /
+``create_checkpoint`` / verifier serve both.
 """
 
 from __future__ import annotations
@@ -17,15 +23,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["GENESIS_HASH", "AuditChainHead", "AuditCheckpointRow", "AuditEntryRow"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditChainHead",
+    "AuditChainHeadColumns",
+    "AuditCheckpointColumns",
+    "AuditCheckpointRow",
+    "AuditEntryColumns",
+    "AuditEntryRow",
+]
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64
 
 
-class AuditEntryRow(Base):
-    __tablename__ = "audit_log"
-    __table_args__ = (Index(None, "recorded_at"), Index(None, "name", "recorded_at"), Index(None, "actor"))
+class AuditEntryColumns:
+    """One entry of a hash chain (mixin: the table name and indexes are the log's own)."""
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -39,8 +52,8 @@ class AuditEntryRow(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditChainHead(Base):
-    __tablename__ = "audit_chain_head"
+class AuditChainHeadColumns:
+    """The single head row (``id = 1``) of a chain: appends lock it."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -51,8 +64,8 @@ class AuditChainHead(Base):
     base_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class AuditCheckpointRow(Base):
-    __tablename__ = "audit_checkpoints"
+class AuditCheckpointColumns:
+    """A signed Merkle root over entries 1..seq of a chain."""
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry_hash: Mapped[str] = mapped_column(String(64))
@@ -61,3 +74,16 @@ class AuditCheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEntryRow(AuditEntryColumns, Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "recorded_at"), Index(None, "name", "recorded_at"), Index(None, "actor"))
+
+
+class AuditChainHead(AuditChainHeadColumns, Base):
+    __tablename__ = "audit_chain_head"
+
+
+class AuditCheckpointRow(AuditCheckpointColumns, Base):
+    __tablename__ = "audit_checkpoints"

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lineguard.crypto import utc_text
-from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
+from lineguard.server.audit.models import AuditCheckpointColumns, AuditEntryColumns
+from lineguard.server.audit.tables import PLANT_AUDIT, AuditTables
 
 __all__ = ["Checkpoint", "DatabaseLog", "Entry", "LogSource", "entries_between"]
 
@@ -33,7 +34,7 @@ class Entry:
     entry_hash: str
 
     @classmethod
-    def from_row(cls, row: AuditEntryRow) -> Entry:
+    def from_row(cls, row: AuditEntryColumns) -> Entry:
         return cls(
             row.seq,
             row.event_id,
@@ -73,7 +74,7 @@ class Checkpoint:
     site_id: str
 
     @classmethod
-    def from_row(cls, row: AuditCheckpointRow, *, site_id: str) -> Checkpoint:
+    def from_row(cls, row: AuditCheckpointColumns, *, site_id: str) -> Checkpoint:
         return cls(
             row.seq,
             row.entry_hash,
@@ -108,12 +109,15 @@ class LogSource(Protocol):
 
 
 class DatabaseLog:
-    """The live audit tables as a :class:`LogSource`."""
+    """The live audit tables as a :class:`LogSource` (the plant's, or ``tables``)."""
 
-    def __init__(self, session: Session, *, site_id: str, batch: int = 5000) -> None:
+    def __init__(
+        self, session: Session, *, site_id: str, batch: int = 5000, tables: AuditTables = PLANT_AUDIT
+    ) -> None:
         self.session = session
         self.site_id = site_id
         self.batch = batch
+        self.tables = tables
         self._snapshot: tuple[int, str, int] | None = None
 
     def _head(self) -> tuple[int, str, int] | None:
@@ -123,18 +127,30 @@ class DatabaseLog:
         snapshot so entries recorded meanwhile are not mistaken for a broken chain.
         """
         if self._snapshot is None:
-            head = self.session.get(AuditChainHead, 1)
+            head = self.session.get(self.tables.head, 1)
             if head is None:
                 return None
             self._snapshot = (head.seq, head.entry_hash, head.base_seq)
         return self._snapshot
 
     def checkpoints(self) -> list[Checkpoint]:
+        """Checkpoints up to the head snapshot, and any beyond the head as it is now.
+
+        One signed after the snapshot over entries appended meanwhile is left out (the
+        head has grown past it). One beyond the current head can only mean entries were
+        cut and the head rewound: it is kept, so the walk reports the truncation.
+        """
         head = self._head()
-        stmt = select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)
-        if head is not None:
-            stmt = stmt.where(AuditCheckpointRow.seq <= head[0])
-        return [Checkpoint.from_row(r, site_id=self.site_id) for r in self.session.scalars(stmt)]
+        row = self.tables.checkpoints
+        found = [
+            Checkpoint.from_row(r, site_id=self.site_id)
+            for r in self.session.scalars(select(row).order_by(row.seq))
+        ]
+        if head is None or not found or found[-1].seq <= head[0]:
+            return found
+        head_row = self.tables.head
+        now_at = self.session.scalar(select(head_row.seq).where(head_row.id == 1)) or 0
+        return [cp for cp in found if cp.seq <= head[0] or cp.seq > now_at]
 
     def base(self) -> Checkpoint | None:
         head = self._head()
@@ -152,14 +168,21 @@ class DatabaseLog:
     def entries(self) -> Iterator[Entry]:
         head = self._head()
         through = None if head is None else head[0]
-        return entries_between(self.session, after_seq=0, through_seq=through, batch=self.batch)
+        return entries_between(
+            self.session, after_seq=0, through_seq=through, batch=self.batch, tables=self.tables
+        )
 
 
 def entries_between(
-    session: Session, *, after_seq: int, through_seq: int | None, batch: int = 5000
+    session: Session,
+    *,
+    after_seq: int,
+    through_seq: int | None,
+    batch: int = 5000,
+    tables: AuditTables = PLANT_AUDIT,
 ) -> Iterator[Entry]:
     """Entries with ``after_seq < seq <= through_seq`` (no upper bound if None), in seq order."""
-    t = AuditEntryRow
+    t = tables.entries
     stmt = select(
         t.seq, t.event_id, t.recorded_at, t.name, t.actor, t.outcome, t.payload, t.prev_hash, t.entry_hash
     ).order_by(t.seq)

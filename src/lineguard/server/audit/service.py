@@ -21,9 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -32,8 +31,9 @@ from lineguard.contracts.errors import InputError
 from lineguard.contracts.ids import new_id
 from lineguard.crypto import canonical_json, utc_text
 from lineguard.server.audit.chain import MerkleFrontier, entry_hash
-from lineguard.server.audit.models import AuditChainHead, AuditCheckpointRow, AuditEntryRow
+from lineguard.server.audit.models import AuditChainHeadColumns, AuditCheckpointRow, AuditEntryRow
 from lineguard.server.audit.records import Entry
+from lineguard.server.audit.tables import ENTRY_FIELDS, PLANT_AUDIT, AuditTables
 from lineguard.server.audit.witness import note_append
 from lineguard.server.storage import drop_partition, insert_rows, month_partitions, partition_key
 
@@ -41,19 +41,16 @@ __all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "lock_head", "prune", "r
 
 CHECKPOINT_FORMAT = "lineguard-audit-checkpoint/v1"
 _ACTOR = re.compile(ACTOR_PATTERN)
-_LOG = cast(Table, AuditEntryRow.__table__)
-_HEAD = cast(Table, AuditChainHead.__table__)
+_LOG = PLANT_AUDIT.entry_table
 
 
-def lock_head(session: Session) -> AuditChainHead:
+def lock_head(session: Session, *, tables: AuditTables = PLANT_AUDIT) -> AuditChainHeadColumns:
     """The chain head, locked against every other appender until this transaction ends."""
+    head_row = tables.head
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq))
+        session.execute(update(head_row).where(head_row.id == 1).values(seq=head_row.seq))
     head = session.scalars(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(head_row).where(head_row.id == 1).with_for_update().execution_options(populate_existing=True)
     ).one_or_none()
     if head is None:
         msg = "the audit chain head is missing: run the database migrations (upgrade head)"
@@ -61,50 +58,38 @@ def lock_head(session: Session) -> AuditChainHead:
     return head
 
 
-#: Built once: constructing a Core statement costs more than executing it (~0.1 ms each).
-_CLAIM = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(seq=_HEAD.c.seq + 1)
-    .returning(_HEAD.c.seq, _HEAD.c.entry_hash, _HEAD.c.frontier)
-)
-_ENTRY_FIELDS = ("seq", "event_id", "name", "actor", "outcome", "payload", "prev_hash", "entry_hash")
-_APPEND = insert(_LOG).values(
-    {c: bindparam(f"entry_{c}", type_=_LOG.c[c].type) for c in (*_ENTRY_FIELDS, "recorded_at")}
-)
-_ADVANCE = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(entry_hash=bindparam("head_entry_hash"), frontier=bindparam("head_frontier"))
-)
-#: PostgreSQL, one round trip: ``WITH appended AS (INSERT …) UPDATE audit_chain_head …``
-#: (a data-modifying CTE runs exactly once even if nothing reads it).
-_APPEND_AND_ADVANCE = _ADVANCE.add_cte(_APPEND.cte("appended"))
-#: SQLite, the same three statements as driver SQL: SQLAlchemy's per-execution work for a
-#: Core statement (~0.1 ms each, cached compile or not) was most of an ingest batch's
-#: audit cost there. The entry row goes through ``insert_rows``, which converts
-#: ``recorded_at`` exactly as the column type does.
-_SQLITE_CLAIM = "UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, entry_hash, frontier"
-_SQLITE_ADVANCE = "UPDATE audit_chain_head SET entry_hash = ?, frontier = ? WHERE id = 1"
+#: Why the statements are shaped so (built once per log, ``tables.AuditTables.statements``):
+#: PostgreSQL appends the entry and advances the head in one round trip (the insert as a
+#: data-modifying CTE of the head update); SQLite runs the three statements as driver
+#: SQL, since SQLAlchemy's per-execution work for a Core statement (~0.1 ms each, cached
+#: compile or not) was most of an ingest batch's audit cost there. The entry row goes
+#: through ``insert_rows``, which converts ``recorded_at`` exactly as the column type does.
 
 
-def _claim_next(connection: Connection) -> tuple[int, str, str]:
+def _claim_next(connection: Connection, tables: AuditTables) -> tuple[int, str, str]:
     """Lock the chain head for this transaction and claim the next seq: (seq, prev_hash, frontier).
 
     One ``UPDATE … RETURNING``: on PostgreSQL it takes the head row's lock, on SQLite
     the database write lock, either way until the caller's transaction ends.
     """
     if connection.dialect.name == "sqlite":
-        row = connection.exec_driver_sql(_SQLITE_CLAIM).one_or_none()
+        row = connection.exec_driver_sql(tables.statements.sqlite_claim).one_or_none()
     else:
-        row = connection.execute(_CLAIM).one_or_none()
+        row = connection.execute(tables.statements.claim).one_or_none()
     if row is None:
         msg = "the audit chain head is missing: run the database migrations (upgrade head)"
         raise InputError(msg)
     return int(row[0]), str(row[1]), str(row[2])
 
 
-def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | None = None) -> Entry:
+def record(
+    session: Session,
+    event: AuditEvent,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    tables: AuditTables = PLANT_AUDIT,
+) -> Entry:
     """Append ``event`` to the chain in ``session``'s transaction (the caller commits).
 
     ``actor`` is ``kind:name``: ``user:alice``, ``node:line1-cam``, ``system:retention``,
@@ -120,7 +105,7 @@ def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | N
     payload = canonical_json(event.model_dump(mode="json")).decode("utf-8")
     moment = now or datetime.now(UTC)
     connection = session.connection()
-    seq, prev_hash, frontier_json = _claim_next(connection)
+    seq, prev_hash, frontier_json = _claim_next(connection, tables)
     entry = Entry(
         seq=seq,
         event_id=new_id("aud"),
@@ -146,12 +131,13 @@ def record(session: Session, event: AuditEvent, *, actor: str, now: datetime | N
     frontier = MerkleFrontier.from_json(frontier_json)
     frontier.append_entry(digest)
     if connection.dialect.name == "postgresql":
-        appended = {f"entry_{f}": getattr(entry, f) for f in _ENTRY_FIELDS} | {"entry_recorded_at": moment}
+        appended = {f"entry_{f}": getattr(entry, f) for f in ENTRY_FIELDS} | {"entry_recorded_at": moment}
         advanced = {"head_entry_hash": digest, "head_frontier": frontier.to_json()}
-        connection.execute(_APPEND_AND_ADVANCE, appended | advanced)
+        connection.execute(tables.statements.append_and_advance, appended | advanced)
     else:
-        insert_rows(session, _LOG, [{f: getattr(entry, f) for f in _ENTRY_FIELDS} | {"recorded_at": moment}])
-        connection.exec_driver_sql(_SQLITE_ADVANCE, (digest, frontier.to_json()))
+        row = {f: getattr(entry, f) for f in ENTRY_FIELDS} | {"recorded_at": moment}
+        insert_rows(session, tables.entry_table, [row])
+        connection.exec_driver_sql(tables.statements.sqlite_advance, (digest, frontier.to_json()))
     note_append(session, seq, digest)
     return entry
 

@@ -18,6 +18,8 @@ balancer neither double an attacker's budget nor lose a failure to a concurrent 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -31,6 +33,7 @@ from lineguard.server.storage import transaction_lock
 
 __all__ = [
     "AddressRateLimiter",
+    "Attempt",
     "LockoutPolicy",
     "LockoutState",
     "TooManyAttemptsError",
@@ -147,8 +150,10 @@ class AddressRateLimiter:
 
     ``table`` (any table with ``source`` and ``attempted_at`` columns, like
     ``auth_signin_attempts``) and ``window`` let another service count its own attempts
-    with the same rule: the enterprise roll-up counts only *failed* token checks
-    (:meth:`check` before, :meth:`record` after a failure) in its own database.
+    with the same rule: the enterprise roll-up counts only *failed* token checks in its
+    own database, with :meth:`attempt`: the limit check, the credential check and the
+    failure's record in one transaction under the address's lock, so simultaneous wrong
+    guesses cannot each pass the check before any of them is counted.
     """
 
     def __init__(
@@ -170,18 +175,21 @@ class AddressRateLimiter:
             self._ensure_under(connection, address, now)
             connection.execute(insert(self._table).values(source=_source_key(address), attempted_at=now))
 
-    def check(self, bind: Engine | Connection, address: str, *, now: datetime) -> None:
-        """Raise :class:`TooManyAttemptsError` if ``address`` is at the limit; count nothing."""
+    @contextmanager
+    def attempt(self, bind: Engine | Connection, address: str, *, now: datetime) -> Iterator[Attempt]:
+        """One attempt from ``address`` whose outcome counts only if it fails, atomically.
+
+        Raises :class:`TooManyAttemptsError` if ``address`` is at the limit. Otherwise the
+        block runs inside the transaction that checked, still holding the address's lock
+        (PostgreSQL: an advisory lock; SQLite: the write lock the window's clean-up took),
+        and :meth:`Attempt.fail` counts the failure there: the next attempt from the address
+        waits until this one is decided and counted. Check the credential inside the block
+        (on :attr:`Attempt.connection` or not) and catch its error there: an exception
+        leaving the block rolls the transaction back, failure count included.
+        """
         with _engine(bind).begin() as connection:
             self._ensure_under(connection, address, now)
-
-    def record(self, bind: Engine | Connection, address: str, *, now: datetime) -> int:
-        """Count one attempt from ``address`` (refused or not); how many it now has in the window."""
-        source = _source_key(address)
-        with _engine(bind).begin() as connection:
-            transaction_lock(connection, f"signin-rate:{source}")
-            connection.execute(insert(self._table).values(source=source, attempted_at=now))
-            return len(self._recent(connection, source, now, limit=None))
+            yield Attempt(self, connection, _source_key(address), now)
 
     def _recent(
         self, connection: Connection, source: str, now: datetime, *, limit: int | None
@@ -201,6 +209,24 @@ class AddressRateLimiter:
             msg = f"too many {self._what} from {address}: at most {self.per_minute} per {per}"
             wait = self.window.total_seconds() - (now - _aware(recent[0], now)).total_seconds()
             raise TooManyAttemptsError(msg, retry_after_s=max(wait, 0.001))
+
+
+class Attempt:
+    """One attempt under its address's lock (:meth:`AddressRateLimiter.attempt`)."""
+
+    def __init__(
+        self, limiter: AddressRateLimiter, connection: Connection, source: str, now: datetime
+    ) -> None:
+        self.connection = connection
+        self._limiter = limiter
+        self._source = source
+        self._now = now
+
+    def fail(self) -> int:
+        """Count this attempt as failed; how many failures the address now has in the window."""
+        table = self._limiter._table
+        self.connection.execute(insert(table).values(source=self._source, attempted_at=self._now))
+        return len(self._limiter._recent(self.connection, self._source, self._now, limit=None))
 
 
 def _engine(bind: Engine | Connection) -> Engine:

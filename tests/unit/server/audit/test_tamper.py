@@ -224,6 +224,18 @@ def test_database_tail_cut_and_head_rewound_is_caught_by_exported_checkpoints(
         _verify_db(filled, signer, trusted=earlier)
 
 
+def test_database_tail_cut_and_head_rewound_is_caught_by_a_checkpoint_left_behind(
+    filled: sessionmaker[Session], signer: AuditSigner
+) -> None:
+    with filled.begin() as session:  # the head rewound, but a checkpoint beyond it forgotten
+        session.execute(delete(AuditEntryRow).where(AuditEntryRow.seq > 20))
+        session.execute(
+            update(AuditChainHead).values(seq=20, entry_hash=session.get(AuditEntryRow, 20).entry_hash)
+        )  # type: ignore[union-attr]
+    with pytest.raises(AuditChainError, match=r"truncated: it ends at seq 20, .* up to seq \d+"):
+        _verify_db(filled, signer)
+
+
 def test_database_tail_cut_without_fixing_the_head_is_caught(
     filled: sessionmaker[Session], signer: AuditSigner
 ) -> None:
