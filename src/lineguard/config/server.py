@@ -55,6 +55,33 @@ class HttpConfig(_Section):
         description="Servers behind one load balancer on one PostgreSQL, this one included "
         "(docs/deployment.md); more than 1 needs database.url on PostgreSQL.",
     )
+    internal_host: str = Field(
+        default="127.0.0.1",
+        max_length=253,
+        title="Internal relay address",
+        description="Where this server process listens for the other replicas' (and workers') "
+        "evidence-view hand-offs, mutual TLS with replica certificates; the address the others "
+        "dial, so with replicas on several hosts it is this host's address on the plant network "
+        "(docs/deployment.md). Used only when http.workers or http.replicas is above 1.",
+    )
+    internal_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        title="Internal relay port",
+        description="0 picks a free port per process (each worker needs its own); the port in use "
+        "is registered in the database.",
+    )
+
+    @model_validator(mode="after")
+    def _one_internal_port_per_process(self) -> HttpConfig:
+        if self.workers > 1 and self.internal_port != 0:
+            msg = (
+                f"http.internal_port is {self.internal_port}, but each of the {self.workers} workers "
+                "listens on its own internal relay port: leave internal_port at 0"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class DatabaseConfig(_Section):

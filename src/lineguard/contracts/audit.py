@@ -284,7 +284,7 @@ class EvidenceViewed(AuditEvent):
     view_id: Ident
     evidence_ref: Ident
     node_id: Ident
-    result: Literal["delivered", "node_refused", "node_timeout", "upload_rejected", "expired"]
+    result: Literal["delivered", "node_refused", "node_timeout", "upload_rejected", "expired", "replica_lost"]
     reason: Text = ""
 
 

@@ -21,9 +21,11 @@ The errors a browser sees while polling a view are drawn here, each a
     LineGuardError
     ├── ConflictError                (409)
     │   ├── EvidenceRefusedError         (409, "evidence_refused")   the node said no
-    │   └── EvidenceViewUnavailableError (409, "evidence_view_unavailable")  http.workers > 1
+    │   └── EvidenceViewUnavailableError (409, "evidence_view_unavailable")  several processes on SQLite
     ├── EvidenceViewGoneError        (410, "evidence_view_gone")    handed out already, or expired
+    │   └── EvidenceViewLostError        (410, "evidence_view_lost")  the replica holding it stopped
     ├── EvidenceUploadRejectedError  (502, "evidence_upload_rejected")  the upload failed a check
+    ├── EvidenceRelayError           (502, "evidence_relay_failed")  another replica could not be reached
     └── NodeTimeoutError             (504, "node_timeout")          the node did not answer in time
 """
 
@@ -44,11 +46,13 @@ __all__ = [
     "STATEMENT_FORMAT_V2",
     "EvidenceRefusal",
     "EvidenceRefusedError",
+    "EvidenceRelayError",
     "EvidenceReply",
     "EvidenceStatement",
     "EvidenceUpload",
     "EvidenceUploadRejectedError",
     "EvidenceViewGoneError",
+    "EvidenceViewLostError",
     "EvidenceViewRequest",
     "EvidenceViewRequests",
     "EvidenceViewUnavailableError",
@@ -198,6 +202,19 @@ class EvidenceViewGoneError(LineGuardError):
     http_status: ClassVar[int] = 410
 
 
+class EvidenceViewLostError(EvidenceViewGoneError):
+    """The server replica that opened the view, and alone could hand the image out, stopped."""
+
+    code: ClassVar[str] = "evidence_view_lost"
+
+
+class EvidenceRelayError(LineGuardError):
+    """Another server replica did not answer on the internal relay, or refused what was handed."""
+
+    code: ClassVar[str] = "evidence_relay_failed"
+    http_status: ClassVar[int] = 502
+
+
 class EvidenceRefusedError(ConflictError):
     """The node answered with a refusal (for example: the evidence was shredded by retention)."""
 
@@ -205,7 +222,7 @@ class EvidenceRefusedError(ConflictError):
 
 
 class EvidenceViewUnavailableError(ConflictError):
-    """This server cannot relay evidence (it runs several worker processes)."""
+    """This server cannot relay evidence (several worker processes on SQLite)."""
 
     code: ClassVar[str] = "evidence_view_unavailable"
 

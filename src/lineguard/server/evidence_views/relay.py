@@ -10,8 +10,9 @@ A view lives only in this process's memory, never in the database or on disk::
 
 The image is handed out once, to the person and browser session that opened the view,
 then dropped. Terminal views keep only their state (no image) for ``keep_s`` so a late
-poll learns what happened, then they are forgotten. Because the hand-off is in memory,
-the relay works only when the server runs one process (``http.workers: 1``).
+poll learns what happened, then they are forgotten. This is the relay of a server that
+runs one process; with several (``http.workers`` or ``http.replicas`` above 1) the state
+is shared in PostgreSQL and the image is handed between processes by :mod:`.shared`.
 
 Nodes wait for requests in :meth:`EvidenceRelay.wait_for_requests` (an async long
 poll); :meth:`open` wakes them from any thread.
@@ -33,8 +34,10 @@ from lineguard.contracts.ids import new_id
 
 __all__ = ["Delivered", "EvidenceRelay", "RelaySettings", "View", "ViewState"]
 
-ViewState = Literal["queued", "sent", "ready", "taken", "refused", "rejected", "timeout", "expired"]
-TERMINAL: frozenset[ViewState] = frozenset({"taken", "refused", "rejected", "timeout", "expired"})
+ViewState = Literal["queued", "sent", "ready", "taken", "refused", "rejected", "timeout", "expired", "lost"]
+#: ``lost`` happens only with several server processes (:mod:`.shared`): the one that
+#: opened the view, and alone could hand the image out, stopped.
+TERMINAL: frozenset[ViewState] = frozenset({"taken", "refused", "rejected", "timeout", "expired", "lost"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class View:
     finished_at: float | None = None
     #: Whether the person who opened it has been told (and the outcome audited).
     reported: bool = False
+    #: The server process that holds the hand-off (several processes only, :mod:`.shared`).
+    owner_id: str = ""
 
 
 class EvidenceRelay:

@@ -1,16 +1,17 @@
 """Remote evidence views: open one for a person, serve a node's poll and reply, hand the image over.
 
 Keyword-only functions; the routes in :mod:`.views` stay thin. The image passes through
-this process's memory only (:mod:`.relay`): it is never written to the database, a
-file or a log, and it is handed out once, to the person and session that opened the
-view. Each view's outcome is audited once as ``access.evidence_view`` (the request itself
-is audited as ``access.evidence`` by the route that opens it).
+server memory only (:mod:`.relay` in one process; :mod:`.shared` and :mod:`.handoff`
+between several): it is never written to the database, a file, a log or a notification,
+and it is handed out once, to the person and session that opened the view. Each view's
+outcome is audited once as ``access.evidence_view`` (the request itself is audited as
+``access.evidence`` by the route that opens it).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from lineguard.contracts.evidence_view import (
     EvidenceUpload,
     EvidenceUploadRejectedError,
     EvidenceViewGoneError,
+    EvidenceViewLostError,
     EvidenceViewRequest,
     EvidenceViewRequests,
     EvidenceViewUnavailableError,
@@ -32,6 +34,7 @@ from lineguard.contracts.evidence_view import (
 from lineguard.contracts.validation import format_validation_error
 from lineguard.server.auth import Access
 from lineguard.server.context import ServerContext
+from lineguard.server.evidence_views import handoff
 from lineguard.server.evidence_views.provenance import (
     CertificateRecord,
     CertifiedSigner,
@@ -40,6 +43,8 @@ from lineguard.server.evidence_views.provenance import (
     ProvenanceVerifier,
 )
 from lineguard.server.evidence_views.relay import Delivered, View
+from lineguard.server.evidence_views.shared import SharedRelay
+from lineguard.server.evidence_views.state import EvidenceViewsState
 from lineguard.server.ingest import InspectionEventRow
 from lineguard.server.nodes import Node, NodeCertificate, NodeIdentity
 
@@ -50,6 +55,7 @@ __all__ = [
     "parse_reply",
     "reject_reply",
     "requests_message",
+    "wait_for_requests",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,20 +79,20 @@ _REPLY = TypeAdapter(EvidenceReply)
 def open_view(*, access: Access, row: InspectionEventRow) -> tuple[View, bool]:
     """Queue a request for ``row``'s evidence; returns the view and whether the node polls."""
     context = access.context
+    state = context.evidence_views
     http = context.settings.http
-    if http.workers > 1 or http.replicas > 1:
+    if state.shared is None and (http.workers > 1 or http.replicas > 1):
         msg = (
-            "evidence images are relayed through the server's memory, which needs one server "
-            f"process (http.workers: 1, http.replicas: 1); this server runs {http.workers} worker "
-            f"processes and is one of {http.replicas} replicas"
+            "evidence images are handed between server processes through PostgreSQL; this server "
+            f"runs {http.workers} worker processes as one of {http.replicas} replicas on "
+            f"{context.engine.dialect.name}: use PostgreSQL, or http.workers: 1"
         )
         raise EvidenceViewUnavailableError(msg)
     if row.evidence_ref is None:
         msg = f"the node kept no evidence image for record {row.event_id}"
         raise NotFoundError(msg)
-    relay = context.evidence_views.relay
     principal = access.principal
-    view = relay.open(
+    view = (state.shared or state.relay).open(
         node_id=row.node_id,
         event_id=row.event_id,
         evidence_ref=row.evidence_ref,
@@ -94,9 +100,15 @@ def open_view(*, access: Access, row: InspectionEventRow) -> tuple[View, bool]:
         user_id=principal.user_id,
         session_id=principal.session_id,
     )
-    seen = relay.last_poll.get(row.node_id)
-    polling = seen is not None and relay.clock() - seen <= POLL_SEEN_S
-    return view, polling
+    return view, _polling(state, row.node_id)
+
+
+def _polling(state: EvidenceViewsState, node_id: str) -> bool:
+    if state.shared is not None:
+        polled = state.shared.last_polled(node_id)
+        return polled is not None and (state.shared.now() - polled).total_seconds() <= POLL_SEEN_S
+    seen = state.relay.last_poll.get(node_id)
+    return seen is not None and state.relay.clock() - seen <= POLL_SEEN_S
 
 
 def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None:
@@ -114,12 +126,13 @@ def _audit_outcome(access: Access, view: View, result: Any, reason: str) -> None
 
 def collect(*, access: Access, view_id: str) -> View | Delivered:
     """The image (once) or the pending view; a typed error for every other state."""
-    relay = access.context.evidence_views.relay
-    view = relay.get(view_id)
+    state = access.context.evidence_views
+    shared = state.shared
+    view = (shared or state.relay).get(view_id)
     missing = f"no evidence view {view_id[:80]!r}"
+    principal = access.principal
     if view is None:
         raise NotFoundError(missing)
-    principal = access.principal
     if view.user_id != principal.user_id or view.session_id != principal.session_id:
         denied = AccessDenied(
             action=access.action.value,
@@ -132,27 +145,61 @@ def collect(*, access: Access, view_id: str) -> View | Delivered:
         raise NotFoundError(missing)
     if view.state in ("queued", "sent"):
         return view
+    if shared is not None:
+        return _collect_shared(access, shared, state, view)
+    relay = state.relay
     image = relay.take_image(view) if view.state == "ready" else None
     if image is not None:
         relay.mark_reported(view)
         _audit_outcome(access, view, "delivered", "")
         return image
-    first = relay.mark_reported(view)
+    return _raise_outcome(access, view, first=relay.mark_reported(view))
+
+
+def _collect_shared(access: Access, shared: SharedRelay, state: EvidenceViewsState, view: View) -> Delivered:
+    """Several processes: the owner hands the image out and audits it; any process reports the rest."""
+    if view.state == "ready":
+        assert state.peers is not None  # noqa: S101 - started with ``shared`` (scheduled.py)
+        delivered = handoff.take(
+            context=access.context, shared=shared, peers=state.peers, view=view, actor=access.principal.actor
+        )
+        if delivered is not None:
+            return delivered
+        view = shared.get(view.view_id) or view
+        if view.state == "ready":  # the owner had no image for it after all
+            shared.fail(view, "lost", shared.lost_reason(view.owner_id))
+            view = shared.get(view.view_id) or view
+    return _raise_outcome(access, view, first=shared.report_once(access.session, view.view_id))
+
+
+def _raise_outcome(access: Access, view: View, *, first: bool) -> NoReturn:
+    """The typed error of a finished view; its outcome audited when ``first`` (once per view)."""
     if view.state == "taken":
-        msg = f"evidence view {view_id} was handed out already; open the evidence again to see it"
+        access.session.commit()
+        msg = f"evidence view {view.view_id} was handed out already; open the evidence again to see it"
         raise EvidenceViewGoneError(msg)
     result, error = {
         "expired": ("expired", EvidenceViewGoneError),
         "timeout": ("node_timeout", NodeTimeoutError),
         "refused": ("node_refused", EvidenceRefusedError),
         "rejected": ("upload_rejected", EvidenceUploadRejectedError),
+        "lost": ("replica_lost", EvidenceViewLostError),
     }[view.state]
     if first:
         _audit_outcome(access, view, result, view.reason)
+    else:
+        access.session.commit()
     raise error(view.reason)
 
 
 # -- the node's side --------------------------------------------------------------------
+
+
+async def wait_for_requests(*, context: ServerContext, node_id: str, wait_s: float) -> EvidenceViewRequests:
+    """A node's long poll: requests opened by any server process, as soon as one is queued."""
+    state = context.evidence_views
+    views = await (state.shared or state.relay).wait_for_requests(node_id, wait_s)
+    return requests_message(views)
 
 
 def requests_message(views: list[View]) -> EvidenceViewRequests:
@@ -181,12 +228,11 @@ def parse_reply(raw: bytes) -> EvidenceReply:
 
 def reject_reply(*, context: ServerContext, node: NodeIdentity, request_id: str, reason: str) -> None:
     """An answer that could not even be read (too large, malformed): the view fails at once."""
-    view = context.evidence_views.relay.for_reply(request_id)
+    relay = context.evidence_views.shared or context.evidence_views.relay
+    view = relay.for_reply(request_id)
     if view is not None and view.node_id == node.node_id:
         log.warning("evidence reply from node %s refused: %s", node.node_id, reason)
-        context.evidence_views.relay.fail(
-            view, "rejected", f"the upload from node {node.node_id} was refused: {reason}"
-        )
+        relay.fail(view, "rejected", f"the upload from node {node.node_id} was refused: {reason}")
 
 
 def _certificate_lookup(session: Session) -> Any:
@@ -228,7 +274,8 @@ def accept_reply(
     ``client_cert_pem`` is the certificate the node presented on this request (it vouches
     for a key that signed evidence before the node enrolled).
     """
-    relay = context.evidence_views.relay
+    state = context.evidence_views
+    relay = state.shared or state.relay
     view = relay.for_reply(request_id)
     if view is None or view.node_id != node.node_id:
         msg = f"no evidence request {request_id[:80]!r} for node {node.node_id}"
@@ -252,9 +299,12 @@ def accept_reply(
     # A v2 statement also says which region of the frame the image shows and whether
     # redaction hid part of a defect: both signed, both passed on to the reviewer.
     region = verified.statement.stored_region
-    relay.deliver(
-        view,
-        verified.image,
-        stored_region=None if region is None else (region.x, region.y, region.width, region.height),
-        defect_hidden=verified.statement.defect_hidden,
+    notes = (
+        None if region is None else (region.x, region.y, region.width, region.height),
+        verified.statement.defect_hidden,
     )
+    if state.shared is not None:
+        assert state.peers is not None  # noqa: S101 - started with ``shared`` (scheduled.py)
+        handoff.deliver(shared=state.shared, peers=state.peers, view=view, image=verified.image, notes=notes)
+        return
+    state.relay.deliver(view, verified.image, stored_region=notes[0], defect_hidden=notes[1])

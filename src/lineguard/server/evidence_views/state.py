@@ -1,14 +1,18 @@
 """What remote evidence views keep for the app's lifetime: the relay and the nodes' poll rate.
 
 ``create_app`` builds one :class:`EvidenceViewsState`; tests replace the relay with one
-on a fake clock or shorter limits before the first request.
+on a fake clock or shorter limits before the first request. With several server
+processes on PostgreSQL the domain's lifespan (``scheduled.py``) adds the shared relay
+and the client of the internal relay; both stay None in a single process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lineguard.server.evidence_views.relay import EvidenceRelay
+from lineguard.server.evidence_views.peers import PeerClient
+from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings
+from lineguard.server.evidence_views.shared import SharedRelay
 from lineguard.server.limits import TokenBuckets
 
 __all__ = ["POLL_BURST", "POLL_RATE_PER_S", "EvidenceViewsState"]
@@ -28,3 +32,11 @@ class EvidenceViewsState:
     relay: EvidenceRelay = field(default_factory=EvidenceRelay)
     #: Each node's long-poll rate.
     poll_buckets: TokenBuckets = field(default_factory=_poll_buckets)
+    #: Several server processes: view state in PostgreSQL, this process's images in memory.
+    shared: SharedRelay | None = None
+    #: Several server processes: hand-offs to the others over mutual TLS.
+    peers: PeerClient | None = None
+
+    @property
+    def settings(self) -> RelaySettings:
+        return self.relay.settings

@@ -4,7 +4,8 @@ For the browser (``evidence_images.read``; the view is opened by
 ``POST /dashboard/records/{event_id}/evidence``):
 
 * ``GET /evidence-views/{view_id}`` — 202 while the node is asked; 200 ``image/jpeg``
-  once (``Cache-Control: no-store``); 410 handed out already or expired; 504 the node
+  once (``Cache-Control: no-store``); 410 handed out already, expired, or (several
+  server processes) the process holding it stopped; 504 the node
   did not answer in time; 409 the node refused; 502 the upload failed a check; 404 for
   an unknown view or another person's (that attempt is audited).
 
@@ -98,9 +99,7 @@ async def get_requests(
     node: Annotated[NodeIdentity, Depends(polling_node)],
     wait: Annotated[float, Query(ge=0, le=30, description="Seconds to wait for a request.")] = 10.0,
 ) -> EvidenceViewRequests:
-    relay = get_context(request).evidence_views.relay
-    views = await relay.wait_for_requests(node.node_id, wait)
-    return service.requests_message(views)
+    return await service.wait_for_requests(context=get_context(request), node_id=node.node_id, wait_s=wait)
 
 
 @router.post(

@@ -11,25 +11,31 @@ from __future__ import annotations
 
 from lineguard.server.pki.ca import (
     PLANT_CERTIFICATE_POLICY,
+    REPLICA_CERTIFICATE_POLICY,
     CaPaths,
     IssuedCertificate,
     PlantCa,
+    ReplicaCredentials,
     ca_paths,
     certificate_fingerprint,
     is_plant_certificate,
+    is_replica_certificate,
 )
 from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret, secrets_match
 
 __all__ = [
     "PLANT_CERTIFICATE_POLICY",
+    "REPLICA_CERTIFICATE_POLICY",
     "TOKEN_PREFIX",
     "CaPaths",
     "EnrollmentTokenText",
     "IssuedCertificate",
     "PlantCa",
+    "ReplicaCredentials",
     "ca_paths",
     "certificate_fingerprint",
     "hash_secret",
     "is_plant_certificate",
+    "is_replica_certificate",
     "secrets_match",
 ]

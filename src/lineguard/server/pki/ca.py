@@ -15,6 +15,13 @@ Plant certificates (the enterprise roll-up's CA signing a plant's CSR) are a pro
 their own: O="LineGuard plant", the SAN URI ``urn:lineguard:plant:<plant_id>`` and the
 certificate policy :data:`PLANT_CERTIFICATE_POLICY`, which no node certificate carries;
 :func:`is_plant_certificate` is what the roll-up checks before it looks a plant up.
+
+Replica certificates authenticate one server process to another on the internal
+evidence-view relay (``server/evidence_views/peers.py``): O="LineGuard replica", the SAN
+of the process's internal address plus ``urn:lineguard:replica:<replica_id>``, both
+serverAuth and clientAuth, and the policy :data:`REPLICA_CERTIFICATE_POLICY`. Each process
+issues its own at start, keeps the key in memory only, and :func:`is_replica_certificate`
+is what the relay checks, so a node (or plant) certificate of the same CA is refused there.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,9 +47,11 @@ __all__ = [
     "CaPaths",
     "IssuedCertificate",
     "PlantCa",
+    "ReplicaCredentials",
     "ca_paths",
     "certificate_fingerprint",
     "is_plant_certificate",
+    "is_replica_certificate",
     "node_uri",
     "plant_uri",
 ]
@@ -98,6 +107,38 @@ def is_plant_certificate(cert: x509.Certificate) -> bool:
         and organizations == [_PLANT_ORGANIZATION]
         and list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     )
+
+
+#: The certificate policy of a server replica's relay certificate (another 2.25 UUID arc).
+REPLICA_CERTIFICATE_POLICY = x509.ObjectIdentifier("2.25.163004933474245623431776306219183618931")
+_REPLICA_ORGANIZATION = "LineGuard replica"
+
+
+def replica_uri(replica_id: str) -> str:
+    return f"urn:lineguard:replica:{replica_id}"
+
+
+def is_replica_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` was issued with the replica profile (policy, organisation, both usages)."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    organizations = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    return (
+        any(p.policy_identifier == REPLICA_CERTIFICATE_POLICY for p in policies)
+        and organizations == [_REPLICA_ORGANIZATION]
+        and set(usages) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    )
+
+
+@dataclass(frozen=True)
+class ReplicaCredentials:
+    """A replica's relay key and certificate, PEM, held in memory (never written by the CA)."""
+
+    key_pem: bytes = field(repr=False)
+    cert_pem: bytes
 
 
 @dataclass(frozen=True)
@@ -333,6 +374,43 @@ class PlantCa:
         )
         paths.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return self._issued(cert)
+
+    def issue_replica_certificate(
+        self, *, replica_id: str, host: str, hours: float = 24 * 30
+    ) -> ReplicaCredentials:
+        """A fresh key and certificate for one server process's internal relay listener.
+
+        ``host`` (an IP address or DNS name) is the address the other replicas dial; it is
+        the certificate's SAN, so they verify the host name as any TLS client does.
+        """
+        try:
+            name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            name = x509.DNSName(host)
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _REPLICA_ORGANIZATION),
+                x509.NameAttribute(NameOID.COMMON_NAME, replica_id),
+            ]
+        )
+        policy = x509.CertificatePolicies([x509.PolicyInformation(REPLICA_CERTIFICATE_POLICY, None)])
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        cert = (
+            self._builder(subject, key.public_key(), datetime.now(UTC), hours / 24)
+            .add_extension(
+                x509.SubjectAlternativeName([name, x509.UniformResourceIdentifier(replica_uri(replica_id))]),
+                critical=False,
+            )
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .add_extension(_leaf_key_usage(), critical=True)
+            .add_extension(policy, critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return ReplicaCredentials(key_pem, cert.public_bytes(serialization.Encoding.PEM))
 
     def verify_issued(self, cert: x509.Certificate) -> None:
         """Raise unless ``cert`` was signed by this CA's key."""

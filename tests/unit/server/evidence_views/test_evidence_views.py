@@ -337,6 +337,7 @@ def test_a_record_without_evidence_asks_no_node(s: Setup) -> None:
 
 
 def test_evidence_viewing_is_refused_when_the_server_runs_several_workers(s: Setup) -> None:
+    """Several processes hand views over through PostgreSQL; this setup has no shared relay."""
     context = s.h.context
     context.settings = context.settings.model_copy(update={"http": HttpConfig(workers=2)})
     r = _open(s)
@@ -345,7 +346,8 @@ def test_evidence_viewing_is_refused_when_the_server_runs_several_workers(s: Set
 
 
 def test_evidence_viewing_is_refused_on_one_of_several_replicas(s: Setup) -> None:
-    """The node's long poll and the person's request may land on different replicas."""
+    """The node's long poll and the person's request may land on different replicas: without the
+    shared relay (PostgreSQL, tests/integration/test_evidence_relay_replicas.py) that is refused."""
     context = s.h.context
     context.settings = context.settings.model_copy(update={"http": HttpConfig(replicas=2)})
     r = _open(s)

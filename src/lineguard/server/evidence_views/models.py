@@ -1,0 +1,67 @@
+"""What replicas share about evidence views: each view's state and who holds it; never an image.
+
+Used only when several server processes relay views (``http.workers`` or ``http.replicas``
+above 1, on PostgreSQL); one process keeps everything in its memory (:mod:`.relay`).
+
+* ``evidence_views`` — one row per view: who opened it (person and browser session), the
+  node and evidence asked for, the replica that owns the hand-off (``owner_id``), the
+  state and why. No image, no image digest, nothing derived from the pixels.
+* ``evidence_relay_peers`` — each live server process's internal relay address and its
+  heartbeat; a view whose owner stopped beating is ``lost``.
+* ``evidence_node_polls`` — when each node last long-polled, for the dashboard's hint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lineguard.server.storage import Base, UtcDateTime
+
+__all__ = ["EvidenceNodePollRow", "EvidenceViewRow", "RelayPeerRow"]
+
+
+class EvidenceViewRow(Base):
+    __tablename__ = "evidence_views"
+    __table_args__ = (
+        Index("ix_evidence_views_request_id", "request_id", unique=True),
+        Index("ix_evidence_views_node_state", "node_id", "state"),
+    )
+
+    view_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(128))
+    evidence_ref: Mapped[str] = mapped_column(String(128))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: The node's deadline to answer (``opened_at`` + ``node_timeout_s``).
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The outcome was audited (exactly once, set in the audit entry's transaction).
+    reported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RelayPeerRow(Base):
+    __tablename__ = "evidence_relay_peers"
+
+    replica_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EvidenceNodePollRow(Base):
+    __tablename__ = "evidence_node_polls"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    polled_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,512 @@
+"""Evidence views across server processes: state in PostgreSQL, the image in one process's memory.
+
+With several server processes (``http.workers`` or ``http.replicas`` above 1) a person's
+poll, a node's long poll and the node's upload may each land on a different process. The
+view's state (never its image) is a row of ``evidence_views``, so any process answers::
+
+    open() on A ─► queued ─► sent (B's long poll claimed it) ─► ready ─► taken
+      owner = A      │        │  B checks the upload, hands the bytes   │
+                     │        │  to A over the internal relay (.peers)  └─► expired
+                     │        ├─► refused / rejected
+                     └────────┴─► timeout          and from any state but taken: lost
+                                                   (A stopped: its heartbeat went stale)
+
+The process that opened the view owns the hand-off: only it ever holds the image, in
+this object's memory, and only it hands it out (an ``access.evidence_view`` audit entry
+written in the same transaction as the state change, so exactly once). Each transition
+is a conditional ``UPDATE … WHERE state IN (…)``, so two processes racing for one view
+cannot both win. Opening a view sends ``NOTIFY lineguard_evidence_views`` with the node
+id as the only payload (:mod:`.listen` wakes the long polls of every process); a long
+poll also looks again every :data:`RECHECK_S` in case a notification was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineguard.contracts.errors import NotFoundError, RateLimitedError
+from lineguard.contracts.evidence_view import EvidenceViewGoneError
+from lineguard.contracts.ids import new_id
+from lineguard.server.evidence_views.models import EvidenceNodePollRow, EvidenceViewRow, RelayPeerRow
+from lineguard.server.evidence_views.relay import Delivered, RelaySettings, View
+from lineguard.server.storage import transaction_lock
+
+__all__ = ["CHANNEL", "HEARTBEAT_S", "RECHECK_S", "STALE_S", "Peer", "SharedRelay"]
+
+#: The PostgreSQL notification channel; payloads are node ids, nothing else.
+CHANNEL = "lineguard_evidence_views"
+#: How often each process refreshes its row in ``evidence_relay_peers``.
+HEARTBEAT_S = 3.0
+#: A process whose heartbeat is older than this is gone; its views are ``lost``.
+STALE_S = 12.0
+#: A long poll looks at the table this often even without a notification.
+RECHECK_S = 2.0
+#: A node's poll is written to ``evidence_node_polls`` at most this often per process.
+POLL_RECORD_S = 10.0
+
+_ACTIVE = ("queued", "sent", "ready")
+_WAITING = ("queued", "sent")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where another server process takes relay hand-offs."""
+
+    replica_id: str
+    host: str
+    port: int
+
+
+@dataclass
+class _Held:
+    image: bytes = field(repr=False)
+    notes: tuple[tuple[int, int, int, int] | None, bool | None]
+
+
+def _view(row: EvidenceViewRow) -> View:
+    return View(
+        view_id=row.view_id,
+        request_id=row.request_id,
+        node_id=row.node_id,
+        event_id=row.event_id,
+        evidence_ref=row.evidence_ref,
+        camera_id=row.camera_id,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        opened_at=row.opened_at.timestamp(),
+        expires_at=row.expires_at,
+        state=row.state,  # type: ignore[arg-type]  # written only from ViewState values
+        reason=row.reason,
+        reported=row.reported,
+        owner_id=row.owner_id,
+    )
+
+
+class SharedRelay:
+    """This process's side of the shared relay: its views' images, its nodes' long polls."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        replica_id: str | None = None,
+        settings: RelaySettings | None = None,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.replica_id = replica_id or new_id("rep")
+        self.settings = settings or RelaySettings()
+        self.now = now
+        self._lock = threading.Lock()
+        self._images: dict[str, _Held] = {}
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._poll_written: dict[str, float] = {}
+
+    # -- the person's side ----------------------------------------------------------------
+
+    def open(
+        self,
+        *,
+        node_id: str,
+        event_id: str,
+        evidence_ref: str,
+        camera_id: str,
+        user_id: str,
+        session_id: str | None,
+    ) -> View:
+        """Record a view owned by this process and wake the node's long poll, wherever it waits."""
+        now = self.now()
+        limits = self.settings
+        with self.sessions() as session:
+            transaction_lock(session.connection(), "evidence_views.open")  # counts then insert, one at a time
+            self._advance_waiting(session, now)
+            counts = dict(
+                session.execute(
+                    select(EvidenceViewRow.node_id, func.count())
+                    .where(EvidenceViewRow.state.in_(_ACTIVE))
+                    .group_by(EvidenceViewRow.node_id)
+                ).all()
+            )
+            total = sum(counts.values())
+            if total >= limits.max_open:
+                msg = f"{total} evidence views are in progress (the limit is {limits.max_open})"
+                raise RateLimitedError(msg)
+            for_node = counts.get(node_id, 0)
+            if for_node >= limits.max_open_per_node:
+                limit = limits.max_open_per_node
+                msg = f"{for_node} evidence views wait for node {node_id} (the limit is {limit})"
+                raise RateLimitedError(msg)
+            row = EvidenceViewRow(
+                view_id=new_id("evv"),
+                request_id=new_id("evq"),
+                node_id=node_id,
+                event_id=event_id,
+                evidence_ref=evidence_ref,
+                camera_id=camera_id,
+                user_id=user_id,
+                session_id=session_id,
+                owner_id=self.replica_id,
+                state="queued",
+                reason="",
+                opened_at=now,
+                expires_at=now + timedelta(seconds=limits.node_timeout_s),
+                reported=False,
+            )
+            session.add(row)
+            session.flush()
+            view = _view(row)
+            # Delivered at commit to every LISTENing process; the payload is the node id only.
+            session.execute(text("SELECT pg_notify(:channel, :node)"), {"channel": CHANNEL, "node": node_id})
+            session.commit()
+        self.wake(node_id)
+        return view
+
+    def get(self, view_id: str) -> View | None:
+        """The view with its state brought up to date (timeouts, expiry, a stopped owner), or None."""
+        with self.sessions() as session:
+            row = session.get(EvidenceViewRow, view_id)
+            if row is None:
+                return None
+            self._advance(session, row)
+            session.commit()
+            return _view(row)
+
+    def last_polled(self, node_id: str) -> datetime | None:
+        with self.sessions() as session:
+            return session.scalar(
+                select(EvidenceNodePollRow.polled_at).where(EvidenceNodePollRow.node_id == node_id)
+            )
+
+    def report_once(self, session: Session, view_id: str) -> bool:
+        """Mark the outcome told, in the caller's transaction; True only for the first caller."""
+        marked = session.execute(
+            update(EvidenceViewRow)
+            .where(EvidenceViewRow.view_id == view_id, EvidenceViewRow.reported.is_(False))
+            .values(reported=True)
+        )
+        return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+    # -- the owner's side: hold the image, hand it out once ----------------------------------
+
+    def hold(
+        self,
+        view_id: str,
+        image: bytes,
+        *,
+        request_id: str,
+        node_id: str,
+        notes: tuple[tuple[int, int, int, int] | None, bool | None] = (None, None),
+    ) -> None:
+        """Keep a checked image for a view this process owns (``ready``); a typed error if not wanted."""
+        now = self.now()
+        with self._lock:
+            if view_id not in self._images and len(self._images) >= self.settings.max_open:
+                held, limit = len(self._images), self.settings.max_open
+                msg = f"this server holds {held} evidence images (the limit is {limit})"
+                raise RateLimitedError(msg)
+            self._images[view_id] = _Held(image, notes)
+        try:
+            self._mark_ready(view_id, request_id=request_id, node_id=node_id, now=now)
+        except BaseException:
+            with self._lock:
+                self._images.pop(view_id, None)
+            raise
+
+    def _mark_ready(self, view_id: str, *, request_id: str, node_id: str, now: datetime) -> None:
+        with self.sessions() as session:
+            done = session.execute(
+                update(EvidenceViewRow)
+                .where(
+                    EvidenceViewRow.view_id == view_id,
+                    EvidenceViewRow.owner_id == self.replica_id,
+                    EvidenceViewRow.request_id == request_id,
+                    EvidenceViewRow.node_id == node_id,
+                    EvidenceViewRow.state.in_(_WAITING),
+                    EvidenceViewRow.expires_at > now,
+                )
+                .values(state="ready", ready_at=now)
+            )
+            if done.rowcount:  # type: ignore[attr-defined]
+                session.commit()
+                return
+            row = session.get(EvidenceViewRow, view_id)
+            session.rollback()
+        if row is None or row.owner_id != self.replica_id or row.request_id != request_id:
+            msg = f"this server holds no evidence view {view_id[:80]!r} for request {request_id[:80]!r}"
+            raise NotFoundError(msg)
+        msg = f"evidence view {view_id} is {row.state}: the image is no longer wanted"
+        raise EvidenceViewGoneError(msg)
+
+    def take(
+        self,
+        view_id: str,
+        *,
+        user_id: str,
+        session_id: str | None,
+        audit: Callable[[Session, View], None],
+    ) -> Delivered | None:
+        """Hand the image out once: ``taken``, audited by ``audit`` in the same transaction.
+
+        None when this process holds no image for the view (taken a moment ago, expired,
+        or owned elsewhere): the caller then reports the view's state.
+        """
+        now = self.now()
+        with self.sessions() as session:
+            taken = session.execute(
+                update(EvidenceViewRow)
+                .where(
+                    EvidenceViewRow.view_id == view_id,
+                    EvidenceViewRow.owner_id == self.replica_id,
+                    EvidenceViewRow.user_id == user_id,
+                    EvidenceViewRow.session_id.is_(None)
+                    if session_id is None
+                    else EvidenceViewRow.session_id == session_id,
+                    EvidenceViewRow.state == "ready",
+                    EvidenceViewRow.ready_at > now - timedelta(seconds=self.settings.pickup_s),
+                )
+                .values(state="taken", finished_at=now, reported=True)
+                .returning(EvidenceViewRow)
+            ).scalar_one_or_none()
+            with self._lock:
+                held = self._images.pop(view_id, None) if taken is not None else None
+            if taken is None or held is None:
+                session.rollback()
+                return None
+            audit(session, _view(taken))
+            session.commit()
+        return Delivered(held.image, *held.notes)
+
+    # -- the node's side --------------------------------------------------------------------
+
+    async def wait_for_requests(self, node_id: str, wait_s: float) -> list[View]:
+        """Requests queued for ``node_id`` by any process, waiting up to ``wait_s`` for one."""
+        loop = asyncio.get_running_loop()
+        bell = asyncio.Event()
+        waiter = (loop, bell)
+        deadline = loop.time() + min(max(wait_s, 0.0), self.settings.max_wait_s)
+        with self._lock:
+            self._waiters.setdefault(node_id, set()).add(waiter)
+        try:
+            while True:
+                bell.clear()
+                found = await asyncio.to_thread(self.requests_now, node_id)
+                remaining = deadline - loop.time()
+                if found or remaining <= 0:
+                    return found
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bell.wait(), min(remaining, RECHECK_S))
+        finally:
+            with self._lock:
+                waiters = self._waiters.get(node_id)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[node_id]
+
+    def requests_now(self, node_id: str) -> list[View]:
+        """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""
+        now = self.now()
+        with self.sessions() as session:
+            self._advance_waiting(session, now)
+            alive = select(RelayPeerRow.replica_id).where(
+                RelayPeerRow.heartbeat_at > now - timedelta(seconds=STALE_S)
+            )
+            claimed = session.scalars(
+                update(EvidenceViewRow)
+                .where(
+                    EvidenceViewRow.node_id == node_id,
+                    EvidenceViewRow.state == "queued",
+                    EvidenceViewRow.expires_at > now,
+                    EvidenceViewRow.owner_id.in_(alive),
+                )
+                .values(state="sent")
+                .returning(EvidenceViewRow)
+            ).all()
+            views = [_view(row) for row in sorted(claimed, key=lambda r: r.opened_at)]
+            self._record_poll(session, node_id, now)
+            session.commit()
+        return views
+
+    def for_reply(self, request_id: str) -> View | None:
+        with self.sessions() as session:
+            row = session.scalar(select(EvidenceViewRow).where(EvidenceViewRow.request_id == request_id))
+            if row is None:
+                return None
+            self._advance(session, row)
+            session.commit()
+            return _view(row)
+
+    def fail(self, view: View, state: Literal["refused", "rejected", "lost"], reason: str) -> bool:
+        """End a view that was still waiting (or, for ``lost``, ready); True when this call did."""
+        allowed = (*_WAITING, "ready") if state == "lost" else _WAITING
+        with self.sessions() as session:
+            done = session.execute(
+                update(EvidenceViewRow)
+                .where(EvidenceViewRow.view_id == view.view_id, EvidenceViewRow.state.in_(allowed))
+                .values(state=state, reason=reason[:500], finished_at=self.now())
+            )
+            session.commit()
+        with self._lock:
+            self._images.pop(view.view_id, None)
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def wake(self, node_id: str) -> None:
+        """Ring the long polls of ``node_id`` in this process (from any thread)."""
+        with self._lock:
+            waiters = list(self._waiters.get(node_id, ()))
+        for loop, bell in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
+                loop.call_soon_threadsafe(bell.set)
+
+    # -- this process among its peers ------------------------------------------------------------
+
+    def heartbeat(self, host: str, port: int) -> None:
+        now = self.now()
+        with self.sessions() as session:
+            session.execute(
+                insert(RelayPeerRow)
+                .values(replica_id=self.replica_id, host=host, port=port, started_at=now, heartbeat_at=now)
+                .on_conflict_do_update(index_elements=["replica_id"], set_={"heartbeat_at": now})
+            )
+            session.commit()
+
+    def peer(self, replica_id: str) -> Peer | None:
+        """The live process ``replica_id`` (its heartbeat recent enough), or None."""
+        with self.sessions() as session:
+            return self._peer_in(session, replica_id)
+
+    def _peer_in(self, session: Session, replica_id: str) -> Peer | None:
+        row = session.get(RelayPeerRow, replica_id)
+        if row is None or row.heartbeat_at <= self.now() - timedelta(seconds=STALE_S):
+            return None
+        return Peer(row.replica_id, row.host, row.port)
+
+    def leave(self) -> int:
+        """On a clean stop: drop every image, end this process's open views as ``lost``."""
+        with self._lock:
+            self._images.clear()
+        with self.sessions() as session:
+            ended = session.execute(
+                update(EvidenceViewRow)
+                .where(EvidenceViewRow.owner_id == self.replica_id, EvidenceViewRow.state.in_(_ACTIVE))
+                .values(state="lost", reason=self.lost_reason(self.replica_id), finished_at=self.now())
+            )
+            session.execute(delete(RelayPeerRow).where(RelayPeerRow.replica_id == self.replica_id))
+            session.commit()
+        return int(ended.rowcount)  # type: ignore[attr-defined]
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    def purge(self) -> int:
+        """Drop images not fetched in time (``expired``), forget views finished ``keep_s`` ago."""
+        now = self.now()
+        pickup = timedelta(seconds=self.settings.pickup_s)
+        with self.sessions() as session:
+            expired = session.scalars(
+                update(EvidenceViewRow)
+                .where(
+                    EvidenceViewRow.owner_id == self.replica_id,
+                    EvidenceViewRow.state == "ready",
+                    EvidenceViewRow.ready_at <= now - pickup,
+                )
+                .values(state="expired", reason=self._expired_reason(), finished_at=now)
+                .returning(EvidenceViewRow.view_id)
+            ).all()
+            forgotten = session.execute(
+                delete(EvidenceViewRow).where(
+                    EvidenceViewRow.finished_at <= now - timedelta(seconds=self.settings.keep_s)
+                )
+            )
+            session.execute(
+                delete(RelayPeerRow).where(RelayPeerRow.heartbeat_at <= now - timedelta(seconds=10 * STALE_S))
+            )
+            session.commit()
+        with self._lock:
+            for view_id in expired:
+                self._images.pop(view_id, None)
+        return len(expired) + int(forgotten.rowcount)  # type: ignore[attr-defined]
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(len(h.image) for h in self._images.values())
+
+    # -- state transitions that time decides ----------------------------------------------------------
+
+    def _advance_waiting(self, session: Session, now: datetime) -> None:
+        session.execute(
+            update(EvidenceViewRow)
+            .where(EvidenceViewRow.state.in_(_WAITING), EvidenceViewRow.expires_at <= now)
+            .values(
+                state="timeout",
+                reason=func.concat("node ", EvidenceViewRow.node_id, self._timeout_tail()),
+                finished_at=now,
+            )
+        )
+
+    def _advance(self, session: Session, row: EvidenceViewRow) -> None:
+        now = self.now()
+        if row.state not in _ACTIVE:
+            return
+        state, reason = row.state, ""
+        if row.owner_id != self.replica_id and self._peer_in(session, row.owner_id) is None:
+            state, reason = "lost", self.lost_reason(row.owner_id)
+        elif row.state in _WAITING and row.expires_at <= now:
+            state = "timeout"
+            reason = f"node {row.node_id}{self._timeout_tail()}"
+        elif (
+            row.state == "ready"
+            and row.ready_at is not None
+            and now - row.ready_at >= timedelta(seconds=self.settings.pickup_s)
+        ):
+            state, reason = "expired", self._expired_reason()
+        if state == row.state:
+            return
+        done = session.execute(
+            update(EvidenceViewRow)
+            .where(EvidenceViewRow.view_id == row.view_id, EvidenceViewRow.state == row.state)
+            .values(state=state, reason=reason, finished_at=now)
+        )
+        if done.rowcount:  # type: ignore[attr-defined]
+            row.state, row.reason, row.finished_at = state, reason, now
+        else:  # another process moved it first: read what it wrote
+            session.refresh(row)
+
+    def _record_poll(self, session: Session, node_id: str, now: datetime) -> None:
+        mono = time.monotonic()
+        with self._lock:
+            if mono - self._poll_written.get(node_id, -POLL_RECORD_S) < POLL_RECORD_S:
+                return
+            self._poll_written[node_id] = mono
+        session.execute(
+            insert(EvidenceNodePollRow)
+            .values(node_id=node_id, polled_at=now)
+            .on_conflict_do_update(index_elements=["node_id"], set_={"polled_at": now})
+        )
+
+    def _timeout_tail(self) -> str:
+        return f" did not answer within {self.settings.node_timeout_s:g} s"
+
+    def _expired_reason(self) -> str:
+        return f"the image was not fetched within {self.settings.pickup_s:g} s"
+
+    @staticmethod
+    def lost_reason(replica_id: str) -> str:
+        return (
+            f"the server replica that opened this view ({replica_id}) stopped before the image was "
+            "handed out; nothing was kept: open the evidence again"
+        )

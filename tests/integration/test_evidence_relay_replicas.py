@@ -1,0 +1,355 @@
+"""Remote evidence views across two server replicas on one PostgreSQL, behind a real HAProxy.
+
+Replica A is a real ``lineguard server`` process (so it can be SIGKILLed as a crash
+would); replica B is the same app in this process (so the test can enrol a node and
+add people through its services). Both share one ``data_dir`` and database, run with
+``http.replicas: 2``, and so relay views between them: state in PostgreSQL, NOTIFY
+with node ids only, the image handed over the internal mutual-TLS relay.
+
+The browser talks to A and the node to B directly where the test needs to pin the path
+(a load balancer would choose); the last journey goes through HAProxy for both.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from tests.e2e.plant import Plant, add_person, send
+from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, failed_event, put_evidence
+from tests.support.haproxy import HAProxy
+from tests.support.replicas import free_port, replica_config, start_replica
+from tests.unit.crypto.conftest import make_test_keyring
+
+from lineguard.config import load_server_config
+from lineguard.contracts.errors import ContractError, ImageDecodeError, NotFoundError, PermissionDeniedError
+from lineguard.contracts.evidence_view import EvidenceRelayError, EvidenceViewRequest
+from lineguard.contracts.ids import new_id
+from lineguard.edge.evidence.remote_view import REQUESTS_PATH, HourlyLimit, RemoteViewWorker, build_reply
+from lineguard.edge.identity import IdentityStore, https_client
+from lineguard.server.admin import init_ca, load_ca
+from lineguard.server.app import create_app
+from lineguard.server.audit.models import AuditEntryRow
+from lineguard.server.auth.catalog import Role
+from lineguard.server.context import ServerContext
+from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
+from lineguard.server.evidence_views.peers import PeerClient, RelayTls
+from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
+from lineguard.server.tls import ServerThread
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+ENV = {
+    "LINEGUARD_CA_PASSPHRASE": "relay test ca passphrase",
+    "LINEGUARD_KEYRING_PASSPHRASE": "relay test keyring passphrase",
+}
+CHEAP_AUTH = {
+    "auth": {
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+        "argon2_parallelism": 1,
+        "login_attempts_per_minute": 10_000,
+    }
+}
+DEADLINE_S = 60.0
+
+
+@dataclass
+class Cluster:
+    a_url: str
+    b_url: str
+    a: subprocess.Popen[bytes]
+    a_log: Path
+    b: ServerContext
+    plant: Plant  # replica B, for the e2e helpers
+    node: EvidenceNode
+    ca_file: Path
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    pa, pb = free_port(), free_port()
+    config_a = replica_config(tmp_path, postgres_url, pa, sections=CHEAP_AUTH)
+    config_b = replica_config(tmp_path, postgres_url, pb, sections=CHEAP_AUTH)
+    settings = load_server_config(config_b)
+    init_ca(settings)
+    make_test_keyring(config_b)
+    a_log = tmp_path / "replica-a.log"
+    a = start_replica(config_a, pa, a_log, ENV)  # first: it migrates
+    paths = ca_paths(settings.data_dir)
+    app = create_app(settings)
+    try:
+        with ServerThread(
+            app, port=pb, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
+        ):
+            context: ServerContext = app.state.lineguard
+            plant = Plant(
+                url=f"https://127.0.0.1:{pb}", settings=settings, context=context, ca_file=paths.cert
+            )
+            node = enroll_evidence_node(
+                context,
+                context.ca.get(),
+                tmp_path / "node",
+                node_id="edge-relay",
+                site_id="plant-a",
+                line_id="line-1",
+                camera_ids=["cam-1"],
+                server_url=plant.url,
+            )
+            add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
+            add_person(plant, "rita.quality", (Role.QUALITY_ENGINEER,))
+            try:
+                yield Cluster(
+                    f"https://127.0.0.1:{pa}", plant.url, a, a_log, context, plant, node, paths.cert
+                )
+            finally:
+                node.store.close()
+    finally:
+        if a.poll() is None:
+            a.terminate()
+            a.wait(timeout=30)
+
+
+def _record(cluster: Cluster) -> tuple[str, str]:
+    """A failed part's event on the node, its evidence stored there; (event_id, evidence_ref)."""
+    evidence_ref = new_id("evd")
+    event = failed_event(cluster.node, evidence_ref=evidence_ref)
+    send(cluster.plant, cluster.node.identity, [event], [])
+    put_evidence(cluster.node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
+    return str(event["event_id"]), evidence_ref
+
+
+def _sign_in(cluster: Cluster, url: str, username: str = "quinn.quality") -> tuple[httpx.Client, str]:
+    person = cluster.plant.people[username]
+    c = httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(cluster.ca_file)), timeout=30)
+    body = c.post(
+        "/api/v1/auth/login", json={"username": person.username, "password": person.password}
+    ).json()
+    body = c.post(
+        "/api/v1/auth/login/mfa", json={"code": person.code()}, headers={"X-CSRF-Token": body["csrf_token"]}
+    ).json()
+    assert body["state"] == "active", body
+    return c, str(body["csrf_token"])
+
+
+def _open(browser: httpx.Client, csrf: str, event_id: str) -> str:
+    r = browser.post(
+        f"/api/v1/dashboard/records/{event_id}/evidence",
+        json={"purpose": "defect review"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 202, r.text
+    return str(r.json()["view_url"])
+
+
+def _outcome(browser: httpx.Client, url: str) -> httpx.Response:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        answer = browser.get(url)
+        if answer.status_code != 202:
+            return answer
+        time.sleep(0.1)
+    pytest.fail(f"the view {url} was still pending after {DEADLINE_S:.0f} s")
+
+
+def _outcomes(cluster: Cluster) -> list[tuple[str, str]]:
+    """Every ``access.evidence_view`` entry: (view_id, result)."""
+    with cluster.b.sessions() as session:
+        payloads = session.scalars(
+            select(AuditEntryRow.payload).where(AuditEntryRow.name == "access.evidence_view")
+        ).all()
+    return sorted((p["view_id"], p["result"]) for p in map(json.loads, payloads))
+
+
+def _worker(cluster: Cluster, url: str, stop: threading.Event) -> RemoteViewWorker:
+    worker = RemoteViewWorker(
+        stop,
+        store=cluster.node.store,
+        client_factory=lambda: https_client(cluster.node.data_dir, url),
+        wait_s=2.0,
+    )
+    worker.start()
+    return worker
+
+
+def test_a_view_opened_on_a_is_answered_through_b_and_handed_out_once(cluster: Cluster) -> None:
+    browser, csrf = _sign_in(cluster, cluster.a_url)
+    other, _ = _sign_in(cluster, cluster.a_url, "rita.quality")  # another person, another session
+    stop = threading.Event()
+    worker = _worker(cluster, cluster.b_url, stop)  # the node reaches replica B only
+    try:
+        # Opened on A, long-polled and uploaded on B, fetched from A: B hands the bytes to A.
+        event_id, evidence_ref = _record(cluster)
+        url = _open(browser, csrf, event_id)
+        shown = _outcome(browser, url)
+        assert shown.status_code == 200, shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        assert shown.content == cluster.node.store.read(evidence_ref)
+        again = browser.get(url)
+        assert again.status_code == 410 and again.json()["code"] == "evidence_view_gone", again.text
+        refused = other.get(url)
+        assert refused.status_code == 404, refused.text
+
+        # Opened on A, fetched through B: B takes the image from A (the owner) for the person.
+        event_id, evidence_ref = _record(cluster)
+        url = _open(browser, csrf, event_id)
+        via_b = _outcome(browser, f"{cluster.b_url}{url}")
+        assert via_b.status_code == 200, via_b.text
+        assert via_b.content == cluster.node.store.read(evidence_ref)
+        assert browser.get(url).status_code == 410  # A handed it out already, once
+        assert worker.uploaded == 2
+    finally:
+        stop.set()
+        worker.join(30)
+        browser.close()
+        other.close()
+
+    outcomes = _outcomes(cluster)
+    assert [result for _, result in outcomes] == ["delivered", "delivered"]
+    assert len({view_id for view_id, _ in outcomes}) == 2
+    # No image anywhere but in the owner's memory, and there only until handed out.
+    with cluster.b.sessions() as session:
+        rows = session.scalars(select(EvidenceViewRow)).all()
+    assert {r.state for r in rows} == {"taken"}
+    image = cluster.node.store.read(evidence_ref)
+    assert not any(image[:64] in str(vars(r)).encode() for r in rows)
+    assert image[100:164].hex() not in cluster.a_log.read_text(errors="replace")
+
+
+def test_the_owner_killed_mid_view_ends_it_lost_and_no_image_is_kept(cluster: Cluster) -> None:
+    browser, csrf = _sign_in(cluster, cluster.a_url)
+    event_id, evidence_ref = _record(cluster)
+    url = _open(browser, csrf, event_id)  # A owns the view
+    with https_client(cluster.node.data_dir, cluster.b_url) as node:
+        polled = node.get(REQUESTS_PATH, params={"wait": 10})
+        assert polled.status_code == 200, polled.text
+        [request] = polled.json()["requests"]
+        cluster.a.send_signal(signal.SIGKILL)  # the owner dies between the node's poll and its upload
+        cluster.a.wait(timeout=10)
+        reply = build_reply(cluster.node.store, EvidenceViewRequest.model_validate(request), HourlyLimit(10))
+        answer = node.post(
+            f"{REQUESTS_PATH}/{request['request_id']}",
+            content=reply.model_dump_json().encode(),
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["code"] == "evidence_view_lost"
+    assert "stopped before the image was handed out" in answer.json()["message"]
+
+    for _ in range(2):  # the person learns it on B; the outcome is audited once
+        seen = browser.get(f"{cluster.b_url}{url}")
+        assert seen.status_code == 410, seen.text
+        assert seen.json()["code"] == "evidence_view_lost"
+    browser.close()
+    assert [result for _, result in _outcomes(cluster)] == ["replica_lost"]
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None and shared.held_bytes() == 0
+    assert cluster.node.store.read(evidence_ref)[100:164].hex() not in cluster.a_log.read_text(
+        errors="replace"
+    )
+
+
+def test_through_haproxy_every_view_is_delivered_once(cluster: Cluster, tmp_path: Path) -> None:
+    a_port, b_port = (int(u.rsplit(":", 1)[1]) for u in (cluster.a_url, cluster.b_url))
+    with HAProxy(tmp_path / "haproxy", [("127.0.0.1", a_port), ("127.0.0.1", b_port)]) as balancer:
+        browser, csrf = _sign_in(cluster, balancer.url)
+        stop = threading.Event()
+        worker = _worker(cluster, balancer.url, stop)
+        try:
+            records = [_record(cluster) for _ in range(3)]
+            urls = [_open(browser, csrf, event_id) for event_id, _ in records]
+            for url, (_, evidence_ref) in zip(urls, records, strict=True):
+                shown = _outcome(browser, url)
+                assert shown.status_code == 200, shown.text
+                assert shown.content == cluster.node.store.read(evidence_ref)
+                assert browser.get(url).status_code == 410
+        finally:
+            stop.set()
+            worker.join(30)
+            browser.close()
+    assert [result for _, result in _outcomes(cluster)] == ["delivered"] * 3
+
+
+# -- the internal relay refuses what it must ------------------------------------------------
+
+
+def _b_listener(cluster: Cluster) -> tuple[str, int]:
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None
+    with cluster.b.sessions() as session:
+        row = session.get(RelayPeerRow, shared.replica_id)
+    assert row is not None
+    return row.host, row.port
+
+
+def _replica_client(cluster: Cluster, ca: PlantCa | None = None) -> PeerClient:
+    ca = ca or load_ca(cluster.plant.settings)
+    credentials = ca.issue_replica_certificate(replica_id=new_id("rep"), host="127.0.0.1")
+    return PeerClient(RelayTls(credentials, cluster.ca_file), timeout_s=5)
+
+
+def test_the_internal_relay_refuses_bad_input_with_a_clear_error(cluster: Cluster, tmp_path: Path) -> None:
+    host, port = _b_listener(cluster)
+    _, evidence_ref = _record(cluster)
+    jpeg = cluster.node.store.read(evidence_ref)
+    deliver = {
+        "op": "deliver",
+        "view_id": "evv_unknown",
+        "request_id": "evq_unknown",
+        "node_id": "edge-relay",
+    }
+    client = _replica_client(cluster)
+
+    with pytest.raises(NotFoundError, match="holds no evidence view 'evv_unknown'"):
+        client.call(host, port, deliver, jpeg)
+    with pytest.raises(ImageDecodeError, match="not a JPEG image"):
+        client.call(host, port, deliver, b"definitely not a jpeg")
+    with pytest.raises(ContractError, match="unknown relay operation 'copy'"):
+        client.call(host, port, {"op": "copy"})
+    with pytest.raises(ContractError, match="'view_id' must be a string"):
+        client.call(host, port, {"op": "take", "view_id": 7, "user_id": "u", "actor": "a"})
+
+    # A node certificate of the same plant CA completes the handshake and is refused.
+    node_pem = IdentityStore(cluster.node.data_dir).credentials_file.read_bytes()
+    as_node = PeerClient(RelayTls(ReplicaCredentials(node_pem, node_pem), cluster.ca_file), timeout_s=5)
+    with pytest.raises(PermissionDeniedError, match="takes only LineGuard replica certificates"):
+        as_node.call(host, port, deliver, jpeg)
+    # A replica certificate of another CA fails the handshake.
+    stranger = PlantCa.create(
+        tmp_path / "other-ca", SecretStr("another plant's ca passphrase"), site_id="elsewhere"
+    )
+    with pytest.raises(EvidenceRelayError, match="could not be reached"):
+        _replica_client(cluster, stranger).call(host, port, deliver, jpeg)
+
+    # An oversized body is refused from its announced length, before a byte of it is read.
+    credentials = load_ca(cluster.plant.settings).issue_replica_certificate(replica_id="rep_raw", host=host)
+    tls = RelayTls(credentials, cluster.ca_file)
+    header = b'{"op":"deliver"}'
+    with (
+        socket.create_connection((host, port), timeout=5) as raw,
+        tls.client.wrap_socket(raw, server_hostname=host) as s,
+    ):
+        s.sendall(struct.pack(">I", len(header)) + header + struct.pack(">I", 9 * 2**20))
+        answer = s.recv(65536)
+    assert b'"code":"payload_too_large"' in answer and b"relay body of 9437184 bytes" in answer
+
+    # Nothing of all this changed a view or kept a byte.
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None and shared.held_bytes() == 0
+    with cluster.b.sessions() as session:
+        assert session.scalars(select(EvidenceViewRow)).all() == []

@@ -1,0 +1,80 @@
+"""Server replicas for multi-replica tests: a shared server.yaml per port, started as real processes.
+
+``replica_config`` writes the configuration every replica of a test shares but for the
+port (one ``data_dir``, one PostgreSQL, ``http.replicas``); ``start_replica`` runs
+``lineguard server`` with it as a child process and waits until it answers over HTTPS,
+so a test can SIGKILL it as a crash would.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+__all__ = ["free_port", "replica_config", "start_replica"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def replica_config(
+    tmp_path: Path, postgres_url: str, port: int, *, replicas: int = 2, sections: dict[str, Any] | None = None
+) -> Path:
+    path = tmp_path / f"server-{port}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "server",
+                "site_id": "plant-a",
+                "data_dir": str(tmp_path / "shared-data"),
+                "http": {"host": "127.0.0.1", "port": port, "replicas": replicas},
+                "database": {"url": postgres_url},
+                "pki": {"server_names": ["127.0.0.1"]},
+                **(sections or {}),
+            }
+        )
+    )
+    return path
+
+
+def start_replica(config: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``lineguard server --config config`` as a child process, once it answers on ``port``."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from lineguard.cli.main import cli; cli()",
+                "server",
+                "--config",
+                str(config),
+                "--fix-permissions",  # pytest tmp_path is 0755
+            ],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with httpx.Client(verify=False, timeout=2) as client:
+                if client.get(f"https://127.0.0.1:{port}/api/v1/enroll/ca").status_code == 200:
+                    return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"replica on {port} did not start: {log.read_text()[-3000:]}")
