@@ -245,11 +245,13 @@ class SharedRelay:
                 session.commit()
                 return
             row = session.get(EvidenceViewRow, view_id)
+            found = None if row is None else (row.owner_id, row.request_id, row.state)
             session.rollback()
-        if row is None or row.owner_id != self.replica_id or row.request_id != request_id:
+        if found is None or found[:2] != (self.replica_id, request_id):
             msg = f"this server holds no evidence view {view_id[:80]!r} for request {request_id[:80]!r}"
             raise NotFoundError(msg)
-        msg = f"evidence view {view_id} is {row.state}: the image is no longer wanted"
+        state = "timed out" if found[2] in _WAITING else found[2]  # waiting, but past the node's deadline
+        msg = f"evidence view {view_id} is {state}: the image is no longer wanted"
         raise EvidenceViewGoneError(msg)
 
     def take(
@@ -463,11 +465,10 @@ class SharedRelay:
         if row.state not in _ACTIVE:
             return
         state, reason = row.state, ""
-        if row.owner_id != self.replica_id and self._peer_in(session, row.owner_id) is None:
+        if row.state in _WAITING and row.expires_at <= now:
+            state, reason = "timeout", f"node {row.node_id}{self._timeout_tail()}"
+        elif row.owner_id != self.replica_id and self._peer_in(session, row.owner_id) is None:
             state, reason = "lost", self.lost_reason(row.owner_id)
-        elif row.state in _WAITING and row.expires_at <= now:
-            state = "timeout"
-            reason = f"node {row.node_id}{self._timeout_tail()}"
         elif (
             row.state == "ready"
             and row.ready_at is not None

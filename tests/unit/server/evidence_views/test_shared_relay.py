@@ -1,0 +1,207 @@
+"""The shared relay's state machine on real PostgreSQL: two ``SharedRelay`` objects are two processes.
+
+Each has its own replica id and its own images; they share only the database. Time is a
+settable clock (``now``) so a timeout or a stale heartbeat needs no sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from lineguard.config.server import HttpConfig
+from lineguard.contracts.errors import NotFoundError, RateLimitedError
+from lineguard.contracts.evidence_view import EvidenceViewGoneError
+from lineguard.server.evidence_views.listen import NotificationListener
+from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
+from lineguard.server.evidence_views.relay import RelaySettings, View
+from lineguard.server.evidence_views.shared import STALE_S, SharedRelay
+from lineguard.server.storage import create_engine_for, session_factory
+
+#: Several processes share views only on PostgreSQL (SQLite keeps one process's relay).
+on_postgresql = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+JPEG = b"\xff\xd8 pretend image bytes \xff\xd9"
+
+
+@dataclass
+class Clock:
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@dataclass
+class Pair:
+    a: SharedRelay
+    b: SharedRelay
+    clock: Clock
+    engine: Engine
+
+
+@pytest.fixture
+def pair(db_url: str) -> Iterator[Pair]:
+    engine = create_engine_for(db_url)
+    sessions = session_factory(engine)
+    clock = Clock(datetime.now(UTC))
+    settings = RelaySettings(node_timeout_s=30, pickup_s=60, max_open_per_node=2, max_open=3)
+    a = SharedRelay(sessions, replica_id="rep_a", settings=settings, now=clock)
+    b = SharedRelay(sessions, replica_id="rep_b", settings=settings, now=clock)
+    a.heartbeat("127.0.0.1", 1001)
+    b.heartbeat("127.0.0.1", 1002)
+    try:
+        yield Pair(a, b, clock, engine)
+    finally:
+        engine.dispose()
+
+
+def _open(relay: SharedRelay, node_id: str = "edge-1", session_id: str | None = "s-1") -> View:
+    return relay.open(
+        node_id=node_id,
+        event_id="evt_1",
+        evidence_ref="evd_1",
+        camera_id="cam-1",
+        user_id="u-1",
+        session_id=session_id,
+    )
+
+
+def _audits() -> tuple[list[str], object]:
+    written: list[str] = []
+
+    def audit(_session: Session, view: View) -> None:
+        written.append(view.view_id)
+
+    return written, audit
+
+
+@on_postgresql
+def test_a_request_is_claimed_once_and_its_image_handed_out_once_by_the_owner(pair: Pair) -> None:
+    view = _open(pair.a)
+    [claimed] = pair.b.requests_now("edge-1")  # the node polls the other process
+    assert claimed.view_id == view.view_id and claimed.owner_id == "rep_a"
+    assert pair.a.requests_now("edge-1") == [] and pair.b.requests_now("edge-1") == []
+    pair.a.hold(view.view_id, JPEG, request_id=view.request_id, node_id="edge-1", notes=((1, 2, 3, 4), True))
+    assert pair.b.get(view.view_id).state == "ready"  # type: ignore[union-attr]
+
+    written, audit = _audits()
+    assert pair.b.take(view.view_id, user_id="u-1", session_id="s-1", audit=audit) is None  # not its image
+    assert (
+        pair.a.take(view.view_id, user_id="u-1", session_id="other", audit=audit) is None
+    )  # not the session
+    delivered = pair.a.take(view.view_id, user_id="u-1", session_id="s-1", audit=audit)
+    assert delivered is not None and delivered.image == JPEG
+    assert (delivered.stored_region, delivered.defect_hidden) == ((1, 2, 3, 4), True)
+    assert pair.a.take(view.view_id, user_id="u-1", session_id="s-1", audit=audit) is None
+    assert written == [view.view_id]
+    assert pair.a.held_bytes() == 0
+    row = pair.b.get(view.view_id)
+    assert row is not None and row.state == "taken" and row.reported
+
+
+@on_postgresql
+def test_the_owner_refuses_an_image_for_a_view_it_does_not_hold_or_no_longer_wants(pair: Pair) -> None:
+    view = _open(pair.a)
+    with pytest.raises(NotFoundError, match="holds no evidence view"):
+        pair.b.hold(view.view_id, JPEG, request_id=view.request_id, node_id="edge-1")
+    with pytest.raises(NotFoundError, match="holds no evidence view"):
+        pair.a.hold(view.view_id, JPEG, request_id="evq_other", node_id="edge-1")
+    pair.clock.advance(31)
+    with pytest.raises(EvidenceViewGoneError, match="no longer wanted"):
+        pair.a.hold(view.view_id, JPEG, request_id=view.request_id, node_id="edge-1")
+    assert pair.a.held_bytes() == 0 and pair.b.held_bytes() == 0
+    timed_out = pair.b.get(view.view_id)
+    assert timed_out is not None and timed_out.state == "timeout"
+    assert "did not answer within 30 s" in timed_out.reason
+
+
+@on_postgresql
+def test_a_view_whose_owner_stopped_beating_is_lost_and_never_handed_to_the_node(pair: Pair) -> None:
+    view = _open(pair.a)
+    pair.clock.advance(STALE_S + 1)
+    pair.b.heartbeat("127.0.0.1", 1002)  # b lives on, a went silent
+    assert pair.b.requests_now("edge-1") == []
+    lost = pair.b.get(view.view_id)
+    assert lost is not None and lost.state == "lost"
+    assert "(rep_a) stopped before the image was handed out" in lost.reason
+    with pair.b.sessions() as session:
+        assert pair.b.report_once(session, view.view_id)
+        assert not pair.b.report_once(session, view.view_id)
+        session.commit()
+
+
+@on_postgresql
+def test_views_in_progress_are_bounded_for_all_processes_together(pair: Pair) -> None:
+    _open(pair.a, "edge-1")
+    _open(pair.b, "edge-1")
+    with pytest.raises(RateLimitedError, match="2 evidence views wait for node edge-1"):
+        _open(pair.a, "edge-1")
+    _open(pair.b, "edge-2")
+    with pytest.raises(RateLimitedError, match="3 evidence views are in progress"):
+        _open(pair.a, "edge-3")
+
+
+@on_postgresql
+def test_a_clean_stop_ends_the_processes_own_views_and_leaves(pair: Pair) -> None:
+    mine, theirs = _open(pair.a), _open(pair.b)
+    pair.a.requests_now("edge-1")
+    pair.a.hold(mine.view_id, JPEG, request_id=mine.request_id, node_id="edge-1")
+    assert pair.a.leave() == 1
+    assert pair.a.held_bytes() == 0
+    assert pair.b.get(mine.view_id).state == "lost"  # type: ignore[union-attr]
+    assert pair.b.get(theirs.view_id).state == "sent"  # type: ignore[union-attr]
+    with pair.b.sessions() as session:
+        assert session.scalars(select(RelayPeerRow.replica_id)).all() == ["rep_b"]
+
+
+@on_postgresql
+def test_purge_expires_unfetched_images_and_forgets_old_views(pair: Pair) -> None:
+    view = _open(pair.a)
+    pair.a.requests_now("edge-1")
+    pair.a.hold(view.view_id, JPEG, request_id=view.request_id, node_id="edge-1")
+    pair.clock.advance(61)
+    pair.a.heartbeat("127.0.0.1", 1001)
+    assert pair.a.purge() == 1 and pair.a.held_bytes() == 0
+    assert pair.b.get(view.view_id).state == "expired"  # type: ignore[union-attr]
+    pair.clock.advance(pair.a.settings.keep_s)
+    pair.a.purge()
+    with pair.a.sessions() as session:
+        assert session.scalars(select(EvidenceViewRow)).all() == []
+
+
+@on_postgresql
+def test_opening_a_view_notifies_every_listener_with_the_node_id_only(pair: Pair) -> None:
+    heard: list[str] = []
+    got = threading.Event()
+
+    def on_node(node_id: str) -> None:
+        heard.append(node_id)
+        got.set()
+
+    listener = NotificationListener(pair.engine, on_node)
+    listener.start()
+    try:
+        assert listener.listening.wait(30)
+        _open(pair.a, "edge-7")
+        assert got.wait(30)
+    finally:
+        listener.stop()
+    assert heard == ["edge-7"]
+
+
+def test_a_fixed_internal_port_is_refused_with_several_workers() -> None:
+    with pytest.raises(ValidationError, match="each of the 2 workers listens on its own internal relay port"):
+        HttpConfig(workers=2, internal_port=9443)
+    assert HttpConfig(workers=2).internal_port == 0
+    assert HttpConfig(replicas=2, internal_port=9443).internal_port == 9443
