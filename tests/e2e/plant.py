@@ -424,11 +424,19 @@ _frames = itertools.count(90_000)
 
 
 def raise_part_alert(
-    plant: Plant, *, part: str, frames: int = 4, decisive: int = 2, gauged: bool = False
+    plant: Plant,
+    *,
+    part: str,
+    frames: int = 4,
+    decisive: int = 2,
+    gauged: bool = False,
+    expected_frames: int | None = None,
 ) -> tuple[str, list[str]]:
     """One failed part seen in ``frames`` frames on line 1 (frame ``decisive`` decided it),
     its alert and its evidence image now (``gauged``: with a gauging stage that found hole_a
-    out of tolerance); returns the alert id and the frames' event ids."""
+    out of tolerance, its lengths averaged over the last three frames; ``expected_frames``: the
+    frames its camera expects a part to be judged on); returns the alert id and the frames'
+    event ids."""
     node = NODES["edge-l1"]
     now = datetime.now(UTC)
     events = []
@@ -453,10 +461,13 @@ def raise_part_alert(
         events.append(event)
     alert = make_alert(events[decisive], now, "critical")
     verdict, results = part_of(events), []
+    if expected_frames is not None:
+        verdict |= {"frames_expected": expected_frames, "views_short": frames < expected_frames}
     if gauged:
         hole = {"characteristic": "hole_a", "value": 8.31, "uncertainty": 0.012, "unit": "mm",
                 "nominal": 8.0, "lower_limit": 7.9, "upper_limit": 8.1, "in_tolerance": False}  # fmt: skip
         results = [stage_result(verdict, verdict="fail", measurements=[hole])]
+        results[0]["frame_ids"] = [e["frame_id"] for e in reversed(events[-3:])]
         verdict["stages"] = [
             {"stage": "gauge", "kind": "gauging", "verdict": "fail", "result_id": results[0]["result_id"]}
         ]

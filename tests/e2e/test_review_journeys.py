@@ -108,7 +108,7 @@ def test_quality_engineer_confirms_and_overrules_on_the_workstation(
     page: Page, plant: Plant, watch: Watch
 ) -> None:
     add_person(plant, "quill.station", (Role.QUALITY_ENGINEER,))
-    confirm_id, frames = raise_part_alert(plant, part="P-CONFIRM-1", gauged=True)
+    confirm_id, frames = raise_part_alert(plant, part="P-CONFIRM-1", gauged=True, expected_frames=5)
     overrule_id, _ = raise_part_alert(plant, part="P-OVERRULE-1")
     watch.expect_refusal(400, f"/api/v1/reviews/alert/{overrule_id}/decide")
     sign_in(page, plant, "quill.station")
@@ -118,6 +118,8 @@ def test_quality_engineer_confirms_and_overrules_on_the_workstation(
     expect(panel).to_have_attribute("data-state", "new")
     # The part, its four frames, the decisive one marked, links to the others.
     expect(page.locator("#part-fields")).to_contain_text("P-CONFIRM-1")
+    # Judged on 4 frames where its camera expects 5 (frames dropped under load): the page says so.
+    expect(page.locator("#part-views-short")).to_contain_text("views short: 4 of 5 expected")
     expect(page.locator("#part-frames tbody tr")).to_have_count(4)
     expect(page.locator('#part-frames tr[aria-current="true"]')).to_contain_text("decided the part")
     expect(page.locator("#part-frames a")).to_have_count(3)
@@ -125,6 +127,13 @@ def test_quality_engineer_confirms_and_overrules_on_the_workstation(
     expect(page.locator("#part-stages-block")).to_be_visible()
     stage = page.locator('#part-stages .stage-result[data-kind="gauging"]')
     expect(stage).to_contain_text("out_of_tolerance · hole_a")
+    # The frames its lengths were averaged over, not only the decisive one.
+    expect(stage.locator(".stage-frames")).to_have_text(
+        re.compile(
+            r"Rests on frames \d+, \d+, \d+ \(lengths averaged, most centred first\); "
+            r"the part's decisive frame is \d+\."
+        )
+    )
     expect(stage.locator("tbody tr")).to_have_count(1)
     expect(stage.locator("tbody tr")).to_contain_text("8.31 ± 0.012 mm")
     expect(stage.locator("tbody tr")).to_contain_text("8 (7.9 – 8.1)")

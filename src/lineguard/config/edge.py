@@ -356,6 +356,27 @@ class PartsConfig(_Section):
         le=10_000,
         description="A part still in view after this many frames is closed as stuck.",
     )
+    expected_frames_per_part: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        title="Frames a part is judged on",
+        description=(
+            "How many complete frames a part normally shows at this line's speed (e.g. 5). A part judged "
+            "on fewer is marked views_short in its verdict, on its review page and in the node's metrics "
+            "(under load the node may judge fewer frames). Default: not checked."
+        ),
+    )
+    min_frames_per_part: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        title="Fewest frames for an automatic verdict",
+        description=(
+            "A part judged on fewer complete frames goes to review (uncertain) instead of passing or "
+            "failing automatically. Default: every part gets an automatic verdict."
+        ),
+    )
     idle_close_s: float = Field(
         default=1.0, gt=0, le=600, description="A part in view is closed when no frame arrived for this long."
     )
@@ -369,6 +390,17 @@ class PartsConfig(_Section):
     tracker_min_gray: int = Field(
         default=110, ge=1, le=254, description="Tracker: grey level above which a pixel is part, not belt."
     )
+
+    @model_validator(mode="after")
+    def _frames_ordered(self) -> PartsConfig:
+        low, expected = self.min_frames_per_part, self.expected_frames_per_part
+        if low is not None and expected is not None and low > expected:
+            msg = (
+                f"min_frames_per_part {low} is above expected_frames_per_part {expected}: "
+                "every part would go to review"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class DriftConfig(_Section):

@@ -157,6 +157,19 @@ class PartVerdict(_Message):
     last_seen_at: UtcDatetime
     frames: int = Field(ge=1, le=100_000, description="Frames that showed the part.")
     frames_fused: int = Field(ge=0, le=100_000, description="Frames the fusion rule judged on.")
+    frames_expected: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description=(
+            "Frames a part is expected to be judged on (edge.yaml parts.expected_frames_per_part); "
+            "None: not configured (and in verdicts from before)."
+        ),
+    )
+    views_short: bool = Field(
+        default=False,
+        description="The part was judged on fewer frames than expected (frames_fused < frames_expected).",
+    )
     model: ModelRef
     verdict: Verdict
     anomaly_score: FiniteFloat
@@ -176,6 +189,13 @@ class PartVerdict(_Message):
     def _consistent(self) -> PartVerdict:
         if self.frames_fused > self.frames:
             msg = f"frames_fused {self.frames_fused} exceeds frames {self.frames}"
+            raise ValueError(msg)
+        short = self.frames_expected is not None and self.frames_fused < self.frames_expected
+        if self.views_short != short:
+            msg = (
+                f"views_short is {self.views_short} but {self.frames_fused} frames were fused of "
+                f"{self.frames_expected} expected"
+            )
             raise ValueError(msg)
         if self.last_seen_at < self.first_seen_at:
             msg = "last_seen_at is before first_seen_at"

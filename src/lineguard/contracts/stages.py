@@ -32,6 +32,7 @@ from lineguard.contracts.fields import (
 
 __all__ = [
     "MAINTENANCE_RECOMMENDED",
+    "MAX_FRAMES_PER_RESULT",
     "MAX_MEASUREMENTS_PER_RESULT",
     "MAX_STAGES_PER_PART",
     "Characteristic",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 MAX_MEASUREMENTS_PER_RESULT = 64
+#: Most frames one stage result may say it rests on (the node keeps at most 8 views a part).
+MAX_FRAMES_PER_RESULT = 16
 MAX_STAGES_PER_PART = 16
 #: The reason a thermal stage gives when an asset's trend crossed its limit; the server puts
 #: such a result under review as a maintenance recommendation (``thermal_maintenance``).
@@ -122,7 +125,16 @@ class StageResult(WireMessage):
     part_verdict_id: OpaqueId | None = Field(
         default=None, description="The part verdict this result fed; None for a stage that judges no part."
     )
-    frame_id: int = Field(ge=0, description="The frame the stage looked at.")
+    frame_id: int = Field(ge=0, description="The part's decisive frame (the one the stage was given first).")
+    frame_ids: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list,
+        max_length=MAX_FRAMES_PER_RESULT,
+        description=(
+            "Every frame the result rests on, in the order the stage used them (gauging: most centred "
+            "first, lengths averaged over them); empty: frame_id alone (results from before, and "
+            "stages that judge one frame)."
+        ),
+    )
     captured_at: UtcDatetime
     verdict: Verdict
     reasons: list[StageReason] = Field(default_factory=list, max_length=32)
@@ -135,7 +147,16 @@ class StageResult(WireMessage):
         if self.verdict is not Verdict.PASS and not self.reasons:
             msg = f"a stage verdict {self.verdict.value!r} needs at least one reason"
             raise ValueError(msg)
+        repeated = sorted({f for f in self.frame_ids if self.frame_ids.count(f) > 1})
+        if repeated:
+            msg = f"frame_ids name frame(s) {repeated} more than once"
+            raise ValueError(msg)
         return self
+
+    @property
+    def contributing_frames(self) -> list[int]:
+        """The frames the result rests on: ``frame_ids``, or ``frame_id`` alone when it is empty."""
+        return list(self.frame_ids) or [self.frame_id]
 
 
 class PartStageVerdict(WireMessage):

@@ -123,6 +123,9 @@ class StageOutcome:
     measurements: tuple[Measurement, ...] = ()
     #: The files the stage ran with (calibration, spec…), by version and digest.
     inputs: tuple[StageInput, ...] = ()
+    #: The views the result rests on, as indices into those the stage was given (0: the decisive
+    #: frame), in the order it used them; empty: the decisive frame alone.
+    views: tuple[int, ...] = ()
 
 
 @runtime_checkable

@@ -79,6 +79,16 @@ class NodeCollector:
             [([c.camera_id, v], n) for c in cams for v, n in c.verdicts.items()],
             ["camera", "verdict"],
         )
+        yield counter(
+            "parts_views_short",
+            "Parts judged on fewer frames than parts.expected_frames_per_part (frames dropped under load).",
+            [([c.camera_id], c.parts_views_short) for c in cams],
+        )
+        yield counter(
+            "parts_short_to_review",
+            "Parts sent to review because they were judged on fewer than parts.min_frames_per_part frames.",
+            [([c.camera_id], c.parts_short_to_review) for c in cams],
+        )
         yield gauge(
             "queue_depth",
             "Frames waiting for inspection.",

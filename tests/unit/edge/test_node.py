@@ -284,6 +284,39 @@ def test_freshest_frame_wins_under_overload_and_drops_are_counted(tmp_path: Path
     assert overload()[0].camera_id == "cam-a"
 
 
+def test_under_overload_parts_judged_on_too_few_frames_are_marked_and_counted(
+    tmp_path: Path, running: Any
+) -> None:
+    """The defect from the field: at high load the node judged ~2 frames a part instead of ~5. With
+    parts.expected_frames_per_part set, every such part says so in its verdict, and the node counts
+    them in its status file and metrics; parts judged on enough frames are not marked."""
+    slow = StaticRunner(score_fn=lambda image: time.sleep(0.02) or 0.1)
+    config = edge_config(
+        tmp_path / "data",
+        [camera("cam-a", tmp_path / "m", parts={"expected_frames_per_part": 4})],
+        metrics={"port": 0},
+    )
+    node = running(config, runners={"cam-a": slow}, sources={"cam-a": _line(600)})
+    _wait(lambda: node.stats["cam-a"].frames_dropped > 20 and node.stats["cam-a"].parts_views_short >= 3)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5).read().decode()
+    assert 'lineguard_edge_parts_views_short_total{camera="cam-a"}' in text
+    assert 'lineguard_edge_parts_short_to_review_total{camera="cam-a"} 0.0' in text
+    _wait(
+        lambda: (
+            json.loads((tmp_path / "data" / "status.json").read_text())["cameras"][0]["parts_views_short"] > 0
+        )
+    )
+    node.stop_event.set()
+    for w in node.workers:
+        w.join(5)
+    parts = [i for i in _items(node) if isinstance(i, PartVerdict)]
+    short = [p for p in parts if p.views_short]
+    assert all(p.frames_fused < 4 and p.frames_expected == 4 for p in short)
+    assert all(p.frames_fused >= 4 for p in parts if not p.views_short)
+    assert len(short) == node.stats["cam-a"].parts_views_short >= 3
+    assert all(p.verdict is Verdict.PASS for p in short)  # marked only: no min_frames_per_part set
+
+
 def _write_parts(folder: Path, count: int) -> None:
     folder.mkdir()
     for i in range(count):

@@ -16,7 +16,14 @@ from lineguard.config.edge import PartsConfig, SyntheticSource
 from lineguard.contracts.events import PartIdSource, Verdict
 from lineguard.contracts.types import CapturedFrame
 from lineguard.edge.capture import SyntheticLine
-from lineguard.edge.decide import FrameJudgement, PartFuser, Sighting, TriggerInput, part_id_reader
+from lineguard.edge.decide import (
+    ClosedPart,
+    FrameJudgement,
+    PartFuser,
+    Sighting,
+    TriggerInput,
+    part_id_reader,
+)
 from lineguard.edge.decide.part_ids import BarcodeReader, ConveyorTracker, ViewCheck
 
 T0 = datetime(2026, 12, 6, 8, tzinfo=UTC)
@@ -250,3 +257,74 @@ def test_with_no_complete_frame_the_decisive_frame_is_the_only_view() -> None:
 def test_max_views_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_views"):
         PartFuser(_classify, max_views=0)
+
+
+def _parts(fuser: PartFuser, frames_per_part: dict[str, list[float]]) -> list[ClosedPart]:
+    closed: list[ClosedPart] = []
+    n = 0
+    for key, scores in frames_per_part.items():
+        for score in scores:
+            closed += fuser.add(_seen(key), _judge(n, score)).closed
+            n += 1
+    return closed + fuser.flush()
+
+
+def test_a_part_judged_on_fewer_frames_than_expected_is_marked_views_short_and_counted() -> None:
+    """Under load the node judged ~2 frames a part instead of ~5: such parts say so; the verdict stays
+    automatic unless min_frames_per_part is set."""
+    fuser = PartFuser(_classify, expected_frames=5)
+    closed = _parts(fuser, {"p1": [0.1] * 5, "p2": [1.3, 1.4], "p3": [0.2] * 6})
+    assert [(p.fused, p.frames_expected, p.views_short, p.verdict) for p in closed] == [
+        (5, 5, False, Verdict.PASS),
+        (2, 5, True, Verdict.FAIL),
+        (6, 5, False, Verdict.PASS),
+    ]
+    assert (fuser.short_parts, fuser.short_to_review) == (1, 0)
+
+
+def test_min_frames_per_part_sends_short_parts_to_review_instead_of_an_automatic_verdict() -> None:
+    fuser = PartFuser(_classify, expected_frames=5, min_frames=3)
+    closed = _parts(fuser, {"p1": [1.3, 1.4], "p2": [0.1, 0.2], "p3": [0.1] * 4, "p4": [1.2] * 3})
+    assert [(p.fused, p.views_short, p.verdict) for p in closed] == [
+        (2, True, Verdict.UNCERTAIN),  # would have failed on two frames: a person decides
+        (2, True, Verdict.UNCERTAIN),  # would have passed on two frames
+        (4, True, Verdict.PASS),  # short of 5 but not of 3: marked, still automatic
+        (3, True, Verdict.FAIL),
+    ]
+    assert (fuser.short_parts, fuser.short_to_review) == (4, 2)
+
+
+def test_min_frames_alone_marks_the_parts_it_sends_to_review_and_partial_parts_count_as_short() -> None:
+    fuser = PartFuser(_classify, min_frames=2)
+    closed = fuser.add(_seen("p1"), _judge(0, 0.1)).closed
+    closed += fuser.add(_seen("p2", complete=False), _judge(1, 0.1)).closed  # no complete frame
+    closed += fuser.add(_seen("p2", complete=False), _judge(2, 0.1)).closed
+    closed += fuser.flush()
+    assert [(p.fused, p.frames_expected, p.views_short, p.verdict, p.anomalies) for p in closed] == [
+        (1, 2, True, Verdict.UNCERTAIN, []),
+        (0, 2, True, Verdict.UNCERTAIN, ["partial_only"]),
+    ]
+
+
+def test_without_expected_frames_no_part_is_marked() -> None:
+    (part,) = _parts(PartFuser(_classify), {"p1": [0.1]})
+    assert (part.frames_expected, part.views_short, part.verdict) == (None, False, Verdict.PASS)
+
+
+@pytest.mark.parametrize("kwargs", [{"expected_frames": 0}, {"min_frames": 0}, {"min_frames": -2}])
+def test_expected_or_minimum_frames_below_one_are_refused(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must be at least 1"):
+        PartFuser(_classify, **kwargs)
+
+
+def test_parts_config_bounds_and_order_of_the_frame_counts() -> None:
+    assert PartsConfig(expected_frames_per_part=5, min_frames_per_part=3).min_frames_per_part == 3
+    with pytest.raises(ValueError, match="min_frames_per_part 6 is above expected_frames_per_part 5"):
+        PartsConfig(expected_frames_per_part=5, min_frames_per_part=6)
+    for bad in (
+        {"expected_frames_per_part": 0},
+        {"min_frames_per_part": 0},
+        {"expected_frames_per_part": "x"},
+    ):
+        with pytest.raises(ValueError, match="frames_per_part"):
+            PartsConfig.model_validate(bad)

@@ -109,6 +109,83 @@ def test_a_multi_view_stage_gets_every_complete_frame_of_the_part_decisive_first
     outbox.close()
 
 
+def test_a_result_names_every_frame_it_rests_on_and_a_one_frame_stage_its_decisive_frame(
+    tmp_path: Path,
+) -> None:
+    """A multi-view stage that used views 2, 0 and 3 (say, most centred first): its result names those
+    frames in that order; frame_id stays the decisive frame."""
+    views = ScriptedViewsStage([StageOutcome(Verdict.PASS, views=(2, 0, 3))], name="views")
+    plain = ScriptedStage([PASS], name="plain")
+    worker, outbox = _worker(tmp_path, [views, plain])
+    _parts(worker, ["P-1"], frames_each=4)
+    results = {r.stage: r for r in _sent(outbox).stage_results}
+    assert (results["views"].frame_id, results["views"].frame_ids) == (0, [2, 0, 3])
+    assert results["views"].contributing_frames == [2, 0, 3]
+    assert (results["plain"].frame_id, results["plain"].frame_ids) == (0, [])
+    assert results["plain"].contributing_frames == [0]
+    outbox.close()
+
+
+@pytest.mark.parametrize("named", [(0, 4), (1, 1), (-1,), tuple(range(17))])
+def test_a_stage_naming_views_it_was_not_given_is_a_stage_error(
+    tmp_path: Path, named: tuple[int, ...]
+) -> None:
+    stage = ScriptedViewsStage([StageOutcome(Verdict.PASS, views=named)], name="gauge")
+    worker, outbox = _worker(tmp_path, [stage])
+    _parts(worker, ["P-1"], frames_each=4)
+    batch = _sent(outbox)
+    (part,), (result,) = batch.parts, batch.stage_results
+    assert part.verdict is Verdict.UNCERTAIN and result.frame_ids == []
+    assert result.reasons[0].code == "stage_error" and "of the 4 it was given" in result.reasons[0].message
+    assert worker.stages.errors == {"gauge": 1}
+    outbox.close()
+
+
+def test_parts_judged_on_fewer_frames_than_expected_are_marked_counted_and_sent_to_review(
+    tmp_path: Path,
+) -> None:
+    config = edge_config(
+        tmp_path / "node",
+        [
+            camera(
+                "cam-1",
+                tmp_path / "model",
+                parts={"id_source": "line", "expected_frames_per_part": 5, "min_frames_per_part": 3},
+            )
+        ],
+    )
+    outbox = Outbox(tmp_path / "outbox.db")
+    worker = InspectWorker(
+        threading.Event(),
+        node=config.node,
+        camera=config.cameras[0],
+        runner=StaticRunner(score=0.9, threshold=0.5),  # every frame fails
+        model_version=1,
+        queue=None,  # type: ignore[arg-type]  # frames are handed to inspect() directly
+        stats=CameraStats("cam-1"),
+        outbox=outbox,
+        gate=None,
+        monitor=StationMonitor(),
+    )
+    fid = 0
+    for part, frames in [("P-5", 5), ("P-4", 4), ("P-2", 2), ("next", 1)]:
+        for _ in range(frames):
+            captured = CapturedFrame("cam-1", fid, START + timedelta(seconds=fid), _image(fid), part_id=part)
+            worker.inspect(Arrival(captured, time.perf_counter_ns()))
+            fid += 1
+    parts = {p.part_id: p for p in _sent(outbox).parts}
+    assert [
+        (parts[k].frames_fused, parts[k].frames_expected, parts[k].views_short, parts[k].verdict)
+        for k in ("P-5", "P-4", "P-2")
+    ] == [
+        (5, 5, False, Verdict.FAIL),
+        (4, 5, True, Verdict.FAIL),  # short, still automatic: 4 >= min 3
+        (2, 5, True, Verdict.UNCERTAIN),  # too few for an automatic fail: a person decides
+    ]
+    assert (worker.stats.parts_views_short, worker.stats.parts_short_to_review) == (2, 1)
+    outbox.close()
+
+
 def test_a_camera_whose_stages_read_one_image_keeps_one_image_per_part(tmp_path: Path) -> None:
     worker, outbox = _worker(tmp_path, [ScriptedStage([PASS])])
     assert worker.parts.max_views == 1
@@ -197,6 +274,50 @@ def test_a_stage_result_that_fails_must_say_why_and_limits_must_be_ordered() -> 
     other_node = StageResult.model_validate(base | {"verdict": "pass", "node_id": "node-2"})
     with pytest.raises(ValidationError, match="differs from batch node_id"):
         IngestBatch(node_id="node-1", sent_at=START, stage_results=[other_node])
+
+
+def test_views_short_must_agree_with_the_frame_counts_and_old_verdicts_still_validate() -> None:
+    old = PartVerdict.model_validate(_part(verdict="pass"))  # a node from before: no such fields
+    assert (old.frames_expected, old.views_short) == (None, False)
+    short = PartVerdict.model_validate(_part(verdict="pass", frames_expected=5, views_short=True))
+    assert short.views_short and short.frames_fused == 3
+    for bad, match in [
+        ({"frames_expected": 5}, "views_short is False but 3 frames were fused of 5 expected"),
+        ({"frames_expected": 3, "views_short": True}, "views_short is True"),
+        ({"views_short": True}, "views_short is True"),
+        ({"frames_expected": 0}, "greater than or equal to 1"),
+        ({"frames_expected": "five"}, "valid integer"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            PartVerdict.model_validate(_part(verdict="pass", **bad))
+
+
+def test_stage_result_frame_ids_are_bounded_unique_and_default_to_frame_id() -> None:
+    base = {
+        "result_id": "stg-1",
+        "idempotency_key": "node-1:stg-1",
+        "node_id": "node-1",
+        "site_id": "plant-a",
+        "line_id": "line-1",
+        "station_id": "st-10",
+        "camera_id": "cam-1",
+        "stage": "gauge",
+        "kind": "gauging",
+        "frame_id": 3,
+        "captured_at": START.isoformat(),
+        "verdict": "pass",
+        "latency_ms": 1.0,
+    }
+    assert StageResult.model_validate(base).contributing_frames == [3]  # stored before: frame_id alone
+    assert StageResult.model_validate(base | {"frame_ids": [5, 3, 4]}).contributing_frames == [5, 3, 4]
+    for bad, match in [
+        ({"frame_ids": [4, 4]}, r"name frame\(s\) \[4\] more than once"),
+        ({"frame_ids": [-1]}, "greater than or equal to 0"),
+        ({"frame_ids": list(range(17))}, "at most 16"),
+        ({"frame_ids": "1,2"}, "valid list"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            StageResult.model_validate(base | bad)
 
 
 def _part(**extra: object) -> dict[str, object]:

@@ -27,6 +27,13 @@ complete frames keeps a half-visible part at the ROI's edge, a worker walking pa
 two parts in one frame from deciding anything. When no frame of a part was complete it is
 judged on all its frames and flagged ``partial_only`` (and goes to review).
 
+**Too few views.** Under load the node may judge a part on fewer frames than it shows at
+line speed (a dropped frame is a view lost). With ``parts.expected_frames_per_part`` set, a
+part judged (``fused``) on fewer is marked ``views_short`` (and counted in
+:attr:`PartFuser.short_parts`); with ``parts.min_frames_per_part`` set, a part judged on fewer
+than that is ``uncertain`` — a person decides instead of an automatic pass or fail (counted
+in :attr:`PartFuser.short_to_review`).
+
 Bad input has a defined behaviour:
 
 * a part id that never ends (stuck conveyor): the part is judged on its first
@@ -87,6 +94,10 @@ class ClosedPart:
     #: The complete frames kept with their payloads, in capture order (the decisive frame
     #: alone when none was complete): what multi-view stages judge.
     views: list[FrameJudgement] = field(default_factory=list)
+    #: Frames a part is expected to be judged on (None: not configured), and whether this one
+    #: was judged on fewer (``fused`` < ``frames_expected``).
+    frames_expected: int | None = None
+    views_short: bool = False
 
 
 @dataclass
@@ -120,7 +131,14 @@ class _OpenPart:
     def _rank(self, i: int) -> tuple[bool, float]:
         return (self.complete[i], self.frames[i].score)
 
-    def close(self, closed_by: PartClosedBy, classify: Callable[[float], Verdict]) -> ClosedPart:
+    def close(
+        self,
+        closed_by: PartClosedBy,
+        classify: Callable[[float], Verdict],
+        *,
+        expected: int | None = None,
+        minimum: int | None = None,
+    ) -> ClosedPart:
         judged = [f for f, c in zip(self.frames, self.complete, strict=True) if c]
         anomalies = set(self.anomalies)
         if not judged:
@@ -132,6 +150,9 @@ class _OpenPart:
         verdict = classify(score)
         if verdict is Verdict.PASS and any(f.verdict is Verdict.FAIL for f in judged):
             verdict = Verdict.UNCERTAIN  # one frame saw something the others did not: a person looks
+        fused = len(judged) if "partial_only" not in anomalies else 0
+        if minimum is not None and fused < minimum:
+            verdict = Verdict.UNCERTAIN  # too few views for an automatic pass or fail: a person looks
         best = max(range(len(self.frames)), key=self._rank)
         views = [f for f, c in zip(self.frames, self.complete, strict=True) if c and f.payload is not None]
         return ClosedPart(
@@ -140,12 +161,14 @@ class _OpenPart:
             source=self.sighting.source,
             frames=self.frames,
             decisive=self.frames[best],
-            fused=len(judged) if "partial_only" not in anomalies else 0,
+            fused=fused,
             score=score,
             verdict=verdict,
             closed_by=closed_by,
             anomalies=sorted(anomalies),
             views=views or [self.frames[best]],
+            frames_expected=expected,
+            views_short=expected is not None and fused < expected,
         )
 
 
@@ -167,6 +190,8 @@ class PartFuser:
         max_part_frames: int = 60,
         remember: int = 256,
         max_views: int = 1,
+        expected_frames: int | None = None,
+        min_frames: int | None = None,
     ) -> None:
         if max_part_frames < 1:
             msg = "max_part_frames must be at least 1"
@@ -174,6 +199,18 @@ class PartFuser:
         if max_views < 1:
             msg = "max_views must be at least 1"
             raise ValueError(msg)
+        for name, value in (("expected_frames", expected_frames), ("min_frames", min_frames)):
+            if value is not None and value < 1:
+                msg = f"{name} must be at least 1, got {value}"
+                raise ValueError(msg)
+        #: Frames a part is expected to be judged on: configured, else the minimum for an
+        #: automatic verdict (a part sent to review for too few frames is always marked short).
+        self.expected_frames = expected_frames if expected_frames is not None else min_frames
+        #: Fewer judged frames than this: the part is uncertain (review), not passed or failed.
+        self.min_frames = min_frames
+        #: Parts closed on fewer frames than expected, and those sent to review for it.
+        self.short_parts = 0
+        self.short_to_review = 0
         #: Frames a part keeps with their images for multi-view stages (1: the decisive one).
         self.max_views = max_views
         #: Score → verdict with the camera's threshold (the fused score is classified like a frame's).
@@ -221,6 +258,13 @@ class PartFuser:
     def _close(self, closed_by: PartClosedBy) -> list[ClosedPart]:
         if self._open is None:
             return []
-        part, self._open = self._open.close(closed_by, self.classify), None
+        part = self._open.close(
+            closed_by, self.classify, expected=self.expected_frames, minimum=self.min_frames
+        )
+        self._open = None
+        if part.views_short:
+            self.short_parts += 1
+        if self.min_frames is not None and part.fused < self.min_frames:
+            self.short_to_review += 1
         self._closed.append(part.key)
         return [part]

@@ -29,7 +29,7 @@ tolerance judged on the mean.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -84,6 +84,9 @@ class Reading:
 
     measurements: list[Measurement]
     reasons: list[StageReason]
+    #: The views it rests on (indices into the images read, most centred first); not part of
+    #: what was read, so two readings of the same values compare equal whichever views gave them.
+    views: tuple[int, ...] = field(default=(0,), compare=False)
 
 
 def _reason(code: str, subject: str, message: str) -> StageReason:
@@ -255,9 +258,10 @@ class Gauge:
         each length averaged over the ``max_views`` most centred views."""
         ordered, reason = self.centred_order(images, roi)
         if not ordered:
-            return Reading([], [reason] if reason is not None else [])
-        readings = [self._read_at(gray, datum) for _, gray, datum in ordered[:max_views]]
-        return self._fuse(readings)
+            return Reading([], [reason] if reason is not None else [], ())
+        used = ordered[:max_views]
+        fused = self._fuse([self._read_at(gray, datum) for _, gray, datum in used])
+        return Reading(fused.measurements, fused.reasons, tuple(i for i, _, _ in used))
 
     def _fuse(self, readings: list[Reading]) -> Reading:
         base = readings[0]

@@ -11,7 +11,8 @@ nothing is measured with a calibration that no longer holds.
 
 A part seen in several frames is measured on the views it is fully in, the most centred
 first, each length averaged over them (:meth:`~.measure.Gauge.read_views`); the result
-names the decisive frame, the measurements rest on those views.
+names the decisive frame (``frame_id``) and every view the measurements rest on
+(``frame_ids``, most centred first).
 
 Verdict: any measurement out of tolerance or a missing feature → ``fail``; the part or a
 feature not measurable (not fully in view, no edge found) → ``uncertain``; else ``pass``.
@@ -116,4 +117,5 @@ class GaugingStage:
             reasons=tuple(reading.reasons),
             measurements=tuple(reading.measurements),
             inputs=self.inputs,
+            views=reading.views,
         )

@@ -118,6 +118,10 @@ class CameraStats:
     #: The drift monitor's snapshot (``DriftMonitor.snapshot``), refreshed per part.
     drift: dict[str, object] = field(default_factory=dict)
     part_verdicts: dict[str, int] = field(default_factory=lambda: {v.value: 0 for v in Verdict})
+    #: Parts judged on fewer frames than ``parts.expected_frames_per_part`` (``views_short``), and
+    #: those of them sent to review by ``parts.min_frames_per_part``.
+    parts_views_short: int = 0
+    parts_short_to_review: int = 0
     fps: RateMeter = field(default_factory=RateMeter)
     end_to_end: LatencyWindow = field(default_factory=LatencyWindow)
     stages: dict[str, LatencyWindow] = field(default_factory=lambda: {s: LatencyWindow(512) for s in STAGES})
@@ -226,6 +230,8 @@ class InspectWorker(Worker):
             max_part_frames=camera.parts.max_part_frames,
             # Images kept per part beyond the decisive one only when a stage reads them.
             max_views=STAGE_VIEWS if any(isinstance(s, MultiViewStage) for s in stages) else 1,
+            expected_frames=camera.parts.expected_frames_per_part,
+            min_frames=camera.parts.min_frames_per_part,
         )
         #: Frame events of the part in view, written when the part closes (the decisive one
         #: then carries the evidence reference).
@@ -402,6 +408,8 @@ class InspectWorker(Worker):
                     last_seen_at=max(f.captured_at for f in part.frames),
                     frames=len(part.frames),
                     frames_fused=part.fused,
+                    frames_expected=part.frames_expected,
+                    views_short=part.views_short,
                     model=ref,
                     verdict=verdict,
                     anomaly_score=part.score,
@@ -419,6 +427,8 @@ class InspectWorker(Worker):
                 self.stats.alerts += 1
             self.stats.parts += 1
             self.stats.part_verdicts[verdict.value] += 1
+            self.stats.parts_views_short = self.parts.short_parts
+            self.stats.parts_short_to_review = self.parts.short_to_review
             self._maybe_work_order(part, failed=verdict is Verdict.FAIL)
             if drift is not None:
                 log.warning("camera %s: %s", self.camera.camera_id, drift.message)
@@ -459,15 +469,16 @@ class InspectWorker(Worker):
         seen = part.decisive.payload
         if not self.stages or not isinstance(seen, _Seen):
             return []
+        # The decisive frame first, then the part's other views in capture order.
+        others = [v.payload for v in part.views if isinstance(v.payload, _Seen) and v.payload is not seen]
         context = PartContext(
             camera_id=self.camera.camera_id,
             station_id=self.camera.station_id,
             part_verdict_id=verdict_id,
             frame_id=seen.frame.frame_id,
             captured_at=seen.frame.captured_at,
+            view_frame_ids=tuple(s.frame.frame_id for s in [seen, *others]),
         )
-        # The decisive frame first, then the part's other views in capture order.
-        others = [v.payload for v in part.views if isinstance(v.payload, _Seen) and v.payload is not seen]
         views = [(s.frame.image, s.roi) for s in [seen, *others]]
         results, verdicts = self.stages.judge(seen.frame.image, seen.roi, context, views)
         for result in results:

@@ -1,7 +1,10 @@
 """Run a camera's stages on one part and say what the part's verdict becomes.
 
 A :class:`~lineguard.contracts.types.MultiViewStage` gets every view of the part (its
-complete frames, decisive one included); any other stage gets the decisive frame.
+complete frames, decisive one included); any other stage gets the decisive frame. A result
+names the decisive frame (``frame_id``) and, when the stage says which views it rests on
+(:attr:`~lineguard.contracts.types.StageOutcome.views`), those frames (``frame_ids``); a stage
+that names a view it was not given is a bug, treated like one that raises.
 
 A stage that raises is a bug, not a verdict: the runner catches it, counts it, and
 reports that stage ``uncertain`` (reason ``stage_error``) so the part goes to a person
@@ -19,7 +22,7 @@ from datetime import datetime
 from lineguard.config.edge import NodeConfig
 from lineguard.contracts.events import BoundingBox, Verdict
 from lineguard.contracts.ids import new_id
-from lineguard.contracts.stages import PartStageVerdict, StageReason, StageResult
+from lineguard.contracts.stages import MAX_FRAMES_PER_RESULT, PartStageVerdict, StageReason, StageResult
 from lineguard.contracts.types import Frame, InspectionStage, MultiViewStage, StageOutcome
 
 __all__ = ["PartContext", "StageRunner"]
@@ -36,6 +39,8 @@ class PartContext:
     part_verdict_id: str | None
     frame_id: int
     captured_at: datetime
+    #: The frame ids of the views handed to multi-view stages, in the same order (decisive first).
+    view_frame_ids: tuple[int, ...] = ()
 
 
 class StageRunner:
@@ -70,6 +75,32 @@ class StageRunner:
             )
             return StageOutcome(Verdict.UNCERTAIN, reasons=(reason,))
 
+    def _frames_of(
+        self, stage: InspectionStage, outcome: StageOutcome, part: PartContext, views: int
+    ) -> tuple[StageOutcome, list[int]]:
+        """The frame ids the outcome rests on ([]: the decisive frame alone), or a stage_error outcome
+        when the stage named views it was not given."""
+        if not outcome.views:
+            return outcome, []
+        named = list(outcome.views)
+        if (
+            len(set(named)) != len(named)
+            or len(named) > MAX_FRAMES_PER_RESULT
+            or not all(0 <= i < views for i in named)
+        ):
+            self.errors[stage.name] += 1
+            log.error("stage %s named views %s of the %d it was given", stage.name, named, views)
+            reason = StageReason(
+                code="stage_error",
+                subject=stage.kind.value,
+                message=f"the stage named views {named[:8]} of the {views} it was given"[:300],
+            )
+            return StageOutcome(Verdict.UNCERTAIN, reasons=(reason,), inputs=outcome.inputs), []
+        ids = list(part.view_frame_ids) if len(part.view_frame_ids) == views else None
+        if ids is None:  # the caller gave no ids for these views: only the decisive one is known
+            ids = [part.frame_id] if views == 1 else []
+        return outcome, [ids[i] for i in named] if ids else []
+
     def judge(
         self,
         image: Frame,
@@ -85,6 +116,7 @@ class StageRunner:
         for stage in self.stages:
             started = time.perf_counter_ns()
             outcome = self._outcome(stage, image, roi, views)
+            outcome, frame_ids = self._frames_of(stage, outcome, part, len(views))
             result_id = new_id("stg")
             result = StageResult(
                 result_id=result_id,
@@ -98,6 +130,7 @@ class StageRunner:
                 kind=stage.kind,
                 part_verdict_id=part.part_verdict_id,
                 frame_id=part.frame_id,
+                frame_ids=frame_ids,
                 captured_at=part.captured_at,
                 verdict=outcome.verdict,
                 reasons=list(outcome.reasons),

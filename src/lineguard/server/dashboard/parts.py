@@ -85,6 +85,8 @@ def part_of_record(session: Session, *, record: InspectionEventRow, sealer: Seal
         last_seen_at=part.last_seen_at,
         frames_seen=part.frames,
         frames_fused=part.frames_fused,
+        frames_expected=part.frames_expected,
+        views_short=part.views_short,
         decisive_event_id=part.decisive_event_id,
         frames=[
             PartFrame(
@@ -120,6 +122,8 @@ def stages_of_part(session: Session, part: PartVerdictRow) -> list[PartStage]:
             kind=r.kind,
             camera_id=r.camera_id,
             captured_at=r.captured_at,
+            frame_id=r.frame_id,
+            frame_ids=list(r.frame_ids or [r.frame_id]),
             verdict=r.verdict,
             reasons=[StageReason.model_validate(x) for x in r.reasons],
             measurements=[Measurement.model_validate(m) for m in r.measurements],

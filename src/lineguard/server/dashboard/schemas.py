@@ -142,6 +142,10 @@ class PartStage(_View):
     kind: str
     camera_id: str
     captured_at: datetime
+    #: The part's decisive frame, and every frame the result rests on (gauging: the views whose
+    #: lengths were averaged, most centred first; results stored before name frame_id alone).
+    frame_id: int
+    frame_ids: list[int]
     verdict: str
     #: Why it did not pass: the code, the characteristic or label field, and a message.
     reasons: list[StageReason]
@@ -162,6 +166,10 @@ class PartView(_View):
     last_seen_at: datetime
     frames_seen: int
     frames_fused: int
+    #: Frames the node expected the part to be judged on (None: not configured), and whether it
+    #: was judged on fewer (e.g. frames dropped under load).
+    frames_expected: int | None = None
+    views_short: bool = False
     decisive_event_id: str | None
     frames: list[PartFrame]
     #: Each stage's result for this part (none when the camera runs no stages).

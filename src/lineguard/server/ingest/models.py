@@ -16,7 +16,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime, utcnow
@@ -117,6 +128,10 @@ class PartVerdictRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     frames: Mapped[int] = mapped_column(Integer)
     frames_fused: Mapped[int] = mapped_column(Integer)
+    #: Frames the node expected the part to be judged on (None: not configured, and before).
+    frames_expected: Mapped[int | None] = mapped_column(Integer)
+    #: Judged on fewer frames than expected (``frames_fused < frames_expected``).
+    views_short: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     model_id: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[int] = mapped_column(Integer)
     model_sha256: Mapped[str] = mapped_column(String(64))
@@ -161,6 +176,8 @@ class StageResultRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     part_verdict_id: Mapped[str | None] = mapped_column(String(128))
     frame_id: Mapped[int] = mapped_column(BigInteger)
+    #: Every frame the result rests on (None: stored before, or a one-frame stage: frame_id alone).
+    frame_ids: Mapped[list[int] | None] = mapped_column(JSON)
     captured_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     verdict: Mapped[str] = mapped_column(String(16))

@@ -1,4 +1,5 @@
-"""Gauging a part seen in several frames: the most centred view first, lengths averaged."""
+"""Gauging a part seen in several frames: the most centred view first, lengths averaged, and the result
+names the views it rests on."""
 
 from __future__ import annotations
 
@@ -89,3 +90,15 @@ def test_a_view_of_another_size_stops_the_measuring(stage: GaugingStage) -> None
 
 def test_the_gauging_stage_is_a_multi_view_stage(stage: GaugingStage) -> None:
     assert isinstance(stage, MultiViewStage)
+
+
+def test_the_outcome_names_the_views_its_lengths_rest_on_most_centred_first(stage: GaugingStage) -> None:
+    # Six views: the five most centred are averaged (the decisive frame, far left, is not one of them).
+    offsets = (-30.0, 9.0, -1.0, 4.0, -6.0, 14.0)
+    views = [(_at(dx, 20 + i), WHOLE) for i, dx in enumerate(offsets)]
+    outcome = stage.inspect_views(views)
+    assert outcome.verdict is Verdict.PASS and outcome.views == (2, 3, 4, 1, 5)
+    cut = _at(-40.0, 7)  # not fully in: skipped, not named
+    assert stage.inspect_views([(cut, WHOLE), (_at(3.0, 8), WHOLE)]).views == (1,)
+    assert stage.inspect_views([(cut, WHOLE)]).views == ()  # nothing measured, nothing rests on a view
+    assert stage.inspect(_at(0.0, 5), WHOLE).views == (0,)

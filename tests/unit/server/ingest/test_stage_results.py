@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from lineguard.edge.identity import enroll, https_client
-from lineguard.server.ingest.models import PartVerdictRow, StageResultRow
+from lineguard.server.dashboard.parts import part_of_record
+from lineguard.server.ingest.models import InspectionEventRow, PartVerdictRow, StageResultRow
+from lineguard.server.protection import NoEncryption
 from tests.unit.server.conftest import Plant
 from tests.unit.server.ingest import factory
 
@@ -97,3 +99,56 @@ def test_a_malformed_stage_result_is_422_and_nothing_is_stored(plant: Plant, nod
     assert "needs at least one reason" in r.text
     with plant.session() as s:
         assert s.scalars(select(PartVerdictRow)).all() == []
+
+
+def test_views_short_and_the_frames_a_result_rests_on_are_stored_and_shown_with_the_part(
+    plant: Plant, node_a: httpx.Client
+) -> None:
+    """A part judged on 1 frame of 5 expected, gauged on three frames; a second stage result as an older
+    node sends it (no frame_ids) reads as resting on its frame_id alone."""
+    event, part, result = _failed_part()
+    part |= {"frames_expected": 5, "views_short": True}
+    first = part["first_frame_id"]
+    assert isinstance(first, int)
+    result |= {"frame_ids": [first + 2, first, first + 1]}
+    older = factory.stage_result(part, stage="label")
+    body = factory.batch("node-a", [event], parts=[part]) | {"stage_results": [result, older]}
+    r = node_a.post(BATCH, json=body)
+    assert r.status_code == 200, r.text
+    with plant.session() as s:
+        rows = {row.stage: row for row in s.scalars(select(StageResultRow))}
+        stored = s.scalars(select(PartVerdictRow)).one()
+        record = s.scalars(select(InspectionEventRow)).one()
+        view = part_of_record(s, record=record, sealer=NoEncryption())
+    assert (stored.frames_expected, stored.views_short, stored.frames_fused) == (5, True, 1)
+    assert rows["gauge"].frame_ids == [first + 2, first, first + 1] and rows["label"].frame_ids is None
+    assert view is not None and (view.frames_expected, view.views_short) == (5, True)
+    stages = {st.stage: st for st in view.stages}
+    assert (stages["gauge"].frame_id, stages["gauge"].frame_ids) == (first, [first + 2, first, first + 1])
+    assert stages["label"].frame_ids == [older["frame_id"]]
+
+
+@pytest.mark.parametrize(
+    ("part_extra", "result_extra", "expected"),
+    [
+        ({"frames_expected": 5}, {}, "views_short is False but 1 frames were fused of 5 expected"),
+        ({"views_short": True}, {}, "views_short is True"),
+        ({}, {"frame_ids": [3, 3]}, "more than once"),
+        ({}, {"frame_ids": [-1]}, "stage_results[0].frame_ids[0]: must be >= 0"),
+    ],
+)
+def test_inconsistent_frame_counts_or_frame_ids_are_422_and_nothing_is_stored(
+    plant: Plant,
+    node_a: httpx.Client,
+    part_extra: dict[str, object],
+    result_extra: dict[str, object],
+    expected: str,
+) -> None:
+    event, part, result = _failed_part()
+    body = factory.batch("node-a", [event], parts=[part])  # valid, then broken as a node bug would
+    body |= {"parts": [part | part_extra], "stage_results": [result | result_extra]}
+    r = node_a.post(BATCH, json=body)
+    assert r.status_code == 422 and expected in r.text
+    with plant.session() as s:
+        assert s.scalars(select(PartVerdictRow)).all() == []
+        assert s.scalars(select(StageResultRow)).all() == []

@@ -54,6 +54,20 @@ function renderRecord(record) {
   );
 }
 
+// A part judged on fewer frames than its camera expects (frames dropped under load) says so:
+// its verdict rests on fewer views than usual.
+function framesText(part) {
+  const text = `seen in ${part.frames_seen}, ${part.frames_fused} fused into the verdict`;
+  if (part.frames_expected == null) return text;
+  if (!part.views_short) return `${text} (${part.frames_expected} expected)`;
+  return el(
+    "span",
+    { id: "part-views-short" },
+    `${text} — `,
+    badge(`views short: ${part.frames_fused} of ${part.frames_expected} expected`, "warn"),
+  );
+}
+
 function renderPart(part, record) {
   $("#part-panel").hidden = false;
   clear(
@@ -61,7 +75,7 @@ function renderPart(part, record) {
     field("Part verdict", badge(part.verdict, VERDICT_TONE[part.verdict])),
     field("Part score", `${part.anomaly_score.toFixed(3)} (threshold ${part.threshold.toFixed(3)})`),
     field("Part", part.part_id ? `${part.part_id} (id from ${part.id_source})` : `no id (${part.id_source})`),
-    field("Frames", `seen in ${part.frames_seen}, ${part.frames_fused} fused into the verdict`),
+    field("Frames", framesText(part)),
     field("Seen", `${fmtTime(part.first_seen_at)} – ${fmtTime(part.last_seen_at)}`),
   );
   const rows = part.frames.map((f) => ({ ...f, current: f.event_id === record.event_id }));
@@ -125,6 +139,13 @@ function renderStages(stages) {
       "div",
       { class: "stage-result", dataset: { stage: s.stage, kind: s.kind } },
       el("h4", {}, `${s.stage} (${s.kind}) `, badge(s.verdict, VERDICT_TONE[s.verdict])),
+      el(
+        "p",
+        { class: "stage-frames hint" },
+        s.frame_ids.length > 1
+          ? `Rests on frames ${s.frame_ids.join(", ")} (${s.kind === "gauging" ? "lengths averaged, most centred first" : "in the order used"}); the part's decisive frame is ${s.frame_id}.`
+          : `Rests on frame ${s.frame_ids[0]}.`,
+      ),
       reasons,
       measurements,
     );
