@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from cryptography import x509
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +32,13 @@ from lineguard.enterprise.audit import record
 from lineguard.enterprise.models import AuthFailureRow
 from lineguard.enterprise.roles import GRANTS, Permission
 from lineguard.enterprise.service import Caller, TokenExpiredError, plant_of_certificate, token_caller
-from lineguard.server.auth import AddressRateLimiter, TooManyAttemptsError
+from lineguard.server.auth import (
+    AddressRateLimiter,
+    DeclaredRoute,
+    TooManyAttemptsError,
+    walk_routes,
+    without_one_rule,
+)
 from lineguard.server.pki import certificate_fingerprint, is_plant_certificate
 from lineguard.server.storage import utcnow
 from lineguard.server.tls import client_certificate_pem
@@ -190,50 +195,14 @@ def require_plant() -> Callable[..., PlantCaller]:
     return dependency
 
 
-@dataclass(frozen=True, slots=True)
-class DeclaredRoute:
-    """One route as a client reaches it (router prefixes applied) and the rules it declared."""
-
-    path: str
-    methods: frozenset[str]
-    is_api: bool
-    rules: tuple[str, ...]
-
-
-def _rules(dependant: Any) -> tuple[str, ...]:
-    found: list[str] = []
-    stack = list(dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        rule: Any = getattr(dep.call, _RULE_ATTR, None)
-        if isinstance(rule, str):
-            found.append(rule)
-        stack.extend(dep.dependencies)
-    return tuple(found)
-
-
-def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
-    found = []
-    for context in iter_route_contexts(app.routes):
-        is_api = isinstance(context.original_route, APIRoute)
-        dependant = getattr(context, "dependant", None) if is_api else None
-        found.append(
-            DeclaredRoute(
-                path=str(context.path),
-                methods=frozenset(context.methods or ()),
-                is_api=dependant is not None,
-                rules=_rules(dependant) if dependant is not None else (),
-            )
-        )
-    return found
+def declared_routes(app: FastAPI) -> list[DeclaredRoute[str]]:
+    """Every route of the roll-up and the rules (permission names, or ``plant``) it declared:
+    the plant server's route walk (``server.auth.walk_routes``) with the roll-up's rule type."""
+    return walk_routes(app, attr=_RULE_ATTR, rule_type=str)
 
 
 def refuse_undeclared_routes(app: FastAPI) -> None:
-    problems = [
-        f"{sorted(r.methods)} {r.path}: declares {len(r.rules)} rules"
-        for r in declared_routes(app)
-        if r.is_api and len(r.rules) != 1
-    ]
+    problems = without_one_rule(declared_routes(app), noun="rules")
     if problems:
         msg = "every roll-up route must declare exactly one of require(...) or require_plant(): " + "; ".join(
             problems

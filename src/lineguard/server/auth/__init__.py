@@ -47,6 +47,7 @@ from lineguard.server.auth.matrix import Matrix, build_matrix, matrix_target, sa
 from lineguard.server.auth.models import RoleGrant, User
 from lineguard.server.auth.openapi import document_access_answers
 from lineguard.server.auth.principal import Principal
+from lineguard.server.auth.routes import DeclaredRoute, walk_routes, without_one_rule
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.scoping import ReadScope, readable_scope
 from lineguard.server.auth.separation import conflicts
@@ -61,6 +62,7 @@ __all__ = [
     "AuthRuntime",
     "Category",
     "Decision",
+    "DeclaredRoute",
     "Grant",
     "Matrix",
     "PolicyEngine",
@@ -106,4 +108,6 @@ __all__ = [
     "undeclared_routes",
     "unlock_account",
     "user_by_name",
+    "walk_routes",
+    "without_one_rule",
 ]

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
@@ -54,6 +54,8 @@ from lineguard.server.auth.catalog import Action, Category
 from lineguard.server.auth.engine import Decision, Subject, Target
 from lineguard.server.auth.grants import active_grants
 from lineguard.server.auth.principal import Principal
+from lineguard.server.auth.routes import DeclaredRoute as Route
+from lineguard.server.auth.routes import rules_declared, walk_routes, without_one_rule
 from lineguard.server.auth.runtime import AuthRuntime
 from lineguard.server.auth.scoping import ReadScope
 from lineguard.server.auth.sessions import resolve_session
@@ -120,14 +122,8 @@ def _mark(dependency: Callable[..., Any], rule: AccessRule) -> Callable[..., Any
     return dependency
 
 
-@dataclass(frozen=True, slots=True)
-class DeclaredRoute:
-    """One route of an app as a client reaches it, with the access rules it declared."""
-
-    path: str
-    methods: frozenset[str]
-    is_api: bool
-    rules: tuple[AccessRule, ...]
+#: One route of the plant server and the access rules it declared (:mod:`.routes`).
+DeclaredRoute = Route[AccessRule]
 
 
 def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
@@ -136,30 +132,12 @@ def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
     Non-API routes (OpenAPI schema, docs, static mounts) carry no rules; the walk test
     lists the few that may exist.
     """
-    found = []
-    for context in iter_route_contexts(app.routes):
-        dependant = (
-            getattr(context, "dependant", None) if isinstance(context.original_route, APIRoute) else None
-        )
-        rules = tuple(access_rules(dependant)) if dependant is not None else ()
-        found.append(
-            DeclaredRoute(
-                path=str(context.path),
-                methods=frozenset(context.methods or ()),
-                is_api=dependant is not None,
-                rules=rules,
-            )
-        )
-    return found
+    return walk_routes(app, attr=_ACCESS_ATTR, rule_type=AccessRule)
 
 
 def undeclared_routes(app: FastAPI) -> list[str]:
     """The API routes of ``app`` that do not declare exactly one access rule, described."""
-    return [
-        f"{sorted(route.methods)} {route.path}: declares {len(route.rules)} access rules"
-        for route in declared_routes(app)
-        if route.is_api and len(route.rules) != 1
-    ]
+    return without_one_rule(declared_routes(app), noun="access rules")
 
 
 def refuse_undeclared_routes(app: FastAPI) -> None:
@@ -178,16 +156,8 @@ def refuse_undeclared_routes(app: FastAPI) -> None:
 
 def access_rules(route: APIRoute | Dependant) -> list[AccessRule]:
     """Every access rule declared on ``route`` (directly or inside its dependencies)."""
-    found: list[AccessRule] = []
     dependant = route.dependant if isinstance(route, APIRoute) else route
-    stack = list(dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        rule = getattr(dep.call, _ACCESS_ATTR, None)
-        if isinstance(rule, AccessRule):
-            found.append(rule)
-        stack.extend(dep.dependencies)
-    return found
+    return rules_declared(dependant, attr=_ACCESS_ATTR, rule_type=AccessRule)
 
 
 def _source(request: Request) -> str | None:
