@@ -16,6 +16,7 @@ documented in ``docs/data-protection.md``.
 from lineguard.crypto._files import atomic_write
 from lineguard.crypto.canonical import b64d, b64e, canonical_json, utc_text
 from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore, WrappedKey, dek_aad
+from lineguard.crypto.digested import digest_json, read_digested, write_digested
 from lineguard.crypto.envelope import Envelope
 from lineguard.crypto.kdf import KdfParams
 from lineguard.crypto.kek import KekProvider, KeyEncryptionKey, SoftwareKek
@@ -45,9 +46,12 @@ __all__ = [
     "canonical_json",
     "decrypt_stream",
     "dek_aad",
+    "digest_json",
     "encrypt_stream",
     "keyring_path",
     "parse_sealed",
+    "read_digested",
     "rewrap_all",
     "utc_text",
+    "write_digested",
 ]

@@ -25,11 +25,14 @@ EXPORTED = {
     "canonical_json",
     "decrypt_stream",
     "dek_aad",
+    "digest_json",
     "encrypt_stream",
     "keyring_path",
     "parse_sealed",
+    "read_digested",
     "rewrap_all",
     "utc_text",
+    "write_digested",
 }
 
 

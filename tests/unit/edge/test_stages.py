@@ -242,21 +242,7 @@ def test_a_part_verdict_milder_than_one_of_its_stages_is_refused() -> None:
 
 
 def test_a_stage_result_that_fails_must_say_why_and_limits_must_be_ordered() -> None:
-    base = {
-        "result_id": "stg-1",
-        "idempotency_key": "node-1:stg-1",
-        "node_id": "node-1",
-        "site_id": "plant-a",
-        "line_id": "line-1",
-        "station_id": "st-10",
-        "camera_id": "cam-1",
-        "stage": "gauge",
-        "kind": "gauging",
-        "frame_id": 3,
-        "captured_at": START.isoformat(),
-        "verdict": "fail",
-        "latency_ms": 1.0,
-    }
+    base = _result(verdict="fail")
     with pytest.raises(ValidationError, match="needs at least one reason"):
         StageResult.model_validate(base)
     measurement = {"characteristic": "hole_a", "value": 8.0, "uncertainty": 0.01, "unit": "mm"}
@@ -281,19 +267,35 @@ def test_views_short_must_agree_with_the_frame_counts_and_old_verdicts_still_val
     assert (old.frames_expected, old.views_short) == (None, False)
     short = PartVerdict.model_validate(_part(verdict="pass", frames_expected=5, views_short=True))
     assert short.views_short and short.frames_fused == 3
-    for bad, match in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"frames_expected": 5}, "views_short is False but 3 frames were fused of 5 expected"),
         ({"frames_expected": 3, "views_short": True}, "views_short is True"),
         ({"views_short": True}, "views_short is True"),
         ({"frames_expected": 0}, "greater than or equal to 1"),
         ({"frames_expected": "five"}, "valid integer"),
-    ]:
+    ]
+    for bad, match in cases:
         with pytest.raises(ValidationError, match=match):
             PartVerdict.model_validate(_part(verdict="pass", **bad))
 
 
 def test_stage_result_frame_ids_are_bounded_unique_and_default_to_frame_id() -> None:
-    base = {
+    base = _result()
+    assert StageResult.model_validate(base).contributing_frames == [3]  # stored before: frame_id alone
+    assert StageResult.model_validate(base | {"frame_ids": [5, 3, 4]}).contributing_frames == [5, 3, 4]
+    bad_ids: list[tuple[dict[str, object], str]] = [
+        ({"frame_ids": [4, 4]}, r"name frame\(s\) \[4\] more than once"),
+        ({"frame_ids": [-1]}, "greater than or equal to 0"),
+        ({"frame_ids": list(range(17))}, "at most 16"),
+        ({"frame_ids": "1,2"}, "valid list"),
+    ]
+    for bad, match in bad_ids:
+        with pytest.raises(ValidationError, match=match):
+            StageResult.model_validate(base | bad)
+
+
+def _result(**extra: object) -> dict[str, object]:
+    return {
         "result_id": "stg-1",
         "idempotency_key": "node-1:stg-1",
         "node_id": "node-1",
@@ -307,17 +309,8 @@ def test_stage_result_frame_ids_are_bounded_unique_and_default_to_frame_id() -> 
         "captured_at": START.isoformat(),
         "verdict": "pass",
         "latency_ms": 1.0,
+        **extra,
     }
-    assert StageResult.model_validate(base).contributing_frames == [3]  # stored before: frame_id alone
-    assert StageResult.model_validate(base | {"frame_ids": [5, 3, 4]}).contributing_frames == [5, 3, 4]
-    for bad, match in [
-        ({"frame_ids": [4, 4]}, r"name frame\(s\) \[4\] more than once"),
-        ({"frame_ids": [-1]}, "greater than or equal to 0"),
-        ({"frame_ids": list(range(17))}, "at most 16"),
-        ({"frame_ids": "1,2"}, "valid list"),
-    ]:
-        with pytest.raises(ValidationError, match=match):
-            StageResult.model_validate(base | bad)
 
 
 def _part(**extra: object) -> dict[str, object]:

@@ -27,17 +27,15 @@ than the hour. Its ``counts_id`` values make a re-send after a crash between "qu
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lineguard.contracts.errors import InputError, IntegrityError
+from lineguard.contracts.errors import InputError
 from lineguard.contracts.fields import Name, OpaqueId, UtcDatetime
 from lineguard.contracts.ppe import PPE_ITEMS, PpeItemName
-from lineguard.crypto import atomic_write
+from lineguard.crypto import read_digested, write_digested
 
 __all__ = ["OpenHour", "OpenHourFile", "ZoneCounts", "open_hour_path"]
 
@@ -82,10 +80,6 @@ def open_hour_path(data_dir: Path, camera_id: str) -> Path:
     return data_dir / "ppe" / f"{camera_id}.open-hour.json"
 
 
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-
-
 class OpenHourFile:
     """Read, write and set aside one camera's open-hour file."""
 
@@ -99,9 +93,7 @@ class OpenHourFile:
         if hour is None:
             self.path.unlink(missing_ok=True)
             return
-        body = hour.model_dump(mode="json")
-        body["sha256"] = hashlib.sha256(_canonical(body)).hexdigest()
-        atomic_write(self.path, _canonical(body))
+        write_digested(self.path, hour.model_dump(mode="json"))
 
     def load(self, camera_id: str) -> OpenHour | None:
         """The saved hour of ``camera_id`` (None: no file).
@@ -110,22 +102,7 @@ class OpenHourFile:
         digest); InputError when it is well formed but not this camera's open hour."""
         if not self.path.exists():
             return None
-        try:
-            body = json.loads(self.path.read_bytes())
-        except (OSError, ValueError) as exc:
-            msg = f"{self.path.name} cannot be read as a PPE open hour ({exc})"
-            raise IntegrityError(msg) from exc
-        if not isinstance(body, dict) or not isinstance(body.get("sha256"), str):
-            msg = f"{self.path.name} is not a PPE open-hour file (no digest)"
-            raise IntegrityError(msg)
-        stated = body.pop("sha256")
-        actual = hashlib.sha256(_canonical(body)).hexdigest()
-        if stated != actual:
-            msg = (
-                f"{self.path.name}: its digest says {stated[:16]}…, but its content hashes to "
-                f"{actual[:16]}… (corrupt or edited)"
-            )
-            raise IntegrityError(msg)
+        body = read_digested(self.path, what="a PPE open hour", kind="PPE open-hour")
         try:
             hour = OpenHour.model_validate(body)
         except ValidationError as exc:

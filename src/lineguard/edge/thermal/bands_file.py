@@ -6,7 +6,8 @@ thermal worker writes the bands to ``<data_dir>/thermal/<camera_id>.bands.json``
 0600, written to a temporary file and renamed, so a crash leaves the old file or the new
 one, never half of one) and reads them back at its next start.
 
-The file says what it was learned for and carries its own digest::
+The file says what it was learned for and carries its own digest
+(:func:`lineguard.crypto.write_digested`)::
 
     {"schema_version": 1, "camera_id": …, "config_sha256": …, "learned_at": …,
      "bands": {asset: {"all": [centre, low, high, samples], "7": […], …}},
@@ -28,13 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lineguard.config.thermal import ThermalStageConfig
-from lineguard.contracts.errors import InputError, IntegrityError
+from lineguard.contracts.errors import InputError
+from lineguard.crypto import digest_json, read_digested, write_digested
 
 __all__ = ["SCHEMA_VERSION", "bands_path", "config_fingerprint", "load_bands", "save_bands"]
 
@@ -55,11 +55,7 @@ def config_fingerprint(config: ThermalStageConfig) -> str:
         "band_min_half_width_c": config.band_min_half_width_c,
         "min_learn_samples": config.min_learn_samples,
     }
-    return hashlib.sha256(_canonical(shaping)).hexdigest()
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    return hashlib.sha256(digest_json(shaping)).hexdigest()
 
 
 def save_bands(
@@ -73,15 +69,7 @@ def save_bands(
         "learned_at": now.isoformat(),
         "bands": bands,
     }
-    body["sha256"] = hashlib.sha256(_canonical(body)).hexdigest()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(_canonical(body))
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_digested(path, body)
 
 
 def load_bands(path: Path, *, camera_id: str, config: ThermalStageConfig) -> tuple[Bands, dt.datetime]:
@@ -89,22 +77,7 @@ def load_bands(path: Path, *, camera_id: str, config: ThermalStageConfig) -> tup
 
     IntegrityError when the file is not what was written (unparsable, digest mismatch);
     InputError when it was written for another camera, schema or monitoring config."""
-    try:
-        body = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        msg = f"{path.name} cannot be read as saved bands ({exc})"
-        raise IntegrityError(msg) from exc
-    if not isinstance(body, dict) or not isinstance(body.get("sha256"), str):
-        msg = f"{path.name} is not a saved-bands file (no digest)"
-        raise IntegrityError(msg)
-    stated = body.pop("sha256")
-    actual = hashlib.sha256(_canonical(body)).hexdigest()
-    if stated != actual:
-        msg = (
-            f"{path.name}: its digest says {stated[:16]}…, but its content hashes to {actual[:16]}… "
-            "(corrupt or edited)"
-        )
-        raise IntegrityError(msg)
+    body = read_digested(path, what="saved bands", kind="saved-bands")
     if body.get("schema_version") != SCHEMA_VERSION:
         msg = f"{path.name}: schema version {body.get('schema_version')!r}, expected {SCHEMA_VERSION}"
         raise InputError(msg)
