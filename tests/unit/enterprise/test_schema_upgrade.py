@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, inspect, text
@@ -96,3 +97,25 @@ def test_a_database_of_an_unknown_version_is_refused_naming_both(tmp_path: Path,
     with pytest.raises(ConfigError, match=f"schema version 7, this program expects {SCHEMA_VERSION}"):
         prepare_schema(rollup.engine)
     rollup.engine.dispose()
+
+
+def test_the_rollups_audit_tables_are_the_plants_column_for_column() -> None:
+    """One set of column mixins: the roll-up's audit tables cannot drift from the plant's."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from lineguard.enterprise.models import AuditCheckpointRow, AuditRow
+    from lineguard.server.audit.models import AuditChainHead, AuditEntryRow
+    from lineguard.server.audit.models import AuditCheckpointRow as PlantCheckpointRow
+
+    def columns(model: Any, dialect: Any) -> list[tuple[str, str, bool, bool]]:
+        table = model.__table__
+        return [(c.name, str(c.type.compile(dialect=dialect)), c.nullable, c.primary_key) for c in table.c]
+
+    pairs = (
+        (AuditRow, AuditEntryRow),
+        (AuditHeadRow, AuditChainHead),
+        (AuditCheckpointRow, PlantCheckpointRow),
+    )
+    for dialect in (postgresql.dialect(), sqlite.dialect()):
+        for ours, plants in pairs:
+            assert columns(ours, dialect) == columns(plants, dialect), ours.__tablename__
