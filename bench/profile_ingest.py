@@ -9,6 +9,7 @@ between the two (cProfile, ``tottime``), so the extra cost per event is named.
 
     python bench/profile_ingest.py --batches 200          # 200 batches of 100 events each
     python bench/profile_ingest.py --split --batches 200  # the extra cost split, no profiler
+    python bench/profile_ingest.py --gc --batches 200     # the server's GC threshold vs Python's
 
 ``--split`` runs, without the profiler, five servers taking turns ``--repeat`` times
 (the fastest of each is kept: on a shared machine the minimum is the least disturbed):
@@ -148,6 +149,35 @@ def _split(batches: int, repeat: int) -> None:
     print(f"  on/off {best['on'] / best['off']:.2f}")
 
 
+def _gc(batches: int, repeat: int) -> None:
+    """The default server ("on") with Python's youngest-generation threshold and with the
+    server processes' (``GC_YOUNG_THRESHOLD``), taking turns; fastest of ``repeat``."""
+    import gc
+
+    from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
+
+    saved = gc.get_threshold()
+    thresholds = {"python default": saved, "server": (GC_YOUNG_THRESHOLD, *saved[1:])}
+    best = dict.fromkeys(thresholds, float("inf"))
+    try:
+        for _ in range(repeat):
+            for name, threshold in thresholds.items():
+                gc.collect()
+                gc.freeze()  # as the server does once started
+                gc.set_threshold(*threshold)
+                with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
+                    best[name] = min(best[name], _run(Path(tmp), False, batches, split=SPLIT["on"])[0])
+                gc.set_threshold(*saved)
+                gc.unfreeze()
+    finally:
+        gc.set_threshold(*saved)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"ingest_batch on SQLite, audit + encryption on, {batches} x {ingest.BATCH} events, load {load}")
+    for name, us in best.items():
+        print(f"  gc thresholds {name:15s} {thresholds[name]!s:18s} {us:6.1f} us per event")
+    print(f"  server / default {best['server'] / best['python default']:.2f}")
+
+
 def _own_time(stats: pstats.Stats) -> dict[str, float]:
     table: dict[str, float] = {}
     for (path, line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
@@ -163,10 +193,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--split", action="store_true", help="split the extra cost; no profiler")
-    parser.add_argument("--repeat", type=int, default=5, help="--split: runs of each server")
+    parser.add_argument("--gc", action="store_true", help="the server's GC threshold vs Python's")
+    parser.add_argument("--repeat", type=int, default=5, help="--split, --gc: runs of each server")
     args = parser.parse_args()
     if args.split:
         _split(args.batches, args.repeat)
+        return
+    if args.gc:
+        _gc(args.batches, args.repeat)
         return
     results = {}
     for protected in (False, True):

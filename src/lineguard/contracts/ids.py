@@ -41,10 +41,22 @@ def new_id(prefix: str) -> str:
 def new_ids(prefix: str, count: int) -> list[str]:
     """``count`` ids as :func:`new_id` makes them, their random bits from one ``os.urandom``
     call: each call releases the GIL, and a hundred of them per ingest batch made the
-    server's threads hand the GIL back and forth a hundred times."""
-    ms = _now_ms()
-    randomness = os.urandom(10 * count)
+    server's threads hand the GIL back and forth a hundred times.
+
+    Each id is assembled from hex text rather than an integer (a third of the cost; an
+    ingest batch makes one per sealed field): 20 random hex digits per id give rand_a
+    (3 digits, 12 bits), the variant digit (``10`` then 2 random bits) and 15 digits of
+    rand_b, so 74 random bits, as :func:`uuid7` has.
+    """
+    head = f"{prefix}_{_now_ms() & _MS_MASK:012x}7"
+    digits = os.urandom(10 * count).hex()
+    variant = _VARIANT_DIGIT
     return [
-        f"{prefix}_{_uuid7_int(ms, int.from_bytes(randomness[i : i + 10], 'big')):032x}"
-        for i in range(0, 10 * count, 10)
+        f"{head}{digits[i : i + 3]}{variant[digits[i + 3]]}{digits[i + 4 : i + 19]}"
+        for i in range(0, 20 * count, 20)
     ]
+
+
+_MS_MASK = (1 << 48) - 1
+#: A random hex digit → the UUID variant digit: ``10`` followed by its two low bits.
+_VARIANT_DIGIT = {f"{n:x}": f"{0b1000 | (n & 0b11):x}" for n in range(16)}

@@ -89,8 +89,12 @@ class Envelope:
         (one, all or none). Nothing is sealed if any ``object_id`` is invalid.
         """
         _check_id("category", category)
+        if not items:
+            return []
+        valid = _ID.fullmatch
         for object_id, _ in items:
-            _check_id("object_id", object_id)
+            if not valid(object_id):
+                _check_id("object_id", object_id)
         kek = self.keys.active()
         kek_id = kek.kek_id
         created_at = datetime.now(UTC)
@@ -101,20 +105,26 @@ class Envelope:
         # loop hand the GIL back and forth hundreds of times.
         randomness = os.urandom(_SECRET * count)
         key_ids = new_ids("dek", count)
-        deks = [randomness[i * _SECRET : i * _SECRET + KEY_BYTES] for i in range(count)]
-        aads = [
-            dek_aad(key_id, category, object_id)
-            for key_id, (object_id, _) in zip(key_ids, items, strict=True)
+        object_ids = [object_id for object_id, _ in items]
+        wrapped = kek.wrap_many(
+            [randomness[at : at + KEY_BYTES] for at in range(0, _SECRET * count, _SECRET)],
+            [
+                dek_aad(key_id, category, object_id)
+                for key_id, object_id in zip(key_ids, object_ids, strict=True)
+            ],
+        )
+        records = [
+            WrappedKey(key_id, category, object_id, kek_id, key, created_at)
+            for key_id, object_id, key in zip(key_ids, object_ids, wrapped, strict=True)
         ]
-        wrapped = kek.wrap_many(deks, aads)
-        records: list[WrappedKey] = []
         sealed: list[bytes] = []
-        for i, (object_id, plaintext) in enumerate(items):
-            key_id, dek = key_ids[i], deks[i]
-            nonce = randomness[i * _SECRET + KEY_BYTES : (i + 1) * _SECRET]
-            records.append(WrappedKey(key_id, category, object_id, kek_id, wrapped[i], created_at))
+        append = sealed.append
+        at = 0
+        for key_id, (object_id, plaintext) in zip(key_ids, items, strict=True):
+            nonce = randomness[at + KEY_BYTES : at + _SECRET]
             header = encode_header(key_id, category, object_id)
-            sealed.append(header + nonce + AESGCM(dek).encrypt(nonce, plaintext, header))
+            append(header + nonce + AESGCM(randomness[at : at + KEY_BYTES]).encrypt(nonce, plaintext, header))
+            at += _SECRET
         pending = self._pending.get()
         if pending is None:
             if records:

@@ -123,10 +123,14 @@ class SoftwareKek:
         a hundred times per ingest batch). Nothing is kept between calls."""
         check_pairs(deks, aads)
         nonces = os.urandom(NONCE_BYTES * len(deks))
-        return [
-            gcm_wrap(self.__aead, dek, aad, nonce=nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES])
-            for i, (dek, aad) in enumerate(zip(deks, aads, strict=True))
-        ]
+        # gcm_wrap's layout (nonce ‖ ciphertext ‖ tag) inlined: an ingest batch wraps a
+        # hundred keys, and the call per key cost a third of the wrap.
+        encrypt = self.__aead.encrypt
+        out = []
+        for i, (dek, aad) in enumerate(zip(deks, aads, strict=True)):
+            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
+            out.append(nonce + encrypt(nonce, dek, aad))
+        return out
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
         return gcm_unwrap(self.__aead, wrapped, aad, what=f"KEK {self._kek_id}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -122,3 +123,16 @@ def test_new_ids_are_what_new_id_makes_and_all_different() -> None:
         assert (prefix, value.version, value.variant) == ("dek", 7, uuid.RFC_4122)
     assert new_ids("dek", 0) == []
     assert len(new_id("dek")) == len(ids[0])
+
+
+def test_new_ids_carry_the_clock_and_74_random_bits() -> None:
+    before = time.time_ns() // 1_000_000
+    values = [uuid.UUID(text.split("_")[1]).int for text in new_ids("evt", 4000)]
+    after = time.time_ns() // 1_000_000
+    assert all(before <= value >> 80 <= after for value in values)
+    # rand_a (12 bits) and rand_b (62 bits): every bit is 0 in some id and 1 in another.
+    random_bits = [*range(64, 76), *range(62)]
+    for bit in random_bits:
+        ones = sum(value >> bit & 1 for value in values)
+        assert 1500 < ones < 2500, f"bit {bit} is 1 in {ones} of 4000 ids"
+    assert {value >> 62 & 0b11 for value in values} == {0b10}

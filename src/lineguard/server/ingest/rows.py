@@ -137,6 +137,8 @@ def seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) ->
     """Each item's ``field`` sealed for its record ``<node>:<idempotency key>`` (None stays None),
     with one :meth:`~lineguard.server.context.Sealer.seal_many` call for the batch."""
     texts = [getattr(item, field) for item in items]
+    if all(text is None for text in texts):  # most batches carry no alerts or work orders
+        return [None] * len(texts)
     sealed = iter(
         sealer.seal_many(
             [
