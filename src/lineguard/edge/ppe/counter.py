@@ -115,8 +115,11 @@ class PpeCounter:
         try:
             saved = self.saved.load(self.camera.camera_id)
         except (IntegrityError, InputError) as exc:
-            kept = self.saved.set_aside(now)
-            self.restore_problem = f"saved open hour not taken up: {exc.message}; kept as {kept.name}"
+            try:
+                kept = self.saved.set_aside(now).name
+            except OSError as moved:  # the next save replaces it: say so, counting goes on
+                kept = f"nowhere (it could not be moved: {moved.strerror}; the next save replaces it)"
+            self.restore_problem = f"saved open hour not taken up: {exc.message}; kept as {kept}"
             return []
         return [] if saved is None else self.tally.resume(saved)
 

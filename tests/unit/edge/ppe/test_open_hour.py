@@ -265,3 +265,28 @@ def test_send_open_hour_at_stop_sends_the_part_so_far_and_saves_nothing(
     first_part, second_part = second.stop()
     assert first_part == row and (second_part.hour_start, second_part.people_seen) == (HOUR, None)
     assert second_part.counts_id != row.counts_id
+
+
+def test_a_bad_file_that_cannot_be_moved_aside_is_reported_and_counting_starts(
+    tmp_path: Path, classifier: PpeClassifier, two_people: tuple[np.ndarray, list[PersonBox]]
+) -> None:
+    """A non-empty folder where the rejected copy should go (named by the second it is set aside, so
+    the next ten seconds' names are taken) makes the rename fail: the alert says so, the counter still
+    starts (nothing of the unreadable file is merged)."""
+    config = _node(tmp_path)
+    image, boxes = two_people
+    path = open_hour_path(config.node.data_dir, "cam-walk")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{not json")
+    start = dt.datetime.now(dt.UTC)
+    for s in range(10):
+        taken = (
+            path.parent / f"cam-walk.open-hour.rejected-{start + dt.timedelta(seconds=s):%Y%m%dT%H%M%S}.json"
+        )
+        (taken / "occupied").mkdir(parents=True)
+    run = _Run(config, classifier, boxes, now=HOUR)
+    ((_, _, message),) = run.alerts
+    assert "cannot be read as a PPE open hour" in message and "could not be moved" in message
+    run.frames(image, *_minutes(0, 1, 2), HOUR + dt.timedelta(hours=1))
+    (row,) = run.stop()
+    assert (row.sampled_frames, row.people_seen) == (3, 6)
