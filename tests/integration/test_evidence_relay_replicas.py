@@ -98,21 +98,7 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) 
             app, port=pb, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
         ):
             context: ServerContext = app.state.lineguard
-            plant = Plant(
-                url=f"https://127.0.0.1:{pb}", settings=settings, context=context, ca_file=paths.cert
-            )
-            node = enroll_evidence_node(
-                context,
-                context.ca.get(),
-                tmp_path / "node",
-                node_id="edge-relay",
-                site_id="plant-a",
-                line_id="line-1",
-                camera_ids=["cam-1"],
-                server_url=plant.url,
-            )
-            add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
-            add_person(plant, "rita.quality", (Role.QUALITY_ENGINEER,))
+            plant, node = _seeded(context, f"https://127.0.0.1:{pb}", tmp_path)
             try:
                 yield Cluster(
                     f"https://127.0.0.1:{pa}", plant.url, a, a_log, context, plant, node, paths.cert
@@ -123,6 +109,26 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) 
         if a.poll() is None:
             a.terminate()
             a.wait(timeout=30)
+
+
+def _seeded(context: ServerContext, url: str, tmp_path: Path) -> tuple[Plant, EvidenceNode]:
+    """A node enrolled through ``context``'s services and two quality engineers."""
+    plant = Plant(
+        url=url, settings=context.settings, context=context, ca_file=ca_paths(context.settings.data_dir).cert
+    )
+    node = enroll_evidence_node(
+        context,
+        context.ca.get(),
+        tmp_path / "node",
+        node_id="edge-relay",
+        site_id="plant-a",
+        line_id="line-1",
+        camera_ids=["cam-1"],
+        server_url=url,
+    )
+    add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
+    add_person(plant, "rita.quality", (Role.QUALITY_ENGINEER,))
+    return plant, node
 
 
 def _record(cluster: Cluster) -> tuple[str, str]:
@@ -169,7 +175,7 @@ def _outcome(browser: httpx.Client, url: str) -> httpx.Response:
 
 def _outcomes(cluster: Cluster) -> list[tuple[str, str]]:
     """Every ``access.evidence_view`` entry: (view_id, result)."""
-    with cluster.b.sessions() as session:
+    with cluster.plant.context.sessions() as session:
         payloads = session.scalars(
             select(AuditEntryRow.payload).where(AuditEntryRow.name == "access.evidence_view")
         ).all()
@@ -283,6 +289,53 @@ def test_through_haproxy_every_view_is_delivered_once(cluster: Cluster, tmp_path
             worker.join(30)
             browser.close()
     assert [result for _, result in _outcomes(cluster)] == ["delivered"] * 3
+
+
+def test_each_worker_of_one_server_takes_part_in_the_relay(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``http.workers: 2`` on PostgreSQL: the kernel spreads connections over both processes,
+    each registers its own loopback relay listener, and every view is delivered once."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    port = free_port()
+    http = {"host": "127.0.0.1", "port": port, "workers": 2, "replicas": 1}
+    config = replica_config(tmp_path, postgres_url, port, sections={**CHEAP_AUTH, "http": http})
+    settings = load_server_config(config)
+    init_ca(settings)
+    make_test_keyring(config)
+    log = tmp_path / "server.log"
+    server = start_replica(config, port, log, ENV)
+    try:
+        app = create_app(settings)  # not served: its services seed the shared database
+        context: ServerContext = app.state.lineguard
+        url = f"https://127.0.0.1:{port}"
+        plant, node = _seeded(context, url, tmp_path)
+        cluster = Cluster(url, url, server, log, context, plant, node, plant.ca_file)
+        browser, csrf = _sign_in(cluster, url)
+        stop = threading.Event()
+        worker = _worker(cluster, url, stop)
+        try:
+            for _ in range(4):
+                event_id, evidence_ref = _record(cluster)
+                view_url = _open(browser, csrf, event_id)
+                shown = _outcome(browser, view_url)
+                assert shown.status_code == 200, shown.text
+                assert shown.content == node.store.read(evidence_ref)
+                assert browser.get(view_url).status_code == 410
+        finally:
+            stop.set()
+            worker.join(30)
+            browser.close()
+            node.store.close()
+        assert [result for _, result in _outcomes(cluster)] == ["delivered"] * 4
+        with context.sessions() as session:
+            listeners = session.execute(select(RelayPeerRow.host, RelayPeerRow.port)).all()
+        assert len(listeners) == 2 and len({p for _, p in listeners}) == 2
+        assert {h for h, _ in listeners} == {"127.0.0.1"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # -- the internal relay refuses what it must ------------------------------------------------
