@@ -12,12 +12,9 @@ database exactly once.
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
-import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from sqlalchemy import func, select
 from tests.support.haproxy import HAProxy
 from tests.support.outbox import post_until_acknowledged
+from tests.support.replicas import free_port, replica_config, start_replica
 from tests.unit.crypto.conftest import make_test_keyring
 from tests.unit.server.ingest import factory
 
@@ -50,72 +47,19 @@ ENV = {
 NODES, BATCHES, EVENTS_PER_BATCH, KILL_AFTER_ACKS = 2, 20, 4, 10
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _config(tmp_path: Path, postgres_url: str, port: int) -> Path:
-    path = tmp_path / f"server-{port}.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "kind": "server",
-                "site_id": "plant-a",
-                "data_dir": str(tmp_path / "shared-data"),
-                "http": {"host": "127.0.0.1", "port": port, "replicas": 2},
-                "database": {"url": postgres_url},
-                "pki": {"server_names": ["127.0.0.1"]},
-            }
-        )
-    )
-    return path
-
-
-def _start(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from lineguard.cli.main import cli; cli()",
-                "server",
-                "--config",
-                str(config),
-                "--fix-permissions",  # pytest tmp_path is 0755
-            ],
-            env={**os.environ, **ENV},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            with httpx.Client(verify=False, timeout=2) as client:
-                if client.get(f"https://127.0.0.1:{port}/api/v1/enroll/ca").status_code == 200:
-                    return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"replica on {port} did not start: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    ports = [_free_port(), _free_port()]
-    configs = [_config(tmp_path, postgres_url, port) for port in ports]
+    ports = [free_port(), free_port()]
+    configs = [replica_config(tmp_path, postgres_url, port) for port in ports]
     settings = load_server_config(configs[0])
     init_ca(settings)
     make_test_keyring(configs[0])
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for config, port in zip(configs, ports, strict=True):  # one after the other: the first migrates
-            processes.append(_start(config, port, tmp_path / f"replica-{port}.log"))
+            processes.append(start_replica(config, port, tmp_path / f"replica-{port}.log", ENV))
         yield [settings, ports, processes]
     finally:
         for process in processes:

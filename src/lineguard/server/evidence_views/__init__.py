@@ -8,8 +8,15 @@ capture. The server checks format, size, hash, signature and that the signing ke
 certified for that node (:mod:`.provenance`), keeps the image in memory only
 (:mod:`.relay`) and hands it once to the person and browser session that asked.
 
-Files: ``relay.py`` (in-memory state), ``jpeg.py`` and ``provenance.py`` (checks),
-``service.py``, ``schemas.py``, ``views.py`` (routes) and ``scheduled.py`` (purging).
+With several server processes (workers or replicas, on PostgreSQL) the view's state is
+shared in the database and the image handed between processes over an internal
+mutual-TLS relay, never written anywhere (docs/deployment.md).
+
+Files: ``relay.py`` (in-memory state), ``bells.py`` (waking node long polls),
+``shared.py`` + ``models.py`` (state shared in PostgreSQL), ``listen.py`` (NOTIFY),
+``peers.py`` (the internal relay) and ``handoff.py`` (what passes over it), ``jpeg.py``
+and ``provenance.py`` (checks), ``service.py``, ``schemas.py``, ``views.py`` (routes) and
+``scheduled.py`` (lifecycle: purging, heartbeats, the relay listener).
 """
 
 from lineguard.server.evidence_views.service import open_view

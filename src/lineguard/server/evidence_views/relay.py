@@ -20,8 +20,6 @@ poll); :meth:`open` wakes them from any thread.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +29,7 @@ from typing import Literal
 
 from lineguard.contracts.errors import RateLimitedError
 from lineguard.contracts.ids import new_id
+from lineguard.server.evidence_views.bells import NodeBells
 
 __all__ = ["Delivered", "EvidenceRelay", "RelaySettings", "View", "ViewState"]
 
@@ -103,7 +102,7 @@ class EvidenceRelay:
         self._lock = threading.Lock()
         self._views: dict[str, View] = {}
         self._by_request: dict[str, str] = {}
-        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._bells = NodeBells()
         #: When each node last polled (monotonic), for the dashboard's hint.
         self.last_poll: dict[str, float] = {}
 
@@ -146,9 +145,7 @@ class EvidenceRelay:
             )
             self._views[view.view_id] = view
             self._by_request[view.request_id] = view.view_id
-            waiters = list(self._waiters.get(node_id, ()))
-        for loop, bell in waiters:
-            loop.call_soon_threadsafe(bell.set)
+        self._bells.ring(node_id)
         return view
 
     def get(self, view_id: str) -> View | None:
@@ -184,30 +181,11 @@ class EvidenceRelay:
 
     async def wait_for_requests(self, node_id: str, wait_s: float) -> list[View]:
         """Requests queued for ``node_id``, waiting up to ``wait_s`` for one to arrive."""
-        loop = asyncio.get_running_loop()
-        bell = asyncio.Event()
-        waiter = (loop, bell)
-        deadline = loop.time() + min(max(wait_s, 0.0), self.settings.max_wait_s)
-        with self._lock:
-            self._waiters.setdefault(node_id, set()).add(waiter)
-        try:
-            while True:
-                bell.clear()
-                with self._lock:
-                    self.last_poll[node_id] = self.clock()
-                    found = self._hand_to_node(node_id)
-                remaining = deadline - loop.time()
-                if found or remaining <= 0:
-                    return found
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(bell.wait(), remaining)
-        finally:
-            with self._lock:
-                waiters = self._waiters.get(node_id)
-                if waiters is not None:
-                    waiters.discard(waiter)
-                    if not waiters:
-                        del self._waiters[node_id]
+
+        async def look() -> list[View]:
+            return self.requests_now(node_id)
+
+        return await self._bells.wait(node_id, min(wait_s, self.settings.max_wait_s), look)
 
     def requests_now(self, node_id: str) -> list[View]:
         """What :meth:`wait_for_requests` returns without waiting (tests, synchronous callers)."""

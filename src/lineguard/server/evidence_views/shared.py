@@ -23,7 +23,6 @@ poll also looks again every :data:`RECHECK_S` in case a notification was missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineguard.contracts.errors import NotFoundError, RateLimitedError
 from lineguard.contracts.evidence_view import EvidenceViewGoneError
 from lineguard.contracts.ids import new_id
+from lineguard.server.evidence_views.bells import NodeBells
 from lineguard.server.evidence_views.models import EvidenceNodePollRow, EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.relay import Delivered, RelaySettings, View
 from lineguard.server.storage import transaction_lock
@@ -114,7 +114,7 @@ class SharedRelay:
         self.now = now
         self._lock = threading.Lock()
         self._images: dict[str, _Held] = {}
-        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._bells = NodeBells()
         self._poll_written: dict[str, float] = {}
 
     # -- the person's side ----------------------------------------------------------------
@@ -297,28 +297,12 @@ class SharedRelay:
 
     async def wait_for_requests(self, node_id: str, wait_s: float) -> list[View]:
         """Requests queued for ``node_id`` by any process, waiting up to ``wait_s`` for one."""
-        loop = asyncio.get_running_loop()
-        bell = asyncio.Event()
-        waiter = (loop, bell)
-        deadline = loop.time() + min(max(wait_s, 0.0), self.settings.max_wait_s)
-        with self._lock:
-            self._waiters.setdefault(node_id, set()).add(waiter)
-        try:
-            while True:
-                bell.clear()
-                found = await asyncio.to_thread(self.requests_now, node_id)
-                remaining = deadline - loop.time()
-                if found or remaining <= 0:
-                    return found
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(bell.wait(), min(remaining, RECHECK_S))
-        finally:
-            with self._lock:
-                waiters = self._waiters.get(node_id)
-                if waiters is not None:
-                    waiters.discard(waiter)
-                    if not waiters:
-                        del self._waiters[node_id]
+
+        async def look() -> list[View]:
+            return await asyncio.to_thread(self.requests_now, node_id)
+
+        wait_s = min(wait_s, self.settings.max_wait_s)
+        return await self._bells.wait(node_id, wait_s, look, recheck_s=RECHECK_S)
 
     def requests_now(self, node_id: str) -> list[View]:
         """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""
@@ -369,11 +353,7 @@ class SharedRelay:
 
     def wake(self, node_id: str) -> None:
         """Ring the long polls of ``node_id`` in this process (from any thread)."""
-        with self._lock:
-            waiters = list(self._waiters.get(node_id, ()))
-        for loop, bell in waiters:
-            with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
-                loop.call_soon_threadsafe(bell.set)
+        self._bells.ring(node_id)
 
     # -- this process among its peers ------------------------------------------------------------
 

@@ -94,18 +94,30 @@ PLANT_CERTIFICATE_POLICY = x509.ObjectIdentifier("2.25.3144475367950198909712491
 _PLANT_ORGANIZATION = "LineGuard plant"
 
 
-def is_plant_certificate(cert: x509.Certificate) -> bool:
-    """Whether ``cert`` was issued with the plant profile (policy, organisation, clientAuth)."""
+def _has_profile(
+    cert: x509.Certificate,
+    policy: x509.ObjectIdentifier,
+    organization: str,
+    usages: set[x509.ObjectIdentifier],
+) -> bool:
     try:
         policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        found = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return False
     organizations = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     return (
-        any(p.policy_identifier == PLANT_CERTIFICATE_POLICY for p in policies)
-        and organizations == [_PLANT_ORGANIZATION]
-        and list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+        any(p.policy_identifier == policy for p in policies)
+        and organizations == [organization]
+        and len(list(found)) == len(usages)
+        and set(found) == usages
+    )
+
+
+def is_plant_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` was issued with the plant profile (policy, organisation, clientAuth)."""
+    return _has_profile(
+        cert, PLANT_CERTIFICATE_POLICY, _PLANT_ORGANIZATION, {ExtendedKeyUsageOID.CLIENT_AUTH}
     )
 
 
@@ -120,17 +132,8 @@ def replica_uri(replica_id: str) -> str:
 
 def is_replica_certificate(cert: x509.Certificate) -> bool:
     """Whether ``cert`` was issued with the replica profile (policy, organisation, both usages)."""
-    try:
-        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    organizations = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    return (
-        any(p.policy_identifier == REPLICA_CERTIFICATE_POLICY for p in policies)
-        and organizations == [_REPLICA_ORGANIZATION]
-        and set(usages) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
-    )
+    usages = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    return _has_profile(cert, REPLICA_CERTIFICATE_POLICY, _REPLICA_ORGANIZATION, usages)
 
 
 @dataclass(frozen=True)
