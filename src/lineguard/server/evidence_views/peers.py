@@ -100,9 +100,18 @@ class RelayTls:
 
     ``ssl`` loads keys only from files: they are written to a private temporary
     directory (0700, in memory where ``/dev/shm`` exists), loaded, and removed at once.
+    :meth:`renew` loads fresh credentials into the same contexts, so the listener and
+    the client pick them up at their next handshake (``scheduled.py`` renews at half
+    the certificate's lifetime).
     """
 
     def __init__(self, credentials: ReplicaCredentials, ca_file: Path) -> None:
+        self.server = self._context(ssl.PROTOCOL_TLS_SERVER, ca_file)
+        self.server.verify_mode = ssl.CERT_REQUIRED
+        self.client = self._context(ssl.PROTOCOL_TLS_CLIENT, ca_file)
+        self.renew(credentials)
+
+    def renew(self, credentials: ReplicaCredentials) -> None:
         shm = Path("/dev/shm")  # noqa: S108 - tmpfs, so the key never reaches a disk
         where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
         with tempfile.TemporaryDirectory(prefix="lineguard-relay-", dir=where) as private:
@@ -111,17 +120,15 @@ class RelayTls:
             fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(credentials.key_pem)
-            self.server = self._context(ssl.PROTOCOL_TLS_SERVER, cert, key, ca_file)
-            self.server.verify_mode = ssl.CERT_REQUIRED
-            self.client = self._context(ssl.PROTOCOL_TLS_CLIENT, cert, key, ca_file)
+            for ctx in (self.server, self.client):
+                ctx.load_cert_chain(cert, key)
 
     @staticmethod
-    def _context(protocol: int, cert: Path, key: Path, ca_file: Path) -> ssl.SSLContext:
+    def _context(protocol: int, ca_file: Path) -> ssl.SSLContext:
         ctx = ssl.SSLContext(protocol)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3  # both ends are ours
         ctx.set_ciphers(MODERN_CIPHERS)
         ctx.options |= ssl.OP_NO_COMPRESSION
-        ctx.load_cert_chain(cert, key)
         ctx.load_verify_locations(cafile=str(ca_file))
         return ctx
 

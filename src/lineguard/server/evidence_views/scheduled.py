@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -23,13 +24,15 @@ from lineguard.server.evidence_views.handoff import answer_peer
 from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls
 from lineguard.server.evidence_views.shared import HEARTBEAT_S, SharedRelay
-from lineguard.server.pki import ca_paths
+from lineguard.server.pki import ReplicaCredentials, ca_paths
 
-__all__ = ["PURGE_INTERVAL_S", "lifespan", "relays_between_processes"]
+__all__ = ["CERTIFICATE_HOURS", "PURGE_INTERVAL_S", "lifespan", "relays_between_processes"]
 
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S = 5.0
+#: Lifetime of a process's replica certificate; it is renewed at half of it.
+CERTIFICATE_HOURS = 24.0
 
 
 def relays_between_processes(context: ServerContext) -> bool:
@@ -63,12 +66,14 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     state = context.evidence_views
     http = context.settings.http
     shared = SharedRelay(context.sessions, settings=state.relay.settings)
-    credentials = await asyncio.to_thread(
-        lambda: context.ca.get().issue_replica_certificate(
-            replica_id=shared.replica_id, host=http.internal_host
+
+    def issue() -> ReplicaCredentials:
+        return context.ca.get().issue_replica_certificate(
+            replica_id=shared.replica_id, host=http.internal_host, hours=CERTIFICATE_HOURS
         )
-    )
-    tls = RelayTls(credentials, ca_paths(context.settings.data_dir).cert)
+
+    tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
+    renew_at = time.monotonic() + CERTIFICATE_HOURS * 3600 / 2
     server = PeerServer(tls, partial(answer_peer, context, shared))
     port = await server.start(http.internal_host, http.internal_port)
     await asyncio.to_thread(shared.heartbeat, http.internal_host, port)
@@ -80,10 +85,14 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     )
 
     async def beat() -> None:
+        nonlocal renew_at
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
                 await asyncio.to_thread(shared.heartbeat, http.internal_host, port)
+                if time.monotonic() >= renew_at:  # a fresh certificate at half the lifetime
+                    tls.renew(await asyncio.to_thread(issue))
+                    renew_at = time.monotonic() + CERTIFICATE_HOURS * 3600 / 2
             except Exception:  # a database blip: the next beat tries again
                 log.exception("evidence-view relay heartbeat failed")
 

@@ -1,0 +1,97 @@
+"""The internal relay's TLS and framing, on real sockets: a listener on loopback, a client, the plant CA.
+
+The handler here only echoes, so these tests are about the transport: both ends must
+present replica certificates, the dialled host name must match, sizes are bounded,
+and renewed credentials are used from the next connection on. What the owner does
+with a request is tested against PostgreSQL (test_shared_relay.py and
+tests/integration/test_evidence_relay_replicas.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from lineguard.contracts.errors import PayloadTooLargeError
+from lineguard.contracts.evidence_view import EvidenceRelayError
+from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls, Request
+from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
+
+
+@dataclass
+class Relay:
+    ca: PlantCa
+    ca_file: Path
+    loop: asyncio.AbstractEventLoop
+    tmp: Path
+
+    def listen(self, credentials: ReplicaCredentials) -> int:
+        async def echo(request: Request) -> tuple[dict[str, Any], bytes]:
+            return {"peer": request.peer_id, "op": request.op, "size": len(request.body)}, request.body[::-1]
+
+        server = PeerServer(RelayTls(credentials, self.ca_file), echo)
+        return asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), self.loop).result(30)
+
+    def client(self, replica_id: str) -> PeerClient:
+        credentials = self.ca.issue_replica_certificate(replica_id=replica_id, host="127.0.0.1")
+        return PeerClient(RelayTls(credentials, self.ca_file), timeout_s=10)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    ca = PlantCa.create(tmp_path, SecretStr("relay transport test passphrase"), site_id="plant-a")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield Relay(ca, ca_paths(tmp_path).cert, loop, tmp_path)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def test_a_request_and_its_answer_pass_between_two_replicas(relay: Relay) -> None:
+    port = relay.listen(relay.ca.issue_replica_certificate(replica_id="rep_owner", host="127.0.0.1"))
+    body = bytes(range(256)) * 4096  # 1 MiB
+    answer, data = relay.client("rep_sender").call("127.0.0.1", port, {"op": "deliver"}, body)
+    assert answer == {"ok": True, "peer": "rep_sender", "op": "deliver", "size": len(body)}
+    assert data == body[::-1]
+
+
+def test_renewed_credentials_are_presented_from_the_next_connection(relay: Relay) -> None:
+    port = relay.listen(relay.ca.issue_replica_certificate(replica_id="rep_owner", host="127.0.0.1"))
+    credentials = relay.ca.issue_replica_certificate(replica_id="rep_before", host="127.0.0.1")
+    tls = RelayTls(credentials, relay.ca_file)
+    client = PeerClient(tls, timeout_s=10)
+    assert client.call("127.0.0.1", port, {"op": "take"})[0]["peer"] == "rep_before"
+    tls.renew(relay.ca.issue_replica_certificate(replica_id="rep_after", host="127.0.0.1"))
+    assert client.call("127.0.0.1", port, {"op": "take"})[0]["peer"] == "rep_after"
+
+
+def test_the_client_refuses_a_listener_without_a_replica_certificate(relay: Relay) -> None:
+    relay.ca.issue_server_certificate(relay.tmp, names=["127.0.0.1"])  # the HTTPS server's profile
+    paths = ca_paths(relay.tmp)
+    port = relay.listen(ReplicaCredentials(paths.server_key.read_bytes(), paths.server_cert.read_bytes()))
+    with pytest.raises(EvidenceRelayError, match="takes only LineGuard replica certificates"):
+        relay.client("rep_sender").call("127.0.0.1", port, {"op": "take"})
+
+
+def test_the_client_refuses_a_listener_whose_certificate_names_another_host(relay: Relay) -> None:
+    port = relay.listen(relay.ca.issue_replica_certificate(replica_id="rep_owner", host="10.9.9.9"))
+    with pytest.raises(
+        EvidenceRelayError, match=r"127\.0\.0\.1:\d+ could not be reached.*(hostname|IP address)"
+    ):
+        relay.client("rep_sender").call("127.0.0.1", port, {"op": "take"})
+
+
+def test_a_header_over_4_kib_is_refused(relay: Relay) -> None:
+    port = relay.listen(relay.ca.issue_replica_certificate(replica_id="rep_owner", host="127.0.0.1"))
+    with pytest.raises(PayloadTooLargeError, match=r"relay header of 5[0-9]{3} bytes"):
+        relay.client("rep_sender").call("127.0.0.1", port, {"op": "take", "pad": "x" * 5000})
