@@ -433,7 +433,8 @@ def bench_ingest(
                 f" {saturated['server_cpu_ms_per_batch']:5.1f} ms"
                 f" (paced {paced['server_cpu_ms_per_batch']:4.1f} ms),"
                 f" client {saturated['client_cpu_ms_per_batch']:4.1f} ms"
-                f" -> capacity on 2 dedicated cores {saturated['capacity_2_cores_eps']:6.0f} ev/s",
+                f" -> capacity on 2 dedicated cores {saturated['capacity_2_cores_eps']:6.0f} ev/s"
+                f" (load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})",
                 flush=True,
             )
         finally:
