@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,14 @@ class Relay:
     ca_file: Path
     loop: asyncio.AbstractEventLoop
     tmp: Path
+    servers: list[PeerServer] = field(default_factory=list)
 
     def listen(self, credentials: ReplicaCredentials) -> int:
         async def echo(request: Request) -> tuple[dict[str, Any], bytes]:
             return {"peer": request.peer_id, "op": request.op, "size": len(request.body)}, request.body[::-1]
 
         server = PeerServer(RelayTls(credentials, self.ca_file), echo)
+        self.servers.append(server)
         return asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), self.loop).result(30)
 
     def client(self, replica_id: str) -> PeerClient:
@@ -50,11 +52,25 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    relay = Relay(ca, ca_paths(tmp_path).cert, loop, tmp_path)
+
+    async def shut_down() -> None:
+        """Close the listeners and finish their connection tasks before the loop stops
+        (a task garbage-collected later, pending, would log from inside whatever runs then)."""
+        for server in relay.servers:
+            await server.stop()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     try:
-        yield Relay(ca, ca_paths(tmp_path).cert, loop, tmp_path)
+        yield relay
     finally:
+        asyncio.run_coroutine_threadsafe(shut_down(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 def test_a_request_and_its_answer_pass_between_two_replicas(relay: Relay) -> None:
