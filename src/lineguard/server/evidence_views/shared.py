@@ -50,8 +50,9 @@ CHANNEL = "lineguard_evidence_views"
 HEARTBEAT_S = 3.0
 #: A process whose heartbeat is older than this is gone; its views are ``lost``.
 STALE_S = 12.0
-#: A long poll looks at the table this often even without a notification.
-RECHECK_S = 2.0
+#: A long poll looks at the table this often even without a notification (a safety net:
+#: notifications are lost only while a LISTEN connection is being reopened).
+RECHECK_S = 5.0
 #: A node's poll is written to ``evidence_node_polls`` at most this often per process.
 POLL_RECORD_S = 10.0
 
@@ -307,8 +308,7 @@ class SharedRelay:
     def requests_now(self, node_id: str) -> list[View]:
         """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""
         now = self.now()
-        with self.sessions() as session:
-            self._advance_waiting(session, now)
+        with self.sessions() as session:  # one UPDATE on (node_id, state): cheap every few seconds
             alive = select(RelayPeerRow.replica_id).where(
                 RelayPeerRow.heartbeat_at > now - timedelta(seconds=STALE_S)
             )
