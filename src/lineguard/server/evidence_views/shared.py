@@ -108,8 +108,10 @@ class SharedRelay:
         replica_id: str | None = None,
         settings: RelaySettings | None = None,
         now: Callable[[], datetime] = _utcnow,
+        recheck_s: float = RECHECK_S,
     ) -> None:
         self.sessions = sessions
+        self.recheck_s = recheck_s
         self.replica_id = replica_id or new_id("rep")
         self.settings = settings or RelaySettings()
         self.now = now
@@ -303,7 +305,7 @@ class SharedRelay:
             return await asyncio.to_thread(self.requests_now, node_id)
 
         wait_s = min(wait_s, self.settings.max_wait_s)
-        return await self._bells.wait(node_id, wait_s, look, recheck_s=RECHECK_S)
+        return await self._bells.wait(node_id, wait_s, look, recheck_s=self.recheck_s)
 
     def requests_now(self, node_id: str) -> list[View]:
         """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""

@@ -6,6 +6,7 @@ settable clock (``now``) so a timeout or a stale heartbeat needs no sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,6 +179,30 @@ def test_purge_expires_unfetched_images_and_forgets_old_views(pair: Pair) -> Non
     pair.a.purge()
     with pair.a.sessions() as session:
         assert session.scalars(select(EvidenceViewRow)).all() == []
+
+
+@on_postgresql
+def test_a_view_opened_in_one_process_wakes_a_long_poll_waiting_in_another(pair: Pair) -> None:
+    """The waiting process re-checks only every 120 s and the poll waits 30 s, so an answer
+    within the 20 s allowed can only come from the notification."""
+    c = SharedRelay(
+        pair.a.sessions, replica_id="rep_c", settings=pair.a.settings, now=pair.clock, recheck_s=120
+    )
+    listener = NotificationListener(pair.engine, c.wake)
+    listener.start()
+
+    async def scenario() -> list[View]:
+        poll = asyncio.create_task(c.wait_for_requests("edge-9", 30))
+        await asyncio.sleep(1.0)  # let the poll take its first look and wait
+        await asyncio.to_thread(_open, pair.a, "edge-9")
+        return await asyncio.wait_for(poll, 20)
+
+    try:
+        assert listener.listening.wait(30)
+        views = asyncio.run(scenario())
+    finally:
+        listener.stop()
+    assert [(v.node_id, v.owner_id, v.state) for v in views] == [("edge-9", "rep_a", "sent")]
 
 
 @on_postgresql
