@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_detection.py --data DIR --threads 2 --json bench/results/detection.json
     .venv/bin/python bench/bench_detection.py --latency-only PACKAGE   # re-time a kept package
     .venv/bin/python bench/bench_detection.py --latency-only PACKAGE --baseline OTHER --runs 200
+    .venv/bin/python bench/bench_detection.py --latency-only PACKAGE --profile --runs 100  # per op / node
 
 One run does everything the issue asks for, on the same split:
 1. trains a package on DIR/train/good (wall and CPU seconds),
@@ -139,6 +140,55 @@ def latency_pair(package: Path, baseline: Path, threads: int, runs: int) -> dict
     return out
 
 
+def profile(package: Path, threads: int, runs: int, top: int = 12) -> dict[str, Any]:
+    """onnxruntime's own profiler over ``runs`` inferences: where the graph spends its time.
+
+    Per operator type and per node: summed kernel time per inference (µs) and its share of
+    all kernel time. The session is the runtime's (same options, 2 threads), with profiling on.
+    """
+
+    from lineguard.vision.ort import import_onnxruntime, session_options
+
+    ort = import_onnxruntime()
+    options = session_options(intra_op_threads=threads)
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
+    session = ort.InferenceSession(str(package / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    runner = OnnxModelRunner(package, threads=threads, providers=["cpu"])
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    feed = {session.get_inputs()[0].name: runner.prepare(frame)}
+    for _ in range(10):
+        session.run(None, feed)
+    c0 = time.process_time()
+    for _ in range(runs):
+        session.run(None, feed)
+    cpu_ms = (time.process_time() - c0) * 1000 / runs
+    events = json.loads(Path(session.end_profiling()).read_text())
+    kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    kernels = kernels[-runs * (len(kernels) // (runs + 10)) :] if kernels else kernels  # drop warm-up
+    by_type: dict[str, float] = {}
+    by_node: dict[str, float] = {}
+    for e in kernels:
+        op = e.get("args", {}).get("op_name", "?")
+        by_type[op] = by_type.get(op, 0.0) + e["dur"]
+        node = f"{e['name'].removesuffix('_kernel_time')} ({op})"
+        by_node[node] = by_node.get(node, 0.0) + e["dur"]
+    total = sum(by_type.values()) or 1.0
+
+    def rows(d: dict[str, float]) -> list[list[Any]]:
+        ranked = sorted(d.items(), key=lambda kv: -kv[1])[:top]
+        return [[k, round(v / runs, 1), round(v / total, 3)] for k, v in ranked]
+
+    return {
+        "runs": runs,
+        "cpu_ms_per_inference": cpu_ms,
+        "kernel_us_per_inference": total / runs,
+        "by_op_type": rows(by_type),
+        "by_node": rows(by_node),
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,9 +205,15 @@ def main() -> int:
         "--latency-only", type=Path, default=None, metavar="PACKAGE", help="only time an existing package"
     )
     parser.add_argument(
+        "--profile", action="store_true", help="with --latency-only: onnxruntime's profile per op and node"
+    )
+    parser.add_argument(
         "--baseline", type=Path, default=None, help="with --latency-only: another package timed interleaved"
     )
     args = parser.parse_args()
+    if args.latency_only and args.profile:
+        print(json.dumps(profile(args.latency_only, args.threads, args.runs), indent=2))
+        return 0
     if args.latency_only and args.baseline:
         print(json.dumps(latency_pair(args.latency_only, args.baseline, args.threads, args.runs), indent=2))
         return 0

@@ -72,6 +72,7 @@ from lineguard.vision.scoring import (  # noqa: E402
     unpack_index,
 )
 from lineguard.vision.train import _fit_local, split_holdout  # noqa: E402
+from patchcore_anchor import PatchCore  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 LAYERS = {"s8": 32, "s16": 96, "s32": 160}
@@ -88,6 +89,11 @@ class HeadConfig:
     # max of z-scores (the suite's choice; packages ship sum, docs/detection.md), sum, local, global
     fusion: str = "max"
     copies: str = "none"  # nuisance copies of the fit goods for: none, both Gaussians, local, global
+    # which parts of the global descriptor (``desc_view``): all, no-std, no-s4, no-s4-std, deep
+    global_parts: str = "all"
+    # local embedding channels kept (seeded random subset, PaDiM's reduction); 0 keeps all:
+    # the per-position matrices are most of the graph's memory traffic (latency, item 4)
+    local_dims: int = 0
 
     @property
     def copies_local(self) -> bool:
@@ -104,6 +110,8 @@ CONFIGS: dict[str, HeadConfig] = {
     for c in (
         DEFAULT,
         replace(DEFAULT, name="fusion sum", fusion="sum"),
+        replace(DEFAULT, name="fusion max flat", fusion="max flat"),
+        replace(DEFAULT, name="max score sum map", fusion="max score sum map"),
         replace(DEFAULT, name="nuisance copies", copies="both"),
         replace(DEFAULT, name="copies local only", copies="local"),
         replace(DEFAULT, name="copies global only", copies="global"),
@@ -116,18 +124,47 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="shrink fixed 0.01", shrink="fixed-0.01"),
         replace(DEFAULT, name="float32 local stats", storage="float32"),
         replace(DEFAULT, name="padim-recipe", shrink="fixed-0.01", fusion="local", storage="float32"),
+        replace(DEFAULT, name="patchcore", fusion="patchcore"),
+        replace(DEFAULT, name="global no std", global_parts="no-std"),
+        replace(DEFAULT, name="global no stride 4", global_parts="no-s4"),
+        replace(DEFAULT, name="global no s4 no std", global_parts="no-s4-std"),
+        replace(DEFAULT, name="global deep only", global_parts="deep"),
+        replace(DEFAULT, name="local 64 dims", local_dims=64),
+        replace(DEFAULT, name="local 96 dims", local_dims=96),
     )
 }
 
 
-def embedding(f: Features, layers: tuple[str, ...]) -> np.ndarray:
+def desc_view(desc: np.ndarray, parts: str, deeper: tuple[int, ...] = (32, 96, 160)) -> np.ndarray:
+    """Columns of the global descriptor: per stage (strides 4, 8, 16, 32) 22 values a channel —
+    the 2x2 cell means, the 4x4 cell means, the mean, the std (``scoring.global_descriptor``)."""
+    if parts == "all":
+        return desc
+    per = [desc.shape[1] // 22 - sum(deeper), *deeper]
+    cols, start = [], 0
+    for stage, c in enumerate(per):
+        block = np.arange(start, start + 22 * c)
+        start += 22 * c
+        if stage == 0 and parts in ("no-s4", "no-s4-std", "deep"):
+            continue
+        if stage == 1 and parts == "deep":
+            continue
+        cols.append(block[: 21 * c] if parts in ("no-std", "no-s4-std") else block)
+    return desc[:, np.concatenate(cols)]
+
+
+def embedding(f: Features, layers: tuple[str, ...], dims: int = 0) -> np.ndarray:
     maps = [torch.from_numpy({"s8": f.s8, "s16": f.s16, "s32": f.s32}[k]) for k in layers]
     size = maps[0].shape[-2:]
     up = [
         m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False)
         for m in maps
     ]
-    return torch.cat(up, 1).numpy()
+    out = torch.cat(up, 1).numpy()
+    if dims:
+        keep = np.sort(np.random.default_rng(24).permutation(out.shape[1])[:dims])
+        out = np.ascontiguousarray(out[:, keep])
+    return out
 
 
 def fit_local_fixed(embs: np.ndarray, eps: float = 0.01, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +236,9 @@ def pixel_metrics(
     peaks: dict[str, np.ndarray],
     glob: dict[str, np.ndarray],
     masks: list[Path | None],
+    defect_types: list[str],
     size: int = 256,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """AUPRO and pooled pixel AUROC of the fused map (fixed split: test goods + defects)."""
     lm, ls = float(peaks["hold"].mean()), max(float(peaks["hold"].std()), 1e-6)
     maps, truth = [], []
@@ -208,21 +246,47 @@ def pixel_metrics(
         zg = _z(glob[g], glob["hold"])
         for i in range(0, len(dist[g]), 32):
             zl = (smoothed(dist[g][i : i + 32], cfg.sigma, size).numpy() - lm) / ls
-            floor = zg[i : i + 32, None, None].astype(np.float32)
-            fused = {"max": np.maximum(zl, floor), "sum": zl + floor, "local": zl}.get(
-                cfg.fusion, np.broadcast_to(floor, zl.shape)
-            )
-            maps.append(np.asarray(fused, np.float32))
+            maps.append(np.asarray(fused_map(cfg.fusion, zl, zg[i : i + 32]), np.float32))
         truth += (
             [np.zeros((size, size), bool)] * len(dist[g])
             if g == "test"
             else [load_mask(m, size, size) for m in masks]
         )
     amap, gt = np.concatenate(maps), np.stack(truth)
+    n_good = len(dist["test"])
+    types = np.asarray(defect_types)
+    per_type = {}
+    for t in sorted(set(defect_types)):  # as evaluate_package: the test goods + this type's images
+        sel = np.r_[np.arange(n_good), n_good + np.flatnonzero(types == t)]
+        per_type[t] = auroc(gt[sel, ::2, ::2].ravel(), amap[sel, ::2, ::2].ravel())
     return {
         "aupro": aupro(gt, amap),
         "pixel_auroc": auroc(gt[:, ::4, ::4].ravel(), amap[:, ::4, ::4].ravel()),
+        "pixel_auroc_per_type": per_type,
+        "pixel_auroc_type_mean": float(np.mean(list(per_type.values()))),
     }
+
+
+def fused_map(fusion: str, zl: np.ndarray, zg: np.ndarray) -> np.ndarray:
+    """The graph's map from standardised local maps [N, H, W] and global z-scores [N].
+
+    ``max`` lifts the local map by how far the global z-score rises above its peak, so
+    its peak is the image score max(peak z_local, z_global) and every pixel keeps its
+    local rank; ``max flat`` is the third session's ``max(z_local, z_global)`` per pixel
+    (the same score, a map flat below the global floor); ``max score sum map`` keeps
+    the sum's map beside the maximum's score (the score is then not the map's peak).
+    """
+    floor = zg[:, None, None].astype(np.float32)
+    peak_l = zl.reshape(len(zl), -1).max(1)[:, None, None]
+    if fusion == "max":
+        return zl + np.maximum(0.0, floor - peak_l)
+    if fusion == "max flat":
+        return np.maximum(zl, floor)
+    if fusion in ("sum", "max score sum map"):
+        return zl + floor
+    if fusion == "local":
+        return zl
+    return np.broadcast_to(floor, zl.shape)
 
 
 def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -235,7 +299,8 @@ def fuse(cfg: HeadConfig, local: dict[str, np.ndarray], glob: dict[str, np.ndarr
     out = {}
     for g in local:
         zl, zg = _z(local[g], local["hold"]), _z(glob[g], glob["hold"])
-        out[g] = {"sum": zl + zg, "max": np.maximum(zl, zg), "local": zl, "global": zg}[cfg.fusion]
+        image = {"sum": zl + zg, "local": zl, "global": zg}
+        out[g] = image.get(cfg.fusion, np.maximum(zl, zg))  # every "max ..." rule scores max(zl, zg)
     return out
 
 
@@ -372,11 +437,20 @@ def run_set(
         peaks: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
         per_cfg = {}
         for cfg in configs:
-            fit_key = (cfg.local_layers, cfg.shrink, cfg.copies_local)
+            if cfg.fusion == "patchcore":  # the second anchor: its own features, bank and scores
+                c0 = time.process_time()
+                pc = PatchCore(fit_feats.s8, fit_feats.s16)
+                scores = {g: pc.score(f.s8, f.s16)[0] for g, f in groups.items()}
+                nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
+                per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset)
+                per_cfg[cfg.name]["cpu_s"] = time.process_time() - c0
+                per_cfg[cfg.name]["bank"] = len(pc.bank)
+                continue
+            fit_key = (cfg.local_layers, cfg.shrink, cfg.copies_local, cfg.local_dims)
             if fit_key not in fits:
-                emb = embedding(fit_feats, cfg.local_layers)
+                emb = embedding(fit_feats, cfg.local_layers, cfg.local_dims)
                 if cfg.copies_local and copy_feats is not None:
-                    emb = np.concatenate([emb, embedding(copy_feats, cfg.local_layers)])
+                    emb = np.concatenate([emb, embedding(copy_feats, cfg.local_layers, cfg.local_dims)])
                 fits[fit_key] = fit_precision(emb, cfg.shrink)
             key = (*fit_key, cfg.storage)
             if key not in local_cache:
@@ -384,14 +458,18 @@ def run_set(
                 model = LocalModel(
                     torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(whitening(prec, cfg.storage))
                 )
-                local_cache[key] = {g: model.dist(embedding(f, cfg.local_layers)) for g, f in groups.items()}
-            gkey = (cfg.rank, cfg.copies_global)
+                local_cache[key] = {
+                    g: model.dist(embedding(f, cfg.local_layers, cfg.local_dims)) for g, f in groups.items()
+                }
+            gkey = (cfg.rank, cfg.copies_global, cfg.global_parts)
             if gkey not in glob_cache:
                 desc = fit_feats.desc
                 if cfg.copies_global and copy_feats is not None:
                     desc = np.concatenate([desc, copy_feats.desc])
-                gm = LowRankGaussian.fit(desc, max_rank=cfg.rank)
-                glob_cache[gkey] = {g: gm.distance(f.desc) for g, f in groups.items()}
+                gm = LowRankGaussian.fit(desc_view(desc, cfg.global_parts), max_rank=cfg.rank)
+                glob_cache[gkey] = {
+                    g: gm.distance(desc_view(f.desc, cfg.global_parts)) for g, f in groups.items()
+                }
             if (*key, cfg.sigma) not in peaks:
                 peaks[(*key, cfg.sigma)] = {g: peak(d, cfg.sigma) for g, d in local_cache[key].items()}
             scores = fuse(cfg, peaks[(*key, cfg.sigma)], glob_cache[gkey])
@@ -399,7 +477,12 @@ def run_set(
             per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset)
             if sp.name == "fixed" and cfg.name in pixel_configs and all(m is not None for m in s.masks):
                 per_cfg[cfg.name]["pixel"] = pixel_metrics(
-                    cfg, local_cache[key], peaks[(*key, cfg.sigma)], glob_cache[gkey], list(s.masks)
+                    cfg,
+                    local_cache[key],
+                    peaks[(*key, cfg.sigma)],
+                    glob_cache[gkey],
+                    list(s.masks),
+                    s.defect_types,
                 )
         result["splits"][sp.name] = per_cfg
         d = per_cfg.get(DEFAULT.name) or next(iter(per_cfg.values()))
@@ -630,7 +713,11 @@ def main() -> int:
         for c, v in results[set_name]["splits"]["fixed"].items():
             if "pixel" in v:
                 px = v["pixel"]
-                print(f"  {c:<22} AUPRO {px['aupro']:.4f}  pixel AUROC {px['pixel_auroc']:.4f} (fixed split)")
+                types = " ".join(f"{t} {v:.3f}" for t, v in px["pixel_auroc_per_type"].items())
+                print(
+                    f"  {c:<22} AUPRO {px['aupro']:.4f}  pixel AUROC {px['pixel_auroc']:.4f}  "
+                    f"per type mean {px['pixel_auroc_type_mean']:.4f} ({types}) (fixed split)"
+                )
         fixed = results[set_name]["splits"]["fixed"].get(DEFAULT.name, {})
         for name, v in fixed.get("nuisance", {}).items():
             lo, hi = v["diff_ci95"]

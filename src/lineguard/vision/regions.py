@@ -1,11 +1,13 @@
 """Defect regions from an anomaly map: where on the part the model saw something wrong.
 
-**Relative to the map, not to the image threshold.** The map is
-``max(z_local, z_global)`` (see ``scoring``; packages of the first round:
-``z_local + z_global``): the global branch lifts every pixel of a part that is unusual
-as a whole to the same floor (or by the same amount), so on a failing part the map can
-sit above the image threshold almost everywhere and a region "above the threshold" is
-the whole crop. A region is therefore cut from the map *relative to itself*:
+**Relative to the map, not to the image threshold.** The map is the local map
+lifted by how far the global z-score rises above its peak (``scoring``, fusion
+``max``; ``z_local + z_global`` with the sum; packages of #24's third session floored
+it at ``z_global`` instead): the global branch lifts every pixel of a part that is
+unusual as a whole by the same amount, so on a failing part the map can sit above the
+image threshold almost everywhere and a region "above the threshold" is the whole
+crop. A region is therefore cut from the map *relative to itself*, which a lift of the
+whole map does not change (the maximum's and the sum's maps give the same regions):
 
 * the map's **median** is its baseline (it carries the global floor or offset and the
   typical local background, and a defect covers far less than half of a part);

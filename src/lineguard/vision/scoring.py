@@ -13,15 +13,18 @@ Method ("local-global Gaussian", see ``docs/detection.md`` for the measurements)
   in low-rank form) couples all cells, so it scores *how typical the whole part's
   appearance and layout* are: texture or finish changes spread over a large area,
   and shifts of brightness between regions, which no single position shows clearly.
-* Both distances are standardised on held-out good images (z-scores) and fused by
-  their sum (the default): ``map = z_local(map) + z_global``; ``score = max(map)``.
-  ``fusion="max"`` builds ``map = max(z_local(map), z_global)`` instead: the
-  generalisation suite scores images better with it on every set (``docs/detection.md``),
-  but below the global floor its map is flat, so the pixels there lose their ranking
-  and localisation falls (magnetic tile: mean per-type pixel AUROC 0.970 → 0.945, AUPRO
-  0.642 → 0.412; the 34-image eval test's "break" 0.65 against its 0.8 floor). It stays
-  opt-in until its map keeps the local ranking. Either way the score is the peak of the
-  map, and the map and the threshold share one scale.
+* Both distances are standardised on held-out good images (z-scores) and fused.
+  ``fusion="sum"`` (the first round's rule): ``map = z_local(map) + z_global``.
+  ``fusion="max"``: the image score is ``max(peak of z_local, z_global)`` — the
+  generalisation suite scores images better with it on every set (``docs/detection.md``)
+  — and the map is the local map lifted by how far the global z-score rises above its
+  peak, ``map = z_local(map) + max(0, z_global - max z_local)``: its peak is that score,
+  and every pixel keeps its local rank. (The third session's per-pixel
+  ``max(z_local, z_global)`` had the same score but a map flat below the global floor:
+  magnetic tile's mean per-type pixel AUROC 0.970 → 0.945, AUPRO 0.642 → 0.412.)
+  Either way the score is the peak of the map, the map and the threshold share one
+  scale, and the map differs from the sum's by one constant per image, which the
+  map-relative regions (``regions``) do not see.
 
 Every statistic is estimated in float64 with closed forms (no iterative training), so
 fitting is deterministic and fast on a CPU; the whole head is plain tensor algebra and
@@ -262,7 +265,7 @@ class LocalGlobalHead(nn.Module):
         sigma: float,
         local_norm: tuple[float, float] = (0.0, 1.0),
         global_norm: tuple[float, float] = (0.0, 1.0),
-        fusion: Fusion = "sum",
+        fusion: Fusion = "max",
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -350,8 +353,11 @@ class LocalGlobalHead(nn.Module):
         """Standardise both branches and fuse (``fusion``): (score [N], map [N, H, W])."""
         z_local = (local_map - self.norm[0]) / self.norm[1]
         z_global = (gdist - self.norm[2]) / self.norm[3]
-        floor = z_global[:, None, None]
-        amap = torch.maximum(z_local, floor) if self.fusion == "max" else z_local + floor
+        if self.fusion == "max":
+            lift = (z_global - z_local.flatten(1).amax(1)).clamp_min(0.0)
+            amap = z_local + lift[:, None, None]
+        else:
+            amap = z_local + z_global[:, None, None]
         score = amap.flatten(1).amax(1)
         return score, amap
 

@@ -102,9 +102,10 @@ class TrainConfig:
     onnx_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     #: Gaussian smoothing of the upsampled local map, in input pixels.
     sigma: float = 4.0
-    #: How the standardised branches make the map (``scoring``): their sum (the default), or
-    #: their maximum (better image scores on the suite, worse localisation: docs/detection.md).
-    fusion: Fusion = "sum"
+    #: How the standardised branches are fused (``scoring``): the image score is their
+    #: maximum and the map the local map lifted to it (the default: the suite's choice,
+    #: docs/detection.md), or their sum (the first round's rule).
+    fusion: Fusion = "max"
     max_rank: int = 256
     #: Nuisance copies of every fitted good image (``augment``: shift, rotation, light,
     #: blur, sensor noise) added to what the Gaussians are fitted on; the held-out images
@@ -378,7 +379,10 @@ def _copies_note(copies: int) -> str:
     return f" with {copies} nuisance {'copy' if copies == 1 else 'copies'} each" if copies else ""
 
 
-_FUSED = {"max": "max(z_local, z_global)", "sum": "z_local + z_global"}
+_FUSED = {
+    "max": "z_local + max(0, z_global - max z_local) (score: max(max z_local, z_global))",
+    "sum": "z_local + z_global",
+}
 
 
 def _model_id(root: Path, created: datetime) -> str:

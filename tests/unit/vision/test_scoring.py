@@ -84,13 +84,20 @@ def _small_head(fusion: str) -> tuple[LocalGlobalHead, torch.Tensor, torch.Tenso
     return head, local_map, torch.tensor([3.0, 5.0])  # z_global 0 and 4
 
 
-def test_max_fusion_floors_the_local_map_at_the_global_z_score() -> None:
+def test_max_fusion_scores_the_larger_branch_and_lifts_the_local_map() -> None:
     head, local_map, gdist = _small_head("max")
     score, amap = head.combine(local_map, gdist)
     z_local = (local_map - 1.0) / 2.0
-    assert torch.allclose(amap[0], torch.clamp_min(z_local[0], 0.0))
-    assert torch.allclose(amap[1], torch.clamp_min(z_local[1], 4.0))
+    peak = z_local.flatten(1).amax(1)
+    assert float(peak[0]) > 0.0 and float(peak[1]) < 4.0  # one case of each below
+    # image 0: z_global 0 lies below the local peak, so the map is the local map itself
+    assert torch.allclose(amap[0], z_local[0])
+    # image 1: z_global 4 lies above the local peak, so the whole local map rises by the gap
+    assert torch.allclose(amap[1], z_local[1] + (4.0 - peak[1]))
+    assert torch.allclose(score, torch.maximum(peak, torch.tensor([0.0, 4.0])))
     assert torch.allclose(score, amap.flatten(1).amax(1))  # the score is the map's peak
+    # the local ranking survives: no pixel is flattened onto the global floor
+    assert torch.equal(torch.argsort(amap[1].flatten()), torch.argsort(z_local[1].flatten()))
 
 
 def test_sum_fusion_is_the_first_rounds_rule() -> None:

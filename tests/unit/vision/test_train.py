@@ -244,7 +244,7 @@ def test_nuisance_copies_are_fitted_deterministically_and_recorded(
     first = train_package(synthetic_dataset, tmp_path / "one", config=config)
     again = train_package(synthetic_dataset, tmp_path / "two", config=config)
     meta = first.package.metadata
-    assert meta.parameters["nuisance_copies"] == 1 and meta.parameters["fusion"] == "sum"
+    assert meta.parameters["nuisance_copies"] == 1 and meta.parameters["fusion"] == "max"
     assert "with 1 nuisance copy each" in meta.training_data.description
     assert meta.model_sha256 == again.package.metadata.model_sha256  # the copies are seeded
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
