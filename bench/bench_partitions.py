@@ -24,6 +24,13 @@ partitioned and do not grow with the raw tables (bench_dashboard.py).
     python bench/bench_partitions.py                        # 10,000,000 events over 12 months
     python bench/bench_partitions.py --events 1000000       # the 1 M point of the curve
     nice -n 10 python bench/bench_partitions.py --layout partitioned --events 1000000,10000000,50000000
+    nice -n 10 python bench/bench_partitions.py --bulk --events 10000000,100000000 --fill-deadline 16:03
+
+``--bulk`` (bench_partitions_bulk.py) is the fast loader for 10 M–100 M: a fresh partitioned
+database per size on a throwaway ``wal_level=minimal`` cluster, month by month (newest
+first) with ``INSERT … SELECT`` and the indexes built after the rows, ids and sealed
+payload sizes as real ingest writes them, a disk floor (``--min-free-gb``, 12), and cold as
+well as warm figures with every query's plan.
 
 ``--layout`` measures one layout only (half the disk: a copy takes ~0.75 GB per million
 events on disk, alerts, audit and WAL included). ``--events`` takes several sizes, ascending:
