@@ -86,7 +86,8 @@ class HeadConfig:
     storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
     sigma: float = 4.0
     rank: int = 256
-    # max of z-scores (the suite's choice; packages ship sum, docs/detection.md), sum, local, global
+    # max (shipped: the maximum's score, the lifted map), max flat, max score sum map,
+    # sum, local, global, patchcore
     fusion: str = "max"
     copies: str = "none"  # nuisance copies of the fit goods for: none, both Gaussians, local, global
     # which parts of the global descriptor (``desc_view``): all, no-std, no-s4, no-s4-std, deep
