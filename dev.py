@@ -74,6 +74,12 @@ RUNTIME_SYSTEM_PACKAGES = {
 QUIET_ENV = {"ORT_DISABLE_TELEMETRY": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
+#: ``dev.py test``'s pytest options when it is given none (CI): two pytest-xdist workers, each
+#: test module (and each group tests/conftest.py names) one unit of work; the 25 slowest tests
+#: are listed to keep CI short. docs/testing.md: its duration, and how to run a part of the suite.
+PYTEST_CI = ["-q", "-n", "2", "--dist", "loadgroup", "--durations=25"]
+
+
 def run(cmd: list[str], **kwargs: object) -> None:
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
@@ -120,7 +126,7 @@ def test(args: list[str]) -> int:
     steps = [
         [py, "-m", "ruff", "check", *[p for p in ("src", "tests", "bench", "dev.py") if (ROOT / p).exists()]],
         [py, "-m", "mypy"],
-        [py, "-m", "pytest", *(args or ["-q", "--durations=25"])],  # the slowest tests, to keep CI short
+        [py, "-m", "pytest", *(args or PYTEST_CI)],
     ]
     for step in steps:
         print("+", " ".join(step), flush=True)

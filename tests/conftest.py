@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lineguard.contracts.ids import uuid7
+from tests.support import demo_run
 from tests.support.demo_model import train_demo_model
 from tests.support.postgres import postgres_cluster
 
@@ -124,3 +125,49 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's trained model and part threshold, trained once per session (see
     tests/support/demo_model.py); seed a demo data directory with ``seed_demo_model``."""
     return train_demo_model(tmp_path_factory.mktemp("demo-model"))
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> demo_run.SharedDemo:
+    """A demo data directory handed from one demo test to the next (tests/support/demo_run.py)."""
+    return demo_run.SharedDemo(tmp_path_factory, demo_model)
+
+
+#: Folders whose session fixtures are costly (a trained model, a built ERP, a seeded plant
+#: server and Chromium): under pytest-xdist each is one unit of work, so one worker pays for them.
+SHARED_SETUP_FOLDERS = ("tests/e2e", "tests/unit/vision", "tests/unit/server/integrations/erp")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the shared demo's users together, and give every test an xdist group.
+
+    The tests that use the shared demo (:mod:`tests.support.demo_run`) run one after the other
+    at the place of the first, the one that hands its demo over (``demo_run.FIRST``) first.
+
+    ``python3 dev.py test`` runs pytest-xdist with ``--dist loadgroup``: a group is a unit of
+    work that one worker runs in order. Each test module is a group (its module fixtures are
+    set up once), the folders in :data:`SHARED_SETUP_FOLDERS` are one group each, and the
+    shared demo's users are one. Without xdist the marks change nothing.
+    """
+    users = [item for item in items if demo_run.FIXTURE in getattr(item, "fixturenames", ())]
+    if users:
+        first = items.index(users[0])
+        rest = [item for item in items if item not in users]
+        users.sort(key=lambda item: _relative(item) != demo_run.FIRST)
+        items[:] = [*rest[:first], *users, *rest[first:]]
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def _group(item: pytest.Item) -> str:
+    if demo_run.FIXTURE in getattr(item, "fixturenames", ()):
+        return demo_run.GROUP
+    path = _relative(item)
+    return next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(f"{folder}/")), path)
+
+
+def _relative(item: pytest.Item) -> str:
+    inside = item.path.is_relative_to(REPO_ROOT)
+    return item.path.relative_to(REPO_ROOT).as_posix() if inside else str(item.path)

@@ -4,11 +4,12 @@ registrar and approver of the demo model already did so and sign in with passwor
 every page it may open shows the demo's own data; screenshots go to
 ``artifacts/screenshots/demo-*.png``.
 
-One demo runs for the whole module, seeded with the session's trained demo model
-(tests/support/demo_model.py). Before any page is opened the fixture waits, with a
-generous deadline, until the demo has produced what the pages show: inspection events,
-a defect alert whose evidence image the node holds, and a node heartbeat. Pages then
-wait for their data with Playwright's own expectations, never a sleep.
+One demo runs for the whole module: a third start of the one tests/integration/test_demo.py
+ran (and stopped) before, its state reused, or, when that test did not run or failed, a fresh
+one seeded with the session's trained demo model (tests/support/demo_run.py). Before any page
+is opened the fixture waits, with a generous deadline, until the demo has produced what the
+pages show: inspection events, a defect alert whose evidence image the node holds, and a node
+heartbeat. Pages then wait for their data with Playwright's own expectations, never a sleep.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
 from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
-from tests.support.demo_model import seed_demo_model
+from tests.support.demo_run import SharedDemo
 
-# The module starts a whole demo (and, first in a fresh session, trains its model); its last test
-# waits for the motor's first reading after a two-minute, time-compressed learning period.
+# The module starts a whole demo (run alone: a first run, which first in a fresh session trains its
+# model); its last test waits for the motor's first reading after a two-minute, time-compressed
+# learning period (over already when the demo is the integration test's).
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 START_TIMEOUT_S = 600.0
@@ -111,9 +113,8 @@ def _has_thermal_reading(root: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator[Demo]:
-    root = tmp_path_factory.mktemp("demo-pages") / "demo"
-    seed_demo_model(demo_model, root)  # the session's trained demo model: see tests/support/demo_model.py
+def demo(shared_demo: SharedDemo) -> Iterator[Demo]:
+    root = shared_demo.data_dir()  # the integration test's demo, else a fresh one (see above)
     port = _free_port()
     process = subprocess.Popen(
         [

@@ -5,6 +5,10 @@ enrollment; the model comes trained from the session, see tests/support/demo_mod
 serves the dashboard over HTTPS and moves inspection results from the edge node to the
 server; Ctrl-C stops it cleanly; a second run reuses state.
 
+The page tests (tests/e2e/test_demo_pages.py) start the demo a third time on this test's data
+directory once it passed, rather than going through a first run of their own
+(tests/support/demo_run.py); this test is ordered before them.
+
 Both runs also prove LineGuard never phones home (docs/security.md, "Dependencies' own
 network behaviour"). They start without ``ORT_DISABLE_TELEMETRY`` and with a fresh
 ``HOME``. The first runs under ``strace -f``: registry, server, enrollment, node and the TUF
@@ -33,6 +37,7 @@ from typing import Any
 
 import pytest
 from tests.support.demo_model import seed_demo_model
+from tests.support.demo_run import SharedDemo
 from tests.support.egress import (
     assert_no_egress,
     clean_env,
@@ -231,7 +236,9 @@ def _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir: Path, home: 
     assert (data_dir / "governance" / "manifest.json").is_file()
 
 
-def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path, demo_model: Path) -> None:
+def test_demo_serves_the_dashboard_moves_results_and_reuses_state(
+    tmp_path: Path, demo_model: Path, shared_demo: SharedDemo
+) -> None:
     data_dir, home, trace = tmp_path / "demo", tmp_path / "home", tmp_path / "demo.trace"
     home.mkdir()
     seed_demo_model(demo_model, data_dir)  # the session's trained demo model: see tests/support/demo_model.py
@@ -308,3 +315,4 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(tmp_path: Path
     assert "calibrated cam-gauge version 2" in joined
     assert "normal bands learned at" in (data_dir / "logs" / "edge.log").read_text(encoding="utf-8")
     assert len(_registry(data_dir)["releases"]) == 1
+    shared_demo.hand_over(data_dir)  # the page tests start it again here (module docstring)

@@ -1,0 +1,50 @@
+"""One demo data directory for the test modules that run ``lineguard demo``.
+
+A first demo run (seeded with the session's trained model, see tests/support/demo_model.py)
+takes minutes before it has what the tests look at: every station's results, the motor's
+first reading after its two-minute, time-compressed learning period. Two modules need a demo
+with that behind it: tests/integration/test_demo.py (a first run under strace, Ctrl-C, a second
+run air-gapped) and tests/e2e/test_demo_pages.py (every role's pages in Chromium). Each used to
+start its own first run (about 200 s of CI). Now the integration test, ordered first by
+tests/conftest.py, hands its data directory over once it passed, and the page tests start the
+demo again on it, the way a user starts it a third time: state reused, nothing set up again,
+accounts still on their one-time passwords (nobody signed in), and the data the pages show
+already there. Without that hand-over (the page tests run alone, or the integration test
+failed) the page tests get a fresh data directory seeded with the trained model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.demo_model import seed_demo_model
+
+#: The fixture every test that uses the shared demo asks for (see tests/conftest.py).
+FIXTURE = "shared_demo"
+#: Its xdist group: the modules that share the demo run in one worker, one after the other.
+GROUP = "demo"
+#: The module that runs the demo first and hands its data directory over; ordered first.
+FIRST = "tests/integration/test_demo.py"
+
+
+class SharedDemo:
+    """A demo data directory handed from the first demo test to the next (module docstring)."""
+
+    def __init__(self, factory: pytest.TempPathFactory, model: Path) -> None:
+        self._factory, self._model = factory, model
+        self._handed_over: Path | None = None
+
+    def hand_over(self, data_dir: Path) -> None:
+        """A stopped demo's data directory, after a first and a second run that passed."""
+        self._handed_over = data_dir
+
+    def data_dir(self) -> Path:
+        """The handed-over data directory (once), else a fresh one with the trained model."""
+        data_dir, self._handed_over = self._handed_over, None
+        if data_dir is not None:
+            return data_dir
+        fresh = self._factory.mktemp("demo") / "demo"
+        seed_demo_model(self._model, fresh)  # the session's trained demo model
+        return fresh
