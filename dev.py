@@ -75,9 +75,9 @@ QUIET_ENV = {"ORT_DISABLE_TELEMETRY": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 #: ``dev.py test``'s pytest options when it is given none (CI): two pytest-xdist workers, each
-#: test module (and each group tests/conftest.py names) one unit of work; the 25 slowest tests
-#: are listed to keep CI short. docs/testing.md: its duration, and how to run a part of the suite.
-PYTEST_CI = ["-q", "-n", "2", "--dist", "loadgroup", "--durations=25"]
+#: test file (or group of files, tests/support/grouping.py) one unit of work; the 25 slowest
+#: tests are listed to keep CI short. docs/testing.md: its duration, how to run a part of the suite.
+PYTEST_CI = ["-q", "-n", "2", "--dist", "loadfile", "--durations=25"]
 
 
 def run(cmd: list[str], **kwargs: object) -> None:

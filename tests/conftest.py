@@ -15,11 +15,12 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lineguard.contracts.ids import uuid7
-from tests.support import demo_run
+from tests.support import demo_run, grouping
 from tests.support.demo_model import train_demo_model
 from tests.support.postgres import postgres_cluster
 
@@ -133,41 +134,19 @@ def shared_demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> d
     return demo_run.SharedDemo(tmp_path_factory, demo_model)
 
 
-#: Folders whose session fixtures are costly (a trained model, a built ERP, a seeded plant
-#: server and Chromium): under pytest-xdist each is one unit of work, so one worker pays for them.
-SHARED_SETUP_FOLDERS = ("tests/e2e", "tests/unit/vision", "tests/unit/server/integrations/erp")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The two demo modules run one after the other (tests/support/demo_run.py)."""
+    order = grouping.demo_first([_relative(item.path) for item in items])
+    items[:] = [items[n] for n in order]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order the shared demo's users together, and give every test an xdist group.
-
-    The tests that use the shared demo (:mod:`tests.support.demo_run`) run one after the other
-    at the place of the first, the one that hands its demo over (``demo_run.FIRST``) first.
-
-    ``python3 dev.py test`` runs pytest-xdist with ``--dist loadgroup``: a group is a unit of
-    work that one worker runs in order. Each test module is a group (its module fixtures are
-    set up once), the folders in :data:`SHARED_SETUP_FOLDERS` are one group each, and the
-    shared demo's users are one. Without xdist the marks change nothing.
-    """
-    users = [item for item in items if demo_run.FIXTURE in getattr(item, "fixturenames", ())]
-    if users:
-        first = items.index(users[0])
-        rest = [item for item in items if item not in users]
-        users.sort(key=lambda item: _relative(item) != demo_run.FIRST)
-        items[:] = [*rest[:first], *users, *rest[first:]]
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without the plugin
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the units of tests/support/grouping.py (docs/testing.md)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    return grouping.grouped_file_scheduling(config, log)
 
 
-def _group(item: pytest.Item) -> str:
-    if demo_run.FIXTURE in getattr(item, "fixturenames", ()):
-        return demo_run.GROUP
-    path = _relative(item)
-    return next((folder for folder in SHARED_SETUP_FOLDERS if path.startswith(f"{folder}/")), path)
-
-
-def _relative(item: pytest.Item) -> str:
-    inside = item.path.is_relative_to(REPO_ROOT)
-    return item.path.relative_to(REPO_ROOT).as_posix() if inside else str(item.path)
+def _relative(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)

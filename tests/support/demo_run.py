@@ -6,7 +6,7 @@ first reading after its two-minute, time-compressed learning period. Two modules
 with that behind it: tests/integration/test_demo.py (a first run under strace, Ctrl-C, a second
 run air-gapped) and tests/e2e/test_demo_pages.py (every role's pages in Chromium). Each used to
 start its own first run (about 200 s of CI). Now the integration test, ordered first by
-tests/conftest.py, hands its data directory over once it passed, and the page tests start the
+tests/support/grouping.py, hands its data directory over once it passed, and the page tests start the
 demo again on it, the way a user starts it a third time: state reused, nothing set up again,
 accounts still on their one-time passwords (nobody signed in), and the data the pages show
 already there. Without that hand-over (the page tests run alone, or the integration test
@@ -20,13 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.demo_model import seed_demo_model
-
-#: The fixture every test that uses the shared demo asks for (see tests/conftest.py).
-FIXTURE = "shared_demo"
-#: Its xdist group: the modules that share the demo run in one worker, one after the other.
-GROUP = "demo"
-#: The module that runs the demo first and hands its data directory over; ordered first.
-FIRST = "tests/integration/test_demo.py"
 
 
 class SharedDemo:

@@ -130,7 +130,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     builder = PlantBuilder(Path(tempfile.mkdtemp(prefix="lineguard-tryton-")), budget_s=BUILD_BUDGET_S)
     session.config.stash[_BUILDER] = builder
     # A pytest-xdist worker collects every test but runs only its share: the ERP's folder is one
-    # group (tests/conftest.py), so only the worker that gets it builds, when its first test asks.
+    # unit of work (tests/support/grouping.py), so only the worker that gets it builds, when its
+    # first test asks.
     if not hasattr(session.config, "workerinput"):
         builder.start()
     per_test_s = _per_test_timeout_s(session.config)
