@@ -12,7 +12,10 @@ item's ``_nodeid``, which pytest 9.2 no longer reads. So tests/conftest.py repla
 - the modules in :data:`DEMO_MODULES`: one unit, run in that order, because the first hands its
   demo's data directory to the second (tests/support/demo_run.py).
 
-A worker runs a unit's tests one after the other, in collection order.
+A worker runs a unit's tests one after the other, in collection order. xdist hands out the
+units with the most tests first; the long ones (:data:`FIRST_UNITS`: the demo's minutes, the
+browser tests, training, the ERP build) go out before all others, so none of them is left for
+the end while the other worker has nothing more to do.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ DEMO_MODULES = ("tests/integration/test_demo.py", "tests/e2e/test_demo_pages.py"
 DEMO_GROUP = "demo"
 #: Folders whose session fixtures are costly: one unit of work each.
 SHARED_SETUP_FOLDERS = ("tests/e2e", "tests/unit/vision", "tests/unit/server/integrations/erp")
+#: The units that take longest, handed out first, in this order.
+FIRST_UNITS = (DEMO_GROUP, *SHARED_SETUP_FOLDERS)
 
 
 def group_of(path: str) -> str:
@@ -54,7 +59,17 @@ def grouped_file_scheduling(config: Any, log: Any) -> LoadFileScheduling:
     from xdist.scheduler import LoadFileScheduling
 
     class GroupedFileScheduling(LoadFileScheduling):
+        _prioritised = False
+
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid.split("::", 1)[0])
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self._prioritised:  # the queue is complete before the first unit goes out
+                self._prioritised = True
+                for unit in reversed(FIRST_UNITS):
+                    if unit in self.workqueue:
+                        self.workqueue.move_to_end(unit, last=False)
+            super()._assign_work_unit(node)
 
     return GroupedFileScheduling(config, log)
