@@ -56,6 +56,16 @@ class RelaySettings:
     #: Longest long poll a node may ask for.
     max_wait_s: float = 30.0
 
+    def check_room(self, *, in_progress: int, for_node: int, node_id: str) -> None:
+        """Refuse a new view (RateLimitedError) when either bound on open views is reached."""
+        if in_progress >= self.max_open:
+            msg = f"{in_progress} evidence views are in progress (the limit is {self.max_open})"
+            raise RateLimitedError(msg)
+        if for_node >= self.max_open_per_node:
+            limit = self.max_open_per_node
+            msg = f"{for_node} evidence views wait for node {node_id} (the limit is {limit})"
+            raise RateLimitedError(msg)
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -123,14 +133,8 @@ class EvidenceRelay:
         with self._lock:
             self._advance_all(now)
             waiting = [v for v in self._views.values() if v.state in ("queued", "sent", "ready")]
-            if len(waiting) >= self.settings.max_open:
-                msg = f"{len(waiting)} evidence views are in progress (the limit is {self.settings.max_open})"
-                raise RateLimitedError(msg)
             for_node = sum(1 for v in waiting if v.node_id == node_id)
-            if for_node >= self.settings.max_open_per_node:
-                limit = self.settings.max_open_per_node
-                msg = f"{for_node} evidence views wait for node {node_id} (the limit is {limit})"
-                raise RateLimitedError(msg)
+            self.settings.check_room(in_progress=len(waiting), for_node=for_node, node_id=node_id)
             view = View(
                 view_id=new_id("evv"),
                 request_id=new_id("evq"),

@@ -145,15 +145,8 @@ class SharedRelay:
                     .group_by(EvidenceViewRow.node_id)
                 ).all()
             )
-            total = sum(counts.values())
-            if total >= limits.max_open:
-                msg = f"{total} evidence views are in progress (the limit is {limits.max_open})"
-                raise RateLimitedError(msg)
-            for_node = counts.get(node_id, 0)
-            if for_node >= limits.max_open_per_node:
-                limit = limits.max_open_per_node
-                msg = f"{for_node} evidence views wait for node {node_id} (the limit is {limit})"
-                raise RateLimitedError(msg)
+            in_progress, for_node = sum(counts.values()), counts.get(node_id, 0)
+            limits.check_room(in_progress=in_progress, for_node=for_node, node_id=node_id)
             row = EvidenceViewRow(
                 view_id=new_id("evv"),
                 request_id=new_id("evq"),

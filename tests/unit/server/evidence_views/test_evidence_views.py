@@ -32,6 +32,7 @@ from lineguard.contracts.errors import (
     IntegrityError,
     LineGuardError,
     NotFoundError,
+    RateLimitedError,
     SignatureError,
 )
 from lineguard.contracts.events import BoundingBox, IngestBatch
@@ -47,7 +48,7 @@ from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
 from lineguard.server.auth.matrix import MATRIX_LINE, MATRIX_SITE
 from lineguard.server.evidence_views import service
-from lineguard.server.evidence_views.relay import EvidenceRelay
+from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings
 from lineguard.server.ingest import service as ingest
 from lineguard.server.nodes.models import Node, NodeCertificate
 from lineguard.server.once import Once
@@ -647,3 +648,26 @@ def test_a_fuzzed_node_answer_is_refused_typed_and_hands_out_nothing_forged(s: S
         assert set(r.json()) == {"code", "message", "details"}
     if refused:
         assert r.status_code != 200
+
+
+def test_the_in_memory_relay_refuses_views_beyond_its_bounds() -> None:
+    """One process's relay applies the same two bounds as the shared one (RelaySettings.check_room)."""
+    relay = EvidenceRelay(RelaySettings(max_open_per_node=2, max_open=3))
+
+    def open_for(node_id: str) -> None:
+        relay.open(
+            node_id=node_id,
+            event_id=new_id("evt"),
+            evidence_ref=new_id("evd"),
+            camera_id="cam-1",
+            user_id="usr_q",
+            session_id="ses_q",
+        )
+
+    open_for("edge-1")
+    open_for("edge-1")
+    with pytest.raises(RateLimitedError, match="2 evidence views wait for node edge-1 \\(the limit is 2\\)"):
+        open_for("edge-1")
+    open_for("edge-2")
+    with pytest.raises(RateLimitedError, match="3 evidence views are in progress \\(the limit is 3\\)"):
+        open_for("edge-3")
