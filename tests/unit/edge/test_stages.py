@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,11 +40,13 @@ def _image(fid: int = 0) -> np.ndarray:
 
 
 def _worker(
-    tmp_path: Path, stages: list[InspectionStage], score: float = 0.0
+    tmp_path: Path,
+    stages: list[InspectionStage],
+    score: float = 0.0,
+    parts: dict[str, Any] | None = None,
 ) -> tuple[InspectWorker, Outbox]:
-    config = edge_config(
-        tmp_path / "node", [camera("cam-1", tmp_path / "model", parts={"id_source": "line"})]
-    )
+    parts = {"id_source": "line"} if parts is None else parts
+    config = edge_config(tmp_path / "node", [camera("cam-1", tmp_path / "model", parts=parts)])
     outbox = Outbox(tmp_path / "outbox.db")
     worker = InspectWorker(
         threading.Event(),
@@ -144,28 +147,11 @@ def test_a_stage_naming_views_it_was_not_given_is_a_stage_error(
 def test_parts_judged_on_fewer_frames_than_expected_are_marked_counted_and_sent_to_review(
     tmp_path: Path,
 ) -> None:
-    config = edge_config(
-        tmp_path / "node",
-        [
-            camera(
-                "cam-1",
-                tmp_path / "model",
-                parts={"id_source": "line", "expected_frames_per_part": 5, "min_frames_per_part": 3},
-            )
-        ],
-    )
-    outbox = Outbox(tmp_path / "outbox.db")
-    worker = InspectWorker(
-        threading.Event(),
-        node=config.node,
-        camera=config.cameras[0],
-        runner=StaticRunner(score=0.9, threshold=0.5),  # every frame fails
-        model_version=1,
-        queue=None,  # type: ignore[arg-type]  # frames are handed to inspect() directly
-        stats=CameraStats("cam-1"),
-        outbox=outbox,
-        gate=None,
-        monitor=StationMonitor(),
+    worker, outbox = _worker(
+        tmp_path,
+        [],
+        score=0.9,  # every frame fails
+        parts={"id_source": "line", "expected_frames_per_part": 5, "min_frames_per_part": 3},
     )
     fid = 0
     for part, frames in [("P-5", 5), ("P-4", 4), ("P-2", 2), ("next", 1)]:
