@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from lineguard.server.pki import ca_paths
 from tests.e2e.plant import Plant, running_plant
@@ -119,6 +119,11 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
     page.on("pageerror", lambda e: watch.errors.append(str(e)))
     page.on("response", lambda r: watch.failures.append((r.status, r.url)) if r.status >= 400 else None)
     page.set_default_timeout(15_000)
+    # `expect(...)` has its own wait (5 s by default), separate from the page's. Under CI
+    # load (two xdist workers beside a PostgreSQL cluster) a dashboard fetch has taken
+    # longer than 5 s to render, so the assertions wait as long as the page actions do.
+    # It is how long to wait for the page to show something, not a timing assertion.
+    expect.set_options(timeout=15_000)
     yield page
     context.close()
     assert watch.foreign() == [], "the dashboard must not reach outside the plant server"

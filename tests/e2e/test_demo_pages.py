@@ -186,6 +186,7 @@ def page(demo_browser: Browser, demo: Demo) -> Iterator[Page]:
     page.on("console", lambda m: watch.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: watch.errors.append(str(e)))
     page.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # as the page's own waits (see tests/e2e/conftest.py)
     yield page
     context.close()
     assert watch.foreign() == [], "the dashboard must not reach outside the plant server"
