@@ -25,6 +25,8 @@ partitioned and do not grow with the raw tables (bench_dashboard.py).
     python bench/bench_partitions.py --events 1000000       # the 1 M point of the curve
     nice -n 10 python bench/bench_partitions.py --layout partitioned --events 1000000,10000000,50000000
     nice -n 10 python bench/bench_partitions.py --bulk --events 10000000,100000000 --fill-deadline 16:03
+    nice -n 10 ionice -c3 python bench/bench_partitions.py --bulk --events 100000000 \
+        --fill-months 2 --index-ab
 
 ``--bulk`` (bench_partitions_bulk.py) is the fast loader for 10 M–100 M: a fresh partitioned
 database per size on a throwaway ``wal_level=minimal`` cluster, month by month (newest
@@ -269,6 +271,15 @@ def main() -> None:
         "--fill-deadline",
         help="--bulk: UTC HH:MM after which no further month is started (the months loaded are measured)",
     )
+    parser.add_argument(
+        "--fill-months", type=int, help="--bulk: load at most this many months (newest first), then measure"
+    )
+    parser.add_argument(
+        "--index-ab",
+        action="store_true",
+        help="--bulk: also measure a line's failures in one day with each candidate index"
+        " (bench_partitions_index.py)",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.events.split(",")]
     if sizes != sorted(set(sizes)) or sizes[0] < 1:
@@ -287,6 +298,8 @@ def main() -> None:
             repeat=args.repeat,
             min_free_gb=args.min_free_gb,
             fill_deadline=deadline,
+            fill_months=args.fill_months,
+            index_ab=args.index_ab,
         )
         return
     modes = ("unpartitioned", "partitioned") if args.layout == "both" else (args.layout,)

@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -330,12 +331,14 @@ def fill_bulk(
     guard: DiskGuard,
     *,
     deadline: float | None = None,
+    max_months: int | None = None,
     log: Callable[[str], None] = print,
 ) -> FillReport:
     """Load ``span``'s events (and their alerts and audit entries) month by month, newest
     first (the months the dashboard reads are loaded first if the fill has to stop), each
     month in time order with its indexes built after its rows; stop cleanly at the disk
-    floor, or before a month that would end past ``deadline`` (``time.time()``)."""
+    floor, or before a month that would end past ``deadline`` (``time.time()``), or after
+    ``max_months`` months."""
     from sqlalchemy import text
 
     from lineguard.server.storage import PARTITION_KEYS, month_partitions
@@ -351,6 +354,10 @@ def fill_bulk(
         a, b = span.range_in(month.start, month.end)
         if a > b:
             continue
+        if max_months is not None and len(loaded) >= max_months * len(_FILLS):
+            report.stopped = f"month {month.start:%Y-%m}: {max_months} month(s) loaded, as asked"
+            log(f"    STOPPED: {report.stopped}")
+            break
         if deadline is not None and time.time() + last_month_s > deadline:
             report.stopped = f"month {month.start:%Y-%m}: it would end past the fill deadline"
             log(f"    STOPPED: {report.stopped}")
@@ -566,7 +573,14 @@ def _middle_event(engine: Any, span: Span, first: int) -> str:
 
 
 def run_bulk(
-    sizes: list[int], *, months: int, repeat: int, min_free_gb: float, fill_deadline: float | None = None
+    sizes: list[int],
+    *,
+    months: int,
+    repeat: int,
+    min_free_gb: float,
+    fill_deadline: float | None = None,
+    fill_months: int | None = None,
+    index_ab: bool = False,
 ) -> None:
     import psycopg
     from sqlalchemy import text
@@ -609,7 +623,7 @@ def run_bulk(
                     for month in range(months + 1):
                         ensure_partitions(conn, now=span.start + timedelta(days=30.4 * month))
                 print(f"  filling {n:,} ({guard.free_bytes() / GB:.1f} GB free; {load()})", flush=True)
-                report = fill_bulk(engine, span, guard, deadline=fill_deadline)
+                report = fill_bulk(engine, span, guard, deadline=fill_deadline, max_months=fill_months)
                 used = free_before - guard.free_bytes()
                 loaded = report.events
                 print(
@@ -646,6 +660,10 @@ def run_bulk(
                 cold_runs = measure_cold(engine, cluster, db_oid, now, n, middle)
                 for q, (ms, plan) in cold_runs.items():
                     print(f"    {q:36s} {ms:8.2f} ms   {plan}", flush=True)
+                if index_ab:
+                    from bench_partitions_index import compare_indexes
+
+                    compare_indexes(engine, partial(cold, engine, cluster, db_oid), now, loaded, repeat)
                 drop_s, dropped = drop_oldest_month(engine, True, span.start)
                 print(
                     f"  removing the oldest month ({dropped:,} events): DROP {drop_s:.2f} s; {load()}",

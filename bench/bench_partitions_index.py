@@ -1,0 +1,147 @@
+"""Which index serves "a line's failures in one day" (``bench_partitions --bulk --index-ab``).
+
+On the database the bulk loader filled (head schema: the partial index of failing events
+by line and time, ``ingest_0009``), the query is measured with each candidate in turn,
+in the same run, on the same rows:
+
+* **partial** ``(line_id, captured_at) WHERE verdict = 'fail'``: what the schema ships;
+* **none**: that index dropped (the older ``captured_at`` / ``line_id, captured_at`` /
+  ``verdict, captured_at`` indexes only: the plan before ``ingest_0009``);
+* **full** ``(line_id, verdict, captured_at)``: every event in it.
+
+For each: its size on disk (every partition's piece) per event loaded, the time to build
+it on the loaded months, the query warm (median / worst of ``repeat``) and cold (a
+restarted server, the database's files out of the page cache), and the plan: node types,
+the index read, buffers hit / read. The schema is left as it was found (the partial index
+rebuilt).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bench_partitions import _LINE_DAY_FAILS, load
+from lineguard.server.ingest.models import FAILED_BY_LINE_INDEX, FAILED_PREDICATE
+
+_FULL = "ix_bench_inspection_events_line_id_verdict_captured_at"
+_PARTIAL_SQL = (
+    f"CREATE INDEX {FAILED_BY_LINE_INDEX} ON inspection_events (line_id, captured_at)"
+    f" WHERE {FAILED_PREDICATE}"
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    index: str | None
+    #: Statements that turn the shipped schema into this candidate's, and back.
+    setup: tuple[str, ...]
+    teardown: tuple[str, ...]
+
+
+CANDIDATES = (
+    Candidate("partial (line_id, captured_at) WHERE verdict = 'fail'", FAILED_BY_LINE_INDEX, (), ()),
+    Candidate("none (ingest_0008's indexes)", None, (f"DROP INDEX {FAILED_BY_LINE_INDEX}",), (_PARTIAL_SQL,)),
+    Candidate(
+        "full (line_id, verdict, captured_at)",
+        _FULL,
+        (
+            f"DROP INDEX {FAILED_BY_LINE_INDEX}",
+            f"CREATE INDEX {_FULL} ON inspection_events (line_id, verdict, captured_at)",
+        ),
+        (f"DROP INDEX {_FULL}", _PARTIAL_SQL),
+    ),
+)
+
+
+def _index_bytes(conn: Any, index: str | None) -> int:
+    from sqlalchemy import text
+
+    if index is None:
+        return 0
+    return int(
+        conn.execute(
+            text("SELECT coalesce(sum(pg_relation_size(relid)), 0) FROM pg_partition_tree(to_regclass(:i))"),
+            {"i": index},
+        ).scalar_one()
+    )
+
+
+def _plan(conn: Any, params: dict[str, Any]) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS): the scan nodes (type and index), buffers hit / read, exec ms."""
+    plan = conn.exec_driver_sql(
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+        + _LINE_DAY_FAILS.replace(":line", "%(line)s").replace(":a", "%(a)s").replace(":b", "%(b)s"),
+        params,
+    ).scalar_one()[0]
+    scans: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Relation Name" in node:
+            heap = f", heap fetches {node['Heap Fetches']}" if "Heap Fetches" in node else ""
+            scans.append(f"{node['Node Type']} {node.get('Index Name', node['Relation Name'])}{heap}")
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    top = plan["Plan"]
+    return (
+        f"{'; '.join(scans)}; buffers hit {top.get('Shared Hit Blocks', 0):,}"
+        f" read {top.get('Shared Read Blocks', 0):,}; exec {plan['Execution Time']:.2f} ms"
+    )
+
+
+def compare_indexes(
+    engine: Any, cold: Callable[[], None], now: datetime, events_loaded: int, repeat: int
+) -> None:
+    """Measure the query under each candidate (``cold()``: restart + drop the page cache)."""
+    from sqlalchemy import text
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    params = {"line": "line-2", "a": now - timedelta(days=30), "b": now - timedelta(days=29)}
+    log(f"  index A/B for a line's failures in one day ({events_loaded:,} events loaded; {load()})")
+    for candidate in CANDIDATES:
+        with engine.begin() as conn:
+            t0 = time.perf_counter()
+            for sql in candidate.setup:
+                conn.execute(text(sql))
+            build_s = time.perf_counter() - t0
+        with engine.connect() as conn:
+            size = _index_bytes(conn, candidate.index)
+            count = conn.execute(text(_LINE_DAY_FAILS), params).scalar_one()
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                conn.execute(text(_LINE_DAY_FAILS), params).scalar_one()
+                times.append(1000 * (time.perf_counter() - t0))
+            warm_plan = _plan(conn, params)
+        cold()
+        with engine.connect() as conn:
+            t0 = time.perf_counter()
+            conn.execute(text(_LINE_DAY_FAILS), params).scalar_one()
+            cold_ms = 1000 * (time.perf_counter() - t0)
+        cold()
+        with engine.connect() as conn:
+            cold_plan = _plan(conn, params)
+        log(
+            f"    {candidate.name}: {size / 2**20:,.0f} MB ({size / max(events_loaded, 1):.1f} B/event)"
+            + (f", built in {build_s:.1f} s" if candidate.setup and candidate.index else "")
+            + f"; count {count:,}"
+        )
+        log(
+            f"      warm {statistics.median(times):.2f} / {max(times):.2f} ms   {warm_plan}\n"
+            f"      cold {cold_ms:.2f} ms   {cold_plan}   ({load()})"
+        )
+        with engine.begin() as conn:
+            t0 = time.perf_counter()
+            for sql in candidate.teardown:
+                conn.execute(text(sql))
+            if candidate.teardown:
+                log(f"      back to the shipped schema in {time.perf_counter() - t0:.1f} s")
