@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import ssl
 import struct
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +28,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
-from tests.e2e.plant import Plant, add_person, send
-from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, failed_event, put_evidence
+from tests.e2e.plant import Plant
+from tests.support.evidence_node import EvidenceNode
+from tests.support.evidence_views import open_view, record, seeded, sign_in
 from tests.support.haproxy import HAProxy
-from tests.support.replicas import free_port, replica_config, start_replica
+from tests.support.replicas import CHEAP_AUTH, free_port, replica_config, start_replica
+from tests.support.tcp_forwarder import TcpForwarder
 from tests.unit.crypto.conftest import make_test_keyring
 
 from lineguard.config import load_server_config
@@ -43,7 +45,6 @@ from lineguard.edge.identity import IdentityStore, https_client
 from lineguard.server.admin import init_ca, load_ca
 from lineguard.server.app import create_app
 from lineguard.server.audit.models import AuditEntryRow
-from lineguard.server.auth.catalog import Role
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, RelayTls
@@ -55,14 +56,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 ENV = {
     "LINEGUARD_CA_PASSPHRASE": "relay test ca passphrase",
     "LINEGUARD_KEYRING_PASSPHRASE": "relay test keyring passphrase",
-}
-CHEAP_AUTH = {
-    "auth": {
-        "argon2_time_cost": 1,
-        "argon2_memory_kib": 8,
-        "argon2_parallelism": 1,
-        "login_attempts_per_minute": 10_000,
-    }
 }
 DEADLINE_S = 60.0
 
@@ -81,10 +74,24 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    with _cluster(tmp_path, postgres_url, monkeypatch) as running:
+        yield running
+
+
+@contextmanager
+def _cluster(
+    tmp_path: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    a_relay: dict[str, object] | None = None,
+) -> Iterator[Cluster]:
+    """Replica A (a process, with ``a_relay`` added to its ``http`` section) and B (in process)."""
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     pa, pb = free_port(), free_port()
-    config_a = replica_config(tmp_path, postgres_url, pa, sections=CHEAP_AUTH)
+    a_http = {"http": {"host": "127.0.0.1", "port": pa, "replicas": 2, **(a_relay or {})}}
+    config_a = replica_config(tmp_path, postgres_url, pa, sections={**CHEAP_AUTH, **a_http})
     config_b = replica_config(tmp_path, postgres_url, pb, sections=CHEAP_AUTH)
     settings = load_server_config(config_b)
     init_ca(settings)
@@ -98,7 +105,7 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) 
             app, port=pb, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.cert
         ):
             context: ServerContext = app.state.lineguard
-            plant, node = _seeded(context, f"https://127.0.0.1:{pb}", tmp_path)
+            plant, node = seeded(context, f"https://127.0.0.1:{pb}", tmp_path)
             try:
                 yield Cluster(
                     f"https://127.0.0.1:{pa}", plant.url, a, a_log, context, plant, node, paths.cert
@@ -109,58 +116,6 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) 
         if a.poll() is None:
             a.terminate()
             a.wait(timeout=30)
-
-
-def _seeded(context: ServerContext, url: str, tmp_path: Path) -> tuple[Plant, EvidenceNode]:
-    """A node enrolled through ``context``'s services and two quality engineers."""
-    plant = Plant(
-        url=url, settings=context.settings, context=context, ca_file=ca_paths(context.settings.data_dir).cert
-    )
-    node = enroll_evidence_node(
-        context,
-        context.ca.get(),
-        tmp_path / "node",
-        node_id="edge-relay",
-        site_id="plant-a",
-        line_id="line-1",
-        camera_ids=["cam-1"],
-        server_url=url,
-    )
-    add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
-    add_person(plant, "rita.quality", (Role.QUALITY_ENGINEER,))
-    return plant, node
-
-
-def _record(cluster: Cluster) -> tuple[str, str]:
-    """A failed part's event on the node, its evidence stored there; (event_id, evidence_ref)."""
-    evidence_ref = new_id("evd")
-    event = failed_event(cluster.node, evidence_ref=evidence_ref)
-    send(cluster.plant, cluster.node.identity, [event], [])
-    put_evidence(cluster.node, evidence_id=evidence_ref, event_id=event["event_id"], camera_id="cam-1")
-    return str(event["event_id"]), evidence_ref
-
-
-def _sign_in(cluster: Cluster, url: str, username: str = "quinn.quality") -> tuple[httpx.Client, str]:
-    person = cluster.plant.people[username]
-    c = httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(cluster.ca_file)), timeout=30)
-    body = c.post(
-        "/api/v1/auth/login", json={"username": person.username, "password": person.password}
-    ).json()
-    body = c.post(
-        "/api/v1/auth/login/mfa", json={"code": person.code()}, headers={"X-CSRF-Token": body["csrf_token"]}
-    ).json()
-    assert body["state"] == "active", body
-    return c, str(body["csrf_token"])
-
-
-def _open(browser: httpx.Client, csrf: str, event_id: str) -> str:
-    r = browser.post(
-        f"/api/v1/dashboard/records/{event_id}/evidence",
-        json={"purpose": "defect review"},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert r.status_code == 202, r.text
-    return str(r.json()["view_url"])
 
 
 def _outcome(browser: httpx.Client, url: str) -> httpx.Response:
@@ -194,14 +149,14 @@ def _worker(cluster: Cluster, url: str, stop: threading.Event) -> RemoteViewWork
 
 
 def test_a_view_opened_on_a_is_answered_through_b_and_handed_out_once(cluster: Cluster) -> None:
-    browser, csrf = _sign_in(cluster, cluster.a_url)
-    other, _ = _sign_in(cluster, cluster.a_url, "rita.quality")  # another person, another session
+    browser, csrf = sign_in(cluster.plant, cluster.a_url)
+    other, _ = sign_in(cluster.plant, cluster.a_url, "rita.quality")  # another person, another session
     stop = threading.Event()
     worker = _worker(cluster, cluster.b_url, stop)  # the node reaches replica B only
     try:
         # Opened on A, long-polled and uploaded on B, fetched from A: B hands the bytes to A.
-        event_id, evidence_ref = _record(cluster)
-        url = _open(browser, csrf, event_id)
+        event_id, evidence_ref = record(cluster.plant, cluster.node)
+        url = open_view(browser, csrf, event_id)
         shown = _outcome(browser, url)
         assert shown.status_code == 200, shown.text
         assert shown.headers["cache-control"] == "no-store"
@@ -212,8 +167,8 @@ def test_a_view_opened_on_a_is_answered_through_b_and_handed_out_once(cluster: C
         assert refused.status_code == 404, refused.text
 
         # Opened on A, fetched through B: B takes the image from A (the owner) for the person.
-        event_id, evidence_ref = _record(cluster)
-        url = _open(browser, csrf, event_id)
+        event_id, evidence_ref = record(cluster.plant, cluster.node)
+        url = open_view(browser, csrf, event_id)
         via_b = _outcome(browser, f"{cluster.b_url}{url}")
         assert via_b.status_code == 200, via_b.text
         assert via_b.content == cluster.node.store.read(evidence_ref)
@@ -238,9 +193,9 @@ def test_a_view_opened_on_a_is_answered_through_b_and_handed_out_once(cluster: C
 
 
 def test_the_owner_killed_mid_view_ends_it_lost_and_no_image_is_kept(cluster: Cluster) -> None:
-    browser, csrf = _sign_in(cluster, cluster.a_url)
-    event_id, evidence_ref = _record(cluster)
-    url = _open(browser, csrf, event_id)  # A owns the view
+    browser, csrf = sign_in(cluster.plant, cluster.a_url)
+    event_id, evidence_ref = record(cluster.plant, cluster.node)
+    url = open_view(browser, csrf, event_id)  # A owns the view
     with https_client(cluster.node.data_dir, cluster.b_url) as node:
         polled = node.get(REQUESTS_PATH, params={"wait": 10})
         assert polled.status_code == 200, polled.text
@@ -270,15 +225,53 @@ def test_the_owner_killed_mid_view_ends_it_lost_and_no_image_is_kept(cluster: Cl
     )
 
 
+def test_a_replica_behind_nat_is_reached_on_its_advertised_address(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica A's relay listens on 127.0.0.1:P (its inside address) and advertises
+    127.0.0.2:Q, where a TCP forwarder standing in for the NAT pipes to P. B reaches A
+    only through the forwarder, and checks A's certificate against the advertised name."""
+    inside = free_port()
+    with TcpForwarder(listen=("127.0.0.2", 0), target=("127.0.0.1", inside)) as nat:
+        a_relay = {
+            "internal_host": "127.0.0.1",
+            "internal_port": inside,
+            "internal_advertised_host": nat.host,
+            "internal_advertised_port": nat.port,
+        }
+        with _cluster(tmp_path, postgres_url, monkeypatch, a_relay=a_relay) as cluster:
+            with cluster.b.sessions() as session:
+                registered = session.execute(select(RelayPeerRow.host, RelayPeerRow.port)).all()
+            assert sorted(registered) == sorted([("127.0.0.2", nat.port), _b_listener(cluster)])
+            assert ("127.0.0.1", inside) not in registered  # the bound address is not advertised
+
+            browser, csrf = sign_in(cluster.plant, cluster.a_url)
+            stop = threading.Event()
+            worker = _worker(cluster, cluster.b_url, stop)  # the node's upload lands on B
+            try:
+                for fetch_from in (cluster.a_url, cluster.b_url):  # B delivers to A; B takes from A
+                    event_id, evidence_ref = record(cluster.plant, cluster.node)
+                    url = open_view(browser, csrf, event_id)  # A owns it
+                    shown = _outcome(browser, f"{fetch_from}{url}")
+                    assert shown.status_code == 200, shown.text
+                    assert shown.content == cluster.node.store.read(evidence_ref)
+            finally:
+                stop.set()
+                worker.join(30)
+                browser.close()
+            assert nat.connections >= 2  # the deliver and the take went through the "NAT"
+            assert [result for _, result in _outcomes(cluster)] == ["delivered"] * 2
+
+
 def test_through_haproxy_every_view_is_delivered_once(cluster: Cluster, tmp_path: Path) -> None:
     a_port, b_port = (int(u.rsplit(":", 1)[1]) for u in (cluster.a_url, cluster.b_url))
     with HAProxy(tmp_path / "haproxy", [("127.0.0.1", a_port), ("127.0.0.1", b_port)]) as balancer:
-        browser, csrf = _sign_in(cluster, balancer.url)
+        browser, csrf = sign_in(cluster.plant, balancer.url)
         stop = threading.Event()
         worker = _worker(cluster, balancer.url, stop)
         try:
-            records = [_record(cluster) for _ in range(3)]
-            urls = [_open(browser, csrf, event_id) for event_id, _ in records]
+            records = [record(cluster.plant, cluster.node) for _ in range(3)]
+            urls = [open_view(browser, csrf, event_id) for event_id, _ in records]
             for url, (_, evidence_ref) in zip(urls, records, strict=True):
                 shown = _outcome(browser, url)
                 assert shown.status_code == 200, shown.text
@@ -310,15 +303,15 @@ def test_each_worker_of_one_server_takes_part_in_the_relay(
         app = create_app(settings)  # not served: its services seed the shared database
         context: ServerContext = app.state.lineguard
         url = f"https://127.0.0.1:{port}"
-        plant, node = _seeded(context, url, tmp_path)
+        plant, node = seeded(context, url, tmp_path)
         cluster = Cluster(url, url, server, log, context, plant, node, plant.ca_file)
-        browser, csrf = _sign_in(cluster, url)
+        browser, csrf = sign_in(cluster.plant, url)
         stop = threading.Event()
         worker = _worker(cluster, url, stop)
         try:
             for _ in range(4):
-                event_id, evidence_ref = _record(cluster)
-                view_url = _open(browser, csrf, event_id)
+                event_id, evidence_ref = record(cluster.plant, cluster.node)
+                view_url = open_view(browser, csrf, event_id)
                 shown = _outcome(browser, view_url)
                 assert shown.status_code == 200, shown.text
                 assert shown.content == node.store.read(evidence_ref)
@@ -358,7 +351,7 @@ def _replica_client(cluster: Cluster, ca: PlantCa | None = None) -> PeerClient:
 
 def test_the_internal_relay_refuses_bad_input_with_a_clear_error(cluster: Cluster, tmp_path: Path) -> None:
     host, port = _b_listener(cluster)
-    _, evidence_ref = _record(cluster)
+    _, evidence_ref = record(cluster.plant, cluster.node)
     jpeg = cluster.node.store.read(evidence_ref)
     deliver = {
         "op": "deliver",

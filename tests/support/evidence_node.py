@@ -111,11 +111,12 @@ def put_evidence(
     camera_id: str,
     region: BoundingBox | None = None,
     defect_hidden: bool = False,
+    image: np.ndarray | None = None,
 ) -> None:
-    """A stored evidence image (160x120); with ``region``, a crop signed as a v2 statement."""
+    """A stored evidence image (160x120 unless ``image``); with ``region``, a v2 crop statement."""
     store = node.store if isinstance(node, EvidenceNode) else node
     store.put(
-        evidence_image(),
+        evidence_image() if image is None else image,
         category="fail",
         camera_id=camera_id,
         event_id=event_id,

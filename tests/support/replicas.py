@@ -20,7 +20,17 @@ import httpx
 import pytest
 import yaml
 
-__all__ = ["free_port", "replica_config", "start_replica"]
+__all__ = ["CHEAP_AUTH", "free_port", "replica_config", "start_replica"]
+
+#: Sign-in hashing a test or bench can afford many times, and no per-minute lock-out.
+CHEAP_AUTH = {
+    "auth": {
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+        "argon2_parallelism": 1,
+        "login_attempts_per_minute": 10_000,
+    }
+}
 
 
 def free_port() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -73,6 +75,24 @@ class HttpConfig(_Section):
         "is registered in the database.",
     )
 
+    internal_advertised_host: str | None = Field(
+        default=None,
+        max_length=253,
+        title="Advertised internal relay address",
+        description="The address the other replicas dial to reach this process's internal relay, "
+        "when it differs from internal_host: a replica behind NAT or in a container listens on "
+        "its inside address and is reached on the outside one. An IP address or DNS name, "
+        "never a wildcard; it is the replica certificate's SAN. Default: internal_host.",
+    )
+    internal_advertised_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        title="Advertised internal relay port",
+        description="The port the other replicas dial when a forwarder maps it to internal_port; "
+        "0 (default) means the port the listener bound. Needs a fixed internal_port.",
+    )
+
     @model_validator(mode="after")
     def _one_internal_port_per_process(self) -> HttpConfig:
         if self.workers > 1 and self.internal_port != 0:
@@ -82,6 +102,41 @@ class HttpConfig(_Section):
             )
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _an_address_the_others_can_dial(self) -> HttpConfig:
+        if self.internal_advertised_host is not None:
+            _check_dialable(self.internal_advertised_host, "http.internal_advertised_host")
+        elif self.workers > 1 or self.replicas > 1:
+            _check_dialable(self.internal_host, "http.internal_host")
+        if self.internal_advertised_port and not self.internal_port:
+            msg = (
+                f"http.internal_advertised_port is {self.internal_advertised_port}, but "
+                "http.internal_port is 0 (a free port chosen at start, which no forwarder can know): "
+                "give internal_port the port the forwarder sends to"
+            )
+            raise ValueError(msg)
+        return self
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _check_dialable(host: str, key: str) -> None:
+    """An IP address (not a wildcard) or a DNS name another replica can dial and verify."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host.endswith(".") or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+            msg = f"{key} is {host[:80]!r}: expected an IP address or a DNS name"
+            raise ValueError(msg) from None
+        return
+    if address.is_unspecified:
+        msg = (
+            f"{key} is {host}, a wildcard the other replicas cannot dial: bind internal_host to it "
+            "if you must, and set http.internal_advertised_host to the address they reach"
+        )
+        raise ValueError(msg)
 
 
 class DatabaseConfig(_Section):

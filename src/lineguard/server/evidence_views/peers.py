@@ -34,6 +34,7 @@ import struct
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,22 @@ from lineguard.contracts.evidence_view import (
 from lineguard.server.pki import ReplicaCredentials, is_replica_certificate
 from lineguard.server.tls import MODERN_CIPHERS
 
-__all__ = ["MAX_HEADER_BYTES", "TIMEOUT_S", "PeerClient", "PeerServer", "RelayTls", "Request"]
+__all__ = [
+    "MAX_CONNECTIONS",
+    "MAX_HEADER_BYTES",
+    "TIMEOUT_S",
+    "PeerClient",
+    "PeerServer",
+    "RelayTls",
+    "Request",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 4096
+#: Relay requests one listener answers at once: with the 8 MiB body limit this bounds the
+#: memory incoming hand-offs can take (the images held are bounded by the relay settings).
+MAX_CONNECTIONS = 8
 #: Connect, read and write limit of one hand-off.
 TIMEOUT_S = 10.0
 _LENGTH = struct.Struct(">I")
@@ -101,8 +113,8 @@ class RelayTls:
     ``ssl`` loads keys only from files: they are written to a private temporary
     directory (0700, in memory where ``/dev/shm`` exists), loaded, and removed at once.
     :meth:`renew` loads fresh credentials into the same contexts, so the listener and
-    the client pick them up at their next handshake (``scheduled.py`` renews at half
-    the certificate's lifetime).
+    the client pick them up at their next handshake (``scheduled.py`` renews once half
+    the certificate's lifetime is left, judged by its ``notAfter`` on the wall clock).
     """
 
     def __init__(self, credentials: ReplicaCredentials, ca_file: Path) -> None:
@@ -112,6 +124,8 @@ class RelayTls:
         self.renew(credentials)
 
     def renew(self, credentials: ReplicaCredentials) -> None:
+        """Present ``credentials`` from the next handshake on (both as listener and as client)."""
+        not_after = x509.load_pem_x509_certificate(credentials.cert_pem).not_valid_after_utc
         shm = Path("/dev/shm")  # noqa: S108 - tmpfs, so the key never reaches a disk
         where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
         with tempfile.TemporaryDirectory(prefix="lineguard-relay-", dir=where) as private:
@@ -122,6 +136,12 @@ class RelayTls:
                 out.write(credentials.key_pem)
             for ctx in (self.server, self.client):
                 ctx.load_cert_chain(cert, key)
+        self.not_after = not_after
+
+    def expires_within(self, margin: timedelta, now: datetime | None = None) -> bool:
+        """The certificate presented now ends within ``margin`` (wall clock, so a suspended
+        or long-running process still renews in time)."""
+        return (now or datetime.now(UTC)) >= self.not_after - margin
 
     @staticmethod
     def _context(protocol: int, ca_file: Path) -> ssl.SSLContext:
@@ -178,10 +198,12 @@ def _error(exc: LineGuardError) -> dict[str, Any]:
 class PeerServer:
     """This process's relay listener; ``handler`` answers each authenticated request."""
 
-    def __init__(self, tls: RelayTls, handler: Handler) -> None:
+    def __init__(self, tls: RelayTls, handler: Handler, *, max_connections: int = MAX_CONNECTIONS) -> None:
         self._tls = tls
         self._handler = handler
         self._server: asyncio.Server | None = None
+        self._max_connections = max_connections
+        self._active = 0
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
@@ -199,8 +221,19 @@ class PeerServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._active += 1  # one event loop: no lock needed; counted until the answer is written
         try:
-            answer = await asyncio.wait_for(self._answer(reader, writer), TIMEOUT_S)
+            await self._serve_one(reader, writer)
+        finally:
+            self._active -= 1
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self._active > self._max_connections:  # refused before a byte of the request is read
+                msg = f"this server is answering {self._max_connections} relay requests already; try again"
+                answer = _frame(_error(RateLimitedError(msg)))
+            else:
+                answer = await asyncio.wait_for(self._answer(reader, writer), TIMEOUT_S)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             answer = b""
         try:

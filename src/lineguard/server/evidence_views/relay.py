@@ -55,6 +55,8 @@ class RelaySettings:
     max_open: int = 32
     #: Longest long poll a node may ask for.
     max_wait_s: float = 30.0
+    #: Image bytes one process holds for its views at once (several processes: each owner).
+    max_held_bytes: int = 128 * 2**20
 
     def check_room(self, *, in_progress: int, for_node: int, node_id: str) -> None:
         """Refuse a new view (RateLimitedError) when either bound on open views is reached."""

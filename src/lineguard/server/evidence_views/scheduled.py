@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
@@ -23,7 +23,7 @@ from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.handoff import answer_peer
 from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls
-from lineguard.server.evidence_views.shared import HEARTBEAT_S, SharedRelay
+from lineguard.server.evidence_views.shared import HEARTBEAT_S, SKEW_WARN_S, SharedRelay
 from lineguard.server.pki import ReplicaCredentials, ca_paths
 
 __all__ = ["CERTIFICATE_HOURS", "PURGE_INTERVAL_S", "lifespan", "relays_between_processes"]
@@ -31,8 +31,9 @@ __all__ = ["CERTIFICATE_HOURS", "PURGE_INTERVAL_S", "lifespan", "relays_between_
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S = 5.0
-#: Lifetime of a process's replica certificate; it is renewed at half of it.
+#: Lifetime of a process's replica certificate; it is renewed when half of it is left.
 CERTIFICATE_HOURS = 24.0
+RENEW_BEFORE = timedelta(hours=CERTIFICATE_HOURS / 2)
 
 
 def relays_between_processes(context: ServerContext) -> bool:
@@ -67,34 +68,47 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     http = context.settings.http
     shared = SharedRelay(context.sessions, settings=state.relay.settings)
 
-    def issue() -> ReplicaCredentials:
+    host, bind_port = http.internal_advertised_host or http.internal_host, http.internal_port
+
+    def issue() -> ReplicaCredentials:  # the SAN is the address the others dial
         return context.ca.get().issue_replica_certificate(
-            replica_id=shared.replica_id, host=http.internal_host, hours=CERTIFICATE_HOURS
+            replica_id=shared.replica_id, host=host, hours=CERTIFICATE_HOURS
         )
 
     tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
-    renew_at = time.monotonic() + CERTIFICATE_HOURS * 3600 / 2
     server = PeerServer(tls, partial(answer_peer, context, shared))
-    port = await server.start(http.internal_host, http.internal_port)
-    await asyncio.to_thread(shared.heartbeat, http.internal_host, port)
+    bound = await server.start(http.internal_host, bind_port)
+    port = http.internal_advertised_port or bound
+    await asyncio.to_thread(shared.heartbeat, host, port)
     listener = NotificationListener(context.engine, shared.wake)
     listener.start()
     state.shared, state.peers = shared, PeerClient(tls)
     log.info(
-        "evidence views relayed between processes: %s on %s:%d", shared.replica_id, http.internal_host, port
+        "evidence views relayed between processes: %s listening on %s:%d, reached at %s:%d",
+        shared.replica_id,
+        http.internal_host,
+        bound,
+        host,
+        port,
     )
 
     async def beat() -> None:
-        nonlocal renew_at
+        skewed = False
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await asyncio.to_thread(shared.heartbeat, http.internal_host, port)
-                if time.monotonic() >= renew_at:  # a fresh certificate at half the lifetime
+                skew_s = await asyncio.to_thread(shared.heartbeat, host, port)
+                if skewed != (abs(skew_s) > SKEW_WARN_S):  # said once each way, not every beat
+                    skewed = not skewed
+                    log.warning(
+                        "this host's clock is %+.1f s off the database's%s",
+                        skew_s,
+                        " (evidence views correct for it; run NTP on every replica host)" if skewed else "",
+                    )
+                if tls.expires_within(RENEW_BEFORE):
                     tls.renew(await asyncio.to_thread(issue))
-                    renew_at = time.monotonic() + CERTIFICATE_HOURS * 3600 / 2
-            except Exception:  # a database blip: the next beat tries again
-                log.exception("evidence-view relay heartbeat failed")
+            except Exception:  # a database blip, the CA unavailable: the next beat tries again
+                log.exception("evidence-view relay heartbeat or certificate renewal failed")
 
     async def purge() -> None:
         while True:

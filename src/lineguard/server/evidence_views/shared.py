@@ -18,6 +18,14 @@ is a conditional ``UPDATE … WHERE state IN (…)``, so two processes racing fo
 cannot both win. Opening a view sends ``NOTIFY lineguard_evidence_views`` with the node
 id as the only payload (:mod:`.listen` wakes the long polls of every process); a long
 poll also looks again every :data:`RECHECK_S` in case a notification was missed.
+
+Liveness is judged on the database's clock: a heartbeat writes PostgreSQL's ``now()``
+and "alive" means ``heartbeat_at > now() - STALE_S`` evaluated there, so a replica whose
+host clock runs ahead cannot stay alive after it stopped, and one whose clock runs behind
+is not declared lost while it beats. Each heartbeat also measures this host's clock
+against the database's (:attr:`SharedRelay.clock_skew_s`) and view times are written on
+the host clock corrected by it (:meth:`SharedRelay.now`); the heartbeat loop warns past
+:data:`SKEW_WARN_S`, as the rest of the server still runs on the host clock.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +50,7 @@ from lineguard.server.evidence_views.models import EvidenceNodePollRow, Evidence
 from lineguard.server.evidence_views.relay import Delivered, RelaySettings, View
 from lineguard.server.storage import transaction_lock
 
-__all__ = ["CHANNEL", "HEARTBEAT_S", "RECHECK_S", "STALE_S", "Peer", "SharedRelay"]
+__all__ = ["CHANNEL", "HEARTBEAT_S", "RECHECK_S", "SKEW_WARN_S", "STALE_S", "Peer", "SharedRelay"]
 
 #: The PostgreSQL notification channel; payloads are node ids, nothing else.
 CHANNEL = "lineguard_evidence_views"
@@ -50,6 +58,8 @@ CHANNEL = "lineguard_evidence_views"
 HEARTBEAT_S = 3.0
 #: A process whose heartbeat is older than this is gone; its views are ``lost``.
 STALE_S = 12.0
+#: A host clock this far from the database's is logged as a warning at each heartbeat.
+SKEW_WARN_S = 2.0
 #: A long poll looks at the table this often even without a notification (a safety net:
 #: notifications are lost only while a LISTEN connection is being reopened).
 RECHECK_S = 5.0
@@ -109,16 +119,29 @@ class SharedRelay:
         settings: RelaySettings | None = None,
         now: Callable[[], datetime] = _utcnow,
         recheck_s: float = RECHECK_S,
+        stale_s: float = STALE_S,
     ) -> None:
         self.sessions = sessions
         self.recheck_s = recheck_s
+        self.stale_s = stale_s
+        #: This host's clock minus the database's, in seconds, as of the last heartbeat.
+        self.clock_skew_s = 0.0
         self.replica_id = replica_id or new_id("rep")
         self.settings = settings or RelaySettings()
-        self.now = now
+        self._host_clock = now
         self._lock = threading.Lock()
         self._images: dict[str, _Held] = {}
         self._bells = NodeBells()
         self._poll_written: dict[str, float] = {}
+
+    def now(self) -> datetime:
+        """This host's clock brought onto the database's by the skew the last heartbeat measured.
+
+        Every view time (opened, deadlines, ready, finished) is written and compared with
+        it, so views opened on a host whose clock is off are not timed out early or late
+        by the others; a step of the host clock is corrected at the next heartbeat.
+        """
+        return self._host_clock() - timedelta(seconds=self.clock_skew_s)
 
     # -- the person's side ----------------------------------------------------------------
 
@@ -211,9 +234,18 @@ class SharedRelay:
         """Keep a checked image for a view this process owns (``ready``); a typed error if not wanted."""
         now = self.now()
         with self._lock:
-            if view_id not in self._images and len(self._images) >= self.settings.max_open:
-                held, limit = len(self._images), self.settings.max_open
+            others = [h for v, h in self._images.items() if v != view_id]
+            if len(others) >= self.settings.max_open:
+                held, limit = len(others), self.settings.max_open
                 msg = f"this server holds {held} evidence images (the limit is {limit})"
+                raise RateLimitedError(msg)
+            held_bytes = sum(len(h.image) for h in others)
+            if held_bytes + len(image) > self.settings.max_held_bytes:
+                limit = self.settings.max_held_bytes
+                msg = (
+                    f"this server holds {held_bytes} bytes of evidence images and this one has "
+                    f"{len(image)} (the limit is {limit}): fetch or let expire the ones waiting"
+                )
                 raise RateLimitedError(msg)
             self._images[view_id] = _Held(image, notes)
         try:
@@ -304,9 +336,7 @@ class SharedRelay:
         """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""
         now = self.now()
         with self.sessions() as session:  # one UPDATE on (node_id, state): cheap every few seconds
-            alive = select(RelayPeerRow.replica_id).where(
-                RelayPeerRow.heartbeat_at > now - timedelta(seconds=STALE_S)
-            )
+            alive = select(RelayPeerRow.replica_id).where(self._alive())
             claimed = session.scalars(
                 update(EvidenceViewRow)
                 .where(
@@ -352,15 +382,35 @@ class SharedRelay:
 
     # -- this process among its peers ------------------------------------------------------------
 
-    def heartbeat(self, host: str, port: int) -> None:
-        now = self.now()
+    def heartbeat(self, host: str, port: int) -> float:
+        """Register or refresh this process at ``host:port``, stamped with the database's ``now()``.
+
+        Returns (and keeps in :attr:`clock_skew_s`) this host's clock minus the
+        database's, measured in the same round trip.
+        """
+        before = self._host_clock()
         with self.sessions() as session:
-            session.execute(
+            stamped = session.scalar(
                 insert(RelayPeerRow)
-                .values(replica_id=self.replica_id, host=host, port=port, started_at=now, heartbeat_at=now)
-                .on_conflict_do_update(index_elements=["replica_id"], set_={"heartbeat_at": now})
+                .values(
+                    replica_id=self.replica_id,
+                    host=host,
+                    port=port,
+                    started_at=func.now(),
+                    heartbeat_at=func.now(),
+                )
+                .on_conflict_do_update(index_elements=["replica_id"], set_={"heartbeat_at": func.now()})
+                .returning(RelayPeerRow.heartbeat_at)
             )
             session.commit()
+        after = self._host_clock()
+        if stamped is not None:
+            self.clock_skew_s = ((before + (after - before) / 2) - stamped).total_seconds()
+        return self.clock_skew_s
+
+    def _alive(self) -> ColumnElement[bool]:
+        """Heartbeat recent enough, on the database's clock (never this host's)."""
+        return RelayPeerRow.heartbeat_at > func.now() - timedelta(seconds=self.stale_s)
 
     def peer(self, replica_id: str) -> Peer | None:
         """The live process ``replica_id`` (its heartbeat recent enough), or None."""
@@ -368,10 +418,8 @@ class SharedRelay:
             return self._peer_in(session, replica_id)
 
     def _peer_in(self, session: Session, replica_id: str) -> Peer | None:
-        row = session.get(RelayPeerRow, replica_id)
-        if row is None or row.heartbeat_at <= self.now() - timedelta(seconds=STALE_S):
-            return None
-        return Peer(row.replica_id, row.host, row.port)
+        row = session.scalar(select(RelayPeerRow).where(RelayPeerRow.replica_id == replica_id, self._alive()))
+        return None if row is None else Peer(row.replica_id, row.host, row.port)
 
     def leave(self) -> int:
         """On a clean stop: drop every image, end this process's open views as ``lost``."""
@@ -410,7 +458,9 @@ class SharedRelay:
                 )
             )
             session.execute(
-                delete(RelayPeerRow).where(RelayPeerRow.heartbeat_at <= now - timedelta(seconds=10 * STALE_S))
+                delete(RelayPeerRow).where(
+                    RelayPeerRow.heartbeat_at <= func.now() - timedelta(seconds=10 * self.stale_s)
+                )
             )
             session.commit()
         with self._lock:

@@ -1,20 +1,23 @@
 """The shared relay's state machine on real PostgreSQL: two ``SharedRelay`` objects are two processes.
 
 Each has its own replica id and its own images; they share only the database. Time is a
-settable clock (``now``) so a timeout or a stale heartbeat needs no sleeping.
+settable clock (``now``) so a timeout needs no sleeping: it moves after the fixture's heartbeats,
+which measure each host clock against the database's, so it reads as time passing. Liveness
+is judged on the database's clock, so a silent owner is one whose heartbeat row is old there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from lineguard.config.server import HttpConfig
@@ -23,7 +26,7 @@ from lineguard.contracts.evidence_view import EvidenceViewGoneError
 from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.relay import RelaySettings, View
-from lineguard.server.evidence_views.shared import STALE_S, SharedRelay
+from lineguard.server.evidence_views.shared import STALE_S, Peer, SharedRelay
 from lineguard.server.storage import create_engine_for, session_factory
 
 #: Several processes share views only on PostgreSQL (SQLite keeps one process's relay).
@@ -130,7 +133,7 @@ def test_the_owner_refuses_an_image_for_a_view_it_does_not_hold_or_no_longer_wan
 @on_postgresql
 def test_a_view_whose_owner_stopped_beating_is_lost_and_never_handed_to_the_node(pair: Pair) -> None:
     view = _open(pair.a)
-    pair.clock.advance(STALE_S + 1)
+    _silent_for(pair.engine, "rep_a", STALE_S + 1)
     pair.b.heartbeat("127.0.0.1", 1002)  # b lives on, a went silent
     assert pair.b.requests_now("edge-1") == []
     lost = pair.b.get(view.view_id)
@@ -140,6 +143,64 @@ def test_a_view_whose_owner_stopped_beating_is_lost_and_never_handed_to_the_node
         assert pair.b.report_once(session, view.view_id)
         assert not pair.b.report_once(session, view.view_id)
         session.commit()
+
+
+def _silent_for(engine: Engine, replica_id: str, seconds: float) -> None:
+    """``replica_id``'s last heartbeat ``seconds`` ago on the database's clock (the clock liveness uses)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(RelayPeerRow)
+            .where(RelayPeerRow.replica_id == replica_id)
+            .values(heartbeat_at=func.now() - timedelta(seconds=seconds))
+        )
+
+
+@dataclass
+class Skewed:
+    """A host clock ``offset_s`` away from the real one (the database's)."""
+
+    offset_s: float
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+
+@on_postgresql
+def test_liveness_is_judged_on_the_databases_clock_whatever_the_hosts_clocks_say(pair: Pair) -> None:
+    """A replica whose clock runs 90 s ahead is not kept alive after it stops beating; one
+    whose clock runs 90 s behind is not declared lost while it beats. Judged by processes
+    with the right clock and with skewed ones. Host-clock heartbeats fail both halves."""
+    sessions, settings = pair.a.sessions, pair.a.settings
+    ahead = SharedRelay(sessions, replica_id="rep_ahead", settings=settings, now=Skewed(90), stale_s=2)
+    behind = SharedRelay(sessions, replica_id="rep_behind", settings=settings, now=Skewed(-90), stale_s=2)
+    judge = SharedRelay(sessions, replica_id="rep_judge", settings=settings, now=Skewed(0), stale_s=2)
+    assert 85 < ahead.heartbeat("127.0.0.1", 1003) < 95  # the skew is measured, and kept
+    assert -95 < behind.heartbeat("127.0.0.1", 1004) < -85 and -95 < behind.clock_skew_s < -85
+    assert abs(judge.heartbeat("127.0.0.1", 1005)) < 5
+    for observer in (judge, ahead, behind):  # every one of them sees both alive
+        assert observer.peer("rep_ahead") == Peer("rep_ahead", "127.0.0.1", 1003)
+        assert observer.peer("rep_behind") == Peer("rep_behind", "127.0.0.1", 1004)
+
+    # A view owned by the process whose clock is behind is handed to a node polling elsewhere.
+    view = behind.open(
+        node_id="edge-9",
+        event_id="evt_9",
+        evidence_ref="evd_9",
+        camera_id="cam-1",
+        user_id="u-1",
+        session_id=None,
+    )
+    assert [v.view_id for v in judge.requests_now("edge-9")] == [view.view_id]
+
+    # The one ahead stops; the others keep beating. Past the stale time (database clock) it is gone.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and judge.peer("rep_ahead") is not None:
+        behind.heartbeat("127.0.0.1", 1004)
+        judge.heartbeat("127.0.0.1", 1005)
+        time.sleep(0.25)
+    for observer in (judge, behind):
+        assert observer.peer("rep_ahead") is None
+        assert observer.peer("rep_behind") is not None
 
 
 @on_postgresql
@@ -172,7 +233,6 @@ def test_purge_expires_unfetched_images_and_forgets_old_views(pair: Pair) -> Non
     pair.a.requests_now("edge-1")
     pair.a.hold(view.view_id, JPEG, request_id=view.request_id, node_id="edge-1")
     pair.clock.advance(61)
-    pair.a.heartbeat("127.0.0.1", 1001)
     assert pair.a.purge() == 1 and pair.a.held_bytes() == 0
     assert pair.b.get(view.view_id).state == "expired"  # type: ignore[union-attr]
     pair.clock.advance(pair.a.settings.keep_s)
@@ -230,3 +290,65 @@ def test_a_fixed_internal_port_is_refused_with_several_workers() -> None:
         HttpConfig(workers=2, internal_port=9443)
     assert HttpConfig(workers=2).internal_port == 0
     assert HttpConfig(replicas=2, internal_port=9443).internal_port == 9443
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"replicas": 2, "internal_host": "0.0.0.0"}, "a wildcard the other replicas cannot dial"),
+        ({"workers": 2, "internal_host": "::"}, "a wildcard the other replicas cannot dial"),
+        ({"replicas": 2, "internal_advertised_host": "0.0.0.0"}, "a wildcard"),
+        (
+            {"replicas": 2, "internal_advertised_host": "relay host.plant"},
+            "expected an IP address or a DNS name",
+        ),
+        ({"replicas": 2, "internal_advertised_host": "-bad.plant"}, "expected an IP address or a DNS name"),
+        ({"replicas": 2, "internal_advertised_port": 9444}, "http.internal_port is 0"),
+    ],
+)
+def test_an_advertised_relay_address_the_others_cannot_dial_is_refused(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        HttpConfig.model_validate(fields)
+
+
+def test_the_advertised_relay_address_defaults_to_the_bound_one_and_may_differ() -> None:
+    default = HttpConfig(replicas=2)
+    assert (default.internal_advertised_host, default.internal_advertised_port) == (None, 0)
+    natted = HttpConfig(
+        replicas=2,
+        internal_host="0.0.0.0",
+        internal_port=9443,
+        internal_advertised_host="relay-b.plant.example",
+        internal_advertised_port=19443,
+    )
+    assert (natted.internal_advertised_host, natted.internal_advertised_port) == (
+        "relay-b.plant.example",
+        19443,
+    )
+    assert HttpConfig(internal_host="0.0.0.0").internal_host == "0.0.0.0"
+
+
+@on_postgresql
+def test_an_owner_holds_at_most_max_held_bytes_of_images(db_url: str) -> None:
+    engine = create_engine_for(db_url)
+    try:
+        settings = RelaySettings(max_held_bytes=3 * len(JPEG) // 2)  # room for one image, not two
+        owner = SharedRelay(session_factory(engine), replica_id="rep_small", settings=settings)
+        owner.heartbeat("127.0.0.1", 1009)
+        first, second = _open(owner, "edge-1"), _open(owner, "edge-2")
+        owner.requests_now("edge-1")
+        owner.requests_now("edge-2")
+        owner.hold(first.view_id, JPEG, request_id=first.request_id, node_id="edge-1")
+        with pytest.raises(RateLimitedError, match=rf"holds {len(JPEG)} bytes of evidence images"):
+            owner.hold(second.view_id, JPEG, request_id=second.request_id, node_id="edge-2")
+        assert owner.held_bytes() == len(JPEG)
+        assert owner.get(second.view_id).state == "sent"  # type: ignore[union-attr]  # still waiting, nothing kept
+        written, audit = _audits()
+        assert owner.take(first.view_id, user_id="u-1", session_id="s-1", audit=audit) is not None
+        assert written == [first.view_id]
+        owner.hold(second.view_id, JPEG, request_id=second.request_id, node_id="edge-2")  # room again
+        assert owner.get(second.view_id).state == "ready"  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
