@@ -14,6 +14,12 @@ Queries: a database filled with ``--query-events`` synthetic events over 90 days
 
     python bench/bench_ingest.py                       # SQLite and PostgreSQL
     python bench/bench_ingest.py --engine sqlite --seconds 20 --query-events 10000000
+    python bench/bench_ingest.py --engine sqlite --skip-queries --index-ab 3
+
+``--index-ab N``: the cost of one index to ingest. Audit + encryption on, ``N`` rounds of
+two servers, one on the head schema and one with ``ingest_0009``'s partial index of failing
+events dropped after the migration (:data:`AB_INDEX`), alternating so that the machine's
+load falls on both alike; the ratio of CPU per batch (median over the rounds) is printed.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ BATCH = 100
 NODES = 4
 #: Seconds of paced load before the measured phases (see ``bench_ingest``).
 WARM_UP_S = 3.0
+#: The index ``--index-ab`` takes away in its B runs.
+AB_INDEX = "ix_inspection_events_failed_line_id_captured_at"
 ENV = {
     "LINEGUARD_CA_PASSPHRASE": "bench ca passphrase " + secrets.token_hex(8),
     "LINEGUARD_KEYRING_PASSPHRASE": "bench keyring passphrase " + secrets.token_hex(8),
@@ -71,7 +79,9 @@ def _settings(data_dir: Path, db_url: str, port: int, workers: int = 1):  # type
     )
 
 
-def serve(data_dir: Path, db_url: str, port: int, protected: bool, workers: int) -> None:
+def serve(
+    data_dir: Path, db_url: str, port: int, protected: bool, workers: int, without_index: bool = False
+) -> None:
     from lineguard.server.admin import admin_session, ensure_server_certificate, load_ca
     from lineguard.server.app import create_app
     from lineguard.server.audit import AuditRecorder
@@ -83,6 +93,15 @@ def serve(data_dir: Path, db_url: str, port: int, protected: bool, workers: int)
     paths = ensure_server_certificate(settings, ca)
     with admin_session(settings, actor="cli:bench"):
         pass  # migrate once before the workers start
+    if without_index:
+        from sqlalchemy import text
+
+        from lineguard.server.storage import create_engine_for
+
+        engine = create_engine_for(db_url)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP INDEX {AB_INDEX}"))
+        engine.dispose()
     if protected:
         ensure_keyring(settings)
 
@@ -201,9 +220,11 @@ def _fresh_bodies(nodes: list[str], count: int) -> dict[str, list[bytes]]:
 
 
 @contextmanager
-def server_process(data_dir: Path, db_url: str, protected: bool, workers: int) -> Iterator[tuple[str, int]]:
+def server_process(
+    data_dir: Path, db_url: str, protected: bool, workers: int, without_index: bool = False
+) -> Iterator[tuple[str, int]]:
     port = _free_port()
-    mode = "on" if protected else "off"
+    mode = ("on" if protected else "off") + ("-noidx" if without_index else "")
     cmd = [sys.executable, __file__, "--serve", str(data_dir), db_url, str(port), mode, str(workers)]
     proc = subprocess.Popen(cmd, env={**os.environ, **ENV})
     try:
@@ -381,12 +402,20 @@ def _run_load(
     }
 
 
+#: (label, audit + encryption on, without :data:`AB_INDEX`): the default on/off pair.
+ON_OFF = (("off", False, False), ("on", True, False))
+
+
+def index_ab(rounds: int) -> tuple[tuple[str, bool, bool], ...]:
+    """``--index-ab``: on with the index (A) and without it (B), alternating."""
+    return tuple(v for r in range(1, rounds + 1) for v in ((f"A{r}", True, False), (f"B{r}", True, True)))
+
+
 def bench_ingest(
-    db_url_factory, engine_name: str, seconds: float, rate: float, workers: int
+    db_url_factory, engine_name: str, seconds: float, rate: float, workers: int, variants=ON_OFF
 ) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for protected in (False, True):
-        mode = "on" if protected else "off"
+    for mode, protected, without_index in variants:
         root = Path(tempfile.mkdtemp(prefix=f"lg-bench-{engine_name}-{mode}-"))
         try:
             db_url = db_url_factory(root)
@@ -396,7 +425,10 @@ def bench_ingest(
             settings = _settings(root / "server", db_url, 0)
             init_ca(settings)
             db_name = db_url.rsplit("/", 1)[1] if db_url.startswith("postgresql") else None
-            with server_process(root / "server", db_url, protected, workers) as (url, server_pid):
+            with server_process(root / "server", db_url, protected, workers, without_index) as (
+                url,
+                server_pid,
+            ):
                 nodes = _enroll_nodes(settings, url, root)
                 per_node = max(10, int(rate / BATCH / NODES * seconds * 2))
                 # Bodies are unique per phase so every event is stored (no duplicates);
@@ -422,8 +454,10 @@ def bench_ingest(
                     url, nodes, fresh(per_node * 4), seconds=seconds, rate_eps=None, cpu=cpu, workers=workers
                 )
             results[mode] = {"paced": paced, "saturated": saturated}
+            without = f" (without {AB_INDEX})" if without_index else ""
             print(
-                f"  {engine_name:10s} audit+encryption {mode:3s}: paced {paced['events_per_s']:7.0f} ev/s "
+                f"  {engine_name:10s} audit+encryption {mode:3s}{without}:"
+                f" paced {paced['events_per_s']:7.0f} ev/s "
                 f"p50 {paced['p50_ms']:5.1f} ms p99 {paced['p99_ms']:5.1f} ms | "
                 f"saturated {saturated['events_per_s']:7.0f} ev/s p99 {saturated['p99_ms']:5.1f} ms",
                 flush=True,
@@ -439,6 +473,9 @@ def bench_ingest(
             )
         finally:
             shutil.rmtree(root, ignore_errors=True)
+    if "on" not in results:
+        _print_ab(engine_name, results)
+        return results
     on, off = results["on"], results["off"]
     print(
         f"  {engine_name:10s} cost of audit+encryption (on/off): saturated throughput "
@@ -448,6 +485,21 @@ def bench_ingest(
         flush=True,
     )
     return results
+
+
+def _print_ab(engine_name: str, results: dict[str, dict[str, dict[str, float]]]) -> None:
+    def median(prefix: str, key: str) -> float:
+        return statistics.median(r["saturated"][key] for m, r in results.items() if m.startswith(prefix))
+
+    a_cpu, b_cpu = median("A", "server_cpu_ms_per_batch"), median("B", "server_cpu_ms_per_batch")
+    a_cap, b_cap = median("A", "capacity_2_cores_eps"), median("B", "capacity_2_cores_eps")
+    print(
+        f"  {engine_name:10s} index A/B ({AB_INDEX}), medians over the rounds: server+db CPU per batch"
+        f" with {a_cpu:.2f} ms, without {b_cpu:.2f} ms (with/without {a_cpu / b_cpu:.3f});"
+        f" capacity on 2 cores with {a_cap:,.0f}, without {b_cap:,.0f} ev/s"
+        f" (load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})",
+        flush=True,
+    )
 
 
 # -- dashboard queries over a large table -----------------------------------------------
@@ -671,6 +723,12 @@ def main() -> None:
         help="Server processes (http.workers); default 1 on SQLite (one writer), 2 on PostgreSQL.",
     )
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument(
+        "--index-ab",
+        type=int,
+        metavar="ROUNDS",
+        help="ingest cost of ingest_0009's index: ROUNDS of with (A) / without (B), audit + encryption on",
+    )
     parser.add_argument("--skip-queries", action="store_true")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
@@ -701,7 +759,8 @@ def main() -> None:
         try:
             if not args.skip_ingest:
                 workers = args.workers or (1 if engine_name == "sqlite" else 2)
-                bench_ingest(factory, engine_name, args.seconds, args.rate, workers)
+                variants = index_ab(args.index_ab) if args.index_ab else ON_OFF
+                bench_ingest(factory, engine_name, args.seconds, args.rate, workers, variants)
             if not args.skip_queries:
                 root = Path(tempfile.mkdtemp(prefix="lg-bench-q-"))
                 try:
@@ -716,6 +775,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "--serve":
-        serve(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "on", int(sys.argv[6]))
+        mode = sys.argv[5]
+        serve(
+            Path(sys.argv[2]),
+            sys.argv[3],
+            int(sys.argv[4]),
+            mode.startswith("on"),
+            int(sys.argv[6]),
+            without_index=mode.endswith("-noidx"),
+        )
     else:
         main()

@@ -22,7 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench_partitions import _LINE_DAY_FAILS, load
@@ -145,3 +145,81 @@ def compare_indexes(
                 conn.execute(text(sql))
             if candidate.teardown:
                 log(f"      back to the shipped schema in {time.perf_counter() - t0:.1f} s")
+
+
+# --- the same index's insert cost on SQLite, in-process ---------------------------------
+
+
+def sqlite_insert_ab(events: int, rounds: int) -> None:
+    """CPU seconds to insert ``events`` events (batches of 100, 1 in 20 failing, ingest's
+    row shape) into a head-schema SQLite database with the partial index (A) and without it
+    (B), alternating ``rounds`` times; the ratio of the medians. Only the table's inserts:
+    ``bench_ingest.py --index-ab`` measures the whole server."""
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import insert, text
+
+    from lineguard.server.ingest.models import InspectionEventRow
+    from lineguard.server.storage import create_engine_for, upgrade_to_head
+
+    def row(g: int, at: datetime) -> dict[str, Any]:
+        fail = g % 20 == 0
+        return {
+            "event_id": f"evt_{g:032x}",
+            "idempotency_key": f"node-1:evt_{g:032x}",
+            "node_id": "node-1",
+            "site_id": "plant-a",
+            "line_id": f"line-{g % 3 + 1}",
+            "station_id": "st-1",
+            "camera_id": f"cam-{g % 9}",
+            "part_id_sealed": bytes(208),
+            "frame_id": g,
+            "captured_at": at + timedelta(milliseconds=g),
+            "received_at": at + timedelta(milliseconds=g),
+            "model_id": "model-a",
+            "model_version": 1,
+            "model_sha256": "0" * 64,
+            "verdict": "fail" if fail else "pass",
+            "anomaly_score": 0.9 if fail else 0.1,
+            "threshold": 0.5,
+            "regions": [{"defect_class": "scratch"}] if fail else [],
+            "evidence_ref": f"evd_{g:032x}" if fail else None,
+            "latency_ms": 12.0,
+        }
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    batches = [[row(g, start) for g in range(a, min(events, a + 100))] for a in range(0, events, 100)]
+    cpu: dict[str, list[float]] = {"A": [], "B": []}
+    print(f"sqlite insert A/B: {events:,} events in batches of 100, {rounds} rounds; {load()}", flush=True)
+    for r in range(rounds):
+        for variant in ("A", "B"):
+            with tempfile.TemporaryDirectory() as tmp:
+                engine = create_engine_for(f"sqlite:///{Path(tmp) / 'ab.db'}")
+                upgrade_to_head(engine)
+                if variant == "B":
+                    with engine.begin() as conn:
+                        conn.execute(text(f"DROP INDEX {FAILED_BY_LINE_INDEX}"))
+                t0 = time.process_time()
+                for batch in batches:
+                    with engine.begin() as conn:
+                        conn.execute(insert(InspectionEventRow), batch)
+                cpu[variant].append(time.process_time() - t0)
+                engine.dispose()
+            print(f"  round {r + 1} {variant}: {cpu[variant][-1]:.2f} CPU s; {load()}", flush=True)
+    a, b = statistics.median(cpu["A"]), statistics.median(cpu["B"])
+    print(
+        f"  median CPU with the index {a:.2f} s, without {b:.2f} s: with/without {a / b:.3f}"
+        f" ({1e6 * (a - b) / events:.1f} µs per event); {load()}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=sqlite_insert_ab.__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args()
+    sqlite_insert_ab(arguments.events, arguments.rounds)
