@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -261,6 +262,37 @@ def test_a_replica_behind_nat_is_reached_on_its_advertised_address(
                 browser.close()
             assert nat.connections >= 2  # the deliver and the take went through the "NAT"
             assert [result for _, result in _outcomes(cluster)] == ["delivered"] * 2
+
+
+def test_a_replica_whose_clock_runs_90_s_behind_is_not_taken_for_dead(cluster: Cluster) -> None:
+    """B's host clock is set 90 s behind (injected); B owns a view opened there, the node
+    polls and uploads on A, and the person fetches through A. A judges B alive on the
+    database's clock, so the request reaches the node and A hands the upload to B and takes
+    it back for the person. (On host clocks B's heartbeats would look 90 s old to A, the
+    request would never reach the node and the view would time out.)"""
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None
+    shared.host_clock = lambda: datetime.now(UTC) - timedelta(seconds=90)
+    host, port = _b_listener(cluster)
+    assert -95 < shared.heartbeat(host, port) < -85  # the skew, measured against the database
+
+    browser, csrf = sign_in(cluster.plant, cluster.b_url)  # opened on B: B owns it
+    stop = threading.Event()
+    worker = _worker(cluster, cluster.a_url, stop)  # the node reaches A only
+    try:
+        event_id, evidence_ref = record(cluster.plant, cluster.node)
+        url = open_view(browser, csrf, event_id)
+        shown = _outcome(browser, f"{cluster.a_url}{url}")  # A takes it from B
+        assert shown.status_code == 200, shown.text
+        assert shown.content == cluster.node.store.read(evidence_ref)
+    finally:
+        stop.set()
+        worker.join(30)
+        browser.close()
+    assert [result for _, result in _outcomes(cluster)] == ["delivered"]
+    with cluster.b.sessions() as session:
+        [row] = session.scalars(select(EvidenceViewRow)).all()
+    assert (row.owner_id, row.state) == (shared.replica_id, "taken")
 
 
 def test_through_haproxy_every_view_is_delivered_once(cluster: Cluster, tmp_path: Path) -> None:

@@ -128,7 +128,8 @@ class SharedRelay:
         self.clock_skew_s = 0.0
         self.replica_id = replica_id or new_id("rep")
         self.settings = settings or RelaySettings()
-        self._host_clock = now
+        #: This host's clock (UTC); only heartbeats compare it with the database's.
+        self.host_clock = now
         self._lock = threading.Lock()
         self._images: dict[str, _Held] = {}
         self._bells = NodeBells()
@@ -141,7 +142,7 @@ class SharedRelay:
         it, so views opened on a host whose clock is off are not timed out early or late
         by the others; a step of the host clock is corrected at the next heartbeat.
         """
-        return self._host_clock() - timedelta(seconds=self.clock_skew_s)
+        return self.host_clock() - timedelta(seconds=self.clock_skew_s)
 
     # -- the person's side ----------------------------------------------------------------
 
@@ -388,7 +389,7 @@ class SharedRelay:
         Returns (and keeps in :attr:`clock_skew_s`) this host's clock minus the
         database's, measured in the same round trip.
         """
-        before = self._host_clock()
+        before = self.host_clock()
         with self.sessions() as session:
             stamped = session.scalar(
                 insert(RelayPeerRow)
@@ -403,7 +404,7 @@ class SharedRelay:
                 .returning(RelayPeerRow.heartbeat_at)
             )
             session.commit()
-        after = self._host_clock()
+        after = self.host_clock()
         if stamped is not None:
             self.clock_skew_s = ((before + (after - before) / 2) - stamped).total_seconds()
         return self.clock_skew_s
