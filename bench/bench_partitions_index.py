@@ -28,7 +28,7 @@ from typing import Any
 from bench_partitions import _LINE_DAY_FAILS, load
 from lineguard.server.ingest.models import FAILED_BY_LINE_INDEX, FAILED_PREDICATE
 
-_FULL = "ix_bench_inspection_events_line_id_verdict_captured_at"
+FULL_INDEX = "ix_bench_inspection_events_line_id_verdict_captured_at"
 _PARTIAL_SQL = (
     f"CREATE INDEX {FAILED_BY_LINE_INDEX} ON inspection_events (line_id, captured_at)"
     f" WHERE {FAILED_PREDICATE}"
@@ -49,12 +49,12 @@ CANDIDATES = (
     Candidate("none (ingest_0008's indexes)", None, (f"DROP INDEX {FAILED_BY_LINE_INDEX}",), (_PARTIAL_SQL,)),
     Candidate(
         "full (line_id, verdict, captured_at)",
-        _FULL,
+        FULL_INDEX,
         (
             f"DROP INDEX {FAILED_BY_LINE_INDEX}",
-            f"CREATE INDEX {_FULL} ON inspection_events (line_id, verdict, captured_at)",
+            f"CREATE INDEX {FULL_INDEX} ON inspection_events (line_id, verdict, captured_at)",
         ),
-        (f"DROP INDEX {_FULL}", _PARTIAL_SQL),
+        (f"DROP INDEX {FULL_INDEX}", _PARTIAL_SQL),
     ),
 )
 

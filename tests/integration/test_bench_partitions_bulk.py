@@ -1,6 +1,7 @@
 """``bench/bench_partitions.py --bulk`` on a real PostgreSQL, a few thousand rows: every month
 loaded into its partition with the parent's indexes, ids and sealed payloads as ingest makes
-them, and the disk floor stopping the fill cleanly."""
+them, the disk floor stopping the fill cleanly, ``--fill-months`` loading only the newest
+months, and ``--index-ab`` measuring each candidate index and leaving the shipped one."""
 
 from __future__ import annotations
 
@@ -174,3 +175,57 @@ def test_the_disk_watchdog_cancels_the_running_statement(pg: Engine) -> None:
         with guard.watching(cancel), pytest.raises(Exception, match="cancel"):
             conn.execute(text("SELECT pg_sleep(30)"))
     assert guard.tripped and cancelled.is_set()
+
+
+def test_fill_months_loads_only_the_newest_months(pg: Engine) -> None:
+    span = bulk.span_for(3_000, NOW, MONTHS)
+    lines: list[str] = []
+    report = bulk.fill_bulk(pg, span, _guard(0), max_months=2, log=lines.append)
+
+    with pg.connect() as conn:
+        months = [m for m in month_partitions(conn, "inspection_events") if m.start <= NOW]
+        older, newest = months[-3], months[-2:]
+        first, _ = span.range_in(newest[0].start, newest[0].end)
+        assert (report.events, report.first) == (3_000 - first + 1, first)
+        assert report.stopped == f"month {older.start:%Y-%m}: 2 month(s) loaded, as asked"
+        assert any("STOPPED" in line for line in lines)
+        per_month = {
+            m.name: conn.execute(text(f"SELECT count(*) FROM {m.qualified}")).scalar_one() for m in months
+        }
+        assert sum(per_month[m.name] for m in newest) == report.events
+        assert all(per_month[m.name] == 0 for m in months[:-2])
+
+
+def test_index_ab_measures_each_candidate_and_leaves_the_shipped_index(
+    pg: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench_partitions_index as ab
+    from lineguard.server.ingest.models import FAILED_BY_LINE_INDEX
+
+    report = bulk.fill_bulk(pg, bulk.span_for(3_000, NOW, MONTHS), _guard(0), log=_quiet)
+    with pg.connect() as conn:
+        expected = conn.execute(
+            text(
+                "SELECT count(*) FROM inspection_events WHERE line_id = 'line-2' AND verdict = 'fail'"
+                " AND captured_at >= :a AND captured_at < :b"
+            ),
+            {"a": NOW - timedelta(days=30), "b": NOW - timedelta(days=29)},
+        ).scalar_one()
+    colds: list[int] = []
+    ab.compare_indexes(pg, lambda: colds.append(1), NOW, report.events, repeat=2)
+
+    out = capsys.readouterr().out
+    for candidate in ab.CANDIDATES:
+        assert f"{candidate.name}: " in out
+    assert out.count(f"count {expected:,}") == len(ab.CANDIDATES)
+    assert len(colds) == 2 * len(ab.CANDIDATES)
+    with pg.connect() as conn:
+        pieces = conn.execute(
+            text("SELECT count(*) FROM pg_partition_tree(to_regclass(:i)) WHERE level > 0"),
+            {"i": FAILED_BY_LINE_INDEX},
+        ).scalar_one()
+        partitions = conn.execute(
+            text("SELECT count(*) FROM pg_partition_tree('inspection_events') WHERE level > 0")
+        ).scalar_one()
+        assert pieces == partitions
+        assert conn.execute(text("SELECT to_regclass(:i)"), {"i": ab.FULL_INDEX}).scalar() is None
