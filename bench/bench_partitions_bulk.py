@@ -81,6 +81,8 @@ BULK_PG_SETTINGS = {
 GB = 1024**3
 #: bench_ingest's part ids: ``P-`` and 8 digits.
 PART_ID_BYTES = 10
+#: The node's alert text for a failing part (what the alerts' sealed message is as long as).
+ALERT_MESSAGE = "defect on part P-00012345 at station st-1 (camera cam-0)"
 #: What the first month is assumed to take per event, before one has been measured.
 FIRST_GUESS_BYTES_PER_EVENT = 1200
 
@@ -143,30 +145,29 @@ def _id(prefix: str, h: str, at: int) -> str:
     return f"'{prefix}_' || y.ms7 || substr({h}, {at}, 3) || y.v || substr({h}, {at + 3}, 15)"
 
 
-def _sealed(category: str, key_id: str, object_id: str, plaintext_bytes: int) -> str:
-    """SQL for what ``EnvelopeSealer.seal`` stores: prefix + JSON header (the real text),
-    then nonce + ciphertext + tag (bytes of the real length; random-looking, never compressed
-    at this size)."""
+def _sealed(key_id: str, plaintext_bytes: int) -> str:
+    """SQL for what ``Envelope.seal`` stores (sealed format v2): ``LGSEAL``, the version, the
+    key id's 16 bytes (the real id's), then nonce + ciphertext + tag (bytes of the real length;
+    random-looking, never compressed at this size). The record (``category``, ``object_id``) is
+    bound in the associated data, not stored, so it does not appear here."""
     from lineguard.contracts.ids import new_id
-    from lineguard.crypto.sealed import encode_header
+    from lineguard.crypto.sealed import encode_v2_prefix
 
-    # Every object id here is "node-N:node-N:xxx_" + 32 hex: one length, so one prefix.
-    prefix = encode_header(new_id("dek"), category, "node-0:node-0:" + new_id("evt"))[:9]
+    head = encode_v2_prefix(new_id("dek"))[:7]  # magic and version
     tail = 12 + plaintext_bytes + 16
     randoms = " || ".join(["x.h", "x.r"] * ((tail + 31) // 32))
     return (
-        f'decode(\'{prefix.hex()}\', \'hex\') || convert_to(\'{{"alg":"A256GCM","category":"{category}"'
-        f',"key_id":"\' || {key_id} || \'","object_id":"\' || {object_id} || \'"}}\', \'UTF8\')'
+        f"decode('{head.hex()}', 'hex') || decode(substr({key_id}, 5), 'hex')"
         f" || substring(decode({randoms}, 'hex') FROM 1 FOR {tail})"
     )
 
 
-def sealed_length(category: str, object_id: str, plaintext_bytes: int) -> int:
-    """The length real sealing gives (``header + nonce + AESGCM.encrypt``): what the SQL must match."""
+def sealed_length(plaintext_bytes: int) -> int:
+    """The length real sealing gives (``prefix + nonce + AESGCM.encrypt``): what the SQL must match."""
     from lineguard.contracts.ids import new_id
-    from lineguard.crypto.sealed import encode_header
+    from lineguard.crypto.sealed import encode_v2_prefix
 
-    return len(encode_header(new_id("dek"), category, object_id)) + 12 + plaintext_bytes + 16
+    return len(encode_v2_prefix(new_id("dek"))) + 12 + plaintext_bytes + 16
 
 
 def _region_json() -> str:
@@ -190,7 +191,7 @@ CROSS JOIN LATERAL (SELECT lpad(to_hex(floor(extract(epoch FROM x.t) * 1000)::bi
 
 def _events_sql(table: str) -> str:
     evt = _id("evt", "x.h", 1)
-    sealed = _sealed("inspection_events", _id("dek", "x.r", 1), "z.node_key", PART_ID_BYTES)
+    sealed = _sealed(_id("dek", "x.r", 1), PART_ID_BYTES)
     return f"""
 INSERT INTO {table} (row_id, event_id, idempotency_key, node_id, site_id, line_id, station_id, camera_id,
     part_id_sealed, frame_id, captured_at, received_at, model_id, model_version, model_sha256, verdict,
@@ -203,14 +204,12 @@ SELECT g, e.evt, z.idem, x.node, '{SITE}', 'line-' || (g % 3 + 1), 'st-1', 'cam-
     CASE WHEN g % 20 = 0 THEN {_id("evd", "reverse(x.h)", 1)} END, 11.0 + g % 13
 {_ROWS}
 CROSS JOIN LATERAL (SELECT {evt} AS evt OFFSET 0) AS e
-CROSS JOIN LATERAL (SELECT x.node || ':' || e.evt AS idem, x.node || ':' || x.node || ':' || e.evt AS node_key
-    OFFSET 0) AS z
+CROSS JOIN LATERAL (SELECT x.node || ':' || e.evt AS idem OFFSET 0) AS z
 """
 
 
 def _alerts_sql(table: str) -> str:
-    message = len("defect on part P-00012345 at station st-1 (camera cam-0)")
-    sealed = _sealed("alerts", _id("dek", "x.r", 1), "x.node || ':' || x.node || ':' || a.alr", message)
+    sealed = _sealed(_id("dek", "x.r", 1), len(ALERT_MESSAGE))
     return f"""
 INSERT INTO {table} (row_id, alert_id, idempotency_key, node_id, site_id, line_id, camera_id, kind, severity,
     raised_at, received_at, message_sealed, event_id, defect_class)

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from tests.support.sealed_v1 import seal_v1
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto import Envelope, KdfParams, Keyring, SqliteDataKeyStore, parse_sealed
@@ -18,6 +19,13 @@ from lineguard.crypto import Envelope, KdfParams, Keyring, SqliteDataKeyStore, p
 def test_parse_sealed_never_crashes(blob: bytes) -> None:
     with contextlib.suppress(CryptoError):
         parse_sealed(blob)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([b"LGSEAL\x01", b"LGSEAL\x02", b"LGSEAL\x01\x00\x10{"]), st.binary(max_size=120))
+def test_parse_sealed_never_crashes_past_the_magic(head: bytes, rest: bytes) -> None:
+    with contextlib.suppress(CryptoError):
+        parse_sealed(head + rest)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -34,6 +42,22 @@ def test_mutated_sealed_objects_never_open_to_anything_else(tmp_path: Path, data
     except CryptoError:
         return
     raise AssertionError("a mutated sealed object opened")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_v1_objects_never_open_to_anything_else(tmp_path: Path, data: st.DataObject) -> None:
+    env = _env(tmp_path)
+    sealed = seal_v1(env.keys, env.store, b"the original plaintext", object_id="rec_1", category="c")
+    index = data.draw(st.integers(0, len(sealed) - 1))
+    blob = bytearray(sealed)
+    blob[index] ^= data.draw(st.integers(1, 255))
+    cut = data.draw(st.integers(0, len(blob)))
+    try:
+        env.open(bytes(blob[:cut]), object_id="rec_1", category="c")
+    except CryptoError:
+        return
+    raise AssertionError("a mutated v1 sealed object opened")
 
 
 _ENVS: dict[Path, Envelope] = {}

@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from lineguard.crypto import Envelope, KdfParams, Keyring, SqliteDataKeyStore
 from lineguard.crypto.sealed import parse_sealed
 from lineguard.server.storage import create_engine_for, ensure_partitions, month_partitions, upgrade_to_head
 
@@ -25,7 +27,7 @@ import bench_partitions_bulk as bulk
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 MONTHS = 12
-UUID7 = re.compile(r"^(evt|alr|evd|aud)_([0-9a-f]{12})7[0-9a-f]{3}[89ab][0-9a-f]{15}$")
+UUID7 = re.compile(r"^(evt|alr|evd|aud|dek)_([0-9a-f]{12})7[0-9a-f]{3}[89ab][0-9a-f]{15}$")
 GB = 1024**3
 
 
@@ -63,7 +65,16 @@ def test_span_puts_every_event_in_exactly_one_month() -> None:
     assert covered == list(range(1, 3_001))
 
 
-def test_bulk_fill_loads_each_month_with_the_parents_indexes(pg: Engine) -> None:
+def test_bulk_fill_loads_each_month_with_the_parents_indexes(pg: Engine, tmp_path: Path) -> None:
+    # what real sealing gives for the same plaintext lengths: the loaded payloads must match
+    keyring = Keyring.create(tmp_path / "k.json", SecretStr("bulk"), kdf=KdfParams.insecure_for_tests())
+    envelope = Envelope(keyring, SqliteDataKeyStore(tmp_path / "dk.db"))
+    real_part_length = len(
+        envelope.seal(b"P-00012345", object_id="node-0:node-0:evt_1", category="inspection_events")
+    )
+    real_message_length = len(
+        envelope.seal(bulk.ALERT_MESSAGE.encode(), object_id="n:n:alr_1", category="alerts")
+    )
     span = bulk.span_for(3_000, NOW, MONTHS)
     report = bulk.fill_bulk(pg, span, _guard(0), log=_quiet)
 
@@ -117,15 +128,12 @@ def test_bulk_fill_loads_each_month_with_the_parents_indexes(pg: Engine) -> None
             assert e.idempotency_key == f"{e.node_id}:{e.event_id}"
             assert span.at(e.row_id) == e.captured_at
             sealed = bytes(e.part_id_sealed)
-            header = parse_sealed(sealed).header
-            assert (header.category, header.object_id) == (
-                "inspection_events",
-                f"{e.node_id}:{e.idempotency_key}",
-            )
-            assert header.key_id.startswith("dek_")
-            assert len(sealed) == bulk.sealed_length(
-                "inspection_events", header.object_id, bulk.PART_ID_BYTES
-            )
+            # sealed format v2: the record is bound in the tag, only the key id is stored
+            parsed = parse_sealed(sealed)
+            assert (parsed.version, parsed.header) == (2, None)
+            key = UUID7.match(parsed.key_id)
+            assert key and key[1] == "dek" and int(key[2], 16) == int(e.captured_at.timestamp() * 1000)
+            assert len(sealed) == bulk.sealed_length(bulk.PART_ID_BYTES) == real_part_length
             assert (e.verdict == "fail") == (e.row_id % 20 == 0) == (e.evidence_ref is not None)
             if e.evidence_ref is not None:
                 assert UUID7.match(e.evidence_ref)
@@ -137,10 +145,9 @@ def test_bulk_fill_loads_each_month_with_the_parents_indexes(pg: Engine) -> None
         ).one()
         assert alert.event_id == events[99].event_id
         assert alert.idempotency_key == f"{alert.node_id}:{alert.alert_id}"
-        assert (
-            parse_sealed(bytes(alert.message_sealed)).header.object_id
-            == f"{alert.node_id}:{alert.idempotency_key}"
-        )
+        message = parse_sealed(bytes(alert.message_sealed))
+        assert message.version == 2 and UUID7.match(message.key_id)
+        assert len(alert.message_sealed) == bulk.sealed_length(len(bulk.ALERT_MESSAGE)) == real_message_length
         next_row = conn.execute(text("SELECT nextval(pg_get_serial_sequence('inspection_events', 'row_id'))"))
         assert next_row.scalar_one() == 3_001
 

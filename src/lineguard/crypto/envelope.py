@@ -10,9 +10,11 @@
 Each object gets its own 256-bit data key (DEK) and a random 96-bit nonce; with one
 message per key, nonce reuse cannot happen. The DEK is wrapped by the keyring's active
 KEK, bound to the object, and stored in a :class:`DataKeyStore`; the ciphertext carries
-only the DEK's id (:mod:`lineguard.crypto.sealed`). Opening checks that the sealed
-object belongs to the record being read, so a ciphertext moved to another record
-fails. Deleting the wrapped DEK crypto-shreds the object.
+only the DEK's id (:mod:`lineguard.crypto.sealed`, version 2; version 1 objects still
+open). Opening checks that the sealed object belongs to the record being read (its
+data key's row names the record, and the record is in the associated data), so a
+ciphertext moved to another record fails. Deleting the wrapped DEK crypto-shreds the
+object.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,7 +34,7 @@ from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_ids
 from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
 from lineguard.crypto.kek import KEY_BYTES, KekProvider
-from lineguard.crypto.sealed import NONCE_BYTES, encode_header, parse_sealed
+from lineguard.crypto.sealed import NONCE_BYTES, encode_v2_prefix, parse_sealed, record_binding
 
 __all__ = ["Envelope"]
 
@@ -82,7 +85,7 @@ class Envelope:
     def seal_many(self, items: Sequence[tuple[str, bytes]], *, category: str) -> list[bytes]:
         """:meth:`seal` for many ``(object_id, plaintext)`` records of one category.
 
-        Each object still gets its own DEK, nonce and header bound to its record: the
+        Each object still gets its own DEK, nonce, key id and record binding: the
         output is exactly what one :meth:`seal` per item would give. What is shared is
         the per-call work (checking the category, finding the active KEK, the clock,
         drawing random bytes) and, outside :meth:`batch`, the write of the data keys
@@ -119,11 +122,15 @@ class Envelope:
         ]
         sealed: list[bytes] = []
         append = sealed.append
+        binding = record_binding(category)
+        e = encode_basestring
         at = 0
         for key_id, (object_id, plaintext) in zip(key_ids, items, strict=True):
             nonce = randomness[at + KEY_BYTES : at + _SECRET]
-            header = encode_header(key_id, category, object_id)
-            append(header + nonce + AESGCM(randomness[at : at + KEY_BYTES]).encrypt(nonce, plaintext, header))
+            prefix = encode_v2_prefix(key_id)
+            # sealed.v2_aad inlined (one per sealed field): prefix ‖ {"category":…,"object_id":…}
+            aad = prefix + f"{binding}{e(object_id)}}}".encode()
+            append(prefix + nonce + AESGCM(randomness[at : at + KEY_BYTES]).encrypt(nonce, plaintext, aad))
             at += _SECRET
         pending = self._pending.get()
         if pending is None:
@@ -137,22 +144,22 @@ class Envelope:
         """Decrypt a sealed object of the record ``(category, object_id)``."""
         parsed = parse_sealed(sealed)
         header = parsed.header
-        if (header.category, header.object_id) != (category, object_id):
+        if header is not None and (header.category, header.object_id) != (category, object_id):
             msg = (
                 f"sealed object belongs to {header.category}/{header.object_id}, "
                 f"expected {category}/{object_id}: refusing to open it for another record"
             )
             raise CryptoError(msg)
-        record = self._pending_key(header.key_id) or self.store.get(header.key_id)
+        record = self._pending_key(parsed.key_id) or self.store.get(parsed.key_id)
         if (record.category, record.object_id) != (category, object_id):
             msg = (
-                f"data key {header.key_id} belongs to {record.category}/{record.object_id}, "
-                f"expected {category}/{object_id}"
+                f"data key {parsed.key_id} belongs to {record.category}/{record.object_id}, "
+                f"expected {category}/{object_id}: refusing to open it for another record"
             )
             raise CryptoError(msg)
         dek = self.keys.get(record.kek_id).unwrap(record.wrapped, dek_aad(record.key_id, category, object_id))
         try:
-            return AESGCM(dek).decrypt(parsed.nonce, parsed.body, parsed.aad)
+            return AESGCM(dek).decrypt(parsed.nonce, parsed.body, parsed.aad(category, object_id))
         except InvalidTag:
             msg = f"sealed object {category}/{object_id} failed authentication: it was altered or truncated"
             raise CryptoError(msg) from None

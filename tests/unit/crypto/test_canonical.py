@@ -11,7 +11,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.crypto import b64d, b64e, canonical_json
 from lineguard.crypto.canonical import canonical_strings
 from lineguard.crypto.datakeys import dek_aad
-from lineguard.crypto.sealed import encode_header
+from lineguard.crypto.sealed import encode_header, record_binding, v2_aad
 
 
 def test_keys_sorted_no_whitespace_utf8() -> None:
@@ -56,3 +56,17 @@ def test_sealed_header_and_key_aad_are_the_canonical_json_of_their_fields(
         prefix = b"LGSEAL\x01" + struct.pack(">H", len(header))
         assert encode_header(key_id, category, object_id) == prefix + header
     assert dek_aad(key_id, category, object_id) == b"lineguard/dek/v1|" + aad
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=23, max_size=23), st.text(max_size=30), st.text(max_size=30))
+def test_sealed_v2_associated_data_is_the_prefix_and_the_canonical_json_of_the_record(
+    prefix: bytes, category: str, object_id: str
+) -> None:
+    """Formatted directly (every sealed field builds one): must stay the bytes every v2
+    object was bound to."""
+    try:
+        record = canonical_strings({"category": category, "object_id": object_id})
+    except UnicodeEncodeError:
+        return
+    assert v2_aad(prefix, record_binding(category), object_id) == prefix + record

@@ -9,8 +9,10 @@ from collections.abc import Sequence
 import pytest
 
 from lineguard.contracts.errors import CryptoError
+from lineguard.contracts.ids import new_id
 from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, parse_sealed
 from lineguard.crypto.kek import KeyEncryptionKey, SoftwareKek
+from lineguard.crypto.sealed import encode_v2_prefix
 
 SECRET = b"supplier price 12.34 EUR per part"
 
@@ -24,7 +26,7 @@ def test_round_trip_with_a_fresh_key_per_object(env: Envelope, store: DataKeySto
     a = env.seal(SECRET, object_id="rec_1", category="plant_data")
     b = env.seal(SECRET, object_id="rec_2", category="plant_data")
     assert SECRET not in a
-    assert parse_sealed(a).header.key_id != parse_sealed(b).header.key_id
+    assert parse_sealed(a).key_id != parse_sealed(b).key_id
     assert env.open(a, object_id="rec_1", category="plant_data") == SECRET
     assert sum(store.count_by_kek().values()) == 2
 
@@ -41,23 +43,26 @@ def test_forged_header_fails_authentication(env: Envelope) -> None:
     """Rewriting the header to name another record cannot get past the tag or the key binding."""
     sealed = env.seal(SECRET, object_id="rec_1", category="plant_data")
     other = env.seal(b"x", object_id="rec_2", category="plant_data")
-    forged = bytes(parse_sealed(other).aad) + sealed[len(parse_sealed(sealed).aad) :]
+    forged = parse_sealed(other).prefix + sealed[len(parse_sealed(sealed).prefix) :]
     with pytest.raises(CryptoError, match="failed authentication"):
         env.open(forged, object_id="rec_2", category="plant_data")
 
 
 def test_wrapped_key_moved_between_rows_does_not_unwrap(env: Envelope, store: DataKeyStore) -> None:
     sealed = env.seal(SECRET, object_id="rec_1", category="c")
-    key_id = parse_sealed(sealed).header.key_id
-    original = store.get(key_id)
+    parsed = parse_sealed(sealed)
+    original = store.get(parsed.key_id)
     env.shred(object_id="rec_1", category="c")
-    # An attacker re-inserts the wrapped key under another record's name.
-    store.put(WrappedKey("dek_evil", "c", "rec_9", original.kek_id, original.wrapped))
-    header = parse_sealed(sealed)
-    hdr = b'{"alg":"A256GCM","category":"c","key_id":"dek_evil","object_id":"rec_9"}'
-    relabelled = b"LGSEAL\x01" + struct.pack(">H", len(hdr)) + hdr + header.nonce + header.body
-    with pytest.raises(CryptoError, match="cannot unwrap"):
-        env.open(relabelled, object_id="rec_9", category="c")
+    # An attacker re-inserts the wrapped key under another record's name, and points
+    # the ciphertext at it: in the v2 layout (key id as 16 bytes) and the v1 one.
+    evil = new_id("dek")
+    store.put(WrappedKey(evil, "c", "rec_9", original.kek_id, original.wrapped))
+    relabelled_v2 = encode_v2_prefix(evil) + parsed.nonce + parsed.body
+    hdr = b'{"alg":"A256GCM","category":"c","key_id":"' + evil.encode() + b'","object_id":"rec_9"}'
+    relabelled_v1 = b"LGSEAL\x01" + struct.pack(">H", len(hdr)) + hdr + parsed.nonce + parsed.body
+    for relabelled in (relabelled_v2, relabelled_v1):
+        with pytest.raises(CryptoError, match="cannot unwrap"):
+            env.open(relabelled, object_id="rec_9", category="c")
 
 
 @pytest.mark.parametrize("position", [0, 7, 20, -1, -20])
@@ -99,7 +104,7 @@ def test_plaintext_and_keys_never_logged(
     keyring.rotate()
     assert SECRET.decode() not in caplog.text
     assert SECRET.decode() not in repr(env)
-    key = env.store.get(parse_sealed(sealed).header.key_id)
+    key = env.store.get(parse_sealed(sealed).key_id)
     assert key.wrapped.hex() not in repr(key)
 
 
@@ -137,17 +142,17 @@ def test_put_many_is_all_or_nothing(env: Envelope, store: DataKeyStore) -> None:
 
 def test_seal_many_gives_each_record_its_own_key_and_binding(env: Envelope, store: DataKeyStore) -> None:
     """Sealing a batch in one call is what one seal per record would give: a fresh data
-    key, nonce and header per object, each bound to its own record, the keys stored in
+    key, nonce and key id per object, each bound to its own record, the keys stored in
     one write."""
     items = [(f"node-a:evt_{i}", f"P-{i:04d}".encode()) for i in range(20)]
     blobs = env.seal_many(items, category="inspection_events")
     assert len(blobs) == 20
-    assert len({parse_sealed(b).header.key_id for b in blobs}) == 20
+    assert len({parse_sealed(b).key_id for b in blobs}) == 20
     assert len({parse_sealed(b).nonce for b in blobs}) == 20
     assert sum(store.count_by_kek().values()) == 20
     for (object_id, plaintext), blob in zip(items, blobs, strict=True):
-        header = parse_sealed(blob).header
-        assert (header.category, header.object_id) == ("inspection_events", object_id)
+        key = store.get(parse_sealed(blob).key_id)
+        assert (key.category, key.object_id) == ("inspection_events", object_id)
         assert env.open(blob, object_id=object_id, category="inspection_events") == plaintext
     with pytest.raises(CryptoError, match="expected inspection_events/node-a:evt_1"):
         env.open(blobs[0], object_id="node-a:evt_1", category="inspection_events")

@@ -6,19 +6,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.errors import InputError
 from lineguard.contracts.events import IngestBatch, NodeHeartbeat
+from lineguard.crypto import Envelope, KdfParams, Keyring
+from lineguard.server.dashboard.service import record_view
 from lineguard.server.ingest import service as ingest
+from lineguard.server.ingest.models import AlertRow, InspectionEventRow
+from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.nodes.models import Node
 from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.protection import NoEncryption
 from lineguard.server.query import service as query
 from lineguard.server.storage import session_factory, upgrade_to_head
+from tests.support.sealed_v1 import seal_v1
 from tests.unit.server.conftest import AuditTrail
 from tests.unit.server.ingest import factory
 
@@ -313,3 +320,49 @@ def test_whole_days_from_the_daily_rollup_agree_with_the_hours(session: Session)
     assert [(e.defect_class, e.parts) for e in pareto] == [
         ("scratch", sum(1 for e in in_range if e["verdict"] == "fail"))
     ]
+
+
+def test_a_table_holding_sealed_v1_and_v2_reads_back_whole(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    """Rows sealed before sealed v2 (v1, as older servers wrote them) and after it sit in
+    the same tables; the read paths open both: alert messages and part ids."""
+    sessions = session_factory(engine)
+    keyring = Keyring.create(tmp_path / "k.json", SecretStr("mixed"), kdf=KdfParams.insecure_for_tests())
+    envelope = Envelope(keyring, SqlDataKeyStore(sessions))
+    events = [
+        factory.event("node-1", verdict="fail", defects=("scratch",), part_id=f"P-{i}") for i in range(4)
+    ]
+    alerts = [factory.alert("node-1", event_id=str(e["event_id"])) for e in events]
+    batch = IngestBatch.model_validate(factory.batch("node-1", events, alerts))
+    ingest.ingest_batch(session, node=NODES["node-1"], batch=batch, sealer=envelope, audit=AuditTrail())
+    # Half the rows as a server before v2 sealed them: the same record, a v1 object and its own key row.
+    store = SqlDataKeyStore.bound(session)
+    for row in session.scalars(select(AlertRow).order_by(AlertRow.alert_id)).all()[:2]:
+        object_id = f"{row.node_id}:{row.idempotency_key}"
+        row.message_sealed = seal_v1(
+            keyring, store, b"old server's text", object_id=object_id, category="alerts"
+        )
+    for row in session.scalars(select(InspectionEventRow).order_by(InspectionEventRow.event_id)).all()[:2]:
+        object_id = f"{row.node_id}:{row.idempotency_key}"
+        row.part_id_sealed = seal_v1(
+            keyring, store, b"P-old", object_id=object_id, category="inspection_events"
+        )
+    session.commit()
+
+    with sessions() as reading:
+        stored = reading.scalars(select(AlertRow)).all()
+        assert sorted(r.message_sealed[6] for r in stored) == [1, 1, 2, 2]
+        assert sorted(r.part_id_sealed[6] for r in reading.scalars(select(InspectionEventRow))) == [
+            1,
+            1,
+            2,
+            2,
+        ]
+        messages = [
+            a.message for a in query.recent_alerts(reading, site_id="plant-a", lines=None, sealer=envelope)
+        ]
+        assert sorted(messages) == sorted(["old server's text"] * 2 + [str(alerts[0]["message"])] * 2)
+        parts = [record_view(r, sealer=envelope).part_id for r in reading.scalars(select(InspectionEventRow))]
+    assert len(parts) == 4 and parts.count("P-old") == 2
+    assert set(parts) - {"P-old"} <= {f"P-{i}" for i in range(4)} and len(set(parts) - {"P-old"}) == 2

@@ -15,6 +15,7 @@ from lineguard.crypto import Envelope, KdfParams, Keyring
 from lineguard.server.ingest.models import AlertRow, InspectionEventRow
 from lineguard.server.keystore import SqlDataKeyStore
 from lineguard.server.storage import session_factory, upgrade_to_head
+from tests.support.sealed_v1 import seal_v1
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -67,10 +68,23 @@ def event_row(
 
 
 def add_event(
-    sessions: sessionmaker[Session], envelope: Envelope, key: str, age_days: float, *, evidence: bool = True
+    sessions: sessionmaker[Session],
+    envelope: Envelope,
+    key: str,
+    age_days: float,
+    *,
+    evidence: bool = True,
+    sealed_v1: bool = False,
 ) -> bytes:
-    """One inspection event captured ``age_days`` before NOW; returns its sealed part id."""
-    sealed = envelope.seal(f"part-{key}".encode(), object_id=f"node-1:{key}", category="inspection_events")
+    """One inspection event captured ``age_days`` before NOW; returns its sealed part id
+    (``sealed_v1``: in the format servers wrote before sealed v2)."""
+    plaintext, object_id = f"part-{key}".encode(), f"node-1:{key}"
+    if sealed_v1:
+        sealed = seal_v1(
+            envelope.keys, envelope.store, plaintext, object_id=object_id, category="inspection_events"
+        )
+    else:
+        sealed = envelope.seal(plaintext, object_id=object_id, category="inspection_events")
     at = NOW - timedelta(days=age_days)
     row = event_row(key, at, part_id_sealed=sealed, evidence_ref=f"evd_{key}" if evidence else None)
     with sessions.begin() as session:

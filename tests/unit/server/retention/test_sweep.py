@@ -74,6 +74,29 @@ def test_sweep_deletes_shreds_and_clears_per_category(
     assert run_sweep(sessions, CONFIG, now=NOW).deleted["inspection_events"] == 0  # idempotent
 
 
+def test_sweep_shreds_v1_and_v2_sealed_records_alike(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    """A table written before and after sealed v2 holds both formats: each opens, and the
+    sweep deletes and crypto-shreds both."""
+    old_v1 = add_event(sessions, envelope, "old-v1", 400, sealed_v1=True)
+    old_v2 = add_event(sessions, envelope, "old-v2", 400)
+    fresh_v1 = add_event(sessions, envelope, "fresh-v1", 5, sealed_v1=True)
+    assert (old_v1[6], old_v2[6]) == (1, 2)
+    assert envelope.open(old_v1, object_id="node-1:old-v1", category="inspection_events") == b"part-old-v1"
+    assert envelope.open(old_v2, object_id="node-1:old-v2", category="inspection_events") == b"part-old-v2"
+
+    result = run_sweep(sessions, CONFIG, now=NOW)
+
+    assert result.deleted["inspection_events"] == 2 and result.keys_shredded == 2
+    for sealed, key in ((old_v1, "old-v1"), (old_v2, "old-v2")):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(sealed, object_id=f"node-1:{key}", category="inspection_events")
+    assert (
+        envelope.open(fresh_v1, object_id="node-1:fresh-v1", category="inspection_events") == b"part-fresh-v1"
+    )
+
+
 def test_many_records_go_in_batches(sessions: sessionmaker[Session], envelope: Envelope) -> None:
     with envelope.batch():
         for i in range(23):
