@@ -10,6 +10,7 @@ between the two (cProfile, ``tottime``), so the extra cost per event is named.
     python bench/profile_ingest.py --batches 200          # 200 batches of 100 events each
     python bench/profile_ingest.py --split --batches 200  # the extra cost split, no profiler
     python bench/profile_ingest.py --gc --batches 200     # the server's GC threshold vs Python's
+    python bench/profile_ingest.py --bytes --batches 100  # bytes per event: rows, indexes, WAL
 
 ``--split`` runs, without the profiler, five servers taking turns ``--repeat`` times
 (the fastest of each is kept: on a shared machine the minimum is the least disturbed):
@@ -17,6 +18,12 @@ between the two (cProfile, ``tottime``), so the extra cost per event is named.
 (every part id sealed under its own data key, the data-key rows not written);
 **sealing + data-key rows** (audit off); **on** (the default server). The differences
 name what each piece costs per event.
+
+``--bytes`` stores ``--batches`` batches with audit + encryption on and off and reports
+bytes per event: the WAL written (automatic checkpoints off for the run, so the WAL holds
+every frame the batches wrote), the database file after a checkpoint, each table's and
+index's pages (SQLite's ``dbstat``), and the sealed part id's length. Bytes do not depend
+on the machine's load; run it against another tree (``PYTHONPATH=<tree>/src``) to compare.
 """
 
 from __future__ import annotations
@@ -51,11 +58,17 @@ SPLIT = {
 
 
 def _run(
-    root: Path, protected: bool, batches: int, *, split: tuple[bool, bool, bool] | None = None
+    root: Path,
+    protected: bool,
+    batches: int,
+    *,
+    split: tuple[bool, bool, bool] | None = None,
+    sizes: dict[str, float] | None = None,
 ) -> tuple[float, pstats.Stats | None]:
     """CPU µs per event of ``batches`` through ``ingest_batch``, and its profile.
 
-    ``split`` (sealing, key rows, audit) replaces ``protected`` and runs unprofiled."""
+    ``split`` (sealing, key rows, audit) replaces ``protected`` and runs unprofiled.
+    ``sizes``: filled with bytes per event (``--bytes``)."""
     import random
 
     from pydantic import SecretStr
@@ -73,6 +86,8 @@ def _run(
     settings = ServerConfig(kind="server", site_id="plant-a", data_dir=root)
     engine = create_engine_for(f"sqlite:///{root / 'bench.db'}")
     upgrade_to_head(engine)
+    if sizes is not None:
+        _no_autocheckpoint(engine)
     sessions = session_factory(engine)
     seal, key_rows, audited = split if split is not None else (protected, protected, protected)
     sealer: Any = NoEncryption()
@@ -110,10 +125,56 @@ def _run(
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
     profiler.disable()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
+    if sizes is not None:
+        sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
     engine.dispose()
     if split is not None:
         return cpu_us_per_event, None
     return cpu_us_per_event, pstats.Stats(profiler, stream=io.StringIO())
+
+
+def _no_autocheckpoint(engine: Any) -> None:
+    """Every connection from now on leaves the WAL to grow: its size is then every frame written."""
+    from sqlalchemy import event
+
+    engine.dispose()  # the migration's connections close; the last one checkpoints and removes the WAL
+
+    def off(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    event.listen(engine, "connect", off)
+
+
+def _sizes(engine: Any, path: Path, events: int) -> dict[str, float]:
+    from sqlalchemy import text
+
+    wal = path.with_name(path.name + "-wal").stat().st_size
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = dict(conn.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")).all())
+        sealed = conn.execute(text("SELECT avg(length(part_id_sealed)) FROM inspection_events")).scalar()
+    sizes = {"WAL written": wal / events, "database file": path.stat().st_size / events}
+    sizes["sealed part id"] = float(sealed or 0)
+    for name, size in pages.items():
+        if name.startswith(("data_keys", "ix_data_keys", "sqlite_autoindex_data_keys", "inspection_events")):
+            sizes[f"  {name}"] = size / events
+    return sizes
+
+
+def _bytes(batches: int) -> None:
+    results: dict[str, dict[str, float]] = {}
+    for name in ("off", "on"):
+        results[name] = {}
+        with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
+            _run(Path(tmp), False, batches, split=SPLIT[name], sizes=results[name])
+    import lineguard
+
+    print(
+        f"ingest_batch on SQLite, {batches} x {ingest.BATCH} events, bytes per event ({lineguard.__file__})"
+    )
+    for key in sorted(set(results["off"]) | set(results["on"]), key=lambda k: (k.startswith(" "), k)):
+        off, on = results["off"].get(key, 0.0), results["on"].get(key, 0.0)
+        print(f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}")
 
 
 class _Collected:
@@ -195,7 +256,11 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="split the extra cost; no profiler")
     parser.add_argument("--gc", action="store_true", help="the server's GC threshold vs Python's")
     parser.add_argument("--repeat", type=int, default=5, help="--split, --gc: runs of each server")
+    parser.add_argument("--bytes", action="store_true", help="bytes per event: rows, indexes, WAL")
     args = parser.parse_args()
+    if args.bytes:
+        _bytes(args.batches)
+        return
     if args.split:
         _split(args.batches, args.repeat)
         return

@@ -71,8 +71,10 @@ class DataKeyStore(Protocol):
         """Crypto-shred: delete every data key of one object; return how many went."""
         ...
 
-    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
-        """Up to ``limit`` keys wrapped under any of ``kek_ids`` (rotation batches)."""
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int, *, after: str = "") -> list[WrappedKey]:
+        """Up to ``limit`` keys wrapped under any of ``kek_ids`` whose ``key_id`` sorts after
+        ``after``, in key-id order (rotation batches: one pass over the keys, each batch
+        starting where the last ended, so no index on ``kek_id`` is needed)."""
         ...
 
     def rewrap(self, key_id: str, *, old_kek_id: str, new_kek_id: str, wrapped: bytes) -> bool:
@@ -151,7 +153,7 @@ class SqliteDataKeyStore:
             )
         return cur.rowcount
 
-    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int, *, after: str = "") -> list[WrappedKey]:
         ids = list(kek_ids)
         if not ids:
             return []
@@ -159,8 +161,8 @@ class SqliteDataKeyStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT key_id, category, object_id, kek_id, wrapped, created_at FROM data_keys "  # noqa: S608 - placeholders only
-                f"WHERE kek_id IN ({marks}) ORDER BY key_id LIMIT ?",
-                (*ids, limit),
+                f"WHERE key_id > ? AND kek_id IN ({marks}) ORDER BY key_id LIMIT ?",
+                (after, *ids, limit),
             ).fetchall()
         return [_row(r) for r in rows]
 

@@ -1,10 +1,10 @@
 """Re-wrap every data key under the active KEK, in batches, while the system runs.
 
 Rotation never touches the encrypted objects themselves: only their 60-byte wrapped
-DEKs. Each batch reads keys still wrapped under a non-active KEK, unwraps and re-wraps
-them, and writes each back with compare-and-swap on the old ``kek_id``, so a key
-shredded or rewritten concurrently is simply skipped. Readers keep working throughout:
-a key is always wrapped under some KEK the keyring still holds.
+DEKs. Each batch reads the next keys (in key-id order) still wrapped under a non-active
+KEK, unwraps and re-wraps them, and writes each back with compare-and-swap on the old
+``kek_id``, so a key shredded or rewritten concurrently is simply skipped. Readers keep
+working throughout: a key is always wrapped under some KEK the keyring still holds.
 """
 
 from __future__ import annotations
@@ -42,18 +42,30 @@ def rewrap_all(
 ) -> RewrapReport:
     """Re-wrap until no data key is left under a non-active KEK.
 
+    Batches walk the keys in key-id order, each starting after the last key of the one
+    before, so a pass reads every key once (no index on ``kek_id`` needed). After a pass
+    the keys are counted per KEK again; what is still under an old KEK (written
+    meanwhile by a server that had not yet reloaded the keyring, with a key id behind
+    the walk) gets another pass. A rotation during the run moves the target forward and
+    starts the walk again.
+
     ``progress(done, total)`` is called after each batch; ``commit`` (e.g. a database
     session's commit) after each batch so locks are held briefly.
     """
     report = RewrapReport(active_kek_id=keys.active().kek_id)
-    total = sum(n for k, n in store.count_by_kek().items() if k != report.active_kek_id)
-    while True:
-        active = keys.active()  # a rotation during the run moves the target forward
-        report.active_kek_id = active.kek_id
-        old = [k for k in store.count_by_kek() if k != active.kek_id]
-        batch = store.wrapped_under(old, batch_size)
-        if not batch:
-            break
+    counts = {k: n for k, n in store.count_by_kek().items() if k != report.active_kek_id}
+    total, old = sum(counts.values()), list(counts)
+    after = ""
+    while old:
+        active = keys.active()
+        if active.kek_id != report.active_kek_id:  # rotated again meanwhile: walk again
+            report.active_kek_id, after = active.kek_id, ""
+            old = [k for k in store.count_by_kek() if k != active.kek_id]
+            continue
+        batch = store.wrapped_under(old, batch_size, after=after)
+        if not batch:  # the walk reached the end: anything left behind it? (the loop ends if not)
+            old, after = [k for k in store.count_by_kek() if k != active.kek_id], ""
+            continue
         for key in batch:
             aad = dek_aad(key.key_id, key.category, key.object_id)
             dek = keys.get(key.kek_id).unwrap(key.wrapped, aad)
@@ -63,6 +75,7 @@ def rewrap_all(
                 report.rewrapped += 1
             else:
                 report.skipped += 1
+        after = batch[-1].key_id
         report.batches += 1
         if commit is not None:
             commit()

@@ -48,6 +48,15 @@ def _contract(any_store: DataKeyStore, keyring: Keyring) -> None:
     with pytest.raises(CryptoError, match="already exists"):
         any_store.put(key)
     assert any_store.count_by_kek() == {keyring.active_id: 30}
+    # rotation pages in key-id order, each page after the last key of the one before
+    pages, after = [], ""
+    while page := any_store.wrapped_under([keyring.active_id, "kek_other"], 8, after=after):
+        pages.append(page)
+        after = page[-1].key_id
+    walked = [k.key_id for page in pages for k in page]
+    assert [len(p) for p in pages] == [8, 8, 8, 6]
+    assert walked == sorted(walked) and len(set(walked)) == 30
+    assert any_store.wrapped_under(["kek_other"], 8) == []
     keyring.rotate()
     report = rewrap_all(keyring, any_store, batch_size=7)
     assert (report.rewrapped, report.remaining) == (30, {})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 import pytest
 
 from lineguard.contracts.errors import CryptoError
-from lineguard.crypto import DataKeyStore, Envelope, Keyring, rewrap_all
+from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, dek_aad, rewrap_all
 
 
 def test_rotate_rewrap_then_destroy_old_kek(keyring: Keyring, store: DataKeyStore) -> None:
@@ -65,3 +66,55 @@ def test_shredded_during_rewrap_is_skipped_not_resurrected(keyring: Keyring, sto
     )
     with pytest.raises(CryptoError, match="crypto-shredded"):
         store.get(key.key_id)
+
+
+class _CountingStore:
+    """The real store, with a record of the ``after`` each rotation batch started from."""
+
+    def __init__(self, inner: DataKeyStore) -> None:
+        self.inner = inner
+        self.starts: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def wrapped_under(self, kek_ids: list[str], limit: int, *, after: str = "") -> list[WrappedKey]:
+        self.starts.append(after)
+        return self.inner.wrapped_under(kek_ids, limit, after=after)
+
+
+def test_rotation_walks_the_keys_once_in_key_id_order(keyring: Keyring, store: DataKeyStore) -> None:
+    env = Envelope(keyring, store)
+    env.seal_many([(f"r{i}", b"v") for i in range(25)], category="c")
+    keyring.rotate()
+    counting = _CountingStore(store)
+    report = rewrap_all(keyring, cast(DataKeyStore, counting), batch_size=10)
+    assert (report.rewrapped, report.batches, report.remaining) == (25, 3, {})
+    ids = sorted(k.key_id for k in store.wrapped_under([keyring.active_id], 100))
+    # each batch starts after the last key of the one before; the walk's end is checked once
+    assert counting.starts == ["", ids[9], ids[19], ids[24]]
+
+
+def test_a_key_written_behind_the_walk_under_the_old_kek_is_rewrapped_too(
+    keyring: Keyring, store: DataKeyStore
+) -> None:
+    """A server that has not reloaded the keyring (or a replica whose clock is behind) may
+    still wrap new keys under the old KEK, with key ids the walk has passed: after the
+    walk the keys are counted again and a second walk takes them."""
+    env = Envelope(keyring, store)
+    env.seal_many([(f"r{i}", b"v") for i in range(20)], category="c")
+    old = keyring.active()
+    keyring.rotate()
+    late_id = "dek_" + "0" * 32  # sorts before every key the walk has passed
+    dek = bytes(range(32))
+
+    def write_late(done: int, _total: int) -> None:
+        if done == 10:
+            aad = dek_aad(late_id, "c", "late")
+            store.put(WrappedKey(late_id, "c", "late", old.kek_id, old.wrap(dek, aad)))
+
+    report = rewrap_all(keyring, store, batch_size=10, progress=write_late)
+    assert report.rewrapped == 21 and report.remaining == {}
+    late = store.get(late_id)
+    assert late.kek_id == keyring.active_id
+    assert keyring.get(late.kek_id).unwrap(late.wrapped, dek_aad(late_id, "c", "late")) == dek

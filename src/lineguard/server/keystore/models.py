@@ -13,10 +13,14 @@ __all__ = ["DataKeyRow"]
 
 
 class DataKeyRow(Base):
-    """One wrapped DEK; deleting the row crypto-shreds the object it protects."""
+    """One wrapped DEK; deleting the row crypto-shreds the object it protects.
+
+    Indexed by key id (opening) and ``(category, object_id)`` (shredding) only: rotation
+    walks the table by key id, so ``kek_id`` has no index (revision ``keystore_0001``).
+    """
 
     __tablename__ = "data_keys"
-    __table_args__ = (Index(None, "category", "object_id"), Index(None, "kek_id"))
+    __table_args__ = (Index(None, "category", "object_id"),)
 
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     category: Mapped[str] = mapped_column(String(64))

@@ -47,7 +47,7 @@ class _StagedKeys:
     def delete_object(self, category: str, object_id: str) -> int:
         self._not_here()
 
-    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int, *, after: str = "") -> list[WrappedKey]:
         self._not_here()
 
     def rewrap(self, key_id: str, *, old_kek_id: str, new_kek_id: str, wrapped: bytes) -> bool:

@@ -120,13 +120,15 @@ class SqlDataKeyStore:
             result = session.execute(delete(DataKeyRow).where(DataKeyRow.category == category, chosen))
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def wrapped_under(self, kek_ids: Iterable[str], limit: int) -> list[WrappedKey]:
+    def wrapped_under(self, kek_ids: Iterable[str], limit: int, *, after: str = "") -> list[WrappedKey]:
         ids = list(kek_ids)
         if not ids:
             return []
+        k = DataKeyRow
         with self._scope() as session:
+            # A walk along the primary key from ``after`` (no index on kek_id: see keystore_0001).
             rows = session.scalars(
-                select(DataKeyRow).where(DataKeyRow.kek_id.in_(ids)).order_by(DataKeyRow.key_id).limit(limit)
+                select(k).where(k.key_id > after, k.kek_id.in_(ids)).order_by(k.key_id).limit(limit)
             ).all()
             return [_key(r) for r in rows]
 
