@@ -38,7 +38,7 @@ def _opens(envelope: Envelope, sealed: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_upgrade_and_downgrade_keep_every_key(engine: Engine, tmp_path: Path) -> None:
     cfg = alembic_config(engine)
-    command.upgrade(cfg, "ingest_0008")
+    command.upgrade(cfg, "ingest_0009")
     keyring = Keyring.create(tmp_path / "k.json", SecretStr("migration"), kdf=KdfParams.insecure_for_tests())
     store = SqlDataKeyStore(session_factory(engine))
     envelope = Envelope(keyring, store)
@@ -60,7 +60,7 @@ def test_upgrade_and_downgrade_keep_every_key(engine: Engine, tmp_path: Path) ->
     del plain["o0"]
     assert _opens(envelope, sealed) == plain
 
-    command.downgrade(cfg, "ingest_0008")
+    command.downgrade(cfg, "ingest_0009")
     assert _indexes(engine) == {"ix_data_keys_category_object_id", "ix_data_keys_kek_id"}
     assert _opens(envelope, sealed) == plain
     assert store.count_by_kek() == {keyring.active_id: 6}

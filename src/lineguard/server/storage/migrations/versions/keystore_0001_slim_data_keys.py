@@ -16,7 +16,7 @@ key id instead of a rowid: 426 bytes of pages per key against 411, and 71 more b
 WAL per event (``bench/profile_ingest.py --bytes``), and the upgrade would copy the table.
 
 Revision ID: keystore_0001
-Revises: ingest_0008
+Revises: ingest_0009
 Create Date: 2026-12-06
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "keystore_0001"
-down_revision = "ingest_0008"
+down_revision = "ingest_0009"
 branch_labels = None
 depends_on = None
 
