@@ -95,6 +95,16 @@ class HeadConfig:
     # local embedding channels kept (seeded random subset, PaDiM's reduction); 0 keeps all:
     # the per-position matrices are most of the graph's memory traffic (latency, item 4)
     local_dims: int = 0
+    # the global branch's input: "" = the local branch's pass; "SIGMA" or "SIGMA/STEP" = the
+    # image low-passed (and subsampled) by ``lowpass.LowPass`` (TrainConfig.global_lowpass / _step)
+    global_input: str = ""
+
+    @property
+    def lowpass(self) -> tuple[float, int] | None:
+        if not self.global_input:
+            return None
+        sigma, _, step = self.global_input.partition("/")
+        return float(sigma), int(step or 1)
 
     @property
     def copies_local(self) -> bool:
@@ -132,6 +142,12 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="global deep only", global_parts="deep"),
         replace(DEFAULT, name="local 64 dims", local_dims=64),
         replace(DEFAULT, name="local 96 dims", local_dims=96),
+        replace(DEFAULT, name="global lowpass 1.5", global_input="1.5"),
+        replace(DEFAULT, name="global lowpass 2.5", global_input="2.5"),
+        replace(DEFAULT, name="global lowpass 1.5 half", global_input="1.5/2"),
+        replace(DEFAULT, name="global lowpass 2.5 half", global_input="2.5/2"),
+        replace(DEFAULT, name="global only lowpass 2.5", global_input="2.5", fusion="global"),
+        replace(DEFAULT, name="global only lowpass 1.5 half", global_input="1.5/2", fusion="global"),
     )
 }
 
@@ -424,6 +440,26 @@ def run_set(
             threads=threads,
             log=log,
         )
+    # The global branch's other inputs (``HeadConfig.global_input``): the same images (and
+    # nuisances, applied before the low-pass as in the graph), descriptors only.
+    inputs: dict[str, tuple[Features, Features, dict[str, Features]]] = {"": (goods, bad, nuis)}
+    for cfg in configs:
+        lp = cfg.lowpass
+        if lp is None or cfg.global_input in inputs:
+            continue
+
+        def ext(
+            paths: list[Path], what: str, t: Callable[[np.ndarray, int], np.ndarray] | None, lp: Any = lp
+        ) -> Features:
+            return extract(
+                paths, cache=cache, tag=f"{tag} {what}", transform=t, threads=threads, log=log, lowpass=lp
+            )
+
+        inputs[cfg.global_input] = (
+            ext(s.goods, "goods", s.condition),
+            ext(s.defects, "defects", s.condition),
+            {n: ext([fixed_test[i] for i in subset], n, chain(t)) for n, t in NUISANCES.items()},
+        )
     result: dict[str, Any] = {"kind": s.kind, "goods": len(s.goods), "defects": len(s.defects), "splits": {}}
     for sp in splits(s, n_random):
         t0 = time.perf_counter()
@@ -434,7 +470,7 @@ def run_set(
         copy_feats = copies.take(sp.fit) if copies is not None else None
         fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         local_cache: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
-        glob_cache: dict[tuple[int, bool], dict[str, np.ndarray]] = {}
+        glob_cache: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
         peaks: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
         per_cfg = {}
         for cfg in configs:
@@ -462,14 +498,18 @@ def run_set(
                 local_cache[key] = {
                     g: model.dist(embedding(f, cfg.local_layers, cfg.local_dims)) for g, f in groups.items()
                 }
-            gkey = (cfg.rank, cfg.copies_global, cfg.global_parts)
+            gkey = (cfg.rank, cfg.copies_global, cfg.global_parts, cfg.global_input)
             if gkey not in glob_cache:
-                desc = fit_feats.desc
-                if cfg.copies_global and copy_feats is not None:
+                g_goods, g_bad, g_nuis = inputs[cfg.global_input]
+                g_groups = {"hold": g_goods.desc[sp.hold], "test": g_goods.desc[sp.test], "bad": g_bad.desc}
+                if sp.name == "fixed":
+                    g_groups |= {f"n:{k}": v.desc for k, v in g_nuis.items()}
+                desc = g_goods.desc[sp.fit]
+                if cfg.copies_global and copy_feats is not None and not cfg.global_input:
                     desc = np.concatenate([desc, copy_feats.desc])
                 gm = LowRankGaussian.fit(desc_view(desc, cfg.global_parts), max_rank=cfg.rank)
                 glob_cache[gkey] = {
-                    g: gm.distance(desc_view(f.desc, cfg.global_parts)) for g, f in groups.items()
+                    g: gm.distance(desc_view(d, cfg.global_parts)) for g, d in g_groups.items()
                 }
             if (*key, cfg.sigma) not in peaks:
                 peaks[(*key, cfg.sigma)] = {g: peak(d, cfg.sigma) for g, d in local_cache[key].items()}

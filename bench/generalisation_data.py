@@ -189,9 +189,17 @@ def extract(
     transform: Transform | None = None,
     threads: int = 2,
     log: Callable[[str], None] = print,
+    lowpass: tuple[float, int] | None = None,
 ) -> Features:
-    """Features of ``paths`` (each optionally transformed at the input size), cached on disk."""
-    file = cache / f"{tag.replace(' ', '_').replace('%', 'pct')}-{_digest(paths, tag)}.npz"
+    """Features of ``paths`` (each optionally transformed at the input size), cached on disk.
+
+    With ``lowpass`` (sigma, step) the prepared input goes through the product's
+    :class:`~lineguard.vision.lowpass.LowPass` first, as the global branch's pass does in
+    the graph, and only the global descriptor is kept (the stage maps are left empty).
+    """
+    if lowpass is not None:
+        tag = f"{tag} lowpass {lowpass[0]}/{lowpass[1]}"
+    file = cache / f"{tag.replace(' ', '_').replace('%', 'pct').replace('/', 'x')}-{_digest(paths, tag)}.npz"
     if file.is_file():
         with np.load(file) as z:
             return Features(z["s8"], z["s16"], z["s32"], z["desc"])
@@ -199,12 +207,17 @@ def extract(
 
     from lineguard.vision.backbones import build_backbone
     from lineguard.vision.export import OnnxFeatures
+    from lineguard.vision.lowpass import LowPass
     from lineguard.vision.scoring import global_descriptor
 
     torch.set_num_threads(threads)
     # onnxruntime, as training extracts them (``export.OnnxFeatures``: a tenth of torch's CPU).
+    low = LowPass(*lowpass) if lowpass is not None else None
     backbone = OnnxFeatures(
-        build_backbone("mobilenet-v2", image_size=size), size=size, outputs=4, threads=threads
+        build_backbone("mobilenet-v2", image_size=size),
+        size=size // (low.step if low is not None else 1),
+        outputs=4,
+        threads=threads,
     )
     t0 = time.perf_counter()
     parts: list[list[np.ndarray]] = [[], [], [], []]
@@ -216,8 +229,11 @@ def extract(
                 im = transform(im, start + k)
             batch.append(prepare_input(im, width=size, height=size, source=str(p)))
         with torch.no_grad():
-            feats = backbone(torch.from_numpy(np.concatenate(batch)))
+            image = torch.from_numpy(np.concatenate(batch))
+            feats = backbone(image if low is None else low(image))
             desc = global_descriptor(feats, range(len(feats)))
+        if low is not None:  # the global branch's input: only its descriptor is used
+            feats = [torch.zeros(len(batch), c, 0, 0) for c in (0, 32, 96, 160)]
         for j, f in enumerate((feats[1], feats[2], feats[3], desc)):
             parts[j].append(f.numpy().astype(np.float32))
     out = Features(*(np.concatenate(p) for p in parts))

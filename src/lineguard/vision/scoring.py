@@ -43,6 +43,7 @@ import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 from torch import nn
 
 from lineguard.contracts.errors import InputError
+from lineguard.vision.lowpass import LowPass, gaussian_kernel
 
 __all__ = [
     "FUSIONS",
@@ -196,13 +197,6 @@ def global_descriptor(feats: Sequence[torch.Tensor], layers: Sequence[int]) -> t
     return torch.cat(parts, 1)
 
 
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    radius = max(1, int(4 * sigma + 0.5))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    return k / k.sum()
-
-
 def pack_precision(precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-position precisions ``[P, C, C]`` → (packed float16 factors ``[P, C(C+1)/2]``, scales ``[P]``).
 
@@ -266,6 +260,8 @@ class LocalGlobalHead(nn.Module):
         local_norm: tuple[float, float] = (0.0, 1.0),
         global_norm: tuple[float, float] = (0.0, 1.0),
         fusion: Fusion = "max",
+        global_lowpass: float = 0.0,
+        global_step: int = 1,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -277,6 +273,8 @@ class LocalGlobalHead(nn.Module):
         self.grid = grid
         self.output_size = output_size
         self.sigma = sigma
+        #: The global branch's input (``lowpass``): None = the local branch's backbone pass.
+        self.global_input = LowPass(global_lowpass, global_step) if global_lowpass > 0 else None
 
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
@@ -295,26 +293,33 @@ class LocalGlobalHead(nn.Module):
         self.register_buffer("kernel_y", k.view(1, 1, -1, 1))
         self.register_buffer("norm", torch.tensor([*local_norm, *global_norm], dtype=torch.float32))
 
-    @staticmethod
-    def parts_only(
-        local_layers: Sequence[int], global_layers: Sequence[int]
-    ) -> Callable[[list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]:
-        """The feature → (embedding, descriptor) step alone, for fitting before any statistics exist."""
-
-        def parts(feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-            return local_embedding(feats, local_layers), global_descriptor(feats, global_layers)
-
-        return parts
-
     def set_normalisation(self, local_norm: tuple[float, float], global_norm: tuple[float, float]) -> None:
         self.norm.copy_(torch.tensor([*local_norm, *global_norm], dtype=torch.float32))
 
-    def parts(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the statistics are fitted on: (local embedding [N, C, h, w], global descriptor [N, D])."""
-        return local_embedding(feats, self.local_layers), global_descriptor(feats, self.global_layers)
+    def parts(
+        self, feats: Sequence[torch.Tensor], global_feats: Sequence[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the statistics are fitted on: (local embedding [N, C, h, w], global descriptor [N, D]).
+
+        ``global_feats``: the backbone's maps of :attr:`global_input` (image), when the head has one.
+        """
+        glob = feats if global_feats is None else global_feats
+        return local_embedding(feats, self.local_layers), global_descriptor(glob, self.global_layers)
+
+    def image_parts(
+        self, backbone: Callable[[torch.Tensor], list[torch.Tensor]], image: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`parts` straight from the image: one backbone pass, or two with a low-passed global input."""
+        feats = backbone(image)
+        glob = None if self.global_input is None else backbone(self.global_input(image))
+        return self.parts(feats, glob)
 
     def raw(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unstandardised (smoothed local map [N, H, W], global distance [N])."""
+        """Unstandardised (smoothed local map [N, H, W], global distance [N]) from ONE backbone pass:
+        only for a head without a :attr:`global_input` (whose global branch needs its own pass)."""
+        if self.global_input is not None:
+            msg = "this head's global branch reads a low-passed image: score images with Detector"
+            raise InputError(msg)
         return self.raw_from_parts(*self.parts(feats))
 
     def local_whitening(self) -> torch.Tensor:
@@ -376,7 +381,7 @@ class Detector(nn.Module):
         self.region_features = region_features
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        emb, desc = self.head.parts(self.backbone(image))
+        emb, desc = self.head.image_parts(self.backbone, image)
         score, amap = self.head.combine(*self.head.raw_from_parts(emb, desc))
         if self.region_features:
             return score, amap, self.head.deviation(emb)

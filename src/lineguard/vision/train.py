@@ -38,6 +38,7 @@ from lineguard.vision.classes import DefectClassesSpec, class_name_of_folder, kn
 from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
 from lineguard.vision.export import OUTPUT_NAMES, OnnxFeatures, export_onnx, parity
+from lineguard.vision.lowpass import LowPass
 from lineguard.vision.metrics import auroc, recall_at_frr
 from lineguard.vision.onnx_backbone import OnnxBackbone, export_with_onnx_backbone, is_onnx_backbone
 from lineguard.vision.package import (
@@ -61,6 +62,8 @@ from lineguard.vision.scoring import (
     GaussianStats,
     LocalGlobalHead,
     LowRankGaussian,
+    global_descriptor,
+    local_embedding,
 )
 
 __all__ = [
@@ -83,6 +86,7 @@ MIN_HOLDOUT_IMAGES = 4
 #: Held-out (and validation-defect) images whose ONNX and torch scores are compared at export.
 PARITY_SAMPLE = 16
 MAX_NUISANCE_COPIES = 4
+MAX_GLOBAL_LOWPASS = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,15 @@ class TrainConfig:
     #: docs/detection.md), or their sum (the first round's rule).
     fusion: Fusion = "max"
     max_rank: int = 256
+    #: The global branch reads the image low-passed by a Gaussian of this sigma (input
+    #: pixels) in a second backbone pass (``lowpass``): 1-px blur and sensor noise then no
+    #: longer flag good parts. 0 = one pass shared with the local branch. Built-in
+    #: backbones only (a plant's ONNX backbone runs one pass).
+    global_lowpass: float = 0.0
+    #: The low-passed image is taken every ``global_step`` pixels: 2 runs the global pass
+    #: at half resolution, about a quarter of its cost (``image_size / global_step`` must
+    #: stay a multiple of 128).
+    global_step: int = 1
     #: Nuisance copies of every fitted good image (``augment``: shift, rotation, light,
     #: blur, sensor noise) added to what the Gaussians are fitted on; the held-out images
     #: that set the threshold stay as photographed. Each copy costs one more backbone pass.
@@ -132,6 +145,18 @@ class TrainConfig:
             raise InputError(msg)
         if self.fusion not in FUSIONS:
             msg = f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
+            raise InputError(msg)
+        if not 0 <= self.global_lowpass <= MAX_GLOBAL_LOWPASS or self.global_step not in (1, 2):
+            msg = (
+                f"global_lowpass must be between 0 and {MAX_GLOBAL_LOWPASS} px and global_step 1 or 2, "
+                f"got {self.global_lowpass} and {self.global_step}"
+            )
+            raise InputError(msg)
+        if self.global_step > 1 and (self.global_lowpass == 0 or (self.image_size // self.global_step) % 128):
+            msg = (
+                f"global_step {self.global_step} needs a low-pass (global_lowpass > 0) and "
+                f"image_size / global_step a multiple of 128 (image_size {self.image_size})"
+            )
             raise InputError(msg)
         if not 0 < self.holdout_fraction < 0.5:
             msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
@@ -230,8 +255,7 @@ def load_inputs(
 
 
 def _extract(
-    backbone: Callable[[torch.Tensor], list[torch.Tensor]],
-    head_parts: Callable[[list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor]],
+    image_parts: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     paths: Sequence[Path],
     config: TrainConfig,
     progress: ProgressCallback,
@@ -250,7 +274,7 @@ def _extract(
             seeds = [copy * 1_000_003 + start + j for j in range(len(chunk))] if copy else None
             with torch.no_grad():
                 batch = load_inputs(chunk, config.image_size, nuisance_seeds=seeds)
-                emb, desc = head_parts(backbone(torch.from_numpy(batch)))
+                emb, desc = image_parts(torch.from_numpy(batch))
             if embs is None or descs is None:
                 embs = np.empty((total, *emb.shape[1:]), dtype=np.float32)
                 descs = np.empty((total, desc.shape[1]), dtype=np.float32)
@@ -297,7 +321,7 @@ def fit_detector(
     backbone = _backbone(config)
     n_outputs = len(backbone.output_names) if isinstance(backbone, OnnxBackbone) else len(backbone.layers)
     local_layers, global_layers = config.resolve_layers(n_outputs)
-    probe = LocalGlobalHead.parts_only(local_layers, global_layers)
+    lowpass = _global_input(config, backbone)
     # Features through onnxruntime (a plant's ONNX backbone already runs there): a tenth
     # of torch's CPU time for the same numbers to ~2e-5 (``export.OnnxFeatures``).
     extractor: Callable[[torch.Tensor], list[torch.Tensor]] = (
@@ -305,10 +329,20 @@ def fit_detector(
         if isinstance(backbone, OnnxBackbone)
         else OnnxFeatures(backbone, size=config.image_size, outputs=n_outputs, threads=config.threads)
     )
+    global_extractor = extractor
+    if lowpass is not None and lowpass.step > 1:  # the session's input size is fixed
+        size = config.image_size // lowpass.step
+        global_extractor = OnnxFeatures(backbone, size=size, outputs=n_outputs, threads=config.threads)
+
+    def probe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = extractor(image)
+        glob = feats if lowpass is None else global_extractor(lowpass(image))
+        return local_embedding(feats, local_layers), global_descriptor(glob, global_layers)
+
     fit_emb, fit_desc = _extract(
-        extractor, probe, list(fit_paths), config, report, "features", copies=config.nuisance_copies
+        probe, list(fit_paths), config, report, "features", copies=config.nuisance_copies
     )
-    hold_emb, hold_desc = _extract(extractor, probe, list(holdout_paths), config, report, "holdout")
+    hold_emb, hold_desc = _extract(probe, list(holdout_paths), config, report, "holdout")
     timings["features_s"] = time.perf_counter() - t0
     timings["features_cpu_s"] = time.process_time() - c0
     t1, c1 = time.perf_counter(), time.process_time()
@@ -329,6 +363,8 @@ def fit_detector(
         output_size=(size, size),
         sigma=config.sigma,
         fusion=config.fusion,
+        global_lowpass=lowpass.sigma if lowpass is not None else 0.0,
+        global_step=lowpass.step if lowpass is not None else 1,
     )
     with torch.no_grad():
         local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
@@ -373,6 +409,14 @@ def _backbone(config: TrainConfig) -> Backbone | OnnxBackbone:
             threads=config.threads,
         )
     return build_backbone(config.backbone, layers=config.backbone_layers, image_size=config.image_size)
+
+
+def _global_input(config: TrainConfig, backbone: Backbone | OnnxBackbone) -> LowPass | None:
+    """The global branch's low-pass, or None: off in the config, or a plant's ONNX backbone
+    (its graph is stitched in once, ``onnx_backbone``)."""
+    if config.global_lowpass <= 0 or isinstance(backbone, OnnxBackbone):
+        return None
+    return LowPass(config.global_lowpass, config.global_step)
 
 
 def _copies_note(copies: int) -> str:
@@ -564,6 +608,8 @@ def train_package(
             "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,
             "fusion": config.fusion,
+            "global_lowpass": head.global_input.sigma if head.global_input is not None else 0.0,
+            "global_step": head.global_input.step if head.global_input is not None else 1,
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,

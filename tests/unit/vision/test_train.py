@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
 from lineguard.vision.dataset import scan_dataset
@@ -16,7 +18,7 @@ from lineguard.vision.package import load_package
 from lineguard.vision.preprocess import read_image
 from lineguard.vision.regions import regions_from_map
 from lineguard.vision.runtime import OnnxModelRunner
-from lineguard.vision.train import TrainResult, load_inputs, split_holdout, train_package
+from lineguard.vision.train import FittedDetector, TrainResult, load_inputs, split_holdout, train_package
 from tests.unit.vision.conftest import FAST
 
 # Training happens in the first test that needs it; a loaded 2-core CI machine needs minutes.
@@ -249,3 +251,70 @@ def test_nuisance_copies_are_fitted_deterministically_and_recorded(
     assert meta.model_sha256 == again.package.metadata.model_sha256  # the copies are seeded
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
     assert evaluate_package(first.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+
+
+def _global_z(fitted: FittedDetector, batch: np.ndarray) -> np.ndarray:
+    """Standardised global-branch distance of prepared images, as the graph computes it."""
+    head = fitted.detector.head
+    with torch.no_grad():
+        emb, desc = head.image_parts(fitted.detector.backbone, torch.from_numpy(batch))
+        gdist = head.raw_from_parts(emb, desc)[1]
+    return ((gdist - head.norm[2]) / head.norm[3]).numpy()
+
+
+def test_global_lowpass_runs_in_the_graph_deterministically_and_ignores_blur(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    import cv2
+    import onnx
+
+    config = replace(FAST, global_lowpass=1.5)
+    first = train_package(synthetic_dataset, tmp_path / "one", config=config)
+    again = train_package(synthetic_dataset, tmp_path / "two", config=config)
+    meta = first.package.metadata
+    assert meta.parameters["global_lowpass"] == 1.5 and meta.parameters["global_step"] == 1
+    assert meta.model_sha256 == again.package.metadata.model_sha256
+    assert (tmp_path / "one" / "model.onnx").read_bytes() == (tmp_path / "two" / "model.onnx").read_bytes()
+    graph = onnx.load(str(first.package.path / "model.onnx")).graph
+    depthwise = [
+        n
+        for n in graph.node
+        if n.op_type == "Conv" and any(a.name == "group" and a.i == 3 for a in n.attribute)
+    ]
+    assert len(depthwise) == 2  # the separable Gaussian on the image, in the package's one graph
+    # ONNX == torch on every test image (both backbone passes and the low-pass inside the graph)
+    runner = OnnxModelRunner(first.package.path, threads=2)
+    paths = [i.path for i in scan_dataset(synthetic_dataset).test]
+    torch_scores, _ = first.fitted.score(load_inputs(paths, 128))
+    assert (
+        max(
+            abs(runner.infer(read_image(p)).anomaly_score - float(t))
+            for p, t in zip(paths, torch_scores, strict=True)
+        )
+        <= 1e-4
+    )
+    assert evaluate_package(first.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+    # a 1-px blur of good images moves the low-passed global branch less than the plain one
+    goods = [i.path for i in scan_dataset(synthetic_dataset).test if not i.is_defect]
+    sharp = load_inputs(goods, 128)
+    blurred = np.stack(
+        [cv2.GaussianBlur(im.transpose(1, 2, 0), (0, 0), 1.0).transpose(2, 0, 1) for im in sharp]
+    )
+    moved = {
+        name: float(np.abs(_global_z(r.fitted, blurred) - _global_z(r.fitted, sharp)).mean())
+        for name, r in (("plain", trained), ("lowpass", first))
+    }
+    assert moved["lowpass"] < 0.5 * moved["plain"], moved
+
+
+def test_global_lowpass_settings_are_checked_before_any_work(synthetic_dataset: Path, tmp_path: Path) -> None:
+    for bad, match in (
+        (replace(FAST, global_lowpass=-1.0), "global_lowpass"),
+        (replace(FAST, global_lowpass=20.0), "global_lowpass"),
+        (replace(FAST, global_lowpass=1.5, global_step=3), "global_step"),
+        (replace(FAST, global_lowpass=1.5, global_step=2), "multiple of 128"),  # 128 / 2 = 64 px
+        (replace(FAST, global_step=2, image_size=256), "needs a low-pass"),
+    ):
+        with pytest.raises(InputError, match=match):
+            train_package(synthetic_dataset, tmp_path / "x", config=bad)
+    assert not (tmp_path / "x").exists()
