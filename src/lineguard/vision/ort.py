@@ -9,18 +9,34 @@ value, or onnxruntime already imported by someone else before LineGuard could se
 ruff's banned-api rule (TID251) and tests/unit/vision/test_ort.py keep every other
 module from importing onnxruntime itself.
 
-:func:`session_options` holds the settings every LineGuard session shares.
+:func:`session_options` holds the settings every LineGuard session shares, and passes
+on the few session configuration entries of :data:`SESSION_CONFIG_KEYS` (thread spinning,
+scheduling, denormals). onnxruntime itself accepts any key and ignores the ones it does not
+know, and reads a malformed value only when a session is created, so a typo would change
+nothing without a word: here an unknown key or a non-integer value is a
+:class:`~lineguard.contracts.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from lineguard import no_telemetry
 from lineguard.contracts.errors import ConfigError
 
-__all__ = ["import_onnxruntime", "require_telemetry_off", "session_options"]
+__all__ = ["SESSION_CONFIG_KEYS", "import_onnxruntime", "require_telemetry_off", "session_options"]
+
+#: Session configuration entries LineGuard passes on (onnxruntime's names; integer values).
+SESSION_CONFIG_KEYS = frozenset(
+    {
+        "session.intra_op.allow_spinning",  # 1 (onnxruntime's default): idle workers spin, 0: they sleep
+        "session.inter_op.allow_spinning",
+        "session.dynamic_block_base",  # > 0: parallel loops hand out shrinking blocks of work
+        "session.set_denormal_as_zero",
+    }
+)
 
 
 def require_telemetry_off() -> None:
@@ -49,12 +65,30 @@ def import_onnxruntime() -> Any:
     return ort
 
 
-def session_options(*, intra_op_threads: int | None = None, inter_op_threads: int | None = 1) -> Any:
-    """``SessionOptions`` with LineGuard's defaults: warnings off, thread counts when given."""
+def session_options(
+    *,
+    intra_op_threads: int | None = None,
+    inter_op_threads: int | None = 1,
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """``SessionOptions`` with LineGuard's defaults: warnings off, thread counts when given,
+    and the configuration entries in ``config`` (keys of :data:`SESSION_CONFIG_KEYS`)."""
+    entries = dict(config or {})
+    unknown = sorted(set(entries) - SESSION_CONFIG_KEYS)
+    if unknown:
+        msg = f"unknown onnxruntime session setting(s) {', '.join(unknown)}"
+        raise ConfigError(msg, details=[f"known: {', '.join(sorted(SESSION_CONFIG_KEYS))}"])
+    bad = sorted(k for k, v in entries.items() if not (isinstance(v, str) and v.isdecimal()))
+    if bad:
+        got = ", ".join(repr(entries[k]) for k in bad)
+        msg = f"onnxruntime session setting(s) {', '.join(bad)} must be a non-negative integer, got {got}"
+        raise ConfigError(msg)
     options = import_onnxruntime().SessionOptions()
     options.log_severity_level = 3
     if intra_op_threads is not None:
         options.intra_op_num_threads = intra_op_threads
     if inter_op_threads is not None:
         options.inter_op_num_threads = inter_op_threads
+    for key, value in entries.items():
+        options.add_session_config_entry(key, value)
     return options

@@ -8,7 +8,7 @@ passed explicitly (onnxruntime's default order is not something to rely on).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,10 @@ class OnnxModelRunner:
         *,
         providers: Sequence[str] | None = None,
         threads: int | None = None,
+        session_config: Mapping[str, str] | None = None,
     ) -> None:
+        """``session_config``: onnxruntime session entries (``ort.SESSION_CONFIG_KEYS``), e.g.
+        ``{"session.intra_op.allow_spinning": "0"}``; none by default (onnxruntime's own)."""
         ort = import_onnxruntime()
         package = load_package(package_dir)
         self._metadata = package.metadata
@@ -86,7 +89,7 @@ class OnnxModelRunner:
         if threads is not None and threads < 1:
             msg = f"threads must be >= 1, got {threads}"
             raise ConfigError(msg)
-        options = session_options(intra_op_threads=threads)
+        options = session_options(intra_op_threads=threads, config=session_config)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._providers = select_providers(providers)
         try:

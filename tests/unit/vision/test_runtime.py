@@ -89,3 +89,33 @@ def test_runtime_modules_do_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_session_settings_reach_the_session_and_leave_the_scores_alone(
+    runner: OnnxModelRunner, tmp_path: Path
+) -> None:
+    settings = {"session.intra_op.allow_spinning": "0", "session.dynamic_block_base": "4"}
+    tuned = OnnxModelRunner(tmp_path / "pkg", threads=2, session_config=settings)
+    applied = tuned._session.get_session_options()  # onnxruntime's record of what it was given
+    assert {k: applied.get_session_config_entry(k) for k in settings} == settings
+    frame = np.random.default_rng(6).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    a, b = runner.infer(frame), tuned.infer(frame)
+    assert a.anomaly_score == b.anomaly_score
+    assert np.array_equal(a.anomaly_map, b.anomaly_map)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"session.intra_op.allow_spinnig": "0"}, "unknown onnxruntime session setting"),
+        ({"session.intra_op.allow_spinning": "off"}, "must be a non-negative integer, got 'off'"),
+        ({"session.dynamic_block_base": "-4"}, "must be a non-negative integer"),
+    ],
+)
+def test_a_misspelt_or_malformed_session_setting_is_refused(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    """onnxruntime itself would ignore the first two without a word."""
+    build_tiny_package(tmp_path / "pkg", threshold=0.2, model_id="tiny-1")
+    with pytest.raises(ConfigError, match=message):
+        OnnxModelRunner(tmp_path / "pkg", session_config=settings)

@@ -1,18 +1,23 @@
 """The scoring head: packed float16 local statistics against exact float64 (issue #24: package size),
-and how the two branches are fused into the map."""
+how the two branches are fused into the map, and the faster forms of the local branch's
+whitening and smoothing against the operations they replace (issue #24: latency)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812
 
 from lineguard.contracts.errors import InputError
 from lineguard.vision.scoring import (
     GaussianStats,
     LocalGlobalHead,
     LowRankGaussian,
+    _whitened_distance,
+    gaussian_kernel,
     pack_precision,
+    smoothing_matrix,
     unpack_index,
 )
 
@@ -110,3 +115,39 @@ def test_sum_fusion_is_the_first_rounds_rule() -> None:
 def test_an_unknown_fusion_is_refused() -> None:
     with pytest.raises(InputError, match="fusion"):
         _small_head("mean")
+
+
+@pytest.mark.parametrize(
+    ("inner", "outer", "sigma"), [(32, 256, 4.0), (24, 192, 2.0), (4, 4, 0.5), (5, 40, 8.0)]
+)
+def test_smoothing_matrix_is_the_upsampling_and_blur_it_replaces(
+    inner: int, outer: int, sigma: float
+) -> None:
+    """``A_y @ map @ A_xᵀ`` against the resize, reflect pads and separable convolutions the graph
+    used to run (issue #24, latency): the same map up to float32 rounding."""
+    rng = np.random.default_rng(3)
+    dist = torch.from_numpy(rng.uniform(0, 20, (2, inner, inner + 3)).astype(np.float32))
+    k = gaussian_kernel(sigma)
+    r = int(k.shape[0]) // 2
+    up = F.interpolate(dist[:, None], size=(outer, outer + 8), mode="bilinear", align_corners=False)
+    up = F.conv2d(F.pad(up, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    reference = F.conv2d(F.pad(up, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))[:, 0]
+    a_y, a_x = smoothing_matrix(inner, outer, sigma), smoothing_matrix(inner + 3, outer + 8, sigma)
+    assert a_y.shape == (outer, inner) and a_x.shape == (outer + 8, inner + 3)
+    got = a_y @ dist @ a_x.T
+    assert float((got - reference).abs().max()) < 2e-6 * float(reference.abs().max())
+    assert torch.allclose(a_y.sum(1), torch.ones(outer), atol=1e-6)  # a constant map stays constant
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 3, 4, 200])
+def test_blocked_whitening_equals_the_one_product(blocks: int) -> None:
+    """The triangle's column blocks skip only exact zeros: the distance of the full ``d L`` product."""
+    rng = np.random.default_rng(4)
+    p, c = 6, 10
+    factor = torch.from_numpy(np.tril(rng.normal(size=(p, c, c))).astype(np.float32))
+    mean = torch.from_numpy(rng.normal(size=(p, c)).astype(np.float32))
+    x = torch.from_numpy(rng.normal(size=(2, c, 2, 3)).astype(np.float32))
+    d = x.flatten(2).permute(2, 0, 1) - mean[:, None]
+    full = (torch.matmul(d, factor) ** 2).sum(-1).sqrt().T.reshape(2, 2, 3)
+    got = _whitened_distance(x, mean, factor, blocks=blocks)
+    assert float((got - full).abs().max()) < 1e-5 * float(full.abs().max())
