@@ -129,6 +129,15 @@ def _outcome(browser: httpx.Client, url: str) -> httpx.Response:
     pytest.fail(f"the view {url} was still pending after {DEADLINE_S:.0f} s")
 
 
+def _delivered(cluster: Cluster, browser: httpx.Client, csrf: str, fetch_from: str) -> None:
+    """A view opened on ``browser``'s replica, fetched from ``fetch_from``: the node's image, exactly."""
+    event_id, evidence_ref = record(cluster.plant, cluster.node)
+    url = open_view(browser, csrf, event_id)
+    shown = _outcome(browser, f"{fetch_from}{url}")
+    assert shown.status_code == 200, shown.text
+    assert shown.content == cluster.node.store.read(evidence_ref)
+
+
 def _outcomes(cluster: Cluster) -> list[tuple[str, str]]:
     """Every ``access.evidence_view`` entry: (view_id, result)."""
     with cluster.plant.context.sessions() as session:
@@ -251,11 +260,7 @@ def test_a_replica_behind_nat_is_reached_on_its_advertised_address(
             worker = _worker(cluster, cluster.b_url, stop)  # the node's upload lands on B
             try:
                 for fetch_from in (cluster.a_url, cluster.b_url):  # B delivers to A; B takes from A
-                    event_id, evidence_ref = record(cluster.plant, cluster.node)
-                    url = open_view(browser, csrf, event_id)  # A owns it
-                    shown = _outcome(browser, f"{fetch_from}{url}")
-                    assert shown.status_code == 200, shown.text
-                    assert shown.content == cluster.node.store.read(evidence_ref)
+                    _delivered(cluster, browser, csrf, fetch_from)  # opened on A: A owns it
             finally:
                 stop.set()
                 worker.join(30)
@@ -280,11 +285,7 @@ def test_a_replica_whose_clock_runs_90_s_behind_is_not_taken_for_dead(cluster: C
     stop = threading.Event()
     worker = _worker(cluster, cluster.a_url, stop)  # the node reaches A only
     try:
-        event_id, evidence_ref = record(cluster.plant, cluster.node)
-        url = open_view(browser, csrf, event_id)
-        shown = _outcome(browser, f"{cluster.a_url}{url}")  # A takes it from B
-        assert shown.status_code == 200, shown.text
-        assert shown.content == cluster.node.store.read(evidence_ref)
+        _delivered(cluster, browser, csrf, cluster.a_url)  # A takes it from B
     finally:
         stop.set()
         worker.join(30)
