@@ -147,19 +147,23 @@ def compare_indexes(
                 log(f"      back to the shipped schema in {time.perf_counter() - t0:.1f} s")
 
 
-# --- the same index's insert cost on SQLite, in-process ---------------------------------
+# --- the same index's insert cost, in-process ------------------------------------------
 
 
-def sqlite_insert_ab(events: int, rounds: int) -> None:
+def insert_ab(engine_name: str, events: int, rounds: int) -> None:
     """CPU seconds to insert ``events`` events (batches of 100, 1 in 20 failing, ingest's
-    row shape) into a head-schema SQLite database with the partial index (A) and without it
-    (B), alternating ``rounds`` times; the ratio of the medians. Only the table's inserts:
-    ``bench_ingest.py --index-ab`` measures the whole server."""
+    row shape) into a head-schema database with the partial index (A) and without it (B),
+    alternating ``rounds`` times; the ratio of the medians. SQLite runs in this process;
+    on PostgreSQL (a durable cluster, ``BENCH_PG_SETTINGS``) the CPU of the backend is added
+    to this process's. Only the table's inserts: ``bench_ingest.py --index-ab`` measures the
+    whole server."""
     import tempfile
+    from contextlib import ExitStack
     from pathlib import Path
 
     from sqlalchemy import insert, text
 
+    from bench_ingest import BENCH_PG_SETTINGS, _proc_cpu_s
     from lineguard.server.ingest.models import InspectionEventRow
     from lineguard.server.storage import create_engine_for, upgrade_to_head
 
@@ -191,22 +195,49 @@ def sqlite_insert_ab(events: int, rounds: int) -> None:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     batches = [[row(g, start) for g in range(a, min(events, a + 100))] for a in range(0, events, 100)]
     cpu: dict[str, list[float]] = {"A": [], "B": []}
-    print(f"sqlite insert A/B: {events:,} events in batches of 100, {rounds} rounds; {load()}", flush=True)
-    for r in range(rounds):
-        for variant in ("A", "B"):
-            with tempfile.TemporaryDirectory() as tmp:
-                engine = create_engine_for(f"sqlite:///{Path(tmp) / 'ab.db'}")
-                upgrade_to_head(engine)
-                if variant == "B":
-                    with engine.begin() as conn:
-                        conn.execute(text(f"DROP INDEX {FAILED_BY_LINE_INDEX}"))
-                t0 = time.process_time()
-                for batch in batches:
-                    with engine.begin() as conn:
-                        conn.execute(insert(InspectionEventRow), batch)
-                cpu[variant].append(time.process_time() - t0)
-                engine.dispose()
-            print(f"  round {r + 1} {variant}: {cpu[variant][-1]:.2f} CPU s; {load()}", flush=True)
+    print(
+        f"{engine_name} insert A/B: {events:,} events in batches of 100, {rounds} rounds; {load()}",
+        flush=True,
+    )
+    with ExitStack() as stack:
+        if engine_name == "postgresql":
+            import psycopg
+            from tests.support.postgres import postgres_cluster
+
+            base = stack.enter_context(postgres_cluster(BENCH_PG_SETTINGS))
+        for r in range(rounds):
+            for variant in ("A", "B"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    if engine_name == "postgresql":
+                        name = f"ab_{r}_{variant.lower()}"
+                        with psycopg.connect(
+                            base.replace("+psycopg", "") + "/postgres", autocommit=True
+                        ) as c:
+                            c.execute(f'CREATE DATABASE "{name}"')
+                        engine = create_engine_for(f"{base}/{name}")
+                    else:
+                        engine = create_engine_for(f"sqlite:///{Path(tmp) / 'ab.db'}")
+                    upgrade_to_head(engine)
+                    if variant == "B":
+                        with engine.begin() as conn:
+                            conn.execute(text(f"DROP INDEX {FAILED_BY_LINE_INDEX}"))
+                    with engine.connect() as conn:
+                        backend = (
+                            int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                            if engine_name == "postgresql"
+                            else None
+                        )
+                        backend_cpu = _proc_cpu_s(backend) if backend else 0.0
+                        t0 = time.process_time()
+                        for batch in batches:
+                            conn.execute(insert(InspectionEventRow), batch)
+                            conn.commit()
+                        spent = time.process_time() - t0
+                        if backend:
+                            spent += _proc_cpu_s(backend) - backend_cpu
+                    cpu[variant].append(spent)
+                    engine.dispose()
+                print(f"  round {r + 1} {variant}: {cpu[variant][-1]:.2f} CPU s; {load()}", flush=True)
     a, b = statistics.median(cpu["A"]), statistics.median(cpu["B"])
     print(
         f"  median CPU with the index {a:.2f} s, without {b:.2f} s: with/without {a / b:.3f}"
@@ -218,8 +249,9 @@ def sqlite_insert_ab(events: int, rounds: int) -> None:
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description=sqlite_insert_ab.__doc__)
+    parser = argparse.ArgumentParser(description=insert_ab.__doc__)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
-    sqlite_insert_ab(arguments.events, arguments.rounds)
+    insert_ab(arguments.engine, arguments.events, arguments.rounds)
