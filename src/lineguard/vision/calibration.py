@@ -8,7 +8,9 @@ Two regimes:
   simply their maximum, and the metadata says so.
 * **Labelled defects available**: the threshold maximises F1 (or reaches a recall
   target) on the validation set, but only among thresholds whose false-reject rate on
-  the validation goods stays within ``max_frr``.
+  the validation goods stays within ``max_frr``; or, when the quality engineer set a
+  false-reject goal (``objective="frr"``), it is the goods' quantile as above and the
+  defects only measure the recall that goal buys (with its interval).
 
 Either way the threshold is never below every good score: a validation set without
 defects cannot pull it down to "flag everything" (the anomalib failure where an
@@ -86,7 +88,7 @@ def calibrate_threshold(
     *,
     target_frr: float = 0.01,
     max_frr: float = 0.05,
-    objective: Literal["f1", "recall"] = "f1",
+    objective: Literal["f1", "recall", "frr"] = "f1",
     min_recall: float = 0.95,
 ) -> ThresholdSpec:
     """Threshold from validation scores (higher = more anomalous; fail when score > threshold)."""
@@ -98,7 +100,7 @@ def calibrate_threshold(
     if good.size == 0:
         msg = "threshold calibration needs at least one held-out good image"
         raise InputError(msg)
-    if defects.size == 0:
+    if defects.size == 0 or objective == "frr":
         value = float(np.quantile(good, 1 - target_frr, method="higher"))
         small = good.size * target_frr < 1
         note = (
@@ -107,7 +109,7 @@ def calibrate_threshold(
             else f"{1 - target_frr:.1%} quantile of {good.size} held-out good scores"
         )
         rejected = int((good > value).sum())
-        return ThresholdSpec(
+        spec = ThresholdSpec(
             value=value,
             method="good_quantile",
             target_frr=target_frr,
@@ -116,6 +118,16 @@ def calibrate_threshold(
             validation_frr_ci=wilson_interval(rejected, int(good.size)),
             goal=f"at most {_pct(target_frr)} false rejects",
             note=note,
+        )
+        if defects.size == 0:
+            return spec
+        caught = int((defects > value).sum())  # the recall the false-reject goal buys
+        return spec.model_copy(
+            update={
+                "validation_defect_count": int(defects.size),
+                "validation_recall": caught / defects.size,
+                "validation_recall_ci": wilson_interval(caught, int(defects.size)),
+            }
         )
     labels = np.r_[np.zeros(good.size), np.ones(defects.size)]
     scores = np.r_[good, defects]

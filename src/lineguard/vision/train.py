@@ -38,6 +38,7 @@ from lineguard.vision.classes import DefectClassesSpec, class_name_of_folder, kn
 from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
 from lineguard.vision.export import OUTPUT_NAMES, OnnxFeatures, export_onnx, parity
+from lineguard.vision.fewshot import BranchWeight, fit_local_weight
 from lineguard.vision.lowpass import LowPass
 from lineguard.vision.metrics import auroc, recall_at_frr
 from lineguard.vision.onnx_backbone import OnnxBackbone, export_with_onnx_backbone, is_onnx_backbone
@@ -83,6 +84,9 @@ METHOD = "local-global-gaussian"
 ProgressCallback = Callable[[str, int, int], None]
 MIN_FIT_IMAGES = 8
 MIN_HOLDOUT_IMAGES = 4
+#: False-reject target when the quality engineer sets no goal.
+DEFAULT_TARGET_FRR = 0.01
+
 #: Held-out (and validation-defect) images whose ONNX and torch scores are compared at export.
 PARITY_SAMPLE = 16
 MAX_NUISANCE_COPIES = 4
@@ -120,12 +124,19 @@ class TrainConfig:
     #: at half resolution, about a quarter of its cost (``image_size / global_step`` must
     #: stay a multiple of 128).
     global_step: int = 1
+    #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the local
+    #: branch's weight in the fused score (``fewshot``); off, or without them, the weight is 1.
+    few_shot: bool = True
     #: Nuisance copies of every fitted good image (``augment``: shift, rotation, light,
     #: blur, sensor noise) added to what the Gaussians are fitted on; the held-out images
     #: that set the threshold stay as photographed. Each copy costs one more backbone pass.
     nuisance_copies: int = 0
     holdout_fraction: float = 0.15
-    target_frr: float = 0.01
+    #: "At most this false-reject rate", the quality engineer's goal: the threshold is that
+    #: quantile of the held-out goods, and labelled defects (``validation/<defect>``) only
+    #: measure the recall it buys. Unset: 1 % without labelled defects, with them the best
+    #: F1 within 5 % false rejects.
+    target_frr: float | None = None
     #: "At least this recall" instead of a false-reject target; needs labelled defects.
     min_recall: float | None = None
     batch_size: int = 16
@@ -139,6 +150,15 @@ class TrainConfig:
             raise InputError(msg)
         if self.min_recall is not None and not 0 < self.min_recall <= 1:
             msg = f"min_recall must be in (0, 1], got {self.min_recall}"
+            raise InputError(msg)
+        if self.target_frr is not None and not 0 < self.target_frr < 1:
+            msg = f"target_frr must be in (0, 1), got {self.target_frr}"
+            raise InputError(msg)
+        if self.target_frr is not None and self.min_recall is not None:
+            msg = (
+                f"one operating goal at a time: at most {self.target_frr:.1%} false rejects or at least "
+                f"{self.min_recall:.1%} recall, not both"
+            )
             raise InputError(msg)
         if not 0 <= self.nuisance_copies <= MAX_NUISANCE_COPIES:
             msg = f"nuisance_copies must be between 0 and {MAX_NUISANCE_COPIES}, got {self.nuisance_copies}"
@@ -190,6 +210,8 @@ class FittedDetector:
     local_norm: tuple[float, float]
     global_norm: tuple[float, float]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: The local branch's weight and its evidence (``fewshot``); weight 1 without labelled defects.
+    local_weight: BranchWeight | None = None
 
     def score(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
@@ -309,8 +331,15 @@ def fit_detector(
     holdout_paths: Sequence[Path],
     config: TrainConfig | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    defect_paths: Sequence[Path] = (),
 ) -> FittedDetector:
-    """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``."""
+    """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``.
+
+    ``defect_paths`` (labelled defective images) choose the local branch's weight in the
+    fused score (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is
+    the maximum; the weight divides the local branch's standardising scale.
+    """
     config = config or TrainConfig()
     config.check()
     report = progress or _noop
@@ -379,6 +408,18 @@ def fit_detector(
         raise DatasetError(msg)
     local_norm = _standardiser(local_max)
     global_norm = _standardiser(gdist.numpy())
+    weight = None
+    if defect_paths and config.few_shot and config.fusion == "max":
+        def_emb, def_desc = _extract(probe, list(defect_paths), config, report, "labelled")
+        with torch.no_grad():
+            def_map, def_gdist = head.raw_from_parts(torch.from_numpy(def_emb), torch.from_numpy(def_desc))
+        weight = fit_local_weight(
+            (local_max - local_norm[0]) / local_norm[1],
+            (gdist.numpy() - global_norm[0]) / global_norm[1],
+            (def_map.flatten(1).amax(1).numpy() - local_norm[0]) / local_norm[1],
+            (def_gdist.numpy() - global_norm[0]) / global_norm[1],
+        )
+        local_norm = (local_norm[0], local_norm[1] / weight.local)
     head.set_normalisation(local_norm, global_norm)
     with torch.no_grad():
         holdout_scores, holdout_maps = head.combine(local_map, gdist)
@@ -396,6 +437,7 @@ def fit_detector(
         local_norm=local_norm,
         global_norm=global_norm,
         seconds=timings,
+        local_weight=weight,
     )
 
 
@@ -505,7 +547,13 @@ def train_package(
         fit_paths, holdout_paths = split_holdout(root, dataset.train_good, config.holdout_fraction)
         holdout_note = f"{len(holdout_paths)} good images held out of train/good by file-name hash"
     _class_names(dataset, config)  # refuse unusable class folders before the minutes of fitting
-    fitted = fit_detector(fit_paths, holdout_paths, config, report)
+    fitted = fit_detector(
+        fit_paths,
+        holdout_paths,
+        config,
+        report,
+        defect_paths=[*(i.path for i in dataset.train_defects), *val_defects],
+    )
 
     t_stage, c_stage = time.perf_counter(), time.process_time()
 
@@ -517,8 +565,12 @@ def train_package(
 
     report("calibrate", 0, 1)
     defect_scores = _score_paths(fitted, val_defects)
-    if config.min_recall is None:
-        threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=config.target_frr)
+    if config.target_frr is not None:  # "at most X % false rejects", as the engineer set it
+        threshold = calibrate_threshold(
+            fitted.holdout_scores, defect_scores, target_frr=config.target_frr, objective="frr"
+        )
+    elif config.min_recall is None:
+        threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=DEFAULT_TARGET_FRR)
     else:
         # "At least Y % recall": the highest threshold that still catches Y % of the labelled
         # defects, whatever false-reject rate that costs (reported with its interval).
@@ -589,6 +641,7 @@ def train_package(
                 "each branch standardised on the held-out good images "
                 f"(local map max: mean {fitted.local_norm[0]:.4g}, std {fitted.local_norm[1]:.4g}; "
                 f"global distance: mean {fitted.global_norm[0]:.4g}, std {fitted.global_norm[1]:.4g})"
+                + (f"; {fitted.local_weight.note}" if fitted.local_weight else "")
             )
         ),
         training_data=TrainingDataSpec(
@@ -610,6 +663,7 @@ def train_package(
             "fusion": config.fusion,
             "global_lowpass": head.global_input.sigma if head.global_input is not None else 0.0,
             "global_step": head.global_input.step if head.global_input is not None else 1,
+            "local_weight": fitted.local_weight.local if fitted.local_weight else 1.0,
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,

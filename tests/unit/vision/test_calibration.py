@@ -106,6 +106,37 @@ def test_a_recall_goal_reports_the_false_rejects_it_costs_with_intervals() -> No
     assert "expected recall" in text and "(40 defects)" in text and "expected false rejects" in text
 
 
+def test_a_false_reject_goal_with_labelled_defects_keeps_the_goal_and_reports_recall() -> None:
+    """ "At most 2 % false rejects" stays the goods' quantile when defects exist (not the best F1);
+    the defects only say what recall that buys, with its interval."""
+    good = np.arange(200, dtype=float)
+    defects = np.linspace(150, 400, 50)
+    spec = calibrate_threshold(good, defects, target_frr=0.02, objective="frr")
+    assert spec.value == calibrate_threshold(good, target_frr=0.02).value
+    assert spec.method == "good_quantile" and spec.goal == "at most 2.0 % false rejects"
+    caught = int((defects > spec.value).sum())
+    assert spec.validation_defect_count == 50 and spec.validation_recall == pytest.approx(caught / 50)
+    assert spec.validation_recall_ci == pytest.approx(wilson_interval(caught, 50))
+    f1 = calibrate_threshold(good, defects, target_frr=0.02)  # no goal set: best F1 within 5 %
+    assert f1.method == "labelled_f1" and f1.goal.startswith("best F1")
+    text = describe_operating_point(spec)
+    assert text.startswith("at most 2.0 % false rejects; expected false rejects 1.5 %")
+    assert "expected recall" in text and "(50 defects)" in text
+
+
+@pytest.mark.parametrize(
+    ("goals", "match"),
+    [
+        ({"target_frr": 0.0}, "target_frr must be in"),
+        ({"target_frr": 1.0}, "target_frr must be in"),
+        ({"target_frr": 0.02, "min_recall": 0.9}, "one operating goal at a time"),
+    ],
+)
+def test_bad_operating_goals_are_refused_before_training(goals: dict[str, float], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        TrainConfig(**goals).check()  # type: ignore[arg-type]
+
+
 def test_an_unreachable_recall_goal_says_so() -> None:
     good = np.linspace(1, 2, 50)
     defects = np.linspace(0, 0.5, 10)  # scored below every good part: no threshold catches 90 %

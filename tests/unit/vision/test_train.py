@@ -14,11 +14,19 @@ import torch
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
 from lineguard.vision.dataset import scan_dataset
 from lineguard.vision.evaluate import evaluate_package, load_mask
+from lineguard.vision.fewshot import LOCAL_WEIGHTS, fused
 from lineguard.vision.package import load_package
 from lineguard.vision.preprocess import read_image
 from lineguard.vision.regions import regions_from_map
 from lineguard.vision.runtime import OnnxModelRunner
-from lineguard.vision.train import FittedDetector, TrainResult, load_inputs, split_holdout, train_package
+from lineguard.vision.train import (
+    FittedDetector,
+    TrainResult,
+    fit_detector,
+    load_inputs,
+    split_holdout,
+    train_package,
+)
 from tests.unit.vision.conftest import FAST
 
 # Training happens in the first test that needs it; a loaded 2-core CI machine needs minutes.
@@ -178,6 +186,48 @@ def test_labelled_validation_defects_calibrate_the_threshold(synthetic_dataset: 
     assert meta.threshold.validation_frr is not None and meta.threshold.validation_frr <= 0.05
     assert meta.evaluation.image_auroc is not None and meta.evaluation.image_auroc >= 0.9
     assert meta.training_data.image_count == 40 + 16  # every file given counts in the digest
+    # The labelled defects also chose the local branch's weight (fewshot), recorded with its evidence.
+    weight = result.fitted.local_weight
+    assert weight is not None and weight.defect_count == 6 and weight.good_count == 10
+    assert meta.parameters["local_weight"] == weight.local
+    assert "chosen on 6 labelled defects" in meta.score_normalisation.description
+
+
+def test_a_false_reject_goal_is_kept_with_labelled_defects_and_recall_reported(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    data = _copy_train(synthetic_dataset, tmp_path / "d")
+    for kind in ("good", "hole"):
+        shutil.copytree(synthetic_dataset / "test" / kind, data / "validation" / kind)
+    meta = train_package(data, tmp_path / "pkg", config=replace(FAST, target_frr=0.1)).package.metadata
+    assert meta.threshold.method == "good_quantile" and meta.threshold.goal == "at most 10.0 % false rejects"
+    assert meta.threshold.validation_defect_count == 6 and meta.threshold.validation_recall is not None
+    assert meta.threshold.validation_recall_ci is not None and meta.threshold.validation_frr_ci is not None
+
+
+def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_dataset: Path) -> None:
+    """The weight only rescales the local branch's standardisation: same statistics, same global
+    branch, and the held-out scores are max(w * z_local, z_global) of the unweighted branches."""
+    ds = scan_dataset(synthetic_dataset)
+    fit, hold = split_holdout(synthetic_dataset, ds.train_good, 0.15)
+    defects = [i.path for i in ds.test if i.is_defect]
+    plain = fit_detector(fit, hold, FAST)
+    few = fit_detector(fit, hold, FAST, defect_paths=defects)
+    off = fit_detector(fit, hold, replace(FAST, few_shot=False), defect_paths=defects)
+    assert plain.local_weight is None and off.local_weight is None
+    assert off.local_norm == plain.local_norm
+    w = few.local_weight
+    assert w is not None and w.local in LOCAL_WEIGHTS and w.defect_count == len(defects)
+    assert w.separation >= w.zero_shot_separation
+    assert few.global_norm == plain.global_norm and few.local_norm[0] == plain.local_norm[0]
+    assert few.local_norm[1] == pytest.approx(plain.local_norm[1] / w.local)
+    with torch.no_grad():
+        local_map, gdist = plain.detector.head.raw(
+            plain.detector.backbone(torch.from_numpy(load_inputs(hold, 128)))
+        )
+    z_local = (local_map.flatten(1).amax(1).numpy() - plain.local_norm[0]) / plain.local_norm[1]
+    z_global = (gdist.numpy() - plain.global_norm[0]) / plain.global_norm[1]
+    np.testing.assert_allclose(few.holdout_scores, fused(z_local, z_global, w.local), atol=1e-4)
 
 
 def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:

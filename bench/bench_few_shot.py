@@ -1,0 +1,170 @@
+"""Few-shot detection on every set of the suite (issue #24, item 2).
+
+    nice .venv/bin/python bench/bench_few_shot.py                       # every set, fixed + 1 random split
+    nice .venv/bin/python bench/bench_few_shot.py --only magnetic --draws 20 --splits 2
+
+For each set of the generalisation suite (real sets under ``../shared/datasets``, the
+synthetic line under three seeds and conditions, ``--synthetic-size`` goods and defects
+per type) and each split (the fixed one, then ``--splits`` random splits of the pooled
+goods, as ``bench_generalisation``), the branch scores of every image are computed once
+(``few_shot_data``, cached). Then for k = 0, 1, 5, 10 labelled defects per type and
+``--draws`` seeded draws, k images of each type are taken out of the test defects as the
+labelled examples and **never evaluated**; on the test goods + the remaining defects:
+
+* **zero-shot** — the shipped score ``max(z_local, z_global)``;
+* **few-shot** — the local branch weighted by ``vision.fewshot.fit_local_weight``,
+  chosen on the split's held-out goods and the k labelled defects (k = 0: weight 1);
+* image AUROC and recall at 1 % false rejects (of the test goods) for both, the chosen
+  weight, and at the package's threshold (1 % quantile of the held-out goods, as
+  training sets it) the false-reject rate and recall of both.
+
+Means ± sd over draws and splits; every figure line carries the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from few_shot_data import Branches, set_branches  # noqa: E402
+from generalisation_data import ImageSet, real_sets, synthetic_sets  # noqa: E402
+from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
+from lineguard.vision.fewshot import fit_local_weight, fused  # noqa: E402
+from lineguard.vision.metrics import auroc, recall_at_frr  # noqa: E402
+
+KS = (0, 1, 5, 10)
+
+
+def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return (values - ref.mean()) / max(float(ref.std()), 1e-6)
+
+
+def one_draw(
+    br: dict[str, Branches], types: np.ndarray, k: int, rng: np.random.Generator
+) -> dict[str, float]:
+    zl = {g: _z(b.local, br["hold"].local) for g, b in br.items()}
+    zg = {g: _z(b.glob, br["hold"].glob) for g, b in br.items()}
+    names = sorted(set(types))
+    picked = np.concatenate(
+        [rng.choice(np.flatnonzero(types == t), size=k, replace=False) for t in names]
+        if k
+        else [np.zeros(0, int)]
+    ).astype(int)
+    rest = np.setdiff1d(np.arange(len(types)), picked)
+    weight = fit_local_weight(zl["hold"], zg["hold"], zl["bad"][picked], zg["bad"][picked])
+    y = np.r_[np.zeros(len(zl["test"])), np.ones(len(rest))]
+    out: dict[str, float] = {"weight": weight.local}
+    for name, w in (("zero", 1.0), ("few", weight.local)):
+        good, bad = fused(zl["test"], zg["test"], w), fused(zl["bad"][rest], zg["bad"][rest], w)
+        scores = np.r_[good, bad]
+        th = calibrate_threshold(fused(zl["hold"], zg["hold"], w), target_frr=0.01).value
+        out |= {
+            f"{name}_auroc": auroc(y, scores),
+            f"{name}_recall1": recall_at_frr(y, scores, 0.01),
+            f"{name}_frr_th": float((good > th).mean()),
+            f"{name}_recall_th": float((bad > th).mean()),
+        }
+    return out
+
+
+def _line(name: str, k: int, row: dict[str, Any]) -> str:
+    def f(m: str) -> str:
+        return f"{row[m][0]:.3f} ± {row[m][1]:.3f}"
+
+    return (
+        f"  {name} k={k:2d} ({row['n']} draws): zero-shot AUROC {f('zero_auroc')} "
+        f"rec@1% {f('zero_recall1')} | few-shot AUROC {f('few_auroc')} rec@1% {f('few_recall1')} "
+        f"(worst draw vs zero {row['few_minus_zero_recall1_min']:+.3f}), weight {f('weight')} | "
+        f"at the threshold: zero FRR {row['zero_frr_th'][0]:.3f} rec {row['zero_recall_th'][0]:.3f}, "
+        f"few FRR {row['few_frr_th'][0]:.3f} rec {row['few_recall_th'][0]:.3f} "
+        f"(load {os.getloadavg()[0]:.1f})"
+    )
+
+
+def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    types = np.asarray(s.defect_types)
+    per_type = min(np.bincount(np.unique(types, return_inverse=True)[1]))
+    result: dict[str, Any] = {
+        "goods": len(s.goods),
+        "defects": len(s.defects),
+        "types": len(set(types)),
+        "k": {},
+    }
+    all_splits = set_branches(s, args.splits, args.feature_cache, args.cache, args.threads, log)
+    for k in KS:
+        if k >= per_type:
+            log(f"  {s.name}: k = {k} skipped (a type has only {per_type} defects)")
+            continue
+        draws = [
+            one_draw(br, types, k, np.random.default_rng([24, k, d, si]))
+            for si, (_, br) in enumerate(all_splits)
+            for d in range(1 if k == 0 else args.draws)
+        ]
+        row = {
+            m: (float(np.mean([d[m] for d in draws])), float(np.std([d[m] for d in draws]))) for m in draws[0]
+        }
+        row["few_minus_zero_recall1_min"] = float(min(d["few_recall1"] - d["zero_recall1"] for d in draws))
+        row["n"] = len(draws)
+        result["k"][k] = row
+        log(_line(s.name, k, row))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--splits", type=int, default=1, help="random splits besides the fixed one")
+    parser.add_argument("--draws", type=int, default=10, help="seeded draws of the labelled defects per k")
+    parser.add_argument("--only", default=None, help="only the sets whose name contains this")
+    parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument(
+        "--synthetic-size", default="80,30,20", help="train goods, test goods, per defect type"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--feature-cache",
+        type=Path,
+        default=ROOT / "bench" / "results" / "cache" / "generalisation",
+        help="backbone features (shared with bench_generalisation)",
+    )
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "cache" / "few_shot")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    log(f"load average at start: {os.getloadavg()} on {os.cpu_count()} CPUs")
+    t0, c0 = time.perf_counter(), time.process_time()
+    sets = real_sets(args.data)
+    if not args.no_synthetic:
+        n_train, n_test, per = (int(x) for x in args.synthetic_size.split(","))
+        sets += synthetic_sets(args.cache / "datasets", n_train, n_test, per)
+    if args.only:
+        sets = [s for s in sets if args.only in s.name]
+    report = {s.name: run_set(s, args, log) for s in sets}
+    log(
+        f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; "
+        f"load average at end: {os.getloadavg()}"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
