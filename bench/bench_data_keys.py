@@ -7,8 +7,8 @@ field: every event's part id (category ``inspection_events``) and every alert's 
 ``--events`` part ids and their alerts' messages with the server's envelope (a real
 keyring, ``SqlDataKeyStore``), in ingest's batches of 100 under ``envelope.batch()`` with
 ingest's object ids (``<node>:<idempotency key>``), on a head-schema database, then
-``VACUUM ANALYZE`` and reports ``pg_total_relation_size('data_keys')`` (heap, TOAST, the
-primary key and both indexes) per row and per event.
+``VACUUM ANALYZE`` and reports ``pg_total_relation_size('data_keys')`` (heap, TOAST and
+every index) per row and per event.
 
     python bench/bench_data_keys.py --events 200000
 """
