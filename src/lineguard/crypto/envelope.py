@@ -34,13 +34,21 @@ from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_ids
 from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
 from lineguard.crypto.kek import KEY_BYTES, KekProvider
-from lineguard.crypto.sealed import NONCE_BYTES, encode_v2_prefix, parse_sealed, record_binding
+from lineguard.crypto.sealed import (
+    KEY_ID_PREFIX,
+    NONCE_BYTES,
+    V2_HEAD,
+    encode_v2_prefix,
+    parse_sealed,
+    record_binding,
+)
 
 __all__ = ["Envelope"]
 
 _ID = re.compile(r"[A-Za-z0-9_.:/#-]{1,256}")
 #: Random bytes per sealed object: its DEK and its nonce.
 _SECRET = KEY_BYTES + NONCE_BYTES
+KEY_ID_AT = len(KEY_ID_PREFIX)
 
 
 def _check_id(name: str, value: str) -> None:
@@ -124,11 +132,14 @@ class Envelope:
         append = sealed.append
         binding = record_binding(category)
         e = encode_basestring
+        fromhex = bytes.fromhex
+        encode_v2_prefix(key_ids[0])  # new_ids' form, checked once: every id of the call has it
         at = 0
         for key_id, (object_id, plaintext) in zip(key_ids, items, strict=True):
             nonce = randomness[at + KEY_BYTES : at + _SECRET]
-            prefix = encode_v2_prefix(key_id)
-            # sealed.v2_aad inlined (one per sealed field): prefix ‖ {"category":…,"object_id":…}
+            # sealed.encode_v2_prefix and sealed.v2_aad inlined (one per sealed field):
+            # prefix = magic ‖ 2 ‖ key id; aad = prefix ‖ {"category":…,"object_id":…}
+            prefix = V2_HEAD + fromhex(key_id[KEY_ID_AT:])
             aad = prefix + f"{binding}{e(object_id)}}}".encode()
             append(prefix + nonce + AESGCM(randomness[at : at + KEY_BYTES]).encrypt(nonce, plaintext, aad))
             at += _SECRET

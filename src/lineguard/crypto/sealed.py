@@ -63,9 +63,10 @@ MAX_HEADER = 2048
 KEY_ID_PREFIX = "dek_"
 KEY_ID_BYTES = 16
 _PREFIX = struct.Struct(">6sBH")
-_V2_HEAD = SEALED_MAGIC + bytes([SEALED_VERSION])
+#: magic ‖ version of every v2 object.
+V2_HEAD = SEALED_MAGIC + bytes([SEALED_VERSION])
 #: magic ‖ version ‖ key id: everything before the nonce in v2.
-V2_PREFIX_BYTES = len(_V2_HEAD) + KEY_ID_BYTES
+V2_PREFIX_BYTES = len(V2_HEAD) + KEY_ID_BYTES
 _FIELDS = {"alg", "category", "key_id", "object_id"}
 
 
@@ -112,7 +113,7 @@ def encode_v2_prefix(key_id: str) -> bytes:
             f"got {key_id[:48]!r}"
         )
         raise CryptoError(msg)
-    return _V2_HEAD + raw
+    return V2_HEAD + raw
 
 
 def record_binding(category: str) -> str:
@@ -151,9 +152,9 @@ class ParsedSealed:
 
 def parse_sealed(blob: bytes) -> ParsedSealed:
     """Split a sealed object (v1 or v2) into its parts; :class:`CryptoError` saying what is wrong."""
-    if len(blob) < len(_V2_HEAD):
+    if len(blob) < len(V2_HEAD):
         msg = (
-            f"not a sealed object: {len(blob)} bytes, shorter than the {len(_V2_HEAD)}-byte magic and version"
+            f"not a sealed object: {len(blob)} bytes, shorter than the {len(V2_HEAD)}-byte magic and version"
         )
         raise CryptoError(msg)
     magic, version = blob[: len(SEALED_MAGIC)], blob[len(SEALED_MAGIC)]
@@ -177,7 +178,7 @@ def _parse_v2(blob: bytes) -> ParsedSealed:
         )
         raise CryptoError(msg)
     prefix = bytes(blob[:end])
-    key_id = KEY_ID_PREFIX + prefix[len(_V2_HEAD) :].hex()
+    key_id = KEY_ID_PREFIX + prefix[len(V2_HEAD) :].hex()
     return ParsedSealed(
         SEALED_VERSION, key_id, prefix, bytes(blob[end : end + NONCE_BYTES]), bytes(blob[end + NONCE_BYTES :])
     )
