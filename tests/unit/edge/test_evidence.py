@@ -19,6 +19,7 @@ from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence.gate import EvidenceGate
 from lineguard.edge.evidence.region import cut
 from lineguard.edge.redact import Box, FakeRedactor, RedactionMode
+from tests.support.sealed_v1 import seal_v1
 from tests.unit.edge.support import PASSPHRASE, PlantPki
 
 
@@ -258,3 +259,20 @@ def test_jpeg_quality_is_the_configured_one(tmp_path: Path) -> None:
             retention_days={"fail": 90, "uncertain": 90, "pass": 7}, kdf=KdfParams.insecure_for_tests(),
             jpeg_quality=0,
         )  # fmt: skip
+
+
+def test_evidence_sealed_v1_by_an_older_node_verifies_and_is_shredded(tmp_path: Path) -> None:
+    """Files written before sealed format v2 stay readable, and retention shreds them too."""
+    store = _store(tmp_path)
+    evidence_id = _put(store, "pass")
+    path = tmp_path / "evidence" / "objects" / f"{evidence_id}.lge"
+    content = store.envelope.open(path.read_bytes(), object_id=evidence_id, category="edge-evidence")
+    v1 = seal_v1(
+        store.envelope.keys, store.envelope.store, content, object_id=evidence_id, category="edge-evidence"
+    )
+    path.write_bytes(v1)  # as an older node left it on disk
+    assert v1[:7] == b"LGSEAL\x01"
+    assert store.verify(evidence_id).category == "pass"
+    assert store.sweep(now=time.time() + 7 * 86400 + 60) == 1
+    with pytest.raises(CryptoError, match="crypto-shredded"):
+        store.envelope.open(v1, object_id=evidence_id, category="edge-evidence")
