@@ -50,6 +50,7 @@ __all__ = [
     "encode_v2_prefix",
     "parse_sealed",
     "record_binding",
+    "v2_aad",
 ]
 
 SEALED_MAGIC = b"LGSEAL"
@@ -107,7 +108,12 @@ def encode_v2_prefix(key_id: str) -> bytes:
         raw = bytes.fromhex(digits)
     except ValueError:
         raw = b""
-    if len(raw) != KEY_ID_BYTES or not key_id.startswith(KEY_ID_PREFIX) or digits != digits.lower():
+    if (
+        len(raw) != KEY_ID_BYTES
+        or len(digits) != 2 * KEY_ID_BYTES  # bytes.fromhex skips whitespace
+        or not key_id.startswith(KEY_ID_PREFIX)
+        or digits != digits.lower()
+    ):
         msg = (
             f"a sealed v2 key id is {KEY_ID_PREFIX!r} + {2 * KEY_ID_BYTES} lowercase hex digits, "
             f"got {key_id[:48]!r}"

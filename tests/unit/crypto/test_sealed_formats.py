@@ -170,6 +170,7 @@ def test_shredding_makes_both_versions_unreadable(env: Envelope) -> None:
         "evt_" + "a" * 32,
         "dek_" + "g" * 32,
         "dek_evil",
+        "dek_" + "0a" * 15 + " 0a",
     ],
 )
 def test_v2_writes_only_uuid_key_ids(bad: str) -> None:
