@@ -56,3 +56,23 @@ def test_unknown_provider_is_refused(trained: TrainResult, synthetic_dataset: Pa
     result = CliRunner().invoke(cli, [*args, "--providers", "warp-drive"])
     assert result.exit_code == 2
     assert "not available" in result.output
+
+
+@pytest.mark.parametrize(
+    ("goal", "match"),
+    [
+        (["--target-frr", "0"], "--target-frr"),
+        (["--target-frr", "1.5"], "--target-frr"),
+        (["--target-frr", "0.02", "--min-recall", "0.9"], "one operating goal at a time"),
+    ],
+)
+def test_impossible_operating_goals_are_one_line_errors(
+    synthetic_dataset: Path, tmp_path: Path, goal: list[str], match: str
+) -> None:
+    """Refused before any training: out of range, or both goals at once."""
+    out = tmp_path / "pkg"
+    args = ["model", "train", "--data", str(synthetic_dataset), "--out", str(out), *goal]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    assert match in result.output and "Traceback" not in result.output
+    assert not out.exists()
