@@ -57,13 +57,22 @@ class Backbone(nn.Module):
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        # A plain one-argument forward: the ONNX exporter (``export.OnnxFeatures``) traces it.
+        return self.features(x)
+
+    def features(self, x: torch.Tensor, stages: int | None = None) -> list[torch.Tensor]:
+        """The maps of :attr:`layers`, shallow to deep; with ``stages``, only the first ``stages``
+        of them, and the trunk stops at the last one (a pass that needs no deeper map)."""
+        wanted = self.layers if stages is None else self.layers[: max(1, stages)]
         x = (x - self.mean) / self.std
         x = self.stem(x)
         out: list[torch.Tensor] = []
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if i in self.layers:
+            if i in wanted:
                 out.append(x)
+                if i == wanted[-1]:
+                    break
         return out
 
 

@@ -44,6 +44,7 @@ import torch.nn.functional as F  # noqa: N812 - the universal torch idiom
 from torch import nn
 
 from lineguard.contracts.errors import InputError
+from lineguard.vision.backbones import Backbone
 from lineguard.vision.lowpass import LowPass, gaussian_kernel
 
 __all__ = [
@@ -347,10 +348,19 @@ class LocalGlobalHead(nn.Module):
     def image_parts(
         self, backbone: Callable[[torch.Tensor], list[torch.Tensor]], image: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`parts` straight from the image: one backbone pass, or two with a low-passed global input."""
-        feats = backbone(image)
-        glob = None if self.global_input is None else backbone(self.global_input(image))
-        return self.parts(feats, glob)
+        """:meth:`parts` straight from the image: one backbone pass, or two with a low-passed global input.
+
+        With two, the pass on the image stops at the deepest stage the local branch reads
+        (MobileNetV2: ``features.13``; the trunk's last blocks then run on the low-passed
+        image only): the same maps, less work per frame.
+        """
+        if self.global_input is None:
+            return self.parts(backbone(image))
+        if isinstance(backbone, Backbone):
+            feats = backbone.features(image, max(self.local_layers) + 1)
+        else:
+            feats = backbone(image)
+        return self.parts(feats, backbone(self.global_input(image)))
 
     def raw(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Unstandardised (smoothed local map [N, H, W], global distance [N]) from ONE backbone pass:
