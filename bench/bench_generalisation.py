@@ -115,7 +115,8 @@ class HeadConfig:
         return self.copies in ("both", "global")
 
 
-DEFAULT = HeadConfig("default")
+# The shipped defaults (TrainConfig): the global branch reads the image low-passed by sigma 2.5.
+DEFAULT = HeadConfig("default", global_input="2.5")
 CONFIGS: dict[str, HeadConfig] = {
     c.name: c
     for c in (
@@ -123,9 +124,9 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="fusion sum", fusion="sum"),
         replace(DEFAULT, name="fusion max flat", fusion="max flat"),
         replace(DEFAULT, name="max score sum map", fusion="max score sum map"),
-        replace(DEFAULT, name="nuisance copies", copies="both"),
-        replace(DEFAULT, name="copies local only", copies="local"),
-        replace(DEFAULT, name="copies global only", copies="global"),
+        replace(DEFAULT, name="nuisance copies", copies="both", global_input=""),
+        replace(DEFAULT, name="copies local only", copies="local", global_input=""),
+        replace(DEFAULT, name="copies global only", copies="global", global_input=""),
         replace(DEFAULT, name="local only", fusion="local"),
         replace(DEFAULT, name="global only", fusion="global"),
         replace(DEFAULT, name="sigma 2", sigma=2.0),
@@ -134,8 +135,15 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="local +features.16", local_layers=("s8", "s16", "s32")),
         replace(DEFAULT, name="shrink fixed 0.01", shrink="fixed-0.01"),
         replace(DEFAULT, name="float32 local stats", storage="float32"),
-        replace(DEFAULT, name="padim-recipe", shrink="fixed-0.01", fusion="local", storage="float32"),
-        replace(DEFAULT, name="patchcore", fusion="patchcore"),
+        replace(
+            DEFAULT,
+            name="padim-recipe",
+            shrink="fixed-0.01",
+            fusion="local",
+            storage="float32",
+            global_input="",
+        ),
+        replace(DEFAULT, name="patchcore", fusion="patchcore", global_input=""),
         replace(DEFAULT, name="global no std", global_parts="no-std"),
         replace(DEFAULT, name="global no stride 4", global_parts="no-s4"),
         replace(DEFAULT, name="global no s4 no std", global_parts="no-s4-std"),
@@ -143,10 +151,12 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="local 64 dims", local_dims=64),
         replace(DEFAULT, name="local 96 dims", local_dims=96),
         replace(DEFAULT, name="global lowpass 1.5", global_input="1.5"),
-        replace(DEFAULT, name="global lowpass 2.5", global_input="2.5"),
+        replace(
+            DEFAULT, name="global original input", global_input=""
+        ),  # the default until #24's 5th session
         replace(DEFAULT, name="global lowpass 1.5 half", global_input="1.5/2"),
         replace(DEFAULT, name="global lowpass 2.5 half", global_input="2.5/2"),
-        replace(DEFAULT, name="global only lowpass 2.5", global_input="2.5", fusion="global"),
+        replace(DEFAULT, name="global only original input", global_input="", fusion="global"),
         replace(DEFAULT, name="global only lowpass 1.5 half", global_input="1.5/2", fusion="global"),
     )
 }
