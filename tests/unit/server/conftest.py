@@ -24,6 +24,7 @@ from lineguard.server.nodes import service as node_service
 from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, session_factory
+from lineguard.server.storage._migrate import load_all_models
 from lineguard.server.tls import ServerThread
 from tests.support.audit_calls import checked_audit_call
 
@@ -53,6 +54,16 @@ def server_settings(tmp_path: Path) -> ServerConfig:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = create_engine_for(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_engine(empty_db_url: str) -> Iterator[Engine]:
+    """An engine on a database no migration has run on, every model's table registered
+    (what a migration test steps up and down from)."""
+    load_all_models()
+    engine = create_engine_for(empty_db_url)
     yield engine
     engine.dispose()
 

@@ -4,7 +4,6 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,8 @@ from sqlalchemy import Engine, inspect
 from lineguard.contracts.errors import CryptoError
 from lineguard.crypto import Envelope, KdfParams, Keyring, rewrap_all
 from lineguard.server.keystore import SqlDataKeyStore
-from lineguard.server.storage import alembic_config, create_engine_for, session_factory
-from lineguard.server.storage._migrate import load_all_models
+from lineguard.server.storage import alembic_config, session_factory
 from tests.support.sealed_v1 import seal_v1
-
-
-@pytest.fixture
-def engine(empty_db_url: str) -> Iterator[Engine]:
-    load_all_models()
-    engine = create_engine_for(empty_db_url)
-    yield engine
-    engine.dispose()
 
 
 def _indexes(engine: Engine) -> set[str]:
@@ -36,19 +26,19 @@ def _opens(envelope: Envelope, sealed: dict[str, bytes]) -> dict[str, bytes]:
     return {o: envelope.open(blob, object_id=o, category="c") for o, blob in sealed.items()}
 
 
-def test_upgrade_and_downgrade_keep_every_key(engine: Engine, tmp_path: Path) -> None:
-    cfg = alembic_config(engine)
+def test_upgrade_and_downgrade_keep_every_key(empty_engine: Engine, tmp_path: Path) -> None:
+    cfg = alembic_config(empty_engine)
     command.upgrade(cfg, "ingest_0009")
     keyring = Keyring.create(tmp_path / "k.json", SecretStr("migration"), kdf=KdfParams.insecure_for_tests())
-    store = SqlDataKeyStore(session_factory(engine))
+    store = SqlDataKeyStore(session_factory(empty_engine))
     envelope = Envelope(keyring, store)
     sealed = {f"o{i}": envelope.seal(f"v{i}".encode(), object_id=f"o{i}", category="c") for i in range(6)}
     sealed["old"] = seal_v1(keyring, store, b"v-old", object_id="old", category="c")
     plain = _opens(envelope, sealed)
-    assert "ix_data_keys_kek_id" in _indexes(engine)
+    assert "ix_data_keys_kek_id" in _indexes(empty_engine)
 
     command.upgrade(cfg, "keystore_0001")
-    assert _indexes(engine) == {"ix_data_keys_category_object_id"}
+    assert _indexes(empty_engine) == {"ix_data_keys_category_object_id"}
     assert _opens(envelope, sealed) == plain
     # rotation pages by key id without the index; shredding still finds an object's keys
     keyring.rotate()
@@ -61,7 +51,7 @@ def test_upgrade_and_downgrade_keep_every_key(engine: Engine, tmp_path: Path) ->
     assert _opens(envelope, sealed) == plain
 
     command.downgrade(cfg, "ingest_0009")
-    assert _indexes(engine) == {"ix_data_keys_category_object_id", "ix_data_keys_kek_id"}
+    assert _indexes(empty_engine) == {"ix_data_keys_category_object_id", "ix_data_keys_kek_id"}
     assert _opens(envelope, sealed) == plain
     assert store.count_by_kek() == {keyring.active_id: 6}
 

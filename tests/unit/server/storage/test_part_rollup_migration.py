@@ -4,27 +4,16 @@ are sealed per record); the downgrade puts the frame counts back (SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from lineguard.server.storage import alembic_config, create_engine_for
-from lineguard.server.storage._migrate import load_all_models
+from lineguard.server.storage import alembic_config
 
 HOUR = datetime(2026, 3, 2, 6, tzinfo=UTC)
 KEY = {"site_id": "plant-a", "defect_class": "", "line_id": "line-1", "camera_id": "cam-1", "at": HOUR}
 COUNTS = "inspected, passed, failed, uncertain, frames, frames_failed"
-
-
-@pytest.fixture
-def engine(empty_db_url: str) -> Iterator[Engine]:
-    load_all_models()
-    engine = create_engine_for(empty_db_url)
-    yield engine
-    engine.dispose()
 
 
 def _counts(engine: Engine, table: str) -> list[tuple[object, ...]]:
@@ -32,10 +21,10 @@ def _counts(engine: Engine, table: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(text(f"SELECT {COUNTS} FROM {table}"))]
 
 
-def test_frame_counts_move_to_the_frame_columns_and_back(engine: Engine) -> None:
-    cfg = alembic_config(engine)
+def test_frame_counts_move_to_the_frame_columns_and_back(empty_engine: Engine) -> None:
+    cfg = alembic_config(empty_engine)
     command.upgrade(cfg, "ingest_0005")
-    with engine.begin() as conn:
+    with empty_engine.begin() as conn:
         for table, time_column in (("rollup_hourly", "hour"), ("rollup_daily", "day")):
             conn.execute(
                 text(
@@ -46,8 +35,9 @@ def test_frame_counts_move_to_the_frame_columns_and_back(engine: Engine) -> None
                 KEY,
             )
     command.upgrade(cfg, "ingest_0006")
-    assert _counts(engine, "rollup_hourly") == _counts(engine, "rollup_daily") == [(0, 0, 0, 0, 60, 9)]
+    hourly, daily = _counts(empty_engine, "rollup_hourly"), _counts(empty_engine, "rollup_daily")
+    assert hourly == daily == [(0, 0, 0, 0, 60, 9)]
     command.downgrade(cfg, "ingest_0005")
-    with engine.connect() as conn:
+    with empty_engine.connect() as conn:
         rows = conn.execute(text("SELECT inspected, passed, failed, uncertain FROM rollup_hourly")).all()
     assert [tuple(r) for r in rows] == [(60, 51, 9, 0)]  # frames back; pass/uncertain split is not kept

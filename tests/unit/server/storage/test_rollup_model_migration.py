@@ -4,26 +4,15 @@ downgrade sums the models of each old key back together (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from lineguard.server.storage import alembic_config, create_engine_for
-from lineguard.server.storage._migrate import load_all_models
+from lineguard.server.storage import alembic_config
 
 HOUR = datetime(2026, 3, 2, 6, tzinfo=UTC)
 KEY = {"site_id": "plant-a", "defect_class": "", "hour": HOUR, "line_id": "line-1", "camera_id": "cam-1"}
-
-
-@pytest.fixture
-def migrated_engine(empty_db_url: str) -> Iterator[Engine]:
-    load_all_models()
-    engine = create_engine_for(empty_db_url)
-    yield engine
-    engine.dispose()
 
 
 def _rows(engine: Engine, columns: str) -> list[tuple[object, ...]]:
@@ -31,10 +20,10 @@ def _rows(engine: Engine, columns: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(text(f"SELECT {columns} FROM rollup_hourly ORDER BY 1, 2"))]
 
 
-def test_existing_counts_move_to_the_unknown_model_and_back(migrated_engine: Engine) -> None:
-    cfg = alembic_config(migrated_engine)
+def test_existing_counts_move_to_the_unknown_model_and_back(empty_engine: Engine) -> None:
+    cfg = alembic_config(empty_engine)
     command.upgrade(cfg, "protect_0002")
-    with migrated_engine.begin() as conn:
+    with empty_engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO rollup_hourly (site_id, defect_class, hour, line_id, camera_id,"
@@ -44,10 +33,10 @@ def test_existing_counts_move_to_the_unknown_model_and_back(migrated_engine: Eng
             KEY,
         )
     command.upgrade(cfg, "ingest_0002")
-    assert _rows(migrated_engine, "model_id, model_version, inspected, passed, failed, uncertain") == [
+    assert _rows(empty_engine, "model_id, model_version, inspected, passed, failed, uncertain") == [
         ("", 0, 10, 7, 2, 1)
     ]
-    with migrated_engine.begin() as conn:  # a second model under the same old key
+    with empty_engine.begin() as conn:  # a second model under the same old key
         conn.execute(
             text(
                 "INSERT INTO rollup_hourly (site_id, defect_class, hour, line_id, camera_id,"
@@ -57,13 +46,13 @@ def test_existing_counts_move_to_the_unknown_model_and_back(migrated_engine: Eng
             KEY,
         )
     command.downgrade(cfg, "protect_0002")
-    assert _rows(migrated_engine, "line_id, camera_id, inspected, passed, failed, uncertain") == [
+    assert _rows(empty_engine, "line_id, camera_id, inspected, passed, failed, uncertain") == [
         ("line-1", "cam-1", 15, 12, 2, 1)
     ]
     command.upgrade(cfg, "ingest_0002")  # and up again, from the merged rows
-    assert _rows(migrated_engine, "model_id, model_version, inspected") == [("", 0, 15)]
+    assert _rows(empty_engine, "model_id, model_version, inspected") == [("", 0, 15)]
     command.upgrade(cfg, "ingest_0004")  # the daily rollup starts as the sum of the hours
-    with migrated_engine.connect() as conn:
+    with empty_engine.connect() as conn:
         daily = conn.execute(
             text("SELECT model_id, model_version, inspected, passed FROM rollup_daily")
         ).all()
