@@ -92,9 +92,22 @@ def key_id(public_key: PublicKey) -> str:
     return hashlib.sha256(pem).hexdigest()[:32]
 
 
+def _b64decode(text: str) -> bytes:
+    """Strict base64, raising ``binascii.Error`` for every malformed text.
+
+    ``b64decode`` refuses a str holding a non-ASCII character with a bare ``ValueError``,
+    not ``binascii.Error``: a node's answer carrying one must still be refused as bad
+    base64 (a typed error), not escape as an unexpected exception.
+    """
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:  # binascii.Error is a ValueError too
+        raise binascii.Error(str(exc)) from None
+
+
 def _verify(public_key: PublicKey, signature_b64: str, data: bytes) -> None:
     """Raise ``InvalidSignature`` (or ``binascii.Error``) unless the signature verifies."""
-    signature = base64.b64decode(signature_b64, validate=True)
+    signature = _b64decode(signature_b64)
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
     else:
@@ -149,7 +162,7 @@ class ProvenanceVerifier(ABC):
     @staticmethod
     def _decode(text: str) -> bytes:
         try:
-            image = base64.b64decode(text, validate=True)
+            image = _b64decode(text)
         except binascii.Error:
             msg = "image_jpeg_b64 is not valid base64"
             raise InputError(msg) from None

@@ -29,6 +29,7 @@ from lineguard.config.server import HttpConfig
 from lineguard.contracts.errors import (
     ContractError,
     ImageDecodeError,
+    InputError,
     IntegrityError,
     LineGuardError,
     NotFoundError,
@@ -297,8 +298,19 @@ def _no_certificate(upload: EvidenceUpload) -> EvidenceUpload:
         (lambda s, u: _not_a_jpeg(u), ImageDecodeError, "not a JPEG"),
         (lambda s, u: _another_nodes_certificate(s, u), SignatureError, "issued to node edge-2"),
         (lambda s, u: _no_certificate(u), SignatureError, "before the node enrolled"),
+        # non-ASCII text, which base64 refuses with a bare ValueError (found by the fuzz test)
+        (lambda s, u: u.model_copy(update={"image_jpeg_b64": "\u0080"}), InputError, "not valid base64"),
+        (lambda s, u: u.model_copy(update={"signature_b64": "é" * 8}), SignatureError, "altered"),
     ],
-    ids=["tampered-image", "forged-statement", "not-a-jpeg", "other-nodes-certificate", "uncertified-key"],
+    ids=[
+        "tampered-image",
+        "forged-statement",
+        "not-a-jpeg",
+        "other-nodes-certificate",
+        "uncertified-key",
+        "non-ascii-image",
+        "non-ascii-signature",
+    ],
 )
 def test_a_forged_or_tampered_upload_is_a_502_and_nothing_is_handed_out(
     s: Setup, forge: Any, error: type[Exception], says: str
@@ -624,6 +636,11 @@ def test_a_fuzzed_node_answer_is_refused_typed_and_hands_out_nothing_forged(s: S
     """What the node route does with an answer (parse, then verify and accept), on a fresh
     view per example: a typed error or the genuine image, never a forged one; a refused
     answer fails the view (the browser learns why), it never becomes an image."""
+    # Fresh per example: an answer whose request id was fuzzed reaches no view, so the
+    # previous example's view may still wait for its node. Past every relay deadline it
+    # ends (timeout / expired), or the examples would fill the node's 8 open views and a
+    # rerun of the same example would see 429: flaky, depending on the draws.
+    s.clock.t += max(s.relay.settings.node_timeout_s, s.relay.settings.pickup_s) + 1
     url = _view_url(s)
     request = _node_request(s)
     genuine = _upload(s, request)
