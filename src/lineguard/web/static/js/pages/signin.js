@@ -95,3 +95,9 @@ try {
 } catch {
   await show("password");
 }
+
+// Only now do the forms take a submit (they arrive disabled). Earlier, a submit raced this
+// start-up: the late answer to /auth/me hid the step the submit had just shown (a slow
+// server left the person on a hidden code form), and before the handlers existed the
+// browser would have submitted the form itself.
+for (const button of document.querySelectorAll(".signin-card button[type=submit]")) button.disabled = false;
