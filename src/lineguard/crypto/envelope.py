@@ -25,7 +25,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,6 +40,7 @@ from lineguard.crypto.sealed import (
     encode_v2_prefix,
     parse_sealed,
     record_binding,
+    v2_aad,
 )
 
 __all__ = ["Envelope"]
@@ -131,16 +131,15 @@ class Envelope:
         sealed: list[bytes] = []
         append = sealed.append
         binding = record_binding(category)
-        e = encode_basestring
         fromhex = bytes.fromhex
         encode_v2_prefix(key_ids[0])  # new_ids' form, checked once: every id of the call has it
         at = 0
         for key_id, (object_id, plaintext) in zip(key_ids, items, strict=True):
             nonce = randomness[at + KEY_BYTES : at + _SECRET]
-            # sealed.encode_v2_prefix and sealed.v2_aad inlined (one per sealed field):
-            # prefix = magic ‖ 2 ‖ key id; aad = prefix ‖ {"category":…,"object_id":…}
+            # sealed.encode_v2_prefix without its per-id check (done once above): magic ‖ 2 ‖ key id.
+            # The associated data comes from the same sealed.v2_aad the reader uses.
             prefix = V2_HEAD + fromhex(key_id[KEY_ID_AT:])
-            aad = prefix + f"{binding}{e(object_id)}}}".encode()
+            aad = v2_aad(prefix, binding, object_id)
             append(prefix + nonce + AESGCM(randomness[at : at + KEY_BYTES]).encrypt(nonce, plaintext, aad))
             at += _SECRET
         pending = self._pending.get()
