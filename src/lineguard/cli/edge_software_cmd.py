@@ -57,7 +57,8 @@ def check(config_path: Path, as_json: bool) -> None:
       lineguard edge software check --config /etc/lineguard/edge.yaml
       installed LineGuard 0.3.0 (release 2) into …/software/slots/r2-0.3.0: restart the node service to run it
     """
-    outcome = _updater(config_path).check()
+    with _updater(config_path) as updater:
+        outcome = updater.check()
     release = outcome.release
     if as_json:
         doc = {
@@ -88,6 +89,6 @@ def rollback(config_path: Path) -> None:
       lineguard edge software rollback --config /etc/lineguard/edge.yaml
       now LineGuard 0.2.0: restart the node service to run it
     """
-    updater = _updater(config_path)
-    outcome = updater.rollback()
+    with _updater(config_path) as updater:
+        outcome = updater.rollback()
     click.echo(f"now LineGuard {updater.slots.version_of(outcome.slot)}: restart the node service to run it")

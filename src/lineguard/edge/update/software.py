@@ -84,6 +84,19 @@ class SoftwareUpdater:
         self._initial_root = initial_root
         self._reporter = reporter
 
+    def close(self) -> None:
+        """Release the fetcher's connections (an :class:`HttpxFetcher` closes its client, which
+        the reporter shares): a server waits for open keep-alive connections on shutdown."""
+        close = getattr(self._fetcher, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> SoftwareUpdater:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def check(self) -> SoftwareOutcome:
         seen: list[SoftwareRelease] = []
         try:

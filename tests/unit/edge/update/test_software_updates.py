@@ -62,14 +62,14 @@ def publish(world: UpdateWorld, version: str) -> SoftwareRelease:
 REPORTED: list[SoftwareDecision] = []
 
 
-def node(world: UpdateWorld, site: str = SITE) -> SoftwareUpdater:
+def node(world: UpdateWorld, site: str = SITE, client: httpx.Client | None = None) -> SoftwareUpdater:
     return SoftwareUpdater(
         reporter=REPORTED.append,
         data_dir=world.root / "edge-sw",
         site_id=site,
         metadata_url=f"{world.base_url}/metadata/",
         targets_url=f"{world.base_url}/targets/",
-        fetcher=HttpxFetcher(httpx.Client(timeout=10)),
+        fetcher=HttpxFetcher(client or httpx.Client(timeout=10)),
         initial_root=world.registry.repo.root_bytes(1),
     )
 
@@ -98,6 +98,17 @@ def still_running(updater: SoftwareUpdater, version: str = "0.2.0") -> None:
     assert updater.slots.version_of(current) == version
     assert current is not None and (current / "wheels" / f"lineguard-{version}-py3-none-any.whl").exists()
     assert not any(updater.slots.staging_dir.glob("r*"))  # nothing refused is left to run
+
+
+def test_leaving_the_updater_closes_its_connections(world: UpdateWorld) -> None:
+    # `lineguard edge software check` leaves the server no keep-alive connection to wait for on
+    # its shutdown (uvicorn waits for open connections before it stops).
+    publish(world, "0.2.0")
+    client = httpx.Client(timeout=10)
+    with node(world, client=client) as updater:
+        assert updater.check().status == "installed"
+        assert not client.is_closed
+    assert client.is_closed
 
 
 def test_a_release_is_verified_unpacked_into_a_slot_and_the_previous_kept(world: UpdateWorld) -> None:
