@@ -55,6 +55,10 @@ SPLIT = {
     "sealing + key rows": (True, True, False),
     "on": (True, True, True),
 }
+#: Not a server LineGuard runs: ``on`` with one data key per ``seal_many`` call (an ingest
+#: batch's fields of one category) instead of one per field: the candidate design of
+#: docs/data-protection.md "One data key per batch?", measured, not adopted.
+ONE_KEY_PER_BATCH = "one key per batch"
 
 
 def _run(
@@ -62,13 +66,16 @@ def _run(
     protected: bool,
     batches: int,
     *,
-    split: tuple[bool, bool, bool] | None = None,
+    split: tuple[bool, bool, bool] | str | None = None,
     sizes: dict[str, float] | None = None,
+    counter: _Counter | None = None,
+    warmup: int = 0,
 ) -> tuple[float, pstats.Stats | None]:
     """CPU µs per event of ``batches`` through ``ingest_batch``, and its profile.
 
     ``split`` (sealing, key rows, audit) replaces ``protected`` and runs unprofiled.
-    ``sizes``: filled with bytes per event (``--bytes``)."""
+    ``sizes``: filled with bytes per event (``--bytes``); ``counter``: started and stopped
+    around the batches (``--instructions``: callgrind counts only between the two)."""
     import random
 
     from pydantic import SecretStr
@@ -89,6 +96,10 @@ def _run(
     if sizes is not None:
         _no_autocheckpoint(engine)
     sessions = session_factory(engine)
+    one_key = split == "one key"
+    staged_sealer = service.staged_sealer  # _one_key_per_call replaces it for this run
+    if one_key:
+        split = SPLIT["on"]
     seal, key_rows, audited = split if split is not None else (protected, protected, protected)
     sealer: Any = NoEncryption()
     if seal:
@@ -98,6 +109,8 @@ def _run(
         # Without key rows: the same envelope over a store that only collects (not the
         # server's SqlDataKeyStore, so ingest has no data-key rows to write).
         sealer = open_envelope(settings, sessions, keys=keys) if key_rows else Envelope(keys, _Collected())
+        if one_key:
+            sealer = _one_key_per_call(sealer, service)
     audit = AuditRecorder(enabled=audited)
     node = NodeIdentity(
         "bench-node-0", "plant-a", "line-0", frozenset({"bench-node-0-cam0", "bench-node-0-cam1"}), "1"
@@ -105,7 +118,7 @@ def _run(
     rng = random.Random(7)
     start = datetime.now(UTC)
     parsed = []
-    for b in range(batches):
+    for b in range(warmup + batches):
         at = start + timedelta(milliseconds=b)
         events = [
             ingest._event(node.node_id, f"{node.node_id}-cam{i % 2}", "line-0", at, rng)
@@ -116,21 +129,170 @@ def _run(
                 json.dumps({"node_id": node.node_id, "sent_at": at.isoformat(), "events": events})
             )
         )
+    for batch in parsed[:warmup]:  # compiled statements cached, lazy imports done
+        with sessions() as session:
+            service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
+    parsed = parsed[warmup:]
     profiler = cProfile.Profile()
     cpu0 = time.process_time()
     if split is None:
         profiler.enable()
+    if counter is not None:
+        counter.start()
     for batch in parsed:
         with sessions() as session:
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
+    if counter is not None:
+        counter.stop()
     profiler.disable()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
+    service.staged_sealer = staged_sealer
     if sizes is not None:
         sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
     engine.dispose()
     if split is not None:
         return cpu_us_per_event, None
     return cpu_us_per_event, pstats.Stats(profiler, stream=io.StringIO())
+
+
+class _Counter:
+    """Callgrind's client requests, from a 3-line C helper built here: start and stop counting.
+
+    Outside valgrind the requests are no-ops. Needs a C compiler and valgrind's headers."""
+
+    SOURCE = (
+        "#include <valgrind/callgrind.h>\n"
+        "void lg_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }\n"
+        "void lg_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }\n"
+    )
+
+    def __init__(self, library: Path) -> None:
+        import ctypes
+
+        self._lib = ctypes.CDLL(str(library))
+
+    @classmethod
+    def build(cls, folder: Path) -> Path:
+        import subprocess
+
+        source, library = folder / "lg_callgrind.c", folder / "lg_callgrind.so"
+        source.write_text(cls.SOURCE)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True)
+        return library
+
+    def start(self) -> None:
+        self._lib.lg_start()
+
+    def stop(self) -> None:
+        self._lib.lg_stop()
+
+
+#: ``--instructions``: batches ingested before counting starts (statement cache, lazy imports).
+WARMUP_BATCHES = 5
+
+
+def _instructions_child(name: str, batches: int, library: Path) -> None:
+    """Run under callgrind by ``_instructions``: one server, the batches counted."""
+    split = "one key" if name == ONE_KEY_PER_BATCH else SPLIT[name]
+    with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
+        _run(Path(tmp), False, batches, split=split, counter=_Counter(library), warmup=WARMUP_BATCHES)
+
+
+def _one_key_per_call(envelope: Any, service: Any) -> Any:
+    """``envelope``, sealing each ``seal_many`` call's fields under ONE fresh data key (one
+    wrap, one key row) with a random nonce per field and the record in each field's
+    associated data, as v2 does. A prototype for measuring only: the key row names the
+    call's first record, so nothing but this bench could open or shred the others."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from lineguard.contracts.ids import new_ids
+    from lineguard.crypto import Envelope
+    from lineguard.crypto.datakeys import WrappedKey, dek_aad
+    from lineguard.crypto.sealed import encode_v2_prefix, record_binding, v2_aad
+
+    class OneKeyPerCall(Envelope):
+        def seal_many(self, items: Any, *, category: str) -> list[bytes]:
+            if not items:
+                return []
+            kek = self.keys.active()
+            key_id = new_ids("dek", 1)[0]
+            first = items[0][0]
+            randomness = os.urandom(32 + 12 * len(items))
+            dek, aead = randomness[:32], AESGCM(randomness[:32])
+            wrapped = kek.wrap_many([dek], [dek_aad(key_id, category, first)])[0]
+            key = WrappedKey(key_id, category, first, kek.kek_id, wrapped, datetime.now(UTC))
+            prefix, binding = encode_v2_prefix(key_id), record_binding(category)
+            sealed = []
+            for n, (object_id, plaintext) in enumerate(items):
+                nonce = randomness[32 + 12 * n : 44 + 12 * n]
+                sealed.append(
+                    prefix + nonce + aead.encrypt(nonce, plaintext, v2_aad(prefix, binding, object_id))
+                )
+            self.store.put_many([key])
+            return sealed
+
+    def staged(sealer: Any) -> Any:  # service.staged_sealer, keeping this class
+        plain, key_rows = staged_sealer(Envelope(sealer.keys, sealer.store))
+        return OneKeyPerCall(plain.keys, plain.store), key_rows
+
+    staged_sealer = service.staged_sealer
+    service.staged_sealer = staged
+    return OneKeyPerCall(envelope.keys, envelope.store)
+
+
+def _count(name: str, batches: int, library: Path, folder: Path) -> int:
+    """Instructions callgrind counted in one child process running server ``name``."""
+    import subprocess
+
+    out = folder / f"callgrind.{name.replace(' ', '_')}.{time.monotonic_ns()}"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--instructions-child",
+        name,
+        "--batches",
+        str(batches),
+        "--library",
+        str(library),
+    ]
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for line in out.read_text().splitlines():
+        if line.startswith("totals:"):  # "summary:" stays 0 when counting starts late
+            return int(line.split()[1])
+    msg = f"no totals in {out}"
+    raise RuntimeError(msg)
+
+
+def _instructions(batches: int, repeat: int, names: list[str]) -> None:
+    """Instructions per event (callgrind's Ir, user space), servers taking turns ``repeat`` times."""
+    events = batches * ingest.BATCH
+    counts: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="lg-callgrind-") as tmp:
+        library = _Counter.build(Path(tmp))
+        for _ in range(repeat):
+            for name in names:
+                counts[name].append(_count(name, batches, library, Path(tmp)) / events)
+    import lineguard
+
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"ingest_batch on SQLite, {batches} x {ingest.BATCH} events after {WARMUP_BATCHES} warm-up batches,"
+        f" instructions per event (callgrind Ir), load average {load} ({lineguard.__file__})"
+    )
+    for name, values in counts.items():
+        spread = (max(values) - min(values)) / min(values)
+        runs = ", ".join(f"{v / 1000:.1f}k" for v in values)
+        print(
+            f"  {name:20s} {min(values) / 1000:8.1f}k per event  (runs {runs}; spread {100 * spread:.2f} %)"
+        )
+    if "on" in counts and "off" in counts:
+        on, off = min(counts["on"]), min(counts["off"])
+        print(f"  on - off {(on - off) / 1000:+.1f}k per event, on/off {on / off:.3f}")
 
 
 def _no_autocheckpoint(engine: Any) -> None:
@@ -163,18 +325,20 @@ def _sizes(engine: Any, path: Path, events: int) -> dict[str, float]:
 
 def _bytes(batches: int) -> None:
     results: dict[str, dict[str, float]] = {}
-    for name in ("off", "on"):
+    for name in ("off", "on", ONE_KEY_PER_BATCH):
         results[name] = {}
+        split = "one key" if name == ONE_KEY_PER_BATCH else SPLIT[name]
         with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
-            _run(Path(tmp), False, batches, split=SPLIT[name], sizes=results[name])
+            _run(Path(tmp), False, batches, split=split, sizes=results[name])
     import lineguard
 
     print(
         f"ingest_batch on SQLite, {batches} x {ingest.BATCH} events, bytes per event ({lineguard.__file__})"
     )
-    for key in sorted(set(results["off"]) | set(results["on"]), key=lambda k: (k.startswith(" "), k)):
+    for key in sorted(set().union(*results.values()), key=lambda k: (k.startswith(" "), k)):
         off, on = results["off"].get(key, 0.0), results["on"].get(key, 0.0)
-        print(f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}")
+        one = results[ONE_KEY_PER_BATCH].get(key, 0.0)
+        print(f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}  one key per batch {one:8.1f}")
 
 
 class _Collected:
@@ -257,7 +421,27 @@ def main() -> None:
     parser.add_argument("--gc", action="store_true", help="the server's GC threshold vs Python's")
     parser.add_argument("--repeat", type=int, default=5, help="--split, --gc: runs of each server")
     parser.add_argument("--bytes", action="store_true", help="bytes per event: rows, indexes, WAL")
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions per event under callgrind (steady)"
+    )
+    parser.add_argument(
+        "--servers",
+        default="off,on",
+        help=f"--instructions: which of {', '.join([*SPLIT, ONE_KEY_PER_BATCH])} (comma-separated)",
+    )
+    parser.add_argument("--instructions-child", choices=[*SPLIT, ONE_KEY_PER_BATCH], help=argparse.SUPPRESS)
+    parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions_child:
+        _instructions_child(args.instructions_child, args.batches, args.library)
+        return
+    if args.instructions:
+        names = [n.strip() for n in args.servers.split(",")]
+        unknown = sorted(set(names) - {*SPLIT, ONE_KEY_PER_BATCH})
+        if unknown:
+            parser.error(f"--servers: unknown {unknown}; choose from {[*SPLIT, ONE_KEY_PER_BATCH]}")
+        _instructions(args.batches, args.repeat, names)
+        return
     if args.bytes:
         _bytes(args.batches)
         return

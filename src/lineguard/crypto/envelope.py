@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_ids
-from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad
+from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad, dek_aads, wrapped_keys
 from lineguard.crypto.kek import KEY_BYTES, KekProvider
 from lineguard.crypto.sealed import (
     KEY_ID_PREFIX,
@@ -119,15 +119,9 @@ class Envelope:
         object_ids = [object_id for object_id, _ in items]
         wrapped = kek.wrap_many(
             [randomness[at : at + KEY_BYTES] for at in range(0, _SECRET * count, _SECRET)],
-            [
-                dek_aad(key_id, category, object_id)
-                for key_id, object_id in zip(key_ids, object_ids, strict=True)
-            ],
+            dek_aads(key_ids, category, object_ids),
         )
-        records = [
-            WrappedKey(key_id, category, object_id, kek_id, key, created_at)
-            for key_id, object_id, key in zip(key_ids, object_ids, wrapped, strict=True)
-        ]
+        records = wrapped_keys(key_ids, category, object_ids, kek_id, wrapped, created_at)
         sealed: list[bytes] = []
         append = sealed.append
         binding = record_binding(category)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from lineguard.contracts.errors import InputError
 from lineguard.crypto import b64d, b64e, canonical_json
 from lineguard.crypto.canonical import canonical_strings
-from lineguard.crypto.datakeys import dek_aad
+from lineguard.crypto.datakeys import dek_aad, dek_aads
 from lineguard.crypto.sealed import encode_header, record_binding, v2_aad
 
 
@@ -56,6 +56,23 @@ def test_sealed_header_and_key_aad_are_the_canonical_json_of_their_fields(
         prefix = b"LGSEAL\x01" + struct.pack(">H", len(header))
         assert encode_header(key_id, category, object_id) == prefix + header
     assert dek_aad(key_id, category, object_id) == b"lineguard/dek/v1|" + aad
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=30),
+    st.lists(st.tuples(st.text(max_size=30), st.text(max_size=30)), max_size=5),
+)
+def test_key_aads_of_one_call_are_each_the_single_key_aad(
+    category: str, pairs: list[tuple[str, str]]
+) -> None:
+    """seal_many builds a call's wrap AADs with dek_aads: byte-for-byte dek_aad's."""
+    key_ids, object_ids = [k for k, _ in pairs], [o for _, o in pairs]
+    try:
+        expected = [dek_aad(k, category, o) for k, o in pairs]
+    except UnicodeEncodeError:
+        return  # lone surrogates have no UTF-8 form at all
+    assert dek_aads(key_ids, category, object_ids) == expected
 
 
 @settings(max_examples=300, deadline=None)

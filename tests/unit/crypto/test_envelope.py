@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import struct
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_id
 from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, parse_sealed
+from lineguard.crypto.datakeys import wrapped_keys
 from lineguard.crypto.kek import KeyEncryptionKey, SoftwareKek
 from lineguard.crypto.sealed import encode_v2_prefix
 
@@ -157,6 +160,32 @@ def test_seal_many_gives_each_record_its_own_key_and_binding(env: Envelope, stor
     with pytest.raises(CryptoError, match="expected inspection_events/node-a:evt_1"):
         env.open(blobs[0], object_id="node-a:evt_1", category="inspection_events")
     assert env.seal_many([], category="c") == []
+
+
+def test_wrapped_keys_of_a_call_equal_constructed_ones_and_stay_frozen() -> None:
+    """seal_many builds its records without the dataclass __init__ (its cost per key):
+    they must be the same frozen, equal, hashable WrappedKey objects."""
+    at = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+    built = wrapped_keys(["dek_1", "dek_2"], "c", ["o1", "o2"], "kek_1", [b"w1", b"w2"], at)
+    assert built == [
+        WrappedKey("dek_1", "c", "o1", "kek_1", b"w1", at),
+        WrappedKey("dek_2", "c", "o2", "kek_1", b"w2", at),
+    ]
+    assert [type(k) for k in built] == [WrappedKey, WrappedKey]
+    assert hash(built[0]) == hash(WrappedKey("dek_1", "c", "o1", "kek_1", b"w1", at))
+    assert dataclasses.asdict(built[1]) == {
+        "key_id": "dek_2",
+        "category": "c",
+        "object_id": "o2",
+        "kek_id": "kek_1",
+        "wrapped": b"w2",
+        "created_at": at,
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built[0].object_id = "other"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="shorter"):
+        wrapped_keys(["dek_1", "dek_2"], "c", ["o1"], "kek_1", [b"w1", b"w2"], at)
+    assert "w1" not in repr(built[0])  # the wrapped key stays out of the repr
 
 
 @pytest.mark.parametrize("position", [0, 7, 20, 60, -1, -20])

@@ -62,18 +62,9 @@ class SqlDataKeyStore:
     def table_rows(keys: Sequence[WrappedKey]) -> TableRows:
         """``keys`` as rows of the ``data_keys`` table, for a caller that writes them
         together with other tables (:func:`~lineguard.server.storage.insert_many`)."""
-        rows = [
-            {
-                "key_id": k.key_id,
-                "category": k.category,
-                "object_id": k.object_id,
-                "kek_id": k.kek_id,
-                "wrapped": k.wrapped,
-                "created_at": k.created_at,
-            }
-            for k in keys
-        ]
-        return TableRows(cast(Table, DataKeyRow.__table__), rows)
+        # A WrappedKey's fields are the table's columns, by the same names: its instance
+        # dict is the row (read, never written, by insert_many), not a copy per key.
+        return TableRows(cast(Table, DataKeyRow.__table__), [vars(k) for k in keys])
 
     def put_many(self, keys: Sequence[WrappedKey]) -> None:
         if not keys:
