@@ -11,6 +11,7 @@ between the two (cProfile, ``tottime``), so the extra cost per event is named.
     python bench/profile_ingest.py --split --batches 200  # the extra cost split, no profiler
     python bench/profile_ingest.py --gc --batches 200     # the server's GC threshold vs Python's
     python bench/profile_ingest.py --bytes --batches 100  # bytes per event: rows, indexes, WAL
+    python bench/profile_ingest.py --instructions --batches 10 --repeat 2   # steady: instructions
 
 ``--split`` runs, without the profiler, five servers taking turns ``--repeat`` times
 (the fastest of each is kept: on a shared machine the minimum is the least disturbed):
@@ -24,6 +25,20 @@ bytes per event: the WAL written (automatic checkpoints off for the run, so the 
 every frame the batches wrote), the database file after a checkpoint, each table's and
 index's pages (SQLite's ``dbstat``), and the sealed part id's length. Bytes do not depend
 on the machine's load; run it against another tree (``PYTHONPATH=<tree>/src``) to compare.
+It also stores them with the **one key per batch** prototype (below).
+
+``--instructions`` is the CPU measure that does not move with the machine's load (time on
+these shared VMs swings ×1.5 between runs, and the VM has no hardware counters: ``perf stat
+-e instructions:u`` says ``<not supported>``). Each server of ``--servers`` (``--split``'s
+names, and ``one key per batch``) runs in its own process under valgrind's callgrind, which
+counts user-space instructions only between two client requests around the measured
+batches (a 3-line C helper compiled with ``cc`` at run time; needs valgrind's headers),
+after ``WARMUP_BATCHES``, with ``PYTHONHASHSEED=0``. Repeats agree within ~0.1 %; callgrind
+runs ~50× slower, so keep ``--batches`` small (10 = 1,000 events, about a minute each).
+
+``one key per batch`` is not a server LineGuard runs: "on" with each ``seal_many`` call's
+fields sealed under one data key (one wrap, one key row, a nonce and the record binding per
+field), to measure the design discussed in docs/data-protection.md.
 """
 
 from __future__ import annotations
@@ -338,7 +353,9 @@ def _bytes(batches: int) -> None:
     for key in sorted(set().union(*results.values()), key=lambda k: (k.startswith(" "), k)):
         off, on = results["off"].get(key, 0.0), results["on"].get(key, 0.0)
         one = results[ONE_KEY_PER_BATCH].get(key, 0.0)
-        print(f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}  one key per batch {one:8.1f}")
+        print(
+            f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}  one key per batch {one:8.1f}"
+        )
 
 
 class _Collected:
