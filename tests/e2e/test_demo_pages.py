@@ -14,6 +14,7 @@ heartbeat. Pages then wait for their data with Playwright's own expectations, ne
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -34,15 +35,17 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
 from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
-from tests.support.demo_run import SharedDemo
+from tests.support.demo_run import DEMO_TEST_ENV, SharedDemo
 
 # The module starts a whole demo (run alone: a first run, which first in a fresh session trains its
-# model); its last test waits for the motor's first reading after a two-minute, time-compressed
-# learning period (over already when the demo is the integration test's).
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+# model); its last test waits for the motor's first reading after its time-compressed learning
+# period (one minute, DEMO_TEST_ENV; over already when the demo is the integration test's). Each
+# test's limit is its call's (func_only): the module's demo start is bounded by its own deadlines
+# below, and the session's demo training by its own limit (tests/support/demo_model.py).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900, func_only=True)]
 
 START_TIMEOUT_S = 600.0
-DATA_TIMEOUT_S = 360.0  # the motor learns its bands for two minutes before its first reading
+DATA_TIMEOUT_S = 360.0  # the motor learns its bands for a minute (DEMO_TEST_ENV) before its first reading
 UI_TIMEOUT_MS = 30_000
 NEW_PASSWORD = "a long demo passphrase for the page tests"
 
@@ -107,7 +110,7 @@ def _has_heartbeat(root: Path) -> bool:
 
 
 def _has_thermal_reading(root: Path) -> bool:
-    """The motor's first reading (after its bands are learned: two minutes, time-compressed)."""
+    """The motor's first reading (after its bands are learned: a minute, DEMO_TEST_ENV)."""
     sql = "SELECT 1 FROM stage_results WHERE kind = 'thermal' AND verdict = 'pass' LIMIT 1"
     return bool(_query(root / "server" / "lineguard.db", sql))
 
@@ -132,6 +135,7 @@ def demo(shared_demo: SharedDemo) -> Iterator[Demo]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, **DEMO_TEST_ENV},  # as the integration test's runs on this data directory
     )
     demo = Demo(url=f"https://127.0.0.1:{port}", root=root, process=process)
 

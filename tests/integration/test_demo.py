@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 from tests.support.demo_model import seed_demo_model
-from tests.support.demo_run import SharedDemo
+from tests.support.demo_run import DEMO_TEST_ENV, SharedDemo
 from tests.support.egress import (
     assert_no_egress,
     clean_env,
@@ -46,9 +46,12 @@ from tests.support.egress import (
     traced_child,
 )
 
-# Two demo starts; the first waits for every station, the motor's after a two-minute,
-# time-compressed learning period.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# Two demo starts; the first waits for every station, the motor's after its time-compressed
+# learning period (tests/support/demo_run.py: DEMO_TEST_ENV). The limit is the call's own
+# (func_only): the session's demo training runs in this test's setup under a limit of its own
+# (tests/support/demo_model.py). Counted in, it took this test past 900 s at load 10-15, in the
+# doctor step: training 392 s, the call 508 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900, func_only=True)]
 
 
 def _free_port() -> int:
@@ -170,7 +173,7 @@ def _station_results(data_dir: Path) -> set[tuple[str, str]]:
 
 def _wait_for_stations(data_dir: Path) -> None:
     """Every station's results reached the server: a measured bracket, a checked label, and the
-    motor's readings (after its two-minute, time-compressed learning period)."""
+    motor's readings (after its time-compressed learning period: one minute, ``DEMO_TEST_ENV``)."""
     deadline = time.monotonic() + 420
     found: set[tuple[str, str]] = set()
     while time.monotonic() < deadline and not found >= STATIONS:
@@ -243,7 +246,7 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(
     home.mkdir()
     seed_demo_model(demo_model, data_dir)  # the session's trained demo model: see tests/support/demo_model.py
     port = _free_port()
-    first = DemoProcess(data_dir, port, env=clean_env(home), trace=trace)
+    first = DemoProcess(data_dir, port, env={**clean_env(home), **DEMO_TEST_ENV}, trace=trace)
     try:
         # First run (with the session's trained model): secrets, CA, accounts, registry, enrolment.
         first.wait_for("Dashboard:", timeout_s=900)
@@ -298,7 +301,7 @@ def test_demo_serves_the_dashboard_moves_results_and_reuses_state(
     assert_no_egress(trace, home)
     _assert_doctor_passes_but_for_what_a_demo_cannot_have(data_dir, home)
 
-    second = DemoProcess(data_dir, port, env=clean_env(home), air_gapped=True)
+    second = DemoProcess(data_dir, port, env={**clean_env(home), **DEMO_TEST_ENV}, air_gapped=True)
     try:
         second.wait_for("Dashboard:", timeout_s=120)
         # Air-gapped, results still flow: the new node process reports events the server took.

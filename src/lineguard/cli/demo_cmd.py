@@ -33,7 +33,7 @@ from lineguard.cli.demo_setup import (
     truth_summary,
     walkway_words,
 )
-from lineguard.cli.demo_stations import StationLayout
+from lineguard.cli.demo_stations import StationLayout, thermal_learn_s
 from lineguard.contracts.errors import LineGuardError
 
 __all__ = ["demo", "should_open_browser"]
@@ -46,11 +46,11 @@ TRUTH_EVERY_S = 120.0
 #: What the stations are, said once the node starts (lineguard.cli.demo_stations).
 STATIONS_SAID = (
     "stations: a bracket gauged every 3 s (st-20-gauge), a label checked every 4 s (st-30-label), "
-    "a motor under a thermal camera (st-40-motor; time-compressed: it learns its band in 2 min, "
-    "then heats 3 °C a minute for 5 min every 6 min, so a thermal_maintenance item appears after "
-    "about 5 min), and a walkway where PPE is counted (st-50-walkway; generated people; enabled for "
-    "the demo only; counts per zone and hour, so an hour shows on /ppe once it is over or the demo "
-    "stopped)"
+    "a motor under a thermal camera (st-40-motor; time-compressed: it learns its band in "
+    "{learn_min:g} min, then heats 3 °C a minute for 5 min every 6 min, so a thermal_maintenance item "
+    "appears after about {item_min:g} min), and a walkway where PPE is counted (st-50-walkway; "
+    "generated people; enabled for the demo only; counts per zone and hour, so an hour shows on "
+    "/ppe once it is over or the demo stopped)"
 )
 
 
@@ -237,7 +237,8 @@ def demo(data_dir: Path, port: int, for_seconds: float | None, no_browser: bool)
         processes.append(_start(["edge", "run", "--config", str(layout.edge_config)], logs / "edge.log"))
         feeder = StationFeeder(StationLayout(layout.root), stop, say)
         feeder.start()
-        say(STATIONS_SAID)
+        learn_min = thermal_learn_s() / 60
+        say(STATIONS_SAID.format(learn_min=learn_min, item_min=learn_min + 3))
         password = fresh_admin_password(layout, layout.root / "setup.log")
         click.echo("")
         click.echo(f"  Dashboard:       {layout.url}")

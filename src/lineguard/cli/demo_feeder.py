@@ -41,6 +41,7 @@ from lineguard.cli.demo_stations import (
     THERMAL_LEARN_S,
     WALKWAY_CAMERA,
     StationLayout,
+    thermal_learn_s,
 )
 from lineguard.cli.demo_walkway import WALKWAY_EVERY_S, WalkwayFed
 
@@ -52,11 +53,12 @@ KEEP_S = 120.0
 SCENE_TIME = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 
 
-def heating_s(elapsed_s: float) -> float:
+def heating_s(elapsed_s: float, learn_s: float = THERMAL_LEARN_S) -> float:
     """How long the motor has been heating ``elapsed_s`` after the feeder started (0: running normally).
 
-    Normal while the node learns its bands, then cycles of NORMAL_S normal and HEAT_S heating."""
-    since = elapsed_s - THERMAL_LEARN_S
+    Normal while the node learns its bands (``learn_s``), then cycles of NORMAL_S normal and
+    HEAT_S heating."""
+    since = elapsed_s - learn_s
     if since < 0:
         return 0.0
     return max(0.0, since % (NORMAL_S + HEAT_S) - NORMAL_S)
@@ -96,6 +98,7 @@ class StationFeeder(threading.Thread):
         self.walkway = WalkwayFed(stations)
         self._scene: Any = None
         self._last_thermal = ""
+        self._learn_s = thermal_learn_s()
 
     def _copy(self, camera_id: str, pool: list[Path], prefix: str, index: int) -> str:
         """Drop the pool's next image under a new part id; returns the part id."""
@@ -112,7 +115,7 @@ class StationFeeder(threading.Thread):
             # many seconds after it while the motor heats, and exactly at it otherwise.
             fault = Fault("overheat", SCENE_TIME, rate_c_per_h=HEAT_C_PER_MIN * 60)
             self._scene = ThermalScene(seed=11, faults=(fault,), epoch=SCENE_TIME)
-        heating = heating_s(elapsed_s)
+        heating = heating_s(elapsed_s, self._learn_s)
         frame = self._scene.frame(SCENE_TIME + dt.timedelta(seconds=heating))
         name = f"motor-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z.png"
         if name == self._last_thermal:

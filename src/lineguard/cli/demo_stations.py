@@ -44,11 +44,15 @@ model updates swap it into every camera), with its thresholds set out of reach
 from __future__ import annotations
 
 import datetime as dt
+import math
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lineguard.contracts.errors import InputError
 
 __all__ = [
     "GAUGE_CAMERA",
@@ -60,6 +64,7 @@ __all__ = [
     "prepare_stations",
     "station_cameras",
     "thermal_cameras",
+    "thermal_learn_s",
 ]
 
 GAUGE_CAMERA, LABEL_CAMERA, THERMAL_CAMERA = "cam-gauge", "cam-label", "cam-thermal"
@@ -97,6 +102,12 @@ LABEL_POOL: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 THERMAL_LEARN_S = 120.0
+#: A shorter learning period in seconds (the tests' seam: a first run reaches the motor's first
+#: reading sooner, the same way); unset, the motor learns for :data:`THERMAL_LEARN_S`.
+THERMAL_LEARN_ENV = "LINEGUARD_DEMO_THERMAL_LEARN_S"
+#: The bounds of that variable: the band needs ``min_learn_samples`` (20) frames, one every
+#: :data:`THERMAL_EVERY_S`, and 60 s leaves room for frames a loaded machine feeds late.
+THERMAL_LEARN_BOUNDS_S = (60.0, 3600.0)
 #: Seconds of normal running before the motor starts heating, in every cycle.
 NORMAL_S = 60.0
 HEAT_S = 300.0
@@ -293,6 +304,22 @@ def station_cameras(stations: StationLayout, model_dir: Path) -> list[dict[str, 
     ]
 
 
+def thermal_learn_s() -> float:
+    """The motor's learning period: :data:`THERMAL_LEARN_S`, or :data:`THERMAL_LEARN_ENV`'s."""
+    raw = os.environ.get(THERMAL_LEARN_ENV)
+    if raw is None:
+        return THERMAL_LEARN_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    low, high = THERMAL_LEARN_BOUNDS_S
+    if not low <= value <= high:  # NaN included
+        msg = f"{THERMAL_LEARN_ENV} must be seconds from {low:.0f} to {high:.0f}, got {raw!r}"
+        raise InputError(msg)
+    return value
+
+
 def thermal_cameras(stations: StationLayout) -> list[dict[str, Any]]:
     """The motor's ``thermal_cameras`` entry, time-compressed (see the module docstring)."""
     from lineguard.edge.thermal.synthetic import SCENE_ROIS
@@ -316,7 +343,7 @@ def thermal_cameras(stations: StationLayout) -> list[dict[str, Any]]:
                 "dropout_after_s": 30.0,
                 "reading_interval_s": 10.0,
             },
-            "learn_hours": THERMAL_LEARN_S / 3600,
+            "learn_hours": thermal_learn_s() / 3600,
             "poll_interval_ms": 1000,
         }
     ]

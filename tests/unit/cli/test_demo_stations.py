@@ -30,6 +30,7 @@ from lineguard.cli.demo_stations import (
     STAGE_ONLY_THRESHOLD,
     THERMAL_CAMERA,
     THERMAL_EVERY_S,
+    THERMAL_LEARN_ENV,
     THERMAL_LEARN_S,
     WALKWAY_CAMERA,
     StationLayout,
@@ -44,6 +45,7 @@ from lineguard.cli.demo_walkway import (
     walkway_summary,
 )
 from lineguard.config.edge import EdgeConfig, NodeConfig, PpeCameraConfig
+from lineguard.contracts.errors import InputError
 from lineguard.edge.thermal import ThermalFolderReader, ThermalMonitor
 from lineguard.edge.thermal.synthetic import Fault, ThermalScene
 
@@ -69,6 +71,27 @@ def test_the_demo_node_has_a_camera_per_station_and_is_enrolled_with_all_of_them
     assert cameras["cam-1"].source.type == "synthetic"  # the line itself is unchanged
     (motor,) = config.thermal_cameras
     assert motor.learn_hours * 3600 == THERMAL_LEARN_S and motor.monitor.reading_interval_s == 10.0
+
+
+def test_a_shorter_learning_period_reaches_the_node_and_the_feeder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THERMAL_LEARN_ENV, "60")
+    (motor,) = _edge_config(tmp_path).thermal_cameras
+    assert motor.learn_hours * 3600 == 60.0
+    assert heating_s(60 + NORMAL_S, learn_s=60) == 0.0
+    assert heating_s(60 + NORMAL_S + 42, learn_s=60) == 42.0
+
+
+@pytest.mark.parametrize("value", ["59", "3601", "two minutes", "nan", ""])
+def test_a_learning_period_out_of_bounds_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(THERMAL_LEARN_ENV, value)
+    with pytest.raises(
+        InputError, match=f"{THERMAL_LEARN_ENV} must be seconds from 60 to 3600, got {value!r}"
+    ):
+        _edge_config(tmp_path)
 
 
 def test_the_motor_heats_only_after_learning_in_cycles() -> None:
