@@ -14,8 +14,9 @@ item's ``_nodeid``, which pytest 9.2 no longer reads. So tests/conftest.py repla
 
 A worker runs a unit's tests one after the other, in collection order. xdist hands out the
 units with the most tests first; the long ones (:data:`FIRST_UNITS`: the demo's minutes, the
-browser tests, training, the ERP build) go out before all others, so none of them is left for
-the end while the other worker has nothing more to do.
+browser tests, training, the ERP build, then the files of a few slow tests, :data:`SLOW_FILES`)
+go out before all others, so none of them is left for the end while the other worker has
+nothing more to do.
 """
 
 from __future__ import annotations
@@ -30,8 +31,28 @@ DEMO_MODULES = ("tests/integration/test_demo.py", "tests/e2e/test_demo_pages.py"
 DEMO_GROUP = "demo"
 #: Folders whose session fixtures are costly: one unit of work each.
 SHARED_SETUP_FOLDERS = ("tests/e2e", "tests/unit/vision", "tests/unit/server/integrations/erp")
+#: Files of a few slow tests (real servers, strace, timers), longest first (the slowest tests of the
+#: full run of 2026-12-06 19:49, /work/ci11c.log). xdist orders the other units by their number of
+#: tests, which put such a file among the last units, where it kept one worker busy while the other
+#: had nothing left to do; they go out right after the long units instead.
+SLOW_FILES = (
+    "tests/integration/test_egress_syscalls.py",
+    "tests/integration/test_vision_magnetic_tile.py",
+    "tests/unit/edge/test_rtsp_source.py",
+    "tests/integration/test_egress_airgap.py",
+    "tests/unit/server/assistant/test_leak.py",
+    "tests/integration/test_model_update_e2e.py",
+    "tests/integration/test_evidence_relay_replicas.py",
+    "tests/integration/test_enroll_cli.py",
+    "tests/integration/test_offline_install.py",
+    "tests/unit/server/evidence_views/test_peers.py",
+    "tests/integration/test_bench_evidence_relay.py",
+    "tests/unit/server/audit/test_audit_key_pkcs11.py",
+    "tests/unit/edge/thermal/test_node_thermal.py",
+    "tests/integration/test_permissions_routes.py",
+)
 #: The units that take longest, handed out first, in this order.
-FIRST_UNITS = (DEMO_GROUP, *SHARED_SETUP_FOLDERS)
+FIRST_UNITS = (DEMO_GROUP, *SHARED_SETUP_FOLDERS, *SLOW_FILES)
 
 
 def group_of(path: str) -> str:
