@@ -29,7 +29,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
-from tests.e2e.plant import Plant
+from tests.e2e.plant import Plant, add_person
 from tests.support.evidence_node import EvidenceNode
 from tests.support.evidence_views import open_view, record, seeded, sign_in
 from tests.support.haproxy import HAProxy
@@ -39,16 +39,18 @@ from tests.unit.crypto.conftest import make_test_keyring
 
 from lineguard.config import load_server_config
 from lineguard.contracts.errors import ContractError, ImageDecodeError, NotFoundError, PermissionDeniedError
-from lineguard.contracts.evidence_view import EvidenceRelayError, EvidenceViewRequest
+from lineguard.contracts.evidence_view import EvidenceRelayError, EvidenceViewRequest, ReplicaRevokedError
 from lineguard.contracts.ids import new_id
 from lineguard.edge.evidence.remote_view import REQUESTS_PATH, HourlyLimit, RemoteViewWorker, build_reply
 from lineguard.edge.identity import IdentityStore, https_client
 from lineguard.server.admin import init_ca, load_ca
 from lineguard.server.app import create_app
 from lineguard.server.audit.models import AuditEntryRow
+from lineguard.server.auth.catalog import Role
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, RelayTls
+from lineguard.server.evidence_views.revocation import issue_unless_revoked
 from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
 from lineguard.server.tls import ServerThread
 
@@ -432,3 +434,128 @@ def test_the_internal_relay_refuses_bad_input_with_a_clear_error(cluster: Cluste
     assert shared is not None and shared.held_bytes() == 0
     with cluster.b.sessions() as session:
         assert session.scalars(select(EvidenceViewRow)).all() == []
+
+
+# -- revocation and refused connections ------------------------------------------------------
+
+
+def _a_listener(cluster: Cluster) -> tuple[str, str, int]:
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None
+    with cluster.b.sessions() as session:
+        [row] = session.scalars(
+            select(RelayPeerRow).where(RelayPeerRow.replica_id != shared.replica_id)
+        ).all()
+    return row.replica_id, row.host, row.port
+
+
+def _audited(cluster: Cluster, name: str, *, at_least: int = 1) -> list[tuple[str, dict[str, object]]]:
+    """The (actor, payload) of every ``name`` entry, waiting up to 20 s for ``at_least`` of them."""
+    deadline = time.monotonic() + 20
+    while True:
+        with cluster.b.sessions() as session:
+            rows = session.execute(
+                select(AuditEntryRow.actor, AuditEntryRow.payload).where(AuditEntryRow.name == name)
+            ).all()
+        found = [(actor, json.loads(payload)) for actor, payload in rows]
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+def test_a_revoked_replica_is_refused_by_the_other_and_cannot_renew(cluster: Cluster) -> None:
+    """An IT administrator revokes replica B through replica A's API. A (another process)
+    refuses B's relay connections from then on, checked in PostgreSQL, and audits the
+    refusal; B learns it at its next heartbeat, opens no view and is refused a new
+    certificate; A keeps working."""
+    shared = cluster.b.evidence_views.shared
+    peers = cluster.b.evidence_views.peers
+    assert shared is not None and peers is not None
+    a_id, a_host, a_port = _a_listener(cluster)
+    take = {"op": "take", "view_id": "evv_none", "user_id": "u", "actor": "user:x"}
+    assert peers.call(a_host, a_port, take)[0] == {"ok": True, "image": False}  # B's relay works
+
+    add_person(cluster.plant, "ivan.it", (Role.IT_ADMINISTRATOR,))
+    admin, admin_csrf = sign_in(cluster.plant, cluster.a_url, "ivan.it")
+    quality, quality_csrf = sign_in(cluster.plant, cluster.a_url)
+    try:
+        listed = {r["replica_id"]: r for r in admin.get("/api/v1/replicas").json()}
+        assert set(listed) == {a_id, shared.replica_id}
+        assert all(r["alive"] and not r["revoked"] for r in listed.values())
+        revoke = f"/api/v1/replicas/{shared.replica_id}/revoke"
+        body = {"reason": "host relay-b decommissioned"}
+        refused = quality.post(revoke, json=body, headers={"X-CSRF-Token": quality_csrf})
+        assert refused.status_code == 403, refused.text  # a quality engineer cannot
+        done = admin.post(revoke, json=body, headers={"X-CSRF-Token": admin_csrf})
+        assert done.status_code == 200, done.text
+        assert (done.json()["revoked"], done.json()["alive"]) == (True, False)
+        again = admin.post(revoke, json=body, headers={"X-CSRF-Token": admin_csrf})
+        assert again.status_code == 409 and "already revoked" in again.json()["message"]
+
+        # A refuses B's own relay client (B's in-memory replica certificate) from now on.
+        with pytest.raises(ReplicaRevokedError, match=f"{shared.replica_id} was revoked .* relay-b"):
+            peers.call(a_host, a_port, take)
+        deadline = time.monotonic() + 20  # B learns it at its next heartbeat (every 3 s)
+        while not shared.revoked and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert shared.revoked
+        on_b, b_csrf = sign_in(cluster.plant, cluster.b_url, "rita.quality")  # quinn's code is used
+        event_id, _ = record(cluster.plant, cluster.node)
+        opened = on_b.post(
+            f"/api/v1/dashboard/records/{event_id}/evidence",
+            json={"purpose": "defect review"},
+            headers={"X-CSRF-Token": b_csrf},
+        )
+        on_b.close()
+        assert opened.status_code == 409, opened.text
+        assert (
+            opened.json()["code"] == "evidence_view_unavailable" and "was revoked" in opened.json()["message"]
+        )
+        with pytest.raises(ReplicaRevokedError, match="was revoked"):
+            issue_unless_revoked(
+                cluster.b.sessions,
+                cluster.b.ca.get(),
+                replica_id=shared.replica_id,
+                host="127.0.0.1",
+                hours=1,
+            )
+
+        # A is unaffected: a view opened on A, the node on A, delivered.
+        stop = threading.Event()
+        worker = _worker(cluster, cluster.a_url, stop)
+        try:
+            _delivered(cluster, quality, quality_csrf, cluster.a_url)
+        finally:
+            stop.set()
+            worker.join(30)
+    finally:
+        admin.close()
+        quality.close()
+
+    [(actor, revoked)] = _audited(cluster, "replica.revoked")
+    assert actor == "user:ivan.it" and revoked["replica_id"] == shared.replica_id
+    assert revoked["reason"] == "host relay-b decommissioned"
+    refusals = _audited(cluster, "replica.relay_refused")
+    assert [(p["replica_id"], p["reason"], p["presented"]) for _, p in refusals] == [
+        (a_id, "revoked", shared.replica_id)
+    ]
+    assert refusals[0][0] == "system:evidence-relay" and refusals[0][1]["count"] == 1
+
+
+def test_a_flood_of_refused_connections_is_audited_once_with_its_count(cluster: Cluster) -> None:
+    """Twenty connections with a node's certificate (same plant CA, not a replica) to A's
+    relay: each refused ``forbidden``, and A writes one ``replica.relay_refused`` entry
+    for the source, with the count, not twenty."""
+    _, a_host, a_port = _a_listener(cluster)
+    node_pem = IdentityStore(cluster.node.data_dir).credentials_file.read_bytes()
+    as_node = PeerClient(RelayTls(ReplicaCredentials(node_pem, node_pem), cluster.ca_file), timeout_s=5)
+    for _ in range(20):
+        with pytest.raises(PermissionDeniedError, match="takes only LineGuard replica certificates"):
+            as_node.call(a_host, a_port, {"op": "take"})
+    [(actor, entry)] = _audited(cluster, "replica.relay_refused")
+    assert actor == "system:evidence-relay"
+    assert (entry["source_ip"], entry["reason"], entry["outcome"]) == ("127.0.0.1", "not_a_replica", "denied")
+    assert "CN=edge-relay" in str(entry["presented"])
+    assert 1 <= int(entry["count"]) <= 20  # the rest, if any, in A's next entry a minute later
+    time.sleep(6)  # a flush or more later, still within the minute: nothing more for this source
+    assert len(_audited(cluster, "replica.relay_refused")) == 1

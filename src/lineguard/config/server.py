@@ -93,6 +93,40 @@ class HttpConfig(_Section):
         "0 (default) means the port the listener bound. Needs a fixed internal_port.",
     )
 
+    internal_max_handoffs: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        title="Relay hand-offs answered at once",
+        description="Evidence-view hand-offs one process's internal relay answers at once; the next "
+        "is refused (rate_limited) before its body is read. Each may carry up to 8 MiB, so this "
+        "bounds the memory incoming hand-offs take (8 x 8 MiB by default).",
+    )
+    internal_max_held_mib: int = Field(
+        default=128,
+        ge=8,
+        le=4096,
+        title="Evidence images held per process (MiB)",
+        description="Image bytes one process holds for the views it owns until they are fetched; "
+        "one more is refused (429) and its view keeps waiting. At least 8 (one largest image).",
+    )
+    internal_certificate_hours: float = Field(
+        default=24.0,
+        ge=1.0,
+        le=720.0,
+        title="Replica certificate lifetime (hours)",
+        description="Lifetime of the replica certificate each process issues itself for the "
+        "internal relay; shorter limits how long a stolen one works, revocation stops it at once.",
+    )
+    internal_renew_fraction: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=0.9,
+        title="Renew the replica certificate when this fraction of its lifetime is left",
+        description="0.5 (default): a 24 h certificate is renewed with 12 h left, judged on its "
+        "notAfter and the wall clock; a failed renewal is retried at every heartbeat.",
+    )
+
     @model_validator(mode="after")
     def _one_internal_port_per_process(self) -> HttpConfig:
         if self.workers > 1 and self.internal_port != 0:

@@ -77,6 +77,8 @@ __all__ = [
     "PasswordChanged",
     "PlantDataImported",
     "PlantDataRead",
+    "RelayConnectionsRefused",
+    "ReplicaRevoked",
     "RetentionSweep",
     "ReviewLabelsExported",
     "ReviewStateChanged",
@@ -368,6 +370,36 @@ class NodeRevoked(AuditEvent):
     event_name: ClassVar[str] = "node.revoked"
     node_id: Ident
     reason: Text
+
+
+# -- server replicas (the internal evidence-view relay) ----------------------------
+
+
+class ReplicaRevoked(AuditEvent):
+    """A server replica's relay identity was revoked: the others refuse its hand-offs from now on."""
+
+    event_name: ClassVar[str] = "replica.revoked"
+    replica_id: Ident
+    host: Ident = Field(description="The relay address the replica last registered.")
+    reason: Text
+    views_ended: Count = Field(description="Evidence views it owned, ended as lost.")
+
+
+class RelayConnectionsRefused(AuditEvent):
+    """Connections to this replica's internal relay were refused, counted per source and reason.
+
+    At most one entry per (source, reason) per window, however many connections came.
+    """
+
+    event_name: ClassVar[str] = "replica.relay_refused"
+    outcome: Literal["success", "failure", "denied"] = "denied"
+    replica_id: Ident = Field(description="The replica whose listener refused them.")
+    source_ip: Ident = Field(description="The connecting address ('other' once too many were seen).")
+    reason: Literal["handshake_failed", "not_a_replica", "revoked"]
+    presented: Text = Field(description="What the last one presented: a certificate subject, or why none.")
+    count: Count
+    first_at: datetime
+    last_at: datetime
 
 
 # -- models -----------------------------------------------------------------------

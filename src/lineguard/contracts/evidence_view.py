@@ -26,6 +26,8 @@ The errors a browser sees while polling a view are drawn here, each a
     │   └── EvidenceViewLostError        (410, "evidence_view_lost")  the replica holding it stopped
     ├── EvidenceUploadRejectedError  (502, "evidence_upload_rejected")  the upload failed a check
     ├── EvidenceRelayError           (502, "evidence_relay_failed")  another replica could not be reached
+    ├── PermissionDeniedError        (403)
+    │   └── ReplicaRevokedError          (403, "replica_revoked")   a revoked replica's relay identity
     └── NodeTimeoutError             (504, "node_timeout")          the node did not answer in time
 """
 
@@ -36,7 +38,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lineguard.contracts.errors import ConflictError, LineGuardError
+from lineguard.contracts.errors import ConflictError, LineGuardError, PermissionDeniedError
 from lineguard.contracts.events import BoundingBox
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "EvidenceViewUnavailableError",
     "NodeTimeoutError",
     "RefusalReason",
+    "ReplicaRevokedError",
     "endorsement_statement",
 ]
 
@@ -213,6 +216,12 @@ class EvidenceRelayError(LineGuardError):
 
     code: ClassVar[str] = "evidence_relay_failed"
     http_status: ClassVar[int] = 502
+
+
+class ReplicaRevokedError(PermissionDeniedError):
+    """A server replica's relay identity was revoked: no hand-off to or from it, no renewal."""
+
+    code: ClassVar[str] = "replica_revoked"
 
 
 class EvidenceRefusedError(ConflictError):

@@ -125,7 +125,7 @@ def create_app(
         ca=Once(lambda: PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve()), ca),
         registry=Once(lambda: Registry.from_settings(settings), registry),
         ingest=IngestState.build(settings, engine),
-        evidence_views=EvidenceViewsState(),
+        evidence_views=EvidenceViewsState.build(settings),
         checkpoints=Checkpoints(),
         live=LiveSettings(),
         leadership=Leadership(engine, settings.data_dir),

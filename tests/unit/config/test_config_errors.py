@@ -190,3 +190,37 @@ def test_edge_mqtt_link_is_tls_only(tmp_path: Path) -> None:
     edge = load_edge_config(write(tmp_path, data))
     assert edge.server is not None and edge.server.mqtt is not None
     assert edge.server.mqtt.topic_prefix == "lineguard/nodes"
+
+
+def test_internal_relay_limits_have_documented_defaults_and_checked_bounds(tmp_path: Path) -> None:
+    base: dict[str, object] = {"kind": "server", "site_id": "plant-a", "data_dir": str(tmp_path / "d")}
+    http = load_server_config(write(tmp_path, base)).http
+    assert (
+        http.internal_max_handoffs,
+        http.internal_max_held_mib,
+        http.internal_certificate_hours,
+        http.internal_renew_fraction,
+    ) == (8, 128, 24.0, 0.5)
+    base["http"] = {
+        "internal_max_handoffs": 0,
+        "internal_max_held_mib": 4,  # less than one largest image (8 MiB)
+        "internal_certificate_hours": 0.01,
+        "internal_renew_fraction": 1.0,
+    }
+    assert sorted(errors_for(write(tmp_path, base))) == [
+        "http.internal_certificate_hours: must be >= 1",
+        "http.internal_max_handoffs: must be >= 1",
+        "http.internal_max_held_mib: must be >= 8",
+        "http.internal_renew_fraction: must be <= 0.9",
+    ]
+    base["http"] = {"internal_max_handoffs": 65, "internal_max_held_mib": "lots"}
+    found = errors_for(write(tmp_path, base))
+    assert "http.internal_max_handoffs: must be <= 64" in found
+    assert any(e.startswith("http.internal_max_held_mib:") for e in found)
+    base["http"] = {
+        "internal_max_handoffs": 16,
+        "internal_max_held_mib": 512,
+        "internal_renew_fraction": 0.25,
+    }
+    tuned = load_server_config(write(tmp_path, base))
+    assert (tuned.http.internal_max_handoffs, tuned.http.internal_max_held_mib) == (16, 512)

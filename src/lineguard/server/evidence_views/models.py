@@ -9,6 +9,9 @@ above 1, on PostgreSQL); one process keeps everything in its memory (:mod:`.rela
 * ``evidence_relay_peers`` — each live server process's internal relay address and its
   heartbeat; a view whose owner stopped beating is ``lost``.
 * ``evidence_node_polls`` — when each node last long-polled, for the dashboard's hint.
+* ``evidence_relay_revocations`` — replica ids whose relay identity an operator revoked:
+  every process refuses their relay connections, never counts them alive, and a revoked
+  process is refused a renewed certificate (:mod:`.revocation`). Never deleted.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["EvidenceNodePollRow", "EvidenceViewRow", "RelayPeerRow"]
+__all__ = ["EvidenceNodePollRow", "EvidenceViewRow", "RelayPeerRow", "RelayRevocationRow"]
 
 
 class EvidenceViewRow(Base):
@@ -65,3 +68,14 @@ class EvidenceNodePollRow(Base):
 
     node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     polled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RelayRevocationRow(Base):
+    __tablename__ = "evidence_relay_revocations"
+
+    replica_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The relay address it last registered (for the operator; the check is on the id).
+    host: Mapped[str] = mapped_column(String(253))
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500))

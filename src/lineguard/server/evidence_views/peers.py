@@ -15,6 +15,13 @@ One request per connection, framed as::
 
     u32 header length · header (JSON, ≤ 4 KiB) · u32 body length · body (≤ 8 MiB)
 
+The listener does the TLS handshake itself (``start_tls`` on the accepted connection), so
+a refused connection is seen whatever refused it: a failed handshake (no certificate,
+another CA, an expired one), a certificate of another profile, or a replica id an operator
+revoked (``admit``, checked in PostgreSQL on every connection). Each is told to
+``refused`` (source address, reason, what was presented), which counts them for the audit
+log (:mod:`.refusals`); nothing is written on the accept path.
+
 Requests: ``{"op": "deliver", ...}`` with the JPEG as body; ``{"op": "take", ...}``.
 Answers: ``{"ok": true, ...}`` (with the image as body for ``take``) or
 ``{"ok": false, "code": ..., "message": ...}`` naming the typed error, which the client
@@ -24,6 +31,7 @@ raises again. A body over the limit is refused from its announced length, unread
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -32,11 +40,12 @@ import socket
 import ssl
 import struct
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
@@ -54,6 +63,7 @@ from lineguard.contracts.evidence_view import (
     MAX_EVIDENCE_JPEG_BYTES,
     EvidenceRelayError,
     EvidenceViewGoneError,
+    ReplicaRevokedError,
 )
 from lineguard.server.pki import ReplicaCredentials, is_replica_certificate
 from lineguard.server.tls import MODERN_CIPHERS
@@ -62,8 +72,11 @@ __all__ = [
     "MAX_CONNECTIONS",
     "MAX_HEADER_BYTES",
     "TIMEOUT_S",
+    "Admit",
     "PeerClient",
     "PeerServer",
+    "RefusalReason",
+    "Refused",
     "RelayTls",
     "Request",
 ]
@@ -71,8 +84,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 4096
-#: Relay requests one listener answers at once: with the 8 MiB body limit this bounds the
-#: memory incoming hand-offs can take (the images held are bounded by the relay settings).
+#: Relay requests one listener answers at once by default (``http.internal_max_handoffs``):
+#: with the 8 MiB body limit this bounds the memory incoming hand-offs can take.
 MAX_CONNECTIONS = 8
 #: Connect, read and write limit of one hand-off.
 TIMEOUT_S = 10.0
@@ -89,6 +102,7 @@ _KNOWN: dict[str, type[LineGuardError]] = {
         PayloadTooLargeError,
         PermissionDeniedError,
         RateLimitedError,
+        ReplicaRevokedError,
         ContractError,
     )
 }
@@ -105,6 +119,19 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[tuple[dict[str, Any], bytes]]]
+#: Raises a typed error (:class:`ReplicaRevokedError`) for a replica id that must be refused.
+Admit = Callable[[str], Awaitable[None]]
+RefusalReason = Literal["handshake_failed", "not_a_replica", "revoked"]
+#: Told of each refused connection: (source address, reason, what it presented).
+Refused = Callable[[str, RefusalReason, str], None]
+
+
+async def _admit_all(peer_id: str) -> None:
+    return None
+
+
+def _ignore(source: str, reason: RefusalReason, presented: str) -> None:
+    return None
 
 
 class RelayTls:
@@ -196,44 +223,103 @@ def _error(exc: LineGuardError) -> dict[str, Any]:
 
 
 class PeerServer:
-    """This process's relay listener; ``handler`` answers each authenticated request."""
+    """This process's relay listener; ``handler`` answers each authenticated, admitted request."""
 
-    def __init__(self, tls: RelayTls, handler: Handler, *, max_connections: int = MAX_CONNECTIONS) -> None:
+    def __init__(
+        self,
+        tls: RelayTls,
+        handler: Handler,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        admit: Admit = _admit_all,
+        refused: Refused = _ignore,
+    ) -> None:
         self._tls = tls
         self._handler = handler
-        self._server: asyncio.Server | None = None
+        self._admit = admit
+        self._refused = refused
         self._max_connections = max_connections
         self._active = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(
-            self._serve, host, port, ssl=self._tls.server, ssl_handshake_timeout=TIMEOUT_S
+        """Listen on ``host:port`` (0: a free port) in this listener's own thread; the bound port.
+
+        The listener runs its own standard-library event loop: it does each TLS handshake
+        itself (``StreamWriter.start_tls``, so refused handshakes are seen), which uvloop,
+        the loop uvicorn runs, does unreliably (about one accepted connection in four
+        hung in its handshake). It also keeps hand-offs off the loop serving HTTP.
+        """
+        loop = asyncio.SelectorEventLoop()
+        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, host, port, ready), name="evidence-relay-listener", daemon=True
         )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._thread.start()
+        self.port = await asyncio.wrap_future(ready)
         return self.port
 
+    def _run(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int, ready: concurrent.futures.Future[int]
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(asyncio.start_server(self._serve, host, port))
+        except BaseException as exc:  # the address in use, a bad host: told to start()
+            ready.set_exception(exc)
+            loop.close()
+            return
+        ready.set_result(int(self._server.sockets[0].getsockname()[1]))
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
     async def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or loop.is_closed():
+            return
+        with contextlib.suppress(Exception):  # TimeoutError, or the loop already closing
+            closing = asyncio.run_coroutine_threadsafe(self._close(), loop)
+            await asyncio.wait_for(asyncio.wrap_future(closing), TIMEOUT_S + 1)
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join, TIMEOUT_S)
+        self._loop = self._thread = None
+
+    async def _close(self) -> None:
+        """On the listener's loop: stop accepting, let answers in flight end, cancel the rest."""
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), TIMEOUT_S)
             self._server = None
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._active += 1  # one event loop: no lock needed; counted until the answer is written
+        source = str((writer.get_extra_info("peername") or ("unknown",))[0])[:64]
+        answer = b""
         try:
-            await self._serve_one(reader, writer)
-        finally:
-            self._active -= 1
-
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await writer.start_tls(self._tls.server, ssl_handshake_timeout=TIMEOUT_S)
+        except ssl.SSLEOFError:  # closed before a handshake: a TCP probe (health check, doctor)
+            writer.transport.abort()
+            return
+        except ssl.SSLError as exc:  # no certificate, another CA, expired, not TLS at all
+            self._refused(source, "handshake_failed", str(exc.reason or exc)[:200])
+            writer.transport.abort()
+            return
+        except (TimeoutError, OSError):
+            writer.transport.abort()
+            return
         try:
-            if self._active > self._max_connections:  # refused before a byte of the request is read
-                msg = f"this server is answering {self._max_connections} relay requests already; try again"
-                answer = _frame(_error(RateLimitedError(msg)))
-            else:
-                answer = await asyncio.wait_for(self._answer(reader, writer), TIMEOUT_S)
+            answer = await asyncio.wait_for(self._answer(reader, writer, source), TIMEOUT_S)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             answer = b""
         try:
@@ -247,21 +333,54 @@ class PeerServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    async def _identify(self, writer: asyncio.StreamWriter, source: str) -> str:
+        """The peer's replica id, admitted; refusals are told to ``refused`` and raised."""
         ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
         try:
-            peer_id = replica_id_of(ssl_object.getpeercert(binary_form=True) if ssl_object else None)
-            (head,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-            _check_lengths(head)
-            header = _header(await reader.readexactly(head))
-            (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-            _check_lengths(head, size)
-            body = await reader.readexactly(size)
-            reply, data = await self._handler(Request(str(header.get("op", "")), header, body, peer_id))
+            peer_id = replica_id_of(der)
+        except PermissionDeniedError:
+            self._refused(source, "not_a_replica", _subject(der))
+            raise
+        try:
+            await self._admit(peer_id)
+        except ReplicaRevokedError:
+            self._refused(source, "revoked", peer_id)
+            raise
+        return peer_id
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> bytes:
+        try:
+            peer_id = await self._identify(writer, source)
+            if self._active >= self._max_connections:  # refused before a byte of the request is read
+                msg = f"this server is answering {self._max_connections} relay requests already; try again"
+                raise RateLimitedError(msg)
+            self._active += 1  # one event loop: no lock needed; counted until the answer is built
+            try:
+                reply, data = await self._read_and_handle(reader, peer_id)
+            finally:
+                self._active -= 1
         except LineGuardError as exc:
             log.warning("relay request refused: %s", exc.message)
             return _frame(_error(exc))
         return _frame({"ok": True, **reply}, data)
+
+    async def _read_and_handle(
+        self, reader: asyncio.StreamReader, peer_id: str
+    ) -> tuple[dict[str, Any], bytes]:
+        (head,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        _check_lengths(head)
+        header = _header(await reader.readexactly(head))
+        (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        _check_lengths(head, size)
+        body = await reader.readexactly(size)
+        return await self._handler(Request(str(header.get("op", "")), header, body, peer_id))
+
+
+def _subject(der: bytes | None) -> str:
+    if not der:
+        return "no certificate"
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()[:200]
 
 
 class PeerClient:

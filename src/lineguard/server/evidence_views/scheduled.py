@@ -4,12 +4,16 @@ One process: the in-memory relay and its purge loop. Several processes (``http.w
 or ``http.replicas`` above 1, on PostgreSQL): this process also issues its replica
 certificate, listens on its internal relay address, registers it (and beats every
 :data:`~.shared.HEARTBEAT_S`), LISTENs for views opened elsewhere, and on a clean stop ends
-its own open views as ``lost`` and leaves.
+its own open views as ``lost`` and leaves. The listener refuses revoked replicas
+(:mod:`.revocation`) and the purge loop audits refused connections (:mod:`.refusals`);
+the heartbeat renews the certificate when ``http.internal_renew_fraction`` of its
+lifetime is left, unless this replica was revoked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,18 +26,17 @@ from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.handoff import answer_peer
 from lineguard.server.evidence_views.listen import NotificationListener
-from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls
+from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls
+from lineguard.server.evidence_views.refusals import REFUSALS_ACTOR, RefusalLedger
+from lineguard.server.evidence_views.revocation import check_not_revoked, issue_unless_revoked
 from lineguard.server.evidence_views.shared import HEARTBEAT_S, SKEW_WARN_S, SharedRelay
 from lineguard.server.pki import ReplicaCredentials, ca_paths
 
-__all__ = ["CERTIFICATE_HOURS", "PURGE_INTERVAL_S", "lifespan", "relays_between_processes"]
+__all__ = ["PURGE_INTERVAL_S", "lifespan", "relays_between_processes", "write_refusals"]
 
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S = 5.0
-#: Lifetime of a process's replica certificate; it is renewed when half of it is left.
-CERTIFICATE_HOURS = 24.0
-RENEW_BEFORE = timedelta(hours=CERTIFICATE_HOURS / 2)
 
 
 def relays_between_processes(context: ServerContext) -> bool:
@@ -67,16 +70,35 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     state = context.evidence_views
     http = context.settings.http
     shared = SharedRelay(context.sessions, settings=state.relay.settings)
+    refusals = RefusalLedger(shared.replica_id)
+    state.refusals = refusals
 
     host, bind_port = http.internal_advertised_host or http.internal_host, http.internal_port
+    renew_before = timedelta(hours=http.internal_certificate_hours * http.internal_renew_fraction)
 
-    def issue() -> ReplicaCredentials:  # the SAN is the address the others dial
-        return context.ca.get().issue_replica_certificate(
-            replica_id=shared.replica_id, host=host, hours=CERTIFICATE_HOURS
+    def issue() -> ReplicaCredentials:  # the SAN is the address the others dial; refused once revoked
+        return issue_unless_revoked(
+            context.sessions,
+            context.ca.get(),
+            replica_id=shared.replica_id,
+            host=host,
+            hours=http.internal_certificate_hours,
         )
 
+    async def admit(peer_id: str) -> None:
+        await asyncio.to_thread(check_not_revoked, context.sessions, peer_id)
+
+    def refused(source: str, reason: RefusalReason, presented: str) -> None:
+        refusals.note(source, reason, presented)
+
     tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
-    server = PeerServer(tls, partial(answer_peer, context, shared))
+    server = PeerServer(
+        tls,
+        partial(answer_peer, context, shared),
+        max_connections=http.internal_max_handoffs,
+        admit=admit,
+        refused=refused,
+    )
     bound = await server.start(http.internal_host, bind_port)
     port = http.internal_advertised_port or bound
     await asyncio.to_thread(shared.heartbeat, host, port)
@@ -93,7 +115,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     )
 
     async def beat() -> None:
-        skewed = False
+        skewed = revoked = False
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
@@ -105,7 +127,14 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
                         skew_s,
                         " (evidence views correct for it; run NTP on every replica host)" if skewed else "",
                     )
-                if tls.expires_within(RENEW_BEFORE):
+                if shared.revoked != revoked:
+                    revoked = shared.revoked
+                    log.error(  # said once: the operator revoked this replica (docs/deployment.md)
+                        "this server replica (%s) was revoked: the others refuse its hand-offs, its "
+                        "certificate is not renewed; stop it and start a fresh one if it is still wanted",
+                        shared.replica_id,
+                    )
+                if tls.expires_within(renew_before) and not shared.revoked:
                     tls.renew(await asyncio.to_thread(issue))
             except Exception:  # a database blip, the CA unavailable: the next beat tries again
                 log.exception("evidence-view relay heartbeat or certificate renewal failed")
@@ -115,6 +144,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
             await asyncio.sleep(PURGE_INTERVAL_S)
             try:
                 await asyncio.to_thread(shared.purge)
+                await asyncio.to_thread(write_refusals, context, refusals)
             except Exception:
                 log.exception("evidence-view relay purge failed")
 
@@ -128,6 +158,23 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
         state.shared, state.peers = None, None
         listener.stop()
         await server.stop()
+        with contextlib.suppress(Exception):  # the database may be what stopped us
+            await asyncio.to_thread(write_refusals, context, refusals, close=True)
         ended = await asyncio.to_thread(shared.leave)
         if ended:
             log.warning("%d evidence views ended as lost: this server process is stopping", ended)
+
+
+def write_refusals(context: ServerContext, refusals: RefusalLedger, *, close: bool = False) -> int:
+    """Audit the refused relay connections that are due (``close``: all counted); how many entries."""
+    entries = refusals.due(close=close)
+    if entries:
+        with context.sessions.begin() as session:
+            for entry in entries:
+                context.audit(session, entry, actor=REFUSALS_ACTOR)
+        log.warning(
+            "internal relay refused %d connections (%s)",
+            sum(e.count for e in entries),
+            ", ".join(f"{e.source_ip} {e.reason} x{e.count}" for e in entries[:10]),
+        )
+    return len(entries)

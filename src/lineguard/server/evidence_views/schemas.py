@@ -1,12 +1,13 @@
-"""What the evidence-view routes answer a browser while the node is being asked."""
+"""What the evidence-view routes answer: a browser while a node is asked; an operator about replicas."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ViewPending"]
+__all__ = ["ReplicaOut", "RevokeReplicaRequest", "ViewPending"]
 
 
 class ViewPending(BaseModel):
@@ -18,3 +19,24 @@ class ViewPending(BaseModel):
     status: Literal["pending"] = "pending"
     node_id: str
     retry_after_ms: int
+
+
+class ReplicaOut(BaseModel):
+    """A server replica registered for the internal evidence-view relay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replica_id: str
+    host: str
+    port: int
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age_s: float = Field(description="Seconds since its last heartbeat, on the database's clock.")
+    alive: bool = Field(description="Beating within the liveness limit and not revoked.")
+    revoked: bool
+
+
+class RevokeReplicaRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: str = Field(min_length=1, max_length=500)

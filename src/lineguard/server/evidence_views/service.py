@@ -43,7 +43,11 @@ from lineguard.server.evidence_views.provenance import (
     ProvenanceVerifier,
 )
 from lineguard.server.evidence_views.relay import Delivered, View
-from lineguard.server.evidence_views.shared import SharedRelay
+from lineguard.server.evidence_views.revocation import ReplicaView
+from lineguard.server.evidence_views.revocation import list_replicas as _registered
+from lineguard.server.evidence_views.revocation import revoke_replica as _revoke
+from lineguard.server.evidence_views.schemas import ReplicaOut
+from lineguard.server.evidence_views.shared import STALE_S, SharedRelay
 from lineguard.server.evidence_views.state import EvidenceViewsState
 from lineguard.server.ingest import InspectionEventRow
 from lineguard.server.nodes import Node, NodeCertificate, NodeIdentity
@@ -51,10 +55,12 @@ from lineguard.server.nodes import Node, NodeCertificate, NodeIdentity
 __all__ = [
     "accept_reply",
     "collect",
+    "list_replicas",
     "open_view",
     "parse_reply",
     "reject_reply",
     "requests_message",
+    "revoke_replica",
     "wait_for_requests",
 ]
 
@@ -308,3 +314,38 @@ def accept_reply(
         handoff.deliver(shared=state.shared, peers=state.peers, view=view, image=verified.image, notes=notes)
         return
     state.relay.deliver(view, verified.image, stored_region=notes[0], defect_hidden=notes[1])
+
+
+# -- the operator's side: replicas of the internal relay ------------------------------------
+
+
+def _replica_out(replica: ReplicaView, stale_s: float) -> ReplicaOut:
+    alive = replica.heartbeat_age_s < stale_s and not replica.revoked
+    return ReplicaOut(**{**replica.__dict__, "alive": alive})
+
+
+def _stale_s(context: ServerContext) -> float:
+    shared = context.evidence_views.shared
+    return STALE_S if shared is None else shared.stale_s
+
+
+def list_replicas(session: Session, *, context: ServerContext) -> list[ReplicaOut]:
+    """The replicas registered for the internal relay, alive or recently stopped."""
+    stale_s = _stale_s(context)
+    return [_replica_out(r, stale_s) for r in _registered(session)]
+
+
+def revoke_replica(
+    session: Session, *, context: ServerContext, replica_id: str, reason: str, actor: str
+) -> ReplicaOut:
+    """Revoke ``replica_id``'s relay identity (audited ``replica.revoked``); the replica as it is now."""
+    event = _revoke(
+        session,
+        replica_id=replica_id,
+        reason=reason,
+        actor=actor,
+        audit=context.audit,
+        lost_reason=SharedRelay.lost_reason,
+    )
+    log.warning("server replica %s revoked by %s: %s", event.replica_id, actor, reason[:200])
+    return next(r for r in list_replicas(session, context=context) if r.replica_id == replica_id)

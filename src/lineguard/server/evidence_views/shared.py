@@ -38,15 +38,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, delete, func, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.contracts.errors import NotFoundError, RateLimitedError
-from lineguard.contracts.evidence_view import EvidenceViewGoneError
+from lineguard.contracts.evidence_view import EvidenceViewGoneError, EvidenceViewUnavailableError
 from lineguard.contracts.ids import new_id
 from lineguard.server.evidence_views.bells import NodeBells
-from lineguard.server.evidence_views.models import EvidenceNodePollRow, EvidenceViewRow, RelayPeerRow
+from lineguard.server.evidence_views.models import (
+    EvidenceNodePollRow,
+    EvidenceViewRow,
+    RelayPeerRow,
+    RelayRevocationRow,
+)
 from lineguard.server.evidence_views.relay import Delivered, RelaySettings, View
 from lineguard.server.storage import transaction_lock
 
@@ -130,6 +135,8 @@ class SharedRelay:
         self.settings = settings or RelaySettings()
         #: This host's clock (UTC); only heartbeats compare it with the database's.
         self.host_clock = now
+        #: An operator revoked this replica's relay identity (:mod:`.revocation`), as of the last heartbeat.
+        self.revoked = False
         self._lock = threading.Lock()
         self._images: dict[str, _Held] = {}
         self._bells = NodeBells()
@@ -161,6 +168,12 @@ class SharedRelay:
         limits = self.settings
         with self.sessions() as session:
             transaction_lock(session.connection(), "evidence_views.open")  # counts then insert, one at a time
+            if session.get(RelayRevocationRow, self.replica_id) is not None:
+                msg = (
+                    f"this server replica ({self.replica_id}) was revoked for evidence views: "
+                    "open the evidence through another replica"
+                )
+                raise EvidenceViewUnavailableError(msg)
             self._advance_waiting(session, now)
             counts = dict(
                 session.execute(
@@ -334,7 +347,12 @@ class SharedRelay:
         return await self._bells.wait(node_id, wait_s, look, recheck_s=self.recheck_s)
 
     def requests_now(self, node_id: str) -> list[View]:
-        """Claim the node's queued views (``sent``) whose owners are alive; never one twice."""
+        """Claim the node's queued views (``sent``) whose owners are alive; never one twice.
+
+        A revoked replica claims none: the others would refuse the upload it would hand on.
+        """
+        if self.revoked:
+            return []
         now = self.now()
         with self.sessions() as session:  # one UPDATE on (node_id, state): cheap every few seconds
             alive = select(RelayPeerRow.replica_id).where(self._alive())
@@ -387,10 +405,14 @@ class SharedRelay:
         """Register or refresh this process at ``host:port``, stamped with the database's ``now()``.
 
         Returns (and keeps in :attr:`clock_skew_s`) this host's clock minus the
-        database's, measured in the same round trip.
+        database's, measured in the same round trip. Also learns whether this replica
+        was revoked (:attr:`revoked`); a revoked one drops every image it held.
         """
         before = self.host_clock()
         with self.sessions() as session:
+            self.revoked = bool(
+                session.scalar(select(exists().where(RelayRevocationRow.replica_id == self.replica_id)))
+            )
             stamped = session.scalar(
                 insert(RelayPeerRow)
                 .values(
@@ -405,13 +427,19 @@ class SharedRelay:
             )
             session.commit()
         after = self.host_clock()
+        if self.revoked:
+            with self._lock:
+                self._images.clear()
         if stamped is not None:
             self.clock_skew_s = ((before + (after - before) / 2) - stamped).total_seconds()
         return self.clock_skew_s
 
     def _alive(self) -> ColumnElement[bool]:
-        """Heartbeat recent enough, on the database's clock (never this host's)."""
-        return RelayPeerRow.heartbeat_at > func.now() - timedelta(seconds=self.stale_s)
+        """Heartbeat recent enough, on the database's clock (never this host's), and not revoked."""
+        return and_(
+            RelayPeerRow.heartbeat_at > func.now() - timedelta(seconds=self.stale_s),
+            RelayPeerRow.replica_id.not_in(select(RelayRevocationRow.replica_id)),
+        )
 
     def peer(self, replica_id: str) -> Peer | None:
         """The live process ``replica_id`` (its heartbeat recent enough), or None."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lineguard.config import ServerConfig
 from lineguard.server.evidence_views.peers import PeerClient
+from lineguard.server.evidence_views.refusals import RefusalLedger
 from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings
 from lineguard.server.evidence_views.shared import SharedRelay
 from lineguard.server.limits import TokenBuckets
@@ -36,6 +38,14 @@ class EvidenceViewsState:
     shared: SharedRelay | None = None
     #: Several server processes: hand-offs to the others over mutual TLS.
     peers: PeerClient | None = None
+    #: Several server processes: refused connections to this one's relay, counted for the audit log.
+    refusals: RefusalLedger | None = None
+
+    @classmethod
+    def build(cls, settings: ServerConfig) -> EvidenceViewsState:
+        """The relay with the configured bound on the images one process holds."""
+        held = settings.http.internal_max_held_mib * 2**20
+        return cls(relay=EvidenceRelay(RelaySettings(max_held_bytes=held)))
 
     @property
     def settings(self) -> RelaySettings:

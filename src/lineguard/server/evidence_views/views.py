@@ -9,6 +9,13 @@ For the browser (``evidence_images.read``; the view is opened by
   did not answer in time; 409 the node refused; 502 the upload failed a check; 404 for
   an unknown view or another person's (that attempt is audited).
 
+For an operator (several server processes on PostgreSQL; ``node_management``, site-wide):
+
+* ``GET /replicas`` — the replicas registered for the internal relay, their heartbeat's
+  age and whether they are revoked (``node_management.read``).
+* ``POST /replicas/{replica_id}/revoke`` — revoke one's relay identity: the others refuse
+  it from now on (``node_management.write``, audited ``replica.revoked``).
+
 For edge nodes (client certificate, mTLS):
 
 * ``GET /nodes/self/evidence-requests?wait=10`` — a long poll: requests queued for the
@@ -34,7 +41,7 @@ from lineguard.server.auth import Access, Action, allow_node, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import Delivered
-from lineguard.server.evidence_views.schemas import ViewPending
+from lineguard.server.evidence_views.schemas import ReplicaOut, RevokeReplicaRequest, ViewPending
 from lineguard.server.headers import security_headers
 from lineguard.server.limits import read_limited_body
 from lineguard.server.nodes import CurrentNode, NodeIdentity
@@ -45,6 +52,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["evidence views"])
 
 ReadEvidence = Annotated[Access, Depends(require(Action.EVIDENCE_IMAGES_READ))]
+ReadReplicas = Annotated[Access, Depends(require(Action.NODE_MANAGEMENT_READ))]
+ManageReplicas = Annotated[Access, Depends(require(Action.NODE_MANAGEMENT_WRITE))]
 DbSession = Annotated[Session, Depends(get_session)]
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
 #: An upload is the image in base64 plus its statement and certificate.
@@ -129,3 +138,26 @@ async def post_reply(request_id: Ident, request: Request, node: CurrentNode, ses
         client_cert_pem=client_certificate_pem(request.scope),
     )
     return Response(status_code=204)
+
+
+@router.get("/replicas", summary="Server replicas registered for the internal evidence-view relay")
+def get_replicas(access: ReadReplicas, session: DbSession) -> list[ReplicaOut]:
+    access.check_line(None, record="replicas")  # site-wide: replicas belong to no line
+    return service.list_replicas(session, context=access.context)
+
+
+@router.post(
+    "/replicas/{replica_id}/revoke",
+    summary="Revoke a server replica's relay identity (the others refuse it from now on)",
+)
+def post_revoke_replica(
+    replica_id: Ident, body: RevokeReplicaRequest, access: ManageReplicas, session: DbSession
+) -> ReplicaOut:
+    access.check_line(None, record=replica_id)
+    return service.revoke_replica(
+        session,
+        context=access.context,
+        replica_id=replica_id,
+        reason=body.reason,
+        actor=access.principal.actor,
+    )

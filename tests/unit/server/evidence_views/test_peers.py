@@ -10,6 +10,8 @@ tests/integration/test_evidence_relay_replicas.py).
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
-from lineguard.contracts.errors import PayloadTooLargeError, RateLimitedError
-from lineguard.contracts.evidence_view import EvidenceRelayError
-from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls, Request
+from lineguard.contracts.errors import PayloadTooLargeError, PermissionDeniedError, RateLimitedError
+from lineguard.contracts.evidence_view import EvidenceRelayError, ReplicaRevokedError
+from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls, Request
 from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
 
 
@@ -184,3 +189,85 @@ def test_a_long_running_pair_renews_its_certificates_before_they_end(relay: Rela
     assert renewals >= 8  # each side renewed every ~2 s
     with pytest.raises(EvidenceRelayError, match="could not be reached"):
         stale.call("127.0.0.1", port, {"op": "take"})
+
+
+def _node_credentials(ca: PlantCa) -> ReplicaCredentials:
+    """A node certificate of the same plant CA (clientAuth, the node profile), with its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "edge-1")]))
+        .sign(key, hashes.SHA256())
+    )
+    issued = ca.issue_node_certificate(csr, node_id="edge-1", days=1)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ReplicaCredentials(key_pem, issued.pem.encode())
+
+
+def _answer_without_a_certificate(ca_file: Path, port: int) -> bytes:
+    """What the listener answers a TLS client that verifies it but presents no certificate."""
+    anonymous = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        anonymous.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        try:  # TLS 1.3: the client's handshake ends first, the listener's refusal comes after
+            tls.sendall(b"\0\0\0\2{}\0\0\0\0")
+            return tls.recv(64)
+        except (ssl.SSLError, ConnectionError):
+            return b""
+
+
+def test_every_refused_connection_is_told_with_its_source_reason_and_what_it_presented(relay: Relay) -> None:
+    """A client without a certificate and one of another CA fail the handshake; a node's
+    certificate is not a replica's; a revoked replica id is refused by ``admit``. Each is
+    told to ``refused`` and the client gets the typed error; a good replica passes."""
+    told: list[tuple[str, str, str]] = []
+
+    async def echo(request: Request) -> tuple[dict[str, Any], bytes]:
+        return {"peer": request.peer_id}, b""
+
+    async def admit(peer_id: str) -> None:
+        if peer_id == "rep_revoked":
+            msg = f"server replica {peer_id} was revoked"
+            raise ReplicaRevokedError(msg)
+
+    def refused(source: str, reason: RefusalReason, presented: str) -> None:
+        told.append((source, reason, presented))
+
+    owner = relay.ca.issue_replica_certificate(replica_id="rep_owner", host="127.0.0.1")
+    server = PeerServer(RelayTls(owner, relay.ca_file), echo, admit=admit, refused=refused)
+    relay.servers.append(server)
+    port = asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), relay.loop).result(30)
+
+    assert _answer_without_a_certificate(relay.ca_file, port) == b""
+    stranger = PlantCa.create(relay.tmp / "other", SecretStr("another plant's passphrase"), site_id="other")
+    foreign = stranger.issue_replica_certificate(replica_id="rep_foreign", host="127.0.0.1")
+    with pytest.raises(EvidenceRelayError, match="could not be reached"):
+        PeerClient(RelayTls(foreign, relay.ca_file), timeout_s=10).call("127.0.0.1", port, {"op": "take"})
+    as_node = PeerClient(RelayTls(_node_credentials(relay.ca), relay.ca_file), timeout_s=10)
+    with pytest.raises(PermissionDeniedError, match="takes only LineGuard replica certificates"):
+        as_node.call("127.0.0.1", port, {"op": "take"})
+    with pytest.raises(ReplicaRevokedError, match="rep_revoked was revoked"):
+        relay.client("rep_revoked").call("127.0.0.1", port, {"op": "take"})
+    assert relay.client("rep_good").call("127.0.0.1", port, {"op": "take"})[0]["peer"] == "rep_good"
+
+    deadline = time.monotonic() + 10  # the listener tells a failed handshake once it has seen it end
+    while len(told) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reasons = [(source, reason) for source, reason, _ in told]
+    assert sorted(reasons) == sorted(
+        [
+            ("127.0.0.1", "handshake_failed"),
+            ("127.0.0.1", "handshake_failed"),
+            ("127.0.0.1", "not_a_replica"),
+            ("127.0.0.1", "revoked"),
+        ]
+    )
+    presented = {reason: what for _, reason, what in told if reason != "handshake_failed"}
+    assert "O=LineGuard node" in presented["not_a_replica"] and "CN=edge-1" in presented["not_a_replica"]
+    assert presented["revoked"] == "rep_revoked"
+    handshakes = " ".join(what for _, reason, what in told if reason == "handshake_failed")
+    assert "CERTIFICATE" in handshakes.upper()  # OpenSSL's reason: no certificate, or one it cannot verify
