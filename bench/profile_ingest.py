@@ -33,8 +33,9 @@ these shared VMs swings ×1.5 between runs, and the VM has no hardware counters:
 names, and ``one key per batch``) runs in its own process under valgrind's callgrind, which
 counts user-space instructions only between two client requests around the measured
 batches (a 3-line C helper compiled with ``cc`` at run time; needs valgrind's headers),
-after ``WARMUP_BATCHES``, with ``PYTHONHASHSEED=0``. Repeats agree within ~0.1 %; callgrind
-runs ~50× slower, so keep ``--batches`` small (10 = 1,000 events, about a minute each).
+after ``WARMUP_BATCHES``, with ``PYTHONHASHSEED=0``. Repeats agree within ~0.1 % (0.4 %
+across invocations); callgrind runs ~50× slower, so keep ``--batches`` small (10 = 1,000
+events, about a minute each).
 
 ``one key per batch`` is not a server LineGuard runs: "on" with each ``seal_many`` call's
 fields sealed under one data key (one wrap, one key row, a nonce and the record binding per
