@@ -210,6 +210,9 @@ def main() -> int:
     parser.add_argument("--backbone", default="mobilenet-v2", help="built-in name or ONNX file")
     parser.add_argument("--fusion", default=TrainConfig().fusion, choices=["max", "sum"])
     parser.add_argument("--nuisance-copies", type=int, default=TrainConfig().nuisance_copies)
+    parser.add_argument("--global-lowpass", type=float, default=TrainConfig().global_lowpass)
+    parser.add_argument("--global-step", type=int, default=TrainConfig().global_step)
+    parser.add_argument("--global-layers", default=None, help="outputs it reads: 0,1,2")
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
@@ -251,6 +254,9 @@ def main() -> int:
         backbone=args.backbone,
         fusion=args.fusion,
         nuisance_copies=args.nuisance_copies,
+        global_lowpass=args.global_lowpass,
+        global_step=args.global_step,
+        global_layers=tuple(int(i) for i in args.global_layers.split(",")) if args.global_layers else None,
     )
     with tempfile.TemporaryDirectory() as tmp:
         package = args.keep or Path(tmp) / "model"

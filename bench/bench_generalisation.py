@@ -96,15 +96,17 @@ class HeadConfig:
     # the per-position matrices are most of the graph's memory traffic (latency, item 4)
     local_dims: int = 0
     # the global branch's input: "" = the local branch's pass; "SIGMA" or "SIGMA/STEP" = the
-    # image low-passed (and subsampled) by ``lowpass.LowPass`` (TrainConfig.global_lowpass / _step)
+    # image low-passed (and subsampled) by ``lowpass.LowPass`` (TrainConfig.global_lowpass / _step);
+    # "...@N": the map of the trunk's first N modules low-passed instead (TrainConfig.global_shared)
     global_input: str = ""
 
     @property
-    def lowpass(self) -> tuple[float, int] | None:
+    def lowpass(self) -> tuple[float, int, int] | None:
         if not self.global_input:
             return None
-        sigma, _, step = self.global_input.partition("/")
-        return float(sigma), int(step or 1)
+        low, _, shared = self.global_input.partition("@")
+        sigma, _, step = low.partition("/")
+        return float(sigma), int(step or 1), int(shared or 0)
 
     @property
     def copies_local(self) -> bool:
@@ -148,6 +150,7 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="global no stride 4", global_parts="no-s4"),
         replace(DEFAULT, name="global no s4 no std", global_parts="no-s4-std"),
         replace(DEFAULT, name="global deep only", global_parts="deep"),
+        replace(DEFAULT, name="global no stride 32", global_parts="no-s32"),
         replace(DEFAULT, name="local 64 dims", local_dims=64),
         replace(DEFAULT, name="local 96 dims", local_dims=96),
         replace(DEFAULT, name="global lowpass 1.5", global_input="1.5"),
@@ -158,6 +161,12 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="global lowpass 2.5 half", global_input="2.5/2"),
         replace(DEFAULT, name="global only original input", global_input="", fusion="global"),
         replace(DEFAULT, name="global only lowpass 1.5 half", global_input="1.5/2", fusion="global"),
+        # the global pass shares the trunk's first N modules (MobileNetV2 features.0..N-1) and
+        # low-passes their map (#24 latency): "shared 3" = features.0-2 run once (stride 4)
+        replace(DEFAULT, name="global shared 2", global_input="2.5@2"),
+        replace(DEFAULT, name="global shared 3", global_input="2.5@3"),
+        replace(DEFAULT, name="global shared 2 half", global_input="2.5/2@2"),
+        replace(DEFAULT, name="global shared 3 half", global_input="2.5/2@3"),
     )
 }
 
@@ -175,6 +184,8 @@ def desc_view(desc: np.ndarray, parts: str, deeper: tuple[int, ...] = (32, 96, 1
         if stage == 0 and parts in ("no-s4", "no-s4-std", "deep"):
             continue
         if stage == 1 and parts == "deep":
+            continue
+        if stage == 3 and parts == "no-s32":  # the global pass could then stop at features.13
             continue
         cols.append(block[: 21 * c] if parts in ("no-std", "no-s4-std") else block)
     return desc[:, np.concatenate(cols)]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -180,6 +181,44 @@ def _digest(paths: list[Path], tag: str) -> str:
     return h.hexdigest()[:16]
 
 
+def shared_pass(net: Any, sigma: float, step: int, shared: int, size: int) -> Any:
+    """A global pass that shares the trunk's first ``shared`` modules (stem + blocks) with
+    the image's pass and low-passes their map (sigma in input px / the map's stride), then
+    goes on through the rest of the trunk. Measured on the suite and rejected (#24 latency,
+    sixth session: magnetic tile -0.012 AUROC, a +1.00 nuisance flag back), so it lives
+    here, not in the product; ``net`` is a built-in ``backbones.Backbone``."""
+    import torch
+    from torch import nn
+
+    from lineguard.vision.lowpass import LowPass
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        x = net.stem((x - net.mean) / net.std)
+        for block in net.blocks[: shared - 1]:
+            x = block(x)
+        return x
+
+    with torch.no_grad():
+        probe = trunk(torch.zeros(1, 3, size, size))
+    low = LowPass(sigma * probe.shape[-1] / size, step, channels=int(probe.shape[1]))
+
+    class SharedPass(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.low = net, low
+
+        def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+            x = self.low(trunk(image))
+            out = []
+            for i in range(shared - 1, len(net.blocks)):
+                x = net.blocks[i](x)
+                if i in net.layers:
+                    out.append(x)
+            return out
+
+    return SharedPass()
+
+
 def extract(
     paths: list[Path],
     *,
@@ -189,16 +228,19 @@ def extract(
     transform: Transform | None = None,
     threads: int = 2,
     log: Callable[[str], None] = print,
-    lowpass: tuple[float, int] | None = None,
+    lowpass: tuple[float, int] | tuple[float, int, int] | None = None,
 ) -> Features:
     """Features of ``paths`` (each optionally transformed at the input size), cached on disk.
 
     With ``lowpass`` (sigma, step) the prepared input goes through the product's
     :class:`~lineguard.vision.lowpass.LowPass` first, as the global branch's pass does in
     the graph, and only the global descriptor is kept (the stage maps are left empty).
+    (sigma, step, shared) with shared > 0: :func:`shared_pass` instead (the map of the
+    trunk's first ``shared`` modules low-passed, sigma scaled by its stride).
     """
+    shared = lowpass[2] if lowpass is not None and len(lowpass) > 2 else 0
     if lowpass is not None:
-        tag = f"{tag} lowpass {lowpass[0]}/{lowpass[1]}"
+        tag = f"{tag} lowpass {lowpass[0]}/{lowpass[1]}" + (f"@{shared}" if shared else "")
     file = cache / f"{tag.replace(' ', '_').replace('%', 'pct').replace('/', 'x')}-{_digest(paths, tag)}.npz"
     if file.is_file():
         with np.load(file) as z:
@@ -212,13 +254,14 @@ def extract(
 
     torch.set_num_threads(threads)
     # onnxruntime, as training extracts them (``export.OnnxFeatures``: a tenth of torch's CPU).
-    low = LowPass(*lowpass) if lowpass is not None else None
-    backbone = OnnxFeatures(
-        build_backbone("mobilenet-v2", image_size=size),
-        size=size // (low.step if low is not None else 1),
-        outputs=4,
-        threads=threads,
-    )
+    net = build_backbone("mobilenet-v2", image_size=size)
+    low = LowPass(lowpass[0], lowpass[1]) if lowpass is not None and not shared else None
+    if lowpass is not None and shared:  # the low-pass happens inside the exported pass
+        module = shared_pass(net, lowpass[0] * size / 256, lowpass[1], shared, size)
+        backbone = OnnxFeatures(module, size=size, outputs=4, threads=threads)
+    else:
+        side = size // (low.step if low is not None else 1)
+        backbone = OnnxFeatures(net, size=side, outputs=4, threads=threads)
     t0 = time.perf_counter()
     parts: list[list[np.ndarray]] = [[], [], [], []]
     for start in range(0, len(paths), 16):
@@ -232,7 +275,7 @@ def extract(
             image = torch.from_numpy(np.concatenate(batch))
             feats = backbone(image if low is None else low(image))
             desc = global_descriptor(feats, range(len(feats)))
-        if low is not None:  # the global branch's input: only its descriptor is used
+        if lowpass is not None:  # the global branch's input: only its descriptor is used
             feats = [torch.zeros(len(batch), c, 0, 0) for c in (0, 32, 96, 160)]
         for j, f in enumerate((feats[1], feats[2], feats[3], desc)):
             parts[j].append(f.numpy().astype(np.float32))
