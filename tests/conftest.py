@@ -107,6 +107,11 @@ def _fresh_postgres_database(base: str, template: str | None = None) -> Iterator
     plain = base.replace("postgresql+psycopg://", "postgresql://")
     copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        if conn.info.server_version >= 150000:
+            # A file copy, not PostgreSQL 15's default block-by-block copy through the WAL: on the
+            # test cluster (fsync off) creating and dropping a 10 MB database at head took 57 + 33 ms
+            # against 78 + 67 ms, for each of the suite's ~420 PostgreSQL databases.
+            copy += " STRATEGY FILE_COPY"
         conn.execute(f'CREATE DATABASE "{name}"{copy}')
     yield f"{base}/{name}"
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
