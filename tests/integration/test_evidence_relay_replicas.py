@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from tests.e2e.plant import Plant, add_person
 from tests.support.evidence_node import EvidenceNode
 from tests.support.evidence_views import open_view, record, seeded, sign_in
@@ -51,6 +51,8 @@ from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, RelayTls
 from lineguard.server.evidence_views.revocation import issue_unless_revoked
+from lineguard.server.governance.doctor import run_doctor
+from lineguard.server.governance.state import gather
 from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
 from lineguard.server.tls import ServerThread
 
@@ -559,3 +561,70 @@ def test_a_flood_of_refused_connections_is_audited_once_with_its_count(cluster: 
     assert 1 <= int(entry["count"]) <= 20  # the rest, if any, in A's next entry a minute later
     time.sleep(6)  # a flush or more later, still within the minute: nothing more for this source
     assert len(_audited(cluster, "replica.relay_refused")) == 1
+
+
+def _doctor(cluster: Cluster) -> dict[str, tuple[str, str]]:
+    """``lineguard doctor``'s replica checks, gathered from the shared database: id → (status, evidence)."""
+    with cluster.b.sessions() as session:
+        report = run_doctor(gather(session, cluster.b.settings), facts_sha256="-")
+    return {r.id: (r.status, r.evidence) for r in report.results if r.id.startswith("network.re")}
+
+
+def test_the_doctor_checks_every_replica_registered_beating_on_time_and_reachable(cluster: Cluster) -> None:
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None
+    a_id, _, _ = _a_listener(cluster)
+    checks = _doctor(cluster)
+    assert checks["network.replicas"][0] == "pass", checks
+    assert "2 of 2 server processes beating" in checks["network.replicas"][1]
+    assert checks["network.relay_refusals"][0] == "pass"
+
+    # B's clock 30 s behind the database's: a warning naming it (measured at B's next beats).
+    shared.host_clock = lambda: datetime.now(UTC) - timedelta(seconds=30)
+    host, port = _b_listener(cluster)
+    shared.heartbeat(host, port)
+    shared.heartbeat(host, port)  # the row carries the skew the previous beat measured
+    status, evidence = _doctor(cluster)["network.replicas"]
+    assert status == "warn" and f"{shared.replica_id} -30." in evidence, evidence
+    shared.host_clock = lambda: datetime.now(UTC)
+
+    # A refused a connection (a node's certificate): counted, shown once A has beaten since.
+    node_pem = IdentityStore(cluster.node.data_dir).credentials_file.read_bytes()
+    as_node = PeerClient(RelayTls(ReplicaCredentials(node_pem, node_pem), cluster.ca_file), timeout_s=5)
+    _, a_host, a_port = _a_listener(cluster)
+    with pytest.raises(PermissionDeniedError):
+        as_node.call(a_host, a_port, {"op": "take"})
+    deadline = time.monotonic() + 15
+    while _doctor(cluster)["network.relay_refusals"][0] == "pass" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status, evidence = _doctor(cluster)["network.relay_refusals"]
+    assert status == "warn" and evidence.endswith(f"{a_id}: 1"), (
+        evidence
+    )  # the doctor's TCP probes are not refusals
+
+    # A registered process whose address no longer answers, and A killed: both fail, named.
+    with cluster.b.sessions() as session:
+        session.add(
+            RelayPeerRow(
+                replica_id="rep_gone",
+                host="127.0.0.1",
+                port=free_port(),  # nothing listens there
+                started_at=datetime.now(UTC),
+                heartbeat_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+    status, evidence = _doctor(cluster)["network.replicas"]
+    assert status == "fail" and "rep_gone at 127.0.0.1:" in evidence and "unreachable" in evidence, evidence
+    cluster.a.send_signal(signal.SIGKILL)
+    cluster.a.wait(timeout=10)
+    with cluster.b.sessions() as session:  # A's last beat, aged past the liveness limit
+        session.execute(
+            update(RelayPeerRow)
+            .where(RelayPeerRow.replica_id.in_([a_id, "rep_gone"]))
+            .values(heartbeat_at=func.now() - timedelta(seconds=60))
+        )
+        session.commit()
+    status, evidence = _doctor(cluster)["network.replicas"]
+    assert status == "fail" and "1 of 2 server processes beating" in evidence, evidence
+    assert f"{a_id} at {a_host}:{a_port}: last heartbeat 6" in evidence

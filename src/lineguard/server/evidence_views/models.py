@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
@@ -61,6 +61,10 @@ class RelayPeerRow(Base):
     port: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Its host clock minus the database's, as of its previous heartbeat (for the doctor).
+    clock_skew_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: Connections its relay listener refused since it started (a metric; each audited in bulk).
+    refused_connections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EvidenceNodePollRow(Base):

@@ -61,6 +61,10 @@ class ReplicaView:
     #: Seconds since its last heartbeat, on the database's clock.
     heartbeat_age_s: float
     revoked: bool
+    #: Its host clock minus the database's, as it measured at its previous heartbeat.
+    clock_skew_s: float
+    #: Connections its relay refused since it started.
+    refused_connections: int
 
 
 def _revocation(session: Session, replica_id: str) -> RelayRevocationRow | None:
@@ -105,6 +109,8 @@ def list_replicas(session: Session) -> list[ReplicaView]:
             heartbeat_at=peer.heartbeat_at,
             heartbeat_age_s=(db_now - peer.heartbeat_at).total_seconds(),
             revoked=peer.replica_id in revoked,
+            clock_skew_s=peer.clock_skew_s,
+            refused_connections=peer.refused_connections,
         )
         for peer in rows
     ]

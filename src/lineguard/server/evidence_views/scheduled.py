@@ -119,7 +119,8 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                skew_s = await asyncio.to_thread(shared.heartbeat, host, port)
+                refused = sum(refusals.totals.values())
+                skew_s = await asyncio.to_thread(shared.heartbeat, host, port, refused=refused)
                 if skewed != (abs(skew_s) > SKEW_WARN_S):  # said once each way, not every beat
                     skewed = not skewed
                     log.warning(

@@ -34,6 +34,8 @@ class ReplicaOut(BaseModel):
     heartbeat_age_s: float = Field(description="Seconds since its last heartbeat, on the database's clock.")
     alive: bool = Field(description="Beating within the liveness limit and not revoked.")
     revoked: bool
+    clock_skew_s: float = Field(description="Its host clock minus the database's, last measured.")
+    refused_connections: int = Field(description="Connections its relay refused since it started.")
 
 
 class RevokeReplicaRequest(BaseModel):

@@ -401,12 +401,14 @@ class SharedRelay:
 
     # -- this process among its peers ------------------------------------------------------------
 
-    def heartbeat(self, host: str, port: int) -> float:
+    def heartbeat(self, host: str, port: int, *, refused: int = 0) -> float:
         """Register or refresh this process at ``host:port``, stamped with the database's ``now()``.
 
         Returns (and keeps in :attr:`clock_skew_s`) this host's clock minus the
         database's, measured in the same round trip. Also learns whether this replica
-        was revoked (:attr:`revoked`); a revoked one drops every image it held.
+        was revoked (:attr:`revoked`); a revoked one drops every image it held. The row
+        carries the skew measured last time and ``refused`` (connections this process's
+        relay refused since it started) for ``lineguard doctor``.
         """
         before = self.host_clock()
         with self.sessions() as session:
@@ -421,8 +423,17 @@ class SharedRelay:
                     port=port,
                     started_at=func.now(),
                     heartbeat_at=func.now(),
+                    clock_skew_s=self.clock_skew_s,
+                    refused_connections=refused,
                 )
-                .on_conflict_do_update(index_elements=["replica_id"], set_={"heartbeat_at": func.now()})
+                .on_conflict_do_update(
+                    index_elements=["replica_id"],
+                    set_={
+                        "heartbeat_at": func.now(),
+                        "clock_skew_s": self.clock_skew_s,
+                        "refused_connections": refused,
+                    },
+                )
                 .returning(RelayPeerRow.heartbeat_at)
             )
             session.commit()

@@ -1,7 +1,7 @@
 """``lineguard doctor``: the deployment checklist as a self-check over the live state.
 
 :func:`run_doctor` runs every registered check (:mod:`.checks_network`,
-:mod:`.checks_access`, :mod:`.checks_plant`) over one gathered
+:mod:`.checks_replicas`, :mod:`.checks_access`, :mod:`.checks_plant`) over one gathered
 :class:`~.state.PlantState` and returns a :class:`DoctorReport` grouped as the brief
 groups it. A report with any ``fail`` makes ``lineguard doctor`` exit non-zero, for
 automation; the dashboard's governance page shows the same report.
@@ -15,7 +15,7 @@ from typing import Any
 
 from lineguard import __version__
 from lineguard.crypto import utc_text
-from lineguard.server.governance import checks_access, checks_network, checks_plant
+from lineguard.server.governance import checks_access, checks_network, checks_plant, checks_replicas
 from lineguard.server.governance.checklist import (
     CHECKS,
     GROUPS,
@@ -29,7 +29,7 @@ from lineguard.server.governance.state import PlantState
 __all__ = ["CHECK_MODULES", "DEMO_LIMITS", "DoctorReport", "run_doctor"]
 
 #: The modules whose import registered the checks (named so the import is not unused).
-CHECK_MODULES = (checks_network, checks_access, checks_plant)
+CHECK_MODULES = (checks_network, checks_replicas, checks_access, checks_plant)
 
 
 @dataclass(frozen=True, slots=True)

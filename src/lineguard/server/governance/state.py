@@ -10,6 +10,7 @@ makes both testable without a running server and the documents deterministic.
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from lineguard.contracts.errors import LineGuardError
 from lineguard.crypto.keyring import keyring_path
 from lineguard.server.audit import DatabaseLog, Ed25519Verifier, load_public_key
 from lineguard.server.auth import ROLES, Role, RoleGrant, User
+from lineguard.server.evidence_views import list_replicas
 from lineguard.server.governance.models import (
     AccessReviewRow,
     ConfigSnapshotRow,
@@ -50,6 +52,7 @@ __all__ = [
     "ModelState",
     "NodeState",
     "PlantState",
+    "ReplicaState",
     "edge_config_paths",
     "gather",
     "latest_review",
@@ -94,6 +97,44 @@ class NodeState:
     line_id: str
     camera_ids: tuple[str, ...]
     certificate_not_after: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaState:
+    """A server process registered for the internal evidence-view relay, and whether it answered."""
+
+    replica_id: str
+    address: str
+    heartbeat_age_s: float
+    clock_skew_s: float
+    revoked: bool
+    refused_connections: int
+    #: None: a TCP connection to its advertised relay address opened; else why not.
+    unreachable: str | None
+
+
+def _replicas(session: Session, *, timeout_s: float = 2.0) -> tuple[ReplicaState, ...]:
+    """Registered replicas; each one's advertised relay address dialled (TCP only, no TLS, so the
+    probe is neither a hand-off nor a refused handshake)."""
+    found = []
+    for replica in list_replicas(session):
+        unreachable = None
+        try:
+            socket.create_connection((replica.host, replica.port), timeout=timeout_s).close()
+        except OSError as exc:
+            unreachable = (exc.strerror or type(exc).__name__)[:200]
+        found.append(
+            ReplicaState(
+                replica.replica_id,
+                f"{replica.host}:{replica.port}",
+                replica.heartbeat_age_s,
+                replica.clock_skew_s,
+                replica.revoked,
+                replica.refused_connections,
+                unreachable,
+            )
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +201,8 @@ class PlantState:
     recorded_configs: dict[str, str]
     #: Digest of its edge.yaml each node reported in its last heartbeat (None: not reported).
     reported_configs: dict[str, str | None]
+    #: Server processes registered for the internal evidence-view relay (several only).
+    replicas: tuple[ReplicaState, ...] = ()
 
     def account(self, username: str) -> AccountState | None:
         return next((a for a in self.accounts if a.username == username), None)
@@ -321,4 +364,5 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         models=_models(session, settings.data_dir),
         recorded_configs={r.source: r.sha256 for r in session.scalars(select(ConfigSnapshotRow))},
         reported_configs={h.node_id: h.config_sha256 for h in session.scalars(select(NodeHealthRow))},
+        replicas=_replicas(session),
     )

@@ -66,15 +66,18 @@ def test_a_revoked_replica_is_refused_everywhere_at_once_and_cannot_renew(
         def audit(_session: Session, event: AuditEvent, /, *, actor: str) -> None:
             audited.append((event, actor))
 
-        with sessions() as session:
-            event = revoke_replica(
+        def revoke(session: Session, replica_id: str, reason: str) -> ReplicaRevoked:
+            return revoke_replica(
                 session,
-                replica_id="rep_a",
-                reason="host relay-a decommissioned",
+                replica_id=replica_id,
+                reason=reason,
                 actor="user:ivan.it",
                 audit=audit,
                 lost_reason=SharedRelay.lost_reason,
             )
+
+        with sessions() as session:
+            event = revoke(session, "rep_a", "host relay-a decommissioned")
         assert audited == [(event, "user:ivan.it")]
         assert event == ReplicaRevoked(
             replica_id="rep_a", host="10.0.0.1:9443", reason="host relay-a decommissioned", views_ended=2
@@ -108,24 +111,10 @@ def test_a_revoked_replica_is_refused_everywhere_at_once_and_cannot_renew(
             listed = {r.replica_id: r.revoked for r in list_replicas(session)}
             assert listed == {"rep_a": True, "rep_b": False}
             with pytest.raises(ConflictError, match="rep_a was already revoked"):
-                revoke_replica(
-                    session,
-                    replica_id="rep_a",
-                    reason="again",
-                    actor="user:ivan.it",
-                    audit=audit,
-                    lost_reason=SharedRelay.lost_reason,
-                )
+                revoke(session, "rep_a", "again")
             session.rollback()
             with pytest.raises(NotFoundError, match="no server replica 'rep_nobody' is registered"):
-                revoke_replica(
-                    session,
-                    replica_id="rep_nobody",
-                    reason="typo",
-                    actor="user:ivan.it",
-                    audit=audit,
-                    lost_reason=SharedRelay.lost_reason,
-                )
+                revoke(session, "rep_nobody", "typo")
         assert len(audited) == 1  # refused revocations write nothing
     finally:
         engine.dispose()

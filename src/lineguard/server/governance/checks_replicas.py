@@ -1,0 +1,70 @@
+"""Doctor checks of a multi-replica deployment: every replica registered, beating, on time, reachable.
+
+Only with several server processes (``http.replicas`` or ``http.workers`` above 1, on
+PostgreSQL): each process registers its internal relay address in
+``evidence_relay_peers`` and beats every 3 s (docs/deployment.md). The doctor reads
+those rows (ages on the database's clock), dials each advertised address over TCP, and
+reads each replica's last measured clock skew and its count of refused relay
+connections (audited in bulk as ``replica.relay_refused``).
+"""
+
+from __future__ import annotations
+
+from lineguard.server.evidence_views import SKEW_WARN_S, STALE_S
+from lineguard.server.governance.checklist import DoctorInputs, Status, check
+
+__all__ = ["expected_processes"]
+
+Result = tuple[Status, str, str | None]
+
+
+def expected_processes(i: DoctorInputs) -> int:
+    http = i.state.settings.http
+    return http.replicas * http.workers
+
+
+@check("network.replicas", "network", "Server replicas: registered, beating, on time, reachable")
+def replicas(i: DoctorInputs) -> Result:
+    expected = expected_processes(i)
+    if expected == 1:
+        return ("pass", "one server process (http.replicas and http.workers are 1): no relay to check", None)
+    live = [r for r in i.state.replicas if not r.revoked and r.heartbeat_age_s < STALE_S]
+    problems = [
+        f"{r.replica_id} at {r.address}: last heartbeat {r.heartbeat_age_s:.0f} s ago"
+        for r in i.state.replicas
+        if not r.revoked and r.heartbeat_age_s >= STALE_S
+    ]
+    problems += [
+        f"{r.replica_id} at {r.address} unreachable ({r.unreachable})" for r in live if r.unreachable
+    ]
+    summary = f"{len(live)} of {expected} server processes beating (http.replicas x http.workers)"
+    if len(live) < expected or problems:
+        evidence = "; ".join([summary, *problems])
+        fix = (
+            "start the missing replicas; open each replica's http.internal_port between replica hosts "
+            "(or set http.internal_advertised_host/port to the address they reach); GET /api/v1/replicas"
+        )
+        return ("fail", evidence, fix)
+    skewed = [f"{r.replica_id} {r.clock_skew_s:+.1f} s" for r in live if abs(r.clock_skew_s) > SKEW_WARN_S]
+    if skewed:
+        return (
+            "warn",
+            f"{summary}; host clocks off the database's by more than {SKEW_WARN_S:g} s: {', '.join(skewed)}",
+            "run NTP on every replica host and on the database host",
+        )
+    worst = max((abs(r.clock_skew_s) for r in live), default=0.0)
+    return ("pass", f"{summary}, each reachable on its relay address, clocks within {worst:.1f} s", None)
+
+
+@check("network.relay_refusals", "network", "Refused connections to the internal relay")
+def relay_refusals(i: DoctorInputs) -> Result:
+    refused = [(r.replica_id, r.refused_connections) for r in i.state.replicas if r.refused_connections]
+    if not refused:
+        return ("pass", "no registered replica refused a relay connection since it started", None)
+    counts = ", ".join(f"{replica_id}: {n}" for replica_id, n in refused)
+    return (
+        "warn",
+        f"relay connections refused since each replica started: {counts}",
+        "see replica.relay_refused in the audit log (source address, reason, what was presented); "
+        "only replica hosts should reach http.internal_port",
+    )
