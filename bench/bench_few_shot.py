@@ -12,8 +12,8 @@ goods, as ``bench_generalisation``), the branch scores of every image are comput
 labelled examples and **never evaluated**; on the test goods + the remaining defects:
 
 * **zero-shot** — the shipped score ``max(z_local, z_global)``;
-* **few-shot** — the local branch weighted by ``vision.fewshot.fit_local_weight``,
-  chosen on the split's held-out goods and the k labelled defects (k = 0: weight 1);
+* **few-shot** — the fusion and local weight ``vision.fewshot.fit_local_weight`` chooses
+  on the split's held-out goods and the k labelled defects (k = 0: zero-shot);
 * image AUROC and recall at 1 % false rejects (of the test goods) for both, the chosen
   weight, and at the package's threshold (1 % quantile of the held-out goods, as
   training sets it) the false-reject rate and recall of both.
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from few_shot_data import Branches, set_branches  # noqa: E402
 from generalisation_data import ImageSet, real_sets, synthetic_sets  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
-from lineguard.vision.fewshot import fit_local_weight, fused  # noqa: E402
+from lineguard.vision.fewshot import ZERO_SHOT, fit_local_weight, fused  # noqa: E402
 from lineguard.vision.metrics import auroc, recall_at_frr  # noqa: E402
 
 KS = (0, 1, 5, 10)
@@ -64,11 +64,12 @@ def one_draw(
     rest = np.setdiff1d(np.arange(len(types)), picked)
     weight = fit_local_weight(zl["hold"], zg["hold"], zl["bad"][picked], zg["bad"][picked])
     y = np.r_[np.zeros(len(zl["test"])), np.ones(len(rest))]
-    out: dict[str, float] = {"weight": weight.local}
-    for name, w in (("zero", 1.0), ("few", weight.local)):
-        good, bad = fused(zl["test"], zg["test"], w), fused(zl["bad"][rest], zg["bad"][rest], w)
+    out: dict[str, float] = {"weight": weight.local, "sum": float(weight.fusion == "sum")}
+    for name, (fusion, w) in (("zero", ZERO_SHOT), ("few", (weight.fusion, weight.local))):
+        good = fused(zl["test"], zg["test"], w, fusion)
+        bad = fused(zl["bad"][rest], zg["bad"][rest], w, fusion)
         scores = np.r_[good, bad]
-        th = calibrate_threshold(fused(zl["hold"], zg["hold"], w), target_frr=0.01).value
+        th = calibrate_threshold(fused(zl["hold"], zg["hold"], w, fusion), target_frr=0.01).value
         out |= {
             f"{name}_auroc": auroc(y, scores),
             f"{name}_recall1": recall_at_frr(y, scores, 0.01),
@@ -85,7 +86,8 @@ def _line(name: str, k: int, row: dict[str, Any]) -> str:
     return (
         f"  {name} k={k:2d} ({row['n']} draws): zero-shot AUROC {f('zero_auroc')} "
         f"rec@1% {f('zero_recall1')} | few-shot AUROC {f('few_auroc')} rec@1% {f('few_recall1')} "
-        f"(worst draw vs zero {row['few_minus_zero_recall1_min']:+.3f}), weight {f('weight')} | "
+        f"(worst draw vs zero {row['few_minus_zero_recall1_min']:+.3f}, below in {row['few_below_zero']}), "
+        f"sum chosen {row['sum'][0]:.2f}, weight {f('weight')} | "
         f"at the threshold: zero FRR {row['zero_frr_th'][0]:.3f} rec {row['zero_recall_th'][0]:.3f}, "
         f"few FRR {row['few_frr_th'][0]:.3f} rec {row['few_recall_th'][0]:.3f} "
         f"(load {os.getloadavg()[0]:.1f})"
@@ -101,7 +103,9 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
         "types": len(set(types)),
         "k": {},
     }
-    all_splits = set_branches(s, args.splits, args.feature_cache, args.cache, args.threads, log)
+    sigma, _, step = args.global_input.partition("/")
+    lowpass = (float(sigma), int(step or 1)) if sigma else None
+    all_splits = set_branches(s, args.splits, args.feature_cache, args.cache, args.threads, log, lowpass)
     for k in KS:
         if k >= per_type:
             log(f"  {s.name}: k = {k} skipped (a type has only {per_type} defects)")
@@ -115,6 +119,7 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
             m: (float(np.mean([d[m] for d in draws])), float(np.std([d[m] for d in draws]))) for m in draws[0]
         }
         row["few_minus_zero_recall1_min"] = float(min(d["few_recall1"] - d["zero_recall1"] for d in draws))
+        row["few_below_zero"] = sum(d["few_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
         row["n"] = len(draws)
         result["k"][k] = row
         log(_line(s.name, k, row))
@@ -134,6 +139,12 @@ def main() -> int:
         "--synthetic-size", default="80,30,20", help="train goods, test goods, per defect type"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--global-input",
+        default="2.5",
+        help="the global branch's input: SIGMA[/STEP] low-pass as shipped (TrainConfig.global_lowpass), "
+        "'' = the local branch's pass (the default before #24's fifth session)",
+    )
     parser.add_argument(
         "--feature-cache",
         type=Path,

@@ -1,4 +1,5 @@
-"""``lineguard edge evidence``: list, verify and export the node's evidence images."""
+"""``lineguard edge evidence``: list, verify and export the node's evidence images, and lay reviewed
+ones out as training data on the node."""
 
 from __future__ import annotations
 
@@ -103,3 +104,50 @@ def export(config_path: Path, evidence_id: str, out_path: Path) -> None:
     out_path.write_bytes(content)
     out_path.chmod(0o600)
     click.echo(f"{evidence_id}: verified, written to {out_path} ({len(content)} bytes)")
+
+
+@evidence.command("training-set")
+@EDGE_CONFIG
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The server's label export (GET /api/v1/reviews/<kind>/labels, saved as JSON).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Dataset folder to add to (train/good, validation/<class>); files already there are kept.",
+)
+def training_set(config_path: Path, labels_path: Path, out_dir: Path) -> None:
+    """Lay reviewed parts out as training data, on this node: the images never leave it.
+
+    Confirmed defects go to OUT/validation/<class> (they choose the few-shot fusion and
+    calibrate the threshold when you train on OUT), false calls and confirmed passes to
+    OUT/train/good. Each image is the camera's ROI cut from the verified evidence; events
+    without usable evidence are listed with the reason.
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $TOKEN" https://server/api/v1/reviews/alert/labels > labels.json
+      lineguard edge evidence training-set --config edge.yaml --labels labels.json --out datasets/bracket
+      lineguard model train --data datasets/bracket --out models/bracket-v2
+    """
+    from lineguard.config import load_edge_config
+    from lineguard.edge.evidence import EvidenceStore
+    from lineguard.edge.evidence.trainingset import assemble, read_labels
+
+    labels = read_labels(labels_path)
+    config = load_edge_config(config_path)
+    store = EvidenceStore.from_config(config)
+    try:
+        result = assemble(store, labels, {c.camera_id: c.roi for c in config.cameras}, out_dir)
+    finally:
+        store.close()
+    written = ", ".join(f"{n} to {folder}" for folder, n in sorted(result.written.items())) or "nothing new"
+    click.echo(f"{len(labels)} labels: {written}; {result.already_there} already there")
+    for reason, n in sorted(result.reasons().items()):
+        click.echo(f"  skipped {n}: {reason}")

@@ -126,8 +126,8 @@ class TrainConfig:
     #: at half resolution, about a quarter of its cost (``image_size / global_step`` must
     #: stay a multiple of 128).
     global_step: int = 1
-    #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the local
-    #: branch's weight in the fused score (``fewshot``); off, or without them, the weight is 1.
+    #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the fusion
+    #: and the local branch's weight (``fewshot``); off, or without them, the zero-shot maximum.
     few_shot: bool = True
     #: Nuisance copies of every fitted good image (``augment``: shift, rotation, light,
     #: blur, sensor noise) added to what the Gaussians are fitted on; the held-out images
@@ -338,9 +338,10 @@ def fit_detector(
 ) -> FittedDetector:
     """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``.
 
-    ``defect_paths`` (labelled defective images) choose the local branch's weight in the
-    fused score (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is
-    the maximum; the weight divides the local branch's standardising scale.
+    ``defect_paths`` (labelled defective images) choose the fusion and the local branch's
+    weight (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is the
+    maximum; the weight divides the local branch's standardising scale, the fusion becomes
+    the head's.
     """
     config = config or TrainConfig()
     config.check()
@@ -422,6 +423,7 @@ def fit_detector(
             (def_gdist.numpy() - global_norm[0]) / global_norm[1],
         )
         local_norm = (local_norm[0], local_norm[1] / weight.local)
+        head.fusion = weight.fusion
     head.set_normalisation(local_norm, global_norm)
     with torch.no_grad():
         holdout_scores, holdout_maps = head.combine(local_map, gdist)
@@ -640,7 +642,7 @@ def train_package(
         defect_classes=classes,
         score_normalisation=ScoreNormalisation(
             description=(
-                f"graph output = {_FUSED[config.fusion]}, "
+                f"graph output = {_FUSED[head.fusion]}, "
                 "each branch standardised on the held-out good images "
                 f"(local map max: mean {fitted.local_norm[0]:.4g}, std {fitted.local_norm[1]:.4g}; "
                 f"global distance: mean {fitted.global_norm[0]:.4g}, std {fitted.global_norm[1]:.4g})"
@@ -663,7 +665,7 @@ def train_package(
             "local_layers": ",".join(map(str, head.local_layers)),
             "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,
-            "fusion": config.fusion,
+            "fusion": head.fusion,
             "global_lowpass": config.global_lowpass if head.global_input is not None else 0.0,
             "global_step": head.global_input.step if head.global_input is not None else 1,
             "local_weight": fitted.local_weight.local if fitted.local_weight else 1.0,

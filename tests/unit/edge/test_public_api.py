@@ -61,6 +61,14 @@ EXPORTS = {
     },
     "lineguard.edge.workers": {"BackpressureQueue", "FrameQueue", "LatestQueue", "Worker"},
     "lineguard.edge.evidence.gate": {"EvidenceGate", "EvidenceWriter"},
+    "lineguard.edge.evidence.trainingset": {
+        "DEFECT_FALLBACK_CLASS",
+        "AssembledSet",
+        "ReviewLabel",
+        "Skipped",
+        "assemble",
+        "read_labels",
+    },
     "lineguard.edge.preprocess": {"FrameCheck", "crop_roi"},
     "lineguard.edge.pipeline": {
         "Arrival",

@@ -14,7 +14,7 @@ import torch
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
 from lineguard.vision.dataset import scan_dataset
 from lineguard.vision.evaluate import evaluate_package, load_mask
-from lineguard.vision.fewshot import LOCAL_WEIGHTS, fused
+from lineguard.vision.fewshot import CANDIDATES, fused
 from lineguard.vision.package import load_package
 from lineguard.vision.preprocess import read_image
 from lineguard.vision.regions import regions_from_map
@@ -189,7 +189,7 @@ def test_labelled_validation_defects_calibrate_the_threshold(synthetic_dataset: 
     # The labelled defects also chose the local branch's weight (fewshot), recorded with its evidence.
     weight = result.fitted.local_weight
     assert weight is not None and weight.defect_count == 6 and weight.good_count == 10
-    assert meta.parameters["local_weight"] == weight.local
+    assert meta.parameters["local_weight"] == weight.local and meta.parameters["fusion"] == weight.fusion
     assert "chosen on 6 labelled defects" in meta.score_normalisation.description
 
 
@@ -206,8 +206,9 @@ def test_a_false_reject_goal_is_kept_with_labelled_defects_and_recall_reported(
 
 
 def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_dataset: Path) -> None:
-    """The weight only rescales the local branch's standardisation: same statistics, same global
-    branch, and the held-out scores are max(w * z_local, z_global) of the unweighted branches."""
+    """The weight only rescales the local branch's standardisation and the fusion becomes the head's:
+    same statistics, same global branch, and the held-out scores are the chosen fusion of
+    w * z_local and z_global of the unweighted branches."""
     ds = scan_dataset(synthetic_dataset)
     fit, hold = split_holdout(synthetic_dataset, ds.train_good, 0.15)
     defects = [i.path for i in ds.test if i.is_defect]
@@ -217,7 +218,8 @@ def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_data
     assert plain.local_weight is None and off.local_weight is None
     assert off.local_norm == plain.local_norm
     w = few.local_weight
-    assert w is not None and w.local in LOCAL_WEIGHTS and w.defect_count == len(defects)
+    assert w is not None and (w.fusion, w.local) in CANDIDATES and w.defect_count == len(defects)
+    assert few.detector.head.fusion == w.fusion and plain.detector.head.fusion == "max"
     assert w.separation >= w.zero_shot_separation
     assert few.global_norm == plain.global_norm and few.local_norm[0] == plain.local_norm[0]
     assert few.local_norm[1] == pytest.approx(plain.local_norm[1] / w.local)
@@ -228,7 +230,7 @@ def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_data
         )
     z_local = (local_map.flatten(1).amax(1).numpy() - plain.local_norm[0]) / plain.local_norm[1]
     z_global = (gdist.numpy() - plain.global_norm[0]) / plain.global_norm[1]
-    np.testing.assert_allclose(few.holdout_scores, fused(z_local, z_global, w.local), atol=1e-4)
+    np.testing.assert_allclose(few.holdout_scores, fused(z_local, z_global, w.local, w.fusion), atol=1e-4)
 
 
 def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:
