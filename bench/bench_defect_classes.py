@@ -25,8 +25,8 @@ evaluated:
    (``calibrate_threshold``, as ``validation/<defect>`` does); and a discriminative
    layer: a logistic regression on (anomaly score, distance to the nearest defect
    prototype) fitted on the held-out goods and the labelled defects. That layer was the
-   first round's (worse than zero-shot, docs/detection.md); what ships is the local
-   branch weight of ``vision.fewshot``, measured on every set by ``bench_few_shot.py``.
+   first round's (worse than zero-shot, docs/detection.md); what ships is the few-shot
+   image score of ``vision.fewshot``, measured on every set by ``bench_few_shot.py``.
 
 Means ± sd over draws. The machine's load average is printed: wall times on a shared
 machine are inflated, figures are not.

@@ -24,7 +24,10 @@ Method ("local-global Gaussian", see ``docs/detection.md`` for the measurements)
   magnetic tile's mean per-type pixel AUROC 0.970 → 0.945, AUPRO 0.642 → 0.412.)
   Either way the score is the peak of the map, the map and the threshold share one
   scale, and the map differs from the sum's by one constant per image, which the
-  map-relative regions (``regions``) do not see.
+  map-relative regions (``regions``) do not see. One exception, chosen only by labelled
+  defects (``fewshot``, ``score_weight``): the image score ``w · peak z_local + z_global``
+  beside the maximum's lifted map (the weighted sum scores better at the operating point;
+  the lifted map localises better than the sum's).
 
 Every statistic is estimated in float64 with closed forms (no iterative training), so
 fitting is deterministic and fast on a CPU; the whole head is plain tensor algebra and
@@ -315,6 +318,9 @@ class LocalGlobalHead(nn.Module):
         self.sigma = sigma
         #: The global branch's input (``lowpass``): None = the local branch's backbone pass.
         self.global_input = LowPass(global_lowpass, global_step) if global_lowpass > 0 else None
+        #: Chosen by labelled defects (``fewshot``): image score ``w · peak z_local + z_global``,
+        #: the map unchanged; None: the score is the map's peak.
+        self.score_weight: float | None = None
 
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
@@ -410,6 +416,8 @@ class LocalGlobalHead(nn.Module):
         else:
             amap = z_local + z_global[:, None, None]
         score = amap.flatten(1).amax(1)
+        if self.score_weight is not None:
+            score = self.score_weight * z_local.flatten(1).amax(1) + z_global
         return score, amap
 
 

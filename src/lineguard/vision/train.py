@@ -338,10 +338,10 @@ def fit_detector(
 ) -> FittedDetector:
     """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``.
 
-    ``defect_paths`` (labelled defective images) choose the fusion and the local branch's
-    weight (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is the
-    maximum; the weight divides the local branch's standardising scale, the fusion becomes
-    the head's.
+    ``defect_paths`` (labelled defective images) choose the image score
+    (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is the maximum:
+    a weighted sum becomes the head's ``score_weight`` (the map is unchanged), a weighted
+    maximum divides the local branch's standardising scale.
     """
     config = config or TrainConfig()
     config.check()
@@ -422,8 +422,10 @@ def fit_detector(
             (def_map.flatten(1).amax(1).numpy() - local_norm[0]) / local_norm[1],
             (def_gdist.numpy() - global_norm[0]) / global_norm[1],
         )
-        local_norm = (local_norm[0], local_norm[1] / weight.local)
-        head.fusion = weight.fusion
+        if weight.fusion == "sum":  # the score only: the map stays the maximum's lifted map
+            head.score_weight = weight.local
+        else:
+            local_norm = (local_norm[0], local_norm[1] / weight.local)
     head.set_normalisation(local_norm, global_norm)
     with torch.no_grad():
         holdout_scores, holdout_maps = head.combine(local_map, gdist)
@@ -642,7 +644,13 @@ def train_package(
         defect_classes=classes,
         score_normalisation=ScoreNormalisation(
             description=(
-                f"graph output = {_FUSED[head.fusion]}, "
+                f"graph output = {_FUSED[head.fusion]}"
+                + (
+                    f"; image score {head.score_weight:g} * max z_local + z_global"
+                    if head.score_weight is not None
+                    else ""
+                )
+                + ", "
                 "each branch standardised on the held-out good images "
                 f"(local map max: mean {fitted.local_norm[0]:.4g}, std {fitted.local_norm[1]:.4g}; "
                 f"global distance: mean {fitted.global_norm[0]:.4g}, std {fitted.global_norm[1]:.4g})"
@@ -665,7 +673,8 @@ def train_package(
             "local_layers": ",".join(map(str, head.local_layers)),
             "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,
-            "fusion": head.fusion,
+            "fusion": config.fusion,
+            "image_score": "weighted sum" if head.score_weight is not None else "map peak",
             "global_lowpass": config.global_lowpass if head.global_input is not None else 0.0,
             "global_step": head.global_input.step if head.global_input is not None else 1,
             "local_weight": fitted.local_weight.local if fitted.local_weight else 1.0,

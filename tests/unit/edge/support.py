@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from lineguard.config.edge import EdgeConfig
 from lineguard.crypto import KdfParams, Keyring, keyring_path
+from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.identity import IdentityStore, NodeIdentityInfo
 
 PASSPHRASE = "edge-test-passphrase-0123"
@@ -63,6 +64,17 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
 def precreate_keyring(data_dir: Path) -> None:
     """A keyring with cheap KDF parameters, so subprocess nodes start fast."""
     Keyring.create(keyring_path(data_dir), SecretStr(PASSPHRASE), kdf=KdfParams.insecure_for_tests())
+
+
+def evidence_store(data_dir: Path, passphrase: str = PASSPHRASE) -> EvidenceStore:
+    """A node's evidence store with cheap KDF parameters (retention 90 / 90 / 7 days)."""
+    return EvidenceStore(
+        data_dir,
+        node_id="node-1",
+        passphrase=SecretStr(passphrase),
+        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
+        kdf=KdfParams.insecure_for_tests(),
+    )
 
 
 def _name(cn: str) -> x509.Name:

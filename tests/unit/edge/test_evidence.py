@@ -20,17 +20,11 @@ from lineguard.edge.evidence.gate import EvidenceGate
 from lineguard.edge.evidence.region import cut
 from lineguard.edge.redact import Box, FakeRedactor, RedactionMode
 from tests.support.sealed_v1 import seal_v1
-from tests.unit.edge.support import PASSPHRASE, PlantPki
+from tests.unit.edge.support import PASSPHRASE, PlantPki, evidence_store
 
 
 def _store(data_dir: Path, passphrase: str = PASSPHRASE) -> EvidenceStore:
-    return EvidenceStore(
-        data_dir,
-        node_id="node-1",
-        passphrase=SecretStr(passphrase),
-        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
-        kdf=KdfParams.insecure_for_tests(),
-    )
+    return evidence_store(data_dir, passphrase)
 
 
 def _image() -> np.ndarray:

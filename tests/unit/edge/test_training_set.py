@@ -12,31 +12,19 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from pydantic import SecretStr
 
 from lineguard.cli.main import cli
 from lineguard.config.edge import Roi
 from lineguard.contracts.errors import InputError
 from lineguard.contracts.events import BoundingBox
-from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence.trainingset import assemble, read_labels
 from lineguard.vision.dataset import scan_dataset
-from tests.unit.edge.support import PASSPHRASE, precreate_keyring
+from tests.unit.edge.support import evidence_store, precreate_keyring
 
 ROI = Roi(x=20, y=10, width=64, height=48)
 #: The stored region: the ROI plus an 8-px margin (``evidence.margin_px``).
 REGION = BoundingBox(x=12, y=2, width=80, height=64)
-
-
-def _store(data_dir: Path) -> EvidenceStore:
-    return EvidenceStore(
-        data_dir,
-        node_id="node-1",
-        passphrase=SecretStr(PASSPHRASE),
-        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
-        kdf=KdfParams.insecure_for_tests(),
-    )
 
 
 def _image(seed: int, box: BoundingBox = REGION) -> np.ndarray:
@@ -87,7 +75,7 @@ def _labels_file(path: Path, entries: list[dict[str, Any]]) -> Path:
 
 
 def test_reviewed_events_become_the_rois_of_their_verified_evidence(tmp_path: Path) -> None:
-    store = _store(tmp_path / "data")
+    store = evidence_store(tmp_path / "data")
     ids = {e: _put(store, e) for e in ("evt_scratch", "evt_false", "evt_confirmed", "evt_other")}
     labels = read_labels(
         _labels_file(
@@ -131,7 +119,7 @@ def test_reviewed_events_become_the_rois_of_their_verified_evidence(tmp_path: Pa
 
 
 def test_what_is_not_the_models_view_is_left_out_with_its_reason(tmp_path: Path) -> None:
-    store = _store(tmp_path / "data")
+    store = evidence_store(tmp_path / "data")
     _put(store, "evt_crop", region=BoundingBox(x=30, y=20, width=20, height=16))  # crop: defects
     _put(store, "evt_old", region=None)  # stored before regions were recorded
     _put(store, "evt_person", redaction="blur:yunet:2")
@@ -168,7 +156,7 @@ def test_what_is_not_the_models_view_is_left_out_with_its_reason(tmp_path: Path)
 
 
 def test_a_whole_frame_model_needs_whole_frame_evidence(tmp_path: Path) -> None:
-    store = _store(tmp_path / "data")
+    store = evidence_store(tmp_path / "data")
     whole = BoundingBox(x=0, y=0, width=80, height=64)
     kept = _put(store, "evt_whole", region=whole)
     _put(store, "evt_part", region=REGION)  # ROI + margin, not the frame the model saw
@@ -184,7 +172,7 @@ def test_a_whole_frame_model_needs_whole_frame_evidence(tmp_path: Path) -> None:
 
 
 def test_running_again_adds_only_new_decisions(tmp_path: Path) -> None:
-    store = _store(tmp_path / "data")
+    store = evidence_store(tmp_path / "data")
     _put(store, "evt_1")
     first = read_labels(_labels_file(tmp_path / "a.json", [_label("evt_1", "confirmed")]))
     assert dict(assemble(store, first, {"cam-1": ROI}, tmp_path / "ds").written) == {"validation/defect": 1}
@@ -201,7 +189,7 @@ def test_running_again_adds_only_new_decisions(tmp_path: Path) -> None:
 
 
 def test_evidence_that_fails_verification_is_left_out(tmp_path: Path) -> None:
-    store = _store(tmp_path / "data")
+    store = evidence_store(tmp_path / "data")
     evidence_id = _put(store, "evt_1")
     path = tmp_path / "data" / "evidence" / "objects" / f"{evidence_id}.lge"
     blob = bytearray(path.read_bytes())
@@ -243,7 +231,7 @@ def test_a_missing_label_export_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_lays_out_reviewed_parts_and_lists_what_it_left_out(tmp_path: Path) -> None:
     data = tmp_path / "data"
     precreate_keyring(data)
-    store = _store(data)
+    store = evidence_store(data)
     _put(store, "evt_1")
     _put(store, "evt_2", redaction="blur:yunet:1")
     store.close()

@@ -112,6 +112,16 @@ def test_sum_fusion_is_the_first_rounds_rule() -> None:
     assert torch.allclose(score, amap.flatten(1).amax(1))
 
 
+def test_a_few_shot_score_weight_changes_the_score_and_not_the_map() -> None:
+    head, local_map, gdist = _small_head("max")
+    _, zero_map = head.combine(local_map, gdist)
+    head.score_weight = 0.5
+    score, amap = head.combine(local_map, gdist)
+    assert torch.equal(amap, zero_map)
+    peak = ((local_map - 1.0) / 2.0).flatten(1).amax(1)
+    assert torch.allclose(score, 0.5 * peak + torch.tensor([0.0, 4.0]))
+
+
 def test_an_unknown_fusion_is_refused() -> None:
     with pytest.raises(InputError, match="fusion"):
         _small_head("mean")

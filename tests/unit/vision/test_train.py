@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from dataclasses import replace
@@ -14,6 +15,7 @@ import torch
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
 from lineguard.vision.dataset import scan_dataset
 from lineguard.vision.evaluate import evaluate_package, load_mask
+from lineguard.vision.export import export_onnx, parity
 from lineguard.vision.fewshot import CANDIDATES, fused
 from lineguard.vision.package import load_package
 from lineguard.vision.preprocess import read_image
@@ -189,7 +191,8 @@ def test_labelled_validation_defects_calibrate_the_threshold(synthetic_dataset: 
     # The labelled defects also chose the local branch's weight (fewshot), recorded with its evidence.
     weight = result.fitted.local_weight
     assert weight is not None and weight.defect_count == 6 and weight.good_count == 10
-    assert meta.parameters["local_weight"] == weight.local and meta.parameters["fusion"] == weight.fusion
+    assert meta.parameters["local_weight"] == weight.local and meta.parameters["fusion"] == "max"
+    assert meta.parameters["image_score"] == ("weighted sum" if weight.fusion == "sum" else "map peak")
     assert "chosen on 6 labelled defects" in meta.score_normalisation.description
 
 
@@ -206,9 +209,9 @@ def test_a_false_reject_goal_is_kept_with_labelled_defects_and_recall_reported(
 
 
 def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_dataset: Path) -> None:
-    """The weight only rescales the local branch's standardisation and the fusion becomes the head's:
-    same statistics, same global branch, and the held-out scores are the chosen fusion of
-    w * z_local and z_global of the unweighted branches."""
+    """Labelled defects only choose the image score: same statistics, same global branch, and the
+    held-out scores are the chosen fusion of w * z_local and z_global of the unweighted branches;
+    a weighted sum leaves the map (so the region level) exactly the zero-shot one."""
     ds = scan_dataset(synthetic_dataset)
     fit, hold = split_holdout(synthetic_dataset, ds.train_good, 0.15)
     defects = [i.path for i in ds.test if i.is_defect]
@@ -219,10 +222,11 @@ def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_data
     assert off.local_norm == plain.local_norm
     w = few.local_weight
     assert w is not None and (w.fusion, w.local) in CANDIDATES and w.defect_count == len(defects)
-    assert few.detector.head.fusion == w.fusion and plain.detector.head.fusion == "max"
     assert w.separation >= w.zero_shot_separation
-    assert few.global_norm == plain.global_norm and few.local_norm[0] == plain.local_norm[0]
-    assert few.local_norm[1] == pytest.approx(plain.local_norm[1] / w.local)
+    assert few.global_norm == plain.global_norm and few.local_norm == plain.local_norm
+    assert plain.detector.head.score_weight is None
+    assert few.detector.head.score_weight == (w.local if w.fusion == "sum" else None)
+    assert few.region_level == plain.region_level  # the map is the zero-shot map either way
     with torch.no_grad():
         head = plain.detector.head
         local_map, gdist = head.raw_from_parts(
@@ -231,6 +235,29 @@ def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_data
     z_local = (local_map.flatten(1).amax(1).numpy() - plain.local_norm[0]) / plain.local_norm[1]
     z_global = (gdist.numpy() - plain.global_norm[0]) / plain.global_norm[1]
     np.testing.assert_allclose(few.holdout_scores, fused(z_local, z_global, w.local, w.fusion), atol=1e-4)
+
+
+def test_a_weighted_sum_score_exports_beside_the_unchanged_map(
+    trained: TrainResult, synthetic_dataset: Path
+) -> None:
+    """The few-shot image score ``w * peak z_local + z_global`` in the ONNX graph: parity within
+    1e-4, the map identical to the zero-shot package's (whichever candidate the small set chose)."""
+    zero = trained.fitted.detector
+    detector = copy.deepcopy(zero)
+    detector.head.score_weight = 0.25
+    batch = load_inputs([i.path for i in scan_dataset(synthetic_dataset).test][:8], 128)
+    with torch.no_grad():
+        x = torch.from_numpy(batch)
+        zero_score, zero_map = zero(x)
+        score, amap = detector(x)
+        local_map, gdist = zero.head.raw_from_parts(*zero.head.image_parts(zero.backbone, x))
+    torch.testing.assert_close(amap, zero_map, rtol=0, atol=0)
+    norm = zero.head.norm
+    z_local = (local_map.flatten(1).amax(1) - norm[0]) / norm[1]
+    torch.testing.assert_close(score, 0.25 * z_local + (gdist - norm[2]) / norm[3])
+    assert not torch.allclose(score, zero_score)
+    score_diff, map_diff = parity(detector, export_onnx(detector, height=128, width=128), [batch, batch[:1]])
+    assert score_diff <= 1e-4 and map_diff <= 1e-3
 
 
 def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:
