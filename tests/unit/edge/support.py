@@ -24,7 +24,8 @@ PASSPHRASE = "edge-test-passphrase-0123"
 PASS_ENV = "LINEGUARD_EDGE_KEK_PASSPHRASE"
 
 
-def edge_config(data_dir: Path, cameras: list[dict[str, Any]], **extra: Any) -> EdgeConfig:
+def edge_config_doc(data_dir: Path, cameras: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """An edge config as the YAML document a CLI command reads (``yaml.safe_dump`` it)."""
     doc: dict[str, Any] = {
         "kind": "edge",
         "node": {"node_id": "node-1", "site_id": "plant-a", "line_id": "line-1", "data_dir": str(data_dir)},
@@ -32,7 +33,11 @@ def edge_config(data_dir: Path, cameras: list[dict[str, Any]], **extra: Any) -> 
         "metrics": {"enabled": False},
     }
     doc.update(extra)
-    return EdgeConfig.model_validate(doc)
+    return doc
+
+
+def edge_config(data_dir: Path, cameras: list[dict[str, Any]], **extra: Any) -> EdgeConfig:
+    return EdgeConfig.model_validate(edge_config_doc(data_dir, cameras, **extra))
 
 
 #: Cameras built here without an ROI inspect and keep the whole (synthetic, person-free) frame.

@@ -16,24 +16,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from lineguard.contracts.evidence_view import EvidenceRefusal, EvidenceUpload, EvidenceViewRequest
-from lineguard.crypto import KdfParams
 from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence.remote_view import REQUESTS_PATH, HourlyLimit, RemoteViewWorker, build_reply
 from tests.support.evidence_node import evidence_image
-from tests.unit.edge.support import PASSPHRASE, PlantPki
+from tests.unit.edge.support import PlantPki, evidence_store
 
 
 def _store(data_dir: Path) -> EvidenceStore:
-    return EvidenceStore(
-        data_dir,
-        node_id="node-1",
-        passphrase=SecretStr(PASSPHRASE),
-        retention_days={"fail": 90, "uncertain": 90, "pass": 7},
-        kdf=KdfParams.insecure_for_tests(),
-    )
+    return evidence_store(data_dir)
 
 
 def _put(store: EvidenceStore) -> str:

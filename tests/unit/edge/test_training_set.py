@@ -20,7 +20,7 @@ from lineguard.contracts.events import BoundingBox
 from lineguard.edge.evidence import EvidenceStore
 from lineguard.edge.evidence.trainingset import assemble, read_labels
 from lineguard.vision.dataset import scan_dataset
-from tests.unit.edge.support import evidence_store, precreate_keyring
+from tests.unit.edge.support import camera, edge_config_doc, evidence_store, precreate_keyring
 
 ROI = Roi(x=20, y=10, width=64, height=48)
 #: The stored region: the ROI plus an 8-px margin (``evidence.margin_px``).
@@ -237,26 +237,7 @@ def test_cli_lays_out_reviewed_parts_and_lists_what_it_left_out(tmp_path: Path) 
     store.close()
     config = tmp_path / "edge.yaml"
     config.write_text(
-        yaml.safe_dump(
-            {
-                "kind": "edge",
-                "node": {
-                    "node_id": "node-1",
-                    "site_id": "plant-a",
-                    "line_id": "line-1",
-                    "data_dir": str(data),
-                },
-                "cameras": [
-                    {
-                        "camera_id": "cam-1",
-                        "station_id": "st-10",
-                        "source": {"type": "synthetic"},
-                        "model": str(tmp_path / "m"),
-                        "roi": ROI.model_dump(),
-                    }
-                ],
-            }
-        )
+        yaml.safe_dump(edge_config_doc(data, [camera("cam-1", tmp_path / "m", roi=ROI.model_dump())]))
     )
     labels = _labels_file(
         tmp_path / "labels.json",
