@@ -329,3 +329,27 @@ def test_a_ppe_camera_is_listed_from_edge_yaml_so_enrolling_it_changes_no_fact(
     assert any(
         row[3] == "cam-walk" and row[5].startswith("none: a PPE camera keeps no image") for row in rows
     )
+
+
+def test_the_replica_check_needs_every_configured_process_beating_on_postgresql(plant: Plant) -> None:
+    """One process: nothing to check. Several workers on SQLite: no relay, nothing to check.
+    Replicas on PostgreSQL with none registered: fail, saying how many were expected (two
+    live replicas are in tests/integration/test_evidence_relay_replicas.py)."""
+    assert _by_id(_run(plant))["network.replicas"][0] == "pass"
+    assert _by_id(_run(plant))["network.relay_refusals"][0] == "pass"
+
+    def run_with(http: dict[str, int], url: str) -> tuple[str, str, str | None]:
+        settings = plant.settings.model_copy(
+            update={
+                "http": plant.settings.http.model_copy(update=http),
+                "database": plant.settings.database.model_copy(update={"url": url}),
+            }
+        )
+        with plant.sessions() as session:
+            return _by_id(doctor(session, settings=settings, now=NOW))["network.replicas"]
+
+    status, evidence, _ = run_with({"workers": 2}, "sqlite:///plant.db")
+    assert (status, evidence) == ("pass", "2 worker processes on SQLite: evidence views are not relayed")
+    status, evidence, fix = run_with({"replicas": 2, "workers": 2}, "postgresql://lineguard@db.plant/lg")
+    assert status == "fail" and evidence.startswith("0 of 4 server processes beating"), evidence
+    assert fix is not None and "internal_port" in fix
