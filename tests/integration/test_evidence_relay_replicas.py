@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from tests.e2e.plant import Plant, add_person
@@ -37,6 +38,7 @@ from tests.support.replicas import CHEAP_AUTH, free_port, replica_config, start_
 from tests.support.tcp_forwarder import TcpForwarder
 from tests.unit.crypto.conftest import make_test_keyring
 
+from lineguard.cli.main import cli
 from lineguard.config import load_server_config
 from lineguard.contracts.errors import ContractError, ImageDecodeError, NotFoundError, PermissionDeniedError
 from lineguard.contracts.evidence_view import EvidenceRelayError, EvidenceViewRequest, ReplicaRevokedError
@@ -628,3 +630,34 @@ def test_the_doctor_checks_every_replica_registered_beating_on_time_and_reachabl
     status, evidence = _doctor(cluster)["network.replicas"]
     assert status == "fail" and "1 of 2 server processes beating" in evidence, evidence
     assert f"{a_id} at {a_host}:{a_port}: last heartbeat 6" in evidence
+
+
+def test_an_operator_lists_and_revokes_a_replica_from_the_command_line(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """``lineguard replicas list`` / ``revoke`` against the shared database: A (another
+    process) revoked from B's config, so B, which never restarted, stops counting it."""
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None
+    a_id, _, _ = _a_listener(cluster)
+    config = str(next(tmp_path.glob(f"server-{cluster.b_url.rsplit(':', 1)[1]}.yaml")))
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["replicas", "list", "--config", config])
+    assert listed.exit_code == 0, listed.output
+    assert {line.split("\t")[0]: line.split("\t")[-1] for line in listed.output.splitlines()} == {
+        a_id: "alive",
+        shared.replica_id: "alive",
+    }
+    assert shared.peer(a_id) is not None
+    done = runner.invoke(
+        cli, ["replicas", "revoke", "--config", config, a_id, "--reason", "host relay-a retired"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"replica {a_id} revoked" in done.output
+    assert shared.peer(a_id) is None  # B agrees at once, no restart
+    again = runner.invoke(cli, ["replicas", "revoke", "--config", config, a_id, "--reason", "twice"])
+    assert again.exit_code != 0 and "already revoked" in again.output
+    listed = runner.invoke(cli, ["replicas", "list", "--config", config])
+    assert f"{a_id}\t" in listed.output and listed.output.split(a_id)[1].splitlines()[0].endswith("revoked")
+    [(actor, entry)] = _audited(cluster, "replica.revoked")
+    assert actor.startswith("cli:replicas.") and entry["reason"] == "host relay-a retired"

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ca": ("lineguard.cli.ca_cmd", "ca"),
     "node": ("lineguard.cli.node_cmd", "node"),
     "registry": ("lineguard.cli.registry_cmd", "registry"),
+    "replicas": ("lineguard.cli.replicas_cmd", "replicas"),
     "edge": ("lineguard.cli.edge_cmd", "edge"),
     "keys": ("lineguard.cli.keys_cmd", "keys"),
     "backup": ("lineguard.cli.backup_cmd", "backup"),

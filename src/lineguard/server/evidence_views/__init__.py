@@ -19,7 +19,7 @@ and ``provenance.py`` (checks), ``service.py``, ``schemas.py``, ``views.py`` (ro
 ``scheduled.py`` (lifecycle: purging, heartbeats, the relay listener).
 """
 
-from lineguard.server.evidence_views.revocation import ReplicaView, list_replicas
+from lineguard.server.evidence_views.revocation import ReplicaView, list_replicas, revoke_replica
 from lineguard.server.evidence_views.service import open_view
 from lineguard.server.evidence_views.shared import SKEW_WARN_S, STALE_S
 from lineguard.server.evidence_views.state import EvidenceViewsState
@@ -31,4 +31,5 @@ __all__ = [
     "ReplicaView",
     "list_replicas",
     "open_view",
+    "revoke_replica",
 ]

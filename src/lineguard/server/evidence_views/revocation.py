@@ -36,6 +36,7 @@ from lineguard.contracts.errors import ConflictError, NotFoundError
 from lineguard.contracts.evidence_view import ReplicaRevokedError
 from lineguard.server.context import AuditHook
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow, RelayRevocationRow
+from lineguard.server.evidence_views.shared import SharedRelay
 from lineguard.server.pki import PlantCa, ReplicaCredentials
 
 __all__ = [
@@ -123,7 +124,7 @@ def revoke_replica(
     reason: str,
     actor: str,
     audit: AuditHook,
-    lost_reason: Callable[[str], str],
+    lost_reason: Callable[[str], str] = SharedRelay.lost_reason,
 ) -> ReplicaRevoked:
     """Revoke a registered replica's relay identity and end the views it owned; audited, committed.
 
