@@ -19,7 +19,7 @@ What it measures, on every set of :mod:`generalisation_data` (real sets under
   :data:`NUISANCES`; their false-reject rate at the calibrated threshold against the same
   goods unchanged (paired bootstrap 95 % interval of the difference). Target: within 1 point.
 
-The engine's own fitting code is used (``train._fit_local``, ``LowRankGaussian``,
+The engine's own fitting code is used (``localfit.fit_local``, ``LowRankGaussian``,
 ``calibrate_threshold``, ``augment.nuisance_copy``); image scores are the map's peak exactly
 as the graph computes it (``score = max(max(z_local map), z_global)``, or with ``fusion sum``
 the first round's ``max(z_local map) + z_global``). Configurations (``--configs``) vary one
@@ -63,6 +63,7 @@ from generalisation_data import NUISANCES, Features, ImageSet, extract, real_set
 from lineguard.vision.augment import nuisance_copy  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
 from lineguard.vision.evaluate import load_mask  # noqa: E402
+from lineguard.vision.localfit import fit_local  # noqa: E402
 from lineguard.vision.metrics import aupro, auroc, recall_at_frr  # noqa: E402
 from lineguard.vision.scoring import (  # noqa: E402
     LowRankGaussian,
@@ -71,7 +72,7 @@ from lineguard.vision.scoring import (  # noqa: E402
     pack_precision,
     unpack_index,
 )
-from lineguard.vision.train import _fit_local, split_holdout  # noqa: E402
+from lineguard.vision.train import split_holdout  # noqa: E402
 from patchcore_anchor import PatchCore  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -83,6 +84,11 @@ class HeadConfig:
     name: str
     local_layers: tuple[str, ...] = ("s8", "s16")
     shrink: str = "ledoit-wolf"  # or "fixed-0.01" (PaDiM's covariance + 0.01 I)
+    # the local fit's settings (``localfit.fit_local``; TrainConfig.local_neighbourhood /
+    # local_shrink_floor): each position fitted on its (2r+1)² neighbours' embeddings; the
+    # least Ledoit–Wolf shrinkage as k * channels / images
+    neighbourhood: int = 0
+    shrink_floor: float = 0.0
     storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
     sigma: float = 4.0
     rank: int = 256
@@ -117,8 +123,9 @@ class HeadConfig:
         return self.copies in ("both", "global")
 
 
-# The shipped defaults (TrainConfig): the global branch reads the image low-passed by sigma 2.5.
-DEFAULT = HeadConfig("default", global_input="2.5")
+# The shipped defaults (TrainConfig): the global branch reads the image low-passed by sigma 2.5;
+# the local fit's Ledoit–Wolf shrinkage is at least 0.05 * channels / images (#24 sixth session).
+DEFAULT = HeadConfig("default", global_input="2.5", shrink_floor=0.05)
 CONFIGS: dict[str, HeadConfig] = {
     c.name: c
     for c in (
@@ -136,6 +143,12 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="rank 64", rank=64),
         replace(DEFAULT, name="local +features.16", local_layers=("s8", "s16", "s32")),
         replace(DEFAULT, name="shrink fixed 0.01", shrink="fixed-0.01"),
+        replace(DEFAULT, name="shrink ledoit-wolf", shrink_floor=0.0),  # the default until #24's 6th session
+        replace(DEFAULT, name="shrink floor 0.1", shrink_floor=0.1),
+        replace(DEFAULT, name="shrink floor 0.2", shrink_floor=0.2),
+        replace(DEFAULT, name="neighbourhood 1", neighbourhood=1, shrink_floor=0.0),
+        replace(DEFAULT, name="neighbourhood 1 floor 0.1", neighbourhood=1, shrink_floor=0.1),
+        replace(DEFAULT, name="neighbourhood 2", neighbourhood=2, shrink_floor=0.0),
         replace(DEFAULT, name="float32 local stats", storage="float32"),
         replace(
             DEFAULT,
@@ -244,11 +257,11 @@ class LocalModel:
         return torch.cat(out)
 
 
-def fit_precision(embs: np.ndarray, shrink: str) -> tuple[np.ndarray, np.ndarray]:
+def fit_precision(embs: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per-position (mean, precision) with the engine's Ledoit–Wolf fit or PaDiM's fixed one."""
-    if shrink == "fixed-0.01":
+    if cfg.shrink == "fixed-0.01":
         return fit_local_fixed(embs)
-    stats = _fit_local(embs)
+    stats = fit_local(embs, neighbourhood=cfg.neighbourhood, shrink_floor=cfg.shrink_floor)
     return stats.mean, stats.precision
 
 
@@ -504,12 +517,19 @@ def run_set(
                 per_cfg[cfg.name]["cpu_s"] = time.process_time() - c0
                 per_cfg[cfg.name]["bank"] = len(pc.bank)
                 continue
-            fit_key = (cfg.local_layers, cfg.shrink, cfg.copies_local, cfg.local_dims)
+            fit_key = (
+                cfg.local_layers,
+                cfg.shrink,
+                cfg.copies_local,
+                cfg.local_dims,
+                cfg.neighbourhood,
+                cfg.shrink_floor,
+            )
             if fit_key not in fits:
                 emb = embedding(fit_feats, cfg.local_layers, cfg.local_dims)
                 if cfg.copies_local and copy_feats is not None:
                     emb = np.concatenate([emb, embedding(copy_feats, cfg.local_layers, cfg.local_dims)])
-                fits[fit_key] = fit_precision(emb, cfg.shrink)
+                fits[fit_key] = fit_precision(emb, cfg)
             key = (*fit_key, cfg.storage)
             if key not in local_cache:
                 mean, prec = fits[fit_key]

@@ -73,12 +73,13 @@ Fusion = Literal["max", "sum"]
 FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 
-def ledoit_wolf(centered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ledoit_wolf(centered: np.ndarray, *, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk covariance of centered samples ``[..., n, p]`` → (cov [..., p, p], shrinkage [...]).
 
     Ledoit & Wolf (2004): the shrinkage towards a scaled identity is estimated from the
     data, so it adapts to the sample count (heavy with 50 images, light with 5000)
-    instead of being a constant tuned on one dataset.
+    instead of being a constant tuned on one dataset. ``floor``: the least shrinkage
+    (``localfit``: a floor for fits with fewer samples than dimensions).
     """
     x = centered.astype(np.float64, copy=False)
     n, p = x.shape[-2], x.shape[-1]
@@ -90,6 +91,8 @@ def ledoit_wolf(centered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     beta = (x4 - (s**2).sum((-2, -1))) / (n * p)
     beta = np.minimum(beta, delta)
     shrink = np.where(delta > 0, beta / np.where(delta > 0, delta, 1), 1.0)
+    if floor > 0:
+        shrink = np.maximum(shrink, floor)
     cov = (1 - shrink)[..., None, None] * s + (shrink * mu)[..., None, None] * eye
     # A constant channel (dead ReLU everywhere) would leave cov singular: add a floor.
     floor = 1e-6 * np.maximum(mu, 1e-12)[..., None, None] * eye
@@ -103,11 +106,11 @@ class GaussianStats:
     shrinkage: np.ndarray  # [...]
 
     @classmethod
-    def fit(cls, samples: np.ndarray) -> GaussianStats:
+    def fit(cls, samples: np.ndarray, *, shrink_floor: float = 0.0) -> GaussianStats:
         """Samples ``[..., n, p]`` (batched over leading axes) → mean, shrunk precision."""
         x = samples.astype(np.float64, copy=False)
         mean = x.mean(-2, keepdims=True)
-        cov, shrink = ledoit_wolf(x - mean)
+        cov, shrink = ledoit_wolf(x - mean, floor=shrink_floor)
         return cls(mean[..., 0, :], np.linalg.inv(cov), shrink)
 
 

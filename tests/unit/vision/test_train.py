@@ -388,3 +388,59 @@ def test_global_lowpass_settings_are_checked_before_any_work(synthetic_dataset: 
         with pytest.raises(InputError, match=match):
             train_package(synthetic_dataset, tmp_path / "x", config=bad)
     assert not (tmp_path / "x").exists()
+
+
+def test_local_fit_settings_are_checked_before_any_work(synthetic_dataset: Path, tmp_path: Path) -> None:
+    for bad, match in (
+        (replace(FAST, local_neighbourhood=-1), "local_neighbourhood"),
+        (replace(FAST, local_neighbourhood=3), "local_neighbourhood"),
+        (replace(FAST, local_shrink_floor=-0.1), "local_shrink_floor"),
+        (replace(FAST, local_shrink_floor=1.5), "local_shrink_floor"),
+    ):
+        with pytest.raises(InputError, match=match):
+            train_package(synthetic_dataset, tmp_path / "x", config=bad)
+        assert not (tmp_path / "x").exists()
+
+
+def test_the_other_local_fit_is_selectable_recorded_and_exported_exactly(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    default = trained.package.metadata.parameters
+    other = replace(
+        FAST,
+        local_neighbourhood=0 if FAST.local_neighbourhood else 1,
+        local_shrink_floor=0.0 if FAST.local_shrink_floor else 0.1,
+    )
+    result = train_package(synthetic_dataset, tmp_path / "other", config=other)
+    meta = result.package.metadata
+    assert (default["local_neighbourhood"], default["local_shrink_floor"]) == (
+        FAST.local_neighbourhood,
+        FAST.local_shrink_floor,
+    )
+    assert (meta.parameters["local_neighbourhood"], meta.parameters["local_shrink_floor"]) == (
+        other.local_neighbourhood,
+        other.local_shrink_floor,
+    )
+    assert meta.model_sha256 != trained.package.metadata.model_sha256  # another fit, not the default's
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+
+
+def test_a_package_from_before_the_local_fit_settings_loads_and_scores_the_same(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    # Packages keep the fitted statistics in the graph; nothing refits or reads these
+    # settings at inference. A package written before they existed lacks their keys.
+    old = tmp_path / "old"
+    shutil.copytree(trained.package.path, old)
+    raw = json.loads((old / "metadata.json").read_text())
+    for key in ("local_neighbourhood", "local_shrink_floor"):
+        del raw["parameters"][key]
+    (old / "metadata.json").write_text(json.dumps(raw))
+    assert "local_neighbourhood" not in load_package(old).metadata.parameters
+    paths = [i.path for i in scan_dataset(synthetic_dataset).test][:8]
+    now, before = OnnxModelRunner(trained.package.path, threads=1), OnnxModelRunner(old, threads=1)
+    for path in paths:
+        a, b = now.infer(read_image(path)), before.infer(read_image(path))
+        assert a.anomaly_score == b.anomaly_score, path
+        assert np.array_equal(a.anomaly_map, b.anomaly_map), path

@@ -1,0 +1,102 @@
+"""The local branch's fit (``localfit``): neighbourhood pooling and the shrinkage floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lineguard.contracts.errors import InputError
+from lineguard.vision.localfit import fit_local
+from lineguard.vision.scoring import GaussianStats
+
+
+def _embs(n: int = 12, c: int = 6, h: int = 5, w: int = 7, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, c, h, w)).astype(np.float32)
+
+
+def _mahalanobis(stats: GaussianStats, pos: int, x: np.ndarray) -> float:
+    d = x.astype(np.float64) - stats.mean[pos]
+    return float(np.sqrt(d @ stats.precision[pos] @ d))
+
+
+def test_the_defaults_fit_each_position_on_its_own_samples_with_ledoit_wolf() -> None:
+    embs = _embs()
+    n, c, h, w = embs.shape
+    got = fit_local(embs, chunk=4)  # chunks do not change the result
+    flat = embs.reshape(n, c, h * w).transpose(2, 0, 1)
+    ref = GaussianStats.fit(flat)
+    assert np.array_equal(got.mean, ref.mean)
+    assert np.array_equal(got.precision, ref.precision)
+    assert np.array_equal(got.shrinkage, ref.shrinkage)
+
+
+@pytest.mark.parametrize("pos", [(0, 0), (2, 3), (4, 6), (0, 5)])
+def test_a_neighbourhood_fit_pools_the_surrounding_positions_with_the_border_repeated(
+    pos: tuple[int, int],
+) -> None:
+    embs = _embs()
+    _n, c, h, w = embs.shape
+    got = fit_local(embs, neighbourhood=1)
+    y, x = pos
+    samples = [
+        embs[:, :, min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    ]
+    ref = GaussianStats.fit(np.concatenate(samples)[None])
+    i = y * w + x
+    np.testing.assert_allclose(got.mean[i], ref.mean[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got.precision[i], ref.precision[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got.shrinkage[i], ref.shrinkage[0], rtol=1e-9)
+    assert got.mean.shape == (h * w, c) and got.precision.shape == (h * w, c, c)
+
+
+def test_a_neighbourhood_fit_tolerates_a_part_one_position_off() -> None:
+    # Good parts: an edge between columns 3 and 4 of the grid, with a little noise;
+    # a good part placed one position to the right must not look like a defect there.
+    rng = np.random.default_rng(1)
+    n, c, h, w = 40, 4, 6, 9
+    embs = rng.normal(0, 0.05, (n, c, h, w))
+    embs[:, :, :, 4:] += 1.0
+    embs[: n // 2, :, :, 3] += 1.0  # half the goods sit one position to the left
+    shifted = rng.normal(0, 0.05, (c, h, w))
+    shifted[:, :, 5:] += 1.0  # a good part one position to the right of most
+    own, pooled = fit_local(embs), fit_local(embs, neighbourhood=1)
+    pos = 2 * w + 4
+    d_own = _mahalanobis(own, pos, shifted[:, 2, 4])
+    d_pooled = _mahalanobis(pooled, pos, shifted[:, 2, 4])
+    assert d_pooled < 0.2 * d_own, (d_pooled, d_own)
+    # ... and a defect (a change no neighbour ever showed) still stands out
+    defect = shifted[:, 2, 4] + np.array([0.5, -0.5, 0.5, -0.5])
+    assert _mahalanobis(pooled, pos, defect) > 5 * _mahalanobis(pooled, pos, shifted[:, 2, 4])
+
+
+def test_the_shrink_floor_raises_only_the_fits_below_it() -> None:
+    # channels of unequal spread, as a backbone's are: Ledoit–Wolf shrinks them little
+    embs = _embs(n=12, c=6) * (2.0 ** np.arange(6))[None, :, None, None].astype(np.float32)
+    plain = fit_local(embs)
+    floor = float(np.median(plain.shrinkage))
+    floored = fit_local(embs, shrink_floor=floor * 12 / 6)  # the floor is k * channels / images
+    np.testing.assert_allclose(floored.shrinkage, np.maximum(plain.shrinkage, floor), rtol=1e-12)
+    below = plain.shrinkage < floor
+    assert below.any() and (~below).any()  # the test covers both cases
+    assert np.array_equal(floored.precision[~below], plain.precision[~below])
+    assert not np.allclose(floored.precision[below], plain.precision[below])
+    # many images: the floor falls under Ledoit–Wolf's estimate and changes nothing
+    many = _embs(n=2000, c=6, h=2, w=2) * (2.0 ** np.arange(6))[None, :, None, None].astype(np.float32)
+    assert np.array_equal(fit_local(many, shrink_floor=0.05).precision, fit_local(many).precision)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"neighbourhood": -1}, "neighbourhood"),
+        ({"neighbourhood": 3}, "neighbourhood"),
+        ({"shrink_floor": -0.1}, "shrink floor"),
+        ({"shrink_floor": 1.5}, "shrink floor"),
+        ({"shrink_floor": float("nan")}, "shrink floor"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs: dict[str, float], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        fit_local(_embs(), **kwargs)  # type: ignore[arg-type]
