@@ -38,7 +38,7 @@ from lineguard.cli.demo_stations import (
 from lineguard.cli.demo_walkway import ensure_walkway_pool, ppe_cameras, walkway_summary
 from lineguard.config.edge import SyntheticSource
 from lineguard.config.secrets import DEMO_MODE_ENV, DEMO_SECRET_MARKER
-from lineguard.contracts.errors import LineGuardError
+from lineguard.contracts.errors import InputError, LineGuardError
 
 if TYPE_CHECKING:
     from lineguard.server.dashboard import TruthScore
@@ -281,6 +281,32 @@ def _scripted_line(line: str, scripted: dict[str, tuple[str, str]]) -> str:
     return f"{username:<15} {role:<24} {password}  totp:{secret}"
 
 
+#: Random draws tried before giving up (one is refused about once in a thousand).
+PASSWORD_DRAWS = 100
+
+
+def acceptable_password(
+    check: Callable[[str], None], *, draw: Callable[[], str] = lambda: secrets.token_urlsafe(18)
+) -> str:
+    """A random password that ``check`` (the plant's password rules) accepts.
+
+    A random draw can contain the user name or a context word: 'sam' turns up in about one
+    24-character draw in a thousand, and the rules rightly refuse it (a CI run failed so).
+    Such a draw is discarded, never weakened."""
+    for _ in range(PASSWORD_DRAWS):
+        candidate = draw()
+        try:
+            check(candidate)
+        except InputError:
+            continue
+        return candidate
+    msg = (
+        f"no random password passed the password rules in {PASSWORD_DRAWS} draws: "
+        "check the auth password settings"
+    )
+    raise DemoSetupError(msg)
+
+
 def first_sign_in(config: Path, username: str, one_time_password: str) -> tuple[str, str]:
     """Change the one-time password and enroll an authenticator, as the person would at a
     first sign-in (no browser at hand); return their new password and TOTP secret."""
@@ -292,11 +318,12 @@ def first_sign_in(config: Path, username: str, one_time_password: str) -> tuple[
     from lineguard.server.storage import open_storage
 
     settings = load_server_config(config)
+    runtime = AuthRuntime.build(settings.site_id, settings.auth)
+    password = acceptable_password(lambda candidate: runtime.rules.check(candidate, username=username))
     engine, sessions = open_storage(settings)
-    password = secrets.token_urlsafe(18)
     try:
         with sessions() as session:
-            runtime, audit = AuthRuntime.build(settings.site_id, settings.auth), default_audit(settings)
+            audit = default_audit(settings)
             user = user_by_name(session, username)
             if user is None:
                 msg = f"the demo account {username} was not created"
