@@ -21,6 +21,7 @@ digest), so every later run only fits and scores the heads.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -281,6 +282,10 @@ def extract(
             parts[j].append(f.numpy().astype(np.float32))
     out = Features(*(np.concatenate(p) for p in parts))
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(file, s8=out.s8, s16=out.s16, s32=out.s32, desc=out.desc)
+    # Written beside and renamed: engineers share one cache directory, and a reader must
+    # never open a half-written file another process is still saving.
+    tmp = file.with_name(f"{file.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, s8=out.s8, s16=out.s16, s32=out.s32, desc=out.desc)
+    os.replace(tmp, file)
     log(f"  features {tag}: {len(paths)} images in {time.perf_counter() - t0:.0f} s")
     return out
