@@ -107,6 +107,13 @@ class DataKeyStore(Protocol):
         """Insert several wrapped keys in one transaction (all or none)."""
         ...
 
+    def put_if_absent(self, key: WrappedKey) -> WrappedKey:
+        """Insert ``key`` unless a key of that id exists, commit, and return the stored one.
+
+        Bucket keys (:mod:`lineguard.crypto.buckets`) have derived ids: writers creating
+        one bucket's key at once all get the first writer's key back, never two keys."""
+        ...
+
     def get(self, key_id: str) -> WrappedKey:
         """The wrapped key; :class:`CryptoError` saying it was shredded if absent."""
         ...
@@ -178,6 +185,14 @@ class SqliteDataKeyStore:
                 self._db.execute("ROLLBACK")
                 msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
                 raise CryptoError(msg) from None
+
+    def put_if_absent(self, key: WrappedKey) -> WrappedKey:
+        row = (key.key_id, key.category, key.object_id, key.kek_id, key.wrapped, key.created_at.isoformat())
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING", row
+            )
+        return self.get(key.key_id)
 
     def get(self, key_id: str) -> WrappedKey:
         with self._lock:

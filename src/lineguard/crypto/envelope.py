@@ -15,13 +15,20 @@ open). Opening checks that the sealed object belongs to the record being read (i
 data key's row names the record, and the record is in the associated data), so a
 ciphertext moved to another record fails. Deleting the wrapped DEK crypto-shreds the
 object.
+
+Categories named in ``bucketed`` may instead share one data key per *bucket* of records
+(:meth:`Envelope.seal_in_buckets`, :mod:`lineguard.crypto.buckets`): the server seals
+inspection-event part ids under one key per line and hour. Each field still has its
+own random nonce and its record in the associated data; opening accepts a bucket key
+only for a bucketed category and a v2 object, and relies on the tag for the record.
+Shredding then works per bucket, not per record.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -31,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_ids
+from lineguard.crypto.buckets import BucketKey, BucketKeyCache, bucket_key_id, is_bucket
 from lineguard.crypto.datakeys import DataKeyStore, WrappedKey, dek_aad, dek_aads, wrapped_keys
 from lineguard.crypto.kek import KEY_BYTES, KekProvider
 from lineguard.crypto.sealed import (
@@ -60,9 +68,22 @@ def _check_id(name: str, value: str) -> None:
 class Envelope:
     """Seals and opens objects; holds no key material itself."""
 
-    def __init__(self, keys: KekProvider, store: DataKeyStore) -> None:
+    def __init__(
+        self,
+        keys: KekProvider,
+        store: DataKeyStore,
+        *,
+        bucketed: Collection[str] = (),
+        buckets: BucketKeyCache | None = None,
+    ) -> None:
+        """``bucketed``: the categories whose records may share a bucket's data key
+        (:meth:`seal_in_buckets`); every other category keeps one key per object, and
+        a bucket key found for it is refused. ``buckets``: the process's cache of
+        bucket keys (envelopes made per batch share their server's)."""
         self.keys = keys
         self.store = store
+        self.bucketed = frozenset(bucketed)
+        self.buckets = buckets if buckets is not None else BucketKeyCache()
         self._pending: ContextVar[list[WrappedKey] | None] = ContextVar(f"envelope-{id(self)}", default=None)
 
     @contextmanager
@@ -144,8 +165,80 @@ class Envelope:
             pending.extend(records)
         return sealed
 
+    def seal_in_buckets(self, items: Sequence[tuple[str, str, bytes]], *, category: str) -> list[bytes]:
+        """Seal each ``(object_id, bucket, plaintext)`` under its bucket's one data key.
+
+        The bucket's key is created once (wrapped, its row stored and committed before
+        anything is sealed under it, so it can never be lost with a rolled-back batch)
+        or taken from :attr:`buckets`; concurrent creators converge on one key
+        (:meth:`~lineguard.crypto.datakeys.DataKeyStore.put_if_absent`). Each field gets
+        a random 96-bit nonce and its record in the associated data: a v2 object that
+        only its own record opens. Nothing is stored per field. Nothing is sealed if an
+        id is invalid or the category is not bucketed.
+        """
+        _check_id("category", category)
+        if category not in self.bucketed:
+            msg = (
+                f"category {category!r} keeps one data key per object; bucket keys are only for "
+                f"{sorted(self.bucketed)}"
+            )
+            raise CryptoError(msg)
+        if not items:
+            return []
+        valid = _ID.fullmatch
+        for object_id, bucket, _ in items:
+            if not valid(object_id) or is_bucket(object_id):
+                _check_id("object_id", object_id)
+                msg = f"object_id {object_id[:40]!r} is a bucket name, not a record"
+                raise CryptoError(msg)
+            if not (valid(bucket) and is_bucket(bucket)):
+                _check_id("bucket", bucket)
+                bucket_key_id(category, bucket)  # raises: not a bucket name
+        keys: dict[str, tuple[BucketKey, bytes]] = {}
+        for bucket in {bucket for _, bucket, _ in items}:
+            key = self._bucket_key(category, bucket)
+            keys[bucket] = (key, V2_HEAD + bytes.fromhex(key.key_id[KEY_ID_AT:]))
+        nonces = os.urandom(NONCE_BYTES * len(items))
+        binding = record_binding(category)
+        sealed: list[bytes] = []
+        append = sealed.append
+        at = 0
+        for object_id, bucket, plaintext in items:
+            key, prefix = keys[bucket]
+            nonce = nonces[at : at + NONCE_BYTES]
+            append(prefix + nonce + key.aead.encrypt(nonce, plaintext, v2_aad(prefix, binding, object_id)))
+            at += NONCE_BYTES
+        return sealed
+
+    def _bucket_key(self, category: str, bucket: str) -> BucketKey:
+        """The bucket's data key: cached, or read from the store, or created there."""
+        cached = self.buckets.get(category, bucket)
+        if cached is not None:
+            return cached
+        key_id = bucket_key_id(category, bucket)
+        kek = self.keys.active()
+        dek = os.urandom(KEY_BYTES)
+        wrapped = kek.wrap(dek, dek_aad(key_id, category, bucket))
+        mine = WrappedKey(key_id, category, bucket, kek.kek_id, wrapped, datetime.now(UTC))
+        # The store's answer is the key every writer uses: ours if our insert came first,
+        # else the one another worker or replica stored a moment before (ours is dropped).
+        stored = self.store.put_if_absent(mine)
+        if (stored.key_id, stored.category, stored.object_id) != (key_id, category, bucket):
+            msg = (
+                f"data key {key_id} belongs to {stored.category}/{stored.object_id}, "
+                f"expected bucket {category}/{bucket}"
+            )
+            raise CryptoError(msg)
+        if (stored.kek_id, stored.wrapped) != (kek.kek_id, wrapped):
+            dek = self.keys.get(stored.kek_id).unwrap(stored.wrapped, dek_aad(key_id, category, bucket))
+        return self.buckets.put(category, bucket, key_id, dek)
+
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes:
-        """Decrypt a sealed object of the record ``(category, object_id)``."""
+        """Decrypt a sealed object of the record ``(category, object_id)``.
+
+        Its data key is the record's own, or (v2, bucketed category) its bucket's: a
+        bucket key names no record, so the record is checked by the tag alone (the
+        associated data names the record being read)."""
         parsed = parse_sealed(sealed)
         header = parsed.header
         if header is not None and (header.category, header.object_id) != (category, object_id):
@@ -155,18 +248,32 @@ class Envelope:
             )
             raise CryptoError(msg)
         record = self._pending_key(parsed.key_id) or self.store.get(parsed.key_id)
-        if (record.category, record.object_id) != (category, object_id):
+        if (record.category, record.object_id) != (category, object_id) and not self._opens_bucket(
+            record, category, header is None
+        ):
             msg = (
                 f"data key {parsed.key_id} belongs to {record.category}/{record.object_id}, "
                 f"expected {category}/{object_id}: refusing to open it for another record"
             )
             raise CryptoError(msg)
-        dek = self.keys.get(record.kek_id).unwrap(record.wrapped, dek_aad(record.key_id, category, object_id))
+        dek = self.keys.get(record.kek_id).unwrap(
+            record.wrapped, dek_aad(record.key_id, record.category, record.object_id)
+        )
         try:
             return AESGCM(dek).decrypt(parsed.nonce, parsed.body, parsed.aad(category, object_id))
         except InvalidTag:
             msg = f"sealed object {category}/{object_id} failed authentication: it was altered or truncated"
             raise CryptoError(msg) from None
+
+    def _opens_bucket(self, record: WrappedKey, category: str, v2: bool) -> bool:
+        """Whether ``record`` is a bucket key that may open a v2 object of ``category``."""
+        return (
+            v2
+            and record.category == category
+            and category in self.bucketed
+            and is_bucket(record.object_id)
+            and record.key_id == bucket_key_id(category, record.object_id)
+        )
 
     def _pending_key(self, key_id: str) -> WrappedKey | None:
         for record in self._pending.get() or ():
@@ -179,4 +286,4 @@ class Envelope:
         return self.store.delete_object(category, object_id)
 
     def __repr__(self) -> str:
-        return f"Envelope(keys={self.keys!r}, store={self.store!r})"
+        return f"Envelope(keys={self.keys!r}, store={self.store!r}, bucketed={sorted(self.bucketed)})"

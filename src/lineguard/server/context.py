@@ -58,6 +58,11 @@ class Sealer(Protocol):
         """``seal`` of each ``(object_id, plaintext)``, the per-call work done once."""
         ...
 
+    def seal_in_buckets(self, items: Sequence[tuple[str, str, bytes]], *, category: str) -> list[bytes]:
+        """Seal each ``(object_id, bucket, plaintext)`` under its bucket's one data key
+        (inspection events: one per line and hour; ``lineguard.server.keystore.buckets``)."""
+        ...
+
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes: ...
 
 

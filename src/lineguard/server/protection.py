@@ -33,6 +33,9 @@ class NoEncryption:
     def seal_many(self, items: Sequence[tuple[str, bytes]], *, category: str) -> list[bytes]:
         return [plaintext for _, plaintext in items]
 
+    def seal_in_buckets(self, items: Sequence[tuple[str, str, bytes]], *, category: str) -> list[bytes]:
+        return [plaintext for _, _, plaintext in items]
+
     def open(self, sealed: bytes, *, object_id: str, category: str) -> bytes:
         return sealed
 

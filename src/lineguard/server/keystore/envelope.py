@@ -13,6 +13,7 @@ from lineguard.crypto.kek import KekProvider
 from lineguard.crypto.keyring import Keyring
 from lineguard.crypto.pkcs11 import Pkcs11Keyring
 from lineguard.crypto.provider import open_keyring as _open_keyring
+from lineguard.server.keystore.buckets import BUCKETED_CATEGORIES
 from lineguard.server.keystore.store import SqlDataKeyStore
 
 __all__ = ["open_envelope", "open_keyring", "signer_key_store_path"]
@@ -40,8 +41,11 @@ def open_envelope(
     """Envelope encryption whose data keys live in the server database (``data_keys``).
 
     Use ``envelope.batch()`` around an ingest batch: its keys are then stored with one
-    statement instead of one per sealed field.
+    statement instead of one per sealed field. Inspection events' part ids share one
+    key per line and hour (``seal_in_buckets``, :data:`BUCKETED_CATEGORIES`).
     """
     return Envelope(
-        keys if keys is not None else open_keyring(settings, create=True), SqlDataKeyStore(sessions)
+        keys if keys is not None else open_keyring(settings, create=True),
+        SqlDataKeyStore(sessions),
+        bucketed=BUCKETED_CATEGORIES,
     )

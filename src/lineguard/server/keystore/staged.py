@@ -25,17 +25,23 @@ class _StagedKeys:
 
     Ingest seals a batch before its write transaction starts (sealing is CPU work that
     should not hold SQLite's single write lock), then writes the staged keys together
-    with the rows. Reading or shredding through it is a programming error.
+    with the rows. Bucket keys are the exception: they go straight to ``durable``
+    (created and committed before anything is sealed under them, shared by every batch
+    of their bucket). Reading or shredding through it is a programming error.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, durable: SqlDataKeyStore) -> None:
         self.keys: list[WrappedKey] = []
+        self._durable = durable
 
     def put(self, key: WrappedKey) -> None:
         self.keys.append(key)
 
     def put_many(self, keys: Sequence[WrappedKey]) -> None:
         self.keys.extend(keys)
+
+    def put_if_absent(self, key: WrappedKey) -> WrappedKey:
+        return self._durable.put_if_absent(key)
 
     def _not_here(self) -> NoReturn:
         msg = "staged data keys can only be written, not read or shredded"
@@ -74,11 +80,11 @@ def staged_sealer(sealer: Sealer) -> tuple[Sealer, StagedKeyRows]:
     """
     if not (isinstance(sealer, Envelope) and isinstance(sealer.store, SqlDataKeyStore)):
         return sealer, lambda _keep: None
-    staged = _StagedKeys()
+    staged = _StagedKeys(sealer.store)
 
     def key_rows(keep: Collection[tuple[str, str]]) -> TableRows | None:
         keys = [k for k in staged.keys if (k.category, k.object_id) in keep]
         staged.keys.clear()
         return SqlDataKeyStore.table_rows(keys) if keys else None
 
-    return Envelope(sealer.keys, staged), key_rows
+    return Envelope(sealer.keys, staged, bucketed=sealer.bucketed, buckets=sealer.buckets), key_rows

@@ -80,6 +80,15 @@ class SqlDataKeyStore:
             msg = f"a data key among {[k.key_id for k in keys][:3]} already exists"
             raise CryptoError(msg) from None
 
+    def put_if_absent(self, key: WrappedKey) -> WrappedKey:
+        # INSERT ... ON CONFLICT DO NOTHING, then read the row back: the same statement on
+        # SQLite and PostgreSQL. In its own transaction (committed before anything is sealed
+        # under the key) unless bound; a concurrent inserter's row is the one returned.
+        write = self.table_rows([key])
+        with self._scope() as session:
+            insert_rows(session, write.table, write.rows, on_conflict=["key_id"])
+        return self.get(key.key_id)
+
     def get(self, key_id: str) -> WrappedKey:
         with self._scope() as session:
             row = session.get(DataKeyRow, key_id)

@@ -39,6 +39,10 @@ class RetentionCategory:
     object_id_columns: Sequence[str] = ()
     #: Envelope ``category`` of those fields; None when the row holds nothing sealed.
     sealed_category: str | None = None
+    #: Site and line columns: with the hour of ``time_column`` they name the hour bucket whose
+    #: one data key seals the row's fields (``lineguard.server.keystore.buckets``); empty when
+    #: each record has its own key. A bucket's key is shredded when its whole hour expired.
+    bucket_columns: Sequence[str] = ()
     #: Clear this column instead of deleting the row.
     clear_column: str | None = None
     description: str = ""
@@ -73,6 +77,7 @@ register(
         days=lambda r: r.inspection_events_days,
         object_id_columns=("node_id", "idempotency_key"),
         sealed_category="inspection_events",
+        bucket_columns=("site_id", "line_id"),
         description="Per-part inspection results (hourly rollups are kept: they hold no per-part data).",
     )
 )

@@ -8,7 +8,10 @@ ahead (:func:`lineguard.server.storage.ensure_partitions`), and a month that end
 the cutoff and holds no record under legal hold has its data keys shredded in one
 statement and is then dropped whole; a month with a held record is swept row by row. Rows with sealed
 fields lose their data keys in the same transaction: that is the crypto-shredding
-that also makes copies in older backups unreadable. The audit log's own retention
+that also makes copies in older backups unreadable. Inspection events' part ids share
+one key per line and hour (``lineguard.server.keystore.buckets``): a bucket's key goes
+when its whole hour has expired and none of its records is under legal hold, with its
+month's partition or, row by row, after the category's records. The audit log's own retention
 (:func:`lineguard.server.audit.prune`) runs last. Each sweep is a row in
 ``retention_sweeps`` and an entry ``retention.sweep`` in the audit log.
 """
@@ -29,7 +32,7 @@ from lineguard.contracts.errors import ConflictError, InputError, NotFoundError
 from lineguard.contracts.ids import new_id
 from lineguard.server.audit import prune as prune_audit
 from lineguard.server.audit import record
-from lineguard.server.keystore import SqlDataKeyStore
+from lineguard.server.keystore import SqlDataKeyStore, hour_bucket, shred_expired_buckets
 from lineguard.server.retention.models import LegalHoldRow, RetentionSweepRow
 from lineguard.server.retention.policy import effective_policy
 from lineguard.server.retention.registry import CATEGORIES, RetentionCategory, category
@@ -114,8 +117,28 @@ def _drop_expired_months(
         if cat.sealed_category is not None and cat.object_id_columns:
             ids = select(func.concat_ws(":", *(part.c[c] for c in cat.object_id_columns)))
             shredded += SqlDataKeyStore.bound(session).delete_selected(cat.sealed_category, ids)
+        if cat.sealed_category is not None and cat.bucket_columns:
+            # Hour buckets never span two months: every bucket of this month has expired.
+            shredded += shred_expired_buckets(
+                session, cat.sealed_category, cutoff=month.end, since=month.start
+            )
         expired += drop_partition(connection, month)
     return expired, shredded
+
+
+def _shred_buckets(session: Session, cat: RetentionCategory, table: Table, cutoff: datetime) -> int:
+    """Shred the keys of ``cat``'s hour buckets that ended before ``cutoff``, except the
+    buckets of records under legal hold (their bucket's other records, deleted from the
+    database, stay readable in backups until the hold ends)."""
+    if cat.sealed_category is None or not cat.bucket_columns:
+        return 0
+    site, line = (table.c[c] for c in cat.bucket_columns)
+    time_col = table.c[cat.time_column]
+    held = session.execute(
+        select(site, line, time_col).where(time_col < cutoff, table.c[cat.hold_column].in_(_held(cat)))
+    ).all()
+    keep = {hour_bucket(s, ln, at) for s, ln, at in held}
+    return shred_expired_buckets(session, cat.sealed_category, cutoff=cutoff, keep=keep)
 
 
 def _count_held(session: Session, cat: RetentionCategory, table: Table, cutoff: datetime) -> int:
@@ -169,6 +192,8 @@ def run_sweep(
                 total, result.keys_shredded = total + expired, result.keys_shredded + shredded
                 if expired < batch_size:
                     break
+            with sessions.begin() as session:
+                result.keys_shredded += _shred_buckets(session, cat, source, cutoff)
             with sessions() as session:
                 result.held[cat.name] = _count_held(session, cat, source, cutoff)
             result.deleted[cat.name] = total

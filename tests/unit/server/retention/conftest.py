@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.crypto import Envelope, KdfParams, Keyring
 from lineguard.server.ingest.models import AlertRow, InspectionEventRow
-from lineguard.server.keystore import SqlDataKeyStore
+from lineguard.server.keystore import BUCKETED_CATEGORIES, SqlDataKeyStore, hour_bucket
 from lineguard.server.storage import session_factory, upgrade_to_head
 from tests.support.sealed_v1 import seal_v1
 
@@ -31,7 +31,7 @@ def envelope(sessions: sessionmaker[Session], tmp_path: Path) -> Envelope:
     keyring = Keyring.create(
         tmp_path / "keyring.json", SecretStr("retention tests"), kdf=KdfParams.insecure_for_tests()
     )
-    return Envelope(keyring, SqlDataKeyStore(sessions))
+    return Envelope(keyring, SqlDataKeyStore(sessions), bucketed=BUCKETED_CATEGORIES)
 
 
 def event_row(
@@ -75,17 +75,23 @@ def add_event(
     *,
     evidence: bool = True,
     sealed_v1: bool = False,
+    bucketed: bool = False,
 ) -> bytes:
     """One inspection event captured ``age_days`` before NOW; returns its sealed part id
-    (``sealed_v1``: in the format servers wrote before sealed v2)."""
+    (``sealed_v1``: in the format servers wrote before sealed v2; ``bucketed``: under its
+    line-hour bucket's key, as ingest seals now; otherwise under a key of its own, as
+    ingest sealed before buckets)."""
     plaintext, object_id = f"part-{key}".encode(), f"node-1:{key}"
-    if sealed_v1:
+    at = NOW - timedelta(days=age_days)
+    if bucketed:
+        bucket = hour_bucket("plant-a", "line-1", at)
+        sealed = envelope.seal_in_buckets([(object_id, bucket, plaintext)], category="inspection_events")[0]
+    elif sealed_v1:
         sealed = seal_v1(
             envelope.keys, envelope.store, plaintext, object_id=object_id, category="inspection_events"
         )
     else:
         sealed = envelope.seal(plaintext, object_id=object_id, category="inspection_events")
-    at = NOW - timedelta(days=age_days)
     row = event_row(key, at, part_id_sealed=sealed, evidence_ref=f"evd_{key}" if evidence else None)
     with sessions.begin() as session:
         session.execute(insert(InspectionEventRow), [row])

@@ -84,6 +84,51 @@ def test_a_month_with_a_held_record_is_kept_and_swept_row_by_row(
     assert result.held["inspection_events"] == 1
 
 
+def _bucket_keys(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return len(
+            session.scalars(select(DataKeyRow.key_id).where(DataKeyRow.object_id.startswith("#"))).all()
+        )
+
+
+def test_a_dropped_month_takes_its_hour_buckets_keys_with_it(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    old = [add_event(sessions, envelope, f"old-{i}", OLD_DAYS + i / 10, bucketed=True) for i in range(3)]
+    add_event(sessions, envelope, "old-3", OLD_DAYS + 0.2 + 1 / 3600, bucketed=True)  # old-2's hour
+    fresh = add_event(sessions, envelope, "fresh", 5, bucketed=True)
+    assert _bucket_keys(sessions) == 4
+
+    result = run_sweep(sessions, CONFIG, now=NOW)
+
+    assert result.deleted["inspection_events"] == 4
+    assert result.keys_shredded == 3  # three hour buckets, in the partition's transaction
+    assert _bucket_keys(sessions) == 1
+    for i, sealed in enumerate(old):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(sealed, object_id=f"node-1:old-{i}", category="inspection_events")
+    assert envelope.open(fresh, object_id="node-1:fresh", category="inspection_events") == b"part-fresh"
+
+
+def test_a_held_record_keeps_its_month_and_its_buckets_key(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    old = {i: add_event(sessions, envelope, f"old-{i}", OLD_DAYS + i / 10, bucketed=True) for i in range(3)}
+    with sessions() as session:
+        place_hold(
+            session, category_name="inspection_events", record_id="evt_old-1", reason="c", actor="user:qa"
+        )
+
+    result = run_sweep(sessions, CONFIG, now=NOW)
+
+    assert _keys(sessions) == ["old-1"]
+    assert result.keys_shredded == 2  # the held record's hour stays; the month's other two go
+    assert envelope.open(old[1], object_id="node-1:old-1", category="inspection_events") == b"part-old-1"
+    for i in (0, 2):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(old[i], object_id=f"node-1:old-{i}", category="inspection_events")
+
+
 def test_expired_audit_months_drop_at_a_checkpoint_and_the_chain_still_verifies(
     sessions: sessionmaker[Session],
 ) -> None:

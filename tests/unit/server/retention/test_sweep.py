@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +15,8 @@ from lineguard.crypto import Envelope
 from lineguard.server.audit import AuditSigner, DatabaseLog, Ed25519Verifier, create_checkpoint
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.ingest.models import AlertRow, InspectionEventRow
+from lineguard.server.keystore import hour_bucket
+from lineguard.server.keystore.models import DataKeyRow
 from lineguard.server.retention import (
     CATEGORIES,
     RetentionCategory,
@@ -95,6 +97,99 @@ def test_sweep_shreds_v1_and_v2_sealed_records_alike(
     assert (
         envelope.open(fresh_v1, object_id="node-1:fresh-v1", category="inspection_events") == b"part-fresh-v1"
     )
+
+
+def _days_before_now(at: datetime) -> float:
+    return (NOW - at) / timedelta(days=1)
+
+
+def _bucket_keys(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return sorted(
+            session.scalars(
+                select(DataKeyRow.object_id).where(
+                    DataKeyRow.category == "inspection_events", DataKeyRow.object_id.startswith("#")
+                )
+            )
+        )
+
+
+def test_an_hour_buckets_key_goes_only_when_its_whole_hour_has_expired(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    """Part ids of one line and hour share a key: records are deleted as they expire,
+    the key only when the last hour of its bucket has passed the cutoff."""
+    later = NOW + timedelta(minutes=30)  # cutoff 365 days before: hh:30, inside an hour
+    cutoff = later - timedelta(days=365)
+    hour = cutoff.replace(minute=0)
+    at = {
+        "a1": hour - timedelta(minutes=50),  # the hour before the cutoff's: wholly expired
+        "a2": hour - timedelta(minutes=10),
+        "b1": hour + timedelta(minutes=10),  # the cutoff's own hour: expired ...
+        "b2": hour + timedelta(minutes=40),  # ... and not yet
+    }
+    sealed = {k: add_event(sessions, envelope, k, _days_before_now(t), bucketed=True) for k, t in at.items()}
+    assert len(_bucket_keys(sessions)) == 2
+    add_event(sessions, envelope, "own-key", 400)  # sealed before buckets: a key of its own
+
+    result = run_sweep(sessions, CONFIG, now=later)
+
+    assert result.deleted["inspection_events"] == 4  # a1, a2, b1, own-key
+    assert result.keys_shredded == 2  # own-key's and bucket a's
+    assert set(_events(sessions)) == {"b2"}
+    assert _bucket_keys(sessions) == [hour_bucket("plant-a", "line-1", hour)]
+    for k in ("a1", "a2"):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(sealed[k], object_id=f"node-1:{k}", category="inspection_events")
+    # b1's row is gone from the database; a copy of it (a backup) opens until b's hour expires.
+    assert envelope.open(sealed["b1"], object_id="node-1:b1", category="inspection_events") == b"part-b1"
+
+    result = run_sweep(sessions, CONFIG, now=later + timedelta(hours=1))
+
+    assert (result.deleted["inspection_events"], result.keys_shredded) == (1, 1)
+    assert _events(sessions) == {} and _bucket_keys(sessions) == []
+    for k in ("b1", "b2"):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(sealed[k], object_id=f"node-1:{k}", category="inspection_events")
+
+
+def test_a_legal_hold_keeps_its_buckets_key_until_released(
+    sessions: sessionmaker[Session], envelope: Envelope
+) -> None:
+    base = (NOW - timedelta(days=400)).replace(minute=0)
+    held = add_event(
+        sessions, envelope, "case-9", _days_before_now(base + timedelta(minutes=5)), bucketed=True
+    )
+    other = add_event(
+        sessions, envelope, "other", _days_before_now(base + timedelta(minutes=6)), bucketed=True
+    )
+    alone = add_event(sessions, envelope, "alone", _days_before_now(base + timedelta(hours=2)), bucketed=True)
+    with sessions() as session:
+        hold_id = place_hold(
+            session,
+            category_name="inspection_events",
+            record_id="evt_case-9",
+            reason="case 9",
+            actor="user:qm",
+        ).hold_id
+
+    result = run_sweep(sessions, CONFIG, now=NOW)
+
+    assert (result.deleted["inspection_events"], result.held["inspection_events"]) == (2, 1)
+    assert result.keys_shredded == 1  # the other hour's bucket; the held record's stays
+    assert set(_events(sessions)) == {"case-9"}
+    assert envelope.open(held, object_id="node-1:case-9", category="inspection_events") == b"part-case-9"
+    assert envelope.open(other, object_id="node-1:other", category="inspection_events") == b"part-other"
+    with pytest.raises(CryptoError, match="crypto-shredded"):
+        envelope.open(alone, object_id="node-1:alone", category="inspection_events")
+
+    with sessions() as session:
+        release_hold(session, hold_id=hold_id, reason="closed", actor="user:qm")
+    result = run_sweep(sessions, CONFIG, now=NOW)
+    assert (result.deleted["inspection_events"], result.keys_shredded) == (1, 1)
+    for sealed, k in ((held, "case-9"), (other, "other")):
+        with pytest.raises(CryptoError, match="crypto-shredded"):
+            envelope.open(sealed, object_id=f"node-1:{k}", category="inspection_events")
 
 
 def test_many_records_go_in_batches(sessions: sessionmaker[Session], envelope: Envelope) -> None:
