@@ -89,6 +89,15 @@ class HeadConfig:
     # least Ledoit–Wolf shrinkage as k * channels / images
     neighbourhood: int = 0
     shrink_floor: float = 0.0
+    # what a neighbourhood fit pools (localfit.POOLS): the raw embeddings, or only each
+    # position's deviations from its own mean (the covariance)
+    pool: str = "samples"
+    # the local branch's image score: the smoothed map's peak (1, as the graph), or the mean of
+    # its top N pixels (an area rather than one hot spot; the score is then not the map's peak)
+    top: int = 1
+    # how the held-out goods standardise each branch before fusion: mean / sd (shipped), or
+    # median / (1.4826 MAD), which a few unusual held-out goods move less
+    norm: str = "std"
     storage: str = "float16"  # packed float16 Cholesky factors (shipped), or "float32" (exact)
     sigma: float = 4.0
     rank: int = 256
@@ -149,6 +158,21 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="neighbourhood 1", neighbourhood=1, shrink_floor=0.0),
         replace(DEFAULT, name="neighbourhood 1 floor 0.1", neighbourhood=1, shrink_floor=0.1),
         replace(DEFAULT, name="neighbourhood 2", neighbourhood=2, shrink_floor=0.0),
+        # #24 seventh session: the local branch's levers around the sixth session's candidate
+        replace(DEFAULT, name="neighbourhood 1 floor 0.05", neighbourhood=1),
+        replace(DEFAULT, name="neighbourhood 1 cov", neighbourhood=1, pool="covariance"),
+        replace(
+            DEFAULT,
+            name="neighbourhood 1 cov floor 0.1",
+            neighbourhood=1,
+            pool="covariance",
+            shrink_floor=0.1,
+        ),
+        replace(DEFAULT, name="local top 64", top=64),
+        replace(DEFAULT, name="local top 655", top=655),
+        replace(DEFAULT, name="sigma 6", sigma=6.0),
+        replace(DEFAULT, name="norm robust", norm="robust"),
+        replace(DEFAULT, name="local s8 + s32", local_layers=("s8", "s32")),
         replace(DEFAULT, name="float32 local stats", storage="float32"),
         replace(
             DEFAULT,
@@ -261,7 +285,7 @@ def fit_precision(embs: np.ndarray, cfg: HeadConfig) -> tuple[np.ndarray, np.nda
     """Per-position (mean, precision) with the engine's Ledoit–Wolf fit or PaDiM's fixed one."""
     if cfg.shrink == "fixed-0.01":
         return fit_local_fixed(embs)
-    stats = fit_local(embs, neighbourhood=cfg.neighbourhood, shrink_floor=cfg.shrink_floor)
+    stats = fit_local(embs, neighbourhood=cfg.neighbourhood, shrink_floor=cfg.shrink_floor, pool=cfg.pool)
     return stats.mean, stats.precision
 
 
@@ -275,9 +299,13 @@ def smoothed(dist: torch.Tensor, sigma: float, size: int = 256) -> torch.Tensor:
     return F.conv2d(F.pad(up, (0, 0, r, r), mode="reflect"), ky)[:, 0]
 
 
-def peak(dist: torch.Tensor, sigma: float, size: int = 256, batch: int = 64) -> np.ndarray:
-    """Max of the upsampled, smoothed map: the graph's local branch before standardisation."""
-    out = [smoothed(dist[i : i + batch], sigma, size).flatten(1).amax(1) for i in range(0, len(dist), batch)]
+def peak(dist: torch.Tensor, sigma: float, size: int = 256, batch: int = 64, top: int = 1) -> np.ndarray:
+    """Max of the upsampled, smoothed map: the graph's local branch before standardisation
+    (``top`` > 1: the mean of the map's ``top`` highest pixels instead)."""
+    out = [
+        smoothed(dist[i : i + batch], sigma, size).flatten(1).topk(top, 1).values.mean(1)
+        for i in range(0, len(dist), batch)
+    ]
     return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -340,7 +368,11 @@ def fused_map(fusion: str, zl: np.ndarray, zg: np.ndarray) -> np.ndarray:
     return np.broadcast_to(floor, zl.shape)
 
 
-def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def _z(values: np.ndarray, ref: np.ndarray, norm: str = "std") -> np.ndarray:
+    if norm == "robust":
+        med = float(np.median(ref))
+        mad = 1.4826 * float(np.median(np.abs(ref - med)))
+        return (values - med) / max(mad, 1e-3 * abs(med), 1e-6)
     std = max(float(ref.std()), 1e-3 * abs(float(ref.mean())), 1e-6)
     return (values - float(ref.mean())) / std
 
@@ -349,7 +381,7 @@ def fuse(cfg: HeadConfig, local: dict[str, np.ndarray], glob: dict[str, np.ndarr
     """Image scores per group (``hold`` standardises), as the graph computes them."""
     out = {}
     for g in local:
-        zl, zg = _z(local[g], local["hold"]), _z(glob[g], glob["hold"])
+        zl, zg = _z(local[g], local["hold"], cfg.norm), _z(glob[g], glob["hold"], cfg.norm)
         image = {"sum": zl + zg, "local": zl, "global": zg}
         out[g] = image.get(cfg.fusion, np.maximum(zl, zg))  # every "max ..." rule scores max(zl, zg)
     return out
@@ -524,6 +556,7 @@ def run_set(
                 cfg.local_dims,
                 cfg.neighbourhood,
                 cfg.shrink_floor,
+                cfg.pool,
             )
             if fit_key not in fits:
                 emb = embedding(fit_feats, cfg.local_layers, cfg.local_dims)
@@ -552,16 +585,17 @@ def run_set(
                 glob_cache[gkey] = {
                     g: gm.distance(desc_view(d, cfg.global_parts)) for g, d in g_groups.items()
                 }
-            if (*key, cfg.sigma) not in peaks:
-                peaks[(*key, cfg.sigma)] = {g: peak(d, cfg.sigma) for g, d in local_cache[key].items()}
-            scores = fuse(cfg, peaks[(*key, cfg.sigma)], glob_cache[gkey])
+            pkey = (*key, cfg.sigma, cfg.top)
+            if pkey not in peaks:
+                peaks[pkey] = {g: peak(d, cfg.sigma, top=cfg.top) for g, d in local_cache[key].items()}
+            scores = fuse(cfg, peaks[pkey], glob_cache[gkey])
             nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
             per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset)
             if sp.name == "fixed" and cfg.name in pixel_configs and all(m is not None for m in s.masks):
                 per_cfg[cfg.name]["pixel"] = pixel_metrics(
                     cfg,
                     local_cache[key],
-                    peaks[(*key, cfg.sigma)],
+                    peaks[pkey],
                     glob_cache[gkey],
                     list(s.masks),
                     s.defect_types,
@@ -574,6 +608,14 @@ def run_set(
             f"default AUROC {d['auroc']:.4f} recall@1% {d['recall_at_1pct_frr']:.3f} "
             f"({time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f})"
         )
+        # every config's figures as the split finishes: a long run on a loaded machine that
+        # is stopped early still leaves its finished splits for paired comparisons
+        for name, v in per_cfg.items():
+            nz = max((n["diff"] for n in v.get("nuisance", {}).values()), default=float("nan"))
+            log(
+                f"    split-result {s.name} | {sp.name} | {name} | AUROC {v['auroc']:.5f} "
+                f"| recall@1% {v['recall_at_1pct_frr']:.4f} | worst nuisance {nz:+.3f}"
+            )
     return result
 
 

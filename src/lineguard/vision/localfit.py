@@ -9,6 +9,13 @@ and one shrunk precision per position (row-major over the grid). Two settings
   image. A part that sits a few pixels off, or a slightly rotated one, then shows each
   position the features its neighbours saw in training; and each fit has (2r + 1)² times
   the samples, which the covariance of a small fit (68 images, 128 channels) needs.
+* ``pool="covariance"`` (with r > 0): only the covariance is pooled. Each position keeps
+  the mean of its own embeddings, and each neighbour's embeddings are centred on *their*
+  position's mean before they join the covariance: the pooled within-position
+  covariance, with (2r + 1)² times the samples, and no neighbour's edge or texture shift
+  taken into the mean as normal. ``pool="samples"`` (the first form) pools the raw
+  embeddings, which also widens the covariance by how much the means differ across the
+  neighbourhood.
 * ``shrink_floor`` k > 0: the Ledoit–Wolf shrinkage of each position is at least
   ``k * channels / images`` (capped at 1): with fewer images than channels, Ledoit–Wolf's
   estimate (about 0.05 on every set of the suite) regularises less than a fixed
@@ -26,16 +33,24 @@ from __future__ import annotations
 import numpy as np
 
 from lineguard.contracts.errors import InputError
-from lineguard.vision.scoring import GaussianStats
+from lineguard.vision.scoring import GaussianStats, ledoit_wolf
 
-__all__ = ["MAX_NEIGHBOURHOOD", "fit_local"]
+__all__ = ["MAX_NEIGHBOURHOOD", "POOLS", "fit_local"]
 
 #: Largest neighbourhood radius (in grid positions: 2 is ±16 px of a 256-px input).
 MAX_NEIGHBOURHOOD = 2
+#: What a neighbourhood fit pools: the raw embeddings, or only their deviations from each
+#: position's own mean (the covariance).
+POOLS = ("samples", "covariance")
 
 
 def fit_local(
-    embs: np.ndarray, *, neighbourhood: int = 0, shrink_floor: float = 0.0, chunk: int = 64
+    embs: np.ndarray,
+    *,
+    neighbourhood: int = 0,
+    shrink_floor: float = 0.0,
+    pool: str = "samples",
+    chunk: int = 64,
 ) -> GaussianStats:
     """Embeddings ``[n, c, h, w]`` → per-position (mean ``[h*w, c]``, precision, shrinkage)."""
     if not 0 <= neighbourhood <= MAX_NEIGHBOURHOOD:
@@ -43,6 +58,9 @@ def fit_local(
         raise InputError(msg)
     if not (np.isfinite(shrink_floor) and 0.0 <= shrink_floor <= 1.0):
         msg = f"local shrink floor must be in [0, 1], got {shrink_floor}"
+        raise InputError(msg)
+    if pool not in POOLS:
+        msg = f"local pool must be one of {', '.join(POOLS)}, got {pool!r}"
         raise InputError(msg)
     n, c, h, w = embs.shape
     floor = min(1.0, shrink_floor * c / n)
@@ -58,10 +76,22 @@ def fit_local(
         r = neighbourhood
         offsets = np.arange(-r, r + 1)
         cols = np.clip(np.arange(w)[:, None] + offsets[None, :], 0, w - 1)  # [w, 2r+1]
+        source = embs
+        if pool == "covariance":  # each embedding centred on its own position's mean
+            own_mean = embs.astype(np.float64).mean(0, keepdims=True)
+            source = (embs - own_mean).astype(np.float32)
         for y in range(h):  # one grid row at a time: [w, n (2r+1)², c] samples
             rows = np.clip(y + offsets, 0, h - 1)
-            block = embs[:, :, rows][..., cols]  # [n, c, 2r+1, w, 2r+1]
+            block = source[:, :, rows][..., cols]  # [n, c, 2r+1, w, 2r+1]
             samples = block.transpose(3, 0, 2, 4, 1).reshape(w, -1, c)
+            if pool == "covariance":
+                # already centred (mean exactly 0 over the pooled samples up to rounding):
+                # the covariance of the deviations, and the position's own mean
+                cov, shrink = ledoit_wolf(samples, floor=floor)
+                means.append(own_mean[0, :, y, :].T)
+                precisions.append(np.linalg.inv(cov))
+                shrinks.append(shrink)
+                continue
             stats = GaussianStats.fit(samples, shrink_floor=floor)
             means.append(stats.mean)
             precisions.append(stats.precision)

@@ -7,7 +7,7 @@ import pytest
 
 from lineguard.contracts.errors import InputError
 from lineguard.vision.localfit import fit_local
-from lineguard.vision.scoring import GaussianStats
+from lineguard.vision.scoring import GaussianStats, ledoit_wolf
 
 
 def _embs(n: int = 12, c: int = 6, h: int = 5, w: int = 7, seed: int = 0) -> np.ndarray:
@@ -71,6 +71,45 @@ def test_a_neighbourhood_fit_tolerates_a_part_one_position_off() -> None:
     assert _mahalanobis(pooled, pos, defect) > 5 * _mahalanobis(pooled, pos, shifted[:, 2, 4])
 
 
+@pytest.mark.parametrize("pos", [(0, 0), (2, 3), (4, 6)])
+def test_a_covariance_pool_keeps_each_positions_mean_and_pools_the_deviations(pos: tuple[int, int]) -> None:
+    embs = _embs()
+    _n, _c, h, w = embs.shape
+    got = fit_local(embs, neighbourhood=1, pool="covariance")
+    own = embs.astype(np.float64) - embs.astype(np.float64).mean(0, keepdims=True)
+    y, x = pos
+    deviations = np.concatenate(
+        [
+            own[:, :, min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ]
+    )
+    cov, shrink = ledoit_wolf(deviations.astype(np.float32)[None])
+    i = y * w + x
+    np.testing.assert_allclose(got.mean[i], embs[:, :, y, x].astype(np.float64).mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got.precision[i], np.linalg.inv(cov[0]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got.shrinkage[i], shrink[0], rtol=1e-6)
+
+
+def test_a_covariance_pool_does_not_take_a_neighbours_edge_as_normal() -> None:
+    # Good parts with an edge between columns 3 and 4 at exactly the same place: the sample
+    # pool widens column 4's Gaussian by column 3's level, so a part dented down to that
+    # level there looks almost normal; the covariance pool keeps column 4's own mean and
+    # spread and calls it what it is.
+    rng = np.random.default_rng(2)
+    n, c, h, w = 40, 4, 6, 9
+    embs = rng.normal(0, 0.05, (n, c, h, w))
+    embs[:, :, :, 4:] += 1.0
+    dent = np.full(c, 0.5)  # half-way to the other side of the edge
+    pos = 2 * w + 4
+    d_samples = _mahalanobis(fit_local(embs, neighbourhood=1), pos, dent)
+    d_cov = _mahalanobis(fit_local(embs, neighbourhood=1, pool="covariance"), pos, dent)
+    d_own = _mahalanobis(fit_local(embs), pos, dent)
+    assert d_cov > 3 * d_samples, (d_cov, d_samples)
+    assert d_cov > 0.5 * d_own, (d_cov, d_own)  # about as sharp as the position's own fit
+
+
 def test_the_shrink_floor_raises_only_the_fits_below_it() -> None:
     # channels of unequal spread, as a backbone's are: Ledoit–Wolf shrinks them little
     embs = _embs(n=12, c=6) * (2.0 ** np.arange(6))[None, :, None, None].astype(np.float32)
@@ -95,8 +134,9 @@ def test_the_shrink_floor_raises_only_the_fits_below_it() -> None:
         ({"shrink_floor": -0.1}, "shrink floor"),
         ({"shrink_floor": 1.5}, "shrink floor"),
         ({"shrink_floor": float("nan")}, "shrink floor"),
+        ({"pool": "median"}, "pool"),
     ],
 )
-def test_bad_settings_are_refused(kwargs: dict[str, float], match: str) -> None:
+def test_bad_settings_are_refused(kwargs: dict[str, float | str], match: str) -> None:
     with pytest.raises(InputError, match=match):
         fit_local(_embs(), **kwargs)  # type: ignore[arg-type]
