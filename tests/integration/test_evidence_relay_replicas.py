@@ -34,7 +34,13 @@ from tests.e2e.plant import Plant, add_person
 from tests.support.evidence_node import EvidenceNode
 from tests.support.evidence_views import open_view, record, seeded, sign_in
 from tests.support.haproxy import HAProxy
-from tests.support.replicas import CHEAP_AUTH, free_port, replica_config, start_replica
+from tests.support.replicas import (
+    CHEAP_AUTH,
+    free_port,
+    replica_config,
+    start_replica,
+    start_replica_process,
+)
 from tests.support.tcp_forwarder import TcpForwarder
 from tests.unit.crypto.conftest import make_test_keyring
 
@@ -661,3 +667,40 @@ def test_an_operator_lists_and_revokes_a_replica_from_the_command_line(
     assert f"{a_id}\t" in listed.output and listed.output.split(a_id)[1].splitlines()[0].endswith("revoked")
     [(actor, entry)] = _audited(cluster, "replica.revoked")
     assert actor.startswith("cli:replicas.") and entry["reason"] == "host relay-a retired"
+
+    # The retired host is started again: its replica id is kept (here LINEGUARD_REPLICA_ID,
+    # as start_replica sets it), so it stays revoked and refuses to start.
+    cluster.a.terminate()
+    cluster.a.wait(timeout=30)
+    port = int(cluster.a_url.rsplit(":", 1)[1])
+    restarted = _refused_start(next(tmp_path.glob(f"server-{port}.yaml")), tmp_path / "again.log", {})
+    assert f"this server replica ({a_id}) is revoked, so it does not start" in restarted, restarted
+    assert shared.peer(a_id) is None
+
+
+def test_a_second_process_with_a_replica_id_in_use_is_refused(
+    cluster: Cluster, tmp_path: Path, postgres_url: str
+) -> None:
+    """Two hosts given one replica id (one environment value, or a copied data_dir and host
+    name): the second refuses to start and the first keeps its place."""
+    a_id, _, _ = _a_listener(cluster)
+    port = free_port()
+    config = replica_config(tmp_path, postgres_url, port, sections=CHEAP_AUTH)
+    log = _refused_start(config, tmp_path / "twin.log", {"LINEGUARD_REPLICA_ID": a_id})
+    assert f"server replica id {a_id} is in use: all 1 of its process slots are held" in log, log
+    shared = cluster.b.evidence_views.shared
+    assert shared is not None and shared.peer(a_id) is not None  # A still beats and is reached
+
+
+def _refused_start(config: Path, log: Path, env: dict[str, str]) -> str:
+    """Run ``lineguard server`` that must refuse to start: its log, once it exited 3."""
+    server = start_replica_process(config, log, {**ENV, **env})
+    try:
+        code = server.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        pytest.fail(f"the server started although it must not: {log.read_text()[-3000:]}")
+    text = log.read_text()
+    assert code == 3, text[-3000:]
+    return text

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-__all__ = ["CHEAP_AUTH", "free_port", "replica_config", "start_replica"]
+__all__ = ["CHEAP_AUTH", "free_port", "replica_config", "start_replica", "start_replica_process"]
 
 #: Sign-in hashing a test or bench can afford many times, and no per-minute lock-out.
 CHEAP_AUTH = {
@@ -61,21 +61,7 @@ def replica_config(
 
 def start_replica(config: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``lineguard server --config config`` as a child process, once it answers on ``port``."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from lineguard.cli.main import cli; cli()",
-                "server",
-                "--config",
-                str(config),
-                "--fix-permissions",  # pytest tmp_path is 0755
-            ],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_replica_process(config, log, env, port=port)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()[-3000:]
@@ -88,3 +74,29 @@ def start_replica(config: Path, port: int, log: Path, env: dict[str, str]) -> su
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"replica on {port} did not start: {log.read_text()[-3000:]}")
+
+
+def start_replica_process(
+    config: Path, log: Path, env: dict[str, str], *, port: int | None = None
+) -> subprocess.Popen[bytes]:
+    """``lineguard server --config config`` started (not waited for), its output in ``log``.
+
+    Its replica id is ``test-replica-<port>`` unless ``env`` names one: the replicas of a
+    test share a host name and a data_dir, so the id kept there would be the same for all.
+    """
+    port = port or int(yaml.safe_load(config.read_text())["http"]["port"])
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from lineguard.cli.main import cli; cli()",
+                "server",
+                "--config",
+                str(config),
+                "--fix-permissions",  # pytest tmp_path is 0755
+            ],
+            env={**os.environ, "LINEGUARD_REPLICA_ID": f"test-replica-{port}", **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -46,21 +46,35 @@ def list_(config_path: Path) -> None:
 @SERVER_CONFIG
 @click.argument("replica_id")
 @click.option("--reason", required=True, help="Why (kept in the audit log).")
-def revoke(config_path: Path, replica_id: str, reason: str) -> None:
+@click.option(
+    "--not-running",
+    is_flag=True,
+    help="Revoke a replica that is not registered now (stopped before it was revoked): "
+    "its id is in data_dir/replicas/<host name>.id on its host, or its LINEGUARD_REPLICA_ID.",
+)
+def revoke(config_path: Path, replica_id: str, reason: str, not_running: bool) -> None:
     """Revoke REPLICA_ID's relay identity: every replica refuses it from now on.
 
-    Its views end lost, it opens no view and is refused a renewed certificate. Also
+    REPLICA_ID is a replica or one of its worker processes (rep_….w1): the whole replica
+    is revoked. Its views end lost, it opens no view, is refused a renewed certificate,
+    and does not start again under that id (the id is kept across restarts). Also
     ``POST /api/v1/replicas/{replica_id}/revoke``.
 
     \b
     Example:
       lineguard replicas revoke --config server.yaml rep_01… --reason "host relay-b decommissioned"
+      lineguard replicas revoke --config server.yaml rep_01… --not-running --reason "relay-c scrapped"
     """
     from lineguard.server.admin import admin_session
     from lineguard.server.evidence_views import revoke_replica
 
     with admin_session(load_server_config(config_path), actor=cli_actor("replicas")) as admin:
         event = revoke_replica(
-            admin.session, replica_id=replica_id, reason=reason, actor=admin.actor, audit=admin.audit
+            admin.session,
+            replica_id=replica_id,
+            reason=reason,
+            actor=admin.actor,
+            audit=admin.audit,
+            not_running=not_running,
         )
-    click.echo(f"replica {replica_id} revoked ({event.views_ended} open views ended)")
+    click.echo(f"replica {event.replica_id} revoked ({event.views_ended} open views ended)")

@@ -380,7 +380,9 @@ class ReplicaRevoked(AuditEvent):
 
     event_name: ClassVar[str] = "replica.revoked"
     replica_id: Ident
-    host: Ident = Field(description="The relay address the replica last registered.")
+    host: Ident = Field(
+        description="The relay addresses its processes last registered ('not running' if none)."
+    )
     reason: Text
     views_ended: Count = Field(description="Evidence views it owned, ended as lost.")
 

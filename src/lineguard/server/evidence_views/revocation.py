@@ -16,10 +16,12 @@ agrees at once and without a restart:
 * a revoked replica is refused a renewed certificate (:func:`issue_unless_revoked`), opens
   no view, and drops the images it held at its next heartbeat.
 
-Replica ids are made fresh at each start, so a revoked process stays out for good; its
-host started again comes back under a new id with a new certificate, which is why the
-credentials that let a process issue one (the CA passphrase, the database password) must
-be taken from a host that is decommissioned or compromised (docs/security.md).
+Revocation names the *replica* (one host's ``lineguard server``), whose id is stable
+across restarts (:mod:`.identity`): every worker of it (``<replica>.w<k>``) is out, and
+the host started again keeps its id, so it is refused a certificate and does not start.
+A host that is compromised can still choose another id (it holds what the id is made
+from, and the CA passphrase and the database password), which is why those must be
+changed too (docs/security.md).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.contracts.audit import ReplicaRevoked
 from lineguard.contracts.errors import ConflictError, NotFoundError
 from lineguard.contracts.evidence_view import ReplicaRevokedError
 from lineguard.server.context import AuditHook
+from lineguard.server.evidence_views.identity import check_replica_id, replica_of
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow, RelayRevocationRow
 from lineguard.server.evidence_views.shared import SharedRelay
 from lineguard.server.pki import PlantCa, ReplicaCredentials
@@ -73,12 +76,17 @@ def _revocation(session: Session, replica_id: str) -> RelayRevocationRow | None:
 
 
 def check_not_revoked(sessions: sessionmaker[Session], replica_id: str) -> None:
-    """Raise :class:`ReplicaRevokedError` when ``replica_id`` was revoked (one primary-key read)."""
+    """Raise :class:`ReplicaRevokedError` when the replica of process ``replica_id`` was revoked.
+
+    One primary-key read; ``rep_x.w1`` is revoked when ``rep_x`` is.
+    """
     with sessions() as session:
-        row = _revocation(session, replica_id)
+        replica = replica_of(replica_id)
+        row = _revocation(session, replica)
         if row is not None:
+            named = replica if replica == replica_id else f"{replica} (process {replica_id})"
             msg = (
-                f"server replica {replica_id} was revoked at {row.revoked_at.isoformat()} "
+                f"server replica {named} was revoked at {row.revoked_at.isoformat()} "
                 f"by {row.revoked_by}: {row.reason}"
             )
             raise ReplicaRevokedError(msg[:1000])
@@ -109,7 +117,7 @@ def list_replicas(session: Session) -> list[ReplicaView]:
             started_at=peer.started_at,
             heartbeat_at=peer.heartbeat_at,
             heartbeat_age_s=(db_now - peer.heartbeat_at).total_seconds(),
-            revoked=peer.replica_id in revoked,
+            revoked=replica_of(peer.replica_id) in revoked,
             clock_skew_s=peer.clock_skew_s,
             refused_connections=peer.refused_connections,
         )
@@ -125,34 +133,53 @@ def revoke_replica(
     actor: str,
     audit: AuditHook,
     lost_reason: Callable[[str], str] = SharedRelay.lost_reason,
+    not_running: bool = False,
 ) -> ReplicaRevoked:
-    """Revoke a registered replica's relay identity and end the views it owned; audited, committed.
+    """Revoke a replica's relay identity and end the views its processes owned; audited, committed.
 
-    :class:`NotFoundError` for an id no replica registered (or one purged long ago),
-    :class:`ConflictError` when it is revoked already.
+    ``replica_id`` is a replica id or one of its process ids (``rep_x.w1``): the whole
+    replica is revoked. :class:`NotFoundError` for an id no process registered (or one
+    purged long ago) unless ``not_running`` (a host stopped before it was revoked: its
+    id is in its ``data_dir/replicas/<host>.id``); :class:`ConflictError` when it is
+    revoked already.
     """
-    peer = session.get(RelayPeerRow, replica_id)
-    if peer is None:
-        msg = f"no server replica {replica_id!r} is registered (GET /api/v1/replicas lists them)"
+    replica = replica_of(replica_id)
+    processes = session.scalars(
+        select(RelayPeerRow)
+        .where(or_(RelayPeerRow.replica_id == replica, RelayPeerRow.replica_id.like(f"{replica}.%")))
+        .order_by(RelayPeerRow.replica_id)
+    ).all()
+    if not processes and not not_running:
+        msg = (
+            f"no server replica {replica_id!r} is registered (GET /api/v1/replicas lists them; "
+            "a replica that is not running is revoked with --not-running)"
+        )
         raise NotFoundError(msg)
-    if (done := _revocation(session, replica_id)) is not None:
-        msg = f"server replica {replica_id} was already revoked at {done.revoked_at.isoformat()}"
+    check_replica_id(replica, source="the replica id")
+    if (done := _revocation(session, replica)) is not None:
+        msg = f"server replica {replica} was already revoked at {done.revoked_at.isoformat()}"
         raise ConflictError(msg)
     now = session.scalar(select(func.now()))
+    where = ", ".join(f"{p.host}:{p.port}" for p in processes) or "not running"
     session.add(
         RelayRevocationRow(
-            replica_id=replica_id, host=peer.host, revoked_at=now, revoked_by=actor[:200], reason=reason[:500]
+            replica_id=replica,
+            host=processes[0].host if processes else "",
+            revoked_at=now,
+            revoked_by=actor[:200],
+            reason=reason[:500],
         )
     )
-    why = f"{lost_reason(replica_id)} (its relay identity was revoked)"[:500]
+    owners = [p.replica_id for p in processes]
+    why = f"{lost_reason(replica)} (its relay identity was revoked)"[:500]
     ended = session.execute(
         update(EvidenceViewRow)
-        .where(EvidenceViewRow.owner_id == replica_id, EvidenceViewRow.state.in_(_ACTIVE))
+        .where(EvidenceViewRow.owner_id.in_([replica, *owners]), EvidenceViewRow.state.in_(_ACTIVE))
         .values(state="lost", reason=why, finished_at=now)
     )
     event = ReplicaRevoked(
-        replica_id=replica_id,
-        host=f"{peer.host}:{peer.port}",
+        replica_id=replica,
+        host=where[:200],
         reason=reason[:500],
         views_ended=int(ended.rowcount),  # type: ignore[attr-defined]
     )

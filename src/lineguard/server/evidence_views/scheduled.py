@@ -22,9 +22,11 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from lineguard.contracts.evidence_view import ReplicaRevokedError
 from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.handoff import answer_peer
+from lineguard.server.evidence_views.identity import claim_name, claim_process_id, resolve_replica_id
 from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls
 from lineguard.server.evidence_views.refusals import REFUSALS_ACTOR, RefusalLedger
@@ -69,7 +71,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     state = context.evidence_views
     http = context.settings.http
-    shared = SharedRelay(context.sessions, settings=state.relay.settings)
+    # A stable id (identity.py): a revoked replica started again is still revoked.
+    replica_id = await asyncio.to_thread(resolve_replica_id, context.settings.data_dir)
+    process_id = await asyncio.to_thread(claim_process_id, context.leadership, replica_id, http.workers)
+    shared = SharedRelay(context.sessions, replica_id=process_id, settings=state.relay.settings)
     refusals = RefusalLedger(shared.replica_id)
     state.refusals = refusals
 
@@ -91,7 +96,16 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     def refused(source: str, reason: RefusalReason, presented: str) -> None:
         refusals.note(source, reason, presented)
 
-    tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
+    try:
+        tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
+    except ReplicaRevokedError:
+        log.exception(  # refuse to start: the others would refuse every hand-off (docs/deployment.md)
+            "this server replica (%s) is revoked, so it does not start; a host that is wanted back "
+            "needs a new replica id (another LINEGUARD_REPLICA_ID, or data_dir/replicas/<host>.id removed)",
+            process_id,
+        )
+        context.leadership.release(claim_name(process_id))
+        raise
     server = PeerServer(
         tls,
         partial(answer_peer, context, shared),
@@ -135,6 +149,11 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
                         "certificate is not renewed; stop it and start a fresh one if it is still wanted",
                         shared.replica_id,
                     )
+                if not await asyncio.to_thread(context.leadership.holds, claim_name(process_id)):
+                    log.error(  # the lock went with a database connection and another process took it
+                        "this process no longer holds its replica id %s: another process claimed it",
+                        process_id,
+                    )
                 if tls.expires_within(renew_before) and not shared.revoked:
                     tls.renew(await asyncio.to_thread(issue))
             except Exception:  # a database blip, the CA unavailable: the next beat tries again
@@ -162,6 +181,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
         with contextlib.suppress(Exception):  # the database may be what stopped us
             await asyncio.to_thread(write_refusals, context, refusals, close=True)
         ended = await asyncio.to_thread(shared.leave)
+        context.leadership.release(claim_name(process_id))
         if ended:
             log.warning("%d evidence views ended as lost: this server process is stopping", ended)
 

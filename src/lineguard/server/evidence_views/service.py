@@ -35,6 +35,7 @@ from lineguard.contracts.validation import format_validation_error
 from lineguard.server.auth import Access
 from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views import handoff
+from lineguard.server.evidence_views.identity import replica_of
 from lineguard.server.evidence_views.provenance import (
     CertificateRecord,
     CertifiedSigner,
@@ -348,4 +349,7 @@ def revoke_replica(
         lost_reason=SharedRelay.lost_reason,
     )
     log.warning("server replica %s revoked by %s: %s", event.replica_id, actor, reason[:200])
-    return next(r for r in list_replicas(session, context=context) if r.replica_id == replica_id)
+    # a replica id or one of its process ids was given: answer with its first process
+    return next(
+        r for r in list_replicas(session, context=context) if replica_of(r.replica_id) == event.replica_id
+    )

@@ -46,6 +46,7 @@ from lineguard.contracts.errors import NotFoundError, RateLimitedError
 from lineguard.contracts.evidence_view import EvidenceViewGoneError, EvidenceViewUnavailableError
 from lineguard.contracts.ids import new_id
 from lineguard.server.evidence_views.bells import NodeBells
+from lineguard.server.evidence_views.identity import replica_of
 from lineguard.server.evidence_views.models import (
     EvidenceNodePollRow,
     EvidenceViewRow,
@@ -168,7 +169,7 @@ class SharedRelay:
         limits = self.settings
         with self.sessions() as session:
             transaction_lock(session.connection(), "evidence_views.open")  # counts then insert, one at a time
-            if session.get(RelayRevocationRow, self.replica_id) is not None:
+            if session.get(RelayRevocationRow, replica_of(self.replica_id)) is not None:
                 msg = (
                     f"this server replica ({self.replica_id}) was revoked for evidence views: "
                     "open the evidence through another replica"
@@ -413,7 +414,9 @@ class SharedRelay:
         before = self.host_clock()
         with self.sessions() as session:
             self.revoked = bool(
-                session.scalar(select(exists().where(RelayRevocationRow.replica_id == self.replica_id)))
+                session.scalar(
+                    select(exists().where(RelayRevocationRow.replica_id == replica_of(self.replica_id)))
+                )
             )
             stamped = session.scalar(
                 insert(RelayPeerRow)
@@ -446,10 +449,13 @@ class SharedRelay:
         return self.clock_skew_s
 
     def _alive(self) -> ColumnElement[bool]:
-        """Heartbeat recent enough, on the database's clock (never this host's), and not revoked."""
+        """Heartbeat recent enough, on the database's clock (never this host's), and not revoked.
+
+        Revocation names the replica, so every worker of it (``<replica>.w<k>``) is out.
+        """
         return and_(
             RelayPeerRow.heartbeat_at > func.now() - timedelta(seconds=self.stale_s),
-            RelayPeerRow.replica_id.not_in(select(RelayRevocationRow.replica_id)),
+            func.split_part(RelayPeerRow.replica_id, ".", 1).not_in(select(RelayRevocationRow.replica_id)),
         )
 
     def peer(self, replica_id: str) -> Peer | None:

@@ -96,6 +96,8 @@ class ServerProcess(uvicorn.Server):
         gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
+#: The exit status of a server that did not start (uvicorn's ``STARTUP_FAILURE``).
+STARTUP_FAILURE = 3
 #: ``sys.setswitchinterval`` in a server process (Python's default is 0.005 s).
 SWITCH_INTERVAL_S = 0.001
 #: New container objects between collections of the youngest generation in a server
@@ -104,8 +106,16 @@ GC_YOUNG_THRESHOLD = 10_000
 
 
 def serve(app: FastAPI, **kwargs: Any) -> None:
-    """Serve ``app`` in this process until interrupted."""
-    ServerProcess(uvicorn_config(app, **kwargs)).run()
+    """Serve ``app`` in this process until interrupted; exit 3 if it never started.
+
+    uvicorn's ``Server.run`` returns quietly when a lifespan refuses the start (a revoked
+    replica, a replica id in use: the log says why); exiting 3 as ``uvicorn.run`` does
+    lets a service manager and the operator see the start failed.
+    """
+    server = ServerProcess(uvicorn_config(app, **kwargs))
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
 
 
 def _worker(app_factory: Callable[[], FastAPI], sock: socket.socket, kwargs: dict[str, Any]) -> None:
