@@ -6,14 +6,25 @@ counters add up, and what the ORM reads back equals what it would have written i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import JSON, BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, event, select
 from sqlalchemy.orm import Session
 
-from lineguard.server.storage import TableRows, UtcDateTime, insert_many, insert_rows, session_factory
+from lineguard.server.storage import (
+    TableRows,
+    UtcDateTime,
+    create_engine_for,
+    insert_many,
+    insert_rows,
+    session_factory,
+)
+from lineguard.server.storage._bulk import _sqlite_time
 
 METADATA = MetaData()
 THINGS = Table(
@@ -140,3 +151,48 @@ def test_insert_many_is_one_transaction_with_the_caller(session: Session) -> Non
 def test_insert_many_refuses_one_table_twice(session: Session) -> None:
     with pytest.raises(ValueError, match="each table once"):
         insert_many(session, [TableRows(THINGS, [_row("a")]), TableRows(THINGS, [_row("b")])])
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+        ),
+    )
+)
+def test_sqlite_time_text_is_isoformat_of_the_utc_time(moment: datetime) -> None:
+    # The stored text of every DateTime column on SQLite: the cached-minute formatting
+    # must give exactly what isoformat gives (years before 1000, whole seconds, offsets).
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    assert _sqlite_time(moment) == utc.isoformat(sep=" ", timespec="microseconds")
+
+
+def test_sqlite_time_across_minutes_in_any_order() -> None:
+    # The cached minute is replaced when a time falls outside it, going back as well as forward.
+    moments = [T0, T0 + timedelta(seconds=59), T0 - timedelta(microseconds=1), T0 + timedelta(hours=25), T0]
+    texts = [_sqlite_time(m) for m in moments]
+    assert texts == [m.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") for m in moments]
+
+
+def test_none_and_bytes_bind_as_null_and_blob_through_the_registered_adapters(tmp_path: Path) -> None:
+    # create_engine_for registers sqlite3 adapters for None and bytes (a cheaper bind):
+    # the stored values stay NULL and the same BLOB, a bytes subclass still binds as a BLOB.
+    class Tagged(bytes):
+        pass
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'adapters.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n INTEGER, a, b)")
+            conn.exec_driver_sql(
+                "INSERT INTO t VALUES (?, ?, ?), (?, ?, ?)", (1, None, b"\x00\xff", 2, Tagged(b"k"), None)
+            )
+            rows = conn.exec_driver_sql("SELECT n, typeof(a), a, typeof(b), b FROM t ORDER BY n").all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (1, "null", None, "blob", b"\x00\xff"),
+        (2, "blob", b"k", "null", None),
+    ]
