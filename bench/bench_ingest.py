@@ -16,6 +16,14 @@ Queries: a database filled with ``--query-events`` synthetic events over 90 days
     python bench/bench_ingest.py --engine sqlite --seconds 20 --query-events 10000000
     python bench/bench_ingest.py --engine sqlite --skip-queries --index-ab 3
 
+``--split-cpu``: where the server's CPU per batch goes. Each server process sums the CPU
+time of its threads (``time.thread_time``) inside the route's two worker hops — the
+certificate lookup and rate limit (``views._authenticate``) and the store hop
+(``views._store``), and inside the latter JSON parsing + contract validation
+(``parse_message``) and ``ingest_batch`` — and the rest of the server's CPU per batch
+(the event loop: uvicorn, httptools, TLS, routing, middleware, reading the body, the JSON
+response, thread hand-offs) is printed as what is left.
+
 ``--index-ab N``: the cost of one index to ingest. Audit + encryption on, ``N`` rounds of
 two servers, one on the head schema and one with ``ingest_0009``'s partial index of failing
 events dropped after the migration (:data:`AB_INDEX`), alternating so that the machine's
@@ -104,6 +112,8 @@ def serve(
         engine.dispose()
     if protected:
         ensure_keyring(settings)
+    if os.environ.get(SPLIT_ENV):
+        _time_stages(Path(os.environ[SPLIT_ENV]))
 
     def app():  # type: ignore[no-untyped-def]
         if protected:  # the defaults: envelope encryption + audit chain
@@ -162,6 +172,60 @@ def cpu_snapshot(server_pid: int, db_name: str | None) -> dict[int, float]:
 def cpu_spent(before: dict[int, float], server_pid: int, db_name: str | None) -> float:
     after = cpu_snapshot(server_pid, db_name)
     return sum(after[p] - before.get(p, 0.0) for p in after)
+
+
+# -- where the server's CPU goes (--split-cpu) ----------------------------------------
+#: Set (to a folder) in the server's environment by ``--split-cpu``.
+SPLIT_ENV = "LG_BENCH_SPLIT_DIR"
+#: The route's stages, timed in the server (see ``_time_stages``); the last two run inside "store".
+STAGES = ("authenticate", "store", "parse + validate", "ingest_batch")
+#: Each server process writes its sums every this many batches.
+_SPLIT_EVERY = 10
+
+
+def _time_stages(folder: Path) -> None:
+    """In the server process, before it forks its workers: wrap the ingest route's stages
+    so each process sums its threads' CPU time in them and writes the sums to
+    ``folder/<pid>.json`` every :data:`_SPLIT_EVERY` batches (a worker ends by signal,
+    so nothing is written at exit)."""
+    from lineguard.server.ingest import service, views
+
+    sums: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+    batches = [0]
+
+    def write() -> None:
+        path = folder / f"{os.getpid()}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**sums, "batches": batches[0]}))
+        os.replace(tmp, path)
+
+    def timed(stage: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sums[stage] += time.thread_time() - t0
+                if stage == "ingest_batch":
+                    batches[0] += 1
+                    if batches[0] % _SPLIT_EVERY == 0:
+                        write()
+
+        return wrapper
+
+    views._authenticate = timed("authenticate", views._authenticate)  # type: ignore[attr-defined]
+    views._store = timed("store", views._store)  # type: ignore[attr-defined]
+    views.parse_message = timed("parse + validate", views.parse_message)  # type: ignore[attr-defined]
+    service.ingest_batch = timed("ingest_batch", service.ingest_batch)  # type: ignore[attr-defined]
+
+
+def split_snapshot(folder: Path | None) -> dict[str, float]:
+    """The stage sums of every server process so far (empty without ``--split-cpu``)."""
+    totals: dict[str, float] = {}
+    for path in folder.glob("*.json") if folder else ():
+        for key, value in json.loads(path.read_text()).items():
+            totals[key] = totals.get(key, 0.0) + value
+    return totals
 
 
 # -- the client side ------------------------------------------------------------------
@@ -373,9 +437,11 @@ def _run_load(
         proc.start()
     while time.time() < start_at:
         time.sleep(0.01)
-    server_before = cpu_snapshot(*cpu)
+    split_folder = Path(os.environ[SPLIT_ENV]) if os.environ.get(SPLIT_ENV) else None
+    server_before, split_before = cpu_snapshot(*cpu), split_snapshot(split_folder)
     collected = [results.get(timeout=seconds + 120) for _ in procs]
     server_cpu_s = cpu_spent(server_before, *cpu)
+    split_after = split_snapshot(split_folder)
     for proc in procs:
         proc.join(timeout=30)
     latencies = sorted(x for lat, _, _ in collected for x in lat)
@@ -386,7 +452,10 @@ def _run_load(
     total = len(latencies)
     if errors:
         print(f"    errors: {dict(errors)}")
+    split = {k: split_after[k] - split_before.get(k, 0.0) for k in split_after}
+    timed_batches = max(split.pop("batches", 0.0), 1.0)
     return {
+        **{f"split_ms_per_batch {k}": 1000 * v / timed_batches for k, v in split.items()},
         "events_per_s": total * BATCH / seconds,
         "p50_ms": 1000 * latencies[len(latencies) // 2],
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -402,6 +471,27 @@ def _run_load(
     }
 
 
+def _print_split(engine_name: str, saturated: dict[str, float]) -> None:
+    """``--split-cpu``: the saturated phase's server CPU per batch by stage, and the rest."""
+    stages = {k.split(" ", 1)[1]: v for k, v in saturated.items() if k.startswith("split_ms_per_batch ")}
+    if not stages:
+        return
+    whole, auth, store = saturated["server_cpu_ms_per_batch"], stages["authenticate"], stages["store"]
+    parse, ingest = stages["parse + validate"], stages["ingest_batch"]
+    loop, store_rest = whole - auth - store, store - parse - ingest
+
+    def share(ms: float) -> str:
+        return f"{ms:.2f} ms ({100 * ms / whole:.0f} %)"
+
+    print(
+        f"  {engine_name:10s} {'':20s}  server CPU per batch {whole:.2f} ms: ingest_batch {share(ingest)},"
+        f" parse + validate {share(parse)}, rest of the store hop (authorize, session) {share(store_rest)},"
+        f" authenticate {share(auth)}; outside the worker hops (event loop: TLS, HTTP, routing,"
+        f" body, response, hand-offs) {share(loop)}",
+        flush=True,
+    )
+
+
 #: (label, audit + encryption on, without :data:`AB_INDEX`): the default on/off pair.
 ON_OFF = (("off", False, False), ("on", True, False))
 
@@ -412,7 +502,13 @@ def index_ab(rounds: int) -> tuple[tuple[str, bool, bool], ...]:
 
 
 def bench_ingest(
-    db_url_factory, engine_name: str, seconds: float, rate: float, workers: int, variants=ON_OFF
+    db_url_factory,
+    engine_name: str,
+    seconds: float,
+    rate: float,
+    workers: int,
+    variants=ON_OFF,
+    split_cpu: bool = False,
 ) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
     results: dict[str, dict[str, dict[str, float]]] = {}
     for mode, protected, without_index in variants:
@@ -420,6 +516,9 @@ def bench_ingest(
         try:
             db_url = db_url_factory(root)
             os.environ.update(ENV)
+            if split_cpu:  # a fresh folder per server, read by _run_load
+                (root / "split").mkdir()
+                os.environ[SPLIT_ENV] = str(root / "split")
             from lineguard.server.admin import init_ca
 
             settings = _settings(root / "server", db_url, 0)
@@ -471,6 +570,7 @@ def bench_ingest(
                 f" (load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})",
                 flush=True,
             )
+            _print_split(engine_name, saturated)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if "on" not in results:
@@ -730,6 +830,9 @@ def main() -> None:
         help="ingest cost of ingest_0009's index: ROUNDS of with (A) / without (B), audit + encryption on",
     )
     parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument(
+        "--split-cpu", action="store_true", help="server CPU per batch by route stage, and the rest"
+    )
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(
@@ -760,7 +863,9 @@ def main() -> None:
             if not args.skip_ingest:
                 workers = args.workers or (1 if engine_name == "sqlite" else 2)
                 variants = index_ab(args.index_ab) if args.index_ab else ON_OFF
-                bench_ingest(factory, engine_name, args.seconds, args.rate, workers, variants)
+                bench_ingest(
+                    factory, engine_name, args.seconds, args.rate, workers, variants, split_cpu=args.split_cpu
+                )
             if not args.skip_queries:
                 root = Path(tempfile.mkdtemp(prefix="lg-bench-q-"))
                 try:
