@@ -176,3 +176,41 @@ def test_enroll_ingest_revoke_through_the_commands(
     ]:
         assert name in names
     assert b"ACME" not in sealed  # encrypted at rest by default
+
+
+def test_ca_rotate_show_and_retire_through_the_commands(
+    config: Path, env: dict[str, str], db_url: str
+) -> None:
+    """The operator's commands for a CA rotation, audited; mistakes end in a message, not a traceback."""
+    assert lineguard("ca", "init", "--config", str(config), env=env).returncode == 0
+    wrong = lineguard(
+        "ca", "rotate", "--config", str(config), env={**env, "LINEGUARD_CA_PASSPHRASE": "wrong one!!"}
+    )
+    assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr and "Traceback" not in wrong.stderr
+    early = lineguard("ca", "retire", "--config", str(config), env=env)
+    assert early.returncode != 0 and "no CA rotation is overlapping" in early.stderr, early.stderr
+
+    rotated = lineguard("ca", "rotate", "--config", str(config), env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "trusted until `lineguard ca retire`" in rotated.stdout
+    shown = lineguard("ca", "show", "--config", str(config), env=env)
+    assert "rotation overlapping: previous CA sha256" in shown.stdout, shown.stdout
+    twice = lineguard("ca", "rotate", "--config", str(config), env=env)
+    assert twice.returncode != 0 and "already overlapping" in twice.stderr
+
+    retired = lineguard("ca", "retire", "--config", str(config), env=env)
+    assert retired.returncode == 0, retired.stderr
+    shown = lineguard("ca", "show", "--config", str(config), env=env)
+    assert "rotation overlapping" not in shown.stdout and "retired: sha256" in shown.stdout, shown.stdout
+
+    from lineguard.server.audit.models import AuditEntryRow
+
+    engine = create_engine_for(db_url)
+    try:
+        with session_factory(engine)() as session:
+            names = session.scalars(
+                select(AuditEntryRow.name).where(AuditEntryRow.name.like("pki.%")).order_by(AuditEntryRow.seq)
+            ).all()
+    finally:
+        engine.dispose()
+    assert names == ["pki.ca_created", "pki.ca_rotated", "pki.ca_retired"]

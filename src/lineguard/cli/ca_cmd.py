@@ -14,7 +14,7 @@ __all__ = ["ca"]
 
 @click.group()
 def ca() -> None:
-    """Create and inspect the plant CA that issues server and node certificates."""
+    """Create, inspect and rotate the plant CA that issues server and node certificates."""
 
 
 @ca.command("init")
@@ -47,6 +47,77 @@ def init(config_path: Path) -> None:
     click.echo(f"server certificate for {names}, valid to {server_cert.not_after:%Y-%m-%d}")
 
 
+@ca.command("rotate")
+@SERVER_CONFIG
+def rotate(config_path: Path) -> None:
+    """Start a CA rotation: a new plant CA issues, the current one stays trusted beside it.
+
+    The new key is encrypted with the same passphrase (pki.ca_passphrase). Then restart
+    every server process (each replica, one at a time): they read both CAs (trust.pem),
+    issue node and replica certificates from the new one, and keep serving the old
+    server certificate, so nodes that pinned the old CA keep connecting. Nodes move to
+    the new CA when they renew (automatic at 2/3 of a certificate's life, or
+    `lineguard edge renew`); then `lineguard ca retire`.
+
+    \b
+    Example:
+      lineguard ca rotate --config /etc/lineguard/server.yaml
+      new plant CA sha256 9c1e...; previous 3f2a... trusted until `lineguard ca retire`
+    """
+    from lineguard.contracts.audit import CaRotated
+    from lineguard.server.admin import admin_session, rotate_ca
+
+    settings = load_server_config(config_path)
+    with admin_session(settings, actor=cli_actor("ca")) as admin:
+        done = rotate_ca(settings)
+        event = CaRotated(
+            fingerprint_sha256=done.current_fingerprint, previous_fingerprint_sha256=done.previous_fingerprint
+        )
+        admin.audit(admin.session, event, actor=admin.actor)
+        admin.session.commit()
+    click.echo(
+        f"new plant CA sha256 {done.current_fingerprint}; previous {done.previous_fingerprint} "
+        "trusted until `lineguard ca retire`"
+    )
+    click.echo("restart every server process (each replica, one at a time) so it reads both")
+
+
+@ca.command("retire")
+@SERVER_CONFIG
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retire even though some active nodes still hold only a previous-CA certificate: "
+    "their certificates are revoked and they must be enrolled again.",
+)
+def retire(config_path: Path, force: bool) -> None:
+    """End a CA rotation: the previous plant CA is trusted no more.
+
+    Refused while an active node still holds a certificate of the previous CA (it could
+    no longer connect), unless --force. Re-issues the server certificate from the new
+    CA; keeps the previous CA's certificate under ca/retired/ (to verify what it
+    signed) and deletes its key. Then restart every server process.
+
+    \b
+    Example:
+      lineguard ca retire --config /etc/lineguard/server.yaml
+      retired plant CA sha256 3f2a...; the CA now is 9c1e...
+    """
+    from lineguard.server.admin import admin_session, retire_ca
+
+    settings = load_server_config(config_path)
+    with admin_session(settings, actor=cli_actor("ca")) as admin:
+        event = retire_ca(settings, admin.session, force=force)
+        admin.audit(admin.session, event, actor=admin.actor)
+        admin.session.commit()
+    now = event.current_fingerprint_sha256
+    click.echo(f"retired plant CA sha256 {event.fingerprint_sha256}; the CA now is {now}")
+    if event.stranded_nodes:
+        stranded = ", ".join(event.stranded_nodes)
+        click.echo(f"{event.certificates_revoked} certificate(s) revoked; enroll again: {stranded}")
+    click.echo("restart every server process (each replica, one at a time)")
+
+
 @ca.command("show")
 @SERVER_CONFIG
 def show(config_path: Path) -> None:
@@ -70,3 +141,11 @@ def show(config_path: Path) -> None:
     click.echo(f"subject: {cert.subject.rfc4514_string()}")
     click.echo(f"sha256:  {certificate_fingerprint(cert)}")
     click.echo(f"valid:   {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
+    paths = ca_paths(settings.data_dir)
+    if paths.previous_cert.exists():
+        previous = x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
+        click.echo(
+            f"rotation overlapping: previous CA sha256 {certificate_fingerprint(previous)} still trusted"
+        )
+    for retired in sorted(paths.retired.glob("*.crt.pem")):
+        click.echo(f"retired: sha256 {retired.name.removesuffix('.crt.pem')}")

@@ -16,6 +16,7 @@ EDGE_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lineguard.cli.edge_run_cmd", "run"),
     "status": ("lineguard.cli.edge_status_cmd", "status"),
     "enroll": ("lineguard.cli.edge_enroll_cmd", "enroll"),
+    "renew": ("lineguard.cli.edge_enroll_cmd", "renew"),
     "keys": ("lineguard.cli.edge_keys_cmd", "keys"),
     "evidence": ("lineguard.cli.edge_evidence_cmd", "evidence"),
     "software": ("lineguard.cli.edge_software_cmd", "software"),

@@ -1,4 +1,4 @@
-"""``lineguard edge enroll``: give this node its identity on the plant server."""
+"""``lineguard edge enroll`` / ``renew``: give this node its identity on the plant server, renew it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["enroll"]
+__all__ = ["enroll", "renew"]
 
 
 @click.command()
@@ -43,3 +43,26 @@ def enroll(server_url: str, token: str, data_dir: Path) -> None:
     not_after = IdentityStore(data_dir).not_after()
     click.echo(f"enrolled as {info.node_id} (line {info.line_id}, cameras {', '.join(info.camera_ids)})")
     click.echo(f"certificate valid to {not_after:%Y-%m-%d %H:%M}Z; renews automatically at 2/3 of its life")
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The node's data directory (identity in DATA_DIR/identity).",
+)
+def renew(data_dir: Path) -> None:
+    """Renew this node's certificate now, for a fresh key (as at 2/3 of its life).
+
+    Use it during a plant CA rotation so the node moves to the new CA (and keeps both
+    CAs as its trust) before `lineguard ca retire`.
+
+    \b
+    Example:
+      lineguard edge renew --data-dir /var/lib/lineguard/edge
+    """
+    from lineguard.edge.identity import renew as do_renew
+
+    not_after = do_renew(data_dir)
+    click.echo(f"certificate renewed, valid to {not_after:%Y-%m-%d %H:%M}Z")

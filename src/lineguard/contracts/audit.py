@@ -613,6 +613,26 @@ class CaCreated(AuditEvent):
     server_names: list[Ident]
 
 
+class CaRotated(AuditEvent):
+    """``lineguard ca rotate`` made a new plant CA the issuer; the previous one stays trusted (overlap)."""
+
+    event_name: ClassVar[str] = "pki.ca_rotated"
+    fingerprint_sha256: Ident = Field(description="The new CA, which issues from now on.")
+    previous_fingerprint_sha256: Ident = Field(description="The CA it replaces, trusted until retired.")
+
+
+class CaRetired(AuditEvent):
+    """``lineguard ca retire`` ended a rotation: the previous plant CA is trusted no more."""
+
+    event_name: ClassVar[str] = "pki.ca_retired"
+    fingerprint_sha256: Ident = Field(description="The retired CA.")
+    current_fingerprint_sha256: Ident = Field(description="The CA that issues and serves now.")
+    stranded_nodes: list[Ident] = Field(
+        description="Active nodes still on the retired CA (retired with --force): they must enroll again."
+    )
+    certificates_revoked: Count
+
+
 class KeysRotated(AuditEvent):
     """A new key-encryption key became active; data keys re-wrapped under it."""
 

@@ -17,11 +17,22 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
+from lineguard.contracts.audit import CaRetired
+from lineguard.contracts.errors import ConflictError, NotFoundError
 from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore
 from lineguard.server.app import create_app
 from lineguard.server.context import AuditHook
 from lineguard.server.keystore import SqlDataKeyStore, signer_key_store_path
-from lineguard.server.pki import CaPaths, IssuedCertificate, PlantCa, ca_paths
+from lineguard.server.nodes import nodes_on_other_ca, revoke_certificates_of_other_ca
+from lineguard.server.pki import (
+    CaPaths,
+    CaRotation,
+    IssuedCertificate,
+    PlantCa,
+    ca_paths,
+    retire_previous_ca,
+    start_ca_rotation,
+)
 from lineguard.server.protection import default_audit, ensure_keyring
 from lineguard.server.storage import open_storage, opened_storage
 
@@ -32,6 +43,8 @@ __all__ = [
     "ensure_server_certificate",
     "init_ca",
     "load_ca",
+    "retire_ca",
+    "rotate_ca",
     "run_server",
 ]
 
@@ -85,6 +98,48 @@ def init_ca(settings: ServerConfig) -> tuple[PlantCa, IssuedCertificate]:
     return ca, ca.issue_server_certificate(settings.data_dir, names=list(settings.pki.server_names))
 
 
+def rotate_ca(settings: ServerConfig) -> CaRotation:
+    """Start a CA rotation (server/pki/rotation.py); every process must be restarted to read it."""
+    return start_ca_rotation(
+        settings.data_dir, settings.pki.ca_passphrase.resolve(), site_id=settings.site_id
+    )
+
+
+def retire_ca(settings: ServerConfig, session: Session, *, force: bool = False) -> CaRetired:
+    """End the CA rotation: refused while an active node still holds only the previous CA's certificate.
+
+    With ``force`` those nodes' certificates are marked revoked (they must enroll again);
+    the returned event (not yet audited) names them. The caller audits and commits.
+    """
+    ca = load_ca(settings)
+    if ca.previous is None:
+        msg = (
+            "no CA rotation is overlapping: there is no previous CA to retire "
+            "(`lineguard ca rotate` starts one)"
+        )
+        raise NotFoundError(msg)
+    stranded = nodes_on_other_ca(session, ca_fingerprint=ca.fingerprint_sha256)
+    if stranded and not force:
+        shown = ", ".join(stranded[:20]) + (f" and {len(stranded) - 20} more" if len(stranded) > 20 else "")
+        msg = (
+            f"{len(stranded)} active node(s) still hold a certificate of the previous CA and could not "
+            f"connect once it is retired: {shown}. Let them renew (automatic at 2/3 of a certificate's "
+            "life, or `lineguard edge renew` on the node), or pass --force and enroll them again"
+        )
+        raise ConflictError(msg)
+    revoked = revoke_certificates_of_other_ca(session, ca_fingerprint=ca.fingerprint_sha256) if force else 0
+    session.flush()
+    done = retire_previous_ca(
+        settings.data_dir, settings.pki.ca_passphrase.resolve(), server_names=list(settings.pki.server_names)
+    )
+    return CaRetired(
+        fingerprint_sha256=done.previous_fingerprint,
+        current_fingerprint_sha256=done.current_fingerprint,
+        stranded_nodes=stranded[:200],
+        certificates_revoked=revoked,
+    )
+
+
 def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datetime | None = None) -> CaPaths:
     """Issue a new server certificate if it is missing, expiring, or for other names."""
     from cryptography import x509
@@ -102,8 +157,12 @@ def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datet
         except x509.ExtensionNotFound:
             names = set()
         expiring = current.not_valid_after_utc - now < SERVER_CERT_RENEW_BEFORE
+        # During a CA rotation the previous CA's server certificate is kept: nodes that have
+        # not renewed yet trust only the previous CA (server/pki/rotation.py).
         reissue = (
-            expiring or names != set(settings.pki.server_names) or current.issuer != ca.certificate.subject
+            expiring
+            or names != set(settings.pki.server_names)
+            or current.issuer not in {c.subject for c in ca.trusted}
         )
     if reissue:
         ca.issue_server_certificate(settings.data_dir, names=list(settings.pki.server_names))
@@ -137,6 +196,6 @@ def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None
         port=settings.http.port,
         cert_file=paths.server_cert,
         key_file=paths.server_key,
-        ca_file=paths.cert,
+        ca_file=paths.trust,  # both CAs while a CA rotation overlaps
         min_tls_version=settings.http.min_tls_version,
     )

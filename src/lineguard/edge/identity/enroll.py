@@ -16,13 +16,21 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from lineguard.contracts.errors import AuthenticationError, IntegrityError, LineGuardError
 from lineguard.edge.identity.store import IdentityStore, NodeIdentityInfo
 from lineguard.edge.identity.token import EnrollmentToken
 
-__all__ = ["API", "enroll", "fetch_pinned_ca", "raise_for_server_error"]
+__all__ = [
+    "API",
+    "MAX_TRUSTED_CAS",
+    "checked_ca_bundle",
+    "enroll",
+    "fetch_pinned_ca",
+    "raise_for_server_error",
+]
 
 API = "/api/v1"
 
@@ -64,6 +72,53 @@ def fetch_pinned_ca(server_url: str, ca_sha256: str, *, timeout_s: float = 10.0)
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+#: More CA certificates than this in one answer is not a plant CA rotation.
+MAX_TRUSTED_CAS = 4
+
+
+def checked_ca_bundle(bundle_pem: str, *, issued: str, pinned: str | None = None) -> str:
+    """The server's CA bundle, checked: CA certificates only, the issuer of ``issued`` among them.
+
+    ``pinned`` (at enrollment, what the token pinned) must be among them too, so the
+    bundle always holds what the node verified the server with.
+    """
+    try:
+        cas = x509.load_pem_x509_certificates(bundle_pem.encode("ascii"))
+        cert = x509.load_pem_x509_certificate(issued.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        msg = "the server's CA bundle or certificate is not PEM"
+        raise IntegrityError(msg) from None
+    if not 1 <= len(cas) <= MAX_TRUSTED_CAS:
+        msg = f"the server sent {len(cas)} CA certificates, expected 1 to {MAX_TRUSTED_CAS}"
+        raise IntegrityError(msg)
+    for ca in cas:
+        try:
+            is_ca = ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            msg = f"the server's CA bundle holds {ca.subject.rfc4514_string()}, which is not a CA"
+            raise IntegrityError(msg)
+    if not any(cert.issuer == ca.subject and _issued_by(cert, ca) for ca in cas):
+        issuer = cert.issuer.rfc4514_string()
+        msg = f"no CA in the server's bundle issued the node certificate (issuer {issuer})"
+        raise IntegrityError(msg)
+    if pinned is not None:
+        want = x509.load_pem_x509_certificate(pinned.encode("ascii"))
+        if want not in cas:
+            msg = "the server's CA bundle does not hold the plant CA the enrollment token pinned"
+            raise IntegrityError(msg)
+    return "".join(ca.public_bytes(serialization.Encoding.PEM).decode("ascii") for ca in cas)
+
+
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
 def enroll(server_url: str, token_text: str, data_dir: Path, *, timeout_s: float = 10.0) -> NodeIdentityInfo:
     token = EnrollmentToken.parse(token_text)
     server_url = server_url.rstrip("/")
@@ -85,5 +140,8 @@ def enroll(server_url: str, token_text: str, data_dir: Path, *, timeout_s: float
         camera_ids=list(body["camera_ids"]),
         server_url=server_url,
     )
-    store.save(key=key, cert_pem=body["certificate_pem"], ca_pem=ca_pem, info=info)
+    # During a plant CA rotation the node certificate comes from the new CA and the
+    # bundle holds both; outside one it is the pinned CA alone.
+    trusted = checked_ca_bundle(body["ca_pem"], issued=body["certificate_pem"], pinned=ca_pem)
+    store.save(key=key, cert_pem=body["certificate_pem"], ca_pem=trusted, info=info)
     return info

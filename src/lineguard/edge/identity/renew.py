@@ -4,7 +4,8 @@ A node renews once two thirds of its certificate's lifetime have passed (a 7-day
 certificate at day ~4.7), so a server outage of two days still leaves time. Each
 renewal rotates the node key too: the new key is generated beside the old one and
 replaces it (in one atomic write with its certificate) only once the server has
-certified it. The server marks the previous certificate superseded at once.
+certified it. The server marks the previous certificate superseded at once. The node
+keeps the CA certificates the server answers with (both during a plant CA rotation).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from lineguard.edge.identity.client import https_client
-from lineguard.edge.identity.enroll import API, raise_for_server_error
+from lineguard.edge.identity.enroll import API, checked_ca_bundle, raise_for_server_error
 from lineguard.edge.identity.store import IdentityStore
 
 __all__ = ["RENEW_AT_FRACTION", "maybe_renew", "needs_renewal", "renew"]
@@ -39,9 +40,10 @@ def renew(data_dir: Path, server_url: str | None = None) -> datetime:
         response = client.post(f"{API}/nodes/renew", json={"csr_pem": store.csr_pem(new_key, info.node_id)})
     raise_for_server_error(response, "certificate renewal refused")
     body = response.json()
-    store.save(
-        key=new_key, cert_pem=body["certificate_pem"], ca_pem=store.ca_file.read_text(encoding="ascii")
-    )
+    # During a plant CA rotation the server sends both CAs: keeping them is how the node
+    # moves to the new one. The answer came over TLS verified against what it trusted.
+    ca_pem = checked_ca_bundle(body["ca_pem"], issued=body["certificate_pem"])
+    store.save(key=new_key, cert_pem=body["certificate_pem"], ca_pem=ca_pem)
     return store.not_after()
 
 

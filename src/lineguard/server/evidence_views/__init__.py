@@ -16,7 +16,8 @@ Files: ``relay.py`` (in-memory state), ``bells.py`` (waking node long polls),
 ``shared.py`` + ``models.py`` (state shared in PostgreSQL), ``listen.py`` (NOTIFY),
 ``peers.py`` (the internal relay) and ``handoff.py`` (what passes over it), ``jpeg.py``
 and ``provenance.py`` (checks), ``service.py``, ``schemas.py``, ``views.py`` (routes) and
-``scheduled.py`` (lifecycle: purging, heartbeats, the relay listener).
+``scheduled.py`` (lifecycle: purging, heartbeats, the relay listener), ``identity.py``
+(each replica's stable id) and ``revocation.py``.
 """
 
 from lineguard.server.evidence_views.revocation import ReplicaView, list_replicas, revoke_replica

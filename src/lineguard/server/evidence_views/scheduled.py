@@ -97,7 +97,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
         refusals.note(source, reason, presented)
 
     try:
-        tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).cert)
+        tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).trust)
     except ReplicaRevokedError:
         log.exception(  # refuse to start: the others would refuse every hand-off (docs/deployment.md)
             "this server replica (%s) is revoked, so it does not start; a host that is wanted back "

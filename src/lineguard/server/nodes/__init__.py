@@ -8,7 +8,9 @@ from lineguard.server.nodes.service import (
     authenticate_certificate,
     issue_token,
     list_nodes,
+    nodes_on_other_ca,
     revoke,
+    revoke_certificates_of_other_ca,
 )
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "authenticate_certificate",
     "issue_token",
     "list_nodes",
+    "nodes_on_other_ca",
     "presented_certificate",
     "revoke",
+    "revoke_certificates_of_other_ca",
 ]

@@ -66,3 +66,6 @@ class NodeCertificate(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     #: Set when the node renewed (superseded) or was revoked.
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: sha256 of the plant CA that issued it (None: issued before CA rotation existed, by
+    #: the first CA); ``lineguard ca retire`` refuses while an active one names the old CA.
+    ca_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

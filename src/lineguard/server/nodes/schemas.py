@@ -38,7 +38,10 @@ class CertificateResponse(_Body):
     line_id: str
     camera_ids: list[str]
     certificate_pem: str
-    ca_pem: str
+    ca_pem: str = Field(
+        description="The plant CA certificates the node trusts from now on: one, or the new and "
+        "the previous CA while a CA rotation overlaps."
+    )
     not_after: datetime
 
 

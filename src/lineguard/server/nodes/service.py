@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
@@ -94,7 +94,7 @@ def issue_token(
     if existing is not None and existing.status == NodeStatus.ACTIVE:
         msg = f"node {node_id} is enrolled and active; revoke it before issuing a new token"
         raise ConflictError(msg)
-    token = EnrollmentTokenText.generate(ca.fingerprint_sha256)
+    token = EnrollmentTokenText.generate(ca.serving_fingerprint)  # what the node can verify the server by
     session.add(
         EnrollmentToken(
             token_id=token.token_id,
@@ -134,6 +134,7 @@ def _record(session: Session, issued_node: Node, cert: x509.Certificate, ca: Pla
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
             issued_at=now,
+            ca_fingerprint=ca.fingerprint_sha256,
         )
     )
 
@@ -145,7 +146,7 @@ def _response(node: Node, pem: str, ca: PlantCa, not_after: datetime) -> Certifi
         line_id=node.line_id,
         camera_ids=list(node.camera_ids),
         certificate_pem=pem,
-        ca_pem=ca.pem,
+        ca_pem=ca.trust_pem,  # during a CA rotation both CAs: the node keeps the bundle
         not_after=not_after,
     )
 
@@ -171,7 +172,7 @@ def enroll(
     refusal = None
     if row is None or not secrets_match(token.secret, row.secret_sha256):
         refusal = "unknown enrollment token"
-    elif token.ca_sha256 != ca.fingerprint_sha256:
+    elif not ca.trusts_fingerprint(token.ca_sha256):  # during a rotation, either CA
         refusal = "enrollment token was issued for another plant CA"
     elif row.used_at is not None:
         refusal = f"enrollment token {row.token_id} was already used at {row.used_at.isoformat()}"
@@ -237,6 +238,45 @@ def renew(
     audit(session, renewed, actor=f"node:{node.node_id}")
     session.commit()
     return _response(node, issued.pem, ca, issued.not_after)
+
+
+def nodes_on_other_ca(session: Session, *, ca_fingerprint: str, now: datetime | None = None) -> list[str]:
+    """Active nodes whose usable certificate was not issued by the CA ``ca_fingerprint``.
+
+    What ``lineguard ca retire`` must not strand: such a node can no longer connect once
+    the other CA is retired. Certificates recorded before CA rotation existed (no
+    ``ca_fingerprint``) count as another CA's.
+    """
+    now = now or datetime.now(UTC)
+    rows = session.scalars(
+        select(NodeCertificate.node_id)
+        .join(Node, Node.node_id == NodeCertificate.node_id)
+        .where(
+            Node.status == NodeStatus.ACTIVE,
+            NodeCertificate.revoked_at.is_(None),
+            NodeCertificate.not_after > now,
+            or_(NodeCertificate.ca_fingerprint.is_(None), NodeCertificate.ca_fingerprint != ca_fingerprint),
+        )
+        .distinct()
+        .order_by(NodeCertificate.node_id)
+    )
+    return list(rows)
+
+
+def revoke_certificates_of_other_ca(
+    session: Session, *, ca_fingerprint: str, now: datetime | None = None
+) -> int:
+    """Mark every usable certificate not issued by ``ca_fingerprint`` revoked (its node must enroll again)."""
+    now = now or datetime.now(UTC)
+    done = session.execute(
+        update(NodeCertificate)
+        .where(
+            NodeCertificate.revoked_at.is_(None),
+            or_(NodeCertificate.ca_fingerprint.is_(None), NodeCertificate.ca_fingerprint != ca_fingerprint),
+        )
+        .values(revoked_at=now)
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def revoke(

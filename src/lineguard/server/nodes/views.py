@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
@@ -43,8 +44,13 @@ router = APIRouter(tags=["nodes"])
     ],
 )
 def get_ca_certificate(request: Request) -> str:
-    """Public: a node checks its sha256 against the enrollment token before trusting it."""
-    return get_context(request).ca.get().pem
+    """Public: a node checks its sha256 against the enrollment token before trusting it.
+
+    The CA the server's TLS certificate chains to: during a CA rotation still the
+    previous one, which is what the tokens pin (``PlantCa.serving``).
+    """
+    ca = get_context(request).ca.get()
+    return ca.serving.public_bytes(Encoding.PEM).decode("ascii")
 
 
 @router.post(

@@ -4,7 +4,9 @@
 SecretRef), issues the server's TLS certificate and short-lived node client
 certificates from CSRs. ``EnrollmentTokenText`` is the token an administrator hands to
 a node: it embeds the sha256 of the CA certificate, so the node pins the server on
-first contact (like kubeadm's discovery hash).
+first contact (like kubeadm's discovery hash). ``rotation`` replaces the CA: a new one
+beside the old for an overlap, then the old one retired (``lineguard ca rotate`` /
+``retire``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from lineguard.server.pki.ca import (
     is_plant_certificate,
     is_replica_certificate,
 )
+from lineguard.server.pki.rotation import (
+    CaRotation,
+    retire_previous_ca,
+    start_ca_rotation,
+    write_trust_bundle,
+)
 from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret, secrets_match
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "REPLICA_CERTIFICATE_POLICY",
     "TOKEN_PREFIX",
     "CaPaths",
+    "CaRotation",
     "EnrollmentTokenText",
     "IssuedCertificate",
     "PlantCa",
@@ -37,5 +46,8 @@ __all__ = [
     "hash_secret",
     "is_plant_certificate",
     "is_replica_certificate",
+    "retire_previous_ca",
     "secrets_match",
+    "start_ca_rotation",
+    "write_trust_bundle",
 ]

@@ -6,6 +6,11 @@ Files under ``data_dir/ca/`` (mode 0600 for the key)::
     ca.crt.pem       the CA certificate that nodes pin by its sha256
     server.key.pem   the server's TLS key (unencrypted: uvicorn reads it at start)
     server.crt.pem   issued by the CA for the configured host names
+    trust.pem        every CA certificate a connection may chain to: the CA alone, or
+                     during a rotation the new CA and the previous one (.rotation)
+    previous.*.pem   the previous CA while a rotation overlaps (``lineguard ca rotate``)
+    retired/         certificates of retired CAs: never trusted for a connection, kept
+                     to verify what was signed while they were current
 
 Node certificates carry the node id as common name and as the SAN URI
 ``urn:lineguard:node:<node_id>``, the clientAuth extended key usage only, and a random
@@ -52,6 +57,7 @@ __all__ = [
     "certificate_fingerprint",
     "is_plant_certificate",
     "is_replica_certificate",
+    "new_ca",
     "node_uri",
     "plant_uri",
 ]
@@ -68,11 +74,30 @@ class CaPaths:
     cert: Path
     server_key: Path
     server_cert: Path
+    previous_key: Path
+    previous_cert: Path
+    trust_bundle: Path
+    retired: Path
+
+    @property
+    def trust(self) -> Path:
+        """What TLS listeners verify clients and peers against (the CA alone before any rotation)."""
+        return self.trust_bundle if self.trust_bundle.exists() else self.cert
 
 
 def ca_paths(data_dir: Path) -> CaPaths:
     d = data_dir / "ca"
-    return CaPaths(d, d / "ca.key.pem", d / "ca.crt.pem", d / "server.key.pem", d / "server.crt.pem")
+    return CaPaths(
+        d,
+        d / "ca.key.pem",
+        d / "ca.crt.pem",
+        d / "server.key.pem",
+        d / "server.crt.pem",
+        d / "previous.key.pem",
+        d / "previous.crt.pem",
+        d / "trust.pem",
+        d / "retired",
+    )
 
 
 def certificate_fingerprint(cert: x509.Certificate) -> str:
@@ -169,13 +194,99 @@ def _serial() -> int:
     return x509.random_serial_number()
 
 
-class PlantCa:
-    """Holds the CA key in memory while the server runs; never writes it unencrypted."""
+def new_ca(
+    passphrase: SecretStr, *, common_name: str, now: datetime | None = None
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, bytes]:
+    """A fresh CA key, its self-signed certificate, and the key encrypted under ``passphrase``."""
+    secret = passphrase.get_secret_value().encode()
+    if len(secret) < 12:
+        msg = f"the CA passphrase must be at least 12 characters, got {len(secret)}"
+        raise InputError(msg)
+    now = now or datetime.now(UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(secret),
+    )
+    return key, cert, encrypted
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+
+class PlantCa:
+    """Holds the CA key in memory while the server runs; never writes it unencrypted.
+
+    ``certificate`` is the CA that issues (the new one from ``lineguard ca rotate`` on);
+    ``previous`` the CA it replaced, still trusted until ``lineguard ca retire``;
+    ``serving`` the one that issued the server's TLS certificate (the previous CA until
+    retirement, so nodes that pinned it keep connecting); ``retired`` CAs are trusted
+    for no connection but still verify what they issued while current.
+    """
+
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        cert: x509.Certificate,
+        *,
+        previous: x509.Certificate | None = None,
+        retired: tuple[x509.Certificate, ...] = (),
+        serving: x509.Certificate | None = None,
+    ) -> None:
         self._key = key
         self.certificate = cert
         self.fingerprint_sha256 = certificate_fingerprint(cert)
+        self.previous = previous
+        self.retired = retired
+        self.serving = serving or cert
+
+    @property
+    def trusted(self) -> tuple[x509.Certificate, ...]:
+        """The CAs a connection may chain to now: this one, and the previous one while it overlaps."""
+        return (self.certificate,) if self.previous is None else (self.certificate, self.previous)
+
+    @property
+    def trust_pem(self) -> str:
+        """:attr:`trusted` as one PEM bundle (what nodes keep as their ``ca.crt.pem``)."""
+        return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in self.trusted)
+
+    @property
+    def serving_fingerprint(self) -> str:
+        """What enrollment tokens pin: the CA the server's TLS certificate chains to."""
+        return certificate_fingerprint(self.serving)
+
+    def trusts_fingerprint(self, fingerprint: str) -> bool:
+        return any(certificate_fingerprint(c) == fingerprint for c in self.trusted)
 
     def __repr__(self) -> str:
         return f"PlantCa(fingerprint={self.fingerprint_sha256[:16]}...)"
@@ -194,49 +305,7 @@ class PlantCa:
         if paths.key.exists() or paths.cert.exists():
             msg = f"a plant CA already exists in {paths.directory}; refusing to overwrite it"
             raise ConflictError(msg)
-        secret = passphrase.get_secret_value().encode()
-        if len(secret) < 12:
-            msg = f"the CA passphrase must be at least 12 characters, got {len(secret)}"
-            raise InputError(msg)
-        now = now or datetime.now(UTC)
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard"),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"LineGuard plant CA {site_id}"),
-            ]
-        )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(_serial())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + CA_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        encrypted = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(secret),
-        )
+        key, cert, encrypted = new_ca(passphrase, common_name=f"LineGuard plant CA {site_id}", now=now)
         _write_private(paths.key, encrypted)
         paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cls(key, cert)
@@ -258,7 +327,19 @@ class PlantCa:
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
             msg = f"CA key {paths.key} does not match CA certificate {paths.cert}"
             raise CryptoError(msg)
-        return cls(key, cert)
+        previous = (
+            x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
+            if paths.previous_cert.exists()
+            else None
+        )
+        retired = tuple(
+            x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(paths.retired.glob("*.crt.pem"))
+        )
+        serving = cert
+        if previous is not None and paths.server_cert.exists():
+            issuer = x509.load_pem_x509_certificate(paths.server_cert.read_bytes()).issuer
+            serving = previous if issuer == previous.subject else cert
+        return cls(key, cert, previous=previous, retired=retired, serving=serving)
 
     # -- issuing --------------------------------------------------------------------
 
@@ -416,16 +497,24 @@ class PlantCa:
         return ReplicaCredentials(key_pem, cert.public_bytes(serialization.Encoding.PEM))
 
     def verify_issued(self, cert: x509.Certificate) -> None:
-        """Raise unless ``cert`` was signed by this CA's key."""
-        try:
-            cert.verify_directly_issued_by(self.certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            msg = (
-                f"certificate {format(cert.serial_number, 'x')} was not issued by this plant CA "
-                f"(expected issuer {self.certificate.subject.rfc4514_string()}, "
-                f"got {cert.issuer.rfc4514_string()})"
-            )
-            raise InputError(msg) from None
+        """Raise unless ``cert`` was signed by this CA's key, or by a previous or retired one.
+
+        Retired CAs count here: a node's certificate in an evidence statement signed while
+        it was current stays verifiable (the caller also matches it against the recorded
+        certificate, so a certificate forged with a retired key is still refused).
+        """
+        for issuer in (*self.trusted, *self.retired):
+            try:
+                cert.verify_directly_issued_by(issuer)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return
+        expected = "; ".join(c.subject.rfc4514_string() for c in (*self.trusted, *self.retired))
+        msg = (
+            f"certificate {format(cert.serial_number, 'x')} was not issued by this plant CA "
+            f"(expected issuer {expected}, got {cert.issuer.rfc4514_string()})"
+        )
+        raise InputError(msg)
 
 
 def _leaf_key_usage() -> x509.KeyUsage:

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from lineguard.contracts.errors import PayloadTooLargeError, PermissionDeniedError, RateLimitedError
 from lineguard.contracts.evidence_view import EvidenceRelayError, ReplicaRevokedError
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls, Request
-from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths
+from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths, retire_previous_ca, start_ca_rotation
 
 
 @dataclass
@@ -271,3 +271,40 @@ def test_every_refused_connection_is_told_with_its_source_reason_and_what_it_pre
     assert presented["revoked"] == "rep_revoked"
     handshakes = " ".join(what for _, reason, what in told if reason == "handshake_failed")
     assert "CERTIFICATE" in handshakes.upper()  # OpenSSL's reason: no certificate, or one it cannot verify
+
+
+def test_replicas_on_either_ca_talk_during_a_rotation_and_an_old_ca_one_is_refused_after(
+    relay: Relay,
+) -> None:
+    """``lineguard ca rotate``: a replica restarted since (new-CA certificate) and one not
+    yet (old-CA certificate) both read trust.pem, so hand-offs pass both ways; after
+    ``ca retire`` a listener reading the new trust.pem refuses the old-CA certificate."""
+    passphrase = SecretStr("relay transport test passphrase")
+    old_credentials = relay.ca.issue_replica_certificate(replica_id="rep_old", host="127.0.0.1")
+    start_ca_rotation(relay.tmp, passphrase, site_id="plant-a")
+    new_ca = PlantCa.load(relay.tmp, passphrase)
+    trust = ca_paths(relay.tmp).trust
+
+    def listen(credentials: ReplicaCredentials, ca_file: Path) -> int:
+        async def echo(request: Request) -> tuple[dict[str, Any], bytes]:
+            return {"peer": request.peer_id}, b""
+
+        server = PeerServer(RelayTls(credentials, ca_file), echo)
+        relay.servers.append(server)
+        return asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), relay.loop).result(30)
+
+    def client(credentials: ReplicaCredentials, ca_file: Path) -> PeerClient:
+        return PeerClient(RelayTls(credentials, ca_file), timeout_s=10)
+
+    new_port = listen(new_ca.issue_replica_certificate(replica_id="rep_new", host="127.0.0.1"), trust)
+    old_port = listen(old_credentials, trust)
+    assert client(old_credentials, trust).call("127.0.0.1", new_port, {"op": "take"})[0]["peer"] == "rep_old"
+    fresh = new_ca.issue_replica_certificate(replica_id="rep_fresh", host="127.0.0.1")
+    assert client(fresh, trust).call("127.0.0.1", old_port, {"op": "take"})[0]["peer"] == "rep_fresh"
+
+    retire_previous_ca(relay.tmp, passphrase, server_names=["127.0.0.1"])
+    after = ca_paths(relay.tmp).trust
+    after_port = listen(new_ca.issue_replica_certificate(replica_id="rep_after", host="127.0.0.1"), after)
+    with pytest.raises(EvidenceRelayError, match="could not be reached"):
+        client(old_credentials, trust).call("127.0.0.1", after_port, {"op": "take"})
+    assert client(fresh, after).call("127.0.0.1", after_port, {"op": "take"})[0]["peer"] == "rep_fresh"

@@ -1,0 +1,119 @@
+"""Rotating the plant CA: a new CA beside the old, an overlap, then the old one retired.
+
+::
+
+    lineguard ca rotate   ca.* = new CA (issues from now on), previous.* = old CA
+                          trust.pem = new + old; server.crt.pem still from the old CA
+          │   overlap: every process restarted reads both; nodes renew through the
+          │   usual path (POST /nodes/renew) and get a new-CA certificate and trust.pem
+          ▼
+    lineguard ca retire   server.crt.pem re-issued by the new CA; trust.pem = new only;
+                          old certificate moved to retired/, old key deleted
+
+The server's TLS certificate stays with the old CA during the overlap because a node
+trusts only what it pinned until it renews; once every node holds the bundle, the new
+CA may serve. Retirement is refused while an active node still holds a certificate of
+the old CA (checked in the database by ``server.admin.retire_ca``), since
+that node could no longer connect: it would have to be enrolled again.
+
+Every new CA gets its own subject name (its start time in the common name) so a TLS
+stack choosing an issuer by name never confuses the two during the overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from pydantic import SecretStr
+
+from lineguard.contracts.errors import ConflictError, NotFoundError
+from lineguard.server.pki.ca import PlantCa, ca_paths, certificate_fingerprint, new_ca
+
+__all__ = ["CaRotation", "retire_previous_ca", "start_ca_rotation", "write_trust_bundle"]
+
+
+@dataclass(frozen=True)
+class CaRotation:
+    """What a rotation step did: the CA that issues now and the one it concerns."""
+
+    current_fingerprint: str
+    previous_fingerprint: str
+
+
+def write_trust_bundle(data_dir: Path, ca: PlantCa) -> Path:
+    """Write ``trust.pem`` (the CAs a connection may chain to) atomically; its path."""
+    path = ca_paths(data_dir).trust_bundle
+    tmp = path.with_name(f".{path.name}.tmp")
+    _write(tmp, ca.trust_pem.encode("ascii"), 0o600)
+    tmp.replace(path)
+    return path
+
+
+def start_ca_rotation(
+    data_dir: Path, passphrase: SecretStr, *, site_id: str, now: datetime | None = None
+) -> CaRotation:
+    """Make a new CA the issuer and keep the current one trusted beside it (the overlap).
+
+    :class:`ConflictError` while a rotation is still overlapping (retire it first);
+    :class:`~lineguard.contracts.errors.CryptoError` for a wrong passphrase (nothing written).
+    """
+    paths = ca_paths(data_dir)
+    old = PlantCa.load(data_dir, passphrase)  # proves the passphrase before anything moves
+    if old.previous is not None:
+        msg = (
+            f"a CA rotation is already overlapping (previous CA sha256 "
+            f"{certificate_fingerprint(old.previous)}): run `lineguard ca retire` first"
+        )
+        raise ConflictError(msg)
+    now = now or datetime.now(UTC)
+    _, cert, encrypted = new_ca(
+        passphrase, common_name=f"LineGuard plant CA {site_id} {now:%Y-%m-%dT%H%M%SZ}"
+    )
+    # New files first, then renames: a crash leaves either the old CA in place (with a
+    # stray next.*) or the rotation complete but for trust.pem, which load() does not need.
+    next_key, next_cert = paths.directory / "next.key.pem", paths.directory / "next.crt.pem"
+    _write(next_key, encrypted, 0o600)
+    _write(next_cert, cert.public_bytes(serialization.Encoding.PEM), 0o600)  # data_dir is private
+    paths.key.replace(paths.previous_key)
+    paths.cert.replace(paths.previous_cert)
+    next_key.replace(paths.key)
+    next_cert.replace(paths.cert)
+    rotated = PlantCa.load(data_dir, passphrase)
+    write_trust_bundle(data_dir, rotated)
+    return CaRotation(rotated.fingerprint_sha256, certificate_fingerprint(old.certificate))
+
+
+def retire_previous_ca(data_dir: Path, passphrase: SecretStr, *, server_names: list[str]) -> CaRotation:
+    """End the overlap: the new CA serves, the previous one is trusted no more.
+
+    The server certificate is re-issued by the new CA; the previous CA's certificate is
+    kept under ``retired/`` (it still verifies what it signed), its key deleted.
+    :class:`NotFoundError` when no rotation is overlapping.
+    """
+    paths = ca_paths(data_dir)
+    ca = PlantCa.load(data_dir, passphrase)
+    if ca.previous is None:
+        msg = (
+            "no CA rotation is overlapping: there is no previous CA to retire "
+            "(`lineguard ca rotate` starts one)"
+        )
+        raise NotFoundError(msg)
+    retired = certificate_fingerprint(ca.previous)
+    ca.issue_server_certificate(data_dir, names=server_names)
+    paths.retired.mkdir(mode=0o700, exist_ok=True)  # (server/file_modes.py checks the tree)
+    paths.previous_cert.replace(paths.retired / f"{retired}.crt.pem")
+    paths.previous_key.unlink(missing_ok=True)
+    write_trust_bundle(data_dir, PlantCa.load(data_dir, passphrase))
+    return CaRotation(ca.fingerprint_sha256, retired)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
