@@ -114,6 +114,10 @@ class HeadConfig:
     # image low-passed (and subsampled) by ``lowpass.LowPass`` (TrainConfig.global_lowpass / _step);
     # "...@N": the map of the trunk's first N modules low-passed instead (TrainConfig.global_shared)
     global_input: str = ""
+    # the threshold rule (``calibration.calibrate_threshold``'s ``small_sample``): with fewer
+    # held-out goods than 1 / target FRR, "max" takes their maximum (shipped), "tail" a
+    # fitted Gaussian tail's quantile (#24 seventh session)
+    threshold: str = "max"
 
     @property
     def lowpass(self) -> tuple[float, int, int] | None:
@@ -145,6 +149,15 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="nuisance copies", copies="both", global_input=""),
         replace(DEFAULT, name="copies local only", copies="local", global_input=""),
         replace(DEFAULT, name="copies global only", copies="global", global_input=""),
+        # #24 seventh session (nuisance false rejects): copies for the local fit beside the
+        # shipped low-passed global branch; the threshold's small-sample rule
+        replace(DEFAULT, name="copies local", copies="local"),
+        # TrainConfig(nuisance_copies=1) as shipped today: both Gaussians, the global one on
+        # the copies' low-passed pass
+        replace(DEFAULT, name="copies both", copies="both"),
+        replace(DEFAULT, name="copies both threshold tail", copies="both", threshold="tail"),
+        replace(DEFAULT, name="threshold tail", threshold="tail"),
+        replace(DEFAULT, name="copies local threshold tail", copies="local", threshold="tail"),
         replace(DEFAULT, name="local only", fusion="local"),
         replace(DEFAULT, name="global only", fusion="global"),
         replace(DEFAULT, name="sigma 2", sigma=2.0),
@@ -422,11 +435,17 @@ def metrics(
     defect_types: list[str],
     nuisance: dict[str, np.ndarray] | None,
     subset: np.ndarray,
+    threshold: str = "max",
+    branches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
+    """Per split: AUROC, recall at 1 % FRR, FRR / recall at the calibrated threshold, per type;
+    on the fixed split each nuisance's FRR against the same goods unchanged, and (with
+    ``branches``: each group's standardised local and global scores) why: the median score
+    of the changed and unchanged goods against the threshold, and which branch flags."""
     good, bad = scores["test"], scores["bad"]
     labels = np.r_[np.zeros(len(good)), np.ones(len(bad))]
     allscores = np.r_[good, bad]
-    th = calibrate_threshold(scores["hold"], target_frr=0.01).value
+    th = calibrate_threshold(scores["hold"], target_frr=0.01, small_sample=threshold).value
     types = np.asarray(defect_types)
     out: dict[str, Any] = {
         "auroc": auroc(labels, allscores),
@@ -454,7 +473,21 @@ def metrics(
                 "frr_unvaried": float(base.mean()),
                 "diff": float(diff.mean()),
                 "diff_ci95": [float(lo), float(hi)],
+                "threshold": float(th),
+                "median": float(np.median(sc)),
+                "median_unvaried": float(np.median(good[subset])),
             }
+            if branches is not None and f"n:{name}" in branches:
+                zl, zg = branches[f"n:{name}"]
+                zl0, zg0 = branches["test"]
+                out["nuisance"][name] |= {
+                    "median_local": float(np.median(zl)),
+                    "median_local_unvaried": float(np.median(zl0[subset])),
+                    "median_global": float(np.median(zg)),
+                    "median_global_unvaried": float(np.median(zg0[subset])),
+                    # of the flagged changed goods, the share whose local z-score is the larger
+                    "flagged_by_local": float((zl[flagged] >= zg[flagged]).mean()) if flagged.any() else 0.0,
+                }
     return out
 
 
@@ -509,8 +542,20 @@ def run_set(
     # The global branch's other inputs (``HeadConfig.global_input``): the same images (and
     # nuisances, applied before the low-pass as in the graph), descriptors only.
     inputs: dict[str, tuple[Features, Features, dict[str, Features]]] = {"": (goods, bad, nuis)}
+    low_copies: dict[str, Features] = {}
     for cfg in configs:
         lp = cfg.lowpass
+        if lp is not None and cfg.copies_global and cfg.global_input not in low_copies:
+            # the copies through the same low-pass, as training's probe computes them
+            low_copies[cfg.global_input] = extract(
+                s.goods,
+                cache=cache,
+                tag=f"{tag} goods nuisance copies",
+                transform=chain(lambda im, i: nuisance_copy(im, i)),
+                threads=threads,
+                log=log,
+                lowpass=lp,
+            )
         if lp is None or cfg.global_input in inputs:
             continue
 
@@ -526,6 +571,7 @@ def run_set(
             ext(s.defects, "defects", s.condition),
             {n: ext([fixed_test[i] for i in subset], n, chain(t)) for n, t in NUISANCES.items()},
         )
+
     result: dict[str, Any] = {"kind": s.kind, "goods": len(s.goods), "defects": len(s.defects), "splits": {}}
     for sp in splits(s, n_random):
         t0 = time.perf_counter()
@@ -581,6 +627,8 @@ def run_set(
                 desc = g_goods.desc[sp.fit]
                 if cfg.copies_global and copy_feats is not None and not cfg.global_input:
                     desc = np.concatenate([desc, copy_feats.desc])
+                elif cfg.copies_global and cfg.global_input in low_copies:
+                    desc = np.concatenate([desc, low_copies[cfg.global_input].desc[sp.fit]])
                 gm = LowRankGaussian.fit(desc_view(desc, cfg.global_parts), max_rank=cfg.rank)
                 glob_cache[gkey] = {
                     g: gm.distance(desc_view(d, cfg.global_parts)) for g, d in g_groups.items()
@@ -590,7 +638,9 @@ def run_set(
                 peaks[pkey] = {g: peak(d, cfg.sigma, top=cfg.top) for g, d in local_cache[key].items()}
             scores = fuse(cfg, peaks[pkey], glob_cache[gkey])
             nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
-            per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset)
+            loc, glo = peaks[(*key, cfg.sigma)], glob_cache[gkey]
+            branches = {g: (_z(loc[g], loc["hold"]), _z(glo[g], glo["hold"])) for g in loc}
+            per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset, cfg.threshold, branches)
             if sp.name == "fixed" and cfg.name in pixel_configs and all(m is not None for m in s.masks):
                 per_cfg[cfg.name]["pixel"] = pixel_metrics(
                     cfg,
@@ -847,7 +897,11 @@ def main() -> int:
             lo, hi = v["diff_ci95"]
             print(
                 f"    nuisance {name:<12} FRR {v['frr']:.3f} vs {v['frr_unvaried']:.3f}  "
-                f"Δ {v['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                f"Δ {v['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]  median score {v['median']:.2f} "
+                f"vs {v['median_unvaried']:.2f}, threshold {v['threshold']:.2f}; "
+                f"local z {v['median_local']:.2f} vs {v['median_local_unvaried']:.2f}, "
+                f"global z {v['median_global']:.2f} vs {v['median_global_unvaried']:.2f}, "
+                f"flagged by local {v['flagged_by_local']:.2f}"
             )
     print_lodo(lodo)
     print(f"\n{report['seconds']:.0f} s, load average {os.getloadavg()[0]:.1f}; figures: {args.json}")

@@ -33,7 +33,7 @@ import torch
 from lineguard.contracts.errors import DatasetError, InputError
 from lineguard.vision.augment import nuisance_copy
 from lineguard.vision.backbones import Backbone, build_backbone
-from lineguard.vision.calibration import calibrate_threshold
+from lineguard.vision.calibration import SmallSample, calibrate_threshold
 from lineguard.vision.classes import DefectClassesSpec, class_name_of_folder, known_names
 from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
@@ -149,6 +149,11 @@ class TrainConfig:
     target_frr: float | None = None
     #: "At least this recall" instead of a false-reject target; needs labelled defects.
     min_recall: float | None = None
+    #: The threshold when there are too few held-out goods to observe the false-reject
+    #: target's quantile (under 100 for 1 %; ``calibration``): "max", their highest score
+    #: (about 1 / (n + 1) false rejects, 8 % with 12), or "tail", a fitted Gaussian tail's
+    #: quantile (#24 seventh session, docs/detection.md). Enough held-out goods: no effect.
+    threshold_small_sample: SmallSample = "max"
     batch_size: int = 16
     threads: int | None = None
     model_id: str | None = None
@@ -197,6 +202,9 @@ class TrainConfig:
             raise InputError(msg)
         if not 0 < self.holdout_fraction < 0.5:
             msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
+            raise InputError(msg)
+        if self.threshold_small_sample not in ("max", "tail"):
+            msg = f"threshold_small_sample must be 'max' or 'tail', got {self.threshold_small_sample!r}"
             raise InputError(msg)
 
     def resolve_layers(self, outputs: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -579,10 +587,19 @@ def train_package(
     defect_scores = _score_paths(fitted, val_defects)
     if config.target_frr is not None:  # "at most X % false rejects", as the engineer set it
         threshold = calibrate_threshold(
-            fitted.holdout_scores, defect_scores, target_frr=config.target_frr, objective="frr"
+            fitted.holdout_scores,
+            defect_scores,
+            target_frr=config.target_frr,
+            objective="frr",
+            small_sample=config.threshold_small_sample,
         )
     elif config.min_recall is None:
-        threshold = calibrate_threshold(fitted.holdout_scores, defect_scores, target_frr=DEFAULT_TARGET_FRR)
+        threshold = calibrate_threshold(
+            fitted.holdout_scores,
+            defect_scores,
+            target_frr=DEFAULT_TARGET_FRR,
+            small_sample=config.threshold_small_sample,
+        )
     else:
         # "At least Y % recall": the highest threshold that still catches Y % of the labelled
         # defects, whatever false-reject rate that costs (reported with its interval).
@@ -688,6 +705,7 @@ def train_package(
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,
+            "threshold_small_sample": config.threshold_small_sample,
         },
     )
     package = save_package(out, model_bytes=model_bytes, metadata=metadata, overwrite=overwrite)

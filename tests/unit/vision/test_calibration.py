@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from lineguard.contracts.errors import InputError
-from lineguard.vision.calibration import calibrate_threshold, describe_operating_point, wilson_interval
+from lineguard.vision.calibration import (
+    calibrate_threshold,
+    describe_operating_point,
+    gaussian_tail_threshold,
+    student_t_quantile,
+    wilson_interval,
+)
 from lineguard.vision.train import TrainConfig, train_package
 
 
@@ -26,6 +32,68 @@ def test_few_good_images_give_their_maximum_and_say_so() -> None:
     spec = calibrate_threshold([0.1, 0.5, 0.3], target_frr=0.01)
     assert spec.value == 0.5
     assert "maximum of 3" in spec.note
+
+
+@pytest.mark.parametrize(
+    ("p", "dof", "table"),
+    # Student's t quantiles as tabulated (e.g. Abramowitz & Stegun table 26.10)
+    [
+        (0.99, 3, 4.541),
+        (0.99, 4, 3.747),
+        (0.99, 11, 2.718),
+        (0.99, 30, 2.457),
+        (0.975, 10, 2.228),
+        (0.995, 20, 2.845),
+    ],
+)
+def test_t_quantile_matches_the_tables_within_one_percent(p: float, dof: int, table: float) -> None:
+    assert student_t_quantile(p, dof) == pytest.approx(table, rel=0.01)
+
+
+def test_tail_threshold_is_the_prediction_bound_of_a_fitted_gaussian() -> None:
+    good = np.array([-1.0, 0.0, 1.0, -0.5, 0.5, 0.2, -0.2, 0.8, -0.8, 0.1, -0.1, 0.0])
+    expected = good.mean() + student_t_quantile(0.99, 11) * good.std(ddof=1) * np.sqrt(1 + 1 / 12)
+    assert gaussian_tail_threshold(good, 0.01) == pytest.approx(expected)
+    assert gaussian_tail_threshold(good, 0.01) > good.max()
+
+
+def test_tail_threshold_is_never_below_the_highest_held_out_score() -> None:
+    good = np.array([0.0, 0.0, 0.0, 0.0, 100.0])  # one outlier: the fitted tail would sit below it
+    assert gaussian_tail_threshold(good, 0.2) == 100.0
+
+
+def test_small_sample_tail_replaces_the_maximum_only_when_the_quantile_cannot_be_observed() -> None:
+    rng = np.random.default_rng(3)
+    few = rng.normal(size=12)
+    spec = calibrate_threshold(few, target_frr=0.01, small_sample="tail")
+    assert spec.value == pytest.approx(gaussian_tail_threshold(few, 0.01))
+    assert spec.value > few.max()
+    assert "Gaussian tail fitted to 12" in spec.note
+    assert spec.validation_frr == 0.0
+    many = rng.normal(size=500)  # 1 % of 500 can be observed: the empirical quantile, as before
+    assert (
+        calibrate_threshold(many, target_frr=0.01, small_sample="tail").value
+        == calibrate_threshold(many, target_frr=0.01).value
+    )
+
+
+def test_a_tail_threshold_holds_its_false_reject_goal_where_the_maximum_does_not() -> None:
+    """Gaussian goods, 12 held out: the maximum rejects ~1/13 of new goods, the tail ~1 %."""
+    rng = np.random.default_rng(24)
+    new_goods = rng.normal(size=200_000)
+    frr = {"max": [], "tail": []}
+    for _ in range(400):
+        held = rng.normal(size=12)
+        for rule in frr:
+            th = calibrate_threshold(held, target_frr=0.01, small_sample=rule).value  # type: ignore[arg-type]
+            frr[rule].append(float((new_goods > th).mean()))
+    assert np.mean(frr["max"]) == pytest.approx(1 / 13, rel=0.15)
+    assert np.mean(frr["tail"]) == pytest.approx(0.01, rel=0.3)
+
+
+def test_an_unknown_small_sample_rule_is_refused() -> None:
+    with pytest.raises(InputError, match="small_sample"):
+        calibrate_threshold([0.1, 0.2], small_sample="median")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("defects", [None, []])

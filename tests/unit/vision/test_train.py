@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
+from lineguard.vision.calibration import gaussian_tail_threshold
 from lineguard.vision.dataset import scan_dataset
 from lineguard.vision.evaluate import evaluate_package, load_mask
 from lineguard.vision.export import export_onnx, parity
@@ -444,3 +445,27 @@ def test_a_package_from_before_the_local_fit_settings_loads_and_scores_the_same(
         a, b = now.infer(read_image(path)), before.infer(read_image(path))
         assert a.anomaly_score == b.anomaly_score, path
         assert np.array_equal(a.anomaly_map, b.anomaly_map), path
+
+
+def test_the_small_sample_threshold_rule_is_selectable_checked_and_leaves_the_graph_alone(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    """Few held-out goods (this set holds out fewer than 100): "tail" extrapolates a fitted
+    Gaussian tail instead of taking their maximum; only the threshold moves."""
+    with pytest.raises(InputError, match="threshold_small_sample"):
+        bad = replace(FAST, threshold_small_sample="mean")  # type: ignore[arg-type]
+        train_package(synthetic_dataset, tmp_path / "x", config=bad)
+    assert not (tmp_path / "x").exists()
+    other_rule = "max" if FAST.threshold_small_sample == "tail" else "tail"
+    config = replace(FAST, threshold_small_sample=other_rule)
+    result = train_package(synthetic_dataset, tmp_path / "other", config=config)
+    before, after = trained.package.metadata, result.package.metadata
+    assert after.parameters["threshold_small_sample"] == other_rule
+    assert after.model_sha256 == before.model_sha256  # the same graph: only the threshold differs
+    hold = result.fitted.holdout_scores
+    assert len(hold) < 100
+    rules = {FAST.threshold_small_sample: before.threshold, other_rule: after.threshold}
+    assert rules["max"].value == pytest.approx(float(hold.max()))
+    assert rules["tail"].value == pytest.approx(gaussian_tail_threshold(hold, 0.01))
+    assert rules["tail"].value > rules["max"].value
+    assert "Gaussian tail" in rules["tail"].note and "maximum of" in rules["max"].note
