@@ -131,8 +131,33 @@ def certificates(i: DoctorInputs) -> Result:
     if ca_left <= 0 or server_left <= 0:
         return ("fail", evidence, "lineguard ca init (CA) or restart the server (server certificate)")
     if ca_left < 90:
-        return ("warn", evidence, "plan a new plant CA and re-enrollment of every node")
+        return (
+            "warn",
+            evidence,
+            "lineguard ca rotate, then retire once the nodes renewed (docs/operations.md)",
+        )
     return ("pass", evidence, None)
+
+
+@check("security.ca_rotation", "ongoing_security", "Plant CA rotation")
+def ca_rotation(i: DoctorInputs) -> Result:
+    previous, current = i.state.ca_previous, i.state.ca_certificate
+    if previous is None:
+        return ("pass", "no plant CA rotation overlapping: one CA is trusted", None)
+    since = f"since {current.not_before:%Y-%m-%d}" if current is not None else ""
+    waiting = i.state.nodes_on_previous_ca
+    shown = ", ".join(waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")
+    evidence = (
+        f"a plant CA rotation overlaps {since}: the previous CA ({previous.subject}) is still trusted; "
+        + (f"{len(waiting)} active node(s) still on it: {shown}" if waiting else "every active node renewed")
+    )
+    fix = (
+        "let the nodes renew (or `lineguard edge renew` on each), then `lineguard ca retire` and restart "
+        "every server process"
+        if waiting
+        else "`lineguard ca retire --config server.yaml`, then restart every server process"
+    )
+    return ("warn", evidence, fix)
 
 
 @check("security.keyring", "ongoing_security", "Key-encryption key age")

@@ -35,8 +35,8 @@ from lineguard.server.governance.models import (
     NoticePublicationRow,
 )
 from lineguard.server.ingest import NodeHealthRow
-from lineguard.server.nodes import Node, NodeCertificate, NodeStatus
-from lineguard.server.pki import ca_paths
+from lineguard.server.nodes import Node, NodeCertificate, NodeStatus, nodes_on_other_ca
+from lineguard.server.pki import ca_paths, certificate_fingerprint
 from lineguard.server.registry import ModelVersion, Registry, ReleaseRow
 from lineguard.server.retention import effective_policy
 from lineguard.signing.keystore import SigningKeyStore
@@ -203,6 +203,10 @@ class PlantState:
     reported_configs: dict[str, str | None]
     #: Server processes registered for the internal evidence-view relay (several only).
     replicas: tuple[ReplicaState, ...] = ()
+    #: The previous plant CA while a CA rotation overlaps (``lineguard ca rotate``), else None.
+    ca_previous: CertificateState | None = None
+    #: Active nodes whose usable certificate is not the current CA's (only while one overlaps).
+    nodes_on_previous_ca: tuple[str, ...] = ()
 
     def account(self, username: str) -> AccountState | None:
         return next((a for a in self.accounts if a.username == username), None)
@@ -365,4 +369,16 @@ def gather(session: Session, settings: ServerConfig, *, now: datetime | None = N
         recorded_configs={r.source: r.sha256 for r in session.scalars(select(ConfigSnapshotRow))},
         reported_configs={h.node_id: h.config_sha256 for h in session.scalars(select(NodeHealthRow))},
         replicas=_replicas(session),
+        ca_previous=_certificate(paths.previous_cert) if paths.previous_cert.exists() else None,
+        nodes_on_previous_ca=_nodes_on_previous_ca(session, paths.cert)
+        if paths.previous_cert.exists()
+        else (),
     )
+
+
+def _nodes_on_previous_ca(session: Session, current: Path) -> tuple[str, ...]:
+    try:
+        fingerprint = certificate_fingerprint(x509.load_pem_x509_certificate(current.read_bytes()))
+    except (OSError, ValueError):
+        return ()
+    return tuple(nodes_on_other_ca(session, ca_fingerprint=fingerprint))

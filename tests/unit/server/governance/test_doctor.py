@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 
 from lineguard.cli.main import cli
 from lineguard.server.auth import Role
 from lineguard.server.governance import GROUPS, DoctorReport, doctor
+from lineguard.server.nodes import NodeCertificate
+from lineguard.server.pki import PlantCa, retire_previous_ca, start_ca_rotation
 from tests.unit.server.governance.plant import (
     NOW,
     OWNERS,
@@ -353,3 +356,36 @@ def test_the_replica_check_needs_every_configured_process_beating_on_postgresql(
     status, evidence, fix = run_with({"replicas": 2, "workers": 2}, "postgresql://lineguard@db.plant/lg")
     assert status == "fail" and evidence.startswith("0 of 4 server processes beating"), evidence
     assert fix is not None and "internal_port" in fix
+
+
+def test_an_overlapping_ca_rotation_is_a_warning_naming_the_nodes_still_on_the_old_ca(plant: Plant) -> None:
+    plant.complete_security()
+    assert _by_id(_run(plant))["security.ca_rotation"][0] == "pass"
+    plant.add_node("edge-1", "line-1", ["cam-1"])
+    with plant.sessions.begin() as session:  # a usable certificate recorded before rotation existed
+        session.add(
+            NodeCertificate(
+                serial="ab12",
+                node_id="edge-1",
+                fingerprint_sha256="f" * 64,
+                not_before=NOW - timedelta(days=1),
+                not_after=NOW + timedelta(days=30),
+                issued_at=NOW - timedelta(days=1),
+            )
+        )
+    data_dir, passphrase = plant.settings.data_dir, SecretStr(PASSPHRASE)
+    start_ca_rotation(data_dir, passphrase, site_id=plant.settings.site_id)
+    status, evidence, fix = _by_id(_run(plant))["security.ca_rotation"]
+    assert (status, "1 active node(s) still on it: edge-1" in evidence) == ("warn", True), evidence
+    assert fix is not None and "lineguard edge renew" in fix
+    current = PlantCa.load(data_dir, passphrase).fingerprint_sha256
+    with plant.sessions.begin() as session:  # edge-1 renewed onto the new CA
+        cert = session.get(NodeCertificate, "ab12")
+        assert cert is not None
+        cert.ca_fingerprint = current
+    status, evidence, fix = _by_id(_run(plant))["security.ca_rotation"]
+    assert (
+        status == "warn" and "every active node renewed" in evidence and fix is not None and "retire" in fix
+    )
+    retire_previous_ca(data_dir, passphrase, server_names=["localhost"])
+    assert _by_id(_run(plant))["security.ca_rotation"][0] == "pass"
