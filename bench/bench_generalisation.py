@@ -638,7 +638,7 @@ def run_set(
                 peaks[pkey] = {g: peak(d, cfg.sigma, top=cfg.top) for g, d in local_cache[key].items()}
             scores = fuse(cfg, peaks[pkey], glob_cache[gkey])
             nuisance = {k[2:]: v for k, v in scores.items() if k.startswith("n:")} or None
-            loc, glo = peaks[(*key, cfg.sigma)], glob_cache[gkey]
+            loc, glo = peaks[pkey], glob_cache[gkey]
             branches = {g: (_z(loc[g], loc["hold"]), _z(glo[g], glo["hold"])) for g in loc}
             per_cfg[cfg.name] = metrics(scores, s.defect_types, nuisance, subset, cfg.threshold, branches)
             if sp.name == "fixed" and cfg.name in pixel_configs and all(m is not None for m in s.masks):
