@@ -12,14 +12,16 @@ beside the old for an overlap, then the old one retired (``lineguard ca rotate``
 from __future__ import annotations
 
 from lineguard.server.pki.ca import (
-    PLANT_CERTIFICATE_POLICY,
-    REPLICA_CERTIFICATE_POLICY,
     CaPaths,
     IssuedCertificate,
     PlantCa,
     ReplicaCredentials,
     ca_paths,
     certificate_fingerprint,
+)
+from lineguard.server.pki.profiles import (
+    PLANT_CERTIFICATE_POLICY,
+    REPLICA_CERTIFICATE_POLICY,
     is_plant_certificate,
     is_replica_certificate,
 )

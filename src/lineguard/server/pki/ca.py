@@ -46,20 +46,23 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
 from lineguard.contracts.errors import ConflictError, CryptoError, InputError, NotFoundError
+from lineguard.server.pki.profiles import (
+    PLANT_CERTIFICATE_POLICY,
+    REPLICA_CERTIFICATE_POLICY,
+    REPLICA_ORGANIZATION,
+    node_uri,
+    plant_uri,
+    replica_uri,
+)
 
 __all__ = [
-    "PLANT_CERTIFICATE_POLICY",
     "CaPaths",
     "IssuedCertificate",
     "PlantCa",
     "ReplicaCredentials",
     "ca_paths",
     "certificate_fingerprint",
-    "is_plant_certificate",
-    "is_replica_certificate",
     "new_ca",
-    "node_uri",
-    "plant_uri",
 ]
 
 CA_VALIDITY = timedelta(days=3650)
@@ -103,62 +106,6 @@ def ca_paths(data_dir: Path) -> CaPaths:
 def certificate_fingerprint(cert: x509.Certificate) -> str:
     """sha256 of the DER encoding, lower-case hex."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def node_uri(node_id: str) -> str:
-    return f"urn:lineguard:node:{node_id}"
-
-
-def plant_uri(plant_id: str) -> str:
-    return f"urn:lineguard:plant:{plant_id}"
-
-
-#: The certificate policy of a plant's roll-up certificate (a 2.25 UUID arc: unique
-#: without registration). Only :meth:`PlantCa.issue_plant_certificate` puts it in.
-PLANT_CERTIFICATE_POLICY = x509.ObjectIdentifier("2.25.314447536795019890971249180351256145052")
-_PLANT_ORGANIZATION = "LineGuard plant"
-
-
-def _has_profile(
-    cert: x509.Certificate,
-    policy: x509.ObjectIdentifier,
-    organization: str,
-    usages: set[x509.ObjectIdentifier],
-) -> bool:
-    try:
-        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        found = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    organizations = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    return (
-        any(p.policy_identifier == policy for p in policies)
-        and organizations == [organization]
-        and len(list(found)) == len(usages)
-        and set(found) == usages
-    )
-
-
-def is_plant_certificate(cert: x509.Certificate) -> bool:
-    """Whether ``cert`` was issued with the plant profile (policy, organisation, clientAuth)."""
-    return _has_profile(
-        cert, PLANT_CERTIFICATE_POLICY, _PLANT_ORGANIZATION, {ExtendedKeyUsageOID.CLIENT_AUTH}
-    )
-
-
-#: The certificate policy of a server replica's relay certificate (another 2.25 UUID arc).
-REPLICA_CERTIFICATE_POLICY = x509.ObjectIdentifier("2.25.163004933474245623431776306219183618931")
-_REPLICA_ORGANIZATION = "LineGuard replica"
-
-
-def replica_uri(replica_id: str) -> str:
-    return f"urn:lineguard:replica:{replica_id}"
-
-
-def is_replica_certificate(cert: x509.Certificate) -> bool:
-    """Whether ``cert`` was issued with the replica profile (policy, organisation, both usages)."""
-    usages = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
-    return _has_profile(cert, REPLICA_CERTIFICATE_POLICY, _REPLICA_ORGANIZATION, usages)
 
 
 @dataclass(frozen=True)
@@ -474,7 +421,7 @@ class PlantCa:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name(
             [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _REPLICA_ORGANIZATION),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, REPLICA_ORGANIZATION),
                 x509.NameAttribute(NameOID.COMMON_NAME, replica_id),
             ]
         )
