@@ -25,21 +25,21 @@ bytes per event: the WAL written (automatic checkpoints off for the run, so the 
 every frame the batches wrote), the database file after a checkpoint, each table's and
 index's pages (SQLite's ``dbstat``), and the sealed part id's length. Bytes do not depend
 on the machine's load; run it against another tree (``PYTHONPATH=<tree>/src``) to compare.
-It also stores them with the **one key per batch** prototype (below).
 
 ``--instructions`` is the CPU measure that does not move with the machine's load (time on
 these shared VMs swings ×1.5 between runs, and the VM has no hardware counters: ``perf stat
 -e instructions:u`` says ``<not supported>``). Each server of ``--servers`` (``--split``'s
-names, and ``one key per batch``) runs in its own process under valgrind's callgrind, which
+names) runs in its own process under valgrind's callgrind, which
 counts user-space instructions only between two client requests around the measured
 batches (a 3-line C helper compiled with ``cc`` at run time; needs valgrind's headers),
 after ``WARMUP_BATCHES``, with ``PYTHONHASHSEED=0``. Repeats agree within ~0.1 % (0.4 %
 across invocations); callgrind runs ~50× slower, so keep ``--batches`` small (10 = 1,000
 events, about a minute each).
 
-``one key per batch`` is not a server LineGuard runs: "on" with each ``seal_many`` call's
-fields sealed under one data key (one wrap, one key row, a nonce and the record binding per
-field), to measure the design discussed in docs/data-protection.md.
+Since 2026-12-07 "on" seals inspection events' part ids under one data key per line and
+hour (``lineguard.server.keystore.buckets``): the "one key per batch" prototype this
+benchmark carried before measured that design and is gone; compare with an older tree
+(``PYTHONPATH=<tree>/src``) for per-field keys.
 """
 
 from __future__ import annotations
@@ -71,10 +71,6 @@ SPLIT = {
     "sealing + key rows": (True, True, False),
     "on": (True, True, True),
 }
-#: Not a server LineGuard runs: ``on`` with one data key per ``seal_many`` call (an ingest
-#: batch's fields of one category) instead of one per field: the candidate design of
-#: docs/data-protection.md "One data key per batch?", measured, not adopted.
-ONE_KEY_PER_BATCH = "one key per batch"
 
 
 def _run(
@@ -82,7 +78,7 @@ def _run(
     protected: bool,
     batches: int,
     *,
-    split: tuple[bool, bool, bool] | str | None = None,
+    split: tuple[bool, bool, bool] | None = None,
     sizes: dict[str, float] | None = None,
     counter: _Counter | None = None,
     warmup: int = 0,
@@ -101,7 +97,7 @@ def _run(
     from lineguard.crypto import Envelope, KdfParams, Keyring, keyring_path
     from lineguard.server.audit import AuditRecorder
     from lineguard.server.ingest import service
-    from lineguard.server.keystore import open_envelope
+    from lineguard.server.keystore import BUCKETED_CATEGORIES, open_envelope
     from lineguard.server.nodes import NodeIdentity
     from lineguard.server.protection import NoEncryption
     from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
@@ -112,10 +108,6 @@ def _run(
     if sizes is not None:
         _no_autocheckpoint(engine)
     sessions = session_factory(engine)
-    one_key = split == "one key"
-    staged_sealer = service.staged_sealer  # _one_key_per_call replaces it for this run
-    if one_key:
-        split = SPLIT["on"]
     seal, key_rows, audited = split if split is not None else (protected, protected, protected)
     sealer: Any = NoEncryption()
     if seal:
@@ -124,9 +116,11 @@ def _run(
         )
         # Without key rows: the same envelope over a store that only collects (not the
         # server's SqlDataKeyStore, so ingest has no data-key rows to write).
-        sealer = open_envelope(settings, sessions, keys=keys) if key_rows else Envelope(keys, _Collected())
-        if one_key:
-            sealer = _one_key_per_call(sealer, service)
+        sealer = (
+            open_envelope(settings, sessions, keys=keys)
+            if key_rows
+            else Envelope(keys, _Collected(), bucketed=BUCKETED_CATEGORIES)
+        )
     audit = AuditRecorder(enabled=audited)
     node = NodeIdentity(
         "bench-node-0", "plant-a", "line-0", frozenset({"bench-node-0-cam0", "bench-node-0-cam1"}), "1"
@@ -162,7 +156,6 @@ def _run(
         counter.stop()
     profiler.disable()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
-    service.staged_sealer = staged_sealer
     if sizes is not None:
         sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
     engine.dispose()
@@ -209,51 +202,8 @@ WARMUP_BATCHES = 5
 
 def _instructions_child(name: str, batches: int, library: Path) -> None:
     """Run under callgrind by ``_instructions``: one server, the batches counted."""
-    split = "one key" if name == ONE_KEY_PER_BATCH else SPLIT[name]
     with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
-        _run(Path(tmp), False, batches, split=split, counter=_Counter(library), warmup=WARMUP_BATCHES)
-
-
-def _one_key_per_call(envelope: Any, service: Any) -> Any:
-    """``envelope``, sealing each ``seal_many`` call's fields under ONE fresh data key (one
-    wrap, one key row) with a random nonce per field and the record in each field's
-    associated data, as v2 does. A prototype for measuring only: the key row names the
-    call's first record, so nothing but this bench could open or shred the others."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    from lineguard.contracts.ids import new_ids
-    from lineguard.crypto import Envelope
-    from lineguard.crypto.datakeys import WrappedKey, dek_aad
-    from lineguard.crypto.sealed import encode_v2_prefix, record_binding, v2_aad
-
-    class OneKeyPerCall(Envelope):
-        def seal_many(self, items: Any, *, category: str) -> list[bytes]:
-            if not items:
-                return []
-            kek = self.keys.active()
-            key_id = new_ids("dek", 1)[0]
-            first = items[0][0]
-            randomness = os.urandom(32 + 12 * len(items))
-            dek, aead = randomness[:32], AESGCM(randomness[:32])
-            wrapped = kek.wrap_many([dek], [dek_aad(key_id, category, first)])[0]
-            key = WrappedKey(key_id, category, first, kek.kek_id, wrapped, datetime.now(UTC))
-            prefix, binding = encode_v2_prefix(key_id), record_binding(category)
-            sealed = []
-            for n, (object_id, plaintext) in enumerate(items):
-                nonce = randomness[32 + 12 * n : 44 + 12 * n]
-                sealed.append(
-                    prefix + nonce + aead.encrypt(nonce, plaintext, v2_aad(prefix, binding, object_id))
-                )
-            self.store.put_many([key])
-            return sealed
-
-    def staged(sealer: Any) -> Any:  # service.staged_sealer, keeping this class
-        plain, key_rows = staged_sealer(Envelope(sealer.keys, sealer.store))
-        return OneKeyPerCall(plain.keys, plain.store), key_rows
-
-    staged_sealer = service.staged_sealer
-    service.staged_sealer = staged
-    return OneKeyPerCall(envelope.keys, envelope.store)
+        _run(Path(tmp), False, batches, split=SPLIT[name], counter=_Counter(library), warmup=WARMUP_BATCHES)
 
 
 def _count(name: str, batches: int, library: Path, folder: Path) -> int:
@@ -341,11 +291,10 @@ def _sizes(engine: Any, path: Path, events: int) -> dict[str, float]:
 
 def _bytes(batches: int) -> None:
     results: dict[str, dict[str, float]] = {}
-    for name in ("off", "on", ONE_KEY_PER_BATCH):
+    for name in ("off", "on"):
         results[name] = {}
-        split = "one key" if name == ONE_KEY_PER_BATCH else SPLIT[name]
         with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
-            _run(Path(tmp), False, batches, split=split, sizes=results[name])
+            _run(Path(tmp), False, batches, split=SPLIT[name], sizes=results[name])
     import lineguard
 
     print(
@@ -353,10 +302,7 @@ def _bytes(batches: int) -> None:
     )
     for key in sorted(set().union(*results.values()), key=lambda k: (k.startswith(" "), k)):
         off, on = results["off"].get(key, 0.0), results["on"].get(key, 0.0)
-        one = results[ONE_KEY_PER_BATCH].get(key, 0.0)
-        print(
-            f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}  one key per batch {one:8.1f}"
-        )
+        print(f"  {key:45s} off {off:8.1f}  on {on:8.1f}  on-off {on - off:+8.1f}")
 
 
 class _Collected:
@@ -367,6 +313,11 @@ class _Collected:
 
     def put_many(self, keys: Any) -> None:
         self.keys.extend(keys)
+
+    def put_if_absent(self, key: Any) -> Any:
+        """A bucket's key: kept here like the others (sealing only writes no key row)."""
+        self.keys.append(key)
+        return key
 
 
 def _split(batches: int, repeat: int) -> None:
@@ -445,9 +396,9 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="off,on",
-        help=f"--instructions: which of {', '.join([*SPLIT, ONE_KEY_PER_BATCH])} (comma-separated)",
+        help=f"--instructions: which of {', '.join(SPLIT)} (comma-separated)",
     )
-    parser.add_argument("--instructions-child", choices=[*SPLIT, ONE_KEY_PER_BATCH], help=argparse.SUPPRESS)
+    parser.add_argument("--instructions-child", choices=[*SPLIT], help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions_child:
@@ -455,9 +406,9 @@ def main() -> None:
         return
     if args.instructions:
         names = [n.strip() for n in args.servers.split(",")]
-        unknown = sorted(set(names) - {*SPLIT, ONE_KEY_PER_BATCH})
+        unknown = sorted(set(names) - set(SPLIT))
         if unknown:
-            parser.error(f"--servers: unknown {unknown}; choose from {[*SPLIT, ONE_KEY_PER_BATCH]}")
+            parser.error(f"--servers: unknown {unknown}; choose from {[*SPLIT]}")
         _instructions(args.batches, args.repeat, names)
         return
     if args.bytes:

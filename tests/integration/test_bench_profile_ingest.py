@@ -1,5 +1,5 @@
 """``bench/profile_ingest.py``: the instruction counter counts only its window, and the
-one-key-per-batch prototype stays inside its own run.
+"on" server writes one data-key row per line-hour, not per event.
 
 The counter needs valgrind, a C compiler and valgrind's headers (Debian: ``valgrind``,
 ``gcc``); the tests that run it are skipped, saying so, where one is missing.
@@ -85,17 +85,19 @@ def test_outside_valgrind_the_counter_is_a_no_op(tmp_path: Path) -> None:
     counter.stop()
 
 
-def test_one_key_per_batch_prototype_writes_one_key_row_per_batch_and_only_in_its_run(
-    tmp_path: Path,
-) -> None:
-    from lineguard.server.ingest import service
-
-    original = service.staged_sealer
-    for name, split, keys in (("one", "one key", 3), ("on", profile.SPLIT["on"], 300)):
+def test_on_writes_one_key_row_per_line_hour_and_sealing_only_none(tmp_path: Path) -> None:
+    """The "on" server seals part ids under their line-hour bucket's key: a key row per
+    bucket (the batches' events fall in one or two hours), none per event."""
+    for name, split in (("on", profile.SPLIT["on"]), ("sealing", profile.SPLIT["sealing only"])):
         root = tmp_path / name
         root.mkdir()
         profile._run(root, False, 3, split=split)
-        assert service.staged_sealer is original
         with sqlite3.connect(root / "bench.db") as db:
-            assert db.execute("SELECT count(*) FROM data_keys").fetchone() == (keys,)
             assert db.execute("SELECT count(*) FROM inspection_events").fetchone() == (300,)
+            keys = [r[0] for r in db.execute("SELECT object_id FROM data_keys")]
+            hours = {r[0][:13] for r in db.execute("SELECT captured_at FROM inspection_events")}
+        if name == "sealing":
+            assert keys == []
+        else:
+            assert 1 <= len(keys) == len(hours) <= 2
+            assert all(k.startswith("#h/") and k.endswith("/plant-a/line-0") for k in keys)

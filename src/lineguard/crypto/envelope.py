@@ -174,15 +174,10 @@ class Envelope:
         (:meth:`~lineguard.crypto.datakeys.DataKeyStore.put_if_absent`). Each field gets
         a random 96-bit nonce and its record in the associated data: a v2 object that
         only its own record opens. Nothing is stored per field. Nothing is sealed if an
-        id is invalid or the category is not bucketed.
+        id is invalid. A category this envelope does not bucket is sealed as
+        :meth:`seal_many` does, one key per record.
         """
         _check_id("category", category)
-        if category not in self.bucketed:
-            msg = (
-                f"category {category!r} keeps one data key per object; bucket keys are only for "
-                f"{sorted(self.bucketed)}"
-            )
-            raise CryptoError(msg)
         if not items:
             return []
         valid = _ID.fullmatch
@@ -194,6 +189,12 @@ class Envelope:
             if not (valid(bucket) and is_bucket(bucket)):
                 _check_id("bucket", bucket)
                 bucket_key_id(category, bucket)  # raises: not a bucket name
+        if category not in self.bucketed:
+            # Not a bucketed category (it may hold personal data, or this envelope buckets
+            # nothing): each record gets its own key, the safe direction.
+            return self.seal_many(
+                [(object_id, plaintext) for object_id, _, plaintext in items], category=category
+            )
         keys: dict[str, tuple[BucketKey, bytes]] = {}
         for bucket in {bucket for _, bucket, _ in items}:
             key = self._bucket_key(category, bucket)

@@ -141,8 +141,14 @@ def test_a_field_under_another_buckets_key_fails(any_store: DataKeyStore, keyrin
 
 def test_bucket_keys_only_for_the_categories_named(any_store: DataKeyStore, keyring: Keyring) -> None:
     env = _env(keyring, any_store)
-    with pytest.raises(CryptoError, match="one data key per object"):
-        env.seal_in_buckets([("q1", "#h/2026120713/a/b", b"who asked")], category="assistant_questions")
+    # A category the envelope does not bucket (it may hold personal data) gets a key per record.
+    asked = env.seal_in_buckets(
+        [("q1", "#h/2026120713/a/b", b"who asked"), ("q2", "#h/2026120713/a/b", b"who else")],
+        category="assistant_questions",
+    )
+    assert [any_store.get(parse_sealed(b).key_id).object_id for b in asked] == ["q1", "q2"]
+    assert env.shred(object_id="q1", category="assistant_questions") == 1
+    assert env.open(asked[1], object_id="q2", category="assistant_questions") == b"who else"
     blob = _seal(env, A, "k1")["k1"]
     # An envelope that buckets nothing refuses a bucket key before decrypting.
     strict = Envelope(keyring, any_store)
@@ -152,7 +158,9 @@ def test_bucket_keys_only_for_the_categories_named(any_store: DataKeyStore, keyr
         env.seal_in_buckets([("#h/2026120713/a/b", A, b"x")], category=CAT)
     with pytest.raises(CryptoError, match="starts with '#'"):
         env.seal_in_buckets([("node-1:k9", "h/2026120713/a/b", b"x")], category=CAT)
-    assert any_store.count_by_kek() == {keyring.active_id: 1}  # the bad calls stored nothing
+    assert any_store.count_by_kek() == {
+        keyring.active_id: 2
+    }  # q2's and the bucket's: the bad calls stored nothing
 
 
 def test_per_object_data_from_before_buckets_still_opens(any_store: DataKeyStore, keyring: Keyring) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lineguard.contracts.events import Alert, InspectionEvent, PartVerdict, WorkOrderTrigger
 from lineguard.contracts.stages import StageResult
 from lineguard.server.context import Sealer
+from lineguard.server.keystore import BUCKETED_CATEGORIES, hour_bucket
 
 __all__ = ["alert_row", "event_row", "part_row", "seal_all", "stage_result_row", "work_order_row"]
+
+_ONE_HOUR = timedelta(hours=1)
+#: An empty hour: no time is in it, so the first item always formats its bucket's name.
+_NO_HOUR = datetime.min.replace(tzinfo=UTC)
 
 
 def event_row(e: InspectionEvent, part: bytes | None, now: datetime) -> dict[str, Any]:
@@ -140,18 +145,55 @@ def work_order_row(w: WorkOrderTrigger, sealed: bytes | None, now: datetime) -> 
 
 def seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) -> list[bytes | None]:
     """Each item's ``field`` sealed for its record ``<node>:<idempotency key>`` (None stays None),
-    with one :meth:`~lineguard.server.context.Sealer.seal_many` call for the batch."""
+    with one :meth:`~lineguard.server.context.Sealer.seal_many` call for the batch; inspection
+    events under their line-hour bucket's key (:meth:`~lineguard.server.context.Sealer.seal_in_buckets`)."""
     texts = [getattr(item, field) for item in items]
     if all(text is None for text in texts):  # most batches carry no alerts or work orders
         return [None] * len(texts)
-    sealed = iter(
-        sealer.seal_many(
-            [
-                (f"{item.node_id}:{item.idempotency_key}", text.encode())
-                for item, text in zip(items, texts, strict=True)
-                if text is not None
-            ],
-            category=category,
+    if category in BUCKETED_CATEGORIES:
+        sealed = iter(
+            sealer.seal_in_buckets(
+                [
+                    (f"{item.node_id}:{item.idempotency_key}", bucket, text.encode())
+                    for item, bucket, text in zip(items, _hour_buckets(items), texts, strict=True)
+                    if text is not None
+                ],
+                category=category,
+            )
         )
-    )
+    else:
+        sealed = iter(
+            sealer.seal_many(
+                [
+                    (f"{item.node_id}:{item.idempotency_key}", text.encode())
+                    for item, text in zip(items, texts, strict=True)
+                    if text is not None
+                ],
+                category=category,
+            )
+        )
     return [None if text is None else next(sealed) for text in texts]
+
+
+def _hour_buckets(items: Sequence[Any]) -> list[str]:
+    """Each item's line-hour bucket (:func:`~lineguard.server.keystore.hour_bucket`).
+
+    A batch's events fall in one or two hours of one line: a name is formatted when an item
+    leaves the previous item's hour or line, and otherwise reused. Contract times are
+    normalised to ``datetime.UTC``, so comparing them is a field-by-field comparison (no
+    ``utcoffset`` call), cheaper than turning each into a timestamp.
+    """
+    buckets: list[str] = []
+    append = buckets.append
+    start = end = _NO_HOUR
+    site = line = name = ""
+    for item in items:
+        fields = item.__dict__  # pydantic's attribute access is ~400 instructions a field
+        at = fields["captured_at"]
+        if not (start <= at < end) or fields["line_id"] != line or fields["site_id"] != site:
+            site, line = fields["site_id"], fields["line_id"]
+            start = at.replace(minute=0, second=0, microsecond=0)
+            end = start + _ONE_HOUR
+            name = hour_bucket(site, line, at)
+        append(name)
+    return buckets

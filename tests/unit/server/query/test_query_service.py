@@ -19,7 +19,8 @@ from lineguard.crypto import Envelope, KdfParams, Keyring
 from lineguard.server.dashboard.service import record_view
 from lineguard.server.ingest import service as ingest
 from lineguard.server.ingest.models import AlertRow, InspectionEventRow
-from lineguard.server.keystore import SqlDataKeyStore
+from lineguard.server.keystore import BUCKETED_CATEGORIES, SqlDataKeyStore
+from lineguard.server.keystore.models import DataKeyRow
 from lineguard.server.nodes.models import Node
 from lineguard.server.nodes.service import NodeIdentity
 from lineguard.server.protection import NoEncryption
@@ -366,3 +367,43 @@ def test_a_table_holding_sealed_v1_and_v2_reads_back_whole(
         parts = [record_view(r, sealer=envelope).part_id for r in reading.scalars(select(InspectionEventRow))]
     assert len(parts) == 4 and parts.count("P-old") == 2
     assert set(parts) - {"P-old"} <= {f"P-{i}" for i in range(4)} and len(set(parts) - {"P-old"}) == 2
+
+
+def test_part_ids_share_a_key_per_line_hour_and_read_back_beside_older_per_event_keys(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    """Ingest seals part ids under one key per line and hour of capture; rows a server
+    sealed before (one key per event) sit beside them and both read back."""
+    sessions = session_factory(engine)
+    keyring = Keyring.create(tmp_path / "k.json", SecretStr("buckets"), kdf=KdfParams.insecure_for_tests())
+    envelope = Envelope(keyring, SqlDataKeyStore(sessions), bucketed=BUCKETED_CATEGORIES)
+    before_buckets = Envelope(keyring, SqlDataKeyStore(sessions))
+    line1 = [factory.event("node-1", part_id=f"P-{i}", at=T0 + timedelta(minutes=20 * i)) for i in range(6)]
+    line2 = [factory.event("node-2", camera_id="cam-9", line_id="line-2", part_id="P-L2", at=T0)]
+
+    def send(node: str, events: list[dict[str, object]], sealer: Envelope) -> None:
+        batch = IngestBatch.model_validate(factory.batch(node, events))
+        ingest.ingest_batch(session, node=NODES[node], batch=batch, sealer=sealer, audit=AuditTrail())
+
+    send("node-1", line1[:2], before_buckets)  # 06:00, 06:20: a key per event
+    send("node-1", line1[2:], envelope)  # 06:40 | 07:00, 07:20, 07:40
+    send("node-2", line2, envelope)
+    send("node-1", line1[2:], envelope)  # resent: duplicates, no key written
+
+    with sessions() as reading:
+        keys = reading.scalars(
+            select(DataKeyRow.object_id).where(DataKeyRow.category == "inspection_events")
+        ).all()
+        parts = {
+            r.idempotency_key: record_view(r, sealer=envelope).part_id
+            for r in reading.scalars(select(InspectionEventRow))
+        }
+    assert sorted(k for k in keys if k.startswith("#")) == [
+        "#h/2026030206/plant-a/line-1",
+        "#h/2026030206/plant-a/line-2",
+        "#h/2026030207/plant-a/line-1",
+    ]
+    assert sorted(k for k in keys if not k.startswith("#")) == sorted(
+        f"node-1:{e['idempotency_key']}" for e in line1[:2]
+    )
+    assert parts == {str(e["idempotency_key"]): e["part_id"] for e in line1 + line2}
