@@ -24,7 +24,8 @@ The engine's own fitting code is used (``localfit.fit_local``, ``LowRankGaussian
 as the graph computes it (``score = max(max(z_local map), z_global)``, or with ``fusion sum``
 the first round's ``max(z_local map) + z_global``). Configurations (``--configs``) vary one
 default at a time: fusion, nuisance copies of the fit goods (all of the Gaussians, or only
-the local or the global one), smoothing, global rank, local layers, local shrinkage,
+the local or the global one; one or several per good), the threshold's small-sample rule,
+smoothing, global rank, local layers, local shrinkage,
 storage of the local statistics (float16 factors as shipped, or exact float32: the
 package-size question, item 3), and the anchor
 **padim-recipe** — anomalib's PaDiM recipe on the same features (per-position Gaussian of
@@ -105,6 +106,7 @@ class HeadConfig:
     # sum, local, global, patchcore
     fusion: str = "max"
     copies: str = "none"  # nuisance copies of the fit goods for: none, both Gaussians, local, global
+    n_copies: int = 1  # copies per fit good (TrainConfig.nuisance_copies), each its own seeded draw
     # which parts of the global descriptor (``desc_view``): all, no-std, no-s4, no-s4-std, deep
     global_parts: str = "all"
     # local embedding channels kept (seeded random subset, PaDiM's reduction); 0 keeps all:
@@ -156,6 +158,7 @@ CONFIGS: dict[str, HeadConfig] = {
         # the copies' low-passed pass
         replace(DEFAULT, name="copies both", copies="both"),
         replace(DEFAULT, name="copies both threshold tail", copies="both", threshold="tail"),
+        replace(DEFAULT, name="copies both x4 threshold tail", copies="both", n_copies=4, threshold="tail"),
         replace(DEFAULT, name="threshold tail", threshold="tail"),
         replace(DEFAULT, name="copies local threshold tail", copies="local", threshold="tail"),
         replace(DEFAULT, name="local only", fusion="local"),
@@ -529,33 +532,40 @@ def run_set(
         )
         for name, t in NUISANCES.items()
     }
-    copies = None
-    if any(c.copies != "none" for c in configs):  # one nuisance copy of every good (see vision.augment)
-        copies = extract(
-            s.goods,
-            cache=cache,
-            tag=f"{tag} goods nuisance copies",
-            transform=chain(lambda im, i: nuisance_copy(im, i)),
-            threads=threads,
-            log=log,
-        )
+    # Nuisance copies of every good (see vision.augment): copy k of image i drawn with seed
+    # i (k = 0, as before) or k * 1_000_003 + i, as training seeds its copies.
+    n_copies = max((c.n_copies for c in configs if c.copies != "none"), default=0)
+
+    def copy_of(k: int) -> Callable[[np.ndarray, int], np.ndarray]:
+        return chain(lambda im, i: nuisance_copy(im, k * 1_000_003 + i))
+
+    def copy_tag(k: int) -> str:
+        return f"{tag} goods nuisance copies" + (f" {k + 1}" if k else "")
+
+    copies = [
+        extract(s.goods, cache=cache, tag=copy_tag(k), transform=copy_of(k), threads=threads, log=log)
+        for k in range(n_copies)
+    ]
     # The global branch's other inputs (``HeadConfig.global_input``): the same images (and
     # nuisances, applied before the low-pass as in the graph), descriptors only.
     inputs: dict[str, tuple[Features, Features, dict[str, Features]]] = {"": (goods, bad, nuis)}
-    low_copies: dict[str, Features] = {}
+    low_copies: dict[str, list[Features]] = {}
     for cfg in configs:
         lp = cfg.lowpass
         if lp is not None and cfg.copies_global and cfg.global_input not in low_copies:
             # the copies through the same low-pass, as training's probe computes them
-            low_copies[cfg.global_input] = extract(
-                s.goods,
-                cache=cache,
-                tag=f"{tag} goods nuisance copies",
-                transform=chain(lambda im, i: nuisance_copy(im, i)),
-                threads=threads,
-                log=log,
-                lowpass=lp,
-            )
+            low_copies[cfg.global_input] = [
+                extract(
+                    s.goods,
+                    cache=cache,
+                    tag=copy_tag(k),
+                    transform=copy_of(k),
+                    threads=threads,
+                    log=log,
+                    lowpass=lp,
+                )
+                for k in range(n_copies)
+            ]
         if lp is None or cfg.global_input in inputs:
             continue
 
@@ -579,7 +589,7 @@ def run_set(
         if sp.name == "fixed":
             groups |= {f"n:{k}": v for k, v in nuis.items()}
         fit_feats = goods.take(sp.fit)
-        copy_feats = copies.take(sp.fit) if copies is not None else None
+        copy_feats = [c.take(sp.fit) for c in copies]
         fits: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         local_cache: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
         glob_cache: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
@@ -603,11 +613,20 @@ def run_set(
                 cfg.neighbourhood,
                 cfg.shrink_floor,
                 cfg.pool,
+                cfg.n_copies,
             )
             if fit_key not in fits:
                 emb = embedding(fit_feats, cfg.local_layers, cfg.local_dims)
-                if cfg.copies_local and copy_feats is not None:
-                    emb = np.concatenate([emb, embedding(copy_feats, cfg.local_layers, cfg.local_dims)])
+                if cfg.copies_local:
+                    emb = np.concatenate(
+                        [
+                            emb,
+                            *(
+                                embedding(c, cfg.local_layers, cfg.local_dims)
+                                for c in copy_feats[: cfg.n_copies]
+                            ),
+                        ]
+                    )
                 fits[fit_key] = fit_precision(emb, cfg)
             key = (*fit_key, cfg.storage)
             if key not in local_cache:
@@ -618,17 +637,18 @@ def run_set(
                 local_cache[key] = {
                     g: model.dist(embedding(f, cfg.local_layers, cfg.local_dims)) for g, f in groups.items()
                 }
-            gkey = (cfg.rank, cfg.copies_global, cfg.global_parts, cfg.global_input)
+            gkey = (cfg.rank, cfg.copies_global, cfg.global_parts, cfg.global_input, cfg.n_copies)
             if gkey not in glob_cache:
                 g_goods, g_bad, g_nuis = inputs[cfg.global_input]
                 g_groups = {"hold": g_goods.desc[sp.hold], "test": g_goods.desc[sp.test], "bad": g_bad.desc}
                 if sp.name == "fixed":
                     g_groups |= {f"n:{k}": v.desc for k, v in g_nuis.items()}
                 desc = g_goods.desc[sp.fit]
-                if cfg.copies_global and copy_feats is not None and not cfg.global_input:
-                    desc = np.concatenate([desc, copy_feats.desc])
+                if cfg.copies_global and not cfg.global_input:
+                    desc = np.concatenate([desc, *(c.desc for c in copy_feats[: cfg.n_copies])])
                 elif cfg.copies_global and cfg.global_input in low_copies:
-                    desc = np.concatenate([desc, low_copies[cfg.global_input].desc[sp.fit]])
+                    low = low_copies[cfg.global_input][: cfg.n_copies]
+                    desc = np.concatenate([desc, *(c.desc[sp.fit] for c in low)])
                 gm = LowRankGaussian.fit(desc_view(desc, cfg.global_parts), max_rank=cfg.rank)
                 glob_cache[gkey] = {
                     g: gm.distance(desc_view(d, cfg.global_parts)) for g, d in g_groups.items()
