@@ -66,7 +66,8 @@ def _check_id(name: str, value: str) -> None:
 
 
 class Envelope:
-    """Seals and opens objects; holds no key material itself."""
+    """Seals and opens objects. Holds no key material itself, except the unwrapped keys of
+    recent buckets in :attr:`buckets` (a process already holds its KEKs unwrapped)."""
 
     def __init__(
         self,
