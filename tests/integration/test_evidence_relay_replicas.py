@@ -682,12 +682,14 @@ def test_a_second_process_with_a_replica_id_in_use_is_refused(
     cluster: Cluster, tmp_path: Path, postgres_url: str
 ) -> None:
     """Two hosts given one replica id (one environment value, or a copied data_dir and host
-    name): the second refuses to start and the first keeps its place."""
+    name): the second refuses to start, here with two workers against A's one (every
+    worker refused, so the server exits 3), and the first keeps its place."""
     a_id, _, _ = _a_listener(cluster)
     port = free_port()
-    config = replica_config(tmp_path, postgres_url, port, sections=CHEAP_AUTH)
+    http = {"http": {"host": "127.0.0.1", "port": port, "replicas": 2, "workers": 2}}
+    config = replica_config(tmp_path, postgres_url, port, sections={**CHEAP_AUTH, **http})
     log = _refused_start(config, tmp_path / "twin.log", {"LINEGUARD_REPLICA_ID": a_id})
-    assert f"server replica id {a_id} is in use: all 1 of its process slots are held" in log, log
+    assert f"server replica id {a_id} is in use" in log, log
     shared = cluster.b.evidence_views.shared
     assert shared is not None and shared.peer(a_id) is not None  # A still beats and is reached
 

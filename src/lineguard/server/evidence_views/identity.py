@@ -115,9 +115,15 @@ def process_ids(replica_id: str, workers: int) -> list[str]:
 def claim_process_id(leadership: Leadership, replica_id: str, workers: int) -> str:
     """Take the first free process slot of ``replica_id``; :class:`ReplicaIdInUseError` if none is."""
     slots = process_ids(replica_id, workers)
+    # A host with another worker count claims other names (<id> against <id>.w0): probe the
+    # first name of the other shape, so two hosts on one id conflict whatever their workers.
+    other = process_ids(replica_id, 2 if workers <= 1 else 1)[0]
     for slot in slots:
         if leadership.holds(claim_name(slot)):
-            return slot
+            if _free(leadership, other):
+                return slot
+            leadership.release(claim_name(slot))
+            break
     msg = (
         f"server replica id {replica_id} is in use: all {len(slots)} of its process slots are held "
         "by live processes (GET /api/v1/replicas lists them). Another host runs with this id: give "
@@ -125,6 +131,14 @@ def claim_process_id(leadership: Leadership, replica_id: str, workers: int) -> s
         "replicas/<host name>.id from data_dir on the new host"
     )
     raise ReplicaIdInUseError(msg)
+
+
+def _free(leadership: Leadership, process_id: str) -> bool:
+    """Whether no live process holds ``process_id`` (taken and given back at once to find out)."""
+    if not leadership.holds(claim_name(process_id)):
+        return False
+    leadership.release(claim_name(process_id))
+    return True
 
 
 def claim_name(process_id: str) -> str:

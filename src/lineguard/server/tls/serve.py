@@ -120,7 +120,10 @@ def serve(app: FastAPI, **kwargs: Any) -> None:
 
 def _worker(app_factory: Callable[[], FastAPI], sock: socket.socket, kwargs: dict[str, Any]) -> None:
     # Each worker builds its own app (engine, pools, caches) after the fork.
-    ServerProcess(uvicorn_config(app_factory(), **kwargs)).run(sockets=[sock])
+    server = ServerProcess(uvicorn_config(app_factory(), **kwargs))
+    server.run(sockets=[sock])
+    if not server.started:  # its lifespan refused the start (as serve(): the log says why)
+        raise SystemExit(STARTUP_FAILURE)
 
 
 def serve_workers(
@@ -163,6 +166,8 @@ def serve_workers(
     for proc in procs:
         proc.join()
     sock.close()
+    if all(proc.exitcode == STARTUP_FAILURE for proc in procs):  # none started: say so, as serve()
+        raise SystemExit(STARTUP_FAILURE)
 
 
 class ServerThread:

@@ -95,6 +95,11 @@ def test_a_second_process_claiming_a_held_id_is_refused_until_the_first_is_gone(
         assert claim_process_id(one, "relay-c", 2) == "relay-c.w1"
         with pytest.raises(ReplicaIdInUseError, match="all 2 of its process slots"):
             claim_process_id(two, "relay-c", 2)
+        # a host on a held id with another worker count is refused too (relay-a: 1 worker)
+        with pytest.raises(ReplicaIdInUseError, match="relay-a is in use"):
+            claim_process_id(three, "relay-a", 2)
+        with pytest.raises(ReplicaIdInUseError, match="relay-c is in use"):  # relay-c: 2 workers
+            claim_process_id(two, "relay-c", 1)
         # the first process stops (or dies: PostgreSQL drops its locks with its connection)
         one.release(claim_name("relay-a"))
         assert claim_process_id(two, "relay-a", 1) == "relay-a"
