@@ -31,6 +31,7 @@ _CONSTRAINT_MESSAGES: dict[str, str] = {
     "too_long": "must have at most {max_length} items",
     "too_short": "must have at least {min_length} items",
     "string_pattern_mismatch": "must match {pattern}",
+    "finite_number": "must be a finite number",
 }
 
 

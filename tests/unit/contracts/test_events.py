@@ -81,6 +81,16 @@ def test_invalid_event_names_the_field(overrides: dict[str, object], expected: s
     assert any(line.startswith(expected) for line in info.value.details), info.value.details
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", '"nan"', '"inf"'])
+@pytest.mark.parametrize("field", ["anomaly_score", "threshold", "latency_ms"])
+def test_non_finite_numbers_are_refused_from_the_wire(literal: str, field: str) -> None:
+    # latency_ms has a bound (ge=0): a NaN there is named as not finite, not as "< 0".
+    raw = json.dumps(make_event(**{field: 1.0})).replace(f'"{field}": 1.0', f'"{field}": {literal}')
+    with pytest.raises(ContractError) as info:
+        parse_message(InspectionEvent, raw.encode())
+    assert info.value.details == [f"{field}: must be a finite number"]
+
+
 def test_oversized_payload_is_refused_before_parsing() -> None:
     with pytest.raises(PayloadTooLargeError, match="limit is 1024"):
         parse_message(InspectionEvent, b"{" + b" " * 2000 + b"}", max_bytes=1024)
