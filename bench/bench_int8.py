@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_int8.py --package PKG --out DIR            # magnetic tile's test set
     .venv/bin/python bench/bench_int8.py --package PKG --out DIR --format qoperator --calibration 64
+    .venv/bin/python bench/bench_int8.py --package PKG --out DIR --ops Conv     # convolutions only
 
 #24 asks for p99 <= 10 ms at 256x256 on 2 threads; the float graph runs MobileNetV2 twice
 (``docs/detection.md``). This measures static INT8 quantization of the backbone with
@@ -10,10 +11,12 @@ onnxruntime's own tool, the one lever the fifth and sixth sessions left untried:
 1. every ``BatchNormalization`` after a ``Conv`` folded into it (float64, then float32): the
    exporter keeps them (``export.export_onnx`` does not fold, to keep the float16 statistics
    packed) and a quantized ``Conv`` followed by a float ``BatchNormalization`` would not fuse;
-2. ``quantize_static`` on the backbone's ``Conv`` nodes only, weights int8 per channel,
-   activations uint8 calibrated (min/max) on ``--calibration`` training goods; the
-   low-pass convolution of the image and the whole head (Gaussian statistics, whitening,
-   smoothing, fusion) stay float;
+2. ``quantize_static`` on the backbone's ``--ops`` (default ``Conv,Clip,Add``: the whole
+   chain, so no float ReLU6 or residual sum sits between two quantized convolutions --
+   with ``Conv`` alone the graph costs more CPU than float, #24 seventh session), weights
+   int8 per channel, activations uint8 calibrated (min/max) on ``--calibration`` training
+   goods; the low-pass convolution of the image stays float, and so does the head
+   (Gaussian statistics, whitening, smoothing, fusion: no op of those types);
 3. both graphs score the dataset's test images: image AUROC, recall at 1 % false rejects,
    and the int8 graph's agreement with the float one (max and median |score difference|,
    Spearman rank correlation) -- parity to 1e-4 against torch cannot hold for an int8
@@ -33,6 +36,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -103,7 +107,13 @@ def fold_batch_norms(model: Any) -> int:
 
 
 def quantize(
-    package: Path, out_dir: Path, calibration: list[np.ndarray], *, fmt: str, reduce_range: bool
+    package: Path,
+    out_dir: Path,
+    calibration: list[np.ndarray],
+    *,
+    fmt: str,
+    reduce_range: bool,
+    ops: list[str],
 ) -> tuple[Path, int, float]:
     """(int8 model path, batch norms folded, seconds) for the package's graph."""
     import onnx
@@ -115,11 +125,11 @@ def quantize(
     folded = fold_batch_norms(model)
     float_path = out_dir / "float-folded.onnx"
     onnx.save(model, str(float_path))
-    # The low-pass of the image (``lowpass.LowPass``) is a depthwise Gaussian on the input:
-    # it stays float, so only the backbone's own convolutions are quantized.
-    keep_float = [
-        n.name for n in model.graph.node if n.op_type == "Conv" and n.name.startswith("/global_input/")
-    ]
+    # Only the trunk (``/backbone/...`` on the image, ``/stem``, ``/blocks.*`` on its low-pass)
+    # is quantized: the low-pass itself (``/global_input/Conv*``) and the head's own ``Clip``
+    # and ``Add`` (distances clamped at 0, the lifted map) stay float.
+    trunk = re.compile(r"^/(backbone/)?(stem|blocks\.)")
+    keep_float = [n.name for n in model.graph.node if n.op_type in ops and not trunk.match(n.name)]
 
     class Reader(quant.CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -135,7 +145,7 @@ def quantize(
         str(out),
         Reader(),
         quant_format=quant.QuantFormat.QDQ if fmt == "qdq" else quant.QuantFormat.QOperator,
-        op_types_to_quantize=["Conv"],
+        op_types_to_quantize=ops,
         nodes_to_exclude=keep_float,
         per_channel=True,
         reduce_range=reduce_range,
@@ -184,6 +194,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--calibration", type=int, default=32, help="training goods to calibrate on")
     parser.add_argument("--format", default="qdq", choices=["qdq", "qoperator"])
+    parser.add_argument("--ops", default="Conv,Clip,Add", help="operator types to quantize")
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (AVX2 saturation)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=100, help="latency iterations, interleaved")
@@ -199,7 +210,12 @@ def main() -> int:
     calibration = [runner.prepare(read_image(goods[i])) for i in sorted(pick)]
     print(f"quantizing ({args.format}, {len(calibration)} calibration images) ...", flush=True)
     int8_path, folded, quant_s = quantize(
-        args.package, args.out, calibration, fmt=args.format, reduce_range=args.reduce_range
+        args.package,
+        args.out,
+        calibration,
+        fmt=args.format,
+        reduce_range=args.reduce_range,
+        ops=args.ops.split(","),
     )
     package = load_package(args.package)
     int8_package = args.out / "pkg-int8"
@@ -216,6 +232,7 @@ def main() -> int:
     figures: dict[str, Any] = {
         "package": str(args.package),
         "format": args.format,
+        "ops": args.ops,
         "reduce_range": args.reduce_range,
         "calibration_images": len(calibration),
         "batch_norms_folded": folded,
