@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import TzInfo
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,7 +29,11 @@ SCHEMA_VERSION: Literal[1] = 1
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    # A time parsed from JSON carries pydantic-core's TzInfo, a fixed offset that is never
+    # None: asking it (a call into Rust, ~2.6k instructions) is skipped for that type only.
+    # Any other tzinfo may answer None (then astimezone would read the time as local).
+    if tz is None or (type(tz) is not TzInfo and value.utcoffset() is None):
         msg = "must be timezone-aware (UTC)"
         raise ValueError(msg)
     return value.astimezone(UTC)

@@ -3,9 +3,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
+from pydantic import ValidationError
 
 from lineguard.contracts.errors import ContractError, PayloadTooLargeError
 from lineguard.contracts.events import IngestBatch, InspectionEvent, Verdict
@@ -79,6 +80,28 @@ def test_invalid_event_names_the_field(overrides: dict[str, object], expected: s
     with pytest.raises(ContractError) as info:
         parse_message(InspectionEvent, raw)
     assert any(line.startswith(expected) for line in info.value.details), info.value.details
+
+
+@pytest.mark.parametrize("offset", ["Z", "+00:00", "-00:00", "+01:00", "-05:30", "+14:00"])
+def test_captured_at_from_the_wire_is_the_same_instant_in_utc(offset: str) -> None:
+    text = f"2026-11-22T09:00:00.123456{offset}"
+    raw = json.dumps(make_event(captured_at=text)).encode()
+    event = parse_message(InspectionEvent, raw)
+    assert event.captured_at == datetime.fromisoformat(text)
+    assert event.captured_at.tzinfo is UTC
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that does not know its offset: the time is not timezone-aware."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_a_tzinfo_without_an_offset_is_refused() -> None:
+    naive_in_disguise = datetime(2026, 11, 22, 9, 0, tzinfo=_NoOffset())
+    with pytest.raises(ValidationError, match="must be timezone-aware"):
+        InspectionEvent.model_validate(make_event(captured_at=naive_in_disguise))
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", '"nan"', '"inf"'])
