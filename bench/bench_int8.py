@@ -33,7 +33,6 @@ a bench artefact, not something to deploy.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import re
@@ -51,7 +50,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_detection import DEFAULT_DATA, latency_pair  # noqa: E402
 from lineguard.vision.dataset import scan_dataset  # noqa: E402
 from lineguard.vision.metrics import auroc  # noqa: E402
-from lineguard.vision.ort import import_onnxruntime, session_options  # noqa: E402
+from lineguard.vision.ort import (  # noqa: E402
+    import_onnxruntime,
+    import_onnxruntime_quantization,
+    session_options,
+)
 from lineguard.vision.package import load_package, save_package  # noqa: E402
 from lineguard.vision.preprocess import read_image  # noqa: E402
 from lineguard.vision.runtime import OnnxModelRunner  # noqa: E402
@@ -118,8 +121,7 @@ def quantize(
     """(int8 model path, batch norms folded, seconds) for the package's graph."""
     import onnx
 
-    import_onnxruntime()  # telemetry checked off before onnxruntime's quantization tool loads it
-    quant = importlib.import_module("onnxruntime.quantization")  # bench only: not a runtime dependency
+    quant = import_onnxruntime_quantization()
 
     model = onnx.load_from_string(load_package(package).model_bytes)
     folded = fold_batch_norms(model)

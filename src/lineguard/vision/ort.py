@@ -26,7 +26,13 @@ from typing import Any
 from lineguard import no_telemetry
 from lineguard.contracts.errors import ConfigError
 
-__all__ = ["SESSION_CONFIG_KEYS", "import_onnxruntime", "require_telemetry_off", "session_options"]
+__all__ = [
+    "SESSION_CONFIG_KEYS",
+    "import_onnxruntime",
+    "import_onnxruntime_quantization",
+    "require_telemetry_off",
+    "session_options",
+]
 
 #: Session configuration entries LineGuard passes on (onnxruntime's names; integer values).
 SESSION_CONFIG_KEYS = frozenset(
@@ -63,6 +69,14 @@ def import_onnxruntime() -> Any:
     # Also off through the API (non-essential events), in case a build ignores the variable.
     ort.disable_telemetry_events()
     return ort
+
+
+def import_onnxruntime_quantization() -> Any:
+    """``onnxruntime.quantization`` (the benches' static INT8 tool), once the telemetry check has passed."""
+    import_onnxruntime()
+    import onnxruntime.quantization as quantization  # the one place, as above
+
+    return quantization
 
 
 def session_options(

@@ -132,7 +132,7 @@ def test_no_module_but_vision_ort_imports_onnxruntime() -> None:
         if (lines := _imports_onnxruntime(ast.parse(p.read_text(encoding="utf-8"))))
     }
     # This file names it only inside the strings it runs in a fresh interpreter.
-    assert offenders == {"src/lineguard/vision/ort.py": 1}
+    assert offenders == {"src/lineguard/vision/ort.py": 2}  # onnxruntime and its quantization tool
 
 
 def test_the_scanner_sees_every_way_of_importing() -> None:

@@ -25,7 +25,12 @@ PINNED = {
     "lineguard.vision.train": {"TrainConfig", "TrainResult", "train_package", "fit_detector"},
     "lineguard.vision.evaluate": {"EvalReport", "evaluate_package"},
     "lineguard.vision.calibration": {"calibrate_threshold"},
-    "lineguard.vision.ort": {"import_onnxruntime", "require_telemetry_off", "session_options"},
+    "lineguard.vision.ort": {
+        "import_onnxruntime",
+        "import_onnxruntime_quantization",
+        "require_telemetry_off",
+        "session_options",
+    },
     "lineguard.no_telemetry": {"ORT_TELEMETRY_SWITCH", "ORT_TELEMETRY_OFF", "ONNXRUNTIME_LOADED_TOO_EARLY"},
 }
 
