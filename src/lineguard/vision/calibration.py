@@ -37,6 +37,7 @@ __all__ = [
     "calibrate_threshold",
     "describe_operating_point",
     "gaussian_tail_threshold",
+    "new_part_frr_bound",
     "student_t_quantile",
     "wilson_interval",
 ]
@@ -108,6 +109,25 @@ def _expected(what: str, rate: float, ci: tuple[float, float] | None, basis: str
     return f"expected {what} {_pct(rate)}{interval} ({basis})"
 
 
+def new_part_frr_bound(spec: ThresholdSpec) -> float | None:
+    """The false-reject rate a *new* good part can expect, at most, from a threshold set on
+    the held-out goods themselves: ``(r + 1) / (n + 1)`` with ``r`` of ``n`` goods above it.
+
+    The rate measured on the goods that chose the threshold is optimistic by construction
+    (the maximum of 12 goods rejects none of them, yet a 13th good part lands above all 12
+    one time in 13). For exchangeable scores a threshold at or above the ``(n - r)``-th
+    smallest good score is exceeded by a new good one with probability at most
+    ``(r + 1) / (n + 1)``, whatever their distribution: exact for the goods' quantile, an
+    upper bound for the Gaussian tail (never below the highest good). Only for
+    ``good_quantile``: there ``r`` is fixed by ``n`` and the goal, while a labelled
+    threshold's ``r`` depends on the defects too and the bound would not hold as stated."""
+    n = spec.validation_good_count
+    if spec.method != "good_quantile" or spec.validation_frr is None or n < 1:
+        return None
+    rejected = round(spec.validation_frr * n)
+    return (rejected + 1) / (n + 1)
+
+
 def describe_operating_point(spec: ThresholdSpec) -> str:
     """The operating point in a quality engineer's words: the goal, then what validation says
     about both rates with their 95 % intervals (or that a rate could not be measured)."""
@@ -115,6 +135,9 @@ def describe_operating_point(spec: ThresholdSpec) -> str:
     if spec.validation_frr is not None:
         basis = f"{spec.validation_good_count} good images"
         parts.append(_expected("false rejects", spec.validation_frr, spec.validation_frr_ci, basis))
+        bound = new_part_frr_bound(spec)
+        if bound is not None:
+            parts.append(f"on new good parts at most {_pct(bound)} false rejects (distribution-free)")
     if spec.validation_recall is not None:
         basis = f"{spec.validation_defect_count} defects"
         parts.append(_expected("recall", spec.validation_recall, spec.validation_recall_ci, basis))

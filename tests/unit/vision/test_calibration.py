@@ -13,6 +13,7 @@ from lineguard.vision.calibration import (
     calibrate_threshold,
     describe_operating_point,
     gaussian_tail_threshold,
+    new_part_frr_bound,
     student_t_quantile,
     wilson_interval,
 )
@@ -190,6 +191,49 @@ def test_a_false_reject_goal_with_labelled_defects_keeps_the_goal_and_reports_re
     text = describe_operating_point(spec)
     assert text.startswith("at most 2.0 % false rejects; expected false rejects 1.5 %")
     assert "expected recall" in text and "(50 defects)" in text
+
+
+def test_the_maximum_of_few_goods_says_what_a_new_good_part_risks() -> None:
+    """Twelve held-out goods, a 1 % goal: the threshold is their maximum, which rejects none
+    of them (0.0 %), yet a thirteenth good part lands above all twelve one time in 13."""
+    spec = calibrate_threshold(np.arange(12, dtype=float), target_frr=0.01)
+    assert spec.validation_frr == 0.0
+    assert new_part_frr_bound(spec) == pytest.approx(1 / 13)
+    text = describe_operating_point(spec)
+    assert "expected false rejects 0.0 %" in text
+    assert "on new good parts at most 7.7 % false rejects (distribution-free)" in text
+
+
+@pytest.mark.parametrize(
+    ("n", "target_frr", "small_sample"), [(12, 0.01, "max"), (12, 0.01, "tail"), (60, 0.05, "max")]
+)
+def test_the_new_part_bound_holds_when_goods_are_drawn_again(
+    n: int, target_frr: float, small_sample: str
+) -> None:
+    """The bound is checked against what happens: calibrate on ``n`` goods drawn from a
+    skewed distribution, score 200 fresh goods, repeat; the mean fresh false-reject rate is
+    the bound (the goods' quantile) or below it (the Gaussian tail sits above the maximum)."""
+    rng = np.random.default_rng(7)
+    rates, bounds = [], []
+    for _ in range(2000):
+        spec = calibrate_threshold(rng.gamma(2.0, size=n), target_frr=target_frr, small_sample=small_sample)  # type: ignore[arg-type]
+        bound = new_part_frr_bound(spec)
+        assert bound is not None
+        bounds.append(bound)
+        rates.append(float((rng.gamma(2.0, size=200) > spec.value).mean()))
+    mean_rate, bound = float(np.mean(rates)), float(np.mean(bounds))
+    assert spec.validation_frr is not None and spec.validation_frr < bound  # in-sample is optimistic
+    if small_sample == "max":
+        assert mean_rate == pytest.approx(bound, abs=0.006)
+    else:
+        assert mean_rate <= bound + 0.003
+
+
+def test_a_labelled_threshold_states_no_new_part_bound() -> None:
+    good, defects = np.linspace(0, 1, 101), np.linspace(0.5, 3, 40)
+    spec = calibrate_threshold(good, defects)
+    assert spec.method == "labelled_f1" and new_part_frr_bound(spec) is None
+    assert "new good parts" not in describe_operating_point(spec)
 
 
 @pytest.mark.parametrize(
