@@ -91,6 +91,12 @@ class OnnxModelRunner:
             raise ConfigError(msg)
         options = session_options(intra_op_threads=threads, config=session_config)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory pattern: the same outputs (allocation only), and less CPU per frame.
+        # Interleaved against the pattern on the shipped graph (#24 seventh session,
+        # docs/detection.md): 0.90x, 0.92x, 0.84x CPU per inference, p99 0.66x, 0.80x, 0.89x
+        # at load 22, 22 and 4 -- the pattern's one big block per run costs more than the
+        # arena's reused chunks.
+        options.enable_mem_pattern = False
         self._providers = select_providers(providers)
         try:
             self._session = ort.InferenceSession(

@@ -11,6 +11,7 @@ import pytest
 
 from lineguard.contracts.errors import ConfigError, InputError
 from lineguard.contracts.types import ModelRunner
+from lineguard.vision.ort import import_onnxruntime, session_options
 from lineguard.vision.package import sha256_hex
 from lineguard.vision.runtime import OnnxModelRunner, select_providers
 from lineguard.vision.testing import build_tiny_package
@@ -102,6 +103,25 @@ def test_session_settings_reach_the_session_and_leave_the_scores_alone(
     a, b = runner.infer(frame), tuned.infer(frame)
     assert a.anomaly_score == b.anomaly_score
     assert np.array_equal(a.anomaly_map, b.anomaly_map)
+
+
+def test_runner_skips_the_memory_pattern_without_changing_a_score(
+    runner: OnnxModelRunner, tmp_path: Path
+) -> None:
+    assert runner._session.get_session_options().enable_mem_pattern is False
+    ort = import_onnxruntime()
+    options = session_options(intra_op_threads=2)
+    options.enable_mem_pattern = True
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    with_pattern = ort.InferenceSession(
+        str(tmp_path / "pkg" / "model.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+    frame = np.random.default_rng(7).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    tensor = runner.prepare(frame)
+    scores, maps = runner.run_tensor(tensor)
+    ref_scores, ref_maps = with_pattern.run(None, {"image": tensor})[:2]
+    assert np.array_equal(scores, np.asarray(ref_scores).reshape(-1))
+    assert np.array_equal(maps, np.asarray(ref_maps).reshape(maps.shape))
 
 
 @pytest.mark.parametrize(
