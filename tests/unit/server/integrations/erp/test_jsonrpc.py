@@ -27,7 +27,9 @@ def _json(value: Any) -> Reply:
 def erp_stub() -> Iterator[Callable[[Callable[[StubRequest], Reply]], tuple[TrytonClient, HttpStub]]]:
     stubs: list[HttpStub] = []
 
-    def start(answer: Callable[[StubRequest], Reply]) -> tuple[TrytonClient, HttpStub]:
+    def start(
+        answer: Callable[[StubRequest], Reply], read_timeout_s: float = 10.0
+    ) -> tuple[TrytonClient, HttpStub]:
         def handler(request: StubRequest) -> Reply:
             method = json.loads(request.body)["method"]
             if method == "common.db.login":
@@ -39,8 +41,8 @@ def erp_stub() -> Iterator[Callable[[Callable[[StubRequest], Reply]], tuple[Tryt
         stub = HttpStub(handler).__enter__()
         stubs.append(stub)
         config = EgressConfig.model_validate(
-            {"allow": [{"scheme": "http", "host": "127.0.0.1", "port": stub.port}], "read_timeout_s": 0.5,
-             "max_response_bytes": 4096}
+            {"allow": [{"scheme": "http", "host": "127.0.0.1", "port": stub.port}],
+             "read_timeout_s": read_timeout_s, "max_response_bytes": 4096}
         )  # fmt: skip
         http = GatedHttp(EgressGate(config), purpose="erp:test")
         client = TrytonClient(http, url=stub.url(), database="plant", name="erp")
@@ -81,13 +83,16 @@ def test_search_read_pages_by_id_and_sends_the_session_and_company(erp_stub: Any
         (_json({"id": 3, "error": ["UserError", ["Canary-991 costs 12.34", ""]]}), "(UserError)", False),
         (_json({"id": 3, "result": [{"id": 1, "d": {"__class__": "date", "day": 1}}]}), "cannot hold", True),
         (Reply(body=b"[" + b"1," * 5000 + b"1]"), "over the 4096-byte limit", False),
-        (Reply(delay_s=2), "timed out", True),
+        (Reply(delay_s=4), "timed out", True),
     ],
 )  # fmt: skip
 def test_a_misbehaving_erp_is_a_typed_error_that_quotes_no_data(
     erp_stub: Any, reply: Reply, expected: str, retryable: bool
 ) -> None:
-    client, _ = erp_stub(lambda request: reply)
+    # Only the slow reply's case reads with a short timeout (1 s against a 4 s delay): with
+    # 0.5 s for every case, the sign-in's own loopback requests timed out at load ~6 (CI with
+    # three workers) and the test failed before reaching the reply it is about.
+    client, _ = erp_stub(lambda request: reply, read_timeout_s=1.0 if reply.delay_s else 10.0)
     with pytest.raises(UpstreamError) as caught:
         list(client.search_read("sale.sale", [], ["number"], page_size=10))
     assert expected in caught.value.message and caught.value.retryable is retryable
