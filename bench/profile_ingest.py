@@ -206,11 +206,13 @@ def _instructions_child(name: str, batches: int, library: Path) -> None:
         _run(Path(tmp), False, batches, split=SPLIT[name], counter=_Counter(library), warmup=WARMUP_BATCHES)
 
 
-def _count(name: str, batches: int, library: Path, folder: Path) -> int:
-    """Instructions callgrind counted in one child process running server ``name``."""
+def callgrind_totals(script: Path, child_args: list[str], out: Path) -> int:
+    """Instructions callgrind counted in ``script`` run as a child with ``child_args``.
+
+    Counting starts only when the child's :class:`_Counter` switches it on; the hash seed is
+    fixed so every run has the same dict layouts. Shared by ``profile_parse.py``."""
     import subprocess
 
-    out = folder / f"callgrind.{name.replace(' ', '_')}.{time.monotonic_ns()}"
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     cmd = [
         "valgrind",
@@ -218,13 +220,8 @@ def _count(name: str, batches: int, library: Path, folder: Path) -> int:
         "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         sys.executable,
-        str(Path(__file__).resolve()),
-        "--instructions-child",
-        name,
-        "--batches",
-        str(batches),
-        "--library",
-        str(library),
+        str(script.resolve()),
+        *child_args,
     ]
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for line in out.read_text().splitlines():
@@ -232,6 +229,13 @@ def _count(name: str, batches: int, library: Path, folder: Path) -> int:
             return int(line.split()[1])
     msg = f"no totals in {out}"
     raise RuntimeError(msg)
+
+
+def _count(name: str, batches: int, library: Path, folder: Path) -> int:
+    """Instructions callgrind counted in one child process running server ``name``."""
+    out = folder / f"callgrind.{name.replace(' ', '_')}.{time.monotonic_ns()}"
+    args = ["--instructions-child", name, "--batches", str(batches), "--library", str(library)]
+    return callgrind_totals(Path(__file__), args, out)
 
 
 def _instructions(batches: int, repeat: int, names: list[str]) -> None:

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_ingest as ingest  # noqa: E402 - the same synthetic events as the HTTP benchmark
-from profile_ingest import _Counter  # noqa: E402
+from profile_ingest import _Counter, callgrind_totals  # noqa: E402
 
 VARIANTS = ("json.loads", "from_json", "parse_message", "loads+validate")
 WARMUP = 5
@@ -83,27 +82,8 @@ def _child(name: str, batches: int, library: Path) -> None:
 
 def _count(name: str, batches: int, library: Path, folder: Path) -> int:
     out = folder / f"callgrind.{time.monotonic_ns()}"
-    cmd = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--child",
-        name,
-        "--batches",
-        str(batches),
-        "--library",
-        str(library),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for line in out.read_text().splitlines():
-        if line.startswith("totals:"):  # "summary:" stays 0 when counting starts late
-            return int(line.split()[1])
-    msg = f"no totals in {out}"
-    raise RuntimeError(msg)
+    args = ["--child", name, "--batches", str(batches), "--library", str(library)]
+    return callgrind_totals(Path(__file__), args, out)
 
 
 def main() -> None:
