@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from few_shot_data import Branches, set_branches  # noqa: E402
+from few_shot_patch import PatchData, choose_patch_weight, patch_evidence, split_patch_data  # noqa: E402
 from generalisation_data import ImageSet, real_sets, synthetic_sets  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
 from lineguard.vision.fewshot import ZERO_SHOT, fit_local_weight, fused  # noqa: E402
@@ -51,7 +52,11 @@ def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def one_draw(
-    br: dict[str, Branches], types: np.ndarray, k: int, rng: np.random.Generator
+    br: dict[str, Branches],
+    types: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    patch: tuple[PatchData, str, int, float] | None = None,
 ) -> dict[str, float]:
     zl = {g: _z(b.local, br["hold"].local) for g, b in br.items()}
     zg = {g: _z(b.glob, br["hold"].glob) for g, b in br.items()}
@@ -76,6 +81,31 @@ def one_draw(
             f"{name}_frr_th": float((good > th).mean()),
             f"{name}_recall_th": float((bad > th).mean()),
         }
+    if patch is not None:  # the patch-level evidence on top of the few-shot score (few_shot_patch)
+        pd, kind, rank, alpha = patch
+        fw, ff = weight.local, weight.fusion
+        few = {g: fused(zl[g], zg[g], fw, ff) for g in zl}
+        v = 0.0
+        if k:
+            zp, loo = patch_evidence(pd, picked, kind, rank, alpha)
+            v = choose_patch_weight(few["hold"], zp["hold"], few["bad"][picked], loo)
+        else:
+            zp = {g: np.zeros(len(few[g])) for g in few}
+        good, bad = few["test"] + v * zp["test"], few["bad"][rest] + v * zp["bad"][rest]
+        scores = np.r_[good, bad]
+        th = calibrate_threshold(few["hold"] + v * zp["hold"], target_frr=0.01).value
+        out |= {
+            "patch_weight": v,
+            "patch_auroc": auroc(y, scores),
+            "patch_recall1": recall_at_frr(y, scores, 0.01),
+            "patch_frr_th": float((good > th).mean()),
+            "patch_recall_th": float((bad > th).mean()),
+        }
+        if k:  # the patch evidence alone, and with a fixed weight 1 (diagnostics)
+            alone = np.r_[zp["test"], zp["bad"][rest]]
+            out["patch_alone_auroc"] = auroc(y, alone)
+            out["patch_alone_recall1"] = recall_at_frr(y, alone, 0.01)
+            out["patch_w1_recall1"] = recall_at_frr(y, scores + (1 - v) * alone, 0.01)
     return out
 
 
@@ -91,6 +121,19 @@ def _line(name: str, k: int, row: dict[str, Any]) -> str:
         f"at the threshold: zero FRR {row['zero_frr_th'][0]:.3f} rec {row['zero_recall_th'][0]:.3f}, "
         f"few FRR {row['few_frr_th'][0]:.3f} rec {row['few_recall_th'][0]:.3f} "
         f"(load {os.getloadavg()[0]:.1f})"
+    ) + (
+        f"\n  {name} k={k:2d} patch: AUROC {f('patch_auroc')} rec@1% {f('patch_recall1')} "
+        f"(vs zero worst {row['patch_minus_zero_recall1_min']:+.3f}, below in {row['patch_below_zero']}; "
+        f"vs few-shot below in {row['patch_below_few']}), weight {f('patch_weight')}, "
+        f"at the threshold FRR {row['patch_frr_th'][0]:.3f} rec {row['patch_recall_th'][0]:.3f}"
+        + (
+            f"; evidence alone AUROC {f('patch_alone_auroc')} rec@1% {f('patch_alone_recall1')}, "
+            f"weight 1 rec@1% {f('patch_w1_recall1')}"
+            if "patch_alone_auroc" in row
+            else ""
+        )
+        if "patch_auroc" in row
+        else ""
     )
 
 
@@ -106,12 +149,17 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     sigma, _, step = args.global_input.partition("/")
     lowpass = (float(sigma), int(step or 1)) if sigma else None
     all_splits = set_branches(s, args.splits, args.feature_cache, args.cache, args.threads, log, lowpass)
-    for k in KS:
+    patches: list[tuple[PatchData, str, int, float] | None] = [None] * len(all_splits)
+    if args.patch:
+        kind, rank, alpha = args.patch.split(":")
+        pds = split_patch_data(s, args.splits, args.feature_cache, args.cache, args.threads, log)
+        patches = [(pd, kind, int(rank), float(alpha)) for pd in pds]
+    for k in args.ks:
         if k >= per_type:
             log(f"  {s.name}: k = {k} skipped (a type has only {per_type} defects)")
             continue
         draws = [
-            one_draw(br, types, k, np.random.default_rng([24, k, d, si]))
+            one_draw(br, types, k, np.random.default_rng([24, k, d, si]), patches[si])
             for si, (_, br) in enumerate(all_splits)
             for d in range(1 if k == 0 else args.draws)
         ]
@@ -120,6 +168,12 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
         }
         row["few_minus_zero_recall1_min"] = float(min(d["few_recall1"] - d["zero_recall1"] for d in draws))
         row["few_below_zero"] = sum(d["few_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
+        if "patch_recall1" in draws[0]:
+            row["patch_minus_zero_recall1_min"] = float(
+                min(d["patch_recall1"] - d["zero_recall1"] for d in draws)
+            )
+            row["patch_below_zero"] = sum(d["patch_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
+            row["patch_below_few"] = sum(d["patch_recall1"] < d["few_recall1"] - 1e-12 for d in draws)
         row["n"] = len(draws)
         result["k"][k] = row
         log(_line(s.name, k, row))
@@ -138,6 +192,12 @@ def main() -> int:
     parser.add_argument(
         "--synthetic-size", default="80,30,20", help="train goods, test goods, per defect type"
     )
+    parser.add_argument(
+        "--ks",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=KS,
+        help="labelled defects per type, comma-separated (default 0,1,5,10)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--global-input",
@@ -152,12 +212,21 @@ def main() -> int:
         help="backbone features (shared with bench_generalisation)",
     )
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "results" / "cache" / "few_shot")
+    parser.add_argument(
+        "--patch",
+        default="",
+        help="KIND:RANK:ALPHA adds the patch-level evidence (few_shot_patch: quad, lin or ratio; subspace "
+        "rank or ratio cap, shrinkage towards the goods) on top of the few-shot score, e.g. quad:8:0.3",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    import torch
+
+    torch.set_num_threads(args.threads)  # the branch fits and patch maps too, not only the backbone
     log(f"load average at start: {os.getloadavg()} on {os.cpu_count()} CPUs")
     t0, c0 = time.perf_counter(), time.process_time()
     sets = real_sets(args.data)

@@ -127,9 +127,11 @@ def quantize(
     folded = fold_batch_norms(model)
     float_path = out_dir / "float-folded.onnx"
     onnx.save(model, str(float_path))
-    # Only the trunk (``/backbone/...`` on the image, ``/stem``, ``/blocks.*`` on its low-pass)
-    # is quantized: the low-pass itself (``/global_input/Conv*``) and the head's own ``Clip``
-    # and ``Add`` (distances clamped at 0, the lifted map) stay float.
+    # Only the trunk (``/backbone/...`` on the low-passed image: the backbone's own call;
+    # ``/stem``, ``/blocks.*`` on the image: ``Backbone.features``, which the tracer does not
+    # scope) is quantized: the low-pass itself (``/global_input/...``, matrix products since
+    # #24's ninth session) and the head's own ``Clip`` and ``Add`` (distances clamped at 0,
+    # the lifted map) stay float.
     trunk = re.compile(r"^/(backbone/)?(stem|blocks\.)")
     keep_float = [n.name for n in model.graph.node if n.op_type in ops and not trunk.match(n.name)]
 

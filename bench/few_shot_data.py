@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_generalisation import LocalModel, embedding, fit_precision, peak, splits, whitening
+from bench_generalisation import DEFAULT, LocalModel, embedding, fit_precision, peak, splits, whitening
 from generalisation_data import Features, ImageSet, extract
 from lineguard.vision.scoring import LowRankGaussian
 
@@ -60,7 +60,8 @@ def _branches(
     fit: Features, fit_desc: np.ndarray, groups: dict[str, tuple[Features, np.ndarray]]
 ) -> dict[str, Branches]:
     """Branch scores; ``*_desc`` are the global branch's descriptors (maybe of another pass)."""
-    mean, prec = fit_precision(embedding(fit, ("s8", "s16")), "ledoit-wolf")
+    # the shipped local fit (shrinkage floor 0.05)
+    mean, prec = fit_precision(embedding(fit, ("s8", "s16")), DEFAULT)
     lm = LocalModel(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(whitening(prec, "float16")))
     gm = LowRankGaussian.fit(fit_desc, max_rank=256)
     cols = stage_columns(fit_desc.shape[1])
@@ -119,7 +120,8 @@ def set_branches(
     out = []
     for sp in splits(s, n_random):
         lp = "" if lowpass is None else f"|lowpass {lowpass[0]}/{lowpass[1]}"
-        h = hashlib.sha256(f"{s.name}|{sp.name}|{len(s.goods)}|{len(s.defects)}{lp}".encode())
+        fit = f"floor {DEFAULT.shrink_floor}" + (f"|ridge {DEFAULT.grid_ridge}" if DEFAULT.grid_ridge else "")
+        h = hashlib.sha256(f"{s.name}|{sp.name}|{len(s.goods)}|{len(s.defects)}{lp}|{fit}".encode())
         for a in (sp.fit, sp.hold, sp.test):
             h.update(a.tobytes())
         name = f"{s.name.replace(' ', '_').replace('+', 'p')}-{sp.name.replace(' ', '')}"

@@ -126,6 +126,42 @@ def test_the_shrink_floor_raises_only_the_fits_below_it() -> None:
     assert np.array_equal(fit_local(many, shrink_floor=0.05).precision, fit_local(many).precision)
 
 
+def test_the_grid_ridge_adds_the_same_amount_at_every_position_and_fades_with_the_fit_size() -> None:
+    # positions of very unequal spread: a flat one and a busy one, as a part's background and edge
+    embs = _embs(n=12, c=6, h=1, w=2)
+    embs[..., 0] *= 0.1
+    embs[..., 1] *= 10.0
+    plain = fit_local(embs)
+    got = fit_local(embs, grid_ridge=0.5)
+    cov_plain, cov_got = np.linalg.inv(plain.precision), np.linalg.inv(got.precision)
+    v_bar = float(np.trace(cov_plain, axis1=-2, axis2=-1).mean()) / 6
+    added = cov_got - cov_plain
+    for pos in range(2):  # the same absolute amount at both, whatever their own spread
+        np.testing.assert_allclose(added[pos], 0.5 * 6 / 12 * v_bar * np.eye(6), atol=1e-9 * v_bar)
+    # relative to the flat position's own variance it is large, to the busy one's small
+    # (Ledoit–Wolf's target would scale with each position's own variance)
+    own = np.trace(cov_plain, axis1=-2, axis2=-1) / 6
+    assert own[0] < added[0, 0, 0] < own[1]
+    np.testing.assert_array_equal(got.mean, plain.mean)
+    np.testing.assert_array_equal(got.shrinkage, plain.shrinkage)
+    # ten times the images: a tenth of the ridge (relative to the grid's variance)
+    many = np.concatenate([embs + 0.01 * i for i in range(10)])
+    cov_many = np.linalg.inv(fit_local(many).precision)
+    added_many = np.linalg.inv(fit_local(many, grid_ridge=0.5).precision) - cov_many
+    v_many = float(np.trace(cov_many, axis1=-2, axis2=-1).mean()) / 6
+    np.testing.assert_allclose(added_many[0], 0.5 * 6 / 120 * v_many * np.eye(6), atol=1e-9 * v_many)
+
+
+def test_the_grid_ridge_works_with_a_neighbourhood_fit() -> None:
+    embs = _embs()
+    plain = fit_local(embs, neighbourhood=1, pool="covariance")
+    got = fit_local(embs, neighbourhood=1, pool="covariance", grid_ridge=0.2)
+    np.testing.assert_array_equal(got.mean, plain.mean)
+    added = np.linalg.inv(got.precision) - np.linalg.inv(plain.precision)
+    np.testing.assert_allclose(added, np.broadcast_to(added[0, 0, 0] * np.eye(6), added.shape), atol=1e-9)
+    assert added[0, 0, 0] > 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -135,6 +171,9 @@ def test_the_shrink_floor_raises_only_the_fits_below_it() -> None:
         ({"shrink_floor": 1.5}, "shrink floor"),
         ({"shrink_floor": float("nan")}, "shrink floor"),
         ({"pool": "median"}, "pool"),
+        ({"grid_ridge": -0.1}, "grid ridge"),
+        ({"grid_ridge": 2.0}, "grid ridge"),
+        ({"grid_ridge": float("inf")}, "grid ridge"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float | str], match: str) -> None:

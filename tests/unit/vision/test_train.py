@@ -356,14 +356,14 @@ def test_global_lowpass_runs_in_the_graph_and_ignores_blur(
     plain = train_package(synthetic_dataset, tmp_path / "plain", config=replace(FAST, global_lowpass=0.0))
     assert plain.package.metadata.parameters["global_lowpass"] == 0.0
 
-    def depthwise(result: TrainResult) -> int:
+    def lowpass_ops(result: TrainResult) -> set[str]:
         graph = onnx.load(str(result.package.path / "model.onnx")).graph
-        return sum(
-            n.op_type == "Conv" and any(a.name == "group" and a.i == 3 for a in n.attribute)
-            for n in graph.node
-        )
+        return {n.op_type for n in graph.node if n.name.startswith("/global_input/")}
 
-    assert (depthwise(trained), depthwise(plain)) == (2, 0)  # the separable Gaussian, in the one graph
+    # the separable Gaussian, in the one graph: banded matrix products (``lowpass``), no convolution
+    assert "MatMul" in lowpass_ops(trained)
+    assert "Conv" not in lowpass_ops(trained)
+    assert lowpass_ops(plain) == set()
     assert evaluate_package(plain.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
     # a 1-px blur of good images moves the low-passed global branch less than the plain one
     goods = [i.path for i in scan_dataset(synthetic_dataset).test if not i.is_defect]
@@ -397,6 +397,8 @@ def test_local_fit_settings_are_checked_before_any_work(synthetic_dataset: Path,
         (replace(FAST, local_neighbourhood=3), "local_neighbourhood"),
         (replace(FAST, local_shrink_floor=-0.1), "local_shrink_floor"),
         (replace(FAST, local_shrink_floor=1.5), "local_shrink_floor"),
+        (replace(FAST, local_grid_ridge=-0.1), "local_grid_ridge"),
+        (replace(FAST, local_grid_ridge=1.5), "local_grid_ridge"),
     ):
         with pytest.raises(InputError, match=match):
             train_package(synthetic_dataset, tmp_path / "x", config=bad)
@@ -411,16 +413,20 @@ def test_the_other_local_fit_is_selectable_recorded_and_exported_exactly(
         FAST,
         local_neighbourhood=0 if FAST.local_neighbourhood else 1,
         local_shrink_floor=0.0 if FAST.local_shrink_floor else 0.1,
+        local_grid_ridge=0.0 if FAST.local_grid_ridge else 0.1,
     )
     result = train_package(synthetic_dataset, tmp_path / "other", config=other)
     meta = result.package.metadata
-    assert (default["local_neighbourhood"], default["local_shrink_floor"]) == (
+    keys = ("local_neighbourhood", "local_shrink_floor", "local_grid_ridge")
+    assert tuple(default[k] for k in keys) == (
         FAST.local_neighbourhood,
         FAST.local_shrink_floor,
+        FAST.local_grid_ridge,
     )
-    assert (meta.parameters["local_neighbourhood"], meta.parameters["local_shrink_floor"]) == (
+    assert tuple(meta.parameters[k] for k in keys) == (
         other.local_neighbourhood,
         other.local_shrink_floor,
+        other.local_grid_ridge,
     )
     assert meta.model_sha256 != trained.package.metadata.model_sha256  # another fit, not the default's
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
@@ -435,7 +441,7 @@ def test_a_package_from_before_the_local_fit_settings_loads_and_scores_the_same(
     old = tmp_path / "old"
     shutil.copytree(trained.package.path, old)
     raw = json.loads((old / "metadata.json").read_text())
-    for key in ("local_neighbourhood", "local_shrink_floor"):
+    for key in ("local_neighbourhood", "local_shrink_floor", "local_grid_ridge"):
         del raw["parameters"][key]
     (old / "metadata.json").write_text(json.dumps(raw))
     assert "local_neighbourhood" not in load_package(old).metadata.parameters
