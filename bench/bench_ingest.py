@@ -24,6 +24,11 @@ certificate lookup and rate limit (``views._authenticate``) and the store hop
 (the event loop: uvicorn, httptools, TLS, routing, middleware, reading the body, the JSON
 response, thread hand-offs) is printed as what is left.
 
+``--profile-loop N``: cProfile (CPU time) of each server worker's event-loop thread in the
+saturated phase — uvicorn, TLS, routing, dependencies, the thread hand-offs, the response —
+printed by owner (FastAPI, Starlette, uvicorn, anyio, ours, ...) and the top N functions;
+the worker threads' stages stay out of it. Profiling slows the loop: read shares.
+
 ``--index-ab N``: the cost of one index to ingest. Audit + encryption on, ``N`` rounds of
 two servers, one on the head schema and one with ``ingest_0009``'s partial index of failing
 events dropped after the migration (:data:`AB_INDEX`), alternating so that the machine's
@@ -98,7 +103,10 @@ def serve(
 
     settings = _settings(data_dir, db_url, port, workers)
     ca = load_ca(settings)
-    paths = ensure_server_certificate(settings, ca)
+    issued = ensure_server_certificate(settings, ca)
+    # (paths, event) since 8175068; the paths alone before, in trees an A/B run passes as
+    # PYTHONPATH (e.g. `git archive c232eec src`), so this script serves both.
+    paths = issued[0] if isinstance(issued, tuple) else issued
     with admin_session(settings, actor="cli:bench"):
         pass  # migrate once before the workers start
     if without_index:
@@ -115,10 +123,14 @@ def serve(
     if os.environ.get(SPLIT_ENV):
         _time_stages(Path(os.environ[SPLIT_ENV]))
 
+    hooks = [_profile_loop(Path(os.environ[PROFILE_ENV]))] if os.environ.get(PROFILE_ENV) else []
+
     def app():  # type: ignore[no-untyped-def]
         if protected:  # the defaults: envelope encryption + audit chain
-            return create_app(settings, ca=ca)
-        return create_app(settings, ca=ca, sealer=NoEncryption(), audit=AuditRecorder(enabled=False))
+            return create_app(settings, ca=ca, lifespan_hooks=hooks)
+        return create_app(
+            settings, ca=ca, sealer=NoEncryption(), audit=AuditRecorder(enabled=False), lifespan_hooks=hooks
+        )
 
     serve_workers(
         app,
@@ -188,16 +200,23 @@ def _time_stages(folder: Path) -> None:
     so each process sums its threads' CPU time in them and writes the sums to
     ``folder/<pid>.json`` every :data:`_SPLIT_EVERY` batches (a worker ends by signal,
     so nothing is written at exit)."""
+    import threading
+
     from lineguard.server.ingest import service, views
 
     sums: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     batches = [0]
+    # A worker's threads share one tmp file: two writes at once (a thread descheduled
+    # mid-write while another reaches the next tenth batch, seen at load 25) had the second
+    # os.replace find no tmp, fail the request and end the whole run.
+    writing = threading.Lock()
 
     def write() -> None:
         path = folder / f"{os.getpid()}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**sums, "batches": batches[0]}))
-        os.replace(tmp, path)
+        with writing:
+            tmp.write_text(json.dumps({**sums, "batches": batches[0]}))
+            os.replace(tmp, path)
 
     def timed(stage: str, fn: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -217,6 +236,61 @@ def _time_stages(folder: Path) -> None:
     views._store = timed("store", views._store)  # type: ignore[attr-defined]
     views.parse_message = timed("parse + validate", views.parse_message)  # type: ignore[attr-defined]
     service.ingest_batch = timed("ingest_batch", service.ingest_batch)  # type: ignore[attr-defined]
+
+
+# -- a profile of the event loop (--profile-loop) ------------------------------------------
+#: Set (to a folder) in the server's environment by ``--profile-loop``.
+PROFILE_ENV = "LG_BENCH_PROFILE_DIR"
+
+
+def _profile_loop(folder: Path):  # type: ignore[no-untyped-def]
+    """A lifespan hook: cProfile on the event loop's thread only (``setprofile`` is per
+    thread, so the worker threads' parse/authenticate/ingest_batch stay out of it), CPU
+    time (``time.thread_time``). The client writes the phase's name to ``folder/phase``;
+    when it changes, the profile so far is dumped as ``<pid>-<old phase>.prof`` and a new
+    one starts. Dumped from the loop itself (a task polling every 0.2 s): a worker ends by
+    signal, and a profile is not safe to read from another thread."""
+    import asyncio
+    import cProfile
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def hook(_app):  # type: ignore[no-untyped-def]
+        state = {"phase": "start", "profile": cProfile.Profile(time.thread_time)}
+
+        def switch(phase: str) -> None:
+            profile = state["profile"]
+            profile.disable()
+            profile.dump_stats(folder / f"{os.getpid()}-{state['phase']}.prof")
+            state["phase"], state["profile"] = phase, cProfile.Profile(time.thread_time)
+            state["profile"].enable()
+
+        async def watch() -> None:
+            control = folder / "phase"
+            while True:
+                await asyncio.sleep(0.2)
+                phase = control.read_text().strip() if control.exists() else "start"
+                if phase != state["phase"]:
+                    switch(phase)
+
+        state["profile"].enable()
+        task = asyncio.create_task(watch())
+        try:
+            yield
+        finally:
+            task.cancel()
+            state["profile"].disable()
+
+    return hook
+
+
+def _set_phase(name: str) -> None:
+    """``--profile-loop``: tell the servers' profilers a new phase begins (see ``_profile_loop``)."""
+    if os.environ.get(PROFILE_ENV):
+        control = Path(os.environ[PROFILE_ENV]) / "phase"
+        control.with_suffix(".tmp").write_text(name)
+        os.replace(control.with_suffix(".tmp"), control)
+        time.sleep(0.5)  # every server's watcher has seen it
 
 
 def split_snapshot(folder: Path | None) -> dict[str, float]:
@@ -332,7 +406,8 @@ def _enroll_nodes(settings, url: str, root: Path) -> list[tuple[str, Path]]:  # 
             )
     for i, token in enumerate(tokens):
         node_dir = root / f"node-{i}"
-        enroll(url, str(token), node_dir)
+        # A long handshake timeout: at a load of 20 the default 10 s failed whole runs.
+        enroll(url, str(token), node_dir, timeout_s=60)
         nodes.append((f"bench-node-{i}", node_dir))
     return nodes
 
@@ -492,6 +567,47 @@ def _print_split(engine_name: str, saturated: dict[str, float]) -> None:
     )
 
 
+#: Where a function of the event loop's profile belongs, by the path of its file (first match).
+_LOOP_OWNERS = (
+    ("lineguard", "/lineguard/"),
+    ("fastapi", "/fastapi/"),
+    ("starlette", "/starlette/"),
+    ("uvicorn", "/uvicorn/"),
+    ("anyio (thread hops)", "/anyio/"),
+    ("pydantic", "/pydantic"),
+    ("asyncio/ssl (stdlib)", "/asyncio/"),
+    ("asyncio/ssl (stdlib)", "ssl.py"),
+)
+
+
+def _print_loop_profile(folder: Path, batches: int, top: int) -> None:
+    """``--profile-loop``: the event loop threads' CPU per batch by owner and by function
+    (cProfile's own time; profiling slows the loop, so read shares, not milliseconds)."""
+    import pstats
+
+    files = sorted(folder.glob("*-saturated.prof"))
+    if not files or not batches:
+        print("    (no event loop profile was written)")
+        return
+    stats = pstats.Stats(*map(str, files))
+    rows = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _cc, _nc, tt, _ct, _callers in rows.values())
+    owners: Counter[str] = Counter()
+    for (path, _line, _name), (_cc, _nc, tt, _ct, _callers) in rows.items():
+        fallback = "C / builtins" if path == "~" else "other"
+        owner = next((o for o, mark in _LOOP_OWNERS if mark in path), fallback)
+        owners[owner] += tt
+    per = 1000 / batches
+    print(f"    event loop threads, saturated phase, profiled: {total * per:.2f} ms CPU per batch")
+    for owner, tt in owners.most_common():
+        print(f"      {owner:24s} {tt * per:6.3f} ms ({100 * tt / total:4.1f} %)")
+    ranked = sorted(rows.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    for (path, line, name), (_cc, nc, tt, ct, _callers) in ranked:
+        where = "/".join(Path(path).parts[-2:]) if path != "~" else ""
+        calls = nc / batches
+        print(f"      {tt * per:6.3f} ms own {ct * per:6.3f} cum {calls:5.1f}/batch  {name} {where}:{line}")
+
+
 #: (label, audit + encryption on, without :data:`AB_INDEX`): the default on/off pair.
 ON_OFF = (("off", False, False), ("on", True, False))
 
@@ -509,6 +625,7 @@ def bench_ingest(
     workers: int,
     variants=ON_OFF,
     split_cpu: bool = False,
+    profile_loop: int = 0,
 ) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
     results: dict[str, dict[str, dict[str, float]]] = {}
     for mode, protected, without_index in variants:
@@ -519,6 +636,9 @@ def bench_ingest(
             if split_cpu:  # a fresh folder per server, read by _run_load
                 (root / "split").mkdir()
                 os.environ[SPLIT_ENV] = str(root / "split")
+            if profile_loop:
+                (root / "profile").mkdir()
+                os.environ[PROFILE_ENV] = str(root / "profile")
             from lineguard.server.admin import init_ca
 
             settings = _settings(root / "server", db_url, 0)
@@ -549,9 +669,12 @@ def bench_ingest(
                 paced = _run_load(
                     url, nodes, fresh(per_node), seconds=seconds, rate_eps=rate, cpu=cpu, workers=workers
                 )
+                bodies = fresh(per_node * 4)
+                _set_phase("saturated")
                 saturated = _run_load(
-                    url, nodes, fresh(per_node * 4), seconds=seconds, rate_eps=None, cpu=cpu, workers=workers
+                    url, nodes, bodies, seconds=seconds, rate_eps=None, cpu=cpu, workers=workers
                 )
+                _set_phase("end")
             results[mode] = {"paced": paced, "saturated": saturated}
             without = f" (without {AB_INDEX})" if without_index else ""
             print(
@@ -571,6 +694,8 @@ def bench_ingest(
                 flush=True,
             )
             _print_split(engine_name, saturated)
+            if profile_loop:
+                _print_loop_profile(root / "profile", int(saturated["requests"]), profile_loop)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if "on" not in results:
@@ -833,6 +958,13 @@ def main() -> None:
     parser.add_argument(
         "--split-cpu", action="store_true", help="server CPU per batch by route stage, and the rest"
     )
+    parser.add_argument(
+        "--profile-loop",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile the servers' event loop threads in the saturated phase; print the top N functions",
+    )
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(
@@ -864,7 +996,14 @@ def main() -> None:
                 workers = args.workers or (1 if engine_name == "sqlite" else 2)
                 variants = index_ab(args.index_ab) if args.index_ab else ON_OFF
                 bench_ingest(
-                    factory, engine_name, args.seconds, args.rate, workers, variants, split_cpu=args.split_cpu
+                    factory,
+                    engine_name,
+                    args.seconds,
+                    args.rate,
+                    workers,
+                    variants,
+                    split_cpu=args.split_cpu,
+                    profile_loop=args.profile_loop,
                 )
             if not args.skip_queries:
                 root = Path(tempfile.mkdtemp(prefix="lg-bench-q-"))

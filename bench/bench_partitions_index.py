@@ -5,8 +5,9 @@ by line and time, ``ingest_0009``), the query is measured with each candidate in
 in the same run, on the same rows:
 
 * **partial** ``(line_id, captured_at) WHERE verdict = 'fail'``: what the schema ships;
-* **none**: that index dropped (the older ``captured_at`` / ``line_id, captured_at`` /
-  ``verdict, captured_at`` indexes only: the plan before ``ingest_0009``);
+* **none**: that index dropped (the older ``captured_at`` / ``line_id, captured_at``
+  indexes only; before ``ingest_0010`` also ``verdict, captured_at``, which the planner
+  did not choose for this query: the plan before ``ingest_0009``);
 * **full** ``(line_id, verdict, captured_at)``: every event in it.
 
 For each: its size on disk (every partition's piece) per event loaded, the time to build

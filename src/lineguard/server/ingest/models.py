@@ -2,9 +2,12 @@
 diagnostic), alerts, work-order triggers, the hourly rollup that dashboard queries
 read, the latest health of each node and camera, and per-node ingest counters.
 
-Sized for tens of millions of events: the raw table carries the indexes the drill-down
-views need (time; line, camera and verdict each with time; a line's failures in a partial
-index of the failing events), and every aggregate the dashboard shows comes from
+Sized for tens of millions of events: the raw table carries the indexes its reads need
+(an event by id; time, for retention; line and camera each with time; a line's failures
+in a partial index of the failing events) and no others, since every event is written
+into each of them (ingest_0010 dropped ``(verdict, captured_at)`` here and ``(verdict,
+first_seen_at)`` on ``part_verdicts``, which nothing read),
+and every aggregate the dashboard shows comes from
 ``rollup_hourly`` and ``rollup_daily``, which ingest
 maintains in the same transaction as the rows it counts. Each item is stored at most once per
 ``(node_id, idempotency_key)`` (a unique constraint, not a check in Python).
@@ -75,7 +78,6 @@ class InspectionEventRow(Base):
         Index(None, "captured_at"),
         Index(None, "line_id", "captured_at"),
         Index(None, "camera_id", "captured_at"),
-        Index(None, "verdict", "captured_at"),
         # A line's failures over a time range (the drill-down from a day's yield): only
         # failing events enter it (1 in 20: a twentieth of a full index's size and insert
         # cost), and ``count(*)`` over it is an index-only scan. A query uses it when it
@@ -125,7 +127,6 @@ class PartVerdictRow(Base):
         Index(None, "part_verdict_id"),
         Index(None, "first_seen_at"),
         Index(None, "line_id", "first_seen_at"),
-        Index(None, "verdict", "first_seen_at"),
         Index(None, "decisive_event_id"),
     )
 

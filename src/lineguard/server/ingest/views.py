@@ -6,7 +6,7 @@ Order of checks, cheapest first and before the body is read: the client certific
 anything written.
 
 A pooled database connection is held only for what needs one: the certificate lookup
-(its own short session, closed before the body is read) and the write transaction. The
+(driver SQL on a pooled connection, returned before the body is read) and the write transaction. The
 body is read, parsed, checked and sealed with no connection taken, so hundreds of nodes
 uploading at once (or one slow uplink) do not queue for the pool while their bytes
 arrive: at 200 nodes a route that held its session across the body read waited past
@@ -20,7 +20,7 @@ so the event loop keeps serving other connections.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from lineguard.contracts.errors import LineGuardError
@@ -31,7 +31,7 @@ from lineguard.server.context import ServerContext, get_context
 from lineguard.server.ingest import service
 from lineguard.server.ingest.schemas import HeartbeatReceipt, IngestReceipt
 from lineguard.server.limits import read_limited_body
-from lineguard.server.nodes import NodeIdentity, authenticate_certificate, presented_certificate
+from lineguard.server.nodes import NodeIdentity, admit_certificate, presented_certificate
 
 __all__ = ["router"]
 
@@ -53,10 +53,9 @@ async def _body(request: Request, context: ServerContext) -> bytes:
 def _authenticate(context: ServerContext, cert_pem: str) -> NodeIdentity:
     """Worker hop 1: the certificate against the database (401), the rate limit (429).
 
-    The session is closed here, before the body is read: its connection goes back to the
-    pool while the node's bytes are still on the wire."""
-    with context.sessions() as session:
-        node = authenticate_certificate(session, cert_pem=cert_pem)
+    The connection goes back to the pool here, before the body is read, while the node's
+    bytes are still on the wire."""
+    node = admit_certificate(context.engine, cert_pem=cert_pem)
     context.ingest.buckets.take(node.node_id)
     return node
 
@@ -68,9 +67,15 @@ def _refuse(context: ServerContext, node: NodeIdentity, exc: LineGuardError) -> 
             service.record_rejection(session, node_id=node.node_id, reason=exc.message, audit=context.audit)
 
 
-def _store(context: ServerContext, node: NodeIdentity, body: bytes | LineGuardError) -> IngestReceipt:
+def _store(context: ServerContext, node: NodeIdentity, body: bytes | LineGuardError) -> Response:
     """Worker hop 2: contract (422) and ownership (403) with no connection taken, then the
-    writes; a refusal is audited."""
+    writes; a refusal is audited. The receipt is encoded here, as the response's bytes:
+    FastAPI would otherwise validate it again and encode it on the event loop."""
+    receipt = _stored(context, node, body)
+    return Response(receipt.model_dump_json(), media_type="application/json")
+
+
+def _stored(context: ServerContext, node: NodeIdentity, body: bytes | LineGuardError) -> IngestReceipt:
     try:
         if isinstance(body, LineGuardError):  # refused while it was read (413)
             raise body
@@ -101,9 +106,10 @@ def _store(context: ServerContext, node: NodeIdentity, body: bytes | LineGuardEr
 @router.post(
     "/batch",
     summary="Store a batch of inspection events, alerts and work-order triggers",
+    response_model=IngestReceipt,
     openapi_extra=_BODY_DOC | {"x-lineguard-schema": "ingest-batch.v1"},
 )
-async def post_batch(request: Request) -> IngestReceipt:
+async def post_batch(request: Request) -> Response:
     context = get_context(request)
     node = await run_in_threadpool(_authenticate, context, presented_certificate(request))
     body: bytes | LineGuardError

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from lineguard.server.storage._base import Base, UtcDateTime, utcnow
 from lineguard.server.storage._bulk import TableRows, insert_many, insert_rows
+from lineguard.server.storage._driver import driver_execute
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._locks import Leadership, advisory_key, transaction_lock
 from lineguard.server.storage._migrate import alembic_config, current_heads, load_all_models, upgrade_to_head
@@ -49,6 +50,7 @@ __all__ = [
     "create_engine_for",
     "current_heads",
     "database_url",
+    "driver_execute",
     "drop_partition",
     "ensure_partitions",
     "insert_many",

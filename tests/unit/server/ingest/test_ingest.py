@@ -240,6 +240,17 @@ def test_ingest_without_a_client_certificate_is_401(plant: Plant, tmp_path: Path
     assert _count(plant, InspectionEventRow) == 0
 
 
+def test_revocation_takes_effect_on_the_next_batch_of_an_open_connection(
+    plant: Plant, node_a: httpx.Client
+) -> None:
+    assert node_a.post(BATCH, json=factory.batch("node-a", [factory.event("node-a")])).status_code == 200
+    plant.revoke("node-a")
+    r = node_a.post(BATCH, json=factory.batch("node-a", [factory.event("node-a")]))
+    assert r.status_code == 401
+    assert r.json()["message"] == "node node-a was revoked"
+    assert _count(plant, InspectionEventRow) == 1
+
+
 def test_sensitive_fields_are_envelope_encrypted_at_rest(
     server_settings: ServerConfig,
     engine: Engine,
