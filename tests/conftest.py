@@ -28,6 +28,14 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MAGNETIC_TILE = SHARED / "datasets" / "magnetic-tile"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# OpenMP threads (torch's, in training) that wait for work sleep instead of spinning, in every
+# worker and every process a test starts: set before anything imports torch (libgomp reads it
+# once). The suite runs more busy processes than cores (three workers on two, their servers and
+# subprocesses), where a spinning thread burns the CPU the thread it waits for needs. How threads
+# wait changes no result (the same model bytes either way); training took half the CPU
+# (docs/testing.md, "Keeping CI short"). An explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 @pytest.fixture(scope="session")
 def postgres_base_url() -> Iterator[str]:

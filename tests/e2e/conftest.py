@@ -149,3 +149,23 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+SIGN_IN_STEP_MS = 60_000
+
+
+def wait_for_step(page: Page, step: str) -> None:
+    """Wait for the sign-in's next form, or fail with what the page said instead.
+
+    Failed CI runs timed out filling the next form while it was still hidden (the code
+    form in stop 32, the password-change form in the stop after), and nothing told whether
+    the step was refused or only slow: the error box is read here so a refusal names
+    itself. Each step gets SIGN_IN_STEP_MS (a wait for the page, not a timing assertion):
+    under CI load one answer has exceeded 15 s.
+    """
+    error = page.locator("#signin-error")
+    shown = page.locator(f"{step}:not([hidden]), #signin-error:not([hidden])").first
+    expect(shown).to_be_visible(timeout=SIGN_IN_STEP_MS)
+    if error.is_visible():
+        msg = f"the sign-in page refused the step: {error.inner_text()!r}"
+        raise AssertionError(msg)

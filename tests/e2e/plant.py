@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +89,22 @@ class Plant:
 
     def session(self) -> Session:
         return self.context.sessions()
+
+    def code(self, username: str) -> str:
+        """``username``'s authenticator code for a new sign-in, one the server will take.
+
+        Codes are single-use: the server refuses a code of the step it last accepted or an
+        earlier one. Tests sign the same person in several times a minute, so, as a person
+        told "wait for the next code" would, wait until the current step is a new one.
+        """
+        person = self.people[username]
+        assert person.secret is not None
+        with self.session() as session:
+            user = session.get(User, person.user_id)
+            last = None if user is None else user.totp_last_step
+        while last is not None and int(time.time()) // totp.STEP_S <= last:
+            time.sleep(0.5)
+        return person.code()
 
 
 def plant_settings(data_dir: Path) -> ServerConfig:

@@ -21,6 +21,7 @@ from lineguard.server.dashboard import PAGES
 from lineguard.server.dashboard.site import render_page
 from lineguard.web.paths import STATIC_DIR, TEMPLATES_DIR
 from tests.e2e.plant import NODES, Plant, add_person, make_event, raise_alert, send
+from tests.support.evidence_views import sign_in
 
 
 def client(plant: Plant) -> httpx.Client:
@@ -29,17 +30,7 @@ def client(plant: Plant) -> httpx.Client:
 
 def signed_in(plant: Plant, username: str) -> tuple[httpx.Client, str]:
     """A client with a full session (password, then TOTP when enrolled) and its CSRF token."""
-    person = plant.people[username]
-    c = client(plant)
-    body = c.post("/api/v1/auth/login", json={"username": username, "password": person.password}).json()
-    if body["state"] == "mfa_pending":
-        body = c.post(
-            "/api/v1/auth/login/mfa",
-            json={"code": person.code()},
-            headers={"X-CSRF-Token": body["csrf_token"]},
-        ).json()
-    assert body["state"] == "active", body
-    return c, str(body["csrf_token"])
+    return sign_in(plant, plant.url, username)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 
 from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
-from tests.e2e.conftest import ARTIFACTS, Watch, launch_chromium
+from tests.e2e.conftest import ARTIFACTS, SIGN_IN_STEP_MS, Watch, launch_chromium, wait_for_step
 from tests.support.demo_run import DEMO_TEST_ENV, SharedDemo
 
 # The module starts a whole demo (run alone: a first run, which first in a fresh session trains its
@@ -234,18 +234,20 @@ def first_sign_in(page: Page, demo: Demo, username: str) -> None:
     page.get_by_label("Password", exact=True).fill(demo.passwords[username])
     page.get_by_role("button", name="Sign in").click()
     if username in demo.totp:
+        wait_for_step(page, "#code-form")
         page.get_by_label("Authentication code").fill(fresh_code(demo, username))
         page.get_by_role("button", name="Verify").click()
         page.wait_for_url(lambda url: "/signin" not in url and urlsplit(url).path not in ("", "/"))
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
         return
+    wait_for_step(page, "#change-form")
     page.get_by_label("Current (one-time) password").fill(demo.passwords[username])
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change password").click()
     # Then either the authenticator enrollment (roles that require MFA) or the first page.
     enroll = page.locator("#enroll-form")
-    expect(enroll.or_(page.get_by_role("navigation", name="Main"))).to_be_visible()
+    expect(enroll.or_(page.get_by_role("navigation", name="Main"))).to_be_visible(timeout=SIGN_IN_STEP_MS)
     if "/signin" in page.url and enroll.is_visible():
         secret = page.locator("#enroll-secret")
         expect(secret).not_to_be_empty()

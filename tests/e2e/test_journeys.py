@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.auth.catalog import Role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import SIGN_IN_STEP_MS, screenshot, wait_for_step
 from tests.e2e.plant import Plant, add_person, raise_alert
 
 pytestmark = pytest.mark.browser
@@ -34,9 +34,13 @@ def sign_in(page: Page, plant: Plant, username: str) -> None:
     page.get_by_label("Password", exact=True).fill(person.password)
     page.get_by_role("button", name="Sign in").click()
     if person.secret is not None:
-        page.get_by_label("Authentication code", exact=True).fill(person.code())
+        wait_for_step(page, "#code-form")
+        page.get_by_label("Authentication code", exact=True).fill(plant.code(username))
         page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(lambda url: "/signin" not in url and not url.rstrip("/").endswith(str(plant.url)))
+    page.wait_for_url(
+        lambda url: "/signin" not in url and not url.rstrip("/").endswith(str(plant.url)),
+        timeout=SIGN_IN_STEP_MS,
+    )
 
 
 def nav_labels(page: Page) -> list[str]:
@@ -273,16 +277,18 @@ def test_first_sign_in_changes_the_one_time_password_and_enrolls_mfa(page: Page,
     page.get_by_label("User name", exact=True).fill("nina.new")
     page.get_by_label("Password", exact=True).fill(person.password)
     page.get_by_role("button", name="Sign in").click()
+    wait_for_step(page, "#change-form")
     page.get_by_label("Current (one-time) password").fill(person.password)
     page.get_by_label("New password", exact=True).fill("a long new passphrase for nina")
     page.get_by_label("Repeat the new password").fill("a long new passphrase for nina")
     page.get_by_role("button", name="Change password").click()
+    wait_for_step(page, "#enroll-form")
     secret = page.locator("#enroll-secret")
     expect(secret).not_to_be_empty()
     screenshot(page, "signin-enroll")
     page.get_by_label("Code shown by the app").fill(pyotp.TOTP(secret.inner_text().strip()).now())
     page.get_by_role("button", name="Confirm").click()
-    expect(page).to_have_url(re.compile(r"/overview$"))
+    expect(page).to_have_url(re.compile(r"/overview$"), timeout=SIGN_IN_STEP_MS)
 
 
 def test_pages_fit_a_tablet(browser: Any, plant: Plant) -> None:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from lineguard.contracts.audit import ACTOR_PATTERN, AuditEvent
+from lineguard.crypto.canonical import canonical_json
 
 __all__ = ["checked_audit_call"]
 
@@ -20,4 +21,8 @@ def checked_audit_call(event: AuditEvent, actor: str) -> tuple[str, dict[str, An
     assert isinstance(event, AuditEvent), f"audit events are typed, not {type(event).__name__} ({event!r})"
     name, fields = event.event_name, event.model_dump()
     assert re.match(ACTOR_PATTERN, actor), f"bad actor {actor!r} for {name}"
+    assert event.event_name, f"{type(event).__name__} is not a concrete audit event"
+    # The recorder hashes the canonical JSON of the fields: a value without a canonical
+    # form (a float, once, in ca retire's audit) fails there and must fail here too.
+    canonical_json(event.model_dump(mode="json"))
     return name, fields

@@ -1,6 +1,6 @@
 """How the suite is ordered and split between pytest-xdist workers (docs/testing.md).
 
-``python3 dev.py test`` runs ``pytest -n 2 --dist loadfile``. pytest-xdist's own
+``python3 dev.py test`` runs ``pytest -n 3 --dist loadfile``. pytest-xdist's own
 ``loadgroup`` (``xdist_group`` marks) does nothing under pytest 9.2: xdist 3.8 renames the
 item's ``_nodeid``, which pytest 9.2 no longer reads. So tests/conftest.py replaces the
 ``loadfile`` scheduler with :class:`GroupedFileScheduling`, whose unit of work is

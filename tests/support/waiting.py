@@ -8,10 +8,16 @@ from collections.abc import Callable
 __all__ = ["until"]
 
 
-def until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
-    """Poll ``condition`` every 50 ms; AssertionError when it is still false after ``timeout_s``."""
+def until(
+    condition: Callable[[], bool], timeout_s: float = 15, *, what: str = "condition", every_s: float = 0.05
+) -> None:
+    """Poll ``condition`` every ``every_s``; AssertionError naming ``what`` if false after ``timeout_s``.
+
+    ``every_s`` longer than the default where one check is itself costly (TLS handshakes).
+    """
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+            msg = f"not within {timeout_s:.0f} s: {what}"
+            raise AssertionError(msg)
+        time.sleep(every_s)
