@@ -198,8 +198,21 @@ def test_ca_rotate_show_and_retire_through_the_commands(
     twice = lineguard("ca", "rotate", "--config", str(config), env=env)
     assert twice.returncode != 0 and "already overlapping" in twice.stderr
 
-    retired = lineguard("ca", "retire", "--config", str(config), env=env)
+    # A token handed out during the overlap pins the previous CA (it serves until retired):
+    # refused with the reason, nothing moved; --force goes ahead and names it.
+    issued = lineguard(
+        "node", "token", "--config", str(config), "--node-id", "late-node", "--line", "line-1",
+        "--camera", "cam-1", env=env,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    refused = lineguard("ca", "retire", "--config", str(config), env=env)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert (
+        "1 unused enrollment token(s) pin the previous CA" in refused.stderr and "late-node" in refused.stderr
+    )
+    retired = lineguard("ca", "retire", "--force", "--config", str(config), env=env)
     assert retired.returncode == 0, retired.stderr
+    assert "make new ones for: late-node" in retired.stdout
     shown = lineguard("ca", "show", "--config", str(config), env=env)
     assert "rotation overlapping" not in shown.stdout and "retired: sha256" in shown.stdout, shown.stdout
 
@@ -213,4 +226,4 @@ def test_ca_rotate_show_and_retire_through_the_commands(
             ).all()
     finally:
         engine.dispose()
-    assert names == ["pki.ca_created", "pki.ca_rotated", "pki.ca_retired"]
+    assert names == ["pki.ca_created", "pki.ca_rotated", "pki.ca_retired"]  # (the token: node.*)

@@ -10,7 +10,6 @@ followed by an assertion.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from tests.e2e.plant import SITE, Plant, add_person, running_plant, send
 from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, failed_event, put_evidence
+from tests.support.evidence_views import sign_in
 
 from lineguard.contracts.ids import new_id
 from lineguard.edge.evidence.remote_view import REQUESTS_PATH, RemoteViewWorker
@@ -65,17 +65,6 @@ def _enrolled(plant: Plant, data_dir: Path, node_id: str) -> EvidenceNode:
     )
 
 
-def _sign_in(plant: Plant, username: str) -> tuple[httpx.Client, str]:
-    person = plant.people[username]
-    c = httpx.Client(base_url=plant.url, verify=ssl.create_default_context(cafile=str(plant.ca_file)))
-    body = c.post("/api/v1/auth/login", json={"username": username, "password": person.password}).json()
-    body = c.post(
-        "/api/v1/auth/login/mfa", json={"code": person.code()}, headers={"X-CSRF-Token": body["csrf_token"]}
-    ).json()
-    assert body["state"] == "active", body
-    return c, str(body["csrf_token"])
-
-
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[Relay]:
     with running_plant(tmp_path / "server", seed=False) as plant:
@@ -90,7 +79,7 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
         )
         worker.start()
         add_person(plant, "quinn.quality", (Role.QUALITY_ENGINEER,))
-        browser, csrf = _sign_in(plant, "quinn.quality")
+        browser, csrf = sign_in(plant, plant.url, "quinn.quality")
         try:
             yield Relay(plant, node, worker, browser, csrf)
         finally:
@@ -117,6 +106,18 @@ def _view(relay: Relay, event_id: str) -> httpx.Response:
     pytest.fail(f"the view {url} was still pending after {DEADLINE_S:.0f} s")
 
 
+def _counted(relay: Relay, **expected: int) -> None:
+    """The worker's counters reach ``expected``. It counts an answer after the server took
+    it (204), so the viewer may be shown the image before the worker's thread has counted:
+    wait for the count (bounded), then require it exactly."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if all(getattr(relay.worker, name) >= n for name, n in expected.items()):
+            break
+        time.sleep(0.05)
+    assert {name: getattr(relay.worker, name) for name in expected} == expected
+
+
 def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Relay) -> None:
     shown = _view(relay, _record(relay, stored=True))
     assert shown.status_code == 200, shown.text
@@ -124,7 +125,8 @@ def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Rel
     assert shown.content[:3] == b"\xff\xd8\xff"
     [evidence_ref] = [r.evidence_id for r in relay.node.store.records()]
     assert shown.content == relay.node.store.read(evidence_ref)
-    assert relay.worker.uploaded == 1 and relay.worker.polls >= 1
+    _counted(relay, uploaded=1)
+    assert relay.worker.polls >= 1
 
     gone = _view(relay, _record(relay, stored=False))
     assert gone.status_code == 409 and gone.json()["code"] == "evidence_refused"
@@ -132,7 +134,7 @@ def test_the_node_answers_over_mtls_with_the_image_then_with_refusals(relay: Rel
 
     limited = _view(relay, _record(relay, stored=True))  # per_hour=1: the second image is refused
     assert limited.status_code == 409 and "hourly limit" in limited.json()["message"]
-    assert relay.worker.uploaded == 1 and relay.worker.refused == 2
+    _counted(relay, uploaded=1, refused=2)
 
 
 def test_node_polls_are_rate_limited_per_node(tmp_path: Path) -> None:

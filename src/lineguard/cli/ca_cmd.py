@@ -52,12 +52,12 @@ def init(config_path: Path) -> None:
 def rotate(config_path: Path) -> None:
     """Start a CA rotation: a new plant CA issues, the current one stays trusted beside it.
 
-    The new key is encrypted with the same passphrase (pki.ca_passphrase). Then restart
-    every server process (each replica, one at a time): they read both CAs (trust.pem),
-    issue node and replica certificates from the new one, and keep serving the old
-    server certificate, so nodes that pinned the old CA keep connecting. Nodes move to
-    the new CA when they renew (automatic at 2/3 of a certificate's life, or
-    `lineguard edge renew`); then `lineguard ca retire`.
+    The new key is encrypted with the same passphrase (pki.ca_passphrase). Running
+    server processes (every replica and worker) follow within seconds, no restart: they
+    trust both CAs (trust.pem), issue node and replica certificates from the new one,
+    and keep serving the old server certificate, so nodes that pinned the old CA keep
+    connecting. Nodes move to the new CA when they renew: at once, since the server
+    tells each on its next request (or `lineguard edge renew`); then `lineguard ca retire`.
 
     \b
     Example:
@@ -79,7 +79,7 @@ def rotate(config_path: Path) -> None:
         f"new plant CA sha256 {done.current_fingerprint}; previous {done.previous_fingerprint} "
         "trusted until `lineguard ca retire`"
     )
-    click.echo("restart every server process (each replica, one at a time) so it reads both")
+    click.echo("running server processes follow within seconds (no restart): they trust both CAs now")
 
 
 @ca.command("retire")
@@ -87,16 +87,21 @@ def rotate(config_path: Path) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Retire even though some active nodes still hold only a previous-CA certificate: "
-    "their certificates are revoked and they must be enrolled again.",
+    help="Retire even though some active nodes still hold only a previous-CA certificate "
+    "(their certificates are revoked and they must be enrolled again), unused enrollment "
+    "tokens pin the previous CA (they need new tokens), or the rotation is under 30 s old.",
 )
 def retire(config_path: Path, force: bool) -> None:
     """End a CA rotation: the previous plant CA is trusted no more.
 
-    Refused while an active node still holds a certificate of the previous CA (it could
-    no longer connect), unless --force. Re-issues the server certificate from the new
-    CA; keeps the previous CA's certificate under ca/retired/ (to verify what it
-    signed) and deletes its key. Then restart every server process.
+    Refused, unless --force, while an active node still holds a certificate of the
+    previous CA (it could no longer connect), while an unused enrollment token pins the
+    previous CA (its node could not enroll), and in the first 30 s after `ca rotate`
+    (replicas are still moving their relay certificates to the new CA). Re-issues the
+    server certificate from the new CA; keeps the previous CA's certificate under
+    ca/retired/ (to verify what it signed) and deletes its key. Running server
+    processes follow within seconds (no restart): new handshakes get the new server
+    certificate and old-CA certificates are refused.
 
     \b
     Example:
@@ -115,7 +120,47 @@ def retire(config_path: Path, force: bool) -> None:
     if event.stranded_nodes:
         stranded = ", ".join(event.stranded_nodes)
         click.echo(f"{event.certificates_revoked} certificate(s) revoked; enroll again: {stranded}")
-    click.echo("restart every server process (each replica, one at a time)")
+    if event.stranded_tokens:
+        tokens = ", ".join(event.stranded_tokens)
+        click.echo(f"unused enrollment tokens pin the retired CA; make new ones for: {tokens}")
+    click.echo("running server processes follow within seconds (no restart): the previous CA is refused")
+
+
+@ca.command("broker-cafile")
+@SERVER_CONFIG
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file the broker's cafile names (replaced whole).",
+)
+@click.option(
+    "--also",
+    "also",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Another CA certificate file to keep in the bundle (the CA of the server's broker client "
+    "certificate); repeatable.",
+)
+def broker_cafile(config_path: Path, out_path: Path, also: tuple[Path, ...]) -> None:
+    """Write the MQTT broker's cafile: the CAs in --also, then the plant CAs trusted now.
+
+    Run it after `lineguard ca init`, `ca rotate` and `ca retire`, then restart the broker
+    (Mosquitto 2.0 reads cafile only at start). No passphrase needed.
+
+    \b
+    Example:
+      lineguard ca broker-cafile --config /etc/lineguard/server.yaml \\
+          --also /etc/mosquitto/ot-ca.pem --out /etc/mosquitto/lineguard-clients.pem
+      systemctl restart mosquitto
+    """
+    from lineguard.server.pki import write_broker_cafile
+
+    settings = load_server_config(config_path)
+    subjects = write_broker_cafile(settings.data_dir, out_path, also=also)
+    click.echo(f"wrote {len(subjects)} CA certificate(s) to {out_path}: " + "; ".join(subjects))
+    click.echo("restart the broker so it reads them (Mosquitto 2.0 does not reload cafile on SIGHUP)")
 
 
 @ca.command("show")

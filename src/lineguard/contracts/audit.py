@@ -354,6 +354,10 @@ class NodeEnrolled(AuditEvent):
     node_id: Ident
     line_id: Ident
     certificate_serial: Ident
+    ca_fingerprint_sha256: Ident | None = Field(default=None, description="The plant CA that signed it.")
+    issued_by: Ident | None = Field(
+        default=None, description="host:pid of the server process that signed it."
+    )
 
 
 class NodeCertificateRenewed(AuditEvent):
@@ -362,6 +366,10 @@ class NodeCertificateRenewed(AuditEvent):
     event_name: ClassVar[str] = "node.certificate_renewed"
     node_id: Ident
     certificate_serial: Ident
+    ca_fingerprint_sha256: Ident | None = Field(default=None, description="The plant CA that signed it.")
+    issued_by: Ident | None = Field(
+        default=None, description="host:pid of the server process that signed it."
+    )
 
 
 class NodeRevoked(AuditEvent):
@@ -631,6 +639,32 @@ class CaRetired(AuditEvent):
         description="Active nodes still on the retired CA (retired with --force): they must enroll again."
     )
     certificates_revoked: Count
+    stranded_tokens: list[Ident] = Field(
+        default_factory=list,
+        description="Nodes whose unused enrollment token pinned the retired CA (retired with --force): "
+        "they need a new token.",
+    )
+    overlap_s: Count = Field(default=0, description="Whole seconds between the rotation and this retirement.")
+
+
+class ServerCertificateRenewed(AuditEvent):
+    """A running server process re-issued the server's TLS certificate (one process for all replicas)."""
+
+    event_name: ClassVar[str] = "pki.server_certificate_renewed"
+    reason: Literal["missing", "unreadable", "key-mismatch", "names", "untrusted-issuer", "expiring"] = Field(
+        description="Why: less than 30 days left, issued by a CA no longer trusted (retired), "
+        "other host names than pki.server_names, or the pair missing, unreadable or mismatched."
+    )
+    fingerprint_sha256: Ident = Field(description="The new server certificate.")
+    previous_fingerprint_sha256: Ident | None = Field(
+        description="The certificate it replaces (None: none was readable)."
+    )
+    issuer_fingerprint_sha256: Ident = Field(
+        description="The CA that signed it: the previous CA while a rotation overlaps, else the current one."
+    )
+    not_after: datetime
+    server_names: list[Ident]
+    issued_by: Ident = Field(description="host:pid of the process that issued it.")
 
 
 class KeysRotated(AuditEvent):

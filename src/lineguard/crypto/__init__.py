@@ -13,7 +13,7 @@ Key material never appears in a ``repr`` or a log line. Formats are versioned an
 documented in ``docs/data-protection.md``.
 """
 
-from lineguard.crypto._files import atomic_write
+from lineguard.crypto._files import FilesSignature, atomic_write, exclusive_lock, files_signature
 from lineguard.crypto.canonical import b64d, b64e, canonical_json, utc_text
 from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore, WrappedKey, dek_aad
 from lineguard.crypto.digested import digest_json, read_digested, write_digested
@@ -30,6 +30,7 @@ __all__ = [
     "DecryptingReader",
     "EncryptingWriter",
     "Envelope",
+    "FilesSignature",
     "KdfParams",
     "KekInfo",
     "KekProvider",
@@ -48,6 +49,8 @@ __all__ = [
     "dek_aad",
     "digest_json",
     "encrypt_stream",
+    "exclusive_lock",
+    "files_signature",
     "keyring_path",
     "parse_sealed",
     "read_digested",

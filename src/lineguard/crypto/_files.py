@@ -1,4 +1,10 @@
-"""Private file helpers: atomic 0600 writes and an advisory lock for writers."""
+"""Private file helpers: atomic 0600 writes, an advisory lock for writers, and a cheap change check.
+
+:func:`files_signature` lives here, below both the edge and the server, because both
+follow files another process replaces whole: the server its TLS and CA files
+(``server/tls/reload.py``, ``server/pki/live.py``), the node its renewed certificate
+(``edge/identity/client.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "exclusive_lock"]
+__all__ = ["FilesSignature", "atomic_write", "exclusive_lock", "files_signature"]
+
+#: What identifies one version of a set of files: (path, inode, size, mtime ns), None if missing.
+FilesSignature = tuple[tuple[str, int, int, int] | None, ...]
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -51,3 +60,20 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def files_signature(*paths: Path) -> FilesSignature:
+    """One ``stat`` per file: changes when any of them is replaced, rewritten or removed.
+
+    Writers replace these files whole (a new file renamed over the old one), so a
+    change always brings a new inode; size and mtime catch a file rewritten in place.
+    """
+    signature: list[tuple[str, int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            signature.append(None)
+            continue
+        signature.append((str(path), st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(signature)

@@ -182,14 +182,17 @@ class Envelope:
         if not items:
             return []
         valid = _ID.fullmatch
+        checked = None  # the bucket last checked: items of one bucket come together
         for object_id, bucket, _ in items:
             if not valid(object_id) or is_bucket(object_id):
                 _check_id("object_id", object_id)
                 msg = f"object_id {object_id[:40]!r} is a bucket name, not a record"
                 raise CryptoError(msg)
-            if not (valid(bucket) and is_bucket(bucket)):
-                _check_id("bucket", bucket)
-                bucket_key_id(category, bucket)  # raises: not a bucket name
+            if bucket != checked:
+                if not (valid(bucket) and is_bucket(bucket)):
+                    _check_id("bucket", bucket)
+                    bucket_key_id(category, bucket)  # raises: not a bucket name
+                checked = bucket
         if category not in self.bucketed:
             # Not a bucketed category (it may hold personal data, or this envelope buckets
             # nothing): each record gets its own key, the safe direction.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import ssl
 import threading
 import time
 from datetime import UTC, datetime
@@ -140,6 +141,7 @@ class EdgeNode:
             self._start_ppe_camera(ppe)
         self._start_evidence_writer()
         self._start_outbox_sender()
+        self._start_certificate_renewal()
         self._start_evidence_remote_view()
         self._start_model_updates()
         self._start_housekeeping()
@@ -346,29 +348,59 @@ class EdgeNode:
         self.sender.start()
         self.workers.append(self.sender)
 
+    def _start_certificate_renewal(self) -> None:
+        """Renew the node certificate at 2/3 of its life, or at once when the server asks."""
+        from lineguard.edge.identity import IdentityStore
+
+        link = self.config.server
+        if link is None or not IdentityStore(self.data_dir).enrolled:
+            return
+        from lineguard.edge.identity.worker import CHECK_IN_S, RenewalWorker
+
+        worker = RenewalWorker(
+            self.stop_event,
+            data_dir=self.data_dir,
+            server_url=str(link.url).rstrip("/"),
+            retry_max_s=max(link.retry_max_s, 60.0),
+            # Ingest over MQTT: no HTTPS answer would carry the renew-now header.
+            check_in_s=CHECK_IN_S if link.mqtt is not None else None,
+        )
+        worker.start()
+        self.workers.append(worker)
+
     def _server_transport(self, link: ServerLinkConfig) -> Transport:
         """HTTPS to the server, or QoS 1 to the plant's broker (``server.mqtt``)."""
         if link.mqtt is None:
             from lineguard.edge.identity import https_client
 
+            # The client follows a renewed certificate by itself (identity/client.py).
             return HttpsTransport(
                 https_client(self.data_dir, str(link.url).rstrip("/"), timeout=link.timeout_s)
             )
-        from lineguard.edge.identity import node_ssl_context
+        from lineguard.edge.identity import IdentityStore, node_ssl_context
         from lineguard.edge.outbox.mqtt import MqttTransport
 
-        context = node_ssl_context(self.data_dir)
-        if link.mqtt.broker_ca is not None:
-            context.load_verify_locations(cafile=link.mqtt.broker_ca)
+        broker_ca = link.mqtt.broker_ca
+
+        def broker_context() -> ssl.SSLContext:
+            context = node_ssl_context(self.data_dir)
+            if broker_ca is not None:
+                context.load_verify_locations(cafile=broker_ca)
+            return context
+
         broker = urlsplit(link.mqtt.url)
         assert broker.hostname is not None and broker.port is not None  # noqa: S101 - validated by the config
+        store = IdentityStore(self.data_dir)
         return MqttTransport(
             host=broker.hostname,
             port=broker.port,
             node_id=self.config.node.node_id,
-            ssl_context=context,
+            ssl_context=broker_context(),
             topic_prefix=link.mqtt.topic_prefix,
             ack_timeout_s=link.timeout_s,
+            # A renewal replaces these: the transport reconnects with the renewed certificate.
+            follow=(store.credentials_file, store.ca_file),
+            rebuild=broker_context,
         )
 
     def _start_evidence_remote_view(self) -> None:

@@ -17,24 +17,34 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineguard.config.server import ServerConfig
-from lineguard.contracts.audit import CaRetired
+from lineguard.contracts.audit import CaRetired, ServerCertificateRenewed
 from lineguard.contracts.errors import ConflictError, NotFoundError
 from lineguard.crypto.datakeys import DataKeyStore, SqliteDataKeyStore
 from lineguard.server.app import create_app
 from lineguard.server.context import AuditHook
 from lineguard.server.keystore import SqlDataKeyStore, signer_key_store_path
-from lineguard.server.nodes import nodes_on_other_ca, revoke_certificates_of_other_ca
+from lineguard.server.nodes import (
+    nodes_on_other_ca,
+    pending_enrollment_tokens,
+    revoke_certificates_of_other_ca,
+)
 from lineguard.server.pki import (
+    ISSUE_LOCK,
     CaPaths,
     CaRotation,
+    DatabaseLock,
     IssuedCertificate,
     PlantCa,
     ca_paths,
+    database_issue_lock,
+    renew_server_certificate,
     retire_previous_ca,
+    rotation_started_at,
     start_ca_rotation,
+    write_trust_bundle,
 )
 from lineguard.server.protection import default_audit, ensure_keyring
-from lineguard.server.storage import open_storage, opened_storage
+from lineguard.server.storage import open_storage, opened_storage, transaction_lock
 
 __all__ = [
     "AdminSession",
@@ -50,8 +60,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Reissue the server certificate when less than this is left.
-SERVER_CERT_RENEW_BEFORE = timedelta(days=30)
+#: ``lineguard ca retire`` is refused (without --force) this soon after ``ca rotate``: each
+#: process sees a rotation within 2 s (``server/pki/live.py``), moves its relay certificate to
+#: the new CA 10 s later (``evidence_views.RELAY_SWITCH_AFTER_S``) and beats every 3 s; a
+#: retirement before that refuses relay hand-offs to the replicas still on the old CA.
+MIN_OVERLAP = timedelta(seconds=30)
+
+#: Who the audit log names for a server certificate issued as the server starts.
+SERVER_START_ACTOR = "system:server-start"
 
 
 @dataclass
@@ -99,17 +115,29 @@ def init_ca(settings: ServerConfig) -> tuple[PlantCa, IssuedCertificate]:
 
 
 def rotate_ca(settings: ServerConfig) -> CaRotation:
-    """Start a CA rotation (server/pki/rotation.py); every process must be restarted to read it."""
+    """Start a CA rotation (server/pki/rotation.py); running processes follow it within seconds."""
     return start_ca_rotation(
         settings.data_dir, settings.pki.ca_passphrase.resolve(), site_id=settings.site_id
     )
 
 
-def retire_ca(settings: ServerConfig, session: Session, *, force: bool = False) -> CaRetired:
-    """End the CA rotation: refused while an active node still holds only the previous CA's certificate.
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
 
-    With ``force`` those nodes' certificates are marked revoked (they must enroll again);
-    the returned event (not yet audited) names them. The caller audits and commits.
+
+def retire_ca(
+    settings: ServerConfig, session: Session, *, force: bool = False, now: datetime | None = None
+) -> CaRetired:
+    """End the CA rotation, unless that would leave something that cannot follow.
+
+    Refused (:class:`ConflictError` naming each reason, nothing changed) while an active
+    node still holds only the previous CA's certificate (it could not connect any more),
+    while an unused enrollment token pins the previous CA (it is the one serving during
+    the overlap: its node could not enroll), and during the first :data:`MIN_OVERLAP`
+    after the rotation (replicas are still moving their relay certificates to the new
+    CA). With ``force`` those nodes' certificates are marked revoked (they must enroll
+    again); the returned event (not yet audited) names the nodes and tokens left behind.
+    The caller audits and commits.
     """
     ca = load_ca(settings)
     if ca.previous is None:
@@ -118,17 +146,41 @@ def retire_ca(settings: ServerConfig, session: Session, *, force: bool = False) 
             "(`lineguard ca rotate` starts one)"
         )
         raise NotFoundError(msg)
-    stranded = nodes_on_other_ca(session, ca_fingerprint=ca.fingerprint_sha256)
-    if stranded and not force:
-        shown = ", ".join(stranded[:20]) + (f" and {len(stranded) - 20} more" if len(stranded) > 20 else "")
-        msg = (
+    now = now or datetime.now(UTC)
+    stranded = nodes_on_other_ca(session, ca_fingerprint=ca.fingerprint_sha256, now=now)
+    tokens = pending_enrollment_tokens(session, now=now)
+    overlap = now - rotation_started_at(ca)
+    reasons: list[str] = []
+    if stranded:
+        reasons.append(
             f"{len(stranded)} active node(s) still hold a certificate of the previous CA and could not "
-            f"connect once it is retired: {shown}. Let them renew (automatic at 2/3 of a certificate's "
-            "life, or `lineguard edge renew` on the node), or pass --force and enroll them again"
+            f"connect once it is retired: {_shown(stranded)}. Let them renew (automatic: at once when they "
+            "next connect during the overlap, or `lineguard edge renew` on the node)"
+        )
+    if tokens:
+        reasons.append(
+            f"{len(tokens)} unused enrollment token(s) pin the previous CA, which serves until it is "
+            f"retired, so their nodes could not enroll after: {_shown(tokens)}. Enroll them first, "
+            "or retire and make new tokens (`lineguard node token`)"
+        )
+    if overlap < MIN_OVERLAP:
+        reasons.append(
+            f"the rotation is {max(overlap.total_seconds(), 0):.0f} s old: each replica moves its relay "
+            f"certificate to the new CA ~15 s after it sees a rotation; wait until it is "
+            f"{MIN_OVERLAP.total_seconds():.0f} s old"
+        )
+    if reasons and not force:
+        msg = (
+            "refusing to retire the previous CA: "
+            + "; ".join(reasons)
+            + (". Or pass --force: the nodes named must enroll again")
         )
         raise ConflictError(msg)
     revoked = revoke_certificates_of_other_ca(session, ca_fingerprint=ca.fingerprint_sha256) if force else 0
     session.flush()
+    # Held until the caller commits: no running replica re-issues the server certificate
+    # while this one writes it (the same order as server/pki/server_cert.py: this, then the file's lock).
+    transaction_lock(session, ISSUE_LOCK)
     done = retire_previous_ca(
         settings.data_dir, settings.pki.ca_passphrase.resolve(), server_names=list(settings.pki.server_names)
     )
@@ -137,36 +189,36 @@ def retire_ca(settings: ServerConfig, session: Session, *, force: bool = False) 
         current_fingerprint_sha256=done.current_fingerprint,
         stranded_nodes=stranded[:200],
         certificates_revoked=revoked,
+        stranded_tokens=tokens[:200],
+        overlap_s=max(int(overlap.total_seconds()), 0),
     )
 
 
-def ensure_server_certificate(settings: ServerConfig, ca: PlantCa, *, now: datetime | None = None) -> CaPaths:
-    """Issue a new server certificate if it is missing, expiring, or for other names."""
-    from cryptography import x509
-
-    now = now or datetime.now(UTC)
+def ensure_server_certificate(
+    settings: ServerConfig,
+    ca: PlantCa,
+    *,
+    now: datetime | None = None,
+    database_lock: DatabaseLock | None = None,
+) -> tuple[CaPaths, ServerCertificateRenewed | None]:
+    """Re-issue the server certificate if it is due (missing, expiring, other names, an
+    untrusted issuer: ``server/pki/server_cert.py``); write ``trust.pem`` if it is missing
+    or stale. The paths, and the event to audit when a certificate was issued."""
     paths = ca_paths(settings.data_dir)
-    current = None
-    if paths.server_cert.exists() and paths.server_key.exists():
-        current = x509.load_pem_x509_certificate(paths.server_cert.read_bytes())
-    reissue = current is None
-    if current is not None:
-        try:
-            san = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            names = {str(n.value) for n in san}
-        except x509.ExtensionNotFound:
-            names = set()
-        expiring = current.not_valid_after_utc - now < SERVER_CERT_RENEW_BEFORE
-        # During a CA rotation the previous CA's server certificate is kept: nodes that have
-        # not renewed yet trust only the previous CA (server/pki/rotation.py).
-        reissue = (
-            expiring
-            or names != set(settings.pki.server_names)
-            or current.issuer not in {c.subject for c in ca.trusted}
-        )
-    if reissue:
-        ca.issue_server_certificate(settings.data_dir, names=list(settings.pki.server_names))
-    return paths
+    event = renew_server_certificate(
+        settings.data_dir,
+        settings.pki.ca_passphrase.resolve(),
+        lambda: ca,
+        names=list(settings.pki.server_names),
+        now=now,
+        database_lock=database_lock,
+    )
+    # The listener verifies against trust.pem, the file a rotation rewrites (a CA made
+    # before ``ca init`` wrote it has none yet): so a running listener follows rotations.
+    trust = ca.trust_pem.encode("ascii")
+    if not paths.trust_bundle.exists() or paths.trust_bundle.read_bytes() != trust:
+        write_trust_bundle(settings.data_dir, ca)
+    return paths, event
 
 
 def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None:
@@ -184,11 +236,19 @@ def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None
     if fixed:
         log.warning("narrowed the modes of %d path(s) under %s to private", fixed, settings.data_dir)
     ca = load_ca(settings)
-    paths = ensure_server_certificate(settings, ca)
     # Migrate once here, so workers starting together find the schema at head.
-    engine, _ = open_storage(settings)
-    engine.dispose()
-    ensure_keyring(settings)
+    engine, sessions = open_storage(settings)
+    try:
+        # Under the issuing locks: replicas starting together re-issue an expiring
+        # certificate once, and never interleave key and certificate of two pairs.
+        paths, issued = ensure_server_certificate(settings, ca, database_lock=database_issue_lock(engine))
+        ensure_keyring(settings)
+        if issued is not None:
+            with sessions() as session:
+                default_audit(settings)(session, issued, actor=SERVER_START_ACTOR)
+                session.commit()
+    finally:
+        engine.dispose()
     serve_workers(
         lambda: create_app(settings, ca=ca),
         workers=settings.http.workers,

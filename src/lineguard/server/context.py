@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the domains' state types; they import this module, not the 
     from lineguard.server.evidence_views import EvidenceViewsState
     from lineguard.server.ingest import IngestState
     from lineguard.server.integrations import IntegrationsState
-    from lineguard.server.pki import PlantCa
+    from lineguard.server.pki import LiveCa
     from lineguard.server.registry import Registry
 
 __all__ = ["API_PREFIX", "AuditHook", "Sealer", "ServerContext", "get_context", "get_session"]
@@ -88,8 +88,9 @@ class ServerContext:
     egress: EgressGate
     #: Access control: policy engine, hashing, lockout, session timeouts, the clock.
     auth: AuthRuntime
-    #: The plant CA, decrypted with ``pki.ca_passphrase`` on first use.
-    ca: Once[PlantCa]
+    #: The plant CA, decrypted with ``pki.ca_passphrase`` on first use, re-read when
+    #: ``lineguard ca rotate`` / ``retire`` change its files (``server/pki/live.py``).
+    ca: LiveCa
     #: The model registry, opened on first use (its TUF keys need the keyring passphrase).
     registry: Once[Registry]
     #: Ingest's per-node rate limit and SQLite write gate.

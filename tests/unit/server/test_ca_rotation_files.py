@@ -40,7 +40,8 @@ def test_rotate_then_retire_moves_trust_from_the_old_ca_to_the_new(tmp_path: Pat
     old = PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a")
     old.issue_server_certificate(tmp_path, names=["127.0.0.1"])
     paths = ca_paths(tmp_path)
-    assert paths.trust == paths.cert  # before any rotation: the CA alone, no bundle file
+    # before any rotation the bundle is the CA alone (written at creation: listeners follow this file)
+    assert paths.trust == paths.trust_bundle and _fingerprints(paths.trust) == [old.fingerprint_sha256]
     before = _node_cert(old, tmp_path, "before")
 
     done = start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")
@@ -89,11 +90,15 @@ def test_rotate_then_retire_moves_trust_from_the_old_ca_to_the_new(tmp_path: Pat
 def test_a_wrong_passphrase_rotates_nothing(tmp_path: Path) -> None:
     PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a")
     paths = ca_paths(tmp_path)
-    key, cert = paths.key.read_bytes(), paths.cert.read_bytes()
+    key, cert, trust = paths.key.read_bytes(), paths.cert.read_bytes(), paths.trust_bundle.read_bytes()
     with pytest.raises(CryptoError, match="wrong passphrase"):
         start_ca_rotation(tmp_path, SecretStr("not the passphrase"), site_id="plant-a")
-    assert (paths.key.read_bytes(), paths.cert.read_bytes()) == (key, cert)
-    assert not paths.previous_cert.exists() and not paths.trust_bundle.exists()
+    assert (paths.key.read_bytes(), paths.cert.read_bytes(), paths.trust_bundle.read_bytes()) == (
+        key,
+        cert,
+        trust,
+    )
+    assert not paths.previous_cert.exists()
 
 
 def test_the_node_keeps_only_a_ca_bundle_that_makes_sense(tmp_path: Path) -> None:

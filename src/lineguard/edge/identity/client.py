@@ -3,20 +3,29 @@
 The SSL context trusts only the plant CA (the pinned ``ca.crt.pem``, not the system
 store), presents the node's certificate chain, requires TLS 1.2 or newer and checks
 the server's host name. httpx receives it as ``verify=ctx`` (its ``cert=`` argument is
-deprecated).
+deprecated). Every answer is checked for the server's renew-now header
+(:data:`~lineguard.contracts.certificates.RENEW_CERTIFICATE_HEADER`), noted in the identity
+store for :class:`~lineguard.edge.identity.worker.RenewalWorker`.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from lineguard.contracts.certificates import RENEW_CERTIFICATE_HEADER
+from lineguard.crypto import FilesSignature, files_signature
 from lineguard.edge.identity.store import IdentityStore
 
-__all__ = ["https_client", "node_ssl_context"]
+log = logging.getLogger(__name__)
+
+__all__ = ["FollowingTransport", "https_client", "node_ssl_context"]
 
 
 def node_ssl_context(data_dir: Path, *, with_client_cert: bool = True) -> ssl.SSLContext:
@@ -32,9 +41,62 @@ def node_ssl_context(data_dir: Path, *, with_client_cert: bool = True) -> ssl.SS
 def https_client(data_dir: Path, server_url: str | None = None, **kwargs: Any) -> httpx.Client:
     """A client for ``server_url`` (default: the URL the node enrolled with) over mTLS.
 
-    Build a new client after :func:`~lineguard.edge.identity.renew.renew` so the fresh
-    certificate is used.
+    It follows a renewal by itself (:class:`FollowingTransport`): every worker's
+    long-lived client presents the renewed certificate from its next request on.
     """
-    url = server_url or IdentityStore(data_dir).info().server_url
+    store = IdentityStore(data_dir)
+    url = server_url or store.info().server_url
     kwargs.setdefault("timeout", httpx.Timeout(10.0, connect=5.0))
-    return httpx.Client(base_url=url, verify=node_ssl_context(data_dir), **kwargs)
+    hooks = dict(kwargs.pop("event_hooks", None) or {})
+    hooks["response"] = [*hooks.get("response", []), partial(_note_renewal_request, store)]
+    return httpx.Client(base_url=url, transport=FollowingTransport(data_dir), event_hooks=hooks, **kwargs)
+
+
+class FollowingTransport(httpx.BaseTransport):
+    """The node's mTLS transport, rebuilt when ``node.pem`` or ``ca.crt.pem`` is replaced.
+
+    At a renewal the server marks the previous certificate superseded at once, so a
+    client that kept presenting it would be refused (401) until the node restarted.
+    One ``stat`` per file per request; connections of the replaced transport finish
+    what they carry and are closed with the client.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._store = IdentityStore(data_dir)
+        self._lock = threading.Lock()
+        self._retired: list[httpx.HTTPTransport] = []
+        self._seen = self._version()
+        self._inner = httpx.HTTPTransport(verify=node_ssl_context(data_dir))
+
+    def _version(self) -> FilesSignature:
+        return files_signature(self._store.credentials_file, self._store.ca_file)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        seen = self._version()
+        if seen != self._seen:
+            with self._lock:
+                if seen != self._seen:
+                    try:
+                        fresh = httpx.HTTPTransport(verify=node_ssl_context(self._data_dir))
+                    except (OSError, ValueError) as exc:  # ssl.SSLError too: keep the current one, look again
+                        log.warning("node credentials changed but cannot be loaded yet: %s", exc)
+                        return self._inner.handle_request(request)
+                    self._retired.append(self._inner)
+                    self._inner, self._seen = fresh, seen
+                    log.info("node credentials changed: new connections present the renewed certificate")
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            for transport in (*self._retired, self._inner):
+                transport.close()
+            self._retired.clear()
+
+
+def _note_renewal_request(store: IdentityStore, response: httpx.Response) -> None:
+    """The server's renew-now header (a plant CA rotation overlaps): the renewal worker acts on it."""
+    reason = response.headers.get(RENEW_CERTIFICATE_HEADER)
+    if reason and not store.renewal_requested:
+        log.warning("the server asks this node to renew its certificate now (%s)", reason[:64])
+        store.request_renewal(reason)

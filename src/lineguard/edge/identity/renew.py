@@ -6,6 +6,9 @@ renewal rotates the node key too: the new key is generated beside the old one an
 replaces it (in one atomic write with its certificate) only once the server has
 certified it. The server marks the previous certificate superseded at once. The node
 keeps the CA certificates the server answers with (both during a plant CA rotation).
+During a rotation the server answers a node still on the previous CA with a renew-now
+header (``contracts/certificates.py``); the node then renews at once. The running node
+does this in :class:`~lineguard.edge.identity.worker.RenewalWorker`.
 """
 
 from __future__ import annotations
@@ -44,13 +47,16 @@ def renew(data_dir: Path, server_url: str | None = None) -> datetime:
     # moves to the new one. The answer came over TLS verified against what it trusted.
     ca_pem = checked_ca_bundle(body["ca_pem"], issued=body["certificate_pem"])
     store.save(key=new_key, cert_pem=body["certificate_pem"], ca_pem=ca_pem)
+    store.clear_renewal_request()
     return store.not_after()
 
 
 def maybe_renew(
     data_dir: Path, server_url: str | None = None, *, now: datetime | None = None
 ) -> datetime | None:
-    """Renew when due; returns the new expiry, or None when nothing was due."""
-    if not needs_renewal(IdentityStore(data_dir).certificate(), now=now):
+    """Renew when due (2/3 of the certificate's life, or the server asked: a CA rotation);
+    returns the new expiry, or None when nothing was due."""
+    store = IdentityStore(data_dir)
+    if not store.renewal_requested and not needs_renewal(store.certificate(), now=now):
         return None
     return renew(data_dir, server_url)

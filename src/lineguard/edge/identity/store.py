@@ -60,6 +60,8 @@ class IdentityStore:
         self.credentials_file = self.directory / "node.pem"
         self.ca_file = self.directory / "ca.crt.pem"
         self.info_file = self.directory / "identity.json"
+        #: Present when the server asked this node to renew now (a plant CA rotation).
+        self.renewal_request_file = self.directory / "renew-requested"
 
     def __repr__(self) -> str:
         return f"IdentityStore({self.directory})"
@@ -134,6 +136,20 @@ class IdentityStore:
         except (OSError, ValueError, TypeError) as exc:
             msg = f"node is not enrolled: cannot read {self.info_file} ({exc}); run `lineguard edge enroll`"
             raise ConfigError(msg) from None
+
+    # -- the server's request to renew now -----------------------------------------
+
+    @property
+    def renewal_requested(self) -> bool:
+        return self.renewal_request_file.exists()
+
+    def request_renewal(self, reason: str) -> None:
+        """Note that the server asked for a renewal now (a file, so every worker and a restart see it)."""
+        if not self.renewal_request_file.exists():
+            _atomic_write(self.renewal_request_file, reason[:64].encode("ascii", "replace"), 0o644)
+
+    def clear_renewal_request(self) -> None:
+        self.renewal_request_file.unlink(missing_ok=True)
 
     def not_after(self) -> datetime:
         return self.certificate().not_valid_after_utc.astimezone(UTC)

@@ -35,7 +35,13 @@ from lineguard.server.audit.models import AuditChainHeadColumns, AuditCheckpoint
 from lineguard.server.audit.records import Entry
 from lineguard.server.audit.tables import ENTRY_FIELDS, PLANT_AUDIT, AuditTables
 from lineguard.server.audit.witness import note_append
-from lineguard.server.storage import drop_partition, insert_rows, month_partitions, partition_key
+from lineguard.server.storage import (
+    driver_execute,
+    drop_partition,
+    insert_rows,
+    month_partitions,
+    partition_key,
+)
 
 __all__ = ["CHECKPOINT_FORMAT", "checkpoint_statement", "lock_head", "prune", "record"]
 
@@ -73,7 +79,8 @@ def _claim_next(connection: Connection, tables: AuditTables) -> tuple[int, str, 
     the database write lock, either way until the caller's transaction ends.
     """
     if connection.dialect.name == "sqlite":
-        row = connection.exec_driver_sql(tables.statements.sqlite_claim).one_or_none()
+        rows = driver_execute(connection, tables.statements.sqlite_claim)
+        row = rows[0] if rows else None
     else:
         row = connection.execute(tables.statements.claim).one_or_none()
     if row is None:
@@ -137,7 +144,7 @@ def record(
     else:
         row = {f: getattr(entry, f) for f in ENTRY_FIELDS} | {"recorded_at": moment}
         insert_rows(session, tables.entry_table, [row])
-        connection.exec_driver_sql(tables.statements.sqlite_advance, (digest, frontier.to_json()))
+        driver_execute(connection, tables.statements.sqlite_advance, (digest, frontier.to_json()))
     note_append(session, seq, digest)
     return entry
 

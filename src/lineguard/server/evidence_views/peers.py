@@ -89,6 +89,8 @@ MAX_HEADER_BYTES = 4096
 MAX_CONNECTIONS = 8
 #: Connect, read and write limit of one hand-off.
 TIMEOUT_S = 10.0
+#: How long a refused sender's unread body is drained before the connection closes.
+LINGER_S = 5.0
 _LENGTH = struct.Struct(">I")
 
 #: Errors an owner may answer with, raised again by the client under the same type.
@@ -139,20 +141,33 @@ class RelayTls:
 
     ``ssl`` loads keys only from files: they are written to a private temporary
     directory (0700, in memory where ``/dev/shm`` exists), loaded, and removed at once.
-    :meth:`renew` loads fresh credentials into the same contexts, so the listener and
-    the client pick them up at their next handshake (``scheduled.py`` renews once half
-    the certificate's lifetime is left, judged by its ``notAfter`` on the wall clock).
+    :meth:`renew` (fresh credentials) and :meth:`retrust` (a new trust bundle after
+    ``lineguard ca rotate`` / ``retire``) build new contexts and swap them in, so the
+    listener and the client use them from their next handshake while connections in
+    flight finish on the old ones (OpenSSL cannot drop a CA from a context in place).
+    ``scheduled.py`` renews once half the certificate's lifetime is left (its
+    ``notAfter`` on the wall clock) or when the plant CA that issues changed.
     """
 
     def __init__(self, credentials: ReplicaCredentials, ca_file: Path) -> None:
-        self.server = self._context(ssl.PROTOCOL_TLS_SERVER, ca_file)
-        self.server.verify_mode = ssl.CERT_REQUIRED
-        self.client = self._context(ssl.PROTOCOL_TLS_CLIENT, ca_file)
-        self.renew(credentials)
+        self._ca_file = ca_file
+        self._install(credentials, ca_file)
 
     def renew(self, credentials: ReplicaCredentials) -> None:
         """Present ``credentials`` from the next handshake on (both as listener and as client)."""
-        not_after = x509.load_pem_x509_certificate(credentials.cert_pem).not_valid_after_utc
+        self._install(credentials, self._ca_file)
+
+    def retrust(self, ca_file: Path) -> None:
+        """Verify peers against ``ca_file`` (re-read now) from the next handshake on."""
+        self._install(self._credentials, ca_file)
+        self._ca_file = ca_file
+
+    def _install(self, credentials: ReplicaCredentials, ca_file: Path) -> None:
+        cert_obj = x509.load_pem_x509_certificate(credentials.cert_pem)
+        server = self._context(ssl.PROTOCOL_TLS_SERVER, ca_file)
+        server.verify_mode = ssl.CERT_REQUIRED
+        server.num_tickets = 0  # no resumption: a new trust bundle applies to every new connection
+        client = self._context(ssl.PROTOCOL_TLS_CLIENT, ca_file)
         shm = Path("/dev/shm")  # noqa: S108 - tmpfs, so the key never reaches a disk
         where = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
         with tempfile.TemporaryDirectory(prefix="lineguard-relay-", dir=where) as private:
@@ -161,9 +176,13 @@ class RelayTls:
             fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(credentials.key_pem)
-            for ctx in (self.server, self.client):
+            for ctx in (server, client):
                 ctx.load_cert_chain(cert, key)
-        self.not_after = not_after
+        # Swapped last and together (attribute writes are atomic): a handshake takes one or the other.
+        self.server, self.client, self._credentials = server, client, credentials
+        self.not_after = cert_obj.not_valid_after_utc
+        #: The CA name that issued the certificate presented now.
+        self.issuer = cert_obj.issuer
 
     def expires_within(self, margin: timedelta, now: datetime | None = None) -> bool:
         """The certificate presented now ends within ``margin`` (wall clock, so a suspended
@@ -318,14 +337,17 @@ class PeerServer:
         except (TimeoutError, OSError):
             writer.transport.abort()
             return
+        unread = False
         try:
-            answer = await asyncio.wait_for(self._answer(reader, writer, source), TIMEOUT_S)
+            answer, unread = await asyncio.wait_for(self._answer(reader, writer, source), TIMEOUT_S)
         except (TimeoutError, OSError, asyncio.IncompleteReadError):
             answer = b""
         try:
             if answer:
                 writer.write(answer)
                 await asyncio.wait_for(writer.drain(), TIMEOUT_S)
+            if unread:
+                await _discard_until_closed(reader)
         except (TimeoutError, OSError):
             pass
         finally:
@@ -349,10 +371,19 @@ class PeerServer:
             raise
         return peer_id
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> bytes:
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
+    ) -> tuple[bytes, bool]:
+        """The answer's frame, and whether a replica's request was refused as busy, unread.
+
+        Only that refusal drains the request afterwards (:func:`_discard_until_closed`): a
+        peer refused as not a replica, or revoked, is cut off at once.
+        """
+        unread = False
         try:
             peer_id = await self._identify(writer, source)
             if self._active >= self._max_connections:  # refused before a byte of the request is read
+                unread = True
                 msg = f"this server is answering {self._max_connections} relay requests already; try again"
                 raise RateLimitedError(msg)
             self._active += 1  # one event loop: no lock needed; counted until the answer is built
@@ -362,8 +393,8 @@ class PeerServer:
                 self._active -= 1
         except LineGuardError as exc:
             log.warning("relay request refused: %s", exc.message)
-            return _frame(_error(exc))
-        return _frame({"ok": True, **reply}, data)
+            return _frame(_error(exc)), unread
+        return _frame({"ok": True, **reply}, data), False
 
     async def _read_and_handle(
         self, reader: asyncio.StreamReader, peer_id: str
@@ -375,6 +406,30 @@ class PeerServer:
         _check_lengths(head, size)
         body = await reader.readexactly(size)
         return await self._handler(Request(str(header.get("op", "")), header, body, peer_id))
+
+
+async def _discard_until_closed(reader: asyncio.StreamReader) -> None:
+    """Read and drop what the peer still sends, until it closes (bounded), after a refusal.
+
+    A refusal is answered before the request is read, while the sender may still be writing
+    its body (up to 8 MiB). Closing a socket with unread data makes the kernel reset the
+    connection, and a reset can reach the sender before it reads the refusal: it then sees
+    "could not be reached" instead of "busy, try again" (a CI run caught exactly that). So
+    the refused body is read and dropped in 64 KiB pieces (memory stays bounded: nothing is
+    kept) until the sender, having read the answer, closes, or LINGER_S / the largest
+    frame has passed.
+    """
+    left = MAX_HEADER_BYTES + MAX_EVIDENCE_JPEG_BYTES + 2 * _LENGTH.size
+    deadline = asyncio.get_running_loop().time() + LINGER_S
+    with contextlib.suppress(TimeoutError, OSError):
+        while left > 0:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            chunk = await asyncio.wait_for(reader.read(1 << 16), remaining)
+            if not chunk:
+                return
+            left -= len(chunk)
 
 
 def _subject(der: bytes | None) -> str:

@@ -8,6 +8,12 @@ its own open views as ``lost`` and leaves. The listener refuses revoked replicas
 (:mod:`.revocation`) and the purge loop audits refused connections (:mod:`.refusals`);
 the heartbeat renews the certificate when ``http.internal_renew_fraction`` of its
 lifetime is left, unless this replica was revoked.
+
+A plant CA rotation or retirement is followed without a restart: when the process's
+:class:`~lineguard.server.pki.LiveCa` re-reads ``ca/``, the relay verifies peers against
+the new ``trust.pem`` at once, and moves its own certificate to the CA that issues now
+:data:`RELAY_SWITCH_AFTER_S` after a rotation (every running process trusts the new CA by
+then), or at the next beat when its issuer is trusted no more (retired).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -32,13 +39,43 @@ from lineguard.server.evidence_views.peers import PeerClient, PeerServer, Refusa
 from lineguard.server.evidence_views.refusals import REFUSALS_ACTOR, RefusalLedger
 from lineguard.server.evidence_views.revocation import check_not_revoked, issue_unless_revoked
 from lineguard.server.evidence_views.shared import HEARTBEAT_S, SKEW_WARN_S, SharedRelay
-from lineguard.server.pki import ReplicaCredentials, ca_paths
+from lineguard.server.pki import LiveCa, ReplicaCredentials, ca_paths
 
-__all__ = ["PURGE_INTERVAL_S", "lifespan", "relays_between_processes", "write_refusals"]
+__all__ = [
+    "PURGE_INTERVAL_S",
+    "RELAY_SWITCH_AFTER_S",
+    "lifespan",
+    "relay_certificate_due",
+    "relays_between_processes",
+    "write_refusals",
+]
 
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S = 5.0
+#: After a CA rotation is seen, how long a replica keeps presenting its old-CA relay
+#: certificate: the others look at ``ca/`` every ``pki.live.CHECK_INTERVAL_S`` (2 s), so
+#: by then they all trust the new CA and none refuses a new-CA certificate.
+RELAY_SWITCH_AFTER_S = 10.0
+
+
+def relay_certificate_due(
+    tls: RelayTls, live: LiveCa, renew_before: timedelta, *, now_monotonic: float | None = None
+) -> bool:
+    """Whether the relay certificate presented now must be replaced by a fresh one.
+
+    When it nears its end; when the CA that issued it is trusted no more (retired); when
+    another CA issues now and the rotation was seen :data:`RELAY_SWITCH_AFTER_S` ago.
+    """
+    if tls.expires_within(renew_before):
+        return True
+    ca = live.get()
+    if tls.issuer == ca.certificate.subject:
+        return False
+    if tls.issuer not in {c.subject for c in ca.trusted}:
+        return True
+    now = time.monotonic() if now_monotonic is None else now_monotonic
+    return live.changed_at is not None and now - live.changed_at >= RELAY_SWITCH_AFTER_S
 
 
 def relays_between_processes(context: ServerContext) -> bool:
@@ -84,7 +121,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     def issue() -> ReplicaCredentials:  # the SAN is the address the others dial; refused once revoked
         return issue_unless_revoked(
             context.sessions,
-            context.ca.get(),
+            context.ca.current(),  # after a retirement, never the retired CA
             replica_id=shared.replica_id,
             host=host,
             hours=http.internal_certificate_hours,
@@ -119,6 +156,8 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     listener = NotificationListener(context.engine, shared.wake)
     listener.start()
     state.shared, state.peers = shared, PeerClient(tls)
+    # ``lineguard ca rotate`` / ``retire``: verify peers against the new trust.pem at once.
+    stop_following = context.ca.subscribe(lambda _ca: tls.retrust(ca_paths(context.settings.data_dir).trust))
     log.info(
         "evidence views relayed between processes: %s listening on %s:%d, reached at %s:%d",
         shared.replica_id,
@@ -154,7 +193,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
                         "this process no longer holds its replica id %s: another process claimed it",
                         process_id,
                     )
-                if tls.expires_within(renew_before) and not shared.revoked:
+                if not shared.revoked and relay_certificate_due(tls, context.ca, renew_before):
                     tls.renew(await asyncio.to_thread(issue))
             except Exception:  # a database blip, the CA unavailable: the next beat tries again
                 log.exception("evidence-view relay heartbeat or certificate renewal failed")
@@ -176,6 +215,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
             yield shared
     finally:
         state.shared, state.peers = None, None
+        stop_following()
         listener.stop()
         await server.stop()
         with contextlib.suppress(Exception):  # the database may be what stopped us

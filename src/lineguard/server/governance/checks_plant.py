@@ -152,10 +152,10 @@ def ca_rotation(i: DoctorInputs) -> Result:
         + (f"{len(waiting)} active node(s) still on it: {shown}" if waiting else "every active node renewed")
     )
     fix = (
-        "let the nodes renew (or `lineguard edge renew` on each), then `lineguard ca retire` and restart "
-        "every server process"
+        "let the nodes renew (or `lineguard edge renew` on each), then `lineguard ca retire` "
+        "(running server processes follow it, no restart)"
         if waiting
-        else "`lineguard ca retire --config server.yaml`, then restart every server process"
+        else "`lineguard ca retire --config server.yaml` (running server processes follow it, no restart)"
     )
     return ("warn", evidence, fix)
 

@@ -7,7 +7,7 @@ the rows, so rows and the keys that open them commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import NoReturn
 
 from lineguard.contracts.errors import CryptoError
@@ -65,7 +65,7 @@ class _StagedKeys:
 
 #: ``key_rows(keep)``: the staged data keys whose ``(category, object_id)`` is in
 #: ``keep``, as rows of the ``data_keys`` table (None when there are none).
-StagedKeyRows = Callable[[Collection[tuple[str, str]]], TableRows | None]
+StagedKeyRows = Callable[[Container[tuple[str, str]]], TableRows | None]
 
 
 def staged_sealer(sealer: Sealer) -> tuple[Sealer, StagedKeyRows]:
@@ -82,7 +82,7 @@ def staged_sealer(sealer: Sealer) -> tuple[Sealer, StagedKeyRows]:
         return sealer, lambda _keep: None
     staged = _StagedKeys(sealer.store)
 
-    def key_rows(keep: Collection[tuple[str, str]]) -> TableRows | None:
+    def key_rows(keep: Container[tuple[str, str]]) -> TableRows | None:
         keys = [k for k in staged.keys if (k.category, k.object_id) in keep]
         staged.keys.clear()
         return SqlDataKeyStore.table_rows(keys) if keys else None

@@ -49,7 +49,7 @@ def get_ca_certificate(request: Request) -> str:
     The CA the server's TLS certificate chains to: during a CA rotation still the
     previous one, which is what the tokens pin (``PlantCa.serving``).
     """
-    ca = get_context(request).ca.get()
+    ca = get_context(request).ca.current()
     return ca.serving.public_bytes(Encoding.PEM).decode("ascii")
 
 
@@ -65,7 +65,7 @@ def post_enroll(
     source = request.client.host if request.client else None
     return service.enroll(
         session,
-        ca=context.ca.get(),
+        ca=context.ca.current(),
         token_text=body.token,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
@@ -86,7 +86,7 @@ def post_renew(
     context = get_context(request)
     return service.renew(
         session,
-        ca=context.ca.get(),
+        ca=context.ca.current(),
         identity=node,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
@@ -115,7 +115,7 @@ def post_token(
     hours = body.ttl_hours or context.settings.pki.enrollment_token_hours
     token = service.issue_token(
         session,
-        ca=context.ca.get(),
+        ca=context.ca.current(),
         node_id=body.node_id,
         site_id=context.settings.site_id,
         line_id=body.line_id,

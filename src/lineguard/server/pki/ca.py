@@ -1,16 +1,6 @@
 """The plant CA: an EC P-256 key encrypted at rest and a self-signed CA certificate.
 
-Files under ``data_dir/ca/`` (mode 0600 for the key)::
-
-    ca.key.pem       PKCS#8, encrypted with the CA passphrase (BestAvailableEncryption)
-    ca.crt.pem       the CA certificate that nodes pin by its sha256
-    server.key.pem   the server's TLS key (unencrypted: uvicorn reads it at start)
-    server.crt.pem   issued by the CA for the configured host names
-    trust.pem        every CA certificate a connection may chain to: the CA alone, or
-                     during a rotation the new CA and the previous one (.rotation)
-    previous.*.pem   the previous CA while a rotation overlaps (``lineguard ca rotate``)
-    retired/         certificates of retired CAs: never trusted for a connection, kept
-                     to verify what was signed while they were current
+Its files under ``data_dir/ca/`` and how they are written are in :mod:`.files`.
 
 Node certificates carry the node id as common name and as the SAN URI
 ``urn:lineguard:node:<node_id>``, the clientAuth extended key usage only, and a random
@@ -31,9 +21,9 @@ is what the relay checks, so a node (or plant) certificate of the same CA is ref
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +36,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
 from lineguard.contracts.errors import ConflictError, CryptoError, InputError, NotFoundError
+from lineguard.server.pki.files import (
+    BACKDATE,
+    ca_paths,
+    certificate_fingerprint,
+    new_ca,
+    write_replacing,
+)
 from lineguard.server.pki.profiles import (
     PLANT_CERTIFICATE_POLICY,
     REPLICA_CERTIFICATE_POLICY,
@@ -55,57 +52,16 @@ from lineguard.server.pki.profiles import (
     replica_uri,
 )
 
-__all__ = [
-    "CaPaths",
-    "IssuedCertificate",
-    "PlantCa",
-    "ReplicaCredentials",
-    "ca_paths",
-    "certificate_fingerprint",
-    "new_ca",
-]
-
-CA_VALIDITY = timedelta(days=3650)
-#: Clock skew we tolerate between server and nodes when a certificate starts.
-BACKDATE = timedelta(minutes=5)
+__all__ = ["IssuedCertificate", "PlantCa", "ReplicaCredentials", "signing_process"]
 
 
-@dataclass(frozen=True)
-class CaPaths:
-    directory: Path
-    key: Path
-    cert: Path
-    server_key: Path
-    server_cert: Path
-    previous_key: Path
-    previous_cert: Path
-    trust_bundle: Path
-    retired: Path
+def signing_process() -> str:
+    """``host:pid`` of this process: what the audit log names as the signer of a certificate.
 
-    @property
-    def trust(self) -> Path:
-        """What TLS listeners verify clients and peers against (the CA alone before any rotation)."""
-        return self.trust_bundle if self.trust_bundle.exists() else self.cert
-
-
-def ca_paths(data_dir: Path) -> CaPaths:
-    d = data_dir / "ca"
-    return CaPaths(
-        d,
-        d / "ca.key.pem",
-        d / "ca.crt.pem",
-        d / "server.key.pem",
-        d / "server.crt.pem",
-        d / "previous.key.pem",
-        d / "previous.crt.pem",
-        d / "trust.pem",
-        d / "retired",
-    )
-
-
-def certificate_fingerprint(cert: x509.Certificate) -> str:
-    """sha256 of the DER encoding, lower-case hex."""
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    With the CA key on every replica, any process may sign; this says which one did (a
+    replica host later found compromised: which certificates came from it).
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
 
 
 @dataclass(frozen=True)
@@ -127,68 +83,6 @@ class IssuedCertificate:
     @property
     def pem(self) -> str:
         return self.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    path.chmod(0o600)
-
-
-def _serial() -> int:
-    return x509.random_serial_number()
-
-
-def new_ca(
-    passphrase: SecretStr, *, common_name: str, now: datetime | None = None
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, bytes]:
-    """A fresh CA key, its self-signed certificate, and the key encrypted under ``passphrase``."""
-    secret = passphrase.get_secret_value().encode()
-    if len(secret) < 12:
-        msg = f"the CA passphrase must be at least 12 characters, got {len(secret)}"
-        raise InputError(msg)
-    now = now or datetime.now(UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LineGuard"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(_serial())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + CA_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    encrypted = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(secret),
-    )
-    return key, cert, encrypted
 
 
 class PlantCa:
@@ -253,9 +147,11 @@ class PlantCa:
             msg = f"a plant CA already exists in {paths.directory}; refusing to overwrite it"
             raise ConflictError(msg)
         key, cert, encrypted = new_ca(passphrase, common_name=f"LineGuard plant CA {site_id}", now=now)
-        _write_private(paths.key, encrypted)
-        paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cls(key, cert)
+        write_replacing(paths.key, encrypted)
+        write_replacing(paths.cert, cert.public_bytes(serialization.Encoding.PEM))
+        created = cls(key, cert)
+        write_replacing(paths.trust_bundle, created.trust_pem.encode("ascii"))
+        return created
 
     @classmethod
     def load(cls, data_dir: Path, passphrase: SecretStr) -> PlantCa:
@@ -263,17 +159,7 @@ class PlantCa:
         if not paths.key.exists() or not paths.cert.exists():
             msg = f"no plant CA in {paths.directory}: run `lineguard ca init --config server.yaml` first"
             raise NotFoundError(msg)
-        try:
-            key = serialization.load_pem_private_key(
-                paths.key.read_bytes(), password=passphrase.get_secret_value().encode()
-            )
-        except (ValueError, TypeError):
-            msg = f"cannot decrypt the CA key {paths.key}: wrong passphrase or corrupt file"
-            raise CryptoError(msg) from None
-        cert = x509.load_pem_x509_certificate(paths.cert.read_bytes())
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-            msg = f"CA key {paths.key} does not match CA certificate {paths.cert}"
-            raise CryptoError(msg)
+        key, cert = _key_pair(paths.key, paths.cert, passphrase, "CA")
         previous = (
             x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
             if paths.previous_cert.exists()
@@ -288,6 +174,16 @@ class PlantCa:
             serving = previous if issuer == previous.subject else cert
         return cls(key, cert, previous=previous, retired=retired, serving=serving)
 
+    @classmethod
+    def load_previous(cls, data_dir: Path, passphrase: SecretStr) -> PlantCa:
+        """The previous CA, with its key, while a rotation overlaps: what signs the server
+        certificate then (every node still trusts it). :class:`NotFoundError` otherwise."""
+        paths = ca_paths(data_dir)
+        if not paths.previous_key.exists() or not paths.previous_cert.exists():
+            msg = f"no CA rotation is overlapping in {paths.directory}: there is no previous CA key"
+            raise NotFoundError(msg)
+        return cls(*_key_pair(paths.previous_key, paths.previous_cert, passphrase, "previous CA"))
+
     # -- issuing --------------------------------------------------------------------
 
     def _builder(
@@ -298,7 +194,7 @@ class PlantCa:
             .subject_name(subject)
             .issuer_name(self.certificate.subject)
             .public_key(public_key)
-            .serial_number(_serial())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
             .not_valid_after(now + timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -397,13 +293,16 @@ class PlantCa:
             .sign(self._key, hashes.SHA256())
         )
         paths = ca_paths(data_dir)
-        _write_private(
+        # Each file replaced whole; a listener re-reading them between the two renames finds
+        # a key that does not match the certificate and keeps its current pair until the
+        # next look (server/tls/reload.py).
+        write_replacing(
             paths.server_key,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
         )
-        paths.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_replacing(paths.server_cert, cert.public_bytes(serialization.Encoding.PEM))
         return self._issued(cert)
 
     def issue_replica_certificate(
@@ -462,6 +361,24 @@ class PlantCa:
             f"(expected issuer {expected}, got {cert.issuer.rfc4514_string()})"
         )
         raise InputError(msg)
+
+
+def _key_pair(
+    key_path: Path, cert_path: Path, passphrase: SecretStr, what: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A CA key decrypted with ``passphrase`` and its certificate, checked to belong together."""
+    try:
+        key = serialization.load_pem_private_key(
+            key_path.read_bytes(), password=passphrase.get_secret_value().encode()
+        )
+    except (ValueError, TypeError):
+        msg = f"cannot decrypt the {what} key {key_path}: wrong passphrase or corrupt file"
+        raise CryptoError(msg) from None
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        msg = f"{what} key {key_path} does not match {what} certificate {cert_path}"
+        raise CryptoError(msg)
+    return key, cert
 
 
 def _leaf_key_usage() -> x509.KeyUsage:

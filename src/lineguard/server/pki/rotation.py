@@ -4,11 +4,15 @@
 
     lineguard ca rotate   ca.* = new CA (issues from now on), previous.* = old CA
                           trust.pem = new + old; server.crt.pem still from the old CA
-          │   overlap: every process restarted reads both; nodes renew through the
-          │   usual path (POST /nodes/renew) and get a new-CA certificate and trust.pem
+          │   overlap: running processes re-read ca/ within seconds (server/pki/live.py,
+          │   server/tls/reload.py) and trust both; nodes renew through the usual path
+          │   (POST /nodes/renew, at once when told: nodes/hint) and get a new-CA
+          │   certificate and trust.pem
           ▼
     lineguard ca retire   server.crt.pem re-issued by the new CA; trust.pem = new only;
-                          old certificate moved to retired/, old key deleted
+                          old certificate moved to retired/, old key deleted;
+                          running processes serve the new certificate and refuse
+                          old-CA ones from their next look at ca/ on, no restart
 
 The server's TLS certificate stays with the old CA during the overlap because a node
 trusts only what it pinned until it renews; once every node holds the bundle, the new
@@ -22,7 +26,6 @@ stack choosing an issuer by name never confuses the two during the overlap.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +34,17 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from lineguard.contracts.errors import ConflictError, NotFoundError
-from lineguard.server.pki.ca import PlantCa, ca_paths, certificate_fingerprint, new_ca
+from lineguard.crypto import exclusive_lock
+from lineguard.server.pki.ca import PlantCa
+from lineguard.server.pki.files import BACKDATE, ca_paths, certificate_fingerprint, new_ca, write_replacing
 
-__all__ = ["CaRotation", "retire_previous_ca", "start_ca_rotation", "write_trust_bundle"]
+__all__ = [
+    "CaRotation",
+    "retire_previous_ca",
+    "rotation_started_at",
+    "start_ca_rotation",
+    "write_trust_bundle",
+]
 
 
 @dataclass(frozen=True)
@@ -44,12 +55,15 @@ class CaRotation:
     previous_fingerprint: str
 
 
+def rotation_started_at(ca: PlantCa) -> datetime:
+    """When the CA that issues now started issuing (``ca rotate``, or ``ca init`` for the first)."""
+    return ca.certificate.not_valid_before_utc + BACKDATE
+
+
 def write_trust_bundle(data_dir: Path, ca: PlantCa) -> Path:
     """Write ``trust.pem`` (the CAs a connection may chain to) atomically; its path."""
     path = ca_paths(data_dir).trust_bundle
-    tmp = path.with_name(f".{path.name}.tmp")
-    _write(tmp, ca.trust_pem.encode("ascii"), 0o600)
-    tmp.replace(path)
+    write_replacing(path, ca.trust_pem.encode("ascii"))
     return path
 
 
@@ -73,17 +87,20 @@ def start_ca_rotation(
     _, cert, encrypted = new_ca(
         passphrase, common_name=f"LineGuard plant CA {site_id} {now:%Y-%m-%dT%H%M%SZ}"
     )
-    # New files first, then renames: a crash leaves either the old CA in place (with a
-    # stray next.*) or the rotation complete but for trust.pem, which load() does not need.
+    # trust.pem (new + old) first, so a running process that sees the new issuer already
+    # trusts what it issues (server/pki/live.py re-reads the directory). Then new files,
+    # then renames: a crash leaves either the old CA in place (with a stray next.*) or
+    # the rotation complete.
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    write_replacing(paths.trust_bundle, cert_pem + old.pem.encode("ascii"))
     next_key, next_cert = paths.directory / "next.key.pem", paths.directory / "next.crt.pem"
-    _write(next_key, encrypted, 0o600)
-    _write(next_cert, cert.public_bytes(serialization.Encoding.PEM), 0o600)  # data_dir is private
+    write_replacing(next_key, encrypted)
+    write_replacing(next_cert, cert_pem)
     paths.key.replace(paths.previous_key)
     paths.cert.replace(paths.previous_cert)
     next_key.replace(paths.key)
     next_cert.replace(paths.cert)
     rotated = PlantCa.load(data_dir, passphrase)
-    write_trust_bundle(data_dir, rotated)
     return CaRotation(rotated.fingerprint_sha256, certificate_fingerprint(old.certificate))
 
 
@@ -103,17 +120,10 @@ def retire_previous_ca(data_dir: Path, passphrase: SecretStr, *, server_names: l
         )
         raise NotFoundError(msg)
     retired = certificate_fingerprint(ca.previous)
-    ca.issue_server_certificate(data_dir, names=server_names)
+    with exclusive_lock(paths.server_cert):  # a running process may be re-issuing it (server_cert.py)
+        ca.issue_server_certificate(data_dir, names=server_names)
     paths.retired.mkdir(mode=0o700, exist_ok=True)  # (server/file_modes.py checks the tree)
     paths.previous_cert.replace(paths.retired / f"{retired}.crt.pem")
     paths.previous_key.unlink(missing_ok=True)
     write_trust_bundle(data_dir, PlantCa.load(data_dir, passphrase))
     return CaRotation(ca.fingerprint_sha256, retired)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())

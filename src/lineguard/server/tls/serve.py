@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from lineguard.server.tls.context import server_ssl_context
 from lineguard.server.tls.protocol import peer_certificate_protocol
+from lineguard.server.tls.reload import ReloadingContext
 
 __all__ = ["ServerThread", "serve", "serve_workers", "uvicorn_config"]
 
@@ -41,12 +42,19 @@ def uvicorn_config(
     log_level: str = "info",
     access_log: bool = True,
 ) -> uvicorn.Config:
-    """uvicorn settings: our TLS context, our protocol class, no plain HTTP."""
+    """uvicorn settings: our TLS context (re-read when its files change), our protocol class,
+    no plain HTTP. ``ca_file`` should be ``ca/trust.pem`` (:attr:`CaPaths.trust`), which a
+    CA rotation rewrites; the CA file alone would be the new CA only after ``ca rotate``."""
 
-    def ssl_factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    def build() -> ssl.SSLContext:
         return server_ssl_context(
             cert_file=cert_file, key_file=key_file, ca_file=ca_file, min_version=min_tls_version
         )
+
+    def ssl_factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        # Follows the files: a CA rotation or retirement, a re-issued server certificate
+        # are served from the next handshake on, no restart (reload.py).
+        return ReloadingContext(build, (cert_file, key_file, ca_file)).front
 
     return uvicorn.Config(
         app,

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
+from typing import ClassVar
 
-from lineguard.contracts.audit import AUDIT_EVENTS
+import pytest
+
+from lineguard.contracts.audit import AUDIT_EVENTS, AuditEvent
+from lineguard.contracts.errors import InputError
+from tests.support.audit_calls import checked_audit_call
 
 DOC = Path(__file__).resolve().parents[4] / "docs" / "audit-events.md"
 
@@ -34,3 +40,31 @@ def test_every_audit_event_is_documented_with_its_fields() -> None:
 def test_no_documented_event_is_stale() -> None:
     stale = sorted(set(_rows()) - set(AUDIT_EVENTS))
     assert not stale, f"docs/audit-events.md lists events that do not exist: {stale}"
+
+
+def _holds_float(annotation: object) -> bool:
+    if annotation is float:
+        return True
+    return any(_holds_float(arg) for arg in typing.get_args(annotation))
+
+
+def test_no_audit_event_field_can_hold_a_float() -> None:
+    # The chain is hashed over canonical JSON, which has no float form: a float field
+    # passes every typed check and fails only when the real recorder encodes it
+    # (a retire audit field was a float once; the tests' in-memory trails did not encode).
+    floats = [
+        f"{name}.{field}"
+        for name, cls in AUDIT_EVENTS.items()
+        for field, info in cls.model_fields.items()
+        if _holds_float(info.annotation)
+    ]
+    assert floats == [], f"audit fields must be integers or strings, not floats: {floats}"
+
+
+def test_the_test_trails_encode_like_the_recorder() -> None:
+    class WithFloat(AuditEvent):
+        event_name: ClassVar[str] = "test.with_float"
+        ratio: float
+
+    with pytest.raises(InputError, match="floats have no canonical form"):
+        checked_audit_call(WithFloat(ratio=0.5), actor="system:test")

@@ -52,8 +52,7 @@ from lineguard.server.evidence_views import service
 from lineguard.server.evidence_views.relay import EvidenceRelay, RelaySettings
 from lineguard.server.ingest import service as ingest
 from lineguard.server.nodes.models import Node, NodeCertificate
-from lineguard.server.once import Once
-from lineguard.server.pki import PlantCa
+from lineguard.server.pki import LiveCa, PlantCa
 from tests.support.evidence_node import (
     EvidenceNode,
     enroll_evidence_node,
@@ -104,7 +103,7 @@ def _ingest(s: AuthHarness, node: EvidenceNode, event: dict[str, Any]) -> None:
 def s(tmp_path: Path) -> Iterator[Setup]:
     with running_harness(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "server") as h:
         ca = PlantCa.create(tmp_path / "server", SecretStr("test ca passphrase!!"), site_id=MATRIX_SITE)
-        h.context.ca = Once.of(ca)
+        h.context.ca = LiveCa.of(ca, tmp_path / "server")
         node = enroll_evidence_node(
             h.context,
             ca,

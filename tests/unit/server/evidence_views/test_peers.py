@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
 from lineguard.contracts.errors import PayloadTooLargeError, PermissionDeniedError, RateLimitedError
-from lineguard.contracts.evidence_view import EvidenceRelayError, ReplicaRevokedError
+from lineguard.contracts.evidence_view import MAX_EVIDENCE_JPEG_BYTES, EvidenceRelayError, ReplicaRevokedError
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls, Request
 from lineguard.server.pki import PlantCa, ReplicaCredentials, ca_paths, retire_previous_ca, start_ca_rotation
 
@@ -147,7 +147,11 @@ def test_requests_beyond_the_connection_bound_are_refused_unread(relay: Relay) -
     while server._active < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     with pytest.raises(RateLimitedError, match="answering 2 relay requests already"):
-        client.call("127.0.0.1", port, {"op": "deliver"}, b"y" * 2**20)
+        # A body at the limit: more than the socket buffers hold, so the sender is still
+        # writing when the refusal comes. Closing on its unread body reset the connection
+        # before it could read the refusal ("could not be reached", once in CI); the
+        # listener drains a refused body, so the sender reads why, as for a small one.
+        client.call("127.0.0.1", port, {"op": "deliver"}, b"y" * MAX_EVIDENCE_JPEG_BYTES)
     release.set()
     for caller in callers:
         caller.join(30)

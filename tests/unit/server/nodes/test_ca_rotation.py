@@ -38,7 +38,7 @@ on_postgresql = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def _serving(settings: ServerConfig, engine: Engine) -> Iterator[str]:
     """One start of the server as ``lineguard server`` does it: CA loaded, client CAs from trust.pem."""
     ca = load_ca(settings)
-    paths = ensure_server_certificate(settings, ca)
+    paths, _ = ensure_server_certificate(settings, ca)
     app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), ca=ca)
     with ServerThread(
         app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.trust

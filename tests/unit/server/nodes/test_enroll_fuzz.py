@@ -65,7 +65,14 @@ def bad_csrs() -> st.SearchStrategy[str]:
 
 
 def _mutated_token(token: str, at: int, char: str) -> str:
+    """The token with the character at ``at`` replaced by ``char``: never the token itself.
+
+    Replacing a character by itself left the real token, which rightly enrolled the node
+    (a CI run drew exactly that, then failed every replay: the token was spent).
+    """
     at %= len(token)
+    if char == token[at]:
+        char = "!"  # outside every part's alphabet (hex, base64url, dots)
     return token[:at] + char + token[at + 1 :]
 
 
@@ -109,6 +116,13 @@ def test_a_fuzzed_enrolment_is_a_typed_4xx_and_stores_nothing(
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert set(r.json()) == {"code", "message", "details"}
     assert _stored(plant, token.split(".")[1]) == (0, None)
+
+
+def test_a_mutated_token_is_never_the_token_itself() -> None:
+    token = "lgt1.0123456789abcdef." + "A" * 43 + "." + "f" * 64
+    for at, char in enumerate(token):
+        mutated = _mutated_token(token, at, char)
+        assert mutated != token and len(mutated) == len(token)
 
 
 def test_a_refused_csr_does_not_spend_the_token(plant: Plant, client: httpx.Client, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import stat
 from pathlib import Path
 
@@ -99,6 +101,14 @@ def test_a_renewal_is_audited_as_the_typed_event_the_docs_describe(plant: Plant,
     assert isinstance(event, NodeCertificateRenewed)
     assert event.node_id == "node-r"
     assert int(event.certificate_serial, 16) == new_serial != old_serial
+    # Who signed: the CA and the server process (with the CA key on every replica, any may sign).
+    assert event.ca_fingerprint_sha256 == plant.ca.fingerprint_sha256
+    assert event.issued_by == f"{socket.gethostname()}:{os.getpid()}"  # the in-process test server
+    enrolled = next(f for n, f in plant.audit.events if n == "node.enrolled")
+    assert (enrolled["ca_fingerprint_sha256"], enrolled["issued_by"]) == (
+        event.ca_fingerprint_sha256,
+        event.issued_by,
+    )
 
 
 def test_revocation_takes_effect_on_the_next_request_of_an_open_connection(

@@ -1,0 +1,192 @@
+"""During a plant CA rotation a node on the previous CA is told to renew, and renews at once.
+
+Real TLS, a real server following the rotation without a restart (``server/pki/live.py``),
+and the node's own code: its HTTPS transport (the outbox's), the renew-now note its
+client takes from the server's answer, the renewal worker, and the client picking up
+the renewed certificate for its next request (``FollowingTransport``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from lineguard.config.server import ServerConfig
+from lineguard.contracts.certificates import RENEW_CERTIFICATE_HEADER, RENEW_FOR_CA_ROTATION
+from lineguard.contracts.events import NodeHeartbeat
+from lineguard.edge.identity import IdentityStore, NodeIdentityInfo, enroll, https_client, node_ssl_context
+from lineguard.edge.identity.worker import RenewalWorker
+from lineguard.edge.outbox import HttpsTransport
+from lineguard.edge.outbox.transport import TransportUnavailableError
+from lineguard.server.admin import ensure_server_certificate, load_ca, rotate_ca
+from lineguard.server.app import create_app
+from lineguard.server.nodes import service
+from lineguard.server.protection import NoEncryption
+from lineguard.server.storage import session_factory
+from lineguard.server.tls import ServerThread
+from tests.support.waiting import until
+from tests.unit.server.conftest import CA_PASSPHRASE, AuditTrail, make_plant_ca
+from tests.unit.server.ingest.factory import heartbeat
+
+
+def _heartbeat() -> NodeHeartbeat:
+    return NodeHeartbeat.model_validate(heartbeat("node-a", backlog=0))
+
+
+def _eventually(what: str, check: Callable[[], bool], deadline_s: float = 30.0) -> None:
+    until(check, deadline_s, what=what, every_s=0.2)
+
+
+@contextlib.contextmanager
+def _enrolled_node(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_id: str
+) -> Iterator[tuple[ServerConfig, ServerThread, Path]]:
+    """A running server on one plant CA (it follows ``ca rotate``, no restart) and a node enrolled on it."""
+    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE.get_secret_value())
+    settings = ServerConfig.model_validate(
+        {
+            "kind": "server",
+            "site_id": "plant-a",
+            "data_dir": tmp_path / "server",
+            "pki": {"server_names": ["127.0.0.1"]},
+        }
+    )
+    make_plant_ca(settings.data_dir)
+    ca = load_ca(settings)
+    paths, _ = ensure_server_certificate(settings, ca)
+    app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), ca=ca)
+    node_dir = tmp_path / node_id
+    with ServerThread(
+        app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.trust
+    ) as server:
+        with session_factory(engine)() as session:
+            token = service.issue_token(
+                session,
+                ca=ca,
+                node_id=node_id,
+                site_id="plant-a",
+                line_id="line-1",
+                camera_ids=["cam-1"],
+                ttl=timedelta(minutes=10),
+                created_by="cli:test",
+                audit=AuditTrail(),
+            )
+        enroll(server.url, str(token), node_dir)
+        yield settings, server, node_dir
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_node_on_the_previous_ca_is_told_to_renew_and_its_transport_follows(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _enrolled_node(engine, tmp_path, monkeypatch, "node-a") as (settings, server, node_dir):
+        store = IdentityStore(node_dir)
+
+        def connect() -> httpx.Client:
+            return https_client(node_dir, server.url)
+
+        transport = HttpsTransport(connect())  # the outbox's, made once as the node does
+        # the control: a client whose TLS context never reloads the node's files
+        fixed = HttpsTransport(httpx.Client(base_url=server.url, verify=node_ssl_context(node_dir)))
+        transport.send_heartbeat(_heartbeat())
+        assert not store.renewal_requested  # one CA: nothing to say
+
+        rotate_ca(settings)  # the running server follows (no restart)
+        old_issuer = store.certificate().issuer
+
+        def told() -> bool:
+            transport.send_heartbeat(_heartbeat())  # any route: the outbox's heartbeat here
+            return store.renewal_requested
+
+        _eventually("the server tells the old-CA node to renew", told)
+        assert store.renewal_request_file.read_text() == RENEW_FOR_CA_ROTATION
+        with connect() as client:  # the header itself, on a node route
+            answer = client.post("/api/v1/nodes/renew", json={"csr_pem": "-----BEGIN nothing"})
+        assert answer.headers[RENEW_CERTIFICATE_HEADER] == RENEW_FOR_CA_ROTATION
+
+        stop = threading.Event()
+        worker = RenewalWorker(stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2)
+        worker.start()
+        try:
+            # at once, not at 2/3 of a 7-day certificate's life
+            _eventually("the node renews", lambda: worker.renewals == 1)
+        finally:
+            stop.set()
+            worker.join(10)
+        assert store.certificate().issuer != old_issuer and not store.renewal_requested
+
+        transport.send_heartbeat(_heartbeat())  # the transport presents the renewed certificate
+        assert not store.renewal_requested  # and the new-CA certificate is not told to renew
+        with pytest.raises(TransportUnavailableError, match="401"):
+            fixed.send_heartbeat(_heartbeat())  # still presenting the superseded certificate
+        transport.close()
+        fixed.close()
+
+
+def test_a_failed_renewal_keeps_the_certificate_and_is_tried_again_later(tmp_path: Path) -> None:
+    """The server cannot be reached: the worker counts, logs and backs off; the node keeps its files."""
+    from cryptography import x509
+
+    ca = make_plant_ca(tmp_path / "server")
+    node_dir = tmp_path / "node"
+    store = IdentityStore(node_dir)
+    key = store.generate_key()
+    csr = x509.load_pem_x509_csr(store.csr_pem(key, "node-a").encode())
+    issued = ca.issue_node_certificate(csr, node_id="node-a", days=7)
+    info = NodeIdentityInfo("node-a", "plant-a", "line-1", ["cam-1"], "https://127.0.0.1:9")
+    store.save(key=key, cert_pem=issued.pem, ca_pem=ca.trust_pem, info=info)
+    before = store.credentials_file.read_bytes()
+    store.request_renewal(RENEW_FOR_CA_ROTATION)
+    stop = threading.Event()
+    worker = RenewalWorker(stop, data_dir=node_dir, server_url=info.server_url, check_interval_s=0.2)
+    worker.start()
+    try:
+        _eventually("a failed try is counted", lambda: worker.errors >= 1, 10.0)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert worker.renewals == 0 and store.renewal_requested  # still asked: tried again later
+    assert store.credentials_file.read_bytes() == before
+    assert worker.last_error is not None and "Connect" in worker.last_error
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_node_with_no_https_traffic_checks_in_and_renews_during_a_rotation(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest over MQTT: nothing the node sends over HTTPS would be answered with the header."""
+    with _enrolled_node(engine, tmp_path, monkeypatch, "node-m") as (settings, server, node_dir):
+        store = IdentityStore(node_dir)
+        old_issuer = store.certificate().issuer
+        rotate_ca(settings)  # the running server follows (no restart)
+
+        stop = threading.Event()
+        quiet = RenewalWorker(stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2)
+        quiet.start()
+        try:
+            time.sleep(3)  # the control: without check-ins nothing tells the node (its certificate is young)
+            assert quiet.renewals == 0 and not store.renewal_requested
+        finally:
+            stop.set()
+            quiet.join(10)
+
+        stop = threading.Event()
+        worker = RenewalWorker(
+            stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2, check_in_s=0.5
+        )
+        worker.start()
+        try:
+            _eventually("the checking-in node renews onto the new CA", lambda: worker.renewals == 1)
+        finally:
+            stop.set()
+            worker.join(10)
+        assert worker.check_ins >= 1
+        assert store.certificate().issuer != old_issuer and not store.renewal_requested
