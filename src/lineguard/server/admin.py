@@ -36,7 +36,9 @@ from lineguard.server.pki import (
     IssuedCertificate,
     PlantCa,
     ca_paths,
+    check_passphrase_absent,
     database_issue_lock,
+    is_issuer,
     renew_server_certificate,
     retire_previous_ca,
     rotation_started_at,
@@ -226,22 +228,38 @@ def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None
 
     First, before anything is opened: new files are private (umask 077), and the data
     directory is checked (``file_modes``): anything readable by other users refuses the
-    start, or is narrowed with ``fix_permissions``.
+    start, or is narrowed with ``fix_permissions``. A host that is not a CA issuer
+    (``LINEGUARD_PKI_ISSUER=false``, ``server/pki/role.py``) refuses to start if it holds
+    the CA passphrase, reads only the CA certificates, and leaves the server certificate
+    to the issuers.
     """
     from lineguard.server.file_modes import check_private_tree
     from lineguard.server.tls import serve_workers
 
+    issuer = is_issuer()
+    if not issuer:  # before anything is touched: a non-issuer host must not hold the passphrase
+        check_passphrase_absent(settings.pki.ca_passphrase)
     os.umask(0o077)
     fixed = check_private_tree(settings.data_dir, fix=fix_permissions)
     if fixed:
         log.warning("narrowed the modes of %d path(s) under %s to private", fixed, settings.data_dir)
-    ca = load_ca(settings)
+    ca = load_ca(settings) if issuer else PlantCa.load_public(settings.data_dir)
     # Migrate once here, so workers starting together find the schema at head.
     engine, sessions = open_storage(settings)
     try:
-        # Under the issuing locks: replicas starting together re-issue an expiring
-        # certificate once, and never interleave key and certificate of two pairs.
-        paths, issued = ensure_server_certificate(settings, ca, database_lock=database_issue_lock(engine))
+        if issuer:
+            # Under the issuing locks: replicas starting together re-issue an expiring
+            # certificate once, and never interleave key and certificate of two pairs.
+            paths, issued = ensure_server_certificate(settings, ca, database_lock=database_issue_lock(engine))
+        else:  # an issuer keeps the shared pair current; this host serves what it finds
+            paths, issued = ca_paths(settings.data_dir), None
+            if not paths.server_cert.exists() or not paths.server_key.exists():
+                msg = (
+                    f"no server TLS certificate in {paths.directory} yet, and this host is not a CA "
+                    "issuer (LINEGUARD_PKI_ISSUER=false): start an issuer replica on the shared data_dir "
+                    "first (or `lineguard ca init` on an issuer host)"
+                )
+                raise NotFoundError(msg)
         ensure_keyring(settings)
         if issued is not None:
             with sessions() as session:
@@ -250,7 +268,7 @@ def run_server(settings: ServerConfig, *, fix_permissions: bool = False) -> None
     finally:
         engine.dispose()
     serve_workers(
-        lambda: create_app(settings, ca=ca),
+        lambda: create_app(settings, ca=ca, pki_issuer=issuer),
         workers=settings.http.workers,
         host=settings.http.host,
         port=settings.http.port,

@@ -45,7 +45,7 @@ from lineguard.server.ingest import IngestState
 from lineguard.server.integrations import IntegrationsState
 from lineguard.server.nodes import RenewalHint
 from lineguard.server.once import Once
-from lineguard.server.pki import LiveCa, PlantCa
+from lineguard.server.pki import LiveCa, PlantCa, is_issuer
 from lineguard.server.protection import default_audit, default_sealer
 from lineguard.server.registry import Registry
 from lineguard.server.storage import Leadership, open_engine, session_factory, upgrade_to_head
@@ -106,6 +106,7 @@ def create_app(
     ca: PlantCa | None = None,
     registry: Registry | None = None,
     lifespan_hooks: Sequence[LifespanHook] = (),
+    pki_issuer: bool | None = None,
 ) -> FastAPI:
     """Build the server app for ``settings``.
 
@@ -113,9 +114,12 @@ def create_app(
     database under ``data_dir`` or ``database.url``; the keyring's envelope
     encryption; the hash-chained audit log). Tests and benchmarks pass their own.
     ``ca`` and ``registry`` are an already opened plant CA and model registry; without
-    them each is opened from the settings on first use. Every domain's state is built
-    here, once (:class:`~lineguard.server.context.ServerContext`).
+    them each is opened from the settings on first use. ``pki_issuer`` is this host's CA
+    role (``server/pki/role.py``; None: from ``LINEGUARD_PKI_ISSUER``): a non-issuer
+    reads the CA certificates only, never the key. Every domain's state is built here,
+    once (:class:`~lineguard.server.context.ServerContext`).
     """
+    issuer = is_issuer() if pki_issuer is None else pki_issuer
     if engine is None:
         engine = open_engine(settings)
     sessions = session_factory(engine)
@@ -135,8 +139,13 @@ def create_app(
         auth=AuthRuntime.build(settings.site_id, settings.auth),
         ca=LiveCa(
             settings.data_dir,
-            lambda: PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve()),
+            (
+                (lambda: PlantCa.load(settings.data_dir, settings.pki.ca_passphrase.resolve()))
+                if issuer
+                else (lambda: PlantCa.load_public(settings.data_dir))
+            ),
             ca,
+            issuer=issuer,
         ),
         registry=Once(lambda: Registry.from_settings(settings), registry),
         ingest=IngestState.build(settings, engine),

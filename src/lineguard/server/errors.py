@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lineguard.contracts.certificates import IssuerUnavailableError
 from lineguard.contracts.errors import LineGuardError, RateLimitedError
 from lineguard.contracts.validation import format_location
 
@@ -48,6 +49,8 @@ _HTTP_CODES: dict[int, str] = {
 #: 502 and 504 report a failure of an edge node the server relayed for (a rejected
 #: upload, no answer in time): their message names the node's fault, not the server's.
 _GATEWAY = frozenset({502, 504})
+#: 503 says "try again": the client needs the message (no CA issuer reachable) and its Retry-After.
+_PASSED_ON = _GATEWAY | {503}
 
 
 def error_body(code: str, message: str, details: list[str] | None = None) -> dict[str, Any]:
@@ -66,9 +69,9 @@ async def _lineguard_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LineGuardError)  # noqa: S101 - registered for this type only
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after_s", None)
-    if isinstance(exc, RateLimitedError) and isinstance(retry_after, int | float):
+    if isinstance(exc, RateLimitedError | IssuerUnavailableError) and isinstance(retry_after, int | float):
         headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
-    if exc.http_status >= 500 and exc.http_status not in _GATEWAY:
+    if exc.http_status >= 500 and exc.http_status not in _PASSED_ON:
         # Our own errors with a 5xx status (crypto, model) are server faults: log the
         # cause, tell the client only the code.
         logger.error("request failed: %s (%s)", exc.code, exc.message)

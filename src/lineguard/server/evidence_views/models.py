@@ -6,8 +6,9 @@ above 1, on PostgreSQL); one process keeps everything in its memory (:mod:`.rela
 * ``evidence_views`` — one row per view: who opened it (person and browser session), the
   node and evidence asked for, the replica that owns the hand-off (``owner_id``), the
   state and why. No image, no image digest, nothing derived from the pixels.
-* ``evidence_relay_peers`` — each live server process's internal relay address and its
-  heartbeat; a view whose owner stopped beating is ``lost``.
+* ``evidence_relay_peers`` — each live server process's internal relay address, its
+  heartbeat and its plant CA role (where a non-issuer forwards what must be signed); a
+  view whose owner stopped beating is ``lost``.
 * ``evidence_node_polls`` — when each node last long-polled, for the dashboard's hint.
 * ``evidence_relay_revocations`` — replica ids whose relay identity an operator revoked:
   every process refuses their relay connections, never counts them alive, and a revoked
@@ -65,6 +66,9 @@ class RelayPeerRow(Base):
     clock_skew_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     #: Connections its relay listener refused since it started (a metric; each audited in bulk).
     refused_connections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Its plant CA role (``server/pki/role.py``): ``leader`` (the issuer that signs for the
+    #: others), ``issuer`` (holds the CA key, standby) or ``none`` (never opens the key).
+    ca_role: Mapped[str] = mapped_column(String(16), default="issuer", server_default="issuer")
 
 
 class EvidenceNodePollRow(Base):

@@ -69,6 +69,8 @@ class ReplicaView:
     clock_skew_s: float
     #: Connections its relay refused since it started.
     refused_connections: int
+    #: Its plant CA role: ``leader``, ``issuer`` (standby) or ``none`` (no CA key on its host).
+    ca_role: str
 
 
 def _revocation(session: Session, replica_id: str) -> RelayRevocationRow | None:
@@ -120,6 +122,7 @@ def list_replicas(session: Session) -> list[ReplicaView]:
             revoked=replica_of(peer.replica_id) in revoked,
             clock_skew_s=peer.clock_skew_s,
             refused_connections=peer.refused_connections,
+            ca_role=peer.ca_role,
         )
         for peer in rows
     ]

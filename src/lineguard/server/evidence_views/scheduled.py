@@ -39,11 +39,12 @@ from lineguard.server.evidence_views.peers import PeerClient, PeerServer, Refusa
 from lineguard.server.evidence_views.refusals import REFUSALS_ACTOR, RefusalLedger
 from lineguard.server.evidence_views.revocation import check_not_revoked, issue_unless_revoked
 from lineguard.server.evidence_views.shared import HEARTBEAT_S, SKEW_WARN_S, SharedRelay
-from lineguard.server.pki import LiveCa, ReplicaCredentials, ca_paths
+from lineguard.server.pki import ISSUER_LEADERSHIP, LiveCa, ReplicaCredentials, ca_paths
 
 __all__ = [
     "PURGE_INTERVAL_S",
     "RELAY_SWITCH_AFTER_S",
+    "ca_role",
     "lifespan",
     "relay_certificate_due",
     "relays_between_processes",
@@ -76,6 +77,14 @@ def relay_certificate_due(
         return True
     now = time.monotonic() if now_monotonic is None else now_monotonic
     return live.changed_at is not None and now - live.changed_at >= RELAY_SWITCH_AFTER_S
+
+
+def ca_role(context: ServerContext) -> str:
+    """This process's plant CA role for its heartbeat row: ``leader`` (the issuer that signs
+    what non-issuers forward: ``ca-issuer`` leadership), ``issuer`` (a standby) or ``none``."""
+    if not context.ca.issuer:
+        return "none"
+    return "leader" if context.leadership.holds(ISSUER_LEADERSHIP) else "issuer"
 
 
 def relays_between_processes(context: ServerContext) -> bool:
@@ -152,7 +161,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     )
     bound = await server.start(http.internal_host, bind_port)
     port = http.internal_advertised_port or bound
-    await asyncio.to_thread(shared.heartbeat, host, port)
+    await asyncio.to_thread(shared.heartbeat, host, port, ca_role=await asyncio.to_thread(ca_role, context))
     listener = NotificationListener(context.engine, shared.wake)
     listener.start()
     state.shared, state.peers = shared, PeerClient(tls)
@@ -173,7 +182,8 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
             await asyncio.sleep(HEARTBEAT_S)
             try:
                 refused = sum(refusals.totals.values())
-                skew_s = await asyncio.to_thread(shared.heartbeat, host, port, refused=refused)
+                role = await asyncio.to_thread(ca_role, context)
+                skew_s = await asyncio.to_thread(shared.heartbeat, host, port, refused=refused, ca_role=role)
                 if skewed != (abs(skew_s) > SKEW_WARN_S):  # said once each way, not every beat
                     skewed = not skewed
                     log.warning(

@@ -36,6 +36,9 @@ class ReplicaOut(BaseModel):
     revoked: bool
     clock_skew_s: float = Field(description="Its host clock minus the database's, last measured.")
     refused_connections: int = Field(description="Connections its relay refused since it started.")
+    ca_role: str = Field(
+        description="Plant CA role: leader (signs for the others), issuer (standby) or none (no CA key)."
+    )
 
 
 class RevokeReplicaRequest(BaseModel):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select, text, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -402,14 +402,16 @@ class SharedRelay:
 
     # -- this process among its peers ------------------------------------------------------------
 
-    def heartbeat(self, host: str, port: int, *, refused: int = 0) -> float:
+    def heartbeat(self, host: str, port: int, *, refused: int = 0, ca_role: str = "issuer") -> float:
         """Register or refresh this process at ``host:port``, stamped with the database's ``now()``.
 
         Returns (and keeps in :attr:`clock_skew_s`) this host's clock minus the
         database's, measured in the same round trip. Also learns whether this replica
         was revoked (:attr:`revoked`); a revoked one drops every image it held. The row
         carries the skew measured last time and ``refused`` (connections this process's
-        relay refused since it started) for ``lineguard doctor``.
+        relay refused since it started) for ``lineguard doctor``, and ``ca_role`` (this
+        process's plant CA role: ``leader``, ``issuer`` or ``none``), which tells a
+        non-issuer where to forward what must be signed.
         """
         before = self.host_clock()
         with self.sessions() as session:
@@ -428,6 +430,7 @@ class SharedRelay:
                     heartbeat_at=func.now(),
                     clock_skew_s=self.clock_skew_s,
                     refused_connections=refused,
+                    ca_role=ca_role,
                 )
                 .on_conflict_do_update(
                     index_elements=["replica_id"],
@@ -435,6 +438,7 @@ class SharedRelay:
                         "heartbeat_at": func.now(),
                         "clock_skew_s": self.clock_skew_s,
                         "refused_connections": refused,
+                        "ca_role": ca_role,
                     },
                 )
                 .returning(RelayPeerRow.heartbeat_at)
@@ -466,6 +470,22 @@ class SharedRelay:
     def _peer_in(self, session: Session, replica_id: str) -> Peer | None:
         row = session.scalar(select(RelayPeerRow).where(RelayPeerRow.replica_id == replica_id, self._alive()))
         return None if row is None else Peer(row.replica_id, row.host, row.port)
+
+    def issuers(self) -> list[Peer]:
+        """The live processes that can sign with the plant CA: the leader first, then the
+        standby issuers (each oldest first); this process never among them."""
+        order = case((RelayPeerRow.ca_role == "leader", 0), else_=1)
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(RelayPeerRow)
+                .where(
+                    RelayPeerRow.ca_role.in_(("leader", "issuer")),
+                    RelayPeerRow.replica_id != self.replica_id,
+                    self._alive(),
+                )
+                .order_by(order, RelayPeerRow.started_at, RelayPeerRow.replica_id)
+            ).all()
+        return [Peer(r.replica_id, r.host, r.port) for r in rows]
 
     def leave(self) -> int:
         """On a clean stop: drop every image, end this process's open views as ``lost``."""

@@ -5,7 +5,8 @@ PostgreSQL): each process registers its internal relay address in
 ``evidence_relay_peers`` and beats every 3 s (docs/deployment.md). The doctor reads
 those rows (ages on the database's clock), dials each advertised address over TCP, and
 reads each replica's last measured clock skew and its count of refused relay
-connections (audited in bulk as ``replica.relay_refused``).
+connections (audited in bulk as ``replica.relay_refused``), and which of them hold the
+plant CA key (``network.ca_issuers``: ``LINEGUARD_PKI_ISSUER``, docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -71,3 +72,33 @@ def relay_refusals(i: DoctorInputs) -> Result:
         "see replica.relay_refused in the audit log (source address, reason, what was presented); "
         "only replica hosts should reach http.internal_port",
     )
+
+
+@check("network.ca_issuers", "network", "Plant CA issuers: which server hosts hold the CA key")
+def ca_issuers(i: DoctorInputs) -> Result:
+    if expected_processes(i) == 1 or not i.state.replicas:
+        return ("pass", "one server process: it holds the plant CA key and signs for itself", None)
+    live = [r for r in i.state.replicas if not r.revoked and r.heartbeat_age_s < STALE_S]
+    by_role = {
+        role: [r.replica_id for r in live if r.ca_role == role] for role in ("leader", "issuer", "none")
+    }
+    named = {role: ", ".join(ids) or "none" for role, ids in by_role.items()}
+    evidence = (
+        f"issuer leader: {named['leader']}; standby issuers: {named['issuer']}; "
+        f"without the CA key: {named['none']}"
+    )
+    if not by_role["leader"] and not by_role["issuer"]:
+        return (
+            "fail",
+            f"no live server process can sign: {evidence}",
+            "start a replica with LINEGUARD_PKI_ISSUER=true and the CA passphrase: until then node "
+            "enrollment and renewal answer 503 (nodes retry and keep their certificates)",
+        )
+    if not by_role["none"]:
+        return (
+            "warn",
+            f"every replica holds the plant CA key ({evidence})",
+            "set LINEGUARD_PKI_ISSUER=false and remove the CA passphrase on the replicas that need not "
+            "sign: one issuer host (and a standby) is enough",
+        )
+    return ("pass", evidence, None)

@@ -111,6 +111,8 @@ class ReplicaState:
     refused_connections: int
     #: None: a TCP connection to its advertised relay address opened; else why not.
     unreachable: str | None
+    #: Its plant CA role: ``leader``, ``issuer`` or ``none`` (``server/pki/role.py``).
+    ca_role: str = "issuer"
 
 
 def _replicas(session: Session, *, timeout_s: float = 2.0) -> tuple[ReplicaState, ...]:
@@ -132,6 +134,7 @@ def _replicas(session: Session, *, timeout_s: float = 2.0) -> tuple[ReplicaState
                 replica.revoked,
                 replica.refused_connections,
                 unreachable,
+                replica.ca_role,
             )
         )
     return tuple(found)

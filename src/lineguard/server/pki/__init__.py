@@ -8,7 +8,8 @@ first contact (like kubeadm's discovery hash). ``rotation`` replaces the CA: a n
 beside the old for an overlap, then the old one retired (``lineguard ca rotate`` /
 ``retire``); ``LiveCa`` is how a running process follows those changes without a
 restart (``files`` holds the paths and the cheap change check); ``server_cert`` keeps the
-server's own TLS certificate current in the running processes (once for all replicas).
+server's own TLS certificate current in the running processes (once for all replicas);
+``role`` says whether this host may sign at all (``LINEGUARD_PKI_ISSUER``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lineguard.server.pki.profiles import (
     is_plant_certificate,
     is_replica_certificate,
 )
+from lineguard.server.pki.role import ISSUER_ENV, ISSUER_LEADERSHIP, check_passphrase_absent, is_issuer
 from lineguard.server.pki.rotation import (
     CaRotation,
     retire_previous_ca,
@@ -47,6 +49,8 @@ from lineguard.server.pki.server_cert import (
 from lineguard.server.pki.tokens import TOKEN_PREFIX, EnrollmentTokenText, hash_secret, secrets_match
 
 __all__ = [
+    "ISSUER_ENV",
+    "ISSUER_LEADERSHIP",
     "ISSUE_LOCK",
     "PLANT_CERTIFICATE_POLICY",
     "RENEW_BEFORE",
@@ -65,8 +69,10 @@ __all__ = [
     "ca_files_signature",
     "ca_paths",
     "certificate_fingerprint",
+    "check_passphrase_absent",
     "database_issue_lock",
     "hash_secret",
+    "is_issuer",
     "is_plant_certificate",
     "is_replica_certificate",
     "renew_server_certificate",

@@ -17,6 +17,11 @@ of the process's internal address plus ``urn:lineguard:replica:<replica_id>``, b
 serverAuth and clientAuth, and the policy :data:`REPLICA_CERTIFICATE_POLICY`. Each process
 issues its own at start, keeps the key in memory only, and :func:`is_replica_certificate`
 is what the relay checks, so a node (or plant) certificate of the same CA is refused there.
+
+A process on a host that is not a CA issuer (``server/pki/role.py``) holds a
+:class:`PlantCa` without its key (:meth:`PlantCa.load_public`): the certificates to trust
+and hand out, nothing to sign with; every ``issue_*`` then raises
+:class:`~lineguard.contracts.certificates.IssuerUnavailableError`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -35,9 +41,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
+from lineguard.contracts.certificates import IssuerUnavailableError
 from lineguard.contracts.errors import ConflictError, CryptoError, InputError, NotFoundError
 from lineguard.server.pki.files import (
     BACKDATE,
+    CaPaths,
     ca_paths,
     certificate_fingerprint,
     new_ca,
@@ -97,7 +105,7 @@ class PlantCa:
 
     def __init__(
         self,
-        key: ec.EllipticCurvePrivateKey,
+        key: ec.EllipticCurvePrivateKey | None,
         cert: x509.Certificate,
         *,
         previous: x509.Certificate | None = None,
@@ -110,6 +118,20 @@ class PlantCa:
         self.previous = previous
         self.retired = retired
         self.serving = serving or cert
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether this process holds the CA key (an issuer host), or only its certificates."""
+        return self._key is not None
+
+    def _signing_key(self) -> ec.EllipticCurvePrivateKey:
+        if self._key is None:
+            msg = (
+                "this server replica is not a plant CA issuer (LINEGUARD_PKI_ISSUER=false): it holds "
+                "the CA certificates only and cannot sign"
+            )
+            raise IssuerUnavailableError(msg)
+        return self._key
 
     @property
     def trusted(self) -> tuple[x509.Certificate, ...]:
@@ -160,19 +182,21 @@ class PlantCa:
             msg = f"no plant CA in {paths.directory}: run `lineguard ca init --config server.yaml` first"
             raise NotFoundError(msg)
         key, cert = _key_pair(paths.key, paths.cert, passphrase, "CA")
-        previous = (
-            x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
-            if paths.previous_cert.exists()
-            else None
-        )
-        retired = tuple(
-            x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(paths.retired.glob("*.crt.pem"))
-        )
-        serving = cert
-        if previous is not None and paths.server_cert.exists():
-            issuer = x509.load_pem_x509_certificate(paths.server_cert.read_bytes()).issuer
-            serving = previous if issuer == previous.subject else cert
-        return cls(key, cert, previous=previous, retired=retired, serving=serving)
+        return cls(key, cert, **_others(paths, cert))
+
+    @classmethod
+    def load_public(cls, data_dir: Path) -> PlantCa:
+        """The CA certificates only (current, previous, retired, serving), never the key.
+
+        What a non-issuer process holds: it verifies and hands out certificates, and
+        cannot sign. ``ca.key.pem`` is not opened (nor is a previous CA's key).
+        """
+        paths = ca_paths(data_dir)
+        if not paths.cert.exists():
+            msg = f"no plant CA certificate in {paths.directory}: run `lineguard ca init` on an issuer host"
+            raise NotFoundError(msg)
+        cert = x509.load_pem_x509_certificate(paths.cert.read_bytes())
+        return cls(None, cert, **_others(paths, cert))
 
     @classmethod
     def load_previous(cls, data_dir: Path, passphrase: SecretStr) -> PlantCa:
@@ -199,7 +223,8 @@ class PlantCa:
             .not_valid_after(now + timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._signing_key().public_key()),
+                critical=False,
             )
         )
 
@@ -267,7 +292,7 @@ class PlantCa:
         )
         if policy is not None:
             builder = builder.add_extension(policy, critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
+        cert = builder.sign(self._signing_key(), hashes.SHA256())
         return self._issued(cert)
 
     def issue_server_certificate(
@@ -290,7 +315,7 @@ class PlantCa:
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(_leaf_key_usage(), critical=True)
-            .sign(self._key, hashes.SHA256())
+            .sign(self._signing_key(), hashes.SHA256())
         )
         paths = ca_paths(data_dir)
         # Each file replaced whole; a listener re-reading them between the two renames finds
@@ -335,7 +360,7 @@ class PlantCa:
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(_leaf_key_usage(), critical=True)
             .add_extension(policy, critical=False)
-            .sign(self._key, hashes.SHA256())
+            .sign(self._signing_key(), hashes.SHA256())
         )
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -361,6 +386,29 @@ class PlantCa:
             f"(expected issuer {expected}, got {cert.issuer.rfc4514_string()})"
         )
         raise InputError(msg)
+
+
+class _OtherCas(TypedDict):
+    previous: x509.Certificate | None
+    retired: tuple[x509.Certificate, ...]
+    serving: x509.Certificate
+
+
+def _others(paths: CaPaths, cert: x509.Certificate) -> _OtherCas:
+    """The previous CA (a rotation overlapping), the retired ones, and the one serving TLS."""
+    previous = (
+        x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
+        if paths.previous_cert.exists()
+        else None
+    )
+    retired = tuple(
+        x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(paths.retired.glob("*.crt.pem"))
+    )
+    serving = cert
+    if previous is not None and paths.server_cert.exists():
+        issuer = x509.load_pem_x509_certificate(paths.server_cert.read_bytes()).issuer
+        serving = previous if issuer == previous.subject else cert
+    return {"previous": previous, "retired": retired, "serving": serving}
 
 
 def _key_pair(

@@ -12,6 +12,10 @@ A change is followed, never half-taken: a load that fails (the rotation's rename
 caught in the middle, a passphrase that no longer opens the key) keeps the CA in use,
 says so once, and the next look tries again. Subscribers (the relay's TLS contexts) are
 told after each successful re-read, from the thread that re-read it.
+
+On a host that is not a CA issuer (``role.py``) the loader reads the certificates only
+(:meth:`PlantCa.load_public`) and :attr:`LiveCa.issuer` is False: the process follows
+rotations the same way, and signs nothing itself.
 """
 
 from __future__ import annotations
@@ -41,8 +45,17 @@ class LiveCa:
     """``get()`` the CA in use (loaded on first use, as the passphrase may be unset);
     ``refresh()`` re-reads it when the CA files changed since it was loaded."""
 
-    def __init__(self, data_dir: Path, load: Callable[[], PlantCa], value: PlantCa | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        load: Callable[[], PlantCa],
+        value: PlantCa | None = None,
+        *,
+        issuer: bool = True,
+    ) -> None:
         self._paths = ca_paths(data_dir)
+        #: Whether this process may sign (an issuer host: ``server/pki/role.py``).
+        self.issuer = issuer
         self._load = load
         self._value = value
         # A CA handed in (the CLI loaded it, a test made it) counts as read from the
@@ -59,7 +72,7 @@ class LiveCa:
     @classmethod
     def of(cls, value: PlantCa, data_dir: Path) -> LiveCa:
         """One that is already loaded: ``value``, following ``data_dir``'s CA files from now on."""
-        return cls(data_dir, lambda: value, value)
+        return cls(data_dir, lambda: value, value, issuer=value.can_sign)
 
     @property
     def built(self) -> bool:

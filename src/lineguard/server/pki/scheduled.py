@@ -20,16 +20,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lineguard.contracts.audit import ServerCertificateRenewed
+from lineguard.contracts.errors import ConfigError
 from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
 from lineguard.server.pki.live import CHECK_INTERVAL_S
+from lineguard.server.pki.role import ISSUER_ENV
 from lineguard.server.pki.server_cert import (
     ServerCertificateKeeper,
     database_issue_lock,
     renew_server_certificate,
 )
 
-__all__ = ["SYSTEM_ACTOR", "keep_server_certificate", "lifespan"]
+__all__ = ["SYSTEM_ACTOR", "check_issuer_setup", "keep_server_certificate", "lifespan"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,11 @@ SYSTEM_ACTOR = "system:pki"
 def keep_server_certificate(
     context: ServerContext, keeper: ServerCertificateKeeper
 ) -> ServerCertificateRenewed | None:
-    """One look (blocking): re-issue the server certificate if due, audit it; the event, or None."""
-    if not context.ca.built:
+    """One look (blocking): re-issue the server certificate if due, audit it; the event, or None.
+
+    Issuers only: a non-issuer process cannot sign, and follows the pair an issuer writes.
+    """
+    if not context.ca.issuer or not context.ca.built:
         return None  # the CA is opened on first use (its passphrase may be unset): nothing to issue with
     if keeper.due(context.ca.get()) is None:
         return None
@@ -60,9 +65,27 @@ def keep_server_certificate(
     return event
 
 
+def check_issuer_setup(context: ServerContext) -> None:
+    """A non-issuer needs an issuer to sign for it, reached over the relay: PostgreSQL only.
+
+    On SQLite (one host, one relay-less process set) nothing could ever sign its nodes'
+    certificates, so it refuses to start (:class:`ConfigError`) instead of answering every
+    enrollment with "try again".
+    """
+    if context.ca.issuer or context.engine.dialect.name == "postgresql":
+        return
+    msg = (
+        f"{ISSUER_ENV}=false needs a CA issuer replica to sign for this one, which needs PostgreSQL "
+        f"(database.url) and several replicas; on {context.engine.dialect.name} this server must be "
+        f"the issuer: unset {ISSUER_ENV} and give it the CA passphrase"
+    )
+    raise ConfigError(msg)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.lineguard
+    check_issuer_setup(context)
     keeper = ServerCertificateKeeper(context.settings.data_dir, list(context.settings.pki.server_names))
 
     async def follow() -> None:

@@ -389,3 +389,54 @@ def test_an_overlapping_ca_rotation_is_a_warning_naming_the_nodes_still_on_the_o
     )
     retire_previous_ca(data_dir, passphrase, server_names=["localhost"])
     assert _by_id(_run(plant))["security.ca_rotation"][0] == "pass"
+
+
+def test_the_ca_issuer_check_names_each_role_and_fails_when_no_live_replica_can_sign(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Registered relay processes carry their plant CA role (``LINEGUARD_PKI_ISSUER``): none
+    able to sign fails (enrollment and renewal answer 503), every one holding the key warns."""
+    from sqlalchemy import func
+
+    from lineguard.server.evidence_views.models import RelayPeerRow
+
+    with open_plant(postgres_url, tmp_path / "server") as plant:
+        settings = plant.settings.model_copy(
+            update={
+                "http": plant.settings.http.model_copy(update={"replicas": 2}),
+                "database": plant.settings.database.model_copy(update={"url": postgres_url}),
+            }
+        )
+
+        def beat(**roles: str) -> tuple[str, str, str | None]:
+            with plant.sessions.begin() as session:
+                session.query(RelayPeerRow).delete()
+                for replica_id, role in roles.items():
+                    session.add(
+                        RelayPeerRow(
+                            replica_id=replica_id,
+                            host="127.0.0.1",
+                            port=9,
+                            started_at=func.now(),
+                            heartbeat_at=func.now(),
+                            ca_role=role,
+                        )
+                    )
+            with plant.sessions() as session:
+                return _by_id(doctor(session, settings=settings, now=NOW))["network.ca_issuers"]
+
+        status, evidence, fix = beat(rep_a="none", rep_b="none")
+        assert (status, evidence) == (
+            "fail",
+            "no live server process can sign: issuer leader: none; standby issuers: none; "
+            "without the CA key: rep_a, rep_b",
+        )
+        assert fix is not None and "LINEGUARD_PKI_ISSUER=true" in fix
+        status, evidence, fix = beat(rep_a="leader", rep_b="issuer")
+        assert status == "warn" and "every replica holds the plant CA key" in evidence
+        assert fix is not None and "LINEGUARD_PKI_ISSUER=false" in fix
+        assert beat(rep_a="leader", rep_b="none") == (
+            "pass",
+            "issuer leader: rep_a; standby issuers: none; without the CA key: rep_b",
+            None,
+        )
