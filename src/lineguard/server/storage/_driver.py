@@ -30,12 +30,23 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-__all__ = ["driver_execute"]
+__all__ = ["driver_execute", "driver_rowcount"]
 
 
 def driver_execute(connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run one statement of driver SQL in ``connection``'s transaction; the rows it returned
     (``RETURNING``, ``SELECT``), or ``[]``. Errors as ``exec_driver_sql`` raises them."""
+    return _run(connection, sql, params)[0]
+
+
+def driver_rowcount(connection: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """:func:`driver_execute` for a statement that returns no rows: the rows it changed
+    (sqlite3's ``rowcount``, ``sqlite3_changes``: an ``INSERT … ON CONFLICT DO NOTHING``
+    counts the rows it inserted, not those it skipped)."""
+    return _run(connection, sql, params)[1]
+
+
+def _run(connection: Connection, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
     if (
         connection.dialect.name != "sqlite"
         or connection._has_events  # what exec_driver_sql checks before firing cursor events
@@ -43,10 +54,10 @@ def driver_execute(connection: Connection, sql: str, params: Sequence[Any] = ())
     ):
         result = connection.exec_driver_sql(sql, tuple(params))
         if not result.returns_rows:
-            return []
+            return [], result.rowcount
         returned = list(result.cursor.fetchall())
         result.close()
-        return returned
+        return returned, result.rowcount
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, params)
@@ -55,5 +66,6 @@ def driver_execute(connection: Connection, sql: str, params: Sequence[Any] = ())
         # SQLAlchemy's own handling (wrapping, handle_error, invalidation on disconnect,
         # closing the cursor); it always raises.
         connection._handle_dbapi_exception(exc, sql, params, cursor, None)
+    changed = cursor.rowcount
     cursor.close()
-    return rows
+    return rows, changed

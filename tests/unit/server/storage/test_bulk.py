@@ -5,6 +5,7 @@ counters add up, and what the ORM reads back equals what it would have written i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +14,20 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import JSON, BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, event, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    event,
+    exc,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from lineguard.server.storage import (
@@ -42,6 +56,18 @@ TALLIES = Table(
     Column("name", String(64), primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
+#: Loosely typed values (a text column given numbers) for the rows that share a bound value.
+MIXED = [
+    Table(
+        name,
+        METADATA,
+        Column("key", String(64), primary_key=True),
+        Column("label", String(64), nullable=True),
+        Column("amount", Float, nullable=True),
+        Column("note", String(64), nullable=True),
+    )
+    for name in ("bulk_mixed_one_statement", "bulk_mixed_row_by_row")
+]
 T0 = datetime(2026, 3, 2, 6, 0, 1, 250_000, tzinfo=UTC)
 
 
@@ -63,6 +89,107 @@ def test_do_nothing_returns_exactly_the_new_rows(session: Session) -> None:
     assert sorted(first) == ["a", "b"]
     assert again == ["c"]
     assert session.scalars(select(THINGS.c.key).order_by(THINGS.c.key)).all() == ["a", "b", "c"]
+
+
+def test_rows_that_repeat_values_store_what_one_row_at_a_time_stores(session: Session) -> None:
+    # On SQLite a value every row has is bound once (``?1`` in each row): equal values of
+    # different types (1, 1.0, True) and float zeros of either sign must still be stored
+    # exactly as each row alone would store them, and so must the values really shared.
+    labels, amounts = [1, 1.0, True, 1], [0.0, -0.0, 0.0, 0.0]
+    rows = [
+        {"key": f"k{i}", "label": label, "amount": amount, "note": "same"}
+        for i, (label, amount) in enumerate(zip(labels, amounts, strict=True))
+    ]
+    together, alone = MIXED
+    insert_rows(session, together, rows)
+    for row in rows:
+        insert_rows(session, alone, [row])
+    session.commit()
+
+    def stored(table: Table) -> list[tuple[Any, ...]]:
+        query = select(table.c.key, table.c.label, table.c.amount, table.c.note).order_by(table.c.key)
+        return [
+            (k, label, amount, math.copysign(1, amount), note)
+            for k, label, amount, note in session.execute(query)
+        ]
+
+    assert stored(together) == stored(alone)
+    assert [r[4] for r in stored(together)] == ["same"] * 4
+
+
+def test_a_returning_insert_that_starts_the_transaction_is_rolled_back_with_it(session: Session) -> None:
+    # On SQLite the insert runs in a savepoint: releasing it must not commit the caller's work.
+    assert insert_rows(session, THINGS, [_row("a"), _row("b")], on_conflict=["key"], returning="key") == [
+        "a",
+        "b",
+    ]
+    session.rollback()
+    assert session.execute(select(THINGS)).all() == []
+
+
+def test_a_key_twice_in_one_insert_is_stored_and_returned_once(session: Session) -> None:
+    keys = insert_rows(session, THINGS, [_row("a"), _row("a", hits=2)], on_conflict=["key"], returning="key")
+    session.commit()
+    assert keys == ["a"]
+    assert session.execute(select(THINGS.c.key, THINGS.c.hits)).all() == [("a", 1)]
+
+
+def test_returning_is_sent_only_when_some_rows_were_there(session: Session, engine: Engine) -> None:
+    # SQLite: an insert whose every row is new reports the rows' own keys without
+    # RETURNING; when some were there it is undone and sent again with RETURNING.
+    # PostgreSQL: always one statement with RETURNING.
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement.split(" (", 1)[0] + (" RETURNING" if "RETURNING" in statement else ""))
+
+    session.connection()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        new = insert_rows(session, THINGS, [_row("a"), _row("b")], on_conflict=["key"], returning="key")
+        first = list(sent)
+        sent.clear()
+        again = insert_rows(session, THINGS, [_row("b"), _row("c")], on_conflict=["key"], returning="key")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    session.commit()
+    assert (new, again) == (["a", "b"], ["c"])
+    if engine.dialect.name == "postgresql":
+        assert first == sent == ["INSERT INTO bulk_things RETURNING"]
+        return
+    savepoint = "lineguard_insert_rows"
+    # The transaction's first write: begun as sqlite3 would begin it before an INSERT.
+    assert first == ["BEGIN", f"SAVEPOINT {savepoint}", "INSERT INTO bulk_things", f"RELEASE {savepoint}"]
+    assert sent == [
+        f"SAVEPOINT {savepoint}",
+        "INSERT INTO bulk_things",
+        f"ROLLBACK TO {savepoint}",
+        "INSERT INTO bulk_things RETURNING",
+        f"RELEASE {savepoint}",
+    ]
+
+
+def test_a_failed_returning_insert_leaves_the_sqlite_transaction_as_it_was(tmp_path: Path) -> None:
+    # The same error as before; the rows written before it in the transaction stay, the
+    # failed statement's do not, and the transaction goes on (SQLite undoes only the statement).
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'failed.db'}")
+    try:
+        METADATA.create_all(engine)
+        with session_factory(engine)() as session:
+            insert_rows(session, THINGS, [_row("a")])
+            with pytest.raises(exc.IntegrityError, match="NOT NULL"):
+                insert_rows(
+                    session,
+                    THINGS,
+                    [_row("b"), _row("x", payload=None)],
+                    on_conflict=["key"],
+                    returning="key",
+                )
+            assert insert_rows(session, THINGS, [_row("c")], on_conflict=["key"], returning="key") == ["c"]
+            session.commit()
+            assert session.scalars(select(THINGS.c.key).order_by(THINGS.c.key)).all() == ["a", "c"]
+    finally:
+        engine.dispose()
 
 
 def test_values_read_back_as_the_column_types_give_them(session: Session) -> None:
