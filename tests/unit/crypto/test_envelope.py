@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lineguard.contracts.errors import CryptoError
 from lineguard.contracts.ids import new_id
 from lineguard.crypto import DataKeyStore, Envelope, Keyring, WrappedKey, parse_sealed
 from lineguard.crypto.datakeys import wrapped_keys
+from lineguard.crypto.envelope import _ID, _plain_ids
 from lineguard.crypto.kek import KeyEncryptionKey, SoftwareKek
 from lineguard.crypto.sealed import encode_v2_prefix
 
@@ -259,3 +262,26 @@ def test_seal_many_with_a_kek_that_wraps_one_at_a_time(keyring: Keyring, store: 
     env = Envelope(_OneAtATime(keyring), store)
     blobs = env.seal_many([("r1", b"a"), ("r2", b"b")], category="c")
     assert Envelope(keyring, store).open(blobs[1], object_id="r2", category="c") == b"b"
+
+
+#: Ids near every edge of the rule: empty, 256 and 257 characters, a bucket's mark, a
+#: newline (the separator of the one-match check) and characters outside the class.
+_ID_PIECES = st.sampled_from(["a", "Z9", "_.:/-", "#", "\n", " ", "é", "x" * 255, ""])
+
+
+@given(ids=st.lists(st.lists(_ID_PIECES, max_size=4).map("".join), min_size=1, max_size=6))
+def test_ids_checked_together_as_one_by_one(ids: list[str]) -> None:
+    # The batch check (one match over the ids joined by newlines) decides exactly as the
+    # pattern of one id and the bucket mark do, id by id: a newline inside an id must not
+    # split it into two good ones.
+    one_by_one = all(_ID.fullmatch(i) is not None and not i.startswith("#") for i in ids)
+    assert _plain_ids(ids) is one_by_one
+
+
+@pytest.mark.parametrize("bad", ["rec_1\nrec_2", "rec_1\n", "\nrec_1", "x" * 257])
+def test_an_id_the_joined_check_could_misread_is_refused_as_before(env: Envelope, bad: str) -> None:
+    with pytest.raises(CryptoError, match="object_id must be 1-256 characters"):
+        env.seal_many([("rec_0", b"a"), (bad, b"b")], category="c")
+    bucketed = Envelope(env.keys, env.store, bucketed=["c"])
+    with pytest.raises(CryptoError, match="object_id must be 1-256 characters"):
+        bucketed.seal_in_buckets([("rec_0", "#h/1", b"a"), (bad, "#h/1", b"b")], category="c")
