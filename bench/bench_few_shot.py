@@ -37,10 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from few_shot_cells import cell_evidence  # noqa: E402
 from few_shot_data import Branches, set_branches  # noqa: E402
+from few_shot_global import global_evidence  # noqa: E402
 from few_shot_patch import PatchData, choose_patch_weight, patch_evidence, split_patch_data  # noqa: E402
 from generalisation_data import ImageSet, real_sets, synthetic_sets  # noqa: E402
-from lineguard.vision.calibration import calibrate_threshold  # noqa: E402
+from lineguard.vision.calibration import calibrate_threshold, wilson_interval  # noqa: E402
 from lineguard.vision.fewshot import ZERO_SHOT, fit_local_weight, fused  # noqa: E402
 from lineguard.vision.metrics import auroc, recall_at_frr  # noqa: E402
 
@@ -57,6 +59,7 @@ def one_draw(
     k: int,
     rng: np.random.Generator,
     patch: tuple[PatchData, str, int, float] | None = None,
+    global_weighting: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     zl = {g: _z(b.local, br["hold"].local) for g, b in br.items()}
     zg = {g: _z(b.glob, br["hold"].glob) for g, b in br.items()}
@@ -81,13 +84,44 @@ def one_draw(
             f"{name}_frr_th": float((good > th).mean()),
             f"{name}_recall_th": float((bad > th).mean()),
         }
+        if k and name == "few":  # the operating point as training states it (item 3), against the test
+            caught = int((fused(zl["bad"][picked], zg["bad"][picked], w, fusion) > th).sum())
+            low, high = wilson_interval(caught, len(picked))
+            test_recall = out["few_recall_th"]
+            out |= {
+                "stated_recall_th": caught / len(picked),
+                "stated_ci_covers": float(low <= test_recall <= high),
+            }
+    if global_weighting is not None and k:  # defect-aware weights of the global distance (few_shot_global)
+        zgw, loo = global_evidence(
+            {g: b.glob for g, b in br.items()}, {g: b.white for g, b in br.items()}, picked, *global_weighting
+        )
+        alt = fit_local_weight(zl["hold"], zgw["hold"], zl["bad"][picked], loo)
+        taken = alt.separation > weight.separation + 1e-12  # strictly better, as the shipped choice
+        for name, (zg_use, chosen) in (("gw", (zgw, alt) if taken else (zg, weight)), ("gwf", (zgw, alt))):
+            good = fused(zl["test"], zg_use["test"], chosen.local, chosen.fusion)
+            bad = fused(zl["bad"][rest], zg_use["bad"][rest], chosen.local, chosen.fusion)
+            scores = np.r_[good, bad]
+            th = calibrate_threshold(
+                fused(zl["hold"], zg_use["hold"], chosen.local, chosen.fusion), target_frr=0.01
+            ).value
+            out |= {
+                f"{name}_auroc": auroc(y, scores),
+                f"{name}_recall1": recall_at_frr(y, scores, 0.01),
+                f"{name}_frr_th": float((good > th).mean()),
+            }
+        out["gw_taken"] = float(taken)
+        alone = np.r_[zgw["test"], zgw["bad"][rest]]
+        out["gw_alone_recall1"] = recall_at_frr(y, alone, 0.01)
+        out["global_alone_recall1"] = recall_at_frr(y, np.r_[zg["test"], zg["bad"][rest]], 0.01)
     if patch is not None:  # the patch-level evidence on top of the few-shot score (few_shot_patch)
         pd, kind, rank, alpha = patch
         fw, ff = weight.local, weight.fusion
         few = {g: fused(zl[g], zg[g], fw, ff) for g in zl}
         v = 0.0
         if k:
-            zp, loo = patch_evidence(pd, picked, kind, rank, alpha)
+            evidence = cell_evidence if kind in ("proto", "logit") else patch_evidence
+            zp, loo = evidence(pd, picked, kind, rank, alpha)
             v = choose_patch_weight(few["hold"], zp["hold"], few["bad"][picked], loo)
         else:
             zp = {g: np.zeros(len(few[g])) for g in few}
@@ -113,28 +147,43 @@ def _line(name: str, k: int, row: dict[str, Any]) -> str:
     def f(m: str) -> str:
         return f"{row[m][0]:.3f} ± {row[m][1]:.3f}"
 
-    return (
-        f"  {name} k={k:2d} ({row['n']} draws): zero-shot AUROC {f('zero_auroc')} "
-        f"rec@1% {f('zero_recall1')} | few-shot AUROC {f('few_auroc')} rec@1% {f('few_recall1')} "
-        f"(worst draw vs zero {row['few_minus_zero_recall1_min']:+.3f}, below in {row['few_below_zero']}), "
-        f"sum chosen {row['sum'][0]:.2f}, weight {f('weight')} | "
-        f"at the threshold: zero FRR {row['zero_frr_th'][0]:.3f} rec {row['zero_recall_th'][0]:.3f}, "
-        f"few FRR {row['few_frr_th'][0]:.3f} rec {row['few_recall_th'][0]:.3f} "
-        f"(load {os.getloadavg()[0]:.1f})"
-    ) + (
-        f"\n  {name} k={k:2d} patch: AUROC {f('patch_auroc')} rec@1% {f('patch_recall1')} "
-        f"(vs zero worst {row['patch_minus_zero_recall1_min']:+.3f}, below in {row['patch_below_zero']}; "
-        f"vs few-shot below in {row['patch_below_few']}), weight {f('patch_weight')}, "
-        f"at the threshold FRR {row['patch_frr_th'][0]:.3f} rec {row['patch_recall_th'][0]:.3f}"
-        + (
-            f"; evidence alone AUROC {f('patch_alone_auroc')} rec@1% {f('patch_alone_recall1')}, "
-            f"weight 1 rec@1% {f('patch_w1_recall1')}"
-            if "patch_alone_auroc" in row
-            else ""
+    head = f"  {name} k={k:2d}"
+    lines = [
+        f"{head} ({row['n']} draws): zero-shot AUROC {f('zero_auroc')} rec@1% {f('zero_recall1')} | "
+        f"few-shot AUROC {f('few_auroc')} rec@1% {f('few_recall1')} (worst draw vs zero "
+        f"{row['few_minus_zero_recall1_min']:+.3f}, below in {row['few_below_zero']}), "
+        f"sum chosen {row['sum'][0]:.2f}, weight {f('weight')} | at the threshold: zero FRR "
+        f"{row['zero_frr_th'][0]:.3f} rec {row['zero_recall_th'][0]:.3f}, few FRR {row['few_frr_th'][0]:.3f} "
+        f"rec {row['few_recall_th'][0]:.3f} (load {os.getloadavg()[0]:.1f})"
+    ]
+    if "stated_recall_th" in row:  # item 3: what training states from the labelled defects
+        lines.append(
+            f"{head} operating point: recall at the threshold stated from the labelled defects "
+            f"{f('stated_recall_th')}, on the test {f('few_recall_th')}; the stated 95 % CI covers "
+            f"the test's in {row['stated_ci_covers'][0]:.0%} of draws"
         )
-        if "patch_auroc" in row
-        else ""
-    )
+    if "patch_auroc" in row:
+        patch = (
+            f"{head} patch: AUROC {f('patch_auroc')} rec@1% {f('patch_recall1')} (vs zero worst "
+            f"{row['patch_minus_zero_recall1_min']:+.3f}, below in {row['patch_below_zero']}; vs few-shot "
+            f"below in {row['patch_below_few']}), weight {f('patch_weight')}, at the threshold FRR "
+            f"{row['patch_frr_th'][0]:.3f} rec {row['patch_recall_th'][0]:.3f}"
+        )
+        if "patch_alone_auroc" in row:
+            patch += (
+                f"; evidence alone AUROC {f('patch_alone_auroc')} rec@1% {f('patch_alone_recall1')}, "
+                f"weight 1 rec@1% {f('patch_w1_recall1')}"
+            )
+        lines.append(patch)
+    if "gw_auroc" in row:
+        lines.append(
+            f"{head} global weighting: chosen AUROC {f('gw_auroc')} rec@1% {f('gw_recall1')} (taken in "
+            f"{row['gw_taken'][0]:.0%}; below zero-shot in {row['gw_below_zero']}, below few-shot in "
+            f"{row['gw_below_few']}), FRR at the threshold {row['gw_frr_th'][0]:.3f} | always: AUROC "
+            f"{f('gwf_auroc')} rec@1% {f('gwf_recall1')} | weighted global alone rec@1% "
+            f"{f('gw_alone_recall1')} (plain global alone {f('global_alone_recall1')})"
+        )
+    return "\n".join(lines)
 
 
 def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
@@ -154,12 +203,16 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
         kind, rank, alpha = args.patch.split(":")
         pds = split_patch_data(s, args.splits, args.feature_cache, args.cache, args.threads, log)
         patches = [(pd, kind, int(rank), float(alpha)) for pd in pds]
+    global_weighting = None
+    if args.global_weighting:
+        cap, alpha = args.global_weighting.split(":")
+        global_weighting = (float(cap), float(alpha))
     for k in args.ks:
         if k >= per_type:
             log(f"  {s.name}: k = {k} skipped (a type has only {per_type} defects)")
             continue
         draws = [
-            one_draw(br, types, k, np.random.default_rng([24, k, d, si]), patches[si])
+            one_draw(br, types, k, np.random.default_rng([24, k, d, si]), patches[si], global_weighting)
             for si, (_, br) in enumerate(all_splits)
             for d in range(1 if k == 0 else args.draws)
         ]
@@ -174,6 +227,9 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
             )
             row["patch_below_zero"] = sum(d["patch_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
             row["patch_below_few"] = sum(d["patch_recall1"] < d["few_recall1"] - 1e-12 for d in draws)
+        if "gw_recall1" in draws[0]:
+            row["gw_below_zero"] = sum(d["gw_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
+            row["gw_below_few"] = sum(d["gw_recall1"] < d["few_recall1"] - 1e-12 for d in draws)
         row["n"] = len(draws)
         result["k"][k] = row
         log(_line(s.name, k, row))
@@ -216,7 +272,15 @@ def main() -> int:
         "--patch",
         default="",
         help="KIND:RANK:ALPHA adds the patch-level evidence (few_shot_patch: quad, lin or ratio; subspace "
-        "rank or ratio cap, shrinkage towards the goods) on top of the few-shot score, e.g. quad:8:0.3",
+        "rank or ratio cap, shrinkage towards the goods; few_shot_cells: proto, prototypes per labelled "
+        "image; logit, hard negatives per held-out good and L2 penalty) on top of the few-shot score, "
+        "e.g. quad:8:0.3, proto:16:0, logit:4:0.1",
+    )
+    parser.add_argument(
+        "--global-weighting",
+        default="",
+        help="CAP:ALPHA weights the global distance's whitened directions by the labelled defects' "
+        "energy over the goods' (few_shot_global; shrunk towards 1 by ALPHA, capped at CAP), e.g. 4:0.5",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

@@ -105,20 +105,34 @@ def defect_patches(pd: PatchData, idx: np.ndarray, min_cover: float = 0.25, top:
 
 @dataclass(slots=True)
 class Projection:
-    """Per-patch evidence: ``sqrt(Σ (u·r)²)`` over the ``basis`` columns (quad) or ``w·(r − μ)`` (lin)."""
+    """Per-patch evidence: ``sqrt(Σ (u·r)²)`` over the ``basis`` columns (quad), ``w·(r − μ)``
+    (lin), ``max_j (2 r·d_j − |d_j|²)`` over prototype columns ``d_j`` (proto: the nearest
+    labelled defect patch against the goods' centre, ``few_shot_cells``) or a logistic layer's
+    logit ``w·r + c·|r| + b`` (logit, ``few_shot_cells``; ``basis`` [C + 1, 1])."""
 
     kind: str
     basis: np.ndarray  # [C, m]
     offset: np.ndarray  # [C]
+    bias: np.ndarray | None = None  # [m]: proto's −|d_j|², logit's intercept
 
     def maps(self, resid: np.ndarray, batch: int = 64) -> torch.Tensor:
         side = round(np.sqrt(resid.shape[1]))
         out = []
+        basis = torch.from_numpy(self.basis.astype(np.float32))
+        bias = None if self.bias is None else torch.from_numpy(self.bias.astype(np.float32))
         for i in range(0, len(resid), batch):
-            centred = resid[i : i + batch].astype(np.float32) - self.offset.astype(np.float32)
-            p = centred @ self.basis.astype(np.float32)
-            s = np.sqrt((p * p).sum(-1)) if self.kind == "quad" else p[..., 0]
-            out.append(torch.from_numpy(s.reshape(len(s), side, side)))
+            centred = torch.from_numpy(
+                resid[i : i + batch].astype(np.float32) - self.offset.astype(np.float32)
+            )
+            if self.kind == "logit":  # the layer reads the residual and its length
+                norm = centred.norm(dim=-1, keepdim=True)
+                s = (torch.cat([centred, norm], -1) @ basis)[..., 0] + (0 if bias is None else bias[0])
+            elif self.kind == "proto":
+                s = (2 * (centred @ basis) + (0 if bias is None else bias)).amax(-1)
+            else:
+                p = centred @ basis
+                s = p.square().sum(-1).sqrt() if self.kind == "quad" else p[..., 0]
+            out.append(s.reshape(len(s), side, side))
         return torch.cat(out)
 
 
