@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
 from sqlalchemy import select
+from tests.support.node_tls import node_route_status, tls12_node_context
 from tests.support.replicas import free_port, replica_config, start_replica
+from tests.support.waiting import until
 from tests.unit.crypto.conftest import make_test_keyring
-from tests.unit.server.conftest import AuditTrail
+from tests.unit.server.conftest import issue_node_token
 
 from lineguard.config import load_server_config
 from lineguard.config.server import ServerConfig
@@ -36,7 +36,6 @@ from lineguard.edge.identity import IdentityStore, enroll, node_ssl_context, ren
 from lineguard.server.admin import init_ca, load_ca, retire_ca, rotate_ca
 from lineguard.server.evidence_views.models import RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, RelayTls
-from lineguard.server.nodes import service
 from lineguard.server.pki import ReplicaCredentials, ca_paths
 from lineguard.server.storage import open_engine, session_factory
 
@@ -51,33 +50,14 @@ DEADLINE_S = 45.0
 
 
 def _eventually(what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    pytest.fail(f"not within {DEADLINE_S:.0f} s: {what}")
-
-
-def _node_call(url: str, verify: ssl.SSLContext) -> int:
-    """A node-only route: 400 (the CSR is nonsense) proves TLS and certificate sign-in passed."""
-    with httpx.Client(base_url=url, verify=verify, timeout=10) as client:
-        return client.post("/api/v1/nodes/renew", json={"csr_pem": "-----BEGIN nothing"}).status_code
+    until(check, DEADLINE_S, what=what, every_s=0.25)
 
 
 def _passes(url: str, verify: ssl.SSLContext) -> bool:
     try:
-        return _node_call(url, verify) == 400
+        return node_route_status(url, verify) == 400
     except httpx.TransportError:  # refused in the handshake (TLS 1.3: seen as a closed connection)
         return False
-
-
-def _tls12(trust: Path, credentials: Path) -> ssl.SSLContext:
-    """TLS 1.2, so the server's verdict on the client certificate ends the handshake itself."""
-    ctx = ssl.create_default_context(cafile=trust)
-    ctx.load_cert_chain(credentials)
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
 
 
 def _served_issuer(url: str) -> str:
@@ -129,8 +109,8 @@ def two_replicas(
             processes.append(start_replica(config, port, tmp_path / f"replica-{port}.log", ENV))
         pids = [p.pid for p in processes]
         yield settings, [f"https://127.0.0.1:{port}" for port in ports], pids
-        for process in processes:  # the same processes served the whole test
-            assert process.poll() is None, tmp_path / "replica.log"
+        for process, port in zip(processes, ports, strict=True):  # the same processes served the whole test
+            assert process.poll() is None, (tmp_path / f"replica-{port}.log").read_text()[-3000:]
         assert [p.pid for p in processes] == pids
     finally:
         for process in processes:
@@ -150,19 +130,7 @@ def test_two_running_replicas_follow_a_ca_rotation_and_retirement(
 
     def token(node_id: str) -> str:
         with sessions() as session:
-            return str(
-                service.issue_token(
-                    session,
-                    ca=load_ca(settings),
-                    node_id=node_id,
-                    site_id="plant-a",
-                    line_id="line-1",
-                    camera_ids=["cam-1"],
-                    ttl=timedelta(minutes=10),
-                    created_by="cli:test",
-                    audit=AuditTrail(),
-                )
-            )
+            return issue_node_token(session, load_ca(settings), node_id)
 
     with sessions() as session:
         relays = {r.replica_id: (r.host, r.port) for r in session.scalars(select(RelayPeerRow))}
@@ -185,7 +153,7 @@ def test_two_running_replicas_follow_a_ca_rotation_and_retirement(
     # A never issued anything new-CA, yet its listener takes node-c's certificate
     _eventually("replica A trusts the new CA", lambda: _passes(url_a, node_ssl_context(c)))
     for url in (url_a, url_b):  # and the nodes enrolled before the rotation still connect
-        assert _node_call(url, node_ssl_context(b)) == 400
+        assert node_route_status(url, node_ssl_context(b)) == 400
         assert _served_issuer(url) == old_issuer  # pinned nodes keep verifying the server
     renew(a, url_a)  # node-a moves to the new CA through A
     assert IdentityStore(a).certificate().issuer.rfc4514_string() == new_issuer
@@ -207,14 +175,15 @@ def test_two_running_replicas_follow_a_ca_rotation_and_retirement(
     for url in (url_a, url_b):
         _eventually(f"{url} serves a new-CA certificate", lambda u=url: _served_issuer(u) == new_issuer)
         for node in (a, c):  # they kept both CAs: they verify the new server certificate
-            assert _node_call(url, node_ssl_context(node)) == 400
+            assert node_route_status(url, node_ssl_context(node)) == 400
         # node-b's old-CA certificate is refused in the handshake by a process that was
         # running before the retirement (a refusal by the database would be an HTTP 401)
         with pytest.raises(httpx.ConnectError):
-            _node_call(url, _tls12(trust, IdentityStore(b).credentials_file))
-        assert _node_call(url, _tls12(trust, IdentityStore(a).credentials_file)) == 400  # the control
+            node_route_status(url, tls12_node_context(trust, IdentityStore(b).credentials_file))
+        control = tls12_node_context(trust, IdentityStore(a).credentials_file)
+        assert node_route_status(url, control) == 400
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            _node_call(url, node_ssl_context(b))  # and it cannot verify the server any more
+            node_route_status(url, node_ssl_context(b))  # and it cannot verify the server any more
     for name, where in relays.items():
         _eventually(
             f"{name}'s relay refuses the retired CA", lambda w=where: not _relay_accepts(old_relay, trust, w)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import func, select
+from tests.support.replicas import free_port
+from tests.support.server_yaml import plant_server_config
 from tests.unit.server.ingest import factory
 
 from lineguard.edge.identity import https_client
@@ -25,12 +27,6 @@ ENV = {
     "LINEGUARD_CA_PASSPHRASE": "integration ca passphrase",
     "LINEGUARD_KEYRING_PASSPHRASE": "integration keyring pw",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def lineguard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -46,15 +42,9 @@ def env() -> dict[str, str]:
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> Path:
-    port = _free_port()
-    cfg = {
-        "kind": "server",
-        "site_id": "plant-a",
-        "data_dir": str(tmp_path / "server"),
-        "http": {"host": "127.0.0.1", "port": port},
-        "database": {"url": db_url},
-        "pki": {"server_names": ["127.0.0.1"]},
-    }
+    cfg = plant_server_config(
+        tmp_path / "server", http={"host": "127.0.0.1", "port": free_port()}, database={"url": db_url}
+    )
     path = tmp_path / "server.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path

@@ -18,7 +18,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,13 @@ from tests.support.haproxy import HAProxy
 from tests.support.outbox import post_until_acknowledged
 from tests.support.replicas import free_port, replica_config, start_replica
 from tests.unit.crypto.conftest import make_test_keyring
+from tests.unit.server.conftest import issue_node_token
 from tests.unit.server.ingest import factory
 
 from lineguard.config import load_server_config
 from lineguard.edge.identity import enroll, https_client
 from lineguard.server.admin import admin_session, init_ca, load_ca
 from lineguard.server.ingest.models import InspectionEventRow
-from lineguard.server.nodes import service as node_service
 from lineguard.server.pki import ca_paths
 from lineguard.server.storage import create_engine_for
 
@@ -70,18 +69,7 @@ def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch)
 
 def _token(settings: Any, node_id: str) -> str:
     with admin_session(settings, actor="cli:test") as admin:
-        token = node_service.issue_token(
-            admin.session,
-            ca=load_ca(settings),
-            node_id=node_id,
-            site_id="plant-a",
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            ttl=timedelta(minutes=10),
-            created_by="cli:test",
-            audit=admin.audit,
-        )
-    return str(token)
+        return issue_node_token(admin.session, load_ca(settings), node_id, audit=admin.audit)
 
 
 def test_nodes_enrol_and_ingest_through_haproxy_and_a_dying_replica_loses_nothing(

@@ -17,7 +17,7 @@ import json
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from sqlalchemy import select
 from tests.unit.server.auth.harness import AuthHarness, FakeClock, Person, StrictAuditTrail, harness_settings
-from tests.unit.server.conftest import make_plant_ca
+from tests.unit.server.conftest import issue_node_token, make_plant_ca
 
 from lineguard.cli.main import cli as lineguard_cli
 from lineguard.contracts.events import CameraHealth, NodeHeartbeat
@@ -37,7 +37,6 @@ from lineguard.server.app import create_app
 from lineguard.server.auth.catalog import Role
 from lineguard.server.auth.dependencies import CSRF_HEADER
 from lineguard.server.ingest.models import CameraHealthRow
-from lineguard.server.nodes import service as node_service
 from lineguard.server.pki import ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.registry import Registry
@@ -108,18 +107,15 @@ def plant(db_url: str, tmp_path: Path) -> Iterator[Plant]:
 def enrolled_node(plant: Plant, data_dir: Path) -> None:
     context = plant.people.context
     with context.sessions() as session:
-        token = node_service.issue_token(
+        token = issue_node_token(
             session,
-            ca=context.ca.get(),
-            node_id="node-1",
+            context.ca.get(),
+            "node-1",
             site_id=context.settings.site_id,
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            ttl=timedelta(minutes=10),
             created_by="cli:test-admin",
             audit=plant.people.trail,
         )
-    enroll(plant.url, str(token), data_dir)
+    enroll(plant.url, token, data_dir)
 
 
 def signed_upload(plant: Plant, package: Path) -> dict[str, tuple[str, bytes]]:

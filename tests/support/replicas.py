@@ -20,6 +20,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.server_yaml import plant_server_config
+
 __all__ = ["CHEAP_AUTH", "free_port", "replica_config", "start_replica", "start_replica_process"]
 
 #: Sign-in hashing a test or bench can afford many times, and no per-minute lock-out.
@@ -45,15 +47,14 @@ def replica_config(
     path = tmp_path / f"server-{port}.yaml"
     path.write_text(
         yaml.safe_dump(
-            {
-                "kind": "server",
-                "site_id": "plant-a",
-                "data_dir": str(tmp_path / "shared-data"),
-                "http": {"host": "127.0.0.1", "port": port, "replicas": replicas},
-                "database": {"url": postgres_url},
-                "pki": {"server_names": ["127.0.0.1"]},
-                **(sections or {}),
-            }
+            plant_server_config(
+                tmp_path / "shared-data",
+                **{
+                    "http": {"host": "127.0.0.1", "port": port, "replicas": replicas},
+                    "database": {"url": postgres_url},
+                    **(sections or {}),  # a test's own ``http`` replaces this one whole
+                },
+            )
         )
     )
     return path

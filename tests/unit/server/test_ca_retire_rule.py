@@ -18,41 +18,19 @@ from sqlalchemy import Engine
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import ConflictError
 from lineguard.server.admin import MIN_OVERLAP, load_ca, retire_ca, rotate_ca
-from lineguard.server.nodes import service
 from lineguard.server.pki import ca_paths, rotation_started_at
 from lineguard.server.storage import session_factory
-from tests.unit.server.conftest import CA_PASSPHRASE, AuditTrail, make_plant_ca
+from tests.unit.server.conftest import issue_node_token, plant_with_ca
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServerConfig:
-    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE.get_secret_value())
-    config = ServerConfig.model_validate(
-        {
-            "kind": "server",
-            "site_id": "plant-a",
-            "data_dir": tmp_path / "server",
-            "pki": {"server_names": ["127.0.0.1"]},
-        }
-    )
-    make_plant_ca(config.data_dir)
-    return config
+    return plant_with_ca(tmp_path / "server", monkeypatch)
 
 
 def _token(settings: ServerConfig, engine: Engine, node_id: str, *, ttl: timedelta, now: datetime) -> None:
     with session_factory(engine)() as session:
-        service.issue_token(
-            session,
-            ca=load_ca(settings),
-            node_id=node_id,
-            site_id="plant-a",
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            ttl=ttl,
-            created_by="cli:test",
-            audit=AuditTrail(),
-            now=now,
-        )
+        issue_node_token(session, load_ca(settings), node_id, ttl=ttl, now=now)
 
 
 def _overlapping(settings: ServerConfig) -> bool:

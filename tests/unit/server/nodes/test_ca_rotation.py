@@ -8,10 +8,6 @@ edge code they run in production (``lineguard.edge.identity``).
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,50 +18,18 @@ from sqlalchemy import Engine
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import ConflictError, NotFoundError
 from lineguard.edge.identity import IdentityStore, enroll, node_ssl_context, renew
-from lineguard.server.admin import ensure_server_certificate, load_ca, retire_ca, rotate_ca
-from lineguard.server.app import API_PREFIX, create_app
-from lineguard.server.nodes import service
+from lineguard.server.admin import load_ca, retire_ca, rotate_ca
 from lineguard.server.pki import ca_paths, certificate_fingerprint
-from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import session_factory
-from lineguard.server.tls import ServerThread
-from tests.unit.server.conftest import CA_PASSPHRASE, AuditTrail, make_plant_ca
+from tests.support.node_tls import node_route_status, tls12_node_context
+from tests.unit.server.conftest import issue_node_token, plant_with_ca, serving_plant
 
 on_postgresql = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
-@contextmanager
-def _serving(settings: ServerConfig, engine: Engine) -> Iterator[str]:
-    """One start of the server as ``lineguard server`` does it: CA loaded, client CAs from trust.pem."""
-    ca = load_ca(settings)
-    paths, _ = ensure_server_certificate(settings, ca)
-    app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), ca=ca)
-    with ServerThread(
-        app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.trust
-    ) as server:
-        yield server.url
-
-
 def _token(settings: ServerConfig, engine: Engine, node_id: str) -> str:
     with session_factory(engine)() as session:
-        token = service.issue_token(
-            session,
-            ca=load_ca(settings),
-            node_id=node_id,
-            site_id="plant-a",
-            line_id="line-1",
-            camera_ids=["cam-1"],
-            ttl=timedelta(minutes=10),
-            created_by="cli:test",
-            audit=AuditTrail(),
-        )
-    return str(token)
-
-
-def _node_call(url: str, verify: ssl.SSLContext) -> int:
-    """A node-only route: 400 (the CSR is nonsense) proves TLS and certificate sign-in passed."""
-    with httpx.Client(base_url=url, verify=verify, timeout=10) as client:
-        return client.post(f"{API_PREFIX}/nodes/renew", json={"csr_pem": "-----BEGIN nothing"}).status_code
+        return issue_node_token(session, load_ca(settings), node_id)
 
 
 def _issuer(node_dir: Path) -> str:
@@ -81,20 +45,12 @@ def _trusted(node_dir: Path) -> list[str]:
 def test_nodes_keep_working_through_a_rotation_and_an_old_ca_certificate_is_refused_after(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE.get_secret_value())
-    settings = ServerConfig.model_validate(
-        {
-            "kind": "server",
-            "site_id": "plant-a",
-            "data_dir": tmp_path / "server",
-            "pki": {"server_names": ["127.0.0.1", "localhost"]},
-        }
-    )
-    first = make_plant_ca(settings.data_dir)
-    old_fp = first.fingerprint_sha256
+    settings = plant_with_ca(tmp_path / "server", monkeypatch)
+    old_fp = load_ca(settings).fingerprint_sha256
     a, b, c = (tmp_path / name for name in ("node-a", "node-b", "node-c"))
 
-    with _serving(settings, engine) as url:  # before: one CA
+    with serving_plant(settings, engine) as server:  # before: one CA
+        url = server.url
         enroll(url, _token(settings, engine, "node-a"), a)
         enroll(url, _token(settings, engine, "node-b"), b)
         assert _trusted(a) == [old_fp]
@@ -102,22 +58,23 @@ def test_nodes_keep_working_through_a_rotation_and_an_old_ca_certificate_is_refu
     rotation = rotate_ca(settings)
     assert rotation.previous_fingerprint == old_fp != rotation.current_fingerprint
     new_fp = rotation.current_fingerprint
-    with _serving(settings, engine) as url:  # the overlap
+    with serving_plant(settings, engine) as server:  # the overlap
+        url = server.url
         # enrolled under the old CA, trusting only it: still served and signed in
         for node in (a, b):
-            assert _node_call(url, node_ssl_context(node)) == 400
+            assert node_route_status(url, node_ssl_context(node)) == 400
         # a token made now pins the CA the server still serves with; the node gets a
         # new-CA certificate and keeps both CAs
         enroll(url, _token(settings, engine, "node-c"), c)
         assert _issuer(c) != _issuer(b)  # each CA has its own name (its start time in it)
         assert _issuer(c).startswith("CN=LineGuard plant CA plant-a 20")
         assert _trusted(c) == [new_fp, old_fp]
-        assert _node_call(url, node_ssl_context(c)) == 400
+        assert node_route_status(url, node_ssl_context(c)) == 400
         # node-a renews through the usual path: a new-CA certificate, both CAs trusted
         renew(a, url)  # (this test moves the server to a new port at each start)
         assert _issuer(a) == _issuer(c)
         assert _trusted(a) == [new_fp, old_fp]
-        assert _node_call(url, node_ssl_context(a)) == 400
+        assert node_route_status(url, node_ssl_context(a)) == 400
 
     with session_factory(engine)() as session:  # node-b never renewed: retiring would strand it
         with pytest.raises(ConflictError, match=r"1 active node\(s\) still hold .*: node-b\. Let them renew"):
@@ -132,23 +89,18 @@ def test_nodes_keep_working_through_a_rotation_and_an_old_ca_certificate_is_refu
     with session_factory(engine)() as session, pytest.raises(NotFoundError, match="no CA rotation"):
         retire_ca(settings, session)
 
-    with _serving(settings, engine) as url:  # after: the new CA alone, serving too
+    with serving_plant(settings, engine) as server:  # after: the new CA alone, serving too
+        url = server.url
         for node in (a, c):  # renewed or enrolled during the overlap: they trust the new server certificate
-            assert _node_call(url, node_ssl_context(node)) == 400
+            assert node_route_status(url, node_ssl_context(node)) == 400
         # node-b's old-CA certificate is refused by the TLS layer itself: give it a
         # client that trusts the new server certificate, so only the server's check is left
-        refused = ssl.create_default_context(cafile=ca_paths(settings.data_dir).trust)
-        refused.load_cert_chain(IdentityStore(b).credentials_file)
-        # TLS 1.2, so the server's verdict ends the handshake itself (a TLS 1.3 client
-        # finishes first and sees a closed connection): a connect error, where a refusal
-        # by the database (its certificate is also marked revoked) would be an HTTP 401
-        refused.maximum_version = ssl.TLSVersion.TLSv1_2
+        # over TLS 1.2, so the server's verdict ends the handshake itself: a connect error,
+        # where a refusal by the database (its certificate is also marked revoked) would be an HTTP 401
+        trust = ca_paths(settings.data_dir).trust
         with pytest.raises(httpx.ConnectError):
-            _node_call(url, refused)
-        control = ssl.create_default_context(cafile=ca_paths(settings.data_dir).trust)
-        control.load_cert_chain(IdentityStore(a).credentials_file)
-        control.maximum_version = ssl.TLSVersion.TLSv1_2
-        assert _node_call(url, control) == 400
+            node_route_status(url, tls12_node_context(trust, IdentityStore(b).credentials_file))
+        assert node_route_status(url, tls12_node_context(trust, IdentityStore(a).credentials_file)) == 400
         # and node-b, trusting only the retired CA, cannot even verify the server
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            _node_call(url, node_ssl_context(b))
+            node_route_status(url, node_ssl_context(b))

@@ -12,7 +12,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -26,14 +25,12 @@ from lineguard.edge.identity import IdentityStore, NodeIdentityInfo, enroll, htt
 from lineguard.edge.identity.worker import RenewalWorker
 from lineguard.edge.outbox import HttpsTransport
 from lineguard.edge.outbox.transport import TransportUnavailableError
-from lineguard.server.admin import ensure_server_certificate, load_ca, rotate_ca
-from lineguard.server.app import create_app
-from lineguard.server.nodes import service
-from lineguard.server.protection import NoEncryption
+from lineguard.server.admin import load_ca, rotate_ca
 from lineguard.server.storage import session_factory
 from lineguard.server.tls import ServerThread
+from tests.support.node_tls import NODE_ONLY_ROUTE
 from tests.support.waiting import until
-from tests.unit.server.conftest import CA_PASSPHRASE, AuditTrail, make_plant_ca
+from tests.unit.server.conftest import issue_node_token, make_plant_ca, plant_with_ca, serving_plant
 from tests.unit.server.ingest.factory import heartbeat
 
 
@@ -50,36 +47,12 @@ def _enrolled_node(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_id: str
 ) -> Iterator[tuple[ServerConfig, ServerThread, Path]]:
     """A running server on one plant CA (it follows ``ca rotate``, no restart) and a node enrolled on it."""
-    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE.get_secret_value())
-    settings = ServerConfig.model_validate(
-        {
-            "kind": "server",
-            "site_id": "plant-a",
-            "data_dir": tmp_path / "server",
-            "pki": {"server_names": ["127.0.0.1"]},
-        }
-    )
-    make_plant_ca(settings.data_dir)
-    ca = load_ca(settings)
-    paths, _ = ensure_server_certificate(settings, ca)
-    app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=AuditTrail(), ca=ca)
+    settings = plant_with_ca(tmp_path / "server", monkeypatch)
     node_dir = tmp_path / node_id
-    with ServerThread(
-        app, cert_file=paths.server_cert, key_file=paths.server_key, ca_file=paths.trust
-    ) as server:
+    with serving_plant(settings, engine) as server:
         with session_factory(engine)() as session:
-            token = service.issue_token(
-                session,
-                ca=ca,
-                node_id=node_id,
-                site_id="plant-a",
-                line_id="line-1",
-                camera_ids=["cam-1"],
-                ttl=timedelta(minutes=10),
-                created_by="cli:test",
-                audit=AuditTrail(),
-            )
-        enroll(server.url, str(token), node_dir)
+            token = issue_node_token(session, load_ca(settings), node_id)
+        enroll(server.url, token, node_dir)
         yield settings, server, node_dir
 
 
@@ -109,7 +82,7 @@ def test_a_node_on_the_previous_ca_is_told_to_renew_and_its_transport_follows(
         _eventually("the server tells the old-CA node to renew", told)
         assert store.renewal_request_file.read_text() == RENEW_FOR_CA_ROTATION
         with connect() as client:  # the header itself, on a node route
-            answer = client.post("/api/v1/nodes/renew", json={"csr_pem": "-----BEGIN nothing"})
+            answer = client.post(NODE_ONLY_ROUTE, json={"csr_pem": "-----BEGIN nothing"})
         assert answer.headers[RENEW_CERTIFICATE_HEADER] == RENEW_FOR_CA_ROTATION
 
         stop = threading.Event()

@@ -40,16 +40,15 @@ from lineguard.server.pki import (
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
+from tests.support.server_yaml import PLANT_SERVER_NAMES, plant_server_config
 from tests.support.waiting import until
 from tests.unit.server.conftest import CA_PASSPHRASE, AuditTrail
 
-NAMES = ["127.0.0.1", "localhost"]
+NAMES = list(PLANT_SERVER_NAMES)
 
 
 def _settings(data_dir: Path) -> ServerConfig:
-    return ServerConfig.model_validate(
-        {"kind": "server", "site_id": "plant-a", "data_dir": data_dir, "pki": {"server_names": NAMES}}
-    )
+    return ServerConfig.model_validate(plant_server_config(data_dir))
 
 
 def _served(paths_dir: Path) -> x509.Certificate:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,11 @@ from lineguard.edge.identity import enroll, node_ssl_context
 from lineguard.server.app import API_PREFIX, create_app
 from lineguard.server.auth import allow_public
 from lineguard.server.context import ServerContext
-from lineguard.server.nodes import service
 from lineguard.server.pki import ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, session_factory
 from lineguard.server.tls import ServerThread, client_certificate_pem
-from tests.unit.server.conftest import AuditTrail, Plant, make_plant_ca
+from tests.unit.server.conftest import AuditTrail, Plant, issue_node_token, make_plant_ca
 
 probe = APIRouter(dependencies=[Depends(allow_public("a test probe of the TLS layer"))])
 
@@ -129,18 +127,8 @@ def test_probe_sees_the_certificate_on_every_request_of_a_connection(
     with _serve(server_settings, sqlite_engine) as server:
         context: ServerContext = server.server.config.app.state.lineguard
         with session_factory(sqlite_engine)() as session:
-            token = service.issue_token(
-                session,
-                ca=context.ca.get(),
-                node_id="node-p",
-                site_id="plant-a",
-                line_id="line-1",
-                camera_ids=["cam-1"],
-                ttl=timedelta(minutes=5),
-                created_by="cli:test",
-                audit=AuditTrail(),
-            )
-        enroll(server.url, str(token), tmp_path / "p")
+            token = issue_node_token(session, context.ca.get(), "node-p")
+        enroll(server.url, token, tmp_path / "p")
         with httpx.Client(base_url=server.url, verify=node_ssl_context(tmp_path / "p")) as client:
             first = client.get(f"{API_PREFIX}/tls-probe").json()
             second = client.get(f"{API_PREFIX}/tls-probe").json()
