@@ -95,8 +95,19 @@ class FollowingTransport(httpx.BaseTransport):
 
 
 def _note_renewal_request(store: IdentityStore, response: httpx.Response) -> None:
-    """The server's renew-now header (a plant CA rotation overlaps): the renewal worker acts on it."""
+    """The server's renew-now header (a plant CA rotation overlaps): the renewal worker acts on it.
+
+    A note that cannot be written (the node's disk full) is logged, never raised: this hook
+    runs inside every request, and an error here would fail a request the server has
+    already answered (the outbox would resend each batch and never see it acknowledged).
+    The header comes again on the next answer; until a note is written the certificate
+    is renewed at 2/3 of its life.
+    """
     reason = response.headers.get(RENEW_CERTIFICATE_HEADER)
-    if reason and not store.renewal_requested:
-        log.warning("the server asks this node to renew its certificate now (%s)", reason[:64])
+    if not reason or store.renewal_requested:
+        return
+    log.warning("the server asks this node to renew its certificate now (%s)", reason[:64])
+    try:
         store.request_renewal(reason)
+    except OSError as exc:
+        log.error("cannot note the server's request to renew now (%s); asked again on its next answer", exc)  # noqa: TRY400

@@ -9,6 +9,8 @@ the renewed certificate for its next request (``FollowingTransport``).
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,8 +36,8 @@ from tests.unit.server.conftest import issue_node_token, make_plant_ca, plant_wi
 from tests.unit.server.ingest.factory import heartbeat
 
 
-def _heartbeat() -> NodeHeartbeat:
-    return NodeHeartbeat.model_validate(heartbeat("node-a", backlog=0))
+def _heartbeat(node_id: str = "node-a") -> NodeHeartbeat:
+    return NodeHeartbeat.model_validate(heartbeat(node_id, backlog=0))
 
 
 def _eventually(what: str, check: Callable[[], bool], deadline_s: float = 30.0) -> None:
@@ -163,3 +165,52 @@ def test_a_node_with_no_https_traffic_checks_in_and_renews_during_a_rotation(
             worker.join(10)
         assert worker.check_ins >= 1
         assert store.certificate().issuer != old_issuer and not store.renewal_requested
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_renew_now_note_that_cannot_be_written_does_not_fail_the_answered_request(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node's disk is full: the server's answer still reaches the outbox (no resend loop)."""
+    with _enrolled_node(engine, tmp_path, monkeypatch, "node-f") as (settings, server, node_dir):
+        store = IdentityStore(node_dir)
+        rotate_ca(settings)  # from now on the server answers this node with the header
+
+        def disk_full(_store: IdentityStore, _reason: str) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(IdentityStore, "request_renewal", disk_full)
+        transport = HttpsTransport(https_client(node_dir, server.url))
+        caplog.set_level(logging.ERROR, logger="lineguard.edge.identity.client")
+
+        def answered_with_the_header() -> bool:
+            transport.send_heartbeat(_heartbeat("node-f"))  # raised OSError before: the answer was lost
+            return "cannot note the server's request to renew now" in caplog.text
+
+        _eventually("a heartbeat answered with the renew-now header", answered_with_the_header)
+        assert "No space left on device" in caplog.text
+        assert not store.renewal_requested  # nothing was written; the next answer asks again
+        transport.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_credentials_that_cannot_be_loaded_keep_the_certificate_in_use_until_they_can(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _enrolled_node(engine, tmp_path, monkeypatch, "node-g") as (_settings, server, node_dir):
+        store = IdentityStore(node_dir)
+        transport = HttpsTransport(https_client(node_dir, server.url))
+        transport.send_heartbeat(_heartbeat("node-g"))
+        good = store.credentials_file.read_bytes()
+        damaged = store.credentials_file.with_name("node.pem.damaged")
+        damaged.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n")
+        damaged.replace(store.credentials_file)  # replaced, as a renewal would, by what cannot load
+        caplog.set_level(logging.INFO, logger="lineguard.edge.identity.client")
+        transport.send_heartbeat(_heartbeat("node-g"))  # served with the certificate loaded before
+        assert "node credentials changed but cannot be loaded yet" in caplog.text
+        restored = store.credentials_file.with_name("node.pem.restored")
+        restored.write_bytes(good)
+        restored.replace(store.credentials_file)
+        transport.send_heartbeat(_heartbeat("node-g"))  # and the loadable file is taken up again
+        assert "node credentials changed: new connections" in caplog.text
+        transport.close()
