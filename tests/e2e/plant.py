@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
 from tests.support.evidence_node import EvidenceNode, enroll_evidence_node, put_evidence
+from tests.support.totp_codes import unused_code
 from tests.unit.server.ingest.factory import part_of, stage_result
 
 SITE = "plant-a"
@@ -93,18 +93,15 @@ class Plant:
     def code(self, username: str) -> str:
         """``username``'s authenticator code for a new sign-in, one the server will take.
 
-        Codes are single-use: the server refuses a code of the step it last accepted or an
-        earlier one. Tests sign the same person in several times a minute, so, as a person
-        told "wait for the next code" would, wait until the current step is a new one.
+        Codes are single-use: tests sign the same person in several times a minute, so the
+        code is of a step after the last accepted one (``tests/support/totp_codes.py``).
         """
         person = self.people[username]
         assert person.secret is not None
         with self.session() as session:
             user = session.get(User, person.user_id)
             last = None if user is None else user.totp_last_step
-        while last is not None and int(time.time()) // totp.STEP_S <= last:
-            time.sleep(0.5)
-        return person.code()
+        return unused_code(person.secret, last)
 
 
 def plant_settings(data_dir: Path) -> ServerConfig:

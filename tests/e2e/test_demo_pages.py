@@ -32,10 +32,10 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from lineguard.server.auth import totp
 from lineguard.server.pki import ca_paths
 from tests.e2e.conftest import ARTIFACTS, SIGN_IN_STEP_MS, Watch, launch_chromium, wait_for_step
 from tests.support.demo_run import DEMO_TEST_ENV, SharedDemo
+from tests.support.totp_codes import unused_code
 
 # The module starts a whole demo (run alone: a first run, which first in a fresh session trains its
 # model); its last test waits for the motor's first reading after its time-compressed learning
@@ -203,12 +203,10 @@ def shot(page: Page, name: str) -> None:
 
 
 def fresh_code(demo: Demo, username: str) -> str:
-    """The authenticator's next code, once the server has not seen its step yet.
+    """The authenticator's code of a step after the last one the server accepted.
 
-    Codes are single-use: the server refuses any code of the step it last accepted or an
-    earlier one. The demo's setup has just typed this person's next-step code for its
-    four-eyes release, so, as a person told "wait for the next code" would, wait until the
-    step after the last accepted one is the next step (within the allowed drift), then type it.
+    The demo's setup has just typed this person's next-step code for its four-eyes
+    release; codes are single-use (``tests/support/totp_codes.py``).
     """
     rows = _query(
         demo.root / "server" / "lineguard.db",
@@ -218,9 +216,7 @@ def fresh_code(demo: Demo, username: str) -> str:
     assert rows, f"{username} is not in the demo's database"
     last = rows[0][0]
     assert last is None or isinstance(last, int)
-    while last is not None and int(time.time()) // totp.STEP_S < last:
-        time.sleep(0.5)
-    return pyotp.TOTP(demo.totp[username], interval=totp.STEP_S).at(time.time() + totp.STEP_S)
+    return unused_code(demo.totp[username], last)
 
 
 def first_sign_in(page: Page, demo: Demo, username: str) -> None:
