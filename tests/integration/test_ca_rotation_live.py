@@ -23,17 +23,15 @@ import pytest
 from cryptography import x509
 from sqlalchemy import select
 from tests.support.node_tls import node_route_status, tls12_node_context
-from tests.support.replicas import free_port, replica_config, start_replica
+from tests.support.replicas import running_replicas
 from tests.support.waiting import until
-from tests.unit.crypto.conftest import make_test_keyring
 from tests.unit.server.conftest import issue_node_token
 
-from lineguard.config import load_server_config
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import ContractError
 from lineguard.contracts.evidence_view import EvidenceRelayError
 from lineguard.edge.identity import IdentityStore, enroll, node_ssl_context, renew
-from lineguard.server.admin import init_ca, load_ca, retire_ca, rotate_ca
+from lineguard.server.admin import load_ca, retire_ca, rotate_ca
 from lineguard.server.evidence_views.models import RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, RelayTls
 from lineguard.server.pki import ReplicaCredentials, ca_paths
@@ -98,26 +96,13 @@ def two_replicas(
 ) -> Iterator[tuple[ServerConfig, list[str], list[int]]]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    ports = [free_port(), free_port()]
-    configs = [replica_config(tmp_path, postgres_url, port) for port in ports]
-    settings = load_server_config(configs[0])
-    init_ca(settings)
-    make_test_keyring(configs[0])
-    processes = []
-    try:
-        for config, port in zip(configs, ports, strict=True):
-            processes.append(start_replica(config, port, tmp_path / f"replica-{port}.log", ENV))
-        pids = [p.pid for p in processes]
-        yield settings, [f"https://127.0.0.1:{port}" for port in ports], pids
-        for process, port in zip(processes, ports, strict=True):  # the same processes served the whole test
-            assert process.poll() is None, (tmp_path / f"replica-{port}.log").read_text()[-3000:]
-        assert [p.pid for p in processes] == pids
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
-    logs = " ".join((tmp_path / f"replica-{port}.log").read_text() for port in ports)
+    with running_replicas(tmp_path, postgres_url, ENV) as replicas:
+        pids = [p.pid for p in replicas.processes]
+        yield replicas.settings, replicas.urls, pids
+        for process, log in zip(replicas.processes, replicas.logs, strict=True):
+            assert process.poll() is None, log.read_text()[-3000:]  # the same processes served the whole test
+        assert [p.pid for p in replicas.processes] == pids
+    logs = " ".join(log.read_text() for log in replicas.logs)
     assert logs.count("plant CA re-read") >= 4, logs[-3000:]  # each replica: rotation and retirement
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import signal
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,14 +25,12 @@ import pytest
 from sqlalchemy import func, select
 from tests.support.haproxy import HAProxy
 from tests.support.outbox import post_until_acknowledged
-from tests.support.replicas import free_port, replica_config, start_replica
-from tests.unit.crypto.conftest import make_test_keyring
+from tests.support.replicas import ReplicaSet, running_replicas
 from tests.unit.server.conftest import issue_node_token
 from tests.unit.server.ingest import factory
 
-from lineguard.config import load_server_config
 from lineguard.edge.identity import enroll, https_client
-from lineguard.server.admin import admin_session, init_ca, load_ca
+from lineguard.server.admin import admin_session, load_ca
 from lineguard.server.ingest.models import InspectionEventRow
 from lineguard.server.pki import ca_paths
 from lineguard.server.storage import create_engine_for
@@ -47,24 +44,11 @@ NODES, BATCHES, EVENTS_PER_BATCH, KILL_AFTER_ACKS = 2, 20, 4, 10
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplicaSet]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    ports = [free_port(), free_port()]
-    configs = [replica_config(tmp_path, postgres_url, port) for port in ports]
-    settings = load_server_config(configs[0])
-    init_ca(settings)
-    make_test_keyring(configs[0])
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for config, port in zip(configs, ports, strict=True):  # one after the other: the first migrates
-            processes.append(start_replica(config, port, tmp_path / f"replica-{port}.log", ENV))
-        yield [settings, ports, processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+    with running_replicas(tmp_path, postgres_url, ENV) as started:
+        yield started
 
 
 def _token(settings: Any, node_id: str) -> str:
@@ -73,9 +57,9 @@ def _token(settings: Any, node_id: str) -> str:
 
 
 def test_nodes_enrol_and_ingest_through_haproxy_and_a_dying_replica_loses_nothing(
-    replicas: list[Any], tmp_path: Path, postgres_url: str
+    replicas: ReplicaSet, tmp_path: Path, postgres_url: str
 ) -> None:
-    settings, ports, processes = replicas
+    settings, ports, processes = replicas.settings, replicas.ports, replicas.processes
     with HAProxy(tmp_path / "haproxy", [("127.0.0.1", port) for port in ports]) as balancer:
         # Passthrough: the certificate a client sees through the balancer is LineGuard's own.
         server_pem = ca_paths(settings.data_dir).server_cert.read_text()

@@ -3,16 +3,21 @@
 ``replica_config`` writes the configuration every replica of a test shares but for the
 port (one ``data_dir``, one PostgreSQL, ``http.replicas``); ``start_replica`` runs
 ``lineguard server`` with it as a child process and waits until it answers over HTTPS,
-so a test can SIGKILL it as a crash would.
+so a test can SIGKILL it as a crash would. ``running_replicas`` does all of it for a
+plant of several replicas: CA and keyring made as ``ca init`` and ``keys init`` make them,
+the replicas started one after the other (the first migrates), stopped at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +25,21 @@ import httpx
 import pytest
 import yaml
 
+from lineguard.config import load_server_config
+from lineguard.config.server import ServerConfig
+from lineguard.server.admin import init_ca
 from tests.support.server_yaml import plant_server_config
+from tests.unit.crypto.conftest import make_test_keyring
 
-__all__ = ["CHEAP_AUTH", "free_port", "replica_config", "start_replica", "start_replica_process"]
+__all__ = [
+    "CHEAP_AUTH",
+    "ReplicaSet",
+    "free_port",
+    "replica_config",
+    "running_replicas",
+    "start_replica",
+    "start_replica_process",
+]
 
 #: Sign-in hashing a test or bench can afford many times, and no per-minute lock-out.
 CHEAP_AUTH = {
@@ -101,3 +118,44 @@ def start_replica_process(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@dataclass
+class ReplicaSet:
+    """Replicas of one plant, running: ``settings`` as the first replica's server.yaml gives them."""
+
+    settings: ServerConfig
+    ports: list[int]
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"https://127.0.0.1:{port}" for port in self.ports]
+
+
+@contextlib.contextmanager
+def running_replicas(
+    tmp_path: Path, postgres_url: str, env: dict[str, str], *, count: int = 2
+) -> Iterator[ReplicaSet]:
+    """``count`` replicas on ``postgres_url`` with one ``data_dir``, each a ``lineguard server`` process.
+
+    ``env`` (the CA and keyring passphrases) goes to the processes; the caller puts it in
+    this process's environment too, where making the CA and keyring reads it. Processes
+    still running at the end are terminated (a test may have killed one).
+    """
+    ports = [free_port() for _ in range(count)]
+    configs = [replica_config(tmp_path, postgres_url, port, replicas=count) for port in ports]
+    settings = load_server_config(configs[0])
+    init_ca(settings)
+    make_test_keyring(configs[0])
+    replicas = ReplicaSet(settings, ports, [], [tmp_path / f"replica-{port}.log" for port in ports])
+    try:
+        for config, port, log in zip(configs, ports, replicas.logs, strict=True):  # the first migrates
+            replicas.processes.append(start_replica(config, port, log, env))
+        yield replicas
+    finally:
+        for process in replicas.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)

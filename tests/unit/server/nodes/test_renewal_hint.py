@@ -45,6 +45,21 @@ def _eventually(what: str, check: Callable[[], bool], deadline_s: float = 30.0) 
 
 
 @contextlib.contextmanager
+def _renewing(node_dir: Path, server_url: str, *, check_in_s: float | None = None) -> Iterator[RenewalWorker]:
+    """The node's renewal worker for the block, looking every 0.2 s (stopped and joined after)."""
+    stop = threading.Event()
+    worker = RenewalWorker(
+        stop, data_dir=node_dir, server_url=server_url, check_interval_s=0.2, check_in_s=check_in_s
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        worker.join(10)
+
+
+@contextlib.contextmanager
 def _enrolled_node(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_id: str
 ) -> Iterator[tuple[ServerConfig, ServerThread, Path]]:
@@ -87,15 +102,9 @@ def test_a_node_on_the_previous_ca_is_told_to_renew_and_its_transport_follows(
             answer = client.post(NODE_ONLY_ROUTE, json={"csr_pem": "-----BEGIN nothing"})
         assert answer.headers[RENEW_CERTIFICATE_HEADER] == RENEW_FOR_CA_ROTATION
 
-        stop = threading.Event()
-        worker = RenewalWorker(stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2)
-        worker.start()
-        try:
+        with _renewing(node_dir, server.url) as worker:
             # at once, not at 2/3 of a 7-day certificate's life
             _eventually("the node renews", lambda: worker.renewals == 1)
-        finally:
-            stop.set()
-            worker.join(10)
         assert store.certificate().issuer != old_issuer and not store.renewal_requested
 
         transport.send_heartbeat(_heartbeat())  # the transport presents the renewed certificate
@@ -120,14 +129,8 @@ def test_a_failed_renewal_keeps_the_certificate_and_is_tried_again_later(tmp_pat
     store.save(key=key, cert_pem=issued.pem, ca_pem=ca.trust_pem, info=info)
     before = store.credentials_file.read_bytes()
     store.request_renewal(RENEW_FOR_CA_ROTATION)
-    stop = threading.Event()
-    worker = RenewalWorker(stop, data_dir=node_dir, server_url=info.server_url, check_interval_s=0.2)
-    worker.start()
-    try:
+    with _renewing(node_dir, info.server_url) as worker:
         _eventually("a failed try is counted", lambda: worker.errors >= 1, 10.0)
-    finally:
-        stop.set()
-        worker.join(10)
     assert worker.renewals == 0 and store.renewal_requested  # still asked: tried again later
     assert store.credentials_file.read_bytes() == before
     assert worker.last_error is not None and "Connect" in worker.last_error
@@ -143,26 +146,12 @@ def test_a_node_with_no_https_traffic_checks_in_and_renews_during_a_rotation(
         old_issuer = store.certificate().issuer
         rotate_ca(settings)  # the running server follows (no restart)
 
-        stop = threading.Event()
-        quiet = RenewalWorker(stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2)
-        quiet.start()
-        try:
+        with _renewing(node_dir, server.url) as quiet:
             time.sleep(3)  # the control: without check-ins nothing tells the node (its certificate is young)
             assert quiet.renewals == 0 and not store.renewal_requested
-        finally:
-            stop.set()
-            quiet.join(10)
 
-        stop = threading.Event()
-        worker = RenewalWorker(
-            stop, data_dir=node_dir, server_url=server.url, check_interval_s=0.2, check_in_s=0.5
-        )
-        worker.start()
-        try:
+        with _renewing(node_dir, server.url, check_in_s=0.5) as worker:
             _eventually("the checking-in node renews onto the new CA", lambda: worker.renewals == 1)
-        finally:
-            stop.set()
-            worker.join(10)
         assert worker.check_ins >= 1
         assert store.certificate().issuer != old_issuer and not store.renewal_requested
 
