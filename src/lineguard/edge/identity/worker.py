@@ -59,6 +59,8 @@ class RenewalWorker(Worker):
         self.retry_max_s = retry_max_s
         self.check_in_s = check_in_s
         self.renewals = 0
+        #: Looks at whether a renewal is due (each: the files read, and a check-in when one is due).
+        self.looks = 0
         #: Check-ins answered (the header, if any, noted by the client's hook).
         self.check_ins = 0
         self._next = time.monotonic()
@@ -68,6 +70,7 @@ class RenewalWorker(Worker):
     def step(self) -> None:
         if self.stop_event.wait(_WAIT_S) or time.monotonic() < self._next:
             return
+        self.looks += 1
         try:
             self._check_in()
             renewed = maybe_renew(self.data_dir, self.server_url)

@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -147,8 +146,9 @@ def test_a_node_with_no_https_traffic_checks_in_and_renews_during_a_rotation(
         rotate_ca(settings)  # the running server follows (no restart)
 
         with _renewing(node_dir, server.url) as quiet:
-            time.sleep(3)  # the control: without check-ins nothing tells the node (its certificate is young)
-            assert quiet.renewals == 0 and not store.renewal_requested
+            # the control: without check-ins nothing tells the node (its certificate is young)
+            _eventually("the worker without check-ins looks 10 times", lambda: quiet.looks >= 10)
+            assert quiet.renewals == 0 and quiet.check_ins == 0 and not store.renewal_requested
 
         with _renewing(node_dir, server.url, check_in_s=0.5) as worker:
             _eventually("the checking-in node renews onto the new CA", lambda: worker.renewals == 1)
