@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from few_shot_cells import cell_evidence  # noqa: E402
 from few_shot_data import Branches, set_branches  # noqa: E402
-from few_shot_global import global_evidence  # noqa: E402
+from few_shot_global import global_evidence, split_energies  # noqa: E402
 from few_shot_patch import PatchData, choose_patch_weight, patch_evidence, split_patch_data  # noqa: E402
 from generalisation_data import ImageSet, real_sets, synthetic_sets  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold, wilson_interval  # noqa: E402
@@ -59,7 +59,7 @@ def one_draw(
     k: int,
     rng: np.random.Generator,
     patch: tuple[PatchData, str, int, float] | None = None,
-    global_weighting: tuple[float, float] | None = None,
+    global_weighting: tuple[dict[str, np.ndarray], float, float] | None = None,
 ) -> dict[str, float]:
     zl = {g: _z(b.local, br["hold"].local) for g, b in br.items()}
     zg = {g: _z(b.glob, br["hold"].glob) for g, b in br.items()}
@@ -93,9 +93,8 @@ def one_draw(
                 "stated_ci_covers": float(low <= test_recall <= high),
             }
     if global_weighting is not None and k:  # defect-aware weights of the global distance (few_shot_global)
-        zgw, loo = global_evidence(
-            {g: b.glob for g, b in br.items()}, {g: b.white for g, b in br.items()}, picked, *global_weighting
-        )
+        energy, cap, alpha = global_weighting
+        zgw, loo = global_evidence(energy, picked, cap, alpha)
         alt = fit_local_weight(zl["hold"], zgw["hold"], zl["bad"][picked], loo)
         taken = alt.separation > weight.separation + 1e-12  # strictly better, as the shipped choice
         for name, (zg_use, chosen) in (("gw", (zgw, alt) if taken else (zg, weight)), ("gwf", (zgw, alt))):
@@ -203,16 +202,27 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
         kind, rank, alpha = args.patch.split(":")
         pds = split_patch_data(s, args.splits, args.feature_cache, args.cache, args.threads, log)
         patches = [(pd, kind, int(rank), float(alpha)) for pd in pds]
-    global_weighting = None
+    energies: list[dict[str, np.ndarray] | None] = [None] * len(all_splits)
+    gw = (0.0, 0.0)
     if args.global_weighting:
-        cap, alpha = args.global_weighting.split(":")
-        global_weighting = (float(cap), float(alpha))
+        grouping, cap, alpha = args.global_weighting.split(":")
+        gw = (float(cap), float(alpha))
+        energies = list(
+            split_energies(s, args.splits, args.feature_cache, args.threads, log, lowpass, grouping)
+        )
     for k in args.ks:
         if k >= per_type:
             log(f"  {s.name}: k = {k} skipped (a type has only {per_type} defects)")
             continue
         draws = [
-            one_draw(br, types, k, np.random.default_rng([24, k, d, si]), patches[si], global_weighting)
+            one_draw(
+                br,
+                types,
+                k,
+                np.random.default_rng([24, k, d, si]),
+                patches[si],
+                None if (e := energies[si]) is None else (e, *gw),
+            )
             for si, (_, br) in enumerate(all_splits)
             for d in range(1 if k == 0 else args.draws)
         ]
@@ -279,8 +289,9 @@ def main() -> int:
     parser.add_argument(
         "--global-weighting",
         default="",
-        help="CAP:ALPHA weights the global distance's whitened directions by the labelled defects' "
-        "energy over the goods' (few_shot_global; shrunk towards 1 by ALPHA, capped at CAP), e.g. 4:0.5",
+        help="GROUPING:CAP:ALPHA weights the global distance's energy groups (channel or part, and the "
+        "basis) by the labelled defects' energy over the goods' (few_shot_global; shrunk towards 1 by "
+        "ALPHA, capped at CAP), e.g. channel:4:0.5",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
