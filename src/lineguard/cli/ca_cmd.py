@@ -172,23 +172,21 @@ def show(config_path: Path) -> None:
     Example:
       lineguard ca show --config /etc/lineguard/server.yaml
     """
-    from cryptography import x509
-
     from lineguard.contracts.errors import NotFoundError
-    from lineguard.server.pki import ca_paths, certificate_fingerprint
+    from lineguard.server.pki import ca_paths, certificate_fingerprint, read_certificate
 
     settings = load_server_config(config_path)
     path = ca_paths(settings.data_dir).cert
     if not path.exists():
         msg = f"no plant CA at {path}: run `lineguard ca init --config {config_path}`"
         raise NotFoundError(msg)
-    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    cert = read_certificate(path, "CA")
     click.echo(f"subject: {cert.subject.rfc4514_string()}")
     click.echo(f"sha256:  {certificate_fingerprint(cert)}")
     click.echo(f"valid:   {cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
     paths = ca_paths(settings.data_dir)
     if paths.previous_cert.exists():
-        previous = x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
+        previous = read_certificate(paths.previous_cert, "previous CA")
         click.echo(
             f"rotation overlapping: previous CA sha256 {certificate_fingerprint(previous)} still trusted"
         )

@@ -21,6 +21,7 @@ from lineguard.server.pki.files import (
     ca_files_signature,
     ca_paths,
     certificate_fingerprint,
+    read_certificate,
 )
 from lineguard.server.pki.live import LiveCa
 from lineguard.server.pki.profiles import (
@@ -75,6 +76,7 @@ __all__ = [
     "is_issuer",
     "is_plant_certificate",
     "is_replica_certificate",
+    "read_certificate",
     "renew_server_certificate",
     "retire_previous_ca",
     "rotation_started_at",

@@ -49,6 +49,7 @@ from lineguard.server.pki.files import (
     ca_paths,
     certificate_fingerprint,
     new_ca,
+    read_certificate,
     write_replacing,
 )
 from lineguard.server.pki.profiles import (
@@ -195,7 +196,7 @@ class PlantCa:
         if not paths.cert.exists():
             msg = f"no plant CA certificate in {paths.directory}: run `lineguard ca init` on an issuer host"
             raise NotFoundError(msg)
-        cert = x509.load_pem_x509_certificate(paths.cert.read_bytes())
+        cert = read_certificate(paths.cert, "CA")
         return cls(None, cert, **_others(paths, cert))
 
     @classmethod
@@ -396,17 +397,16 @@ class _OtherCas(TypedDict):
 
 def _others(paths: CaPaths, cert: x509.Certificate) -> _OtherCas:
     """The previous CA (a rotation overlapping), the retired ones, and the one serving TLS."""
-    previous = (
-        x509.load_pem_x509_certificate(paths.previous_cert.read_bytes())
-        if paths.previous_cert.exists()
-        else None
-    )
-    retired = tuple(
-        x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(paths.retired.glob("*.crt.pem"))
-    )
+    previous = read_certificate(paths.previous_cert, "previous CA") if paths.previous_cert.exists() else None
+    retired = tuple(read_certificate(p, "retired CA") for p in sorted(paths.retired.glob("*.crt.pem")))
     serving = cert
     if previous is not None and paths.server_cert.exists():
-        issuer = x509.load_pem_x509_certificate(paths.server_cert.read_bytes()).issuer
+        try:
+            issuer = read_certificate(paths.server_cert, "server").issuer
+        except CryptoError:
+            # Re-issued by the previous CA while the overlap lasts (server_cert.py): every
+            # node still trusts it, so it is the one that serves, and what tokens pin.
+            issuer = previous.subject
         serving = previous if issuer == previous.subject else cert
     return {"previous": previous, "retired": retired, "serving": serving}
 
@@ -422,7 +422,7 @@ def _key_pair(
     except (ValueError, TypeError):
         msg = f"cannot decrypt the {what} key {key_path}: wrong passphrase or corrupt file"
         raise CryptoError(msg) from None
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    cert = read_certificate(cert_path, what)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
         msg = f"{what} key {key_path} does not match {what} certificate {cert_path}"
         raise CryptoError(msg)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-from lineguard.contracts.errors import InputError
+from lineguard.contracts.errors import CryptoError, InputError
 from lineguard.crypto import FilesSignature, files_signature
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "ca_paths",
     "certificate_fingerprint",
     "new_ca",
+    "read_certificate",
     "write_replacing",
 ]
 
@@ -92,6 +93,25 @@ def ca_paths(data_dir: Path) -> CaPaths:
 def certificate_fingerprint(cert: x509.Certificate) -> str:
     """sha256 of the DER encoding, lower-case hex."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def read_certificate(path: Path, what: str) -> x509.Certificate:
+    """The PEM certificate in ``path`` (one of the CA files: ``what`` says which, for the message).
+
+    A file that cannot be read or parsed (truncated by a full disk, overwritten, made
+    unreadable) is a :class:`CryptoError` naming it: cryptography's bare ``ValueError``
+    gave a traceback from every ``lineguard ca`` command and a server that did not start.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read the {what} certificate {path}: {exc.strerror or exc}"
+        raise CryptoError(msg) from None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        msg = f"the {what} certificate {path} is not a readable PEM certificate (corrupt or truncated)"
+        raise CryptoError(msg) from None
 
 
 def write_replacing(path: Path, data: bytes, mode: int = 0o600) -> None:
