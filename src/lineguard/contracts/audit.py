@@ -78,6 +78,7 @@ __all__ = [
     "PlantDataImported",
     "PlantDataRead",
     "RelayConnectionsRefused",
+    "ReplicaRelayCertificateIssued",
     "ReplicaRevoked",
     "RetentionSweep",
     "ReviewLabelsExported",
@@ -358,6 +359,11 @@ class NodeEnrolled(AuditEvent):
     issued_by: Ident | None = Field(
         default=None, description="host:pid of the server process that signed it."
     )
+    requested_by: Ident | None = Field(
+        default=None,
+        description="The server replica process that forwarded the request to the issuer that "
+        "signed it (a non-issuer, LINEGUARD_PKI_ISSUER=false); None when it reached the issuer.",
+    )
 
 
 class NodeCertificateRenewed(AuditEvent):
@@ -369,6 +375,11 @@ class NodeCertificateRenewed(AuditEvent):
     ca_fingerprint_sha256: Ident | None = Field(default=None, description="The plant CA that signed it.")
     issued_by: Ident | None = Field(
         default=None, description="host:pid of the server process that signed it."
+    )
+    requested_by: Ident | None = Field(
+        default=None,
+        description="The server replica process that forwarded the request to the issuer that "
+        "signed it (a non-issuer, LINEGUARD_PKI_ISSUER=false); None when it reached the issuer.",
     )
 
 
@@ -393,6 +404,18 @@ class ReplicaRevoked(AuditEvent):
     )
     reason: Text
     views_ended: Count = Field(description="Evidence views it owned, ended as lost.")
+
+
+class ReplicaRelayCertificateIssued(AuditEvent):
+    """The CA issuer signed the relay certificate of a replica that holds no CA key."""
+
+    event_name: ClassVar[str] = "replica.relay_certificate_issued"
+    replica_id: Ident = Field(description="The process id the certificate names (its CN).")
+    host: Ident = Field(description="The relay address in its SAN (what the other replicas dial).")
+    certificate_serial: Ident
+    not_after: datetime
+    ca_fingerprint_sha256: Ident = Field(description="The plant CA that signed it.")
+    issued_by: Ident = Field(description="host:pid of the issuer process that signed it.")
 
 
 class RelayConnectionsRefused(AuditEvent):

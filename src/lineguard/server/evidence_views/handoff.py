@@ -29,6 +29,7 @@ from lineguard.server.evidence_views.jpeg import check_jpeg
 from lineguard.server.evidence_views.peers import PeerClient, Request
 from lineguard.server.evidence_views.relay import Delivered, View
 from lineguard.server.evidence_views.shared import SharedRelay
+from lineguard.server.nodes import SIGNING_OPS, answer_signing_request
 
 __all__ = ["answer_peer", "deliver", "delivered_audit", "take"]
 
@@ -144,8 +145,13 @@ def _notes(header: dict[str, Any]) -> Notes:
 async def answer_peer(
     context: ServerContext, shared: SharedRelay, request: Request
 ) -> tuple[dict[str, Any], bytes]:
-    """The owner's answer to one relay request (``deliver`` or ``take``); typed errors otherwise."""
+    """The owner's answer to one relay request (``deliver`` or ``take``), or an issuer's to a
+    forwarded enrollment or renewal; typed errors otherwise."""
     header = request.header
+    if request.op in SIGNING_OPS:  # a non-issuer's forwarded enrollment or renewal
+        return await answer_signing_request(
+            context, op=request.op, body=request.body, peer_id=request.peer_id
+        )
     if request.op == "deliver":
         view_id, request_id, node_id = (_text(header, n) for n in ("view_id", "request_id", "node_id"))
         notes = _notes(header)
@@ -172,5 +178,6 @@ async def answer_peer(
             "stored_region": region,
             "defect_hidden": delivered.defect_hidden,
         }, delivered.image
-    msg = f"unknown relay operation {request.op[:40]!r} (expected 'deliver' or 'take')"
+    expected = "'deliver', 'take', 'pki.enroll' or 'pki.renew'"
+    msg = f"unknown relay operation {request.op[:40]!r} (expected {expected})"
     raise ContractError(msg)

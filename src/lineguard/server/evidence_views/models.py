@@ -13,18 +13,27 @@ above 1, on PostgreSQL); one process keeps everything in its memory (:mod:`.rela
 * ``evidence_relay_revocations`` — replica ids whose relay identity an operator revoked:
   every process refuses their relay connections, never counts them alive, and a revoked
   process is refused a renewed certificate (:mod:`.revocation`). Never deleted.
+* ``relay_certificate_requests`` — a replica without the CA key asks the issuer for its
+  relay certificate: its process id, address and CSR; the issuer writes the certificate
+  (or why not) back (:mod:`.relay_certs`). Deleted once read, or when stale.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Index, Integer, String
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime
 
-__all__ = ["EvidenceNodePollRow", "EvidenceViewRow", "RelayPeerRow", "RelayRevocationRow"]
+__all__ = [
+    "EvidenceNodePollRow",
+    "EvidenceViewRow",
+    "RelayCertificateRequestRow",
+    "RelayPeerRow",
+    "RelayRevocationRow",
+]
 
 
 class EvidenceViewRow(Base):
@@ -87,3 +96,20 @@ class RelayRevocationRow(Base):
     revoked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(500))
+
+
+class RelayCertificateRequestRow(Base):
+    __tablename__ = "relay_certificate_requests"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The process id the certificate will name (``rep_x`` or ``rep_x.w1``).
+    replica_id: Mapped[str] = mapped_column(String(64))
+    #: The relay address the others dial (the certificate's SAN).
+    host: Mapped[str] = mapped_column(String(253))
+    csr_pem: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    certificate_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Why the issuer would not sign: the typed error's code, then its message.
+    refusal_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refusal: Mapped[str | None] = mapped_column(String(500), nullable=True)

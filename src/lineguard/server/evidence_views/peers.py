@@ -22,7 +22,9 @@ revoked (``admit``, checked in PostgreSQL on every connection). Each is told to
 ``refused`` (source address, reason, what was presented), which counts them for the audit
 log (:mod:`.refusals`); nothing is written on the accept path.
 
-Requests: ``{"op": "deliver", ...}`` with the JPEG as body; ``{"op": "take", ...}``.
+Requests: ``{"op": "deliver", ...}`` with the JPEG as body; ``{"op": "take", ...}``;
+``{"op": "pki.enroll"}`` / ``{"op": "pki.renew"}`` with a forwarded node request as body,
+answered by an issuer with the certificate (``server/nodes/forward.py``).
 Answers: ``{"ok": true, ...}`` (with the image as body for ``take``) or
 ``{"ok": false, "code": ..., "message": ...}`` naming the typed error, which the client
 raises again. A body over the limit is refused from its announced length, unread.
@@ -49,7 +51,10 @@ from typing import Any, Literal
 
 from cryptography import x509
 
+from lineguard.contracts.certificates import IssuerUnavailableError
 from lineguard.contracts.errors import (
+    AuthenticationError,
+    ConflictError,
     ContractError,
     ImageDecodeError,
     InputError,
@@ -97,6 +102,9 @@ _LENGTH = struct.Struct(">I")
 _KNOWN: dict[str, type[LineGuardError]] = {
     e.code: e
     for e in (
+        AuthenticationError,  # forwarded enrollments and renewals (server/nodes/forward.py)
+        ConflictError,
+        IssuerUnavailableError,
         NotFoundError,
         EvidenceViewGoneError,
         ImageDecodeError,

@@ -7,7 +7,10 @@ certificate, listens on its internal relay address, registers it (and beats ever
 its own open views as ``lost`` and leaves. The listener refuses revoked replicas
 (:mod:`.revocation`) and the purge loop audits refused connections (:mod:`.refusals`);
 the heartbeat renews the certificate when ``http.internal_renew_fraction`` of its
-lifetime is left, unless this replica was revoked.
+lifetime is left, unless this replica was revoked. On a host without the CA key
+(``LINEGUARD_PKI_ISSUER=false``) the certificate is asked of the issuer through the
+database (:mod:`.relay_certs`: at start, waiting for an issuer; at renewal, without
+blocking a beat), and an issuer process that leads ``ca-issuer`` answers those requests.
 
 A plant CA rotation or retirement is followed without a restart: when the process's
 :class:`~lineguard.server.pki.LiveCa` re-reads ``ca/``, the relay verifies peers against
@@ -24,11 +27,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from fastapi import FastAPI
 
+from lineguard.contracts.certificates import IssuerUnavailableError
 from lineguard.contracts.evidence_view import ReplicaRevokedError
 from lineguard.server.background import background_task
 from lineguard.server.context import ServerContext
@@ -37,6 +41,12 @@ from lineguard.server.evidence_views.identity import claim_name, claim_process_i
 from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RefusalReason, RelayTls
 from lineguard.server.evidence_views.refusals import REFUSALS_ACTOR, RefusalLedger
+from lineguard.server.evidence_views.relay_certs import (
+    ANSWER_INTERVAL_S,
+    START_WAIT_S,
+    RelayCertificateRequest,
+    answer_relay_certificate_requests,
+)
 from lineguard.server.evidence_views.revocation import check_not_revoked, issue_unless_revoked
 from lineguard.server.evidence_views.shared import HEARTBEAT_S, SKEW_WARN_S, SharedRelay
 from lineguard.server.pki import ISSUER_LEADERSHIP, LiveCa, ReplicaCredentials, ca_paths
@@ -142,8 +152,13 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
     def refused(source: str, reason: RefusalReason, presented: str) -> None:
         refusals.note(source, reason, presented)
 
+    async def first_credentials() -> ReplicaCredentials:
+        if context.ca.issuer:
+            return await asyncio.to_thread(issue)
+        return await _from_issuer(context, shared.replica_id, host)
+
     try:
-        tls = RelayTls(await asyncio.to_thread(issue), ca_paths(context.settings.data_dir).trust)
+        tls = RelayTls(await first_credentials(), ca_paths(context.settings.data_dir).trust)
     except ReplicaRevokedError:
         log.exception(  # refuse to start: the others would refuse every hand-off (docs/deployment.md)
             "this server replica (%s) is revoked, so it does not start; a host that is wanted back "
@@ -178,6 +193,7 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
 
     async def beat() -> None:
         skewed = revoked = False
+        pending: RelayCertificateRequest | None = None  # a non-issuer's renewal, asked of the issuer
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
@@ -204,7 +220,26 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
                         process_id,
                     )
                 if not shared.revoked and relay_certificate_due(tls, context.ca, renew_before):
-                    tls.renew(await asyncio.to_thread(issue))
+                    if context.ca.issuer:
+                        tls.renew(await asyncio.to_thread(issue))
+                    elif pending is None:  # asked now, collected at the next beats (never blocks a beat)
+                        pending = RelayCertificateRequest(context.sessions, shared.replica_id, host)
+                        await asyncio.to_thread(pending.submit)
+                if pending is not None:
+                    asked, pending = pending, None
+                    renewed = await asyncio.to_thread(asked.collect, context.ca.get())
+                    if renewed is not None:
+                        tls.renew(renewed)
+                    elif (datetime.now(UTC) - asked.submitted_at).total_seconds() > START_WAIT_S:
+                        await asyncio.to_thread(asked.withdraw)
+                        log.warning(
+                            "no CA issuer signed this replica's relay certificate renewal within %.0f s; "
+                            "asking again at the next beat (the current certificate ends %s)",
+                            START_WAIT_S,
+                            tls.not_after.isoformat(),
+                        )
+                    else:
+                        pending = asked
             except Exception:  # a database blip, the CA unavailable: the next beat tries again
                 log.exception("evidence-view relay heartbeat or certificate renewal failed")
 
@@ -217,11 +252,35 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
             except Exception:
                 log.exception("evidence-view relay purge failed")
 
+    async def answer_requests() -> None:
+        """On an issuer: sign the relay certificates non-issuers ask for, while it leads ``ca-issuer``."""
+        failing = False
+        while True:
+            await asyncio.sleep(ANSWER_INTERVAL_S)
+            try:
+                if await asyncio.to_thread(context.leadership.holds, ISSUER_LEADERSHIP):
+                    await asyncio.to_thread(
+                        lambda: answer_relay_certificate_requests(
+                            context.sessions,
+                            context.ca.current(),
+                            hours=http.internal_certificate_hours,
+                            audit=context.audit,
+                        )
+                    )
+                failing = False
+            except Exception:  # said once until a look succeeds again
+                if not failing:
+                    log.exception("answering relay certificate requests failed; looking again")
+                failing = True
+
     try:
-        async with (
-            background_task(beat(), name="evidence-views-heartbeat"),
-            background_task(purge(), name="evidence-views-shared-purge"),
-        ):
+        async with AsyncExitStack() as duties:
+            await duties.enter_async_context(background_task(beat(), name="evidence-views-heartbeat"))
+            await duties.enter_async_context(background_task(purge(), name="evidence-views-shared-purge"))
+            if context.ca.issuer:
+                await duties.enter_async_context(
+                    background_task(answer_requests(), name="relay-certificate-requests")
+                )
             yield shared
     finally:
         state.shared, state.peers = None, None
@@ -234,6 +293,36 @@ async def _shared(context: ServerContext) -> AsyncIterator[SharedRelay]:
         context.leadership.release(claim_name(process_id))
         if ended:
             log.warning("%d evidence views ended as lost: this server process is stopping", ended)
+
+
+async def _from_issuer(context: ServerContext, process_id: str, host: str) -> ReplicaCredentials:
+    """A non-issuer's first relay certificate, signed by the issuer on request (``relay_certs.py``).
+
+    Waits up to :data:`~.relay_certs.START_WAIT_S` (an issuer may be starting beside it);
+    then :class:`IssuerUnavailableError`, and this process does not start.
+    """
+    request = RelayCertificateRequest(context.sessions, process_id, host)
+    await asyncio.to_thread(request.submit)
+    deadline = time.monotonic() + START_WAIT_S
+    said = False
+    while True:
+        credentials = await asyncio.to_thread(lambda: request.collect(context.ca.current()))
+        if credentials is not None:
+            return credentials
+        if time.monotonic() > deadline:
+            await asyncio.to_thread(request.withdraw)
+            msg = (
+                f"no plant CA issuer signed this replica's relay certificate within {START_WAIT_S:.0f} s: "
+                "start an issuer replica (LINEGUARD_PKI_ISSUER=true, with the CA passphrase) on the same "
+                "database first"
+            )
+            raise IssuerUnavailableError(msg)
+        if not said and time.monotonic() > deadline - START_WAIT_S + 5:
+            said = True
+            log.warning(
+                "waiting for a plant CA issuer to sign this replica's relay certificate (%s)", process_id
+            )
+        await asyncio.sleep(0.25)
 
 
 def write_refusals(context: ServerContext, refusals: RefusalLedger, *, close: bool = False) -> int:

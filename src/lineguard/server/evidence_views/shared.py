@@ -435,6 +435,10 @@ class SharedRelay:
                 .on_conflict_do_update(
                     index_elements=["replica_id"],
                     set_={
+                        # a process that crashed and came back under the same id (a restarted
+                        # host) listens on a new port when internal_port is 0: dial that one
+                        "host": host,
+                        "port": port,
                         "heartbeat_at": func.now(),
                         "clock_skew_s": self.clock_skew_s,
                         "refused_connections": refused,

@@ -1,5 +1,6 @@
 """Node identity: enrolled nodes, one-time enrollment tokens, issued certificates, mTLS sign-in."""
 
+from lineguard.server.nodes.forward import SIGNING_OPS, answer_signing_request
 from lineguard.server.nodes.hint import RenewalHint
 from lineguard.server.nodes.identity import CurrentNode, presented_certificate
 from lineguard.server.nodes.models import Node, NodeCertificate, NodeStatus
@@ -17,6 +18,7 @@ from lineguard.server.nodes.service import (
 )
 
 __all__ = [
+    "SIGNING_OPS",
     "CurrentNode",
     "Node",
     "NodeCertificate",
@@ -25,6 +27,7 @@ __all__ = [
     "RenewalHint",
     "active_identity",
     "admit_certificate",
+    "answer_signing_request",
     "authenticate_certificate",
     "issue_token",
     "list_nodes",

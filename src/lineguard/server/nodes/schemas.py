@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CertificateResponse",
     "EnrollRequest",
+    "ForwardedEnrollment",
+    "ForwardedRenewal",
     "NodeView",
     "RenewRequest",
     "RevokeRequest",
@@ -30,6 +32,25 @@ class EnrollRequest(_Body):
 
 class RenewRequest(_Body):
     csr_pem: str = Field(max_length=_PEM_MAX, description="A CSR for the node's (possibly new) key.")
+
+
+class ForwardedEnrollment(_Body):
+    """An enrollment a non-issuer replica checked and forwards to the issuer (relay ``pki.enroll``)."""
+
+    token: str = Field(max_length=200)
+    csr_pem: str = Field(max_length=_PEM_MAX)
+    source: str | None = Field(default=None, max_length=64, description="The node's address, as seen.")
+
+
+class ForwardedRenewal(_Body):
+    """A renewal a non-issuer replica authenticated and forwards to the issuer (relay ``pki.renew``).
+
+    The node's presented certificate travels so the issuer authenticates it again against
+    the database (serial current, node active), not on the forwarder's word.
+    """
+
+    certificate_pem: str = Field(max_length=_PEM_MAX)
+    csr_pem: str = Field(max_length=_PEM_MAX)
 
 
 class CertificateResponse(_Body):

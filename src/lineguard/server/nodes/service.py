@@ -35,6 +35,7 @@ from lineguard.server.pki import (
     EnrollmentTokenText,
     PlantCa,
     certificate_fingerprint,
+    checked_csr_key,
     hash_secret,
     secrets_match,
     signing_process,
@@ -45,6 +46,7 @@ __all__ = [
     "NodeIdentity",
     "admit_certificate",
     "authenticate_certificate",
+    "check_enrollment",
     "enroll",
     "issue_token",
     "list_nodes",
@@ -122,7 +124,7 @@ def issue_token(
     return token
 
 
-def _load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
+def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
     try:
         return x509.load_pem_x509_csr(csr_pem.encode("ascii", errors="replace"))
     except (ValueError, x509.InvalidVersion):  # a well-formed PEM may carry a bad version field
@@ -156,24 +158,17 @@ def _response(node: Node, pem: str, ca: PlantCa, not_after: datetime) -> Certifi
     )
 
 
-def enroll(
-    session: Session,
-    *,
-    ca: PlantCa,
-    token_text: str,
-    csr_pem: str,
-    cert_days: float,
-    audit: AuditHook,
-    source: str | None = None,
-    now: datetime | None = None,
-) -> CertificateResponse:
-    """Redeem a token: check it, sign the node's CSR, record the certificate."""
-    now = now or datetime.now(UTC)
-    token = EnrollmentTokenText.parse(token_text)
-    # Lock the token row so two concurrent redemptions cannot both succeed.
-    row = session.scalars(
-        select(EnrollmentToken).where(EnrollmentToken.token_id == token.token_id).with_for_update()
-    ).one_or_none()
+def _token_refusal(
+    session: Session, token: EnrollmentTokenText, *, ca: PlantCa, now: datetime, lock: bool
+) -> tuple[EnrollmentToken | None, str | None]:
+    """The token's row and why it cannot be redeemed now (None: it can).
+
+    ``lock``: the row is locked until the transaction ends, so two concurrent redemptions
+    cannot both succeed; only the process that signs takes it (a non-issuer's look
+    before forwarding is advisory: the issuer looks again under the lock).
+    """
+    query = select(EnrollmentToken).where(EnrollmentToken.token_id == token.token_id)
+    row = session.scalars(query.with_for_update() if lock else query).one_or_none()
     refusal = None
     if row is None or not secrets_match(token.secret, row.secret_sha256):
         refusal = "unknown enrollment token"
@@ -183,18 +178,68 @@ def enroll(
         refusal = f"enrollment token {row.token_id} was already used at {row.used_at.isoformat()}"
     elif row.expires_at <= now:
         refusal = f"enrollment token {row.token_id} expired at {row.expires_at.isoformat()}"
+    return row, refusal
+
+
+def _refuse(
+    session: Session, token: EnrollmentTokenText, refusal: str, *, audit: AuditHook, source: str | None
+) -> AuthenticationError:
+    denied = AccessDenied(
+        action="node.enroll",
+        resource=f"enrollment_token:{token.token_id}",
+        reason=refusal,
+        source_ip=source,
+    )
+    audit(session, denied, actor="system:enrollment")
+    session.commit()
+    return AuthenticationError(refusal)
+
+
+def check_enrollment(
+    session: Session,
+    *,
+    ca: PlantCa,
+    token_text: str,
+    csr_pem: str,
+    audit: AuditHook,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """What a non-issuer checks before forwarding an enrollment: the same refusals, audited
+    the same way, without locking the token or signing (the issuer checks again)."""
+    now = now or datetime.now(UTC)
+    token = EnrollmentTokenText.parse(token_text)
+    _, refusal = _token_refusal(session, token, ca=ca, now=now, lock=False)
     if refusal is not None:
-        denied = AccessDenied(
-            action="node.enroll",
-            resource=f"enrollment_token:{token.token_id}",
-            reason=refusal,
-            source_ip=source,
-        )
-        audit(session, denied, actor="system:enrollment")
-        session.commit()
-        raise AuthenticationError(refusal)
+        raise _refuse(session, token, refusal, audit=audit, source=source)
+    session.rollback()
+    checked_csr_key(load_csr(csr_pem))
+
+
+def enroll(
+    session: Session,
+    *,
+    ca: PlantCa,
+    token_text: str,
+    csr_pem: str,
+    cert_days: float,
+    audit: AuditHook,
+    source: str | None = None,
+    requested_by: str | None = None,
+    now: datetime | None = None,
+) -> CertificateResponse:
+    """Redeem a token: check it, sign the node's CSR, record the certificate.
+
+    ``requested_by``: the replica process that forwarded the request (it reached a
+    non-issuer); the audit entry names it beside the signing process.
+    """
+    now = now or datetime.now(UTC)
+    token = EnrollmentTokenText.parse(token_text)
+    row, refusal = _token_refusal(session, token, ca=ca, now=now, lock=True)
+    if refusal is not None:
+        raise _refuse(session, token, refusal, audit=audit, source=source)
     assert row is not None  # noqa: S101 - refusal covers None
-    csr = _load_csr(csr_pem)
+    csr = load_csr(csr_pem)
     issued = ca.issue_node_certificate(csr, node_id=row.node_id, days=cert_days, now=now)
     node = session.get(Node, row.node_id)
     if node is None:
@@ -216,6 +261,7 @@ def enroll(
         certificate_serial=issued.serial_hex,
         ca_fingerprint_sha256=ca.fingerprint_sha256,
         issued_by=signing_process(),
+        requested_by=requested_by,
     )
     audit(session, enrolled, actor=f"node:{node.node_id}")
     session.commit()
@@ -230,15 +276,19 @@ def renew(
     csr_pem: str,
     cert_days: float,
     audit: AuditHook,
+    requested_by: str | None = None,
     now: datetime | None = None,
 ) -> CertificateResponse:
-    """Issue a fresh certificate to an authenticated node; the old one stops working."""
+    """Issue a fresh certificate to an authenticated node; the old one stops working.
+
+    ``requested_by``: the replica process that forwarded the request (see :func:`enroll`).
+    """
     now = now or datetime.now(UTC)
     node = session.get(Node, identity.node_id)
     if node is None or node.status != NodeStatus.ACTIVE:
         msg = f"node {identity.node_id} is not active"
         raise AuthenticationError(msg)
-    issued = ca.issue_node_certificate(_load_csr(csr_pem), node_id=node.node_id, days=cert_days, now=now)
+    issued = ca.issue_node_certificate(load_csr(csr_pem), node_id=node.node_id, days=cert_days, now=now)
     session.execute(
         update(NodeCertificate)
         .where(NodeCertificate.node_id == node.node_id, NodeCertificate.revoked_at.is_(None))
@@ -250,6 +300,7 @@ def renew(
         certificate_serial=issued.serial_hex,
         ca_fingerprint_sha256=ca.fingerprint_sha256,
         issued_by=signing_process(),
+        requested_by=requested_by,
     )
     audit(session, renewed, actor=f"node:{node.node_id}")
     session.commit()

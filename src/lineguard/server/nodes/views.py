@@ -1,4 +1,5 @@
-"""Node-identity routes: fetch the CA (public), enroll with a token, renew with mTLS,
+"""Node-identity routes: fetch the CA (public), enroll with a token, renew with mTLS
+(on a replica without the CA key, checked here and signed by an issuer: ``forward.py``),
 and administration (list, issue tokens, revoke) for people holding node-management
 permissions. ``lineguard node …`` on the server host writes the same tables; either
 way a revocation is seen on the node's next request, because node authentication
@@ -19,16 +20,20 @@ from lineguard.contracts.errors import NotFoundError
 from lineguard.server.auth import Access, Action, allow_node, allow_public, require
 from lineguard.server.context import get_context, get_session
 from lineguard.server.nodes import service
-from lineguard.server.nodes.identity import CurrentNode
+from lineguard.server.nodes.forward import ENROLL_OP, RENEW_OP, forward_to_issuer
+from lineguard.server.nodes.identity import CurrentNode, presented_certificate
 from lineguard.server.nodes.schemas import (
     CertificateResponse,
     EnrollRequest,
+    ForwardedEnrollment,
+    ForwardedRenewal,
     NodeView,
     RenewRequest,
     RevokeRequest,
     TokenRequest,
     TokenResponse,
 )
+from lineguard.server.pki import checked_csr_key
 
 __all__ = ["router"]
 
@@ -63,14 +68,26 @@ def post_enroll(
 ) -> CertificateResponse:
     context = get_context(request)
     source = request.client.host if request.client else None
+    # Anyone can reach this route: refusals are throttled and summarised.
+    audit = context.checkpoints.throttle.hook(context.audit, source=source)
+    if not context.ca.issuer:  # no CA key on this host: check, then the issuer signs (forward.py)
+        service.check_enrollment(
+            session,
+            ca=context.ca.current(),
+            token_text=body.token,
+            csr_pem=body.csr_pem,
+            audit=audit,
+            source=source,
+        )
+        forwarded = ForwardedEnrollment(token=body.token, csr_pem=body.csr_pem, source=source)
+        return forward_to_issuer(context, ENROLL_OP, forwarded)
     return service.enroll(
         session,
         ca=context.ca.current(),
         token_text=body.token,
         csr_pem=body.csr_pem,
         cert_days=context.settings.pki.node_cert_days,
-        # Anyone can reach this route: refusals are throttled and summarised.
-        audit=context.checkpoints.throttle.hook(context.audit, source=source),
+        audit=audit,
         source=source,
     )
 
@@ -84,6 +101,10 @@ def post_renew(
     body: RenewRequest, node: CurrentNode, request: Request, session: Annotated[Session, Depends(get_session)]
 ) -> CertificateResponse:
     context = get_context(request)
+    if not context.ca.issuer:  # the node authenticated here; the issuer authenticates it again
+        checked_csr_key(service.load_csr(body.csr_pem))
+        forwarded = ForwardedRenewal(certificate_pem=presented_certificate(request), csr_pem=body.csr_pem)
+        return forward_to_issuer(context, RENEW_OP, forwarded)
     return service.renew(
         session,
         ca=context.ca.current(),

@@ -15,7 +15,13 @@ server's own TLS certificate current in the running processes (once for all repl
 from __future__ import annotations
 
 from lineguard.server.pki.bundle import broker_ca_bundle, write_broker_cafile
-from lineguard.server.pki.ca import IssuedCertificate, PlantCa, ReplicaCredentials, signing_process
+from lineguard.server.pki.ca import (
+    IssuedCertificate,
+    PlantCa,
+    ReplicaCredentials,
+    checked_csr_key,
+    signing_process,
+)
 from lineguard.server.pki.files import (
     CaPaths,
     ca_files_signature,
@@ -71,6 +77,7 @@ __all__ = [
     "ca_paths",
     "certificate_fingerprint",
     "check_passphrase_absent",
+    "checked_csr_key",
     "database_issue_lock",
     "hash_secret",
     "is_issuer",

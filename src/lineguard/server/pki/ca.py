@@ -61,7 +61,7 @@ from lineguard.server.pki.profiles import (
     replica_uri,
 )
 
-__all__ = ["IssuedCertificate", "PlantCa", "ReplicaCredentials", "signing_process"]
+__all__ = ["IssuedCertificate", "PlantCa", "ReplicaCredentials", "checked_csr_key", "signing_process"]
 
 
 def signing_process() -> str:
@@ -261,23 +261,7 @@ class PlantCa:
         days: float,
         now: datetime | None,
     ) -> IssuedCertificate:
-        try:  # the CSR comes from the network: an unknown key or signature type is the client's error
-            signature_valid = csr.is_signature_valid
-            public_key = csr.public_key()
-        except (UnsupportedAlgorithm, ValueError) as exc:
-            msg = f"CSR key or signature cannot be read: {exc}"[:300]
-            raise InputError(msg) from None
-        if not signature_valid:
-            msg = "CSR signature does not verify against its public key (expected a self-signed CSR)"
-            raise InputError(msg)
-        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
-            got = (
-                public_key.curve.name
-                if isinstance(public_key, ec.EllipticCurvePublicKey)
-                else type(public_key).__name__
-            )
-            msg = f"{kind} key must be EC P-256 (secp256r1), got {got}"
-            raise InputError(msg)
+        public_key = checked_csr_key(csr, kind)
         now = now or datetime.now(UTC)
         subject = x509.Name(
             [
@@ -339,11 +323,33 @@ class PlantCa:
         ``host`` (an IP address or DNS name) is the address the other replicas dial; it is
         the certificate's SAN, so they verify the host name as any TLS client does.
         """
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._replica_certificate(key.public_key(), replica_id=replica_id, host=host, hours=hours)
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return ReplicaCredentials(key_pem, cert.public_bytes(serialization.Encoding.PEM))
+
+    def sign_replica_certificate(
+        self, csr: x509.CertificateSigningRequest, *, replica_id: str, host: str, hours: float
+    ) -> IssuedCertificate:
+        """The relay certificate of a replica that holds no CA key, for the key in its CSR.
+
+        Only the key comes from the CSR (checked: self-signed, EC P-256); the subject, SAN
+        and profile are ours, from ``replica_id`` and ``host`` (``server/evidence_views/relay_certs.py``).
+        """
+        public_key = checked_csr_key(csr, "replica")
+        return self._issued(
+            self._replica_certificate(public_key, replica_id=replica_id, host=host, hours=hours)
+        )
+
+    def _replica_certificate(
+        self, public_key: ec.EllipticCurvePublicKey, *, replica_id: str, host: str, hours: float
+    ) -> x509.Certificate:
         try:
             name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
         except ValueError:
             name = x509.DNSName(host)
-        key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, REPLICA_ORGANIZATION),
@@ -352,8 +358,8 @@ class PlantCa:
         )
         policy = x509.CertificatePolicies([x509.PolicyInformation(REPLICA_CERTIFICATE_POLICY, None)])
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-        cert = (
-            self._builder(subject, key.public_key(), datetime.now(UTC), hours / 24)
+        return (
+            self._builder(subject, public_key, datetime.now(UTC), hours / 24)
             .add_extension(
                 x509.SubjectAlternativeName([name, x509.UniformResourceIdentifier(replica_uri(replica_id))]),
                 critical=False,
@@ -363,10 +369,6 @@ class PlantCa:
             .add_extension(policy, critical=False)
             .sign(self._signing_key(), hashes.SHA256())
         )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return ReplicaCredentials(key_pem, cert.public_bytes(serialization.Encoding.PEM))
 
     def verify_issued(self, cert: x509.Certificate) -> None:
         """Raise unless ``cert`` was signed by this CA's key, or by a previous or retired one.
@@ -387,6 +389,32 @@ class PlantCa:
             f"(expected issuer {expected}, got {cert.issuer.rfc4514_string()})"
         )
         raise InputError(msg)
+
+
+def checked_csr_key(csr: x509.CertificateSigningRequest, kind: str = "node") -> ec.EllipticCurvePublicKey:
+    """The CSR's public key, once its self-signature verifies and it is EC P-256; else :class:`InputError`.
+
+    What any process can check without the CA key: a non-issuer checks a node's CSR before
+    forwarding it, the issuer checks it again before signing.
+    """
+    try:  # the CSR comes from the network: an unknown key or signature type is the client's error
+        signature_valid = csr.is_signature_valid
+        public_key = csr.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        msg = f"CSR key or signature cannot be read: {exc}"[:300]
+        raise InputError(msg) from None
+    if not signature_valid:
+        msg = "CSR signature does not verify against its public key (expected a self-signed CSR)"
+        raise InputError(msg)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+        got = (
+            public_key.curve.name
+            if isinstance(public_key, ec.EllipticCurvePublicKey)
+            else type(public_key).__name__
+        )
+        msg = f"{kind} key must be EC P-256 (secp256r1), got {got}"
+        raise InputError(msg)
+    return public_key
 
 
 class _OtherCas(TypedDict):

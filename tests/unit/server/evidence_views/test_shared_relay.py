@@ -27,7 +27,7 @@ from lineguard.server.evidence_views.listen import NotificationListener
 from lineguard.server.evidence_views.models import EvidenceViewRow, RelayPeerRow
 from lineguard.server.evidence_views.relay import RelaySettings, View
 from lineguard.server.evidence_views.shared import STALE_S, Peer, SharedRelay
-from lineguard.server.storage import create_engine_for, session_factory
+from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 
 #: Several processes share views only on PostgreSQL (SQLite keeps one process's relay).
 on_postgresql = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -350,5 +350,23 @@ def test_an_owner_holds_at_most_max_held_bytes_of_images(db_url: str) -> None:
         assert written == [first.view_id]
         owner.hold(second.view_id, JPEG, request_id=second.request_id, node_id="edge-2")  # room again
         assert owner.get(second.view_id).state == "ready"  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+
+
+def test_a_process_back_under_the_same_id_is_dialled_at_its_new_address(postgres_url: str) -> None:
+    """A replica killed (its row left behind) and started again listens on a new free port:
+    the others must dial that one, not the dead one (a restarted issuer was unreachable).
+    PostgreSQL only: liveness is judged there (several processes never share SQLite)."""
+    engine = create_engine_for(postgres_url)
+    try:
+        upgrade_to_head(engine)
+        sessions = session_factory(engine)
+        other = SharedRelay(sessions, replica_id="rep_b")
+        SharedRelay(sessions, replica_id="rep_a").heartbeat("127.0.0.1", 1001)
+        assert other.peer("rep_a") == Peer("rep_a", "127.0.0.1", 1001)
+        SharedRelay(sessions, replica_id="rep_a").heartbeat("127.0.0.2", 2001, ca_role="leader")
+        assert other.peer("rep_a") == Peer("rep_a", "127.0.0.2", 2001)
+        assert other.issuers() == [Peer("rep_a", "127.0.0.2", 2001)]
     finally:
         engine.dispose()

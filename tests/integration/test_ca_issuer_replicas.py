@@ -1,0 +1,192 @@
+"""The CA key on one host: an issuer replica and a non-issuer one, real processes on PostgreSQL.
+
+Two ``lineguard server`` processes share one ``data_dir`` and one PostgreSQL
+(``http.replicas: 2``). Replica A is the issuer (``LINEGUARD_CA_PASSPHRASE`` in its
+environment); replica B runs with ``LINEGUARD_PKI_ISSUER=false`` and no passphrase.
+Checked through real TLS: B starts with a relay certificate the issuer signed on its
+request (audited ``replica.relay_certificate_issued``); the heartbeat rows name A the
+leader and B ``none``; a node enrolls and renews through B, signed by A and audited with
+B's process id; with A killed, B answers 503 and the node's token stays unused, and once
+A is back the same token works. B given the passphrase refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from tests.support.replicas import free_port, replica_config, start_replica
+from tests.unit.crypto.conftest import make_test_keyring
+from tests.unit.server.conftest import issue_node_token
+
+from lineguard.config import load_server_config
+from lineguard.config.server import ServerConfig
+from lineguard.contracts.errors import LineGuardError
+from lineguard.edge.identity import IdentityStore, enroll, renew
+from lineguard.server.admin import init_ca
+from lineguard.server.audit.models import AuditEntryRow
+from lineguard.server.evidence_views.models import RelayPeerRow
+from lineguard.server.nodes.models import EnrollmentToken
+from lineguard.server.pki import PlantCa
+from lineguard.server.storage import open_engine, session_factory
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+
+CA_PASSPHRASE = "issuer replicas ca passphrase"
+KEYRING = {"LINEGUARD_KEYRING_PASSPHRASE": "issuer replicas keyring passphrase"}
+DEADLINE_S = 60.0
+
+
+def _eventually(what: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    pytest.fail(f"not within {DEADLINE_S:.0f} s: {what}")
+
+
+@dataclass
+class Pair:
+    settings: ServerConfig
+    configs: list[Path]
+    ports: list[int]
+    logs: list[Path]
+    processes: list[subprocess.Popen[bytes]]
+
+    def url(self, i: int) -> str:
+        return f"https://127.0.0.1:{self.ports[i]}"
+
+    def start_issuer(self) -> None:
+        env = {**KEYRING, "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
+        self.processes[0] = start_replica(self.configs[0], self.ports[0], self.logs[0], env)
+
+
+@pytest.fixture
+def pair(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pair]:
+    ports = [free_port(), free_port()]
+    configs = [replica_config(tmp_path, postgres_url, port) for port in ports]
+    settings = load_server_config(configs[0])
+    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE)
+    init_ca(settings)  # on the issuer host
+    monkeypatch.delenv("LINEGUARD_CA_PASSPHRASE")  # the test process is the non-issuer host now
+    monkeypatch.setenv(*next(iter(KEYRING.items())))
+    make_test_keyring(configs[0])
+    logs = [tmp_path / f"replica-{port}.log" for port in ports]
+    pair = Pair(settings, configs, ports, logs, [])
+    try:
+        pair.processes.append(
+            start_replica(
+                configs[0], ports[0], logs[0], {**KEYRING, "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
+            )
+        )
+        pair.processes.append(
+            start_replica(configs[1], ports[1], logs[1], {**KEYRING, "LINEGUARD_PKI_ISSUER": "false"})
+        )
+        yield pair
+    finally:
+        for process in pair.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def test_a_non_issuer_replica_gets_its_relay_certificate_and_nodes_signed_by_the_issuer(
+    pair: Pair, tmp_path: Path
+) -> None:
+    engine = open_engine(pair.settings)
+    sessions = session_factory(engine)
+    public = PlantCa.load_public(pair.settings.data_dir)
+    b_id = f"test-replica-{pair.ports[1]}"
+
+    def token(node_id: str) -> str:
+        with sessions() as session:
+            return issue_node_token(session, public, node_id)
+
+    def audited(name: str) -> list[str]:
+        with sessions() as session:
+            return [r.actor for r in session.scalars(select(AuditEntryRow).where(AuditEntryRow.name == name))]
+
+    def roles() -> dict[str, str]:
+        with sessions() as session:
+            return {r.replica_id: r.ca_role for r in session.scalars(select(RelayPeerRow))}
+
+    try:
+        # B started: its relay certificate came from A, through the database, audited by A
+        assert audited("replica.relay_certificate_issued") == ["system:pki"]
+        _eventually(
+            "A leads ca-issuer, B holds no key",
+            lambda: roles().get(f"test-replica-{pair.ports[0]}") == "leader",
+        )
+        assert roles()[b_id] == "none"
+
+        node = tmp_path / "node-a"
+        assert enroll(pair.url(1), token("node-a"), node).node_id == "node-a"
+        IdentityStore(node).certificate().verify_directly_issued_by(public.certificate)
+        renew(node, pair.url(1))
+        assert len(audited("node.enrolled")) == 1 and len(audited("node.certificate_renewed")) == 1
+
+        pair.processes[0].send_signal(signal.SIGKILL)  # the issuer is gone; B keeps serving
+        pair.processes[0].wait(timeout=30)
+        waiting = token("node-b")
+        with pytest.raises(LineGuardError, match="no plant CA issuer could sign") as caught:
+            enroll(pair.url(1), waiting, tmp_path / "node-b")
+        assert caught.value.http_status == 503
+        with sessions() as session:
+            row = session.get(EnrollmentToken, waiting.split(".")[1])
+            assert row is not None and row.used_at is None
+
+        pair.start_issuer()  # back: the node's retry with the same token is signed
+        _eventually(
+            "B enrolls node-b through the issuer that came back",
+            lambda: _enrolls(pair.url(1), waiting, tmp_path / "node-b"),
+        )
+    finally:
+        engine.dispose()
+    assert "refusing" not in pair.logs[1].read_text()
+
+
+def _enrolls(url: str, token: str, data: Path) -> bool:
+    try:
+        enroll(url, token, data)
+    except LineGuardError as exc:
+        if exc.http_status != 503:
+            raise
+        return False
+    return True
+
+
+def test_a_non_issuer_host_given_the_ca_passphrase_refuses_to_start(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    port = free_port()
+    config = replica_config(tmp_path, postgres_url, port)
+    env = {**os.environ, **KEYRING, "LINEGUARD_PKI_ISSUER": "false", "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lineguard.cli.main import cli; cli()",
+            "server",
+            "--config",
+            str(config),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert (
+        "not a CA issuer (LINEGUARD_PKI_ISSUER=false) but the plant CA passphrase is present" in done.stderr
+    )
+    assert "environment variable LINEGUARD_CA_PASSPHRASE" in done.stderr
