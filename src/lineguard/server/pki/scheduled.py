@@ -45,7 +45,13 @@ def keep_server_certificate(
     """One look (blocking): re-issue the server certificate if due, audit it; the event, or None.
 
     Issuers only: a non-issuer process cannot sign, and follows the pair an issuer writes.
+    A renewal whose audit failed (a database blip after the new pair was written) is
+    audited at the next look, before anything else: that look finds the pair current, so
+    without :attr:`~.server_cert.ServerCertificateKeeper.unaudited` it would never be.
     """
+    if keeper.unaudited is not None:
+        _audit_renewal(context, keeper.unaudited)
+        keeper.unaudited = None
     if not context.ca.issuer or not context.ca.built:
         return None  # the CA is opened on first use (its passphrase may be unset): nothing to issue with
     if keeper.due(context.ca.get()) is None:
@@ -59,10 +65,16 @@ def keep_server_certificate(
         database_lock=database_issue_lock(context.engine),
     )
     if event is not None:
-        with context.sessions() as session:
-            context.audit(session, event, actor=SYSTEM_ACTOR)
-            session.commit()
+        keeper.unaudited = event
+        _audit_renewal(context, event)
+        keeper.unaudited = None
     return event
+
+
+def _audit_renewal(context: ServerContext, event: ServerCertificateRenewed) -> None:
+    with context.sessions() as session:
+        context.audit(session, event, actor=SYSTEM_ACTOR)
+        session.commit()
 
 
 def check_issuer_setup(context: ServerContext) -> None:

@@ -225,6 +225,8 @@ class ServerCertificateKeeper:
         self._renew_before = renew_before
         self._seen: tuple[FilesSignature, str] | None = None
         self._pair = _Pair(None, "missing")
+        #: A renewal this process wrote but could not audit yet (``scheduled.py`` retries it).
+        self.unaudited: ServerCertificateRenewed | None = None
 
     def due(self, ca: PlantCa, *, now: datetime | None = None) -> Reason | None:
         seen = (

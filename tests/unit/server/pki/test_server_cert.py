@@ -21,9 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from lineguard.config.server import ServerConfig
-from lineguard.contracts.audit import ServerCertificateRenewed
+from lineguard.contracts.audit import AuditEvent, ServerCertificateRenewed
 from lineguard.server.admin import ensure_server_certificate, load_ca
 from lineguard.server.app import create_app
 from lineguard.server.pki import (
@@ -37,6 +39,7 @@ from lineguard.server.pki import (
     server_certificate_due,
     start_ca_rotation,
 )
+from lineguard.server.pki.scheduled import keep_server_certificate
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for
 from lineguard.server.tls import ServerThread
@@ -301,3 +304,40 @@ def test_after_a_retirement_no_replica_serves_a_certificate_of_the_retired_ca(
     assert "expiring" in renewals
     after_retirement = [r for r in renewals if r != "expiring"]
     assert after_retirement and set(after_retirement) <= {"untrusted-issuer", "key-mismatch", "unreadable"}
+
+
+class _AuditFailingOnce(AuditTrail):
+    """The audit log behind a database that drops its connection once (a failover, a restart)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    def __call__(self, session: Session, event: AuditEvent, /, *, actor: str) -> None:
+        if self.failures == 0:
+            self.failures += 1
+            msg = "the database went away"
+            raise OperationalError("INSERT INTO audit_log", {}, Exception(msg))
+        super().__call__(session, event, actor=actor)
+
+
+def test_a_renewal_whose_audit_failed_is_audited_at_the_next_look(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE.get_secret_value())
+    _new_ca(tmp_path, server_days=10)  # due: fewer than 30 days left
+    settings = _settings(tmp_path)
+    trail = _AuditFailingOnce()
+    app = create_app(settings, engine=engine, sealer=NoEncryption(), audit=trail, ca=load_ca(settings))
+    context = app.state.lineguard  # the domain's loop, one look at a time (the app is not started)
+    keeper = ServerCertificateKeeper(tmp_path, NAMES)
+    with pytest.raises(OperationalError):
+        keep_server_certificate(context, keeper)
+    renewed_to = certificate_fingerprint(_served(tmp_path))
+    assert trail.events == []  # written, not audited: the pair is current from now on
+    assert keep_server_certificate(context, keeper) is None
+    assert trail.names() == ["pki.server_certificate_renewed"]
+    assert trail.events[0][1]["fingerprint_sha256"] == renewed_to
+    assert trail.actors == ["system:pki"]
+    assert keep_server_certificate(context, keeper) is None
+    assert len(trail.events) == 1  # audited once
