@@ -22,6 +22,7 @@ import pytest
 from lineguard.contracts.ids import uuid7
 from tests.support import demo_run, grouping
 from tests.support.demo_model import train_demo_model
+from tests.support.gc_freeze import freeze_what_is_alive
 from tests.support.postgres import postgres_cluster
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -145,6 +146,12 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shared_demo(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> demo_run.SharedDemo:
     """A demo data directory handed from one demo test to the next (tests/support/demo_run.py)."""
     return demo_run.SharedDemo(tmp_path_factory, demo_model)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection left alive (the whole suite's modules, in each worker) stays alive until
+    the end: out of the garbage collector's walks (tests/support/gc_freeze.py)."""
+    freeze_what_is_alive()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from lineguard.server.pki import ca_paths
 from tests.e2e.plant import Plant, running_plant
+from tests.support.gc_freeze import freeze_what_is_alive
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -44,6 +45,9 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     with running_plant(tmp_path_factory.mktemp("e2e") / "server") as p:
+        # The started server's app, pools and caches live as long as the session, as a serving
+        # process's do after start-up (tests/support/gc_freeze.py).
+        freeze_what_is_alive()
         yield p
 
 

@@ -200,6 +200,12 @@ def test_the_faithful_model_keeps_non_interference(tmp_path: Path) -> None:
     assert report.outcomes["language_model"] > 30
 
 
+def _timeout_s(reply: Reply) -> float:
+    """1 s against the slow reply's 2 s delay; for the others a wait that load cannot exhaust
+    (a 1 s limit on every case timed out answers that were merely late, naming them "timeout")."""
+    return 1.0 if reply.delay_s else 60.0
+
+
 @pytest.mark.parametrize(
     ("reply", "fallback"),
     [
@@ -227,7 +233,7 @@ def test_a_failing_endpoint_falls_back_and_the_question_is_still_answered(
         audit = AuditTrail()
         builtin = _ask(canaried, "fc-site", "finance_review", "What is the total order value?", None)
         a = _ask(canaried, "fc-site", "finance_review", "What is the total order value?",
-                 endpoint.rephraser(timeout_s=1), audit)  # fmt: skip
+                 endpoint.rephraser(timeout_s=_timeout_s(reply)), audit)  # fmt: skip
     assert (a.answer, a.fallback, a.answerer) == (builtin.answer, fallback, "builtin")
     assert _question_entry(audit)["fallback"] == fallback
 
