@@ -67,7 +67,18 @@ def broker_ca_bundle(data_dir: Path, *, also: Sequence[Path] = ()) -> tuple[byte
 
 def write_broker_cafile(data_dir: Path, out: Path, *, also: Sequence[Path] = ()) -> list[str]:
     """Replace ``out`` whole with :func:`broker_ca_bundle` (mode 0644: CA certificates are
-    public and the broker's user reads them); the subjects written."""
+    public and the broker's user reads them); the subjects written.
+
+    A missing folder is refused, not made: ``write_replacing`` would make it private
+    (0700), and Mosquitto 2.0 reads ``cafile`` after dropping to its own user, so it could
+    not reach the file; which user and mode the folder needs is the operator's to say.
+    """
+    if not out.parent.is_dir():
+        msg = (
+            f"the folder {out.parent} does not exist: create it readable by the broker's user "
+            "(Mosquitto reads cafile after dropping privileges), then run this again"
+        )
+        raise InputError(msg)
     pem, subjects = broker_ca_bundle(data_dir, also=also)
     write_replacing(out, pem, 0o644)
     return subjects

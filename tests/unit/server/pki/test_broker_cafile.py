@@ -133,3 +133,17 @@ def test_a_file_that_is_not_a_ca_certificate_is_refused_and_nothing_is_written(t
         assert answer.exit_code != 0 and says in answer.output, answer.output
         assert "Traceback" not in answer.output
     assert not out.exists()
+
+
+def test_a_missing_out_folder_is_refused_not_made_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "server"
+    config = tmp_path / "server.yaml"
+    config.write_text(yaml.safe_dump({"kind": "server", "site_id": "plant-a", "data_dir": str(data_dir)}))
+    PlantCa.create(data_dir, PASSPHRASE, site_id="plant-a")
+    out = tmp_path / "mosquitto" / "lineguard-clients.pem"
+    answer = CliRunner().invoke(cli, ["ca", "broker-cafile", "--config", str(config), "--out", str(out)])
+    # It used to be made 0700 (root's), which Mosquitto, reading as its own user, cannot enter.
+    assert answer.exit_code == 2, answer.output
+    assert f"the folder {out.parent} does not exist" in answer.output
+    assert answer.exception is None or isinstance(answer.exception, SystemExit), answer.exception
+    assert not out.parent.exists()
