@@ -101,6 +101,27 @@ def test_a_wrong_passphrase_rotates_nothing(tmp_path: Path) -> None:
     assert not paths.previous_cert.exists()
 
 
+def test_a_retirement_stopped_half_way_leaves_no_old_key_behind_and_runs_again(tmp_path: Path) -> None:
+    PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a").issue_server_certificate(
+        tmp_path, names=["127.0.0.1"]
+    )
+    done = start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")
+    paths = ca_paths(tmp_path)
+    # Stop it between its two file steps: an old key that cannot be deleted (a folder in its place).
+    paths.previous_key.unlink()
+    (paths.previous_key / "held").mkdir(parents=True)
+    with pytest.raises(OSError, match=r"previous\.key\.pem"):
+        retire_previous_ca(tmp_path, PASSPHRASE, server_names=["127.0.0.1"])
+    # The certificate stays while the key does: a retry finds the rotation and finishes it.
+    # (Moved first, it left the old CA's key on disk with nothing pointing at it.)
+    assert paths.previous_cert.exists()
+    (paths.previous_key / "held").rmdir()
+    paths.previous_key.rmdir()
+    assert retire_previous_ca(tmp_path, PASSPHRASE, server_names=["127.0.0.1"]) == done
+    assert not paths.previous_key.exists() and not paths.previous_cert.exists()
+    assert (paths.retired / f"{done.previous_fingerprint}.crt.pem").exists()
+
+
 def test_the_node_keeps_only_a_ca_bundle_that_makes_sense(tmp_path: Path) -> None:
     old = PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a")
     start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")

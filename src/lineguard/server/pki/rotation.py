@@ -122,8 +122,11 @@ def retire_previous_ca(data_dir: Path, passphrase: SecretStr, *, server_names: l
     retired = certificate_fingerprint(ca.previous)
     with exclusive_lock(paths.server_cert):  # a running process may be re-issuing it (server_cert.py)
         ca.issue_server_certificate(data_dir, names=server_names)
+    # The key goes first: stopped between the two steps, ``previous.crt.pem`` is still in
+    # place, so ``ca retire`` runs again and finishes; the other order left the old CA's
+    # key behind for good, with nothing pointing at it.
+    paths.previous_key.unlink(missing_ok=True)
     paths.retired.mkdir(mode=0o700, exist_ok=True)  # (server/file_modes.py checks the tree)
     paths.previous_cert.replace(paths.retired / f"{retired}.crt.pem")
-    paths.previous_key.unlink(missing_ok=True)
     write_trust_bundle(data_dir, PlantCa.load(data_dir, passphrase))
     return CaRotation(ca.fingerprint_sha256, retired)
