@@ -602,7 +602,7 @@ def test_the_doctor_checks_every_replica_registered_beating_on_time_and_reachabl
     _, a_host, a_port = _a_listener(cluster)
     with pytest.raises(PermissionDeniedError):
         as_node.call(a_host, a_port, {"op": "take"})
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # a wait, not a timing assertion: ends when the doctor warns
     while _doctor(cluster)["network.relay_refusals"][0] == "pass" and time.monotonic() < deadline:
         time.sleep(0.5)
     status, evidence = _doctor(cluster)["network.relay_refusals"]

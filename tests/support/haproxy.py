@@ -70,7 +70,7 @@ backend replicas
             self._process = subprocess.Popen(
                 [HAPROXY, "-db", "-f", str(self.config)], stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a wait for its port, generous under load
         while time.monotonic() < deadline:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:

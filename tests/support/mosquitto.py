@@ -86,12 +86,14 @@ class Mosquitto:
 
     def start(self) -> None:
         self._process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a wait for the broker's port, generous under load
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
+                if self._process.poll() is not None:
+                    break  # it exited (its config refused): no use waiting for the port
                 time.sleep(0.05)
         self.stop()
         msg = f"mosquitto did not listen on port {self.port}"

@@ -181,16 +181,17 @@ def test_a_long_running_pair_renews_its_certificates_before_they_end(relay: Rela
         PeerClient(RelayTls(issue("rep_stale"), relay.ca_file)),
     )
     first_end, renewals = owner_tls.not_after, 0
-    ends = time.monotonic() + 12
-    while time.monotonic() < ends:
+    # Until well past the first certificates and eight renewals (each side renews every ~2 s),
+    # however slowly the loop turns: a fixed 12 s window counted too few turns under load.
+    deadline = time.monotonic() + 120
+    while renewals < 8 or datetime.now(UTC) <= first_end + timedelta(seconds=4):
+        assert time.monotonic() < deadline, f"{renewals} renewals in 120 s"
         for tls, name in ((owner_tls, "rep_owner"), (sender_tls, "rep_sender")):
             if tls.expires_within(margin):
                 tls.renew(issue(name))
                 renewals += 1
         assert sender.call("127.0.0.1", port, {"op": "take"})[0]["peer"] == "rep_sender"
         time.sleep(0.5)
-    assert datetime.now(UTC) > first_end + timedelta(seconds=4)  # well past the first certificates
-    assert renewals >= 8  # each side renewed every ~2 s
     with pytest.raises(EvidenceRelayError, match="could not be reached"):
         stale.call("127.0.0.1", port, {"op": "take"})
 
@@ -258,7 +259,7 @@ def test_every_refused_connection_is_told_with_its_source_reason_and_what_it_pre
         relay.client("rep_revoked").call("127.0.0.1", port, {"op": "take"})
     assert relay.client("rep_good").call("127.0.0.1", port, {"op": "take"})[0]["peer"] == "rep_good"
 
-    deadline = time.monotonic() + 10  # the listener tells a failed handshake once it has seen it end
+    deadline = time.monotonic() + 60  # the listener tells a failed handshake once it has seen it end
     while len(told) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     reasons = [(source, reason) for source, reason, _ in told]
