@@ -11,7 +11,10 @@ replaced. ``server/pki/scheduled.py`` calls it every :data:`CHECK_INTERVAL_S`.
 A change is followed, never half-taken: a load that fails (the rotation's renames
 caught in the middle, a passphrase that no longer opens the key) keeps the CA in use,
 says so once, and the next look tries again. Subscribers (the relay's TLS contexts) are
-told after each successful re-read, from the thread that re-read it.
+told after each successful re-read, from the thread that re-read it; one that fails (the
+trust bundle unreadable at that instant) is told again at each later look until it
+succeeds, since no other change may come to tell it (it kept the old trust until the
+next rotation step).
 
 On a host that is not a CA issuer (``role.py``) the loader reads the certificates only
 (:meth:`PlantCa.load_public`) and :attr:`LiveCa.issuer` is False: the process follows
@@ -63,6 +66,8 @@ class LiveCa:
         self._signature: FilesSignature | None = ca_files_signature(self._paths) if value else None
         self._lock = threading.Lock()
         self._subscribers: list[Subscriber] = []
+        #: Subscribers whose last call failed: told the CA in use again at the next look.
+        self._owed: list[Subscriber] = []
         self._failed: FilesSignature | None = None
         #: Re-reads that found a new CA state (0 until the first change after start).
         self.generation = 0
@@ -105,7 +110,13 @@ class LiveCa:
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(new_ca)`` after each re-read that changed the CA; returns the unsubscribe."""
         self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+        def unsubscribe() -> None:
+            for listed in (self._subscribers, self._owed):
+                if callback in listed:
+                    listed.remove(callback)
+
+        return unsubscribe
 
     def refresh(self) -> bool:
         """Re-read the CA if its files changed since it was loaded; whether it did.
@@ -117,6 +128,7 @@ class LiveCa:
             return False  # nothing loaded yet: the first get() reads the files as they are
         signature = ca_files_signature(self._paths)
         if signature == self._signature:
+            self._tell_owed()
             return False
         with self._lock:
             if signature == self._signature:  # another thread re-read it meanwhile
@@ -146,12 +158,31 @@ class LiveCa:
                 len(fresh.trusted),
                 fresh.serving_fingerprint[:16],
             )
-        for callback in list(self._subscribers):
-            try:
-                callback(fresh)
-            except Exception:  # one subscriber's failure must not keep the others on the old CA
-                log.exception("a subscriber to plant CA changes failed")
+        with self._lock:
+            self._owed = []  # told below, with this CA
+        self._tell(list(self._subscribers), fresh)
         return True
+
+    def _tell(self, callbacks: list[Subscriber], ca: PlantCa, *, again: bool = False) -> None:
+        for callback in callbacks:
+            try:
+                callback(ca)
+            except Exception:  # one subscriber's failure must not keep the others on the old CA
+                with self._lock:
+                    if callback in self._subscribers and callback not in self._owed:
+                        self._owed.append(callback)
+                if not again:  # said once, not at every look that tries it again
+                    log.exception("a subscriber to plant CA changes failed; told again at the next look")
+            else:
+                if again:
+                    log.warning("a subscriber to plant CA changes that had failed follows the CA in use now")
+
+    def _tell_owed(self) -> None:
+        if not self._owed or self._value is None:
+            return
+        with self._lock:
+            owed, self._owed = self._owed, []
+        self._tell(owed, self._value, again=True)
 
     def __repr__(self) -> str:
         return f"LiveCa(generation={self.generation}, loaded={self._value!r})"

@@ -108,3 +108,33 @@ def test_the_relay_certificate_moves_to_the_new_ca_after_the_switch_delay_and_at
     assert relay_certificate_due(tls, live, renew_before, now_monotonic=live.changed_at) is False
     # one near its end is renewed whatever its CA
     assert relay_certificate_due(tls, live, timedelta(days=400)) is True
+
+
+def test_a_subscriber_that_failed_is_told_again_at_the_next_look_until_it_follows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The relay's retrust after a rotation, its trust bundle unreadable at that instant."""
+    old, live = _live(tmp_path)
+    relay_trust = tmp_path / "relay-trust.pem"  # what the relay verifies peers against
+    relay_trust.write_bytes(ca_paths(tmp_path).trust.read_bytes())
+    tls = RelayTls(old.issue_replica_certificate(replica_id="rep-a", host="127.0.0.1"), relay_trust)
+    tries: list[PlantCa] = []
+
+    def retrust(ca: PlantCa) -> None:
+        tries.append(ca)
+        tls.retrust(relay_trust)
+
+    live.subscribe(retrust)
+    start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")
+    relay_trust.unlink()  # gone at the instant the change is told
+    with caplog.at_level(logging.WARNING, logger="lineguard.server.pki.live"):
+        assert live.refresh() is True
+        assert live.refresh() is False  # still unreadable: tried again, said once
+    assert len(tries) == 2 and len(tls.server.get_ca_certs()) == 1  # the old CA alone, still
+    assert len([r for r in caplog.records if "subscriber to plant CA changes failed" in r.getMessage()]) == 1
+
+    relay_trust.write_bytes(ca_paths(tmp_path).trust.read_bytes())  # new + old: no CA file changed
+    assert live.refresh() is False
+    assert len(tries) == 3 and tries[-1] is live.get()
+    assert len(tls.server.get_ca_certs()) == len(tls.client.get_ca_certs()) == 2  # it follows now
+    assert live.refresh() is False and len(tries) == 3  # and is not told again
