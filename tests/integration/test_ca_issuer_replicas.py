@@ -23,15 +23,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.support.replicas import free_port, replica_config, start_replica
-from tests.unit.crypto.conftest import make_test_keyring
+from tests.support.replicas import ReplicaSet, free_port, replica_config, running_replicas, start_replica
 from tests.unit.server.conftest import issue_node_token
 
-from lineguard.config import load_server_config
-from lineguard.config.server import ServerConfig
 from lineguard.contracts.errors import LineGuardError
 from lineguard.edge.identity import IdentityStore, enroll, renew
-from lineguard.server.admin import init_ca
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.evidence_views.models import RelayPeerRow
 from lineguard.server.nodes.models import EnrollmentToken
@@ -54,58 +50,39 @@ def _eventually(what: str, check: Callable[[], bool]) -> None:
     pytest.fail(f"not within {DEADLINE_S:.0f} s: {what}")
 
 
+ISSUER = {"LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
+#: Replica B's host: not an issuer, and no passphrase (an empty value reads as missing).
+NON_ISSUER = {"LINEGUARD_PKI_ISSUER": "false", "LINEGUARD_CA_PASSPHRASE": ""}
+
+
 @dataclass
 class Pair:
-    settings: ServerConfig
-    configs: list[Path]
-    ports: list[int]
-    logs: list[Path]
-    processes: list[subprocess.Popen[bytes]]
-
-    def url(self, i: int) -> str:
-        return f"https://127.0.0.1:{self.ports[i]}"
+    replicas: ReplicaSet
+    tmp_path: Path
+    postgres_url: str
 
     def start_issuer(self) -> None:
-        env = {**KEYRING, "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
-        self.processes[0] = start_replica(self.configs[0], self.ports[0], self.logs[0], env)
+        """Replica A again, on its own server.yaml (its port), as a host restarted after a crash."""
+        port, log = self.replicas.ports[0], self.replicas.logs[0]
+        config = replica_config(self.tmp_path, self.postgres_url, port)
+        self.replicas.processes[0] = start_replica(config, port, log, {**KEYRING, **ISSUER})
 
 
 @pytest.fixture
 def pair(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pair]:
-    ports = [free_port(), free_port()]
-    configs = [replica_config(tmp_path, postgres_url, port) for port in ports]
-    settings = load_server_config(configs[0])
-    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE)
-    init_ca(settings)  # on the issuer host
-    monkeypatch.delenv("LINEGUARD_CA_PASSPHRASE")  # the test process is the non-issuer host now
+    monkeypatch.setenv("LINEGUARD_CA_PASSPHRASE", CA_PASSPHRASE)  # making the CA: the issuer host's work
     monkeypatch.setenv(*next(iter(KEYRING.items())))
-    make_test_keyring(configs[0])
-    logs = [tmp_path / f"replica-{port}.log" for port in ports]
-    pair = Pair(settings, configs, ports, logs, [])
-    try:
-        pair.processes.append(
-            start_replica(
-                configs[0], ports[0], logs[0], {**KEYRING, "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
-            )
-        )
-        pair.processes.append(
-            start_replica(configs[1], ports[1], logs[1], {**KEYRING, "LINEGUARD_PKI_ISSUER": "false"})
-        )
-        yield pair
-    finally:
-        for process in pair.processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+    with running_replicas(tmp_path, postgres_url, KEYRING, each=[ISSUER, NON_ISSUER]) as replicas:
+        yield Pair(replicas, tmp_path, postgres_url)
 
 
 def test_a_non_issuer_replica_gets_its_relay_certificate_and_nodes_signed_by_the_issuer(
     pair: Pair, tmp_path: Path
 ) -> None:
-    engine = open_engine(pair.settings)
+    engine = open_engine(pair.replicas.settings)
     sessions = session_factory(engine)
-    public = PlantCa.load_public(pair.settings.data_dir)
-    b_id = f"test-replica-{pair.ports[1]}"
+    public = PlantCa.load_public(pair.replicas.settings.data_dir)
+    b_id = f"test-replica-{pair.replicas.ports[1]}"
 
     def token(node_id: str) -> str:
         with sessions() as session:
@@ -124,21 +101,21 @@ def test_a_non_issuer_replica_gets_its_relay_certificate_and_nodes_signed_by_the
         assert audited("replica.relay_certificate_issued") == ["system:pki"]
         _eventually(
             "A leads ca-issuer, B holds no key",
-            lambda: roles().get(f"test-replica-{pair.ports[0]}") == "leader",
+            lambda: roles().get(f"test-replica-{pair.replicas.ports[0]}") == "leader",
         )
         assert roles()[b_id] == "none"
 
         node = tmp_path / "node-a"
-        assert enroll(pair.url(1), token("node-a"), node).node_id == "node-a"
+        assert enroll(pair.replicas.urls[1], token("node-a"), node).node_id == "node-a"
         IdentityStore(node).certificate().verify_directly_issued_by(public.certificate)
-        renew(node, pair.url(1))
+        renew(node, pair.replicas.urls[1])
         assert len(audited("node.enrolled")) == 1 and len(audited("node.certificate_renewed")) == 1
 
-        pair.processes[0].send_signal(signal.SIGKILL)  # the issuer is gone; B keeps serving
-        pair.processes[0].wait(timeout=30)
+        pair.replicas.processes[0].send_signal(signal.SIGKILL)  # the issuer is gone; B keeps serving
+        pair.replicas.processes[0].wait(timeout=30)
         waiting = token("node-b")
         with pytest.raises(LineGuardError, match="no plant CA issuer could sign") as caught:
-            enroll(pair.url(1), waiting, tmp_path / "node-b")
+            enroll(pair.replicas.urls[1], waiting, tmp_path / "node-b")
         assert caught.value.http_status == 503
         with sessions() as session:
             row = session.get(EnrollmentToken, waiting.split(".")[1])
@@ -147,11 +124,11 @@ def test_a_non_issuer_replica_gets_its_relay_certificate_and_nodes_signed_by_the
         pair.start_issuer()  # back: the node's retry with the same token is signed
         _eventually(
             "B enrolls node-b through the issuer that came back",
-            lambda: _enrolls(pair.url(1), waiting, tmp_path / "node-b"),
+            lambda: _enrolls(pair.replicas.urls[1], waiting, tmp_path / "node-b"),
         )
     finally:
         engine.dispose()
-    assert "refusing" not in pair.logs[1].read_text()
+    assert "refusing" not in pair.replicas.logs[1].read_text()
 
 
 def _enrolls(url: str, token: str, data: Path) -> bool:

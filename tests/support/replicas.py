@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,13 +136,20 @@ class ReplicaSet:
 
 @contextlib.contextmanager
 def running_replicas(
-    tmp_path: Path, postgres_url: str, env: dict[str, str], *, count: int = 2
+    tmp_path: Path,
+    postgres_url: str,
+    env: dict[str, str],
+    *,
+    count: int = 2,
+    each: Sequence[dict[str, str]] = (),
 ) -> Iterator[ReplicaSet]:
     """``count`` replicas on ``postgres_url`` with one ``data_dir``, each a ``lineguard server`` process.
 
     ``env`` (the CA and keyring passphrases) goes to the processes; the caller puts it in
-    this process's environment too, where making the CA and keyring reads it. Processes
-    still running at the end are terminated (a test may have killed one).
+    this process's environment too, where making the CA and keyring reads it. ``each[i]``,
+    if given, is added for replica ``i`` only (a host's own settings: ``LINEGUARD_PKI_ISSUER``;
+    an empty value unsets a secret, which reads as missing). Processes still running at
+    the end are terminated (a test may have killed one).
     """
     ports = [free_port() for _ in range(count)]
     configs = [replica_config(tmp_path, postgres_url, port, replicas=count) for port in ports]
@@ -151,8 +158,11 @@ def running_replicas(
     make_test_keyring(configs[0])
     replicas = ReplicaSet(settings, ports, [], [tmp_path / f"replica-{port}.log" for port in ports])
     try:
-        for config, port, log in zip(configs, ports, replicas.logs, strict=True):  # the first migrates
-            replicas.processes.append(start_replica(config, port, log, env))
+        own = list(each) + [{}] * (count - len(each))
+        for config, port, log, extra in zip(
+            configs, ports, replicas.logs, own, strict=True
+        ):  # the first migrates
+            replicas.processes.append(start_replica(config, port, log, {**env, **extra}))
         yield replicas
     finally:
         for process in replicas.processes:

@@ -14,7 +14,12 @@ __all__ = ["ca"]
 
 @click.group()
 def ca() -> None:
-    """Create, inspect and rotate the plant CA that issues server and node certificates."""
+    """Create, inspect and rotate the plant CA that issues server and node certificates.
+
+    init, rotate and retire need the CA passphrase: run them on an issuer host (with
+    several replicas, one whose LINEGUARD_PKI_ISSUER is unset or true). show and
+    broker-cafile need no passphrase and run anywhere.
+    """
 
 
 @ca.command("init")

@@ -27,11 +27,17 @@ def server(config_path: Path, fix_permissions: bool) -> None:
     data directory must be private (0700 directories, 0600 files): the server refuses
     to start otherwise, naming each path, or narrows them with --fix-permissions.
 
+    With several replicas only the issuer hosts hold the CA passphrase: a host with
+    LINEGUARD_PKI_ISSUER=false starts without it (and refuses to start when given it),
+    and has enrollments, renewals and its relay certificate signed by the issuer.
+
     \b
     Example:
       export LINEGUARD_CA_PASSPHRASE=... LINEGUARD_KEYRING_PASSPHRASE=...
       lineguard server --config /etc/lineguard/server.yaml
       # API description (OpenAPI): https://<host>:8443/api/v1/openapi.json
+      # another replica host, without the CA key:
+      LINEGUARD_PKI_ISSUER=false LINEGUARD_KEYRING_PASSPHRASE=... lineguard server --config ...
     """
     from lineguard.server.admin import run_server
 
