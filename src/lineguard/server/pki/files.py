@@ -115,17 +115,25 @@ def read_certificate(path: Path, what: str) -> x509.Certificate:
 
 
 def write_replacing(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``path`` whole: a private file beside it, flushed, then renamed over it."""
+    """Write ``path`` whole: a private file beside it, flushed, then renamed over it.
+
+    A failed write (a full disk, a rename refused) leaves ``path`` as it was and removes
+    the file beside it: the keeper retries every few seconds, so left behind they piled up.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # A name of its own: replicas starting together on one data_dir may write the same file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.chmod(mode)
-    tmp.replace(path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.chmod(mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def ca_files_signature(paths: CaPaths) -> FilesSignature:

@@ -40,15 +40,16 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from lineguard.contracts.audit import ServerCertificateRenewed
+from lineguard.contracts.errors import CryptoError
 from lineguard.crypto import FilesSignature, exclusive_lock, files_signature
 from lineguard.server.pki.ca import PlantCa, signing_process
-from lineguard.server.pki.files import CaPaths, ca_paths, certificate_fingerprint
+from lineguard.server.pki.files import CaPaths, ca_paths, certificate_fingerprint, read_certificate
 from lineguard.server.storage import transaction_lock
 
 __all__ = [
@@ -84,10 +85,12 @@ def _read_pair(paths: CaPaths, ca: PlantCa, names: list[str]) -> _Pair:
         cert_pem, key_pem = paths.server_cert.read_bytes(), paths.server_key.read_bytes()
     except FileNotFoundError:
         return _Pair(None, "missing")
+    except OSError:  # a permission, a folder in its place: replacing the pair is what mends it
+        return _Pair(None, "unreadable")
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # (a key of a curve or type we cannot load)
         return _Pair(None, "unreadable")
     if key.public_key() != cert.public_key():
         return _Pair(cert, "key-mismatch")
@@ -206,9 +209,10 @@ def renew_server_certificate(
 
 
 def _current_fingerprint(paths: CaPaths) -> str | None:
+    """The certificate being replaced, for the audit entry; None if there was none readable."""
     try:
-        return certificate_fingerprint(x509.load_pem_x509_certificate(paths.server_cert.read_bytes()))
-    except (FileNotFoundError, ValueError):
+        return certificate_fingerprint(read_certificate(paths.server_cert, "server"))
+    except CryptoError:
         return None
 
 

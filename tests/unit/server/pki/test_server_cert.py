@@ -7,6 +7,7 @@ and one database, never restarted, each running the domain's loop.
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import threading
@@ -120,6 +121,42 @@ def test_each_reason_is_named(tmp_path: Path) -> None:
     assert event is not None
     assert event.reason == "missing"
     assert event.previous_fingerprint_sha256 is not None  # the certificate was there, its key was not
+
+
+def _key_of_an_unsupported_curve() -> bytes:
+    """A PKCS#8 EC key naming a curve cryptography does not load (UnsupportedAlgorithm)."""
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    p256, unknown = bytes.fromhex("2a8648ce3d030107"), bytes.fromhex("2a8648ce3d030109")
+    assert der.count(p256) == 1
+    return _pem("PRIVATE KEY", der.replace(p256, unknown))
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode("ascii")
+
+
+def test_a_pair_that_cannot_be_read_for_any_reason_is_reissued_not_an_error(tmp_path: Path) -> None:
+    ca = _new_ca(tmp_path, server_days=397)
+    paths = ca_paths(tmp_path)
+    now = datetime.now(UTC)
+    served = certificate_fingerprint(_served(tmp_path))
+    good_key = paths.server_key.read_bytes()
+    paths.server_key.unlink()
+    paths.server_key.mkdir()  # read_bytes: IsADirectoryError (an OSError, as a permission refused is)
+    assert server_certificate_due(paths, ca, names=NAMES, now=now) == "unreadable"
+    paths.server_key.rmdir()
+    paths.server_key.write_bytes(_key_of_an_unsupported_curve())  # UnsupportedAlgorithm
+    assert server_certificate_due(paths, ca, names=NAMES, now=now) == "unreadable"
+    event = _renew(tmp_path)
+    assert event is not None
+    assert event.reason == "unreadable"
+    assert event.previous_fingerprint_sha256 == served  # the certificate itself was readable
+    assert paths.server_key.read_bytes() != good_key
+    assert server_certificate_due(paths, ca, names=NAMES, now=now) is None
 
 
 def test_during_an_overlap_the_previous_ca_signs_and_after_retirement_the_new_one(tmp_path: Path) -> None:

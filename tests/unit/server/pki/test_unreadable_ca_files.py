@@ -27,6 +27,7 @@ from lineguard.server.pki import (
     retire_previous_ca,
     start_ca_rotation,
 )
+from lineguard.server.pki.files import write_replacing
 from tests.support.server_yaml import PLANT_SERVER_NAMES, plant_server_config
 from tests.unit.server.conftest import CA_PASSPHRASE, plant_with_ca
 
@@ -114,3 +115,13 @@ def test_reading_a_certificate_names_the_file_for_each_way_it_fails(tmp_path: Pa
     broken.write_bytes(GARBAGE)
     with pytest.raises(CryptoError, match=r"previous CA certificate .*broken\.crt\.pem is not"):
         read_certificate(broken, "previous CA")
+
+
+def test_a_write_that_fails_leaves_the_file_as_it_was_and_nothing_beside_it(tmp_path: Path) -> None:
+    ca_dir = tmp_path / "ca"
+    target = ca_dir / "server.crt.pem"
+    (target / "held").mkdir(parents=True)  # the rename over it is refused (a folder, not empty)
+    with pytest.raises(OSError, match=r"server\.crt\.pem"):
+        write_replacing(target, b"new certificate")
+    assert sorted(p.name for p in ca_dir.iterdir()) == ["server.crt.pem"]  # no .server.crt.pem.*.tmp
+    assert [p.name for p in target.iterdir()] == ["held"]
