@@ -598,11 +598,18 @@ def train_package(
 
     report("calibrate", 0, 1)
     defect_scores = _score_paths(fitted, val_defects)
-    if config.target_frr is not None:  # "at most X % false rejects", as the engineer set it
+    if config.target_frr is not None or (config.min_recall is None and not val_defects):
+        # "At most X % false rejects", as the engineer set it (or the default goal). Labelled
+        # defects that only sit in train/<defect> (the named classes' examples) do not move
+        # the threshold, but they measure the recall it buys, so the operating point states
+        # it rather than "recall not measured" (#24 item 3).
+        measured = (
+            defect_scores if val_defects else _score_paths(fitted, [i.path for i in dataset.train_defects])
+        )
         threshold = calibrate_threshold(
             fitted.holdout_scores,
-            defect_scores,
-            target_frr=config.target_frr,
+            measured,
+            target_frr=DEFAULT_TARGET_FRR if config.target_frr is None else config.target_frr,
             objective="frr",
             small_sample=config.threshold_small_sample,
         )

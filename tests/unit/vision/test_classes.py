@@ -13,6 +13,7 @@ from lineguard.contracts.errors import DatasetError, InputError, ModelError
 from lineguard.contracts.events import BoundingBox
 from lineguard.edge.decide import defect_regions
 from lineguard.edge.pipeline.batching import BatchingRunner
+from lineguard.vision.calibration import describe_operating_point
 from lineguard.vision.classes import (
     UNKNOWN_CLASS,
     DefectClassifier,
@@ -133,6 +134,12 @@ def test_training_picks_up_train_defect_folders_and_the_package_carries_the_clas
     assert meta.outputs.region_features == "region_features"
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
     assert "defect classes from 8 labelled images" in meta.training_data.description
+    # no validation/<defect>: the goods' quantile stays the threshold, and the 8 labelled
+    # examples measure the recall it buys, which the operating point then states
+    assert meta.threshold.method == "good_quantile"
+    assert meta.threshold.validation_defect_count == 8
+    assert meta.threshold.validation_recall is not None and meta.threshold.validation_recall_ci is not None
+    assert "expected recall" in describe_operating_point(meta.threshold)
 
 
 def test_edge_regions_carry_the_package_classes(classed: TrainResult, synthetic_dataset: Path) -> None:
