@@ -7,12 +7,14 @@ the whole batch of a table as **one** statement whose text depends only on the t
 (so the driver prepares it once):
 
 * SQLite: a multi-row ``INSERT … VALUES (?, …), (?, …)`` (the text depends on the row
-  count too; sqlite3 keeps the few shapes seen in its statement cache);
+  count too; sqlite3 keeps the few shapes seen in its statement cache); a value every
+  row shares is bound once and named in each row (``?1``), see :func:`_shared_columns`;
 * PostgreSQL: ``INSERT … SELECT … FROM jsonb_to_recordset(%s::jsonb)`` — the rows
   travel as one JSON parameter that the server parses in C; bytes go as hex.
 
 Conflicts are resolved in the same statement: ``ON CONFLICT (…) DO NOTHING
-RETURNING key`` tells the caller exactly which rows were new (idempotent ingest), and
+RETURNING key`` tells the caller exactly which rows were new (idempotent ingest; on
+SQLite without ``RETURNING`` when every row was new, see :func:`_insert_reporting_new`), and
 ``ON CONFLICT (…) DO UPDATE SET n = n + excluded.n`` adds counts (rollups, counters). Values are
 converted here the way the column types would (UTC datetimes, JSON, bytes), so rows
 read back through the ORM are indistinguishable from rows it wrote.
