@@ -12,10 +12,7 @@ A is back the same token works. B given the passphrase refuses to start.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +20,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.support.replicas import ReplicaSet, free_port, replica_config, running_replicas, start_replica
+from tests.support.replicas import (
+    ReplicaSet,
+    free_port,
+    replica_config,
+    running_replicas,
+    start_replica,
+    start_replica_process,
+)
 from tests.unit.server.conftest import issue_node_token
 
 from lineguard.contracts.errors import LineGuardError
@@ -146,24 +150,9 @@ def test_a_non_issuer_host_given_the_ca_passphrase_refuses_to_start(
 ) -> None:
     port = free_port()
     config = replica_config(tmp_path, postgres_url, port)
-    env = {**os.environ, **KEYRING, "LINEGUARD_PKI_ISSUER": "false", "LINEGUARD_CA_PASSPHRASE": CA_PASSPHRASE}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lineguard.cli.main import cli; cli()",
-            "server",
-            "--config",
-            str(config),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode != 0
-    assert (
-        "not a CA issuer (LINEGUARD_PKI_ISSUER=false) but the plant CA passphrase is present" in done.stderr
-    )
-    assert "environment variable LINEGUARD_CA_PASSPHRASE" in done.stderr
+    log = tmp_path / "refused.log"
+    process = start_replica_process(config, log, {**KEYRING, **NON_ISSUER, **ISSUER}, port=port)
+    assert process.wait(timeout=120) != 0
+    output = log.read_text()
+    assert "not a CA issuer (LINEGUARD_PKI_ISSUER=false) but the plant CA passphrase is present" in output
+    assert "environment variable LINEGUARD_CA_PASSPHRASE" in output

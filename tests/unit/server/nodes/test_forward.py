@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
@@ -91,6 +92,14 @@ def _events(trail: AuditTrail, kind: type[AuditEvent]) -> list[dict[str, Any]]:
     return [fields for name, fields in trail.events if name == kind.event_name]
 
 
+def _app(data_dir: Path, engine: Engine, audit: AuditTrail, *, ca: PlantCa | None = None) -> FastAPI:
+    """A server process's app; an issuer when handed the CA with its key."""
+    settings = ServerConfig(kind="server", site_id="plant-a", data_dir=data_dir)
+    return create_app(
+        settings, engine=engine, sealer=NoEncryption(), audit=audit, ca=ca, pki_issuer=ca is not None
+    )
+
+
 @pytest.fixture
 def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     monkeypatch.delenv("LINEGUARD_CA_PASSPHRASE", raising=False)  # neither process reads it here
@@ -102,21 +111,8 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) 
     engine = create_engine_for(postgres_url)
     upgrade_to_head(engine)
     issuer_audit, non_issuer_audit = AuditTrail(), AuditTrail()
-    issuer_app = create_app(
-        ServerConfig(kind="server", site_id="plant-a", data_dir=issuer_dir),
-        engine=engine,
-        sealer=NoEncryption(),
-        audit=issuer_audit,
-        ca=ca,
-        pki_issuer=True,
-    )
-    non_issuer_app = create_app(
-        ServerConfig(kind="server", site_id="plant-a", data_dir=non_issuer_dir),
-        engine=engine,
-        sealer=NoEncryption(),
-        audit=non_issuer_audit,
-        pki_issuer=False,
-    )
+    issuer_app = _app(issuer_dir, engine, issuer_audit, ca=ca)
+    non_issuer_app = _app(non_issuer_dir, engine, non_issuer_audit)
     trust = ca_paths(issuer_dir).trust
     paths = ca_paths(non_issuer_dir)
     with ServerThread(
