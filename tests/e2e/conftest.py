@@ -108,6 +108,13 @@ class Watch:
         return [u for u in self.requests if not u.startswith((self.origin + "/", "data:", "blob:"))]
 
 
+#: How long a page action or an ``expect`` waits for the page (ms): as long as the demo pages'
+#: waits (``UI_TIMEOUT_MS``). 15 s ran out in CI on sign-in steps (now ``SIGN_IN_STEP_MS``), and
+#: at load ~30 the worker's process stood still for up to 7 s at a time (docs/testing.md, "Slow
+#: sign-in steps in the browser tests").
+PAGE_WAIT_MS = 30_000
+
+
 @pytest.fixture
 def watch(plant: Plant) -> Watch:
     return Watch(plant.url)
@@ -122,12 +129,12 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
     page.on("console", lambda m: watch.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: watch.errors.append(str(e)))
     page.on("response", lambda r: watch.failures.append((r.status, r.url)) if r.status >= 400 else None)
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PAGE_WAIT_MS)
     # `expect(...)` has its own wait (5 s by default), separate from the page's. Under CI
     # load (two xdist workers beside a PostgreSQL cluster) a dashboard fetch has taken
     # longer than 5 s to render, so the assertions wait as long as the page actions do.
     # It is how long to wait for the page to show something, not a timing assertion.
-    expect.set_options(timeout=15_000)
+    expect.set_options(timeout=PAGE_WAIT_MS)
     yield page
     context.close()
     assert watch.foreign() == [], "the dashboard must not reach outside the plant server"
