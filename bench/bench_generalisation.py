@@ -306,6 +306,8 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="global deep only", global_parts="deep"),
         replace(DEFAULT, name="global no stride 32", global_parts="no-s32"),
         replace(DEFAULT, name="local 64 dims", local_dims=64),
+        # #24 tenth session (latency): the local grid at stride 16, features.6 pooled 2 x 2
+        replace(DEFAULT, name="local grid 16", local_layers=("s8/2", "s16")),
         replace(DEFAULT, name="local 96 dims", local_dims=96),
         replace(DEFAULT, name="global lowpass 1.5", global_input="1.5"),
         replace(
@@ -346,7 +348,16 @@ def desc_view(desc: np.ndarray, parts: str, deeper: tuple[int, ...] = (32, 96, 1
 
 
 def embedding(f: Features, layers: tuple[str, ...], dims: int = 0) -> np.ndarray:
-    maps = [torch.from_numpy({"s8": f.s8, "s16": f.s16, "s32": f.s32}[k]) for k in layers]
+    """The local branch's embedding: the layers concatenated at the first one's resolution.
+
+    A layer named ``"s8/2"`` is that map average-pooled 2 x 2 first (#24 tenth session,
+    latency): with ``("s8/2", "s16")`` the grid is stride 16, a quarter of the positions
+    whose per-position matrices the graph reads every frame."""
+    maps = []
+    for k in layers:
+        name, _, pool = k.partition("/")
+        m = torch.from_numpy({"s8": f.s8, "s16": f.s16, "s32": f.s32}[name])
+        maps.append(F.avg_pool2d(m, int(pool)) if pool else m)
     size = maps[0].shape[-2:]
     up = [
         m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False)

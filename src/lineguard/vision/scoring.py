@@ -173,9 +173,13 @@ class LowRankGaussian:
         return out
 
 
-def local_embedding(feats: Sequence[torch.Tensor], layers: Sequence[int]) -> torch.Tensor:
-    """Concatenate the chosen stages at the resolution of the first (finest) one."""
+def local_embedding(feats: Sequence[torch.Tensor], layers: Sequence[int], pool: int = 1) -> torch.Tensor:
+    """Concatenate the chosen stages at the resolution of the first (finest) one, that one
+    average-pooled ``pool`` x ``pool`` first (``TrainConfig.local_pool``: with 2, MobileNetV2's
+    grid is stride 16, a quarter of the positions whose matrices every frame reads)."""
     chosen = [feats[i] for i in layers]
+    if pool > 1:
+        chosen[0] = F.avg_pool2d(chosen[0], pool)
     size = chosen[0].shape[-2:]
     ups = [
         f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
@@ -308,6 +312,7 @@ class LocalGlobalHead(nn.Module):
         fusion: Fusion = "max",
         global_lowpass: float = 0.0,
         global_step: int = 1,
+        local_pool: int = 1,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -315,6 +320,8 @@ class LocalGlobalHead(nn.Module):
             raise InputError(msg)
         self.fusion: Fusion = fusion
         self.local_layers = tuple(local_layers)
+        #: The finest local map is average-pooled this many cells a side (``local_embedding``).
+        self.local_pool = local_pool
         self.global_layers = tuple(global_layers)
         self.grid = grid
         self.output_size = output_size
@@ -352,7 +359,8 @@ class LocalGlobalHead(nn.Module):
         ``global_feats``: the backbone's maps of :attr:`global_input` (image), when the head has one.
         """
         glob = feats if global_feats is None else global_feats
-        return local_embedding(feats, self.local_layers), global_descriptor(glob, self.global_layers)
+        emb = local_embedding(feats, self.local_layers, self.local_pool)
+        return emb, global_descriptor(glob, self.global_layers)
 
     def image_parts(
         self, backbone: Callable[[torch.Tensor], list[torch.Tensor]], image: torch.Tensor

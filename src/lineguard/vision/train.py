@@ -91,6 +91,8 @@ DEFAULT_TARGET_FRR = 0.01
 PARITY_SAMPLE = 16
 MAX_NUISANCE_COPIES = 4
 MAX_GLOBAL_LOWPASS = 8.0
+#: ``TrainConfig.local_pool``: the local grid at the finest map's stride, or at twice it.
+LOCAL_POOLS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,11 @@ class TrainConfig:
     #: tile) it is below Ledoit–Wolf's estimate at all but a few positions.
     local_neighbourhood: int = 0
     local_shrink_floor: float = 0.05
+    #: The local grid's cells: the finest local map average-pooled ``k`` x ``k`` (``local_embedding``).
+    #: 2 puts MobileNetV2's grid at stride 16 (16 x 16 at 256 px): the per-position matrices,
+    #: which every frame reads, shrink to a quarter (#24 tenth session, docs/detection.md:
+    #: 0.93x CPU per inference; not the default).
+    local_pool: int = 1
     #: ``grid_ridge * channels / images`` x the grid's mean variance added to every
     #: position's covariance (``localfit``): the same amount at every position, fading with
     #: the fit's size. 0 = off (the default). 0.05 (#24 ninth session, docs/detection.md):
@@ -206,6 +213,9 @@ class TrainConfig:
                 f"local_shrink_floor between 0 and 1, "
                 f"got {self.local_neighbourhood} and {self.local_shrink_floor}"
             )
+            raise InputError(msg)
+        if self.local_pool not in LOCAL_POOLS:
+            msg = f"local_pool must be one of {LOCAL_POOLS}, got {self.local_pool}"
             raise InputError(msg)
         if not 0 <= self.local_grid_ridge <= MAX_GRID_RIDGE:
             msg = f"local_grid_ridge must be between 0 and {MAX_GRID_RIDGE}, got {self.local_grid_ridge}"
@@ -390,7 +400,7 @@ def fit_detector(
     def probe(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = extractor(image)
         glob = feats if lowpass is None else global_extractor(lowpass(image))
-        return local_embedding(feats, local_layers), global_descriptor(glob, global_layers)
+        return local_embedding(feats, local_layers, config.local_pool), global_descriptor(glob, global_layers)
 
     fit_emb, fit_desc = _extract(
         probe, list(fit_paths), config, report, "features", copies=config.nuisance_copies
@@ -423,6 +433,7 @@ def fit_detector(
         fusion=config.fusion,
         global_lowpass=lowpass.sigma if lowpass is not None else 0.0,
         global_step=lowpass.step if lowpass is not None else 1,
+        local_pool=config.local_pool,
     )
     with torch.no_grad():
         local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
@@ -723,6 +734,7 @@ def train_package(
             "local_neighbourhood": config.local_neighbourhood,
             "local_shrink_floor": config.local_shrink_floor,
             "local_grid_ridge": config.local_grid_ridge,
+            "local_pool": config.local_pool,
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,

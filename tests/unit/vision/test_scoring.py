@@ -16,6 +16,7 @@ from lineguard.vision.scoring import (
     LowRankGaussian,
     _whitened_distance,
     gaussian_kernel,
+    local_embedding,
     pack_precision,
     smoothing_matrix,
     unpack_index,
@@ -161,3 +162,17 @@ def test_blocked_whitening_equals_the_one_product(blocks: int) -> None:
     full = (torch.matmul(d, factor) ** 2).sum(-1).sqrt().T.reshape(2, 2, 3)
     got = _whitened_distance(x, mean, factor, blocks=blocks)
     assert float((got - full).abs().max()) < 1e-5 * float(full.abs().max())
+
+
+def test_a_pooled_local_grid_averages_the_finest_map_and_meets_the_deeper_one() -> None:
+    # TrainConfig.local_pool = 2 (#24 tenth session, latency): the stride-8 map averaged 2 x 2
+    # lands on the stride-16 map's grid, so the deeper map joins it without any resizing.
+    rng = np.random.default_rng(5)
+    fine = torch.from_numpy(rng.normal(size=(2, 3, 8, 8)).astype(np.float32))
+    coarse = torch.from_numpy(rng.normal(size=(2, 5, 4, 4)).astype(np.float32))
+    pooled = local_embedding([fine, coarse], (0, 1), pool=2)
+    assert pooled.shape == (2, 8, 4, 4)
+    cell = fine[:, :, 2:4, 4:6].mean((2, 3))  # the cell at grid row 1, column 2
+    assert torch.allclose(pooled[:, :3, 1, 2], cell, atol=1e-6)
+    assert torch.equal(pooled[:, 3:], coarse)
+    assert local_embedding([fine, coarse], (0, 1)).shape == (2, 8, 8, 8)  # pool 1: as before

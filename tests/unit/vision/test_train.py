@@ -399,6 +399,8 @@ def test_local_fit_settings_are_checked_before_any_work(synthetic_dataset: Path,
         (replace(FAST, local_shrink_floor=1.5), "local_shrink_floor"),
         (replace(FAST, local_grid_ridge=-0.1), "local_grid_ridge"),
         (replace(FAST, local_grid_ridge=1.5), "local_grid_ridge"),
+        (replace(FAST, local_pool=0), "local_pool"),
+        (replace(FAST, local_pool=3), "local_pool"),
     ):
         with pytest.raises(InputError, match=match):
             train_package(synthetic_dataset, tmp_path / "x", config=bad)
@@ -430,6 +432,30 @@ def test_the_other_local_fit_is_selectable_recorded_and_exported_exactly(
     )
     assert meta.model_sha256 != trained.package.metadata.model_sha256  # another fit, not the default's
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+
+
+def test_a_pooled_local_grid_is_selectable_recorded_and_exported_exactly(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    # local_pool = 2 (#24 tenth session, latency): a quarter of the grid positions, each
+    # with its own Gaussian; the default keeps the finest map's grid.
+    assert trained.package.metadata.parameters["local_pool"] == 1
+    assert trained.fitted.detector.head.grid == (16, 16)  # stride 8 at 128 px
+    result = train_package(synthetic_dataset, tmp_path / "pooled", config=replace(FAST, local_pool=2))
+    meta = result.package.metadata
+    assert meta.parameters["local_pool"] == 2
+    head = result.fitted.detector.head
+    assert head.grid == (8, 8) and tuple(head.local_mean.shape) == (64, 128)
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    runner = OnnxModelRunner(result.package.path, threads=1)
+    paths = [i.path for i in scan_dataset(synthetic_dataset).test]
+    torch_scores, torch_maps = result.fitted.score(load_inputs(paths, 128))
+    for path, t_score, t_map in zip(paths, torch_scores, torch_maps, strict=True):
+        scores = runner.infer(read_image(path))
+        assert abs(scores.anomaly_score - float(t_score)) <= 1e-4, path
+        assert scores.anomaly_map.shape == (128, 128)
+        assert np.abs(scores.anomaly_map - t_map).max() <= 1e-3, path
     assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
 
 
