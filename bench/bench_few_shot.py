@@ -139,6 +139,14 @@ def one_draw(
             out["patch_alone_auroc"] = auroc(y, alone)
             out["patch_alone_recall1"] = recall_at_frr(y, alone, 0.01)
             out["patch_w1_recall1"] = recall_at_frr(y, scores + (1 - v) * alone, 0.01)
+            # the evidence in the local branch's place in the shipped choice (its labelled
+            # defects read leave-one-out), the global branch as shipped
+            swap = fit_local_weight(zp["hold"], zg["hold"], loo, zg["bad"][picked])
+            swapped = np.r_[
+                fused(zp["test"], zg["test"], swap.local, swap.fusion),
+                fused(zp["bad"][rest], zg["bad"][rest], swap.local, swap.fusion),
+            ]
+            out["patch_swap_recall1"] = recall_at_frr(y, swapped, 0.01)
     return out
 
 
@@ -171,7 +179,8 @@ def _line(name: str, k: int, row: dict[str, Any]) -> str:
         if "patch_alone_auroc" in row:
             patch += (
                 f"; evidence alone AUROC {f('patch_alone_auroc')} rec@1% {f('patch_alone_recall1')}, "
-                f"weight 1 rec@1% {f('patch_w1_recall1')}"
+                f"weight 1 rec@1% {f('patch_w1_recall1')}, in the local branch's place rec@1% "
+                f"{f('patch_swap_recall1')}"
             )
         lines.append(patch)
     if "gw_auroc" in row:
