@@ -120,18 +120,35 @@ def _wait_for_outbox(data: Path, timeout_s: float = 30) -> None:
         time.sleep(0.05)
 
 
+def _wait_for_more_items(data: Path, than: int, timeout_s: float = 120) -> None:
+    """Until the node has committed more than ``than`` items (a wait: a node starting at load
+    ~30 committed none in the 0.8-2 s a round used to give it, and no backlog was left)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if len(_outbox(data)[0]) > than:
+                return
+        except sqlite3.OperationalError:  # the outbox's tables are still being created
+            pass
+        assert time.monotonic() < deadline, f"the node committed nothing new in {timeout_s:.0f} s"
+        time.sleep(0.1)
+
+
 def test_kill_9_and_outages_lose_nothing_and_duplicate_nothing(tmp_path: Path, tiny_package: Path) -> None:
     receiver, config, data = _setup(tmp_path, tiny_package)
     rng = random.Random(5)
+    committed = 0
     try:
         for round_ in range(3):
             node = _start(config)
             _wait_for_outbox(data)
             if round_ in (1, 2):
                 receiver.stop()  # an outage spanning a kill
+            _wait_for_more_items(data, than=committed)  # the node is at work: the kill lands mid-stream
             time.sleep(rng.uniform(0.8, 2.0))
             node.send_signal(signal.SIGKILL)
             node.wait(10)
+            committed = len(_outbox(data)[0])
             if round_ == 2:
                 receiver.start()  # back after an outage spanning two kills
         keys_before_drain, pending = _outbox(data)
