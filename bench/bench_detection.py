@@ -213,6 +213,11 @@ def main() -> int:
     parser.add_argument("--global-lowpass", type=float, default=TrainConfig().global_lowpass)
     parser.add_argument("--global-step", type=int, default=TrainConfig().global_step)
     parser.add_argument("--global-layers", default=None, help="outputs it reads: 0,1,2")
+    parser.add_argument(
+        "--local-position-norm",
+        action="store_true",
+        help="TrainConfig.local_position_norm: the local distance standardised per grid position",
+    )
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
@@ -257,6 +262,7 @@ def main() -> int:
         global_lowpass=args.global_lowpass,
         global_step=args.global_step,
         global_layers=tuple(int(i) for i in args.global_layers.split(",")) if args.global_layers else None,
+        local_position_norm=args.local_position_norm,
     )
     with tempfile.TemporaryDirectory() as tmp:
         package = args.keep or Path(tmp) / "model"

@@ -154,6 +154,14 @@ class HeadConfig:
     # "norm" (each branch's mean / sd) or "both"; 0 = the clean held-out goods only (shipped)
     hold_copies: int = 0
     hold_use: str = "both"
+    # #24 tenth session: the local distance map standardised per position before it is
+    # upsampled, smoothed and its peak taken (a per-position affine in the graph), from the
+    # distances of "fit" (the fit goods themselves, in-sample) or "hold" (the held-out goods)
+    # at that position: "mean" divides by their mean, "std" subtracts it and divides by their
+    # sd, "std-shrunk" by sqrt((sd² + the grid's mean sd²) / 2); "" = off (shipped). Why: a
+    # position whose goods' distances run high (the tile's border, a busy texture) otherwise
+    # sets the peak of many good images
+    pos_norm: str = ""
 
     @property
     def lowpass(self) -> tuple[float, int, int] | None:
@@ -263,6 +271,12 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="grid ridge 0.05", grid_ridge=0.05),
         replace(DEFAULT, name="grid ridge 0.1", grid_ridge=0.1),
         replace(DEFAULT, name="grid ridge 0.2", grid_ridge=0.2),
+        # #24 tenth session: per-position standardisation of the local distance map
+        *(
+            replace(DEFAULT, name=f"pos {kind} {ref}", pos_norm=f"{ref}-{kind}")
+            for ref in ("fit", "hold")
+            for kind in ("mean", "std", "std-shrunk")
+        ),
         replace(DEFAULT, name="neighbourhood 1", neighbourhood=1, shrink_floor=0.0),
         replace(DEFAULT, name="neighbourhood 1 floor 0.1", neighbourhood=1, shrink_floor=0.1),
         replace(DEFAULT, name="neighbourhood 2", neighbourhood=2, shrink_floor=0.0),
@@ -521,6 +535,31 @@ def fit_precision(
         pool=cfg.pool,
     )
     return stats.mean, stats.precision
+
+
+POS_NORMS = tuple(f"{ref}-{kind}" for ref in ("fit", "hold") for kind in ("mean", "std", "std-shrunk"))
+
+
+def position_normalised(
+    dist: dict[str, torch.Tensor], ref: torch.Tensor, rule: str
+) -> dict[str, torch.Tensor]:
+    """Every group's local distance maps [N, h, w] standardised per position by the reference
+    maps ``ref`` [M, h, w] (``HeadConfig.pos_norm``): an affine per grid position, applied
+    before the upsampling and smoothing as the graph would."""
+    if rule not in POS_NORMS:
+        msg = f"pos_norm must be one of {POS_NORMS}, got {rule!r}"
+        raise ValueError(msg)
+    r = ref.double()
+    mu, sd = r.mean(0), r.std(0)
+    kind = rule.split("-", 1)[1]
+    if kind == "mean":
+        offset, scale = torch.zeros_like(mu), mu
+    elif kind == "std":
+        offset, scale = mu, sd
+    else:
+        offset, scale = mu, ((sd**2 + (sd**2).mean()) / 2).sqrt()
+    scale = scale.clamp_min(1e-6 * float(scale.mean()))
+    return {g: ((d.double() - offset) / scale).float() for g, d in dist.items()}
 
 
 def smoothed(dist: torch.Tensor, sigma: float, size: int = 256) -> torch.Tensor:
@@ -1134,15 +1173,25 @@ def run_set(
                     )
                 hold = embedding(groups["hold"], cfg.local_layers, cfg.local_dims)
                 fits[fit_key] = fit_precision(emb, cfg, hold)
-            key = (*fit_key, cfg.storage)
+            key = (*fit_key, cfg.storage, cfg.pos_norm)
             if key not in local_cache:
                 mean, prec = fits[fit_key]
                 model = LocalModel(
                     torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(whitening(prec, cfg.storage))
                 )
-                local_cache[key] = {
-                    g: model.dist(embedding(f, cfg.local_layers, cfg.local_dims)) for g, f in groups.items()
-                }
+                raw_key = (*fit_key, cfg.storage, "")
+                if raw_key not in local_cache:
+                    local_cache[raw_key] = {
+                        g: model.dist(embedding(f, cfg.local_layers, cfg.local_dims))
+                        for g, f in groups.items()
+                    }
+                if cfg.pos_norm:
+                    ref_dist = (
+                        model.dist(embedding(fit_feats, cfg.local_layers, cfg.local_dims))
+                        if cfg.pos_norm.startswith("fit-")
+                        else local_cache[raw_key]["hold"]
+                    )
+                    local_cache[key] = position_normalised(local_cache[raw_key], ref_dist, cfg.pos_norm)
             gkey = (
                 cfg.rank,
                 cfg.copies_global,

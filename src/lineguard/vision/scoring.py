@@ -296,6 +296,8 @@ class LocalGlobalHead(nn.Module):
     smooth_y: torch.Tensor
     smooth_xt: torch.Tensor
     norm: torch.Tensor
+    local_offset: torch.Tensor
+    local_unit: torch.Tensor
 
     def __init__(
         self,
@@ -347,6 +349,35 @@ class LocalGlobalHead(nn.Module):
         self.register_buffer("smooth_y", smoothing_matrix(grid[0], output_size[0], sigma))
         self.register_buffer("smooth_xt", smoothing_matrix(grid[1], output_size[1], sigma).T.contiguous())
         self.register_buffer("norm", torch.tensor([*local_norm, *global_norm], dtype=torch.float32))
+        #: Per grid position, the local distance becomes ``(d - offset) / unit`` before it is
+        #: upsampled (``set_position_norm``; #24 tenth session); False: the distance as it is,
+        #: and the graph has no such step (packages trained without it are unchanged).
+        self.position_norm = False
+        self.register_buffer("local_offset", torch.zeros(grid, dtype=torch.float32))
+        self.register_buffer("local_unit", torch.ones(grid, dtype=torch.float32))
+
+    def set_position_norm(self, offset: np.ndarray, unit: np.ndarray) -> None:
+        """Standardise the local distance per grid position (``localfit.position_standardiser``)."""
+        if (
+            offset.shape != self.grid
+            or unit.shape != self.grid
+            or not (np.isfinite(unit).all() and (unit > 0).all())
+        ):
+            msg = (
+                f"a position norm needs a finite offset and a positive unit of the grid's shape {self.grid}, "
+                f"got {offset.shape} and {unit.shape}"
+            )
+            raise InputError(msg)
+        self.local_offset.copy_(torch.from_numpy(np.asarray(offset, dtype=np.float32)))
+        self.local_unit.copy_(torch.from_numpy(np.asarray(unit, dtype=np.float32)))
+        self.position_norm = True
+
+    def local_distance(self, emb: torch.Tensor) -> torch.Tensor:
+        """The local branch's distance grid [N, h, w], standardised per position when the head is."""
+        dist = _whitened_distance(emb, self.local_mean, self.local_whitening())
+        if self.position_norm:
+            dist = (dist - self.local_offset) / self.local_unit
+        return dist
 
     def set_normalisation(self, local_norm: tuple[float, float], global_norm: tuple[float, float]) -> None:
         self.norm.copy_(torch.tensor([*local_norm, *global_norm], dtype=torch.float32))
@@ -399,7 +430,7 @@ class LocalGlobalHead(nn.Module):
         return torch.index_select(padded, 1, self.local_index).reshape(p, c, c) * self.local_scale
 
     def raw_from_parts(self, emb: torch.Tensor, desc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dist = _whitened_distance(emb, self.local_mean, self.local_whitening())
+        dist = self.local_distance(emb)
         # upsampled to the input size and smoothed: [H, h] @ [N, h, w] @ [w, W] (``smoothing_matrix``)
         up = torch.matmul(torch.matmul(self.smooth_y, dist), self.smooth_xt)
         g = desc - self.global_mean

@@ -39,7 +39,7 @@ from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
 from lineguard.vision.export import OUTPUT_NAMES, OnnxFeatures, export_onnx, parity
 from lineguard.vision.fewshot import BranchWeight, fit_local_weight
-from lineguard.vision.localfit import MAX_GRID_RIDGE, MAX_NEIGHBOURHOOD, fit_local
+from lineguard.vision.localfit import MAX_GRID_RIDGE, MAX_NEIGHBOURHOOD, fit_local, position_standardiser
 from lineguard.vision.lowpass import LowPass
 from lineguard.vision.metrics import auroc, recall_at_frr
 from lineguard.vision.onnx_backbone import OnnxBackbone, export_with_onnx_backbone, is_onnx_backbone
@@ -148,6 +148,16 @@ class TrainConfig:
     #: with 580 (magnetic tile) it moves AUROC by −0.0001, but it raises one nuisance flag
     #: (s2 rotation +0.27 → +0.36), so it is not the default.
     local_grid_ridge: float = 0.0
+    #: Standardise the local distance per grid position by the fit images' own mean and
+    #: standard deviation there (``localfit.position_standardiser``) before the map is
+    #: upsampled and its peak taken: a position whose goods' distances run high no longer
+    #: sets the peak of many good images. Off by default (#24 tenth session,
+    #: docs/detection.md): magnetic tile's AUROC rises on every split (+0.0010), the
+    #: synthetic low-res set's past its anchors (0.998), but the dim + noisy set loses
+    #: (-0.0005, recall -0.02). Costs one distance pass
+    #: over the fit images at training, two element-wise operations on the 32x32 grid per
+    #: inference.
+    local_position_norm: bool = False
     #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the fusion
     #: and the local branch's weight (``fewshot``); off, or without them, the zero-shot maximum.
     few_shot: bool = True
@@ -435,6 +445,12 @@ def fit_detector(
         global_step=lowpass.step if lowpass is not None else 1,
         local_pool=config.local_pool,
     )
+    if config.local_position_norm:
+        with torch.no_grad():
+            own = [
+                head.local_distance(torch.from_numpy(fit_emb[i : i + 32])) for i in range(0, len(fit_emb), 32)
+            ]
+        head.set_position_norm(*position_standardiser(torch.cat(own).numpy()))
     with torch.no_grad():
         local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
     local_max = local_map.flatten(1).amax(1).numpy()
@@ -735,6 +751,7 @@ def train_package(
             "local_shrink_floor": config.local_shrink_floor,
             "local_grid_ridge": config.local_grid_ridge,
             "local_pool": config.local_pool,
+            "local_position_norm": config.local_position_norm,
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,

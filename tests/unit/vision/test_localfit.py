@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lineguard.contracts.errors import InputError
-from lineguard.vision.localfit import fit_local
+from lineguard.vision.localfit import fit_local, position_standardiser
 from lineguard.vision.scoring import GaussianStats, ledoit_wolf
 
 
@@ -179,3 +179,29 @@ def test_the_grid_ridge_works_with_a_neighbourhood_fit() -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, float | str], match: str) -> None:
     with pytest.raises(InputError, match=match):
         fit_local(_embs(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_position_standardiser_is_each_positions_mean_and_spread() -> None:
+    rng = np.random.default_rng(4)
+    level = rng.uniform(1, 5, (5, 7))
+    spread = rng.uniform(0.1, 2, (5, 7))
+    dist = level + spread * rng.normal(size=(400, 5, 7))
+    mean, unit = position_standardiser(dist)
+    assert mean.shape == unit.shape == (5, 7)
+    assert np.allclose(mean, dist.mean(0)) and np.allclose(unit, dist.std(0))
+    z = (dist - mean) / unit  # every position now has mean 0 and sd 1 over the fit images
+    assert np.allclose(z.mean(0), 0, atol=1e-9) and np.allclose(z.std(0), 1)
+    flat = np.ones((10, 2, 2))
+    flat[:, 0, 0] += np.arange(10)  # one busy position, three where every image scores alike
+    _, unit = position_standardiser(flat)
+    assert (unit > 0).all() and unit[0, 0] == pytest.approx(np.arange(10).std())
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [np.ones((1, 2, 2)), np.ones((5, 4)), np.full((5, 2, 2), np.nan)],
+    ids=["one image", "not a grid", "not finite"],
+)
+def test_the_position_standardiser_refuses_what_it_cannot_standardise(dist: np.ndarray) -> None:
+    with pytest.raises(InputError, match="position standardiser"):
+        position_standardiser(dist)

@@ -176,3 +176,38 @@ def test_a_pooled_local_grid_averages_the_finest_map_and_meets_the_deeper_one() 
     assert torch.allclose(pooled[:, :3, 1, 2], cell, atol=1e-6)
     assert torch.equal(pooled[:, 3:], coarse)
     assert local_embedding([fine, coarse], (0, 1)).shape == (2, 8, 8, 8)  # pool 1: as before
+
+
+def test_a_position_norm_standardises_each_positions_distance_before_the_map() -> None:
+    head, _, _ = _small_head("max")
+    rng = np.random.default_rng(3)
+    emb = torch.from_numpy(rng.normal(size=(3, 4, 4, 4)).astype(np.float32))
+    with torch.no_grad():
+        plain = head.local_distance(emb)
+        offset = rng.uniform(0.5, 2.0, (4, 4))
+        unit = rng.uniform(0.5, 3.0, (4, 4))
+        head.set_position_norm(offset, unit)
+        normed = head.local_distance(emb)
+        up, _ = head.raw_from_parts(emb, torch.zeros(3, 5))
+    expected = (plain - torch.from_numpy(offset).float()) / torch.from_numpy(unit).float()
+    assert torch.allclose(normed, expected, atol=1e-6)
+    # the map is the standardised grid, upsampled and smoothed as before
+    assert torch.allclose(up, head.smooth_y @ normed @ head.smooth_xt, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("offset", "unit"),
+    [
+        (np.zeros((3, 4)), np.ones((4, 4))),  # not the grid's shape
+        (np.zeros((4, 4)), np.zeros((4, 4))),  # a zero unit would divide by zero
+        (np.zeros((4, 4)), np.full((4, 4), np.nan)),
+    ],
+)
+def test_a_bad_position_norm_is_refused_and_leaves_the_head_alone(
+    offset: np.ndarray, unit: np.ndarray
+) -> None:
+    head, _, _ = _small_head("max")
+    with pytest.raises(InputError, match="position norm"):
+        head.set_position_norm(offset, unit)
+    assert not head.position_norm
+    assert torch.equal(head.local_unit, torch.ones(4, 4))

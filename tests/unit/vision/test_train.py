@@ -456,6 +456,27 @@ def test_a_pooled_local_grid_is_selectable_recorded_and_exported_exactly(
         assert abs(scores.anomaly_score - float(t_score)) <= 1e-4, path
         assert scores.anomaly_map.shape == (128, 128)
         assert np.abs(scores.anomaly_map - t_map).max() <= 1e-3, path
+
+
+def test_the_position_norm_is_selectable_recorded_and_exported_exactly(
+    trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    assert trained.package.metadata.parameters["local_position_norm"] is False
+    assert not trained.fitted.detector.head.position_norm  # the default graph has no such step
+    result = train_package(
+        synthetic_dataset, tmp_path / "pos", config=replace(FAST, local_position_norm=True)
+    )
+    meta = result.package.metadata
+    head = result.fitted.detector.head
+    assert meta.parameters["local_position_norm"] is True and head.position_norm
+    # the fit images' own distances, standardised by it, have mean 0 and sd 1 at every position
+    fit = load_inputs(result.fitted.fit_paths, FAST.image_size)
+    with torch.no_grad():
+        emb, _ = head.image_parts(result.fitted.detector.backbone, torch.from_numpy(fit))
+        z = head.local_distance(emb).numpy().astype(np.float64)
+    assert np.allclose(z.mean(0), 0, atol=1e-3) and np.allclose(z.std(0), 1, atol=1e-3)
+    assert meta.model_sha256 != trained.package.metadata.model_sha256
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
     assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
 
 
