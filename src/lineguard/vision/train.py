@@ -154,7 +154,8 @@ class TrainConfig:
     #: sets the peak of many good images. Off by default (#24 tenth session,
     #: docs/detection.md): magnetic tile's AUROC rises on every split (+0.0010), the
     #: synthetic low-res set's past its anchors (0.998), but the dim + noisy set loses
-    #: (-0.0005, recall -0.02). Costs one distance pass
+    #: (-0.0005, recall -0.02), and magnetic tile's worst nuisance rise (+0.07 -> +0.10)
+    #: and per-type pixel AUROC (0.956 -> 0.947) get worse. Costs one distance pass
     #: over the fit images at training, two element-wise operations on the 32x32 grid per
     #: inference.
     local_position_norm: bool = False
