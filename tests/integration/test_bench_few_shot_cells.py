@@ -11,42 +11,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+from tests.support.patch_data import SIDE, C, lifted_block_data
+
 import few_shot_cells as fsc
-import few_shot_patch as fsp
-
-SIDE, C = 8, 16
-
-
-def _data(rng: np.random.Generator, n_bad: int = 6) -> fsp.PatchData:
-    """Whitened goods (unit noise); each defect lifts a 2x2 block of cells along channel 3."""
-    resid = {
-        g: rng.standard_normal((n, SIDE * SIDE, C)).astype(np.float16)
-        for g, n in (("hold", 40), ("test", 20))
-    }
-    bad = rng.standard_normal((n_bad, SIDE * SIDE, C))
-    cover = np.zeros((n_bad, SIDE * SIDE))
-    for i in range(n_bad):
-        cells = [
-            (2 + i % 4) * SIDE + 3,
-            (2 + i % 4) * SIDE + 4,
-            (3 + i % 4) * SIDE + 3,
-            (3 + i % 4) * SIDE + 4,
-        ]
-        bad[i, cells, 3] += 6.0
-        cover[i, cells] = 1.0
-    resid["bad"] = bad.astype(np.float16)
-    return fsp.patch_data(resid, cover)
 
 
 def test_defect_cells_keep_the_most_anomalous_covered_cells() -> None:
-    pd = _data(np.random.default_rng(0))
+    pd = lifted_block_data(np.random.default_rng(0))
     cells = fsc.defect_cells(pd, np.array([0, 1]), cap=3)
     assert cells.shape == (6, C)
     assert (cells[:, 3] > 2).all()  # inside the mask, where channel 3 is lifted
 
 
 def test_a_prototype_scores_its_own_cell_by_the_likelihood_ratio() -> None:
-    pd = _data(np.random.default_rng(1))
+    pd = lifted_block_data(np.random.default_rng(1))
     proj = fsc.fit_proto(pd, np.array([0]), cap=1)
     d = proj.basis[:, 0]
     cell = np.zeros((1, SIDE * SIDE, C), np.float16)
@@ -59,7 +37,7 @@ def test_a_prototype_scores_its_own_cell_by_the_likelihood_ratio() -> None:
 
 @pytest.mark.parametrize(("kind", "rank", "alpha"), [("proto", 4, 0.0), ("logit", 2, 0.1)])
 def test_evidence_finds_unseen_defects(kind: str, rank: int, alpha: float) -> None:
-    pd = _data(np.random.default_rng(2))
+    pd = lifted_block_data(np.random.default_rng(2))
     z, loo = fsc.cell_evidence(pd, np.arange(4), kind, rank, alpha, sigma=1.0)
     assert z["bad"][4:].min() > z["test"].max()  # the two defects the fit never saw
     assert loo.shape == (4,)
@@ -68,7 +46,7 @@ def test_evidence_finds_unseen_defects(kind: str, rank: int, alpha: float) -> No
 
 
 def test_the_logistic_layer_weights_the_defect_channel() -> None:
-    pd = _data(np.random.default_rng(3))
+    pd = lifted_block_data(np.random.default_rng(3))
     neg = fsc.good_negatives(pd.resid["hold"], hard=2)
     assert neg.shape == (min(fsc.RANDOM_NEGATIVES, 40 * SIDE * SIDE) + 40 * 2, C)
     layer = fsc.fit_logit(fsc.defect_cells(pd, np.arange(6), cap=64), neg, alpha=0.1)
@@ -78,6 +56,6 @@ def test_the_logistic_layer_weights_the_defect_channel() -> None:
 
 
 def test_an_unknown_kind_is_refused() -> None:
-    pd = _data(np.random.default_rng(4))
+    pd = lifted_block_data(np.random.default_rng(4))
     with pytest.raises(ValueError, match="unknown cell evidence"):
         fsc.cell_evidence(pd, np.arange(2), "svm", 1, 0.1)

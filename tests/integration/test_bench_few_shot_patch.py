@@ -11,34 +11,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+from tests.support.patch_data import SIDE, C, lifted_block_data
+
 import few_shot_patch as fsp
-
-SIDE, C = 8, 16
-
-
-def _data(rng: np.random.Generator, n_bad: int = 6) -> fsp.PatchData:
-    """Whitened goods (unit noise); each defect lifts a 2x2 block of cells along channel 3."""
-    resid = {
-        g: rng.standard_normal((n, SIDE * SIDE, C)).astype(np.float16)
-        for g, n in (("hold", 40), ("test", 20))
-    }
-    bad = rng.standard_normal((n_bad, SIDE * SIDE, C))
-    cover = np.zeros((n_bad, SIDE * SIDE))
-    for i in range(n_bad):
-        cells = [
-            (2 + i % 4) * SIDE + 3,
-            (2 + i % 4) * SIDE + 4,
-            (3 + i % 4) * SIDE + 3,
-            (3 + i % 4) * SIDE + 4,
-        ]
-        bad[i, cells, 3] += 6.0
-        cover[i, cells] = 1.0
-    resid["bad"] = bad.astype(np.float16)
-    return fsp.patch_data(resid, cover)
 
 
 def test_quad_subspace_finds_the_defect_channel() -> None:
-    pd = _data(np.random.default_rng(0))
+    pd = lifted_block_data(np.random.default_rng(0))
     proj = fsp.fit_projection(pd, fsp.defect_patches(pd, np.arange(6)), "quad", rank=1, alpha=0.1)
     u = proj.basis[:, 0] / np.linalg.norm(proj.basis[:, 0])
     assert abs(u[3]) > 0.95, u
@@ -55,7 +34,7 @@ def test_quad_subspace_finds_the_defect_channel() -> None:
 
 
 def test_defect_patches_read_the_mask_or_the_top_cells() -> None:
-    pd = _data(np.random.default_rng(1))
+    pd = lifted_block_data(np.random.default_rng(1))
     assert fsp.defect_patches(pd, np.array([0])).shape == (4, C)
     pd.cover[0] = np.nan  # no mask: the top cells of the local map (the lifted block)
     top = fsp.defect_patches(pd, np.array([0]), top=4)
@@ -76,7 +55,7 @@ def test_mask_cover_is_the_share_of_each_cell(tmp_path: Path) -> None:
 
 
 def test_evidence_separates_and_its_weight_falls_back_to_zero() -> None:
-    pd = _data(np.random.default_rng(2))
+    pd = lifted_block_data(np.random.default_rng(2))
     z, loo = fsp.patch_evidence(pd, np.arange(4), "quad", rank=2, alpha=0.3, sigma=1.0)
     assert z["bad"][4:].min() > z["test"].max()  # the two defects the fit never saw
     assert loo.shape == (4,)
@@ -88,7 +67,7 @@ def test_evidence_separates_and_its_weight_falls_back_to_zero() -> None:
 
 
 def test_maps_have_the_grid_shape() -> None:
-    pd = _data(np.random.default_rng(3))
+    pd = lifted_block_data(np.random.default_rng(3))
     proj = fsp.fit_projection(pd, fsp.defect_patches(pd, np.arange(6)), "quad", rank=2)
     maps = proj.maps(pd.resid["test"])
     assert isinstance(maps, torch.Tensor)
