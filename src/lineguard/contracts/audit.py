@@ -98,6 +98,19 @@ Text = Annotated[str, Field(max_length=500)]
 Ident = Annotated[str, Field(min_length=1, max_length=200)]
 Count = Annotated[int, Field(ge=0, le=2**53)]
 SourceIp = Annotated[str | None, Field(default=None, max_length=64, description="Client address.")]
+# Who signed a node certificate, and through whom (enrollment and renewal say the same).
+SigningCa = Annotated[Ident | None, Field(default=None, description="The plant CA that signed it.")]
+SignedBy = Annotated[
+    Ident | None, Field(default=None, description="host:pid of the server process that signed it.")
+]
+ForwardedBy = Annotated[
+    Ident | None,
+    Field(
+        default=None,
+        description="The server replica process that forwarded the request to the issuer that "
+        "signed it (a non-issuer, LINEGUARD_PKI_ISSUER=false); None when it reached the issuer.",
+    ),
+]
 
 
 class AuditEvent(BaseModel):
@@ -355,15 +368,9 @@ class NodeEnrolled(AuditEvent):
     node_id: Ident
     line_id: Ident
     certificate_serial: Ident
-    ca_fingerprint_sha256: Ident | None = Field(default=None, description="The plant CA that signed it.")
-    issued_by: Ident | None = Field(
-        default=None, description="host:pid of the server process that signed it."
-    )
-    requested_by: Ident | None = Field(
-        default=None,
-        description="The server replica process that forwarded the request to the issuer that "
-        "signed it (a non-issuer, LINEGUARD_PKI_ISSUER=false); None when it reached the issuer.",
-    )
+    ca_fingerprint_sha256: SigningCa = None
+    issued_by: SignedBy = None
+    requested_by: ForwardedBy = None
 
 
 class NodeCertificateRenewed(AuditEvent):
@@ -372,15 +379,9 @@ class NodeCertificateRenewed(AuditEvent):
     event_name: ClassVar[str] = "node.certificate_renewed"
     node_id: Ident
     certificate_serial: Ident
-    ca_fingerprint_sha256: Ident | None = Field(default=None, description="The plant CA that signed it.")
-    issued_by: Ident | None = Field(
-        default=None, description="host:pid of the server process that signed it."
-    )
-    requested_by: Ident | None = Field(
-        default=None,
-        description="The server replica process that forwarded the request to the issuer that "
-        "signed it (a non-issuer, LINEGUARD_PKI_ISSUER=false); None when it reached the issuer.",
-    )
+    ca_fingerprint_sha256: SigningCa = None
+    issued_by: SignedBy = None
+    requested_by: ForwardedBy = None
 
 
 class NodeRevoked(AuditEvent):
