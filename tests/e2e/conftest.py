@@ -165,6 +165,19 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
 SIGN_IN_STEP_MS = 60_000
 
 
+def open_sign_in(page: Page, url: str) -> None:
+    """Open the sign-in page and wait until its start-up is done, as a person would see it.
+
+    The page asks the server who is signed in before it takes a submit (its buttons arrive
+    disabled) and then focuses the step's first field. A CI run filled the fields before that
+    answer came: the focus moved and the password went into the user-name field. The page
+    no longer moves a focus that is already in its form (tested in test_signin_startup.py);
+    the journeys wait for the enabled button so that a keyboard Tab meets what a person meets.
+    """
+    page.goto(url.rstrip("/") + "/signin")
+    expect(page.locator("#password-form button[type=submit]")).to_be_enabled(timeout=SIGN_IN_STEP_MS)
+
+
 def wait_for_step(page: Page, step: str) -> None:
     """Wait for the sign-in's next form, or fail with what the page said instead.
 

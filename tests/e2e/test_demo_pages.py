@@ -33,7 +33,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 from lineguard.server.pki import ca_paths
-from tests.e2e.conftest import ARTIFACTS, SIGN_IN_STEP_MS, Watch, launch_chromium, wait_for_step
+from tests.e2e.conftest import ARTIFACTS, SIGN_IN_STEP_MS, Watch, launch_chromium, open_sign_in, wait_for_step
 from tests.support.demo_run import DEMO_TEST_ENV, SharedDemo
 from tests.support.totp_codes import unused_code
 
@@ -225,7 +225,7 @@ def first_sign_in(page: Page, demo: Demo, username: str) -> None:
     The demo's registrar and approver already have their own password and authenticator
     (they registered and approved its model): they sign in with password and code.
     """
-    page.goto(f"{demo.url}/signin")
+    open_sign_in(page, demo.url)
     page.get_by_label("User name", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(demo.passwords[username])
     page.get_by_role("button", name="Sign in").click()

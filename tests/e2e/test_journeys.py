@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.auth.catalog import Role
-from tests.e2e.conftest import SIGN_IN_STEP_MS, screenshot, wait_for_step
+from tests.e2e.conftest import SIGN_IN_STEP_MS, open_sign_in, screenshot, wait_for_step
 from tests.e2e.plant import Plant, add_person, raise_alert
 
 pytestmark = pytest.mark.browser
@@ -29,7 +29,7 @@ NAV_ALL = [
 
 def sign_in(page: Page, plant: Plant, username: str) -> None:
     person = plant.people[username]
-    page.goto(plant.url + "/signin")
+    open_sign_in(page, plant.url)
     page.get_by_label("User name", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(person.password)
     page.get_by_role("button", name="Sign in").click()
@@ -71,7 +71,7 @@ def audit_names(plant: Plant, actor: str) -> list[str]:
 
 
 def test_sign_in_form_is_labelled_and_keyboard_ordered(page: Page, plant: Plant) -> None:
-    page.goto(plant.url + "/signin")
+    open_sign_in(page, plant.url)
     username = page.get_by_label("User name", exact=True)
     expect(username).to_be_focused()
     order = []
@@ -273,7 +273,7 @@ def test_administrator_cannot_open_evidence(page: Page, plant: Plant) -> None:
 
 def test_first_sign_in_changes_the_one_time_password_and_enrolls_mfa(page: Page, plant: Plant) -> None:
     person = plant.people["nina.new"]
-    page.goto(plant.url + "/signin")
+    open_sign_in(page, plant.url)
     page.get_by_label("User name", exact=True).fill("nina.new")
     page.get_by_label("Password", exact=True).fill(person.password)
     page.get_by_role("button", name="Sign in").click()

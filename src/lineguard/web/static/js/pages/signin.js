@@ -34,7 +34,10 @@ async function show(state) {
     $("#enroll-uri").textContent = enrollment.otpauth_uri;
   }
   const form = $(FORMS[state] || FORMS.password);
-  form.querySelector("input")?.focus();
+  // Focus the step's first field only if the person is not already in this form: the
+  // start-up's answer to /auth/me can arrive after they began typing, and moving the focus
+  // then sent the rest of their password into the user-name field (a CI run caught it).
+  if (!form.contains(document.activeElement)) form.querySelector("input")?.focus();
 }
 
 function submitting(form, handler) {
