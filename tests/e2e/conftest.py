@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
 
 from lineguard.server.pki import ca_paths
 from tests.e2e.plant import Plant, running_plant
@@ -193,3 +194,38 @@ def wait_for_step(page: Page, step: str) -> None:
     if error.is_visible():
         msg = f"the sign-in page refused the step: {error.inner_text()!r}"
         raise AssertionError(msg)
+
+
+def wait_until_held(page: Page, held: list[Route], what: str) -> Route:
+    """Wait (up to SIGN_IN_STEP_MS) until ``page.route`` has held the first request of ``what``.
+
+    The tests that hold an answer back (a slow server, as a person meets one) need the page
+    to have asked first; Playwright hands the request to the route's handler only while
+    it is waited on, hence the short waits in the loop.
+    """
+    deadline = time.monotonic() + SIGN_IN_STEP_MS / 1000
+    while not held:
+        assert time.monotonic() < deadline, f"the page never asked for {what}"
+        page.wait_for_timeout(50)  # lets Playwright dispatch the route to the handler
+    return held[0]
+
+
+def wait_until_answered(page: Page, url: str) -> None:
+    """Wait until the page has the whole answer to ``url`` and has made one more round trip.
+
+    For a late answer the page must drop: dropped, it changes nothing, so there is nothing
+    to wait for on the page. Its resource timing entry ends when the body has arrived; the
+    page's own fetch after it (tasks queued behind the answer's) gives the page the time to
+    act on it before the test looks.
+    """
+    page.wait_for_function(
+        "url => performance.getEntriesByName(url).some((entry) => entry.responseEnd > 0)",
+        arg=url,
+        timeout=PAGE_WAIT_MS,
+    )
+    page.evaluate(
+        """async () => {
+            await (await fetch("/api/v1/auth/me", { cache: "no-store" })).text();
+            await new Promise((resolve) => setTimeout(resolve, 0));
+        }"""
+    )

@@ -368,7 +368,8 @@ def seed_plant(plant: Plant, *, per_hour: int = 6, hours: int = 24 * 7) -> None:
                 )
         session.commit()
     for node in NODES.values():
-        events, alerts = [], []
+        events: list[dict[str, Any]] = []
+        alerts: list[dict[str, Any]] = []
         i = 0
         for h in range(hours, 0, -1):
             for camera in sorted(node.camera_ids):

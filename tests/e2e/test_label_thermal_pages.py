@@ -59,7 +59,7 @@ def _seed(plant: Plant) -> None:
         events.append(event)
         parts.append(part)
         results.append(result)
-    where = {"camera_id": "cam-e2e-th", "station_id": THERMAL_STATION}
+    camera_id, station_id = "cam-e2e-th", THERMAL_STATION
     start = now - timedelta(hours=6)
     for i in range(36):
         heating = max(0, i - 24) * 0.6
@@ -71,14 +71,29 @@ def _seed(plant: Plant) -> None:
                     "motor": (45.0 + heating, 41.0, 49.0, heating * 0.8),
                     "wall": (22.0, 20.0, 24.0, 0.0),
                 },
-                **where,
+                camera_id=camera_id,
+                station_id=station_id,
             )
         )
     late = start + timedelta(minutes=10 * 34)
     results += [
-        thermal_alarm(THERMAL_NODE, at=late, asset="motor", value=51.2, limit=49.0, **where),
+        thermal_alarm(
+            THERMAL_NODE,
+            at=late,
+            asset="motor",
+            value=51.2,
+            limit=49.0,
+            camera_id=camera_id,
+            station_id=station_id,
+        ),
         thermal_recommendation(
-            THERMAL_NODE, at=late + timedelta(minutes=3), asset="motor", trend=5.0, limit=4.0, **where
+            THERMAL_NODE,
+            at=late + timedelta(minutes=3),
+            asset="motor",
+            trend=5.0,
+            limit=4.0,
+            camera_id=camera_id,
+            station_id=station_id,
         ),
     ]
     ingest(plant.context, LABEL_NODE, events=events, parts=parts, stage_results=results[: len(CHECKS)])

@@ -9,22 +9,17 @@ the browser until the person has typed, then released.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import SIGN_IN_STEP_MS
+from tests.e2e.conftest import SIGN_IN_STEP_MS, wait_until_held
 from tests.e2e.plant import Plant
 
 pytestmark = pytest.mark.browser
 
 
 def _hold(page: Page, held: list[Route]) -> None:
-    deadline = time.monotonic() + SIGN_IN_STEP_MS / 1000
-    while not held:
-        assert time.monotonic() < deadline, "the sign-in page never asked who is signed in"
-        page.wait_for_timeout(50)  # lets Playwright dispatch the route to the handler
+    wait_until_held(page, held, "who is signed in (/auth/me)")
 
 
 def test_a_late_start_up_answer_leaves_the_focus_in_the_password(page: Page, plant: Plant) -> None:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from lineguard.contracts.stages import StageResult
 from lineguard.server.auth import Role
 from lineguard.server.measurements import record_measurements
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, wait_until_answered, wait_until_held
 from tests.e2e.plant import SITE, Plant, add_person
 from tests.e2e.test_journeys import sign_in
 
@@ -178,3 +179,30 @@ def test_a_maintenance_technician_sees_the_settings_but_gets_no_form_and_the_api
         }"""
     )
     assert refused == 403
+
+
+def test_the_chart_chosen_stays_when_the_start_up_chart_answers_late(page: Page, gauged: Plant) -> None:
+    """The page charts its first characteristic at start-up; a person who chose another and
+    pressed Show before that answer came must keep theirs (answers come back in any order:
+    the server answers each on a thread of its own). The start-up's answer is held back by the
+    browser here until the chosen chart is shown, then released."""
+    add_person(gauged, "stan.spc", (Role.QUALITY_ENGINEER,))
+    sign_in(page, gauged, "stan.spc")
+    held: list[Route] = []
+    page.route(
+        re.compile(r"/api/v1/spc/chart\?"), lambda route: route.continue_() if held else held.append(route)
+    )
+    page.goto(gauged.url + "/spc")
+    start_up = wait_until_held(page, held, "the start-up's chart")
+    asked = parse_qs(urlparse(start_up.request.url).query)
+    first = "|".join(asked[k][0] for k in ("line_id", "station_id", "characteristic"))
+    chosen = next(c for c in ("line-2|st-gauge|hole_pitch", "line-1|st-gauge|hole_pitch") if c != first)
+    page.get_by_label("Characteristic", exact=True).select_option(chosen)
+    page.get_by_role("button", name="Show").click()
+    caption = "Settings of " + chosen.replace("|", " / ")
+    settings = page.locator("#spc-settings")
+    expect(settings).to_contain_text(caption)
+    start_up.continue_()
+    wait_until_answered(page, start_up.request.url)
+    assert caption in settings.inner_text()
+    expect(page.get_by_label("Characteristic", exact=True)).to_have_value(chosen)

@@ -91,6 +91,23 @@ export async function apiImage(url) {
   throw new ApiError(response.status, data);
 }
 
+/**
+ * The last request wins, for what a person can ask for again before the answer came (a chart,
+ * a filtered list): `const turn = lastRequestWins();` once, then for each request
+ * `const current = turn(); const data = await api(...); if (!current()) return;`.
+ * Answers to requests in flight together come back in any order (the server answers each
+ * on a thread of its own): without this, the start-up's answer for the default chart, coming
+ * late, replaced the chart the person had chosen meanwhile, and its settings form then saved
+ * to the wrong characteristic.
+ */
+export function lastRequestWins() {
+  let latest = 0;
+  return () => {
+    const mine = ++latest;
+    return () => mine === latest;
+  };
+}
+
 /** Who is signed in and what they may do (GET /auth/me), fetched once per page. */
 export function me({ redirectOn401 = true } = {}) {
   if (!mePromise) {

@@ -4,7 +4,7 @@
 // caller's lines) and /spc/chart. The settings form shows only with inspection_results.write
 // on the chart's line and saves through PUT /spc/settings (a reason is required; audited).
 
-import { api, linesFor } from "../api.js";
+import { api, lastRequestWins, linesFor } from "../api.js";
 import { controlChart } from "../charts.js";
 import { $, clear, el, empty, explain, fmtInt, fmtTime, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
@@ -18,6 +18,7 @@ const RULES = Object.fromEntries(
 );
 let who = null;
 let shown = null; // the chart on the page
+const chartTurn = lastRequestWins(); // the chart asked for last is the one shown
 
 const fmt = (value, digits = 4) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 
@@ -144,15 +145,17 @@ async function loadChart() {
   const value = $("#f-characteristic").value;
   if (!value) return;
   const [line_id, station_id, characteristic] = value.split("|");
+  const current = chartTurn();
   try {
     const chart = await api("/spc/chart", { query: { line_id, station_id, characteristic } });
+    if (!current()) return;
     renderCharts(chart);
     renderCapability(chart);
     renderRules(chart);
     renderSettings(chart);
     shown = chart;
   } catch (error) {
-    status(explain(error, "Could not load the chart"));
+    if (current()) status(explain(error, "Could not load the chart"));
   }
 }
 
