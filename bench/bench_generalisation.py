@@ -64,7 +64,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402, N812
 
-from generalisation_data import NUISANCES, Features, ImageSet, Transform, real_sets, synthetic_sets  # noqa: E402
+from generalisation_data import (  # noqa: E402
+    NUISANCES,
+    Features,
+    ImageSet,
+    Transform,
+    real_sets,
+    synthetic_sets,
+    varied,
+)
 from generalisation_data import extract as extract_features  # noqa: E402
 from lineguard.vision.augment import NuisanceRanges, nuisance_copy  # noqa: E402
 from lineguard.vision.calibration import calibrate_threshold, wilson_interval  # noqa: E402
@@ -180,6 +188,13 @@ class HeadConfig:
         return self.copies in ("both", "global")
 
 
+#: The per-position units (``HeadConfig.pos_norm``): "std-shrunk" = sqrt((sd² + grid)/2);
+#: #24 eleventh session: "std-shrunk75" gives the grid's mean sd² three quarters, "std-floor50"
+#: / "std-floor25" floor each sd at the grid's median / lower quartile sd - units that stay near
+#: the grid's where a position's own spread is small (the option's s2 and nuisance losses).
+POS_KINDS = ("mean", "std", "std-shrunk", "std-shrunk75", "std-floor50", "std-floor25")
+
+
 # The shipped defaults (TrainConfig): the global branch reads the image low-passed by sigma 2.5;
 # the local fit's Ledoit–Wolf shrinkage is at least 0.05 * channels / images (#24 sixth session).
 DEFAULT = HeadConfig("default", global_input="2.5", shrink_floor=0.05)
@@ -275,7 +290,7 @@ CONFIGS: dict[str, HeadConfig] = {
         *(
             replace(DEFAULT, name=f"pos {kind} {ref}", pos_norm=f"{ref}-{kind}")
             for ref in ("fit", "hold")
-            for kind in ("mean", "std", "std-shrunk")
+            for kind in POS_KINDS
         ),
         replace(DEFAULT, name="neighbourhood 1", neighbourhood=1, shrink_floor=0.0),
         replace(DEFAULT, name="neighbourhood 1 floor 0.1", neighbourhood=1, shrink_floor=0.1),
@@ -537,7 +552,7 @@ def fit_precision(
     return stats.mean, stats.precision
 
 
-POS_NORMS = tuple(f"{ref}-{kind}" for ref in ("fit", "hold") for kind in ("mean", "std", "std-shrunk"))
+POS_NORMS = tuple(f"{ref}-{kind}" for ref in ("fit", "hold") for kind in POS_KINDS)
 
 
 def position_normalised(
@@ -556,8 +571,12 @@ def position_normalised(
         offset, scale = torch.zeros_like(mu), mu
     elif kind == "std":
         offset, scale = mu, sd
-    else:
-        offset, scale = mu, ((sd**2 + (sd**2).mean()) / 2).sqrt()
+    elif kind.startswith("std-shrunk"):
+        grid_share = float(kind.removeprefix("std-shrunk") or 50) / 100
+        offset, scale = mu, ((1 - grid_share) * sd**2 + grid_share * (sd**2).mean()).sqrt()
+    else:  # std-floorQ: the sd floored at the grid's Q % quantile sd
+        floor = torch.quantile(sd.flatten(), float(kind.removeprefix("std-floor")) / 100)
+        offset, scale = mu, sd.clamp_min(float(floor))
     scale = scale.clamp_min(1e-6 * float(scale.mean()))
     return {g: ((d.double() - offset) / scale).float() for g, d in dist.items()}
 
@@ -907,6 +926,8 @@ def run_set(
     n_fixed = s.n_fixed_train
 
     def chain(t: Callable[[np.ndarray, int], np.ndarray]) -> Callable[[np.ndarray, int], np.ndarray]:
+        """``t`` applied to what the camera delivered: training's nuisance copies augment the
+        captured image (the test's nuisances happen in front of the camera: ``pool``)."""
         if s.condition is None:
             return t
         cond = s.condition
@@ -922,21 +943,26 @@ def run_set(
 
     def pool(
         what: str,
-        t: Callable[[np.ndarray, int], np.ndarray] | None,
         lp: tuple[float, int, int] | None = None,
         test: Features | None = None,
         pf: float = 0.0,
     ) -> Features:
-        """The nuisance pool's features: the test subset (``test`` when already at hand),
-        then the extra goods (their own cache files, so adding them keeps the old ones)."""
+        """The nuisance pool's features (``what``: a nuisance, or "goods" unvaried): the test
+        subset (``test`` when already at hand), then the extra goods (their own cache files,
+        so adding them keeps the old ones). On a set with a camera condition the nuisance
+        happens where it physically does (``generalisation_data.varied``; the eleventh
+        session's fix: new cache tags, "in camera"), and each image's camera draw is keyed by
+        its identity: a test good's index in the set's goods, an extra good's after them."""
+        nuisance = None if what == "goods" else what
+        in_camera = " in camera" if s.camera is not None else ""
         first = (
             test
             if test is not None
             else extract(
                 [fixed_test[i] for i in subset],
                 cache=cache,
-                tag=f"{tag} {what}",
-                transform=t,
+                tag=f"{tag} {what}{in_camera}",
+                transform=varied(s.camera, nuisance, lambda k: n_fixed + int(subset[k])),
                 threads=threads,
                 log=log,
                 lowpass=lp,
@@ -948,8 +974,8 @@ def run_set(
         more = extract(
             extra,
             cache=cache,
-            tag=f"{tag} extra {what}",
-            transform=t,
+            tag=f"{tag} extra {what}{in_camera}",
+            transform=varied(s.camera, nuisance, lambda k: len(s.goods) + k),
             threads=threads,
             log=log,
             lowpass=lp,
@@ -957,8 +983,8 @@ def run_set(
         )
         return first.then(more)
 
-    nuis = {name: pool(name, chain(t)) for name, t in NUISANCES.items()}
-    unvaried = pool("goods", s.condition, test=goods.take(n_fixed + subset))
+    nuis = {name: pool(name) for name in NUISANCES}
+    unvaried = pool("goods", test=goods.take(n_fixed + subset))
     # Nuisance copies of every good (see vision.augment): copy k of image i drawn with seed
     # i (k = 0, as before) or k * 1_000_003 + i, as training seeds its copies; per noise
     # draw (``HeadConfig.copy_noise``) as many as its configs ask for.
@@ -1049,8 +1075,8 @@ def run_set(
                 log=log,
                 prefilter=pf,
             ),
-            {name: pool(name, chain(t), pf=pf) for name, t in NUISANCES.items()},
-            pool("goods", s.condition, test=pf_goods.take(n_fixed + subset), pf=pf),
+            {name: pool(name, pf=pf) for name in NUISANCES},
+            pool("goods", test=pf_goods.take(n_fixed + subset), pf=pf),
             {
                 noise: [
                     extract(
@@ -1104,8 +1130,8 @@ def run_set(
         inputs[cfg.global_input] = (
             low_goods,
             ext(s.defects, "defects", s.condition),
-            {n: pool(n, chain(t), lp) for n, t in NUISANCES.items()}
-            | {"pool": pool("goods", s.condition, lp, test=low_goods.take(n_fixed + subset))},
+            {n: pool(n, lp) for n in NUISANCES}
+            | {"pool": pool("goods", lp, test=low_goods.take(n_fixed + subset))},
         )
     low_hold_copies = {
         gi: [hold_copy_feats(k, replace(DEFAULT, global_input=gi).lowpass) for k in range(n_hold_copies)]

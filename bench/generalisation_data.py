@@ -14,6 +14,9 @@ Used by ``bench_generalisation.py`` (issue #24, item 1). Three kinds of set:
   1 point of the unvaried goods") needs a few hundred goods to be resolved at all, so a
   synthetic set also renders extra good parts of its line (:func:`render_extra_goods`,
   ``ImageSet.nuisance_extra``) that serve only this check: never fitted, never in a split.
+  On a set with a camera condition (:class:`Camera`) each nuisance happens where it does in
+  a plant: light, focus and pose in front of the camera, sensor noise at its sensor; and a
+  good keeps its own camera draw whether it is scored changed or not (:func:`varied`).
 
 Features are the built-in backbone's stage outputs at the model's input size (what the
 engine's local and global branches read), computed once per image and cached under
@@ -77,20 +80,82 @@ NUISANCES: dict[str, Transform] = {
 }
 
 
-def _low_res(im: np.ndarray, _i: int) -> np.ndarray:
-    h, w = im.shape[:2]
-    small = cv2.resize(im, (w // 3, h // 3), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+#: Nuisances that happen at the camera's sensor (more sensor noise): on a set with a camera
+#: condition they are added after its sampling and its own noise, at its resolution. Every
+#: other nuisance (light, focus, pose) happens in front of the camera and goes through it.
+SENSOR_NUISANCES = frozenset({"noise 5"})
 
 
-def _dim_noisy(im: np.ndarray, i: int) -> np.ndarray:
-    return _noise(6.0)(_gain(0.7)(im, i), i + 100_000)
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """A synthetic set's camera condition, in the order a camera works: the scene's light
+    level (``gain``), the sensor's resolution (``downscale``: 1 / downscale of the input
+    size, area-sampled), the sensor's own noise (sd in grey levels, at that resolution,
+    seeded by the image's identity), then read out at the input size (bilinear).
+
+    Called as a :data:`Transform` it is the condition alone. :meth:`capture` also puts a
+    nuisance where it physically happens (#24 eleventh session): before, every nuisance was
+    applied to what the camera had already delivered, so a 1-px defocus on the dim, noisy
+    camera (s2) smoothed away the camera's own sensor noise, and sensor noise on the
+    low-resolution camera (s3) came at the input's full resolution, which that camera cannot
+    deliver."""
+
+    gain: float = 1.0
+    downscale: int = 1
+    noise: float = 0.0
+
+    def __call__(self, im: np.ndarray, identity: int) -> np.ndarray:
+        return self.capture(im, identity)
+
+    def capture(
+        self, im: np.ndarray, identity: int, nuisance: str | None = None, position: int | None = None
+    ) -> np.ndarray:
+        """The camera's image of ``im`` (the scene at input size) under ``nuisance`` (a name
+        of :data:`NUISANCES`, None: unvaried). ``identity`` keys the camera's own noise draw
+        (the same good gets the same draw, varied or not); ``position`` (default: identity)
+        keys the nuisance's draws as the unconditioned sets key them."""
+        if nuisance is not None and nuisance not in NUISANCES:
+            msg = f"unknown nuisance {nuisance!r}; known: {list(NUISANCES)}"
+            raise ValueError(msg)
+        at = identity if position is None else position
+        h, w = im.shape[:2]
+        if nuisance is not None and nuisance not in SENSOR_NUISANCES:
+            im = NUISANCES[nuisance](im, at)
+        if self.gain != 1.0:
+            im = _gain(self.gain)(im, identity)
+        if self.downscale > 1:
+            im = cv2.resize(im, (w // self.downscale, h // self.downscale), interpolation=cv2.INTER_AREA)
+        if self.noise:
+            im = _noise(self.noise)(im, identity + 100_000)
+        if nuisance in SENSOR_NUISANCES:
+            im = NUISANCES[nuisance](im, at)
+        if self.downscale > 1:
+            im = cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR)
+        return im
 
 
-#: Line-wide conditions of a synthetic set (applied to every image of it, train and test).
-CONDITIONS: dict[str, Transform | None] = {"nominal": None, "dim+noisy": _dim_noisy, "low-res": _low_res}
+#: Line-wide conditions of a synthetic set (applied to every image of it, train and test):
+#: "dim+noisy" = light x0.7 and sensor noise sd 6; "low-res" = a camera of a third of the
+#: resolution (both as before the eleventh session, pixel for pixel).
+CONDITIONS: dict[str, Camera | None] = {
+    "nominal": None,
+    "dim+noisy": Camera(gain=0.7, noise=6.0),
+    "low-res": Camera(downscale=3),
+}
 #: (seed, condition) of each synthetic set: other parts and belt per seed.
 SYNTHETIC_SETS = ((1, "nominal"), (2, "dim+noisy"), (3, "low-res"))
+
+
+def varied(camera: Camera | None, nuisance: str | None, identity: Callable[[int], int]) -> Transform | None:
+    """What the model reads of a good under ``nuisance`` (None: unvaried), for a list of
+    images whose k-th is the set's image ``identity(k)``. Without a camera condition: the
+    nuisance applied to the image as it is (magnetic tile, s1: as always). With one: the
+    nuisance where it happens (:meth:`Camera.capture`), and the camera's noise drawn by the
+    image's identity, so that a changed good is compared with itself under the same camera
+    draw and never gets a fitted good's draw."""
+    if camera is None:
+        return None if nuisance is None else NUISANCES[nuisance]
+    return lambda im, k: camera.capture(im, identity(k), nuisance, position=k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +169,16 @@ class ImageSet:
     n_fixed_train: int
     defects: list[Path]
     defect_types: list[str]
-    condition: Transform | None = None
+    camera: Camera | None = None
     #: Ground-truth mask of each defect (None where the set has none), for AUPRO.
     masks: tuple[Path | None, ...] = ()
     #: More good images for the nuisance check only (never fitted, never in a split).
     nuisance_extra: tuple[Path, ...] = ()
+
+    @property
+    def condition(self) -> Transform | None:
+        """The camera condition as a transform of the set's image at its list index."""
+        return self.camera
 
     @property
     def fixed_test_goods(self) -> list[Path]:

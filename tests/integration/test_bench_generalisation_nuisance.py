@@ -2,7 +2,8 @@
 interval of a false-reject rise, and the synthetic sets' extra goods, which must be good
 parts of the same line that are not images of the set itself; (ninth session) held-out
 nuisance copies that set the unit and / or the threshold, and the recall left at the
-lowest threshold that meets the target."""
+lowest threshold that meets the target; (eleventh session) on a set with a camera condition
+the nuisances happen where they physically do, and each good keeps its own camera draw."""
 
 from __future__ import annotations
 
@@ -25,7 +26,18 @@ from bench_generalisation import (
     paired_rise_interval,
     reference,
 )
-from generalisation_data import ImageSet, render_extra_goods, synthetic_sets
+from generalisation_data import (
+    CONDITIONS,
+    NUISANCES,
+    SENSOR_NUISANCES,
+    Camera,
+    ImageSet,
+    _gain,
+    _noise,
+    render_extra_goods,
+    synthetic_sets,
+    varied,
+)
 from lineguard.vision.preprocess import read_image
 
 
@@ -181,3 +193,83 @@ def test_gain_normalisation_cancels_a_change_of_light(tmp_path: Path) -> None:
 def test_input_normaliser_refuses_an_unknown_kind(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be one of"):
         input_normaliser(_set_of(tmp_path, [90]), "histogram")
+
+
+def _flat(level: int = 120) -> np.ndarray:
+    return np.full((256, 256, 3), level, np.uint8)
+
+
+def _fine_detail_sd(image: np.ndarray) -> float:
+    """The sd of what a 1.5-px blur removes: sensor noise, not the scene's slow changes."""
+    x = image.astype(np.float32)
+    return float((x - cv2.GaussianBlur(x, (0, 0), 1.5)).std())
+
+
+def test_camera_conditions_are_the_suites_conditions_pixel_for_pixel() -> None:
+    # The goods' and defects' cached features were computed with the old transforms: the
+    # Camera must reproduce them exactly, or the suite's accuracy figures would move.
+    image = np.random.default_rng(5).integers(0, 256, (256, 256, 3)).astype(np.uint8)
+    dim_noisy, low_res = CONDITIONS["dim+noisy"], CONDITIONS["low-res"]
+    assert dim_noisy is not None and low_res is not None
+    old_dim_noisy = _noise(6.0)(_gain(0.7)(image, 7), 7 + 100_000)
+    assert np.array_equal(dim_noisy(image, 7), old_dim_noisy)
+    small = cv2.resize(image, (85, 85), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(low_res(image, 7), cv2.resize(small, (256, 256), interpolation=cv2.INTER_LINEAR))
+    assert CONDITIONS["nominal"] is None
+
+
+def test_defocus_blurs_the_scene_not_the_cameras_own_noise() -> None:
+    camera = Camera(gain=0.7, noise=6.0)
+    unvaried = camera.capture(_flat(), 3)
+    blurred = camera.capture(_flat(), 3, "blur 1px")
+    # the flat scene is unchanged by a defocus: the camera's image is the same, noise and all
+    assert np.array_equal(blurred, unvaried)
+    assert _fine_detail_sd(unvaried) > 4.0
+    # the order before the fix: the blur applied to the camera's output smoothed its noise away
+    after = NUISANCES["blur 1px"](unvaried, 3)
+    assert _fine_detail_sd(after) < 0.5 * _fine_detail_sd(unvaried)
+
+
+def test_sensor_noise_on_a_low_resolution_camera_comes_at_its_resolution() -> None:
+    camera = Camera(downscale=3)
+    noisy = camera.capture(_flat(), 0, "noise 5")
+    assert "noise 5" in SENSOR_NUISANCES
+    # at the sensor (85 x 85) it is noise of sd 5; read out at 256 it is smooth
+    sensor = cv2.resize(noisy, (85, 85), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert 2.0 < float(sensor.std()) < 6.0
+    before_fix = NUISANCES["noise 5"](camera(_flat(), 0), 0)  # noise on the delivered image
+    assert _fine_detail_sd(before_fix) > 4.0
+    assert _fine_detail_sd(noisy) < 0.5 * _fine_detail_sd(before_fix)
+
+
+def test_scene_nuisances_go_through_the_camera() -> None:
+    # light in front of a dim camera: scaled before the camera's gain, its noise not scaled
+    camera = Camera(gain=0.7, noise=6.0)
+    brighter = camera.capture(_flat(100), 4, "light +15%").astype(np.float32)
+    plain = camera.capture(_flat(100), 4).astype(np.float32)
+    assert (brighter - plain).mean() == pytest.approx(0.7 * 100 * 0.15, abs=0.6)
+    assert (brighter - plain).std() < 0.6  # the same noise draw, not 1.15 x it
+
+
+def test_a_good_keeps_its_own_camera_draw_varied_or_not() -> None:
+    camera = Camera(gain=0.7, noise=6.0)
+    identity = {0: 95, 1: 96}  # list position -> the image's index in the set
+    for name in ("shift 4px", "rotate 2deg", "blur 1px"):  # no-ops on a flat scene
+        t = varied(camera, name, identity.__getitem__)
+        assert t is not None
+        assert np.array_equal(t(_flat(), 1), camera(_flat(), 96))
+        # not the draw of the set's image at index 1 (a fitted good on the fixed split)
+        assert not np.array_equal(t(_flat(), 1), camera(_flat(), 1))
+    unvaried = varied(camera, None, identity.__getitem__)
+    assert unvaried is not None
+    assert np.array_equal(unvaried(_flat(), 0), camera(_flat(), 95))
+
+
+def test_without_a_camera_condition_the_nuisances_are_as_before() -> None:
+    assert varied(None, "noise 5", lambda k: k + 10) is NUISANCES["noise 5"]
+    assert varied(None, None, lambda k: k) is None
+
+
+def test_an_unknown_nuisance_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown nuisance 'fog'"):
+        Camera(downscale=3).capture(_flat(), 0, "fog")
