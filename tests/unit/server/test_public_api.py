@@ -10,7 +10,7 @@ PUBLIC = {
     "lineguard.server.storage": [
         "PARTITION_KEYS", "PARTITION_SCHEMA", "Base", "Leadership", "Partition", "TableRows", "UtcDateTime",
         "advisory_key", "alembic_config", "create_engine_for", "current_heads", "database_url",
-        "driver_execute", "drop_partition", "ensure_partitions", "insert_many", "insert_rows",
+        "driver_execute", "drop_partition", "ensure_partitions", "insert_columns", "insert_many", "insert_rows",
         "load_all_models", "month_partitions", "open_engine", "open_storage", "opened_storage",
         "partition_key", "session_factory", "transaction_lock", "upgrade_to_head", "utcnow",
     ],

@@ -15,7 +15,7 @@ acknowledged exactly like the first delivery.
 
 Cost: the CPU work (authorising, building and sealing rows, one ``seal_many`` per
 kind) happens before the write section; the write section is one statement per kind
-of item (events, alerts, work orders: :func:`lineguard.server.storage.insert_rows`),
+of item (events, alerts, work orders: :func:`lineguard.server.storage.insert_columns`),
 then the rollups, data keys and counters (:func:`lineguard.server.storage.insert_many`:
 one statement on PostgreSQL, one per table on SQLite), the audit entry, and one
 commit. The hourly and daily rollups are
@@ -27,7 +27,7 @@ batches take their locks in the same order (no deadlocks).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -64,7 +64,7 @@ from lineguard.server.ingest.models import (
 from lineguard.server.ingest.rollups import rollup_rows
 from lineguard.server.ingest.rows import (
     alert_row,
-    event_row,
+    event_columns,
     part_row,
     seal_all,
     stage_result_row,
@@ -76,7 +76,7 @@ from lineguard.server.measurements import record_measurements
 from lineguard.server.nodes import NodeIdentity
 from lineguard.server.ppe import PpeCountRow, ppe_row
 from lineguard.server.review import ALERT, PART_VERDICT, THERMAL_MAINTENANCE, Proposal, propose_many
-from lineguard.server.storage import TableRows, insert_many, insert_rows
+from lineguard.server.storage import TableRows, insert_columns, insert_many
 
 __all__ = ["authorize_batch", "ingest_batch", "record_heartbeat", "record_rejection"]
 
@@ -89,7 +89,7 @@ def _all_own(node: NodeIdentity, batch: IngestBatch) -> bool:
     """Whether every item names the node's site and line and an enrolled camera: the
     common case, decided with set operations in C (no per-item Python call). Fields are
     read from each item's ``__dict__`` once (a pydantic attribute costs ~400 instructions,
-    a dict lookup ~50; see ``ingest.rows.event_row``)."""
+    a dict lookup ~50; see ``ingest.rows.event_columns``)."""
     place = {(node.site_id, node.line_id)}
     for items in (batch.events, batch.alerts, batch.parts, batch.stage_results, batch.ppe_counts):
         if not items:
@@ -146,13 +146,30 @@ def _first_per_key(items: Sequence[_Item]) -> list[_Item]:
     return [seen[k] for k in sorted(seen)]
 
 
-def _new_items(unique: list[_Item], rows: list[dict[str, Any]], inserted: set[str]) -> list[_Item]:
-    """The items whose rows were inserted (``unique`` and ``rows`` in the same order, one
-    key each): all of them when as many keys came back as rows were sent (the common
-    case: no per-item work), else those whose row's key came back."""
-    if len(inserted) == len(rows):
+def _new_items(unique: list[_Item], keys: Sequence[str], inserted: set[str]) -> list[_Item]:
+    """The items whose rows were inserted (``unique`` and their ``keys`` in the same order):
+    all of them when as many keys came back as rows were sent (the common case: no
+    per-item work), else those whose key came back."""
+    if len(inserted) == len(keys):
         return list(unique)
-    return [item for item, row in zip(unique, rows, strict=True) if row["idempotency_key"] in inserted]
+    return [item for item, key in zip(unique, keys, strict=True) if key in inserted]
+
+
+#: The rows of one kind of item, column by column (``insert_columns``).
+_Columns = dict[str, Sequence[Any]]
+
+
+def _row_columns(
+    to_row: Callable[[Any, bytes | None, datetime], dict[str, Any]],
+) -> Callable[[Sequence[Any], Sequence[bytes | None], datetime], _Columns]:
+    """A kind's row builder, as a builder of its rows' columns (the kinds other than
+    inspection events are few per batch: a dict per row is no cost there)."""
+
+    def columns(items: Sequence[Any], sealed: Sequence[bytes | None], now: datetime) -> _Columns:
+        rows = [to_row(item, secret, now) for item, secret in zip(items, sealed, strict=True)]
+        return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+    return columns
 
 
 class _Written:
@@ -179,12 +196,12 @@ class _Written:
         )
 
 
-def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[str]:
+def _insert_new(session: Session, model: Any, columns: _Columns) -> set[str]:
     """Insert the rows whose key is not stored yet; return the keys actually inserted."""
-    inserted = insert_rows(
+    inserted = insert_columns(
         session,
         model.__table__,
-        rows,
+        columns,
         on_conflict=["node_id", "idempotency_key"],
         returning="idempotency_key",
     )
@@ -371,16 +388,16 @@ def ingest_batch(
         + len(batch.ppe_counts)
     )
     kinds: list[tuple[Any, Sequence[Any], Any, str, str | None]] = [
-        (PartVerdictRow, batch.parts, part_row, "part_verdicts", "part_id"),
-        (InspectionEventRow, batch.events, event_row, "inspection_events", "part_id"),
-        (AlertRow, batch.alerts, alert_row, "alerts", "message"),
-        (WorkOrderRow, batch.work_orders, work_order_row, "work_orders", "reason"),
-        (StageResultRow, batch.stage_results, stage_result_row, "stage_results", None),
+        (PartVerdictRow, batch.parts, _row_columns(part_row), "part_verdicts", "part_id"),
+        (InspectionEventRow, batch.events, event_columns, "inspection_events", "part_id"),
+        (AlertRow, batch.alerts, _row_columns(alert_row), "alerts", "message"),
+        (WorkOrderRow, batch.work_orders, _row_columns(work_order_row), "work_orders", "reason"),
+        (StageResultRow, batch.stage_results, _row_columns(stage_result_row), "stage_results", None),
         # Aggregates only; suppressed again with the server's minimum before they are stored.
         (
             PpeCountRow,
             batch.ppe_counts,
-            functools.partial(ppe_row, min_count=ppe_min_count),
+            _row_columns(functools.partial(ppe_row, min_count=ppe_min_count)),
             "ppe_counts",
             None,
         ),
@@ -390,31 +407,30 @@ def ingest_batch(
     # keys commit together or not at all; keys of duplicates are never stored.
     sealer, key_rows = staged_sealer(sealer)
     planned = []
-    for model, items, to_row, category, secret in kinds:
+    for model, items, to_columns, category, secret in kinds:
         unique = _first_per_key(items)
+        if not unique:
+            continue
         sealed = seal_all(sealer, unique, secret, category) if secret else [None] * len(unique)
-        planned.append(
-            (model, unique, [to_row(i, s, now) for i, s in zip(unique, sealed, strict=True)], category)
-        )
+        planned.append((model, unique, to_columns(unique, sealed, now), category))
     with write_gate or nullcontext():
         stored = 0
         written = _Written(node.node_id)
         writes: list[TableRows | None] = []
         new_parts: list[PartVerdict] = []
         new_events: list[InspectionEvent] = []
-        for model, unique, rows, category in planned:
-            if not rows:
-                continue
-            inserted = _insert_new(session, model, rows)
+        for model, unique, columns, category in planned:
+            inserted = _insert_new(session, model, columns)
+            keys = columns["idempotency_key"]
             stored += len(inserted)
             written.add(category, inserted)
             if model is PartVerdictRow:
-                new_parts = _new_items(unique, rows, inserted)
+                new_parts = _new_items(unique, keys, inserted)
                 _propose_uncertain_parts(session, node, new_parts, audit, now)
             elif model is InspectionEventRow:
-                new_events = _new_items(unique, rows, inserted)
+                new_events = _new_items(unique, keys, inserted)
             elif model is StageResultRow:
-                new_results = _new_items(unique, rows, inserted)
+                new_results = _new_items(unique, keys, inserted)
                 # Thermal values are alarm snapshots, not samples of a process: no SPC chart for them
                 # (the node keeps their trend); their recommendations have their own review kind.
                 sampled = [r for r in new_results if r.kind is not StageKind.THERMAL]
@@ -424,7 +440,7 @@ def ingest_batch(
                 _propose_alerts(
                     session,
                     node,
-                    _new_items(unique, rows, inserted),
+                    _new_items(unique, keys, inserted),
                     batch.events,
                     audit,
                     now,

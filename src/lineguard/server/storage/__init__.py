@@ -21,7 +21,7 @@ drop an expired one whole); on SQLite they are plain tables.
 from __future__ import annotations
 
 from lineguard.server.storage._base import Base, UtcDateTime, utcnow
-from lineguard.server.storage._bulk import TableRows, insert_many, insert_rows
+from lineguard.server.storage._bulk import TableRows, insert_columns, insert_many, insert_rows
 from lineguard.server.storage._driver import driver_execute
 from lineguard.server.storage._engine import create_engine_for, session_factory
 from lineguard.server.storage._locks import Leadership, advisory_key, transaction_lock
@@ -53,6 +53,7 @@ __all__ = [
     "driver_execute",
     "drop_partition",
     "ensure_partitions",
+    "insert_columns",
     "insert_many",
     "insert_rows",
     "load_all_models",

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from lineguard.server.storage._driver import driver_execute, driver_rowcount
 from lineguard.server.storage._partitions import PARTITION_KEYS
 
-__all__ = ["TableRows", "insert_many", "insert_rows"]
+__all__ = ["TableRows", "insert_columns", "insert_many", "insert_rows"]
 
 #: SQLite binds at most 32,766 values per statement; stay well below it.
 _SQLITE_MAX_VALUES = 30_000
@@ -135,28 +135,35 @@ def _sqlite_converters(table: Table, columns: tuple[str, ...]) -> _Converters:
     return tuple(out)
 
 
-def _values(
-    rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...], converters: _Converters
-) -> list[Any]:
-    """Each row's values in column order, converted where the column type needs it
-    (a few columns of twenty: the rest are taken as they are, at C speed).
+def _columns_of(rows: Sequence[Mapping[str, Any]], names: tuple[str, ...]) -> list[Sequence[Any]]:
+    """The rows' values column by column (one C call per row, one transpose)."""
+    get = itemgetter(*names)
+    if len(names) == 1:
+        return [[get(row) for row in rows]]
+    return list(zip(*map(get, rows), strict=True))
 
-    Converted column by column, not row by row: the loop over the converters (and its
-    enumerate and tuple unpacking) runs once per column instead of once per row."""
-    get = itemgetter(*columns)
-    out = [list(get(row)) for row in rows] if len(columns) > 1 else [[get(row)] for row in rows]
-    for i, convert in converters:
-        # The last conversion: rows of a batch share objects (``received_at`` is one
-        # datetime for every row), and an identity check costs less than a conversion.
+
+def _converted(columns: list[Sequence[Any]], converters: _Converters) -> list[Sequence[Any]]:
+    """``columns`` with the few that need it converted as the column type would (the rest,
+    most of them, are taken as they are)."""
+    if not converters:
+        return columns
+    out = list(columns)
+    for at, convert in converters:
+        converted_column: list[Any] = []
+        append = converted_column.append
+        # The last conversion is reused: rows of a batch share objects (``received_at`` is
+        # one datetime for every row), and an identity check costs less than a conversion.
         seen: Any = None
         converted: Any = None
-        for values in out:
-            value = values[i]
+        for value in columns[at]:
             if value is None:
+                append(None)
                 continue
             if value is not seen:
                 seen, converted = value, convert(value)
-            values[i] = converted
+            append(converted)
+        out[at] = converted_column
     return out
 
 
@@ -212,15 +219,19 @@ class TableRows:
     replace_on_conflict: Sequence[str] = ()
 
 
-def _pg_insert(table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -> tuple[str, str]:
-    """(statement, its one JSON parameter) for ``rows`` of ``table`` on PostgreSQL."""
-    columns = tuple(rows[0])
-    record, select, converters = _pg_plan(table, columns)
+def _pg_insert(
+    table: Table, names: tuple[str, ...], columns: list[Sequence[Any]], conflict: str
+) -> tuple[str, str]:
+    """(statement, its one JSON parameter) for the rows in ``columns`` of ``table`` on PostgreSQL."""
+    record, select, converters = _pg_plan(table, names)
     payload = json.dumps(
-        [dict(zip(columns, values, strict=True)) for values in _values(rows, columns, converters)]
+        [
+            dict(zip(names, values, strict=True))
+            for values in zip(*_converted(columns, converters), strict=True)
+        ]
     )
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {select}"  # noqa: S608 - names from Table metadata
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {select}"  # noqa: S608 - names from Table metadata
         f" FROM jsonb_to_recordset(%s::jsonb) AS x({record}){conflict}"
     )
     return sql, payload
@@ -254,7 +265,42 @@ def insert_rows(
     """
     if not rows:
         return []
-    columns = tuple(rows[0])
+    names = tuple(rows[0])
+    return insert_columns(
+        session,
+        table,
+        dict(zip(names, _columns_of(rows, names), strict=True)),
+        on_conflict=on_conflict,
+        add_on_conflict=add_on_conflict,
+        replace_on_conflict=replace_on_conflict,
+        returning=returning,
+    )
+
+
+def insert_columns(
+    session: Session,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    on_conflict: Sequence[str] | None = None,
+    add_on_conflict: Sequence[str] = (),
+    replace_on_conflict: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """:func:`insert_rows` for rows given column by column: ``columns`` maps each column's
+    name to its values, one per row (all of one length). A caller that holds its data by
+    field (ingest's events) hands it over without building a dict per row; the statement
+    and what it stores are the same as for the rows those columns make.
+    """
+    names = tuple(columns)
+    values = [columns[name] for name in names]
+    count = len(values[0]) if values else 0
+    if any(len(column) != count for column in values):
+        lengths = {name: len(columns[name]) for name in names}
+        msg = f"insert_columns needs one value per row in every column; got lengths {lengths}"
+        raise ValueError(msg)
+    if not count:
+        return []
     name = table.name
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
@@ -262,39 +308,40 @@ def insert_rows(
     conflict = _conflict_clause(target, add_on_conflict, replace_on_conflict, returning, name)
     returned: list[Any] = []
     if postgres:
-        sql, payload = _pg_insert(table, rows, conflict)
+        sql, payload = _pg_insert(table, names, values, conflict)
         result = connection.exec_driver_sql(sql, (payload,))
         if returning:
             returned = [r[0] for r in result]
         return returned
-    converters = _sqlite_converters(table, columns)
-    per_statement = max(1, _SQLITE_MAX_VALUES // len(columns))
+    converters = _sqlite_converters(table, names)
+    per_statement = max(1, _SQLITE_MAX_VALUES // len(names))
     # ``RETURNING`` costs SQLite ~12k instructions a row (the returned rows kept in an
     # ephemeral table, then fetched); a ``DO NOTHING`` insert that inserted every row it
     # was sent has nothing to report but the rows' own keys (see _insert_reporting_new).
-    counted = returning is not None and not (add_on_conflict or replace_on_conflict) and returning in columns
+    counted = returning is not None and not (add_on_conflict or replace_on_conflict) and returning in names
     plain = _conflict_clause(target, add_on_conflict, replace_on_conflict, None, name)
-    for start in range(0, len(rows), per_statement):
-        values = _values(rows[start : start + per_statement], columns, converters)
-        shared = _shared_columns(values)
-        params = _bound(values, shared)
+    for start in range(0, count, per_statement):
+        chunk = values if count <= per_statement else [c[start : start + per_statement] for c in values]
+        converted = _converted(chunk, converters)
+        rows = min(per_statement, count - start)
+        shared = _shared_columns(converted)
+        params = _bound(converted, shared)
         # The driver's rows (no type processing, as a text statement never had), without
         # SQLAlchemy's execution context and result (storage._driver).
         if not returning:
-            driver_execute(connection, _sqlite_insert(name, columns, shared, len(values), conflict), params)
+            driver_execute(connection, _sqlite_insert(name, names, shared, rows, conflict), params)
             continue
-        at = columns.index(returning) if counted else -1
-        keys = [v[at] for v in values] if counted else []
+        keys = list(converted[names.index(returning)]) if counted else []
         if counted and set(map(type, keys)) == {str} and _is_text(table, returning):
             returned += _insert_reporting_new(
                 connection,
-                _sqlite_insert(name, columns, shared, len(values), plain),
-                _sqlite_insert(name, columns, shared, len(values), conflict),
+                _sqlite_insert(name, names, shared, rows, plain),
+                _sqlite_insert(name, names, shared, rows, conflict),
                 params,
                 keys,
             )
         else:
-            sql = _sqlite_insert(name, columns, shared, len(values), conflict)
+            sql = _sqlite_insert(name, names, shared, rows, conflict)
             returned += [value for (value,) in driver_execute(connection, sql, params)]
     return returned
 
@@ -343,7 +390,7 @@ def _is_text(table: Table, column: str) -> bool:
     return isinstance(table.c[column].type, String)
 
 
-def _shared_columns(values: list[list[Any]]) -> tuple[int, ...]:
+def _shared_columns(columns: list[Sequence[Any]]) -> tuple[int, ...]:
     """Positions of the columns whose value is alike in every row, bound once per statement.
 
     An ingest batch's rows repeat most of their columns (node, site, line, station,
@@ -352,13 +399,12 @@ def _shared_columns(values: list[list[Any]]) -> tuple[int, ...]:
     row (``?NNN``) saves ~10k instructions per event row. Alike means equal and of one
     type (``1``, ``1.0`` and ``True`` are equal but bind differently), and never a
     float zero (``0.0 == -0.0``). The stored rows are the same either way."""
-    if len(values) < 2:
+    count = len(columns[0]) if columns else 0
+    if count < 2:
         return ()
-    first = values[0]
-    count = len(values)
     shared = []
-    for at, column in enumerate(zip(*values, strict=True)):
-        value = first[at]
+    for at, column in enumerate(columns):
+        value = column[0]
         if column.count(value) != count or len(set(map(type, column))) != 1:
             continue
         if type(value) is float and value == 0.0:
@@ -367,17 +413,16 @@ def _shared_columns(values: list[list[Any]]) -> tuple[int, ...]:
     return tuple(shared)
 
 
-def _bound(values: list[list[Any]], shared: tuple[int, ...]) -> tuple[Any, ...]:
-    """The statement's parameters: the shared columns' values once, then each row's others."""
+def _bound(columns: list[Sequence[Any]], shared: tuple[int, ...]) -> tuple[Any, ...]:
+    """The statement's parameters: the shared columns' values once, then each row's others
+    (row by row, in column order)."""
     if not shared:
-        return tuple(chain.from_iterable(values))
-    first = values[0]
-    head = [first[at] for at in shared]
-    varying = [at for at in range(len(first)) if at not in shared]
+        return tuple(chain.from_iterable(zip(*columns, strict=True)))
+    head = [columns[at][0] for at in shared]
+    varying = [column for at, column in enumerate(columns) if at not in shared]
     if not varying:
         return tuple(head)
-    get = itemgetter(*varying)
-    tail = map(get, values) if len(varying) == 1 else chain.from_iterable(map(get, values))
+    tail = varying[0] if len(varying) == 1 else chain.from_iterable(zip(*varying, strict=True))
     return (*head, *tail)
 
 
@@ -429,7 +474,8 @@ def insert_many(session: Session, writes: Sequence[TableRows]) -> None:
         for w in writes:
             target = _conflict_target(w.table, w.on_conflict, postgres=True)
             conflict = _conflict_clause(target, w.add_on_conflict, w.replace_on_conflict, None, w.table.name)
-            sql, payload = _pg_insert(w.table, w.rows, conflict)
+            columns = tuple(w.rows[0])
+            sql, payload = _pg_insert(w.table, columns, _columns_of(w.rows, columns), conflict)
             statements.append(sql)
             payloads.append(payload)
         ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(statements[:-1]))
