@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -44,11 +44,13 @@ from lineguard.crypto.kek import KEY_BYTES, KekProvider
 from lineguard.crypto.sealed import (
     KEY_ID_PREFIX,
     NONCE_BYTES,
+    V2_AAD_END,
     V2_HEAD,
     encode_v2_prefix,
     parse_sealed,
     record_binding,
     v2_aad,
+    v2_aad_head,
 )
 
 __all__ = ["Envelope"]
@@ -228,19 +230,24 @@ class Envelope:
             return self.seal_many(
                 [(object_id, plaintext) for object_id, _, plaintext in items], category=category
             )
-        keys: dict[str, tuple[BucketKey, bytes]] = {}
+        # Per bucket, once: its key's encrypt, the sealed prefix (magic, version, key id) and
+        # the start of every record's associated data; per record only its id is added
+        # (every id was checked above, so JSON would not escape it: see sealed.v2_aad_head).
+        binding = record_binding(category)
+        keys: dict[str, tuple[Callable[[bytes, bytes, bytes], bytes], bytes, bytes]] = {}
         for bucket in {bucket for _, bucket, _ in items}:
             key = self._bucket_key(category, bucket)
-            keys[bucket] = (key, V2_HEAD + bytes.fromhex(key.key_id[KEY_ID_AT:]))
+            prefix = V2_HEAD + bytes.fromhex(key.key_id[KEY_ID_AT:])
+            keys[bucket] = (key.aead.encrypt, prefix, v2_aad_head(prefix, binding))
         nonces = os.urandom(NONCE_BYTES * len(items))
-        binding = record_binding(category)
+        end = V2_AAD_END
         sealed: list[bytes] = []
         append = sealed.append
         at = 0
         for object_id, bucket, plaintext in items:
-            key, prefix = keys[bucket]
+            encrypt, prefix, head = keys[bucket]
             nonce = nonces[at : at + NONCE_BYTES]
-            append(prefix + nonce + key.aead.encrypt(nonce, plaintext, v2_aad(prefix, binding, object_id)))
+            append(prefix + nonce + encrypt(nonce, plaintext, head + object_id.encode() + end))
             at += NONCE_BYTES
         return sealed
 

@@ -44,6 +44,7 @@ from lineguard.contracts.errors import CryptoError
 
 __all__ = [
     "SEALED_MAGIC",
+    "V2_AAD_END",
     "ParsedSealed",
     "SealedHeader",
     "encode_header",
@@ -51,6 +52,7 @@ __all__ = [
     "parse_sealed",
     "record_binding",
     "v2_aad",
+    "v2_aad_head",
 ]
 
 SEALED_MAGIC = b"LGSEAL"
@@ -132,6 +134,21 @@ def v2_aad(prefix: bytes, binding: str, object_id: str) -> bytes:
     (``binding`` from :func:`record_binding`). The prefix has a fixed length and JSON
     strings are escaped, so no two records give the same bytes."""
     return prefix + f"{binding}{encode_basestring(object_id)}}}".encode()
+
+
+#: How every v2 associated data ends: the record binding's closing quote and brace.
+V2_AAD_END = b'"}'
+
+
+def v2_aad_head(prefix: bytes, binding: str) -> bytes:
+    """What the v2 associated data of every record under ``prefix`` and ``binding`` starts with.
+
+    For a record id that JSON leaves as it is (every valid record id: ``[A-Za-z0-9_.:/#-]``,
+    no quote, backslash or control character), ``v2_aad(prefix, binding, object_id) ==
+    head + object_id.encode() + V2_AAD_END``: a batch sealed under one key builds each
+    record's associated data with two concatenations instead of a call and a JSON escape
+    (~2k instructions a record under callgrind). A test holds the two together."""
+    return prefix + f'{binding}"'.encode()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from lineguard.contracts.errors import InputError
 from lineguard.crypto import b64d, b64e, canonical_json
 from lineguard.crypto.canonical import canonical_strings
 from lineguard.crypto.datakeys import dek_aad, dek_aads
-from lineguard.crypto.sealed import encode_header, record_binding, v2_aad
+from lineguard.crypto.sealed import V2_AAD_END, encode_header, record_binding, v2_aad, v2_aad_head
 
 
 def test_keys_sorted_no_whitespace_utf8() -> None:
@@ -87,3 +87,22 @@ def test_sealed_v2_associated_data_is_the_prefix_and_the_canonical_json_of_the_r
     except UnicodeEncodeError:
         return
     assert v2_aad(prefix, record_binding(category), object_id) == prefix + record
+
+
+#: Record ids as the envelope accepts them (its ``_ID``): nothing in them JSON escapes.
+VALID_ID = st.from_regex(r"[A-Za-z0-9_.:/#-]{1,256}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=23, max_size=23), st.text(max_size=30), VALID_ID)
+def test_the_v2_head_and_a_valid_id_make_the_same_associated_data(
+    prefix: bytes, category: str, object_id: str
+) -> None:
+    """A batch under one bucket key builds each record's associated data from the head
+    (envelope.seal_in_buckets): the same bytes as v2_aad, which opening uses."""
+    try:
+        binding = record_binding(category)
+        expected = v2_aad(prefix, binding, object_id)
+    except UnicodeEncodeError:
+        return
+    assert v2_aad_head(prefix, binding) + object_id.encode() + V2_AAD_END == expected

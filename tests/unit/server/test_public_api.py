@@ -10,8 +10,8 @@ PUBLIC = {
     "lineguard.server.storage": [
         "PARTITION_KEYS", "PARTITION_SCHEMA", "Base", "Leadership", "Partition", "TableRows", "UtcDateTime",
         "advisory_key", "alembic_config", "create_engine_for", "current_heads", "database_url",
-        "driver_execute", "drop_partition", "ensure_partitions", "insert_columns", "insert_many", "insert_rows",
-        "load_all_models", "month_partitions", "open_engine", "open_storage", "opened_storage",
+        "driver_execute", "drop_partition", "ensure_partitions", "insert_columns", "insert_many",
+        "insert_rows", "load_all_models", "month_partitions", "open_engine", "open_storage", "opened_storage",
         "partition_key", "session_factory", "transaction_lock", "upgrade_to_head", "utcnow",
     ],
     "lineguard.server.app": ["API_PREFIX", "TELEMETRY_OFF", "LifespanHook", "create_app", "domain_modules"],

@@ -212,31 +212,33 @@ def seal_all(sealer: Sealer, items: Sequence[Any], field: str, category: str) ->
     # Each item's fields read once from its __dict__ (see event_columns), not three pydantic attributes.
     fields = [item.__dict__ for item in items]
     texts = [f[field] for f in fields]
-    if all(text is None for text in texts):  # most batches carry no alerts or work orders
+    missing = texts.count(None)
+    if missing == len(texts):  # most batches carry no alerts or work orders
         return [None] * len(texts)
+    sealed: list[bytes]
     if category in BUCKETED_CATEGORIES:
-        sealed = iter(
-            sealer.seal_in_buckets(
-                [
-                    (f"{f['node_id']}:{f['idempotency_key']}", bucket, text.encode())
-                    for f, bucket, text in zip(fields, _hour_buckets(fields), texts, strict=True)
-                    if text is not None
-                ],
-                category=category,
-            )
+        sealed = sealer.seal_in_buckets(
+            [
+                (f"{f['node_id']}:{f['idempotency_key']}", bucket, text.encode())
+                for f, bucket, text in zip(fields, _hour_buckets(fields), texts, strict=True)
+                if text is not None
+            ],
+            category=category,
         )
     else:
-        sealed = iter(
-            sealer.seal_many(
-                [
-                    (f"{f['node_id']}:{f['idempotency_key']}", text.encode())
-                    for f, text in zip(fields, texts, strict=True)
-                    if text is not None
-                ],
-                category=category,
-            )
+        sealed = sealer.seal_many(
+            [
+                (f"{f['node_id']}:{f['idempotency_key']}", text.encode())
+                for f, text in zip(fields, texts, strict=True)
+                if text is not None
+            ],
+            category=category,
         )
-    return [None if text is None else next(sealed) for text in texts]
+    if not missing:  # every item had one (a line's events: a part id each)
+        every: list[bytes | None] = list(sealed)
+        return every
+    each = iter(sealed)
+    return [None if text is None else next(each) for text in texts]
 
 
 def _hour_buckets(items: Sequence[dict[str, Any]]) -> list[str]:
