@@ -142,6 +142,9 @@ def test_two_running_replicas_follow_a_ca_rotation_and_retirement(
         assert _served_issuer(url) == old_issuer  # pinned nodes keep verifying the server
     renew(a, url_a)  # node-a moves to the new CA through A
     assert IdentityStore(a).certificate().issuer.rfc4514_string() == new_issuer
+    # its next request presents the renewed certificate, which retires its old-CA one (until
+    # then that stays accepted, in case the answer was lost, and `ca retire` names node-a)
+    assert node_route_status(url_b, node_ssl_context(a)) == 400
     new_relay = new_ca.issue_replica_certificate(replica_id="probe-new", host="127.0.0.1")
     for name, where in relays.items():  # relay listeners: the new CA trusted, the old one still
         _eventually(f"{name}'s relay trusts the new CA", lambda w=where: _relay_accepts(new_relay, trust, w))

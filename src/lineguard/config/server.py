@@ -254,6 +254,14 @@ class PkiConfig(_Section):
     enrollment_token_hours: float = Field(
         default=24, ge=0.05, le=720, description="How long an unused enrollment token stays valid."
     )
+    renewal_grace_hours: float = Field(
+        default=24,
+        ge=0.01,
+        le=168,
+        description="After a renewal, how long the previous node certificate stays accepted while the "
+        "renewed one has not been presented (an answer lost on the way): it ends earlier, at the "
+        "renewed certificate's first use. See docs/security.md.",
+    )
 
 
 class AuthConfig(_Section):

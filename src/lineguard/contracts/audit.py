@@ -72,6 +72,7 @@ __all__ = [
     "ModelRejected",
     "ModelRolledBack",
     "NodeCertificateRenewed",
+    "NodeCertificateSuperseded",
     "NodeEnrolled",
     "NodeRevoked",
     "PasswordChanged",
@@ -382,6 +383,21 @@ class NodeCertificateRenewed(AuditEvent):
     ca_fingerprint_sha256: SigningCa = None
     issued_by: SignedBy = None
     requested_by: ForwardedBy = None
+    repeated: bool = Field(
+        default=False,
+        description="True: the node asked again for the same key (its answer was lost) and was sent "
+        "the certificate already issued; nothing was signed.",
+    )
+
+
+class NodeCertificateSuperseded(AuditEvent):
+    """A node's previous certificate stopped being accepted after a renewal."""
+
+    event_name: ClassVar[str] = "node.certificate_superseded"
+    node_id: Ident
+    certificate_serial: Ident = Field(description="The previous certificate, no longer accepted.")
+    superseded_by: Ident = Field(description="The renewed certificate that replaces it.")
+    reason: Literal["renewed_certificate_used", "grace_ended"]
 
 
 class NodeRevoked(AuditEvent):

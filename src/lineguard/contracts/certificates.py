@@ -8,11 +8,18 @@ to every answer to such a node, and the node renews at once
 
 from __future__ import annotations
 
+import hashlib
 from typing import ClassVar, Final
 
 from lineguard.contracts.errors import LineGuardError
 
-__all__ = ["RENEW_CERTIFICATE_HEADER", "RENEW_FOR_CA_ROTATION", "IssuerUnavailableError"]
+__all__ = [
+    "RENEWAL_PROOF_CONTEXT",
+    "RENEW_CERTIFICATE_HEADER",
+    "RENEW_FOR_CA_ROTATION",
+    "IssuerUnavailableError",
+    "renewal_proof_message",
+]
 
 #: Response header (lower case, as ASGI sends it): renew your client certificate now.
 RENEW_CERTIFICATE_HEADER: Final = "lineguard-renew-certificate"
@@ -33,3 +40,27 @@ class IssuerUnavailableError(LineGuardError):
     http_status: ClassVar[int] = 503
     #: Seconds the node should wait before asking again (sent as ``Retry-After``).
     retry_after_s: float = 30.0
+
+
+#: Domain separation: a signature over this message can be nothing but a renewal proof.
+RENEWAL_PROOF_CONTEXT: Final = b"lineguard node certificate renewal v1\x00"
+
+
+def renewal_proof_message(certificate_fingerprint_sha256: str, csr_der: bytes) -> bytes:
+    """What a node signs with its *current* key when it asks to renew (the ``proof`` field).
+
+    It binds the certificate the node holds (sha256 of its DER, lower-case hex) to the
+    CSR of the key it wants certified (sha256 of the CSR's DER), so the signature proves
+    the holder of the current key asked for this very key, to whoever signs, however many
+    replicas the request passed through (a forwarding replica terminates the node's TLS
+    and could otherwise ask for any key under a certificate it saw). Replaying it gets
+    only the certificate for that same CSR's key, which the replayer does not hold.
+    """
+    return b"".join(
+        [
+            RENEWAL_PROOF_CONTEXT,
+            certificate_fingerprint_sha256.lower().encode("ascii"),
+            b"\x00",
+            hashlib.sha256(csr_der).hexdigest().encode("ascii"),
+        ]
+    )

@@ -51,7 +51,7 @@ PUBLIC = {
     ],
     "lineguard.edge.identity": [
         "EnrollmentToken", "IdentityStore", "NodeIdentityInfo", "enroll", "fetch_pinned_ca", "https_client",
-        "maybe_renew", "needs_renewal", "node_ssl_context", "renew",
+        "maybe_renew", "needs_renewal", "node_ssl_context", "renew", "renewal_proof",
     ],
 }  # fmt: skip
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from lineguard.edge.identity.client import https_client, node_ssl_context
 from lineguard.edge.identity.enroll import enroll, fetch_pinned_ca
-from lineguard.edge.identity.renew import maybe_renew, needs_renewal, renew
+from lineguard.edge.identity.renew import maybe_renew, needs_renewal, renew, renewal_proof
 from lineguard.edge.identity.store import IdentityStore, NodeIdentityInfo
 from lineguard.edge.identity.token import EnrollmentToken
 
@@ -30,4 +30,5 @@ __all__ = [
     "needs_renewal",
     "node_ssl_context",
     "renew",
+    "renewal_proof",
 ]

@@ -55,8 +55,9 @@ def https_client(data_dir: Path, server_url: str | None = None, **kwargs: Any) -
 class FollowingTransport(httpx.BaseTransport):
     """The node's mTLS transport, rebuilt when ``node.pem`` or ``ca.crt.pem`` is replaced.
 
-    At a renewal the server marks the previous certificate superseded at once, so a
-    client that kept presenting it would be refused (401) until the node restarted.
+    After a renewal the server retires the previous certificate as soon as any request
+    presents the renewed one, so a client that kept presenting it would be refused (401)
+    until the node restarted.
     One ``stat`` per file per request; connections of the replaced transport finish
     what they carry and are closed with the client.
     """

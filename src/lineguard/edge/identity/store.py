@@ -3,11 +3,14 @@
     node.pem        the node's EC P-256 private key (generated here, never sent) followed
                     by its current client certificate from the plant CA; mode 0600
     ca.crt.pem      the plant CA certificate, pinned by the token's sha256
+    renewal-key.pem the key a renewal in progress asks for (0600), until its certificate
+                    is saved: a retry after a lost answer asks for the same key
     identity.json   node id, site, line, cameras and server URL as enrolled
 
 Key and certificate share one file, replaced atomically (temp file, fsync, rename):
 a crash during renewal leaves the old pair or the new pair, never a key with the
-wrong certificate. The key exists only in memory until its certificate arrives.
+wrong certificate. An enrollment key exists only in memory until its certificate
+arrives; a renewal key waits in ``renewal-key.pem`` (see :meth:`IdentityStore.pending_renewal_key`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ class IdentityStore:
         self.info_file = self.directory / "identity.json"
         #: Present when the server asked this node to renew now (a plant CA rotation).
         self.renewal_request_file = self.directory / "renew-requested"
+        #: The key a renewal in progress asks a certificate for, until that certificate is
+        #: saved: a retry after a lost answer asks for the same key and gets the same one.
+        self.pending_key_file = self.directory / "renewal-key.pem"
 
     def __repr__(self) -> str:
         return f"IdentityStore({self.directory})"
@@ -136,6 +142,31 @@ class IdentityStore:
         except (OSError, ValueError, TypeError) as exc:
             msg = f"node is not enrolled: cannot read {self.info_file} ({exc}); run `lineguard edge enroll`"
             raise ConfigError(msg) from None
+
+    def pending_renewal_key(self) -> ec.EllipticCurvePrivateKey:
+        """The key of the renewal in progress: the one on disk, or a new one written first (0600).
+
+        Written before the request leaves, so an answer lost on the way (the server signed,
+        the node never heard) is asked for again with the same key, and the server answers
+        with the certificate it already issued instead of a second one. A file that cannot
+        be read as a P-256 key (a crash mid-write cannot leave one: the write is atomic) is
+        replaced by a new key: the server then issues for that one.
+        """
+        try:
+            key = serialization.load_pem_private_key(self.pending_key_file.read_bytes(), password=None)
+        except (OSError, ValueError):  # none yet (FileNotFoundError), or unreadable
+            key = None
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+            return key
+        fresh = self.generate_key()
+        pem = fresh.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        _atomic_write(self.pending_key_file, pem, 0o600)
+        return fresh
+
+    def clear_pending_renewal_key(self) -> None:
+        self.pending_key_file.unlink(missing_ok=True)
 
     # -- the server's request to renew now -----------------------------------------
 

@@ -55,7 +55,7 @@ def _authenticate(context: ServerContext, cert_pem: str) -> NodeIdentity:
 
     The connection goes back to the pool here, before the body is read, while the node's
     bytes are still on the wire."""
-    node = admit_certificate(context.engine, cert_pem=cert_pem)
+    node = admit_certificate(context.engine, cert_pem=cert_pem, audit=context.audit)
     context.ingest.buckets.take(node.node_id)
     return node
 

@@ -6,8 +6,9 @@ refusals, audited as usual; the node's certificate, as every node route does; th
 signature and key type) and forwards the request over the internal mutual-TLS relay
 (``server/evidence_views/peers.py``, ops :data:`ENROLL_OP` / :data:`RENEW_OP`) to the
 issuer that leads, then the standby issuers. The issuer trusts none of that: it runs the
-same :func:`~.service.enroll` / :func:`~.service.renew` as for a node that reached it
-directly (token row locked, node active, certificate serial current and matching) and
+same :func:`~.service.enroll` / :func:`~.renewal.renew` as for a node that reached it
+directly (token row locked, node active, certificate serial current and matching; for a
+renewal the node's proof of possession, which only the issuer checks) and
 audits the certificate with the asking replica's process id (``requested_by``, taken
 from its relay certificate, not from what it sent). So a compromised non-issuer can ask
 for what a node holding a valid token or certificate could ask for, each request
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,6 +33,7 @@ from lineguard.contracts.certificates import IssuerUnavailableError
 from lineguard.contracts.errors import ContractError
 from lineguard.contracts.evidence_view import EvidenceRelayError
 from lineguard.server.context import ServerContext
+from lineguard.server.nodes import renewal as renewal_service
 from lineguard.server.nodes import service
 from lineguard.server.nodes.schemas import CertificateResponse, ForwardedEnrollment, ForwardedRenewal
 
@@ -105,13 +108,19 @@ def _sign(context: ServerContext, op: str, body: bytes, requested_by: str) -> Ce
                 source=enrollment.source,
                 requested_by=requested_by,
             )
-        node = service.authenticate_certificate(session, cert_pem=renewal.certificate_pem)
-        return service.renew(
+        node = service.authenticate_certificate(
+            session, cert_pem=renewal.certificate_pem, audit=context.audit
+        )
+        return renewal_service.renew(
             session,
             ca=ca,
             identity=node,
+            presented_pem=renewal.certificate_pem,
             csr_pem=renewal.csr_pem,
+            proof=renewal.proof,
+            forwarded=True,
             cert_days=settings.node_cert_days,
+            grace=timedelta(hours=settings.renewal_grace_hours),
             audit=context.audit,
             requested_by=requested_by,
         )

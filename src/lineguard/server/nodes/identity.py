@@ -33,7 +33,8 @@ def current_node(request: Request) -> NodeIdentity:
     # The status lookup on its own pooled connection (driver SQL, returned at once), not
     # in the route's session: ~5x cheaper, the same answer and errors (service.admit_certificate).
     pem = presented_certificate(request)
-    return admit_certificate(get_context(request).engine, cert_pem=pem)
+    context = get_context(request)
+    return admit_certificate(context.engine, cert_pem=pem, audit=context.audit)
 
 
 CurrentNode = Annotated[NodeIdentity, Depends(current_node)]

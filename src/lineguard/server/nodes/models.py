@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineguard.server.storage import Base, UtcDateTime, utcnow
@@ -64,8 +64,20 @@ class NodeCertificate(Base):
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)
     not_after: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    #: Set when the node renewed (superseded) or was revoked.
+    #: Set when it stopped being accepted: the node revoked, or superseded by a renewal
+    #: (when the renewed certificate was first presented, or its grace ended).
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: sha256 of the certified public key (SubjectPublicKeyInfo, DER): a renewal retried
+    #: with the same key is answered with this certificate again, not a second one.
+    public_key_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The certificate as issued (PEM), for that repeated answer.
+    certificate_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The serial of the renewal that replaces this certificate (None: not renewed).
+    superseded_by: Mapped[str | None] = mapped_column(String(48), default=None)
+    #: While its successor has not been presented: accepted until then (the renewal grace).
+    accepted_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: When a node first authenticated with it (None: never yet, e.g. a renewal answer lost).
+    first_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     #: sha256 of the plant CA that issued it (None: issued before CA rotation existed, by
     #: the first CA); ``lineguard ca retire`` refuses while an active one names the old CA.
     ca_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -30,8 +30,20 @@ class EnrollRequest(_Body):
     csr_pem: str = Field(max_length=_PEM_MAX, description="PKCS#10 CSR signed with the node's own key.")
 
 
+#: A base64 DER ECDSA P-256 signature is at most 72 bytes (96 characters).
+_PROOF_MAX = 200
+
+
 class RenewRequest(_Body):
     csr_pem: str = Field(max_length=_PEM_MAX, description="A CSR for the node's (possibly new) key.")
+    proof: str | None = Field(
+        default=None,
+        max_length=_PROOF_MAX,
+        description="Base64 ECDSA-SHA256 signature by the node's current key over "
+        "contracts.certificates.renewal_proof_message (its certificate, this CSR). Required when "
+        "the renewal reaches a replica without the CA key; nodes older than this field renew "
+        "only on an issuer, whose TLS handshake proved the key.",
+    )
 
 
 class ForwardedEnrollment(_Body):
@@ -46,11 +58,14 @@ class ForwardedRenewal(_Body):
     """A renewal a non-issuer replica authenticated and forwards to the issuer (relay ``pki.renew``).
 
     The node's presented certificate travels so the issuer authenticates it again against
-    the database (serial current, node active), not on the forwarder's word.
+    the database (serial current, node active), not on the forwarder's word; the node's
+    proof (its current key's signature over certificate and CSR) so the issuer knows the
+    node asked, not only a replica that saw its certificate.
     """
 
     certificate_pem: str = Field(max_length=_PEM_MAX)
     csr_pem: str = Field(max_length=_PEM_MAX)
+    proof: str | None = Field(default=None, max_length=_PROOF_MAX, description="As the node sent it.")
 
 
 class CertificateResponse(_Body):

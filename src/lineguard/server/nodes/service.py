@@ -9,6 +9,7 @@ revocation takes effect on the very next request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -17,13 +18,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Dialect, Engine, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from lineguard.contracts.audit import (
     AccessDenied,
     EnrollmentTokenIssued,
-    NodeCertificateRenewed,
+    NodeCertificateSuperseded,
     NodeEnrolled,
     NodeRevoked,
 )
@@ -46,11 +49,13 @@ __all__ = [
     "NodeIdentity",
     "admit_certificate",
     "authenticate_certificate",
+    "certificate_response",
     "check_enrollment",
     "enroll",
     "issue_token",
     "list_nodes",
-    "renew",
+    "public_key_sha256",
+    "record_certificate",
     "revoke",
 ]
 
@@ -132,7 +137,22 @@ def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
         raise InputError(msg) from None
 
 
-def _record(session: Session, issued_node: Node, cert: x509.Certificate, ca: PlantCa, now: datetime) -> None:
+def public_key_sha256(key: ec.EllipticCurvePublicKey) -> str:
+    """sha256 of the SubjectPublicKeyInfo (DER), lower-case hex: what "the same key" means to a renewal."""
+    return hashlib.sha256(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+def record_certificate(
+    session: Session,
+    issued_node: Node,
+    cert: x509.Certificate,
+    ca: PlantCa,
+    now: datetime,
+    *,
+    pem: str,
+    key_sha256: str,
+) -> None:
+    """Write down a certificate just issued, with what a repeated renewal answers from."""
     session.add(
         NodeCertificate(
             serial=format(cert.serial_number, "x"),
@@ -142,11 +162,13 @@ def _record(session: Session, issued_node: Node, cert: x509.Certificate, ca: Pla
             not_after=cert.not_valid_after_utc,
             issued_at=now,
             ca_fingerprint=ca.fingerprint_sha256,
+            public_key_sha256=key_sha256,
+            certificate_pem=pem,
         )
     )
 
 
-def _response(node: Node, pem: str, ca: PlantCa, not_after: datetime) -> CertificateResponse:
+def certificate_response(node: Node, pem: str, ca: PlantCa, not_after: datetime) -> CertificateResponse:
     return CertificateResponse(
         node_id=node.node_id,
         site_id=node.site_id,
@@ -240,6 +262,7 @@ def enroll(
         raise _refuse(session, token, refusal, audit=audit, source=source)
     assert row is not None  # noqa: S101 - refusal covers None
     csr = load_csr(csr_pem)
+    key = checked_csr_key(csr)
     issued = ca.issue_node_certificate(csr, node_id=row.node_id, days=cert_days, now=now)
     node = session.get(Node, row.node_id)
     if node is None:
@@ -254,7 +277,9 @@ def enroll(
     node.enrolled_at = now
     row.used_at = now
     session.flush()
-    _record(session, node, issued.certificate, ca, now)
+    record_certificate(
+        session, node, issued.certificate, ca, now, pem=issued.pem, key_sha256=public_key_sha256(key)
+    )
     enrolled = NodeEnrolled(
         node_id=node.node_id,
         line_id=node.line_id,
@@ -265,46 +290,7 @@ def enroll(
     )
     audit(session, enrolled, actor=f"node:{node.node_id}")
     session.commit()
-    return _response(node, issued.pem, ca, issued.not_after)
-
-
-def renew(
-    session: Session,
-    *,
-    ca: PlantCa,
-    identity: NodeIdentity,
-    csr_pem: str,
-    cert_days: float,
-    audit: AuditHook,
-    requested_by: str | None = None,
-    now: datetime | None = None,
-) -> CertificateResponse:
-    """Issue a fresh certificate to an authenticated node; the old one stops working.
-
-    ``requested_by``: the replica process that forwarded the request (see :func:`enroll`).
-    """
-    now = now or datetime.now(UTC)
-    node = session.get(Node, identity.node_id)
-    if node is None or node.status != NodeStatus.ACTIVE:
-        msg = f"node {identity.node_id} is not active"
-        raise AuthenticationError(msg)
-    issued = ca.issue_node_certificate(load_csr(csr_pem), node_id=node.node_id, days=cert_days, now=now)
-    session.execute(
-        update(NodeCertificate)
-        .where(NodeCertificate.node_id == node.node_id, NodeCertificate.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    _record(session, node, issued.certificate, ca, now)
-    renewed = NodeCertificateRenewed(
-        node_id=node.node_id,
-        certificate_serial=issued.serial_hex,
-        ca_fingerprint_sha256=ca.fingerprint_sha256,
-        issued_by=signing_process(),
-        requested_by=requested_by,
-    )
-    audit(session, renewed, actor=f"node:{node.node_id}")
-    session.commit()
-    return _response(node, issued.pem, ca, issued.not_after)
+    return certificate_response(node, issued.pem, ca, issued.not_after)
 
 
 def nodes_on_other_ca(session: Session, *, ca_fingerprint: str, now: datetime | None = None) -> list[str]:
@@ -441,6 +427,9 @@ _CERTIFICATE_STATUS = (
         NodeCertificate.serial,
         NodeCertificate.fingerprint_sha256,
         NodeCertificate.revoked_at,
+        NodeCertificate.accepted_until,
+        NodeCertificate.first_seen_at,
+        NodeCertificate.superseded_by,
         Node.node_id,
         Node.site_id,
         Node.line_id,
@@ -470,7 +459,9 @@ def _camera_set(stored: str) -> frozenset[str]:
     return frozenset(cameras)
 
 
-def admit_certificate(engine: Engine, *, cert_pem: str, now: datetime | None = None) -> NodeIdentity:
+def admit_certificate(
+    engine: Engine, *, cert_pem: str, audit: AuditHook, now: datetime | None = None
+) -> NodeIdentity:
     """:func:`authenticate_certificate` for the ingest route, cheaper when it admits.
 
     The same one-row lookup on every request (revocation still takes effect on the next
@@ -480,27 +471,38 @@ def admit_certificate(engine: Engine, *, cert_pem: str, now: datetime | None = N
     admits: anything but an active node's certificate, matching and unrevoked, within its
     validity period, is decided again by :func:`authenticate_certificate` in a session,
     which raises the same error it always did (a refusal is rare, its message exact).
+    So is a certificate used for the first time or in its renewal grace (written and
+    audited there: ``audit``).
     """
     now = now or datetime.now(UTC)
     parsed = _parse_pem(cert_pem)
     with engine.connect() as connection:  # back to the pool, rolled back, when it closes
         rows = driver_execute(connection, _status_sql(engine.dialect), (parsed.serial,))
     if rows:
-        serial, fingerprint, revoked_at, node_id, site_id, line_id, cameras, status = rows[0]
+        serial, fingerprint, revoked_at, accepted_until, first_seen_at, _, *node_columns = rows[0]
+        node_id, site_id, line_id, cameras, status = node_columns
         if (
             fingerprint == parsed.fingerprint
             and status == NodeStatus.ACTIVE
             and revoked_at is None
+            and accepted_until is None
+            and first_seen_at is not None
             and parsed.not_before <= now < parsed.not_after
         ):
             camera_ids = _camera_set(cameras) if isinstance(cameras, str) else frozenset(cameras)
             return NodeIdentity(node_id, site_id, line_id, camera_ids, serial)
-    with Session(engine) as session:  # refused: the full check says why
-        return authenticate_certificate(session, cert_pem=cert_pem, now=now)
+    with Session(engine) as session:  # refused, or a write to make: the full check
+        return authenticate_certificate(session, cert_pem=cert_pem, audit=audit, now=now)
 
 
-def authenticate_certificate(session: Session, *, cert_pem: str, now: datetime | None = None) -> NodeIdentity:
-    """The node behind a TLS-verified client certificate, or :class:`AuthenticationError`."""
+def authenticate_certificate(
+    session: Session, *, cert_pem: str, audit: AuditHook, now: datetime | None = None
+) -> NodeIdentity:
+    """The node behind a TLS-verified client certificate, or :class:`AuthenticationError`.
+
+    A renewed certificate's first use retires the one it replaces (committed here, with
+    its audit entry): see ``renewal.py``.
+    """
     now = now or datetime.now(UTC)
     parsed = _parse_pem(cert_pem)
     found = session.connection().execute(_CERTIFICATE_STATUS, {"serial": parsed.serial}).one_or_none()
@@ -519,13 +521,51 @@ def authenticate_certificate(session: Session, *, cert_pem: str, now: datetime |
             f"client certificate {parsed.serial} was superseded or revoked at {record.revoked_at.isoformat()}"
         )
         raise AuthenticationError(msg)
+    if record.accepted_until is not None and now >= record.accepted_until:
+        msg = (
+            f"client certificate {parsed.serial} was superseded by the renewed certificate "
+            f"{record.superseded_by}, which was not presented before the renewal grace ended at "
+            f"{record.accepted_until.isoformat()}"
+        )
+        raise AuthenticationError(msg)
     if not parsed.not_before <= now < parsed.not_after:
         msg = (
             f"client certificate {parsed.serial} is valid from {parsed.not_before.isoformat()} "
             f"to {parsed.not_after.isoformat()}, not at {now.isoformat()}"
         )
         raise AuthenticationError(msg)
+    if record.first_seen_at is None:
+        _note_first_use(session, serial=record.serial, node_id=node.node_id, audit=audit, now=now)
     return NodeIdentity(node.node_id, node.site_id, node.line_id, frozenset(node.camera_ids), record.serial)
+
+
+def _note_first_use(session: Session, *, serial: str, node_id: str, audit: AuditHook, now: datetime) -> None:
+    """The node holds this certificate: the one it renewed from stops being accepted.
+
+    Only the request that sets ``first_seen_at`` retires and audits (concurrent first
+    requests: the others' update matches no row once the first commits).
+    """
+    claimed = session.execute(
+        update(NodeCertificate)
+        .where(NodeCertificate.serial == serial, NodeCertificate.first_seen_at.is_(None))
+        .values(first_seen_at=now)
+    )
+    if claimed.rowcount:  # type: ignore[attr-defined]
+        previous = session.scalars(
+            select(NodeCertificate)
+            .where(NodeCertificate.superseded_by == serial, NodeCertificate.revoked_at.is_(None))
+            .with_for_update()
+        ).all()
+        for row in previous:
+            row.revoked_at = now
+            event = NodeCertificateSuperseded(
+                node_id=node_id,
+                certificate_serial=row.serial,
+                superseded_by=serial,
+                reason="renewed_certificate_used",
+            )
+            audit(session, event, actor=f"node:{node_id}")
+    session.commit()
 
 
 def active_identity(session: Session, *, node_id: str) -> NodeIdentity:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from lineguard.contracts.errors import NotFoundError
 from lineguard.server.auth import Access, Action, allow_node, allow_public, require
 from lineguard.server.context import get_context, get_session
-from lineguard.server.nodes import service
+from lineguard.server.nodes import renewal, service
 from lineguard.server.nodes.forward import ENROLL_OP, RENEW_OP, forward_to_issuer
 from lineguard.server.nodes.identity import CurrentNode, presented_certificate
 from lineguard.server.nodes.schemas import (
@@ -101,16 +101,22 @@ def post_renew(
     body: RenewRequest, node: CurrentNode, request: Request, session: Annotated[Session, Depends(get_session)]
 ) -> CertificateResponse:
     context = get_context(request)
+    presented = presented_certificate(request)
     if not context.ca.issuer:  # the node authenticated here; the issuer authenticates it again
         checked_csr_key(service.load_csr(body.csr_pem))
-        forwarded = ForwardedRenewal(certificate_pem=presented_certificate(request), csr_pem=body.csr_pem)
+        forwarded = ForwardedRenewal(certificate_pem=presented, csr_pem=body.csr_pem, proof=body.proof)
         return forward_to_issuer(context, RENEW_OP, forwarded)
-    return service.renew(
+    settings = context.settings.pki
+    return renewal.renew(
         session,
         ca=context.ca.current(),
         identity=node,
+        presented_pem=presented,
         csr_pem=body.csr_pem,
-        cert_days=context.settings.pki.node_cert_days,
+        proof=body.proof,
+        forwarded=False,  # the node's TLS handshake reached this issuer: a missing proof is an old node
+        cert_days=settings.node_cert_days,
+        grace=timedelta(hours=settings.renewal_grace_hours),
         audit=context.audit,
     )
 

@@ -59,8 +59,8 @@ def _both(plant: Plant, pem: str, now: datetime | None = None) -> tuple[object, 
             return (type(exc), exc.message)
 
     with plant.session() as session:
-        full = outcome(lambda: authenticate_certificate(session, cert_pem=pem, now=now))
-    return outcome(lambda: admit_certificate(plant.engine, cert_pem=pem, now=now)), full
+        full = outcome(lambda: authenticate_certificate(session, cert_pem=pem, audit=plant.audit, now=now))
+    return outcome(lambda: admit_certificate(plant.engine, cert_pem=pem, audit=plant.audit, now=now)), full
 
 
 def test_an_active_node_is_admitted_as_the_session_lookup_admits_it(plant: Plant, tmp_path: Path) -> None:
@@ -82,12 +82,26 @@ def test_a_revoked_node_is_refused_with_the_same_message(plant: Plant, tmp_path:
 def test_a_superseded_certificate_is_refused_with_the_same_message(plant: Plant, tmp_path: Path) -> None:
     old = _pem(_enrolled(plant, tmp_path / "c", "node-c"))
     renew(tmp_path / "c")
-    admitted, full = _both(plant, old)
+    in_grace, full = _both(plant, old)  # the renewed one not presented yet: the old one still admits
+    assert in_grace == full
+    assert in_grace.node_id == "node-c"  # type: ignore[attr-defined]
+    admitted_new, _ = _both(plant, _pem(IdentityStore(tmp_path / "c").certificate()))
+    assert admitted_new.node_id == "node-c"  # type: ignore[attr-defined]  # the renewed one is
+    admitted, full = _both(plant, old)  # ... and its first use retired the old one
     assert admitted == full
     assert isinstance(admitted, tuple)
     assert "was superseded or revoked at" in admitted[1]
-    admitted_new, _ = _both(plant, _pem(IdentityStore(tmp_path / "c").certificate()))
-    assert admitted_new.node_id == "node-c"  # type: ignore[attr-defined]  # the renewed one is
+
+
+def test_a_certificate_past_its_renewal_grace_is_refused_with_the_same_message(
+    plant: Plant, tmp_path: Path
+) -> None:
+    old = _pem(_enrolled(plant, tmp_path / "g", "node-g"))
+    renew(tmp_path / "g")  # the renewed certificate is never presented
+    admitted, full = _both(plant, old, now=datetime.now(UTC) + timedelta(hours=25))  # default grace: 24 h
+    assert admitted == full
+    assert isinstance(admitted, tuple)
+    assert "which was not presented before the renewal grace ended at" in admitted[1]
 
 
 def test_a_serial_never_issued_is_refused_with_the_same_message(plant: Plant) -> None:

@@ -10,6 +10,8 @@ standing in for the issuer-signed one of ``server/evidence_views/relay_certs.py`
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from sqlalchemy import Engine, update
 
 from lineguard.config.server import ServerConfig
 from lineguard.contracts.audit import AccessDenied, AuditEvent, NodeCertificateRenewed, NodeEnrolled
-from lineguard.contracts.certificates import IssuerUnavailableError
+from lineguard.contracts.certificates import IssuerUnavailableError, renewal_proof_message
 from lineguard.contracts.errors import AuthenticationError, LineGuardError
 from lineguard.edge.identity import IdentityStore, enroll, https_client, renew
 from lineguard.server.app import create_app
@@ -44,6 +46,7 @@ from lineguard.server.pki import PlantCa, ca_paths
 from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import create_engine_for, session_factory, upgrade_to_head
 from lineguard.server.tls import ServerThread
+from tests.support.lost_renewal import renew_and_lose_the_answer
 from tests.unit.server.conftest import AuditTrail, issue_node_token, make_plant_ca
 
 API = "/api/v1"
@@ -300,3 +303,64 @@ def test_an_unreachable_leader_is_skipped_for_a_standby_issuer(cluster: Cluster,
     assert enroll(cluster.non_issuer.url, cluster.token("node-f"), tmp_path / "f").node_id == "node-f"
     (enrolled,) = _events(cluster.issuer_audit, NodeEnrolled)
     assert enrolled["requested_by"] == "rep-b"
+
+
+def test_a_lost_forwarded_answer_is_answered_again_with_the_same_certificate(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The issuer signed, the answer never reached the node (the forwarder died, the
+    connection dropped): the node's retry through the non-issuer gets the same certificate."""
+    data = tmp_path / "g"
+    enroll(cluster.non_issuer.url, cluster.token("node-g"), data)
+    lost = renew_and_lose_the_answer(data)
+    renew(data)
+    assert IdentityStore(data).certificate() == lost
+    first, again = _events(cluster.issuer_audit, NodeCertificateRenewed)
+    assert (first["repeated"], again["repeated"]) == (False, True)
+    assert again["requested_by"] == "rep-b"
+    assert first["certificate_serial"] == again["certificate_serial"] == format(lost.serial_number, "x")
+
+
+def _stranger_csr() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(key, hashes.SHA256())
+    return key, csr.public_bytes(Encoding.PEM).decode()
+
+
+def test_a_forwarded_renewal_without_proof_is_refused_with_what_to_do(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """A node older than the proof of possession, reaching a non-issuer: refused, the node keeps
+    its certificate (the issuer cannot tell it from a replica that saw the certificate)."""
+    data = tmp_path / "h"
+    enroll(cluster.non_issuer.url, cluster.token("node-h"), data)
+    with https_client(data) as client:
+        response = client.post(f"{API}/nodes/renew", json={"csr_pem": _stranger_csr()[1]})
+        assert response.status_code == 401
+        assert "carries no proof of possession" in response.json()["message"]
+        assert "Upgrade the node" in response.json()["message"]
+        assert client.post(f"{API}/nodes/renew", json={"csr_pem": "x"}).status_code == 400  # still in
+    assert not _events(cluster.issuer_audit, NodeCertificateRenewed)
+
+
+def test_a_replica_that_saw_a_node_s_certificate_cannot_renew_it(cluster: Cluster, tmp_path: Path) -> None:
+    """A compromised non-issuer holds the node's certificate (it terminated its TLS) but not its
+    key: asking the issuer for a certificate for a key of its own is refused, with or without a
+    proof signed by that key."""
+    data = tmp_path / "i"
+    enroll(cluster.non_issuer.url, cluster.token("node-i"), data)
+    cert_pem = IdentityStore(data).certificate().public_bytes(Encoding.PEM).decode()
+    key, csr_pem = _stranger_csr()
+    client, port = _forwarder(cluster), _issuer_port(cluster)
+    unproven = ForwardedRenewal(certificate_pem=cert_pem, csr_pem=csr_pem)
+    with pytest.raises(AuthenticationError, match="carries no proof of possession"):
+        client.call("127.0.0.1", port, {"op": "pki.renew"}, unproven.model_dump_json().encode())
+    csr_der = x509.load_pem_x509_csr(csr_pem.encode()).public_bytes(Encoding.DER)
+    fingerprint = hashlib.sha256(IdentityStore(data).certificate().public_bytes(Encoding.DER)).hexdigest()
+    own_proof = key.sign(renewal_proof_message(fingerprint, csr_der), ec.ECDSA(hashes.SHA256()))
+    forged = ForwardedRenewal(
+        certificate_pem=cert_pem, csr_pem=csr_pem, proof=base64.b64encode(own_proof).decode()
+    )
+    with pytest.raises(AuthenticationError, match="does not verify with the key of certificate"):
+        client.call("127.0.0.1", port, {"op": "pki.renew"}, forged.model_dump_json().encode())
+    assert not _events(cluster.issuer_audit, NodeCertificateRenewed)
