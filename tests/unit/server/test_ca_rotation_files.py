@@ -5,6 +5,7 @@ The journey with nodes over real TLS is tests/unit/server/nodes/test_ca_rotation
 
 from __future__ import annotations
 
+import ssl
 import stat
 from pathlib import Path
 
@@ -147,3 +148,33 @@ def test_the_node_keeps_only_a_ca_bundle_that_makes_sense(tmp_path: Path) -> Non
     stranger = PlantCa.create(tmp_path / "other", PASSPHRASE, site_id="plant-a")
     with pytest.raises(IntegrityError, match="does not hold the plant CA the enrollment token pinned"):
         checked_ca_bundle(ca.pem, issued=issued, pinned=stranger.pem)
+
+
+def test_a_lost_trust_bundle_is_rebuilt_with_both_cas_during_an_overlap(tmp_path: Path) -> None:
+    """``trust.pem`` gone in an overlap (a partial restore): what a listener or relay (re)loads
+    still trusts the previous CA, whose nodes and replicas are still connecting; it once fell
+    back to ``ca.crt.pem``, the new CA alone."""
+    PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a")
+    paths = ca_paths(tmp_path)
+    paths.trust_bundle.unlink()
+    assert _fingerprints(paths.trust) == [PlantCa.load(tmp_path, PASSPHRASE).fingerprint_sha256]  # no overlap
+
+    done = start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")
+    paths.trust_bundle.unlink()
+    assert _fingerprints(paths.trust) == [done.current_fingerprint, done.previous_fingerprint]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_verify_locations(cafile=paths.trust)  # what the listeners and the relay do
+    assert len(context.get_ca_certs()) == 2
+
+
+def test_a_trust_bundle_is_not_rebuilt_from_an_unreadable_previous_ca(tmp_path: Path) -> None:
+    PlantCa.create(tmp_path, PASSPHRASE, site_id="plant-a")
+    start_ca_rotation(tmp_path, PASSPHRASE, site_id="plant-a")
+    paths = ca_paths(tmp_path)
+    paths.trust_bundle.unlink()
+    paths.previous_cert.write_bytes(b"-----BEGIN CERTIFICATE-----\ntruncated")
+    with pytest.raises(
+        CryptoError, match=r"previous plant CA certificate .*previous\.crt\.pem is not a readable"
+    ):
+        _ = paths.trust
+    assert not paths.trust_bundle.exists()  # nothing half-made for a TLS context to load

@@ -45,6 +45,7 @@ __all__ = [
     "certificate_fingerprint",
     "new_ca",
     "read_certificate",
+    "rebuild_trust_bundle",
     "write_replacing",
 ]
 
@@ -70,9 +71,15 @@ class CaPaths:
         """What TLS listeners verify clients and peers against (the CA alone before any rotation).
 
         ``trust.pem`` exists from ``lineguard ca init`` on (and is written at every server
-        start for a CA made before it did); the CA file is the fallback for an older tree.
+        start for a CA made before it did). Where it is missing (a tree older than it, or the
+        file lost: a partial restore, a slip of the hand) it is rebuilt from what is there:
+        the CA, and the previous CA while a rotation overlaps. Falling back to ``ca.crt.pem``
+        alone, as this once did, made every listener and relay that (re)loaded its trust
+        during an overlap refuse the nodes and replicas still on the previous CA.
         """
-        return self.trust_bundle if self.trust_bundle.exists() else self.cert
+        if not self.trust_bundle.exists():
+            rebuild_trust_bundle(self)
+        return self.trust_bundle
 
 
 def ca_paths(data_dir: Path) -> CaPaths:
@@ -134,6 +141,18 @@ def write_replacing(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def rebuild_trust_bundle(paths: CaPaths) -> None:
+    """Write ``trust.pem`` from the CA certificate, then the previous CA's when one overlaps
+    (the order ``lineguard ca rotate`` writes). Each is parsed first: an unreadable one is a
+    :class:`CryptoError` naming it, never a bundle a TLS context cannot load; nothing is
+    written then, and a bundle that cannot be written is the OSError of the write."""
+    certificates = [read_certificate(paths.cert, "plant CA")]
+    if paths.previous_cert.exists():
+        certificates.append(read_certificate(paths.previous_cert, "previous plant CA"))
+    pem = b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certificates)
+    write_replacing(paths.trust_bundle, pem)
 
 
 def ca_files_signature(paths: CaPaths) -> FilesSignature:
