@@ -13,12 +13,12 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 
 from lineguard.server.audit.models import AuditEntryRow
 from lineguard.server.auth.catalog import Role
-from tests.e2e.conftest import Watch, screenshot
+from tests.e2e.conftest import Watch, screenshot, wait_until_answered, wait_until_held
 from tests.e2e.plant import Plant, add_person, raise_part_alert
 from tests.e2e.test_journeys import api, sign_in
 
@@ -95,9 +95,58 @@ def test_alerts_list_pages_filters_groups_and_acknowledges(page: Page, plant: Pl
     page.go_back()
     expect(rows.first).to_have_attribute("data-alert-id", shown[0])
     page.get_by_label("Severity").select_option("critical")
+    # The list shown before is critical alerts too (the newest ten): wait for the filtered one.
+    expect(page.locator("#alert-feed")).not_to_have_attribute("aria-busy", "true")
     expect(rows.first).to_be_visible()
     severities = rows.evaluate_all("ns => ns.map(n => n.dataset.severity)")
     assert set(severities) == {"critical"}
+
+
+def test_a_filter_chosen_while_the_list_loads_is_not_undone_by_the_late_list(
+    page: Page, plant: Plant
+) -> None:
+    """The start-up's list, answered late, must not replace the list the person filtered
+    meanwhile (answers come back in any order). The browser holds the start-up's list back
+    until the filtered one is shown; the unfiltered one holds a critical alert."""
+    add_person(plant, "fiona.filter", (Role.QUALITY_ENGINEER,))
+    raise_part_alert(plant, part="P-LATE-1")  # critical, the newest
+    sign_in(page, plant, "fiona.filter")
+    held: list[Route] = []
+    page.route(
+        re.compile(r"/api/v1/dashboard/alerts/page\?"),
+        lambda route: route.continue_() if held else held.append(route),
+    )
+    page.goto(plant.url + "/alerts")
+    start_up = wait_until_held(page, held, "the list of alerts")
+    page.get_by_label("Severity").select_option("warning")
+    feed = page.locator("#alert-feed")
+    expect(feed).not_to_have_attribute("aria-busy", "true")
+    rows = page.locator("#alert-feed li[data-severity]")
+    expect(rows.first).to_have_attribute("data-severity", "warning")
+    start_up.continue_()
+    wait_until_answered(page, start_up.request.url)
+    assert set(rows.evaluate_all("ns => ns.map(n => n.dataset.severity)")) == {"warning"}
+    expect(page.get_by_label("Severity")).to_have_value("warning")
+
+
+def test_open_evidence_takes_no_click_before_the_record_has_come(page: Page, plant: Plant) -> None:
+    """The evidence panel shows as soon as the person's roles are known; its button must wait
+    for the record: a click before it came submitted the form as a plain GET, and the page
+    reloaded without the alert. The browser holds the alert's record back here."""
+    add_person(plant, "otto.early", (Role.QUALITY_ENGINEER,))
+    alert_id, _ = raise_part_alert(plant, part="P-EARLY-1")
+    sign_in(page, plant, "otto.early")
+    held: list[Route] = []
+    page.route(f"**/api/v1/dashboard/alerts/{alert_id}", lambda route: held.append(route))
+    page.goto(f"{plant.url}/record?alert={alert_id}")
+    detail = wait_until_held(page, held, "the alert and its record")
+    button = page.get_by_role("button", name="Open evidence")
+    expect(button).to_be_visible()
+    expect(button).to_be_disabled()
+    detail.continue_()
+    expect(button).to_be_enabled()
+    expect(page.locator("#record-fields")).to_contain_text("P-EARLY-1")
+    assert page.url.endswith(f"/record?alert={alert_id}")
 
 
 def ids(page: Page) -> list[str]:

@@ -6,7 +6,7 @@
 // grouping and the page live in the URL, so a link or a reload shows the same list.
 // Acknowledging from the list uses the review route with the version shown.
 
-import { API, api, can } from "../api.js";
+import { API, api, can, lastRequestWins } from "../api.js";
 import { $, badge, clear, el, explain, fmtTime, status } from "../dom.js";
 import { startPage } from "../layout.js";
 import { STATE_LABEL, STATE_TONE, acknowledge, explainStep } from "../review.js";
@@ -19,6 +19,10 @@ let who = null;
 let items = []; // {alert, part_id, review, fresh}
 let next = null; // cursor of the next (older) page
 let loadedAt = null; // newest raised_at shown when the page loaded (later ones are "new")
+// A list asked for last is the one shown: a filter changed while the list loads, or a page
+// turned while a pushed alert's refresh of the first page is on its way, must not be undone
+// by the earlier request's late answer. The feed is aria-busy while the list asked for loads.
+const listTurn = lastRequestWins();
 
 function params() {
   return new URLSearchParams(location.search);
@@ -178,21 +182,30 @@ function render() {
   clear($("#f-line-options"), [...lines].sort().map((l) => el("option", { value: l })));
 }
 
+function settled() {
+  $("#alert-feed").removeAttribute("aria-busy");
+}
+
 async function load() {
   fillForm();
   $("#feed-error").hidden = true;
+  $("#alert-feed").setAttribute("aria-busy", "true");
+  const current = listTurn();
   try {
     const page = await api("/dashboard/alerts/page", { query: query() });
+    if (!current()) return;
     items = page.items.map((entry) => ({ ...entry, fresh: false }));
     next = page.next;
     loadedAt = items.length ? items[0].alert.raised_at : null;
     status("");
   } catch (error) {
+    if (!current()) return;
     items = [];
     next = null;
     status(explain(error, "Could not load alerts"));
   }
   render();
+  settled();
 }
 
 // A pushed alert that belongs on the first page (the stream also replays the last
@@ -217,19 +230,22 @@ async function refreshFirstPage() {
   if (!firstPage()) return;
   const shown = new Set(items.map((e) => e.alert.alert_id));
   const since = loadedAt ? Date.parse(loadedAt) : -Infinity;
+  const current = listTurn();
   let page;
   try {
     page = await api("/dashboard/alerts/page", { query: query() });
   } catch (error) {
-    status(explain(error, "Could not refresh alerts"));
+    if (current()) status(explain(error, "Could not refresh alerts"));
     return;
   }
+  if (!current()) return;
   items = page.items.map((entry) => ({
     ...entry,
     fresh: !shown.has(entry.alert.alert_id) && Date.parse(entry.alert.raised_at) > since,
   }));
   next = page.next;
   render();
+  settled();
   const newest = items.find((e) => e.fresh && !shown.has(e.alert.alert_id));
   if (newest) {
     const a = newest.alert;

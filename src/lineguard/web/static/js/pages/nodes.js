@@ -78,8 +78,11 @@ async function load() {
   try {
     const nodes = await api("/dashboard/nodes");
     status("");
+    // The table is drawn anew every 15 s: a keyboard on a node's button stays on that button.
+    const focused = $("#nodes").contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     clear($("#node-summary"), nodes.length ? summary(nodes) : []);
     clear($("#nodes"), nodes.length ? nodeTable(nodes) : empty("No edge node is enrolled yet. Enroll one with `lineguard node token` and `lineguard edge enroll`."));
+    if (focused) $(`#nodes [aria-label="${CSS.escape(focused)}"]`)?.focus();
     $("#nodes-updated").textContent = `Updated ${fmtTime(new Date().toISOString())}`;
   } catch (error) {
     status(explain(error, "Could not load node health"));

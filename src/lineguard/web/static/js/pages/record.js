@@ -316,11 +316,14 @@ async function load(who) {
   }
   renderRecord(record);
   // Before anything else is awaited: a click on "Open evidence" while the part and its review
-  // load must not submit the form as a plain GET (which reloads the page with no record).
+  // load must not submit the form as a plain GET (which reloads the page with no record). The
+  // button arrives disabled (the panel shows as soon as the person's roles are known, before
+  // the record has come) and takes a click only from here on.
   $("#evidence-form").addEventListener("submit", (event) => {
     event.preventDefault();
     openEvidence(record);
   });
+  $("#evidence-open").disabled = false;
   if (!record.has_evidence) {
     $("#evidence-form").hidden = true;
     clear($("#evidence-result"), empty("No evidence image was kept for this part."));
