@@ -24,6 +24,8 @@ Means ± sd over draws and splits; every figure line carries the load average.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -147,6 +149,14 @@ def one_draw(
                 fused(zp["bad"][rest], zg["bad"][rest], swap.local, swap.fusion),
             ]
             out["patch_swap_recall1"] = recall_at_frr(y, swapped, 0.01)
+            out["patch_swap_auroc"] = auroc(y, swapped)
+            out["patch_swap_sum"] = float(swap.fusion == "sum")
+            out["patch_swap_weight"] = swap.local
+            # the product's rule: the swap only where it separates the labelled defects (read
+            # leave-one-out) strictly better than the shipped choice on the local branch does
+            either = swap.separation > weight.separation + 1e-12
+            out["patch_either_taken"] = float(either)
+            out["patch_either_recall1"] = out["patch_swap_recall1"] if either else out["few_recall1"]
     return out
 
 
@@ -182,6 +192,18 @@ def _line(name: str, k: int, row: dict[str, Any]) -> str:
                 f"weight 1 rec@1% {f('patch_w1_recall1')}, in the local branch's place rec@1% "
                 f"{f('patch_swap_recall1')}"
             )
+        if "patch_swap_recall1" in row:  # the swap's decision figures: draws below zero-shot / few-shot
+            patch += (
+                f"\n{head} swap: rec@1% {f('patch_swap_recall1')} AUROC {f('patch_swap_auroc')} (vs zero "
+                f"worst {row['swap_minus_zero_recall1_min']:+.3f}, below zero-shot in "
+                f"{row['swap_below_zero']}/{row['n']} draws; vs few-shot worst "
+                f"{row['swap_minus_few_recall1_min']:+.3f}, below in {row['swap_below_few']}), sum chosen "
+                f"{row['patch_swap_sum'][0]:.2f}, weight {f('patch_swap_weight')}"
+                f"\n{head} swap where it separates better: rec@1% {f('patch_either_recall1')} (taken in "
+                f"{row['patch_either_taken'][0]:.0%}; below zero-shot in {row['either_below_zero']}/"
+                f"{row['n']} draws, worst {row['either_minus_zero_recall1_min']:+.3f}; below few-shot in "
+                f"{row['either_below_few']})"
+            )
         lines.append(patch)
     if "gw_auroc" in row:
         lines.append(
@@ -209,8 +231,15 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     patches: list[tuple[PatchData, str, int, float] | None] = [None] * len(all_splits)
     if args.patch:
         kind, rank, alpha = args.patch.split(":")
-        pds = split_patch_data(s, args.splits, args.feature_cache, args.cache, args.threads, log)
-        patches = [(pd, kind, int(rank), float(alpha)) for pd in pds]
+        pds = split_patch_data(
+            s, args.splits, args.feature_cache, args.cache, args.threads, log, args.split_index
+        )
+        if args.ignore_masks:  # as a product trained on labelled images without masks sees them
+            pds = [
+                None if pd is None else dataclasses.replace(pd, cover=np.full_like(pd.cover, np.nan))
+                for pd in pds
+            ]
+        patches = [None if pd is None else (pd, kind, int(rank), float(alpha)) for pd in pds]
     energies: list[dict[str, np.ndarray] | None] = [None] * len(all_splits)
     gw = (0.0, 0.0)
     if args.global_weighting:
@@ -233,6 +262,7 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
                 None if (e := energies[si]) is None else (e, *gw),
             )
             for si, (_, br) in enumerate(all_splits)
+            if args.split_index in (None, si)
             for d in range(1 if k == 0 else args.draws)
         ]
         row = {
@@ -246,6 +276,11 @@ def run_set(s: ImageSet, args: argparse.Namespace, log: Any) -> dict[str, Any]:
             )
             row["patch_below_zero"] = sum(d["patch_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
             row["patch_below_few"] = sum(d["patch_recall1"] < d["few_recall1"] - 1e-12 for d in draws)
+        if "patch_swap_recall1" in draws[0]:  # the decision count (#24 eleventh session)
+            for rule, base in itertools.product(("swap", "either"), ("zero", "few")):
+                gap = [d[f"patch_{rule}_recall1"] - d[f"{base}_recall1"] for d in draws]
+                row[f"{rule}_minus_{base}_recall1_min"] = float(min(gap))
+                row[f"{rule}_below_{base}"] = sum(g < -1e-12 for g in gap)
         if "gw_recall1" in draws[0]:
             row["gw_below_zero"] = sum(d["gw_recall1"] < d["zero_recall1"] - 1e-12 for d in draws)
             row["gw_below_few"] = sum(d["gw_recall1"] < d["few_recall1"] - 1e-12 for d in draws)
@@ -294,6 +329,17 @@ def main() -> int:
         "rank or ratio cap, shrinkage towards the goods; few_shot_cells: proto, prototypes per labelled "
         "image; logit, hard negatives per held-out good and L2 penalty) on top of the few-shot score, "
         "e.g. quad:8:0.3, proto:16:0, logit:4:0.1",
+    )
+    parser.add_argument(
+        "--split-index",
+        type=int,
+        default=None,
+        help="only this split (0 = fixed, 1.. = random ones; same seeds): one process per split",
+    )
+    parser.add_argument(
+        "--ignore-masks",
+        action="store_true",
+        help="--patch reads no defect masks: each labelled image's cells come from its whole grid",
     )
     parser.add_argument(
         "--global-weighting",

@@ -209,9 +209,11 @@ def split_patch_data(
     cache: Path,
     threads: int,
     log: Callable[[str], None],
-) -> list[PatchData]:
+    only: int | None = None,
+) -> list[PatchData | None]:
     """PatchData of the fixed split and ``n_random`` random ones (``few_shot_data.set_branches``'
-    splits, the shipped local fit), from the suite's cached backbone features; the residuals
+    splits, the shipped local fit; ``only``: that split's alone, None for the others), from the
+    suite's cached backbone features; the residuals
     are cached under ``cache`` (float16, about 200 MB per magnetic tile split)."""
 
     def features(paths: list[Path], what: str) -> Features:
@@ -221,8 +223,11 @@ def split_patch_data(
     goods: Features | None = None
     bad: Features | None = None
     cover: np.ndarray | None = None
-    out = []
-    for sp in splits(s, n_random):
+    out: list[PatchData | None] = []
+    for index, sp in enumerate(splits(s, n_random)):
+        if only is not None and index != only:  # another process's split (``--split-index``)
+            out.append(None)
+            continue
         # the local fit's settings only: a new HeadConfig field elsewhere must not drop 200 MB files
         fit: tuple[object, ...] = (
             DEFAULT.shrink,

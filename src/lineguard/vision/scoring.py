@@ -244,7 +244,20 @@ WHITENING_BLOCKS = 4
 def _whitened_distance(
     x: torch.Tensor, mean: torch.Tensor, factor: torch.Tensor, *, blocks: int = WHITENING_BLOCKS
 ) -> torch.Tensor:
-    """x [N, C, h, w] against per-position (mean [P, C], factor L [P, C, C]) → |(x - mean) L| [N, h, w].
+    """x [N, C, h, w] against per-position (mean [P, C], factor L [P, C, C]) → |(x - mean) L| [N, h, w]."""
+    return _residual_norm(_whitened_residual(x, mean, factor, blocks=blocks), x)
+
+
+def _residual_norm(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The whitened residual [P, N, C] of ``x`` [N, C, h, w] → its length per cell [N, h, w]."""
+    n, _c, h, w = x.shape  # n stays symbolic when traced: the graph's batch is dynamic
+    return (y * y).sum(-1).sqrt().permute(1, 0).reshape(n, h, w)
+
+
+def _whitened_residual(
+    x: torch.Tensor, mean: torch.Tensor, factor: torch.Tensor, *, blocks: int = WHITENING_BLOCKS
+) -> torch.Tensor:
+    """x [N, C, h, w] against per-position (mean [P, C], factor L [P, C, C]) → (x - mean) L [P, N, C].
 
     L is lower triangular, so column ``j`` of ``d L`` only reads rows ``i >= j``: the product
     is taken in ``blocks`` column blocks, each from the first row of its block down. Every
@@ -254,14 +267,12 @@ def _whitened_distance(
     narrower products faster per byte as well: at batch 1, 0.3x the CPU of the one
     [P, 1, C] x [P, C, C] product it replaces (``docs/detection.md``, latency).
     """
-    n, _c, h, w = x.shape  # n stays symbolic when traced: the graph's batch is dynamic
     c = int(x.shape[1])
     d = x.flatten(2).permute(2, 0, 1) - mean[:, None, :]  # [P, N, C]
     count = max(1, min(blocks, c))
     bounds = [round(b * c / count) for b in range(count + 1)]
     parts = [torch.matmul(d[:, :, lo:], factor[:, lo:, lo:hi]) for lo, hi in pairwise(bounds)]
-    y = parts[0] if len(parts) == 1 else torch.cat(parts, -1)  # [P, N, C]
-    return (y * y).sum(-1).sqrt().permute(1, 0).reshape(n, h, w)
+    return parts[0] if len(parts) == 1 else torch.cat(parts, -1)  # [P, N, C]
 
 
 def smoothing_matrix(inner: int, outer: int, sigma: float) -> torch.Tensor:
@@ -298,6 +309,9 @@ class LocalGlobalHead(nn.Module):
     norm: torch.Tensor
     local_offset: torch.Tensor
     local_unit: torch.Tensor
+    proto_weights: torch.Tensor
+    proto_bias: torch.Tensor
+    proto_norm: torch.Tensor
 
     def __init__(
         self,
@@ -355,6 +369,41 @@ class LocalGlobalHead(nn.Module):
         self.position_norm = False
         self.register_buffer("local_offset", torch.zeros(grid, dtype=torch.float32))
         self.register_buffer("local_unit", torch.ones(grid, dtype=torch.float32))
+        #: Labelled defects' prototypes in the local whitened space (``set_prototypes``,
+        #: ``defectproto``): when set, the image score is ``proto_fusion`` of ``proto_weight ·
+        #: z_proto`` and ``z_global``, the map unchanged; the graph has no such step otherwise.
+        self.prototypes = False
+        self.proto_fusion: Fusion = "max"
+        self.proto_weight = 1.0
+        self.register_buffer("proto_weights", torch.zeros(int(local_stats.mean.shape[-1]), 1))
+        self.register_buffer("proto_bias", torch.zeros(1))
+        self.register_buffer("proto_norm", torch.tensor([0.0, 1.0]))
+
+    def set_prototypes(self, weights: torch.Tensor, bias: torch.Tensor) -> None:
+        """Score cells by their nearest labelled defect prototype (``DefectPrototypes.tensors``:
+        ``2 d`` [C, M], ``−|d|²`` [M]); standardise and fuse with :meth:`set_prototype_score`."""
+        c = int(self.local_mean.shape[-1])
+        shape_ok = weights.ndim == 2 and weights.shape[0] == c and bias.shape == (weights.shape[1],)
+        if not shape_ok or bias.numel() == 0:
+            msg = (
+                f"prototypes need weights [{c}, M] and a bias [M], M >= 1, "
+                f"got {tuple(weights.shape)} and {tuple(bias.shape)}"
+            )
+            raise InputError(msg)
+        self.proto_weights = weights.float().contiguous()
+        self.proto_bias = bias.float().contiguous()
+        self.prototypes = True
+
+    def set_prototype_score(self, norm: tuple[float, float], fusion: Fusion, weight: float) -> None:
+        """The image score ``fusion(weight · (peak − norm[0]) / norm[1], z_global)`` of the prototype map."""
+        if not self.prototypes or fusion not in FUSIONS or not weight > 0 or not norm[1] > 0:
+            msg = (
+                f"a prototype score needs prototypes, a fusion in {FUSIONS}, a positive weight and scale, "
+                f"got prototypes={self.prototypes}, {fusion!r}, {weight}, {norm[1]}"
+            )
+            raise InputError(msg)
+        self.proto_norm.copy_(torch.tensor(norm, dtype=torch.float32))
+        self.proto_fusion, self.proto_weight = fusion, float(weight)
 
     def set_position_norm(self, offset: np.ndarray, unit: np.ndarray) -> None:
         """Standardise the local distance per grid position (``localfit.position_standardiser``)."""
@@ -374,10 +423,34 @@ class LocalGlobalHead(nn.Module):
 
     def local_distance(self, emb: torch.Tensor) -> torch.Tensor:
         """The local branch's distance grid [N, h, w], standardised per position when the head is."""
-        dist = _whitened_distance(emb, self.local_mean, self.local_whitening())
+        return self._distance_grid(self.local_residual(emb), emb)
+
+    def local_residual(self, emb: torch.Tensor) -> torch.Tensor:
+        """The whitened residual ``(x − μ_p) L_p`` of every cell [P, N, C] (its length: the distance)."""
+        return _whitened_residual(emb, self.local_mean, self.local_whitening())
+
+    def _distance_grid(self, resid: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        dist = _residual_norm(resid, emb)
         if self.position_norm:
             dist = (dist - self.local_offset) / self.local_unit
         return dist
+
+    def _smoothed(self, grid: torch.Tensor) -> torch.Tensor:
+        # upsampled to the input size and smoothed: [H, h] @ [N, h, w] @ [w, W] (``smoothing_matrix``)
+        return torch.matmul(torch.matmul(self.smooth_y, grid), self.smooth_xt)
+
+    def prototype_peak(
+        self,
+        resid: torch.Tensor,
+        emb: torch.Tensor,
+        prototypes: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Peak [N] of the smoothed map of ``max_j (2 r·d_j − |d_j|²)`` (``defectproto``) for the
+        head's prototypes, or for ``prototypes`` (weights, bias) while training chooses them."""
+        n, _c, h, w = emb.shape
+        weights, bias = prototypes or (self.proto_weights, self.proto_bias)
+        cell = (torch.matmul(resid, weights) + bias).amax(-1)  # [P, N]
+        return self._smoothed(cell.permute(1, 0).reshape(n, h, w)).flatten(1).amax(1)
 
     def set_normalisation(self, local_norm: tuple[float, float], global_norm: tuple[float, float]) -> None:
         self.norm.copy_(torch.tensor([*local_norm, *global_norm], dtype=torch.float32))
@@ -430,26 +503,43 @@ class LocalGlobalHead(nn.Module):
         return torch.index_select(padded, 1, self.local_index).reshape(p, c, c) * self.local_scale
 
     def raw_from_parts(self, emb: torch.Tensor, desc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        dist = self.local_distance(emb)
-        # upsampled to the input size and smoothed: [H, h] @ [N, h, w] @ [w, W] (``smoothing_matrix``)
-        up = torch.matmul(torch.matmul(self.smooth_y, dist), self.smooth_xt)
+        """Unstandardised (smoothed local map [N, H, W], global distance [N])."""
+        return self._smoothed(self.local_distance(emb)), self.global_distance(desc)
+
+    def evidence(
+        self, emb: torch.Tensor, desc: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """:meth:`raw_from_parts` and, with prototypes, the prototype map's peak [N] (else None),
+        both read from one whitened residual."""
+        resid = self.local_residual(emb)
+        up = self._smoothed(self._distance_grid(resid, emb))
+        proto = self.prototype_peak(resid, emb) if self.prototypes else None
+        return up, self.global_distance(desc), proto
+
+    def global_distance(self, desc: torch.Tensor) -> torch.Tensor:
         g = desc - self.global_mean
         proj = torch.matmul(g, self.global_basis)
         resid = g - torch.matmul(proj, self.global_basis.transpose(0, 1))
         d2 = (proj * proj * self.global_inv_var).sum(-1) + (resid * resid).sum(-1) * self.global_inv_iso
-        gdist = d2.clamp_min(0).sqrt()
-        return up, gdist
+        return d2.clamp_min(0).sqrt()
 
     def forward(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.combine(*self.raw(feats))
+        """(score, map) from ONE backbone pass (a plant's ONNX backbone: ``onnx_backbone``)."""
+        if self.global_input is not None:
+            return self.combine(*self.raw(feats))  # refused there, with the reason
+        return self.combine(*self.evidence(*self.parts(feats)))
 
     def deviation(self, emb: torch.Tensor) -> torch.Tensor:
         """Local embedding minus the good mean at each position [N, C, h, w]: what region classes read."""
         _, c, h, w = emb.shape
         return emb - self.local_mean.transpose(0, 1).reshape(1, c, h, w)
 
-    def combine(self, local_map: torch.Tensor, gdist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardise both branches and fuse (``fusion``): (score [N], map [N, H, W])."""
+    def combine(
+        self, local_map: torch.Tensor, gdist: torch.Tensor, proto_peak: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardise both branches and fuse (``fusion``): (score [N], map [N, H, W]).
+
+        With prototypes the score is theirs (``proto_peak`` from :meth:`evidence`, required)."""
         z_local = (local_map - self.norm[0]) / self.norm[1]
         z_global = (gdist - self.norm[2]) / self.norm[3]
         if self.fusion == "max":
@@ -460,6 +550,12 @@ class LocalGlobalHead(nn.Module):
         score = amap.flatten(1).amax(1)
         if self.score_weight is not None:
             score = self.score_weight * z_local.flatten(1).amax(1) + z_global
+        if self.prototypes:
+            if proto_peak is None:
+                msg = "this head scores images by its defect prototypes: pass their peak (evidence())"
+                raise InputError(msg)
+            z_proto = self.proto_weight * (proto_peak - self.proto_norm[0]) / self.proto_norm[1]
+            score = z_proto + z_global if self.proto_fusion == "sum" else torch.maximum(z_proto, z_global)
         return score, amap
 
 
@@ -478,7 +574,7 @@ class Detector(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         emb, desc = self.head.image_parts(self.backbone, image)
-        score, amap = self.head.combine(*self.head.raw_from_parts(emb, desc))
+        score, amap = self.head.combine(*self.head.evidence(emb, desc))
         if self.region_features:
             return score, amap, self.head.deviation(emb)
         return score, amap

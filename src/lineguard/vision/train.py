@@ -37,6 +37,7 @@ from lineguard.vision.calibration import SmallSample, calibrate_threshold
 from lineguard.vision.classes import DefectClassesSpec, class_name_of_folder, known_names
 from lineguard.vision.classfit import fit_classes, labelled_vectors
 from lineguard.vision.dataset import GOOD, Dataset, dataset_digest, scan_dataset
+from lineguard.vision.defectproto import PrototypeChoice, choose_prototypes, mask_covers
 from lineguard.vision.export import OUTPUT_NAMES, OnnxFeatures, export_onnx, parity
 from lineguard.vision.fewshot import BranchWeight, fit_local_weight
 from lineguard.vision.localfit import MAX_GRID_RIDGE, MAX_NEIGHBOURHOOD, fit_local, position_standardiser
@@ -162,6 +163,12 @@ class TrainConfig:
     #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the fusion
     #: and the local branch's weight (``fewshot``); off, or without them, the zero-shot maximum.
     few_shot: bool = True
+    #: With ``few_shot``: labelled defects' most anomalous cells become prototypes in the local
+    #: whitened space (``defectproto``: nearest labelled defect patch), and their evidence
+    #: replaces the local branch's in the image score where it separates the labelled defects
+    #: (read leave-one-out) better; the map stays the zero-shot one. Off by default until the
+    #: suite's decision run (#24 eleventh session, docs/detection.md) is in.
+    few_shot_prototypes: bool = False
     #: Nuisance copies of every fitted good image (``augment``: shift, rotation, light,
     #: blur, sensor noise) added to what the Gaussians are fitted on; the held-out images
     #: that set the threshold stay as photographed. Each copy costs one more backbone pass.
@@ -268,6 +275,11 @@ class FittedDetector:
     seconds: dict[str, float] = field(default_factory=dict)
     #: The local branch's weight and its evidence (``fewshot``); weight 1 without labelled defects.
     local_weight: BranchWeight | None = None
+    #: The nearest-labelled-defect-patch evidence and whether it scores images (``defectproto``).
+    prototypes: PrototypeChoice | None = None
+    #: Image scores of labelled defects the package cannot score out of sample (its own
+    #: prototypes): each read without its own prototypes, for calibration.
+    labelled_scores: dict[Path, float] = field(default_factory=dict)
 
     def score(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
@@ -377,14 +389,20 @@ def fit_detector(
     progress: ProgressCallback | None = None,
     *,
     defect_paths: Sequence[Path] = (),
+    defect_masks: Sequence[Path | None] = (),
 ) -> FittedDetector:
     """Fit the in-process detector on ``fit_paths``, standardise it on ``holdout_paths``.
 
     ``defect_paths`` (labelled defective images) choose the image score
     (``fewshot.fit_local_weight``) when ``config.few_shot`` and the fusion is the maximum:
     a weighted sum becomes the head's ``score_weight`` (the map is unchanged), a weighted
-    maximum divides the local branch's standardising scale.
+    maximum divides the local branch's standardising scale; with ``few_shot_prototypes``
+    their prototypes (``defectproto``; ``defect_masks``, one per path or none, mark where
+    each defect lies) may score images instead.
     """
+    if defect_masks and len(defect_masks) != len(defect_paths):
+        msg = f"one mask (or None) per labelled defect: {len(defect_paths)} paths, {len(defect_masks)} masks"
+        raise InputError(msg)
     config = config or TrainConfig()
     config.check()
     report = progress or _noop
@@ -465,24 +483,35 @@ def fit_detector(
         raise DatasetError(msg)
     local_norm = _standardiser(local_max)
     global_norm = _standardiser(gdist.numpy())
-    weight = None
+    weight, proto = None, None
     if defect_paths and config.few_shot and config.fusion == "max":
         def_emb, def_desc = _extract(probe, list(defect_paths), config, report, "labelled")
         with torch.no_grad():
             def_map, def_gdist = head.raw_from_parts(torch.from_numpy(def_emb), torch.from_numpy(def_desc))
-        weight = fit_local_weight(
-            (local_max - local_norm[0]) / local_norm[1],
+        z_global = (
             (gdist.numpy() - global_norm[0]) / global_norm[1],
-            (def_map.flatten(1).amax(1).numpy() - local_norm[0]) / local_norm[1],
             (def_gdist.numpy() - global_norm[0]) / global_norm[1],
         )
-        if weight.fusion == "sum":  # the score only: the map stays the maximum's lifted map
+        weight = fit_local_weight(
+            (local_max - local_norm[0]) / local_norm[1],
+            z_global[0],
+            (def_map.flatten(1).amax(1).numpy() - local_norm[0]) / local_norm[1],
+            z_global[1],
+        )
+        if config.few_shot_prototypes:
+            covers = mask_covers(defect_masks, head.grid, size) if defect_masks else None
+            proto = choose_prototypes(head, hold_emb, def_emb, covers, z_global, weight.separation)
+        if proto is not None and proto.taken:  # the score only: the map stays the zero-shot one
+            head.set_prototypes(*proto.prototypes.tensors())
+            head.set_prototype_score(proto.norm, proto.weight.fusion, proto.weight.local)
+        elif weight.fusion == "sum":  # the score only: the map stays the maximum's lifted map
             head.score_weight = weight.local
         else:
             local_norm = (local_norm[0], local_norm[1] / weight.local)
     head.set_normalisation(local_norm, global_norm)
+    hold_proto = torch.from_numpy(proto.hold_peaks).float() if head.prototypes and proto else None
     with torch.no_grad():
-        holdout_scores, holdout_maps = head.combine(local_map, gdist)
+        holdout_scores, holdout_maps = head.combine(local_map, gdist, hold_proto)
     region_level = good_rise_level(holdout_maps.numpy())
     timings["fit_s"] = time.perf_counter() - t1
     timings["fit_cpu_s"] = time.process_time() - c1
@@ -498,6 +527,12 @@ def fit_detector(
         global_norm=global_norm,
         seconds=timings,
         local_weight=weight,
+        prototypes=proto,
+        labelled_scores=(
+            dict(zip(defect_paths, map(float, proto.labelled_scores), strict=True))
+            if proto is not None and proto.taken
+            else {}
+        ),
     )
 
 
@@ -522,6 +557,12 @@ def _global_input(config: TrainConfig, backbone: Backbone | OnnxBackbone) -> Low
     return LowPass(config.global_lowpass * config.image_size / 256, config.global_step)
 
 
+def _image_score_kind(head: LocalGlobalHead) -> str:
+    if head.prototypes:
+        return f"defect prototypes ({'weighted sum' if head.proto_fusion == 'sum' else 'maximum'})"
+    return "weighted sum" if head.score_weight is not None else "map peak"
+
+
 def _copies_note(copies: int) -> str:
     return f" with {copies} nuisance {'copy' if copies == 1 else 'copies'} each" if copies else ""
 
@@ -538,11 +579,17 @@ def _model_id(root: Path, created: datetime) -> str:
 
 
 def _score_paths(fitted: FittedDetector, paths: Sequence[Path]) -> np.ndarray:
+    """Image scores; a labelled defect among the package's own prototypes is read without them."""
+    unseen = [p for p in paths if p not in fitted.labelled_scores]
     out = [
-        fitted.score(load_inputs(paths[i : i + 16], fitted.config.image_size))[0]
-        for i in range(0, len(paths), 16)
+        fitted.score(load_inputs(unseen[i : i + 16], fitted.config.image_size))[0]
+        for i in range(0, len(unseen), 16)
     ]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+    scored = iter(np.concatenate(out) if out else np.zeros(0, dtype=np.float32))
+    return np.array(
+        [fitted.labelled_scores[p] if p in fitted.labelled_scores else next(scored) for p in paths],
+        dtype=np.float32,
+    )
 
 
 def _class_names(dataset: Dataset, config: TrainConfig) -> list[str]:
@@ -614,6 +661,7 @@ def train_package(
         config,
         report,
         defect_paths=[*(i.path for i in dataset.train_defects), *val_defects],
+        defect_masks=[i.mask for i in (*dataset.train_defects, *dataset.validation) if i.is_defect],
     )
 
     t_stage, c_stage = time.perf_counter(), time.process_time()
@@ -725,6 +773,7 @@ def train_package(
                 f"(local map max: mean {fitted.local_norm[0]:.4g}, std {fitted.local_norm[1]:.4g}; "
                 f"global distance: mean {fitted.global_norm[0]:.4g}, std {fitted.global_norm[1]:.4g})"
                 + (f"; {fitted.local_weight.note}" if fitted.local_weight else "")
+                + (f"; {fitted.prototypes.note}" if fitted.prototypes else "")
             )
         ),
         training_data=TrainingDataSpec(
@@ -744,7 +793,8 @@ def train_package(
             "global_layers": ",".join(map(str, head.global_layers)),
             "sigma": config.sigma,
             "fusion": config.fusion,
-            "image_score": "weighted sum" if head.score_weight is not None else "map peak",
+            "image_score": _image_score_kind(head),
+            "defect_prototypes": head.proto_bias.numel() if head.prototypes else 0,
             "global_lowpass": config.global_lowpass if head.global_input is not None else 0.0,
             "global_step": head.global_input.step if head.global_input is not None else 1,
             "local_weight": fitted.local_weight.local if fitted.local_weight else 1.0,

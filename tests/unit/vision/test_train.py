@@ -15,6 +15,7 @@ import torch
 from lineguard.contracts.errors import DatasetError, ImageDecodeError, InputError
 from lineguard.vision.calibration import gaussian_tail_threshold
 from lineguard.vision.dataset import scan_dataset
+from lineguard.vision.defectproto import prototype_cells
 from lineguard.vision.evaluate import evaluate_package, load_mask
 from lineguard.vision.export import export_onnx, parity
 from lineguard.vision.fewshot import CANDIDATES, fused
@@ -25,6 +26,7 @@ from lineguard.vision.runtime import OnnxModelRunner
 from lineguard.vision.train import (
     FittedDetector,
     TrainResult,
+    _score_paths,
     fit_detector,
     load_inputs,
     split_holdout,
@@ -217,7 +219,7 @@ def test_labelled_defects_weigh_the_local_branch_and_nothing_else(synthetic_data
     fit, hold = split_holdout(synthetic_dataset, ds.train_good, 0.15)
     defects = [i.path for i in ds.test if i.is_defect]
     plain = fit_detector(fit, hold, FAST)
-    few = fit_detector(fit, hold, FAST, defect_paths=defects)
+    few = fit_detector(fit, hold, replace(FAST, few_shot_prototypes=False), defect_paths=defects)
     off = fit_detector(fit, hold, replace(FAST, few_shot=False), defect_paths=defects)
     assert plain.local_weight is None and off.local_weight is None
     assert off.local_norm == plain.local_norm
@@ -259,6 +261,82 @@ def test_a_weighted_sum_score_exports_beside_the_unchanged_map(
     assert not torch.allclose(score, zero_score)
     score_diff, map_diff = parity(detector, export_onnx(detector, height=128, width=128), [batch, batch[:1]])
     assert score_diff <= 1e-4 and map_diff <= 1e-3
+
+
+def test_labelled_defect_prototypes_score_only_where_they_separate_better(synthetic_dataset: Path) -> None:
+    """The nearest-labelled-defect-patch evidence (``defectproto``) is fitted on the labelled
+    defects' masked cells, read leave-one-out, and scores images only where it separates them
+    better than the shipped choice; either way the map and the region level are zero-shot's."""
+    ds = scan_dataset(synthetic_dataset)
+    fit, hold = split_holdout(synthetic_dataset, ds.train_good, 0.15)
+    labelled = [i for i in ds.test if i.is_defect]
+    paths, masks = [i.path for i in labelled], [i.mask for i in labelled]
+    assert all(m is not None for m in masks)
+    plain = fit_detector(fit, hold, FAST)
+    few = fit_detector(
+        fit, hold, replace(FAST, few_shot_prototypes=True), defect_paths=paths, defect_masks=masks
+    )
+    proto, shipped = few.prototypes, few.local_weight
+    assert proto is not None and shipped is not None
+    assert proto.weight.defect_count == len(paths) and 0 < proto.prototypes.count <= 16 * len(paths)
+    assert proto.taken == (proto.weight.separation > shipped.separation + 1e-12)
+    assert few.region_level == plain.region_level
+    head = few.detector.head
+    assert head.prototypes == proto.taken
+    if proto.taken:
+        assert set(few.labelled_scores) == set(paths) and head.score_weight is None
+        z_proto = (proto.hold_peaks - proto.norm[0]) / proto.norm[1]
+        with torch.no_grad():
+            _, gdist = plain.detector.head.raw_from_parts(
+                *head.image_parts(plain.detector.backbone, torch.from_numpy(load_inputs(hold, 128)))
+            )
+        z_global = (gdist.numpy() - plain.global_norm[0]) / plain.global_norm[1]
+        expected = fused(z_proto, z_global, proto.weight.local, proto.weight.fusion)
+        np.testing.assert_allclose(few.holdout_scores, expected, atol=1e-4)
+    else:
+        assert few.labelled_scores == {}
+    off = fit_detector(fit, hold, replace(FAST, few_shot_prototypes=False), defect_paths=paths)
+    assert off.prototypes is None and not off.detector.head.prototypes
+    with pytest.raises(InputError, match="one mask"):
+        fit_detector(
+            fit, hold, replace(FAST, few_shot_prototypes=True), defect_paths=paths, defect_masks=masks[:1]
+        )
+
+
+def test_a_prototype_score_exports_beside_the_unchanged_map(
+    trained: TrainResult, synthetic_dataset: Path
+) -> None:
+    """Prototypes in the graph: one product on the local branch's whitened residual, the image
+    score from their map's peak, ONNX parity within 1e-4, the map the zero-shot package's."""
+    zero = trained.fitted.detector
+    detector = copy.deepcopy(zero)
+    head = detector.head
+    defects = [i.path for i in scan_dataset(synthetic_dataset).test if i.is_defect]
+    with torch.no_grad():
+        x = torch.from_numpy(load_inputs(defects, 128))
+        emb, _ = head.image_parts(detector.backbone, x)
+        resid = head.local_residual(emb).permute(1, 0, 2).numpy()
+    head.set_prototypes(*prototype_cells(resid, cap=4).tensors())
+    head.set_prototype_score((50.0, 10.0), "sum", 0.5)
+    batch = load_inputs([i.path for i in scan_dataset(synthetic_dataset).test][:8], 128)
+    with torch.no_grad():
+        zero_score, zero_map = zero(torch.from_numpy(batch))
+        score, amap = detector(torch.from_numpy(batch))
+    torch.testing.assert_close(amap, zero_map, rtol=0, atol=0)
+    assert not torch.allclose(score, zero_score)
+    score_diff, map_diff = parity(detector, export_onnx(detector, height=128, width=128), [batch, batch[:1]])
+    assert score_diff <= 1e-4 and map_diff <= 1e-3
+
+
+def test_labelled_defects_read_leave_one_out_are_scored_as_recorded(trained: TrainResult) -> None:
+    """Calibration reads a labelled defect the package holds prototypes of by its leave-one-out
+    score, and every other image through the detector, in the order asked."""
+    fitted = copy.copy(trained.fitted)
+    paths = list(fitted.holdout_paths[:3])
+    direct = _score_paths(fitted, paths)
+    fitted.labelled_scores = {paths[1]: 123.0}
+    got = _score_paths(fitted, paths)
+    np.testing.assert_allclose(got, [direct[0], 123.0, direct[2]], rtol=1e-6)
 
 
 def test_identical_training_images_are_a_clear_error(tmp_path: Path) -> None:
