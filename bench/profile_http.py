@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_ingest as ingest  # noqa: E402 - the same synthetic events as the HTTP benchmark
-from profile_ingest import _Counter, callgrind_totals  # noqa: E402
+from profile_ingest import _Counter, count_in_child  # noqa: E402
 
 VARIANTS = ("request", "store", "authenticate", "refused")
 WARMUP = 5
@@ -186,12 +186,6 @@ def _child(name: str, batches: int, library: Path | None) -> None:
         engine.dispose()
 
 
-def _count(name: str, batches: int, library: Path, folder: Path) -> int:
-    out = folder / f"callgrind.{name}.{time.monotonic_ns()}"
-    args = ["--child", name, "--batches", str(batches), "--library", str(library)]
-    return callgrind_totals(Path(__file__), args, out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,7 +209,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="lg-http-") as tmp:
         library = _Counter.build(Path(tmp))
-        counts = {n: _count(n, args.batches, library, Path(tmp)) / args.batches for n in args.variants}
+        counts = {
+            n: count_in_child(Path(__file__), "--child", n, args.batches, library, Path(tmp)) / args.batches
+            for n in args.variants
+        }
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         "ingest route, instructions per request of 100 events (callgrind Ir),"

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -82,12 +83,17 @@ def _run(
     sizes: dict[str, float] | None = None,
     counter: _Counter | None = None,
     warmup: int = 0,
+    server_gc: bool = False,
+    same_time: bool = False,
 ) -> tuple[float, pstats.Stats | None]:
     """CPU µs per event of ``batches`` through ``ingest_batch``, and its profile.
 
     ``split`` (sealing, key rows, audit) replaces ``protected`` and runs unprofiled.
     ``sizes``: filled with bytes per event (``--bytes``); ``counter``: started and stopped
-    around the batches (``--instructions``: callgrind counts only between the two)."""
+    around the batches (``--instructions``: callgrind counts only between the two).
+    ``server_gc``: after the warm-up, the collector set as a server process sets it (the
+    heap frozen, the server's threshold), restored after. ``same_time``: every event of a
+    batch at the batch's time, as before 2026-12-07 15:00 (else ``EVENT_SPACING`` apart)."""
     import random
 
     from pydantic import SecretStr
@@ -130,8 +136,9 @@ def _run(
     parsed = []
     for b in range(warmup + batches):
         at = start + timedelta(milliseconds=b)
+        step = timedelta() if same_time else ingest.EVENT_SPACING
         events = [
-            ingest._event(node.node_id, f"{node.node_id}-cam{i % 2}", "line-0", at, rng)
+            ingest._event(node.node_id, f"{node.node_id}-cam{i % 2}", "line-0", at + i * step, rng)
             for i in range(ingest.BATCH)
         ]
         parsed.append(
@@ -143,6 +150,13 @@ def _run(
         with sessions() as session:
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
     parsed = parsed[warmup:]
+    collector = gc.get_threshold()
+    if server_gc:
+        from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
+
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *collector[1:])
     profiler = cProfile.Profile()
     cpu0 = time.process_time()
     if split is None:
@@ -155,6 +169,9 @@ def _run(
     if counter is not None:
         counter.stop()
     profiler.disable()
+    if server_gc:
+        gc.set_threshold(*collector)
+        gc.unfreeze()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
     if sizes is not None:
         sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
@@ -200,17 +217,26 @@ class _Counter:
 WARMUP_BATCHES = 5
 
 
-def _instructions_child(name: str, batches: int, library: Path) -> None:
+def _instructions_child(name: str, batches: int, library: Path, gc_mode: str, same_time: bool) -> None:
     """Run under callgrind by ``_instructions``: one server, the batches counted."""
     with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
-        _run(Path(tmp), False, batches, split=SPLIT[name], counter=_Counter(library), warmup=WARMUP_BATCHES)
+        _run(
+            Path(tmp),
+            False,
+            batches,
+            split=SPLIT[name],
+            counter=_Counter(library),
+            warmup=WARMUP_BATCHES,
+            server_gc=gc_mode == "server",
+            same_time=same_time,
+        )
 
 
 def callgrind_totals(script: Path, child_args: list[str], out: Path) -> int:
     """Instructions callgrind counted in ``script`` run as a child with ``child_args``.
 
     Counting starts only when the child's :class:`_Counter` switches it on; the hash seed is
-    fixed so every run has the same dict layouts. Shared by ``profile_parse.py``."""
+    fixed so every run has the same dict layouts."""
     import subprocess
 
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
@@ -231,38 +257,64 @@ def callgrind_totals(script: Path, child_args: list[str], out: Path) -> int:
     raise RuntimeError(msg)
 
 
-def _count(name: str, batches: int, library: Path, folder: Path) -> int:
-    """Instructions callgrind counted in one child process running server ``name``."""
+def count_in_child(
+    script: Path, child_flag: str, name: str, batches: int, library: Path, folder: Path, *extra: str
+) -> int:
+    """Instructions callgrind counted in one child process: ``script`` run as
+    ``child_flag name --batches N --library L *extra`` (its child mode, which starts and
+    stops a :class:`_Counter` around what it measures). Shared by ``profile_http.py`` and
+    ``profile_parse.py``."""
     out = folder / f"callgrind.{name.replace(' ', '_')}.{time.monotonic_ns()}"
-    args = ["--instructions-child", name, "--batches", str(batches), "--library", str(library)]
-    return callgrind_totals(Path(__file__), args, out)
+    args = [child_flag, name, "--batches", str(batches), "--library", str(library), *extra]
+    return callgrind_totals(script, args, out)
 
 
-def _instructions(batches: int, repeat: int, names: list[str]) -> None:
+#: ``--instructions``' collector settings: Python's defaults, and the server processes'
+#: (``lineguard.server.tls.serve``: the heap frozen once started, the youngest generation
+#: collected every ``GC_YOUNG_THRESHOLD`` allocations instead of 700).
+GC_MODES = ("python", "server")
+
+
+def _instructions(batches: int, repeat: int, names: list[str], gc_modes: list[str], same_time: bool) -> None:
     """Instructions per event (callgrind's Ir, user space), servers taking turns ``repeat`` times."""
     events = batches * ingest.BATCH
-    counts: dict[str, list[float]] = {name: [] for name in names}
+    runs = [(name, mode) for name in names for mode in gc_modes]
+    counts: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    extra = ["--same-time"] if same_time else []
     with tempfile.TemporaryDirectory(prefix="lg-callgrind-") as tmp:
         library = _Counter.build(Path(tmp))
         for _ in range(repeat):
-            for name in names:
-                counts[name].append(_count(name, batches, library, Path(tmp)) / events)
+            for name, mode in runs:
+                total = count_in_child(
+                    Path(__file__),
+                    "--instructions-child",
+                    name,
+                    batches,
+                    library,
+                    Path(tmp),
+                    "--collector",
+                    mode,
+                    *extra,
+                )
+                counts[(name, mode)].append(total / events)
     import lineguard
 
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    times = "one time per batch (--same-time)" if same_time else f"events {ingest.EVENT_SPACING} apart"
     print(
         f"ingest_batch on SQLite, {batches} x {ingest.BATCH} events after {WARMUP_BATCHES} warm-up batches,"
-        f" instructions per event (callgrind Ir), load average {load} ({lineguard.__file__})"
+        f" {times}, instructions per event (callgrind Ir), load average {load} ({lineguard.__file__})"
     )
-    for name, values in counts.items():
+    for (name, mode), values in counts.items():
         spread = (max(values) - min(values)) / min(values)
-        runs = ", ".join(f"{v / 1000:.1f}k" for v in values)
-        print(
-            f"  {name:20s} {min(values) / 1000:8.1f}k per event  (runs {runs}; spread {100 * spread:.2f} %)"
-        )
-    if "on" in counts and "off" in counts:
-        on, off = min(counts["on"]), min(counts["off"])
-        print(f"  on - off {(on - off) / 1000:+.1f}k per event, on/off {on / off:.3f}")
+        runs_text = ", ".join(f"{v / 1000:.1f}k" for v in values)
+        label = name if gc_modes == ["python"] else f"{name}, {mode} gc"
+        best = min(values) / 1000
+        print(f"  {label:30s} {best:8.1f}k per event  (runs {runs_text}; spread {100 * spread:.2f} %)")
+    for mode in gc_modes:
+        if ("on", mode) in counts and ("off", mode) in counts:
+            on, off = min(counts[("on", mode)]), min(counts[("off", mode)])
+            print(f"  {mode} gc: on - off {(on - off) / 1000:+.1f}k per event, on/off {on / off:.3f}")
 
 
 def _no_autocheckpoint(engine: Any) -> None:
@@ -350,8 +402,6 @@ def _split(batches: int, repeat: int) -> None:
 def _gc(batches: int, repeat: int) -> None:
     """The default server ("on") with Python's youngest-generation threshold and with the
     server processes' (``GC_YOUNG_THRESHOLD``), taking turns; fastest of ``repeat``."""
-    import gc
-
     from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
 
     saved = gc.get_threshold()
@@ -402,18 +452,34 @@ def main() -> None:
         default="off,on",
         help=f"--instructions: which of {', '.join(SPLIT)} (comma-separated)",
     )
+    parser.add_argument(
+        "--collector",
+        default="python",
+        help="--instructions: the collector's settings, comma-separated: python (defaults),"
+        " server (frozen heap, the server's threshold); 'python,server' reports both",
+    )
+    parser.add_argument(
+        "--same-time",
+        action="store_true",
+        help="every event of a batch at one time (the figures before 2026-12-07 15:00)",
+    )
     parser.add_argument("--instructions-child", choices=[*SPLIT], help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    gc_modes = [m.strip() for m in args.collector.split(",")]
+    if set(gc_modes) - set(GC_MODES):
+        parser.error(
+            f"--collector: unknown {sorted(set(gc_modes) - set(GC_MODES))}; choose from {list(GC_MODES)}"
+        )
     if args.instructions_child:
-        _instructions_child(args.instructions_child, args.batches, args.library)
+        _instructions_child(args.instructions_child, args.batches, args.library, gc_modes[0], args.same_time)
         return
     if args.instructions:
         names = [n.strip() for n in args.servers.split(",")]
         unknown = sorted(set(names) - set(SPLIT))
         if unknown:
             parser.error(f"--servers: unknown {unknown}; choose from {[*SPLIT]}")
-        _instructions(args.batches, args.repeat, names)
+        _instructions(args.batches, args.repeat, names, gc_modes, args.same_time)
         return
     if args.bytes:
         _bytes(args.batches)

@@ -25,7 +25,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_ingest as ingest  # noqa: E402 - the same synthetic events as the HTTP benchmark
-from profile_ingest import _Counter, callgrind_totals  # noqa: E402
+from profile_ingest import _Counter, count_in_child  # noqa: E402
 
 VARIANTS = ("json.loads", "from_json", "parse_message", "loads+validate")
 WARMUP = 5
@@ -49,7 +48,10 @@ def _bodies(count: int) -> list[bytes]:
     bodies = []
     for b in range(count):
         at = start + timedelta(milliseconds=b)
-        events = [ingest._event(node, f"{node}-cam{i % 2}", "line-0", at, rng) for i in range(ingest.BATCH)]
+        events = [
+            ingest._event(node, f"{node}-cam{i % 2}", "line-0", at + i * ingest.EVENT_SPACING, rng)
+            for i in range(ingest.BATCH)
+        ]
         bodies.append(json.dumps({"node_id": node, "sent_at": at.isoformat(), "events": events}).encode())
     return bodies
 
@@ -80,12 +82,6 @@ def _child(name: str, batches: int, library: Path) -> None:
     counter.stop()
 
 
-def _count(name: str, batches: int, library: Path, folder: Path) -> int:
-    out = folder / f"callgrind.{time.monotonic_ns()}"
-    args = ["--child", name, "--batches", str(batches), "--library", str(library)]
-    return callgrind_totals(Path(__file__), args, out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,7 +98,10 @@ def main() -> None:
     events = args.batches * ingest.BATCH
     with tempfile.TemporaryDirectory(prefix="lg-parse-") as tmp:
         library = _Counter.build(Path(tmp))
-        counts = {name: _count(name, args.batches, library, Path(tmp)) / events for name in VARIANTS}
+        counts = {
+            name: count_in_child(Path(__file__), "--child", name, args.batches, library, Path(tmp)) / events
+            for name in VARIANTS
+        }
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"parse instructions per event (callgrind Ir), load average {load} ({lineguard.__file__})")
     for name in VARIANTS:

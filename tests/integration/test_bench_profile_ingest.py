@@ -101,3 +101,46 @@ def test_on_writes_one_key_row_per_line_hour_and_sealing_only_none(tmp_path: Pat
         else:
             assert 1 <= len(keys) == len(hours) <= 2
             assert all(k.startswith("#h/") and k.endswith("/plant-a/line-0") for k in keys)
+
+
+def test_events_of_a_batch_have_their_own_times_unless_same_time(tmp_path: Path) -> None:
+    """Since 2026-12-07 the events of a batch are ``EVENT_SPACING`` apart, as on a line;
+    ``--same-time`` gives the earlier figures' batches (one time per batch)."""
+    times = {}
+    for same_time in (False, True):
+        root = tmp_path / str(same_time)
+        root.mkdir()
+        profile._run(root, False, 1, split=profile.SPLIT["off"], same_time=same_time)
+        with sqlite3.connect(root / "bench.db") as db:
+            times[same_time] = [r[0] for r in db.execute("SELECT captured_at FROM inspection_events")]
+    assert len(times[False]) == len(set(times[False])) == 100
+    assert len(times[True]) == 100
+    assert len(set(times[True])) == 1
+
+
+def test_the_server_collector_is_set_for_the_batches_and_restored_after(tmp_path: Path) -> None:
+    """``--collector server``: while the batches are counted the heap is frozen and the
+    youngest generation's threshold is the server's; Python's settings come back after."""
+    import gc
+
+    from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
+
+    class Window:
+        """Stands where the instruction counter starts and stops: what the collector is then."""
+
+        def __init__(self) -> None:
+            self.seen: list[tuple[tuple[int, ...], int]] = []
+
+        def start(self) -> None:
+            self.seen.append((gc.get_threshold(), gc.get_freeze_count()))
+
+        def stop(self) -> None:
+            self.start()
+
+    before = gc.get_threshold()
+    window = Window()
+    profile._run(tmp_path, False, 1, split=profile.SPLIT["off"], server_gc=True, counter=window)  # type: ignore[arg-type]
+    assert [threshold[0] for threshold, _ in window.seen] == [GC_YOUNG_THRESHOLD] * 2
+    assert all(frozen > 0 for _, frozen in window.seen)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
