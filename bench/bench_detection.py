@@ -214,6 +214,12 @@ def main() -> int:
     parser.add_argument("--global-step", type=int, default=TrainConfig().global_step)
     parser.add_argument("--global-layers", default=None, help="outputs it reads: 0,1,2")
     parser.add_argument(
+        "--local-pool",
+        type=int,
+        default=TrainConfig().local_pool,
+        help="TrainConfig.local_pool: 2 = the local grid at twice the finest map's stride",
+    )
+    parser.add_argument(
         "--local-position-norm",
         action="store_true",
         help="TrainConfig.local_position_norm: the local distance standardised per grid position",
@@ -261,6 +267,7 @@ def main() -> int:
         nuisance_copies=args.nuisance_copies,
         global_lowpass=args.global_lowpass,
         global_step=args.global_step,
+        local_pool=args.local_pool,
         global_layers=tuple(int(i) for i in args.global_layers.split(",")) if args.global_layers else None,
         local_position_norm=args.local_position_norm,
     )

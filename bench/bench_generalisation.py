@@ -337,6 +337,11 @@ CONFIGS: dict[str, HeadConfig] = {
         replace(DEFAULT, name="local 64 dims", local_dims=64),
         # #24 tenth session (latency): the local grid at stride 16, features.6 pooled 2 x 2
         replace(DEFAULT, name="local grid 16", local_layers=("s8/2", "s16")),
+        # #24 eleventh session (latency): both cheaper passes at once - the local grid at stride 16
+        # and the global pass on a half-resolution copy of the sigma 2.5 low-passed image
+        replace(
+            DEFAULT, name="local grid 16 global half", local_layers=("s8/2", "s16"), global_input="2.5/2"
+        ),
         replace(DEFAULT, name="local 96 dims", local_dims=96),
         replace(DEFAULT, name="global lowpass 1.5", global_input="1.5"),
         replace(

@@ -536,6 +536,43 @@ def test_a_pooled_local_grid_is_selectable_recorded_and_exported_exactly(
         assert np.abs(scores.anomaly_map - t_map).max() <= 1e-3, path
 
 
+def test_the_half_resolution_global_pass_with_a_pooled_grid_is_selectable_recorded_exported_and_repeatable(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    import onnx
+    from onnx import shape_inference
+
+    # global_step = 2 with local_pool = 2 (#24 eleventh session, latency): the global pass on a
+    # half-resolution copy of the low-passed image, the local grid at stride 16. At 256 px,
+    # since the half-resolution pass needs a side of 128 px (the 128-px FAST config refuses it).
+    config = replace(FAST, image_size=256, global_step=2, local_pool=2)
+    result = train_package(synthetic_dataset, tmp_path / "cheap", config=config)
+    meta = result.package.metadata
+    assert (meta.parameters["global_step"], meta.parameters["local_pool"]) == (2, 2)
+    assert meta.parameters["global_lowpass"] == 2.5
+    head = result.fitted.detector.head
+    assert head.grid == (16, 16) and tuple(head.local_mean.shape) == (256, 128)
+    # the exported graph runs the trunk's stem on the full image and on a 128-px copy
+    model = shape_inference.infer_shapes(onnx.load(str(result.package.path / "model.onnx")))
+    shapes = {v.name: v.type.tensor_type.shape.dim for v in model.graph.value_info}
+    stem_heights = sorted(
+        shapes[n.input[0]][2].dim_value for n in model.graph.node if n.name.endswith("stem.0/Conv")
+    )
+    assert stem_heights == [128, 256]
+    assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
+    runner = OnnxModelRunner(result.package.path, threads=1)
+    paths = [i.path for i in scan_dataset(synthetic_dataset).test]
+    torch_scores, torch_maps = result.fitted.score(load_inputs(paths, 256))
+    for path, t_score, t_map in zip(paths, torch_scores, torch_maps, strict=True):
+        scores = runner.infer(read_image(path))
+        assert abs(scores.anomaly_score - float(t_score)) <= 1e-4, path
+        assert scores.anomaly_map.shape == (256, 256)
+        assert np.abs(scores.anomaly_map - t_map).max() <= 1e-3, path
+    assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
+    again = train_package(synthetic_dataset, tmp_path / "again", config=config)
+    assert again.package.metadata.model_sha256 == meta.model_sha256  # deterministic training
+
+
 def test_the_position_norm_is_selectable_recorded_and_exported_exactly(
     trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
 ) -> None:
