@@ -36,6 +36,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # wait changes no result (the same model bytes either way); training took half the CPU
 # (docs/testing.md, "Keeping CI short"). An explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# numpy's OpenBLAS uses one thread, for the same reason: its threads spin while they wait, and
+# on small batched matrices they cost far more than they save. The head's Cholesky of 256
+# precisions of 128 x 128 (every LocalGlobalHead) took 0.57-0.74 s of CPU with two threads and
+# 0.03 s with one (load ~23); test_backbones' two-pass test spent 38 s wall there, and failed
+# once at load ~30 (docs/testing.md). Set before anything imports numpy (OpenBLAS reads it once).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
