@@ -224,6 +224,13 @@ def main() -> int:
         action="store_true",
         help="TrainConfig.local_position_norm: the local distance standardised per grid position",
     )
+    parser.add_argument(
+        "--local-position-floor",
+        type=float,
+        default=TrainConfig().local_position_floor,
+        help="TrainConfig.local_position_floor: with --local-position-norm, each position's unit "
+        "floored at this quantile of the grid's (0.5: the median)",
+    )
     parser.add_argument("--runs", type=int, default=300, help="latency iterations")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "detection.json")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained package here")
@@ -270,6 +277,7 @@ def main() -> int:
         local_pool=args.local_pool,
         global_layers=tuple(int(i) for i in args.global_layers.split(",")) if args.global_layers else None,
         local_position_norm=args.local_position_norm,
+        local_position_floor=args.local_position_floor,
     )
     with tempfile.TemporaryDirectory() as tmp:
         package = args.keep or Path(tmp) / "model"

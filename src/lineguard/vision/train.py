@@ -160,6 +160,12 @@ class TrainConfig:
     #: over the fit images at training, two element-wise operations on the 32x32 grid per
     #: inference.
     local_position_norm: bool = False
+    #: With ``local_position_norm``: each position's unit floored at this quantile of the
+    #: grid's (0 = off, the option as in #24's tenth session; 0.5 = the median). Measured in
+    #: #24's eleventh session (docs/detection.md): a quiet position is no longer magnified,
+    #: which is where the plain unit lost the dim + noisy set and magnetic tile's nuisance
+    #: flags. Costs nothing more: the same two element-wise operations per inference.
+    local_position_floor: float = 0.0
     #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the fusion
     #: and the local branch's weight (``fewshot``); off, or without them, the zero-shot maximum.
     few_shot: bool = True
@@ -237,6 +243,15 @@ class TrainConfig:
             raise InputError(msg)
         if not 0 <= self.local_grid_ridge <= MAX_GRID_RIDGE:
             msg = f"local_grid_ridge must be between 0 and {MAX_GRID_RIDGE}, got {self.local_grid_ridge}"
+            raise InputError(msg)
+        if not 0 <= self.local_position_floor < 1:
+            msg = f"local_position_floor must be in [0, 1), got {self.local_position_floor}"
+            raise InputError(msg)
+        if self.local_position_floor and not self.local_position_norm:
+            msg = (
+                f"local_position_floor {self.local_position_floor} floors the position norm's unit: "
+                "it needs local_position_norm=True"
+            )
             raise InputError(msg)
         if not 0 < self.holdout_fraction < 0.5:
             msg = f"holdout_fraction must be in (0, 0.5), got {self.holdout_fraction}"
@@ -469,7 +484,7 @@ def fit_detector(
             own = [
                 head.local_distance(torch.from_numpy(fit_emb[i : i + 32])) for i in range(0, len(fit_emb), 32)
             ]
-        head.set_position_norm(*position_standardiser(torch.cat(own).numpy()))
+        head.set_position_norm(*position_standardiser(torch.cat(own).numpy(), config.local_position_floor))
     with torch.no_grad():
         local_map, gdist = head.raw_from_parts(torch.from_numpy(hold_emb), torch.from_numpy(hold_desc))
     local_max = local_map.flatten(1).amax(1).numpy()
@@ -803,6 +818,7 @@ def train_package(
             "local_grid_ridge": config.local_grid_ridge,
             "local_pool": config.local_pool,
             "local_position_norm": config.local_position_norm,
+            "local_position_floor": config.local_position_floor,
             "max_rank": config.max_rank,
             "nuisance_copies": config.nuisance_copies,
             "holdout_fraction": config.holdout_fraction,

@@ -197,6 +197,29 @@ def test_the_position_standardiser_is_each_positions_mean_and_spread() -> None:
     assert (unit > 0).all() and unit[0, 0] == pytest.approx(np.arange(10).std())
 
 
+def test_the_floored_unit_stops_a_quiet_position_from_being_magnified() -> None:
+    rng = np.random.default_rng(6)
+    spread = np.linspace(0.1, 2.0, 16).reshape(4, 4)  # every position its own spread
+    dist = 3.0 + spread * rng.normal(size=(500, 4, 4))
+    mean, plain = position_standardiser(dist)
+    floored_mean, floored = position_standardiser(dist, floor_quantile=0.5)
+    median = float(np.median(dist.std(0)))
+    assert np.array_equal(floored_mean, mean)  # the offset is the same
+    busy = plain >= median
+    assert busy.sum() == 8
+    assert np.allclose(floored[busy], plain[busy])  # busy positions are divided down as before
+    assert np.allclose(floored[~busy], median)  # quiet ones by the grid's median, not their own
+    # a quiet position's spread now reads below 1 instead of being stretched to 1
+    z = (dist - floored_mean) / floored
+    assert (z.std(0)[~busy] < 0.99).all() and np.allclose(z.std(0)[busy], 1.0)
+
+
+@pytest.mark.parametrize("quantile", [-0.1, 1.0, 1.5])
+def test_the_floor_quantile_is_checked(quantile: float) -> None:
+    with pytest.raises(InputError, match=r"floor quantile must be in \[0, 1\)"):
+        position_standardiser(np.ones((5, 2, 2)), floor_quantile=quantile)
+
+
 @pytest.mark.parametrize(
     "dist",
     [np.ones((1, 2, 2)), np.ones((5, 4)), np.full((5, 2, 2), np.nan)],

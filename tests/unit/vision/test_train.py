@@ -479,6 +479,8 @@ def test_local_fit_settings_are_checked_before_any_work(synthetic_dataset: Path,
         (replace(FAST, local_grid_ridge=1.5), "local_grid_ridge"),
         (replace(FAST, local_pool=0), "local_pool"),
         (replace(FAST, local_pool=3), "local_pool"),
+        (replace(FAST, local_position_norm=True, local_position_floor=1.0), "local_position_floor"),
+        (replace(FAST, local_position_floor=0.5), "needs local_position_norm=True"),
     ):
         with pytest.raises(InputError, match=match):
             train_package(synthetic_dataset, tmp_path / "x", config=bad)
@@ -577,19 +579,29 @@ def test_the_position_norm_is_selectable_recorded_and_exported_exactly(
     trained: TrainResult, synthetic_dataset: Path, tmp_path: Path
 ) -> None:
     assert trained.package.metadata.parameters["local_position_norm"] is False
+    assert trained.package.metadata.parameters["local_position_floor"] == 0.0
     assert not trained.fitted.detector.head.position_norm  # the default graph has no such step
+    # with the unit floored at the grid's median (#24 eleventh session)
     result = train_package(
-        synthetic_dataset, tmp_path / "pos", config=replace(FAST, local_position_norm=True)
+        synthetic_dataset,
+        tmp_path / "pos",
+        config=replace(FAST, local_position_norm=True, local_position_floor=0.5),
     )
     meta = result.package.metadata
     head = result.fitted.detector.head
     assert meta.parameters["local_position_norm"] is True and head.position_norm
-    # the fit images' own distances, standardised by it, have mean 0 and sd 1 at every position
+    assert meta.parameters["local_position_floor"] == 0.5
+    # the fit images' own distances, standardised by it, have mean 0 at every position and sd
+    # 1 where their spread is at least the grid's median, below 1 where it is smaller
     fit = load_inputs(result.fitted.fit_paths, FAST.image_size)
     with torch.no_grad():
         emb, _ = head.image_parts(result.fitted.detector.backbone, torch.from_numpy(fit))
         z = head.local_distance(emb).numpy().astype(np.float64)
-    assert np.allclose(z.mean(0), 0, atol=1e-3) and np.allclose(z.std(0), 1, atol=1e-3)
+    sd = z.std(0)
+    assert np.allclose(z.mean(0), 0, atol=1e-3)
+    assert (sd <= 1 + 1e-3).all()
+    assert np.isclose(sd, 1, atol=1e-3).mean() >= 0.5  # the busy half keeps its own unit
+    assert (sd < 0.99).any()  # and the quiet positions are not stretched to 1
     assert meta.model_sha256 != trained.package.metadata.model_sha256
     assert meta.evaluation.parity_max_abs_diff is not None and meta.evaluation.parity_max_abs_diff <= 1e-4
     assert evaluate_package(result.package.path, synthetic_dataset, threads=1).image_auroc >= 0.9
