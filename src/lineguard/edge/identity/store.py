@@ -150,13 +150,19 @@ class IdentityStore:
         the node never heard) is asked for again with the same key, and the server answers
         with the certificate it already issued instead of a second one. A file that cannot
         be read as a P-256 key (a crash mid-write cannot leave one: the write is atomic) is
-        replaced by a new key: the server then issues for that one.
+        replaced by a new key: the server then issues for that one. So is one that is
+        already the current key (the node stopped between saving its renewed certificate
+        and removing this file): reusing it would skip a key rotation.
         """
         try:
             key = serialization.load_pem_private_key(self.pending_key_file.read_bytes(), password=None)
         except (OSError, ValueError):  # none yet (FileNotFoundError), or unreadable
             key = None
-        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        if (
+            isinstance(key, ec.EllipticCurvePrivateKey)
+            and isinstance(key.curve, ec.SECP256R1)
+            and key.public_key() != self.certificate().public_key()
+        ):
             return key
         fresh = self.generate_key()
         pem = fresh.private_bytes(

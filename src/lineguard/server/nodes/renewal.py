@@ -132,7 +132,7 @@ def renew(
     pending = session.get(NodeCertificate, presented.superseded_by) if presented.superseded_by else None
     if pending is not None and pending.revoked_at is None:
         if pending.public_key_sha256 == key_sha256 and pending.certificate_pem is not None:
-            return _repeat(session, node, pending, ca, audit=audit, requested_by=requested_by)
+            return _answer(session, node, pending, ca, audit=audit, requested_by=requested_by, repeated=True)
         pending.revoked_at = now  # another key: never presented (else ``presented`` were retired)
     issued = ca.issue_node_certificate(csr, node_id=node.node_id, days=cert_days, now=now)
     # Anything else still accepted for this node (none, as renewals go) ends now; the
@@ -150,40 +150,36 @@ def renew(
     presented.superseded_by = issued.serial_hex
     presented.accepted_until = presented.accepted_until or min(now + grace, presented.not_after)
     record_certificate(session, node, issued.certificate, ca, now, pem=issued.pem, key_sha256=key_sha256)
-    renewed = NodeCertificateRenewed(
-        node_id=node.node_id,
-        certificate_serial=issued.serial_hex,
-        ca_fingerprint_sha256=ca.fingerprint_sha256,
-        issued_by=signing_process(),
-        requested_by=requested_by,
-    )
-    audit(session, renewed, actor=f"node:{node.node_id}")
-    session.commit()
-    return certificate_response(node, issued.pem, ca, issued.not_after)
+    session.flush()
+    answer = session.get(NodeCertificate, issued.serial_hex)
+    assert answer is not None  # noqa: S101 - just added
+    return _answer(session, node, answer, ca, audit=audit, requested_by=requested_by, repeated=False)
 
 
-def _repeat(
+def _answer(
     session: Session,
     node: Node,
-    pending: NodeCertificate,
+    answer: NodeCertificate,
     ca: PlantCa,
     *,
     audit: AuditHook,
     requested_by: str | None,
+    repeated: bool,
 ) -> CertificateResponse:
-    """The certificate already issued for this key, again (nothing signed), audited as such."""
-    assert pending.certificate_pem is not None  # noqa: S101 - checked by the caller
-    repeated = NodeCertificateRenewed(
+    """Audit and commit the renewal, and send ``answer``: just signed, or (``repeated``) the
+    certificate already issued for this key, again (nothing signed)."""
+    assert answer.certificate_pem is not None  # noqa: S101 - every renewal and enrollment records it
+    renewed = NodeCertificateRenewed(
         node_id=node.node_id,
-        certificate_serial=pending.serial,
-        ca_fingerprint_sha256=pending.ca_fingerprint,
+        certificate_serial=answer.serial,
+        ca_fingerprint_sha256=answer.ca_fingerprint,
         issued_by=signing_process(),
         requested_by=requested_by,
-        repeated=True,
+        repeated=repeated,
     )
-    audit(session, repeated, actor=f"node:{node.node_id}")
+    audit(session, renewed, actor=f"node:{node.node_id}")
     session.commit()
-    return certificate_response(node, pending.certificate_pem, ca, pending.not_after)
+    return certificate_response(node, answer.certificate_pem, ca, answer.not_after)
 
 
 def retire_lapsed_certificates(session: Session, *, audit: AuditHook, now: datetime | None = None) -> int:

@@ -82,3 +82,24 @@ def test_renewal_is_due_at_two_thirds_of_the_lifetime(ca: PlantCa, tmp_path: Pat
     assert needs_renewal(cert, now=begins + lifetime * 0.67)
     # Not due: nothing is contacted (there is no server at this URL).
     assert maybe_renew(tmp_path / "node", "https://127.0.0.1:9", now=start + timedelta(days=1)) is None
+
+
+def test_a_renewal_key_is_kept_until_its_certificate_is_saved(ca: PlantCa, tmp_path: Path) -> None:
+    """The same key on every try (a lost answer is asked for again with it), a fresh one once it
+    is the current key (stopped between the save and the clean-up) or unreadable."""
+    store = IdentityStore(tmp_path / "node")
+    key, pem = _issue(ca, store, 7)
+    store.save(key=key, cert_pem=pem, ca_pem=ca.pem)  # type: ignore[arg-type]
+    pending = store.pending_renewal_key()
+    assert stat.S_IMODE(store.pending_key_file.stat().st_mode) == 0o600
+    assert store.pending_renewal_key().public_key() == pending.public_key()  # the retry's key
+
+    csr = x509.load_pem_x509_csr(store.csr_pem(pending, "n1").encode())
+    store.save(key=pending, cert_pem=ca.issue_node_certificate(csr, node_id="n1", days=7).pem, ca_pem=ca.pem)
+    fresh = store.pending_renewal_key()  # the file was not removed: it is the current key now
+    assert fresh.public_key() not in (pending.public_key(), key.public_key())  # type: ignore[attr-defined]
+
+    store.pending_key_file.write_bytes(b"-----BEGIN PRIVATE KEY-----\ntruncated")
+    assert store.pending_renewal_key().public_key() != fresh.public_key()
+    store.clear_pending_renewal_key()
+    assert not store.pending_key_file.exists()
