@@ -65,8 +65,12 @@ def main() -> int:
         for m in (int(v) for v in args.prototypes.split(",")):
             detector = copy.deepcopy(zero)
             chosen = cells[rng.choice(len(cells), size=m, replace=False)]
-            detector.head.set_prototypes(*DefectPrototypes(chosen, np.zeros(m)).tensors())
-            detector.head.set_prototype_score((float(chosen.var()), 1.0), "sum", 0.5)
+            head = detector.head
+            head.set_prototypes(*DefectPrototypes(chosen, np.zeros(m)).tensors())
+            with torch.no_grad():  # standardised as training does, on the held-out goods' peaks
+                h_emb, _ = head.image_parts(detector.backbone, torch.from_numpy(load_inputs(hold, SIZE)))
+                peaks = head.prototype_peak(head.local_residual(h_emb), h_emb).double().numpy()
+            head.set_prototype_score((float(peaks.mean()), max(float(peaks.std()), 1e-6)), "sum", 0.5)
             graphs[f"M={m}"] = export_onnx(detector, height=SIZE, width=SIZE)
             score_diff, map_diff = parity(detector, graphs[f"M={m}"], [batch, batch[:1]])
             print(f"  M={m}: ONNX vs torch score {score_diff:.2e}, map {map_diff:.2e}", flush=True)
