@@ -56,8 +56,9 @@ def camera(camera_id: str, model: Path, source: dict[str, Any] | None = None, **
     }
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    """Poll ``predicate`` until it holds; fail the test after ``timeout_s``."""
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout_s`` (a generous wait for a
+    loaded machine, not a timing assertion)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

@@ -110,8 +110,7 @@ def node_run(
         stats = node.stats["cam-a"]
         # Every frame read is inspected or dropped (freshest wins); every alert's evidence stored.
         wait_for(
-            lambda: stats.frames_inspected + stats.frames_dropped == 4 and node.gate.stored == stats.alerts,
-            timeout_s=20,
+            lambda: stats.frames_inspected + stats.frames_dropped == 4 and node.gate.stored == stats.alerts
         )
         return node, tmp_path / "data", temp
 

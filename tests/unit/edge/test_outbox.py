@@ -80,7 +80,7 @@ def _sender(box: Outbox, server: MemoryIngestServer, stop: threading.Event) -> O
     )
 
 
-def _wait(predicate: object, timeout_s: float = 10.0) -> None:
+def _wait(predicate: object, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]

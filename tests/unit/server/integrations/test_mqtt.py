@@ -158,7 +158,7 @@ def test_verdicts_alerts_and_retained_line_state_survive_a_broker_restart(
             assert publisher.queued(session) == 5
         broker.start()
         until(lambda: subscriber.subscribed.is_set() and publisher.connected, timeout_s=40)
-        until(lambda: publisher.run_once().published > 0 or not _queued(publisher, migrated), timeout_s=20)
+        until(lambda: publisher.run_once().published > 0 or not _queued(publisher, migrated))
         assert not _queued(publisher, migrated)
         until(
             lambda: (
