@@ -8,7 +8,10 @@ in the all-parts row and once per defect class among its decisive frame's region
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -24,6 +27,8 @@ _VERDICT_COLUMN = {"pass": "passed", "fail": "failed", "uncertain": "uncertain"}
 _FRAME, _FAILED_FRAME = ("frames",), ("frames", "frames_failed")
 #: The classes an item without regions counts under; a failed verdict, read once.
 _ALL_ONLY, _FAIL = (ALL_PARTS,), Verdict.FAIL
+#: A failed verdict as the event rows hold it.
+_FAIL_TEXT = Verdict.FAIL._value_
 
 
 _ONE_HOUR = timedelta(hours=1)
@@ -48,9 +53,68 @@ class _Hours:
         return self.start
 
 
-def rollup_rows(events: list[InspectionEvent], parts: list[PartVerdict]) -> list[TableRows]:
+def _count_event_columns(
+    columns: Mapping[str, Sequence[Any]],
+    hours: _Hours,
+    counts: dict[tuple[str, str, str, str, datetime, str, int, str], int],
+) -> None:
+    """Add the frames of the events whose rows are ``columns`` (``ingest.rows.event_columns``)
+    to ``counts``, as the per-event loop of :func:`rollup_rows` does.
+
+    The columns the insert was given already hold every field a frame is counted by, so
+    nothing is read from the models again: the keys are zipped from them and counted by
+    ``Counter`` (in C: one tuple, one hash, one lookup per event), and a batch within one
+    hour (most) finds its hour once, from its earliest and latest time. The per-event loop
+    costs ~7k instructions an event under callgrind (``rollup_rows`` of a batch)."""
+    times = columns["captured_at"]
+    first = hours.of(min(times))
+    hour: Iterable[datetime] = (
+        repeat(first, len(times)) if hours.of(max(times)) is first else [hours.of(at) for at in times]
+    )
+    frames = Counter(
+        zip(
+            columns["site_id"],
+            columns["line_id"],
+            columns["camera_id"],
+            columns["model_id"],
+            columns["model_version"],
+            columns["verdict"],
+            hour,
+            strict=True,
+        )
+    )
+    count = counts.get
+    for (site, line, camera, model_id, version, verdict, at), n in frames.items():
+        for column in _FAILED_FRAME if verdict == _FAIL_TEXT else _FRAME:
+            counted = (site, line, camera, ALL_PARTS, at, model_id, version, column)
+            counts[counted] = count(counted, 0) + n
+    regions = columns["regions"]
+    for i in compress(range(len(times)), regions):  # the few events with regions: per class too
+        at = hours.of(times[i])
+        for defect_class in {r["defect_class"] for r in regions[i]}:
+            for column in _FAILED_FRAME if columns["verdict"][i] == _FAIL_TEXT else _FRAME:
+                counted = (
+                    columns["site_id"][i],
+                    columns["line_id"][i],
+                    columns["camera_id"][i],
+                    defect_class,
+                    at,
+                    columns["model_id"][i],
+                    columns["model_version"][i],
+                    column,
+                )
+                counts[counted] = count(counted, 0) + 1
+
+
+def rollup_rows(
+    events: list[InspectionEvent],
+    parts: list[PartVerdict],
+    *,
+    event_columns: Mapping[str, Sequence[Any]] | None = None,
+) -> list[TableRows]:
     """The hourly and daily rollup increments: parts by verdict, frames as a diagnostic
-    (added to stored counts on conflict)."""
+    (added to stored counts on conflict). ``event_columns``: the rows of ``events`` as
+    inserted (``ingest.rows.event_columns``), to count them from (the same counts)."""
     # A plain dict, not a Counter: ``counter[key] += 1`` on a dict subclass goes through
     # its Python-level item slots (~2k instructions an increment, callgrind).
     counts: dict[tuple[str, str, str, str, datetime, str, int, str], int] = {}
@@ -70,6 +134,9 @@ def rollup_rows(events: list[InspectionEvent], parts: list[PartVerdict]) -> list
         for defect_class in classes:
             counted = (site, line, camera, defect_class, hour, model_id, version, verdict)
             counts[counted] = count(counted, 0) + 1
+    if event_columns is not None and events:
+        _count_event_columns(event_columns, hours, counts)
+        events = []  # counted
     for event in events:
         f = event.__dict__
         model = f["model"].__dict__

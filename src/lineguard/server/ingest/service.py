@@ -419,6 +419,7 @@ def ingest_batch(
         writes: list[TableRows | None] = []
         new_parts: list[PartVerdict] = []
         new_events: list[InspectionEvent] = []
+        new_event_columns: _Columns | None = None
         for model, unique, columns, category in planned:
             inserted = _insert_new(session, model, columns)
             keys = columns["idempotency_key"]
@@ -429,6 +430,8 @@ def ingest_batch(
                 _propose_uncertain_parts(session, node, new_parts, audit, now)
             elif model is InspectionEventRow:
                 new_events = _new_items(unique, keys, inserted)
+                # Every row inserted (the common case): its columns are the new events' rows.
+                new_event_columns = columns if len(inserted) == len(keys) else None
             elif model is StageResultRow:
                 new_results = _new_items(unique, keys, inserted)
                 # Thermal values are alarm snapshots, not samples of a process: no SPC chart for them
@@ -446,7 +449,7 @@ def ingest_batch(
                     now,
                 )
         duplicates = total - stored
-        writes += rollup_rows(new_events, new_parts)
+        writes += rollup_rows(new_events, new_parts, event_columns=new_event_columns)
         writes.append(key_rows(written))
         writes.append(
             _counter_rows(
