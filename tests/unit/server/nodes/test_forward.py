@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -38,7 +39,7 @@ from lineguard.server.context import ServerContext
 from lineguard.server.evidence_views.handoff import answer_peer
 from lineguard.server.evidence_views.models import RelayPeerRow
 from lineguard.server.evidence_views.peers import PeerClient, PeerServer, RelayTls
-from lineguard.server.evidence_views.shared import SharedRelay
+from lineguard.server.evidence_views.shared import HEARTBEAT_S, SharedRelay
 from lineguard.server.nodes import service as node_service
 from lineguard.server.nodes.models import EnrollmentToken
 from lineguard.server.nodes.schemas import ForwardedEnrollment, ForwardedRenewal
@@ -65,6 +66,9 @@ class Cluster:
     non_issuer_audit: AuditTrail
     trust: Path
     issuer_port: int = 0
+    #: The role the issuer's heartbeats register (a test may make it a standby).
+    issuer_role: str = "leader"
+    _beating: tuple[threading.Event, threading.Thread] | None = None
 
     def token(self, node_id: str) -> str:
         with session_factory(self.engine)() as session:
@@ -75,11 +79,26 @@ class Cluster:
         server = PeerServer(self.issuer_tls, partial(answer_peer, self.issuer, shared))
         # the same port when started again: a process's registered address does not change
         self.issuer_port = asyncio.run(server.start("127.0.0.1", self.issuer_port))
-        shared.heartbeat("127.0.0.1", self.issuer_port, ca_role="leader")
+        shared.heartbeat("127.0.0.1", self.issuer_port, ca_role=self.issuer_role)
         self.issuer_relay = server
+        # beat as a running issuer does: a row older than STALE_S (12 s) is no issuer, and a
+        # test under load may take longer than that
+        stop = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(shared, stop), name="issuer-heartbeat")
+        beating.start()
+        self._beating = (stop, beating)
+
+    def _beat(self, shared: SharedRelay, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_S):
+            shared.heartbeat("127.0.0.1", self.issuer_port, ca_role=self.issuer_role)
 
     def stop_issuer(self) -> None:
         """The issuer process is gone but its heartbeat row is still fresh: it is dialled and fails."""
+        if self._beating is not None:
+            stop, beating = self._beating
+            stop.set()
+            beating.join(timeout=60)  # a beat in flight ends before the engine is disposed
+            self._beating = None
         if self.issuer_relay is not None:
             asyncio.run(self.issuer_relay.stop())
             self.issuer_relay = None
@@ -296,6 +315,7 @@ def test_a_non_issuer_answers_no_signing_request_itself(cluster: Cluster) -> Non
 
 def test_an_unreachable_leader_is_skipped_for_a_standby_issuer(cluster: Cluster, tmp_path: Path) -> None:
     SharedRelay(cluster.issuer.sessions, replica_id="rep-gone").heartbeat("127.0.0.1", 9, ca_role="leader")
+    cluster.issuer_role = "issuer"  # its next heartbeats say so too
     with session_factory(cluster.engine).begin() as session:  # the live issuer is the standby now
         session.execute(
             update(RelayPeerRow).where(RelayPeerRow.replica_id == "rep-issuer").values(ca_role="issuer")
