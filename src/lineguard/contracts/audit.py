@@ -388,6 +388,12 @@ class NodeCertificateRenewed(AuditEvent):
         description="True: the node asked again for the same key (its answer was lost) and was sent "
         "the certificate already issued; nothing was signed.",
     )
+    possession: Literal["request_signature", "tls_handshake"] | None = Field(
+        default=None,
+        description="How the node proved it holds its current key: its signature over the request "
+        "(renewal_proof_message), or only its TLS handshake with the issuer (node software older "
+        "than the proof, reaching an issuer directly).",
+    )
 
 
 class NodeCertificateSuperseded(AuditEvent):

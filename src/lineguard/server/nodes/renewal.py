@@ -132,7 +132,9 @@ def renew(
     pending = session.get(NodeCertificate, presented.superseded_by) if presented.superseded_by else None
     if pending is not None and pending.revoked_at is None:
         if pending.public_key_sha256 == key_sha256 and pending.certificate_pem is not None:
-            return _answer(session, node, pending, ca, audit=audit, requested_by=requested_by, repeated=True)
+            return _answer(
+                session, node, pending, ca, audit=audit, requested_by=requested_by, repeated=True, proof=proof
+            )
         pending.revoked_at = now  # another key: never presented (else ``presented`` were retired)
     issued = ca.issue_node_certificate(csr, node_id=node.node_id, days=cert_days, now=now)
     # Anything else still accepted for this node (none, as renewals go) ends now; the
@@ -153,7 +155,9 @@ def renew(
     session.flush()
     answer = session.get(NodeCertificate, issued.serial_hex)
     assert answer is not None  # noqa: S101 - just added
-    return _answer(session, node, answer, ca, audit=audit, requested_by=requested_by, repeated=False)
+    return _answer(
+        session, node, answer, ca, audit=audit, requested_by=requested_by, repeated=False, proof=proof
+    )
 
 
 def _answer(
@@ -165,6 +169,7 @@ def _answer(
     audit: AuditHook,
     requested_by: str | None,
     repeated: bool,
+    proof: str | None,
 ) -> CertificateResponse:
     """Audit and commit the renewal, and send ``answer``: just signed, or (``repeated``) the
     certificate already issued for this key, again (nothing signed)."""
@@ -176,6 +181,8 @@ def _answer(
         issued_by=signing_process(),
         requested_by=requested_by,
         repeated=repeated,
+        # verified by now: a proof that did not verify never gets here
+        possession="request_signature" if proof is not None else "tls_handshake",
     )
     audit(session, renewed, actor=f"node:{node.node_id}")
     session.commit()

@@ -338,6 +338,7 @@ def test_a_lost_forwarded_answer_is_answered_again_with_the_same_certificate(
     first, again = _events(cluster.issuer_audit, NodeCertificateRenewed)
     assert (first["repeated"], again["repeated"]) == (False, True)
     assert again["requested_by"] == "rep-b"
+    assert first["possession"] == again["possession"] == "request_signature"  # checked by the issuer
     assert first["certificate_serial"] == again["certificate_serial"] == format(lost.serial_number, "x")
 
 

@@ -72,6 +72,7 @@ def test_a_renewal_whose_answer_was_lost_gets_the_same_certificate_and_the_old_o
     first, again = _events(plant.audit, NodeCertificateRenewed.event_name)
     assert first["certificate_serial"] == again["certificate_serial"] == format(lost.serial_number, "x")
     assert (first["repeated"], again["repeated"]) == (False, True)
+    assert first["possession"] == again["possession"] == "request_signature"
     assert _authenticated(old_copy)  # still in grace: the renewed one has not been presented
 
     assert _authenticated(data)  # its first use ...
@@ -157,3 +158,5 @@ def test_a_node_without_proof_renews_on_an_issuer_it_reaches_directly(plant: Pla
     enroll(plant.url, plant.token("node-e"), data)
     status, text = _post_renewal(data, None)
     assert status == 200, text
+    (renewed,) = _events(plant.audit, NodeCertificateRenewed.event_name)
+    assert renewed["possession"] == "tls_handshake"  # so an operator can find the nodes still without it
