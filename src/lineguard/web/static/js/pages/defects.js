@@ -3,12 +3,14 @@
 // /dashboard/defects and /dashboard/quality (group_by=camera), each with the same filters;
 // the releases to choose from: /dashboard/model-versions.
 
-import { api } from "../api.js";
+import { api, lastRequestWins } from "../api.js";
 import { bucketLabels, pareto, percentLines, windowBuckets } from "../charts.js";
 import { $, clear, el, empty, explain, fmtInt, fmtPct, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
 
 const DAY_MS = 24 * 3600 * 1000;
+// The filters applied last are the ones shown, whatever order the answers come back in.
+const filterTurn = lastRequestWins();
 
 function localInput(date) {
   const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
@@ -122,6 +124,7 @@ async function load() {
   status("");
   const place = { ...range(), line_id: $("#f-line").value, camera_id: $("#f-camera").value };
   const scope = { ...place, ...modelFilter() };
+  const current = filterTurn();
   try {
     const [entries, trend, byCamera, versions] = await Promise.all([
       api("/dashboard/pareto", { query: scope }),
@@ -129,6 +132,7 @@ async function load() {
       api("/dashboard/quality", { query: { ...scope, bucket: "day", group_by: "camera" } }),
       api("/dashboard/model-versions", { query: place }),
     ]);
+    if (!current()) return;
     fillModels(versions);
     renderPareto(entries);
     renderTrend(trend, byCamera, range());
@@ -138,7 +142,7 @@ async function load() {
       fillSelect($("#f-camera"), [...new Set(rows.map((r) => r.camera_id))].sort(), "All cameras");
     }
   } catch (error) {
-    status(explain(error, "Could not load defects"));
+    if (current()) status(explain(error, "Could not load defects"));
   }
 }
 

@@ -3,7 +3,7 @@
 // latest checks, each linked to its part's inspection record. Data:
 // /label-checks/stations and /label-checks/recent (what a label said never leaves the node).
 
-import { api } from "../api.js";
+import { api, lastRequestWins } from "../api.js";
 import { $, badge, clear, el, empty, explain, fmtInt, fmtPct, fmtShort, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
 
@@ -23,6 +23,9 @@ function windowQuery() {
 }
 
 const key = (s) => `${s.line_id}|${s.station_id}`;
+// The period and station asked for last are the ones shown, whatever order the answers come in.
+const periodTurn = lastRequestWins();
+const checksTurn = lastRequestWins();
 
 function stationCard(s) {
   const readRate = s.checks ? s.read / s.checks : null;
@@ -85,13 +88,17 @@ async function loadChecks() {
   const [line_id, station_id] = ($("#f-station").value || "|").split("|");
   const query = { ...windowQuery(), failed_only: $("#f-failed").checked, limit: 100 };
   if (line_id) Object.assign(query, { line_id, station_id });
-  renderChecks(await api("/label-checks/recent", { query }));
+  const current = checksTurn();
+  const checks = await api("/label-checks/recent", { query });
+  if (current()) renderChecks(checks);
 }
 
 async function load() {
   status("");
+  const current = periodTurn();
   try {
     const stations = await api("/label-checks/stations", { query: windowQuery() });
+    if (!current()) return;
     fillStations(stations);
     clear(
       $("#stations"),

@@ -3,7 +3,7 @@
 // server knows the truth about some parts (a validation run, the demo's synthetic line),
 // the AI's part-level recall and false-reject rate against it (GET /dashboard/truth).
 
-import { api } from "../api.js";
+import { api, lastRequestWins } from "../api.js";
 import { bucketLabels, percentLines, windowBuckets } from "../charts.js";
 import { $, clear, el, empty, explain, fmtInt, fmtPct, status } from "../dom.js";
 import { startPage } from "../layout.js";
@@ -71,9 +71,13 @@ function truthCards(score) {
   ];
 }
 
-async function loadTruth(start, end) {
+// The period chosen last is the one shown, whatever order the answers come back in.
+const periodTurn = lastRequestWins();
+
+async function loadTruth(start, end, current) {
   const panel = $("#truth-panel");
   const score = await api("/dashboard/truth", { query: { start: start.toISOString(), end: end.toISOString() } });
+  if (!current()) return;
   panel.hidden = !score;
   if (!score) return;
   const judged = score.defective_parts + score.good_parts;
@@ -87,10 +91,12 @@ async function load() {
   const end = new Date();
   const start = new Date(end.getTime() - range.hours * 3600 * 1000);
   status("");
+  const current = periodTurn();
   try {
     const points = await api("/dashboard/quality", {
       query: { start: start.toISOString(), end: end.toISOString(), bucket: range.bucket, group_by: "line" },
     });
+    if (!current()) return;
     const cards = $("#line-cards");
     if (!points.length) {
       clear(cards, empty("No parts were inspected in this period. Results appear here as soon as edge nodes send them."));
@@ -103,9 +109,9 @@ async function load() {
     // Yield lives near the top: let the axis start where the data does, so a drop shows.
     percentLines($("#yield-chart"), y.labels, y.series, { max: 1, autoMin: true });
     percentLines($("#defect-chart"), d.labels, d.series);
-    await loadTruth(start, end);
+    await loadTruth(start, end, current);
   } catch (error) {
-    status(explain(error, "Could not load yield"));
+    if (current()) status(explain(error, "Could not load yield"));
   }
 }
 

@@ -3,7 +3,7 @@
 // (GET /thermal/series), its alarms, and its open thermal_maintenance review items
 // (GET /reviews/thermal_maintenance). Equipment temperatures are maintenance data.
 
-import { api } from "../api.js";
+import { api, lastRequestWins } from "../api.js";
 import { bandChart } from "../charts.js";
 import { $, badge, clear, el, empty, explain, fmtInt, fmtShort, status, table } from "../dom.js";
 import { startPage } from "../layout.js";
@@ -20,6 +20,9 @@ function windowQuery() {
 
 const count = (n, what) => `${fmtInt(n)} ${what}${n === 1 ? "" : "s"}`;
 const key = (a) => `${a.line_id}|${a.camera_id}|${a.asset}`;
+// The period and asset asked for last are the ones shown, whatever order the answers come in.
+const periodTurn = lastRequestWins();
+const seriesTurn = lastRequestWins();
 
 function assetCard(a, openItems) {
   const over = a.in_band === false;
@@ -92,7 +95,9 @@ async function loadSeries(items) {
   const value = $("#f-asset").value;
   if (!value) return;
   const [line_id, camera_id, asset] = value.split("|");
+  const current = seriesTurn();
   const series = await api("/thermal/series", { query: { ...windowQuery(), line_id, camera_id, asset } });
+  if (!current()) return;
   bandChart(
     $("#thermal-chart"),
     series.points.map((p) => fmtShort(p.at)),
@@ -109,11 +114,13 @@ let openItems = [];
 
 async function load() {
   status("");
+  const current = periodTurn();
   try {
     const [assets, items] = await Promise.all([
       api("/thermal/assets", { query: windowQuery() }),
       api(`/reviews/thermal_maintenance?${OPEN_STATES.map((s) => `state=${s}`).join("&")}`, { query: { limit: 200 } }),
     ]);
+    if (!current()) return;
     openItems = items;
     fillAssets(assets);
     clear(
