@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from lineguard.server.protection import NoEncryption
 from lineguard.server.storage import insert_columns, session_factory, upgrade_to_head
 from tests.unit.server.conftest import AuditTrail
 from tests.unit.server.ingest import factory
+from tests.unit.server.ingest.strategies import event_bodies
 
 T0 = datetime(2026, 3, 2, 6, 59, 58, 500_000, tzinfo=UTC)
 NOW = datetime(2026, 3, 2, 7, 5, tzinfo=UTC)
@@ -66,41 +66,14 @@ def _rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-#: One event's variations: verdict, defect classes, evidence, camera, model, time offset (ms).
-EVENT = st.tuples(
-    st.sampled_from(["pass", "fail", "uncertain"]),
-    st.lists(st.sampled_from(["scratch", "dent", "crack"]), max_size=3),
-    st.booleans(),
-    st.sampled_from(["cam-1", "cam-2"]),
-    st.booleans(),
-    st.integers(min_value=-7_200_000, max_value=7_200_000),
-)
-
-
-def _events(variations: list[tuple[str, list[str], bool, str, bool, int]]) -> list[InspectionEvent]:
-    events = []
-    for i, (verdict, defects, evidence, camera, other_model, offset_ms) in enumerate(variations):
-        body = factory.event(
-            "node-1",
-            camera_id=camera,
-            verdict=verdict,
-            defects=tuple(defects),
-            at=T0 + timedelta(milliseconds=offset_ms),
-            key=f"idk-{i:04d}",
-            model=OTHER_MODEL if other_model else None,
-        )
-        if evidence:
-            body["evidence_ref"] = f"evd_{i:04d}"
-        events.append(body)
-    return list(IngestBatch.model_validate(factory.batch("node-1", events, parts=[])).events)
+def _events(bodies: list[dict[str, Any]]) -> list[InspectionEvent]:
+    return list(IngestBatch.model_validate(factory.batch("node-1", bodies, parts=[])).events)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(EVENT, min_size=1, max_size=12))
-def test_columns_are_the_rows_of_each_events_own_fields(
-    variations: list[tuple[str, list[str], bool, str, bool, int]],
-) -> None:
-    events = _events(variations)
+@given(event_bodies())
+def test_columns_are_the_rows_of_each_events_own_fields(bodies: list[dict[str, Any]]) -> None:
+    events = _events(bodies)
     parts = [None if i % 3 else f"sealed-{i}".encode() for i in range(len(events))]
     columns = event_columns(events, parts, NOW)
     assert _rows(columns) == [_expected_row(e, p, NOW) for e, p in zip(events, parts, strict=True)]
@@ -124,14 +97,25 @@ def session(engine: Engine) -> Iterator[Session]:
 def test_ingest_stores_each_event_as_its_fields_give_it(session: Session) -> None:
     """Through ``ingest_batch``: verdicts, regions, evidence, times over two hours, two
     models, values every row shares and values that differ (as a line sends them)."""
-    variations = [
-        ("pass", [], False, "cam-1", False, 0),
-        ("fail", ["dent", "scratch"], True, "cam-2", False, 1_500),
-        ("uncertain", [], True, "cam-1", True, 1_500),
-        ("pass", [], False, "cam-2", False, 3_600_000),
-        ("fail", ["crack"], False, "cam-1", True, -250),
+    second, hour = timedelta(seconds=1.5), timedelta(hours=1)
+    bodies = [
+        factory.event("node-1", key="idk-0", at=T0),
+        factory.event(
+            "node-1",
+            key="idk-1",
+            at=T0 + second,
+            camera_id="cam-2",
+            verdict="fail",
+            defects=("dent", "scratch"),
+        ),
+        factory.event("node-1", key="idk-2", at=T0 + second, verdict="uncertain", model=OTHER_MODEL),
+        factory.event("node-1", key="idk-3", at=T0 + hour, camera_id="cam-2"),
+        factory.event(
+            "node-1", key="idk-4", at=T0 - second, verdict="fail", defects=("crack",), model=OTHER_MODEL
+        ),
     ]
-    events = _events(variations)
+    bodies[1]["evidence_ref"] = bodies[2]["evidence_ref"] = "evd_0001"
+    events = _events(bodies)
     batch = IngestBatch(node_id="node-1", sent_at=NOW, events=events)
     receipt = ingest.ingest_batch(
         session, node=NODE, batch=batch, sealer=NoEncryption(), audit=AuditTrail(), now=NOW
@@ -146,7 +130,9 @@ def test_ingest_stores_each_event_as_its_fields_give_it(session: Session) -> Non
 
 
 def test_columns_of_unequal_lengths_are_refused_and_nothing_is_stored(session: Session) -> None:
-    events = _events([("pass", [], False, "cam-1", False, 0), ("fail", ["dent"], False, "cam-1", False, 5)])
+    events = _events(
+        [factory.event("node-1", key="idk-0"), factory.event("node-1", key="idk-1", verdict="fail")]
+    )
     columns = event_columns(events, [None, None], NOW)
     columns["frame_id"] = [7]  # one value for two rows
     table = InspectionEventRow.__table__
