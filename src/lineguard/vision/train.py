@@ -165,8 +165,10 @@ class TrainConfig:
     #: With ``local_position_norm``: each position's unit floored at this quantile of the
     #: grid's (0 = off, the option as in #24's tenth session; 0.5 = the median). Measured in
     #: #24's eleventh session (docs/detection.md): a quiet position is no longer magnified,
-    #: which is where the plain unit lost the dim + noisy set and magnetic tile's nuisance
-    #: flags. Costs nothing more: the same two element-wise operations per inference.
+    #: which is where the plain unit lost the dim + noisy set (0.5 keeps it at 1.0000 and
+    #: magnetic tile's recall gain), but magnetic tile's worst nuisance rise stays up (+0.089
+    #: against +0.070), so it is not the default. Costs nothing more: the same two
+    #: element-wise operations per inference.
     local_position_floor: float = 0.0
     #: Let labelled defects (``train/<defect>``, ``validation/<defect>``) choose the fusion
     #: and the local branch's weight (``fewshot``); off, or without them, the zero-shot maximum.
