@@ -151,6 +151,7 @@ def _run(
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
     parsed = parsed[warmup:]
     collector = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
     if server_gc:
         from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
 
@@ -172,6 +173,11 @@ def _run(
     if server_gc:
         gc.set_threshold(*collector)
         gc.unfreeze()
+        if frozen_before:
+            # The caller had frozen its heap (a pytest worker does, tests/support/gc_freeze.py):
+            # unfreeze() took that away too, so freeze what is alive again, as it was.
+            gc.collect()
+            gc.freeze()
     cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
     if sizes is not None:
         sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
