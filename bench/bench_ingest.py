@@ -347,15 +347,25 @@ def _event(node: str, camera: str, line: str, at: datetime, rng: random.Random) 
     }
 
 
+#: Each node's next capture time. A line's capture times only move forward: every batch
+#: continues where the node's last one ended, across phases too. Until 2026-12-07 16:55 every
+#: batch of a phase restarted at the phase's start, so its events' times repeated those of all
+#: the node's earlier batches, and each index on a time (``captured_at``, line and camera +
+#: ``captured_at``) took every batch's rows at 100 places in the middle of the tree instead of
+#: at its end: 9-10 ms of ``ingest_batch`` per batch instead of 4.6 (quiet, 16:39-16:50).
+_CLOCK: dict[str, datetime] = {}
+
+
 def _bodies(node: str, line: str, count: int) -> list[bytes]:
     rng = random.Random(node)
     now = datetime.now(UTC)
+    at = max(now, _CLOCK.get(node, now))
     out = []
     for _ in range(count):
-        events = [
-            _event(node, f"{node}-cam{i % 2}", line, now + i * EVENT_SPACING, rng) for i in range(BATCH)
-        ]
+        events = [_event(node, f"{node}-cam{i % 2}", line, at + i * EVENT_SPACING, rng) for i in range(BATCH)]
+        at += BATCH * EVENT_SPACING
         out.append(json.dumps({"node_id": node, "sent_at": now.isoformat(), "events": events}).encode())
+    _CLOCK[node] = at
     return out
 
 

@@ -7,10 +7,13 @@ The counter needs valgrind, a C compiler and valgrind's headers (Debian: ``valgr
 
 from __future__ import annotations
 
+import itertools
+import json
 import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -113,8 +116,14 @@ def test_events_of_a_batch_have_their_own_times_unless_same_time(tmp_path: Path)
         root.mkdir()
         profile._run(root, False, 1, split=profile.SPLIT["off"], same_time=same_time)
         with sqlite3.connect(root / "bench.db") as db:
-            times[same_time] = [r[0] for r in db.execute("SELECT captured_at FROM inspection_events")]
+            times[same_time] = [
+                r[0] for r in db.execute("SELECT captured_at FROM inspection_events ORDER BY rowid")
+            ]
     assert len(times[False]) == len(set(times[False])) == 100
+    # Batches follow one another (warm-up included), as a line's do: together their events
+    # are one run of times EVENT_SPACING apart (overlapping batches would interleave theirs).
+    ordered = sorted(datetime.fromisoformat(t) for t in times[False])
+    assert {b - a for a, b in itertools.pairwise(ordered)} == {profile.ingest.EVENT_SPACING}
     assert len(times[True]) == 100
     assert len(set(times[True])) == 1
 
@@ -157,3 +166,16 @@ def test_the_server_collector_is_set_for_the_batches_and_restored_after(tmp_path
             assert (gc.get_freeze_count() > 0) is frozen_at_start
     finally:
         freeze_what_is_alive()
+
+
+def test_a_nodes_capture_times_only_move_forward_across_batches_and_phases() -> None:
+    """bench_ingest's bodies continue each node's clock: a phase's batches, and the next
+    phase's, never repeat an earlier time (they did until 2026-12-07, and every time index then
+    took each batch's rows in the middle of the tree: twice the insert's CPU)."""
+    ingest = profile.ingest
+    times: list[datetime] = []
+    for count in (3, 2):  # two phases, as bench_ingest's warm-up and a measured phase
+        for body in ingest._bodies("bench-node-clock", "line-0", count):
+            times += [datetime.fromisoformat(e["captured_at"]) for e in json.loads(body)["events"]]
+    assert len(times) == 5 * ingest.BATCH
+    assert all(a < b for a, b in itertools.pairwise(times))
