@@ -45,6 +45,7 @@ benchmark carried before measured that design and is gone; compare with an older
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
@@ -54,6 +55,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+
+from tests.support.gc_freeze import freeze_what_is_alive  # noqa: E402
 
 import bench_ingest as ingest  # noqa: E402 - the same synthetic events as the HTTP benchmark
 
@@ -72,6 +76,31 @@ SPLIT = {
     "sealing + key rows": (True, True, False),
     "on": (True, True, True),
 }
+
+
+@contextlib.contextmanager
+def _frozen_heap(young_threshold: int) -> Iterator[None]:
+    """The heap frozen as the server freezes it once started, with this youngest-generation
+    threshold; the caller's collector as it was afterwards. A caller that had frozen its own
+    heap (a pytest worker does, tests/support/gc_freeze.py) gets what is alive frozen again:
+    ``gc.unfreeze`` cannot tell its objects from ours (CI's test_gc_freeze failed once when
+    the worker's freeze was taken away)."""
+    threshold, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    freeze_what_is_alive()
+    gc.set_threshold(young_threshold, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        if frozen_before:
+            freeze_what_is_alive()
+
+
+def _server_collector() -> contextlib.AbstractContextManager[None]:
+    from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
+
+    return _frozen_heap(GC_YOUNG_THRESHOLD)
 
 
 def _run(
@@ -152,35 +181,20 @@ def _run(
         with sessions() as session:
             service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
     parsed = parsed[warmup:]
-    collector = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()
-    if server_gc:
-        from lineguard.server.tls.serve import GC_YOUNG_THRESHOLD
-
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *collector[1:])
     profiler = cProfile.Profile()
-    cpu0 = time.process_time()
-    if split is None:
-        profiler.enable()
-    if counter is not None:
-        counter.start()
-    for batch in parsed:
-        with sessions() as session:
-            service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
-    if counter is not None:
-        counter.stop()
-    profiler.disable()
-    if server_gc:
-        gc.set_threshold(*collector)
-        gc.unfreeze()
-        if frozen_before:
-            # The caller had frozen its heap (a pytest worker does, tests/support/gc_freeze.py):
-            # unfreeze() took that away too, so freeze what is alive again, as it was.
-            gc.collect()
-            gc.freeze()
-    cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
+    with _server_collector() if server_gc else contextlib.nullcontext():
+        cpu0 = time.process_time()
+        if split is None:
+            profiler.enable()
+        if counter is not None:
+            counter.start()
+        for batch in parsed:
+            with sessions() as session:
+                service.ingest_batch(session, node=node, batch=batch, sealer=sealer, audit=audit)
+        if counter is not None:
+            counter.stop()
+        profiler.disable()
+        cpu_us_per_event = 1e6 * (time.process_time() - cpu0) / (batches * ingest.BATCH)
     if sizes is not None:
         sizes.update(_sizes(engine, root / "bench.db", batches * ingest.BATCH))
     engine.dispose()
@@ -415,18 +429,10 @@ def _gc(batches: int, repeat: int) -> None:
     saved = gc.get_threshold()
     thresholds = {"python default": saved, "server": (GC_YOUNG_THRESHOLD, *saved[1:])}
     best = dict.fromkeys(thresholds, float("inf"))
-    try:
-        for _ in range(repeat):
-            for name, threshold in thresholds.items():
-                gc.collect()
-                gc.freeze()  # as the server does once started
-                gc.set_threshold(*threshold)
-                with tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
-                    best[name] = min(best[name], _run(Path(tmp), False, batches, split=SPLIT["on"])[0])
-                gc.set_threshold(*saved)
-                gc.unfreeze()
-    finally:
-        gc.set_threshold(*saved)
+    for _ in range(repeat):
+        for name, threshold in thresholds.items():
+            with _frozen_heap(threshold[0]), tempfile.TemporaryDirectory(prefix="lg-profile-") as tmp:
+                best[name] = min(best[name], _run(Path(tmp), False, batches, split=SPLIT["on"])[0])
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"ingest_batch on SQLite, audit + encryption on, {batches} x {ingest.BATCH} events, load {load}")
     for name, us in best.items():

@@ -18,21 +18,20 @@ from tests.e2e.plant import Plant
 pytestmark = pytest.mark.browser
 
 
-def _hold(page: Page, held: list[Route]) -> None:
-    wait_until_held(page, held, "who is signed in (/auth/me)")
+ASKED = "who is signed in (/auth/me)"
 
 
 def test_a_late_start_up_answer_leaves_the_focus_in_the_password(page: Page, plant: Plant) -> None:
     held: list[Route] = []
     page.route("**/api/v1/auth/me", lambda route: held.append(route))
     page.goto(plant.url + "/signin")
-    _hold(page, held)
+    start_up = wait_until_held(page, held, ASKED)
     submit = page.get_by_role("button", name="Sign in")
     expect(submit).to_be_disabled()  # no submit before the page knows the session's state
     page.get_by_label("User name", exact=True).fill("pia.supervisor")
     password = page.get_by_label("Password", exact=True)
     password.fill("correct horse ")
-    held[0].continue_()
+    start_up.continue_()
     expect(submit).to_be_enabled(timeout=SIGN_IN_STEP_MS)
     page.keyboard.type("battery staple")
     expect(password).to_be_focused()
@@ -44,8 +43,8 @@ def test_an_untouched_page_still_focuses_the_user_name_after_start_up(page: Page
     held: list[Route] = []
     page.route("**/api/v1/auth/me", lambda route: held.append(route))
     page.goto(plant.url + "/signin")
-    _hold(page, held)
+    start_up = wait_until_held(page, held, ASKED)
     page.evaluate("document.activeElement.blur()")
-    held[0].continue_()
+    start_up.continue_()
     expect(page.get_by_role("button", name="Sign in")).to_be_enabled(timeout=SIGN_IN_STEP_MS)
     expect(page.get_by_label("User name", exact=True)).to_be_focused()
